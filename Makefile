@@ -1,0 +1,100 @@
+# py-heap: a Python-aware heap inspector for GDB.
+#   make          build build/lib/libpyheap.so and build/bin/py-heap
+#   make demo     install what is missing, build, show py-heap on a demo core
+#   make check    install what is missing, build, run every test
+#   make bench    time py-heap against the in-process tools
+#   make install  install under PREFIX (default /usr/local)
+
+PREFIX ?= /usr/local
+CC ?= cc
+BUILD ?= build
+PYTHON ?= /usr/bin/python3.11
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden \
+	-Inative/include -Inative/src
+LDLIBS := -lelf -lm
+
+LIB_SRCS := $(wildcard native/src/*.c)
+LIB_OBJS := $(patsubst native/src/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
+HDRS := $(wildcard native/src/*.h) native/include/pyheap.h
+
+LIB := $(BUILD)/lib/libpyheap.so
+BIN := $(BUILD)/bin/py-heap
+
+# The sanitizer build: the same sources, in their own directory.
+SAN := $(BUILD)/san
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+
+.PHONY: all deps demo check unit unit-san integration bench install clean
+
+all: $(LIB) $(BIN)
+
+$(BUILD)/obj/%.o: native/src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,-soname,libpyheap.so -o $@ $^ $(LDLIBS)
+
+$(BIN): native/cli/main.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< -L$(BUILD)/lib -lpyheap \
+		-Wl,-rpath,'$$ORIGIN/../lib'
+
+deps:
+	@bash scripts/install-deps.sh
+
+demo: deps all
+	@bash scripts/demo.sh
+
+# ---- tests -----------------------------------------------------------------
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+
+$(BUILD)/tests/unit: $(UNIT_SRCS) $(LIB_SRCS) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $(UNIT_SRCS) $(LIB_SRCS) \
+		$(LDLIBS) -lcunit
+
+$(SAN)/tests/unit: $(UNIT_SRCS) $(LIB_SRCS) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Itests/unit -o $@ $(UNIT_SRCS) \
+		$(LIB_SRCS) $(LDLIBS) -lcunit
+
+$(SAN)/bin/py-heap: native/cli/main.c $(LIB_SRCS) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ native/cli/main.c $(LIB_SRCS) \
+		$(LDLIBS)
+
+unit: $(BUILD)/tests/unit
+	$(BUILD)/tests/unit
+
+unit-san: $(SAN)/tests/unit
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(SAN)/tests/unit
+
+integration: all $(SAN)/bin/py-heap
+	$(PYTHON) tests/integration/run.py --bin $(BIN) --cores-dir $(BUILD)/cores
+	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) tests/integration/run.py \
+		--bin $(SAN)/bin/py-heap --cores-dir $(BUILD)/cores --no-gdb
+
+check: deps all
+	$(MAKE) unit unit-san integration
+
+bench: deps all
+	$(PYTHON) tests/bench/bench.py --bin $(BIN) --work-dir $(BUILD)/bench
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
+		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/py-heap/gdb
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/py-heap
+	install -m 755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libpyheap.so
+	install -m 644 native/include/pyheap.h $(DESTDIR)$(PREFIX)/include/pyheap.h
+	cp -r gdb/. $(DESTDIR)$(PREFIX)/share/py-heap/gdb/
+	@echo "GDB: add to ~/.gdbinit:  source $(PREFIX)/share/py-heap/gdb/py-heap.py"
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,112 @@
+/* main.c - the py-heap command line: argument parsing and nothing else. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pyheap.h"
+
+static const char usage[] =
+	"usage: py-heap --core CORE [--exe EXE] [--sysroot DIR] [--json] "
+	"COMMAND [ARGS]\n"
+	"\n"
+	"Inspect the Python heap of a CPython process from its core dump.\n"
+	"\n"
+	"Options:\n"
+	"  --core CORE     the ELF core file (gcore, or the kernel's)\n"
+	"  --exe EXE       the executable, instead of the one the core names\n"
+	"  --sysroot DIR   prefix for every file path taken from the core\n"
+	"  --json          print JSON instead of text\n"
+	"  --version       print py-heap's version\n"
+	"\n"
+	"Commands:\n"
+	"  types [--limit N] [--sort count|size]\n"
+	"                  objects by type: count and sys.getsizeof() bytes\n"
+	"  list TYPE [--limit N] [--min-size B]\n"
+	"                  the objects of one type: address, size, value\n"
+	"  info            what py-heap found: version, runtime, sources\n"
+	"\n"
+	"Exit status: 0 on success, 2 on any error (one line on stderr).\n";
+
+int main(int argc, char **argv)
+{
+	const char *core = NULL, *exe = NULL, *sysroot = NULL;
+	bool json = false;
+	int i = 1;
+	for (; i < argc; i++) {
+		const char *a = argv[i];
+		const char **dst = NULL;
+		if (!strcmp(a, "--core"))
+			dst = &core;
+		else if (!strcmp(a, "--exe"))
+			dst = &exe;
+		else if (!strcmp(a, "--sysroot"))
+			dst = &sysroot;
+		else if (!strcmp(a, "--json")) {
+			json = true;
+			continue;
+		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			fputs(usage, stdout);
+			return 0;
+		} else if (!strcmp(a, "--version")) {
+			printf("py-heap %s\n", ph_version());
+			return 0;
+		} else if (a[0] == '-' && a[1] == '-' && strchr(a, '=')) {
+			/* --core=FILE */
+			size_t n = (size_t)(strchr(a, '=') - a);
+			if (!strncmp(a, "--core", n) && n == 6)
+				core = a + 7;
+			else if (!strncmp(a, "--exe", n) && n == 5)
+				exe = a + 6;
+			else if (!strncmp(a, "--sysroot", n) && n == 9)
+				sysroot = a + 10;
+			else {
+				fprintf(stderr, "py-heap: unknown option %s\n", a);
+				return 2;
+			}
+			continue;
+		} else if (a[0] == '-') {
+			fprintf(stderr, "py-heap: unknown option %s (see --help)\n", a);
+			return 2;
+		} else
+			break;
+		if (i + 1 >= argc) {
+			fprintf(stderr, "py-heap: %s needs a value\n", a);
+			return 2;
+		}
+		*dst = argv[++i];
+	}
+	if (!core) {
+		fprintf(stderr, "py-heap: --core CORE is required (see --help)\n");
+		return 2;
+	}
+	if (i >= argc) {
+		fprintf(stderr, "py-heap: no command (types, list, info; see --help)\n");
+		return 2;
+	}
+	struct ph_session *s;
+	struct ph_error *err = ph_session_create_core(core, exe, sysroot, &s);
+	if (err) {
+		fprintf(stderr, "py-heap: %s\n", ph_error_message(err));
+		ph_error_destroy(err);
+		return 2;
+	}
+	char *out = NULL;
+	err = ph_session_run(s, argc - i, (const char *const *)argv + i, json,
+			     &out);
+	const char *notes = ph_session_notes(s);
+	if (*notes)
+		fputs(notes, stderr);
+	int status = 0;
+	if (err) {
+		fprintf(stderr, "py-heap: %s\n", ph_error_message(err));
+		ph_error_destroy(err);
+		status = 2;
+	} else {
+		fputs(out, stdout);
+		ph_free(out);
+	}
+	ph_session_destroy(s);
+	if (fflush(stdout) != 0)
+		status = 2;
+	return status;
+}

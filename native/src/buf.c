@@ -1,0 +1,224 @@
+/* buf.c - growable strings, JSON string literals, hash map, array growth. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void ph_buf_init(struct ph_buf *b)
+{
+	memset(b, 0, sizeof(*b));
+}
+
+void ph_buf_free(struct ph_buf *b)
+{
+	free(b->data);
+	ph_buf_init(b);
+}
+
+static bool buf_reserve(struct ph_buf *b, size_t extra)
+{
+	if (b->failed)
+		return false;
+	if (b->len + extra + 1 <= b->cap)
+		return true;
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap < b->len + extra + 1)
+		cap *= 2;
+	char *data = realloc(b->data, cap);
+	if (!data) {
+		b->failed = true;
+		return false;
+	}
+	b->data = data;
+	b->cap = cap;
+	return true;
+}
+
+void ph_buf_putn(struct ph_buf *b, const char *s, size_t n)
+{
+	if (!buf_reserve(b, n))
+		return;
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+void ph_buf_puts(struct ph_buf *b, const char *s)
+{
+	ph_buf_putn(b, s, strlen(s));
+}
+
+void ph_buf_putc(struct ph_buf *b, char c)
+{
+	ph_buf_putn(b, &c, 1);
+}
+
+void ph_buf_printf(struct ph_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !buf_reserve(b, (size_t)n))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+void ph_buf_json_str(struct ph_buf *b, const char *s, size_t n)
+{
+	ph_buf_putc(b, '"');
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		switch (c) {
+		case '"':
+			ph_buf_puts(b, "\\\"");
+			break;
+		case '\\':
+			ph_buf_puts(b, "\\\\");
+			break;
+		case '\n':
+			ph_buf_puts(b, "\\n");
+			break;
+		case '\r':
+			ph_buf_puts(b, "\\r");
+			break;
+		case '\t':
+			ph_buf_puts(b, "\\t");
+			break;
+		default:
+			if (c < 0x20)
+				ph_buf_printf(b, "\\u%04x", c);
+			else
+				ph_buf_putc(b, (char)c);
+		}
+	}
+	ph_buf_putc(b, '"');
+}
+
+struct ph_error *ph_buf_finish(struct ph_buf *b, char **ret)
+{
+	if (b->failed || !buf_reserve(b, 0)) {
+		ph_buf_free(b);
+		return ph_error_nomem();
+	}
+	b->data[b->len] = '\0';
+	*ret = b->data;
+	ph_buf_init(b);
+	return NULL;
+}
+
+const char *ph_fmt_count(uint64_t n, char out[32])
+{
+	char tmp[32];
+	int len = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)n);
+	int o = 0;
+	for (int i = 0; i < len; i++) {
+		if (i > 0 && (len - i) % 3 == 0)
+			out[o++] = ',';
+		out[o++] = tmp[i];
+	}
+	out[o] = '\0';
+	return out;
+}
+
+struct ph_error *ph_grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return NULL;
+	size_t ncap = *cap ? *cap : 64;
+	while (ncap < need)
+		ncap *= 2;
+	void *p = realloc(*arr, ncap * elem);
+	if (!p)
+		return ph_error_nomem();
+	*arr = p;
+	*cap = ncap;
+	return NULL;
+}
+
+/* Open addressing with linear probing; the table is kept at most half full. */
+void ph_u64map_init(struct ph_u64map *m)
+{
+	memset(m, 0, sizeof(*m));
+}
+
+void ph_u64map_free(struct ph_u64map *m)
+{
+	free(m->keys);
+	free(m->vals);
+	ph_u64map_init(m);
+}
+
+uint32_t *ph_u64map_get(const struct ph_u64map *m, uint64_t key)
+{
+	if (!m->cap || !key)
+		return NULL;
+	size_t mask = m->cap - 1;
+	for (size_t i = ph_hash64(key) & mask;; i = (i + 1) & mask) {
+		if (m->keys[i] == key)
+			return &m->vals[i];
+		if (!m->keys[i])
+			return NULL;
+	}
+}
+
+static void map_insert(uint64_t *keys, uint32_t *vals, size_t cap, uint64_t key,
+		       uint32_t val)
+{
+	size_t mask = cap - 1;
+	size_t i = ph_hash64(key) & mask;
+	while (keys[i])
+		i = (i + 1) & mask;
+	keys[i] = key;
+	vals[i] = val;
+}
+
+struct ph_error *ph_u64map_reserve(struct ph_u64map *m, size_t count)
+{
+	size_t cap = m->cap ? m->cap : 1024;
+	while (cap < count * 2)
+		cap *= 2;
+	if (cap == m->cap)
+		return NULL;
+	uint64_t *keys = calloc(cap, sizeof(*keys));
+	uint32_t *vals = malloc(cap * sizeof(*vals));
+	if (!keys || !vals) {
+		free(keys);
+		free(vals);
+		return ph_error_nomem();
+	}
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->keys[i])
+			map_insert(keys, vals, cap, m->keys[i], m->vals[i]);
+	free(m->keys);
+	free(m->vals);
+	m->keys = keys;
+	m->vals = vals;
+	m->cap = cap;
+	return NULL;
+}
+
+struct ph_error *ph_u64map_put(struct ph_u64map *m, uint64_t key, uint32_t val,
+			       bool *ret_existed)
+{
+	uint32_t *v = ph_u64map_get(m, key);
+	if (v) {
+		if (ret_existed)
+			*ret_existed = true;
+		return NULL;
+	}
+	if ((m->count + 1) * 2 > m->cap) {
+		struct ph_error *err = ph_u64map_reserve(m, m->count + 1);
+		if (err)
+			return err;
+	}
+	map_insert(m->keys, m->vals, m->cap, key, val);
+	m->count++;
+	if (ret_existed)
+		*ret_existed = false;
+	return NULL;
+}

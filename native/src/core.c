@@ -1,0 +1,553 @@
+/* core.c - ELF core files: PT_LOAD segments, NT_FILE, the files on disk. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <elf.h>
+
+#include "target.h"
+
+#ifndef NT_FILE
+#define NT_FILE 0x46494c45
+#endif
+
+static struct ph_error *map_file(const char *path, int *ret_fd, void **ret_map,
+				 size_t *ret_size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ph_error_create_path(PH_ERR_OS, path, "%s: %s", path,
+					    strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		close(fd);
+		return ph_error_create_path(PH_ERR_OS, path, "%s: %s", path,
+					    strerror(e));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return ph_error_create_path(PH_ERR_NOT_CORE, path,
+					    "%s: not a regular file", path);
+	}
+	void *map = NULL;
+	if (st.st_size > 0) {
+		/* Private and writable so that libelf may never fault, but
+		 * nothing is written: no page is ever copied. */
+		map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE, fd, 0);
+		if (map == MAP_FAILED) {
+			int e = errno;
+			close(fd);
+			return ph_error_create_path(PH_ERR_OS, path,
+						    "%s: mmap: %s", path,
+						    strerror(e));
+		}
+	}
+	*ret_fd = fd;
+	*ret_map = map;
+	*ret_size = (size_t)st.st_size;
+	return NULL;
+}
+
+static bool read_build_id_notes(const uint8_t *p, size_t len,
+				uint8_t *out, size_t *out_len)
+{
+	size_t off = 0;
+	while (off + 12 <= len) {
+		uint32_t namesz, descsz, type;
+		memcpy(&namesz, p + off, 4);
+		memcpy(&descsz, p + off + 4, 4);
+		memcpy(&type, p + off + 8, 4);
+		size_t name_off = off + 12;
+		size_t desc_off = name_off + ((namesz + 3) & ~3u);
+		size_t next = desc_off + ((descsz + 3) & ~3u);
+		if (next > len || next <= off)
+			return false;
+		if (type == NT_GNU_BUILD_ID && namesz == 4 &&
+		    !memcmp(p + name_off, "GNU", 4) && descsz <= 64) {
+			memcpy(out, p + desc_off, descsz);
+			*out_len = descsz;
+			return true;
+		}
+		off = next;
+	}
+	return false;
+}
+
+/* Build-id of an ELF file on disk, from its PT_NOTE segments. */
+static void file_build_id(struct ph_module *mod)
+{
+	size_t n;
+	if (elf_getphdrnum(mod->elf, &n))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		GElf_Phdr ph;
+		if (!gelf_getphdr(mod->elf, (int)i, &ph) ||
+		    ph.p_type != PT_NOTE)
+			continue;
+		if (ph.p_offset + ph.p_filesz > mod->size)
+			continue;
+		if (read_build_id_notes((const uint8_t *)mod->map + ph.p_offset,
+					ph.p_filesz, mod->build_id,
+					&mod->build_id_len))
+			return;
+	}
+}
+
+/*
+ * Build-id of the ELF image mapped at base in the process, read from the
+ * core's own pages only (never from the file we want to check). Returns
+ * false when the core did not save the headers.
+ */
+static bool memory_build_id(struct ph_target *t, uint64_t base, uint64_t bias,
+			    uint8_t *out, size_t *out_len)
+{
+	const Elf64_Ehdr *eh = ph_mem_ptr(&t->mem, base, sizeof(*eh));
+	if (!eh || memcmp(eh->e_ident, ELFMAG, SELFMAG) ||
+	    eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_phnum > 256)
+		return false;
+	const Elf64_Phdr *ph = ph_mem_ptr(&t->mem, base + eh->e_phoff,
+					  eh->e_phnum * sizeof(*ph));
+	if (!ph)
+		return false;
+	for (unsigned i = 0; i < eh->e_phnum; i++) {
+		if (ph[i].p_type != PT_NOTE || ph[i].p_memsz > 65536)
+			continue;
+		const uint8_t *p = ph_mem_ptr(&t->mem, bias + ph[i].p_vaddr,
+					      ph[i].p_memsz);
+		if (p && read_build_id_notes(p, ph[i].p_memsz, out, out_len))
+			return true;
+	}
+	return false;
+}
+
+static struct ph_error *parse_nt_file(struct ph_target *t, const uint8_t *d,
+				      size_t len)
+{
+	if (len < 16)
+		return ph_error_create(PH_ERR_CORRUPT, "NT_FILE note too short");
+	uint64_t count, page;
+	memcpy(&count, d, 8);
+	memcpy(&page, d + 8, 8);
+	if (count > len / 24)
+		return ph_error_create(PH_ERR_CORRUPT,
+				       "NT_FILE note claims %llu files",
+				       (unsigned long long)count);
+	const uint8_t *names = d + 16 + count * 24;
+	const uint8_t *end = d + len;
+	for (uint64_t i = 0; i < count; i++) {
+		uint64_t start, stop, ofs;
+		memcpy(&start, d + 16 + i * 24, 8);
+		memcpy(&stop, d + 16 + i * 24 + 8, 8);
+		memcpy(&ofs, d + 16 + i * 24 + 16, 8);
+		const uint8_t *nul = memchr(names, 0, (size_t)(end - names));
+		if (!nul)
+			return ph_error_create(PH_ERR_CORRUPT,
+					       "NT_FILE note names run past "
+					       "its end");
+		const char *name = (const char *)names;
+		names = nul + 1;
+		struct ph_module *mod = NULL;
+		for (size_t k = 0; k < t->nmods; k++)
+			if (!strcmp(t->mods[k].path, name))
+				mod = &t->mods[k];
+		if (!mod) {
+			size_t cap = t->nmods;
+			struct ph_error *err = ph_grow((void **)&t->mods, &cap,
+						       t->nmods + 1,
+						       sizeof(*t->mods));
+			if (err)
+				return err;
+			mod = &t->mods[t->nmods++];
+			memset(mod, 0, sizeof(*mod));
+			mod->fd = -1;
+			mod->start = UINT64_MAX;
+			mod->path = strdup(name);
+			if (!mod->path)
+				return ph_error_nomem();
+		}
+		if (ofs == 0 && start < mod->start)
+			mod->start = start;
+		if (stop > mod->end)
+			mod->end = stop;
+		(void)page;
+	}
+	return NULL;
+}
+
+static struct ph_error *open_module(struct ph_target *t, struct ph_module *mod,
+				    const char *override, const char *sysroot,
+				    bool check_build_id)
+{
+	char *disk;
+	if (override)
+		disk = strdup(override);
+	else if (sysroot && *sysroot) {
+		/* Keep every path under the sysroot: no ".." escapes. */
+		if (strstr(mod->path, "/../") || mod->path[0] != '/')
+			return NULL;
+		if (asprintf(&disk, "%s%s", sysroot, mod->path) < 0)
+			disk = NULL;
+	} else
+		disk = strdup(mod->path);
+	if (!disk)
+		return ph_error_nomem();
+	mod->disk_path = disk;
+	struct ph_error *err = map_file(disk, &mod->fd, &mod->map, &mod->size);
+	if (err) {
+		/* A library that cannot be opened costs only read-only data;
+		 * the executable is needed, so tell the caller. */
+		if (override)
+			return err;
+		ph_error_destroy(err);
+		return NULL;
+	}
+	if (mod->size < SELFMAG || memcmp(mod->map, ELFMAG, SELFMAG))
+		return override ? ph_error_create_path(PH_ERR_ELF, disk,
+						       "%s: not an ELF file",
+						       disk)
+				: NULL;
+	mod->elf = elf_memory(mod->map, mod->size);
+	if (!mod->elf)
+		return override ? ph_error_create_path(PH_ERR_ELF, disk,
+						       "%s: %s", disk,
+						       elf_errmsg(-1))
+				: NULL;
+	file_build_id(mod);
+
+	/* The bias: where the PT_LOAD with offset 0 went. */
+	size_t n;
+	if (elf_getphdrnum(mod->elf, &n))
+		return NULL;
+	uint64_t first_vaddr = UINT64_MAX;
+	for (size_t i = 0; i < n; i++) {
+		GElf_Phdr ph;
+		if (gelf_getphdr(mod->elf, (int)i, &ph) &&
+		    ph.p_type == PT_LOAD && ph.p_vaddr < first_vaddr)
+			first_vaddr = ph.p_vaddr & ~(uint64_t)0xfff;
+	}
+	if (first_vaddr == UINT64_MAX || mod->start == UINT64_MAX)
+		return NULL;
+	mod->bias = mod->start - first_vaddr;
+
+	if (check_build_id && mod->build_id_len) {
+		uint8_t mem_id[64];
+		size_t mem_len = 0;
+		if (memory_build_id(t, mod->start, mod->bias, mem_id,
+				    &mem_len) &&
+		    (mem_len != mod->build_id_len ||
+		     memcmp(mem_id, mod->build_id, mem_len))) {
+			char a[129], b[129];
+			for (size_t i = 0; i < mem_len; i++)
+				sprintf(a + 2 * i, "%02x", mem_id[i]);
+			for (size_t i = 0; i < mod->build_id_len; i++)
+				sprintf(b + 2 * i, "%02x", mod->build_id[i]);
+			return ph_error_create_path(
+				PH_ERR_BUILD_ID_MISMATCH, disk,
+				"%s does not match the core: build-id %s, the "
+				"core's %s is %s",
+				disk, b, mod->path, a);
+		}
+	}
+
+	/* Read-only segments of the file stand in for pages the core left
+	 * out; writable ones would be stale, so they are not used. */
+	for (size_t i = 0; i < n; i++) {
+		GElf_Phdr ph;
+		if (!gelf_getphdr(mod->elf, (int)i, &ph) ||
+		    ph.p_type != PT_LOAD || (ph.p_flags & PF_W) ||
+		    ph.p_offset + ph.p_filesz > mod->size)
+			continue;
+		err = ph_memory_add(&t->mem, mod->bias + ph.p_vaddr,
+				    mod->bias + ph.p_vaddr + ph.p_filesz,
+				    (const uint8_t *)mod->map + ph.p_offset,
+				    false, true);
+		if (err)
+			return err;
+	}
+	return NULL;
+}
+
+struct ph_error *ph_target_open_core(const char *core_path,
+				     const char *exe_path, const char *sysroot,
+				     struct ph_target **ret)
+{
+	struct ph_error *err;
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return ph_error_create(PH_ERR_ELF, "libelf: %s", elf_errmsg(-1));
+	struct ph_target *t = calloc(1, sizeof(*t));
+	if (!t)
+		return ph_error_nomem();
+	t->fd = -1;
+	t->exe_index = -1;
+	ph_memory_init(&t->mem);
+	ph_buf_init(&t->notes);
+	t->core_path = strdup(core_path);
+	if (!t->core_path) {
+		err = ph_error_nomem();
+		goto fail;
+	}
+	err = map_file(core_path, &t->fd, &t->map, &t->size);
+	if (err)
+		goto fail;
+	if (t->size < sizeof(Elf64_Ehdr) || memcmp(t->map, ELFMAG, SELFMAG)) {
+		err = ph_error_create_path(PH_ERR_NOT_CORE, core_path,
+					   "%s: not an ELF core file",
+					   core_path);
+		goto fail;
+	}
+	const Elf64_Ehdr *eh = t->map;
+	if (eh->e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh->e_ident[EI_DATA] != ELFDATA2LSB) {
+		err = ph_error_create_path(PH_ERR_UNSUPPORTED, core_path,
+					   "%s: only 64-bit little-endian cores "
+					   "are supported",
+					   core_path);
+		goto fail;
+	}
+	if (eh->e_type != ET_CORE) {
+		err = ph_error_create_path(PH_ERR_NOT_CORE, core_path,
+					   "%s: an ELF file, but not a core "
+					   "(type %u)",
+					   core_path, eh->e_type);
+		goto fail;
+	}
+	if (eh->e_phoff + (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) >
+	    t->size) {
+		err = ph_error_create_path(PH_ERR_TRUNCATED, core_path,
+					   "%s: core truncated: its program "
+					   "headers run past the end of the "
+					   "file (%zu bytes)",
+					   core_path, t->size);
+		goto fail;
+	}
+	t->elf = elf_memory(t->map, t->size);
+	if (!t->elf) {
+		err = ph_error_create_path(PH_ERR_ELF, core_path, "%s: %s",
+					   core_path, elf_errmsg(-1));
+		goto fail;
+	}
+	size_t nph;
+	if (elf_getphdrnum(t->elf, &nph)) {
+		err = ph_error_create_path(PH_ERR_ELF, core_path, "%s: %s",
+					   core_path, elf_errmsg(-1));
+		goto fail;
+	}
+	uint64_t need = 0, entry = 0;
+	for (size_t i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+		if (!gelf_getphdr(t->elf, (int)i, &ph))
+			continue;
+		if (ph.p_filesz && ph.p_offset + ph.p_filesz > need)
+			need = ph.p_offset + ph.p_filesz;
+	}
+	if (need > t->size) {
+		err = ph_error_create_path(
+			PH_ERR_TRUNCATED, core_path,
+			"%s: core truncated: %zu bytes of the %llu its headers "
+			"describe (%.0f%%)",
+			core_path, t->size, (unsigned long long)need,
+			100.0 * (double)t->size / (double)need);
+		goto fail;
+	}
+	for (size_t i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+		if (!gelf_getphdr(t->elf, (int)i, &ph))
+			continue;
+		if (ph.p_type == PT_LOAD) {
+			const uint8_t *data = (const uint8_t *)t->map +
+					      ph.p_offset;
+			err = ph_memory_add(&t->mem, ph.p_vaddr,
+					    ph.p_vaddr + ph.p_filesz, data,
+					    ph.p_flags & PF_W, false);
+			if (!err && ph.p_memsz > ph.p_filesz)
+				err = ph_memory_add(
+					&t->mem, ph.p_vaddr + ph.p_filesz,
+					ph.p_vaddr + ph.p_memsz, NULL,
+					ph.p_flags & PF_W, false);
+			if (err)
+				goto fail;
+		} else if (ph.p_type == PT_NOTE) {
+			Elf_Data *d = elf_getdata_rawchunk(
+				t->elf, (int64_t)ph.p_offset, ph.p_filesz,
+				ELF_T_NHDR);
+			if (!d)
+				continue;
+			GElf_Nhdr nh;
+			size_t off = 0, name_off, desc_off;
+			while ((off = gelf_getnote(d, off, &nh, &name_off,
+						   &desc_off)) > 0) {
+				const uint8_t *desc =
+					(const uint8_t *)d->d_buf + desc_off;
+				if (nh.n_type == NT_PRSTATUS)
+					t->nthreads++;
+				else if (nh.n_type == NT_AUXV) {
+					for (size_t k = 0; k + 16 <= nh.n_descsz;
+					     k += 16) {
+						uint64_t at, val;
+						memcpy(&at, desc + k, 8);
+						memcpy(&val, desc + k + 8, 8);
+						if (at == AT_ENTRY)
+							entry = val;
+					}
+				}
+				else if (nh.n_type == NT_FILE) {
+					err = parse_nt_file(t, desc,
+							    nh.n_descsz);
+					if (err)
+						goto fail;
+				}
+			}
+		}
+	}
+	/* The core's pages must be in place to check build-ids. */
+	err = ph_memory_finish(&t->mem);
+	if (err)
+		goto fail;
+	if (!t->nmods) {
+		err = ph_error_create_path(PH_ERR_NOT_CORE, core_path,
+					   "%s: the core names no mapped files "
+					   "(no NT_FILE note)",
+					   core_path);
+		goto fail;
+	}
+	/* The executable is the file that holds the entry point (AT_ENTRY);
+	 * failing that, the first file mapped. */
+	t->exe_index = 0;
+	for (size_t i = 0; i < t->nmods; i++)
+		if (entry >= t->mods[i].start && entry < t->mods[i].end)
+			t->exe_index = (int)i;
+	for (size_t i = 0; i < t->nmods; i++) {
+		bool is_exe = (int)i == t->exe_index;
+		err = open_module(t, &t->mods[i], is_exe ? exe_path : NULL,
+				  sysroot, true);
+		if (err)
+			goto fail;
+	}
+	err = ph_memory_finish(&t->mem);
+	if (err)
+		goto fail;
+	*ret = t;
+	return NULL;
+fail:
+	ph_target_destroy(t);
+	return err;
+}
+
+void ph_target_destroy(struct ph_target *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->nmods; i++) {
+		struct ph_module *m = &t->mods[i];
+		if (m->elf)
+			elf_end(m->elf);
+		if (m->map)
+			munmap(m->map, m->size);
+		if (m->fd >= 0)
+			close(m->fd);
+		free(m->path);
+		free(m->disk_path);
+	}
+	free(t->mods);
+	if (t->elf)
+		elf_end(t->elf);
+	if (t->map)
+		munmap(t->map, t->size);
+	if (t->fd >= 0)
+		close(t->fd);
+	ph_memory_free(&t->mem);
+	ph_buf_free(&t->notes);
+	free(t->core_path);
+	free(t);
+}
+
+static bool sym_iter(const struct ph_module *mod,
+		     bool (*fn)(void *arg, const char *name, GElf_Sym *sym),
+		     void *arg)
+{
+	if (!mod->elf)
+		return false;
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	(void)shstrndx;
+	while ((scn = elf_nextscn(mod->elf, scn))) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh) ||
+		    (sh.sh_type != SHT_DYNSYM && sh.sh_type != SHT_SYMTAB))
+			continue;
+		Elf_Data *d = elf_getdata(scn, NULL);
+		if (!d || !sh.sh_entsize)
+			continue;
+		size_t n = sh.sh_size / sh.sh_entsize;
+		for (size_t i = 0; i < n; i++) {
+			GElf_Sym sym;
+			if (!gelf_getsym(d, (int)i, &sym) ||
+			    sym.st_shndx == SHN_UNDEF)
+				continue;
+			const char *name =
+				elf_strptr(mod->elf, sh.sh_link, sym.st_name);
+			if (name && fn(arg, name, &sym))
+				return true;
+		}
+	}
+	return false;
+}
+
+struct sym_find {
+	const char *name;
+	GElf_Sym sym;
+};
+
+static bool sym_find_cb(void *arg, const char *name, GElf_Sym *sym)
+{
+	struct sym_find *f = arg;
+	if (strcmp(name, f->name))
+		return false;
+	f->sym = *sym;
+	return true;
+}
+
+bool ph_module_symbol(const struct ph_module *mod, const char *name,
+		      uint64_t *ret_addr, uint64_t *ret_size)
+{
+	struct sym_find f = {.name = name};
+	if (!sym_iter(mod, sym_find_cb, &f))
+		return false;
+	*ret_addr = f.sym.st_value + mod->bias;
+	if (ret_size)
+		*ret_size = f.sym.st_size;
+	return true;
+}
+
+struct sym_size {
+	const struct ph_module *mod;
+	uint64_t size;
+	void (*fn)(void *, const char *, uint64_t);
+	void *arg;
+};
+
+static bool sym_size_cb(void *arg, const char *name, GElf_Sym *sym)
+{
+	struct sym_size *s = arg;
+	if (GELF_ST_TYPE(sym->st_info) == STT_OBJECT &&
+	    sym->st_size == s->size)
+		s->fn(s->arg, name, sym->st_value + s->mod->bias);
+	return false;
+}
+
+void ph_module_objects_of_size(const struct ph_module *mod, uint64_t size,
+			       void (*fn)(void *arg, const char *name,
+					  uint64_t addr),
+			       void *arg)
+{
+	struct sym_size s = {.mod = mod, .size = size, .fn = fn, .arg = arg};
+	sym_iter(mod, sym_size_cb, &s);
+}

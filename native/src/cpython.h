@@ -1,0 +1,104 @@
+/* cpython.h - CPython layouts (one place, chosen per version) and the walk
+ * from _PyRuntime to interpreters, threads and the GC lists. */
+#ifndef PH_CPYTHON_H
+#define PH_CPYTHON_H
+
+#include "target.h"
+
+/* Type flags: stable across the versions py-heap supports. */
+#define PH_TPFLAGS_MANAGED_DICT (1UL << 4)
+#define PH_TPFLAGS_HEAPTYPE (1UL << 9)
+#define PH_TPFLAGS_HAVE_GC (1UL << 14)
+#define PH_TPFLAGS_TYPE_SUBCLASS (1UL << 31)
+
+/* Every offset and constant the rest of py-heap needs, for one version. */
+struct ph_layout {
+	unsigned major, minor;
+	const char *source; /* "tables" */
+	/* runtime and interpreter */
+	uint32_t rt_interpreters_head;
+	uint32_t is_next, is_threads_head, is_gc, is_modules, is_sysdict,
+		is_builtins;
+	uint32_t gc_generations, gc_gen_stride, gc_ngens, gc_permanent;
+	uint32_t ts_next;
+	/* object header */
+	uint32_t gc_head_size;	  /* PyGC_Head before every GC object */
+	uint32_t managed_presize; /* extra words for managed dict/values */
+	/* types */
+	uint32_t sizeof_type, sizeof_heaptype;
+	uint32_t tp_name, tp_basicsize, tp_itemsize, tp_flags, tp_members,
+		tp_base, tp_dict, tp_dictoffset, tp_bases, tp_mro;
+	uint32_t ht_name, ht_qualname, ht_slots, ht_cached_keys, ht_module;
+	uint32_t sizeof_memberdef, md_type, md_offset;
+	/* containers */
+	uint32_t list_items, list_allocated, tuple_items;
+	uint32_t dict_used, dict_keys, dict_values, sizeof_dict;
+	uint32_t dk_refcnt, dk_log2_size, dk_log2_index_bytes, dk_kind,
+		dk_usable, dk_nentries, dk_indices, sizeof_dictkeys;
+	uint32_t set_fill, set_used, set_mask, set_table, set_smalltable;
+	/* scalars */
+	uint32_t str_length, str_state, sizeof_ascii, sizeof_compact,
+		sizeof_unicode, str_wstr, str_utf8_length, str_utf8,
+		str_wstr_length, str_data;
+	uint32_t long_digits;
+	uint32_t float_value;
+	uint32_t bytes_data;
+	uint32_t bytearray_alloc;
+	/* functions, code, modules */
+	uint32_t func_fields[16]; /* offsets of the function's references */
+	uint32_t nfunc_fields;
+	uint32_t code_fields[10];
+	uint32_t ncode_fields;
+	uint32_t code_name, code_qualname, code_filename, code_firstlineno;
+	uint32_t method_func, method_self;
+	uint32_t module_dict, module_name;
+	uint32_t cell_ref;
+	/* pymalloc */
+	uint32_t pool_size, arena_size, pool_overhead, nsize_classes;
+};
+
+/* The static types py-heap recognises by their symbol names. */
+enum ph_kind {
+	PH_KIND_OTHER = 0,
+	PH_KIND_OBJECT,
+	PH_KIND_TYPE,
+	PH_KIND_LIST,
+	PH_KIND_TUPLE,
+	PH_KIND_DICT,
+	PH_KIND_SET,
+	PH_KIND_FROZENSET,
+	PH_KIND_STR,
+	PH_KIND_INT,
+	PH_KIND_BOOL,
+	PH_KIND_FLOAT,
+	PH_KIND_BYTES,
+	PH_KIND_BYTEARRAY,
+	PH_KIND_FUNCTION,
+	PH_KIND_CODE,
+	PH_KIND_CELL,
+	PH_KIND_METHOD,
+	PH_KIND_MODULE,
+	PH_KIND_ODICT,
+	PH_KIND_NONE,
+	PH_KIND_COUNT,
+};
+
+struct ph_runtime {
+	struct ph_target *target;
+	const struct ph_layout *layout;
+	char version[32]; /* "3.11.2" */
+	uint32_t hexversion;
+	const struct ph_module *pymod; /* the file holding _PyRuntime */
+	uint64_t runtime_addr;
+	uint64_t main_interp;
+	uint64_t kind_types[PH_KIND_COUNT]; /* static type addresses */
+	uint64_t none_addr;
+	/* every static type object found by symbol */
+	uint64_t *static_types;
+	size_t nstatic_types, static_types_cap;
+};
+
+struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret);
+void ph_runtime_destroy(struct ph_runtime *rt);
+
+#endif /* PH_CPYTHON_H */

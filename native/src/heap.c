@@ -1,0 +1,1244 @@
+/*
+ * heap.c - enumerating every object once.
+ *
+ * Objects come from three places: the GC generation lists (every tracked
+ * container), references from objects already found (untracked objects:
+ * str, int, float, untracked tuples and dicts, objects in frames), and a
+ * scan of pymalloc's pools for allocated blocks that hold an object of a
+ * known type (objects nothing references, e.g. leaked by C code). Every
+ * candidate that does not come from a GC list is validated before it is
+ * counted: its type must be a real type object, its refcount plausible, its
+ * GC header consistent, and if it lies in a pymalloc pool, it must start an
+ * allocated block of the right size class.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "heap.h"
+
+#define MAX_REFCNT (1ULL << 40)
+#define T_OBJECT 6
+#define T_OBJECT_EX 16
+
+static inline uint64_t rd64(struct ph_heap *h, uint64_t addr)
+{
+	uint64_t v = 0;
+	ph_mem_u64(h->mem, addr, &v);
+	return v;
+}
+
+static inline int64_t rds64(struct ph_heap *h, uint64_t addr)
+{
+	return (int64_t)rd64(h, addr);
+}
+
+static inline uint32_t rd32(struct ph_heap *h, uint64_t addr)
+{
+	uint32_t v = 0;
+	ph_mem_u32(h->mem, addr, &v);
+	return v;
+}
+
+static inline uint8_t rd8(struct ph_heap *h, uint64_t addr)
+{
+	const uint8_t *p = ph_mem_ptr(h->mem, addr, 1);
+	return p ? *p : 0;
+}
+
+/* ---- strings ---------------------------------------------------------- */
+
+static size_t utf8_put(char *out, uint32_t c)
+{
+	if (c < 0x80) {
+		out[0] = (char)c;
+		return 1;
+	}
+	if (c < 0x800) {
+		out[0] = (char)(0xc0 | (c >> 6));
+		out[1] = (char)(0x80 | (c & 0x3f));
+		return 2;
+	}
+	if (c < 0x10000) {
+		out[0] = (char)(0xe0 | (c >> 12));
+		out[1] = (char)(0x80 | ((c >> 6) & 0x3f));
+		out[2] = (char)(0x80 | (c & 0x3f));
+		return 3;
+	}
+	out[0] = (char)(0xf0 | (c >> 18));
+	out[1] = (char)(0x80 | ((c >> 12) & 0x3f));
+	out[2] = (char)(0x80 | ((c >> 6) & 0x3f));
+	out[3] = (char)(0x80 | (c & 0x3f));
+	return 4;
+}
+
+struct str_info {
+	uint64_t length;
+	unsigned kind; /* 1, 2 or 4 bytes per character */
+	bool ascii, compact;
+	uint64_t data;
+};
+
+static bool str_info(struct ph_heap *h, uint64_t addr, struct str_info *si)
+{
+	const struct ph_layout *L = h->L;
+	uint32_t state;
+	int64_t length = rds64(h, addr + L->str_length);
+	if (!ph_mem_u32(h->mem, addr + L->str_state, &state) || length < 0 ||
+	    length > (1LL << 40))
+		return false;
+	si->length = (uint64_t)length;
+	si->kind = (state >> 2) & 7;
+	si->compact = (state >> 5) & 1;
+	si->ascii = (state >> 6) & 1;
+	if (si->kind != 1 && si->kind != 2 && si->kind != 4)
+		return false;
+	if (si->ascii && si->kind != 1)
+		return false;
+	if (si->compact)
+		si->data = addr + (si->ascii ? L->sizeof_ascii : L->sizeof_compact);
+	else
+		si->data = rd64(h, addr + L->str_data);
+	return true;
+}
+
+bool ph_heap_str(struct ph_heap *h, uint64_t addr, char *out, size_t max,
+		 size_t *ret_len)
+{
+	struct str_info si;
+	size_t o = 0;
+	if (max < 8 || !str_info(h, addr, &si) || !si.data)
+		return false;
+	uint64_t n = si.length;
+	bool cut = false;
+	if (n > max / 4) {
+		n = max / 4 - 1;
+		cut = true;
+	}
+	const uint8_t *p = ph_mem_ptr(h->mem, si.data, n * si.kind);
+	if (!p && n)
+		return false;
+	for (uint64_t i = 0; i < n; i++) {
+		uint32_t c;
+		if (si.kind == 1)
+			c = p[i];
+		else if (si.kind == 2)
+			c = (uint32_t)p[2 * i] | (uint32_t)p[2 * i + 1] << 8;
+		else
+			memcpy(&c, p + 4 * i, 4);
+		if (c > 0x10ffff)
+			c = 0xfffd;
+		o += utf8_put(out + o, c);
+	}
+	if (cut && o + 3 < max) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+	if (ret_len)
+		*ret_len = o;
+	return true;
+}
+
+/* ---- dicts ------------------------------------------------------------ */
+
+typedef bool (*dict_entry_fn)(void *arg, uint64_t key, uint64_t value,
+			      int64_t index);
+
+/* Calls fn(key, value) for each entry of a dict (combined or split). */
+static void dict_foreach(struct ph_heap *h, uint64_t dict, dict_entry_fn fn,
+			 void *arg)
+{
+	const struct ph_layout *L = h->L;
+	uint64_t keys = rd64(h, dict + L->dict_keys);
+	uint64_t values = rd64(h, dict + L->dict_values);
+	if (!keys)
+		return;
+	uint8_t log2_size = rd8(h, keys + L->dk_log2_size);
+	uint8_t log2_index = rd8(h, keys + L->dk_log2_index_bytes);
+	uint8_t kind = rd8(h, keys + L->dk_kind);
+	int64_t nentries = rds64(h, keys + L->dk_nentries);
+	if (log2_size > 40 || log2_index > 43 || kind > 2 || nentries < 0 ||
+	    nentries > (2LL << log2_size) / 3 + 1)
+		return;
+	size_t esize = kind == 0 ? 24 : 16;
+	uint64_t entries = keys + L->dk_indices + (1ULL << log2_index);
+	const uint8_t *e = ph_mem_ptr(h->mem, entries,
+				      (size_t)nentries * esize);
+	if (!e)
+		return;
+	const uint64_t *vals = NULL;
+	if (values) {
+		vals = ph_mem_ptr(h->mem, values, (size_t)nentries * 8);
+		if (!vals)
+			return;
+	}
+	for (int64_t i = 0; i < nentries; i++) {
+		uint64_t key, value;
+		const uint8_t *ent = e + (size_t)i * esize;
+		memcpy(&key, ent + (kind == 0 ? 8 : 0), 8);
+		if (vals)
+			memcpy(&value, &vals[i], 8);
+		else
+			memcpy(&value, ent + (kind == 0 ? 16 : 8), 8);
+		if (!key || !value)
+			continue;
+		if (fn(arg, key, value, i))
+			return;
+	}
+}
+
+struct dict_lookup {
+	struct ph_heap *h;
+	const char *name;
+	uint64_t found;
+};
+
+static bool dict_lookup_cb(void *arg, uint64_t key, uint64_t value,
+			   int64_t index)
+{
+	struct dict_lookup *d = arg;
+	char buf[256];
+	(void)index;
+	if (ph_heap_str(d->h, key, buf, sizeof(buf), NULL) &&
+	    !strcmp(buf, d->name)) {
+		d->found = value;
+		return true;
+	}
+	return false;
+}
+
+static uint64_t dict_get_str(struct ph_heap *h, uint64_t dict, const char *name)
+{
+	struct dict_lookup d = {.h = h, .name = name};
+	if (dict)
+		dict_foreach(h, dict, dict_lookup_cb, &d);
+	return d.found;
+}
+
+static uint64_t dict_keys_size(struct ph_heap *h, uint64_t keys)
+{
+	const struct ph_layout *L = h->L;
+	uint8_t log2_size = rd8(h, keys + L->dk_log2_size);
+	uint8_t log2_index = rd8(h, keys + L->dk_log2_index_bytes);
+	uint8_t kind = rd8(h, keys + L->dk_kind);
+	if (log2_size > 40 || log2_index > 43)
+		return 0;
+	uint64_t usable = ((1ULL << log2_size) << 1) / 3;
+	return L->sizeof_dictkeys + (1ULL << log2_index) +
+	       usable * (kind == 0 ? 24 : 16);
+}
+
+/* ---- types ------------------------------------------------------------ */
+
+static int64_t type_register(struct ph_heap *h, uint64_t taddr, int depth);
+
+static bool type_of_kind(struct ph_heap *h, uint64_t taddr, enum ph_kind k)
+{
+	return taddr && taddr == h->rt->kind_types[k];
+}
+
+static char *type_name(struct ph_heap *h, uint64_t taddr, uint64_t flags)
+{
+	const struct ph_layout *L = h->L;
+	char *name = NULL;
+	if (!(flags & PH_TPFLAGS_HEAPTYPE)) {
+		char *tp_name = NULL;
+		struct ph_error *err = ph_mem_strdup(
+			h->mem, rd64(h, taddr + L->tp_name), 512, &tp_name);
+		if (err) {
+			ph_error_destroy(err);
+			if (asprintf(&name, "<type at 0x%llx>",
+				     (unsigned long long)taddr) < 0)
+				return NULL;
+			return name;
+		}
+		if (!strncmp(tp_name, "builtins.", 9))
+			memmove(tp_name, tp_name + 9, strlen(tp_name + 9) + 1);
+		return tp_name;
+	}
+	char qual[512], mod[512];
+	if (!ph_heap_str(h, rd64(h, taddr + L->ht_qualname), qual,
+			 sizeof(qual), NULL))
+		snprintf(qual, sizeof(qual), "<type at 0x%llx>",
+			 (unsigned long long)taddr);
+	uint64_t m = dict_get_str(h, rd64(h, taddr + L->tp_dict), "__module__");
+	bool have_mod = m && rd64(h, m + 8) == h->rt->kind_types[PH_KIND_STR] &&
+			ph_heap_str(h, m, mod, sizeof(mod), NULL) &&
+			strcmp(mod, "builtins");
+	if (have_mod) {
+		if (asprintf(&name, "%s.%s", mod, qual) < 0)
+			return NULL;
+	} else
+		name = strdup(qual);
+	return name;
+}
+
+static void type_collect_slots(struct ph_heap *h, struct ph_type *t)
+{
+	const struct ph_layout *L = h->L;
+	uint64_t cur = t->addr;
+	for (int depth = 0; cur && depth < 64; depth++) {
+		uint64_t flags = rd64(h, cur + L->tp_flags);
+		if (!(flags & PH_TPFLAGS_HEAPTYPE))
+			break;
+		uint64_t members = rd64(h, cur + L->tp_members);
+		for (int i = 0; members && i < 4096; i++) {
+			uint64_t m = members + (uint64_t)i * L->sizeof_memberdef;
+			uint64_t name = rd64(h, m);
+			if (!name)
+				break;
+			uint32_t type = rd32(h, m + L->md_type);
+			int64_t off = rds64(h, m + L->md_offset);
+			if ((type != T_OBJECT_EX && type != T_OBJECT) || off < 16 ||
+			    off >= t->basicsize)
+				continue;
+			size_t n = t->nslots + 1;
+			uint32_t *offs = realloc(t->slot_offsets, n * sizeof(*offs));
+			if (!offs)
+				return;
+			t->slot_offsets = offs;
+			uint64_t *names = realloc(t->slot_names, n * sizeof(*names));
+			if (!names)
+				return;
+			t->slot_names = names;
+			t->slot_offsets[t->nslots] = (uint32_t)off;
+			t->slot_names[t->nslots] = name;
+			t->nslots = n;
+		}
+		cur = rd64(h, cur + L->tp_base);
+	}
+}
+
+/* Returns the type number of the type object at taddr, registering it if it
+ * is new and plausible; -1 if taddr is not a type object. */
+static int64_t type_register(struct ph_heap *h, uint64_t taddr, int depth)
+{
+	const struct ph_layout *L = h->L;
+	uint32_t *v = ph_u64map_get(&h->type_index, taddr);
+	if (v)
+		return *v;
+	if (!taddr || (taddr & 7) || depth > 4)
+		return -1;
+	const uint64_t *hdr = ph_mem_ptr(h->mem, taddr, L->sizeof_type);
+	if (!hdr)
+		return -1;
+	int64_t refcnt = (int64_t)hdr[0];
+	uint64_t meta = hdr[1];
+	if (refcnt <= 0 || (uint64_t)refcnt >= MAX_REFCNT)
+		return -1;
+	if (meta != h->rt->kind_types[PH_KIND_TYPE]) {
+		int64_t mt = type_register(h, meta, depth + 1);
+		if (mt < 0 || !(h->types[mt].flags & PH_TPFLAGS_TYPE_SUBCLASS))
+			return -1;
+	}
+	struct ph_type t = {.addr = taddr};
+	memcpy(&t.flags, (const uint8_t *)hdr + L->tp_flags, 8);
+	memcpy(&t.basicsize, (const uint8_t *)hdr + L->tp_basicsize, 8);
+	memcpy(&t.itemsize, (const uint8_t *)hdr + L->tp_itemsize, 8);
+	memcpy(&t.dictoffset, (const uint8_t *)hdr + L->tp_dictoffset, 8);
+	if (t.basicsize < 16 || t.basicsize > (1 << 24) || t.itemsize < 0 ||
+	    t.itemsize > (1 << 16))
+		return -1;
+	uint64_t tp_name;
+	memcpy(&tp_name, (const uint8_t *)hdr + L->tp_name, 8);
+	if (!ph_mem_ptr(h->mem, tp_name, 1))
+		return -1;
+	t.heap = t.flags & PH_TPFLAGS_HEAPTYPE;
+	/* The kind: the layout of the nearest static base py-heap knows. */
+	t.kind = PH_KIND_OTHER;
+	t.base_basicsize = t.basicsize;
+	bool static_seen = false;
+	uint64_t cur = taddr;
+	for (int i = 0; cur && i < 64; i++) {
+		int k;
+		for (k = 1; k < PH_KIND_COUNT; k++)
+			if (type_of_kind(h, cur, k))
+				break;
+		if (k < PH_KIND_COUNT) {
+			t.kind = k;
+			if (!static_seen)
+				t.base_basicsize = rds64(h, cur + L->tp_basicsize);
+			break;
+		}
+		uint64_t fl = rd64(h, cur + L->tp_flags);
+		if (!(fl & PH_TPFLAGS_HEAPTYPE) && !static_seen) {
+			/* The first C base fixes the layout we can scan. */
+			t.base_basicsize = rds64(h, cur + L->tp_basicsize);
+			static_seen = true;
+		}
+		cur = rd64(h, cur + L->tp_base);
+	}
+	t.presize = (t.flags & PH_TPFLAGS_HAVE_GC ? L->gc_head_size : 0) +
+		    (t.flags & PH_TPFLAGS_MANAGED_DICT ? L->managed_presize : 0);
+	if (t.heap)
+		type_collect_slots(h, &t);
+	if (ph_grow((void **)&h->types, &h->types_cap, h->ntypes + 1,
+		    sizeof(*h->types)))
+		return -1;
+	uint32_t idx = (uint32_t)h->ntypes;
+	if (ph_u64map_put(&h->type_index, taddr, idx, NULL))
+		return -1;
+	h->types[h->ntypes++] = t;
+	/* The name may read dicts whose keys are of types not yet known. */
+	h->types[idx].name = type_name(h, taddr, t.flags);
+	return idx;
+}
+
+/* ---- objects ---------------------------------------------------------- */
+
+/* Bytes before the object: GC head and managed dict, as allocated. */
+static uint32_t obj_presize(struct ph_heap *h, uint64_t addr,
+			    const struct ph_type *t)
+{
+	if (t->kind == PH_KIND_TYPE &&
+	    !(rd64(h, addr + h->L->tp_flags) & PH_TPFLAGS_HEAPTYPE))
+		return 0; /* a static type: no GC head */
+	return t->presize;
+}
+
+static bool obj_is_gc(struct ph_heap *h, uint64_t addr, const struct ph_type *t)
+{
+	if (!(t->flags & PH_TPFLAGS_HAVE_GC))
+		return false;
+	if (t->kind == PH_KIND_TYPE)
+		return rd64(h, addr + h->L->tp_flags) & PH_TPFLAGS_HEAPTYPE;
+	return true;
+}
+
+static uint64_t obj_sizeof(struct ph_heap *h, uint64_t addr,
+			   const struct ph_type *t)
+{
+	const struct ph_layout *L = h->L;
+	int64_t size = t->basicsize;
+	int64_t ob_size = rds64(h, addr + 16);
+	int64_t abs_size = ob_size < 0 ? -ob_size : ob_size;
+	switch (t->kind) {
+	case PH_KIND_LIST:
+		size += 8 * rds64(h, addr + L->list_allocated);
+		break;
+	case PH_KIND_DICT:
+	case PH_KIND_ODICT: {
+		uint64_t keys = rd64(h, addr + L->dict_keys);
+		if (rd64(h, addr + L->dict_values))
+			size += 8 * (rds64(h, keys + L->dk_nentries) +
+				     rds64(h, keys + L->dk_usable));
+		if (rds64(h, keys + L->dk_refcnt) == 1)
+			size += (int64_t)dict_keys_size(h, keys);
+		if (t->kind == PH_KIND_ODICT) {
+			/* od_fast_nodes_size, and a node per item */
+			size += 8 * rds64(h, addr + L->sizeof_dict + 24);
+			if (rd64(h, addr + L->sizeof_dict))
+				size += 32 * rds64(h, addr + L->dict_used);
+		}
+		break;
+	}
+	case PH_KIND_SET:
+	case PH_KIND_FROZENSET:
+		if (rd64(h, addr + L->set_table) != addr + L->set_smalltable)
+			size += 16 * (rds64(h, addr + L->set_mask) + 1);
+		break;
+	case PH_KIND_STR: {
+		struct str_info si;
+		if (!str_info(h, addr, &si))
+			break;
+		uint32_t state = rd32(h, addr + L->str_state);
+		bool ready = (state >> 7) & 1;
+		if (si.compact && si.ascii)
+			size = L->sizeof_ascii + si.length + 1;
+		else if (si.compact)
+			size = L->sizeof_compact + (si.length + 1) * si.kind;
+		else {
+			size = L->sizeof_unicode;
+			if (si.data)
+				size += (si.length + 1) * si.kind;
+		}
+		if (L->str_wstr) {
+			uint64_t wstr = rd64(h, addr + L->str_wstr);
+			uint64_t data = si.data;
+			if (wstr && (!ready || wstr != data)) {
+				int64_t wlen = si.ascii
+					? (int64_t)si.length
+					: rds64(h, addr + L->str_wstr_length);
+				size += (wlen + 1) * 4;
+			}
+		}
+		if (!si.ascii) {
+			uint64_t utf8 = rd64(h, addr + L->str_utf8);
+			if (utf8 && utf8 != si.data)
+				size += rds64(h, addr + L->str_utf8_length) + 1;
+		}
+		break;
+	}
+	case PH_KIND_INT:
+	case PH_KIND_BOOL:
+		/* Space for one digit is always allocated, even for 0. */
+		size = L->long_digits + 4 * (abs_size ? abs_size : 1);
+		break;
+	case PH_KIND_BYTEARRAY:
+		size += rds64(h, addr + L->bytearray_alloc);
+		break;
+	case PH_KIND_TYPE:
+		if (rd64(h, addr + L->tp_flags) & PH_TPFLAGS_HEAPTYPE) {
+			size = L->sizeof_heaptype;
+			uint64_t ck = rd64(h, addr + L->ht_cached_keys);
+			if (ck)
+				size += (int64_t)dict_keys_size(h, ck);
+		} else
+			size = L->sizeof_type;
+		break;
+	case PH_KIND_CODE:
+		size = (t->basicsize + abs_size * t->itemsize + 7) & ~7LL;
+		break;
+	default:
+		if (t->itemsize)
+			size += abs_size * t->itemsize;
+		break;
+	}
+	return (uint64_t)size + obj_presize(h, addr, t);
+}
+
+/* Which pool (if any) holds addr; NULL for memory pymalloc does not own. */
+static struct ph_pool *pool_of(struct ph_heap *h, uint64_t addr)
+{
+	if (!h->npools)
+		return NULL;
+	uint32_t *v = ph_u64map_get(&h->pool_index,
+				    addr & ~((uint64_t)h->L->pool_size - 1));
+	return v ? &h->pools[*v] : NULL;
+}
+
+static bool kind_has_fixed_size(enum ph_kind k)
+{
+	switch (k) {
+	case PH_KIND_OBJECT:
+	case PH_KIND_FLOAT:
+	case PH_KIND_DICT:
+	case PH_KIND_SET:
+	case PH_KIND_FROZENSET:
+	case PH_KIND_FUNCTION:
+	case PH_KIND_CELL:
+	case PH_KIND_METHOD:
+	case PH_KIND_MODULE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The bytes the object itself occupies in its allocation. */
+static uint64_t obj_inline_size(struct ph_heap *h, uint64_t addr,
+				const struct ph_type *t, int64_t ob_size)
+{
+	const struct ph_layout *L = h->L;
+	int64_t n = ob_size < 0 ? -ob_size : ob_size;
+	switch (t->kind) {
+	case PH_KIND_STR: {
+		struct str_info si;
+		if (!str_info(h, addr, &si) || !si.compact)
+			return L->sizeof_unicode;
+		return (si.ascii ? L->sizeof_ascii : L->sizeof_compact) +
+		       (si.length + 1) * si.kind;
+	}
+	case PH_KIND_INT:
+	case PH_KIND_BOOL:
+		if (t->heap)
+			break;
+		return L->long_digits + 4 * (uint64_t)(n ? n : 1);
+	default:
+		break;
+	}
+	uint64_t need = (uint64_t)t->basicsize;
+	if (t->itemsize)
+		need += (uint64_t)n * (uint64_t)t->itemsize;
+	return need;
+}
+
+/*
+ * Is there a live object at addr? On success *ret_tidx is its type. Objects
+ * tracked by the GC are only accepted from the GC lists.
+ */
+static bool obj_validate(struct ph_heap *h, uint64_t addr, uint32_t *ret_tidx)
+{
+	const struct ph_layout *L = h->L;
+	if (!addr || (addr & 7))
+		return false;
+	const uint64_t *hdr = ph_mem_ptr(h->mem, addr, 24);
+	if (!hdr)
+		return false;
+	int64_t refcnt = (int64_t)hdr[0];
+	if (refcnt <= 0 || (uint64_t)refcnt >= MAX_REFCNT)
+		return false;
+	int64_t ti = type_register(h, hdr[1], 0);
+	if (ti < 0)
+		return false;
+	struct ph_type *t = &h->types[ti];
+	if (t->kind == PH_KIND_TYPE && type_register(h, addr, 0) < 0)
+		return false;
+	t = &h->types[ti]; /* type_register may have moved the array */
+	int64_t ob_size = (int64_t)hdr[2];
+	switch (t->kind) {
+	case PH_KIND_STR: {
+		struct str_info si;
+		if (!str_info(h, addr, &si))
+			return false;
+		break;
+	}
+	case PH_KIND_INT:
+	case PH_KIND_BOOL:
+		if (ob_size > (1 << 24) || ob_size < -(1 << 24))
+			return false;
+		break;
+	case PH_KIND_TUPLE:
+	case PH_KIND_BYTES:
+		if (ob_size < 0 || ob_size > (1LL << 40))
+			return false;
+		break;
+	case PH_KIND_LIST: {
+		int64_t alloc = rds64(h, addr + L->list_allocated);
+		if (ob_size < 0 || alloc < ob_size)
+			return false;
+		break;
+	}
+	case PH_KIND_DICT:
+	case PH_KIND_ODICT:
+		if (!ph_mem_ptr(h->mem, rd64(h, addr + L->dict_keys), 32))
+			return false;
+		break;
+	default:
+		break;
+	}
+	uint32_t presize = obj_presize(h, addr, t);
+	if (obj_is_gc(h, addr, t)) {
+		uint64_t next, prev;
+		if (!ph_mem_u64(h->mem, addr - 16, &next) ||
+		    !ph_mem_u64(h->mem, addr - 8, &prev))
+			return false;
+		/* Tracked objects come from the GC lists only. */
+		if (next || (prev & ~3ULL))
+			return false;
+	}
+	struct ph_pool *pool = pool_of(h, addr - presize);
+	if (pool) {
+		uint64_t block0 = pool->addr + L->pool_overhead;
+		uint64_t start = addr - presize;
+		if (start < block0 || (start - block0) % pool->block_size)
+			return false;
+		uint64_t b = (start - block0) / pool->block_size;
+		if (b >= pool->nblocks ||
+		    (pool->free_bits[b / 64] >> (b % 64)) & 1)
+			return false;
+		uint64_t need = presize + obj_inline_size(h, addr, t, ob_size);
+		if (need > pool->block_size)
+			return false;
+		if (kind_has_fixed_size(t->kind) && !t->itemsize &&
+		    ((need + 15) & ~15ULL) != pool->block_size)
+			return false;
+	}
+	*ret_tidx = (uint32_t)ti;
+	return true;
+}
+
+static struct ph_error *obj_add(struct ph_heap *h, uint64_t addr,
+				uint32_t tidx, uint8_t flag, bool *ret_added)
+{
+	bool existed;
+	struct ph_error *err = ph_u64map_put(&h->index, addr, (uint32_t)h->n,
+					     &existed);
+	if (err)
+		return err;
+	if (existed) {
+		h->flags[*ph_u64map_get(&h->index, addr)] |= flag;
+		if (ret_added)
+			*ret_added = false;
+		return NULL;
+	}
+	if (h->n >= UINT32_MAX - 1)
+		return ph_error_create(PH_ERR_CORRUPT,
+				       "more than 4 billion objects");
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 65536;
+		uint64_t *a = realloc(h->addr, cap * sizeof(*a));
+		if (a)
+			h->addr = a;
+		uint32_t *ti = realloc(h->tidx, cap * sizeof(*ti));
+		if (ti)
+			h->tidx = ti;
+		uint8_t *f = realloc(h->flags, cap * sizeof(*f));
+		if (f)
+			h->flags = f;
+		if (!a || !ti || !f)
+			return ph_error_nomem();
+		h->cap = cap;
+	}
+	h->addr[h->n] = addr;
+	h->tidx[h->n] = tidx;
+	h->flags[h->n] = flag;
+	h->n++;
+	if (ret_added)
+		*ret_added = true;
+	return NULL;
+}
+
+/* ---- referents -------------------------------------------------------- */
+
+struct referent_ctx {
+	struct ph_heap *h;
+	ph_referent_fn fn;
+	void *arg;
+};
+
+static bool dict_ref_cb(void *arg, uint64_t key, uint64_t value, int64_t index)
+{
+	struct referent_ctx *c = arg;
+	(void)index;
+	c->fn(c->arg, key, PH_EDGE_KEY, key);
+	c->fn(c->arg, value, PH_EDGE_VALUE, key);
+	return false;
+}
+
+static void items(struct ph_heap *h, uint64_t arr, int64_t n,
+		  ph_referent_fn fn, void *arg)
+{
+	if (n <= 0 || n > (1LL << 32))
+		return;
+	const uint64_t *p = ph_mem_ptr(h->mem, arr, (size_t)n * 8);
+	if (!p)
+		return;
+	for (int64_t i = 0; i < n; i++) {
+		uint64_t v;
+		memcpy(&v, &p[i], 8);
+		if (v)
+			fn(arg, v, PH_EDGE_ITEM, (uint64_t)i);
+	}
+}
+
+static void field(struct ph_heap *h, uint64_t addr, uint32_t off,
+		  const char *name, ph_referent_fn fn, void *arg)
+{
+	uint64_t v = rd64(h, addr + off);
+	if (v)
+		fn(arg, v, PH_EDGE_FIELD, (uint64_t)(uintptr_t)name);
+}
+
+/* Every aligned word of [addr+from, addr+to) that may be a reference. */
+static void conservative(struct ph_heap *h, uint64_t addr, int64_t from,
+			 int64_t to, ph_referent_fn fn, void *arg)
+{
+	if (to <= from || to - from > (1 << 20))
+		return;
+	const uint64_t *p = ph_mem_ptr(h->mem, addr + (uint64_t)from,
+				       (size_t)(to - from));
+	if (!p)
+		return;
+	for (int64_t i = 0; i < (to - from) / 8; i++) {
+		uint64_t v;
+		memcpy(&v, &p[i], 8);
+		if (v && !(v & 7) && v >= 4096)
+			fn(arg, v, PH_EDGE_CONSERVATIVE,
+			   (uint64_t)(from + i * 8));
+	}
+}
+
+struct attr_ctx {
+	struct ph_heap *h;
+	ph_referent_fn fn;
+	void *arg;
+	uint64_t keys_entries;
+	uint8_t kind;
+};
+
+void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
+		       ph_referent_fn fn, void *arg)
+{
+	const struct ph_layout *L = h->L;
+	const struct ph_type *t = &h->types[tidx];
+	struct referent_ctx rc = {.h = h, .fn = fn, .arg = arg};
+	int64_t ob_size = rds64(h, addr + 16);
+	int64_t base_end = t->base_basicsize;
+
+	fn(arg, rd64(h, addr + 8), PH_EDGE_FIELD, (uint64_t)(uintptr_t)"ob_type");
+	switch (t->kind) {
+	case PH_KIND_LIST: {
+		int64_t alloc = rds64(h, addr + L->list_allocated);
+		if (ob_size >= 0 && ob_size <= alloc)
+			items(h, rd64(h, addr + L->list_items), ob_size, fn, arg);
+		break;
+	}
+	case PH_KIND_TUPLE:
+		items(h, addr + L->tuple_items, ob_size, fn, arg);
+		break;
+	case PH_KIND_DICT:
+	case PH_KIND_ODICT:
+		dict_foreach(h, addr, dict_ref_cb, &rc);
+		if (t->kind == PH_KIND_ODICT)
+			conservative(h, addr, L->sizeof_dict, base_end, fn, arg);
+		break;
+	case PH_KIND_SET:
+	case PH_KIND_FROZENSET: {
+		int64_t mask = rds64(h, addr + L->set_mask);
+		if (mask < 0 || mask > (1LL << 32))
+			break;
+		const uint8_t *tab = ph_mem_ptr(h->mem, rd64(h, addr + L->set_table),
+						(size_t)(mask + 1) * 16);
+		if (!tab)
+			break;
+		for (int64_t i = 0; i <= mask; i++) {
+			uint64_t key;
+			memcpy(&key, tab + i * 16, 8);
+			if (key && key != h->set_dummy)
+				fn(arg, key, PH_EDGE_ITEM, (uint64_t)i);
+		}
+		break;
+	}
+	case PH_KIND_TYPE: {
+		field(h, addr, L->tp_dict, "__dict__", fn, arg);
+		field(h, addr, L->tp_mro, "__mro__", fn, arg);
+		field(h, addr, L->tp_bases, "__bases__", fn, arg);
+		field(h, addr, L->tp_base, "__base__", fn, arg);
+		if (rd64(h, addr + L->tp_flags) & PH_TPFLAGS_HEAPTYPE) {
+			field(h, addr, L->ht_name, "__name__", fn, arg);
+			field(h, addr, L->ht_qualname, "__qualname__", fn, arg);
+			field(h, addr, L->ht_slots, "__slots__", fn, arg);
+			field(h, addr, L->ht_module, "ht_module", fn, arg);
+			uint64_t ck = rd64(h, addr + L->ht_cached_keys);
+			if (ck) {
+				/* Attribute names shared by instances. */
+				uint64_t fake = 0;
+				(void)fake;
+				uint8_t log2_index = rd8(h, ck + L->dk_log2_index_bytes);
+				int64_t n = rds64(h, ck + L->dk_nentries);
+				uint8_t kind = rd8(h, ck + L->dk_kind);
+				if (n > 0 && n < 4096 && log2_index < 40) {
+					size_t es = kind == 0 ? 24 : 16;
+					uint64_t e = ck + L->dk_indices + (1ULL << log2_index);
+					for (int64_t i = 0; i < n; i++) {
+						uint64_t k = rd64(h, e + (uint64_t)i * es + (kind == 0 ? 8 : 0));
+						if (k)
+							fn(arg, k, PH_EDGE_FIELD,
+							   (uint64_t)(uintptr_t)"<cached key>");
+					}
+				}
+			}
+		}
+		break;
+	}
+	case PH_KIND_FUNCTION: {
+		static const char *const names[] = {
+			"__globals__", "__builtins__", "__name__",
+			"__qualname__", "__code__", "__defaults__",
+			"__kwdefaults__", "__closure__", "__doc__",
+			"__dict__", "__module__", "__annotations__",
+		};
+		for (uint32_t i = 0; i < L->nfunc_fields && i < 12; i++)
+			field(h, addr, L->func_fields[i], names[i], fn, arg);
+		break;
+	}
+	case PH_KIND_CODE: {
+		static const char *const names[] = {
+			"co_consts", "co_names", "co_exceptiontable",
+			"co_localsplusnames", "co_localspluskinds", "co_filename",
+			"co_name", "co_qualname", "co_linetable", "_co_code",
+		};
+		for (uint32_t i = 0; i < L->ncode_fields && i < 10; i++)
+			field(h, addr, L->code_fields[i], names[i], fn, arg);
+		break;
+	}
+	case PH_KIND_CELL:
+		field(h, addr, L->cell_ref, "cell_contents", fn, arg);
+		break;
+	case PH_KIND_METHOD:
+		field(h, addr, L->method_func, "__func__", fn, arg);
+		field(h, addr, L->method_self, "__self__", fn, arg);
+		break;
+	case PH_KIND_MODULE:
+		field(h, addr, L->module_dict, "__dict__", fn, arg);
+		field(h, addr, L->module_name, "__name__", fn, arg);
+		conservative(h, addr, L->module_name + 8, base_end, fn, arg);
+		break;
+	case PH_KIND_OBJECT:
+	case PH_KIND_STR:
+	case PH_KIND_INT:
+	case PH_KIND_BOOL:
+	case PH_KIND_FLOAT:
+	case PH_KIND_BYTES:
+	case PH_KIND_BYTEARRAY:
+	case PH_KIND_NONE:
+		break;
+	default: {
+		/* A C type py-heap has no layout for: its whole body. */
+		int64_t end = base_end;
+		if (t->itemsize && ob_size > 0 && ob_size < (1 << 20) &&
+		    t->itemsize % 8 == 0)
+			end += ob_size * t->itemsize;
+		conservative(h, addr, 16, end, fn, arg);
+		break;
+	}
+	}
+
+	if (!t->heap)
+		return;
+	/* What a class adds to its base: __slots__, a __dict__. */
+	for (size_t i = 0; i < t->nslots; i++) {
+		uint64_t v = rd64(h, addr + t->slot_offsets[i]);
+		if (v)
+			fn(arg, v, PH_EDGE_SLOT, t->slot_names[i]);
+	}
+	if (t->flags & PH_TPFLAGS_MANAGED_DICT) {
+		uint64_t values = rd64(h, addr - 32);
+		uint64_t dict = rd64(h, addr - 24);
+		if (values) {
+			uint64_t keys = rd64(h, t->addr + L->ht_cached_keys);
+			int64_t n = rds64(h, keys + L->dk_nentries);
+			uint8_t log2_index = rd8(h, keys + L->dk_log2_index_bytes);
+			if (keys && n > 0 && n < 4096 && log2_index < 40) {
+				uint64_t e = keys + L->dk_indices + (1ULL << log2_index);
+				for (int64_t i = 0; i < n; i++) {
+					uint64_t v = rd64(h, values + (uint64_t)i * 8);
+					uint64_t k = rd64(h, e + (uint64_t)i * 16);
+					if (v)
+						fn(arg, v, PH_EDGE_ATTR, k);
+				}
+			}
+		}
+		if (dict)
+			fn(arg, dict, PH_EDGE_FIELD, (uint64_t)(uintptr_t)"__dict__");
+	} else if (t->dictoffset > 0 && t->dictoffset < t->basicsize) {
+		field(h, addr, (uint32_t)t->dictoffset, "__dict__", fn, arg);
+	} else if (t->dictoffset < 0) {
+		int64_t tsize = ob_size < 0 ? -ob_size : ob_size;
+		int64_t size = t->basicsize + tsize * t->itemsize;
+		size = (size + 7) & ~7LL;
+		int64_t off = size + t->dictoffset;
+		if (off > 0 && off < (1 << 24))
+			field(h, addr, (uint32_t)off, "__dict__", fn, arg);
+	}
+}
+
+/* ---- discovery -------------------------------------------------------- */
+
+static void discover_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
+			uint64_t data)
+{
+	struct ph_heap *h = arg;
+	uint32_t tidx;
+	(void)kind;
+	(void)data;
+	if (!target || ph_u64map_get(&h->index, target))
+		return;
+	if (!obj_validate(h, target, &tidx)) {
+		h->n_rejected++;
+		return;
+	}
+	if (obj_add(h, target, tidx, PH_OBJ_REFERENCED, NULL))
+		return;
+	h->n_ref++;
+}
+
+static void closure(struct ph_heap *h, size_t from)
+{
+	for (size_t i = from; i < h->n; i++)
+		ph_heap_referents(h, h->addr[i], h->tidx[i], discover_cb, h);
+}
+
+static void add_root(struct ph_heap *h, uint64_t addr)
+{
+	uint32_t tidx;
+	if (!addr || ph_u64map_get(&h->index, addr))
+		return;
+	if (obj_validate(h, addr, &tidx) &&
+	    !obj_add(h, addr, tidx, PH_OBJ_ROOT, NULL))
+		h->n_root++;
+}
+
+static uint64_t writable_bytes(struct ph_heap *h)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < h->mem->nsegs; i++)
+		if (h->mem->segs[i].data && h->mem->segs[i].writable)
+			n += h->mem->segs[i].end - h->mem->segs[i].start;
+	return n;
+}
+
+static struct ph_error *walk_gc_list(struct ph_heap *h, uint64_t head,
+				     uint64_t bound)
+{
+	uint64_t g, start_n = h->n;
+	(void)start_n;
+	if (!ph_mem_u64(h->mem, head, &g))
+		return ph_error_create_at(PH_ERR_NOT_SAVED, head,
+					  "cannot read the GC list head at "
+					  "0x%llx",
+					  (unsigned long long)head);
+	g &= ~3ULL;
+	for (uint64_t steps = 0; g != head; steps++) {
+		if (steps > bound || !g) {
+			h->gc_list_damaged++;
+			break;
+		}
+		uint64_t obj = g + 16;
+		const uint64_t *hdr = ph_mem_ptr(h->mem, obj, 16);
+		if (!hdr) {
+			h->gc_list_damaged++;
+			break;
+		}
+		int64_t ti = type_register(h, hdr[1], 0);
+		if (ti >= 0) {
+			bool added;
+			struct ph_error *err = obj_add(h, obj, (uint32_t)ti,
+						       PH_OBJ_GC_LIST, &added);
+			if (err)
+				return err;
+			if (!added) { /* a loop in the list */
+				h->gc_list_damaged++;
+				break;
+			}
+			h->n_gc++;
+			if (h->types[ti].kind == PH_KIND_TYPE)
+				type_register(h, obj, 0);
+		} else
+			h->n_rejected++;
+		if (!ph_mem_u64(h->mem, g, &g)) {
+			h->gc_list_damaged++;
+			break;
+		}
+		g &= ~3ULL;
+	}
+	return NULL;
+}
+
+/* Is there a pool header at p? Fills *pool if so. */
+static bool pool_header(struct ph_heap *h, const uint8_t *p, uint64_t addr,
+			struct ph_pool *pool)
+{
+	const struct ph_layout *L = h->L;
+	uint32_t count, arenaindex, szidx, nextoffset, maxnextoffset;
+	uint64_t freeblock, nextpool, prevpool;
+	memcpy(&count, p, 4);
+	memcpy(&freeblock, p + 8, 8);
+	memcpy(&nextpool, p + 16, 8);
+	memcpy(&prevpool, p + 24, 8);
+	memcpy(&arenaindex, p + 32, 4);
+	memcpy(&szidx, p + 36, 4);
+	memcpy(&nextoffset, p + 40, 4);
+	memcpy(&maxnextoffset, p + 44, 4);
+	(void)arenaindex;
+	if (szidx >= L->nsize_classes || !count || !nextpool || !prevpool)
+		return false;
+	uint32_t size = (szidx + 1) * 16;
+	if (maxnextoffset != L->pool_size - size || nextoffset < L->pool_overhead ||
+	    nextoffset > L->pool_size || (nextoffset - L->pool_overhead) % size)
+		return false;
+	uint32_t nblocks = (nextoffset - L->pool_overhead) / size;
+	if (count > nblocks)
+		return false;
+	memset(pool, 0, sizeof(*pool));
+	pool->addr = addr;
+	pool->block_size = size;
+	pool->nblocks = nblocks;
+	/* The free list: blocks handed back, never objects. */
+	uint64_t f = freeblock;
+	uint32_t nfree = 0;
+	while (f) {
+		if (f < addr + L->pool_overhead || f >= addr + nextoffset ||
+		    (f - addr - L->pool_overhead) % size || nfree > nblocks)
+			return false;
+		uint64_t b = (f - addr - L->pool_overhead) / size;
+		if ((pool->free_bits[b / 64] >> (b % 64)) & 1)
+			return false; /* a loop */
+		pool->free_bits[b / 64] |= 1ULL << (b % 64);
+		nfree++;
+		const uint8_t *q = p + (f - addr);
+		memcpy(&f, q, 8);
+	}
+	if (nblocks - nfree != count)
+		h->pools_inconsistent++;
+	return true;
+}
+
+/*
+ * Finds pymalloc's pools by their headers: every POOL_SIZE-aligned address
+ * of the core's writable memory whose header is self-consistent (size
+ * class, offsets, a free list inside the pool).
+ */
+static struct ph_error *find_pools(struct ph_heap *h)
+{
+	const struct ph_layout *L = h->L;
+	struct ph_error *err;
+	for (size_t i = 0; i < h->mem->nsegs; i++) {
+		const struct ph_segment *s = &h->mem->segs[i];
+		if (!s->data || !s->writable || s->from_file)
+			continue;
+		uint64_t a = (s->start + L->pool_size - 1) &
+			     ~((uint64_t)L->pool_size - 1);
+		for (; a + L->pool_size <= s->end; a += L->pool_size) {
+			struct ph_pool pool;
+			if (!pool_header(h, s->data + (a - s->start), a, &pool))
+				continue;
+			err = ph_grow((void **)&h->pools, &h->pools_cap,
+				      h->npools + 1, sizeof(*h->pools));
+			if (err)
+				return err;
+			err = ph_u64map_put(&h->pool_index, a,
+					    (uint32_t)h->npools, NULL);
+			if (err)
+				return err;
+			h->pools[h->npools++] = pool;
+		}
+	}
+	h->arena_source = "pool headers found by scanning writable memory";
+	return NULL;
+}
+
+static struct ph_error *scan_pools(struct ph_heap *h)
+{
+	const struct ph_layout *L = h->L;
+	for (size_t i = 0; i < h->npools; i++) {
+		struct ph_pool *pool = &h->pools[i];
+		for (uint32_t b = 0; b < pool->nblocks; b++) {
+			if ((pool->free_bits[b / 64] >> (b % 64)) & 1)
+				continue;
+			uint64_t block = pool->addr + L->pool_overhead +
+					 (uint64_t)b * pool->block_size;
+			static const uint32_t offs[] = {0, 16, 32};
+			for (size_t k = 0; k < PH_ARRAY_SIZE(offs); k++) {
+				uint64_t obj = block + offs[k];
+				if (offs[k] + 16 > pool->block_size)
+					break;
+				uint64_t tp = rd64(h, obj + 8);
+				uint32_t *tv = ph_u64map_get(&h->type_index, tp);
+				if (!tv || h->types[*tv].presize != offs[k])
+					continue;
+				if (ph_u64map_get(&h->index, obj))
+					break;
+				uint32_t tidx;
+				if (!obj_validate(h, obj, &tidx))
+					continue;
+				struct ph_error *err = obj_add(
+					h, obj, tidx, PH_OBJ_POOL_SCAN, NULL);
+				if (err)
+					return err;
+				h->n_pool++;
+				break;
+			}
+		}
+	}
+	return NULL;
+}
+
+static void add_static_types(struct ph_heap *h)
+{
+	for (size_t i = 0; i < h->rt->nstatic_types; i++) {
+		uint64_t t = h->rt->static_types[i];
+		/* Types that were never readied have no refcount: skip. */
+		if (type_register(h, t, 0) >= 0) {
+			uint32_t ti;
+			if (obj_validate(h, t, &ti))
+				obj_add(h, t, ti, PH_OBJ_ROOT, NULL);
+		}
+	}
+}
+
+static void add_roots(struct ph_heap *h)
+{
+	const struct ph_layout *L = h->L;
+	uint64_t interp = h->rt->main_interp;
+	add_root(h, rd64(h, interp + L->is_modules));
+	add_root(h, rd64(h, interp + L->is_sysdict));
+	add_root(h, rd64(h, interp + L->is_builtins));
+	add_root(h, h->rt->none_addr);
+	/* Each thread's frames: functions, globals and the value stack. */
+	uint64_t ts = rd64(h, interp + L->is_threads_head);
+	for (int nt = 0; ts && nt < 100000; nt++) {
+		uint64_t cframe = rd64(h, ts + 56);
+		uint64_t f = cframe ? rd64(h, cframe + 8) : 0;
+		for (int nf = 0; f && nf < 100000; nf++) {
+			for (uint32_t off = 0; off <= 40; off += 8)
+				add_root(h, rd64(h, f + off));
+			int32_t top = (int32_t)rd32(h, f + 64);
+			if (top > 0 && top < 100000)
+				for (int32_t k = 0; k < top; k++)
+					add_root(h, rd64(h, f + 72 + 8 * (uint64_t)k));
+			f = rd64(h, f + 48);
+		}
+		ts = rd64(h, ts + L->ts_next);
+	}
+}
+
+struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
+{
+	struct ph_heap *h = calloc(1, sizeof(*h));
+	if (!h)
+		return ph_error_nomem();
+	h->rt = rt;
+	h->mem = &rt->target->mem;
+	h->L = rt->layout;
+	ph_u64map_init(&h->index);
+	ph_u64map_init(&h->type_index);
+	ph_u64map_init(&h->pool_index);
+	const struct ph_layout *L = h->L;
+	struct ph_error *err;
+
+	uint64_t dummy_ptr;
+	if (ph_module_symbol(rt->pymod, "_PySet_Dummy", &dummy_ptr, NULL))
+		h->set_dummy = rd64(h, dummy_ptr);
+
+	err = find_pools(h);
+	if (err)
+		goto fail;
+	add_static_types(h);
+	uint64_t bound = writable_bytes(h) / 16 + 1;
+	uint64_t gc = rt->main_interp + L->is_gc;
+	for (uint32_t g = 0; g < L->gc_ngens; g++) {
+		err = walk_gc_list(h, gc + L->gc_generations +
+					      (uint64_t)g * L->gc_gen_stride,
+				   bound);
+		if (err)
+			goto fail;
+	}
+	err = walk_gc_list(h, gc + L->gc_permanent, bound);
+	if (err)
+		goto fail;
+	add_roots(h);
+	closure(h, 0);
+	size_t before = h->n;
+	err = scan_pools(h);
+	if (err)
+		goto fail;
+	closure(h, before);
+
+	h->size = malloc((h->n ? h->n : 1) * sizeof(*h->size));
+	if (!h->size) {
+		err = ph_error_nomem();
+		goto fail;
+	}
+	for (size_t i = 0; i < h->n; i++)
+		h->size[i] = obj_sizeof(h, h->addr[i], &h->types[h->tidx[i]]);
+	*ret = h;
+	return NULL;
+fail:
+	ph_heap_destroy(h);
+	return err;
+}
+
+void ph_heap_destroy(struct ph_heap *h)
+{
+	if (!h)
+		return;
+	free(h->addr);
+	free(h->tidx);
+	free(h->size);
+	free(h->flags);
+	for (size_t i = 0; i < h->ntypes; i++) {
+		free(h->types[i].name);
+		free(h->types[i].slot_offsets);
+		free(h->types[i].slot_names);
+	}
+	free(h->types);
+	free(h->pools);
+	ph_u64map_free(&h->index);
+	ph_u64map_free(&h->type_index);
+	ph_u64map_free(&h->pool_index);
+	free(h);
+}

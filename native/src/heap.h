@@ -1,0 +1,89 @@
+/* heap.h - every Python object of the process, once: a table indexed by
+ * object number, and a table of their types. */
+#ifndef PH_HEAP_H
+#define PH_HEAP_H
+
+#include "cpython.h"
+
+/* How an object was found (flags). */
+#define PH_OBJ_GC_LIST 0x01 /* on a GC generation list (tracked) */
+#define PH_OBJ_REFERENCED 0x02 /* a reference from a found object */
+#define PH_OBJ_POOL_SCAN 0x04 /* an allocated pymalloc block */
+#define PH_OBJ_ROOT 0x08 /* an interpreter or thread root */
+
+struct ph_type {
+	uint64_t addr;
+	char *name; /* as repr(type(obj)) shows it */
+	uint64_t flags;
+	int64_t basicsize, itemsize, dictoffset;
+	enum ph_kind kind; /* the layout of the nearest known static base */
+	int64_t base_basicsize; /* basicsize of that static base */
+	uint32_t presize; /* bytes before the object: GC head, managed dict */
+	bool heap;
+	/* offsets of object references declared in __slots__ */
+	uint32_t *slot_offsets;
+	uint64_t *slot_names; /* C strings in the inferior */
+	size_t nslots;
+	/* totals, filled by ph_heap_count_types */
+	uint64_t count, bytes;
+};
+
+struct ph_pool {
+	uint64_t addr;
+	uint32_t block_size;
+	uint32_t nblocks; /* blocks handed out at some time (below nextoffset) */
+	uint64_t free_bits[16]; /* free-list membership, by block number */
+};
+
+struct ph_heap {
+	struct ph_runtime *rt;
+	struct ph_memory *mem;
+	const struct ph_layout *L;
+	/* objects, by number */
+	uint64_t *addr;
+	uint32_t *tidx;
+	uint64_t *size;
+	uint8_t *flags;
+	size_t n, cap;
+	struct ph_u64map index; /* address -> object number */
+	/* types, by number */
+	struct ph_type *types;
+	size_t ntypes, types_cap;
+	struct ph_u64map type_index;
+	/* pymalloc pools found */
+	struct ph_pool *pools;
+	size_t npools, pools_cap;
+	struct ph_u64map pool_index;
+	uint64_t set_dummy;
+	/* statistics for `info` and notes */
+	uint64_t n_gc, n_ref, n_pool, n_root, n_rejected;
+	uint64_t pools_inconsistent, gc_list_damaged;
+	const char *arena_source;
+};
+
+struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret);
+void ph_heap_destroy(struct ph_heap *h);
+
+/* What a reference is: how the referrer holds it (for labels). */
+enum ph_edge_kind {
+	PH_EDGE_ITEM,	   /* data: index */
+	PH_EDGE_KEY,	   /* data: the key object, itself */
+	PH_EDGE_VALUE,	   /* data: the key object's address */
+	PH_EDGE_ATTR,	   /* data: the name (str object) */
+	PH_EDGE_SLOT,	   /* data: the name (C string address) */
+	PH_EDGE_FIELD,	   /* data: a static C string: the field name */
+	PH_EDGE_CONSERVATIVE, /* data: byte offset in the referrer */
+};
+
+typedef void (*ph_referent_fn)(void *arg, uint64_t target,
+			       enum ph_edge_kind kind, uint64_t data);
+
+/* Calls fn for every reference object number obj holds. */
+void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
+		       ph_referent_fn fn, void *arg);
+
+/* Reads a str object as UTF-8 (at most max bytes; ... when cut). */
+bool ph_heap_str(struct ph_heap *h, uint64_t addr, char *out, size_t max,
+		 size_t *ret_len);
+
+#endif /* PH_HEAP_H */

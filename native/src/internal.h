@@ -1,0 +1,84 @@
+/* internal.h - private declarations shared by libpyheap's sources. */
+#ifndef PH_INTERNAL_H
+#define PH_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pyheap.h"
+
+#define PH_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define PH_UNUSED __attribute__((unused))
+#define PH_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+/* ---- errors (error.c) ---- */
+struct ph_error {
+	enum ph_error_code code;
+	char *message;
+	uint64_t address;
+	char *path;
+};
+
+struct ph_error *ph_error_create(enum ph_error_code code, const char *fmt, ...)
+	PH_PRINTF(2, 3);
+struct ph_error *ph_error_create_at(enum ph_error_code code, uint64_t address,
+				    const char *fmt, ...) PH_PRINTF(3, 4);
+struct ph_error *ph_error_create_path(enum ph_error_code code, const char *path,
+				      const char *fmt, ...) PH_PRINTF(3, 4);
+struct ph_error *ph_error_nomem(void);
+/* Prefixes err's message with "what: ", keeping code, address and path. */
+struct ph_error *ph_error_wrap(struct ph_error *err, const char *fmt, ...)
+	PH_PRINTF(2, 3);
+
+/* ---- growable string buffer (buf.c) ---- */
+struct ph_buf {
+	char *data;
+	size_t len, cap;
+	bool failed; /* an allocation failed; data is truncated */
+};
+
+void ph_buf_init(struct ph_buf *b);
+void ph_buf_free(struct ph_buf *b);
+void ph_buf_putn(struct ph_buf *b, const char *s, size_t n);
+void ph_buf_puts(struct ph_buf *b, const char *s);
+void ph_buf_putc(struct ph_buf *b, char c);
+void ph_buf_printf(struct ph_buf *b, const char *fmt, ...) PH_PRINTF(2, 3);
+/* Appends s as a JSON string literal, quotes included. */
+void ph_buf_json_str(struct ph_buf *b, const char *s, size_t n);
+/* Hands over the string (NUL-terminated) or an error if allocation failed. */
+struct ph_error *ph_buf_finish(struct ph_buf *b, char **ret);
+/* Formats n with thousands separators: 1,234,567. */
+const char *ph_fmt_count(uint64_t n, char out[32]);
+
+/* ---- hash map from 64-bit keys to 32-bit values (hashmap.c) ---- */
+struct ph_u64map {
+	uint64_t *keys; /* 0 = empty slot; key 0 is never stored */
+	uint32_t *vals;
+	size_t cap, count;
+};
+
+void ph_u64map_init(struct ph_u64map *m);
+void ph_u64map_free(struct ph_u64map *m);
+/* Returns a pointer to the value for key, or NULL. */
+uint32_t *ph_u64map_get(const struct ph_u64map *m, uint64_t key);
+/* Inserts key (if absent) with val; *ret_existed tells if it was there. */
+struct ph_error *ph_u64map_put(struct ph_u64map *m, uint64_t key, uint32_t val,
+			       bool *ret_existed);
+struct ph_error *ph_u64map_reserve(struct ph_u64map *m, size_t count);
+
+static inline uint64_t ph_hash64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+/* Grows *arr (of elem bytes each) so that it holds at least need elements. */
+struct ph_error *ph_grow(void **arr, size_t *cap, size_t need, size_t elem);
+
+#endif /* PH_INTERNAL_H */

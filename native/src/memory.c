@@ -1,0 +1,180 @@
+/* memory.c - the segment map behind every read of inferior memory. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "memory.h"
+
+void ph_memory_init(struct ph_memory *m)
+{
+	memset(m, 0, sizeof(*m));
+}
+
+void ph_memory_free(struct ph_memory *m)
+{
+	free(m->segs);
+	ph_memory_init(m);
+}
+
+struct ph_error *ph_memory_add(struct ph_memory *m, uint64_t start,
+			       uint64_t end, const uint8_t *data, bool writable,
+			       bool from_file)
+{
+	if (end <= start)
+		return NULL;
+	struct ph_error *err = ph_grow((void **)&m->segs, &m->cap,
+				       m->nsegs + 1, sizeof(*m->segs));
+	if (err)
+		return err;
+	m->segs[m->nsegs++] = (struct ph_segment){
+		.start = start,
+		.end = end,
+		.data = data,
+		.writable = writable,
+		.from_file = from_file,
+	};
+	return NULL;
+}
+
+static int seg_cmp(const void *a, const void *b)
+{
+	const struct ph_segment *x = a, *y = b;
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return 0;
+}
+
+static int seg_rank(const struct ph_segment *s)
+{
+	/* The core's saved pages, then files from disk, then the ranges the
+	 * core names but did not save. */
+	return s->data ? (s->from_file ? 1 : 0) : 2;
+}
+
+/*
+ * Resolves overlaps so that every address has one segment: the core's own
+ * pages win over files from disk, which win over not-saved ranges.
+ */
+struct ph_error *ph_memory_finish(struct ph_memory *m)
+{
+	struct ph_segment *out = NULL;
+	size_t nout = 0, capout = 0;
+	struct ph_error *err = NULL;
+
+	for (int rank = 0; rank < 3; rank++) {
+		size_t base = nout; /* out[0..base) has higher priority */
+		for (size_t i = 0; i < m->nsegs; i++) {
+			const struct ph_segment *s = &m->segs[i];
+			if (seg_rank(s) != rank)
+				continue;
+			/* Walk the higher-priority pieces in address order. */
+			uint64_t a = s->start;
+			while (a < s->end) {
+				uint64_t b = s->end;
+				bool covered = false;
+				for (size_t j = 0; j < base; j++) {
+					const struct ph_segment *o = &out[j];
+					if (o->start <= a && a < o->end) {
+						a = o->end;
+						covered = true;
+						break;
+					}
+					if (o->start > a && o->start < b)
+						b = o->start;
+				}
+				if (covered)
+					continue;
+				err = ph_grow((void **)&out, &capout, nout + 1,
+					      sizeof(*out));
+				if (err)
+					goto fail;
+				struct ph_segment p = *s;
+				p.start = a;
+				p.end = b;
+				if (p.data)
+					p.data = s->data + (a - s->start);
+				out[nout++] = p;
+				a = b;
+			}
+		}
+		qsort(out, nout, sizeof(*out), seg_cmp);
+	}
+	free(m->segs);
+	m->segs = out;
+	m->nsegs = nout;
+	m->cap = capout;
+	m->last = 0;
+	m->bytes_missing = 0;
+	for (size_t i = 0; i < nout; i++)
+		if (!out[i].data)
+			m->bytes_missing += out[i].end - out[i].start;
+	return NULL;
+fail:
+	free(out);
+	return err;
+}
+
+const struct ph_segment *ph_memory_find(struct ph_memory *m, uint64_t addr)
+{
+	size_t lo = 0, hi = m->nsegs;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (addr < m->segs[mid].start)
+			hi = mid;
+		else if (addr >= m->segs[mid].end)
+			lo = mid + 1;
+		else {
+			m->last = mid;
+			return &m->segs[mid];
+		}
+	}
+	return NULL;
+}
+
+struct ph_error *ph_mem_read(struct ph_memory *m, uint64_t addr, void *buf,
+			     size_t len)
+{
+	uint8_t *out = buf;
+	while (len) {
+		const struct ph_segment *s = ph_memory_find(m, addr);
+		if (!s)
+			return ph_error_create_at(PH_ERR_FAULT, addr,
+						  "address 0x%llx is not mapped",
+						  (unsigned long long)addr);
+		if (!s->data)
+			return ph_error_create_at(
+				PH_ERR_NOT_SAVED, addr,
+				"memory at 0x%llx was not saved in the core",
+				(unsigned long long)addr);
+		size_t n = s->end - addr < len ? s->end - addr : len;
+		memcpy(out, s->data + (addr - s->start), n);
+		out += n;
+		addr += n;
+		len -= n;
+	}
+	return NULL;
+}
+
+struct ph_error *ph_mem_strdup(struct ph_memory *m, uint64_t addr, size_t max,
+			       char **ret)
+{
+	char *s = malloc(max + 1);
+	if (!s)
+		return ph_error_nomem();
+	size_t i = 0;
+	for (; i < max; i++) {
+		const char *p = ph_mem_ptr(m, addr + i, 1);
+		if (!p) {
+			free(s);
+			return ph_error_create_at(
+				PH_ERR_FAULT, addr + i,
+				"string at 0x%llx runs into unreadable memory",
+				(unsigned long long)addr);
+		}
+		s[i] = *p;
+		if (!*p)
+			break;
+	}
+	s[i] = '\0';
+	*ret = s;
+	return NULL;
+}

@@ -1,0 +1,79 @@
+/* memory.h - one reader over a process image's memory, whatever its source. */
+#ifndef PH_MEMORY_H
+#define PH_MEMORY_H
+
+#include "internal.h"
+
+/*
+ * A segment is a range of the inspected process's address space. Its bytes
+ * are either present (data points at them: the core's own pages, a file
+ * mapped from disk) or known to exist but not saved (data is NULL).
+ */
+struct ph_segment {
+	uint64_t start, end;
+	const uint8_t *data;
+	bool writable;
+	bool from_file; /* read-only data taken from the file on disk */
+};
+
+struct ph_memory {
+	struct ph_segment *segs; /* sorted by start, not overlapping */
+	size_t nsegs, cap;
+	size_t last; /* index of the last segment hit */
+	uint64_t bytes_missing; /* bytes of segments not saved */
+};
+
+void ph_memory_init(struct ph_memory *m);
+void ph_memory_free(struct ph_memory *m);
+/* Adds a segment; segments added later never override earlier ones. */
+struct ph_error *ph_memory_add(struct ph_memory *m, uint64_t start,
+			       uint64_t end, const uint8_t *data, bool writable,
+			       bool from_file);
+/* Sorts the segments and resolves overlaps: call once after adding. */
+struct ph_error *ph_memory_finish(struct ph_memory *m);
+
+const struct ph_segment *ph_memory_find(struct ph_memory *m, uint64_t addr);
+
+/* A pointer to len bytes at addr if all are present in one segment. */
+static inline const void *ph_mem_ptr(struct ph_memory *m, uint64_t addr,
+				     size_t len)
+{
+	const struct ph_segment *s = &m->segs[m->last];
+	if (m->nsegs && addr >= s->start && addr + len <= s->end &&
+	    addr + len >= addr && s->data)
+		return s->data + (addr - s->start);
+	s = ph_memory_find(m, addr);
+	if (!s || !s->data || addr + len > s->end || addr + len < addr)
+		return NULL;
+	return s->data + (addr - s->start);
+}
+
+/* Reads len bytes; a typed fault (PH_ERR_FAULT, PH_ERR_NOT_SAVED) if not. */
+struct ph_error *ph_mem_read(struct ph_memory *m, uint64_t addr, void *buf,
+			     size_t len);
+
+static inline bool ph_mem_u64(struct ph_memory *m, uint64_t addr,
+			      uint64_t *ret)
+{
+	const uint64_t *p = ph_mem_ptr(m, addr, 8);
+	if (!p)
+		return false;
+	__builtin_memcpy(ret, p, 8);
+	return true;
+}
+
+static inline bool ph_mem_u32(struct ph_memory *m, uint64_t addr,
+			      uint32_t *ret)
+{
+	const uint32_t *p = ph_mem_ptr(m, addr, 4);
+	if (!p)
+		return false;
+	__builtin_memcpy(ret, p, 4);
+	return true;
+}
+
+/* Reads a NUL-terminated string of at most max bytes into a new buffer. */
+struct ph_error *ph_mem_strdup(struct ph_memory *m, uint64_t addr, size_t max,
+			       char **ret);
+
+#endif /* PH_MEMORY_H */

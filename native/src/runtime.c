@@ -1,0 +1,181 @@
+/* runtime.c - finding _PyRuntime, the Python version and its layout. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpython.h"
+
+const struct ph_layout *ph_layout_for(unsigned major, unsigned minor);
+
+static const char *const kind_symbols[PH_KIND_COUNT] = {
+	[PH_KIND_OBJECT] = "PyBaseObject_Type",
+	[PH_KIND_TYPE] = "PyType_Type",
+	[PH_KIND_LIST] = "PyList_Type",
+	[PH_KIND_TUPLE] = "PyTuple_Type",
+	[PH_KIND_DICT] = "PyDict_Type",
+	[PH_KIND_SET] = "PySet_Type",
+	[PH_KIND_FROZENSET] = "PyFrozenSet_Type",
+	[PH_KIND_STR] = "PyUnicode_Type",
+	[PH_KIND_INT] = "PyLong_Type",
+	[PH_KIND_BOOL] = "PyBool_Type",
+	[PH_KIND_FLOAT] = "PyFloat_Type",
+	[PH_KIND_BYTES] = "PyBytes_Type",
+	[PH_KIND_BYTEARRAY] = "PyByteArray_Type",
+	[PH_KIND_FUNCTION] = "PyFunction_Type",
+	[PH_KIND_CODE] = "PyCode_Type",
+	[PH_KIND_CELL] = "PyCell_Type",
+	[PH_KIND_METHOD] = "PyMethod_Type",
+	[PH_KIND_MODULE] = "PyModule_Type",
+	[PH_KIND_ODICT] = "PyODict_Type",
+	[PH_KIND_NONE] = "_PyNone_Type",
+};
+
+static void add_static_type(void *arg, const char *name, uint64_t addr)
+{
+	struct ph_runtime *rt = arg;
+	(void)name;
+	if (ph_grow((void **)&rt->static_types, &rt->static_types_cap,
+		    rt->nstatic_types + 1, sizeof(uint64_t)))
+		return;
+	rt->static_types[rt->nstatic_types++] = addr;
+}
+
+static bool is_libpython(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	return !strncmp(base, "libpython", 9);
+}
+
+struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
+{
+	struct ph_runtime *rt = calloc(1, sizeof(*rt));
+	if (!rt)
+		return ph_error_nomem();
+	rt->target = t;
+	struct ph_memory *mem = &t->mem;
+	struct ph_error *err = NULL;
+
+	/* _PyRuntime lives in the executable or in libpython. */
+	const struct ph_module *exe =
+		t->exe_index >= 0 ? &t->mods[t->exe_index] : NULL;
+	uint64_t addr = 0;
+	if (exe && ph_module_symbol(exe, "_PyRuntime", &addr, NULL))
+		rt->pymod = exe;
+	for (size_t i = 0; !rt->pymod && i < t->nmods; i++)
+		if (is_libpython(t->mods[i].path) &&
+		    ph_module_symbol(&t->mods[i], "_PyRuntime", &addr, NULL))
+			rt->pymod = &t->mods[i];
+	if (!rt->pymod) {
+		const char *name = exe ? exe->path : t->core_path;
+		if (exe && !exe->elf)
+			err = ph_error_create_path(
+				PH_ERR_NO_PYTHON, exe->path,
+				"cannot open the executable %s%s; give it "
+				"with --exe or --sysroot",
+				exe->disk_path ? exe->disk_path : exe->path,
+				exe->disk_path ? "" : "");
+		else
+			err = ph_error_create(
+				PH_ERR_NO_PYTHON,
+				"not a Python process: no _PyRuntime symbol in "
+				"%s or any libpython it loaded",
+				name);
+		goto fail;
+	}
+	rt->runtime_addr = addr;
+
+	/* The version as the process itself states it. */
+	uint64_t vaddr;
+	uint32_t hexversion = 0;
+	if (ph_module_symbol(rt->pymod, "Py_Version", &vaddr, NULL)) {
+		if (!ph_mem_u32(mem, vaddr, &hexversion)) {
+			err = ph_error_create_at(PH_ERR_NOT_SAVED, vaddr,
+						 "cannot read Py_Version at "
+						 "0x%llx",
+						 (unsigned long long)vaddr);
+			goto fail;
+		}
+	} else {
+		err = ph_error_create(PH_ERR_UNSUPPORTED,
+				      "Python older than 3.11 (no Py_Version "
+				      "symbol in %s): not supported yet; "
+				      "supported: 3.11",
+				      rt->pymod->path);
+		goto fail;
+	}
+	rt->hexversion = hexversion;
+	unsigned major = hexversion >> 24, minor = (hexversion >> 16) & 0xff,
+		 micro = (hexversion >> 8) & 0xff, level = (hexversion >> 4) & 0xf,
+		 serial = hexversion & 0xf;
+	const char *lv = level == 0xa ? "a" : level == 0xb ? "b" : level == 0xc ? "rc" : "";
+	if (*lv)
+		snprintf(rt->version, sizeof(rt->version), "%u.%u.%u%s%u",
+			 major, minor, micro, lv, serial);
+	else
+		snprintf(rt->version, sizeof(rt->version), "%u.%u.%u", major,
+			 minor, micro);
+	rt->layout = ph_layout_for(major, minor);
+	if (!rt->layout) {
+		err = ph_error_create(PH_ERR_UNSUPPORTED,
+				      "Python %s is not supported (supported: "
+				      "3.11)",
+				      rt->version);
+		goto fail;
+	}
+	const struct ph_layout *L = rt->layout;
+
+	uint64_t head;
+	if (!ph_mem_u64(mem, addr + L->rt_interpreters_head, &head)) {
+		err = ph_error_create_at(PH_ERR_NOT_SAVED,
+					 addr + L->rt_interpreters_head,
+					 "cannot read _PyRuntime at 0x%llx",
+					 (unsigned long long)addr);
+		goto fail;
+	}
+	if (!head) {
+		err = ph_error_create(PH_ERR_NO_PYTHON,
+				      "the Python runtime has no interpreter "
+				      "(not initialized, or already "
+				      "finalized)");
+		goto fail;
+	}
+	/* The main interpreter is the last in the list (newest first). */
+	uint64_t interp = head;
+	for (int i = 0; i < 4096; i++) {
+		uint64_t next;
+		if (!ph_mem_u64(mem, interp + L->is_next, &next) || !next)
+			break;
+		interp = next;
+	}
+	rt->main_interp = interp;
+
+	for (int k = 1; k < PH_KIND_COUNT; k++)
+		if (kind_symbols[k])
+			ph_module_symbol(rt->pymod, kind_symbols[k],
+					 &rt->kind_types[k], NULL);
+	ph_module_symbol(rt->pymod, "_Py_NoneStruct", &rt->none_addr, NULL);
+	ph_module_objects_of_size(rt->pymod, L->sizeof_type, add_static_type,
+				  rt);
+	if (!rt->kind_types[PH_KIND_TYPE] || !rt->kind_types[PH_KIND_OBJECT]) {
+		err = ph_error_create(PH_ERR_NO_PYTHON,
+				      "%s exports _PyRuntime but not "
+				      "PyType_Type: not a CPython build "
+				      "py-heap knows",
+				      rt->pymod->path);
+		goto fail;
+	}
+	*ret = rt;
+	return NULL;
+fail:
+	ph_runtime_destroy(rt);
+	return err;
+}
+
+void ph_runtime_destroy(struct ph_runtime *rt)
+{
+	if (!rt)
+		return;
+	free(rt->static_types);
+	free(rt);
+}

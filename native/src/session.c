@@ -1,0 +1,650 @@
+/* session.c - a session on one process image, and the commands on it.
+ * Every command produces one string, text or JSON, which the CLI and the
+ * GDB extension print as it is. */
+#define _GNU_SOURCE
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "heap.h"
+
+struct ph_session {
+	struct ph_target *target;
+	struct ph_runtime *rt;
+	struct ph_heap *heap; /* built on first use, kept */
+	struct ph_buf notes;
+};
+
+const char *ph_version(void)
+{
+	return "0.1.0";
+}
+
+struct ph_error *ph_session_create_core(const char *core_path,
+					const char *exe_path,
+					const char *sysroot,
+					struct ph_session **ret)
+{
+	struct ph_session *s = calloc(1, sizeof(*s));
+	if (!s)
+		return ph_error_nomem();
+	ph_buf_init(&s->notes);
+	struct ph_error *err = ph_target_open_core(core_path, exe_path, sysroot,
+						   &s->target);
+	if (!err)
+		err = ph_runtime_create(s->target, &s->rt);
+	if (err) {
+		ph_session_destroy(s);
+		return err;
+	}
+	*ret = s;
+	return NULL;
+}
+
+void ph_session_destroy(struct ph_session *s)
+{
+	if (!s)
+		return;
+	ph_heap_destroy(s->heap);
+	ph_runtime_destroy(s->rt);
+	ph_target_destroy(s->target);
+	ph_buf_free(&s->notes);
+	free(s);
+}
+
+static struct ph_error *session_heap(struct ph_session *s)
+{
+	if (s->heap)
+		return NULL;
+	struct ph_error *err = ph_heap_create(s->rt, &s->heap);
+	if (err)
+		return err;
+	struct ph_heap *h = s->heap;
+	char a[32], b[32];
+	if (s->target->mem.bytes_missing)
+		ph_buf_printf(&s->notes,
+			      "py-heap: %s bytes of memory were not saved in "
+			      "the core; objects there could not be read\n",
+			      ph_fmt_count(s->target->mem.bytes_missing, a));
+	if (h->gc_list_damaged)
+		ph_buf_printf(&s->notes,
+			      "py-heap: %s GC lists are damaged; objects "
+			      "after the damage may be missing\n",
+			      ph_fmt_count(h->gc_list_damaged, a));
+	if (h->pools_inconsistent)
+		ph_buf_printf(&s->notes,
+			      "py-heap: %s of %s pymalloc pools have a free "
+			      "list that disagrees with their block count\n",
+			      ph_fmt_count(h->pools_inconsistent, a),
+			      ph_fmt_count(h->npools, b));
+	return NULL;
+}
+
+const char *ph_session_notes(struct ph_session *s)
+{
+	return s->notes.data ? s->notes.data : "";
+}
+
+/* ---- argument parsing shared by the commands -------------------------- */
+
+struct args {
+	int argc;
+	const char *const *argv;
+	int pos;
+	const char *cmd;
+};
+
+static struct ph_error *parse_u64(const char *cmd, const char *opt,
+				  const char *v, uint64_t *ret)
+{
+	char *end;
+	if (!v || !*v || *v == '-')
+		return ph_error_create(PH_ERR_USAGE,
+				       "%s: %s needs a non-negative number",
+				       cmd, opt);
+	unsigned long long n = strtoull(v, &end, 0);
+	if (*end)
+		return ph_error_create(PH_ERR_USAGE,
+				       "%s: %s: '%s' is not a number", cmd,
+				       opt, v);
+	*ret = n;
+	return NULL;
+}
+
+/* ---- types ------------------------------------------------------------ */
+
+static int sort_by_bytes(const void *a, const void *b, void *arg)
+{
+	const struct ph_type *types = arg;
+	const struct ph_type *x = &types[*(const uint32_t *)a];
+	const struct ph_type *y = &types[*(const uint32_t *)b];
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	return strcmp(x->name ? x->name : "", y->name ? y->name : "");
+}
+
+static int sort_by_count(const void *a, const void *b, void *arg)
+{
+	const struct ph_type *types = arg;
+	const struct ph_type *x = &types[*(const uint32_t *)a];
+	const struct ph_type *y = &types[*(const uint32_t *)b];
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	return strcmp(x->name ? x->name : "", y->name ? y->name : "");
+}
+
+static const char *tname(const struct ph_type *t)
+{
+	return t->name ? t->name : "?";
+}
+
+static struct ph_error *cmd_types(struct ph_session *s, struct args *a,
+				  bool json, struct ph_buf *out)
+{
+	uint64_t limit = json ? 0 : 25;
+	bool by_count = false;
+	struct ph_error *err;
+	for (; a->pos < a->argc; a->pos++) {
+		const char *o = a->argv[a->pos];
+		const char *v = a->pos + 1 < a->argc ? a->argv[a->pos + 1] : NULL;
+		if (!strcmp(o, "--limit")) {
+			if ((err = parse_u64("types", o, v, &limit)))
+				return err;
+			a->pos++;
+		} else if (!strcmp(o, "--sort")) {
+			if (!v || (strcmp(v, "count") && strcmp(v, "size")))
+				return ph_error_create(PH_ERR_USAGE,
+						       "types: --sort takes "
+						       "count or size");
+			by_count = !strcmp(v, "count");
+			a->pos++;
+		} else
+			return ph_error_create(PH_ERR_USAGE,
+					       "types: unknown argument '%s'",
+					       o);
+	}
+	if ((err = session_heap(s)))
+		return err;
+	struct ph_heap *h = s->heap;
+	for (size_t i = 0; i < h->ntypes; i++)
+		h->types[i].count = h->types[i].bytes = 0;
+	uint64_t total_bytes = 0;
+	for (size_t i = 0; i < h->n; i++) {
+		h->types[h->tidx[i]].count++;
+		h->types[h->tidx[i]].bytes += h->size[i];
+		total_bytes += h->size[i];
+	}
+	/* Types that share a name (a class defined twice) share a row, as
+	 * they would in objgraph's or the user's own count by name. */
+	struct ph_u64map by_name;
+	ph_u64map_init(&by_name);
+	for (size_t i = 0; i < h->ntypes; i++) {
+		struct ph_type *t = &h->types[i];
+		if (!t->count)
+			continue;
+		uint64_t key = 1469598103934665603ULL;
+		for (const char *c = tname(t); *c; c++)
+			key = (key ^ (unsigned char)*c) * 1099511628211ULL;
+		key |= 1;
+		uint32_t *first = ph_u64map_get(&by_name, key);
+		if (first && !strcmp(tname(&h->types[*first]), tname(t))) {
+			h->types[*first].count += t->count;
+			h->types[*first].bytes += t->bytes;
+			t->count = t->bytes = 0;
+		} else if (!first &&
+			   (err = ph_u64map_put(&by_name, key, (uint32_t)i, NULL))) {
+			ph_u64map_free(&by_name);
+			return err;
+		}
+	}
+	ph_u64map_free(&by_name);
+	uint32_t *order = malloc((h->ntypes + 1) * sizeof(*order));
+	if (!order)
+		return ph_error_nomem();
+	size_t n = 0;
+	for (size_t i = 0; i < h->ntypes; i++)
+		if (h->types[i].count)
+			order[n++] = (uint32_t)i;
+	qsort_r(order, n, sizeof(*order), by_count ? sort_by_count : sort_by_bytes,
+		h->types);
+	size_t shown = limit && limit < n ? limit : n;
+	if (json) {
+		ph_buf_puts(out, "{\"python\": ");
+		ph_buf_json_str(out, s->rt->version, strlen(s->rt->version));
+		ph_buf_printf(out, ", \"objects\": %zu, \"bytes\": %llu, \"types\": [",
+			      h->n, (unsigned long long)total_bytes);
+		for (size_t i = 0; i < shown; i++) {
+			const struct ph_type *t = &h->types[order[i]];
+			ph_buf_puts(out, i ? ", {\"type\": " : "{\"type\": ");
+			ph_buf_json_str(out, tname(t), strlen(tname(t)));
+			ph_buf_printf(out, ", \"count\": %llu, \"bytes\": %llu}",
+				      (unsigned long long)t->count,
+				      (unsigned long long)t->bytes);
+		}
+		ph_buf_puts(out, "]}\n");
+	} else {
+		char c[32], b[32];
+		ph_buf_printf(out, "%12s %15s  %s\n", "COUNT", "BYTES", "TYPE");
+		for (size_t i = 0; i < shown; i++) {
+			const struct ph_type *t = &h->types[order[i]];
+			ph_buf_printf(out, "%12s %15s  %s\n",
+				      ph_fmt_count(t->count, c),
+				      ph_fmt_count(t->bytes, b), tname(t));
+		}
+		if (shown < n) {
+			uint64_t rc = 0, rb = 0;
+			for (size_t i = shown; i < n; i++) {
+				rc += h->types[order[i]].count;
+				rb += h->types[order[i]].bytes;
+			}
+			char t[64];
+			snprintf(t, sizeof(t), "(%zu other types)", n - shown);
+			ph_buf_printf(out, "%12s %15s  %s\n", ph_fmt_count(rc, c),
+				      ph_fmt_count(rb, b), t);
+		}
+		char tt[64];
+		snprintf(tt, sizeof(tt), "total (%zu types)", n);
+		ph_buf_printf(out, "%12s %15s  %s\n", ph_fmt_count(h->n, c),
+			      ph_fmt_count(total_bytes, b), tt);
+	}
+	free(order);
+	return NULL;
+}
+
+/* ---- short reprs ------------------------------------------------------ */
+
+static void repr_str(struct ph_heap *h, uint64_t addr, struct ph_buf *out,
+		     size_t max)
+{
+	char *buf = malloc(max * 4 + 8);
+	size_t len = 0;
+	if (!buf || !ph_heap_str(h, addr, buf, max * 4 + 8, &len)) {
+		ph_buf_puts(out, "<str>");
+		free(buf);
+		return;
+	}
+	bool has_sq = memchr(buf, '\'', len) && !memchr(buf, '"', len);
+	char q = has_sq ? '"' : '\'';
+	ph_buf_putc(out, q);
+	size_t chars = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)buf[i];
+		if ((c & 0xc0) != 0x80)
+			chars++;
+		if (chars > max) {
+			ph_buf_puts(out, "...");
+			break;
+		}
+		if (c == '\\' || c == (unsigned char)q)
+			ph_buf_printf(out, "\\%c", c);
+		else if (c == '\n')
+			ph_buf_puts(out, "\\n");
+		else if (c == '\t')
+			ph_buf_puts(out, "\\t");
+		else if (c == '\r')
+			ph_buf_puts(out, "\\r");
+		else if (c < 0x20 || c == 0x7f)
+			ph_buf_printf(out, "\\x%02x", c);
+		else
+			ph_buf_putc(out, (char)c);
+	}
+	ph_buf_putc(out, q);
+	free(buf);
+}
+
+static void repr_int(struct ph_heap *h, uint64_t addr, struct ph_buf *out)
+{
+	const struct ph_layout *L = h->L;
+	uint64_t raw = 0;
+	ph_mem_u64(h->mem, addr + 16, &raw);
+	int64_t size = (int64_t)raw;
+	int64_t n = size < 0 ? -size : size;
+	if (n > 2) {
+		ph_buf_printf(out, "<int of %lld digits>", (long long)n);
+		return;
+	}
+	unsigned __int128 v = 0;
+	for (int64_t i = n - 1; i >= 0; i--) {
+		uint32_t d = 0;
+		ph_mem_u32(h->mem, addr + L->long_digits + 4 * (uint64_t)i, &d);
+		v = (v << 30) | d;
+	}
+	ph_buf_printf(out, "%s%llu", size < 0 ? "-" : "", (unsigned long long)v);
+}
+
+static void repr_object(struct ph_heap *h, uint64_t addr, uint32_t tidx,
+			struct ph_buf *out)
+{
+	const struct ph_type *t = &h->types[tidx];
+	const struct ph_layout *L = h->L;
+	uint64_t v = 0;
+	ph_mem_u64(h->mem, addr + 16, &v);
+	switch (t->kind) {
+	case PH_KIND_STR:
+		repr_str(h, addr, out, 60);
+		return;
+	case PH_KIND_INT:
+		repr_int(h, addr, out);
+		return;
+	case PH_KIND_BOOL:
+		ph_buf_puts(out, v ? "True" : "False");
+		return;
+	case PH_KIND_NONE:
+		ph_buf_puts(out, "None");
+		return;
+	case PH_KIND_FLOAT: {
+		double d;
+		memcpy(&d, &v, 8);
+		char buf[64];
+		for (int p = 1; p <= 17; p++) {
+			snprintf(buf, sizeof(buf), "%.*g", p, d);
+			if (strtod(buf, NULL) == d)
+				break;
+		}
+		if (isfinite(d) && !strpbrk(buf, ".e"))
+			strcat(buf, ".0");
+		ph_buf_puts(out, buf);
+		return;
+	}
+	case PH_KIND_LIST:
+	case PH_KIND_TUPLE:
+	case PH_KIND_BYTES:
+	case PH_KIND_BYTEARRAY:
+		ph_buf_printf(out, "<%s of %lld items>", tname(t), (long long)v);
+		return;
+	case PH_KIND_DICT:
+	case PH_KIND_ODICT: {
+		uint64_t used = 0;
+		ph_mem_u64(h->mem, addr + L->dict_used, &used);
+		ph_buf_printf(out, "<%s of %llu items>", tname(t),
+			      (unsigned long long)used);
+		return;
+	}
+	case PH_KIND_SET:
+	case PH_KIND_FROZENSET: {
+		uint64_t used = 0;
+		ph_mem_u64(h->mem, addr + L->set_used, &used);
+		ph_buf_printf(out, "<%s of %llu items>", tname(t),
+			      (unsigned long long)used);
+		return;
+	}
+	case PH_KIND_TYPE: {
+		int64_t ti = -1;
+		uint32_t *p = ph_u64map_get(&h->type_index, addr);
+		if (p)
+			ti = *p;
+		ph_buf_printf(out, "<class '%s'>",
+			      ti >= 0 ? tname(&h->types[ti]) : "?");
+		return;
+	}
+	case PH_KIND_MODULE:
+		ph_buf_puts(out, "<module ");
+		repr_str(h, ({
+				 uint64_t n = 0;
+				 ph_mem_u64(h->mem, addr + L->module_name, &n);
+				 n;
+			 }),
+			 out, 60);
+		ph_buf_puts(out, ">");
+		return;
+	default:
+		ph_buf_printf(out, "<%s object at 0x%llx>", tname(t),
+			      (unsigned long long)addr);
+	}
+}
+
+/* ---- list ------------------------------------------------------------- */
+
+struct list_sort {
+	const uint64_t *size;
+	const uint64_t *addr;
+};
+
+static int sort_objs(const void *a, const void *b, void *arg)
+{
+	const struct list_sort *ls = arg;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	if (ls->size[x] != ls->size[y])
+		return ls->size[x] > ls->size[y] ? -1 : 1;
+	return ls->addr[x] < ls->addr[y] ? -1 : ls->addr[x] > ls->addr[y];
+}
+
+static struct ph_error *cmd_list(struct ph_session *s, struct args *a,
+				 bool json, struct ph_buf *out)
+{
+	uint64_t limit = json ? 0 : 50, min_size = 0;
+	const char *type = NULL;
+	struct ph_error *err;
+	for (; a->pos < a->argc; a->pos++) {
+		const char *o = a->argv[a->pos];
+		const char *v = a->pos + 1 < a->argc ? a->argv[a->pos + 1] : NULL;
+		if (!strcmp(o, "--limit")) {
+			if ((err = parse_u64("list", o, v, &limit)))
+				return err;
+			a->pos++;
+		} else if (!strcmp(o, "--min-size")) {
+			if ((err = parse_u64("list", o, v, &min_size)))
+				return err;
+			a->pos++;
+		} else if (o[0] == '-' && o[1])
+			return ph_error_create(PH_ERR_USAGE,
+					       "list: unknown option '%s'", o);
+		else if (!type)
+			type = o;
+		else
+			return ph_error_create(PH_ERR_USAGE,
+					       "list: one TYPE only");
+	}
+	if (!type)
+		return ph_error_create(PH_ERR_USAGE,
+				       "list: which type? e.g. list dict");
+	if ((err = session_heap(s)))
+		return err;
+	struct ph_heap *h = s->heap;
+	/* Several type objects may share a name (classes redefined). */
+	uint8_t *match = calloc(h->ntypes + 1, 1);
+	if (!match)
+		return ph_error_nomem();
+	bool any = false;
+	for (size_t i = 0; i < h->ntypes; i++)
+		if (h->types[i].name && !strcmp(h->types[i].name, type))
+			match[i] = any = 1;
+	if (!any) {
+		free(match);
+		return ph_error_create(PH_ERR_NOT_FOUND,
+				       "list: no type named '%s' in the heap "
+				       "(names as `types` prints them)",
+				       type);
+	}
+	uint32_t *objs = NULL;
+	size_t n = 0, cap = 0;
+	for (size_t i = 0; i < h->n; i++) {
+		if (!match[h->tidx[i]] || h->size[i] < min_size)
+			continue;
+		if ((err = ph_grow((void **)&objs, &cap, n + 1, sizeof(*objs)))) {
+			free(match);
+			free(objs);
+			return err;
+		}
+		objs[n++] = (uint32_t)i;
+	}
+	free(match);
+	struct list_sort ls = {.size = h->size, .addr = h->addr};
+	if (n)
+		qsort_r(objs, n, sizeof(*objs), sort_objs, &ls);
+	size_t shown = limit && limit < n ? limit : n;
+	struct ph_buf r;
+	ph_buf_init(&r);
+	if (json) {
+		ph_buf_puts(out, "{\"type\": ");
+		ph_buf_json_str(out, type, strlen(type));
+		ph_buf_printf(out, ", \"count\": %zu, \"objects\": [", n);
+	} else
+		ph_buf_printf(out, "%-18s %12s  %s\n", "ADDRESS", "SIZE", "VALUE");
+	for (size_t i = 0; i < shown; i++) {
+		uint32_t o = objs[i];
+		r.len = 0;
+		repr_object(h, h->addr[o], h->tidx[o], &r);
+		const char *rs = r.data ? r.data : "";
+		if (json) {
+			ph_buf_printf(out,
+				      "%s{\"address\": \"0x%llx\", \"size\": %llu, "
+				      "\"repr\": ",
+				      i ? ", " : "",
+				      (unsigned long long)h->addr[o],
+				      (unsigned long long)h->size[o]);
+			ph_buf_json_str(out, rs, r.len);
+			ph_buf_putc(out, '}');
+		} else {
+			char c[32];
+			ph_buf_printf(out, "0x%-16llx %12s  %s\n",
+				      (unsigned long long)h->addr[o],
+				      ph_fmt_count(h->size[o], c), rs);
+		}
+	}
+	if (json)
+		ph_buf_puts(out, "]}\n");
+	else {
+		char c[32];
+		ph_buf_printf(out, "%s objects of type %s", ph_fmt_count(n, c),
+			      type);
+		if (shown < n)
+			ph_buf_printf(out, " (%zu shown; --limit 0 for all)",
+				      shown);
+		ph_buf_putc(out, '\n');
+	}
+	ph_buf_free(&r);
+	free(objs);
+	return NULL;
+}
+
+/* ---- info ------------------------------------------------------------- */
+
+static struct ph_error *cmd_info(struct ph_session *s, struct args *a,
+				 bool json, struct ph_buf *out)
+{
+	if (a->pos < a->argc)
+		return ph_error_create(PH_ERR_USAGE,
+				       "info: unknown argument '%s'",
+				       a->argv[a->pos]);
+	struct ph_error *err = session_heap(s);
+	if (err)
+		return err;
+	struct ph_target *t = s->target;
+	struct ph_heap *h = s->heap;
+	const struct ph_module *exe =
+		t->exe_index >= 0 ? &t->mods[t->exe_index] : NULL;
+	char bid[129] = "";
+	if (exe)
+		for (size_t i = 0; i < exe->build_id_len; i++)
+			sprintf(bid + 2 * i, "%02x", exe->build_id[i]);
+	const char *exe_path = exe ? (exe->disk_path ? exe->disk_path : exe->path) : "";
+	if (json) {
+		ph_buf_puts(out, "{\"python\": ");
+		ph_buf_json_str(out, s->rt->version, strlen(s->rt->version));
+		ph_buf_puts(out, ", \"build\": \"release\", \"executable\": ");
+		ph_buf_json_str(out, exe_path, strlen(exe_path));
+		ph_buf_puts(out, ", \"build_id\": ");
+		ph_buf_json_str(out, bid, strlen(bid));
+		ph_buf_puts(out, ", \"runtime_in\": ");
+		ph_buf_json_str(out, s->rt->pymod->path, strlen(s->rt->pymod->path));
+		ph_buf_printf(out,
+			      ", \"runtime_address\": \"0x%llx\", "
+			      "\"layout_source\": \"%s\", \"threads\": %zu, "
+			      "\"objects\": %zu, \"found\": {\"gc_lists\": %llu, "
+			      "\"references\": %llu, \"roots\": %llu, "
+			      "\"pool_scan\": %llu}, \"types\": %zu, "
+			      "\"pymalloc_pools\": %zu, \"pymalloc_source\": ",
+			      (unsigned long long)s->rt->runtime_addr,
+			      s->rt->layout->source, t->nthreads, h->n,
+			      (unsigned long long)h->n_gc,
+			      (unsigned long long)h->n_ref,
+			      (unsigned long long)h->n_root,
+			      (unsigned long long)h->n_pool, h->ntypes,
+			      h->npools);
+		ph_buf_json_str(out, h->arena_source, strlen(h->arena_source));
+		ph_buf_printf(out, ", \"memory_not_saved\": %llu}\n",
+			      (unsigned long long)t->mem.bytes_missing);
+		return NULL;
+	}
+	char c1[32], c2[32], c3[32], c4[32], c5[32];
+	ph_buf_printf(out, "Python:          %s (release build)\n",
+		      s->rt->version);
+	ph_buf_printf(out, "Executable:      %s\n", exe_path);
+	ph_buf_printf(out, "Build-id:        %s\n", *bid ? bid : "(none)");
+	ph_buf_printf(out, "_PyRuntime:      0x%llx in %s\n",
+		      (unsigned long long)s->rt->runtime_addr, s->rt->pymod->path);
+	ph_buf_printf(out, "Layouts from:    %s\n", s->rt->layout->source);
+	ph_buf_printf(out, "Threads:         %zu\n", t->nthreads);
+	ph_buf_printf(out,
+		      "Objects:         %s (GC lists %s, references %s, roots "
+		      "%s, pool scan %s)\n",
+		      ph_fmt_count(h->n, c1), ph_fmt_count(h->n_gc, c2),
+		      ph_fmt_count(h->n_ref, c3), ph_fmt_count(h->n_root, c4),
+		      ph_fmt_count(h->n_pool, c5));
+	ph_buf_printf(out, "Types:           %zu\n", h->ntypes);
+	ph_buf_printf(out, "pymalloc pools:  %s (%s)\n",
+		      ph_fmt_count(h->npools, c1), h->arena_source);
+	ph_buf_printf(out, "Not saved:       %s bytes\n",
+		      ph_fmt_count(t->mem.bytes_missing, c1));
+	return NULL;
+}
+
+/* ---- dispatch --------------------------------------------------------- */
+
+static const struct {
+	const char *name;
+	struct ph_error *(*fn)(struct ph_session *, struct args *, bool,
+			       struct ph_buf *);
+} commands[] = {
+	{"types", cmd_types},
+	{"list", cmd_list},
+	{"info", cmd_info},
+};
+
+struct ph_error *ph_session_run(struct ph_session *s, int argc,
+				const char *const *argv, bool json, char **ret)
+{
+	if (argc < 1)
+		return ph_error_create(PH_ERR_USAGE,
+				       "no command (try types, list, info)");
+	/* --json may also come among the command's arguments. */
+	const char **av = malloc(((size_t)argc + 1) * sizeof(*av));
+	if (!av)
+		return ph_error_nomem();
+	int ac = 0;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else
+			av[ac++] = argv[i];
+	}
+	struct ph_error *err = NULL;
+	size_t i;
+	for (i = 0; i < PH_ARRAY_SIZE(commands); i++)
+		if (ac && !strcmp(av[0], commands[i].name))
+			break;
+	if (!ac || i == PH_ARRAY_SIZE(commands)) {
+		err = ph_error_create(PH_ERR_USAGE,
+				      "unknown command '%s' (commands: types, "
+				      "list, info)",
+				      ac ? av[0] : "");
+		free(av);
+		return err;
+	}
+	struct args a = {.argc = ac, .argv = av, .pos = 1, .cmd = av[0]};
+	struct ph_buf out;
+	ph_buf_init(&out);
+	err = commands[i].fn(s, &a, json, &out);
+	free(av);
+	if (err) {
+		ph_buf_free(&out);
+		return err;
+	}
+	return ph_buf_finish(&out, ret);
+}

@@ -1,0 +1,53 @@
+/* target.h - a process image: its memory and the ELF files mapped into it. */
+#ifndef PH_TARGET_H
+#define PH_TARGET_H
+
+#include <gelf.h>
+#include <libelf.h>
+
+#include "memory.h"
+
+/* An ELF file mapped in the process (the executable, a shared object). */
+struct ph_module {
+	char *path;	 /* as the process named it */
+	char *disk_path; /* where it was opened (sysroot applied) */
+	uint64_t start, end; /* lowest and highest mapped address */
+	uint64_t bias;	     /* load address minus link-time address */
+	int fd;
+	void *map;
+	size_t size;
+	Elf *elf; /* NULL when the file could not be opened */
+	uint8_t build_id[64];
+	size_t build_id_len;
+};
+
+struct ph_target {
+	char *core_path;
+	int fd;
+	void *map;
+	size_t size;
+	Elf *elf;
+	struct ph_memory mem;
+	struct ph_module *mods;
+	size_t nmods;
+	size_t nthreads;
+	int exe_index; /* index in mods of the executable, -1 if unknown */
+	struct ph_buf notes; /* notes for the user, one per line */
+};
+
+struct ph_error *ph_target_open_core(const char *core_path,
+				     const char *exe_path, const char *sysroot,
+				     struct ph_target **ret);
+void ph_target_destroy(struct ph_target *t);
+
+/* Looks name up in the module's .dynsym and .symtab. */
+bool ph_module_symbol(const struct ph_module *mod, const char *name,
+		      uint64_t *ret_addr, uint64_t *ret_size);
+
+/* Calls fn for every defined data object symbol of the given size. */
+void ph_module_objects_of_size(const struct ph_module *mod, uint64_t size,
+			       void (*fn)(void *arg, const char *name,
+					  uint64_t addr),
+			       void *arg);
+
+#endif /* PH_TARGET_H */
