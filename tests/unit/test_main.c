@@ -1,0 +1,286 @@
+/* CUnit tests of libpyheap's internals: buffers and JSON, the hash map,
+ * the segment map, error values, and ELF core parsing on small cores built
+ * here byte by byte (valid, truncated, not a core). */
+#define _GNU_SOURCE
+#include <CUnit/Basic.h>
+#include <elf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "memory.h"
+#include "target.h"
+
+/* ---- buffers ---- */
+
+static void test_buf_json(void)
+{
+	struct ph_buf b;
+	char *s;
+	ph_buf_init(&b);
+	ph_buf_json_str(&b, "a\"b\\c\n\x01", 7);
+	CU_ASSERT_PTR_NULL(ph_buf_finish(&b, &s));
+	CU_ASSERT_STRING_EQUAL(s, "\"a\\\"b\\\\c\\n\\u0001\"");
+	free(s);
+}
+
+static void test_buf_printf_grows(void)
+{
+	struct ph_buf b;
+	char *s;
+	ph_buf_init(&b);
+	for (int i = 0; i < 1000; i++)
+		ph_buf_printf(&b, "%04d,", i);
+	CU_ASSERT_PTR_NULL(ph_buf_finish(&b, &s));
+	CU_ASSERT_EQUAL(strlen(s), 5000);
+	CU_ASSERT_NSTRING_EQUAL(s + 4995, "0999,", 5);
+	free(s);
+}
+
+static void test_fmt_count(void)
+{
+	char out[32];
+	CU_ASSERT_STRING_EQUAL(ph_fmt_count(0, out), "0");
+	CU_ASSERT_STRING_EQUAL(ph_fmt_count(999, out), "999");
+	CU_ASSERT_STRING_EQUAL(ph_fmt_count(1000, out), "1,000");
+	CU_ASSERT_STRING_EQUAL(ph_fmt_count(1234567, out), "1,234,567");
+}
+
+/* ---- hash map ---- */
+
+static void test_u64map(void)
+{
+	struct ph_u64map m;
+	bool existed;
+	ph_u64map_init(&m);
+	CU_ASSERT_PTR_NULL(ph_u64map_get(&m, 5));
+	for (uint64_t i = 1; i <= 100000; i++)
+		CU_ASSERT_PTR_NULL(ph_u64map_put(&m, i * 16, (uint32_t)i, &existed));
+	CU_ASSERT_EQUAL(m.count, 100000);
+	CU_ASSERT_PTR_NULL(ph_u64map_put(&m, 16 * 77, 1, &existed));
+	CU_ASSERT_TRUE(existed);
+	CU_ASSERT_EQUAL(*ph_u64map_get(&m, 16 * 77), 77);
+	CU_ASSERT_PTR_NULL(ph_u64map_get(&m, 8));
+	CU_ASSERT_PTR_NULL(ph_u64map_get(&m, 0));
+	ph_u64map_free(&m);
+}
+
+/* ---- segment map ---- */
+
+static void test_memory_priority(void)
+{
+	static uint8_t core_a[0x1000], file_b[0x3000];
+	struct ph_memory m;
+	uint64_t v;
+	memset(core_a, 0xaa, sizeof(core_a));
+	memset(file_b, 0xbb, sizeof(file_b));
+	ph_memory_init(&m);
+	/* The core saved [0x2000,0x3000), names [0x3000,0x5000) unsaved;
+	 * a file covers [0x1000,0x4000). */
+	CU_ASSERT_PTR_NULL(ph_memory_add(&m, 0x2000, 0x3000, core_a, true, false));
+	CU_ASSERT_PTR_NULL(ph_memory_add(&m, 0x3000, 0x5000, NULL, true, false));
+	CU_ASSERT_PTR_NULL(ph_memory_add(&m, 0x1000, 0x4000, file_b, false, true));
+	CU_ASSERT_PTR_NULL(ph_memory_finish(&m));
+	CU_ASSERT_TRUE(ph_mem_u64(&m, 0x1000, &v));
+	CU_ASSERT_EQUAL(v, 0xbbbbbbbbbbbbbbbbULL);
+	CU_ASSERT_TRUE(ph_mem_u64(&m, 0x2ff8, &v));
+	CU_ASSERT_EQUAL(v, 0xaaaaaaaaaaaaaaaaULL);
+	CU_ASSERT_TRUE(ph_mem_u64(&m, 0x3ff8, &v));
+	CU_ASSERT_EQUAL(v, 0xbbbbbbbbbbbbbbbbULL);
+	CU_ASSERT_FALSE(ph_mem_u64(&m, 0x4000, &v));
+	/* A read across the core/file boundary is whole. */
+	uint8_t buf[16];
+	CU_ASSERT_PTR_NULL(ph_mem_read(&m, 0x2ff8, buf, 16));
+	CU_ASSERT_EQUAL(buf[0], 0xaa);
+	CU_ASSERT_EQUAL(buf[15], 0xbb);
+	/* Unsaved memory and unmapped memory are told apart. */
+	struct ph_error *err = ph_mem_read(&m, 0x4800, buf, 8);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+	CU_ASSERT_EQUAL(ph_error_code(err), PH_ERR_NOT_SAVED);
+	CU_ASSERT_EQUAL(ph_error_address(err), 0x4800);
+	ph_error_destroy(err);
+	err = ph_mem_read(&m, 0x9000, buf, 8);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+	CU_ASSERT_EQUAL(ph_error_code(err), PH_ERR_FAULT);
+	ph_error_destroy(err);
+	CU_ASSERT_EQUAL(m.bytes_missing, 0x1000);
+	/* Reads that wrap around the address space fail. */
+	CU_ASSERT_PTR_NULL(ph_mem_ptr(&m, UINT64_MAX - 3, 8));
+	ph_memory_free(&m);
+}
+
+static void test_memory_many_segments(void)
+{
+	static uint8_t page[4096];
+	struct ph_memory m;
+	ph_memory_init(&m);
+	for (uint64_t i = 0; i < 500; i++)
+		CU_ASSERT_PTR_NULL(ph_memory_add(&m, 0x100000 + i * 0x2000,
+						 0x101000 + i * 0x2000, page,
+						 true, false));
+	CU_ASSERT_PTR_NULL(ph_memory_finish(&m));
+	CU_ASSERT_EQUAL(m.nsegs, 500);
+	CU_ASSERT_PTR_NOT_NULL(ph_mem_ptr(&m, 0x100000 + 321 * 0x2000 + 8, 8));
+	CU_ASSERT_PTR_NULL(ph_mem_ptr(&m, 0x101000 + 321 * 0x2000, 8));
+	ph_memory_free(&m);
+}
+
+/* ---- errors ---- */
+
+static void test_errors(void)
+{
+	struct ph_error *err = ph_error_create_path(PH_ERR_NOT_CORE, "/x",
+						    "%s: nope", "/x");
+	CU_ASSERT_EQUAL(ph_error_code(err), PH_ERR_NOT_CORE);
+	CU_ASSERT_STRING_EQUAL(ph_error_path(err), "/x");
+	err = ph_error_wrap(err, "opening %d", 1);
+	CU_ASSERT_STRING_EQUAL(ph_error_message(err), "opening 1: /x: nope");
+	CU_ASSERT_STRING_EQUAL(ph_error_code_name(PH_ERR_NOT_CORE), "not-core");
+	ph_error_destroy(err);
+	ph_error_destroy(NULL);
+	ph_error_destroy(ph_error_nomem()); /* static: must not be freed */
+	CU_ASSERT_STRING_EQUAL(ph_error_message(ph_error_nomem()),
+			       "out of memory");
+}
+
+/* ---- ELF cores built here ---- */
+
+/* Writes a core with one PT_LOAD of 4 KiB at 0x10000 and an NT_FILE note
+ * naming /bin/true there; returns its size. */
+static size_t write_core(const char *path, bool truncate, uint16_t type)
+{
+	uint8_t img[8192] = {0};
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)img;
+	memcpy(eh->e_ident, ELFMAG, SELFMAG);
+	eh->e_ident[EI_CLASS] = ELFCLASS64;
+	eh->e_ident[EI_DATA] = ELFDATA2LSB;
+	eh->e_ident[EI_VERSION] = EV_CURRENT;
+	eh->e_type = type;
+	eh->e_machine = EM_X86_64;
+	eh->e_version = EV_CURRENT;
+	eh->e_phoff = sizeof(*eh);
+	eh->e_ehsize = sizeof(*eh);
+	eh->e_phentsize = sizeof(Elf64_Phdr);
+	eh->e_phnum = 2;
+	Elf64_Phdr *ph = (Elf64_Phdr *)(img + sizeof(*eh));
+	/* the note */
+	uint8_t *note = img + 512;
+	const char *fname = "/bin/true";
+	uint32_t desc_size = 16 + 24 + (uint32_t)strlen(fname) + 1;
+	uint32_t nh[3] = {5, desc_size, 0x46494c45};
+	memcpy(note, nh, 12);
+	memcpy(note + 12, "CORE\0\0\0", 8);
+	uint64_t d[5] = {1, 4096, 0x10000, 0x11000, 0};
+	memcpy(note + 20, d, 40);
+	strcpy((char *)note + 60, fname);
+	size_t note_len = 20 + ((desc_size + 3) & ~3u);
+	ph[0] = (Elf64_Phdr){.p_type = PT_NOTE, .p_offset = 512,
+			     .p_filesz = note_len};
+	ph[1] = (Elf64_Phdr){.p_type = PT_LOAD, .p_offset = 4096,
+			     .p_vaddr = 0x10000, .p_filesz = 4096,
+			     .p_memsz = 4096, .p_flags = PF_R | PF_W};
+	memset(img + 4096, 0x5a, 4096);
+	size_t size = truncate ? 6000 : sizeof(img);
+	FILE *f = fopen(path, "wb");
+	fwrite(img, 1, size, f);
+	fclose(f);
+	return size;
+}
+
+static char tmpdir[64];
+
+static void test_core_valid(void)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/good.core", tmpdir);
+	write_core(path, false, ET_CORE);
+	struct ph_target *t = NULL;
+	struct ph_error *err = ph_target_open_core(path, NULL, NULL, &t);
+	CU_ASSERT_PTR_NULL_FATAL(err);
+	uint64_t v;
+	CU_ASSERT_TRUE(ph_mem_u64(&t->mem, 0x10008, &v));
+	CU_ASSERT_EQUAL(v, 0x5a5a5a5a5a5a5a5aULL);
+	CU_ASSERT_EQUAL(t->nmods, 1);
+	CU_ASSERT_STRING_EQUAL(t->mods[0].path, "/bin/true");
+	CU_ASSERT_EQUAL(t->mods[0].start, 0x10000);
+	ph_target_destroy(t);
+}
+
+static void test_core_truncated(void)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/short.core", tmpdir);
+	write_core(path, true, ET_CORE);
+	struct ph_target *t = NULL;
+	struct ph_error *err = ph_target_open_core(path, NULL, NULL, &t);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+	CU_ASSERT_EQUAL(ph_error_code(err), PH_ERR_TRUNCATED);
+	CU_ASSERT_PTR_NOT_NULL(strstr(ph_error_message(err), "truncated"));
+	ph_error_destroy(err);
+}
+
+static void test_core_not_core(void)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/exec.core", tmpdir);
+	write_core(path, false, ET_EXEC);
+	struct ph_target *t = NULL;
+	struct ph_error *err = ph_target_open_core(path, NULL, NULL, &t);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+	CU_ASSERT_EQUAL(ph_error_code(err), PH_ERR_NOT_CORE);
+	ph_error_destroy(err);
+	err = ph_target_open_core("/etc/hostname", NULL, NULL, &t);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+	CU_ASSERT_EQUAL(ph_error_code(err), PH_ERR_NOT_CORE);
+	ph_error_destroy(err);
+	err = ph_target_open_core("/nonexistent/core", NULL, NULL, &t);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+	CU_ASSERT_EQUAL(ph_error_code(err), PH_ERR_OS);
+	ph_error_destroy(err);
+}
+
+static void test_core_sysroot_escape(void)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/good.core", tmpdir);
+	write_core(path, false, ET_CORE);
+	struct ph_target *t = NULL;
+	/* Under a sysroot, /bin/true is looked for inside it only. */
+	struct ph_error *err = ph_target_open_core(path, NULL, tmpdir, &t);
+	CU_ASSERT_PTR_NULL_FATAL(err);
+	CU_ASSERT_PTR_NULL(t->mods[0].elf); /* not in tmpdir */
+	ph_target_destroy(t);
+}
+
+int main(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/pyheap-unit-XXXXXX");
+	if (!mkdtemp(tmpdir))
+		return 1;
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	CU_pSuite s = CU_add_suite("internals", NULL, NULL);
+	CU_add_test(s, "buf: JSON strings", test_buf_json);
+	CU_add_test(s, "buf: printf grows", test_buf_printf_grows);
+	CU_add_test(s, "fmt: thousands", test_fmt_count);
+	CU_add_test(s, "u64map: put/get", test_u64map);
+	CU_add_test(s, "memory: core over file over unsaved", test_memory_priority);
+	CU_add_test(s, "memory: many segments", test_memory_many_segments);
+	CU_add_test(s, "errors: codes, paths, wrap", test_errors);
+	CU_pSuite c = CU_add_suite("core files", NULL, NULL);
+	CU_add_test(c, "core: valid", test_core_valid);
+	CU_add_test(c, "core: truncated", test_core_truncated);
+	CU_add_test(c, "core: not a core", test_core_not_core);
+	CU_add_test(c, "core: sysroot confines paths", test_core_sysroot_escape);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	unsigned failed = CU_get_number_of_failures();
+	CU_cleanup_registry();
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		return 1;
+	return failed ? 1 : 0;
+}
