@@ -106,7 +106,7 @@ static void file_build_id(struct ph_module *mod)
  * core's own pages only (never from the file we want to check). Returns
  * false when the core did not save the headers.
  */
-static bool memory_build_id(struct ph_target *t, uint64_t base, uint64_t bias,
+static bool memory_build_id(struct ph_target *t, uint64_t base,
 			    uint8_t *out, size_t *out_len)
 {
 	const Elf64_Ehdr *eh = ph_mem_ptr(&t->mem, base, sizeof(*eh));
@@ -117,6 +117,14 @@ static bool memory_build_id(struct ph_target *t, uint64_t base, uint64_t bias,
 					  eh->e_phnum * sizeof(*ph));
 	if (!ph)
 		return false;
+	/* The image's own load bias, from its own headers. */
+	uint64_t first = UINT64_MAX;
+	for (unsigned i = 0; i < eh->e_phnum; i++)
+		if (ph[i].p_type == PT_LOAD && ph[i].p_vaddr < first)
+			first = ph[i].p_vaddr & ~(uint64_t)0xfff;
+	if (first == UINT64_MAX)
+		return false;
+	uint64_t bias = base - first;
 	for (unsigned i = 0; i < eh->e_phnum; i++) {
 		if (ph[i].p_type != PT_NOTE || ph[i].p_memsz > 65536)
 			continue;
@@ -240,7 +248,7 @@ static struct ph_error *open_module(struct ph_target *t, struct ph_module *mod,
 	if (check_build_id && mod->build_id_len) {
 		uint8_t mem_id[64];
 		size_t mem_len = 0;
-		if (memory_build_id(t, mod->start, mod->bias, mem_id,
+		if (memory_build_id(t, mod->start, mem_id,
 				    &mem_len) &&
 		    (mem_len != mod->build_id_len ||
 		     memcmp(mem_id, mod->build_id, mem_len))) {

@@ -53,6 +53,18 @@ struct ph_layout {
 	uint32_t method_func, method_self;
 	uint32_t module_dict, module_name;
 	uint32_t cell_ref;
+	uint32_t weakref_object, weakref_callback;
+	uint32_t exc_fields[6]; /* dict, args, notes, traceback, context, cause */
+	uint32_t prop_fields[5]; /* fget, fset, fdel, doc, name */
+	uint32_t cm_callable, cm_dict;
+	/* frames: the interpreter frame (3.11+) and what holds one */
+	uint32_t frame_back, frame_iframe, frame_trace, frame_data;
+	uint32_t if_func, if_globals, if_builtins, if_locals, if_code,
+		if_previous, if_prev_instr, if_stacktop, if_localsplus, if_owner;
+	uint32_t gen_code, gen_name, gen_qualname, gen_iframe, gen_state;
+	uint32_t co_nlocalsplus, co_linetable, co_code_adaptive,
+		co_localsplusnames;
+	uint32_t ts_cframe, cframe_current, ts_thread_id;
 	/* pymalloc */
 	uint32_t pool_size, arena_size, pool_overhead, nsize_classes;
 };
@@ -80,6 +92,12 @@ enum ph_kind {
 	PH_KIND_MODULE,
 	PH_KIND_ODICT,
 	PH_KIND_NONE,
+	PH_KIND_WEAKREF,
+	PH_KIND_EXCEPTION,
+	PH_KIND_PROPERTY,
+	PH_KIND_CLASSMETHOD, /* classmethod and staticmethod */
+	PH_KIND_FRAME,
+	PH_KIND_GEN, /* generators, coroutines, async generators */
 	PH_KIND_COUNT,
 };
 
@@ -92,6 +110,10 @@ struct ph_runtime {
 	uint64_t runtime_addr;
 	uint64_t main_interp;
 	uint64_t kind_types[PH_KIND_COUNT]; /* static type addresses */
+	/* more static types of a kind (weakref proxies, coroutines, ...) */
+	uint64_t extra_types[16];
+	enum ph_kind extra_kinds[16];
+	size_t nextra;
 	uint64_t none_addr;
 	/* every static type object found by symbol */
 	uint64_t *static_types;

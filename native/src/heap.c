@@ -356,6 +356,9 @@ static int64_t type_register(struct ph_heap *h, uint64_t taddr, int depth)
 		for (k = 1; k < PH_KIND_COUNT; k++)
 			if (type_of_kind(h, cur, k))
 				break;
+		for (size_t e = 0; k == PH_KIND_COUNT && e < h->rt->nextra; e++)
+			if (cur == h->rt->extra_types[e])
+				k = h->rt->extra_kinds[e];
 		if (k < PH_KIND_COUNT) {
 			t.kind = k;
 			if (!static_seen)
@@ -758,7 +761,7 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 	int64_t ob_size = rds64(h, addr + 16);
 	int64_t base_end = t->base_basicsize;
 
-	fn(arg, rd64(h, addr + 8), PH_EDGE_FIELD, (uint64_t)(uintptr_t)"ob_type");
+	fn(arg, rd64(h, addr + 8), PH_EDGE_FIELD, (uint64_t)(uintptr_t)"__class__");
 	switch (t->kind) {
 	case PH_KIND_LIST: {
 		int64_t alloc = rds64(h, addr + L->list_allocated);
@@ -857,6 +860,55 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 		field(h, addr, L->module_name, "__name__", fn, arg);
 		conservative(h, addr, L->module_name + 8, base_end, fn, arg);
 		break;
+	case PH_KIND_WEAKREF:
+		field(h, addr, L->weakref_callback, "__callback__", fn, arg);
+		{
+			uint64_t o = rd64(h, addr + L->weakref_object);
+			if (o && o != h->rt->none_addr)
+				fn(arg, o, PH_EDGE_WEAK,
+				   (uint64_t)(uintptr_t)"wr_object");
+		}
+		break;
+	case PH_KIND_EXCEPTION: {
+		static const char *const names[] = {
+			"__dict__", "args", "__notes__", "__traceback__",
+			"__context__", "__cause__",
+		};
+		for (size_t i = 0; i < 6; i++)
+			field(h, addr, L->exc_fields[i], names[i], fn, arg);
+		conservative(h, addr, L->exc_fields[5] + 16, base_end, fn, arg);
+		break;
+	}
+	case PH_KIND_PROPERTY: {
+		static const char *const names[] = {
+			"fget", "fset", "fdel", "__doc__", "__name__",
+		};
+		for (size_t i = 0; i < 5; i++)
+			field(h, addr, L->prop_fields[i], names[i], fn, arg);
+		break;
+	}
+	case PH_KIND_CLASSMETHOD:
+		field(h, addr, L->cm_callable, "__func__", fn, arg);
+		field(h, addr, L->cm_dict, "__dict__", fn, arg);
+		break;
+	case PH_KIND_FRAME: {
+		field(h, addr, L->frame_back, "f_back", fn, arg);
+		field(h, addr, L->frame_trace, "f_trace", fn, arg);
+		/* The frame's data is its own once the call has returned. */
+		uint64_t iframe = rd64(h, addr + L->frame_iframe);
+		if (iframe == addr + L->frame_data)
+			ph_heap_iframe_referents(h, iframe, fn, arg);
+		break;
+	}
+	case PH_KIND_GEN: {
+		field(h, addr, L->gen_code, "gi_code", fn, arg);
+		field(h, addr, L->gen_name, "__name__", fn, arg);
+		field(h, addr, L->gen_qualname, "__qualname__", fn, arg);
+		int8_t state = (int8_t)rd8(h, addr + L->gen_state);
+		if (state < 1) /* created, suspended or running */
+			ph_heap_iframe_referents(h, addr + L->gen_iframe, fn, arg);
+		break;
+	}
 	case PH_KIND_OBJECT:
 	case PH_KIND_STR:
 	case PH_KIND_INT:
@@ -916,6 +968,120 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 	}
 }
 
+/* ---- interpreter frames ----------------------------------------------- */
+
+void ph_heap_iframe_referents(struct ph_heap *h, uint64_t f, ph_referent_fn fn,
+			      void *arg)
+{
+	const struct ph_layout *L = h->L;
+	field(h, f, L->if_func, "f_func", fn, arg);
+	field(h, f, L->if_globals, "f_globals", fn, arg);
+	field(h, f, L->if_builtins, "f_builtins", fn, arg);
+	field(h, f, L->if_locals, "f_locals", fn, arg);
+	field(h, f, L->if_code, "f_code", fn, arg);
+	uint64_t code = rd64(h, f + L->if_code);
+	int32_t nlocals = (int32_t)rd32(h, code + L->co_nlocalsplus);
+	uint64_t names = rd64(h, code + L->co_localsplusnames);
+	int32_t top = (int32_t)rd32(h, f + L->if_stacktop);
+	if (top < 0 || top > (1 << 20) || nlocals < 0 || nlocals > (1 << 20))
+		return;
+	const uint64_t *p = ph_mem_ptr(h->mem, f + L->if_localsplus,
+				       (size_t)top * 8);
+	if (!p)
+		return;
+	for (int32_t i = 0; i < top; i++) {
+		uint64_t v;
+		memcpy(&v, &p[i], 8);
+		if (!v)
+			continue;
+		if (i < nlocals)
+			fn(arg, v, PH_EDGE_LOCAL,
+			   rd64(h, names + L->tuple_items + 8 * (uint64_t)i));
+		else
+			fn(arg, v, PH_EDGE_STACK, (uint64_t)(i - nlocals));
+	}
+}
+
+/* 3.11's location table (Objects/locations.md): the line of a code unit. */
+static int code_line(struct ph_heap *h, uint64_t code, int64_t unit)
+{
+	const struct ph_layout *L = h->L;
+	int line = (int)rd32(h, code + L->code_firstlineno);
+	uint64_t table = rd64(h, code + L->co_linetable);
+	int64_t len = rds64(h, table + 16);
+	if (len <= 0 || len > (1 << 24))
+		return line;
+	const uint8_t *p = ph_mem_ptr(h->mem, table + L->bytes_data, (size_t)len);
+	if (!p)
+		return line;
+	int64_t i = 0, at = 0;
+#define VARINT(out)                                                  \
+	do {                                                         \
+		uint64_t v_ = 0;                                     \
+		unsigned sh_ = 0;                                    \
+		while (i < len) {                                    \
+			uint8_t b_ = p[i++];                         \
+			v_ |= (uint64_t)(b_ & 63) << sh_;            \
+			sh_ += 6;                                    \
+			if (!(b_ & 64) || sh_ > 60)                  \
+				break;                               \
+		}                                                    \
+		(out) = v_;                                          \
+	} while (0)
+	while (i < len) {
+		uint8_t first = p[i++];
+		if (!(first & 0x80))
+			break; /* out of step with the table */
+		int code_ = (first >> 3) & 15;
+		int64_t units = (first & 7) + 1;
+		int delta = 0;
+		uint64_t v;
+		if (code_ == 15) {
+			delta = 0;
+		} else if (code_ == 14) {
+			VARINT(v);
+			delta = (v & 1) ? -(int)(v >> 1) : (int)(v >> 1);
+			VARINT(v);
+			VARINT(v);
+			VARINT(v);
+		} else if (code_ == 13) {
+			VARINT(v);
+			delta = (v & 1) ? -(int)(v >> 1) : (int)(v >> 1);
+		} else if (code_ >= 10) {
+			delta = code_ - 10;
+			i += 2;
+		} else {
+			i += 1;
+		}
+		line += delta;
+		if (unit < at + units)
+			return line;
+		at += units;
+	}
+#undef VARINT
+	return line;
+}
+
+bool ph_heap_iframe_location(struct ph_heap *h, uint64_t f, char *func,
+			     size_t func_size, char *file, size_t file_size,
+			     int *ret_line)
+{
+	const struct ph_layout *L = h->L;
+	uint64_t code = rd64(h, f + L->if_code);
+	if (!code || !ph_heap_str(h, rd64(h, code + L->code_qualname), func,
+				  func_size, NULL))
+		return false;
+	if (!ph_heap_str(h, rd64(h, code + L->code_filename), file, file_size,
+			 NULL))
+		snprintf(file, file_size, "?");
+	uint64_t instr = rd64(h, f + L->if_prev_instr);
+	int64_t unit = instr >= code + L->co_code_adaptive
+			       ? (int64_t)(instr - code - L->co_code_adaptive) / 2
+			       : 0;
+	*ret_line = code_line(h, code, unit);
+	return true;
+}
+
 /* ---- discovery -------------------------------------------------------- */
 
 static void discover_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
@@ -952,6 +1118,14 @@ static void add_root(struct ph_heap *h, uint64_t addr)
 		h->n_root++;
 }
 
+static void root_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
+		    uint64_t data)
+{
+	(void)kind;
+	(void)data;
+	add_root(arg, target);
+}
+
 static uint64_t writable_bytes(struct ph_heap *h)
 {
 	uint64_t n = 0;
@@ -962,7 +1136,7 @@ static uint64_t writable_bytes(struct ph_heap *h)
 }
 
 static struct ph_error *walk_gc_list(struct ph_heap *h, uint64_t head,
-				     uint64_t bound)
+				     uint64_t bound, unsigned gen)
 {
 	uint64_t g, start_n = h->n;
 	(void)start_n;
@@ -986,8 +1160,9 @@ static struct ph_error *walk_gc_list(struct ph_heap *h, uint64_t head,
 		int64_t ti = type_register(h, hdr[1], 0);
 		if (ti >= 0) {
 			bool added;
-			struct ph_error *err = obj_add(h, obj, (uint32_t)ti,
-						       PH_OBJ_GC_LIST, &added);
+			struct ph_error *err = obj_add(
+				h, obj, (uint32_t)ti,
+				(uint8_t)(PH_OBJ_GC_LIST | (gen << 4)), &added);
 			if (err)
 				return err;
 			if (!added) { /* a loop in the list */
@@ -1151,16 +1326,11 @@ static void add_roots(struct ph_heap *h)
 	/* Each thread's frames: functions, globals and the value stack. */
 	uint64_t ts = rd64(h, interp + L->is_threads_head);
 	for (int nt = 0; ts && nt < 100000; nt++) {
-		uint64_t cframe = rd64(h, ts + 56);
-		uint64_t f = cframe ? rd64(h, cframe + 8) : 0;
+		uint64_t cframe = rd64(h, ts + L->ts_cframe);
+		uint64_t f = cframe ? rd64(h, cframe + L->cframe_current) : 0;
 		for (int nf = 0; f && nf < 100000; nf++) {
-			for (uint32_t off = 0; off <= 40; off += 8)
-				add_root(h, rd64(h, f + off));
-			int32_t top = (int32_t)rd32(h, f + 64);
-			if (top > 0 && top < 100000)
-				for (int32_t k = 0; k < top; k++)
-					add_root(h, rd64(h, f + 72 + 8 * (uint64_t)k));
-			f = rd64(h, f + 48);
+			ph_heap_iframe_referents(h, f, root_cb, h);
+			f = rd64(h, f + L->if_previous);
 		}
 		ts = rd64(h, ts + L->ts_next);
 	}
@@ -1193,11 +1363,11 @@ struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 	for (uint32_t g = 0; g < L->gc_ngens; g++) {
 		err = walk_gc_list(h, gc + L->gc_generations +
 					      (uint64_t)g * L->gc_gen_stride,
-				   bound);
+				   bound, g + 1);
 		if (err)
 			goto fail;
 	}
-	err = walk_gc_list(h, gc + L->gc_permanent, bound);
+	err = walk_gc_list(h, gc + L->gc_permanent, bound, 4);
 	if (err)
 		goto fail;
 	add_roots(h);

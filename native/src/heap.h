@@ -10,6 +10,7 @@
 #define PH_OBJ_REFERENCED 0x02 /* a reference from a found object */
 #define PH_OBJ_POOL_SCAN 0x04 /* an allocated pymalloc block */
 #define PH_OBJ_ROOT 0x08 /* an interpreter or thread root */
+/* bits 4-6: GC generation + 1 (4: permanent), 0 when not on a list */
 
 struct ph_type {
 	uint64_t addr;
@@ -73,7 +74,16 @@ enum ph_edge_kind {
 	PH_EDGE_SLOT,	   /* data: the name (C string address) */
 	PH_EDGE_FIELD,	   /* data: a static C string: the field name */
 	PH_EDGE_CONSERVATIVE, /* data: byte offset in the referrer */
+	PH_EDGE_WEAK,	   /* data: a static C string; keeps nothing alive */
+	PH_EDGE_LOCAL,	   /* data: the variable's name (str object) */
+	PH_EDGE_STACK,	   /* data: index on the frame's value stack */
+	PH_EDGE_COUNT_,
 };
+
+static inline bool ph_edge_is_strong(enum ph_edge_kind k)
+{
+	return k != PH_EDGE_WEAK;
+}
 
 typedef void (*ph_referent_fn)(void *arg, uint64_t target,
 			       enum ph_edge_kind kind, uint64_t data);
@@ -81,6 +91,16 @@ typedef void (*ph_referent_fn)(void *arg, uint64_t target,
 /* Calls fn for every reference object number obj holds. */
 void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 		       ph_referent_fn fn, void *arg);
+
+/* The references an interpreter frame (3.11+: _PyInterpreterFrame) holds:
+ * function, globals, code, locals by name and the value stack. */
+void ph_heap_iframe_referents(struct ph_heap *h, uint64_t iframe,
+			      ph_referent_fn fn, void *arg);
+
+/* Function name, file and current line of an interpreter frame. */
+bool ph_heap_iframe_location(struct ph_heap *h, uint64_t iframe, char *func,
+			     size_t func_size, char *file, size_t file_size,
+			     int *ret_line);
 
 /* Reads a str object as UTF-8 (at most max bytes; ... when cut). */
 bool ph_heap_str(struct ph_heap *h, uint64_t addr, char *out, size_t max,

@@ -28,6 +28,24 @@ static const char *const kind_symbols[PH_KIND_COUNT] = {
 	[PH_KIND_MODULE] = "PyModule_Type",
 	[PH_KIND_ODICT] = "PyODict_Type",
 	[PH_KIND_NONE] = "_PyNone_Type",
+	[PH_KIND_WEAKREF] = "_PyWeakref_RefType",
+	[PH_KIND_PROPERTY] = "PyProperty_Type",
+	[PH_KIND_CLASSMETHOD] = "PyClassMethod_Type",
+	[PH_KIND_FRAME] = "PyFrame_Type",
+	[PH_KIND_GEN] = "PyGen_Type",
+};
+
+/* Further static types of a kind; '*' marks a pointer to the type. */
+static const struct {
+	const char *symbol;
+	enum ph_kind kind;
+} extra_symbols[] = {
+	{"_PyWeakref_ProxyType", PH_KIND_WEAKREF},
+	{"_PyWeakref_CallableProxyType", PH_KIND_WEAKREF},
+	{"PyCoro_Type", PH_KIND_GEN},
+	{"PyAsyncGen_Type", PH_KIND_GEN},
+	{"PyStaticMethod_Type", PH_KIND_CLASSMETHOD},
+	{"*PyExc_BaseException", PH_KIND_EXCEPTION},
 };
 
 static void add_static_type(void *arg, const char *name, uint64_t addr)
@@ -67,7 +85,9 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 		    ph_module_symbol(&t->mods[i], "_PyRuntime", &addr, NULL))
 			rt->pymod = &t->mods[i];
 	if (!rt->pymod) {
-		const char *name = exe ? exe->path : t->core_path;
+		const char *name = exe ? (exe->disk_path ? exe->disk_path
+							 : exe->path)
+				       : t->core_path;
 		if (exe && !exe->elf)
 			err = ph_error_create_path(
 				PH_ERR_NO_PYTHON, exe->path,
@@ -154,6 +174,21 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 		if (kind_symbols[k])
 			ph_module_symbol(rt->pymod, kind_symbols[k],
 					 &rt->kind_types[k], NULL);
+	for (size_t i = 0; i < PH_ARRAY_SIZE(extra_symbols); i++) {
+		const char *sym = extra_symbols[i].symbol;
+		bool deref = *sym == '*';
+		uint64_t a;
+		if (!ph_module_symbol(rt->pymod, sym + deref, &a, NULL))
+			continue;
+		if (deref && !ph_mem_u64(mem, a, &a))
+			continue;
+		if (extra_symbols[i].kind == PH_KIND_EXCEPTION)
+			rt->kind_types[PH_KIND_EXCEPTION] = a;
+		else {
+			rt->extra_types[rt->nextra] = a;
+			rt->extra_kinds[rt->nextra++] = extra_symbols[i].kind;
+		}
+	}
 	ph_module_symbol(rt->pymod, "_Py_NoneStruct", &rt->none_addr, NULL);
 	ph_module_objects_of_size(rt->pymod, L->sizeof_type, add_static_type,
 				  rt);

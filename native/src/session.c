@@ -7,14 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "heap.h"
+#include "query.h"
 
-struct ph_session {
-	struct ph_target *target;
-	struct ph_runtime *rt;
-	struct ph_heap *heap; /* built on first use, kept */
-	struct ph_buf notes;
-};
 
 const char *ph_version(void)
 {
@@ -46,6 +40,7 @@ void ph_session_destroy(struct ph_session *s)
 {
 	if (!s)
 		return;
+	ph_graph_destroy(s->graph);
 	ph_heap_destroy(s->heap);
 	ph_runtime_destroy(s->rt);
 	ph_target_destroy(s->target);
@@ -53,7 +48,7 @@ void ph_session_destroy(struct ph_session *s)
 	free(s);
 }
 
-static struct ph_error *session_heap(struct ph_session *s)
+struct ph_error *session_heap(struct ph_session *s)
 {
 	if (s->heap)
 		return NULL;
@@ -88,14 +83,7 @@ const char *ph_session_notes(struct ph_session *s)
 
 /* ---- argument parsing shared by the commands -------------------------- */
 
-struct args {
-	int argc;
-	const char *const *argv;
-	int pos;
-	const char *cmd;
-};
-
-static struct ph_error *parse_u64(const char *cmd, const char *opt,
+struct ph_error *parse_u64(const char *cmd, const char *opt,
 				  const char *v, uint64_t *ret)
 {
 	char *end;
@@ -138,10 +126,6 @@ static int sort_by_count(const void *a, const void *b, void *arg)
 	return strcmp(x->name ? x->name : "", y->name ? y->name : "");
 }
 
-static const char *tname(const struct ph_type *t)
-{
-	return t->name ? t->name : "?";
-}
 
 static struct ph_error *cmd_types(struct ph_session *s, struct args *a,
 				  bool json, struct ph_buf *out)
@@ -256,148 +240,6 @@ static struct ph_error *cmd_types(struct ph_session *s, struct args *a,
 	return NULL;
 }
 
-/* ---- short reprs ------------------------------------------------------ */
-
-static void repr_str(struct ph_heap *h, uint64_t addr, struct ph_buf *out,
-		     size_t max)
-{
-	char *buf = malloc(max * 4 + 8);
-	size_t len = 0;
-	if (!buf || !ph_heap_str(h, addr, buf, max * 4 + 8, &len)) {
-		ph_buf_puts(out, "<str>");
-		free(buf);
-		return;
-	}
-	bool has_sq = memchr(buf, '\'', len) && !memchr(buf, '"', len);
-	char q = has_sq ? '"' : '\'';
-	ph_buf_putc(out, q);
-	size_t chars = 0;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)buf[i];
-		if ((c & 0xc0) != 0x80)
-			chars++;
-		if (chars > max) {
-			ph_buf_puts(out, "...");
-			break;
-		}
-		if (c == '\\' || c == (unsigned char)q)
-			ph_buf_printf(out, "\\%c", c);
-		else if (c == '\n')
-			ph_buf_puts(out, "\\n");
-		else if (c == '\t')
-			ph_buf_puts(out, "\\t");
-		else if (c == '\r')
-			ph_buf_puts(out, "\\r");
-		else if (c < 0x20 || c == 0x7f)
-			ph_buf_printf(out, "\\x%02x", c);
-		else
-			ph_buf_putc(out, (char)c);
-	}
-	ph_buf_putc(out, q);
-	free(buf);
-}
-
-static void repr_int(struct ph_heap *h, uint64_t addr, struct ph_buf *out)
-{
-	const struct ph_layout *L = h->L;
-	uint64_t raw = 0;
-	ph_mem_u64(h->mem, addr + 16, &raw);
-	int64_t size = (int64_t)raw;
-	int64_t n = size < 0 ? -size : size;
-	if (n > 2) {
-		ph_buf_printf(out, "<int of %lld digits>", (long long)n);
-		return;
-	}
-	unsigned __int128 v = 0;
-	for (int64_t i = n - 1; i >= 0; i--) {
-		uint32_t d = 0;
-		ph_mem_u32(h->mem, addr + L->long_digits + 4 * (uint64_t)i, &d);
-		v = (v << 30) | d;
-	}
-	ph_buf_printf(out, "%s%llu", size < 0 ? "-" : "", (unsigned long long)v);
-}
-
-static void repr_object(struct ph_heap *h, uint64_t addr, uint32_t tidx,
-			struct ph_buf *out)
-{
-	const struct ph_type *t = &h->types[tidx];
-	const struct ph_layout *L = h->L;
-	uint64_t v = 0;
-	ph_mem_u64(h->mem, addr + 16, &v);
-	switch (t->kind) {
-	case PH_KIND_STR:
-		repr_str(h, addr, out, 60);
-		return;
-	case PH_KIND_INT:
-		repr_int(h, addr, out);
-		return;
-	case PH_KIND_BOOL:
-		ph_buf_puts(out, v ? "True" : "False");
-		return;
-	case PH_KIND_NONE:
-		ph_buf_puts(out, "None");
-		return;
-	case PH_KIND_FLOAT: {
-		double d;
-		memcpy(&d, &v, 8);
-		char buf[64];
-		for (int p = 1; p <= 17; p++) {
-			snprintf(buf, sizeof(buf), "%.*g", p, d);
-			if (strtod(buf, NULL) == d)
-				break;
-		}
-		if (isfinite(d) && !strpbrk(buf, ".e"))
-			strcat(buf, ".0");
-		ph_buf_puts(out, buf);
-		return;
-	}
-	case PH_KIND_LIST:
-	case PH_KIND_TUPLE:
-	case PH_KIND_BYTES:
-	case PH_KIND_BYTEARRAY:
-		ph_buf_printf(out, "<%s of %lld items>", tname(t), (long long)v);
-		return;
-	case PH_KIND_DICT:
-	case PH_KIND_ODICT: {
-		uint64_t used = 0;
-		ph_mem_u64(h->mem, addr + L->dict_used, &used);
-		ph_buf_printf(out, "<%s of %llu items>", tname(t),
-			      (unsigned long long)used);
-		return;
-	}
-	case PH_KIND_SET:
-	case PH_KIND_FROZENSET: {
-		uint64_t used = 0;
-		ph_mem_u64(h->mem, addr + L->set_used, &used);
-		ph_buf_printf(out, "<%s of %llu items>", tname(t),
-			      (unsigned long long)used);
-		return;
-	}
-	case PH_KIND_TYPE: {
-		int64_t ti = -1;
-		uint32_t *p = ph_u64map_get(&h->type_index, addr);
-		if (p)
-			ti = *p;
-		ph_buf_printf(out, "<class '%s'>",
-			      ti >= 0 ? tname(&h->types[ti]) : "?");
-		return;
-	}
-	case PH_KIND_MODULE:
-		ph_buf_puts(out, "<module ");
-		repr_str(h, ({
-				 uint64_t n = 0;
-				 ph_mem_u64(h->mem, addr + L->module_name, &n);
-				 n;
-			 }),
-			 out, 60);
-		ph_buf_puts(out, ">");
-		return;
-	default:
-		ph_buf_printf(out, "<%s object at 0x%llx>", tname(t),
-			      (unsigned long long)addr);
-	}
-}
-
 /* ---- list ------------------------------------------------------------- */
 
 struct list_sort {
@@ -489,7 +331,7 @@ static struct ph_error *cmd_list(struct ph_session *s, struct args *a,
 	for (size_t i = 0; i < shown; i++) {
 		uint32_t o = objs[i];
 		r.len = 0;
-		repr_object(h, h->addr[o], h->tidx[o], &r);
+		ph_repr_object(h, h->addr[o], h->tidx[o], &r);
 		const char *rs = r.data ? r.data : "";
 		if (json) {
 			ph_buf_printf(out,
@@ -605,6 +447,10 @@ static const struct {
 	{"types", cmd_types},
 	{"list", cmd_list},
 	{"info", cmd_info},
+	{"show", cmd_show},
+	{"referents", cmd_referents},
+	{"referrers", cmd_referrers},
+	{"path", cmd_path},
 };
 
 struct ph_error *ph_session_run(struct ph_session *s, int argc,
@@ -612,7 +458,7 @@ struct ph_error *ph_session_run(struct ph_session *s, int argc,
 {
 	if (argc < 1)
 		return ph_error_create(PH_ERR_USAGE,
-				       "no command (try types, list, info)");
+				       "no command (try types, list, show, referrers, path, info)");
 	/* --json may also come among the command's arguments. */
 	const char **av = malloc(((size_t)argc + 1) * sizeof(*av));
 	if (!av)
@@ -632,7 +478,7 @@ struct ph_error *ph_session_run(struct ph_session *s, int argc,
 	if (!ac || i == PH_ARRAY_SIZE(commands)) {
 		err = ph_error_create(PH_ERR_USAGE,
 				      "unknown command '%s' (commands: types, "
-				      "list, info)",
+				      "list, show, referents, referrers, path, info)",
 				      ac ? av[0] : "");
 		free(av);
 		return err;

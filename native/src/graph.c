@@ -1,0 +1,355 @@
+/* graph.c - edges in compressed arrays both ways, named roots, and a
+ * breadth-first shortest-path tree from the roots. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph.h"
+
+uint32_t ph_graph_lookup(const struct ph_graph *g, uint64_t addr)
+{
+	uint32_t *v = ph_u64map_get(&g->h->index, addr);
+	return v ? *v : PH_NONE;
+}
+
+/* ---- edges ------------------------------------------------------------ */
+
+struct edge_ctx {
+	struct ph_graph *g;
+	struct ph_error *err;
+	size_t cap;
+};
+
+static void edge_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
+		    uint64_t data)
+{
+	struct edge_ctx *c = arg;
+	(void)data;
+	if (c->err || !ph_edge_is_strong(kind))
+		return;
+	uint32_t t = ph_graph_lookup(c->g, target);
+	if (t == PH_NONE)
+		return;
+	if (c->g->nedges == c->cap &&
+	    (c->err = ph_grow((void **)&c->g->fwd, &c->cap, c->g->nedges + 1,
+			      sizeof(*c->g->fwd))))
+		return;
+	c->g->fwd[c->g->nedges++] = t;
+}
+
+static struct ph_error *build_edges(struct ph_graph *g)
+{
+	struct ph_heap *h = g->h;
+	struct edge_ctx c = {.g = g};
+	g->fwd_off = malloc((h->n + 1) * sizeof(*g->fwd_off));
+	if (!g->fwd_off)
+		return ph_error_nomem();
+	for (size_t i = 0; i < h->n; i++) {
+		g->fwd_off[i] = g->nedges;
+		ph_heap_referents(h, h->addr[i], h->tidx[i], edge_cb, &c);
+		if (c.err)
+			return c.err;
+	}
+	g->fwd_off[h->n] = g->nedges;
+	/* Reverse edges by counting sort: referrers of each object. */
+	g->rev_off = calloc(h->n + 1, sizeof(*g->rev_off));
+	g->rev = malloc((g->nedges ? g->nedges : 1) * sizeof(*g->rev));
+	if (!g->rev_off || !g->rev)
+		return ph_error_nomem();
+	for (uint64_t e = 0; e < g->nedges; e++)
+		g->rev_off[g->fwd[e] + 1]++;
+	for (size_t i = 0; i < h->n; i++)
+		g->rev_off[i + 1] += g->rev_off[i];
+	uint64_t *pos = malloc((h->n + 1) * sizeof(*pos));
+	if (!pos)
+		return ph_error_nomem();
+	memcpy(pos, g->rev_off, (h->n + 1) * sizeof(*pos));
+	for (size_t i = 0; i < h->n; i++)
+		for (uint64_t e = g->fwd_off[i]; e < g->fwd_off[i + 1]; e++)
+			g->rev[pos[g->fwd[e]]++] = (uint32_t)i;
+	free(pos);
+	return NULL;
+}
+
+/* ---- roots ------------------------------------------------------------ */
+
+static struct ph_error *root_add(struct ph_graph *g, uint64_t addr,
+				 char *name)
+{
+	uint32_t t = ph_graph_lookup(g, addr);
+	if (t == PH_NONE || !name) {
+		free(name);
+		return name ? NULL : ph_error_nomem();
+	}
+	struct ph_error *err = ph_grow((void **)&g->roots, &g->roots_cap,
+				       g->nroots + 1, sizeof(*g->roots));
+	if (err) {
+		free(name);
+		return err;
+	}
+	g->roots[g->nroots++] = (struct ph_root){.target = t, .name = name};
+	return NULL;
+}
+
+struct module_ctx {
+	struct ph_graph *g;
+	struct ph_error *err;
+};
+
+static void module_root_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
+			   uint64_t data)
+{
+	struct module_ctx *c = arg;
+	char name[256], *s;
+	if (c->err || kind != PH_EDGE_VALUE)
+		return;
+	if (!ph_heap_str(c->g->h, data, name, sizeof(name), NULL))
+		snprintf(name, sizeof(name), "?");
+	/* The module's globals are what users name: "module m ['x']". */
+	uint64_t md_dict = 0;
+	ph_mem_u64(c->g->h->mem, target + c->g->h->L->module_dict, &md_dict);
+	if (asprintf(&s, "module %s", name) < 0)
+		s = NULL;
+	if (md_dict)
+		c->err = root_add(c->g, md_dict, s);
+	else
+		c->err = root_add(c->g, target, s);
+	if (c->err || asprintf(&s, "sys.modules['%s']", name) < 0)
+		return;
+	c->err = root_add(c->g, target, s);
+}
+
+struct frame_ctx {
+	struct ph_graph *g;
+	struct ph_error *err;
+	const char *where;
+};
+
+static void frame_root_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
+			  uint64_t data)
+{
+	struct frame_ctx *c = arg;
+	char name[256], *s = NULL;
+	int r;
+	if (c->err)
+		return;
+	if (kind == PH_EDGE_LOCAL) {
+		if (!ph_heap_str(c->g->h, data, name, sizeof(name), NULL))
+			snprintf(name, sizeof(name), "?");
+		r = asprintf(&s, "%s local '%s'", c->where, name);
+	} else if (kind == PH_EDGE_STACK)
+		r = asprintf(&s, "%s stack[%llu]", c->where,
+			     (unsigned long long)data);
+	else if (kind == PH_EDGE_FIELD)
+		r = asprintf(&s, "%s %s", c->where, (const char *)(uintptr_t)data);
+	else
+		return;
+	if (r < 0)
+		s = NULL;
+	c->err = root_add(c->g, target, s);
+}
+
+static struct ph_error *build_roots(struct ph_graph *g)
+{
+	struct ph_heap *h = g->h;
+	const struct ph_layout *L = h->L;
+	struct ph_memory *mem = h->mem;
+	uint64_t interp = h->rt->main_interp, v = 0;
+	struct ph_error *err;
+
+	/* Modules first: the names users think in. */
+	struct module_ctx mc = {.g = g};
+	uint64_t modules = 0;
+	ph_mem_u64(mem, interp + L->is_modules, &modules);
+	uint32_t mi = ph_graph_lookup(g, modules);
+	if (mi != PH_NONE)
+		ph_heap_referents(h, modules, h->tidx[mi], module_root_cb, &mc);
+	if (mc.err)
+		return mc.err;
+
+	/* Each thread's frames, oldest thread first. */
+	uint64_t threads[1024];
+	size_t nthreads = 0;
+	ph_mem_u64(mem, interp + L->is_threads_head, &v);
+	for (; v && nthreads < 1024;) {
+		threads[nthreads++] = v;
+		if (!ph_mem_u64(mem, v + L->ts_next, &v))
+			break;
+	}
+	for (size_t k = 0; k < nthreads; k++) {
+		uint64_t ts = threads[nthreads - 1 - k], cframe = 0, f = 0;
+		ph_mem_u64(mem, ts + L->ts_cframe, &cframe);
+		if (cframe)
+			ph_mem_u64(mem, cframe + L->cframe_current, &f);
+		for (int nf = 0; f && nf < 100000; nf++) {
+			char func[256], file[512], where[900];
+			int line = 0;
+			if (!ph_heap_iframe_location(h, f, func, sizeof(func), file,
+						     sizeof(file), &line))
+				snprintf(func, sizeof(func), "?");
+			snprintf(where, sizeof(where),
+				 "thread %zu frame %s() at %s:%d", k + 1, func,
+				 file, line);
+			struct frame_ctx fc = {.g = g, .where = where};
+			ph_heap_iframe_referents(h, f, frame_root_cb, &fc);
+			if (fc.err)
+				return fc.err;
+			if (!ph_mem_u64(mem, f + L->if_previous, &f))
+				break;
+		}
+	}
+
+	static const struct {
+		uint32_t off;
+		const char *name;
+	} interp_roots[] = {
+		{0, "sys.modules"},
+		{1, "sys"},
+		{2, "builtins"},
+	};
+	for (size_t i = 0; i < PH_ARRAY_SIZE(interp_roots); i++) {
+		uint32_t off = interp_roots[i].off == 0 ? L->is_modules
+			       : interp_roots[i].off == 1 ? L->is_sysdict
+							  : L->is_builtins;
+		if (ph_mem_u64(mem, interp + off, &v) &&
+		    (err = root_add(g, v, strdup(interp_roots[i].name))))
+			return err;
+	}
+	uint64_t garbage = 0;
+	ph_mem_u64(mem, interp + L->is_gc + 208, &garbage);
+	if (garbage && (err = root_add(g, garbage, strdup("gc.garbage"))))
+		return err;
+	/* Static types live as long as the interpreter. */
+	for (size_t i = 0; i < h->rt->nstatic_types; i++) {
+		uint64_t t = h->rt->static_types[i];
+		uint32_t *ti = ph_u64map_get(&h->type_index, t);
+		char *s;
+		if (!ti || asprintf(&s, "static type %s",
+				    h->types[*ti].name ? h->types[*ti].name : "?") < 0)
+			continue;
+		if ((err = root_add(g, t, s)))
+			return err;
+	}
+	return NULL;
+}
+
+/* ---- shortest paths ----------------------------------------------------- */
+
+static struct ph_error *build_paths(struct ph_graph *g)
+{
+	size_t n = g->h->n;
+	g->parent = malloc((n + 1) * sizeof(*g->parent));
+	g->depth = malloc((n + 1) * sizeof(*g->depth));
+	uint32_t *queue = malloc((n + 1) * sizeof(*queue));
+	if (!g->parent || !g->depth || !queue) {
+		free(queue);
+		return ph_error_nomem();
+	}
+	memset(g->parent, 0xff, n * sizeof(*g->parent));
+	size_t head = 0, tail = 0;
+	for (size_t r = 0; r < g->nroots; r++) {
+		uint32_t t = g->roots[r].target;
+		if (g->parent[t] != PH_NONE)
+			continue;
+		g->parent[t] = PH_ROOT_BIT | (uint32_t)r;
+		g->depth[t] = 0;
+		queue[tail++] = t;
+	}
+	while (head < tail) {
+		uint32_t u = queue[head++];
+		for (uint64_t e = g->fwd_off[u]; e < g->fwd_off[u + 1]; e++) {
+			uint32_t v = g->fwd[e];
+			if (g->parent[v] != PH_NONE)
+				continue;
+			g->parent[v] = u;
+			g->depth[v] = g->depth[u] + 1;
+			queue[tail++] = v;
+		}
+	}
+	free(queue);
+	return NULL;
+}
+
+struct ph_error *ph_graph_create(struct ph_heap *h, struct ph_graph **ret)
+{
+	if (h->n >= PH_ROOT_BIT)
+		return ph_error_create(PH_ERR_UNSUPPORTED,
+				       "more than 2^31 objects: the graph index "
+				       "does not support it yet");
+	struct ph_graph *g = calloc(1, sizeof(*g));
+	if (!g)
+		return ph_error_nomem();
+	g->h = h;
+	struct ph_error *err = build_edges(g);
+	if (!err)
+		err = build_roots(g);
+	if (!err)
+		err = build_paths(g);
+	if (err) {
+		ph_graph_destroy(g);
+		return err;
+	}
+	*ret = g;
+	return NULL;
+}
+
+void ph_graph_destroy(struct ph_graph *g)
+{
+	if (!g)
+		return;
+	free(g->fwd_off);
+	free(g->fwd);
+	free(g->rev_off);
+	free(g->rev);
+	for (size_t i = 0; i < g->nroots; i++)
+		free(g->roots[i].name);
+	free(g->roots);
+	free(g->parent);
+	free(g->depth);
+	free(g);
+}
+
+/* ---- labels ----------------------------------------------------------- */
+
+struct label_ctx {
+	struct ph_graph *g;
+	uint64_t dst;
+	bool found;
+	enum ph_edge_kind kind;
+	uint64_t data;
+};
+
+static void label_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
+		     uint64_t data)
+{
+	struct label_ctx *c = arg;
+	if (c->found || target != c->dst || !ph_edge_is_strong(kind))
+		return;
+	/* A dict holds a key as key and names the value by it: prefer the
+	 * value's label, keep the key's if that is all there is. */
+	if (kind == PH_EDGE_KEY) {
+		if (c->kind == PH_EDGE_COUNT_)
+			c->kind = kind, c->data = data;
+		return;
+	}
+	c->found = true;
+	c->kind = kind;
+	c->data = data;
+}
+
+void ph_edge_label_write(struct ph_heap *h, enum ph_edge_kind kind,
+			 uint64_t data, struct ph_buf *out);
+
+void ph_graph_label(struct ph_graph *g, uint32_t src, uint32_t dst,
+		    struct ph_buf *out)
+{
+	struct ph_heap *h = g->h;
+	struct label_ctx c = {.g = g, .dst = h->addr[dst], .kind = PH_EDGE_COUNT_};
+	ph_heap_referents(h, h->addr[src], h->tidx[src], label_cb, &c);
+	if (c.kind == PH_EDGE_COUNT_) {
+		ph_buf_puts(out, "?");
+		return;
+	}
+	ph_edge_label_write(h, c.kind, c.data, out);
+}

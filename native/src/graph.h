@@ -1,0 +1,41 @@
+/* graph.h - the object graph: strong references both ways, roots, and the
+ * shortest path from a root to every object. Built once per session. */
+#ifndef PH_GRAPH_H
+#define PH_GRAPH_H
+
+#include "heap.h"
+
+#define PH_NONE UINT32_MAX
+#define PH_ROOT_BIT (1U << 31)
+
+struct ph_root {
+	uint32_t target; /* object number */
+	char *name;	 /* "module __main__", "thread 1 frame f() at x.py:3 local 'a'" */
+};
+
+struct ph_graph {
+	struct ph_heap *h;
+	uint64_t nedges;
+	uint64_t *fwd_off; /* n + 1 offsets into fwd */
+	uint32_t *fwd;	   /* referents, by object number */
+	uint64_t *rev_off;
+	uint32_t *rev; /* referrers */
+	struct ph_root *roots;
+	size_t nroots, roots_cap;
+	/* shortest-path tree: parent object, or PH_ROOT_BIT | root number,
+	 * or PH_NONE when no root reaches the object */
+	uint32_t *parent;
+	uint32_t *depth;
+};
+
+struct ph_error *ph_graph_create(struct ph_heap *h, struct ph_graph **ret);
+void ph_graph_destroy(struct ph_graph *g);
+
+/* The object number at addr, or PH_NONE. */
+uint32_t ph_graph_lookup(const struct ph_graph *g, uint64_t addr);
+
+/* Writes how src holds dst ("['key']", ".attr", "[3]") into out. */
+void ph_graph_label(struct ph_graph *g, uint32_t src, uint32_t dst,
+		    struct ph_buf *out);
+
+#endif /* PH_GRAPH_H */

@@ -1,0 +1,212 @@
+/* repr.c - short, repr()-like renderings of objects, and edge labels. */
+#define _GNU_SOURCE
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query.h"
+
+const char *tname(const struct ph_type *t)
+{
+	return t->name ? t->name : "?";
+}
+
+/* ---- short reprs ------------------------------------------------------ */
+
+void ph_repr_str(struct ph_heap *h, uint64_t addr, struct ph_buf *out,
+		     size_t max)
+{
+	char *buf = malloc(max * 4 + 8);
+	size_t len = 0;
+	if (!buf || !ph_heap_str(h, addr, buf, max * 4 + 8, &len)) {
+		ph_buf_puts(out, "<str>");
+		free(buf);
+		return;
+	}
+	bool has_sq = memchr(buf, '\'', len) && !memchr(buf, '"', len);
+	char q = has_sq ? '"' : '\'';
+	ph_buf_putc(out, q);
+	size_t chars = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)buf[i];
+		if ((c & 0xc0) != 0x80)
+			chars++;
+		if (chars > max) {
+			ph_buf_puts(out, "...");
+			break;
+		}
+		if (c == '\\' || c == (unsigned char)q)
+			ph_buf_printf(out, "\\%c", c);
+		else if (c == '\n')
+			ph_buf_puts(out, "\\n");
+		else if (c == '\t')
+			ph_buf_puts(out, "\\t");
+		else if (c == '\r')
+			ph_buf_puts(out, "\\r");
+		else if (c < 0x20 || c == 0x7f)
+			ph_buf_printf(out, "\\x%02x", c);
+		else
+			ph_buf_putc(out, (char)c);
+	}
+	ph_buf_putc(out, q);
+	free(buf);
+}
+
+static void repr_int(struct ph_heap *h, uint64_t addr, struct ph_buf *out)
+{
+	const struct ph_layout *L = h->L;
+	uint64_t raw = 0;
+	ph_mem_u64(h->mem, addr + 16, &raw);
+	int64_t size = (int64_t)raw;
+	int64_t n = size < 0 ? -size : size;
+	if (n > 2) {
+		ph_buf_printf(out, "<int of %lld digits>", (long long)n);
+		return;
+	}
+	unsigned __int128 v = 0;
+	for (int64_t i = n - 1; i >= 0; i--) {
+		uint32_t d = 0;
+		ph_mem_u32(h->mem, addr + L->long_digits + 4 * (uint64_t)i, &d);
+		v = (v << 30) | d;
+	}
+	ph_buf_printf(out, "%s%llu", size < 0 ? "-" : "", (unsigned long long)v);
+}
+
+void ph_repr_object(struct ph_heap *h, uint64_t addr, uint32_t tidx,
+			struct ph_buf *out)
+{
+	const struct ph_type *t = &h->types[tidx];
+	const struct ph_layout *L = h->L;
+	uint64_t v = 0;
+	ph_mem_u64(h->mem, addr + 16, &v);
+	switch (t->kind) {
+	case PH_KIND_STR:
+		ph_repr_str(h, addr, out, 60);
+		return;
+	case PH_KIND_INT:
+		repr_int(h, addr, out);
+		return;
+	case PH_KIND_BOOL:
+		ph_buf_puts(out, v ? "True" : "False");
+		return;
+	case PH_KIND_NONE:
+		ph_buf_puts(out, "None");
+		return;
+	case PH_KIND_FLOAT: {
+		double d;
+		memcpy(&d, &v, 8);
+		char buf[64];
+		for (int p = 1; p <= 17; p++) {
+			snprintf(buf, sizeof(buf), "%.*g", p, d);
+			if (strtod(buf, NULL) == d)
+				break;
+		}
+		if (isfinite(d) && !strpbrk(buf, ".e"))
+			strcat(buf, ".0");
+		ph_buf_puts(out, buf);
+		return;
+	}
+	case PH_KIND_LIST:
+	case PH_KIND_TUPLE:
+	case PH_KIND_BYTES:
+	case PH_KIND_BYTEARRAY:
+		ph_buf_printf(out, "<%s of %lld items>", tname(t), (long long)v);
+		return;
+	case PH_KIND_DICT:
+	case PH_KIND_ODICT: {
+		uint64_t used = 0;
+		ph_mem_u64(h->mem, addr + L->dict_used, &used);
+		ph_buf_printf(out, "<%s of %llu items>", tname(t),
+			      (unsigned long long)used);
+		return;
+	}
+	case PH_KIND_SET:
+	case PH_KIND_FROZENSET: {
+		uint64_t used = 0;
+		ph_mem_u64(h->mem, addr + L->set_used, &used);
+		ph_buf_printf(out, "<%s of %llu items>", tname(t),
+			      (unsigned long long)used);
+		return;
+	}
+	case PH_KIND_TYPE: {
+		int64_t ti = -1;
+		uint32_t *p = ph_u64map_get(&h->type_index, addr);
+		if (p)
+			ti = *p;
+		ph_buf_printf(out, "<class '%s'>",
+			      ti >= 0 ? tname(&h->types[ti]) : "?");
+		return;
+	}
+	case PH_KIND_MODULE:
+		ph_buf_puts(out, "<module ");
+		ph_repr_str(h, ({
+				 uint64_t n = 0;
+				 ph_mem_u64(h->mem, addr + L->module_name, &n);
+				 n;
+			 }),
+			 out, 60);
+		ph_buf_puts(out, ">");
+		return;
+	default:
+		ph_buf_printf(out, "<%s object at 0x%llx>", tname(t),
+			      (unsigned long long)addr);
+	}
+}
+
+
+void ph_edge_label_write(struct ph_heap *h, enum ph_edge_kind kind,
+			 uint64_t data, struct ph_buf *out)
+{
+	char name[256];
+	switch (kind) {
+	case PH_EDGE_ITEM:
+		ph_buf_printf(out, "[%llu]", (unsigned long long)data);
+		break;
+	case PH_EDGE_KEY:
+		ph_buf_puts(out, "<key>");
+		break;
+	case PH_EDGE_VALUE: {
+		uint32_t *ti = ph_u64map_get(&h->index, data);
+		ph_buf_putc(out, '[');
+		if (ti)
+			ph_repr_object(h, data, h->tidx[*ti], out);
+		else
+			ph_buf_puts(out, "?");
+		ph_buf_putc(out, ']');
+		break;
+	}
+	case PH_EDGE_ATTR:
+	case PH_EDGE_LOCAL:
+		if (!ph_heap_str(h, data, name, sizeof(name), NULL))
+			snprintf(name, sizeof(name), "?");
+		if (kind == PH_EDGE_ATTR)
+			ph_buf_printf(out, ".%s", name);
+		else
+			ph_buf_printf(out, "local '%s'", name);
+		break;
+	case PH_EDGE_SLOT: {
+		char *s = NULL;
+		struct ph_error *err = ph_mem_strdup(h->mem, data, 200, &s);
+		ph_buf_printf(out, ".%s", err ? "?" : s);
+		ph_error_destroy(err);
+		free(s);
+		break;
+	}
+	case PH_EDGE_FIELD:
+		ph_buf_printf(out, ".%s", (const char *)(uintptr_t)data);
+		break;
+	case PH_EDGE_WEAK:
+		ph_buf_printf(out, ".%s (weak)", (const char *)(uintptr_t)data);
+		break;
+	case PH_EDGE_STACK:
+		ph_buf_printf(out, "stack[%llu]", (unsigned long long)data);
+		break;
+	case PH_EDGE_CONSERVATIVE:
+		ph_buf_printf(out, "+0x%llx (conservative)",
+			      (unsigned long long)data);
+		break;
+	default:
+		ph_buf_puts(out, "?");
+	}
+}
