@@ -244,6 +244,13 @@ static struct ph_error *open_module(struct ph_target *t, struct ph_module *mod,
 	if (first_vaddr == UINT64_MAX || mod->start == UINT64_MAX)
 		return NULL;
 	mod->bias = mod->start - first_vaddr;
+	/* The image reaches past its file mappings: .bss is anonymous. */
+	for (size_t i = 0; i < n; i++) {
+		GElf_Phdr ph;
+		if (gelf_getphdr(mod->elf, (int)i, &ph) && ph.p_type == PT_LOAD &&
+		    mod->bias + ph.p_vaddr + ph.p_memsz > mod->end)
+			mod->end = mod->bias + ph.p_vaddr + ph.p_memsz;
+	}
 
 	if (check_build_id && mod->build_id_len) {
 		uint8_t mem_id[64];

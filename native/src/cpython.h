@@ -19,7 +19,8 @@ struct ph_layout {
 	uint32_t rt_interpreters_head;
 	uint32_t is_next, is_threads_head, is_gc, is_modules, is_sysdict,
 		is_builtins;
-	uint32_t gc_generations, gc_gen_stride, gc_ngens, gc_permanent;
+	uint32_t gc_generations, gc_gen_stride, gc_ngens, gc_permanent, gc_garbage;
+	uint32_t tp_del, tp_finalize;
 	uint32_t ts_next;
 	/* object header */
 	uint32_t gc_head_size;	  /* PyGC_Head before every GC object */
@@ -65,6 +66,15 @@ struct ph_layout {
 	uint32_t co_nlocalsplus, co_linetable, co_code_adaptive,
 		co_localsplusnames;
 	uint32_t ts_cframe, cframe_current, ts_thread_id;
+	uint32_t sizeof_tstate;
+	/* the method cache: names are owned, values borrowed */
+	uint32_t is_type_cache, type_cache_entries, type_cache_entry_size,
+		type_cache_value;
+	uint32_t module_state, module_def, moddef_size;
+	/* ranges of the interpreter state that hold no owned references:
+	 * free lists, whose slots past numfree are stale */
+	uint32_t interp_skip[8][2];
+	uint32_t tp_subclasses, tp_weaklistoffset;
 	/* pymalloc */
 	uint32_t pool_size, arena_size, pool_overhead, nsize_classes;
 };

@@ -15,6 +15,16 @@ uint32_t ph_graph_lookup(const struct ph_graph *g, uint64_t addr)
 
 /* ---- edges ------------------------------------------------------------ */
 
+static struct ph_error *count_add(struct ph_u64map *m, uint32_t obj)
+{
+	uint32_t *v = ph_u64map_get(m, (uint64_t)obj + 1);
+	if (v) {
+		(*v)++;
+		return NULL;
+	}
+	return ph_u64map_put(m, (uint64_t)obj + 1, 1, NULL);
+}
+
 struct edge_ctx {
 	struct ph_graph *g;
 	struct ph_error *err;
@@ -30,6 +40,8 @@ static void edge_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 		return;
 	uint32_t t = ph_graph_lookup(c->g, target);
 	if (t == PH_NONE)
+		return;
+	if (kind == PH_EDGE_CONSERVATIVE && (c->err = count_add(&c->g->cons_in, t)))
 		return;
 	if (c->g->nedges == c->cap &&
 	    (c->err = ph_grow((void **)&c->g->fwd, &c->cap, c->g->nedges + 1,
@@ -73,6 +85,17 @@ static struct ph_error *build_edges(struct ph_graph *g)
 }
 
 /* ---- roots ------------------------------------------------------------ */
+
+static bool is_static_addr(struct ph_heap *h, uint64_t addr)
+{
+	const struct ph_target *t = h->rt->target;
+	for (size_t i = 0; i < t->nmods; i++)
+		if (addr >= t->mods[i].start && addr < t->mods[i].end)
+			return true;
+	return false;
+}
+
+
 
 static struct ph_error *root_add(struct ph_graph *g, uint64_t addr,
 				 char *name)
@@ -133,6 +156,17 @@ static void frame_root_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 	char name[256], *s = NULL;
 	int r;
 	if (c->err)
+		return;
+	/* What a frame owns: its function, code, locals and stack (3.11 frames
+	 * borrow their globals and builtins). */
+	uint32_t t = ph_graph_lookup(c->g, target);
+	if (t != PH_NONE &&
+	    (kind == PH_EDGE_LOCAL || kind == PH_EDGE_STACK ||
+	     (kind == PH_EDGE_FIELD &&
+	      (!strcmp((const char *)(uintptr_t)data, "f_func") ||
+	       !strcmp((const char *)(uintptr_t)data, "f_code") ||
+	       !strcmp((const char *)(uintptr_t)data, "f_locals")))) &&
+	    (c->err = count_add(&c->g->extern_refs, t)))
 		return;
 	if (kind == PH_EDGE_LOCAL) {
 		if (!ph_heap_str(c->g->h, data, name, sizeof(name), NULL))
@@ -212,13 +246,24 @@ static struct ph_error *build_roots(struct ph_graph *g)
 		uint32_t off = interp_roots[i].off == 0 ? L->is_modules
 			       : interp_roots[i].off == 1 ? L->is_sysdict
 							  : L->is_builtins;
-		if (ph_mem_u64(mem, interp + off, &v) &&
-		    (err = root_add(g, v, strdup(interp_roots[i].name))))
+		if (!ph_mem_u64(mem, interp + off, &v))
+			continue;
+		if ((err = root_add(g, v, strdup(interp_roots[i].name))))
+			return err;
+		/* A static interpreter's references are counted by the scan
+		 * of C data (build_c_holders). */
+		uint32_t t = ph_graph_lookup(g, v);
+		if (t != PH_NONE && !is_static_addr(h, interp) &&
+		    (err = count_add(&g->extern_refs, t)))
 			return err;
 	}
 	uint64_t garbage = 0;
-	ph_mem_u64(mem, interp + L->is_gc + 208, &garbage);
+	ph_mem_u64(mem, interp + L->is_gc + L->gc_garbage, &garbage);
 	if (garbage && (err = root_add(g, garbage, strdup("gc.garbage"))))
+		return err;
+	uint32_t gt = ph_graph_lookup(g, garbage);
+	if (gt != PH_NONE && !is_static_addr(h, interp) &&
+	    (err = count_add(&g->extern_refs, gt)))
 		return err;
 	/* Static types live as long as the interpreter. */
 	for (size_t i = 0; i < h->rt->nstatic_types; i++) {
@@ -232,6 +277,178 @@ static struct ph_error *build_roots(struct ph_graph *g)
 			return err;
 	}
 	return NULL;
+}
+
+/* ---- references held by C code ----------------------------------------- */
+
+struct extent {
+	uint64_t start, end;
+};
+
+static int extent_cmp(const void *a, const void *b)
+{
+	const struct extent *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *b = strrchr(path, '/');
+	return b ? b + 1 : path;
+}
+
+/*
+ * Scans [start, end) for words that are addresses of objects: each is a
+ * reference C code holds (a static, a thread state, a module's state).
+ * Words inside static objects are their own fields, already edges; the
+ * method cache's values are borrowed.
+ */
+static struct ph_error *scan_holder(struct ph_graph *g, uint64_t start,
+				    uint64_t end, const struct extent *skip,
+				    size_t nskip, const char *what,
+				    uint64_t base)
+{
+	struct ph_heap *h = g->h;
+	const struct ph_layout *L = h->L;
+	uint64_t tc = h->rt->main_interp + L->is_type_cache;
+	uint64_t tc_end = tc + (uint64_t)L->type_cache_entries *
+				       L->type_cache_entry_size;
+	size_t k = 0;
+	start = (start + 7) & ~7ULL;
+	for (uint64_t a = start; a + 8 <= end;) {
+		while (k < nskip && skip[k].end <= a)
+			k++;
+		if (k < nskip && skip[k].start <= a) {
+			a = (skip[k].end + 7) & ~7ULL;
+			continue;
+		}
+		uint64_t stop = k < nskip && skip[k].start < end ? skip[k].start : end;
+		const struct ph_segment *sg = ph_memory_find(h->mem, a);
+		if (!sg || !sg->data) {
+			a = sg ? sg->end : ((a + 4096) & ~4095ULL);
+			continue;
+		}
+		if (stop > sg->end)
+			stop = sg->end; /* the rest is in the next segment */
+		const uint64_t *p = ph_mem_ptr(h->mem, a, (size_t)(stop - a));
+		if (!p) {
+			a = stop;
+			continue;
+		}
+		for (uint64_t i = 0; i < (stop - a) / 8; i++) {
+			uint64_t v;
+			memcpy(&v, &p[i], 8);
+			if (v < 4096 || (v & 7))
+				continue;
+			uint64_t at = a + 8 * i;
+			if (at >= tc && at < tc_end &&
+			    (at - tc) % L->type_cache_entry_size == L->type_cache_value)
+				continue;
+			bool skip_it = false;
+			for (size_t r = 0; r < PH_ARRAY_SIZE(L->interp_skip); r++) {
+				uint64_t s0 = h->rt->main_interp + L->interp_skip[r][0];
+				if (L->interp_skip[r][1] && at >= s0 &&
+				    at < s0 + L->interp_skip[r][1])
+					skip_it = true;
+			}
+			if (skip_it)
+				continue;
+			uint32_t t = ph_graph_lookup(g, v);
+			if (t == PH_NONE || h->addr[t] != v)
+				continue;
+			if (is_static_addr(h, v))
+				continue;
+			struct ph_error *err = count_add(&g->extern_refs, t);
+			char *name;
+			if (err)
+				return err;
+			if (asprintf(&name, "C data: %s+0x%llx", what,
+				     (unsigned long long)(at - base)) < 0)
+				return ph_error_nomem();
+			if ((err = root_add(g, v, name)))
+				return err;
+		}
+		a = stop;
+	}
+	return NULL;
+}
+
+static struct ph_error *build_c_holders(struct ph_graph *g)
+{
+	struct ph_heap *h = g->h;
+	const struct ph_layout *L = h->L;
+	const struct ph_target *tg = h->rt->target;
+	struct ph_error *err = NULL;
+	/* Static objects: their own fields are edges already. */
+	struct extent *skip = NULL;
+	size_t nskip = 0, cap = 0;
+	for (size_t i = 0; i < h->n; i++) {
+		if (!is_static_addr(h, h->addr[i]))
+			continue;
+		if ((err = ph_grow((void **)&skip, &cap, nskip + 1, sizeof(*skip))))
+			goto out;
+		const struct ph_type *t = &h->types[h->tidx[i]];
+		uint64_t size = t->kind == PH_KIND_TYPE ? L->sizeof_type
+							: (uint64_t)t->basicsize;
+		if (t->itemsize) {
+			int64_t n = 0;
+			ph_mem_u64(h->mem, h->addr[i] + 16, (uint64_t *)&n);
+			if (n > 0 && n < (1 << 24))
+				size += (uint64_t)n * (uint64_t)t->itemsize;
+		}
+		skip[nskip++] = (struct extent){h->addr[i] - (t->presize & 16),
+						h->addr[i] + size};
+	}
+	qsort(skip, nskip, sizeof(*skip), extent_cmp);
+	/* The writable data of every file mapped: C statics. */
+	for (size_t m = 0; m < tg->nmods; m++) {
+		const struct ph_module *mod = &tg->mods[m];
+		size_t nph;
+		if (!mod->elf || elf_getphdrnum(mod->elf, &nph))
+			continue;
+		for (size_t i = 0; i < nph; i++) {
+			GElf_Phdr ph;
+			if (!gelf_getphdr(mod->elf, (int)i, &ph) ||
+			    ph.p_type != PT_LOAD || !(ph.p_flags & PF_W))
+				continue;
+			err = scan_holder(g, mod->bias + ph.p_vaddr,
+					  mod->bias + ph.p_vaddr + ph.p_memsz, skip,
+					  nskip, base_name(mod->path), mod->start);
+			if (err)
+				goto out;
+		}
+	}
+	/* Thread states allocated on the heap (the first is static). */
+	uint64_t ts = 0;
+	ph_mem_u64(h->mem, h->rt->main_interp + L->is_threads_head, &ts);
+	for (int n = 0; ts && n < 100000; n++) {
+		if (!is_static_addr(h, ts) &&
+		    (err = scan_holder(g, ts, ts + L->sizeof_tstate, NULL, 0,
+				       "thread state", ts)))
+			goto out;
+		if (!ph_mem_u64(h->mem, ts + L->ts_next, &ts))
+			break;
+	}
+	/* Extension modules' state (PEP 3121). */
+	for (size_t i = 0; i < h->n; i++) {
+		if (h->types[h->tidx[i]].kind != PH_KIND_MODULE)
+			continue;
+		uint64_t st = 0, def = 0, size = 0;
+		ph_mem_u64(h->mem, h->addr[i] + L->module_state, &st);
+		ph_mem_u64(h->mem, h->addr[i] + L->module_def, &def);
+		if (st && def)
+			ph_mem_u64(h->mem, def + L->moddef_size, &size);
+		if (!st || !size || size > (1 << 20))
+			continue;
+		char what[64];
+		snprintf(what, sizeof(what), "module state 0x%llx",
+			 (unsigned long long)h->addr[i]);
+		if ((err = scan_holder(g, st, st + size, NULL, 0, what, st)))
+			goto out;
+	}
+out:
+	free(skip);
+	return err;
 }
 
 /* ---- shortest paths ----------------------------------------------------- */
@@ -281,9 +498,13 @@ struct ph_error *ph_graph_create(struct ph_heap *h, struct ph_graph **ret)
 	if (!g)
 		return ph_error_nomem();
 	g->h = h;
+	ph_u64map_init(&g->extern_refs);
+	ph_u64map_init(&g->cons_in);
 	struct ph_error *err = build_edges(g);
 	if (!err)
 		err = build_roots(g);
+	if (!err)
+		err = build_c_holders(g);
 	if (!err)
 		err = build_paths(g);
 	if (err) {
@@ -307,6 +528,8 @@ void ph_graph_destroy(struct ph_graph *g)
 	free(g->roots);
 	free(g->parent);
 	free(g->depth);
+	ph_u64map_free(&g->extern_refs);
+	ph_u64map_free(&g->cons_in);
 	free(g);
 }
 

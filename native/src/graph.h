@@ -26,6 +26,11 @@ struct ph_graph {
 	 * or PH_NONE when no root reaches the object */
 	uint32_t *parent;
 	uint32_t *depth;
+	/* references held from outside the heap's objects (thread frames,
+	 * the interpreter state), by object number + 1 */
+	struct ph_u64map extern_refs;
+	/* conservative (guessed) edges into an object, by object number + 1 */
+	struct ph_u64map cons_in;
 };
 
 struct ph_error *ph_graph_create(struct ph_heap *h, struct ph_graph **ret);

@@ -311,6 +311,30 @@ static void type_collect_slots(struct ph_heap *h, struct ph_type *t)
 	}
 }
 
+/*
+ * A heap type's words past its kind's layout that are neither __slots__
+ * nor the __dict__ or weakref list pointers: fields of a C type made with
+ * PyType_FromSpec, which hold references py-heap can only guess.
+ */
+static void type_collect_c_fields(struct ph_heap *h, struct ph_type *t)
+{
+	int64_t from = t->kind_basicsize ? t->kind_basicsize : 16;
+	if (t->kind == PH_KIND_OTHER)
+		from = t->base_basicsize; /* scanned as the C base anyway */
+	for (int64_t off = (from + 7) & ~7LL; off + 8 <= t->basicsize; off += 8) {
+		bool known = off == t->dictoffset || off == t->weaklistoffset;
+		for (size_t i = 0; !known && i < t->nslots; i++)
+			known = t->slot_offsets[i] == off;
+		if (known)
+			continue;
+		uint32_t *c = realloc(t->c_offsets, (t->nc_offsets + 1) * sizeof(*c));
+		if (!c)
+			return;
+		t->c_offsets = c;
+		t->c_offsets[t->nc_offsets++] = (uint32_t)off;
+	}
+}
+
 /* Returns the type number of the type object at taddr, registering it if it
  * is new and plausible; -1 if taddr is not a type object. */
 static int64_t type_register(struct ph_heap *h, uint64_t taddr, int depth)
@@ -360,9 +384,13 @@ static int64_t type_register(struct ph_heap *h, uint64_t taddr, int depth)
 			if (cur == h->rt->extra_types[e])
 				k = h->rt->extra_kinds[e];
 		if (k < PH_KIND_COUNT) {
-			t.kind = k;
+			/* Below a C type py-heap does not know, only what
+			 * that type adds on top is unknown; "object" adds
+			 * nothing, so the whole C type is unknown. */
+			t.kind = k == PH_KIND_OBJECT && static_seen ? PH_KIND_OTHER : k;
+			t.kind_basicsize = rds64(h, cur + L->tp_basicsize);
 			if (!static_seen)
-				t.base_basicsize = rds64(h, cur + L->tp_basicsize);
+				t.base_basicsize = t.kind_basicsize;
 			break;
 		}
 		uint64_t fl = rd64(h, cur + L->tp_flags);
@@ -375,8 +403,11 @@ static int64_t type_register(struct ph_heap *h, uint64_t taddr, int depth)
 	}
 	t.presize = (t.flags & PH_TPFLAGS_HAVE_GC ? L->gc_head_size : 0) +
 		    (t.flags & PH_TPFLAGS_MANAGED_DICT ? L->managed_presize : 0);
-	if (t.heap)
+	memcpy(&t.weaklistoffset, (const uint8_t *)hdr + L->tp_weaklistoffset, 8);
+	if (t.heap) {
 		type_collect_slots(h, &t);
+		type_collect_c_fields(h, &t);
+	}
 	if (ph_grow((void **)&h->types, &h->types_cap, h->ntypes + 1,
 		    sizeof(*h->types)))
 		return -1;
@@ -701,6 +732,25 @@ static bool dict_ref_cb(void *arg, uint64_t key, uint64_t value, int64_t index)
 	return false;
 }
 
+static bool dict_value_cb(void *arg, uint64_t key, uint64_t value,
+			  int64_t index)
+{
+	struct referent_ctx *c = arg;
+	(void)index;
+	c->fn(c->arg, value, PH_EDGE_VALUE, key);
+	return false;
+}
+
+static bool interned_ref_cb(void *arg, uint64_t key, uint64_t value,
+			    int64_t index)
+{
+	struct referent_ctx *c = arg;
+	(void)index;
+	(void)value;
+	c->fn(c->arg, key, PH_EDGE_WEAK, (uint64_t)(uintptr_t)"interned");
+	return false;
+}
+
 static void items(struct ph_heap *h, uint64_t arr, int64_t n,
 		  ph_referent_fn fn, void *arg)
 {
@@ -774,7 +824,17 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 		break;
 	case PH_KIND_DICT:
 	case PH_KIND_ODICT:
-		dict_foreach(h, addr, dict_ref_cb, &rc);
+		if (addr == h->interned_dict) {
+			/* 3.11 does not count the interned dict's references
+			 * in the strings' refcounts: they keep nothing alive. */
+			dict_foreach(h, addr, interned_ref_cb, &rc);
+			break;
+		}
+		/* A split dict's keys belong to the shared keys object. */
+		dict_foreach(h, addr,
+			     rd64(h, addr + L->dict_values) ? dict_value_cb
+							    : dict_ref_cb,
+			     &rc);
 		if (t->kind == PH_KIND_ODICT)
 			conservative(h, addr, L->sizeof_dict, base_end, fn, arg);
 		break;
@@ -800,6 +860,7 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 		field(h, addr, L->tp_mro, "__mro__", fn, arg);
 		field(h, addr, L->tp_bases, "__bases__", fn, arg);
 		field(h, addr, L->tp_base, "__base__", fn, arg);
+		field(h, addr, L->tp_subclasses, "__subclasses__", fn, arg);
 		if (rd64(h, addr + L->tp_flags) & PH_TPFLAGS_HEAPTYPE) {
 			field(h, addr, L->ht_name, "__name__", fn, arg);
 			field(h, addr, L->ht_qualname, "__qualname__", fn, arg);
@@ -929,9 +990,19 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 	}
 	}
 
+	/* A C type below a known kind: what it adds is unknown. */
+	if (t->kind != PH_KIND_OTHER && t->kind != PH_KIND_EXCEPTION &&
+	    t->kind != PH_KIND_MODULE && t->kind != PH_KIND_ODICT &&
+	    t->kind_basicsize && base_end > t->kind_basicsize)
+		conservative(h, addr, t->kind_basicsize, base_end, fn, arg);
 	if (!t->heap)
 		return;
 	/* What a class adds to its base: __slots__, a __dict__. */
+	for (size_t i = 0; i < t->nc_offsets; i++) {
+		uint64_t v = rd64(h, addr + t->c_offsets[i]);
+		if (v && !(v & 7) && v >= 4096)
+			fn(arg, v, PH_EDGE_CONSERVATIVE, t->c_offsets[i]);
+	}
 	for (size_t i = 0; i < t->nslots; i++) {
 		uint64_t v = rd64(h, addr + t->slot_offsets[i]);
 		if (v)
@@ -956,7 +1027,8 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 		}
 		if (dict)
 			fn(arg, dict, PH_EDGE_FIELD, (uint64_t)(uintptr_t)"__dict__");
-	} else if (t->dictoffset > 0 && t->dictoffset < t->basicsize) {
+	} else if (t->dictoffset > 0 && t->dictoffset < t->basicsize &&
+		   !(t->kind == PH_KIND_TYPE && t->dictoffset == L->tp_dict)) {
 		field(h, addr, (uint32_t)t->dictoffset, "__dict__", fn, arg);
 	} else if (t->dictoffset < 0) {
 		int64_t tsize = ob_size < 0 ? -ob_size : ob_size;
@@ -1302,6 +1374,44 @@ static struct ph_error *scan_pools(struct ph_heap *h)
 	return NULL;
 }
 
+struct interned_check {
+	struct ph_heap *h;
+	int seen, ok;
+};
+
+static bool interned_check_cb(void *arg, uint64_t key, uint64_t value,
+			      int64_t index)
+{
+	struct interned_check *c = arg;
+	uint32_t state = 0;
+	(void)index;
+	ph_mem_u32(c->h->mem, key + c->h->L->str_state, &state);
+	if (key == value && (state & 3))
+		c->ok++;
+	return ++c->seen >= 16;
+}
+
+/* The interned-strings table of 3.11 is a static dict whose every key is
+ * an interned str that is its own value. */
+static void find_interned(struct ph_heap *h)
+{
+	const struct ph_layout *L = h->L;
+	for (size_t i = 0; i < h->n; i++) {
+		const struct ph_type *t = &h->types[h->tidx[i]];
+		if (t->kind != PH_KIND_DICT || t->heap ||
+		    (h->flags[i] & PH_OBJ_GC_LIST))
+			continue;
+		if (rds64(h, h->addr[i] + L->dict_used) < 64)
+			continue;
+		struct interned_check c = {.h = h};
+		dict_foreach(h, h->addr[i], interned_check_cb, &c);
+		if (c.seen == 16 && c.ok == 16) {
+			h->interned_dict = h->addr[i];
+			return;
+		}
+	}
+}
+
 static void add_static_types(struct ph_heap *h)
 {
 	for (size_t i = 0; i < h->rt->nstatic_types; i++) {
@@ -1378,6 +1488,7 @@ struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 		goto fail;
 	closure(h, before);
 
+	find_interned(h);
 	h->size = malloc((h->n ? h->n : 1) * sizeof(*h->size));
 	if (!h->size) {
 		err = ph_error_nomem();
@@ -1404,6 +1515,7 @@ void ph_heap_destroy(struct ph_heap *h)
 		free(h->types[i].name);
 		free(h->types[i].slot_offsets);
 		free(h->types[i].slot_names);
+		free(h->types[i].c_offsets);
 	}
 	free(h->types);
 	free(h->pools);

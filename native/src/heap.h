@@ -18,13 +18,18 @@ struct ph_type {
 	uint64_t flags;
 	int64_t basicsize, itemsize, dictoffset;
 	enum ph_kind kind; /* the layout of the nearest known static base */
-	int64_t base_basicsize; /* basicsize of that static base */
+	int64_t base_basicsize; /* basicsize of the first static base */
+	int64_t kind_basicsize; /* basicsize of the kind's own type */
 	uint32_t presize; /* bytes before the object: GC head, managed dict */
 	bool heap;
 	/* offsets of object references declared in __slots__ */
 	uint32_t *slot_offsets;
 	uint64_t *slot_names; /* C strings in the inferior */
 	size_t nslots;
+	/* words a C type made with PyType_FromSpec adds: scanned as such */
+	uint32_t *c_offsets;
+	size_t nc_offsets;
+	int64_t weaklistoffset;
 	/* totals, filled by ph_heap_count_types */
 	uint64_t count, bytes;
 };
@@ -56,6 +61,7 @@ struct ph_heap {
 	size_t npools, pools_cap;
 	struct ph_u64map pool_index;
 	uint64_t set_dummy;
+	uint64_t interned_dict; /* 3.11: its references are not counted */
 	/* statistics for `info` and notes */
 	uint64_t n_gc, n_ref, n_pool, n_root, n_rejected;
 	uint64_t pools_inconsistent, gc_list_damaged;

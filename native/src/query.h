@@ -40,5 +40,10 @@ PH_COMMAND(cmd_show);
 PH_COMMAND(cmd_referents);
 PH_COMMAND(cmd_referrers);
 PH_COMMAND(cmd_path);
+PH_COMMAND(cmd_types);
+PH_COMMAND(cmd_cycles);
+PH_COMMAND(cmd_refcount);
+PH_COMMAND(cmd_refcheck);
+PH_COMMAND(cmd_summary);
 
 #endif /* PH_QUERY_H */

@@ -127,8 +127,7 @@ static int sort_by_count(const void *a, const void *b, void *arg)
 }
 
 
-static struct ph_error *cmd_types(struct ph_session *s, struct args *a,
-				  bool json, struct ph_buf *out)
+PH_COMMAND(cmd_types)
 {
 	uint64_t limit = json ? 0 : 25;
 	bool by_count = false;
@@ -451,6 +450,10 @@ static const struct {
 	{"referents", cmd_referents},
 	{"referrers", cmd_referrers},
 	{"path", cmd_path},
+	{"cycles", cmd_cycles},
+	{"refcount", cmd_refcount},
+	{"refcheck", cmd_refcheck},
+	{"summary", cmd_summary},
 };
 
 struct ph_error *ph_session_run(struct ph_session *s, int argc,
@@ -478,7 +481,8 @@ struct ph_error *ph_session_run(struct ph_session *s, int argc,
 	if (!ac || i == PH_ARRAY_SIZE(commands)) {
 		err = ph_error_create(PH_ERR_USAGE,
 				      "unknown command '%s' (commands: types, "
-				      "list, show, referents, referrers, path, info)",
+				      "list, show, referents, referrers, path, cycles, "
+				      "refcount, refcheck, summary, info)",
 				      ac ? av[0] : "");
 		free(av);
 		return err;
