@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# install-deps.sh - install what py-heap needs to build and test, on Debian 12.
+#
+# Idempotent and quiet: it only installs the packages that are missing, and
+# says nothing when none are. It must run as root to install (no sudo);
+# as another user it succeeds only when nothing is missing.
+set -euo pipefail
+
+PACKAGES=(
+	build-essential gcc make pkg-config	# the build
+	libelf-dev libdw-dev libdebuginfod-dev	# elfutils' libraries
+	libcunit1-dev				# unit tests
+	gdb python3.11 python3			# the GDB extension, test drivers
+	clang					# -fsanitize, libFuzzer
+	valgrind elfutils debootstrap file	# test tools
+)
+
+installed() {
+	local status
+	status=$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) || return 1
+	[[ $status == "install ok installed" || $status == "hold ok installed" ]]
+}
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+	echo "install-deps.sh: dpkg-query not found; this script is for Debian 12." >&2
+	echo "install-deps.sh: install by hand: ${PACKAGES[*]}" >&2
+	exit 1
+fi
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+	installed "$pkg" || missing+=("$pkg")
+done
+
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+if [[ $(id -u) -ne 0 ]]; then
+	echo "install-deps.sh: missing packages: ${missing[*]}" >&2
+	echo "install-deps.sh: run as root (e.g. sudo $0), or install them:" >&2
+	echo "  apt-get install --no-install-recommends ${missing[*]}" >&2
+	exit 1
+fi
+
+echo "install-deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends "${missing[@]}"
