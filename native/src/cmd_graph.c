@@ -106,9 +106,10 @@ static void show_ref_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 	if (kind == PH_EDGE_KEY || (kind == PH_EDGE_FIELD &&
 				    !strcmp((const char *)(uintptr_t)data, "__class__")))
 		return;
-	uint32_t *t = ph_u64map_get(&h->index, target);
-	if (!t)
+	uint32_t tn_ = ph_heap_lookup(h, target);
+	if (tn_ == PH_NONE)
 		return;
+	uint32_t *t = &tn_;
 	if (c->n++ >= c->max)
 		return;
 	c->tmp.len = 0;
@@ -232,9 +233,10 @@ static void referents_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 {
 	struct nb_ctx *c = arg;
 	struct ph_heap *h = c->h;
-	uint32_t *t = ph_u64map_get(&h->index, target);
-	if (!t)
+	uint32_t tn_ = ph_heap_lookup(h, target);
+	if (tn_ == PH_NONE)
 		return;
+	uint32_t *t = &tn_;
 	c->tmp.len = 0;
 	ph_edge_label_write(h, kind, data, &c->tmp);
 	const char *via = c->tmp.data ? c->tmp.data : "";

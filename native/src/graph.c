@@ -9,8 +9,7 @@
 
 uint32_t ph_graph_lookup(const struct ph_graph *g, uint64_t addr)
 {
-	uint32_t *v = ph_u64map_get(&g->h->index, addr);
-	return v ? *v : PH_NONE;
+	return ph_heap_lookup(g->h, addr);
 }
 
 /* ---- edges ------------------------------------------------------------ */

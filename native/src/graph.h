@@ -5,7 +5,6 @@
 
 #include "heap.h"
 
-#define PH_NONE UINT32_MAX
 #define PH_ROOT_BIT (1U << 31)
 
 struct ph_root {

@@ -16,10 +16,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+
 #include "heap.h"
+
+/* PYHEAP_TIMING=1 prints how long each stage took, to stderr. */
+static void stage(const char *what)
+{
+	static int on = -1;
+	static struct timespec last;
+	struct timespec now;
+	if (on < 0)
+		on = getenv("PYHEAP_TIMING") != NULL;
+	if (!on)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (what && last.tv_sec)
+		fprintf(stderr, "py-heap: %-24s %8.1f ms\n", what,
+			(double)(now.tv_sec - last.tv_sec) * 1e3 +
+				(double)(now.tv_nsec - last.tv_nsec) / 1e6);
+	last = now;
+}
 
 #define MAX_REFCNT (1ULL << 40)
 #define T_OBJECT 6
+
+extern const char ph_class_field[];
 #define T_OBJECT_EX 16
 
 static inline uint64_t rd64(struct ph_heap *h, uint64_t addr)
@@ -534,13 +556,12 @@ static uint64_t obj_sizeof(struct ph_heap *h, uint64_t addr,
 }
 
 /* Which pool (if any) holds addr; NULL for memory pymalloc does not own. */
+static inline const struct ph_pool *pool_at(const struct ph_heap *h,
+					    uint64_t addr);
+
 static struct ph_pool *pool_of(struct ph_heap *h, uint64_t addr)
 {
-	if (!h->npools)
-		return NULL;
-	uint32_t *v = ph_u64map_get(&h->pool_index,
-				    addr & ~((uint64_t)h->L->pool_size - 1));
-	return v ? &h->pools[*v] : NULL;
+	return (struct ph_pool *)pool_at(h, addr);
 }
 
 static bool kind_has_fixed_size(enum ph_kind k)
@@ -674,23 +695,110 @@ static bool obj_validate(struct ph_heap *h, uint64_t addr, uint32_t *ret_tidx)
 	return true;
 }
 
+static inline uint32_t popcount64(uint64_t x)
+{
+	x = x - ((x >> 1) & 0x5555555555555555ULL);
+	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (uint32_t)((x * 0x0101010101010101ULL) >> 56);
+}
+
+/* Which pool (if any) holds addr. */
+static inline const struct ph_pool *pool_at(const struct ph_heap *h,
+					    uint64_t addr)
+{
+	uint64_t base = addr & ~((1ULL << 30) - 1);
+	for (size_t i = 0; i < h->nregions; i++) {
+		if (h->regions[i].base != base)
+			continue;
+		uint32_t v = h->regions[i].slots[(addr - base) >> h->pool_shift];
+		return v ? &h->pools[v - 1] : NULL;
+	}
+	return NULL;
+}
+
+static struct ph_error *pool_index_add(struct ph_heap *h, uint64_t addr,
+				       uint32_t idx)
+{
+	uint64_t base = addr & ~((1ULL << 30) - 1);
+	size_t i;
+	for (i = 0; i < h->nregions; i++)
+		if (h->regions[i].base == base)
+			break;
+	if (i == h->nregions) {
+		struct ph_pool_region *r = realloc(h->regions,
+						   (i + 1) * sizeof(*r));
+		if (!r)
+			return ph_error_nomem();
+		h->regions = r;
+		r[i].base = base;
+		r[i].slots = calloc((1ULL << 30) >> h->pool_shift,
+				    sizeof(*r[i].slots));
+		if (!r[i].slots)
+			return ph_error_nomem();
+		h->nregions++;
+	}
+	h->regions[i].slots[(addr - base) >> h->pool_shift] = idx + 1;
+	return NULL;
+}
+
+/* Is there an object at addr already? (during discovery) */
+static bool obj_known(const struct ph_heap *h, uint64_t addr)
+{
+	const struct ph_pool *p = pool_at(h, addr);
+	if (p) {
+		if (addr & 15)
+			return false;
+		uint64_t g = (addr - p->addr) / 16;
+		return (p->obj_bits[g / 64] >> (g % 64)) & 1;
+	}
+	return ph_u64map_get(&h->big_index, addr) != NULL;
+}
+
+uint32_t ph_heap_lookup(const struct ph_heap *h, uint64_t addr)
+{
+	const struct ph_pool *p = pool_at(h, addr);
+	if (p) {
+		if (addr & 15)
+			return PH_NONE;
+		uint64_t g = (addr - p->addr) / 16;
+		uint64_t w = g / 64, bit = 1ULL << (g % 64);
+		if (!(p->obj_bits[w] & bit))
+			return PH_NONE;
+		uint32_t r = p->first;
+		for (uint64_t i = 0; i < w; i++)
+			r += (uint32_t)popcount64(p->obj_bits[i]);
+		return r + (uint32_t)popcount64(p->obj_bits[w] & (bit - 1));
+	}
+	uint32_t *v = ph_u64map_get(&h->big_index, addr);
+	return v ? *v : PH_NONE;
+}
+
 static struct ph_error *obj_add(struct ph_heap *h, uint64_t addr,
 				uint32_t tidx, uint8_t flag, bool *ret_added)
 {
-	bool existed;
-	struct ph_error *err = ph_u64map_put(&h->index, addr, (uint32_t)h->n,
-					     &existed);
-	if (err)
-		return err;
-	if (existed) {
-		h->flags[*ph_u64map_get(&h->index, addr)] |= flag;
-		if (ret_added)
-			*ret_added = false;
-		return NULL;
+	struct ph_pool *p = (struct ph_pool *)pool_at(h, addr);
+	if (ret_added)
+		*ret_added = false;
+	if (p && (addr & 15))
+		return NULL; /* not where pymalloc puts objects */
+	if (p) {
+		uint64_t g = (addr - p->addr) / 16;
+		if ((p->obj_bits[g / 64] >> (g % 64)) & 1)
+			return NULL;
+		p->obj_bits[g / 64] |= 1ULL << (g % 64);
+	} else {
+		bool existed;
+		struct ph_error *err = ph_u64map_put(&h->big_index, addr,
+						     (uint32_t)h->n, &existed);
+		if (err)
+			return err;
+		if (existed)
+			return NULL;
 	}
-	if (h->n >= UINT32_MAX - 1)
-		return ph_error_create(PH_ERR_CORRUPT,
-				       "more than 4 billion objects");
+	if (h->n >= UINT32_MAX / 2)
+		return ph_error_create(PH_ERR_UNSUPPORTED,
+				       "more than 2 billion objects");
 	if (h->n == h->cap) {
 		size_t cap = h->cap ? h->cap * 2 : 65536;
 		uint64_t *a = realloc(h->addr, cap * sizeof(*a));
@@ -712,6 +820,51 @@ static struct ph_error *obj_add(struct ph_heap *h, uint64_t addr,
 	h->n++;
 	if (ret_added)
 		*ret_added = true;
+	return NULL;
+}
+
+/*
+ * Numbers the objects for good: those in pools first, by address (so that
+ * ph_heap_lookup is a bitmap rank), then the others in the order found.
+ */
+static struct ph_error *obj_renumber(struct ph_heap *h)
+{
+	uint32_t next = 0;
+	for (size_t i = 0; i < h->npools; i++) {
+		h->pools[i].first = next;
+		for (int w = 0; w < 16; w++)
+			next += (uint32_t)popcount64(h->pools[i].obj_bits[w]);
+	}
+	h->npool_objects = next;
+	uint64_t *addr = malloc((h->n + 1) * sizeof(*addr));
+	uint32_t *tidx = malloc((h->n + 1) * sizeof(*tidx));
+	uint8_t *flags = malloc((h->n + 1) * sizeof(*flags));
+	if (!addr || !tidx || !flags) {
+		free(addr);
+		free(tidx);
+		free(flags);
+		return ph_error_nomem();
+	}
+	uint32_t big = next;
+	for (size_t i = 0; i < h->n; i++) {
+		uint32_t to;
+		if (pool_at(h, h->addr[i]))
+			to = ph_heap_lookup(h, h->addr[i]);
+		else {
+			to = big++;
+			*ph_u64map_get(&h->big_index, h->addr[i]) = to;
+		}
+		addr[to] = h->addr[i];
+		tidx[to] = h->tidx[i];
+		flags[to] = h->flags[i];
+	}
+	free(h->addr);
+	free(h->tidx);
+	free(h->flags);
+	h->addr = addr;
+	h->tidx = tidx;
+	h->flags = flags;
+	h->cap = h->n;
 	return NULL;
 }
 
@@ -811,7 +964,7 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 	int64_t ob_size = rds64(h, addr + 16);
 	int64_t base_end = t->base_basicsize;
 
-	fn(arg, rd64(h, addr + 8), PH_EDGE_FIELD, (uint64_t)(uintptr_t)"__class__");
+	fn(arg, rd64(h, addr + 8), PH_EDGE_FIELD, (uint64_t)(uintptr_t)ph_class_field);
 	switch (t->kind) {
 	case PH_KIND_LIST: {
 		int64_t alloc = rds64(h, addr + L->list_allocated);
@@ -1156,14 +1309,24 @@ bool ph_heap_iframe_location(struct ph_heap *h, uint64_t f, char *func,
 
 /* ---- discovery -------------------------------------------------------- */
 
+const char ph_class_field[] = "__class__";
+
 static void discover_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 			uint64_t data)
 {
 	struct ph_heap *h = arg;
 	uint32_t tidx;
-	(void)kind;
-	(void)data;
-	if (!target || ph_u64map_get(&h->index, target))
+	/* Every object names its type: look each type up once only. */
+	if (kind == PH_EDGE_FIELD && data == (uint64_t)(uintptr_t)ph_class_field) {
+		uint32_t *ti = ph_u64map_get(&h->type_index, target);
+		if (ti && h->types[*ti].known_object)
+			return;
+		if (ti && obj_known(h, target)) {
+			h->types[*ti].known_object = true;
+			return;
+		}
+	}
+	if (!target || obj_known(h, target))
 		return;
 	if (!obj_validate(h, target, &tidx)) {
 		h->n_rejected++;
@@ -1183,7 +1346,7 @@ static void closure(struct ph_heap *h, size_t from)
 static void add_root(struct ph_heap *h, uint64_t addr)
 {
 	uint32_t tidx;
-	if (!addr || ph_u64map_get(&h->index, addr))
+	if (!addr || obj_known(h, addr))
 		return;
 	if (obj_validate(h, addr, &tidx) &&
 	    !obj_add(h, addr, tidx, PH_OBJ_ROOT, NULL))
@@ -1327,8 +1490,7 @@ static struct ph_error *find_pools(struct ph_heap *h)
 				      h->npools + 1, sizeof(*h->pools));
 			if (err)
 				return err;
-			err = ph_u64map_put(&h->pool_index, a,
-					    (uint32_t)h->npools, NULL);
+			err = pool_index_add(h, a, (uint32_t)h->npools);
 			if (err)
 				return err;
 			h->pools[h->npools++] = pool;
@@ -1357,7 +1519,7 @@ static struct ph_error *scan_pools(struct ph_heap *h)
 				uint32_t *tv = ph_u64map_get(&h->type_index, tp);
 				if (!tv || h->types[*tv].presize != offs[k])
 					continue;
-				if (ph_u64map_get(&h->index, obj))
+				if (obj_known(h, obj))
 					break;
 				uint32_t tidx;
 				if (!obj_validate(h, obj, &tidx))
@@ -1454,9 +1616,9 @@ struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 	h->rt = rt;
 	h->mem = &rt->target->mem;
 	h->L = rt->layout;
-	ph_u64map_init(&h->index);
+	ph_u64map_init(&h->big_index);
 	ph_u64map_init(&h->type_index);
-	ph_u64map_init(&h->pool_index);
+	h->pool_shift = (uint32_t)__builtin_ctz(rt->layout->pool_size);
 	const struct ph_layout *L = h->L;
 	struct ph_error *err;
 
@@ -1464,9 +1626,11 @@ struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 	if (ph_module_symbol(rt->pymod, "_PySet_Dummy", &dummy_ptr, NULL))
 		h->set_dummy = rd64(h, dummy_ptr);
 
+	stage(NULL);
 	err = find_pools(h);
 	if (err)
 		goto fail;
+	stage("pool headers");
 	add_static_types(h);
 	uint64_t bound = writable_bytes(h) / 16 + 1;
 	uint64_t gc = rt->main_interp + L->is_gc;
@@ -1480,22 +1644,31 @@ struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 	err = walk_gc_list(h, gc + L->gc_permanent, bound, 4);
 	if (err)
 		goto fail;
+	stage("GC lists");
 	add_roots(h);
 	closure(h, 0);
+	stage("references");
 	size_t before = h->n;
 	err = scan_pools(h);
 	if (err)
 		goto fail;
+	stage("pool blocks");
 	closure(h, before);
+	stage("references again");
 
+	err = obj_renumber(h);
+	if (err)
+		goto fail;
 	find_interned(h);
 	h->size = malloc((h->n ? h->n : 1) * sizeof(*h->size));
 	if (!h->size) {
 		err = ph_error_nomem();
 		goto fail;
 	}
+	stage("renumber");
 	for (size_t i = 0; i < h->n; i++)
 		h->size[i] = obj_sizeof(h, h->addr[i], &h->types[h->tidx[i]]);
+	stage("sizes");
 	*ret = h;
 	return NULL;
 fail:
@@ -1519,8 +1692,10 @@ void ph_heap_destroy(struct ph_heap *h)
 	}
 	free(h->types);
 	free(h->pools);
-	ph_u64map_free(&h->index);
+	ph_u64map_free(&h->big_index);
 	ph_u64map_free(&h->type_index);
-	ph_u64map_free(&h->pool_index);
+	for (size_t i = 0; i < h->nregions; i++)
+		free(h->regions[i].slots);
+	free(h->regions);
 	free(h);
 }

@@ -22,6 +22,7 @@ struct ph_type {
 	int64_t kind_basicsize; /* basicsize of the kind's own type */
 	uint32_t presize; /* bytes before the object: GC head, managed dict */
 	bool heap;
+	bool known_object; /* the type object itself is in the table */
 	/* offsets of object references declared in __slots__ */
 	uint32_t *slot_offsets;
 	uint64_t *slot_names; /* C strings in the inferior */
@@ -34,11 +35,22 @@ struct ph_type {
 	uint64_t count, bytes;
 };
 
+#define PH_NONE UINT32_MAX
+
 struct ph_pool {
 	uint64_t addr;
 	uint32_t block_size;
 	uint32_t nblocks; /* blocks handed out at some time (below nextoffset) */
+	uint32_t first;	  /* number of its first object (objects by address) */
 	uint64_t free_bits[16]; /* free-list membership, by block number */
+	uint64_t obj_bits[16];	/* objects found, by 16-byte granule */
+	uint16_t rank[16];	/* objects in obj_bits words before each */
+};
+
+/* Pools by address: a radix table per 1 GiB region of address space. */
+struct ph_pool_region {
+	uint64_t base;	 /* 1 GiB aligned */
+	uint32_t *slots; /* pool number + 1 per POOL_SIZE unit; 0: none */
 };
 
 struct ph_heap {
@@ -51,7 +63,11 @@ struct ph_heap {
 	uint64_t *size;
 	uint8_t *flags;
 	size_t n, cap;
-	struct ph_u64map index; /* address -> object number */
+	/* address -> object number: objects in pymalloc pools are numbered
+	 * first, by address, and found by their pool's bitmap; the others
+	 * (large, static) through a hash map */
+	struct ph_u64map big_index;
+	size_t npool_objects;
 	/* types, by number */
 	struct ph_type *types;
 	size_t ntypes, types_cap;
@@ -59,7 +75,9 @@ struct ph_heap {
 	/* pymalloc pools found */
 	struct ph_pool *pools;
 	size_t npools, pools_cap;
-	struct ph_u64map pool_index;
+	struct ph_pool_region *regions;
+	size_t nregions;
+	uint32_t pool_shift; /* log2 of the pool size */
 	uint64_t set_dummy;
 	uint64_t interned_dict; /* 3.11: its references are not counted */
 	/* statistics for `info` and notes */
@@ -69,6 +87,9 @@ struct ph_heap {
 };
 
 struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret);
+
+/* The number of the object at addr, or PH_NONE. */
+uint32_t ph_heap_lookup(const struct ph_heap *h, uint64_t addr);
 void ph_heap_destroy(struct ph_heap *h);
 
 /* What a reference is: how the referrer holds it (for labels). */

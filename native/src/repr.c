@@ -167,7 +167,8 @@ void ph_edge_label_write(struct ph_heap *h, enum ph_edge_kind kind,
 		ph_buf_puts(out, "<key>");
 		break;
 	case PH_EDGE_VALUE: {
-		uint32_t *ti = ph_u64map_get(&h->index, data);
+		uint32_t tn_ = ph_heap_lookup(h, data);
+		uint32_t *ti = tn_ == PH_NONE ? NULL : &tn_;
 		ph_buf_putc(out, '[');
 		if (ti)
 			ph_repr_object(h, data, h->tidx[*ti], out);
