@@ -8,11 +8,16 @@
 static const char usage[] =
 	"usage: py-heap --core CORE [--exe EXE] [--sysroot DIR] [--json] "
 	"COMMAND [ARGS]\n"
+	"       py-heap --pid PID [--no-stop] [--json] COMMAND [ARGS]\n"
 	"\n"
-	"Inspect the Python heap of a CPython process from its core dump.\n"
+	"Inspect the Python heap of a CPython process from its core dump, or\n"
+	"of a running process (stopped only while its memory is copied).\n"
 	"\n"
 	"Options:\n"
 	"  --core CORE     the ELF core file (gcore, or the kernel's)\n"
+	"  --pid PID       a running process\n"
+	"  --no-stop       read the process without stopping it (may be\n"
+	"                  inconsistent)\n"
 	"  --exe EXE       the executable, instead of the one the core names\n"
 	"  --sysroot DIR   prefix for every file path taken from the core\n"
 	"  --json          print JSON instead of text\n"
@@ -29,8 +34,8 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
-	const char *core = NULL, *exe = NULL, *sysroot = NULL;
-	bool json = false;
+	const char *core = NULL, *exe = NULL, *sysroot = NULL, *pid = NULL;
+	bool json = false, no_stop = false;
 	int i = 1;
 	for (; i < argc; i++) {
 		const char *a = argv[i];
@@ -41,7 +46,12 @@ int main(int argc, char **argv)
 			dst = &exe;
 		else if (!strcmp(a, "--sysroot"))
 			dst = &sysroot;
-		else if (!strcmp(a, "--json")) {
+		else if (!strcmp(a, "--pid"))
+			dst = &pid;
+		else if (!strcmp(a, "--no-stop")) {
+			no_stop = true;
+			continue;
+		} else if (!strcmp(a, "--json")) {
 			json = true;
 			continue;
 		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -59,6 +69,8 @@ int main(int argc, char **argv)
 				exe = a + 6;
 			else if (!strncmp(a, "--sysroot", n) && n == 9)
 				sysroot = a + 10;
+			else if (!strncmp(a, "--pid", n) && n == 5)
+				pid = a + 6;
 			else {
 				fprintf(stderr, "py-heap: unknown option %s\n", a);
 				return 2;
@@ -75,8 +87,20 @@ int main(int argc, char **argv)
 		}
 		*dst = argv[++i];
 	}
-	if (!core) {
-		fprintf(stderr, "py-heap: --core CORE is required (see --help)\n");
+	if (!core == !pid) {
+		fprintf(stderr, "py-heap: give --core CORE or --pid PID (see "
+				"--help)\n");
+		return 2;
+	}
+	if (pid && (exe || sysroot)) {
+		fprintf(stderr, "py-heap: --exe and --sysroot are for cores; a "
+				"process's files are read through /proc\n");
+		return 2;
+	}
+	char *end = NULL;
+	long pid_n = pid ? strtol(pid, &end, 10) : 0;
+	if (pid && (*end || pid_n <= 0 || pid_n > 0x7fffffff)) {
+		fprintf(stderr, "py-heap: --pid: '%s' is not a process id\n", pid);
 		return 2;
 	}
 	if (i >= argc) {
@@ -84,16 +108,26 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	struct ph_session *s;
-	struct ph_error *err = ph_session_create_core(core, exe, sysroot, &s);
+	struct ph_error *err =
+		pid ? ph_session_create_pid((int)pid_n,
+					    no_stop ? PH_SESSION_NO_STOP : 0, &s)
+		    : ph_session_create_core(core, exe, sysroot, &s);
 	if (err) {
 		fprintf(stderr, "py-heap: %s\n", ph_error_message(err));
 		ph_error_destroy(err);
 		return 2;
 	}
+	/* The pause is worth knowing before a long analysis. */
+	if (pid && *ph_session_notes(s)) {
+		fputs(ph_session_notes(s), stderr);
+		fflush(stderr);
+	}
 	char *out = NULL;
 	err = ph_session_run(s, argc - i, (const char *const *)argv + i, json,
 			     &out);
 	const char *notes = ph_session_notes(s);
+	if (pid) /* the pause note was printed already */
+		notes = strchr(notes, '\n') ? strchr(notes, '\n') + 1 : "";
 	if (*notes)
 		fputs(notes, stderr);
 	int status = 0;

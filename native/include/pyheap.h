@@ -77,6 +77,21 @@ PH_EXPORT struct ph_error *ph_session_create_core(const char *core_path,
 						  const char *exe_path,
 						  const char *sysroot,
 						  struct ph_session **ret);
+/* Flags for ph_session_create_pid(). */
+enum {
+	/* Do not stop the process: for one that must never pause, or that a
+	 * debugger already holds stopped. The answer may be inconsistent. */
+	PH_SESSION_NO_STOP = 1,
+};
+
+/*
+ * Opens a running process: stops all its threads, copies its memory,
+ * and lets it go on before returning (the pause is reported in the
+ * session's notes). Never writes to the process.
+ */
+PH_EXPORT struct ph_error *ph_session_create_pid(int pid, unsigned flags,
+						 struct ph_session **ret);
+
 PH_EXPORT void ph_session_destroy(struct ph_session *session);
 
 /*

@@ -190,7 +190,7 @@ static struct ph_error *parse_nt_file(struct ph_target *t, const uint8_t *d,
 	return NULL;
 }
 
-static struct ph_error *open_module(struct ph_target *t, struct ph_module *mod,
+struct ph_error *ph_module_open(struct ph_target *t, struct ph_module *mod,
 				    const char *override, const char *sysroot,
 				    bool check_build_id)
 {
@@ -441,7 +441,7 @@ struct ph_error *ph_target_open_core(const char *core_path,
 			t->exe_index = (int)i;
 	for (size_t i = 0; i < t->nmods; i++) {
 		bool is_exe = (int)i == t->exe_index;
-		err = open_module(t, &t->mods[i], is_exe ? exe_path : NULL,
+		err = ph_module_open(t, &t->mods[i], is_exe ? exe_path : NULL,
 				  sysroot, true);
 		if (err)
 			goto fail;
@@ -478,6 +478,9 @@ void ph_target_destroy(struct ph_target *t)
 		munmap(t->map, t->size);
 	if (t->fd >= 0)
 		close(t->fd);
+	for (size_t i = 0; i < t->nbufs; i++)
+		munmap(t->bufs[i].ptr, t->bufs[i].size);
+	free(t->bufs);
 	ph_memory_free(&t->mem);
 	ph_buf_free(&t->notes);
 	free(t->core_path);

@@ -36,6 +36,33 @@ struct ph_error *ph_session_create_core(const char *core_path,
 	return NULL;
 }
 
+struct ph_error *ph_session_create_pid(int pid, unsigned flags,
+				       struct ph_session **ret)
+{
+	struct ph_session *s = calloc(1, sizeof(*s));
+	if (!s)
+		return ph_error_nomem();
+	ph_buf_init(&s->notes);
+	struct ph_error *err = ph_target_open_pid(
+		pid, flags & PH_SESSION_NO_STOP ? PH_PID_NO_STOP : 0, &s->target);
+	if (!err)
+		err = ph_runtime_create(s->target, &s->rt);
+	if (err) {
+		ph_session_destroy(s);
+		return err;
+	}
+	if (s->target->stopped)
+		ph_buf_printf(&s->notes, "py-heap: paused process %d for %.0f ms\n",
+			      pid, s->target->pause_ms);
+	else
+		ph_buf_printf(&s->notes,
+			      "py-heap: read process %d without stopping it: "
+			      "the answer may be inconsistent\n",
+			      pid);
+	*ret = s;
+	return NULL;
+}
+
 void ph_session_destroy(struct ph_session *s)
 {
 	if (!s)
@@ -59,8 +86,9 @@ struct ph_error *session_heap(struct ph_session *s)
 	char a[32], b[32];
 	if (s->target->mem.bytes_missing)
 		ph_buf_printf(&s->notes,
-			      "py-heap: %s bytes of memory were not saved in "
-			      "the core; objects there could not be read\n",
+			      "py-heap: %s bytes of the process's memory are "
+			      "missing (not saved in the core, or unreadable); "
+			      "objects there could not be read\n",
 			      ph_fmt_count(s->target->mem.bytes_missing, a));
 	if (h->gc_list_damaged)
 		ph_buf_printf(&s->notes,

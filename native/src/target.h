@@ -33,12 +33,34 @@ struct ph_target {
 	size_t nthreads;
 	int exe_index; /* index in mods of the executable, -1 if unknown */
 	struct ph_buf notes; /* notes for the user, one per line */
+	/* a live process: its pid, and the copies of its memory */
+	int pid;
+	struct {
+		void *ptr;
+		size_t size;
+	} *bufs;
+	size_t nbufs, bufs_cap;
+	double pause_ms; /* how long the process was stopped */
+	bool stopped;	 /* it was stopped while copied */
 };
+
+/* Flags for ph_target_open_pid. */
+#define PH_PID_NO_STOP 1 /* do not stop the process (it is, or must not be) */
 
 struct ph_error *ph_target_open_core(const char *core_path,
 				     const char *exe_path, const char *sysroot,
 				     struct ph_target **ret);
 void ph_target_destroy(struct ph_target *t);
+
+/* Copies the memory of a live process, stopping it only meanwhile. */
+struct ph_error *ph_target_open_pid(int pid, unsigned flags,
+				    struct ph_target **ret);
+
+/* Opens a mapped file's ELF (sysroot prefixes its path), sets its bias and
+ * adds its read-only segments to the memory map. */
+struct ph_error *ph_module_open(struct ph_target *t, struct ph_module *mod,
+				const char *override, const char *sysroot,
+				bool check_build_id);
 
 /* Looks name up in the module's .dynsym and .symtab. */
 bool ph_module_symbol(const struct ph_module *mod, const char *name,
