@@ -109,6 +109,8 @@ class _PyHeapLib:
         fn("ph_error_destroy", None, vp)
         fn("ph_free", None, vp)
         fn("ph_session_create_core", vp, cs, cs, cs, ctypes.POINTER(vp))
+        fn("ph_session_create_pid", vp, ctypes.c_int, ctypes.c_uint,
+           ctypes.POINTER(vp))
         fn("ph_session_destroy", None, vp)
         fn("ph_session_notes", cs, vp)
         fn("ph_session_run", vp, vp, ctypes.c_int,
@@ -205,15 +207,22 @@ def _pyheap_sysroot():
 class _PyHeapSession:
     """One open ph_session and the notes already shown for it."""
 
-    def __init__(self, lib, key, core, exe, sysroot):
+    # PH_SESSION_NO_STOP: GDB already holds the process stopped.
+    NO_STOP = 1
+
+    def __init__(self, lib, key, core, exe, sysroot, pid=None):
         self.lib = lib
         self.key = key
         self.handle = None
         self.shown_notes = set()
         out = ctypes.c_void_p()
-        lib.check(lib.ph_session_create_core(
-            _pyheap_bytes(core), _pyheap_bytes(exe), _pyheap_bytes(sysroot),
-            ctypes.byref(out)))
+        if pid is not None:
+            lib.check(lib.ph_session_create_pid(pid, self.NO_STOP,
+                                                ctypes.byref(out)))
+        else:
+            lib.check(lib.ph_session_create_core(
+                _pyheap_bytes(core), _pyheap_bytes(exe),
+                _pyheap_bytes(sysroot), ctypes.byref(out)))
         self.handle = out.value
 
     def run(self, argv, json):
@@ -237,6 +246,10 @@ class _PyHeapSession:
             return
         new = []
         for line in _pyheap_str(notes).splitlines():
+            # GDB holds a live process stopped: the library's warning that
+            # it read without stopping it does not apply.
+            if "without stopping it" in line:
+                continue
             if line and line not in self.shown_notes:
                 self.shown_notes.add(line)
                 new.append(line + "\n")
@@ -284,9 +297,22 @@ class _PyHeapState:
     def get(self):
         core = _pyheap_core_path()
         if core is None:
+            inf = gdb.selected_inferior()
+            if inf.pid > 0 and inf.threads():
+                # A live process GDB has stopped: read it through /proc.
+                # The session is dropped when it runs again ("cont").
+                key = ("pid", inf.pid)
+                if self.session is not None and self.session.key == key:
+                    return self.session
+                self.drop()
+                session = _PyHeapSession(_pyheap_get_lib(), key, None, None,
+                                         None, pid=inf.pid)
+                session.write_notes()
+                self.session = session
+                return session
             self.drop()
-            raise _pyheap_err("no core file loaded "
-                              "(live processes are not supported yet)")
+            raise _pyheap_err("no process: load a core (core-file CORE) or "
+                              "attach to a process (attach PID)")
         exe = _pyheap_exe_path()
         sysroot = _pyheap_sysroot()
         try:
@@ -356,9 +382,10 @@ class PyHeapCommand(gdb.Command):
 
 py-heap reads the memory of the CPython process whose core file GDB has
 loaded, finds the interpreter's runtime state and enumerates every Python
-object, without running code in the process. CPython 3.11 is supported.
-Live processes are not supported yet: load a core (gcore PID, or
-gdb PYTHON CORE).
+object, without running code in the process. It works on a core file
+(gdb PYTHON CORE) and on a live process GDB has stopped (gdb -p PID):
+after `continue` and a stop, the commands see the new state.
+CPython 3.11 is supported.
 
 Subcommands:
   py-heap summary                 a first look: totals, top types, GC, pymalloc

@@ -266,6 +266,13 @@ struct ph_error *ph_target_open_pid(int pid, unsigned flags,
 	struct seized s = {0};
 	sigset_t block, old;
 	bool blocked = false;
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/%d", pid);
+	if (access(proc, F_OK) < 0) {
+		err = ph_error_create(PH_ERR_NOT_FOUND, "no process with pid %d",
+				      pid);
+		goto fail;
+	}
 	if (asprintf(&t->core_path, "pid %d", pid) < 0) {
 		t->core_path = NULL;
 		err = ph_error_nomem();
