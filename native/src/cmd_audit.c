@@ -63,6 +63,26 @@ static uint8_t *gc_unreachable(struct ph_graph *g, struct ph_error **ret_err)
 			if (h->flags[g->fwd[e]] & PH_OBJ_GC_LIST)
 				gc_refs[g->fwd[e]]--;
 	}
+	/* Edges the collector's traversal does not visit: a heap type's
+	 * __slots__ and __subclasses__ (type_traverse skips them). */
+	const struct ph_layout *L = h->L;
+	for (size_t i = 0; i < n; i++) {
+		const struct ph_type *t = &h->types[h->tidx[i]];
+		if (!(h->flags[i] & PH_OBJ_GC_LIST) || t->kind != PH_KIND_TYPE)
+			continue;
+		uint64_t fl = 0, v = 0;
+		ph_mem_u64(h->mem, h->addr[i] + L->tp_flags, &fl);
+		if (!(fl & PH_TPFLAGS_HEAPTYPE))
+			continue;
+		uint32_t offs[] = {L->ht_slots, L->tp_subclasses};
+		for (size_t k = 0; k < PH_ARRAY_SIZE(offs); k++) {
+			if (!ph_mem_u64(h->mem, h->addr[i] + offs[k], &v) || !v)
+				continue;
+			uint32_t to = ph_heap_lookup(h, v);
+			if (to != PH_NONE && (h->flags[to] & PH_OBJ_GC_LIST))
+				gc_refs[to]++;
+		}
+	}
 	size_t top = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (!(h->flags[i] & PH_OBJ_GC_LIST))
@@ -466,9 +486,21 @@ PH_COMMAND(cmd_cycles)
 	if (json) {
 		ph_buf_printf(out,
 			      "], \"total_cycles\": %zu, \"unreachable_objects\": "
-			      "%llu, \"unreachable_bytes\": %llu, \"gc_garbage\": [",
+			      "%llu, \"unreachable_bytes\": %llu",
 			      nsel, (unsigned long long)dead_objects,
 			      (unsigned long long)dead_bytes);
+		if (unreachable_only) {
+			/* Everything gc.collect() would free, cycles or not
+			 * (at most 100,000 addresses). */
+			ph_buf_puts(out, ", \"unreachable\": [");
+			size_t w = 0;
+			for (size_t i = 0; i < h->n && w < 100000; i++)
+				if (dead[i])
+					ph_buf_printf(out, "%s\"0x%llx\"", w++ ? ", " : "",
+						      (unsigned long long)h->addr[i]);
+			ph_buf_putc(out, ']');
+		}
+		ph_buf_puts(out, ", \"gc_garbage\": [");
 		size_t w = 0;
 		for (size_t e = 0; e < ngarbage; e++) {
 			uint32_t t = g->fwd[g->fwd_off[gi] + e];
@@ -637,9 +669,15 @@ static int suspect_cmp(const void *a, const void *b)
 	return x->objects > y->objects ? -1 : x->objects < y->objects;
 }
 
+struct suspect_obj {
+	uint32_t obj;
+	int64_t diff;
+};
+
 static void write_suspects(struct ph_heap *h, struct suspect_type *st,
 			   size_t n, uint64_t limit, bool json,
-			   struct ph_buf *out)
+			   struct ph_buf *out, const struct suspect_obj *objs,
+			   size_t nobjs)
 {
 	qsort(st, n, sizeof(*st), suspect_cmp);
 	size_t shown = limit && limit < n ? limit : n;
@@ -651,11 +689,21 @@ static void write_suspects(struct ph_heap *h, struct suspect_type *st,
 			ph_buf_printf(out,
 				      ", \"objects\": %llu, \"total\": %lld, "
 				      "\"worst\": {\"address\": \"0x%llx\", "
-				      "\"excess\": %lld}}",
+				      "\"excess\": %lld}, \"suspects\": [",
 				      (unsigned long long)st[i].objects,
 				      (long long)st[i].total,
 				      (unsigned long long)h->addr[st[i].worst_obj],
 				      (long long)st[i].worst);
+			size_t w = 0;
+			for (size_t k = 0; k < nobjs && w < 1000; k++)
+				if (h->tidx[objs[k].obj] == st[i].tidx)
+					ph_buf_printf(out,
+						      "%s{\"address\": \"0x%llx\", "
+						      "\"excess\": %lld}",
+						      w++ ? ", " : "",
+						      (unsigned long long)h->addr[objs[k].obj],
+						      (long long)objs[k].diff);
+			ph_buf_puts(out, "]}");
 		} else {
 			char c[32];
 			ph_buf_printf(out, "  %10s objects  %+10lld refs  %-30s worst 0x%llx (%+lld)\n",
@@ -706,6 +754,8 @@ PH_COMMAND(cmd_refcheck)
 		return ph_error_nomem();
 	}
 	uint64_t checked = 0, n_over = 0, n_under = 0, skipped_static = 0;
+	struct suspect_obj *sus = NULL;
+	size_t nsus = 0, sus_cap = 0;
 	for (size_t i = 0; i < h->n; i++) {
 		const struct ph_type *t = &h->types[h->tidx[i]];
 		if (type && strcmp(tname(t), type))
@@ -732,6 +782,9 @@ PH_COMMAND(cmd_refcheck)
 		}
 		if (!st)
 			continue;
+		if (json && nsus < 1000000 &&
+		    !ph_grow((void **)&sus, &sus_cap, nsus + 1, sizeof(*sus)))
+			sus[nsus++] = (struct suspect_obj){(uint32_t)i, d};
 		st->tidx = h->tidx[i];
 		st->objects++;
 		st->total += d;
@@ -756,9 +809,9 @@ PH_COMMAND(cmd_refcheck)
 			      (unsigned long long)checked,
 			      (unsigned long long)skipped_static,
 			      (unsigned long long)n_over, (unsigned long long)n_under);
-		write_suspects(h, over, no, limit, true, out);
+		write_suspects(h, over, no, limit, true, out, sus, nsus);
 		ph_buf_puts(out, "], \"deficit\": [");
-		write_suspects(h, under, nu, limit, true, out);
+		write_suspects(h, under, nu, limit, true, out, sus, nsus);
 		ph_buf_puts(out, "]}\n");
 	} else {
 		ph_buf_printf(out,
@@ -769,15 +822,16 @@ PH_COMMAND(cmd_refcheck)
 			      ph_fmt_count(n_under, c3));
 		if (no) {
 			ph_buf_puts(out, "\nrefcount higher than the references found:\n");
-			write_suspects(h, over, no, limit, false, out);
+			write_suspects(h, over, no, limit, false, out, NULL, 0);
 		}
 		if (nu) {
 			ph_buf_puts(out, "\nrefcount lower than the references found:\n");
-			write_suspects(h, under, nu, limit, false, out);
+			write_suspects(h, under, nu, limit, false, out, NULL, 0);
 		}
 	}
 	free(over);
 	free(under);
+	free(sus);
 	return NULL;
 }
 

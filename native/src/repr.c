@@ -60,17 +60,40 @@ static void repr_int(struct ph_heap *h, uint64_t addr, struct ph_buf *out)
 	ph_mem_u64(h->mem, addr + 16, &raw);
 	int64_t size = (int64_t)raw;
 	int64_t n = size < 0 ? -size : size;
-	if (n > 2) {
-		ph_buf_printf(out, "<int of %lld digits>", (long long)n);
+	if (n > 700) { /* about 6,300 decimal digits: enough to show */
+		ph_buf_printf(out, "<int of %lld 30-bit digits>", (long long)n);
 		return;
 	}
-	unsigned __int128 v = 0;
-	for (int64_t i = n - 1; i >= 0; i--) {
-		uint32_t d = 0;
-		ph_mem_u32(h->mem, addr + L->long_digits + 4 * (uint64_t)i, &d);
-		v = (v << 30) | d;
+	const uint32_t *d = ph_mem_ptr(h->mem, addr + L->long_digits,
+				       (size_t)n * 4);
+	if (!d && n) {
+		ph_buf_puts(out, "<int>");
+		return;
 	}
-	ph_buf_printf(out, "%s%llu", size < 0 ? "-" : "", (unsigned long long)v);
+	/* Base 2^30 to base 10^9 by repeated division: small, exact. */
+	uint32_t work[701], dec[800];
+	size_t nw = (size_t)n, nd = 0;
+	memcpy(work, d, nw * 4);
+	while (nw) {
+		uint64_t rem = 0;
+		for (size_t i = nw; i-- > 0;) {
+			uint64_t cur = (rem << 30) | work[i];
+			work[i] = (uint32_t)(cur / 1000000000u);
+			rem = cur % 1000000000u;
+		}
+		dec[nd++] = (uint32_t)rem;
+		while (nw && !work[nw - 1])
+			nw--;
+	}
+	if (size < 0)
+		ph_buf_putc(out, '-');
+	if (!nd) {
+		ph_buf_putc(out, '0');
+		return;
+	}
+	ph_buf_printf(out, "%u", dec[nd - 1]);
+	for (size_t i = nd - 1; i-- > 0;)
+		ph_buf_printf(out, "%09u", dec[i]);
 }
 
 void ph_repr_object(struct ph_heap *h, uint64_t addr, uint32_t tidx,
