@@ -138,6 +138,8 @@ int main(int argc, char **argv)
 	} else {
 		fputs(out, stdout);
 		ph_free(out);
+		if (ph_session_partial(s))
+			status = 2;
 	}
 	ph_session_destroy(s);
 	if (fflush(stdout) != 0)

@@ -101,6 +101,13 @@ PH_EXPORT void ph_session_destroy(struct ph_session *session);
  */
 PH_EXPORT const char *ph_session_notes(struct ph_session *session);
 
+/*
+ * True when the input is damaged (a truncated core) so that answers are
+ * known to be partial; the notes say what was lost. The CLI then exits 2
+ * after printing what it could.
+ */
+PH_EXPORT bool ph_session_partial(struct ph_session *session);
+
 /* ---- Commands ---------------------------------------------------------- */
 
 /*

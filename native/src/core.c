@@ -290,6 +290,55 @@ struct ph_error *ph_module_open(struct ph_target *t, struct ph_module *mod,
 	return NULL;
 }
 
+/*
+ * A core whose notes are lost (truncated): find the executable's image in
+ * memory by its ELF header and build-id, so that what is left can still
+ * be read.
+ */
+static struct ph_error *find_exe_in_memory(struct ph_target *t,
+					   const char *exe_path)
+{
+	struct ph_module probe = {.fd = -1, .start = UINT64_MAX};
+	struct ph_error *err = map_file(exe_path, &probe.fd, &probe.map,
+					&probe.size);
+	if (err)
+		return err;
+	if (probe.size < SELFMAG || memcmp(probe.map, ELFMAG, SELFMAG) ||
+	    !(probe.elf = elf_memory(probe.map, probe.size))) {
+		munmap(probe.map, probe.size);
+		close(probe.fd);
+		return ph_error_create_path(PH_ERR_ELF, exe_path,
+					    "%s: not an ELF file", exe_path);
+	}
+	file_build_id(&probe);
+	elf_end(probe.elf);
+	munmap(probe.map, probe.size);
+	close(probe.fd);
+	for (size_t i = 0; i < t->mem.nsegs; i++) {
+		const struct ph_segment *sg = &t->mem.segs[i];
+		if (!sg->data || (sg->start & 0xfff))
+			continue;
+		uint8_t id[64];
+		size_t len = 0;
+		if (memcmp(sg->data, ELFMAG, SELFMAG) ||
+		    !memory_build_id(t, sg->start, id, &len) ||
+		    len != probe.build_id_len || memcmp(id, probe.build_id, len))
+			continue;
+		t->mods = calloc(1, sizeof(*t->mods));
+		if (!t->mods || !(t->mods[0].path = strdup(exe_path)))
+			return ph_error_nomem();
+		t->mods[0].fd = -1;
+		t->mods[0].start = sg->start;
+		t->mods[0].end = sg->end;
+		t->nmods = 1;
+		return NULL;
+	}
+	return ph_error_create_path(PH_ERR_TRUNCATED, exe_path,
+				    "%s: core truncated, and %s is not in what "
+				    "is left of it",
+				    t->core_path, exe_path);
+}
+
 struct ph_error *ph_target_open_core(const char *core_path,
 				     const char *exe_path, const char *sysroot,
 				     struct ph_target **ret)
@@ -364,13 +413,8 @@ struct ph_error *ph_target_open_core(const char *core_path,
 			need = ph.p_offset + ph.p_filesz;
 	}
 	if (need > t->size) {
-		err = ph_error_create_path(
-			PH_ERR_TRUNCATED, core_path,
-			"%s: core truncated: %zu bytes of the %llu its headers "
-			"describe (%.0f%%)",
-			core_path, t->size, (unsigned long long)need,
-			100.0 * (double)t->size / (double)need);
-		goto fail;
+		/* A truncated core: keep what is there, and say so. */
+		t->truncated_need = need;
 	}
 	for (size_t i = 0; i < nph; i++) {
 		GElf_Phdr ph;
@@ -379,17 +423,28 @@ struct ph_error *ph_target_open_core(const char *core_path,
 		if (ph.p_type == PT_LOAD) {
 			const uint8_t *data = (const uint8_t *)t->map +
 					      ph.p_offset;
+			uint64_t present = ph.p_filesz;
+			if (ph.p_offset >= t->size)
+				present = 0;
+			else if (ph.p_offset + present > t->size)
+				present = t->size - ph.p_offset;
+			if (present < ph.p_filesz) {
+				t->truncated_segments++;
+				t->truncated_bytes += ph.p_filesz - present;
+			}
 			err = ph_memory_add(&t->mem, ph.p_vaddr,
-					    ph.p_vaddr + ph.p_filesz, data,
+					    ph.p_vaddr + present, data,
 					    ph.p_flags & PF_W, false);
-			if (!err && ph.p_memsz > ph.p_filesz)
+			if (!err && ph.p_memsz > present)
 				err = ph_memory_add(
-					&t->mem, ph.p_vaddr + ph.p_filesz,
+					&t->mem, ph.p_vaddr + present,
 					ph.p_vaddr + ph.p_memsz, NULL,
 					ph.p_flags & PF_W, false);
 			if (err)
 				goto fail;
 		} else if (ph.p_type == PT_NOTE) {
+			if (ph.p_offset + ph.p_filesz > t->size)
+				continue;
 			Elf_Data *d = elf_getdata_rawchunk(
 				t->elf, (int64_t)ph.p_offset, ph.p_filesz,
 				ELF_T_NHDR);
@@ -426,11 +481,25 @@ struct ph_error *ph_target_open_core(const char *core_path,
 	err = ph_memory_finish(&t->mem);
 	if (err)
 		goto fail;
+	if (!t->nmods && t->truncated_need && exe_path &&
+	    (err = find_exe_in_memory(t, exe_path)))
+		goto fail;
 	if (!t->nmods) {
-		err = ph_error_create_path(PH_ERR_NOT_CORE, core_path,
-					   "%s: the core names no mapped files "
-					   "(no NT_FILE note)",
-					   core_path);
+		if (t->truncated_need)
+			err = ph_error_create_path(
+				PH_ERR_TRUNCATED, core_path,
+				"%s: core truncated: %zu bytes of the %llu its "
+				"headers describe (%.0f%%), and its notes (the "
+				"files mapped) are in the part that is missing; "
+				"give the executable with --exe to read the rest",
+				core_path, t->size,
+				(unsigned long long)t->truncated_need,
+				100.0 * (double)t->size / (double)t->truncated_need);
+		else
+			err = ph_error_create_path(PH_ERR_NOT_CORE, core_path,
+						   "%s: the core names no mapped "
+						   "files (no NT_FILE note)",
+						   core_path);
 		goto fail;
 	}
 	/* The executable is the file that holds the entry point (AT_ENTRY);

@@ -1330,6 +1330,11 @@ static void discover_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 		return;
 	if (!obj_validate(h, target, &tidx)) {
 		h->n_rejected++;
+		if (h->mem->bytes_missing) {
+			const struct ph_segment *sg = ph_memory_find(h->mem, target);
+			if (sg && !sg->data)
+				h->refs_into_missing++;
+		}
 		return;
 	}
 	if (obj_add(h, target, tidx, PH_OBJ_REFERENCED, NULL))

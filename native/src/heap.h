@@ -83,6 +83,7 @@ struct ph_heap {
 	/* statistics for `info` and notes */
 	uint64_t n_gc, n_ref, n_pool, n_root, n_rejected;
 	uint64_t pools_inconsistent, gc_list_damaged;
+	uint64_t refs_into_missing; /* references into memory not saved */
 	const char *arena_source;
 };
 

@@ -18,6 +18,7 @@ struct ph_session {
 	struct ph_heap *heap;	/* built on first use, kept */
 	struct ph_graph *graph; /* likewise */
 	struct ph_buf notes;
+	bool partial; /* damaged input: the answer is incomplete */
 };
 
 /* A command's arguments, as it consumes them. */

@@ -26,8 +26,17 @@ struct ph_error *ph_session_create_core(const char *core_path,
 	ph_buf_init(&s->notes);
 	struct ph_error *err = ph_target_open_core(core_path, exe_path, sysroot,
 						   &s->target);
-	if (!err)
+	if (!err) {
 		err = ph_runtime_create(s->target, &s->rt);
+		struct ph_target *t = s->target;
+		if (err && t->truncated_need)
+			err = ph_error_wrap(err,
+					    "%s: core truncated (%.0f%% of it "
+					    "present)",
+					    core_path,
+					    100.0 * (double)t->size /
+						    (double)t->truncated_need);
+	}
 	if (err) {
 		ph_session_destroy(s);
 		return err;
@@ -84,7 +93,24 @@ struct ph_error *session_heap(struct ph_session *s)
 		return err;
 	struct ph_heap *h = s->heap;
 	char a[32], b[32];
-	if (s->target->mem.bytes_missing)
+	struct ph_target *t = s->target;
+	if (t->truncated_need) {
+		/* One line: what was lost, and what it cost. */
+		char c[32], d[32];
+		ph_buf_printf(&s->notes,
+			      "py-heap: %s: core truncated: %s of the %s bytes "
+			      "its headers describe (%.0f%%); %zu segments "
+			      "(%s bytes) missing: %s references point into "
+			      "them, those objects could not be read; the "
+			      "answer is partial\n",
+			      t->core_path, ph_fmt_count(t->size, a),
+			      ph_fmt_count(t->truncated_need, b),
+			      100.0 * (double)t->size / (double)t->truncated_need,
+			      t->truncated_segments,
+			      ph_fmt_count(t->truncated_bytes, c),
+			      ph_fmt_count(h->refs_into_missing, d));
+		s->partial = true;
+	} else if (s->target->mem.bytes_missing)
 		ph_buf_printf(&s->notes,
 			      "py-heap: %s bytes of the process's memory are "
 			      "missing (not saved in the core, or unreadable); "
@@ -102,6 +128,11 @@ struct ph_error *session_heap(struct ph_session *s)
 			      ph_fmt_count(h->pools_inconsistent, a),
 			      ph_fmt_count(h->npools, b));
 	return NULL;
+}
+
+bool ph_session_partial(struct ph_session *s)
+{
+	return s->partial;
 }
 
 const char *ph_session_notes(struct ph_session *s)

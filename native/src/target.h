@@ -41,6 +41,9 @@ struct ph_target {
 	} *bufs;
 	size_t nbufs, bufs_cap;
 	double pause_ms; /* how long the process was stopped */
+	/* a truncated core: the size its headers need, what is missing */
+	uint64_t truncated_need, truncated_bytes;
+	size_t truncated_segments;
 	bool stopped;	 /* it was stopped while copied */
 };
 

@@ -148,8 +148,8 @@ static void test_errors(void)
 /* ---- ELF cores built here ---- */
 
 /* Writes a core with one PT_LOAD of 4 KiB at 0x10000 and an NT_FILE note
- * naming /bin/true there; returns its size. */
-static size_t write_core(const char *path, bool truncate, uint16_t type)
+ * naming /nonexistent/prog there; returns its size. */
+static size_t write_core(const char *path, size_t cut, uint16_t type)
 {
 	uint8_t img[8192] = {0};
 	Elf64_Ehdr *eh = (Elf64_Ehdr *)img;
@@ -167,7 +167,7 @@ static size_t write_core(const char *path, bool truncate, uint16_t type)
 	Elf64_Phdr *ph = (Elf64_Phdr *)(img + sizeof(*eh));
 	/* the note */
 	uint8_t *note = img + 512;
-	const char *fname = "/bin/true";
+	const char *fname = "/nonexistent/prog";
 	uint32_t desc_size = 16 + 24 + (uint32_t)strlen(fname) + 1;
 	uint32_t nh[3] = {5, desc_size, 0x46494c45};
 	memcpy(note, nh, 12);
@@ -182,7 +182,7 @@ static size_t write_core(const char *path, bool truncate, uint16_t type)
 			     .p_vaddr = 0x10000, .p_filesz = 4096,
 			     .p_memsz = 4096, .p_flags = PF_R | PF_W};
 	memset(img + 4096, 0x5a, 4096);
-	size_t size = truncate ? 6000 : sizeof(img);
+	size_t size = cut ? cut : sizeof(img);
 	FILE *f = fopen(path, "wb");
 	fwrite(img, 1, size, f);
 	fclose(f);
@@ -195,7 +195,7 @@ static void test_core_valid(void)
 {
 	char path[128];
 	snprintf(path, sizeof(path), "%s/good.core", tmpdir);
-	write_core(path, false, ET_CORE);
+	write_core(path, 0, ET_CORE);
 	struct ph_target *t = NULL;
 	struct ph_error *err = ph_target_open_core(path, NULL, NULL, &t);
 	CU_ASSERT_PTR_NULL_FATAL(err);
@@ -203,7 +203,7 @@ static void test_core_valid(void)
 	CU_ASSERT_TRUE(ph_mem_u64(&t->mem, 0x10008, &v));
 	CU_ASSERT_EQUAL(v, 0x5a5a5a5a5a5a5a5aULL);
 	CU_ASSERT_EQUAL(t->nmods, 1);
-	CU_ASSERT_STRING_EQUAL(t->mods[0].path, "/bin/true");
+	CU_ASSERT_STRING_EQUAL(t->mods[0].path, "/nonexistent/prog");
 	CU_ASSERT_EQUAL(t->mods[0].start, 0x10000);
 	ph_target_destroy(t);
 }
@@ -212,12 +212,35 @@ static void test_core_truncated(void)
 {
 	char path[128];
 	snprintf(path, sizeof(path), "%s/short.core", tmpdir);
-	write_core(path, true, ET_CORE);
+	write_core(path, 6000, ET_CORE);
+	/* Cut inside the PT_LOAD: what is there is read, the rest missing. */
 	struct ph_target *t = NULL;
 	struct ph_error *err = ph_target_open_core(path, NULL, NULL, &t);
+	CU_ASSERT_PTR_NULL_FATAL(err);
+	CU_ASSERT_EQUAL(t->truncated_need, 8192);
+	CU_ASSERT_EQUAL(t->truncated_segments, 1);
+	CU_ASSERT_EQUAL(t->truncated_bytes, 8192 - 6000);
+	uint64_t v;
+	CU_ASSERT_TRUE(ph_mem_u64(&t->mem, 0x10000 + 6000 - 4096 - 8, &v));
+	CU_ASSERT_FALSE(ph_mem_u64(&t->mem, 0x10000 + 6000 - 4096, &v));
+	uint8_t b;
+	err = ph_mem_read(&t->mem, 0x10000 + 3000, &b, 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+	CU_ASSERT_EQUAL(ph_error_code(err), PH_ERR_NOT_SAVED);
+	ph_error_destroy(err);
+	ph_target_destroy(t);
+	/* Cut before the notes: nothing says which files were mapped. */
+	write_core(path, 300, ET_CORE);
+	err = ph_target_open_core(path, NULL, NULL, &t);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(err);
 	CU_ASSERT_EQUAL(ph_error_code(err), PH_ERR_TRUNCATED);
 	CU_ASSERT_PTR_NOT_NULL(strstr(ph_error_message(err), "truncated"));
+	ph_error_destroy(err);
+	/* Cut inside the program headers. */
+	write_core(path, 100, ET_CORE);
+	err = ph_target_open_core(path, NULL, NULL, &t);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+	CU_ASSERT_EQUAL(ph_error_code(err), PH_ERR_TRUNCATED);
 	ph_error_destroy(err);
 }
 
@@ -225,7 +248,7 @@ static void test_core_not_core(void)
 {
 	char path[128];
 	snprintf(path, sizeof(path), "%s/exec.core", tmpdir);
-	write_core(path, false, ET_EXEC);
+	write_core(path, 0, ET_EXEC);
 	struct ph_target *t = NULL;
 	struct ph_error *err = ph_target_open_core(path, NULL, NULL, &t);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(err);
@@ -245,9 +268,9 @@ static void test_core_sysroot_escape(void)
 {
 	char path[128];
 	snprintf(path, sizeof(path), "%s/good.core", tmpdir);
-	write_core(path, false, ET_CORE);
+	write_core(path, 0, ET_CORE);
 	struct ph_target *t = NULL;
-	/* Under a sysroot, /bin/true is looked for inside it only. */
+	/* Under a sysroot, files are looked for inside it only. */
 	struct ph_error *err = ph_target_open_core(path, NULL, tmpdir, &t);
 	CU_ASSERT_PTR_NULL_FATAL(err);
 	CU_ASSERT_PTR_NULL(t->mods[0].elf); /* not in tmpdir */

@@ -1,0 +1,562 @@
+#!/usr/bin/python3.11
+"""bench.py - time py-heap on large cores against the in-process tools.
+
+For each size N (objects) in --sizes:
+
+  1. run tests/bench/heap.py N DIR under /usr/bin/python3.11: it builds the
+     heap and times the in-process tools on it (objgraph-style typestats,
+     gc.get_objects(), gc.get_referrers()), then writes DIR/ready;
+  2. take its core with gcore, touch DIR/core-taken; heap.py then counts the
+     objects it can reach from gc.get_objects() and times gc.collect();
+  3. run py-heap on the core, under /usr/bin/time -v (wall clock, peak RSS),
+     with PYHEAP_TIMING=1 (the stages of the object enumeration):
+       types, summary, referrers ADDR, path ADDR, cycles --unreachable,
+       refcheck
+  4. print one table per size, and write WORK/bench-results.md and
+     WORK/bench-results.json.
+
+Cores are cached in WORK/size-N, keyed by N, heap.py's mtime and the Python
+executable; --force rebuilds them. --callgrind also runs `py-heap types` on
+the smallest core under valgrind's callgrind and reports the instructions
+executed (Ir).
+
+Every CLI run of py-heap enumerates the heap again and the graph commands
+build the whole reference graph again: there is no way to ask a second
+question of the same process. So "index build" below is an estimate:
+referrers' time minus types' time (types enumerates objects but builds no
+graph; referrers does both and the query itself is cheap).
+
+Standard library only.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+HEAP_PY = os.path.join(HERE, "heap.py")
+PYTHON = "/usr/bin/python3.11"
+TIME = "/usr/bin/time"
+MiB = 1024.0 * 1024.0
+
+
+class BenchError(Exception):
+    pass
+
+
+def log(msg):
+    print("bench: " + msg, file=sys.stderr, flush=True)
+
+
+# ---- processes -------------------------------------------------------------
+
+def kill_group(p):
+    """End p and what it started (it runs in its own session we made)."""
+    if p is None or p.poll() is not None:
+        return
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def run(cmd, timeout, env=None, stdout=None, stderr=None):
+    """Run cmd in its own session; kill it (and its children) on timeout."""
+    p = subprocess.Popen(cmd, env=env, stdout=stdout or subprocess.PIPE,
+                         stderr=stderr or subprocess.PIPE,
+                         start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_group(p)
+        raise BenchError("timed out after %ds: %s" % (timeout, " ".join(cmd)))
+    except BaseException:
+        kill_group(p)
+        raise
+    return p.returncode, out, err
+
+
+# ---- the core --------------------------------------------------------------
+
+def core_key(size):
+    st = os.stat(HEAP_PY)
+    return {"size": size, "heap_py_mtime": st.st_mtime_ns, "python": PYTHON}
+
+
+def wait_for(path, proc, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            raise BenchError("heap.py exited (%d) before %s: %s"
+                             % (proc.returncode, what, err.strip()[-2000:]))
+        if time.monotonic() > deadline:
+            raise BenchError("no %s after %ds" % (what, timeout))
+        time.sleep(0.05)
+
+
+def make_core(size, d, force):
+    """Build (or reuse) the core for size in directory d; return its info."""
+    meta_path = os.path.join(d, "meta.json")
+    core = os.path.join(d, "core")
+    key = core_key(size)
+    if not force and os.path.exists(meta_path) and os.path.exists(core):
+        try:
+            with open(meta_path) as f:
+                meta = json.load(f)
+        except ValueError:
+            meta = None
+        if meta and meta.get("key") == key:
+            log("size %s: reusing %s" % (fmt_n(size), core))
+            return meta
+    if os.path.isdir(d):
+        shutil.rmtree(d)
+    os.makedirs(d)
+
+    # A rough bound: about 110 bytes of core per object, plus the image.
+    need = size * 110 + 200 * 1024 * 1024
+    free = shutil.disk_usage(d).free
+    if free < need * 1.2:
+        raise BenchError("size %d: %.1f GiB free in %s, the core needs about "
+                         "%.1f GiB" % (size, free / 2**30, d, need / 2**30))
+
+    t_build = max(120, size // 1000000 * 60 + 60)
+    log("size %s: building the heap (heap.py)" % fmt_n(size))
+    proc = subprocess.Popen([PYTHON, HEAP_PY, str(size), d],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        wait_for(os.path.join(d, "ready"), proc, t_build, "ready")
+        with open(os.path.join(d, "inproc.json")) as f:
+            inproc = json.load(f)
+        log("size %s: gcore %d" % (fmt_n(size), proc.pid))
+        t0 = time.monotonic()
+        rc, out, err = run(["gcore", "-o", os.path.join(d, "core"),
+                            str(proc.pid)], timeout=max(300, size // 10000))
+        gcore_s = time.monotonic() - t0
+        produced = os.path.join(d, "core.%d" % proc.pid)
+        if rc != 0 or not os.path.exists(produced):
+            raise BenchError("gcore failed (%d): %s"
+                             % (rc, (err or b"").decode(errors="replace")[-2000:]))
+        os.rename(produced, core)
+        open(os.path.join(d, "core-taken"), "w").close()
+        log("size %s: core taken (%.1f s, %.0f MiB); heap.py times "
+            "gc.collect()" % (fmt_n(size), gcore_s,
+                              os.path.getsize(core) / MiB))
+        try:
+            proc.wait(timeout=t_build * 3)
+        except subprocess.TimeoutExpired:
+            raise BenchError("heap.py did not finish after the core")
+        if proc.returncode != 0:
+            err = proc.stderr.read().decode(errors="replace")
+            raise BenchError("heap.py failed (%d): %s"
+                             % (proc.returncode, err.strip()[-2000:]))
+        with open(os.path.join(d, "inproc-gc.json")) as f:
+            inproc_gc = json.load(f)
+    except BaseException:
+        kill_group(proc)
+        raise
+    finally:
+        if proc.stderr:
+            proc.stderr.close()
+    meta = {"key": key, "core": core, "core_bytes": os.path.getsize(core),
+            "gcore_s": gcore_s, "inproc": inproc, "inproc_gc": inproc_gc}
+    with open(meta_path, "w") as f:
+        json.dump(meta, f, indent=1, sort_keys=True)
+    return meta
+
+
+# ---- py-heap under /usr/bin/time -------------------------------------------
+
+TIME_RE = {
+    "wall": re.compile(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)"),
+    "rss_kb": re.compile(r"Maximum resident set size \(kbytes\): (\d+)"),
+    "user": re.compile(r"User time \(seconds\): (\S+)"),
+    "sys": re.compile(r"System time \(seconds\): (\S+)"),
+    "major_faults": re.compile(r"Major \(requiring I/O\) page faults: (\d+)"),
+    "minor_faults": re.compile(r"Minor \(reclaiming a frame\) page faults: (\d+)"),
+}
+STAGE_RE = re.compile(r"^py-heap: (.+?)\s+([0-9.]+) ms$")
+
+
+def parse_wall(s):
+    secs = 0.0
+    for part in s.split(":"):
+        secs = secs * 60 + float(part)
+    return secs
+
+
+def py_heap(binary, core, args, timeout, out_path):
+    """Run py-heap --json ARGS; return timings, peak RSS, stages, result."""
+    env = dict(os.environ, PYHEAP_TIMING="1", LC_ALL="C")
+    cmd = [TIME, "-v", binary, "--core", core, "--json"] + args
+    with open(out_path, "wb") as out:
+        t0 = time.perf_counter()
+        rc, _, err = run(cmd, timeout, env=env, stdout=out)
+        wall = time.perf_counter() - t0
+    err = err.decode(errors="replace")
+    r = {"args": args, "rc": rc}
+    for k, rx in TIME_RE.items():
+        m = rx.search(err)
+        if not m:
+            raise BenchError("no %r in /usr/bin/time's output for %s:\n%s"
+                             % (k, " ".join(args), err[-2000:]))
+        v = m.group(1)
+        r[k] = parse_wall(v) if k == "wall" else float(v)
+    # /usr/bin/time's wall clock has 10 ms steps: ours is finer (and
+    # includes the fork of /usr/bin/time, well under a millisecond).
+    r["time_wall"] = r["wall"]
+    r["wall"] = wall
+    r["rss_mib"] = r.pop("rss_kb") / 1024.0
+    stages = []
+    for line in err.splitlines():
+        m = STAGE_RE.match(line)
+        if m:
+            stages.append((m.group(1), float(m.group(2)) / 1e3))
+    r["stages"] = stages
+    if rc != 0:
+        msgs = [l for l in err.splitlines()
+                if l.startswith("py-heap:") and not STAGE_RE.match(l)]
+        raise BenchError("py-heap %s failed (%d): %s"
+                         % (" ".join(args), rc, "; ".join(msgs)[-2000:]))
+    r["output_bytes"] = os.path.getsize(out_path)
+    return r
+
+
+def summarize_result(name, path):
+    """The few numbers of a command's JSON output worth reporting."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (ValueError, OSError) as e:
+        return {"parse_error": str(e)}
+    s = {}
+    if name in ("types", "summary"):
+        s["objects"] = data.get("objects")
+        s["bytes"] = data.get("bytes")
+        s["types"] = len(data.get("types", []))
+    elif name == "referrers":
+        s["referrers"] = len(data.get("referrers", []))
+        s["roots"] = len(data.get("roots", []))
+    elif name == "path":
+        s["keys"] = sorted(data)[:8]
+        for k in ("path", "steps", "chain"):
+            if isinstance(data.get(k), list):
+                s["length"] = len(data[k])
+    elif name == "cycles":
+        cyc = data.get("cycles", [])
+        s["cycles"] = len(cyc)
+        s["objects"] = sum(c.get("objects", 0) for c in cyc)
+        s["unreachable_objects"] = sum(c.get("objects", 0) for c in cyc
+                                       if c.get("unreachable"))
+        for k, v in data.items():
+            if k != "cycles" and isinstance(v, (int, float)):
+                s[k] = v
+    elif name == "refcheck":
+        for k in ("checked", "excess_objects", "deficit_objects"):
+            s[k] = data.get(k)
+    return s
+
+
+def median_run(binary, core, args, timeout, out_path, repeat):
+    runs = [py_heap(binary, core, args, timeout, out_path)
+            for _ in range(repeat)]
+    runs.sort(key=lambda r: r["wall"])
+    best = dict(runs[len(runs) // 2])
+    best["walls"] = [r["wall"] for r in runs]
+    return best
+
+
+# ---- the benchmark ----------------------------------------------------------
+
+def fmt_n(n):
+    if n >= 1000000 and n % 1000000 == 0:
+        return "%dM" % (n // 1000000)
+    if n >= 1000 and n % 1000 == 0:
+        return "%dk" % (n // 1000)
+    return str(n)
+
+
+def bench_size(args, size):
+    d = os.path.join(args.work_dir, "size-%d" % size)
+    meta = make_core(size, d, args.force)
+    core = meta["core"]
+    inproc, igc = meta["inproc"], meta["inproc_gc"]
+    addr = inproc["target_address"]
+    commands = [
+        ("types", ["types"]),
+        ("summary", ["summary"]),
+        ("referrers", ["referrers", addr]),
+        ("path", ["path", addr]),
+        ("cycles", ["cycles", "--unreachable"]),
+        ("refcheck", ["refcheck"]),
+    ]
+    timeout = max(600, size // 1000000 * 300)
+    results = {}
+    for name, cargs in commands:
+        log("size %s: py-heap %s" % (fmt_n(size), " ".join(cargs)))
+        out_path = os.path.join(d, "out-%s.json" % name)
+        r = median_run(args.bin, core, cargs, timeout, out_path, args.repeat)
+        r["result"] = summarize_result(name, out_path)
+        results[name] = r
+        log("  %.2f s, %.0f MiB" % (r["wall"], r["rss_mib"]))
+    return {"size": size, "core_bytes": meta["core_bytes"],
+            "gcore_s": meta["gcore_s"], "inproc": inproc, "inproc_gc": igc,
+            "py_heap": results, "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "bin_mtime": os.stat(args.bin).st_mtime, "repeat": args.repeat}
+
+
+def callgrind(args, size):
+    d = os.path.join(args.work_dir, "size-%d" % size)
+    core = os.path.join(d, "core")
+    out = os.path.join(d, "callgrind.out")
+    log("size %s: callgrind py-heap types" % fmt_n(size))
+    t0 = time.monotonic()
+    rc, _, err = run(["valgrind", "--tool=callgrind",
+                      "--callgrind-out-file=" + out, args.bin, "--core", core,
+                      "types"], timeout=args.callgrind_timeout,
+                     stdout=subprocess.DEVNULL)
+    wall = time.monotonic() - t0
+    if rc != 0:
+        raise BenchError("callgrind failed (%d): %s"
+                         % (rc, err.decode(errors="replace")[-2000:]))
+    ir = None
+    with open(out) as f:
+        for line in f:
+            if line.startswith("summary:") or line.startswith("totals:"):
+                ir = int(line.split()[1])
+                if line.startswith("summary:"):
+                    break
+    top = []
+    if shutil.which("callgrind_annotate"):
+        rc, o, _ = run(["callgrind_annotate", "--inclusive=no", out],
+                       timeout=300)
+        lines = o.decode(errors="replace").splitlines()
+        for line in lines:
+            m = re.match(r"^\s*([0-9,]+) \(\s*([0-9.]+)%\)\s+(\S.*)$", line)
+            if m and "PROGRAM TOTALS" not in line:
+                top.append((int(m.group(1).replace(",", "")),
+                            float(m.group(2)), m.group(3).strip()))
+            if len(top) >= 10:
+                break
+    return {"size": size, "ir": ir, "wall": wall, "file": out, "top": top}
+
+
+def ratio(a, b):
+    if a is None or b is None or b <= 0:
+        return None
+    return a / b
+
+
+def fmt_s(v):
+    if v is None:
+        return "-"
+    if v < 0.01:
+        return "%.4f" % v
+    if v < 10:
+        return "%.3f" % v
+    return "%.1f" % v
+
+
+def fmt_ratio(v):
+    if v is None:
+        return "-"
+    return "%.1fx" % v if v < 100 else "%.0fx" % v
+
+
+def table(res):
+    """One size's results as markdown lines."""
+    size = res["size"]
+    ip, ig, ph = res["inproc"], res["inproc_gc"], res["py_heap"]
+    objs = ph["types"]["result"].get("objects")
+    rows = [
+        ("types", "types", "typestats (objgraph)", ip["typestats_s"]),
+        ("summary", "summary", "-", None),
+        ("referrers ADDR", "referrers", "gc.get_referrers(obj)",
+         ip["get_referrers_s"]),
+        ("path ADDR", "path", "-", None),
+        ("cycles --unreachable", "cycles", "gc.collect()",
+         ig.get("gc_collect_s")),
+        ("refcheck", "refcheck", "-", None),
+    ]
+    L = []
+    L.append("### %s objects (heap.py %d)" % (fmt_n(size), size))
+    L.append("")
+    L.append("| measurement | py-heap s | user+sys s | peak RSS MiB | "
+             "RSS B/object | in-process | in-process s | ratio |")
+    L.append("|---|---:|---:|---:|---:|---|---:|---:|")
+    for label, key, what, ips in rows:
+        r = ph[key]
+        per = r["rss_mib"] * MiB / objs if objs else None
+        L.append("| %s | %s | %s | %.0f | %s | %s | %s | %s |" % (
+            label, fmt_s(r["wall"]), fmt_s(r["user"] + r["sys"]),
+            r["rss_mib"], "%.0f" % per if per else "-", what, fmt_s(ips),
+            fmt_ratio(ratio(r["wall"], ips))))
+    idx = ph["referrers"]["wall"] - ph["types"]["wall"]
+    L.append("| index build (est.) | %s | | | | | | |" % fmt_s(idx))
+    L.append("")
+    L.append("- index build (est.) = referrers - types: every py-heap run "
+             "enumerates the heap again and graph commands rebuild the whole "
+             "graph, so query time after the index cannot be measured "
+             "separately; the referrers row is the full index build plus "
+             "one cheap query.")
+    L.append("- objects: py-heap %s (types \"objects\"); fixture built %s; "
+             "gc.get_objects() %s (tracked containers only); reachable "
+             "in-process from gc.get_objects() through untracked objects %s."
+             % (fmtc(objs), fmtc(ip["objects_built"]),
+                fmtc(ip["gc_get_objects"]), fmtc(ig.get("closure_objects"))))
+    L.append("- core: %.0f MiB (%.0f bytes/object), gcore %.1f s; py-heap's "
+             "peak RSS includes the core pages it touched (the core is "
+             "mapped)." % (res["core_bytes"] / MiB,
+                           res["core_bytes"] / objs if objs else 0,
+                           res["gcore_s"]))
+    L.append("- in-process: gc.get_objects() %s s; typestats %s s (%d types); "
+             "gc.get_referrers %s s (%d referrers); gc.collect() %s s "
+             "(freed %s), again %s s; heap build %s s."
+             % (fmt_s(ip["get_objects_s"]), fmt_s(ip["typestats_s"]),
+                ip["typestats_types"], fmt_s(ip["get_referrers_s"]),
+                ip["target_referrers"], fmt_s(ig.get("gc_collect_s")),
+                fmtc(ig.get("gc_collect_freed")),
+                fmt_s(ig.get("gc_collect_again_s")), fmt_s(ip["build_s"])))
+    rr, cy, rc = (ph["referrers"]["result"], ph["cycles"]["result"],
+                  ph["refcheck"]["result"])
+    L.append("- py-heap results: referrers %s (in-process %d); cycles %s, "
+             "unreachable objects %s (gc.collect() freed %s); refcheck "
+             "checked %s, excess %s, deficit %s."
+             % (rr.get("referrers"), ip["target_referrers"],
+                fmtc(cy.get("cycles")), fmtc(cy.get("unreachable_objects")),
+                fmtc(ig.get("gc_collect_freed")), fmtc(rc.get("checked")),
+                fmtc(rc.get("excess_objects")),
+                fmtc(rc.get("deficit_objects"))))
+    st = ph["types"]["stages"]
+    if st:
+        L.append("- enumeration stages (types, PYHEAP_TIMING): " + ", ".join(
+            "%s %s s" % (n, fmt_s(s)) for n, s in st) +
+            "; sum %s s of %s s wall." % (fmt_s(sum(s for _, s in st)),
+                                         fmt_s(ph["types"]["wall"])))
+    outs = ", ".join("%s %s" % (k, fmt_bytes(ph[k]["output_bytes"]))
+                     for _, k, _, _ in rows)
+    L.append("- JSON output sizes: " + outs + ".")
+    if res.get("repeat", 1) > 1:
+        L.append("- py-heap times are the median of %d runs." % res["repeat"])
+    L.append("")
+    return L
+
+
+def fmtc(v):
+    return "-" if v is None else "{:,}".format(v)
+
+
+def fmt_bytes(n):
+    if n >= MiB:
+        return "%.1f MiB" % (n / MiB)
+    if n >= 1024:
+        return "%.1f KiB" % (n / 1024)
+    return "%d B" % n
+
+
+def callgrind_lines(cg):
+    L = ["### callgrind: py-heap types on the %s core" % fmt_n(cg["size"]), ""]
+    L.append("- total instructions (Ir): %s (valgrind wall %.1f s)"
+             % (fmtc(cg["ir"]), cg["wall"]))
+    if cg["top"]:
+        L.append("- top functions (self Ir):")
+        for ir, pct, fn in cg["top"]:
+            L.append("  - %s (%.1f%%) %s" % (fmtc(ir), pct, fn))
+    L.append("")
+    return L
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--bin", default="build/bin/py-heap")
+    ap.add_argument("--work-dir", default="build/bench")
+    ap.add_argument("--sizes", default="1000000,10000000",
+                    help="comma-separated object counts (default 1M,10M)")
+    ap.add_argument("--force", action="store_true",
+                    help="rebuild the cached cores")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="py-heap runs per command (median)")
+    ap.add_argument("--callgrind", action="store_true",
+                    help="callgrind py-heap types on the smallest core")
+    ap.add_argument("--callgrind-timeout", type=int, default=3600)
+    args = ap.parse_args()
+    args.bin = os.path.abspath(args.bin)
+    args.work_dir = os.path.abspath(args.work_dir)
+    os.makedirs(args.work_dir, exist_ok=True)
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s]
+    for tool in (PYTHON, TIME):
+        if not os.access(tool, os.X_OK):
+            sys.exit("bench: %s is needed" % tool)
+    if not shutil.which("gcore"):
+        sys.exit("bench: gcore (gdb) is needed")
+    if not os.access(args.bin, os.X_OK):
+        sys.exit("bench: no %s (make first)" % args.bin)
+
+    json_path = os.path.join(args.work_dir, "bench-results.json")
+    md_path = os.path.join(args.work_dir, "bench-results.md")
+    # Results of other sizes from earlier runs are kept.
+    allres = {"sizes": {}, "callgrind": None}
+    if os.path.exists(json_path):
+        try:
+            with open(json_path) as f:
+                allres = json.load(f)
+        except ValueError:
+            pass
+    status = 0
+    for size in sizes:
+        try:
+            res = bench_size(args, size)
+        except BenchError as e:
+            log("size %s: %s" % (fmt_n(size), e))
+            status = 1
+            continue
+        allres["sizes"][str(size)] = res
+        print("\n".join(table(res)), flush=True)
+        save(allres, json_path, md_path)
+    if args.callgrind:
+        if not shutil.which("valgrind"):
+            log("valgrind is not installed: no --callgrind")
+        else:
+            small = min(sizes)
+            try:
+                cg = callgrind(args, small)
+                allres["callgrind"] = cg
+                print("\n".join(callgrind_lines(cg)), flush=True)
+            except BenchError as e:
+                log("callgrind: %s" % e)
+                status = 1
+    save(allres, json_path, md_path)
+    log("results: %s, %s" % (md_path, json_path))
+    return status
+
+
+def save(allres, json_path, md_path):
+    with open(json_path + ".tmp", "w") as f:
+        json.dump(allres, f, indent=1, sort_keys=True)
+    os.replace(json_path + ".tmp", json_path)
+    L = ["# py-heap benchmark", "",
+         "py-heap seconds are the wall clock of one CLI run, "
+         "peak RSS (from /usr/bin/time -v) is its maximum resident set size.", ""]
+    for k in sorted(allres["sizes"], key=int):
+        L += table(allres["sizes"][k])
+    if allres.get("callgrind"):
+        L += callgrind_lines(allres["callgrind"])
+    with open(md_path, "w") as f:
+        f.write("\n".join(L) + "\n")
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)
