@@ -96,7 +96,8 @@ struct ph_error *ph_memory_finish(struct ph_memory *m)
 				a = b;
 			}
 		}
-		qsort(out, nout, sizeof(*out), seg_cmp);
+		if (nout)
+			qsort(out, nout, sizeof(*out), seg_cmp);
 	}
 	free(m->segs);
 	m->segs = out;
