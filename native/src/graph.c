@@ -398,7 +398,8 @@ static struct ph_error *build_c_holders(struct ph_graph *g)
 		skip[nskip++] = (struct extent){h->addr[i] - (t->presize & 16),
 						h->addr[i] + size};
 	}
-	qsort(skip, nskip, sizeof(*skip), extent_cmp);
+	if (nskip)
+		qsort(skip, nskip, sizeof(*skip), extent_cmp);
 	/* The writable data of every file mapped: C statics. */
 	for (size_t m = 0; m < tg->nmods; m++) {
 		const struct ph_module *mod = &tg->mods[m];
