@@ -14,7 +14,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden \
 	-Inative/include -Inative/src
-LDLIBS := -lelf -lm
+LDLIBS := -lelf -ldebuginfod -lm
 
 LIB_SRCS := $(wildcard native/src/*.c)
 LIB_OBJS := $(patsubst native/src/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
@@ -36,9 +36,9 @@ $(BUILD)/obj/%.o: native/src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(LIB): $(LIB_OBJS)
+$(LIB): $(LIB_OBJS) Makefile
 	@mkdir -p $(dir $@)
-	$(CC) -shared -Wl,-soname,libpyheap.so -o $@ $^ $(LDLIBS)
+	$(CC) -shared -Wl,-soname,libpyheap.so -o $@ $(LIB_OBJS) $(LDLIBS)
 
 $(BIN): native/cli/main.c $(LIB)
 	@mkdir -p $(dir $@)

@@ -6,8 +6,8 @@
 #include "pyheap.h"
 
 static const char usage[] =
-	"usage: py-heap --core CORE [--exe EXE] [--sysroot DIR] [--json] "
-	"COMMAND [ARGS]\n"
+	"usage: py-heap --core CORE [--exe EXE] [--sysroot DIR] [--debug-dir DIR]\n"
+	"               [--no-debuginfod] [--json] COMMAND [ARGS]\n"
 	"       py-heap --pid PID [--no-stop] [--json] COMMAND [ARGS]\n"
 	"\n"
 	"Inspect the Python heap of a CPython process from its core dump, or\n"
@@ -18,24 +18,46 @@ static const char usage[] =
 	"  --pid PID       a running process\n"
 	"  --no-stop       read the process without stopping it (may be\n"
 	"                  inconsistent)\n"
+	"  --debug-dir DIR separate debug files (DIR/.build-id/xx/rest.debug),\n"
+	"                  searched before /usr/lib/debug; repeatable\n"
+	"  --no-debuginfod do not ask DEBUGINFOD_URLS for debug information\n"
 	"  --exe EXE       the executable, instead of the one the core names\n"
 	"  --sysroot DIR   prefix for every file path taken from the core\n"
 	"  --json          print JSON instead of text\n"
 	"  --version       print py-heap's version\n"
 	"\n"
 	"Commands:\n"
+	"  summary         a first look: totals, largest types, GC, pymalloc\n"
 	"  types [--limit N] [--sort count|size]\n"
 	"                  objects by type: count and sys.getsizeof() bytes\n"
 	"  list TYPE [--limit N] [--min-size B]\n"
 	"                  the objects of one type: address, size, value\n"
+	"  show ADDR [--limit N]\n"
+	"                  one object: type, size, refcount, GC state, value\n"
+	"  referents ADDR  what the object holds, and how\n"
+	"  referrers ADDR [--depth N] [--limit N]\n"
+	"                  who holds it (what gc.get_referrers() would say)\n"
+	"  path ADDR [--all N]\n"
+	"                  why it is alive: the chain from a root to it\n"
+	"  cycles [--unreachable] [--min-size B] [--limit N] [--sort size|count]\n"
+	"                  reference cycles; --unreachable: what gc.collect()\n"
+	"                  would free now\n"
+	"  refcount ADDR   its refcount against the references that exist\n"
+	"  refcheck [--min-excess K] [--type T] [--limit N]\n"
+	"                  the refcount audit: suspected C-extension leaks\n"
 	"  info            what py-heap found: version, runtime, sources\n"
 	"\n"
-	"Exit status: 0 on success, 2 on any error (one line on stderr).\n";
+	"ADDR is an object's address, as id() gives it (0x7f... or decimal).\n"
+	"\n"
+	"Exit status: 0 on success; 2 on any error (one line on stderr), and\n"
+	"after a partial answer from a damaged core (notes on stderr).\n";
 
 int main(int argc, char **argv)
 {
 	const char *core = NULL, *exe = NULL, *sysroot = NULL, *pid = NULL;
-	bool json = false, no_stop = false;
+	const char *debug_dirs[64];
+	size_t ndebug_dirs = 0;
+	bool json = false, no_stop = false, no_debuginfod = false;
 	int i = 1;
 	for (; i < argc; i++) {
 		const char *a = argv[i];
@@ -50,6 +72,17 @@ int main(int argc, char **argv)
 			dst = &pid;
 		else if (!strcmp(a, "--no-stop")) {
 			no_stop = true;
+			continue;
+		} else if (!strcmp(a, "--no-debuginfod")) {
+			no_debuginfod = true;
+			continue;
+		} else if (!strcmp(a, "--debug-dir")) {
+			if (i + 1 >= argc || ndebug_dirs == 64) {
+				fprintf(stderr, "py-heap: --debug-dir needs a "
+						"directory\n");
+				return 2;
+			}
+			debug_dirs[ndebug_dirs++] = argv[++i];
 			continue;
 		} else if (!strcmp(a, "--json")) {
 			json = true;
@@ -107,11 +140,24 @@ int main(int argc, char **argv)
 		fprintf(stderr, "py-heap: no command (types, list, info; see --help)\n");
 		return 2;
 	}
-	struct ph_session *s;
-	struct ph_error *err =
-		pid ? ph_session_create_pid((int)pid_n,
-					    no_stop ? PH_SESSION_NO_STOP : 0, &s)
-		    : ph_session_create_core(core, exe, sysroot, &s);
+	struct ph_session *s = NULL;
+	struct ph_options *o = NULL;
+	struct ph_error *err = ph_options_create(&o);
+	if (!err)
+		err = pid ? ph_options_set_pid(o, (int)pid_n,
+					       no_stop ? PH_SESSION_NO_STOP : 0)
+			  : ph_options_set_core(o, core);
+	if (!err && exe)
+		err = ph_options_set_exe(o, exe);
+	if (!err && sysroot)
+		err = ph_options_set_sysroot(o, sysroot);
+	for (size_t k = 0; !err && k < ndebug_dirs; k++)
+		err = ph_options_add_debug_dir(o, debug_dirs[k]);
+	if (!err) {
+		ph_options_set_no_debuginfod(o, no_debuginfod);
+		err = ph_session_create(o, &s);
+	}
+	ph_options_destroy(o);
 	if (err) {
 		fprintf(stderr, "py-heap: %s\n", ph_error_message(err));
 		ph_error_destroy(err);

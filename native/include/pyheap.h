@@ -69,6 +69,37 @@ PH_EXPORT void ph_free(void *ptr);
 struct ph_session;
 
 /*
+ * Options for opening a session: what to open and where to look for
+ * files. Create, set, pass to ph_session_create(), destroy.
+ */
+struct ph_options;
+
+PH_EXPORT struct ph_error *ph_options_create(struct ph_options **ret);
+PH_EXPORT void ph_options_destroy(struct ph_options *options);
+/* A core file (exclusive with ph_options_set_pid). */
+PH_EXPORT struct ph_error *ph_options_set_core(struct ph_options *options,
+					       const char *core_path);
+/* A running process; flags as for ph_session_create_pid(). */
+PH_EXPORT struct ph_error *ph_options_set_pid(struct ph_options *options,
+					      int pid, unsigned flags);
+/* The executable, instead of the one the core names. */
+PH_EXPORT struct ph_error *ph_options_set_exe(struct ph_options *options,
+					      const char *exe_path);
+/* A prefix for every path taken from the core. */
+PH_EXPORT struct ph_error *ph_options_set_sysroot(struct ph_options *options,
+						  const char *sysroot);
+/* A directory of separate debug files (DIR/.build-id/xx/rest.debug),
+ * searched before /usr/lib/debug; may be given several times. */
+PH_EXPORT struct ph_error *ph_options_add_debug_dir(struct ph_options *options,
+						    const char *dir);
+/* Do not ask a debuginfod server even when DEBUGINFOD_URLS is set. */
+PH_EXPORT void ph_options_set_no_debuginfod(struct ph_options *options,
+					    bool no_debuginfod);
+
+PH_EXPORT struct ph_error *ph_session_create(const struct ph_options *options,
+					     struct ph_session **ret);
+
+/*
  * Opens the core at core_path. exe_path overrides the executable named in
  * the core (NULL: take it from the core's NT_FILE note). sysroot, when not
  * NULL, prefixes every path taken from the core.

@@ -537,6 +537,8 @@ void ph_target_destroy(struct ph_target *t)
 			munmap(m->map, m->size);
 		if (m->fd >= 0)
 			close(m->fd);
+		ph_module_close_debuginfo(m);
+		free(m->syms);
 		free(m->path);
 		free(m->disk_path);
 	}
@@ -549,6 +551,9 @@ void ph_target_destroy(struct ph_target *t)
 		close(t->fd);
 	for (size_t i = 0; i < t->nbufs; i++)
 		munmap(t->bufs[i].ptr, t->bufs[i].size);
+	for (size_t i = 0; i < t->ndebug_dirs; i++)
+		free(t->debug_dirs[i]);
+	free(t->debug_dirs);
 	free(t->bufs);
 	ph_memory_free(&t->mem);
 	ph_buf_free(&t->notes);
@@ -556,16 +561,25 @@ void ph_target_destroy(struct ph_target *t)
 	free(t);
 }
 
+static bool sym_iter_elf(Elf *elf,
+			 bool (*fn)(void *arg, const char *name, GElf_Sym *sym),
+			 void *arg);
+
 static bool sym_iter(const struct ph_module *mod,
 		     bool (*fn)(void *arg, const char *name, GElf_Sym *sym),
 		     void *arg)
 {
-	if (!mod->elf)
-		return false;
+	if (mod->elf && sym_iter_elf(mod->elf, fn, arg))
+		return true;
+	return mod->debug_elf && sym_iter_elf(mod->debug_elf, fn, arg);
+}
+
+static bool sym_iter_elf(Elf *elf,
+			 bool (*fn)(void *arg, const char *name, GElf_Sym *sym),
+			 void *arg)
+{
 	Elf_Scn *scn = NULL;
-	size_t shstrndx;
-	(void)shstrndx;
-	while ((scn = elf_nextscn(mod->elf, scn))) {
+	while ((scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr sh;
 		if (!gelf_getshdr(scn, &sh) ||
 		    (sh.sh_type != SHT_DYNSYM && sh.sh_type != SHT_SYMTAB))
@@ -580,7 +594,7 @@ static bool sym_iter(const struct ph_module *mod,
 			    sym.st_shndx == SHN_UNDEF)
 				continue;
 			const char *name =
-				elf_strptr(mod->elf, sh.sh_link, sym.st_name);
+				elf_strptr(elf, sh.sh_link, sym.st_name);
 			if (name && fn(arg, name, &sym))
 				return true;
 		}
@@ -596,21 +610,92 @@ struct sym_find {
 static bool sym_find_cb(void *arg, const char *name, GElf_Sym *sym)
 {
 	struct sym_find *f = arg;
-	if (strcmp(name, f->name))
+	size_t n = strlen(f->name);
+	if (strncmp(name, f->name, n) ||
+	    (name[n] && strncmp(name + n, ".lto_priv.", 10)))
 		return false;
 	f->sym = *sym;
 	return true;
 }
 
-bool ph_module_symbol(const struct ph_module *mod, const char *name,
+/* A module's defined symbols sorted by name (without LTO's suffix), built
+ * on the first lookup: a debug file has tens of thousands. */
+struct sym_entry {
+	const char *name;
+	size_t len; /* up to ".lto_priv." */
+	uint64_t value, size;
+};
+
+struct sym_collect {
+	struct sym_entry *e;
+	size_t n, cap;
+	bool failed;
+};
+
+static bool sym_collect_cb(void *arg, const char *name, GElf_Sym *sym)
+{
+	struct sym_collect *c = arg;
+	if (!*name || ph_grow((void **)&c->e, &c->cap, c->n + 1, sizeof(*c->e))) {
+		c->failed = c->failed || *name;
+		return false;
+	}
+	const char *lto = strstr(name, ".lto_priv.");
+	c->e[c->n++] = (struct sym_entry){name, lto ? (size_t)(lto - name)
+						    : strlen(name),
+					  sym->st_value, sym->st_size};
+	return false;
+}
+
+static int sym_entry_cmp(const void *a, const void *b)
+{
+	const struct sym_entry *x = a, *y = b;
+	size_t n = x->len < y->len ? x->len : y->len;
+	int c = memcmp(x->name, y->name, n);
+	if (c)
+		return c;
+	return x->len < y->len ? -1 : x->len > y->len;
+}
+
+bool ph_module_symbol(const struct ph_module *cmod, const char *name,
 		      uint64_t *ret_addr, uint64_t *ret_size)
 {
-	struct sym_find f = {.name = name};
-	if (!sym_iter(mod, sym_find_cb, &f))
+	struct ph_module *mod = (struct ph_module *)cmod;
+	/* Rebuilt when debug information arrives after the first lookup. */
+	if (!mod->syms || mod->syms_with_debug != (mod->debug_elf != NULL)) {
+		struct sym_collect c = {0};
+		sym_iter(mod, sym_collect_cb, &c);
+		if (c.failed) {
+			free(c.e);
+			struct sym_find f = {.name = name};
+			if (!sym_iter(mod, sym_find_cb, &f))
+				return false;
+			*ret_addr = f.sym.st_value + mod->bias;
+			if (ret_size)
+				*ret_size = f.sym.st_size;
+			return true;
+		}
+		if (c.n)
+			qsort(c.e, c.n, sizeof(*c.e), sym_entry_cmp);
+		free(mod->syms);
+		mod->syms = c.e;
+		mod->nsyms = c.n;
+		mod->syms_with_debug = mod->debug_elf != NULL;
+		if (!mod->syms)
+			mod->syms = calloc(1, sizeof(struct sym_entry));
+	}
+	struct sym_entry key = {name, strlen(name), 0, 0};
+	const struct sym_entry *e = mod->nsyms
+		? bsearch(&key, mod->syms, mod->nsyms, sizeof(key), sym_entry_cmp)
+		: NULL;
+	if (!e)
 		return false;
-	*ret_addr = f.sym.st_value + mod->bias;
+	/* Equal names: take the first (dynsym comes before symtab). */
+	while (e > (const struct sym_entry *)mod->syms &&
+	       !sym_entry_cmp(e - 1, &key))
+		e--;
+	*ret_addr = e->value + mod->bias;
 	if (ret_size)
-		*ret_size = f.sym.st_size;
+		*ret_size = e->size;
 	return true;
 }
 

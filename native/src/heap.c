@@ -1477,10 +1477,71 @@ static bool pool_header(struct ph_heap *h, const uint8_t *p, uint64_t addr,
  * of the core's writable memory whose header is self-consistent (size
  * class, offsets, a free list inside the pool).
  */
+static struct ph_error *add_pool(struct ph_heap *h, const struct ph_pool *pool)
+{
+	struct ph_error *err = ph_grow((void **)&h->pools, &h->pools_cap,
+				       h->npools + 1, sizeof(*h->pools));
+	if (!err)
+		err = pool_index_add(h, pool->addr, (uint32_t)h->npools);
+	if (!err)
+		h->pools[h->npools++] = *pool;
+	return err;
+}
+
+/*
+ * pymalloc's own arena table (3.8-3.11: the static `arenas`, in the debug
+ * information): every pool ever carved from a live arena, exactly.
+ * Returns false when the table is not there or does not look right.
+ */
+static bool find_pools_from_arenas(struct ph_heap *h, struct ph_error **ret_err)
+{
+	const struct ph_layout *L = h->L;
+	const struct ph_module *m = h->rt->pymod;
+	uint64_t arenas_sym, max_sym, arenas = 0;
+	uint32_t maxarenas = 0;
+	*ret_err = NULL;
+	if (!ph_module_symbol(m, "arenas", &arenas_sym, NULL) ||
+	    !ph_module_symbol(m, "maxarenas", &max_sym, NULL) ||
+	    !ph_mem_u64(h->mem, arenas_sym, &arenas) ||
+	    !ph_mem_u32(h->mem, max_sym, &maxarenas) || !arenas ||
+	    maxarenas > (1U << 24))
+		return false;
+	const uint8_t *tab = ph_mem_ptr(h->mem, arenas, (size_t)maxarenas * 48);
+	if (!tab)
+		return false;
+	for (uint32_t i = 0; i < maxarenas; i++) {
+		uint64_t address, pool_address;
+		memcpy(&address, tab + (size_t)i * 48, 8);
+		memcpy(&pool_address, tab + (size_t)i * 48 + 8, 8);
+		if (!address)
+			continue; /* an unused arena_object */
+		uint64_t p = (address + L->pool_size - 1) &
+			     ~((uint64_t)L->pool_size - 1);
+		if (pool_address < p || pool_address - p > L->arena_size)
+			return false;
+		for (; p < pool_address; p += L->pool_size) {
+			const uint8_t *hdr = ph_mem_ptr(h->mem, p, L->pool_size);
+			struct ph_pool pool;
+			uint32_t arenaindex;
+			if (!hdr)
+				continue; /* not saved: counted as missing */
+			memcpy(&arenaindex, hdr + 32, 4);
+			if (!pool_header(h, hdr, p, &pool) || arenaindex != i)
+				continue; /* empty (free) pool */
+			if ((*ret_err = add_pool(h, &pool)))
+				return true;
+		}
+	}
+	h->arena_source = "pymalloc's arena table (debug symbols)";
+	return true;
+}
+
 static struct ph_error *find_pools(struct ph_heap *h)
 {
 	const struct ph_layout *L = h->L;
 	struct ph_error *err;
+	if (find_pools_from_arenas(h, &err))
+		return err;
 	for (size_t i = 0; i < h->mem->nsegs; i++) {
 		const struct ph_segment *s = &h->mem->segs[i];
 		if (!s->data || !s->writable || s->from_file)
@@ -1491,14 +1552,8 @@ static struct ph_error *find_pools(struct ph_heap *h)
 			struct ph_pool pool;
 			if (!pool_header(h, s->data + (a - s->start), a, &pool))
 				continue;
-			err = ph_grow((void **)&h->pools, &h->pools_cap,
-				      h->npools + 1, sizeof(*h->pools));
-			if (err)
+			if ((err = add_pool(h, &pool)))
 				return err;
-			err = pool_index_add(h, a, (uint32_t)h->npools);
-			if (err)
-				return err;
-			h->pools[h->npools++] = pool;
 		}
 	}
 	h->arena_source = "pool headers found by scanning writable memory";
@@ -1563,6 +1618,13 @@ static bool interned_check_cb(void *arg, uint64_t key, uint64_t value,
 static void find_interned(struct ph_heap *h)
 {
 	const struct ph_layout *L = h->L;
+	uint64_t sym, dict = 0;
+	if (ph_module_symbol(h->rt->pymod, "interned", &sym, NULL) &&
+	    ph_mem_u64(h->mem, sym, &dict) && dict &&
+	    ph_heap_lookup(h, dict) != PH_NONE) {
+		h->interned_dict = dict;
+		return;
+	}
 	for (size_t i = 0; i < h->n; i++) {
 		const struct ph_type *t = &h->types[h->tidx[i]];
 		if (t->kind != PH_KIND_DICT || t->heap ||

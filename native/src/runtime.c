@@ -104,6 +104,9 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 		goto fail;
 	}
 	rt->runtime_addr = addr;
+	/* Symbols the build does not export (pymalloc's arenas, the interned
+	 * table) are in its debug information, when there is some. */
+	ph_module_find_debuginfo(t, (struct ph_module *)rt->pymod);
 
 	/* The version as the process itself states it. */
 	uint64_t vaddr;

@@ -15,25 +15,129 @@ const char *ph_version(void)
 	return "0.1.0";
 }
 
-struct ph_error *ph_session_create_core(const char *core_path,
-					const char *exe_path,
-					const char *sysroot,
-					struct ph_session **ret)
+struct ph_options {
+	char *core, *exe, *sysroot;
+	int pid;
+	unsigned pid_flags;
+	char **debug_dirs;
+	size_t ndebug_dirs, debug_dirs_cap;
+	bool no_debuginfod;
+};
+
+struct ph_error *ph_options_create(struct ph_options **ret)
 {
+	*ret = calloc(1, sizeof(**ret));
+	return *ret ? NULL : ph_error_nomem();
+}
+
+void ph_options_destroy(struct ph_options *o)
+{
+	if (!o)
+		return;
+	free(o->core);
+	free(o->exe);
+	free(o->sysroot);
+	for (size_t i = 0; i < o->ndebug_dirs; i++)
+		free(o->debug_dirs[i]);
+	free(o->debug_dirs);
+	free(o);
+}
+
+static struct ph_error *set_str(char **dst, const char *v)
+{
+	char *c = v ? strdup(v) : NULL;
+	if (v && !c)
+		return ph_error_nomem();
+	free(*dst);
+	*dst = c;
+	return NULL;
+}
+
+struct ph_error *ph_options_set_core(struct ph_options *o, const char *core)
+{
+	return set_str(&o->core, core);
+}
+
+struct ph_error *ph_options_set_pid(struct ph_options *o, int pid,
+				    unsigned flags)
+{
+	if (pid <= 0)
+		return ph_error_create(PH_ERR_USAGE, "not a process id: %d", pid);
+	o->pid = pid;
+	o->pid_flags = flags;
+	return NULL;
+}
+
+struct ph_error *ph_options_set_exe(struct ph_options *o, const char *exe)
+{
+	return set_str(&o->exe, exe);
+}
+
+struct ph_error *ph_options_set_sysroot(struct ph_options *o,
+					const char *sysroot)
+{
+	return set_str(&o->sysroot, sysroot);
+}
+
+struct ph_error *ph_options_add_debug_dir(struct ph_options *o,
+					  const char *dir)
+{
+	struct ph_error *err = ph_grow((void **)&o->debug_dirs,
+				       &o->debug_dirs_cap, o->ndebug_dirs + 1,
+				       sizeof(char *));
+	if (err)
+		return err;
+	if (!(o->debug_dirs[o->ndebug_dirs] = strdup(dir)))
+		return ph_error_nomem();
+	o->ndebug_dirs++;
+	return NULL;
+}
+
+void ph_options_set_no_debuginfod(struct ph_options *o, bool no_debuginfod)
+{
+	o->no_debuginfod = no_debuginfod;
+}
+
+struct ph_error *ph_session_create(const struct ph_options *o,
+				   struct ph_session **ret)
+{
+	if (!o->core == !o->pid)
+		return ph_error_create(PH_ERR_USAGE,
+				       "give a core file or a process id");
 	struct ph_session *s = calloc(1, sizeof(*s));
 	if (!s)
 		return ph_error_nomem();
 	ph_buf_init(&s->notes);
-	struct ph_error *err = ph_target_open_core(core_path, exe_path, sysroot,
-						   &s->target);
+	struct ph_error *err;
+	if (o->core)
+		err = ph_target_open_core(o->core, o->exe, o->sysroot,
+					  &s->target);
+	else
+		err = ph_target_open_pid(o->pid,
+					 o->pid_flags & PH_SESSION_NO_STOP
+						 ? PH_PID_NO_STOP
+						 : 0,
+					 &s->target);
+	struct ph_target *t = s->target;
+	if (!err && o->ndebug_dirs) {
+		t->debug_dirs = calloc(o->ndebug_dirs, sizeof(char *));
+		if (!t->debug_dirs)
+			err = ph_error_nomem();
+		for (size_t i = 0; !err && i < o->ndebug_dirs; i++) {
+			if (!(t->debug_dirs[i] = strdup(o->debug_dirs[i])))
+				err = ph_error_nomem();
+			else
+				t->ndebug_dirs++;
+		}
+	}
 	if (!err) {
-		err = ph_runtime_create(s->target, &s->rt);
-		struct ph_target *t = s->target;
+		t->no_debuginfod = o->no_debuginfod;
+		err = ph_runtime_create(t, &s->rt);
 		if (err && t->truncated_need)
 			err = ph_error_wrap(err,
 					    "%s: core truncated (%.0f%% of it "
 					    "present)",
-					    core_path,
+					    o->core,
 					    100.0 * (double)t->size /
 						    (double)t->truncated_need);
 	}
@@ -41,35 +145,38 @@ struct ph_error *ph_session_create_core(const char *core_path,
 		ph_session_destroy(s);
 		return err;
 	}
+	if (o->pid && t->stopped)
+		ph_buf_printf(&s->notes, "py-heap: paused process %d for %.0f ms\n",
+			      o->pid, t->pause_ms);
+	else if (o->pid)
+		ph_buf_printf(&s->notes,
+			      "py-heap: read process %d without stopping it: "
+			      "the answer may be inconsistent\n",
+			      o->pid);
 	*ret = s;
 	return NULL;
+}
+
+struct ph_error *ph_session_create_core(const char *core_path,
+					const char *exe_path,
+					const char *sysroot,
+					struct ph_session **ret)
+{
+	struct ph_options o = {
+		.core = (char *)core_path,
+		.exe = (char *)exe_path,
+		.sysroot = (char *)sysroot,
+	};
+	return ph_session_create(&o, ret);
 }
 
 struct ph_error *ph_session_create_pid(int pid, unsigned flags,
 				       struct ph_session **ret)
 {
-	struct ph_session *s = calloc(1, sizeof(*s));
-	if (!s)
-		return ph_error_nomem();
-	ph_buf_init(&s->notes);
-	struct ph_error *err = ph_target_open_pid(
-		pid, flags & PH_SESSION_NO_STOP ? PH_PID_NO_STOP : 0, &s->target);
-	if (!err)
-		err = ph_runtime_create(s->target, &s->rt);
-	if (err) {
-		ph_session_destroy(s);
-		return err;
-	}
-	if (s->target->stopped)
-		ph_buf_printf(&s->notes, "py-heap: paused process %d for %.0f ms\n",
-			      pid, s->target->pause_ms);
-	else
-		ph_buf_printf(&s->notes,
-			      "py-heap: read process %d without stopping it: "
-			      "the answer may be inconsistent\n",
-			      pid);
-	*ret = s;
-	return NULL;
+	struct ph_options o = {.pid = pid, .pid_flags = flags};
+	if (pid <= 0)
+		return ph_error_create(PH_ERR_USAGE, "not a process id: %d", pid);
+	return ph_session_create(&o, ret);
 }
 
 void ph_session_destroy(struct ph_session *s)
@@ -121,6 +228,16 @@ struct ph_error *session_heap(struct ph_session *s)
 			      "py-heap: %s GC lists are damaged; objects "
 			      "after the damage may be missing\n",
 			      ph_fmt_count(h->gc_list_damaged, a));
+	const struct ph_module *pm = s->rt->pymod;
+	if (!pm->debug_elf && !pm->debug_source)
+		ph_buf_printf(&s->notes,
+			      "py-heap: no debug information for %s%s%s: "
+			      "pymalloc's pools were found by their headers "
+			      "alone (install its -dbg package, or set "
+			      "DEBUGINFOD_URLS)\n",
+			      pm->path,
+			      pm->debuginfod_error ? "; debuginfod: " : "",
+			      pm->debuginfod_error ? pm->debuginfod_error : "");
 	if (h->pools_inconsistent)
 		ph_buf_printf(&s->notes,
 			      "py-heap: %s of %s pymalloc pools have a free "
@@ -444,6 +561,7 @@ static struct ph_error *cmd_info(struct ph_session *s, struct args *a,
 		for (size_t i = 0; i < exe->build_id_len; i++)
 			sprintf(bid + 2 * i, "%02x", exe->build_id[i]);
 	const char *exe_path = exe ? (exe->disk_path ? exe->disk_path : exe->path) : "";
+	const struct ph_module *pm = s->rt->pymod;
 	if (json) {
 		ph_buf_puts(out, "{\"python\": ");
 		ph_buf_json_str(out, s->rt->version, strlen(s->rt->version));
@@ -468,6 +586,16 @@ static struct ph_error *cmd_info(struct ph_session *s, struct args *a,
 			      (unsigned long long)h->n_pool, h->ntypes,
 			      h->npools);
 		ph_buf_json_str(out, h->arena_source, strlen(h->arena_source));
+		ph_buf_puts(out, ", \"debug_file\": ");
+		if (pm->debug_path)
+			ph_buf_json_str(out, pm->debug_path, strlen(pm->debug_path));
+		else
+			ph_buf_puts(out, "null");
+		ph_buf_puts(out, ", \"debug_source\": ");
+		if (pm->debug_source)
+			ph_buf_json_str(out, pm->debug_source, strlen(pm->debug_source));
+		else
+			ph_buf_puts(out, "null");
 		ph_buf_printf(out, ", \"memory_not_saved\": %llu}\n",
 			      (unsigned long long)t->mem.bytes_missing);
 		return NULL;
@@ -480,6 +608,12 @@ static struct ph_error *cmd_info(struct ph_session *s, struct args *a,
 	ph_buf_printf(out, "_PyRuntime:      0x%llx in %s\n",
 		      (unsigned long long)s->rt->runtime_addr, s->rt->pymod->path);
 	ph_buf_printf(out, "Layouts from:    %s\n", s->rt->layout->source);
+	ph_buf_printf(out, "Debug info:      %s%s%s%s\n",
+		      pm->debug_path ? pm->debug_path
+				     : pm->debug_source ? "in the file" : "none",
+		      pm->debug_source ? " (" : "",
+		      pm->debug_source ? pm->debug_source : "",
+		      pm->debug_source ? ")" : "");
 	ph_buf_printf(out, "Threads:         %zu\n", t->nthreads);
 	ph_buf_printf(out,
 		      "Objects:         %s (GC lists %s, references %s, roots "

@@ -19,6 +19,18 @@ struct ph_module {
 	Elf *elf; /* NULL when the file could not be opened */
 	uint8_t build_id[64];
 	size_t build_id_len;
+	/* separate debug information (debuginfo.c), found by build-id */
+	bool debug_tried;
+	Elf *debug_elf;
+	int debug_fd;
+	void *debug_map;
+	size_t debug_size;
+	char *debug_path;
+	const char *debug_source; /* where it came from, for `info` */
+	const char *debuginfod_error;
+	void *syms; /* sorted symbols (core.c), built on first lookup */
+	size_t nsyms;
+	bool syms_with_debug;
 };
 
 struct ph_target {
@@ -41,6 +53,10 @@ struct ph_target {
 	} *bufs;
 	size_t nbufs, bufs_cap;
 	double pause_ms; /* how long the process was stopped */
+	/* where to look for debug files, before /usr/lib/debug */
+	char **debug_dirs;
+	size_t ndebug_dirs;
+	bool no_debuginfod;
 	/* a truncated core: the size its headers need, what is missing */
 	uint64_t truncated_need, truncated_bytes;
 	size_t truncated_segments;
@@ -65,7 +81,12 @@ struct ph_error *ph_module_open(struct ph_target *t, struct ph_module *mod,
 				const char *override, const char *sysroot,
 				bool check_build_id);
 
-/* Looks name up in the module's .dynsym and .symtab. */
+/* Finds the module's debug information by build-id (once). */
+void ph_module_find_debuginfo(struct ph_target *t, struct ph_module *mod);
+void ph_module_close_debuginfo(struct ph_module *mod);
+
+/* Looks name up in the module's .dynsym and .symtab, and its debug file's;
+ * a local symbol may carry a suffix (LTO's "name.lto_priv.0"). */
 bool ph_module_symbol(const struct ph_module *mod, const char *name,
 		      uint64_t *ret_addr, uint64_t *ret_size);
 

@@ -1,0 +1,158 @@
+/*
+ * debuginfo.c - separate debug information, found by build-id the way GDB
+ * finds it: the file itself, DIR/.build-id/xx/rest.debug under each debug
+ * directory (--debug-dir, then /usr/lib/debug), then a debuginfod server
+ * when DEBUGINFOD_URLS is set (libdebuginfod, with its cache).
+ */
+#define _GNU_SOURCE
+#include <elfutils/debuginfod.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "target.h"
+
+static bool open_debug_file(struct ph_module *mod, const char *path,
+			    const char *source)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	struct stat st;
+	if (fstat(fd, &st) < 0 || st.st_size < (off_t)sizeof(Elf64_Ehdr)) {
+		close(fd);
+		return false;
+	}
+	void *map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED) {
+		close(fd);
+		return false;
+	}
+	Elf *elf = memcmp(map, ELFMAG, SELFMAG) ? NULL
+						: elf_memory(map, (size_t)st.st_size);
+	if (!elf) {
+		munmap(map, (size_t)st.st_size);
+		close(fd);
+		return false;
+	}
+	mod->debug_fd = fd;
+	mod->debug_map = map;
+	mod->debug_size = (size_t)st.st_size;
+	mod->debug_elf = elf;
+	mod->debug_path = strdup(path);
+	mod->debug_source = source;
+	return true;
+}
+
+struct progress {
+	double start;
+	double limit;
+	bool shown;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Shows a long download on stderr, and gives up after the time limit. */
+static int progress_fn(debuginfod_client *c, long done, long total)
+{
+	struct progress *p = debuginfod_get_user_data(c);
+	double t = now_s() - p->start;
+	if (t > 1.0) {
+		if (total > 0)
+			fprintf(stderr, "\rpy-heap: downloading debug info: "
+					"%ld of %ld KiB",
+				done / 1024, total / 1024);
+		else
+			fprintf(stderr, "\rpy-heap: downloading debug info: "
+					"%ld KiB",
+				done / 1024);
+		p->shown = true;
+	}
+	return t > p->limit; /* non-zero cancels */
+}
+
+void ph_module_find_debuginfo(struct ph_target *t, struct ph_module *mod)
+{
+	if (mod->debug_elf || mod->debug_tried || !mod->build_id_len)
+		return;
+	mod->debug_tried = true;
+	/* The file itself may have its symbol table. */
+	if (mod->elf) {
+		Elf_Scn *scn = NULL;
+		while ((scn = elf_nextscn(mod->elf, scn))) {
+			GElf_Shdr sh;
+			if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_SYMTAB) {
+				mod->debug_source = "the file's own symbol table";
+				return;
+			}
+		}
+	}
+	char hex[129];
+	for (size_t i = 0; i < mod->build_id_len; i++)
+		sprintf(hex + 2 * i, "%02x", mod->build_id[i]);
+	for (size_t d = 0; d <= t->ndebug_dirs; d++) {
+		const char *dir = d < t->ndebug_dirs ? t->debug_dirs[d] : NULL;
+		if (!dir) {
+			dir = getenv("PYHEAP_DEBUG_FILE_DIRECTORY");
+			if (!dir)
+				dir = "/usr/lib/debug";
+			if (!*dir)
+				continue;
+		}
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/.build-id/%.2s/%s.debug", dir,
+			 hex, hex + 2);
+		if (open_debug_file(mod, path,
+				    d < t->ndebug_dirs ? "--debug-dir" : dir))
+			return;
+	}
+	const char *urls = getenv("DEBUGINFOD_URLS");
+	if (!urls || !*urls || t->no_debuginfod)
+		return;
+	debuginfod_client *c = debuginfod_begin();
+	if (!c)
+		return;
+	struct progress p = {.start = now_s(), .limit = 30};
+	const char *lim = getenv("PYHEAP_DEBUGINFOD_TIMEOUT");
+	if (lim && atof(lim) > 0)
+		p.limit = atof(lim);
+	debuginfod_set_user_data(c, &p);
+	debuginfod_set_progressfn(c, progress_fn);
+	char *path = NULL;
+	int fd = debuginfod_find_debuginfo(c, mod->build_id,
+					   (int)mod->build_id_len, &path);
+	if (p.shown)
+		fputc('\n', stderr);
+	if (fd >= 0) {
+		close(fd);
+		if (!open_debug_file(mod, path, "debuginfod"))
+			mod->debuginfod_error = "the downloaded file is not ELF";
+	} else if (now_s() - p.start > p.limit)
+		mod->debuginfod_error = "timed out";
+	else
+		mod->debuginfod_error = strerror(-fd);
+	free(path);
+	debuginfod_end(c);
+}
+
+void ph_module_close_debuginfo(struct ph_module *mod)
+{
+	if (mod->debug_elf)
+		elf_end(mod->debug_elf);
+	if (mod->debug_map)
+		munmap(mod->debug_map, mod->debug_size);
+	if (mod->debug_fd > 0)
+		close(mod->debug_fd);
+	free(mod->debug_path);
+}
