@@ -111,6 +111,14 @@ class _PyHeapLib:
         fn("ph_session_create_core", vp, cs, cs, cs, ctypes.POINTER(vp))
         fn("ph_session_create_pid", vp, ctypes.c_int, ctypes.c_uint,
            ctypes.POINTER(vp))
+        fn("ph_options_create", vp, ctypes.POINTER(vp))
+        fn("ph_options_destroy", None, vp)
+        fn("ph_options_set_core", vp, vp, cs)
+        fn("ph_options_set_pid", vp, vp, ctypes.c_int, ctypes.c_uint)
+        fn("ph_options_set_exe", vp, vp, cs)
+        fn("ph_options_set_sysroot", vp, vp, cs)
+        fn("ph_options_add_debug_dir", vp, vp, cs)
+        fn("ph_session_create", vp, vp, ctypes.POINTER(vp))
         fn("ph_session_destroy", None, vp)
         fn("ph_session_notes", cs, vp)
         fn("ph_session_run", vp, vp, ctypes.c_int,
@@ -187,6 +195,15 @@ def _pyheap_exe_path():
     return os.path.abspath(name) if name else None
 
 
+def _pyheap_debug_dirs():
+    """GDB's `debug-file-directory` (colon-separated), where it exists."""
+    try:
+        dirs = gdb.parameter("debug-file-directory") or ""
+    except RuntimeError:
+        return []
+    return [d for d in dirs.split(":") if d and os.path.isdir(d)]
+
+
 def _pyheap_sysroot():
     try:
         root = gdb.parameter("sysroot")
@@ -216,13 +233,25 @@ class _PyHeapSession:
         self.handle = None
         self.shown_notes = set()
         out = ctypes.c_void_p()
-        if pid is not None:
-            lib.check(lib.ph_session_create_pid(pid, self.NO_STOP,
-                                                ctypes.byref(out)))
-        else:
-            lib.check(lib.ph_session_create_core(
-                _pyheap_bytes(core), _pyheap_bytes(exe),
-                _pyheap_bytes(sysroot), ctypes.byref(out)))
+        opts = ctypes.c_void_p()
+        lib.check(lib.ph_options_create(ctypes.byref(opts)))
+        try:
+            if pid is not None:
+                lib.check(lib.ph_options_set_pid(opts, pid, self.NO_STOP))
+            else:
+                lib.check(lib.ph_options_set_core(opts, _pyheap_bytes(core)))
+                if exe:
+                    lib.check(lib.ph_options_set_exe(opts, _pyheap_bytes(exe)))
+                if sysroot:
+                    lib.check(lib.ph_options_set_sysroot(
+                        opts, _pyheap_bytes(sysroot)))
+            # GDB's own debug directories first: what it loaded, we reuse.
+            for d in _pyheap_debug_dirs():
+                lib.check(lib.ph_options_add_debug_dir(opts,
+                                                       _pyheap_bytes(d)))
+            lib.check(lib.ph_session_create(opts, ctypes.byref(out)))
+        finally:
+            lib.ph_options_destroy(opts)
         self.handle = out.value
 
     def run(self, argv, json):

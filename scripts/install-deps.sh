@@ -13,6 +13,7 @@ PACKAGES=(
 	gdb python3.11 python3			# the GDB extension, test drivers
 	clang					# -fsanitize, libFuzzer
 	valgrind elfutils debootstrap file	# test tools
+	python3.11-dbg debuginfod		# debug info, and a server for its tests
 )
 
 installed() {
