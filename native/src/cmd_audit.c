@@ -502,9 +502,11 @@ PH_COMMAND(cmd_cycles)
 		}
 		ph_buf_puts(out, ", \"gc_garbage\": [");
 		size_t w = 0;
+		uint64_t list_type = 0;
+		ph_mem_u64(h->mem, garbage + 8, &list_type);
 		for (size_t e = 0; e < ngarbage; e++) {
 			uint32_t t = g->fwd[g->fwd_off[gi] + e];
-			if (t == h->tidx[gi]) /* the list's type */
+			if (h->addr[t] == list_type) /* the list's own type */
 				continue;
 			ph_buf_printf(out, "%s\"0x%llx\"", w++ ? ", " : "",
 				      (unsigned long long)h->addr[t]);

@@ -339,9 +339,28 @@ static struct ph_error *find_exe_in_memory(struct ph_target *t,
 				    t->core_path, exe_path);
 }
 
+static struct ph_error *open_core(const char *core_path, const void *image,
+				  size_t image_size, const char *exe_path,
+				  const char *sysroot, struct ph_target **ret);
+
 struct ph_error *ph_target_open_core(const char *core_path,
 				     const char *exe_path, const char *sysroot,
 				     struct ph_target **ret)
+{
+	return open_core(core_path, NULL, 0, exe_path, sysroot, ret);
+}
+
+struct ph_error *ph_target_open_core_image(const char *name, const void *image,
+					   size_t size, const char *exe_path,
+					   const char *sysroot,
+					   struct ph_target **ret)
+{
+	return open_core(name, image, size, exe_path, sysroot, ret);
+}
+
+static struct ph_error *open_core(const char *core_path, const void *image,
+				  size_t image_size, const char *exe_path,
+				  const char *sysroot, struct ph_target **ret)
 {
 	struct ph_error *err;
 	if (elf_version(EV_CURRENT) == EV_NONE)
@@ -358,8 +377,11 @@ struct ph_error *ph_target_open_core(const char *core_path,
 		err = ph_error_nomem();
 		goto fail;
 	}
-	err = map_file(core_path, &t->fd, &t->map, &t->size);
-	if (err)
+	if (image) {
+		t->map = (void *)image; /* the caller's: not unmapped */
+		t->size = image_size;
+		t->map_borrowed = true;
+	} else if ((err = map_file(core_path, &t->fd, &t->map, &t->size)))
 		goto fail;
 	if (t->size < sizeof(Elf64_Ehdr) || memcmp(t->map, ELFMAG, SELFMAG)) {
 		err = ph_error_create_path(PH_ERR_NOT_CORE, core_path,
@@ -545,7 +567,7 @@ void ph_target_destroy(struct ph_target *t)
 	free(t->mods);
 	if (t->elf)
 		elf_end(t->elf);
-	if (t->map)
+	if (t->map && !t->map_borrowed)
 		munmap(t->map, t->size);
 	if (t->fd >= 0)
 		close(t->fd);

@@ -63,7 +63,7 @@ struct ph_layout {
 	uint32_t if_func, if_globals, if_builtins, if_locals, if_code,
 		if_previous, if_prev_instr, if_stacktop, if_localsplus, if_owner;
 	uint32_t gen_code, gen_name, gen_qualname, gen_iframe, gen_state;
-	uint32_t co_nlocalsplus, co_linetable, co_code_adaptive,
+	uint32_t co_nlocalsplus, co_stacksize, co_linetable, co_code_adaptive,
 		co_localsplusnames;
 	uint32_t ts_cframe, cframe_current, ts_thread_id;
 	uint32_t sizeof_tstate;
@@ -77,6 +77,8 @@ struct ph_layout {
 	uint32_t tp_subclasses, tp_weaklistoffset;
 	/* pymalloc */
 	uint32_t pool_size, arena_size, pool_overhead, nsize_classes;
+	/* the refcount deep-frozen (static) objects are given (3.11) */
+	uint64_t deepfrozen_refcnt;
 };
 
 /* The static types py-heap recognises by their symbol names. */

@@ -398,6 +398,39 @@ static struct ph_error *build_c_holders(struct ph_graph *g)
 		skip[nskip++] = (struct extent){h->addr[i] - (t->presize & 16),
 						h->addr[i] + size};
 	}
+	/* Deep-frozen objects (3.11) are static objects in the data segment
+	 * that no heap object may reach (a module's code is dropped after it
+	 * ran): known by their fixed refcount and a real type. */
+	for (size_t m = 0; L->deepfrozen_refcnt && m < tg->nmods; m++) {
+		const struct ph_module *mod = &tg->mods[m];
+		size_t nph;
+		if (!mod->elf || elf_getphdrnum(mod->elf, &nph))
+			continue;
+		for (size_t i = 0; i < nph; i++) {
+			GElf_Phdr ph;
+			if (!gelf_getphdr(mod->elf, (int)i, &ph) ||
+			    ph.p_type != PT_LOAD || !(ph.p_flags & PF_W))
+				continue;
+			uint64_t a = (mod->bias + ph.p_vaddr + 7) & ~7ULL;
+			uint64_t e = mod->bias + ph.p_vaddr + ph.p_filesz;
+			for (; a + 16 <= e; a += 8) {
+				const uint64_t *w = ph_mem_ptr(h->mem, a, 16);
+				if (!w || w[0] != L->deepfrozen_refcnt)
+					continue;
+				int64_t ti = ph_heap_type_of(h, w[1]);
+				if (ti < 0)
+					continue;
+				uint64_t size = ph_heap_inline_size(h, a, (uint32_t)ti);
+				if (size > (1 << 20))
+					continue;
+				if ((err = ph_grow((void **)&skip, &cap, nskip + 1,
+						   sizeof(*skip))))
+					goto out;
+				skip[nskip++] = (struct extent){a, a + size};
+				a += (size - 8) & ~7ULL;
+			}
+		}
+	}
 	if (nskip)
 		qsort(skip, nskip, sizeof(*skip), extent_cmp);
 	/* The writable data of every file mapped: C statics. */

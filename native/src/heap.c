@@ -547,6 +547,23 @@ static uint64_t obj_sizeof(struct ph_heap *h, uint64_t addr,
 	case PH_KIND_CODE:
 		size = (t->basicsize + abs_size * t->itemsize + 7) & ~7LL;
 		break;
+	case PH_KIND_FRAME:
+	case PH_KIND_GEN: {
+		/* frame_sizeof, gen_sizeof: the interpreter frame's locals and
+		 * stack, as the code object sizes them. */
+		uint64_t code, iframe = addr + L->gen_iframe;
+		if (t->kind == PH_KIND_FRAME) {
+			iframe = addr + L->frame_data;
+			code = rd64(h, rd64(h, addr + L->frame_iframe) + L->if_code);
+		} else
+			code = rd64(h, addr + L->gen_code);
+		int32_t n = (int32_t)rd32(h, code + L->co_nlocalsplus) +
+			    (int32_t)rd32(h, code + L->co_stacksize);
+		if (n < 0 || n > (1 << 20))
+			n = 0;
+		size = (int64_t)(iframe - addr) + L->if_localsplus + 8 * (int64_t)n;
+		break;
+	}
 	default:
 		if (t->itemsize)
 			size += abs_size * t->itemsize;
@@ -608,6 +625,17 @@ static uint64_t obj_inline_size(struct ph_heap *h, uint64_t addr,
 	if (t->itemsize)
 		need += (uint64_t)n * (uint64_t)t->itemsize;
 	return need;
+}
+
+uint64_t ph_heap_inline_size(struct ph_heap *h, uint64_t addr, uint32_t tidx)
+{
+	return obj_inline_size(h, addr, &h->types[tidx], rds64(h, addr + 16));
+}
+
+int64_t ph_heap_type_of(struct ph_heap *h, uint64_t type_addr)
+{
+	uint32_t *v = ph_u64map_get(&h->type_index, type_addr);
+	return v ? (int64_t)*v : -1;
 }
 
 /*
@@ -1208,7 +1236,13 @@ void ph_heap_iframe_referents(struct ph_heap *h, uint64_t f, ph_referent_fn fn,
 	int32_t nlocals = (int32_t)rd32(h, code + L->co_nlocalsplus);
 	uint64_t names = rd64(h, code + L->co_localsplusnames);
 	int32_t top = (int32_t)rd32(h, f + L->if_stacktop);
-	if (top < 0 || top > (1 << 20) || nlocals < 0 || nlocals > (1 << 20))
+	if (nlocals < 0 || nlocals > (1 << 20))
+		return;
+	/* The running frame keeps its stack pointer in a register (stacktop
+	 * is -1): its locals are still there, its value stack is not known. */
+	if (top < 0)
+		top = nlocals;
+	if (top > (1 << 20))
 		return;
 	const uint64_t *p = ph_mem_ptr(h->mem, f + L->if_localsplus,
 				       (size_t)top * 8);
@@ -1311,6 +1345,16 @@ bool ph_heap_iframe_location(struct ph_heap *h, uint64_t f, char *func,
 
 const char ph_class_field[] = "__class__";
 
+/* A candidate whose "refcount" is the address of something mapped is a
+ * pointer, not an object header (a guessed reference, a stale block). */
+static bool refcnt_is_pointer(struct ph_heap *h, uint64_t addr)
+{
+	uint64_t rc;
+	if (!ph_mem_u64(h->mem, addr, &rc) || rc < (1 << 20) || (rc & 7))
+		return false;
+	return ph_memory_find(h->mem, rc) != NULL;
+}
+
 static void discover_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 			uint64_t data)
 {
@@ -1327,6 +1371,8 @@ static void discover_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 		}
 	}
 	if (!target || obj_known(h, target))
+		return;
+	if (kind == PH_EDGE_CONSERVATIVE && refcnt_is_pointer(h, target))
 		return;
 	if (!obj_validate(h, target, &tidx)) {
 		h->n_rejected++;
@@ -1582,7 +1628,8 @@ static struct ph_error *scan_pools(struct ph_heap *h)
 				if (obj_known(h, obj))
 					break;
 				uint32_t tidx;
-				if (!obj_validate(h, obj, &tidx))
+				if (refcnt_is_pointer(h, obj) ||
+				    !obj_validate(h, obj, &tidx))
 					continue;
 				struct ph_error *err = obj_add(
 					h, obj, tidx, PH_OBJ_POOL_SCAN, NULL);

@@ -89,6 +89,11 @@ struct ph_heap {
 
 struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret);
 
+/* The bytes an object occupies itself (its struct and inline items). */
+uint64_t ph_heap_inline_size(struct ph_heap *h, uint64_t addr, uint32_t tidx);
+/* The type number of a known type object, or -1. */
+int64_t ph_heap_type_of(struct ph_heap *h, uint64_t type_addr);
+
 /* The number of the object at addr, or PH_NONE. */
 uint32_t ph_heap_lookup(const struct ph_heap *h, uint64_t addr);
 void ph_heap_destroy(struct ph_heap *h);

@@ -121,6 +121,7 @@ static const struct ph_layout layout_311 = {
 	.gen_iframe = 80,
 	.gen_state = 75,
 	.co_nlocalsplus = 76,
+	.co_stacksize = 68,
 	.co_linetable = 136,
 	.co_code_adaptive = 184,
 	.co_localsplusnames = 96,
@@ -145,6 +146,7 @@ static const struct ph_layout layout_311 = {
 	.arena_size = 1 << 20,
 	.pool_overhead = 48,
 	.nsize_classes = 32,
+	.deepfrozen_refcnt = 999999999,
 };
 
 const struct ph_layout *ph_layout_for(unsigned major, unsigned minor);

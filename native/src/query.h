@@ -30,6 +30,9 @@ struct args {
 };
 
 struct ph_error *session_heap(struct ph_session *s);
+/* A session on a target opened by other means (fuzzing); takes it. */
+struct ph_error *ph_session_create_from_target(struct ph_target *t,
+					       struct ph_session **ret);
 struct ph_error *session_graph(struct ph_session *s);
 struct ph_error *parse_u64(const char *cmd, const char *opt, const char *v,
 			   uint64_t *ret);

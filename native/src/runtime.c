@@ -104,6 +104,15 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 		goto fail;
 	}
 	rt->runtime_addr = addr;
+	uint64_t dbg;
+	if (ph_module_symbol(rt->pymod, "_Py_RefTotal", &dbg, NULL) ||
+	    ph_module_symbol(rt->pymod, "_Py_NegativeRefcount", &dbg, NULL)) {
+		err = ph_error_create(PH_ERR_UNSUPPORTED,
+				      "%s is a debug build of CPython (Py_DEBUG): "
+				      "not supported yet; inspect a release build",
+				      rt->pymod->path);
+		goto fail;
+	}
 	/* Symbols the build does not export (pymalloc's arenas, the interned
 	 * table) are in its debug information, when there is some. */
 	ph_module_find_debuginfo(t, (struct ph_module *)rt->pymod);

@@ -157,6 +157,25 @@ struct ph_error *ph_session_create(const struct ph_options *o,
 	return NULL;
 }
 
+struct ph_error *ph_session_create_from_target(struct ph_target *t,
+					       struct ph_session **ret)
+{
+	struct ph_session *s = calloc(1, sizeof(*s));
+	if (!s) {
+		ph_target_destroy(t);
+		return ph_error_nomem();
+	}
+	ph_buf_init(&s->notes);
+	s->target = t;
+	struct ph_error *err = ph_runtime_create(t, &s->rt);
+	if (err) {
+		ph_session_destroy(s);
+		return err;
+	}
+	*ret = s;
+	return NULL;
+}
+
 struct ph_error *ph_session_create_core(const char *core_path,
 					const char *exe_path,
 					const char *sysroot,

@@ -38,6 +38,7 @@ struct ph_target {
 	int fd;
 	void *map;
 	size_t size;
+	bool map_borrowed; /* a caller's image (fuzzing): not unmapped */
 	Elf *elf;
 	struct ph_memory mem;
 	struct ph_module *mods;
@@ -70,6 +71,13 @@ struct ph_error *ph_target_open_core(const char *core_path,
 				     const char *exe_path, const char *sysroot,
 				     struct ph_target **ret);
 void ph_target_destroy(struct ph_target *t);
+
+/* A core already in memory (fuzzing): image must outlive the target, and
+ * must be writable memory (libelf may convert in place). */
+struct ph_error *ph_target_open_core_image(const char *name, const void *image,
+					   size_t size, const char *exe_path,
+					   const char *sysroot,
+					   struct ph_target **ret);
 
 /* Copies the memory of a live process, stopping it only meanwhile. */
 struct ph_error *ph_target_open_pid(int pid, unsigned flags,
