@@ -36,6 +36,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -69,13 +70,54 @@ def kill_group(p):
         pass
 
 
-def run(cmd, timeout, env=None, stdout=None, stderr=None):
+class RssSampler(threading.Thread):
+    """Peak RssAnon / RssFile of the child of pid (the program that
+    /usr/bin/time runs), sampled every few ms from /proc: /usr/bin/time
+    reports only the peak of both together, and py-heap maps the core, so
+    its RSS includes the core's pages it touched."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.stop = threading.Event()
+        self.anon = self.file = 0
+
+    def run(self):
+        child = None
+        while not self.stop.wait(0.005):
+            try:
+                if child is None:
+                    with open("/proc/%d/task/%d/children"
+                              % (self.pid, self.pid)) as f:
+                        kids = f.read().split()
+                    if not kids:
+                        continue
+                    child = int(kids[0])
+                with open("/proc/%d/status" % child) as f:
+                    for line in f:
+                        if line.startswith("RssAnon:"):
+                            self.anon = max(self.anon, int(line.split()[1]))
+                        elif line.startswith("RssFile:"):
+                            self.file = max(self.file, int(line.split()[1]))
+            except (OSError, ValueError):
+                if child is not None:
+                    return
+
+
+def run(cmd, timeout, env=None, stdout=None, stderr=None, sampler=False):
     """Run cmd in its own session; kill it (and its children) on timeout."""
     p = subprocess.Popen(cmd, env=env, stdout=stdout or subprocess.PIPE,
                          stderr=stderr or subprocess.PIPE,
                          start_new_session=True)
+    if sampler:
+        sampler = RssSampler(p.pid)
+        sampler.start()
     try:
         out, err = p.communicate(timeout=timeout)
+        if sampler:
+            sampler.stop.set()
+            sampler.join()
+            run.sampled = (sampler.anon, sampler.file)
     except subprocess.TimeoutExpired:
         kill_group(p)
         raise BenchError("timed out after %ds: %s" % (timeout, " ".join(cmd)))
@@ -195,14 +237,16 @@ def parse_wall(s):
     return secs
 
 
-def py_heap(binary, core, args, timeout, out_path):
-    """Run py-heap --json ARGS; return timings, peak RSS, stages, result."""
+def py_heap(binary, core, args, timeout, out_path, json_out=True):
+    """Run py-heap [--json] ARGS; return timings, peak RSS, stages."""
     env = dict(os.environ, PYHEAP_TIMING="1", LC_ALL="C")
-    cmd = [TIME, "-v", binary, "--core", core, "--json"] + args
+    cmd = ([TIME, "-v", binary, "--core", core] +
+           (["--json"] if json_out else []) + args)
     with open(out_path, "wb") as out:
         t0 = time.perf_counter()
-        rc, _, err = run(cmd, timeout, env=env, stdout=out)
+        rc, _, err = run(cmd, timeout, env=env, stdout=out, sampler=True)
         wall = time.perf_counter() - t0
+    anon_kb, file_kb = run.sampled
     err = err.decode(errors="replace")
     r = {"args": args, "rc": rc}
     for k, rx in TIME_RE.items():
@@ -217,6 +261,8 @@ def py_heap(binary, core, args, timeout, out_path):
     r["time_wall"] = r["wall"]
     r["wall"] = wall
     r["rss_mib"] = r.pop("rss_kb") / 1024.0
+    r["anon_mib"] = anon_kb / 1024.0     # sampled: a lower bound
+    r["file_mib"] = file_kb / 1024.0
     stages = []
     for line in err.splitlines():
         m = STAGE_RE.match(line)
@@ -267,8 +313,8 @@ def summarize_result(name, path):
     return s
 
 
-def median_run(binary, core, args, timeout, out_path, repeat):
-    runs = [py_heap(binary, core, args, timeout, out_path)
+def median_run(binary, core, args, timeout, out_path, repeat, json_out):
+    runs = [py_heap(binary, core, args, timeout, out_path, json_out)
             for _ in range(repeat)]
     runs.sort(key=lambda r: r["wall"])
     best = dict(runs[len(runs) // 2])
@@ -292,21 +338,27 @@ def bench_size(args, size):
     core = meta["core"]
     inproc, igc = meta["inproc"], meta["inproc_gc"]
     addr = inproc["target_address"]
+    # All with --json (to check the answers), but cycles also in text:
+    # --json lists every cycle, text only the 20 largest.
     commands = [
-        ("types", ["types"]),
-        ("summary", ["summary"]),
-        ("referrers", ["referrers", addr]),
-        ("path", ["path", addr]),
-        ("cycles", ["cycles", "--unreachable"]),
-        ("refcheck", ["refcheck"]),
+        ("types", ["types"], True),
+        ("summary", ["summary"], True),
+        ("referrers", ["referrers", addr], True),
+        ("path", ["path", addr], True),
+        ("cycles", ["cycles", "--unreachable"], True),
+        ("cycles_text", ["cycles", "--unreachable"], False),
+        ("refcheck", ["refcheck"], True),
     ]
     timeout = max(600, size // 1000000 * 300)
     results = {}
-    for name, cargs in commands:
-        log("size %s: py-heap %s" % (fmt_n(size), " ".join(cargs)))
-        out_path = os.path.join(d, "out-%s.json" % name)
-        r = median_run(args.bin, core, cargs, timeout, out_path, args.repeat)
-        r["result"] = summarize_result(name, out_path)
+    for name, cargs, json_out in commands:
+        log("size %s: py-heap %s%s" % (fmt_n(size), "--json " if json_out
+                                       else "", " ".join(cargs)))
+        out_path = os.path.join(d, "out-%s.%s" % (name, "json" if json_out
+                                                  else "txt"))
+        r = median_run(args.bin, core, cargs, timeout, out_path, args.repeat,
+                       json_out)
+        r["result"] = summarize_result(name, out_path) if json_out else {}
         results[name] = r
         log("  %.2f s, %.0f MiB" % (r["wall"], r["rss_mib"]))
     return {"size": size, "core_bytes": meta["core_bytes"],
@@ -384,25 +436,33 @@ def table(res):
         ("referrers ADDR", "referrers", "gc.get_referrers(obj)",
          ip["get_referrers_s"]),
         ("path ADDR", "path", "-", None),
-        ("cycles --unreachable", "cycles", "gc.collect()",
-         ig.get("gc_collect_s")),
+        ("cycles --unreachable (--json: all cycles)", "cycles",
+         "gc.collect()", ig.get("gc_collect_s")),
+        ("cycles --unreachable (text: 20 cycles)", "cycles_text",
+         "gc.collect()", ig.get("gc_collect_s")),
         ("refcheck", "refcheck", "-", None),
     ]
     L = []
     L.append("### %s objects (heap.py %d)" % (fmt_n(size), size))
     L.append("")
     L.append("| measurement | py-heap s | user+sys s | peak RSS MiB | "
-             "RSS B/object | in-process | in-process s | ratio |")
-    L.append("|---|---:|---:|---:|---:|---|---:|---:|")
+             "RSS B/object | anon MiB | anon B/object | in-process | "
+             "in-process s | ratio |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|")
     for label, key, what, ips in rows:
-        r = ph[key]
+        r = ph.get(key)
+        if r is None:
+            continue
         per = r["rss_mib"] * MiB / objs if objs else None
-        L.append("| %s | %s | %s | %.0f | %s | %s | %s | %s |" % (
+        anon = r.get("anon_mib")
+        aper = anon * MiB / objs if objs and anon else None
+        L.append("| %s | %s | %s | %.0f | %s | %s | %s | %s | %s | %s |" % (
             label, fmt_s(r["wall"]), fmt_s(r["user"] + r["sys"]),
-            r["rss_mib"], "%.0f" % per if per else "-", what, fmt_s(ips),
-            fmt_ratio(ratio(r["wall"], ips))))
+            r["rss_mib"], "%.0f" % per if per else "-",
+            "%.0f" % anon if anon else "-", "%.0f" % aper if aper else "-",
+            what, fmt_s(ips), fmt_ratio(ratio(r["wall"], ips))))
     idx = ph["referrers"]["wall"] - ph["types"]["wall"]
-    L.append("| index build (est.) | %s | | | | | | |" % fmt_s(idx))
+    L.append("| index build (est.) | %s | | | | | | | | |" % fmt_s(idx))
     L.append("")
     L.append("- index build (est.) = referrers - types: every py-heap run "
              "enumerates the heap again and graph commands rebuild the whole "
@@ -444,8 +504,16 @@ def table(res):
             "; sum %s s of %s s wall." % (fmt_s(sum(s for _, s in st)),
                                          fmt_s(ph["types"]["wall"])))
     outs = ", ".join("%s %s" % (k, fmt_bytes(ph[k]["output_bytes"]))
-                     for _, k, _, _ in rows)
-    L.append("- JSON output sizes: " + outs + ".")
+                     for _, k, _, _ in rows if k in ph)
+    L.append("- output sizes: " + outs + ".")
+    L.append("- peak RSS is /usr/bin/time's (anonymous memory plus the "
+             "core's pages py-heap touched: the core is mapped); anon is "
+             "the peak RssAnon sampled every 5 ms from /proc (a lower bound, "
+             "py-heap's own data).")
+    L.append("- every command but cycles_text runs with --json; \"cycles "
+             "--unreachable\" with --json lists every cycle (and runs "
+             "find_loop and a scan of all objects for each), the text "
+             "output only the 20 largest.")
     if res.get("repeat", 1) > 1:
         L.append("- py-heap times are the median of %d runs." % res["repeat"])
     L.append("")
