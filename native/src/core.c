@@ -431,8 +431,11 @@ static struct ph_error *open_core(const char *core_path, const void *image,
 		GElf_Phdr ph;
 		if (!gelf_getphdr(t->elf, (int)i, &ph))
 			continue;
-		if (ph.p_filesz && ph.p_offset + ph.p_filesz > need)
-			need = ph.p_offset + ph.p_filesz;
+		uint64_t end = ph.p_offset + ph.p_filesz;
+		if (end < ph.p_offset)
+			end = UINT64_MAX;
+		if (ph.p_filesz && end > need)
+			need = end;
 	}
 	if (need > t->size) {
 		/* A truncated core: keep what is there, and say so. */
@@ -443,13 +446,20 @@ static struct ph_error *open_core(const char *core_path, const void *image,
 		if (!gelf_getphdr(t->elf, (int)i, &ph))
 			continue;
 		if (ph.p_type == PT_LOAD) {
-			const uint8_t *data = (const uint8_t *)t->map +
-					      ph.p_offset;
 			uint64_t present = ph.p_filesz;
 			if (ph.p_offset >= t->size)
 				present = 0;
-			else if (ph.p_offset + present > t->size)
+			else if (present > t->size - ph.p_offset)
 				present = t->size - ph.p_offset;
+			const uint8_t *data = present ? (const uint8_t *)t->map +
+								ph.p_offset
+						      : NULL;
+			/* A segment that wraps around the address space is
+			 * nonsense: keep none of it. */
+			if (ph.p_vaddr + ph.p_memsz < ph.p_vaddr) {
+				t->truncated_segments++;
+				continue;
+			}
 			if (present < ph.p_filesz) {
 				t->truncated_segments++;
 				t->truncated_bytes += ph.p_filesz - present;

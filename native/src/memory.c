@@ -66,23 +66,27 @@ struct ph_error *ph_memory_finish(struct ph_memory *m)
 			const struct ph_segment *s = &m->segs[i];
 			if (seg_rank(s) != rank)
 				continue;
-			/* Walk the higher-priority pieces in address order. */
+			/* Walk the higher-priority pieces in address order:
+			 * out[0..base) is sorted and disjoint. */
 			uint64_t a = s->start;
+			size_t lo = 0, hi = base;
+			while (lo < hi) { /* first piece ending after a */
+				size_t mid = lo + (hi - lo) / 2;
+				if (out[mid].end <= a)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			size_t j = lo;
 			while (a < s->end) {
 				uint64_t b = s->end;
-				bool covered = false;
-				for (size_t j = 0; j < base; j++) {
-					const struct ph_segment *o = &out[j];
-					if (o->start <= a && a < o->end) {
-						a = o->end;
-						covered = true;
-						break;
-					}
-					if (o->start > a && o->start < b)
-						b = o->start;
-				}
-				if (covered)
+				if (j < base && out[j].start <= a) {
+					a = out[j].end;
+					j++;
 					continue;
+				}
+				if (j < base && out[j].start < b)
+					b = out[j].start;
 				err = ph_grow((void **)&out, &capout, nout + 1,
 					      sizeof(*out));
 				if (err)
@@ -98,6 +102,20 @@ struct ph_error *ph_memory_finish(struct ph_memory *m)
 		}
 		if (nout)
 			qsort(out, nout, sizeof(*out), seg_cmp);
+		/* Segments of one rank may overlap in a corrupt core: the
+		 * lower one wins, so that the map stays disjoint. */
+		size_t w = 0;
+		for (size_t i = 0; i < nout; i++) {
+			if (w && out[i].start < out[w - 1].end) {
+				if (out[i].end <= out[w - 1].end)
+					continue;
+				if (out[i].data)
+					out[i].data += out[w - 1].end - out[i].start;
+				out[i].start = out[w - 1].end;
+			}
+			out[w++] = out[i];
+		}
+		nout = w;
 	}
 	free(m->segs);
 	m->segs = out;

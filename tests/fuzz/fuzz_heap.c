@@ -1,0 +1,124 @@
+/*
+ * libFuzzer target: everything that reads Python objects. The input is a
+ * list of patches applied to a real core of a real interpreter (the seed
+ * core, PYHEAP_FUZZ_CORE): each patch is 4 bytes of offset, 1 byte of
+ * length and the bytes to write there. Every command then runs on the
+ * damaged heap; none may crash, hang or trip a sanitizer.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "query.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static uint8_t *seed, *work;
+static size_t seed_size;
+/* Offsets of the core's PT_LOAD data: patches land in memory, mostly. */
+static uint64_t load_start, load_end;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	setenv("PYHEAP_DEBUG_FILE_DIRECTORY", "", 1);
+	setenv("DEBUGINFOD_URLS", "", 1);
+	const char *path = getenv("PYHEAP_FUZZ_CORE");
+	if (!path) {
+		fprintf(stderr, "fuzz_heap: set PYHEAP_FUZZ_CORE to a core\n");
+		exit(1);
+	}
+	int fd = open(path, O_RDONLY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		perror(path);
+		exit(1);
+	}
+	seed_size = (size_t)st.st_size;
+	seed = malloc(seed_size);
+	work = malloc(seed_size);
+	if (!seed || !work || read(fd, seed, seed_size) != (ssize_t)seed_size) {
+		perror(path);
+		exit(1);
+	}
+	close(fd);
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)seed;
+	const Elf64_Phdr *ph = (const Elf64_Phdr *)(seed + eh->e_phoff);
+	load_start = UINT64_MAX;
+	for (unsigned i = 0; i < eh->e_phnum; i++)
+		if (ph[i].p_type == PT_LOAD && ph[i].p_filesz) {
+			if (ph[i].p_offset < load_start)
+				load_start = ph[i].p_offset;
+			if (ph[i].p_offset + ph[i].p_filesz > load_end)
+				load_end = ph[i].p_offset + ph[i].p_filesz;
+		}
+	return 0;
+}
+
+static void run(struct ph_session *s, const char *a0, const char *a1,
+		const char *a2)
+{
+	const char *argv[] = {a0, a1, a2};
+	int argc = a2 ? 3 : a1 ? 2 : 1;
+	for (int json = 0; json < 2; json++) {
+		char *out = NULL;
+		struct ph_error *err = ph_session_run(s, argc, argv, json, &out);
+		ph_error_destroy(err);
+		ph_free(out);
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	memcpy(work, seed, seed_size);
+	size_t i = 0;
+	while (i + 5 <= size) {
+		uint32_t off;
+		memcpy(&off, data + i, 4);
+		size_t len = data[i + 4] % 64 + 1;
+		i += 5;
+		if (i + len > size)
+			len = size - i;
+		uint64_t span = load_end - load_start;
+		uint64_t at = load_start + off % span;
+		if (at + len > seed_size)
+			len = seed_size - at;
+		memcpy(work + at, data + i, len);
+		i += len;
+	}
+	struct ph_target *t = NULL;
+	struct ph_error *err = ph_target_open_core_image(
+		"fuzz", work, seed_size, NULL, NULL, &t);
+	if (err) {
+		ph_error_destroy(err);
+		return 0;
+	}
+	struct ph_session *s = NULL;
+	err = ph_session_create_from_target(t, &s);
+	if (err) {
+		ph_error_destroy(err);
+		return 0;
+	}
+	run(s, "types", NULL, NULL);
+	run(s, "summary", NULL, NULL);
+	run(s, "cycles", "--unreachable", NULL);
+	run(s, "refcheck", NULL, NULL);
+	/* A few objects, all the way through. */
+	struct ph_heap *h = s->heap;
+	for (size_t k = 0; h && k < h->n && k < 2000; k += 97) {
+		char addr[32];
+		snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)h->addr[k]);
+		run(s, "show", addr, NULL);
+		run(s, "referrers", addr, NULL);
+		run(s, "path", addr, NULL);
+		run(s, "refcount", addr, NULL);
+	}
+	ph_session_destroy(s);
+	return 0;
+}
