@@ -371,11 +371,12 @@ PH_COMMAND(cmd_cycles)
 	size_t shown = limit && limit < nsel ? limit : nsel;
 
 	uint32_t *members = malloc((h->n + 1) * sizeof(*members));
+	uint64_t *comp_start = calloc((size_t)sc.ncomp + 2, sizeof(*comp_start));
 	uint32_t *loop = malloc(4096 * sizeof(*loop));
 	uint32_t *tcount = calloc(h->ntypes + 1, sizeof(*tcount));
 	struct ph_buf tmp;
 	ph_buf_init(&tmp);
-	if (!members || !loop || !tcount) {
+	if (!members || !comp_start || !loop || !tcount) {
 		err = ph_error_nomem();
 		goto out;
 	}
@@ -390,14 +391,24 @@ PH_COMMAND(cmd_cycles)
 			      unreachable_only ? "unreachable " : "",
 			      ph_fmt_count(dead_objects, c2),
 			      ph_fmt_count(dead_bytes, c3));
+	/* Members grouped by component, in one pass (counting sort). */
+	for (size_t i = 0; i < h->n; i++)
+		if (sc.comp[i] != PH_NONE)
+			comp_start[sc.comp[i] + 1]++;
+	for (uint32_t c = 0; c < sc.ncomp; c++)
+		comp_start[c + 1] += comp_start[c];
+	for (size_t i = 0; i < h->n; i++)
+		if (sc.comp[i] != PH_NONE)
+			members[comp_start[sc.comp[i]]++] = (uint32_t)i;
+	for (uint32_t c = sc.ncomp; c > 0; c--)
+		comp_start[c] = comp_start[c - 1];
+	comp_start[0] = 0;
 	for (size_t k = 0; k < shown; k++) {
 		struct cycle *c = &cy[k];
-		size_t nm = 0;
-		for (size_t i = 0; i < h->n; i++)
-			if (sc.comp[i] == c->id) {
-				members[nm++] = (uint32_t)i;
-				tcount[h->tidx[i]]++;
-			}
+		uint32_t *cm = members + comp_start[c->id];
+		size_t nm = comp_start[c->id + 1] - comp_start[c->id];
+		for (size_t i = 0; i < nm; i++)
+			tcount[h->tidx[cm[i]]]++;
 		size_t nl = find_loop(g, &sc, c->first, loop, 4096);
 		if (json) {
 			ph_buf_printf(out,
@@ -410,7 +421,7 @@ PH_COMMAND(cmd_cycles)
 				      c->finalizers);
 			bool first = true;
 			for (size_t i = 0; i < nm; i++) {
-				uint32_t ti = h->tidx[members[i]];
+				uint32_t ti = h->tidx[cm[i]];
 				if (!tcount[ti])
 					continue;
 				const char *tn = tname(&h->types[ti]);
@@ -423,7 +434,7 @@ PH_COMMAND(cmd_cycles)
 			ph_buf_puts(out, "}, \"members\": [");
 			for (size_t i = 0; i < nm && i < 10000; i++)
 				ph_buf_printf(out, "%s\"0x%llx\"", i ? ", " : "",
-					      (unsigned long long)h->addr[members[i]]);
+					      (unsigned long long)h->addr[cm[i]]);
 			ph_buf_puts(out, "], \"loop\": [");
 			for (size_t i = 0; i < nl; i++) {
 				tmp.len = 0;
@@ -449,7 +460,7 @@ PH_COMMAND(cmd_cycles)
 			ph_buf_puts(out, "  types: ");
 			size_t shown_types = 0;
 			for (size_t i = 0; i < nm; i++) {
-				uint32_t ti = h->tidx[members[i]];
+				uint32_t ti = h->tidx[cm[i]];
 				if (!tcount[ti])
 					continue;
 				if (shown_types++ < 8)
@@ -473,7 +484,7 @@ PH_COMMAND(cmd_cycles)
 			ph_buf_puts(out, "back\n  first: ");
 			for (size_t i = 0; i < nm && i < 5; i++)
 				ph_buf_printf(out, "%s0x%llx", i ? " " : "",
-					      (unsigned long long)h->addr[members[i]]);
+					      (unsigned long long)h->addr[cm[i]]);
 			ph_buf_putc(out, '\n');
 		}
 	}
@@ -522,6 +533,7 @@ PH_COMMAND(cmd_cycles)
 	}
 out:
 	ph_buf_free(&tmp);
+	free(comp_start);
 	free(members);
 	free(loop);
 	free(tcount);

@@ -1458,8 +1458,10 @@ static struct ph_error *walk_gc_list(struct ph_heap *h, uint64_t head,
 			h->n_gc++;
 			if (h->types[ti].kind == PH_KIND_TYPE)
 				type_register(h, obj, 0);
-		} else
+		} else {
 			h->n_rejected++;
+			h->gc_bad_objects++;
+		}
 		if (!ph_mem_u64(h->mem, g, &g)) {
 			h->gc_list_damaged++;
 			break;

@@ -84,6 +84,7 @@ struct ph_heap {
 	uint64_t n_gc, n_ref, n_pool, n_root, n_rejected;
 	uint64_t pools_inconsistent, gc_list_damaged;
 	uint64_t refs_into_missing; /* references into memory not saved */
+	uint64_t gc_bad_objects; /* on a GC list, with a header not valid */
 	const char *arena_source;
 };
 

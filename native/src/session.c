@@ -242,6 +242,11 @@ struct ph_error *session_heap(struct ph_session *s)
 			      "missing (not saved in the core, or unreadable); "
 			      "objects there could not be read\n",
 			      ph_fmt_count(s->target->mem.bytes_missing, a));
+	if (h->gc_bad_objects)
+		ph_buf_printf(&s->notes,
+			      "py-heap: %s objects on the GC lists have a "
+			      "damaged header (no valid type): skipped\n",
+			      ph_fmt_count(h->gc_bad_objects, a));
 	if (h->gc_list_damaged)
 		ph_buf_printf(&s->notes,
 			      "py-heap: %s GC lists are damaged; objects "
