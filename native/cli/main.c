@@ -1,4 +1,5 @@
 /* main.c - the py-heap command line: argument parsing and nothing else. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@ static const char usage[] =
 	"usage: py-heap --core CORE [--exe EXE] [--sysroot DIR] [--debug-dir DIR]\n"
 	"               [--no-debuginfod] [--json] COMMAND [ARGS]\n"
 	"       py-heap --pid PID [--no-stop] [--json] COMMAND [ARGS]\n"
+	"       py-heap --core CORE|--pid PID [--json] --batch FILE\n"
 	"\n"
 	"Inspect the Python heap of a CPython process from its core dump, or\n"
 	"of a running process (stopped only while its memory is copied).\n"
@@ -24,6 +26,8 @@ static const char usage[] =
 	"  --exe EXE       the executable, instead of the one the core names\n"
 	"  --sysroot DIR   prefix for every file path taken from the core\n"
 	"  --json          print JSON instead of text\n"
+	"  --batch FILE    run one command per line of FILE ('-': stdin) on\n"
+	"                  one session: the heap and its index are built once\n"
 	"  --version       print py-heap's version\n"
 	"\n"
 	"Commands:\n"
@@ -52,9 +56,78 @@ static const char usage[] =
 	"Exit status: 0 on success; 2 on any error (one line on stderr), and\n"
 	"after a partial answer from a damaged core (notes on stderr).\n";
 
+/* Prints the session's notes that were not printed yet. */
+static void print_notes(struct ph_session *s, size_t *shown)
+{
+	const char *notes = ph_session_notes(s);
+	size_t len = strlen(notes);
+	if (len > *shown)
+		fputs(notes + *shown, stderr);
+	*shown = len;
+}
+
+static int run_one(struct ph_session *s, int argc, const char *const *argv,
+		   bool json, size_t *notes_shown)
+{
+	char *out = NULL;
+	struct ph_error *err = ph_session_run(s, argc, argv, json, &out);
+	print_notes(s, notes_shown);
+	if (err) {
+		fprintf(stderr, "py-heap: %s\n", ph_error_message(err));
+		ph_error_destroy(err);
+		return 2;
+	}
+	fputs(out, stdout);
+	ph_free(out);
+	fflush(stdout);
+	return ph_session_partial(s) ? 2 : 0;
+}
+
+/* One command per line; blank lines and # comments are skipped. Words are
+ * split on blanks; 'single' or "double" quotes keep a word together. */
+static int run_batch(struct ph_session *s, const char *path, bool json,
+		     size_t *notes_shown)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+	if (!f) {
+		fprintf(stderr, "py-heap: --batch %s: %s\n", path, strerror(errno));
+		return 2;
+	}
+	char line[8192];
+	int status = 0;
+	while (fgets(line, sizeof(line), f)) {
+		const char *words[256];
+		int n = 0;
+		char *p = line;
+		while (*p && n < 256) {
+			while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+				p++;
+			if (!*p || *p == '#')
+				break;
+			char q = (*p == '\'' || *p == '"') ? *p++ : 0;
+			words[n++] = p;
+			while (*p && (q ? *p != q
+					: !(*p == ' ' || *p == '\t' || *p == '\n' ||
+					    *p == '\r')))
+				p++;
+			if (*p)
+				*p++ = '\0';
+		}
+		if (!n)
+			continue;
+		int r = run_one(s, n, words, json, notes_shown);
+		if (r)
+			status = r;
+	}
+	if (f != stdin)
+		fclose(f);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	const char *core = NULL, *exe = NULL, *sysroot = NULL, *pid = NULL;
+	const char *batch = NULL;
 	const char *debug_dirs[64];
 	size_t ndebug_dirs = 0;
 	bool json = false, no_stop = false, no_debuginfod = false;
@@ -70,6 +143,8 @@ int main(int argc, char **argv)
 			dst = &sysroot;
 		else if (!strcmp(a, "--pid"))
 			dst = &pid;
+		else if (!strcmp(a, "--batch"))
+			dst = &batch;
 		else if (!strcmp(a, "--no-stop")) {
 			no_stop = true;
 			continue;
@@ -136,8 +211,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "py-heap: --pid: '%s' is not a process id\n", pid);
 		return 2;
 	}
-	if (i >= argc) {
-		fprintf(stderr, "py-heap: no command (types, list, info; see --help)\n");
+	if (i >= argc && !batch) {
+		fprintf(stderr, "py-heap: no command (see --help)\n");
+		return 2;
+	}
+	if (i < argc && batch) {
+		fprintf(stderr, "py-heap: give commands with --batch or on the "
+				"command line, not both\n");
 		return 2;
 	}
 	struct ph_session *s = NULL;
@@ -168,25 +248,15 @@ int main(int argc, char **argv)
 		fputs(ph_session_notes(s), stderr);
 		fflush(stderr);
 	}
-	char *out = NULL;
-	err = ph_session_run(s, argc - i, (const char *const *)argv + i, json,
-			     &out);
-	const char *notes = ph_session_notes(s);
-	if (pid) /* the pause note was printed already */
-		notes = strchr(notes, '\n') ? strchr(notes, '\n') + 1 : "";
-	if (*notes)
-		fputs(notes, stderr);
 	int status = 0;
-	if (err) {
-		fprintf(stderr, "py-heap: %s\n", ph_error_message(err));
-		ph_error_destroy(err);
-		status = 2;
-	} else {
-		fputs(out, stdout);
-		ph_free(out);
-		if (ph_session_partial(s))
-			status = 2;
-	}
+	size_t notes_shown = 0;
+	if (pid) /* the pause note was printed already */
+		notes_shown = strlen(ph_session_notes(s));
+	if (batch)
+		status = run_batch(s, batch, json, &notes_shown);
+	else
+		status = run_one(s, argc - i, (const char *const *)argv + i,
+				 json, &notes_shown);
 	ph_session_destroy(s);
 	if (fflush(stdout) != 0)
 		status = 2;

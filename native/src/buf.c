@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+
 #include "internal.h"
 
 void ph_buf_init(struct ph_buf *b)
@@ -221,4 +223,22 @@ struct ph_error *ph_u64map_put(struct ph_u64map *m, uint64_t key, uint32_t val,
 	if (ret_existed)
 		*ret_existed = false;
 	return NULL;
+}
+
+/* PYHEAP_TIMING=1 prints how long each stage took, to stderr. */
+void ph_stage(const char *what)
+{
+	static int on = -1;
+	static struct timespec last;
+	struct timespec now;
+	if (on < 0)
+		on = getenv("PYHEAP_TIMING") != NULL;
+	if (!on)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (what && last.tv_sec)
+		fprintf(stderr, "py-heap: %-24s %8.1f ms\n", what,
+			(double)(now.tv_sec - last.tv_sec) * 1e3 +
+				(double)(now.tv_nsec - last.tv_nsec) / 1e6);
+	last = now;
 }

@@ -533,13 +533,17 @@ struct ph_error *ph_graph_create(struct ph_heap *h, struct ph_graph **ret)
 	g->h = h;
 	ph_u64map_init(&g->extern_refs);
 	ph_u64map_init(&g->cons_in);
+	ph_stage(NULL);
 	struct ph_error *err = build_edges(g);
+	ph_stage("graph: edges");
 	if (!err)
 		err = build_roots(g);
 	if (!err)
 		err = build_c_holders(g);
+	ph_stage("graph: roots");
 	if (!err)
 		err = build_paths(g);
+	ph_stage("graph: paths");
 	if (err) {
 		ph_graph_destroy(g);
 		return err;

@@ -16,27 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <time.h>
-
 #include "heap.h"
 
-/* PYHEAP_TIMING=1 prints how long each stage took, to stderr. */
-static void stage(const char *what)
-{
-	static int on = -1;
-	static struct timespec last;
-	struct timespec now;
-	if (on < 0)
-		on = getenv("PYHEAP_TIMING") != NULL;
-	if (!on)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (what && last.tv_sec)
-		fprintf(stderr, "py-heap: %-24s %8.1f ms\n", what,
-			(double)(now.tv_sec - last.tv_sec) * 1e3 +
-				(double)(now.tv_nsec - last.tv_nsec) / 1e6);
-	last = now;
-}
+
 
 #define MAX_REFCNT (1ULL << 40)
 #define T_OBJECT 6
@@ -1742,11 +1724,11 @@ struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 	if (ph_module_symbol(rt->pymod, "_PySet_Dummy", &dummy_ptr, NULL))
 		h->set_dummy = rd64(h, dummy_ptr);
 
-	stage(NULL);
+	ph_stage(NULL);
 	err = find_pools(h);
 	if (err)
 		goto fail;
-	stage("pool headers");
+	ph_stage("pool headers");
 	add_static_types(h);
 	uint64_t bound = writable_bytes(h) / 16 + 1;
 	uint64_t gc = rt->main_interp + L->is_gc;
@@ -1760,17 +1742,17 @@ struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 	err = walk_gc_list(h, gc + L->gc_permanent, bound, 4);
 	if (err)
 		goto fail;
-	stage("GC lists");
+	ph_stage("GC lists");
 	add_roots(h);
 	closure(h, 0);
-	stage("references");
+	ph_stage("references");
 	size_t before = h->n;
 	err = scan_pools(h);
 	if (err)
 		goto fail;
-	stage("pool blocks");
+	ph_stage("pool blocks");
 	closure(h, before);
-	stage("references again");
+	ph_stage("references again");
 
 	err = obj_renumber(h);
 	if (err)
@@ -1781,10 +1763,10 @@ struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 		err = ph_error_nomem();
 		goto fail;
 	}
-	stage("renumber");
+	ph_stage("renumber");
 	for (size_t i = 0; i < h->n; i++)
 		h->size[i] = obj_sizeof(h, h->addr[i], &h->types[h->tidx[i]]);
-	stage("sizes");
+	ph_stage("sizes");
 	*ret = h;
 	return NULL;
 fail:

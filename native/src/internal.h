@@ -78,6 +78,10 @@ static inline uint64_t ph_hash64(uint64_t x)
 	return x;
 }
 
+/* PYHEAP_TIMING=1: prints the time since the last call, labelled what
+ * (NULL only starts the clock), to stderr. */
+void ph_stage(const char *what);
+
 /* Grows *arr (of elem bytes each) so that it holds at least need elements. */
 struct ph_error *ph_grow(void **arr, size_t *cap, size_t need, size_t elem);
 

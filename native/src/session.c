@@ -707,7 +707,11 @@ struct ph_error *ph_session_run(struct ph_session *s, int argc,
 	struct args a = {.argc = ac, .argv = av, .pos = 1, .cmd = av[0]};
 	struct ph_buf out;
 	ph_buf_init(&out);
+	char label[64];
+	snprintf(label, sizeof(label), "command %s", av[0]);
+	ph_stage(NULL);
 	err = commands[i].fn(s, &a, json, &out);
+	ph_stage(label);
 	free(av);
 	if (err) {
 		ph_buf_free(&out);
