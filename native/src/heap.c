@@ -969,7 +969,9 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 		       ph_referent_fn fn, void *arg)
 {
 	const struct ph_layout *L = h->L;
-	const struct ph_type *t = &h->types[tidx];
+	/* A copy: callbacks may register types, moving h->types. */
+	const struct ph_type tcopy = h->types[tidx];
+	const struct ph_type *t = &tcopy;
 	struct referent_ctx rc = {.h = h, .fn = fn, .arg = arg};
 	int64_t ob_size = rds64(h, addr + 16);
 	int64_t base_end = t->base_basicsize;
@@ -1415,7 +1417,7 @@ static struct ph_error *walk_gc_list(struct ph_heap *h, uint64_t head,
 					  (unsigned long long)head);
 	g &= ~3ULL;
 	for (uint64_t steps = 0; g != head; steps++) {
-		if (steps > bound || !g) {
+		if (steps > bound || !g || (g & 7)) {
 			h->gc_list_damaged++;
 			break;
 		}
