@@ -13,6 +13,11 @@ static int64_t refcnt_of(struct ph_heap *h, uint32_t o)
 	return (int64_t)v;
 }
 
+static bool is_immortal(struct ph_heap *h, int64_t refcnt)
+{
+	return h->L->immortal && (int32_t)(uint32_t)refcnt < 0;
+}
+
 static uint32_t count_get(const struct ph_u64map *m, uint32_t o)
 {
 	uint32_t *v = ph_u64map_get(m, (uint64_t)o + 1);
@@ -585,30 +590,48 @@ PH_COMMAND(cmd_refcount)
 	uint64_t guessed = count_get(&g->cons_in, o);
 	int64_t found = (int64_t)(from_objects + outside);
 	bool stat = is_static(h, h->addr[o]);
+	bool immortal = is_immortal(h, rc);
 	struct ph_buf tmp;
 	ph_buf_init(&tmp);
 	if (json) {
+		ph_buf_printf(out, "{\"address\": \"0x%llx\", \"refcount\": ",
+			      (unsigned long long)h->addr[o]);
+		if (immortal)
+			ph_buf_puts(out, "null");
+		else
+			ph_buf_printf(out, "%lld", (long long)rc);
+		ph_buf_printf(out, ", \"referrers_found\": %lld, \"excess\": ",
+			      (long long)found);
+		if (immortal)
+			ph_buf_puts(out, "null");
+		else
+			ph_buf_printf(out, "%lld", (long long)(rc - found));
 		ph_buf_printf(out,
-			      "{\"address\": \"0x%llx\", \"refcount\": %lld, "
-			      "\"referrers_found\": %lld, \"excess\": %lld, "
-			      "\"immortal\": false, \"static\": %s, "
+			      ", \"immortal\": %s, \"static\": %s, "
 			      "\"from_objects\": %llu, \"from_frames_and_interpreter\": "
 			      "%llu, \"conservative\": %llu, \"references\": [",
-			      (unsigned long long)h->addr[o], (long long)rc,
-			      (long long)found, (long long)(rc - found),
-			      stat ? "true" : "false",
+			      immortal ? "true" : "false", stat ? "true" : "false",
 			      (unsigned long long)from_objects,
 			      (unsigned long long)outside,
 			      (unsigned long long)guessed);
 	} else {
 		ph_buf_printf(out, "0x%llx %s\n", (unsigned long long)h->addr[o],
 			      tname(&h->types[h->tidx[o]]));
-		ph_buf_printf(out, "  refcount (ob_refcnt):  %lld\n", (long long)rc);
+		if (immortal)
+			ph_buf_printf(out, "  refcount (ob_refcnt):  immortal (%#llx): "
+					   "never freed, not counted\n",
+				      (unsigned long long)rc);
+		else
+			ph_buf_printf(out, "  refcount (ob_refcnt):  %lld\n",
+				      (long long)rc);
 		ph_buf_printf(out,
 			      "  references found:     %lld (%llu from objects, "
 			      "%llu from frames and the interpreter)\n",
 			      (long long)found, (unsigned long long)from_objects,
 			      (unsigned long long)outside);
+		if (immortal)
+			ph_buf_puts(out, "  excess:               (immortal)\n");
+		else
 		ph_buf_printf(out, "  excess:               %lld%s\n",
 			      (long long)(rc - found),
 			      rc > found ? "  <- held by references py-heap cannot "
@@ -768,6 +791,7 @@ PH_COMMAND(cmd_refcheck)
 		return ph_error_nomem();
 	}
 	uint64_t checked = 0, n_over = 0, n_under = 0, skipped_static = 0;
+	uint64_t skipped_immortal = 0;
 	struct suspect_obj *sus = NULL;
 	size_t nsus = 0, sus_cap = 0;
 	for (size_t i = 0; i < h->n; i++) {
@@ -778,8 +802,12 @@ PH_COMMAND(cmd_refcheck)
 			skipped_static++;
 			continue;
 		}
-		checked++;
 		int64_t rc = refcnt_of(h, (uint32_t)i);
+		if (is_immortal(h, rc)) {
+			skipped_immortal++;
+			continue;
+		}
+		checked++;
 		uint64_t in = g->rev_off[i + 1] - g->rev_off[i];
 		int64_t found = (int64_t)(in + count_get(&g->extern_refs, (uint32_t)i));
 		int64_t exact = found - (int64_t)count_get(&g->cons_in, (uint32_t)i);
@@ -817,10 +845,12 @@ PH_COMMAND(cmd_refcheck)
 	char c1[32], c2[32], c3[32];
 	if (json) {
 		ph_buf_printf(out,
-			      "{\"checked\": %llu, \"static_skipped\": %llu, "
+			      "{\"checked\": %llu, \"immortal_skipped\": %llu, "
+			      "\"static_skipped\": %llu, "
 			      "\"excess_objects\": %llu, \"deficit_objects\": %llu, "
 			      "\"excess\": [",
 			      (unsigned long long)checked,
+			      (unsigned long long)skipped_immortal,
 			      (unsigned long long)skipped_static,
 			      (unsigned long long)n_over, (unsigned long long)n_under);
 		write_suspects(h, over, no, limit, true, out, sus, nsus);

@@ -6,6 +6,8 @@
 #include "target.h"
 
 /* Type flags: stable across the versions py-heap supports. */
+#define PH_TPFLAGS_INLINE_VALUES (1UL << 2)
+#define PH_TPFLAGS_MANAGED_WEAKREF (1UL << 3)
 #define PH_TPFLAGS_MANAGED_DICT (1UL << 4)
 #define PH_TPFLAGS_HEAPTYPE (1UL << 9)
 #define PH_TPFLAGS_HAVE_GC (1UL << 14)
@@ -75,10 +77,24 @@ struct ph_layout {
 	 * free lists, whose slots past numfree are stale */
 	uint32_t interp_skip[8][2];
 	uint32_t tp_subclasses, tp_weaklistoffset;
+	/* 3.12+: static builtin types' state in the interpreter, whose
+	 * tp_weaklist (a weak list head) is no reference */
+	uint32_t is_builtin_states, builtin_states_count, builtin_state_size,
+		builtin_state_weaklist;
 	/* pymalloc */
 	uint32_t pool_size, arena_size, pool_overhead, nsize_classes;
-	/* the refcount deep-frozen (static) objects are given (3.11) */
+	/* the refcount deep-frozen (static) objects are given */
 	uint64_t deepfrozen_refcnt;
+	/* ints: 0 = the digit count signed in ob_size (up to 3.11);
+	 * else the offset of lv_tag (3.12+: digits << 3 | sign) */
+	uint32_t long_tag;
+	/* the pre-header: which flags give an object one, and its shape:
+	 * 311: values at word -4, dict at -3; 312: weakrefs at -4, at -3 a
+	 * dict or (tagged with bit 0) values */
+	uint64_t preheader_flags;
+	unsigned managed_layout;
+	bool immortal; /* 3.12+: refcounts (int32)low < 0 are immortal */
+	bool interned_uncounted; /* 3.11: the interned dict's refs uncounted */
 };
 
 /* The static types py-heap recognises by their symbol names. */

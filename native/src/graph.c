@@ -344,6 +344,13 @@ static struct ph_error *scan_holder(struct ph_graph *g, uint64_t start,
 			    (at - tc) % L->type_cache_entry_size == L->type_cache_value)
 				continue;
 			bool skip_it = false;
+			uint64_t bs = h->rt->main_interp + L->is_builtin_states;
+			if (L->builtin_states_count && at >= bs &&
+			    at < bs + (uint64_t)L->builtin_states_count *
+					      L->builtin_state_size &&
+			    (at - bs) % L->builtin_state_size ==
+				    L->builtin_state_weaklist)
+				continue;
 			for (size_t r = 0; r < PH_ARRAY_SIZE(L->interp_skip); r++) {
 				uint64_t s0 = h->rt->main_interp + L->interp_skip[r][0];
 				if (L->interp_skip[r][1] && at >= s0 &&

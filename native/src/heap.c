@@ -51,6 +51,26 @@ static inline uint8_t rd8(struct ph_heap *h, uint64_t addr)
 	return p ? *p : 0;
 }
 
+/* ---- ints ------------------------------------------------------------- */
+
+/* The number of 30-bit digits of an int, and its sign. */
+int64_t ph_heap_long_digits(struct ph_heap *h, uint64_t addr, bool *negative)
+{
+	const struct ph_layout *L = h->L;
+	uint64_t v = 0;
+	if (L->long_tag) {
+		ph_mem_u64(h->mem, addr + L->long_tag, &v);
+		if (negative)
+			*negative = (v & 3) == 2;
+		return (int64_t)(v >> 3);
+	}
+	ph_mem_u64(h->mem, addr + 16, &v);
+	int64_t size = (int64_t)v;
+	if (negative)
+		*negative = size < 0;
+	return size < 0 ? -size : size;
+}
+
 /* ---- strings ---------------------------------------------------------- */
 
 static size_t utf8_put(char *out, uint32_t c)
@@ -406,7 +426,7 @@ static int64_t type_register(struct ph_heap *h, uint64_t taddr, int depth)
 		cur = rd64(h, cur + L->tp_base);
 	}
 	t.presize = (t.flags & PH_TPFLAGS_HAVE_GC ? L->gc_head_size : 0) +
-		    (t.flags & PH_TPFLAGS_MANAGED_DICT ? L->managed_presize : 0);
+		    (t.flags & L->preheader_flags ? L->managed_presize : 0);
 	memcpy(&t.weaklistoffset, (const uint8_t *)hdr + L->tp_weaklistoffset, 8);
 	if (t.heap) {
 		type_collect_slots(h, &t);
@@ -510,10 +530,12 @@ static uint64_t obj_sizeof(struct ph_heap *h, uint64_t addr,
 		break;
 	}
 	case PH_KIND_INT:
-	case PH_KIND_BOOL:
+	case PH_KIND_BOOL: {
 		/* Space for one digit is always allocated, even for 0. */
-		size = L->long_digits + 4 * (abs_size ? abs_size : 1);
+		int64_t nd = ph_heap_long_digits(h, addr, NULL);
+		size = L->long_digits + 4 * (nd ? nd : 1);
 		break;
+	}
 	case PH_KIND_BYTEARRAY:
 		size += rds64(h, addr + L->bytearray_alloc);
 		break;
@@ -596,10 +618,12 @@ static uint64_t obj_inline_size(struct ph_heap *h, uint64_t addr,
 		       (si.length + 1) * si.kind;
 	}
 	case PH_KIND_INT:
-	case PH_KIND_BOOL:
+	case PH_KIND_BOOL: {
 		if (t->heap)
 			break;
-		return L->long_digits + 4 * (uint64_t)(n ? n : 1);
+		int64_t nd = ph_heap_long_digits(h, addr, NULL);
+		return L->long_digits + 4 * (uint64_t)(nd ? nd : 1);
+	}
 	default:
 		break;
 	}
@@ -651,10 +675,18 @@ static bool obj_validate(struct ph_heap *h, uint64_t addr, uint32_t *ret_tidx)
 		break;
 	}
 	case PH_KIND_INT:
-	case PH_KIND_BOOL:
-		if (ob_size > (1 << 24) || ob_size < -(1 << 24))
+	case PH_KIND_BOOL: {
+		int64_t nd = ph_heap_long_digits(h, addr, NULL);
+		if (nd < 0 || nd > (1 << 24))
 			return false;
+		if (L->long_tag) {
+			uint64_t tag = 0;
+			ph_mem_u64(h->mem, addr + L->long_tag, &tag);
+			if ((tag & 3) == 3)
+				return false; /* no such sign */
+		}
 		break;
+	}
 	case PH_KIND_TUPLE:
 	case PH_KIND_BYTES:
 		if (ob_size < 0 || ob_size > (1LL << 40))
@@ -989,7 +1021,7 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 		break;
 	case PH_KIND_DICT:
 	case PH_KIND_ODICT:
-		if (addr == h->interned_dict) {
+		if (addr == h->interned_dict && L->interned_uncounted) {
 			/* 3.11 does not count the interned dict's references
 			 * in the strings' refcounts: they keep nothing alive. */
 			dict_foreach(h, addr, interned_ref_cb, &rc);
@@ -1000,8 +1032,19 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 			     rd64(h, addr + L->dict_values) ? dict_value_cb
 							    : dict_ref_cb,
 			     &rc);
-		if (t->kind == PH_KIND_ODICT)
+		if (t->kind == PH_KIND_ODICT) {
 			conservative(h, addr, L->sizeof_dict, base_end, fn, arg);
+			/* Each node of the order list holds its key. */
+			uint64_t node = rd64(h, addr + L->sizeof_dict);
+			int64_t used = rds64(h, addr + L->dict_used);
+			for (int64_t k = 0; node && k <= used && k < (1 << 26); k++) {
+				uint64_t key = rd64(h, node);
+				if (key)
+					fn(arg, key, PH_EDGE_FIELD,
+					   (uint64_t)(uintptr_t)"<order node key>");
+				node = rd64(h, node + 16);
+			}
+		}
 		break;
 	case PH_KIND_SET:
 	case PH_KIND_FROZENSET: {
@@ -1174,8 +1217,16 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 			fn(arg, v, PH_EDGE_SLOT, t->slot_names[i]);
 	}
 	if (t->flags & PH_TPFLAGS_MANAGED_DICT) {
-		uint64_t values = rd64(h, addr - 32);
-		uint64_t dict = rd64(h, addr - 24);
+		uint64_t values, dict;
+		if (L->managed_layout == 311) {
+			values = rd64(h, addr - 32);
+			dict = rd64(h, addr - 24);
+		} else {
+			/* 3.12: one word, a dict or (bit 0 set) values - 1 */
+			uint64_t dv = rd64(h, addr - 24);
+			values = dv & 1 ? dv + 1 : 0;
+			dict = dv & 1 ? 0 : dv;
+		}
 		if (values) {
 			uint64_t keys = rd64(h, t->addr + L->ht_cached_keys);
 			int64_t n = rds64(h, keys + L->dk_nentries);
@@ -1651,6 +1702,8 @@ static bool interned_check_cb(void *arg, uint64_t key, uint64_t value,
 static void find_interned(struct ph_heap *h)
 {
 	const struct ph_layout *L = h->L;
+	if (!L->interned_uncounted)
+		return; /* 3.12+: interned strings are immortal, refs counted */
 	uint64_t sym, dict = 0;
 	if (ph_module_symbol(h->rt->pymod, "interned", &sym, NULL) &&
 	    ph_mem_u64(h->mem, sym, &dict) && dict &&

@@ -136,6 +136,9 @@ bool ph_heap_iframe_location(struct ph_heap *h, uint64_t iframe, char *func,
 			     size_t func_size, char *file, size_t file_size,
 			     int *ret_line);
 
+/* The number of 30-bit digits of an int (its sign in *negative). */
+int64_t ph_heap_long_digits(struct ph_heap *h, uint64_t addr, bool *negative);
+
 /* Reads a str object as UTF-8 (at most max bytes; ... when cut). */
 bool ph_heap_str(struct ph_heap *h, uint64_t addr, char *out, size_t max,
 		 size_t *ret_len);

@@ -56,10 +56,9 @@ void ph_repr_str(struct ph_heap *h, uint64_t addr, struct ph_buf *out,
 static void repr_int(struct ph_heap *h, uint64_t addr, struct ph_buf *out)
 {
 	const struct ph_layout *L = h->L;
-	uint64_t raw = 0;
-	ph_mem_u64(h->mem, addr + 16, &raw);
-	int64_t size = (int64_t)raw;
-	int64_t n = size < 0 ? -size : size;
+	bool negative = false;
+	int64_t n = ph_heap_long_digits(h, addr, &negative);
+	int64_t size = negative ? -n : n;
 	if (n > 700) { /* about 6,300 decimal digits: enough to show */
 		ph_buf_printf(out, "<int of %lld 30-bit digits>", (long long)n);
 		return;

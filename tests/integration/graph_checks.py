@@ -22,7 +22,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PYTHON = "/usr/bin/python3.11"
+PYTHON = os.environ.get("PYHEAP_TEST_PYTHON", "/usr/bin/python3.11")
 results = {"passed": 0, "failed": 0}
 
 
@@ -80,8 +80,17 @@ def main():
     ap.add_argument("--cores-dir", default=os.path.join(ROOT, "build/cores"))
     ap.add_argument("--gdb", action="store_true",
                     help="also run the graph commands through GDB")
+    ap.add_argument("--python", help="the interpreter to test (default: "
+                    "Debian's /usr/bin/python3.11)")
     a = ap.parse_args()
-    outdir = os.path.join(a.cores_dir, "heap_graph-3.11")
+    global PYTHON
+    if a.python:
+        PYTHON = a.python
+    v = subprocess.run([PYTHON, "-c", "import sys; print('%d.%d.%d' % "
+                        "sys.version_info[:3])"], capture_output=True,
+                       text=True, check=True).stdout.strip()
+    outdir = os.path.join(a.cores_dir, "heap_graph-%s-%s" % (
+        v, PYTHON.strip("/").replace("/", "_")))
     core = take_core("heap_graph.py", outdir)
     with open(os.path.join(outdir, "truth.txt")) as f:
         t = ast.literal_eval(f.read())
@@ -201,7 +210,8 @@ def main():
                  "source %s" % os.path.join(ROOT, "gdb/py-heap.py"),
                  "-ex", "set $m = %d" % t["marker"],
                  "-ex", "py-heap referrers $m --json",
-                 PYTHON, core], capture_output=True, text=True, timeout=300)
+                 os.path.realpath(PYTHON), core], capture_output=True,
+                text=True, timeout=300)
             line = [l for l in out.stdout.splitlines() if l.startswith("{")]
             r = json.loads(line[-1]) if line else {}
             got = {int(x["address"], 16) for x in r.get("referrers", [])}

@@ -25,7 +25,7 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PYTHON = "/usr/bin/python3.11"
+PYTHON = os.environ.get("PYHEAP_TEST_PYTHON", "/usr/bin/python3.11")
 results = {"passed": 0, "failed": 0}
 
 
@@ -60,6 +60,14 @@ def take_core(fixture, outdir, *args):
         proc.kill()
         proc.wait()
     return core
+
+
+def version_tag(python):
+    """A name for the interpreter's cores: its version and path."""
+    v = subprocess.run([python, "-c", "import sys; print('%d.%d.%d' % "
+                        "sys.version_info[:3])"], capture_output=True,
+                       text=True, check=True).stdout.strip()
+    return v + "-" + python.strip("/").replace("/", "_")
 
 
 def wrapper():
@@ -122,13 +130,19 @@ def main():
     ap.add_argument("--cores-dir", default=os.path.join(ROOT, "build/cores"))
     ap.add_argument("--no-gdb", action="store_true")
     ap.add_argument("--no-live", action="store_true")
+    ap.add_argument("--python", help="the interpreter to test (default: "
+                    "Debian's /usr/bin/python3.11)")
     a = ap.parse_args()
+    global PYTHON
+    if a.python:
+        PYTHON = a.python
     binary = os.path.abspath(a.bin)
     cores = os.path.abspath(a.cores_dir)
 
-    basic_dir = os.path.join(cores, "heap_basic-3.11")
+    tag = version_tag(PYTHON)
+    basic_dir = os.path.join(cores, "heap_basic-" + tag)
     basic = take_core("heap_basic.py", basic_dir)
-    other_dir = os.path.join(cores, "heap_other-3.11")
+    other_dir = os.path.join(cores, "heap_other-" + tag)
     other = take_core("heap_basic.py", other_dir, "--other")
     tb = ast.literal_eval(open(os.path.join(basic_dir, "truth.txt")).read())
     to = ast.literal_eval(open(os.path.join(other_dir, "truth.txt")).read())
@@ -217,8 +231,8 @@ def main():
                  "source %s" % os.path.join(ROOT, "gdb/py-heap.py"),
                  "-ex", "py-heap types --json --limit 0",
                  "-ex", "help py-heap", "-ex", "help py-heap types",
-                 PYTHON, basic], capture_output=True, text=True, timeout=300,
-                env=env)
+                 os.path.realpath(PYTHON), basic], capture_output=True,
+                text=True, timeout=300, env=env)
             line = [l for l in out.stdout.splitlines() if l.startswith("{")]
             cli_out = cli_json(binary, basic, "types", "--limit", "0")
             check("gdb: types --json equals the CLI's",
@@ -231,7 +245,7 @@ def main():
             out = subprocess.run(
                 ["gdb", "-batch", "-nx", "-ex",
                  "source %s" % os.path.join(ROOT, "gdb/py-heap.py"),
-                 "-ex", "py-heap show 0x10", PYTHON, basic],
+                 "-ex", "py-heap show 0x10", os.path.realpath(PYTHON), basic],
                 capture_output=True, text=True, timeout=300, env=env)
             check("gdb: errors are GdbError lines",
                   "py-heap: show: no Python object at 0x10" in out.stderr and
