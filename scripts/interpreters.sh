@@ -7,7 +7,6 @@ supported="3.11 3.12"
 out=(/usr/bin/python3.11)
 root=$(pyenv root 2>/dev/null || echo /root/.pyenv)
 for v in $supported; do
-	[ "$v" = 3.11 ] && continue
 	for py in "$root"/versions/"$v".*/bin/python"$v"; do
 		[ -x "$py" ] && out+=("$py")
 	done
