@@ -3,7 +3,7 @@
 # Debian's /usr/bin/python3.11 (always), and the machine image's pyenv
 # builds of every other version py-heap supports, where present.
 set -u
-supported="3.11 3.12"
+supported="3.11 3.12 3.13"
 out=(/usr/bin/python3.11)
 root=$(pyenv root 2>/dev/null || echo /root/.pyenv)
 for v in $supported; do

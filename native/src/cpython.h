@@ -93,6 +93,9 @@ struct ph_layout {
 	 * dict or (tagged with bit 0) values */
 	uint64_t preheader_flags;
 	unsigned managed_layout;
+	/* bytes before the values in PyDictValues (3.13: capacity, size,
+	 * embedded, valid); 0 when ma_values points at the values */
+	uint32_t values_header;
 	bool immortal; /* 3.12+: refcounts (int32)low < 0 are immortal */
 	bool interned_uncounted; /* 3.11: the interned dict's refs uncounted */
 };
@@ -132,6 +135,8 @@ enum ph_kind {
 struct ph_runtime {
 	struct ph_target *target;
 	const struct ph_layout *layout;
+	struct ph_layout layout_copy; /* the table, with _Py_DebugOffsets */
+	int debug_offsets_differ; /* fields where they and the table differ */
 	char version[32]; /* "3.11.2" */
 	uint32_t hexversion;
 	const struct ph_module *pymod; /* the file holding _PyRuntime */

@@ -211,10 +211,8 @@ static struct ph_error *build_roots(struct ph_graph *g)
 			break;
 	}
 	for (size_t k = 0; k < nthreads; k++) {
-		uint64_t ts = threads[nthreads - 1 - k], cframe = 0, f = 0;
-		ph_mem_u64(mem, ts + L->ts_cframe, &cframe);
-		if (cframe)
-			ph_mem_u64(mem, cframe + L->cframe_current, &f);
+		uint64_t ts = threads[nthreads - 1 - k];
+		uint64_t f = ph_heap_thread_frame(h, ts);
 		for (int nf = 0; f && nf < 100000; nf++) {
 			char func[256], file[512], where[900];
 			int line = 0;

@@ -194,7 +194,11 @@ static void dict_foreach(struct ph_heap *h, uint64_t dict, dict_entry_fn fn,
 		return;
 	const uint64_t *vals = NULL;
 	if (values) {
-		vals = ph_mem_ptr(h->mem, values, (size_t)nentries * 8);
+		/* 3.13: values an object holds inline are the object's. */
+		if (L->values_header && rd8(h, values + 2))
+			return;
+		vals = ph_mem_ptr(h->mem, values + L->values_header,
+				  (size_t)nentries * 8);
 		if (!vals)
 			return;
 	}
@@ -630,6 +634,11 @@ static uint64_t obj_inline_size(struct ph_heap *h, uint64_t addr,
 	uint64_t need = (uint64_t)t->basicsize;
 	if (t->itemsize)
 		need += (uint64_t)n * (uint64_t)t->itemsize;
+	if (t->flags & PH_TPFLAGS_INLINE_VALUES) {
+		/* 3.13: header, values, then their insertion order */
+		uint64_t cap = rd8(h, addr + (uint64_t)t->basicsize);
+		need += L->values_header + 8 * cap + ((cap + 7) & ~7ULL);
+	}
 	return need;
 }
 
@@ -1221,11 +1230,20 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 		if (L->managed_layout == 311) {
 			values = rd64(h, addr - 32);
 			dict = rd64(h, addr - 24);
-		} else {
+		} else if (L->managed_layout == 312) {
 			/* 3.12: one word, a dict or (bit 0 set) values - 1 */
 			uint64_t dv = rd64(h, addr - 24);
 			values = dv & 1 ? dv + 1 : 0;
 			dict = dv & 1 ? 0 : dv;
+		} else {
+			/* 3.13: the dict (or NULL) at word -3; the values
+			 * inline after the object, when still valid */
+			dict = rd64(h, addr - 24);
+			values = 0;
+			if ((t->flags & PH_TPFLAGS_INLINE_VALUES) &&
+			    rd8(h, addr + (uint64_t)t->basicsize + 3))
+				values = addr + (uint64_t)t->basicsize +
+					 L->values_header;
 		}
 		if (values) {
 			uint64_t keys = rd64(h, t->addr + L->ht_cached_keys);
@@ -1258,6 +1276,20 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 
 /* ---- interpreter frames ----------------------------------------------- */
 
+uint64_t ph_heap_thread_frame(struct ph_heap *h, uint64_t ts)
+{
+	const struct ph_layout *L = h->L;
+	uint64_t v = rd64(h, ts + L->ts_cframe);
+	if (L->cframe_current == UINT32_MAX) /* 3.13+: the frame itself */
+		return v;
+	return v ? rd64(h, v + L->cframe_current) : 0;
+}
+
+static bool is_code(struct ph_heap *h, uint64_t code)
+{
+	return code && rd64(h, code + 8) == h->rt->kind_types[PH_KIND_CODE];
+}
+
 void ph_heap_iframe_referents(struct ph_heap *h, uint64_t f, ph_referent_fn fn,
 			      void *arg)
 {
@@ -1268,6 +1300,8 @@ void ph_heap_iframe_referents(struct ph_heap *h, uint64_t f, ph_referent_fn fn,
 	field(h, f, L->if_locals, "f_locals", fn, arg);
 	field(h, f, L->if_code, "f_code", fn, arg);
 	uint64_t code = rd64(h, f + L->if_code);
+	if (!is_code(h, code)) /* 3.13's shim frames run no code */
+		return;
 	int32_t nlocals = (int32_t)rd32(h, code + L->co_nlocalsplus);
 	uint64_t names = rd64(h, code + L->co_localsplusnames);
 	int32_t top = (int32_t)rd32(h, f + L->if_stacktop);
@@ -1362,7 +1396,8 @@ bool ph_heap_iframe_location(struct ph_heap *h, uint64_t f, char *func,
 {
 	const struct ph_layout *L = h->L;
 	uint64_t code = rd64(h, f + L->if_code);
-	if (!code || !ph_heap_str(h, rd64(h, code + L->code_qualname), func,
+	if (!is_code(h, code) ||
+	    !ph_heap_str(h, rd64(h, code + L->code_qualname), func,
 				  func_size, NULL))
 		return false;
 	if (!ph_heap_str(h, rd64(h, code + L->code_filename), file, file_size,
@@ -1751,8 +1786,7 @@ static void add_roots(struct ph_heap *h)
 	/* Each thread's frames: functions, globals and the value stack. */
 	uint64_t ts = rd64(h, interp + L->is_threads_head);
 	for (int nt = 0; ts && nt < 100000; nt++) {
-		uint64_t cframe = rd64(h, ts + L->ts_cframe);
-		uint64_t f = cframe ? rd64(h, cframe + L->cframe_current) : 0;
+		uint64_t f = ph_heap_thread_frame(h, ts);
 		for (int nf = 0; f && nf < 100000; nf++) {
 			ph_heap_iframe_referents(h, f, root_cb, h);
 			f = rd64(h, f + L->if_previous);

@@ -131,6 +131,9 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 void ph_heap_iframe_referents(struct ph_heap *h, uint64_t iframe,
 			      ph_referent_fn fn, void *arg);
 
+/* A thread state's current interpreter frame (3.11+). */
+uint64_t ph_heap_thread_frame(struct ph_heap *h, uint64_t ts);
+
 /* Function name, file and current line of an interpreter frame. */
 bool ph_heap_iframe_location(struct ph_heap *h, uint64_t iframe, char *func,
 			     size_t func_size, char *file, size_t file_size,

@@ -65,6 +65,82 @@ static bool is_libpython(const char *path)
 	return !strncmp(base, "libpython", 9);
 }
 
+/*
+ * _Py_DebugOffsets (3.13+), at the start of _PyRuntime: the interpreter's
+ * own account of its layout, for debuggers. After checking its cookie and
+ * version, every offset it covers is taken from it.
+ */
+static struct ph_error *apply_debug_offsets(struct ph_runtime *rt)
+{
+	struct ph_memory *mem = &rt->target->mem;
+	const uint8_t *d = ph_mem_ptr(mem, rt->runtime_addr, 584);
+	if (!d)
+		return ph_error_create_at(PH_ERR_NOT_SAVED, rt->runtime_addr,
+					  "cannot read _Py_DebugOffsets at 0x%llx",
+					  (unsigned long long)rt->runtime_addr);
+	uint64_t version, free_threaded;
+	memcpy(&version, d + 8, 8);
+	memcpy(&free_threaded, d + 16, 8);
+	if (memcmp(d, "xdebugpy", 8) || version >> 16 != rt->hexversion >> 16)
+		return ph_error_create(PH_ERR_CORRUPT,
+				       "_PyRuntime of Python %s does not start "
+				       "with its debug offsets (cookie or "
+				       "version wrong): a damaged core, or a "
+				       "build py-heap does not know",
+				       rt->version);
+	if (free_threaded)
+		return ph_error_create(PH_ERR_UNSUPPORTED,
+				       "Python %s is a free-threaded build: not "
+				       "supported yet",
+				       rt->version);
+	if (rt->layout->minor != 13) {
+		/* 3.14+ extend the struct: keep the tables, checked by the
+		 * cookie and version only. */
+		rt->layout_copy = *rt->layout;
+		rt->layout_copy.source = "tables (debug offsets present)";
+		rt->layout = &rt->layout_copy;
+		return NULL;
+	}
+	rt->layout_copy = *rt->layout;
+	struct ph_layout *L = &rt->layout_copy;
+	static const struct {
+		uint32_t at;			/* in _Py_DebugOffsets (3.13) */
+		size_t field;			/* in struct ph_layout */
+	} map[] = {
+#define M(at, f) {at, offsetof(struct ph_layout, f)}
+		M(40, rt_interpreters_head), M(64, is_next),
+		M(72, is_threads_head), M(80, is_gc), M(88, is_modules),
+		M(96, is_sysdict), M(104, is_builtins), M(152, sizeof_tstate),
+		M(168, ts_next), M(184, ts_cframe), M(192, ts_thread_id),
+		M(232, if_previous), M(240, if_code), M(248, if_prev_instr),
+		M(256, if_localsplus), M(264, if_owner), M(280, code_filename),
+		M(288, code_name), M(296, code_qualname), M(304, co_linetable),
+		M(312, code_firstlineno), M(328, co_localsplusnames),
+		M(344, co_code_adaptive), M(368, sizeof_type), M(376, tp_name),
+		M(392, tp_flags), M(408, tuple_items), M(432, list_items),
+		M(456, dict_keys), M(464, dict_values), M(480, float_value),
+		M(496, long_tag), M(504, long_digits), M(528, bytes_data),
+		M(544, str_state), M(552, str_length), M(560, sizeof_ascii),
+#undef M
+	};
+	for (size_t i = 0; i < PH_ARRAY_SIZE(map); i++) {
+		uint64_t v;
+		memcpy(&v, d + map[i].at, 8);
+		if (v > UINT32_MAX)
+			return ph_error_create(PH_ERR_CORRUPT,
+					       "implausible debug offset %llu in "
+					       "_PyRuntime",
+					       (unsigned long long)v);
+		uint32_t *f = (uint32_t *)((char *)L + map[i].field);
+		if (*f != (uint32_t)v)
+			rt->debug_offsets_differ++;
+		*f = (uint32_t)v;
+	}
+	L->source = "debug offsets (_Py_DebugOffsets) and tables";
+	rt->layout = L;
+	return NULL;
+}
+
 struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 {
 	struct ph_runtime *rt = calloc(1, sizeof(*rt));
@@ -132,7 +208,7 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 		err = ph_error_create(PH_ERR_UNSUPPORTED,
 				      "Python older than 3.11 (no Py_Version "
 				      "symbol in %s): not supported yet; "
-				      "supported: 3.11, 3.12",
+				      "supported: 3.11, 3.12, 3.13",
 				      rt->pymod->path);
 		goto fail;
 	}
@@ -151,10 +227,12 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 	if (!rt->layout) {
 		err = ph_error_create(PH_ERR_UNSUPPORTED,
 				      "Python %s is not supported (supported: "
-				      "3.11, 3.12)",
+				      "3.11, 3.12, 3.13)",
 				      rt->version);
 		goto fail;
 	}
+	if (major == 3 && minor >= 13 && (err = apply_debug_offsets(rt)))
+		goto fail;
 	const struct ph_layout *L = rt->layout;
 
 	uint64_t head;
