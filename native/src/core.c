@@ -199,9 +199,16 @@ struct ph_error *ph_module_open(struct ph_target *t, struct ph_module *mod,
 		disk = strdup(override);
 	else if (sysroot && *sysroot) {
 		/* Keep every path under the sysroot: no ".." escapes. */
+		size_t n = strlen(sysroot);
+		while (n > 1 && sysroot[n - 1] == '/')
+			n--;
 		if (strstr(mod->path, "/../") || mod->path[0] != '/')
 			return NULL;
-		if (asprintf(&disk, "%s%s", sysroot, mod->path) < 0)
+		/* gcore run outside a chroot names files by their full path:
+		 * those already inside the sysroot are taken as they are. */
+		if (!strncmp(mod->path, sysroot, n) && mod->path[n] == '/')
+			disk = strdup(mod->path);
+		else if (asprintf(&disk, "%.*s%s", (int)n, sysroot, mod->path) < 0)
 			disk = NULL;
 	} else
 		disk = strdup(mod->path);

@@ -1795,6 +1795,49 @@ static void add_roots(struct ph_heap *h)
 	}
 }
 
+/* Is there a well-formed GC list head at head: an empty circle, or links
+ * to a first and last element that link back to it? */
+static bool gc_head_ok(struct ph_heap *h, uint64_t head)
+{
+	uint64_t next, prev, back;
+	if (!ph_mem_u64(h->mem, head, &next) || !ph_mem_u64(h->mem, head + 8, &prev))
+		return false;
+	next &= ~3ULL;
+	prev &= ~3ULL;
+	if (next == head)
+		return prev == head;
+	if (!next || (next & 7) || !prev || (prev & 7))
+		return false;
+	/* the first element's prev and the last one's next lead back */
+	if (!ph_mem_u64(h->mem, next + 8, &back) || (back & ~3ULL) != head)
+		return false;
+	return ph_mem_u64(h->mem, prev, &back) && (back & ~3ULL) == head;
+}
+
+/*
+ * Where the generations start in the GC state. Patch releases moved them:
+ * Debian's 3.13.5 declares PyGC_Head with a smaller alignment, which puts
+ * them 4 bytes earlier than 3.13.0's headers say. The heads themselves
+ * tell which offset is right.
+ */
+static uint32_t gc_generations_offset(struct ph_heap *h, uint64_t gc)
+{
+	const struct ph_layout *L = h->L;
+	const uint32_t tries[] = {L->gc_generations, L->gc_generations - 4,
+				  L->gc_generations + 4};
+	for (size_t i = 0; i < PH_ARRAY_SIZE(tries); i++) {
+		bool ok = true;
+		for (uint32_t g = 0; ok && g < L->gc_ngens; g++)
+			ok = gc_head_ok(h, gc + tries[i] +
+						   (uint64_t)g * L->gc_gen_stride);
+		if (ok) {
+			h->gc_generations = tries[i];
+			return tries[i];
+		}
+	}
+	return L->gc_generations;
+}
+
 struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 {
 	struct ph_heap *h = calloc(1, sizeof(*h));
@@ -1821,9 +1864,9 @@ struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 	add_static_types(h);
 	uint64_t bound = writable_bytes(h) / 16 + 1;
 	uint64_t gc = rt->main_interp + L->is_gc;
+	uint32_t gens = gc_generations_offset(h, gc);
 	for (uint32_t g = 0; g < L->gc_ngens; g++) {
-		err = walk_gc_list(h, gc + L->gc_generations +
-					      (uint64_t)g * L->gc_gen_stride,
+		err = walk_gc_list(h, gc + gens + (uint64_t)g * L->gc_gen_stride,
 				   bound, g + 1);
 		if (err)
 			goto fail;

@@ -85,6 +85,7 @@ struct ph_heap {
 	uint64_t pools_inconsistent, gc_list_damaged;
 	uint64_t refs_into_missing; /* references into memory not saved */
 	uint64_t gc_bad_objects; /* on a GC list, with a header not valid */
+	uint32_t gc_generations; /* where the GC lists were found */
 	const char *arena_source;
 };
 

@@ -369,9 +369,13 @@ struct ph_error *ph_target_open_pid(int pid, unsigned flags,
 		goto fail;
 	char root[64];
 	snprintf(root, sizeof(root), "/proc/%d/root", pid);
-	for (size_t i = 0; i < t->nmods; i++)
-		if ((err = ph_module_open(t, &t->mods[i], NULL, root, false)))
+	/* /proc/PID/maps names files as this process sees them; in another
+	 * mount namespace (a container) they are found under its root. */
+	for (size_t i = 0; i < t->nmods; i++) {
+		const char *sr = access(t->mods[i].path, R_OK) ? root : NULL;
+		if ((err = ph_module_open(t, &t->mods[i], NULL, sr, false)))
 			goto fail;
+	}
 	if ((err = ph_memory_finish(&t->mem)))
 		goto fail;
 	free(maps);

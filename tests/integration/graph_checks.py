@@ -21,6 +21,8 @@ import subprocess
 import sys
 import time
 
+from interp import Interp
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PYTHON = os.environ.get("PYHEAP_TEST_PYTHON", "/usr/bin/python3.11")
 results = {"passed": 0, "failed": 0}
@@ -35,36 +37,21 @@ def check(name, ok, detail=""):
         print("FAIL %s: %s" % (name, detail))
 
 
+INTERP = None
+
+
 def take_core(fixture, outdir):
     """Runs the fixture until it is ready, gcores it, kills it."""
-    os.makedirs(outdir, exist_ok=True)
-    core = os.path.join(outdir, "core")
-    src = os.path.join(ROOT, "fixtures", fixture)
-    if os.path.exists(core) and os.path.getmtime(core) > os.path.getmtime(src):
-        return core
-    for f in ("ready", "truth.txt", "core"):
-        if os.path.exists(os.path.join(outdir, f)):
-            os.unlink(os.path.join(outdir, f))
-    proc = subprocess.Popen([PYTHON, src, outdir])
-    try:
-        deadline = time.time() + 60
-        while not os.path.exists(os.path.join(outdir, "ready")):
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError("%s did not get ready" % fixture)
-            time.sleep(0.05)
-        subprocess.run(["gcore", "-o", core, str(proc.pid)], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       timeout=120)
-        os.rename("%s.%d" % (core, proc.pid), core)
-    finally:
-        proc.kill()
-        proc.wait()
-    return core
+    global INTERP
+    if INTERP is None:
+        INTERP = Interp(PYTHON)
+    return INTERP.take_core(fixture, outdir)
 
 
 def py_heap(binary, core, *args):
     cmd = shlex.split(os.environ.get("PYHEAP_WRAPPER", "")) + \
-        [binary, "--core", core, "--json"] + list(args)
+        [binary, "--core", core, "--json"] + \
+        (INTERP.py_heap_args() if INTERP else []) + list(args)
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     if r.returncode != 0:
         raise RuntimeError("%s: exit %d: %s" % (" ".join(args), r.returncode,
@@ -83,14 +70,11 @@ def main():
     ap.add_argument("--python", help="the interpreter to test (default: "
                     "Debian's /usr/bin/python3.11)")
     a = ap.parse_args()
-    global PYTHON
+    global PYTHON, INTERP
     if a.python:
         PYTHON = a.python
-    v = subprocess.run([PYTHON, "-c", "import sys; print('%d.%d.%d' % "
-                        "sys.version_info[:3])"], capture_output=True,
-                       text=True, check=True).stdout.strip()
-    outdir = os.path.join(a.cores_dir, "heap_graph-%s-%s" % (
-        v, PYTHON.strip("/").replace("/", "_")))
+    INTERP = Interp(PYTHON)
+    outdir = os.path.join(a.cores_dir, "heap_graph-" + INTERP.tag)
     core = take_core("heap_graph.py", outdir)
     with open(os.path.join(outdir, "truth.txt")) as f:
         t = ast.literal_eval(f.read())
@@ -206,11 +190,11 @@ def main():
     if a.gdb:
         try:
             out = subprocess.run(
-                ["gdb", "-batch", "-nx", "-ex",
+                ["gdb", "-batch", "-nx"] + INTERP.gdb_args() + ["-ex",
                  "source %s" % os.path.join(ROOT, "gdb/py-heap.py"),
                  "-ex", "set $m = %d" % t["marker"],
                  "-ex", "py-heap referrers $m --json",
-                 os.path.realpath(PYTHON), core], capture_output=True,
+                 INTERP.exe, core], capture_output=True,
                 text=True, timeout=300)
             line = [l for l in out.stdout.splitlines() if l.startswith("{")]
             r = json.loads(line[-1]) if line else {}

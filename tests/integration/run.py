@@ -24,6 +24,8 @@ import tempfile
 import threading
 import time
 
+from interp import Interp
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PYTHON = os.environ.get("PYHEAP_TEST_PYTHON", "/usr/bin/python3.11")
 results = {"passed": 0, "failed": 0}
@@ -35,39 +37,11 @@ def check(name, ok, detail=""):
     sys.stdout.flush()
 
 
+INTERP = None
+
+
 def take_core(fixture, outdir, *args):
-    os.makedirs(outdir, exist_ok=True)
-    core = os.path.join(outdir, "core")
-    src = os.path.join(ROOT, "fixtures", fixture)
-    if os.path.exists(core) and os.path.getmtime(core) > os.path.getmtime(src):
-        return core
-    for f in ("ready", "truth.txt", "core"):
-        p = os.path.join(outdir, f)
-        if os.path.exists(p):
-            os.unlink(p)
-    proc = subprocess.Popen([PYTHON, src, outdir] + list(args))
-    try:
-        deadline = time.time() + 120
-        while not os.path.exists(os.path.join(outdir, "ready")):
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError("%s did not get ready" % fixture)
-            time.sleep(0.05)
-        subprocess.run(["gcore", "-o", core, str(proc.pid)], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       timeout=300)
-        os.rename("%s.%d" % (core, proc.pid), core)
-    finally:
-        proc.kill()
-        proc.wait()
-    return core
-
-
-def version_tag(python):
-    """A name for the interpreter's cores: its version and path."""
-    v = subprocess.run([python, "-c", "import sys; print('%d.%d.%d' % "
-                        "sys.version_info[:3])"], capture_output=True,
-                       text=True, check=True).stdout.strip()
-    return v + "-" + python.strip("/").replace("/", "_")
+    return INTERP.take_core(fixture, outdir, *args)
 
 
 def wrapper():
@@ -85,7 +59,8 @@ def cli(binary, args, timeout=300):
 
 
 def cli_json(binary, core, *args):
-    r = cli(binary, ["--core", core, "--json"] + list(args))
+    r = cli(binary, ["--core", core, "--json"] + INTERP.py_heap_args() +
+            list(args))
     if r.returncode != 0:
         raise RuntimeError("exit %d: %s" % (r.returncode, r.stderr))
     return json.loads(r.stdout)
@@ -133,13 +108,14 @@ def main():
     ap.add_argument("--python", help="the interpreter to test (default: "
                     "Debian's /usr/bin/python3.11)")
     a = ap.parse_args()
-    global PYTHON
+    global PYTHON, INTERP
     if a.python:
         PYTHON = a.python
+    INTERP = Interp(PYTHON)
     binary = os.path.abspath(a.bin)
     cores = os.path.abspath(a.cores_dir)
 
-    tag = version_tag(PYTHON)
+    tag = INTERP.tag
     basic_dir = os.path.join(cores, "heap_basic-" + tag)
     basic = take_core("heap_basic.py", basic_dir)
     other_dir = os.path.join(cores, "heap_other-" + tag)
@@ -156,7 +132,8 @@ def main():
 
     # ---- text output -----------------------------------------------------
     try:
-        r = cli(binary, ["--core", basic, "types", "--limit", "0"])
+        r = cli(binary, ["--core", basic] + INTERP.py_heap_args() +
+                ["types", "--limit", "0"])
         lines = r.stdout.splitlines()
         check("text: header", lines[0].split() == ["COUNT", "BYTES", "TYPE"],
               lines[0])
@@ -203,15 +180,20 @@ def main():
             ("not a Python process", ["--core", nonpy, "types"]),
             ("no such file", ["--core", os.path.join(work, "nope"), "types"]),
             ("build-id mismatch", ["--core", basic, "--exe", "/bin/ls", "types"]),
-            ("unknown command", ["--core", basic, "frobnicate"]),
-            ("bad option", ["--core", basic, "types", "--limit", "x"]),
-            ("no such object", ["--core", basic, "show", "0x10"]),
+            ("unknown command", ["--core", basic] + INTERP.py_heap_args() +
+             ["frobnicate"]),
+            ("bad option", ["--core", basic] + INTERP.py_heap_args() +
+             ["types", "--limit", "x"]),
+            ("no such object", ["--core", basic] + INTERP.py_heap_args() +
+             ["show", "0x10"]),
         ]
         for name, args in cases:
             t0 = time.time()
             r = cli(binary, args, timeout=60)
             took = time.time() - t0
-            lines = [l for l in r.stderr.splitlines() if l.strip()]
+            # notes that come with any run (no debug information) aside
+            lines = [l for l in r.stderr.splitlines() if l.strip() and
+                     "no debug information" not in l]
             check("bad input: %s" % name,
                   r.returncode == 2 and len(lines) == 1 and took < 20 and
                   lines[0].startswith("py-heap: "),
@@ -227,11 +209,11 @@ def main():
             env = dict(os.environ, PYHEAP_LIB=os.path.join(
                 os.path.dirname(os.path.dirname(binary)), "lib", "libpyheap.so"))
             out = subprocess.run(
-                ["gdb", "-batch", "-nx", "-ex",
+                ["gdb", "-batch", "-nx"] + INTERP.gdb_args() + ["-ex",
                  "source %s" % os.path.join(ROOT, "gdb/py-heap.py"),
                  "-ex", "py-heap types --json --limit 0",
                  "-ex", "help py-heap", "-ex", "help py-heap types",
-                 os.path.realpath(PYTHON), basic], capture_output=True,
+                 INTERP.exe, basic], capture_output=True,
                 text=True, timeout=300, env=env)
             line = [l for l in out.stdout.splitlines() if l.startswith("{")]
             cli_out = cli_json(binary, basic, "types", "--limit", "0")
@@ -243,9 +225,9 @@ def main():
             check("gdb: no Python traceback", "Traceback" not in out.stderr,
                   out.stderr[-800:])
             out = subprocess.run(
-                ["gdb", "-batch", "-nx", "-ex",
+                ["gdb", "-batch", "-nx"] + INTERP.gdb_args() + ["-ex",
                  "source %s" % os.path.join(ROOT, "gdb/py-heap.py"),
-                 "-ex", "py-heap show 0x10", os.path.realpath(PYTHON), basic],
+                 "-ex", "py-heap show 0x10", INTERP.exe, basic],
                 capture_output=True, text=True, timeout=300, env=env)
             check("gdb: errors are GdbError lines",
                   "py-heap: show: no Python object at 0x10" in out.stderr and
@@ -279,7 +261,7 @@ for n in (11, 22, 33):
     ev = threading.Event(); readies.append(ev)
     threading.Thread(target=worker, args=(n, ev), daemon=True).start()
 for ev in readies: ev.wait()
-out = open(sys.argv[1], "w", buffering=1)
+out = open(os.path.join(sys.argv[1], "ticks"), "w", buffering=1)
 out.write("ready %d\n" % os.getpid())
 i = 0
 while True:
@@ -298,10 +280,10 @@ def last_tick(path):
 def live_checks(binary, no_gdb):
     work = tempfile.mkdtemp(prefix="pyheap-live-")
     prog = os.path.join(work, "ticker.py")
-    ticks = os.path.join(work, "ticks")
     with open(prog, "w") as f:
         f.write(TICKER)
-    proc = subprocess.Popen([PYTHON, prog, ticks])
+    proc, where = INTERP.start(prog, os.path.join(work, "out"))
+    ticks = os.path.join(where, "ticks")
     try:
         deadline = time.time() + 30
         while not (os.path.exists(ticks) and "tick" in open(ticks).read()):

@@ -1,0 +1,93 @@
+"""The interpreter a test runs its fixtures under.
+
+A spec is either a path (/usr/bin/python3.11, a pyenv build) or
+ROOT::PYTHON for an interpreter inside a Debian root made by
+fixtures/provision.sh: fixtures then run there under chroot, their cores are
+taken from outside with gcore, and py-heap reads them with --sysroot ROOT.
+"""
+import os
+import shutil
+import subprocess
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class Interp:
+    def __init__(self, spec):
+        self.spec = spec
+        if "::" in spec:
+            self.root, self.python = spec.split("::", 1)
+        else:
+            self.root, self.python = None, spec
+        out = subprocess.run(self.command(["-c", "import sys; print('%d.%d.%d' "
+                                           "% sys.version_info[:3])"]),
+                             capture_output=True, text=True, check=True)
+        self.version = out.stdout.strip()
+        self.tag = "%s-%s" % (self.version,
+                              spec.strip("/").replace("/", "_").replace(":", "_"))
+
+    def command(self, args):
+        if self.root:
+            return ["chroot", self.root, self.python] + args
+        return [self.python] + args
+
+    @property
+    def exe(self):
+        """The executable as seen from outside (for GDB)."""
+        if self.root:
+            return os.path.join(self.root, self.python.lstrip("/"))
+        return os.path.realpath(self.python)
+
+    def py_heap_args(self):
+        return ["--sysroot", self.root] if self.root else []
+
+    def gdb_args(self):
+        return ["-ex", "set sysroot %s" % self.root] if self.root else []
+
+    def start(self, src, outdir, args=()):
+        """Starts the fixture src; returns (process, the directory where
+        it writes, as seen from here)."""
+        os.makedirs(outdir, exist_ok=True)
+        if not self.root:
+            return subprocess.Popen(self.command([src, outdir] + list(args))), outdir
+        inside = "/tmp/pyheap-fixtures"
+        os.makedirs(self.root + inside, exist_ok=True)
+        shutil.copy(src, self.root + inside)
+        out_in = "%s/out-%s" % (inside, os.path.basename(outdir.rstrip("/")))
+        shutil.rmtree(self.root + out_in, ignore_errors=True)
+        os.makedirs(self.root + out_in)
+        proc = subprocess.Popen(self.command(
+            ["%s/%s" % (inside, os.path.basename(src)), out_in] + list(args)))
+        return proc, self.root + out_in
+
+    def take_core(self, fixture, outdir, *args):
+        """Runs fixtures/FIXTURE until it is ready, gcores it, kills it;
+        the core and the truth files end in outdir. Reused while newer than
+        the fixture."""
+        os.makedirs(outdir, exist_ok=True)
+        core = os.path.join(outdir, "core")
+        src = os.path.join(ROOT, "fixtures", fixture)
+        if os.path.exists(core) and os.path.getmtime(core) > os.path.getmtime(src):
+            return core
+        for f in ("ready", "truth.txt", "core"):
+            if os.path.exists(os.path.join(outdir, f)):
+                os.unlink(os.path.join(outdir, f))
+        proc, where = self.start(src, outdir, args)
+        try:
+            deadline = time.time() + 120
+            while not os.path.exists(os.path.join(where, "ready")):
+                if proc.poll() is not None or time.time() > deadline:
+                    raise RuntimeError("%s did not get ready" % fixture)
+                time.sleep(0.05)
+            subprocess.run(["gcore", "-o", core, str(proc.pid)], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           timeout=300)
+            os.rename("%s.%d" % (core, proc.pid), core)
+            if where != outdir:
+                for f in os.listdir(where):
+                    shutil.copy(os.path.join(where, f), outdir)
+        finally:
+            proc.kill()
+            proc.wait()
+        return core
