@@ -1,6 +1,7 @@
 /* graph.c - edges in compressed arrays both ways, named roots, and a
  * breadth-first shortest-path tree from the roots. */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,10 +25,15 @@ static struct ph_error *count_add(struct ph_u64map *m, uint32_t obj)
 	return ph_u64map_put(m, (uint64_t)obj + 1, 1, NULL);
 }
 
+/* One thread's share of the edges: objects [lo, hi). */
 struct edge_ctx {
 	struct ph_graph *g;
+	size_t lo, hi;
+	uint32_t *edges;
+	size_t n, cap;
+	uint32_t *cons; /* targets of conservative edges, counted later */
+	size_t ncons, cons_cap;
 	struct ph_error *err;
-	size_t cap;
 };
 
 static void edge_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
@@ -40,29 +46,91 @@ static void edge_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 	uint32_t t = ph_graph_lookup(c->g, target);
 	if (t == PH_NONE)
 		return;
-	if (kind == PH_EDGE_CONSERVATIVE && (c->err = count_add(&c->g->cons_in, t)))
+	if (kind == PH_EDGE_CONSERVATIVE) {
+		if ((c->err = ph_grow((void **)&c->cons, &c->cons_cap,
+				      c->ncons + 1, sizeof(*c->cons))))
+			return;
+		c->cons[c->ncons++] = t;
+	}
+	if (c->n == c->cap &&
+	    (c->err = ph_grow((void **)&c->edges, &c->cap, c->n + 1,
+			      sizeof(*c->edges))))
 		return;
-	if (c->g->nedges == c->cap &&
-	    (c->err = ph_grow((void **)&c->g->fwd, &c->cap, c->g->nedges + 1,
-			      sizeof(*c->g->fwd))))
-		return;
-	c->g->fwd[c->g->nedges++] = t;
+	c->edges[c->n++] = t;
 }
 
+static void *edge_worker(void *arg)
+{
+	struct edge_ctx *c = arg;
+	struct ph_heap *h = c->g->h;
+	for (size_t i = c->lo; i < c->hi && !c->err; i++) {
+		size_t before = c->n;
+		ph_heap_referents(h, h->addr[i], h->tidx[i], edge_cb, c);
+		c->g->fwd_off[i + 1] = c->n - before; /* a count, for now */
+	}
+	return NULL;
+}
+
+/*
+ * Every object's strong references, found by two threads over halves of
+ * the object table (reading the core is all they share), then joined.
+ */
 static struct ph_error *build_edges(struct ph_graph *g)
 {
 	struct ph_heap *h = g->h;
-	struct edge_ctx c = {.g = g};
-	g->fwd_off = malloc((h->n + 1) * sizeof(*g->fwd_off));
+	struct ph_error *err = NULL;
+	enum { T = 2 };
+	struct edge_ctx c[T];
+	g->fwd_off = calloc(h->n + 1, sizeof(*g->fwd_off));
 	if (!g->fwd_off)
 		return ph_error_nomem();
-	for (size_t i = 0; i < h->n; i++) {
-		g->fwd_off[i] = g->nedges;
-		ph_heap_referents(h, h->addr[i], h->tidx[i], edge_cb, &c);
-		if (c.err)
-			return c.err;
+	pthread_t th[T];
+	bool started[T] = {false};
+	for (int k = 0; k < T; k++) {
+		c[k] = (struct edge_ctx){.g = g, .lo = h->n * (size_t)k / T,
+					 .hi = h->n * (size_t)(k + 1) / T};
+		if (k && h->n > 100000 &&
+		    !pthread_create(&th[k], NULL, edge_worker, &c[k]))
+			started[k] = true;
 	}
-	g->fwd_off[h->n] = g->nedges;
+	edge_worker(&c[0]);
+	for (int k = 1; k < T; k++) {
+		if (started[k])
+			pthread_join(th[k], NULL);
+		else
+			edge_worker(&c[k]);
+	}
+	for (int k = 0; k < T && !err; k++)
+		err = c[k].err;
+	size_t total = 0;
+	for (int k = 0; k < T; k++)
+		total += c[k].n;
+	if (!err) {
+		/* Join: the first buffer grows to hold all, in object order. */
+		g->fwd = realloc(c[0].edges, (total ? total : 1) * sizeof(*g->fwd));
+		if (!g->fwd)
+			err = ph_error_nomem();
+		else {
+			c[0].edges = NULL;
+			size_t at = c[0].n;
+			for (int k = 1; k < T; k++) {
+				memcpy(g->fwd + at, c[k].edges, c[k].n * sizeof(*g->fwd));
+				at += c[k].n;
+			}
+			g->nedges = total;
+		}
+	}
+	for (int k = 0; k < T && !err; k++)
+		for (size_t i = 0; i < c[k].ncons && !err; i++)
+			err = count_add(&g->cons_in, c[k].cons[i]);
+	for (int k = 0; k < T; k++) {
+		free(c[k].edges);
+		free(c[k].cons);
+	}
+	if (err)
+		return err;
+	for (size_t i = 0; i < h->n; i++)
+		g->fwd_off[i + 1] += g->fwd_off[i];
 	/* Reverse edges by counting sort: referrers of each object. */
 	g->rev_off = calloc(h->n + 1, sizeof(*g->rev_off));
 	g->rev = malloc((g->nedges ? g->nedges : 1) * sizeof(*g->rev));
@@ -72,14 +140,13 @@ static struct ph_error *build_edges(struct ph_graph *g)
 		g->rev_off[g->fwd[e] + 1]++;
 	for (size_t i = 0; i < h->n; i++)
 		g->rev_off[i + 1] += g->rev_off[i];
-	uint64_t *pos = malloc((h->n + 1) * sizeof(*pos));
-	if (!pos)
-		return ph_error_nomem();
-	memcpy(pos, g->rev_off, (h->n + 1) * sizeof(*pos));
+	/* Fill by moving each start forward, then shift back: no copy. */
 	for (size_t i = 0; i < h->n; i++)
 		for (uint64_t e = g->fwd_off[i]; e < g->fwd_off[i + 1]; e++)
-			g->rev[pos[g->fwd[e]]++] = (uint32_t)i;
-	free(pos);
+			g->rev[g->rev_off[g->fwd[e]]++] = (uint32_t)i;
+	for (size_t i = h->n; i > 0; i--)
+		g->rev_off[i] = g->rev_off[i - 1];
+	g->rev_off[0] = 0;
 	return NULL;
 }
 

@@ -368,9 +368,15 @@ static void type_collect_c_fields(struct ph_heap *h, struct ph_type *t)
 static int64_t type_register(struct ph_heap *h, uint64_t taddr, int depth)
 {
 	const struct ph_layout *L = h->L;
+	/* Neighbouring objects share their type: remember the last one. */
+	if (taddr && taddr == h->last_type_addr)
+		return h->last_tidx;
 	uint32_t *v = ph_u64map_get(&h->type_index, taddr);
-	if (v)
+	if (v) {
+		h->last_type_addr = taddr;
+		h->last_tidx = *v;
 		return *v;
+	}
 	if (!taddr || (taddr & 7) || depth > 4)
 		return -1;
 	const uint64_t *hdr = ph_mem_ptr(h->mem, taddr, L->sizeof_type);
@@ -657,7 +663,31 @@ int64_t ph_heap_type_of(struct ph_heap *h, uint64_t type_addr)
  * Is there a live object at addr? On success *ret_tidx is its type. Objects
  * tracked by the GC are only accepted from the GC lists.
  */
+static bool obj_validate_as(struct ph_heap *h, uint64_t addr,
+			    uint32_t *ret_tidx, bool in_block);
+
 static bool obj_validate(struct ph_heap *h, uint64_t addr, uint32_t *ret_tidx)
+{
+	return obj_validate_as(h, addr, ret_tidx, false);
+}
+
+/* GC links of a tracked object: its neighbours' heads, 8-aligned and
+ * readable (the list walk checks them fully). */
+static bool gc_links_plausible(struct ph_heap *h, uint64_t next, uint64_t prev)
+{
+	next &= ~3ULL;
+	prev &= ~3ULL;
+	return next && prev && !(next & 7) && !(prev & 7) &&
+	       ph_mem_ptr(h->mem, next, 16) && ph_mem_ptr(h->mem, prev, 16);
+}
+
+/*
+ * in_block: addr starts an allocated pymalloc block (the pool scan), where
+ * a tracked object may be accepted on the strength of its GC links;
+ * anywhere else tracked objects come from the GC lists only.
+ */
+static bool obj_validate_as(struct ph_heap *h, uint64_t addr,
+			    uint32_t *ret_tidx, bool in_block)
 {
 	const struct ph_layout *L = h->L;
 	if (!addr || (addr & 7))
@@ -721,9 +751,10 @@ static bool obj_validate(struct ph_heap *h, uint64_t addr, uint32_t *ret_tidx)
 		if (!ph_mem_u64(h->mem, addr - 16, &next) ||
 		    !ph_mem_u64(h->mem, addr - 8, &prev))
 			return false;
-		/* Tracked objects come from the GC lists only. */
-		if (next || (prev & ~3ULL))
-			return false;
+		if (next || (prev & ~3ULL)) {
+			if (!in_block || !gc_links_plausible(h, next, prev))
+				return false;
+		}
 	}
 	struct ph_pool *pool = pool_of(h, addr - presize);
 	if (pool) {
@@ -801,7 +832,10 @@ static bool obj_known(const struct ph_heap *h, uint64_t addr)
 		if (addr & 15)
 			return false;
 		uint64_t g = (addr - p->addr) / 16;
-		return (p->obj_bits[g / 64] >> (g % 64)) & 1;
+		if ((p->obj_bits[g / 64] >> (g % 64)) & 1)
+			return true;
+		if (!h->pools_frozen)
+			return false;
 	}
 	return ph_u64map_get(&h->big_index, addr) != NULL;
 }
@@ -814,12 +848,10 @@ uint32_t ph_heap_lookup(const struct ph_heap *h, uint64_t addr)
 			return PH_NONE;
 		uint64_t g = (addr - p->addr) / 16;
 		uint64_t w = g / 64, bit = 1ULL << (g % 64);
-		if (!(p->obj_bits[w] & bit))
-			return PH_NONE;
-		uint32_t r = p->first;
-		for (uint64_t i = 0; i < w; i++)
-			r += (uint32_t)popcount64(p->obj_bits[i]);
-		return r + (uint32_t)popcount64(p->obj_bits[w] & (bit - 1));
+		if (p->obj_bits[w] & bit)
+			return p->first + p->rank[w] +
+			       popcount64(p->obj_bits[w] & (bit - 1));
+		/* not found by the pool scan: maybe found later */
 	}
 	uint32_t *v = ph_u64map_get(&h->big_index, addr);
 	return v ? *v : PH_NONE;
@@ -833,6 +865,13 @@ static struct ph_error *obj_add(struct ph_heap *h, uint64_t addr,
 		*ret_added = false;
 	if (p && (addr & 15))
 		return NULL; /* not where pymalloc puts objects */
+	if (p && h->pools_frozen) {
+		/* Numbered already: one the pool scan missed is kept aside. */
+		uint64_t g = (addr - p->addr) / 16;
+		if ((p->obj_bits[g / 64] >> (g % 64)) & 1)
+			return NULL;
+		p = NULL;
+	}
 	if (p) {
 		uint64_t g = (addr - p->addr) / 16;
 		if ((p->obj_bits[g / 64] >> (g % 64)) & 1)
@@ -875,48 +914,26 @@ static struct ph_error *obj_add(struct ph_heap *h, uint64_t addr,
 }
 
 /*
- * Numbers the objects for good: those in pools first, by address (so that
- * ph_heap_lookup is a bitmap rank), then the others in the order found.
+ * The pool scan found the objects in pools in address order: they are
+ * numbered as found, and a pool's bitmap rank gives the number back. Objects
+ * found after this (large ones, static ones) are numbered as they come and
+ * looked up through the hash map.
  */
-static struct ph_error *obj_renumber(struct ph_heap *h)
+static void pools_freeze(struct ph_heap *h, uint32_t base)
 {
-	uint32_t next = 0;
+	uint32_t next = base;
 	for (size_t i = 0; i < h->npools; i++) {
-		h->pools[i].first = next;
-		for (int w = 0; w < 16; w++)
-			next += (uint32_t)popcount64(h->pools[i].obj_bits[w]);
-	}
-	h->npool_objects = next;
-	uint64_t *addr = malloc((h->n + 1) * sizeof(*addr));
-	uint32_t *tidx = malloc((h->n + 1) * sizeof(*tidx));
-	uint8_t *flags = malloc((h->n + 1) * sizeof(*flags));
-	if (!addr || !tidx || !flags) {
-		free(addr);
-		free(tidx);
-		free(flags);
-		return ph_error_nomem();
-	}
-	uint32_t big = next;
-	for (size_t i = 0; i < h->n; i++) {
-		uint32_t to;
-		if (pool_at(h, h->addr[i]))
-			to = ph_heap_lookup(h, h->addr[i]);
-		else {
-			to = big++;
-			*ph_u64map_get(&h->big_index, h->addr[i]) = to;
+		struct ph_pool *p = &h->pools[i];
+		uint32_t r = 0;
+		p->first = next;
+		for (int w = 0; w < 16; w++) {
+			p->rank[w] = (uint16_t)r;
+			r += popcount64(p->obj_bits[w]);
 		}
-		addr[to] = h->addr[i];
-		tidx[to] = h->tidx[i];
-		flags[to] = h->flags[i];
+		next += r;
 	}
-	free(h->addr);
-	free(h->tidx);
-	free(h->flags);
-	h->addr = addr;
-	h->tidx = tidx;
-	h->flags = flags;
-	h->cap = h->n;
-	return NULL;
+	h->npool_objects = next - base;
+	h->pools_frozen = true;
 }
 
 /* ---- referents -------------------------------------------------------- */
@@ -1516,9 +1533,25 @@ static struct ph_error *walk_gc_list(struct ph_heap *h, uint64_t head,
 		int64_t ti = type_register(h, hdr[1], 0);
 		if (ti >= 0) {
 			bool added;
-			struct ph_error *err = obj_add(
-				h, obj, (uint32_t)ti,
-				(uint8_t)(PH_OBJ_GC_LIST | (gen << 4)), &added);
+			uint8_t flag = (uint8_t)(PH_OBJ_GC_LIST | (gen << 4));
+			uint32_t known = ph_heap_lookup(h, obj);
+			if (known != PH_NONE) {
+				/* found by the pool scan; on two lists is a loop */
+				if (h->flags[known] & PH_OBJ_GC_LIST) {
+					h->gc_list_damaged++;
+					break;
+				}
+				h->flags[known] |= flag;
+				h->n_gc++;
+				if (!ph_mem_u64(h->mem, g, &g)) {
+					h->gc_list_damaged++;
+					break;
+				}
+				g &= ~3ULL;
+				continue;
+			}
+			struct ph_error *err = obj_add(h, obj, (uint32_t)ti, flag,
+						       &added);
 			if (err)
 				return err;
 			if (!added) { /* a loop in the list */
@@ -1681,6 +1714,9 @@ static struct ph_error *find_pools(struct ph_heap *h)
 static struct ph_error *scan_pools(struct ph_heap *h)
 {
 	const struct ph_layout *L = h->L;
+	uint64_t *rejected = calloc(4096, sizeof(*rejected));
+	if (!rejected)
+		return ph_error_nomem();
 	for (size_t i = 0; i < h->npools; i++) {
 		struct ph_pool *pool = &h->pools[i];
 		for (uint32_t b = 0; b < pool->nblocks; b++) {
@@ -1694,24 +1730,41 @@ static struct ph_error *scan_pools(struct ph_heap *h)
 				if (offs[k] + 16 > pool->block_size)
 					break;
 				uint64_t tp = rd64(h, obj + 8);
-				uint32_t *tv = ph_u64map_get(&h->type_index, tp);
+				uint32_t *tv = tp && tp == h->last_type_addr
+						       ? &h->last_tidx
+						       : ph_u64map_get(&h->type_index, tp);
+				if (!tv) {
+					/* A type not seen yet (a class, most
+					 * likely): tried once. */
+					size_t slot = (size_t)(ph_hash64(tp) & 4095);
+					if (!tp || (tp & 7) || rejected[slot] == tp)
+						continue;
+					if (type_register(h, tp, 0) < 0) {
+						rejected[slot] = tp;
+						continue;
+					}
+					tv = ph_u64map_get(&h->type_index, tp);
+				}
 				if (!tv || h->types[*tv].presize != offs[k])
 					continue;
 				if (obj_known(h, obj))
 					break;
 				uint32_t tidx;
 				if (refcnt_is_pointer(h, obj) ||
-				    !obj_validate(h, obj, &tidx))
+				    !obj_validate_as(h, obj, &tidx, true))
 					continue;
 				struct ph_error *err = obj_add(
 					h, obj, tidx, PH_OBJ_POOL_SCAN, NULL);
-				if (err)
+				if (err) {
+					free(rejected);
 					return err;
+				}
 				h->n_pool++;
 				break;
 			}
 		}
 	}
+	free(rejected);
 	return NULL;
 }
 
@@ -1862,6 +1915,13 @@ struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 		goto fail;
 	ph_stage("pool headers");
 	add_static_types(h);
+	/* pymalloc's blocks next, in address order: most objects. */
+	uint32_t base = (uint32_t)h->n;
+	err = scan_pools(h);
+	if (err)
+		goto fail;
+	pools_freeze(h, base);
+	ph_stage("pool blocks");
 	uint64_t bound = writable_bytes(h) / 16 + 1;
 	uint64_t gc = rt->main_interp + L->is_gc;
 	uint32_t gens = gc_generations_offset(h, gc);
@@ -1878,24 +1938,13 @@ struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 	add_roots(h);
 	closure(h, 0);
 	ph_stage("references");
-	size_t before = h->n;
-	err = scan_pools(h);
-	if (err)
-		goto fail;
-	ph_stage("pool blocks");
-	closure(h, before);
-	ph_stage("references again");
 
-	err = obj_renumber(h);
-	if (err)
-		goto fail;
 	find_interned(h);
 	h->size = malloc((h->n ? h->n : 1) * sizeof(*h->size));
 	if (!h->size) {
 		err = ph_error_nomem();
 		goto fail;
 	}
-	ph_stage("renumber");
 	for (size_t i = 0; i < h->n; i++)
 		h->size[i] = obj_sizeof(h, h->addr[i], &h->types[h->tidx[i]]);
 	ph_stage("sizes");

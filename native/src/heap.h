@@ -68,6 +68,9 @@ struct ph_heap {
 	 * (large, static) through a hash map */
 	struct ph_u64map big_index;
 	size_t npool_objects;
+	bool pools_frozen; /* pool objects numbered: see pools_freeze */
+	uint64_t last_type_addr; /* type_register's one-entry cache */
+	uint32_t last_tidx;
 	/* types, by number */
 	struct ph_type *types;
 	size_t ntypes, types_cap;

@@ -4,6 +4,9 @@
 
 #include "memory.h"
 
+__thread const struct ph_segment *ph_mem_last
+	__attribute__((tls_model("initial-exec")));
+
 void ph_memory_init(struct ph_memory *m)
 {
 	memset(m, 0, sizeof(*m));
@@ -13,6 +16,7 @@ void ph_memory_free(struct ph_memory *m)
 {
 	free(m->segs);
 	ph_memory_init(m);
+	ph_mem_last = NULL;
 }
 
 struct ph_error *ph_memory_add(struct ph_memory *m, uint64_t start,
@@ -121,7 +125,7 @@ struct ph_error *ph_memory_finish(struct ph_memory *m)
 	m->segs = out;
 	m->nsegs = nout;
 	m->cap = capout;
-	m->last = 0;
+	ph_mem_last = NULL;
 	m->bytes_missing = 0;
 	for (size_t i = 0; i < nout; i++)
 		if (!out[i].data)
@@ -142,7 +146,7 @@ const struct ph_segment *ph_memory_find(struct ph_memory *m, uint64_t addr)
 		else if (addr >= m->segs[mid].end)
 			lo = mid + 1;
 		else {
-			m->last = mid;
+			ph_mem_last = &m->segs[mid];
 			return &m->segs[mid];
 		}
 	}

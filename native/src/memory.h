@@ -19,7 +19,6 @@ struct ph_segment {
 struct ph_memory {
 	struct ph_segment *segs; /* sorted by start, not overlapping */
 	size_t nsegs, cap;
-	size_t last; /* index of the last segment hit */
 	uint64_t bytes_missing; /* bytes of segments not saved */
 };
 
@@ -34,13 +33,18 @@ struct ph_error *ph_memory_finish(struct ph_memory *m);
 
 const struct ph_segment *ph_memory_find(struct ph_memory *m, uint64_t addr);
 
+/* The last segment a thread hit, a cache for ph_mem_ptr: per thread so
+ * that several threads may read one memory map. */
+extern __thread const struct ph_segment *ph_mem_last
+	__attribute__((tls_model("initial-exec")));
+
 /* A pointer to len bytes at addr if all are present in one segment. */
 static inline const void *ph_mem_ptr(struct ph_memory *m, uint64_t addr,
 				     size_t len)
 {
-	const struct ph_segment *s = &m->segs[m->last];
-	if (m->nsegs && addr >= s->start && addr + len <= s->end &&
-	    addr + len >= addr && s->data)
+	const struct ph_segment *s = ph_mem_last;
+	if (s && s >= m->segs && s < m->segs + m->nsegs && addr >= s->start &&
+	    addr + len <= s->end && addr + len >= addr && s->data)
 		return s->data + (addr - s->start);
 	s = ph_memory_find(m, addr);
 	if (!s || !s->data || addr + len > s->end || addr + len < addr)
