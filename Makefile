@@ -96,6 +96,25 @@ integration: all $(SAN)/bin/py-heap
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) tests/integration/graph_checks.py \
 		--bin $(SAN)/bin/py-heap --cores-dir $(BUILD)/cores
 
+# ---- fuzzing (clang's libFuzzer) -----------------------------------------
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 600
+FUZZ_FLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all -Inative/include -Inative/src
+FUZZERS := $(BUILD)/fuzz/fuzz_core $(BUILD)/fuzz/fuzz_heap
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS) $(LDLIBS)
+
+# make fuzz FUZZ_SECONDS=1800: each target for that long
+fuzz: deps $(FUZZERS)
+	bash scripts/fuzz.sh $(BUILD) $(FUZZ_SECONDS)
+
+# a short run and the regression inputs, part of make check
+fuzz-smoke: $(FUZZERS)
+	bash scripts/fuzz.sh $(BUILD) 30
+
 check: deps all
 	$(MAKE) unit unit-san integration fuzz-smoke
 
