@@ -137,6 +137,8 @@ struct ph_runtime {
 	const struct ph_layout *layout;
 	struct ph_layout layout_copy; /* the table, with _Py_DebugOffsets */
 	int debug_offsets_differ; /* fields where they and the table differ */
+	int dwarf_checked, dwarf_differ; /* fields checked against DWARF */
+	char layout_source[160];
 	char version[32]; /* "3.11.2" */
 	uint32_t hexversion;
 	const struct ph_module *pymod; /* the file holding _PyRuntime */
@@ -155,5 +157,10 @@ struct ph_runtime {
 
 struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret);
 void ph_runtime_destroy(struct ph_runtime *rt);
+
+/* Checks (and corrects) layout fields against the module's DWARF; returns
+ * how many differed, *ret_checked how many could be checked. */
+int ph_dwarf_check_layout(const struct ph_module *mod, struct ph_layout *L,
+			  int *ret_checked);
 
 #endif /* PH_CPYTHON_H */

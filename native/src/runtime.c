@@ -233,6 +233,22 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 	}
 	if (major == 3 && minor >= 13 && (err = apply_debug_offsets(rt)))
 		goto fail;
+	/* With DWARF at hand, the tables are checked against it. */
+	if (rt->pymod->debug_elf || rt->pymod->debug_source) {
+		if (rt->layout != &rt->layout_copy) {
+			rt->layout_copy = *rt->layout;
+			rt->layout = &rt->layout_copy;
+		}
+		rt->dwarf_differ = ph_dwarf_check_layout(rt->pymod, &rt->layout_copy,
+							 &rt->dwarf_checked);
+		if (rt->dwarf_checked) {
+			snprintf(rt->layout_source, sizeof(rt->layout_source),
+				 "%s, %d fields checked against DWARF%s",
+				 rt->layout_copy.source, rt->dwarf_checked,
+				 rt->dwarf_differ ? " (some corrected)" : "");
+			rt->layout_copy.source = rt->layout_source;
+		}
+	}
 	const struct ph_layout *L = rt->layout;
 
 	uint64_t head;

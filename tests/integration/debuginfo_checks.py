@@ -126,6 +126,9 @@ def main():
         check("reference uses the arena table",
               "arena table" in json.loads(ref_info.stdout)["pymalloc_source"],
               ref_info.stdout)
+        check("reference: layouts checked against the DWARF",
+              "checked against DWARF" in json.loads(ref_info.stdout)["layout_source"],
+              ref_info.stdout)
 
         server, port = start_server(files, work)
         procs.append(server)
@@ -146,6 +149,8 @@ def main():
               info["debug_file"].startswith(cache), info)
         check("through debuginfod: arena table used",
               "arena table" in info["pymalloc_source"], info)
+        check("through debuginfod: layouts checked against its DWARF",
+              "checked against DWARF" in info["layout_source"], info)
         check("through debuginfod: no note about missing debug info",
               "no debug information" not in r.stderr, r.stderr)
 
