@@ -380,6 +380,10 @@ static struct ph_error *open_core(const char *core_path, const void *image,
 	ph_memory_init(&t->mem);
 	ph_buf_init(&t->notes);
 	t->core_path = strdup(core_path);
+	if (sysroot && *sysroot && !(t->sysroot = strdup(sysroot))) {
+		err = ph_error_nomem();
+		goto fail;
+	}
 	if (!t->core_path) {
 		err = ph_error_nomem();
 		goto fail;
@@ -597,6 +601,7 @@ void ph_target_destroy(struct ph_target *t)
 	ph_memory_free(&t->mem);
 	ph_buf_free(&t->notes);
 	free(t->core_path);
+	free(t->sysroot);
 	free(t);
 }
 

@@ -111,6 +111,14 @@ void ph_module_find_debuginfo(struct ph_target *t, struct ph_module *mod)
 				continue;
 		}
 		char path[4096];
+		/* Under a sysroot, its own debug directory first (a chroot or
+		 * container has its -dbg packages inside), as GDB does. */
+		if (t->sysroot && d == t->ndebug_dirs) {
+			snprintf(path, sizeof(path), "%s%s/.build-id/%.2s/%s.debug",
+				 t->sysroot, dir, hex, hex + 2);
+			if (open_debug_file(mod, path, "the sysroot"))
+				return;
+		}
 		snprintf(path, sizeof(path), "%s/.build-id/%.2s/%s.debug", dir,
 			 hex, hex + 2);
 		if (open_debug_file(mod, path,
