@@ -25,6 +25,7 @@
 import ctypes
 import os
 import re
+import threading
 
 import gdb
 
@@ -124,6 +125,7 @@ class _PyHeapLib:
         fn("ph_session_run", vp, vp, ctypes.c_int,
            ctypes.POINTER(cs), ctypes.c_bool, ctypes.POINTER(vp))
         fn("ph_version", cs)
+        fn("ph_interrupt", None)
 
     def check(self, err):
         """Turns a struct ph_error * into gdb.GdbError (and frees it)."""
@@ -259,11 +261,30 @@ class _PyHeapSession:
         args = [_pyheap_bytes(a) for a in argv]
         c_argv = (ctypes.c_char_p * (len(args) + 1))(*args, None)
         out = ctypes.c_void_p()
+        result = {}
+
+        def work():
+            # ctypes lets go of the GIL: GDB's Ctrl-C reaches the thread
+            # that waits below, as KeyboardInterrupt.
+            result["err"] = lib.ph_session_run(self.handle, len(args),
+                                               c_argv, bool(json),
+                                               ctypes.byref(out))
+
+        worker = threading.Thread(target=work, daemon=True)
+        worker.start()
+        interrupted = False
+        while worker.is_alive():
+            try:
+                worker.join(0.05)
+            except KeyboardInterrupt:
+                lib.ph_interrupt()   # the command stops soon, cleanly
+                interrupted = True
         try:
-            lib.check(lib.ph_session_run(self.handle, len(args), c_argv,
-                                         bool(json), ctypes.byref(out)))
+            lib.check(result.get("err"))
         finally:
             self.write_notes()
+        if interrupted and not out.value:
+            raise _pyheap_err("interrupted")
         return lib.take_string(out.value)
 
     def write_notes(self):

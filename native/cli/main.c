@@ -1,5 +1,6 @@
 /* main.c - the py-heap command line: argument parsing and nothing else. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,12 @@ static int run_batch(struct ph_session *s, const char *path, bool json,
 	return status;
 }
 
+static void on_sigint(int sig)
+{
+	(void)sig;
+	ph_interrupt(); /* the command returns "interrupted" */
+}
+
 int main(int argc, char **argv)
 {
 	const char *core = NULL, *exe = NULL, *sysroot = NULL, *pid = NULL;
@@ -243,6 +250,10 @@ int main(int argc, char **argv)
 		ph_error_destroy(err);
 		return 2;
 	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigint;
+	sigaction(SIGINT, &sa, NULL);
 	/* The pause is worth knowing before a long analysis. */
 	if (pid && *ph_session_notes(s)) {
 		fputs(ph_session_notes(s), stderr);

@@ -43,6 +43,7 @@ enum ph_error_code {
 	PH_ERR_BUILD_ID_MISMATCH,  /* an executable does not match the core */
 	PH_ERR_CORRUPT,		   /* inferior data is implausible */
 	PH_ERR_NOT_FOUND,	   /* no such object, type or command */
+	PH_ERR_INTERRUPTED,	   /* ph_interrupt() stopped a long command */
 };
 
 struct ph_error;
@@ -149,6 +150,13 @@ PH_EXPORT bool ph_session_partial(struct ph_session *session);
 PH_EXPORT struct ph_error *ph_session_run(struct ph_session *session, int argc,
 					  const char *const *argv, bool json,
 					  char **ret);
+
+/*
+ * Asks the command running now (in any thread) to stop soon: it returns
+ * PH_ERR_INTERRUPTED and the session stays usable. Async-signal-safe: a
+ * SIGINT handler may call it.
+ */
+PH_EXPORT void ph_interrupt(void);
 
 /* The library's version string, e.g. "0.1.0". */
 PH_EXPORT const char *ph_version(void);

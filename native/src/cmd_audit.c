@@ -141,6 +141,8 @@ static struct ph_error *tarjan(struct ph_graph *g, struct scc_result *res)
 	uint32_t next = 0, ncomp = 0;
 	size_t sp = 0, cp = 0;
 	for (size_t root = 0; root < n; root++) {
+		if (!(root & 0xffff) && ph_interrupted())
+			break;
 		if (index[root] != PH_NONE)
 			continue;
 		call[cp] = (uint32_t)root;
@@ -187,6 +189,10 @@ static struct ph_error *tarjan(struct ph_graph *g, struct scc_result *res)
 		}
 	}
 	free(index), free(low), free(stack), free(call), free(edge), free(on);
+	if (ph_interrupted()) {
+		free(comp);
+		return ph_error_interrupted();
+	}
 	res->comp = comp;
 	res->ncomp = ncomp;
 	return NULL;

@@ -25,6 +25,7 @@ static const char *const code_names[] = {
 	[PH_ERR_BUILD_ID_MISMATCH] = "build-id-mismatch",
 	[PH_ERR_CORRUPT] = "corrupt",
 	[PH_ERR_NOT_FOUND] = "not-found",
+	[PH_ERR_INTERRUPTED] = "interrupted",
 };
 
 static struct ph_error *error_vcreate(enum ph_error_code code, uint64_t address,
@@ -141,4 +142,16 @@ void ph_error_destroy(struct ph_error *err)
 void ph_free(void *ptr)
 {
 	free(ptr);
+}
+
+volatile int ph_interrupt_flag;
+
+void ph_interrupt(void)
+{
+	__atomic_store_n(&ph_interrupt_flag, 1, __ATOMIC_RELAXED);
+}
+
+struct ph_error *ph_error_interrupted(void)
+{
+	return ph_error_create(PH_ERR_INTERRUPTED, "interrupted");
 }

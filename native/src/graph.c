@@ -64,6 +64,10 @@ static void *edge_worker(void *arg)
 	struct edge_ctx *c = arg;
 	struct ph_heap *h = c->g->h;
 	for (size_t i = c->lo; i < c->hi && !c->err; i++) {
+		if (!(i & 0xffff) && ph_interrupted()) {
+			c->err = ph_error_interrupted();
+			break;
+		}
 		size_t before = c->n;
 		ph_heap_referents(h, h->addr[i], h->tidx[i], edge_cb, c);
 		c->g->fwd_off[i + 1] = c->n - before; /* a count, for now */
@@ -579,6 +583,10 @@ static struct ph_error *build_paths(struct ph_graph *g)
 		queue[tail++] = t;
 	}
 	while (head < tail) {
+		if (!(head & 0xffff) && ph_interrupted()) {
+			free(queue);
+			return ph_error_interrupted();
+		}
 		uint32_t u = queue[head++];
 		for (uint64_t e = g->fwd_off[u]; e < g->fwd_off[u + 1]; e++) {
 			uint32_t v = g->fwd[e];

@@ -1477,8 +1477,11 @@ static void discover_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 
 static void closure(struct ph_heap *h, size_t from)
 {
-	for (size_t i = from; i < h->n; i++)
+	for (size_t i = from; i < h->n; i++) {
+		if (!(i & 0xffff) && ph_interrupted())
+			return;
 		ph_heap_referents(h, h->addr[i], h->tidx[i], discover_cb, h);
+	}
 }
 
 static void add_root(struct ph_heap *h, uint64_t addr)
@@ -1520,6 +1523,8 @@ static struct ph_error *walk_gc_list(struct ph_heap *h, uint64_t head,
 					  (unsigned long long)head);
 	g &= ~3ULL;
 	for (uint64_t steps = 0; g != head; steps++) {
+		if (!(steps & 0xffff) && ph_interrupted())
+			return ph_error_interrupted();
 		if (steps > bound || !g || (g & 7)) {
 			h->gc_list_damaged++;
 			break;
@@ -1717,7 +1722,7 @@ static struct ph_error *scan_pools(struct ph_heap *h)
 	uint64_t *rejected = calloc(4096, sizeof(*rejected));
 	if (!rejected)
 		return ph_error_nomem();
-	for (size_t i = 0; i < h->npools; i++) {
+	for (size_t i = 0; i < h->npools && !ph_interrupted(); i++) {
 		struct ph_pool *pool = &h->pools[i];
 		for (uint32_t b = 0; b < pool->nblocks; b++) {
 			if ((pool->free_bits[b / 64] >> (b % 64)) & 1)
@@ -1922,6 +1927,10 @@ struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 		goto fail;
 	pools_freeze(h, base);
 	ph_stage("pool blocks");
+	if (ph_interrupted()) {
+		err = ph_error_interrupted();
+		goto fail;
+	}
 	uint64_t bound = writable_bytes(h) / 16 + 1;
 	uint64_t gc = rt->main_interp + L->is_gc;
 	uint32_t gens = gc_generations_offset(h, gc);
@@ -1938,6 +1947,10 @@ struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 	add_roots(h);
 	closure(h, 0);
 	ph_stage("references");
+	if (ph_interrupted()) {
+		err = ph_error_interrupted();
+		goto fail;
+	}
 
 	find_interned(h);
 	h->size = malloc((h->n ? h->n : 1) * sizeof(*h->size));

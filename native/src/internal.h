@@ -78,6 +78,14 @@ static inline uint64_t ph_hash64(uint64_t x)
 	return x;
 }
 
+/* Set by ph_interrupt(); long loops poll it (ph_interrupted) and give up. */
+extern volatile int ph_interrupt_flag;
+static inline bool ph_interrupted(void)
+{
+	return __atomic_load_n(&ph_interrupt_flag, __ATOMIC_RELAXED) != 0;
+}
+struct ph_error *ph_error_interrupted(void);
+
 /* PYHEAP_TIMING=1: prints the time since the last call, labelled what
  * (NULL only starts the clock), to stderr. */
 void ph_stage(const char *what);

@@ -710,7 +710,11 @@ struct ph_error *ph_session_run(struct ph_session *s, int argc,
 	char label[64];
 	snprintf(label, sizeof(label), "command %s", av[0]);
 	ph_stage(NULL);
+	__atomic_store_n(&ph_interrupt_flag, 0, __ATOMIC_RELAXED);
 	err = commands[i].fn(s, &a, json, &out);
+	if (!err && ph_interrupted())
+		err = ph_error_interrupted();
+	__atomic_store_n(&ph_interrupt_flag, 0, __ATOMIC_RELAXED);
 	ph_stage(label);
 	free(av);
 	if (err) {
