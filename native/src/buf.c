@@ -237,7 +237,7 @@ void ph_stage(const char *what)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (what && last.tv_sec)
-		fprintf(stderr, "py-heap: %-24s %8.1f ms\n", what,
+		fprintf(stderr, "py-heap: %-24s %10.3f ms\n", what,
 			(double)(now.tv_sec - last.tv_sec) * 1e3 +
 				(double)(now.tv_nsec - last.tv_nsec) / 1e6);
 	last = now;

@@ -361,10 +361,47 @@ def bench_size(args, size):
         r["result"] = summarize_result(name, out_path) if json_out else {}
         results[name] = r
         log("  %.2f s, %.0f MiB" % (r["wall"], r["rss_mib"]))
+    results["session"] = session_run(args.bin, core, addr, d, timeout)
+    log("  session: index %.2f s, referrers %.4f s, path %.4f s" % (
+        results["session"]["index_s"], results["session"]["referrers_s"],
+        results["session"]["path_s"]))
     return {"size": size, "core_bytes": meta["core_bytes"],
             "gcore_s": meta["gcore_s"], "inproc": inproc, "inproc_gc": igc,
             "py_heap": results, "when": time.strftime("%Y-%m-%d %H:%M:%S"),
             "bin_mtime": os.stat(args.bin).st_mtime, "repeat": args.repeat}
+
+
+def session_run(binary, core, addr, d, timeout):
+    """One session (--batch), as in GDB: the heap and the index are built
+    once; PYHEAP_TIMING=1 gives each stage and each command's own time."""
+    cmds = os.path.join(d, "session.txt")
+    with open(cmds, "w") as f:
+        f.write("types\nreferrers %s\npath %s\nreferrers %s\npath %s\n"
+                "cycles --unreachable --limit 20\nrefcheck\n"
+                % (addr, addr, addr, addr))
+    env = dict(os.environ, PYHEAP_TIMING="1")
+    t0 = time.time()
+    r = subprocess.run([binary, "--core", core, "--batch", cmds],
+                       capture_output=True, text=True, env=env,
+                       timeout=timeout)
+    wall = time.time() - t0
+    stages = []
+    for line in r.stderr.splitlines():
+        m = re.match(r"py-heap: (.*?)\s+([0-9.]+) ms$", line)
+        if m:
+            stages.append((m.group(1).strip(), float(m.group(2)) / 1000))
+    heap = sum(t for n, t in stages if not n.startswith(("graph:", "command")))
+    graph = sum(t for n, t in stages if n.startswith("graph:"))
+    cmds_t = [(n[len("command "):], t) for n, t in stages
+              if n.startswith("command ")]
+    def nth(name, k):
+        ts = [t for n, t in cmds_t if n == name]
+        return ts[k] if len(ts) > k else None
+    return {"wall": wall, "heap_s": heap, "graph_s": graph,
+            "index_s": heap + graph, "stages": stages,
+            # the second referrers and path: after the index
+            "referrers_s": nth("referrers", 1), "path_s": nth("path", 1),
+            "cycles_s": nth("cycles", 0), "refcheck_s": nth("refcheck", 0)}
 
 
 def callgrind(args, size):
@@ -412,6 +449,8 @@ def ratio(a, b):
 def fmt_s(v):
     if v is None:
         return "-"
+    if v < 0.0001:
+        return "%.6f" % v
     if v < 0.01:
         return "%.4f" % v
     if v < 10:
@@ -420,8 +459,14 @@ def fmt_s(v):
 
 
 def fmt_ratio(v):
+    """py-heap's time over the in-process one: below 1, py-heap is faster
+    (shown as 1/N for N times faster)."""
     if v is None:
         return "-"
+    if v <= 0:
+        return "-"
+    if v < 0.1:
+        return "1/%.0fx" % (1 / v)
     return "%.1fx" % v if v < 100 else "%.0fx" % v
 
 
@@ -463,6 +508,28 @@ def table(res):
             what, fmt_s(ips), fmt_ratio(ratio(r["wall"], ips))))
     idx = ph["referrers"]["wall"] - ph["types"]["wall"]
     L.append("| index build (est.) | %s | | | | | | | | |" % fmt_s(idx))
+    se = ph.get("session")
+    if se:
+        L.append("")
+        L.append("One session (`--batch`, as in GDB): the heap and the index "
+                 "are built once, then each command runs on them.")
+        L.append("")
+        L.append("| in one session | py-heap s | in-process | in-process s "
+                 "| ratio |")
+        L.append("|---|---:|---|---:|---:|")
+        for label, v, what, ips in (
+                ("objects (heap enumeration)", se["heap_s"], "-", None),
+                ("index (graph, referrers, roots, paths)", se["graph_s"],
+                 "-", None),
+                ("heap + index", se["index_s"], "-", None),
+                ("referrers ADDR after the index", se["referrers_s"],
+                 "gc.get_referrers(obj)", ip["get_referrers_s"]),
+                ("path ADDR after the index", se["path_s"], "-", None),
+                ("cycles --unreachable after the index", se["cycles_s"],
+                 "gc.collect()", ig.get("gc_collect_s")),
+                ("refcheck after the index", se["refcheck_s"], "-", None)):
+            L.append("| %s | %s | %s | %s | %s |" % (
+                label, fmt_s(v), what, fmt_s(ips), fmt_ratio(ratio(v, ips))))
     L.append("")
     L.append("- index build (est.) = referrers - types: every py-heap run "
              "enumerates the heap again and graph commands rebuild the whole "
