@@ -470,7 +470,7 @@ PH_COMMAND(cmd_path)
 				      (unsigned long long)addr);
 		return NULL;
 	}
-	size_t max = g->depth[o] + 2;
+	size_t max = (size_t)ph_graph_depth(g, o) + 2;
 	uint32_t *p = malloc(max * sizeof(*p));
 	if (!p)
 		return ph_error_nomem();
@@ -521,15 +521,19 @@ PH_COMMAND(cmd_path)
 			    (!nc || cand[nc - 1] != src))
 				cand[nc++] = src;
 		}
-		for (size_t i = 0; i < nc; i++) /* selection sort by depth */
+		/* nearest first: a selection sort on depth, for the few shown */
+		uint32_t *dep = malloc((nc + 1) * sizeof(*dep));
+		for (size_t i = 0; dep && i < nc; i++)
+			dep[i] = ph_graph_depth(g, cand[i]);
+		for (size_t i = 0; dep && i < nc; i++)
 			for (size_t j = i + 1; j < nc && i < all; j++)
-				if (g->depth[cand[j]] < g->depth[cand[i]]) {
-					uint32_t t = cand[i];
-					cand[i] = cand[j];
-					cand[j] = t;
+				if (dep[j] < dep[i]) {
+					uint32_t t = cand[i], td = dep[i];
+					cand[i] = cand[j], dep[i] = dep[j];
+					cand[j] = t, dep[j] = td;
 				}
 		for (size_t i = 0; i < nc && found < all; i++, found++) {
-			size_t m = g->depth[cand[i]] + 3;
+			size_t m = (dep ? (size_t)dep[i] : g->h->n) + 3;
 			uint32_t *q = malloc(m * sizeof(*q));
 			if (!q)
 				break;
@@ -547,6 +551,7 @@ PH_COMMAND(cmd_path)
 			free(q);
 		}
 		free(cand);
+		free(dep);
 		if (json)
 			ph_buf_putc(out, ']');
 	}

@@ -70,7 +70,7 @@ static void *edge_worker(void *arg)
 		}
 		size_t before = c->n;
 		ph_heap_referents(h, h->addr[i], h->tidx[i], edge_cb, c);
-		c->g->fwd_off[i + 1] = c->n - before; /* a count, for now */
+		c->g->fwd_off[i + 1] = (uint32_t)(c->n - before); /* a count, for now */
 	}
 	return NULL;
 }
@@ -133,6 +133,11 @@ static struct ph_error *build_edges(struct ph_graph *g)
 	}
 	if (err)
 		return err;
+	if (g->nedges >= UINT32_MAX)
+		return ph_error_create(PH_ERR_UNSUPPORTED,
+				       "%llu references: more than the index's "
+				       "32-bit offsets hold",
+				       (unsigned long long)g->nedges);
 	for (size_t i = 0; i < h->n; i++)
 		g->fwd_off[i + 1] += g->fwd_off[i];
 	/* Reverse edges by counting sort: referrers of each object. */
@@ -566,9 +571,8 @@ static struct ph_error *build_paths(struct ph_graph *g)
 {
 	size_t n = g->h->n;
 	g->parent = malloc((n + 1) * sizeof(*g->parent));
-	g->depth = malloc((n + 1) * sizeof(*g->depth));
 	uint32_t *queue = malloc((n + 1) * sizeof(*queue));
-	if (!g->parent || !g->depth || !queue) {
+	if (!g->parent || !queue) {
 		free(queue);
 		return ph_error_nomem();
 	}
@@ -579,7 +583,6 @@ static struct ph_error *build_paths(struct ph_graph *g)
 		if (g->parent[t] != PH_NONE)
 			continue;
 		g->parent[t] = PH_ROOT_BIT | (uint32_t)r;
-		g->depth[t] = 0;
 		queue[tail++] = t;
 	}
 	while (head < tail) {
@@ -593,7 +596,6 @@ static struct ph_error *build_paths(struct ph_graph *g)
 			if (g->parent[v] != PH_NONE)
 				continue;
 			g->parent[v] = u;
-			g->depth[v] = g->depth[u] + 1;
 			queue[tail++] = v;
 		}
 	}
@@ -644,10 +646,20 @@ void ph_graph_destroy(struct ph_graph *g)
 		free(g->roots[i].name);
 	free(g->roots);
 	free(g->parent);
-	free(g->depth);
 	ph_u64map_free(&g->extern_refs);
 	ph_u64map_free(&g->cons_in);
 	free(g);
+}
+
+uint32_t ph_graph_depth(const struct ph_graph *g, uint32_t obj)
+{
+	uint32_t d = 0;
+	for (uint32_t cur = obj; !(g->parent[cur] & PH_ROOT_BIT); d++) {
+		if (g->parent[cur] == PH_NONE || d > g->h->n)
+			return UINT32_MAX;
+		cur = g->parent[cur];
+	}
+	return d;
 }
 
 /* ---- labels ----------------------------------------------------------- */

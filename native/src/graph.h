@@ -15,16 +15,17 @@ struct ph_root {
 struct ph_graph {
 	struct ph_heap *h;
 	uint64_t nedges;
-	uint64_t *fwd_off; /* n + 1 offsets into fwd */
+	/* offsets are 32-bit: an index of more than 4 billion edges would
+	 * need 64-bit ones (docs/performance.md) */
+	uint32_t *fwd_off; /* n + 1 offsets into fwd */
 	uint32_t *fwd;	   /* referents, by object number */
-	uint64_t *rev_off;
+	uint32_t *rev_off;
 	uint32_t *rev; /* referrers */
 	struct ph_root *roots;
 	size_t nroots, roots_cap;
 	/* shortest-path tree: parent object, or PH_ROOT_BIT | root number,
 	 * or PH_NONE when no root reaches the object */
 	uint32_t *parent;
-	uint32_t *depth;
 	/* references held from outside the heap's objects (thread frames,
 	 * the interpreter state), by object number + 1 */
 	struct ph_u64map extern_refs;
@@ -39,6 +40,10 @@ void ph_graph_destroy(struct ph_graph *g);
 uint32_t ph_graph_lookup(const struct ph_graph *g, uint64_t addr);
 
 /* Writes how src holds dst ("['key']", ".attr", "[3]") into out. */
+/* How many steps from its root (the shortest path's length), or
+ * UINT32_MAX when no root reaches it. */
+uint32_t ph_graph_depth(const struct ph_graph *g, uint32_t obj);
+
 void ph_graph_label(struct ph_graph *g, uint32_t src, uint32_t dst,
 		    struct ph_buf *out);
 
