@@ -129,6 +129,8 @@ enum ph_kind {
 	PH_KIND_CLASSMETHOD, /* classmethod and staticmethod */
 	PH_KIND_FRAME,
 	PH_KIND_GEN, /* generators, coroutines, async generators */
+	PH_KIND_DEQUE, /* collections.deque (known by its name) */
+	PH_KIND_PARTIAL, /* functools.partial (likewise) */
 	PH_KIND_COUNT,
 };
 

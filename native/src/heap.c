@@ -428,6 +428,21 @@ static int64_t type_register(struct ph_heap *h, uint64_t taddr, int depth)
 			break;
 		}
 		uint64_t fl = rd64(h, cur + L->tp_flags);
+		/* C types of the standard library, by name (not exported). */
+		if (!(fl & PH_TPFLAGS_HEAPTYPE)) {
+			const char *nm = ph_mem_ptr(h->mem, rd64(h, cur + L->tp_name), 18);
+			int nk = !nm ? 0
+				: !memcmp(nm, "collections.deque", 18) ? PH_KIND_DEQUE
+				: !memcmp(nm, "functools.partial", 18) ? PH_KIND_PARTIAL
+								       : 0;
+			if (nk) {
+				t.kind = static_seen ? PH_KIND_OTHER : nk;
+				t.kind_basicsize = rds64(h, cur + L->tp_basicsize);
+				if (!static_seen)
+					t.base_basicsize = t.kind_basicsize;
+				break;
+			}
+		}
 		if (!(fl & PH_TPFLAGS_HEAPTYPE) && !static_seen) {
 			/* The first C base fixes the layout we can scan. */
 			t.base_basicsize = rds64(h, cur + L->tp_basicsize);
@@ -561,6 +576,13 @@ static uint64_t obj_sizeof(struct ph_heap *h, uint64_t addr,
 	case PH_KIND_CODE:
 		size = (t->basicsize + abs_size * t->itemsize + 7) & ~7LL;
 		break;
+	case PH_KIND_DEQUE: {
+		/* deque_sizeof: the object and its blocks of 64 (528 bytes) */
+		int64_t left = rds64(h, addr + 40);
+		if (abs_size < (1LL << 31) && left >= 0 && left < 64)
+			size += 528 * ((left + abs_size + 63) / 64);
+		break;
+	}
 	case PH_KIND_FRAME:
 	case PH_KIND_GEN: {
 		/* frame_sizeof, gen_sizeof: the interpreter frame's locals and
@@ -1202,6 +1224,29 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 		int8_t state = (int8_t)rd8(h, addr + L->gen_state);
 		if (state < 1) /* created, suspended or running */
 			ph_heap_iframe_referents(h, addr + L->gen_iframe, fn, arg);
+		break;
+	}
+	case PH_KIND_PARTIAL:
+		field(h, addr, 16, "func", fn, arg);
+		field(h, addr, 24, "args", fn, arg);
+		field(h, addr, 32, "keywords", fn, arg);
+		field(h, addr, 40, "__dict__", fn, arg);
+		break;
+	case PH_KIND_DEQUE: {
+		/* Blocks of 64 items, linked: leftlink, data[64], rightlink. */
+		uint64_t block = rd64(h, addr + 24);
+		int64_t index = rds64(h, addr + 40);
+		if (ob_size < 0 || ob_size > (1LL << 31) || index < 0 || index >= 64)
+			break;
+		for (int64_t i = 0; i < ob_size && block; i++) {
+			uint64_t v = rd64(h, block + 8 + 8 * (uint64_t)index);
+			if (v)
+				fn(arg, v, PH_EDGE_ITEM, (uint64_t)i);
+			if (++index == 64) {
+				block = rd64(h, block + 8 + 64 * 8);
+				index = 0;
+			}
+		}
 		break;
 	}
 	case PH_KIND_OBJECT:
