@@ -428,8 +428,10 @@ static int64_t type_register(struct ph_heap *h, uint64_t taddr, int depth)
 			break;
 		}
 		uint64_t fl = rd64(h, cur + L->tp_flags);
-		/* C types of the standard library, by name (not exported). */
-		if (!(fl & PH_TPFLAGS_HEAPTYPE)) {
+		/* C types of the standard library, by name (not exported;
+		 * static up to 3.11, made from a spec since: a class's
+		 * tp_name has no module, so it cannot pass for one). */
+		{
 			const char *nm = ph_mem_ptr(h->mem, rd64(h, cur + L->tp_name), 18);
 			int nk = !nm ? 0
 				: !memcmp(nm, "collections.deque", 18) ? PH_KIND_DEQUE
