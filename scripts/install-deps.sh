@@ -11,7 +11,7 @@ PACKAGES=(
 	libelf-dev libdw-dev libdebuginfod-dev	# elfutils' libraries
 	libcunit1-dev				# unit tests
 	gdb python3.11 python3			# the GDB extension, test drivers
-	clang					# -fsanitize, libFuzzer
+	clang libclang-rt-14-dev		# -fsanitize, libFuzzer (its runtime)
 	valgrind elfutils debootstrap file	# test tools
 	python3.11-dbg debuginfod		# debug info, and a server for its tests
 )
