@@ -453,12 +453,47 @@ static struct ph_error *scan_holder(struct ph_graph *g, uint64_t start,
 	return NULL;
 }
 
+/* The writable segments of the files mapped (their .data and .bss). */
+struct data_range {
+	const struct ph_module *mod;
+	uint64_t start, file_end, end;
+};
+
+static size_t writable_data(const struct ph_target *tg,
+			    struct data_range **ret)
+{
+	size_t n = 0, cap = 0;
+	struct data_range *out = NULL;
+	for (size_t m = 0; m < tg->nmods; m++) {
+		const struct ph_module *mod = &tg->mods[m];
+		size_t nph;
+		if (!mod->elf || elf_getphdrnum(mod->elf, &nph))
+			continue;
+		for (size_t i = 0; i < nph; i++) {
+			GElf_Phdr ph;
+			if (!gelf_getphdr(mod->elf, (int)i, &ph) ||
+			    ph.p_type != PT_LOAD || !(ph.p_flags & PF_W))
+				continue;
+			if (ph_grow((void **)&out, &cap, n + 1, sizeof(*out)))
+				break; /* out of memory: scan what we have */
+			out[n++] = (struct data_range){
+				mod, mod->bias + ph.p_vaddr,
+				mod->bias + ph.p_vaddr + ph.p_filesz,
+				mod->bias + ph.p_vaddr + ph.p_memsz};
+		}
+	}
+	*ret = out;
+	return n;
+}
+
 static struct ph_error *build_c_holders(struct ph_graph *g)
 {
 	struct ph_heap *h = g->h;
 	const struct ph_layout *L = h->L;
 	const struct ph_target *tg = h->rt->target;
 	struct ph_error *err = NULL;
+	struct data_range *ranges = NULL;
+	size_t nranges = 0;
 	/* Static objects: their own fields are edges already. */
 	struct extent *skip = NULL;
 	size_t nskip = 0, cap = 0;
@@ -482,55 +517,35 @@ static struct ph_error *build_c_holders(struct ph_graph *g)
 	/* Deep-frozen objects (3.11) are static objects in the data segment
 	 * that no heap object may reach (a module's code is dropped after it
 	 * ran): known by their fixed refcount and a real type. */
-	for (size_t m = 0; L->deepfrozen_refcnt && m < tg->nmods; m++) {
-		const struct ph_module *mod = &tg->mods[m];
-		size_t nph;
-		if (!mod->elf || elf_getphdrnum(mod->elf, &nph))
-			continue;
-		for (size_t i = 0; i < nph; i++) {
-			GElf_Phdr ph;
-			if (!gelf_getphdr(mod->elf, (int)i, &ph) ||
-			    ph.p_type != PT_LOAD || !(ph.p_flags & PF_W))
+	nranges = writable_data(tg, &ranges);
+	for (size_t r = 0; L->deepfrozen_refcnt && r < nranges; r++) {
+		uint64_t a = (ranges[r].start + 7) & ~7ULL;
+		for (; a + 16 <= ranges[r].file_end; a += 8) {
+			const uint64_t *w = ph_mem_ptr(h->mem, a, 16);
+			if (!w || w[0] != L->deepfrozen_refcnt)
 				continue;
-			uint64_t a = (mod->bias + ph.p_vaddr + 7) & ~7ULL;
-			uint64_t e = mod->bias + ph.p_vaddr + ph.p_filesz;
-			for (; a + 16 <= e; a += 8) {
-				const uint64_t *w = ph_mem_ptr(h->mem, a, 16);
-				if (!w || w[0] != L->deepfrozen_refcnt)
-					continue;
-				int64_t ti = ph_heap_type_of(h, w[1]);
-				if (ti < 0)
-					continue;
-				uint64_t size = ph_heap_inline_size(h, a, (uint32_t)ti);
-				if (size > (1 << 20))
-					continue;
-				if ((err = ph_grow((void **)&skip, &cap, nskip + 1,
-						   sizeof(*skip))))
-					goto out;
-				skip[nskip++] = (struct extent){a, a + size};
-				a += (size - 8) & ~7ULL;
-			}
+			int64_t ti = ph_heap_type_of(h, w[1]);
+			if (ti < 0)
+				continue;
+			uint64_t size = ph_heap_inline_size(h, a, (uint32_t)ti);
+			if (size > (1 << 20))
+				continue;
+			if ((err = ph_grow((void **)&skip, &cap, nskip + 1,
+					   sizeof(*skip))))
+				goto out;
+			skip[nskip++] = (struct extent){a, a + size};
+			a += (size - 8) & ~7ULL;
 		}
 	}
 	if (nskip)
 		qsort(skip, nskip, sizeof(*skip), extent_cmp);
 	/* The writable data of every file mapped: C statics. */
-	for (size_t m = 0; m < tg->nmods; m++) {
-		const struct ph_module *mod = &tg->mods[m];
-		size_t nph;
-		if (!mod->elf || elf_getphdrnum(mod->elf, &nph))
-			continue;
-		for (size_t i = 0; i < nph; i++) {
-			GElf_Phdr ph;
-			if (!gelf_getphdr(mod->elf, (int)i, &ph) ||
-			    ph.p_type != PT_LOAD || !(ph.p_flags & PF_W))
-				continue;
-			err = scan_holder(g, mod->bias + ph.p_vaddr,
-					  mod->bias + ph.p_vaddr + ph.p_memsz, skip,
-					  nskip, base_name(mod->path), mod->start);
-			if (err)
-				goto out;
-		}
+	for (size_t r = 0; r < nranges; r++) {
+		const struct ph_module *mod = ranges[r].mod;
+		err = scan_holder(g, ranges[r].start, ranges[r].end, skip, nskip,
+				  base_name(mod->path), mod->start);
+		if (err)
+			goto out;
 	}
 	/* Thread states allocated on the heap (the first is static). */
 	uint64_t ts = 0;
@@ -561,6 +576,7 @@ static struct ph_error *build_c_holders(struct ph_graph *g)
 			goto out;
 	}
 out:
+	free(ranges);
 	free(skip);
 	return err;
 }

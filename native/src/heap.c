@@ -1127,8 +1127,6 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 			uint64_t ck = rd64(h, addr + L->ht_cached_keys);
 			if (ck) {
 				/* Attribute names shared by instances. */
-				uint64_t fake = 0;
-				(void)fake;
 				uint8_t log2_index = rd8(h, ck + L->dk_log2_index_bytes);
 				int64_t n = rds64(h, ck + L->dk_nentries);
 				uint8_t kind = rd8(h, ck + L->dk_kind);
@@ -1561,8 +1559,7 @@ static uint64_t writable_bytes(struct ph_heap *h)
 static struct ph_error *walk_gc_list(struct ph_heap *h, uint64_t head,
 				     uint64_t bound, unsigned gen)
 {
-	uint64_t g, start_n = h->n;
-	(void)start_n;
+	uint64_t g;
 	if (!ph_mem_u64(h->mem, head, &g))
 		return ph_error_create_at(PH_ERR_NOT_SAVED, head,
 					  "cannot read the GC list head at "
