@@ -47,7 +47,7 @@ for target in core heap; do
 	echo "fuzz.sh: fuzz_$target for ${seconds}s"
 	extra=()
 	[ $target = core ] && extra=(-max_len=65536)
-	[ $target = heap ] && extra=(-max_len=512)
+	[ $target = heap ] && extra=(-max_len=512 -len_control=0)
 	if ! "$bin" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=4096 \
 		-print_final_stats=1 -artifact_prefix="$fz/crashes/$target-" \
 		"${extra[@]}" "$fz/corpus-$target" >"$fz/fuzz-$target.log" 2>&1; then
