@@ -6,7 +6,7 @@
 # as ROOT::PYTHON: run under chroot, read with --sysroot).
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
-supported="3.11 3.12 3.13"
+supported="3.11 3.12 3.13 3.14"
 out=(/usr/bin/python3.11)
 root=$(pyenv root 2>/dev/null || echo /root/.pyenv)
 for v in $supported; do
@@ -14,12 +14,16 @@ for v in $supported; do
 		[ -x "$py" ] && out+=("$py")
 	done
 done
-# Debian trixie's python3.13 (stripped, as users have it).
-if [ "${PYHEAP_NO_ROOTS:-}" = "" ] &&
-	r=$(bash "$here/fixtures/provision.sh" trixie 2>/dev/null) &&
-	[ -x "$r/usr/bin/python3.13" ]; then
-	out+=("$r::/usr/bin/python3.13")
-else
-	echo "interpreters.sh: no Debian trixie root (fixtures/provision.sh trixie failed): its python3.13 is not tested" >&2
-fi
+# Debian's own builds (stripped, as users have them): trixie's python3.13,
+# sid's python3.14.
+for pair in trixie:/usr/bin/python3.13 sid:/usr/bin/python3.14; do
+	suite=${pair%%:*} py=${pair#*:}
+	if [ "${PYHEAP_NO_ROOTS:-}" = "" ] &&
+		r=$(bash "$here/fixtures/provision.sh" "$suite" 2>/dev/null | tail -1) &&
+		[ -x "$r$py" ]; then
+		out+=("$r::$py")
+	else
+		echo "interpreters.sh: no Debian $suite root (fixtures/provision.sh $suite failed): its $py is not tested" >&2
+	fi
+done
 echo "${out[@]}"

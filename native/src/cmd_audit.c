@@ -10,7 +10,7 @@ static int64_t refcnt_of(struct ph_heap *h, uint32_t o)
 {
 	uint64_t v = 0;
 	ph_mem_u64(h->mem, h->addr[o], &v);
-	return (int64_t)v;
+	return ph_refcnt_decode(h->L, v);
 }
 
 static bool is_immortal(struct ph_heap *h, int64_t refcnt)
@@ -739,7 +739,8 @@ static void write_suspects(struct ph_heap *h, struct suspect_type *st,
 				      (long long)st[i].worst);
 			size_t w = 0;
 			for (size_t k = 0; k < nobjs && w < 1000; k++)
-				if (h->tidx[objs[k].obj] == st[i].tidx)
+				if (h->tidx[objs[k].obj] == st[i].tidx &&
+				    (objs[k].diff > 0) == (st[i].total > 0))
 					ph_buf_printf(out,
 						      "%s{\"address\": \"0x%llx\", "
 						      "\"excess\": %lld}",

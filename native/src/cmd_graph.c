@@ -168,6 +168,7 @@ PH_COMMAND(cmd_show)
 	const struct ph_type *t = &h->types[h->tidx[o]];
 	uint64_t addr = h->addr[o], refcnt = 0;
 	ph_mem_u64(h->mem, addr, &refcnt);
+	refcnt = (uint64_t)ph_refcnt_decode(h->L, refcnt);
 	struct ph_buf r;
 	ph_buf_init(&r);
 	ph_repr_object(h, addr, h->tidx[o], &r);

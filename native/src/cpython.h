@@ -97,7 +97,12 @@ struct ph_layout {
 	 * embedded, valid); 0 when ma_values points at the values */
 	uint32_t values_header;
 	bool immortal; /* 3.12+: refcounts (int32)low < 0 are immortal */
-	bool interned_uncounted; /* 3.11: the interned dict's refs uncounted */
+	bool interned_uncounted; /* the interned dict's refs are not counted */
+	/* 3.14+: a 32-bit refcount, 16 bits of overflow, 16 of flags */
+	bool refcnt_split;
+	/* 3.14+: frames hold tagged _PyStackRef (bit 0: not counted; 3: a
+	 * tagged int) and a stack pointer instead of a stack top index */
+	bool stackrefs;
 };
 
 /* The static types py-heap recognises by their symbol names. */

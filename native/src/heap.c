@@ -382,7 +382,7 @@ static int64_t type_register(struct ph_heap *h, uint64_t taddr, int depth)
 	const uint64_t *hdr = ph_mem_ptr(h->mem, taddr, L->sizeof_type);
 	if (!hdr)
 		return -1;
-	int64_t refcnt = (int64_t)hdr[0];
+	int64_t refcnt = ph_refcnt_decode(L, hdr[0]);
 	uint64_t meta = hdr[1];
 	if (refcnt <= 0 || (uint64_t)refcnt >= MAX_REFCNT)
 		return -1;
@@ -593,8 +593,12 @@ static uint64_t obj_sizeof(struct ph_heap *h, uint64_t addr,
 		if (t->kind == PH_KIND_FRAME) {
 			iframe = addr + L->frame_data;
 			code = rd64(h, rd64(h, addr + L->frame_iframe) + L->if_code);
+			if (L->stackrefs)
+				code &= ~3ULL;
 		} else
 			code = rd64(h, addr + L->gen_code);
+		if (L->stackrefs)
+			code &= ~3ULL;
 		int32_t n = (int32_t)rd32(h, code + L->co_nlocalsplus) +
 			    (int32_t)rd32(h, code + L->co_stacksize);
 		if (n < 0 || n > (1 << 20))
@@ -719,8 +723,12 @@ static bool obj_validate_as(struct ph_heap *h, uint64_t addr,
 	const uint64_t *hdr = ph_mem_ptr(h->mem, addr, 24);
 	if (!hdr)
 		return false;
-	int64_t refcnt = (int64_t)hdr[0];
+	int64_t refcnt = ph_refcnt_decode(L, hdr[0]);
 	if (refcnt <= 0 || (uint64_t)refcnt >= MAX_REFCNT)
+		return false;
+	/* A block holds anything: there, a refcount past 32 bits is text or
+	 * a pointer, not a count (immortal ones are 0xffffffff or less). */
+	if (in_block && (uint64_t)refcnt > 0xffffffffULL)
 		return false;
 	int64_t ti = type_register(h, hdr[1], 0);
 	if (ti < 0)
@@ -1218,7 +1226,12 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 		break;
 	}
 	case PH_KIND_GEN: {
-		field(h, addr, L->gen_code, "gi_code", fn, arg);
+		if (L->stackrefs) {
+			uint64_t c = rd64(h, addr + L->gen_code) & ~3ULL;
+			if (c)
+				fn(arg, c, PH_EDGE_FIELD, (uint64_t)(uintptr_t)"gi_code");
+		} else
+			field(h, addr, L->gen_code, "gi_code", fn, arg);
 		field(h, addr, L->gen_name, "__name__", fn, arg);
 		field(h, addr, L->gen_qualname, "__qualname__", fn, arg);
 		int8_t state = (int8_t)rd8(h, addr + L->gen_state);
@@ -1356,17 +1369,30 @@ void ph_heap_iframe_referents(struct ph_heap *h, uint64_t f, ph_referent_fn fn,
 			      void *arg)
 {
 	const struct ph_layout *L = h->L;
-	field(h, f, L->if_func, "f_func", fn, arg);
+	uint64_t tagmask = L->stackrefs ? ~3ULL : ~0ULL; /* 3.14 stackrefs */
+	uint64_t func = rd64(h, f + L->if_func) & tagmask;
+	uint64_t code = rd64(h, f + L->if_code) & tagmask;
+	if (func)
+		fn(arg, func, PH_EDGE_FIELD, (uint64_t)(uintptr_t)"f_func");
 	field(h, f, L->if_globals, "f_globals", fn, arg);
 	field(h, f, L->if_builtins, "f_builtins", fn, arg);
 	field(h, f, L->if_locals, "f_locals", fn, arg);
-	field(h, f, L->if_code, "f_code", fn, arg);
-	uint64_t code = rd64(h, f + L->if_code);
-	if (!is_code(h, code)) /* 3.13's shim frames run no code */
+	if (code)
+		fn(arg, code, PH_EDGE_FIELD, (uint64_t)(uintptr_t)"f_code");
+	if (!is_code(h, code)) /* 3.13+'s shim frames run no code */
 		return;
 	int32_t nlocals = (int32_t)rd32(h, code + L->co_nlocalsplus);
 	uint64_t names = rd64(h, code + L->co_localsplusnames);
-	int32_t top = (int32_t)rd32(h, f + L->if_stacktop);
+	int32_t top;
+	if (L->stackrefs) {
+		/* 3.14: a pointer past the last live entry (NULL while the
+		 * frame runs) */
+		uint64_t sp = rd64(h, f + L->if_stacktop);
+		uint64_t base = f + L->if_localsplus;
+		top = sp >= base && sp - base < (8ULL << 20) ? (int32_t)((sp - base) / 8)
+							     : -1;
+	} else
+		top = (int32_t)rd32(h, f + L->if_stacktop);
 	if (nlocals < 0 || nlocals > (1 << 20))
 		return;
 	/* The running frame keeps its stack pointer in a register (stacktop
@@ -1382,6 +1408,11 @@ void ph_heap_iframe_referents(struct ph_heap *h, uint64_t f, ph_referent_fn fn,
 	for (int32_t i = 0; i < top; i++) {
 		uint64_t v;
 		memcpy(&v, &p[i], 8);
+		if (L->stackrefs) {
+			if ((v & 3) == 3)
+				continue; /* a tagged int, no object */
+			v &= ~3ULL;
+		}
 		if (!v)
 			continue;
 		if (i < nlocals)
@@ -1457,7 +1488,7 @@ bool ph_heap_iframe_location(struct ph_heap *h, uint64_t f, char *func,
 			     int *ret_line)
 {
 	const struct ph_layout *L = h->L;
-	uint64_t code = rd64(h, f + L->if_code);
+	uint64_t code = rd64(h, f + L->if_code) & (L->stackrefs ? ~3ULL : ~0ULL);
 	if (!is_code(h, code) ||
 	    !ph_heap_str(h, rd64(h, code + L->code_qualname), func,
 				  func_size, NULL))

@@ -143,6 +143,15 @@ bool ph_heap_iframe_location(struct ph_heap *h, uint64_t iframe, char *func,
 			     size_t func_size, char *file, size_t file_size,
 			     int *ret_line);
 
+/* An object's refcount from its first word (3.14+: 32 bits and 16 bits of
+ * overflow; the flags above are not part of it). */
+static inline int64_t ph_refcnt_decode(const struct ph_layout *L, uint64_t w)
+{
+	if (L->refcnt_split)
+		return (int64_t)((w & 0xffffffffULL) | ((w >> 32) & 0xffffULL) << 32);
+	return (int64_t)w;
+}
+
 /* The number of 30-bit digits of an int (its sign in *negative). */
 int64_t ph_heap_long_digits(struct ph_heap *h, uint64_t addr, bool *negative);
 
