@@ -38,6 +38,18 @@ static inline int64_t rds64(struct ph_heap *h, uint64_t addr)
 	return (int64_t)rd64(h, addr);
 }
 
+/* A count read from a damaged heap stays a count: 0 to 2^40. Sizes are
+ * computed from such counts, and must not overflow. */
+static inline int64_t c40(int64_t v)
+{
+	return v < 0 ? 0 : v > (1LL << 40) ? (1LL << 40) : v;
+}
+
+static inline int64_t abs40(int64_t v)
+{
+	return v < 0 ? (v < -(1LL << 40) ? (1LL << 40) : -v) : c40(v);
+}
+
 static inline uint32_t rd32(struct ph_heap *h, uint64_t addr)
 {
 	uint32_t v = 0;
@@ -498,31 +510,31 @@ static uint64_t obj_sizeof(struct ph_heap *h, uint64_t addr,
 	const struct ph_layout *L = h->L;
 	int64_t size = t->basicsize;
 	int64_t ob_size = rds64(h, addr + 16);
-	int64_t abs_size = ob_size < 0 ? -ob_size : ob_size;
+	int64_t abs_size = abs40(ob_size);
 	switch (t->kind) {
 	case PH_KIND_LIST:
-		size += 8 * rds64(h, addr + L->list_allocated);
+		size += 8 * c40(rds64(h, addr + L->list_allocated));
 		break;
 	case PH_KIND_DICT:
 	case PH_KIND_ODICT: {
 		uint64_t keys = rd64(h, addr + L->dict_keys);
 		if (rd64(h, addr + L->dict_values))
-			size += 8 * (rds64(h, keys + L->dk_nentries) +
-				     rds64(h, keys + L->dk_usable));
+			size += 8 * (c40(rds64(h, keys + L->dk_nentries)) +
+				     c40(rds64(h, keys + L->dk_usable)));
 		if (rds64(h, keys + L->dk_refcnt) == 1)
 			size += (int64_t)dict_keys_size(h, keys);
 		if (t->kind == PH_KIND_ODICT) {
 			/* od_fast_nodes_size, and a node per item */
-			size += 8 * rds64(h, addr + L->sizeof_dict + 24);
+			size += 8 * c40(rds64(h, addr + L->sizeof_dict + 24));
 			if (rd64(h, addr + L->sizeof_dict))
-				size += 32 * rds64(h, addr + L->dict_used);
+				size += 32 * c40(rds64(h, addr + L->dict_used));
 		}
 		break;
 	}
 	case PH_KIND_SET:
 	case PH_KIND_FROZENSET:
 		if (rd64(h, addr + L->set_table) != addr + L->set_smalltable)
-			size += 16 * (rds64(h, addr + L->set_mask) + 1);
+			size += 16 * (c40(rds64(h, addr + L->set_mask)) + 1);
 		break;
 	case PH_KIND_STR: {
 		struct str_info si;
@@ -545,14 +557,14 @@ static uint64_t obj_sizeof(struct ph_heap *h, uint64_t addr,
 			if (wstr && (!ready || wstr != data)) {
 				int64_t wlen = si.ascii
 					? (int64_t)si.length
-					: rds64(h, addr + L->str_wstr_length);
+					: c40(rds64(h, addr + L->str_wstr_length));
 				size += (wlen + 1) * 4;
 			}
 		}
 		if (!si.ascii) {
 			uint64_t utf8 = rd64(h, addr + L->str_utf8);
 			if (utf8 && utf8 != si.data)
-				size += rds64(h, addr + L->str_utf8_length) + 1;
+				size += c40(rds64(h, addr + L->str_utf8_length)) + 1;
 		}
 		break;
 	}
@@ -564,7 +576,7 @@ static uint64_t obj_sizeof(struct ph_heap *h, uint64_t addr,
 		break;
 	}
 	case PH_KIND_BYTEARRAY:
-		size += rds64(h, addr + L->bytearray_alloc);
+		size += c40(rds64(h, addr + L->bytearray_alloc));
 		break;
 	case PH_KIND_TYPE:
 		if (rd64(h, addr + L->tp_flags) & PH_TPFLAGS_HEAPTYPE) {
@@ -646,7 +658,7 @@ static uint64_t obj_inline_size(struct ph_heap *h, uint64_t addr,
 				const struct ph_type *t, int64_t ob_size)
 {
 	const struct ph_layout *L = h->L;
-	int64_t n = ob_size < 0 ? -ob_size : ob_size;
+	int64_t n = abs40(ob_size);
 	switch (t->kind) {
 	case PH_KIND_STR: {
 		struct str_info si;
@@ -1340,7 +1352,7 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 		   !(t->kind == PH_KIND_TYPE && t->dictoffset == L->tp_dict)) {
 		field(h, addr, (uint32_t)t->dictoffset, "__dict__", fn, arg);
 	} else if (t->dictoffset < 0) {
-		int64_t tsize = ob_size < 0 ? -ob_size : ob_size;
+		int64_t tsize = abs40(ob_size);
 		int64_t size = t->basicsize + tsize * t->itemsize;
 		size = (size + 7) & ~7LL;
 		int64_t off = size + t->dictoffset;
