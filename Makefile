@@ -121,7 +121,8 @@ check: deps all
 	$(MAKE) unit unit-san integration fuzz-smoke
 
 bench: deps all
-	$(PYTHON) tests/bench/bench.py --bin $(BIN) --work-dir $(BUILD)/bench
+	$(PYTHON) tests/bench/bench.py --bin $(BIN) --work-dir $(BUILD)/bench \
+		--sizes 1000000,2000000,10000000 --callgrind
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
