@@ -2,26 +2,38 @@
 """Integration tests of py-heap against real cores of Debian's python3.11.
 
 Each fixture program builds a known heap and measures the truth itself
-(gc.get_objects() with sys.getsizeof, id() of marker objects); its core is
-taken with gcore. Every check compares py-heap's CLI (and GDB's py-heap)
-output with that truth, exactly. Also: bad input, live processes.
+(gc.get_objects() with sys.getsizeof, id() of marker objects) into
+truth.json; its core is taken with fixtures/take-core.sh (gcore), once, and
+taken again only when the fixture is newer than its core. Every check
+compares py-heap's CLI (and GDB's py-heap) output with that truth:
+
+  * types, as JSON, on two programs (fixtures/heap_basic.py and
+    fixtures/heap_other.py): user classes (__main__.*, and
+    collections.OrderedDict) exactly, count and bytes; builtin types at
+    least as many as gc.get_objects() lists; totals, sorting, --limit;
+  * types as text: header, one row per type, the Session row, the totals;
+  * markers: strings in no GC list ("mk-str-") and strings nothing refers
+    to ("leak-str-"), every one found by list str, with its size;
+  * bad input: exit status 2, one line on stderr, within 20 s, no crash;
+  * GDB: gdb/py-heap.py's types --json equal to the CLI's, its help
+    (SKIP when gdb/py-heap.py is not there);
+  * live processes (--no-live to leave them out).
 
     python3 tests/integration/run.py --bin build/bin/py-heap \\
-        --cores-dir build/cores [--no-gdb] [--no-live]
+        --cores-dir build/cores [--no-gdb] [--no-live] [--python PY]
 
-Prints PASS/FAIL lines and ends with "N passed, N failed".
+PYHEAP_WRAPPER (e.g. "valgrind -q --error-exitcode=99") prefixes every run
+of the CLI. Prints PASS/FAIL/SKIP lines and ends with "N passed, N failed";
+exits 1 if any check failed.
 """
 import argparse
-import ast
 import json
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 from interp import Interp
@@ -29,6 +41,9 @@ from interp import Interp
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PYTHON = os.environ.get("PYHEAP_TEST_PYTHON", "/usr/bin/python3.11")
 results = {"passed": 0, "failed": 0}
+CRASH_SIGNS = ("ERROR: AddressSanitizer", "runtime error:",
+               "ERROR: LeakSanitizer", "Segmentation fault", "core dumped",
+               "==ERROR", "Invalid read", "Invalid write")
 
 
 def check(name, ok, detail=""):
@@ -37,11 +52,17 @@ def check(name, ok, detail=""):
     sys.stdout.flush()
 
 
+def skip(name, why):
+    print("SKIP %s: %s" % (name, why))
+    sys.stdout.flush()
+
+
 INTERP = None
 
 
 def take_core(fixture, outdir, *args):
-    return INTERP.take_core(fixture, outdir, *args)
+    return INTERP.take_core(fixture, outdir, *args,
+                            need=("ready", "truth.json"))
 
 
 def wrapper():
@@ -50,11 +71,13 @@ def wrapper():
 
 def cli(binary, args, timeout=300):
     r = subprocess.run(wrapper() + [binary] + args, capture_output=True,
-                       text=True, timeout=timeout)
-    for bad in ("ERROR: AddressSanitizer", "runtime error:",
-                "ERROR: LeakSanitizer", "Segmentation fault"):
+                       text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    for bad in CRASH_SIGNS:
         if bad in r.stderr:
             raise RuntimeError("sanitizer/crash: " + r.stderr[-3000:])
+    if r.returncode < 0:
+        raise RuntimeError("killed by signal %d: %s" % (-r.returncode,
+                                                        r.stderr[-1000:]))
     return r
 
 
@@ -70,33 +93,258 @@ def is_user(name):
     return name.startswith("__main__.") or name == "collections.OrderedDict"
 
 
+def some(d, n=12):
+    """The first n items of a dict of differences, for a FAIL line."""
+    items = sorted(d.items())
+    out = "; ".join("%s %s" % kv for kv in items[:n])
+    return out + ("; ... (%d in all)" % len(items) if len(items) > n else "")
+
+
+def pair(v):
+    return "count %d bytes %d" % (v["count"], v["bytes"]) if v else "absent"
+
+
+def truth_checks(truth, label):
+    """The truth itself: what the program made is what it measured."""
+    bad = {k: "made %d, gc.get_objects() %s" % (n, pair(truth["types"].get(k)))
+           for k, n in truth.get("created", {}).items()
+           if (truth["types"].get(k) or {}).get("count") != n}
+    check("%s: truth.json agrees with what the program made" % label,
+          not bad and truth["types"].get("__main__.Session" if label ==
+                                         "basic" else "__main__.User"),
+          some(bad))
+
+
 def types_checks(binary, core, truth, label):
     d = cli_json(binary, core, "types", "--limit", "0")
     check("%s: JSON keys" % label,
           list(d) == ["python", "objects", "bytes", "types"], list(d))
     check("%s: python version" % label, d["python"] == truth["python"],
-          d["python"])
-    got = {t["type"]: (t["count"], t["bytes"]) for t in d["types"]}
-    bad = {k: (v, got.get(k)) for k, v in truth["types"].items()
-           if is_user(k) and got.get(k) != tuple(v)}
-    check("%s: user classes exactly (count and sys.getsizeof)" % label,
-          not bad, bad)
-    fewer = {k: (v, got.get(k)) for k, v in truth["types"].items()
-             if not is_user(k) and got.get(k, (0, 0))[0] < v[0]}
+          "%r, truth %r" % (d["python"], truth["python"]))
+    check("%s: each type's keys" % label,
+          all(list(t) == ["type", "count", "bytes"] for t in d["types"]),
+          [t for t in d["types"] if list(t) != ["type", "count", "bytes"]][:3])
+    names = [t["type"] for t in d["types"]]
+    check("%s: one entry per type" % label, len(names) == len(set(names)),
+          sorted(n for n in set(names) if names.count(n) > 1)[:10])
+    got = {t["type"]: t for t in d["types"]}
+    bad = {k: "truth %s, py-heap %s" % (pair(v), pair(got.get(k)))
+           for k, v in truth["types"].items()
+           if is_user(k) and (got.get(k) or {}).get("count") != v["count"]
+           or is_user(k) and (got.get(k) or {}).get("bytes") != v["bytes"]}
+    n_user = sum(1 for k in truth["types"] if is_user(k))
+    check("%s: %d user classes exactly (count and sys.getsizeof)" %
+          (label, n_user), not bad, some(bad))
+    extra = {k: pair(v) for k, v in got.items()
+             if is_user(k) and k not in truth["types"]}
+    check("%s: no user class the program does not have" % label, not extra,
+          some(extra))
+    fewer = {k: "truth count %d, py-heap %s" % (v["count"], pair(got.get(k)))
+             for k, v in truth["types"].items()
+             if not is_user(k) and (got.get(k) or {}).get("count", 0) <
+             v["count"]}
     check("%s: builtin types at least gc.get_objects()'s" % label,
-          not fewer, fewer)
+          not fewer, some(fewer))
+    so = sum(t["count"] for t in d["types"])
+    sb = sum(t["bytes"] for t in d["types"])
     check("%s: totals are sums" % label,
-          d["objects"] == sum(t["count"] for t in d["types"]) and
-          d["bytes"] == sum(t["bytes"] for t in d["types"]))
+          d["objects"] == so and d["bytes"] == sb,
+          "objects %d, sum %d; bytes %d, sum %d" % (d["objects"], so,
+                                                    d["bytes"], sb))
     b = [t["bytes"] for t in d["types"]]
-    check("%s: sorted by bytes" % label, b == sorted(b, reverse=True))
+    check("%s: sorted by bytes" % label, b == sorted(b, reverse=True),
+          next(("%s after %s" % (d["types"][i + 1], d["types"][i])
+                for i in range(len(b) - 1) if b[i] < b[i + 1]), ""))
     c = cli_json(binary, core, "types", "--limit", "0", "--sort", "count")
     n = [t["count"] for t in c["types"]]
-    check("%s: --sort count" % label, n == sorted(n, reverse=True))
+    check("%s: --sort count" % label, n == sorted(n, reverse=True) and
+          sorted(c["types"], key=lambda t: t["type"]) ==
+          sorted(d["types"], key=lambda t: t["type"]))
     l3 = cli_json(binary, core, "types", "--limit", "3")
     check("%s: --limit 3" % label, len(l3["types"]) == 3 and
-          l3["types"] == d["types"][:3])
+          l3["types"] == d["types"][:3] and l3["objects"] == d["objects"] and
+          l3["bytes"] == d["bytes"],
+          "%d entries; totals %d/%d" % (len(l3["types"]), l3["objects"],
+                                        l3["bytes"]))
     return d
+
+
+def num(s):
+    return int(s.replace(",", ""))
+
+
+def text_checks(binary, core, truth, full):
+    r = cli(binary, ["--core", core] + INTERP.py_heap_args() +
+            ["types", "--limit", "0"])
+    check("text: exit status 0", r.returncode == 0, r.stderr)
+    lines = [l for l in r.stdout.splitlines() if l.strip()]
+    check("text: header", lines[0].split() == ["COUNT", "BYTES", "TYPE"],
+          lines[0])
+    rows = lines[1:-1]
+    check("text: one row per type", len(rows) == len(full["types"]),
+          "%d rows, %d types in the JSON" % (len(rows), len(full["types"])))
+    parsed = []
+    for l in rows:
+        f = l.split(None, 2)
+        parsed.append({"type": f[2], "count": num(f[0]), "bytes": num(f[1])})
+    check("text: rows equal the JSON's", parsed == full["types"],
+          next(("%r vs %r" % (a, b) for a, b in zip(parsed, full["types"])
+                if a != b), ""))
+    want = truth["types"]["__main__.Session"]
+    row = [p for p in parsed if p["type"] == "__main__.Session"]
+    check("text: Session row", row and row[0]["count"] == want["count"] and
+          row[0]["bytes"] == want["bytes"],
+          "truth %s, row %r" % (pair(want), row))
+    t = lines[-1].split()
+    check("text: totals line", len(t) >= 3 and t[2] == "total" and
+          num(t[0]) == full["objects"] and num(t[1]) == full["bytes"],
+          lines[-1])
+
+
+def marker_checks(binary, core, truth, label):
+    l = cli_json(binary, core, "list", "str", "--limit", "0")
+    check("%s: list str keys" % label,
+          list(l)[:3] == ["type", "count", "objects"] and l["type"] == "str"
+          and l["count"] == len(l["objects"]),
+          "%r count %r, %d objects" % (list(l), l.get("count"),
+                                       len(l.get("objects", []))))
+    addr = {int(o["address"], 16): o for o in l["objects"]}
+    for prefix, m in truth["markers"].items():
+        name = "%s: markers %s" % (label, prefix)
+        found = [(i, addr[i]) for i in m["ids"] if i in addr]
+        missing = [hex(i) for i in m["ids"] if i not in addr]
+        check("%s: all %d found" % (name, m["count"]),
+              len(found) == m["count"] == len(m["ids"]),
+              "%d of %d found; missing e.g. %s" % (len(found), m["count"],
+                                                    missing[:5]))
+        sizes = dict(zip(m["ids"], m["sizes"]))
+        wrong = [(hex(i), sizes[i], o["size"]) for i, o in found
+                 if o["size"] != sizes[i]]
+        total = sum(o["size"] for _, o in found)
+        check("%s: sizes" % name, not wrong and total == m["bytes"],
+              "total %d, truth %d; (address, truth, py-heap) e.g. %s" %
+              (total, m["bytes"], wrong[:5]))
+        bad = [o["repr"] for _, o in found
+               if not o["repr"].startswith("'" + prefix)]
+        check("%s: values" % name, not bad, bad[:5])
+
+
+def bad_input_checks(binary, basic):
+    work = tempfile.mkdtemp(prefix="pyheap-bad-")
+    try:
+        trunc = os.path.join(work, "trunc")
+        with open(basic, "rb") as f, open(trunc, "wb") as g:
+            g.write(f.read(os.path.getsize(basic) // 10))
+        sleeper = subprocess.Popen(["sleep", "1000"])
+        nonpy = os.path.join(work, "sleep.core")
+        try:
+            subprocess.run(["gcore", "-o", nonpy, str(sleeper.pid)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           stdin=subprocess.DEVNULL, timeout=120,
+                           env=dict(os.environ, DEBUGINFOD_URLS=""))
+        finally:
+            sleeper.kill()
+            sleeper.wait()
+        os.rename("%s.%d" % (nonpy, sleeper.pid), nonpy)
+        # (name, args, strict): strict: exactly one line on stderr; the
+        # others run on a good core, where a note that comes with any run
+        # (no debug information) may precede the error.
+        ph = INTERP.py_heap_args()
+        cases = [
+            ("not a core", ["--core", "/etc/passwd", "types"], True),
+            ("truncated core", ["--core", trunc] + ph + ["types"], True),
+            ("not a Python process", ["--core", nonpy, "types"], True),
+            ("no such file", ["--core", os.path.join(work, "nope"), "types"],
+             True),
+            ("build-id mismatch", ["--core", basic, "--exe", "/bin/ls",
+                                   "types"], True),
+            ("unknown command", ["--core", basic] + ph + ["frobnicate"], False),
+            ("bad option", ["--core", basic] + ph + ["types", "--limit", "x"],
+             False),
+            ("no such object", ["--core", basic] + ph + ["show", "0x10"],
+             False),
+        ]
+        for name, args, strict in cases:
+            t0 = time.time()
+            try:
+                r = subprocess.run(wrapper() + [binary] + args,
+                                   capture_output=True, text=True,
+                                   timeout=20, stdin=subprocess.DEVNULL)
+            except subprocess.TimeoutExpired:
+                check("bad input: %s" % name, False, "still running after 20 s")
+                continue
+            took = time.time() - t0
+            lines = [l for l in r.stderr.splitlines() if l.strip() and
+                     (strict or "no debug information" not in l)]
+            crash = [b for b in CRASH_SIGNS if b in r.stderr]
+            check("bad input: %s" % name,
+                  r.returncode == 2 and len(lines) == 1 and took < 20 and
+                  lines[0].startswith("py-heap: ") and not crash and
+                  not r.stdout,
+                  "rc=%d stderr=%r stdout=%r %.1fs" % (
+                      r.returncode, r.stderr[-600:], r.stdout[:200], took))
+    except Exception as e:
+        check("bad input", False, e)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def gdb_checks(binary, cores):
+    script = os.path.join(ROOT, "gdb/py-heap.py")
+    names = ["gdb: %s types --json equals the CLI's" % l for l, _ in cores] + [
+        "gdb: help py-heap", "gdb: help py-heap types",
+        "gdb: no Python traceback", "gdb: errors are GdbError lines"]
+    if not os.path.exists(script):
+        for n in names:
+            skip(n, "no gdb/py-heap.py yet")
+        return
+    env = dict(os.environ, DEBUGINFOD_URLS="", PYHEAP_LIB=os.path.join(
+        os.path.dirname(os.path.dirname(binary)), "lib", "libpyheap.so"))
+    for i, (label, core) in enumerate(cores):
+        try:
+            help_cmds = ["-ex", "help py-heap", "-ex", "help py-heap types"] \
+                if i == 0 else []
+            out = subprocess.run(
+                ["gdb", "-batch", "-nx"] + INTERP.gdb_args() +
+                ["-ex", "source %s" % script,
+                 "-ex", "py-heap types --json --limit 0"] + help_cmds +
+                [INTERP.exe, core], capture_output=True, text=True,
+                timeout=300, env=env, stdin=subprocess.DEVNULL)
+            line = [l for l in out.stdout.splitlines() if l.startswith("{")]
+            cli_out = cli_json(binary, core, "types", "--limit", "0")
+            got = json.loads(line[0]) if line else None
+            diff = ""
+            if got and got != cli_out:
+                g = {t["type"]: t for t in got["types"]}
+                c = {t["type"]: t for t in cli_out["types"]}
+                diff = "gdb %d/%d, CLI %d/%d; e.g. %s" % (
+                    got["objects"], got["bytes"], cli_out["objects"],
+                    cli_out["bytes"],
+                    [(k, g.get(k), c.get(k)) for k in sorted(set(g) | set(c))
+                     if g.get(k) != c.get(k)][:5])
+            check(names[i], got == cli_out,
+                  diff or "no JSON line; stderr: %s" % out.stderr[-800:])
+            if i == 0:
+                check("gdb: help py-heap", "Subcommands:" in out.stdout and
+                      "types" in out.stdout, out.stdout[-800:])
+                check("gdb: help py-heap types",
+                      "Usage: py-heap types" in out.stdout, out.stdout[-800:])
+                check("gdb: no Python traceback",
+                      "Traceback" not in out.stderr, out.stderr[-800:])
+        except Exception as e:
+            check(names[i], False, e)
+    try:
+        out = subprocess.run(
+            ["gdb", "-batch", "-nx"] + INTERP.gdb_args() + ["-ex",
+             "source %s" % script, "-ex", "py-heap show 0x10",
+             INTERP.exe, cores[0][1]],
+            capture_output=True, text=True, timeout=300, env=env,
+            stdin=subprocess.DEVNULL)
+        check("gdb: errors are GdbError lines",
+              "py-heap: show: no Python object at 0x10" in out.stderr and
+              "Traceback" not in out.stderr, out.stderr[-800:])
+    except Exception as e:
+        check("gdb: errors are GdbError lines", False, e)
 
 
 def main():
@@ -113,127 +361,56 @@ def main():
         PYTHON = a.python
     INTERP = Interp(PYTHON)
     binary = os.path.abspath(a.bin)
-    cores = os.path.abspath(a.cores_dir)
+    cores_dir = os.path.abspath(a.cores_dir)
 
-    tag = INTERP.tag
-    basic_dir = os.path.join(cores, "heap_basic-" + tag)
-    basic = take_core("heap_basic.py", basic_dir)
-    other_dir = os.path.join(cores, "heap_other-" + tag)
-    other = take_core("heap_basic.py", other_dir, "--other")
-    tb = ast.literal_eval(open(os.path.join(basic_dir, "truth.txt")).read())
-    to = ast.literal_eval(open(os.path.join(other_dir, "truth.txt")).read())
+    fixtures = []
+    for label in ("basic", "other"):
+        fixture = "heap_%s.py" % label
+        outdir = os.path.join(cores_dir, "heap_%s-%s" % (label, INTERP.tag))
+        try:
+            core = take_core(fixture, outdir)
+            with open(os.path.join(outdir, "truth.json")) as f:
+                truth = json.load(f)
+            fixtures.append((label, core, truth))
+            truth_checks(truth, label)
+        except Exception as e:
+            check("%s: core of %s" % (label, fixture), False, e)
+    if not os.access(binary, os.X_OK):
+        check("binary", False, "%s: no such executable" % binary)
+        print("%d passed, %d failed" % (results["passed"], results["failed"]))
+        return 1
 
     # ---- types, exactly ------------------------------------------------
-    for core, truth, label in ((basic, tb, "basic"), (other, to, "other")):
+    full = {}
+    for label, core, truth in fixtures:
         try:
-            types_checks(binary, core, truth, label)
+            full[label] = types_checks(binary, core, truth, label)
         except Exception as e:
             check("%s: types" % label, False, e)
 
     # ---- text output -----------------------------------------------------
-    try:
-        r = cli(binary, ["--core", basic] + INTERP.py_heap_args() +
-                ["types", "--limit", "0"])
-        lines = r.stdout.splitlines()
-        check("text: header", lines[0].split() == ["COUNT", "BYTES", "TYPE"],
-              lines[0])
-        row = [l for l in lines if l.endswith(" __main__.Session")]
-        want = tb["types"]["__main__.Session"]
-        check("text: Session row",
-              row and row[0].split()[:2] == ["{:,}".format(want[0]),
-                                             "{:,}".format(want[1])], row)
-        check("text: totals line", lines[-1].split()[2] == "total", lines[-1])
-    except Exception as e:
-        check("text output", False, e)
+    for label, core, truth in fixtures:
+        if label == "basic" and label in full:
+            try:
+                text_checks(binary, core, truth, full[label])
+            except Exception as e:
+                check("text output", False, e)
 
     # ---- objects nothing in the GC lists reaches ------------------------
-    try:
-        l = cli_json(binary, basic, "list", "str", "--limit", "0")
-        addr = {int(o["address"], 16): o for o in l["objects"]}
-        for prefix, m in tb["markers"].items():
-            found = [addr[i] for i in m["ids"] if i in addr]
-            check("markers %s: all found" % prefix, len(found) == m["count"],
-                  "%d of %d" % (len(found), m["count"]))
-            check("markers %s: sizes" % prefix,
-                  sum(o["size"] for o in found) == m["bytes"])
-            check("markers %s: values" % prefix,
-                  all(o["repr"].startswith("'" + prefix) for o in found))
-    except Exception as e:
-        check("markers", False, e)
+    for label, core, truth in fixtures:
+        try:
+            marker_checks(binary, core, truth, label)
+        except Exception as e:
+            check("%s: markers" % label, False, e)
 
     # ---- bad input -------------------------------------------------------
-    work = tempfile.mkdtemp(prefix="pyheap-bad-")
-    try:
-        trunc = os.path.join(work, "trunc")
-        with open(basic, "rb") as f, open(trunc, "wb") as g:
-            g.write(f.read(os.path.getsize(basic) // 10))
-        sleeper = subprocess.Popen(["sleep", "1000"])
-        nonpy = os.path.join(work, "sleep.core")
-        subprocess.run(["gcore", "-o", nonpy, str(sleeper.pid)],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        sleeper.kill()
-        sleeper.wait()
-        os.rename("%s.%d" % (nonpy, sleeper.pid), nonpy)
-        cases = [
-            ("not a core", ["--core", "/etc/passwd", "types"]),
-            ("truncated core", ["--core", trunc, "types"]),
-            ("not a Python process", ["--core", nonpy, "types"]),
-            ("no such file", ["--core", os.path.join(work, "nope"), "types"]),
-            ("build-id mismatch", ["--core", basic, "--exe", "/bin/ls", "types"]),
-            ("unknown command", ["--core", basic] + INTERP.py_heap_args() +
-             ["frobnicate"]),
-            ("bad option", ["--core", basic] + INTERP.py_heap_args() +
-             ["types", "--limit", "x"]),
-            ("no such object", ["--core", basic] + INTERP.py_heap_args() +
-             ["show", "0x10"]),
-        ]
-        for name, args in cases:
-            t0 = time.time()
-            r = cli(binary, args, timeout=60)
-            took = time.time() - t0
-            # notes that come with any run (no debug information) aside
-            lines = [l for l in r.stderr.splitlines() if l.strip() and
-                     "no debug information" not in l]
-            check("bad input: %s" % name,
-                  r.returncode == 2 and len(lines) == 1 and took < 20 and
-                  lines[0].startswith("py-heap: "),
-                  "rc=%d stderr=%r %.1fs" % (r.returncode, r.stderr, took))
-    except Exception as e:
-        check("bad input", False, e)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    basic = [core for label, core, _ in fixtures if label == "basic"]
+    if basic:
+        bad_input_checks(binary, basic[0])
 
     # ---- GDB: the same answers --------------------------------------------
-    if not a.no_gdb:
-        try:
-            env = dict(os.environ, PYHEAP_LIB=os.path.join(
-                os.path.dirname(os.path.dirname(binary)), "lib", "libpyheap.so"))
-            out = subprocess.run(
-                ["gdb", "-batch", "-nx"] + INTERP.gdb_args() + ["-ex",
-                 "source %s" % os.path.join(ROOT, "gdb/py-heap.py"),
-                 "-ex", "py-heap types --json --limit 0",
-                 "-ex", "help py-heap", "-ex", "help py-heap types",
-                 INTERP.exe, basic], capture_output=True,
-                text=True, timeout=300, env=env)
-            line = [l for l in out.stdout.splitlines() if l.startswith("{")]
-            cli_out = cli_json(binary, basic, "types", "--limit", "0")
-            check("gdb: types --json equals the CLI's",
-                  line and json.loads(line[0]) == cli_out, out.stderr[-800:])
-            check("gdb: help py-heap", "Subcommands:" in out.stdout)
-            check("gdb: help py-heap types",
-                  "Usage: py-heap types" in out.stdout)
-            check("gdb: no Python traceback", "Traceback" not in out.stderr,
-                  out.stderr[-800:])
-            out = subprocess.run(
-                ["gdb", "-batch", "-nx"] + INTERP.gdb_args() + ["-ex",
-                 "source %s" % os.path.join(ROOT, "gdb/py-heap.py"),
-                 "-ex", "py-heap show 0x10", INTERP.exe, basic],
-                capture_output=True, text=True, timeout=300, env=env)
-            check("gdb: errors are GdbError lines",
-                  "py-heap: show: no Python object at 0x10" in out.stderr and
-                  "Traceback" not in out.stderr, out.stderr[-800:])
-        except Exception as e:
-            check("gdb", False, e)
+    if not a.no_gdb and fixtures:
+        gdb_checks(binary, [(label, core) for label, core, _ in fixtures])
 
     if not a.no_live:
         live_checks(binary, a.no_gdb)
