@@ -97,6 +97,16 @@ integration: all $(SAN)/bin/py-heap
 		--bin $(SAN)/bin/py-heap --cores-dir $(BUILD)/cores --no-gdb
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) tests/integration/graph_checks.py \
 		--bin $(SAN)/bin/py-heap --cores-dir $(BUILD)/cores
+	$(PYTHON) tests/integration/damage_checks.py --bin $(SAN)/bin/py-heap \
+		--plain-bin $(BIN) --cores-dir $(BUILD)/cores \
+		--repro-dir $(BUILD)/damage-repro
+	PYHEAP_WRAPPER="$(VALGRIND)" $(PYTHON) tests/integration/run.py \
+		--bin $(BIN) --cores-dir $(BUILD)/cores --no-gdb --no-live
+
+# The integration tests' core runs again under valgrind's memcheck: no
+# error, no definite leak (damage_checks.py runs the whole command set so).
+VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
+	--errors-for-leak-kinds=definite
 
 # ---- fuzzing (clang's libFuzzer) -----------------------------------------
 FUZZ_CC ?= clang

@@ -650,25 +650,37 @@ PH_COMMAND(cmd_refcount)
 					 "freely)\n");
 		ph_buf_puts(out, "  references:\n");
 	}
-	size_t k = 0;
-	for (uint64_t e = g->rev_off[o]; e < g->rev_off[o + 1]; e++, k++) {
+	/* Edges from one referrer are adjacent: label them all in one pass
+	 * over its referents (a list holding o a million times). */
+	size_t k = 0, cap = json ? SIZE_MAX : 200;
+	for (uint64_t e = g->rev_off[o]; e < g->rev_off[o + 1] && k < cap;) {
 		uint32_t src = g->rev[e];
-		if (k >= 200 && !json)
-			break;
+		uint64_t run = 1;
+		while (e + run < g->rev_off[o + 1] && g->rev[e + run] == src)
+			run++;
 		tmp.len = 0;
-		ph_graph_label(g, src, o, &tmp);
-		const char *via = tmp.data ? tmp.data : "";
+		size_t want = run < cap - k ? (size_t)run : cap - k;
+		size_t got = ph_graph_labels(g, src, o, want, &tmp);
+		const char *via = tmp.data;
 		const char *tn = tname(&h->types[h->tidx[src]]);
-		if (json) {
-			ph_buf_printf(out, "%s{\"address\": \"0x%llx\", \"type\": ",
-				      k ? ", " : "", (unsigned long long)h->addr[src]);
-			ph_buf_json_str(out, tn, strlen(tn));
-			ph_buf_puts(out, ", \"via\": ");
-			ph_buf_json_str(out, via, strlen(via));
-			ph_buf_putc(out, '}');
-		} else
-			ph_buf_printf(out, "    0x%-16llx %-28s %s\n",
-				      (unsigned long long)h->addr[src], tn, via);
+		for (size_t i = 0; i < want; i++, k++) {
+			const char *v = i < got ? via : "?";
+			if (json) {
+				ph_buf_printf(out, "%s{\"address\": \"0x%llx\", "
+					      "\"type\": ", k ? ", " : "",
+					      (unsigned long long)h->addr[src]);
+				ph_buf_json_str(out, tn, strlen(tn));
+				ph_buf_puts(out, ", \"via\": ");
+				ph_buf_json_str(out, v, strlen(v));
+				ph_buf_putc(out, '}');
+			} else
+				ph_buf_printf(out, "    0x%-16llx %-28s %s\n",
+					      (unsigned long long)h->addr[src],
+					      tn, v);
+			if (i < got)
+				via += strlen(via) + 1;
+		}
+		e += run;
 	}
 	if (json) {
 		ph_buf_puts(out, "], \"roots\": [");

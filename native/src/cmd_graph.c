@@ -298,11 +298,34 @@ static void roots_of(struct ph_graph *g, uint32_t o, bool json,
 	}
 }
 
-static void referrers_level(struct ph_graph *g, uint32_t o, uint64_t depth,
-			    uint64_t limit, bool json, struct ph_buf *out,
-			    int level, struct ph_buf *tmp)
+/* The tree of referrers: each object is expanded once (a loop, or an
+ * object reached by several ways, would make the tree exponential), and
+ * the whole tree is capped at REFERRERS_MAX entries. */
+#define REFERRERS_MAX 10000
+
+struct referrers_walk {
+	struct ph_graph *g;
+	uint64_t limit;
+	bool json;
+	struct ph_buf *out, *tmp;
+	uint8_t *seen; /* a bit per object: expanded already */
+	size_t entries;
+	bool capped;
+};
+
+static bool referrers_seen(struct referrers_walk *w, uint32_t o)
 {
+	bool was = (w->seen[o / 8] >> (o % 8)) & 1;
+	w->seen[o / 8] |= (uint8_t)(1u << (o % 8));
+	return was;
+}
+
+static void referrers_level(struct referrers_walk *w, uint32_t o,
+			    uint64_t depth, int level)
+{
+	struct ph_graph *g = w->g;
 	struct ph_heap *h = g->h;
+	struct ph_buf *out = w->out;
 	size_t shown = 0, total = 0;
 	uint32_t prev = PH_NONE;
 	char indent[64];
@@ -313,14 +336,21 @@ static void referrers_level(struct ph_graph *g, uint32_t o, uint64_t depth,
 			continue; /* one line per referrer */
 		prev = src;
 		total++;
-		if (limit && shown >= limit)
+		if ((w->limit && shown >= w->limit) || w->capped)
 			continue;
+		if (w->entries >= REFERRERS_MAX) {
+			w->capped = true;
+			continue;
+		}
+		w->entries++;
 		shown++;
-		tmp->len = 0;
-		ph_graph_label(g, src, o, tmp);
+		w->tmp->len = 0;
+		ph_graph_label(g, src, o, w->tmp);
 		char via[512];
-		snprintf(via, sizeof(via), "%s", tmp->data ? tmp->data : "");
-		if (json) {
+		snprintf(via, sizeof(via), "%s",
+			 w->tmp->data ? w->tmp->data : "");
+		bool expand = depth > 1 && !referrers_seen(w, src);
+		if (w->json) {
 			ph_buf_puts(out, shown > 1 ? ", " : "");
 			json_obj_head(h, src, out);
 			ph_buf_puts(out, ", \"via\": ");
@@ -329,25 +359,31 @@ static void referrers_level(struct ph_graph *g, uint32_t o, uint64_t depth,
 				ph_buf_puts(out, ", \"roots\": [");
 				roots_of(g, src, true, out, "");
 				ph_buf_puts(out, "], \"referrers\": [");
-				referrers_level(g, src, depth - 1, limit, json,
-						out, level + 1, tmp);
+				if (expand)
+					referrers_level(w, src, depth - 1,
+							level + 1);
 				ph_buf_putc(out, ']');
+				if (!expand)
+					ph_buf_puts(out, ", \"shown_above\": "
+							 "true");
 			}
 			ph_buf_putc(out, '}');
 		} else {
-			ph_buf_printf(out, "%s0x%-16llx %-28s %s\n", indent,
+			ph_buf_printf(out, "%s0x%-16llx %-28s %s%s\n", indent,
 				      (unsigned long long)h->addr[src],
-				      tname(&h->types[h->tidx[src]]), via);
-			if (depth > 1) {
+				      tname(&h->types[h->tidx[src]]), via,
+				      depth > 1 && !expand
+					      ? "  (its referrers: above)"
+					      : "");
+			if (expand) {
 				char in2[80];
 				snprintf(in2, sizeof(in2), "%s    ", indent);
 				roots_of(g, src, false, out, in2);
-				referrers_level(g, src, depth - 1, limit, json,
-						out, level + 2, tmp);
+				referrers_level(w, src, depth - 1, level + 2);
 			}
 		}
 	}
-	if (!json && shown < total)
+	if (!w->json && shown < total && !w->capped)
 		ph_buf_printf(out, "%s... %zu more referrers (--limit 0 for all)\n",
 			      indent, total - shown);
 }
@@ -366,22 +402,35 @@ PH_COMMAND(cmd_referrers)
 	struct ph_graph *g = s->graph;
 	struct ph_buf tmp;
 	ph_buf_init(&tmp);
+	struct referrers_walk w = {
+		.g = g, .limit = limit, .json = json, .out = out, .tmp = &tmp,
+		.seen = calloc(g->h->n / 8 + 1, 1),
+	};
+	if (!w.seen)
+		return ph_error_nomem();
+	referrers_seen(&w, o);
 	if (json) {
 		ph_buf_printf(out, "{\"address\": \"0x%llx\", \"roots\": [",
 			      (unsigned long long)g->h->addr[o]);
 		roots_of(g, o, true, out, "");
 		ph_buf_puts(out, "], \"referrers\": [");
-		referrers_level(g, o, depth, limit, true, out, 0, &tmp);
-		ph_buf_puts(out, "]}\n");
+		referrers_level(&w, o, depth, 0);
+		ph_buf_printf(out, "], \"truncated\": %s}\n",
+			      w.capped ? "true" : "false");
 	} else {
 		ph_buf_printf(out, "referrers of 0x%llx %s:\n",
 			      (unsigned long long)g->h->addr[o],
 			      tname(&g->h->types[g->h->tidx[o]]));
 		roots_of(g, o, false, out, "");
-		referrers_level(g, o, depth, limit, false, out, 0, &tmp);
+		referrers_level(&w, o, depth, 0);
 		if (g->rev_off[o + 1] == g->rev_off[o])
 			ph_buf_puts(out, "(no object refers to it)\n");
+		if (w.capped)
+			ph_buf_printf(out, "... stopped at %d referrers "
+					   "(narrow it with --limit or "
+					   "--depth)\n", REFERRERS_MAX);
 	}
+	free(w.seen);
 	ph_buf_free(&tmp);
 	return NULL;
 }

@@ -721,3 +721,31 @@ void ph_graph_label(struct ph_graph *g, uint32_t src, uint32_t dst,
 	}
 	ph_edge_label_write(h, c.kind, c.data, out);
 }
+
+struct labels_ctx {
+	struct ph_heap *h;
+	uint64_t dst;
+	size_t n, max;
+	struct ph_buf *out;
+};
+
+static void labels_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
+		      uint64_t data)
+{
+	struct labels_ctx *c = arg;
+	if (target != c->dst || !ph_edge_is_strong(kind) || c->n >= c->max)
+		return;
+	ph_edge_label_write(c->h, kind, data, c->out);
+	ph_buf_putc(c->out, '\0');
+	c->n++;
+}
+
+size_t ph_graph_labels(struct ph_graph *g, uint32_t src, uint32_t dst,
+		       size_t max, struct ph_buf *out)
+{
+	struct ph_heap *h = g->h;
+	struct labels_ctx c = {.h = h, .dst = h->addr[dst], .max = max,
+			       .out = out};
+	ph_heap_referents(h, h->addr[src], h->tidx[src], labels_cb, &c);
+	return c.n;
+}

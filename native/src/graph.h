@@ -47,4 +47,11 @@ uint32_t ph_graph_depth(const struct ph_graph *g, uint32_t obj);
 void ph_graph_label(struct ph_graph *g, uint32_t src, uint32_t dst,
 		    struct ph_buf *out);
 
+/* The labels of src's strong references to dst, in the order src holds
+ * them, at most max: each written into out followed by a '\0'. One pass
+ * over src's referents, however many there are (a list holding dst a
+ * million times). Returns how many were written. */
+size_t ph_graph_labels(struct ph_graph *g, uint32_t src, uint32_t dst,
+		       size_t max, struct ph_buf *out);
+
 #endif /* PH_GRAPH_H */

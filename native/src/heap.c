@@ -270,6 +270,32 @@ static uint64_t dict_keys_size(struct ph_heap *h, uint64_t keys)
 	       usable * (kind == 0 ? 24 : 16);
 }
 
+/* Is there a plausible keys table at keys: its sizes consistent with
+ * each other, and all of it readable? */
+static bool dict_keys_ok(struct ph_heap *h, uint64_t keys)
+{
+	const struct ph_layout *L = h->L;
+	const uint8_t *k = ph_mem_ptr(h->mem, keys, L->sizeof_dictkeys);
+	if (!k)
+		return false;
+	uint8_t log2_size = k[L->dk_log2_size];
+	uint8_t log2_index = k[L->dk_log2_index_bytes];
+	uint8_t kind = k[L->dk_kind];
+	int64_t usable, nentries;
+	memcpy(&usable, k + L->dk_usable, 8);
+	memcpy(&nentries, k + L->dk_nentries, 8);
+	/* indices are 1, 2, 4 or 8 bytes wide as the table grows */
+	unsigned width = log2_size < 8 ? 0 : log2_size < 16 ? 1
+			 : log2_size < 32 ? 2 : 3;
+	if (!usable && !nentries && log2_size < 3 && kind <= 2)
+		return true; /* Py_EMPTY_KEYS, a static */
+	if (log2_size < 3 || log2_size > 40 || kind > 2 ||
+	    log2_index != log2_size + width || usable < 0 || nentries < 0 ||
+	    usable + nentries > ((2LL << log2_size) / 3) + 1)
+		return false;
+	return ph_mem_ptr(h->mem, keys, dict_keys_size(h, keys)) != NULL;
+}
+
 /* ---- types ------------------------------------------------------------ */
 
 static int64_t type_register(struct ph_heap *h, uint64_t taddr, int depth);
@@ -669,11 +695,29 @@ static uint64_t obj_inline_size(struct ph_heap *h, uint64_t addr,
 	}
 	case PH_KIND_INT:
 	case PH_KIND_BOOL: {
-		if (t->heap)
-			break;
 		int64_t nd = ph_heap_long_digits(h, addr, NULL);
+		if (nd < 0)
+			nd = 0;
+		if (t->heap) /* a subclass: its basicsize, digits as items */
+			return (uint64_t)t->basicsize +
+			       (uint64_t)nd * (uint64_t)t->itemsize;
 		return L->long_digits + 4 * (uint64_t)(nd ? nd : 1);
 	}
+	case PH_KIND_TYPE:
+		if (!(rd64(h, addr + L->tp_flags) & PH_TPFLAGS_HEAPTYPE))
+			return L->sizeof_type;
+		break;
+	case PH_KIND_OBJECT:
+	case PH_KIND_OTHER:
+		/* a C type may allocate less than its basicsize (datetime's
+		 * objects without tzinfo): only the header is certain */
+		if (!t->heap)
+			return 16;
+		break;
+	case PH_KIND_FRAME:
+	case PH_KIND_GEN:
+		/* word 2 is no size: the code object sizes their frame */
+		return obj_sizeof(h, addr, t) - obj_presize(h, addr, t);
 	default:
 		break;
 	}
@@ -722,6 +766,111 @@ static bool gc_links_plausible(struct ph_heap *h, uint64_t next, uint64_t prev)
 }
 
 /*
+ * Are the contents of an object of type t at addr plausible: its sizes
+ * and counts within what is possible, the memory it spans (and its item
+ * array, keys table or hash table) present, and, in a pymalloc pool, an
+ * allocated block of its size? A damaged object fails here.
+ */
+static bool obj_contents_ok(struct ph_heap *h, uint64_t addr,
+			    const struct ph_type *t)
+{
+	const struct ph_layout *L = h->L;
+	int64_t ob_size = rds64(h, addr + 16);
+	switch (t->kind) {
+	case PH_KIND_STR: {
+		struct str_info si;
+		if (!str_info(h, addr, &si))
+			return false;
+		if (!si.compact && si.data &&
+		    !ph_mem_ptr(h->mem, si.data, (si.length + 1) * si.kind))
+			return false;
+		break;
+	}
+	case PH_KIND_INT:
+	case PH_KIND_BOOL: {
+		int64_t nd = ph_heap_long_digits(h, addr, NULL);
+		if (nd < 0 || nd > (1 << 24))
+			return false;
+		if (L->long_tag) {
+			uint64_t tag = 0;
+			ph_mem_u64(h->mem, addr + L->long_tag, &tag);
+			if ((tag & 3) == 3)
+				return false; /* no such sign */
+		}
+		break;
+	}
+	case PH_KIND_TUPLE:
+	case PH_KIND_BYTES:
+		if (ob_size < 0 || ob_size > (1LL << 40))
+			return false;
+		break;
+	case PH_KIND_LIST: {
+		int64_t alloc = rds64(h, addr + L->list_allocated);
+		if (ob_size < 0 || alloc < ob_size || alloc > (1LL << 36))
+			return false;
+		if (alloc && !ph_mem_ptr(h->mem, rd64(h, addr + L->list_items),
+					 (size_t)alloc * 8))
+			return false;
+		break;
+	}
+	case PH_KIND_DICT:
+	case PH_KIND_ODICT: {
+		uint64_t keys = rd64(h, addr + L->dict_keys);
+		int64_t used = rds64(h, addr + L->dict_used);
+		if (!dict_keys_ok(h, keys) || used < 0 ||
+		    used > rds64(h, keys + L->dk_nentries))
+			return false;
+		break;
+	}
+	case PH_KIND_SET:
+	case PH_KIND_FROZENSET: {
+		int64_t fill = rds64(h, addr + L->set_fill);
+		int64_t used = rds64(h, addr + L->set_used);
+		int64_t mask = rds64(h, addr + L->set_mask);
+		uint64_t table = rd64(h, addr + L->set_table);
+		if (mask < 7 || mask > (1LL << 36) || (mask & (mask + 1)) ||
+		    used < 0 || fill < used || fill > mask + 1)
+			return false;
+		if (table == addr + L->set_smalltable)
+			break;
+		if (table < addr + (uint64_t)t->basicsize && table + 16 > addr)
+			return false; /* overlaps the set itself */
+		if (!ph_mem_ptr(h->mem, table, 16 * (size_t)(mask + 1)))
+			return false;
+		break;
+	}
+	default:
+		break;
+	}
+	uint32_t presize = obj_presize(h, addr, t);
+	uint64_t need = presize + obj_inline_size(h, addr, t, ob_size);
+	struct ph_pool *pool = pool_of(h, addr - presize);
+	if (pool) {
+		uint64_t block0 = pool->addr + L->pool_overhead;
+		uint64_t start = addr - presize;
+		if (start < block0 || (start - block0) % pool->block_size)
+			return false;
+		uint64_t b = (start - block0) / pool->block_size;
+		if (b >= pool->nblocks ||
+		    (pool->free_bits[b / 64] >> (b % 64)) & 1)
+			return false;
+		if (need > pool->block_size) {
+			return false;
+		}
+		/* (inline values are sized by the keys at allocation, which
+		 * their capacity does not always tell) */
+		if (kind_has_fixed_size(t->kind) && !t->itemsize &&
+		    !(t->flags & PH_TPFLAGS_INLINE_VALUES) &&
+		    ((need + 15) & ~15ULL) != pool->block_size)
+			return false;
+	} else if (need > (1ULL << 40) ||
+		   !ph_mem_ptr(h->mem, addr - presize, need)) {
+		return false; /* runs past the memory there is */
+	}
+	return true;
+}
+
+/*
  * in_block: addr starts an allocated pymalloc block (the pool scan), where
  * a tracked object may be accepted on the strength of its GC links;
  * anywhere else tracked objects come from the GC lists only.
@@ -749,47 +898,8 @@ static bool obj_validate_as(struct ph_heap *h, uint64_t addr,
 	if (t->kind == PH_KIND_TYPE && type_register(h, addr, 0) < 0)
 		return false;
 	t = &h->types[ti]; /* type_register may have moved the array */
-	int64_t ob_size = (int64_t)hdr[2];
-	switch (t->kind) {
-	case PH_KIND_STR: {
-		struct str_info si;
-		if (!str_info(h, addr, &si))
-			return false;
-		break;
-	}
-	case PH_KIND_INT:
-	case PH_KIND_BOOL: {
-		int64_t nd = ph_heap_long_digits(h, addr, NULL);
-		if (nd < 0 || nd > (1 << 24))
-			return false;
-		if (L->long_tag) {
-			uint64_t tag = 0;
-			ph_mem_u64(h->mem, addr + L->long_tag, &tag);
-			if ((tag & 3) == 3)
-				return false; /* no such sign */
-		}
-		break;
-	}
-	case PH_KIND_TUPLE:
-	case PH_KIND_BYTES:
-		if (ob_size < 0 || ob_size > (1LL << 40))
-			return false;
-		break;
-	case PH_KIND_LIST: {
-		int64_t alloc = rds64(h, addr + L->list_allocated);
-		if (ob_size < 0 || alloc < ob_size)
-			return false;
-		break;
-	}
-	case PH_KIND_DICT:
-	case PH_KIND_ODICT:
-		if (!ph_mem_ptr(h->mem, rd64(h, addr + L->dict_keys), 32))
-			return false;
-		break;
-	default:
-		break;
-	}
-	uint32_t presize = obj_presize(h, addr, t);
+	if (!obj_contents_ok(h, addr, t))
+		return false;
 	if (obj_is_gc(h, addr, t)) {
 		uint64_t next, prev;
 		if (!ph_mem_u64(h->mem, addr - 16, &next) ||
@@ -799,23 +909,6 @@ static bool obj_validate_as(struct ph_heap *h, uint64_t addr,
 			if (!in_block || !gc_links_plausible(h, next, prev))
 				return false;
 		}
-	}
-	struct ph_pool *pool = pool_of(h, addr - presize);
-	if (pool) {
-		uint64_t block0 = pool->addr + L->pool_overhead;
-		uint64_t start = addr - presize;
-		if (start < block0 || (start - block0) % pool->block_size)
-			return false;
-		uint64_t b = (start - block0) / pool->block_size;
-		if (b >= pool->nblocks ||
-		    (pool->free_bits[b / 64] >> (b % 64)) & 1)
-			return false;
-		uint64_t need = presize + obj_inline_size(h, addr, t, ob_size);
-		if (need > pool->block_size)
-			return false;
-		if (kind_has_fixed_size(t->kind) && !t->itemsize &&
-		    ((need + 15) & ~15ULL) != pool->block_size)
-			return false;
 	}
 	*ret_tidx = (uint32_t)ti;
 	return true;
@@ -1530,6 +1623,32 @@ static bool refcnt_is_pointer(struct ph_heap *h, uint64_t addr)
 	return ph_memory_find(h->mem, rc) != NULL;
 }
 
+/* A reference an object holds for certain (not a guess) leads to no valid
+ * object: count why, for the note on what was lost. */
+static void ref_rejected(struct ph_heap *h, uint64_t target)
+{
+	/* Below 64 KiB nothing is mapped: a small number in a field that
+	 * holds one (3.12+ static types keep an index in tp_subclasses). */
+	if (target < 0x10000)
+		return;
+	/* each object once, however many refer to it */
+	if (ph_u64map_get(&h->rejected, target))
+		return;
+	struct ph_error *err = ph_u64map_put(&h->rejected, target, 1, NULL);
+	if (err) {
+		ph_error_destroy(err);
+		return;
+	}
+	const uint64_t *hdr = ph_mem_ptr(h->mem, target & ~7ULL, 16);
+	if (hdr && !hdr[0] && !hdr[1])
+		h->refs_to_zeros++;
+	else if (hdr && !(target & 7) && type_register(h, hdr[1], 0) >= 0) {
+		h->refs_to_damaged++;
+	}
+	else
+		h->refs_wild++;
+}
+
 static void discover_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 			uint64_t data)
 {
@@ -1549,13 +1668,19 @@ static void discover_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 		return;
 	if (kind == PH_EDGE_CONSERVATIVE && refcnt_is_pointer(h, target))
 		return;
-	if (!obj_validate(h, target, &tidx)) {
+	/* With a GC list cut, the tracked objects past the damage are still
+	 * found through references, on the strength of their GC links. */
+	if (!obj_validate_as(h, target, &tidx, h->gc_list_damaged != 0)) {
 		h->n_rejected++;
 		if (h->mem->bytes_missing) {
 			const struct ph_segment *sg = ph_memory_find(h->mem, target);
-			if (sg && !sg->data)
+			if (sg && !sg->data) {
 				h->refs_into_missing++;
+				return;
+			}
 		}
+		if (kind != PH_EDGE_CONSERVATIVE && ph_edge_is_strong(kind))
+			ref_rejected(h, target);
 		return;
 	}
 	if (obj_add(h, target, tidx, PH_OBJ_REFERENCED, NULL))
@@ -1614,6 +1739,8 @@ static struct ph_error *walk_gc_list(struct ph_heap *h, uint64_t head,
 			return ph_error_interrupted();
 		if (steps > bound || !g || (g & 7)) {
 			h->gc_list_damaged++;
+			if (!g)
+				h->gc_zeroed_links++;
 			break;
 		}
 		uint64_t obj = g + 16;
@@ -1623,7 +1750,11 @@ static struct ph_error *walk_gc_list(struct ph_heap *h, uint64_t head,
 			break;
 		}
 		int64_t ti = type_register(h, hdr[1], 0);
-		if (ti >= 0) {
+		if (ti >= 0 && ph_heap_lookup(h, obj) == PH_NONE &&
+		    !obj_contents_ok(h, obj, &h->types[ti])) {
+			h->n_rejected++;
+			h->gc_damaged_objects++;
+		} else if (ti >= 0) {
 			bool added;
 			uint8_t flag = (uint8_t)(PH_OBJ_GC_LIST | (gen << 4));
 			uint32_t known = ph_heap_lookup(h, obj);
@@ -1655,7 +1786,10 @@ static struct ph_error *walk_gc_list(struct ph_heap *h, uint64_t head,
 				type_register(h, obj, 0);
 		} else {
 			h->n_rejected++;
-			h->gc_bad_objects++;
+			if (!hdr[0] && !hdr[1])
+				h->gc_zeroed_objects++;
+			else
+				h->gc_bad_objects++;
 		}
 		if (!ph_mem_u64(h->mem, g, &g)) {
 			h->gc_list_damaged++;
@@ -1993,6 +2127,7 @@ struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 	h->L = rt->layout;
 	ph_u64map_init(&h->big_index);
 	ph_u64map_init(&h->type_index);
+	ph_u64map_init(&h->rejected);
 	h->pool_shift = (uint32_t)__builtin_ctz(rt->layout->pool_size);
 	const struct ph_layout *L = h->L;
 	struct ph_error *err;
@@ -2073,6 +2208,7 @@ void ph_heap_destroy(struct ph_heap *h)
 	free(h->pools);
 	ph_u64map_free(&h->big_index);
 	ph_u64map_free(&h->type_index);
+	ph_u64map_free(&h->rejected);
 	for (size_t i = 0; i < h->nregions; i++)
 		free(h->regions[i].slots);
 	free(h->regions);

@@ -88,6 +88,14 @@ struct ph_heap {
 	uint64_t pools_inconsistent, gc_list_damaged;
 	uint64_t refs_into_missing; /* references into memory not saved */
 	uint64_t gc_bad_objects; /* on a GC list, with a header not valid */
+	uint64_t gc_zeroed_objects; /* on a GC list, reading as zeros */
+	uint64_t gc_zeroed_links; /* GC lists cut by a link of zeros */
+	uint64_t gc_damaged_objects; /* on a GC list, implausible contents */
+	/* references objects hold for certain (not guessed) that lead to
+	 * no valid object: memory of zeros, an object whose contents are
+	 * implausible, or no object at all */
+	uint64_t refs_to_zeros, refs_to_damaged, refs_wild;
+	struct ph_u64map rejected; /* the targets of those, counted once */
 	uint32_t gc_generations; /* where the GC lists were found */
 	const char *arena_source;
 };

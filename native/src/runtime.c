@@ -260,10 +260,25 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 		goto fail;
 	}
 	if (!head) {
-		err = ph_error_create(PH_ERR_NO_PYTHON,
-				      "the Python runtime has no interpreter "
-				      "(not initialized, or already "
-				      "finalized)");
+		/* A runtime that was ever set up holds non-zero words near its
+		 * start (3.13+: the debug offsets): all zeros is damage. */
+		const uint8_t *p = ph_mem_ptr(mem, addr, 4096);
+		size_t nz = 0;
+		for (size_t i = 0; p && i < 4096; i++)
+			nz += p[i] != 0;
+		if (p && !nz)
+			err = ph_error_create_at(
+				PH_ERR_CORRUPT, addr,
+				"_PyRuntime at 0x%llx reads as zeros (its "
+				"memory in the core was zeroed or damaged, or "
+				"Python was never initialized): no interpreter "
+				"to read",
+				(unsigned long long)addr);
+		else
+			err = ph_error_create(PH_ERR_NO_PYTHON,
+					      "the Python runtime has no "
+					      "interpreter (not initialized, or "
+					      "already finalized)");
 		goto fail;
 	}
 	/* The main interpreter is the last in the list (newest first). */

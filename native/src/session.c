@@ -218,11 +218,10 @@ struct ph_error *session_heap(struct ph_session *s)
 	if (err)
 		return err;
 	struct ph_heap *h = s->heap;
-	char a[32], b[32];
+	char a[32], b[32], c[32], d[32];
 	struct ph_target *t = s->target;
 	if (t->truncated_need) {
 		/* One line: what was lost, and what it cost. */
-		char c[32], d[32];
 		ph_buf_printf(&s->notes,
 			      "py-heap: %s: core truncated: %s of the %s bytes "
 			      "its headers describe (%.0f%%); %zu segments "
@@ -236,22 +235,70 @@ struct ph_error *session_heap(struct ph_session *s)
 			      ph_fmt_count(t->truncated_bytes, c),
 			      ph_fmt_count(h->refs_into_missing, d));
 		s->partial = true;
-	} else if (s->target->mem.bytes_missing)
+	} else if (s->target->mem.bytes_missing) {
 		ph_buf_printf(&s->notes,
 			      "py-heap: %s bytes of the process's memory are "
-			      "missing (not saved in the core, or unreadable); "
-			      "objects there could not be read\n",
-			      ph_fmt_count(s->target->mem.bytes_missing, a));
-	if (h->gc_bad_objects)
+			      "missing (not saved in the core, or unreadable): "
+			      "%s references point there, those objects could "
+			      "not be read\n",
+			      ph_fmt_count(s->target->mem.bytes_missing, a),
+			      ph_fmt_count(h->refs_into_missing, b));
+		s->partial = true;
+	}
+	/* Damage: each kind on one line, counted; any makes the answer
+	 * partial (exit status 2). */
+	uint64_t zeroed = h->gc_zeroed_objects + h->refs_to_zeros;
+	if (zeroed) {
+		ph_buf_printf(&s->notes,
+			      "py-heap: memory zeroed where objects should be: "
+			      "%s objects read as zeros (%s on GC lists, %s "
+			      "referenced): skipped\n",
+			      ph_fmt_count(zeroed, a),
+			      ph_fmt_count(h->gc_zeroed_objects, b),
+			      ph_fmt_count(h->refs_to_zeros, c));
+		s->partial = true;
+	}
+	if (h->gc_zeroed_links) {
+		ph_buf_printf(&s->notes,
+			      "py-heap: %s GC lists end in zeroed memory (a "
+			      "link of zeros)\n",
+			      ph_fmt_count(h->gc_zeroed_links, a));
+		s->partial = true;
+	}
+	if (h->gc_bad_objects) {
 		ph_buf_printf(&s->notes,
 			      "py-heap: %s objects on the GC lists have a "
 			      "damaged header (no valid type): skipped\n",
 			      ph_fmt_count(h->gc_bad_objects, a));
-	if (h->gc_list_damaged)
+		s->partial = true;
+	}
+	uint64_t implausible = h->gc_damaged_objects + h->refs_to_damaged;
+	if (implausible) {
+		ph_buf_printf(&s->notes,
+			      "py-heap: %s objects are damaged (%s on GC lists, "
+			      "%s referenced): a valid type but an implausible "
+			      "header, GC links or contents (sizes, tables or "
+			      "items beyond the memory there is): skipped\n",
+			      ph_fmt_count(implausible, a),
+			      ph_fmt_count(h->gc_damaged_objects, b),
+			      ph_fmt_count(h->refs_to_damaged, c));
+		s->partial = true;
+	}
+	if (h->refs_wild) {
+		ph_buf_printf(&s->notes,
+			      "py-heap: %s references lead to no valid object "
+			      "(wild pointers into damaged memory): not "
+			      "followed\n",
+			      ph_fmt_count(h->refs_wild, a));
+		s->partial = true;
+	}
+	if (h->gc_list_damaged) {
 		ph_buf_printf(&s->notes,
 			      "py-heap: %s GC lists are damaged; objects "
 			      "after the damage may be missing\n",
 			      ph_fmt_count(h->gc_list_damaged, a));
+		s->partial = true;
+	}
 	const struct ph_module *pm = s->rt->pymod;
 	if (!pm->debug_elf && !pm->debug_source)
 		ph_buf_printf(&s->notes,
@@ -268,6 +315,8 @@ struct ph_error *session_heap(struct ph_session *s)
 			      "list that disagrees with their block count\n",
 			      ph_fmt_count(h->pools_inconsistent, a),
 			      ph_fmt_count(h->npools, b));
+	if (h->pools_inconsistent)
+		s->partial = true;
 	return NULL;
 }
 
@@ -620,8 +669,29 @@ static struct ph_error *cmd_info(struct ph_session *s, struct args *a,
 			ph_buf_json_str(out, pm->debug_source, strlen(pm->debug_source));
 		else
 			ph_buf_puts(out, "null");
-		ph_buf_printf(out, ", \"memory_not_saved\": %llu}\n",
+		ph_buf_printf(out, ", \"memory_not_saved\": %llu",
 			      (unsigned long long)t->mem.bytes_missing);
+		ph_buf_printf(out,
+			      ", \"damage\": {\"gc_lists_damaged\": %llu, "
+			      "\"gc_lists_cut_by_zeros\": %llu, "
+			      "\"gc_objects_bad_type\": %llu, "
+			      "\"gc_objects_zeroed\": %llu, "
+			      "\"gc_objects_implausible\": %llu, "
+			      "\"refs_into_memory_not_saved\": %llu, "
+			      "\"refs_to_zeros\": %llu, "
+			      "\"refs_to_implausible\": %llu, "
+			      "\"refs_wild\": %llu, "
+			      "\"pools_inconsistent\": %llu}}\n",
+			      (unsigned long long)h->gc_list_damaged,
+			      (unsigned long long)h->gc_zeroed_links,
+			      (unsigned long long)h->gc_bad_objects,
+			      (unsigned long long)h->gc_zeroed_objects,
+			      (unsigned long long)h->gc_damaged_objects,
+			      (unsigned long long)h->refs_into_missing,
+			      (unsigned long long)h->refs_to_zeros,
+			      (unsigned long long)h->refs_to_damaged,
+			      (unsigned long long)h->refs_wild,
+			      (unsigned long long)h->pools_inconsistent);
 		return NULL;
 	}
 	char c1[32], c2[32], c3[32], c4[32], c5[32];
@@ -650,6 +720,21 @@ static struct ph_error *cmd_info(struct ph_session *s, struct args *a,
 		      ph_fmt_count(h->npools, c1), h->arena_source);
 	ph_buf_printf(out, "Not saved:       %s bytes\n",
 		      ph_fmt_count(t->mem.bytes_missing, c1));
+	ph_buf_printf(out,
+		      "Damage:          GC lists %llu damaged (%llu cut by "
+		      "zeros); GC objects skipped: %llu with no valid type, "
+		      "%llu zeroed, %llu implausible; references to memory "
+		      "not saved %llu, to zeros %llu, to implausible objects "
+		      "%llu, wild %llu\n",
+		      (unsigned long long)h->gc_list_damaged,
+		      (unsigned long long)h->gc_zeroed_links,
+		      (unsigned long long)h->gc_bad_objects,
+		      (unsigned long long)h->gc_zeroed_objects,
+		      (unsigned long long)h->gc_damaged_objects,
+		      (unsigned long long)h->refs_into_missing,
+		      (unsigned long long)h->refs_to_zeros,
+		      (unsigned long long)h->refs_to_damaged,
+		      (unsigned long long)h->refs_wild);
 	return NULL;
 }
 
