@@ -12,6 +12,7 @@
  * allocated block of the right size class.
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -875,29 +876,22 @@ static bool obj_contents_ok(struct ph_heap *h, uint64_t addr,
  * a tracked object may be accepted on the strength of its GC links;
  * anywhere else tracked objects come from the GC lists only.
  */
-static bool obj_validate_as(struct ph_heap *h, uint64_t addr,
-			    uint32_t *ret_tidx, bool in_block)
+/* The header's refcount as a plausible count (see obj_validate_as). */
+static bool refcnt_ok(const struct ph_layout *L, uint64_t w, bool in_block)
 {
-	const struct ph_layout *L = h->L;
-	if (!addr || (addr & 7))
-		return false;
-	const uint64_t *hdr = ph_mem_ptr(h->mem, addr, 24);
-	if (!hdr)
-		return false;
-	int64_t refcnt = ph_refcnt_decode(L, hdr[0]);
+	int64_t refcnt = ph_refcnt_decode(L, w);
 	if (refcnt <= 0 || (uint64_t)refcnt >= MAX_REFCNT)
 		return false;
 	/* A block holds anything: there, a refcount past 32 bits is text or
 	 * a pointer, not a count (immortal ones are 0xffffffff or less). */
-	if (in_block && (uint64_t)refcnt > 0xffffffffULL)
-		return false;
-	int64_t ti = type_register(h, hdr[1], 0);
-	if (ti < 0)
-		return false;
-	struct ph_type *t = &h->types[ti];
-	if (t->kind == PH_KIND_TYPE && type_register(h, addr, 0) < 0)
-		return false;
-	t = &h->types[ti]; /* type_register may have moved the array */
+	return !in_block || (uint64_t)refcnt <= 0xffffffffULL;
+}
+
+/* The checks after the type: its contents and GC links. Reads only, so
+ * that the pool scan's threads may call it. */
+static bool obj_validate_rest(struct ph_heap *h, uint64_t addr,
+			      const struct ph_type *t, bool in_block)
+{
 	if (!obj_contents_ok(h, addr, t))
 		return false;
 	if (obj_is_gc(h, addr, t)) {
@@ -910,6 +904,27 @@ static bool obj_validate_as(struct ph_heap *h, uint64_t addr,
 				return false;
 		}
 	}
+	return true;
+}
+
+static bool obj_validate_as(struct ph_heap *h, uint64_t addr,
+			    uint32_t *ret_tidx, bool in_block)
+{
+	const struct ph_layout *L = h->L;
+	if (!addr || (addr & 7))
+		return false;
+	const uint64_t *hdr = ph_mem_ptr(h->mem, addr, 24);
+	if (!hdr || !refcnt_ok(L, hdr[0], in_block))
+		return false;
+	int64_t ti = type_register(h, hdr[1], 0);
+	if (ti < 0)
+		return false;
+	struct ph_type *t = &h->types[ti];
+	if (t->kind == PH_KIND_TYPE && type_register(h, addr, 0) < 0)
+		return false;
+	t = &h->types[ti]; /* type_register may have moved the array */
+	if (!obj_validate_rest(h, addr, t, in_block))
+		return false;
 	*ret_tidx = (uint32_t)ti;
 	return true;
 }
@@ -994,6 +1009,9 @@ uint32_t ph_heap_lookup(const struct ph_heap *h, uint64_t addr)
 	return v ? *v : PH_NONE;
 }
 
+static struct ph_error *obj_append(struct ph_heap *h, uint64_t addr,
+				   uint32_t tidx, uint8_t flag);
+
 static struct ph_error *obj_add(struct ph_heap *h, uint64_t addr,
 				uint32_t tidx, uint8_t flag, bool *ret_added)
 {
@@ -1023,6 +1041,16 @@ static struct ph_error *obj_add(struct ph_heap *h, uint64_t addr,
 		if (existed)
 			return NULL;
 	}
+	struct ph_error *e = obj_append(h, addr, tidx, flag);
+	if (!e && ret_added)
+		*ret_added = true;
+	return e;
+}
+
+/* Appends an object to the table (its pool bit, if any, is set). */
+static struct ph_error *obj_append(struct ph_heap *h, uint64_t addr,
+				   uint32_t tidx, uint8_t flag)
+{
 	if (h->n >= UINT32_MAX / 2)
 		return ph_error_create(PH_ERR_UNSUPPORTED,
 				       "more than 2 billion objects");
@@ -1045,8 +1073,6 @@ static struct ph_error *obj_add(struct ph_heap *h, uint64_t addr,
 	h->tidx[h->n] = tidx;
 	h->flags[h->n] = flag;
 	h->n++;
-	if (ret_added)
-		*ret_added = true;
 	return NULL;
 }
 
@@ -1697,6 +1723,120 @@ static void closure(struct ph_heap *h, size_t from)
 	}
 }
 
+/*
+ * The first round of the closure on two threads: the references of every
+ * object found so far, most of which lead to objects found already. The
+ * threads only read, and keep the references to objects not found yet;
+ * those are then looked at alone, in order, and the objects they find
+ * looked through as before.
+ */
+struct ref_cand {
+	uint64_t target, data;
+	enum ph_edge_kind kind;
+};
+
+struct closure_ctx {
+	struct ph_heap *h;
+	size_t lo, hi;
+	struct ref_cand *cand;
+	size_t n, cap;
+	uint64_t into_missing;
+	uint64_t seen[4096]; /* targets kept lately (None, a module...) */
+	struct ph_error *err;
+};
+
+static void closure_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
+		       uint64_t data)
+{
+	struct closure_ctx *c = arg;
+	struct ph_heap *h = c->h;
+	if (!target || c->err)
+		return;
+	if (kind == PH_EDGE_FIELD &&
+	    data == (uint64_t)(uintptr_t)ph_class_field) {
+		uint32_t *ti = ph_u64map_get(&h->type_index, target);
+		if (ti && h->types[*ti].known_object)
+			return;
+	}
+	if (obj_known(h, target))
+		return;
+	if (h->mem->bytes_missing) {
+		/* counted here, per reference, as discover_cb would */
+		const struct ph_segment *sg = ph_memory_find(h->mem, target);
+		if (sg && !sg->data) {
+			c->into_missing++;
+			return;
+		}
+	}
+	uint64_t key = target * 2 + (kind == PH_EDGE_CONSERVATIVE);
+	size_t slot = (size_t)(ph_hash64(key) % PH_ARRAY_SIZE(c->seen));
+	if (c->seen[slot] == key)
+		return;
+	c->seen[slot] = key;
+	if ((c->err = ph_grow((void **)&c->cand, &c->cap, c->n + 1,
+			      sizeof(*c->cand))))
+		return;
+	c->cand[c->n++] = (struct ref_cand){target, data, kind};
+}
+
+static void *closure_worker(void *arg)
+{
+	struct closure_ctx *c = arg;
+	struct ph_heap *h = c->h;
+	for (size_t i = c->lo; i < c->hi && !c->err; i++) {
+		if (!(i & 0xffff) && ph_interrupted())
+			return NULL;
+		ph_heap_referents(h, h->addr[i], h->tidx[i], closure_cb, c);
+	}
+	return NULL;
+}
+
+static struct ph_error *closure_parallel(struct ph_heap *h)
+{
+	enum { T = 2 };
+	size_t n0 = h->n;
+	struct closure_ctx *c = calloc(T, sizeof(*c));
+	if (!c)
+		return ph_error_nomem();
+	pthread_t th[T];
+	bool started[T] = {false};
+	for (int k = 0; k < T; k++) {
+		c[k].h = h;
+		c[k].lo = n0 * (size_t)k / T;
+		c[k].hi = n0 * (size_t)(k + 1) / T;
+		if (k && n0 > 1000)
+			started[k] = !pthread_create(&th[k], NULL,
+						     closure_worker, &c[k]);
+	}
+	closure_worker(&c[0]);
+	for (int k = 1; k < T; k++) {
+		if (started[k])
+			pthread_join(th[k], NULL);
+		else
+			closure_worker(&c[k]);
+	}
+	struct ph_error *err = NULL;
+	for (int k = 0; k < T; k++) {
+		if (!err && c[k].err) {
+			err = c[k].err;
+			c[k].err = NULL;
+		}
+		h->refs_into_missing += c[k].into_missing;
+		h->n_rejected += c[k].into_missing;
+		for (size_t i = 0; i < c[k].n && !err; i++)
+			discover_cb(h, c[k].cand[i].target, c[k].cand[i].kind,
+				    c[k].cand[i].data);
+	}
+	for (int k = 0; k < T; k++) {
+		ph_error_destroy(c[k].err);
+		free(c[k].cand);
+	}
+	free(c);
+	if (!err)
+		closure(h, n0);
+	return err;
+}
+
 static void add_root(struct ph_heap *h, uint64_t addr)
 {
 	uint32_t tidx;
@@ -1937,61 +2077,315 @@ static struct ph_error *find_pools(struct ph_heap *h)
 	return NULL;
 }
 
-static struct ph_error *scan_pools(struct ph_heap *h)
+/*
+ * The pool scan: every allocated block whose first words make an object
+ * (at the block's start, or after a GC head and a managed dict's words).
+ * Two threads take half of the pools each and only read; what needs the
+ * type table to grow (a class not seen yet, a type object) is left for
+ * later: the new types are registered between two passes, and what is
+ * still left is done alone, in order, so that objects are numbered by
+ * address exactly as a single pass would.
+ */
+static const uint32_t scan_offsets[] = {0, 16, 32};
+
+/* The serial scan of one block: may register types. */
+static struct ph_error *scan_block_serial(struct ph_heap *h, uint64_t block,
+					  uint32_t block_size,
+					  uint64_t *rejected)
 {
+	for (size_t k = 0; k < PH_ARRAY_SIZE(scan_offsets); k++) {
+		uint64_t obj = block + scan_offsets[k];
+		if (scan_offsets[k] + 16 > block_size)
+			break;
+		uint64_t tp = rd64(h, obj + 8);
+		uint32_t *tv = ph_u64map_get(&h->type_index, tp);
+		if (!tv) {
+			/* A type not seen yet (a class, most likely): tried
+			 * once. */
+			size_t slot = (size_t)(ph_hash64(tp) & 4095);
+			if (!tp || (tp & 7) || rejected[slot] == tp)
+				continue;
+			if (type_register(h, tp, 0) < 0) {
+				rejected[slot] = tp;
+				continue;
+			}
+			tv = ph_u64map_get(&h->type_index, tp);
+		}
+		if (!tv || h->types[*tv].presize != scan_offsets[k])
+			continue;
+		if (obj_known(h, obj))
+			break;
+		uint32_t tidx;
+		if (refcnt_is_pointer(h, obj) ||
+		    !obj_validate_as(h, obj, &tidx, true))
+			continue;
+		struct ph_error *err =
+			obj_add(h, obj, tidx, PH_OBJ_POOL_SCAN, NULL);
+		if (err)
+			return err;
+		h->n_pool++;
+		break;
+	}
+	return NULL;
+}
+
+enum scan_result { SCAN_NONE, SCAN_FOUND, SCAN_LATER };
+
+/* Could tp be a type object py-heap has not registered? A cheap look at
+ * its header: a count for a refcount, an aligned pointer for a type. */
+static bool type_maybe(struct ph_heap *h, uint64_t tp)
+{
+	if (!tp || (tp & 7) || ph_u64map_get(&h->scan_rejected, tp))
+		return false;
+	const uint64_t *hdr = ph_mem_ptr(h->mem, tp, h->L->sizeof_type);
+	if (!hdr || !refcnt_ok(h->L, hdr[0], false) || !hdr[1] ||
+	    (hdr[1] & 7))
+		return false;
+	/* its type: a metaclass (as type_register requires) */
+	if (hdr[1] == h->rt->kind_types[PH_KIND_TYPE])
+		return true;
+	uint64_t flags;
+	return ph_mem_u64(h->mem, hdr[1] + h->L->tp_flags, &flags) &&
+	       (flags & PH_TPFLAGS_TYPE_SUBCLASS);
+}
+
+/* The scan of one block by a thread: reads only. *ret_newtype is a type
+ * to register when the block is left for later because of it. */
+static enum scan_result scan_block(struct ph_heap *h, uint64_t block,
+				   uint32_t block_size, uint64_t *ret_obj,
+				   uint32_t *ret_tidx, uint64_t *ret_newtype)
+{
+	for (size_t k = 0; k < PH_ARRAY_SIZE(scan_offsets); k++) {
+		uint64_t obj = block + scan_offsets[k];
+		if (scan_offsets[k] + 16 > block_size)
+			break;
+		const uint64_t *hdr = ph_mem_ptr(h->mem, obj, 24);
+		if (!hdr)
+			continue;
+		uint32_t *tv = ph_u64map_get(&h->type_index, hdr[1]);
+		if (!tv) {
+			if (!type_maybe(h, hdr[1]))
+				continue;
+			*ret_newtype = hdr[1];
+			return SCAN_LATER;
+		}
+		const struct ph_type *t = &h->types[*tv];
+		if (t->presize != scan_offsets[k])
+			continue;
+		if (t->kind == PH_KIND_TYPE) {
+			*ret_newtype = 0; /* registers itself: alone */
+			return SCAN_LATER;
+		}
+		if (!refcnt_ok(h->L, hdr[0], true) ||
+		    refcnt_is_pointer(h, obj) ||
+		    !obj_validate_rest(h, obj, t, true))
+			continue;
+		*ret_obj = obj;
+		*ret_tidx = *tv;
+		return SCAN_FOUND;
+	}
+	return SCAN_NONE;
+}
+
+/* A thread's findings, in address order: an object and its type, or a
+ * block left for later (its address | 1; its type PH_NONE once it is to
+ * be done alone), or nothing (address 0). */
+struct scan_ctx {
+	struct ph_heap *h;
+	size_t lo, hi; /* pools [lo, hi) */
+	bool second;   /* the second pass: only the blocks left */
+	uint64_t *addr;
+	uint32_t *tidx;
+	size_t n, cap;
+	uint64_t *newtypes;
+	size_t nnew, newcap;
+	uint64_t seen[1024];
+	struct ph_error *err;
+};
+
+static void scan_push(struct scan_ctx *c, uint64_t addr, uint32_t tidx)
+{
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 4096;
+		uint64_t *a = realloc(c->addr, cap * sizeof(*a));
+		if (a)
+			c->addr = a;
+		uint32_t *t = realloc(c->tidx, cap * sizeof(*t));
+		if (t)
+			c->tidx = t;
+		if (!a || !t) {
+			c->err = ph_error_nomem();
+			return;
+		}
+		c->cap = cap;
+	}
+	c->addr[c->n] = addr;
+	c->tidx[c->n] = tidx;
+	c->n++;
+}
+
+static void scan_newtype(struct scan_ctx *c, uint64_t tp)
+{
+	/* the same few classes come again and again: a direct-mapped set of
+	 * those already listed keeps the list short (a duplicate that slips
+	 * through is harmless) */
+	size_t slot = (size_t)(ph_hash64(tp) % PH_ARRAY_SIZE(c->seen));
+	if (!tp || c->seen[slot] == tp)
+		return;
+	c->seen[slot] = tp;
+	if ((c->err = ph_grow((void **)&c->newtypes, &c->newcap, c->nnew + 1,
+			      sizeof(*c->newtypes))))
+		return;
+	c->newtypes[c->nnew++] = tp;
+}
+
+static void mark_found(const struct ph_heap *h, uint64_t obj)
+{
+	struct ph_pool *p = (struct ph_pool *)pool_at(h, obj);
+	uint64_t g = (obj - p->addr) / 16;
+	p->obj_bits[g / 64] |= 1ULL << (g % 64);
+}
+
+static void *scan_worker(void *arg)
+{
+	struct scan_ctx *c = arg;
+	struct ph_heap *h = c->h;
 	const struct ph_layout *L = h->L;
-	uint64_t *rejected = calloc(4096, sizeof(*rejected));
-	if (!rejected)
-		return ph_error_nomem();
-	for (size_t i = 0; i < h->npools && !ph_interrupted(); i++) {
+	uint64_t obj, newtype;
+	uint32_t tidx;
+	if (c->second) {
+		for (size_t i = 0; i < c->n; i++) {
+			if (!(c->addr[i] & 1))
+				continue;
+			uint64_t block = c->addr[i] & ~1ULL;
+			const struct ph_pool *p = pool_at(h, block);
+			switch (scan_block(h, block, p->block_size, &obj, &tidx,
+					   &newtype)) {
+			case SCAN_FOUND:
+				mark_found(h, obj);
+				c->addr[i] = obj;
+				c->tidx[i] = tidx;
+				break;
+			case SCAN_LATER:
+				c->tidx[i] = PH_NONE; /* alone, in order */
+				break;
+			case SCAN_NONE:
+				c->addr[i] = 0;
+				break;
+			}
+		}
+		return NULL;
+	}
+	for (size_t i = c->lo; i < c->hi && !c->err; i++) {
+		if (!(i & 1023) && ph_interrupted())
+			return NULL;
 		struct ph_pool *pool = &h->pools[i];
-		for (uint32_t b = 0; b < pool->nblocks; b++) {
+		for (uint32_t b = 0; b < pool->nblocks && !c->err; b++) {
 			if ((pool->free_bits[b / 64] >> (b % 64)) & 1)
 				continue;
 			uint64_t block = pool->addr + L->pool_overhead +
 					 (uint64_t)b * pool->block_size;
-			static const uint32_t offs[] = {0, 16, 32};
-			for (size_t k = 0; k < PH_ARRAY_SIZE(offs); k++) {
-				uint64_t obj = block + offs[k];
-				if (offs[k] + 16 > pool->block_size)
-					break;
-				uint64_t tp = rd64(h, obj + 8);
-				uint32_t *tv = tp && tp == h->last_type_addr
-						       ? &h->last_tidx
-						       : ph_u64map_get(&h->type_index, tp);
-				if (!tv) {
-					/* A type not seen yet (a class, most
-					 * likely): tried once. */
-					size_t slot = (size_t)(ph_hash64(tp) & 4095);
-					if (!tp || (tp & 7) || rejected[slot] == tp)
-						continue;
-					if (type_register(h, tp, 0) < 0) {
-						rejected[slot] = tp;
-						continue;
-					}
-					tv = ph_u64map_get(&h->type_index, tp);
-				}
-				if (!tv || h->types[*tv].presize != offs[k])
-					continue;
-				if (obj_known(h, obj))
-					break;
-				uint32_t tidx;
-				if (refcnt_is_pointer(h, obj) ||
-				    !obj_validate_as(h, obj, &tidx, true))
-					continue;
-				struct ph_error *err = obj_add(
-					h, obj, tidx, PH_OBJ_POOL_SCAN, NULL);
-				if (err) {
-					free(rejected);
-					return err;
-				}
-				h->n_pool++;
+			switch (scan_block(h, block, pool->block_size, &obj,
+					   &tidx, &newtype)) {
+			case SCAN_FOUND:
+				pool->obj_bits[(obj - pool->addr) / 16 / 64] |=
+					1ULL << ((obj - pool->addr) / 16 % 64);
+				scan_push(c, obj, tidx);
+				break;
+			case SCAN_LATER:
+				scan_push(c, block | 1, 0);
+				scan_newtype(c, newtype);
+				break;
+			case SCAN_NONE:
 				break;
 			}
 		}
 	}
-	free(rejected);
 	return NULL;
+}
+
+static void scan_run(struct scan_ctx *c, size_t nc, bool threads)
+{
+	pthread_t th[2];
+	bool started[2] = {false, false};
+	for (size_t k = 1; k < nc && threads; k++)
+		started[k] = !pthread_create(&th[k], NULL, scan_worker, &c[k]);
+	scan_worker(&c[0]);
+	for (size_t k = 1; k < nc; k++) {
+		if (started[k])
+			pthread_join(th[k], NULL);
+		else
+			scan_worker(&c[k]);
+	}
+}
+
+static struct ph_error *scan_pools(struct ph_heap *h)
+{
+	enum { T = 2 };
+	struct scan_ctx c[T];
+	struct ph_error *err = NULL;
+	uint64_t *rejected = NULL;
+	bool threads = h->npools > 16;
+	for (int k = 0; k < T; k++)
+		c[k] = (struct scan_ctx){.h = h, .lo = h->npools * (size_t)k / T,
+					 .hi = h->npools * (size_t)(k + 1) / T};
+	scan_run(c, T, threads);
+	if (ph_interrupted()) {
+		err = ph_error_interrupted();
+		goto out;
+	}
+	/* The classes the threads met: registered here, alone. */
+	size_t nnew = 0;
+	for (int k = 0; k < T; k++) {
+		if ((err = c[k].err))
+			goto out;
+		for (size_t i = 0; i < c[k].nnew; i++)
+			if (type_register(h, c[k].newtypes[i], 0) < 0 &&
+			    (err = ph_u64map_put(&h->scan_rejected,
+						 c[k].newtypes[i], 1, NULL)))
+				goto out;
+		nnew += c[k].nnew;
+	}
+	if (nnew) {
+		for (int k = 0; k < T; k++)
+			c[k].second = true;
+		scan_run(c, T, threads);
+	}
+	/* Joined in address order; what is left is done here. */
+	rejected = calloc(4096, sizeof(*rejected));
+	if (!rejected) {
+		err = ph_error_nomem();
+		goto out;
+	}
+	for (int k = 0; k < T; k++) {
+		for (size_t i = 0; i < c[k].n; i++) {
+			uint64_t a = c[k].addr[i];
+			if (!a)
+				continue;
+			if (a & 1) {
+				const struct ph_pool *p = pool_at(h, a & ~1ULL);
+				if ((err = scan_block_serial(h, a & ~1ULL,
+							     p->block_size,
+							     rejected)))
+					goto out;
+				continue;
+			}
+			if ((err = obj_append(h, a, c[k].tidx[i],
+					      PH_OBJ_POOL_SCAN)))
+				goto out;
+			h->n_pool++;
+		}
+	}
+out:
+	free(rejected);
+	for (int k = 0; k < T; k++) {
+		free(c[k].addr);
+		free(c[k].tidx);
+		free(c[k].newtypes);
+		if (c[k].err && c[k].err != err)
+			ph_error_destroy(c[k].err);
+	}
+	return err;
 }
 
 struct interned_check {
@@ -2117,6 +2511,34 @@ static uint32_t gc_generations_offset(struct ph_heap *h, uint64_t gc)
 	return L->gc_generations;
 }
 
+/* Every object's size: two threads over halves of the table. */
+struct sizes_ctx {
+	struct ph_heap *h;
+	size_t lo, hi;
+};
+
+static void *sizes_worker(void *arg)
+{
+	struct sizes_ctx *c = arg;
+	struct ph_heap *h = c->h;
+	for (size_t i = c->lo; i < c->hi; i++)
+		h->size[i] = obj_sizeof(h, h->addr[i], &h->types[h->tidx[i]]);
+	return NULL;
+}
+
+static void sizes_parallel(struct ph_heap *h)
+{
+	struct sizes_ctx c[2] = {{h, 0, h->n / 2}, {h, h->n / 2, h->n}};
+	pthread_t th;
+	bool started = h->n > 1000 &&
+		       !pthread_create(&th, NULL, sizes_worker, &c[1]);
+	sizes_worker(&c[0]);
+	if (started)
+		pthread_join(th, NULL);
+	else
+		sizes_worker(&c[1]);
+}
+
 struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 {
 	struct ph_heap *h = calloc(1, sizeof(*h));
@@ -2128,6 +2550,7 @@ struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 	ph_u64map_init(&h->big_index);
 	ph_u64map_init(&h->type_index);
 	ph_u64map_init(&h->rejected);
+	ph_u64map_init(&h->scan_rejected);
 	h->pool_shift = (uint32_t)__builtin_ctz(rt->layout->pool_size);
 	const struct ph_layout *L = h->L;
 	struct ph_error *err;
@@ -2167,7 +2590,9 @@ struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 		goto fail;
 	ph_stage("GC lists");
 	add_roots(h);
-	closure(h, 0);
+	err = closure_parallel(h);
+	if (err)
+		goto fail;
 	ph_stage("references");
 	if (ph_interrupted()) {
 		err = ph_error_interrupted();
@@ -2180,8 +2605,7 @@ struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 		err = ph_error_nomem();
 		goto fail;
 	}
-	for (size_t i = 0; i < h->n; i++)
-		h->size[i] = obj_sizeof(h, h->addr[i], &h->types[h->tidx[i]]);
+	sizes_parallel(h);
 	ph_stage("sizes");
 	*ret = h;
 	return NULL;
@@ -2209,6 +2633,7 @@ void ph_heap_destroy(struct ph_heap *h)
 	ph_u64map_free(&h->big_index);
 	ph_u64map_free(&h->type_index);
 	ph_u64map_free(&h->rejected);
+	ph_u64map_free(&h->scan_rejected);
 	for (size_t i = 0; i < h->nregions; i++)
 		free(h->regions[i].slots);
 	free(h->regions);

@@ -96,6 +96,7 @@ struct ph_heap {
 	 * implausible, or no object at all */
 	uint64_t refs_to_zeros, refs_to_damaged, refs_wild;
 	struct ph_u64map rejected; /* the targets of those, counted once */
+	struct ph_u64map scan_rejected; /* not types, as the pool scan found */
 	uint32_t gc_generations; /* where the GC lists were found */
 	const char *arena_source;
 };

@@ -246,7 +246,9 @@ struct ph_error *session_heap(struct ph_session *s)
 		s->partial = true;
 	}
 	/* Damage: each kind on one line, counted; any makes the answer
-	 * partial (exit status 2). */
+	 * partial (exit status 2), except in a process read while it ran
+	 * (--no-stop), where it is what the warning said may happen. */
+	bool moving = t->pid && !t->stopped;
 	uint64_t zeroed = h->gc_zeroed_objects + h->refs_to_zeros;
 	if (zeroed) {
 		ph_buf_printf(&s->notes,
@@ -256,21 +258,21 @@ struct ph_error *session_heap(struct ph_session *s)
 			      ph_fmt_count(zeroed, a),
 			      ph_fmt_count(h->gc_zeroed_objects, b),
 			      ph_fmt_count(h->refs_to_zeros, c));
-		s->partial = true;
+		s->partial |= !moving;
 	}
 	if (h->gc_zeroed_links) {
 		ph_buf_printf(&s->notes,
 			      "py-heap: %s GC lists end in zeroed memory (a "
 			      "link of zeros)\n",
 			      ph_fmt_count(h->gc_zeroed_links, a));
-		s->partial = true;
+		s->partial |= !moving;
 	}
 	if (h->gc_bad_objects) {
 		ph_buf_printf(&s->notes,
 			      "py-heap: %s objects on the GC lists have a "
 			      "damaged header (no valid type): skipped\n",
 			      ph_fmt_count(h->gc_bad_objects, a));
-		s->partial = true;
+		s->partial |= !moving;
 	}
 	uint64_t implausible = h->gc_damaged_objects + h->refs_to_damaged;
 	if (implausible) {
@@ -282,7 +284,7 @@ struct ph_error *session_heap(struct ph_session *s)
 			      ph_fmt_count(implausible, a),
 			      ph_fmt_count(h->gc_damaged_objects, b),
 			      ph_fmt_count(h->refs_to_damaged, c));
-		s->partial = true;
+		s->partial |= !moving;
 	}
 	if (h->refs_wild) {
 		ph_buf_printf(&s->notes,
@@ -290,14 +292,14 @@ struct ph_error *session_heap(struct ph_session *s)
 			      "(wild pointers into damaged memory): not "
 			      "followed\n",
 			      ph_fmt_count(h->refs_wild, a));
-		s->partial = true;
+		s->partial |= !moving;
 	}
 	if (h->gc_list_damaged) {
 		ph_buf_printf(&s->notes,
 			      "py-heap: %s GC lists are damaged; objects "
 			      "after the damage may be missing\n",
 			      ph_fmt_count(h->gc_list_damaged, a));
-		s->partial = true;
+		s->partial |= !moving;
 	}
 	const struct ph_module *pm = s->rt->pymod;
 	if (!pm->debug_elf && !pm->debug_source)
@@ -315,7 +317,7 @@ struct ph_error *session_heap(struct ph_session *s)
 			      "list that disagrees with their block count\n",
 			      ph_fmt_count(h->pools_inconsistent, a),
 			      ph_fmt_count(h->npools, b));
-	if (h->pools_inconsistent)
+	if (h->pools_inconsistent && !moving)
 		s->partial = true;
 	return NULL;
 }
