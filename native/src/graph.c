@@ -299,6 +299,9 @@ static struct ph_error *build_roots(struct ph_graph *g)
 				 "thread %zu frame %s() at %s:%d", k + 1, func,
 				 file, line);
 			struct frame_ctx fc = {.g = g, .where = where};
+			/* up to 3.10 the frame is an object the C stack holds */
+			if (L->frame_objects && (err = root_add(g, f, strdup(where))))
+				return err;
 			ph_heap_iframe_referents(h, f, frame_root_cb, &fc);
 			if (fc.err)
 				return fc.err;
@@ -331,7 +334,7 @@ static struct ph_error *build_roots(struct ph_graph *g)
 			return err;
 	}
 	uint64_t garbage = 0;
-	ph_mem_u64(mem, interp + L->is_gc + L->gc_garbage, &garbage);
+	ph_mem_u64(mem, h->rt->gc_state + L->gc_garbage, &garbage);
 	if (garbage && (err = root_add(g, garbage, strdup("gc.garbage"))))
 		return err;
 	uint32_t gt = ph_graph_lookup(g, garbage);
@@ -384,6 +387,10 @@ static struct ph_error *scan_holder(struct ph_graph *g, uint64_t start,
 	struct ph_heap *h = g->h;
 	const struct ph_layout *L = h->L;
 	uint64_t tc = h->rt->main_interp + L->is_type_cache;
+	/* 3.8/3.9: a static array, known by its (local) symbol */
+	if (L->static_method_cache &&
+	    !ph_module_symbol(h->rt->pymod, "method_cache", &tc, NULL))
+		tc = 0;
 	uint64_t tc_end = tc + (uint64_t)L->type_cache_entries *
 				       L->type_cache_entry_size;
 	size_t k = 0;
@@ -535,6 +542,25 @@ static struct ph_error *build_c_holders(struct ph_graph *g)
 				goto out;
 			skip[nskip++] = (struct extent){a, a + size};
 			a += (size - 8) & ~7ULL;
+		}
+	}
+	/* 3.8/3.9: free lists are file statics (several named free_list),
+	 * whose slots past their count still point where objects were */
+	static const char *const free_lists[] = {
+		"free_list", "keys_free_list", "ag_value_freelist",
+		"ag_asend_freelist",
+	};
+	for (size_t i = 0; L->static_free_lists && i < PH_ARRAY_SIZE(free_lists); i++) {
+		uint64_t addrs[32], sizes[32];
+		size_t n = ph_module_symbols(h->rt->pymod, free_lists[i], addrs,
+					     sizes, 32);
+		for (size_t k = 0; k < n; k++) {
+			if (!sizes[k] || sizes[k] > (1 << 20))
+				continue;
+			if ((err = ph_grow((void **)&skip, &cap, nskip + 1,
+					   sizeof(*skip))))
+				goto out;
+			skip[nskip++] = (struct extent){addrs[k], addrs[k] + sizes[k]};
 		}
 	}
 	if (nskip)
