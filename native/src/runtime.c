@@ -206,6 +206,23 @@ static uint32_t old_hexversion(struct ph_runtime *rt)
 	return any;
 }
 
+/* Does the executable or a libpython it loaded export the C API (an old
+ * CPython)? *ret_name: which. */
+static bool old_python(struct ph_target *t, const char **ret_name)
+{
+	uint64_t a;
+	for (size_t i = 0; i < t->nmods; i++) {
+		const struct ph_module *m = &t->mods[i];
+		if (((int)i == t->exe_index || is_libpython(m->path)) &&
+		    ph_module_symbol(m, "PyType_Type", &a, NULL) &&
+		    ph_module_symbol(m, "Py_GetVersion", &a, NULL)) {
+			*ret_name = m->path;
+			return true;
+		}
+	}
+	return false;
+}
+
 struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 {
 	struct ph_runtime *rt = calloc(1, sizeof(*rt));
@@ -236,6 +253,14 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 				"with --exe or --sysroot",
 				exe->disk_path ? exe->disk_path : exe->path,
 				exe->disk_path ? "" : "");
+		else if (old_python(t, &name))
+			/* CPython before 3.7 had no _PyRuntime */
+			err = ph_error_create(
+				PH_ERR_UNSUPPORTED,
+				"Python older than 3.7 (%s has the C API but no "
+				"_PyRuntime): not supported; supported: 3.8 to "
+				"3.14",
+				name);
 		else
 			err = ph_error_create(
 				PH_ERR_NO_PYTHON,
