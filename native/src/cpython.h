@@ -119,6 +119,7 @@ struct ph_layout {
 	bool frame_objects;
 	bool f_stackdepth;
 	uint32_t f_valuestack, f_stacktop, f_lasti;
+	uint32_t f_gen; /* the generator running it (borrowed), or NULL */
 	/* their code: locals, cells and free variables by name */
 	uint32_t co_nlocals, co_varnames, co_cellvars, co_freevars;
 	/* co_linetable's format: 0 the 3.11+ location table, 1 co_lnotab

@@ -235,7 +235,8 @@ static void frame_root_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 	/* What a frame owns: its function, code, locals and stack (3.11 frames
 	 * borrow their globals and builtins). */
 	uint32_t t = ph_graph_lookup(c->g, target);
-	if (t != PH_NONE &&
+	/* (up to 3.10 the frame is an object: its edges count already) */
+	if (t != PH_NONE && !c->g->h->L->frame_objects &&
 	    (kind == PH_EDGE_LOCAL || kind == PH_EDGE_STACK ||
 	     (kind == PH_EDGE_FIELD &&
 	      (!strcmp((const char *)(uintptr_t)data, "f_func") ||
@@ -299,9 +300,18 @@ static struct ph_error *build_roots(struct ph_graph *g)
 				 "thread %zu frame %s() at %s:%d", k + 1, func,
 				 file, line);
 			struct frame_ctx fc = {.g = g, .where = where};
-			/* up to 3.10 the frame is an object the C stack holds */
-			if (L->frame_objects && (err = root_add(g, f, strdup(where))))
-				return err;
+			/* up to 3.10 the frame is an object the C stack holds
+			 * (a generator's: the generator) */
+			if (L->frame_objects) {
+				uint64_t gen = 0;
+				uint32_t ft = ph_graph_lookup(g, f);
+				ph_mem_u64(mem, f + L->f_gen, &gen);
+				if ((err = root_add(g, f, strdup(where))))
+					return err;
+				if (ft != PH_NONE && !gen &&
+				    (err = count_add(&g->extern_refs, ft)))
+					return err;
+			}
 			ph_heap_iframe_referents(h, f, frame_root_cb, &fc);
 			if (fc.err)
 				return fc.err;
@@ -338,7 +348,8 @@ static struct ph_error *build_roots(struct ph_graph *g)
 	if (garbage && (err = root_add(g, garbage, strdup("gc.garbage"))))
 		return err;
 	uint32_t gt = ph_graph_lookup(g, garbage);
-	if (gt != PH_NONE && !is_static_addr(h, interp) &&
+	/* (3.8 keeps the GC state in _PyRuntime: static, scanned) */
+	if (gt != PH_NONE && !is_static_addr(h, h->rt->gc_state) &&
 	    (err = count_add(&g->extern_refs, gt)))
 		return err;
 	/* Static types live as long as the interpreter. */
@@ -577,8 +588,12 @@ static struct ph_error *build_c_holders(struct ph_graph *g)
 	uint64_t ts = 0;
 	ph_mem_u64(h->mem, h->rt->main_interp + L->is_threads_head, &ts);
 	for (int n = 0; ts && n < 100000; n++) {
+		/* up to 3.10 its frame pointer is borrowed: the frame's
+		 * reference is the C stack's (build_roots) */
+		struct extent fr = {ts + L->ts_cframe, ts + L->ts_cframe + 8};
 		if (!is_static_addr(h, ts) &&
-		    (err = scan_holder(g, ts, ts + L->sizeof_tstate, NULL, 0,
+		    (err = scan_holder(g, ts, ts + L->sizeof_tstate, &fr,
+				       L->frame_objects ? 1 : 0,
 				       "thread state", ts)))
 			goto out;
 		if (!ph_mem_u64(h->mem, ts + L->ts_next, &ts))

@@ -363,8 +363,11 @@ static void type_collect_slots(struct ph_heap *h, struct ph_type *t)
 				break;
 			uint32_t type = rd32(h, m + L->md_type);
 			int64_t off = rds64(h, m + L->md_offset);
+			/* a C type's members (one made from a spec, known by
+			 * name: partial's func, args) are its kind's fields */
 			if ((type != T_OBJECT_EX && type != T_OBJECT) || off < 16 ||
-			    off >= t->basicsize)
+			    off >= t->basicsize ||
+			    (t->kind != PH_KIND_OTHER && off < t->kind_basicsize))
 				continue;
 			size_t n = t->nslots + 1;
 			uint32_t *offs = realloc(t->slot_offsets, n * sizeof(*offs));
@@ -424,6 +427,16 @@ static int64_t type_register(struct ph_heap *h, uint64_t taddr, int depth)
 	if (!taddr || (taddr & 7) || depth > 4)
 		return -1;
 	const uint64_t *hdr = ph_mem_ptr(h->mem, taddr, L->sizeof_type);
+	uint64_t copy[128];
+	if (!hdr && L->sizeof_type <= sizeof(copy)) {
+		/* a static type across the end of .data and the start of .bss
+		 * (two segments of the core): copied */
+		struct ph_error *err = ph_mem_read(h->mem, taddr, copy, L->sizeof_type);
+		if (err)
+			ph_error_destroy(err);
+		else
+			hdr = copy;
+	}
 	if (!hdr)
 		return -1;
 	int64_t refcnt = ph_refcnt_decode(L, hdr[0]);
