@@ -6,7 +6,7 @@
 # as ROOT::PYTHON: run under chroot, read with --sysroot).
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
-supported="3.11 3.12 3.13 3.14"
+supported="3.8 3.9 3.10 3.11 3.12 3.13 3.14"
 out=(/usr/bin/python3.11)
 root=$(pyenv root 2>/dev/null || echo /root/.pyenv)
 for v in $supported; do
@@ -14,9 +14,9 @@ for v in $supported; do
 		[ -x "$py" ] && out+=("$py")
 	done
 done
-# Debian's own builds (stripped, as users have them): trixie's python3.13,
-# sid's python3.14.
-for pair in trixie:/usr/bin/python3.13 sid:/usr/bin/python3.14; do
+# Debian's own builds (stripped, as users have them): bullseye's python3.9,
+# trixie's python3.13, sid's python3.14.
+for pair in bullseye:/usr/bin/python3.9 trixie:/usr/bin/python3.13 sid:/usr/bin/python3.14; do
 	suite=${pair%%:*} py=${pair#*:}
 	if [ "${PYHEAP_NO_ROOTS:-}" = "" ] &&
 		r=$(bash "$here/fixtures/provision.sh" "$suite" 2>/dev/null | tail -1) &&

@@ -501,8 +501,7 @@ PH_COMMAND(cmd_cycles)
 	}
 	/* gc.garbage: what earlier collections could not free. */
 	uint64_t garbage = 0;
-	ph_mem_u64(h->mem, h->rt->main_interp + h->L->is_gc + h->L->gc_garbage,
-		   &garbage);
+	ph_mem_u64(h->mem, h->rt->gc_state + h->L->gc_garbage, &garbage);
 	uint32_t gi = ph_graph_lookup(g, garbage);
 	size_t ngarbage = gi == PH_NONE ? 0 : g->fwd_off[gi + 1] - g->fwd_off[gi];
 	if (json) {

@@ -743,6 +743,35 @@ bool ph_module_symbol(const struct ph_module *cmod, const char *name,
 	return true;
 }
 
+size_t ph_module_symbols(const struct ph_module *mod, const char *name,
+			 uint64_t *addrs, uint64_t *sizes, size_t max)
+{
+	uint64_t a;
+	/* builds the sorted table (when it can be built) */
+	if (!ph_module_symbol(mod, name, &a, NULL) || !mod->nsyms)
+		return 0;
+	struct sym_entry key = {name, strlen(name), 0, 0};
+	const struct sym_entry *e =
+		bsearch(&key, mod->syms, mod->nsyms, sizeof(key), sym_entry_cmp);
+	if (!e)
+		return 0;
+	const struct sym_entry *first = mod->syms, *end = first + mod->nsyms;
+	while (e > first && !sym_entry_cmp(e - 1, &key))
+		e--;
+	size_t n = 0;
+	for (; e < end && n < max && !sym_entry_cmp(e, &key); e++) {
+		/* the same symbol in .dynsym and .symtab: once */
+		bool dup = false;
+		for (size_t i = 0; i < n && !dup; i++)
+			dup = addrs[i] == e->value + mod->bias;
+		if (dup)
+			continue;
+		addrs[n] = e->value + mod->bias;
+		sizes[n++] = e->size;
+	}
+	return n;
+}
+
 struct sym_size {
 	const struct ph_module *mod;
 	uint64_t size;

@@ -103,6 +103,39 @@ struct ph_layout {
 	/* 3.14+: frames hold tagged _PyStackRef (bit 0: not counted; 3: a
 	 * tagged int) and a stack pointer instead of a stack top index */
 	bool stackrefs;
+	/* ---- 3.8 to 3.10 ---- */
+	/* 3.8: the GC state is _PyRuntime's (at rt_gc), not the interpreter's */
+	uint32_t rt_gc;
+	/* dict keys with dk_size (a power of 2, not its log2) and entries of
+	 * {hash, key, value} after dk_size indices of 1 to 8 bytes; 0 for the
+	 * 3.11+ keys (dk_log2_size, dk_log2_index_bytes, dk_kind) */
+	uint32_t dk_size;
+	/* Frames are PyFrameObjects: the thread state's frame is at ts_cframe
+	 * (cframe_current UINT32_MAX), if_code/if_globals/if_builtins/
+	 * if_locals/if_localsplus are the frame object's fields, if_previous
+	 * is f_back; its value stack starts at f_valuestack, and ends at
+	 * f_stacktop (3.8/3.9: a pointer, NULL while running) or after
+	 * f_stackdepth entries (3.10: an int, -1 while running). */
+	bool frame_objects;
+	bool f_stackdepth;
+	uint32_t f_valuestack, f_stacktop, f_lasti;
+	uint32_t f_gen; /* the generator running it (borrowed), or NULL */
+	/* their code: locals, cells and free variables by name */
+	uint32_t co_nlocals, co_varnames, co_cellvars, co_freevars;
+	/* co_linetable's format: 0 the 3.11+ location table, 1 co_lnotab
+	 * (3.8/3.9, byte offsets), 2 3.10's co_linetable (pairs of byte
+	 * deltas) */
+	unsigned line_format;
+	/* generators own a frame object (gi_frame) and an exception state */
+	uint32_t gen_frame, gen_exc_state;
+	/* the names of code_fields, when they are not 3.11's */
+	const char *const *code_field_names;
+	/* 3.8/3.9: the method cache is the static array `method_cache`
+	 * (found by symbol), not the interpreter's type_cache */
+	bool static_method_cache;
+	/* 3.8/3.9: free lists are file statics (found by symbol), not the
+	 * interpreter's */
+	bool static_free_lists;
 };
 
 /* The static types py-heap recognises by their symbol names. */
@@ -157,6 +190,7 @@ struct ph_runtime {
 	enum ph_kind extra_kinds[16];
 	size_t nextra;
 	uint64_t none_addr;
+	uint64_t gc_state; /* the GC state: in the interpreter or _PyRuntime */
 	/* every static type object found by symbol */
 	uint64_t *static_types;
 	size_t nstatic_types, static_types_cap;

@@ -235,7 +235,8 @@ static void frame_root_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 	/* What a frame owns: its function, code, locals and stack (3.11 frames
 	 * borrow their globals and builtins). */
 	uint32_t t = ph_graph_lookup(c->g, target);
-	if (t != PH_NONE &&
+	/* (up to 3.10 the frame is an object: its edges count already) */
+	if (t != PH_NONE && !c->g->h->L->frame_objects &&
 	    (kind == PH_EDGE_LOCAL || kind == PH_EDGE_STACK ||
 	     (kind == PH_EDGE_FIELD &&
 	      (!strcmp((const char *)(uintptr_t)data, "f_func") ||
@@ -299,6 +300,18 @@ static struct ph_error *build_roots(struct ph_graph *g)
 				 "thread %zu frame %s() at %s:%d", k + 1, func,
 				 file, line);
 			struct frame_ctx fc = {.g = g, .where = where};
+			/* up to 3.10 the frame is an object the C stack holds
+			 * (a generator's: the generator) */
+			if (L->frame_objects) {
+				uint64_t gen = 0;
+				uint32_t ft = ph_graph_lookup(g, f);
+				ph_mem_u64(mem, f + L->f_gen, &gen);
+				if ((err = root_add(g, f, strdup(where))))
+					return err;
+				if (ft != PH_NONE && !gen &&
+				    (err = count_add(&g->extern_refs, ft)))
+					return err;
+			}
 			ph_heap_iframe_referents(h, f, frame_root_cb, &fc);
 			if (fc.err)
 				return fc.err;
@@ -331,11 +344,12 @@ static struct ph_error *build_roots(struct ph_graph *g)
 			return err;
 	}
 	uint64_t garbage = 0;
-	ph_mem_u64(mem, interp + L->is_gc + L->gc_garbage, &garbage);
+	ph_mem_u64(mem, h->rt->gc_state + L->gc_garbage, &garbage);
 	if (garbage && (err = root_add(g, garbage, strdup("gc.garbage"))))
 		return err;
 	uint32_t gt = ph_graph_lookup(g, garbage);
-	if (gt != PH_NONE && !is_static_addr(h, interp) &&
+	/* (3.8 keeps the GC state in _PyRuntime: static, scanned) */
+	if (gt != PH_NONE && !is_static_addr(h, h->rt->gc_state) &&
 	    (err = count_add(&g->extern_refs, gt)))
 		return err;
 	/* Static types live as long as the interpreter. */
@@ -384,6 +398,10 @@ static struct ph_error *scan_holder(struct ph_graph *g, uint64_t start,
 	struct ph_heap *h = g->h;
 	const struct ph_layout *L = h->L;
 	uint64_t tc = h->rt->main_interp + L->is_type_cache;
+	/* 3.8/3.9: a static array, known by its (local) symbol */
+	if (L->static_method_cache &&
+	    !ph_module_symbol(h->rt->pymod, "method_cache", &tc, NULL))
+		tc = 0;
 	uint64_t tc_end = tc + (uint64_t)L->type_cache_entries *
 				       L->type_cache_entry_size;
 	size_t k = 0;
@@ -537,6 +555,25 @@ static struct ph_error *build_c_holders(struct ph_graph *g)
 			a += (size - 8) & ~7ULL;
 		}
 	}
+	/* 3.8/3.9: free lists are file statics (several named free_list),
+	 * whose slots past their count still point where objects were */
+	static const char *const free_lists[] = {
+		"free_list", "keys_free_list", "ag_value_freelist",
+		"ag_asend_freelist",
+	};
+	for (size_t i = 0; L->static_free_lists && i < PH_ARRAY_SIZE(free_lists); i++) {
+		uint64_t addrs[32], sizes[32];
+		size_t n = ph_module_symbols(h->rt->pymod, free_lists[i], addrs,
+					     sizes, 32);
+		for (size_t k = 0; k < n; k++) {
+			if (!sizes[k] || sizes[k] > (1 << 20))
+				continue;
+			if ((err = ph_grow((void **)&skip, &cap, nskip + 1,
+					   sizeof(*skip))))
+				goto out;
+			skip[nskip++] = (struct extent){addrs[k], addrs[k] + sizes[k]};
+		}
+	}
 	if (nskip)
 		qsort(skip, nskip, sizeof(*skip), extent_cmp);
 	/* The writable data of every file mapped: C statics. */
@@ -551,8 +588,12 @@ static struct ph_error *build_c_holders(struct ph_graph *g)
 	uint64_t ts = 0;
 	ph_mem_u64(h->mem, h->rt->main_interp + L->is_threads_head, &ts);
 	for (int n = 0; ts && n < 100000; n++) {
+		/* up to 3.10 its frame pointer is borrowed: the frame's
+		 * reference is the C stack's (build_roots) */
+		struct extent fr = {ts + L->ts_cframe, ts + L->ts_cframe + 8};
 		if (!is_static_addr(h, ts) &&
-		    (err = scan_holder(g, ts, ts + L->sizeof_tstate, NULL, 0,
+		    (err = scan_holder(g, ts, ts + L->sizeof_tstate, &fr,
+				       L->frame_objects ? 1 : 0,
 				       "thread state", ts)))
 			goto out;
 		if (!ph_mem_u64(h->mem, ts + L->ts_next, &ts))

@@ -183,6 +183,51 @@ bool ph_heap_str(struct ph_heap *h, uint64_t addr, char *out, size_t max,
 typedef bool (*dict_entry_fn)(void *arg, uint64_t key, uint64_t value,
 			      int64_t index);
 
+/* Where a dict keys object keeps its entries, and their shape. */
+struct keys_geom {
+	uint64_t entries;	  /* entry 0 */
+	int64_t nentries;	  /* entries used so far */
+	uint32_t esize, key_off, value_off;
+	uint64_t bytes;		  /* the keys object's size, as dicts count it */
+};
+
+static bool keys_geom(struct ph_heap *h, uint64_t keys, struct keys_geom *g)
+{
+	const struct ph_layout *L = h->L;
+	uint64_t size, index_bytes;
+	uint8_t kind = 0;
+	if (!keys)
+		return false;
+	if (L->dk_size) {
+		/* 3.8-3.10: dk_size slots, indices as wide as it needs */
+		size = rd64(h, keys + L->dk_size);
+		if (!size || size > (1ULL << 40) || (size & (size - 1)))
+			return false;
+		index_bytes = size * (size <= 0xff ? 1 : size <= 0xffff ? 2
+					   : size <= 0xffffffffULL ? 4 : 8);
+	} else {
+		uint8_t log2_size = rd8(h, keys + L->dk_log2_size);
+		uint8_t log2_index = rd8(h, keys + L->dk_log2_index_bytes);
+		kind = rd8(h, keys + L->dk_kind);
+		if (log2_size > 40 || log2_index > 43 || kind > 2)
+			return false;
+		size = 1ULL << log2_size;
+		index_bytes = 1ULL << log2_index;
+	}
+	uint64_t usable = (size << 1) / 3;
+	int64_t nentries = rds64(h, keys + L->dk_nentries);
+	if (nentries < 0 || (uint64_t)nentries > usable + 1)
+		return false;
+	/* 3.11+ str-keyed tables keep {key, value} only */
+	g->esize = kind == 0 ? 24 : 16;
+	g->key_off = kind == 0 ? 8 : 0;
+	g->value_off = g->key_off + 8;
+	g->entries = keys + L->dk_indices + index_bytes;
+	g->nentries = nentries;
+	g->bytes = L->sizeof_dictkeys + index_bytes + usable * g->esize;
+	return true;
+}
+
 /* Calls fn(key, value) for each entry of a dict (combined or split). */
 static void dict_foreach(struct ph_heap *h, uint64_t dict, dict_entry_fn fn,
 			 void *arg)
@@ -190,18 +235,12 @@ static void dict_foreach(struct ph_heap *h, uint64_t dict, dict_entry_fn fn,
 	const struct ph_layout *L = h->L;
 	uint64_t keys = rd64(h, dict + L->dict_keys);
 	uint64_t values = rd64(h, dict + L->dict_values);
-	if (!keys)
+	struct keys_geom kg;
+	if (!keys_geom(h, keys, &kg))
 		return;
-	uint8_t log2_size = rd8(h, keys + L->dk_log2_size);
-	uint8_t log2_index = rd8(h, keys + L->dk_log2_index_bytes);
-	uint8_t kind = rd8(h, keys + L->dk_kind);
-	int64_t nentries = rds64(h, keys + L->dk_nentries);
-	if (log2_size > 40 || log2_index > 43 || kind > 2 || nentries < 0 ||
-	    nentries > (2LL << log2_size) / 3 + 1)
-		return;
-	size_t esize = kind == 0 ? 24 : 16;
-	uint64_t entries = keys + L->dk_indices + (1ULL << log2_index);
-	const uint8_t *e = ph_mem_ptr(h->mem, entries,
+	int64_t nentries = kg.nentries;
+	size_t esize = kg.esize;
+	const uint8_t *e = ph_mem_ptr(h->mem, kg.entries,
 				      (size_t)nentries * esize);
 	if (!e)
 		return;
@@ -218,11 +257,11 @@ static void dict_foreach(struct ph_heap *h, uint64_t dict, dict_entry_fn fn,
 	for (int64_t i = 0; i < nentries; i++) {
 		uint64_t key, value;
 		const uint8_t *ent = e + (size_t)i * esize;
-		memcpy(&key, ent + (kind == 0 ? 8 : 0), 8);
+		memcpy(&key, ent + kg.key_off, 8);
 		if (vals)
 			memcpy(&value, &vals[i], 8);
 		else
-			memcpy(&value, ent + (kind == 0 ? 16 : 8), 8);
+			memcpy(&value, ent + kg.value_off, 8);
 		if (!key || !value)
 			continue;
 		if (fn(arg, key, value, i))
@@ -260,15 +299,8 @@ static uint64_t dict_get_str(struct ph_heap *h, uint64_t dict, const char *name)
 
 static uint64_t dict_keys_size(struct ph_heap *h, uint64_t keys)
 {
-	const struct ph_layout *L = h->L;
-	uint8_t log2_size = rd8(h, keys + L->dk_log2_size);
-	uint8_t log2_index = rd8(h, keys + L->dk_log2_index_bytes);
-	uint8_t kind = rd8(h, keys + L->dk_kind);
-	if (log2_size > 40 || log2_index > 43)
-		return 0;
-	uint64_t usable = ((1ULL << log2_size) << 1) / 3;
-	return L->sizeof_dictkeys + (1ULL << log2_index) +
-	       usable * (kind == 0 ? 24 : 16);
+	struct keys_geom kg;
+	return keys_geom(h, keys, &kg) ? kg.bytes : 0;
 }
 
 /* Is there a plausible keys table at keys: its sizes consistent with
@@ -277,24 +309,30 @@ static bool dict_keys_ok(struct ph_heap *h, uint64_t keys)
 {
 	const struct ph_layout *L = h->L;
 	const uint8_t *k = ph_mem_ptr(h->mem, keys, L->sizeof_dictkeys);
-	if (!k)
+	struct keys_geom kg;
+	if (!k || !keys_geom(h, keys, &kg))
 		return false;
-	uint8_t log2_size = k[L->dk_log2_size];
-	uint8_t log2_index = k[L->dk_log2_index_bytes];
-	uint8_t kind = k[L->dk_kind];
-	int64_t usable, nentries;
+	int64_t usable;
 	memcpy(&usable, k + L->dk_usable, 8);
-	memcpy(&nentries, k + L->dk_nentries, 8);
-	/* indices are 1, 2, 4 or 8 bytes wide as the table grows */
-	unsigned width = log2_size < 8 ? 0 : log2_size < 16 ? 1
-			 : log2_size < 32 ? 2 : 3;
-	if (!usable && !nentries && log2_size < 3 && kind <= 2)
-		return true; /* Py_EMPTY_KEYS, a static */
-	if (log2_size < 3 || log2_size > 40 || kind > 2 ||
-	    log2_index != log2_size + width || usable < 0 || nentries < 0 ||
-	    usable + nentries > ((2LL << log2_size) / 3) + 1)
+	uint64_t size;
+	if (L->dk_size) {
+		memcpy(&size, k + L->dk_size, 8);
+	} else {
+		uint8_t log2_size = k[L->dk_log2_size];
+		uint8_t log2_index = k[L->dk_log2_index_bytes];
+		size = 1ULL << log2_size;
+		/* indices are 1, 2, 4 or 8 bytes wide as the table grows;
+		 * Py_EMPTY_KEYS, a static, is smaller than any other */
+		unsigned width = log2_size < 8 ? 0 : log2_size < 16 ? 1
+				 : log2_size < 32 ? 2 : 3;
+		bool empty = !usable && !kg.nentries && log2_size < 3;
+		if (!empty && (log2_size < 3 || log2_index != log2_size + width))
+			return false;
+	}
+	if (usable < 0 ||
+	    usable + kg.nentries > (int64_t)((size << 1) / 3) + 1)
 		return false;
-	return ph_mem_ptr(h->mem, keys, dict_keys_size(h, keys)) != NULL;
+	return ph_mem_ptr(h->mem, keys, kg.bytes) != NULL;
 }
 
 /* ---- types ------------------------------------------------------------ */
@@ -358,8 +396,11 @@ static void type_collect_slots(struct ph_heap *h, struct ph_type *t)
 				break;
 			uint32_t type = rd32(h, m + L->md_type);
 			int64_t off = rds64(h, m + L->md_offset);
+			/* a C type's members (one made from a spec, known by
+			 * name: partial's func, args) are its kind's fields */
 			if ((type != T_OBJECT_EX && type != T_OBJECT) || off < 16 ||
-			    off >= t->basicsize)
+			    off >= t->basicsize ||
+			    (t->kind != PH_KIND_OTHER && off < t->kind_basicsize))
 				continue;
 			size_t n = t->nslots + 1;
 			uint32_t *offs = realloc(t->slot_offsets, n * sizeof(*offs));
@@ -419,6 +460,16 @@ static int64_t type_register(struct ph_heap *h, uint64_t taddr, int depth)
 	if (!taddr || (taddr & 7) || depth > 4)
 		return -1;
 	const uint64_t *hdr = ph_mem_ptr(h->mem, taddr, L->sizeof_type);
+	uint64_t copy[128];
+	if (!hdr && L->sizeof_type <= sizeof(copy)) {
+		/* a static type across the end of .data and the start of .bss
+		 * (two segments of the core): copied */
+		struct ph_error *err = ph_mem_read(h->mem, taddr, copy, L->sizeof_type);
+		if (err)
+			ph_error_destroy(err);
+		else
+			hdr = copy;
+	}
 	if (!hdr)
 		return -1;
 	int64_t refcnt = ph_refcnt_decode(L, hdr[0]);
@@ -531,6 +582,8 @@ static bool obj_is_gc(struct ph_heap *h, uint64_t addr, const struct ph_type *t)
 	return true;
 }
 
+static int64_t frameobj_nlocalsplus(struct ph_heap *h, uint64_t code);
+
 static uint64_t obj_sizeof(struct ph_heap *h, uint64_t addr,
 			   const struct ph_type *t)
 {
@@ -545,7 +598,10 @@ static uint64_t obj_sizeof(struct ph_heap *h, uint64_t addr,
 	case PH_KIND_DICT:
 	case PH_KIND_ODICT: {
 		uint64_t keys = rd64(h, addr + L->dict_keys);
-		if (rd64(h, addr + L->dict_values))
+		if (rd64(h, addr + L->dict_values) && L->dk_size)
+			/* 3.8-3.10: a value slot per usable entry */
+			size += 8 * (int64_t)((c40(rds64(h, keys + L->dk_size)) << 1) / 3);
+		else if (rd64(h, addr + L->dict_values))
 			size += 8 * (c40(rds64(h, keys + L->dk_nentries)) +
 				     c40(rds64(h, keys + L->dk_usable)));
 		if (rds64(h, keys + L->dk_refcnt) == 1)
@@ -626,6 +682,17 @@ static uint64_t obj_sizeof(struct ph_heap *h, uint64_t addr,
 	}
 	case PH_KIND_FRAME:
 	case PH_KIND_GEN: {
+		if (L->frame_objects) {
+			/* frame_sizeof: the object and its locals, cells, free
+			 * variables and stack (one slot is in the struct);
+			 * gen_sizeof: the object */
+			if (t->kind == PH_KIND_FRAME) {
+				int64_t n = frameobj_nlocalsplus(h, rd64(h, addr + L->if_code)) +
+					    (int32_t)rd32(h, rd64(h, addr + L->if_code) + L->co_stacksize);
+				size = L->if_localsplus + 8 * (n > 0 && n < (1 << 20) ? n : 1);
+			}
+			break;
+		}
 		/* frame_sizeof, gen_sizeof: the interpreter frame's locals and
 		 * stack, as the code object sizes them. */
 		uint64_t code, iframe = addr + L->gen_iframe;
@@ -725,7 +792,7 @@ static uint64_t obj_inline_size(struct ph_heap *h, uint64_t addr,
 	uint64_t need = (uint64_t)t->basicsize;
 	if (t->itemsize)
 		need += (uint64_t)n * (uint64_t)t->itemsize;
-	if (t->flags & PH_TPFLAGS_INLINE_VALUES) {
+	if ((t->flags & PH_TPFLAGS_INLINE_VALUES) && L->values_header) {
 		/* 3.13: header, values, then their insertion order */
 		uint64_t cap = rd8(h, addr + (uint64_t)t->basicsize);
 		need += L->values_header + 8 * cap + ((cap + 7) & ~7ULL);
@@ -764,6 +831,22 @@ static bool gc_links_plausible(struct ph_heap *h, uint64_t next, uint64_t prev)
 	prev &= ~3ULL;
 	return next && prev && !(next & 7) && !(prev & 7) &&
 	       ph_mem_ptr(h->mem, next, 16) && ph_mem_ptr(h->mem, prev, 16);
+}
+
+/* Are all of [addr, addr + len) present, in one segment or in several
+ * that follow each other (a static object across .data and .bss)? */
+static bool mem_present(struct ph_memory *m, uint64_t addr, uint64_t len)
+{
+	for (size_t i = 0; i <= m->nsegs; i++) {
+		const struct ph_segment *sg = ph_memory_find(m, addr);
+		if (!sg || !sg->data)
+			return false;
+		if (addr + len <= sg->end)
+			return true;
+		len -= sg->end - addr;
+		addr = sg->end;
+	}
+	return false;
 }
 
 /*
@@ -865,7 +948,7 @@ static bool obj_contents_ok(struct ph_heap *h, uint64_t addr,
 		    ((need + 15) & ~15ULL) != pool->block_size)
 			return false;
 	} else if (need > (1ULL << 40) ||
-		   !ph_mem_ptr(h->mem, addr - presize, need)) {
+		   !mem_present(h->mem, addr - presize, need)) {
 		return false; /* runs past the memory there is */
 	}
 	return true;
@@ -1154,6 +1237,8 @@ static void items(struct ph_heap *h, uint64_t arr, int64_t n,
 static void field(struct ph_heap *h, uint64_t addr, uint32_t off,
 		  const char *name, ph_referent_fn fn, void *arg)
 {
+	if (!off)
+		return; /* a field this version does not have */
 	uint64_t v = rd64(h, addr + off);
 	if (v)
 		fn(arg, v, PH_EDGE_FIELD, (uint64_t)(uintptr_t)name);
@@ -1264,16 +1349,13 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 			field(h, addr, L->ht_slots, "__slots__", fn, arg);
 			field(h, addr, L->ht_module, "ht_module", fn, arg);
 			uint64_t ck = rd64(h, addr + L->ht_cached_keys);
-			if (ck) {
+			struct keys_geom kg;
+			if (ck && keys_geom(h, ck, &kg)) {
 				/* Attribute names shared by instances. */
-				uint8_t log2_index = rd8(h, ck + L->dk_log2_index_bytes);
-				int64_t n = rds64(h, ck + L->dk_nentries);
-				uint8_t kind = rd8(h, ck + L->dk_kind);
-				if (n > 0 && n < 4096 && log2_index < 40) {
-					size_t es = kind == 0 ? 24 : 16;
-					uint64_t e = ck + L->dk_indices + (1ULL << log2_index);
+				int64_t n = kg.nentries;
+				if (n > 0 && n < 4096) {
 					for (int64_t i = 0; i < n; i++) {
-						uint64_t k = rd64(h, e + (uint64_t)i * es + (kind == 0 ? 8 : 0));
+						uint64_t k = rd64(h, kg.entries + (uint64_t)i * kg.esize + kg.key_off);
 						if (k)
 							fn(arg, k, PH_EDGE_FIELD,
 							   (uint64_t)(uintptr_t)"<cached key>");
@@ -1300,8 +1382,10 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 			"co_localsplusnames", "co_localspluskinds", "co_filename",
 			"co_name", "co_qualname", "co_linetable", "_co_code",
 		};
+		const char *const *nm = L->code_field_names ? L->code_field_names
+							     : names;
 		for (uint32_t i = 0; i < L->ncode_fields && i < 10; i++)
-			field(h, addr, L->code_fields[i], names[i], fn, arg);
+			field(h, addr, L->code_fields[i], nm[i], fn, arg);
 		break;
 	}
 	case PH_KIND_CELL:
@@ -1349,6 +1433,10 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 		break;
 	case PH_KIND_FRAME: {
 		field(h, addr, L->frame_back, "f_back", fn, arg);
+		if (L->frame_objects) {
+			ph_heap_iframe_referents(h, addr, fn, arg);
+			break;
+		}
 		field(h, addr, L->frame_trace, "f_trace", fn, arg);
 		/* The frame's data is its own once the call has returned. */
 		uint64_t iframe = rd64(h, addr + L->frame_iframe);
@@ -1357,6 +1445,17 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 		break;
 	}
 	case PH_KIND_GEN: {
+		if (L->frame_objects) {
+			/* up to 3.10: a frame object and an exception state */
+			field(h, addr, L->gen_frame, "gi_frame", fn, arg);
+			field(h, addr, L->gen_code, "gi_code", fn, arg);
+			field(h, addr, L->gen_name, "__name__", fn, arg);
+			field(h, addr, L->gen_qualname, "__qualname__", fn, arg);
+			field(h, addr, L->gen_exc_state, "exc_type", fn, arg);
+			field(h, addr, L->gen_exc_state + 8, "exc_value", fn, arg);
+			field(h, addr, L->gen_exc_state + 16, "exc_traceback", fn, arg);
+			break;
+		}
 		if (L->stackrefs) {
 			uint64_t c = rd64(h, addr + L->gen_code) & ~3ULL;
 			if (c)
@@ -1431,7 +1530,7 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 		if (v)
 			fn(arg, v, PH_EDGE_SLOT, t->slot_names[i]);
 	}
-	if (t->flags & PH_TPFLAGS_MANAGED_DICT) {
+	if (t->flags & L->preheader_flags & PH_TPFLAGS_MANAGED_DICT) {
 		uint64_t values, dict;
 		if (L->managed_layout == 311) {
 			values = rd64(h, addr - 32);
@@ -1451,15 +1550,14 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 				values = addr + (uint64_t)t->basicsize +
 					 L->values_header;
 		}
-		if (values) {
-			uint64_t keys = rd64(h, t->addr + L->ht_cached_keys);
-			int64_t n = rds64(h, keys + L->dk_nentries);
-			uint8_t log2_index = rd8(h, keys + L->dk_log2_index_bytes);
-			if (keys && n > 0 && n < 4096 && log2_index < 40) {
-				uint64_t e = keys + L->dk_indices + (1ULL << log2_index);
+		struct keys_geom kg;
+		if (values &&
+		    keys_geom(h, rd64(h, t->addr + L->ht_cached_keys), &kg)) {
+			int64_t n = kg.nentries;
+			if (n > 0 && n < 4096) {
 				for (int64_t i = 0; i < n; i++) {
 					uint64_t v = rd64(h, values + (uint64_t)i * 8);
-					uint64_t k = rd64(h, e + (uint64_t)i * 16);
+					uint64_t k = rd64(h, kg.entries + (uint64_t)i * kg.esize + kg.key_off);
 					if (v)
 						fn(arg, v, PH_EDGE_ATTR, k);
 				}
@@ -1496,10 +1594,97 @@ static bool is_code(struct ph_heap *h, uint64_t code)
 	return code && rd64(h, code + 8) == h->rt->kind_types[PH_KIND_CODE];
 }
 
+/* The size of a tuple of names, 0 if it is none. */
+static int64_t tuple_len(struct ph_heap *h, uint64_t t)
+{
+	if (!t || rd64(h, t + 8) != h->rt->kind_types[PH_KIND_TUPLE])
+		return 0;
+	int64_t n = rds64(h, t + 16);
+	return n >= 0 && n < (1 << 20) ? n : 0;
+}
+
+/* Up to 3.10: the slots before a frame object's value stack, -1 if the
+ * code object is not one. */
+static int64_t frameobj_nlocalsplus(struct ph_heap *h, uint64_t code)
+{
+	const struct ph_layout *L = h->L;
+	if (!is_code(h, code))
+		return -1;
+	int32_t nlocals = (int32_t)rd32(h, code + L->co_nlocals);
+	if (nlocals < 0 || nlocals > (1 << 20))
+		return -1;
+	return nlocals + tuple_len(h, rd64(h, code + L->co_cellvars)) +
+	       tuple_len(h, rd64(h, code + L->co_freevars));
+}
+
+/*
+ * Up to 3.10 the frame is an object: its code, namespaces and trace
+ * function, its locals, cells and free variables (by name: co_varnames,
+ * co_cellvars, co_freevars), and its value stack while it is suspended
+ * (a running frame keeps its stack pointer in a register).
+ */
+static void frameobj_referents(struct ph_heap *h, uint64_t f, ph_referent_fn fn,
+			       void *arg)
+{
+	const struct ph_layout *L = h->L;
+	uint64_t code = rd64(h, f + L->if_code);
+	field(h, f, L->if_code, "f_code", fn, arg);
+	field(h, f, L->if_builtins, "f_builtins", fn, arg);
+	field(h, f, L->if_globals, "f_globals", fn, arg);
+	field(h, f, L->if_locals, "f_locals", fn, arg);
+	field(h, f, L->frame_trace, "f_trace", fn, arg);
+	int64_t nplus = frameobj_nlocalsplus(h, code);
+	if (nplus < 0)
+		return;
+	int64_t nlocals = (int32_t)rd32(h, code + L->co_nlocals);
+	uint64_t names[3] = {rd64(h, code + L->co_varnames),
+			     rd64(h, code + L->co_cellvars),
+			     rd64(h, code + L->co_freevars)};
+	int64_t ncells = tuple_len(h, names[1]);
+	uint64_t base = f + L->if_localsplus;
+	uint64_t stack = rd64(h, f + L->f_valuestack);
+	int64_t depth = -1;
+	if (L->f_stackdepth)
+		depth = (int32_t)rd32(h, f + L->f_stacktop);
+	else {
+		uint64_t top = rd64(h, f + L->f_stacktop);
+		if (top >= stack && top - stack < (8ULL << 20))
+			depth = (int64_t)((top - stack) / 8);
+	}
+	/* the stack follows the locals; anything else is a damaged frame */
+	if (stack != base + 8 * (uint64_t)nplus || depth > (1 << 20))
+		depth = -1;
+	int64_t n = nplus + (depth > 0 ? depth : 0);
+	const uint64_t *p = ph_mem_ptr(h->mem, base, (size_t)n * 8);
+	if (!p)
+		return;
+	for (int64_t i = 0; i < n; i++) {
+		uint64_t v, name;
+		memcpy(&v, &p[i], 8);
+		if (!v)
+			continue;
+		if (i >= nplus) {
+			fn(arg, v, PH_EDGE_STACK, (uint64_t)(i - nplus));
+			continue;
+		}
+		int which = i < nlocals ? 0 : i < nlocals + ncells ? 1 : 2;
+		int64_t j = which == 0 ? i : which == 1 ? i - nlocals
+							: i - nlocals - ncells;
+		name = j < tuple_len(h, names[which])
+			       ? rd64(h, names[which] + L->tuple_items + 8 * (uint64_t)j)
+			       : 0;
+		fn(arg, v, PH_EDGE_LOCAL, name);
+	}
+}
+
 void ph_heap_iframe_referents(struct ph_heap *h, uint64_t f, ph_referent_fn fn,
 			      void *arg)
 {
 	const struct ph_layout *L = h->L;
+	if (L->frame_objects) {
+		frameobj_referents(h, f, fn, arg);
+		return;
+	}
 	uint64_t tagmask = L->stackrefs ? ~3ULL : ~0ULL; /* 3.14 stackrefs */
 	uint64_t func = rd64(h, f + L->if_func) & tagmask;
 	uint64_t code = rd64(h, f + L->if_code) & tagmask;
@@ -1614,6 +1799,44 @@ static int code_line(struct ph_heap *h, uint64_t code, int64_t unit)
 	return line;
 }
 
+/* The line of a byte offset in code before 3.11: co_lnotab (3.8/3.9),
+ * pairs of (bytes, lines) deltas, or 3.10's co_linetable, whose pairs
+ * give ranges and where a line delta of -128 means no line. */
+static int old_code_line(struct ph_heap *h, uint64_t code, int64_t addr)
+{
+	const struct ph_layout *L = h->L;
+	int line = (int)rd32(h, code + L->code_firstlineno);
+	uint64_t table = rd64(h, code + L->co_linetable);
+	int64_t len = rds64(h, table + 16);
+	if (addr < 0 || len <= 0 || len > (1 << 24))
+		return line;
+	const uint8_t *p = ph_mem_ptr(h->mem, table + L->bytes_data, (size_t)len);
+	if (!p)
+		return line;
+	int64_t at = 0;
+	if (L->line_format == 1) {
+		for (int64_t i = 0; i + 1 < len; i += 2) {
+			at += p[i];
+			if (at > addr)
+				break;
+			line += (int8_t)p[i + 1];
+		}
+		return line;
+	}
+	int ar_line = line;
+	for (int64_t i = 0; i + 1 < len; i += 2) {
+		int64_t start = at;
+		at += p[i];
+		if ((int8_t)p[i + 1] == -128)
+			ar_line = -1;
+		else
+			ar_line = line += (int8_t)p[i + 1];
+		if (start <= addr && addr < at)
+			return ar_line;
+	}
+	return line;
+}
+
 bool ph_heap_iframe_location(struct ph_heap *h, uint64_t f, char *func,
 			     size_t func_size, char *file, size_t file_size,
 			     int *ret_line)
@@ -1627,6 +1850,14 @@ bool ph_heap_iframe_location(struct ph_heap *h, uint64_t f, char *func,
 	if (!ph_heap_str(h, rd64(h, code + L->code_filename), file, file_size,
 			 NULL))
 		snprintf(file, file_size, "?");
+	if (L->frame_objects) {
+		int32_t lasti = (int32_t)rd32(h, f + L->f_lasti);
+		/* 3.10 counts code units, 3.8/3.9 bytes */
+		*ret_line = old_code_line(h, code, L->line_format == 2
+							  ? (int64_t)lasti * 2
+							  : lasti);
+		return true;
+	}
 	uint64_t instr = rd64(h, f + L->if_prev_instr);
 	int64_t unit = instr >= code + L->co_code_adaptive
 			       ? (int64_t)(instr - code - L->co_code_adaptive) / 2
@@ -2461,6 +2692,8 @@ static void add_roots(struct ph_heap *h)
 	for (int nt = 0; ts && nt < 100000; nt++) {
 		uint64_t f = ph_heap_thread_frame(h, ts);
 		for (int nf = 0; f && nf < 100000; nf++) {
+			if (L->frame_objects)
+				add_root(h, f); /* up to 3.10 an object */
 			ph_heap_iframe_referents(h, f, root_cb, h);
 			f = rd64(h, f + L->if_previous);
 		}
@@ -2577,7 +2810,7 @@ struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 		goto fail;
 	}
 	uint64_t bound = writable_bytes(h) / 16 + 1;
-	uint64_t gc = rt->main_interp + L->is_gc;
+	uint64_t gc = rt->gc_state;
 	uint32_t gens = gc_generations_offset(h, gc);
 	for (uint32_t g = 0; g < L->gc_ngens; g++) {
 		err = walk_gc_list(h, gc + gens + (uint64_t)g * L->gc_gen_stride,

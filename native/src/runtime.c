@@ -141,6 +141,88 @@ static struct ph_error *apply_debug_offsets(struct ph_runtime *rt)
 	return NULL;
 }
 
+/*
+ * Before 3.11 there is no Py_Version: the version is sys.hexversion, read
+ * from the sys module's dict in the process, through each older layout
+ * that leads to one (3.9 and 3.10 place sys alike: the value decides).
+ * Returns 0 when none does.
+ */
+static uint32_t old_hexversion(struct ph_runtime *rt)
+{
+	struct ph_memory *mem = &rt->target->mem;
+	uint64_t dict_type = 0, str_type = 0, long_type = 0;
+	if (!ph_module_symbol(rt->pymod, "PyDict_Type", &dict_type, NULL) ||
+	    !ph_module_symbol(rt->pymod, "PyUnicode_Type", &str_type, NULL) ||
+	    !ph_module_symbol(rt->pymod, "PyLong_Type", &long_type, NULL))
+		return 0;
+	static const unsigned minors[] = {10, 9, 8};
+	uint32_t any = 0;
+	for (size_t m = 0; m < PH_ARRAY_SIZE(minors); m++) {
+		const struct ph_layout *L = ph_layout_for(3, minors[m]);
+		uint64_t interp = 0, next, sysdict = 0, type = 0, keys = 0;
+		uint64_t size = 0, nentries = 0, values = 1;
+		if (!ph_mem_u64(mem, rt->runtime_addr + L->rt_interpreters_head,
+				&interp) || !interp)
+			continue;
+		for (int i = 0; i < 4096 && ph_mem_u64(mem, interp + L->is_next, &next) &&
+				next; i++)
+			interp = next;
+		if (!ph_mem_u64(mem, interp + L->is_sysdict, &sysdict) ||
+		    !ph_mem_u64(mem, sysdict + 8, &type) || type != dict_type ||
+		    !ph_mem_u64(mem, sysdict + L->dict_keys, &keys) ||
+		    !ph_mem_u64(mem, sysdict + L->dict_values, &values) || values ||
+		    !ph_mem_u64(mem, keys + L->dk_size, &size) ||
+		    !ph_mem_u64(mem, keys + L->dk_nentries, &nentries) ||
+		    size < 8 || size > (1 << 20) || (size & (size - 1)) ||
+		    nentries > size)
+			continue;
+		unsigned ix = size <= 0xff ? 1 : size <= 0xffff ? 2 : 4;
+		const uint8_t *e = ph_mem_ptr(mem, keys + L->dk_indices + size * ix,
+					      (size_t)nentries * 24);
+		for (uint64_t i = 0; e && i < nentries; i++) {
+			uint64_t key, value, kt = 0, len = 0, vt = 0;
+			int64_t ndigits = 0;
+			uint32_t state = 0, hv = 0;
+			memcpy(&key, e + i * 24 + 8, 8);
+			memcpy(&value, e + i * 24 + 16, 8);
+			const char *data = ph_mem_ptr(mem, key + L->sizeof_ascii, 11);
+			/* a compact ASCII str "hexversion" and a one-digit int */
+			if (!key || !value || !data ||
+			    !ph_mem_u64(mem, key + 8, &kt) || kt != str_type ||
+			    !ph_mem_u64(mem, key + L->str_length, &len) || len != 10 ||
+			    !ph_mem_u32(mem, key + L->str_state, &state) ||
+			    (state & 0x60) != 0x60 || memcmp(data, "hexversion", 11) ||
+			    !ph_mem_u64(mem, value + 8, &vt) || vt != long_type ||
+			    !ph_mem_u64(mem, value + 16, (uint64_t *)&ndigits) ||
+			    ndigits != 1 ||
+			    !ph_mem_u32(mem, value + L->long_digits, &hv))
+				continue;
+			if (hv >> 24 == 3 && ((hv >> 16) & 0xff) == minors[m])
+				return hv;
+			any = hv;
+			break;
+		}
+	}
+	return any;
+}
+
+/* Does the executable or a libpython it loaded export the C API (an old
+ * CPython)? *ret_name: which. */
+static bool old_python(struct ph_target *t, const char **ret_name)
+{
+	uint64_t a;
+	for (size_t i = 0; i < t->nmods; i++) {
+		const struct ph_module *m = &t->mods[i];
+		if (((int)i == t->exe_index || is_libpython(m->path)) &&
+		    ph_module_symbol(m, "PyType_Type", &a, NULL) &&
+		    ph_module_symbol(m, "Py_GetVersion", &a, NULL)) {
+			*ret_name = m->path;
+			return true;
+		}
+	}
+	return false;
+}
+
 struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 {
 	struct ph_runtime *rt = calloc(1, sizeof(*rt));
@@ -171,6 +253,14 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 				"with --exe or --sysroot",
 				exe->disk_path ? exe->disk_path : exe->path,
 				exe->disk_path ? "" : "");
+		else if (old_python(t, &name))
+			/* CPython before 3.7 had no _PyRuntime */
+			err = ph_error_create(
+				PH_ERR_UNSUPPORTED,
+				"Python older than 3.7 (%s has the C API but no "
+				"_PyRuntime): not supported; supported: 3.8 to "
+				"3.14",
+				name);
 		else
 			err = ph_error_create(
 				PH_ERR_NO_PYTHON,
@@ -204,11 +294,12 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 						 (unsigned long long)vaddr);
 			goto fail;
 		}
-	} else {
+	} else if (!(hexversion = old_hexversion(rt))) {
 		err = ph_error_create(PH_ERR_UNSUPPORTED,
-				      "Python older than 3.11 (no Py_Version "
-				      "symbol in %s): not supported yet; "
-				      "supported: 3.11, 3.12, 3.13, 3.14",
+				      "Python older than 3.8 (no Py_Version "
+				      "symbol in %s, and no sys.hexversion "
+				      "where 3.8 to 3.10 keep it): not "
+				      "supported; supported: 3.8 to 3.14",
 				      rt->pymod->path);
 		goto fail;
 	}
@@ -227,7 +318,7 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 	if (!rt->layout) {
 		err = ph_error_create(PH_ERR_UNSUPPORTED,
 				      "Python %s is not supported (supported: "
-				      "3.11, 3.12, 3.13, 3.14)",
+				      "3.8 to 3.14)",
 				      rt->version);
 		goto fail;
 	}
@@ -290,6 +381,7 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 		interp = next;
 	}
 	rt->main_interp = interp;
+	rt->gc_state = L->rt_gc ? addr + L->rt_gc : interp + L->is_gc;
 
 	for (int k = 1; k < PH_KIND_COUNT; k++)
 		if (kind_symbols[k])

@@ -99,6 +99,11 @@ void ph_module_close_debuginfo(struct ph_module *mod);
 bool ph_module_symbol(const struct ph_module *mod, const char *name,
 		      uint64_t *ret_addr, uint64_t *ret_size);
 
+/* Every symbol of that name (file statics may share one): up to max
+ * addresses and sizes; returns how many. */
+size_t ph_module_symbols(const struct ph_module *mod, const char *name,
+			 uint64_t *addrs, uint64_t *sizes, size_t max);
+
 /* Calls fn for every defined data object symbol of the given size. */
 void ph_module_objects_of_size(const struct ph_module *mod, uint64_t size,
 			       void (*fn)(void *arg, const char *name,

@@ -24,6 +24,7 @@ class Interp:
                                            "% sys.version_info[:3])"]),
                              capture_output=True, text=True, check=True)
         self.version = out.stdout.strip()
+        self.version_info = tuple(int(x) for x in self.version.split("."))
         self.tag = "%s-%s" % (self.version,
                               spec.strip("/").replace("/", "_").replace(":", "_"))
 

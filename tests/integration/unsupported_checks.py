@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Interpreters py-heap does not read yet must say so, clearly.
 
-Cores of Debian's python3.9 (bullseye root) and python3.15 (sid root) and
-of the debug build python3.11d: each command exits 2 with one line
-naming the version or build, never a wrong answer. Roots come from
-fixtures/provision.sh; a root that cannot be made is reported as SKIP.
+Cores of pyenv's 3.7 and 3.6 (older than py-heap supports), of Debian's
+python3.15 (sid root) and of the debug build python3.11d: each command
+exits 2 with one line naming the version or build, never a wrong answer.
+Roots come from fixtures/provision.sh; a root that cannot be made, or an
+interpreter that is not installed, is reported as SKIP.
 
     python3 tests/integration/unsupported_checks.py --bin build/bin/py-heap \\
         --cores-dir build/cores
@@ -26,8 +27,12 @@ def main():
     ap.add_argument("--cores-dir", required=True)
     a = ap.parse_args()
     cases = [(None, "/usr/bin/python3.11d", "debug build")]
-    for suite, pys in (("bullseye", ["/usr/bin/python3.9"]),
-                       ("sid", ["/usr/bin/python3.15"])):
+    pyenv = subprocess.run(["pyenv", "root"], capture_output=True,
+                           text=True).stdout.strip() or "/root/.pyenv"
+    for v in ("3.7.16", "3.6.15"):
+        cases.append((None, "%s/versions/%s/bin/python%s" % (
+            pyenv, v, v.rsplit(".", 1)[0]), "not supported"))
+    for suite, pys in (("sid", ["/usr/bin/python3.15"]),):
         r = subprocess.run(["bash", os.path.join(ROOT, "fixtures/provision.sh"),
                             suite], capture_output=True, text=True)
         root = r.stdout.strip().splitlines()[-1] if r.returncode == 0 and \
