@@ -533,6 +533,44 @@ def plain_cases(s, core, truth):
             continue
         s.run_case(name, dst, addrs + (list(truth["scalars"].values())
                                        if name == "sizes" else []))
+        if name in ("mixed-5", "loops"):
+            gdb_case(s, name, dst, truth["holder"])
+
+
+def gdb_case(s, label, core, addr):
+    """GDB on a damaged core: the notes and answers as from the CLI, user
+    errors as one 'py-heap: ' line (gdb.GdbError), never a traceback."""
+    if not shutil.which("gdb"):
+        check("gdb %s: installed" % label, False, "no gdb")
+        return
+    script = os.path.join(ROOT, "gdb", "py-heap.py")
+    env = dict(os.environ, DEBUGINFOD_URLS="", PYHEAP_LIB=os.path.join(
+        os.path.dirname(os.path.dirname(s.plain_bin)), "lib",
+        "libpyheap.so"))
+    cmds = ["py-heap types --limit 3", "py-heap show %s" % hex(addr),
+            "py-heap referrers %s --depth 4" % hex(addr),
+            "py-heap cycles --limit 3", "py-heap refcheck --limit 3",
+            "py-heap show 0x10", "py-heap info"]
+    argv = ["gdb", "-batch", "-nx", "-ex", "source %s" % script]
+    for c in cmds:
+        argv += ["-ex", c]
+    argv += [INTERP.exe, core]
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True,
+                             timeout=120, env=env, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        check("gdb %s: finishes" % label, False, "still running after 120s")
+        return
+    both = out.stdout + out.stderr
+    check("gdb %s: no Python traceback" % label,
+          "Traceback" not in both and "Python Exception" not in both,
+          both[-1500:])
+    check("gdb %s: says what was lost" % label,
+          any(l.startswith("py-heap: ") and
+              any(w in l.lower() for w in LOSS_WORDS)
+              for l in both.splitlines()), both[-800:])
+    check("gdb %s: a bad address is one py-heap: line" % label,
+          "py-heap: show: no Python object at 0x10" in both, both[-800:])
 
 
 def big_cases(s, core, truth):
