@@ -178,6 +178,7 @@ struct ph_runtime {
 	struct ph_layout layout_copy; /* the table, with _Py_DebugOffsets */
 	int debug_offsets_differ; /* fields where they and the table differ */
 	int dwarf_checked, dwarf_differ; /* fields checked against DWARF */
+	bool layout_cached; /* that check's outcome from the cache */
 	char layout_source[160];
 	char version[32]; /* "3.11.2" */
 	uint32_t hexversion;

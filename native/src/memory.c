@@ -6,6 +6,8 @@
 
 __thread const struct ph_segment *ph_mem_last
 	__attribute__((tls_model("initial-exec")));
+__thread const struct ph_segment *ph_mem_prev
+	__attribute__((tls_model("initial-exec")));
 
 void ph_memory_init(struct ph_memory *m)
 {
@@ -16,7 +18,7 @@ void ph_memory_free(struct ph_memory *m)
 {
 	free(m->segs);
 	ph_memory_init(m);
-	ph_mem_last = NULL;
+	ph_mem_last = ph_mem_prev = NULL;
 }
 
 struct ph_error *ph_memory_add(struct ph_memory *m, uint64_t start,
@@ -125,7 +127,7 @@ struct ph_error *ph_memory_finish(struct ph_memory *m)
 	m->segs = out;
 	m->nsegs = nout;
 	m->cap = capout;
-	ph_mem_last = NULL;
+	ph_mem_last = ph_mem_prev = NULL;
 	m->bytes_missing = 0;
 	for (size_t i = 0; i < nout; i++)
 		if (!out[i].data)
@@ -146,7 +148,10 @@ const struct ph_segment *ph_memory_find(struct ph_memory *m, uint64_t addr)
 		else if (addr >= m->segs[mid].end)
 			lo = mid + 1;
 		else {
-			ph_mem_last = &m->segs[mid];
+			if (ph_mem_last != &m->segs[mid]) {
+				ph_mem_prev = ph_mem_last;
+				ph_mem_last = &m->segs[mid];
+			}
 			return &m->segs[mid];
 		}
 	}

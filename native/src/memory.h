@@ -33,19 +33,36 @@ struct ph_error *ph_memory_finish(struct ph_memory *m);
 
 const struct ph_segment *ph_memory_find(struct ph_memory *m, uint64_t addr);
 
-/* The last segment a thread hit, a cache for ph_mem_ptr: per thread so
- * that several threads may read one memory map. */
+/* The last two segments a thread hit, a cache for ph_mem_ptr (an object
+ * and what it points to are often in two): per thread so that several
+ * threads may read one memory map. */
 extern __thread const struct ph_segment *ph_mem_last
 	__attribute__((tls_model("initial-exec")));
+extern __thread const struct ph_segment *ph_mem_prev
+	__attribute__((tls_model("initial-exec")));
+
+static inline bool ph_seg_has(const struct ph_memory *m,
+			      const struct ph_segment *s, uint64_t addr,
+			      size_t len)
+{
+	return s && s >= m->segs && s < m->segs + m->nsegs &&
+	       addr >= s->start && addr + len <= s->end && addr + len >= addr &&
+	       s->data;
+}
 
 /* A pointer to len bytes at addr if all are present in one segment. */
 static inline const void *ph_mem_ptr(struct ph_memory *m, uint64_t addr,
 				     size_t len)
 {
 	const struct ph_segment *s = ph_mem_last;
-	if (s && s >= m->segs && s < m->segs + m->nsegs && addr >= s->start &&
-	    addr + len <= s->end && addr + len >= addr && s->data)
+	if (ph_seg_has(m, s, addr, len))
 		return s->data + (addr - s->start);
+	s = ph_mem_prev;
+	if (ph_seg_has(m, s, addr, len)) {
+		ph_mem_prev = ph_mem_last;
+		ph_mem_last = s;
+		return s->data + (addr - s->start);
+	}
 	s = ph_memory_find(m, addr);
 	if (!s || !s->data || addr + len > s->end || addr + len < addr)
 		return NULL;

@@ -1,7 +1,10 @@
 /* runtime.c - finding _PyRuntime, the Python version and its layout. */
+#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cpython.h"
 
@@ -223,6 +226,116 @@ static bool old_python(struct ph_target *t, const char **ret_name)
 	return false;
 }
 
+/* ---- the DWARF check's outcome, cached ------------------------------ */
+
+/*
+ * Checking the tables against DWARF means decompressing and walking the
+ * debug information: 0.2 s, more than reading a heap of a million objects.
+ * Its outcome depends on the interpreter (its build-id) and on the layout
+ * checked (this py-heap's table, with the debug offsets applied), so it is
+ * kept in a file named by both, in $PYHEAP_CACHE_DIR, else
+ * $XDG_CACHE_HOME/py-heap, else ~/.cache/py-heap. A cache that cannot be
+ * read or written is no error: the check runs again.
+ */
+#define LAYOUT_CACHE_MAGIC 0x31434c50u /* "PLC1" */
+
+struct layout_cache_head {
+	uint32_t magic, size;
+	int32_t checked, differ;
+};
+
+static uint64_t layout_hash(const struct ph_layout *L)
+{
+	struct ph_layout c = *L;
+	c.source = NULL; /* a pointer: not part of what was checked */
+	const uint8_t *p = (const uint8_t *)&c;
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+	for (size_t i = 0; i < sizeof(c); i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+static char *layout_cache_path(const struct ph_module *m,
+			       const struct ph_layout *L)
+{
+	if (!m->build_id_len || getenv("PYHEAP_NO_CACHE"))
+		return NULL;
+	const char *dir = getenv("PYHEAP_CACHE_DIR");
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	char base[4096];
+	if (dir && *dir)
+		snprintf(base, sizeof(base), "%s", dir);
+	else if (xdg && *xdg)
+		snprintf(base, sizeof(base), "%s/py-heap", xdg);
+	else if (home && *home)
+		snprintf(base, sizeof(base), "%s/.cache/py-heap", home);
+	else
+		return NULL;
+	char bid[129];
+	for (size_t i = 0; i < m->build_id_len && i < 64; i++)
+		sprintf(bid + 2 * i, "%02x", m->build_id[i]);
+	char *path = NULL;
+	if (asprintf(&path, "%s/layout-%s-%016llx", base, bid,
+		     (unsigned long long)layout_hash(L)) < 0)
+		return NULL;
+	return path;
+}
+
+static bool layout_cache_load(const char *path, struct ph_runtime *rt)
+{
+	struct layout_cache_head hd;
+	struct ph_layout L;
+	FILE *f = path ? fopen(path, "rb") : NULL;
+	if (!f)
+		return false;
+	bool ok = fread(&hd, sizeof(hd), 1, f) == 1 &&
+		  hd.magic == LAYOUT_CACHE_MAGIC && hd.size == sizeof(L) &&
+		  fread(&L, sizeof(L), 1, f) == 1;
+	fclose(f);
+	if (!ok)
+		return false;
+	L.source = rt->layout_copy.source;
+	rt->layout_copy = L;
+	rt->dwarf_checked = hd.checked;
+	rt->dwarf_differ = hd.differ;
+	rt->layout_cached = true;
+	return true;
+}
+
+static void layout_cache_store(const char *path, const struct ph_runtime *rt)
+{
+	if (!path || !rt->dwarf_checked)
+		return;
+	/* the directory, made as mkdir -p would, private */
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", path);
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		mkdir(dir, 0700);
+		*p = '/';
+	}
+	char *tmp = NULL;
+	if (asprintf(&tmp, "%s.%d.tmp", path, (int)getpid()) < 0)
+		return;
+	FILE *f = fopen(tmp, "wb");
+	struct layout_cache_head hd = {LAYOUT_CACHE_MAGIC,
+				       (uint32_t)sizeof(struct ph_layout),
+				       rt->dwarf_checked, rt->dwarf_differ};
+	struct ph_layout L = rt->layout_copy;
+	L.source = NULL;
+	bool ok = f && fwrite(&hd, sizeof(hd), 1, f) == 1 &&
+		  fwrite(&L, sizeof(L), 1, f) == 1;
+	if (f && fclose(f))
+		ok = false;
+	if (ok)
+		ok = !rename(tmp, path);
+	if (!ok)
+		unlink(tmp);
+	free(tmp);
+}
+
 struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 {
 	struct ph_runtime *rt = calloc(1, sizeof(*rt));
@@ -330,13 +443,20 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 			rt->layout_copy = *rt->layout;
 			rt->layout = &rt->layout_copy;
 		}
-		rt->dwarf_differ = ph_dwarf_check_layout(rt->pymod, &rt->layout_copy,
-							 &rt->dwarf_checked);
+		char *cache = layout_cache_path(rt->pymod, &rt->layout_copy);
+		if (!layout_cache_load(cache, rt)) {
+			rt->dwarf_differ = ph_dwarf_check_layout(
+				rt->pymod, &rt->layout_copy, &rt->dwarf_checked);
+			layout_cache_store(cache, rt);
+		}
+		free(cache);
 		if (rt->dwarf_checked) {
 			snprintf(rt->layout_source, sizeof(rt->layout_source),
-				 "%s, %d fields checked against DWARF%s",
+				 "%s, %d fields checked against DWARF%s%s",
 				 rt->layout_copy.source, rt->dwarf_checked,
-				 rt->dwarf_differ ? " (some corrected)" : "");
+				 rt->dwarf_differ ? " (some corrected)" : "",
+				 rt->layout_cached ? " (the check's outcome "
+						     "cached)" : "");
 			rt->layout_copy.source = rt->layout_source;
 		}
 	}

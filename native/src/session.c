@@ -648,13 +648,15 @@ static struct ph_error *cmd_info(struct ph_session *s, struct args *a,
 		ph_buf_json_str(out, s->rt->pymod->path, strlen(s->rt->pymod->path));
 		ph_buf_printf(out,
 			      ", \"runtime_address\": \"0x%llx\", "
-			      "\"layout_source\": \"%s\", \"threads\": %zu, "
+			      "\"layout_source\": \"%s\", \"layout_cached\": %s, "
+			      "\"threads\": %zu, "
 			      "\"objects\": %zu, \"found\": {\"gc_lists\": %llu, "
 			      "\"references\": %llu, \"roots\": %llu, "
 			      "\"pool_scan\": %llu}, \"types\": %zu, "
 			      "\"pymalloc_pools\": %zu, \"pymalloc_source\": ",
 			      (unsigned long long)s->rt->runtime_addr,
-			      s->rt->layout->source, t->nthreads, h->n,
+			      s->rt->layout->source,
+			      s->rt->layout_cached ? "true" : "false", t->nthreads, h->n,
 			      (unsigned long long)h->n_gc,
 			      (unsigned long long)h->n_ref,
 			      (unsigned long long)h->n_root,
