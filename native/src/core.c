@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <elf.h>
@@ -17,6 +19,32 @@
 #define NT_FILE 0x46494c45
 #endif
 
+/*
+ * Opens path as if root were "/": symbolic links and ".." resolved inside
+ * it (openat2's RESOLVE_IN_ROOT), so that a core's file names, which its
+ * process chose, never lead out of --sysroot. -1 with errno ENOSYS on a
+ * kernel older than 5.6.
+ */
+static int open_in_root(const char *root, const char *path)
+{
+	int dfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -1;
+	struct open_how how = {
+		.flags = O_RDONLY | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, dfd, path, &how, sizeof(how));
+	int e = errno;
+	close(dfd);
+	errno = e;
+	return fd;
+}
+
+/* Maps the file open on fd (path names it in messages); takes fd. */
+static struct ph_error *map_fd(int fd, const char *path, int *ret_fd,
+			       void **ret_map, size_t *ret_size);
+
 static struct ph_error *map_file(const char *path, int *ret_fd, void **ret_map,
 				 size_t *ret_size)
 {
@@ -24,6 +52,12 @@ static struct ph_error *map_file(const char *path, int *ret_fd, void **ret_map,
 	if (fd < 0)
 		return ph_error_create_path(PH_ERR_OS, path, "%s: %s", path,
 					    strerror(errno));
+	return map_fd(fd, path, ret_fd, ret_map, ret_size);
+}
+
+static struct ph_error *map_fd(int fd, const char *path, int *ret_fd,
+			       void **ret_map, size_t *ret_size)
+{
 	struct stat st;
 	if (fstat(fd, &st) < 0) {
 		int e = errno;
@@ -195,27 +229,49 @@ struct ph_error *ph_module_open(struct ph_target *t, struct ph_module *mod,
 				    bool check_build_id)
 {
 	char *disk;
+	const char *in_root = NULL; /* the path inside the sysroot */
+	size_t rootlen = 0;
 	if (override)
 		disk = strdup(override);
 	else if (sysroot && *sysroot) {
-		/* Keep every path under the sysroot: no ".." escapes. */
+		/* Keep every path under the sysroot: no ".." escapes, and
+		 * symbolic links resolved inside it (open_in_root). */
 		size_t n = strlen(sysroot);
 		while (n > 1 && sysroot[n - 1] == '/')
 			n--;
+		rootlen = n;
 		if (strstr(mod->path, "/../") || mod->path[0] != '/')
 			return NULL;
 		/* gcore run outside a chroot names files by their full path:
 		 * those already inside the sysroot are taken as they are. */
-		if (!strncmp(mod->path, sysroot, n) && mod->path[n] == '/')
+		if (!strncmp(mod->path, sysroot, n) && mod->path[n] == '/') {
 			disk = strdup(mod->path);
-		else if (asprintf(&disk, "%.*s%s", (int)n, sysroot, mod->path) < 0)
-			disk = NULL;
+			in_root = mod->path + n;
+		} else {
+			if (asprintf(&disk, "%.*s%s", (int)n, sysroot,
+				     mod->path) < 0)
+				disk = NULL;
+			in_root = mod->path;
+		}
 	} else
 		disk = strdup(mod->path);
 	if (!disk)
 		return ph_error_nomem();
 	mod->disk_path = disk;
-	struct ph_error *err = map_file(disk, &mod->fd, &mod->map, &mod->size);
+	struct ph_error *err;
+	if (in_root) {
+		char root[4096];
+		snprintf(root, sizeof(root), "%.*s", (int)rootlen, sysroot);
+		int fd = open_in_root(root, in_root);
+		if (fd < 0 && errno == ENOSYS)
+			err = map_file(disk, &mod->fd, &mod->map, &mod->size);
+		else if (fd < 0)
+			err = ph_error_create_path(PH_ERR_OS, disk, "%s: %s",
+						   disk, strerror(errno));
+		else
+			err = map_fd(fd, disk, &mod->fd, &mod->map, &mod->size);
+	} else
+		err = map_file(disk, &mod->fd, &mod->map, &mod->size);
 	if (err) {
 		/* A library that cannot be opened costs only read-only data;
 		 * the executable is needed, so tell the caller. */

@@ -480,6 +480,8 @@ def plain_cases(s, core, truth):
     except Exception as e:
         check("undamaged: counts of __main__ classes", False, e)
 
+    sysroot_case(s, core)
+
     # ---- 1. cut at 10%, 50%, 90% ---------------------------------------
     for p in (10, 50, 90):
         dst = cut(core, os.path.join(s.work, "trunc-%d.core" % p), p)
@@ -535,6 +537,28 @@ def plain_cases(s, core, truth):
                                        if name == "sizes" else []))
         if name in ("mixed-5", "loops"):
             gdb_case(s, name, dst, truth["holder"])
+
+
+def sysroot_case(s, core):
+    """Untrusted file names: under --sysroot, a symbolic link in the root
+    that points out of it (here at the very executable the core names) is
+    resolved inside the root, so the file outside is never opened."""
+    root = os.path.join(s.work, "escape-root")
+    exe = INTERP.exe
+    os.makedirs(os.path.dirname(root + exe), exist_ok=True)
+    os.symlink(exe, root + exe)      # absolute: leads out of the root
+    r = Run([s.binary, "--core", core, "--sysroot", root, "types",
+             "--limit", "1"], env=s.env)
+    check("sysroot: a link out of the root is not followed",
+          r.rc == 2 and not r.sanitizer() and "COUNT" not in r.out,
+          "rc=%s out=%r err=%r" % (r.rc, r.out[:200], r.err[-300:]))
+    os.remove(root + exe)
+    os.symlink("../../../.." + exe, root + exe)   # relative, ".." past /
+    r = Run([s.binary, "--core", core, "--sysroot", root, "types",
+             "--limit", "1"], env=s.env)
+    check("sysroot: '..' in a link stays in the root",
+          r.rc == 2 and not r.sanitizer() and "COUNT" not in r.out,
+          "rc=%s out=%r err=%r" % (r.rc, r.out[:200], r.err[-300:]))
 
 
 def gdb_case(s, label, core, addr):
