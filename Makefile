@@ -82,6 +82,7 @@ unit-san: $(SAN)/tests/unit
 PYTHONS = $(shell bash scripts/interpreters.sh)
 
 integration: all $(SAN)/bin/py-heap
+	@bash scripts/interpreters.sh >/dev/null
 	@echo "interpreters: $(PYTHONS)"
 	set -e; for py in $(PYTHONS); do \
 		$(PYTHON) tests/integration/run.py --bin $(BIN) \

@@ -5,6 +5,7 @@
 # builds of other versions in roots made by fixtures/provision.sh (given
 # as ROOT::PYTHON: run under chroot, read with --sysroot).
 set -u
+missing=0
 here=$(cd "$(dirname "$0")/.." && pwd)
 supported="3.8 3.9 3.10 3.11 3.12 3.13 3.14"
 out=(/usr/bin/python3.11)
@@ -15,8 +16,9 @@ for v in $supported; do
 	done
 done
 # Debian's own builds (stripped, as users have them): bullseye's python3.9,
-# trixie's python3.13, sid's python3.14.
-for pair in bullseye:/usr/bin/python3.9 trixie:/usr/bin/python3.13 sid:/usr/bin/python3.14; do
+# trixie's python3.13, sid's python3.14 and python3.15.
+for pair in bullseye:/usr/bin/python3.9 trixie:/usr/bin/python3.13 sid:/usr/bin/python3.14 \
+	sid:/usr/bin/python3.15; do
 	suite=${pair%%:*} py=${pair#*:}
 	if [ "${PYHEAP_NO_ROOTS:-}" = "" ] &&
 		r=$(bash "$here/fixtures/provision.sh" "$suite" 2>/dev/null | tail -1) &&
@@ -24,6 +26,12 @@ for pair in bullseye:/usr/bin/python3.9 trixie:/usr/bin/python3.13 sid:/usr/bin/
 		out+=("$r::$py")
 	else
 		echo "interpreters.sh: no Debian $suite root (fixtures/provision.sh $suite failed): its $py is not tested" >&2
+		missing=1
 	fi
 done
 echo "${out[@]}"
+# CI must cover every interpreter: there, a root that could not be made
+# fails the run (PYHEAP_REQUIRE_ROOTS=1, set by .ci/run).
+if [ "${PYHEAP_REQUIRE_ROOTS:-}" = 1 ] && [ "${missing:-0}" = 1 ]; then
+	exit 1
+fi

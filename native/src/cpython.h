@@ -136,6 +136,9 @@ struct ph_layout {
 	/* 3.8/3.9: free lists are file statics (found by symbol), not the
 	 * interpreter's */
 	bool static_free_lists;
+	/* 3.15: the offset of md_state_size in a module (0: read m_size
+	 * from its PyModuleDef) */
+	uint32_t module_state_size;
 };
 
 /* The static types py-heap recognises by their symbol names. */

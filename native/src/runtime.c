@@ -412,7 +412,7 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 				      "Python older than 3.8 (no Py_Version "
 				      "symbol in %s, and no sys.hexversion "
 				      "where 3.8 to 3.10 keep it): not "
-				      "supported; supported: 3.8 to 3.14",
+				      "supported; supported: 3.8 to 3.15",
 				      rt->pymod->path);
 		goto fail;
 	}
@@ -431,7 +431,7 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 	if (!rt->layout) {
 		err = ph_error_create(PH_ERR_UNSUPPORTED,
 				      "Python %s is not supported (supported: "
-				      "3.8 to 3.14)",
+				      "3.8 to 3.15)",
 				      rt->version);
 		goto fail;
 	}

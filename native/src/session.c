@@ -243,7 +243,10 @@ struct ph_error *session_heap(struct ph_session *s)
 			      "not be read\n",
 			      ph_fmt_count(s->target->mem.bytes_missing, a),
 			      ph_fmt_count(h->refs_into_missing, b));
-		s->partial = true;
+		/* partial when something was lost: a live process has
+		 * mappings no one can read, which hold no object */
+		if (h->refs_into_missing)
+			s->partial = true;
 	}
 	/* Damage: each kind on one line, counted; any makes the answer
 	 * partial (exit status 2), except in a process read while it ran
