@@ -435,7 +435,7 @@ loaded, finds the interpreter's runtime state and enumerates every Python
 object, without running code in the process. It works on a core file
 (gdb PYTHON CORE) and on a live process GDB has stopped (gdb -p PID):
 after `continue` and a stop, the commands see the new state.
-CPython 3.11, 3.12, 3.13 and 3.14 are supported.
+CPython 3.11, 3.12, 3.13, 3.14 and 3.15 are supported.
 
 Subcommands:
   py-heap summary                 a first look: totals, top types, GC, pymalloc

@@ -6,7 +6,7 @@
 # as ROOT::PYTHON: run under chroot, read with --sysroot).
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
-supported="3.11 3.12 3.13 3.14"
+supported="3.11 3.12 3.13 3.14 3.15"
 out=(/usr/bin/python3.11)
 root=$(pyenv root 2>/dev/null || echo /root/.pyenv)
 for v in $supported; do
@@ -15,8 +15,9 @@ for v in $supported; do
 	done
 done
 # Debian's own builds (stripped, as users have them): trixie's python3.13,
-# sid's python3.14.
-for pair in trixie:/usr/bin/python3.13 sid:/usr/bin/python3.14; do
+# sid's python3.14 and python3.15.
+for pair in trixie:/usr/bin/python3.13 sid:/usr/bin/python3.14 \
+	sid:/usr/bin/python3.15; do
 	suite=${pair%%:*} py=${pair#*:}
 	if [ "${PYHEAP_NO_ROOTS:-}" = "" ] &&
 		r=$(bash "$here/fixtures/provision.sh" "$suite" 2>/dev/null | tail -1) &&

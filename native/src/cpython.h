@@ -103,6 +103,12 @@ struct ph_layout {
 	/* 3.14+: frames hold tagged _PyStackRef (bit 0: not counted; 3: a
 	 * tagged int) and a stack pointer instead of a stack top index */
 	bool stackrefs;
+	/* 3.15+: a module holds its state's size itself (md_def is gone):
+	 * the offset of md_state_size; 0 to read it from md_def's m_size */
+	uint32_t module_state_size;
+	/* generator states below it have a live frame (3.15+ count them up
+	 * from 0, CLEARED 5); 0 means below 1 (up to 3.14: -3 to 0) */
+	int32_t gen_state_done;
 };
 
 /* The static types py-heap recognises by their symbol names. */

@@ -564,9 +564,13 @@ static struct ph_error *build_c_holders(struct ph_graph *g)
 			continue;
 		uint64_t st = 0, def = 0, size = 0;
 		ph_mem_u64(h->mem, h->addr[i] + L->module_state, &st);
-		ph_mem_u64(h->mem, h->addr[i] + L->module_def, &def);
-		if (st && def)
-			ph_mem_u64(h->mem, def + L->moddef_size, &size);
+		if (L->module_state_size)
+			ph_mem_u64(h->mem, h->addr[i] + L->module_state_size, &size);
+		else {
+			ph_mem_u64(h->mem, h->addr[i] + L->module_def, &def);
+			if (st && def)
+				ph_mem_u64(h->mem, def + L->moddef_size, &size);
+		}
 		if (!st || !size || size > (1 << 20))
 			continue;
 		char what[64];

@@ -1247,7 +1247,8 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 		field(h, addr, L->gen_name, "__name__", fn, arg);
 		field(h, addr, L->gen_qualname, "__qualname__", fn, arg);
 		int8_t state = (int8_t)rd8(h, addr + L->gen_state);
-		if (state < 1) /* created, suspended or running */
+		/* created, suspended or running */
+		if (state < (L->gen_state_done ? L->gen_state_done : 1))
 			ph_heap_iframe_referents(h, addr + L->gen_iframe, fn, arg);
 		break;
 	}

@@ -208,7 +208,7 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 		err = ph_error_create(PH_ERR_UNSUPPORTED,
 				      "Python older than 3.11 (no Py_Version "
 				      "symbol in %s): not supported yet; "
-				      "supported: 3.11, 3.12, 3.13, 3.14",
+				      "supported: 3.11, 3.12, 3.13, 3.14, 3.15",
 				      rt->pymod->path);
 		goto fail;
 	}
@@ -227,7 +227,7 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 	if (!rt->layout) {
 		err = ph_error_create(PH_ERR_UNSUPPORTED,
 				      "Python %s is not supported (supported: "
-				      "3.11, 3.12, 3.13, 3.14)",
+				      "3.11, 3.12, 3.13, 3.14, 3.15)",
 				      rt->version);
 		goto fail;
 	}
