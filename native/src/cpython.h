@@ -154,6 +154,7 @@ struct ph_runtime {
 	char layout_source[160];
 	char version[32]; /* "3.11.2" */
 	uint32_t hexversion;
+	bool debug_build; /* Py_DEBUG: its symbols are there */
 	const struct ph_module *pymod; /* the file holding _PyRuntime */
 	uint64_t runtime_addr;
 	uint64_t main_interp;

@@ -779,3 +779,34 @@ const struct ph_layout *ph_layout_for(unsigned major, unsigned minor)
 		return &layout_315;
 	return NULL;
 }
+
+bool ph_layout_debug_adjust(struct ph_layout *L);
+
+/*
+ * A Py_DEBUG build (Debian's python3.Xd) of a version: the same objects,
+ * but a larger interpreter state. Checked against the DWARF of Debian's
+ * 3.11.2, 3.13.5, 3.14.10 and 3.15.2 debug builds (no Py_TRACE_REFS: the
+ * object header is the release one). false: not known for this version.
+ */
+bool ph_layout_debug_adjust(struct ph_layout *L)
+{
+	if (L->major != 3)
+		return false;
+	switch (L->minor) {
+	case 11:
+		return true; /* PyInterpreterState as in the release build */
+	case 13:
+	case 14:
+	case 15:
+		/* PyConfig grows by 8 bytes (its Py_DEBUG-only option), the
+		 * object state by 8 (reftotal, after the free lists): what
+		 * follows moves by 8, then 16 */
+		L->interp_skip[0][0] += 8; /* the free lists */
+		L->interp_skip[1][0] += 16; /* the callable cache */
+		L->is_type_cache += 16;
+		L->is_builtin_states += 16;
+		return true;
+	default:
+		return false;
+	}
+}

@@ -6,6 +6,7 @@
 #include "cpython.h"
 
 const struct ph_layout *ph_layout_for(unsigned major, unsigned minor);
+bool ph_layout_debug_adjust(struct ph_layout *L);
 
 static const char *const kind_symbols[PH_KIND_COUNT] = {
 	[PH_KIND_OBJECT] = "PyBaseObject_Type",
@@ -96,12 +97,14 @@ static struct ph_error *apply_debug_offsets(struct ph_runtime *rt)
 	if (rt->layout->minor != 13) {
 		/* 3.14+ extend the struct: keep the tables, checked by the
 		 * cookie and version only. */
-		rt->layout_copy = *rt->layout;
+		if (rt->layout != &rt->layout_copy)
+			rt->layout_copy = *rt->layout;
 		rt->layout_copy.source = "tables (debug offsets present)";
 		rt->layout = &rt->layout_copy;
 		return NULL;
 	}
-	rt->layout_copy = *rt->layout;
+	if (rt->layout != &rt->layout_copy)
+		rt->layout_copy = *rt->layout;
 	struct ph_layout *L = &rt->layout_copy;
 	static const struct {
 		uint32_t at;			/* in _Py_DebugOffsets (3.13) */
@@ -180,15 +183,11 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 		goto fail;
 	}
 	rt->runtime_addr = addr;
+	/* Py_DEBUG builds define (and export) these; release builds not. */
 	uint64_t dbg;
-	if (ph_module_symbol(rt->pymod, "_Py_RefTotal", &dbg, NULL) ||
-	    ph_module_symbol(rt->pymod, "_Py_NegativeRefcount", &dbg, NULL)) {
-		err = ph_error_create(PH_ERR_UNSUPPORTED,
-				      "%s is a debug build of CPython (Py_DEBUG): "
-				      "not supported yet; inspect a release build",
-				      rt->pymod->path);
-		goto fail;
-	}
+	rt->debug_build =
+		ph_module_symbol(rt->pymod, "_Py_RefTotal", &dbg, NULL) ||
+		ph_module_symbol(rt->pymod, "_Py_NegativeRefcount", &dbg, NULL);
 	/* Symbols the build does not export (pymalloc's arenas, the interned
 	 * table) are in its debug information, when there is some. */
 	ph_module_find_debuginfo(t, (struct ph_module *)rt->pymod);
@@ -230,6 +229,19 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 				      "3.11, 3.12, 3.13, 3.14, 3.15)",
 				      rt->version);
 		goto fail;
+	}
+	if (rt->debug_build) {
+		rt->layout_copy = *rt->layout;
+		if (!ph_layout_debug_adjust(&rt->layout_copy)) {
+			err = ph_error_create(PH_ERR_UNSUPPORTED,
+					      "%s is a debug build of CPython %s "
+					      "(Py_DEBUG): not supported for this "
+					      "version (debug builds: 3.11, 3.13, "
+					      "3.14, 3.15)",
+					      rt->pymod->path, rt->version);
+			goto fail;
+		}
+		rt->layout = &rt->layout_copy;
 	}
 	if (major == 3 && minor >= 13 && (err = apply_debug_offsets(rt)))
 		goto fail;
