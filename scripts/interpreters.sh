@@ -15,10 +15,15 @@ for v in $supported; do
 		[ -x "$py" ] && out+=("$py")
 	done
 done
+# Debian's debug build of 3.11 (python3.11-dbg), when installed.
+[ -x /usr/bin/python3.11d ] && out+=(/usr/bin/python3.11d)
 # Debian's own builds (stripped, as users have them): bullseye's python3.9,
-# trixie's python3.13, sid's python3.14 and python3.15.
-for pair in bullseye:/usr/bin/python3.9 trixie:/usr/bin/python3.13 sid:/usr/bin/python3.14 \
-	sid:/usr/bin/python3.15; do
+# trixie's python3.13, sid's python3.14 and python3.15; and their debug
+# builds (Py_DEBUG, with pymalloc's debug hooks), python3.Xd.
+for pair in bullseye:/usr/bin/python3.9 trixie:/usr/bin/python3.13 \
+	sid:/usr/bin/python3.14 sid:/usr/bin/python3.15 \
+	trixie:/usr/bin/python3.13d sid:/usr/bin/python3.14d \
+	sid:/usr/bin/python3.15d; do
 	suite=${pair%%:*} py=${pair#*:}
 	if [ "${PYHEAP_NO_ROOTS:-}" = "" ] &&
 		r=$(bash "$here/fixtures/provision.sh" "$suite" 2>/dev/null | tail -1) &&

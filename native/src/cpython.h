@@ -136,9 +136,12 @@ struct ph_layout {
 	/* 3.8/3.9: free lists are file statics (found by symbol), not the
 	 * interpreter's */
 	bool static_free_lists;
-	/* 3.15: the offset of md_state_size in a module (0: read m_size
-	 * from its PyModuleDef) */
+	/* 3.15+: a module holds its state's size itself (md_def is gone):
+	 * the offset of md_state_size; 0 to read it from md_def's m_size */
 	uint32_t module_state_size;
+	/* generator states below it have a live frame (3.15+ count them up
+	 * from 0, CLEARED 5); 0 means below 1 (up to 3.14: -3 to 0) */
+	int32_t gen_state_done;
 };
 
 /* The static types py-heap recognises by their symbol names. */
@@ -185,6 +188,7 @@ struct ph_runtime {
 	char layout_source[160];
 	char version[32]; /* "3.11.2" */
 	uint32_t hexversion;
+	bool debug_build; /* Py_DEBUG: its symbols are there */
 	const struct ph_module *pymod; /* the file holding _PyRuntime */
 	uint64_t runtime_addr;
 	uint64_t main_interp;

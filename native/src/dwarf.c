@@ -75,6 +75,11 @@ static int path_offset(Dwarf_Die *st, const char *path, Dwarf_Word *ret)
 	return 0;
 }
 
+/* Changes with every build of this file: the layout cache (runtime.c)
+ * keys on it, so that a changed list of checks is never answered by the
+ * outcome of an older one. */
+const char ph_dwarf_check_id[] = __DATE__ " " __TIME__;
+
 int ph_dwarf_check_layout(const struct ph_module *mod, struct ph_layout *L,
 			  int *ret_checked)
 {
@@ -131,6 +136,12 @@ int ph_dwarf_check_layout(const struct ph_module *mod, struct ph_layout *L,
 		C(1, "gc", is_gc),
 		C(1, "sysdict", is_sysdict),
 		C(1, "builtins", is_builtins),
+		/* move in debug builds: 3.11's, then 3.12+'s place */
+		C(1, "type_cache", is_type_cache),
+		C(1, "types.type_cache", is_type_cache),
+		/* 3.13+: {num_initialized, initialized[]}; 3.12: the array */
+		C(1, "types.builtins.initialized", is_builtin_states),
+		C(1, "types.builtins", is_builtin_states),
 		C(2, "next", ts_next),
 		C(3, "tp_flags", tp_flags),
 		C(3, "tp_dict", tp_dict),
@@ -141,12 +152,21 @@ int ph_dwarf_check_layout(const struct ph_module *mod, struct ph_layout *L,
 #undef C
 	};
 	int differ = 0;
+	bool builtins_done = false;
 	for (size_t i = 0; i < PH_ARRAY_SIZE(checks); i++) {
 		Dwarf_Word v;
+		/* the array itself, when it is not inside a struct */
+		if (checks[i].field == offsetof(struct ph_layout,
+						is_builtin_states) &&
+		    builtins_done)
+			continue;
 		if (!w[checks[i].st].found ||
 		    path_offset(&w[checks[i].st].die, checks[i].path, &v) != 0 ||
 		    v > UINT32_MAX)
 			continue;
+		if (checks[i].field == offsetof(struct ph_layout,
+						is_builtin_states))
+			builtins_done = true;
 		uint32_t *f = (uint32_t *)((char *)L + checks[i].field);
 		if (*f != (uint32_t)v) {
 			*f = (uint32_t)v;

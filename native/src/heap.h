@@ -99,6 +99,11 @@ struct ph_heap {
 	struct ph_u64map scan_rejected; /* not types, as the pool scan found */
 	uint32_t gc_generations; /* where the GC lists were found */
 	const char *arena_source;
+	/* pymalloc's debug hooks (PYTHONMALLOC=debug, the default of Py_DEBUG
+	 * builds) wrap every allocation: a block starts with its size and an
+	 * API id (block_head bytes), and ends with guard bytes (block_extra
+	 * bytes in all); 0 and 0 without them */
+	uint32_t block_head, block_extra;
 };
 
 struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret);

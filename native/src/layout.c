@@ -322,7 +322,7 @@ static const struct ph_layout layout_313 = {
 	.values_header = 8,
 	.immortal = true,
 	.interned_uncounted = true,
-	.is_builtin_states = 182960,
+	.is_builtin_states = 182968, /* types.builtins.initialized */
 	.builtin_states_count = 200,
 	.builtin_state_size = 48,
 	.builtin_state_weaklist = 40,
@@ -605,13 +605,11 @@ static const struct ph_layout layout_314 = {
 	.tp_weaklistoffset = 208,
 };
 
-/* CPython 3.15 (Debian sid's 3.15.2): as 3.14, but for the thread state
- * (gil_requested, base_frame and profiling fields), the interpreter state
- * and _PyRuntime (moved), the GC state (no trash fields, stats by
- * pointer), PyTypeObject (_tp_iteritem: 8 more bytes, so every ht_ field
- * moves), module objects (md_def replaced by a token, md_state_size
- * kept in the module) and 203 static builtin types; offsets read with
- * GDB from the release build's DWARF (python3.15-dbg). */
+/* CPython 3.15 on x86-64, default (release) build. Offsets from Debian's
+ * 3.15.2 DWARF (python3.15-dbg), checked against its headers. Against
+ * 3.14: a smaller GC state (no trash list, stats behind a pointer), one
+ * more word in PyTypeObject, modules without md_def (their state's size
+ * in the module), generator states counted up from 0, more free lists. */
 static const struct ph_layout layout_315 = {
 	.major = 3,
 	.minor = 15,
@@ -631,7 +629,7 @@ static const struct ph_layout layout_315 = {
 	.interned_uncounted = true,
 	.refcnt_split = true,
 	.stackrefs = true,
-	.is_builtin_states = 180264,
+	.is_builtin_states = 180264, /* types.builtins.initialized */
 	.builtin_states_count = 203,
 	.builtin_state_size = 48,
 	.builtin_state_weaklist = 40,
@@ -755,14 +753,16 @@ static const struct ph_layout layout_315 = {
 	.type_cache_entry_size = 24,
 	.type_cache_value = 16,
 	.module_state = 24,
-	.module_def = UINT32_MAX,
-	.moddef_size = 0,
-	/* the free lists; the callable cache (borrowed) */
+	.moddef_size = 56,
+	/* the free lists (object_state); the callable cache (borrowed) */
 	.interp_skip = {{11096, 656}, {223280, 32}},
 	.tp_subclasses = 360,
 	.tp_weaklistoffset = 208,
-	.module_state_size = 56, /* md_state_size: no PyModuleDef needed */
+	.module_state_size = 56,
+	/* CREATED 0, SUSPENDED 1-3, EXECUTING 4, CLEARED 5 */
+	.gen_state_done = 5,
 };
+
 
 /* The names of code objects' references before 3.11 (code_fields). */
 static const char *const code_names_310[] = {
@@ -1251,4 +1251,35 @@ const struct ph_layout *ph_layout_for(unsigned major, unsigned minor)
 	if (major == 3 && minor == 15)
 		return &layout_315;
 	return NULL;
+}
+
+bool ph_layout_debug_adjust(struct ph_layout *L);
+
+/*
+ * A Py_DEBUG build (Debian's python3.Xd) of a version: the same objects,
+ * but a larger interpreter state. Checked against the DWARF of Debian's
+ * 3.11.2, 3.13.5, 3.14.10 and 3.15.2 debug builds (no Py_TRACE_REFS: the
+ * object header is the release one). false: not known for this version.
+ */
+bool ph_layout_debug_adjust(struct ph_layout *L)
+{
+	if (L->major != 3)
+		return false;
+	switch (L->minor) {
+	case 11:
+		return true; /* PyInterpreterState as in the release build */
+	case 13:
+	case 14:
+	case 15:
+		/* PyConfig grows by 8 bytes (its Py_DEBUG-only option), the
+		 * object state by 8 (reftotal, after the free lists): what
+		 * follows moves by 8, then 16 */
+		L->interp_skip[0][0] += 8; /* the free lists */
+		L->interp_skip[1][0] += 16; /* the callable cache */
+		L->is_type_cache += 16;
+		L->is_builtin_states += 16;
+		return true;
+	default:
+		return false;
+	}
 }

@@ -9,6 +9,7 @@
 #include "cpython.h"
 
 const struct ph_layout *ph_layout_for(unsigned major, unsigned minor);
+bool ph_layout_debug_adjust(struct ph_layout *L);
 
 static const char *const kind_symbols[PH_KIND_COUNT] = {
 	[PH_KIND_OBJECT] = "PyBaseObject_Type",
@@ -99,12 +100,14 @@ static struct ph_error *apply_debug_offsets(struct ph_runtime *rt)
 	if (rt->layout->minor != 13) {
 		/* 3.14+ extend the struct: keep the tables, checked by the
 		 * cookie and version only. */
-		rt->layout_copy = *rt->layout;
+		if (rt->layout != &rt->layout_copy)
+			rt->layout_copy = *rt->layout;
 		rt->layout_copy.source = "tables (debug offsets present)";
 		rt->layout = &rt->layout_copy;
 		return NULL;
 	}
-	rt->layout_copy = *rt->layout;
+	if (rt->layout != &rt->layout_copy)
+		rt->layout_copy = *rt->layout;
 	struct ph_layout *L = &rt->layout_copy;
 	static const struct {
 		uint32_t at;			/* in _Py_DebugOffsets (3.13) */
@@ -244,14 +247,20 @@ struct layout_cache_head {
 	int32_t checked, differ;
 };
 
+extern const char ph_dwarf_check_id[];
+
 static uint64_t layout_hash(const struct ph_layout *L)
 {
 	struct ph_layout c = *L;
-	c.source = NULL; /* a pointer: not part of what was checked */
+	/* pointers: not part of what was checked (and moved by ASLR) */
+	c.source = NULL;
+	c.code_field_names = NULL;
 	const uint8_t *p = (const uint8_t *)&c;
 	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
 	for (size_t i = 0; i < sizeof(c); i++)
 		h = (h ^ p[i]) * 0x100000001b3ULL;
+	for (const char *q = ph_dwarf_check_id; *q; q++)
+		h = (h ^ (uint8_t)*q) * 0x100000001b3ULL;
 	return h;
 }
 
@@ -294,7 +303,9 @@ static bool layout_cache_load(const char *path, struct ph_runtime *rt)
 	fclose(f);
 	if (!ok)
 		return false;
+	/* the pointers are this process's, never the file's */
 	L.source = rt->layout_copy.source;
+	L.code_field_names = rt->layout_copy.code_field_names;
 	rt->layout_copy = L;
 	rt->dwarf_checked = hd.checked;
 	rt->dwarf_differ = hd.differ;
@@ -325,6 +336,7 @@ static void layout_cache_store(const char *path, const struct ph_runtime *rt)
 				       rt->dwarf_checked, rt->dwarf_differ};
 	struct ph_layout L = rt->layout_copy;
 	L.source = NULL;
+	L.code_field_names = NULL;
 	bool ok = f && fwrite(&hd, sizeof(hd), 1, f) == 1 &&
 		  fwrite(&L, sizeof(L), 1, f) == 1;
 	if (f && fclose(f))
@@ -383,15 +395,11 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 		goto fail;
 	}
 	rt->runtime_addr = addr;
+	/* Py_DEBUG builds define (and export) these; release builds not. */
 	uint64_t dbg;
-	if (ph_module_symbol(rt->pymod, "_Py_RefTotal", &dbg, NULL) ||
-	    ph_module_symbol(rt->pymod, "_Py_NegativeRefcount", &dbg, NULL)) {
-		err = ph_error_create(PH_ERR_UNSUPPORTED,
-				      "%s is a debug build of CPython (Py_DEBUG): "
-				      "not supported yet; inspect a release build",
-				      rt->pymod->path);
-		goto fail;
-	}
+	rt->debug_build =
+		ph_module_symbol(rt->pymod, "_Py_RefTotal", &dbg, NULL) ||
+		ph_module_symbol(rt->pymod, "_Py_NegativeRefcount", &dbg, NULL);
 	/* Symbols the build does not export (pymalloc's arenas, the interned
 	 * table) are in its debug information, when there is some. */
 	ph_module_find_debuginfo(t, (struct ph_module *)rt->pymod);
@@ -434,6 +442,19 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 				      "3.8 to 3.15)",
 				      rt->version);
 		goto fail;
+	}
+	if (rt->debug_build) {
+		rt->layout_copy = *rt->layout;
+		if (!ph_layout_debug_adjust(&rt->layout_copy)) {
+			err = ph_error_create(PH_ERR_UNSUPPORTED,
+					      "%s is a debug build of CPython %s "
+					      "(Py_DEBUG): not supported for this "
+					      "version (debug builds: 3.11, 3.13, "
+					      "3.14, 3.15)",
+					      rt->pymod->path, rt->version);
+			goto fail;
+		}
+		rt->layout = &rt->layout_copy;
 	}
 	if (major == 3 && minor >= 13 && (err = apply_debug_offsets(rt)))
 		goto fail;

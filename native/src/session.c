@@ -643,7 +643,11 @@ static struct ph_error *cmd_info(struct ph_session *s, struct args *a,
 	if (json) {
 		ph_buf_puts(out, "{\"python\": ");
 		ph_buf_json_str(out, s->rt->version, strlen(s->rt->version));
-		ph_buf_puts(out, ", \"build\": \"release\", \"executable\": ");
+		ph_buf_printf(out, ", \"build\": \"%s\", \"allocator\": \"%s\", "
+				   "\"executable\": ",
+			      s->rt->debug_build ? "debug" : "release",
+			      h->block_head ? "pymalloc with debug hooks"
+					    : "pymalloc");
 		ph_buf_json_str(out, exe_path, strlen(exe_path));
 		ph_buf_puts(out, ", \"build_id\": ");
 		ph_buf_json_str(out, bid, strlen(bid));
@@ -702,8 +706,8 @@ static struct ph_error *cmd_info(struct ph_session *s, struct args *a,
 		return NULL;
 	}
 	char c1[32], c2[32], c3[32], c4[32], c5[32];
-	ph_buf_printf(out, "Python:          %s (release build)\n",
-		      s->rt->version);
+	ph_buf_printf(out, "Python:          %s (%s build)\n", s->rt->version,
+		      s->rt->debug_build ? "debug" : "release");
 	ph_buf_printf(out, "Executable:      %s\n", exe_path);
 	ph_buf_printf(out, "Build-id:        %s\n", *bid ? bid : "(none)");
 	ph_buf_printf(out, "_PyRuntime:      0x%llx in %s\n",
@@ -723,8 +727,9 @@ static struct ph_error *cmd_info(struct ph_session *s, struct args *a,
 		      ph_fmt_count(h->n_ref, c3), ph_fmt_count(h->n_root, c4),
 		      ph_fmt_count(h->n_pool, c5));
 	ph_buf_printf(out, "Types:           %zu\n", h->ntypes);
-	ph_buf_printf(out, "pymalloc pools:  %s (%s)\n",
-		      ph_fmt_count(h->npools, c1), h->arena_source);
+	ph_buf_printf(out, "pymalloc pools:  %s (%s)%s\n",
+		      ph_fmt_count(h->npools, c1), h->arena_source,
+		      h->block_head ? ", debug hooks on" : "");
 	ph_buf_printf(out, "Not saved:       %s bytes\n",
 		      ph_fmt_count(t->mem.bytes_missing, c1));
 	ph_buf_printf(out,

@@ -388,6 +388,17 @@ def main():
         except Exception as e:
             check("%s: types" % label, False, e)
 
+    # ---- the build: release or debug (Py_DEBUG), as the process says ----
+    for label, core, truth in fixtures:
+        if label == "basic" and "build" in truth:
+            try:
+                d = cli_json(binary, core, "info")
+                check("info: %s build" % truth["build"],
+                      d.get("build") == truth["build"],
+                      "py-heap says %r" % d.get("build"))
+            except Exception as e:
+                check("info", False, e)
+
     # ---- text output -----------------------------------------------------
     for label, core, truth in fixtures:
         if label == "basic" and label in full:

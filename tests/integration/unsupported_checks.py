@@ -4,10 +4,10 @@
 Cores of pyenv's 3.7 and 3.6 (older than py-heap supports), of a future
 version (Debian's python3.15 from the sid root, read with a copy of its
 executable whose Py_Version says 3.16: a version py-heap has no layout for)
-and of the debug build python3.11d: each command exits 2 with one line
-naming the version or build, never a wrong answer.
-Roots come from fixtures/provision.sh; a root that cannot be made, or an
-interpreter that is not installed, is reported as SKIP.
+and of a debug build py-heap has no layout for (bullseye's python3.9d):
+each command exits 2 with one line naming the version or build, never a
+wrong answer. Roots come from fixtures/provision.sh; a root that cannot be
+made, or an interpreter that is not installed, is reported as SKIP.
 
     python3 tests/integration/unsupported_checks.py --bin build/bin/py-heap \\
         --cores-dir build/cores
@@ -56,13 +56,14 @@ def main():
     ap.add_argument("--bin", required=True)
     ap.add_argument("--cores-dir", required=True)
     a = ap.parse_args()
-    cases = [(None, "/usr/bin/python3.11d", "debug build")]
+    cases = []
     pyenv = subprocess.run(["pyenv", "root"], capture_output=True,
                            text=True).stdout.strip() or "/root/.pyenv"
     for v in ("3.7.16", "3.6.15"):
         cases.append((None, "%s/versions/%s/bin/python%s" % (
             pyenv, v, v.rsplit(".", 1)[0]), "not supported"))
-    for suite, pys in (("sid", ["/usr/bin/python3.15"]),):
+    for suite, pys in (("sid", ["/usr/bin/python3.15"]),
+                       ("bullseye", ["/usr/bin/python3.9d"])):
         r = subprocess.run(["bash", os.path.join(ROOT, "fixtures/provision.sh"),
                             suite], capture_output=True, text=True)
         root = r.stdout.strip().splitlines()[-1] if r.returncode == 0 and \
@@ -71,7 +72,8 @@ def main():
             if not root or not os.path.exists(root + py):
                 print("SKIP %s %s: no root (%s)" % (suite, py, r.stderr[-200:]))
                 continue
-            cases.append((root, py, "3.16.0 is not supported"))
+            cases.append((root, py, "3.16.0 is not supported"
+                          if py.endswith("3.15") else "debug build"))
     for root, py, want in cases:
         spec = "%s::%s" % (root, py) if root else py
         if not root and not os.path.exists(py):
