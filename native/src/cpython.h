@@ -136,6 +136,9 @@ struct ph_layout {
 	/* 3.8/3.9: free lists are file statics (found by symbol), not the
 	 * interpreter's */
 	bool static_free_lists;
+	/* the interpreter state's size, when it is on the heap (3.8-3.10)
+	 * and scanned for the references it holds */
+	uint32_t sizeof_interp;
 };
 
 /* The static types py-heap recognises by their symbol names. */

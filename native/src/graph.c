@@ -170,6 +170,17 @@ static bool is_static_addr(struct ph_heap *h, uint64_t addr)
 	return false;
 }
 
+/* Is addr in memory build_c_holders scans: static data, or up to 3.10 the
+ * main interpreter's state (allocated on the heap then)? Its references
+ * are counted there. */
+static bool is_scanned_addr(struct ph_heap *h, uint64_t addr)
+{
+	uint64_t interp = h->rt->main_interp;
+	return is_static_addr(h, addr) ||
+	       (h->L->sizeof_interp && addr >= interp &&
+		addr < interp + h->L->sizeof_interp);
+}
+
 
 
 static struct ph_error *root_add(struct ph_graph *g, uint64_t addr,
@@ -339,7 +350,7 @@ static struct ph_error *build_roots(struct ph_graph *g)
 		/* A static interpreter's references are counted by the scan
 		 * of C data (build_c_holders). */
 		uint32_t t = ph_graph_lookup(g, v);
-		if (t != PH_NONE && !is_static_addr(h, interp) &&
+		if (t != PH_NONE && !is_scanned_addr(h, interp + off) &&
 		    (err = count_add(&g->extern_refs, t)))
 			return err;
 	}
@@ -349,7 +360,8 @@ static struct ph_error *build_roots(struct ph_graph *g)
 		return err;
 	uint32_t gt = ph_graph_lookup(g, garbage);
 	/* (3.8 keeps the GC state in _PyRuntime: static, scanned) */
-	if (gt != PH_NONE && !is_static_addr(h, h->rt->gc_state) &&
+	if (gt != PH_NONE &&
+	    !is_scanned_addr(h, h->rt->gc_state + L->gc_garbage) &&
 	    (err = count_add(&g->extern_refs, gt)))
 		return err;
 	/* Static types live as long as the interpreter. */
@@ -599,6 +611,15 @@ static struct ph_error *build_c_holders(struct ph_graph *g)
 		if (!ph_mem_u64(h->mem, ts + L->ts_next, &ts))
 			break;
 	}
+	/* Up to 3.10 the main interpreter's state is on the heap: its
+	 * references (sys.modules, the codec registry, 3.9+'s small ints)
+	 * are found there, less its free lists (interp_skip) and the
+	 * method cache's borrowed values. */
+	uint64_t interp = h->rt->main_interp;
+	if (L->sizeof_interp && !is_static_addr(h, interp) &&
+	    (err = scan_holder(g, interp, interp + L->sizeof_interp, NULL, 0,
+			       "interpreter", interp)))
+		goto out;
 	/* Extension modules' state (PEP 3121). */
 	for (size_t i = 0; i < h->n; i++) {
 		if (h->types[h->tidx[i]].kind != PH_KIND_MODULE)
