@@ -586,6 +586,35 @@ static struct ph_error *build_c_holders(struct ph_graph *g)
 			skip[nskip++] = (struct extent){addrs[k], addrs[k] + sizes[k]};
 		}
 	}
+	/* Without symbols: the list and dict free lists (80 slots each) are
+	 * known by their first slots, which point at dead objects of their
+	 * type (refcount 0); the whole array is left out. */
+	size_t nfound_lists = 0;
+	for (size_t i = 0; L->static_free_lists && i < PH_ARRAY_SIZE(free_lists); i++) {
+		uint64_t a0, sz;
+		if (ph_module_symbol(h->rt->pymod, free_lists[i], &a0, &sz))
+			nfound_lists++;
+	}
+	for (size_t r = 0; L->static_free_lists && !nfound_lists && r < nranges; r++) {
+		if (ranges[r].mod != h->rt->pymod)
+			continue;
+		uint64_t lt = h->rt->kind_types[PH_KIND_LIST];
+		uint64_t dt = h->rt->kind_types[PH_KIND_DICT];
+		for (uint64_t a = (ranges[r].start + 7) & ~7ULL; a + 8 <= ranges[r].end;
+		     a += 8) {
+			uint64_t v, hdr[2];
+			if (!ph_mem_u64(h->mem, a, &v) || !v || (v & 7) ||
+			    !ph_mem_u64(h->mem, v, &hdr[0]) || hdr[0] ||
+			    !ph_mem_u64(h->mem, v + 8, &hdr[1]) ||
+			    (hdr[1] != lt && hdr[1] != dt))
+				continue;
+			if ((err = ph_grow((void **)&skip, &cap, nskip + 1,
+					   sizeof(*skip))))
+				goto out;
+			skip[nskip++] = (struct extent){a, a + 80 * 8};
+			a += 79 * 8;
+		}
+	}
 	if (nskip)
 		qsort(skip, nskip, sizeof(*skip), extent_cmp);
 	/* The writable data of every file mapped: C statics. */
