@@ -142,6 +142,9 @@ struct ph_layout {
 	/* generator states below it have a live frame (3.15+ count them up
 	 * from 0, CLEARED 5); 0 means below 1 (up to 3.14: -3 to 0) */
 	int32_t gen_state_done;
+	/* the interpreter state's size, when it is on the heap (3.8-3.10)
+	 * and scanned for the references it holds */
+	uint32_t sizeof_interp;
 };
 
 /* The static types py-heap recognises by their symbol names. */

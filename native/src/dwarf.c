@@ -149,6 +149,10 @@ int ph_dwarf_check_layout(const struct ph_module *mod, struct ph_layout *L,
 		C(4, "ht_qualname", ht_qualname),
 		C(4, "ht_cached_keys", ht_cached_keys),
 		C(5, "interpreters.head", rt_interpreters_head),
+		/* up to 3.10 */
+		C(1, "tstate_head", is_threads_head),
+		C(1, "modules", is_modules),
+		C(5, "gc", rt_gc),
 #undef C
 	};
 	int differ = 0;

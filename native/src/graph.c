@@ -170,6 +170,17 @@ static bool is_static_addr(struct ph_heap *h, uint64_t addr)
 	return false;
 }
 
+/* Is addr in memory build_c_holders scans: static data, or up to 3.10 the
+ * main interpreter's state (allocated on the heap then)? Its references
+ * are counted there. */
+static bool is_scanned_addr(struct ph_heap *h, uint64_t addr)
+{
+	uint64_t interp = h->rt->main_interp;
+	return is_static_addr(h, addr) ||
+	       (h->L->sizeof_interp && addr >= interp &&
+		addr < interp + h->L->sizeof_interp);
+}
+
 
 
 static struct ph_error *root_add(struct ph_graph *g, uint64_t addr,
@@ -339,7 +350,7 @@ static struct ph_error *build_roots(struct ph_graph *g)
 		/* A static interpreter's references are counted by the scan
 		 * of C data (build_c_holders). */
 		uint32_t t = ph_graph_lookup(g, v);
-		if (t != PH_NONE && !is_static_addr(h, interp) &&
+		if (t != PH_NONE && !is_scanned_addr(h, interp + off) &&
 		    (err = count_add(&g->extern_refs, t)))
 			return err;
 	}
@@ -349,7 +360,8 @@ static struct ph_error *build_roots(struct ph_graph *g)
 		return err;
 	uint32_t gt = ph_graph_lookup(g, garbage);
 	/* (3.8 keeps the GC state in _PyRuntime: static, scanned) */
-	if (gt != PH_NONE && !is_static_addr(h, h->rt->gc_state) &&
+	if (gt != PH_NONE &&
+	    !is_scanned_addr(h, h->rt->gc_state + L->gc_garbage) &&
 	    (err = count_add(&g->extern_refs, gt)))
 		return err;
 	/* Static types live as long as the interpreter. */
@@ -574,6 +586,35 @@ static struct ph_error *build_c_holders(struct ph_graph *g)
 			skip[nskip++] = (struct extent){addrs[k], addrs[k] + sizes[k]};
 		}
 	}
+	/* Without symbols: the list and dict free lists (80 slots each) are
+	 * known by their first slots, which point at dead objects of their
+	 * type (refcount 0); the whole array is left out. */
+	size_t nfound_lists = 0;
+	for (size_t i = 0; L->static_free_lists && i < PH_ARRAY_SIZE(free_lists); i++) {
+		uint64_t a0, sz;
+		if (ph_module_symbol(h->rt->pymod, free_lists[i], &a0, &sz))
+			nfound_lists++;
+	}
+	for (size_t r = 0; L->static_free_lists && !nfound_lists && r < nranges; r++) {
+		if (ranges[r].mod != h->rt->pymod)
+			continue;
+		uint64_t lt = h->rt->kind_types[PH_KIND_LIST];
+		uint64_t dt = h->rt->kind_types[PH_KIND_DICT];
+		for (uint64_t a = (ranges[r].start + 7) & ~7ULL; a + 8 <= ranges[r].end;
+		     a += 8) {
+			uint64_t v, hdr[2];
+			if (!ph_mem_u64(h->mem, a, &v) || !v || (v & 7) ||
+			    !ph_mem_u64(h->mem, v, &hdr[0]) || hdr[0] ||
+			    !ph_mem_u64(h->mem, v + 8, &hdr[1]) ||
+			    (hdr[1] != lt && hdr[1] != dt))
+				continue;
+			if ((err = ph_grow((void **)&skip, &cap, nskip + 1,
+					   sizeof(*skip))))
+				goto out;
+			skip[nskip++] = (struct extent){a, a + 80 * 8};
+			a += 79 * 8;
+		}
+	}
 	if (nskip)
 		qsort(skip, nskip, sizeof(*skip), extent_cmp);
 	/* The writable data of every file mapped: C statics. */
@@ -599,6 +640,15 @@ static struct ph_error *build_c_holders(struct ph_graph *g)
 		if (!ph_mem_u64(h->mem, ts + L->ts_next, &ts))
 			break;
 	}
+	/* Up to 3.10 the main interpreter's state is on the heap: its
+	 * references (sys.modules, the codec registry, 3.9+'s small ints)
+	 * are found there, less its free lists (interp_skip) and the
+	 * method cache's borrowed values. */
+	uint64_t interp = h->rt->main_interp;
+	if (L->sizeof_interp && !is_static_addr(h, interp) &&
+	    (err = scan_holder(g, interp, interp + L->sizeof_interp, NULL, 0,
+			       "interpreter", interp)))
+		goto out;
 	/* Extension modules' state (PEP 3121). */
 	for (size_t i = 0; i < h->n; i++) {
 		if (h->types[h->tidx[i]].kind != PH_KIND_MODULE)

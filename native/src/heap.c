@@ -689,7 +689,7 @@ static uint64_t obj_sizeof(struct ph_heap *h, uint64_t addr,
 			if (t->kind == PH_KIND_FRAME) {
 				int64_t n = frameobj_nlocalsplus(h, rd64(h, addr + L->if_code)) +
 					    (int32_t)rd32(h, rd64(h, addr + L->if_code) + L->co_stacksize);
-				size = L->if_localsplus + 8 * (n > 0 && n < (1 << 20) ? n : 1);
+				size = L->if_localsplus + 8 * (n >= 0 && n < (1 << 20) ? n : 1);
 			}
 			break;
 		}

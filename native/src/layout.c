@@ -924,6 +924,10 @@ static const struct ph_layout layout_310 = {
 	.long_tag = 0,
 	.immortal = false,
 	.interned_uncounted = true, /* their two references are not counted */
+	.sizeof_interp = 113528,
+	/* float, slice, tuple, list, dict, frame, async generator and context
+	 * free lists: slots past their count are stale */
+	.interp_skip = {{9776, 3536}},
 };
 
 /* CPython 3.9 (pyenv's 3.9.18 DWARF): as 3.10 but for the function,
@@ -1076,6 +1080,7 @@ static const struct ph_layout layout_39 = {
 	.long_tag = 0,
 	.immortal = false,
 	.interned_uncounted = true, /* their two references are not counted */
+	.sizeof_interp = 5656,
 };
 
 /* CPython 3.8 (pyenv's 3.8.18 DWARF): as 3.9, but the GC state is in
@@ -1228,6 +1233,7 @@ static const struct ph_layout layout_38 = {
 	.long_tag = 0,
 	.immortal = false,
 	.interned_uncounted = true, /* their two references are not counted */
+	.sizeof_interp = 2720,
 };
 
 const struct ph_layout *ph_layout_for(unsigned major, unsigned minor);

@@ -161,19 +161,30 @@ static uint32_t old_hexversion(struct ph_runtime *rt)
 	    !ph_module_symbol(rt->pymod, "PyUnicode_Type", &str_type, NULL) ||
 	    !ph_module_symbol(rt->pymod, "PyLong_Type", &long_type, NULL))
 		return 0;
-	static const unsigned minors[] = {10, 9, 8};
+	/* 3.7 too, only to name it: its runtime and interpreter differ, its
+	 * dicts, strs and ints are 3.8's */
+	static const struct {
+		unsigned minor;
+		uint32_t head, sysdict;
+	} probes[] = {{10, 0, 0}, {9, 0, 0}, {8, 0, 0}, {7, 24, 56}};
 	uint32_t any = 0;
-	for (size_t m = 0; m < PH_ARRAY_SIZE(minors); m++) {
-		const struct ph_layout *L = ph_layout_for(3, minors[m]);
+	for (size_t m = 0; m < PH_ARRAY_SIZE(probes); m++) {
+		const struct ph_layout *L = ph_layout_for(3, probes[m].minor);
+		if (!L)
+			L = ph_layout_for(3, 8);
+		uint32_t head_off = probes[m].head ? probes[m].head
+						   : L->rt_interpreters_head;
+		uint32_t sysdict_off = probes[m].sysdict ? probes[m].sysdict
+							 : L->is_sysdict;
 		uint64_t interp = 0, next, sysdict = 0, type = 0, keys = 0;
 		uint64_t size = 0, nentries = 0, values = 1;
-		if (!ph_mem_u64(mem, rt->runtime_addr + L->rt_interpreters_head,
-				&interp) || !interp)
+		if (!ph_mem_u64(mem, rt->runtime_addr + head_off, &interp) ||
+		    !interp)
 			continue;
 		for (int i = 0; i < 4096 && ph_mem_u64(mem, interp + L->is_next, &next) &&
 				next; i++)
 			interp = next;
-		if (!ph_mem_u64(mem, interp + L->is_sysdict, &sysdict) ||
+		if (!ph_mem_u64(mem, interp + sysdict_off, &sysdict) ||
 		    !ph_mem_u64(mem, sysdict + 8, &type) || type != dict_type ||
 		    !ph_mem_u64(mem, sysdict + L->dict_keys, &keys) ||
 		    !ph_mem_u64(mem, sysdict + L->dict_values, &values) || values ||
@@ -203,7 +214,7 @@ static uint32_t old_hexversion(struct ph_runtime *rt)
 			    ndigits != 1 ||
 			    !ph_mem_u32(mem, value + L->long_digits, &hv))
 				continue;
-			if (hv >> 24 == 3 && ((hv >> 16) & 0xff) == minors[m])
+			if (hv >> 24 == 3 && ((hv >> 16) & 0xff) == probes[m].minor)
 				return hv;
 			any = hv;
 			break;
@@ -416,11 +427,15 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 			goto fail;
 		}
 	} else if (!(hexversion = old_hexversion(rt))) {
+		/* Either the memory that holds it is lost, or it is older */
 		err = ph_error_create(PH_ERR_UNSUPPORTED,
-				      "Python older than 3.8 (no Py_Version "
-				      "symbol in %s, and no sys.hexversion "
-				      "where 3.8 to 3.10 keep it): not "
-				      "supported; supported: 3.8 to 3.15",
+				      "cannot read the Python version: no "
+				      "Py_Version symbol in %s (older than "
+				      "3.11), and no sys.hexversion where 3.8 "
+				      "to 3.10 keep it: its memory damaged, "
+				      "zeroed or not saved, or a Python older "
+				      "than 3.8 (not supported; supported: 3.8 "
+				      "to 3.15)",
 				      rt->pymod->path);
 		goto fail;
 	}
