@@ -45,6 +45,8 @@ static int open_in_root(const char *root, const char *path)
 static struct ph_error *map_fd(int fd, const char *path, int *ret_fd,
 			       void **ret_map, size_t *ret_size);
 
+static void sym_table_free(void *p);
+
 static struct ph_error *map_file(const char *path, int *ret_fd, void **ret_map,
 				 size_t *ret_size)
 {
@@ -637,7 +639,7 @@ void ph_target_destroy(struct ph_target *t)
 		if (m->fd >= 0)
 			close(m->fd);
 		ph_module_close_debuginfo(m);
-		free(m->syms);
+		sym_table_free(m->syms);
 		free(m->path);
 		free(m->disk_path);
 	}
@@ -746,14 +748,101 @@ static bool sym_collect_cb(void *arg, const char *name, GElf_Sym *sym)
 	return false;
 }
 
-static int sym_entry_cmp(const void *a, const void *b)
+static bool sym_entry_eq(const struct sym_entry *x, const char *name,
+			 size_t len)
 {
-	const struct sym_entry *x = a, *y = b;
-	size_t n = x->len < y->len ? x->len : y->len;
-	int c = memcmp(x->name, y->name, n);
-	if (c)
-		return c;
-	return x->len < y->len ? -1 : x->len > y->len;
+	return x->len == len && !memcmp(x->name, name, len);
+}
+
+static uint64_t sym_hash(const char *name, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)name[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+/*
+ * The table: entries in the order the symbol tables give them (.dynsym
+ * before .symtab), then an open-addressing index by name hash holding each
+ * name's first entry, and a chain to the next entry of the same name.
+ * Built in one pass (no sort): a debug file has tens of thousands.
+ */
+struct sym_table {
+	struct sym_entry *e;
+	size_t n;
+	uint32_t *slots; /* entry + 1; 0: empty */
+	uint32_t *next;	 /* entry + 1 of the next of the same name */
+	size_t mask;
+};
+
+static void sym_table_free(void *p)
+{
+	struct sym_table *t = p;
+	if (!t)
+		return;
+	free(t->e);
+	free(t->slots);
+	free(t->next);
+	free(t);
+}
+
+static struct sym_table *sym_table_build(struct sym_collect *c)
+{
+	struct sym_table *t = calloc(1, sizeof(*t));
+	size_t cap = 16;
+	while (cap < 2 * c->n + 1)
+		cap <<= 1;
+	if (!t || !(t->slots = calloc(cap, sizeof(*t->slots))) ||
+	    !(t->next = calloc(c->n + 1, sizeof(*t->next)))) {
+		if (t) {
+			free(t->slots);
+			free(t);
+		}
+		free(c->e);
+		return NULL;
+	}
+	t->e = c->e;
+	t->n = c->n;
+	t->mask = cap - 1;
+	uint32_t *last = calloc(c->n + 1, sizeof(*last));
+	if (!last) {
+		sym_table_free(t);
+		return NULL;
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		const struct sym_entry *x = &t->e[i];
+		size_t s = (size_t)sym_hash(x->name, x->len) & t->mask;
+		while (t->slots[s] &&
+		       !sym_entry_eq(&t->e[t->slots[s] - 1], x->name, x->len))
+			s = (s + 1) & t->mask;
+		if (!t->slots[s]) {
+			t->slots[s] = (uint32_t)i + 1;
+			last[i] = (uint32_t)i + 1;
+		} else {
+			/* append to that name's chain, in table order */
+			uint32_t head = t->slots[s] - 1;
+			t->next[last[head] - 1] = (uint32_t)i + 1;
+			last[head] = (uint32_t)i + 1;
+		}
+	}
+	free(last);
+	return t;
+}
+
+/* The first entry named name (without LTO's suffix), or NULL. */
+static const struct sym_entry *sym_table_find(const struct sym_table *t,
+					      const char *name)
+{
+	size_t len = strlen(name);
+	size_t s = (size_t)sym_hash(name, len) & t->mask;
+	while (t->slots[s]) {
+		const struct sym_entry *x = &t->e[t->slots[s] - 1];
+		if (sym_entry_eq(x, name, len))
+			return x;
+		s = (s + 1) & t->mask;
+	}
+	return NULL;
 }
 
 bool ph_module_symbol(const struct ph_module *cmod, const char *name,
@@ -774,25 +863,17 @@ bool ph_module_symbol(const struct ph_module *cmod, const char *name,
 				*ret_size = f.sym.st_size;
 			return true;
 		}
-		if (c.n)
-			qsort(c.e, c.n, sizeof(*c.e), sym_entry_cmp);
-		free(mod->syms);
-		mod->syms = c.e;
-		mod->nsyms = c.n;
+		struct sym_table *t = sym_table_build(&c);
+		if (!t)
+			return false;
+		sym_table_free(mod->syms);
+		mod->syms = t;
+		mod->nsyms = t->n;
 		mod->syms_with_debug = mod->debug_elf != NULL;
-		if (!mod->syms)
-			mod->syms = calloc(1, sizeof(struct sym_entry));
 	}
-	struct sym_entry key = {name, strlen(name), 0, 0};
-	const struct sym_entry *e = mod->nsyms
-		? bsearch(&key, mod->syms, mod->nsyms, sizeof(key), sym_entry_cmp)
-		: NULL;
+	const struct sym_entry *e = sym_table_find(mod->syms, name);
 	if (!e)
 		return false;
-	/* Equal names: take the first (dynsym comes before symtab). */
-	while (e > (const struct sym_entry *)mod->syms &&
-	       !sym_entry_cmp(e - 1, &key))
-		e--;
 	*ret_addr = e->value + mod->bias;
 	if (ret_size)
 		*ret_size = e->size;
@@ -803,27 +884,23 @@ size_t ph_module_symbols(const struct ph_module *mod, const char *name,
 			 uint64_t *addrs, uint64_t *sizes, size_t max)
 {
 	uint64_t a;
-	/* builds the sorted table (when it can be built) */
+	/* builds the table (when it can be built) */
 	if (!ph_module_symbol(mod, name, &a, NULL) || !mod->nsyms)
 		return 0;
-	struct sym_entry key = {name, strlen(name), 0, 0};
-	const struct sym_entry *e =
-		bsearch(&key, mod->syms, mod->nsyms, sizeof(key), sym_entry_cmp);
-	if (!e)
-		return 0;
-	const struct sym_entry *first = mod->syms, *end = first + mod->nsyms;
-	while (e > first && !sym_entry_cmp(e - 1, &key))
-		e--;
+	const struct sym_table *t = mod->syms;
+	const struct sym_entry *e = sym_table_find(t, name);
 	size_t n = 0;
-	for (; e < end && n < max && !sym_entry_cmp(e, &key); e++) {
+	while (e && n < max) {
 		/* the same symbol in .dynsym and .symtab: once */
 		bool dup = false;
 		for (size_t i = 0; i < n && !dup; i++)
 			dup = addrs[i] == e->value + mod->bias;
-		if (dup)
-			continue;
-		addrs[n] = e->value + mod->bias;
-		sizes[n++] = e->size;
+		if (!dup) {
+			addrs[n] = e->value + mod->bias;
+			sizes[n++] = e->size;
+		}
+		uint32_t nx = t->next[e - t->e];
+		e = nx ? &t->e[nx - 1] : NULL;
 	}
 	return n;
 }

@@ -2427,9 +2427,30 @@ static bool type_maybe(struct ph_heap *h, uint64_t tp)
 
 /* The scan of one block by a thread: reads only. *ret_newtype is a type
  * to register when the block is left for later because of it. */
-static enum scan_result scan_block(struct ph_heap *h, uint64_t block,
-				   uint32_t block_size, uint64_t *ret_obj,
-				   uint32_t *ret_tidx, uint64_t *ret_newtype)
+/* A thread's cache of type lookups: a few types fill most blocks. */
+struct type_cache {
+	uint64_t addr[256];
+	uint32_t tidx[256];
+};
+
+static inline uint32_t *type_lookup(struct ph_heap *h, struct type_cache *tc,
+				    uint64_t tp)
+{
+	size_t slot = (size_t)((tp >> 4) ^ (tp >> 12)) & 255;
+	if (tp && tc->addr[slot] == tp)
+		return &tc->tidx[slot];
+	uint32_t *v = ph_u64map_get(&h->type_index, tp);
+	if (v) {
+		tc->addr[slot] = tp;
+		tc->tidx[slot] = *v;
+	}
+	return v;
+}
+
+static enum scan_result scan_block(struct ph_heap *h, struct type_cache *tc,
+				   uint64_t block, uint32_t block_size,
+				   uint64_t *ret_obj, uint32_t *ret_tidx,
+				   uint64_t *ret_newtype)
 {
 	for (size_t k = 0; k < PH_ARRAY_SIZE(scan_offsets); k++) {
 		uint64_t obj = block + scan_offsets[k];
@@ -2438,7 +2459,7 @@ static enum scan_result scan_block(struct ph_heap *h, uint64_t block,
 		const uint64_t *hdr = ph_mem_ptr(h->mem, obj, 24);
 		if (!hdr)
 			continue;
-		uint32_t *tv = ph_u64map_get(&h->type_index, hdr[1]);
+		uint32_t *tv = type_lookup(h, tc, hdr[1]);
 		if (!tv) {
 			if (!type_maybe(h, hdr[1]))
 				continue;
@@ -2476,6 +2497,7 @@ struct scan_ctx {
 	uint64_t *newtypes;
 	size_t nnew, newcap;
 	uint64_t seen[1024];
+	struct type_cache tc;
 	struct ph_error *err;
 };
 
@@ -2535,7 +2557,7 @@ static void *scan_worker(void *arg)
 				continue;
 			uint64_t block = c->addr[i] & ~1ULL;
 			const struct ph_pool *p = pool_at(h, block);
-			switch (scan_block(h, block, p->block_size, &obj, &tidx,
+			switch (scan_block(h, &c->tc, block, p->block_size, &obj, &tidx,
 					   &newtype)) {
 			case SCAN_FOUND:
 				mark_found(h, obj);
@@ -2563,7 +2585,7 @@ static void *scan_worker(void *arg)
 			uint64_t block = pool->addr + L->pool_overhead +
 					 (uint64_t)b * pool->block_size +
 					 h->block_head;
-			switch (scan_block(h, block, pool->block_size, &obj,
+			switch (scan_block(h, &c->tc, block, pool->block_size, &obj,
 					   &tidx, &newtype)) {
 			case SCAN_FOUND:
 				pool->obj_bits[(obj - pool->addr) / 16 / 64] |=

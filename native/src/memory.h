@@ -41,9 +41,9 @@ extern __thread const struct ph_segment *ph_mem_last
 extern __thread const struct ph_segment *ph_mem_prev
 	__attribute__((tls_model("initial-exec")));
 
-static inline bool ph_seg_has(const struct ph_memory *m,
-			      const struct ph_segment *s, uint64_t addr,
-			      size_t len)
+static inline __attribute__((always_inline)) bool
+ph_seg_has(const struct ph_memory *m, const struct ph_segment *s, uint64_t addr,
+	   size_t len)
 {
 	return s && s >= m->segs && s < m->segs + m->nsegs &&
 	       addr >= s->start && addr + len <= s->end && addr + len >= addr &&
@@ -51,8 +51,8 @@ static inline bool ph_seg_has(const struct ph_memory *m,
 }
 
 /* A pointer to len bytes at addr if all are present in one segment. */
-static inline const void *ph_mem_ptr(struct ph_memory *m, uint64_t addr,
-				     size_t len)
+static inline __attribute__((always_inline)) const void *
+ph_mem_ptr(struct ph_memory *m, uint64_t addr, size_t len)
 {
 	const struct ph_segment *s = ph_mem_last;
 	if (ph_seg_has(m, s, addr, len))
@@ -73,8 +73,8 @@ static inline const void *ph_mem_ptr(struct ph_memory *m, uint64_t addr,
 struct ph_error *ph_mem_read(struct ph_memory *m, uint64_t addr, void *buf,
 			     size_t len);
 
-static inline bool ph_mem_u64(struct ph_memory *m, uint64_t addr,
-			      uint64_t *ret)
+static inline __attribute__((always_inline)) bool
+ph_mem_u64(struct ph_memory *m, uint64_t addr, uint64_t *ret)
 {
 	const uint64_t *p = ph_mem_ptr(m, addr, 8);
 	if (!p)
@@ -83,8 +83,8 @@ static inline bool ph_mem_u64(struct ph_memory *m, uint64_t addr,
 	return true;
 }
 
-static inline bool ph_mem_u32(struct ph_memory *m, uint64_t addr,
-			      uint32_t *ret)
+static inline __attribute__((always_inline)) bool
+ph_mem_u32(struct ph_memory *m, uint64_t addr, uint32_t *ret)
 {
 	const uint32_t *p = ph_mem_ptr(m, addr, 4);
 	if (!p)
