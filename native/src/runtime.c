@@ -411,6 +411,15 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 	rt->debug_build =
 		ph_module_symbol(rt->pymod, "_Py_RefTotal", &dbg, NULL) ||
 		ph_module_symbol(rt->pymod, "_Py_NegativeRefcount", &dbg, NULL);
+	/* Py_TRACE_REFS (never in Debian's builds) puts two list pointers
+	 * before every object's refcount: other layouts altogether. */
+	if (ph_module_symbol(rt->pymod, "_Py_PrintReferences", &dbg, NULL)) {
+		err = ph_error_create(PH_ERR_UNSUPPORTED,
+				      "%s is a build of CPython with "
+				      "Py_TRACE_REFS: not supported",
+				      rt->pymod->path);
+		goto fail;
+	}
 	/* Symbols the build does not export (pymalloc's arenas, the interned
 	 * table) are in its debug information, when there is some. */
 	ph_module_find_debuginfo(t, (struct ph_module *)rt->pymod);
