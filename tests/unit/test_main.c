@@ -287,8 +287,8 @@ static void test_core_sysroot_escape(void)
 static void test_layout_tables(void)
 {
 	CU_ASSERT_PTR_NULL(ph_layout_for(3, 7));
-	CU_ASSERT_PTR_NULL(ph_layout_for(3, 15));
-	for (unsigned minor = 8; minor <= 14; minor++) {
+	CU_ASSERT_PTR_NULL(ph_layout_for(3, 16));
+	for (unsigned minor = 8; minor <= 15; minor++) {
 		const struct ph_layout *L = ph_layout_for(3, minor);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(L);
 		CU_ASSERT_EQUAL(L->minor, minor);
@@ -313,6 +313,12 @@ static void test_layout_tables(void)
 			CU_ASSERT_EQUAL(L->line_format, minor == 10 ? 2u : 1u);
 			CU_ASSERT_EQUAL(L->cframe_current, UINT32_MAX);
 		}
+		/* 3.15: no PyModuleDef pointer, the state's size in the
+		 * module; generator states counted from 0 */
+		CU_ASSERT_EQUAL(L->module_state_size != 0, minor >= 15);
+		CU_ASSERT_EQUAL(L->gen_state_done != 0, minor >= 15);
+		/* 3.12+: static builtin types' states in the interpreter */
+		CU_ASSERT_EQUAL(L->builtin_states_count != 0, minor >= 12);
 	}
 }
 
