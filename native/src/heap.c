@@ -2313,10 +2313,10 @@ static struct ph_error *find_pools(struct ph_heap *h)
 
 /*
  * Are pymalloc's debug hooks on? Then every allocated block starts with
- * the size asked for (big-endian; at most the block less the 24 bytes the hooks add,
- * more than the next size class down would hold), an API id ('o', 'm' or
- * 'r') and 7 guard bytes 0xfd. Decided on a sample of blocks: the build
- * says what is likely (Py_DEBUG), PYTHONMALLOC what is true.
+ * the size asked for (big-endian; at most the block less the 24 bytes the
+ * hooks add, more than the next size class down would hold), an API id
+ * ('o', 'm' or 'r') and 7 guard bytes 0xfd. Decided on a sample of blocks:
+ * the build says what is likely (Py_DEBUG), PYTHONMALLOC what is true.
  */
 static void detect_debug_hooks(struct ph_heap *h)
 {
