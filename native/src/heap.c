@@ -1161,6 +1161,27 @@ static struct ph_error *obj_append(struct ph_heap *h, uint64_t addr,
 	return NULL;
 }
 
+/* Room for n more objects in the table, allocated once. */
+static struct ph_error *obj_reserve(struct ph_heap *h, size_t n)
+{
+	if (h->n + n <= h->cap)
+		return NULL;
+	size_t cap = h->n + n;
+	uint64_t *a = realloc(h->addr, cap * sizeof(*a));
+	if (a)
+		h->addr = a;
+	uint32_t *ti = realloc(h->tidx, cap * sizeof(*ti));
+	if (ti)
+		h->tidx = ti;
+	uint8_t *f = realloc(h->flags, cap * sizeof(*f));
+	if (f)
+		h->flags = f;
+	if (!a || !ti || !f)
+		return ph_error_nomem();
+	h->cap = cap;
+	return NULL;
+}
+
 /*
  * The pool scan found the objects in pools in address order: they are
  * numbered as found, and a pool's bitmap rank gives the number back. Objects
@@ -2469,8 +2490,10 @@ static enum scan_result scan_block(struct ph_heap *h, struct type_cache *tc,
 		const struct ph_type *t = &h->types[*tv];
 		if (t->presize != scan_offsets[k])
 			continue;
-		if (t->kind == PH_KIND_TYPE) {
-			*ret_newtype = 0; /* registers itself: alone */
+		if (t->kind == PH_KIND_TYPE &&
+		    !ph_u64map_get(&h->type_index, obj)) {
+			/* a type object: registered between the passes */
+			*ret_newtype = obj;
 			return SCAN_LATER;
 		}
 		if (!refcnt_ok(h->L, hdr[0], true) ||
@@ -2494,6 +2517,7 @@ struct scan_ctx {
 	uint64_t *addr;
 	uint32_t *tidx;
 	size_t n, cap;
+	size_t nlater; /* entries left to be done alone */
 	uint64_t *newtypes;
 	size_t nnew, newcap;
 	uint64_t seen[1024];
@@ -2552,27 +2576,50 @@ static void *scan_worker(void *arg)
 	uint64_t obj, newtype;
 	uint32_t tidx;
 	if (c->second) {
+		/* the blocks left, again; what is found or left stays in
+		 * place, in order, and the rest is dropped */
+		size_t w = 0;
+		c->nlater = 0;
 		for (size_t i = 0; i < c->n; i++) {
-			if (!(c->addr[i] & 1))
-				continue;
-			uint64_t block = c->addr[i] & ~1ULL;
-			const struct ph_pool *p = pool_at(h, block);
-			switch (scan_block(h, &c->tc, block, p->block_size, &obj, &tidx,
-					   &newtype)) {
-			case SCAN_FOUND:
-				mark_found(h, obj);
-				c->addr[i] = obj;
-				c->tidx[i] = tidx;
-				break;
-			case SCAN_LATER:
-				c->tidx[i] = PH_NONE; /* alone, in order */
-				break;
-			case SCAN_NONE:
-				c->addr[i] = 0;
-				break;
+			uint64_t a = c->addr[i];
+			uint32_t t = c->tidx[i];
+			if (a & 1) {
+				uint64_t block = a & ~1ULL;
+				const struct ph_pool *p = pool_at(h, block);
+				switch (scan_block(h, &c->tc, block,
+						   p->block_size, &obj, &tidx,
+						   &newtype)) {
+				case SCAN_FOUND:
+					mark_found(h, obj);
+					a = obj;
+					t = tidx;
+					break;
+				case SCAN_LATER: /* alone, in order */
+					c->nlater++;
+					break;
+				case SCAN_NONE:
+					continue;
+				}
 			}
+			c->addr[w] = a;
+			c->tidx[w] = t;
+			w++;
 		}
+		c->n = w;
 		return NULL;
+	}
+	/* one entry per allocated block at most: allocated once */
+	size_t blocks = 0;
+	for (size_t i = c->lo; i < c->hi; i++)
+		blocks += h->pools[i].nblocks;
+	if (blocks) {
+		c->addr = malloc(blocks * sizeof(*c->addr));
+		c->tidx = malloc(blocks * sizeof(*c->tidx));
+		if (!c->addr || !c->tidx) {
+			c->err = ph_error_nomem();
+			return NULL;
+		}
+		c->cap = blocks;
 	}
 	for (size_t i = c->lo; i < c->hi && !c->err; i++) {
 		if (!(i & 1023) && ph_interrupted())
@@ -2595,6 +2642,7 @@ static void *scan_worker(void *arg)
 			case SCAN_LATER:
 				scan_push(c, block | 1, 0);
 				scan_newtype(c, newtype);
+				c->nlater++;
 				break;
 			case SCAN_NONE:
 				break;
@@ -2619,6 +2667,37 @@ static void scan_run(struct scan_ctx *c, size_t nc, bool threads)
 	}
 }
 
+/*
+ * Before the threads: the types of the first blocks of every pool,
+ * registered. Classes' instances are spread over many pools, so this finds
+ * nearly every class the threads would otherwise leave for a second pass.
+ */
+static void scan_sample_types(struct ph_heap *h)
+{
+	const struct ph_layout *L = h->L;
+	for (size_t i = 0; i < h->npools; i++) {
+		const struct ph_pool *pool = &h->pools[i];
+		for (uint32_t b = 0, seen = 0; b < pool->nblocks && seen < 2;
+		     b++) {
+			if ((pool->free_bits[b / 64] >> (b % 64)) & 1)
+				continue;
+			seen++;
+			uint64_t block = pool->addr + L->pool_overhead +
+					 (uint64_t)b * pool->block_size +
+					 h->block_head;
+			for (size_t k = 0; k < PH_ARRAY_SIZE(scan_offsets); k++) {
+				uint64_t tp = rd64(h, block + scan_offsets[k] + 8);
+				if (scan_offsets[k] + 16 + h->block_extra >
+				    pool->block_size)
+					break;
+				if (!ph_u64map_get(&h->type_index, tp) &&
+				    type_maybe(h, tp))
+					type_register(h, tp, 0);
+			}
+		}
+	}
+}
+
 static struct ph_error *scan_pools(struct ph_heap *h)
 {
 	enum { T = 2 };
@@ -2629,6 +2708,7 @@ static struct ph_error *scan_pools(struct ph_heap *h)
 	for (int k = 0; k < T; k++)
 		c[k] = (struct scan_ctx){.h = h, .lo = h->npools * (size_t)k / T,
 					 .hi = h->npools * (size_t)(k + 1) / T};
+	scan_sample_types(h);
 	scan_run(c, T, threads);
 	if (ph_interrupted()) {
 		err = ph_error_interrupted();
@@ -2651,17 +2731,45 @@ static struct ph_error *scan_pools(struct ph_heap *h)
 			c[k].second = true;
 		scan_run(c, T, threads);
 	}
+
 	/* Joined in address order; what is left is done here. */
 	rejected = calloc(4096, sizeof(*rejected));
 	if (!rejected) {
 		err = ph_error_nomem();
 		goto out;
 	}
+	size_t total = 0;
+	for (int k = 0; k < T; k++)
+		total += c[k].n;
+	if ((err = obj_reserve(h, total)))
+		goto out;
 	for (int k = 0; k < T; k++) {
+		if (!c[k].n)
+			continue;
+		if (!c[k].nlater) {
+			/* all found by the thread (pool bits set): copied */
+			memcpy(h->addr + h->n, c[k].addr,
+			       c[k].n * sizeof(*h->addr));
+			memcpy(h->tidx + h->n, c[k].tidx,
+			       c[k].n * sizeof(*h->tidx));
+			memset(h->flags + h->n, PH_OBJ_POOL_SCAN, c[k].n);
+			h->n += c[k].n;
+			h->n_pool += c[k].n;
+			continue;
+		}
 		for (size_t i = 0; i < c[k].n; i++) {
 			uint64_t a = c[k].addr[i];
 			if (!a)
 				continue;
+			if (!(a & 1) && h->n < h->cap) {
+				/* found by a thread: its pool bit is set */
+				h->addr[h->n] = a;
+				h->tidx[h->n] = c[k].tidx[i];
+				h->flags[h->n] = PH_OBJ_POOL_SCAN;
+				h->n++;
+				h->n_pool++;
+				continue;
+			}
 			if (a & 1) {
 				const struct ph_pool *p = pool_at(h, a & ~1ULL);
 				if ((err = scan_block_serial(h, a & ~1ULL,
