@@ -2385,47 +2385,6 @@ static void detect_debug_hooks(struct ph_heap *h)
  */
 static const uint32_t scan_offsets[] = {0, 16, 32};
 
-/* The serial scan of one block: may register types. */
-static struct ph_error *scan_block_serial(struct ph_heap *h, uint64_t block,
-					  uint32_t block_size,
-					  uint64_t *rejected)
-{
-	for (size_t k = 0; k < PH_ARRAY_SIZE(scan_offsets); k++) {
-		uint64_t obj = block + scan_offsets[k];
-		if (scan_offsets[k] + 16 + h->block_extra > block_size)
-			break;
-		uint64_t tp = rd64(h, obj + 8);
-		uint32_t *tv = ph_u64map_get(&h->type_index, tp);
-		if (!tv) {
-			/* A type not seen yet (a class, most likely): tried
-			 * once. */
-			size_t slot = (size_t)(ph_hash64(tp) & 4095);
-			if (!tp || (tp & 7) || rejected[slot] == tp)
-				continue;
-			if (type_register(h, tp, 0) < 0) {
-				rejected[slot] = tp;
-				continue;
-			}
-			tv = ph_u64map_get(&h->type_index, tp);
-		}
-		if (!tv || h->types[*tv].presize != scan_offsets[k])
-			continue;
-		if (obj_known(h, obj))
-			break;
-		uint32_t tidx;
-		if (refcnt_is_pointer(h, obj) ||
-		    !obj_validate_as(h, obj, &tidx, true))
-			continue;
-		struct ph_error *err =
-			obj_add(h, obj, tidx, PH_OBJ_POOL_SCAN, NULL);
-		if (err)
-			return err;
-		h->n_pool++;
-		break;
-	}
-	return NULL;
-}
-
 enum scan_result { SCAN_NONE, SCAN_FOUND, SCAN_LATER };
 
 /* Could tp be a type object py-heap has not registered? A cheap look at
@@ -2492,6 +2451,8 @@ static enum scan_result scan_block(struct ph_heap *h, struct type_cache *tc,
 			continue;
 		if (t->kind == PH_KIND_TYPE &&
 		    !ph_u64map_get(&h->type_index, obj)) {
+			if (ph_u64map_get(&h->scan_rejected, obj))
+				continue; /* not a type after all */
 			/* a type object: registered between the passes */
 			*ret_newtype = obj;
 			return SCAN_LATER;
@@ -2698,12 +2659,48 @@ static void scan_sample_types(struct ph_heap *h)
 	}
 }
 
+/* Registers a type the threads met, or remembers that it is none. */
+static struct ph_error *scan_register(struct ph_heap *h, uint64_t tp)
+{
+	if (type_register(h, tp, 0) >= 0)
+		return NULL;
+	return ph_u64map_put(&h->scan_rejected, tp, 1, NULL);
+}
+
+/* A block the threads left twice, done alone: what its scan waits for is
+ * registered (or rejected) first, a few times at most (one for each place
+ * an object may start in it). */
+static struct ph_error *scan_block_alone(struct ph_heap *h,
+					 struct type_cache *tc, uint64_t block)
+{
+	uint32_t block_size = pool_at(h, block)->block_size;
+	for (size_t tries = 0; tries <= PH_ARRAY_SIZE(scan_offsets); tries++) {
+		uint64_t obj, newtype = 0;
+		uint32_t tidx;
+		struct ph_error *err;
+		switch (scan_block(h, tc, block, block_size, &obj, &tidx,
+				   &newtype)) {
+		case SCAN_NONE:
+			return NULL;
+		case SCAN_FOUND:
+			err = obj_add(h, obj, tidx, PH_OBJ_POOL_SCAN, NULL);
+			if (!err)
+				h->n_pool++;
+			return err;
+		case SCAN_LATER:
+			if ((err = scan_register(h, newtype)))
+				return err;
+			break;
+		}
+	}
+	return NULL;
+}
+
 static struct ph_error *scan_pools(struct ph_heap *h)
 {
 	enum { T = 2 };
 	struct scan_ctx c[T];
 	struct ph_error *err = NULL;
-	uint64_t *rejected = NULL;
 	bool threads = h->npools > 16;
 	for (int k = 0; k < T; k++)
 		c[k] = (struct scan_ctx){.h = h, .lo = h->npools * (size_t)k / T,
@@ -2720,9 +2717,7 @@ static struct ph_error *scan_pools(struct ph_heap *h)
 		if ((err = c[k].err))
 			goto out;
 		for (size_t i = 0; i < c[k].nnew; i++)
-			if (type_register(h, c[k].newtypes[i], 0) < 0 &&
-			    (err = ph_u64map_put(&h->scan_rejected,
-						 c[k].newtypes[i], 1, NULL)))
+			if ((err = scan_register(h, c[k].newtypes[i])))
 				goto out;
 		nnew += c[k].nnew;
 	}
@@ -2733,11 +2728,6 @@ static struct ph_error *scan_pools(struct ph_heap *h)
 	}
 
 	/* Joined in address order; what is left is done here. */
-	rejected = calloc(4096, sizeof(*rejected));
-	if (!rejected) {
-		err = ph_error_nomem();
-		goto out;
-	}
 	size_t total = 0;
 	for (int k = 0; k < T; k++)
 		total += c[k].n;
@@ -2759,33 +2749,16 @@ static struct ph_error *scan_pools(struct ph_heap *h)
 		}
 		for (size_t i = 0; i < c[k].n; i++) {
 			uint64_t a = c[k].addr[i];
-			if (!a)
-				continue;
-			if (!(a & 1) && h->n < h->cap) {
-				/* found by a thread: its pool bit is set */
-				h->addr[h->n] = a;
-				h->tidx[h->n] = c[k].tidx[i];
-				h->flags[h->n] = PH_OBJ_POOL_SCAN;
-				h->n++;
-				h->n_pool++;
-				continue;
-			}
-			if (a & 1) {
-				const struct ph_pool *p = pool_at(h, a & ~1ULL);
-				if ((err = scan_block_serial(h, a & ~1ULL,
-							     p->block_size,
-							     rejected)))
-					goto out;
-				continue;
-			}
-			if ((err = obj_append(h, a, c[k].tidx[i],
-					      PH_OBJ_POOL_SCAN)))
+			if (a & 1)
+				err = scan_block_alone(h, &c[k].tc, a & ~1ULL);
+			else if (!(err = obj_append(h, a, c[k].tidx[i],
+						    PH_OBJ_POOL_SCAN)))
+				h->n_pool++; /* its pool bit is set */
+			if (err)
 				goto out;
-			h->n_pool++;
 		}
 	}
 out:
-	free(rejected);
 	for (int k = 0; k < T; k++) {
 		free(c[k].addr);
 		free(c[k].tidx);
