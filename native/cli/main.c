@@ -8,7 +8,8 @@
 #include "pyheap.h"
 
 static const char usage[] =
-	"usage: py-heap --core CORE [--exe EXE] [--sysroot DIR] [--debug-dir DIR]\n"
+	"usage: py-heap --core CORE [--exe EXE] [--sysroot DIR] [--debug-dir "
+	"DIR]\n"
 	"               [--no-debuginfod] [--json] COMMAND [ARGS]\n"
 	"       py-heap --pid PID [--no-stop] [--json] COMMAND [ARGS]\n"
 	"       py-heap --core CORE|--pid PID [--json] --batch FILE\n"
@@ -21,7 +22,8 @@ static const char usage[] =
 	"  --pid PID       a running process\n"
 	"  --no-stop       read the process without stopping it (may be\n"
 	"                  inconsistent)\n"
-	"  --debug-dir DIR separate debug files (DIR/.build-id/xx/rest.debug),\n"
+	"  --debug-dir DIR separate debug files "
+	"(DIR/.build-id/xx/rest.debug),\n"
 	"                  searched before /usr/lib/debug; repeatable\n"
 	"  --no-debuginfod do not ask DEBUGINFOD_URLS for debug information\n"
 	"  --exe EXE       the executable, instead of the one the core names\n"
@@ -44,7 +46,8 @@ static const char usage[] =
 	"                  who holds it (what gc.get_referrers() would say)\n"
 	"  path ADDR [--all N]\n"
 	"                  why it is alive: the chain from a root to it\n"
-	"  cycles [--unreachable] [--min-size B] [--limit N] [--sort size|count]\n"
+	"  cycles [--unreachable] [--min-size B] [--limit N] [--sort "
+	"size|count]\n"
 	"                  reference cycles; --unreachable: what gc.collect()\n"
 	"                  would free now\n"
 	"  refcount ADDR   its refcount against the references that exist\n"
@@ -91,7 +94,8 @@ static int run_batch(struct ph_session *s, const char *path, bool json,
 {
 	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
 	if (!f) {
-		fprintf(stderr, "py-heap: --batch %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "py-heap: --batch %s: %s\n", path,
+			strerror(errno));
 		return 2;
 	}
 	char line[8192];
@@ -101,15 +105,16 @@ static int run_batch(struct ph_session *s, const char *path, bool json,
 		int n = 0;
 		char *p = line;
 		while (*p && n < 256) {
-			while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+			while (*p == ' ' || *p == '\t' || *p == '\n' ||
+			       *p == '\r')
 				p++;
 			if (!*p || *p == '#')
 				break;
 			char q = (*p == '\'' || *p == '"') ? *p++ : 0;
 			words[n++] = p;
 			while (*p && (q ? *p != q
-					: !(*p == ' ' || *p == '\t' || *p == '\n' ||
-					    *p == '\r')))
+					: !(*p == ' ' || *p == '\t' ||
+					    *p == '\n' || *p == '\r')))
 				p++;
 			if (*p)
 				*p++ = '\0';
@@ -187,12 +192,14 @@ int main(int argc, char **argv)
 			else if (!strncmp(a, "--pid", n) && n == 5)
 				pid = a + 6;
 			else {
-				fprintf(stderr, "py-heap: unknown option %s\n", a);
+				fprintf(stderr, "py-heap: unknown option %s\n",
+					a);
 				return 2;
 			}
 			continue;
 		} else if (a[0] == '-') {
-			fprintf(stderr, "py-heap: unknown option %s (see --help)\n", a);
+			fprintf(stderr,
+				"py-heap: unknown option %s (see --help)\n", a);
 			return 2;
 		} else
 			break;
@@ -215,7 +222,8 @@ int main(int argc, char **argv)
 	char *end = NULL;
 	long pid_n = pid ? strtol(pid, &end, 10) : 0;
 	if (pid && (*end || pid_n <= 0 || pid_n > 0x7fffffff)) {
-		fprintf(stderr, "py-heap: --pid: '%s' is not a process id\n", pid);
+		fprintf(stderr, "py-heap: --pid: '%s' is not a process id\n",
+			pid);
 		return 2;
 	}
 	if (i >= argc && !batch) {

@@ -30,20 +30,20 @@ extern "C" {
 
 /* The one list of error codes. ph_error_code_name() gives a stable name. */
 enum ph_error_code {
-	PH_ERR_NOMEM = 1,	   /* out of memory */
-	PH_ERR_OS,		   /* a system call failed (errno in message) */
-	PH_ERR_USAGE,		   /* bad command line or arguments */
-	PH_ERR_NOT_CORE,	   /* the file is not an ELF core */
-	PH_ERR_TRUNCATED,	   /* the core is shorter than its headers say */
-	PH_ERR_ELF,		   /* libelf could not parse a file */
-	PH_ERR_FAULT,		   /* memory at an address is not readable */
-	PH_ERR_NOT_SAVED,	   /* memory the core did not save */
-	PH_ERR_NO_PYTHON,	   /* no CPython runtime in the process */
-	PH_ERR_UNSUPPORTED,	   /* a CPython version py-heap does not support */
-	PH_ERR_BUILD_ID_MISMATCH,  /* an executable does not match the core */
-	PH_ERR_CORRUPT,		   /* inferior data is implausible */
-	PH_ERR_NOT_FOUND,	   /* no such object, type or command */
-	PH_ERR_INTERRUPTED,	   /* ph_interrupt() stopped a long command */
+	PH_ERR_NOMEM = 1,   /* out of memory */
+	PH_ERR_OS,	    /* a system call failed (errno in message) */
+	PH_ERR_USAGE,	    /* bad command line or arguments */
+	PH_ERR_NOT_CORE,    /* the file is not an ELF core */
+	PH_ERR_TRUNCATED,   /* the core is shorter than its headers say */
+	PH_ERR_ELF,	    /* libelf could not parse a file */
+	PH_ERR_FAULT,	    /* memory at an address is not readable */
+	PH_ERR_NOT_SAVED,   /* memory the core did not save */
+	PH_ERR_NO_PYTHON,   /* no CPython runtime in the process */
+	PH_ERR_UNSUPPORTED, /* a CPython version py-heap does not support */
+	PH_ERR_BUILD_ID_MISMATCH, /* an executable does not match the core */
+	PH_ERR_CORRUPT,		  /* inferior data is implausible */
+	PH_ERR_NOT_FOUND,	  /* no such object, type or command */
+	PH_ERR_INTERRUPTED,	  /* ph_interrupt() stopped a long command */
 };
 
 struct ph_error;

@@ -59,8 +59,9 @@ static uint8_t *gc_unreachable(struct ph_graph *g, struct ph_error **ret_err)
 		return NULL;
 	}
 	for (size_t i = 0; i < n; i++)
-		gc_refs[i] = (h->flags[i] & PH_OBJ_GC_LIST) ? refcnt_of(h, (uint32_t)i)
-							   : 0;
+		gc_refs[i] = (h->flags[i] & PH_OBJ_GC_LIST)
+				     ? refcnt_of(h, (uint32_t)i)
+				     : 0;
 	for (size_t i = 0; i < n; i++) {
 		if (!(h->flags[i] & PH_OBJ_GC_LIST))
 			continue;
@@ -175,7 +176,8 @@ static struct ph_error *tarjan(struct ph_graph *g, struct scc_result *res)
 				start--;
 			start--;
 			bool self = false;
-			for (uint64_t e = g->fwd_off[u]; e < g->fwd_off[u + 1]; e++)
+			for (uint64_t e = g->fwd_off[u]; e < g->fwd_off[u + 1];
+			     e++)
 				if (g->fwd[e] == u)
 					self = true;
 			bool cyclic = sp - start > 1 || self;
@@ -262,7 +264,8 @@ static size_t find_loop(struct ph_graph *g, const struct scc_result *sc,
 			if (ph_u64map_put(&prev, (uint64_t)v + 1, u, NULL))
 				goto out;
 			if (tail == qcap) {
-				uint32_t *q = realloc(queue, 2 * qcap * sizeof(*q));
+				uint32_t *q =
+					realloc(queue, 2 * qcap * sizeof(*q));
 				if (!q)
 					goto out;
 				queue = q;
@@ -313,12 +316,15 @@ PH_COMMAND(cmd_cycles)
 	struct ph_error *err;
 	for (; a->pos < a->argc; a->pos++) {
 		const char *o = a->argv[a->pos];
-		const char *v = a->pos + 1 < a->argc ? a->argv[a->pos + 1] : NULL;
+		const char *v =
+			a->pos + 1 < a->argc ? a->argv[a->pos + 1] : NULL;
 		if (!strcmp(o, "--unreachable"))
 			unreachable_only = true;
 		else if (!strcmp(o, "--limit") || !strcmp(o, "--min-size")) {
 			if ((err = parse_u64("cycles", o, v,
-					     !strcmp(o, "--limit") ? &limit : &min_size)))
+					     !strcmp(o, "--limit")
+						     ? &limit
+						     : &min_size)))
 				return err;
 			a->pos++;
 		} else if (!strcmp(o, "--sort")) {
@@ -330,7 +336,8 @@ PH_COMMAND(cmd_cycles)
 			a->pos++;
 		} else
 			return ph_error_create(PH_ERR_USAGE,
-					       "cycles: unknown argument '%s'", o);
+					       "cycles: unknown argument '%s'",
+					       o);
 	}
 	if ((err = session_graph(s)))
 		return err;
@@ -378,11 +385,13 @@ PH_COMMAND(cmd_cycles)
 		if ((!unreachable_only || cy[c].unreachable) &&
 		    cy[c].bytes >= min_size)
 			cy[nsel++] = cy[c];
-	qsort(cy, nsel, sizeof(*cy), by_count ? cycle_by_count : cycle_by_bytes);
+	qsort(cy, nsel, sizeof(*cy),
+	      by_count ? cycle_by_count : cycle_by_bytes);
 	size_t shown = limit && limit < nsel ? limit : nsel;
 
 	uint32_t *members = malloc((h->n + 1) * sizeof(*members));
-	uint64_t *comp_start = calloc((size_t)sc.ncomp + 2, sizeof(*comp_start));
+	uint64_t *comp_start =
+		calloc((size_t)sc.ncomp + 2, sizeof(*comp_start));
 	uint32_t *loop = malloc(4096 * sizeof(*loop));
 	uint32_t *tcount = calloc(h->ntypes + 1, sizeof(*tcount));
 	struct ph_buf tmp;
@@ -395,13 +404,14 @@ PH_COMMAND(cmd_cycles)
 	if (json)
 		ph_buf_puts(out, "{\"cycles\": [");
 	else
-		ph_buf_printf(out,
-			      "%s %scycles; %s objects (%s bytes) are unreachable: "
-			      "what gc.collect() would free now\n",
-			      ph_fmt_count(nsel, c1),
-			      unreachable_only ? "unreachable " : "",
-			      ph_fmt_count(dead_objects, c2),
-			      ph_fmt_count(dead_bytes, c3));
+		ph_buf_printf(
+			out,
+			"%s %scycles; %s objects (%s bytes) are unreachable: "
+			"what gc.collect() would free now\n",
+			ph_fmt_count(nsel, c1),
+			unreachable_only ? "unreachable " : "",
+			ph_fmt_count(dead_objects, c2),
+			ph_fmt_count(dead_bytes, c3));
 	/* Members grouped by component, in one pass (counting sort). */
 	for (size_t i = 0; i < h->n; i++)
 		if (sc.comp[i] != PH_NONE)
@@ -422,14 +432,15 @@ PH_COMMAND(cmd_cycles)
 			tcount[h->tidx[cm[i]]]++;
 		size_t nl = find_loop(g, &sc, c->first, loop, 4096);
 		if (json) {
-			ph_buf_printf(out,
-				      "%s{\"objects\": %llu, \"bytes\": %llu, "
-				      "\"unreachable\": %s, \"finalizers\": %u, "
-				      "\"types\": {",
-				      k ? ", " : "", (unsigned long long)c->objects,
-				      (unsigned long long)c->bytes,
-				      c->unreachable ? "true" : "false",
-				      c->finalizers);
+			ph_buf_printf(
+				out,
+				"%s{\"objects\": %llu, \"bytes\": %llu, "
+				"\"unreachable\": %s, \"finalizers\": %u, "
+				"\"types\": {",
+				k ? ", " : "", (unsigned long long)c->objects,
+				(unsigned long long)c->bytes,
+				c->unreachable ? "true" : "false",
+				c->finalizers);
 			bool first = true;
 			for (size_t i = 0; i < nm; i++) {
 				uint32_t ti = h->tidx[cm[i]];
@@ -444,30 +455,39 @@ PH_COMMAND(cmd_cycles)
 			}
 			ph_buf_puts(out, "}, \"members\": [");
 			for (size_t i = 0; i < nm && i < 10000; i++)
-				ph_buf_printf(out, "%s\"0x%llx\"", i ? ", " : "",
-					      (unsigned long long)h->addr[cm[i]]);
+				ph_buf_printf(
+					out, "%s\"0x%llx\"", i ? ", " : "",
+					(unsigned long long)h->addr[cm[i]]);
 			ph_buf_puts(out, "], \"loop\": [");
 			for (size_t i = 0; i < nl; i++) {
 				tmp.len = 0;
-				ph_graph_label(g, loop[i], loop[(i + 1) % nl], &tmp);
-				const char *tn = tname(&h->types[h->tidx[loop[i]]]);
-				ph_buf_printf(out, "%s{\"address\": \"0x%llx\", \"type\": ",
-					      i ? ", " : "",
-					      (unsigned long long)h->addr[loop[i]]);
+				ph_graph_label(g, loop[i], loop[(i + 1) % nl],
+					       &tmp);
+				const char *tn =
+					tname(&h->types[h->tidx[loop[i]]]);
+				ph_buf_printf(
+					out,
+					"%s{\"address\": \"0x%llx\", "
+					"\"type\": ",
+					i ? ", " : "",
+					(unsigned long long)h->addr[loop[i]]);
 				ph_buf_json_str(out, tn, strlen(tn));
 				ph_buf_puts(out, ", \"via\": ");
-				ph_buf_json_str(out, tmp.data ? tmp.data : "", tmp.len);
+				ph_buf_json_str(out, tmp.data ? tmp.data : "",
+						tmp.len);
 				ph_buf_putc(out, '}');
 			}
 			ph_buf_putc(out, ']');
 			ph_buf_putc(out, '}');
 		} else {
-			ph_buf_printf(out, "\ncycle %zu: %s objects, %s bytes, %s%s\n",
-				      k + 1, ph_fmt_count(c->objects, c1),
-				      ph_fmt_count(c->bytes, c2),
-				      c->unreachable ? "unreachable (garbage)"
-						     : "reachable",
-				      c->finalizers ? ", has finalizers" : "");
+			ph_buf_printf(
+				out,
+				"\ncycle %zu: %s objects, %s bytes, %s%s\n",
+				k + 1, ph_fmt_count(c->objects, c1),
+				ph_fmt_count(c->bytes, c2),
+				c->unreachable ? "unreachable (garbage)"
+					       : "reachable",
+				c->finalizers ? ", has finalizers" : "");
 			ph_buf_puts(out, "  types: ");
 			size_t shown_types = 0;
 			for (size_t i = 0; i < nm; i++) {
@@ -476,26 +496,33 @@ PH_COMMAND(cmd_cycles)
 					continue;
 				if (shown_types++ < 8)
 					ph_buf_printf(out, "%s%s %u",
-						      shown_types > 1 ? ", " : "",
-						      tname(&h->types[ti]), tcount[ti]);
+						      shown_types > 1 ? ", "
+								      : "",
+						      tname(&h->types[ti]),
+						      tcount[ti]);
 				tcount[ti] = 0;
 			}
 			if (shown_types > 8)
-				ph_buf_printf(out, ", ... (%zu types)", shown_types);
+				ph_buf_printf(out, ", ... (%zu types)",
+					      shown_types);
 			ph_buf_puts(out, "\n  loop:  ");
 			for (size_t i = 0; i < nl && i < 12; i++) {
 				tmp.len = 0;
-				ph_graph_label(g, loop[i], loop[(i + 1) % nl], &tmp);
-				ph_buf_printf(out, "%s%s -> ",
-					      short_name(tname(&h->types[h->tidx[loop[i]]])),
-					      tmp.data ? tmp.data : "");
+				ph_graph_label(g, loop[i], loop[(i + 1) % nl],
+					       &tmp);
+				ph_buf_printf(
+					out, "%s%s -> ",
+					short_name(tname(
+						&h->types[h->tidx[loop[i]]])),
+					tmp.data ? tmp.data : "");
 			}
 			if (nl > 12)
 				ph_buf_printf(out, "... (%zu steps) -> ", nl);
 			ph_buf_puts(out, "back\n  first: ");
 			for (size_t i = 0; i < nm && i < 5; i++)
-				ph_buf_printf(out, "%s0x%llx", i ? " " : "",
-					      (unsigned long long)h->addr[cm[i]]);
+				ph_buf_printf(
+					out, "%s0x%llx", i ? " " : "",
+					(unsigned long long)h->addr[cm[i]]);
 			ph_buf_putc(out, '\n');
 		}
 	}
@@ -503,13 +530,15 @@ PH_COMMAND(cmd_cycles)
 	uint64_t garbage = 0;
 	ph_mem_u64(h->mem, h->rt->gc_state + h->L->gc_garbage, &garbage);
 	uint32_t gi = ph_graph_lookup(g, garbage);
-	size_t ngarbage = gi == PH_NONE ? 0 : g->fwd_off[gi + 1] - g->fwd_off[gi];
+	size_t ngarbage =
+		gi == PH_NONE ? 0 : g->fwd_off[gi + 1] - g->fwd_off[gi];
 	if (json) {
-		ph_buf_printf(out,
-			      "], \"total_cycles\": %zu, \"unreachable_objects\": "
-			      "%llu, \"unreachable_bytes\": %llu",
-			      nsel, (unsigned long long)dead_objects,
-			      (unsigned long long)dead_bytes);
+		ph_buf_printf(
+			out,
+			"], \"total_cycles\": %zu, \"unreachable_objects\": "
+			"%llu, \"unreachable_bytes\": %llu",
+			nsel, (unsigned long long)dead_objects,
+			(unsigned long long)dead_bytes);
 		if (unreachable_only) {
 			/* Everything gc.collect() would free, cycles or not
 			 * (at most 100,000 addresses). */
@@ -517,8 +546,10 @@ PH_COMMAND(cmd_cycles)
 			size_t w = 0;
 			for (size_t i = 0; i < h->n && w < 100000; i++)
 				if (dead[i])
-					ph_buf_printf(out, "%s\"0x%llx\"", w++ ? ", " : "",
-						      (unsigned long long)h->addr[i]);
+					ph_buf_printf(
+						out, "%s\"0x%llx\"",
+						w++ ? ", " : "",
+						(unsigned long long)h->addr[i]);
 			ph_buf_putc(out, ']');
 		}
 		ph_buf_puts(out, ", \"gc_garbage\": [");
@@ -535,8 +566,10 @@ PH_COMMAND(cmd_cycles)
 		ph_buf_puts(out, "]}\n");
 	} else {
 		if (shown < nsel)
-			ph_buf_printf(out, "\n... %zu more cycles (--limit 0 for all)\n",
-				      nsel - shown);
+			ph_buf_printf(
+				out,
+				"\n... %zu more cycles (--limit 0 for all)\n",
+				nsel - shown);
 		if (ngarbage > 1)
 			ph_buf_printf(out, "gc.garbage holds %zu objects\n",
 				      ngarbage - 1);
@@ -559,17 +592,20 @@ static struct ph_error *parse_one_addr(struct ph_session *s, struct args *a,
 				       uint32_t *ret)
 {
 	if (a->pos >= a->argc)
-		return ph_error_create(PH_ERR_USAGE, "%s: which object? give "
-				       "its address", a->cmd);
+		return ph_error_create(PH_ERR_USAGE,
+				       "%s: which object? give "
+				       "its address",
+				       a->cmd);
 	const char *v = a->argv[a->pos++];
 	char *end;
 	unsigned long long addr = strtoull(v, &end, 0);
 	if (*end || !*v)
-		return ph_error_create(PH_ERR_USAGE, "%s: '%s' is not an address",
-				       a->cmd, v);
+		return ph_error_create(PH_ERR_USAGE,
+				       "%s: '%s' is not an address", a->cmd, v);
 	if (a->pos < a->argc)
-		return ph_error_create(PH_ERR_USAGE, "%s: unknown argument '%s'",
-				       a->cmd, a->argv[a->pos]);
+		return ph_error_create(PH_ERR_USAGE,
+				       "%s: unknown argument '%s'", a->cmd,
+				       a->argv[a->pos]);
 	struct ph_error *err = session_graph(s);
 	if (err)
 		return err;
@@ -613,40 +649,51 @@ PH_COMMAND(cmd_refcount)
 			ph_buf_printf(out, "%lld", (long long)(rc - found));
 		ph_buf_printf(out,
 			      ", \"immortal\": %s, \"static\": %s, "
-			      "\"from_objects\": %llu, \"from_frames_and_interpreter\": "
+			      "\"from_objects\": %llu, "
+			      "\"from_frames_and_interpreter\": "
 			      "%llu, \"conservative\": %llu, \"references\": [",
-			      immortal ? "true" : "false", stat ? "true" : "false",
+			      immortal ? "true" : "false",
+			      stat ? "true" : "false",
 			      (unsigned long long)from_objects,
 			      (unsigned long long)outside,
 			      (unsigned long long)guessed);
 	} else {
-		ph_buf_printf(out, "0x%llx %s\n", (unsigned long long)h->addr[o],
+		ph_buf_printf(out, "0x%llx %s\n",
+			      (unsigned long long)h->addr[o],
 			      tname(&h->types[h->tidx[o]]));
 		if (immortal)
-			ph_buf_printf(out, "  refcount (ob_refcnt):  immortal (%#llx): "
-					   "never freed, not counted\n",
-				      (unsigned long long)rc);
+			ph_buf_printf(
+				out,
+				"  refcount (ob_refcnt):  immortal (%#llx): "
+				"never freed, not counted\n",
+				(unsigned long long)rc);
 		else
 			ph_buf_printf(out, "  refcount (ob_refcnt):  %lld\n",
 				      (long long)rc);
-		ph_buf_printf(out,
-			      "  references found:     %lld (%llu from objects, "
-			      "%llu from frames and the interpreter)\n",
-			      (long long)found, (unsigned long long)from_objects,
-			      (unsigned long long)outside);
+		ph_buf_printf(
+			out,
+			"  references found:     %lld (%llu from objects, "
+			"%llu from frames and the interpreter)\n",
+			(long long)found, (unsigned long long)from_objects,
+			(unsigned long long)outside);
 		if (immortal)
-			ph_buf_puts(out, "  excess:               (immortal)\n");
+			ph_buf_puts(out,
+				    "  excess:               (immortal)\n");
 		else
-		ph_buf_printf(out, "  excess:               %lld%s\n",
-			      (long long)(rc - found),
-			      rc > found ? "  <- held by references py-heap cannot "
-					   "see (C code), or leaked"
-				  : rc < found ? "  <- fewer than found: over-released or "
-						 "a guessed reference is wrong"
-					       : "");
+			ph_buf_printf(out, "  excess:               %lld%s\n",
+				      (long long)(rc - found),
+				      rc > found ? "  <- held by references "
+						   "py-heap cannot "
+						   "see (C code), or leaked"
+				      : rc < found
+					      ? "  <- fewer than found: "
+						"over-released or "
+						"a guessed reference is wrong"
+					      : "");
 		if (stat)
-			ph_buf_puts(out, "  (a static object: C code refers to it "
-					 "freely)\n");
+			ph_buf_puts(out,
+				    "  (a static object: C code refers to it "
+				    "freely)\n");
 		ph_buf_puts(out, "  references:\n");
 	}
 	/* Edges from one referrer are adjacent: label them all in one pass
@@ -665,8 +712,10 @@ PH_COMMAND(cmd_refcount)
 		for (size_t i = 0; i < want; i++, k++) {
 			const char *v = i < got ? via : "?";
 			if (json) {
-				ph_buf_printf(out, "%s{\"address\": \"0x%llx\", "
-					      "\"type\": ", k ? ", " : "",
+				ph_buf_printf(out,
+					      "%s{\"address\": \"0x%llx\", "
+					      "\"type\": ",
+					      k ? ", " : "",
 					      (unsigned long long)h->addr[src]);
 				ph_buf_json_str(out, tn, strlen(tn));
 				ph_buf_puts(out, ", \"via\": ");
@@ -697,7 +746,8 @@ PH_COMMAND(cmd_refcount)
 				      (unsigned long long)(from_objects - k));
 		for (size_t r = 0; r < g->nroots; r++)
 			if (g->roots[r].target == o)
-				ph_buf_printf(out, "    root: %s\n", g->roots[r].name);
+				ph_buf_printf(out, "    root: %s\n",
+					      g->roots[r].name);
 	}
 	ph_buf_free(&tmp);
 	return NULL;
@@ -728,10 +778,9 @@ struct suspect_obj {
 	int64_t diff;
 };
 
-static void write_suspects(struct ph_heap *h, struct suspect_type *st,
-			   size_t n, uint64_t limit, bool json,
-			   struct ph_buf *out, const struct suspect_obj *objs,
-			   size_t nobjs)
+static void write_suspects(struct ph_heap *h, struct suspect_type *st, size_t n,
+			   uint64_t limit, bool json, struct ph_buf *out,
+			   const struct suspect_obj *objs, size_t nobjs)
 {
 	qsort(st, n, sizeof(*st), suspect_cmp);
 	size_t shown = limit && limit < n ? limit : n;
@@ -740,32 +789,38 @@ static void write_suspects(struct ph_heap *h, struct suspect_type *st,
 		if (json) {
 			ph_buf_puts(out, i ? ", {\"type\": " : "{\"type\": ");
 			ph_buf_json_str(out, tn, strlen(tn));
-			ph_buf_printf(out,
-				      ", \"objects\": %llu, \"total\": %lld, "
-				      "\"worst\": {\"address\": \"0x%llx\", "
-				      "\"excess\": %lld}, \"suspects\": [",
-				      (unsigned long long)st[i].objects,
-				      (long long)st[i].total,
-				      (unsigned long long)h->addr[st[i].worst_obj],
-				      (long long)st[i].worst);
+			ph_buf_printf(
+				out,
+				", \"objects\": %llu, \"total\": %lld, "
+				"\"worst\": {\"address\": \"0x%llx\", "
+				"\"excess\": %lld}, \"suspects\": [",
+				(unsigned long long)st[i].objects,
+				(long long)st[i].total,
+				(unsigned long long)h->addr[st[i].worst_obj],
+				(long long)st[i].worst);
 			size_t w = 0;
 			for (size_t k = 0; k < nobjs && w < 1000; k++)
 				if (h->tidx[objs[k].obj] == st[i].tidx &&
 				    (objs[k].diff > 0) == (st[i].total > 0))
-					ph_buf_printf(out,
-						      "%s{\"address\": \"0x%llx\", "
-						      "\"excess\": %lld}",
-						      w++ ? ", " : "",
-						      (unsigned long long)h->addr[objs[k].obj],
-						      (long long)objs[k].diff);
+					ph_buf_printf(
+						out,
+						"%s{\"address\": \"0x%llx\", "
+						"\"excess\": %lld}",
+						w++ ? ", " : "",
+						(unsigned long long)
+							h->addr[objs[k].obj],
+						(long long)objs[k].diff);
 			ph_buf_puts(out, "]}");
 		} else {
 			char c[32];
-			ph_buf_printf(out, "  %10s objects  %+10lld refs  %-30s worst 0x%llx (%+lld)\n",
-				      ph_fmt_count(st[i].objects, c),
-				      (long long)st[i].total, tn,
-				      (unsigned long long)h->addr[st[i].worst_obj],
-				      (long long)st[i].worst);
+			ph_buf_printf(
+				out,
+				"  %10s objects  %+10lld refs  %-30s worst "
+				"0x%llx (%+lld)\n",
+				ph_fmt_count(st[i].objects, c),
+				(long long)st[i].total, tn,
+				(unsigned long long)h->addr[st[i].worst_obj],
+				(long long)st[i].worst);
 		}
 	}
 	if (!json && shown < n)
@@ -779,21 +834,26 @@ PH_COMMAND(cmd_refcheck)
 	struct ph_error *err;
 	for (; a->pos < a->argc; a->pos++) {
 		const char *o = a->argv[a->pos];
-		const char *v = a->pos + 1 < a->argc ? a->argv[a->pos + 1] : NULL;
+		const char *v =
+			a->pos + 1 < a->argc ? a->argv[a->pos + 1] : NULL;
 		if (!strcmp(o, "--min-excess") || !strcmp(o, "--limit")) {
 			if ((err = parse_u64("refcheck", o, v,
-					     !strcmp(o, "--limit") ? &limit : &min_excess)))
+					     !strcmp(o, "--limit")
+						     ? &limit
+						     : &min_excess)))
 				return err;
 			a->pos++;
 		} else if (!strcmp(o, "--type")) {
 			if (!v)
-				return ph_error_create(PH_ERR_USAGE,
-						       "refcheck: --type needs a name");
+				return ph_error_create(
+					PH_ERR_USAGE,
+					"refcheck: --type needs a name");
 			type = v;
 			a->pos++;
 		} else
-			return ph_error_create(PH_ERR_USAGE,
-					       "refcheck: unknown argument '%s'", o);
+			return ph_error_create(
+				PH_ERR_USAGE, "refcheck: unknown argument '%s'",
+				o);
 	}
 	if (!min_excess)
 		min_excess = 1;
@@ -827,8 +887,10 @@ PH_COMMAND(cmd_refcheck)
 		}
 		checked++;
 		uint64_t in = g->rev_off[i + 1] - g->rev_off[i];
-		int64_t found = (int64_t)(in + count_get(&g->extern_refs, (uint32_t)i));
-		int64_t exact = found - (int64_t)count_get(&g->cons_in, (uint32_t)i);
+		int64_t found =
+			(int64_t)(in + count_get(&g->extern_refs, (uint32_t)i));
+		int64_t exact =
+			found - (int64_t)count_get(&g->cons_in, (uint32_t)i);
 		struct suspect_type *st = NULL;
 		int64_t d = 0;
 		if (rc - found >= (int64_t)min_excess) {
@@ -848,7 +910,8 @@ PH_COMMAND(cmd_refcheck)
 		st->tidx = h->tidx[i];
 		st->objects++;
 		st->total += d;
-		if (st->objects == 1 || (d < 0 ? d < st->worst : d > st->worst)) {
+		if (st->objects == 1 ||
+		    (d < 0 ? d < st->worst : d > st->worst)) {
 			st->worst = d;
 			st->worst_obj = (uint32_t)i;
 		}
@@ -862,33 +925,39 @@ PH_COMMAND(cmd_refcheck)
 	}
 	char c1[32], c2[32], c3[32];
 	if (json) {
-		ph_buf_printf(out,
-			      "{\"checked\": %llu, \"immortal_skipped\": %llu, "
-			      "\"static_skipped\": %llu, "
-			      "\"excess_objects\": %llu, \"deficit_objects\": %llu, "
-			      "\"excess\": [",
-			      (unsigned long long)checked,
-			      (unsigned long long)skipped_immortal,
-			      (unsigned long long)skipped_static,
-			      (unsigned long long)n_over, (unsigned long long)n_under);
+		ph_buf_printf(
+			out,
+			"{\"checked\": %llu, \"immortal_skipped\": %llu, "
+			"\"static_skipped\": %llu, "
+			"\"excess_objects\": %llu, \"deficit_objects\": %llu, "
+			"\"excess\": [",
+			(unsigned long long)checked,
+			(unsigned long long)skipped_immortal,
+			(unsigned long long)skipped_static,
+			(unsigned long long)n_over,
+			(unsigned long long)n_under);
 		write_suspects(h, over, no, limit, true, out, sus, nsus);
 		ph_buf_puts(out, "], \"deficit\": [");
 		write_suspects(h, under, nu, limit, true, out, sus, nsus);
 		ph_buf_puts(out, "]}\n");
 	} else {
-		ph_buf_printf(out,
-			      "checked %s objects: %s have more references than "
-			      "py-heap found (leaked, or held by C code), %s have "
-			      "fewer\n",
-			      ph_fmt_count(checked, c1), ph_fmt_count(n_over, c2),
-			      ph_fmt_count(n_under, c3));
+		ph_buf_printf(
+			out,
+			"checked %s objects: %s have more references than "
+			"py-heap found (leaked, or held by C code), %s have "
+			"fewer\n",
+			ph_fmt_count(checked, c1), ph_fmt_count(n_over, c2),
+			ph_fmt_count(n_under, c3));
 		if (no) {
-			ph_buf_puts(out, "\nrefcount higher than the references found:\n");
+			ph_buf_puts(out, "\nrefcount higher than the "
+					 "references found:\n");
 			write_suspects(h, over, no, limit, false, out, NULL, 0);
 		}
 		if (nu) {
-			ph_buf_puts(out, "\nrefcount lower than the references found:\n");
-			write_suspects(h, under, nu, limit, false, out, NULL, 0);
+			ph_buf_puts(out, "\nrefcount lower than the references "
+					 "found:\n");
+			write_suspects(h, under, nu, limit, false, out, NULL,
+				       0);
 		}
 	}
 	free(over);
@@ -902,7 +971,8 @@ PH_COMMAND(cmd_refcheck)
 PH_COMMAND(cmd_summary)
 {
 	if (a->pos < a->argc)
-		return ph_error_create(PH_ERR_USAGE, "summary: unknown argument '%s'",
+		return ph_error_create(PH_ERR_USAGE,
+				       "summary: unknown argument '%s'",
 				       a->argv[a->pos]);
 	struct ph_error *err = session_heap(s);
 	if (err)
@@ -914,17 +984,21 @@ PH_COMMAND(cmd_summary)
 		unsigned gen = (h->flags[i] >> 4) & 7;
 		gens[gen < 5 ? gen : 0]++;
 	}
-	uint64_t pool_bytes = 0, used_blocks = 0, used_bytes = 0, free_bytes = 0;
+	uint64_t pool_bytes = 0, used_blocks = 0, used_bytes = 0,
+		 free_bytes = 0;
 	for (size_t i = 0; i < h->npools; i++) {
 		const struct ph_pool *p = &h->pools[i];
 		uint32_t nfree = 0;
 		for (int w = 0; w < 16; w++)
-			nfree += (uint32_t)__builtin_popcountll(p->free_bits[w]);
-		uint64_t total_blocks = (h->L->pool_size - h->L->pool_overhead) / p->block_size;
+			nfree +=
+				(uint32_t)__builtin_popcountll(p->free_bits[w]);
+		uint64_t total_blocks =
+			(h->L->pool_size - h->L->pool_overhead) / p->block_size;
 		pool_bytes += h->L->pool_size;
 		used_blocks += p->nblocks - nfree;
 		used_bytes += (uint64_t)(p->nblocks - nfree) * p->block_size;
-		free_bytes += (total_blocks - (p->nblocks - nfree)) * p->block_size;
+		free_bytes +=
+			(total_blocks - (p->nblocks - nfree)) * p->block_size;
 	}
 	/* the top types, by bytes, through the types command's own table */
 	const char *argv[] = {"types", "--limit", "10"};
@@ -935,28 +1009,37 @@ PH_COMMAND(cmd_summary)
 		ph_buf_free(&types_out);
 		return err;
 	}
-	double frag = pool_bytes ? 100.0 * (double)free_bytes / (double)pool_bytes : 0;
+	double frag = pool_bytes
+			      ? 100.0 * (double)free_bytes / (double)pool_bytes
+			      : 0;
 	if (json) {
 		/* drop the trailing "}\n" of the types object and extend it */
-		while (types_out.len && types_out.data[types_out.len - 1] != '}')
+		while (types_out.len &&
+		       types_out.data[types_out.len - 1] != '}')
 			types_out.len--;
 		if (types_out.len)
 			types_out.len--;
-		ph_buf_putn(out, types_out.data ? types_out.data : "{", types_out.len);
-		ph_buf_printf(out,
-			      ", \"threads\": %zu, \"gc\": {\"untracked_or_not_gc\": %llu, "
-			      "\"generation0\": %llu, \"generation1\": %llu, "
-			      "\"generation2\": %llu, \"permanent\": %llu}, "
-			      "\"pymalloc\": {\"pools\": %zu, \"pool_bytes\": %llu, "
-			      "\"used_blocks\": %llu, \"used_bytes\": %llu, "
-			      "\"free_bytes\": %llu, \"fragmentation_percent\": %.1f}}\n",
-			      s->target->nthreads, (unsigned long long)gens[0],
-			      (unsigned long long)gens[1], (unsigned long long)gens[2],
-			      (unsigned long long)gens[3], (unsigned long long)gens[4],
-			      h->npools, (unsigned long long)pool_bytes,
-			      (unsigned long long)used_blocks,
-			      (unsigned long long)used_bytes,
-			      (unsigned long long)free_bytes, frag);
+		ph_buf_putn(out, types_out.data ? types_out.data : "{",
+			    types_out.len);
+		ph_buf_printf(
+			out,
+			", \"threads\": %zu, \"gc\": {\"untracked_or_not_gc\": "
+			"%llu, "
+			"\"generation0\": %llu, \"generation1\": %llu, "
+			"\"generation2\": %llu, \"permanent\": %llu}, "
+			"\"pymalloc\": {\"pools\": %zu, \"pool_bytes\": %llu, "
+			"\"used_blocks\": %llu, \"used_bytes\": %llu, "
+			"\"free_bytes\": %llu, \"fragmentation_percent\": "
+			"%.1f}}\n",
+			s->target->nthreads, (unsigned long long)gens[0],
+			(unsigned long long)gens[1],
+			(unsigned long long)gens[2],
+			(unsigned long long)gens[3],
+			(unsigned long long)gens[4], h->npools,
+			(unsigned long long)pool_bytes,
+			(unsigned long long)used_blocks,
+			(unsigned long long)used_bytes,
+			(unsigned long long)free_bytes, frag);
 	} else {
 		char c1[32], c2[32], c3[32], c4[32];
 		ph_buf_printf(out, "Python %s, %zu threads\n", s->rt->version,
@@ -964,18 +1047,22 @@ PH_COMMAND(cmd_summary)
 		ph_buf_printf(out, "%s objects, %s bytes (sys.getsizeof)\n\n",
 			      ph_fmt_count(h->n, c1), ph_fmt_count(bytes, c2));
 		ph_buf_puts(out, "Largest types:\n");
-		ph_buf_putn(out, types_out.data ? types_out.data : "", types_out.len);
-		ph_buf_printf(out,
-			      "\nGC: generation 0 %s, generation 1 %s, generation 2 "
-			      "%s, permanent %s tracked objects\n",
-			      ph_fmt_count(gens[1], c1), ph_fmt_count(gens[2], c2),
-			      ph_fmt_count(gens[3], c3), ph_fmt_count(gens[4], c4));
-		ph_buf_printf(out,
-			      "pymalloc: %s pools (%s bytes), %s blocks in use (%s "
-			      "bytes), %.1f%% of pool space free\n",
-			      ph_fmt_count(h->npools, c1), ph_fmt_count(pool_bytes, c2),
-			      ph_fmt_count(used_blocks, c3), ph_fmt_count(used_bytes, c4),
-			      frag);
+		ph_buf_putn(out, types_out.data ? types_out.data : "",
+			    types_out.len);
+		ph_buf_printf(
+			out,
+			"\nGC: generation 0 %s, generation 1 %s, generation 2 "
+			"%s, permanent %s tracked objects\n",
+			ph_fmt_count(gens[1], c1), ph_fmt_count(gens[2], c2),
+			ph_fmt_count(gens[3], c3), ph_fmt_count(gens[4], c4));
+		ph_buf_printf(
+			out,
+			"pymalloc: %s pools (%s bytes), %s blocks in use (%s "
+			"bytes), %.1f%% of pool space free\n",
+			ph_fmt_count(h->npools, c1),
+			ph_fmt_count(pool_bytes, c2),
+			ph_fmt_count(used_blocks, c3),
+			ph_fmt_count(used_bytes, c4), frag);
 	}
 	ph_buf_free(&types_out);
 	return NULL;

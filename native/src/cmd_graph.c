@@ -47,7 +47,8 @@ static struct ph_error *parse_obj_args(struct ph_session *s, struct args *a,
 	struct ph_error *err;
 	for (; a->pos < a->argc; a->pos++) {
 		const char *o = a->argv[a->pos];
-		const char *v = a->pos + 1 < a->argc ? a->argv[a->pos + 1] : NULL;
+		const char *v =
+			a->pos + 1 < a->argc ? a->argv[a->pos + 1] : NULL;
 		size_t i;
 		for (i = 0; i < nopts; i++)
 			if (!strcmp(o, opts[i].name))
@@ -58,8 +59,8 @@ static struct ph_error *parse_obj_args(struct ph_session *s, struct args *a,
 			a->pos++;
 		} else if (o[0] == '-' && o[1] == '-')
 			return ph_error_create(PH_ERR_USAGE,
-					       "%s: unknown option '%s'", a->cmd,
-					       o);
+					       "%s: unknown option '%s'",
+					       a->cmd, o);
 		else if (!addr_arg)
 			addr_arg = o;
 		else
@@ -103,8 +104,9 @@ static void show_ref_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 {
 	struct show_ctx *c = arg;
 	struct ph_heap *h = c->h;
-	if (kind == PH_EDGE_KEY || (kind == PH_EDGE_FIELD &&
-				    !strcmp((const char *)(uintptr_t)data, "__class__")))
+	if (kind == PH_EDGE_KEY ||
+	    (kind == PH_EDGE_FIELD &&
+	     !strcmp((const char *)(uintptr_t)data, "__class__")))
 		return;
 	uint32_t tn_ = ph_heap_lookup(h, target);
 	if (tn_ == PH_NONE)
@@ -145,8 +147,11 @@ static const char *found_by(uint8_t flags)
 static const char *gc_state(struct ph_heap *h, uint32_t o)
 {
 	static const char *const gens[] = {
-		"untracked", "tracked, generation 0", "tracked, generation 1",
-		"tracked, generation 2", "tracked, permanent generation",
+		"untracked",
+		"tracked, generation 0",
+		"tracked, generation 1",
+		"tracked, generation 2",
+		"tracked, permanent generation",
 	};
 	const struct ph_type *t = &h->types[h->tidx[o]];
 	if (!(t->flags & PH_TPFLAGS_HAVE_GC))
@@ -172,20 +177,23 @@ PH_COMMAND(cmd_show)
 	struct ph_buf r;
 	ph_buf_init(&r);
 	ph_repr_object(h, addr, h->tidx[o], &r);
-	struct show_ctx c = {.h = h, .out = out, .json = json,
-			     .max = max ? max : SIZE_MAX};
+	struct show_ctx c = {
+		.h = h, .out = out, .json = json, .max = max ? max : SIZE_MAX};
 	ph_buf_init(&c.tmp);
 	const char *root = g->parent[o] == PH_NONE ? NULL : "";
 	if (json) {
 		json_obj_head(h, o, out);
-		ph_buf_printf(out,
-			      ", \"size\": %llu, \"refcount\": %lld, \"gc\": \"%s\", "
-			      "\"found_by\": \"%s\", \"reachable\": %s, \"referrers\": "
-			      "%llu, \"repr\": ",
-			      (unsigned long long)h->size[o], (long long)refcnt,
-			      gc_state(h, o), found_by(h->flags[o]),
-			      root ? "true" : "false",
-			      (unsigned long long)(g->rev_off[o + 1] - g->rev_off[o]));
+		ph_buf_printf(
+			out,
+			", \"size\": %llu, \"refcount\": %lld, \"gc\": \"%s\", "
+			"\"found_by\": \"%s\", \"reachable\": %s, "
+			"\"referrers\": "
+			"%llu, \"repr\": ",
+			(unsigned long long)h->size[o], (long long)refcnt,
+			gc_state(h, o), found_by(h->flags[o]),
+			root ? "true" : "false",
+			(unsigned long long)(g->rev_off[o + 1] -
+					     g->rev_off[o]));
 		ph_buf_json_str(out, r.data ? r.data : "", r.len);
 		ph_buf_puts(out, ", \"referents\": [");
 		ph_heap_referents(h, addr, h->tidx[o], show_ref_cb, &c);
@@ -200,9 +208,10 @@ PH_COMMAND(cmd_show)
 		ph_buf_printf(out, "  refcount:   %lld\n", (long long)refcnt);
 		ph_buf_printf(out, "  gc:         %s\n", gc_state(h, o));
 		ph_buf_printf(out, "  found by:   %s\n", found_by(h->flags[o]));
-		ph_buf_printf(out, "  referrers:  %llu%s\n",
-			      (unsigned long long)(g->rev_off[o + 1] - g->rev_off[o]),
-			      root ? "" : " (no root reaches it: garbage)");
+		ph_buf_printf(
+			out, "  referrers:  %llu%s\n",
+			(unsigned long long)(g->rev_off[o + 1] - g->rev_off[o]),
+			root ? "" : " (no root reaches it: garbage)");
 		size_t mark = out->len;
 		ph_buf_puts(out, "  holds:\n");
 		ph_heap_referents(h, addr, h->tidx[o], show_ref_cb, &c);
@@ -211,7 +220,8 @@ PH_COMMAND(cmd_show)
 			if (out->data)
 				out->data[mark] = '\0';
 		} else if (c.n > c.max)
-			ph_buf_printf(out, "    ... %zu more (--limit 0 for all)\n",
+			ph_buf_printf(out,
+				      "    ... %zu more (--limit 0 for all)\n",
 				      c.n - c.max);
 	}
 	ph_buf_free(&c.tmp);
@@ -268,7 +278,8 @@ PH_COMMAND(cmd_referents)
 		ph_buf_printf(out, "{\"address\": \"0x%llx\", \"referents\": [",
 			      (unsigned long long)h->addr[o]);
 	else
-		ph_buf_printf(out, "%-18s %-28s %s\n", "ADDRESS", "TYPE", "VIA");
+		ph_buf_printf(out, "%-18s %-28s %s\n", "ADDRESS", "TYPE",
+			      "VIA");
 	ph_heap_referents(h, h->addr[o], h->tidx[o], referents_cb, &c);
 	if (json)
 		ph_buf_puts(out, "]}\n");
@@ -384,7 +395,8 @@ static void referrers_level(struct referrers_walk *w, uint32_t o,
 		}
 	}
 	if (!w->json && shown < total && !w->capped)
-		ph_buf_printf(out, "%s... %zu more referrers (--limit 0 for all)\n",
+		ph_buf_printf(out,
+			      "%s... %zu more referrers (--limit 0 for all)\n",
 			      indent, total - shown);
 }
 
@@ -403,7 +415,11 @@ PH_COMMAND(cmd_referrers)
 	struct ph_buf tmp;
 	ph_buf_init(&tmp);
 	struct referrers_walk w = {
-		.g = g, .limit = limit, .json = json, .out = out, .tmp = &tmp,
+		.g = g,
+		.limit = limit,
+		.json = json,
+		.out = out,
+		.tmp = &tmp,
 		.seen = calloc(g->h->n / 8 + 1, 1),
 	};
 	if (!w.seen)
@@ -426,9 +442,11 @@ PH_COMMAND(cmd_referrers)
 		if (g->rev_off[o + 1] == g->rev_off[o])
 			ph_buf_puts(out, "(no object refers to it)\n");
 		if (w.capped)
-			ph_buf_printf(out, "... stopped at %d referrers "
-					   "(narrow it with --limit or "
-					   "--depth)\n", REFERRERS_MAX);
+			ph_buf_printf(out,
+				      "... stopped at %d referrers "
+				      "(narrow it with --limit or "
+				      "--depth)\n",
+				      REFERRERS_MAX);
 	}
 	free(w.seen);
 	ph_buf_free(&tmp);
@@ -448,7 +466,7 @@ static size_t chain(struct ph_graph *g, uint32_t o, uint32_t *buf, size_t max,
 		cur = g->parent[cur];
 	}
 	*ret_root = cur != PH_NONE && (cur & PH_ROOT_BIT) ? cur & ~PH_ROOT_BIT
-							   : PH_NONE;
+							  : PH_NONE;
 	/* reverse: root first */
 	for (size_t i = 0; i < n / 2; i++) {
 		uint32_t t = buf[i];
@@ -472,7 +490,8 @@ static void write_path(struct ph_graph *g, const uint32_t *p, size_t n,
 		tmp->len = 0;
 		for (size_t i = 1; i < n; i++)
 			ph_graph_label(g, p[i - 1], p[i], tmp);
-		ph_buf_printf(out, "%s %s\n", rname, tmp->data ? tmp->data : "");
+		ph_buf_printf(out, "%s %s\n", rname,
+			      tmp->data ? tmp->data : "");
 	}
 	for (size_t i = 0; i < n; i++) {
 		tmp->len = 0;
@@ -508,16 +527,18 @@ PH_COMMAND(cmd_path)
 	uint64_t addr = h->addr[o];
 	if (g->parent[o] == PH_NONE) {
 		if (json)
-			ph_buf_printf(out,
-				      "{\"address\": \"0x%llx\", \"root\": null, "
-				      "\"path\": [], \"paths\": []}\n",
-				      (unsigned long long)addr);
+			ph_buf_printf(
+				out,
+				"{\"address\": \"0x%llx\", \"root\": null, "
+				"\"path\": [], \"paths\": []}\n",
+				(unsigned long long)addr);
 		else
-			ph_buf_printf(out,
-				      "no root reaches 0x%llx: it is garbage, "
-				      "kept alive only by a reference cycle or "
-				      "a reference py-heap cannot see (C code)\n",
-				      (unsigned long long)addr);
+			ph_buf_printf(
+				out,
+				"no root reaches 0x%llx: it is garbage, "
+				"kept alive only by a reference cycle or "
+				"a reference py-heap cannot see (C code)\n",
+				(unsigned long long)addr);
 		return NULL;
 	}
 	size_t max = (size_t)ph_graph_depth(g, o) + 2;
@@ -552,10 +573,12 @@ PH_COMMAND(cmd_path)
 			uint32_t one = o;
 			if (json) {
 				ph_buf_puts(out, ", {");
-				write_path(g, &one, 1, (uint32_t)r, true, out, &tmp);
+				write_path(g, &one, 1, (uint32_t)r, true, out,
+					   &tmp);
 				ph_buf_putc(out, '}');
 			} else {
-				write_path(g, &one, 1, (uint32_t)r, false, out, &tmp);
+				write_path(g, &one, 1, (uint32_t)r, false, out,
+					   &tmp);
 				ph_buf_putc(out, '\n');
 			}
 			found++;
@@ -571,7 +594,8 @@ PH_COMMAND(cmd_path)
 			    (!nc || cand[nc - 1] != src))
 				cand[nc++] = src;
 		}
-		/* nearest first: a selection sort on depth, for the few shown */
+		/* nearest first: a selection sort on depth, for the few shown
+		 */
 		uint32_t *dep = malloc((nc + 1) * sizeof(*dep));
 		for (size_t i = 0; dep && i < nc; i++)
 			dep[i] = ph_graph_depth(g, cand[i]);

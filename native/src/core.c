@@ -92,8 +92,8 @@ static struct ph_error *map_fd(int fd, const char *path, int *ret_fd,
 	return NULL;
 }
 
-static bool read_build_id_notes(const uint8_t *p, size_t len,
-				uint8_t *out, size_t *out_len)
+static bool read_build_id_notes(const uint8_t *p, size_t len, uint8_t *out,
+				size_t *out_len)
 {
 	size_t off = 0;
 	while (off + 12 <= len) {
@@ -142,8 +142,8 @@ static void file_build_id(struct ph_module *mod)
  * core's own pages only (never from the file we want to check). Returns
  * false when the core did not save the headers.
  */
-static bool memory_build_id(struct ph_target *t, uint64_t base,
-			    uint8_t *out, size_t *out_len)
+static bool memory_build_id(struct ph_target *t, uint64_t base, uint8_t *out,
+			    size_t *out_len)
 {
 	const Elf64_Ehdr *eh = ph_mem_ptr(&t->mem, base, sizeof(*eh));
 	if (!eh || memcmp(eh->e_ident, ELFMAG, SELFMAG) ||
@@ -176,7 +176,8 @@ static struct ph_error *parse_nt_file(struct ph_target *t, const uint8_t *d,
 				      size_t len)
 {
 	if (len < 16)
-		return ph_error_create(PH_ERR_CORRUPT, "NT_FILE note too short");
+		return ph_error_create(PH_ERR_CORRUPT,
+				       "NT_FILE note too short");
 	uint64_t count, page;
 	memcpy(&count, d, 8);
 	memcpy(&page, d + 8, 8);
@@ -204,9 +205,9 @@ static struct ph_error *parse_nt_file(struct ph_target *t, const uint8_t *d,
 				mod = &t->mods[k];
 		if (!mod) {
 			size_t cap = t->nmods;
-			struct ph_error *err = ph_grow((void **)&t->mods, &cap,
-						       t->nmods + 1,
-						       sizeof(*t->mods));
+			struct ph_error *err =
+				ph_grow((void **)&t->mods, &cap, t->nmods + 1,
+					sizeof(*t->mods));
 			if (err)
 				return err;
 			mod = &t->mods[t->nmods++];
@@ -227,8 +228,8 @@ static struct ph_error *parse_nt_file(struct ph_target *t, const uint8_t *d,
 }
 
 struct ph_error *ph_module_open(struct ph_target *t, struct ph_module *mod,
-				    const char *override, const char *sysroot,
-				    bool check_build_id)
+				const char *override, const char *sysroot,
+				bool check_build_id)
 {
 	char *disk;
 	const char *in_root = NULL; /* the path inside the sysroot */
@@ -312,7 +313,8 @@ struct ph_error *ph_module_open(struct ph_target *t, struct ph_module *mod,
 	/* The image reaches past its file mappings: .bss is anonymous. */
 	for (size_t i = 0; i < n; i++) {
 		GElf_Phdr ph;
-		if (gelf_getphdr(mod->elf, (int)i, &ph) && ph.p_type == PT_LOAD &&
+		if (gelf_getphdr(mod->elf, (int)i, &ph) &&
+		    ph.p_type == PT_LOAD &&
 		    mod->bias + ph.p_vaddr + ph.p_memsz > mod->end)
 			mod->end = mod->bias + ph.p_vaddr + ph.p_memsz;
 	}
@@ -320,8 +322,7 @@ struct ph_error *ph_module_open(struct ph_target *t, struct ph_module *mod,
 	if (check_build_id && mod->build_id_len) {
 		uint8_t mem_id[64];
 		size_t mem_len = 0;
-		if (memory_build_id(t, mod->start, mem_id,
-				    &mem_len) &&
+		if (memory_build_id(t, mod->start, mem_id, &mem_len) &&
 		    (mem_len != mod->build_id_len ||
 		     memcmp(mem_id, mod->build_id, mem_len))) {
 			char a[129], b[129];
@@ -364,8 +365,8 @@ static struct ph_error *find_exe_in_memory(struct ph_target *t,
 					   const char *exe_path)
 {
 	struct ph_module probe = {.fd = -1, .start = UINT64_MAX};
-	struct ph_error *err = map_file(exe_path, &probe.fd, &probe.map,
-					&probe.size);
+	struct ph_error *err =
+		map_file(exe_path, &probe.fd, &probe.map, &probe.size);
 	if (err)
 		return err;
 	if (probe.size < SELFMAG || memcmp(probe.map, ELFMAG, SELFMAG) ||
@@ -387,7 +388,8 @@ static struct ph_error *find_exe_in_memory(struct ph_target *t,
 		size_t len = 0;
 		if (memcmp(sg->data, ELFMAG, SELFMAG) ||
 		    !memory_build_id(t, sg->start, id, &len) ||
-		    len != probe.build_id_len || memcmp(id, probe.build_id, len))
+		    len != probe.build_id_len ||
+		    memcmp(id, probe.build_id, len))
 			continue;
 		t->mods = calloc(1, sizeof(*t->mods));
 		if (!t->mods || !(t->mods[0].path = strdup(exe_path)))
@@ -429,7 +431,8 @@ static struct ph_error *open_core(const char *core_path, const void *image,
 {
 	struct ph_error *err;
 	if (elf_version(EV_CURRENT) == EV_NONE)
-		return ph_error_create(PH_ERR_ELF, "libelf: %s", elf_errmsg(-1));
+		return ph_error_create(PH_ERR_ELF, "libelf: %s",
+				       elf_errmsg(-1));
 	struct ph_target *t = calloc(1, sizeof(*t));
 	if (!t)
 		return ph_error_nomem();
@@ -461,10 +464,11 @@ static struct ph_error *open_core(const char *core_path, const void *image,
 	const Elf64_Ehdr *eh = t->map;
 	if (eh->e_ident[EI_CLASS] != ELFCLASS64 ||
 	    eh->e_ident[EI_DATA] != ELFDATA2LSB) {
-		err = ph_error_create_path(PH_ERR_UNSUPPORTED, core_path,
-					   "%s: only 64-bit little-endian cores "
-					   "are supported",
-					   core_path);
+		err = ph_error_create_path(
+			PH_ERR_UNSUPPORTED, core_path,
+			"%s: only 64-bit little-endian cores "
+			"are supported",
+			core_path);
 		goto fail;
 	}
 	if (eh->e_type != ET_CORE) {
@@ -520,9 +524,9 @@ static struct ph_error *open_core(const char *core_path, const void *image,
 				present = 0;
 			else if (present > t->size - ph.p_offset)
 				present = t->size - ph.p_offset;
-			const uint8_t *data = present ? (const uint8_t *)t->map +
-								ph.p_offset
-						      : NULL;
+			const uint8_t *data =
+				present ? (const uint8_t *)t->map + ph.p_offset
+					: NULL;
 			/* A segment that wraps around the address space is
 			 * nonsense: keep none of it. */
 			if (ph.p_vaddr + ph.p_memsz < ph.p_vaddr) {
@@ -560,16 +564,15 @@ static struct ph_error *open_core(const char *core_path, const void *image,
 				if (nh.n_type == NT_PRSTATUS)
 					t->nthreads++;
 				else if (nh.n_type == NT_AUXV) {
-					for (size_t k = 0; k + 16 <= nh.n_descsz;
-					     k += 16) {
+					for (size_t k = 0;
+					     k + 16 <= nh.n_descsz; k += 16) {
 						uint64_t at, val;
 						memcpy(&at, desc + k, 8);
 						memcpy(&val, desc + k + 8, 8);
 						if (at == AT_ENTRY)
 							entry = val;
 					}
-				}
-				else if (nh.n_type == NT_FILE) {
+				} else if (nh.n_type == NT_FILE) {
 					err = parse_nt_file(t, desc,
 							    nh.n_descsz);
 					if (err)
@@ -591,16 +594,20 @@ static struct ph_error *open_core(const char *core_path, const void *image,
 				PH_ERR_TRUNCATED, core_path,
 				"%s: core truncated: %zu bytes of the %llu its "
 				"headers describe (%.0f%%), and its notes (the "
-				"files mapped) are in the part that is missing; "
-				"give the executable with --exe to read the rest",
+				"files mapped) are in the part that is "
+				"missing; "
+				"give the executable with --exe to read the "
+				"rest",
 				core_path, t->size,
 				(unsigned long long)t->truncated_need,
-				100.0 * (double)t->size / (double)t->truncated_need);
+				100.0 * (double)t->size /
+					(double)t->truncated_need);
 		else
-			err = ph_error_create_path(PH_ERR_NOT_CORE, core_path,
-						   "%s: the core names no mapped "
-						   "files (no NT_FILE note)",
-						   core_path);
+			err = ph_error_create_path(
+				PH_ERR_NOT_CORE, core_path,
+				"%s: the core names no mapped "
+				"files (no NT_FILE note)",
+				core_path);
 		goto fail;
 	}
 	/* The executable is the file that holds the entry point (AT_ENTRY);
@@ -612,7 +619,7 @@ static struct ph_error *open_core(const char *core_path, const void *image,
 	for (size_t i = 0; i < t->nmods; i++) {
 		bool is_exe = (int)i == t->exe_index;
 		err = ph_module_open(t, &t->mods[i], is_exe ? exe_path : NULL,
-				  sysroot, true);
+				     sysroot, true);
 		if (err)
 			goto fail;
 	}
@@ -737,14 +744,15 @@ struct sym_collect {
 static bool sym_collect_cb(void *arg, const char *name, GElf_Sym *sym)
 {
 	struct sym_collect *c = arg;
-	if (!*name || ph_grow((void **)&c->e, &c->cap, c->n + 1, sizeof(*c->e))) {
+	if (!*name ||
+	    ph_grow((void **)&c->e, &c->cap, c->n + 1, sizeof(*c->e))) {
 		c->failed = c->failed || *name;
 		return false;
 	}
 	const char *lto = strstr(name, ".lto_priv.");
-	c->e[c->n++] = (struct sym_entry){name, lto ? (size_t)(lto - name)
-						    : strlen(name),
-					  sym->st_value, sym->st_size};
+	c->e[c->n++] = (struct sym_entry){
+		name, lto ? (size_t)(lto - name) : strlen(name), sym->st_value,
+		sym->st_size};
 	return false;
 }
 
@@ -915,8 +923,7 @@ struct sym_size {
 static bool sym_size_cb(void *arg, const char *name, GElf_Sym *sym)
 {
 	struct sym_size *s = arg;
-	if (GELF_ST_TYPE(sym->st_info) == STT_OBJECT &&
-	    sym->st_size == s->size)
+	if (GELF_ST_TYPE(sym->st_info) == STT_OBJECT && sym->st_size == s->size)
 		s->fn(s->arg, name, sym->st_value + s->mod->bias);
 	return false;
 }

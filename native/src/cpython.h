@@ -21,7 +21,8 @@ struct ph_layout {
 	uint32_t rt_interpreters_head;
 	uint32_t is_next, is_threads_head, is_gc, is_modules, is_sysdict,
 		is_builtins;
-	uint32_t gc_generations, gc_gen_stride, gc_ngens, gc_permanent, gc_garbage;
+	uint32_t gc_generations, gc_gen_stride, gc_ngens, gc_permanent,
+		gc_garbage;
 	uint32_t tp_del, tp_finalize;
 	uint32_t ts_next;
 	/* object header */
@@ -57,13 +58,15 @@ struct ph_layout {
 	uint32_t module_dict, module_name;
 	uint32_t cell_ref;
 	uint32_t weakref_object, weakref_callback;
-	uint32_t exc_fields[6]; /* dict, args, notes, traceback, context, cause */
+	uint32_t exc_fields[6];	 /* dict, args, notes, traceback, context, cause
+				  */
 	uint32_t prop_fields[5]; /* fget, fset, fdel, doc, name */
 	uint32_t cm_callable, cm_dict;
 	/* frames: the interpreter frame (3.11+) and what holds one */
 	uint32_t frame_back, frame_iframe, frame_trace, frame_data;
 	uint32_t if_func, if_globals, if_builtins, if_locals, if_code,
-		if_previous, if_prev_instr, if_stacktop, if_localsplus, if_owner;
+		if_previous, if_prev_instr, if_stacktop, if_localsplus,
+		if_owner;
 	uint32_t gen_code, gen_name, gen_qualname, gen_iframe, gen_state;
 	uint32_t co_nlocalsplus, co_stacksize, co_linetable, co_code_adaptive,
 		co_localsplusnames;
@@ -104,7 +107,8 @@ struct ph_layout {
 	 * tagged int) and a stack pointer instead of a stack top index */
 	bool stackrefs;
 	/* ---- 3.8 to 3.10 ---- */
-	/* 3.8: the GC state is _PyRuntime's (at rt_gc), not the interpreter's */
+	/* 3.8: the GC state is _PyRuntime's (at rt_gc), not the interpreter's
+	 */
 	uint32_t rt_gc;
 	/* dict keys with dk_size (a power of 2, not its log2) and entries of
 	 * {hash, key, value} after dk_size indices of 1 to 8 bytes; 0 for the
@@ -175,8 +179,8 @@ enum ph_kind {
 	PH_KIND_PROPERTY,
 	PH_KIND_CLASSMETHOD, /* classmethod and staticmethod */
 	PH_KIND_FRAME,
-	PH_KIND_GEN, /* generators, coroutines, async generators */
-	PH_KIND_DEQUE, /* collections.deque (known by its name) */
+	PH_KIND_GEN,	 /* generators, coroutines, async generators */
+	PH_KIND_DEQUE,	 /* collections.deque (known by its name) */
 	PH_KIND_PARTIAL, /* functools.partial (likewise) */
 	PH_KIND_COUNT,
 };
@@ -191,7 +195,7 @@ struct ph_runtime {
 	char layout_source[160];
 	char version[32]; /* "3.11.2" */
 	uint32_t hexversion;
-	bool debug_build; /* Py_DEBUG: its symbols are there */
+	bool debug_build;	       /* Py_DEBUG: its symbols are there */
 	const struct ph_module *pymod; /* the file holding _PyRuntime */
 	uint64_t runtime_addr;
 	uint64_t main_interp;
@@ -207,7 +211,8 @@ struct ph_runtime {
 	size_t nstatic_types, static_types_cap;
 };
 
-struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret);
+struct ph_error *ph_runtime_create(struct ph_target *t,
+				   struct ph_runtime **ret);
 void ph_runtime_destroy(struct ph_runtime *rt);
 
 /* Checks (and corrects) layout fields against the module's DWARF; returns

@@ -34,8 +34,9 @@ static bool open_debug_file(struct ph_module *mod, const char *path,
 		close(fd);
 		return false;
 	}
-	Elf *elf = memcmp(map, ELFMAG, SELFMAG) ? NULL
-						: elf_memory(map, (size_t)st.st_size);
+	Elf *elf = memcmp(map, ELFMAG, SELFMAG)
+			   ? NULL
+			   : elf_memory(map, (size_t)st.st_size);
 	if (!elf) {
 		munmap(map, (size_t)st.st_size);
 		close(fd);
@@ -70,12 +71,14 @@ static int progress_fn(debuginfod_client *c, long done, long total)
 	double t = now_s() - p->start;
 	if (t > 1.0) {
 		if (total > 0)
-			fprintf(stderr, "\rpy-heap: downloading debug info: "
-					"%ld of %ld KiB",
+			fprintf(stderr,
+				"\rpy-heap: downloading debug info: "
+				"%ld of %ld KiB",
 				done / 1024, total / 1024);
 		else
-			fprintf(stderr, "\rpy-heap: downloading debug info: "
-					"%ld KiB",
+			fprintf(stderr,
+				"\rpy-heap: downloading debug info: "
+				"%ld KiB",
 				done / 1024);
 		p->shown = true;
 	}
@@ -92,8 +95,10 @@ void ph_module_find_debuginfo(struct ph_target *t, struct ph_module *mod)
 		Elf_Scn *scn = NULL;
 		while ((scn = elf_nextscn(mod->elf, scn))) {
 			GElf_Shdr sh;
-			if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_SYMTAB) {
-				mod->debug_source = "the file's own symbol table";
+			if (gelf_getshdr(scn, &sh) &&
+			    sh.sh_type == SHT_SYMTAB) {
+				mod->debug_source =
+					"the file's own symbol table";
 				return;
 			}
 		}
@@ -114,8 +119,9 @@ void ph_module_find_debuginfo(struct ph_target *t, struct ph_module *mod)
 		/* Under a sysroot, its own debug directory first (a chroot or
 		 * container has its -dbg packages inside), as GDB does. */
 		if (t->sysroot && d == t->ndebug_dirs) {
-			snprintf(path, sizeof(path), "%s%s/.build-id/%.2s/%s.debug",
-				 t->sysroot, dir, hex, hex + 2);
+			snprintf(path, sizeof(path),
+				 "%s%s/.build-id/%.2s/%s.debug", t->sysroot,
+				 dir, hex, hex + 2);
 			if (open_debug_file(mod, path, "the sysroot"))
 				return;
 		}
@@ -145,7 +151,8 @@ void ph_module_find_debuginfo(struct ph_target *t, struct ph_module *mod)
 	if (fd >= 0) {
 		close(fd);
 		if (!open_debug_file(mod, path, "debuginfod"))
-			mod->debuginfod_error = "the downloaded file is not ELF";
+			mod->debuginfod_error =
+				"the downloaded file is not ELF";
 	} else if (now_s() - p.start > p.limit)
 		mod->debuginfod_error = "timed out";
 	else

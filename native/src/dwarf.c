@@ -32,7 +32,8 @@ static int member_offset(Dwarf_Die *st, const char *member, Dwarf_Word *ret,
 		if (!n || strcmp(n, member))
 			continue;
 		Dwarf_Attribute a;
-		if (!dwarf_attr_integrate(&child, DW_AT_data_member_location, &a) ||
+		if (!dwarf_attr_integrate(&child, DW_AT_data_member_location,
+					  &a) ||
 		    dwarf_formudata(&a, ret) != 0)
 			return -1;
 		if (ret_type) {
@@ -46,7 +47,8 @@ static int member_offset(Dwarf_Die *st, const char *member, Dwarf_Word *ret,
 				if (tag == DW_TAG_structure_type ||
 				    tag == DW_TAG_union_type)
 					break;
-				if (!dwarf_attr_integrate(ret_type, DW_AT_type, &t) ||
+				if (!dwarf_attr_integrate(ret_type, DW_AT_type,
+							  &t) ||
 				    !dwarf_formref_die(&t, ret_type))
 					return -1;
 			}
@@ -64,7 +66,8 @@ static int path_offset(Dwarf_Die *st, const char *path, Dwarf_Word *ret)
 	char buf[128];
 	snprintf(buf, sizeof(buf), "%s", path);
 	char *save = NULL;
-	for (char *p = strtok_r(buf, ".", &save); p; p = strtok_r(NULL, ".", &save)) {
+	for (char *p = strtok_r(buf, ".", &save); p;
+	     p = strtok_r(NULL, ".", &save)) {
 		Dwarf_Word off;
 		if (member_offset(&cur, p, &off, &next) != 0)
 			return -1;
@@ -92,8 +95,12 @@ int ph_dwarf_check_layout(const struct ph_module *mod, struct ph_layout *L,
 		return 0;
 	struct wanted w[6];
 	static const char *const names[6] = {
-		"_gc_runtime_state", "_is", "_ts", "_typeobject",
-		"_heaptypeobject", "pyruntimestate",
+		"_gc_runtime_state",
+		"_is",
+		"_ts",
+		"_typeobject",
+		"_heaptypeobject",
+		"pyruntimestate",
 	};
 	memset(w, 0, sizeof(w));
 	for (size_t i = 0; i < 6; i++)
@@ -104,15 +111,18 @@ int ph_dwarf_check_layout(const struct ph_module *mod, struct ph_layout *L,
 	while (nfound < PH_ARRAY_SIZE(w) &&
 	       dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL) == 0) {
 		Dwarf_Die cu, die;
-		if (dwarf_offdie(dw, off + hsize, &cu) && dwarf_child(&cu, &die) == 0) {
+		if (dwarf_offdie(dw, off + hsize, &cu) &&
+		    dwarf_child(&cu, &die) == 0) {
 			do {
 				int tag = dwarf_tag(&die);
 				if (tag != DW_TAG_structure_type ||
 				    dwarf_hasattr(&die, DW_AT_declaration))
 					continue;
 				const char *n = dwarf_diename(&die);
-				for (size_t i = 0; n && i < PH_ARRAY_SIZE(w); i++)
-					if (!w[i].found && !strcmp(n, w[i].name)) {
+				for (size_t i = 0; n && i < PH_ARRAY_SIZE(w);
+				     i++)
+					if (!w[i].found &&
+					    !strcmp(n, w[i].name)) {
 						w[i].die = die;
 						w[i].found = true;
 						nfound++;
@@ -160,16 +170,17 @@ int ph_dwarf_check_layout(const struct ph_module *mod, struct ph_layout *L,
 	for (size_t i = 0; i < PH_ARRAY_SIZE(checks); i++) {
 		Dwarf_Word v;
 		/* the array itself, when it is not inside a struct */
-		if (checks[i].field == offsetof(struct ph_layout,
-						is_builtin_states) &&
+		if (checks[i].field ==
+			    offsetof(struct ph_layout, is_builtin_states) &&
 		    builtins_done)
 			continue;
 		if (!w[checks[i].st].found ||
-		    path_offset(&w[checks[i].st].die, checks[i].path, &v) != 0 ||
+		    path_offset(&w[checks[i].st].die, checks[i].path, &v) !=
+			    0 ||
 		    v > UINT32_MAX)
 			continue;
-		if (checks[i].field == offsetof(struct ph_layout,
-						is_builtin_states))
+		if (checks[i].field ==
+		    offsetof(struct ph_layout, is_builtin_states))
 			builtins_done = true;
 		uint32_t *f = (uint32_t *)((char *)L + checks[i].field);
 		if (*f != (uint32_t)v) {

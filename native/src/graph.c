@@ -52,9 +52,8 @@ static void edge_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 			return;
 		c->cons[c->ncons++] = t;
 	}
-	if (c->n == c->cap &&
-	    (c->err = ph_grow((void **)&c->edges, &c->cap, c->n + 1,
-			      sizeof(*c->edges))))
+	if (c->n == c->cap && (c->err = ph_grow((void **)&c->edges, &c->cap,
+						c->n + 1, sizeof(*c->edges))))
 		return;
 	c->edges[c->n++] = t;
 }
@@ -70,7 +69,8 @@ static void *edge_worker(void *arg)
 		}
 		size_t before = c->n;
 		ph_heap_referents(h, h->addr[i], h->tidx[i], edge_cb, c);
-		c->g->fwd_off[i + 1] = (uint32_t)(c->n - before); /* a count, for now */
+		c->g->fwd_off[i + 1] =
+			(uint32_t)(c->n - before); /* a count, for now */
 	}
 	return NULL;
 }
@@ -91,7 +91,8 @@ static struct ph_error *build_edges(struct ph_graph *g)
 	pthread_t th[T];
 	bool started[T] = {false};
 	for (int k = 0; k < T; k++) {
-		c[k] = (struct edge_ctx){.g = g, .lo = h->n * (size_t)k / T,
+		c[k] = (struct edge_ctx){.g = g,
+					 .lo = h->n * (size_t)k / T,
 					 .hi = h->n * (size_t)(k + 1) / T};
 		if (k && h->n > 100000 &&
 		    !pthread_create(&th[k], NULL, edge_worker, &c[k]))
@@ -111,14 +112,16 @@ static struct ph_error *build_edges(struct ph_graph *g)
 		total += c[k].n;
 	if (!err) {
 		/* Join: the first buffer grows to hold all, in object order. */
-		g->fwd = realloc(c[0].edges, (total ? total : 1) * sizeof(*g->fwd));
+		g->fwd = realloc(c[0].edges,
+				 (total ? total : 1) * sizeof(*g->fwd));
 		if (!g->fwd)
 			err = ph_error_nomem();
 		else {
 			c[0].edges = NULL;
 			size_t at = c[0].n;
 			for (int k = 1; k < T; k++) {
-				memcpy(g->fwd + at, c[k].edges, c[k].n * sizeof(*g->fwd));
+				memcpy(g->fwd + at, c[k].edges,
+				       c[k].n * sizeof(*g->fwd));
 				at += c[k].n;
 			}
 			g->nedges = total;
@@ -181,10 +184,7 @@ static bool is_scanned_addr(struct ph_heap *h, uint64_t addr)
 		addr < interp + h->L->sizeof_interp);
 }
 
-
-
-static struct ph_error *root_add(struct ph_graph *g, uint64_t addr,
-				 char *name)
+static struct ph_error *root_add(struct ph_graph *g, uint64_t addr, char *name)
 {
 	uint32_t t = ph_graph_lookup(g, addr);
 	if (t == PH_NONE || !name) {
@@ -263,7 +263,8 @@ static void frame_root_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 		r = asprintf(&s, "%s stack[%llu]", c->where,
 			     (unsigned long long)data);
 	else if (kind == PH_EDGE_FIELD)
-		r = asprintf(&s, "%s %s", c->where, (const char *)(uintptr_t)data);
+		r = asprintf(&s, "%s %s", c->where,
+			     (const char *)(uintptr_t)data);
 	else
 		return;
 	if (r < 0)
@@ -304,8 +305,8 @@ static struct ph_error *build_roots(struct ph_graph *g)
 		for (int nf = 0; f && nf < 100000; nf++) {
 			char func[256], file[512], where[900];
 			int line = 0;
-			if (!ph_heap_iframe_location(h, f, func, sizeof(func), file,
-						     sizeof(file), &line))
+			if (!ph_heap_iframe_location(h, f, func, sizeof(func),
+						     file, sizeof(file), &line))
 				snprintf(func, sizeof(func), "?");
 			snprintf(where, sizeof(where),
 				 "thread %zu frame %s() at %s:%d", k + 1, func,
@@ -340,7 +341,7 @@ static struct ph_error *build_roots(struct ph_graph *g)
 		{2, "builtins"},
 	};
 	for (size_t i = 0; i < PH_ARRAY_SIZE(interp_roots); i++) {
-		uint32_t off = interp_roots[i].off == 0 ? L->is_modules
+		uint32_t off = interp_roots[i].off == 0	  ? L->is_modules
 			       : interp_roots[i].off == 1 ? L->is_sysdict
 							  : L->is_builtins;
 		if (!ph_mem_u64(mem, interp + off, &v))
@@ -369,8 +370,9 @@ static struct ph_error *build_roots(struct ph_graph *g)
 		uint64_t t = h->rt->static_types[i];
 		uint32_t *ti = ph_u64map_get(&h->type_index, t);
 		char *s;
-		if (!ti || asprintf(&s, "static type %s",
-				    h->types[*ti].name ? h->types[*ti].name : "?") < 0)
+		if (!ti ||
+		    asprintf(&s, "static type %s",
+			     h->types[*ti].name ? h->types[*ti].name : "?") < 0)
 			continue;
 		if ((err = root_add(g, t, s)))
 			return err;
@@ -414,8 +416,8 @@ static struct ph_error *scan_holder(struct ph_graph *g, uint64_t start,
 	if (L->static_method_cache &&
 	    !ph_module_symbol(h->rt->pymod, "method_cache", &tc, NULL))
 		tc = 0;
-	uint64_t tc_end = tc + (uint64_t)L->type_cache_entries *
-				       L->type_cache_entry_size;
+	uint64_t tc_end =
+		tc + (uint64_t)L->type_cache_entries * L->type_cache_entry_size;
 	size_t k = 0;
 	start = (start + 7) & ~7ULL;
 	for (uint64_t a = start; a + 8 <= end;) {
@@ -425,7 +427,8 @@ static struct ph_error *scan_holder(struct ph_graph *g, uint64_t start,
 			a = (skip[k].end + 7) & ~7ULL;
 			continue;
 		}
-		uint64_t stop = k < nskip && skip[k].start < end ? skip[k].start : end;
+		uint64_t stop =
+			k < nskip && skip[k].start < end ? skip[k].start : end;
 		const struct ph_segment *sg = ph_memory_find(h->mem, a);
 		if (!sg || !sg->data) {
 			a = sg ? sg->end : ((a + 4096) & ~4095ULL);
@@ -445,18 +448,21 @@ static struct ph_error *scan_holder(struct ph_graph *g, uint64_t start,
 				continue;
 			uint64_t at = a + 8 * i;
 			if (at >= tc && at < tc_end &&
-			    (at - tc) % L->type_cache_entry_size == L->type_cache_value)
+			    (at - tc) % L->type_cache_entry_size ==
+				    L->type_cache_value)
 				continue;
 			bool skip_it = false;
 			uint64_t bs = h->rt->main_interp + L->is_builtin_states;
 			if (L->builtin_states_count && at >= bs &&
 			    at < bs + (uint64_t)L->builtin_states_count *
-					      L->builtin_state_size &&
+						    L->builtin_state_size &&
 			    (at - bs) % L->builtin_state_size ==
 				    L->builtin_state_weaklist)
 				continue;
-			for (size_t r = 0; r < PH_ARRAY_SIZE(L->interp_skip); r++) {
-				uint64_t s0 = h->rt->main_interp + L->interp_skip[r][0];
+			for (size_t r = 0; r < PH_ARRAY_SIZE(L->interp_skip);
+			     r++) {
+				uint64_t s0 = h->rt->main_interp +
+					      L->interp_skip[r][0];
 				if (L->interp_skip[r][1] && at >= s0 &&
 				    at < s0 + L->interp_skip[r][1])
 					skip_it = true;
@@ -489,8 +495,7 @@ struct data_range {
 	uint64_t start, file_end, end;
 };
 
-static size_t writable_data(const struct ph_target *tg,
-			    struct data_range **ret)
+static size_t writable_data(const struct ph_target *tg, struct data_range **ret)
 {
 	size_t n = 0, cap = 0;
 	struct data_range *out = NULL;
@@ -530,11 +535,13 @@ static struct ph_error *build_c_holders(struct ph_graph *g)
 	for (size_t i = 0; i < h->n; i++) {
 		if (!is_static_addr(h, h->addr[i]))
 			continue;
-		if ((err = ph_grow((void **)&skip, &cap, nskip + 1, sizeof(*skip))))
+		if ((err = ph_grow((void **)&skip, &cap, nskip + 1,
+				   sizeof(*skip))))
 			goto out;
 		const struct ph_type *t = &h->types[h->tidx[i]];
-		uint64_t size = t->kind == PH_KIND_TYPE ? L->sizeof_type
-							: (uint64_t)t->basicsize;
+		uint64_t size = t->kind == PH_KIND_TYPE
+					? L->sizeof_type
+					: (uint64_t)t->basicsize;
 		if (t->itemsize) {
 			int64_t n = 0;
 			ph_mem_u64(h->mem, h->addr[i] + 16, (uint64_t *)&n);
@@ -570,10 +577,13 @@ static struct ph_error *build_c_holders(struct ph_graph *g)
 	/* 3.8/3.9: free lists are file statics (several named free_list),
 	 * whose slots past their count still point where objects were */
 	static const char *const free_lists[] = {
-		"free_list", "keys_free_list", "ag_value_freelist",
+		"free_list",
+		"keys_free_list",
+		"ag_value_freelist",
 		"ag_asend_freelist",
 	};
-	for (size_t i = 0; L->static_free_lists && i < PH_ARRAY_SIZE(free_lists); i++) {
+	for (size_t i = 0;
+	     L->static_free_lists && i < PH_ARRAY_SIZE(free_lists); i++) {
 		uint64_t addrs[32], sizes[32];
 		size_t n = ph_module_symbols(h->rt->pymod, free_lists[i], addrs,
 					     sizes, 32);
@@ -583,25 +593,28 @@ static struct ph_error *build_c_holders(struct ph_graph *g)
 			if ((err = ph_grow((void **)&skip, &cap, nskip + 1,
 					   sizeof(*skip))))
 				goto out;
-			skip[nskip++] = (struct extent){addrs[k], addrs[k] + sizes[k]};
+			skip[nskip++] =
+				(struct extent){addrs[k], addrs[k] + sizes[k]};
 		}
 	}
 	/* Without symbols: the list and dict free lists (80 slots each) are
 	 * known by their first slots, which point at dead objects of their
 	 * type (refcount 0); the whole array is left out. */
 	size_t nfound_lists = 0;
-	for (size_t i = 0; L->static_free_lists && i < PH_ARRAY_SIZE(free_lists); i++) {
+	for (size_t i = 0;
+	     L->static_free_lists && i < PH_ARRAY_SIZE(free_lists); i++) {
 		uint64_t a0, sz;
 		if (ph_module_symbol(h->rt->pymod, free_lists[i], &a0, &sz))
 			nfound_lists++;
 	}
-	for (size_t r = 0; L->static_free_lists && !nfound_lists && r < nranges; r++) {
+	for (size_t r = 0; L->static_free_lists && !nfound_lists && r < nranges;
+	     r++) {
 		if (ranges[r].mod != h->rt->pymod)
 			continue;
 		uint64_t lt = h->rt->kind_types[PH_KIND_LIST];
 		uint64_t dt = h->rt->kind_types[PH_KIND_DICT];
-		for (uint64_t a = (ranges[r].start + 7) & ~7ULL; a + 8 <= ranges[r].end;
-		     a += 8) {
+		for (uint64_t a = (ranges[r].start + 7) & ~7ULL;
+		     a + 8 <= ranges[r].end; a += 8) {
 			uint64_t v, hdr[2];
 			if (!ph_mem_u64(h->mem, a, &v) || !v || (v & 7) ||
 			    !ph_mem_u64(h->mem, v, &hdr[0]) || hdr[0] ||
@@ -620,8 +633,8 @@ static struct ph_error *build_c_holders(struct ph_graph *g)
 	/* The writable data of every file mapped: C statics. */
 	for (size_t r = 0; r < nranges; r++) {
 		const struct ph_module *mod = ranges[r].mod;
-		err = scan_holder(g, ranges[r].start, ranges[r].end, skip, nskip,
-				  base_name(mod->path), mod->start);
+		err = scan_holder(g, ranges[r].start, ranges[r].end, skip,
+				  nskip, base_name(mod->path), mod->start);
 		if (err)
 			goto out;
 	}
@@ -634,8 +647,8 @@ static struct ph_error *build_c_holders(struct ph_graph *g)
 		struct extent fr = {ts + L->ts_cframe, ts + L->ts_cframe + 8};
 		if (!is_static_addr(h, ts) &&
 		    (err = scan_holder(g, ts, ts + L->sizeof_tstate, &fr,
-				       L->frame_objects ? 1 : 0,
-				       "thread state", ts)))
+				       L->frame_objects ? 1 : 0, "thread state",
+				       ts)))
 			goto out;
 		if (!ph_mem_u64(h->mem, ts + L->ts_next, &ts))
 			break;
@@ -718,9 +731,10 @@ static struct ph_error *build_paths(struct ph_graph *g)
 struct ph_error *ph_graph_create(struct ph_heap *h, struct ph_graph **ret)
 {
 	if (h->n >= PH_ROOT_BIT)
-		return ph_error_create(PH_ERR_UNSUPPORTED,
-				       "more than 2^31 objects: the graph index "
-				       "does not support it yet");
+		return ph_error_create(
+			PH_ERR_UNSUPPORTED,
+			"more than 2^31 objects: the graph index "
+			"does not support it yet");
 	struct ph_graph *g = calloc(1, sizeof(*g));
 	if (!g)
 		return ph_error_nomem();
@@ -809,7 +823,8 @@ void ph_graph_label(struct ph_graph *g, uint32_t src, uint32_t dst,
 		    struct ph_buf *out)
 {
 	struct ph_heap *h = g->h;
-	struct label_ctx c = {.g = g, .dst = h->addr[dst], .kind = PH_EDGE_COUNT_};
+	struct label_ctx c = {
+		.g = g, .dst = h->addr[dst], .kind = PH_EDGE_COUNT_};
 	ph_heap_referents(h, h->addr[src], h->tidx[src], label_cb, &c);
 	if (c.kind == PH_EDGE_COUNT_) {
 		ph_buf_puts(out, "?");
@@ -840,8 +855,8 @@ size_t ph_graph_labels(struct ph_graph *g, uint32_t src, uint32_t dst,
 		       size_t max, struct ph_buf *out)
 {
 	struct ph_heap *h = g->h;
-	struct labels_ctx c = {.h = h, .dst = h->addr[dst], .max = max,
-			       .out = out};
+	struct labels_ctx c = {
+		.h = h, .dst = h->addr[dst], .max = max, .out = out};
 	ph_heap_referents(h, h->addr[src], h->tidx[src], labels_cb, &c);
 	return c.n;
 }

@@ -9,7 +9,8 @@
 
 struct ph_root {
 	uint32_t target; /* object number */
-	char *name;	 /* "module __main__", "thread 1 frame f() at x.py:3 local 'a'" */
+	char *name; /* "module __main__", "thread 1 frame f() at x.py:3 local
+		       'a'" */
 };
 
 struct ph_graph {

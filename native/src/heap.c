@@ -19,8 +19,6 @@
 
 #include "heap.h"
 
-
-
 #define MAX_REFCNT (1ULL << 40)
 #define T_OBJECT 6
 
@@ -134,7 +132,8 @@ static bool str_info(struct ph_heap *h, uint64_t addr, struct str_info *si)
 	if (si->ascii && si->kind != 1)
 		return false;
 	if (si->compact)
-		si->data = addr + (si->ascii ? L->sizeof_ascii : L->sizeof_compact);
+		si->data = addr +
+			   (si->ascii ? L->sizeof_ascii : L->sizeof_compact);
 	else
 		si->data = rd64(h, addr + L->str_data);
 	return true;
@@ -185,10 +184,10 @@ typedef bool (*dict_entry_fn)(void *arg, uint64_t key, uint64_t value,
 
 /* Where a dict keys object keeps its entries, and their shape. */
 struct keys_geom {
-	uint64_t entries;	  /* entry 0 */
-	int64_t nentries;	  /* entries used so far */
+	uint64_t entries; /* entry 0 */
+	int64_t nentries; /* entries used so far */
 	uint32_t esize, key_off, value_off;
-	uint64_t bytes;		  /* the keys object's size, as dicts count it */
+	uint64_t bytes; /* the keys object's size, as dicts count it */
 };
 
 static bool keys_geom(struct ph_heap *h, uint64_t keys, struct keys_geom *g)
@@ -203,8 +202,10 @@ static bool keys_geom(struct ph_heap *h, uint64_t keys, struct keys_geom *g)
 		size = rd64(h, keys + L->dk_size);
 		if (!size || size > (1ULL << 40) || (size & (size - 1)))
 			return false;
-		index_bytes = size * (size <= 0xff ? 1 : size <= 0xffff ? 2
-					   : size <= 0xffffffffULL ? 4 : 8);
+		index_bytes = size * (size <= 0xff	      ? 1
+				      : size <= 0xffff	      ? 2
+				      : size <= 0xffffffffULL ? 4
+							      : 8);
 	} else {
 		uint8_t log2_size = rd8(h, keys + L->dk_log2_size);
 		uint8_t log2_index = rd8(h, keys + L->dk_log2_index_bytes);
@@ -240,8 +241,8 @@ static void dict_foreach(struct ph_heap *h, uint64_t dict, dict_entry_fn fn,
 		return;
 	int64_t nentries = kg.nentries;
 	size_t esize = kg.esize;
-	const uint8_t *e = ph_mem_ptr(h->mem, kg.entries,
-				      (size_t)nentries * esize);
+	const uint8_t *e =
+		ph_mem_ptr(h->mem, kg.entries, (size_t)nentries * esize);
 	if (!e)
 		return;
 	const uint64_t *vals = NULL;
@@ -323,14 +324,16 @@ static bool dict_keys_ok(struct ph_heap *h, uint64_t keys)
 		size = 1ULL << log2_size;
 		/* indices are 1, 2, 4 or 8 bytes wide as the table grows;
 		 * Py_EMPTY_KEYS, a static, is smaller than any other */
-		unsigned width = log2_size < 8 ? 0 : log2_size < 16 ? 1
-				 : log2_size < 32 ? 2 : 3;
+		unsigned width = log2_size < 8	  ? 0
+				 : log2_size < 16 ? 1
+				 : log2_size < 32 ? 2
+						  : 3;
 		bool empty = !usable && !kg.nentries && log2_size < 3;
-		if (!empty && (log2_size < 3 || log2_index != log2_size + width))
+		if (!empty &&
+		    (log2_size < 3 || log2_index != log2_size + width))
 			return false;
 	}
-	if (usable < 0 ||
-	    usable + kg.nentries > (int64_t)((size << 1) / 3) + 1)
+	if (usable < 0 || usable + kg.nentries > (int64_t)((size << 1) / 3) + 1)
 		return false;
 	return ph_mem_ptr(h->mem, keys, kg.bytes) != NULL;
 }
@@ -364,8 +367,8 @@ static char *type_name(struct ph_heap *h, uint64_t taddr, uint64_t flags)
 		return tp_name;
 	}
 	char qual[512], mod[512];
-	if (!ph_heap_str(h, rd64(h, taddr + L->ht_qualname), qual,
-			 sizeof(qual), NULL))
+	if (!ph_heap_str(h, rd64(h, taddr + L->ht_qualname), qual, sizeof(qual),
+			 NULL))
 		snprintf(qual, sizeof(qual), "<type at 0x%llx>",
 			 (unsigned long long)taddr);
 	uint64_t m = dict_get_str(h, rd64(h, taddr + L->tp_dict), "__module__");
@@ -390,7 +393,8 @@ static void type_collect_slots(struct ph_heap *h, struct ph_type *t)
 			break;
 		uint64_t members = rd64(h, cur + L->tp_members);
 		for (int i = 0; members && i < 4096; i++) {
-			uint64_t m = members + (uint64_t)i * L->sizeof_memberdef;
+			uint64_t m =
+				members + (uint64_t)i * L->sizeof_memberdef;
 			uint64_t name = rd64(h, m);
 			if (!name)
 				break;
@@ -398,16 +402,19 @@ static void type_collect_slots(struct ph_heap *h, struct ph_type *t)
 			int64_t off = rds64(h, m + L->md_offset);
 			/* a C type's members (one made from a spec, known by
 			 * name: partial's func, args) are its kind's fields */
-			if ((type != T_OBJECT_EX && type != T_OBJECT) || off < 16 ||
-			    off >= t->basicsize ||
-			    (t->kind != PH_KIND_OTHER && off < t->kind_basicsize))
+			if ((type != T_OBJECT_EX && type != T_OBJECT) ||
+			    off < 16 || off >= t->basicsize ||
+			    (t->kind != PH_KIND_OTHER &&
+			     off < t->kind_basicsize))
 				continue;
 			size_t n = t->nslots + 1;
-			uint32_t *offs = realloc(t->slot_offsets, n * sizeof(*offs));
+			uint32_t *offs =
+				realloc(t->slot_offsets, n * sizeof(*offs));
 			if (!offs)
 				return;
 			t->slot_offsets = offs;
-			uint64_t *names = realloc(t->slot_names, n * sizeof(*names));
+			uint64_t *names =
+				realloc(t->slot_names, n * sizeof(*names));
 			if (!names)
 				return;
 			t->slot_names = names;
@@ -429,13 +436,15 @@ static void type_collect_c_fields(struct ph_heap *h, struct ph_type *t)
 	int64_t from = t->kind_basicsize ? t->kind_basicsize : 16;
 	if (t->kind == PH_KIND_OTHER)
 		from = t->base_basicsize; /* scanned as the C base anyway */
-	for (int64_t off = (from + 7) & ~7LL; off + 8 <= t->basicsize; off += 8) {
+	for (int64_t off = (from + 7) & ~7LL; off + 8 <= t->basicsize;
+	     off += 8) {
 		bool known = off == t->dictoffset || off == t->weaklistoffset;
 		for (size_t i = 0; !known && i < t->nslots; i++)
 			known = t->slot_offsets[i] == off;
 		if (known)
 			continue;
-		uint32_t *c = realloc(t->c_offsets, (t->nc_offsets + 1) * sizeof(*c));
+		uint32_t *c =
+			realloc(t->c_offsets, (t->nc_offsets + 1) * sizeof(*c));
 		if (!c)
 			return;
 		t->c_offsets = c;
@@ -464,7 +473,8 @@ static int64_t type_register(struct ph_heap *h, uint64_t taddr, int depth)
 	if (!hdr && L->sizeof_type <= sizeof(copy)) {
 		/* a static type across the end of .data and the start of .bss
 		 * (two segments of the core): copied */
-		struct ph_error *err = ph_mem_read(h->mem, taddr, copy, L->sizeof_type);
+		struct ph_error *err =
+			ph_mem_read(h->mem, taddr, copy, L->sizeof_type);
 		if (err)
 			ph_error_destroy(err);
 		else
@@ -511,7 +521,9 @@ static int64_t type_register(struct ph_heap *h, uint64_t taddr, int depth)
 			/* Below a C type py-heap does not know, only what
 			 * that type adds on top is unknown; "object" adds
 			 * nothing, so the whole C type is unknown. */
-			t.kind = k == PH_KIND_OBJECT && static_seen ? PH_KIND_OTHER : k;
+			t.kind = k == PH_KIND_OBJECT && static_seen
+					 ? PH_KIND_OTHER
+					 : k;
 			t.kind_basicsize = rds64(h, cur + L->tp_basicsize);
 			if (!static_seen)
 				t.base_basicsize = t.kind_basicsize;
@@ -522,14 +534,18 @@ static int64_t type_register(struct ph_heap *h, uint64_t taddr, int depth)
 		 * static up to 3.11, made from a spec since: a class's
 		 * tp_name has no module, so it cannot pass for one). */
 		{
-			const char *nm = ph_mem_ptr(h->mem, rd64(h, cur + L->tp_name), 18);
+			const char *nm = ph_mem_ptr(
+				h->mem, rd64(h, cur + L->tp_name), 18);
 			int nk = !nm ? 0
-				: !memcmp(nm, "collections.deque", 18) ? PH_KIND_DEQUE
-				: !memcmp(nm, "functools.partial", 18) ? PH_KIND_PARTIAL
-								       : 0;
+				 : !memcmp(nm, "collections.deque", 18)
+					 ? PH_KIND_DEQUE
+				 : !memcmp(nm, "functools.partial", 18)
+					 ? PH_KIND_PARTIAL
+					 : 0;
 			if (nk) {
 				t.kind = static_seen ? PH_KIND_OTHER : nk;
-				t.kind_basicsize = rds64(h, cur + L->tp_basicsize);
+				t.kind_basicsize =
+					rds64(h, cur + L->tp_basicsize);
 				if (!static_seen)
 					t.base_basicsize = t.kind_basicsize;
 				break;
@@ -544,7 +560,8 @@ static int64_t type_register(struct ph_heap *h, uint64_t taddr, int depth)
 	}
 	t.presize = (t.flags & PH_TPFLAGS_HAVE_GC ? L->gc_head_size : 0) +
 		    (t.flags & L->preheader_flags ? L->managed_presize : 0);
-	memcpy(&t.weaklistoffset, (const uint8_t *)hdr + L->tp_weaklistoffset, 8);
+	memcpy(&t.weaklistoffset, (const uint8_t *)hdr + L->tp_weaklistoffset,
+	       8);
 	if (t.heap) {
 		type_collect_slots(h, &t);
 		type_collect_c_fields(h, &t);
@@ -600,7 +617,9 @@ static uint64_t obj_sizeof(struct ph_heap *h, uint64_t addr,
 		uint64_t keys = rd64(h, addr + L->dict_keys);
 		if (rd64(h, addr + L->dict_values) && L->dk_size)
 			/* 3.8-3.10: a value slot per usable entry */
-			size += 8 * (int64_t)((c40(rds64(h, keys + L->dk_size)) << 1) / 3);
+			size += 8 * (int64_t)((c40(rds64(h, keys + L->dk_size))
+					       << 1) /
+					      3);
 		else if (rd64(h, addr + L->dict_values))
 			size += 8 * (c40(rds64(h, keys + L->dk_nentries)) +
 				     c40(rds64(h, keys + L->dk_usable)));
@@ -638,16 +657,21 @@ static uint64_t obj_sizeof(struct ph_heap *h, uint64_t addr,
 			uint64_t wstr = rd64(h, addr + L->str_wstr);
 			uint64_t data = si.data;
 			if (wstr && (!ready || wstr != data)) {
-				int64_t wlen = si.ascii
-					? (int64_t)si.length
-					: c40(rds64(h, addr + L->str_wstr_length));
+				int64_t wlen =
+					si.ascii
+						? (int64_t)si.length
+						: c40(rds64(
+							  h,
+							  addr + L->str_wstr_length));
 				size += (wlen + 1) * 4;
 			}
 		}
 		if (!si.ascii) {
 			uint64_t utf8 = rd64(h, addr + L->str_utf8);
 			if (utf8 && utf8 != si.data)
-				size += c40(rds64(h, addr + L->str_utf8_length)) + 1;
+				size += c40(rds64(h,
+						  addr + L->str_utf8_length)) +
+					1;
 		}
 		break;
 	}
@@ -687,9 +711,14 @@ static uint64_t obj_sizeof(struct ph_heap *h, uint64_t addr,
 			 * variables and stack (one slot is in the struct);
 			 * gen_sizeof: the object */
 			if (t->kind == PH_KIND_FRAME) {
-				int64_t n = frameobj_nlocalsplus(h, rd64(h, addr + L->if_code)) +
-					    (int32_t)rd32(h, rd64(h, addr + L->if_code) + L->co_stacksize);
-				size = L->if_localsplus + 8 * (n >= 0 && n < (1 << 20) ? n : 1);
+				int64_t n =
+					frameobj_nlocalsplus(
+						h, rd64(h, addr + L->if_code)) +
+					(int32_t)rd32(
+						h, rd64(h, addr + L->if_code) +
+							   L->co_stacksize);
+				size = L->if_localsplus +
+				       8 * (n >= 0 && n < (1 << 20) ? n : 1);
 			}
 			break;
 		}
@@ -698,7 +727,8 @@ static uint64_t obj_sizeof(struct ph_heap *h, uint64_t addr,
 		uint64_t code, iframe = addr + L->gen_iframe;
 		if (t->kind == PH_KIND_FRAME) {
 			iframe = addr + L->frame_data;
-			code = rd64(h, rd64(h, addr + L->frame_iframe) + L->if_code);
+			code = rd64(h, rd64(h, addr + L->frame_iframe) +
+					       L->if_code);
 			if (L->stackrefs)
 				code &= ~3ULL;
 		} else
@@ -709,7 +739,8 @@ static uint64_t obj_sizeof(struct ph_heap *h, uint64_t addr,
 			    (int32_t)rd32(h, code + L->co_stacksize);
 		if (n < 0 || n > (1 << 20))
 			n = 0;
-		size = (int64_t)(iframe - addr) + L->if_localsplus + 8 * (int64_t)n;
+		size = (int64_t)(iframe - addr) + L->if_localsplus +
+		       8 * (int64_t)n;
 		break;
 	}
 	default:
@@ -1030,7 +1061,8 @@ static inline const struct ph_pool *pool_at(const struct ph_heap *h,
 	for (size_t i = 0; i < h->nregions; i++) {
 		if (h->regions[i].base != base)
 			continue;
-		uint32_t v = h->regions[i].slots[(addr - base) >> h->pool_shift];
+		uint32_t v =
+			h->regions[i].slots[(addr - base) >> h->pool_shift];
 		return v ? &h->pools[v - 1] : NULL;
 	}
 	return NULL;
@@ -1045,8 +1077,8 @@ static struct ph_error *pool_index_add(struct ph_heap *h, uint64_t addr,
 		if (h->regions[i].base == base)
 			break;
 	if (i == h->nregions) {
-		struct ph_pool_region *r = realloc(h->regions,
-						   (i + 1) * sizeof(*r));
+		struct ph_pool_region *r =
+			realloc(h->regions, (i + 1) * sizeof(*r));
 		if (!r)
 			return ph_error_nomem();
 		h->regions = r;
@@ -1097,8 +1129,8 @@ uint32_t ph_heap_lookup(const struct ph_heap *h, uint64_t addr)
 static struct ph_error *obj_append(struct ph_heap *h, uint64_t addr,
 				   uint32_t tidx, uint8_t flag);
 
-static struct ph_error *obj_add(struct ph_heap *h, uint64_t addr,
-				uint32_t tidx, uint8_t flag, bool *ret_added)
+static struct ph_error *obj_add(struct ph_heap *h, uint64_t addr, uint32_t tidx,
+				uint8_t flag, bool *ret_added)
 {
 	struct ph_pool *p = (struct ph_pool *)pool_at(h, addr);
 	if (ret_added)
@@ -1237,12 +1269,12 @@ static bool interned_ref_cb(void *arg, uint64_t key, uint64_t value,
 	struct referent_ctx *c = arg;
 	(void)index;
 	(void)value;
-	c->fn(c->arg, key, PH_EDGE_WEAK, (uint64_t)(uintptr_t)"interned");
+	c->fn(c->arg, key, PH_EDGE_WEAK, (uint64_t)(uintptr_t) "interned");
 	return false;
 }
 
-static void items(struct ph_heap *h, uint64_t arr, int64_t n,
-		  ph_referent_fn fn, void *arg)
+static void items(struct ph_heap *h, uint64_t arr, int64_t n, ph_referent_fn fn,
+		  void *arg)
 {
 	if (n <= 0 || n > (1LL << 32))
 		return;
@@ -1273,8 +1305,8 @@ static void conservative(struct ph_heap *h, uint64_t addr, int64_t from,
 {
 	if (to <= from || to - from > (1 << 20))
 		return;
-	const uint64_t *p = ph_mem_ptr(h->mem, addr + (uint64_t)from,
-				       (size_t)(to - from));
+	const uint64_t *p =
+		ph_mem_ptr(h->mem, addr + (uint64_t)from, (size_t)(to - from));
 	if (!p)
 		return;
 	for (int64_t i = 0; i < (to - from) / 8; i++) {
@@ -1305,12 +1337,14 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 	int64_t ob_size = rds64(h, addr + 16);
 	int64_t base_end = t->base_basicsize;
 
-	fn(arg, rd64(h, addr + 8), PH_EDGE_FIELD, (uint64_t)(uintptr_t)ph_class_field);
+	fn(arg, rd64(h, addr + 8), PH_EDGE_FIELD,
+	   (uint64_t)(uintptr_t)ph_class_field);
 	switch (t->kind) {
 	case PH_KIND_LIST: {
 		int64_t alloc = rds64(h, addr + L->list_allocated);
 		if (ob_size >= 0 && ob_size <= alloc)
-			items(h, rd64(h, addr + L->list_items), ob_size, fn, arg);
+			items(h, rd64(h, addr + L->list_items), ob_size, fn,
+			      arg);
 		break;
 	}
 	case PH_KIND_TUPLE:
@@ -1320,7 +1354,8 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 	case PH_KIND_ODICT:
 		if (addr == h->interned_dict && L->interned_uncounted) {
 			/* 3.11 does not count the interned dict's references
-			 * in the strings' refcounts: they keep nothing alive. */
+			 * in the strings' refcounts: they keep nothing alive.
+			 */
 			dict_foreach(h, addr, interned_ref_cb, &rc);
 			break;
 		}
@@ -1330,15 +1365,18 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 							    : dict_ref_cb,
 			     &rc);
 		if (t->kind == PH_KIND_ODICT) {
-			conservative(h, addr, L->sizeof_dict, base_end, fn, arg);
+			conservative(h, addr, L->sizeof_dict, base_end, fn,
+				     arg);
 			/* Each node of the order list holds its key. */
 			uint64_t node = rd64(h, addr + L->sizeof_dict);
 			int64_t used = rds64(h, addr + L->dict_used);
-			for (int64_t k = 0; node && k <= used && k < (1 << 26); k++) {
+			for (int64_t k = 0; node && k <= used && k < (1 << 26);
+			     k++) {
 				uint64_t key = rd64(h, node);
 				if (key)
 					fn(arg, key, PH_EDGE_FIELD,
-					   (uint64_t)(uintptr_t)"<order node key>");
+					   (uint64_t)(uintptr_t) "<order node "
+								 "key>");
 				node = rd64(h, node + 16);
 			}
 		}
@@ -1348,8 +1386,9 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 		int64_t mask = rds64(h, addr + L->set_mask);
 		if (mask < 0 || mask > (1LL << 32))
 			break;
-		const uint8_t *tab = ph_mem_ptr(h->mem, rd64(h, addr + L->set_table),
-						(size_t)(mask + 1) * 16);
+		const uint8_t *tab =
+			ph_mem_ptr(h->mem, rd64(h, addr + L->set_table),
+				   (size_t)(mask + 1) * 16);
 		if (!tab)
 			break;
 		for (int64_t i = 0; i <= mask; i++) {
@@ -1378,10 +1417,16 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 				int64_t n = kg.nentries;
 				if (n > 0 && n < 4096) {
 					for (int64_t i = 0; i < n; i++) {
-						uint64_t k = rd64(h, kg.entries + (uint64_t)i * kg.esize + kg.key_off);
+						uint64_t k = rd64(
+							h,
+							kg.entries +
+								(uint64_t)i *
+									kg.esize +
+								kg.key_off);
 						if (k)
-							fn(arg, k, PH_EDGE_FIELD,
-							   (uint64_t)(uintptr_t)"<cached key>");
+							fn(arg, k,
+							   PH_EDGE_FIELD,
+							   (uint64_t)(uintptr_t) "<cached key>");
 					}
 				}
 			}
@@ -1390,10 +1435,10 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 	}
 	case PH_KIND_FUNCTION: {
 		static const char *const names[] = {
-			"__globals__", "__builtins__", "__name__",
-			"__qualname__", "__code__", "__defaults__",
-			"__kwdefaults__", "__closure__", "__doc__",
-			"__dict__", "__module__", "__annotations__",
+			"__globals__",	  "__builtins__", "__name__",
+			"__qualname__",	  "__code__",	  "__defaults__",
+			"__kwdefaults__", "__closure__",  "__doc__",
+			"__dict__",	  "__module__",	  "__annotations__",
 		};
 		for (uint32_t i = 0; i < L->nfunc_fields && i < 12; i++)
 			field(h, addr, L->func_fields[i], names[i], fn, arg);
@@ -1401,12 +1446,19 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 	}
 	case PH_KIND_CODE: {
 		static const char *const names[] = {
-			"co_consts", "co_names", "co_exceptiontable",
-			"co_localsplusnames", "co_localspluskinds", "co_filename",
-			"co_name", "co_qualname", "co_linetable", "_co_code",
+			"co_consts",
+			"co_names",
+			"co_exceptiontable",
+			"co_localsplusnames",
+			"co_localspluskinds",
+			"co_filename",
+			"co_name",
+			"co_qualname",
+			"co_linetable",
+			"_co_code",
 		};
-		const char *const *nm = L->code_field_names ? L->code_field_names
-							     : names;
+		const char *const *nm =
+			L->code_field_names ? L->code_field_names : names;
 		for (uint32_t i = 0; i < L->ncode_fields && i < 10; i++)
 			field(h, addr, L->code_fields[i], nm[i], fn, arg);
 		break;
@@ -1429,13 +1481,13 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 			uint64_t o = rd64(h, addr + L->weakref_object);
 			if (o && o != h->rt->none_addr)
 				fn(arg, o, PH_EDGE_WEAK,
-				   (uint64_t)(uintptr_t)"wr_object");
+				   (uint64_t)(uintptr_t) "wr_object");
 		}
 		break;
 	case PH_KIND_EXCEPTION: {
 		static const char *const names[] = {
-			"__dict__", "args", "__notes__", "__traceback__",
-			"__context__", "__cause__",
+			"__dict__",	 "args",	"__notes__",
+			"__traceback__", "__context__", "__cause__",
 		};
 		for (size_t i = 0; i < 6; i++)
 			field(h, addr, L->exc_fields[i], names[i], fn, arg);
@@ -1473,16 +1525,20 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 			field(h, addr, L->gen_frame, "gi_frame", fn, arg);
 			field(h, addr, L->gen_code, "gi_code", fn, arg);
 			field(h, addr, L->gen_name, "__name__", fn, arg);
-			field(h, addr, L->gen_qualname, "__qualname__", fn, arg);
+			field(h, addr, L->gen_qualname, "__qualname__", fn,
+			      arg);
 			field(h, addr, L->gen_exc_state, "exc_type", fn, arg);
-			field(h, addr, L->gen_exc_state + 8, "exc_value", fn, arg);
-			field(h, addr, L->gen_exc_state + 16, "exc_traceback", fn, arg);
+			field(h, addr, L->gen_exc_state + 8, "exc_value", fn,
+			      arg);
+			field(h, addr, L->gen_exc_state + 16, "exc_traceback",
+			      fn, arg);
 			break;
 		}
 		if (L->stackrefs) {
 			uint64_t c = rd64(h, addr + L->gen_code) & ~3ULL;
 			if (c)
-				fn(arg, c, PH_EDGE_FIELD, (uint64_t)(uintptr_t)"gi_code");
+				fn(arg, c, PH_EDGE_FIELD,
+				   (uint64_t)(uintptr_t) "gi_code");
 		} else
 			field(h, addr, L->gen_code, "gi_code", fn, arg);
 		field(h, addr, L->gen_name, "__name__", fn, arg);
@@ -1490,7 +1546,8 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 		int8_t state = (int8_t)rd8(h, addr + L->gen_state);
 		/* created, suspended or running */
 		if (state < (L->gen_state_done ? L->gen_state_done : 1))
-			ph_heap_iframe_referents(h, addr + L->gen_iframe, fn, arg);
+			ph_heap_iframe_referents(h, addr + L->gen_iframe, fn,
+						 arg);
 		break;
 	}
 	case PH_KIND_PARTIAL:
@@ -1503,7 +1560,8 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 		/* Blocks of 64 items, linked: leftlink, data[64], rightlink. */
 		uint64_t block = rd64(h, addr + 24);
 		int64_t index = rds64(h, addr + 40);
-		if (ob_size < 0 || ob_size > (1LL << 31) || index < 0 || index >= 64)
+		if (ob_size < 0 || ob_size > (1LL << 31) || index < 0 ||
+		    index >= 64)
 			break;
 		for (int64_t i = 0; i < ob_size && block; i++) {
 			uint64_t v = rd64(h, block + 8 + 8 * (uint64_t)index);
@@ -1580,15 +1638,21 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 			int64_t n = kg.nentries;
 			if (n > 0 && n < 4096) {
 				for (int64_t i = 0; i < n; i++) {
-					uint64_t v = rd64(h, values + (uint64_t)i * 8);
-					uint64_t k = rd64(h, kg.entries + (uint64_t)i * kg.esize + kg.key_off);
+					uint64_t v = rd64(
+						h, values + (uint64_t)i * 8);
+					uint64_t k = rd64(
+						h,
+						kg.entries +
+							(uint64_t)i * kg.esize +
+							kg.key_off);
 					if (v)
 						fn(arg, v, PH_EDGE_ATTR, k);
 				}
 			}
 		}
 		if (dict)
-			fn(arg, dict, PH_EDGE_FIELD, (uint64_t)(uintptr_t)"__dict__");
+			fn(arg, dict, PH_EDGE_FIELD,
+			   (uint64_t)(uintptr_t) "__dict__");
 	} else if (t->dictoffset > 0 && t->dictoffset < t->basicsize &&
 		   !(t->kind == PH_KIND_TYPE && t->dictoffset == L->tp_dict)) {
 		field(h, addr, (uint32_t)t->dictoffset, "__dict__", fn, arg);
@@ -1692,10 +1756,12 @@ static void frameobj_referents(struct ph_heap *h, uint64_t f, ph_referent_fn fn,
 			continue;
 		}
 		int which = i < nlocals ? 0 : i < nlocals + ncells ? 1 : 2;
-		int64_t j = which == 0 ? i : which == 1 ? i - nlocals
-							: i - nlocals - ncells;
+		int64_t j = which == 0	 ? i
+			    : which == 1 ? i - nlocals
+					 : i - nlocals - ncells;
 		name = j < tuple_len(h, names[which])
-			       ? rd64(h, names[which] + L->tuple_items + 8 * (uint64_t)j)
+			       ? rd64(h, names[which] + L->tuple_items +
+						 8 * (uint64_t)j)
 			       : 0;
 		fn(arg, v, PH_EDGE_LOCAL, name);
 	}
@@ -1713,12 +1779,12 @@ void ph_heap_iframe_referents(struct ph_heap *h, uint64_t f, ph_referent_fn fn,
 	uint64_t func = rd64(h, f + L->if_func) & tagmask;
 	uint64_t code = rd64(h, f + L->if_code) & tagmask;
 	if (func)
-		fn(arg, func, PH_EDGE_FIELD, (uint64_t)(uintptr_t)"f_func");
+		fn(arg, func, PH_EDGE_FIELD, (uint64_t)(uintptr_t) "f_func");
 	field(h, f, L->if_globals, "f_globals", fn, arg);
 	field(h, f, L->if_builtins, "f_builtins", fn, arg);
 	field(h, f, L->if_locals, "f_locals", fn, arg);
 	if (code)
-		fn(arg, code, PH_EDGE_FIELD, (uint64_t)(uintptr_t)"f_code");
+		fn(arg, code, PH_EDGE_FIELD, (uint64_t)(uintptr_t) "f_code");
 	if (!is_code(h, code)) /* 3.13+'s shim frames run no code */
 		return;
 	int32_t nlocals = (int32_t)rd32(h, code + L->co_nlocalsplus);
@@ -1729,8 +1795,9 @@ void ph_heap_iframe_referents(struct ph_heap *h, uint64_t f, ph_referent_fn fn,
 		 * frame runs) */
 		uint64_t sp = rd64(h, f + L->if_stacktop);
 		uint64_t base = f + L->if_localsplus;
-		top = sp >= base && sp - base < (8ULL << 20) ? (int32_t)((sp - base) / 8)
-							     : -1;
+		top = sp >= base && sp - base < (8ULL << 20)
+			      ? (int32_t)((sp - base) / 8)
+			      : -1;
 	} else
 		top = (int32_t)rd32(h, f + L->if_stacktop);
 	if (nlocals < 0 || nlocals > (1 << 20))
@@ -1741,8 +1808,8 @@ void ph_heap_iframe_referents(struct ph_heap *h, uint64_t f, ph_referent_fn fn,
 		top = nlocals;
 	if (top > (1 << 20))
 		return;
-	const uint64_t *p = ph_mem_ptr(h->mem, f + L->if_localsplus,
-				       (size_t)top * 8);
+	const uint64_t *p =
+		ph_mem_ptr(h->mem, f + L->if_localsplus, (size_t)top * 8);
 	if (!p)
 		return;
 	for (int32_t i = 0; i < top; i++) {
@@ -1772,22 +1839,23 @@ static int code_line(struct ph_heap *h, uint64_t code, int64_t unit)
 	int64_t len = rds64(h, table + 16);
 	if (len <= 0 || len > (1 << 24))
 		return line;
-	const uint8_t *p = ph_mem_ptr(h->mem, table + L->bytes_data, (size_t)len);
+	const uint8_t *p =
+		ph_mem_ptr(h->mem, table + L->bytes_data, (size_t)len);
 	if (!p)
 		return line;
 	int64_t i = 0, at = 0;
-#define VARINT(out)                                                  \
-	do {                                                         \
-		uint64_t v_ = 0;                                     \
-		unsigned sh_ = 0;                                    \
-		while (i < len) {                                    \
-			uint8_t b_ = p[i++];                         \
-			v_ |= (uint64_t)(b_ & 63) << sh_;            \
-			sh_ += 6;                                    \
-			if (!(b_ & 64) || sh_ > 60)                  \
-				break;                               \
-		}                                                    \
-		(out) = v_;                                          \
+#define VARINT(out)                                                            \
+	do {                                                                   \
+		uint64_t v_ = 0;                                               \
+		unsigned sh_ = 0;                                              \
+		while (i < len) {                                              \
+			uint8_t b_ = p[i++];                                   \
+			v_ |= (uint64_t)(b_ & 63) << sh_;                      \
+			sh_ += 6;                                              \
+			if (!(b_ & 64) || sh_ > 60)                            \
+				break;                                         \
+		}                                                              \
+		(out) = v_;                                                    \
 	} while (0)
 	while (i < len) {
 		uint8_t first = p[i++];
@@ -1834,7 +1902,8 @@ static int old_code_line(struct ph_heap *h, uint64_t code, int64_t addr)
 	int64_t len = rds64(h, table + 16);
 	if (addr < 0 || len <= 0 || len > (1 << 24))
 		return line;
-	const uint8_t *p = ph_mem_ptr(h->mem, table + L->bytes_data, (size_t)len);
+	const uint8_t *p =
+		ph_mem_ptr(h->mem, table + L->bytes_data, (size_t)len);
 	if (!p)
 		return line;
 	int64_t at = 0;
@@ -1866,10 +1935,11 @@ bool ph_heap_iframe_location(struct ph_heap *h, uint64_t f, char *func,
 			     int *ret_line)
 {
 	const struct ph_layout *L = h->L;
-	uint64_t code = rd64(h, f + L->if_code) & (L->stackrefs ? ~3ULL : ~0ULL);
+	uint64_t code =
+		rd64(h, f + L->if_code) & (L->stackrefs ? ~3ULL : ~0ULL);
 	if (!is_code(h, code) ||
-	    !ph_heap_str(h, rd64(h, code + L->code_qualname), func,
-				  func_size, NULL))
+	    !ph_heap_str(h, rd64(h, code + L->code_qualname), func, func_size,
+			 NULL))
 		return false;
 	if (!ph_heap_str(h, rd64(h, code + L->code_filename), file, file_size,
 			 NULL))
@@ -1877,15 +1947,16 @@ bool ph_heap_iframe_location(struct ph_heap *h, uint64_t f, char *func,
 	if (L->frame_objects) {
 		int32_t lasti = (int32_t)rd32(h, f + L->f_lasti);
 		/* 3.10 counts code units, 3.8/3.9 bytes */
-		*ret_line = old_code_line(h, code, L->line_format == 2
-							  ? (int64_t)lasti * 2
-							  : lasti);
+		*ret_line = old_code_line(
+			h, code,
+			L->line_format == 2 ? (int64_t)lasti * 2 : lasti);
 		return true;
 	}
 	uint64_t instr = rd64(h, f + L->if_prev_instr);
-	int64_t unit = instr >= code + L->co_code_adaptive
-			       ? (int64_t)(instr - code - L->co_code_adaptive) / 2
-			       : 0;
+	int64_t unit =
+		instr >= code + L->co_code_adaptive
+			? (int64_t)(instr - code - L->co_code_adaptive) / 2
+			: 0;
 	*ret_line = code_line(h, code, unit);
 	return true;
 }
@@ -1925,8 +1996,7 @@ static void ref_rejected(struct ph_heap *h, uint64_t target)
 		h->refs_to_zeros++;
 	else if (hdr && !(target & 7) && type_register(h, hdr[1], 0) >= 0) {
 		h->refs_to_damaged++;
-	}
-	else
+	} else
 		h->refs_wild++;
 }
 
@@ -1936,7 +2006,8 @@ static void discover_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 	struct ph_heap *h = arg;
 	uint32_t tidx;
 	/* Every object names its type: look each type up once only. */
-	if (kind == PH_EDGE_FIELD && data == (uint64_t)(uintptr_t)ph_class_field) {
+	if (kind == PH_EDGE_FIELD &&
+	    data == (uint64_t)(uintptr_t)ph_class_field) {
 		uint32_t *ti = ph_u64map_get(&h->type_index, target);
 		if (ti && h->types[*ti].known_object)
 			return;
@@ -1954,7 +2025,8 @@ static void discover_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 	if (!obj_validate_as(h, target, &tidx, h->gc_list_damaged != 0)) {
 		h->n_rejected++;
 		if (h->mem->bytes_missing) {
-			const struct ph_segment *sg = ph_memory_find(h->mem, target);
+			const struct ph_segment *sg =
+				ph_memory_find(h->mem, target);
 			if (sg && !sg->data) {
 				h->refs_into_missing++;
 				return;
@@ -2154,7 +2226,8 @@ static struct ph_error *walk_gc_list(struct ph_heap *h, uint64_t head,
 			uint8_t flag = (uint8_t)(PH_OBJ_GC_LIST | (gen << 4));
 			uint32_t known = ph_heap_lookup(h, obj);
 			if (known != PH_NONE) {
-				/* found by the pool scan; on two lists is a loop */
+				/* found by the pool scan; on two lists is a
+				 * loop */
 				if (h->flags[known] & PH_OBJ_GC_LIST) {
 					h->gc_list_damaged++;
 					break;
@@ -2168,8 +2241,8 @@ static struct ph_error *walk_gc_list(struct ph_heap *h, uint64_t head,
 				g &= ~3ULL;
 				continue;
 			}
-			struct ph_error *err = obj_add(h, obj, (uint32_t)ti, flag,
-						       &added);
+			struct ph_error *err =
+				obj_add(h, obj, (uint32_t)ti, flag, &added);
 			if (err)
 				return err;
 			if (!added) { /* a loop in the list */
@@ -2214,8 +2287,9 @@ static bool pool_header(struct ph_heap *h, const uint8_t *p, uint64_t addr,
 	if (szidx >= L->nsize_classes || !count || !nextpool || !prevpool)
 		return false;
 	uint32_t size = (szidx + 1) * 16;
-	if (maxnextoffset != L->pool_size - size || nextoffset < L->pool_overhead ||
-	    nextoffset > L->pool_size || (nextoffset - L->pool_overhead) % size)
+	if (maxnextoffset != L->pool_size - size ||
+	    nextoffset < L->pool_overhead || nextoffset > L->pool_size ||
+	    (nextoffset - L->pool_overhead) % size)
 		return false;
 	uint32_t nblocks = (nextoffset - L->pool_overhead) / size;
 	if (count > nblocks)
@@ -2292,7 +2366,8 @@ static bool find_pools_from_arenas(struct ph_heap *h, struct ph_error **ret_err)
 		if (pool_address < p || pool_address - p > L->arena_size)
 			return false;
 		for (; p < pool_address; p += L->pool_size) {
-			const uint8_t *hdr = ph_mem_ptr(h->mem, p, L->pool_size);
+			const uint8_t *hdr =
+				ph_mem_ptr(h->mem, p, L->pool_size);
 			struct ph_pool pool;
 			uint32_t arenaindex;
 			if (!hdr)
@@ -2394,8 +2469,7 @@ static bool type_maybe(struct ph_heap *h, uint64_t tp)
 	if (!tp || (tp & 7) || ph_u64map_get(&h->scan_rejected, tp))
 		return false;
 	const uint64_t *hdr = ph_mem_ptr(h->mem, tp, h->L->sizeof_type);
-	if (!hdr || !refcnt_ok(h->L, hdr[0], false) || !hdr[1] ||
-	    (hdr[1] & 7))
+	if (!hdr || !refcnt_ok(h->L, hdr[0], false) || !hdr[1] || (hdr[1] & 7))
 		return false;
 	/* its type: a metaclass (as type_register requires) */
 	if (hdr[1] == h->rt->kind_types[PH_KIND_TYPE])
@@ -2593,8 +2667,8 @@ static void *scan_worker(void *arg)
 			uint64_t block = pool->addr + L->pool_overhead +
 					 (uint64_t)b * pool->block_size +
 					 h->block_head;
-			switch (scan_block(h, &c->tc, block, pool->block_size, &obj,
-					   &tidx, &newtype)) {
+			switch (scan_block(h, &c->tc, block, pool->block_size,
+					   &obj, &tidx, &newtype)) {
 			case SCAN_FOUND:
 				pool->obj_bits[(obj - pool->addr) / 16 / 64] |=
 					1ULL << ((obj - pool->addr) / 16 % 64);
@@ -2646,8 +2720,10 @@ static void scan_sample_types(struct ph_heap *h)
 			uint64_t block = pool->addr + L->pool_overhead +
 					 (uint64_t)b * pool->block_size +
 					 h->block_head;
-			for (size_t k = 0; k < PH_ARRAY_SIZE(scan_offsets); k++) {
-				uint64_t tp = rd64(h, block + scan_offsets[k] + 8);
+			for (size_t k = 0; k < PH_ARRAY_SIZE(scan_offsets);
+			     k++) {
+				uint64_t tp =
+					rd64(h, block + scan_offsets[k] + 8);
 				if (scan_offsets[k] + 16 + h->block_extra >
 				    pool->block_size)
 					break;
@@ -2703,7 +2779,8 @@ static struct ph_error *scan_pools(struct ph_heap *h)
 	struct ph_error *err = NULL;
 	bool threads = h->npools > 16;
 	for (int k = 0; k < T; k++)
-		c[k] = (struct scan_ctx){.h = h, .lo = h->npools * (size_t)k / T,
+		c[k] = (struct scan_ctx){.h = h,
+					 .lo = h->npools * (size_t)k / T,
 					 .hi = h->npools * (size_t)(k + 1) / T};
 	scan_sample_types(h);
 	scan_run(c, T, threads);
@@ -2856,7 +2933,8 @@ static void add_roots(struct ph_heap *h)
 static bool gc_head_ok(struct ph_heap *h, uint64_t head)
 {
 	uint64_t next, prev, back;
-	if (!ph_mem_u64(h->mem, head, &next) || !ph_mem_u64(h->mem, head + 8, &prev))
+	if (!ph_mem_u64(h->mem, head, &next) ||
+	    !ph_mem_u64(h->mem, head + 8, &prev))
 		return false;
 	next &= ~3ULL;
 	prev &= ~3ULL;
@@ -2884,8 +2962,9 @@ static uint32_t gc_generations_offset(struct ph_heap *h, uint64_t gc)
 	for (size_t i = 0; i < PH_ARRAY_SIZE(tries); i++) {
 		bool ok = true;
 		for (uint32_t g = 0; ok && g < L->gc_ngens; g++)
-			ok = gc_head_ok(h, gc + tries[i] +
-						   (uint64_t)g * L->gc_gen_stride);
+			ok = gc_head_ok(h,
+					gc + tries[i] +
+						(uint64_t)g * L->gc_gen_stride);
 		if (ok) {
 			h->gc_generations = tries[i];
 			return tries[i];
@@ -2913,8 +2992,8 @@ static void sizes_parallel(struct ph_heap *h)
 {
 	struct sizes_ctx c[2] = {{h, 0, h->n / 2}, {h, h->n / 2, h->n}};
 	pthread_t th;
-	bool started = h->n > 1000 &&
-		       !pthread_create(&th, NULL, sizes_worker, &c[1]);
+	bool started =
+		h->n > 1000 && !pthread_create(&th, NULL, sizes_worker, &c[1]);
 	sizes_worker(&c[0]);
 	if (started)
 		pthread_join(th, NULL);
@@ -2964,7 +3043,8 @@ struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 	uint64_t gc = rt->gc_state;
 	uint32_t gens = gc_generations_offset(h, gc);
 	for (uint32_t g = 0; g < L->gc_ngens; g++) {
-		err = walk_gc_list(h, gc + gens + (uint64_t)g * L->gc_gen_stride,
+		err = walk_gc_list(h,
+				   gc + gens + (uint64_t)g * L->gc_gen_stride,
 				   bound, g + 1);
 		if (err)
 			goto fail;

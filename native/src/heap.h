@@ -6,10 +6,10 @@
 #include "cpython.h"
 
 /* How an object was found (flags). */
-#define PH_OBJ_GC_LIST 0x01 /* on a GC generation list (tracked) */
+#define PH_OBJ_GC_LIST 0x01    /* on a GC generation list (tracked) */
 #define PH_OBJ_REFERENCED 0x02 /* a reference from a found object */
-#define PH_OBJ_POOL_SCAN 0x04 /* an allocated pymalloc block */
-#define PH_OBJ_ROOT 0x08 /* an interpreter or thread root */
+#define PH_OBJ_POOL_SCAN 0x04  /* an allocated pymalloc block */
+#define PH_OBJ_ROOT 0x08       /* an interpreter or thread root */
 /* bits 4-6: GC generation + 1 (4: permanent), 0 when not on a list */
 
 struct ph_type {
@@ -40,8 +40,9 @@ struct ph_type {
 struct ph_pool {
 	uint64_t addr;
 	uint32_t block_size;
-	uint32_t nblocks; /* blocks handed out at some time (below nextoffset) */
-	uint32_t first;	  /* number of its first object (objects by address) */
+	uint32_t
+		nblocks; /* blocks handed out at some time (below nextoffset) */
+	uint32_t first;	 /* number of its first object (objects by address) */
 	uint64_t free_bits[16]; /* free-list membership, by block number */
 	uint64_t obj_bits[16];	/* objects found, by 16-byte granule */
 	uint16_t rank[16];	/* objects in obj_bits words before each */
@@ -68,7 +69,7 @@ struct ph_heap {
 	 * (large, static) through a hash map */
 	struct ph_u64map big_index;
 	size_t npool_objects;
-	bool pools_frozen; /* pool objects numbered: see pools_freeze */
+	bool pools_frozen;	 /* pool objects numbered: see pools_freeze */
 	uint64_t last_type_addr; /* type_register's one-entry cache */
 	uint32_t last_tidx;
 	/* types, by number */
@@ -86,18 +87,18 @@ struct ph_heap {
 	/* statistics for `info` and notes */
 	uint64_t n_gc, n_ref, n_pool, n_root, n_rejected;
 	uint64_t pools_inconsistent, gc_list_damaged;
-	uint64_t refs_into_missing; /* references into memory not saved */
-	uint64_t gc_bad_objects; /* on a GC list, with a header not valid */
-	uint64_t gc_zeroed_objects; /* on a GC list, reading as zeros */
-	uint64_t gc_zeroed_links; /* GC lists cut by a link of zeros */
+	uint64_t refs_into_missing;  /* references into memory not saved */
+	uint64_t gc_bad_objects;     /* on a GC list, with a header not valid */
+	uint64_t gc_zeroed_objects;  /* on a GC list, reading as zeros */
+	uint64_t gc_zeroed_links;    /* GC lists cut by a link of zeros */
 	uint64_t gc_damaged_objects; /* on a GC list, implausible contents */
 	/* references objects hold for certain (not guessed) that lead to
 	 * no valid object: memory of zeros, an object whose contents are
 	 * implausible, or no object at all */
 	uint64_t refs_to_zeros, refs_to_damaged, refs_wild;
-	struct ph_u64map rejected; /* the targets of those, counted once */
+	struct ph_u64map rejected;	/* the targets of those, counted once */
 	struct ph_u64map scan_rejected; /* not types, as the pool scan found */
-	uint32_t gc_generations; /* where the GC lists were found */
+	uint32_t gc_generations;	/* where the GC lists were found */
 	const char *arena_source;
 	/* pymalloc's debug hooks (PYTHONMALLOC=debug, the default of Py_DEBUG
 	 * builds) wrap every allocation: a block starts with its size and an
@@ -119,16 +120,16 @@ void ph_heap_destroy(struct ph_heap *h);
 
 /* What a reference is: how the referrer holds it (for labels). */
 enum ph_edge_kind {
-	PH_EDGE_ITEM,	   /* data: index */
-	PH_EDGE_KEY,	   /* data: the key object, itself */
-	PH_EDGE_VALUE,	   /* data: the key object's address */
-	PH_EDGE_ATTR,	   /* data: the name (str object) */
-	PH_EDGE_SLOT,	   /* data: the name (C string address) */
-	PH_EDGE_FIELD,	   /* data: a static C string: the field name */
+	PH_EDGE_ITEM,	      /* data: index */
+	PH_EDGE_KEY,	      /* data: the key object, itself */
+	PH_EDGE_VALUE,	      /* data: the key object's address */
+	PH_EDGE_ATTR,	      /* data: the name (str object) */
+	PH_EDGE_SLOT,	      /* data: the name (C string address) */
+	PH_EDGE_FIELD,	      /* data: a static C string: the field name */
 	PH_EDGE_CONSERVATIVE, /* data: byte offset in the referrer */
-	PH_EDGE_WEAK,	   /* data: a static C string; keeps nothing alive */
-	PH_EDGE_LOCAL,	   /* data: the variable's name (str object) */
-	PH_EDGE_STACK,	   /* data: index on the frame's value stack */
+	PH_EDGE_WEAK,	      /* data: a static C string; keeps nothing alive */
+	PH_EDGE_LOCAL,	      /* data: the variable's name (str object) */
+	PH_EDGE_STACK,	      /* data: index on the frame's value stack */
 	PH_EDGE_COUNT_,
 };
 
@@ -162,7 +163,8 @@ bool ph_heap_iframe_location(struct ph_heap *h, uint64_t iframe, char *func,
 static inline int64_t ph_refcnt_decode(const struct ph_layout *L, uint64_t w)
 {
 	if (L->refcnt_split)
-		return (int64_t)((w & 0xffffffffULL) | ((w >> 32) & 0xffffULL) << 32);
+		return (int64_t)((w & 0xffffffffULL) | ((w >> 32) & 0xffffULL)
+							       << 32);
 	return (int64_t)w;
 }
 

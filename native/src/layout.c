@@ -138,8 +138,13 @@ static const struct ph_layout layout_311 = {
 	.moddef_size = 56,
 	/* float, tuple, list, dict, async generator and context free lists;
 	 * the callable cache (borrowed) */
-	.interp_skip = {{3608, 16}, {3632, 240}, {3872, 648}, {4520, 1296},
-			{5816, 1296}, {7112, 16}, {107360, 32}},
+	.interp_skip = {{3608, 16},
+			{3632, 240},
+			{3872, 648},
+			{4520, 1296},
+			{5816, 1296},
+			{7112, 16},
+			{107360, 32}},
 	.tp_subclasses = 360,
 	.tp_weaklistoffset = 208,
 	.pool_size = 16384,
@@ -294,7 +299,13 @@ static const struct ph_layout layout_312 = {
 	.module_state = 32,
 	.module_def = 24,
 	.moddef_size = 56,
-	.interp_skip = {{267408, 16}, {269832, 240}, {270072, 648}, {270720, 1368}, {272088, 1296}, {273384, 16}, {381704, 32}},
+	.interp_skip = {{267408, 16},
+			{269832, 240},
+			{270072, 648},
+			{270720, 1368},
+			{272088, 1296},
+			{273384, 16},
+			{381704, 32}},
 	.tp_subclasses = 360,
 	.is_builtin_states = 373704,
 	.builtin_states_count = 200,
@@ -763,15 +774,14 @@ static const struct ph_layout layout_315 = {
 	.gen_state_done = 5,
 };
 
-
 /* The names of code objects' references before 3.11 (code_fields). */
 static const char *const code_names_310[] = {
-	"co_consts", "co_names", "co_varnames", "co_freevars", "co_cellvars",
-	"co_filename", "co_name", "co_linetable", "co_code",
+	"co_consts",   "co_names", "co_varnames",  "co_freevars", "co_cellvars",
+	"co_filename", "co_name",  "co_linetable", "co_code",
 };
 static const char *const code_names_38[] = {
-	"co_consts", "co_names", "co_varnames", "co_freevars", "co_cellvars",
-	"co_filename", "co_name", "co_lnotab", "co_code",
+	"co_consts",   "co_names", "co_varnames", "co_freevars", "co_cellvars",
+	"co_filename", "co_name",  "co_lnotab",	  "co_code",
 };
 
 /* CPython 3.10 on x86-64, default (release) build. Offsets from the DWARF
@@ -1280,7 +1290,7 @@ bool ph_layout_debug_adjust(struct ph_layout *L)
 		/* PyConfig grows by 8 bytes (its Py_DEBUG-only option), the
 		 * object state by 8 (reftotal, after the free lists): what
 		 * follows moves by 8, then 16 */
-		L->interp_skip[0][0] += 8; /* the free lists */
+		L->interp_skip[0][0] += 8;  /* the free lists */
 		L->interp_skip[1][0] += 16; /* the callable cache */
 		L->is_type_cache += 16;
 		L->is_builtin_states += 16;

@@ -37,10 +37,10 @@ static struct ph_error *read_maps(int pid, struct mapping **ret, size_t *ret_n)
 	FILE *f = fopen(fn, "re");
 	if (!f)
 		return errno == ENOENT
-			? ph_error_create(PH_ERR_NOT_FOUND,
-					  "no process with pid %d", pid)
-			: ph_error_create(PH_ERR_OS, "%s: %s", fn,
-					  strerror(errno));
+			       ? ph_error_create(PH_ERR_NOT_FOUND,
+						 "no process with pid %d", pid)
+			       : ph_error_create(PH_ERR_OS, "%s: %s", fn,
+						 strerror(errno));
 	struct mapping *m = NULL;
 	size_t n = 0, cap = 0;
 	char line[1024];
@@ -156,7 +156,8 @@ static struct ph_error *stop_all(int pid, struct seized *s)
 			if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0)
 				continue;
 			int status;
-			while (waitpid(tid, &status, __WALL) < 0 && errno == EINTR)
+			while (waitpid(tid, &status, __WALL) < 0 &&
+			       errno == EINTR)
 				;
 		}
 		closedir(d);
@@ -180,38 +181,42 @@ static struct ph_error *copy_mapping(struct ph_target *t,
 				       (unsigned long long)m->end);
 	size_t done = 0;
 	while (done < size) {
-		size_t chunk = size - done > (64 << 20) ? (64 << 20) : size - done;
+		size_t chunk =
+			size - done > (64 << 20) ? (64 << 20) : size - done;
 		struct iovec local = {(char *)buf + done, chunk};
-		struct iovec remote = {(void *)(uintptr_t)(m->start + done), chunk};
+		struct iovec remote = {(void *)(uintptr_t)(m->start + done),
+				       chunk};
 		ssize_t r = process_vm_readv(t->pid, &local, 1, &remote, 1, 0);
 		if (r <= 0) {
 			/* Part of a mapping can be unreadable (guard pages):
 			 * skip a page and go on. */
 			if (r < 0 && errno == ESRCH) {
 				munmap(buf, size);
-				return ph_error_create(PH_ERR_NOT_FOUND,
-						       "process %d exited while "
-						       "being read",
-						       t->pid);
+				return ph_error_create(
+					PH_ERR_NOT_FOUND,
+					"process %d exited while "
+					"being read",
+					t->pid);
 			}
 			struct ph_error *err = ph_memory_add(
-				&t->mem, m->start + done, m->start + done + 4096,
-				NULL, m->w, false);
+				&t->mem, m->start + done,
+				m->start + done + 4096, NULL, m->w, false);
 			if (err) {
 				munmap(buf, size);
 				return err;
 			}
 			if (done) {
-				err = ph_memory_add(&t->mem, m->start, m->start + done,
-						    buf, m->w, false);
+				err = ph_memory_add(&t->mem, m->start,
+						    m->start + done, buf, m->w,
+						    false);
 				if (err)
 					return err;
 			}
 			/* Keep what was read so far; restart after the page. */
 			struct mapping rest = *m;
 			rest.start = m->start + done + 4096;
-			if (ph_grow((void **)&t->bufs, &t->bufs_cap, t->nbufs + 1,
-				    sizeof(*t->bufs)))
+			if (ph_grow((void **)&t->bufs, &t->bufs_cap,
+				    t->nbufs + 1, sizeof(*t->bufs)))
 				return ph_error_nomem();
 			t->bufs[t->nbufs].ptr = buf;
 			t->bufs[t->nbufs++].size = size;
@@ -252,7 +257,8 @@ struct ph_error *ph_target_open_pid(int pid, unsigned flags,
 		return ph_error_create(PH_ERR_USAGE,
 				       "py-heap cannot inspect itself");
 	if (elf_version(EV_CURRENT) == EV_NONE)
-		return ph_error_create(PH_ERR_ELF, "libelf: %s", elf_errmsg(-1));
+		return ph_error_create(PH_ERR_ELF, "libelf: %s",
+				       elf_errmsg(-1));
 	struct ph_target *t = calloc(1, sizeof(*t));
 	if (!t)
 		return ph_error_nomem();
@@ -269,8 +275,8 @@ struct ph_error *ph_target_open_pid(int pid, unsigned flags,
 	char proc[64];
 	snprintf(proc, sizeof(proc), "/proc/%d", pid);
 	if (access(proc, F_OK) < 0) {
-		err = ph_error_create(PH_ERR_NOT_FOUND, "no process with pid %d",
-				      pid);
+		err = ph_error_create(PH_ERR_NOT_FOUND,
+				      "no process with pid %d", pid);
 		goto fail;
 	}
 	if (asprintf(&t->core_path, "pid %d", pid) < 0) {
@@ -319,8 +325,8 @@ struct ph_error *ph_target_open_pid(int pid, unsigned flags,
 				mod = &t->mods[k];
 		if (!mod) {
 			size_t cap = t->nmods;
-			if ((err = ph_grow((void **)&t->mods, &cap, t->nmods + 1,
-					   sizeof(*t->mods))))
+			if ((err = ph_grow((void **)&t->mods, &cap,
+					   t->nmods + 1, sizeof(*t->mods))))
 				goto fail;
 			mod = &t->mods[t->nmods++];
 			memset(mod, 0, sizeof(*mod));

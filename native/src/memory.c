@@ -27,8 +27,8 @@ struct ph_error *ph_memory_add(struct ph_memory *m, uint64_t start,
 {
 	if (end <= start)
 		return NULL;
-	struct ph_error *err = ph_grow((void **)&m->segs, &m->cap,
-				       m->nsegs + 1, sizeof(*m->segs));
+	struct ph_error *err = ph_grow((void **)&m->segs, &m->cap, m->nsegs + 1,
+				       sizeof(*m->segs));
 	if (err)
 		return err;
 	m->segs[m->nsegs++] = (struct ph_segment){
@@ -116,7 +116,8 @@ struct ph_error *ph_memory_finish(struct ph_memory *m)
 				if (out[i].end <= out[w - 1].end)
 					continue;
 				if (out[i].data)
-					out[i].data += out[w - 1].end - out[i].start;
+					out[i].data +=
+						out[w - 1].end - out[i].start;
 				out[i].start = out[w - 1].end;
 			}
 			out[w++] = out[i];
@@ -165,9 +166,10 @@ struct ph_error *ph_mem_read(struct ph_memory *m, uint64_t addr, void *buf,
 	while (len) {
 		const struct ph_segment *s = ph_memory_find(m, addr);
 		if (!s)
-			return ph_error_create_at(PH_ERR_FAULT, addr,
-						  "address 0x%llx is not mapped",
-						  (unsigned long long)addr);
+			return ph_error_create_at(
+				PH_ERR_FAULT, addr,
+				"address 0x%llx is not mapped",
+				(unsigned long long)addr);
 		if (!s->data)
 			return ph_error_create_at(
 				PH_ERR_NOT_SAVED, addr,

@@ -37,7 +37,7 @@ struct ph_error *session_graph(struct ph_session *s);
 struct ph_error *parse_u64(const char *cmd, const char *opt, const char *v,
 			   uint64_t *ret);
 
-#define PH_COMMAND(name)                                                    \
+#define PH_COMMAND(name)                                                       \
 	struct ph_error *name(struct ph_session *s, struct args *a, bool json, \
 			      struct ph_buf *out)
 PH_COMMAND(cmd_show);

@@ -15,7 +15,7 @@ const char *tname(const struct ph_type *t)
 /* ---- short reprs ------------------------------------------------------ */
 
 void ph_repr_str(struct ph_heap *h, uint64_t addr, struct ph_buf *out,
-		     size_t max)
+		 size_t max)
 {
 	char *buf = malloc(max * 4 + 8);
 	size_t len = 0;
@@ -63,8 +63,8 @@ static void repr_int(struct ph_heap *h, uint64_t addr, struct ph_buf *out)
 		ph_buf_printf(out, "<int of %lld 30-bit digits>", (long long)n);
 		return;
 	}
-	const uint32_t *d = ph_mem_ptr(h->mem, addr + L->long_digits,
-				       (size_t)n * 4);
+	const uint32_t *d =
+		ph_mem_ptr(h->mem, addr + L->long_digits, (size_t)n * 4);
 	if (!d && n) {
 		ph_buf_puts(out, "<int>");
 		return;
@@ -96,7 +96,7 @@ static void repr_int(struct ph_heap *h, uint64_t addr, struct ph_buf *out)
 }
 
 void ph_repr_object(struct ph_heap *h, uint64_t addr, uint32_t tidx,
-			struct ph_buf *out)
+		    struct ph_buf *out)
 {
 	const struct ph_type *t = &h->types[tidx];
 	const struct ph_layout *L = h->L;
@@ -133,7 +133,8 @@ void ph_repr_object(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 	case PH_KIND_TUPLE:
 	case PH_KIND_BYTES:
 	case PH_KIND_BYTEARRAY:
-		ph_buf_printf(out, "<%s of %lld items>", tname(t), (long long)v);
+		ph_buf_printf(out, "<%s of %lld items>", tname(t),
+			      (long long)v);
 		return;
 	case PH_KIND_DICT:
 	case PH_KIND_ODICT: {
@@ -163,11 +164,12 @@ void ph_repr_object(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 	case PH_KIND_MODULE:
 		ph_buf_puts(out, "<module ");
 		ph_repr_str(h, ({
-				 uint64_t n = 0;
-				 ph_mem_u64(h->mem, addr + L->module_name, &n);
-				 n;
-			 }),
-			 out, 60);
+				    uint64_t n = 0;
+				    ph_mem_u64(h->mem, addr + L->module_name,
+					       &n);
+				    n;
+			    }),
+			    out, 60);
 		ph_buf_puts(out, ">");
 		return;
 	default:
@@ -175,7 +177,6 @@ void ph_repr_object(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 			      (unsigned long long)addr);
 	}
 }
-
 
 void ph_edge_label_write(struct ph_heap *h, enum ph_edge_kind kind,
 			 uint64_t data, struct ph_buf *out)

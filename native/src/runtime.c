@@ -79,9 +79,10 @@ static struct ph_error *apply_debug_offsets(struct ph_runtime *rt)
 	struct ph_memory *mem = &rt->target->mem;
 	const uint8_t *d = ph_mem_ptr(mem, rt->runtime_addr, 584);
 	if (!d)
-		return ph_error_create_at(PH_ERR_NOT_SAVED, rt->runtime_addr,
-					  "cannot read _Py_DebugOffsets at 0x%llx",
-					  (unsigned long long)rt->runtime_addr);
+		return ph_error_create_at(
+			PH_ERR_NOT_SAVED, rt->runtime_addr,
+			"cannot read _Py_DebugOffsets at 0x%llx",
+			(unsigned long long)rt->runtime_addr);
 	uint64_t version, free_threaded;
 	memcpy(&version, d + 8, 8);
 	memcpy(&free_threaded, d + 16, 8);
@@ -93,10 +94,11 @@ static struct ph_error *apply_debug_offsets(struct ph_runtime *rt)
 				       "build py-heap does not know",
 				       rt->version);
 	if (free_threaded)
-		return ph_error_create(PH_ERR_UNSUPPORTED,
-				       "Python %s is a free-threaded build: not "
-				       "supported yet",
-				       rt->version);
+		return ph_error_create(
+			PH_ERR_UNSUPPORTED,
+			"Python %s is a free-threaded build: not "
+			"supported yet",
+			rt->version);
 	if (rt->layout->minor != 13) {
 		/* 3.14+ extend the struct: keep the tables, checked by the
 		 * cookie and version only. */
@@ -110,33 +112,58 @@ static struct ph_error *apply_debug_offsets(struct ph_runtime *rt)
 		rt->layout_copy = *rt->layout;
 	struct ph_layout *L = &rt->layout_copy;
 	static const struct {
-		uint32_t at;			/* in _Py_DebugOffsets (3.13) */
-		size_t field;			/* in struct ph_layout */
+		uint32_t at;  /* in _Py_DebugOffsets (3.13) */
+		size_t field; /* in struct ph_layout */
 	} map[] = {
 #define M(at, f) {at, offsetof(struct ph_layout, f)}
-		M(40, rt_interpreters_head), M(64, is_next),
-		M(72, is_threads_head), M(80, is_gc), M(88, is_modules),
-		M(96, is_sysdict), M(104, is_builtins), M(152, sizeof_tstate),
-		M(168, ts_next), M(184, ts_cframe), M(192, ts_thread_id),
-		M(232, if_previous), M(240, if_code), M(248, if_prev_instr),
-		M(256, if_localsplus), M(264, if_owner), M(280, code_filename),
-		M(288, code_name), M(296, code_qualname), M(304, co_linetable),
-		M(312, code_firstlineno), M(328, co_localsplusnames),
-		M(344, co_code_adaptive), M(368, sizeof_type), M(376, tp_name),
-		M(392, tp_flags), M(408, tuple_items), M(432, list_items),
-		M(456, dict_keys), M(464, dict_values), M(480, float_value),
-		M(496, long_tag), M(504, long_digits), M(528, bytes_data),
-		M(544, str_state), M(552, str_length), M(560, sizeof_ascii),
+		M(40, rt_interpreters_head),
+		M(64, is_next),
+		M(72, is_threads_head),
+		M(80, is_gc),
+		M(88, is_modules),
+		M(96, is_sysdict),
+		M(104, is_builtins),
+		M(152, sizeof_tstate),
+		M(168, ts_next),
+		M(184, ts_cframe),
+		M(192, ts_thread_id),
+		M(232, if_previous),
+		M(240, if_code),
+		M(248, if_prev_instr),
+		M(256, if_localsplus),
+		M(264, if_owner),
+		M(280, code_filename),
+		M(288, code_name),
+		M(296, code_qualname),
+		M(304, co_linetable),
+		M(312, code_firstlineno),
+		M(328, co_localsplusnames),
+		M(344, co_code_adaptive),
+		M(368, sizeof_type),
+		M(376, tp_name),
+		M(392, tp_flags),
+		M(408, tuple_items),
+		M(432, list_items),
+		M(456, dict_keys),
+		M(464, dict_values),
+		M(480, float_value),
+		M(496, long_tag),
+		M(504, long_digits),
+		M(528, bytes_data),
+		M(544, str_state),
+		M(552, str_length),
+		M(560, sizeof_ascii),
 #undef M
 	};
 	for (size_t i = 0; i < PH_ARRAY_SIZE(map); i++) {
 		uint64_t v;
 		memcpy(&v, d + map[i].at, 8);
 		if (v > UINT32_MAX)
-			return ph_error_create(PH_ERR_CORRUPT,
-					       "implausible debug offset %llu in "
-					       "_PyRuntime",
-					       (unsigned long long)v);
+			return ph_error_create(
+				PH_ERR_CORRUPT,
+				"implausible debug offset %llu in "
+				"_PyRuntime",
+				(unsigned long long)v);
 		uint32_t *f = (uint32_t *)((char *)L + map[i].field);
 		if (*f != (uint32_t)v)
 			rt->debug_offsets_differ++;
@@ -174,47 +201,57 @@ static uint32_t old_hexversion(struct ph_runtime *rt)
 			L = ph_layout_for(3, 8);
 		uint32_t head_off = probes[m].head ? probes[m].head
 						   : L->rt_interpreters_head;
-		uint32_t sysdict_off = probes[m].sysdict ? probes[m].sysdict
-							 : L->is_sysdict;
+		uint32_t sysdict_off =
+			probes[m].sysdict ? probes[m].sysdict : L->is_sysdict;
 		uint64_t interp = 0, next, sysdict = 0, type = 0, keys = 0;
 		uint64_t size = 0, nentries = 0, values = 1;
 		if (!ph_mem_u64(mem, rt->runtime_addr + head_off, &interp) ||
 		    !interp)
 			continue;
-		for (int i = 0; i < 4096 && ph_mem_u64(mem, interp + L->is_next, &next) &&
-				next; i++)
+		for (int i = 0;
+		     i < 4096 && ph_mem_u64(mem, interp + L->is_next, &next) &&
+		     next;
+		     i++)
 			interp = next;
 		if (!ph_mem_u64(mem, interp + sysdict_off, &sysdict) ||
 		    !ph_mem_u64(mem, sysdict + 8, &type) || type != dict_type ||
 		    !ph_mem_u64(mem, sysdict + L->dict_keys, &keys) ||
-		    !ph_mem_u64(mem, sysdict + L->dict_values, &values) || values ||
-		    !ph_mem_u64(mem, keys + L->dk_size, &size) ||
+		    !ph_mem_u64(mem, sysdict + L->dict_values, &values) ||
+		    values || !ph_mem_u64(mem, keys + L->dk_size, &size) ||
 		    !ph_mem_u64(mem, keys + L->dk_nentries, &nentries) ||
 		    size < 8 || size > (1 << 20) || (size & (size - 1)) ||
 		    nentries > size)
 			continue;
 		unsigned ix = size <= 0xff ? 1 : size <= 0xffff ? 2 : 4;
-		const uint8_t *e = ph_mem_ptr(mem, keys + L->dk_indices + size * ix,
-					      (size_t)nentries * 24);
+		const uint8_t *e =
+			ph_mem_ptr(mem, keys + L->dk_indices + size * ix,
+				   (size_t)nentries * 24);
 		for (uint64_t i = 0; e && i < nentries; i++) {
 			uint64_t key, value, kt = 0, len = 0, vt = 0;
 			int64_t ndigits = 0;
 			uint32_t state = 0, hv = 0;
 			memcpy(&key, e + i * 24 + 8, 8);
 			memcpy(&value, e + i * 24 + 16, 8);
-			const char *data = ph_mem_ptr(mem, key + L->sizeof_ascii, 11);
-			/* a compact ASCII str "hexversion" and a one-digit int */
+			const char *data =
+				ph_mem_ptr(mem, key + L->sizeof_ascii, 11);
+			/* a compact ASCII str "hexversion" and a one-digit int
+			 */
 			if (!key || !value || !data ||
 			    !ph_mem_u64(mem, key + 8, &kt) || kt != str_type ||
-			    !ph_mem_u64(mem, key + L->str_length, &len) || len != 10 ||
+			    !ph_mem_u64(mem, key + L->str_length, &len) ||
+			    len != 10 ||
 			    !ph_mem_u32(mem, key + L->str_state, &state) ||
-			    (state & 0x60) != 0x60 || memcmp(data, "hexversion", 11) ||
-			    !ph_mem_u64(mem, value + 8, &vt) || vt != long_type ||
-			    !ph_mem_u64(mem, value + 16, (uint64_t *)&ndigits) ||
+			    (state & 0x60) != 0x60 ||
+			    memcmp(data, "hexversion", 11) ||
+			    !ph_mem_u64(mem, value + 8, &vt) ||
+			    vt != long_type ||
+			    !ph_mem_u64(mem, value + 16,
+					(uint64_t *)&ndigits) ||
 			    ndigits != 1 ||
 			    !ph_mem_u32(mem, value + L->long_digits, &hv))
 				continue;
-			if (hv >> 24 == 3 && ((hv >> 16) & 0xff) == probes[m].minor)
+			if (hv >> 24 == 3 &&
+			    ((hv >> 16) & 0xff) == probes[m].minor)
 				return hv;
 			any = hv;
 			break;
@@ -379,9 +416,9 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 		    ph_module_symbol(&t->mods[i], "_PyRuntime", &addr, NULL))
 			rt->pymod = &t->mods[i];
 	if (!rt->pymod) {
-		const char *name = exe ? (exe->disk_path ? exe->disk_path
-							 : exe->path)
-				       : t->core_path;
+		const char *name =
+			exe ? (exe->disk_path ? exe->disk_path : exe->path)
+			    : t->core_path;
 		if (exe && !exe->elf)
 			err = ph_error_create_path(
 				PH_ERR_NO_PYTHON, exe->path,
@@ -393,7 +430,8 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 			/* CPython before 3.7 had no _PyRuntime */
 			err = ph_error_create(
 				PH_ERR_UNSUPPORTED,
-				"Python older than 3.7 (%s has the C API but no "
+				"Python older than 3.7 (%s has the C API but "
+				"no "
 				"_PyRuntime): not supported; supported: 3.8 to "
 				"3.14",
 				name);
@@ -450,9 +488,12 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 	}
 	rt->hexversion = hexversion;
 	unsigned major = hexversion >> 24, minor = (hexversion >> 16) & 0xff,
-		 micro = (hexversion >> 8) & 0xff, level = (hexversion >> 4) & 0xf,
-		 serial = hexversion & 0xf;
-	const char *lv = level == 0xa ? "a" : level == 0xb ? "b" : level == 0xc ? "rc" : "";
+		 micro = (hexversion >> 8) & 0xff,
+		 level = (hexversion >> 4) & 0xf, serial = hexversion & 0xf;
+	const char *lv = level == 0xa	? "a"
+			 : level == 0xb ? "b"
+			 : level == 0xc ? "rc"
+					: "";
 	if (*lv)
 		snprintf(rt->version, sizeof(rt->version), "%u.%u.%u%s%u",
 			 major, minor, micro, lv, serial);
@@ -470,12 +511,13 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 	if (rt->debug_build) {
 		rt->layout_copy = *rt->layout;
 		if (!ph_layout_debug_adjust(&rt->layout_copy)) {
-			err = ph_error_create(PH_ERR_UNSUPPORTED,
-					      "%s is a debug build of CPython %s "
-					      "(Py_DEBUG): not supported for this "
-					      "version (debug builds: 3.11, 3.13, "
-					      "3.14, 3.15)",
-					      rt->pymod->path, rt->version);
+			err = ph_error_create(
+				PH_ERR_UNSUPPORTED,
+				"%s is a debug build of CPython %s "
+				"(Py_DEBUG): not supported for this "
+				"version (debug builds: 3.11, 3.13, "
+				"3.14, 3.15)",
+				rt->pymod->path, rt->version);
 			goto fail;
 		}
 		rt->layout = &rt->layout_copy;
@@ -491,7 +533,8 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 		char *cache = layout_cache_path(rt->pymod, &rt->layout_copy);
 		if (!layout_cache_load(cache, rt)) {
 			rt->dwarf_differ = ph_dwarf_check_layout(
-				rt->pymod, &rt->layout_copy, &rt->dwarf_checked);
+				rt->pymod, &rt->layout_copy,
+				&rt->dwarf_checked);
 			layout_cache_store(cache, rt);
 		}
 		free(cache);
@@ -501,7 +544,8 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 				 rt->layout_copy.source, rt->dwarf_checked,
 				 rt->dwarf_differ ? " (some corrected)" : "",
 				 rt->layout_cached ? " (the check's outcome "
-						     "cached)" : "");
+						     "cached)"
+						   : "");
 			rt->layout_copy.source = rt->layout_source;
 		}
 	}
@@ -531,10 +575,11 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 				"to read",
 				(unsigned long long)addr);
 		else
-			err = ph_error_create(PH_ERR_NO_PYTHON,
-					      "the Python runtime has no "
-					      "interpreter (not initialized, or "
-					      "already finalized)");
+			err = ph_error_create(
+				PH_ERR_NO_PYTHON,
+				"the Python runtime has no "
+				"interpreter (not initialized, or "
+				"already finalized)");
 		goto fail;
 	}
 	/* The main interpreter is the last in the list (newest first). */

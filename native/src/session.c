@@ -9,7 +9,6 @@
 
 #include "query.h"
 
-
 const char *ph_version(void)
 {
 	return "0.1.0";
@@ -62,7 +61,8 @@ struct ph_error *ph_options_set_pid(struct ph_options *o, int pid,
 				    unsigned flags)
 {
 	if (pid <= 0)
-		return ph_error_create(PH_ERR_USAGE, "not a process id: %d", pid);
+		return ph_error_create(PH_ERR_USAGE, "not a process id: %d",
+				       pid);
 	o->pid = pid;
 	o->pid_flags = flags;
 	return NULL;
@@ -79,12 +79,11 @@ struct ph_error *ph_options_set_sysroot(struct ph_options *o,
 	return set_str(&o->sysroot, sysroot);
 }
 
-struct ph_error *ph_options_add_debug_dir(struct ph_options *o,
-					  const char *dir)
+struct ph_error *ph_options_add_debug_dir(struct ph_options *o, const char *dir)
 {
-	struct ph_error *err = ph_grow((void **)&o->debug_dirs,
-				       &o->debug_dirs_cap, o->ndebug_dirs + 1,
-				       sizeof(char *));
+	struct ph_error *err =
+		ph_grow((void **)&o->debug_dirs, &o->debug_dirs_cap,
+			o->ndebug_dirs + 1, sizeof(char *));
 	if (err)
 		return err;
 	if (!(o->debug_dirs[o->ndebug_dirs] = strdup(dir)))
@@ -113,11 +112,10 @@ struct ph_error *ph_session_create(const struct ph_options *o,
 		err = ph_target_open_core(o->core, o->exe, o->sysroot,
 					  &s->target);
 	else
-		err = ph_target_open_pid(o->pid,
-					 o->pid_flags & PH_SESSION_NO_STOP
-						 ? PH_PID_NO_STOP
-						 : 0,
-					 &s->target);
+		err = ph_target_open_pid(
+			o->pid,
+			o->pid_flags & PH_SESSION_NO_STOP ? PH_PID_NO_STOP : 0,
+			&s->target);
 	struct ph_target *t = s->target;
 	if (!err && o->ndebug_dirs) {
 		t->debug_dirs = calloc(o->ndebug_dirs, sizeof(char *));
@@ -146,7 +144,8 @@ struct ph_error *ph_session_create(const struct ph_options *o,
 		return err;
 	}
 	if (o->pid && t->stopped)
-		ph_buf_printf(&s->notes, "py-heap: paused process %d for %.0f ms\n",
+		ph_buf_printf(&s->notes,
+			      "py-heap: paused process %d for %.0f ms\n",
 			      o->pid, t->pause_ms);
 	else if (o->pid)
 		ph_buf_printf(&s->notes,
@@ -194,7 +193,8 @@ struct ph_error *ph_session_create_pid(int pid, unsigned flags,
 {
 	struct ph_options o = {.pid = pid, .pid_flags = flags};
 	if (pid <= 0)
-		return ph_error_create(PH_ERR_USAGE, "not a process id: %d", pid);
+		return ph_error_create(PH_ERR_USAGE, "not a process id: %d",
+				       pid);
 	return ph_session_create(&o, ret);
 }
 
@@ -230,7 +230,8 @@ struct ph_error *session_heap(struct ph_session *s)
 			      "answer is partial\n",
 			      t->core_path, ph_fmt_count(t->size, a),
 			      ph_fmt_count(t->truncated_need, b),
-			      100.0 * (double)t->size / (double)t->truncated_need,
+			      100.0 * (double)t->size /
+				      (double)t->truncated_need,
 			      t->truncated_segments,
 			      ph_fmt_count(t->truncated_bytes, c),
 			      ph_fmt_count(h->refs_into_missing, d));
@@ -279,14 +280,15 @@ struct ph_error *session_heap(struct ph_session *s)
 	}
 	uint64_t implausible = h->gc_damaged_objects + h->refs_to_damaged;
 	if (implausible) {
-		ph_buf_printf(&s->notes,
-			      "py-heap: %s objects are damaged (%s on GC lists, "
-			      "%s referenced): a valid type but an implausible "
-			      "header, GC links or contents (sizes, tables or "
-			      "items beyond the memory there is): skipped\n",
-			      ph_fmt_count(implausible, a),
-			      ph_fmt_count(h->gc_damaged_objects, b),
-			      ph_fmt_count(h->refs_to_damaged, c));
+		ph_buf_printf(
+			&s->notes,
+			"py-heap: %s objects are damaged (%s on GC lists, "
+			"%s referenced): a valid type but an implausible "
+			"header, GC links or contents (sizes, tables or "
+			"items beyond the memory there is): skipped\n",
+			ph_fmt_count(implausible, a),
+			ph_fmt_count(h->gc_damaged_objects, b),
+			ph_fmt_count(h->refs_to_damaged, c));
 		s->partial |= !moving;
 	}
 	if (h->refs_wild) {
@@ -337,8 +339,8 @@ const char *ph_session_notes(struct ph_session *s)
 
 /* ---- argument parsing shared by the commands -------------------------- */
 
-struct ph_error *parse_u64(const char *cmd, const char *opt,
-				  const char *v, uint64_t *ret)
+struct ph_error *parse_u64(const char *cmd, const char *opt, const char *v,
+			   uint64_t *ret)
 {
 	char *end;
 	if (!v || !*v || *v == '-')
@@ -348,8 +350,8 @@ struct ph_error *parse_u64(const char *cmd, const char *opt,
 	unsigned long long n = strtoull(v, &end, 0);
 	if (*end)
 		return ph_error_create(PH_ERR_USAGE,
-				       "%s: %s: '%s' is not a number", cmd,
-				       opt, v);
+				       "%s: %s: '%s' is not a number", cmd, opt,
+				       v);
 	*ret = n;
 	return NULL;
 }
@@ -380,7 +382,6 @@ static int sort_by_count(const void *a, const void *b, void *arg)
 	return strcmp(x->name ? x->name : "", y->name ? y->name : "");
 }
 
-
 PH_COMMAND(cmd_types)
 {
 	uint64_t limit = json ? 0 : 25;
@@ -388,7 +389,8 @@ PH_COMMAND(cmd_types)
 	struct ph_error *err;
 	for (; a->pos < a->argc; a->pos++) {
 		const char *o = a->argv[a->pos];
-		const char *v = a->pos + 1 < a->argc ? a->argv[a->pos + 1] : NULL;
+		const char *v =
+			a->pos + 1 < a->argc ? a->argv[a->pos + 1] : NULL;
 		if (!strcmp(o, "--limit")) {
 			if ((err = parse_u64("types", o, v, &limit)))
 				return err;
@@ -433,8 +435,8 @@ PH_COMMAND(cmd_types)
 			h->types[*first].count += t->count;
 			h->types[*first].bytes += t->bytes;
 			t->count = t->bytes = 0;
-		} else if (!first &&
-			   (err = ph_u64map_put(&by_name, key, (uint32_t)i, NULL))) {
+		} else if (!first && (err = ph_u64map_put(&by_name, key,
+							  (uint32_t)i, NULL))) {
 			ph_u64map_free(&by_name);
 			return err;
 		}
@@ -447,19 +449,22 @@ PH_COMMAND(cmd_types)
 	for (size_t i = 0; i < h->ntypes; i++)
 		if (h->types[i].count)
 			order[n++] = (uint32_t)i;
-	qsort_r(order, n, sizeof(*order), by_count ? sort_by_count : sort_by_bytes,
-		h->types);
+	qsort_r(order, n, sizeof(*order),
+		by_count ? sort_by_count : sort_by_bytes, h->types);
 	size_t shown = limit && limit < n ? limit : n;
 	if (json) {
 		ph_buf_puts(out, "{\"python\": ");
 		ph_buf_json_str(out, s->rt->version, strlen(s->rt->version));
-		ph_buf_printf(out, ", \"objects\": %zu, \"bytes\": %llu, \"types\": [",
-			      h->n, (unsigned long long)total_bytes);
+		ph_buf_printf(
+			out,
+			", \"objects\": %zu, \"bytes\": %llu, \"types\": [",
+			h->n, (unsigned long long)total_bytes);
 		for (size_t i = 0; i < shown; i++) {
 			const struct ph_type *t = &h->types[order[i]];
 			ph_buf_puts(out, i ? ", {\"type\": " : "{\"type\": ");
 			ph_buf_json_str(out, tname(t), strlen(tname(t)));
-			ph_buf_printf(out, ", \"count\": %llu, \"bytes\": %llu}",
+			ph_buf_printf(out,
+				      ", \"count\": %llu, \"bytes\": %llu}",
 				      (unsigned long long)t->count,
 				      (unsigned long long)t->bytes);
 		}
@@ -481,8 +486,9 @@ PH_COMMAND(cmd_types)
 			}
 			char t[64];
 			snprintf(t, sizeof(t), "(%zu other types)", n - shown);
-			ph_buf_printf(out, "%12s %15s  %s\n", ph_fmt_count(rc, c),
-				      ph_fmt_count(rb, b), t);
+			ph_buf_printf(out, "%12s %15s  %s\n",
+				      ph_fmt_count(rc, c), ph_fmt_count(rb, b),
+				      t);
 		}
 		char tt[64];
 		snprintf(tt, sizeof(tt), "total (%zu types)", n);
@@ -517,7 +523,8 @@ static struct ph_error *cmd_list(struct ph_session *s, struct args *a,
 	struct ph_error *err;
 	for (; a->pos < a->argc; a->pos++) {
 		const char *o = a->argv[a->pos];
-		const char *v = a->pos + 1 < a->argc ? a->argv[a->pos + 1] : NULL;
+		const char *v =
+			a->pos + 1 < a->argc ? a->argv[a->pos + 1] : NULL;
 		if (!strcmp(o, "--limit")) {
 			if ((err = parse_u64("list", o, v, &limit)))
 				return err;
@@ -561,7 +568,8 @@ static struct ph_error *cmd_list(struct ph_session *s, struct args *a,
 	for (size_t i = 0; i < h->n; i++) {
 		if (!match[h->tidx[i]] || h->size[i] < min_size)
 			continue;
-		if ((err = ph_grow((void **)&objs, &cap, n + 1, sizeof(*objs)))) {
+		if ((err = ph_grow((void **)&objs, &cap, n + 1,
+				   sizeof(*objs)))) {
 			free(match);
 			free(objs);
 			return err;
@@ -580,19 +588,20 @@ static struct ph_error *cmd_list(struct ph_session *s, struct args *a,
 		ph_buf_json_str(out, type, strlen(type));
 		ph_buf_printf(out, ", \"count\": %zu, \"objects\": [", n);
 	} else
-		ph_buf_printf(out, "%-18s %12s  %s\n", "ADDRESS", "SIZE", "VALUE");
+		ph_buf_printf(out, "%-18s %12s  %s\n", "ADDRESS", "SIZE",
+			      "VALUE");
 	for (size_t i = 0; i < shown; i++) {
 		uint32_t o = objs[i];
 		r.len = 0;
 		ph_repr_object(h, h->addr[o], h->tidx[o], &r);
 		const char *rs = r.data ? r.data : "";
 		if (json) {
-			ph_buf_printf(out,
-				      "%s{\"address\": \"0x%llx\", \"size\": %llu, "
-				      "\"repr\": ",
-				      i ? ", " : "",
-				      (unsigned long long)h->addr[o],
-				      (unsigned long long)h->size[o]);
+			ph_buf_printf(
+				out,
+				"%s{\"address\": \"0x%llx\", \"size\": %llu, "
+				"\"repr\": ",
+				i ? ", " : "", (unsigned long long)h->addr[o],
+				(unsigned long long)h->size[o]);
 			ph_buf_json_str(out, rs, r.len);
 			ph_buf_putc(out, '}');
 		} else {
@@ -638,13 +647,15 @@ static struct ph_error *cmd_info(struct ph_session *s, struct args *a,
 	if (exe)
 		for (size_t i = 0; i < exe->build_id_len; i++)
 			sprintf(bid + 2 * i, "%02x", exe->build_id[i]);
-	const char *exe_path = exe ? (exe->disk_path ? exe->disk_path : exe->path) : "";
+	const char *exe_path =
+		exe ? (exe->disk_path ? exe->disk_path : exe->path) : "";
 	const struct ph_module *pm = s->rt->pymod;
 	if (json) {
 		ph_buf_puts(out, "{\"python\": ");
 		ph_buf_json_str(out, s->rt->version, strlen(s->rt->version));
-		ph_buf_printf(out, ", \"build\": \"%s\", \"allocator\": \"%s\", "
-				   "\"executable\": ",
+		ph_buf_printf(out,
+			      ", \"build\": \"%s\", \"allocator\": \"%s\", "
+			      "\"executable\": ",
 			      s->rt->debug_build ? "debug" : "release",
 			      h->block_head ? "pymalloc with debug hooks"
 					    : "pymalloc");
@@ -652,32 +663,35 @@ static struct ph_error *cmd_info(struct ph_session *s, struct args *a,
 		ph_buf_puts(out, ", \"build_id\": ");
 		ph_buf_json_str(out, bid, strlen(bid));
 		ph_buf_puts(out, ", \"runtime_in\": ");
-		ph_buf_json_str(out, s->rt->pymod->path, strlen(s->rt->pymod->path));
-		ph_buf_printf(out,
-			      ", \"runtime_address\": \"0x%llx\", "
-			      "\"layout_source\": \"%s\", \"layout_cached\": %s, "
-			      "\"threads\": %zu, "
-			      "\"objects\": %zu, \"found\": {\"gc_lists\": %llu, "
-			      "\"references\": %llu, \"roots\": %llu, "
-			      "\"pool_scan\": %llu}, \"types\": %zu, "
-			      "\"pymalloc_pools\": %zu, \"pymalloc_source\": ",
-			      (unsigned long long)s->rt->runtime_addr,
-			      s->rt->layout->source,
-			      s->rt->layout_cached ? "true" : "false", t->nthreads, h->n,
-			      (unsigned long long)h->n_gc,
-			      (unsigned long long)h->n_ref,
-			      (unsigned long long)h->n_root,
-			      (unsigned long long)h->n_pool, h->ntypes,
-			      h->npools);
+		ph_buf_json_str(out, s->rt->pymod->path,
+				strlen(s->rt->pymod->path));
+		ph_buf_printf(
+			out,
+			", \"runtime_address\": \"0x%llx\", "
+			"\"layout_source\": \"%s\", \"layout_cached\": %s, "
+			"\"threads\": %zu, "
+			"\"objects\": %zu, \"found\": {\"gc_lists\": %llu, "
+			"\"references\": %llu, \"roots\": %llu, "
+			"\"pool_scan\": %llu}, \"types\": %zu, "
+			"\"pymalloc_pools\": %zu, \"pymalloc_source\": ",
+			(unsigned long long)s->rt->runtime_addr,
+			s->rt->layout->source,
+			s->rt->layout_cached ? "true" : "false", t->nthreads,
+			h->n, (unsigned long long)h->n_gc,
+			(unsigned long long)h->n_ref,
+			(unsigned long long)h->n_root,
+			(unsigned long long)h->n_pool, h->ntypes, h->npools);
 		ph_buf_json_str(out, h->arena_source, strlen(h->arena_source));
 		ph_buf_puts(out, ", \"debug_file\": ");
 		if (pm->debug_path)
-			ph_buf_json_str(out, pm->debug_path, strlen(pm->debug_path));
+			ph_buf_json_str(out, pm->debug_path,
+					strlen(pm->debug_path));
 		else
 			ph_buf_puts(out, "null");
 		ph_buf_puts(out, ", \"debug_source\": ");
 		if (pm->debug_source)
-			ph_buf_json_str(out, pm->debug_source, strlen(pm->debug_source));
+			ph_buf_json_str(out, pm->debug_source,
+					strlen(pm->debug_source));
 		else
 			ph_buf_puts(out, "null");
 		ph_buf_printf(out, ", \"memory_not_saved\": %llu",
@@ -711,11 +725,13 @@ static struct ph_error *cmd_info(struct ph_session *s, struct args *a,
 	ph_buf_printf(out, "Executable:      %s\n", exe_path);
 	ph_buf_printf(out, "Build-id:        %s\n", *bid ? bid : "(none)");
 	ph_buf_printf(out, "_PyRuntime:      0x%llx in %s\n",
-		      (unsigned long long)s->rt->runtime_addr, s->rt->pymod->path);
+		      (unsigned long long)s->rt->runtime_addr,
+		      s->rt->pymod->path);
 	ph_buf_printf(out, "Layouts from:    %s\n", s->rt->layout->source);
 	ph_buf_printf(out, "Debug info:      %s%s%s%s\n",
-		      pm->debug_path ? pm->debug_path
-				     : pm->debug_source ? "in the file" : "none",
+		      pm->debug_path	 ? pm->debug_path
+		      : pm->debug_source ? "in the file"
+					 : "none",
 		      pm->debug_source ? " (" : "",
 		      pm->debug_source ? pm->debug_source : "",
 		      pm->debug_source ? ")" : "");
@@ -757,16 +773,11 @@ static const struct {
 	struct ph_error *(*fn)(struct ph_session *, struct args *, bool,
 			       struct ph_buf *);
 } commands[] = {
-	{"types", cmd_types},
-	{"list", cmd_list},
-	{"info", cmd_info},
-	{"show", cmd_show},
-	{"referents", cmd_referents},
-	{"referrers", cmd_referrers},
-	{"path", cmd_path},
-	{"cycles", cmd_cycles},
-	{"refcount", cmd_refcount},
-	{"refcheck", cmd_refcheck},
+	{"types", cmd_types},	      {"list", cmd_list},
+	{"info", cmd_info},	      {"show", cmd_show},
+	{"referents", cmd_referents}, {"referrers", cmd_referrers},
+	{"path", cmd_path},	      {"cycles", cmd_cycles},
+	{"refcount", cmd_refcount},   {"refcheck", cmd_refcheck},
 	{"summary", cmd_summary},
 };
 
@@ -775,7 +786,8 @@ struct ph_error *ph_session_run(struct ph_session *s, int argc,
 {
 	if (argc < 1)
 		return ph_error_create(PH_ERR_USAGE,
-				       "no command (try types, list, show, referrers, path, info)");
+				       "no command (try types, list, show, "
+				       "referrers, path, info)");
 	/* --json may also come among the command's arguments. */
 	const char **av = malloc(((size_t)argc + 1) * sizeof(*av));
 	if (!av)
@@ -793,11 +805,12 @@ struct ph_error *ph_session_run(struct ph_session *s, int argc,
 		if (ac && !strcmp(av[0], commands[i].name))
 			break;
 	if (!ac || i == PH_ARRAY_SIZE(commands)) {
-		err = ph_error_create(PH_ERR_USAGE,
-				      "unknown command '%s' (commands: types, "
-				      "list, show, referents, referrers, path, cycles, "
-				      "refcount, refcheck, summary, info)",
-				      ac ? av[0] : "");
+		err = ph_error_create(
+			PH_ERR_USAGE,
+			"unknown command '%s' (commands: types, "
+			"list, show, referents, referrers, path, cycles, "
+			"refcount, refcheck, summary, info)",
+			ac ? av[0] : "");
 		free(av);
 		return err;
 	}

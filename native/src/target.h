@@ -9,8 +9,8 @@
 
 /* An ELF file mapped in the process (the executable, a shared object). */
 struct ph_module {
-	char *path;	 /* as the process named it */
-	char *disk_path; /* where it was opened (sysroot applied) */
+	char *path;	     /* as the process named it */
+	char *disk_path;     /* where it was opened (sysroot applied) */
 	uint64_t start, end; /* lowest and highest mapped address */
 	uint64_t bias;	     /* load address minus link-time address */
 	int fd;
@@ -51,7 +51,7 @@ struct ph_target {
 	struct {
 		void *ptr;
 		size_t size;
-	} *bufs;
+	} * bufs;
 	size_t nbufs, bufs_cap;
 	double pause_ms; /* how long the process was stopped */
 	/* where to look for debug files, before /usr/lib/debug */
@@ -62,7 +62,7 @@ struct ph_target {
 	/* a truncated core: the size its headers need, what is missing */
 	uint64_t truncated_need, truncated_bytes;
 	size_t truncated_segments;
-	bool stopped;	 /* it was stopped while copied */
+	bool stopped; /* it was stopped while copied */
 };
 
 /* Flags for ph_target_open_pid. */

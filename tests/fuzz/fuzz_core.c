@@ -30,8 +30,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* Read through every segment once. */
 		uint8_t buf[64];
 		for (size_t i = 0; i < t->mem.nsegs; i++) {
-			struct ph_error *e = ph_mem_read(&t->mem, t->mem.segs[i].start,
-							 buf, sizeof(buf));
+			struct ph_error *e =
+				ph_mem_read(&t->mem, t->mem.segs[i].start, buf,
+					    sizeof(buf));
 			ph_error_destroy(e);
 		}
 		for (size_t i = 0; i < t->nmods; i++) {

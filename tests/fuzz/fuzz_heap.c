@@ -68,7 +68,8 @@ static void run(struct ph_session *s, const char *a0, const char *a1,
 	int argc = a2 ? 3 : a1 ? 2 : 1;
 	for (int json = 0; json < 2; json++) {
 		char *out = NULL;
-		struct ph_error *err = ph_session_run(s, argc, argv, json, &out);
+		struct ph_error *err =
+			ph_session_run(s, argc, argv, json, &out);
 		ph_error_destroy(err);
 		ph_free(out);
 	}
@@ -113,7 +114,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ph_heap *h = s->heap;
 	for (size_t k = 0; h && k < h->n && k < 2000; k += 97) {
 		char addr[32];
-		snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)h->addr[k]);
+		snprintf(addr, sizeof(addr), "0x%llx",
+			 (unsigned long long)h->addr[k]);
 		run(s, "show", addr, NULL);
 		run(s, "referrers", addr, NULL);
 		run(s, "path", addr, NULL);

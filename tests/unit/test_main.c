@@ -61,7 +61,8 @@ static void test_u64map(void)
 	ph_u64map_init(&m);
 	CU_ASSERT_PTR_NULL(ph_u64map_get(&m, 5));
 	for (uint64_t i = 1; i <= 100000; i++)
-		CU_ASSERT_PTR_NULL(ph_u64map_put(&m, i * 16, (uint32_t)i, &existed));
+		CU_ASSERT_PTR_NULL(
+			ph_u64map_put(&m, i * 16, (uint32_t)i, &existed));
 	CU_ASSERT_EQUAL(m.count, 100000);
 	CU_ASSERT_PTR_NULL(ph_u64map_put(&m, 16 * 77, 1, &existed));
 	CU_ASSERT_TRUE(existed);
@@ -83,9 +84,12 @@ static void test_memory_priority(void)
 	ph_memory_init(&m);
 	/* The core saved [0x2000,0x3000), names [0x3000,0x5000) unsaved;
 	 * a file covers [0x1000,0x4000). */
-	CU_ASSERT_PTR_NULL(ph_memory_add(&m, 0x2000, 0x3000, core_a, true, false));
-	CU_ASSERT_PTR_NULL(ph_memory_add(&m, 0x3000, 0x5000, NULL, true, false));
-	CU_ASSERT_PTR_NULL(ph_memory_add(&m, 0x1000, 0x4000, file_b, false, true));
+	CU_ASSERT_PTR_NULL(
+		ph_memory_add(&m, 0x2000, 0x3000, core_a, true, false));
+	CU_ASSERT_PTR_NULL(
+		ph_memory_add(&m, 0x3000, 0x5000, NULL, true, false));
+	CU_ASSERT_PTR_NULL(
+		ph_memory_add(&m, 0x1000, 0x4000, file_b, false, true));
 	CU_ASSERT_PTR_NULL(ph_memory_finish(&m));
 	CU_ASSERT_TRUE(ph_mem_u64(&m, 0x1000, &v));
 	CU_ASSERT_EQUAL(v, 0xbbbbbbbbbbbbbbbbULL);
@@ -135,8 +139,8 @@ static void test_memory_many_segments(void)
 
 static void test_errors(void)
 {
-	struct ph_error *err = ph_error_create_path(PH_ERR_NOT_CORE, "/x",
-						    "%s: nope", "/x");
+	struct ph_error *err =
+		ph_error_create_path(PH_ERR_NOT_CORE, "/x", "%s: nope", "/x");
 	CU_ASSERT_EQUAL(ph_error_code(err), PH_ERR_NOT_CORE);
 	CU_ASSERT_STRING_EQUAL(ph_error_path(err), "/x");
 	err = ph_error_wrap(err, "opening %d", 1);
@@ -180,11 +184,14 @@ static size_t write_core(const char *path, size_t cut, uint16_t type)
 	memcpy(note + 20, d, 40);
 	strcpy((char *)note + 60, fname);
 	size_t note_len = 20 + ((desc_size + 3) & ~3u);
-	ph[0] = (Elf64_Phdr){.p_type = PT_NOTE, .p_offset = 512,
-			     .p_filesz = note_len};
-	ph[1] = (Elf64_Phdr){.p_type = PT_LOAD, .p_offset = 4096,
-			     .p_vaddr = 0x10000, .p_filesz = 4096,
-			     .p_memsz = 4096, .p_flags = PF_R | PF_W};
+	ph[0] = (Elf64_Phdr){
+		.p_type = PT_NOTE, .p_offset = 512, .p_filesz = note_len};
+	ph[1] = (Elf64_Phdr){.p_type = PT_LOAD,
+			     .p_offset = 4096,
+			     .p_vaddr = 0x10000,
+			     .p_filesz = 4096,
+			     .p_memsz = 4096,
+			     .p_flags = PF_R | PF_W};
 	memset(img + 4096, 0x5a, 4096);
 	size_t size = cut ? cut : sizeof(img);
 	FILE *f = fopen(path, "wb");
@@ -334,7 +341,8 @@ int main(void)
 	CU_add_test(s, "buf: printf grows", test_buf_printf_grows);
 	CU_add_test(s, "fmt: thousands", test_fmt_count);
 	CU_add_test(s, "u64map: put/get", test_u64map);
-	CU_add_test(s, "memory: core over file over unsaved", test_memory_priority);
+	CU_add_test(s, "memory: core over file over unsaved",
+		    test_memory_priority);
 	CU_add_test(s, "memory: many segments", test_memory_many_segments);
 	CU_add_test(s, "errors: codes, paths, wrap", test_errors);
 	CU_add_test(s, "layout: tables", test_layout_tables);
@@ -342,7 +350,8 @@ int main(void)
 	CU_add_test(c, "core: valid", test_core_valid);
 	CU_add_test(c, "core: truncated", test_core_truncated);
 	CU_add_test(c, "core: not a core", test_core_not_core);
-	CU_add_test(c, "core: sysroot confines paths", test_core_sysroot_escape);
+	CU_add_test(c, "core: sysroot confines paths",
+		    test_core_sysroot_escape);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned failed = CU_get_number_of_failures();
