@@ -1,4 +1,5 @@
 /* buf.c - growable strings, JSON string literals, hash map, array growth. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,4 +242,22 @@ void ph_stage(const char *what)
 			(double)(now.tv_sec - last.tv_sec) * 1e3 +
 				(double)(now.tv_nsec - last.tv_nsec) / 1e6);
 	last = now;
+}
+
+void ph_run_parallel(void *(*fn)(void *), void *ctx, size_t size, size_t n,
+		     bool threads)
+{
+	enum { MAX = 8 };
+	pthread_t th[MAX];
+	bool started[MAX] = {false};
+	char *c = ctx;
+	for (size_t k = 1; k < n && k < MAX && threads; k++)
+		started[k] = !pthread_create(&th[k], NULL, fn, c + k * size);
+	fn(c);
+	for (size_t k = 1; k < n; k++) {
+		if (k < MAX && started[k])
+			pthread_join(th[k], NULL);
+		else
+			fn(c + k * size);
+	}
 }

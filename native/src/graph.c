@@ -1,7 +1,6 @@
 /* graph.c - edges in compressed arrays both ways, named roots, and a
  * breadth-first shortest-path tree from the roots. */
 #define _GNU_SOURCE
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,23 +87,11 @@ static struct ph_error *build_edges(struct ph_graph *g)
 	g->fwd_off = calloc(h->n + 1, sizeof(*g->fwd_off));
 	if (!g->fwd_off)
 		return ph_error_nomem();
-	pthread_t th[T];
-	bool started[T] = {false};
-	for (int k = 0; k < T; k++) {
+	for (int k = 0; k < T; k++)
 		c[k] = (struct edge_ctx){.g = g,
 					 .lo = h->n * (size_t)k / T,
 					 .hi = h->n * (size_t)(k + 1) / T};
-		if (k && h->n > 100000 &&
-		    !pthread_create(&th[k], NULL, edge_worker, &c[k]))
-			started[k] = true;
-	}
-	edge_worker(&c[0]);
-	for (int k = 1; k < T; k++) {
-		if (started[k])
-			pthread_join(th[k], NULL);
-		else
-			edge_worker(&c[k]);
-	}
+	ph_run_parallel(edge_worker, c, sizeof(*c), T, h->n > 100000);
 	for (int k = 0; k < T && !err; k++)
 		err = c[k].err;
 	size_t total = 0;

@@ -12,7 +12,6 @@
  * allocated block of the right size class.
  */
 #define _GNU_SOURCE
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1164,41 +1163,9 @@ static struct ph_error *obj_add(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 	return e;
 }
 
-/* Appends an object to the table (its pool bit, if any, is set). */
-static struct ph_error *obj_append(struct ph_heap *h, uint64_t addr,
-				   uint32_t tidx, uint8_t flag)
+/* The object table's arrays, grown to cap entries. */
+static struct ph_error *obj_table_resize(struct ph_heap *h, size_t cap)
 {
-	if (h->n >= UINT32_MAX / 2)
-		return ph_error_create(PH_ERR_UNSUPPORTED,
-				       "more than 2 billion objects");
-	if (h->n == h->cap) {
-		size_t cap = h->cap ? h->cap * 2 : 65536;
-		uint64_t *a = realloc(h->addr, cap * sizeof(*a));
-		if (a)
-			h->addr = a;
-		uint32_t *ti = realloc(h->tidx, cap * sizeof(*ti));
-		if (ti)
-			h->tidx = ti;
-		uint8_t *f = realloc(h->flags, cap * sizeof(*f));
-		if (f)
-			h->flags = f;
-		if (!a || !ti || !f)
-			return ph_error_nomem();
-		h->cap = cap;
-	}
-	h->addr[h->n] = addr;
-	h->tidx[h->n] = tidx;
-	h->flags[h->n] = flag;
-	h->n++;
-	return NULL;
-}
-
-/* Room for n more objects in the table, allocated once. */
-static struct ph_error *obj_reserve(struct ph_heap *h, size_t n)
-{
-	if (h->n + n <= h->cap)
-		return NULL;
-	size_t cap = h->n + n;
 	uint64_t *a = realloc(h->addr, cap * sizeof(*a));
 	if (a)
 		h->addr = a;
@@ -1212,6 +1179,32 @@ static struct ph_error *obj_reserve(struct ph_heap *h, size_t n)
 		return ph_error_nomem();
 	h->cap = cap;
 	return NULL;
+}
+
+/* Appends an object to the table (its pool bit, if any, is set). */
+static struct ph_error *obj_append(struct ph_heap *h, uint64_t addr,
+				   uint32_t tidx, uint8_t flag)
+{
+	if (h->n >= UINT32_MAX / 2)
+		return ph_error_create(PH_ERR_UNSUPPORTED,
+				       "more than 2 billion objects");
+	if (h->n == h->cap) {
+		struct ph_error *err =
+			obj_table_resize(h, h->cap ? h->cap * 2 : 65536);
+		if (err)
+			return err;
+	}
+	h->addr[h->n] = addr;
+	h->tidx[h->n] = tidx;
+	h->flags[h->n] = flag;
+	h->n++;
+	return NULL;
+}
+
+/* Room for n more objects in the table, allocated once. */
+static struct ph_error *obj_reserve(struct ph_heap *h, size_t n)
+{
+	return h->n + n <= h->cap ? NULL : obj_table_resize(h, h->n + n);
 }
 
 /*
@@ -2125,23 +2118,12 @@ static struct ph_error *closure_parallel(struct ph_heap *h)
 	struct closure_ctx *c = calloc(T, sizeof(*c));
 	if (!c)
 		return ph_error_nomem();
-	pthread_t th[T];
-	bool started[T] = {false};
 	for (int k = 0; k < T; k++) {
 		c[k].h = h;
 		c[k].lo = n0 * (size_t)k / T;
 		c[k].hi = n0 * (size_t)(k + 1) / T;
-		if (k && n0 > 1000)
-			started[k] = !pthread_create(&th[k], NULL,
-						     closure_worker, &c[k]);
 	}
-	closure_worker(&c[0]);
-	for (int k = 1; k < T; k++) {
-		if (started[k])
-			pthread_join(th[k], NULL);
-		else
-			closure_worker(&c[k]);
-	}
+	ph_run_parallel(closure_worker, c, sizeof(*c), T, n0 > 1000);
 	struct ph_error *err = NULL;
 	for (int k = 0; k < T; k++) {
 		if (!err && c[k].err) {
@@ -2689,17 +2671,7 @@ static void *scan_worker(void *arg)
 
 static void scan_run(struct scan_ctx *c, size_t nc, bool threads)
 {
-	pthread_t th[2];
-	bool started[2] = {false, false};
-	for (size_t k = 1; k < nc && threads; k++)
-		started[k] = !pthread_create(&th[k], NULL, scan_worker, &c[k]);
-	scan_worker(&c[0]);
-	for (size_t k = 1; k < nc; k++) {
-		if (started[k])
-			pthread_join(th[k], NULL);
-		else
-			scan_worker(&c[k]);
-	}
+	ph_run_parallel(scan_worker, c, sizeof(*c), nc, threads);
 }
 
 /*
@@ -2991,14 +2963,7 @@ static void *sizes_worker(void *arg)
 static void sizes_parallel(struct ph_heap *h)
 {
 	struct sizes_ctx c[2] = {{h, 0, h->n / 2}, {h, h->n / 2, h->n}};
-	pthread_t th;
-	bool started =
-		h->n > 1000 && !pthread_create(&th, NULL, sizes_worker, &c[1]);
-	sizes_worker(&c[0]);
-	if (started)
-		pthread_join(th, NULL);
-	else
-		sizes_worker(&c[1]);
+	ph_run_parallel(sizes_worker, c, sizeof(c[0]), 2, h->n > 1000);
 }
 
 struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)

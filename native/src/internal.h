@@ -90,6 +90,13 @@ struct ph_error *ph_error_interrupted(void);
  * (NULL only starts the clock), to stderr. */
 void ph_stage(const char *what);
 
+/* Runs fn on each of the n contexts at ctx (size bytes apart): the first
+ * on this thread, the others on threads of their own when threads is true
+ * (or alone, in order, when a thread cannot be made); returns when all are
+ * done. The workers share the core's memory, which they only read. */
+void ph_run_parallel(void *(*fn)(void *), void *ctx, size_t size, size_t n,
+		     bool threads);
+
 /* Grows *arr (of elem bytes each) so that it holds at least need elements. */
 struct ph_error *ph_grow(void **arr, size_t *cap, size_t need, size_t elem);
 
