@@ -453,6 +453,26 @@ static void type_collect_c_fields(struct ph_heap *h, struct ph_type *t)
 
 /* Returns the type number of the type object at taddr, registering it if it
  * is new and plausible; -1 if taddr is not a type object. */
+/* Do objects of type t refer to nothing but t? (as ph_heap_referents sees
+ * them: a kind with no references, from C, with nothing added below it) */
+static bool type_is_leaf(const struct ph_type *t)
+{
+	switch (t->kind) {
+	case PH_KIND_OBJECT:
+	case PH_KIND_STR:
+	case PH_KIND_INT:
+	case PH_KIND_BOOL:
+	case PH_KIND_FLOAT:
+	case PH_KIND_BYTES:
+	case PH_KIND_BYTEARRAY:
+	case PH_KIND_NONE:
+		return !t->heap && !(t->kind_basicsize &&
+				     t->base_basicsize > t->kind_basicsize);
+	default:
+		return false;
+	}
+}
+
 static int64_t type_register(struct ph_heap *h, uint64_t taddr, int depth)
 {
 	const struct ph_layout *L = h->L;
@@ -565,6 +585,7 @@ static int64_t type_register(struct ph_heap *h, uint64_t taddr, int depth)
 		type_collect_slots(h, &t);
 		type_collect_c_fields(h, &t);
 	}
+	t.leaf = type_is_leaf(&t);
 	if (ph_grow((void **)&h->types, &h->types_cap, h->ntypes + 1,
 		    sizeof(*h->types)))
 		return -1;
@@ -1175,13 +1196,17 @@ static struct ph_error *obj_table_resize(struct ph_heap *h, size_t cap)
 	uint8_t *f = realloc(h->flags, cap * sizeof(*f));
 	if (f)
 		h->flags = f;
-	if (!a || !ti || !f)
+	uint64_t *sz = realloc(h->size, cap * sizeof(*sz));
+	if (sz)
+		h->size = sz;
+	if (!a || !ti || !f || !sz)
 		return ph_error_nomem();
 	h->cap = cap;
 	return NULL;
 }
 
-/* Appends an object to the table (its pool bit, if any, is set). */
+/* Appends an object to the table (its pool bit, if any, is set), with its
+ * size, while its memory is still in the cache. */
 static struct ph_error *obj_append(struct ph_heap *h, uint64_t addr,
 				   uint32_t tidx, uint8_t flag)
 {
@@ -1197,6 +1222,7 @@ static struct ph_error *obj_append(struct ph_heap *h, uint64_t addr,
 	h->addr[h->n] = addr;
 	h->tidx[h->n] = tidx;
 	h->flags[h->n] = flag;
+	h->size[h->n] = obj_sizeof(h, addr, &h->types[tidx]);
 	h->n++;
 	return NULL;
 }
@@ -2103,10 +2129,21 @@ static void *closure_worker(void *arg)
 {
 	struct closure_ctx *c = arg;
 	struct ph_heap *h = c->h;
+	uint32_t last_leaf = PH_NONE;
 	for (size_t i = c->lo; i < c->hi && !c->err; i++) {
 		if (!(i & 0xffff) && ph_interrupted())
 			return NULL;
-		ph_heap_referents(h, h->addr[i], h->tidx[i], closure_cb, c);
+		uint32_t ti = h->tidx[i];
+		if (h->types[ti].leaf) {
+			/* Its one reference is its type, whose address is
+			 * known: its memory need not be read. */
+			if (ti != last_leaf)
+				closure_cb(c, h->types[ti].addr, PH_EDGE_FIELD,
+					   (uint64_t)(uintptr_t)ph_class_field);
+			last_leaf = ti;
+			continue;
+		}
+		ph_heap_referents(h, h->addr[i], ti, closure_cb, c);
 	}
 	return NULL;
 }
@@ -2448,7 +2485,13 @@ enum scan_result { SCAN_NONE, SCAN_FOUND, SCAN_LATER };
  * its header: a count for a refcount, an aligned pointer for a type. */
 static bool type_maybe(struct ph_heap *h, uint64_t tp)
 {
-	if (!tp || (tp & 7) || ph_u64map_get(&h->scan_rejected, tp))
+	if (!tp || (tp & 7))
+		return false;
+	/* Most words looked at here are pointers to objects in pymalloc's
+	 * pools (list items, dict entries), and no type is ever in a pool:
+	 * a type object is larger than pymalloc's largest block. Rejected
+	 * without reading tp, which would be a cache miss. */
+	if (pool_at(h, tp) || ph_u64map_get(&h->scan_rejected, tp))
 		return false;
 	const uint64_t *hdr = ph_mem_ptr(h->mem, tp, h->L->sizeof_type);
 	if (!hdr || !refcnt_ok(h->L, hdr[0], false) || !hdr[1] || (hdr[1] & 7))
@@ -2524,15 +2567,19 @@ static enum scan_result scan_block(struct ph_heap *h, struct type_cache *tc,
 	return SCAN_NONE;
 }
 
-/* A thread's findings, in address order: an object and its type, or a
- * block left for later (its address | 1; its type PH_NONE once it is to
- * be done alone), or nothing (address 0). */
+/* A thread's findings, in address order: an object, its type and size, or
+ * a block left for later (its address | 1). They are written straight into
+ * the object table, each thread from where its pools' blocks would start if
+ * every block were an object: no copy when the threads are joined, just one
+ * move to close the gap between them. */
 struct scan_ctx {
 	struct ph_heap *h;
 	size_t lo, hi; /* pools [lo, hi) */
 	bool second;   /* the second pass: only the blocks left */
+	size_t start;  /* where its findings go in the table */
 	uint64_t *addr;
 	uint32_t *tidx;
+	uint64_t *size;
 	size_t n, cap;
 	size_t nlater; /* entries left to be done alone */
 	uint64_t *newtypes;
@@ -2542,24 +2589,13 @@ struct scan_ctx {
 	struct ph_error *err;
 };
 
-static void scan_push(struct scan_ctx *c, uint64_t addr, uint32_t tidx)
+/* One entry per allocated block at most: there is room. */
+static inline void scan_push(struct scan_ctx *c, uint64_t addr, uint32_t tidx,
+			     uint64_t size)
 {
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 4096;
-		uint64_t *a = realloc(c->addr, cap * sizeof(*a));
-		if (a)
-			c->addr = a;
-		uint32_t *t = realloc(c->tidx, cap * sizeof(*t));
-		if (t)
-			c->tidx = t;
-		if (!a || !t) {
-			c->err = ph_error_nomem();
-			return;
-		}
-		c->cap = cap;
-	}
 	c->addr[c->n] = addr;
 	c->tidx[c->n] = tidx;
+	c->size[c->n] = size;
 	c->n++;
 }
 
@@ -2600,6 +2636,7 @@ static void *scan_worker(void *arg)
 		for (size_t i = 0; i < c->n; i++) {
 			uint64_t a = c->addr[i];
 			uint32_t t = c->tidx[i];
+			uint64_t sz = c->size[i];
 			if (a & 1) {
 				uint64_t block = a & ~1ULL;
 				const struct ph_pool *p = pool_at(h, block);
@@ -2610,6 +2647,7 @@ static void *scan_worker(void *arg)
 					mark_found(h, obj);
 					a = obj;
 					t = tidx;
+					sz = obj_sizeof(h, obj, &h->types[t]);
 					break;
 				case SCAN_LATER: /* alone, in order */
 					c->nlater++;
@@ -2620,23 +2658,11 @@ static void *scan_worker(void *arg)
 			}
 			c->addr[w] = a;
 			c->tidx[w] = t;
+			c->size[w] = sz;
 			w++;
 		}
 		c->n = w;
 		return NULL;
-	}
-	/* one entry per allocated block at most: allocated once */
-	size_t blocks = 0;
-	for (size_t i = c->lo; i < c->hi; i++)
-		blocks += h->pools[i].nblocks;
-	if (blocks) {
-		c->addr = malloc(blocks * sizeof(*c->addr));
-		c->tidx = malloc(blocks * sizeof(*c->tidx));
-		if (!c->addr || !c->tidx) {
-			c->err = ph_error_nomem();
-			return NULL;
-		}
-		c->cap = blocks;
 	}
 	for (size_t i = c->lo; i < c->hi && !c->err; i++) {
 		if (!(i & 1023) && ph_interrupted())
@@ -2654,10 +2680,12 @@ static void *scan_worker(void *arg)
 			case SCAN_FOUND:
 				pool->obj_bits[(obj - pool->addr) / 16 / 64] |=
 					1ULL << ((obj - pool->addr) / 16 % 64);
-				scan_push(c, obj, tidx);
+				/* its size now, while it is in the cache */
+				scan_push(c, obj, tidx,
+					  obj_sizeof(h, obj, &h->types[tidx]));
 				break;
 			case SCAN_LATER:
-				scan_push(c, block | 1, 0);
+				scan_push(c, block | 1, 0, 0);
 				scan_newtype(c, newtype);
 				c->nlater++;
 				break;
@@ -2750,10 +2778,23 @@ static struct ph_error *scan_pools(struct ph_heap *h)
 	struct scan_ctx c[T];
 	struct ph_error *err = NULL;
 	bool threads = h->npools > 16;
-	for (int k = 0; k < T; k++)
+	size_t start = h->n;
+	for (int k = 0; k < T; k++) {
 		c[k] = (struct scan_ctx){.h = h,
 					 .lo = h->npools * (size_t)k / T,
-					 .hi = h->npools * (size_t)(k + 1) / T};
+					 .hi = h->npools * (size_t)(k + 1) / T,
+					 .start = start};
+		for (size_t i = c[k].lo; i < c[k].hi; i++)
+			c[k].cap += h->pools[i].nblocks;
+		start += c[k].cap;
+	}
+	if ((err = obj_reserve(h, start - h->n)))
+		return err;
+	for (int k = 0; k < T; k++) {
+		c[k].addr = h->addr + c[k].start;
+		c[k].tidx = h->tidx + c[k].start;
+		c[k].size = h->size + c[k].start;
+	}
 	scan_sample_types(h);
 	scan_run(c, T, threads);
 	if (ph_interrupted()) {
@@ -2776,41 +2817,40 @@ static struct ph_error *scan_pools(struct ph_heap *h)
 		scan_run(c, T, threads);
 	}
 
-	/* Joined in address order; what is left is done here. */
-	size_t total = 0;
-	for (int k = 0; k < T; k++)
-		total += c[k].n;
-	if ((err = obj_reserve(h, total)))
-		goto out;
+	/* Joined in address order; what is left is done here. The table is
+	 * written below where it is read (each entry gives one object at
+	 * most), so it is done in place. */
 	for (int k = 0; k < T; k++) {
-		if (!c[k].n)
-			continue;
-		if (!c[k].nlater) {
-			/* all found by the thread (pool bits set): copied */
-			memcpy(h->addr + h->n, c[k].addr,
-			       c[k].n * sizeof(*h->addr));
-			memcpy(h->tidx + h->n, c[k].tidx,
-			       c[k].n * sizeof(*h->tidx));
-			memset(h->flags + h->n, PH_OBJ_POOL_SCAN, c[k].n);
-			h->n += c[k].n;
-			h->n_pool += c[k].n;
-			continue;
-		}
-		for (size_t i = 0; i < c[k].n; i++) {
-			uint64_t a = c[k].addr[i];
-			if (a & 1)
-				err = scan_block_alone(h, &c[k].tc, a & ~1ULL);
-			else if (!(err = obj_append(h, a, c[k].tidx[i],
-						    PH_OBJ_POOL_SCAN)))
-				h->n_pool++; /* its pool bit is set */
-			if (err)
-				goto out;
+		for (size_t i = 0; i < c[k].n;) {
+			/* a run of objects the thread found (pool bits set) */
+			size_t j = i;
+			while (j < c[k].n && !(c[k].addr[j] & 1))
+				j++;
+			if (j > i) {
+				size_t run = j - i;
+				memmove(h->addr + h->n, c[k].addr + i,
+					run * sizeof(*h->addr));
+				memmove(h->tidx + h->n, c[k].tidx + i,
+					run * sizeof(*h->tidx));
+				memmove(h->size + h->n, c[k].size + i,
+					run * sizeof(*h->size));
+				memset(h->flags + h->n, PH_OBJ_POOL_SCAN, run);
+				h->n += run;
+				h->n_pool += run;
+			}
+			if (j < c[k].n) {
+				/* read before anything is written over it */
+				uint64_t block = c[k].addr[j] & ~1ULL;
+				if ((err = scan_block_alone(h, &c[k].tc,
+							    block)))
+					goto out;
+				j++;
+			}
+			i = j;
 		}
 	}
 out:
 	for (int k = 0; k < T; k++) {
-		free(c[k].addr);
-		free(c[k].tidx);
 		free(c[k].newtypes);
 		if (c[k].err && c[k].err != err)
 			ph_error_destroy(c[k].err);
@@ -2945,27 +2985,6 @@ static uint32_t gc_generations_offset(struct ph_heap *h, uint64_t gc)
 	return L->gc_generations;
 }
 
-/* Every object's size: two threads over halves of the table. */
-struct sizes_ctx {
-	struct ph_heap *h;
-	size_t lo, hi;
-};
-
-static void *sizes_worker(void *arg)
-{
-	struct sizes_ctx *c = arg;
-	struct ph_heap *h = c->h;
-	for (size_t i = c->lo; i < c->hi; i++)
-		h->size[i] = obj_sizeof(h, h->addr[i], &h->types[h->tidx[i]]);
-	return NULL;
-}
-
-static void sizes_parallel(struct ph_heap *h)
-{
-	struct sizes_ctx c[2] = {{h, 0, h->n / 2}, {h, h->n / 2, h->n}};
-	ph_run_parallel(sizes_worker, c, sizeof(c[0]), 2, h->n > 1000);
-}
-
 struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 {
 	struct ph_heap *h = calloc(1, sizeof(*h));
@@ -3029,13 +3048,6 @@ struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 	}
 
 	find_interned(h);
-	h->size = malloc((h->n ? h->n : 1) * sizeof(*h->size));
-	if (!h->size) {
-		err = ph_error_nomem();
-		goto fail;
-	}
-	sizes_parallel(h);
-	ph_stage("sizes");
 	*ret = h;
 	return NULL;
 fail:
