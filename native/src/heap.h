@@ -23,7 +23,7 @@ struct ph_type {
 	uint32_t presize; /* bytes before the object: GC head, managed dict */
 	bool heap;
 	bool known_object; /* the type object itself is in the table */
-	bool leaf; /* its objects refer to nothing but their type */
+	bool leaf;	   /* its objects refer to nothing but their type */
 	/* offsets of object references declared in __slots__ */
 	uint32_t *slot_offsets;
 	uint64_t *slot_names; /* C strings in the inferior */
