@@ -2500,7 +2500,7 @@ static struct ph_error *walk_gc_list(struct ph_heap *h, uint64_t head,
 
 /* Is there a pool header at p? Fills *pool if so. */
 static bool pool_header(struct ph_heap *h, const uint8_t *p, uint64_t addr,
-			struct ph_pool *pool)
+			struct ph_pool *pool, uint64_t *inconsistent)
 {
 	const struct ph_layout *L = h->L;
 	uint32_t count, arenaindex, szidx, nextoffset, maxnextoffset;
@@ -2544,7 +2544,7 @@ static bool pool_header(struct ph_heap *h, const uint8_t *p, uint64_t addr,
 		memcpy(&f, q, 8);
 	}
 	if (nblocks - nfree != count)
-		h->pools_inconsistent++;
+		(*inconsistent)++;
 	return true;
 }
 
@@ -2561,6 +2561,76 @@ static struct ph_error *add_pool(struct ph_heap *h, const struct ph_pool *pool)
 		err = pool_index_add(h, pool->addr, (uint32_t)h->npools);
 	if (!err)
 		h->pools[h->npools++] = *pool;
+	return err;
+}
+
+/*
+ * Where a pool may be: its address and, from the arena table, the index of
+ * its arena (UINT32_MAX: any). Their headers are read on two threads: the
+ * first touch of every pool's page is most of the cost.
+ */
+struct pool_cand {
+	uint64_t addr;
+	uint32_t arena;
+};
+
+struct pools_ctx {
+	struct ph_heap *h;
+	const struct pool_cand *cand;
+	size_t lo, hi;
+	struct ph_pool *pools;
+	size_t n, cap;
+	uint64_t inconsistent;
+	struct ph_error *err;
+};
+
+static void *pools_worker(void *arg)
+{
+	struct pools_ctx *c = arg;
+	struct ph_heap *h = c->h;
+	for (size_t i = c->lo; i < c->hi && !c->err; i++) {
+		uint64_t p = c->cand[i].addr;
+		const uint8_t *hdr = ph_mem_ptr(h->mem, p, h->L->pool_size);
+		struct ph_pool pool;
+		uint32_t arenaindex;
+		if (!hdr)
+			continue; /* not saved: counted as missing */
+		memcpy(&arenaindex, hdr + 32, 4);
+		if (!pool_header(h, hdr, p, &pool, &c->inconsistent) ||
+		    (c->cand[i].arena != UINT32_MAX &&
+		     arenaindex != c->cand[i].arena))
+			continue; /* empty (free) pool */
+		if ((c->err = ph_grow((void **)&c->pools, &c->cap, c->n + 1,
+				      sizeof(*c->pools))))
+			break;
+		c->pools[c->n++] = pool;
+	}
+	return NULL;
+}
+
+/* The pools among the candidates, in their order. */
+static struct ph_error *pools_check(struct ph_heap *h,
+				    const struct pool_cand *cand, size_t n)
+{
+	enum { T = 2 };
+	struct pools_ctx c[T];
+	for (int k = 0; k < T; k++)
+		c[k] = (struct pools_ctx){.h = h,
+					  .cand = cand,
+					  .lo = n * (size_t)k / T,
+					  .hi = n * (size_t)(k + 1) / T};
+	ph_run_parallel(pools_worker, c, sizeof(c[0]), T, n > 64);
+	struct ph_error *err = NULL;
+	for (int k = 0; k < T; k++) {
+		if (!err)
+			err = c[k].err;
+		else
+			ph_error_destroy(c[k].err);
+		h->pools_inconsistent += c[k].inconsistent;
+		for (size_t i = 0; i < c[k].n && !err; i++)
+			err = add_pool(h, &c[k].pools[i]);
+		free(c[k].pools);
+	}
 	return err;
 }
 
@@ -2585,6 +2655,8 @@ static bool find_pools_from_arenas(struct ph_heap *h, struct ph_error **ret_err)
 	const uint8_t *tab = ph_mem_ptr(h->mem, arenas, (size_t)maxarenas * 48);
 	if (!tab)
 		return false;
+	struct pool_cand *cand = NULL;
+	size_t n = 0, cap = 0;
 	for (uint32_t i = 0; i < maxarenas; i++) {
 		uint64_t address, pool_address;
 		memcpy(&address, tab + (size_t)i * 48, 8);
@@ -2593,22 +2665,21 @@ static bool find_pools_from_arenas(struct ph_heap *h, struct ph_error **ret_err)
 			continue; /* an unused arena_object */
 		uint64_t p = (address + L->pool_size - 1) &
 			     ~((uint64_t)L->pool_size - 1);
-		if (pool_address < p || pool_address - p > L->arena_size)
+		if (pool_address < p || pool_address - p > L->arena_size) {
+			free(cand);
 			return false;
+		}
 		for (; p < pool_address; p += L->pool_size) {
-			const uint8_t *hdr =
-				ph_mem_ptr(h->mem, p, L->pool_size);
-			struct ph_pool pool;
-			uint32_t arenaindex;
-			if (!hdr)
-				continue; /* not saved: counted as missing */
-			memcpy(&arenaindex, hdr + 32, 4);
-			if (!pool_header(h, hdr, p, &pool) || arenaindex != i)
-				continue; /* empty (free) pool */
-			if ((*ret_err = add_pool(h, &pool)))
+			if ((*ret_err = ph_grow((void **)&cand, &cap, n + 1,
+						sizeof(*cand)))) {
+				free(cand);
 				return true;
+			}
+			cand[n++] = (struct pool_cand){p, i};
 		}
 	}
+	*ret_err = pools_check(h, cand, n);
+	free(cand);
 	h->arena_source = "pymalloc's arena table (debug symbols)";
 	return true;
 }
@@ -2619,6 +2690,8 @@ static struct ph_error *find_pools(struct ph_heap *h)
 	struct ph_error *err;
 	if (find_pools_from_arenas(h, &err))
 		return err;
+	struct pool_cand *cand = NULL;
+	size_t n = 0, cap = 0;
 	for (size_t i = 0; i < h->mem->nsegs; i++) {
 		const struct ph_segment *s = &h->mem->segs[i];
 		if (!s->data || !s->writable || s->from_file)
@@ -2626,15 +2699,18 @@ static struct ph_error *find_pools(struct ph_heap *h)
 		uint64_t a = (s->start + L->pool_size - 1) &
 			     ~((uint64_t)L->pool_size - 1);
 		for (; a + L->pool_size <= s->end; a += L->pool_size) {
-			struct ph_pool pool;
-			if (!pool_header(h, s->data + (a - s->start), a, &pool))
-				continue;
-			if ((err = add_pool(h, &pool)))
+			if ((err = ph_grow((void **)&cand, &cap, n + 1,
+					   sizeof(*cand)))) {
+				free(cand);
 				return err;
+			}
+			cand[n++] = (struct pool_cand){a, UINT32_MAX};
 		}
 	}
+	err = pools_check(h, cand, n);
+	free(cand);
 	h->arena_source = "pool headers found by scanning writable memory";
-	return NULL;
+	return err;
 }
 
 /*
