@@ -586,6 +586,13 @@ static int64_t type_register(struct ph_heap *h, uint64_t taddr, int depth)
 		type_collect_c_fields(h, &t);
 	}
 	t.leaf = type_is_leaf(&t);
+	/* A float: its checks and size are its type's (as obj_contents_ok,
+	 * obj_validate_rest and obj_sizeof find them for the built-in
+	 * type: no items, no GC, a fixed size class). */
+	if (t.kind == PH_KIND_FLOAT && !t.heap && !t.itemsize &&
+	    !(t.flags & (PH_TPFLAGS_HAVE_GC | PH_TPFLAGS_INLINE_VALUES)) &&
+	    t.basicsize > 0 && t.basicsize < 4096)
+		t.fixed_need = t.presize + (uint32_t)t.basicsize;
 	if (ph_grow((void **)&h->types, &h->types_cap, h->ntypes + 1,
 		    sizeof(*h->types)))
 		return -1;
@@ -906,8 +913,11 @@ static bool mem_present(struct ph_memory *m, uint64_t addr, uint64_t len)
  * array, keys table or hash table) present, and, in a pymalloc pool, an
  * allocated block of its size? A damaged object fails here.
  */
-static bool obj_contents_ok(struct ph_heap *h, uint64_t addr,
-			    const struct ph_type *t)
+/* (block_pool: the pool when the pool scan is at addr's block, which is
+ * allocated and holds addr at the object's pre-header size, or NULL) */
+static bool obj_contents_ok_in(struct ph_heap *h, uint64_t addr,
+			       const struct ph_type *t,
+			       const struct ph_pool *block_pool)
 {
 	const struct ph_layout *L = h->L;
 	int64_t ob_size = rds64(h, addr + 16);
@@ -979,8 +989,10 @@ static bool obj_contents_ok(struct ph_heap *h, uint64_t addr,
 	}
 	uint32_t presize = obj_presize(h, addr, t);
 	uint64_t need = presize + obj_inline_size(h, addr, t, ob_size);
-	struct ph_pool *pool = pool_of(h, addr - presize);
-	if (pool) {
+	const struct ph_pool *pool = block_pool;
+	if (pool && presize != t->presize)
+		pool = NULL; /* not where the scan thought: checked below */
+	if (!pool && (pool = pool_of(h, addr - presize))) {
 		/* the block, before the debug hooks' header if any */
 		uint64_t block0 = pool->addr + L->pool_overhead;
 		uint64_t start = addr - presize - h->block_head;
@@ -990,6 +1002,8 @@ static bool obj_contents_ok(struct ph_heap *h, uint64_t addr,
 		if (b >= pool->nblocks ||
 		    (pool->free_bits[b / 64] >> (b % 64)) & 1)
 			return false;
+	}
+	if (pool) {
 		need += h->block_extra; /* the debug hooks' bytes, if on */
 		if (need > pool->block_size) {
 			return false;
@@ -1025,10 +1039,17 @@ static bool refcnt_ok(const struct ph_layout *L, uint64_t w, bool in_block)
 
 /* The checks after the type: its contents and GC links. Reads only, so
  * that the pool scan's threads may call it. */
-static bool obj_validate_rest(struct ph_heap *h, uint64_t addr,
-			      const struct ph_type *t, bool in_block)
+static bool obj_contents_ok(struct ph_heap *h, uint64_t addr,
+			    const struct ph_type *t)
 {
-	if (!obj_contents_ok(h, addr, t))
+	return obj_contents_ok_in(h, addr, t, NULL);
+}
+
+static bool obj_validate_rest_in(struct ph_heap *h, uint64_t addr,
+				 const struct ph_type *t, bool in_block,
+				 const struct ph_pool *block_pool)
+{
+	if (!obj_contents_ok_in(h, addr, t, block_pool))
 		return false;
 	if (obj_is_gc(h, addr, t)) {
 		uint64_t next, prev;
@@ -1041,6 +1062,12 @@ static bool obj_validate_rest(struct ph_heap *h, uint64_t addr,
 		}
 	}
 	return true;
+}
+
+static bool obj_validate_rest(struct ph_heap *h, uint64_t addr,
+			      const struct ph_type *t, bool in_block)
+{
+	return obj_validate_rest_in(h, addr, t, in_block, NULL);
 }
 
 static bool obj_validate_as(struct ph_heap *h, uint64_t addr,
@@ -1114,7 +1141,8 @@ static struct ph_error *pool_index_add(struct ph_heap *h, uint64_t addr,
 }
 
 /* Is there an object at addr already? (during discovery) */
-static bool obj_known(const struct ph_heap *h, uint64_t addr)
+static inline __attribute__((always_inline)) bool
+obj_known(const struct ph_heap *h, uint64_t addr)
 {
 	const struct ph_pool *p = pool_at(h, addr);
 	if (p) {
@@ -1986,12 +2014,15 @@ const char ph_class_field[] = "__class__";
 
 /* A candidate whose "refcount" is the address of something mapped is a
  * pointer, not an object header (a guessed reference, a stale block). */
+static inline bool refcnt_value_is_pointer(struct ph_heap *h, uint64_t rc)
+{
+	return rc >= (1 << 20) && !(rc & 7) && ph_memory_find(h->mem, rc);
+}
+
 static bool refcnt_is_pointer(struct ph_heap *h, uint64_t addr)
 {
 	uint64_t rc;
-	if (!ph_mem_u64(h->mem, addr, &rc) || rc < (1 << 20) || (rc & 7))
-		return false;
-	return ph_memory_find(h->mem, rc) != NULL;
+	return ph_mem_u64(h->mem, addr, &rc) && refcnt_value_is_pointer(h, rc);
 }
 
 /* A reference an object holds for certain (not a guess) leads to no valid
@@ -2088,6 +2119,7 @@ struct closure_ctx {
 	size_t n, cap;
 	uint64_t into_missing;
 	uint64_t seen[4096]; /* targets kept lately (None, a module...) */
+	uint64_t last_class; /* a type known to be in the table */
 	struct ph_error *err;
 };
 
@@ -2100,9 +2132,14 @@ static void closure_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 		return;
 	if (kind == PH_EDGE_FIELD &&
 	    data == (uint64_t)(uintptr_t)ph_class_field) {
-		uint32_t *ti = ph_u64map_get(&h->type_index, target);
-		if (ti && h->types[*ti].known_object)
+		/* objects of one class come in runs */
+		if (target == c->last_class)
 			return;
+		uint32_t *ti = ph_u64map_get(&h->type_index, target);
+		if (ti && h->types[*ti].known_object) {
+			c->last_class = target;
+			return;
+		}
 	}
 	if (obj_known(h, target))
 		return;
@@ -2280,10 +2317,7 @@ static void *gcw_worker(void *arg)
 		uint32_t known = ph_heap_lookup(h, obj);
 		bool claim = false;
 		if (known != PH_NONE) {
-			if (h->types[h->tidx[known]].addr != w[3]) {
-				c->anomaly = true;
-				break;
-			}
+			/* its type is the one the pool scan read there */
 			/* taken only if on no list yet: the flags of an object
 			 * on another list (damage) stay as they were */
 			uint8_t *f = &h->flags[known];
@@ -2805,6 +2839,10 @@ static inline uint32_t *type_lookup(struct ph_heap *h, struct type_cache *tc,
 	size_t slot = (size_t)((tp >> 4) ^ (tp >> 12)) & 255;
 	if (tp && tc->addr[slot] == tp)
 		return &tc->tidx[slot];
+	/* a block that holds no object: its second word is often a pointer
+	 * into a pool (list items), where no type ever is */
+	if (!tp || (tp & 7) || pool_at(h, tp))
+		return NULL;
 	uint32_t *v = ph_u64map_get(&h->type_index, tp);
 	if (v) {
 		tc->addr[slot] = tp;
@@ -2814,10 +2852,11 @@ static inline uint32_t *type_lookup(struct ph_heap *h, struct type_cache *tc,
 }
 
 static enum scan_result scan_block(struct ph_heap *h, struct type_cache *tc,
-				   uint64_t block, uint32_t block_size,
+				   const struct ph_pool *pool, uint64_t block,
 				   uint64_t *ret_obj, uint32_t *ret_tidx,
 				   uint64_t *ret_newtype)
 {
+	uint32_t block_size = pool->block_size;
 	for (size_t k = 0; k < PH_ARRAY_SIZE(scan_offsets); k++) {
 		uint64_t obj = block + scan_offsets[k];
 		if (scan_offsets[k] + 16 + h->block_extra > block_size)
@@ -2844,8 +2883,15 @@ static enum scan_result scan_block(struct ph_heap *h, struct type_cache *tc,
 			return SCAN_LATER;
 		}
 		if (!refcnt_ok(h->L, hdr[0], true) ||
-		    refcnt_is_pointer(h, obj) ||
-		    !obj_validate_rest(h, obj, t, true))
+		    refcnt_value_is_pointer(h, hdr[0]))
+			continue;
+		if (t->fixed_need) {
+			/* all obj_validate_rest would check of such an object
+			 * in an allocated block, where the scan found it */
+			uint64_t need = t->fixed_need + h->block_extra;
+			if (((need + 15) & ~15ULL) != block_size)
+				continue;
+		} else if (!obj_validate_rest_in(h, obj, t, true, pool))
 			continue;
 		*ret_obj = obj;
 		*ret_tidx = *tv;
@@ -2875,6 +2921,13 @@ struct scan_ctx {
 	struct type_cache tc;
 	struct ph_error *err;
 };
+
+static inline uint64_t scan_sizeof(struct ph_heap *h, uint64_t obj,
+				   uint32_t tidx)
+{
+	const struct ph_type *t = &h->types[tidx];
+	return t->fixed_need ? t->fixed_need : obj_sizeof(h, obj, t);
+}
 
 /* One entry per allocated block at most: there is room. */
 static inline void scan_push(struct scan_ctx *c, uint64_t addr, uint32_t tidx,
@@ -2927,14 +2980,13 @@ static void *scan_worker(void *arg)
 			if (a & 1) {
 				uint64_t block = a & ~1ULL;
 				const struct ph_pool *p = pool_at(h, block);
-				switch (scan_block(h, &c->tc, block,
-						   p->block_size, &obj, &tidx,
-						   &newtype)) {
+				switch (scan_block(h, &c->tc, p, block, &obj,
+						   &tidx, &newtype)) {
 				case SCAN_FOUND:
 					mark_found(h, obj);
 					a = obj;
 					t = tidx;
-					sz = obj_sizeof(h, obj, &h->types[t]);
+					sz = scan_sizeof(h, obj, t);
 					break;
 				case SCAN_LATER: /* alone, in order */
 					c->nlater++;
@@ -2962,14 +3014,14 @@ static void *scan_worker(void *arg)
 			uint64_t block = pool->addr + L->pool_overhead +
 					 (uint64_t)b * pool->block_size +
 					 h->block_head;
-			switch (scan_block(h, &c->tc, block, pool->block_size,
-					   &obj, &tidx, &newtype)) {
+			switch (scan_block(h, &c->tc, pool, block, &obj, &tidx,
+					   &newtype)) {
 			case SCAN_FOUND:
 				pool->obj_bits[(obj - pool->addr) / 16 / 64] |=
 					1ULL << ((obj - pool->addr) / 16 % 64);
 				/* its size now, while it is in the cache */
 				scan_push(c, obj, tidx,
-					  obj_sizeof(h, obj, &h->types[tidx]));
+					  scan_sizeof(h, obj, tidx));
 				break;
 			case SCAN_LATER:
 				scan_push(c, block | 1, 0, 0);
@@ -3036,13 +3088,12 @@ static struct ph_error *scan_register(struct ph_heap *h, uint64_t tp)
 static struct ph_error *scan_block_alone(struct ph_heap *h,
 					 struct type_cache *tc, uint64_t block)
 {
-	uint32_t block_size = pool_at(h, block)->block_size;
+	const struct ph_pool *pool = pool_at(h, block);
 	for (size_t tries = 0; tries <= PH_ARRAY_SIZE(scan_offsets); tries++) {
 		uint64_t obj, newtype = 0;
 		uint32_t tidx;
 		struct ph_error *err;
-		switch (scan_block(h, tc, block, block_size, &obj, &tidx,
-				   &newtype)) {
+		switch (scan_block(h, tc, pool, block, &obj, &tidx, &newtype)) {
 		case SCAN_NONE:
 			return NULL;
 		case SCAN_FOUND:

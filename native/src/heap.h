@@ -24,6 +24,9 @@ struct ph_type {
 	bool heap;
 	bool known_object; /* the type object itself is in the table */
 	bool leaf;	   /* its objects refer to nothing but their type */
+	/* for the pool scan: the bytes (and the size) of each object of a
+	 * type whose checks are all fixed by the type, else 0 */
+	uint32_t fixed_need;
 	/* offsets of object references declared in __slots__ */
 	uint32_t *slot_offsets;
 	uint64_t *slot_names; /* C strings in the inferior */

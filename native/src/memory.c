@@ -4,21 +4,43 @@
 
 #include "memory.h"
 
-__thread const struct ph_segment *ph_mem_last
+__thread struct ph_mem_cache ph_mem_cache[2]
 	__attribute__((tls_model("initial-exec")));
-__thread const struct ph_segment *ph_mem_prev
-	__attribute__((tls_model("initial-exec")));
+
+/* A new id for a memory map: never 0, never given twice. */
+static uint64_t memory_new_id(void)
+{
+	static uint64_t last;
+	return __atomic_add_fetch(&last, 1, __ATOMIC_RELAXED);
+}
 
 void ph_memory_init(struct ph_memory *m)
 {
 	memset(m, 0, sizeof(*m));
+	m->id = memory_new_id();
 }
 
 void ph_memory_free(struct ph_memory *m)
 {
 	free(m->segs);
 	ph_memory_init(m);
-	ph_mem_last = ph_mem_prev = NULL;
+}
+
+__thread unsigned ph_mem_victim __attribute__((tls_model("initial-exec")));
+
+const void *ph_mem_ptr_slow(struct ph_memory *m, uint64_t addr, size_t len)
+{
+	const struct ph_segment *s = ph_memory_find(m, addr);
+	if (!s || !s->data || addr + len > s->end || addr + len < addr)
+		return NULL;
+	/* the two entries are filled in turn */
+	ph_mem_cache[ph_mem_victim] =
+		(struct ph_mem_cache){.id = m->id,
+				      .start = s->start,
+				      .size = s->end - s->start,
+				      .data = s->data};
+	ph_mem_victim ^= 1;
+	return s->data + (addr - s->start);
 }
 
 struct ph_error *ph_memory_add(struct ph_memory *m, uint64_t start,
@@ -38,6 +60,7 @@ struct ph_error *ph_memory_add(struct ph_memory *m, uint64_t start,
 		.writable = writable,
 		.from_file = from_file,
 	};
+	m->id = memory_new_id();
 	return NULL;
 }
 
@@ -128,7 +151,7 @@ struct ph_error *ph_memory_finish(struct ph_memory *m)
 	m->segs = out;
 	m->nsegs = nout;
 	m->cap = capout;
-	ph_mem_last = ph_mem_prev = NULL;
+	m->id = memory_new_id(); /* what the threads cached is stale */
 	m->bytes_missing = 0;
 	for (size_t i = 0; i < nout; i++)
 		if (!out[i].data)
@@ -148,13 +171,8 @@ const struct ph_segment *ph_memory_find(struct ph_memory *m, uint64_t addr)
 			hi = mid;
 		else if (addr >= m->segs[mid].end)
 			lo = mid + 1;
-		else {
-			if (ph_mem_last != &m->segs[mid]) {
-				ph_mem_prev = ph_mem_last;
-				ph_mem_last = &m->segs[mid];
-			}
+		else
 			return &m->segs[mid];
-		}
 	}
 	return NULL;
 }

@@ -20,6 +20,7 @@ struct ph_memory {
 	struct ph_segment *segs; /* sorted by start, not overlapping */
 	size_t nsegs, cap;
 	uint64_t bytes_missing; /* bytes of segments not saved */
+	uint64_t id;		/* new whenever the segments change; never 0 */
 };
 
 void ph_memory_init(struct ph_memory *m);
@@ -33,40 +34,37 @@ struct ph_error *ph_memory_finish(struct ph_memory *m);
 
 const struct ph_segment *ph_memory_find(struct ph_memory *m, uint64_t addr);
 
-/* The last two segments a thread hit, a cache for ph_mem_ptr (an object
- * and what it points to are often in two): per thread so that several
- * threads may read one memory map. */
-extern __thread const struct ph_segment *ph_mem_last
-	__attribute__((tls_model("initial-exec")));
-extern __thread const struct ph_segment *ph_mem_prev
+/*
+ * The last two segments a thread read from, a cache for ph_mem_ptr (an
+ * object and what it points to are often in two): per thread so that
+ * several threads may read one memory map, and keyed by the map's id so
+ * that an entry left by another map (or an older version of this one)
+ * never matches. A hit is a compare and a subtraction: most reads of a
+ * heap are hits.
+ */
+struct ph_mem_cache {
+	uint64_t id, start, size;
+	const uint8_t *data;
+};
+extern __thread struct ph_mem_cache ph_mem_cache[2]
 	__attribute__((tls_model("initial-exec")));
 
-static inline __attribute__((always_inline)) bool
-ph_seg_has(const struct ph_memory *m, const struct ph_segment *s, uint64_t addr,
-	   size_t len)
-{
-	return s && s >= m->segs && s < m->segs + m->nsegs &&
-	       addr >= s->start && addr + len <= s->end && addr + len >= addr &&
-	       s->data;
-}
+/* ph_mem_ptr past the cache: the segment found replaces the entry used
+ * less recently. */
+const void *ph_mem_ptr_slow(struct ph_memory *m, uint64_t addr, size_t len);
 
 /* A pointer to len bytes at addr if all are present in one segment. */
 static inline __attribute__((always_inline)) const void *
 ph_mem_ptr(struct ph_memory *m, uint64_t addr, size_t len)
 {
-	const struct ph_segment *s = ph_mem_last;
-	if (ph_seg_has(m, s, addr, len))
-		return s->data + (addr - s->start);
-	s = ph_mem_prev;
-	if (ph_seg_has(m, s, addr, len)) {
-		ph_mem_prev = ph_mem_last;
-		ph_mem_last = s;
-		return s->data + (addr - s->start);
-	}
-	s = ph_memory_find(m, addr);
-	if (!s || !s->data || addr + len > s->end || addr + len < addr)
-		return NULL;
-	return s->data + (addr - s->start);
+	const struct ph_mem_cache *c = ph_mem_cache;
+	uint64_t off = addr - c[0].start; /* wraps below start: no match */
+	if (c[0].id == m->id && len <= c[0].size && off <= c[0].size - len)
+		return c[0].data + off;
+	off = addr - c[1].start;
+	if (c[1].id == m->id && len <= c[1].size && off <= c[1].size - len)
+		return c[1].data + off;
+	return ph_mem_ptr_slow(m, addr, len);
 }
 
 /* Reads len bytes; a typed fault (PH_ERR_FAULT, PH_ERR_NOT_SAVED) if not. */
