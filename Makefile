@@ -14,7 +14,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden \
 	-Inative/include -Inative/src
-LDLIBS := -lelf -ldw -ldebuginfod -lm -lpthread
+LDLIBS := -lelf -ldw -ldl -lm -lpthread
 
 LIB_SRCS := $(wildcard native/src/*.c)
 LIB_OBJS := $(patsubst native/src/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))

@@ -5,8 +5,10 @@
  * when DEBUGINFOD_URLS is set (libdebuginfod, with its cache).
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <elfutils/debuginfod.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +59,40 @@ struct progress {
 	bool shown;
 };
 
+/*
+ * libdebuginfod, opened when a server is first asked (as libdw does): it
+ * brings libcurl and its TLS stack, whose loading costs every run 10 ms.
+ */
+static struct {
+	__typeof__(debuginfod_begin) *begin;
+	__typeof__(debuginfod_end) *end;
+	__typeof__(debuginfod_find_debuginfo) *find_debuginfo;
+	__typeof__(debuginfod_set_progressfn) *set_progressfn;
+	__typeof__(debuginfod_set_user_data) *set_user_data;
+	__typeof__(debuginfod_get_user_data) *get_user_data;
+	bool ok;
+} dfd;
+
+static void dfd_load(void)
+{
+	void *lib = dlopen("libdebuginfod.so.1", RTLD_NOW | RTLD_LOCAL);
+	if (!lib)
+		return;
+	dfd.begin = (__typeof__(dfd.begin))dlsym(lib, "debuginfod_begin");
+	dfd.end = (__typeof__(dfd.end))dlsym(lib, "debuginfod_end");
+	dfd.find_debuginfo = (__typeof__(dfd.find_debuginfo))dlsym(
+		lib, "debuginfod_find_debuginfo");
+	dfd.set_progressfn = (__typeof__(dfd.set_progressfn))dlsym(
+		lib, "debuginfod_set_progressfn");
+	dfd.set_user_data = (__typeof__(dfd.set_user_data))dlsym(
+		lib, "debuginfod_set_user_data");
+	dfd.get_user_data = (__typeof__(dfd.get_user_data))dlsym(
+		lib, "debuginfod_get_user_data");
+	dfd.ok = dfd.begin && dfd.end && dfd.find_debuginfo &&
+		 dfd.set_progressfn && dfd.set_user_data && dfd.get_user_data;
+	/* kept open: the functions are used until the process ends */
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -67,7 +103,7 @@ static double now_s(void)
 /* Shows a long download on stderr, and gives up after the time limit. */
 static int progress_fn(debuginfod_client *c, long done, long total)
 {
-	struct progress *p = debuginfod_get_user_data(c);
+	struct progress *p = dfd.get_user_data(c);
 	double t = now_s() - p->start;
 	if (t > 1.0) {
 		if (total > 0)
@@ -134,18 +170,24 @@ void ph_module_find_debuginfo(struct ph_target *t, struct ph_module *mod)
 	const char *urls = getenv("DEBUGINFOD_URLS");
 	if (!urls || !*urls || t->no_debuginfod)
 		return;
-	debuginfod_client *c = debuginfod_begin();
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, dfd_load);
+	if (!dfd.ok) {
+		mod->debuginfod_error = "libdebuginfod.so.1 cannot be loaded";
+		return;
+	}
+	debuginfod_client *c = dfd.begin();
 	if (!c)
 		return;
 	struct progress p = {.start = now_s(), .limit = 30};
 	const char *lim = getenv("PYHEAP_DEBUGINFOD_TIMEOUT");
 	if (lim && atof(lim) > 0)
 		p.limit = atof(lim);
-	debuginfod_set_user_data(c, &p);
-	debuginfod_set_progressfn(c, progress_fn);
+	dfd.set_user_data(c, &p);
+	dfd.set_progressfn(c, progress_fn);
 	char *path = NULL;
-	int fd = debuginfod_find_debuginfo(c, mod->build_id,
-					   (int)mod->build_id_len, &path);
+	int fd = dfd.find_debuginfo(c, mod->build_id, (int)mod->build_id_len,
+				    &path);
 	if (p.shown)
 		fputc('\n', stderr);
 	if (fd >= 0) {
@@ -158,7 +200,7 @@ void ph_module_find_debuginfo(struct ph_target *t, struct ph_module *mod)
 	else
 		mod->debuginfod_error = strerror(-fd);
 	free(path);
-	debuginfod_end(c);
+	dfd.end(c);
 }
 
 void ph_module_close_debuginfo(struct ph_module *mod)
