@@ -210,6 +210,24 @@ struct cycle {
 	uint32_t finalizers;
 };
 
+struct cycles_work {
+	struct ph_graph *g;
+	bool scc; /* Tarjan, else the collector's view */
+	struct scc_result sc;
+	uint8_t *dead;
+	struct ph_error *err;
+};
+
+static void *cycles_worker(void *arg)
+{
+	struct cycles_work *w = arg;
+	if (w->scc)
+		w->err = tarjan(w->g, &w->sc);
+	else
+		w->dead = gc_unreachable(w->g, &w->err);
+	return NULL;
+}
+
 static int cycle_by_bytes(const void *a, const void *b)
 {
 	const struct cycle *x = a, *y = b;
@@ -339,16 +357,22 @@ PH_COMMAND(cmd_cycles)
 					       "cycles: unknown argument '%s'",
 					       o);
 	}
-	if ((err = session_graph(s)))
+	/* referents are all cycles need: no referrers, roots or paths */
+	if ((err = session_graph_edges(s)))
 		return err;
 	struct ph_graph *g = s->graph;
 	struct ph_heap *h = g->h;
-	struct scc_result sc = {0};
-	if ((err = tarjan(g, &sc)))
-		return err;
-	uint8_t *dead = gc_unreachable(g, &err);
-	if (!dead) {
+	/* The components and the collector's view only read the graph: one
+	 * on each core. */
+	struct cycles_work cw[2] = {{.g = g, .scc = true}, {.g = g}};
+	ph_run_parallel(cycles_worker, cw, sizeof(cw[0]), 2, h->n > 100000);
+	struct scc_result sc = cw[0].sc;
+	uint8_t *dead = cw[1].dead;
+	if (cw[0].err || cw[1].err) {
+		err = cw[0].err ? cw[0].err : cw[1].err;
+		ph_error_destroy(cw[0].err ? cw[1].err : NULL);
 		free(sc.comp);
+		free(dead);
 		return err;
 	}
 	struct cycle *cy = calloc(sc.ncomp + 1, sizeof(*cy));

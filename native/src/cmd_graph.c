@@ -10,9 +10,19 @@
 struct ph_error *session_graph(struct ph_session *s)
 {
 	struct ph_error *err = session_heap(s);
+	if (err)
+		return err;
+	if (s->graph)
+		return ph_graph_complete(s->graph);
+	return ph_graph_create(s->heap, &s->graph);
+}
+
+struct ph_error *session_graph_edges(struct ph_session *s)
+{
+	struct ph_error *err = session_heap(s);
 	if (err || s->graph)
 		return err;
-	return ph_graph_create(s->heap, &s->graph);
+	return ph_graph_create_edges(s->heap, &s->graph);
 }
 
 static struct ph_error *parse_addr(const char *cmd, const char *v,

@@ -130,7 +130,13 @@ static struct ph_error *build_edges(struct ph_graph *g)
 				       (unsigned long long)g->nedges);
 	for (size_t i = 0; i < h->n; i++)
 		g->fwd_off[i + 1] += g->fwd_off[i];
-	/* Reverse edges by counting sort: referrers of each object. */
+	return NULL;
+}
+
+/* Reverse edges by counting sort: referrers of each object. */
+static struct ph_error *build_rev(struct ph_graph *g)
+{
+	struct ph_heap *h = g->h;
 	g->rev_off = calloc(h->n + 1, sizeof(*g->rev_off));
 	g->rev = malloc((g->nedges ? g->nedges : 1) * sizeof(*g->rev));
 	if (!g->rev_off || !g->rev)
@@ -715,7 +721,7 @@ static struct ph_error *build_paths(struct ph_graph *g)
 	return NULL;
 }
 
-struct ph_error *ph_graph_create(struct ph_heap *h, struct ph_graph **ret)
+struct ph_error *ph_graph_create_edges(struct ph_heap *h, struct ph_graph **ret)
 {
 	if (h->n >= PH_ROOT_BIT)
 		return ph_error_create(
@@ -731,6 +737,21 @@ struct ph_error *ph_graph_create(struct ph_heap *h, struct ph_graph **ret)
 	ph_stage(NULL);
 	struct ph_error *err = build_edges(g);
 	ph_stage("graph: edges");
+	if (err) {
+		ph_graph_destroy(g);
+		return err;
+	}
+	*ret = g;
+	return NULL;
+}
+
+struct ph_error *ph_graph_complete(struct ph_graph *g)
+{
+	if (g->complete)
+		return NULL;
+	ph_stage(NULL);
+	struct ph_error *err = build_rev(g);
+	ph_stage("graph: referrers");
 	if (!err)
 		err = build_roots(g);
 	if (!err)
@@ -739,12 +760,37 @@ struct ph_error *ph_graph_create(struct ph_heap *h, struct ph_graph **ret)
 	if (!err)
 		err = build_paths(g);
 	ph_stage("graph: paths");
-	if (err) {
+	if (!err) {
+		g->complete = true;
+		return NULL;
+	}
+	/* back to the edges alone, so that a second try starts clean */
+	free(g->rev_off);
+	free(g->rev);
+	g->rev_off = g->rev = NULL;
+	for (size_t i = 0; i < g->nroots; i++)
+		free(g->roots[i].name);
+	free(g->roots);
+	g->roots = NULL;
+	g->nroots = g->roots_cap = 0;
+	free(g->parent);
+	g->parent = NULL;
+	ph_u64map_free(&g->extern_refs);
+	ph_u64map_init(&g->extern_refs);
+	return err;
+}
+
+struct ph_error *ph_graph_create(struct ph_heap *h, struct ph_graph **ret)
+{
+	struct ph_graph *g;
+	struct ph_error *err = ph_graph_create_edges(h, &g);
+	if (!err && (err = ph_graph_complete(g))) {
 		ph_graph_destroy(g);
 		return err;
 	}
-	*ret = g;
-	return NULL;
+	if (!err)
+		*ret = g;
+	return err;
 }
 
 void ph_graph_destroy(struct ph_graph *g)

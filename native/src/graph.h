@@ -32,9 +32,17 @@ struct ph_graph {
 	struct ph_u64map extern_refs;
 	/* conservative (guessed) edges into an object, by object number + 1 */
 	struct ph_u64map cons_in;
+	/* referrers, roots and paths built too (not only fwd, fwd_off,
+	 * nedges and cons_in) */
+	bool complete;
 };
 
+/* The whole graph. */
 struct ph_error *ph_graph_create(struct ph_heap *h, struct ph_graph **ret);
+/* Referents only (what cycles need); ph_graph_complete adds the rest. */
+struct ph_error *ph_graph_create_edges(struct ph_heap *h,
+				       struct ph_graph **ret);
+struct ph_error *ph_graph_complete(struct ph_graph *g);
 void ph_graph_destroy(struct ph_graph *g);
 
 /* The object number at addr, or PH_NONE. */

@@ -33,7 +33,11 @@ struct ph_error *session_heap(struct ph_session *s);
 /* A session on a target opened by other means (fuzzing); takes it. */
 struct ph_error *ph_session_create_from_target(struct ph_target *t,
 					       struct ph_session **ret);
+/* The whole graph, built once per session (completed if only its edges
+ * were built). */
 struct ph_error *session_graph(struct ph_session *s);
+/* At least the referents (cycles): the rest is built when asked for. */
+struct ph_error *session_graph_edges(struct ph_session *s);
 struct ph_error *parse_u64(const char *cmd, const char *opt, const char *v,
 			   uint64_t *ret);
 

@@ -108,6 +108,32 @@ def main():
     except Exception as e:
         check("path", False, e)
 
+    # -- one session, cycles first: the graph it builds (referents only)
+    #    is completed for the commands after it, which answer as alone ----
+    try:
+        cmds = os.path.join(outdir, "cycles-first.batch")
+        with open(cmds, "w") as f:
+            f.write("cycles --unreachable\nreferrers %s\npath %s\n"
+                    "refcheck\n" % (hex(t["marker"]), hex(t["deep"])))
+        cmd = shlex.split(os.environ.get("PYHEAP_WRAPPER", "")) + \
+            [a.bin, "--core", core, "--json"] + \
+            (INTERP.py_heap_args() if INTERP else []) + ["--batch", cmds]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        dec, outs, rest = json.JSONDecoder(), [], r.stdout.strip()
+        while rest:
+            obj, end = dec.raw_decode(rest)
+            outs.append(obj)
+            rest = rest[end:].strip()
+        alone = [run("cycles", "--unreachable"),
+                 run("referrers", hex(t["marker"])),
+                 run("path", hex(t["deep"])), run("refcheck")]
+        check("session with cycles first: exit 0", r.returncode == 0,
+              r.stderr.strip()[-500:])
+        check("session with cycles first: each answer as when alone",
+              outs == alone, "%d answers" % len(outs))
+    except Exception as e:
+        check("session with cycles first", False, e)
+
     # -- show: repr() of simple values ---------------------------------------
     for name, (addr, rep) in t["values"].items():
         try:
