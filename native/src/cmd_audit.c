@@ -89,25 +89,34 @@ static uint8_t *gc_unreachable(struct ph_graph *g, struct ph_error **ret_err)
 				gc_refs[to]++;
 		}
 	}
-	size_t top = 0;
+	for (size_t i = 0; i < n; i++)
+		if ((h->flags[i] & PH_OBJ_GC_LIST) && gc_refs[i] <= 0)
+			dead[i] = 1;
+	/* What the objects referenced from outside reach is alive: their
+	 * edges are read in order, as one stream, and only what they rescue
+	 * goes through the stack. Untracked objects are never garbage by
+	 * themselves; what they reach is alive when they are (they were
+	 * reached from outside). */
 	for (size_t i = 0; i < n; i++) {
-		if (!(h->flags[i] & PH_OBJ_GC_LIST))
+		if (!(h->flags[i] & PH_OBJ_GC_LIST) || gc_refs[i] <= 0)
 			continue;
-		dead[i] = 1;
-		if (gc_refs[i] > 0) {
-			dead[i] = 0;
-			stack[top++] = (uint32_t)i;
-		}
-	}
-	/* Untracked objects are never garbage by themselves; what they
-	 * reach is alive when they are (they were reached from outside). */
-	while (top) {
-		uint32_t u = stack[--top];
-		for (uint64_t e = g->fwd_off[u]; e < g->fwd_off[u + 1]; e++) {
+		for (uint64_t e = g->fwd_off[i]; e < g->fwd_off[i + 1]; e++) {
 			uint32_t v = g->fwd[e];
-			if (dead[v]) {
-				dead[v] = 0;
-				stack[top++] = v;
+			if (!dead[v])
+				continue;
+			size_t top = 0;
+			dead[v] = 0;
+			stack[top++] = v;
+			while (top) {
+				uint32_t u = stack[--top];
+				for (uint64_t f = g->fwd_off[u];
+				     f < g->fwd_off[u + 1]; f++) {
+					uint32_t x = g->fwd[f];
+					if (dead[x]) {
+						dead[x] = 0;
+						stack[top++] = x;
+					}
+				}
 			}
 		}
 	}
