@@ -133,7 +133,7 @@ check: deps all
 
 bench: deps all
 	$(PYTHON) tests/bench/bench.py --bin $(BIN) --work-dir $(BUILD)/bench \
-		--sizes 1000000,3000000,10000000 --callgrind
+		--sizes 1000000,2000000,3000000,10000000 --repeat 3 --callgrind
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
