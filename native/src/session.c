@@ -210,6 +210,53 @@ void ph_session_destroy(struct ph_session *s)
 	free(s);
 }
 
+/* What a heap read whole may still show, as damage would. */
+static bool heap_in_flux(const struct ph_heap *h)
+{
+	return h->pools_inconsistent || h->gc_list_damaged ||
+	       h->gc_zeroed_links || h->gc_zeroed_objects || h->refs_to_zeros ||
+	       h->gc_bad_objects || h->gc_damaged_objects ||
+	       h->refs_to_damaged || h->refs_wild;
+}
+
+/*
+ * A process stopped at an arbitrary instruction may be in the middle of
+ * changing its heap: a pool whose block count is updated but not yet its
+ * free list, a GC list with one link moved. The process is let run and
+ * read again (a new snapshot, a new pause), a few times, before that is
+ * reported as damage. Returns false when it could not (the process is
+ * gone, or traced by a debugger): the first reading stands.
+ */
+static bool session_read_again(struct ph_session *s)
+{
+	struct ph_target *old = s->target, *t;
+	struct ph_runtime *rt;
+	struct ph_error *err = ph_target_open_pid(old->pid, 0, &t);
+	if (err) {
+		ph_error_destroy(err);
+		return false;
+	}
+	t->debug_dirs = old->debug_dirs;
+	t->ndebug_dirs = old->ndebug_dirs;
+	t->no_debuginfod = old->no_debuginfod;
+	if ((err = ph_runtime_create(t, &rt))) {
+		ph_error_destroy(err);
+		t->debug_dirs = NULL;
+		t->ndebug_dirs = 0;
+		ph_target_destroy(t);
+		return false;
+	}
+	old->debug_dirs = NULL; /* the new target's now */
+	old->ndebug_dirs = 0;
+	ph_heap_destroy(s->heap);
+	s->heap = NULL;
+	ph_runtime_destroy(s->rt);
+	ph_target_destroy(old);
+	s->target = t;
+	s->rt = rt;
+	return true;
+}
+
 struct ph_error *session_heap(struct ph_session *s)
 {
 	if (s->heap)
@@ -217,6 +264,22 @@ struct ph_error *session_heap(struct ph_session *s)
 	struct ph_error *err = ph_heap_create(s->rt, &s->heap);
 	if (err)
 		return err;
+	int again = 0;
+	double paused = s->target->pause_ms;
+	while (s->target->pid && s->target->stopped && heap_in_flux(s->heap) &&
+	       again < 3 && session_read_again(s)) {
+		again++;
+		paused += s->target->pause_ms;
+		if ((err = ph_heap_create(s->rt, &s->heap)))
+			return err;
+	}
+	if (again)
+		ph_buf_printf(&s->notes,
+			      "py-heap: process %d was stopped while changing "
+			      "its heap (pymalloc's pools or a GC list): read "
+			      "again %d time%s, paused %.0f ms in all\n",
+			      s->target->pid, again, again > 1 ? "s" : "",
+			      paused);
 	struct ph_heap *h = s->heap;
 	char a[32], b[32], c[32], d[32];
 	struct ph_target *t = s->target;

@@ -557,6 +557,56 @@ def live_checks(binary, no_gdb):
         proc.kill()
         proc.wait()
         shutil.rmtree(work, ignore_errors=True)
+    busy_checks(binary)
+
+
+# A program that allocates and frees all the time: stopped at any
+# instruction, it may be in the middle of changing a pool or a GC list.
+BUSY = r'''
+import os, sys
+keep = []
+open(os.path.join(sys.argv[1], "ready"), "w").close()
+i = 0
+while True:
+    keep.append({"a": [i, str(i)], "b": (i, i + 1.5)})
+    if len(keep) > 20000:
+        del keep[:10000]
+    i += 1
+'''
+
+
+def busy_checks(binary):
+    work = tempfile.mkdtemp(prefix="pyheap-busy-")
+    prog = os.path.join(work, "busy.py")
+    with open(prog, "w") as f:
+        f.write(BUSY)
+    proc, where = INTERP.start(prog, os.path.join(work, "out"))
+    try:
+        deadline = time.time() + 30
+        while not os.path.exists(os.path.join(where, "ready")):
+            if time.time() > deadline:
+                raise RuntimeError("busy program did not start")
+            time.sleep(0.05)
+        bad, again = [], 0
+        for _ in range(30):
+            r = cli(binary, ["--pid", str(proc.pid), "types", "--limit",
+                             "1"], timeout=60)
+            if r.returncode != 0:
+                bad.append(r.stderr)
+            again += "read again" in r.stderr
+        # a snapshot caught mid-change is taken again, not reported as
+        # damage
+        check("live: a process allocating all the time, 30 inspections: "
+              "each whole (exit 0)", not bad,
+              "%d failed (%d read again): %s" % (len(bad), again,
+                                                 bad[:1]))
+        check("live: the allocating process runs on", proc.poll() is None)
+    except Exception as e:
+        check("live: allocating process", False, e)
+    finally:
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
