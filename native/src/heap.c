@@ -451,13 +451,11 @@ static void type_collect_c_fields(struct ph_heap *h, struct ph_type *t)
 	}
 }
 
-/* Returns the type number of the type object at taddr, registering it if it
- * is new and plausible; -1 if taddr is not a type object. */
-/* Do objects of type t refer to nothing but t? (as ph_heap_referents sees
- * them: a kind with no references, from C, with nothing added below it) */
-static bool type_is_leaf(const struct ph_type *t)
+/* Kinds whose objects hold no references of their own (their type
+ * aside): ph_heap_referents reports nothing for them. */
+static bool kind_holds_nothing(enum ph_kind k)
 {
-	switch (t->kind) {
+	switch (k) {
 	case PH_KIND_OBJECT:
 	case PH_KIND_STR:
 	case PH_KIND_INT:
@@ -466,12 +464,22 @@ static bool type_is_leaf(const struct ph_type *t)
 	case PH_KIND_BYTES:
 	case PH_KIND_BYTEARRAY:
 	case PH_KIND_NONE:
-		return !t->heap && !(t->kind_basicsize &&
-				     t->base_basicsize > t->kind_basicsize);
+		return true;
 	default:
 		return false;
 	}
 }
+
+/* Do objects of type t refer to nothing but t? (as ph_heap_referents sees
+ * them: a kind with no references, from C, with nothing added below it) */
+static bool type_is_leaf(const struct ph_type *t)
+{
+	return kind_holds_nothing(t->kind) && !t->heap &&
+	       !(t->kind_basicsize && t->base_basicsize > t->kind_basicsize);
+}
+
+/* Returns the type number of the type object at taddr, registering it if it
+ * is new and plausible; -1 if taddr is not a type object. */
 
 static int64_t type_register(struct ph_heap *h, uint64_t taddr, int depth)
 {
@@ -1621,16 +1629,9 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 		}
 		break;
 	}
-	case PH_KIND_OBJECT:
-	case PH_KIND_STR:
-	case PH_KIND_INT:
-	case PH_KIND_BOOL:
-	case PH_KIND_FLOAT:
-	case PH_KIND_BYTES:
-	case PH_KIND_BYTEARRAY:
-	case PH_KIND_NONE:
-		break;
 	default: {
+		if (kind_holds_nothing(t->kind))
+			break;
 		/* A C type py-heap has no layout for: its whole body. */
 		int64_t end = base_end;
 		if (t->itemsize && ob_size > 0 && ob_size < (1 << 20) &&

@@ -119,6 +119,40 @@ static void test_memory_priority(void)
 	ph_memory_free(&m);
 }
 
+/* The per-thread cache of the last two segments read: hits give the right
+ * bytes, a read running past a cached segment is not taken from it, and
+ * nothing cached for one map (or an earlier version of it) serves another,
+ * even one made at the same address. */
+static void test_memory_cache(void)
+{
+	static uint8_t a[0x1000], b[0x1000], c[0x1000];
+	memset(a, 0x11, sizeof(a));
+	memset(b, 0x22, sizeof(b));
+	memset(c, 0x33, sizeof(c));
+	struct ph_memory m;
+	uint64_t v;
+	ph_memory_init(&m);
+	CU_ASSERT_PTR_NULL(ph_memory_add(&m, 0x10000, 0x11000, a, true, false));
+	CU_ASSERT_PTR_NULL(ph_memory_add(&m, 0x20000, 0x21000, b, true, false));
+	CU_ASSERT_PTR_NULL(ph_memory_finish(&m));
+	for (int i = 0; i < 3; i++) { /* misses, then hits in both entries */
+		CU_ASSERT_EQUAL(ph_mem_ptr(&m, 0x10008, 8), a + 8);
+		CU_ASSERT_EQUAL(ph_mem_ptr(&m, 0x20ff8, 8), b + 0xff8);
+	}
+	CU_ASSERT_PTR_NULL(ph_mem_ptr(&m, 0x10ffc, 8)); /* runs past a */
+	CU_ASSERT_PTR_NULL(ph_mem_ptr(&m, 0xfff8, 16)); /* starts before */
+	CU_ASSERT_PTR_NULL(ph_mem_ptr(&m, 0x10000, 0x1001));
+	ph_memory_free(&m);
+	/* the same struct, made again: other bytes at the same addresses */
+	ph_memory_init(&m);
+	CU_ASSERT_PTR_NULL(ph_memory_add(&m, 0x10000, 0x11000, c, true, false));
+	CU_ASSERT_PTR_NULL(ph_memory_finish(&m));
+	CU_ASSERT_TRUE(ph_mem_u64(&m, 0x10008, &v));
+	CU_ASSERT_EQUAL(v, 0x3333333333333333ULL);
+	CU_ASSERT_PTR_NULL(ph_mem_ptr(&m, 0x20ff8, 8)); /* b is gone */
+	ph_memory_free(&m);
+}
+
 static void test_memory_many_segments(void)
 {
 	static uint8_t page[4096];
@@ -344,6 +378,7 @@ int main(void)
 	CU_add_test(s, "memory: core over file over unsaved",
 		    test_memory_priority);
 	CU_add_test(s, "memory: many segments", test_memory_many_segments);
+	CU_add_test(s, "memory: the segment cache", test_memory_cache);
 	CU_add_test(s, "errors: codes, paths, wrap", test_errors);
 	CU_add_test(s, "layout: tables", test_layout_tables);
 	CU_pSuite c = CU_add_suite("core files", NULL, NULL);
