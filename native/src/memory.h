@@ -57,13 +57,16 @@ const void *ph_mem_ptr_slow(struct ph_memory *m, uint64_t addr, size_t len);
 static inline __attribute__((always_inline)) const void *
 ph_mem_ptr(struct ph_memory *m, uint64_t addr, size_t len)
 {
-	const struct ph_mem_cache *c = ph_mem_cache;
-	uint64_t off = addr - c[0].start; /* wraps below start: no match */
-	if (c[0].id == m->id && len <= c[0].size && off <= c[0].size - len)
-		return c[0].data + off;
-	off = addr - c[1].start;
-	if (c[1].id == m->id && len <= c[1].size && off <= c[1].size - len)
-		return c[1].data + off;
+	/* (indexed, not through a pointer to the array: UBSan takes the
+	 * thread-local array's address for a null pointer) */
+	uint64_t off = addr - ph_mem_cache[0].start; /* below: wraps, no */
+	if (ph_mem_cache[0].id == m->id && len <= ph_mem_cache[0].size &&
+	    off <= ph_mem_cache[0].size - len)
+		return ph_mem_cache[0].data + off;
+	off = addr - ph_mem_cache[1].start;
+	if (ph_mem_cache[1].id == m->id && len <= ph_mem_cache[1].size &&
+	    off <= ph_mem_cache[1].size - len)
+		return ph_mem_cache[1].data + off;
 	return ph_mem_ptr_slow(m, addr, len);
 }
 
