@@ -2253,14 +2253,14 @@ static uint64_t writable_bytes(struct ph_heap *h)
  * links from the head and one the prev links from the tail, until they
  * meet: the walk is a chain of cache misses, and two chains take half the
  * time. The threads only do what a healthy list needs: an object the pool
- * scan found gets the list's flag, claimed with an atomic OR so that each
- * object is taken by one thread, and the first object a thread finds taken
- * by the other is where they met; the backward thread checks that each
- * step agrees with the next link, so its path read backwards is the path
- * the forward walk would have taken. Objects not found yet are kept, in
- * list order, and added afterwards, alone. Anything else (damage, an
- * object on two lists, a type that does not match) undoes the walk and the
- * list is walked again the careful way.
+ * scan found gets the list's flag, claimed with a compare-and-swap so that
+ * each object is taken by one thread, and the first object a thread finds
+ * taken by the other is where they met; the backward thread checks that
+ * each step agrees with the next link, so its path read backwards is the
+ * path the forward walk would have taken. Objects not found yet are kept,
+ * in list order, and added afterwards, alone. Anything else (damage, an
+ * object on two lists) undoes the walk and the list is walked again the
+ * careful way.
  */
 #define GCW_BACK 0x80 /* in flags, while walking: claimed going backwards */
 
@@ -2318,9 +2318,9 @@ static void *gcw_worker(void *arg)
 		uint32_t known = ph_heap_lookup(h, obj);
 		bool claim = false;
 		if (known != PH_NONE) {
-			/* its type is the one the pool scan read there */
-			/* taken only if on no list yet: the flags of an object
-			 * on another list (damage) stay as they were */
+			/* (its type is the one the pool scan read there) taken
+			 * only if on no list yet: the flags of an object on
+			 * another list (damage) stay as they were */
 			uint8_t *f = &h->flags[known];
 			uint8_t old = __atomic_load_n(f, __ATOMIC_RELAXED);
 			while (!(old & PH_OBJ_GC_LIST) &&
