@@ -379,13 +379,24 @@ struct ph_error *session_heap(struct ph_session *s)
 			      pm->path,
 			      pm->debuginfod_error ? "; debuginfod: " : "",
 			      pm->debuginfod_error ? pm->debuginfod_error : "");
+	/* A stopped process that was still allocating after the readings
+	 * above: each thread can be in the middle of handing out or taking
+	 * back one block, which is no object either way. */
+	bool mid_alloc =
+		t->pid && t->stopped && !h->gc_list_damaged &&
+		h->pools_inconsistent <= (t->nthreads ? t->nthreads : 1);
 	if (h->pools_inconsistent)
 		ph_buf_printf(&s->notes,
 			      "py-heap: %s of %s pymalloc pools have a free "
-			      "list that disagrees with their block count\n",
+			      "list that disagrees with their block count%s\n",
 			      ph_fmt_count(h->pools_inconsistent, a),
-			      ph_fmt_count(h->npools, b));
-	if (h->pools_inconsistent && !moving)
+			      ph_fmt_count(h->npools, b),
+			      mid_alloc ? " (the process was stopped in the "
+					  "middle of an allocation: the block "
+					  "it was moving is no object either "
+					  "way)"
+					: "");
+	if (h->pools_inconsistent && !moving && !mid_alloc)
 		s->partial = true;
 	return NULL;
 }
