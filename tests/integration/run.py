@@ -465,12 +465,25 @@ def last_tick(path):
     return lines[-1] if lines else ""
 
 
-def live_checks(binary, no_gdb):
-    work = tempfile.mkdtemp(prefix="pyheap-live-")
-    prog = os.path.join(work, "ticker.py")
+def start_program(src, name):
+    """Writes src to a fresh directory and starts it under the interpreter
+    tested: (process, where it writes, the directory)."""
+    work = tempfile.mkdtemp(prefix="pyheap-%s-" % name)
+    prog = os.path.join(work, name + ".py")
     with open(prog, "w") as f:
-        f.write(TICKER)
+        f.write(src)
     proc, where = INTERP.start(prog, os.path.join(work, "out"))
+    return proc, where, work
+
+
+def stop_program(proc, work):
+    proc.kill()
+    proc.wait()
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def live_checks(binary, no_gdb):
+    proc, where, work = start_program(TICKER, "ticker")
     ticks = os.path.join(where, "ticks")
     try:
         deadline = time.time() + 30
@@ -554,9 +567,7 @@ def live_checks(binary, no_gdb):
     except Exception as e:
         check("live", False, e)
     finally:
-        proc.kill()
-        proc.wait()
-        shutil.rmtree(work, ignore_errors=True)
+        stop_program(proc, work)
     busy_checks(binary)
 
 
@@ -576,11 +587,7 @@ while True:
 
 
 def busy_checks(binary):
-    work = tempfile.mkdtemp(prefix="pyheap-busy-")
-    prog = os.path.join(work, "busy.py")
-    with open(prog, "w") as f:
-        f.write(BUSY)
-    proc, where = INTERP.start(prog, os.path.join(work, "out"))
+    proc, where, work = start_program(BUSY, "busy")
     try:
         deadline = time.time() + 30
         while not os.path.exists(os.path.join(where, "ready")):
@@ -604,9 +611,7 @@ def busy_checks(binary):
     except Exception as e:
         check("live: allocating process", False, e)
     finally:
-        proc.kill()
-        proc.wait()
-        shutil.rmtree(work, ignore_errors=True)
+        stop_program(proc, work)
 
 
 if __name__ == "__main__":
