@@ -745,6 +745,24 @@ struct ph_error *ph_graph_create_edges(struct ph_heap *h, struct ph_graph **ret)
 	return NULL;
 }
 
+/* What ph_graph_complete adds, freed: the graph is its edges alone. */
+static void graph_drop_rest(struct ph_graph *g)
+{
+	free(g->rev_off);
+	free(g->rev);
+	g->rev_off = g->rev = NULL;
+	for (size_t i = 0; i < g->nroots; i++)
+		free(g->roots[i].name);
+	free(g->roots);
+	g->roots = NULL;
+	g->nroots = g->roots_cap = 0;
+	free(g->parent);
+	g->parent = NULL;
+	ph_u64map_free(&g->extern_refs);
+	ph_u64map_init(&g->extern_refs);
+	g->complete = false;
+}
+
 struct ph_error *ph_graph_complete(struct ph_graph *g)
 {
 	if (g->complete)
@@ -764,19 +782,7 @@ struct ph_error *ph_graph_complete(struct ph_graph *g)
 		g->complete = true;
 		return NULL;
 	}
-	/* back to the edges alone, so that a second try starts clean */
-	free(g->rev_off);
-	free(g->rev);
-	g->rev_off = g->rev = NULL;
-	for (size_t i = 0; i < g->nroots; i++)
-		free(g->roots[i].name);
-	free(g->roots);
-	g->roots = NULL;
-	g->nroots = g->roots_cap = 0;
-	free(g->parent);
-	g->parent = NULL;
-	ph_u64map_free(&g->extern_refs);
-	ph_u64map_init(&g->extern_refs);
+	graph_drop_rest(g); /* so that a second try starts clean */
 	return err;
 }
 
@@ -797,14 +803,9 @@ void ph_graph_destroy(struct ph_graph *g)
 {
 	if (!g)
 		return;
+	graph_drop_rest(g);
 	free(g->fwd_off);
 	free(g->fwd);
-	free(g->rev_off);
-	free(g->rev);
-	for (size_t i = 0; i < g->nroots; i++)
-		free(g->roots[i].name);
-	free(g->roots);
-	free(g->parent);
 	ph_u64map_free(&g->extern_refs);
 	ph_u64map_free(&g->cons_in);
 	free(g);
