@@ -94,6 +94,8 @@ integration: all $(SAN)/bin/py-heap
 		--cores-dir $(BUILD)/cores
 	$(PYTHON) tests/integration/unsupported_checks.py --bin $(BIN) \
 		--cores-dir $(BUILD)/cores
+	$(PYTHON) tests/integration/hostile_checks.py --bin $(BIN) \
+		--cores-dir $(BUILD)/cores
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) tests/integration/run.py \
 		--bin $(SAN)/bin/py-heap --cores-dir $(BUILD)/cores --no-gdb
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) tests/integration/graph_checks.py \
