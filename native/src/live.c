@@ -362,6 +362,7 @@ struct pause {
 	struct ph_u64map index; /* tid -> th index */
 	clockid_t clock;
 	bool clock_ok;
+	double wait_ms; /* for a thread to stop */
 	double deadline;
 	/* between the tracer thread and the caller */
 	pthread_mutex_t lock;
@@ -497,10 +498,10 @@ static struct thread *thread_find(struct pause *p, int tid)
 
 /*
  * Stops the threads that need it, including threads started meanwhile (the
- * listing is repeated until no new one appears); recheck: decide again for
- * the threads watched so far.
+ * listing is repeated until no new one appears). A thread watched stays
+ * so: it sleeps in a call an interrupt would fail, or did.
  */
-static struct ph_error *stop_threads(struct pause *p, bool recheck)
+static struct ph_error *stop_threads(struct pause *p)
 {
 	char dir[64];
 	snprintf(dir, sizeof(dir), "/proc/%d/task", p->pid);
@@ -516,22 +517,16 @@ static struct ph_error *stop_threads(struct pause *p, bool recheck)
 			int tid = atoi(de->d_name);
 			if (tid <= 0)
 				continue;
-			struct thread *th = thread_find(p, tid);
-			if (th &&
-			    !(recheck && round == 0 && th->how == T_WATCHED))
+			if (thread_find(p, tid))
 				continue;
-			if (!th) {
-				if ((err = ph_grow((void **)&p->th, &p->cap,
-						   p->nth + 1,
-						   sizeof(*p->th))) ||
-				    (err = ph_u64map_put(
-					     &p->index, (uint64_t)tid,
-					     (uint32_t)p->nth, NULL)))
-					break;
-				th = &p->th[p->nth++];
-				*th = (struct thread){.tid = tid};
-				added = true;
-			}
+			if ((err = ph_grow((void **)&p->th, &p->cap, p->nth + 1,
+					   sizeof(*p->th))) ||
+			    (err = ph_u64map_put(&p->index, (uint64_t)tid,
+						 (uint32_t)p->nth, NULL)))
+				break;
+			struct thread *th = &p->th[p->nth++];
+			*th = (struct thread){.tid = tid};
+			added = true;
 			err = thread_take(p, th);
 		}
 		closedir(d);
@@ -1011,10 +1006,10 @@ static void note_threads(struct pause *p, bool ran)
 		if (th->how == T_SEIZED)
 			ph_buf_printf(&p->t->notes,
 				      "py-heap: thread %d of process %d did "
-				      "not stop within 500 ms (state %c): it "
+				      "not stop within %.0f ms (state %c): it "
 				      "could not run Python code before "
 				      "py-heap let it go\n",
-				      th->tid, p->pid, th->state);
+				      th->tid, p->pid, p->wait_ms, th->state);
 		else if (th->how == T_WATCHED && th->state == 'D')
 			ph_buf_printf(&p->t->notes,
 				      "py-heap: thread %d of process %d was in "
@@ -1033,12 +1028,12 @@ static struct ph_error *pause_and_copy(struct pause *p)
 {
 	struct live *lv = p->lv;
 	double t0 = now_ms();
-	p->deadline = t0 + 500;
+	p->deadline = t0 + p->wait_ms;
 	struct ph_error *err = NULL;
 	bool ran = false;
 	ph_stage("live: before the pause");
 	for (int attempt = 0; attempt < 3; attempt++) {
-		if ((err = stop_threads(p, attempt > 0)))
+		if ((err = stop_threads(p)))
 			break;
 		ph_stage("live: stop the threads");
 		/* A ptrace request waits until the tracee is off its CPU:
@@ -1072,7 +1067,7 @@ static struct ph_error *pause_and_copy(struct pause *p)
 			break;
 		}
 		discard_copy(lv);
-		p->deadline = now_ms() + 500;
+		p->deadline = now_ms() + p->wait_ms;
 	}
 	note_threads(p, ran);
 	detach_stopped(p);
@@ -1610,6 +1605,8 @@ struct ph_error *ph_target_open_pid(int pid, unsigned flags,
 	if (scan && !strcmp(scan, "0"))
 		lv.scan = -1;
 	p.clock_ok = clock_getcpuclockid(pid, &p.clock) == 0;
+	const char *wait = getenv("PYHEAP_STOP_WAIT_MS");
+	p.wait_ms = wait && atof(wait) >= 0 ? atof(wait) : 500;
 	if (flags & PH_PID_NO_STOP)
 		err = copy_all(&lv);
 	else {

@@ -12,13 +12,16 @@ harm itself:
      another process wrote reads as not copied, never as zeros;
   2. real-time signals sent all through 40 inspections: none lost;
   3. threads blocked in epoll_wait and in read() on a pipe, 100
-     inspections: no EINTR;
+     inspections: no EINTR; a thread in epoll_wait woken every 0.5 ms by
+     another process: the copy made again, the answer whole;
   4. a file with a 1,000-character name holding a crafted maps line; an
      executable deleted and replaced on disk; an executable in another
      mount namespace whose path here names another file (each also without
      CAP_SYS_ADMIN, so without /proc/PID/map_files);
   5. a 256 MiB shared file mapping truncated under the target;
-  6. a thread waiting on a vfork child;
+  6. a thread waiting on a vfork child; a thread that does not stop within
+     the bound (PYHEAP_STOP_WAIT_MS=1, a long kernel call): let go when it
+     stops, while py-heap runs on;
   7. SIGTSTP during the pause (py-heap stops only after letting go), and
      SIGINT and SIGTERM (py-heap ends after letting go);
   8. a zombie and a kernel thread: their own messages;
@@ -297,6 +300,42 @@ def eintr_checks(binary, interp, lib):
         check(name, False, e)
     finally:
         t.stop()
+    # A thread in epoll_wait woken every half millisecond by another
+    # process: it runs during the copy, which is made again (up to three
+    # copies), and the answer stays whole. (It can be caught running into
+    # epoll_wait, and then stopped: an EINTR, which is not counted here.)
+    name = "3. a thread in epoll_wait woken all the time, 20 inspections"
+    fifo = os.path.join(tempfile.mkdtemp(prefix="pyheap-fed-"), "fifo")
+    os.mkfifo(fifo)
+    t = Target(interp, "eintr", lib, fifo)
+    writer = subprocess.Popen([sys.executable, "-c", FEEDER, fifo])
+    try:
+        bad, copies = [], []
+        for i in range(20):
+            r = types(binary, t.pid, env=dict(SCAN_MODES[i % 2][1] or {},
+                                              PYHEAP_TIMING="1"))
+            copies.append(r.err.count("live: copy"))
+            if not good(r):
+                bad.append(str(r))
+        check(name + ": every inspection whole", not bad, bad[:1])
+        check(name + ": copied again when it ran", max(copies) > 1 and
+              t.value("wakes") > 100, "%s, %s" % (copies, t.last()))
+    except Exception as e:
+        check(name, False, e)
+    finally:
+        writer.kill()
+        writer.wait()
+        t.stop()
+        shutil.rmtree(os.path.dirname(fifo), ignore_errors=True)
+
+
+FEEDER = r'''
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY)
+while True:
+    os.write(fd, b"x")
+    time.sleep(0.0005)
+'''
 
 
 # ---- 4. names, deleted files, namespaces -----------------------------------
@@ -453,6 +492,36 @@ def vfork_checks(binary, interp, lib):
             os.kill(child, signal.SIGKILL)
         except OSError:
             pass
+        t.stop()
+
+
+def late_stop_checks(binary, interp, lib):
+    """A thread that does not stop within the bound (here 1 ms: a thread
+    almost always inside one long kernel call): the inspection goes on,
+    and the thread is let go as soon as it stops, while py-heap still runs
+    (waiting for --batch commands on its stdin)."""
+    name = "6. a thread that does not stop in time"
+    t = Target(interp, "populate", lib, "128")
+    try:
+        p = subprocess.Popen([binary, "--pid", str(t.pid), "--json",
+                              "--batch", "-"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=dict(os.environ,
+                                                 PYHEAP_STOP_WAIT_MS="1"))
+        deadline = time.time() + 20
+        while t.tracers() and time.time() < deadline:
+            time.sleep(0.01)
+        check(name + ": let go while py-heap runs on",
+              not t.tracers() and p.poll() is None, t.tracers())
+        out, err = p.communicate("types --limit 0\n", timeout=60)
+        ok = p.returncode == 0 and '"__main__.Marker", "count": %d' % \
+            MARKERS in out
+        check(name + ": the answer is whole", ok, "exit %s: %s" % (
+            p.returncode, err[-300:]))
+        check(name + ": the target runs on", t.ticking())
+    except Exception as e:
+        check(name, False, e)
+    finally:
         t.stop()
 
 
@@ -786,6 +855,7 @@ def main():
     for fn, args in ((untouched_checks, ()), (signal_checks, (lib,)),
                      (eintr_checks, (lib,)), (long_name_checks, ()),
                      (truncated_checks, ()), (vfork_checks, (lib,)),
+                     (late_stop_checks, (lib,)),
                      (job_control_checks, ())):
         fn(binary, interp, *args)
     zombie_checks(binary)
