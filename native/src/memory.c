@@ -120,7 +120,8 @@ struct ph_error *ph_memory_finish(struct ph_memory *m)
 			if (seg_rank(&m->segs[i]) == rank)
 				idx[n++] =
 					(struct seg_key){m->segs[i].start, i};
-		qsort(idx, n, sizeof(*idx), key_cmp);
+		if (n > 1)
+			qsort(idx, n, sizeof(*idx), key_cmp);
 		uint64_t covered = 0; /* this rank has [.., covered) */
 		size_t j = 0; /* first higher piece ending after covered */
 		for (size_t k = 0; k < n; k++) {
