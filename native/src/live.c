@@ -619,7 +619,9 @@ static enum map_kind map_kind(const struct ph_mapping *m)
 		return K_SKIP;
 	if (m->shared)
 		return K_SHARED;
-	if (m->path[0] == '/' && m->inode && strcmp(m->path, "/dev/zero"))
+	/* private and anonymous although named: /dev/zero, MAP_HUGETLB */
+	if (m->path[0] == '/' && m->inode && strcmp(m->path, "/dev/zero") &&
+	    strncmp(m->path, "/anon_hugepage", 14))
 		return K_FILE;
 	return K_ANON;
 }
@@ -1315,7 +1317,7 @@ static int mapping_file(struct live *lv, const struct ph_mapping *m,
 	snprintf(mf, sizeof(mf), "/proc/%d/map_files/%llx-%llx", lv->pid,
 		 (unsigned long long)m->start, (unsigned long long)m->end);
 	int fd = ph_file_open(-1, mf, true, UINT64_MAX, st, &why);
-	for (int k = 0; fd < 0 && !why && k < 2; k++) {
+	for (int k = 0; fd < 0 && !why && m->path[0] == '/' && k < 2; k++) {
 		if (k == 1 && root_fd < 0)
 			break;
 		fd = ph_file_open(k ? root_fd : -1, m->path, false, UINT64_MAX,
