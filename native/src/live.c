@@ -1060,11 +1060,11 @@ static struct ph_error *pause_and_copy(struct pause *p)
 		if (attempt == 2) {
 			ph_buf_printf(&p->t->notes,
 				      "py-heap: a thread of process %d that "
-				      "was not stopped (it was blocked in a "
-				      "system call an interrupt would have "
-				      "failed with EINTR) ran during each of "
-				      "three copies: the copy may be "
-				      "inconsistent\n",
+				      "was not stopped (blocked in a system "
+				      "call an interrupt would have failed "
+				      "with EINTR, or not stopped in time) "
+				      "ran during each of three copies: the "
+				      "copy may be inconsistent\n",
 				      p->pid);
 			break;
 		}
@@ -1171,9 +1171,12 @@ static struct ph_error *run_pause(struct pause *p)
 		pthread_mutex_unlock(&p->lock);
 		err = p->err;
 		if (p->lingering)
-			pthread_detach(tid);
-		else
+			pthread_detach(tid); /* it never touches p again */
+		else {
 			pthread_join(tid, NULL);
+			pthread_mutex_destroy(&p->lock);
+			pthread_cond_destroy(&p->cond);
+		}
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return err;
