@@ -179,4 +179,15 @@ int64_t ph_heap_long_digits(struct ph_heap *h, uint64_t addr, bool *negative);
 bool ph_heap_str(struct ph_heap *h, uint64_t addr, char *out, size_t max,
 		 size_t *ret_len);
 
+/* ---- short repr()-like renderings (repr.c) ---- */
+
+/* A type's name as repr(type(obj)) shows it ("?" when unknown). */
+const char *tname(const struct ph_type *t);
+/* A str object as repr() would show it, cut after max characters. */
+void ph_repr_str(struct ph_heap *h, uint64_t addr, struct ph_buf *out,
+		 size_t max);
+/* Any object, briefly: 'text', 42, <dict of 3 items>, <Foo object at ..>. */
+void ph_repr_object(struct ph_heap *h, uint64_t addr, uint32_t tidx,
+		    struct ph_buf *out);
+
 #endif /* PH_HEAP_H */

@@ -129,6 +129,11 @@ def main():
                  run("path", hex(t["deep"])), run("refcheck")]
         check("session with cycles first: exit 0", r.returncode == 0,
               r.stderr.strip()[-500:])
+        lines = ["cycles --unreachable", "referrers %s" % hex(t["marker"]),
+                 "path %s" % hex(t["deep"]), "refcheck"]
+        check("session with cycles first: each answer names its line",
+              [o.pop("command", None) for o in outs] == lines,
+              "%d answers" % len(outs))
         check("session with cycles first: each answer as when alone",
               outs == alone, "%d answers" % len(outs))
     except Exception as e:
