@@ -600,13 +600,16 @@ class _PyHeapSubcommand(gdb.Command):
 
 class PyHeapCommand(gdb.Command):
     def __init__(self, table):
+        import textwrap
         rows = []
         for c in table["commands"]:
             syn = "py-heap " + c["synopsis"]
-            if len(syn) <= 32:
-                rows.append("  %-32s %s" % (syn, c["summary"]))
-            else:
-                rows.append("  %s\n  %-32s %s" % (syn, "", c["summary"]))
+            summary = textwrap.wrap(c["summary"], 79 - 35)
+            if len(syn) > 32:       # the summary under a long synopsis
+                rows.append("  " + syn)
+                syn = ""
+            rows += ["  %-32s %s" % (syn if i == 0 else "", line)
+                     for i, line in enumerate(summary)]
         self.__doc__ = """Inspect the Python objects in a CPython core dump or process.
 
 py-heap reads the memory of the CPython process whose core file GDB has

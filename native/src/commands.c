@@ -34,6 +34,7 @@ PH_RUN(show);
 PH_RUN(referents);
 PH_RUN(referrers);
 PH_RUN(path);
+PH_RUN(roots);
 PH_RUN(cycles);
 PH_RUN(refcount);
 PH_RUN(refcheck);
@@ -94,6 +95,15 @@ static const struct ph_optdef path_opts[] = {
 	 .metavar = "N",
 	 .help = "up to N distinct chains (through other referrers, nearest "
 		 "first)"},
+	{0},
+};
+
+static const struct ph_optdef roots_opts[] = {
+	{.name = "--match",
+	 .kind = PH_OPT_STR,
+	 .metavar = "TEXT",
+	 .help = "only the roots whose name contains TEXT"},
+	OPT_LIMIT("at most N roots", "50 in text, all in JSON"),
 	{0},
 };
 
@@ -233,6 +243,21 @@ const struct ph_cmddef ph_commands[] = {
 			"cycle or by a reference py-heap cannot see.",
 		.opts = path_opts,
 		.run = ph_run_path,
+	},
+	{
+		.name = "roots",
+		.summary = "what keeps objects alive: module globals, frames, "
+			   "C data",
+		.help = "The roots the graph starts from, each with the object "
+			"it holds: each module's globals (module NAME) and "
+			"sys.modules' entries, each thread's frames (their "
+			"locals, stack and own fields), the interpreter's "
+			"state (sys, builtins, gc.garbage), static types, and "
+			"words of C memory that point at objects (C data: "
+			"...). `path` names the first root that reaches an "
+			"object.",
+		.opts = roots_opts,
+		.run = ph_run_roots,
 	},
 	{
 		.name = "cycles",
@@ -960,23 +985,21 @@ static PH_RUN(help)
 	struct ph_json *j = &out->j;
 	ph_json_key(j, "version");
 	ph_json_str(j, ph_version());
-	if (c) {
-		ph_json_key(j, "command");
-		ph_json_object_begin(j);
-		command_json(c, j);
-		ph_json_object_end(j);
-		return NULL;
-	}
+	/* (one command's help is the table with one entry) */
 	ph_json_key(j, "commands");
 	ph_json_array_begin(j);
 	for (size_t i = 0; i < ph_ncommands; i++) {
+		if (c && c != &ph_commands[i])
+			continue;
 		ph_json_object_begin(j);
 		command_json(&ph_commands[i], j);
 		ph_json_object_end(j);
 	}
 	ph_json_array_end(j);
-	ph_json_key(j, "options");
-	options_json(cli_opts, j);
+	if (!c) {
+		ph_json_key(j, "options");
+		options_json(cli_opts, j);
+	}
 	return NULL;
 }
 
@@ -1111,10 +1134,14 @@ struct ph_error *ph_session_exec(struct ph_session *s, int argc,
 	__atomic_store_n(&ph_interrupt_flag, 0, __ATOMIC_RELAXED);
 	if (help) {
 		if (json) {
-			ph_json_key(&out.j, "command");
+			ph_json_key(&out.j, "version");
+			ph_json_str(&out.j, ph_version());
+			ph_json_key(&out.j, "commands");
+			ph_json_array_begin(&out.j);
 			ph_json_object_begin(&out.j);
 			command_json(c, &out.j);
 			ph_json_object_end(&out.j);
+			ph_json_array_end(&out.j);
 		} else
 			ph_help_text(c, &buf);
 	} else

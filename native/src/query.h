@@ -213,6 +213,30 @@ struct ph_error *ph_query_referrers(struct ph_session *s,
 				    struct ph_referrers_result **ret);
 void ph_referrers_result_destroy(struct ph_referrers_result *r);
 
+/* ---- roots ---- */
+struct ph_roots_opts {
+	const char *match; /* only roots whose name contains it; NULL: all */
+	uint64_t limit;	   /* 0: all */
+};
+
+struct ph_root_row {
+	size_t name; /* in str */
+	struct ph_obj_ref obj;
+	uint64_t size;
+};
+
+struct ph_roots_result {
+	struct ph_root_row *rows; /* the kept ones, in the order found */
+	size_t nrows;
+	size_t total; /* matching roots */
+	struct ph_strings str;
+};
+
+struct ph_error *ph_query_roots(struct ph_session *s,
+				const struct ph_roots_opts *o,
+				struct ph_roots_result **ret);
+void ph_roots_result_destroy(struct ph_roots_result *r);
+
 /* ---- path ---- */
 struct ph_path_step {
 	struct ph_obj_ref obj;

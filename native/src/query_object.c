@@ -344,6 +344,54 @@ void ph_referrers_result_destroy(struct ph_referrers_result *r)
 	free(r);
 }
 
+/* ---- roots --------------------------------------------------------------- */
+
+struct ph_error *ph_query_roots(struct ph_session *s,
+				const struct ph_roots_opts *o,
+				struct ph_roots_result **ret)
+{
+	struct ph_error *err = ph_session_graph(s);
+	if (err)
+		return err;
+	struct ph_graph *g = s->graph;
+	struct ph_roots_result *r = calloc(1, sizeof(*r));
+	if (!r)
+		return ph_error_nomem();
+	size_t cap = 0;
+	for (size_t i = 0; i < g->nroots && !err; i++) {
+		const struct ph_root *root = &g->roots[i];
+		if (o->match && !strstr(root->name, o->match))
+			continue;
+		if (r->total++, o->limit && r->nrows >= o->limit)
+			continue;
+		if ((err = ph_grow((void **)&r->rows, &cap, r->nrows + 1,
+				   sizeof(*r->rows))))
+			break;
+		r->rows[r->nrows++] = (struct ph_root_row){
+			.name = ph_strings_add(&r->str, root->name,
+					       strlen(root->name)),
+			.obj = obj_ref(g->h, root->target),
+			.size = g->h->size[root->target]};
+	}
+	if (!err && r->str.buf.failed)
+		err = ph_error_nomem();
+	if (err) {
+		ph_roots_result_destroy(r);
+		return err;
+	}
+	*ret = r;
+	return NULL;
+}
+
+void ph_roots_result_destroy(struct ph_roots_result *r)
+{
+	if (!r)
+		return;
+	free(r->rows);
+	ph_strings_free(&r->str);
+	free(r);
+}
+
 /* ---- path ---------------------------------------------------------------- */
 
 /* The chain from a root to o (root's target first); returns its length. */

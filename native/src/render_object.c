@@ -266,6 +266,59 @@ struct ph_error *ph_run_referrers(struct ph_session *s, const struct ph_args *a,
 	return NULL;
 }
 
+/* ---- roots --------------------------------------------------------------- */
+
+struct ph_error *ph_run_roots(struct ph_session *s, const struct ph_args *a,
+			      struct ph_out *out)
+{
+	struct ph_roots_opts o = {
+		.match = ph_args_str(a, "--match", NULL),
+		.limit = ph_args_num(a, "--limit", out->json ? 0 : 50),
+	};
+	struct ph_roots_result *r;
+	struct ph_error *err = ph_query_roots(s, &o, &r);
+	if (err)
+		return err;
+	if (out->json) {
+		struct ph_json *j = &out->j;
+		ph_json_key(j, "roots");
+		ph_json_array_begin(j);
+		for (size_t i = 0; i < r->nrows; i++) {
+			ph_json_object_begin(j);
+			ph_json_key(j, "name");
+			ph_json_str(j,
+				    ph_strings_get(&r->str, r->rows[i].name));
+			json_obj_head(j, &r->rows[i].obj);
+			ph_json_key(j, "size");
+			ph_json_u64(j, r->rows[i].size);
+			ph_json_object_end(j);
+		}
+		ph_json_array_end(j);
+		ph_json_key(j, "total");
+		ph_json_u64(j, r->total);
+	} else {
+		struct ph_buf *b = out->buf;
+		char c[32];
+		ph_buf_printf(b, "%-18s %-24s %s\n", "ADDRESS", "TYPE", "ROOT");
+		for (size_t i = 0; i < r->nrows; i++) {
+			ph_buf_printf(b, "0x%-16llx ",
+				      (unsigned long long)r->rows[i].obj.addr);
+			ph_text_cell(b, r->rows[i].obj.type, 24);
+			ph_buf_putc(b, ' ');
+			ph_text_puts(b,
+				     ph_strings_get(&r->str, r->rows[i].name));
+			ph_buf_putc(b, '\n');
+		}
+		ph_buf_printf(b, "%s roots", ph_fmt_count(r->total, c));
+		if (r->nrows < r->total)
+			ph_buf_printf(b, " (%zu shown; --limit 0 for all)",
+				      r->nrows);
+		ph_buf_putc(b, '\n');
+	}
+	ph_roots_result_destroy(r);
+	return NULL;
+}
+
 /* ---- path ---------------------------------------------------------------- */
 
 static void path_json(const struct ph_path_result *r, const struct ph_path *p,
