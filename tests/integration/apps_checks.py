@@ -63,6 +63,10 @@ DOCUMENTED_TYPES = {"code"}
 DOCUMENTED_VIAS = {"__name__", "__qualname__", "__slots__"}
 
 
+# C types of libraries whose tp_name has no module
+LIBRARY_NO_MODULE = {"StgDict"}
+
+
 def check(name, ok, detail=""):
     results["passed" if ok else "failed"] += 1
     print(("PASS %s" % name) if ok else ("FAIL %s: %s" % (name, detail)))
@@ -110,7 +114,8 @@ def can_import(interp, mods):
 
 def type_checks(label, truth, types):
     got = {t["type"]: t for t in types["types"]}
-    lib = {n: v for n, v in truth["types"].items() if "." in n}
+    lib = {n: v for n, v in truth["types"].items()
+           if "." in n or n in LIBRARY_NO_MODULE}
     count_bad, size_bad, marked = {}, {}, 0
     for n, v in lib.items():
         g = got.get(n)
@@ -152,7 +157,7 @@ def referrer_checks(label, truth, outs):
             counts[int(o["address"], 16)] = o
     missing, extra, conservative, documented, api_missing, absent = \
         [], [], [], 0, [], []
-    rc_bad = []
+    rc_bad, truncated = [], []
     for s in truth["samples"]:
         i = s["id"]
         r = by_addr.get(i)
@@ -163,8 +168,13 @@ def referrer_checks(label, truth, outs):
         for x in r["referrers"]:
             got.setdefault(int(x["address"], 16), x)
         want = {x[0]: x for x in s["referrers"]}
+        # py-heap lists at most 10,000 referrers (the builtins dict has
+        # tens of thousands): then only what it lists is compared
+        if r.get("truncated"):
+            truncated.append("%#x %s (%d referrers)" % (i, s["type"],
+                                                        len(want)))
         for a in want:
-            if a not in got:
+            if a not in got and not r.get("truncated"):
                 missing.append("%#x %s <- %#x %s" % (i, s["type"], a,
                                                      want[a][1]))
         for a, x in got.items():
@@ -179,7 +189,7 @@ def referrer_checks(label, truth, outs):
                 extra.append("%#x %s <- %s %s" % (i, s["type"], x["type"],
                                                   x["via"]))
         for a in s["gc_get_referrers"]:
-            if a not in got:
+            if a not in got and not r.get("truncated"):
                 api_missing.append("%#x %s <- %#x" % (i, s["type"], a))
         c = counts.get(i)
         if c is not None and not c.get("immortal") and \
@@ -189,6 +199,9 @@ def referrer_checks(label, truth, outs):
     n = len(truth["samples"])
     check("%s: %d sampled objects all found" % (label, n), not absent,
           some(absent))
+    if truncated:
+        print("NOTE %s: referrers cut at 10,000, compared only for what "
+              "py-heap lists: %s" % (label, some(truncated)))
     check("%s: referrers: every referrer the process sees" % label,
           not missing, "%d missing: %s" % (len(missing), some(missing)))
     check("%s: referrers: every gc.get_referrers() object" % label,
