@@ -76,8 +76,11 @@ class Interp:
         os.makedirs(outdir, exist_ok=True)
         core = os.path.join(outdir, "core")
         src = os.path.join(ROOT, "fixtures", fixture)
+        # (newer than the interpreter too: provision.sh rebuilds the
+        # free-threaded ones when their source or flags change)
         if os.path.exists(core) and \
                 os.path.getmtime(core) > os.path.getmtime(src) and \
+                os.path.getmtime(core) > os.path.getmtime(self.exe) and \
                 all(os.path.exists(os.path.join(outdir, f)) for f in need):
             return core
         if not self.root and not args:
