@@ -20,10 +20,15 @@ class Interp:
             self.root, self.python = spec.split("::", 1)
         else:
             self.root, self.python = None, spec
-        out = subprocess.run(self.command(["-c", "import sys; print('%d.%d.%d' "
-                                           "% sys.version_info[:3])"]),
-                             capture_output=True, text=True, check=True)
-        self.version = out.stdout.strip()
+        # the version, and whether it is a free-threaded build (configure
+        # --disable-gil: sysconfig's Py_GIL_DISABLED, 3.13+)
+        out = subprocess.run(self.command([
+            "-c", "import sys, sysconfig; print('%d.%d.%d' % "
+            "sys.version_info[:3], sysconfig.get_config_var("
+            "'Py_GIL_DISABLED') or 0)"]),
+            capture_output=True, text=True, check=True)
+        self.version, ft = out.stdout.split()
+        self.free_threaded = ft == "1"
         self.version_info = tuple(int(x) for x in self.version.split("."))
         self.tag = "%s-%s" % (self.version,
                               spec.strip("/").replace("/", "_").replace(":", "_"))
@@ -75,7 +80,10 @@ class Interp:
         os.makedirs(outdir, exist_ok=True)
         core = os.path.join(outdir, "core")
         src = os.path.join(ROOT, "fixtures", fixture)
-        newest = max([os.path.getmtime(src)] + [
+        # (newer than the fixture and its helpers, and than the
+        # interpreter too: provision.sh rebuilds the free-threaded ones
+        # when their source or flags change)
+        newest = max([os.path.getmtime(src), os.path.getmtime(self.exe)] + [
             os.path.getmtime(os.path.join(os.path.dirname(src), h))
             for h in helpers])
         if os.path.exists(core) and os.path.getmtime(core) > newest and \
