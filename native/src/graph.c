@@ -358,8 +358,13 @@ static struct ph_error *build_roots(struct ph_graph *g)
 			char func[256], file[512], where[900];
 			int line = 0;
 			if (!ph_heap_iframe_location(h, f, func, sizeof(func),
-						     file, sizeof(file), &line))
+						     file, sizeof(file),
+						     &line)) {
+				/* (nothing of either was written) */
 				snprintf(func, sizeof(func), "?");
+				snprintf(file, sizeof(file), "?");
+				line = 0;
+			}
 			snprintf(where, sizeof(where),
 				 "thread %zu frame %s() at %s:%d", k + 1, func,
 				 file, line);

@@ -41,6 +41,11 @@ uint8_t *ph_graph_gc_unreachable(struct ph_graph *g, struct ph_error **ret_err)
 		gc_refs[i] = (h->flags[i] & PH_OBJ_GC_LIST)
 				     ? refcnt_of(h, (uint32_t)i)
 				     : 0;
+	/* A refcount no process reaches (damage) is taken as held from
+	 * outside: the object stays alive, and no sum overflows. */
+	for (size_t i = 0; i < n; i++)
+		if (gc_refs[i] < 0 || gc_refs[i] > (1LL << 48))
+			gc_refs[i] = 1LL << 48;
 	for (size_t i = 0; i < n; i++) {
 		if (!(h->flags[i] & PH_OBJ_GC_LIST))
 			continue;

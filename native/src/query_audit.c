@@ -303,6 +303,8 @@ struct ph_error *ph_query_refcount(struct ph_session *s, const char *addr,
 	r->outside = count_get(&g->extern_refs, o);
 	r->conservative = count_get(&g->cons_in, o);
 	r->found = (int64_t)(r->from_objects + r->outside);
+	if (__builtin_sub_overflow(r->refcount, r->found, &r->excess))
+		r->excess = r->refcount < 0 ? INT64_MIN : INT64_MAX;
 	r->is_static = is_static(h, h->addr[o]);
 	r->immortal = is_immortal(h, r->refcount);
 	struct ph_buf tmp;
@@ -481,6 +483,11 @@ struct ph_error *ph_query_refcheck(struct ph_session *s,
 			r->immortal_skipped++;
 			continue;
 		}
+		/* (a refcount no process can reach is damage: never a sum) */
+		if (rc < 0 || rc > PH_REFCNT_PLAUSIBLE) {
+			r->implausible_skipped++;
+			continue;
+		}
 		r->checked++;
 		uint64_t in = g->rev_off[i + 1] - g->rev_off[i];
 		int64_t found =
@@ -510,7 +517,8 @@ struct ph_error *ph_query_refcheck(struct ph_session *s,
 				r->truncated = true;
 		}
 		st->objects++;
-		st->total += d;
+		if (__builtin_add_overflow(st->total, d, &st->total))
+			st->total = d < 0 ? INT64_MIN : INT64_MAX;
 		if (st->objects == 1 ||
 		    (d < 0 ? d < st->worst : d > st->worst)) {
 			st->worst = d;

@@ -173,7 +173,7 @@ static void refcount_json(const struct ph_refcount_result *r, struct ph_json *j)
 	if (r->immortal)
 		ph_json_null(j);
 	else
-		ph_json_i64(j, r->refcount - r->found);
+		ph_json_i64(j, r->excess);
 	ph_json_key(j, "immortal");
 	ph_json_bool(j, r->immortal);
 	ph_json_key(j, "static");
@@ -225,7 +225,8 @@ static void refcount_text(const struct ph_refcount_result *r, struct ph_buf *b)
 	if (r->immortal)
 		ph_buf_puts(b, "  excess:               (immortal)\n");
 	else
-		ph_buf_printf(b, "  excess:               %lld%s\n", rc - found,
+		ph_buf_printf(b, "  excess:               %lld%s\n",
+			      (long long)r->excess,
 			      rc > found ? "  <- held by references py-heap "
 					   "cannot see (C code), or leaked"
 			      : rc < found
@@ -348,6 +349,8 @@ struct ph_error *ph_run_refcheck(struct ph_session *s, const struct ph_args *a,
 		ph_json_u64(j, r->immortal_skipped);
 		ph_json_key(j, "static_skipped");
 		ph_json_u64(j, r->static_skipped);
+		ph_json_key(j, "implausible_skipped");
+		ph_json_u64(j, r->implausible_skipped);
 		ph_json_key(j, "excess_objects");
 		ph_json_u64(j, r->excess_objects);
 		ph_json_key(j, "deficit_objects");

@@ -125,6 +125,16 @@ def strings_checks(binary, core, t):
         rc, out, err = run(binary, base + ["referents", hex(t["holder"])])
         clean, bad = no_raw_controls(out)
         check("strings: referents as text, escaped", rc == 0 and clean, bad)
+        total = len(d["referents"])
+        rc, out, err = run(binary, base + ["--json", "referents",
+                                           hex(t["holder"]), "--limit", "5"])
+        d = strict_json(out)[0]
+        rc2, out2, _ = run(binary, base + ["referents", hex(t["holder"]),
+                                           "--limit=5"])
+        check("referents --limit: 5 kept, all counted",
+              len(d["referents"]) == 5 and d["referents_total"] == total and
+              out2.count(b"\n") == 7 and
+              b"%d referents (5 shown" % total in out2, out2[-200:])
     except Exception as e:
         check("strings: referents", False, e)
     # -- a type whose name holds an escape sequence
