@@ -11,6 +11,7 @@
 #define PH_OBJ_POOL_SCAN 0x04  /* an allocated pymalloc block */
 #define PH_OBJ_ROOT 0x08       /* an interpreter or thread root */
 /* bits 4-6: GC generation + 1 (4: permanent), 0 when not on a list */
+#define PH_GEN_PERMANENT 4
 
 struct ph_type {
 	uint64_t addr;
@@ -178,5 +179,16 @@ int64_t ph_heap_long_digits(struct ph_heap *h, uint64_t addr, bool *negative);
 /* Reads a str object as UTF-8 (at most max bytes; ... when cut). */
 bool ph_heap_str(struct ph_heap *h, uint64_t addr, char *out, size_t max,
 		 size_t *ret_len);
+
+/* ---- short repr()-like renderings (repr.c) ---- */
+
+/* A type's name as repr(type(obj)) shows it ("?" when unknown). */
+const char *tname(const struct ph_type *t);
+/* A str object as repr() would show it, cut after max characters. */
+void ph_repr_str(struct ph_heap *h, uint64_t addr, struct ph_buf *out,
+		 size_t max);
+/* Any object, briefly: 'text', 42, <dict of 3 items>, <Foo object at ..>. */
+void ph_repr_object(struct ph_heap *h, uint64_t addr, uint32_t tidx,
+		    struct ph_buf *out);
 
 #endif /* PH_HEAP_H */
