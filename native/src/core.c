@@ -157,8 +157,7 @@ void ph_target_note_refused(struct ph_target *t, const char *path,
 {
 	/* a crafted core may name a million: the first few, then a count */
 	if (t->files_refused++ < 3)
-		ph_buf_printf(&t->notes, "py-heap: %s: not used: %s\n", path,
-			      why);
+		ph_buf_printf(&t->notes, "%s: not used: %s\n", path, why);
 }
 
 static uint64_t path_hash(const char *s)

@@ -1007,14 +1007,14 @@ static void note_threads(struct pause *p, bool ran)
 		const struct thread *th = &p->th[i];
 		if (th->how == T_SEIZED)
 			ph_buf_printf(&p->t->notes,
-				      "py-heap: thread %d of process %d did "
+				      "thread %d of process %d did "
 				      "not stop within %.0f ms (state %c): it "
 				      "could not run Python code before "
 				      "py-heap let it go\n",
 				      th->tid, p->pid, p->wait_ms, th->state);
 		else if (th->how == T_WATCHED && th->state == 'D')
 			ph_buf_printf(&p->t->notes,
-				      "py-heap: thread %d of process %d was in "
+				      "thread %d of process %d was in "
 				      "an uninterruptible wait (a vfork "
 				      "parent, or I/O) and was not stopped; "
 				      "%s\n",
@@ -1059,7 +1059,7 @@ static struct ph_error *pause_and_copy(struct pause *p)
 			break;
 		if (attempt == 2) {
 			ph_buf_printf(&p->t->notes,
-				      "py-heap: a thread of process %d that "
+				      "a thread of process %d that "
 				      "was not stopped (blocked in a system "
 				      "call an interrupt would have failed "
 				      "with EINTR, or not stopped in time) "
@@ -1601,7 +1601,7 @@ struct ph_error *ph_target_open_pid(int pid, unsigned flags,
 		/* no pagemap (a restricted kernel): as before, whole */
 		lv.whole = true;
 		ph_buf_printf(&t->notes,
-			      "py-heap: %s: %s: mappings copied whole (pages "
+			      "%s: %s: mappings copied whole (pages "
 			      "process %d never touched are committed)\n",
 			      path, strerror(errno), pid);
 	}
@@ -1622,7 +1622,7 @@ struct ph_error *ph_target_open_pid(int pid, unsigned flags,
 		goto out;
 	if (lv.bad_lines)
 		ph_buf_printf(&t->notes,
-			      "py-heap: /proc/%d/maps: %zu lines not "
+			      "/proc/%d/maps: %zu lines not "
 			      "understood, skipped\n",
 			      pid, lv.bad_lines);
 	/* Everything from here works on the copy; the process runs. */
@@ -1641,8 +1641,7 @@ struct ph_error *ph_target_open_pid(int pid, unsigned flags,
 		goto out;
 	ph_stage("live: files");
 	if (t->files_refused > 3)
-		ph_buf_printf(&t->notes,
-			      "py-heap: and %zu more files not used\n",
+		ph_buf_printf(&t->notes, "and %zu more files not used\n",
 			      t->files_refused - 3);
 out:
 	live_free(&lv);

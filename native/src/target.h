@@ -49,7 +49,9 @@ struct ph_target {
 	size_t files_refused; /* files named but not opened (notes) */
 	size_t nthreads;
 	int exe_index; /* index in mods of the executable, -1 if unknown */
-	struct ph_buf notes; /* notes for the user, one per line */
+	/* notes for the user, one per line, without "py-heap: " (as the
+	 * session's notes are) */
+	struct ph_buf notes;
 	/* a live process: its pid, and the copies of its memory */
 	int pid;
 	struct {
