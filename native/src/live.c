@@ -1345,7 +1345,8 @@ static struct ph_error *resolve_untouched(struct live *lv)
 {
 	struct ph_target *t = lv->t;
 	char root[64];
-	snprintf(root, sizeof(root), "/proc/%d/root", lv->pid);
+	snprintf(root, sizeof(root), "/proc/%d/task/%d/root", lv->pid,
+		 lv->mm_tid);
 	int root_fd = -1, fd = -1;
 	size_t fd_map = SIZE_MAX;
 	struct stat st;
@@ -1474,7 +1475,8 @@ static struct ph_error *live_modules(struct live *lv)
 			mod->end = m->end;
 	}
 	char root[64];
-	snprintf(root, sizeof(root), "/proc/%d/root", lv->pid);
+	snprintf(root, sizeof(root), "/proc/%d/task/%d/root", lv->pid,
+		 lv->mm_tid);
 	int root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	for (size_t i = 0; !err && i < t->nmods; i++)
 		err = module_open(lv, &t->mods[i], &info[i], root_fd);
@@ -1482,7 +1484,8 @@ static struct ph_error *live_modules(struct live *lv)
 		close(root_fd);
 	/* the executable: the module of /proc/PID/exe's inode */
 	struct stat st;
-	snprintf(root, sizeof(root), "/proc/%d/exe", lv->pid);
+	snprintf(root, sizeof(root), "/proc/%d/task/%d/exe", lv->pid,
+		 lv->mm_tid);
 	if (!err && stat(root, &st) == 0)
 		for (size_t i = 0; i < t->nmods && t->exe_index < 0; i++)
 			if (lv->maps[info[i].map].inode == st.st_ino)
