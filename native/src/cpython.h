@@ -215,9 +215,4 @@ struct ph_error *ph_runtime_create(struct ph_target *t,
 				   struct ph_runtime **ret);
 void ph_runtime_destroy(struct ph_runtime *rt);
 
-/* Checks (and corrects) layout fields against the module's DWARF; returns
- * how many differed, *ret_checked how many could be checked. */
-int ph_dwarf_check_layout(const struct ph_module *mod, struct ph_layout *L,
-			  int *ret_checked);
-
 #endif /* PH_CPYTHON_H */

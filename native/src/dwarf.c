@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpython.h"
+#include "layout.h"
 
 /* The struct definitions we look for, by name (the first complete one). */
 struct wanted {

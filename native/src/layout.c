@@ -1,5 +1,5 @@
 /* layout.c - CPython object layouts per version, in one place. */
-#include "cpython.h"
+#include "layout.h"
 
 /* CPython 3.11 on x86-64, default (release) build. Offsets checked with
  * offsetof() against 3.11.2's headers, internal ones included. */
@@ -1246,8 +1246,6 @@ static const struct ph_layout layout_38 = {
 	.sizeof_interp = 2720,
 };
 
-const struct ph_layout *ph_layout_for(unsigned major, unsigned minor);
-
 const struct ph_layout *ph_layout_for(unsigned major, unsigned minor)
 {
 	if (major == 3 && minor == 8)
@@ -1268,8 +1266,6 @@ const struct ph_layout *ph_layout_for(unsigned major, unsigned minor)
 		return &layout_315;
 	return NULL;
 }
-
-bool ph_layout_debug_adjust(struct ph_layout *L);
 
 /*
  * A Py_DEBUG build (Debian's python3.Xd) of a version: the same objects,

@@ -6,10 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cpython.h"
-
-const struct ph_layout *ph_layout_for(unsigned major, unsigned minor);
-bool ph_layout_debug_adjust(struct ph_layout *L);
+#include "layout.h"
 
 static const char *const kind_symbols[PH_KIND_COUNT] = {
 	[PH_KIND_OBJECT] = "PyBaseObject_Type",

@@ -10,12 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cpython.h"
 #include "internal.h"
+#include "layout.h"
 #include "memory.h"
 #include "target.h"
-
-const struct ph_layout *ph_layout_for(unsigned major, unsigned minor);
 
 /* ---- buffers ---- */
 
