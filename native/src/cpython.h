@@ -205,7 +205,8 @@ struct ph_runtime {
 	enum ph_kind extra_kinds[16];
 	size_t nextra;
 	uint64_t none_addr;
-	uint64_t gc_state; /* the GC state: in the interpreter or _PyRuntime */
+	uint64_t set_dummy; /* the key of a set's deleted entries */
+	uint64_t gc_state;  /* the GC state: in the interpreter or _PyRuntime */
 	/* every static type object found by symbol */
 	uint64_t *static_types;
 	size_t nstatic_types, static_types_cap;

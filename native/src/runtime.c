@@ -610,6 +610,9 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 		}
 	}
 	ph_module_symbol(rt->pymod, "_Py_NoneStruct", &rt->none_addr, NULL);
+	uint64_t dummy_ptr;
+	if (ph_module_symbol(rt->pymod, "_PySet_Dummy", &dummy_ptr, NULL))
+		ph_mem_u64(mem, dummy_ptr, &rt->set_dummy);
 	ph_module_objects_of_size(rt->pymod, L->sizeof_type, add_static_type,
 				  rt);
 	if (!rt->kind_types[PH_KIND_TYPE] || !rt->kind_types[PH_KIND_OBJECT]) {
