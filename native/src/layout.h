@@ -12,6 +12,11 @@ const struct ph_layout *ph_layout_for(unsigned major, unsigned minor);
  * the debug build of that version is not known. */
 bool ph_layout_debug_adjust(struct ph_layout *L);
 
+/* The field list (layout_fields.h) as text: the key of the DWARF check's
+ * cached outcome hashes it, so that a cache written under another list
+ * never answers. */
+extern const char ph_layout_fields_text[];
+
 /* Checks (and corrects) layout fields against the module's DWARF; returns
  * how many differed, *ret_checked how many could be checked. */
 int ph_dwarf_check_layout(const struct ph_module *mod, struct ph_layout *L,

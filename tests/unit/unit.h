@@ -1,0 +1,10 @@
+/* unit.h - the suites of the unit tests, each in its file, added to the
+ * registry by test_main.c. */
+#ifndef PH_UNIT_H
+#define PH_UNIT_H
+
+#include <CUnit/Basic.h>
+
+void ph_test_add_layout(void); /* test_layout.c */
+
+#endif /* PH_UNIT_H */
