@@ -495,6 +495,11 @@ def emissions(fields, tables):
     return out
 
 
+def macro(head, items):
+    """A #define of items, one a line."""
+    return " \\\n\t".join([head] + items) + "\n"
+
+
 def generate(check):
     fields = read_fields()
     tables = []
@@ -519,18 +524,15 @@ def generate(check):
                     L.append("\t" + " ".join('"%s",' % n
                                              for n in v[i:i + 4]))
                 L.append("};")
-    L += ["", "#define PH_LAYOUT_VERSIONS(V) \\"]
-    L += ["\tV(%s, %s) \\" % tuple(v.split(".")) for v, *_ in em]
-    L.append("")
+    L += ["", macro("#define PH_LAYOUT_VERSIONS(V)",
+                    ["V(%s, %s)" % tuple(v.split(".")) for v, *_ in em])]
     prev = None
     for ver, build, tag, lines in em:
         L.append("/* %s: %s */" % (ver, build))
         head = "#define PH_LAYOUT_%s(F)" % tag
         if prev:
             head += " PH_LAYOUT_%s(F)" % prev
-        L.append(head + " \\")
-        L += ["\tF(%s, %s) \\" % (d, cv) for d, cv, v in lines]
-        L.append("")
+        L.append(macro(head, ["F(%s, %s)" % (d, cv) for d, cv, v in lines]))
         prev = tag
     L += ["/* clang-format on */", "", "#endif /* PH_LAYOUT_VERSIONS_H */"]
     text = "\n".join(L) + "\n"

@@ -94,7 +94,7 @@ struct ph_heap {
 	 * (large, static) through a hash map */
 	struct ph_u64map big_index;
 	size_t npool_objects;
-	bool pools_frozen;	 /* pool objects numbered: see pools_freeze */
+	bool pools_frozen;	 /* pool objects numbered: ph_objtable_freeze */
 	uint64_t last_type_addr; /* ph_type_register's one-entry cache */
 	uint32_t last_tidx;
 	/* types, by number */

@@ -27,7 +27,7 @@ static const char *const ph_code_names_3_10[] = {
 	V(3, 12) \
 	V(3, 13) \
 	V(3, 14) \
-	V(3, 15) \
+	V(3, 15)
 
 /* 3.8: pyenv's 3.8.18 */
 #define PH_LAYOUT_3_8(F) \
@@ -195,7 +195,7 @@ static const char *const ph_code_names_3_10[] = {
 	F(code_field_names, ph_code_names_3_8) \
 	F(static_method_cache, true) \
 	F(static_free_lists, true) \
-	F(sizeof_interp, 2720) \
+	F(sizeof_interp, 2720)
 
 /* 3.9: pyenv's 3.9.18 */
 #define PH_LAYOUT_3_9(F) PH_LAYOUT_3_8(F) \
@@ -211,7 +211,7 @@ static const char *const ph_code_names_3_10[] = {
 	F(ht_cached_keys, 864) \
 	F(ht_module, 872) \
 	F(rt_gc, 0) \
-	F(sizeof_interp, 5656) \
+	F(sizeof_interp, 5656)
 
 /* 3.10: pyenv's 3.10.13 */
 #define PH_LAYOUT_3_10(F) PH_LAYOUT_3_9(F) \
@@ -255,7 +255,7 @@ static const char *const ph_code_names_3_10[] = {
 	F(code_field_names, ph_code_names_3_10) \
 	F(static_method_cache, false) \
 	F(static_free_lists, false) \
-	F(sizeof_interp, 113528) \
+	F(sizeof_interp, 113528)
 
 /* 3.11: Debian's 3.11.2 (python3.11-dbg) */
 #define PH_LAYOUT_3_11(F) PH_LAYOUT_3_10(F) \
@@ -354,7 +354,7 @@ static const char *const ph_code_names_3_10[] = {
 	F(gen_frame, 0) \
 	F(gen_exc_state, 0) \
 	F(code_field_names, NULL) \
-	F(sizeof_interp, 0) \
+	F(sizeof_interp, 0)
 
 /* 3.12: pyenv's 3.12.1 */
 #define PH_LAYOUT_3_12(F) PH_LAYOUT_3_11(F) \
@@ -418,7 +418,7 @@ static const char *const ph_code_names_3_10[] = {
 	F(preheader_flags, PH_TPFLAGS_MANAGED_DICT | PH_TPFLAGS_MANAGED_WEAKREF) \
 	F(managed_layout, 312) \
 	F(immortal, true) \
-	F(interned_uncounted, false) \
+	F(interned_uncounted, false)
 
 /* 3.13: pyenv's 3.13.0 */
 #define PH_LAYOUT_3_13(F) PH_LAYOUT_3_12(F) \
@@ -457,7 +457,7 @@ static const char *const ph_code_names_3_10[] = {
 	F(builtin_state_weaklist, 40) \
 	F(managed_layout, 313) \
 	F(values_header, 8) \
-	F(interned_uncounted, true) \
+	F(interned_uncounted, true)
 
 /* 3.14: Debian's 3.14.10 (python3.14-dbg) */
 #define PH_LAYOUT_3_14(F) PH_LAYOUT_3_13(F) \
@@ -484,7 +484,7 @@ static const char *const ph_code_names_3_10[] = {
 	F(is_builtin_states, 180240) \
 	F(deepfrozen_refcnt, 0x00050000c0000000ULL) \
 	F(refcnt_split, true) \
-	F(stackrefs, true) \
+	F(stackrefs, true)
 
 /* 3.15: Debian's 3.15.2 (python3.15-dbg) */
 #define PH_LAYOUT_3_15(F) PH_LAYOUT_3_14(F) \
@@ -518,7 +518,7 @@ static const char *const ph_code_names_3_10[] = {
 	F(is_builtin_states, 180264) \
 	F(builtin_states_count, 203) \
 	F(module_state_size, 56) \
-	F(gen_state_done, 5) \
+	F(gen_state_done, 5)
 
 /* clang-format on */
 

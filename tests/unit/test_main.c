@@ -344,6 +344,7 @@ int main(void)
 	CU_add_test(c, "core: sysroot confines paths",
 		    test_core_sysroot_escape);
 	ph_test_add_layout();
+	ph_test_add_objects();
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned failed = CU_get_number_of_failures();

@@ -5,6 +5,7 @@
 
 #include <CUnit/Basic.h>
 
-void ph_test_add_layout(void); /* test_layout.c */
+void ph_test_add_layout(void);	/* test_layout.c */
+void ph_test_add_objects(void); /* test_objects.c */
 
 #endif /* PH_UNIT_H */
