@@ -22,39 +22,52 @@ struct ph_layout {
 #undef PH_LAYOUT_MEMBER
 };
 
-/* The static types py-heap recognises by their symbol names. */
+/*
+ * The kinds of objects py-heap reads, each by the static type that gives
+ * its layout: X(kind, ops, symbol), the type's symbol (NULL: found
+ * otherwise, runtime.c) and the kind's operations, ph_kind_ops in
+ * kinds.h. A new kind: a line here, its operations in its family's
+ * kind_*.c file.
+ */
+/* clang-format off */
+#define PH_KINDS(X) \
+	X(OTHER, other, NULL) /* a C type py-heap has no layout for */ \
+	X(OBJECT, object, "PyBaseObject_Type") \
+	X(TYPE, type, "PyType_Type") \
+	X(LIST, list, "PyList_Type") \
+	X(TUPLE, tuple, "PyTuple_Type") \
+	X(DICT, dict, "PyDict_Type") \
+	X(SET, set, "PySet_Type") \
+	X(FROZENSET, set, "PyFrozenSet_Type") \
+	X(STR, str, "PyUnicode_Type") \
+	X(INT, int, "PyLong_Type") \
+	X(BOOL, bool, "PyBool_Type") \
+	X(FLOAT, float, "PyFloat_Type") \
+	X(BYTES, bytes, "PyBytes_Type") \
+	X(BYTEARRAY, bytearray, "PyByteArray_Type") \
+	X(FUNCTION, function, "PyFunction_Type") \
+	X(CODE, code, "PyCode_Type") \
+	X(CELL, cell, "PyCell_Type") \
+	X(METHOD, method, "PyMethod_Type") \
+	X(MODULE, module, "PyModule_Type") \
+	X(ODICT, odict, "PyODict_Type") \
+	X(NONE, none, "_PyNone_Type") \
+	X(WEAKREF, weakref, "_PyWeakref_RefType") \
+	X(EXCEPTION, exception, NULL) /* through PyExc_BaseException */ \
+	X(PROPERTY, property, "PyProperty_Type") \
+	X(CLASSMETHOD, classmethod, "PyClassMethod_Type") /* and staticmethod */ \
+	X(FRAME, frame, "PyFrame_Type") \
+	X(GEN, gen, "PyGen_Type") /* generators, coroutines, async generators */ \
+	X(DEQUE, deque, NULL) /* collections.deque, known by its name */ \
+	X(PARTIAL, partial, NULL) /* functools.partial, likewise */
+
 enum ph_kind {
-	PH_KIND_OTHER = 0,
-	PH_KIND_OBJECT,
-	PH_KIND_TYPE,
-	PH_KIND_LIST,
-	PH_KIND_TUPLE,
-	PH_KIND_DICT,
-	PH_KIND_SET,
-	PH_KIND_FROZENSET,
-	PH_KIND_STR,
-	PH_KIND_INT,
-	PH_KIND_BOOL,
-	PH_KIND_FLOAT,
-	PH_KIND_BYTES,
-	PH_KIND_BYTEARRAY,
-	PH_KIND_FUNCTION,
-	PH_KIND_CODE,
-	PH_KIND_CELL,
-	PH_KIND_METHOD,
-	PH_KIND_MODULE,
-	PH_KIND_ODICT,
-	PH_KIND_NONE,
-	PH_KIND_WEAKREF,
-	PH_KIND_EXCEPTION,
-	PH_KIND_PROPERTY,
-	PH_KIND_CLASSMETHOD, /* classmethod and staticmethod */
-	PH_KIND_FRAME,
-	PH_KIND_GEN,	 /* generators, coroutines, async generators */
-	PH_KIND_DEQUE,	 /* collections.deque (known by its name) */
-	PH_KIND_PARTIAL, /* functools.partial (likewise) */
+#define PH_KIND_ENUM(kind, ops, symbol) PH_KIND_##kind,
+	PH_KINDS(PH_KIND_ENUM)
+#undef PH_KIND_ENUM
 	PH_KIND_COUNT,
 };
+/* clang-format on */
 
 struct ph_runtime {
 	struct ph_target *target;

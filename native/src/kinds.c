@@ -14,35 +14,9 @@
 const char ph_class_field[] = "__class__";
 
 const struct ph_kind_ops *const ph_kind_ops[PH_KIND_COUNT] = {
-	[PH_KIND_OTHER] = &ph_kind_other,
-	[PH_KIND_OBJECT] = &ph_kind_object,
-	[PH_KIND_TYPE] = &ph_kind_type,
-	[PH_KIND_LIST] = &ph_kind_list,
-	[PH_KIND_TUPLE] = &ph_kind_tuple,
-	[PH_KIND_DICT] = &ph_kind_dict,
-	[PH_KIND_SET] = &ph_kind_set,
-	[PH_KIND_FROZENSET] = &ph_kind_set,
-	[PH_KIND_STR] = &ph_kind_str,
-	[PH_KIND_INT] = &ph_kind_int,
-	[PH_KIND_BOOL] = &ph_kind_bool,
-	[PH_KIND_FLOAT] = &ph_kind_float,
-	[PH_KIND_BYTES] = &ph_kind_bytes,
-	[PH_KIND_BYTEARRAY] = &ph_kind_bytearray,
-	[PH_KIND_FUNCTION] = &ph_kind_function,
-	[PH_KIND_CODE] = &ph_kind_code,
-	[PH_KIND_CELL] = &ph_kind_cell,
-	[PH_KIND_METHOD] = &ph_kind_method,
-	[PH_KIND_MODULE] = &ph_kind_module,
-	[PH_KIND_ODICT] = &ph_kind_odict,
-	[PH_KIND_NONE] = &ph_kind_none,
-	[PH_KIND_WEAKREF] = &ph_kind_weakref,
-	[PH_KIND_EXCEPTION] = &ph_kind_exception,
-	[PH_KIND_PROPERTY] = &ph_kind_property,
-	[PH_KIND_CLASSMETHOD] = &ph_kind_classmethod,
-	[PH_KIND_FRAME] = &ph_kind_frame,
-	[PH_KIND_GEN] = &ph_kind_gen,
-	[PH_KIND_DEQUE] = &ph_kind_deque,
-	[PH_KIND_PARTIAL] = &ph_kind_partial,
+#define PH_KIND_OPS(kind, ops, symbol) [PH_KIND_##kind] = &ph_kind_##ops,
+	PH_KINDS(PH_KIND_OPS)
+#undef PH_KIND_OPS
 };
 
 /* ---- sizes and checks ------------------------------------------------- */

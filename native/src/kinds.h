@@ -5,7 +5,7 @@
  * ph_kind), how big one is, whether its contents are plausible, what it
  * refers to and how it looks. Each kind's operations live in the file of
  * its family: a new kind, or a changed layout of one, touches that file
- * (and the kind's line in cpython.h).
+ * (and a new kind its line in PH_KINDS, cpython.h).
  */
 #ifndef PH_KINDS_H
 #define PH_KINDS_H
@@ -105,14 +105,11 @@ struct ph_kind_ops {
 /* Per kind, by enum ph_kind (kinds.c). */
 extern const struct ph_kind_ops *const ph_kind_ops[PH_KIND_COUNT];
 
-/* Each family's kinds (kind_*.c). */
-extern const struct ph_kind_ops ph_kind_other, ph_kind_object, ph_kind_none,
-	ph_kind_type, ph_kind_list, ph_kind_tuple, ph_kind_set, ph_kind_deque,
-	ph_kind_dict, ph_kind_odict, ph_kind_str, ph_kind_int, ph_kind_bool,
-	ph_kind_float, ph_kind_bytes, ph_kind_bytearray, ph_kind_function,
-	ph_kind_code, ph_kind_cell, ph_kind_method, ph_kind_module,
-	ph_kind_weakref, ph_kind_exception, ph_kind_property,
-	ph_kind_classmethod, ph_kind_frame, ph_kind_gen, ph_kind_partial;
+/* Each kind's, in its family's kind_*.c file (ph_kind_OPS of PH_KINDS). */
+#define PH_KIND_OPS_DECLARE(kind, ops, symbol)                                 \
+	extern const struct ph_kind_ops ph_kind_##ops;
+PH_KINDS(PH_KIND_OPS_DECLARE)
+#undef PH_KIND_OPS_DECLARE
 
 /* Operations several kinds share (kind_str.c): "<NAME of N items>" with
  * N its ob_size; ob_size a size (not negative, at most 2^40). */

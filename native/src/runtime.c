@@ -9,31 +9,9 @@
 #include "layout.h"
 
 static const char *const kind_symbols[PH_KIND_COUNT] = {
-	[PH_KIND_OBJECT] = "PyBaseObject_Type",
-	[PH_KIND_TYPE] = "PyType_Type",
-	[PH_KIND_LIST] = "PyList_Type",
-	[PH_KIND_TUPLE] = "PyTuple_Type",
-	[PH_KIND_DICT] = "PyDict_Type",
-	[PH_KIND_SET] = "PySet_Type",
-	[PH_KIND_FROZENSET] = "PyFrozenSet_Type",
-	[PH_KIND_STR] = "PyUnicode_Type",
-	[PH_KIND_INT] = "PyLong_Type",
-	[PH_KIND_BOOL] = "PyBool_Type",
-	[PH_KIND_FLOAT] = "PyFloat_Type",
-	[PH_KIND_BYTES] = "PyBytes_Type",
-	[PH_KIND_BYTEARRAY] = "PyByteArray_Type",
-	[PH_KIND_FUNCTION] = "PyFunction_Type",
-	[PH_KIND_CODE] = "PyCode_Type",
-	[PH_KIND_CELL] = "PyCell_Type",
-	[PH_KIND_METHOD] = "PyMethod_Type",
-	[PH_KIND_MODULE] = "PyModule_Type",
-	[PH_KIND_ODICT] = "PyODict_Type",
-	[PH_KIND_NONE] = "_PyNone_Type",
-	[PH_KIND_WEAKREF] = "_PyWeakref_RefType",
-	[PH_KIND_PROPERTY] = "PyProperty_Type",
-	[PH_KIND_CLASSMETHOD] = "PyClassMethod_Type",
-	[PH_KIND_FRAME] = "PyFrame_Type",
-	[PH_KIND_GEN] = "PyGen_Type",
+#define PH_KIND_SYMBOL(kind, ops, symbol) [PH_KIND_##kind] = symbol,
+	PH_KINDS(PH_KIND_SYMBOL)
+#undef PH_KIND_SYMBOL
 };
 
 /* Further static types of a kind; '*' marks a pointer to the type. */
