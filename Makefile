@@ -22,6 +22,7 @@ HDRS := $(wildcard native/src/*.h) native/include/pyheap.h
 
 LIB := $(BUILD)/lib/libpyheap.so
 BIN := $(BUILD)/bin/py-heap
+MAN := $(BUILD)/man/py-heap.1
 
 # The sanitizer build: the same sources, in their own directory.
 SAN := $(BUILD)/san
@@ -31,7 +32,7 @@ SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 .PHONY: all deps demo check unit unit-san integration bench fuzz fuzz-smoke \
 	install clean
 
-all: $(LIB) $(BIN)
+all: $(LIB) $(BIN) $(MAN)
 
 $(BUILD)/obj/%.o: native/src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -45,6 +46,11 @@ $(BIN): native/cli/main.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< -L$(BUILD)/lib -lpyheap \
 		-Wl,-rpath,'$$ORIGIN/../lib'
+
+# The manual page, made from the command table by the program itself.
+$(MAN): $(BIN)
+	@mkdir -p $(dir $@)
+	$(BIN) help --man > $@.tmp && mv $@.tmp $@
 
 deps:
 	@bash scripts/install-deps.sh
@@ -94,6 +100,11 @@ integration: all $(SAN)/bin/py-heap
 		--cores-dir $(BUILD)/cores
 	$(PYTHON) tests/integration/unsupported_checks.py --bin $(BIN) \
 		--cores-dir $(BUILD)/cores
+	$(PYTHON) tests/integration/contract_checks.py --bin $(BIN) \
+		--cores-dir $(BUILD)/cores
+	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) \
+		tests/integration/contract_checks.py --bin $(SAN)/bin/py-heap \
+		--cores-dir $(BUILD)/cores --quick --no-gdb
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) tests/integration/run.py \
 		--bin $(SAN)/bin/py-heap --cores-dir $(BUILD)/cores --no-gdb
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) tests/integration/graph_checks.py \
@@ -103,6 +114,14 @@ integration: all $(SAN)/bin/py-heap
 		--repro-dir $(BUILD)/damage-repro
 	PYHEAP_WRAPPER="$(VALGRIND)" $(PYTHON) tests/integration/run.py \
 		--bin $(BIN) --cores-dir $(BUILD)/cores --no-gdb --no-live
+	if [ "$(APPS_CHECKS)" = 1 ]; then \
+		$(PYTHON) tests/integration/apps_checks.py --bin $(BIN) \
+			--cores-dir $(BUILD)/cores --python $(PYTHON); fi
+
+# Real applications' heaps (issue 16): off until py-heap's fixes land
+# (make check APPS_CHECKS=1 runs them; their failures are listed in the
+# branch 'apps' report).
+APPS_CHECKS ?= 0
 
 # The integration tests' core runs again under valgrind's memcheck: no
 # error, no definite leak (damage_checks.py runs the whole command set so).
@@ -137,10 +156,12 @@ bench: deps all
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
-		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/py-heap/gdb
+		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/py-heap/gdb \
+		$(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/py-heap
 	install -m 755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libpyheap.so
 	install -m 644 native/include/pyheap.h $(DESTDIR)$(PREFIX)/include/pyheap.h
+	install -m 644 $(MAN) $(DESTDIR)$(PREFIX)/share/man/man1/py-heap.1
 	cp -r gdb/. $(DESTDIR)$(PREFIX)/share/py-heap/gdb/
 	@echo "GDB: add to ~/.gdbinit:  source $(PREFIX)/share/py-heap/gdb/py-heap.py"
 

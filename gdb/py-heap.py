@@ -6,11 +6,14 @@
 #     source /usr/local/share/py-heap/gdb/py-heap.py
 # (replace /usr/local by the PREFIX given to `make install`).
 #
-# Then, with a CPython core loaded (gdb /usr/bin/python3.11 core.1234):
+# Then, with a CPython core loaded (gdb /usr/bin/python3.11 core.1234), or
+# a process GDB holds stopped:
 #     py-heap types [--limit N] [--sort count|size] [--json]
-#     py-heap list TYPE [--limit N] [--min-size B] [--json]
-#     py-heap info [--json]
+#     py-heap path ADDR
 #     help py-heap
+# The commands, their help and their completion come from the library's
+# command table (`help --json`): a command the library gains appears here
+# without an edit to this file.
 #
 # The work is done by libpyheap (ctypes). It is looked for, in order, at
 #   $PYHEAP_LIB,
@@ -31,6 +34,9 @@ import gdb
 
 # GDB sets __file__ while it sources a script, not necessarily afterwards.
 _PYHEAP_SCRIPT = globals().get("__file__")
+
+# The library this file is written for (ph_version()).
+_PYHEAP_VERSION = "0.2.0"
 
 
 def _pyheap_err(message):
@@ -91,6 +97,12 @@ class _PyHeapLib:
         except AttributeError as e:
             raise _pyheap_err("%s is not a usable libpyheap: %s"
                               % (self.path, e))
+        self.version = _pyheap_str(self.ph_version())
+        if self.version != _PYHEAP_VERSION:
+            raise _pyheap_err(
+                "%s is libpyheap %s; this py-heap.py is for %s: load the "
+                "py-heap.py installed with that library (or set PYHEAP_LIB)"
+                % (self.path, self.version, _PYHEAP_VERSION))
 
     def _bind(self, dll):
         vp = ctypes.c_void_p
@@ -124,6 +136,8 @@ class _PyHeapLib:
         fn("ph_session_notes", cs, vp)
         fn("ph_session_run", vp, vp, ctypes.c_int,
            ctypes.POINTER(cs), ctypes.c_bool, ctypes.POINTER(vp))
+        fn("ph_session_exec", vp, vp, ctypes.c_int, ctypes.POINTER(cs),
+           ctypes.c_uint, cs, ctypes.POINTER(vp))
         fn("ph_version", cs)
         fn("ph_interrupt", None)
 
@@ -137,6 +151,15 @@ class _PyHeapLib:
         finally:
             self.ph_error_destroy(err)
         raise _pyheap_err(msg)
+
+    def table(self):
+        """The command table, from the library's `help --json`."""
+        argv = (ctypes.c_char_p * 3)(b"help", b"--json", None)
+        out = ctypes.c_void_p()
+        self.check(self.ph_session_exec(None, 2, argv, 1, None,
+                                        ctypes.byref(out)))
+        import json
+        return json.loads(self.take_string(out.value))
 
     def take_string(self, ptr):
         """Copies a malloc'ed char * returned through ret, then frees it."""
@@ -411,15 +434,18 @@ class PyHeapJsonParameter(gdb.Parameter):
 _pyheap_json_param = PyHeapJsonParameter()
 
 
-def _pyheap_run(subcommand, arg):
-    """Runs `subcommand` with arg (a string, or a list of words)."""
+def _pyheap_run(subcommand, words):
+    """Runs `subcommand` with its words (already split)."""
     try:
-        words = gdb.string_to_argv(arg) if isinstance(arg, str) else arg
         json = bool(_pyheap_json_param.value)
         if "--json" in words:
             json = True
             words = [w for w in words if w != "--json"]
-        out = _pyheap_state.get().run([subcommand] + words, json)
+        if subcommand in _pyheap_no_process or "--help" in words or \
+                "-h" in words:
+            out = _pyheap_run_alone([subcommand] + words, json)
+        else:
+            out = _pyheap_state.get().run([subcommand] + words, json)
         gdb.write(out)
     except (gdb.GdbError, KeyboardInterrupt):
         raise
@@ -427,111 +453,18 @@ def _pyheap_run(subcommand, arg):
         raise _pyheap_err("%s: %s: %s" % (subcommand, type(e).__name__, e))
 
 
-class PyHeapCommand(gdb.Command):
-    """Inspect the Python objects in a CPython core dump.
-
-py-heap reads the memory of the CPython process whose core file GDB has
-loaded, finds the interpreter's runtime state and enumerates every Python
-object, without running code in the process. It works on a core file
-(gdb PYTHON CORE) and on a live process GDB has stopped (gdb -p PID):
-after `continue` and a stop, the commands see the new state.
-CPython 3.8 to 3.15 are supported.
-
-Subcommands:
-  py-heap summary                 a first look: totals, top types, GC, pymalloc
-  py-heap types [--limit N] [--sort count|size]
-                                  objects by type: count, sys.getsizeof() bytes
-  py-heap list TYPE [--limit N] [--min-size B]
-                                  the objects of one type: address, size, value
-  py-heap show ADDR               one object: type, size, refcount, value
-  py-heap referents ADDR          what it holds, and how
-  py-heap referrers ADDR [--depth N]
-                                  who holds it (as gc.get_referrers())
-  py-heap path ADDR [--all N]     why it is alive: the chain from a root
-  py-heap cycles [--unreachable]  reference cycles; what gc.collect() frees
-  py-heap refcount ADDR           refcount against the references found
-  py-heap refcheck [--min-excess K] [--type T]
-                                  the refcount audit: suspected leaks
-  py-heap info                    what py-heap found and how
-Every subcommand takes --json. ADDR may be any GDB expression.
-"set py-heap-json on" makes every subcommand print JSON.
-The work is done by libpyheap; set PYHEAP_LIB to choose the library
-(default: build/lib/libpyheap.so of the source tree this file is in,
-or PREFIX/lib/libpyheap.so when installed)."""
-
-    def __init__(self):
-        super().__init__("py-heap", gdb.COMMAND_DATA, gdb.COMPLETE_NONE,
-                         True)
-
-    def invoke(self, arg, from_tty):
-        self.dont_repeat()
-        try:
-            words = gdb.string_to_argv(arg)
-        except Exception as e:
-            raise _pyheap_err(str(e))
-        if not words:
-            gdb.execute("help py-heap", from_tty)
-            return
-        # A command libpyheap has and this file does not know yet; the
-        # library reports an unknown one.
-        _pyheap_run(words[0], words[1:])
-
-
-class PyHeapTypesCommand(gdb.Command):
-    """Show which Python types fill the heap.
-
-Usage: py-heap types [--limit N] [--sort count|size] [--json]
-
-Counts the objects of each type and sums their sys.getsizeof() sizes.
-  --limit N            show the N biggest types (the rest in one line)
-  --sort count|size    order by number of objects or by bytes
-  --json               print JSON instead of a table"""
-
-    def __init__(self):
-        super().__init__("py-heap types", gdb.COMMAND_DATA,
-                         gdb.COMPLETE_NONE)
-
-    def invoke(self, arg, from_tty):
-        self.dont_repeat()
-        _pyheap_run("types", arg)
-
-
-class PyHeapListCommand(gdb.Command):
-    """List the Python objects of one type.
-
-Usage: py-heap list TYPE [--limit N] [--min-size B] [--json]
-
-Prints the address, sys.getsizeof() size and a short value of each object
-whose type is named TYPE (as "py-heap types" prints it).
-  --limit N            show at most N objects
-  --min-size B         only objects of at least B bytes
-  --json               print JSON instead of a table"""
-
-    def __init__(self):
-        super().__init__("py-heap list", gdb.COMMAND_DATA,
-                         gdb.COMPLETE_NONE)
-
-    def invoke(self, arg, from_tty):
-        self.dont_repeat()
-        _pyheap_run("list", arg)
-
-
-class PyHeapInfoCommand(gdb.Command):
-    """Show what py-heap found in the core.
-
-Usage: py-heap info [--json]
-
-Prints the Python version, executable and build-id, where the runtime state
-is, how many threads and objects were found, how objects were found, and
-how much memory the core did not save."""
-
-    def __init__(self):
-        super().__init__("py-heap info", gdb.COMMAND_DATA,
-                         gdb.COMPLETE_NONE)
-
-    def invoke(self, arg, from_tty):
-        self.dont_repeat()
-        _pyheap_run("info", arg)
+def _pyheap_run_alone(argv, json):
+    """A command that needs no process (help, version, CMD --help)."""
+    lib = _pyheap_get_lib()
+    args = [_pyheap_bytes(a) for a in argv]
+    c_argv = (ctypes.c_char_p * (len(args) + 1))(*args, None)
+    out = ctypes.c_void_p()
+    err = lib.ph_session_exec(None, len(args), c_argv, 1 if json else 0,
+                              None, ctypes.byref(out))
+    if err and out.value:
+        lib.ph_free(out.value)
+    lib.check(err)
+    return lib.take_string(out.value)
 
 
 def _pyheap_address_words(words, options_with_value):
@@ -561,172 +494,174 @@ def _pyheap_address_words(words, options_with_value):
     return out
 
 
-def _pyheap_run_addr(subcommand, arg, options_with_value=()):
+def _pyheap_type_names():
+    """The type names of the current session, for completion."""
     try:
-        words = gdb.string_to_argv(arg)
-    except Exception as e:
-        raise _pyheap_err(str(e))
-    _pyheap_run(subcommand, _pyheap_address_words(words, options_with_value))
+        session = _pyheap_state.get()
+    except gdb.GdbError:
+        return []
+    names = getattr(session, "type_names", None)
+    if names is None:
+        import json
+        try:
+            out = session.run(["types", "--limit", "0"], True)
+            names = sorted(t["type"] for t in json.loads(out)["types"])
+        except Exception:
+            names = []
+        session.type_names = names
+    return names
 
 
-class PyHeapShowCommand(gdb.Command):
-    """Show one Python object: type, size, refcount, GC state and value.
-
-Usage: py-heap show ADDR [--limit N] [--json]
-
-ADDR is the object's address (id() in the process), or any GDB expression
-that evaluates to it ($rax, a variable). Prints its type, sys.getsizeof()
-size, refcount, GC state, a repr()-like value, and what it holds (items,
-keys, attributes), at most N of them (default 20; 0 for all)."""
-
-    def __init__(self):
-        super().__init__("py-heap show", gdb.COMMAND_DATA,
-                         gdb.COMPLETE_EXPRESSION)
-
-    def invoke(self, arg, from_tty):
-        self.dont_repeat()
-        _pyheap_run_addr("show", arg, ("--limit",))
-
-
-class PyHeapReferentsCommand(gdb.Command):
-    """List what one Python object refers to, and how.
-
-Usage: py-heap referents ADDR [--json]
-
-Each referent with its address, type and the way it is held: an index
-([3]), a dict key (['name']), an attribute (.name), a field (.__dict__);
-weak references are marked (weak), guessed ones (conservative)."""
-
-    def __init__(self):
-        super().__init__("py-heap referents", gdb.COMMAND_DATA,
-                         gdb.COMPLETE_EXPRESSION)
-
-    def invoke(self, arg, from_tty):
-        self.dont_repeat()
-        _pyheap_run_addr("referents", arg)
+def _pyheap_doc(c):
+    """A command's GDB help: what `help py-heap CMD` prints."""
+    import textwrap
+    summary = c["summary"]
+    if not summary.startswith("py-heap"):
+        summary = summary[:1].upper() + summary[1:]
+    lines = [summary + ".", "",
+             "Usage: py-heap %s [--json]" % c["synopsis"], ""]
+    lines += textwrap.wrap(c["help"], 76)
+    opts = [(o["name"] + (" " + o["metavar"] if o["metavar"] else ""),
+             o["help"] + (" (default: %s)" % o["default"]
+                          if o["default"] else ""))
+            for o in c["options"]]
+    opts.append(("--json", "print JSON instead of text"))
+    lines.append("")
+    for name, text in opts:
+        wrapped = textwrap.wrap(text, 54) or [""]
+        lines.append("  %-20s %s" % (name, wrapped[0]))
+        lines += ["  %-20s %s" % ("", w) for w in wrapped[1:]]
+    if c["operand"] == "ADDR":
+        lines.append("")
+        lines += textwrap.wrap("ADDR is the object's address (id() in the "
+                               "process), or any GDB expression that "
+                               "evaluates to it ($rax, a variable).", 76)
+    return "\n".join(lines)
 
 
-class PyHeapReferrersCommand(gdb.Command):
-    """List who holds one Python object: the answer gc.get_referrers() gives.
+class _PyHeapSubcommand(gdb.Command):
+    """A subcommand of py-heap, made from its entry in the command table."""
 
-Usage: py-heap referrers ADDR [--depth N] [--limit N] [--json]
-
-Each object that holds a strong reference to ADDR, with the way it holds
-it, and the roots (module globals, thread frame locals, C data) that hold it
-directly. --depth N follows referrers of referrers N levels up (1 to 16)."""
-
-    def __init__(self):
-        super().__init__("py-heap referrers", gdb.COMMAND_DATA,
-                         gdb.COMPLETE_EXPRESSION)
+    def __init__(self, entry):
+        self.entry = entry
+        self.values = [o["name"] for o in entry["options"]
+                       if o["kind"] != "flag"]
+        # (no completer class: GDB then calls complete() below)
+        super().__init__("py-heap " + entry["name"], gdb.COMMAND_DATA)
 
     def invoke(self, arg, from_tty):
         self.dont_repeat()
-        _pyheap_run_addr("referrers", arg, ("--depth", "--limit"))
+        try:
+            words = gdb.string_to_argv(arg)
+        except Exception as e:
+            raise _pyheap_err(str(e))
+        if self.entry["operand"] == "ADDR":
+            words = _pyheap_address_words(words, self.values)
+        _pyheap_run(self.entry["name"], words)
+
+    def complete(self, text, word):
+        try:
+            words = gdb.string_to_argv(text)
+        except Exception:
+            return []
+        # GDB breaks words at '-' and '.' too: match the whole word being
+        # typed, and hand back only what follows GDB's idea of it.
+        cur = ""
+        if text and not text[-1].isspace() and words:
+            cur = words.pop()
+        word = word or ""
+        keep = len(cur) - len(word)
+
+        def matching(names):
+            return [n[keep:] for n in names if n.startswith(cur)]
+
+        prev = words[-1] if words else None
+        opts = {o["name"]: o for o in self.entry["options"]}
+        if prev in opts and opts[prev]["kind"] != "flag":
+            o = opts[prev]
+            if o["choices"]:
+                return matching(o["choices"])
+            if o["complete"] == "type":
+                return matching(_pyheap_type_names())
+            if o["complete"] == "file":
+                return gdb.COMPLETE_FILENAME
+            return []
+        if cur.startswith("-"):
+            return matching(sorted(opts) + ["--json", "--help"])
+        kind = self.entry["operand_complete"]
+        if kind == "type":
+            return matching(_pyheap_type_names())
+        if kind == "expression":
+            return gdb.COMPLETE_EXPRESSION
+        if kind == "command":
+            return matching([c["name"] for c in _pyheap_table["commands"]])
+        return []
 
 
-class PyHeapPathCommand(gdb.Command):
-    """Show why a Python object is alive: the chain from a root to it.
+class PyHeapCommand(gdb.Command):
+    def __init__(self, table):
+        import textwrap
+        rows = []
+        for c in table["commands"]:
+            syn = "py-heap " + c["synopsis"]
+            summary = textwrap.wrap(c["summary"], 79 - 35)
+            if len(syn) > 32:       # the summary under a long synopsis
+                rows.append("  " + syn)
+                syn = ""
+            rows += ["  %-32s %s" % (syn if i == 0 else "", line)
+                     for i, line in enumerate(summary)]
+        self.__doc__ = """Inspect the Python objects in a CPython core dump or process.
 
-Usage: py-heap path ADDR [--all N] [--json]
+py-heap reads the memory of the CPython process whose core file GDB has
+loaded, finds the interpreter's runtime state and enumerates every Python
+object, without running code in the process. It works on a core file
+(gdb PYTHON CORE) and on a live process GDB has stopped (gdb -p PID):
+after `continue` and a stop, the commands see the new state.
+CPython 3.8 to 3.15 are supported.
 
-The shortest chain of strong references from a root (a module's globals,
-a thread's frame, the interpreter, C data) to ADDR, root first, each step
-labelled. --all N gives up to N distinct chains. An object no root reaches
-is garbage: held only by a cycle or by a reference py-heap cannot see."""
+Subcommands:
+%s
 
-    def __init__(self):
-        super().__init__("py-heap path", gdb.COMMAND_DATA,
-                         gdb.COMPLETE_EXPRESSION)
-
-    def invoke(self, arg, from_tty):
-        self.dont_repeat()
-        _pyheap_run_addr("path", arg, ("--all",))
-
-
-class PyHeapCyclesCommand(gdb.Command):
-    """List reference cycles, and what gc.collect() would free now.
-
-Usage: py-heap cycles [--unreachable] [--min-size B] [--limit N]
-                      [--sort size|count] [--json]
-
-The strongly connected components of the graph of strong references with
-more than one object or a self-reference, largest first: objects, bytes,
-types, and one loop through each written out edge by edge.
---unreachable keeps the cycles no outside reference keeps alive: the
-garbage the collector would free (found as the collector does: refcounts
-less the references among tracked objects)."""
-
-    def __init__(self):
-        super().__init__("py-heap cycles", gdb.COMMAND_DATA,
-                         gdb.COMPLETE_NONE)
-
-    def invoke(self, arg, from_tty):
-        self.dont_repeat()
-        _pyheap_run("cycles", arg)
-
-
-class PyHeapRefcountCommand(gdb.Command):
-    """Compare one object's refcount with the references that exist.
-
-Usage: py-heap refcount ADDR [--json]
-
-Prints ob_refcnt, every strong reference py-heap found (objects, thread
-frames, the interpreter, C data) and the difference: an excess is held by
-code py-heap cannot see, or leaked by a C extension."""
-
-    def __init__(self):
-        super().__init__("py-heap refcount", gdb.COMMAND_DATA,
-                         gdb.COMPLETE_EXPRESSION)
-
-    def invoke(self, arg, from_tty):
-        self.dont_repeat()
-        _pyheap_run_addr("refcount", arg)
-
-
-class PyHeapRefcheckCommand(gdb.Command):
-    """Audit every refcount in the heap: suspected C-extension leaks.
-
-Usage: py-heap refcheck [--min-excess K] [--type T] [--limit N] [--json]
-
-Objects whose refcount exceeds the references found by at least K
-(default 1), grouped by type, worst first; and objects with fewer
-references than found (over-released, or corrupt)."""
-
-    def __init__(self):
-        super().__init__("py-heap refcheck", gdb.COMMAND_DATA,
-                         gdb.COMPLETE_NONE)
-
-    def invoke(self, arg, from_tty):
-        self.dont_repeat()
-        _pyheap_run("refcheck", arg)
-
-
-class PyHeapSummaryCommand(gdb.Command):
-    """A first look at the heap: totals, top types, GC and pymalloc.
-
-Usage: py-heap summary [--json]
-
-Objects and bytes, the ten largest types, GC generations, pymalloc pools
-(used, free, fragmentation) and threads."""
-
-    def __init__(self):
-        super().__init__("py-heap summary", gdb.COMMAND_DATA,
-                         gdb.COMPLETE_NONE)
+Every subcommand takes --json. ADDR may be any GDB expression.
+"set py-heap-json on" makes every subcommand print JSON.
+The work is done by libpyheap %s; set PYHEAP_LIB to choose the library
+(default: build/lib/libpyheap.so of the source tree this file is in,
+or PREFIX/lib/libpyheap.so when installed).""" % ("\n".join(rows),
+                                                  table["version"])
+        super().__init__("py-heap", gdb.COMMAND_DATA, gdb.COMPLETE_NONE,
+                         True)
 
     def invoke(self, arg, from_tty):
         self.dont_repeat()
-        _pyheap_run("summary", arg)
+        try:
+            words = gdb.string_to_argv(arg)
+        except Exception as e:
+            raise _pyheap_err(str(e))
+        if not words:
+            gdb.execute("help py-heap", from_tty)
+            return
+        # A command this GDB session has no subcommand for: the library
+        # reports an unknown one.
+        _pyheap_run(words[0], words[1:])
 
 
-PyHeapCommand()
-PyHeapTypesCommand()
-PyHeapListCommand()
-PyHeapInfoCommand()
-PyHeapShowCommand()
-PyHeapReferentsCommand()
-PyHeapReferrersCommand()
-PyHeapPathCommand()
-PyHeapCyclesCommand()
-PyHeapRefcountCommand()
-PyHeapRefcheckCommand()
-PyHeapSummaryCommand()
+def _pyheap_subcommand_class(entry):
+    """A class of its own per subcommand: GDB takes its help from the
+    class's docstring."""
+    return type("PyHeap_%s" % entry["name"], (_PyHeapSubcommand,),
+                {"__doc__": _pyheap_doc(entry)})
+
+
+def _pyheap_define_commands():
+    global _pyheap_table, _pyheap_no_process
+    _pyheap_table = _pyheap_get_lib().table()
+    _pyheap_no_process = {c["name"] for c in _pyheap_table["commands"]
+                          if not c["needs_process"]}
+    PyHeapCommand(_pyheap_table)
+    for entry in _pyheap_table["commands"]:
+        _pyheap_subcommand_class(entry)(entry)
+
+
+_pyheap_table = {"commands": []}
+_pyheap_no_process = set()
+_pyheap_define_commands()

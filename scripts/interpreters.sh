@@ -34,6 +34,35 @@ for pair in bullseye:/usr/bin/python3.9 trixie:/usr/bin/python3.13 \
 		missing=1
 	fi
 done
+# Free-threaded builds (--disable-gil), built from Debian's sources in the
+# roots by fixtures/provision.sh trixie-ft / sid-ft: only with PYHEAP_FT=1
+# for now (py-heap refuses free-threaded builds until issue 19 lands).
+# sid-ft's python3.14t and python3.15t need their Debian sources, which
+# the mirror may not serve: a source the mirror does not have is said, not
+# fatal; any other failure is (in CI, PYHEAP_REQUIRE_ROOTS=1).
+if [ "${PYHEAP_FT:-0}" = 1 ]; then
+	for pair in trixie-ft:/opt/python3.13t/bin/python3.13t \
+		trixie-ft:/opt/python3.13td/bin/python3.13td \
+		sid-ft:/opt/python3.14t/bin/python3.14t \
+		sid-ft:/opt/python3.15t/bin/python3.15t; do
+		suite=${pair%%:*} py=${pair#*:}
+		err=$(mktemp)
+		r=$(bash "$here/fixtures/provision.sh" "$suite" 2>"$err" | tail -1)
+		if [ -n "$r" ] && [ -x "$r$py" ]; then
+			out+=("$r::$py")
+		elif pkg=$(basename "$py" | sed -E 's/t?d?$//') &&
+			grep -q "the mirror has no source of $pkg " "$err"; then
+			# Not to be had here: said, not a failure.
+			echo "interpreters.sh: no free-threaded $py: the mirror has no source of" \
+				"$pkg $(grep -m1 -o "the mirror has no source of $pkg [^ ;]*" "$err" |
+					awk '{print $NF}') (fixtures/provision.sh $suite): not tested" >&2
+		else
+			echo "interpreters.sh: no free-threaded $py (fixtures/provision.sh $suite failed): not tested" >&2
+			missing=1
+		fi
+		rm -f "$err"
+	done
+fi
 echo "${out[@]}"
 # CI must cover every interpreter: there, a root that could not be made
 # fails the run (PYHEAP_REQUIRE_ROOTS=1, set by .ci/run).

@@ -28,22 +28,36 @@ extern "C" {
 
 /* ---- Errors ------------------------------------------------------------ */
 
-/* The one list of error codes. ph_error_code_name() gives a stable name. */
+/*
+ * The one list of error codes: X(NAME, name, description). NAME gives
+ * PH_ERR_NAME (numbered from 1, in this order: never reorder, append),
+ * name is what ph_error_code_name() and JSON answers say, description what
+ * ph_error_code_description() says.
+ */
+#define PH_ERROR_LIST(X)                                                       \
+	X(NOMEM, "nomem", "out of memory")                                     \
+	X(OS, "os", "a system call failed")                                    \
+	X(USAGE, "usage", "bad command line or arguments")                     \
+	X(NOT_CORE, "not-core", "the file is not an ELF core")                 \
+	X(TRUNCATED, "truncated", "the core is shorter than its headers say")  \
+	X(ELF, "elf", "a file could not be parsed as ELF")                     \
+	X(FAULT, "fault", "memory at an address is not readable")              \
+	X(NOT_SAVED, "not-saved", "memory the core did not save")              \
+	X(NO_PYTHON, "no-python", "no CPython runtime in the process")         \
+	X(UNSUPPORTED, "unsupported",                                          \
+	  "a CPython version or build py-heap does not support")               \
+	X(BUILD_ID_MISMATCH, "build-id-mismatch",                              \
+	  "an executable does not match the core")                             \
+	X(CORRUPT, "corrupt", "inferior data is implausible")                  \
+	X(NOT_FOUND, "not-found", "no such object, type or command")           \
+	X(INTERRUPTED, "interrupted", "interrupted (ph_interrupt)")            \
+	X(WRITE, "write", "the output could not be written")
+
 enum ph_error_code {
-	PH_ERR_NOMEM = 1,   /* out of memory */
-	PH_ERR_OS,	    /* a system call failed (errno in message) */
-	PH_ERR_USAGE,	    /* bad command line or arguments */
-	PH_ERR_NOT_CORE,    /* the file is not an ELF core */
-	PH_ERR_TRUNCATED,   /* the core is shorter than its headers say */
-	PH_ERR_ELF,	    /* libelf could not parse a file */
-	PH_ERR_FAULT,	    /* memory at an address is not readable */
-	PH_ERR_NOT_SAVED,   /* memory the core did not save */
-	PH_ERR_NO_PYTHON,   /* no CPython runtime in the process */
-	PH_ERR_UNSUPPORTED, /* a CPython version py-heap does not support */
-	PH_ERR_BUILD_ID_MISMATCH, /* an executable does not match the core */
-	PH_ERR_CORRUPT,		  /* inferior data is implausible */
-	PH_ERR_NOT_FOUND,	  /* no such object, type or command */
-	PH_ERR_INTERRUPTED,	  /* ph_interrupt() stopped a long command */
+	PH_ERR_NONE_ = 0,
+#define PH_ERROR_ENUM_(NAME, name, description) PH_ERR_##NAME,
+	PH_ERROR_LIST(PH_ERROR_ENUM_)
+#undef PH_ERROR_ENUM_
 };
 
 struct ph_error;
@@ -51,6 +65,7 @@ struct ph_error;
 /* The code, message, and where it applies the fault address or path. */
 PH_EXPORT enum ph_error_code ph_error_code(const struct ph_error *err);
 PH_EXPORT const char *ph_error_code_name(enum ph_error_code code);
+PH_EXPORT const char *ph_error_code_description(enum ph_error_code code);
 PH_EXPORT const char *ph_error_message(const struct ph_error *err);
 /* 0 when the error has no address. */
 PH_EXPORT uint64_t ph_error_address(const struct ph_error *err);
@@ -150,6 +165,62 @@ PH_EXPORT bool ph_session_partial(struct ph_session *session);
 PH_EXPORT struct ph_error *ph_session_run(struct ph_session *session, int argc,
 					  const char *const *argv, bool json,
 					  char **ret);
+
+/* Flags for ph_session_exec(). */
+enum {
+	PH_EXEC_JSON = 1,  /* JSON instead of text (as --json) */
+	PH_EXEC_CHECK = 2, /* only check the command line: an error, or NULL */
+};
+
+/*
+ * As ph_session_run(), and more: session may be NULL for the commands that
+ * need no process (help, version); command, when not NULL, is the line the
+ * command came from, echoed as the JSON answer's "command" (--batch). In
+ * JSON, *ret is set on an error too: the error as a JSON object, to print
+ * (ph_error_json()). Free *ret with ph_free().
+ */
+PH_EXPORT struct ph_error *ph_session_exec(struct ph_session *session, int argc,
+					   const char *const *argv,
+					   unsigned flags, const char *command,
+					   char **ret);
+
+/*
+ * Runs one line of text as a command, e.g. "path 0x7f3d... --all 3": the
+ * line is split into words (blanks between them, 'single' or "double"
+ * quotes keep one together, # starts a comment) and run as by
+ * ph_session_exec() with the line as its command. A blank or comment line
+ * does nothing: NULL, and *ret NULL.
+ */
+PH_EXPORT struct ph_error *ph_session_exec_line(struct ph_session *session,
+						const char *line,
+						unsigned flags, char **ret);
+
+/*
+ * An error as the JSON object py-heap prints for it, newline-ended:
+ * {"command": ..., "error": {"code", "message"}, "partial", "notes"}
+ * ("command" only when given; session may be NULL). NULL when out of
+ * memory; free with ph_free().
+ */
+PH_EXPORT char *ph_error_json(const struct ph_error *err,
+			      struct ph_session *session, const char *command);
+
+/* ---- The command line's own options --------------------------------------
+ * The options before the command (--core, --pid, --json, ...), declared in
+ * the library's command table and parsed by its parser, so that the CLI,
+ * its usage text and the manual page agree. */
+struct ph_cli;
+
+/* Parses argv up to the command (argv[0] is the program). */
+PH_EXPORT struct ph_error *ph_cli_parse(int argc, const char *const *argv,
+					struct ph_cli **ret);
+/* The i-th value of an option ("--core", "--debug-dir"), or NULL. */
+PH_EXPORT const char *ph_cli_value(const struct ph_cli *cli, const char *option,
+				   size_t i);
+/* Whether a flag ("--json", "--help") was given. */
+PH_EXPORT bool ph_cli_flag(const struct ph_cli *cli, const char *option);
+/* The index in argv of the command's name (argc when there is none). */
+PH_EXPORT int ph_cli_command(const struct ph_cli *cli);
+PH_EXPORT void ph_cli_destroy(struct ph_cli *cli);
 
 /*
  * Asks the command running now (in any thread) to stop soon: it returns

@@ -1,4 +1,4 @@
-/* buf.c - growable strings, JSON string literals, hash map, array growth. */
+/* buf.c - growable strings, hash map, array growth. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,37 +69,6 @@ void ph_buf_printf(struct ph_buf *b, const char *fmt, ...)
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
 	va_end(ap);
 	b->len += (size_t)n;
-}
-
-void ph_buf_json_str(struct ph_buf *b, const char *s, size_t n)
-{
-	ph_buf_putc(b, '"');
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		switch (c) {
-		case '"':
-			ph_buf_puts(b, "\\\"");
-			break;
-		case '\\':
-			ph_buf_puts(b, "\\\\");
-			break;
-		case '\n':
-			ph_buf_puts(b, "\\n");
-			break;
-		case '\r':
-			ph_buf_puts(b, "\\r");
-			break;
-		case '\t':
-			ph_buf_puts(b, "\\t");
-			break;
-		default:
-			if (c < 0x20)
-				ph_buf_printf(b, "\\u%04x", c);
-			else
-				ph_buf_putc(b, (char)c);
-		}
-	}
-	ph_buf_putc(b, '"');
 }
 
 struct ph_error *ph_buf_finish(struct ph_buf *b, char **ret)

@@ -12,20 +12,15 @@ static struct ph_error nomem_error = {
 };
 
 static const char *const code_names[] = {
-	[PH_ERR_NOMEM] = "nomem",
-	[PH_ERR_OS] = "os",
-	[PH_ERR_USAGE] = "usage",
-	[PH_ERR_NOT_CORE] = "not-core",
-	[PH_ERR_TRUNCATED] = "truncated",
-	[PH_ERR_ELF] = "elf",
-	[PH_ERR_FAULT] = "fault",
-	[PH_ERR_NOT_SAVED] = "not-saved",
-	[PH_ERR_NO_PYTHON] = "no-python",
-	[PH_ERR_UNSUPPORTED] = "unsupported",
-	[PH_ERR_BUILD_ID_MISMATCH] = "build-id-mismatch",
-	[PH_ERR_CORRUPT] = "corrupt",
-	[PH_ERR_NOT_FOUND] = "not-found",
-	[PH_ERR_INTERRUPTED] = "interrupted",
+#define NAME_(NAME, name, description) [PH_ERR_##NAME] = name,
+	PH_ERROR_LIST(NAME_)
+#undef NAME_
+};
+
+static const char *const code_descriptions[] = {
+#define DESC_(NAME, name, description) [PH_ERR_##NAME] = description,
+	PH_ERROR_LIST(DESC_)
+#undef DESC_
 };
 
 static struct ph_error *error_vcreate(enum ph_error_code code, uint64_t address,
@@ -113,6 +108,14 @@ const char *ph_error_code_name(enum ph_error_code code)
 	if ((size_t)code < PH_ARRAY_SIZE(code_names) && code_names[code])
 		return code_names[code];
 	return "unknown";
+}
+
+const char *ph_error_code_description(enum ph_error_code code)
+{
+	if ((size_t)code < PH_ARRAY_SIZE(code_descriptions) &&
+	    code_descriptions[code])
+		return code_descriptions[code];
+	return "unknown error";
 }
 
 const char *ph_error_message(const struct ph_error *err)

@@ -48,11 +48,11 @@ void ph_graph_destroy(struct ph_graph *g);
 /* The object number at addr, or PH_NONE. */
 uint32_t ph_graph_lookup(const struct ph_graph *g, uint64_t addr);
 
-/* Writes how src holds dst ("['key']", ".attr", "[3]") into out. */
 /* How many steps from its root (the shortest path's length), or
  * UINT32_MAX when no root reaches it. */
 uint32_t ph_graph_depth(const struct ph_graph *g, uint32_t obj);
 
+/* Writes how src holds dst ("['key']", ".attr", "[3]") into out. */
 void ph_graph_label(struct ph_graph *g, uint32_t src, uint32_t dst,
 		    struct ph_buf *out);
 
@@ -62,5 +62,35 @@ void ph_graph_label(struct ph_graph *g, uint32_t src, uint32_t dst,
  * million times). Returns how many were written. */
 size_t ph_graph_labels(struct ph_graph *g, uint32_t src, uint32_t dst,
 		       size_t max, struct ph_buf *out);
+
+/* Writes how a referrer holds a reference of this kind ("['key']", ".attr",
+ * "[3]") into out. */
+void ph_edge_label_write(struct ph_heap *h, enum ph_edge_kind kind,
+			 uint64_t data, struct ph_buf *out);
+
+/* ---- cycles (graph_cycles.c) ---- */
+
+/* The strongly connected components that hold a cycle (more than one
+ * object, or one that refers to itself). */
+struct ph_scc {
+	uint32_t *comp; /* component by object number, PH_NONE: on no cycle */
+	uint32_t ncomp;
+};
+
+/* Tarjan's algorithm, iterative (no recursion for any graph shape). */
+struct ph_error *ph_graph_scc(struct ph_graph *g, struct ph_scc *ret);
+
+/* What gc.collect() would free now, found as the collector does: a byte
+ * per object number, 1 = unreachable; NULL and *ret_err on failure. */
+uint8_t *ph_graph_gc_unreachable(struct ph_graph *g, struct ph_error **ret_err);
+
+/* Both of the above, one on each core. */
+struct ph_error *ph_graph_cycles(struct ph_graph *g, struct ph_scc *ret_scc,
+				 uint8_t **ret_dead);
+
+/* The shortest loop from first back to itself inside its component, at
+ * most max objects written into loop; returns how many. */
+size_t ph_graph_scc_loop(struct ph_graph *g, const struct ph_scc *sc,
+			 uint32_t first, uint32_t *loop, size_t max);
 
 #endif /* PH_GRAPH_H */

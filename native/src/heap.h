@@ -47,9 +47,16 @@ struct ph_type {
 	uint64_t count, bytes;
 };
 
+/* A type's name as repr(type(obj)) shows it ("?" when unknown). */
 static inline const char *ph_type_name(const struct ph_type *t)
 {
 	return t->name ? t->name : "?";
+}
+
+/* (its older name, which the queries call) */
+static inline const char *tname(const struct ph_type *t)
+{
+	return ph_type_name(t);
 }
 
 /* Are the objects of type t type objects (t is type or a metaclass)? */
@@ -286,10 +293,11 @@ void ph_heap_find_interned(struct ph_heap *h);
 
 /* ---- reprs (kinds.c, kind_str.c) ------------------------------------- */
 
-/* A short repr()-like rendering of the object at addr. */
+/* Any object, briefly: 'text', 42, <dict of 3 items>, <Foo object at ..>
+ * (its kind's repr operation). */
 void ph_repr_object(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 		    struct ph_buf *out);
-/* A str's repr, at most max characters. */
+/* A str object as repr() would show it, cut after max characters. */
 void ph_repr_str(struct ph_heap *h, uint64_t addr, struct ph_buf *out,
 		 size_t max);
 

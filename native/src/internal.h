@@ -45,8 +45,6 @@ void ph_buf_putn(struct ph_buf *b, const char *s, size_t n);
 void ph_buf_puts(struct ph_buf *b, const char *s);
 void ph_buf_putc(struct ph_buf *b, char c);
 void ph_buf_printf(struct ph_buf *b, const char *fmt, ...) PH_PRINTF(2, 3);
-/* Appends s as a JSON string literal, quotes included. */
-void ph_buf_json_str(struct ph_buf *b, const char *s, size_t n);
 /* Hands over the string (NUL-terminated) or an error if allocation failed. */
 struct ph_error *ph_buf_finish(struct ph_buf *b, char **ret);
 /* Formats n with thousands separators: 1,234,567. */

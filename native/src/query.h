@@ -1,57 +1,382 @@
-/* query.h - what the commands share: renderings and the graph. */
+/* query.h - the queries: each command's question asked of a session, and
+ * its answer as a typed result. No query writes into the heap or the
+ * graph; no query formats text or JSON (the renderers do, render_*.c).
+ *
+ * A result is owned by the caller (ph_*_result_destroy frees it); it may
+ * point into the session (type names, notes), so it is used before the
+ * session is destroyed. Strings a result makes (reprs, labels, root names)
+ * are kept in its struct ph_strings and named by offset. */
 #ifndef PH_QUERY_H
 #define PH_QUERY_H
 
-#include "graph.h"
+#include "session.h"
 
-const char *tname(const struct ph_type *t);
-void ph_repr_str(struct ph_heap *h, uint64_t addr, struct ph_buf *out,
-		 size_t max);
-void ph_repr_object(struct ph_heap *h, uint64_t addr, uint32_t tidx,
-		    struct ph_buf *out);
-void ph_edge_label_write(struct ph_heap *h, enum ph_edge_kind kind,
-			 uint64_t data, struct ph_buf *out);
-
-struct ph_session {
-	struct ph_target *target;
-	struct ph_runtime *rt;
-	struct ph_heap *heap;	/* built on first use, kept */
-	struct ph_graph *graph; /* likewise */
-	struct ph_buf notes;
-	bool partial; /* damaged input: the answer is incomplete */
+/* ---- strings a result owns ---- */
+struct ph_strings {
+	struct ph_buf buf;
 };
 
-/* A command's arguments, as it consumes them. */
-struct args {
-	int argc;
-	const char *const *argv;
-	int pos;
-	const char *cmd;
+/* Copies s (n bytes) and returns its offset; the string is NUL-ended. */
+size_t ph_strings_add(struct ph_strings *st, const char *s, size_t n);
+/* The string at off: valid while st is. */
+static inline const char *ph_strings_get(const struct ph_strings *st,
+					 size_t off)
+{
+	return st->buf.data ? st->buf.data + off : "";
+}
+void ph_strings_free(struct ph_strings *st);
+
+/* An object as results name it. */
+struct ph_obj_ref {
+	uint64_t addr;
+	const char *type; /* the session's */
 };
 
-struct ph_error *session_heap(struct ph_session *s);
-/* A session on a target opened by other means (fuzzing); takes it. */
-struct ph_error *ph_session_create_from_target(struct ph_target *t,
-					       struct ph_session **ret);
-/* The whole graph, built once per session (completed if only its edges
- * were built). */
-struct ph_error *session_graph(struct ph_session *s);
-/* At least the referents (cycles): the rest is built when asked for. */
-struct ph_error *session_graph_edges(struct ph_session *s);
-struct ph_error *parse_u64(const char *cmd, const char *opt, const char *v,
-			   uint64_t *ret);
+/* One edge: the object at its other end and how it is held. */
+struct ph_edge_row {
+	struct ph_obj_ref obj;
+	size_t via;  /* label ("['key']", ".attr"), in the result's strings */
+	size_t repr; /* show's referents only: the object's short repr */
+	bool strong;
+};
 
-#define PH_COMMAND(name)                                                       \
-	struct ph_error *name(struct ph_session *s, struct args *a, bool json, \
-			      struct ph_buf *out)
-PH_COMMAND(cmd_show);
-PH_COMMAND(cmd_referents);
-PH_COMMAND(cmd_referrers);
-PH_COMMAND(cmd_path);
-PH_COMMAND(cmd_types);
-PH_COMMAND(cmd_cycles);
-PH_COMMAND(cmd_refcount);
-PH_COMMAND(cmd_refcheck);
-PH_COMMAND(cmd_summary);
+/* The address argument of a command: the object it names, or an error
+ * (not an address, no object there). */
+struct ph_error *ph_query_object(struct ph_session *s, const char *cmd,
+				 const char *addr_arg, uint32_t *ret);
+
+/* ---- types ---- */
+struct ph_types_opts {
+	uint64_t limit; /* rows kept whole; 0: all */
+	bool by_count;	/* else by bytes */
+};
+
+struct ph_type_row {
+	const char *name;
+	uint64_t count, bytes;
+};
+
+struct ph_types_result {
+	const char *python;
+	uint64_t objects, bytes;
+	struct ph_type_row *rows; /* every type with objects, in order */
+	size_t nrows;
+	size_t shown;			 /* the first rows, as --limit keeps */
+	uint64_t rest_count, rest_bytes; /* the rows after those, summed */
+};
+
+struct ph_error *ph_query_types(struct ph_session *s,
+				const struct ph_types_opts *o,
+				struct ph_types_result **ret);
+void ph_types_result_destroy(struct ph_types_result *r);
+
+/* ---- list ---- */
+struct ph_list_opts {
+	const char *type;
+	uint64_t limit, min_size;
+};
+
+struct ph_list_row {
+	uint64_t addr, size;
+	size_t repr;
+};
+
+struct ph_list_result {
+	const char *type;
+	uint64_t count; /* matching objects, before --limit */
+	struct ph_list_row *rows;
+	size_t shown;
+	struct ph_strings str;
+};
+
+struct ph_error *ph_query_list(struct ph_session *s,
+			       const struct ph_list_opts *o,
+			       struct ph_list_result **ret);
+void ph_list_result_destroy(struct ph_list_result *r);
+
+/* ---- info ---- */
+struct ph_info_result {
+	const char *version; /* py-heap's */
+	const char *python;
+	bool debug_build;
+	const char *allocator;
+	const char *executable;
+	char build_id[129];
+	const char *runtime_in;
+	uint64_t runtime_address;
+	const char *layout_source;
+	bool layout_cached;
+	size_t threads;
+	uint64_t objects, found_gc, found_ref, found_root, found_pool;
+	size_t types, pools;
+	const char *pool_source;
+	const char *debug_file, *debug_source; /* NULL: none */
+	uint64_t memory_not_saved;
+	uint64_t gc_list_damaged, gc_zeroed_links, gc_bad_objects,
+		gc_zeroed_objects, gc_damaged_objects, refs_into_missing,
+		refs_to_zeros, refs_to_damaged, refs_wild, pools_inconsistent;
+};
+
+struct ph_error *ph_query_info(struct ph_session *s,
+			       struct ph_info_result **ret);
+void ph_info_result_destroy(struct ph_info_result *r);
+
+/* ---- summary ---- */
+struct ph_summary_result {
+	const char *python;
+	struct ph_types_result *types; /* the largest ten, by bytes */
+	size_t threads;
+	uint64_t gens[5]; /* untracked or no GC, generations 0-2, permanent */
+	size_t pools;
+	uint64_t pool_bytes, used_blocks, used_bytes, free_bytes;
+	double fragmentation_percent;
+};
+
+struct ph_error *ph_query_summary(struct ph_session *s,
+				  struct ph_summary_result **ret);
+void ph_summary_result_destroy(struct ph_summary_result *r);
+
+/* ---- show ---- */
+struct ph_show_opts {
+	const char *addr;
+	uint64_t limit; /* referents kept; 0: all */
+};
+
+struct ph_show_result {
+	struct ph_obj_ref obj;
+	uint64_t size;
+	int64_t refcount;
+	const char *gc;
+	const char *found_by;
+	bool reachable;
+	uint64_t referrers;
+	size_t repr;
+	struct ph_edge_row *refs; /* the referents kept */
+	size_t nrefs;
+	size_t refs_total; /* all of them */
+	struct ph_strings str;
+};
+
+struct ph_error *ph_query_show(struct ph_session *s,
+			       const struct ph_show_opts *o,
+			       struct ph_show_result **ret);
+void ph_show_result_destroy(struct ph_show_result *r);
+
+/* ---- referents ---- */
+struct ph_referents_result {
+	uint64_t addr;
+	struct ph_edge_row *refs; /* the first --limit of them */
+	size_t nrefs;
+	size_t total; /* all of them */
+	struct ph_strings str;
+};
+
+/* At most limit referents are kept (0: all); all are counted. */
+struct ph_error *ph_query_referents(struct ph_session *s, const char *addr,
+				    uint64_t limit,
+				    struct ph_referents_result **ret);
+void ph_referents_result_destroy(struct ph_referents_result *r);
+
+/* ---- referrers ---- */
+struct ph_referrers_opts {
+	const char *addr;
+	uint64_t depth; /* 1 to 16 */
+	uint64_t limit; /* referrers kept per object; 0: all */
+};
+
+#define PH_NO_NODE SIZE_MAX
+
+/* A node of the tree of referrers: node 0 is the object asked about. */
+struct ph_referrer {
+	struct ph_obj_ref obj;
+	size_t via;	      /* how it holds its parent (not for node 0) */
+	bool tree;	      /* depth > 1 here: its roots and referrers */
+	bool expanded;	      /* its referrers are its children */
+	bool shown_above;     /* a tree node expanded elsewhere already */
+	size_t roots, nroots; /* root names: result->root_names[roots..] */
+	size_t first_child, next_sibling; /* PH_NO_NODE: none */
+	uint64_t more;			  /* referrers not shown (--limit) */
+};
+
+struct ph_referrers_result {
+	uint64_t depth;
+	struct ph_referrer *nodes;
+	size_t nnodes;
+	size_t *root_names; /* offsets into str */
+	size_t nroot_names;
+	bool truncated; /* stopped at PH_REFERRERS_MAX entries */
+	bool no_referrers;
+	struct ph_strings str;
+};
+
+#define PH_REFERRERS_MAX 10000
+
+struct ph_error *ph_query_referrers(struct ph_session *s,
+				    const struct ph_referrers_opts *o,
+				    struct ph_referrers_result **ret);
+void ph_referrers_result_destroy(struct ph_referrers_result *r);
+
+/* ---- roots ---- */
+struct ph_roots_opts {
+	const char *match; /* only roots whose name contains it; NULL: all */
+	uint64_t limit;	   /* 0: all */
+};
+
+struct ph_root_row {
+	size_t name; /* in str */
+	struct ph_obj_ref obj;
+	uint64_t size;
+};
+
+struct ph_roots_result {
+	struct ph_root_row *rows; /* the kept ones, in the order found */
+	size_t nrows;
+	size_t total; /* matching roots */
+	struct ph_strings str;
+};
+
+struct ph_error *ph_query_roots(struct ph_session *s,
+				const struct ph_roots_opts *o,
+				struct ph_roots_result **ret);
+void ph_roots_result_destroy(struct ph_roots_result *r);
+
+/* ---- path ---- */
+struct ph_path_step {
+	struct ph_obj_ref obj;
+	size_t via; /* "" for the first */
+};
+
+struct ph_path {
+	size_t root;  /* its name, in the result's strings */
+	size_t first; /* steps[first .. first + n] */
+	size_t n;
+};
+
+struct ph_path_result {
+	uint64_t addr;
+	bool reachable;
+	struct ph_path *paths; /* the shortest first; more with --all N */
+	size_t npaths;
+	bool all; /* --all N with N > 1: "paths" too */
+	struct ph_path_step *steps;
+	size_t nsteps;
+	struct ph_strings str;
+};
+
+struct ph_error *ph_query_path(struct ph_session *s, const char *addr,
+			       uint64_t all, struct ph_path_result **ret);
+void ph_path_result_destroy(struct ph_path_result *r);
+
+/* ---- cycles ---- */
+struct ph_cycles_opts {
+	bool unreachable_only;
+	bool by_count;
+	uint64_t limit, min_size;
+};
+
+struct ph_cycle_type {
+	const char *name;
+	uint32_t count;
+};
+
+struct ph_cycle {
+	uint64_t objects, bytes;
+	bool unreachable;
+	uint32_t finalizers;
+	size_t types, ntypes;	  /* result->types[types..]: first seen first */
+	size_t members, nmembers; /* result->members[..]: at most 10,000 */
+	size_t loop, nloop;	  /* result->loop[..]: the edge to the next */
+};
+
+#define PH_CYCLE_MEMBERS_MAX 10000
+#define PH_CYCLE_LOOP_MAX 4096
+#define PH_UNREACHABLE_MAX 100000
+
+struct ph_cycles_result {
+	bool unreachable_only;
+	size_t total;		 /* cycles selected */
+	size_t shown;		 /* kept, as --limit says */
+	struct ph_cycle *cycles; /* the kept ones */
+	struct ph_cycle_type *types;
+	uint64_t *members;
+	struct ph_path_step *loop; /* via: the edge to the next member */
+	uint64_t unreachable_objects, unreachable_bytes;
+	uint64_t *unreachable; /* at most PH_UNREACHABLE_MAX */
+	size_t nunreachable;
+	uint64_t *gc_garbage; /* what gc.garbage holds */
+	size_t ngc_garbage;
+	size_t gc_garbage_edges; /* gc.garbage's references, its type's too */
+	size_t ntypes_all, nmembers_all, nloop_all; /* of the arrays above */
+	struct ph_strings str;
+};
+
+struct ph_error *ph_query_cycles(struct ph_session *s,
+				 const struct ph_cycles_opts *o,
+				 struct ph_cycles_result **ret);
+void ph_cycles_result_destroy(struct ph_cycles_result *r);
+
+/* ---- refcount ---- */
+struct ph_refcount_result {
+	struct ph_obj_ref obj;
+	int64_t refcount;
+	bool immortal, is_static;
+	int64_t found;
+	int64_t excess; /* refcount - found, saturated */
+	uint64_t from_objects, outside, conservative;
+	struct ph_edge_row *refs; /* labelled, one per reference */
+	size_t nrefs;
+	size_t *roots; /* names, in str */
+	size_t nroots;
+	struct ph_strings str;
+};
+
+struct ph_error *ph_query_refcount(struct ph_session *s, const char *addr,
+				   size_t max_refs,
+				   struct ph_refcount_result **ret);
+void ph_refcount_result_destroy(struct ph_refcount_result *r);
+
+/* ---- refcheck ---- */
+struct ph_refcheck_opts {
+	uint64_t min_excess;
+	const char *type; /* NULL: every type */
+	uint64_t limit;	  /* types kept per list; 0: all */
+	bool suspects;	  /* list every suspect object (JSON) */
+};
+
+struct ph_suspect {
+	uint64_t addr;
+	int64_t excess;
+};
+
+struct ph_suspect_type {
+	const char *type;
+	uint64_t objects;
+	int64_t total;
+	struct ph_suspect worst;
+	size_t suspects, nsuspects; /* result->suspects[suspects..] */
+};
+
+#define PH_SUSPECTS_MAX 1000000
+/* No process holds 2^48 references to one object (3.14's refcount is 48
+ * bits wide): a larger or negative one is damage. */
+#define PH_REFCNT_PLAUSIBLE (1LL << 48)
+
+struct ph_refcheck_result {
+	uint64_t checked, immortal_skipped, static_skipped;
+	uint64_t implausible_skipped; /* a refcount below 0 or past 2^48 */
+	uint64_t excess_objects, deficit_objects;
+	struct ph_suspect_type *excess,
+		*deficit;		    /* the kept ones, worst first */
+	size_t nexcess, ndeficit;	    /* kept */
+	size_t excess_types, deficit_types; /* all */
+	struct ph_suspect *suspects;
+	size_t nsuspects;
+	bool truncated; /* more than PH_SUSPECTS_MAX suspects: not all listed */
+};
+
+struct ph_error *ph_query_refcheck(struct ph_session *s,
+				   const struct ph_refcheck_opts *o,
+				   struct ph_refcheck_result **ret);
+void ph_refcheck_result_destroy(struct ph_refcheck_result *r);
 
 #endif /* PH_QUERY_H */

@@ -108,6 +108,18 @@ def main():
     except Exception as e:
         check("path", False, e)
 
+    # -- roots: the root path names is among them, holding what path says
+    try:
+        p = run("path", hex(t["deep"]))
+        r = run("roots", "--match", "module __main__")
+        rows = [x for x in r["roots"] if x["name"] == p["root"]]
+        check("roots: path's root, holding the path's first object",
+              rows and int(rows[0]["address"], 16) ==
+              int(p["path"][0]["address"], 16) and
+              r["total"] == len(r["roots"]), r["roots"][:3])
+    except Exception as e:
+        check("roots", False, e)
+
     # -- one session, cycles first: the graph it builds (referents only)
     #    is completed for the commands after it, which answer as alone ----
     try:
@@ -129,6 +141,11 @@ def main():
                  run("path", hex(t["deep"])), run("refcheck")]
         check("session with cycles first: exit 0", r.returncode == 0,
               r.stderr.strip()[-500:])
+        lines = ["cycles --unreachable", "referrers %s" % hex(t["marker"]),
+                 "path %s" % hex(t["deep"]), "refcheck"]
+        check("session with cycles first: each answer names its line",
+              [o.pop("command", None) for o in outs] == lines,
+              "%d answers" % len(outs))
         check("session with cycles first: each answer as when alone",
               outs == alone, "%d answers" % len(outs))
     except Exception as e:

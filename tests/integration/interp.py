@@ -20,10 +20,15 @@ class Interp:
             self.root, self.python = spec.split("::", 1)
         else:
             self.root, self.python = None, spec
-        out = subprocess.run(self.command(["-c", "import sys; print('%d.%d.%d' "
-                                           "% sys.version_info[:3])"]),
-                             capture_output=True, text=True, check=True)
-        self.version = out.stdout.strip()
+        # the version, and whether it is a free-threaded build (configure
+        # --disable-gil: sysconfig's Py_GIL_DISABLED, 3.13+)
+        out = subprocess.run(self.command([
+            "-c", "import sys, sysconfig; print('%d.%d.%d' % "
+            "sys.version_info[:3], sysconfig.get_config_var("
+            "'Py_GIL_DISABLED') or 0)"]),
+            capture_output=True, text=True, check=True)
+        self.version, ft = out.stdout.split()
+        self.free_threaded = ft == "1"
         self.version_info = tuple(int(x) for x in self.version.split("."))
         self.tag = "%s-%s" % (self.version,
                               spec.strip("/").replace("/", "_").replace(":", "_"))
@@ -46,15 +51,19 @@ class Interp:
     def gdb_args(self):
         return ["-ex", "set sysroot %s" % self.root] if self.root else []
 
-    def start(self, src, outdir, args=()):
+    def start(self, src, outdir, args=(), helpers=()):
         """Starts the fixture src; returns (process, the directory where
-        it writes, as seen from here)."""
+        it writes, as seen from here). helpers: modules it imports from its
+        own directory, copied beside it into a root."""
         os.makedirs(outdir, exist_ok=True)
         if not self.root:
             return subprocess.Popen(self.command([src, outdir] + list(args))), outdir
         inside = "/tmp/pyheap-fixtures"
         os.makedirs(self.root + inside, exist_ok=True)
         shutil.copy(src, self.root + inside)
+        for h in helpers:
+            shutil.copy(os.path.join(os.path.dirname(src), h),
+                        self.root + inside)
         out_in = "%s/out-%s" % (inside, os.path.basename(outdir.rstrip("/")))
         shutil.rmtree(self.root + out_in, ignore_errors=True)
         os.makedirs(self.root + out_in)
@@ -62,7 +71,7 @@ class Interp:
             ["%s/%s" % (inside, os.path.basename(src)), out_in] + list(args)))
         return proc, self.root + out_in
 
-    def take_core(self, fixture, outdir, *args, need=("ready",)):
+    def take_core(self, fixture, outdir, *args, need=("ready",), helpers=()):
         """Runs fixtures/FIXTURE until it is ready, gcores it, kills it;
         the core and the truth files end in outdir. Reused while newer than
         the fixture and while the files in need are there. Interpreters on
@@ -71,8 +80,13 @@ class Interp:
         os.makedirs(outdir, exist_ok=True)
         core = os.path.join(outdir, "core")
         src = os.path.join(ROOT, "fixtures", fixture)
-        if os.path.exists(core) and \
-                os.path.getmtime(core) > os.path.getmtime(src) and \
+        # (newer than the fixture and its helpers, and than the
+        # interpreter too: provision.sh rebuilds the free-threaded ones
+        # when their source or flags change)
+        newest = max([os.path.getmtime(src), os.path.getmtime(self.exe)] + [
+            os.path.getmtime(os.path.join(os.path.dirname(src), h))
+            for h in helpers])
+        if os.path.exists(core) and os.path.getmtime(core) > newest and \
                 all(os.path.exists(os.path.join(outdir, f)) for f in need):
             return core
         if not self.root and not args:
@@ -87,9 +101,9 @@ class Interp:
         for f in ("ready", "truth.txt", "truth.json", "core"):
             if os.path.exists(os.path.join(outdir, f)):
                 os.unlink(os.path.join(outdir, f))
-        proc, where = self.start(src, outdir, args)
+        proc, where = self.start(src, outdir, args, helpers)
         try:
-            deadline = time.time() + 120
+            deadline = time.time() + int(os.environ.get("TAKE_CORE_TIMEOUT", 120))
             while not os.path.exists(os.path.join(where, "ready")):
                 if proc.poll() is not None or time.time() > deadline:
                     raise RuntimeError("%s did not get ready" % fixture)

@@ -1,0 +1,1265 @@
+/* commands.c - the command table, the one option parser, and running a
+ * command: the only place a command is declared. The CLI's usage, `help`,
+ * `CMD --help`, the GDB commands (from `help --json`) and the manual page
+ * py-heap(1) (`help --man`) are all made from the table below.
+ *
+ * Adding a command: an entry in ph_commands[] (and its options), its query
+ * (query_*.c, its result in query.h) and its renderers with the function
+ * the entry names (render_*.c). See docs/design.md, "Adding a command". */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "command.h"
+#include "session.h"
+
+const char *ph_version(void)
+{
+	return "0.2.0";
+}
+
+/* ---- the table ----------------------------------------------------------- */
+
+#define PH_RUN(name)                                                           \
+	struct ph_error *ph_run_##name(struct ph_session *s,                   \
+				       const struct ph_args *a,                \
+				       struct ph_out *out)
+PH_RUN(summary);
+PH_RUN(types);
+PH_RUN(list);
+PH_RUN(show);
+PH_RUN(referents);
+PH_RUN(referrers);
+PH_RUN(path);
+PH_RUN(roots);
+PH_RUN(cycles);
+PH_RUN(refcount);
+PH_RUN(refcheck);
+PH_RUN(info);
+static PH_RUN(help);
+static PH_RUN(version);
+
+static const char *const sort_size_count[] = {"size", "count", NULL};
+
+#define OPT_LIMIT(what, deftext)                                               \
+	{                                                                      \
+		.name = "--limit", .kind = PH_OPT_NUM, .metavar = "N",         \
+		.help = what " (0: no limit)", .def = deftext,                 \
+	}
+
+static const struct ph_optdef no_opts[] = {{0}};
+
+static const struct ph_optdef types_opts[] = {
+	OPT_LIMIT("show the first N types, and the rest in one line",
+		  "25 in text, all in JSON"),
+	{.name = "--sort",
+	 .kind = PH_OPT_CHOICE,
+	 .metavar = "count|size",
+	 .help = "order by number of objects or by bytes",
+	 .def = "size",
+	 .choices = sort_size_count},
+	{0},
+};
+
+static const struct ph_optdef list_opts[] = {
+	OPT_LIMIT("at most N objects", "50 in text, all in JSON"),
+	{.name = "--min-size",
+	 .kind = PH_OPT_NUM,
+	 .metavar = "B",
+	 .help = "only objects of at least B bytes"},
+	{0},
+};
+
+static const struct ph_optdef show_opts[] = {
+	OPT_LIMIT("at most N of what it holds", "20"),
+	{0},
+};
+
+static const struct ph_optdef referents_opts[] = {
+	OPT_LIMIT("at most N of what it holds", "1000 in text, all in JSON"),
+	{0},
+};
+
+static const struct ph_optdef referrers_opts[] = {
+	{.name = "--depth",
+	 .kind = PH_OPT_NUM,
+	 .metavar = "N",
+	 .help = "also the referrers of each referrer, N levels up (1 to 16)",
+	 .def = "1"},
+	OPT_LIMIT("at most N referrers of each object",
+		  "50 in text, all in JSON"),
+	{0},
+};
+
+static const struct ph_optdef path_opts[] = {
+	{.name = "--all",
+	 .kind = PH_OPT_NUM,
+	 .metavar = "N",
+	 .help = "up to N distinct chains (through other referrers, nearest "
+		 "first)"},
+	{0},
+};
+
+static const struct ph_optdef roots_opts[] = {
+	{.name = "--match",
+	 .kind = PH_OPT_STR,
+	 .metavar = "TEXT",
+	 .help = "only the roots whose name contains TEXT"},
+	OPT_LIMIT("at most N roots", "50 in text, all in JSON"),
+	{0},
+};
+
+static const struct ph_optdef cycles_opts[] = {
+	{.name = "--unreachable",
+	 .kind = PH_OPT_FLAG,
+	 .help = "only the cycles nothing outside keeps alive: the garbage "
+		 "gc.collect() would free"},
+	{.name = "--min-size",
+	 .kind = PH_OPT_NUM,
+	 .metavar = "B",
+	 .help = "only cycles of at least B bytes"},
+	OPT_LIMIT("at most N cycles", "20 in text, all in JSON"),
+	{.name = "--sort",
+	 .kind = PH_OPT_CHOICE,
+	 .metavar = "size|count",
+	 .help = "order by bytes or by number of objects",
+	 .def = "size",
+	 .choices = sort_size_count},
+	{0},
+};
+
+static const struct ph_optdef refcheck_opts[] = {
+	{.name = "--min-excess",
+	 .kind = PH_OPT_NUM,
+	 .metavar = "K",
+	 .help = "only objects whose refcount exceeds the references found "
+		 "by at least K",
+	 .def = "1"},
+	{.name = "--type",
+	 .kind = PH_OPT_STR,
+	 .metavar = "T",
+	 .help = "only objects of the type named T",
+	 .complete = PH_COMPLETE_TYPE},
+	OPT_LIMIT("at most N types in each list", "20 in text, all in JSON"),
+	{0},
+};
+
+static const struct ph_optdef help_opts[] = {
+	{.name = "--man",
+	 .kind = PH_OPT_FLAG,
+	 .help = "the manual page py-heap(1), in troff"},
+	{0},
+};
+
+const struct ph_cmddef ph_commands[] = {
+	{
+		.name = "summary",
+		.summary = "a first look: totals, largest types, GC, pymalloc",
+		.help = "Objects and bytes, the ten largest types, how many "
+			"tracked objects each GC generation holds, pymalloc's "
+			"pools (used, free, fragmentation) and threads.",
+		.opts = no_opts,
+		.run = ph_run_summary,
+	},
+	{
+		.name = "types",
+		.summary = "objects by type: count and sys.getsizeof() bytes",
+		.help = "Counts the objects of each type and sums their "
+			"sys.getsizeof() sizes, largest first. Type names are "
+			"those repr(type(obj)) prints between the quotes "
+			"(dict, __main__.Session); types with the same name (a "
+			"class defined twice) share a row.",
+		.opts = types_opts,
+		.run = ph_run_types,
+	},
+	{
+		.name = "list",
+		.operand = "TYPE",
+		.operand_required = true,
+		.operand_complete = PH_COMPLETE_TYPE,
+		.summary = "the objects of one type: address, size, value",
+		.help = "The objects whose type is named TYPE (as `types` "
+			"prints it): address, sys.getsizeof() size and a short "
+			"value, largest first.",
+		.opts = list_opts,
+		.run = ph_run_list,
+	},
+	{
+		.name = "show",
+		.operand = "ADDR",
+		.operand_required = true,
+		.operand_complete = PH_COMPLETE_EXPR,
+		.summary = "one object: type, size, refcount, GC state, value",
+		.help = "One object: its type, sys.getsizeof() size, refcount, "
+			"GC state (untracked, tracked and its generation, or "
+			"not a GC object), how py-heap found it, how many "
+			"referrers it has (and whether a root reaches it), a "
+			"repr()-like value, and what it holds (items, keys, "
+			"attributes).",
+		.opts = show_opts,
+		.run = ph_run_show,
+	},
+	{
+		.name = "referents",
+		.operand = "ADDR",
+		.operand_required = true,
+		.operand_complete = PH_COMPLETE_EXPR,
+		.summary = "what the object holds, and how",
+		.help = "What the object refers to, each with its address, "
+			"type "
+			"and how it is held: [3] (item), ['key'] (dict value), "
+			"<key> (dict key), .attr (attribute, __slots__ member "
+			"or field), +0x18 (conservative) (a word of a C object "
+			"that points at an object), (weak) (keeps nothing "
+			"alive).",
+		.opts = referents_opts,
+		.run = ph_run_referents,
+	},
+	{
+		.name = "referrers",
+		.operand = "ADDR",
+		.operand_required = true,
+		.operand_complete = PH_COMPLETE_EXPR,
+		.summary = "who holds it (what gc.get_referrers() would say)",
+		.help = "Every object with a strong reference to ADDR (what "
+			"gc.get_referrers() returns, and untracked referrers "
+			"too), and the roots (module globals, thread frame "
+			"locals, C data) that hold it directly. Each object's "
+			"referrers are expanded once; the tree stops at 10,000 "
+			"entries.",
+		.opts = referrers_opts,
+		.run = ph_run_referrers,
+	},
+	{
+		.name = "path",
+		.operand = "ADDR",
+		.operand_required = true,
+		.operand_complete = PH_COMPLETE_EXPR,
+		.summary = "why it is alive: the chain from a root to it",
+		.help = "The shortest chain of strong references from a root "
+			"(a "
+			"module's globals, a thread's frame, the interpreter, "
+			"C "
+			"data) to ADDR, root first, each step labelled. An "
+			"object no root reaches is garbage: held only by a "
+			"cycle or by a reference py-heap cannot see.",
+		.opts = path_opts,
+		.run = ph_run_path,
+	},
+	{
+		.name = "roots",
+		.summary = "what keeps objects alive: module globals, frames, "
+			   "C data",
+		.help = "The roots the graph starts from, each with the object "
+			"it holds: each module's globals (module NAME) and "
+			"sys.modules' entries, each thread's frames (their "
+			"locals, stack and own fields), the interpreter's "
+			"state (sys, builtins, gc.garbage), static types, and "
+			"words of C memory that point at objects (C data: "
+			"...). `path` names the first root that reaches an "
+			"object.",
+		.opts = roots_opts,
+		.run = ph_run_roots,
+	},
+	{
+		.name = "cycles",
+		.summary = "reference cycles; --unreachable: what gc.collect() "
+			   "would free now",
+		.help = "The strongly connected components of the graph of "
+			"strong references with more than one object or a "
+			"self-reference, largest first: objects, bytes, types, "
+			"and one loop through each written out edge by edge. "
+			"The first line says how many objects are unreachable: "
+			"what gc.collect() would free now (found as the "
+			"collector does: refcounts less the references among "
+			"tracked objects).",
+		.opts = cycles_opts,
+		.run = ph_run_cycles,
+	},
+	{
+		.name = "refcount",
+		.operand = "ADDR",
+		.operand_required = true,
+		.operand_complete = PH_COMPLETE_EXPR,
+		.summary = "its refcount against the references that exist",
+		.help = "ob_refcnt, every strong reference py-heap found "
+			"(objects, thread frames, the interpreter, C data) and "
+			"the difference: an excess is held by code py-heap "
+			"cannot see, or leaked by a C extension.",
+		.opts = no_opts,
+		.run = ph_run_refcount,
+	},
+	{
+		.name = "refcheck",
+		.summary = "the refcount audit: suspected C-extension leaks",
+		.help = "Every refcount in the heap against the references "
+			"found: objects with more (leaked, or held by C code), "
+			"grouped by type, worst first; and objects with fewer "
+			"(over-released, or corrupt).",
+		.opts = refcheck_opts,
+		.run = ph_run_refcheck,
+	},
+	{
+		.name = "info",
+		.summary = "what py-heap found: version, runtime, sources",
+		.help = "The Python version and build, the executable and its "
+			"build-id, where the runtime state is, where the "
+			"layouts and debug information came from, how many "
+			"threads and objects were found and how, what the core "
+			"did not save, what was damaged, and py-heap's "
+			"version.",
+		.opts = no_opts,
+		.run = ph_run_info,
+	},
+	{
+		.name = "help",
+		.operand = "[COMMAND]",
+		.operand_complete = PH_COMPLETE_COMMAND,
+		.summary = "this help, or one command's",
+		.help = "Lists the commands, or tells what one does and its "
+			"options. With --json, the command table itself (what "
+			"the GDB commands are made from).",
+		.opts = help_opts,
+		.flags = PH_CMD_NO_SESSION,
+		.run = ph_run_help,
+	},
+	{
+		.name = "version",
+		.summary = "py-heap's version",
+		.help = "The version of py-heap (its library).",
+		.opts = no_opts,
+		.flags = PH_CMD_NO_SESSION,
+		.run = ph_run_version,
+	},
+};
+
+const size_t ph_ncommands = PH_ARRAY_SIZE(ph_commands);
+
+/* The command line's own options, before the command (the CLI). */
+static const struct ph_optdef cli_opts[] = {
+	{.name = "--core",
+	 .kind = PH_OPT_STR,
+	 .metavar = "CORE",
+	 .help = "the ELF core file (gcore, or the kernel's)",
+	 .complete = PH_COMPLETE_FILE},
+	{.name = "--pid",
+	 .kind = PH_OPT_STR,
+	 .metavar = "PID",
+	 .help = "a running process (stopped only while its memory is "
+		 "copied)"},
+	{.name = "--no-stop",
+	 .kind = PH_OPT_FLAG,
+	 .help = "read the process without stopping it (may be "
+		 "inconsistent)"},
+	{.name = "--exe",
+	 .kind = PH_OPT_STR,
+	 .metavar = "EXE",
+	 .help = "the executable, instead of the one the core names",
+	 .complete = PH_COMPLETE_FILE},
+	{.name = "--sysroot",
+	 .kind = PH_OPT_STR,
+	 .metavar = "DIR",
+	 .help = "prefix for every file path taken from the core",
+	 .complete = PH_COMPLETE_FILE},
+	{.name = "--debug-dir",
+	 .kind = PH_OPT_STR,
+	 .metavar = "DIR",
+	 .help = "separate debug files (DIR/.build-id/xx/rest.debug), "
+		 "searched before /usr/lib/debug; repeatable",
+	 .def = "repeatable",
+	 .complete = PH_COMPLETE_FILE},
+	{.name = "--no-debuginfod",
+	 .kind = PH_OPT_FLAG,
+	 .help = "do not ask DEBUGINFOD_URLS for debug information"},
+	{.name = "--json",
+	 .kind = PH_OPT_FLAG,
+	 .help = "print JSON instead of text"},
+	{.name = "--batch",
+	 .kind = PH_OPT_STR,
+	 .metavar = "FILE",
+	 .help = "run one command per line of FILE ('-': stdin) on one "
+		 "session: the heap and its index are built once",
+	 .complete = PH_COMPLETE_FILE},
+	{.name = "--version",
+	 .kind = PH_OPT_FLAG,
+	 .help = "print py-heap's version"},
+	{.name = "--help", .kind = PH_OPT_FLAG, .help = "print this help"},
+	{0},
+};
+
+static const struct ph_cmddef cli_def = {
+	.name = "py-heap",
+	.operand = "COMMAND",
+	.opts = cli_opts,
+	.flags = PH_CMD_HIDDEN,
+};
+
+const struct ph_cmddef *ph_command_find(const char *name)
+{
+	for (size_t i = 0; i < ph_ncommands; i++)
+		if (!strcmp(ph_commands[i].name, name))
+			return &ph_commands[i];
+	return NULL;
+}
+
+/* ---- the parser ---------------------------------------------------------- */
+
+static int opt_index(const struct ph_cmddef *cmd, const char *name, size_t len)
+{
+	for (int i = 0; cmd->opts[i].name; i++)
+		if (strlen(cmd->opts[i].name) == len &&
+		    !strncmp(cmd->opts[i].name, name, len))
+			return i;
+	return -1;
+}
+
+static bool is_repeatable(const struct ph_optdef *o)
+{
+	return o->def && !strcmp(o->def, "repeatable");
+}
+
+static struct ph_error *parse_num(const char *who, const char *colon,
+				  const char *opt, const char *v, uint64_t *ret)
+{
+	char *end;
+	if (!v || !*v || *v == '-')
+		return ph_error_create(PH_ERR_USAGE,
+				       "%s%s%s needs a non-negative number",
+				       who, colon, opt);
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, 0);
+	if (*end || errno)
+		return ph_error_create(PH_ERR_USAGE,
+				       "%s%s%s: '%s' is not a number", who,
+				       colon, opt, v);
+	*ret = n;
+	return NULL;
+}
+
+/* Parses options until the operand (stop_at_operand: the CLI, whose
+ * operand is the command) or to the end. Returns the index of the first
+ * word not parsed in *ret_next. */
+static struct ph_error *parse(const struct ph_cmddef *cmd, int argc,
+			      const char *const *argv, bool stop_at_operand,
+			      struct ph_args *ret, bool *ret_help,
+			      int *ret_next)
+{
+	/* "types: " before a message; nothing for the CLI's own options */
+	const char *who = cmd->flags & PH_CMD_HIDDEN ? "" : cmd->name;
+	const char *colon = *who ? ": " : "";
+	memset(ret, 0, sizeof(*ret));
+	ret->cmd = cmd;
+	*ret_help = false;
+	bool ended = false;
+	int i;
+	for (i = 1; i < argc; i++) {
+		const char *w = argv[i];
+		if (!ended && !strcmp(w, "--")) {
+			ended = true;
+			continue;
+		}
+		bool option = !ended && w[0] == '-' && w[1] &&
+			      !(w[1] >= '0' && w[1] <= '9');
+		if (!option) {
+			if (stop_at_operand)
+				break;
+			if (ret->operand || !cmd->operand)
+				return ph_error_create(
+					PH_ERR_USAGE,
+					"%s%sunexpected argument '%s'%s", who,
+					colon, w,
+					cmd->operand ? "" : " (it takes none)");
+			ret->operand = w;
+			continue;
+		}
+		if (!strcmp(w, "-h") || !strcmp(w, "--help")) {
+			*ret_help = true;
+			continue;
+		}
+		const char *eq = strchr(w, '=');
+		size_t len = eq ? (size_t)(eq - w) : strlen(w);
+		if (!strncmp(w, "--json", len) && len == 6 && !eq) {
+			ret->json = true;
+			continue;
+		}
+		int k = opt_index(cmd, w, len);
+		if (k < 0)
+			return ph_error_create(PH_ERR_USAGE,
+					       "%s%sunknown option '%.*s' (%s "
+					       "--help lists them)",
+					       who, colon, (int)len, w,
+					       cmd->flags & PH_CMD_HIDDEN
+						       ? "py-heap"
+						       : cmd->name);
+		const struct ph_optdef *o = &cmd->opts[k];
+		if (o->kind == PH_OPT_FLAG) {
+			if (eq)
+				return ph_error_create(PH_ERR_USAGE,
+						       "%s%s%s takes no value",
+						       who, colon, o->name);
+			ret->v[k].set = true;
+			ret->v[k].num++;
+			continue;
+		}
+		const char *v = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
+		if (!v)
+			return ph_error_create(PH_ERR_USAGE,
+					       "%s%s%s needs a value (%s)", who,
+					       colon, o->name, o->metavar);
+		if (ret->v[k].set && !is_repeatable(o))
+			return ph_error_create(PH_ERR_USAGE,
+					       "%s%s%s given twice", who, colon,
+					       o->name);
+		if (is_repeatable(o) && ret->v[k].num >= PH_MAX_VALUES)
+			return ph_error_create(
+				PH_ERR_USAGE, "%s%s%s given more than %d times",
+				who, colon, o->name, PH_MAX_VALUES);
+		ret->v[k].set = true;
+		ret->v[k].str = v;
+		if (is_repeatable(o))
+			ret->values[k][ret->v[k].num++] = v;
+		struct ph_error *err = NULL;
+		if (o->kind == PH_OPT_NUM)
+			err = parse_num(who, colon, o->name, v, &ret->v[k].num);
+		else if (o->kind == PH_OPT_CHOICE) {
+			size_t c;
+			for (c = 0; o->choices[c]; c++)
+				if (!strcmp(o->choices[c], v))
+					break;
+			if (!o->choices[c]) {
+				struct ph_buf b;
+				ph_buf_init(&b);
+				for (c = 0; o->choices[c]; c++)
+					ph_buf_printf(&b, "%s%s",
+						      c ? (o->choices[c + 1]
+								   ? ", "
+								   : " or ")
+							: "",
+						      o->choices[c]);
+				err = ph_error_create(
+					PH_ERR_USAGE, "%s%s%s takes %s", who,
+					colon, o->name, b.data ? b.data : "");
+				ph_buf_free(&b);
+			}
+		}
+		if (err)
+			return err;
+	}
+	*ret_next = i;
+	return NULL;
+}
+
+struct ph_error *ph_args_parse(const struct ph_cmddef *cmd, int argc,
+			       const char *const *argv, struct ph_args *ret,
+			       bool *ret_help)
+{
+	int next;
+	return parse(cmd, argc, argv, false, ret, ret_help, &next);
+}
+
+static int arg_index(const struct ph_args *a, const char *name)
+{
+	return opt_index(a->cmd, name, strlen(name));
+}
+
+uint64_t ph_args_num(const struct ph_args *a, const char *name, uint64_t def)
+{
+	int k = arg_index(a, name);
+	return k >= 0 && a->v[k].set ? a->v[k].num : def;
+}
+
+const char *ph_args_str(const struct ph_args *a, const char *name,
+			const char *def)
+{
+	int k = arg_index(a, name);
+	return k >= 0 && a->v[k].set ? a->v[k].str : def;
+}
+
+bool ph_args_flag(const struct ph_args *a, const char *name)
+{
+	int k = arg_index(a, name);
+	return k >= 0 && a->v[k].set;
+}
+
+/* ---- the CLI's own options ----------------------------------------------- */
+
+struct ph_cli {
+	struct ph_args a;
+	int command; /* index of the command's name in argv, or argc */
+};
+
+struct ph_error *ph_cli_parse(int argc, const char *const *argv,
+			      struct ph_cli **ret)
+{
+	struct ph_cli *c = calloc(1, sizeof(*c));
+	if (!c)
+		return ph_error_nomem();
+	bool help;
+	struct ph_error *err =
+		parse(&cli_def, argc, argv, true, &c->a, &help, &c->command);
+	if (err) {
+		free(c);
+		return err;
+	}
+	if (help)
+		c->a.v[opt_index(&cli_def, "--help", 6)].set = true;
+	if (c->a.json)
+		c->a.v[opt_index(&cli_def, "--json", 6)].set = true;
+	*ret = c;
+	return NULL;
+}
+
+const char *ph_cli_value(const struct ph_cli *c, const char *option, size_t i)
+{
+	int k = arg_index(&c->a, option);
+	if (k < 0 || !c->a.v[k].set)
+		return NULL;
+	if (!is_repeatable(&cli_def.opts[k]))
+		return i ? NULL : c->a.v[k].str;
+	return i < c->a.v[k].num ? c->a.values[k][i] : NULL;
+}
+
+bool ph_cli_flag(const struct ph_cli *c, const char *option)
+{
+	return ph_args_flag(&c->a, option);
+}
+
+int ph_cli_command(const struct ph_cli *c)
+{
+	return c->command;
+}
+
+void ph_cli_destroy(struct ph_cli *c)
+{
+	free(c);
+}
+
+/* ---- help ---------------------------------------------------------------- */
+
+static const char *const kind_names[] = {
+	[PH_OPT_FLAG] = "flag",
+	[PH_OPT_NUM] = "number",
+	[PH_OPT_STR] = "string",
+	[PH_OPT_CHOICE] = "choice",
+};
+
+static const char *const complete_names[] = {
+	[PH_COMPLETE_NONE] = "none",	   [PH_COMPLETE_TYPE] = "type",
+	[PH_COMPLETE_EXPR] = "expression", [PH_COMPLETE_COMMAND] = "command",
+	[PH_COMPLETE_FILE] = "file",
+};
+
+/* "types [--limit N] [--sort count|size]" */
+static void synopsis(const struct ph_cmddef *c, struct ph_buf *b)
+{
+	ph_buf_puts(b, c->name);
+	if (c->operand)
+		ph_buf_printf(b, " %s", c->operand);
+	for (size_t i = 0; c->opts[i].name; i++) {
+		const struct ph_optdef *o = &c->opts[i];
+		if (o->kind == PH_OPT_FLAG)
+			ph_buf_printf(b, " [%s]", o->name);
+		else
+			ph_buf_printf(b, " [%s %s]", o->name, o->metavar);
+	}
+}
+
+/* text wrapped at width, each line after the first indented */
+static void wrap(struct ph_buf *b, const char *text, size_t indent,
+		 size_t first_col, size_t width)
+{
+	size_t col = first_col;
+	const char *p = text;
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		const char *e = p;
+		while (*e && *e != ' ')
+			e++;
+		size_t len = (size_t)(e - p);
+		if (!len)
+			break;
+		if (col > indent && col + 1 + len > width) {
+			ph_buf_printf(b, "\n%*s", (int)indent, "");
+			col = indent;
+		} else if (col > indent) {
+			ph_buf_putc(b, ' ');
+			col++;
+		}
+		ph_buf_putn(b, p, len);
+		col += len;
+		p = e;
+	}
+	ph_buf_putc(b, '\n');
+}
+
+static void options_text(const struct ph_optdef *opts, struct ph_buf *b)
+{
+	for (size_t i = 0; opts[i].name; i++) {
+		const struct ph_optdef *o = &opts[i];
+		size_t before = b->len;
+		ph_buf_printf(b, "  %s%s%s", o->name, o->metavar ? " " : "",
+			      o->metavar ? o->metavar : "");
+		size_t col = b->len - before;
+		if (col < 22)
+			ph_buf_printf(b, "%*s", (int)(22 - col), "");
+		else {
+			ph_buf_printf(b, "\n%22s", "");
+		}
+		struct ph_buf h;
+		ph_buf_init(&h);
+		ph_buf_puts(&h, o->help);
+		if (o->def && !is_repeatable(o))
+			ph_buf_printf(&h, " (default: %s)", o->def);
+		wrap(b, h.data ? h.data : "", 22, 22, 78);
+		ph_buf_free(&h);
+	}
+}
+
+void ph_help_text(const struct ph_cmddef *c, struct ph_buf *b)
+{
+	if (c) {
+		ph_buf_puts(b, "usage: py-heap [OPTIONS] ");
+		synopsis(c, b);
+		ph_buf_puts(b, " [--json]\n\n");
+		wrap(b, c->summary, 0, 0, 78);
+		ph_buf_putc(b, '\n');
+		wrap(b, c->help, 0, 0, 78);
+		if (c->opts[0].name) {
+			ph_buf_puts(b, "\nOptions:\n");
+			options_text(c->opts, b);
+		}
+		ph_buf_puts(b, "  --json              print JSON instead of "
+			       "text\n");
+		if (c->operand && !strcmp(c->operand, "ADDR"))
+			ph_buf_puts(b, "\nADDR is an object's address, as id() "
+				       "gives it (0x7f... or decimal).\n");
+		return;
+	}
+	ph_buf_puts(b, "usage: py-heap --core CORE [--exe EXE] [--sysroot DIR] "
+		       "[--debug-dir DIR]\n"
+		       "               [--no-debuginfod] [--json] COMMAND "
+		       "[ARGS]\n"
+		       "       py-heap --pid PID [--no-stop] [--json] COMMAND "
+		       "[ARGS]\n"
+		       "       py-heap --core CORE|--pid PID [--json] --batch "
+		       "FILE\n"
+		       "       py-heap help [COMMAND]\n"
+		       "\n"
+		       "Inspect the Python heap of a CPython process from its "
+		       "core dump, or\n"
+		       "of a running process (stopped only while its memory is "
+		       "copied).\n"
+		       "\nOptions:\n");
+	options_text(cli_opts, b);
+	ph_buf_puts(b, "\nCommands:\n");
+	for (size_t i = 0; i < ph_ncommands; i++) {
+		const struct ph_cmddef *c2 = &ph_commands[i];
+		size_t before = b->len;
+		ph_buf_puts(b, "  ");
+		synopsis(c2, b);
+		size_t col = b->len - before;
+		if (col < 18)
+			ph_buf_printf(b, "%*s", (int)(18 - col), "");
+		else
+			ph_buf_printf(b, "\n%18s", "");
+		wrap(b, c2->summary, 18, 18, 78);
+	}
+	ph_buf_puts(b,
+		    "\nADDR is an object's address, as id() gives it (0x7f... "
+		    "or decimal).\n"
+		    "Options take --opt VALUE or --opt=VALUE; -- ends them. "
+		    "`py-heap help\n"
+		    "COMMAND` or `COMMAND --help` tells more about one "
+		    "command.\n"
+		    "\n"
+		    "Exit status: 0 on success; 2 on any error (one line on "
+		    "stderr), and\n"
+		    "after a partial answer from a damaged core (notes on "
+		    "stderr); killed\n"
+		    "by SIGINT when interrupted (a process is resumed "
+		    "first).\n");
+}
+
+static void options_json(const struct ph_optdef *opts, struct ph_json *j)
+{
+	ph_json_array_begin(j);
+	for (size_t i = 0; opts[i].name; i++) {
+		const struct ph_optdef *o = &opts[i];
+		ph_json_object_begin(j);
+		ph_json_key(j, "name");
+		ph_json_str(j, o->name);
+		ph_json_key(j, "kind");
+		ph_json_str(j, kind_names[o->kind]);
+		ph_json_key(j, "metavar");
+		if (o->metavar)
+			ph_json_str(j, o->metavar);
+		else
+			ph_json_null(j);
+		ph_json_key(j, "help");
+		ph_json_str(j, o->help);
+		ph_json_key(j, "default");
+		if (o->def && !is_repeatable(o))
+			ph_json_str(j, o->def);
+		else
+			ph_json_null(j);
+		ph_json_key(j, "repeatable");
+		ph_json_bool(j, is_repeatable(o));
+		ph_json_key(j, "choices");
+		ph_json_array_begin(j);
+		for (size_t c = 0; o->choices && o->choices[c]; c++)
+			ph_json_str(j, o->choices[c]);
+		ph_json_array_end(j);
+		ph_json_key(j, "complete");
+		ph_json_str(j, complete_names[o->complete]);
+		ph_json_object_end(j);
+	}
+	ph_json_array_end(j);
+}
+
+static void command_json(const struct ph_cmddef *c, struct ph_json *j)
+{
+	struct ph_buf syn;
+	ph_buf_init(&syn);
+	synopsis(c, &syn);
+	ph_json_key(j, "name");
+	ph_json_str(j, c->name);
+	ph_json_key(j, "synopsis");
+	ph_json_str(j, syn.data);
+	ph_buf_free(&syn);
+	ph_json_key(j, "operand");
+	if (c->operand)
+		ph_json_str(j, c->operand);
+	else
+		ph_json_null(j);
+	ph_json_key(j, "operand_required");
+	ph_json_bool(j, c->operand_required);
+	ph_json_key(j, "operand_complete");
+	ph_json_str(j, complete_names[c->operand_complete]);
+	ph_json_key(j, "needs_process");
+	ph_json_bool(j, !(c->flags & PH_CMD_NO_SESSION));
+	ph_json_key(j, "summary");
+	ph_json_str(j, c->summary);
+	ph_json_key(j, "help");
+	ph_json_str(j, c->help);
+	ph_json_key(j, "options");
+	options_json(c->opts, j);
+}
+
+/* troff: a line's leading . or ' and every backslash escaped */
+static void man_text(struct ph_buf *b, const char *s)
+{
+	if (*s == '.' || *s == '\'')
+		ph_buf_puts(b, "\\&");
+	for (; *s; s++) {
+		if (*s == '\\')
+			ph_buf_puts(b, "\\e");
+		else if (*s == '-')
+			ph_buf_puts(b, "\\-");
+		else
+			ph_buf_putc(b, *s);
+	}
+}
+
+static void man_options(const struct ph_optdef *opts, struct ph_buf *b)
+{
+	for (size_t i = 0; opts[i].name; i++) {
+		const struct ph_optdef *o = &opts[i];
+		ph_buf_puts(b, ".TP\n\\fB");
+		man_text(b, o->name);
+		ph_buf_puts(b, "\\fR");
+		if (o->metavar) {
+			ph_buf_puts(b, " \\fI");
+			man_text(b, o->metavar);
+			ph_buf_puts(b, "\\fR");
+		}
+		ph_buf_putc(b, '\n');
+		man_text(b, o->help);
+		if (o->def && !is_repeatable(o)) {
+			ph_buf_puts(b, " (default: ");
+			man_text(b, o->def);
+			ph_buf_putc(b, ')');
+		}
+		ph_buf_puts(b, ".\n");
+	}
+}
+
+static void man_page(struct ph_buf *b)
+{
+	ph_buf_printf(
+		b,
+		".TH PY\\-HEAP 1 \"\" \"py-heap %s\" \"User Commands\"\n"
+		".SH NAME\n"
+		"py\\-heap \\- inspect the Python heap of a CPython core "
+		"dump or process\n"
+		".SH SYNOPSIS\n"
+		".B py\\-heap\n"
+		"\\fB\\-\\-core\\fR \\fICORE\\fR|\\fB\\-\\-pid\\fR "
+		"\\fIPID\\fR [\\fIOPTIONS\\fR] \\fICOMMAND\\fR "
+		"[\\fIARGS\\fR]\n"
+		".br\n"
+		".B py\\-heap\n"
+		"\\fB\\-\\-core\\fR \\fICORE\\fR|\\fB\\-\\-pid\\fR "
+		"\\fIPID\\fR [\\fIOPTIONS\\fR] \\fB\\-\\-batch\\fR "
+		"\\fIFILE\\fR\n"
+		".br\n"
+		".B py\\-heap help\n"
+		"[\\fICOMMAND\\fR]\n"
+		".SH DESCRIPTION\n"
+		"py\\-heap reads the memory of a CPython 3.8 to 3.15 "
+		"process, from a core file or a running process "
+		"(stopped only while its memory is copied), finds every "
+		"Python object without running code in the process, "
+		"and answers: which types fill the heap, who holds an "
+		"object and why it is alive, which cycles are garbage, "
+		"whose refcount its referrers do not explain. The same "
+		"commands run in GDB as \\fBpy\\-heap\\fR "
+		"\\fICOMMAND\\fR (source share/py\\-heap/gdb/py\\-heap.py).\n"
+		".SH OPTIONS\n",
+		ph_version());
+	man_options(cli_opts, b);
+	ph_buf_puts(b, ".SH COMMANDS\n");
+	for (size_t i = 0; i < ph_ncommands; i++) {
+		const struct ph_cmddef *c = &ph_commands[i];
+		struct ph_buf syn;
+		ph_buf_init(&syn);
+		synopsis(c, &syn);
+		ph_buf_puts(b, ".SS ");
+		man_text(b, syn.data ? syn.data : "");
+		ph_buf_free(&syn);
+		ph_buf_puts(b, "\n");
+		man_text(b, c->help);
+		ph_buf_puts(b, "\n");
+		if (c->opts[0].name) {
+			ph_buf_puts(b, ".RS\n");
+			man_options(c->opts, b);
+			ph_buf_puts(b, ".RE\n");
+		}
+	}
+	ph_buf_puts(b,
+		    ".SH OUTPUT\n"
+		    "Text for people, or with \\fB\\-\\-json\\fR one JSON "
+		    "object per answer, on one line, in strict UTF\\-8, "
+		    "each with \\fB\"partial\"\\fR and \\fB\"notes\"\\fR; an "
+		    "error is \\fB{\"error\": {\"code\", \"message\"}}\\fR. "
+		    "With \\fB\\-\\-batch\\fR each answer also has "
+		    "\\fB\"command\"\\fR, the line it answers.\n"
+		    ".SH EXIT STATUS\n"
+		    "0 on success; 2 on an error (one line on stderr) or a "
+		    "partial answer (a damaged or truncated core; notes on "
+		    "stderr), and with \\fB\\-\\-batch\\fR when any command "
+		    "failed or was partial; a failed write to standard "
+		    "output is an error. Interrupted (SIGINT), py\\-heap "
+		    "lets a stopped process go and then dies by SIGINT.\n"
+		    ".SH ENVIRONMENT\n"
+		    ".TP\n\\fBDEBUGINFOD_URLS\\fR\n"
+		    "debuginfod servers asked for debug information.\n"
+		    ".TP\n\\fBPYHEAP_CACHE_DIR\\fR\n"
+		    "where the outcome of the layout check is cached "
+		    "(default ~/.cache/py\\-heap).\n"
+		    ".TP\n\\fBPYHEAP_TIMING\\fR\n"
+		    "1: the time of each stage, on stderr.\n"
+		    ".SH SEE ALSO\n"
+		    "\\fBgdb\\fR(1), \\fBgcore\\fR(1); the manual, "
+		    "docs/manual.md in the sources.\n");
+}
+
+static PH_RUN(help)
+{
+	const struct ph_cmddef *c = NULL;
+	if (a->operand && !(c = ph_command_find(a->operand)))
+		return ph_error_create(PH_ERR_NOT_FOUND,
+				       "help: no command '%s' (py-heap help "
+				       "lists them)",
+				       a->operand);
+	if (ph_args_flag(a, "--man")) {
+		if (out->json)
+			return ph_error_create(PH_ERR_USAGE,
+					       "help: --man and --json: one or "
+					       "the other");
+		man_page(out->buf);
+		return NULL;
+	}
+	if (!out->json) {
+		ph_help_text(c, out->buf);
+		return NULL;
+	}
+	struct ph_json *j = &out->j;
+	ph_json_key(j, "version");
+	ph_json_str(j, ph_version());
+	/* (one command's help is the table with one entry) */
+	ph_json_key(j, "commands");
+	ph_json_array_begin(j);
+	for (size_t i = 0; i < ph_ncommands; i++) {
+		if (c && c != &ph_commands[i])
+			continue;
+		ph_json_object_begin(j);
+		command_json(&ph_commands[i], j);
+		ph_json_object_end(j);
+	}
+	ph_json_array_end(j);
+	if (!c) {
+		ph_json_key(j, "options");
+		options_json(cli_opts, j);
+	}
+	return NULL;
+}
+
+static PH_RUN(version)
+{
+	if (out->json) {
+		ph_json_key(&out->j, "version");
+		ph_json_str(&out->j, ph_version());
+	} else
+		ph_buf_printf(out->buf, "py-heap %s\n", ph_version());
+	return NULL;
+}
+
+/* ---- running a command --------------------------------------------------- */
+
+static void notes_json(struct ph_session *s, bool partial, struct ph_json *j)
+{
+	ph_json_key(j, "partial");
+	ph_json_bool(j, partial || (s && s->partial));
+	ph_json_key(j, "notes");
+	ph_json_array_begin(j);
+	for (size_t i = 0; s && i < s->nnotes; i++) {
+		ph_json_object_begin(j);
+		ph_json_key(j, "code");
+		ph_json_str(j, ph_note_code_name(s->notes[i].code));
+		ph_json_key(j, "message");
+		ph_json_str(j, s->notes[i].message);
+		ph_json_object_end(j);
+	}
+	ph_json_array_end(j);
+}
+
+char *ph_error_json(const struct ph_error *err, struct ph_session *s,
+		    const char *command)
+{
+	struct ph_buf b;
+	struct ph_json j;
+	ph_buf_init(&b);
+	ph_json_init(&j, &b);
+	ph_json_object_begin(&j);
+	if (command) {
+		ph_json_key(&j, "command");
+		ph_json_str(&j, command);
+	}
+	ph_json_key(&j, "error");
+	ph_json_object_begin(&j);
+	ph_json_key(&j, "code");
+	ph_json_str(&j, ph_error_code_name(ph_error_code(err)));
+	ph_json_key(&j, "message");
+	ph_json_str(&j, ph_error_message(err));
+	if (ph_error_address(err)) {
+		ph_json_key(&j, "address");
+		ph_json_addr(&j, ph_error_address(err));
+	}
+	if (ph_error_path(err)) {
+		ph_json_key(&j, "path");
+		ph_json_str(&j, ph_error_path(err));
+	}
+	ph_json_object_end(&j);
+	notes_json(s, false, &j);
+	ph_json_object_end(&j);
+	ph_buf_putc(&b, '\n');
+	char *ret = NULL;
+	struct ph_error *e = ph_buf_finish(&b, &ret);
+	ph_error_destroy(e);
+	return ret;
+}
+
+static const char *command_names(struct ph_buf *b)
+{
+	for (size_t i = 0; i < ph_ncommands; i++)
+		ph_buf_printf(b, "%s%s", i ? ", " : "", ph_commands[i].name);
+	return b->data ? b->data : "";
+}
+
+struct ph_error *ph_session_exec(struct ph_session *s, int argc,
+				 const char *const *argv, unsigned flags,
+				 const char *command, char **ret)
+{
+	*ret = NULL;
+	bool json = flags & PH_EXEC_JSON;
+	struct ph_error *err = NULL;
+	const struct ph_cmddef *c = NULL;
+	struct ph_args a;
+	bool help = false;
+	for (int i = 1; i < argc; i++) /* an error's JSON wants it early */
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+	if (argc < 1 || !argv[0] || !*argv[0]) {
+		struct ph_buf b;
+		ph_buf_init(&b);
+		err = ph_error_create(PH_ERR_USAGE, "no command (commands: %s)",
+				      command_names(&b));
+		ph_buf_free(&b);
+	} else if (!(c = ph_command_find(argv[0]))) {
+		struct ph_buf b;
+		ph_buf_init(&b);
+		err = ph_error_create(PH_ERR_USAGE,
+				      "unknown command '%s' (commands: %s)",
+				      argv[0], command_names(&b));
+		ph_buf_free(&b);
+	} else if (!(err = ph_args_parse(c, argc, argv, &a, &help))) {
+		json |= a.json;
+		a.json = json;
+		if (flags & PH_EXEC_CHECK)
+			return NULL;
+		if (!s && !help && !(c->flags & PH_CMD_NO_SESSION))
+			err = ph_error_create(PH_ERR_USAGE,
+					      "%s needs a core or a process "
+					      "(--core CORE or --pid PID)",
+					      c->name);
+	}
+	if (err) {
+		if (json)
+			*ret = ph_error_json(err, s, command);
+		return err;
+	}
+	struct ph_buf buf;
+	ph_buf_init(&buf);
+	struct ph_out out = {.json = json, .buf = &buf};
+	ph_json_init(&out.j, &buf);
+	if (json) {
+		ph_json_object_begin(&out.j);
+		if (command) {
+			ph_json_key(&out.j, "command");
+			ph_json_str(&out.j, command);
+		}
+	}
+	char label[64];
+	snprintf(label, sizeof(label), "command %s", c->name);
+	ph_stage(NULL);
+	__atomic_store_n(&ph_interrupt_flag, 0, __ATOMIC_RELAXED);
+	if (help) {
+		if (json) {
+			ph_json_key(&out.j, "version");
+			ph_json_str(&out.j, ph_version());
+			ph_json_key(&out.j, "commands");
+			ph_json_array_begin(&out.j);
+			ph_json_object_begin(&out.j);
+			command_json(c, &out.j);
+			ph_json_object_end(&out.j);
+			ph_json_array_end(&out.j);
+		} else
+			ph_help_text(c, &buf);
+	} else
+		err = c->run(s, &a, &out);
+	if (!err && ph_interrupted())
+		err = ph_error_interrupted();
+	__atomic_store_n(&ph_interrupt_flag, 0, __ATOMIC_RELAXED);
+	ph_stage(label);
+	if (err) {
+		ph_buf_free(&buf);
+		if (json)
+			*ret = ph_error_json(err, s, command);
+		return err;
+	}
+	if (json) {
+		notes_json(s, out.partial, &out.j);
+		ph_json_object_end(&out.j);
+		ph_buf_putc(&buf, '\n');
+	}
+	return ph_buf_finish(&buf, ret);
+}
+
+struct ph_error *ph_session_run(struct ph_session *s, int argc,
+				const char *const *argv, bool json, char **ret)
+{
+	struct ph_error *err = ph_session_exec(
+		s, argc, argv, json ? PH_EXEC_JSON : 0, NULL, ret);
+	if (err) {
+		free(*ret);
+		*ret = NULL;
+	}
+	return err;
+}
+
+/* Splits a line into words: blanks separate them, 'single' or "double"
+ * quotes keep a word together; a # outside quotes starts a comment. The
+ * words point into line, which is changed; *ret is malloc'ed. Returns the
+ * number of words. */
+static struct ph_error *split_words(char *line, char ***ret, int *ret_n)
+{
+	size_t n = 0, cap = 16;
+	char **w = malloc(cap * sizeof(*w));
+	if (!w)
+		return ph_error_nomem();
+	char *p = line, *o;
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+			p++;
+		if (!*p || *p == '#')
+			break;
+		if (n + 1 >= cap) {
+			char **nw = realloc(w, 2 * cap * sizeof(*w));
+			if (!nw) {
+				free(w);
+				return ph_error_nomem();
+			}
+			w = nw, cap *= 2;
+		}
+		w[n++] = o = p;
+		char q = 0;
+		for (; *p; p++) {
+			if (q && *p == q)
+				q = 0;
+			else if (q)
+				*o++ = *p;
+			else if (*p == '\'' || *p == '"')
+				q = *p;
+			else if (*p == ' ' || *p == '\t' || *p == '\r' ||
+				 *p == '\n')
+				break;
+			else
+				*o++ = *p;
+		}
+		if (q) {
+			free(w);
+			return ph_error_create(PH_ERR_USAGE,
+					       "a %s quote is not closed",
+					       q == '"' ? "double" : "single");
+		}
+		bool more = *p != '\0';
+		*o = '\0';
+		if (!more)
+			break;
+		p++;
+	}
+	if (n > INT32_MAX) {
+		free(w);
+		return ph_error_create(PH_ERR_USAGE, "too many words");
+	}
+	w[n] = NULL;
+	*ret = w;
+	*ret_n = (int)n;
+	return NULL;
+}
+
+struct ph_error *ph_session_exec_line(struct ph_session *s, const char *line,
+				      unsigned flags, char **ret)
+{
+	*ret = NULL;
+	char *work = strdup(line);
+	if (!work)
+		return ph_error_nomem();
+	char **words = NULL;
+	int n = 0;
+	struct ph_error *err = split_words(work, &words, &n);
+	if (err) {
+		bool json = flags & PH_EXEC_JSON;
+		if (json)
+			*ret = ph_error_json(err, s, line);
+	} else if (n)
+		err = ph_session_exec(s, n, (const char *const *)words, flags,
+				      line, ret);
+	free(words);
+	free(work);
+	return err;
+}

@@ -1,0 +1,576 @@
+/* query_audit.c - the leak hunts: cycles, refcount, refcheck. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query.h"
+
+static int64_t refcnt_of(struct ph_heap *h, uint32_t o)
+{
+	uint64_t v = 0;
+	ph_mem_u64(h->mem, h->addr[o], &v);
+	return ph_refcnt_decode(h->L, v);
+}
+
+static bool is_immortal(struct ph_heap *h, int64_t refcnt)
+{
+	return h->L->immortal && (int32_t)(uint32_t)refcnt < 0;
+}
+
+static uint32_t count_get(const struct ph_u64map *m, uint32_t o)
+{
+	uint32_t *v = ph_u64map_get(m, (uint64_t)o + 1);
+	return v ? *v : 0;
+}
+
+/* Is the object part of an executable or library image (a static object,
+ * not allocated: None, small ints, static types)? */
+static bool is_static(struct ph_heap *h, uint64_t addr)
+{
+	const struct ph_target *t = h->rt->target;
+	for (size_t i = 0; i < t->nmods; i++)
+		if (addr >= t->mods[i].start && addr < t->mods[i].end)
+			return true;
+	return false;
+}
+
+static struct ph_obj_ref obj_ref(struct ph_heap *h, uint32_t o)
+{
+	return (struct ph_obj_ref){.addr = h->addr[o],
+				   .type = tname(&h->types[h->tidx[o]])};
+}
+
+/* ---- cycles -------------------------------------------------------------- */
+
+struct cycle {
+	uint32_t id;
+	uint64_t objects, bytes;
+	uint32_t first; /* a member */
+	bool unreachable;
+	uint32_t finalizers;
+};
+
+static int cycle_by_bytes(const void *a, const void *b)
+{
+	const struct cycle *x = a, *y = b;
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	return x->objects > y->objects ? -1 : x->objects < y->objects;
+}
+
+static int cycle_by_count(const void *a, const void *b)
+{
+	const struct cycle *x = a, *y = b;
+	if (x->objects != y->objects)
+		return x->objects > y->objects ? -1 : 1;
+	return x->bytes > y->bytes ? -1 : x->bytes < y->bytes;
+}
+
+static bool has_finalizer(struct ph_heap *h, const struct ph_type *t)
+{
+	uint64_t del = 0, fin = 0;
+	ph_mem_u64(h->mem, t->addr + h->L->tp_del, &del);
+	ph_mem_u64(h->mem, t->addr + h->L->tp_finalize, &fin);
+	return del || (t->heap && fin);
+}
+
+struct cycles_build {
+	struct ph_cycles_result *r;
+	size_t types_cap, members_cap, loop_cap;
+};
+
+/* The kept cycle c, its members cm[0..nm), into the result. */
+static struct ph_error *cycle_add(struct cycles_build *b, struct ph_graph *g,
+				  const struct ph_scc *sc,
+				  const struct cycle *c, const uint32_t *cm,
+				  size_t nm, uint32_t *tcount, uint32_t *loop,
+				  struct ph_buf *tmp)
+{
+	struct ph_heap *h = g->h;
+	struct ph_cycles_result *r = b->r;
+	struct ph_error *err;
+	struct ph_cycle *out = &r->cycles[r->shown++];
+	*out = (struct ph_cycle){.objects = c->objects,
+				 .bytes = c->bytes,
+				 .unreachable = c->unreachable,
+				 .finalizers = c->finalizers};
+	for (size_t i = 0; i < nm; i++)
+		tcount[h->tidx[cm[i]]]++;
+	out->types = r->ntypes_all;
+	for (size_t i = 0; i < nm; i++) {
+		uint32_t ti = h->tidx[cm[i]];
+		if (!tcount[ti])
+			continue;
+		if ((err = ph_grow((void **)&r->types, &b->types_cap,
+				   r->ntypes_all + 1, sizeof(*r->types))))
+			return err;
+		r->types[r->ntypes_all++] = (struct ph_cycle_type){
+			.name = tname(&h->types[ti]), .count = tcount[ti]};
+		tcount[ti] = 0;
+		out->ntypes++;
+	}
+	size_t keep = nm < PH_CYCLE_MEMBERS_MAX ? nm : PH_CYCLE_MEMBERS_MAX;
+	if ((err = ph_grow((void **)&r->members, &b->members_cap,
+			   r->nmembers_all + keep, sizeof(*r->members))))
+		return err;
+	out->members = r->nmembers_all;
+	out->nmembers = keep;
+	for (size_t i = 0; i < keep; i++)
+		r->members[r->nmembers_all++] = h->addr[cm[i]];
+	size_t nl = ph_graph_scc_loop(g, sc, c->first, loop, PH_CYCLE_LOOP_MAX);
+	if ((err = ph_grow((void **)&r->loop, &b->loop_cap, r->nloop_all + nl,
+			   sizeof(*r->loop))))
+		return err;
+	out->loop = r->nloop_all;
+	out->nloop = nl;
+	for (size_t i = 0; i < nl; i++) {
+		tmp->len = 0;
+		ph_graph_label(g, loop[i], loop[(i + 1) % nl], tmp);
+		r->loop[r->nloop_all++] = (struct ph_path_step){
+			.obj = obj_ref(h, loop[i]),
+			.via = ph_strings_add(&r->str, tmp->data, tmp->len)};
+	}
+	return NULL;
+}
+
+struct ph_error *ph_query_cycles(struct ph_session *s,
+				 const struct ph_cycles_opts *o,
+				 struct ph_cycles_result **ret)
+{
+	/* referents are all cycles need: no referrers, roots or paths */
+	struct ph_error *err = ph_session_graph_edges(s);
+	if (err)
+		return err;
+	struct ph_graph *g = s->graph;
+	struct ph_heap *h = g->h;
+	struct ph_scc sc;
+	uint8_t *dead;
+	if ((err = ph_graph_cycles(g, &sc, &dead)))
+		return err;
+	struct ph_cycles_result *r = calloc(1, sizeof(*r));
+	struct cycle *cy = calloc(sc.ncomp + 1, sizeof(*cy));
+	uint32_t *members = malloc((h->n + 1) * sizeof(*members));
+	uint64_t *comp_start =
+		calloc((size_t)sc.ncomp + 2, sizeof(*comp_start));
+	uint32_t *loop = malloc(PH_CYCLE_LOOP_MAX * sizeof(*loop));
+	uint32_t *tcount = calloc(h->ntypes + 1, sizeof(*tcount));
+	struct ph_buf tmp;
+	ph_buf_init(&tmp);
+	if (!r || !cy || !members || !comp_start || !loop || !tcount) {
+		err = ph_error_nomem();
+		goto out;
+	}
+	r->unreachable_only = o->unreachable_only;
+	for (uint32_t c = 0; c < sc.ncomp; c++) {
+		cy[c].id = c;
+		cy[c].first = PH_NONE;
+		cy[c].unreachable = true;
+	}
+	for (size_t i = 0; i < h->n; i++) {
+		if (dead[i]) {
+			r->unreachable_objects++;
+			r->unreachable_bytes += h->size[i];
+		}
+		uint32_t c = sc.comp[i];
+		if (c == PH_NONE)
+			continue;
+		cy[c].objects++;
+		cy[c].bytes += h->size[i];
+		if (cy[c].first == PH_NONE)
+			cy[c].first = (uint32_t)i;
+		if (!dead[i])
+			cy[c].unreachable = false;
+		if (has_finalizer(h, &h->types[h->tidx[i]]))
+			cy[c].finalizers++;
+	}
+	size_t nsel = 0;
+	for (uint32_t c = 0; c < sc.ncomp; c++)
+		if ((!o->unreachable_only || cy[c].unreachable) &&
+		    cy[c].bytes >= o->min_size)
+			cy[nsel++] = cy[c];
+	qsort(cy, nsel, sizeof(*cy),
+	      o->by_count ? cycle_by_count : cycle_by_bytes);
+	r->total = nsel;
+	size_t shown = o->limit && o->limit < nsel ? o->limit : nsel;
+	if (!(r->cycles = calloc(shown + 1, sizeof(*r->cycles)))) {
+		err = ph_error_nomem();
+		goto out;
+	}
+	/* Members grouped by component, in one pass (counting sort). */
+	for (size_t i = 0; i < h->n; i++)
+		if (sc.comp[i] != PH_NONE)
+			comp_start[sc.comp[i] + 1]++;
+	for (uint32_t c = 0; c < sc.ncomp; c++)
+		comp_start[c + 1] += comp_start[c];
+	for (size_t i = 0; i < h->n; i++)
+		if (sc.comp[i] != PH_NONE)
+			members[comp_start[sc.comp[i]]++] = (uint32_t)i;
+	for (uint32_t c = sc.ncomp; c > 0; c--)
+		comp_start[c] = comp_start[c - 1];
+	comp_start[0] = 0;
+	struct cycles_build b = {.r = r};
+	for (size_t k = 0; k < shown && !err; k++) {
+		const struct cycle *c = &cy[k];
+		err = cycle_add(&b, g, &sc, c, members + comp_start[c->id],
+				comp_start[c->id + 1] - comp_start[c->id],
+				tcount, loop, &tmp);
+	}
+	if (err)
+		goto out;
+	if (o->unreachable_only) {
+		/* Everything gc.collect() would free, cycles or not. */
+		size_t n = 0;
+		for (size_t i = 0; i < h->n; i++)
+			n += dead[i];
+		if (n > PH_UNREACHABLE_MAX)
+			n = PH_UNREACHABLE_MAX;
+		if (!(r->unreachable = malloc((n + 1) * sizeof(uint64_t)))) {
+			err = ph_error_nomem();
+			goto out;
+		}
+		for (size_t i = 0; i < h->n && r->nunreachable < n; i++)
+			if (dead[i])
+				r->unreachable[r->nunreachable++] = h->addr[i];
+	}
+	/* gc.garbage: what earlier collections could not free. */
+	uint64_t garbage = 0, list_type = 0;
+	ph_mem_u64(h->mem, h->rt->gc_state + h->L->gc_garbage, &garbage);
+	uint32_t gi = ph_graph_lookup(g, garbage);
+	size_t ng = gi == PH_NONE ? 0 : g->fwd_off[gi + 1] - g->fwd_off[gi];
+	r->gc_garbage_edges = ng;
+	ph_mem_u64(h->mem, garbage + 8, &list_type);
+	if (!(r->gc_garbage = malloc((ng + 1) * sizeof(uint64_t)))) {
+		err = ph_error_nomem();
+		goto out;
+	}
+	for (size_t e = 0; e < ng; e++) {
+		uint32_t t = g->fwd[g->fwd_off[gi] + e];
+		if (h->addr[t] != list_type) /* the list's own type */
+			r->gc_garbage[r->ngc_garbage++] = h->addr[t];
+	}
+	if (r->str.buf.failed || tmp.failed)
+		err = ph_error_nomem();
+out:
+	ph_buf_free(&tmp);
+	free(comp_start);
+	free(members);
+	free(loop);
+	free(tcount);
+	free(cy);
+	free(sc.comp);
+	free(dead);
+	if (err) {
+		ph_cycles_result_destroy(r);
+		return err;
+	}
+	*ret = r;
+	return NULL;
+}
+
+void ph_cycles_result_destroy(struct ph_cycles_result *r)
+{
+	if (!r)
+		return;
+	free(r->cycles);
+	free(r->types);
+	free(r->members);
+	free(r->loop);
+	free(r->unreachable);
+	free(r->gc_garbage);
+	ph_strings_free(&r->str);
+	free(r);
+}
+
+/* ---- refcount ------------------------------------------------------------ */
+
+struct ph_error *ph_query_refcount(struct ph_session *s, const char *addr,
+				   size_t max_refs,
+				   struct ph_refcount_result **ret)
+{
+	uint32_t o;
+	struct ph_error *err = ph_query_object(s, "refcount", addr, &o);
+	if (err)
+		return err;
+	struct ph_graph *g = s->graph;
+	struct ph_heap *h = g->h;
+	struct ph_refcount_result *r = calloc(1, sizeof(*r));
+	if (!r)
+		return ph_error_nomem();
+	r->obj = obj_ref(h, o);
+	r->refcount = refcnt_of(h, o);
+	r->from_objects = g->rev_off[o + 1] - g->rev_off[o];
+	r->outside = count_get(&g->extern_refs, o);
+	r->conservative = count_get(&g->cons_in, o);
+	r->found = (int64_t)(r->from_objects + r->outside);
+	if (__builtin_sub_overflow(r->refcount, r->found, &r->excess))
+		r->excess = r->refcount < 0 ? INT64_MIN : INT64_MAX;
+	r->is_static = is_static(h, h->addr[o]);
+	r->immortal = is_immortal(h, r->refcount);
+	struct ph_buf tmp;
+	ph_buf_init(&tmp);
+	size_t cap = 0;
+	/* Edges from one referrer are adjacent: label them all in one pass
+	 * over its referents (a list holding o a million times). */
+	size_t k = 0;
+	for (uint64_t e = g->rev_off[o];
+	     e < g->rev_off[o + 1] && k < max_refs;) {
+		uint32_t src = g->rev[e];
+		uint64_t run = 1;
+		while (e + run < g->rev_off[o + 1] && g->rev[e + run] == src)
+			run++;
+		tmp.len = 0;
+		size_t want = run < max_refs - k ? (size_t)run : max_refs - k;
+		size_t got = ph_graph_labels(g, src, o, want, &tmp);
+		const char *via = tmp.data;
+		if ((err = ph_grow((void **)&r->refs, &cap, r->nrefs + want,
+				   sizeof(*r->refs))))
+			break;
+		for (size_t i = 0; i < want; i++, k++) {
+			const char *v = i < got ? via : "?";
+			r->refs[r->nrefs++] = (struct ph_edge_row){
+				.obj = obj_ref(h, src),
+				.via = ph_strings_add(&r->str, v, strlen(v)),
+				.strong = true};
+			if (i < got)
+				via += strlen(via) + 1;
+		}
+		e += run;
+	}
+	ph_buf_free(&tmp);
+	for (size_t i = 0; i < g->nroots && !err; i++) {
+		if (g->roots[i].target != o)
+			continue;
+		size_t rcap = r->nroots;
+		if ((err = ph_grow((void **)&r->roots, &rcap, r->nroots + 1,
+				   sizeof(*r->roots))))
+			break;
+		r->roots[r->nroots++] = ph_strings_add(
+			&r->str, g->roots[i].name, strlen(g->roots[i].name));
+	}
+	if (!err && r->str.buf.failed)
+		err = ph_error_nomem();
+	if (err) {
+		ph_refcount_result_destroy(r);
+		return err;
+	}
+	*ret = r;
+	return NULL;
+}
+
+void ph_refcount_result_destroy(struct ph_refcount_result *r)
+{
+	if (!r)
+		return;
+	free(r->refs);
+	free(r->roots);
+	ph_strings_free(&r->str);
+	free(r);
+}
+
+/* ---- refcheck ------------------------------------------------------------ */
+
+struct sus {
+	uint32_t obj;
+	int64_t diff;
+};
+
+static int suspect_cmp(const void *a, const void *b)
+{
+	const struct ph_suspect_type *x = a, *y = b;
+	int64_t ax = x->total < 0 ? -x->total : x->total;
+	int64_t ay = y->total < 0 ? -y->total : y->total;
+	if (ax != ay)
+		return ax > ay ? -1 : 1;
+	return x->objects > y->objects ? -1 : x->objects < y->objects;
+}
+
+struct type_acc {
+	uint64_t objects;
+	int64_t total, worst;
+	uint32_t worst_obj;
+};
+
+/* The types with suspects (acc by type number), worst first, the first
+ * limit kept in *ret, each with its suspects (in object order): by_type
+ * holds the suspects grouped by type number, type t's from start[t] to
+ * start[t + 1]. */
+static struct ph_error *
+suspect_list(struct ph_heap *h, struct type_acc *acc, uint64_t limit, bool over,
+	     const struct sus *by_type, const size_t *start,
+	     struct ph_refcheck_result *r, struct ph_suspect_type **ret,
+	     size_t *ret_n, size_t *ret_all, size_t *suspects_cap)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < h->ntypes; i++)
+		n += acc[i].objects != 0;
+	struct ph_suspect_type *st = calloc(n + 1, sizeof(*st));
+	if (!st)
+		return ph_error_nomem();
+	n = 0;
+	for (size_t i = 0; i < h->ntypes; i++) {
+		if (!acc[i].objects)
+			continue;
+		st[n] = (struct ph_suspect_type){
+			.type = tname(&h->types[i]),
+			.objects = acc[i].objects,
+			.total = acc[i].total,
+			.worst = {h->addr[acc[i].worst_obj], acc[i].worst},
+		};
+		/* the type number rides in suspects until sorted */
+		st[n].suspects = i;
+		n++;
+	}
+	qsort(st, n, sizeof(*st), suspect_cmp);
+	size_t shown = limit && limit < n ? limit : n;
+	for (size_t i = 0; i < shown && start; i++) {
+		size_t t = st[i].suspects;
+		st[i].suspects = r->nsuspects;
+		st[i].nsuspects = 0;
+		for (size_t k = start[t]; k < start[t + 1]; k++) {
+			if ((by_type[k].diff > 0) != over)
+				continue;
+			struct ph_error *err =
+				ph_grow((void **)&r->suspects, suspects_cap,
+					r->nsuspects + 1, sizeof(*r->suspects));
+			if (err) {
+				free(st);
+				return err;
+			}
+			r->suspects[r->nsuspects++] = (struct ph_suspect){
+				h->addr[by_type[k].obj], by_type[k].diff};
+			st[i].nsuspects++;
+		}
+	}
+	if (!start)
+		for (size_t i = 0; i < shown; i++)
+			st[i].suspects = 0;
+	*ret = st;
+	*ret_n = shown;
+	*ret_all = n;
+	return NULL;
+}
+
+struct ph_error *ph_query_refcheck(struct ph_session *s,
+				   const struct ph_refcheck_opts *o,
+				   struct ph_refcheck_result **ret)
+{
+	struct ph_error *err = ph_session_graph(s);
+	if (err)
+		return err;
+	uint64_t min_excess = o->min_excess ? o->min_excess : 1;
+	struct ph_graph *g = s->graph;
+	struct ph_heap *h = g->h;
+	struct ph_refcheck_result *r = calloc(1, sizeof(*r));
+	struct type_acc *over = calloc(h->ntypes + 1, sizeof(*over));
+	struct type_acc *under = calloc(h->ntypes + 1, sizeof(*under));
+	struct sus *sus = NULL, *by_type = NULL;
+	size_t nsus = 0, sus_cap = 0, suspects_cap = 0, *start = NULL;
+	if (!r || !over || !under) {
+		err = ph_error_nomem();
+		goto out;
+	}
+	for (size_t i = 0; i < h->n; i++) {
+		const struct ph_type *t = &h->types[h->tidx[i]];
+		if (o->type && strcmp(tname(t), o->type))
+			continue;
+		if (is_static(h, h->addr[i])) {
+			r->static_skipped++;
+			continue;
+		}
+		int64_t rc = refcnt_of(h, (uint32_t)i);
+		if (is_immortal(h, rc)) {
+			r->immortal_skipped++;
+			continue;
+		}
+		/* (a refcount no process can reach is damage: never a sum) */
+		if (rc < 0 || rc > PH_REFCNT_PLAUSIBLE) {
+			r->implausible_skipped++;
+			continue;
+		}
+		r->checked++;
+		uint64_t in = g->rev_off[i + 1] - g->rev_off[i];
+		int64_t found =
+			(int64_t)(in + count_get(&g->extern_refs, (uint32_t)i));
+		int64_t exact =
+			found - (int64_t)count_get(&g->cons_in, (uint32_t)i);
+		struct type_acc *st = NULL;
+		int64_t d = 0;
+		if (rc - found >= (int64_t)min_excess) {
+			st = &over[h->tidx[i]];
+			d = rc - found;
+			r->excess_objects++;
+		} else if (rc < exact) {
+			st = &under[h->tidx[i]];
+			d = rc - exact;
+			r->deficit_objects++;
+		}
+		if (!st)
+			continue;
+		if (o->suspects) {
+			if (nsus >= PH_SUSPECTS_MAX)
+				r->truncated = true;
+			else if (!ph_grow((void **)&sus, &sus_cap, nsus + 1,
+					  sizeof(*sus)))
+				sus[nsus++] = (struct sus){(uint32_t)i, d};
+			else
+				r->truncated = true;
+		}
+		st->objects++;
+		if (__builtin_add_overflow(st->total, d, &st->total))
+			st->total = d < 0 ? INT64_MIN : INT64_MAX;
+		if (st->objects == 1 ||
+		    (d < 0 ? d < st->worst : d > st->worst)) {
+			st->worst = d;
+			st->worst_obj = (uint32_t)i;
+		}
+	}
+	/* The suspects grouped by type (a counting sort keeps object
+	 * order within each type). */
+	if (o->suspects) {
+		start = calloc(h->ntypes + 2, sizeof(*start));
+		by_type = malloc((nsus + 1) * sizeof(*by_type));
+		if (!start || !by_type) {
+			err = ph_error_nomem();
+			goto out;
+		}
+		for (size_t k = 0; k < nsus; k++)
+			start[h->tidx[sus[k].obj] + 1]++;
+		for (size_t t = 0; t < h->ntypes; t++)
+			start[t + 1] += start[t];
+		for (size_t k = 0; k < nsus; k++)
+			by_type[start[h->tidx[sus[k].obj]]++] = sus[k];
+		for (size_t t = h->ntypes; t > 0; t--)
+			start[t] = start[t - 1];
+		start[0] = 0;
+	}
+	if ((err = suspect_list(h, over, o->limit, true, by_type, start, r,
+				&r->excess, &r->nexcess, &r->excess_types,
+				&suspects_cap)))
+		goto out;
+	err = suspect_list(h, under, o->limit, false, by_type, start, r,
+			   &r->deficit, &r->ndeficit, &r->deficit_types,
+			   &suspects_cap);
+out:
+	free(over);
+	free(under);
+	free(sus);
+	free(by_type);
+	free(start);
+	if (err) {
+		ph_refcheck_result_destroy(r);
+		return err;
+	}
+	*ret = r;
+	return NULL;
+}
+
+void ph_refcheck_result_destroy(struct ph_refcheck_result *r)
+{
+	if (!r)
+		return;
+	free(r->excess);
+	free(r->deficit);
+	free(r->suspects);
+	free(r);
+}

@@ -1,0 +1,370 @@
+/* query_heap.c - questions about the heap as a whole: types, list, info,
+ * summary; and what every query shares (strings, the object an address
+ * names). */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query.h"
+
+/* ---- shared -------------------------------------------------------------- */
+
+size_t ph_strings_add(struct ph_strings *st, const char *s, size_t n)
+{
+	/* offset 0 is "" (the empty string), always */
+	if (!st->buf.len)
+		ph_buf_putc(&st->buf, '\0');
+	if (!n)
+		return 0;
+	size_t off = st->buf.len;
+	ph_buf_putn(&st->buf, s, n);
+	ph_buf_putc(&st->buf, '\0');
+	return st->buf.failed ? 0 : off;
+}
+
+void ph_strings_free(struct ph_strings *st)
+{
+	ph_buf_free(&st->buf);
+}
+
+struct ph_error *ph_query_object(struct ph_session *s, const char *cmd,
+				 const char *v, uint32_t *ret)
+{
+	char *end;
+	if (!v || !*v)
+		return ph_error_create(PH_ERR_USAGE,
+				       "%s: which object? give its address "
+				       "(0x... as id() prints it in hex, or "
+				       "decimal)",
+				       cmd);
+	unsigned long long addr = strtoull(v, &end, 0);
+	if (*end || *v == '-')
+		return ph_error_create(PH_ERR_USAGE,
+				       "%s: '%s' is not an address", cmd, v);
+	struct ph_error *err = ph_session_graph(s);
+	if (err)
+		return err;
+	uint32_t obj = ph_graph_lookup(s->graph, addr);
+	if (obj == PH_NONE)
+		return ph_error_create_at(PH_ERR_NOT_FOUND, addr,
+					  "%s: no Python object at 0x%llx", cmd,
+					  addr);
+	*ret = obj;
+	return NULL;
+}
+
+/* ---- types --------------------------------------------------------------- */
+
+static int row_by_bytes(const void *a, const void *b)
+{
+	const struct ph_type_row *x = a, *y = b;
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+static int row_by_count(const void *a, const void *b)
+{
+	const struct ph_type_row *x = a, *y = b;
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+struct ph_error *ph_query_types(struct ph_session *s,
+				const struct ph_types_opts *o,
+				struct ph_types_result **ret)
+{
+	struct ph_error *err = ph_session_heap(s);
+	if (err)
+		return err;
+	struct ph_heap *h = s->heap;
+	struct ph_types_result *r = calloc(1, sizeof(*r));
+	uint64_t *count = calloc(h->ntypes + 1, sizeof(*count));
+	uint64_t *bytes = calloc(h->ntypes + 1, sizeof(*bytes));
+	if (!r || !count || !bytes) {
+		err = ph_error_nomem();
+		goto fail;
+	}
+	r->python = s->rt->version;
+	for (size_t i = 0; i < h->n; i++) {
+		count[h->tidx[i]]++;
+		bytes[h->tidx[i]] += h->size[i];
+		r->bytes += h->size[i];
+	}
+	r->objects = h->n;
+	/* Types that share a name (a class defined twice) share a row, as
+	 * they would in objgraph's or the user's own count by name. */
+	struct ph_u64map by_name;
+	ph_u64map_init(&by_name);
+	if (!(r->rows = calloc(h->ntypes + 1, sizeof(*r->rows)))) {
+		err = ph_error_nomem();
+		goto fail;
+	}
+	for (size_t i = 0; i < h->ntypes; i++) {
+		if (!count[i])
+			continue;
+		const char *name = tname(&h->types[i]);
+		uint64_t key = 1469598103934665603ULL;
+		for (const char *c = name; *c; c++)
+			key = (key ^ (unsigned char)*c) * 1099511628211ULL;
+		key |= 1;
+		uint32_t *row = ph_u64map_get(&by_name, key);
+		if (row && !strcmp(r->rows[*row].name, name)) {
+			r->rows[*row].count += count[i];
+			r->rows[*row].bytes += bytes[i];
+			continue;
+		}
+		if (!row && (err = ph_u64map_put(&by_name, key,
+						 (uint32_t)r->nrows, NULL))) {
+			ph_u64map_free(&by_name);
+			goto fail;
+		}
+		r->rows[r->nrows++] = (struct ph_type_row){
+			.name = name, .count = count[i], .bytes = bytes[i]};
+	}
+	ph_u64map_free(&by_name);
+	qsort(r->rows, r->nrows, sizeof(*r->rows),
+	      o->by_count ? row_by_count : row_by_bytes);
+	r->shown = o->limit && o->limit < r->nrows ? o->limit : r->nrows;
+	for (size_t i = r->shown; i < r->nrows; i++) {
+		r->rest_count += r->rows[i].count;
+		r->rest_bytes += r->rows[i].bytes;
+	}
+	free(count);
+	free(bytes);
+	*ret = r;
+	return NULL;
+fail:
+	free(count);
+	free(bytes);
+	ph_types_result_destroy(r);
+	return err;
+}
+
+void ph_types_result_destroy(struct ph_types_result *r)
+{
+	if (!r)
+		return;
+	free(r->rows);
+	free(r);
+}
+
+/* ---- list ---------------------------------------------------------------- */
+
+struct list_sort {
+	const uint64_t *size;
+	const uint64_t *addr;
+};
+
+static int sort_objs(const void *a, const void *b, void *arg)
+{
+	const struct list_sort *ls = arg;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	if (ls->size[x] != ls->size[y])
+		return ls->size[x] > ls->size[y] ? -1 : 1;
+	return ls->addr[x] < ls->addr[y] ? -1 : ls->addr[x] > ls->addr[y];
+}
+
+struct ph_error *ph_query_list(struct ph_session *s,
+			       const struct ph_list_opts *o,
+			       struct ph_list_result **ret)
+{
+	if (!o->type)
+		return ph_error_create(PH_ERR_USAGE,
+				       "list: which type? e.g. list dict");
+	struct ph_error *err = ph_session_heap(s);
+	if (err)
+		return err;
+	struct ph_heap *h = s->heap;
+	/* Several type objects may share a name (classes redefined). */
+	uint8_t *match = calloc(h->ntypes + 1, 1);
+	if (!match)
+		return ph_error_nomem();
+	bool any = false;
+	for (size_t i = 0; i < h->ntypes; i++)
+		if (h->types[i].name && !strcmp(h->types[i].name, o->type))
+			match[i] = any = 1;
+	if (!any) {
+		free(match);
+		return ph_error_create(PH_ERR_NOT_FOUND,
+				       "list: no type named '%s' in the heap "
+				       "(names as `types` prints them)",
+				       o->type);
+	}
+	uint32_t *objs = NULL;
+	size_t n = 0, cap = 0;
+	for (size_t i = 0; i < h->n; i++) {
+		if (!match[h->tidx[i]] || h->size[i] < o->min_size)
+			continue;
+		if ((err = ph_grow((void **)&objs, &cap, n + 1,
+				   sizeof(*objs)))) {
+			free(match);
+			free(objs);
+			return err;
+		}
+		objs[n++] = (uint32_t)i;
+	}
+	free(match);
+	struct list_sort ls = {.size = h->size, .addr = h->addr};
+	if (n)
+		qsort_r(objs, n, sizeof(*objs), sort_objs, &ls);
+	struct ph_list_result *r = calloc(1, sizeof(*r));
+	size_t shown = o->limit && o->limit < n ? o->limit : n;
+	if (!r || !(r->rows = calloc(shown + 1, sizeof(*r->rows)))) {
+		free(r);
+		free(objs);
+		return ph_error_nomem();
+	}
+	r->type = o->type;
+	r->count = n;
+	r->shown = shown;
+	struct ph_buf tmp;
+	ph_buf_init(&tmp);
+	for (size_t i = 0; i < shown; i++) {
+		uint32_t ob = objs[i];
+		tmp.len = 0;
+		ph_repr_object(h, h->addr[ob], h->tidx[ob], &tmp);
+		r->rows[i] = (struct ph_list_row){
+			.addr = h->addr[ob],
+			.size = h->size[ob],
+			.repr = ph_strings_add(&r->str, tmp.data, tmp.len)};
+	}
+	bool failed = tmp.failed || r->str.buf.failed;
+	ph_buf_free(&tmp);
+	free(objs);
+	if (failed) {
+		ph_list_result_destroy(r);
+		return ph_error_nomem();
+	}
+	*ret = r;
+	return NULL;
+}
+
+void ph_list_result_destroy(struct ph_list_result *r)
+{
+	if (!r)
+		return;
+	free(r->rows);
+	ph_strings_free(&r->str);
+	free(r);
+}
+
+/* ---- info ---------------------------------------------------------------- */
+
+struct ph_error *ph_query_info(struct ph_session *s,
+			       struct ph_info_result **ret)
+{
+	struct ph_error *err = ph_session_heap(s);
+	if (err)
+		return err;
+	struct ph_info_result *r = calloc(1, sizeof(*r));
+	if (!r)
+		return ph_error_nomem();
+	struct ph_target *t = s->target;
+	struct ph_heap *h = s->heap;
+	const struct ph_module *exe =
+		t->exe_index >= 0 ? &t->mods[t->exe_index] : NULL;
+	if (exe)
+		for (size_t i = 0; i < exe->build_id_len && i < 64; i++)
+			snprintf(r->build_id + 2 * i, 3, "%02x",
+				 exe->build_id[i]);
+	const struct ph_module *pm = s->rt->pymod;
+	r->version = ph_version();
+	r->python = s->rt->version;
+	r->debug_build = s->rt->debug_build;
+	r->allocator = h->block_head ? "pymalloc with debug hooks" : "pymalloc";
+	r->executable =
+		exe ? (exe->disk_path ? exe->disk_path : exe->path) : "";
+	r->runtime_in = pm->path;
+	r->runtime_address = s->rt->runtime_addr;
+	r->layout_source = s->rt->layout->source;
+	r->layout_cached = s->rt->layout_cached;
+	r->threads = t->nthreads;
+	r->objects = h->n;
+	r->found_gc = h->n_gc;
+	r->found_ref = h->n_ref;
+	r->found_root = h->n_root;
+	r->found_pool = h->n_pool;
+	r->types = h->ntypes;
+	r->pools = h->npools;
+	r->pool_source = h->arena_source;
+	r->debug_file = pm->debug_path;
+	r->debug_source = pm->debug_source;
+	r->memory_not_saved = t->mem.bytes_missing;
+	r->gc_list_damaged = h->gc_list_damaged;
+	r->gc_zeroed_links = h->gc_zeroed_links;
+	r->gc_bad_objects = h->gc_bad_objects;
+	r->gc_zeroed_objects = h->gc_zeroed_objects;
+	r->gc_damaged_objects = h->gc_damaged_objects;
+	r->refs_into_missing = h->refs_into_missing;
+	r->refs_to_zeros = h->refs_to_zeros;
+	r->refs_to_damaged = h->refs_to_damaged;
+	r->refs_wild = h->refs_wild;
+	r->pools_inconsistent = h->pools_inconsistent;
+	*ret = r;
+	return NULL;
+}
+
+void ph_info_result_destroy(struct ph_info_result *r)
+{
+	free(r);
+}
+
+/* ---- summary ------------------------------------------------------------- */
+
+struct ph_error *ph_query_summary(struct ph_session *s,
+				  struct ph_summary_result **ret)
+{
+	struct ph_summary_result *r = calloc(1, sizeof(*r));
+	if (!r)
+		return ph_error_nomem();
+	/* the top types, by bytes, as the types query counts them */
+	struct ph_types_opts to = {.limit = 10};
+	struct ph_error *err = ph_query_types(s, &to, &r->types);
+	if (err) {
+		free(r);
+		return err;
+	}
+	struct ph_heap *h = s->heap;
+	r->python = s->rt->version;
+	r->threads = s->target->nthreads;
+	for (size_t i = 0; i < h->n; i++) {
+		unsigned gen = (h->flags[i] >> 4) & 7;
+		r->gens[gen < 5 ? gen : 0]++;
+	}
+	for (size_t i = 0; i < h->npools; i++) {
+		const struct ph_pool *p = &h->pools[i];
+		uint32_t nfree = 0;
+		for (int w = 0; w < 16; w++)
+			nfree +=
+				(uint32_t)__builtin_popcountll(p->free_bits[w]);
+		uint64_t total_blocks =
+			(h->L->pool_size - h->L->pool_overhead) / p->block_size;
+		r->pool_bytes += h->L->pool_size;
+		r->used_blocks += p->nblocks - nfree;
+		r->used_bytes += (uint64_t)(p->nblocks - nfree) * p->block_size;
+		r->free_bytes +=
+			(total_blocks - (p->nblocks - nfree)) * p->block_size;
+	}
+	r->pools = h->npools;
+	r->fragmentation_percent =
+		r->pool_bytes
+			? 100.0 * (double)r->free_bytes / (double)r->pool_bytes
+			: 0;
+	*ret = r;
+	return NULL;
+}
+
+void ph_summary_result_destroy(struct ph_summary_result *r)
+{
+	if (!r)
+		return;
+	ph_types_result_destroy(r->types);
+	free(r);
+}

@@ -1,0 +1,54 @@
+/* render.h - what renderers write with: the JSON writer (json.c) and text
+ * made safe for a terminal (text.c). */
+#ifndef PH_RENDER_H
+#define PH_RENDER_H
+
+#include "internal.h"
+
+/* ---- JSON ---------------------------------------------------------------
+ * One writer for every answer: it places the commas, and every string goes
+ * through ph_json_quote (strict UTF-8 out). Separators are ", " and ": ",
+ * on one line, as py-heap has always printed. */
+#define PH_JSON_MAX_DEPTH 128
+
+struct ph_json {
+	struct ph_buf *out;
+	unsigned depth;
+	bool after_key;
+	bool has_item[PH_JSON_MAX_DEPTH];
+};
+
+void ph_json_init(struct ph_json *j, struct ph_buf *out);
+void ph_json_object_begin(struct ph_json *j);
+void ph_json_object_end(struct ph_json *j);
+void ph_json_array_begin(struct ph_json *j);
+void ph_json_array_end(struct ph_json *j);
+void ph_json_key(struct ph_json *j, const char *key);
+void ph_json_str(struct ph_json *j, const char *s);
+void ph_json_strn(struct ph_json *j, const char *s, size_t n);
+void ph_json_u64(struct ph_json *j, uint64_t v);
+void ph_json_i64(struct ph_json *j, int64_t v);
+/* A number with a fixed count of decimals (1 -> 3.9). */
+void ph_json_fixed(struct ph_json *j, double v, int decimals);
+void ph_json_bool(struct ph_json *j, bool v);
+void ph_json_null(struct ph_json *j);
+/* An address, as a string: "0x7f3daab80290". */
+void ph_json_addr(struct ph_json *j, uint64_t addr);
+
+/* Appends s (n bytes, any bytes) as a JSON string literal, quotes
+ * included, in strict UTF-8: see json.c. */
+void ph_json_quote(struct ph_buf *b, const char *s, size_t n);
+
+/* The valid UTF-8 sequence at s: its length (0: none starts there) and
+ * code point. Encoded surrogates count as valid here. */
+size_t ph_utf8_decode(const unsigned char *s, size_t n, uint32_t *ret);
+
+/* ---- text ---------------------------------------------------------------
+ * Strings from the process, escaped for a terminal: control characters,
+ * bidi controls and invalid UTF-8 as \x.. or \u.... */
+void ph_text_escape(struct ph_buf *b, const char *s, size_t n);
+void ph_text_puts(struct ph_buf *b, const char *s);
+/* s, escaped, then blanks up to width bytes (as printf's %-*s). */
+void ph_text_cell(struct ph_buf *b, const char *s, size_t width);
+
+#endif /* PH_RENDER_H */

@@ -1,0 +1,475 @@
+#!/usr/bin/env python3
+"""The output contract, as scripts rely on it (docs/manual.md, "JSON
+output" and "Exit status"):
+
+  * strict UTF-8 JSON whatever the heap holds: lone surrogates, NULs,
+    quotes, escape sequences, C1 controls, bidi overrides, a 1 MiB string,
+    a type whose name holds an escape sequence (fixtures/heap_strings.py);
+    text output with none of those raw;
+  * every JSON answer has "partial" and "notes"; a cut core's says
+    "partial": true;
+  * --batch --json: one JSON object per command, each with its "command";
+    errors as {"error": {"code", "message"}};
+  * exit status: a failed write to stdout is an error; a closed pipe is
+    quiet; SIGINT ends py-heap by SIGINT, a live target resumed first;
+  * GNU options (--opt=VALUE, --, repeats refused), help, CMD --help,
+    version, the manual page; GDB: the commands and their completion come
+    from the command table.
+
+    python3 tests/integration/contract_checks.py --bin build/bin/py-heap \\
+        --cores-dir build/cores [--python PY] [--no-gdb]
+"""
+import argparse
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from interp import Interp
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+results = {"passed": 0, "failed": 0}
+INTERP = None
+
+
+def check(name, ok, detail=""):
+    results["passed" if ok else "failed"] += 1
+    print(("PASS %s" % name) if ok else ("FAIL %s: %s" % (name, detail)))
+    sys.stdout.flush()
+
+
+def wrapper():
+    return shlex.split(os.environ.get("PYHEAP_WRAPPER", ""))
+
+
+def run(binary, args, stdin=None, timeout=300):
+    """py-heap's exit status, stdout (bytes) and stderr (text)."""
+    r = subprocess.run(wrapper() + [binary] + args, input=stdin,
+                       capture_output=True, timeout=timeout)
+    err = r.stderr.decode("utf-8", "replace")
+    for bad in ("ERROR: AddressSanitizer", "runtime error:", "==ERROR"):
+        if bad in err:
+            raise RuntimeError("sanitizer: " + err[-2000:])
+    return r.returncode, r.stdout, err
+
+
+def strict_json(raw):
+    """Every line a JSON object, decoded as strict UTF-8 first."""
+    text = raw.decode("utf-8", "strict")
+    return [json.loads(l) for l in text.splitlines() if l.strip()]
+
+
+def no_raw_controls(raw):
+    """Text output: valid UTF-8, no ESC, no C1 control, no bidi override."""
+    text = raw.decode("utf-8", "strict")
+    bad = [c for c in text if c == "\x1b" or "\x80" <= c <= "\x9f" or
+           c in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"]
+    return not bad, bad[:5]
+
+
+def strings_checks(binary, core, t):
+    base = ["--core", core] + INTERP.py_heap_args()
+    s = t["strings"]
+    want = {k: eval(v["ascii"]) for k, v in s.items()}
+    # -- show, as JSON and as text, of every one
+    for key, info in sorted(s.items()):
+        name = "strings: show %s" % key
+        try:
+            rc, out, err = run(binary, base + ["--json", "show",
+                                               hex(info["id"])])
+            d = strict_json(out)[0]
+            ok = rc == 0 and d["size"] == info["size"] and \
+                d["partial"] is False and d["notes"] == []
+            short = want[key]
+            if key == "surrogate":
+                ok = ok and d["repr"] == "'name-\udcff'"
+            elif key == "nonascii":
+                ok = ok and d["repr"] == "'" + short + "'"
+            elif key == "escape":
+                ok = ok and d["repr"] == "'red \\x1b[31mRED\\x1b[0m'"
+            elif key == "big":
+                ok = ok and d["repr"].startswith("'xxxx") and \
+                    d["repr"].endswith("...'")
+            elif key == "nul":
+                ok = ok and d["repr"] == "'a\\x00b\\x00c'"
+            check(name + " (JSON)", ok, "rc %d %r" % (rc, d.get("repr")))
+            rc, out, err = run(binary, base + ["show", hex(info["id"])])
+            clean, bad = no_raw_controls(out)
+            check(name + " (text)", rc == 0 and clean, bad or err)
+        except Exception as e:
+            check(name, False, e)
+    # -- list str, every one of them, strict
+    try:
+        rc, out, err = run(binary, base + ["--json", "list", "str",
+                                           "--limit", "0"])
+        d = strict_json(out)[0]
+        got = {int(o["address"], 16) for o in d["objects"]}
+        missing = [k for k, v in s.items() if v["id"] not in got]
+        check("strings: list str --json is strict UTF-8 and has them all",
+              rc == 0 and not missing, missing or err)
+    except Exception as e:
+        check("strings: list str --json", False, e)
+    # -- referents of the dict that holds them: labels from the keys
+    try:
+        rc, out, err = run(binary, base + ["--json", "referents",
+                                           hex(t["holder"])])
+        d = strict_json(out)[0]
+        got = {int(r["address"], 16): r["via"] for r in d["referents"]}
+        wrong = [k for k, v in s.items() if got.get(v["id"]) != "['%s']" % k]
+        check("strings: referents of the holder, labelled", not wrong,
+              wrong)
+        rc, out, err = run(binary, base + ["referents", hex(t["holder"])])
+        clean, bad = no_raw_controls(out)
+        check("strings: referents as text, escaped", rc == 0 and clean, bad)
+        total = len(d["referents"])
+        rc, out, err = run(binary, base + ["--json", "referents",
+                                           hex(t["holder"]), "--limit", "5"])
+        d = strict_json(out)[0]
+        rc2, out2, _ = run(binary, base + ["referents", hex(t["holder"]),
+                                           "--limit=5"])
+        check("referents --limit: 5 kept, all counted",
+              len(d["referents"]) == 5 and d["referents_total"] == total and
+              out2.count(b"\n") == 7 and
+              b"%d referents (5 shown" % total in out2, out2[-200:])
+    except Exception as e:
+        check("strings: referents", False, e)
+    # -- a type whose name holds an escape sequence
+    try:
+        evil = "%s.%s" % (t["evil_module"], t["evil_type"])
+        rc, out, err = run(binary, base + ["--json", "types", "--limit", "0"])
+        d = strict_json(out)[0]
+        row = [r for r in d["types"] if r["type"] == evil]
+        check("strings: a type named with ESC, in JSON", row and
+              row[0]["count"] == len(t["evil"]), row)
+        rc, out, err = run(binary, base + ["types", "--limit", "0"])
+        clean, bad = no_raw_controls(out)
+        check("strings: ... and escaped in text", rc == 0 and clean and
+              b"Evil\\x1b[2J" in out, bad)
+        rc, out, err = run(binary, base + ["list", evil])
+        clean, bad = no_raw_controls(out)
+        check("strings: list of that type", rc == 0 and clean and
+              out.count(b"\n") == len(t["evil"]) + 2, out[-300:])
+    except Exception as e:
+        check("strings: evil type", False, e)
+
+
+def batch_checks(binary, core):
+    base = ["--core", core] + INTERP.py_heap_args()
+    lines = ["show 0x10", "types --limit 1", "list Nope", "info"]
+    try:
+        rc, out, err = run(binary, base + ["--json", "--batch", "-"],
+                           stdin=("\n".join(lines) + "\n# a comment\n\n")
+                           .encode())
+        objs = strict_json(out)
+        check("batch: one JSON object per command", len(objs) == 4,
+              "%d objects" % len(objs))
+        check("batch: each names its command",
+              [o.get("command") for o in objs] == lines,
+              [o.get("command") for o in objs])
+        check("batch: errors as objects, answers as answers",
+              [("error" in o) for o in objs] == [True, False, True, False]
+              and objs[0]["error"]["code"] == "not-found" and
+              objs[2]["error"]["code"] == "not-found" and
+              objs[1]["types"] and objs[3]["version"], objs)
+        check("batch: every object has partial and notes",
+              all(o["partial"] is False and o["notes"] == [] for o in objs))
+        check("batch: exit status 2 (two failed)", rc == 2, rc)
+        check("batch: two error lines on stderr",
+              err.count("py-heap: ") == 2, err)
+        # a line longer than any buffer, and an unclosed quote
+        long = "# " + "x" * 100000 + " refcheck"
+        rc, out, err = run(binary, base + ["--json", "--batch", "-"],
+                           stdin=(long + "\nshow 'oops\nversion\n").encode())
+        objs = strict_json(out)
+        check("batch: long lines are one line; an unclosed quote an error",
+              len(objs) == 2 and objs[0]["error"]["code"] == "usage" and
+              objs[1]["version"] and rc == 2, objs)
+    except Exception as e:
+        check("batch", False, e)
+
+
+def error_json_checks(binary, core):
+    base = ["--core", core] + INTERP.py_heap_args()
+    try:
+        rc, out, err = run(binary, base + ["--json", "show", "0x10"])
+        d = strict_json(out)
+        check("errors: --json prints the error as JSON too",
+              rc == 2 and len(d) == 1 and
+              d[0]["error"] == {"code": "not-found",
+                                "message": "show: no Python object at 0x10",
+                                "address": "0x10"} and
+              err.strip() == "py-heap: show: no Python object at 0x10",
+              (rc, d, err))
+        rc, out, err = run(binary, ["--core", "/nonexistent", "--json",
+                                    "types"])
+        d = strict_json(out)
+        check("errors: a session that cannot open, as JSON",
+              rc == 2 and d[0]["error"]["code"] == "os", d)
+        rc, out, err = run(binary, base + ["--json", "types", "--sort",
+                                           "bytes"])
+        d = strict_json(out)
+        check("errors: a bad option, before the core is read",
+              rc == 2 and d[0]["error"]["code"] == "usage", d)
+    except Exception as e:
+        check("errors", False, e)
+
+
+def partial_checks(binary, core):
+    """A core cut at 60%: the answer says it is partial."""
+    cut = tempfile.NamedTemporaryFile(prefix="pyheap-cut-", delete=False)
+    try:
+        with open(core, "rb") as f:
+            data = f.read()
+        cut.write(data[:len(data) * 6 // 10])
+        cut.close()
+        rc, out, err = run(binary, ["--core", cut.name, "--exe", INTERP.exe,
+                                    "--json", "types"] +
+                           INTERP.py_heap_args())
+        d = strict_json(out)
+        check("partial: a cut core's JSON says partial",
+              rc == 2 and d and d[0]["partial"] is True and
+              any(n["code"] == "core-truncated" for n in d[0]["notes"]),
+              (rc, d and {k: d[0][k] for k in ("partial", "notes")}, err))
+    except Exception as e:
+        check("partial", False, e)
+    finally:
+        os.unlink(cut.name)
+
+
+def write_checks(binary, core):
+    base = ["--core", core] + INTERP.py_heap_args()
+    try:
+        with open("/dev/full", "w") as full:
+            r = subprocess.run(wrapper() + [binary] + base + ["types"],
+                               stdout=full, stderr=subprocess.PIPE,
+                               text=True, timeout=300)
+        check("write: /dev/full is an error (exit 2, one line)",
+              r.returncode == 2 and "cannot write" in r.stderr, r.stderr)
+        p = subprocess.Popen(wrapper() + [binary] + base +
+                             ["list", "str", "--limit", "0"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        p.stdout.read(100)
+        p.stdout.close()
+        err = p.stderr.read().decode()
+        p.wait(timeout=300)
+        check("write: a closed pipe is quiet", err == "", err)
+    except Exception as e:
+        check("write", False, e)
+
+
+BUSY = '''
+import os, sys, time
+class Item:
+    def __init__(self, i):
+        self.i = i
+        self.peer = self
+items = [Item(i) for i in range(int(sys.argv[2]))]
+open(os.path.join(sys.argv[1], "ready"), "w").write(str(os.getpid()))
+while True:
+    time.sleep(0.05)
+'''
+
+
+def status_of(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return dict(l.split(":\t", 1) for l in f.read().splitlines()
+                    if ":\t" in l)
+
+
+def sigint_checks(binary, core):
+    # A core: a long --batch, interrupted.
+    base = ["--core", core] + INTERP.py_heap_args()
+    try:
+        p = subprocess.Popen(wrapper() + [binary] + base + ["--batch", "-"],
+                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
+        p.stdin.write(b"cycles --unreachable\nrefcheck\n" * 2000)
+        p.stdin.close()
+        time.sleep(1.5)
+        p.send_signal(signal.SIGINT)
+        p.wait(timeout=60)
+        check("sigint: a core: py-heap dies by SIGINT",
+              p.returncode == -signal.SIGINT, p.returncode)
+    except Exception as e:
+        check("sigint: a core", False, e)
+    # A live process: interrupted while it works on the copy; the target
+    # runs on, not traced.
+    work = tempfile.mkdtemp(prefix="pyheap-busy-")
+    prog = os.path.join(work, "busy.py")
+    with open(prog, "w") as f:
+        f.write(BUSY)
+    # A large heap (a million instances, each with its dict): one
+    # command on it takes seconds, and is interrupted in its middle.
+    proc, where = INTERP.start(prog, os.path.join(work, "out"),
+                               ["1000000"])
+    try:
+        deadline = time.time() + 120
+        while not os.path.exists(os.path.join(where, "ready")):
+            if time.time() > deadline or proc.poll() is not None:
+                raise RuntimeError("the busy program did not start")
+            time.sleep(0.05)
+        t0 = time.time()
+        p = subprocess.Popen(wrapper() + [binary, "--pid", str(proc.pid),
+                                          "refcheck"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(1.0)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+        err = err.decode()
+        check("sigint: ... interrupted in its middle (it paused the "
+              "process and had not answered)",
+              "paused process" in err and out == b"", err[-300:])
+        st = status_of(proc.pid)
+        check("sigint: a live process: py-heap dies by SIGINT",
+              p.returncode == -signal.SIGINT, p.returncode)
+        check("sigint: ... and the target runs on, not traced",
+              proc.poll() is None and st["TracerPid"].strip() == "0" and
+              st["State"][0] in "RS", st.get("State"))
+    except Exception as e:
+        check("sigint: a live process", False, e)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def options_checks(binary, core):
+    base = ["--core", core] + INTERP.py_heap_args()
+    cases = [
+        ("--opt=VALUE everywhere", ["--core=" + core] +
+         (["--sysroot=" + INTERP.root] if INTERP.root else []) +
+         ["--debug-dir=/nonexistent", "--json", "types", "--limit=1"], 0),
+        ("--batch=FILE", base + ["--batch=/dev/null"], 0),
+        ("-- ends the options", base + ["list", "--limit", "1", "--",
+                                        "str"], 0),
+        ("a repeated option is an error", base + ["--core", core, "types"], 2),
+        ("... in a command too", base + ["types", "--limit", "1",
+                                         "--limit=2"], 2),
+        ("a flag takes no value", base + ["cycles", "--unreachable=1"], 2),
+        ("help types (no core needed)", ["help", "types"], 0),
+        ("types --help (no core needed)", ["types", "--help"], 0),
+        ("help of an unknown command", ["help", "frobnicate"], 2),
+        ("--version", ["--version"], 0),
+    ]
+    for name, args, want in cases:
+        try:
+            rc, out, err = run(binary, args)
+            check("options: %s" % name, rc == want,
+                  "exit %d: %s" % (rc, err.strip()[-300:]))
+        except Exception as e:
+            check("options: %s" % name, False, e)
+    try:
+        rc, out, err = run(binary, ["help", "types"])
+        check("options: help types tells its options",
+              b"--sort count|size" in out and b"--limit N" in out, out)
+        rc, out, err = run(binary, ["--version"])
+        rc2, out2, _ = run(binary, base + ["--json", "info"])
+        v = out.decode().split()[-1]
+        check("version: --version and info agree",
+              strict_json(out2)[0]["version"] == v, (out, out2[-100:]))
+        rc, out, err = run(binary, ["--json", "help"])
+        d = strict_json(out)[0]
+        check("help --json: the command table",
+              {"types", "path", "cycles", "help", "version"} <=
+              {c["name"] for c in d["commands"]}, d.keys())
+    except Exception as e:
+        check("options: help and version", False, e)
+
+
+def man_checks(binary):
+    man = os.path.join(os.path.dirname(os.path.dirname(binary)), "man",
+                       "py-heap.1")
+    try:
+        r = subprocess.run(["man", "-l", man], capture_output=True,
+                           text=True, timeout=60,
+                           env=dict(os.environ, MANWIDTH="80"))
+        rc, out, err = run(binary, ["--json", "help"])
+        names = [c["name"] for c in strict_json(out)[0]["commands"]]
+        missing = [n for n in names if n not in r.stdout]
+        check("man: py-heap(1) renders and names every command",
+              r.returncode == 0 and "SYNOPSIS" in r.stdout and not missing,
+              missing or r.stderr)
+        with tempfile.TemporaryDirectory() as dest:
+            r = subprocess.run(["make", "-s", "-C", ROOT, "install",
+                                "DESTDIR=" + dest, "PREFIX=/usr",
+                                "BUILD=" + os.path.dirname(os.path.dirname(
+                                    binary))],
+                               capture_output=True, text=True, timeout=600)
+            r2 = subprocess.run(["man", "-M", dest + "/usr/share/man",
+                                 "py-heap"], capture_output=True, text=True,
+                                timeout=60)
+            check("man: make install puts it where man finds it",
+                  r.returncode == 0 and "py-heap" in r2.stdout,
+                  r.stderr[-300:] + r2.stderr[-300:])
+    except Exception as e:
+        check("man", False, e)
+
+
+def gdb_checks(binary, core):
+    env = dict(os.environ, DEBUGINFOD_URLS="", PYHEAP_LIB=os.path.join(
+        os.path.dirname(os.path.dirname(binary)), "lib", "libpyheap.so"))
+    try:
+        out = subprocess.run(
+            ["gdb", "-batch", "-nx"] + INTERP.gdb_args() +
+            ["-ex", "source %s" % os.path.join(ROOT, "gdb/py-heap.py"),
+             "-ex", "py-heap version",
+             "-ex", "help py-heap version",
+             "-ex", "complete py-heap types --so",
+             "-ex", "complete py-heap types --sort c",
+             "-ex", "complete py-heap refcheck --type dic",
+             "-ex", "complete py-heap help ref",
+             "-ex", "py-heap types --help",
+             INTERP.exe, core], capture_output=True, text=True,
+            timeout=300, env=env, stdin=subprocess.DEVNULL)
+        lines = out.stdout.splitlines()
+        rc, v, _ = run(binary, ["--version"])
+        check("gdb: py-heap version", v.decode().strip() in lines,
+              out.stdout[-500:] + out.stderr[-500:])
+        check("gdb: help of a command made from the table",
+              "Usage: py-heap version [--json]" in out.stdout, out.stdout)
+        for want in ("py-heap types --sort", "py-heap types --sort count",
+                     "py-heap refcheck --type dict", "py-heap help refcheck",
+                     "py-heap help referrers"):
+            check("gdb: complete gives '%s'" % want, want in lines,
+                  [l for l in lines if l.startswith("py-heap")])
+        check("gdb: types --help", "usage: py-heap [OPTIONS] types" in
+              out.stdout and "Traceback" not in out.stderr, out.stderr[-500:])
+    except Exception as e:
+        check("gdb", False, e)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default=os.path.join(ROOT, "build/bin/py-heap"))
+    ap.add_argument("--cores-dir", default=os.path.join(ROOT, "build/cores"))
+    ap.add_argument("--python", default="/usr/bin/python3.11")
+    ap.add_argument("--no-gdb", action="store_true")
+    ap.add_argument("--quick", action="store_true",
+                    help="no SIGINT, pipe or man checks (sanitizer runs)")
+    a = ap.parse_args()
+    global INTERP
+    INTERP = Interp(a.python)
+    outdir = os.path.join(a.cores_dir, "heap_strings-" + INTERP.tag)
+    core = INTERP.take_core("heap_strings.py", outdir,
+                            need=("ready", "truth.json"))
+    with open(os.path.join(outdir, "truth.json")) as f:
+        t = json.load(f)
+    strings_checks(a.bin, core, t)
+    batch_checks(a.bin, core)
+    error_json_checks(a.bin, core)
+    partial_checks(a.bin, core)
+    options_checks(a.bin, core)
+    if not a.quick:
+        write_checks(a.bin, core)
+        sigint_checks(a.bin, core)
+        man_checks(a.bin)
+    if not a.no_gdb:
+        gdb_checks(a.bin, core)
+    print("%d passed, %d failed" % (results["passed"], results["failed"]))
+    sys.exit(1 if results["failed"] else 0)
+
+
+main()
