@@ -301,6 +301,10 @@ struct ph_cycles_result {
 	uint64_t *members;
 	struct ph_path_step *loop; /* via: the edge to the next member */
 	uint64_t unreachable_objects, unreachable_bytes;
+	/* of those, with a finalizer that runs before they are freed (what
+	 * it frees, gc.collect()'s count leaves out) */
+	uint64_t unreachable_finalizers;
+	uint64_t frozen_objects; /* gc.freeze()'s: never collected */
 	uint64_t *unreachable; /* at most PH_UNREACHABLE_MAX */
 	size_t nunreachable;
 	uint64_t *gc_garbage; /* what gc.garbage holds */

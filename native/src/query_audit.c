@@ -67,12 +67,38 @@ static int cycle_by_count(const void *a, const void *b)
 	return x->bytes > y->bytes ? -1 : x->bytes < y->bytes;
 }
 
-static bool has_finalizer(struct ph_heap *h, const struct ph_type *t)
+/* Whether collecting the object runs code first: a tp_del (legacy), or a
+ * tp_finalize (a Python __del__, an _io object's close, a generator's or
+ * coroutine's close) that has something to do: a generator's only while
+ * its frame is live (created or suspended). */
+static bool has_finalizer(struct ph_heap *h, uint32_t o)
 {
+	const struct ph_type *t = &h->types[h->tidx[o]];
+	const struct ph_layout *L = h->L;
 	uint64_t del = 0, fin = 0;
-	ph_mem_u64(h->mem, t->addr + h->L->tp_del, &del);
-	ph_mem_u64(h->mem, t->addr + h->L->tp_finalize, &fin);
-	return del || (t->heap && fin);
+	ph_mem_u64(h->mem, t->addr + L->tp_del, &del);
+	ph_mem_u64(h->mem, t->addr + L->tp_finalize, &fin);
+	if (del)
+		return true;
+	if (!fin)
+		return false;
+	if (t->kind != PH_KIND_GEN)
+		return true;
+	if (L->frame_objects) { /* up to 3.10: gi_frame, NULL once done */
+		uint64_t frame = 0;
+		ph_mem_u64(h->mem, h->addr[o] + L->gen_frame, &frame);
+		return frame != 0;
+	}
+	const uint8_t *state = ph_mem_ptr(h->mem, h->addr[o] + L->gen_state, 1);
+	if (!state)
+		return false;
+	int8_t st = (int8_t)*state;
+	/* 3.12 and 3.13 close a generator that never started without
+	 * clearing its frame (its arguments stay: the cycle is not broken);
+	 * FRAME_CREATED is -2 in 3.12, -3 in 3.13 */
+	if ((L->minor == 12 && st == -2) || (L->minor == 13 && st == -3))
+		return false;
+	return st < (L->gen_state_done ? L->gen_state_done : 1);
 }
 
 struct cycles_build {
@@ -168,9 +194,14 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 		cy[c].unreachable = true;
 	}
 	for (size_t i = 0; i < h->n; i++) {
+		if ((h->flags[i] & PH_OBJ_GC_LIST) &&
+		    ((h->flags[i] >> 4) & 7) == PH_GEN_PERMANENT)
+			r->frozen_objects++;
 		if (dead[i]) {
 			r->unreachable_objects++;
 			r->unreachable_bytes += h->size[i];
+			if (has_finalizer(h, (uint32_t)i))
+				r->unreachable_finalizers++;
 		}
 		uint32_t c = sc.comp[i];
 		if (c == PH_NONE)
@@ -181,7 +212,7 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 			cy[c].first = (uint32_t)i;
 		if (!dead[i])
 			cy[c].unreachable = false;
-		if (has_finalizer(h, &h->types[h->tidx[i]]))
+		if (has_finalizer(h, (uint32_t)i))
 			cy[c].finalizers++;
 	}
 	size_t nsel = 0;

@@ -70,6 +70,10 @@ static void cycles_json(const struct ph_cycles_result *r, struct ph_json *j)
 	ph_json_u64(j, r->unreachable_objects);
 	ph_json_key(j, "unreachable_bytes");
 	ph_json_u64(j, r->unreachable_bytes);
+	ph_json_key(j, "unreachable_with_finalizers");
+	ph_json_u64(j, r->unreachable_finalizers);
+	ph_json_key(j, "frozen_objects");
+	ph_json_u64(j, r->frozen_objects);
 	if (r->unreachable_only) {
 		ph_json_key(j, "unreachable");
 		ph_json_array_begin(j);
@@ -94,6 +98,17 @@ static void cycles_text(const struct ph_cycles_result *r, struct ph_buf *b)
 		      r->unreachable_only ? "unreachable " : "",
 		      ph_fmt_count(r->unreachable_objects, c2),
 		      ph_fmt_count(r->unreachable_bytes, c3));
+	if (r->unreachable_finalizers)
+		ph_buf_printf(b,
+			      "%s of them have finalizers (__del__, a "
+			      "suspended generator's close): what those free "
+			      "when they run, gc.collect() does not count\n",
+			      ph_fmt_count(r->unreachable_finalizers, c1));
+	if (r->frozen_objects)
+		ph_buf_printf(b,
+			      "%s objects are frozen (gc.freeze()): never "
+			      "collected, not counted as unreachable\n",
+			      ph_fmt_count(r->frozen_objects, c1));
 	for (size_t k = 0; k < r->shown; k++) {
 		const struct ph_cycle *c = &r->cycles[k];
 		ph_buf_printf(b, "\ncycle %zu: %s objects, %s bytes, %s%s\n",
