@@ -214,7 +214,8 @@ const struct ph_cmddef ph_commands[] = {
 			"<key> (dict key), .attr (attribute, __slots__ member "
 			"or field), +0x18 (conservative) (a word of a C object "
 			"that points at an object), (weak) (keeps nothing "
-			"alive).",
+			"alive), (borrowed) (holds no reference: a 3.11+ "
+			"frame's f_globals).",
 		.opts = referents_opts,
 		.run = ph_run_referents,
 	},
