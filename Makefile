@@ -265,14 +265,14 @@ bench: deps all
 # Every file make install puts in place. The directories it had to create
 # are noted in MANIFEST (with those of earlier installs), so that uninstall
 # removes these files and those directories (when empty), nothing else.
-INSTALLED := $(BINDIR)/py-heap $(LIBDIR)/$(LIB_FILE) $(LIBDIR)/$(SONAME) \
+INSTALLED = $(BINDIR)/py-heap $(LIBDIR)/$(LIB_FILE) $(LIBDIR)/$(SONAME) \
 	$(LIBDIR)/libpyheap.so $(INCLUDEDIR)/pyheap.h $(PKGCONFIGDIR)/pyheap.pc \
 	$(MANDIR)/man1/py-heap.1 $(BASHCOMPDIR)/py-heap \
 	$(DATADIR)/py-heap/gdb/py-heap.py \
 	$(if $(GDBINITDIR),$(GDBINITDIR)/py-heap.py)
-INSTALL_DIRS := $(BINDIR) $(LIBDIR) $(INCLUDEDIR) $(PKGCONFIGDIR) \
+INSTALL_DIRS = $(BINDIR) $(LIBDIR) $(INCLUDEDIR) $(PKGCONFIGDIR) \
 	$(MANDIR)/man1 $(BASHCOMPDIR) $(DATADIR)/py-heap/gdb $(GDBINITDIR)
-MANIFEST := $(DATADIR)/py-heap/created-dirs
+MANIFEST = $(DATADIR)/py-heap/created-dirs
 
 # ldconfig only for the system itself (no DESTDIR) as root: it links and
 # caches libpyheap.so.0 where the dynamic linker looks (/usr/local/lib).
