@@ -84,6 +84,11 @@ static const struct ph_optdef show_opts[] = {
 	{0},
 };
 
+static const struct ph_optdef referents_opts[] = {
+	OPT_LIMIT("at most N of what it holds", "1000 in text, all in JSON"),
+	{0},
+};
+
 static const struct ph_optdef referrers_opts[] = {
 	{.name = "--depth",
 	 .kind = PH_OPT_NUM,
@@ -216,7 +221,7 @@ const struct ph_cmddef ph_commands[] = {
 			"or field), +0x18 (conservative) (a word of a C object "
 			"that points at an object), (weak) (keeps nothing "
 			"alive).",
-		.opts = no_opts,
+		.opts = referents_opts,
 		.run = ph_run_referents,
 	},
 	{

@@ -11,6 +11,7 @@
 #define PH_OBJ_POOL_SCAN 0x04  /* an allocated pymalloc block */
 #define PH_OBJ_ROOT 0x08       /* an interpreter or thread root */
 /* bits 4-6: GC generation + 1 (4: permanent), 0 when not on a list */
+#define PH_GEN_PERMANENT 4
 
 struct ph_type {
 	uint64_t addr;
