@@ -16,9 +16,15 @@
 #include "command.h"
 #include "session.h"
 
+/* The one version number is in the file VERSION; the Makefile passes it
+ * (and the packaging, the GDB script and the manual read it there). */
+#ifndef PH_VERSION
+#error "PH_VERSION is not defined: build with make, which reads VERSION"
+#endif
+
 const char *ph_version(void)
 {
-	return "0.2.0";
+	return PH_VERSION;
 }
 
 /* ---- the table ----------------------------------------------------------- */
