@@ -59,6 +59,10 @@ void ph_edge_label_write(struct ph_heap *h, enum ph_edge_kind kind,
 	case PH_EDGE_WEAK:
 		ph_buf_printf(out, ".%s (weak)", (const char *)(uintptr_t)data);
 		break;
+	case PH_EDGE_BORROWED:
+		ph_buf_printf(out, ".%s (borrowed)",
+			      (const char *)(uintptr_t)data);
+		break;
 	case PH_EDGE_STACK:
 		ph_buf_printf(out, "stack[%llu]", (unsigned long long)data);
 		break;
