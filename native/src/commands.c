@@ -16,9 +16,15 @@
 #include "command.h"
 #include "session.h"
 
+/* The one version number is in the file VERSION; the Makefile passes it
+ * (and the packaging, the GDB script and the manual read it there). */
+#ifndef PH_VERSION
+#error "PH_VERSION is not defined: build with make, which reads VERSION"
+#endif
+
 const char *ph_version(void)
 {
-	return "0.2.0";
+	return PH_VERSION;
 }
 
 /* ---- the table ----------------------------------------------------------- */
@@ -214,7 +220,8 @@ const struct ph_cmddef ph_commands[] = {
 			"<key> (dict key), .attr (attribute, __slots__ member "
 			"or field), +0x18 (conservative) (a word of a C object "
 			"that points at an object), (weak) (keeps nothing "
-			"alive).",
+			"alive), (borrowed) (holds no reference: a 3.11+ "
+			"frame's f_globals).",
 		.opts = referents_opts,
 		.run = ph_run_referents,
 	},

@@ -239,14 +239,16 @@ enum ph_edge_kind {
 	PH_EDGE_FIELD,	      /* data: a static C string: the field name */
 	PH_EDGE_CONSERVATIVE, /* data: byte offset in the referrer */
 	PH_EDGE_WEAK,	      /* data: a static C string; keeps nothing alive */
-	PH_EDGE_LOCAL,	      /* data: the variable's name (str object) */
-	PH_EDGE_STACK,	      /* data: index on the frame's value stack */
+	PH_EDGE_BORROWED, /* data: a static C string; a pointer that holds no
+			     reference (3.11+ frames' f_globals) */
+	PH_EDGE_LOCAL,	  /* data: the variable's name (str object) */
+	PH_EDGE_STACK,	  /* data: index on the frame's value stack */
 	PH_EDGE_COUNT_,
 };
 
 static inline bool ph_edge_is_strong(enum ph_edge_kind k)
 {
-	return k != PH_EDGE_WEAK;
+	return k != PH_EDGE_WEAK && k != PH_EDGE_BORROWED;
 }
 
 typedef void (*ph_referent_fn)(void *arg, uint64_t target,

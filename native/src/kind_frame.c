@@ -263,8 +263,15 @@ void ph_heap_iframe_referents(struct ph_heap *h, uint64_t f, ph_referent_fn fn,
 	uint64_t code = rd64(h, f + L->if_code) & tagmask;
 	if (func)
 		fn(arg, func, PH_EDGE_FIELD, (uint64_t)(uintptr_t) "f_func");
-	ph_ref_field(h, f, L->if_globals, "f_globals", fn, arg);
-	ph_ref_field(h, f, L->if_builtins, "f_builtins", fn, arg);
+	/* 3.11+: "Borrowed reference" (pycore_frame.h): the function holds
+	 * them, the frame does not (see docs/design.md's table) */
+	uint64_t ns;
+	if ((ns = rd64(h, f + L->if_globals)))
+		fn(arg, ns, PH_EDGE_BORROWED,
+		   (uint64_t)(uintptr_t) "f_globals");
+	if ((ns = rd64(h, f + L->if_builtins)))
+		fn(arg, ns, PH_EDGE_BORROWED,
+		   (uint64_t)(uintptr_t) "f_builtins");
 	ph_ref_field(h, f, L->if_locals, "f_locals", fn, arg);
 	if (code)
 		fn(arg, code, PH_EDGE_FIELD, (uint64_t)(uintptr_t) "f_code");

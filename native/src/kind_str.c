@@ -233,7 +233,8 @@ int64_t ph_heap_long_digits(struct ph_heap *h, uint64_t addr, bool *negative)
 	int64_t size = (int64_t)v;
 	if (negative)
 		*negative = size < 0;
-	return size < 0 ? -size : size;
+	/* (INT64_MIN has no opposite: a damaged int, as long as any) */
+	return size < 0 ? (size == INT64_MIN ? INT64_MAX : -size) : size;
 }
 
 /* Space for one digit is always allocated, even for 0. */

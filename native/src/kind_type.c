@@ -110,6 +110,10 @@ static void type_collect_c_fields(struct ph_type *t)
 	int64_t from = t->kind_basicsize ? t->kind_basicsize : 16;
 	if (t->kind == PH_KIND_OTHER)
 		from = t->base_basicsize; /* scanned as the C base anyway */
+	/* (sizes read from a damaged type: no object header is shorter, no
+	 * C struct a type adds is a MiB) */
+	if (from < 16 || from > (1 << 20) || t->basicsize > (1 << 20))
+		return;
 	for (int64_t off = (from + 7) & ~7LL; off + 8 <= t->basicsize;
 	     off += 8) {
 		bool known = off == t->dictoffset || off == t->weaklistoffset;

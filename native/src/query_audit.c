@@ -523,8 +523,11 @@ struct ph_error *ph_query_refcheck(struct ph_session *s,
 		uint64_t in = g->rev_off[i + 1] - g->rev_off[i];
 		int64_t found =
 			(int64_t)(in + count_get(&g->extern_refs, (uint32_t)i));
-		int64_t exact =
-			found - (int64_t)count_get(&g->cons_in, (uint32_t)i);
+		/* a deficit is only sure beyond the guessed references and
+		 * the words of C data (borrowed ones look the same) */
+		int64_t exact = found -
+				(int64_t)count_get(&g->cons_in, (uint32_t)i) -
+				(int64_t)count_get(&g->cdata_in, (uint32_t)i);
 		struct type_acc *st = NULL;
 		int64_t d = 0;
 		if (rc - found >= (int64_t)min_excess) {

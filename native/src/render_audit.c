@@ -129,8 +129,13 @@ static void cycles_text(const struct ph_cycles_result *r, struct ph_buf *b)
 		ph_buf_puts(b, "\n  loop:  ");
 		for (size_t i = 0; i < c->nloop && i < 12; i++) {
 			const struct ph_path_step *st = &r->loop[c->loop + i];
+			const char *via = ph_strings_get(&r->str, st->via);
 			ph_text_puts(b, short_name(st->obj.type));
-			ph_text_puts(b, ph_strings_get(&r->str, st->via));
+			/* ".attr" and "[key]" follow the type; "local 'x'" and
+			 * "stack[2]" (a generator's frame) after a blank */
+			if (*via != '.' && *via != '[')
+				ph_buf_putc(b, ' ');
+			ph_text_puts(b, via);
 			ph_buf_puts(b, " -> ");
 		}
 		if (c->nloop > 12)

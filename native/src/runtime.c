@@ -1,6 +1,7 @@
 /* runtime.c - finding _PyRuntime, the Python version and its layout. */
 #define _GNU_SOURCE
 #include <stdio.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -245,12 +246,21 @@ static bool old_python(struct ph_target *t, const char **ret_name)
  * $XDG_CACHE_HOME/py-heap, else ~/.cache/py-heap. A cache that cannot be
  * read or written is no error: the check runs again.
  */
-#define LAYOUT_CACHE_MAGIC 0x31434c50u /* "PLC1" */
+#define LAYOUT_CACHE_MAGIC 0x32434c50u /* "PLC2" */
 
 struct layout_cache_head {
 	uint32_t magic, size;
 	int32_t checked, differ;
+	uint64_t sum; /* FNV-1a of the layout that follows */
 };
+
+static uint64_t fnv(const void *data, size_t n, uint64_t h)
+{
+	const uint8_t *p = data;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h;
+}
 
 static uint64_t layout_hash(const struct ph_layout *L)
 {
@@ -258,13 +268,24 @@ static uint64_t layout_hash(const struct ph_layout *L)
 	/* pointers: not part of what was checked (and moved by ASLR) */
 	c.source = NULL;
 	c.code_field_names = NULL;
-	const uint8_t *p = (const uint8_t *)&c;
-	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
-	for (size_t i = 0; i < sizeof(c); i++)
-		h = (h ^ p[i]) * 0x100000001b3ULL;
-	for (const char *q = ph_layout_fields_text; *q; q++)
-		h = (h ^ (uint8_t)*q) * 0x100000001b3ULL;
-	return h;
+	uint64_t h = fnv(&c, sizeof(c), 0xcbf29ce484222325ULL);
+	return fnv(ph_layout_fields_text, strlen(ph_layout_fields_text), h);
+}
+
+/* The cache's directory, if it is one this user owns and no one else may
+ * write: a directory another user can write could hold a planted file or
+ * a link (the cache is never trusted to be safe otherwise). */
+static bool cache_dir_ok(const char *path)
+{
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return false;
+	*slash = '\0';
+	struct stat st;
+	return !lstat(dir, &st) && S_ISDIR(st.st_mode) &&
+	       st.st_uid == geteuid() && !(st.st_mode & 022);
 }
 
 static char *layout_cache_path(const struct ph_module *m,
@@ -293,22 +314,45 @@ static char *layout_cache_path(const struct ph_module *m,
 	return path;
 }
 
+/*
+ * A cached layout is used only when everything about it holds: a regular
+ * file of this user's, in a private directory, of the exact size, with its
+ * magic and checksum, and differing from the table it corrects only where
+ * the DWARF check said, by offsets within a struct (below 1 MiB). Anything
+ * else and the check runs again.
+ */
 static bool layout_cache_load(const char *path, struct ph_runtime *rt)
 {
 	struct layout_cache_head hd;
 	struct ph_layout L;
-	FILE *f = path ? fopen(path, "rb") : NULL;
-	if (!f)
+	if (!path || !cache_dir_ok(path))
 		return false;
-	bool ok = fread(&hd, sizeof(hd), 1, f) == 1 &&
-		  hd.magic == LAYOUT_CACHE_MAGIC && hd.size == sizeof(L) &&
-		  fread(&L, sizeof(L), 1, f) == 1;
-	fclose(f);
-	if (!ok)
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	struct stat st;
+	bool ok = !fstat(fd, &st) && S_ISREG(st.st_mode) &&
+		  st.st_uid == geteuid() &&
+		  st.st_size == (off_t)(sizeof(hd) + sizeof(L)) &&
+		  pread(fd, &hd, sizeof(hd), 0) == (ssize_t)sizeof(hd) &&
+		  pread(fd, &L, sizeof(L), sizeof(hd)) == (ssize_t)sizeof(L);
+	close(fd);
+	if (!ok || hd.magic != LAYOUT_CACHE_MAGIC || hd.size != sizeof(L) ||
+	    hd.sum != fnv(&L, sizeof(L), 0xcbf29ce484222325ULL) ||
+	    hd.checked < 0 || hd.differ < 0 || hd.differ > hd.checked)
 		return false;
 	/* the pointers are this process's, never the file's */
 	L.source = rt->layout_copy.source;
 	L.code_field_names = rt->layout_copy.code_field_names;
+	const uint32_t *a = (const uint32_t *)&rt->layout_copy;
+	const uint32_t *b = (const uint32_t *)&L;
+	int words = 0;
+	for (size_t i = 0; i < sizeof(L) / 4; i++) {
+		if (a[i] == b[i])
+			continue;
+		if (b[i] >= (1u << 20) || ++words > 2 * hd.differ)
+			return false;
+	}
 	rt->layout_copy = L;
 	rt->dwarf_checked = hd.checked;
 	rt->dwarf_differ = hd.differ;
@@ -330,19 +374,28 @@ static void layout_cache_store(const char *path, const struct ph_runtime *rt)
 		mkdir(dir, 0700);
 		*p = '/';
 	}
-	char *tmp = NULL;
-	if (asprintf(&tmp, "%s.%d.tmp", path, (int)getpid()) < 0)
+	if (!cache_dir_ok(path))
 		return;
-	FILE *f = fopen(tmp, "wb");
-	struct layout_cache_head hd = {LAYOUT_CACHE_MAGIC,
-				       (uint32_t)sizeof(struct ph_layout),
-				       rt->dwarf_checked, rt->dwarf_differ};
+	/* a new file of ours (O_EXCL: never through a planted link), then
+	 * renamed over the name */
+	char *tmp = NULL;
+	if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
+		return;
+	int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		free(tmp);
+		return;
+	}
 	struct ph_layout L = rt->layout_copy;
 	L.source = NULL;
 	L.code_field_names = NULL;
-	bool ok = f && fwrite(&hd, sizeof(hd), 1, f) == 1 &&
-		  fwrite(&L, sizeof(L), 1, f) == 1;
-	if (f && fclose(f))
+	struct layout_cache_head hd = {
+		LAYOUT_CACHE_MAGIC, (uint32_t)sizeof(struct ph_layout),
+		rt->dwarf_checked, rt->dwarf_differ,
+		fnv(&L, sizeof(L), 0xcbf29ce484222325ULL)};
+	bool ok = write(fd, &hd, sizeof(hd)) == (ssize_t)sizeof(hd) &&
+		  write(fd, &L, sizeof(L)) == (ssize_t)sizeof(L);
+	if (close(fd))
 		ok = false;
 	if (ok)
 		ok = !rename(tmp, path);

@@ -441,6 +441,56 @@ def gdb_checks(binary, core):
         check("gdb", False, e)
 
 
+def cache_checks(binary, core):
+    """The layout cache (docs/design.md): used when whole and private,
+    never trusted otherwise, never written through a planted link."""
+    base = ["--core", core] + INTERP.py_heap_args() + ["--json", "info"]
+    with tempfile.TemporaryDirectory() as d:
+        os.chmod(d, 0o700)
+        cdir = os.path.join(d, "c")
+        env = dict(os.environ, PYHEAP_CACHE_DIR=cdir)
+
+        def cached():
+            r = subprocess.run(wrapper() + [binary] + base, env=env,
+                               capture_output=True, timeout=300)
+            return strict_json(r.stdout)[0]["layout_cached"] \
+                if r.returncode == 0 else "exit %d" % r.returncode
+        try:
+            first, second = cached(), cached()
+            files = os.listdir(cdir) if os.path.isdir(cdir) else []
+            if not files:
+                check("cache: (no DWARF check to cache here)", True)
+                return
+            check("cache: written once, then used", first is False and
+                  second is True and len(files) == 1, (first, second))
+            path = os.path.join(cdir, files[0])
+            with open(path, "r+b") as f:
+                f.seek(40)
+                b = f.read(1)
+                f.seek(40)
+                f.write(bytes([b[0] ^ 0xff]))
+            check("cache: a damaged file is not used (and is rewritten)",
+                  cached() is False and cached() is True)
+            with open(path, "r+b") as f:
+                f.truncate(100)
+            check("cache: a cut file is not used", cached() is False)
+            os.chmod(cdir, 0o777)
+            os.unlink(path)
+            check("cache: not in a directory others may write",
+                  cached() is False and not os.listdir(cdir))
+            os.chmod(cdir, 0o700)
+            victim = os.path.join(d, "victim")
+            with open(victim, "w") as f:
+                f.write("secret")
+            os.symlink(victim, path)
+            cached()
+            check("cache: a planted link is replaced, never written through",
+                  open(victim).read() == "secret" and
+                  not os.path.islink(path))
+        except Exception as e:
+            check("cache", False, e)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default=os.path.join(ROOT, "build/bin/py-heap"))
@@ -462,6 +512,7 @@ def main():
     error_json_checks(a.bin, core)
     partial_checks(a.bin, core)
     options_checks(a.bin, core)
+    cache_checks(a.bin, core)
     if not a.quick:
         write_checks(a.bin, core)
         sigint_checks(a.bin, core)
