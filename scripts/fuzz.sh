@@ -3,7 +3,8 @@
 #
 # fuzz_core mutates whole core files (seeds: small cores made here and the
 # head of a real one); fuzz_heap patches a real core of a real interpreter
-# (the graph fixture's) and runs every command on it. Inputs that crashed
+# (the graph fixture's) and runs every command on it; fuzz_maps parses
+# /proc/PID/maps texts (seed: this shell's own). Inputs that crashed
 # before (tests/fuzz/regressions/) are replayed first. A crash is saved in
 # BUILD/fuzz/crashes/: copy it to tests/fuzz/regressions/ once fixed.
 set -euo pipefail
@@ -12,7 +13,7 @@ seconds=${2:-60}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 fz=$build/fuzz
-mkdir -p "$fz/corpus-core" "$fz/corpus-heap" "$fz/crashes"
+mkdir -p "$fz/corpus-core" "$fz/corpus-heap" "$fz/corpus-maps" "$fz/crashes"
 
 # The seed core: the graph fixture under Debian's python3.11.
 cores=$build/cores
@@ -31,9 +32,10 @@ export PYHEAP_FUZZ_CORE=$core
 # and its notes alone.
 head -c 65536 "$core" > "$fz/corpus-core/seed-head"
 [ -f "$fz/corpus-heap/seed-empty" ] || : > "$fz/corpus-heap/seed-empty"
+cat /proc/$$/maps > "$fz/corpus-maps/seed-self"
 
 status=0
-for target in core heap; do
+for target in core heap maps; do
 	bin=$fz/fuzz_$target
 	regs=(tests/fuzz/regressions/$target-*)
 	if [ -e "${regs[0]}" ]; then
@@ -48,6 +50,7 @@ for target in core heap; do
 	extra=()
 	[ $target = core ] && extra=(-max_len=65536)
 	[ $target = heap ] && extra=(-max_len=512 -len_control=0)
+	[ $target = maps ] && extra=(-max_len=16384)
 	if ! "$bin" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=4096 \
 		-print_final_stats=1 -artifact_prefix="$fz/crashes/$target-" \
 		"${extra[@]}" "$fz/corpus-$target" >"$fz/fuzz-$target.log" 2>&1; then
@@ -58,7 +61,7 @@ for target in core heap; do
 	grep -E "stat::number_of_executed_units|Done [0-9]+ runs" "$fz/fuzz-$target.log" | tail -1 || true
 done
 if [ $status -eq 0 ]; then
-	echo "fuzz: 2 passed, 0 failed"
+	echo "fuzz: 3 passed, 0 failed"
 else
 	echo "fuzz: 0 passed, 1 failed"
 fi
