@@ -35,6 +35,9 @@ PH_RUN(referents);
 PH_RUN(referrers);
 PH_RUN(path);
 PH_RUN(roots);
+PH_RUN(retained);
+PH_RUN(dominators);
+PH_RUN(leaks);
 PH_RUN(cycles);
 PH_RUN(refcount);
 PH_RUN(refcheck);
@@ -43,6 +46,7 @@ static PH_RUN(help);
 static PH_RUN(version);
 
 static const char *const sort_size_count[] = {"size", "count", NULL};
+static const char *const sort_types[] = {"size", "count", "retained", NULL};
 
 #define OPT_LIMIT(what, deftext)                                               \
 	{                                                                      \
@@ -57,10 +61,16 @@ static const struct ph_optdef types_opts[] = {
 		  "25 in text, all in JSON"),
 	{.name = "--sort",
 	 .kind = PH_OPT_CHOICE,
-	 .metavar = "count|size",
-	 .help = "order by number of objects or by bytes",
-	 .def = "size",
-	 .choices = sort_size_count},
+	 .metavar = "count|size|retained",
+	 .help = "order by number of objects, by bytes, or by the bytes "
+		 "their objects retain (--retained)",
+	 .def = "size; retained with --retained",
+	 .choices = sort_types},
+	{.name = "--retained",
+	 .kind = PH_OPT_FLAG,
+	 .help = "also the bytes (and objects) that deleting every object of "
+		 "the type would free: what its objects retain, each counted "
+		 "once (builds the dominator tree)"},
 	{0},
 };
 
@@ -104,6 +114,49 @@ static const struct ph_optdef roots_opts[] = {
 	 .metavar = "TEXT",
 	 .help = "only the roots whose name contains TEXT"},
 	OPT_LIMIT("at most N roots", "50 in text, all in JSON"),
+	{0},
+};
+
+static const struct ph_optdef dominators_opts[] = {
+	OPT_LIMIT("at most N objects (with --tree: N children of each)", "20"),
+	{.name = "--type",
+	 .kind = PH_OPT_STR,
+	 .metavar = "T",
+	 .help = "only objects of the type named T",
+	 .complete = PH_COMPLETE_TYPE},
+	{.name = "--min-bytes",
+	 .kind = PH_OPT_NUM,
+	 .metavar = "B",
+	 .help = "only objects that retain at least B bytes"},
+	{.name = "--tree",
+	 .kind = PH_OPT_STR,
+	 .metavar = "ADDR",
+	 .help = "the dominator tree below ADDR instead, largest first: what "
+		 "it retains, object by object ('root': the tree's top, what "
+		 "the roots hold; 'unreachable': the objects no root reaches)",
+	 .complete = PH_COMPLETE_EXPR},
+	{.name = "--depth",
+	 .kind = PH_OPT_NUM,
+	 .metavar = "N",
+	 .help = "with --tree: N levels below ADDR (0 to 64)",
+	 .def = "2"},
+	{.name = "--export",
+	 .kind = PH_OPT_STR,
+	 .metavar = "FILE",
+	 .help = "write the graph (objects, roots, edges) and every object's "
+		 "immediate dominator and retained size to FILE, one per line, "
+		 "to check them with another tool",
+	 .complete = PH_COMPLETE_FILE},
+	{0},
+};
+
+static const struct ph_optdef leaks_opts[] = {
+	{.name = "--min-share",
+	 .kind = PH_OPT_STR,
+	 .metavar = "P",
+	 .help = "suspects retain at least P percent of the heap's bytes",
+	 .def = "10"},
+	OPT_LIMIT("at most N suspects", "all"),
 	{0},
 };
 
@@ -258,6 +311,60 @@ const struct ph_cmddef ph_commands[] = {
 			"object.",
 		.opts = roots_opts,
 		.run = ph_run_roots,
+	},
+	{
+		.name = "retained",
+		.operand = "ADDR",
+		.operand_required = true,
+		.operand_complete = PH_COMPLETE_EXPR,
+		.summary = "what deleting the object would free: its retained "
+			   "size",
+		.help = "The objects ADDR dominates (every path from a root to "
+			"them passes through it, ADDR included): what deleting "
+			"it would free, their count and sys.getsizeof() bytes; "
+			"its own size; its immediate dominator (the nearest "
+			"object every path to it passes through, or the roots "
+			"themselves); and the shortest path from a root to it. "
+			"Weak references keep nothing alive.",
+		.opts = no_opts,
+		.run = ph_run_retained,
+	},
+	{
+		.name = "dominators",
+		.summary = "what holds the memory: the largest retained sizes",
+		.help = "The objects that retain the most (the dominator "
+			"tree's largest nodes, at any depth), largest first, "
+			"each with its own size, its retained objects and "
+			"bytes, "
+			"its share of the heap and the shortest path from a "
+			"root to it. With --tree ADDR, the dominator tree "
+			"below "
+			"ADDR instead: what it retains, object by object. The "
+			"tree starts at the roots; objects no root reaches "
+			"hang "
+			"under a root of their own, 'unreachable'.",
+		.opts = dominators_opts,
+		.run = ph_run_dominators,
+	},
+	{
+		.name = "leaks",
+		.summary = "leak suspects: what retains most of the heap, and "
+			   "where it accumulates",
+		.help = "Objects that retain at least P percent of the heap "
+			"(the largest nodes at the top of the dominator tree), "
+			"each followed down the tree to its accumulation "
+			"point: "
+			"down while one object retains at least 80% of the one "
+			"above, stopping at the object whose retained bytes "
+			"spread over many children (a dict or list holding "
+			"thousands of objects of one type), or at the first "
+			"object of a chain (a type met 8 times on the way). "
+			"Where an accumulation point splits into several "
+			"children that each retain P percent, each is a "
+			"suspect "
+			"of its own. Largest first.",
+		.opts = leaks_opts,
+		.run = ph_run_leaks,
 	},
 	{
 		.name = "cycles",
