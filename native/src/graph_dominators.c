@@ -30,8 +30,10 @@
 
 #define NIL UINT32_MAX
 #define MARK_ROOT (UINT32_MAX - 1) /* pre[]: a root target not numbered yet */
+#define PENDING (UINT32_MAX - 2)   /* pre[]: a leaf its one referrer marks */
 #define LEAF_BIT (1U << 31)	   /* pre[]: a leaf; its dominator's number */
 #define SAME_BIT (1U << 31)	   /* dom[]: the same dominator as this node */
+#define WORDS(k) ((size_t)(k) * sizeof(uint32_t)) /* bytes of k numbers */
 
 struct dom_build {
 	const struct ph_graph *g;
@@ -50,6 +52,7 @@ struct dom_build {
 	/* by number: the next in its bucket, then its dominator (or, with
 	 * SAME_BIT, the node whose dominator it shares) */
 	uint32_t *dom;
+	uint32_t nodes; /* numbers the search will give */
 	uint32_t next;	/* numbers given: the roots' and the non-leaves' */
 	uint32_t uroot; /* the unreachable root's number (the roots' is 0) */
 	uint64_t ticks; /* for polling the interrupt */
@@ -73,12 +76,18 @@ static bool leaf_shaped(const struct ph_graph *g, uint32_t v)
 	return true;
 }
 
-/* Is u all that refers to v? */
-static bool only_referrer(const struct ph_graph *g, uint32_t v, uint32_t u)
+/* Does one object at most, other than v, refer to v? */
+static bool one_referrer(const struct ph_graph *g, uint32_t v)
 {
-	for (uint64_t e = g->rev_off[v]; e < g->rev_off[v + 1]; e++)
-		if (g->rev[e] != u)
+	uint32_t first = NIL;
+	for (uint64_t e = g->rev_off[v]; e < g->rev_off[v + 1]; e++) {
+		uint32_t u = g->rev[e];
+		if (u == v || u == first)
+			continue;
+		if (first != NIL)
 			return false;
+		first = u;
+	}
 	return true;
 }
 
@@ -118,13 +127,13 @@ static struct ph_error *dfs(struct dom_build *b, uint32_t start, uint32_t r)
 		uint32_t x = b->vx[cur], down = NIL;
 		uint64_t e = b->lab[cur], end = g->fwd_off[x + 1];
 		while (e < end) {
-			uint32_t v = g->fwd[e++];
-			if (b->pre[v] != NIL)
-				continue; /* numbered, a leaf, a root target */
-			if (leaf_shaped(g, v) && only_referrer(g, v, x)) {
+			uint32_t v = g->fwd[e++], m = b->pre[v];
+			if (m == PENDING) { /* a leaf that x alone holds */
 				b->pre[v] = LEAF_BIT | cur;
 				continue;
 			}
+			if (m != NIL)
+				continue; /* numbered, a leaf, a root target */
 			down = v;
 			break;
 		}
@@ -150,28 +159,45 @@ static struct ph_error *dom_enter_unreachable(struct dom_build *b)
 				continue;
 			if (pass == 1 && has_referrer(g, x))
 				continue;
-			if (leaf_shaped(g, x)) {
-				if (pass == 1)
-					b->pre[x] = LEAF_BIT | k;
+			if (pass == 2 && leaf_shaped(g, x))
 				continue;
-			}
 			b->unreachable_entries++;
 			if ((err = dfs(b, number(b, x, k), k)))
 				return err;
 		}
-	/* (every leaf is reached from what refers to it: none is left) */
+	/* the leaves nothing refers to (every other one was reached from
+	 * what refers to it) */
 	for (uint32_t x = 0; x < b->n; x++)
-		if (b->pre[x] == NIL)
+		if (b->pre[x] == PENDING || b->pre[x] == NIL)
 			b->pre[x] = LEAF_BIT | k;
 	return NULL;
+}
+
+/* What the search leaves out, before it starts: root targets that are
+ * leaves (the root dominates them), leaves with one referrer at most (it
+ * dominates them: the search marks them when it meets them). One pass in
+ * object order. Returns how many objects the search will number. */
+static uint32_t dom_mark(struct dom_build *b)
+{
+	const struct ph_graph *g = b->g;
+	uint32_t nodes = 0;
+	for (uint32_t x = 0; x < b->n; x++) {
+		bool leaf = leaf_shaped(g, x);
+		uint32_t m = NIL;
+		if (is_root_target(g, x))
+			m = leaf ? LEAF_BIT | 0 : MARK_ROOT;
+		else if (leaf && one_referrer(g, x))
+			m = PENDING;
+		b->pre[x] = m;
+		nodes += m == NIL || m == MARK_ROOT;
+	}
+	return nodes;
 }
 
 static struct ph_error *dom_search(struct dom_build *b)
 {
 	const struct ph_graph *g = b->g;
 	struct ph_error *err;
-	for (size_t r = 0; r < g->nroots; r++)
-		b->pre[g->roots[r].target] = MARK_ROOT;
 	/* 0: the virtual root of the roots */
 	b->next = 1;
 	b->vx[0] = NIL;
@@ -179,11 +205,7 @@ static struct ph_error *dom_search(struct dom_build *b)
 	for (size_t r = 0; r < g->nroots; r++) {
 		uint32_t t = g->roots[r].target;
 		if (b->pre[t] != MARK_ROOT)
-			continue;
-		if (leaf_shaped(g, t)) {
-			b->pre[t] = LEAF_BIT | 0;
-			continue;
-		}
+			continue; /* a leaf, or met already */
 		if ((err = dfs(b, number(b, t, 0), 0)))
 			return err;
 	}
@@ -276,7 +298,7 @@ static struct ph_error *dom_lay_out(struct dom_build *b, struct ph_domtree *d)
 {
 	uint32_t n = b->n, N = b->next, k = b->uroot;
 	uint32_t *pre = b->pre, *vx = b->vx, *cnt = b->anc, *dom = b->dom;
-	free(b->lab);
+	ph_big_free(b->lab, WORDS(b->nodes));
 	b->lab = NULL;
 	/* the object at each number, again */
 	for (uint32_t w = 0; w < N; w++)
@@ -309,12 +331,12 @@ static struct ph_error *dom_lay_out(struct dom_build *b, struct ph_domtree *d)
 	for (uint32_t x = 0; x < n; x++)
 		if (pre[x] & LEAF_BIT)
 			pre[x] = dom[pre[x] & ~LEAF_BIT]++;
-	free(b->dom);
+	ph_big_free(b->dom, WORDS(b->nodes));
 	b->dom = NULL;
 	d->pos = pre;
 	b->pre = NULL;
 	/* subtree sizes by position; leaves hold one object */
-	d->count = malloc(((size_t)n + 1) * sizeof(*d->count));
+	d->count = ph_big_alloc(WORDS(n + 1));
 	if (!d->count)
 		return ph_error_nomem();
 	for (uint32_t i = 0; i < n; i++)
@@ -322,12 +344,12 @@ static struct ph_error *dom_lay_out(struct dom_build *b, struct ph_domtree *d)
 	for (uint32_t w = 1; w < N; w++)
 		if (w != k)
 			d->count[d->pos[vx[w]]] = cnt[w];
-	free(b->vx);
-	free(b->anc);
+	ph_big_free(b->vx, WORDS(b->nodes));
+	ph_big_free(b->anc, WORDS(b->nodes));
 	b->vx = b->anc = NULL;
 	/* retained bytes: a subtree is a range of positions, so its bytes are
 	 * a difference of prefix sums, computed in place */
-	uint64_t *by = malloc(((size_t)n + 1) * sizeof(*by));
+	uint64_t *by = ph_big_alloc(2 * WORDS(n + 1));
 	if (!by)
 		return ph_error_nomem();
 	const uint64_t *size = b->g->h->size;
@@ -350,18 +372,11 @@ static struct ph_error *dom_lay_out(struct dom_build *b, struct ph_domtree *d)
 
 static void dom_build_free(struct dom_build *b)
 {
-	free(b->pre);
-	free(b->vx);
-	free(b->anc);
-	free(b->lab);
-	free(b->dom);
-}
-
-/* Shrinks an array the search filled less than it could. */
-static uint32_t *shrink(uint32_t *a, size_t n)
-{
-	uint32_t *s = realloc(a, (n ? n : 1) * sizeof(*a));
-	return s ? s : a;
+	ph_big_free(b->pre, WORDS(b->n + 1));
+	ph_big_free(b->vx, WORDS(b->nodes));
+	ph_big_free(b->anc, WORDS(b->nodes));
+	ph_big_free(b->lab, WORDS(b->nodes));
+	ph_big_free(b->dom, WORDS(b->nodes));
 }
 
 struct ph_error *ph_graph_dominators(const struct ph_graph *g,
@@ -376,32 +391,29 @@ struct ph_error *ph_graph_dominators(const struct ph_graph *g,
 	struct ph_domtree *d = calloc(1, sizeof(*d));
 	struct dom_build b = {.g = g, .n = (uint32_t)n};
 	struct ph_error *err = NULL;
-	size_t cap = n + 2;
 	if (!d)
 		return ph_error_nomem();
 	d->n = (uint32_t)n;
-	b.pre = malloc((n ? n : 1) * sizeof(*b.pre));
-	b.vx = malloc(cap * sizeof(*b.vx));
-	b.anc = malloc(cap * sizeof(*b.anc));
-	b.lab = malloc(cap * sizeof(*b.lab));
-	if (!b.pre || !b.vx || !b.anc || !b.lab) {
+	ph_stage(NULL);
+	if (!(b.pre = ph_big_alloc(WORDS(n + 1)))) {
 		err = ph_error_nomem();
 		goto out;
 	}
-	memset(b.pre, 0xff, n * sizeof(*b.pre));
-	ph_stage(NULL);
+	/* the search numbers the non-leaves only, about half the objects */
+	b.nodes = dom_mark(&b) + 2;
+	b.vx = ph_big_alloc(WORDS(b.nodes));
+	b.anc = ph_big_alloc(WORDS(b.nodes));
+	b.lab = ph_big_alloc(WORDS(b.nodes));
+	b.dom = ph_big_alloc(WORDS(b.nodes));
+	if (!b.vx || !b.anc || !b.lab || !b.dom) {
+		err = ph_error_nomem();
+		goto out;
+	}
 	if ((err = dom_search(&b)))
 		goto out;
 	ph_stage("dominators: search");
 	d->unreachable_entries = b.unreachable_entries;
 	d->nodes = b.next;
-	b.vx = shrink(b.vx, b.next);
-	b.anc = shrink(b.anc, b.next);
-	b.lab = shrink(b.lab, b.next);
-	if (!(b.dom = malloc(b.next * sizeof(*b.dom)))) {
-		err = ph_error_nomem();
-		goto out;
-	}
 	if ((err = dom_lengauer_tarjan(&b)))
 		goto out;
 	ph_stage("dominators: tree");
@@ -422,9 +434,9 @@ void ph_domtree_destroy(struct ph_domtree *d)
 {
 	if (!d)
 		return;
-	free(d->pos);
-	free(d->count);
-	free(d->bytes);
+	ph_big_free(d->pos, WORDS(d->n + 1));
+	ph_big_free(d->count, WORDS(d->n + 1));
+	ph_big_free(d->bytes, 2 * WORDS(d->n + 1));
 	free(d);
 }
 
