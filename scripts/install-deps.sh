@@ -14,9 +14,11 @@ PACKAGES=(
 	clang libclang-rt-14-dev		# -fsanitize, libFuzzer (its runtime)
 	valgrind elfutils debootstrap file	# test tools
 	python3.11-dbg debuginfod		# debug info, and a server for its tests
-	# real applications' heaps (tests/integration/apps_checks.py): about
-	# 17 MB to fetch, 140 MB installed, a minute
-	python3-numpy python3-pandas python3-sympy python3-networkx
+	# the dominators' oracle (tests/integration/retained_checks.py:
+	# networkx.immediate_dominators), and real applications' heaps
+	# (tests/integration/apps_checks.py): about 17 MB to fetch, 140 MB
+	# installed, a minute
+	python3-networkx python3-numpy python3-pandas python3-sympy
 	python3-django python3-flask python3-jinja2 python3-sqlalchemy
 )
 

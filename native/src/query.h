@@ -320,8 +320,9 @@ struct ph_dominators_opts {
 
 /* A node of a subtree of the dominator tree: node 0 is its top. */
 struct ph_dom_node {
-	struct ph_dom_row row; /* (no path below the top) */
+	struct ph_dom_row row; /* its path: only if has_path */
 	bool virtual_root;     /* the top is "root" or "unreachable" */
+	bool has_path;	       /* the top, and the children of a virtual root */
 	size_t first_child, next_sibling; /* PH_NO_NODE: none */
 	uint64_t children;		  /* all its children */
 	uint64_t more;			  /* children not shown (--limit) */

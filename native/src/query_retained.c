@@ -412,6 +412,13 @@ static struct ph_error *dominators_tree(struct ph_session *s,
 		k = sort_unique(p, k);
 		b.err = objects_at(d, p, k, objs);
 	}
+	/* paths: the top's, or under a virtual root its children's (their
+	 * roots are what tells them apart) */
+	size_t with_path = 1;
+	if (!b.err && (top == PH_DOM_ROOT || top == PH_DOM_UNREACHABLE))
+		for (size_t c = r->nodes[0].first_child; c != PH_NO_NODE;
+		     c = r->nodes[c].next_sibling)
+			with_path = c + 1;
 	for (size_t i = 0; !b.err && i < r->nnodes; i++) {
 		struct ph_dom_node *nd = &r->nodes[i];
 		uint32_t q = b.npos[i];
@@ -427,8 +434,9 @@ static struct ph_error *dominators_tree(struct ph_session *s,
 			continue;
 		}
 		uint32_t *at = bsearch(&q, p, k, sizeof(*p), cmp_u32);
-		b.err = row_fill(s, objs[at - p], i == 0, &r->str, &r->steps,
-				 &r->nsteps, &cap, &nd->row);
+		nd->has_path = i < with_path;
+		b.err = row_fill(s, objs[at - p], nd->has_path, &r->str,
+				 &r->steps, &r->nsteps, &cap, &nd->row);
 	}
 	free(p);
 	free(objs);
@@ -437,10 +445,11 @@ static struct ph_error *dominators_tree(struct ph_session *s,
 }
 
 /* --export: the graph py-heap used and the dominator of every object,
- * for an independent check (tests/integration/retained_checks.py). One
- * line each: "o ADDR SIZE IDOM COUNT BYTES" by object number (IDOM an
- * object number, R: the roots' root, U: the unreachable root), then
- * "r TARGET" for each root, "e SRC DST" for each edge. */
+ * for an independent check (tests/integration/retained_checks.py): after
+ * two lines of header, one line per object, by object number, "o ADDR SIZE
+ * IDOM COUNT BYTES REFERENT..." (IDOM an object number, R: the roots'
+ * root, U: the unreachable root; the referents' numbers as the graph holds
+ * them), then "r TARGET..." (the roots' objects, in order). */
 static struct ph_error *dominators_export(struct ph_session *s,
 					  const char *path,
 					  struct ph_dominators_result *r)
@@ -459,7 +468,7 @@ static struct ph_error *dominators_export(struct ph_session *s,
 					    "dominators --export: %s: %s", path,
 					    strerror(errno));
 	}
-	fprintf(f, "py-heap dominators 1\nobjects %u roots %zu edges %llu\n",
+	fprintf(f, "py-heap dominators 2\nobjects %u roots %zu edges %llu\n",
 		d->n, g->nroots, (unsigned long long)g->nedges);
 	for (uint32_t x = 0; x < d->n; x++) {
 		uint32_t p = d->pos[x];
@@ -469,14 +478,16 @@ static struct ph_error *dominators_export(struct ph_session *s,
 			fputc(idom[x] == PH_DOM_ROOT ? 'R' : 'U', f);
 		else
 			fprintf(f, "%u", idom[x]);
-		fprintf(f, " %u %llu\n", d->count[p],
+		fprintf(f, " %u %llu", d->count[p],
 			(unsigned long long)d->bytes[p]);
-	}
-	for (size_t i = 0; i < g->nroots; i++)
-		fprintf(f, "r %u\n", g->roots[i].target);
-	for (uint32_t x = 0; x < d->n; x++)
 		for (uint64_t e = g->fwd_off[x]; e < g->fwd_off[x + 1]; e++)
-			fprintf(f, "e %u %u\n", x, g->fwd[e]);
+			fprintf(f, " %u", g->fwd[e]);
+		fputc('\n', f);
+	}
+	fputc('r', f);
+	for (size_t i = 0; i < g->nroots; i++)
+		fprintf(f, " %u", g->roots[i].target);
+	fputc('\n', f);
 	free(idom);
 	if (ferror(f) | fclose(f))
 		return ph_error_create_path(PH_ERR_WRITE, path,

@@ -13,6 +13,11 @@ static double share(uint64_t part, uint64_t whole)
 	return whole ? 100.0 * (double)part / (double)whole : 0;
 }
 
+static const char *objects(uint64_t n)
+{
+	return n == 1 ? "object" : "objects";
+}
+
 /* ---- paths and rows, as `path` writes them ------------------------------- */
 
 static void path_json(struct ph_json *j, const struct ph_path_step *steps,
@@ -125,10 +130,11 @@ struct ph_error *ph_run_retained(struct ph_session *s, const struct ph_args *a,
 			      ph_fmt_count(row->size, c1));
 		ph_buf_printf(b,
 			      "  retained:   %s bytes (%.2f%% of the heap) in "
-			      "%s objects\n",
+			      "%s %s\n",
 			      ph_fmt_count(row->bytes, c1),
 			      share(row->bytes, r->heap_bytes),
-			      ph_fmt_count(row->objects, c2));
+			      ph_fmt_count(row->objects, c2),
+			      objects(row->objects));
 		ph_buf_puts(b, "  dominator:  ");
 		if (r->dominator_kind == PH_DOMINATOR_OBJECT) {
 			ph_buf_printf(b, "0x%llx ",
@@ -177,7 +183,7 @@ static void tree_json(struct ph_json *j, const struct ph_dominators_result *r,
 		ph_json_fixed(j, share(nd->row.bytes, r->bytes), 2);
 	} else {
 		row_json_head(j, &nd->row, r->bytes);
-		if (i == 0)
+		if (nd->has_path)
 			path_json(j, r->steps, &r->str, &nd->row.path);
 	}
 	if (nd->expanded) {
@@ -209,11 +215,11 @@ static void tree_text(struct ph_buf *b, const struct ph_dominators_result *r,
 			      (unsigned long long)nd->row.obj.addr);
 		ph_text_puts(b, nd->row.obj.type);
 	}
-	ph_buf_printf(b, "  %s bytes (%.2f%%) in %s objects",
-		      ph_fmt_count(nd->row.bytes, c1),
-		      share(nd->row.bytes, r->bytes),
-		      ph_fmt_count(nd->row.objects, c2));
-	if (i == 0 && !nd->virtual_root) {
+	ph_buf_printf(
+		b, "  retains %s bytes (%.2f%%) in %s %s",
+		ph_fmt_count(nd->row.bytes, c1), share(nd->row.bytes, r->bytes),
+		ph_fmt_count(nd->row.objects, c2), objects(nd->row.objects));
+	if (nd->has_path) {
 		ph_buf_puts(b, "  ");
 		path_text(b, r->steps, &r->str, &nd->row);
 	}
@@ -400,10 +406,11 @@ struct ph_error *ph_run_leaks(struct ph_session *s, const struct ph_args *a,
 			ph_text_puts(b, su->row.obj.type);
 			ph_buf_printf(b,
 				      " retains %s bytes (%.2f%% of the heap) "
-				      "in %s objects\n",
+				      "in %s %s\n",
 				      ph_fmt_count(su->row.bytes, c1),
 				      share(su->row.bytes, r->bytes),
-				      ph_fmt_count(su->row.objects, c2));
+				      ph_fmt_count(su->row.objects, c2),
+				      objects(su->row.objects));
 			ph_buf_puts(b, "   path:  ");
 			path_text(b, r->steps, &r->str, &su->row);
 			ph_buf_putc(b, '\n');
@@ -431,12 +438,14 @@ struct ph_error *ph_run_leaks(struct ph_session *s, const struct ph_args *a,
 				ph_buf_printf(
 					b,
 					" retaining %s bytes (%.2f%%) in %s "
-					"objects, of the %s objects it "
-					"dominates directly\n",
+					"%s, of the %s %s it dominates "
+					"directly\n",
 					ph_fmt_count(su->children_bytes, c1),
 					share(su->children_bytes, r->bytes),
 					ph_fmt_count(su->children_objects, c2),
-					ph_fmt_count(su->children_total, c3));
+					objects(su->children_objects),
+					ph_fmt_count(su->children_total, c3),
+					objects(su->children_total));
 			} else
 				ph_buf_puts(b, "   it dominates nothing but "
 					       "itself\n");
