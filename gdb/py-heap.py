@@ -549,6 +549,10 @@ def _pyheap_doc(c):
     lines.append("")
     for name, text in opts:
         wrapped = textwrap.wrap(text, 54) or [""]
+        if len(name) > 20:      # the text under a long name
+            lines.append("  " + name)
+            lines += ["  %-20s %s" % ("", w) for w in wrapped]
+            continue
         lines.append("  %-20s %s" % (name, wrapped[0]))
         lines += ["  %-20s %s" % ("", w) for w in wrapped[1:]]
     if c["operand"] == "ADDR":

@@ -151,12 +151,12 @@ static const struct ph_optdef dominators_opts[] = {
 };
 
 static const struct ph_optdef leaks_opts[] = {
+	OPT_LIMIT("at most N suspects", "all"),
 	{.name = "--min-share",
 	 .kind = PH_OPT_STR,
 	 .metavar = "P",
 	 .help = "suspects retain at least P percent of the heap's bytes",
 	 .def = "10"},
-	OPT_LIMIT("at most N suspects", "all"),
 	{0},
 };
 
@@ -240,13 +240,15 @@ const struct ph_cmddef ph_commands[] = {
 		.operand = "ADDR",
 		.operand_required = true,
 		.operand_complete = PH_COMPLETE_EXPR,
-		.summary = "one object: type, size, refcount, GC state, value",
-		.help = "One object: its type, sys.getsizeof() size, refcount, "
-			"GC state (untracked, tracked and its generation, or "
-			"not a GC object), how py-heap found it, how many "
-			"referrers it has (and whether a root reaches it), a "
-			"repr()-like value, and what it holds (items, keys, "
-			"attributes).",
+		.summary = "one object: type, size, retained size, refcount, "
+			   "GC state, value",
+		.help = "One object: its type, sys.getsizeof() size, retained "
+			"size (what deleting it would free), refcount, GC "
+			"state (untracked, tracked and its generation, or not "
+			"a "
+			"GC object), how py-heap found it, how many referrers "
+			"it has (and whether a root reaches it), a repr()-like "
+			"value, and what it holds (items, keys, attributes).",
 		.opts = show_opts,
 		.run = ph_run_show,
 	},
@@ -291,7 +293,8 @@ const struct ph_cmddef ph_commands[] = {
 			"(a "
 			"module's globals, a thread's frame, the interpreter, "
 			"C "
-			"data) to ADDR, root first, each step labelled. An "
+			"data) to ADDR, root first, each step labelled; never "
+			"through a weak reference. An "
 			"object no root reaches is garbage: held only by a "
 			"cycle or by a reference py-heap cannot see.",
 		.opts = path_opts,
