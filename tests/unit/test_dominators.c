@@ -11,8 +11,7 @@
 #include <time.h>
 
 #include "graph.h"
-
-void ph_test_dominators_register(void);
+#include "unit.h"
 
 #define R PH_DOM_ROOT
 #define U PH_DOM_UNREACHABLE
