@@ -503,12 +503,12 @@ struct ph_error *ph_query_dominators(struct ph_session *s,
 				     const struct ph_dominators_opts *o,
 				     struct ph_dominators_result **ret)
 {
-	struct ph_error *err = ph_session_dominators(s);
-	if (err)
-		return err;
 	if (o->depth > 64)
 		return ph_error_create(PH_ERR_USAGE,
 				       "dominators: --depth is 0 to 64");
+	struct ph_error *err = ph_session_dominators(s);
+	if (err)
+		return err;
 	const struct ph_domtree *d = s->dom;
 	struct ph_dominators_result *r = calloc(1, sizeof(*r));
 	if (!r)

@@ -334,6 +334,8 @@ struct ph_error *ph_run_leaks(struct ph_session *s, const struct ph_args *a,
 	const char *ms = ph_args_str(a, "--min-share", "10");
 	char *end;
 	double min_share = strtod(ms, &end);
+	if (end > ms && *end == '%') /* 10% as well as 10 */
+		end++;
 	if (end == ms || *end)
 		return ph_error_create(PH_ERR_USAGE,
 				       "leaks: --min-share: '%s' is not a "
