@@ -194,6 +194,8 @@ integration: all $(SAN)/bin/py-heap
 			--cores-dir $(BUILD)/cores --python $$py; \
 		$(PYTHON) tests/integration/graph_checks.py --bin $(BIN) \
 			--cores-dir $(BUILD)/cores --gdb --python $$py; \
+		$(PYTHON) tests/integration/retained_checks.py --bin $(BIN) \
+			--cores-dir $(BUILD)/cores --gdb --python $$py; \
 	done
 	$(PYTHON) tests/integration/debuginfo_checks.py --bin $(BIN) \
 		--cores-dir $(BUILD)/cores
@@ -210,6 +212,9 @@ integration: all $(SAN)/bin/py-heap
 		--bin $(SAN)/bin/py-heap --cores-dir $(BUILD)/cores --no-gdb
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) tests/integration/graph_checks.py \
 		--bin $(SAN)/bin/py-heap --cores-dir $(BUILD)/cores
+	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) \
+		tests/integration/retained_checks.py --bin $(SAN)/bin/py-heap \
+		--cores-dir $(BUILD)/cores --oracle heap_graph
 	$(PYTHON) tests/integration/damage_checks.py --bin $(SAN)/bin/py-heap \
 		--plain-bin $(BIN) --cores-dir $(BUILD)/cores \
 		--repro-dir $(BUILD)/damage-repro

@@ -41,6 +41,9 @@ PH_RUN(referents);
 PH_RUN(referrers);
 PH_RUN(path);
 PH_RUN(roots);
+PH_RUN(retained);
+PH_RUN(dominators);
+PH_RUN(leaks);
 PH_RUN(cycles);
 PH_RUN(refcount);
 PH_RUN(refcheck);
@@ -49,6 +52,7 @@ static PH_RUN(help);
 static PH_RUN(version);
 
 static const char *const sort_size_count[] = {"size", "count", NULL};
+static const char *const sort_types[] = {"size", "count", "retained", NULL};
 
 #define OPT_LIMIT(what, deftext)                                               \
 	{                                                                      \
@@ -63,10 +67,16 @@ static const struct ph_optdef types_opts[] = {
 		  "25 in text, all in JSON"),
 	{.name = "--sort",
 	 .kind = PH_OPT_CHOICE,
-	 .metavar = "count|size",
-	 .help = "order by number of objects or by bytes",
-	 .def = "size",
-	 .choices = sort_size_count},
+	 .metavar = "count|size|retained",
+	 .help = "order by number of objects, by bytes, or by the bytes "
+		 "their objects retain (--retained)",
+	 .def = "size; retained with --retained",
+	 .choices = sort_types},
+	{.name = "--retained",
+	 .kind = PH_OPT_FLAG,
+	 .help = "also the bytes (and objects) that deleting every object of "
+		 "the type would free: what its objects retain, each counted "
+		 "once (builds the dominator tree)"},
 	{0},
 };
 
@@ -115,6 +125,49 @@ static const struct ph_optdef roots_opts[] = {
 	 .metavar = "TEXT",
 	 .help = "only the roots whose name contains TEXT"},
 	OPT_LIMIT("at most N roots", "50 in text, all in JSON"),
+	{0},
+};
+
+static const struct ph_optdef dominators_opts[] = {
+	OPT_LIMIT("at most N objects (with --tree: N children of each)", "20"),
+	{.name = "--type",
+	 .kind = PH_OPT_STR,
+	 .metavar = "T",
+	 .help = "only objects of the type named T",
+	 .complete = PH_COMPLETE_TYPE},
+	{.name = "--min-bytes",
+	 .kind = PH_OPT_NUM,
+	 .metavar = "B",
+	 .help = "only objects that retain at least B bytes"},
+	{.name = "--tree",
+	 .kind = PH_OPT_STR,
+	 .metavar = "ADDR",
+	 .help = "the dominator tree below ADDR instead, largest first: what "
+		 "it retains, object by object ('root': the tree's top, what "
+		 "the roots hold; 'unreachable': the objects no root reaches)",
+	 .complete = PH_COMPLETE_EXPR},
+	{.name = "--depth",
+	 .kind = PH_OPT_NUM,
+	 .metavar = "N",
+	 .help = "with --tree: N levels below ADDR (0 to 64)",
+	 .def = "2"},
+	{.name = "--export",
+	 .kind = PH_OPT_STR,
+	 .metavar = "FILE",
+	 .help = "write the graph (objects, roots, edges) and every object's "
+		 "immediate dominator and retained size to FILE, one per line, "
+		 "to check them with another tool",
+	 .complete = PH_COMPLETE_FILE},
+	{0},
+};
+
+static const struct ph_optdef leaks_opts[] = {
+	OPT_LIMIT("at most N suspects", "all"),
+	{.name = "--min-share",
+	 .kind = PH_OPT_STR,
+	 .metavar = "P",
+	 .help = "suspects retain at least P percent of the heap's bytes",
+	 .def = "10"},
 	{0},
 };
 
@@ -198,13 +251,15 @@ const struct ph_cmddef ph_commands[] = {
 		.operand = "ADDR",
 		.operand_required = true,
 		.operand_complete = PH_COMPLETE_EXPR,
-		.summary = "one object: type, size, refcount, GC state, value",
-		.help = "One object: its type, sys.getsizeof() size, refcount, "
-			"GC state (untracked, tracked and its generation, or "
-			"not a GC object), how py-heap found it, how many "
-			"referrers it has (and whether a root reaches it), a "
-			"repr()-like value, and what it holds (items, keys, "
-			"attributes).",
+		.summary = "one object: type, size, retained size, refcount, "
+			   "GC state, value",
+		.help = "One object: its type, sys.getsizeof() size, retained "
+			"size (what deleting it would free), refcount, GC "
+			"state (untracked, tracked and its generation, or not "
+			"a "
+			"GC object), how py-heap found it, how many referrers "
+			"it has (and whether a root reaches it), a repr()-like "
+			"value, and what it holds (items, keys, attributes).",
 		.opts = show_opts,
 		.run = ph_run_show,
 	},
@@ -250,7 +305,8 @@ const struct ph_cmddef ph_commands[] = {
 			"(a "
 			"module's globals, a thread's frame, the interpreter, "
 			"C "
-			"data) to ADDR, root first, each step labelled. An "
+			"data) to ADDR, root first, each step labelled; never "
+			"through a weak reference. An "
 			"object no root reaches is garbage: held only by a "
 			"cycle or by a reference py-heap cannot see.",
 		.opts = path_opts,
@@ -270,6 +326,60 @@ const struct ph_cmddef ph_commands[] = {
 			"object.",
 		.opts = roots_opts,
 		.run = ph_run_roots,
+	},
+	{
+		.name = "retained",
+		.operand = "ADDR",
+		.operand_required = true,
+		.operand_complete = PH_COMPLETE_EXPR,
+		.summary = "what deleting the object would free: its retained "
+			   "size",
+		.help = "The objects ADDR dominates (every path from a root to "
+			"them passes through it, ADDR included): what deleting "
+			"it would free, their count and sys.getsizeof() bytes; "
+			"its own size; its immediate dominator (the nearest "
+			"object every path to it passes through, or the roots "
+			"themselves); and the shortest path from a root to it. "
+			"Weak references keep nothing alive.",
+		.opts = no_opts,
+		.run = ph_run_retained,
+	},
+	{
+		.name = "dominators",
+		.summary = "what holds the memory: the largest retained sizes",
+		.help = "The objects that retain the most (the dominator "
+			"tree's largest nodes, at any depth), largest first, "
+			"each with its own size, its retained objects and "
+			"bytes, "
+			"its share of the heap and the shortest path from a "
+			"root to it. With --tree ADDR, the dominator tree "
+			"below "
+			"ADDR instead: what it retains, object by object. The "
+			"tree starts at the roots; objects no root reaches "
+			"hang "
+			"under a root of their own, 'unreachable'.",
+		.opts = dominators_opts,
+		.run = ph_run_dominators,
+	},
+	{
+		.name = "leaks",
+		.summary = "leak suspects: what retains most of the heap, and "
+			   "where it accumulates",
+		.help = "Objects that retain at least P percent of the heap "
+			"(the largest nodes at the top of the dominator tree), "
+			"each followed down the tree to its accumulation "
+			"point: "
+			"down while one object retains at least 80% of the one "
+			"above, stopping at the object whose retained bytes "
+			"spread over many children (a dict or list holding "
+			"thousands of objects of one type), or at the first "
+			"object of a chain (a type met 8 times on the way). "
+			"Where an accumulation point splits into several "
+			"children that each retain P percent, each is a "
+			"suspect "
+			"of its own. Largest first.",
+		.opts = leaks_opts,
+		.run = ph_run_leaks,
 	},
 	{
 		.name = "cycles",

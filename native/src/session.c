@@ -233,6 +233,7 @@ void ph_session_destroy(struct ph_session *s)
 {
 	if (!s)
 		return;
+	ph_domtree_destroy(s->dom);
 	ph_graph_destroy(s->graph);
 	ph_heap_destroy(s->heap);
 	ph_runtime_destroy(s->rt);
@@ -466,6 +467,14 @@ struct ph_error *ph_session_graph(struct ph_session *s)
 	if (s->graph)
 		return ph_graph_complete(s->graph);
 	return ph_graph_create(s->heap, &s->graph);
+}
+
+struct ph_error *ph_session_dominators(struct ph_session *s)
+{
+	struct ph_error *err = ph_session_graph(s);
+	if (err || s->dom)
+		return err;
+	return ph_graph_dominators(s->graph, &s->dom);
 }
 
 struct ph_error *ph_session_graph_edges(struct ph_session *s)

@@ -11,7 +11,7 @@ For each size N (objects) in --sizes:
   3. run py-heap on the core, under /usr/bin/time -v (wall clock, peak RSS),
      with PYHEAP_TIMING=1 (the stages of the object enumeration):
        types, summary, referrers ADDR, path ADDR, cycles --unreachable,
-       refcheck
+       refcheck, dominators, leaks
   4. print one table per size, and write WORK/bench-results.md and
      WORK/bench-results.json.
 
@@ -310,6 +310,16 @@ def summarize_result(name, path):
     elif name == "refcheck":
         for k in ("checked", "excess_objects", "deficit_objects"):
             s[k] = data.get(k)
+    elif name == "dominators":
+        rows = data.get("dominators", [])
+        s["objects"] = data.get("objects")
+        s["top"] = [(r["type"], r["share"]) for r in rows[:3]]
+    elif name == "leaks":
+        sus = data.get("suspects", [])
+        s["suspects"] = len(sus)
+        s["top"] = [(x["type"], x["share"],
+                     x["accumulation"]["children_type"],
+                     x["accumulation"]["children"]) for x in sus[:3]]
     return s
 
 
@@ -348,6 +358,8 @@ def bench_size(args, size):
         ("cycles", ["cycles", "--unreachable"], True),
         ("cycles_text", ["cycles", "--unreachable"], False),
         ("refcheck", ["refcheck"], True),
+        ("dominators", ["dominators"], True),
+        ("leaks", ["leaks"], True),
     ]
     timeout = max(600, size // 1000000 * 300)
     results = {}
@@ -377,8 +389,8 @@ def session_run(binary, core, addr, d, timeout):
     cmds = os.path.join(d, "session.txt")
     with open(cmds, "w") as f:
         f.write("types\nreferrers %s\npath %s\nreferrers %s\npath %s\n"
-                "cycles --unreachable --limit 20\nrefcheck\n"
-                % (addr, addr, addr, addr))
+                "cycles --unreachable --limit 20\nrefcheck\ndominators\n"
+                "leaks\nretained %s\n" % (addr, addr, addr, addr, addr))
     env = dict(os.environ, PYHEAP_TIMING="1")
     t0 = time.time()
     r = subprocess.run([binary, "--core", core, "--batch", cmds],
@@ -390,8 +402,12 @@ def session_run(binary, core, addr, d, timeout):
         m = re.match(r"py-heap: (.*?)\s+([0-9.]+) ms$", line)
         if m:
             stages.append((m.group(1).strip(), float(m.group(2)) / 1000))
-    heap = sum(t for n, t in stages if not n.startswith(("graph:", "command")))
+    heap = sum(t for n, t in stages if not n.startswith(
+        ("graph:", "command", "dominators:")))
     graph = sum(t for n, t in stages if n.startswith("graph:"))
+    # the dominator tree, built once, inside the first command that needs
+    # it (dominators): its own stages
+    dom = sum(t for n, t in stages if n.startswith("dominators:"))
     cmds_t = [(n[len("command "):], t) for n, t in stages
               if n.startswith("command ")]
     def nth(name, k):
@@ -401,7 +417,14 @@ def session_run(binary, core, addr, d, timeout):
             "index_s": heap + graph, "stages": stages,
             # the second referrers and path: after the index
             "referrers_s": nth("referrers", 1), "path_s": nth("path", 1),
-            "cycles_s": nth("cycles", 0), "refcheck_s": nth("refcheck", 0)}
+            "cycles_s": nth("cycles", 0), "refcheck_s": nth("refcheck", 0),
+            "dom_tree_s": dom,
+            "dom_stages": [(n, t) for n, t in stages
+                           if n.startswith("dominators:")],
+            # (a command's stage is its time after the last stage inside
+            # it: dominators' is the query, after the tree it built)
+            "dominators_s": nth("dominators", 0),
+            "leaks_s": nth("leaks", 0), "retained_s": nth("retained", 0)}
 
 
 def callgrind(args, size):
@@ -486,6 +509,8 @@ def table(res):
         ("cycles --unreachable (text: 20 cycles)", "cycles_text",
          "gc.collect()", ig.get("gc_collect_s")),
         ("refcheck", "refcheck", "-", None),
+        ("dominators", "dominators", "-", None),
+        ("leaks", "leaks", "-", None),
     ]
     L = []
     L.append("### %s objects (heap.py %d)" % (fmt_n(size), size))
@@ -527,9 +552,39 @@ def table(res):
                 ("path ADDR after the index", se["path_s"], "-", None),
                 ("cycles --unreachable after the index", se["cycles_s"],
                  "gc.collect()", ig.get("gc_collect_s")),
-                ("refcheck after the index", se["refcheck_s"], "-", None)):
+                ("refcheck after the index", se["refcheck_s"], "-", None),
+                ("dominator tree after the index", se.get("dom_tree_s"),
+                 "-", None),
+                ("dominators after the tree", se.get("dominators_s"), "-",
+                 None),
+                ("leaks after the tree", se.get("leaks_s"), "-", None),
+                ("retained ADDR after the tree", se.get("retained_s"), "-",
+                 None)):
             L.append("| %s | %s | %s | %s | %s |" % (
                 label, fmt_s(v), what, fmt_s(ips), fmt_ratio(ratio(v, ips))))
+    dom, le, cy, pa = (ph.get("dominators"), ph.get("leaks"),
+                       ph.get("cycles"), ph.get("path"))
+    if se and se.get("dom_tree_s") is not None and objs:
+        L.append("")
+        L.append("- dominator tree (in one session, after the index): "
+                 "%s s, %s s per million objects (%s)." % (
+                     fmt_s(se["dom_tree_s"]),
+                     fmt_s(se["dom_tree_s"] / (objs / 1e6)),
+                     ", ".join("%s %s s" % (n[len("dominators: "):],
+                                            fmt_s(t))
+                               for n, t in se.get("dom_stages", []))))
+    if dom and pa and objs:
+        L.append("- dominators' memory: peak RSS %.1f MiB above path's "
+                 "(the index alone), %.1f bytes per object; anon %.1f MiB "
+                 "above, %.1f bytes per object." % (
+                     dom["rss_mib"] - pa["rss_mib"],
+                     (dom["rss_mib"] - pa["rss_mib"]) * MiB / objs,
+                     dom["anon_mib"] - pa["anon_mib"],
+                     (dom["anon_mib"] - pa["anon_mib"]) * MiB / objs))
+    if le and cy:
+        L.append("- cold leaks / cold cycles --unreachable: %.2f s / %.2f s "
+                 "= %.2fx." % (le["wall"], cy["wall"],
+                               le["wall"] / cy["wall"]))
     L.append("")
     L.append("- index build (est.) = referrers - types: every py-heap run "
              "enumerates the heap again and graph commands rebuild the whole "
