@@ -17,6 +17,7 @@
 
 const struct ph_layout *ph_layout_for(unsigned major, unsigned minor);
 void ph_test_output_register(void);
+void ph_test_snapshot_register(void);
 
 /* ---- buffers ---- */
 
@@ -377,6 +378,7 @@ int main(void)
 	CU_add_test(c, "core: sysroot confines paths",
 		    test_core_sysroot_escape);
 	ph_test_output_register();
+	ph_test_snapshot_register();
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned failed = CU_get_number_of_failures();
