@@ -133,7 +133,8 @@ FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 600
 FUZZ_FLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all -Inative/include -Inative/src
-FUZZERS := $(BUILD)/fuzz/fuzz_core $(BUILD)/fuzz/fuzz_heap
+FUZZERS := $(BUILD)/fuzz/fuzz_core $(BUILD)/fuzz/fuzz_heap \
+	$(BUILD)/fuzz/fuzz_snapshot
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HDRS)
 	@mkdir -p $(dir $@)

@@ -204,7 +204,8 @@ static void side_text(const struct ph_diff_result *r, const char *label,
 		ph_text_puts(b, ph_strings_get(st, d->of));
 		ph_buf_puts(b, "; ");
 	}
-	ph_buf_printf(b, "Python %s", ph_strings_get(st, d->python));
+	const char *py = ph_strings_get(st, d->python);
+	ph_buf_printf(b, "Python %s", *py ? py : "?");
 	if (d->pid)
 		ph_buf_printf(b, ", pid %lld", (long long)d->pid);
 	if (d->time_us > 0)
