@@ -95,6 +95,8 @@ integration: all $(SAN)/bin/py-heap
 			--cores-dir $(BUILD)/cores --python $$py; \
 		$(PYTHON) tests/integration/graph_checks.py --bin $(BIN) \
 			--cores-dir $(BUILD)/cores --gdb --python $$py; \
+		$(PYTHON) tests/integration/diff_checks.py --bin $(BIN) \
+			--cores-dir $(BUILD)/cores --gdb --python $$py; \
 	done
 	$(PYTHON) tests/integration/debuginfo_checks.py --bin $(BIN) \
 		--cores-dir $(BUILD)/cores
@@ -108,6 +110,8 @@ integration: all $(SAN)/bin/py-heap
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) tests/integration/run.py \
 		--bin $(SAN)/bin/py-heap --cores-dir $(BUILD)/cores --no-gdb
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) tests/integration/graph_checks.py \
+		--bin $(SAN)/bin/py-heap --cores-dir $(BUILD)/cores
+	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) tests/integration/diff_checks.py \
 		--bin $(SAN)/bin/py-heap --cores-dir $(BUILD)/cores
 	$(PYTHON) tests/integration/damage_checks.py --bin $(SAN)/bin/py-heap \
 		--plain-bin $(BIN) --cores-dir $(BUILD)/cores \

@@ -37,9 +37,9 @@ static void side_free(struct side *sd)
 
 /* A session on a core or a process, with what `like` was opened with
  * (sysroot, debug directories). */
-static struct ph_error *open_like(struct ph_session *like, const char *core,
-				  int pid, unsigned pid_flags,
-				  struct ph_session **ret)
+static struct ph_error *open_with(struct ph_session *like, const char *core,
+				  const char *sysroot, int pid,
+				  unsigned pid_flags, struct ph_session **ret)
 {
 	struct ph_options *o = NULL;
 	struct ph_error *err = ph_options_create(&o);
@@ -47,8 +47,8 @@ static struct ph_error *open_like(struct ph_session *like, const char *core,
 		err = core ? ph_options_set_core(o, core)
 			   : ph_options_set_pid(o, pid, pid_flags);
 	struct ph_target *t = like ? like->target : NULL;
-	if (!err && t && core && t->sysroot)
-		err = ph_options_set_sysroot(o, t->sysroot);
+	if (!err && core && sysroot)
+		err = ph_options_set_sysroot(o, sysroot);
 	for (size_t i = 0; !err && t && i < t->ndebug_dirs; i++)
 		err = ph_options_add_debug_dir(o, t->debug_dirs[i]);
 	if (!err && t)
@@ -56,6 +56,30 @@ static struct ph_error *open_like(struct ph_session *like, const char *core,
 	if (!err)
 		err = ph_session_create(o, ret);
 	ph_options_destroy(o);
+	return err;
+}
+
+static struct ph_error *open_like(struct ph_session *like, const char *core,
+				  int pid, unsigned pid_flags,
+				  struct ph_session **ret)
+{
+	struct ph_target *t = like ? like->target : NULL;
+	if (!core || !t || !t->pid)
+		return open_with(like, core, t ? t->sysroot : NULL, pid,
+				 pid_flags, ret);
+	/* a core, and a running process: the core's files as it names them,
+	 * else where the process sees them (another mount namespace) */
+	struct ph_error *err = open_with(like, core, NULL, 0, 0, ret);
+	if (!err || ph_error_code(err) == PH_ERR_BAD_SNAPSHOT)
+		return err;
+	char root[64];
+	snprintf(root, sizeof(root), "/proc/%d/root", t->pid);
+	struct ph_error *err2 = open_with(like, core, root, 0, 0, ret);
+	if (!err2) {
+		ph_error_destroy(err);
+		return NULL;
+	}
+	ph_error_destroy(err2);
 	return err;
 }
 
@@ -376,6 +400,18 @@ static void container_path(const struct side *sd, uint32_t idx,
 	free(chain);
 }
 
+/* A dict the tree reaches from a new object: an instance's __dict__ is
+ * its instance's, and one found at an old dict's address (dicts have no
+ * fingerprint, and CPython tracks and untracks them) is new with it; not
+ * where growth accumulated either way. */
+static bool owned_by_new(const struct ph_snap *a, const uint8_t *isnew,
+			 uint32_t i)
+{
+	uint32_t p = a->parent[i];
+	return a->types[a->type[i]].kind == PH_KIND_DICT && p != PH_NONE &&
+	       !(p & PH_ROOT_BIT) && isnew[p];
+}
+
 /* The containers of the new objects of the types that grew. */
 static struct ph_error *containers(struct ph_diff_result *r,
 				   const struct side *after,
@@ -414,7 +450,8 @@ static struct ph_error *containers(struct ph_diff_result *r,
 			uint32_t cur = (uint32_t)j, res;
 			for (;;) {
 				if (cur == PH_NONE || (cur & PH_ROOT_BIT) ||
-				    !isnew[cur]) {
+				    (!isnew[cur] &&
+				     !owned_by_new(a, isnew, cur))) {
 					res = cur;
 					break;
 				}

@@ -27,7 +27,8 @@ static int64_t delta(uint64_t after, uint64_t before)
 	return (int64_t)(after - before);
 }
 
-/* "2026-11-23 13:04:05 UTC", or ISO 8601 for JSON; "" when unknown */
+/* "2026-11-23 13:04:05 UTC", or ISO 8601 with milliseconds for JSON
+ * ("2026-11-23T13:04:05.123Z"); "" when unknown */
 static const char *fmt_time(int64_t us, bool iso, char out[40])
 {
 	out[0] = '\0';
@@ -37,8 +38,13 @@ static const char *fmt_time(int64_t us, bool iso, char out[40])
 	struct tm tm;
 	if (!gmtime_r(&t, &tm))
 		return out;
-	strftime(out, 40, iso ? "%Y-%m-%dT%H:%M:%SZ" : "%Y-%m-%d %H:%M:%S UTC",
-		 &tm);
+	if (!iso) {
+		strftime(out, 40, "%Y-%m-%d %H:%M:%S UTC", &tm);
+		return out;
+	}
+	char s[32];
+	strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, 40, "%s.%03dZ", s, (int)(us / 1000 % 1000));
 	return out;
 }
 
