@@ -400,16 +400,15 @@ static void container_path(const struct side *sd, uint32_t idx,
 	free(chain);
 }
 
-/* A dict the tree reaches from a new object: an instance's __dict__ is
- * its instance's, and one found at an old dict's address (dicts have no
- * fingerprint, and CPython tracks and untracks them) is new with it; not
- * where growth accumulated either way. */
-static bool owned_by_new(const struct ph_snap *a, const uint8_t *isnew,
-			 uint32_t i)
+/* An object the tree reaches from a new object: no container that was
+ * there before. Either it moved under the new one, or it is new itself,
+ * at an address an object of its type left, with nothing to tell them
+ * apart (a dict, an instance; docs/design.md): the walk goes on up. */
+static bool held_by_new(const struct ph_snap *a, const uint8_t *isnew,
+			uint32_t i)
 {
 	uint32_t p = a->parent[i];
-	return a->types[a->type[i]].kind == PH_KIND_DICT && p != PH_NONE &&
-	       !(p & PH_ROOT_BIT) && isnew[p];
+	return p != PH_NONE && !(p & PH_ROOT_BIT) && isnew[p];
 }
 
 /* The containers of the new objects of the types that grew. */
@@ -451,7 +450,7 @@ static struct ph_error *containers(struct ph_diff_result *r,
 			for (;;) {
 				if (cur == PH_NONE || (cur & PH_ROOT_BIT) ||
 				    (!isnew[cur] &&
-				     !owned_by_new(a, isnew, cur))) {
+				     !held_by_new(a, isnew, cur))) {
 					res = cur;
 					break;
 				}
