@@ -314,14 +314,14 @@ static struct ph_error *make_rows(struct ph_diff_result *r,
 static bool same_object(const struct ph_snap *b, size_t i,
 			const struct ph_snap *a, size_t j, bool fp_ok)
 {
-	const struct ph_snap_type *tb = &b->types[b->type[i]],
-				  *ta = &a->types[a->type[j]];
+	const struct ph_snap_type *tb = &b->types[ph_snap_type(b, i)],
+				  *ta = &a->types[ph_snap_type(a, j)];
 	if (tb->addr != ta->addr || strcmp(tb->name, ta->name))
 		return false;
 	if (fp_ok && (tb->flags & ta->flags & PH_SNAP_TYPE_FP) &&
 	    b->fp[i] != a->fp[j])
 		return false;
-	unsigned gb = b->gen[i], ga = a->gen[j];
+	unsigned gb = ph_snap_gen(b, i), ga = ph_snap_gen(a, j);
 	if (tb->kind == PH_KIND_DICT || tb->kind == PH_KIND_ODICT || !gb ||
 	    !ga || gb > 3 || ga > 3)
 		return true;
@@ -366,25 +366,56 @@ static int by_growth(const void *x, const void *y, void *rows)
 	return (a->name > b->name) - (a->name < b->name);
 }
 
-/* The path of an object of the after side, from its root. */
-static void container_path(const struct side *sd, uint32_t idx,
+/*
+ * The after side's shortest-path tree, by node: a snapshot read from a
+ * file has its own (nodes are its indices); one made from a heap has the
+ * graph's (nodes are heap numbers: no copy of the tree is made).
+ */
+struct tree {
+	const struct ph_snap *s;
+	const uint32_t *parent;
+	size_t nodes;
+	bool heap;
+};
+
+static uint32_t node_of(const struct tree *t, size_t j)
+{
+	return t->heap ? t->s->heap_index[j] : (uint32_t)j;
+}
+
+static uint32_t node_type(const struct tree *t, uint32_t node)
+{
+	return t->heap ? t->s->rank[t->s->heap->tidx[node]] : t->s->type[node];
+}
+
+static uint64_t node_size(const struct tree *t, uint32_t node)
+{
+	return t->heap ? t->s->heap->size[node] : t->s->size[node];
+}
+
+static uint64_t node_addr(const struct tree *t, uint32_t node)
+{
+	return t->heap ? t->s->heap->addr[node] : t->s->addr[node];
+}
+
+/* The path of a node from its root: from the graph (exact), or from the
+ * names the snapshot kept. */
+static void container_path(const struct tree *t, uint32_t node,
 			   struct ph_buf *out)
 {
-	const struct ph_snap *a = sd->snap;
-	struct ph_graph *g = sd->from ? sd->from->graph : NULL;
-	if (!g || !a->heap_index) {
-		ph_snap_path(a, idx, out);
+	if (!t->heap) {
+		ph_snap_path(t->s, node, out);
 		return;
 	}
-	uint32_t o = a->heap_index[idx];
-	size_t depth = ph_graph_depth(g, o);
+	struct ph_graph *g = t->s->graph;
+	size_t depth = ph_graph_depth(g, node);
 	if (depth == UINT32_MAX)
 		return;
 	uint32_t *chain = malloc((depth + 2) * sizeof(*chain));
 	if (!chain)
 		return;
 	size_t n = 0;
-	uint32_t cur = o;
+	uint32_t cur = node;
 	while (n <= depth && cur != PH_NONE && !(cur & PH_ROOT_BIT)) {
 		chain[n++] = cur;
 		cur = g->parent[cur];
@@ -404,21 +435,21 @@ static void container_path(const struct side *sd, uint32_t idx,
  * there before. Either it moved under the new one, or it is new itself,
  * at an address an object of its type left, with nothing to tell them
  * apart (a dict, an instance; docs/design.md): the walk goes on up. */
-static bool held_by_new(const struct ph_snap *a, const uint8_t *isnew,
-			uint32_t i)
+static bool held_by_new(const struct tree *t, const uint8_t *isnew,
+			uint32_t node)
 {
-	uint32_t p = a->parent[i];
-	return p != PH_NONE && !(p & PH_ROOT_BIT) && isnew[p];
+	uint32_t p = t->parent[node];
+	return p != PH_NONE && !(p & PH_ROOT_BIT) && p < t->nodes && isnew[p];
 }
 
-/* The containers of the new objects of the types that grew. */
+/* The containers of the new objects of the types that grew; isnew is by
+ * node. */
 static struct ph_error *containers(struct ph_diff_result *r,
-				   const struct side *after,
-				   const uint8_t *isnew,
+				   const struct tree *t, const uint8_t *isnew,
 				   const uint32_t *row_after, uint64_t keep)
 {
-	const struct ph_snap *a = after->snap;
-	size_t n = a->n;
+	const struct ph_snap *a = t->s;
+	size_t n = t->nodes;
 	uint32_t *cont = malloc((n + 1) * sizeof(*cont));
 	uint8_t *done = calloc(n + 1, 1);
 	uint32_t *stack = NULL;
@@ -432,10 +463,10 @@ static struct ph_error *containers(struct ph_diff_result *r,
 		err = ph_error_nomem();
 		goto out;
 	}
-	for (size_t j = 0; j < n && !err; j++) {
+	for (uint32_t j = 0; j < n && !err; j++) {
 		if (!isnew[j])
 			continue;
-		uint32_t row = row_after[a->type[j]];
+		uint32_t row = row_after[node_type(t, j)];
 		const struct ph_diff_row *rw = &r->rows[row];
 		if (rw->count_after <= rw->count_before)
 			continue;
@@ -446,12 +477,15 @@ static struct ph_error *containers(struct ph_diff_result *r,
 		/* up the tree to an object that was there before */
 		if (!done[j]) {
 			size_t ns = 0;
-			uint32_t cur = (uint32_t)j, res;
+			uint32_t cur = j, res;
 			for (;;) {
 				if (cur == PH_NONE || (cur & PH_ROOT_BIT) ||
+				    cur >= n ||
 				    (!isnew[cur] &&
-				     !held_by_new(a, isnew, cur))) {
-					res = cur;
+				     !held_by_new(t, isnew, cur))) {
+					res = cur >= n && !(cur & PH_ROOT_BIT)
+						      ? PH_NONE
+						      : cur;
 					break;
 				}
 				if (done[cur]) {
@@ -462,7 +496,7 @@ static struct ph_error *containers(struct ph_diff_result *r,
 						   ns + 1, sizeof(*stack))))
 					goto out;
 				stack[ns++] = cur;
-				cur = a->parent[cur];
+				cur = t->parent[cur];
 			}
 			while (ns) {
 				cont[stack[--ns]] = res;
@@ -486,7 +520,7 @@ static struct ph_error *containers(struct ph_diff_result *r,
 			slot = ph_u64map_get(&where, key);
 		}
 		acc[*slot].count++;
-		acc[*slot].bytes += a->size[j];
+		acc[*slot].bytes += node_size(t, j);
 	}
 	qsort(acc, nacc, sizeof(*acc), by_row_count);
 	size_t gcap = 0;
@@ -514,9 +548,9 @@ static struct ph_error *containers(struct ph_diff_result *r,
 			continue;
 		}
 		uint32_t o = acc[i].code;
-		c->addr = a->addr[o];
-		c->type = str_add(r, a->types[a->type[o]].name);
-		container_path(after, o, &tmp);
+		c->addr = node_addr(t, o);
+		c->type = str_add(r, a->types[node_type(t, o)].name);
+		container_path(t, o, &tmp);
 		if (tmp.len && !tmp.failed)
 			c->path = ph_strings_add(&r->str, tmp.data, tmp.len);
 	}
@@ -537,43 +571,58 @@ static struct ph_error *match(struct ph_diff_result *r, const struct side *sb,
 			      uint64_t keep)
 {
 	const struct ph_snap *b = sb->snap, *a = sa->snap;
-	uint8_t *isnew = calloc(a->n + 1, 1);
+	struct tree t = {.s = a, .heap = a->heap != NULL};
+	if (t.heap && a->graph) {
+		t.parent = a->graph->parent;
+		t.nodes = a->heap->n;
+	} else if (!t.heap && a->parent) {
+		t.parent = a->parent;
+		t.nodes = a->n;
+	} else
+		t.nodes = t.heap ? a->heap->n : a->n;
+	uint8_t *isnew = calloc(t.nodes + 1, 1);
 	if (!isnew)
 		return ph_error_nomem();
 	bool fp_ok = b->fp_version == a->fp_version && a->fp_version;
 	size_t i = 0, j = 0;
+	uint64_t ab = b->n ? ph_snap_addr(b, 0) : 0,
+		 aa = a->n ? ph_snap_addr(a, 0) : 0;
 	while (i < b->n || j < a->n) {
 		if (!((i + j) & 0xfffff) && ph_interrupted()) {
 			free(isnew);
 			return ph_error_interrupted();
 		}
-		if (j >= a->n || (i < b->n && b->addr[i] < a->addr[j])) {
+		bool old = i < b->n, now = j < a->n;
+		if (!now || (old && ab < aa)) {
 			r->freed_objects++;
-			r->rows[row_of[0][b->type[i]]].freed_objects++;
-			i++;
-		} else if (i >= b->n || a->addr[j] < b->addr[i]) {
-			isnew[j] = 1;
+			r->rows[row_of[0][ph_snap_type(b, i)]].freed_objects++;
+		} else if (!old || aa < ab) {
+			isnew[node_of(&t, j)] = 1;
 			r->new_objects++;
-			r->rows[row_of[1][a->type[j]]].new_objects++;
-			j++;
+			r->rows[row_of[1][ph_snap_type(a, j)]].new_objects++;
 		} else if (same_object(b, i, a, j, fp_ok)) {
 			r->kept_objects++;
-			i++, j++;
 		} else {
 			r->reused++;
 			r->freed_objects++;
-			r->rows[row_of[0][b->type[i]]].freed_objects++;
-			isnew[j] = 1;
+			r->rows[row_of[0][ph_snap_type(b, i)]].freed_objects++;
+			isnew[node_of(&t, j)] = 1;
 			r->new_objects++;
-			r->rows[row_of[1][a->type[j]]].new_objects++;
-			i++, j++;
+			r->rows[row_of[1][ph_snap_type(a, j)]].new_objects++;
 		}
+		/* step past what was taken: the smaller address, or both */
+		bool step_b = old && (!now || ab <= aa);
+		bool step_a = now && (!old || aa <= ab);
+		if (step_b && ++i < b->n)
+			ab = ph_snap_addr(b, i);
+		if (step_a && ++j < a->n)
+			aa = ph_snap_addr(a, j);
 	}
 	ph_stage("diff: match");
 	struct ph_error *err = NULL;
-	if (a->parent) {
+	if (t.parent) {
 		r->containers_known = true;
-		err = containers(r, sa, isnew, row_of[1], keep);
+		err = containers(r, &t, isnew, row_of[1], keep);
 		ph_stage("diff: containers");
 	}
 	free(isnew);

@@ -286,8 +286,9 @@ static struct ph_error *encode_sections(const struct ph_snap *s,
 	uint64_t prev = 0;
 	uint32_t nfp = 0;
 	for (size_t i = 0; i < s->n; i++) {
-		uint64_t a = s->addr[i];
-		if ((a & 7) || (i && a <= prev) || s->type[i] >= s->ntypes)
+		uint64_t a = ph_snap_addr(s, i);
+		uint32_t tx = ph_snap_type(s, i);
+		if ((a & 7) || (i && a <= prev) || tx >= s->ntypes)
 			return ph_error_create(
 				PH_ERR_CORRUPT,
 				"snapshot: object %zu at 0x%llx is not in "
@@ -295,32 +296,53 @@ static struct ph_error *encode_sections(const struct ph_snap *s,
 				i, (unsigned long long)a);
 		put_varint(&ad->b, (a - prev) >> 3);
 		prev = a;
-		uint32_t tx = s->type[i];
 		put_varint(&ty->b, tx);
-		put_varint(&sz->b,
-			   zigzag((int64_t)(s->size[i] - s->types[tx].usual)));
+		put_varint(&sz->b, zigzag((int64_t)(ph_snap_size(s, i) -
+						    s->types[tx].usual)));
 		if (s->types[tx].flags & PH_SNAP_TYPE_FP) {
 			uint8_t f[2] = {(uint8_t)s->fp[i],
 					(uint8_t)(s->fp[i] >> 8)};
 			put_bytes(&fp->b, f, 2);
 			nfp++;
 		}
+		uint8_t g = ph_snap_gen(s, i) & 0xf;
 		if (i & 1)
-			ge->b.p[ge->b.len - 1] |= (uint8_t)(s->gen[i] << 4);
-		else {
-			uint8_t g = s->gen[i] & 0xf;
+			ge->b.p[ge->b.len - 1] |= (uint8_t)(g << 4);
+		else
 			put_bytes(&ge->b, &g, 1);
-		}
 	}
 	fp->count = nfp;
 
-	if (s->parent) {
+	if (ph_snap_has_tree(s)) {
 		struct section *pa = &sec[k++];
 		pa->id = SEC_PARENT;
 		pa->count = (uint32_t)s->n;
 		bytes_reserve(&pa->b, 3 * s->n + 16);
+		/* made from a heap: the graph's tree, in heap numbers */
+		uint32_t *inv = NULL;
+		const uint32_t *gp = NULL;
+		size_t hn = 0;
+		if (!s->parent) {
+			hn = s->heap->n;
+			gp = s->graph->parent;
+			if (!(inv = malloc((hn + 1) * sizeof(*inv))))
+				return ph_error_nomem();
+			for (size_t i = 0; i < hn; i++)
+				inv[i] = PH_NONE;
+			for (size_t i = 0; i < s->n; i++)
+				inv[s->heap_index[i]] = (uint32_t)i;
+		}
 		for (size_t i = 0; i < s->n; i++) {
-			uint32_t p = s->parent[i];
+			uint32_t p;
+			if (s->parent)
+				p = s->parent[i];
+			else {
+				p = gp[s->heap_index[i]];
+				if (p != PH_NONE && !(p & PH_ROOT_BIT))
+					p = p < hn ? inv[p] : PH_NONE;
+				if (p == (uint32_t)i)
+					p = PH_NONE;
+			}
 			uint64_t v;
 			if (p == PH_NONE)
 				v = 0;
@@ -330,6 +352,7 @@ static struct ph_error *encode_sections(const struct ph_snap *s,
 				v = 2 * zigzag((int64_t)p - (int64_t)i);
 			put_varint(&pa->b, v);
 		}
+		free(inv);
 		struct section *ro = &sec[k++];
 		ro->id = SEC_ROOTS;
 		ro->count = (uint32_t)s->nroots;
@@ -1174,6 +1197,7 @@ void ph_snap_destroy(struct ph_snap *s)
 	free(s->named);
 	free(s->labels);
 	free(s->heap_index);
+	free(s->rank);
 	free(s);
 }
 

@@ -92,9 +92,50 @@ struct ph_snap {
 	uint32_t *named;
 	char **labels;
 	size_t nnamed;
-	/* made from a heap: each object's number there; else NULL */
+	/* Made from a heap (ph_snap_create), the objects are read from it,
+	 * not copied: addr, type, size, gen and parent are NULL (the
+	 * accessors below read them); heap_index gives each object's number
+	 * in the heap, rank maps the heap's type numbers to types[], and
+	 * graph (when the tree was asked for) holds the tree, in heap
+	 * numbers. A heap is most of the memory a diff touches: on machines
+	 * where a fresh page is dear, a copy costs more than reading. */
+	struct ph_heap *heap;
+	struct ph_graph *graph;
 	uint32_t *heap_index;
+	uint32_t *rank;
 };
+
+static inline uint64_t ph_snap_addr(const struct ph_snap *s, size_t i)
+{
+	return s->heap ? s->heap->addr[s->heap_index[i]] : s->addr[i];
+}
+
+static inline uint32_t ph_snap_type(const struct ph_snap *s, size_t i)
+{
+	return s->heap ? s->rank[s->heap->tidx[s->heap_index[i]]] : s->type[i];
+}
+
+static inline uint64_t ph_snap_size(const struct ph_snap *s, size_t i)
+{
+	if (!s->heap)
+		return s->size[i];
+	uint64_t v = s->heap->size[s->heap_index[i]];
+	return v > PH_SNAP_MAX_SIZE ? PH_SNAP_MAX_SIZE : v;
+}
+
+/* 0: on no GC list; 1-3: generation 0-2; 4: permanent */
+static inline uint8_t ph_snap_gen(const struct ph_snap *s, size_t i)
+{
+	if (!s->heap)
+		return s->gen[i];
+	unsigned g = (s->heap->flags[s->heap_index[i]] >> 4) & 7;
+	return (uint8_t)(g > 4 ? 0 : g);
+}
+
+static inline bool ph_snap_has_tree(const struct ph_snap *s)
+{
+	return s->parent || (s->heap && s->graph);
+}
 
 void ph_snap_destroy(struct ph_snap *s);
 
@@ -122,10 +163,10 @@ struct ph_error *ph_snap_decode(const uint8_t *data, size_t len,
 				const char *name, struct ph_snap **ret);
 struct ph_error *ph_snap_read(const char *path, struct ph_snap **ret);
 
-/* The name of the object at index i as a path from its root ("module
- * __main__ ['CACHE']"), into out: exact when it is named; else its
- * nearest named ancestor's followed by " ...". False when no root
- * reaches it or nothing is saved. */
+/* The name of the object at index i of a snapshot read from a file, as a
+ * path from its root ("module __main__ ['CACHE']"), into out: exact when it
+ * is named; else its nearest named ancestor's followed by " ...". False
+ * when no root reaches it or nothing is saved. */
 bool ph_snap_path(const struct ph_snap *s, uint32_t i, struct ph_buf *out);
 
 /* CRC-32C (Castagnoli) of n bytes, continuing from crc (0 to start). */
@@ -137,8 +178,9 @@ uint32_t ph_crc32c(uint32_t crc, const void *data, size_t n);
 #define PH_SNAP_WITH_TREE 1  /* the parent tree and roots (a graph) */
 #define PH_SNAP_WITH_NAMES 2 /* and the names of the tree's branches */
 
-/* The objects of h, fingerprinted (and, with PH_SNAP_WITH_TREE, g's tree
- * and roots; g must be complete). The process's identity (pid, its
+/* The objects of h in address order, fingerprinted (and, with
+ * PH_SNAP_WITH_TREE, g's tree and roots; g must be complete). It reads h
+ * and g, which must outlive it. The process's identity (pid, its
  * AT_RANDOM bytes, executable) comes from the target; where and when it
  * was read (origin, source, time_us, paused_ms) from the caller. */
 struct ph_error *ph_snap_create(struct ph_heap *h, struct ph_graph *g,

@@ -412,7 +412,7 @@ static void *fp_worker(void *arg)
 	struct ph_snap *s = w->s;
 	for (size_t i = w->from; i < w->to; i++) {
 		uint32_t hi = s->heap_index[i];
-		if (s->types[s->type[i]].flags & PH_SNAP_TYPE_FP)
+		if (s->types[s->rank[h->tidx[hi]]].flags & PH_SNAP_TYPE_FP)
 			s->fp[i] = ph_snap_fingerprint(h, h->addr[hi],
 						       h->tidx[hi]);
 	}
@@ -476,11 +476,28 @@ static struct ph_error *build_types(struct ph_heap *h, struct ph_snap *s,
 
 /* ---- the tree and its names ---------------------------------------------- */
 
+/* The snapshot index of the object at addr (the objects are in address
+ * order), or PH_NONE. */
+static uint32_t index_of(const struct ph_snap *s, uint64_t addr)
+{
+	size_t lo = 0, hi = s->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ph_snap_addr(s, mid) < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->n && ph_snap_addr(s, lo) == addr ? (uint32_t)lo
+							: PH_NONE;
+}
+
 struct name_ctx {
 	struct ph_heap *h;
 	struct ph_snap *s;
 	struct ph_u64map *slot_of; /* named child's address -> slot + 1 */
-	uint32_t parent;	   /* the snapshot index being traversed */
+	const uint32_t *holder;	   /* slot: its parent's heap number */
+	uint32_t parent;	   /* the heap number being traversed */
 	uint8_t *got;		   /* slot: 1 a key's label, 2 a value's */
 	struct ph_buf tmp;
 	bool nomem;
@@ -499,7 +516,7 @@ static void name_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 	struct ph_snap *s = c->s;
 	/* a dict holds a key as key and names its value by it: the value's
 	 * label wins, as in `path` */
-	if (s->parent[s->named[k]] != c->parent || c->got[k] == 2 ||
+	if (c->holder[k] != c->parent || c->got[k] == 2 ||
 	    (c->got[k] == 1 && kind == PH_EDGE_KEY))
 		return;
 	c->tmp.len = 0;
@@ -514,6 +531,12 @@ static void name_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 	c->got[k] = kind == PH_EDGE_KEY ? 1 : 2;
 }
 
+static int by_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
 struct pair {
 	uint32_t parent, slot;
 };
@@ -524,68 +547,83 @@ static int by_parent(const void *a, const void *b)
 	return (x->parent > y->parent) - (x->parent < y->parent);
 }
 
-static struct ph_error *build_names(struct ph_heap *h, struct ph_snap *s)
+/* The objects the tree branches at (at least PH_SNAP_NAMES_MIN children)
+ * and their ancestors, each with how its parent holds it. */
+static struct ph_error *build_names(struct ph_heap *h, struct ph_graph *g,
+				    struct ph_snap *s)
 {
-	size_t n = s->n;
+	size_t n = h->n;
 	uint8_t *kids = calloc(n + 1, 1);
 	if (!kids)
 		return ph_error_nomem();
+	/* children counted up to 127; bit 7: named */
 	for (size_t i = 0; i < n; i++) {
-		uint32_t p = s->parent[i];
-		if (p != PH_NONE && !(p & PH_ROOT_BIT) && kids[p] < 255)
+		uint32_t p = g->parent[i];
+		if (p != PH_NONE && !(p & PH_ROOT_BIT) && p < n &&
+		    (kids[p] & 0x7f) < 0x7f)
 			kids[p]++;
 	}
-	/* named: those the tree branches at, and their ancestors */
 	s->names_min = PH_SNAP_NAMES_MIN;
-	uint8_t *named = calloc(n + 1, 1);
-	if (!named) {
-		free(kids);
-		return ph_error_nomem();
-	}
 	size_t nn = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (kids[i] < PH_SNAP_NAMES_MIN)
+		if ((kids[i] & 0x7f) < PH_SNAP_NAMES_MIN)
 			continue;
 		for (uint32_t cur = (uint32_t)i;
-		     cur != PH_NONE && !(cur & PH_ROOT_BIT) && !named[cur];
-		     cur = s->parent[cur]) {
-			named[cur] = 1;
+		     cur != PH_NONE && !(cur & PH_ROOT_BIT) && cur < n &&
+		     !(kids[cur] & 0x80);
+		     cur = g->parent[cur]) {
+			kids[cur] |= 0x80;
 			nn++;
 		}
 	}
-	free(kids);
+	uint32_t *list = malloc((nn + 1) * sizeof(*list));
 	s->named = malloc((nn + 1) * sizeof(*s->named));
 	s->labels = calloc(nn + 1, sizeof(*s->labels));
+	uint32_t *holder = malloc((nn + 1) * sizeof(*holder));
 	struct pair *pairs = malloc((nn + 1) * sizeof(*pairs));
 	uint8_t *got = calloc(nn + 1, 1);
 	struct ph_u64map slot_of;
 	ph_u64map_init(&slot_of);
 	struct ph_error *err = NULL;
-	if (!s->named || !s->labels || !pairs || !got) {
+	if (!list || !s->named || !s->labels || !holder || !pairs || !got) {
 		err = ph_error_nomem();
 		goto out;
 	}
-	size_t np = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!named[i])
+	/* in address order: the snapshot's */
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (kids[i] & 0x80)
+			list[k++] = (uint32_t)i;
+	for (size_t i = 0; i < k; i++) {
+		uint32_t at = index_of(s, h->addr[list[i]]);
+		if (at == PH_NONE)
 			continue;
-		size_t k = s->nnamed++;
-		s->named[k] = (uint32_t)i;
-		uint32_t p = s->parent[i];
+		s->named[s->nnamed++] = at;
+	}
+	qsort(s->named, s->nnamed, sizeof(*s->named), by_u32);
+	size_t np = 0;
+	for (size_t i = 0; i < s->nnamed; i++) {
+		uint32_t hi = s->heap_index[s->named[i]];
+		uint32_t p = g->parent[hi];
+		holder[i] = p;
 		if (p & PH_ROOT_BIT) {
-			if (!(s->labels[k] = strdup(""))) {
+			if (!(s->labels[i] = strdup(""))) {
 				err = ph_error_nomem();
 				goto out;
 			}
 			continue;
 		}
-		pairs[np++] = (struct pair){p, (uint32_t)k};
-		if ((err = ph_u64map_put(&slot_of, s->addr[i], (uint32_t)k + 1,
+		pairs[np++] = (struct pair){p, (uint32_t)i};
+		if ((err = ph_u64map_put(&slot_of, h->addr[hi], (uint32_t)i + 1,
 					 NULL)))
 			goto out;
 	}
 	qsort(pairs, np, sizeof(*pairs), by_parent);
-	struct name_ctx c = {.h = h, .s = s, .slot_of = &slot_of, .got = got};
+	struct name_ctx c = {.h = h,
+			     .s = s,
+			     .slot_of = &slot_of,
+			     .holder = holder,
+			     .got = got};
 	ph_buf_init(&c.tmp);
 	for (size_t i = 0; i < np && !c.nomem; i++) {
 		if (i && pairs[i].parent == pairs[i - 1].parent)
@@ -594,45 +632,33 @@ static struct ph_error *build_names(struct ph_heap *h, struct ph_snap *s)
 			err = ph_error_interrupted();
 			break;
 		}
-		uint32_t hp = s->heap_index[pairs[i].parent];
-		c.parent = pairs[i].parent;
+		uint32_t hp = pairs[i].parent;
+		if (hp >= n)
+			continue;
+		c.parent = hp;
 		ph_heap_referents(h, h->addr[hp], h->tidx[hp], name_cb, &c);
 	}
 	ph_buf_free(&c.tmp);
 	if (!err && c.nomem)
 		err = ph_error_nomem();
 	/* a parent that no longer names it (no strong reference found) */
-	for (size_t k = 0; !err && k < s->nnamed; k++)
-		if (!s->labels[k] && !(s->labels[k] = strdup("?")))
+	for (size_t i = 0; !err && i < s->nnamed; i++)
+		if (!s->labels[i] && !(s->labels[i] = strdup("?")))
 			err = ph_error_nomem();
 out:
 	ph_u64map_free(&slot_of);
+	free(list);
+	free(holder);
 	free(pairs);
 	free(got);
-	free(named);
+	free(kids);
 	return err;
 }
 
-static struct ph_error *build_tree(struct ph_heap *h, struct ph_graph *g,
-				   struct ph_snap *s)
+/* The tree is the graph's; the roots' names are copied. */
+static struct ph_error *build_tree(struct ph_graph *g, struct ph_snap *s)
 {
-	uint32_t *inv = malloc((h->n + 1) * sizeof(*inv));
-	s->parent = malloc((s->n + 1) * sizeof(*s->parent));
-	if (!inv || !s->parent) {
-		free(inv);
-		return ph_error_nomem();
-	}
-	for (size_t i = 0; i < h->n; i++)
-		inv[i] = PH_NONE;
-	for (size_t i = 0; i < s->n; i++)
-		inv[s->heap_index[i]] = (uint32_t)i;
-	for (size_t i = 0; i < s->n; i++) {
-		uint32_t p = g->parent[s->heap_index[i]];
-		if (p != PH_NONE && !(p & PH_ROOT_BIT))
-			p = p < h->n ? inv[p] : PH_NONE;
-		s->parent[i] = p == (uint32_t)i ? PH_NONE : p;
-	}
-	free(inv);
+	s->graph = g;
 	s->roots = calloc(g->nroots + 1, sizeof(*s->roots));
 	if (!s->roots)
 		return ph_error_nomem();
@@ -642,7 +668,6 @@ static struct ph_error *build_tree(struct ph_heap *h, struct ph_graph *g,
 			return ph_error_nomem();
 		s->nroots = r + 1;
 	}
-	ph_stage("snapshot: tree");
 	return NULL;
 }
 
@@ -650,56 +675,44 @@ struct ph_error *ph_snap_create(struct ph_heap *h, struct ph_graph *g,
 				unsigned flags, struct ph_snap **ret)
 {
 	struct ph_snap *s = calloc(1, sizeof(*s));
-	uint32_t *rank = calloc(h->ntypes + 1, sizeof(*rank));
 	struct ph_error *err = NULL;
-	if (!s || !rank) {
+	if (!s)
+		return ph_error_nomem();
+	s->heap = h;
+	if (!(s->rank = calloc(h->ntypes + 1, sizeof(*s->rank)))) {
 		err = ph_error_nomem();
 		goto fail;
 	}
 	if ((err = identify(h, s)))
 		goto fail;
-	size_t cap = h->n + 1;
-	s->heap_index = malloc(cap * sizeof(*s->heap_index));
-	if (!s->heap_index) {
+	ph_stage("snapshot: identity");
+	if (!(s->heap_index = malloc((h->n + 1) * sizeof(*s->heap_index)))) {
 		err = ph_error_nomem();
 		goto fail;
 	}
-	ph_stage("snapshot: identity");
 	if ((err = address_order(h, s->heap_index, &s->n)))
 		goto fail;
 	ph_stage("snapshot: address order");
-	if ((err = build_types(h, s, rank)))
+	if ((err = build_types(h, s, s->rank)))
 		goto fail;
-	ph_stage("snapshot: types");
-	s->addr = malloc(cap * sizeof(*s->addr));
-	s->type = malloc(cap * sizeof(*s->type));
-	s->size = malloc(cap * sizeof(*s->size));
-	s->fp = calloc(cap, sizeof(*s->fp));
-	s->gen = malloc(cap);
 	uint64_t *vote = calloc(s->ntypes + 1, sizeof(*vote));
 	uint64_t *votes = calloc(s->ntypes + 1, sizeof(*votes));
-	if (!s->addr || !s->type || !s->size || !s->fp || !s->gen || !vote ||
-	    !votes) {
+	s->fp = calloc(s->n + 1, sizeof(*s->fp));
+	if (!vote || !votes || !s->fp) {
 		free(vote);
 		free(votes);
 		err = ph_error_nomem();
 		goto fail;
 	}
 	for (size_t i = 0; i < s->n; i++) {
-		uint32_t hi = s->heap_index[i];
-		uint32_t t = rank[h->tidx[hi]];
-		uint64_t size = h->size[hi];
-		unsigned gen = (h->flags[hi] >> 4) & 7;
-		s->addr[i] = h->addr[hi];
-		s->type[i] = t;
-		s->size[i] = size > PH_SNAP_MAX_SIZE ? PH_SNAP_MAX_SIZE : size;
-		s->gen[i] = (uint8_t)(gen > 4 ? 0 : gen);
-		s->bytes += s->size[i];
-		s->types[t].bytes += s->size[i];
+		uint32_t t = ph_snap_type(s, i);
+		uint64_t size = ph_snap_size(s, i);
+		s->bytes += size;
+		s->types[t].bytes += size;
 		/* the size most of its objects have: a majority vote */
 		if (!votes[t])
-			vote[t] = s->size[i], votes[t] = 1;
-		else if (vote[t] == s->size[i])
+			vote[t] = size, votes[t] = 1;
+		else if (vote[t] == size)
 			votes[t]++;
 		else
 			votes[t]--;
@@ -708,24 +721,22 @@ struct ph_error *ph_snap_create(struct ph_heap *h, struct ph_graph *g,
 		s->types[t].usual = vote[t];
 	free(vote);
 	free(votes);
-	ph_stage("snapshot: objects");
+	ph_stage("snapshot: types");
 	struct fp_work w[2] = {{h, s, 0, s->n / 2}, {h, s, s->n / 2, s->n}};
 	ph_run_parallel(fp_worker, w, sizeof(w[0]), 2, s->n > 100000);
 	ph_stage("snapshot: fingerprints");
 	if (flags & PH_SNAP_WITH_TREE && g && g->complete) {
-		if ((err = build_tree(h, g, s)))
+		if ((err = build_tree(g, s)))
 			goto fail;
 		if (flags & PH_SNAP_WITH_NAMES) {
-			if ((err = build_names(h, s)))
+			if ((err = build_names(h, g, s)))
 				goto fail;
 			ph_stage("snapshot: names");
 		}
 	}
-	free(rank);
 	*ret = s;
 	return NULL;
 fail:
-	free(rank);
 	ph_snap_destroy(s);
 	return err;
 }
