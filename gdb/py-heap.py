@@ -2,9 +2,10 @@
 #
 # Load it in GDB with
 #     source /path/to/py-heap/gdb/py-heap.py
-# or, after `make install`, put this line in ~/.gdbinit:
-#     source /usr/local/share/py-heap/gdb/py-heap.py
-# (replace /usr/local by the PREFIX given to `make install`).
+# Installed (`make install`, or Debian's py-heap package), it is
+# PREFIX/share/py-heap/gdb/py-heap.py and GDB loads it by itself at start:
+# the file gdb/gdbinit.py, installed in GDB's system gdbinit directory
+# (/etc/gdb/gdbinit.d/py-heap.py), sources it.
 #
 # Then, with a CPython core loaded (gdb /usr/bin/python3.11 core.1234), or
 # a process GDB holds stopped:
@@ -18,9 +19,9 @@
 # The work is done by libpyheap (ctypes). It is looked for, in order, at
 #   $PYHEAP_LIB,
 #   <dir of this file>/../build/lib/libpyheap.so      (a source tree),
-#   <dir of this file>/../../../lib/libpyheap.so      (installed: the file
-#                                      is PREFIX/share/py-heap/gdb/py-heap.py),
-#   libpyheap.so                                      (the dynamic linker).
+#   _PYHEAP_LIBRARY below                             (installed: make install
+#                                  writes LIBDIR/libpyheap.so.0 there),
+#   libpyheap.so.0, libpyheap.so                      (the dynamic linker).
 #
 # Everything this file defines is prefixed with _pyheap / PyHeap, because
 # GDB runs sourced scripts in the __main__ namespace shared with others.
@@ -35,8 +36,13 @@ import gdb
 # GDB sets __file__ while it sources a script, not necessarily afterwards.
 _PYHEAP_SCRIPT = globals().get("__file__")
 
-# The library this file is written for (ph_version()).
-_PYHEAP_VERSION = "0.2.0"
+# The library version this file is written for (ph_version()): make
+# install writes it here; in a source tree it is read from ../VERSION.
+_PYHEAP_VERSION = None
+# The installed library (LIBDIR/libpyheap.so.0): make install writes it here.
+_PYHEAP_LIBRARY = None
+# The library's SONAME: the ABI the ctypes bindings below are written for.
+_PYHEAP_SONAME = "libpyheap.so.0"
 
 
 def _pyheap_err(message):
@@ -46,23 +52,45 @@ def _pyheap_err(message):
 # ---- The library ------------------------------------------------------------
 
 
+def _pyheap_script_dirs():
+    """The directory of this file, and of the file a symlink names."""
+    if not _PYHEAP_SCRIPT:
+        return []
+    dirs = [os.path.dirname(os.path.abspath(_PYHEAP_SCRIPT))]
+    real = os.path.dirname(os.path.realpath(_PYHEAP_SCRIPT))
+    if real != dirs[0]:
+        dirs.append(real)
+    return dirs
+
+
+def _pyheap_expected_version():
+    """The library version this file is for: written in by make install,
+    or the source tree's VERSION; None when neither is there."""
+    if _PYHEAP_VERSION:
+        return _PYHEAP_VERSION
+    for d in _pyheap_script_dirs():
+        try:
+            with open(os.path.join(d, "..", "VERSION")) as f:
+                return f.read().strip()
+        except OSError:
+            pass
+    return None
+
+
 def _pyheap_lib_candidates():
     env = os.environ.get("PYHEAP_LIB")
     if env:
         # An explicit choice is not second-guessed by falling back.
         return [env], True
     paths = []
-    if _PYHEAP_SCRIPT:
-        dirs = [os.path.dirname(os.path.abspath(_PYHEAP_SCRIPT))]
-        real = os.path.dirname(os.path.realpath(_PYHEAP_SCRIPT))
-        if real != dirs[0]:
-            dirs.append(real)
-        for d in dirs:
-            for rel in (("..", "build", "lib"), ("..", "..", "..", "lib")):
-                p = os.path.join(d, *rel, "libpyheap.so")
-                p = os.path.normpath(p)
-                if p not in paths:
-                    paths.append(p)
+    if not _PYHEAP_LIBRARY:
+        for d in _pyheap_script_dirs():
+            p = os.path.normpath(os.path.join(d, "..", "build", "lib",
+                                              "libpyheap.so"))
+            if p not in paths:
+                paths.append(p)
+    else:
+        paths.append(_PYHEAP_LIBRARY)
     return paths, False
 
 
@@ -81,11 +109,13 @@ class _PyHeapLib:
                 break
             except OSError as e:
                 tried.append("%s (%s)" % (p, e))
-        if dll is None and not explicit:
+        for name in (_PYHEAP_SONAME, "libpyheap.so"):
+            if dll is not None or explicit:
+                break
             try:
-                dll = ctypes.CDLL("libpyheap.so")
+                dll = ctypes.CDLL(name)
             except OSError as e:
-                tried.append("libpyheap.so (%s)" % e)
+                tried.append("%s (%s)" % (name, e))
         if dll is None:
             raise _pyheap_err(
                 "cannot load libpyheap: tried %s; build it with `make`, "
@@ -98,11 +128,17 @@ class _PyHeapLib:
             raise _pyheap_err("%s is not a usable libpyheap: %s"
                               % (self.path, e))
         self.version = _pyheap_str(self.ph_version())
-        if self.version != _PYHEAP_VERSION:
+        want = _pyheap_expected_version()
+        if want is None:
+            raise _pyheap_err(
+                "cannot tell which libpyheap this py-heap.py is for: no "
+                "../VERSION beside it; load the py-heap.py of a source tree "
+                "or of an installation")
+        if self.version != want:
             raise _pyheap_err(
                 "%s is libpyheap %s; this py-heap.py is for %s: load the "
                 "py-heap.py installed with that library (or set PYHEAP_LIB)"
-                % (self.path, self.version, _PYHEAP_VERSION))
+                % (self.path, self.version, want))
 
     def _bind(self, dll):
         vp = ctypes.c_void_p
@@ -645,10 +681,10 @@ Subcommands:
 
 Every subcommand takes --json. ADDR may be any GDB expression.
 "set py-heap-json on" makes every subcommand print JSON.
-The work is done by libpyheap %s; set PYHEAP_LIB to choose the library
-(default: build/lib/libpyheap.so of the source tree this file is in,
-or PREFIX/lib/libpyheap.so when installed).""" % ("\n".join(rows),
-                                                  table["version"])
+The work is done by libpyheap %s (%s);
+set PYHEAP_LIB to choose another library.""" % ("\n".join(rows),
+                                               table["version"],
+                                               _pyheap_get_lib().path)
         super().__init__("py-heap", gdb.COMMAND_DATA, gdb.COMPLETE_NONE,
                          True)
 

@@ -14,6 +14,9 @@ PACKAGES=(
 	clang libclang-rt-14-dev		# -fsanitize, libFuzzer (its runtime)
 	valgrind elfutils debootstrap file	# test tools
 	python3.11-dbg debuginfod		# debug info, and a server for its tests
+	# the Debian packages (make deb: dpkg-buildpackage, dh, lintian) and
+	# what the packaging tests use (man, bash-completion's loader)
+	debhelper dpkg-dev fakeroot lintian man-db bash-completion
 	# real applications' heaps (tests/integration/apps_checks.py): about
 	# 17 MB to fetch, 140 MB installed, a minute
 	python3-numpy python3-pandas python3-sympy python3-networkx

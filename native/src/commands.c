@@ -16,9 +16,15 @@
 #include "command.h"
 #include "session.h"
 
+/* The one version number is in the file VERSION; the Makefile passes it
+ * (and the packaging, the GDB script and the manual read it there). */
+#ifndef PH_VERSION
+#error "PH_VERSION is not defined: build with make, which reads VERSION"
+#endif
+
 const char *ph_version(void)
 {
-	return "0.2.0";
+	return PH_VERSION;
 }
 
 /* ---- the table ----------------------------------------------------------- */
@@ -77,6 +83,11 @@ static const struct ph_optdef list_opts[] = {
 
 static const struct ph_optdef show_opts[] = {
 	OPT_LIMIT("at most N of what it holds", "20"),
+	{0},
+};
+
+static const struct ph_optdef referents_opts[] = {
+	OPT_LIMIT("at most N of what it holds", "1000 in text, all in JSON"),
 	{0},
 };
 
@@ -237,8 +248,9 @@ const struct ph_cmddef ph_commands[] = {
 			"<key> (dict key), .attr (attribute, __slots__ member "
 			"or field), +0x18 (conservative) (a word of a C object "
 			"that points at an object), (weak) (keeps nothing "
-			"alive).",
-		.opts = no_opts,
+			"alive), (borrowed) (holds no reference: a 3.11+ "
+			"frame's f_globals).",
+		.opts = referents_opts,
 		.run = ph_run_referents,
 	},
 	{
@@ -908,6 +920,8 @@ static void command_json(const struct ph_cmddef *c, struct ph_json *j)
 	ph_json_bool(j, c->operand_required);
 	ph_json_key(j, "operand_complete");
 	ph_json_str(j, complete_names[c->operand_complete]);
+	ph_json_key(j, "operands_max");
+	ph_json_u64(j, c->operand ? (c->operands_max ? c->operands_max : 1) : 0);
 	ph_json_key(j, "needs_process");
 	ph_json_bool(j, !(c->flags & PH_CMD_NO_SESSION));
 	ph_json_key(j, "summary");

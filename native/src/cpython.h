@@ -3,6 +3,7 @@
 #ifndef PH_CPYTHON_H
 #define PH_CPYTHON_H
 
+#include "layout_fields.h"
 #include "target.h"
 
 /* Type flags: stable across the versions py-heap supports. */
@@ -13,177 +14,60 @@
 #define PH_TPFLAGS_HAVE_GC (1UL << 14)
 #define PH_TPFLAGS_TYPE_SUBCLASS (1UL << 31)
 
-/* Every offset and constant the rest of py-heap needs, for one version. */
+/* Every offset and constant the rest of py-heap needs, for one version:
+ * the fields of layout_fields.h, where each is described. */
 struct ph_layout {
-	unsigned major, minor;
-	const char *source; /* "tables" */
-	/* runtime and interpreter */
-	uint32_t rt_interpreters_head;
-	uint32_t is_next, is_threads_head, is_gc, is_modules, is_sysdict,
-		is_builtins;
-	uint32_t gc_generations, gc_gen_stride, gc_ngens, gc_permanent,
-		gc_garbage;
-	uint32_t tp_del, tp_finalize;
-	uint32_t ts_next;
-	/* object header */
-	uint32_t gc_head_size;	  /* PyGC_Head before every GC object */
-	uint32_t managed_presize; /* extra words for managed dict/values */
-	/* types */
-	uint32_t sizeof_type, sizeof_heaptype;
-	uint32_t tp_name, tp_basicsize, tp_itemsize, tp_flags, tp_members,
-		tp_base, tp_dict, tp_dictoffset, tp_bases, tp_mro;
-	uint32_t ht_name, ht_qualname, ht_slots, ht_cached_keys, ht_module;
-	uint32_t sizeof_memberdef, md_type, md_offset;
-	/* containers */
-	uint32_t list_items, list_allocated, tuple_items;
-	uint32_t dict_used, dict_keys, dict_values, sizeof_dict;
-	uint32_t dk_refcnt, dk_log2_size, dk_log2_index_bytes, dk_kind,
-		dk_usable, dk_nentries, dk_indices, sizeof_dictkeys;
-	uint32_t set_fill, set_used, set_mask, set_table, set_smalltable;
-	/* scalars */
-	uint32_t str_length, str_state, sizeof_ascii, sizeof_compact,
-		sizeof_unicode, str_wstr, str_utf8_length, str_utf8,
-		str_wstr_length, str_data;
-	uint32_t long_digits;
-	uint32_t float_value;
-	uint32_t bytes_data;
-	uint32_t bytearray_alloc;
-	/* functions, code, modules */
-	uint32_t func_fields[16]; /* offsets of the function's references */
-	uint32_t nfunc_fields;
-	uint32_t code_fields[10];
-	uint32_t ncode_fields;
-	uint32_t code_name, code_qualname, code_filename, code_firstlineno;
-	uint32_t method_func, method_self;
-	uint32_t module_dict, module_name;
-	uint32_t cell_ref;
-	uint32_t weakref_object, weakref_callback;
-	uint32_t exc_fields[6];	 /* dict, args, notes, traceback, context, cause
-				  */
-	uint32_t prop_fields[5]; /* fget, fset, fdel, doc, name */
-	uint32_t cm_callable, cm_dict;
-	/* frames: the interpreter frame (3.11+) and what holds one */
-	uint32_t frame_back, frame_iframe, frame_trace, frame_data;
-	uint32_t if_func, if_globals, if_builtins, if_locals, if_code,
-		if_previous, if_prev_instr, if_stacktop, if_localsplus,
-		if_owner;
-	uint32_t gen_code, gen_name, gen_qualname, gen_iframe, gen_state;
-	uint32_t co_nlocalsplus, co_stacksize, co_linetable, co_code_adaptive,
-		co_localsplusnames;
-	uint32_t ts_cframe, cframe_current, ts_thread_id;
-	uint32_t sizeof_tstate;
-	/* the method cache: names are owned, values borrowed */
-	uint32_t is_type_cache, type_cache_entries, type_cache_entry_size,
-		type_cache_value;
-	uint32_t module_state, module_def, moddef_size;
-	/* ranges of the interpreter state that hold no owned references:
-	 * free lists, whose slots past numfree are stale */
-	uint32_t interp_skip[8][2];
-	uint32_t tp_subclasses, tp_weaklistoffset;
-	/* 3.12+: static builtin types' state in the interpreter, whose
-	 * tp_weaklist (a weak list head) is no reference */
-	uint32_t is_builtin_states, builtin_states_count, builtin_state_size,
-		builtin_state_weaklist;
-	/* pymalloc */
-	uint32_t pool_size, arena_size, pool_overhead, nsize_classes;
-	/* the refcount deep-frozen (static) objects are given */
-	uint64_t deepfrozen_refcnt;
-	/* ints: 0 = the digit count signed in ob_size (up to 3.11);
-	 * else the offset of lv_tag (3.12+: digits << 3 | sign) */
-	uint32_t long_tag;
-	/* the pre-header: which flags give an object one, and its shape:
-	 * 311: values at word -4, dict at -3; 312: weakrefs at -4, at -3 a
-	 * dict or (tagged with bit 0) values */
-	uint64_t preheader_flags;
-	unsigned managed_layout;
-	/* bytes before the values in PyDictValues (3.13: capacity, size,
-	 * embedded, valid); 0 when ma_values points at the values */
-	uint32_t values_header;
-	bool immortal; /* 3.12+: refcounts (int32)low < 0 are immortal */
-	bool interned_uncounted; /* the interned dict's refs are not counted */
-	/* 3.14+: a 32-bit refcount, 16 bits of overflow, 16 of flags */
-	bool refcnt_split;
-	/* 3.14+: frames hold tagged _PyStackRef (bit 0: not counted; 3: a
-	 * tagged int) and a stack pointer instead of a stack top index */
-	bool stackrefs;
-	/* ---- 3.8 to 3.10 ---- */
-	/* 3.8: the GC state is _PyRuntime's (at rt_gc), not the interpreter's
-	 */
-	uint32_t rt_gc;
-	/* dict keys with dk_size (a power of 2, not its log2) and entries of
-	 * {hash, key, value} after dk_size indices of 1 to 8 bytes; 0 for the
-	 * 3.11+ keys (dk_log2_size, dk_log2_index_bytes, dk_kind) */
-	uint32_t dk_size;
-	/* Frames are PyFrameObjects: the thread state's frame is at ts_cframe
-	 * (cframe_current UINT32_MAX), if_code/if_globals/if_builtins/
-	 * if_locals/if_localsplus are the frame object's fields, if_previous
-	 * is f_back; its value stack starts at f_valuestack, and ends at
-	 * f_stacktop (3.8/3.9: a pointer, NULL while running) or after
-	 * f_stackdepth entries (3.10: an int, -1 while running). */
-	bool frame_objects;
-	bool f_stackdepth;
-	uint32_t f_valuestack, f_stacktop, f_lasti;
-	uint32_t f_gen; /* the generator running it (borrowed), or NULL */
-	/* their code: locals, cells and free variables by name */
-	uint32_t co_nlocals, co_varnames, co_cellvars, co_freevars;
-	/* co_linetable's format: 0 the 3.11+ location table, 1 co_lnotab
-	 * (3.8/3.9, byte offsets), 2 3.10's co_linetable (pairs of byte
-	 * deltas) */
-	unsigned line_format;
-	/* generators own a frame object (gi_frame) and an exception state */
-	uint32_t gen_frame, gen_exc_state;
-	/* the names of code_fields, when they are not 3.11's */
-	const char *const *code_field_names;
-	/* 3.8/3.9: the method cache is the static array `method_cache`
-	 * (found by symbol), not the interpreter's type_cache */
-	bool static_method_cache;
-	/* 3.8/3.9: free lists are file statics (found by symbol), not the
-	 * interpreter's */
-	bool static_free_lists;
-	/* 3.15+: a module holds its state's size itself (md_def is gone):
-	 * the offset of md_state_size; 0 to read it from md_def's m_size */
-	uint32_t module_state_size;
-	/* generator states below it have a live frame (3.15+ count them up
-	 * from 0, CLEARED 5); 0 means below 1 (up to 3.14: -3 to 0) */
-	int32_t gen_state_done;
-	/* the interpreter state's size, when it is on the heap (3.8-3.10)
-	 * and scanned for the references it holds */
-	uint32_t sizeof_interp;
+#define PH_LAYOUT_MEMBER(type, name, dims, ...) type name dims;
+	PH_LAYOUT_FIELDS(PH_LAYOUT_MEMBER)
+#undef PH_LAYOUT_MEMBER
 };
 
-/* The static types py-heap recognises by their symbol names. */
+/*
+ * The kinds of objects py-heap reads, each by the static type that gives
+ * its layout: X(kind, ops, symbol), the type's symbol (NULL: found
+ * otherwise, runtime.c) and the kind's operations, ph_kind_ops in
+ * kinds.h. A new kind: a line here, its operations in its family's
+ * kind_*.c file.
+ */
+/* clang-format off */
+#define PH_KINDS(X) \
+	X(OTHER, other, NULL) /* a C type py-heap has no layout for */ \
+	X(OBJECT, object, "PyBaseObject_Type") \
+	X(TYPE, type, "PyType_Type") \
+	X(LIST, list, "PyList_Type") \
+	X(TUPLE, tuple, "PyTuple_Type") \
+	X(DICT, dict, "PyDict_Type") \
+	X(SET, set, "PySet_Type") \
+	X(FROZENSET, set, "PyFrozenSet_Type") \
+	X(STR, str, "PyUnicode_Type") \
+	X(INT, int, "PyLong_Type") \
+	X(BOOL, bool, "PyBool_Type") \
+	X(FLOAT, float, "PyFloat_Type") \
+	X(BYTES, bytes, "PyBytes_Type") \
+	X(BYTEARRAY, bytearray, "PyByteArray_Type") \
+	X(FUNCTION, function, "PyFunction_Type") \
+	X(CODE, code, "PyCode_Type") \
+	X(CELL, cell, "PyCell_Type") \
+	X(METHOD, method, "PyMethod_Type") \
+	X(MODULE, module, "PyModule_Type") \
+	X(ODICT, odict, "PyODict_Type") \
+	X(NONE, none, "_PyNone_Type") \
+	X(WEAKREF, weakref, "_PyWeakref_RefType") \
+	X(EXCEPTION, exception, NULL) /* through PyExc_BaseException */ \
+	X(PROPERTY, property, "PyProperty_Type") \
+	X(CLASSMETHOD, classmethod, "PyClassMethod_Type") /* and staticmethod */ \
+	X(FRAME, frame, "PyFrame_Type") \
+	X(GEN, gen, "PyGen_Type") /* generators, coroutines, async generators */ \
+	X(DEQUE, deque, NULL) /* collections.deque, known by its name */ \
+	X(PARTIAL, partial, NULL) /* functools.partial, likewise */
+
 enum ph_kind {
-	PH_KIND_OTHER = 0,
-	PH_KIND_OBJECT,
-	PH_KIND_TYPE,
-	PH_KIND_LIST,
-	PH_KIND_TUPLE,
-	PH_KIND_DICT,
-	PH_KIND_SET,
-	PH_KIND_FROZENSET,
-	PH_KIND_STR,
-	PH_KIND_INT,
-	PH_KIND_BOOL,
-	PH_KIND_FLOAT,
-	PH_KIND_BYTES,
-	PH_KIND_BYTEARRAY,
-	PH_KIND_FUNCTION,
-	PH_KIND_CODE,
-	PH_KIND_CELL,
-	PH_KIND_METHOD,
-	PH_KIND_MODULE,
-	PH_KIND_ODICT,
-	PH_KIND_NONE,
-	PH_KIND_WEAKREF,
-	PH_KIND_EXCEPTION,
-	PH_KIND_PROPERTY,
-	PH_KIND_CLASSMETHOD, /* classmethod and staticmethod */
-	PH_KIND_FRAME,
-	PH_KIND_GEN,	 /* generators, coroutines, async generators */
-	PH_KIND_DEQUE,	 /* collections.deque (known by its name) */
-	PH_KIND_PARTIAL, /* functools.partial (likewise) */
+#define PH_KIND_ENUM(kind, ops, symbol) PH_KIND_##kind,
+	PH_KINDS(PH_KIND_ENUM)
+#undef PH_KIND_ENUM
 	PH_KIND_COUNT,
 };
+/* clang-format on */
 
 struct ph_runtime {
 	struct ph_target *target;
@@ -205,7 +89,8 @@ struct ph_runtime {
 	enum ph_kind extra_kinds[16];
 	size_t nextra;
 	uint64_t none_addr;
-	uint64_t gc_state; /* the GC state: in the interpreter or _PyRuntime */
+	uint64_t set_dummy; /* the key of a set's deleted entries */
+	uint64_t gc_state;  /* the GC state: in the interpreter or _PyRuntime */
 	/* every static type object found by symbol */
 	uint64_t *static_types;
 	size_t nstatic_types, static_types_cap;
@@ -214,10 +99,5 @@ struct ph_runtime {
 struct ph_error *ph_runtime_create(struct ph_target *t,
 				   struct ph_runtime **ret);
 void ph_runtime_destroy(struct ph_runtime *rt);
-
-/* Checks (and corrects) layout fields against the module's DWARF; returns
- * how many differed, *ret_checked how many could be checked. */
-int ph_dwarf_check_layout(const struct ph_module *mod, struct ph_layout *L,
-			  int *ret_checked);
 
 #endif /* PH_CPYTHON_H */

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpython.h"
+#include "layout.h"
 
 /* The struct definitions we look for, by name (the first complete one). */
 struct wanted {
@@ -78,10 +78,37 @@ static int path_offset(Dwarf_Die *st, const char *path, Dwarf_Word *ret)
 	return 0;
 }
 
-/* Changes with every build of this file: the layout cache (runtime.c)
- * keys on it, so that a changed list of checks is never answered by the
- * outcome of an older one. */
-const char ph_dwarf_check_id[] = __DATE__ " " __TIME__;
+/* The fields layout_fields.h checks: their struct and the member paths to
+ * try, the first found. */
+static const struct check {
+	const char *cstruct, *paths;
+	size_t field;
+} checks[] = {
+#define PH_DWARF_CHECK(type, name, dims, cstruct, member, dbg, dbg_off, check, \
+		       ...)                                                    \
+	{cstruct, check, offsetof(struct ph_layout, name)},
+	PH_LAYOUT_FIELDS(PH_DWARF_CHECK)
+#undef PH_DWARF_CHECK
+};
+
+/* "struct _is": "_is", the tag the DWARF names it by. */
+static const char *struct_tag(const char *cstruct)
+{
+	return strncmp(cstruct, "struct ", 7) ? cstruct : cstruct + 7;
+}
+
+/* The offset of the first of paths ("a|b") that st has. */
+static int first_path_offset(Dwarf_Die *st, const char *paths, Dwarf_Word *ret)
+{
+	char buf[256];
+	snprintf(buf, sizeof(buf), "%s", paths);
+	char *save = NULL;
+	for (char *p = strtok_r(buf, "|", &save); p;
+	     p = strtok_r(NULL, "|", &save))
+		if (path_offset(st, p, ret) == 0)
+			return 0;
+	return -1;
+}
 
 int ph_dwarf_check_layout(const struct ph_module *mod, struct ph_layout *L,
 			  int *ret_checked)
@@ -93,22 +120,26 @@ int ph_dwarf_check_layout(const struct ph_module *mod, struct ph_layout *L,
 	Dwarf *dw = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
 	if (!dw)
 		return 0;
-	struct wanted w[6];
-	static const char *const names[6] = {
-		"_gc_runtime_state",
-		"_is",
-		"_ts",
-		"_typeobject",
-		"_heaptypeobject",
-		"pyruntimestate",
-	};
+	/* the structs the checks name, each once */
+	struct wanted w[PH_ARRAY_SIZE(checks)];
+	size_t nw = 0, wi[PH_ARRAY_SIZE(checks)];
 	memset(w, 0, sizeof(w));
-	for (size_t i = 0; i < 6; i++)
-		w[i].name = names[i];
+	for (size_t i = 0; i < PH_ARRAY_SIZE(checks); i++) {
+		if (!*checks[i].paths)
+			continue;
+		const char *tag = struct_tag(checks[i].cstruct);
+		size_t k;
+		for (k = 0; k < nw; k++)
+			if (!strcmp(w[k].name, tag))
+				break;
+		if (k == nw)
+			w[nw++].name = tag;
+		wi[i] = k;
+	}
 	size_t nfound = 0;
 	Dwarf_Off off = 0, next;
 	size_t hsize;
-	while (nfound < PH_ARRAY_SIZE(w) &&
+	while (nfound < nw &&
 	       dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL) == 0) {
 		Dwarf_Die cu, die;
 		if (dwarf_offdie(dw, off + hsize, &cu) &&
@@ -119,8 +150,7 @@ int ph_dwarf_check_layout(const struct ph_module *mod, struct ph_layout *L,
 				    dwarf_hasattr(&die, DW_AT_declaration))
 					continue;
 				const char *n = dwarf_diename(&die);
-				for (size_t i = 0; n && i < PH_ARRAY_SIZE(w);
-				     i++)
+				for (size_t i = 0; n && i < nw; i++)
 					if (!w[i].found &&
 					    !strcmp(n, w[i].name)) {
 						w[i].die = die;
@@ -131,57 +161,14 @@ int ph_dwarf_check_layout(const struct ph_module *mod, struct ph_layout *L,
 		}
 		off = next;
 	}
-	/* The fields most likely to move between patch releases. */
-	struct {
-		int st;
-		const char *path;
-		size_t field;
-	} checks[] = {
-#define C(st, path, f) {st, path, offsetof(struct ph_layout, f)}
-		C(0, "generations", gc_generations),
-		C(0, "permanent_generation", gc_permanent),
-		C(0, "garbage", gc_garbage),
-		C(1, "next", is_next),
-		C(1, "threads.head", is_threads_head),
-		C(1, "gc", is_gc),
-		C(1, "sysdict", is_sysdict),
-		C(1, "builtins", is_builtins),
-		/* move in debug builds: 3.11's, then 3.12+'s place */
-		C(1, "type_cache", is_type_cache),
-		C(1, "types.type_cache", is_type_cache),
-		/* 3.13+: {num_initialized, initialized[]}; 3.12: the array */
-		C(1, "types.builtins.initialized", is_builtin_states),
-		C(1, "types.builtins", is_builtin_states),
-		C(2, "next", ts_next),
-		C(3, "tp_flags", tp_flags),
-		C(3, "tp_dict", tp_dict),
-		C(3, "tp_subclasses", tp_subclasses),
-		C(4, "ht_qualname", ht_qualname),
-		C(4, "ht_cached_keys", ht_cached_keys),
-		C(5, "interpreters.head", rt_interpreters_head),
-		/* up to 3.10 */
-		C(1, "tstate_head", is_threads_head),
-		C(1, "modules", is_modules),
-		C(5, "gc", rt_gc),
-#undef C
-	};
 	int differ = 0;
-	bool builtins_done = false;
 	for (size_t i = 0; i < PH_ARRAY_SIZE(checks); i++) {
 		Dwarf_Word v;
-		/* the array itself, when it is not inside a struct */
-		if (checks[i].field ==
-			    offsetof(struct ph_layout, is_builtin_states) &&
-		    builtins_done)
-			continue;
-		if (!w[checks[i].st].found ||
-		    path_offset(&w[checks[i].st].die, checks[i].path, &v) !=
+		if (!*checks[i].paths || !w[wi[i]].found ||
+		    first_path_offset(&w[wi[i]].die, checks[i].paths, &v) !=
 			    0 ||
 		    v > UINT32_MAX)
 			continue;
-		if (checks[i].field ==
-		    offsetof(struct ph_layout, is_builtin_states))
-			builtins_done = true;
 		uint32_t *f = (uint32_t *)((char *)L + checks[i].field);
 		if (*f != (uint32_t)v) {
 			*f = (uint32_t)v;

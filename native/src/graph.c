@@ -59,6 +59,10 @@ void ph_edge_label_write(struct ph_heap *h, enum ph_edge_kind kind,
 	case PH_EDGE_WEAK:
 		ph_buf_printf(out, ".%s (weak)", (const char *)(uintptr_t)data);
 		break;
+	case PH_EDGE_BORROWED:
+		ph_buf_printf(out, ".%s (borrowed)",
+			      (const char *)(uintptr_t)data);
+		break;
 	case PH_EDGE_STACK:
 		ph_buf_printf(out, "stack[%llu]", (unsigned long long)data);
 		break;
@@ -358,8 +362,13 @@ static struct ph_error *build_roots(struct ph_graph *g)
 			char func[256], file[512], where[900];
 			int line = 0;
 			if (!ph_heap_iframe_location(h, f, func, sizeof(func),
-						     file, sizeof(file), &line))
+						     file, sizeof(file),
+						     &line)) {
+				/* (nothing of either was written) */
 				snprintf(func, sizeof(func), "?");
+				snprintf(file, sizeof(file), "?");
+				line = 0;
+			}
 			snprintf(where, sizeof(where),
 				 "thread %zu frame %s() at %s:%d", k + 1, func,
 				 file, line);
@@ -527,6 +536,8 @@ static struct ph_error *scan_holder(struct ph_graph *g, uint64_t start,
 			if (is_static_addr(h, v))
 				continue;
 			struct ph_error *err = count_add(&g->extern_refs, t);
+			if (!err)
+				err = count_add(&g->cdata_in, t);
 			char *name;
 			if (err)
 				return err;
@@ -793,6 +804,7 @@ struct ph_error *ph_graph_create_edges(struct ph_heap *h, struct ph_graph **ret)
 	g->h = h;
 	ph_u64map_init(&g->extern_refs);
 	ph_u64map_init(&g->cons_in);
+	ph_u64map_init(&g->cdata_in);
 	ph_stage(NULL);
 	struct ph_error *err = build_edges(g);
 	ph_stage("graph: edges");
@@ -819,6 +831,8 @@ static void graph_drop_rest(struct ph_graph *g)
 	g->parent = NULL;
 	ph_u64map_free(&g->extern_refs);
 	ph_u64map_init(&g->extern_refs);
+	ph_u64map_free(&g->cdata_in);
+	ph_u64map_init(&g->cdata_in);
 	g->complete = false;
 }
 
@@ -867,6 +881,7 @@ void ph_graph_destroy(struct ph_graph *g)
 	free(g->fwd);
 	ph_u64map_free(&g->extern_refs);
 	ph_u64map_free(&g->cons_in);
+	ph_u64map_free(&g->cdata_in);
 	free(g);
 }
 

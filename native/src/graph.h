@@ -32,6 +32,10 @@ struct ph_graph {
 	struct ph_u64map extern_refs;
 	/* conservative (guessed) edges into an object, by object number + 1 */
 	struct ph_u64map cons_in;
+	/* words of C data that point at an object (also in extern_refs): a
+	 * C extension's reference, or a borrowed copy of one (Cython's
+	 * caches): possible references, as guessed ones are */
+	struct ph_u64map cdata_in;
 	/* referrers, roots and paths built too (not only fwd, fwd_off,
 	 * nedges and cons_in) */
 	bool complete;

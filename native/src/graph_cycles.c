@@ -23,6 +23,14 @@ static int64_t refcnt_of(struct ph_heap *h, uint32_t o)
  * alive, with everything it reaches. The rest is garbage. Returns a bitmap
  * by object number: 1 = unreachable.
  */
+/* On a generation's list, and not the permanent one gc.freeze() fills:
+ * what gc.collect() looks at. */
+static inline bool collectable(const struct ph_heap *h, size_t i)
+{
+	return (h->flags[i] & PH_OBJ_GC_LIST) &&
+	       ((h->flags[i] >> 4) & 7) != PH_GEN_PERMANENT;
+}
+
 uint8_t *ph_graph_gc_unreachable(struct ph_graph *g, struct ph_error **ret_err)
 {
 	struct ph_heap *h = g->h;
@@ -38,14 +46,17 @@ uint8_t *ph_graph_gc_unreachable(struct ph_graph *g, struct ph_error **ret_err)
 		return NULL;
 	}
 	for (size_t i = 0; i < n; i++)
-		gc_refs[i] = (h->flags[i] & PH_OBJ_GC_LIST)
-				     ? refcnt_of(h, (uint32_t)i)
-				     : 0;
+		gc_refs[i] = collectable(h, i) ? refcnt_of(h, (uint32_t)i) : 0;
+	/* A refcount no process reaches (damage) is taken as held from
+	 * outside: the object stays alive, and no sum overflows. */
+	for (size_t i = 0; i < n; i++)
+		if (gc_refs[i] < 0 || gc_refs[i] > (1LL << 48))
+			gc_refs[i] = 1LL << 48;
 	for (size_t i = 0; i < n; i++) {
-		if (!(h->flags[i] & PH_OBJ_GC_LIST))
+		if (!collectable(h, i))
 			continue;
 		for (uint64_t e = g->fwd_off[i]; e < g->fwd_off[i + 1]; e++)
-			if (h->flags[g->fwd[e]] & PH_OBJ_GC_LIST)
+			if (collectable(h, g->fwd[e]))
 				gc_refs[g->fwd[e]]--;
 	}
 	/* Edges the collector's traversal does not visit: a heap type's
@@ -53,7 +64,7 @@ uint8_t *ph_graph_gc_unreachable(struct ph_graph *g, struct ph_error **ret_err)
 	const struct ph_layout *L = h->L;
 	for (size_t i = 0; i < n; i++) {
 		const struct ph_type *t = &h->types[h->tidx[i]];
-		if (!(h->flags[i] & PH_OBJ_GC_LIST) || t->kind != PH_KIND_TYPE)
+		if (!collectable(h, i) || t->kind != PH_KIND_TYPE)
 			continue;
 		uint64_t fl = 0, v = 0;
 		ph_mem_u64(h->mem, h->addr[i] + L->tp_flags, &fl);
@@ -64,20 +75,22 @@ uint8_t *ph_graph_gc_unreachable(struct ph_graph *g, struct ph_error **ret_err)
 			if (!ph_mem_u64(h->mem, h->addr[i] + offs[k], &v) || !v)
 				continue;
 			uint32_t to = ph_heap_lookup(h, v);
-			if (to != PH_NONE && (h->flags[to] & PH_OBJ_GC_LIST))
+			if (to != PH_NONE && collectable(h, to))
 				gc_refs[to]++;
 		}
 	}
 	for (size_t i = 0; i < n; i++)
-		if ((h->flags[i] & PH_OBJ_GC_LIST) && gc_refs[i] <= 0)
+		if (collectable(h, i) && gc_refs[i] <= 0)
 			dead[i] = 1;
 	/* What the objects referenced from outside reach is alive: their
 	 * edges are read in order, as one stream, and only what they rescue
 	 * goes through the stack. Untracked objects are never garbage by
 	 * themselves; what they reach is alive when they are (they were
-	 * reached from outside). */
+	 * reached from outside). So are frozen objects (gc.freeze()): the
+	 * collector never looks at the permanent generation, and their
+	 * references count as held from outside. */
 	for (size_t i = 0; i < n; i++) {
-		if (!(h->flags[i] & PH_OBJ_GC_LIST) || gc_refs[i] <= 0)
+		if (!collectable(h, i) || gc_refs[i] <= 0)
 			continue;
 		for (uint64_t e = g->fwd_off[i]; e < g->fwd_off[i + 1]; e++) {
 			uint32_t v = g->fwd[e];

@@ -1,5 +1,7 @@
 /* heap.h - every Python object of the process, once: a table indexed by
- * object number, and a table of their types. */
+ * object number, and a table of their types (found by discovery:
+ * discover.h); and the object model the rest reads objects through
+ * (sizes, references, frames, strings, reprs: the kinds, kinds.h). */
 #ifndef PH_HEAP_H
 #define PH_HEAP_H
 
@@ -11,6 +13,7 @@
 #define PH_OBJ_POOL_SCAN 0x04  /* an allocated pymalloc block */
 #define PH_OBJ_ROOT 0x08       /* an interpreter or thread root */
 /* bits 4-6: GC generation + 1 (4: permanent), 0 when not on a list */
+#define PH_GEN_PERMANENT 4
 
 struct ph_type {
 	uint64_t addr;
@@ -24,6 +27,12 @@ struct ph_type {
 	bool heap;
 	bool known_object; /* the type object itself is in the table */
 	bool leaf;	   /* its objects refer to nothing but their type */
+	/* its objects may be static (C's type objects): then they have no
+	 * pre-header and are not tracked (ph_obj_is_static) */
+	bool may_be_static;
+	/* its objects fill their allocation's size class exactly (a kind of
+	 * fixed size, no items, no inline values) */
+	bool fills_class;
 	/* for the pool scan: the bytes (and the size) of each object of a
 	 * type whose checks are all fixed by the type, else 0 */
 	uint32_t fixed_need;
@@ -35,12 +44,32 @@ struct ph_type {
 	uint32_t *c_offsets;
 	size_t nc_offsets;
 	int64_t weaklistoffset;
-	/* totals, filled by ph_heap_count_types */
+	/* totals, filled by the types command (cmd_types) */
 	uint64_t count, bytes;
 };
 
+/* A type's name as repr(type(obj)) shows it ("?" when unknown). */
+static inline const char *ph_type_name(const struct ph_type *t)
+{
+	return t->name ? t->name : "?";
+}
+
+/* (its older name, which the queries call) */
+static inline const char *tname(const struct ph_type *t)
+{
+	return ph_type_name(t);
+}
+
+/* Are the objects of type t type objects (t is type or a metaclass)? */
+static inline bool ph_type_is_meta(const struct ph_type *t)
+{
+	return t->kind == PH_KIND_TYPE;
+}
+
 #define PH_NONE UINT32_MAX
 
+/* An allocator's page of blocks of one size (a pymalloc pool), in which
+ * objects are found, numbered and looked up by a bitmap (objtable.h). */
 struct ph_pool {
 	uint64_t addr;
 	uint32_t block_size;
@@ -73,8 +102,8 @@ struct ph_heap {
 	 * (large, static) through a hash map */
 	struct ph_u64map big_index;
 	size_t npool_objects;
-	bool pools_frozen;	 /* pool objects numbered: see pools_freeze */
-	uint64_t last_type_addr; /* type_register's one-entry cache */
+	bool pools_frozen;	 /* pool objects numbered: ph_objtable_freeze */
+	uint64_t last_type_addr; /* ph_type_register's one-entry cache */
 	uint32_t last_tidx;
 	/* types, by number */
 	struct ph_type *types;
@@ -85,8 +114,7 @@ struct ph_heap {
 	size_t npools, pools_cap;
 	struct ph_pool_region *regions;
 	size_t nregions;
-	uint32_t pool_shift; /* log2 of the pool size */
-	uint64_t set_dummy;
+	uint32_t pool_shift;	/* log2 of the pool size */
 	uint64_t interned_dict; /* 3.11: its references are not counted */
 	/* statistics for `info` and notes */
 	uint64_t n_gc, n_ref, n_pool, n_root, n_rejected;
@@ -111,56 +139,30 @@ struct ph_heap {
 	uint32_t block_head, block_extra;
 };
 
-struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret);
+/* ---- the object table (objtable.c), filled by discovery (discover.c) */
 
-/* The bytes an object occupies itself (its struct and inline items). */
-uint64_t ph_heap_inline_size(struct ph_heap *h, uint64_t addr, uint32_t tidx);
-/* The type number of a known type object, or -1. */
-int64_t ph_heap_type_of(struct ph_heap *h, uint64_t type_addr);
+/* Finds every object of the process rt reads (discover.c). */
+struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret);
+void ph_heap_destroy(struct ph_heap *h);
 
 /* The number of the object at addr, or PH_NONE. */
 uint32_t ph_heap_lookup(const struct ph_heap *h, uint64_t addr);
-void ph_heap_destroy(struct ph_heap *h);
 
-/* What a reference is: how the referrer holds it (for labels). */
-enum ph_edge_kind {
-	PH_EDGE_ITEM,	      /* data: index */
-	PH_EDGE_KEY,	      /* data: the key object, itself */
-	PH_EDGE_VALUE,	      /* data: the key object's address */
-	PH_EDGE_ATTR,	      /* data: the name (str object) */
-	PH_EDGE_SLOT,	      /* data: the name (C string address) */
-	PH_EDGE_FIELD,	      /* data: a static C string: the field name */
-	PH_EDGE_CONSERVATIVE, /* data: byte offset in the referrer */
-	PH_EDGE_WEAK,	      /* data: a static C string; keeps nothing alive */
-	PH_EDGE_LOCAL,	      /* data: the variable's name (str object) */
-	PH_EDGE_STACK,	      /* data: index on the frame's value stack */
-	PH_EDGE_COUNT_,
-};
+/* ---- types (kind_type.c) --------------------------------------------- */
 
-static inline bool ph_edge_is_strong(enum ph_edge_kind k)
-{
-	return k != PH_EDGE_WEAK;
-}
+/* The type number of the type object at taddr, registered if it is new
+ * and plausible (a type object whose own type is type or a subclass of
+ * it); -1 if it is none. May move h->types. */
+int64_t ph_type_register(struct ph_heap *h, uint64_t taddr);
+/* Frees the table of types. */
+void ph_type_table_free(struct ph_heap *h);
+/* The type number of a known type object, or -1. */
+int64_t ph_heap_type_of(struct ph_heap *h, uint64_t type_addr);
+/* Could tp be a type object, by its header alone (a count for a
+ * refcount, a metaclass for a type)? Cheaper than ph_type_register. */
+bool ph_type_looks_like(struct ph_heap *h, uint64_t tp);
 
-typedef void (*ph_referent_fn)(void *arg, uint64_t target,
-			       enum ph_edge_kind kind, uint64_t data);
-
-/* Calls fn for every reference object number obj holds. */
-void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
-		       ph_referent_fn fn, void *arg);
-
-/* The references an interpreter frame (3.11+: _PyInterpreterFrame) holds:
- * function, globals, code, locals by name and the value stack. */
-void ph_heap_iframe_referents(struct ph_heap *h, uint64_t iframe,
-			      ph_referent_fn fn, void *arg);
-
-/* A thread state's current interpreter frame (3.11+). */
-uint64_t ph_heap_thread_frame(struct ph_heap *h, uint64_t ts);
-
-/* Function name, file and current line of an interpreter frame. */
-bool ph_heap_iframe_location(struct ph_heap *h, uint64_t iframe, char *func,
-			     size_t func_size, char *file, size_t file_size,
-			     int *ret_line);
+/* ---- objects (kinds.c and the kind_*.c files) ------------------------- */
 
 /* An object's refcount from its first word (3.14+: 32 bits and 16 bits of
  * overflow; the flags above are not part of it). */
@@ -172,22 +174,134 @@ static inline int64_t ph_refcnt_decode(const struct ph_layout *L, uint64_t w)
 	return (int64_t)w;
 }
 
+#define PH_MAX_REFCNT (1ULL << 40)
+
+/*
+ * Is the header's first word w a plausible refcount? in_block: the word
+ * starts an allocated pymalloc block (the pool scan), which holds anything:
+ * there, a refcount past 32 bits is text or a pointer, not a count
+ * (immortal ones are 0xffffffff or less).
+ */
+static inline bool ph_refcnt_ok(const struct ph_layout *L, uint64_t w,
+				bool in_block)
+{
+	int64_t refcnt = ph_refcnt_decode(L, w);
+	if (refcnt <= 0 || (uint64_t)refcnt >= PH_MAX_REFCNT)
+		return false;
+	return !in_block || (uint64_t)refcnt <= 0xffffffffULL;
+}
+
+/* Is the object at addr, of type t, a static one (a type object of C)? */
+bool ph_obj_is_static(struct ph_heap *h, uint64_t addr,
+		      const struct ph_type *t);
+
+/* Bytes before the object: GC head and managed dict, as allocated. */
+static inline uint32_t ph_obj_presize(struct ph_heap *h, uint64_t addr,
+				      const struct ph_type *t)
+{
+	if (t->may_be_static && ph_obj_is_static(h, addr, t))
+		return 0; /* no GC head */
+	return t->presize;
+}
+
+/* Is the object tracked by the collector when alive (has a GC head)? */
+static inline bool ph_obj_is_gc(struct ph_heap *h, uint64_t addr,
+				const struct ph_type *t)
+{
+	if (!(t->flags & PH_TPFLAGS_HAVE_GC))
+		return false;
+	return !(t->may_be_static && ph_obj_is_static(h, addr, t));
+}
+
+/* sys.getsizeof(): the object's own size and its pre-header. */
+uint64_t ph_obj_sizeof(struct ph_heap *h, uint64_t addr,
+		       const struct ph_type *t);
+/* The bytes the object occupies itself (its struct and inline items);
+ * ob_size is its word at +16. */
+uint64_t ph_obj_inline_size(struct ph_heap *h, uint64_t addr,
+			    const struct ph_type *t, int64_t ob_size);
+/* Are the contents of an object of type t at addr plausible: its sizes and
+ * counts within what is possible, its item array, keys table or hash table
+ * present? (Whether it fits its allocation is discovery's to check.) */
+bool ph_obj_contents_ok(struct ph_heap *h, uint64_t addr,
+			const struct ph_type *t, int64_t ob_size);
+
+/* The bytes an object occupies itself (its struct and inline items). */
+uint64_t ph_heap_inline_size(struct ph_heap *h, uint64_t addr, uint32_t tidx);
+
+/* What a reference is: how the referrer holds it (for labels). */
+enum ph_edge_kind {
+	PH_EDGE_ITEM,	      /* data: index */
+	PH_EDGE_KEY,	      /* data: the key object, itself */
+	PH_EDGE_VALUE,	      /* data: the key object's address */
+	PH_EDGE_ATTR,	      /* data: the name (str object) */
+	PH_EDGE_SLOT,	      /* data: the name (C string address) */
+	PH_EDGE_FIELD,	      /* data: a static C string: the field name */
+	PH_EDGE_CONSERVATIVE, /* data: byte offset in the referrer */
+	PH_EDGE_WEAK,	      /* data: a static C string; keeps nothing alive */
+	PH_EDGE_BORROWED, /* data: a static C string; a pointer that holds no
+			     reference (3.11+ frames' f_globals) */
+	PH_EDGE_LOCAL,	  /* data: the variable's name (str object) */
+	PH_EDGE_STACK,	  /* data: index on the frame's value stack */
+	PH_EDGE_COUNT_,
+};
+
+static inline bool ph_edge_is_strong(enum ph_edge_kind k)
+{
+	return k != PH_EDGE_WEAK && k != PH_EDGE_BORROWED;
+}
+
+typedef void (*ph_referent_fn)(void *arg, uint64_t target,
+			       enum ph_edge_kind kind, uint64_t data);
+
+/* The label of every object's reference to its type (PH_EDGE_FIELD,
+ * "__class__"): compared by address. */
+extern const char ph_class_field[];
+
+/* Calls fn for every reference the object at addr, of type number tidx,
+ * holds: its type first, then as its kind holds them, then what a class
+ * adds (__slots__, a __dict__). */
+void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
+		       ph_referent_fn fn, void *arg);
+
+/* ---- frames (kind_frame.c) ------------------------------------------- */
+
+/* The references an interpreter frame (3.11+: _PyInterpreterFrame; up to
+ * 3.10 a frame object) holds: function, globals, code, locals by name and
+ * the value stack. */
+void ph_heap_iframe_referents(struct ph_heap *h, uint64_t iframe,
+			      ph_referent_fn fn, void *arg);
+
+/* A thread state's current frame (3.11+ an interpreter frame). */
+uint64_t ph_heap_thread_frame(struct ph_heap *h, uint64_t ts);
+
+/* Function name, file and current line of an interpreter frame. */
+bool ph_heap_iframe_location(struct ph_heap *h, uint64_t iframe, char *func,
+			     size_t func_size, char *file, size_t file_size,
+			     int *ret_line);
+
+/* ---- scalars (kind_str.c) -------------------------------------------- */
+
 /* The number of 30-bit digits of an int (its sign in *negative). */
 int64_t ph_heap_long_digits(struct ph_heap *h, uint64_t addr, bool *negative);
 
-/* Reads a str object as UTF-8 (at most max bytes; ... when cut). */
+/* Reads a str object as UTF-8 into out (max bytes with the NUL; a longer
+ * one is cut, and ends in ...); its length in *ret_len (may be NULL). */
 bool ph_heap_str(struct ph_heap *h, uint64_t addr, char *out, size_t max,
 		 size_t *ret_len);
 
-/* ---- short repr()-like renderings (repr.c) ---- */
+/* The interned-strings dict whose references are not counted (3.11, and
+ * 3.13+ for some), found among the objects: sets h->interned_dict. */
+void ph_heap_find_interned(struct ph_heap *h);
 
-/* A type's name as repr(type(obj)) shows it ("?" when unknown). */
-const char *tname(const struct ph_type *t);
+/* ---- reprs (kinds.c, kind_str.c) ------------------------------------- */
+
+/* Any object, briefly: 'text', 42, <dict of 3 items>, <Foo object at ..>
+ * (its kind's repr operation). */
+void ph_repr_object(struct ph_heap *h, uint64_t addr, uint32_t tidx,
+		    struct ph_buf *out);
 /* A str object as repr() would show it, cut after max characters. */
 void ph_repr_str(struct ph_heap *h, uint64_t addr, struct ph_buf *out,
 		 size_t max);
-/* Any object, briefly: 'text', 42, <dict of 3 items>, <Foo object at ..>. */
-void ph_repr_object(struct ph_heap *h, uint64_t addr, uint32_t tidx,
-		    struct ph_buf *out);
 
 #endif /* PH_HEAP_H */

@@ -50,7 +50,7 @@ struct ph_error *ph_buf_finish(struct ph_buf *b, char **ret);
 /* Formats n with thousands separators: 1,234,567. */
 const char *ph_fmt_count(uint64_t n, char out[32]);
 
-/* ---- hash map from 64-bit keys to 32-bit values (hashmap.c) ---- */
+/* ---- hash map from 64-bit keys to 32-bit values (buf.c) ---- */
 struct ph_u64map {
 	uint64_t *keys; /* 0 = empty slot; key 0 is never stored */
 	uint32_t *vals;

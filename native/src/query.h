@@ -165,12 +165,15 @@ void ph_show_result_destroy(struct ph_show_result *r);
 /* ---- referents ---- */
 struct ph_referents_result {
 	uint64_t addr;
-	struct ph_edge_row *refs;
+	struct ph_edge_row *refs; /* the first --limit of them */
 	size_t nrefs;
+	size_t total; /* all of them */
 	struct ph_strings str;
 };
 
+/* At most limit referents are kept (0: all); all are counted. */
 struct ph_error *ph_query_referents(struct ph_session *s, const char *addr,
+				    uint64_t limit,
 				    struct ph_referents_result **ret);
 void ph_referents_result_destroy(struct ph_referents_result *r);
 
@@ -298,6 +301,10 @@ struct ph_cycles_result {
 	uint64_t *members;
 	struct ph_path_step *loop; /* via: the edge to the next member */
 	uint64_t unreachable_objects, unreachable_bytes;
+	/* of those, with a finalizer that runs before they are freed (what
+	 * it frees, gc.collect()'s count leaves out) */
+	uint64_t unreachable_finalizers;
+	uint64_t frozen_objects; /* gc.freeze()'s: never collected */
 	uint64_t *unreachable; /* at most PH_UNREACHABLE_MAX */
 	size_t nunreachable;
 	uint64_t *gc_garbage; /* what gc.garbage holds */
@@ -318,6 +325,7 @@ struct ph_refcount_result {
 	int64_t refcount;
 	bool immortal, is_static;
 	int64_t found;
+	int64_t excess; /* refcount - found, saturated */
 	uint64_t from_objects, outside, conservative;
 	struct ph_edge_row *refs; /* labelled, one per reference */
 	size_t nrefs;
@@ -353,9 +361,13 @@ struct ph_suspect_type {
 };
 
 #define PH_SUSPECTS_MAX 1000000
+/* No process holds 2^48 references to one object (3.14's refcount is 48
+ * bits wide): a larger or negative one is damage. */
+#define PH_REFCNT_PLAUSIBLE (1LL << 48)
 
 struct ph_refcheck_result {
 	uint64_t checked, immortal_skipped, static_skipped;
+	uint64_t implausible_skipped; /* a refcount below 0 or past 2^48 */
 	uint64_t excess_objects, deficit_objects;
 	struct ph_suspect_type *excess,
 		*deficit;		    /* the kept ones, worst first */

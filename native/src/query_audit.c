@@ -67,12 +67,38 @@ static int cycle_by_count(const void *a, const void *b)
 	return x->bytes > y->bytes ? -1 : x->bytes < y->bytes;
 }
 
-static bool has_finalizer(struct ph_heap *h, const struct ph_type *t)
+/* Whether collecting the object runs code first: a tp_del (legacy), or a
+ * tp_finalize (a Python __del__, an _io object's close, a generator's or
+ * coroutine's close) that has something to do: a generator's only while
+ * its frame is live (created or suspended). */
+static bool has_finalizer(struct ph_heap *h, uint32_t o)
 {
+	const struct ph_type *t = &h->types[h->tidx[o]];
+	const struct ph_layout *L = h->L;
 	uint64_t del = 0, fin = 0;
-	ph_mem_u64(h->mem, t->addr + h->L->tp_del, &del);
-	ph_mem_u64(h->mem, t->addr + h->L->tp_finalize, &fin);
-	return del || (t->heap && fin);
+	ph_mem_u64(h->mem, t->addr + L->tp_del, &del);
+	ph_mem_u64(h->mem, t->addr + L->tp_finalize, &fin);
+	if (del)
+		return true;
+	if (!fin)
+		return false;
+	if (t->kind != PH_KIND_GEN)
+		return true;
+	if (L->frame_objects) { /* up to 3.10: gi_frame, NULL once done */
+		uint64_t frame = 0;
+		ph_mem_u64(h->mem, h->addr[o] + L->gen_frame, &frame);
+		return frame != 0;
+	}
+	const uint8_t *state = ph_mem_ptr(h->mem, h->addr[o] + L->gen_state, 1);
+	if (!state)
+		return false;
+	int8_t st = (int8_t)*state;
+	/* 3.12 and 3.13 close a generator that never started without
+	 * clearing its frame (its arguments stay: the cycle is not broken);
+	 * FRAME_CREATED is -2 in 3.12, -3 in 3.13 */
+	if ((L->minor == 12 && st == -2) || (L->minor == 13 && st == -3))
+		return false;
+	return st < (L->gen_state_done ? L->gen_state_done : 1);
 }
 
 struct cycles_build {
@@ -168,9 +194,14 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 		cy[c].unreachable = true;
 	}
 	for (size_t i = 0; i < h->n; i++) {
+		if ((h->flags[i] & PH_OBJ_GC_LIST) &&
+		    ((h->flags[i] >> 4) & 7) == PH_GEN_PERMANENT)
+			r->frozen_objects++;
 		if (dead[i]) {
 			r->unreachable_objects++;
 			r->unreachable_bytes += h->size[i];
+			if (has_finalizer(h, (uint32_t)i))
+				r->unreachable_finalizers++;
 		}
 		uint32_t c = sc.comp[i];
 		if (c == PH_NONE)
@@ -181,7 +212,7 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 			cy[c].first = (uint32_t)i;
 		if (!dead[i])
 			cy[c].unreachable = false;
-		if (has_finalizer(h, &h->types[h->tidx[i]]))
+		if (has_finalizer(h, (uint32_t)i))
 			cy[c].finalizers++;
 	}
 	size_t nsel = 0;
@@ -303,6 +334,8 @@ struct ph_error *ph_query_refcount(struct ph_session *s, const char *addr,
 	r->outside = count_get(&g->extern_refs, o);
 	r->conservative = count_get(&g->cons_in, o);
 	r->found = (int64_t)(r->from_objects + r->outside);
+	if (__builtin_sub_overflow(r->refcount, r->found, &r->excess))
+		r->excess = r->refcount < 0 ? INT64_MIN : INT64_MAX;
 	r->is_static = is_static(h, h->addr[o]);
 	r->immortal = is_immortal(h, r->refcount);
 	struct ph_buf tmp;
@@ -481,12 +514,20 @@ struct ph_error *ph_query_refcheck(struct ph_session *s,
 			r->immortal_skipped++;
 			continue;
 		}
+		/* (a refcount no process can reach is damage: never a sum) */
+		if (rc < 0 || rc > PH_REFCNT_PLAUSIBLE) {
+			r->implausible_skipped++;
+			continue;
+		}
 		r->checked++;
 		uint64_t in = g->rev_off[i + 1] - g->rev_off[i];
 		int64_t found =
 			(int64_t)(in + count_get(&g->extern_refs, (uint32_t)i));
-		int64_t exact =
-			found - (int64_t)count_get(&g->cons_in, (uint32_t)i);
+		/* a deficit is only sure beyond the guessed references and
+		 * the words of C data (borrowed ones look the same) */
+		int64_t exact = found -
+				(int64_t)count_get(&g->cons_in, (uint32_t)i) -
+				(int64_t)count_get(&g->cdata_in, (uint32_t)i);
 		struct type_acc *st = NULL;
 		int64_t d = 0;
 		if (rc - found >= (int64_t)min_excess) {
@@ -510,7 +551,8 @@ struct ph_error *ph_query_refcheck(struct ph_session *s,
 				r->truncated = true;
 		}
 		st->objects++;
-		st->total += d;
+		if (__builtin_add_overflow(st->total, d, &st->total))
+			st->total = d < 0 ? INT64_MIN : INT64_MAX;
 		if (st->objects == 1 ||
 		    (d < 0 ? d < st->worst : d > st->worst)) {
 			st->worst = d;

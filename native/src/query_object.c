@@ -143,6 +143,7 @@ void ph_show_result_destroy(struct ph_show_result *r)
 }
 
 struct ph_error *ph_query_referents(struct ph_session *s, const char *addr,
+				    uint64_t limit,
 				    struct ph_referents_result **ret)
 {
 	uint32_t ob;
@@ -154,12 +155,14 @@ struct ph_error *ph_query_referents(struct ph_session *s, const char *addr,
 	if (!r)
 		return ph_error_nomem();
 	r->addr = h->addr[ob];
-	struct refs_ctx c = {.h = h, .str = &r->str, .max = SIZE_MAX};
+	struct refs_ctx c = {
+		.h = h, .str = &r->str, .max = limit ? limit : SIZE_MAX};
 	ph_buf_init(&c.tmp);
 	ph_heap_referents(h, h->addr[ob], h->tidx[ob], refs_cb, &c);
 	ph_buf_free(&c.tmp);
 	r->refs = c.rows;
 	r->nrefs = c.n;
+	r->total = c.total;
 	if (!c.err && r->str.buf.failed)
 		c.err = ph_error_nomem();
 	if (c.err) {

@@ -70,6 +70,10 @@ static void cycles_json(const struct ph_cycles_result *r, struct ph_json *j)
 	ph_json_u64(j, r->unreachable_objects);
 	ph_json_key(j, "unreachable_bytes");
 	ph_json_u64(j, r->unreachable_bytes);
+	ph_json_key(j, "unreachable_with_finalizers");
+	ph_json_u64(j, r->unreachable_finalizers);
+	ph_json_key(j, "frozen_objects");
+	ph_json_u64(j, r->frozen_objects);
 	if (r->unreachable_only) {
 		ph_json_key(j, "unreachable");
 		ph_json_array_begin(j);
@@ -94,6 +98,17 @@ static void cycles_text(const struct ph_cycles_result *r, struct ph_buf *b)
 		      r->unreachable_only ? "unreachable " : "",
 		      ph_fmt_count(r->unreachable_objects, c2),
 		      ph_fmt_count(r->unreachable_bytes, c3));
+	if (r->unreachable_finalizers)
+		ph_buf_printf(b,
+			      "%s of them have finalizers (__del__, a "
+			      "suspended generator's close): what those free "
+			      "when they run, gc.collect() does not count\n",
+			      ph_fmt_count(r->unreachable_finalizers, c1));
+	if (r->frozen_objects)
+		ph_buf_printf(b,
+			      "%s objects are frozen (gc.freeze()): never "
+			      "collected, not counted as unreachable\n",
+			      ph_fmt_count(r->frozen_objects, c1));
 	for (size_t k = 0; k < r->shown; k++) {
 		const struct ph_cycle *c = &r->cycles[k];
 		ph_buf_printf(b, "\ncycle %zu: %s objects, %s bytes, %s%s\n",
@@ -114,8 +129,13 @@ static void cycles_text(const struct ph_cycles_result *r, struct ph_buf *b)
 		ph_buf_puts(b, "\n  loop:  ");
 		for (size_t i = 0; i < c->nloop && i < 12; i++) {
 			const struct ph_path_step *st = &r->loop[c->loop + i];
+			const char *via = ph_strings_get(&r->str, st->via);
 			ph_text_puts(b, short_name(st->obj.type));
-			ph_text_puts(b, ph_strings_get(&r->str, st->via));
+			/* ".attr" and "[key]" follow the type; "local 'x'" and
+			 * "stack[2]" (a generator's frame) after a blank */
+			if (*via != '.' && *via != '[')
+				ph_buf_putc(b, ' ');
+			ph_text_puts(b, via);
 			ph_buf_puts(b, " -> ");
 		}
 		if (c->nloop > 12)
@@ -173,7 +193,7 @@ static void refcount_json(const struct ph_refcount_result *r, struct ph_json *j)
 	if (r->immortal)
 		ph_json_null(j);
 	else
-		ph_json_i64(j, r->refcount - r->found);
+		ph_json_i64(j, r->excess);
 	ph_json_key(j, "immortal");
 	ph_json_bool(j, r->immortal);
 	ph_json_key(j, "static");
@@ -225,7 +245,8 @@ static void refcount_text(const struct ph_refcount_result *r, struct ph_buf *b)
 	if (r->immortal)
 		ph_buf_puts(b, "  excess:               (immortal)\n");
 	else
-		ph_buf_printf(b, "  excess:               %lld%s\n", rc - found,
+		ph_buf_printf(b, "  excess:               %lld%s\n",
+			      (long long)r->excess,
 			      rc > found ? "  <- held by references py-heap "
 					   "cannot see (C code), or leaked"
 			      : rc < found
@@ -348,6 +369,8 @@ struct ph_error *ph_run_refcheck(struct ph_session *s, const struct ph_args *a,
 		ph_json_u64(j, r->immortal_skipped);
 		ph_json_key(j, "static_skipped");
 		ph_json_u64(j, r->static_skipped);
+		ph_json_key(j, "implausible_skipped");
+		ph_json_u64(j, r->implausible_skipped);
 		ph_json_key(j, "excess_objects");
 		ph_json_u64(j, r->excess_objects);
 		ph_json_key(j, "deficit_objects");

@@ -105,7 +105,9 @@ struct ph_error *ph_run_referents(struct ph_session *s, const struct ph_args *a,
 				  struct ph_out *out)
 {
 	struct ph_referents_result *r;
-	struct ph_error *err = ph_query_referents(s, a->operand, &r);
+	struct ph_error *err = ph_query_referents(
+		s, a->operand, ph_args_num(a, "--limit", out->json ? 0 : 1000),
+		&r);
 	if (err)
 		return err;
 	const struct ph_strings *st = &r->str;
@@ -126,6 +128,8 @@ struct ph_error *ph_run_referents(struct ph_session *s, const struct ph_args *a,
 			ph_json_object_end(j);
 		}
 		ph_json_array_end(j);
+		ph_json_key(j, "referents_total");
+		ph_json_u64(j, r->total);
 	} else {
 		struct ph_buf *b = out->buf;
 		ph_buf_printf(b, "%-18s %-28s %s\n", "ADDRESS", "TYPE", "VIA");
@@ -138,7 +142,13 @@ struct ph_error *ph_run_referents(struct ph_session *s, const struct ph_args *a,
 			ph_text_puts(b, ph_strings_get(st, e->via));
 			ph_buf_putc(b, '\n');
 		}
-		ph_buf_printf(b, "%zu referents\n", r->nrefs);
+		if (r->total > r->nrefs)
+			ph_buf_printf(b,
+				      "%zu referents (%zu shown; --limit 0 for "
+				      "all)\n",
+				      r->total, r->nrefs);
+		else
+			ph_buf_printf(b, "%zu referents\n", r->nrefs);
 	}
 	ph_referents_result_destroy(r);
 	return NULL;

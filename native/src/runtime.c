@@ -6,37 +6,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cpython.h"
-
-const struct ph_layout *ph_layout_for(unsigned major, unsigned minor);
-bool ph_layout_debug_adjust(struct ph_layout *L);
+#include "layout.h"
 
 static const char *const kind_symbols[PH_KIND_COUNT] = {
-	[PH_KIND_OBJECT] = "PyBaseObject_Type",
-	[PH_KIND_TYPE] = "PyType_Type",
-	[PH_KIND_LIST] = "PyList_Type",
-	[PH_KIND_TUPLE] = "PyTuple_Type",
-	[PH_KIND_DICT] = "PyDict_Type",
-	[PH_KIND_SET] = "PySet_Type",
-	[PH_KIND_FROZENSET] = "PyFrozenSet_Type",
-	[PH_KIND_STR] = "PyUnicode_Type",
-	[PH_KIND_INT] = "PyLong_Type",
-	[PH_KIND_BOOL] = "PyBool_Type",
-	[PH_KIND_FLOAT] = "PyFloat_Type",
-	[PH_KIND_BYTES] = "PyBytes_Type",
-	[PH_KIND_BYTEARRAY] = "PyByteArray_Type",
-	[PH_KIND_FUNCTION] = "PyFunction_Type",
-	[PH_KIND_CODE] = "PyCode_Type",
-	[PH_KIND_CELL] = "PyCell_Type",
-	[PH_KIND_METHOD] = "PyMethod_Type",
-	[PH_KIND_MODULE] = "PyModule_Type",
-	[PH_KIND_ODICT] = "PyODict_Type",
-	[PH_KIND_NONE] = "_PyNone_Type",
-	[PH_KIND_WEAKREF] = "_PyWeakref_RefType",
-	[PH_KIND_PROPERTY] = "PyProperty_Type",
-	[PH_KIND_CLASSMETHOD] = "PyClassMethod_Type",
-	[PH_KIND_FRAME] = "PyFrame_Type",
-	[PH_KIND_GEN] = "PyGen_Type",
+#define PH_KIND_SYMBOL(kind, ops, symbol) [PH_KIND_##kind] = symbol,
+	PH_KINDS(PH_KIND_SYMBOL)
+#undef PH_KIND_SYMBOL
 };
 
 /* Further static types of a kind; '*' marks a pointer to the type. */
@@ -67,6 +42,13 @@ static bool is_libpython(const char *path)
 	const char *base = strrchr(path, '/');
 	base = base ? base + 1 : path;
 	return !strncmp(base, "libpython", 9);
+}
+
+/* By offset in _Py_DebugOffsets: applied in that order. */
+static int debug_offset_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
 }
 
 /*
@@ -111,51 +93,24 @@ static struct ph_error *apply_debug_offsets(struct ph_runtime *rt)
 	if (rt->layout != &rt->layout_copy)
 		rt->layout_copy = *rt->layout;
 	struct ph_layout *L = &rt->layout_copy;
-	static const struct {
+	/* The fields layout_fields.h gives an entry, by their offset in
+	 * _Py_DebugOffsets (each a uint32_t). */
+	static const struct debug_offset {
 		uint32_t at;  /* in _Py_DebugOffsets (3.13) */
 		size_t field; /* in struct ph_layout */
-	} map[] = {
-#define M(at, f) {at, offsetof(struct ph_layout, f)}
-		M(40, rt_interpreters_head),
-		M(64, is_next),
-		M(72, is_threads_head),
-		M(80, is_gc),
-		M(88, is_modules),
-		M(96, is_sysdict),
-		M(104, is_builtins),
-		M(152, sizeof_tstate),
-		M(168, ts_next),
-		M(184, ts_cframe),
-		M(192, ts_thread_id),
-		M(232, if_previous),
-		M(240, if_code),
-		M(248, if_prev_instr),
-		M(256, if_localsplus),
-		M(264, if_owner),
-		M(280, code_filename),
-		M(288, code_name),
-		M(296, code_qualname),
-		M(304, co_linetable),
-		M(312, code_firstlineno),
-		M(328, co_localsplusnames),
-		M(344, co_code_adaptive),
-		M(368, sizeof_type),
-		M(376, tp_name),
-		M(392, tp_flags),
-		M(408, tuple_items),
-		M(432, list_items),
-		M(456, dict_keys),
-		M(464, dict_values),
-		M(480, float_value),
-		M(496, long_tag),
-		M(504, long_digits),
-		M(528, bytes_data),
-		M(544, str_state),
-		M(552, str_length),
-		M(560, sizeof_ascii),
-#undef M
+	} all[] = {
+#define PH_DEBUG_OFFSET(type, name, dims, cstruct, member, dbg, dbg_off, ...)  \
+	{dbg_off, offsetof(struct ph_layout, name)},
+		PH_LAYOUT_FIELDS(PH_DEBUG_OFFSET)
+#undef PH_DEBUG_OFFSET
 	};
-	for (size_t i = 0; i < PH_ARRAY_SIZE(map); i++) {
+	struct debug_offset map[PH_ARRAY_SIZE(all)];
+	size_t n = 0;
+	for (size_t i = 0; i < PH_ARRAY_SIZE(all); i++)
+		if (all[i].at)
+			map[n++] = all[i];
+	qsort(map, n, sizeof(*map), debug_offset_cmp);
+	for (size_t i = 0; i < n; i++) {
 		uint64_t v;
 		memcpy(&v, d + map[i].at, 8);
 		if (v > UINT32_MAX)
@@ -282,9 +237,11 @@ static bool old_python(struct ph_target *t, const char **ret_name)
 /*
  * Checking the tables against DWARF means decompressing and walking the
  * debug information: 0.2 s, more than reading a heap of a million objects.
- * Its outcome depends on the interpreter (its build-id) and on the layout
+ * Its outcome depends on the interpreter (its build-id), on the list of
+ * fields and of what is checked (layout_fields.h) and on the layout
  * checked (this py-heap's table, with the debug offsets applied), so it is
- * kept in a file named by both, in $PYHEAP_CACHE_DIR, else
+ * kept in a file named by the build-id and a hash of the other two (the
+ * same for every build of the same sources), in $PYHEAP_CACHE_DIR, else
  * $XDG_CACHE_HOME/py-heap, else ~/.cache/py-heap. A cache that cannot be
  * read or written is no error: the check runs again.
  */
@@ -294,8 +251,6 @@ struct layout_cache_head {
 	uint32_t magic, size;
 	int32_t checked, differ;
 };
-
-extern const char ph_dwarf_check_id[];
 
 static uint64_t layout_hash(const struct ph_layout *L)
 {
@@ -307,7 +262,7 @@ static uint64_t layout_hash(const struct ph_layout *L)
 	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
 	for (size_t i = 0; i < sizeof(c); i++)
 		h = (h ^ p[i]) * 0x100000001b3ULL;
-	for (const char *q = ph_dwarf_check_id; *q; q++)
+	for (const char *q = ph_layout_fields_text; *q; q++)
 		h = (h ^ (uint8_t)*q) * 0x100000001b3ULL;
 	return h;
 }
@@ -613,6 +568,9 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 		}
 	}
 	ph_module_symbol(rt->pymod, "_Py_NoneStruct", &rt->none_addr, NULL);
+	uint64_t dummy_ptr;
+	if (ph_module_symbol(rt->pymod, "_PySet_Dummy", &dummy_ptr, NULL))
+		ph_mem_u64(mem, dummy_ptr, &rt->set_dummy);
 	ph_module_objects_of_size(rt->pymod, L->sizeof_type, add_static_type,
 				  rt);
 	if (!rt->kind_types[PH_KIND_TYPE] || !rt->kind_types[PH_KIND_OBJECT]) {

@@ -125,6 +125,16 @@ def strings_checks(binary, core, t):
         rc, out, err = run(binary, base + ["referents", hex(t["holder"])])
         clean, bad = no_raw_controls(out)
         check("strings: referents as text, escaped", rc == 0 and clean, bad)
+        total = len(d["referents"])
+        rc, out, err = run(binary, base + ["--json", "referents",
+                                           hex(t["holder"]), "--limit", "5"])
+        d = strict_json(out)[0]
+        rc2, out2, _ = run(binary, base + ["referents", hex(t["holder"]),
+                                           "--limit=5"])
+        check("referents --limit: 5 kept, all counted",
+              len(d["referents"]) == 5 and d["referents_total"] == total and
+              out2.count(b"\n") == 7 and
+              b"%d referents (5 shown" % total in out2, out2[-200:])
     except Exception as e:
         check("strings: referents", False, e)
     # -- a type whose name holds an escape sequence
@@ -257,7 +267,7 @@ class Item:
     def __init__(self, i):
         self.i = i
         self.peer = self
-items = [Item(i) for i in range(200000)]
+items = [Item(i) for i in range(int(sys.argv[2]))]
 open(os.path.join(sys.argv[1], "ready"), "w").write(str(os.getpid()))
 while True:
     time.sleep(0.05)
@@ -292,22 +302,27 @@ def sigint_checks(binary, core):
     prog = os.path.join(work, "busy.py")
     with open(prog, "w") as f:
         f.write(BUSY)
-    proc, where = INTERP.start(prog, os.path.join(work, "out"))
+    # A large heap (a million instances, each with its dict): one
+    # command on it takes seconds, and is interrupted in its middle.
+    proc, where = INTERP.start(prog, os.path.join(work, "out"),
+                               ["1000000"])
     try:
-        deadline = time.time() + 60
+        deadline = time.time() + 120
         while not os.path.exists(os.path.join(where, "ready")):
             if time.time() > deadline or proc.poll() is not None:
                 raise RuntimeError("the busy program did not start")
             time.sleep(0.05)
+        t0 = time.time()
         p = subprocess.Popen(wrapper() + [binary, "--pid", str(proc.pid),
-                                          "--batch", "-"],
-                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE)
-        p.stdin.write(b"cycles --unreachable\nrefcheck\n" * 2000)
-        p.stdin.close()
-        time.sleep(2)
+                                          "refcheck"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(1.0)
         p.send_signal(signal.SIGINT)
-        p.wait(timeout=60)
+        out, err = p.communicate(timeout=60)
+        err = err.decode()
+        check("sigint: ... interrupted in its middle (it paused the "
+              "process and had not answered)",
+              "paused process" in err and out == b"", err[-300:])
         st = status_of(proc.pid)
         check("sigint: a live process: py-heap dies by SIGINT",
               p.returncode == -signal.SIGINT, p.returncode)

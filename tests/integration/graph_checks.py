@@ -235,6 +235,39 @@ def main():
     except Exception as e:
         check("refcheck", False, e)
 
+    # -- frozen objects are never collected; finalizers are counted ------
+    try:
+        fdir = os.path.join(a.cores_dir, "heap_frozen-" + INTERP.tag)
+        fcore = INTERP.take_core("heap_frozen.py", fdir,
+                                 need=("ready", "truth.json"))
+        with open(os.path.join(fdir, "truth.json")) as f:
+            ft = json.load(f)
+        c = py_heap(a.bin, fcore, "cycles", "--unreachable")
+        check("frozen: the permanent generation is counted apart",
+              c["frozen_objects"] == ft["frozen"],
+              (c["frozen_objects"], ft["frozen"]))
+        check("frozen: unreachable is what the collector finds (before "
+              "finalizers)", c["unreachable_objects"] == ft["unreachable"],
+              (c["unreachable_objects"], ft["unreachable"]))
+        fin = c["unreachable_with_finalizers"]
+        check("frozen: a finalizer for each cycle with finalizers",
+              fin == sum(1 for x in c["cycles"]
+                         if x["unreachable"] and x["finalizers"]) and
+              fin <= ft["generators"], fin)
+        in_fin = sum(x["objects"] for x in c["cycles"]
+                     if x["unreachable"] and x["finalizers"])
+        check("frozen: gc.collect()'s count is the unreachable less the "
+              "cycles with finalizers", in_fin == ft["freed_by_finalizers"]
+              and c["unreachable_objects"] - in_fin == ft["collected"],
+              (in_fin, ft["freed_by_finalizers"]))
+        rings = [x for x in c["cycles"]
+                 if x["types"].get("__main__.Node") == 3]
+        check("frozen: only the rings not frozen are garbage",
+              len(rings) == ft["rings"] and
+              all(x["finalizers"] == 0 for x in rings), len(rings))
+    except Exception as e:
+        check("frozen", False, e)
+
     # -- GDB: the same answers through the extension --------------------------
     if a.gdb:
         try:

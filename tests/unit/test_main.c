@@ -1,7 +1,7 @@
-/* CUnit tests of libpyheap's internals: buffers, the hash map,
- * the segment map, error values, the layout tables' invariants, and ELF
- * core parsing on small cores built here byte by byte (valid, truncated,
- * not a core). */
+/* CUnit tests of libpyheap's internals: buffers, the hash map, the
+ * segment map, error values, and ELF core parsing on small cores built here
+ * byte by byte (valid, truncated, not a core); the other suites' files
+ * (unit.h) are added from here. */
 #define _GNU_SOURCE
 #include <CUnit/Basic.h>
 #include <elf.h>
@@ -10,14 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cpython.h"
 #include "internal.h"
 #include "memory.h"
 #include "target.h"
-
-const struct ph_layout *ph_layout_for(unsigned major, unsigned minor);
-void ph_test_output_register(void);
-void ph_test_snapshot_register(void);
+#include "unit.h"
 
 /* ---- buffers ---- */
 
@@ -313,47 +309,6 @@ static void test_core_sysroot_escape(void)
 	ph_target_destroy(t);
 }
 
-/* ---- layout tables ---- */
-
-/* What holds for every table, and what sets 3.8-3.10 apart. */
-static void test_layout_tables(void)
-{
-	CU_ASSERT_PTR_NULL(ph_layout_for(3, 7));
-	CU_ASSERT_PTR_NULL(ph_layout_for(3, 16));
-	for (unsigned minor = 8; minor <= 15; minor++) {
-		const struct ph_layout *L = ph_layout_for(3, minor);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(L);
-		CU_ASSERT_EQUAL(L->minor, minor);
-		CU_ASSERT(L->pool_size && !(L->pool_size & (L->pool_size - 1)));
-		CU_ASSERT(L->arena_size % L->pool_size == 0);
-		CU_ASSERT_EQUAL(L->gc_head_size, 16);
-		bool old = minor < 11;
-		CU_ASSERT_EQUAL(L->frame_objects, old);
-		CU_ASSERT_EQUAL(L->dk_size != 0, old);
-		CU_ASSERT_EQUAL(L->managed_presize != 0, !old);
-		CU_ASSERT_EQUAL(L->sizeof_interp != 0, old);
-		/* the GC state is in one place: 3.8's runtime, else the
-		 * interpreter */
-		CU_ASSERT_EQUAL(L->rt_gc != 0, minor == 8);
-		CU_ASSERT_EQUAL(L->is_gc != 0, minor != 8);
-		CU_ASSERT_EQUAL(L->pool_size, minor < 10 ? 4096u : 16384u);
-		if (old) {
-			/* the frame's value stack follows its locals */
-			CU_ASSERT(L->f_valuestack < L->if_localsplus);
-			CU_ASSERT(L->f_stacktop < L->if_localsplus);
-			CU_ASSERT_PTR_NOT_NULL(L->code_field_names);
-			CU_ASSERT_EQUAL(L->line_format, minor == 10 ? 2u : 1u);
-			CU_ASSERT_EQUAL(L->cframe_current, UINT32_MAX);
-		}
-		/* 3.15: no PyModuleDef pointer, the state's size in the
-		 * module; generator states counted from 0 */
-		CU_ASSERT_EQUAL(L->module_state_size != 0, minor >= 15);
-		CU_ASSERT_EQUAL(L->gen_state_done != 0, minor >= 15);
-		/* 3.12+: static builtin types' states in the interpreter */
-		CU_ASSERT_EQUAL(L->builtin_states_count != 0, minor >= 12);
-	}
-}
-
 int main(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/pyheap-unit-XXXXXX");
@@ -370,13 +325,14 @@ int main(void)
 	CU_add_test(s, "memory: many segments", test_memory_many_segments);
 	CU_add_test(s, "memory: the segment cache", test_memory_cache);
 	CU_add_test(s, "errors: codes, paths, wrap", test_errors);
-	CU_add_test(s, "layout: tables", test_layout_tables);
 	CU_pSuite c = CU_add_suite("core files", NULL, NULL);
 	CU_add_test(c, "core: valid", test_core_valid);
 	CU_add_test(c, "core: truncated", test_core_truncated);
 	CU_add_test(c, "core: not a core", test_core_not_core);
 	CU_add_test(c, "core: sysroot confines paths",
 		    test_core_sysroot_escape);
+	ph_test_add_layout();
+	ph_test_add_objects();
 	ph_test_output_register();
 	ph_test_snapshot_register();
 	CU_basic_set_mode(CU_BRM_VERBOSE);

@@ -9,11 +9,9 @@
 
 #include "command.h"
 #include "graph.h"
+#include "layout.h"
 #include "memory.h"
-
-const struct ph_layout *ph_layout_for(unsigned major, unsigned minor);
-
-void ph_test_output_register(void);
+#include "unit.h"
 
 static char *json_of(const char *s, size_t n)
 {

@@ -12,8 +12,7 @@
 #include <unistd.h>
 
 #include "snapshot.h"
-
-void ph_test_snapshot_register(void);
+#include "unit.h"
 
 /* A heap of n objects: four types, a tree (object i under (i - 1) / 3,
  * the first under root 0), every tenth object under root 1, objects 0-9

@@ -1,0 +1,82 @@
+/*
+ * discover.h - finding every object once, private to discovery
+ * (discover.c and the paths it runs: discover_pymalloc.c,
+ * discover_gc.c).
+ *
+ * A discovery path is how one kind of interpreter lays out its objects: an
+ * allocator whose pages hold them (pymalloc's pools) and a collector's
+ * record of the tracked ones (the GC generation lists). discover.c runs a
+ * path's operations in order, numbering the objects the page scan finds
+ * in address order, then adds the roots and everything they reach
+ * (ph_heap_create). A second path (mimalloc's heaps and pages in a
+ * free-threaded build, another interpreter's GC state and allocator)
+ * implements the same operations beside this one. The object model
+ * (heap.h: types, sizes, contents, references) is the paths' only way
+ * to read an object.
+ */
+#ifndef PH_DISCOVER_H
+#define PH_DISCOVER_H
+
+#include "objtable.h"
+
+struct ph_discovery {
+	const char *name;
+	/* Finds the allocator's pages and adds them to the table
+	 * (ph_objtable_add_pool), so that addresses in them are known. */
+	struct ph_error *(*find_pages)(struct ph_heap *h);
+	const char *find_pages_stage; /* PYHEAP_TIMING's name for it */
+	/* Adds the objects in those pages, in address order, marked in the
+	 * pages' bitmaps (numbered after it by ph_objtable_freeze). */
+	struct ph_error *(*scan_pages)(struct ph_heap *h);
+	const char *scan_pages_stage;
+	/* Adds, or flags as tracked, the objects the collector knows. */
+	struct ph_error *(*walk_tracked)(struct ph_heap *h);
+	const char *walk_tracked_stage;
+};
+
+/* GIL builds: pymalloc's pools, then the GC generation lists. */
+extern const struct ph_discovery ph_discovery_gil;
+
+/* pymalloc (discover_pymalloc.c): its pools, found by pymalloc's arena
+ * table or by their headers, and whether its debug hooks wrap blocks;
+ * then the objects in the pools' allocated blocks. */
+struct ph_error *ph_pymalloc_find_pools(struct ph_heap *h);
+struct ph_error *ph_pymalloc_scan(struct ph_heap *h);
+
+/* The collector's generation lists (discover_gc.c). */
+struct ph_error *ph_gc_walk_lists(struct ph_heap *h);
+
+/* ---- is there an object here? (discover.c) --------------------------- */
+
+/* A candidate whose "refcount" is the address of something mapped is a
+ * pointer, not an object header (a guessed reference, a stale block). */
+static inline bool ph_refcnt_is_pointer(struct ph_heap *h, uint64_t rc)
+{
+	return rc >= (1 << 20) && !(rc & 7) && ph_memory_find(h->mem, rc);
+}
+
+/*
+ * Are the contents of an object of type t at addr plausible (its kind's
+ * check), and does it fit where it is: in a pool, an allocated block of
+ * its size class (block_pool: the pool when the scan is at addr's block,
+ * which is allocated and holds addr at the object's pre-header size, or
+ * NULL), elsewhere memory that is there? A damaged object fails here.
+ */
+bool ph_discover_contents_ok(struct ph_heap *h, uint64_t addr,
+			     const struct ph_type *t,
+			     const struct ph_pool *block_pool);
+
+/* The checks after the type: its contents and GC links. in_block: addr
+ * starts an allocated pymalloc block (the pool scan), where a tracked
+ * object may be accepted on the strength of its GC links; anywhere else
+ * tracked objects come from the GC lists only. Reads only, so that the
+ * pool scan's threads may call it. */
+bool ph_discover_validate_rest(struct ph_heap *h, uint64_t addr,
+			       const struct ph_type *t, bool in_block,
+			       const struct ph_pool *block_pool);
+
+/* Is there a live object at addr? On success *ret_tidx is its type. */
+bool ph_discover_validate(struct ph_heap *h, uint64_t addr, uint32_t *ret_tidx,
+			  bool in_block);
+
+#endif /* PH_DISCOVER_H */

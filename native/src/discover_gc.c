@@ -1,0 +1,376 @@
+/*
+ * discover_gc.c - the collector's generation lists: every tracked object,
+ * with its generation. Objects the page scan found get their list's flag;
+ * the others are added. A list is walked from both ends at once on two
+ * threads, and walked again alone, carefully, when anything about it is
+ * unusual.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "discover.h"
+
+static uint64_t writable_bytes(struct ph_heap *h)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < h->mem->nsegs; i++)
+		if (h->mem->segs[i].data && h->mem->segs[i].writable)
+			n += h->mem->segs[i].end - h->mem->segs[i].start;
+	return n;
+}
+
+/*
+ * A GC list walked from both ends at once, one thread following the next
+ * links from the head and one the prev links from the tail, until they
+ * meet: the walk is a chain of cache misses, and two chains take half the
+ * time. The threads only do what a healthy list needs: an object the pool
+ * scan found gets the list's flag, claimed with a compare-and-swap so that
+ * each object is taken by one thread, and the first object a thread finds
+ * taken by the other is where they met; the backward thread checks that
+ * each step agrees with the next link, so its path read backwards is the
+ * path the forward walk would have taken. Objects not found yet are kept,
+ * in list order, and added afterwards, alone. Anything else (damage, an
+ * object on two lists) undoes the walk and the list is walked again the
+ * careful way.
+ */
+#define GCW_BACK 0x80 /* in flags, while walking: claimed going backwards */
+
+struct gcw_ctx {
+	struct ph_heap *h;
+	uint64_t head, bound;
+	uint8_t flag;
+	bool back;
+	/* every node visited, in walk order; bit 0 set if claimed */
+	uint64_t *nodes;
+	size_t n, cap;
+	uint64_t meet; /* the node found taken by the other thread */
+	bool at_head, anomaly;
+	uint64_t claimed;
+};
+
+static void *gcw_worker(void *arg)
+{
+	struct gcw_ctx *c = arg;
+	struct ph_heap *h = c->h;
+	uint8_t mine = c->flag | (c->back ? GCW_BACK : 0);
+	uint64_t prev = c->head, g;
+	if (!ph_mem_u64(h->mem, c->head + (c->back ? 8 : 0), &g)) {
+		c->anomaly = true;
+		return NULL;
+	}
+	g &= ~3ULL;
+	for (uint64_t steps = 0;; steps++) {
+		if (g == c->head) {
+			c->at_head = true;
+			break;
+		}
+		if (steps > c->bound || !g || (g & 7) ||
+		    (!(steps & 0xffff) && ph_interrupted())) {
+			c->anomaly = true;
+			break;
+		}
+		const uint64_t *w = ph_mem_ptr(h->mem, g, 32);
+		if (!w || (c->back && (w[0] & ~3ULL) != prev)) {
+			c->anomaly = true;
+			break;
+		}
+		if (c->n == c->cap) {
+			struct ph_error *e =
+				ph_grow((void **)&c->nodes, &c->cap,
+					c->n < 65536 ? 65536 : c->n + 1,
+					sizeof(*c->nodes));
+			if (e) {
+				ph_error_destroy(e);
+				c->anomaly = true;
+				break;
+			}
+		}
+		uint64_t obj = g + 16;
+		uint32_t known = ph_objtable_lookup(h, obj);
+		bool claim = false;
+		if (known != PH_NONE) {
+			/* (its type is the one the pool scan read there) taken
+			 * only if on no list yet: the flags of an object on
+			 * another list (damage) stay as they were */
+			uint8_t *f = &h->flags[known];
+			uint8_t old = __atomic_load_n(f, __ATOMIC_RELAXED);
+			while (!(old & PH_OBJ_GC_LIST) &&
+			       !__atomic_compare_exchange_n(
+				       f, &old, (uint8_t)(old | mine), true,
+				       __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+				;
+			if (old & PH_OBJ_GC_LIST) {
+				bool other = c->back ? !(old & GCW_BACK)
+						     : (old & GCW_BACK);
+				if (other && (old & 0x70) == (c->flag & 0x70))
+					c->meet = g;
+				else
+					c->anomaly = true;
+				break;
+			}
+			claim = true;
+			c->claimed++;
+		}
+		c->nodes[c->n++] = g | claim;
+		prev = g;
+		g = w[c->back ? 1 : 0] & ~3ULL;
+	}
+	return NULL;
+}
+
+/* The walk's claims undone: flags as they were before it. */
+static void gcw_undo(struct ph_heap *h, const struct gcw_ctx *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		if (!(c->nodes[i] & 1))
+			continue;
+		uint32_t k = ph_objtable_lookup(h, (c->nodes[i] & ~1ULL) + 16);
+		h->flags[k] &= (uint8_t) ~(c->flag | GCW_BACK);
+	}
+}
+
+/* An object on a GC list that was not found before: added, or counted as
+ * rejected. */
+static struct ph_error *walk_gc_add(struct ph_heap *h, uint64_t obj,
+				    const uint64_t *hdr, uint8_t flag,
+				    bool *ret_added)
+{
+	*ret_added = true;
+	int64_t ti = ph_type_register(h, hdr[1]);
+	if (ti < 0) {
+		h->n_rejected++;
+		if (!hdr[0] && !hdr[1])
+			h->gc_zeroed_objects++;
+		else
+			h->gc_bad_objects++;
+		return NULL;
+	}
+	if (!ph_discover_contents_ok(h, obj, &h->types[ti], NULL)) {
+		h->n_rejected++;
+		h->gc_damaged_objects++;
+		return NULL;
+	}
+	struct ph_error *err =
+		ph_objtable_add(h, obj, (uint32_t)ti, flag, ret_added);
+	if (err || !*ret_added)
+		return err;
+	h->n_gc++;
+	if (ph_type_is_meta(&h->types[ti]))
+		ph_type_register(h, obj);
+	return NULL;
+}
+
+/*
+ * Walks the list at head from both ends (above). Returns with *ret_done
+ * false when it could not, having changed nothing: the careful walk
+ * (walk_gc_list) is then left to do it.
+ */
+static struct ph_error *walk_gc_list_fast(struct ph_heap *h, uint64_t head,
+					  uint64_t bound, unsigned gen,
+					  bool *ret_done)
+{
+	struct gcw_ctx c[2];
+	uint8_t flag = (uint8_t)(PH_OBJ_GC_LIST | (gen << 4));
+	struct ph_error *err = NULL;
+	struct ph_u64map seen;
+	ph_u64map_init(&seen);
+	*ret_done = false;
+	for (int k = 0; k < 2; k++)
+		c[k] = (struct gcw_ctx){.h = h,
+					.head = head,
+					.bound = bound,
+					.flag = flag,
+					.back = k == 1};
+	ph_run_parallel(gcw_worker, c, sizeof(c[0]), 2, true);
+
+	/* The list in order: forward to where the threads met, then the
+	 * backward walk from there, read backwards. */
+	size_t bend = 0; /* the backward nodes used: [0, bend) */
+	bool ok = !c[0].anomaly && (c[0].at_head || c[0].meet);
+	if (ok && c[0].meet) {
+		ok = false;
+		for (size_t i = c[1].n; i-- > 0;)
+			if ((c[1].nodes[i] & ~1ULL) == c[0].meet) {
+				bend = i + 1;
+				ok = true;
+				break;
+			}
+	}
+	/* the backward thread's claims past the meeting point: none, unless
+	 * something is wrong */
+	for (size_t i = bend; ok && i < c[1].n; i++)
+		if (c[1].nodes[i] & 1)
+			ok = false;
+	/* objects not found yet: each new, and once only */
+	for (int k = 0; k < 2 && ok; k++) {
+		size_t end = k ? bend : c[0].n;
+		for (size_t i = 0; i < end && ok; i++) {
+			uint64_t g = c[k].nodes[i];
+			if (g & 1)
+				continue;
+			bool existed;
+			if (ph_objtable_lookup(h, g + 16) != PH_NONE ||
+			    (ph_objtable_pool_at(h, g + 16) && (g & 15))) {
+				ok = false;
+				break;
+			}
+			if ((err = ph_u64map_put(&seen, g, 1, &existed)))
+				goto out;
+			if (existed)
+				ok = false;
+		}
+	}
+	if (!ok) {
+		gcw_undo(h, &c[0]);
+		gcw_undo(h, &c[1]);
+		goto out;
+	}
+	/* the backward thread's mark, gone */
+	for (size_t i = 0; i < bend; i++)
+		if (c[1].nodes[i] & 1) {
+			uint32_t k = ph_objtable_lookup(
+				h, (c[1].nodes[i] & ~1ULL) + 16);
+			h->flags[k] &= (uint8_t)~GCW_BACK;
+		}
+	h->n_gc += c[0].claimed + c[1].claimed;
+	*ret_done = true;
+	for (size_t j = 0; j < c[0].n + bend && !err; j++) {
+		uint64_t g = j < c[0].n ? c[0].nodes[j]
+					: c[1].nodes[bend - 1 - (j - c[0].n)];
+		if (g & 1)
+			continue;
+		bool added;
+		const uint64_t *hdr = ph_mem_ptr(h->mem, g + 16, 16);
+		err = walk_gc_add(h, g + 16, hdr, flag, &added);
+	}
+out:
+	free(c[0].nodes);
+	free(c[1].nodes);
+	ph_u64map_free(&seen);
+	return err;
+}
+
+static struct ph_error *walk_gc_list(struct ph_heap *h, uint64_t head,
+				     uint64_t bound, unsigned gen)
+{
+	uint64_t g;
+	if (!ph_mem_u64(h->mem, head, &g))
+		return ph_error_create_at(PH_ERR_NOT_SAVED, head,
+					  "cannot read the GC list head at "
+					  "0x%llx",
+					  (unsigned long long)head);
+	g &= ~3ULL;
+	for (uint64_t steps = 0; g != head; steps++) {
+		if (!(steps & 0xffff) && ph_interrupted())
+			return ph_error_interrupted();
+		if (steps > bound || !g || (g & 7)) {
+			h->gc_list_damaged++;
+			if (!g)
+				h->gc_zeroed_links++;
+			break;
+		}
+		uint64_t obj = g + 16;
+		const uint64_t *hdr = ph_mem_ptr(h->mem, obj, 16);
+		if (!hdr) {
+			h->gc_list_damaged++;
+			break;
+		}
+		uint8_t flag = (uint8_t)(PH_OBJ_GC_LIST | (gen << 4));
+		uint32_t known = ph_objtable_lookup(h, obj);
+		if (known != PH_NONE && ph_type_register(h, hdr[1]) >= 0) {
+			/* found by the pool scan; on two lists is a loop */
+			if (h->flags[known] & PH_OBJ_GC_LIST) {
+				h->gc_list_damaged++;
+				break;
+			}
+			h->flags[known] |= flag;
+			h->n_gc++;
+		} else {
+			bool added;
+			struct ph_error *err =
+				walk_gc_add(h, obj, hdr, flag, &added);
+			if (err)
+				return err;
+			if (!added) { /* a loop in the list */
+				h->gc_list_damaged++;
+				break;
+			}
+		}
+		if (!ph_mem_u64(h->mem, g, &g)) {
+			h->gc_list_damaged++;
+			break;
+		}
+		g &= ~3ULL;
+	}
+	return NULL;
+}
+
+/* Is there a well-formed GC list head at head: an empty circle, or links
+ * to a first and last element that link back to it? */
+static bool gc_head_ok(struct ph_heap *h, uint64_t head)
+{
+	uint64_t next, prev, back;
+	if (!ph_mem_u64(h->mem, head, &next) ||
+	    !ph_mem_u64(h->mem, head + 8, &prev))
+		return false;
+	next &= ~3ULL;
+	prev &= ~3ULL;
+	if (next == head)
+		return prev == head;
+	if (!next || (next & 7) || !prev || (prev & 7))
+		return false;
+	/* the first element's prev and the last one's next lead back */
+	if (!ph_mem_u64(h->mem, next + 8, &back) || (back & ~3ULL) != head)
+		return false;
+	return ph_mem_u64(h->mem, prev, &back) && (back & ~3ULL) == head;
+}
+
+/*
+ * Where the generations start in the GC state. Patch releases moved them:
+ * Debian's 3.13.5 declares PyGC_Head with a smaller alignment, which puts
+ * them 4 bytes earlier than 3.13.0's headers say. The heads themselves
+ * tell which offset is right.
+ */
+static uint32_t gc_generations_offset(struct ph_heap *h, uint64_t gc)
+{
+	const struct ph_layout *L = h->L;
+	const uint32_t tries[] = {L->gc_generations, L->gc_generations - 4,
+				  L->gc_generations + 4};
+	for (size_t i = 0; i < PH_ARRAY_SIZE(tries); i++) {
+		bool ok = true;
+		for (uint32_t g = 0; ok && g < L->gc_ngens; g++)
+			ok = gc_head_ok(h,
+					gc + tries[i] +
+						(uint64_t)g * L->gc_gen_stride);
+		if (ok) {
+			h->gc_generations = tries[i];
+			return tries[i];
+		}
+	}
+	return L->gc_generations;
+}
+
+struct ph_error *ph_gc_walk_lists(struct ph_heap *h)
+{
+	const struct ph_layout *L = h->L;
+	uint64_t bound = writable_bytes(h) / 16 + 1;
+	uint64_t gc = h->rt->gc_state;
+	uint32_t gens = gc_generations_offset(h, gc);
+	for (uint32_t g = 0; g <= L->gc_ngens; g++) {
+		/* the generations, then the permanent generation (4) */
+		uint64_t head =
+			g < L->gc_ngens
+				? gc + gens + (uint64_t)g * L->gc_gen_stride
+				: gc + L->gc_permanent;
+		unsigned gen = g < L->gc_ngens ? g + 1 : 4;
+		bool done = false;
+		struct ph_error *err =
+			walk_gc_list_fast(h, head, bound, gen, &done);
+		if (!err && !done)
+			err = walk_gc_list(h, head, bound, gen);
+		if (err)
+			return err;
+	}
+	return NULL;
+}

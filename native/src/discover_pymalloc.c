@@ -1,0 +1,665 @@
+/*
+ * discover_pymalloc.c - pymalloc, CPython's small-object allocator: its
+ * pools (found by pymalloc's arena table, or by their headers), whether
+ * its debug hooks wrap every block, and the objects in the pools'
+ * allocated blocks, in address order, on two threads.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "discover.h"
+
+/* Is there a pool header at p? Fills *pool if so. */
+static bool pool_header(struct ph_heap *h, const uint8_t *p, uint64_t addr,
+			struct ph_pool *pool, uint64_t *inconsistent)
+{
+	const struct ph_layout *L = h->L;
+	uint32_t count, arenaindex, szidx, nextoffset, maxnextoffset;
+	uint64_t freeblock, nextpool, prevpool;
+	memcpy(&count, p, 4);
+	memcpy(&freeblock, p + 8, 8);
+	memcpy(&nextpool, p + 16, 8);
+	memcpy(&prevpool, p + 24, 8);
+	memcpy(&arenaindex, p + 32, 4);
+	memcpy(&szidx, p + 36, 4);
+	memcpy(&nextoffset, p + 40, 4);
+	memcpy(&maxnextoffset, p + 44, 4);
+	(void)arenaindex;
+	if (szidx >= L->nsize_classes || !count || !nextpool || !prevpool)
+		return false;
+	uint32_t size = (szidx + 1) * 16;
+	if (maxnextoffset != L->pool_size - size ||
+	    nextoffset < L->pool_overhead || nextoffset > L->pool_size ||
+	    (nextoffset - L->pool_overhead) % size)
+		return false;
+	uint32_t nblocks = (nextoffset - L->pool_overhead) / size;
+	if (count > nblocks)
+		return false;
+	memset(pool, 0, sizeof(*pool));
+	pool->addr = addr;
+	pool->block_size = size;
+	pool->nblocks = nblocks;
+	/* The free list: blocks handed back, never objects. */
+	uint64_t f = freeblock;
+	uint32_t nfree = 0;
+	while (f) {
+		if (f < addr + L->pool_overhead || f >= addr + nextoffset ||
+		    (f - addr - L->pool_overhead) % size || nfree > nblocks)
+			return false;
+		uint64_t b = (f - addr - L->pool_overhead) / size;
+		if ((pool->free_bits[b / 64] >> (b % 64)) & 1)
+			return false; /* a loop */
+		pool->free_bits[b / 64] |= 1ULL << (b % 64);
+		nfree++;
+		const uint8_t *q = p + (f - addr);
+		memcpy(&f, q, 8);
+	}
+	if (nblocks - nfree != count)
+		(*inconsistent)++;
+	return true;
+}
+
+/*
+ * Finds pymalloc's pools by their headers: every POOL_SIZE-aligned address
+ * of the core's writable memory whose header is self-consistent (size
+ * class, offsets, a free list inside the pool).
+ */
+/*
+ * Where a pool may be: its address and, from the arena table, the index of
+ * its arena (UINT32_MAX: any). Their headers are read on two threads: the
+ * first touch of every pool's page is most of the cost.
+ */
+struct pool_cand {
+	uint64_t addr;
+	uint32_t arena;
+};
+
+struct pools_ctx {
+	struct ph_heap *h;
+	const struct pool_cand *cand;
+	size_t lo, hi;
+	struct ph_pool *pools;
+	size_t n, cap;
+	uint64_t inconsistent;
+	struct ph_error *err;
+};
+
+static void *pools_worker(void *arg)
+{
+	struct pools_ctx *c = arg;
+	struct ph_heap *h = c->h;
+	for (size_t i = c->lo; i < c->hi && !c->err; i++) {
+		uint64_t p = c->cand[i].addr;
+		const uint8_t *hdr = ph_mem_ptr(h->mem, p, h->L->pool_size);
+		struct ph_pool pool;
+		uint32_t arenaindex;
+		if (!hdr)
+			continue; /* not saved: counted as missing */
+		memcpy(&arenaindex, hdr + 32, 4);
+		if (!pool_header(h, hdr, p, &pool, &c->inconsistent) ||
+		    (c->cand[i].arena != UINT32_MAX &&
+		     arenaindex != c->cand[i].arena))
+			continue; /* empty (free) pool */
+		if ((c->err = ph_grow((void **)&c->pools, &c->cap, c->n + 1,
+				      sizeof(*c->pools))))
+			break;
+		c->pools[c->n++] = pool;
+	}
+	return NULL;
+}
+
+/* The pools among the candidates, in their order. */
+static struct ph_error *pools_check(struct ph_heap *h,
+				    const struct pool_cand *cand, size_t n)
+{
+	enum { T = 2 };
+	struct pools_ctx c[T];
+	for (int k = 0; k < T; k++)
+		c[k] = (struct pools_ctx){.h = h,
+					  .cand = cand,
+					  .lo = n * (size_t)k / T,
+					  .hi = n * (size_t)(k + 1) / T};
+	ph_run_parallel(pools_worker, c, sizeof(c[0]), T, n > 64);
+	struct ph_error *err = NULL;
+	for (int k = 0; k < T; k++) {
+		if (!err)
+			err = c[k].err;
+		else
+			ph_error_destroy(c[k].err);
+		h->pools_inconsistent += c[k].inconsistent;
+		for (size_t i = 0; i < c[k].n && !err; i++)
+			err = ph_objtable_add_pool(h, &c[k].pools[i]);
+		free(c[k].pools);
+	}
+	return err;
+}
+
+/*
+ * pymalloc's own arena table (3.8-3.11: the static `arenas`, in the debug
+ * information): every pool ever carved from a live arena, exactly.
+ * Returns false when the table is not there or does not look right.
+ */
+static bool find_pools_from_arenas(struct ph_heap *h, struct ph_error **ret_err)
+{
+	const struct ph_layout *L = h->L;
+	const struct ph_module *m = h->rt->pymod;
+	uint64_t arenas_sym, max_sym, arenas = 0;
+	uint32_t maxarenas = 0;
+	*ret_err = NULL;
+	if (!ph_module_symbol(m, "arenas", &arenas_sym, NULL) ||
+	    !ph_module_symbol(m, "maxarenas", &max_sym, NULL) ||
+	    !ph_mem_u64(h->mem, arenas_sym, &arenas) ||
+	    !ph_mem_u32(h->mem, max_sym, &maxarenas) || !arenas ||
+	    maxarenas > (1U << 24))
+		return false;
+	const uint8_t *tab = ph_mem_ptr(h->mem, arenas, (size_t)maxarenas * 48);
+	if (!tab)
+		return false;
+	struct pool_cand *cand = NULL;
+	size_t n = 0, cap = 0;
+	for (uint32_t i = 0; i < maxarenas; i++) {
+		uint64_t address, pool_address;
+		memcpy(&address, tab + (size_t)i * 48, 8);
+		memcpy(&pool_address, tab + (size_t)i * 48 + 8, 8);
+		if (!address)
+			continue; /* an unused arena_object */
+		uint64_t p = (address + L->pool_size - 1) &
+			     ~((uint64_t)L->pool_size - 1);
+		if (pool_address < p || pool_address - p > L->arena_size) {
+			free(cand);
+			return false;
+		}
+		for (; p < pool_address; p += L->pool_size) {
+			if ((*ret_err = ph_grow((void **)&cand, &cap, n + 1,
+						sizeof(*cand)))) {
+				free(cand);
+				return true;
+			}
+			cand[n++] = (struct pool_cand){p, i};
+		}
+	}
+	*ret_err = pools_check(h, cand, n);
+	free(cand);
+	h->arena_source = "pymalloc's arena table (debug symbols)";
+	return true;
+}
+
+static struct ph_error *find_pools(struct ph_heap *h)
+{
+	const struct ph_layout *L = h->L;
+	struct ph_error *err;
+	if (find_pools_from_arenas(h, &err))
+		return err;
+	struct pool_cand *cand = NULL;
+	size_t n = 0, cap = 0;
+	for (size_t i = 0; i < h->mem->nsegs; i++) {
+		const struct ph_segment *s = &h->mem->segs[i];
+		if (!s->data || !s->writable || s->from_file)
+			continue;
+		uint64_t a = (s->start + L->pool_size - 1) &
+			     ~((uint64_t)L->pool_size - 1);
+		for (; a + L->pool_size <= s->end; a += L->pool_size) {
+			if ((err = ph_grow((void **)&cand, &cap, n + 1,
+					   sizeof(*cand)))) {
+				free(cand);
+				return err;
+			}
+			cand[n++] = (struct pool_cand){a, UINT32_MAX};
+		}
+	}
+	err = pools_check(h, cand, n);
+	free(cand);
+	h->arena_source = "pool headers found by scanning writable memory";
+	return err;
+}
+
+/*
+ * Are pymalloc's debug hooks on? Then every allocated block starts with
+ * the size asked for (big-endian; at most the block less the 24 bytes the
+ * hooks add, more than the next size class down would hold), an API id
+ * ('o', 'm' or 'r') and 7 guard bytes 0xfd. Decided on a sample of blocks:
+ * the build says what is likely (Py_DEBUG), PYTHONMALLOC what is true.
+ */
+static void detect_debug_hooks(struct ph_heap *h)
+{
+	const struct ph_layout *L = h->L;
+	uint32_t seen = 0, hooked = 0;
+	for (size_t i = 0; i < h->npools && seen < 4096; i++) {
+		const struct ph_pool *pool = &h->pools[i];
+		for (uint32_t b = 0; b < pool->nblocks && seen < 4096; b++) {
+			if ((pool->free_bits[b / 64] >> (b % 64)) & 1)
+				continue;
+			const uint8_t *p = ph_mem_ptr(
+				h->mem,
+				pool->addr + L->pool_overhead +
+					(uint64_t)b * pool->block_size,
+				16);
+			if (!p)
+				continue;
+			seen++;
+			uint64_t size = 0; /* stored big-endian */
+			for (int k = 0; k < 8; k++)
+				size = size << 8 | p[k];
+			static const uint8_t guard[7] = {0xfd, 0xfd, 0xfd, 0xfd,
+							 0xfd, 0xfd, 0xfd};
+			if ((p[8] == 'o' || p[8] == 'm' || p[8] == 'r') &&
+			    !memcmp(p + 9, guard, 7) &&
+			    size + 24 <= pool->block_size &&
+			    size + 24 + 16 > pool->block_size)
+				hooked++;
+		}
+	}
+	if (seen && hooked >= seen - seen / 10) {
+		h->block_head = 16;
+		h->block_extra = 24;
+	}
+}
+
+/*
+ * The pool scan: every allocated block whose first words make an object
+ * (at the block's start, or after a GC head and a managed dict's words).
+ * Two threads take half of the pools each and only read; what needs the
+ * type table to grow (a class not seen yet, a type object) is left for
+ * later: the new types are registered between two passes, and what is
+ * still left is done alone, in order, so that objects are numbered by
+ * address exactly as a single pass would.
+ */
+static const uint32_t scan_offsets[] = {0, 16, 32};
+
+enum scan_result { SCAN_NONE, SCAN_FOUND, SCAN_LATER };
+
+/* Could tp be a type object py-heap has not registered? A cheap look at
+ * its header: a count for a refcount, an aligned pointer for a type. */
+static bool type_maybe(struct ph_heap *h, uint64_t tp)
+{
+	if (!tp || (tp & 7))
+		return false;
+	/* Most words looked at here are pointers to objects in pymalloc's
+	 * pools (list items, dict entries), and no type is ever in a pool:
+	 * a type object is larger than pymalloc's largest block. Rejected
+	 * without reading tp, which would be a cache miss. */
+	if (ph_objtable_pool_at(h, tp) || ph_u64map_get(&h->scan_rejected, tp))
+		return false;
+	return ph_type_looks_like(h, tp);
+}
+
+/* The scan of one block by a thread: reads only. *ret_newtype is a type
+ * to register when the block is left for later because of it. */
+/* A thread's cache of type lookups: a few types fill most blocks. */
+struct type_cache {
+	uint64_t addr[256];
+	uint32_t tidx[256];
+};
+
+static inline uint32_t *type_lookup(struct ph_heap *h, struct type_cache *tc,
+				    uint64_t tp)
+{
+	size_t slot = (size_t)((tp >> 4) ^ (tp >> 12)) & 255;
+	if (tp && tc->addr[slot] == tp)
+		return &tc->tidx[slot];
+	/* a block that holds no object: its second word is often a pointer
+	 * into a pool (list items), where no type ever is */
+	if (!tp || (tp & 7) || ph_objtable_pool_at(h, tp))
+		return NULL;
+	uint32_t *v = ph_u64map_get(&h->type_index, tp);
+	if (v) {
+		tc->addr[slot] = tp;
+		tc->tidx[slot] = *v;
+	}
+	return v;
+}
+
+static enum scan_result scan_block(struct ph_heap *h, struct type_cache *tc,
+				   const struct ph_pool *pool, uint64_t block,
+				   uint64_t *ret_obj, uint32_t *ret_tidx,
+				   uint64_t *ret_newtype)
+{
+	uint32_t block_size = pool->block_size;
+	for (size_t k = 0; k < PH_ARRAY_SIZE(scan_offsets); k++) {
+		uint64_t obj = block + scan_offsets[k];
+		if (scan_offsets[k] + 16 + h->block_extra > block_size)
+			break;
+		const uint64_t *hdr = ph_mem_ptr(h->mem, obj, 24);
+		if (!hdr)
+			continue;
+		uint32_t *tv = type_lookup(h, tc, hdr[1]);
+		if (!tv) {
+			if (!type_maybe(h, hdr[1]))
+				continue;
+			*ret_newtype = hdr[1];
+			return SCAN_LATER;
+		}
+		const struct ph_type *t = &h->types[*tv];
+		if (t->presize != scan_offsets[k])
+			continue;
+		if (ph_type_is_meta(t) && !ph_u64map_get(&h->type_index, obj)) {
+			if (ph_u64map_get(&h->scan_rejected, obj))
+				continue; /* not a type after all */
+			/* a type object: registered between the passes */
+			*ret_newtype = obj;
+			return SCAN_LATER;
+		}
+		if (!ph_refcnt_ok(h->L, hdr[0], true) ||
+		    ph_refcnt_is_pointer(h, hdr[0]))
+			continue;
+		if (t->fixed_need) {
+			/* all ph_discover_validate_rest would check of such an
+			 * object in an allocated block, where the scan found it
+			 */
+			uint64_t need = t->fixed_need + h->block_extra;
+			if (((need + 15) & ~15ULL) != block_size)
+				continue;
+		} else if (!ph_discover_validate_rest(h, obj, t, true, pool))
+			continue;
+		*ret_obj = obj;
+		*ret_tidx = *tv;
+		return SCAN_FOUND;
+	}
+	return SCAN_NONE;
+}
+
+/* A thread's findings, in address order: an object, its type and size, or
+ * a block left for later (its address | 1). They are written straight into
+ * the object table, each thread from where its pools' blocks would start if
+ * every block were an object: no copy when the threads are joined, just one
+ * move to close the gap between them. */
+struct scan_ctx {
+	struct ph_heap *h;
+	size_t lo, hi; /* pools [lo, hi) */
+	bool second;   /* the second pass: only the blocks left */
+	size_t start;  /* where its findings go in the table */
+	uint64_t *addr;
+	uint32_t *tidx;
+	uint64_t *size;
+	size_t n, cap;
+	size_t nlater; /* entries left to be done alone */
+	uint64_t *newtypes;
+	size_t nnew, newcap;
+	uint64_t seen[1024];
+	struct type_cache tc;
+	struct ph_error *err;
+};
+
+static inline uint64_t scan_sizeof(struct ph_heap *h, uint64_t obj,
+				   uint32_t tidx)
+{
+	const struct ph_type *t = &h->types[tidx];
+	return t->fixed_need ? t->fixed_need : ph_obj_sizeof(h, obj, t);
+}
+
+/* One entry per allocated block at most: there is room. */
+static inline void scan_push(struct scan_ctx *c, uint64_t addr, uint32_t tidx,
+			     uint64_t size)
+{
+	c->addr[c->n] = addr;
+	c->tidx[c->n] = tidx;
+	c->size[c->n] = size;
+	c->n++;
+}
+
+static void scan_newtype(struct scan_ctx *c, uint64_t tp)
+{
+	/* the same few classes come again and again: a direct-mapped set of
+	 * those already listed keeps the list short (a duplicate that slips
+	 * through is harmless) */
+	size_t slot = (size_t)(ph_hash64(tp) % PH_ARRAY_SIZE(c->seen));
+	if (!tp || c->seen[slot] == tp)
+		return;
+	c->seen[slot] = tp;
+	if ((c->err = ph_grow((void **)&c->newtypes, &c->newcap, c->nnew + 1,
+			      sizeof(*c->newtypes))))
+		return;
+	c->newtypes[c->nnew++] = tp;
+}
+
+static void *scan_worker(void *arg)
+{
+	struct scan_ctx *c = arg;
+	struct ph_heap *h = c->h;
+	const struct ph_layout *L = h->L;
+	uint64_t obj, newtype;
+	uint32_t tidx;
+	if (c->second) {
+		/* the blocks left, again; what is found or left stays in
+		 * place, in order, and the rest is dropped */
+		size_t w = 0;
+		c->nlater = 0;
+		for (size_t i = 0; i < c->n; i++) {
+			uint64_t a = c->addr[i];
+			uint32_t t = c->tidx[i];
+			uint64_t sz = c->size[i];
+			if (a & 1) {
+				uint64_t block = a & ~1ULL;
+				const struct ph_pool *p =
+					ph_objtable_pool_at(h, block);
+				switch (scan_block(h, &c->tc, p, block, &obj,
+						   &tidx, &newtype)) {
+				case SCAN_FOUND:
+					ph_objtable_mark(h, obj);
+					a = obj;
+					t = tidx;
+					sz = scan_sizeof(h, obj, t);
+					break;
+				case SCAN_LATER: /* alone, in order */
+					c->nlater++;
+					break;
+				case SCAN_NONE:
+					continue;
+				}
+			}
+			c->addr[w] = a;
+			c->tidx[w] = t;
+			c->size[w] = sz;
+			w++;
+		}
+		c->n = w;
+		return NULL;
+	}
+	for (size_t i = c->lo; i < c->hi && !c->err; i++) {
+		if (!(i & 1023) && ph_interrupted())
+			return NULL;
+		struct ph_pool *pool = &h->pools[i];
+		for (uint32_t b = 0; b < pool->nblocks && !c->err; b++) {
+			if ((pool->free_bits[b / 64] >> (b % 64)) & 1)
+				continue;
+			/* the data: past the debug hooks' header, if any */
+			uint64_t block = pool->addr + L->pool_overhead +
+					 (uint64_t)b * pool->block_size +
+					 h->block_head;
+			switch (scan_block(h, &c->tc, pool, block, &obj, &tidx,
+					   &newtype)) {
+			case SCAN_FOUND:
+				pool->obj_bits[(obj - pool->addr) / 16 / 64] |=
+					1ULL << ((obj - pool->addr) / 16 % 64);
+				/* its size now, while it is in the cache */
+				scan_push(c, obj, tidx,
+					  scan_sizeof(h, obj, tidx));
+				break;
+			case SCAN_LATER:
+				scan_push(c, block | 1, 0, 0);
+				scan_newtype(c, newtype);
+				c->nlater++;
+				break;
+			case SCAN_NONE:
+				break;
+			}
+		}
+	}
+	return NULL;
+}
+
+static void scan_run(struct scan_ctx *c, size_t nc, bool threads)
+{
+	ph_run_parallel(scan_worker, c, sizeof(*c), nc, threads);
+}
+
+/*
+ * Before the threads: the types of the first blocks of every pool,
+ * registered. Classes' instances are spread over many pools, so this finds
+ * nearly every class the threads would otherwise leave for a second pass.
+ */
+static void scan_sample_types(struct ph_heap *h)
+{
+	const struct ph_layout *L = h->L;
+	for (size_t i = 0; i < h->npools; i++) {
+		const struct ph_pool *pool = &h->pools[i];
+		for (uint32_t b = 0, seen = 0; b < pool->nblocks && seen < 2;
+		     b++) {
+			if ((pool->free_bits[b / 64] >> (b % 64)) & 1)
+				continue;
+			seen++;
+			uint64_t block = pool->addr + L->pool_overhead +
+					 (uint64_t)b * pool->block_size +
+					 h->block_head;
+			for (size_t k = 0; k < PH_ARRAY_SIZE(scan_offsets);
+			     k++) {
+				uint64_t tp = 0;
+				ph_mem_u64(h->mem, block + scan_offsets[k] + 8,
+					   &tp);
+				if (scan_offsets[k] + 16 + h->block_extra >
+				    pool->block_size)
+					break;
+				if (!ph_u64map_get(&h->type_index, tp) &&
+				    type_maybe(h, tp))
+					ph_type_register(h, tp);
+			}
+		}
+	}
+}
+
+/* Registers a type the threads met, or remembers that it is none. */
+static struct ph_error *scan_register(struct ph_heap *h, uint64_t tp)
+{
+	if (ph_type_register(h, tp) >= 0)
+		return NULL;
+	return ph_u64map_put(&h->scan_rejected, tp, 1, NULL);
+}
+
+/* A block the threads left twice, done alone: what its scan waits for is
+ * registered (or rejected) first, a few times at most (one for each place
+ * an object may start in it). */
+static struct ph_error *scan_block_alone(struct ph_heap *h,
+					 struct type_cache *tc, uint64_t block)
+{
+	const struct ph_pool *pool = ph_objtable_pool_at(h, block);
+	for (size_t tries = 0; tries <= PH_ARRAY_SIZE(scan_offsets); tries++) {
+		uint64_t obj, newtype = 0;
+		uint32_t tidx;
+		struct ph_error *err;
+		switch (scan_block(h, tc, pool, block, &obj, &tidx, &newtype)) {
+		case SCAN_NONE:
+			return NULL;
+		case SCAN_FOUND:
+			err = ph_objtable_add(h, obj, tidx, PH_OBJ_POOL_SCAN,
+					      NULL);
+			if (!err)
+				h->n_pool++;
+			return err;
+		case SCAN_LATER:
+			if ((err = scan_register(h, newtype)))
+				return err;
+			break;
+		}
+	}
+	return NULL;
+}
+
+static struct ph_error *scan_pools(struct ph_heap *h)
+{
+	enum { T = 2 };
+	struct scan_ctx c[T];
+	struct ph_error *err = NULL;
+	bool threads = h->npools > 16;
+	size_t start = h->n;
+	for (int k = 0; k < T; k++) {
+		c[k] = (struct scan_ctx){.h = h,
+					 .lo = h->npools * (size_t)k / T,
+					 .hi = h->npools * (size_t)(k + 1) / T,
+					 .start = start};
+		for (size_t i = c[k].lo; i < c[k].hi; i++)
+			c[k].cap += h->pools[i].nblocks;
+		start += c[k].cap;
+	}
+	if ((err = ph_objtable_reserve(h, start - h->n)))
+		return err;
+	for (int k = 0; k < T; k++) {
+		c[k].addr = h->addr + c[k].start;
+		c[k].tidx = h->tidx + c[k].start;
+		c[k].size = h->size + c[k].start;
+	}
+	scan_sample_types(h);
+	scan_run(c, T, threads);
+	if (ph_interrupted()) {
+		err = ph_error_interrupted();
+		goto out;
+	}
+	/* The classes the threads met: registered here, alone. */
+	size_t nnew = 0;
+	for (int k = 0; k < T; k++) {
+		if ((err = c[k].err))
+			goto out;
+		for (size_t i = 0; i < c[k].nnew; i++)
+			if ((err = scan_register(h, c[k].newtypes[i])))
+				goto out;
+		nnew += c[k].nnew;
+	}
+	if (nnew) {
+		for (int k = 0; k < T; k++)
+			c[k].second = true;
+		scan_run(c, T, threads);
+	}
+
+	/* Joined in address order; what is left is done here. The table is
+	 * written below where it is read (each entry gives one object at
+	 * most), so it is done in place. */
+	for (int k = 0; k < T; k++) {
+		for (size_t i = 0; i < c[k].n;) {
+			/* a run of objects the thread found (pool bits set) */
+			size_t j = i;
+			while (j < c[k].n && !(c[k].addr[j] & 1))
+				j++;
+			if (j > i) {
+				size_t run = j - i;
+				memmove(h->addr + h->n, c[k].addr + i,
+					run * sizeof(*h->addr));
+				memmove(h->tidx + h->n, c[k].tidx + i,
+					run * sizeof(*h->tidx));
+				memmove(h->size + h->n, c[k].size + i,
+					run * sizeof(*h->size));
+				memset(h->flags + h->n, PH_OBJ_POOL_SCAN, run);
+				h->n += run;
+				h->n_pool += run;
+			}
+			if (j < c[k].n) {
+				/* read before anything is written over it */
+				uint64_t block = c[k].addr[j] & ~1ULL;
+				if ((err = scan_block_alone(h, &c[k].tc,
+							    block)))
+					goto out;
+				j++;
+			}
+			i = j;
+		}
+	}
+out:
+	for (int k = 0; k < T; k++) {
+		free(c[k].newtypes);
+		if (c[k].err && c[k].err != err)
+			ph_error_destroy(c[k].err);
+	}
+	return err;
+}
+
+struct ph_error *ph_pymalloc_find_pools(struct ph_heap *h)
+{
+	struct ph_error *err = find_pools(h);
+	if (!err)
+		detect_debug_hooks(h);
+	return err;
+}
+
+struct ph_error *ph_pymalloc_scan(struct ph_heap *h)
+{
+	return scan_pools(h);
+}

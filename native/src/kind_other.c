@@ -1,0 +1,212 @@
+/*
+ * kind_other.c - the remaining kinds: instances of object and of C types
+ * py-heap has no layout for, functions, cells, bound methods, modules,
+ * weak references, exceptions, properties, classmethod and staticmethod,
+ * functools.partial.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "kinds.h"
+
+/* ---- object, and C types py-heap does not know ------------------------ */
+
+/* A C type may allocate less than its basicsize (datetime's objects
+ * without tzinfo): only the header is certain. */
+static uint64_t object_inline_size(struct ph_heap *h, uint64_t addr,
+				   const struct ph_type *t, int64_t ob_size)
+{
+	if (!t->heap)
+		return 16;
+	return ph_inline_size_generic(h, addr, t, ob_size);
+}
+
+const struct ph_kind_ops ph_kind_object = {
+	.inline_size = object_inline_size,
+	.fixed_size = true,
+};
+
+/* A C type py-heap has no layout for: its whole body, guessed. */
+static void other_referents(struct ph_heap *h, uint64_t addr,
+			    const struct ph_type *t, int64_t ob_size,
+			    ph_referent_fn fn, void *arg)
+{
+	int64_t end = t->base_basicsize;
+	if (t->itemsize && ob_size > 0 && ob_size < (1 << 20) &&
+	    t->itemsize % 8 == 0)
+		end += ob_size * t->itemsize;
+	ph_ref_conservative(h, addr, 16, end, fn, arg);
+}
+
+const struct ph_kind_ops ph_kind_other = {
+	.inline_size = object_inline_size,
+	.referents = other_referents,
+	.own_c_tail = true,
+};
+
+/* ---- functions -------------------------------------------------------- */
+
+static void function_referents(struct ph_heap *h, uint64_t addr,
+			       const struct ph_type *t, int64_t ob_size,
+			       ph_referent_fn fn, void *arg)
+{
+	static const char *const names[] = {
+		"__globals__",	  "__builtins__", "__name__",
+		"__qualname__",	  "__code__",	  "__defaults__",
+		"__kwdefaults__", "__closure__",  "__doc__",
+		"__dict__",	  "__module__",	  "__annotations__",
+	};
+	const struct ph_layout *L = h->L;
+	for (uint32_t i = 0; i < L->nfunc_fields && i < 12; i++)
+		ph_ref_field(h, addr, L->func_fields[i], names[i], fn, arg);
+}
+
+const struct ph_kind_ops ph_kind_function = {
+	.referents = function_referents,
+	.fixed_size = true,
+};
+
+/* ---- cells, bound methods --------------------------------------------- */
+
+static void cell_referents(struct ph_heap *h, uint64_t addr,
+			   const struct ph_type *t, int64_t ob_size,
+			   ph_referent_fn fn, void *arg)
+{
+	ph_ref_field(h, addr, h->L->cell_ref, "cell_contents", fn, arg);
+}
+
+const struct ph_kind_ops ph_kind_cell = {
+	.referents = cell_referents,
+	.fixed_size = true,
+};
+
+static void method_referents(struct ph_heap *h, uint64_t addr,
+			     const struct ph_type *t, int64_t ob_size,
+			     ph_referent_fn fn, void *arg)
+{
+	ph_ref_field(h, addr, h->L->method_func, "__func__", fn, arg);
+	ph_ref_field(h, addr, h->L->method_self, "__self__", fn, arg);
+}
+
+const struct ph_kind_ops ph_kind_method = {
+	.referents = method_referents,
+	.fixed_size = true,
+};
+
+/* ---- modules ---------------------------------------------------------- */
+
+/* Its dict and name; the rest of its struct (md_state, md_def, ...)
+ * guessed. */
+static void module_referents(struct ph_heap *h, uint64_t addr,
+			     const struct ph_type *t, int64_t ob_size,
+			     ph_referent_fn fn, void *arg)
+{
+	const struct ph_layout *L = h->L;
+	ph_ref_field(h, addr, L->module_dict, "__dict__", fn, arg);
+	ph_ref_field(h, addr, L->module_name, "__name__", fn, arg);
+	ph_ref_conservative(h, addr, L->module_name + 8, t->base_basicsize, fn,
+			    arg);
+}
+
+static void module_repr(struct ph_heap *h, uint64_t addr,
+			const struct ph_type *t, struct ph_buf *out)
+{
+	ph_buf_puts(out, "<module ");
+	ph_repr_str(h, rd64(h, addr + h->L->module_name), out, 60);
+	ph_buf_puts(out, ">");
+}
+
+const struct ph_kind_ops ph_kind_module = {
+	.referents = module_referents,
+	.repr = module_repr,
+	.fixed_size = true,
+	.own_c_tail = true,
+};
+
+/* ---- weak references -------------------------------------------------- */
+
+/* The callback is held; the object is not (unless it is None, dead). */
+static void weakref_referents(struct ph_heap *h, uint64_t addr,
+			      const struct ph_type *t, int64_t ob_size,
+			      ph_referent_fn fn, void *arg)
+{
+	const struct ph_layout *L = h->L;
+	ph_ref_field(h, addr, L->weakref_callback, "__callback__", fn, arg);
+	uint64_t o = rd64(h, addr + L->weakref_object);
+	if (o && o != h->rt->none_addr)
+		fn(arg, o, PH_EDGE_WEAK, (uint64_t)(uintptr_t) "wr_object");
+}
+
+const struct ph_kind_ops ph_kind_weakref = {
+	.referents = weakref_referents,
+};
+
+/* ---- exceptions ------------------------------------------------------- */
+
+/* BaseException's fields, then a subclass's (OSError's errno, ...)
+ * guessed. */
+static void exception_referents(struct ph_heap *h, uint64_t addr,
+				const struct ph_type *t, int64_t ob_size,
+				ph_referent_fn fn, void *arg)
+{
+	static const char *const names[] = {
+		"__dict__",	 "args",	"__notes__",
+		"__traceback__", "__context__", "__cause__",
+	};
+	const struct ph_layout *L = h->L;
+	for (size_t i = 0; i < 6; i++)
+		ph_ref_field(h, addr, L->exc_fields[i], names[i], fn, arg);
+	ph_ref_conservative(h, addr, L->exc_fields[5] + 16, t->base_basicsize,
+			    fn, arg);
+}
+
+const struct ph_kind_ops ph_kind_exception = {
+	.referents = exception_referents,
+	.own_c_tail = true,
+};
+
+/* ---- property, classmethod, staticmethod ------------------------------ */
+
+static void property_referents(struct ph_heap *h, uint64_t addr,
+			       const struct ph_type *t, int64_t ob_size,
+			       ph_referent_fn fn, void *arg)
+{
+	static const char *const names[] = {
+		"fget", "fset", "fdel", "__doc__", "__name__",
+	};
+	for (size_t i = 0; i < 5; i++)
+		ph_ref_field(h, addr, h->L->prop_fields[i], names[i], fn, arg);
+}
+
+const struct ph_kind_ops ph_kind_property = {
+	.referents = property_referents,
+};
+
+static void classmethod_referents(struct ph_heap *h, uint64_t addr,
+				  const struct ph_type *t, int64_t ob_size,
+				  ph_referent_fn fn, void *arg)
+{
+	ph_ref_field(h, addr, h->L->cm_callable, "__func__", fn, arg);
+	ph_ref_field(h, addr, h->L->cm_dict, "__dict__", fn, arg);
+}
+
+const struct ph_kind_ops ph_kind_classmethod = {
+	.referents = classmethod_referents,
+};
+
+/* ---- functools.partial ------------------------------------------------ */
+
+static void partial_referents(struct ph_heap *h, uint64_t addr,
+			      const struct ph_type *t, int64_t ob_size,
+			      ph_referent_fn fn, void *arg)
+{
+	ph_ref_field(h, addr, 16, "func", fn, arg);
+	ph_ref_field(h, addr, 24, "args", fn, arg);
+	ph_ref_field(h, addr, 32, "keywords", fn, arg);
+	ph_ref_field(h, addr, 40, "__dict__", fn, arg);
+}
+
+const struct ph_kind_ops ph_kind_partial = {
+	.referents = partial_referents,
+	.by_name = "functools.partial",
+};

@@ -1,0 +1,219 @@
+/*
+ * kinds.c - the object model's entry points: sizes, contents checks,
+ * references and reprs of any object, through the table of its kind's
+ * operations (kinds.h), plus what every object shares: its type, its
+ * pre-header, and what a class adds to the kind it derives from
+ * (__slots__, a __dict__ or inline values, a C subtype's fields).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kinds.h"
+
+const char ph_class_field[] = "__class__";
+
+const struct ph_kind_ops *const ph_kind_ops[PH_KIND_COUNT] = {
+#define PH_KIND_OPS(kind, ops, symbol) [PH_KIND_##kind] = &ph_kind_##ops,
+	PH_KINDS(PH_KIND_OPS)
+#undef PH_KIND_OPS
+};
+
+/* ---- sizes and checks ------------------------------------------------- */
+
+bool ph_obj_is_static(struct ph_heap *h, uint64_t addr, const struct ph_type *t)
+{
+	const struct ph_kind_ops *k = ph_kind_ops[t->kind];
+	return k->is_static && k->is_static(h, addr);
+}
+
+uint64_t ph_obj_sizeof(struct ph_heap *h, uint64_t addr,
+		       const struct ph_type *t)
+{
+	const struct ph_kind_ops *k = ph_kind_ops[t->kind];
+	int64_t ob_size = rds64(h, addr + 16);
+	uint64_t size = k->size ? k->size(h, addr, t, ob_size)
+				: ph_size_generic(t, ob_size);
+	return size + ph_obj_presize(h, addr, t);
+}
+
+uint64_t ph_inline_size_generic(struct ph_heap *h, uint64_t addr,
+				const struct ph_type *t, int64_t ob_size)
+{
+	const struct ph_layout *L = h->L;
+	uint64_t need = (uint64_t)t->basicsize;
+	if (t->itemsize)
+		need += (uint64_t)abs40(ob_size) * (uint64_t)t->itemsize;
+	if ((t->flags & PH_TPFLAGS_INLINE_VALUES) && L->values_header) {
+		/* 3.13: header, values, then their insertion order */
+		uint64_t cap = rd8(h, addr + (uint64_t)t->basicsize);
+		need += L->values_header + 8 * cap + ((cap + 7) & ~7ULL);
+	}
+	return need;
+}
+
+uint64_t ph_obj_inline_size(struct ph_heap *h, uint64_t addr,
+			    const struct ph_type *t, int64_t ob_size)
+{
+	const struct ph_kind_ops *k = ph_kind_ops[t->kind];
+	if (k->inline_size)
+		return k->inline_size(h, addr, t, ob_size);
+	return ph_inline_size_generic(h, addr, t, ob_size);
+}
+
+uint64_t ph_heap_inline_size(struct ph_heap *h, uint64_t addr, uint32_t tidx)
+{
+	return ph_obj_inline_size(h, addr, &h->types[tidx],
+				  rds64(h, addr + 16));
+}
+
+bool ph_obj_contents_ok(struct ph_heap *h, uint64_t addr,
+			const struct ph_type *t, int64_t ob_size)
+{
+	const struct ph_kind_ops *k = ph_kind_ops[t->kind];
+	return !k->contents_ok || k->contents_ok(h, addr, t, ob_size);
+}
+
+/* ---- references ------------------------------------------------------- */
+
+void ph_ref_items(struct ph_heap *h, uint64_t arr, int64_t n, ph_referent_fn fn,
+		  void *arg)
+{
+	if (n <= 0 || n > (1LL << 32))
+		return;
+	const uint64_t *p = ph_mem_ptr(h->mem, arr, (size_t)n * 8);
+	if (!p)
+		return;
+	for (int64_t i = 0; i < n; i++) {
+		uint64_t v;
+		memcpy(&v, &p[i], 8);
+		if (v)
+			fn(arg, v, PH_EDGE_ITEM, (uint64_t)i);
+	}
+}
+
+void ph_ref_conservative(struct ph_heap *h, uint64_t addr, int64_t from,
+			 int64_t to, ph_referent_fn fn, void *arg)
+{
+	if (to <= from || to - from > (1 << 20))
+		return;
+	const uint64_t *p =
+		ph_mem_ptr(h->mem, addr + (uint64_t)from, (size_t)(to - from));
+	if (!p)
+		return;
+	for (int64_t i = 0; i < (to - from) / 8; i++) {
+		uint64_t v;
+		memcpy(&v, &p[i], 8);
+		if (v && !(v & 7) && v >= 4096)
+			fn(arg, v, PH_EDGE_CONSERVATIVE,
+			   (uint64_t)(from + i * 8));
+	}
+}
+
+/* An instance's attributes in a managed dict or in values (3.11+). */
+static void managed_dict_referents(struct ph_heap *h, uint64_t addr,
+				   const struct ph_type *t, ph_referent_fn fn,
+				   void *arg)
+{
+	const struct ph_layout *L = h->L;
+	uint64_t values, dict;
+	if (L->managed_layout == 311) {
+		values = rd64(h, addr - 32);
+		dict = rd64(h, addr - 24);
+	} else if (L->managed_layout == 312) {
+		/* 3.12: one word, a dict or (bit 0 set) values - 1 */
+		uint64_t dv = rd64(h, addr - 24);
+		values = dv & 1 ? dv + 1 : 0;
+		dict = dv & 1 ? 0 : dv;
+	} else {
+		/* 3.13: the dict (or NULL) at word -3; the values
+		 * inline after the object, when still valid */
+		dict = rd64(h, addr - 24);
+		values = 0;
+		if ((t->flags & PH_TPFLAGS_INLINE_VALUES) &&
+		    rd8(h, addr + (uint64_t)t->basicsize + 3))
+			values = addr + (uint64_t)t->basicsize +
+				 L->values_header;
+	}
+	struct ph_keys_geom kg;
+	if (values &&
+	    ph_keys_geom(h, rd64(h, t->addr + L->ht_cached_keys), &kg)) {
+		int64_t n = kg.nentries;
+		if (n > 0 && n < 4096) {
+			for (int64_t i = 0; i < n; i++) {
+				uint64_t v = rd64(h, values + (uint64_t)i * 8);
+				uint64_t k = rd64(
+					h, kg.entries + (uint64_t)i * kg.esize +
+						   kg.key_off);
+				if (v)
+					fn(arg, v, PH_EDGE_ATTR, k);
+			}
+		}
+	}
+	if (dict)
+		fn(arg, dict, PH_EDGE_FIELD, (uint64_t)(uintptr_t) "__dict__");
+}
+
+void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
+		       ph_referent_fn fn, void *arg)
+{
+	const struct ph_layout *L = h->L;
+	/* A copy: callbacks may register types, moving h->types. */
+	const struct ph_type tcopy = h->types[tidx];
+	const struct ph_type *t = &tcopy;
+	const struct ph_kind_ops *k = ph_kind_ops[t->kind];
+	int64_t ob_size = rds64(h, addr + 16);
+	int64_t base_end = t->base_basicsize;
+
+	fn(arg, rd64(h, addr + 8), PH_EDGE_FIELD,
+	   (uint64_t)(uintptr_t)ph_class_field);
+	if (k->referents)
+		k->referents(h, addr, t, ob_size, fn, arg);
+
+	/* A C type below a known kind: what it adds is unknown. */
+	if (!k->own_c_tail && t->kind_basicsize && base_end > t->kind_basicsize)
+		ph_ref_conservative(h, addr, t->kind_basicsize, base_end, fn,
+				    arg);
+	if (!t->heap)
+		return;
+	/* What a class adds to its base: __slots__, a __dict__. */
+	for (size_t i = 0; i < t->nc_offsets; i++) {
+		uint64_t v = rd64(h, addr + t->c_offsets[i]);
+		if (v && !(v & 7) && v >= 4096)
+			fn(arg, v, PH_EDGE_CONSERVATIVE, t->c_offsets[i]);
+	}
+	for (size_t i = 0; i < t->nslots; i++) {
+		uint64_t v = rd64(h, addr + t->slot_offsets[i]);
+		if (v)
+			fn(arg, v, PH_EDGE_SLOT, t->slot_names[i]);
+	}
+	if (t->flags & L->preheader_flags & PH_TPFLAGS_MANAGED_DICT) {
+		managed_dict_referents(h, addr, t, fn, arg);
+	} else if (t->dictoffset > 0 && t->dictoffset < t->basicsize &&
+		   !(k->own_dict_at && k->own_dict_at(h, t->dictoffset))) {
+		ph_ref_field(h, addr, (uint32_t)t->dictoffset, "__dict__", fn,
+			     arg);
+	} else if (t->dictoffset < 0) {
+		int64_t tsize = abs40(ob_size);
+		int64_t size = t->basicsize + tsize * t->itemsize;
+		size = (size + 7) & ~7LL;
+		int64_t off = size + t->dictoffset;
+		if (off > 0 && off < (1 << 24))
+			ph_ref_field(h, addr, (uint32_t)off, "__dict__", fn,
+				     arg);
+	}
+}
+
+/* ---- reprs ------------------------------------------------------------ */
+
+void ph_repr_object(struct ph_heap *h, uint64_t addr, uint32_t tidx,
+		    struct ph_buf *out)
+{
+	const struct ph_type *t = &h->types[tidx];
+	const struct ph_kind_ops *k = ph_kind_ops[t->kind];
+	if (k->repr)
+		k->repr(h, addr, t, out);
+	else
+		ph_buf_printf(out, "<%s object at 0x%llx>", ph_type_name(t),
+			      (unsigned long long)addr);
+}

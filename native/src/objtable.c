@@ -1,0 +1,167 @@
+/* objtable.c - the object table: objects by number (address, type, size,
+ * flags), found by address through the pools' bitmaps or a hash map. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "objtable.h"
+
+uint32_t ph_heap_lookup(const struct ph_heap *h, uint64_t addr)
+{
+	return ph_objtable_lookup(h, addr);
+}
+
+static struct ph_error *pool_index_add(struct ph_heap *h, uint64_t addr,
+				       uint32_t idx)
+{
+	uint64_t base = addr & ~((1ULL << 30) - 1);
+	size_t i;
+	for (i = 0; i < h->nregions; i++)
+		if (h->regions[i].base == base)
+			break;
+	if (i == h->nregions) {
+		struct ph_pool_region *r =
+			realloc(h->regions, (i + 1) * sizeof(*r));
+		if (!r)
+			return ph_error_nomem();
+		h->regions = r;
+		r[i].base = base;
+		r[i].slots = calloc((1ULL << 30) >> h->pool_shift,
+				    sizeof(*r[i].slots));
+		if (!r[i].slots)
+			return ph_error_nomem();
+		h->nregions++;
+	}
+	h->regions[i].slots[(addr - base) >> h->pool_shift] = idx + 1;
+	return NULL;
+}
+
+struct ph_error *ph_objtable_add_pool(struct ph_heap *h,
+				      const struct ph_pool *pool)
+{
+	struct ph_error *err = ph_grow((void **)&h->pools, &h->pools_cap,
+				       h->npools + 1, sizeof(*h->pools));
+	if (!err)
+		err = pool_index_add(h, pool->addr, (uint32_t)h->npools);
+	if (!err)
+		h->pools[h->npools++] = *pool;
+	return err;
+}
+
+/* The object table's arrays, grown to cap entries. */
+static struct ph_error *obj_table_resize(struct ph_heap *h, size_t cap)
+{
+	uint64_t *a = realloc(h->addr, cap * sizeof(*a));
+	if (a)
+		h->addr = a;
+	uint32_t *ti = realloc(h->tidx, cap * sizeof(*ti));
+	if (ti)
+		h->tidx = ti;
+	uint8_t *f = realloc(h->flags, cap * sizeof(*f));
+	if (f)
+		h->flags = f;
+	uint64_t *sz = realloc(h->size, cap * sizeof(*sz));
+	if (sz)
+		h->size = sz;
+	if (!a || !ti || !f || !sz)
+		return ph_error_nomem();
+	h->cap = cap;
+	return NULL;
+}
+
+/* Appends an object to the table (its pool bit, if any, is set), with its
+ * size, while its memory is still in the cache. */
+static struct ph_error *obj_append(struct ph_heap *h, uint64_t addr,
+				   uint32_t tidx, uint8_t flag)
+{
+	if (h->n >= UINT32_MAX / 2)
+		return ph_error_create(PH_ERR_UNSUPPORTED,
+				       "more than 2 billion objects");
+	if (h->n == h->cap) {
+		struct ph_error *err =
+			obj_table_resize(h, h->cap ? h->cap * 2 : 65536);
+		if (err)
+			return err;
+	}
+	h->addr[h->n] = addr;
+	h->tidx[h->n] = tidx;
+	h->flags[h->n] = flag;
+	h->size[h->n] = ph_obj_sizeof(h, addr, &h->types[tidx]);
+	h->n++;
+	return NULL;
+}
+
+struct ph_error *ph_objtable_add(struct ph_heap *h, uint64_t addr,
+				 uint32_t tidx, uint8_t flag, bool *ret_added)
+{
+	struct ph_pool *p = (struct ph_pool *)ph_objtable_pool_at(h, addr);
+	if (ret_added)
+		*ret_added = false;
+	if (p && (addr & 15))
+		return NULL; /* not where pymalloc puts objects */
+	if (p && h->pools_frozen) {
+		/* Numbered already: one the pool scan missed is kept aside. */
+		uint64_t g = (addr - p->addr) / 16;
+		if ((p->obj_bits[g / 64] >> (g % 64)) & 1)
+			return NULL;
+		p = NULL;
+	}
+	if (p) {
+		uint64_t g = (addr - p->addr) / 16;
+		if ((p->obj_bits[g / 64] >> (g % 64)) & 1)
+			return NULL;
+		p->obj_bits[g / 64] |= 1ULL << (g % 64);
+	} else {
+		bool existed;
+		struct ph_error *err = ph_u64map_put(&h->big_index, addr,
+						     (uint32_t)h->n, &existed);
+		if (err)
+			return err;
+		if (existed)
+			return NULL;
+	}
+	struct ph_error *e = obj_append(h, addr, tidx, flag);
+	if (!e && ret_added)
+		*ret_added = true;
+	return e;
+}
+
+struct ph_error *ph_objtable_reserve(struct ph_heap *h, size_t n)
+{
+	return h->n + n <= h->cap ? NULL : obj_table_resize(h, h->n + n);
+}
+
+/*
+ * The pool scan found the objects in pools in address order: they are
+ * numbered as found, and a pool's bitmap rank gives the number back. Objects
+ * found after this (large ones, static ones) are numbered as they come and
+ * looked up through the hash map.
+ */
+void ph_objtable_freeze(struct ph_heap *h, uint32_t base)
+{
+	uint32_t next = base;
+	for (size_t i = 0; i < h->npools; i++) {
+		struct ph_pool *p = &h->pools[i];
+		uint32_t r = 0;
+		p->first = next;
+		for (int w = 0; w < 16; w++) {
+			p->rank[w] = (uint16_t)r;
+			r += ph_popcount64(p->obj_bits[w]);
+		}
+		next += r;
+	}
+	h->npool_objects = next - base;
+	h->pools_frozen = true;
+}
+
+void ph_objtable_free(struct ph_heap *h)
+{
+	free(h->addr);
+	free(h->tidx);
+	free(h->size);
+	free(h->flags);
+	free(h->pools);
+	ph_u64map_free(&h->big_index);
+	for (size_t i = 0; i < h->nregions; i++)
+		free(h->regions[i].slots);
+	free(h->regions);
+}

@@ -1,0 +1,100 @@
+/*
+ * objtable.h - the object table, private to discovery (objtable.c and the
+ * discover*.c files): objects are added once each, and found by address.
+ * Objects in an allocator's pages (pymalloc's pools) are marked in their
+ * page's bitmap, one bit per 16-byte granule, and numbered first, in
+ * address order, once the pages are scanned (ph_objtable_freeze); the
+ * others (large, static, or found later) go through a hash map.
+ */
+#ifndef PH_OBJTABLE_H
+#define PH_OBJTABLE_H
+
+#include "heap.h"
+
+static inline uint32_t ph_popcount64(uint64_t x)
+{
+	x = x - ((x >> 1) & 0x5555555555555555ULL);
+	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (uint32_t)((x * 0x0101010101010101ULL) >> 56);
+}
+
+/* Which pool (if any) holds addr; NULL for memory no pool covers. */
+static inline const struct ph_pool *ph_objtable_pool_at(const struct ph_heap *h,
+							uint64_t addr)
+{
+	uint64_t base = addr & ~((1ULL << 30) - 1);
+	for (size_t i = 0; i < h->nregions; i++) {
+		if (h->regions[i].base != base)
+			continue;
+		uint32_t v =
+			h->regions[i].slots[(addr - base) >> h->pool_shift];
+		return v ? &h->pools[v - 1] : NULL;
+	}
+	return NULL;
+}
+
+/* Is there an object at addr already? (during discovery) */
+static inline __attribute__((always_inline)) bool
+ph_objtable_known(const struct ph_heap *h, uint64_t addr)
+{
+	const struct ph_pool *p = ph_objtable_pool_at(h, addr);
+	if (p) {
+		if (addr & 15)
+			return false;
+		uint64_t g = (addr - p->addr) / 16;
+		if ((p->obj_bits[g / 64] >> (g % 64)) & 1)
+			return true;
+		if (!h->pools_frozen)
+			return false;
+	}
+	return ph_u64map_get(&h->big_index, addr) != NULL;
+}
+
+/* The number of the object at addr, or PH_NONE (once the pools are
+ * frozen; before, of the objects outside pools only). */
+static inline uint32_t ph_objtable_lookup(const struct ph_heap *h,
+					  uint64_t addr)
+{
+	const struct ph_pool *p = ph_objtable_pool_at(h, addr);
+	if (p) {
+		if (addr & 15)
+			return PH_NONE;
+		uint64_t g = (addr - p->addr) / 16;
+		uint64_t w = g / 64, bit = 1ULL << (g % 64);
+		if (p->obj_bits[w] & bit)
+			return p->first + p->rank[w] +
+			       ph_popcount64(p->obj_bits[w] & (bit - 1));
+		/* not found by the pool scan: maybe found later */
+	}
+	uint32_t *v = ph_u64map_get(&h->big_index, addr);
+	return v ? *v : PH_NONE;
+}
+
+/* Marks the object at obj, in a pool, found: a page scan's find, whose
+ * entry it writes into the table itself. */
+static inline void ph_objtable_mark(const struct ph_heap *h, uint64_t obj)
+{
+	struct ph_pool *p = (struct ph_pool *)ph_objtable_pool_at(h, obj);
+	uint64_t g = (obj - p->addr) / 16;
+	p->obj_bits[g / 64] |= 1ULL << (g % 64);
+}
+
+/* Adds the object at addr (of type tidx, found as flag says), with its
+ * size, unless it is there already (*ret_added, which may be NULL, tells
+ * which). An address in a pool but not where pymalloc puts objects is
+ * none. */
+struct ph_error *ph_objtable_add(struct ph_heap *h, uint64_t addr,
+				 uint32_t tidx, uint8_t flag, bool *ret_added);
+/* Room for n more objects in the table, allocated once. */
+struct ph_error *ph_objtable_reserve(struct ph_heap *h, size_t n);
+/* Adds a pool, found by addr from then on. */
+struct ph_error *ph_objtable_add_pool(struct ph_heap *h,
+				      const struct ph_pool *pool);
+/* Numbers the objects the pools' bitmaps mark, in address order, from
+ * base: each pool's first number, and its bitmap words' ranks. */
+void ph_objtable_freeze(struct ph_heap *h, uint32_t base);
+/* Frees the table and the pools. */
+void ph_objtable_free(struct ph_heap *h);
+
+#endif /* PH_OBJTABLE_H */
