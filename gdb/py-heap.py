@@ -503,29 +503,49 @@ def _pyheap_run_alone(argv, json):
     return lib.take_string(out.value)
 
 
-def _pyheap_address_words(words, options_with_value):
-    """Evaluates the address argument as a GDB expression ($rax, a
-    variable, 0x7f...) and hands libpyheap a plain number."""
+def _pyheap_eval_address(w):
+    """A GDB expression ($rax, a variable, 0x7f...) as a plain number."""
+    try:
+        int(w, 0)
+        return w
+    except ValueError:
+        value = gdb.parse_and_eval(w)
+        return hex(int(value) & 0xFFFFFFFFFFFFFFFF)
+
+
+def _pyheap_address_words(words, options_with_value, address_operand,
+                          address_options):
+    """Evaluates the address argument, and the values of the options that
+    take an address (--tree ADDR), as GDB expressions and hands libpyheap
+    plain numbers. An option's value GDB cannot evaluate goes as it is
+    (--tree root)."""
     out, i = [], 0
     while i < len(words):
         w = words[i]
+        name = w.split("=", 1)[0]
+        if name in address_options:
+            value = w[len(name) + 1:] if "=" in w else \
+                (words[i + 1] if i + 1 < len(words) else None)
+            if value is not None:
+                try:
+                    value = _pyheap_eval_address(value)
+                except gdb.error:
+                    pass
+                out.extend([name, value])
+                i += 1 if "=" in w else 2
+                continue
         if w in options_with_value:
             out.extend(words[i:i + 2])
             i += 2
             continue
-        if w.startswith("--"):
+        if w.startswith("--") or not address_operand:
             out.append(w)
             i += 1
             continue
         try:
-            int(w, 0)
-            out.append(w)
-        except ValueError:
-            try:
-                value = gdb.parse_and_eval(w)
-                out.append(hex(int(value) & 0xFFFFFFFFFFFFFFFF))
-            except gdb.error as e:
-                raise _pyheap_err("cannot evaluate '%s': %s" % (w, e))
+            out.append(_pyheap_eval_address(w))
+        except gdb.error as e:
+            raise _pyheap_err("cannot evaluate '%s': %s" % (w, e))
         i += 1
     return out
 
@@ -548,6 +568,25 @@ def _pyheap_type_names():
     return names
 
 
+def _pyheap_file_names(cur):
+    """The paths that complete cur (a directory's end with '/'). Made
+    here: GDB's own filename completer (COMPLETE_FILENAME) looks at the
+    whole argument, not at the word being completed, past the first."""
+    d, base = os.path.split(cur)
+    try:
+        names = os.listdir(os.path.expanduser(d) or ".")
+    except OSError:
+        return []
+    out = []
+    for n in sorted(names):
+        if n.startswith(base) and (base or not n.startswith(".")):
+            p = os.path.join(d, n)
+            if os.path.isdir(os.path.expanduser(p)):
+                p += "/"
+            out.append(p)
+    return out
+
+
 def _pyheap_doc(c):
     """A command's GDB help: what `help py-heap CMD` prints."""
     import textwrap
@@ -565,6 +604,10 @@ def _pyheap_doc(c):
     lines.append("")
     for name, text in opts:
         wrapped = textwrap.wrap(text, 54) or [""]
+        if len(name) > 20:      # the text under a long name
+            lines.append("  " + name)
+            lines += ["  %-20s %s" % ("", w) for w in wrapped]
+            continue
         lines.append("  %-20s %s" % (name, wrapped[0]))
         lines += ["  %-20s %s" % ("", w) for w in wrapped[1:]]
     if c["operand"] == "ADDR":
@@ -582,6 +625,8 @@ class _PyHeapSubcommand(gdb.Command):
         self.entry = entry
         self.values = [o["name"] for o in entry["options"]
                        if o["kind"] != "flag"]
+        self.addresses = [o["name"] for o in entry["options"]
+                          if o["complete"] == "expression"]
         # (no completer class: GDB then calls complete() below)
         super().__init__("py-heap " + entry["name"], gdb.COMMAND_DATA)
 
@@ -591,8 +636,10 @@ class _PyHeapSubcommand(gdb.Command):
             words = gdb.string_to_argv(arg)
         except Exception as e:
             raise _pyheap_err(str(e))
-        if self.entry["operand"] == "ADDR":
-            words = _pyheap_address_words(words, self.values)
+        if self.entry["operand"] == "ADDR" or self.addresses:
+            words = _pyheap_address_words(
+                words, self.values, self.entry["operand"] == "ADDR",
+                self.addresses)
         _pyheap_run(self.entry["name"], words)
 
     def complete(self, text, word):
@@ -620,7 +667,9 @@ class _PyHeapSubcommand(gdb.Command):
             if o["complete"] == "type":
                 return matching(_pyheap_type_names())
             if o["complete"] == "file":
-                return gdb.COMPLETE_FILENAME
+                return matching(_pyheap_file_names(cur))
+            if o["complete"] == "expression":
+                return gdb.COMPLETE_EXPRESSION
             return []
         if cur.startswith("-"):
             return matching(sorted(opts) + ["--json", "--help"])
@@ -631,6 +680,8 @@ class _PyHeapSubcommand(gdb.Command):
             return gdb.COMPLETE_EXPRESSION
         if kind == "command":
             return matching([c["name"] for c in _pyheap_table["commands"]])
+        if kind == "file":
+            return matching(_pyheap_file_names(cur))
         return []
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # demo.sh - what `make demo` runs (after installing packages and building):
 # start a small Python service with planted leaks, take its core with gcore,
-# and show py-heap finding the leaks, in GDB and from the shell.
+# and show py-heap finding the leaks, from the shell and in GDB: first what
+# holds the memory (leaks), then inside it, then the other two leaks.
 #
 # The core is kept in build/demo/core for you to explore afterwards.
 # Run from the top of the source tree. Exits non-zero if any step fails.
@@ -12,6 +13,7 @@ BUILD=${BUILD:-build}
 BIN=$BUILD/bin/py-heap
 OUT=$BUILD/demo
 CORE=$OUT/core
+CORE2=$OUT/core2 # the same process after one more batch of traffic
 READY_TIMEOUT=60 # seconds the program may take to build its heap
 
 cd "$(dirname "$0")/.."
@@ -77,60 +79,97 @@ rm -f "$CORE" "$CORE".*
 gcore -o "$CORE" "$APP_PID" >"$WORK/gcore.log" 2>&1 ||
 	{ cat "$WORK/gcore.log" >&2; die "gcore failed (ptrace not permitted? run as root)"; }
 mv "$CORE.$APP_PID" "$CORE"
+# a second core, after one more batch of traffic (SIGUSR1): step 6
+kill -USR1 "$APP_PID"
+for ((i = 0; i < READY_TIMEOUT * 10; i++)); do
+	[[ -e $WORK/batch-1 ]] && break
+	sleep 0.1
+done
+[[ -e $WORK/batch-1 ]] || die "demo_app.py did not serve its second batch"
+rm -f "$CORE2" "$CORE2".*
+gcore -o "$CORE2" "$APP_PID" >"$WORK/gcore.log" 2>&1 ||
+	{ cat "$WORK/gcore.log" >&2; die "gcore failed"; }
+mv "$CORE2.$APP_PID" "$CORE2"
 kill "$APP_PID"
 wait "$APP_PID" 2>/dev/null || true
 APP_PID=
-echo "    core: $CORE ($(du -h "$CORE" | cut -f1))"
+echo "    core: $CORE ($(du -h "$CORE" | cut -f1)); and after 2,000 more requests: $CORE2"
 
-# ---- 3. a first look, in GDB ----------------------------------------------------
-step "3. Load the core in GDB and ask py-heap for a first look" \
-	"summary:  totals, the largest types, GC generations, pymalloc pools" \
-	"types:    which types fill the heap (count, sys.getsizeof() bytes)" \
-	"cycles --unreachable: reference cycles nothing reaches: gc.collect() would free them" \
-	"refcheck: objects whose refcount is higher than the references that exist" \
+# ---- 3. what holds the memory? -------------------------------------------------
+step "3. What holds the memory? One command: py-heap leaks" \
+	"The objects that retain at least 10% of the heap (what deleting them would" \
+	"free), each followed down the dominator tree to where the memory accumulates." \
 	"" \
-	"\$ gdb -batch -nx -ex 'source gdb/py-heap.py' -ex 'py-heap summary' \\" \
-	"      -ex 'py-heap types --limit 10' -ex 'py-heap cycles --unreachable --limit 3' \\" \
-	"      -ex 'py-heap refcheck --limit 5' $PYTHON $CORE"
+	"\$ $BIN --core $CORE leaks"
+"$BIN" --core "$CORE" leaks | tee "$WORK/leaks.txt"
+grep -q "_SESSIONS" "$WORK/leaks.txt" && grep -q "__main__.Session" "$WORK/leaks.txt" ||
+	die "leaks did not find _SESSIONS holding the Sessions"
+"$BIN" --core "$CORE" --json leaks >"$WORK/leaks.json"
+ACC=$("$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["suspects"][0]["accumulation"]["address"])' <"$WORK/leaks.json") ||
+	die "no accumulation point in leaks --json"
+echo
+echo "    The module global _SESSIONS accumulates the Sessions: the cache that is never evicted."
+
+# ---- 4. inside the accumulation point, in GDB ---------------------------------------
+step "4. Inside it, in GDB: what it retains, object by object (its dominator tree)" \
+	"\$ gdb -batch -nx -ex 'source gdb/py-heap.py' -ex 'py-heap retained $ACC' \\" \
+	"      -ex 'py-heap dominators --tree $ACC --depth 2 --limit 3' $PYTHON $CORE"
 echo
 gdb -batch -nx -ex 'source gdb/py-heap.py' \
-	-ex 'py-heap summary' \
-	-ex 'py-heap types --limit 10' \
-	-ex 'py-heap cycles --unreachable --limit 3' \
-	-ex 'py-heap refcheck --limit 5' \
+	-ex "py-heap retained $ACC" \
+	-ex "py-heap dominators --tree $ACC --depth 2 --limit 3" \
 	"$PYTHON" "$CORE" >"$WORK/gdb.out" 2>"$WORK/gdb.err" ||
 	{ cat "$WORK/gdb.out" "$WORK/gdb.err" >&2; die "gdb failed"; }
 quiet_gdb <"$WORK/gdb.out"
-for want in 'objects,' 'total (' 'unreachable cycles' 'checked '; do
-	grep -q -F "$want" "$WORK/gdb.out" ||
-		{ cat "$WORK/gdb.err" >&2; die "py-heap in GDB did not print '$want'"; }
+grep -q "retained:" "$WORK/gdb.out" && grep -q "__main__.Session" "$WORK/gdb.out" ||
+	{ cat "$WORK/gdb.err" >&2; die "py-heap in GDB did not show the tree"; }
+
+# ---- 5. the other two leaks -----------------------------------------------------------
+step "5. The other two leaks, and a first look at the rest" \
+	"types:    which types fill the heap (count, sys.getsizeof() bytes, and retained)" \
+	"cycles --unreachable: reference cycles nothing reaches: gc.collect() would free them" \
+	"refcheck: objects whose refcount is higher than the references that exist" \
+	"" \
+	"\$ gdb -batch -nx -ex 'source gdb/py-heap.py' -ex 'py-heap types --retained --limit 8' \\" \
+	"      -ex 'py-heap cycles --unreachable --limit 3' -ex 'py-heap refcheck --limit 5' \\" \
+	"      $PYTHON $CORE"
+echo
+gdb -batch -nx -ex 'source gdb/py-heap.py' \
+	-ex 'py-heap types --retained --limit 8' \
+	-ex 'py-heap cycles --unreachable --limit 3' \
+	-ex 'py-heap refcheck --limit 5' \
+	"$PYTHON" "$CORE" >"$WORK/gdb2.out" 2>"$WORK/gdb2.err" ||
+	{ cat "$WORK/gdb2.out" "$WORK/gdb2.err" >&2; die "gdb failed"; }
+quiet_gdb <"$WORK/gdb2.out"
+for want in 'RETAINED' 'unreachable cycles' 'checked '; do
+	grep -q -F "$want" "$WORK/gdb2.out" ||
+		{ cat "$WORK/gdb2.err" >&2; die "py-heap in GDB did not print '$want'"; }
 done
 
-# ---- 4. why is a Session alive? ------------------------------------------------
-step "4. Why is a Session still alive? Pick one and ask for its path from a root" \
+# ---- 6. why is a Session alive? -------------------------------------------------------
+step "6. Why is one Session alive? Pick one and ask for its path from a root" \
 	"\$ $BIN --core $CORE --json list __main__.Session --limit 1"
 "$BIN" --core "$CORE" --json list __main__.Session --limit 1 | tee "$WORK/list.json"
 ADDR=$("$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["objects"][0]["address"])' <"$WORK/list.json") ||
 	die "no Session in the listing"
 echo
-echo "    \$ gdb -batch -nx -ex 'source gdb/py-heap.py' -ex 'py-heap path $ADDR' $PYTHON $CORE"
-gdb -batch -nx -ex 'source gdb/py-heap.py' -ex "py-heap path $ADDR" \
-	"$PYTHON" "$CORE" >"$WORK/path.out" 2>"$WORK/path.err" ||
-	{ cat "$WORK/path.out" "$WORK/path.err" >&2; die "gdb failed"; }
-quiet_gdb <"$WORK/path.out"
-grep -q "_SESSIONS" "$WORK/path.out" ||
-	{ cat "$WORK/path.err" >&2; die "path did not lead through _SESSIONS"; }
-echo "    The module global _SESSIONS holds it: the cache that is never evicted."
+echo "    \$ $BIN --core $CORE path $ADDR"
+"$BIN" --core "$CORE" path "$ADDR" | tee "$WORK/path.out"
+grep -q "_SESSIONS" "$WORK/path.out" || die "path did not lead through _SESSIONS"
 
-# ---- 5. the same from the shell -------------------------------------------------
-step "5. The same question without GDB: the py-heap command line" \
-	"Every command works in both; the CLI is handy in scripts (add --json)." \
+# ---- 6. what grew -----------------------------------------------------------------
+step "6. What grew? The same process after 2,000 more requests, against the first core" \
+	"Objects are matched by address; where the new ones went is the nearest" \
+	"container that was there before, with its path from a root." \
 	"" \
-	"\$ $BIN --core $CORE path $ADDR"
-"$BIN" --core "$CORE" path "$ADDR"
+	"\$ $BIN --core $CORE2 diff $CORE --limit 6"
+"$BIN" --core "$CORE2" diff "$CORE" --limit 6 | tee "$WORK/diff.out"
+grep -q -F "['_SESSIONS'] (dict): +2,000 __main__.Session" "$WORK/diff.out" ||
+	die "diff did not name _SESSIONS as where the Sessions went"
 
 step "Done" \
 	"The core is kept in $CORE. Explore it further, for example:" \
 	"  $BIN --core $CORE refcount ADDR      (an address from refcheck)" \
+	"  $BIN --core $CORE dominators         (the objects that retain the most)" \
 	"  gdb $PYTHON $CORE   then   source gdb/py-heap.py   and   help py-heap" \
 	"docs/manual.md walks through this hunt step by step."

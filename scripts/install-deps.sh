@@ -17,9 +17,11 @@ PACKAGES=(
 	# the Debian packages (make deb: dpkg-buildpackage, dh, lintian) and
 	# what the packaging tests use (man, bash-completion's loader)
 	debhelper dpkg-dev fakeroot lintian man-db bash-completion
-	# real applications' heaps (tests/integration/apps_checks.py): about
-	# 17 MB to fetch, 140 MB installed, a minute
-	python3-numpy python3-pandas python3-sympy python3-networkx
+	# the dominators' oracle (tests/integration/retained_checks.py:
+	# networkx.immediate_dominators), and real applications' heaps
+	# (tests/integration/apps_checks.py): about 17 MB to fetch, 140 MB
+	# installed, a minute
+	python3-networkx python3-numpy python3-pandas python3-sympy
 	python3-django python3-flask python3-jinja2 python3-sqlalchemy
 )
 

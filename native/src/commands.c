@@ -41,14 +41,20 @@ PH_RUN(referents);
 PH_RUN(referrers);
 PH_RUN(path);
 PH_RUN(roots);
+PH_RUN(retained);
+PH_RUN(dominators);
+PH_RUN(leaks);
 PH_RUN(cycles);
 PH_RUN(refcount);
 PH_RUN(refcheck);
 PH_RUN(info);
+PH_RUN(snapshot);
+PH_RUN(diff);
 static PH_RUN(help);
 static PH_RUN(version);
 
 static const char *const sort_size_count[] = {"size", "count", NULL};
+static const char *const sort_types[] = {"size", "count", "retained", NULL};
 
 #define OPT_LIMIT(what, deftext)                                               \
 	{                                                                      \
@@ -63,10 +69,16 @@ static const struct ph_optdef types_opts[] = {
 		  "25 in text, all in JSON"),
 	{.name = "--sort",
 	 .kind = PH_OPT_CHOICE,
-	 .metavar = "count|size",
-	 .help = "order by number of objects or by bytes",
-	 .def = "size",
-	 .choices = sort_size_count},
+	 .metavar = "count|size|retained",
+	 .help = "order by number of objects, by bytes, or by the bytes "
+		 "their objects retain (--retained)",
+	 .def = "size; retained with --retained",
+	 .choices = sort_types},
+	{.name = "--retained",
+	 .kind = PH_OPT_FLAG,
+	 .help = "also the bytes (and objects) that deleting every object of "
+		 "the type would free: what its objects retain, each counted "
+		 "once (builds the dominator tree)"},
 	{0},
 };
 
@@ -118,6 +130,49 @@ static const struct ph_optdef roots_opts[] = {
 	{0},
 };
 
+static const struct ph_optdef dominators_opts[] = {
+	OPT_LIMIT("at most N objects (with --tree: N children of each)", "20"),
+	{.name = "--type",
+	 .kind = PH_OPT_STR,
+	 .metavar = "T",
+	 .help = "only objects of the type named T",
+	 .complete = PH_COMPLETE_TYPE},
+	{.name = "--min-bytes",
+	 .kind = PH_OPT_NUM,
+	 .metavar = "B",
+	 .help = "only objects that retain at least B bytes"},
+	{.name = "--tree",
+	 .kind = PH_OPT_STR,
+	 .metavar = "ADDR",
+	 .help = "the dominator tree below ADDR instead, largest first: what "
+		 "it retains, object by object ('root': the tree's top, what "
+		 "the roots hold; 'unreachable': the objects no root reaches)",
+	 .complete = PH_COMPLETE_EXPR},
+	{.name = "--depth",
+	 .kind = PH_OPT_NUM,
+	 .metavar = "N",
+	 .help = "with --tree: N levels below ADDR (0 to 64)",
+	 .def = "2"},
+	{.name = "--export",
+	 .kind = PH_OPT_STR,
+	 .metavar = "FILE",
+	 .help = "write the graph (objects, roots, edges) and every object's "
+		 "immediate dominator and retained size to FILE, one per line, "
+		 "to check them with another tool",
+	 .complete = PH_COMPLETE_FILE},
+	{0},
+};
+
+static const struct ph_optdef leaks_opts[] = {
+	OPT_LIMIT("at most N suspects", "all"),
+	{.name = "--min-share",
+	 .kind = PH_OPT_STR,
+	 .metavar = "P",
+	 .help = "suspects retain at least P percent of the heap's bytes",
+	 .def = "10"},
+	{0},
+};
+
 static const struct ph_optdef cycles_opts[] = {
 	{.name = "--unreachable",
 	 .kind = PH_OPT_FLAG,
@@ -150,6 +205,32 @@ static const struct ph_optdef refcheck_opts[] = {
 	 .help = "only objects of the type named T",
 	 .complete = PH_COMPLETE_TYPE},
 	OPT_LIMIT("at most N types in each list", "20 in text, all in JSON"),
+	{0},
+};
+
+static const struct ph_optdef snapshot_opts[] = {
+	{.name = "--output",
+	 .kind = PH_OPT_STR,
+	 .metavar = "FILE",
+	 .help = "the file to write (FILE alone says the same)",
+	 .complete = PH_COMPLETE_FILE},
+	{0},
+};
+
+static const struct ph_optdef diff_opts[] = {
+	{.name = "--interval",
+	 .kind = PH_OPT_STR,
+	 .metavar = "SECONDS",
+	 .help = "with --pid: read the process again SECONDS after the first "
+		 "reading, and compare the two (it runs in between)"},
+	{.name = "--containers",
+	 .kind = PH_OPT_NUM,
+	 .metavar = "N",
+	 .help = "name the N containers that gained the most new objects of "
+		 "each type that grew (0: all)",
+	 .def = "3"},
+	OPT_LIMIT("show the N types that grew most, and the rest in one line",
+		  "25 in text, all in JSON"),
 	{0},
 };
 
@@ -198,13 +279,15 @@ const struct ph_cmddef ph_commands[] = {
 		.operand = "ADDR",
 		.operand_required = true,
 		.operand_complete = PH_COMPLETE_EXPR,
-		.summary = "one object: type, size, refcount, GC state, value",
-		.help = "One object: its type, sys.getsizeof() size, refcount, "
-			"GC state (untracked, tracked and its generation, or "
-			"not a GC object), how py-heap found it, how many "
-			"referrers it has (and whether a root reaches it), a "
-			"repr()-like value, and what it holds (items, keys, "
-			"attributes).",
+		.summary = "one object: type, size, retained size, refcount, "
+			   "GC state, value",
+		.help = "One object: its type, sys.getsizeof() size, retained "
+			"size (what deleting it would free), refcount, GC "
+			"state (untracked, tracked and its generation, or not "
+			"a "
+			"GC object), how py-heap found it, how many referrers "
+			"it has (and whether a root reaches it), a repr()-like "
+			"value, and what it holds (items, keys, attributes).",
 		.opts = show_opts,
 		.run = ph_run_show,
 	},
@@ -250,7 +333,8 @@ const struct ph_cmddef ph_commands[] = {
 			"(a "
 			"module's globals, a thread's frame, the interpreter, "
 			"C "
-			"data) to ADDR, root first, each step labelled. An "
+			"data) to ADDR, root first, each step labelled; never "
+			"through a weak reference. An "
 			"object no root reaches is garbage: held only by a "
 			"cycle or by a reference py-heap cannot see.",
 		.opts = path_opts,
@@ -270,6 +354,60 @@ const struct ph_cmddef ph_commands[] = {
 			"object.",
 		.opts = roots_opts,
 		.run = ph_run_roots,
+	},
+	{
+		.name = "retained",
+		.operand = "ADDR",
+		.operand_required = true,
+		.operand_complete = PH_COMPLETE_EXPR,
+		.summary = "what deleting the object would free: its retained "
+			   "size",
+		.help = "The objects ADDR dominates (every path from a root to "
+			"them passes through it, ADDR included): what deleting "
+			"it would free, their count and sys.getsizeof() bytes; "
+			"its own size; its immediate dominator (the nearest "
+			"object every path to it passes through, or the roots "
+			"themselves); and the shortest path from a root to it. "
+			"Weak references keep nothing alive.",
+		.opts = no_opts,
+		.run = ph_run_retained,
+	},
+	{
+		.name = "dominators",
+		.summary = "what holds the memory: the largest retained sizes",
+		.help = "The objects that retain the most (the dominator "
+			"tree's largest nodes, at any depth), largest first, "
+			"each with its own size, its retained objects and "
+			"bytes, "
+			"its share of the heap and the shortest path from a "
+			"root to it. With --tree ADDR, the dominator tree "
+			"below "
+			"ADDR instead: what it retains, object by object. The "
+			"tree starts at the roots; objects no root reaches "
+			"hang "
+			"under a root of their own, 'unreachable'.",
+		.opts = dominators_opts,
+		.run = ph_run_dominators,
+	},
+	{
+		.name = "leaks",
+		.summary = "leak suspects: what retains most of the heap, and "
+			   "where it accumulates",
+		.help = "Objects that retain at least P percent of the heap "
+			"(the largest nodes at the top of the dominator tree), "
+			"each followed down the tree to its accumulation "
+			"point: "
+			"down while one object retains at least 80% of the one "
+			"above, stopping at the object whose retained bytes "
+			"spread over many children (a dict or list holding "
+			"thousands of objects of one type), or at the first "
+			"object of a chain (a type met 8 times on the way). "
+			"Where an accumulation point splits into several "
+			"children that each retain P percent, each is a "
+			"suspect "
+			"of its own. Largest first.",
+		.opts = leaks_opts,
+		.run = ph_run_leaks,
 	},
 	{
 		.name = "cycles",
@@ -320,6 +458,45 @@ const struct ph_cmddef ph_commands[] = {
 			"version.",
 		.opts = no_opts,
 		.run = ph_run_info,
+	},
+	{
+		.name = "snapshot",
+		.operand = "[FILE]",
+		.operand_complete = PH_COMPLETE_FILE,
+		.summary = "save what a later diff needs to a file",
+		.help = "Writes a snapshot of the heap to FILE (--output "
+			"FILE): "
+			"the types, each object's address, type, size, GC "
+			"generation and a fingerprint of its contents, and the "
+			"tree of shortest paths from the roots with the names "
+			"of its containers; about 8 bytes per object, in a "
+			"versioned format (docs/design.md). `diff` takes it in "
+			"place of a core, for as long as it is kept.",
+		.opts = snapshot_opts,
+		.run = ph_run_snapshot,
+	},
+	{
+		.name = "diff",
+		.operand = "[BEFORE [AFTER]]",
+		.operands_max = 2,
+		.operand_complete = PH_COMPLETE_FILE,
+		.summary = "what grew since BEFORE (a core or a snapshot), and "
+			   "where",
+		.help = "Compares the heap with BEFORE, a core or a snapshot "
+			"file of the same process taken earlier: objects and "
+			"bytes per type before and after, largest growth in "
+			"bytes first; then where it grew: for each type that "
+			"grew, the containers that gained the most new objects "
+			"of it, with their path from a root. Objects are "
+			"matched by address and type, and a block reused by a "
+			"new object counts as freed and new. Two processes "
+			"(two runs, two hosts) are compared by type only. "
+			"Without --core or --pid, BEFORE and AFTER are both "
+			"files; with --pid and --interval SECONDS, the process "
+			"is read twice, running in between.",
+		.opts = diff_opts,
+		.flags = PH_CMD_SESSION_OPTIONAL,
+		.run = ph_run_diff,
 	},
 	{
 		.name = "help",
@@ -473,6 +650,11 @@ static struct ph_error *parse(const struct ph_cmddef *cmd, int argc,
 		if (!option) {
 			if (stop_at_operand)
 				break;
+			if (ret->operand && !ret->operand2 &&
+			    cmd->operands_max >= 2) {
+				ret->operand2 = w;
+				continue;
+			}
 			if (ret->operand || !cmd->operand)
 				return ph_error_create(
 					PH_ERR_USAGE,
@@ -754,6 +936,8 @@ void ph_help_text(const struct ph_cmddef *c, struct ph_buf *b)
 		       "[ARGS]\n"
 		       "       py-heap --core CORE|--pid PID [--json] --batch "
 		       "FILE\n"
+		       "       py-heap [--json] diff BEFORE AFTER (two snapshots "
+		       "or cores)\n"
 		       "       py-heap help [COMMAND]\n"
 		       "\n"
 		       "Inspect the Python heap of a CPython process from its "
@@ -846,6 +1030,8 @@ static void command_json(const struct ph_cmddef *c, struct ph_json *j)
 	ph_json_bool(j, c->operand_required);
 	ph_json_key(j, "operand_complete");
 	ph_json_str(j, complete_names[c->operand_complete]);
+	ph_json_key(j, "operands_max");
+	ph_json_u64(j, c->operand ? (c->operands_max ? c->operands_max : 1) : 0);
 	ph_json_key(j, "needs_process");
 	ph_json_bool(j, !(c->flags & PH_CMD_NO_SESSION));
 	ph_json_key(j, "summary");
@@ -912,6 +1098,9 @@ static void man_page(struct ph_buf *b)
 		"\\fB\\-\\-core\\fR \\fICORE\\fR|\\fB\\-\\-pid\\fR "
 		"\\fIPID\\fR [\\fIOPTIONS\\fR] \\fB\\-\\-batch\\fR "
 		"\\fIFILE\\fR\n"
+		".br\n"
+		".B py\\-heap\n"
+		"\\fBdiff\\fR \\fIBEFORE\\fR \\fIAFTER\\fR\n"
 		".br\n"
 		".B py\\-heap help\n"
 		"[\\fICOMMAND\\fR]\n"
@@ -1118,7 +1307,8 @@ struct ph_error *ph_session_exec(struct ph_session *s, int argc,
 		a.json = json;
 		if (flags & PH_EXEC_CHECK)
 			return NULL;
-		if (!s && !help && !(c->flags & PH_CMD_NO_SESSION))
+		if (!s && !help &&
+		    !(c->flags & (PH_CMD_NO_SESSION | PH_CMD_SESSION_OPTIONAL)))
 			err = ph_error_create(PH_ERR_USAGE,
 					      "%s needs a core or a process "
 					      "(--core CORE or --pid PID)",

@@ -97,4 +97,42 @@ struct ph_error *ph_graph_cycles(struct ph_graph *g, struct ph_scc *ret_scc,
 size_t ph_graph_scc_loop(struct ph_graph *g, const struct ph_scc *sc,
 			 uint32_t first, uint32_t *loop, size_t max);
 
+/* ---- dominators (graph_dominators.c) ---- */
+
+/* The two virtual roots, as a dominator: the one above every root target,
+ * and the one the objects no root reaches hang under. */
+#define PH_DOM_ROOT (UINT32_MAX - 1)
+#define PH_DOM_UNREACHABLE (UINT32_MAX - 2)
+
+/* The dominator tree in its preorder: a node's subtree (its retained set)
+ * is the range of positions [pos, pos + count[pos]). Positions [0, nreach)
+ * are the roots' tree, [nreach, n) the unreachable objects'. */
+struct ph_domtree {
+	uint32_t n;
+	uint32_t nreach;
+	uint32_t *pos;	 /* by object: its position */
+	uint32_t *count; /* by position: objects retained (itself included) */
+	uint64_t *bytes; /* by position: their sys.getsizeof sum */
+	uint64_t total_bytes, reach_bytes;
+	uint32_t nodes;		      /* in the algorithm: non-leaves + 2 */
+	uint32_t unreachable_entries; /* objects the second root enters */
+};
+
+/* Lengauer-Tarjan on the strong references from the roots, iterative.
+ * Needs a complete graph (its roots and parent[]). */
+struct ph_error *ph_graph_dominators(const struct ph_graph *g,
+				     struct ph_domtree **ret);
+void ph_domtree_destroy(struct ph_domtree *d);
+
+/* The object at each position (malloc'ed; NULL when out of memory). */
+uint32_t *ph_domtree_order(const struct ph_domtree *d);
+/* The position of the node that dominates the one at p, or PH_DOM_ROOT /
+ * PH_DOM_UNREACHABLE. A walk back over the positions. */
+uint32_t ph_domtree_parent_pos(const struct ph_domtree *d, uint32_t p);
+/* The immediate dominator of obj: an object, PH_DOM_ROOT or
+ * PH_DOM_UNREACHABLE. Up to two passes over the objects. */
+uint32_t ph_domtree_dominator(const struct ph_domtree *d, uint32_t obj);
+/* Every object's immediate dominator, by object number (malloc'ed). */
+struct ph_error *ph_domtree_idoms(const struct ph_domtree *d, uint32_t **ret);
+
 #endif /* PH_GRAPH_H */

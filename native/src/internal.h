@@ -95,6 +95,11 @@ void ph_stage(const char *what);
 void ph_run_parallel(void *(*fn)(void *), void *ctx, size_t size, size_t n,
 		     bool threads);
 
+/* An array of bytes bytes for a large table (huge pages where the kernel
+ * gives them), freed with ph_big_free and the same size. Not zeroed. */
+void *ph_big_alloc(size_t bytes);
+void ph_big_free(void *p, size_t bytes);
+
 /* Grows *arr (of elem bytes each) so that it holds at least need elements. */
 struct ph_error *ph_grow(void **arr, size_t *cap, size_t need, size_t elem);
 

@@ -49,15 +49,21 @@ struct ph_error *ph_query_object(struct ph_session *s, const char *cmd,
 struct ph_types_opts {
 	uint64_t limit; /* rows kept whole; 0: all */
 	bool by_count;	/* else by bytes */
+	bool retained;	/* also what deleting each type's objects frees */
+	bool by_retained;
 };
 
 struct ph_type_row {
 	const char *name;
 	uint64_t count, bytes;
+	/* --retained: the union of the retained sets of the type's objects
+	 * (those no other object of the type dominates) */
+	uint64_t retained_objects, retained_bytes;
 };
 
 struct ph_types_result {
 	const char *python;
+	bool retained; /* the retained columns are filled */
 	uint64_t objects, bytes;
 	struct ph_type_row *rows; /* every type with objects, in order */
 	size_t nrows;
@@ -153,7 +159,8 @@ struct ph_show_result {
 	size_t repr;
 	struct ph_edge_row *refs; /* the referents kept */
 	size_t nrefs;
-	size_t refs_total; /* all of them */
+	size_t refs_total;			   /* all of them */
+	uint64_t retained_objects, retained_bytes; /* what it dominates */
 	struct ph_strings str;
 };
 
@@ -266,6 +273,129 @@ struct ph_path_result {
 struct ph_error *ph_query_path(struct ph_session *s, const char *addr,
 			       uint64_t all, struct ph_path_result **ret);
 void ph_path_result_destroy(struct ph_path_result *r);
+
+/* The shortest chain of strong references from a root to obj, as `path`
+ * gives it: its steps appended to *steps (capacity *cap), its labels and
+ * its root's name in str. ret->n is 0 when no root reaches obj. */
+struct ph_error *ph_query_add_path(struct ph_graph *g, uint32_t obj,
+				   struct ph_strings *str,
+				   struct ph_path_step **steps, size_t *nsteps,
+				   size_t *cap, struct ph_path *ret);
+
+/* ---- retained, dominators, leaks (query_retained.c) ---- */
+
+/* An object with what it retains, and the shortest path to it. */
+struct ph_dom_row {
+	struct ph_obj_ref obj;
+	uint64_t size;
+	uint64_t objects, bytes; /* retained: what it dominates, itself too */
+	bool reachable;		 /* a root reaches it: path is set */
+	struct ph_path path;	 /* in the result's steps and strings */
+};
+
+struct ph_retained_result {
+	struct ph_dom_row row;
+	uint64_t heap_objects, heap_bytes;
+	/* its immediate dominator: an object, or one of the virtual roots */
+	enum {
+		PH_DOMINATOR_OBJECT,
+		PH_DOMINATOR_ROOT,
+		PH_DOMINATOR_UNREACHABLE
+	} dominator_kind;
+	struct ph_obj_ref dominator;
+	struct ph_path_step *steps;
+	size_t nsteps;
+	struct ph_strings str;
+};
+
+struct ph_error *ph_query_retained(struct ph_session *s, const char *addr,
+				   struct ph_retained_result **ret);
+void ph_retained_result_destroy(struct ph_retained_result *r);
+
+struct ph_dominators_opts {
+	uint64_t limit;	    /* rows, or children per node; 0: all */
+	const char *type;   /* only objects of that type; NULL: all */
+	uint64_t min_bytes; /* only objects retaining at least that */
+	const char *tree;   /* ADDR, "root" or "unreachable": the subtree */
+	uint64_t depth;	    /* levels of the subtree below it */
+	const char *export_path; /* write the graph and every dominator */
+};
+
+/* A node of a subtree of the dominator tree: node 0 is its top. */
+struct ph_dom_node {
+	struct ph_dom_row row; /* its path: only if has_path */
+	bool virtual_root;     /* the top is "root" or "unreachable" */
+	bool has_path;	       /* the top, and the children of a virtual root */
+	size_t first_child, next_sibling; /* PH_NO_NODE: none */
+	uint64_t children;		  /* all its children */
+	uint64_t more;			  /* children not shown (--limit) */
+	bool expanded;			  /* within --depth */
+};
+
+struct ph_dominators_result {
+	uint64_t objects, bytes; /* the heap's */
+	uint64_t reach_objects, reach_bytes;
+	uint64_t matching;	 /* objects that match, before --limit */
+	struct ph_dom_row *rows; /* the largest first */
+	size_t nrows;
+	bool tree;
+	struct ph_dom_node *nodes; /* --tree */
+	size_t nnodes;
+	const char *export_path; /* --export: written there */
+	uint64_t exported_edges;
+	struct ph_path_step *steps;
+	size_t nsteps;
+	struct ph_strings str;
+};
+
+struct ph_error *ph_query_dominators(struct ph_session *s,
+				     const struct ph_dominators_opts *o,
+				     struct ph_dominators_result **ret);
+void ph_dominators_result_destroy(struct ph_dominators_result *r);
+
+/* Leak suspects: objects retaining at least min_share percent of the
+ * heap, each followed down the dominator tree to where it accumulates
+ * (docs/manual.md, "leaks"). */
+#define PH_LEAK_DESCEND_PERCENT 80 /* down while a child retains this much */
+#define PH_LEAK_CHAIN 8		   /* a type met this often: a chain */
+#define PH_LEAK_STEPS_MAX 4096	   /* at most this far down */
+
+struct ph_leaks_opts {
+	uint64_t limit;
+	double min_share; /* percent */
+};
+
+struct ph_leak_suspect {
+	struct ph_dom_row row;	   /* the suspect */
+	struct ph_dom_row acc;	   /* its accumulation point */
+	uint32_t depth;		   /* steps from the suspect down to it */
+	uint64_t children_total;   /* objects it immediately dominates */
+	const char *children_type; /* of those, the type retaining most */
+	uint64_t children, children_bytes, children_objects;
+};
+
+struct ph_leaks_result {
+	uint64_t objects, bytes;
+	double min_share;
+	uint64_t threshold;		  /* bytes: min_share of the heap */
+	struct ph_leak_suspect *suspects; /* the largest first */
+	size_t nsuspects, total;
+	struct ph_path_step *steps;
+	size_t nsteps;
+	struct ph_strings str;
+};
+
+struct ph_error *ph_query_leaks(struct ph_session *s,
+				const struct ph_leaks_opts *o,
+				struct ph_leaks_result **ret);
+void ph_leaks_result_destroy(struct ph_leaks_result *r);
+
+/* types --retained: by row (rows as ph_query_types makes them, row_of[]
+ * the row of each type number), the retained objects and bytes of the
+ * objects no other object of the row dominates. */
+struct ph_error *ph_query_retained_by_type(struct ph_session *s,
+					   const uint32_t *row_of,
+					   struct ph_type_row *rows);
 
 /* ---- cycles ---- */
 struct ph_cycles_opts {
@@ -382,5 +512,82 @@ struct ph_error *ph_query_refcheck(struct ph_session *s,
 				   const struct ph_refcheck_opts *o,
 				   struct ph_refcheck_result **ret);
 void ph_refcheck_result_destroy(struct ph_refcheck_result *r);
+
+/* ---- snapshot ---- */
+struct ph_snapshot_result {
+	const char *output;
+	size_t source, python; /* in str */
+	uint64_t objects, bytes, types, roots, named;
+	uint64_t file_bytes;
+	struct ph_strings str;
+};
+
+/* Saves the session's heap and its shortest-path tree to path. */
+struct ph_error *ph_query_snapshot(struct ph_session *s, const char *path,
+				   struct ph_snapshot_result **ret);
+void ph_snapshot_result_destroy(struct ph_snapshot_result *r);
+
+/* ---- diff ---- */
+struct ph_diff_opts {
+	const char *before;  /* a core or a snapshot file; NULL with interval */
+	const char *after;   /* likewise, when there is no session */
+	double interval;     /* > 0: the session's process read again, that
+				many seconds after it was first read */
+	uint64_t containers; /* named for each type that grew */
+};
+
+struct ph_diff_side {
+	const char *kind; /* "core", "snapshot" or "process" */
+	size_t source;	  /* what was given (a path, "process 1234") */
+	size_t of;	  /* a snapshot: what it was taken of; else 0 */
+	size_t python;
+	int64_t pid;	 /* 0: unknown */
+	int64_t time_us; /* when it was read; 0: unknown */
+	double paused_ms;
+	uint64_t objects, bytes;
+	bool partial;
+	size_t notes, nnotes; /* result->notes[notes..]: a session of its own */
+};
+
+struct ph_diff_row {
+	size_t name; /* in str */
+	uint64_t count_before, count_after, bytes_before, bytes_after;
+	uint64_t new_objects, freed_objects; /* matched by address */
+	uint64_t new_unreachable;	     /* new objects no root reaches */
+};
+
+/* A container that gained new objects of a type: the nearest object, on
+ * each new object's shortest path from a root, that existed before (or
+ * the root itself, when none did). */
+struct ph_diff_container {
+	size_t row; /* the type's row */
+	uint64_t count, bytes;
+	bool is_root;  /* held by a root directly: no object */
+	uint64_t addr; /* the object (not a root) */
+	size_t type;   /* its type's name, in str */
+	size_t path;   /* from its root, in str; 0 (""): unknown */
+};
+
+struct ph_diff_result {
+	struct ph_diff_side before, after;
+	bool same_process; /* objects matched by address */
+	size_t differ;	   /* why not, in str */
+	uint64_t new_objects, freed_objects, kept_objects, reused;
+	struct ph_diff_row *rows; /* every type that changed, largest growth
+				     in bytes first */
+	size_t nrows;
+	uint64_t unchanged_types;
+	struct ph_diff_container *grew; /* by row, most new objects first */
+	size_t ngrew;
+	bool containers_known; /* the after side had its tree */
+	size_t *notes;	       /* offsets in str */
+	size_t nnotes;
+	struct ph_strings str;
+};
+
+struct ph_error *ph_query_diff(struct ph_session *s,
+			       const struct ph_diff_opts *o,
+			       struct ph_diff_result **ret);
+void ph_diff_result_destroy(struct ph_diff_result *r);
 
 #endif /* PH_QUERY_H */

@@ -66,6 +66,14 @@ static int row_by_bytes(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+static int row_by_retained(const void *a, const void *b)
+{
+	const struct ph_type_row *x = a, *y = b;
+	if (x->retained_bytes != y->retained_bytes)
+		return x->retained_bytes > y->retained_bytes ? -1 : 1;
+	return row_by_bytes(a, b);
+}
+
 static int row_by_count(const void *a, const void *b)
 {
 	const struct ph_type_row *x = a, *y = b;
@@ -85,6 +93,7 @@ struct ph_error *ph_query_types(struct ph_session *s,
 		return err;
 	struct ph_heap *h = s->heap;
 	struct ph_types_result *r = calloc(1, sizeof(*r));
+	uint32_t *row_of = NULL;
 	uint64_t *count = calloc(h->ntypes + 1, sizeof(*count));
 	uint64_t *bytes = calloc(h->ntypes + 1, sizeof(*bytes));
 	if (!r || !count || !bytes) {
@@ -102,7 +111,9 @@ struct ph_error *ph_query_types(struct ph_session *s,
 	 * they would in objgraph's or the user's own count by name. */
 	struct ph_u64map by_name;
 	ph_u64map_init(&by_name);
-	if (!(r->rows = calloc(h->ntypes + 1, sizeof(*r->rows)))) {
+	if (!(r->rows = calloc(h->ntypes + 1, sizeof(*r->rows))) ||
+	    (o->retained &&
+	     !(row_of = calloc(h->ntypes + 1, sizeof(*row_of))))) {
 		err = ph_error_nomem();
 		goto fail;
 	}
@@ -118,6 +129,8 @@ struct ph_error *ph_query_types(struct ph_session *s,
 		if (row && !strcmp(r->rows[*row].name, name)) {
 			r->rows[*row].count += count[i];
 			r->rows[*row].bytes += bytes[i];
+			if (row_of)
+				row_of[i] = *row;
 			continue;
 		}
 		if (!row && (err = ph_u64map_put(&by_name, key,
@@ -125,12 +138,23 @@ struct ph_error *ph_query_types(struct ph_session *s,
 			ph_u64map_free(&by_name);
 			goto fail;
 		}
+		if (row_of)
+			row_of[i] = (uint32_t)r->nrows;
 		r->rows[r->nrows++] = (struct ph_type_row){
 			.name = name, .count = count[i], .bytes = bytes[i]};
 	}
 	ph_u64map_free(&by_name);
+	if (row_of) {
+		if ((err = ph_query_retained_by_type(s, row_of, r->rows)))
+			goto fail;
+		r->retained = true;
+	}
+	free(row_of);
+	row_of = NULL;
 	qsort(r->rows, r->nrows, sizeof(*r->rows),
-	      o->by_count ? row_by_count : row_by_bytes);
+	      o->by_count      ? row_by_count
+	      : o->by_retained ? row_by_retained
+			       : row_by_bytes);
 	r->shown = o->limit && o->limit < r->nrows ? o->limit : r->nrows;
 	for (size_t i = r->shown; i < r->nrows; i++) {
 		r->rest_count += r->rows[i].count;
@@ -141,6 +165,7 @@ struct ph_error *ph_query_types(struct ph_session *s,
 	*ret = r;
 	return NULL;
 fail:
+	free(row_of);
 	free(count);
 	free(bytes);
 	ph_types_result_destroy(r);

@@ -111,6 +111,12 @@ struct ph_error *ph_query_show(struct ph_session *s,
 	r->found_by = found_by(h->flags[ob]);
 	r->reachable = g->parent[ob] != PH_NONE;
 	r->referrers = g->rev_off[ob + 1] - g->rev_off[ob];
+	if ((err = ph_session_dominators(s))) {
+		free(r);
+		return err;
+	}
+	r->retained_objects = s->dom->count[s->dom->pos[ob]];
+	r->retained_bytes = s->dom->bytes[s->dom->pos[ob]];
 	struct refs_ctx c = {.h = h,
 			     .str = &r->str,
 			     .max = o->limit ? o->limit : SIZE_MAX,
@@ -499,6 +505,46 @@ static void more_paths(struct path_build *b, uint32_t o, uint32_t root,
 	}
 	free(cand);
 	free(dep);
+}
+
+struct ph_error *ph_query_add_path(struct ph_graph *g, uint32_t obj,
+				   struct ph_strings *str,
+				   struct ph_path_step **steps, size_t *nsteps,
+				   size_t *cap, struct ph_path *ret)
+{
+	*ret = (struct ph_path){.first = *nsteps};
+	if (g->parent[obj] == PH_NONE)
+		return NULL;
+	size_t max = (size_t)ph_graph_depth(g, obj) + 2;
+	uint32_t *p = malloc(max * sizeof(*p));
+	struct ph_error *err = NULL;
+	if (!p)
+		return ph_error_nomem();
+	uint32_t root;
+	size_t n = chain(g, obj, p, max, &root);
+	if ((err = ph_grow((void **)steps, cap, *nsteps + n,
+			   sizeof(**steps)))) {
+		free(p);
+		return err;
+	}
+	const char *rname = root != PH_NONE ? g->roots[root].name : "?";
+	ret->root = ph_strings_add(str, rname, strlen(rname));
+	ret->n = n;
+	struct ph_buf tmp;
+	ph_buf_init(&tmp);
+	for (size_t i = 0; i < n; i++) {
+		tmp.len = 0;
+		if (i)
+			ph_graph_label(g, p[i - 1], p[i], &tmp);
+		(*steps)[(*nsteps)++] = (struct ph_path_step){
+			.obj = obj_ref(g->h, p[i]),
+			.via = ph_strings_add(str, tmp.data, i ? tmp.len : 0)};
+	}
+	if (tmp.failed || str->buf.failed)
+		err = ph_error_nomem();
+	ph_buf_free(&tmp);
+	free(p);
+	return err;
 }
 
 struct ph_error *ph_query_path(struct ph_session *s, const char *addr,

@@ -9,14 +9,28 @@
 
 /* ---- types --------------------------------------------------------------- */
 
+/* --retained: the retained bytes column, before the type */
+static void retained_cell(const struct ph_types_result *r, uint64_t v,
+			  bool blank, struct ph_buf *out)
+{
+	char c[32];
+	if (r->retained)
+		ph_buf_printf(out, " %15s", blank ? "" : ph_fmt_count(v, c));
+}
+
 static void types_text(const struct ph_types_result *r, struct ph_buf *out)
 {
 	char c[32], b[32];
-	ph_buf_printf(out, "%12s %15s  %s\n", "COUNT", "BYTES", "TYPE");
+	ph_buf_printf(out, "%12s %15s", "COUNT", "BYTES");
+	if (r->retained)
+		ph_buf_printf(out, " %15s", "RETAINED");
+	ph_buf_printf(out, "  %s\n", "TYPE");
 	for (size_t i = 0; i < r->shown; i++) {
 		const struct ph_type_row *t = &r->rows[i];
-		ph_buf_printf(out, "%12s %15s  ", ph_fmt_count(t->count, c),
+		ph_buf_printf(out, "%12s %15s", ph_fmt_count(t->count, c),
 			      ph_fmt_count(t->bytes, b));
+		retained_cell(r, t->retained_bytes, false, out);
+		ph_buf_puts(out, "  ");
 		ph_text_puts(out, t->name);
 		ph_buf_putc(out, '\n');
 	}
@@ -24,14 +38,21 @@ static void types_text(const struct ph_types_result *r, struct ph_buf *out)
 		char t[64];
 		snprintf(t, sizeof(t), "(%zu other types)",
 			 r->nrows - r->shown);
-		ph_buf_printf(out, "%12s %15s  %s\n",
-			      ph_fmt_count(r->rest_count, c),
-			      ph_fmt_count(r->rest_bytes, b), t);
+		ph_buf_printf(out, "%12s %15s", ph_fmt_count(r->rest_count, c),
+			      ph_fmt_count(r->rest_bytes, b));
+		retained_cell(r, 0, true, out);
+		ph_buf_printf(out, "  %s\n", t);
 	}
 	char tt[64];
 	snprintf(tt, sizeof(tt), "total (%zu types)", r->nrows);
-	ph_buf_printf(out, "%12s %15s  %s\n", ph_fmt_count(r->objects, c),
-		      ph_fmt_count(r->bytes, b), tt);
+	ph_buf_printf(out, "%12s %15s", ph_fmt_count(r->objects, c),
+		      ph_fmt_count(r->bytes, b));
+	retained_cell(r, 0, true, out);
+	ph_buf_printf(out, "  %s\n", tt);
+	if (r->retained)
+		ph_buf_puts(out, "RETAINED: what deleting every object of the "
+				 "type would free (at least): what its objects "
+				 "retain, each object once\n");
 }
 
 static void types_json(const struct ph_types_result *r, struct ph_json *j)
@@ -52,6 +73,12 @@ static void types_json(const struct ph_types_result *r, struct ph_json *j)
 		ph_json_u64(j, r->rows[i].count);
 		ph_json_key(j, "bytes");
 		ph_json_u64(j, r->rows[i].bytes);
+		if (r->retained) {
+			ph_json_key(j, "retained_objects");
+			ph_json_u64(j, r->rows[i].retained_objects);
+			ph_json_key(j, "retained_bytes");
+			ph_json_u64(j, r->rows[i].retained_bytes);
+		}
 		ph_json_object_end(j);
 	}
 	ph_json_array_end(j);
@@ -60,10 +87,19 @@ static void types_json(const struct ph_types_result *r, struct ph_json *j)
 struct ph_error *ph_run_types(struct ph_session *s, const struct ph_args *a,
 			      struct ph_out *out)
 {
+	bool retained = ph_args_flag(a, "--retained");
+	const char *sort =
+		ph_args_str(a, "--sort", retained ? "retained" : "size");
 	struct ph_types_opts o = {
 		.limit = ph_args_num(a, "--limit", out->json ? 0 : 25),
-		.by_count = !strcmp(ph_args_str(a, "--sort", "size"), "count"),
+		.by_count = !strcmp(sort, "count"),
+		.retained = retained,
+		.by_retained = !strcmp(sort, "retained"),
 	};
+	if (o.by_retained && !retained)
+		return ph_error_create(PH_ERR_USAGE,
+				       "types: --sort retained needs "
+				       "--retained");
 	struct ph_types_result *r;
 	struct ph_error *err = ph_query_types(s, &o, &r);
 	if (err)

@@ -59,6 +59,13 @@ struct ph_error *ph_run_show(struct ph_session *s, const struct ph_args *a,
 		ph_json_array_end(j);
 		ph_json_key(j, "referents_total");
 		ph_json_u64(j, r->refs_total);
+		ph_json_key(j, "retained");
+		ph_json_object_begin(j);
+		ph_json_key(j, "objects");
+		ph_json_u64(j, r->retained_objects);
+		ph_json_key(j, "bytes");
+		ph_json_u64(j, r->retained_bytes);
+		ph_json_object_end(j);
 	} else {
 		struct ph_buf *b = out->buf;
 		char sz[32];
@@ -68,6 +75,12 @@ struct ph_error *ph_run_show(struct ph_session *s, const struct ph_args *a,
 		ph_text_puts(b, ph_strings_get(st, r->repr));
 		ph_buf_printf(b, "\n  size:       %s bytes (sys.getsizeof)\n",
 			      ph_fmt_count(r->size, sz));
+		char ro[32];
+		ph_buf_printf(b,
+			      "  retained:   %s bytes in %s objects (what "
+			      "deleting it would free)\n",
+			      ph_fmt_count(r->retained_bytes, sz),
+			      ph_fmt_count(r->retained_objects, ro));
 		ph_buf_printf(b, "  refcount:   %lld\n",
 			      (long long)r->refcount);
 		ph_buf_printf(b, "  gc:         %s\n", r->gc);

@@ -41,10 +41,12 @@ struct ph_session {
 	struct ph_runtime *rt;
 	struct ph_heap *heap;	/* built on first use, kept */
 	struct ph_graph *graph; /* likewise */
+	struct ph_domtree *dom; /* likewise: the dominator tree */
 	struct ph_note *notes;
 	size_t nnotes, notes_cap;
 	struct ph_buf notes_text; /* "py-heap: message\n" each */
 	bool partial;		  /* damaged input: the answer is incomplete */
+	double opened_at; /* when (s since 1970): a live process's reading */
 };
 
 void ph_session_note(struct ph_session *s, enum ph_note_code code,
@@ -60,5 +62,7 @@ struct ph_error *ph_session_heap(struct ph_session *s);
 struct ph_error *ph_session_graph(struct ph_session *s);
 /* At least the referents (cycles): the rest is built when asked for. */
 struct ph_error *ph_session_graph_edges(struct ph_session *s);
+/* The whole graph and its dominator tree, built once per session. */
+struct ph_error *ph_session_dominators(struct ph_session *s);
 
 #endif /* PH_SESSION_H */

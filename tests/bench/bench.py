@@ -11,7 +11,7 @@ For each size N (objects) in --sizes:
   3. run py-heap on the core, under /usr/bin/time -v (wall clock, peak RSS),
      with PYHEAP_TIMING=1 (the stages of the object enumeration):
        types, summary, referrers ADDR, path ADDR, cycles --unreachable,
-       refcheck
+       refcheck, dominators, leaks
   4. print one table per size, and write WORK/bench-results.md and
      WORK/bench-results.json.
 
@@ -194,6 +194,19 @@ def make_core(size, d, force):
         log("size %s: core taken (%.1f s, %.0f MiB); heap.py times "
             "gc.collect()" % (fmt_n(size), gcore_s,
                               os.path.getsize(core) / MiB))
+        # the second core, of the grown heap (diff)
+        wait_for(os.path.join(d, "ready2"), proc, t_build * 3, "ready2")
+        core2 = os.path.join(d, "core2")
+        rc, out, err = run(["gcore", "-o", core2, str(proc.pid)],
+                           timeout=max(300, size // 10000))
+        produced = os.path.join(d, "core2.%d" % proc.pid)
+        if rc != 0 or not os.path.exists(produced):
+            raise BenchError("gcore failed (%d): %s"
+                             % (rc, (err or b"").decode(errors="replace")[-2000:]))
+        os.rename(produced, core2)
+        open(os.path.join(d, "core2-taken"), "w").close()
+        log("size %s: second core taken (%.0f MiB)"
+            % (fmt_n(size), os.path.getsize(core2) / MiB))
         try:
             proc.wait(timeout=t_build * 3)
         except subprocess.TimeoutExpired:
@@ -210,7 +223,10 @@ def make_core(size, d, force):
     finally:
         if proc.stderr:
             proc.stderr.close()
+    with open(os.path.join(d, "inproc-grow.json")) as f:
+        grow = json.load(f)
     meta = {"key": key, "core": core, "core_bytes": os.path.getsize(core),
+            "core2": core2, "grow": grow,
             "gcore_s": gcore_s, "inproc": inproc, "inproc_gc": inproc_gc}
     with open(meta_path, "w") as f:
         json.dump(meta, f, indent=1, sort_keys=True)
@@ -310,6 +326,16 @@ def summarize_result(name, path):
     elif name == "refcheck":
         for k in ("checked", "excess_objects", "deficit_objects"):
             s[k] = data.get(k)
+    elif name == "dominators":
+        rows = data.get("dominators", [])
+        s["objects"] = data.get("objects")
+        s["top"] = [(r["type"], r["share"]) for r in rows[:3]]
+    elif name == "leaks":
+        sus = data.get("suspects", [])
+        s["suspects"] = len(sus)
+        s["top"] = [(x["type"], x["share"],
+                     x["accumulation"]["children_type"],
+                     x["accumulation"]["children"]) for x in sus[:3]]
     return s
 
 
@@ -348,6 +374,8 @@ def bench_size(args, size):
         ("cycles", ["cycles", "--unreachable"], True),
         ("cycles_text", ["cycles", "--unreachable"], False),
         ("refcheck", ["refcheck"], True),
+        ("dominators", ["dominators"], True),
+        ("leaks", ["leaks"], True),
     ]
     timeout = max(600, size // 1000000 * 300)
     results = {}
@@ -361,11 +389,40 @@ def bench_size(args, size):
         r["result"] = summarize_result(name, out_path) if json_out else {}
         results[name] = r
         log("  %.2f s, %.0f MiB" % (r["wall"], r["rss_mib"]))
+    # snapshot and diff: the second core is the grown heap; its cold
+    # types is the other half of diff's baseline
+    core2 = meta["core2"]
+    snap = os.path.join(d, "core.snap")
+    for name, on, cargs, json_out in (
+            ("types2", core2, ["types"], True),
+            ("snapshot", core, ["snapshot", "--output", snap], True),
+            ("diff", core2, ["diff", core], True),
+            ("diff_snap", core2, ["diff", snap], True)):
+        log("size %s: py-heap --core %s %s" % (
+            fmt_n(size), os.path.basename(on), " ".join(cargs)))
+        out_path = os.path.join(d, "out-%s.json" % name)
+        r = median_run(args.bin, on, cargs, timeout, out_path, args.repeat,
+                       json_out)
+        with open(out_path) as f:
+            o = json.load(f)
+        if name == "snapshot":
+            r["result"] = {"objects": o["objects"],
+                           "file_bytes": o["file_bytes"]}
+        elif name.startswith("diff"):
+            r["result"] = {k: o.get(k) for k in (
+                "new_objects", "freed_objects", "kept_objects",
+                "reused_addresses")}
+            r["result"]["grew_in"] = o.get("grew_in", [])[:3]
+        else:
+            r["result"] = summarize_result("types", out_path)
+        results[name] = r
+        log("  %.2f s, %.0f MiB" % (r["wall"], r["rss_mib"]))
     results["session"] = session_run(args.bin, core, addr, d, timeout)
     log("  session: index %.2f s, referrers %.4f s, path %.4f s" % (
         results["session"]["index_s"], results["session"]["referrers_s"],
         results["session"]["path_s"]))
     return {"size": size, "core_bytes": meta["core_bytes"],
+            "grow": meta.get("grow"),
             "gcore_s": meta["gcore_s"], "inproc": inproc, "inproc_gc": igc,
             "py_heap": results, "when": time.strftime("%Y-%m-%d %H:%M:%S"),
             "bin_mtime": os.stat(args.bin).st_mtime, "repeat": args.repeat}
@@ -377,8 +434,8 @@ def session_run(binary, core, addr, d, timeout):
     cmds = os.path.join(d, "session.txt")
     with open(cmds, "w") as f:
         f.write("types\nreferrers %s\npath %s\nreferrers %s\npath %s\n"
-                "cycles --unreachable --limit 20\nrefcheck\n"
-                % (addr, addr, addr, addr))
+                "cycles --unreachable --limit 20\nrefcheck\ndominators\n"
+                "leaks\nretained %s\n" % (addr, addr, addr, addr, addr))
     env = dict(os.environ, PYHEAP_TIMING="1")
     t0 = time.time()
     r = subprocess.run([binary, "--core", core, "--batch", cmds],
@@ -390,8 +447,12 @@ def session_run(binary, core, addr, d, timeout):
         m = re.match(r"py-heap: (.*?)\s+([0-9.]+) ms$", line)
         if m:
             stages.append((m.group(1).strip(), float(m.group(2)) / 1000))
-    heap = sum(t for n, t in stages if not n.startswith(("graph:", "command")))
+    heap = sum(t for n, t in stages if not n.startswith(
+        ("graph:", "command", "dominators:")))
     graph = sum(t for n, t in stages if n.startswith("graph:"))
+    # the dominator tree, built once, inside the first command that needs
+    # it (dominators): its own stages
+    dom = sum(t for n, t in stages if n.startswith("dominators:"))
     cmds_t = [(n[len("command "):], t) for n, t in stages
               if n.startswith("command ")]
     def nth(name, k):
@@ -401,7 +462,14 @@ def session_run(binary, core, addr, d, timeout):
             "index_s": heap + graph, "stages": stages,
             # the second referrers and path: after the index
             "referrers_s": nth("referrers", 1), "path_s": nth("path", 1),
-            "cycles_s": nth("cycles", 0), "refcheck_s": nth("refcheck", 0)}
+            "cycles_s": nth("cycles", 0), "refcheck_s": nth("refcheck", 0),
+            "dom_tree_s": dom,
+            "dom_stages": [(n, t) for n, t in stages
+                           if n.startswith("dominators:")],
+            # (a command's stage is its time after the last stage inside
+            # it: dominators' is the query, after the tree it built)
+            "dominators_s": nth("dominators", 0),
+            "leaks_s": nth("leaks", 0), "retained_s": nth("retained", 0)}
 
 
 def callgrind(args, size):
@@ -486,6 +554,8 @@ def table(res):
         ("cycles --unreachable (text: 20 cycles)", "cycles_text",
          "gc.collect()", ig.get("gc_collect_s")),
         ("refcheck", "refcheck", "-", None),
+        ("dominators", "dominators", "-", None),
+        ("leaks", "leaks", "-", None),
     ]
     L = []
     L.append("### %s objects (heap.py %d)" % (fmt_n(size), size))
@@ -527,9 +597,40 @@ def table(res):
                 ("path ADDR after the index", se["path_s"], "-", None),
                 ("cycles --unreachable after the index", se["cycles_s"],
                  "gc.collect()", ig.get("gc_collect_s")),
-                ("refcheck after the index", se["refcheck_s"], "-", None)):
+                ("refcheck after the index", se["refcheck_s"], "-", None),
+                ("dominator tree after the index", se.get("dom_tree_s"),
+                 "-", None),
+                ("dominators after the tree", se.get("dominators_s"), "-",
+                 None),
+                ("leaks after the tree", se.get("leaks_s"), "-", None),
+                ("retained ADDR after the tree", se.get("retained_s"), "-",
+                 None)):
             L.append("| %s | %s | %s | %s | %s |" % (
                 label, fmt_s(v), what, fmt_s(ips), fmt_ratio(ratio(v, ips))))
+    dom, le, cy, pa = (ph.get("dominators"), ph.get("leaks"),
+                       ph.get("cycles"), ph.get("path"))
+    if se and se.get("dom_tree_s") is not None and objs:
+        L.append("")
+        L.append("- dominator tree (in one session, after the index): "
+                 "%s s, %s s per million objects (%s)." % (
+                     fmt_s(se["dom_tree_s"]),
+                     fmt_s(se["dom_tree_s"] / (objs / 1e6)),
+                     ", ".join("%s %s s" % (n[len("dominators: "):],
+                                            fmt_s(t))
+                               for n, t in se.get("dom_stages", []))))
+    if dom and pa and objs:
+        L.append("- dominators' memory: peak RSS %.1f MiB above path's "
+                 "(the index alone), %.1f bytes per object; anon %.1f MiB "
+                 "above, %.1f bytes per object." % (
+                     dom["rss_mib"] - pa["rss_mib"],
+                     (dom["rss_mib"] - pa["rss_mib"]) * MiB / objs,
+                     dom["anon_mib"] - pa["anon_mib"],
+                     (dom["anon_mib"] - pa["anon_mib"]) * MiB / objs))
+    if le and cy:
+        L.append("- cold leaks / cold cycles --unreachable: %.2f s / %.2f s "
+                 "= %.2fx." % (le["wall"], cy["wall"],
+                               le["wall"] / cy["wall"]))
+    L += diff_lines(res, objs)
     L.append("")
     L.append("- index build (est.) = referrers - types: every py-heap run "
              "enumerates the heap again and graph commands rebuild the whole "
@@ -584,6 +685,66 @@ def table(res):
     if res.get("repeat", 1) > 1:
         L.append("- py-heap times are the median of %d runs." % res["repeat"])
     L.append("")
+    return L
+
+
+def diff_lines(res, objs):
+    """snapshot and diff: their times, the file's size, the ratios."""
+    ph = res["py_heap"]
+    if "diff" not in ph:
+        return []
+    t1, t2 = ph["types"], ph["types2"]
+    sn, df, ds = ph["snapshot"], ph["diff"], ph["diff_snap"]
+    n = sn["result"]["objects"]
+    n2 = t2["result"].get("objects")
+    snap_stages = sum(s for name, s in sn["stages"]
+                      if name.startswith("snapshot:"))
+    graph = sum(s for name, s in sn["stages"] if name.startswith("graph:"))
+    L = ["", "snapshot and diff (the second core: the heap grown by %s "
+         "nodes and %s chunks of 1,000 dropped; %s objects):" % (
+             fmtc((res.get("grow") or {}).get("grown_nodes")),
+             fmtc((res.get("grow") or {}).get("dropped_chunks")), fmtc(n2)),
+         "",
+         "| measurement | py-heap s | user+sys s | peak RSS MiB | per 1M "
+         "objects s | ratio |",
+         "|---|---:|---:|---:|---:|---|"]
+    per_m = lambda v: v / (n / 1e6) if n else None
+    L.append("| types (second core, cold) | %s | %s | %.0f | %s | - |" % (
+        fmt_s(t2["wall"]), fmt_s(t2["user"] + t2["sys"]), t2["rss_mib"],
+        fmt_s(per_m(t2["wall"]))))
+    L.append("| snapshot --output FILE (heap, index, file) | %s | %s | %.0f | "
+             "%s | - |" % (fmt_s(sn["wall"]), fmt_s(sn["user"] + sn["sys"]),
+                           sn["rss_mib"], fmt_s(per_m(sn["wall"]))))
+    L.append("| snapshot's own stages (objects, fingerprints, tree, names, "
+             "encode, write) | %s | | | %s | - |" % (
+                 fmt_s(snap_stages), fmt_s(per_m(snap_stages))))
+    base = t1["wall"] + t2["wall"]
+    for label, r in (("diff CORE (two cores)", df),
+                     ("diff SNAPSHOT (a core and a file)", ds)):
+        L.append("| %s | %s | %s | %.0f | %s | %s of types on each "
+                 "(%s s + %s s) |" % (
+                     label, fmt_s(r["wall"]), fmt_s(r["user"] + r["sys"]),
+                     r["rss_mib"], fmt_s(per_m(r["wall"])),
+                     fmt_ratio(ratio(r["wall"], base)), fmt_s(t1["wall"]),
+                     fmt_s(t2["wall"])))
+    res_d = df["result"]
+    L.append("")
+    L.append("- snapshot file: %s (%.1f bytes/object); the index (graph, "
+             "paths) it needs took %s s of its run." % (
+                 fmt_bytes(sn["result"]["file_bytes"]),
+                 sn["result"]["file_bytes"] / n if n else 0, fmt_s(graph)))
+    L.append("- diff: %s new, %s freed, %s kept (%s addresses reused); where "
+             "it grew first: %s." % (
+                 fmtc(res_d.get("new_objects")),
+                 fmtc(res_d.get("freed_objects")),
+                 fmtc(res_d.get("kept_objects")),
+                 fmtc(res_d.get("reused_addresses")),
+                 "; ".join("%s +%s in %s" % (
+                     g["type"], fmtc(g["count_delta"]),
+                     g["container"]["path"]) for g in res_d.get("grew_in",
+                                                                [])[:2])))
+    L.append("- diff stages (PYHEAP_TIMING): " + ", ".join(
+        "%s %s s" % (nm, fmt_s(s)) for nm, s in df["stages"]) + ".")
     return L
 
 

@@ -110,6 +110,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	run(s, "summary", NULL, NULL);
 	run(s, "cycles", "--unreachable", NULL);
 	run(s, "refcheck", NULL, NULL);
+	run(s, "leaks", NULL, NULL);
+	run(s, "dominators", "--limit", "5");
+	run(s, "types", "--retained", NULL);
 	/* A few objects, all the way through. */
 	struct ph_heap *h = s->heap;
 	for (size_t k = 0; h && k < h->n && k < 2000; k += 97) {
@@ -120,6 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		run(s, "referrers", addr, NULL);
 		run(s, "path", addr, NULL);
 		run(s, "refcount", addr, NULL);
+		run(s, "retained", addr, NULL);
 	}
 	ph_session_destroy(s);
 	return 0;

@@ -339,12 +339,15 @@ class Run:
 def batch_lines(addrs):
     lines = ["types --limit 0", "summary", "cycles --unreachable --limit 20",
              "cycles --limit 5", "refcheck --limit 20", "info",
-             "list __main__.Victim --limit 5", "list dict --limit 5"]
+             "list __main__.Victim --limit 5", "list dict --limit 5",
+             "leaks", "dominators --limit 5", "types --retained --limit 5",
+             "dominators --tree root --depth 2 --limit 3"]
     for a in addrs:
         a = hex(a)
         lines += ["show %s" % a, "referents %s" % a, "referrers %s" % a,
                   "referrers %s --depth 16 --limit 5" % a, "path %s" % a,
-                  "refcount %s" % a]
+                  "refcount %s" % a, "retained %s" % a,
+                  "dominators --tree %s --depth 3 --limit 3" % a]
     return lines
 
 

@@ -464,6 +464,8 @@ int main(void)
 	ph_test_add_layout();
 	ph_test_add_objects();
 	ph_test_output_register();
+	ph_test_dominators_register();
+	ph_test_snapshot_register();
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned failed = CU_get_number_of_failures();

@@ -1,0 +1,901 @@
+/* query_retained.c - what holds the memory: retained, dominators (the
+ * largest retainers, a subtree, the export for the tests' oracle), leaks
+ * (the suspects and where they accumulate) and types --retained. The
+ * dominator tree itself is the graph layer's (graph_dominators.c), built
+ * once per session; these walk its positions: a node's subtree is the
+ * range [pos, pos + count), its children the subranges that start right
+ * after it, one after the other. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query.h"
+
+static struct ph_obj_ref obj_ref(struct ph_heap *h, uint32_t o)
+{
+	return (struct ph_obj_ref){.addr = h->addr[o],
+				   .type = tname(&h->types[h->tidx[o]])};
+}
+
+/* The objects at positions p[0..k) (sorted, distinct): one pass over the
+ * objects, a bit per position to skip the others. */
+static struct ph_error *objects_at(const struct ph_domtree *d,
+				   const uint32_t *p, size_t k, uint32_t *ret)
+{
+	if (!k)
+		return NULL;
+	uint8_t *bits = calloc(d->n / 8 + 1, 1);
+	if (!bits)
+		return ph_error_nomem();
+	for (size_t i = 0; i < k; i++)
+		bits[p[i] / 8] |= (uint8_t)(1u << (p[i] % 8));
+	for (uint32_t x = 0; x < d->n; x++) {
+		uint32_t q = d->pos[x];
+		if (!((bits[q / 8] >> (q % 8)) & 1))
+			continue;
+		size_t lo = 0, hi = k;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			if (p[mid] < q)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		ret[lo] = x;
+	}
+	free(bits);
+	return NULL;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Positions, sorted and made distinct in place; returns how many. */
+static size_t sort_unique(uint32_t *p, size_t k)
+{
+	if (!k)
+		return 0;
+	qsort(p, k, sizeof(*p), cmp_u32);
+	size_t m = 1;
+	for (size_t i = 1; i < k; i++)
+		if (p[i] != p[m - 1])
+			p[m++] = p[i];
+	return m;
+}
+
+/* A row: the object, what it retains, and (with_path) its path. */
+static struct ph_error *row_fill(struct ph_session *s, uint32_t obj,
+				 bool with_path, struct ph_strings *str,
+				 struct ph_path_step **steps, size_t *nsteps,
+				 size_t *cap, struct ph_dom_row *row)
+{
+	struct ph_heap *h = s->heap;
+	const struct ph_domtree *d = s->dom;
+	uint32_t p = d->pos[obj];
+	*row = (struct ph_dom_row){.obj = obj_ref(h, obj),
+				   .size = h->size[obj],
+				   .objects = d->count[p],
+				   .bytes = d->bytes[p],
+				   .reachable = p < d->nreach};
+	if (!with_path)
+		return NULL;
+	return ph_query_add_path(s->graph, obj, str, steps, nsteps, cap,
+				 &row->path);
+}
+
+/* ---- retained ADDR ------------------------------------------------------- */
+
+struct ph_error *ph_query_retained(struct ph_session *s, const char *addr,
+				   struct ph_retained_result **ret)
+{
+	uint32_t ob;
+	struct ph_error *err = ph_query_object(s, "retained", addr, &ob);
+	if (err || (err = ph_session_dominators(s)))
+		return err;
+	const struct ph_domtree *d = s->dom;
+	struct ph_retained_result *r = calloc(1, sizeof(*r));
+	if (!r)
+		return ph_error_nomem();
+	size_t cap = 0;
+	r->heap_objects = d->n;
+	r->heap_bytes = d->total_bytes;
+	err = row_fill(s, ob, true, &r->str, &r->steps, &r->nsteps, &cap,
+		       &r->row);
+	uint32_t dom = ph_domtree_dominator(d, ob);
+	if (dom == PH_DOM_ROOT)
+		r->dominator_kind = PH_DOMINATOR_ROOT;
+	else if (dom == PH_DOM_UNREACHABLE)
+		r->dominator_kind = PH_DOMINATOR_UNREACHABLE;
+	else if (dom != PH_NONE) {
+		r->dominator_kind = PH_DOMINATOR_OBJECT;
+		r->dominator = obj_ref(s->heap, dom);
+	}
+	if (err) {
+		ph_retained_result_destroy(r);
+		return err;
+	}
+	*ret = r;
+	return NULL;
+}
+
+void ph_retained_result_destroy(struct ph_retained_result *r)
+{
+	if (!r)
+		return;
+	free(r->steps);
+	ph_strings_free(&r->str);
+	free(r);
+}
+
+/* ---- dominators ---------------------------------------------------------- */
+
+struct ranked {
+	uint64_t bytes;
+	uint32_t count, pos;
+};
+
+/* Larger retained bytes first, then more objects, then position. */
+static bool ranked_before(const struct ranked *a, const struct ranked *b)
+{
+	if (a->bytes != b->bytes)
+		return a->bytes > b->bytes;
+	if (a->count != b->count)
+		return a->count > b->count;
+	return a->pos < b->pos;
+}
+
+static int ranked_cmp(const void *a, const void *b)
+{
+	return ranked_before(a, b) ? -1 : ranked_before(b, a);
+}
+
+/* The best k seen so far, in a heap whose top is the worst of them. */
+struct topk {
+	struct ranked *a;
+	size_t n, k, cap; /* k: 0 keeps all */
+	struct ph_error *err;
+};
+
+static void topk_add(struct topk *t, struct ranked v)
+{
+	if (t->err)
+		return;
+	if (!t->k || t->n < t->k) {
+		if ((t->err = ph_grow((void **)&t->a, &t->cap, t->n + 1,
+				      sizeof(*t->a))))
+			return;
+		size_t i = t->n++;
+		t->a[i] = v;
+		if (!t->k)
+			return;
+		while (i && ranked_before(&t->a[(i - 1) / 2], &t->a[i])) {
+			struct ranked tmp = t->a[i];
+			t->a[i] = t->a[(i - 1) / 2];
+			t->a[(i - 1) / 2] = tmp;
+			i = (i - 1) / 2;
+		}
+		return;
+	}
+	if (!ranked_before(&v, &t->a[0]))
+		return;
+	t->a[0] = v;
+	for (size_t i = 0;;) {
+		size_t l = 2 * i + 1, r = l + 1, w = i;
+		if (l < t->n && ranked_before(&t->a[w], &t->a[l]))
+			w = l;
+		if (r < t->n && ranked_before(&t->a[w], &t->a[r]))
+			w = r;
+		if (w == i)
+			break;
+		struct ranked tmp = t->a[i];
+		t->a[i] = t->a[w];
+		t->a[w] = tmp;
+		i = w;
+	}
+}
+
+/* The types named name, as `list` finds them; NULL and *ret_err when
+ * none is. */
+static uint8_t *types_named(struct ph_heap *h, const char *cmd,
+			    const char *name, struct ph_error **ret_err)
+{
+	uint8_t *match = calloc(h->ntypes + 1, 1);
+	bool any = false;
+	if (!match) {
+		*ret_err = ph_error_nomem();
+		return NULL;
+	}
+	for (size_t i = 0; i < h->ntypes; i++)
+		if (h->types[i].name && !strcmp(h->types[i].name, name))
+			match[i] = any = 1;
+	if (!any) {
+		free(match);
+		*ret_err = ph_error_create(PH_ERR_NOT_FOUND,
+					   "%s: no type named '%s' in the heap "
+					   "(names as `types` prints them)",
+					   cmd, name);
+		return NULL;
+	}
+	return match;
+}
+
+static struct ph_error *dominators_list(struct ph_session *s,
+					const struct ph_dominators_opts *o,
+					struct ph_dominators_result *r)
+{
+	const struct ph_domtree *d = s->dom;
+	struct ph_heap *h = s->heap;
+	struct topk t = {.k = o->limit};
+	struct ph_error *err = NULL;
+	if (o->type) {
+		uint8_t *match = types_named(h, "dominators", o->type, &err);
+		if (!match)
+			return err;
+		for (uint32_t x = 0; x < d->n && !t.err; x++) {
+			uint32_t p = d->pos[x];
+			if (!match[h->tidx[x]] || d->bytes[p] < o->min_bytes)
+				continue;
+			r->matching++;
+			topk_add(&t,
+				 (struct ranked){d->bytes[p], d->count[p], p});
+		}
+		free(match);
+	} else
+		for (uint32_t p = 0; p < d->n && !t.err; p++) {
+			if (!(p & 0xffff) && ph_interrupted())
+				break;
+			if (d->bytes[p] < o->min_bytes)
+				continue;
+			r->matching++;
+			topk_add(&t,
+				 (struct ranked){d->bytes[p], d->count[p], p});
+		}
+	if (t.err || ph_interrupted()) {
+		free(t.a);
+		return t.err ? t.err : ph_error_interrupted();
+	}
+	if (t.n)
+		qsort(t.a, t.n, sizeof(*t.a), ranked_cmp);
+	uint32_t *p = malloc((t.n + 1) * sizeof(*p));
+	uint32_t *objs = malloc((t.n + 1) * sizeof(*objs));
+	r->rows = calloc(t.n + 1, sizeof(*r->rows));
+	if (!p || !objs || !r->rows) {
+		err = ph_error_nomem();
+		goto out;
+	}
+	for (size_t i = 0; i < t.n; i++)
+		p[i] = t.a[i].pos;
+	size_t k = sort_unique(p, t.n);
+	if ((err = objects_at(d, p, k, objs)))
+		goto out;
+	size_t cap = 0;
+	for (size_t i = 0; i < t.n && !err; i++) {
+		uint32_t *at = bsearch(&t.a[i].pos, p, k, sizeof(*p), cmp_u32);
+		err = row_fill(s, objs[at - p], true, &r->str, &r->steps,
+			       &r->nsteps, &cap, &r->rows[r->nrows++]);
+	}
+out:
+	free(t.a);
+	free(p);
+	free(objs);
+	return err;
+}
+
+/* The children of the node at position p (PH_DOM_ROOT, PH_DOM_UNREACHABLE:
+ * those of a virtual root): their positions into *ret (malloc'ed). */
+static struct ph_error *children_of(const struct ph_domtree *d, uint32_t p,
+				    uint32_t **ret, size_t *ret_n)
+{
+	uint32_t lo, hi;
+	if (p == PH_DOM_ROOT)
+		lo = 0, hi = d->nreach;
+	else if (p == PH_DOM_UNREACHABLE)
+		lo = d->nreach, hi = d->n;
+	else
+		lo = p + 1, hi = p + d->count[p];
+	size_t n = 0, cap = 0;
+	uint32_t *c = NULL;
+	struct ph_error *err = NULL;
+	for (uint32_t q = lo; q < hi && !err; q += d->count[q]) {
+		if (!(err = ph_grow((void **)&c, &cap, n + 1, sizeof(*c))))
+			c[n++] = q;
+	}
+	if (err) {
+		free(c);
+		return err;
+	}
+	*ret = c;
+	*ret_n = n;
+	return NULL;
+}
+
+struct tree_build {
+	struct ph_session *s;
+	struct ph_dominators_result *r;
+	uint32_t *npos; /* by node: its position (or a virtual root) */
+	size_t cap;
+	struct ph_error *err;
+};
+
+static size_t tree_node(struct tree_build *b, uint32_t p)
+{
+	struct ph_dominators_result *r = b->r;
+	size_t cap = b->cap;
+	if ((b->err = ph_grow((void **)&r->nodes, &b->cap, r->nnodes + 1,
+			      sizeof(*r->nodes))) ||
+	    (b->err = ph_grow((void **)&b->npos, &cap, r->nnodes + 1,
+			      sizeof(*b->npos))))
+		return PH_NO_NODE;
+	r->nodes[r->nnodes] = (struct ph_dom_node){.first_child = PH_NO_NODE,
+						   .next_sibling = PH_NO_NODE};
+	b->npos[r->nnodes] = p;
+	return r->nnodes++;
+}
+
+static struct ph_error *dominators_tree(struct ph_session *s,
+					const struct ph_dominators_opts *o,
+					struct ph_dominators_result *r)
+{
+	const struct ph_domtree *d = s->dom;
+	uint32_t top;
+	struct ph_error *err = NULL;
+	if (!strcmp(o->tree, "root"))
+		top = PH_DOM_ROOT;
+	else if (!strcmp(o->tree, "unreachable"))
+		top = PH_DOM_UNREACHABLE;
+	else {
+		uint32_t ob;
+		if ((err = ph_query_object(s, "dominators --tree", o->tree,
+					   &ob)))
+			return err;
+		top = d->pos[ob];
+	}
+	r->tree = true;
+	struct tree_build b = {.s = s, .r = r};
+	tree_node(&b, top);
+	/* level by level: nodes [lo, hi) are a level's */
+	for (size_t lo = 0, hi = r->nnodes, level = 0;
+	     lo < hi && level < o->depth && !b.err;
+	     level++, lo = hi, hi = r->nnodes) {
+		for (size_t i = lo; i < hi && !b.err; i++) {
+			uint32_t *c;
+			size_t nc;
+			if ((b.err = children_of(d, b.npos[i], &c, &nc)))
+				break;
+			struct ranked *rk = malloc((nc + 1) * sizeof(*rk));
+			if (!rk) {
+				free(c);
+				b.err = ph_error_nomem();
+				break;
+			}
+			for (size_t j = 0; j < nc; j++)
+				rk[j] = (struct ranked){d->bytes[c[j]],
+							d->count[c[j]], c[j]};
+			qsort(rk, nc, sizeof(*rk), ranked_cmp);
+			size_t keep = o->limit && o->limit < nc ? o->limit : nc;
+			r->nodes[i].children = nc;
+			r->nodes[i].more = nc - keep;
+			r->nodes[i].expanded = true;
+			size_t last = PH_NO_NODE;
+			for (size_t j = 0; j < keep && !b.err; j++) {
+				size_t node = tree_node(&b, rk[j].pos);
+				if (node == PH_NO_NODE)
+					break;
+				if (last == PH_NO_NODE)
+					r->nodes[i].first_child = node;
+				else
+					r->nodes[last].next_sibling = node;
+				last = node;
+			}
+			free(rk);
+			free(c);
+		}
+	}
+	/* the objects at the nodes' positions, in one pass */
+	uint32_t *p = NULL, *objs = NULL;
+	size_t k = 0, cap = 0;
+	if (!b.err) {
+		p = malloc((r->nnodes + 1) * sizeof(*p));
+		objs = malloc((r->nnodes + 1) * sizeof(*objs));
+		if (!p || !objs)
+			b.err = ph_error_nomem();
+	}
+	for (size_t i = 0; !b.err && i < r->nnodes; i++)
+		if (b.npos[i] != PH_DOM_ROOT && b.npos[i] != PH_DOM_UNREACHABLE)
+			p[k++] = b.npos[i];
+	if (!b.err) {
+		k = sort_unique(p, k);
+		b.err = objects_at(d, p, k, objs);
+	}
+	/* paths: the top's, or under a virtual root its children's (their
+	 * roots are what tells them apart) */
+	size_t with_path = 1;
+	if (!b.err && (top == PH_DOM_ROOT || top == PH_DOM_UNREACHABLE))
+		for (size_t c = r->nodes[0].first_child; c != PH_NO_NODE;
+		     c = r->nodes[c].next_sibling)
+			with_path = c + 1;
+	for (size_t i = 0; !b.err && i < r->nnodes; i++) {
+		struct ph_dom_node *nd = &r->nodes[i];
+		uint32_t q = b.npos[i];
+		if (q == PH_DOM_ROOT || q == PH_DOM_UNREACHABLE) {
+			bool root = q == PH_DOM_ROOT;
+			nd->virtual_root = true;
+			nd->row = (struct ph_dom_row){
+				.obj = {.type = root ? "root" : "unreachable"},
+				.objects = root ? d->nreach : d->n - d->nreach,
+				.bytes = root ? d->reach_bytes
+					      : d->total_bytes - d->reach_bytes,
+				.reachable = root};
+			continue;
+		}
+		uint32_t *at = bsearch(&q, p, k, sizeof(*p), cmp_u32);
+		nd->has_path = i < with_path;
+		b.err = row_fill(s, objs[at - p], nd->has_path, &r->str,
+				 &r->steps, &r->nsteps, &cap, &nd->row);
+	}
+	free(p);
+	free(objs);
+	free(b.npos);
+	return b.err;
+}
+
+/* --export: the graph py-heap used and the dominator of every object,
+ * for an independent check (tests/integration/retained_checks.py): after
+ * two lines of header, one line per object, by object number, "o ADDR SIZE
+ * IDOM COUNT BYTES REFERENT..." (IDOM an object number, R: the roots'
+ * root, U: the unreachable root; the referents' numbers as the graph holds
+ * them), then "r TARGET..." (the roots' objects, in order). */
+static struct ph_error *dominators_export(struct ph_session *s,
+					  const char *path,
+					  struct ph_dominators_result *r)
+{
+	const struct ph_domtree *d = s->dom;
+	const struct ph_graph *g = s->graph;
+	struct ph_heap *h = s->heap;
+	uint32_t *idom;
+	struct ph_error *err = ph_domtree_idoms(d, &idom);
+	if (err)
+		return err;
+	FILE *f = fopen(path, "w");
+	if (!f) {
+		free(idom);
+		return ph_error_create_path(PH_ERR_OS, path,
+					    "dominators --export: %s: %s", path,
+					    strerror(errno));
+	}
+	fprintf(f, "py-heap dominators 2\nobjects %u roots %zu edges %llu\n",
+		d->n, g->nroots, (unsigned long long)g->nedges);
+	for (uint32_t x = 0; x < d->n; x++) {
+		uint32_t p = d->pos[x];
+		fprintf(f, "o 0x%llx %llu ", (unsigned long long)h->addr[x],
+			(unsigned long long)h->size[x]);
+		if (idom[x] == PH_DOM_ROOT || idom[x] == PH_DOM_UNREACHABLE)
+			fputc(idom[x] == PH_DOM_ROOT ? 'R' : 'U', f);
+		else
+			fprintf(f, "%u", idom[x]);
+		fprintf(f, " %u %llu", d->count[p],
+			(unsigned long long)d->bytes[p]);
+		for (uint64_t e = g->fwd_off[x]; e < g->fwd_off[x + 1]; e++)
+			fprintf(f, " %u", g->fwd[e]);
+		fputc('\n', f);
+	}
+	fputc('r', f);
+	for (size_t i = 0; i < g->nroots; i++)
+		fprintf(f, " %u", g->roots[i].target);
+	fputc('\n', f);
+	free(idom);
+	if (ferror(f) | fclose(f))
+		return ph_error_create_path(PH_ERR_WRITE, path,
+					    "dominators --export: %s: write "
+					    "failed",
+					    path);
+	r->export_path = path;
+	r->exported_edges = g->nedges;
+	return NULL;
+}
+
+struct ph_error *ph_query_dominators(struct ph_session *s,
+				     const struct ph_dominators_opts *o,
+				     struct ph_dominators_result **ret)
+{
+	if (o->depth > 64)
+		return ph_error_create(PH_ERR_USAGE,
+				       "dominators: --depth is 0 to 64");
+	struct ph_error *err = ph_session_dominators(s);
+	if (err)
+		return err;
+	const struct ph_domtree *d = s->dom;
+	struct ph_dominators_result *r = calloc(1, sizeof(*r));
+	if (!r)
+		return ph_error_nomem();
+	r->objects = d->n;
+	r->bytes = d->total_bytes;
+	r->reach_objects = d->nreach;
+	r->reach_bytes = d->reach_bytes;
+	if (o->export_path)
+		err = dominators_export(s, o->export_path, r);
+	else if (o->tree)
+		err = dominators_tree(s, o, r);
+	else
+		err = dominators_list(s, o, r);
+	if (!err && r->str.buf.failed)
+		err = ph_error_nomem();
+	if (err) {
+		ph_dominators_result_destroy(r);
+		return err;
+	}
+	*ret = r;
+	return NULL;
+}
+
+void ph_dominators_result_destroy(struct ph_dominators_result *r)
+{
+	if (!r)
+		return;
+	free(r->rows);
+	free(r->nodes);
+	free(r->steps);
+	ph_strings_free(&r->str);
+	free(r);
+}
+
+/* ---- leaks --------------------------------------------------------------- */
+
+struct suspect {
+	uint32_t pos, acc; /* positions: the suspect, its accumulation */
+	uint32_t depth;
+	size_t path, npath; /* its way down: in the walk's ways[] */
+};
+
+struct leak_walk {
+	const struct ph_domtree *d;
+	struct ph_heap *h;
+	uint64_t threshold;
+	uint32_t *ways; /* the ways down, one after the other */
+	size_t nways, ways_cap;
+	struct suspect *sus;
+	size_t nsus, sus_cap;
+	struct ph_error *err;
+};
+
+/* Down from p while one child retains at least PH_LEAK_DESCEND_PERCENT of
+ * its parent, at most PH_LEAK_STEPS_MAX steps: the positions on the way. */
+static void way_down(struct leak_walk *w, struct suspect *su)
+{
+	const struct ph_domtree *d = w->d;
+	su->path = w->nways;
+	for (uint32_t a = su->pos, steps = 0; !w->err;) {
+		if ((w->err = ph_grow((void **)&w->ways, &w->ways_cap,
+				      w->nways + 1, sizeof(*w->ways))))
+			return;
+		w->ways[w->nways++] = a;
+		if (++steps >= PH_LEAK_STEPS_MAX)
+			break;
+		uint32_t best = PH_NONE;
+		for (uint32_t q = a + 1; q < a + d->count[a]; q += d->count[q])
+			if (best == PH_NONE || d->bytes[q] > d->bytes[best])
+				best = q;
+		if (best == PH_NONE ||
+		    d->bytes[best] * 100 <
+			    d->bytes[a] * PH_LEAK_DESCEND_PERCENT)
+			break;
+		a = best;
+	}
+	su->npath = w->nways - su->path;
+}
+
+static void suspect_add(struct leak_walk *w, uint32_t p)
+{
+	if (!w->err && !(w->err = ph_grow((void **)&w->sus, &w->sus_cap,
+					  w->nsus + 1, sizeof(*w->sus))))
+		w->sus[w->nsus++] = (struct suspect){.pos = p};
+}
+
+/* The accumulation point on each suspect's way down: the end of the way,
+ * or, where the way meets a type for the PH_LEAK_CHAIN-th time (a chain:
+ * a linked list, nested frames), the first object of that type on it. */
+static void accumulate(struct leak_walk *w, size_t from)
+{
+	const struct ph_domtree *d = w->d;
+	size_t k = 0;
+	uint32_t *p = NULL, *objs = NULL;
+	for (size_t i = from; i < w->nsus; i++)
+		k += w->sus[i].npath;
+	p = malloc((k + 1) * sizeof(*p));
+	objs = malloc((k + 1) * sizeof(*objs));
+	uint32_t *seen_t = malloc((PH_LEAK_STEPS_MAX + 1) * sizeof(*seen_t));
+	uint32_t *seen_n = malloc((PH_LEAK_STEPS_MAX + 1) * sizeof(*seen_n));
+	uint32_t *seen_at = malloc((PH_LEAK_STEPS_MAX + 1) * sizeof(*seen_at));
+	if (!p || !objs || !seen_t || !seen_n || !seen_at) {
+		w->err = ph_error_nomem();
+		goto out;
+	}
+	k = 0;
+	for (size_t i = from; i < w->nsus; i++)
+		for (size_t j = 0; j < w->sus[i].npath; j++)
+			p[k++] = w->ways[w->sus[i].path + j];
+	k = sort_unique(p, k);
+	if ((w->err = objects_at(d, p, k, objs)))
+		goto out;
+	for (size_t i = from; i < w->nsus; i++) {
+		struct suspect *su = &w->sus[i];
+		size_t ntypes = 0, j;
+		su->acc = w->ways[su->path + su->npath - 1];
+		su->depth = (uint32_t)su->npath - 1;
+		for (j = 0; j < su->npath; j++) {
+			uint32_t q = w->ways[su->path + j];
+			uint32_t *at = bsearch(&q, p, k, sizeof(*p), cmp_u32);
+			uint32_t t = w->h->tidx[objs[at - p]];
+			size_t m = 0;
+			while (m < ntypes && seen_t[m] != t)
+				m++;
+			if (m == ntypes) {
+				seen_t[ntypes] = t;
+				seen_n[ntypes] = 0;
+				seen_at[ntypes++] = (uint32_t)j;
+			}
+			if (++seen_n[m] == PH_LEAK_CHAIN) {
+				su->acc = w->ways[su->path + seen_at[m]];
+				su->depth = seen_at[m];
+				break;
+			}
+		}
+	}
+out:
+	free(p);
+	free(objs);
+	free(seen_t);
+	free(seen_n);
+	free(seen_at);
+}
+
+struct child_type {
+	uint32_t tidx;
+	uint64_t count, bytes, objects;
+};
+
+/* What the accumulation point holds: its children, by type (types of one
+ * name together), the one retaining most. */
+static struct ph_error *leak_children(struct ph_session *s, const uint32_t *acc,
+				      size_t nacc, struct ph_leak_suspect *out)
+{
+	const struct ph_domtree *d = s->dom;
+	struct ph_heap *h = s->heap;
+	struct ph_error *err = NULL;
+	size_t k = 0, cap = 0;
+	uint32_t *p = NULL, *objs = NULL;
+	for (size_t i = 0; i < nacc && !err; i++) {
+		uint32_t *c;
+		size_t nc;
+		if ((err = children_of(d, acc[i], &c, &nc)))
+			break;
+		out[i].children_total = nc;
+		if (!(err = ph_grow((void **)&p, &cap, k + nc + 1, sizeof(*p))))
+			memcpy(p + k, c, nc * sizeof(*p)), k += nc;
+		free(c);
+	}
+	if (!err && !(objs = malloc((k + 1) * sizeof(*objs))))
+		err = ph_error_nomem();
+	if (!err) {
+		k = sort_unique(p, k);
+		err = objects_at(d, p, k, objs);
+	}
+	struct child_type *ct = NULL;
+	size_t ct_cap = 0;
+	for (size_t i = 0; i < nacc && !err; i++) {
+		size_t nt = 0;
+		uint32_t a = acc[i];
+		for (uint32_t q = a + 1; q < a + d->count[a] && !err;
+		     q += d->count[q]) {
+			uint32_t *at = bsearch(&q, p, k, sizeof(*p), cmp_u32);
+			uint32_t x = objs[at - p];
+			const char *name = tname(&h->types[h->tidx[x]]);
+			size_t m = 0;
+			while (m < nt &&
+			       strcmp(tname(&h->types[ct[m].tidx]), name))
+				m++;
+			if (m == nt) {
+				if ((err = ph_grow((void **)&ct, &ct_cap,
+						   nt + 1, sizeof(*ct))))
+					break;
+				ct[nt++] =
+					(struct child_type){.tidx = h->tidx[x]};
+			}
+			ct[m].count++;
+			ct[m].bytes += d->bytes[q];
+			ct[m].objects += d->count[q];
+		}
+		size_t best = 0;
+		for (size_t m = 1; m < nt; m++)
+			if (ct[m].bytes > ct[best].bytes)
+				best = m;
+		if (nt) {
+			out[i].children_type = tname(&h->types[ct[best].tidx]);
+			out[i].children = ct[best].count;
+			out[i].children_bytes = ct[best].bytes;
+			out[i].children_objects = ct[best].objects;
+		}
+	}
+	free(ct);
+	free(p);
+	free(objs);
+	return err;
+}
+
+static int suspect_cmp(const void *a, const void *b, void *arg)
+{
+	const struct ph_domtree *d = arg;
+	const struct suspect *x = a, *y = b;
+	struct ranked rx = {d->bytes[x->pos], d->count[x->pos], x->pos};
+	struct ranked ry = {d->bytes[y->pos], d->count[y->pos], y->pos};
+	return ranked_cmp(&rx, &ry);
+}
+
+struct ph_error *ph_query_leaks(struct ph_session *s,
+				const struct ph_leaks_opts *o,
+				struct ph_leaks_result **ret)
+{
+	if (!(o->min_share > 0 && o->min_share <= 100))
+		return ph_error_create(PH_ERR_USAGE,
+				       "leaks: --min-share is a percentage, "
+				       "above 0 and at most 100");
+	struct ph_error *err = ph_session_dominators(s);
+	if (err)
+		return err;
+	const struct ph_domtree *d = s->dom;
+	struct ph_leaks_result *r = calloc(1, sizeof(*r));
+	if (!r)
+		return ph_error_nomem();
+	r->objects = d->n;
+	r->bytes = d->total_bytes;
+	r->min_share = o->min_share;
+	/* (a share of 0 bytes is still one object's worth) */
+	double th = o->min_share / 100.0 * (double)d->total_bytes;
+	r->threshold = th < 1 ? 1 : (uint64_t)th + ((double)(uint64_t)th < th);
+	struct leak_walk w = {.d = d, .h = s->heap, .threshold = r->threshold};
+	/* the candidates: the tops of both trees that retain enough */
+	for (uint32_t q = 0; q < d->n; q += d->count[q])
+		if (d->bytes[q] >= w.threshold)
+			suspect_add(&w, q);
+	/* each goes down to its accumulation point; where that splits into
+	 * several children that each retain enough, those are suspects of
+	 * their own instead (disjoint, each at least the threshold) */
+	struct suspect *done = NULL;
+	size_t ndone = 0, done_cap = 0;
+	for (size_t from = 0; from < w.nsus && !w.err;) {
+		size_t upto = w.nsus;
+		for (size_t i = from; i < upto && !w.err; i++)
+			way_down(&w, &w.sus[i]);
+		if (!w.err)
+			accumulate(&w, from);
+		for (size_t i = from; i < upto && !w.err; i++) {
+			uint32_t a = w.sus[i].acc, nbig = 0;
+			for (uint32_t q = a + 1; q < a + d->count[a];
+			     q += d->count[q])
+				nbig += d->bytes[q] >= w.threshold;
+			if (nbig >= 2) {
+				for (uint32_t q = a + 1; q < a + d->count[a];
+				     q += d->count[q])
+					if (d->bytes[q] >= w.threshold)
+						suspect_add(&w, q);
+				continue;
+			}
+			if ((w.err = ph_grow((void **)&done, &done_cap,
+					     ndone + 1, sizeof(*done))))
+				break;
+			done[ndone++] = w.sus[i];
+		}
+		from = upto;
+		if (ph_interrupted() && !w.err)
+			w.err = ph_error_interrupted();
+	}
+	err = w.err;
+	if (!err && ndone)
+		qsort_r(done, ndone, sizeof(*done), suspect_cmp, (void *)d);
+	r->total = ndone;
+	size_t keep = o->limit && o->limit < ndone ? o->limit : ndone;
+	uint32_t *p = NULL, *objs = NULL, *acc = NULL;
+	size_t k = 0, cap = 0;
+	if (!err) {
+		r->suspects = calloc(keep + 1, sizeof(*r->suspects));
+		p = malloc((2 * keep + 1) * sizeof(*p));
+		objs = malloc((2 * keep + 1) * sizeof(*objs));
+		acc = malloc((keep + 1) * sizeof(*acc));
+		if (!r->suspects || !p || !objs || !acc)
+			err = ph_error_nomem();
+	}
+	for (size_t i = 0; !err && i < keep; i++) {
+		p[k++] = done[i].pos;
+		p[k++] = done[i].acc;
+		acc[i] = done[i].acc;
+	}
+	if (!err) {
+		k = sort_unique(p, k);
+		err = objects_at(d, p, k, objs);
+	}
+	if (!err)
+		err = leak_children(s, acc, keep, r->suspects);
+	for (size_t i = 0; !err && i < keep; i++) {
+		struct ph_leak_suspect *su = &r->suspects[i];
+		uint32_t *at = bsearch(&done[i].pos, p, k, sizeof(*p), cmp_u32);
+		uint32_t *at2 =
+			bsearch(&done[i].acc, p, k, sizeof(*p), cmp_u32);
+		su->depth = done[i].depth;
+		if (!(err = row_fill(s, objs[at - p], true, &r->str, &r->steps,
+				     &r->nsteps, &cap, &su->row)))
+			err = row_fill(s, objs[at2 - p], true, &r->str,
+				       &r->steps, &r->nsteps, &cap, &su->acc);
+		r->nsuspects++;
+	}
+	free(p);
+	free(objs);
+	free(acc);
+	free(done);
+	free(w.sus);
+	free(w.ways);
+	if (!err && r->str.buf.failed)
+		err = ph_error_nomem();
+	if (err) {
+		ph_leaks_result_destroy(r);
+		return err;
+	}
+	*ret = r;
+	return NULL;
+}
+
+void ph_leaks_result_destroy(struct ph_leaks_result *r)
+{
+	if (!r)
+		return;
+	free(r->suspects);
+	free(r->steps);
+	ph_strings_free(&r->str);
+	free(r);
+}
+
+/* ---- types --retained ---------------------------------------------------- */
+
+/*
+ * For each row (a type name), the objects of that name that no other
+ * object of that name dominates, and what they retain: their retained
+ * sets are disjoint, and their union is what deleting every object of
+ * the type would free at least (MAT's retained heap by class). In
+ * preorder, an object has an ancestor of its own row exactly when an
+ * earlier object of the row has a range reaching past it: one pass, with
+ * the farthest range end seen per row.
+ */
+struct ph_error *ph_query_retained_by_type(struct ph_session *s,
+					   const uint32_t *row_of,
+					   struct ph_type_row *rows)
+{
+	struct ph_error *err = ph_session_dominators(s);
+	if (err)
+		return err;
+	const struct ph_domtree *d = s->dom;
+	struct ph_heap *h = s->heap;
+	uint32_t *order = ph_domtree_order(d);
+	uint32_t *reach = calloc(h->ntypes + 1, sizeof(*reach));
+	if (!order || !reach) {
+		free(order);
+		free(reach);
+		return ph_error_nomem();
+	}
+	for (uint32_t i = 0; i < d->n; i++) {
+		if (i == d->nreach) /* the unreachable objects' tree */
+			memset(reach, 0, (h->ntypes + 1) * sizeof(*reach));
+		uint32_t row = row_of[h->tidx[order[i]]];
+		if (reach[row] > i)
+			continue;
+		rows[row].retained_objects += d->count[i];
+		rows[row].retained_bytes += d->bytes[i];
+		reach[row] = i + d->count[i];
+	}
+	free(order);
+	free(reach);
+	return NULL;
+}
