@@ -278,7 +278,7 @@ def wrapper():
 class Run:
     """One run of a command: stdout kept up to OUT_CAP bytes (the rest
     counted), killed at the time bound."""
-    OUT_CAP = 256 << 20
+    OUT_CAP = 1 << 30  # (a million-deep path, several times: 360 MB)
 
     def __init__(self, argv, timeout=TIME_BOUND, env=None):
         self.argv = argv
