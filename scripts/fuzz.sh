@@ -115,7 +115,7 @@ for target in core heap maps snapshot; do
 	grep -E "stat::number_of_executed_units|Done [0-9]+ runs" "$fz/fuzz-$target.log" | tail -1 || true
 done
 if [ $status -eq 0 ]; then
-	echo "fuzz: 3 passed, 0 failed"
+	echo "fuzz: 4 passed, 0 failed"
 else
 	echo "fuzz: 0 passed, 1 failed"
 fi
