@@ -196,6 +196,8 @@ integration: all $(SAN)/bin/py-heap
 			--cores-dir $(BUILD)/cores --gdb --python $$py; \
 		$(PYTHON) tests/integration/retained_checks.py --bin $(BIN) \
 			--cores-dir $(BUILD)/cores --gdb --python $$py; \
+		$(PYTHON) tests/integration/diff_checks.py --bin $(BIN) \
+			--cores-dir $(BUILD)/cores --gdb --python $$py; \
 	done
 	$(PYTHON) tests/integration/debuginfo_checks.py --bin $(BIN) \
 		--cores-dir $(BUILD)/cores
@@ -206,6 +208,8 @@ integration: all $(SAN)/bin/py-heap
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) \
 		tests/integration/contract_checks.py --bin $(SAN)/bin/py-heap \
 		--cores-dir $(BUILD)/cores --quick --no-gdb
+	$(PYTHON) tests/integration/hostile_checks.py --bin $(BIN) \
+		--cores-dir $(BUILD)/cores
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) tests/integration/run.py \
 		--bin $(SAN)/bin/py-heap --cores-dir $(BUILD)/cores --no-gdb
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) tests/integration/graph_checks.py \
@@ -213,6 +217,8 @@ integration: all $(SAN)/bin/py-heap
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) \
 		tests/integration/retained_checks.py --bin $(SAN)/bin/py-heap \
 		--cores-dir $(BUILD)/cores --oracle heap_graph
+	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) tests/integration/diff_checks.py \
+		--bin $(SAN)/bin/py-heap --cores-dir $(BUILD)/cores
 	$(PYTHON) tests/integration/damage_checks.py --bin $(SAN)/bin/py-heap \
 		--plain-bin $(BIN) --cores-dir $(BUILD)/cores \
 		--repro-dir $(BUILD)/damage-repro
@@ -238,7 +244,8 @@ FUZZ_SECONDS ?= 600
 FUZZ_FLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all -Inative/include -Inative/src \
 	-DPH_VERSION='"$(VERSION)"'
-FUZZERS := $(BUILD)/fuzz/fuzz_core $(BUILD)/fuzz/fuzz_heap
+FUZZERS := $(BUILD)/fuzz/fuzz_core $(BUILD)/fuzz/fuzz_heap \
+	$(BUILD)/fuzz/fuzz_maps $(BUILD)/fuzz/fuzz_snapshot
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HDRS) VERSION
 	@mkdir -p $(dir $@)

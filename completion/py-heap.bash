@@ -167,7 +167,7 @@ _py_heap()
 		COMPREPLY=($(compgen -W "$_py_heap_commands" -- "$cur"))
 		return 0
 	fi
-	if ((operands == 0)); then
+	if ((operands < ${_py_heap_operands[$cmd]-1})); then
 		_py_heap_values "${_py_heap_operand[$cmd]-}" "$cur"
 	fi
 	return 0

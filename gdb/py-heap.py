@@ -568,6 +568,25 @@ def _pyheap_type_names():
     return names
 
 
+def _pyheap_file_names(cur):
+    """The paths that complete cur (a directory's end with '/'). Made
+    here: GDB's own filename completer (COMPLETE_FILENAME) looks at the
+    whole argument, not at the word being completed, past the first."""
+    d, base = os.path.split(cur)
+    try:
+        names = os.listdir(os.path.expanduser(d) or ".")
+    except OSError:
+        return []
+    out = []
+    for n in sorted(names):
+        if n.startswith(base) and (base or not n.startswith(".")):
+            p = os.path.join(d, n)
+            if os.path.isdir(os.path.expanduser(p)):
+                p += "/"
+            out.append(p)
+    return out
+
+
 def _pyheap_doc(c):
     """A command's GDB help: what `help py-heap CMD` prints."""
     import textwrap
@@ -648,7 +667,7 @@ class _PyHeapSubcommand(gdb.Command):
             if o["complete"] == "type":
                 return matching(_pyheap_type_names())
             if o["complete"] == "file":
-                return gdb.COMPLETE_FILENAME
+                return matching(_pyheap_file_names(cur))
             if o["complete"] == "expression":
                 return gdb.COMPLETE_EXPRESSION
             return []
@@ -661,6 +680,8 @@ class _PyHeapSubcommand(gdb.Command):
             return gdb.COMPLETE_EXPRESSION
         if kind == "command":
             return matching([c["name"] for c in _pyheap_table["commands"]])
+        if kind == "file":
+            return matching(_pyheap_file_names(cur))
         return []
 
 

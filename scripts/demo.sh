@@ -13,6 +13,7 @@ BUILD=${BUILD:-build}
 BIN=$BUILD/bin/py-heap
 OUT=$BUILD/demo
 CORE=$OUT/core
+CORE2=$OUT/core2 # the same process after one more batch of traffic
 READY_TIMEOUT=60 # seconds the program may take to build its heap
 
 cd "$(dirname "$0")/.."
@@ -78,10 +79,21 @@ rm -f "$CORE" "$CORE".*
 gcore -o "$CORE" "$APP_PID" >"$WORK/gcore.log" 2>&1 ||
 	{ cat "$WORK/gcore.log" >&2; die "gcore failed (ptrace not permitted? run as root)"; }
 mv "$CORE.$APP_PID" "$CORE"
+# a second core, after one more batch of traffic (SIGUSR1): step 6
+kill -USR1 "$APP_PID"
+for ((i = 0; i < READY_TIMEOUT * 10; i++)); do
+	[[ -e $WORK/batch-1 ]] && break
+	sleep 0.1
+done
+[[ -e $WORK/batch-1 ]] || die "demo_app.py did not serve its second batch"
+rm -f "$CORE2" "$CORE2".*
+gcore -o "$CORE2" "$APP_PID" >"$WORK/gcore.log" 2>&1 ||
+	{ cat "$WORK/gcore.log" >&2; die "gcore failed"; }
+mv "$CORE2.$APP_PID" "$CORE2"
 kill "$APP_PID"
 wait "$APP_PID" 2>/dev/null || true
 APP_PID=
-echo "    core: $CORE ($(du -h "$CORE" | cut -f1))"
+echo "    core: $CORE ($(du -h "$CORE" | cut -f1)); and after 2,000 more requests: $CORE2"
 
 # ---- 3. what holds the memory? -------------------------------------------------
 step "3. What holds the memory? One command: py-heap leaks" \
@@ -144,6 +156,16 @@ echo
 echo "    \$ $BIN --core $CORE path $ADDR"
 "$BIN" --core "$CORE" path "$ADDR" | tee "$WORK/path.out"
 grep -q "_SESSIONS" "$WORK/path.out" || die "path did not lead through _SESSIONS"
+
+# ---- 6. what grew -----------------------------------------------------------------
+step "6. What grew? The same process after 2,000 more requests, against the first core" \
+	"Objects are matched by address; where the new ones went is the nearest" \
+	"container that was there before, with its path from a root." \
+	"" \
+	"\$ $BIN --core $CORE2 diff $CORE --limit 6"
+"$BIN" --core "$CORE2" diff "$CORE" --limit 6 | tee "$WORK/diff.out"
+grep -q -F "['_SESSIONS'] (dict): +2,000 __main__.Session" "$WORK/diff.out" ||
+	die "diff did not name _SESSIONS as where the Sessions went"
 
 step "Done" \
 	"The core is kept in $CORE. Explore it further, for example:" \

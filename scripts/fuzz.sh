@@ -3,7 +3,10 @@
 #
 # fuzz_core mutates whole core files (seeds: small cores made here and the
 # head of a real one); fuzz_heap patches a real core of a real interpreter
-# (the graph fixture's) and runs every command on it. Inputs that crashed
+# (the graph fixture's) and runs every command on it; fuzz_maps parses
+# /proc/PID/maps texts (seed: this shell's own); fuzz_snapshot mutates
+# snapshot files (seeds: the graph core's snapshot and a three-object one
+# made here) and diffs what it reads. Inputs that crashed
 # before (tests/fuzz/regressions/) are replayed first. A crash is saved in
 # BUILD/fuzz/crashes/: copy it to tests/fuzz/regressions/ once fixed.
 set -euo pipefail
@@ -12,7 +15,8 @@ seconds=${2:-60}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 fz=$build/fuzz
-mkdir -p "$fz/corpus-core" "$fz/corpus-heap" "$fz/crashes"
+mkdir -p "$fz/corpus-core" "$fz/corpus-heap" "$fz/corpus-maps" \
+	"$fz/corpus-snapshot" "$fz/crashes"
 
 # The seed core: the graph fixture under Debian's python3.11.
 cores=$build/cores
@@ -31,9 +35,60 @@ export PYHEAP_FUZZ_CORE=$core
 # and its notes alone.
 head -c 65536 "$core" > "$fz/corpus-core/seed-head"
 [ -f "$fz/corpus-heap/seed-empty" ] || : > "$fz/corpus-heap/seed-empty"
+cat /proc/$$/maps > "$fz/corpus-maps/seed-self"
+
+# Seeds for the snapshot reader: the graph core's snapshot, and a file of
+# three objects and their tree written here from the format's description
+# (docs/design.md, "The snapshot file").
+"$build/bin/py-heap" --core "$core" snapshot \
+	--output "$fz/corpus-snapshot/seed-graph" >/dev/null
+python3 - "$fz/corpus-snapshot/seed-tiny" <<'PY'
+import struct, sys
+def crc32c(b):
+    c = 0xffffffff
+    for x in b:
+        c ^= x
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82f63b78 if c & 1 else c >> 1
+    return c ^ 0xffffffff
+def v(n):
+    out = b""
+    while n >= 0x80:
+        out += bytes([n & 0x7f | 0x80]); n >>= 7
+    return out + bytes([n])
+def s(t):
+    return v(len(t)) + t.encode()
+meta = v(16) + v(1) + v(3) + v(17) + v(1) + v(100) + v(14) + v(1) + v(1) + \
+    v(7) + v(1) + v(42) + v(8) + v(16) + bytes(range(16))    # pid, AT_RANDOM
+types = s("dict") + v(0x9000) + v(5) + v(0) + v(40) + v(1) + \
+    s("str") + v(0x9100) + v(8) + v(1) + v(30) + v(2)
+secs = [(1, 1, 5, meta), (2, 1, 2, types),
+        (3, 1, 3, v(0x1000 >> 3) + v(2) + v(2)),      # ADDR
+        (4, 1, 3, v(0) + v(1) + v(1)),                # TYPE
+        (5, 1, 3, v(0) + v(0) + v(0)),                # SIZE
+        (6, 1, 3, bytes([0x13, 0x00])),               # GEN
+        (7, 1, 2, b"\x01\x02\x03\x04"),            # FP
+        (8, 0, 3, v(1) + v(2) + v(6)),                # PARENT
+        (9, 0, 1, s("module __main__")),              # ROOTS
+        (10, 0, 2, v(0) + s("") + v(1) + s("['k']"))]  # NAMES
+off = 64 + 32 * len(secs)
+table, body = b"", b""
+for sid, flags, count, data in secs:
+    pad = (-off) % 8
+    body += b"\0" * pad; off += pad
+    table += struct.pack("<IIQQII", sid, flags, off, len(data), count,
+                         crc32c(data))
+    body += data; off += len(data)
+body += b"\0" * ((-off) % 8); off += (-off) % 8
+head = b"\x89PYHEAP\n" + struct.pack("<HHIQIIQ", 1, 0, 64, off, len(secs),
+                                        0, 64)
+head += struct.pack("<I", crc32c(table)) + b"\0" * 16
+head += struct.pack("<I", crc32c(head))
+open(sys.argv[1], "wb").write(head + table + body)
+PY
 
 status=0
-for target in core heap; do
+for target in core heap maps snapshot; do
 	bin=$fz/fuzz_$target
 	regs=(tests/fuzz/regressions/$target-*)
 	if [ -e "${regs[0]}" ]; then
@@ -48,6 +103,8 @@ for target in core heap; do
 	extra=()
 	[ $target = core ] && extra=(-max_len=65536)
 	[ $target = heap ] && extra=(-max_len=512 -len_control=0)
+	[ $target = maps ] && extra=(-max_len=16384)
+	[ $target = snapshot ] && extra=(-max_len=1048576)
 	if ! "$bin" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=4096 \
 		-print_final_stats=1 -artifact_prefix="$fz/crashes/$target-" \
 		"${extra[@]}" "$fz/corpus-$target" >"$fz/fuzz-$target.log" 2>&1; then
@@ -58,7 +115,7 @@ for target in core heap; do
 	grep -E "stat::number_of_executed_units|Done [0-9]+ runs" "$fz/fuzz-$target.log" | tail -1 || true
 done
 if [ $status -eq 0 ]; then
-	echo "fuzz: 2 passed, 0 failed"
+	echo "fuzz: 3 passed, 0 failed"
 else
 	echo "fuzz: 0 passed, 1 failed"
 fi

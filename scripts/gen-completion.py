@@ -63,6 +63,12 @@ def main():
         if c["operand"]:
             out.append("\t[%s]=%s" % (q(c["name"]), q(c["operand_complete"])))
     out += [")",
+            "# COMMAND -> how many operands it takes (diff: BEFORE AFTER)",
+            "declare -gA _py_heap_operands=("]
+    for c in commands:
+        if c.get("operands_max", 1) > 1:
+            out.append("\t[%s]=%d" % (q(c["name"]), c["operands_max"]))
+    out += [")",
             "# the options that may be given more than once",
             "_py_heap_repeatable=%s" % q(" ".join(
                 "%s:%s" % ("" if name == "@" else name, o["name"])

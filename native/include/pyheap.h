@@ -51,7 +51,9 @@ extern "C" {
 	X(CORRUPT, "corrupt", "inferior data is implausible")                  \
 	X(NOT_FOUND, "not-found", "no such object, type or command")           \
 	X(INTERRUPTED, "interrupted", "interrupted (ph_interrupt)")            \
-	X(WRITE, "write", "the output could not be written")
+	X(WRITE, "write", "the output could not be written")                   \
+	X(BAD_SNAPSHOT, "bad-snapshot",                                        \
+	  "a snapshot file is damaged, truncated or of another format")
 
 enum ph_error_code {
 	PH_ERR_NONE_ = 0,

@@ -41,7 +41,8 @@ struct ph_optdef {
 /* A command line parsed against its command's options. */
 struct ph_args {
 	const struct ph_cmddef *cmd;
-	const char *operand; /* ADDR, TYPE, ...; NULL when none was given */
+	const char *operand;  /* ADDR, TYPE, ...; NULL when none was given */
+	const char *operand2; /* a second one (diff BEFORE AFTER), or NULL */
 	bool json;
 	struct {
 		bool set;
@@ -70,12 +71,16 @@ struct ph_out {
 enum {
 	PH_CMD_NO_SESSION = 1, /* runs without a process: help, version */
 	PH_CMD_HIDDEN = 2,     /* not listed in the usage text */
+	/* runs without a process too, when its operands name what it
+	 * needs (diff OLD.snap NEW.snap) */
+	PH_CMD_SESSION_OPTIONAL = 4,
 };
 
 struct ph_cmddef {
 	const char *name;
 	const char *operand; /* "ADDR", "TYPE", "[COMMAND]", or NULL */
 	bool operand_required;
+	unsigned operands_max; /* 0: one */
 	enum ph_complete operand_complete;
 	const char *summary; /* one line */
 	const char *help;    /* what it does, in paragraphs */

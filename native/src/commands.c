@@ -48,6 +48,8 @@ PH_RUN(cycles);
 PH_RUN(refcount);
 PH_RUN(refcheck);
 PH_RUN(info);
+PH_RUN(snapshot);
+PH_RUN(diff);
 static PH_RUN(help);
 static PH_RUN(version);
 
@@ -203,6 +205,32 @@ static const struct ph_optdef refcheck_opts[] = {
 	 .help = "only objects of the type named T",
 	 .complete = PH_COMPLETE_TYPE},
 	OPT_LIMIT("at most N types in each list", "20 in text, all in JSON"),
+	{0},
+};
+
+static const struct ph_optdef snapshot_opts[] = {
+	{.name = "--output",
+	 .kind = PH_OPT_STR,
+	 .metavar = "FILE",
+	 .help = "the file to write (FILE alone says the same)",
+	 .complete = PH_COMPLETE_FILE},
+	{0},
+};
+
+static const struct ph_optdef diff_opts[] = {
+	{.name = "--interval",
+	 .kind = PH_OPT_STR,
+	 .metavar = "SECONDS",
+	 .help = "with --pid: read the process again SECONDS after the first "
+		 "reading, and compare the two (it runs in between)"},
+	{.name = "--containers",
+	 .kind = PH_OPT_NUM,
+	 .metavar = "N",
+	 .help = "name the N containers that gained the most new objects of "
+		 "each type that grew (0: all)",
+	 .def = "3"},
+	OPT_LIMIT("show the N types that grew most, and the rest in one line",
+		  "25 in text, all in JSON"),
 	{0},
 };
 
@@ -432,6 +460,45 @@ const struct ph_cmddef ph_commands[] = {
 		.run = ph_run_info,
 	},
 	{
+		.name = "snapshot",
+		.operand = "[FILE]",
+		.operand_complete = PH_COMPLETE_FILE,
+		.summary = "save what a later diff needs to a file",
+		.help = "Writes a snapshot of the heap to FILE (--output "
+			"FILE): "
+			"the types, each object's address, type, size, GC "
+			"generation and a fingerprint of its contents, and the "
+			"tree of shortest paths from the roots with the names "
+			"of its containers; about 8 bytes per object, in a "
+			"versioned format (docs/design.md). `diff` takes it in "
+			"place of a core, for as long as it is kept.",
+		.opts = snapshot_opts,
+		.run = ph_run_snapshot,
+	},
+	{
+		.name = "diff",
+		.operand = "[BEFORE [AFTER]]",
+		.operands_max = 2,
+		.operand_complete = PH_COMPLETE_FILE,
+		.summary = "what grew since BEFORE (a core or a snapshot), and "
+			   "where",
+		.help = "Compares the heap with BEFORE, a core or a snapshot "
+			"file of the same process taken earlier: objects and "
+			"bytes per type before and after, largest growth in "
+			"bytes first; then where it grew: for each type that "
+			"grew, the containers that gained the most new objects "
+			"of it, with their path from a root. Objects are "
+			"matched by address and type, and a block reused by a "
+			"new object counts as freed and new. Two processes "
+			"(two runs, two hosts) are compared by type only. "
+			"Without --core or --pid, BEFORE and AFTER are both "
+			"files; with --pid and --interval SECONDS, the process "
+			"is read twice, running in between.",
+		.opts = diff_opts,
+		.flags = PH_CMD_SESSION_OPTIONAL,
+		.run = ph_run_diff,
+	},
+	{
 		.name = "help",
 		.operand = "[COMMAND]",
 		.operand_complete = PH_COMPLETE_COMMAND,
@@ -583,6 +650,11 @@ static struct ph_error *parse(const struct ph_cmddef *cmd, int argc,
 		if (!option) {
 			if (stop_at_operand)
 				break;
+			if (ret->operand && !ret->operand2 &&
+			    cmd->operands_max >= 2) {
+				ret->operand2 = w;
+				continue;
+			}
 			if (ret->operand || !cmd->operand)
 				return ph_error_create(
 					PH_ERR_USAGE,
@@ -864,6 +936,8 @@ void ph_help_text(const struct ph_cmddef *c, struct ph_buf *b)
 		       "[ARGS]\n"
 		       "       py-heap --core CORE|--pid PID [--json] --batch "
 		       "FILE\n"
+		       "       py-heap [--json] diff BEFORE AFTER (two snapshots "
+		       "or cores)\n"
 		       "       py-heap help [COMMAND]\n"
 		       "\n"
 		       "Inspect the Python heap of a CPython process from its "
@@ -956,6 +1030,8 @@ static void command_json(const struct ph_cmddef *c, struct ph_json *j)
 	ph_json_bool(j, c->operand_required);
 	ph_json_key(j, "operand_complete");
 	ph_json_str(j, complete_names[c->operand_complete]);
+	ph_json_key(j, "operands_max");
+	ph_json_u64(j, c->operand ? (c->operands_max ? c->operands_max : 1) : 0);
 	ph_json_key(j, "needs_process");
 	ph_json_bool(j, !(c->flags & PH_CMD_NO_SESSION));
 	ph_json_key(j, "summary");
@@ -1022,6 +1098,9 @@ static void man_page(struct ph_buf *b)
 		"\\fB\\-\\-core\\fR \\fICORE\\fR|\\fB\\-\\-pid\\fR "
 		"\\fIPID\\fR [\\fIOPTIONS\\fR] \\fB\\-\\-batch\\fR "
 		"\\fIFILE\\fR\n"
+		".br\n"
+		".B py\\-heap\n"
+		"\\fBdiff\\fR \\fIBEFORE\\fR \\fIAFTER\\fR\n"
 		".br\n"
 		".B py\\-heap help\n"
 		"[\\fICOMMAND\\fR]\n"
@@ -1228,7 +1307,8 @@ struct ph_error *ph_session_exec(struct ph_session *s, int argc,
 		a.json = json;
 		if (flags & PH_EXEC_CHECK)
 			return NULL;
-		if (!s && !help && !(c->flags & PH_CMD_NO_SESSION))
+		if (!s && !help &&
+		    !(c->flags & (PH_CMD_NO_SESSION | PH_CMD_SESSION_OPTIONAL)))
 			err = ph_error_create(PH_ERR_USAGE,
 					      "%s needs a core or a process "
 					      "(--core CORE or --pid PID)",

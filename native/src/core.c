@@ -20,23 +20,81 @@
 #endif
 
 /*
- * Opens path as if root were "/": symbolic links and ".." resolved inside
- * it (openat2's RESOLVE_IN_ROOT), so that a core's file names, which its
- * process chose, never lead out of --sysroot. -1 with errno ENOSYS on a
- * kernel older than 5.6.
+ * Opens a file that a core or a process named, for reading, without side
+ * effects and without blocking: first as O_PATH, which opens no device and
+ * waits on no FIFO, and only when that is a regular file of at most
+ * max_size bytes, again through /proc/self/fd (the same inode) with
+ * O_NONBLOCK. A final symbolic link is refused unless follow (the names a
+ * core or /proc/PID/maps gives are resolved already; a link there was
+ * planted). With root_fd >= 0, path is resolved inside that directory as
+ * if it were "/" (openat2's RESOLVE_IN_ROOT), so that a name chosen by the
+ * inspected process never leads out of it; -1 with errno ENOSYS on a
+ * kernel older than 5.6. Returns the descriptor, or -1 with errno set and
+ * *ret_why saying why a file that exists was refused (NULL otherwise).
  */
-static int open_in_root(const char *root, const char *path)
+int ph_file_open(int root_fd, const char *path, bool follow, uint64_t max_size,
+		 struct stat *ret_st, const char **ret_why)
 {
-	int dfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
+	*ret_why = NULL;
+	int flags = O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW);
+	int pfd;
+	if (root_fd >= 0) {
+		struct open_how how = {
+			.flags = (uint64_t)flags,
+			.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+		};
+		pfd = (int)syscall(SYS_openat2, root_fd, path, &how,
+				   sizeof(how));
+	} else
+		pfd = open(path, flags);
+	if (pfd < 0)
 		return -1;
-	struct open_how how = {
-		.flags = O_RDONLY | O_CLOEXEC,
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
-	int fd = (int)syscall(SYS_openat2, dfd, path, &how, sizeof(how));
+	struct stat st;
+	if (fstat(pfd, &st) < 0) {
+		int e = errno;
+		close(pfd);
+		errno = e;
+		return -1;
+	}
+	const char *why = NULL;
+	if (S_ISLNK(st.st_mode))
+		why = "a symbolic link";
+	else if (S_ISFIFO(st.st_mode))
+		why = "a FIFO";
+	else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
+		why = "a device";
+	else if (S_ISSOCK(st.st_mode))
+		why = "a socket";
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	else if ((uint64_t)st.st_size > max_size)
+		why = "implausibly large";
+	if (why) {
+		close(pfd);
+		*ret_why = why;
+		errno = EINVAL;
+		return -1;
+	}
+	char self[64];
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+	int fd = open(self, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0 && errno == ENOENT && root_fd < 0) {
+		/* no /proc: by name again, and it must be the same inode */
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY |
+					(follow ? 0 : O_NOFOLLOW));
+		struct stat st2;
+		if (fd >= 0 &&
+		    (fstat(fd, &st2) < 0 || st2.st_dev != st.st_dev ||
+		     st2.st_ino != st.st_ino)) {
+			close(fd);
+			fd = -1;
+			errno = ESTALE;
+		}
+	}
 	int e = errno;
-	close(dfd);
+	close(pfd);
+	if (fd >= 0 && ret_st)
+		*ret_st = st;
 	errno = e;
 	return fd;
 }
@@ -47,10 +105,12 @@ static struct ph_error *map_fd(int fd, const char *path, int *ret_fd,
 
 static void sym_table_free(void *p);
 
+/* A file the user named (--core, --exe): symbolic links followed, but
+ * never a wait on a FIFO. */
 static struct ph_error *map_file(const char *path, int *ret_fd, void **ret_map,
 				 size_t *ret_size)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return ph_error_create_path(PH_ERR_OS, path, "%s: %s", path,
 					    strerror(errno));
@@ -92,6 +152,67 @@ static struct ph_error *map_fd(int fd, const char *path, int *ret_fd,
 	return NULL;
 }
 
+void ph_target_note_refused(struct ph_target *t, const char *path,
+			    const char *why)
+{
+	/* a crafted core may name a million: the first few, then a count */
+	if (t->files_refused++ < 3)
+		ph_buf_printf(&t->notes, "%s: not used: %s\n", path, why);
+}
+
+static uint64_t path_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;
+	return h;
+}
+
+struct ph_error *ph_target_module(struct ph_target *t, const char *path,
+				  struct ph_module **ret)
+{
+	/* the index: open addressing, slot = module index + 1 */
+	if (2 * (t->nmods + 1) > t->mod_slots_n) {
+		size_t n = t->mod_slots_n ? 2 * t->mod_slots_n : 64;
+		while (2 * (t->nmods + 1) > n)
+			n *= 2;
+		uint32_t *slots = calloc(n, sizeof(*slots));
+		if (!slots)
+			return ph_error_nomem();
+		for (size_t i = 0; i < t->nmods; i++) {
+			size_t k = (size_t)path_hash(t->mods[i].path) & (n - 1);
+			while (slots[k])
+				k = (k + 1) & (n - 1);
+			slots[k] = (uint32_t)i + 1;
+		}
+		free(t->mod_slots);
+		t->mod_slots = slots;
+		t->mod_slots_n = n;
+	}
+	size_t mask = t->mod_slots_n - 1;
+	size_t k = (size_t)path_hash(path) & mask;
+	for (; t->mod_slots[k]; k = (k + 1) & mask)
+		if (!strcmp(t->mods[t->mod_slots[k] - 1].path, path)) {
+			*ret = &t->mods[t->mod_slots[k] - 1];
+			return NULL;
+		}
+	if (t->nmods >= UINT32_MAX - 1)
+		return ph_error_create(PH_ERR_CORRUPT, "too many mapped files");
+	struct ph_error *err = ph_grow((void **)&t->mods, &t->mods_cap,
+				       t->nmods + 1, sizeof(*t->mods));
+	if (err)
+		return err;
+	struct ph_module *mod = &t->mods[t->nmods];
+	memset(mod, 0, sizeof(*mod));
+	mod->fd = -1;
+	mod->start = UINT64_MAX;
+	if (!(mod->path = strdup(path)))
+		return ph_error_nomem();
+	t->mod_slots[k] = (uint32_t)++t->nmods;
+	*ret = mod;
+	return NULL;
+}
+
 static bool read_build_id_notes(const uint8_t *p, size_t len, uint8_t *out,
 				size_t *out_len)
 {
@@ -128,13 +249,63 @@ static void file_build_id(struct ph_module *mod)
 		if (!gelf_getphdr(mod->elf, (int)i, &ph) ||
 		    ph.p_type != PT_NOTE)
 			continue;
-		if (ph.p_offset + ph.p_filesz > mod->size)
+		/* bounded by the file's size and the note's, and to what a
+		 * build-id note needs: it comes first (a crafted 16 GB note of
+		 * zeros was walked whole) */
+		if (ph.p_offset > mod->size ||
+		    ph.p_filesz > mod->size - ph.p_offset)
 			continue;
+		size_t len = ph.p_filesz < 65536 ? (size_t)ph.p_filesz : 65536;
 		if (read_build_id_notes((const uint8_t *)mod->map + ph.p_offset,
-					ph.p_filesz, mod->build_id,
-					&mod->build_id_len))
+					len, mod->build_id, &mod->build_id_len))
 			return;
 	}
+}
+
+bool ph_image_build_id(bool (*read)(void *ctx, uint64_t addr, void *buf,
+				    size_t len),
+		       void *ctx, uint64_t base, uint8_t *out, size_t *out_len)
+{
+	Elf64_Ehdr eh;
+	if (!read(ctx, base, &eh, sizeof(eh)) ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phnum > 256 ||
+	    !eh.e_phnum || eh.e_phentsize != sizeof(Elf64_Phdr) ||
+	    base + eh.e_phoff < base)
+		return false;
+	Elf64_Phdr *ph = malloc(eh.e_phnum * sizeof(*ph));
+	if (!ph ||
+	    !read(ctx, base + eh.e_phoff, ph, eh.e_phnum * sizeof(*ph))) {
+		free(ph);
+		return false;
+	}
+	/* The image's own load bias, from its own headers. */
+	uint64_t first = UINT64_MAX;
+	for (unsigned i = 0; i < eh.e_phnum; i++)
+		if (ph[i].p_type == PT_LOAD && ph[i].p_vaddr < first)
+			first = ph[i].p_vaddr & ~(uint64_t)0xfff;
+	bool found = false;
+	uint64_t bias = base - first;
+	for (unsigned i = 0; first != UINT64_MAX && !found && i < eh.e_phnum;
+	     i++) {
+		if (ph[i].p_type != PT_NOTE || !ph[i].p_memsz ||
+		    ph[i].p_memsz > 65536)
+			continue;
+		uint8_t *p = malloc(ph[i].p_memsz);
+		if (p && read(ctx, bias + ph[i].p_vaddr, p, ph[i].p_memsz))
+			found = read_build_id_notes(p, ph[i].p_memsz, out,
+						    out_len);
+		free(p);
+	}
+	free(ph);
+	return found;
+}
+
+static bool mem_read_cb(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	struct ph_error *err = ph_mem_read(ctx, addr, buf, len);
+	ph_error_destroy(err);
+	return !err;
 }
 
 /*
@@ -145,31 +316,7 @@ static void file_build_id(struct ph_module *mod)
 static bool memory_build_id(struct ph_target *t, uint64_t base, uint8_t *out,
 			    size_t *out_len)
 {
-	const Elf64_Ehdr *eh = ph_mem_ptr(&t->mem, base, sizeof(*eh));
-	if (!eh || memcmp(eh->e_ident, ELFMAG, SELFMAG) ||
-	    eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_phnum > 256)
-		return false;
-	const Elf64_Phdr *ph = ph_mem_ptr(&t->mem, base + eh->e_phoff,
-					  eh->e_phnum * sizeof(*ph));
-	if (!ph)
-		return false;
-	/* The image's own load bias, from its own headers. */
-	uint64_t first = UINT64_MAX;
-	for (unsigned i = 0; i < eh->e_phnum; i++)
-		if (ph[i].p_type == PT_LOAD && ph[i].p_vaddr < first)
-			first = ph[i].p_vaddr & ~(uint64_t)0xfff;
-	if (first == UINT64_MAX)
-		return false;
-	uint64_t bias = base - first;
-	for (unsigned i = 0; i < eh->e_phnum; i++) {
-		if (ph[i].p_type != PT_NOTE || ph[i].p_memsz > 65536)
-			continue;
-		const uint8_t *p = ph_mem_ptr(&t->mem, bias + ph[i].p_vaddr,
-					      ph[i].p_memsz);
-		if (p && read_build_id_notes(p, ph[i].p_memsz, out, out_len))
-			return true;
-	}
-	return false;
+	return ph_image_build_id(mem_read_cb, &t->mem, base, out, out_len);
 }
 
 static struct ph_error *parse_nt_file(struct ph_target *t, const uint8_t *d,
@@ -199,25 +346,10 @@ static struct ph_error *parse_nt_file(struct ph_target *t, const uint8_t *d,
 					       "its end");
 		const char *name = (const char *)names;
 		names = nul + 1;
-		struct ph_module *mod = NULL;
-		for (size_t k = 0; k < t->nmods; k++)
-			if (!strcmp(t->mods[k].path, name))
-				mod = &t->mods[k];
-		if (!mod) {
-			size_t cap = t->nmods;
-			struct ph_error *err =
-				ph_grow((void **)&t->mods, &cap, t->nmods + 1,
-					sizeof(*t->mods));
-			if (err)
-				return err;
-			mod = &t->mods[t->nmods++];
-			memset(mod, 0, sizeof(*mod));
-			mod->fd = -1;
-			mod->start = UINT64_MAX;
-			mod->path = strdup(name);
-			if (!mod->path)
-				return ph_error_nomem();
-		}
+		struct ph_module *mod;
+		struct ph_error *err = ph_target_module(t, name, &mod);
+		if (err)
+			return err;
 		if (ofs == 0 && start < mod->start)
 			mod->start = start;
 		if (stop > mod->end)
@@ -227,74 +359,65 @@ static struct ph_error *parse_nt_file(struct ph_target *t, const uint8_t *d,
 	return NULL;
 }
 
-struct ph_error *ph_module_open(struct ph_target *t, struct ph_module *mod,
-				const char *override, const char *sysroot,
-				bool check_build_id)
+/*
+ * Reads the module's ELF from fd (taken): its build-id, its bias, and its
+ * read-only segments into the memory map (all of its file-backed segments
+ * for a live process: see ph_module_fill). With want_len, a file whose
+ * build-id differs is refused (PH_ERR_BUILD_ID_MISMATCH, the module left
+ * without a file); with check_memory, the image's own build-id is read
+ * from memory and compared. strict: an error for a file that is no ELF
+ * (--exe); otherwise that module is left without a file.
+ */
+static struct ph_error *module_load(struct ph_target *t, struct ph_module *mod,
+				    int fd, const char *disk, bool strict,
+				    bool check_memory, const uint8_t *want_id,
+				    size_t want_len)
 {
-	char *disk;
-	const char *in_root = NULL; /* the path inside the sysroot */
-	size_t rootlen = 0;
-	if (override)
-		disk = strdup(override);
-	else if (sysroot && *sysroot) {
-		/* Keep every path under the sysroot: no ".." escapes, and
-		 * symbolic links resolved inside it (open_in_root). */
-		size_t n = strlen(sysroot);
-		while (n > 1 && sysroot[n - 1] == '/')
-			n--;
-		rootlen = n;
-		if (strstr(mod->path, "/../") || mod->path[0] != '/')
-			return NULL;
-		/* gcore run outside a chroot names files by their full path:
-		 * those already inside the sysroot are taken as they are. */
-		if (!strncmp(mod->path, sysroot, n) && mod->path[n] == '/') {
-			disk = strdup(mod->path);
-			in_root = mod->path + n;
-		} else {
-			if (asprintf(&disk, "%.*s%s", (int)n, sysroot,
-				     mod->path) < 0)
-				disk = NULL;
-			in_root = mod->path;
-		}
-	} else
-		disk = strdup(mod->path);
-	if (!disk)
-		return ph_error_nomem();
-	mod->disk_path = disk;
-	struct ph_error *err;
-	if (in_root) {
-		char root[4096];
-		snprintf(root, sizeof(root), "%.*s", (int)rootlen, sysroot);
-		int fd = open_in_root(root, in_root);
-		if (fd < 0 && errno == ENOSYS)
-			err = map_file(disk, &mod->fd, &mod->map, &mod->size);
-		else if (fd < 0)
-			err = ph_error_create_path(PH_ERR_OS, disk, "%s: %s",
-						   disk, strerror(errno));
-		else
-			err = map_fd(fd, disk, &mod->fd, &mod->map, &mod->size);
-	} else
-		err = map_file(disk, &mod->fd, &mod->map, &mod->size);
+	/* The magic by pread first: a file that is not ELF is never mapped
+	 * (a page of a shared-memory file would be made by reading it). */
+	unsigned char magic[SELFMAG];
+	if (pread(fd, magic, SELFMAG, 0) != SELFMAG ||
+	    memcmp(magic, ELFMAG, SELFMAG)) {
+		close(fd);
+		return strict ? ph_error_create_path(PH_ERR_ELF, disk,
+						     "%s: not an ELF file",
+						     disk)
+			      : NULL;
+	}
+	struct ph_error *err =
+		map_fd(fd, disk, &mod->fd, &mod->map, &mod->size);
 	if (err) {
-		/* A library that cannot be opened costs only read-only data;
-		 * the executable is needed, so tell the caller. */
-		if (override)
+		if (strict)
 			return err;
 		ph_error_destroy(err);
 		return NULL;
 	}
 	if (mod->size < SELFMAG || memcmp(mod->map, ELFMAG, SELFMAG))
-		return override ? ph_error_create_path(PH_ERR_ELF, disk,
-						       "%s: not an ELF file",
-						       disk)
-				: NULL;
+		return strict ? ph_error_create_path(PH_ERR_ELF, disk,
+						     "%s: not an ELF file",
+						     disk)
+			      : NULL;
 	mod->elf = elf_memory(mod->map, mod->size);
 	if (!mod->elf)
-		return override ? ph_error_create_path(PH_ERR_ELF, disk,
-						       "%s: %s", disk,
-						       elf_errmsg(-1))
-				: NULL;
+		return strict ? ph_error_create_path(PH_ERR_ELF, disk, "%s: %s",
+						     disk, elf_errmsg(-1))
+			      : NULL;
 	file_build_id(mod);
+	if (want_len && (want_len != mod->build_id_len ||
+			 memcmp(want_id, mod->build_id, want_len))) {
+		elf_end(mod->elf);
+		mod->elf = NULL;
+		munmap(mod->map, mod->size);
+		mod->map = NULL;
+		mod->size = 0;
+		close(mod->fd);
+		mod->fd = -1;
+		mod->build_id_len = 0;
+		return ph_error_create_path(PH_ERR_BUILD_ID_MISMATCH, disk,
+					    "%s: not the file the process "
+					    "mapped (another build-id)",
+					    disk);
+	}
 
 	/* The bias: where the PT_LOAD with offset 0 went. */
 	size_t n;
@@ -319,7 +442,7 @@ struct ph_error *ph_module_open(struct ph_target *t, struct ph_module *mod,
 			mod->end = mod->bias + ph.p_vaddr + ph.p_memsz;
 	}
 
-	if (check_build_id && mod->build_id_len) {
+	if (check_memory && mod->build_id_len) {
 		uint8_t mem_id[64];
 		size_t mem_len = 0;
 		if (memory_build_id(t, mod->start, mem_id, &mem_len) &&
@@ -344,7 +467,8 @@ struct ph_error *ph_module_open(struct ph_target *t, struct ph_module *mod,
 		GElf_Phdr ph;
 		if (!gelf_getphdr(mod->elf, (int)i, &ph) ||
 		    ph.p_type != PT_LOAD || (ph.p_flags & PF_W) ||
-		    ph.p_offset + ph.p_filesz > mod->size)
+		    ph.p_offset > mod->size ||
+		    ph.p_filesz > mod->size - ph.p_offset)
 			continue;
 		err = ph_memory_add(&t->mem, mod->bias + ph.p_vaddr,
 				    mod->bias + ph.p_vaddr + ph.p_filesz,
@@ -354,6 +478,98 @@ struct ph_error *ph_module_open(struct ph_target *t, struct ph_module *mod,
 			return err;
 	}
 	return NULL;
+}
+
+struct ph_error *ph_module_open_fd(struct ph_target *t, struct ph_module *mod,
+				   int fd, const char *disk_path,
+				   const uint8_t *want_id, size_t want_len)
+{
+	if (!(mod->disk_path = strdup(disk_path))) {
+		close(fd);
+		return ph_error_nomem();
+	}
+	return module_load(t, mod, fd, mod->disk_path, false, false, want_id,
+			   want_len);
+}
+
+struct ph_error *ph_module_open(struct ph_target *t, struct ph_module *mod,
+				const char *override, const char *sysroot,
+				bool check_build_id)
+{
+	char *disk;
+	const char *in_root = NULL; /* the path inside the sysroot */
+	size_t rootlen = 0;
+	if (override)
+		disk = strdup(override);
+	else if (sysroot && *sysroot) {
+		/* Keep every path under the sysroot: no ".." escapes, and
+		 * symbolic links resolved inside it (RESOLVE_IN_ROOT). */
+		size_t n = strlen(sysroot);
+		while (n > 1 && sysroot[n - 1] == '/')
+			n--;
+		rootlen = n;
+		if (strstr(mod->path, "/../") || mod->path[0] != '/')
+			return NULL;
+		/* gcore run outside a chroot names files by their full path:
+		 * those already inside the sysroot are taken as they are. */
+		if (!strncmp(mod->path, sysroot, n) && mod->path[n] == '/') {
+			disk = strdup(mod->path);
+			in_root = mod->path + n;
+		} else {
+			if (asprintf(&disk, "%.*s%s", (int)n, sysroot,
+				     mod->path) < 0)
+				disk = NULL;
+			in_root = mod->path;
+		}
+	} else
+		disk = strdup(mod->path);
+	if (!disk)
+		return ph_error_nomem();
+	mod->disk_path = disk;
+	if (override) {
+		int fd = open(disk,
+			      O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+		if (fd < 0)
+			return ph_error_create_path(PH_ERR_OS, disk, "%s: %s",
+						    disk, strerror(errno));
+		struct stat st;
+		if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+			close(fd);
+			return ph_error_create_path(PH_ERR_ELF, disk,
+						    "%s: not a regular file",
+						    disk);
+		}
+		return module_load(t, mod, fd, disk, true, check_build_id, NULL,
+				   0);
+	}
+	/* A file the core names: never a FIFO, a device or a link, never
+	 * one larger than any executable or library is. */
+	const char *why = NULL;
+	int fd;
+	if (in_root) {
+		char root[4096];
+		snprintf(root, sizeof(root), "%.*s", (int)rootlen, sysroot);
+		int dfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		fd = dfd < 0 ? -1
+			     : ph_file_open(dfd, in_root, false,
+					    PH_FILE_MAX_SIZE, NULL, &why);
+		int e = errno;
+		if (dfd >= 0)
+			close(dfd);
+		errno = e;
+		if (fd < 0 && errno == ENOSYS)
+			fd = ph_file_open(-1, disk, false, PH_FILE_MAX_SIZE,
+					  NULL, &why);
+	} else
+		fd = ph_file_open(-1, disk, false, PH_FILE_MAX_SIZE, NULL,
+				  &why);
+	/* A library that cannot be opened costs only read-only data. */
+	if (fd < 0) {
+		if (why)
+			ph_target_note_refused(t, disk, why);
+		return NULL;
+	}
+	return module_load(t, mod, fd, disk, false, check_build_id, NULL, 0);
 }
 
 /*
@@ -398,6 +614,7 @@ static struct ph_error *find_exe_in_memory(struct ph_target *t,
 		t->mods[0].start = sg->start;
 		t->mods[0].end = sg->end;
 		t->nmods = 1;
+		t->mods_cap = 1;
 		return NULL;
 	}
 	return ph_error_create_path(PH_ERR_TRUNCATED, exe_path,
@@ -548,7 +765,8 @@ static struct ph_error *open_core(const char *core_path, const void *image,
 			if (err)
 				goto fail;
 		} else if (ph.p_type == PT_NOTE) {
-			if (ph.p_offset + ph.p_filesz > t->size)
+			if (ph.p_offset > t->size ||
+			    ph.p_filesz > t->size - ph.p_offset)
 				continue;
 			Elf_Data *d = elf_getdata_rawchunk(
 				t->elf, (int64_t)ph.p_offset, ph.p_filesz,
@@ -651,6 +869,7 @@ void ph_target_destroy(struct ph_target *t)
 		free(m->disk_path);
 	}
 	free(t->mods);
+	free(t->mod_slots);
 	if (t->elf)
 		elf_end(t->elf);
 	if (t->map && !t->map_borrowed)

@@ -22,7 +22,10 @@
 static bool open_debug_file(struct ph_module *mod, const char *path,
 			    const char *source)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* build-id links are symbolic links; a FIFO or a device is never
+	 * opened (a sysroot is not always the user's own) */
+	const char *why;
+	int fd = ph_file_open(-1, path, true, UINT64_MAX, NULL, &why);
 	if (fd < 0)
 		return false;
 	struct stat st;

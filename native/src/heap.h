@@ -290,8 +290,9 @@ int64_t ph_heap_long_digits(struct ph_heap *h, uint64_t addr, bool *negative);
 bool ph_heap_str(struct ph_heap *h, uint64_t addr, char *out, size_t max,
 		 size_t *ret_len);
 
-/* The interned-strings dict whose references are not counted (3.11, and
- * 3.13+ for some), found among the objects: sets h->interned_dict. */
+/* The interned-strings dict, whose references are not counted (every
+ * version but 3.12, where interned strings are immortal), found among the
+ * objects: sets h->interned_dict. */
 void ph_heap_find_interned(struct ph_heap *h);
 
 /* ---- reprs (kinds.c, kind_str.c) ------------------------------------- */

@@ -316,11 +316,12 @@ static void int_repr(struct ph_heap *h, uint64_t addr, const struct ph_type *t,
 		ph_buf_printf(out, "%09u", dec[i]);
 }
 
-/* (the word at +16: ob_size up to 3.11, lv_tag since) */
 static void bool_repr(struct ph_heap *h, uint64_t addr, const struct ph_type *t,
 		      struct ph_buf *out)
 {
-	ph_buf_puts(out, rd64(h, addr + 16) ? "True" : "False");
+	/* its digit count: 0 for False, 1 for True (3.12+'s lv_tag holds
+	 * a sign too, which is not 0 for False) */
+	ph_buf_puts(out, ph_heap_long_digits(h, addr, NULL) ? "True" : "False");
 }
 
 const struct ph_kind_ops ph_kind_int = {

@@ -21,6 +21,8 @@ struct ph_memory {
 	size_t nsegs, cap;
 	uint64_t bytes_missing; /* bytes of segments not saved */
 	uint64_t id;		/* new whenever the segments change; never 0 */
+	bool live; /* a running process's copy: what is missing was not copied
+		    */
 };
 
 void ph_memory_init(struct ph_memory *m);

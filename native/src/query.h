@@ -513,4 +513,81 @@ struct ph_error *ph_query_refcheck(struct ph_session *s,
 				   struct ph_refcheck_result **ret);
 void ph_refcheck_result_destroy(struct ph_refcheck_result *r);
 
+/* ---- snapshot ---- */
+struct ph_snapshot_result {
+	const char *output;
+	size_t source, python; /* in str */
+	uint64_t objects, bytes, types, roots, named;
+	uint64_t file_bytes;
+	struct ph_strings str;
+};
+
+/* Saves the session's heap and its shortest-path tree to path. */
+struct ph_error *ph_query_snapshot(struct ph_session *s, const char *path,
+				   struct ph_snapshot_result **ret);
+void ph_snapshot_result_destroy(struct ph_snapshot_result *r);
+
+/* ---- diff ---- */
+struct ph_diff_opts {
+	const char *before;  /* a core or a snapshot file; NULL with interval */
+	const char *after;   /* likewise, when there is no session */
+	double interval;     /* > 0: the session's process read again, that
+				many seconds after it was first read */
+	uint64_t containers; /* named for each type that grew */
+};
+
+struct ph_diff_side {
+	const char *kind; /* "core", "snapshot" or "process" */
+	size_t source;	  /* what was given (a path, "process 1234") */
+	size_t of;	  /* a snapshot: what it was taken of; else 0 */
+	size_t python;
+	int64_t pid;	 /* 0: unknown */
+	int64_t time_us; /* when it was read; 0: unknown */
+	double paused_ms;
+	uint64_t objects, bytes;
+	bool partial;
+	size_t notes, nnotes; /* result->notes[notes..]: a session of its own */
+};
+
+struct ph_diff_row {
+	size_t name; /* in str */
+	uint64_t count_before, count_after, bytes_before, bytes_after;
+	uint64_t new_objects, freed_objects; /* matched by address */
+	uint64_t new_unreachable;	     /* new objects no root reaches */
+};
+
+/* A container that gained new objects of a type: the nearest object, on
+ * each new object's shortest path from a root, that existed before (or
+ * the root itself, when none did). */
+struct ph_diff_container {
+	size_t row; /* the type's row */
+	uint64_t count, bytes;
+	bool is_root;  /* held by a root directly: no object */
+	uint64_t addr; /* the object (not a root) */
+	size_t type;   /* its type's name, in str */
+	size_t path;   /* from its root, in str; 0 (""): unknown */
+};
+
+struct ph_diff_result {
+	struct ph_diff_side before, after;
+	bool same_process; /* objects matched by address */
+	size_t differ;	   /* why not, in str */
+	uint64_t new_objects, freed_objects, kept_objects, reused;
+	struct ph_diff_row *rows; /* every type that changed, largest growth
+				     in bytes first */
+	size_t nrows;
+	uint64_t unchanged_types;
+	struct ph_diff_container *grew; /* by row, most new objects first */
+	size_t ngrew;
+	bool containers_known; /* the after side had its tree */
+	size_t *notes;	       /* offsets in str */
+	size_t nnotes;
+	struct ph_strings str;
+};
+
+struct ph_error *ph_query_diff(struct ph_session *s,
+			       const struct ph_diff_opts *o,
+			       struct ph_diff_result **ret);
+void ph_diff_result_destroy(struct ph_diff_result *r);
+
 #endif /* PH_QUERY_H */

@@ -45,6 +45,13 @@ void ph_session_note(struct ph_session *s, enum ph_note_code code,
 	s->notes[s->nnotes++] = (struct ph_note){.code = code, .message = msg};
 }
 
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 struct ph_options {
 	char *core, *exe, *sysroot;
 	int pid;
@@ -138,6 +145,7 @@ struct ph_error *ph_session_create(const struct ph_options *o,
 	if (!s)
 		return ph_error_nomem();
 	ph_buf_init(&s->notes_text);
+	s->opened_at = now_s();
 	struct ph_error *err;
 	if (o->core)
 		err = ph_target_open_core(o->core, o->exe, o->sysroot,
@@ -197,6 +205,7 @@ struct ph_error *ph_session_create_from_target(struct ph_target *t,
 	}
 	ph_buf_init(&s->notes_text);
 	s->target = t;
+	s->opened_at = now_s();
 	struct ph_error *err = ph_runtime_create(t, &s->rt);
 	if (err) {
 		ph_session_destroy(s);

@@ -46,6 +46,7 @@ struct ph_session {
 	size_t nnotes, notes_cap;
 	struct ph_buf notes_text; /* "py-heap: message\n" each */
 	bool partial;		  /* damaged input: the answer is incomplete */
+	double opened_at; /* when (s since 1970): a live process's reading */
 };
 
 void ph_session_note(struct ph_session *s, enum ph_note_code code,

@@ -4,6 +4,7 @@
 
 #include <gelf.h>
 #include <libelf.h>
+#include <sys/stat.h>
 
 #include "memory.h"
 
@@ -42,10 +43,15 @@ struct ph_target {
 	Elf *elf;
 	struct ph_memory mem;
 	struct ph_module *mods;
-	size_t nmods;
+	size_t nmods, mods_cap;
+	uint32_t *mod_slots; /* the modules by path (ph_target_module) */
+	size_t mod_slots_n;
+	size_t files_refused; /* files named but not opened (notes) */
 	size_t nthreads;
 	int exe_index; /* index in mods of the executable, -1 if unknown */
-	struct ph_buf notes; /* notes for the user, one per line */
+	/* notes for the user, one per line, without "py-heap: " (as the
+	 * session's notes are) */
+	struct ph_buf notes;
 	/* a live process: its pid, and the copies of its memory */
 	int pid;
 	struct {
@@ -89,6 +95,53 @@ struct ph_error *ph_target_open_pid(int pid, unsigned flags,
 struct ph_error *ph_module_open(struct ph_target *t, struct ph_module *mod,
 				const char *override, const char *sysroot,
 				bool check_build_id);
+
+/* The same from a file already open (taken): with want_len, refused with
+ * PH_ERR_BUILD_ID_MISMATCH unless its build-id is want_id. */
+struct ph_error *ph_module_open_fd(struct ph_target *t, struct ph_module *mod,
+				   int fd, const char *disk_path,
+				   const uint8_t *want_id, size_t want_len);
+
+/* The module of that path, added (without a file) when new: one hash
+ * lookup, however many files a core names. */
+struct ph_error *ph_target_module(struct ph_target *t, const char *path,
+				  struct ph_module **ret);
+
+/* Larger than any executable or shared library: a file named by a core or
+ * a process that is larger is not opened. */
+#define PH_FILE_MAX_SIZE (4ULL << 30)
+
+/* Opens a file named by a core or a process: no FIFO, device or final
+ * symbolic link (unless follow), nothing larger than max_size; inside
+ * root_fd when >= 0 (RESOLVE_IN_ROOT). -1 with errno, and *ret_why when a
+ * file that exists was refused. core.c. */
+int ph_file_open(int root_fd, const char *path, bool follow, uint64_t max_size,
+		 struct stat *ret_st, const char **ret_why);
+
+/* The build-id of the ELF image at base, read through read() (from its
+ * headers and PT_NOTE); false when they cannot be read or hold none. */
+bool ph_image_build_id(bool (*read)(void *ctx, uint64_t addr, void *buf,
+				    size_t len),
+		       void *ctx, uint64_t base, uint8_t *out, size_t *out_len);
+
+/* One line of /proc/PID/maps. */
+struct ph_mapping {
+	uint64_t start, end, offset, inode;
+	uint32_t dev_major, dev_minor;
+	bool r, w, x, shared;
+	const char *path; /* "" when none; points into the text parsed */
+};
+
+/* Parses the text of /proc/PID/maps in place (each newline, and
+ * text[len], which must be writable, become NULs): lines and paths of any
+ * length. A line that is not well formed, or out of order, is skipped and
+ * counted in *ret_bad. live.c. */
+struct ph_error *ph_maps_parse(char *text, size_t len, struct ph_mapping **ret,
+			       size_t *ret_n, size_t *ret_bad);
+
+/* A note that a file named was not used, and why (the first three). */
+void ph_target_note_refused(struct ph_target *t, const char *path,
+			    const char *why);
 
 /* Finds the module's debug information by build-id (once). */
 void ph_module_find_debuginfo(struct ph_target *t, struct ph_module *mod);

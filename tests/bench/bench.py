@@ -194,6 +194,19 @@ def make_core(size, d, force):
         log("size %s: core taken (%.1f s, %.0f MiB); heap.py times "
             "gc.collect()" % (fmt_n(size), gcore_s,
                               os.path.getsize(core) / MiB))
+        # the second core, of the grown heap (diff)
+        wait_for(os.path.join(d, "ready2"), proc, t_build * 3, "ready2")
+        core2 = os.path.join(d, "core2")
+        rc, out, err = run(["gcore", "-o", core2, str(proc.pid)],
+                           timeout=max(300, size // 10000))
+        produced = os.path.join(d, "core2.%d" % proc.pid)
+        if rc != 0 or not os.path.exists(produced):
+            raise BenchError("gcore failed (%d): %s"
+                             % (rc, (err or b"").decode(errors="replace")[-2000:]))
+        os.rename(produced, core2)
+        open(os.path.join(d, "core2-taken"), "w").close()
+        log("size %s: second core taken (%.0f MiB)"
+            % (fmt_n(size), os.path.getsize(core2) / MiB))
         try:
             proc.wait(timeout=t_build * 3)
         except subprocess.TimeoutExpired:
@@ -210,7 +223,10 @@ def make_core(size, d, force):
     finally:
         if proc.stderr:
             proc.stderr.close()
+    with open(os.path.join(d, "inproc-grow.json")) as f:
+        grow = json.load(f)
     meta = {"key": key, "core": core, "core_bytes": os.path.getsize(core),
+            "core2": core2, "grow": grow,
             "gcore_s": gcore_s, "inproc": inproc, "inproc_gc": inproc_gc}
     with open(meta_path, "w") as f:
         json.dump(meta, f, indent=1, sort_keys=True)
@@ -373,11 +389,40 @@ def bench_size(args, size):
         r["result"] = summarize_result(name, out_path) if json_out else {}
         results[name] = r
         log("  %.2f s, %.0f MiB" % (r["wall"], r["rss_mib"]))
+    # snapshot and diff: the second core is the grown heap; its cold
+    # types is the other half of diff's baseline
+    core2 = meta["core2"]
+    snap = os.path.join(d, "core.snap")
+    for name, on, cargs, json_out in (
+            ("types2", core2, ["types"], True),
+            ("snapshot", core, ["snapshot", "--output", snap], True),
+            ("diff", core2, ["diff", core], True),
+            ("diff_snap", core2, ["diff", snap], True)):
+        log("size %s: py-heap --core %s %s" % (
+            fmt_n(size), os.path.basename(on), " ".join(cargs)))
+        out_path = os.path.join(d, "out-%s.json" % name)
+        r = median_run(args.bin, on, cargs, timeout, out_path, args.repeat,
+                       json_out)
+        with open(out_path) as f:
+            o = json.load(f)
+        if name == "snapshot":
+            r["result"] = {"objects": o["objects"],
+                           "file_bytes": o["file_bytes"]}
+        elif name.startswith("diff"):
+            r["result"] = {k: o.get(k) for k in (
+                "new_objects", "freed_objects", "kept_objects",
+                "reused_addresses")}
+            r["result"]["grew_in"] = o.get("grew_in", [])[:3]
+        else:
+            r["result"] = summarize_result("types", out_path)
+        results[name] = r
+        log("  %.2f s, %.0f MiB" % (r["wall"], r["rss_mib"]))
     results["session"] = session_run(args.bin, core, addr, d, timeout)
     log("  session: index %.2f s, referrers %.4f s, path %.4f s" % (
         results["session"]["index_s"], results["session"]["referrers_s"],
         results["session"]["path_s"]))
     return {"size": size, "core_bytes": meta["core_bytes"],
+            "grow": meta.get("grow"),
             "gcore_s": meta["gcore_s"], "inproc": inproc, "inproc_gc": igc,
             "py_heap": results, "when": time.strftime("%Y-%m-%d %H:%M:%S"),
             "bin_mtime": os.stat(args.bin).st_mtime, "repeat": args.repeat}
@@ -585,6 +630,7 @@ def table(res):
         L.append("- cold leaks / cold cycles --unreachable: %.2f s / %.2f s "
                  "= %.2fx." % (le["wall"], cy["wall"],
                                le["wall"] / cy["wall"]))
+    L += diff_lines(res, objs)
     L.append("")
     L.append("- index build (est.) = referrers - types: every py-heap run "
              "enumerates the heap again and graph commands rebuild the whole "
@@ -639,6 +685,66 @@ def table(res):
     if res.get("repeat", 1) > 1:
         L.append("- py-heap times are the median of %d runs." % res["repeat"])
     L.append("")
+    return L
+
+
+def diff_lines(res, objs):
+    """snapshot and diff: their times, the file's size, the ratios."""
+    ph = res["py_heap"]
+    if "diff" not in ph:
+        return []
+    t1, t2 = ph["types"], ph["types2"]
+    sn, df, ds = ph["snapshot"], ph["diff"], ph["diff_snap"]
+    n = sn["result"]["objects"]
+    n2 = t2["result"].get("objects")
+    snap_stages = sum(s for name, s in sn["stages"]
+                      if name.startswith("snapshot:"))
+    graph = sum(s for name, s in sn["stages"] if name.startswith("graph:"))
+    L = ["", "snapshot and diff (the second core: the heap grown by %s "
+         "nodes and %s chunks of 1,000 dropped; %s objects):" % (
+             fmtc((res.get("grow") or {}).get("grown_nodes")),
+             fmtc((res.get("grow") or {}).get("dropped_chunks")), fmtc(n2)),
+         "",
+         "| measurement | py-heap s | user+sys s | peak RSS MiB | per 1M "
+         "objects s | ratio |",
+         "|---|---:|---:|---:|---:|---|"]
+    per_m = lambda v: v / (n / 1e6) if n else None
+    L.append("| types (second core, cold) | %s | %s | %.0f | %s | - |" % (
+        fmt_s(t2["wall"]), fmt_s(t2["user"] + t2["sys"]), t2["rss_mib"],
+        fmt_s(per_m(t2["wall"]))))
+    L.append("| snapshot --output FILE (heap, index, file) | %s | %s | %.0f | "
+             "%s | - |" % (fmt_s(sn["wall"]), fmt_s(sn["user"] + sn["sys"]),
+                           sn["rss_mib"], fmt_s(per_m(sn["wall"]))))
+    L.append("| snapshot's own stages (objects, fingerprints, tree, names, "
+             "encode, write) | %s | | | %s | - |" % (
+                 fmt_s(snap_stages), fmt_s(per_m(snap_stages))))
+    base = t1["wall"] + t2["wall"]
+    for label, r in (("diff CORE (two cores)", df),
+                     ("diff SNAPSHOT (a core and a file)", ds)):
+        L.append("| %s | %s | %s | %.0f | %s | %s of types on each "
+                 "(%s s + %s s) |" % (
+                     label, fmt_s(r["wall"]), fmt_s(r["user"] + r["sys"]),
+                     r["rss_mib"], fmt_s(per_m(r["wall"])),
+                     fmt_ratio(ratio(r["wall"], base)), fmt_s(t1["wall"]),
+                     fmt_s(t2["wall"])))
+    res_d = df["result"]
+    L.append("")
+    L.append("- snapshot file: %s (%.1f bytes/object); the index (graph, "
+             "paths) it needs took %s s of its run." % (
+                 fmt_bytes(sn["result"]["file_bytes"]),
+                 sn["result"]["file_bytes"] / n if n else 0, fmt_s(graph)))
+    L.append("- diff: %s new, %s freed, %s kept (%s addresses reused); where "
+             "it grew first: %s." % (
+                 fmtc(res_d.get("new_objects")),
+                 fmtc(res_d.get("freed_objects")),
+                 fmtc(res_d.get("kept_objects")),
+                 fmtc(res_d.get("reused_addresses")),
+                 "; ".join("%s +%s in %s" % (
+                     g["type"], fmtc(g["count_delta"]),
+                     g["container"]["path"]) for g in res_d.get("grew_in",
+                                                                [])[:2])))
+    L.append("- diff stages (PYHEAP_TIMING): " + ", ".join(
+        "%s %s s" % (nm, fmt_s(s)) for nm, s in df["stages"]) + ".")
     return L
 
 

@@ -30,7 +30,11 @@ more, so what changes it comes last:
                  "references" stages find), counted, to compare with py-heap
   gc.collect()   once (frees the cycles), and once more (nothing to free)
 
-written to OUTDIR/inproc-gc.json. Nothing but the standard library.
+written to OUTDIR/inproc-gc.json. Then the heap changes as a leaking
+service's would, for a second core (diff's benchmark): a twentieth of N more
+nodes in chunks of their own, and the first tenth of the chunks dropped; it
+writes OUTDIR/ready2 and waits for OUTDIR/core2-taken. Nothing but the
+standard library.
 """
 import gc
 import json
@@ -258,6 +262,32 @@ def main():
     res["gc_collect_again_freed"] = gc.collect()
     res["gc_collect_again_s"] = time.perf_counter() - t0
     write_json(os.path.join(out, "inproc-gc.json"), res)
+
+    # The second core: grown by n/20 nodes, a tenth of the chunks gone.
+    dropped = len(ROOTS) // 10
+    del ROOTS[:dropped]
+    nodes, k = [], 0
+    while k * 6 < n // 20:          # a node, its name, value, Point and
+        nd = Node()                 # the Point's two floats
+        nd.name = "grown-%d" % k
+        nd.value = k * 3 + 7000000
+        nd.pt = Point(k * 0.5 + 0.1, -k * 0.5 - 0.1)
+        nodes.append(nd)
+        if len(nodes) == CHUNK:
+            ROOTS.append(nodes)
+            nodes = []
+        k += 1
+    ROOTS.append(nodes)
+    nd = nodes = None
+    write_json(os.path.join(out, "inproc-grow.json"),
+               {"grown_nodes": k, "dropped_chunks": dropped})
+    open(os.path.join(out, "ready2"), "w").close()
+    taken = os.path.join(out, "core2-taken")
+    deadline = time.monotonic() + 4 * 3600
+    while not os.path.exists(taken):
+        if os.getppid() != parent or time.monotonic() > deadline:
+            sys.exit("heap.py: parent gone or no core2-taken; giving up")
+        time.sleep(0.05)
 
 
 if __name__ == "__main__":

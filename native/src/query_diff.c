@@ -1,0 +1,850 @@
+/* query_diff.c - snapshot and diff: a heap saved to a file, and two heaps
+ * of one process compared, type by type, object by object, and the
+ * containers the new objects went into (docs/design.md, "What grew").
+ *
+ * Each side of a diff becomes a snapshot in memory (snapshot.h): a
+ * session's heap, a core opened here, a snapshot file, or the session's
+ * process read again. Objects of one process are matched by address and
+ * type; a fingerprint of immutable contents and the GC generation tell a
+ * block reused by a new object. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "query.h"
+#include "snapshot.h"
+
+/* ---- the sides ----------------------------------------------------------- */
+
+struct side {
+	struct ph_snap *snap;
+	struct ph_session *own;	 /* opened here, destroyed with the side */
+	struct ph_session *from; /* the session it was made of, or NULL */
+	const char *kind;
+	char *source;
+};
+
+static void side_free(struct side *sd)
+{
+	ph_snap_destroy(sd->snap);
+	ph_session_destroy(sd->own);
+	free(sd->source);
+	memset(sd, 0, sizeof(*sd));
+}
+
+/* A session on a core or a process, with what `like` was opened with
+ * (sysroot, debug directories). */
+static struct ph_error *open_with(struct ph_session *like, const char *core,
+				  const char *sysroot, int pid,
+				  unsigned pid_flags, struct ph_session **ret)
+{
+	struct ph_options *o = NULL;
+	struct ph_error *err = ph_options_create(&o);
+	if (!err)
+		err = core ? ph_options_set_core(o, core)
+			   : ph_options_set_pid(o, pid, pid_flags);
+	struct ph_target *t = like ? like->target : NULL;
+	if (!err && core && sysroot)
+		err = ph_options_set_sysroot(o, sysroot);
+	for (size_t i = 0; !err && t && i < t->ndebug_dirs; i++)
+		err = ph_options_add_debug_dir(o, t->debug_dirs[i]);
+	if (!err && t)
+		ph_options_set_no_debuginfod(o, t->no_debuginfod);
+	if (!err)
+		err = ph_session_create(o, ret);
+	ph_options_destroy(o);
+	return err;
+}
+
+static struct ph_error *open_like(struct ph_session *like, const char *core,
+				  int pid, unsigned pid_flags,
+				  struct ph_session **ret)
+{
+	struct ph_target *t = like ? like->target : NULL;
+	if (!core || !t || !t->pid)
+		return open_with(like, core, t ? t->sysroot : NULL, pid,
+				 pid_flags, ret);
+	/* a core, and a running process: the core's files as it names them,
+	 * else where the process sees them (another mount namespace) */
+	struct ph_error *err = open_with(like, core, NULL, 0, 0, ret);
+	if (!err || ph_error_code(err) == PH_ERR_BAD_SNAPSHOT)
+		return err;
+	char root[64];
+	snprintf(root, sizeof(root), "/proc/%d/root", t->pid);
+	struct ph_error *err2 = open_with(like, core, root, 0, 0, ret);
+	if (!err2) {
+		ph_error_destroy(err);
+		return NULL;
+	}
+	ph_error_destroy(err2);
+	return err;
+}
+
+/* The side made of a session's heap (and, for the after side, its
+ * tree). */
+static struct ph_error *side_of_session(struct ph_session *ss, bool after,
+					bool names, struct side *sd)
+{
+	struct ph_error *err =
+		after ? ph_session_graph(ss) : ph_session_heap(ss);
+	if (err)
+		return err;
+	unsigned flags = after ? PH_SNAP_WITH_TREE : 0;
+	if (names)
+		flags |= PH_SNAP_WITH_TREE | PH_SNAP_WITH_NAMES;
+	if ((err = ph_snap_create(ss->heap, after || names ? ss->graph : NULL,
+				  flags, &sd->snap)))
+		return err;
+	struct ph_snap *sn = sd->snap;
+	struct ph_target *t = ss->target;
+	sd->from = ss;
+	sn->partial = ss->partial;
+	if (t->pid) {
+		sd->kind = "process";
+		sn->time_us = (int64_t)(ss->opened_at * 1e6);
+		sn->paused_ms = t->stopped ? t->pause_ms : 0;
+		if (asprintf(&sn->source, "process %d", t->pid) < 0)
+			sn->source = NULL;
+	} else {
+		sd->kind = "core";
+		struct stat st;
+		if (t->core_path && !stat(t->core_path, &st))
+			sn->time_us = (int64_t)st.st_mtim.tv_sec * 1000000 +
+				      st.st_mtim.tv_nsec / 1000;
+		sn->source = t->core_path ? strdup(t->core_path) : NULL;
+	}
+	sn->origin = strdup(sd->kind);
+	if (!sn->source || !sn->origin || !(sd->source = strdup(sn->source)))
+		return ph_error_nomem();
+	return NULL;
+}
+
+/* The side a file gives: a snapshot, or a core opened like `like`. */
+static struct ph_error *side_of_file(struct ph_session *like, const char *what,
+				     const char *path, bool after,
+				     struct side *sd)
+{
+	enum ph_file_kind kind;
+	struct ph_error *err = ph_file_kind(path, &kind);
+	if (err)
+		return ph_error_wrap(err, "diff: %s", what);
+	if (kind == PH_FILE_OTHER)
+		return ph_error_create_path(PH_ERR_BAD_SNAPSHOT, path,
+					    "diff: %s: %s is neither a core "
+					    "nor a py-heap snapshot",
+					    what, path);
+	if (!(sd->source = strdup(path)))
+		return ph_error_nomem();
+	if (kind == PH_FILE_SNAPSHOT) {
+		sd->kind = "snapshot";
+		return ph_snap_read(path, &sd->snap);
+	}
+	if ((err = open_like(like, path, 0, 0, &sd->own)))
+		return err;
+	char *given = sd->source;
+	sd->source = NULL;
+	err = side_of_session(sd->own, after, false, sd);
+	free(sd->source);
+	sd->source = given;
+	return err;
+}
+
+/* ---- the result's strings and sides -------------------------------------- */
+
+static size_t str_add(struct ph_diff_result *r, const char *s)
+{
+	return s ? ph_strings_add(&r->str, s, strlen(s)) : 0;
+}
+
+static struct ph_error *note_add(struct ph_diff_result *r, size_t *cap,
+				 const char *text)
+{
+	struct ph_error *err = ph_grow((void **)&r->notes, cap, r->nnotes + 1,
+				       sizeof(*r->notes));
+	if (!err)
+		r->notes[r->nnotes++] = str_add(r, text);
+	return err;
+}
+
+/* A side's own session's notes: into the caller's session, which shows
+ * them (stderr, JSON "notes"); with none, into the result. */
+static struct ph_error *side_notes(struct ph_session *s,
+				   struct ph_diff_result *r, size_t *cap,
+				   struct ph_diff_side *ds, const char *who,
+				   struct ph_session *own)
+{
+	ds->notes = r->nnotes;
+	for (size_t i = 0; own && i < own->nnotes; i++) {
+		if (s) {
+			ph_session_note(s, own->notes[i].code, "%s: %s", who,
+					own->notes[i].message);
+			s->partial |= own->partial;
+			continue;
+		}
+		struct ph_error *err = note_add(r, cap, own->notes[i].message);
+		if (err)
+			return err;
+	}
+	ds->nnotes = r->nnotes - ds->notes;
+	return NULL;
+}
+
+static void side_describe(struct ph_diff_result *r, struct ph_diff_side *ds,
+			  const struct side *sd)
+{
+	const struct ph_snap *sn = sd->snap;
+	ds->kind = sd->kind;
+	ds->source = str_add(r, sd->source);
+	ds->of = sd->kind && !strcmp(sd->kind, "snapshot")
+			 ? str_add(r, sn->source)
+			 : 0;
+	ds->python = str_add(r, sn->python);
+	ds->pid = sn->pid;
+	ds->time_us = sn->time_us;
+	ds->paused_ms = sn->paused_ms;
+	ds->objects = sn->n;
+	ds->bytes = sn->bytes;
+	ds->partial = sn->partial;
+}
+
+/* ---- one process or two -------------------------------------------------- */
+
+/* Why two snapshots are not of one process (into buf), or NULL when they
+ * are: its pid and the kernel's AT_RANDOM bytes, 16 random bytes each
+ * exec gets, tell one run of one program from any other. */
+static const char *differ_reason(const struct ph_snap *b,
+				 const struct ph_snap *a, char *buf, size_t n)
+{
+	if (!b->pid || !a->pid)
+		snprintf(buf, n, "the process id of %s is not known",
+			 !b->pid ? "the first" : "the second");
+	else if (b->pid != a->pid)
+		snprintf(buf, n, "pid %lld, then pid %lld", (long long)b->pid,
+			 (long long)a->pid);
+	else if (b->build_id_len && a->build_id_len &&
+		 (b->build_id_len != a->build_id_len ||
+		  memcmp(b->build_id, a->build_id, b->build_id_len)))
+		snprintf(buf, n,
+			 "pid %lld runs another executable (its "
+			 "build-id differs)",
+			 (long long)b->pid);
+	else if (!b->has_random || !a->has_random)
+		snprintf(buf, n,
+			 "cannot tell whether pid %lld is one process "
+			 "(its AT_RANDOM bytes were not saved)",
+			 (long long)b->pid);
+	else if (memcmp(b->at_random, a->at_random, 16))
+		snprintf(buf, n,
+			 "pid %lld is another run (its AT_RANDOM bytes "
+			 "differ)",
+			 (long long)b->pid);
+	else if (b->runtime_addr != a->runtime_addr ||
+		 b->hexversion != a->hexversion)
+		snprintf(buf, n, "pid %lld: the runtime moved",
+			 (long long)b->pid);
+	else
+		return NULL;
+	return buf;
+}
+
+/* ---- types, by name ------------------------------------------------------ */
+
+struct name_ref {
+	const char *name;
+	uint32_t side, idx;
+};
+
+static int by_name(const void *x, const void *y)
+{
+	const struct name_ref *a = x, *b = y;
+	int c = strcmp(a->name, b->name);
+	if (c)
+		return c;
+	if (a->side != b->side)
+		return a->side < b->side ? -1 : 1;
+	return (a->idx > b->idx) - (a->idx < b->idx);
+}
+
+/* One row per type name of either side; row_of[side][type index]. */
+static struct ph_error *make_rows(struct ph_diff_result *r,
+				  const struct ph_snap *sn[2],
+				  uint32_t *row_of[2])
+{
+	size_t total = sn[0]->ntypes + sn[1]->ntypes;
+	struct name_ref *refs = malloc((total + 1) * sizeof(*refs));
+	r->rows = calloc(total + 1, sizeof(*r->rows));
+	if (!refs || !r->rows) {
+		free(refs);
+		return ph_error_nomem();
+	}
+	size_t k = 0;
+	for (uint32_t sd = 0; sd < 2; sd++)
+		for (size_t i = 0; i < sn[sd]->ntypes; i++)
+			refs[k++] = (struct name_ref){sn[sd]->types[i].name, sd,
+						      (uint32_t)i};
+	qsort(refs, k, sizeof(*refs), by_name);
+	for (size_t i = 0; i < k; i++) {
+		if (!i || strcmp(refs[i].name, refs[i - 1].name))
+			r->rows[r->nrows++].name = str_add(r, refs[i].name);
+		struct ph_diff_row *row = &r->rows[r->nrows - 1];
+		const struct ph_snap_type *t =
+			&sn[refs[i].side]->types[refs[i].idx];
+		if (refs[i].side == 0) {
+			row->count_before += t->count;
+			row->bytes_before += t->bytes;
+		} else {
+			row->count_after += t->count;
+			row->bytes_after += t->bytes;
+		}
+		row_of[refs[i].side][refs[i].idx] = (uint32_t)(r->nrows - 1);
+	}
+	free(refs);
+	return NULL;
+}
+
+/* ---- objects, by address ------------------------------------------------- */
+
+/* Whether the object at one address in both is one object: the same type
+ * object, the same contents where they never change, and no generation
+ * younger than before (an object only ages; a dict, which CPython stops
+ * and starts tracking, is let be). */
+static bool same_object(const struct ph_snap *b, size_t i,
+			const struct ph_snap *a, size_t j, bool fp_ok)
+{
+	const struct ph_snap_type *tb = &b->types[ph_snap_type(b, i)],
+				  *ta = &a->types[ph_snap_type(a, j)];
+	if (tb->addr != ta->addr || strcmp(tb->name, ta->name))
+		return false;
+	if (fp_ok && (tb->flags & ta->flags & PH_SNAP_TYPE_FP) &&
+	    b->fp[i] != a->fp[j])
+		return false;
+	unsigned gb = ph_snap_gen(b, i), ga = ph_snap_gen(a, j);
+	if (tb->kind == PH_KIND_DICT || tb->kind == PH_KIND_ODICT || !gb ||
+	    !ga || gb > 3 || ga > 3)
+		return true;
+	if (a->gc_model == PH_SNAP_GC_GENERATIONS &&
+	    b->gc_model == PH_SNAP_GC_GENERATIONS)
+		return ga >= gb;
+	/* incremental: young, then the old spaces, which swap */
+	return !(ga == 1 && gb > 1);
+}
+
+struct acc {
+	uint32_t row, code;
+	uint64_t count, bytes;
+};
+
+static int by_row_count(const void *x, const void *y)
+{
+	const struct acc *a = x, *b = y;
+	if (a->row != b->row)
+		return a->row < b->row ? -1 : 1;
+	if (a->count != b->count)
+		return a->count > b->count ? -1 : 1;
+	if (a->bytes != b->bytes)
+		return a->bytes > b->bytes ? -1 : 1;
+	return (a->code > b->code) - (a->code < b->code);
+}
+
+static int by_growth(const void *x, const void *y, void *rows)
+{
+	const struct ph_diff_row *a = (const struct ph_diff_row *)rows +
+				      *(const uint32_t *)x,
+				 *b = (const struct ph_diff_row *)rows +
+				      *(const uint32_t *)y;
+	int64_t da = (int64_t)(a->bytes_after - a->bytes_before),
+		db = (int64_t)(b->bytes_after - b->bytes_before);
+	if (da != db)
+		return da > db ? -1 : 1;
+	int64_t ca = (int64_t)(a->count_after - a->count_before),
+		cb = (int64_t)(b->count_after - b->count_before);
+	if (ca != cb)
+		return ca > cb ? -1 : 1;
+	return (a->name > b->name) - (a->name < b->name);
+}
+
+/*
+ * The after side's shortest-path tree, by node: a snapshot read from a
+ * file has its own (nodes are its indices); one made from a heap has the
+ * graph's (nodes are heap numbers: no copy of the tree is made).
+ */
+struct tree {
+	const struct ph_snap *s;
+	const uint32_t *parent;
+	size_t nodes;
+	bool heap;
+};
+
+static uint32_t node_of(const struct tree *t, size_t j)
+{
+	return t->heap ? t->s->heap_index[j] : (uint32_t)j;
+}
+
+static uint32_t node_type(const struct tree *t, uint32_t node)
+{
+	return t->heap ? t->s->rank[t->s->heap->tidx[node]] : t->s->type[node];
+}
+
+static uint64_t node_size(const struct tree *t, uint32_t node)
+{
+	return t->heap ? t->s->heap->size[node] : t->s->size[node];
+}
+
+static uint64_t node_addr(const struct tree *t, uint32_t node)
+{
+	return t->heap ? t->s->heap->addr[node] : t->s->addr[node];
+}
+
+/* The path of a node from its root: from the graph (exact), or from the
+ * names the snapshot kept. */
+static void container_path(const struct tree *t, uint32_t node,
+			   struct ph_buf *out)
+{
+	if (!t->heap) {
+		ph_snap_path(t->s, node, out);
+		return;
+	}
+	struct ph_graph *g = t->s->graph;
+	size_t depth = ph_graph_depth(g, node);
+	if (depth == UINT32_MAX)
+		return;
+	uint32_t *chain = malloc((depth + 2) * sizeof(*chain));
+	if (!chain)
+		return;
+	size_t n = 0;
+	uint32_t cur = node;
+	while (n <= depth && cur != PH_NONE && !(cur & PH_ROOT_BIT)) {
+		chain[n++] = cur;
+		cur = g->parent[cur];
+	}
+	if (cur != PH_NONE && (cur & PH_ROOT_BIT) &&
+	    (cur & ~PH_ROOT_BIT) < g->nroots) {
+		ph_buf_puts(out, g->roots[cur & ~PH_ROOT_BIT].name);
+		if (n > 1)
+			ph_buf_putc(out, ' ');
+		for (size_t k = n; k-- > 1;)
+			ph_graph_label(g, chain[k], chain[k - 1], out);
+	}
+	free(chain);
+}
+
+/* An object the tree reaches from a new object: no container that was
+ * there before. Either it moved under the new one, or it is new itself,
+ * at an address an object of its type left, with nothing to tell them
+ * apart (a dict, an instance; docs/design.md): the walk goes on up. */
+static bool held_by_new(const struct tree *t, const uint8_t *isnew,
+			uint32_t node)
+{
+	uint32_t p = t->parent[node];
+	return p != PH_NONE && !(p & PH_ROOT_BIT) && p < t->nodes && isnew[p];
+}
+
+/* The containers of the new objects of the types that grew; isnew is by
+ * node. */
+static struct ph_error *containers(struct ph_diff_result *r,
+				   const struct tree *t, const uint8_t *isnew,
+				   const uint32_t *row_after, uint64_t keep)
+{
+	const struct ph_snap *a = t->s;
+	size_t n = t->nodes;
+	uint32_t *cont = malloc((n + 1) * sizeof(*cont));
+	uint8_t *done = calloc(n + 1, 1);
+	uint32_t *stack = NULL;
+	size_t scap = 0;
+	struct acc *acc = NULL;
+	size_t nacc = 0, acap = 0;
+	struct ph_u64map where;
+	ph_u64map_init(&where);
+	struct ph_error *err = NULL;
+	if (!cont || !done) {
+		err = ph_error_nomem();
+		goto out;
+	}
+	for (uint32_t j = 0; j < n && !err; j++) {
+		if (!isnew[j])
+			continue;
+		uint32_t row = row_after[node_type(t, j)];
+		const struct ph_diff_row *rw = &r->rows[row];
+		if (rw->count_after <= rw->count_before)
+			continue;
+		if (!(j & 0xffff) && ph_interrupted()) {
+			err = ph_error_interrupted();
+			break;
+		}
+		/* up the tree to an object that was there before */
+		if (!done[j]) {
+			size_t ns = 0;
+			uint32_t cur = j, res;
+			for (;;) {
+				if (cur == PH_NONE || (cur & PH_ROOT_BIT) ||
+				    cur >= n ||
+				    (!isnew[cur] &&
+				     !held_by_new(t, isnew, cur))) {
+					res = cur >= n && !(cur & PH_ROOT_BIT)
+						      ? PH_NONE
+						      : cur;
+					break;
+				}
+				if (done[cur]) {
+					res = cont[cur];
+					break;
+				}
+				if ((err = ph_grow((void **)&stack, &scap,
+						   ns + 1, sizeof(*stack))))
+					goto out;
+				stack[ns++] = cur;
+				cur = t->parent[cur];
+			}
+			while (ns) {
+				cont[stack[--ns]] = res;
+				done[stack[ns]] = 1;
+			}
+		}
+		uint32_t code = cont[j];
+		if (code == PH_NONE) {
+			r->rows[row].new_unreachable++;
+			continue;
+		}
+		uint64_t key = (uint64_t)(row + 1) << 32 | code;
+		uint32_t *slot = ph_u64map_get(&where, key);
+		if (!slot) {
+			if ((err = ph_grow((void **)&acc, &acap, nacc + 1,
+					   sizeof(*acc))) ||
+			    (err = ph_u64map_put(&where, key, (uint32_t)nacc,
+						 NULL)))
+				goto out;
+			acc[nacc++] = (struct acc){.row = row, .code = code};
+			slot = ph_u64map_get(&where, key);
+		}
+		acc[*slot].count++;
+		acc[*slot].bytes += node_size(t, j);
+	}
+	qsort(acc, nacc, sizeof(*acc), by_row_count);
+	size_t gcap = 0;
+	struct ph_buf tmp;
+	ph_buf_init(&tmp);
+	for (size_t i = 0, kept = 0; i < nacc && !err; i++) {
+		kept = i && acc[i].row == acc[i - 1].row ? kept + 1 : 0;
+		if (keep && kept >= keep)
+			continue;
+		if ((err = ph_grow((void **)&r->grew, &gcap, r->ngrew + 1,
+				   sizeof(*r->grew))))
+			break;
+		struct ph_diff_container *c = &r->grew[r->ngrew++];
+		*c = (struct ph_diff_container){
+			.row = acc[i].row,
+			.count = acc[i].count,
+			.bytes = acc[i].bytes,
+		};
+		tmp.len = 0;
+		if (acc[i].code & PH_ROOT_BIT) {
+			uint32_t root = acc[i].code & ~PH_ROOT_BIT;
+			c->is_root = true;
+			if (root < a->nroots)
+				c->path = str_add(r, a->roots[root]);
+			continue;
+		}
+		uint32_t o = acc[i].code;
+		c->addr = node_addr(t, o);
+		c->type = str_add(r, a->types[node_type(t, o)].name);
+		container_path(t, o, &tmp);
+		if (tmp.len && !tmp.failed)
+			c->path = ph_strings_add(&r->str, tmp.data, tmp.len);
+	}
+	ph_buf_free(&tmp);
+out:
+	ph_u64map_free(&where);
+	free(acc);
+	free(stack);
+	free(cont);
+	free(done);
+	return err;
+}
+
+/* Matches the objects of one process by address, then names the
+ * containers. */
+static struct ph_error *match(struct ph_diff_result *r, const struct side *sb,
+			      const struct side *sa, uint32_t *row_of[2],
+			      uint64_t keep)
+{
+	const struct ph_snap *b = sb->snap, *a = sa->snap;
+	struct tree t = {.s = a, .heap = a->heap != NULL};
+	if (t.heap && a->graph) {
+		t.parent = a->graph->parent;
+		t.nodes = a->heap->n;
+	} else if (!t.heap && a->parent) {
+		t.parent = a->parent;
+		t.nodes = a->n;
+	} else
+		t.nodes = t.heap ? a->heap->n : a->n;
+	uint8_t *isnew = calloc(t.nodes + 1, 1);
+	if (!isnew)
+		return ph_error_nomem();
+	bool fp_ok = b->fp_version == a->fp_version && a->fp_version;
+	size_t i = 0, j = 0;
+	uint64_t ab = b->n ? ph_snap_addr(b, 0) : 0,
+		 aa = a->n ? ph_snap_addr(a, 0) : 0;
+	while (i < b->n || j < a->n) {
+		if (!((i + j) & 0xfffff) && ph_interrupted()) {
+			free(isnew);
+			return ph_error_interrupted();
+		}
+		bool old = i < b->n, now = j < a->n;
+		if (!now || (old && ab < aa)) {
+			r->freed_objects++;
+			r->rows[row_of[0][ph_snap_type(b, i)]].freed_objects++;
+		} else if (!old || aa < ab) {
+			isnew[node_of(&t, j)] = 1;
+			r->new_objects++;
+			r->rows[row_of[1][ph_snap_type(a, j)]].new_objects++;
+		} else if (same_object(b, i, a, j, fp_ok)) {
+			r->kept_objects++;
+		} else {
+			r->reused++;
+			r->freed_objects++;
+			r->rows[row_of[0][ph_snap_type(b, i)]].freed_objects++;
+			isnew[node_of(&t, j)] = 1;
+			r->new_objects++;
+			r->rows[row_of[1][ph_snap_type(a, j)]].new_objects++;
+		}
+		/* step past what was taken: the smaller address, or both */
+		bool step_b = old && (!now || ab <= aa);
+		bool step_a = now && (!old || aa <= ab);
+		if (step_b && ++i < b->n)
+			ab = ph_snap_addr(b, i);
+		if (step_a && ++j < a->n)
+			aa = ph_snap_addr(a, j);
+	}
+	ph_stage("diff: match");
+	struct ph_error *err = NULL;
+	if (t.parent) {
+		r->containers_known = true;
+		err = containers(r, &t, isnew, row_of[1], keep);
+		ph_stage("diff: containers");
+	}
+	free(isnew);
+	return err;
+}
+
+/* ---- diff ---------------------------------------------------------------- */
+
+/* Waits until `until` (s since 1970), the process running; Ctrl-C ends
+ * the wait (the process was let go before it). */
+static struct ph_error *wait_until(double until)
+{
+	for (;;) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		double left = until -
+			      ((double)now.tv_sec + (double)now.tv_nsec / 1e9);
+		if (ph_interrupted())
+			return ph_error_interrupted();
+		if (left <= 0)
+			return NULL;
+		double step = left < 0.05 ? left : 0.05;
+		struct timespec ts = {0, (long)(step * 1e9)};
+		nanosleep(&ts, NULL);
+	}
+}
+
+struct ph_error *ph_query_diff(struct ph_session *s,
+			       const struct ph_diff_opts *o,
+			       struct ph_diff_result **ret)
+{
+	if (o->interval > 0 && (o->before || o->after))
+		return ph_error_create(PH_ERR_USAGE,
+				       "diff: --interval reads the process "
+				       "twice: it takes no file");
+	if (o->interval > 0 && (!s || !s->target->pid))
+		return ph_error_create(PH_ERR_USAGE,
+				       "diff: --interval needs a running "
+				       "process (--pid PID)");
+	if (o->interval <= 0 && !o->before)
+		return ph_error_create(PH_ERR_USAGE,
+				       "diff: compare with what? give BEFORE "
+				       "(a core or a snapshot file), or "
+				       "--interval SECONDS with --pid");
+	if (!s && !o->after)
+		return ph_error_create(PH_ERR_USAGE,
+				       "diff needs a core or a process (--core "
+				       "CORE or --pid PID), or two files: "
+				       "diff BEFORE AFTER");
+	if (s && o->after)
+		return ph_error_create(PH_ERR_USAGE,
+				       "diff: AFTER is the process (--core or "
+				       "--pid): give BEFORE alone, or two "
+				       "files without --core/--pid");
+	struct ph_diff_result *r = calloc(1, sizeof(*r));
+	struct side sb = {0}, sa = {0};
+	uint32_t *row_of[2] = {NULL, NULL};
+	size_t ncap = 0;
+	struct ph_error *err = NULL;
+	if (!r)
+		return ph_error_nomem();
+	str_add(r, ""); /* offset 0: "" */
+	if (o->interval > 0) {
+		if ((err = side_of_session(s, false, false, &sb)))
+			goto out;
+		if ((err = wait_until(s->opened_at + o->interval)))
+			goto out;
+		struct ph_target *t = s->target;
+		if ((err = open_like(s, NULL, t->pid,
+				     t->stopped ? 0 : PH_SESSION_NO_STOP,
+				     &sa.own)))
+			goto out;
+		if ((err = side_of_session(sa.own, true, false, &sa)))
+			goto out;
+	} else {
+		if ((err = side_of_file(s, "BEFORE", o->before, false, &sb)))
+			goto out;
+		if (o->after)
+			err = side_of_file(NULL, "AFTER", o->after, true, &sa);
+		else
+			err = side_of_session(s, true, false, &sa);
+		if (err)
+			goto out;
+	}
+	char again[96];
+	snprintf(again, sizeof(again), "the second reading, %.1f s later",
+		 (double)(sa.snap->time_us - sb.snap->time_us) / 1e6);
+	if ((err = side_notes(s, r, &ncap, &r->before, "BEFORE", sb.own)) ||
+	    (err = side_notes(s, r, &ncap, &r->after,
+			      o->interval > 0 ? again : "AFTER", sa.own)))
+		goto out;
+	side_describe(r, &r->before, &sb);
+	side_describe(r, &r->after, &sa);
+	const struct ph_snap *sn[2] = {sb.snap, sa.snap};
+	row_of[0] = calloc(sb.snap->ntypes + 1, sizeof(uint32_t));
+	row_of[1] = calloc(sa.snap->ntypes + 1, sizeof(uint32_t));
+	if (!row_of[0] || !row_of[1]) {
+		err = ph_error_nomem();
+		goto out;
+	}
+	if ((err = make_rows(r, sn, row_of)))
+		goto out;
+	char why[256];
+	const char *differ = differ_reason(sb.snap, sa.snap, why, sizeof(why));
+	r->same_process = !differ;
+	r->differ = differ ? str_add(r, differ) : 0;
+	if (r->same_process &&
+	    (err = match(r, &sb, &sa, row_of, o->containers)))
+		goto out;
+	/* only the types that changed, largest growth in bytes first; the
+	 * containers follow their rows */
+	uint32_t *idx = malloc((r->nrows + 1) * sizeof(*idx));
+	uint32_t *moved = malloc((r->nrows + 1) * sizeof(*moved));
+	struct ph_diff_row *rows = malloc((r->nrows + 1) * sizeof(*rows));
+	if (!idx || !moved || !rows) {
+		free(idx);
+		free(moved);
+		free(rows);
+		err = ph_error_nomem();
+		goto out;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < r->nrows; i++) {
+		const struct ph_diff_row *w = &r->rows[i];
+		moved[i] = UINT32_MAX;
+		if (w->count_before == w->count_after &&
+		    w->bytes_before == w->bytes_after && !w->new_objects &&
+		    !w->freed_objects)
+			r->unchanged_types++;
+		else
+			idx[k++] = (uint32_t)i;
+	}
+	qsort_r(idx, k, sizeof(*idx), by_growth, r->rows);
+	for (size_t i = 0; i < k; i++) {
+		rows[i] = r->rows[idx[i]];
+		moved[idx[i]] = (uint32_t)i;
+	}
+	for (size_t i = 0; i < r->ngrew; i++)
+		r->grew[i].row = moved[r->grew[i].row];
+	free(r->rows);
+	r->rows = rows;
+	r->nrows = k;
+	free(moved);
+	free(idx);
+	/* the containers in the rows' order */
+	for (size_t i = 1; i < r->ngrew; i++) {
+		struct ph_diff_container c = r->grew[i];
+		size_t at = i;
+		while (at && r->grew[at - 1].row > c.row) {
+			r->grew[at] = r->grew[at - 1];
+			at--;
+		}
+		r->grew[at] = c;
+	}
+	if (r->str.buf.failed)
+		err = ph_error_nomem();
+out:
+	free(row_of[0]);
+	free(row_of[1]);
+	side_free(&sb);
+	side_free(&sa);
+	if (err) {
+		ph_diff_result_destroy(r);
+		return err;
+	}
+	*ret = r;
+	return NULL;
+}
+
+void ph_diff_result_destroy(struct ph_diff_result *r)
+{
+	if (!r)
+		return;
+	free(r->rows);
+	free(r->grew);
+	free(r->notes);
+	ph_strings_free(&r->str);
+	free(r);
+}
+
+/* ---- snapshot ------------------------------------------------------------ */
+
+struct ph_error *ph_query_snapshot(struct ph_session *s, const char *path,
+				   struct ph_snapshot_result **ret)
+{
+	struct side sd = {0};
+	struct ph_error *err = side_of_session(s, true, true, &sd);
+	struct ph_snapshot_result *r = NULL;
+	size_t len = 0;
+	if (!err)
+		err = ph_snap_write(sd.snap, path, &len);
+	if (!err && !(r = calloc(1, sizeof(*r))))
+		err = ph_error_nomem();
+	if (!err) {
+		const struct ph_snap *sn = sd.snap;
+		r->output = path;
+		r->source =
+			ph_strings_add(&r->str, sn->source, strlen(sn->source));
+		r->python =
+			ph_strings_add(&r->str, sn->python, strlen(sn->python));
+		r->objects = sn->n;
+		r->bytes = sn->bytes;
+		r->types = sn->ntypes;
+		r->roots = sn->nroots;
+		r->named = sn->nnamed;
+		r->file_bytes = len;
+		if (r->str.buf.failed)
+			err = ph_error_nomem();
+	}
+	side_free(&sd);
+	if (err) {
+		ph_snapshot_result_destroy(r);
+		return err;
+	}
+	*ret = r;
+	return NULL;
+}
+
+void ph_snapshot_result_destroy(struct ph_snapshot_result *r)
+{
+	if (!r)
+		return;
+	ph_strings_free(&r->str);
+	free(r);
+}

@@ -1,0 +1,742 @@
+/* snapshot_build.c - a snapshot made from a heap and its graph: the objects
+ * in address order, their fingerprints, the process's identity, and the
+ * shortest-path tree with the names of the objects it branches at.
+ *
+ * The fingerprint reads an object's contents, which is the object layer's
+ * knowledge: it is here, alone, so that heap.c stays as it is. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <gelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/procfs.h>
+#include <unistd.h>
+
+#include "snapshot.h"
+
+/* ---- fingerprints -------------------------------------------------------- */
+
+bool ph_snap_kind_fp(uint32_t kind)
+{
+	switch (kind) {
+	case PH_KIND_STR:
+	case PH_KIND_BYTES:
+	case PH_KIND_INT:
+	case PH_KIND_BOOL:
+	case PH_KIND_FLOAT:
+	case PH_KIND_TUPLE:
+	case PH_KIND_FROZENSET:
+	case PH_KIND_CODE:
+	case PH_KIND_METHOD:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* One word into the hash (the end result is mixed once more). */
+static inline uint64_t mix(uint64_t h, uint64_t v)
+{
+	h = (h ^ v) * 0x9e3779b97f4a7c15ULL;
+	return h ^ h >> 32;
+}
+
+static uint64_t rd64(struct ph_heap *h, uint64_t addr)
+{
+	uint64_t v = 0;
+	ph_mem_u64(h->mem, addr, &v);
+	return v;
+}
+
+/* The first 32 and the last 16 bytes of n bytes at addr, and n. */
+static uint64_t mix_bytes(struct ph_heap *h, uint64_t hash, uint64_t addr,
+			  uint64_t n)
+{
+	hash = mix(hash, n);
+	if (!addr || !n)
+		return hash;
+	uint8_t buf[48] = {0};
+	size_t head = n < 32 ? (size_t)n : 32, len = head;
+	const uint8_t *p = ph_mem_ptr(h->mem, addr, head);
+	if (!p)
+		return mix(hash, 1);
+	memcpy(buf, p, head);
+	if (n > 32) {
+		size_t tail = n - 32 < 16 ? (size_t)(n - 32) : 16;
+		const uint8_t *q = ph_mem_ptr(h->mem, addr + n - tail, tail);
+		if (q)
+			memcpy(buf + 32, q, tail);
+		len = 32 + tail;
+	}
+	for (size_t i = 0; i < len; i += 8) {
+		uint64_t w;
+		memcpy(&w, buf + i, 8);
+		hash = mix(hash, w);
+	}
+	return hash;
+}
+
+/*
+ * What identifies an object among the objects of its type that could
+ * have had its address: the contents of the kinds whose contents never
+ * change. A str's cached hash and UTF-8 copy and its interned state,
+ * which CPython fills in or changes later, are left out. 16 bits: a block
+ * reused by an object of the same type and size goes unseen one time in
+ * 65,536 (docs/design.md).
+ */
+static uint64_t fp_hash(struct ph_heap *h, uint64_t addr, uint32_t tidx,
+			bool inner);
+
+/* An item of a tuple (a method's self): its address, which a new item may
+ * have taken too, so also its type and, for a scalar, its contents. */
+static uint64_t mix_item(struct ph_heap *h, uint64_t hash, uint64_t item)
+{
+	hash = mix(hash, item);
+	uint32_t o = ph_heap_lookup(h, item);
+	if (o == PH_NONE)
+		return hash;
+	uint32_t t = h->tidx[o];
+	hash = mix(hash, h->types[t].addr);
+	switch (h->types[t].kind) {
+	case PH_KIND_STR:
+	case PH_KIND_BYTES:
+	case PH_KIND_INT:
+	case PH_KIND_BOOL:
+	case PH_KIND_FLOAT:
+		return mix(hash, fp_hash(h, item, t, true));
+	default:
+		return hash;
+	}
+}
+
+uint16_t ph_snap_fingerprint(struct ph_heap *h, uint64_t addr, uint32_t tidx)
+{
+	uint64_t hash = ph_hash64(fp_hash(h, addr, tidx, false));
+	return (uint16_t)(hash ^ hash >> 16 ^ hash >> 32 ^ hash >> 48);
+}
+
+static uint64_t fp_hash(struct ph_heap *h, uint64_t addr, uint32_t tidx,
+			bool inner)
+{
+	const struct ph_layout *L = h->L;
+	uint32_t kind = tidx < h->ntypes ? h->types[tidx].kind : 0;
+	uint64_t hash = mix(0x51ed270b27e1a5c3ULL, kind);
+	switch (kind) {
+	case PH_KIND_STR: {
+		uint64_t length = rd64(h, addr + L->str_length);
+		uint32_t state = 0;
+		ph_mem_u32(h->mem, addr + L->str_state, &state);
+		unsigned width = (state >> 2) & 7;
+		bool compact = (state >> 5) & 1, ascii = (state >> 6) & 1;
+		uint64_t data = compact ? addr + (ascii ? L->sizeof_ascii
+							: L->sizeof_compact)
+					: rd64(h, addr + L->str_data);
+		hash = mix(hash, state & 0x7c);
+		if (length > (1ULL << 40) ||
+		    (width != 1 && width != 2 && width != 4))
+			hash = mix(hash, length);
+		else
+			hash = mix_bytes(h, hash, data, length * width);
+		break;
+	}
+	case PH_KIND_BYTES:
+		hash = mix_bytes(h, hash, addr + L->bytes_data,
+				 rd64(h, addr + 16) & ((1ULL << 40) - 1));
+		break;
+	case PH_KIND_INT:
+	case PH_KIND_BOOL: {
+		uint64_t tag = rd64(h, addr + (L->long_tag ? L->long_tag : 16));
+		int64_t nd = L->long_tag ? (int64_t)(tag >> 3) : (int64_t)tag;
+		if (nd < 0)
+			nd = -nd;
+		hash = mix(hash, tag);
+		hash = mix_bytes(h, hash, addr + L->long_digits,
+				 4 * (uint64_t)(nd > 4 ? 4 : nd));
+		break;
+	}
+	case PH_KIND_FLOAT:
+		hash = mix(hash, rd64(h, addr + L->float_value));
+		break;
+	case PH_KIND_TUPLE: {
+		int64_t size = (int64_t)rd64(h, addr + 16);
+		hash = mix(hash, (uint64_t)size);
+		for (int64_t i = 0; i < size && i < 4 && !inner; i++)
+			hash = mix_item(h, hash,
+					rd64(h, addr + L->tuple_items + 8 * i));
+		if (size > 4 && size < (1LL << 32) && !inner)
+			hash = mix_item(
+				h, hash,
+				rd64(h, addr + L->tuple_items +
+						8 * (uint64_t)(size - 1)));
+		break;
+	}
+	case PH_KIND_FROZENSET:
+		hash = mix(hash, rd64(h, addr + L->set_used));
+		hash = mix(hash, rd64(h, addr + L->set_mask));
+		hash = mix(hash, rd64(h, addr + L->set_table));
+		break;
+	case PH_KIND_METHOD:
+		hash = mix(hash, rd64(h, addr + L->method_func));
+		if (!inner)
+			hash = mix_item(h, hash,
+					rd64(h, addr + L->method_self));
+		break;
+	case PH_KIND_CODE: {
+		uint32_t line = 0;
+		ph_mem_u32(h->mem, addr + L->code_firstlineno, &line);
+		hash = mix(hash, rd64(h, addr + L->code_name));
+		hash = mix(hash, rd64(h, addr + L->code_filename));
+		if (L->code_qualname)
+			hash = mix(hash, rd64(h, addr + L->code_qualname));
+		hash = mix(hash, line);
+		break;
+	}
+	default:
+		return 0;
+	}
+	return hash;
+}
+
+/* ---- the process's identity ---------------------------------------------- */
+
+/* The pid and AT_RANDOM of a core, from its notes. */
+static void core_identity(struct ph_target *t, int64_t *ret_pid,
+			  uint64_t *ret_random)
+{
+	size_t nph = 0;
+	if (!t->elf || elf_getphdrnum(t->elf, &nph))
+		return;
+	for (size_t i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+		if (!gelf_getphdr(t->elf, (int)i, &ph) ||
+		    ph.p_type != PT_NOTE || ph.p_offset > t->size ||
+		    ph.p_filesz > t->size - ph.p_offset)
+			continue;
+		Elf_Data *d = elf_getdata_rawchunk(t->elf, (int64_t)ph.p_offset,
+						   ph.p_filesz, ELF_T_NHDR);
+		if (!d)
+			continue;
+		GElf_Nhdr nh;
+		size_t off = 0, name_off, desc_off;
+		while ((off = gelf_getnote(d, off, &nh, &name_off, &desc_off)) >
+		       0) {
+			const uint8_t *desc =
+				(const uint8_t *)d->d_buf + desc_off;
+			if (nh.n_type == NT_PRPSINFO &&
+			    nh.n_descsz >= sizeof(struct elf_prpsinfo)) {
+				struct elf_prpsinfo ps;
+				memcpy(&ps, desc, sizeof(ps));
+				*ret_pid = ps.pr_pid;
+			} else if (nh.n_type == NT_AUXV) {
+				for (size_t k = 0; k + 16 <= nh.n_descsz;
+				     k += 16) {
+					uint64_t at, val;
+					memcpy(&at, desc + k, 8);
+					memcpy(&val, desc + k + 8, 8);
+					if (at == AT_RANDOM)
+						*ret_random = val;
+				}
+			}
+		}
+	}
+}
+
+/* A live process's AT_RANDOM, from /proc/PID/auxv. */
+static uint64_t live_random(int pid)
+{
+	char fn[64];
+	snprintf(fn, sizeof(fn), "/proc/%d/auxv", pid);
+	int fd = open(fn, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	uint64_t aux[2 * 64], val = 0;
+	ssize_t n = read(fd, aux, sizeof(aux));
+	close(fd);
+	for (ssize_t k = 0; k + 1 < n / 8; k += 2)
+		if (aux[k] == AT_RANDOM)
+			val = aux[k + 1];
+	return val;
+}
+
+static struct ph_error *identify(struct ph_heap *h, struct ph_snap *s)
+{
+	struct ph_runtime *rt = h->rt;
+	struct ph_target *t = rt->target;
+	uint64_t random_at = 0;
+	if (t->pid) {
+		s->pid = t->pid;
+		random_at = live_random(t->pid);
+	} else
+		core_identity(t, &s->pid, &random_at);
+	if (random_at) {
+		struct ph_error *e =
+			ph_mem_read(h->mem, random_at, s->at_random, 16);
+		s->has_random = !e;
+		ph_error_destroy(e);
+	}
+	if (t->exe_index >= 0 && (size_t)t->exe_index < t->nmods) {
+		const struct ph_module *m = &t->mods[t->exe_index];
+		if (m->build_id_len <= sizeof(s->build_id)) {
+			memcpy(s->build_id, m->build_id, m->build_id_len);
+			s->build_id_len = m->build_id_len;
+		}
+		if (m->path && !(s->exe = strdup(m->path)))
+			return ph_error_nomem();
+	}
+	s->runtime_addr = rt->runtime_addr;
+	s->hexversion = rt->hexversion;
+	s->gc_model = rt->layout->major == 3 && rt->layout->minor >= 14
+			      ? PH_SNAP_GC_INCREMENTAL
+			      : PH_SNAP_GC_GENERATIONS;
+	s->fp_version = PH_SNAP_FP_VERSION;
+	if (!(s->python = strdup(rt->version)) ||
+	    !(s->pyheap_version = strdup(ph_version())))
+		return ph_error_nomem();
+	return NULL;
+}
+
+/* ---- the objects --------------------------------------------------------- */
+
+struct addr_idx {
+	uint64_t addr;
+	uint32_t idx;
+};
+
+static int by_addr(const void *a, const void *b)
+{
+	const struct addr_idx *x = a, *y = b;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+struct run {
+	size_t from, to; /* heap numbers [from, to), ascending addresses */
+};
+
+static int run_by_addr(const void *a, const void *b, void *h)
+{
+	const uint64_t *addr = ((struct ph_heap *)h)->addr;
+	uint64_t x = addr[((const struct run *)a)->from],
+		 y = addr[((const struct run *)b)->from];
+	return x < y ? -1 : x > y;
+}
+
+/* Heap numbers in address order. The objects of a pymalloc pool are
+ * numbered in address order, pool after pool (heap.c's pools_freeze), and
+ * pools do not overlap: each pool is a run put in order whole. The rest
+ * (static and large objects, and a pool whose numbers do not ascend) are
+ * sorted and merged in. Returns how many (an address met twice is kept
+ * once). */
+static struct ph_error *address_order(struct ph_heap *h, uint32_t *order,
+				      size_t *ret_n)
+{
+	size_t n = h->n, nruns = 0, nt = 0;
+	size_t base = 0, end = 0;
+	if (h->pools_frozen && h->npools) {
+		base = h->pools[0].first;
+		end = base + h->npool_objects;
+		if (end > n || base > end)
+			base = end = 0;
+	}
+	/* (the rest is few: its pages are touched only as far as used) */
+	struct run *runs = malloc((h->npools + 1) * sizeof(*runs));
+	struct addr_idx *tail = malloc((n + 1) * sizeof(*tail));
+	if (!runs || !tail) {
+		free(runs);
+		free(tail);
+		return ph_error_nomem();
+	}
+	for (size_t i = 0; end && i < h->npools; i++) {
+		size_t from = h->pools[i].first,
+		       to = i + 1 < h->npools ? h->pools[i + 1].first : end;
+		if (from < base || to > end || from > to)
+			continue;
+		size_t k = from + 1;
+		while (k < to && h->addr[k] > h->addr[k - 1])
+			k++;
+		if (k >= to && to > from)
+			runs[nruns++] = (struct run){from, to};
+		else
+			for (k = from; k < to; k++)
+				tail[nt++] = (struct addr_idx){h->addr[k],
+							       (uint32_t)k};
+	}
+	for (size_t i = 0; i < n; i++)
+		if (i < base || i >= end)
+			tail[nt++] = (struct addr_idx){h->addr[i], (uint32_t)i};
+	qsort_r(runs, nruns, sizeof(*runs), run_by_addr, h);
+	/* a run that overlaps the one before joins the rest */
+	size_t kept = 0;
+	for (size_t r = 0; r < nruns; r++) {
+		if (kept &&
+		    h->addr[runs[r].from] <= h->addr[runs[kept - 1].to - 1]) {
+			for (size_t k = runs[r].from; k < runs[r].to; k++)
+				tail[nt++] = (struct addr_idx){h->addr[k],
+							       (uint32_t)k};
+			continue;
+		}
+		runs[kept++] = runs[r];
+	}
+	qsort(tail, nt, sizeof(*tail), by_addr);
+	size_t r = 0, a = kept ? runs[0].from : 0, b = 0, k = 0;
+	uint64_t last = 0;
+	while (r < kept || b < nt) {
+		uint32_t next;
+		if (b >= nt || (r < kept && h->addr[a] <= tail[b].addr)) {
+			next = (uint32_t)a++;
+			if (a == runs[r].to && ++r < kept)
+				a = runs[r].from;
+		} else
+			next = tail[b++].idx;
+		if (k && h->addr[next] == last)
+			continue;
+		last = h->addr[next];
+		order[k++] = next;
+	}
+	free(tail);
+	free(runs);
+	*ret_n = k;
+	return NULL;
+}
+
+struct fp_work {
+	struct ph_heap *h;
+	struct ph_snap *s;
+	size_t from, to;
+};
+
+static void *fp_worker(void *arg)
+{
+	struct fp_work *w = arg;
+	struct ph_heap *h = w->h;
+	struct ph_snap *s = w->s;
+	for (size_t i = w->from; i < w->to; i++) {
+		uint32_t hi = s->heap_index[i];
+		if (s->types[s->rank[h->tidx[hi]]].flags & PH_SNAP_TYPE_FP)
+			s->fp[i] = ph_snap_fingerprint(h, h->addr[hi],
+						       h->tidx[hi]);
+	}
+	return NULL;
+}
+
+struct type_rank {
+	uint32_t tidx;
+	uint64_t count;
+	const char *name;
+};
+
+static int by_count(const void *a, const void *b)
+{
+	const struct type_rank *x = a, *y = b;
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	int c = strcmp(x->name, y->name);
+	return c ? c : (x->tidx > y->tidx) - (x->tidx < y->tidx);
+}
+
+static struct ph_error *build_types(struct ph_heap *h, struct ph_snap *s,
+				    uint32_t *rank)
+{
+	size_t nt = h->ntypes;
+	struct type_rank *tr = calloc(nt + 1, sizeof(*tr));
+	if (!tr)
+		return ph_error_nomem();
+	for (size_t i = 0; i < nt; i++)
+		tr[i] = (struct type_rank){.tidx = (uint32_t)i,
+					   .name = tname(&h->types[i])};
+	for (size_t i = 0; i < s->n; i++)
+		tr[h->tidx[s->heap_index[i]]].count++;
+	qsort(tr, nt, sizeof(*tr), by_count);
+	size_t used = 0;
+	while (used < nt && tr[used].count)
+		used++;
+	s->types = calloc(used + 1, sizeof(*s->types));
+	if (!s->types) {
+		free(tr);
+		return ph_error_nomem();
+	}
+	for (size_t i = 0; i < used; i++) {
+		const struct ph_type *t = &h->types[tr[i].tidx];
+		struct ph_snap_type *st = &s->types[i];
+		rank[tr[i].tidx] = (uint32_t)i;
+		st->addr = t->addr;
+		st->kind = t->kind;
+		st->flags = (ph_snap_kind_fp(t->kind) ? PH_SNAP_TYPE_FP : 0) |
+			    (t->heap ? PH_SNAP_TYPE_HEAP : 0);
+		st->count = tr[i].count;
+		s->ntypes = i + 1;
+		if (!(st->name = strdup(tr[i].name))) {
+			free(tr);
+			return ph_error_nomem();
+		}
+	}
+	free(tr);
+	return NULL;
+}
+
+/* ---- the tree and its names ---------------------------------------------- */
+
+/* The snapshot index of the object at addr (the objects are in address
+ * order), or PH_NONE. */
+static uint32_t index_of(const struct ph_snap *s, uint64_t addr)
+{
+	size_t lo = 0, hi = s->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ph_snap_addr(s, mid) < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->n && ph_snap_addr(s, lo) == addr ? (uint32_t)lo
+							: PH_NONE;
+}
+
+struct name_ctx {
+	struct ph_heap *h;
+	struct ph_snap *s;
+	struct ph_u64map *slot_of; /* named child's address -> slot + 1 */
+	const uint32_t *holder;	   /* slot: its parent's heap number */
+	uint32_t parent;	   /* the heap number being traversed */
+	uint8_t *got;		   /* slot: 1 a key's label, 2 a value's */
+	struct ph_buf tmp;
+	bool nomem;
+};
+
+static void name_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
+		    uint64_t data)
+{
+	struct name_ctx *c = arg;
+	if (!ph_edge_is_strong(kind))
+		return;
+	uint32_t *slot = ph_u64map_get(c->slot_of, target);
+	if (!slot)
+		return;
+	size_t k = *slot - 1;
+	struct ph_snap *s = c->s;
+	/* a dict holds a key as key and names its value by it: the value's
+	 * label wins, as in `path` */
+	if (c->holder[k] != c->parent || c->got[k] == 2 ||
+	    (c->got[k] == 1 && kind == PH_EDGE_KEY))
+		return;
+	c->tmp.len = 0;
+	ph_edge_label_write(c->h, kind, data, &c->tmp);
+	char *l = strdup(c->tmp.data ? c->tmp.data : "?");
+	if (!l) {
+		c->nomem = true;
+		return;
+	}
+	free(s->labels[k]);
+	s->labels[k] = l;
+	c->got[k] = kind == PH_EDGE_KEY ? 1 : 2;
+}
+
+static int by_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+struct pair {
+	uint32_t parent, slot;
+};
+
+static int by_parent(const void *a, const void *b)
+{
+	const struct pair *x = a, *y = b;
+	return (x->parent > y->parent) - (x->parent < y->parent);
+}
+
+/* The objects the tree branches at (at least PH_SNAP_NAMES_MIN children)
+ * and their ancestors, each with how its parent holds it. */
+static struct ph_error *build_names(struct ph_heap *h, struct ph_graph *g,
+				    struct ph_snap *s)
+{
+	size_t n = h->n;
+	uint8_t *kids = calloc(n + 1, 1);
+	if (!kids)
+		return ph_error_nomem();
+	/* children counted up to 127; bit 7: named */
+	for (size_t i = 0; i < n; i++) {
+		uint32_t p = g->parent[i];
+		if (p != PH_NONE && !(p & PH_ROOT_BIT) && p < n &&
+		    (kids[p] & 0x7f) < 0x7f)
+			kids[p]++;
+	}
+	s->names_min = PH_SNAP_NAMES_MIN;
+	size_t nn = 0;
+	for (size_t i = 0; i < n; i++) {
+		if ((kids[i] & 0x7f) < PH_SNAP_NAMES_MIN)
+			continue;
+		for (uint32_t cur = (uint32_t)i;
+		     cur != PH_NONE && !(cur & PH_ROOT_BIT) && cur < n &&
+		     !(kids[cur] & 0x80);
+		     cur = g->parent[cur]) {
+			kids[cur] |= 0x80;
+			nn++;
+		}
+	}
+	uint32_t *list = malloc((nn + 1) * sizeof(*list));
+	s->named = malloc((nn + 1) * sizeof(*s->named));
+	s->labels = calloc(nn + 1, sizeof(*s->labels));
+	uint32_t *holder = malloc((nn + 1) * sizeof(*holder));
+	struct pair *pairs = malloc((nn + 1) * sizeof(*pairs));
+	uint8_t *got = calloc(nn + 1, 1);
+	struct ph_u64map slot_of;
+	ph_u64map_init(&slot_of);
+	struct ph_error *err = NULL;
+	if (!list || !s->named || !s->labels || !holder || !pairs || !got) {
+		err = ph_error_nomem();
+		goto out;
+	}
+	/* in address order: the snapshot's */
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (kids[i] & 0x80)
+			list[k++] = (uint32_t)i;
+	for (size_t i = 0; i < k; i++) {
+		uint32_t at = index_of(s, h->addr[list[i]]);
+		if (at == PH_NONE)
+			continue;
+		s->named[s->nnamed++] = at;
+	}
+	qsort(s->named, s->nnamed, sizeof(*s->named), by_u32);
+	size_t np = 0;
+	for (size_t i = 0; i < s->nnamed; i++) {
+		uint32_t hi = s->heap_index[s->named[i]];
+		uint32_t p = g->parent[hi];
+		holder[i] = p;
+		if (p & PH_ROOT_BIT) {
+			if (!(s->labels[i] = strdup(""))) {
+				err = ph_error_nomem();
+				goto out;
+			}
+			continue;
+		}
+		pairs[np++] = (struct pair){p, (uint32_t)i};
+		if ((err = ph_u64map_put(&slot_of, h->addr[hi], (uint32_t)i + 1,
+					 NULL)))
+			goto out;
+	}
+	qsort(pairs, np, sizeof(*pairs), by_parent);
+	struct name_ctx c = {.h = h,
+			     .s = s,
+			     .slot_of = &slot_of,
+			     .holder = holder,
+			     .got = got};
+	ph_buf_init(&c.tmp);
+	for (size_t i = 0; i < np && !c.nomem; i++) {
+		if (i && pairs[i].parent == pairs[i - 1].parent)
+			continue;
+		if (!(i & 1023) && ph_interrupted()) {
+			err = ph_error_interrupted();
+			break;
+		}
+		uint32_t hp = pairs[i].parent;
+		if (hp >= n)
+			continue;
+		c.parent = hp;
+		ph_heap_referents(h, h->addr[hp], h->tidx[hp], name_cb, &c);
+	}
+	ph_buf_free(&c.tmp);
+	if (!err && c.nomem)
+		err = ph_error_nomem();
+	/* a parent that no longer names it (no strong reference found) */
+	for (size_t i = 0; !err && i < s->nnamed; i++)
+		if (!s->labels[i] && !(s->labels[i] = strdup("?")))
+			err = ph_error_nomem();
+out:
+	ph_u64map_free(&slot_of);
+	free(list);
+	free(holder);
+	free(pairs);
+	free(got);
+	free(kids);
+	return err;
+}
+
+/* The tree is the graph's; the roots' names are copied. */
+static struct ph_error *build_tree(struct ph_graph *g, struct ph_snap *s)
+{
+	s->graph = g;
+	s->roots = calloc(g->nroots + 1, sizeof(*s->roots));
+	if (!s->roots)
+		return ph_error_nomem();
+	for (size_t r = 0; r < g->nroots; r++) {
+		if (!(s->roots[r] = strdup(g->roots[r].name ? g->roots[r].name
+							    : "?")))
+			return ph_error_nomem();
+		s->nroots = r + 1;
+	}
+	return NULL;
+}
+
+struct ph_error *ph_snap_create(struct ph_heap *h, struct ph_graph *g,
+				unsigned flags, struct ph_snap **ret)
+{
+	struct ph_snap *s = calloc(1, sizeof(*s));
+	struct ph_error *err = NULL;
+	if (!s)
+		return ph_error_nomem();
+	s->heap = h;
+	if (!(s->rank = calloc(h->ntypes + 1, sizeof(*s->rank)))) {
+		err = ph_error_nomem();
+		goto fail;
+	}
+	if ((err = identify(h, s)))
+		goto fail;
+	ph_stage("snapshot: identity");
+	if (!(s->heap_index = malloc((h->n + 1) * sizeof(*s->heap_index)))) {
+		err = ph_error_nomem();
+		goto fail;
+	}
+	if ((err = address_order(h, s->heap_index, &s->n)))
+		goto fail;
+	ph_stage("snapshot: address order");
+	if ((err = build_types(h, s, s->rank)))
+		goto fail;
+	uint64_t *vote = calloc(s->ntypes + 1, sizeof(*vote));
+	uint64_t *votes = calloc(s->ntypes + 1, sizeof(*votes));
+	s->fp = calloc(s->n + 1, sizeof(*s->fp));
+	if (!vote || !votes || !s->fp) {
+		free(vote);
+		free(votes);
+		err = ph_error_nomem();
+		goto fail;
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		uint32_t t = ph_snap_type(s, i);
+		uint64_t size = ph_snap_size(s, i);
+		s->bytes += size;
+		s->types[t].bytes += size;
+		/* the size most of its objects have: a majority vote */
+		if (!votes[t])
+			vote[t] = size, votes[t] = 1;
+		else if (vote[t] == size)
+			votes[t]++;
+		else
+			votes[t]--;
+	}
+	for (size_t t = 0; t < s->ntypes; t++)
+		s->types[t].usual = vote[t];
+	free(vote);
+	free(votes);
+	ph_stage("snapshot: types");
+	struct fp_work w[2] = {{h, s, 0, s->n / 2}, {h, s, s->n / 2, s->n}};
+	ph_run_parallel(fp_worker, w, sizeof(w[0]), 2, s->n > 100000);
+	ph_stage("snapshot: fingerprints");
+	if (flags & PH_SNAP_WITH_TREE && g && g->complete) {
+		if ((err = build_tree(g, s)))
+			goto fail;
+		if (flags & PH_SNAP_WITH_NAMES) {
+			if ((err = build_names(h, g, s)))
+				goto fail;
+			ph_stage("snapshot: names");
+		}
+	}
+	*ret = s;
+	return NULL;
+fail:
+	ph_snap_destroy(s);
+	return err;
+}
