@@ -84,8 +84,8 @@ static struct ph_error *row_fill(struct ph_session *s, uint32_t obj,
 				   .reachable = p < d->nreach};
 	if (!with_path)
 		return NULL;
-	return ph_query_add_path(s->graph, obj, str, steps, nsteps, cap,
-				 &row->path);
+	return ph_query_add_path(s->graph, obj, PH_ROW_PATH_MAX, str, steps,
+				 nsteps, cap, &row->path);
 }
 
 /* ---- retained ADDR ------------------------------------------------------- */
