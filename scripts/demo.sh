@@ -157,8 +157,8 @@ echo "    \$ $BIN --core $CORE path $ADDR"
 "$BIN" --core "$CORE" path "$ADDR" | tee "$WORK/path.out"
 grep -q "_SESSIONS" "$WORK/path.out" || die "path did not lead through _SESSIONS"
 
-# ---- 6. what grew -----------------------------------------------------------------
-step "6. What grew? The same process after 2,000 more requests, against the first core" \
+# ---- 7. what grew -----------------------------------------------------------------
+step "7. What grew? The same process after 2,000 more requests, against the first core" \
 	"Objects are matched by address; where the new ones went is the nearest" \
 	"container that was there before, with its path from a root." \
 	"" \

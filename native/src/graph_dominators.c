@@ -5,8 +5,8 @@
  * d; what d dominates (itself included) is its retained set, what deleting
  * d would free. The paths start at one virtual root above every root target
  * (graph.h's roots[]); the objects no root reaches hang under a second
- * virtual root, "unreachable", entered as docs/manual.md says (dom_enter_
- * unreachable below). Weak references are not edges of the graph.
+ * virtual root, "unreachable", entered as docs/manual.md says (see
+ * dom_enter_unreachable). Weak references are not edges of the graph.
  *
  * Lengauer and Tarjan's algorithm, with path halving in its forest, and
  * iterative throughout: the depth-first search keeps its stack in the
@@ -18,9 +18,11 @@
  *
  * The tree is kept in its preorder (struct ph_domtree): every object's
  * position, and by position the size of its subtree (its retained objects)
- * and its retained bytes, so that a subtree is a range of positions. The
- * arrays of the algorithm are laid out so that its peak is the 16 bytes per
- * object kept at the end (docs/design.md, "Dominators"). */
+ * and its retained bytes, so that a subtree is a range of positions: 16
+ * bytes per object. The algorithm's arrays take 4 bytes per object and 16
+ * per object it numbers (the non-leaves, about half): within those 16 when
+ * a quarter of the objects or more are leaves (docs/design.md,
+ * "Dominators"). */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>

@@ -257,6 +257,7 @@ struct ph_path {
 	size_t root;  /* its name, in the result's strings */
 	size_t first; /* steps[first .. first + n] */
 	size_t n;
+	size_t cut; /* ph_query_add_path: the steps after the n kept */
 };
 
 struct ph_path_result {
@@ -275,12 +276,17 @@ struct ph_error *ph_query_path(struct ph_session *s, const char *addr,
 void ph_path_result_destroy(struct ph_path_result *r);
 
 /* The shortest chain of strong references from a root to obj, as `path`
- * gives it: its steps appended to *steps (capacity *cap), its labels and
- * its root's name in str. ret->n is 0 when no root reaches obj. */
-struct ph_error *ph_query_add_path(struct ph_graph *g, uint32_t obj,
+ * gives it, its first max steps at most (the rest counted in ret->cut): its
+ * steps appended to *steps (capacity *cap), its labels and its root's name
+ * in str. ret->n is 0 when no root reaches obj. */
+struct ph_error *ph_query_add_path(struct ph_graph *g, uint32_t obj, size_t max,
 				   struct ph_strings *str,
 				   struct ph_path_step **steps, size_t *nsteps,
 				   size_t *cap, struct ph_path *ret);
+
+/* The steps of the paths retained, dominators and leaks give (a deep
+ * object's whole path is `path`'s). */
+#define PH_ROW_PATH_MAX 1000
 
 /* ---- retained, dominators, leaks (query_retained.c) ---- */
 
@@ -435,7 +441,7 @@ struct ph_cycles_result {
 	 * it frees, gc.collect()'s count leaves out) */
 	uint64_t unreachable_finalizers;
 	uint64_t frozen_objects; /* gc.freeze()'s: never collected */
-	uint64_t *unreachable; /* at most PH_UNREACHABLE_MAX */
+	uint64_t *unreachable;	 /* at most PH_UNREACHABLE_MAX */
 	size_t nunreachable;
 	uint64_t *gc_garbage; /* what gc.garbage holds */
 	size_t ngc_garbage;

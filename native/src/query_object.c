@@ -508,7 +508,7 @@ static void more_paths(struct path_build *b, uint32_t o, uint32_t root,
 }
 
 struct ph_error *ph_query_add_path(struct ph_graph *g, uint32_t obj,
-				   struct ph_strings *str,
+				   size_t max_steps, struct ph_strings *str,
 				   struct ph_path_step **steps, size_t *nsteps,
 				   size_t *cap, struct ph_path *ret)
 {
@@ -522,6 +522,10 @@ struct ph_error *ph_query_add_path(struct ph_graph *g, uint32_t obj,
 		return ph_error_nomem();
 	uint32_t root;
 	size_t n = chain(g, obj, p, max, &root);
+	if (max_steps && n > max_steps) { /* the first steps, from the root */
+		ret->cut = n - max_steps;
+		n = max_steps;
+	}
 	if ((err = ph_grow((void **)steps, cap, *nsteps + n,
 			   sizeof(**steps)))) {
 		free(p);

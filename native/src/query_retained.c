@@ -84,8 +84,8 @@ static struct ph_error *row_fill(struct ph_session *s, uint32_t obj,
 				   .reachable = p < d->nreach};
 	if (!with_path)
 		return NULL;
-	return ph_query_add_path(s->graph, obj, str, steps, nsteps, cap,
-				 &row->path);
+	return ph_query_add_path(s->graph, obj, PH_ROW_PATH_MAX, str, steps,
+				 nsteps, cap, &row->path);
 }
 
 /* ---- retained ADDR ------------------------------------------------------- */
@@ -756,7 +756,10 @@ struct ph_error *ph_query_leaks(struct ph_session *s,
 	r->min_share = o->min_share;
 	/* (a share of 0 bytes is still one object's worth) */
 	double th = o->min_share / 100.0 * (double)d->total_bytes;
-	r->threshold = th < 1 ? 1 : (uint64_t)th + ((double)(uint64_t)th < th);
+	r->threshold = th < 1 ? 1
+		       : th >= 0x1p64
+			       ? UINT64_MAX
+			       : (uint64_t)th + ((double)(uint64_t)th < th);
 	struct leak_walk w = {.d = d, .h = s->heap, .threshold = r->threshold};
 	/* the candidates: the tops of both trees that retain enough */
 	for (uint32_t q = 0; q < d->n; q += d->count[q])

@@ -42,6 +42,10 @@ static void path_json(struct ph_json *j, const struct ph_path_step *steps,
 		ph_json_object_end(j);
 	}
 	ph_json_array_end(j);
+	if (p->cut) {
+		ph_json_key(j, "path_cut");
+		ph_json_u64(j, p->cut);
+	}
 }
 
 /* The path on one line: module __main__['_SESSIONS'][3] */
@@ -57,6 +61,11 @@ static void path_text(struct ph_buf *b, const struct ph_path_step *steps,
 	ph_text_puts(b, ph_strings_get(str, p->root));
 	for (size_t i = 1; i < p->n; i++)
 		ph_text_puts(b, ph_strings_get(str, steps[p->first + i].via));
+	if (p->cut) {
+		char c[32];
+		ph_buf_printf(b, " ... %s more steps (path ADDR: all)",
+			      ph_fmt_count(p->cut, c));
+	}
 }
 
 static void row_json_head(struct ph_json *j, const struct ph_dom_row *row,
