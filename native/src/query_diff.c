@@ -70,8 +70,8 @@ static struct ph_error *open_like(struct ph_session *like, const char *core,
 	/* a core, and a running process: the core's files as it names them,
 	 * else where the process sees them (another mount namespace) */
 	struct ph_error *err = open_with(like, core, NULL, 0, 0, ret);
-	if (!err || ph_error_code(err) == PH_ERR_BAD_SNAPSHOT)
-		return err;
+	if (!err)
+		return NULL;
 	char root[64];
 	snprintf(root, sizeof(root), "/proc/%d/root", t->pid);
 	struct ph_error *err2 = open_with(like, core, root, 0, 0, ret);
