@@ -325,9 +325,8 @@ static bool same_object(const struct ph_snap *b, size_t i,
 	if (tb->addr != ta->addr || strcmp(tb->name, ta->name))
 		return false;
 	if (fp_ok && (tb->flags & ta->flags & PH_SNAP_TYPE_FP) &&
-	    (b->fp_version == a->fp_version
-		     ? b->fp[i] != a->fp[j]
-		     : fold(b, i) != fold(a, j)))
+	    (b->fp_version == a->fp_version ? b->fp[i] != a->fp[j]
+					    : fold(b, i) != fold(a, j)))
 		return false;
 	unsigned gb = ph_snap_gen(b, i), ga = ph_snap_gen(a, j);
 	if (tb->kind == PH_KIND_DICT || tb->kind == PH_KIND_ODICT || !gb ||
