@@ -969,9 +969,10 @@ static struct ph_error *decode(const uint8_t *data, size_t len,
 	struct reader rs = {v[SEC_SIZE].p, v[SEC_SIZE].p + v[SEC_SIZE].len,
 			    false};
 	const uint8_t *fp = v[SEC_FP].p, *fp_end = fp + v[SEC_FP].len;
-	/* version 1's fingerprints are 16 bits, version 2's 32 */
-	ptrdiff_t fp_width = s->fp_version == 1 ? 2 : 4;
-	if (s->fp_version != 1 && s->fp_version != PH_SNAP_FP_VERSION) {
+	/* version 1's fingerprints are 16 bits, version 2's 32 (a file
+	 * without the tag has none to compare) */
+	ptrdiff_t fp_width = s->fp_version <= 1 ? 2 : 4;
+	if (s->fp_version > PH_SNAP_FP_VERSION) {
 		free(tcount);
 		return BAD("%s: fingerprints of version %u, which this py-heap "
 			   "does not know",
