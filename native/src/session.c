@@ -135,6 +135,22 @@ void ph_options_set_no_debuginfod(struct ph_options *o, bool no_debuginfod)
 	o->no_debuginfod = no_debuginfod;
 }
 
+/* The target's notes (files it would not open, threads that did not stop)
+ * become the session's; a reading again repeats none. */
+static void take_target_notes(struct ph_session *s)
+{
+	const struct ph_target *t = s->target;
+	for (size_t i = 0; i < t->nnotes; i++) {
+		bool seen = false;
+		for (size_t k = 0; k < s->nnotes && !seen; k++)
+			seen = !strcmp(s->notes[k].message,
+				       t->notes[i].message);
+		if (!seen)
+			ph_session_note(s, t->notes[i].code, "%s",
+					t->notes[i].message);
+	}
+}
+
 struct ph_error *ph_session_create(const struct ph_options *o,
 				   struct ph_session **ret)
 {
@@ -191,6 +207,7 @@ struct ph_error *ph_session_create(const struct ph_options *o,
 				"read process %d without stopping it: the "
 				"answer may be inconsistent",
 				o->pid);
+	take_target_notes(s);
 	*ret = s;
 	return NULL;
 }
@@ -211,6 +228,7 @@ struct ph_error *ph_session_create_from_target(struct ph_target *t,
 		ph_session_destroy(s);
 		return err;
 	}
+	take_target_notes(s);
 	*ret = s;
 	return NULL;
 }
@@ -322,6 +340,7 @@ struct ph_error *ph_session_heap(struct ph_session *s)
 		if (!session_read_again(s))
 			break;
 		again++;
+		take_target_notes(s);
 		paused += s->target->pause_ms;
 		if ((err = ph_heap_create(s->rt, &s->heap)))
 			return err;
