@@ -57,6 +57,15 @@ uint64_t ph_args_num(const struct ph_args *a, const char *name, uint64_t def);
 const char *ph_args_str(const struct ph_args *a, const char *name,
 			const char *def);
 bool ph_args_flag(const struct ph_args *a, const char *name);
+/* The bytes of a value in a row of a table (list, referents, path);
+ * show's own value gets PH_VALUE_MAX. */
+#define PH_ROW_VALUE_MAX 200
+#define PH_VALUE_MAX 1024
+
+/* The bounds of the values a command writes (--items, --nesting,
+ * --str-len), and at most max_len bytes of each. */
+struct ph_readable_opts ph_args_readable(const struct ph_args *a,
+					 size_t max_len);
 
 /* Where a command writes its answer. In JSON, the writer is inside the
  * answer's object: a command writes its own fields, and "partial" and

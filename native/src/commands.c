@@ -62,6 +62,27 @@ static const char *const sort_types[] = {"size", "count", "retained", NULL};
 		.help = what " (0: no limit)", .def = deftext,                 \
 	}
 
+/* How much of each value show, list, referents and path write. */
+#define OPT_READABLE                                                           \
+	{.name = "--items",                                                    \
+	 .kind = PH_OPT_NUM,                                                   \
+	 .metavar = "N",                                                       \
+	 .help = "values: at most N items of each container, attributes of "   \
+		 "each instance (0: no limit)",                                \
+	 .def = "10"},                                                         \
+		{.name = "--nesting",                                          \
+		 .kind = PH_OPT_NUM,                                           \
+		 .metavar = "N",                                               \
+		 .help = "values: containers and instances written out N "     \
+			 "levels deep, deeper ones in short (0: no limit)",    \
+		 .def = "3"},                                                  \
+	{                                                                      \
+		.name = "--str-len", .kind = PH_OPT_NUM, .metavar = "N",       \
+		.help = "values: at most N characters of a str, bytes of a "   \
+			"bytes (0: no limit)",                                 \
+		.def = "60",                                                   \
+	}
+
 static const struct ph_optdef no_opts[] = {{0}};
 
 static const struct ph_optdef types_opts[] = {
@@ -88,16 +109,19 @@ static const struct ph_optdef list_opts[] = {
 	 .kind = PH_OPT_NUM,
 	 .metavar = "B",
 	 .help = "only objects of at least B bytes"},
+	OPT_READABLE,
 	{0},
 };
 
 static const struct ph_optdef show_opts[] = {
 	OPT_LIMIT("at most N of what it holds", "20"),
+	OPT_READABLE,
 	{0},
 };
 
 static const struct ph_optdef referents_opts[] = {
 	OPT_LIMIT("at most N of what it holds", "1000 in text, all in JSON"),
+	OPT_READABLE,
 	{0},
 };
 
@@ -118,6 +142,7 @@ static const struct ph_optdef path_opts[] = {
 	 .metavar = "N",
 	 .help = "up to N distinct chains (through other referrers, nearest "
 		 "first)"},
+	OPT_READABLE,
 	{0},
 };
 
@@ -773,6 +798,24 @@ bool ph_args_flag(const struct ph_args *a, const char *name)
 	return k >= 0 && a->v[k].set;
 }
 
+static unsigned arg_unsigned(const struct ph_args *a, const char *name,
+			     unsigned def)
+{
+	uint64_t v = ph_args_num(a, name, def);
+	return v > UINT32_MAX ? UINT32_MAX : (unsigned)v;
+}
+
+struct ph_readable_opts ph_args_readable(const struct ph_args *a,
+					 size_t max_len)
+{
+	return (struct ph_readable_opts){
+		.items = arg_unsigned(a, "--items", 10),
+		.depth = arg_unsigned(a, "--nesting", 3),
+		.str_len = arg_unsigned(a, "--str-len", 60),
+		.max_len = max_len,
+	};
+}
+
 /* ---- the CLI's own options ----------------------------------------------- */
 
 struct ph_cli {
@@ -928,23 +971,24 @@ void ph_help_text(const struct ph_cmddef *c, struct ph_buf *b)
 				       "gives it (0x7f... or decimal).\n");
 		return;
 	}
-	ph_buf_puts(b, "usage: py-heap --core CORE [--exe EXE] [--sysroot DIR] "
-		       "[--debug-dir DIR]\n"
-		       "               [--no-debuginfod] [--json] COMMAND "
-		       "[ARGS]\n"
-		       "       py-heap --pid PID [--no-stop] [--json] COMMAND "
-		       "[ARGS]\n"
-		       "       py-heap --core CORE|--pid PID [--json] --batch "
-		       "FILE\n"
-		       "       py-heap [--json] diff BEFORE AFTER (two snapshots "
-		       "or cores)\n"
-		       "       py-heap help [COMMAND]\n"
-		       "\n"
-		       "Inspect the Python heap of a CPython process from its "
-		       "core dump, or\n"
-		       "of a running process (stopped only while its memory is "
-		       "copied).\n"
-		       "\nOptions:\n");
+	ph_buf_puts(b,
+		    "usage: py-heap --core CORE [--exe EXE] [--sysroot DIR] "
+		    "[--debug-dir DIR]\n"
+		    "               [--no-debuginfod] [--json] COMMAND "
+		    "[ARGS]\n"
+		    "       py-heap --pid PID [--no-stop] [--json] COMMAND "
+		    "[ARGS]\n"
+		    "       py-heap --core CORE|--pid PID [--json] --batch "
+		    "FILE\n"
+		    "       py-heap [--json] diff BEFORE AFTER (two snapshots "
+		    "or cores)\n"
+		    "       py-heap help [COMMAND]\n"
+		    "\n"
+		    "Inspect the Python heap of a CPython process from its "
+		    "core dump, or\n"
+		    "of a running process (stopped only while its memory is "
+		    "copied).\n"
+		    "\nOptions:\n");
 	options_text(cli_opts, b);
 	ph_buf_puts(b, "\nCommands:\n");
 	for (size_t i = 0; i < ph_ncommands; i++) {
@@ -1031,7 +1075,8 @@ static void command_json(const struct ph_cmddef *c, struct ph_json *j)
 	ph_json_key(j, "operand_complete");
 	ph_json_str(j, complete_names[c->operand_complete]);
 	ph_json_key(j, "operands_max");
-	ph_json_u64(j, c->operand ? (c->operands_max ? c->operands_max : 1) : 0);
+	ph_json_u64(j,
+		    c->operand ? (c->operands_max ? c->operands_max : 1) : 0);
 	ph_json_key(j, "needs_process");
 	ph_json_bool(j, !(c->flags & PH_CMD_NO_SESSION));
 	ph_json_key(j, "summary");

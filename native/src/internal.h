@@ -50,6 +50,15 @@ struct ph_error *ph_buf_finish(struct ph_buf *b, char **ret);
 /* Formats n with thousands separators: 1,234,567. */
 const char *ph_fmt_count(uint64_t n, char out[32]);
 
+/* How much of an object ph_repr_readable writes (0: no bound of that
+ * kind; hard bounds remain). */
+struct ph_readable_opts {
+	unsigned items;	  /* items of each container, attributes */
+	unsigned depth;	  /* levels of containers written out */
+	unsigned str_len; /* characters of a str, bytes of a bytes */
+	size_t max_len;	  /* bytes written in all (0: 4096), then cut */
+};
+
 /* ---- hash map from 64-bit keys to 32-bit values (buf.c) ---- */
 struct ph_u64map {
 	uint64_t *keys; /* 0 = empty slot; key 0 is never stored */

@@ -45,6 +45,12 @@ struct ph_edge_row {
 struct ph_error *ph_query_object(struct ph_session *s, const char *cmd,
 				 const char *addr_arg, uint32_t *ret);
 
+/* The object at addr as people read it (ph_repr_readable), appended to
+ * out: the renderers ask it of each object they write. Needs the heap
+ * (any query before it made it). */
+void ph_query_readable(struct ph_session *s, uint64_t addr,
+		       const struct ph_readable_opts *o, struct ph_buf *out);
+
 /* ---- types ---- */
 struct ph_types_opts {
 	uint64_t limit; /* rows kept whole; 0: all */

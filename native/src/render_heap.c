@@ -126,6 +126,9 @@ struct ph_error *ph_run_list(struct ph_session *s, const struct ph_args *a,
 	struct ph_error *err = ph_query_list(s, &o, &r);
 	if (err)
 		return err;
+	struct ph_readable_opts ro = ph_args_readable(a, PH_ROW_VALUE_MAX);
+	struct ph_buf v;
+	ph_buf_init(&v);
 	if (out->json) {
 		struct ph_json *j = &out->j;
 		ph_json_key(j, "type");
@@ -143,6 +146,10 @@ struct ph_error *ph_run_list(struct ph_session *s, const struct ph_args *a,
 			ph_json_key(j, "repr");
 			ph_json_str(j,
 				    ph_strings_get(&r->str, r->rows[i].repr));
+			v.len = 0;
+			ph_query_readable(s, r->rows[i].addr, &ro, &v);
+			ph_json_key(j, "readable");
+			ph_json_strn(j, v.data ? v.data : "", v.len);
 			ph_json_object_end(j);
 		}
 		ph_json_array_end(j);
@@ -155,8 +162,9 @@ struct ph_error *ph_run_list(struct ph_session *s, const struct ph_args *a,
 			ph_buf_printf(b, "0x%-16llx %12s  ",
 				      (unsigned long long)r->rows[i].addr,
 				      ph_fmt_count(r->rows[i].size, c));
-			ph_text_puts(b,
-				     ph_strings_get(&r->str, r->rows[i].repr));
+			v.len = 0;
+			ph_query_readable(s, r->rows[i].addr, &ro, &v);
+			ph_text_escape(b, v.data ? v.data : "", v.len);
 			ph_buf_putc(b, '\n');
 		}
 		ph_buf_printf(b, "%s objects of type ",
@@ -168,6 +176,11 @@ struct ph_error *ph_run_list(struct ph_session *s, const struct ph_args *a,
 		ph_buf_putc(b, '\n');
 	}
 	ph_list_result_destroy(r);
+	if (v.failed) {
+		ph_buf_free(&v);
+		return ph_error_nomem();
+	}
+	ph_buf_free(&v);
 	return NULL;
 }
 
