@@ -57,11 +57,11 @@ static void print_notes(struct ph_session *s, size_t *shown)
 
 /* 0, or 2 on an error or a partial answer; -1 when stdout is gone. */
 static int run_one(struct ph_session *s, int argc, const char *const *argv,
-		   bool json, size_t *notes_shown)
+		   unsigned flags, size_t *notes_shown)
 {
 	char *out = NULL;
-	struct ph_error *err = ph_session_exec(
-		s, argc, argv, json ? PH_EXEC_JSON : 0, NULL, &out);
+	struct ph_error *err =
+		ph_session_exec(s, argc, argv, flags, NULL, &out);
 	print_notes(s, notes_shown);
 	int status = 0;
 	if (err) {
@@ -78,7 +78,7 @@ static int run_one(struct ph_session *s, int argc, const char *const *argv,
 
 /* One command per line, of any length; blank lines and # comments are
  * skipped (the library splits the line into words). */
-static int run_batch(struct ph_session *s, const char *path, bool json,
+static int run_batch(struct ph_session *s, const char *path, unsigned flags,
 		     size_t *notes_shown)
 {
 	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
@@ -96,8 +96,8 @@ static int run_batch(struct ph_session *s, const char *path, bool json,
 		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			line[--len] = '\0';
 		char *out = NULL;
-		struct ph_error *err = ph_session_exec_line(
-			s, line, json ? PH_EXEC_JSON : 0, &out);
+		struct ph_error *err =
+			ph_session_exec_line(s, line, flags, &out);
 		print_notes(s, notes_shown);
 		int r = 0;
 		if (err) {
@@ -137,6 +137,9 @@ int main(int argc, char **argv)
 	const char *sysroot = ph_cli_value(cli, "--sysroot", 0);
 	const char *batch = ph_cli_value(cli, "--batch", 0);
 	bool json = ph_cli_flag(cli, "--json");
+	unsigned flags = (json ? PH_EXEC_JSON : 0) |
+			 (ph_cli_flag(cli, "--plain") ? PH_EXEC_PLAIN : 0) |
+			 (ph_cli_flag(cli, "--quiet") ? PH_EXEC_QUIET : 0);
 	int cmd = ph_cli_command(cli);
 	int status = 0;
 	size_t notes_shown = 0;
@@ -146,13 +149,13 @@ int main(int argc, char **argv)
 	if (ph_cli_flag(cli, "--help") || ph_cli_flag(cli, "--version")) {
 		const char *av[] = {
 			ph_cli_flag(cli, "--help") ? "help" : "version", NULL};
-		status = run_one(NULL, 1, av, json, &notes_shown);
+		status = run_one(NULL, 1, av, flags, &notes_shown);
 		goto out;
 	}
 	/* Commands that need no process: help, version, CMD --help. */
 	if (cmd < argc && !core && !pid && !batch) {
 		status = run_one(NULL, argc - cmd,
-				 (const char *const *)argv + cmd, json,
+				 (const char *const *)argv + cmd, flags,
 				 &notes_shown);
 		goto out;
 	}
@@ -240,10 +243,10 @@ int main(int argc, char **argv)
 	if (got_sigint)
 		goto out;
 	if (batch)
-		status = run_batch(s, batch, json, &notes_shown);
+		status = run_batch(s, batch, flags, &notes_shown);
 	else {
 		int r = run_one(s, argc - cmd, (const char *const *)argv + cmd,
-				json, &notes_shown);
+				flags, &notes_shown);
 		status = r < 0 ? 2 : r;
 	}
 out:

@@ -172,6 +172,10 @@ PH_EXPORT struct ph_error *ph_session_run(struct ph_session *session, int argc,
 enum {
 	PH_EXEC_JSON = 1,  /* JSON instead of text (as --json) */
 	PH_EXEC_CHECK = 2, /* only check the command line: an error, or NULL */
+	/* text for tools (as --plain, or PYHEAP_PLAIN=1 in the environment):
+	 * numbers without separators, columns separated by one tab */
+	PH_EXEC_PLAIN = 4,
+	PH_EXEC_QUIET = 8, /* no progress (as --quiet): see ph_progress_fn */
 };
 
 /*

@@ -44,6 +44,8 @@ struct ph_args {
 	const char *operand;  /* ADDR, TYPE, ...; NULL when none was given */
 	const char *operand2; /* a second one (diff BEFORE AFTER), or NULL */
 	bool json;
+	bool plain; /* --plain anywhere: text for tools (ph_plain) */
+	bool quiet; /* --quiet anywhere: no progress */
 	struct {
 		bool set;
 		uint64_t num; /* a number's value; a repeatable's count */

@@ -586,6 +586,14 @@ static const struct ph_optdef cli_opts[] = {
 	{.name = "--json",
 	 .kind = PH_OPT_FLAG,
 	 .help = "print JSON instead of text"},
+	{.name = "--plain",
+	 .kind = PH_OPT_FLAG,
+	 .help = "text for tools: numbers without separators, the columns of "
+		 "tables separated by one tab (PYHEAP_PLAIN=1 says the same)"},
+	{.name = "--quiet",
+	 .kind = PH_OPT_FLAG,
+	 .help = "no progress lines on stderr (work longer than a second "
+		 "prints them)"},
 	{.name = "--batch",
 	 .kind = PH_OPT_STR,
 	 .metavar = "FILE",
@@ -700,6 +708,14 @@ static struct ph_error *parse(const struct ph_cmddef *cmd, int argc,
 			continue;
 		}
 		int k = opt_index(cmd, w, len);
+		if (k < 0 && !eq && !strcmp(w, "--plain")) {
+			ret->plain = true;
+			continue;
+		}
+		if (k < 0 && !eq && !strcmp(w, "--quiet")) {
+			ret->quiet = true;
+			continue;
+		}
 		if (k < 0)
 			return ph_error_create(PH_ERR_USAGE,
 					       "%s%sunknown option '%.*s' (%s "
@@ -965,7 +981,12 @@ void ph_help_text(const struct ph_cmddef *c, struct ph_buf *b)
 			options_text(c->opts, b);
 		}
 		ph_buf_puts(b, "  --json              print JSON instead of "
-			       "text\n");
+			       "text\n"
+			       "  --plain             text for tools: numbers "
+			       "without separators, tabs\n"
+			       "                      between columns\n"
+			       "  --quiet             no progress lines on "
+			       "stderr\n");
 		if (c->operand && !strcmp(c->operand, "ADDR"))
 			ph_buf_puts(b, "\nADDR is an object's address, as id() "
 				       "gives it (0x7f... or decimal).\n");
@@ -1350,6 +1371,10 @@ struct ph_error *ph_session_exec(struct ph_session *s, int argc,
 	} else if (!(err = ph_args_parse(c, argc, argv, &a, &help))) {
 		json |= a.json;
 		a.json = json;
+		const char *env = getenv("PYHEAP_PLAIN");
+		a.plain |= (flags & PH_EXEC_PLAIN) ||
+			   (env && *env && strcmp(env, "0"));
+		a.quiet |= (flags & PH_EXEC_QUIET) != 0;
 		if (flags & PH_EXEC_CHECK)
 			return NULL;
 		if (!s && !help &&
@@ -1391,8 +1416,11 @@ struct ph_error *ph_session_exec(struct ph_session *s, int argc,
 			ph_json_array_end(&out.j);
 		} else
 			ph_help_text(c, &buf);
-	} else
+	} else {
+		ph_plain_set(a.plain && !json);
 		err = c->run(s, &a, &out);
+		ph_plain_set(false);
+	}
 	if (!err && ph_interrupted())
 		err = ph_error_interrupted();
 	__atomic_store_n(&ph_interrupt_flag, 0, __ATOMIC_RELAXED);

@@ -47,8 +47,13 @@ void ph_buf_putc(struct ph_buf *b, char c);
 void ph_buf_printf(struct ph_buf *b, const char *fmt, ...) PH_PRINTF(2, 3);
 /* Hands over the string (NUL-terminated) or an error if allocation failed. */
 struct ph_error *ph_buf_finish(struct ph_buf *b, char **ret);
-/* Formats n with thousands separators: 1,234,567. */
+/* Formats n with thousands separators: 1,234,567 (plain text: 1234567). */
 const char *ph_fmt_count(uint64_t n, char out[32]);
+/* Text for tools (--plain, PYHEAP_PLAIN=1) on this thread: numbers
+ * without separators, the columns of tables separated by one tab. Set
+ * while a command runs (ph_session_exec). */
+void ph_plain_set(bool plain);
+bool ph_plain(void);
 
 /* How much of an object ph_repr_readable writes (0: no bound of that
  * kind; hard bounds remain). */

@@ -118,11 +118,11 @@ struct ph_error *ph_run_show(struct ph_session *s, const struct ph_args *a,
 		if (r->refs_total) {
 			ph_buf_puts(b, "  holds:\n");
 			for (size_t i = 0; i < r->nrefs; i++) {
-				ph_buf_puts(b, "    ");
+				ph_text_row(b, "    ");
 				ph_text_cell(b,
 					     ph_strings_get(st, r->refs[i].via),
 					     24);
-				ph_buf_putc(b, ' ');
+				ph_text_sep(b);
 				ph_text_puts(b, readable(s, r->refs[i].obj.addr,
 							 &rrow, &v));
 				ph_buf_putc(b, '\n');
@@ -177,16 +177,16 @@ struct ph_error *ph_run_referents(struct ph_session *s, const struct ph_args *a,
 		ph_json_u64(j, r->total);
 	} else {
 		struct ph_buf *b = out->buf;
-		ph_buf_printf(b, "%-18s %-28s %-24s %s\n", "ADDRESS", "TYPE",
-			      "VIA", "VALUE");
+		ph_text_row(b, "%-18s %-28s %-24s %s\n", "ADDRESS", "TYPE",
+			    "VIA", "VALUE");
 		for (size_t i = 0; i < r->nrefs; i++) {
 			const struct ph_edge_row *e = &r->refs[i];
-			ph_buf_printf(b, "0x%-16llx ",
-				      (unsigned long long)e->obj.addr);
+			ph_text_row(b, "0x%-16llx ",
+				    (unsigned long long)e->obj.addr);
 			ph_text_cell(b, e->obj.type, 28);
-			ph_buf_putc(b, ' ');
+			ph_text_sep(b);
 			ph_text_cell(b, ph_strings_get(st, e->via), 24);
-			ph_buf_putc(b, ' ');
+			ph_text_sep(b);
 			ph_text_puts(b, readable(s, e->obj.addr, &ro, &v));
 			ph_buf_putc(b, '\n');
 		}
@@ -359,12 +359,12 @@ struct ph_error *ph_run_roots(struct ph_session *s, const struct ph_args *a,
 	} else {
 		struct ph_buf *b = out->buf;
 		char c[32];
-		ph_buf_printf(b, "%-18s %-24s %s\n", "ADDRESS", "TYPE", "ROOT");
+		ph_text_row(b, "%-18s %-24s %s\n", "ADDRESS", "TYPE", "ROOT");
 		for (size_t i = 0; i < r->nrows; i++) {
-			ph_buf_printf(b, "0x%-16llx ",
-				      (unsigned long long)r->rows[i].obj.addr);
+			ph_text_row(b, "0x%-16llx ",
+				    (unsigned long long)r->rows[i].obj.addr);
 			ph_text_cell(b, r->rows[i].obj.type, 24);
-			ph_buf_putc(b, ' ');
+			ph_text_sep(b);
 			ph_text_puts(b,
 				     ph_strings_get(&r->str, r->rows[i].name));
 			ph_buf_putc(b, '\n');
@@ -418,13 +418,12 @@ static void path_text(const struct ph_path_result *r, const struct ph_path *p,
 	ph_buf_putc(b, '\n');
 	for (size_t i = 0; i < p->n; i++) {
 		const struct ph_path_step *st = &r->steps[p->first + i];
-		ph_buf_puts(b, "  ");
+		ph_text_row(b, "  ");
 		ph_text_cell(b, i ? ph_strings_get(&r->str, st->via) : "(root)",
 			     26);
-		ph_buf_printf(b, " 0x%-16llx ",
-			      (unsigned long long)st->obj.addr);
+		ph_text_row(b, " 0x%-16llx ", (unsigned long long)st->obj.addr);
 		ph_text_cell(b, st->obj.type, 24);
-		ph_buf_putc(b, ' ');
+		ph_text_sep(b);
 		ph_text_puts(b, readable(pv->s, st->obj.addr, &pv->ro, &pv->v));
 		ph_buf_putc(b, '\n');
 	}
