@@ -95,6 +95,11 @@ static const struct ph_optdef types_opts[] = {
 		 "their objects retain (--retained)",
 	 .def = "size; retained with --retained",
 	 .choices = sort_types},
+	{.name = "--module",
+	 .kind = PH_OPT_STR,
+	 .metavar = "GLOB",
+	 .help = "only the types of the modules GLOB matches (myapp.*; "
+		 "builtins: the types named without a module)"},
 	{.name = "--retained",
 	 .kind = PH_OPT_FLAG,
 	 .help = "also the bytes (and objects) that deleting every object of "
@@ -294,8 +299,8 @@ const struct ph_cmddef ph_commands[] = {
 		.operand_complete = PH_COMPLETE_TYPE,
 		.summary = "the objects of one type: address, size, value",
 		.help = "The objects whose type is named TYPE (as `types` "
-			"prints it): address, sys.getsizeof() size and a short "
-			"value, largest first.",
+			"prints it; with * ? [ a glob: __main__.*): address, "
+			"sys.getsizeof() size and its value, largest first.",
 		.opts = list_opts,
 		.run = ph_run_list,
 	},
@@ -1324,6 +1329,16 @@ char *ph_error_json(const struct ph_error *err, struct ph_session *s,
 	if (ph_error_path(err)) {
 		ph_json_key(&j, "path");
 		ph_json_str(&j, ph_error_path(err));
+	}
+	if (err->suggestions) {
+		ph_json_key(&j, "suggestions");
+		ph_json_array_begin(&j);
+		const char *sg = err->suggestions;
+		for (size_t k = 0; k < err->nsuggestions; k++) {
+			ph_json_str(&j, sg);
+			sg += strlen(sg) + 1;
+		}
+		ph_json_array_end(&j);
 	}
 	ph_json_object_end(&j);
 	notes_json(s, false, &j);

@@ -19,6 +19,9 @@ struct ph_error {
 	char *message;
 	uint64_t address;
 	char *path;
+	/* names the user may have meant (NUL-separated), or NULL */
+	char *suggestions;
+	size_t nsuggestions;
 };
 
 struct ph_error *ph_error_create(enum ph_error_code code, const char *fmt, ...)

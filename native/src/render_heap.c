@@ -93,6 +93,7 @@ struct ph_error *ph_run_types(struct ph_session *s, const struct ph_args *a,
 	struct ph_types_opts o = {
 		.limit = ph_args_num(a, "--limit", out->json ? 0 : 25),
 		.by_count = !strcmp(sort, "count"),
+		.module = ph_args_str(a, "--module", NULL),
 		.retained = retained,
 		.by_retained = !strcmp(sort, "retained"),
 	};
