@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pyheap.h"
 
@@ -41,6 +42,47 @@ static bool put_out(const char *s)
 		return false;
 	}
 	return true;
+}
+
+/* Progress of long work, on stderr (never stdout): on a terminal one line
+ * redrawn in place and cleared at the end; elsewhere a line when a stage
+ * starts to take long, and every 5 seconds. */
+static void on_progress(void *arg, const char *what, uint64_t done,
+			uint64_t total, double seconds)
+{
+	static int tty = -1;
+	static bool drawn;
+	static const char *last_what;
+	static double last_line;
+	(void)arg;
+	if (tty < 0)
+		tty = isatty(STDERR_FILENO);
+	if (!what) {
+		if (tty && drawn)
+			fputs("\r\033[K", stderr);
+		drawn = false;
+		last_what = NULL;
+		return;
+	}
+	if (!tty && what == last_what && seconds - last_line < 5)
+		return;
+	char line[160];
+	if (total)
+		snprintf(line, sizeof(line), "py-heap: %s: %d%% (%.0f s)", what,
+			 (int)(100.0 * (double)(done < total ? done : total) /
+			       (double)total),
+			 seconds);
+	else
+		snprintf(line, sizeof(line), "py-heap: %s... (%.0f s)", what,
+			 seconds);
+	if (tty) {
+		fprintf(stderr, "\r\033[K%s", line);
+		drawn = true;
+	} else
+		fprintf(stderr, "%s\n", line);
+	fflush(stderr);
+	last_what = what;
+	last_line = seconds;
 }
 
 /* Prints the session's notes that were not printed yet. */
@@ -141,6 +183,12 @@ int main(int argc, char **argv)
 			 (ph_cli_flag(cli, "--plain") ? PH_EXEC_PLAIN : 0) |
 			 (ph_cli_flag(cli, "--quiet") ? PH_EXEC_QUIET : 0);
 	int cmd = ph_cli_command(cli);
+	/* --quiet before the command, or among its words */
+	bool quiet = ph_cli_flag(cli, "--quiet");
+	for (int i = cmd + 1; i < argc && strcmp(argv[i], "--"); i++)
+		quiet |= !strcmp(argv[i], "--quiet");
+	if (!quiet)
+		ph_set_progress(on_progress, NULL);
 	int status = 0;
 	size_t notes_shown = 0;
 	struct ph_session *s = NULL;

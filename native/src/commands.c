@@ -1433,7 +1433,9 @@ struct ph_error *ph_session_exec(struct ph_session *s, int argc,
 			ph_help_text(c, &buf);
 	} else {
 		ph_plain_set(a.plain && !json);
+		ph_progress_begin(a.quiet);
 		err = c->run(s, &a, &out);
+		ph_progress_end();
 		ph_plain_set(false);
 	}
 	if (!err && ph_interrupted())

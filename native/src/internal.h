@@ -93,10 +93,26 @@ static inline uint64_t ph_hash64(uint64_t x)
 	return x;
 }
 
-/* Set by ph_interrupt(); long loops poll it (ph_interrupted) and give up. */
+/* ---- progress (progress.c): see ph_set_progress ---- */
+/* A command starts (quiet: it reports nothing) and ends, on this thread;
+ * the end tells a function that was told of progress that it is over. */
+void ph_progress_begin(bool quiet);
+void ph_progress_end(void);
+/* A stage of the work starts: its name ("building the graph") and the
+ * units it counts to (0: not counted). */
+void ph_progress_stage(const char *what, uint64_t total);
+/* How far the stage got (of its total). */
+void ph_progress_done(uint64_t done);
+/* Reports, when the command has run a second and the last report is a
+ * tenth of a second old. Cheap otherwise: ph_interrupted() calls it. */
+void ph_progress_tick(void);
+
+/* Set by ph_interrupt(); long loops poll it (ph_interrupted) and give up.
+ * Polling it is also where they report their progress. */
 extern volatile int ph_interrupt_flag;
 static inline bool ph_interrupted(void)
 {
+	ph_progress_tick();
 	return __atomic_load_n(&ph_interrupt_flag, __ATOMIC_RELAXED) != 0;
 }
 struct ph_error *ph_error_interrupted(void);
