@@ -137,7 +137,9 @@ static unsigned nearness(const char *asked, const char *name)
 	unsigned d = distance(asked, name), d2 = distance(asked, own);
 	if (d2 < d)
 		d = d2;
-	unsigned most = strlen(asked) / 3 > 1 ? (unsigned)strlen(asked) / 3 : 1;
+	/* two letters off (dcit: dict), more in a long name */
+	size_t len = strlen(asked);
+	unsigned most = len <= 2 ? 1 : len / 3 > 2 ? (unsigned)(len / 3) : 2;
 	if (d <= most)
 		return 2 + d;
 	if (strlen(asked) >= 3 && contains_nocase(name, asked))

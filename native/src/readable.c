@@ -229,8 +229,12 @@ static void instance(struct rd *r, uint64_t addr, uint32_t tidx,
 		ph_buf_putc(r->out, '=');
 		value(r, a.slot_val[i]);
 	}
-	if (!a.n)
-		r->out->len = open; /* no attributes: <Name at remote 0x...> */
+	/* no __dict__ and no attributes: <Name at remote 0x...>, as
+	 * libpython writes an object without a dict */
+	bool has_dict = t->dictoffset || (t->flags & h->L->preheader_flags &
+					  PH_TPFLAGS_MANAGED_DICT);
+	if (!a.n && !has_dict)
+		r->out->len = open;
 	else
 		ph_buf_putc(r->out, ')');
 }
