@@ -88,31 +88,35 @@ bool ph_type_module_matches(const char *glob, const char *name)
 	return false;
 }
 
-/* The edit distance of a and b (each cut at 63 bytes), or 99. */
+/* The edit distance of a and b, a swap of two letters counting one
+ * (dcit: dict), whatever the case; each cut at 63 bytes, else 99. */
 static unsigned distance(const char *a, const char *b)
 {
 	size_t na = strlen(a), nb = strlen(b);
 	if (na > 63 || nb > 63)
 		return 99;
-	unsigned row[64];
+	unsigned d[64][64];
+	for (size_t i = 0; i <= na; i++)
+		d[i][0] = (unsigned)i;
 	for (size_t j = 0; j <= nb; j++)
-		row[j] = (unsigned)j;
-	for (size_t i = 1; i <= na; i++) {
-		unsigned diag = row[0];
-		row[0] = (unsigned)i;
+		d[0][j] = (unsigned)j;
+	for (size_t i = 1; i <= na; i++)
 		for (size_t j = 1; j <= nb; j++) {
-			unsigned up = row[j];
-			unsigned sub =
-				diag + (tolower((unsigned char)a[i - 1]) !=
-					tolower((unsigned char)b[j - 1]));
-			unsigned best = up + 1 < row[j - 1] + 1
-						? up + 1
-						: row[j - 1] + 1;
-			row[j] = sub < best ? sub : best;
-			diag = up;
+			int ca = tolower((unsigned char)a[i - 1]);
+			int cb = tolower((unsigned char)b[j - 1]);
+			unsigned v = d[i - 1][j - 1] + (ca != cb);
+			if (d[i - 1][j] + 1 < v)
+				v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 &&
+			    ca == tolower((unsigned char)b[j - 2]) &&
+			    cb == tolower((unsigned char)a[i - 2]) &&
+			    d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
 		}
-	}
-	return row[nb];
+	return d[na][nb];
 }
 
 static bool contains_nocase(const char *hay, const char *needle)
@@ -137,9 +141,9 @@ static unsigned nearness(const char *asked, const char *name)
 	unsigned d = distance(asked, name), d2 = distance(asked, own);
 	if (d2 < d)
 		d = d2;
-	/* two letters off (dcit: dict), more in a long name */
+	/* a letter off in a short name, more in a long one */
 	size_t len = strlen(asked);
-	unsigned most = len <= 2 ? 1 : len / 3 > 2 ? (unsigned)(len / 3) : 2;
+	unsigned most = len <= 4 ? 1 : len / 3 > 2 ? (unsigned)(len / 3) : 2;
 	if (d <= most)
 		return 2 + d;
 	if (strlen(asked) >= 3 && contains_nocase(name, asked))
@@ -148,6 +152,19 @@ static unsigned nearness(const char *asked, const char *name)
 }
 
 #define PH_SUGGESTIONS 5
+
+/* Is name (of nearness sc) to come before other: nearer, else shorter
+ * (the builtin before a module's class of the same name), else first by
+ * its letters. */
+static bool nearer(unsigned sc, const char *name, unsigned other_sc,
+		   const char *other)
+{
+	if (sc != other_sc)
+		return sc < other_sc;
+	if (strlen(name) != strlen(other))
+		return strlen(name) < strlen(other);
+	return strcmp(name, other) < 0;
+}
 
 struct ph_error *ph_type_not_found(struct ph_heap *h, const char *cmd,
 				   const char *asked)
@@ -165,12 +182,11 @@ struct ph_error *ph_type_not_found(struct ph_heap *h, const char *cmd,
 		bool dup = false;
 		for (size_t k = 0; k < n; k++)
 			dup |= !strcmp(best[k], name);
-		if (dup || (n == PH_SUGGESTIONS && sc >= score[n - 1]))
+		if (dup || (n == PH_SUGGESTIONS &&
+			    !nearer(sc, name, score[n - 1], best[n - 1])))
 			continue;
 		size_t k = n < PH_SUGGESTIONS ? n++ : n - 1;
-		for (; k > 0 &&
-		       (score[k - 1] > sc ||
-			(score[k - 1] == sc && strcmp(best[k - 1], name) > 0));
+		for (; k > 0 && nearer(sc, name, score[k - 1], best[k - 1]);
 		     k--) {
 			best[k] = best[k - 1];
 			score[k] = score[k - 1];
