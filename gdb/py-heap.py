@@ -668,6 +668,9 @@ def _pyheap_doc(c):
                           if o["default"] else ""))
             for o in c["options"]]
     opts.append(("--json", "print JSON instead of text"))
+    opts.append(("--plain", "text for tools: numbers without separators, "
+                 "tabs between columns"))
+    opts.append(("--quiet", "no progress lines"))
     lines.append("")
     for name, text in opts:
         wrapped = textwrap.wrap(text, 54) or [""]
@@ -739,7 +742,8 @@ class _PyHeapSubcommand(gdb.Command):
                 return gdb.COMPLETE_EXPRESSION
             return []
         if cur.startswith("-"):
-            return matching(sorted(opts) + ["--json", "--help"])
+            return matching(sorted(opts) + ["--json", "--plain", "--quiet",
+                                            "--help"])
         kind = self.entry["operand_complete"]
         if kind == "type":
             return matching(_pyheap_type_names())
