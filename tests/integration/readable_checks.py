@@ -228,6 +228,21 @@ def type_name_checks(p, t):
                   "did you mean" in e["message"] and want in r.stderr, e)
         except Exception as ex:
             check("list %s" % asked, False, ex)
+    for cmd in (["refcheck", "--type"], ["dominators", "--type"]):
+        try:
+            r = p.run("--json", *(cmd + ["Sesion"]))
+            e = json.loads(r.stdout)["error"]
+            check("%s Sesion: suggests __main__.Session" % " ".join(cmd),
+                  r.returncode == 2 and
+                  e.get("suggestions") == ["__main__.Session"], e)
+        except Exception as ex:
+            check(" ".join(cmd), False, ex)
+    try:
+        r = p.json("refcheck", "--type", "__main__.*", "--min-excess", "0")
+        check("refcheck --type with a glob: the fixture's instances",
+              r["checked"] == len(t["instances"]) + 1, r.get("checked"))
+    except Exception as ex:
+        check("refcheck --type glob", False, ex)
     r = p.run("list", "NoSuchThingAtAll")
     check("a name near nothing: no suggestion",
           r.returncode == 2 and "did you mean" not in r.stderr, r.stderr)

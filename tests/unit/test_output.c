@@ -4,6 +4,8 @@
  * shortest loop) on graphs built here by hand. */
 #define _GNU_SOURCE
 #include <CUnit/Basic.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -145,6 +147,70 @@ static void test_text_plain(void)
 	CU_ASSERT_EQUAL(strlen(out), sizeof(big) - 1 + 5);
 	CU_ASSERT_STRING_EQUAL(out + sizeof(big) - 1, "\tend\n");
 	free(out);
+}
+
+struct progress_log {
+	int calls, ends;
+	char what[64];
+	uint64_t done, total;
+};
+
+static void progress_cb(void *arg, const char *what, uint64_t done,
+			uint64_t total, double seconds)
+{
+	struct progress_log *l = arg;
+	(void)seconds;
+	if (!what) {
+		l->ends++;
+		return;
+	}
+	l->calls++;
+	snprintf(l->what, sizeof(l->what), "%s", what);
+	l->done = done;
+	l->total = total;
+}
+
+static void *progress_worker(void *arg)
+{
+	(void)arg;
+	ph_progress_stage("a worker's", 0); /* not the command's thread */
+	ph_progress_tick();
+	return NULL;
+}
+
+static void test_progress(void)
+{
+	struct progress_log l = {0};
+	setenv("PYHEAP_PROGRESS_AFTER", "0", 1);
+	ph_set_progress(progress_cb, &l);
+	ph_progress_tick(); /* no command: nothing */
+	CU_ASSERT_EQUAL(l.calls, 0);
+	ph_progress_begin(false);
+	ph_progress_stage("stage one", 10);
+	CU_ASSERT_EQUAL(l.calls, 1);
+	CU_ASSERT_STRING_EQUAL(l.what, "stage one");
+	CU_ASSERT(l.done == 0 && l.total == 10);
+	ph_progress_done(5);
+	ph_progress_tick(); /* a tenth of a second has not passed */
+	CU_ASSERT_EQUAL(l.calls, 1);
+	pthread_t th;
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, progress_worker, NULL),
+			      0);
+	pthread_join(th, NULL);
+	CU_ASSERT_EQUAL(l.calls, 1);
+	/* work inside the command (diff opens a core) ends nothing */
+	ph_progress_begin(false);
+	ph_progress_end();
+	CU_ASSERT_EQUAL(l.ends, 0);
+	ph_progress_end();
+	CU_ASSERT_EQUAL(l.ends, 1);
+	/* quiet: nothing at all */
+	ph_progress_begin(true);
+	ph_progress_stage("quiet", 0);
+	ph_progress_end();
+	CU_ASSERT(l.calls == 1 && l.ends == 1);
+	ph_set_progress(NULL, NULL);
+	unsetenv("PYHEAP_PROGRESS_AFTER");
 }
 
 static void test_type_names(void)
@@ -407,6 +473,8 @@ void ph_test_output_register(void)
 	CU_add_test(s, "json: the writer", test_json_writer);
 	CU_add_test(s, "text: escapes for a terminal", test_text_escape);
 	CU_add_test(s, "text: plain, for tools", test_text_plain);
+	CU_add_test(s, "progress: when, on which thread, the end",
+		    test_progress);
 	CU_add_test(s, "type names: globs, modules, suggestions",
 		    test_type_names);
 	CU_add_test(s, "args: the option parser and the table", test_args);
