@@ -198,6 +198,9 @@ integration: all $(SAN)/bin/py-heap
 			--cores-dir $(BUILD)/cores --gdb --python $$py; \
 		$(PYTHON) tests/integration/diff_checks.py --bin $(BIN) \
 			--cores-dir $(BUILD)/cores --gdb --python $$py; \
+		$(PYTHON) tests/integration/readable_checks.py --bin $(BIN) \
+			--cores-dir $(BUILD)/cores --python $$py \
+			$$([ "$$py" = "$(PYTHON)" ] && echo --gdb); \
 	done
 	$(PYTHON) tests/integration/debuginfo_checks.py --bin $(BIN) \
 		--cores-dir $(BUILD)/cores
@@ -219,6 +222,9 @@ integration: all $(SAN)/bin/py-heap
 		--cores-dir $(BUILD)/cores --oracle heap_graph
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) tests/integration/diff_checks.py \
 		--bin $(SAN)/bin/py-heap --cores-dir $(BUILD)/cores
+	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) \
+		tests/integration/readable_checks.py --bin $(SAN)/bin/py-heap \
+		--cores-dir $(BUILD)/cores
 	$(PYTHON) tests/integration/damage_checks.py --bin $(SAN)/bin/py-heap \
 		--plain-bin $(BIN) --cores-dir $(BUILD)/cores \
 		--repro-dir $(BUILD)/damage-repro

@@ -45,11 +45,36 @@ struct ph_edge_row {
 struct ph_error *ph_query_object(struct ph_session *s, const char *cmd,
 				 const char *addr_arg, uint32_t *ret);
 
+/* The object at addr as people read it (ph_repr_readable), appended to
+ * out: the renderers ask it of each object they write. Needs the heap
+ * (any query before it made it). */
+void ph_query_readable(struct ph_session *s, uint64_t addr,
+		       const struct ph_readable_opts *o, struct ph_buf *out);
+
+/* ---- type names ---- */
+/* Does a TYPE operand name this type: the name itself, or with * ? [ a
+ * glob (fnmatch) the name matches? */
+bool ph_type_name_matches(const char *pattern, const char *name);
+/* Is the type named name in a module glob matches (any dotted prefix of
+ * the name; "builtins" for a name without a dot)? */
+bool ph_type_module_matches(const char *glob, const char *name);
+/* The types (by number, 1 each) pattern names (ph_type_name_matches);
+ * NULL and *ret_err when none does (ph_type_not_found). */
+uint8_t *ph_types_matching(struct ph_heap *h, const char *cmd,
+			   const char *pattern, struct ph_error **ret_err);
+/* "CMD: no type named 'X' in the heap ...; did you mean A, B or C?": the
+ * nearest names the heap has (its own name without the module, the same
+ * in another case, a few letters off, containing it), also in the
+ * error's suggestions (the JSON error's "suggestions"). */
+struct ph_error *ph_type_not_found(struct ph_heap *h, const char *cmd,
+				   const char *asked);
+
 /* ---- types ---- */
 struct ph_types_opts {
-	uint64_t limit; /* rows kept whole; 0: all */
-	bool by_count;	/* else by bytes */
-	bool retained;	/* also what deleting each type's objects frees */
+	uint64_t limit;	    /* rows kept whole; 0: all */
+	const char *module; /* only the types of modules it matches, or NULL */
+	bool by_count;	    /* else by bytes */
+	bool retained;	    /* also what deleting each type's objects frees */
 	bool by_retained;
 };
 

@@ -695,6 +695,7 @@ struct ph_error *ph_query_diff(struct ph_session *s,
 	if (o->interval > 0) {
 		if ((err = side_of_session(s, false, false, &sb)))
 			goto out;
+		ph_progress_stage("waiting to read the process again", 0);
 		if ((err = wait_until(s->opened_at + o->interval)))
 			goto out;
 		struct ph_target *t = s->target;

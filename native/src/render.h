@@ -48,7 +48,14 @@ size_t ph_utf8_decode(const unsigned char *s, size_t n, uint32_t *ret);
  * bidi controls and invalid UTF-8 as \x.. or \u.... */
 void ph_text_escape(struct ph_buf *b, const char *s, size_t n);
 void ph_text_puts(struct ph_buf *b, const char *s);
-/* s, escaped, then blanks up to width bytes (as printf's %-*s). */
+/* s, escaped, then blanks up to width bytes (as printf's %-*s); plain
+ * text (ph_plain): no blanks. */
 void ph_text_cell(struct ph_buf *b, const char *s, size_t width);
+/* Between two cells of a row: a blank, or in plain text a tab. */
+void ph_text_sep(struct ph_buf *b);
+/* (Part of) a table's row, as printf: in plain text its field widths are
+ * dropped and the blanks between fields become one tab (none at the
+ * start or the end of a line). */
+void ph_text_row(struct ph_buf *b, const char *fmt, ...) PH_PRINTF(2, 3);
 
 #endif /* PH_RENDER_H */

@@ -151,8 +151,22 @@ static void take_target_notes(struct ph_session *s)
 	}
 }
 
+static struct ph_error *session_create(const struct ph_options *o,
+				       struct ph_session **ret);
+
 struct ph_error *ph_session_create(const struct ph_options *o,
 				   struct ph_session **ret)
+{
+	ph_progress_begin(false);
+	ph_progress_stage(o->pid ? "reading the process" : "opening the core",
+			  0);
+	struct ph_error *err = session_create(o, ret);
+	ph_progress_end();
+	return err;
+}
+
+static struct ph_error *session_create(const struct ph_options *o,
+				       struct ph_session **ret)
 {
 	if (!o->core == !o->pid)
 		return ph_error_create(PH_ERR_USAGE,
@@ -323,6 +337,7 @@ struct ph_error *ph_session_heap(struct ph_session *s)
 {
 	if (s->heap)
 		return NULL;
+	ph_progress_stage("finding the objects", 0);
 	struct ph_error *err = ph_heap_create(s->rt, &s->heap);
 	if (err)
 		return err;
@@ -502,6 +517,7 @@ struct ph_error *ph_session_dominators(struct ph_session *s)
 	struct ph_error *err = ph_session_graph(s);
 	if (err || s->dom)
 		return err;
+	ph_progress_stage("building the dominator tree", 0);
 	return ph_graph_dominators(s->graph, &s->dom);
 }
 
