@@ -328,6 +328,17 @@ static void frame_root_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 	c->err = root_add(c->g, target, s);
 }
 
+/* The debugger's number of frame f: its own when the debugger gave one,
+ * else that of the newer frames in its thread (a C frame of the
+ * interpreter runs several Python frames on 3.11+). */
+static long frame_number(const struct ph_target *t, uint64_t f, long newer)
+{
+	for (size_t i = 0; i < t->nframe_numbers; i++)
+		if (t->frame_numbers[i].frame == f)
+			return (long)t->frame_numbers[i].number;
+	return newer;
+}
+
 static struct ph_error *build_roots(struct ph_graph *g)
 {
 	struct ph_heap *h = g->h;
@@ -358,6 +369,7 @@ static struct ph_error *build_roots(struct ph_graph *g)
 	for (size_t k = 0; k < nthreads; k++) {
 		uint64_t ts = threads[nthreads - 1 - k];
 		uint64_t f = ph_heap_thread_frame(h, ts);
+		long number = -1; /* the debugger's, of the frames so far */
 		for (int nf = 0; f && nf < 100000; nf++) {
 			char func[256], file[512], where[900];
 			int line = 0;
@@ -369,9 +381,13 @@ static struct ph_error *build_roots(struct ph_graph *g)
 				snprintf(file, sizeof(file), "?");
 				line = 0;
 			}
+			number = frame_number(h->rt->target, f, number);
+			char num[24] = "";
+			if (number >= 0)
+				snprintf(num, sizeof(num), "#%ld ", number);
 			snprintf(where, sizeof(where),
-				 "thread %zu frame %s() at %s:%d", k + 1, func,
-				 file, line);
+				 "thread %zu frame %s%s() at %s:%d", k + 1, num,
+				 func, file, line);
 			struct frame_ctx fc = {.g = g, .where = where};
 			/* up to 3.10 the frame is an object the C stack holds
 			 * (a generator's: the generator) */
