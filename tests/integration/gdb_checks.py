@@ -1,0 +1,362 @@
+#!/usr/bin/env python3
+"""py-heap at home in GDB (issue 22): settings, convenience functions, the
+value history, expressions, Python names and frame numbers.
+
+Takes the core of fixtures/gdb_names.py, then runs `gdb -batch -nx` on it
+with gdb/py-heap.py sourced and checks, against what the process measured
+about itself (truth.txt) and against GDB's own `bt` and libpython.py's
+`py-bt-full`:
+  * `set py-heap json|limit|debuginfod`, `show py-heap` lists them,
+    `set py-heap-json` is the same setting, `complete` knows them;
+  * $_pyheap_count/refcnt/size/retained, `show` sets $ and $_;
+  * `py-heap show (PyObject *) 0x...`: the rest of the line is the address;
+  * with libpython.py loaded (python3.11-dbg's GDB script, for Debian's
+    python3.11 and python3.11d): `py-up`, then Python names (a local that
+    shadows a global, a global, a builtin), in commands and functions;
+  * without it (auto-load off): names are refused with a hint, the rest
+    works, frame roots still carry GDB's frame numbers;
+  * frame roots carry the level of the C frame that runs them (`bt`);
+  * GDB's `debuginfod enabled` binds py-heap (`set py-heap debuginfod`).
+
+    python3 tests/integration/gdb_checks.py --bin build/bin/py-heap \\
+        --cores-dir build/cores [--python PY]
+
+Prints PASS/FAIL/SKIP lines and ends with "N passed, N failed".
+"""
+import argparse
+import ast
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+
+from interp import Interp
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+SCRIPT = os.path.join(ROOT, "gdb/py-heap.py")
+results = {"passed": 0, "failed": 0}
+
+
+def check(name, ok, detail=""):
+    if ok:
+        results["passed"] += 1
+        print("PASS", name)
+    else:
+        results["failed"] += 1
+        print("FAIL %s: %s" % (name, str(detail)[-1500:]))
+
+
+def skip(name, why):
+    print("SKIP %s: %s" % (name, why))
+
+
+def gdb(interp, core, commands, pre=(), env=None, libpython=True):
+    """Runs GDB on the core; each command's output (stdout and stderr, in
+    order) is returned by its index, split at markers GDB writes between
+    them."""
+    args = ["gdb", "-batch", "-nx"]
+    if not libpython:
+        args += ["-iex", "set auto-load python-scripts off"]
+    for c in pre:
+        args += ["-iex", c]
+    args += interp.gdb_args() + ["-ex", "source " + SCRIPT]
+    for i, c in enumerate(commands):
+        args += ["-ex", "python gdb.write('@@%d@@\\n'); gdb.flush()" % i,
+                 "-ex", c]
+    args += ["-ex", "python gdb.write('@@end@@\\n')", interp.exe, core]
+    e = dict(os.environ)
+    e.update(env or {})
+    r = subprocess.run(args, capture_output=False, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=300,
+                       env=e)
+    out = {}
+    parts = re.split(r"^@@(\d+|end)@@\n", r.stdout, flags=re.M)
+    for k in range(1, len(parts) - 1, 2):
+        if parts[k] != "end":
+            out[int(parts[k])] = parts[k + 1]
+    return out, r.stdout
+
+
+def last_json(text):
+    lines = [l for l in text.splitlines() if l.startswith("{")]
+    return json.loads(lines[-1]) if lines else {}
+
+
+def value(text):
+    """What `print` printed: $N = VALUE."""
+    m = re.search(r"^\$\d+ = (.*)$", text, re.M)
+    return m.group(1).strip() if m else None
+
+
+def number(text):
+    v = value(text)
+    try:
+        return int(v.split()[-1] if v and v.startswith("(") else v, 0)
+    except (TypeError, ValueError):
+        return None
+
+
+def eval_levels(bt):
+    """The levels of the C frames of the eval loop where GDB has debug
+    information (bt shows their arguments), newest first."""
+    out = []
+    for line in bt.splitlines():
+        m = re.match(r"#(\d+)\s+.*\b_PyEval_EvalFrameDefault \(\w+=", line)
+        if m:
+            out.append(int(m.group(1)))
+    return out
+
+
+def frame_root_number(roots, func):
+    """The #N of the frame roots of func() (one number, or None)."""
+    nums = set()
+    for r in roots:
+        m = re.search(r" frame (?:#(\d+) )?%s\(\) at " % func, r["name"])
+        if m:
+            nums.add(int(m.group(1)) if m.group(1) else None)
+    return nums.pop() if len(nums) == 1 else ("several", nums)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default=os.path.join(ROOT, "build/bin/py-heap"))
+    ap.add_argument("--cores-dir", default=os.path.join(ROOT, "build/cores"))
+    ap.add_argument("--python", default="/usr/bin/python3.11")
+    a = ap.parse_args()
+    if not shutil.which("gdb"):
+        skip("gdb", "no gdb")
+        print("0 passed, 0 failed")
+        return 0
+    interp = Interp(a.python)
+    outdir = os.path.join(a.cores_dir, "gdb_names-" + interp.tag)
+    core = interp.take_core("gdb_names.py", outdir)
+    with open(os.path.join(outdir, "truth.txt")) as f:
+        t = ast.literal_eval(f.read())
+
+    def cli(*args):
+        r = subprocess.run([a.bin, "--core", core, "--json"] +
+                           interp.py_heap_args() + list(args),
+                           capture_output=True, text=True, timeout=300)
+        return json.loads(r.stdout)
+
+    w, il = t["widgets"], t["inner_local"]
+
+    # -- settings, functions, history, expressions (libpython as GDB loads
+    # it by itself: only Debian's python3.11 and python3.11d have one) ----
+    cmds = [
+        "show py-heap",                                     # 0
+        "set py-heap json on",
+        "show py-heap-json",                                # 2
+        "set py-heap-json off",
+        "show py-heap json",                                # 4
+        "set py-heap limit 3",
+        "py-heap roots",                                    # 6
+        "set py-heap limit unlimited",
+        "py-heap roots",                                    # 8
+        "set py-heap limit 0",
+        "complete set py-heap ",                            # 10
+        "complete py-heap sh",
+        'p $_pyheap_count("__main__.Widget")',              # 12
+        "p $_pyheap_size(%d)" % w,
+        "p $_pyheap_refcnt((void *) %d)" % w,               # 14
+        "p $_pyheap_retained(%d)" % il,
+        "py-heap show (PyObject *) %d" % il,                # 16
+        "p/x (unsigned long) $",
+        "p/x (unsigned long) $_",                           # 18
+        "bt",
+        "py-heap roots --match frame --json --limit 0",     # 20
+        "py-heap show ((char *) %d) + 0 --json" % w,
+        'p $_pyheap_count("NoSuchType")',                   # 22
+        "py-heap show $nothere_ + --json",
+    ]
+    names = [
+        "py-bt-full",                                       # 24
+        "py-up",
+        "py-heap show shadowed --json",                     # 26
+        "py-heap show WIDGETS --json",
+        "py-heap show len --json",                          # 28
+        'p $_pyheap_size("inner_local")',
+        'p $_pyheap_refcnt("inner_local")',                 # 30
+        "py-heap referrers WIDGETS --json",
+        "py-heap show no_such_name",                        # 32
+    ]
+    out, whole = gdb(interp, core, cmds + names)
+    check("no Python traceback", "Traceback (most recent call last)"
+          not in whole, whole[-2000:])
+    show = out.get(0, "")
+    check("show py-heap lists the settings",
+          all(re.search(r"^%s:  " % n, show, re.M)
+              for n in ("json", "limit", "debuginfod")), show)
+    check("set py-heap json on: py-heap-json says on",
+          "JSON: on" in out.get(2, ""), out.get(2))
+    check("set py-heap-json off: py-heap json says off",
+          "JSON: off" in out.get(4, ""), out.get(4))
+    rows3 = [l for l in out.get(6, "").splitlines() if l.startswith("0x")]
+    check("set py-heap limit 3: three roots", len(rows3) == 3, out.get(6))
+    total = len(cli("roots", "--limit", "0")["roots"])
+    rows = [l for l in out.get(8, "").splitlines() if l.startswith("0x")]
+    check("set py-heap limit unlimited: every root (%d)" % total,
+          len(rows) == total, "%d rows" % len(rows))
+    check("complete set py-heap: its settings",
+          set(out.get(10, "").split("\n")) >= {
+              "set py-heap json", "set py-heap limit",
+              "set py-heap debuginfod"}, out.get(10))
+    check("complete py-heap sh: show", "py-heap show" in out.get(11, ""),
+          out.get(11))
+    check("$_pyheap_count = the Widgets gc.get_objects() saw (%d)"
+          % t["widget_count"], number(out.get(12)) == t["widget_count"],
+          out.get(12))
+    check("$_pyheap_size = sys.getsizeof()",
+          number(out.get(13)) == t["widgets_size"], out.get(13))
+    check("$_pyheap_refcnt = sys.getrefcount() - 1",
+          number(out.get(14)) == t["widgets_refcnt"], out.get(14))
+    check("$_pyheap_retained = retained's bytes",
+          number(out.get(15)) == cli("retained", hex(il))["retained"]["bytes"],
+          out.get(15))
+    check("show (PyObject *) ADDR: the rest of the line is the address",
+          hex(il) in out.get(16, "") and "dict" in out.get(16, ""),
+          out.get(16))
+    check("show records the object: $", number(out.get(17)) == il,
+          out.get(17))
+    check("show records the object: $_", number(out.get(18)) == il,
+          out.get(18))
+    roots = last_json(out.get(20, "")).get("roots", [])
+    levels = eval_levels(out.get(19, ""))
+    if not levels:
+        check("frame roots: no number where GDB reads no eval frame",
+              frame_root_number(roots, "inner") is None, roots[:3])
+    else:
+        check("frame roots: inner() is #%d, the newest eval loop's level"
+              % levels[0], frame_root_number(roots, "inner") == levels[0],
+              [r["name"] for r in roots][:6])
+        # up to 3.10 a Python call is a C call of the eval loop; from 3.11
+        # on the loop runs the callee itself
+        want = levels[1] if interp.version_info < (3, 11) else levels[0]
+        check("frame roots: outer() is #%d" % want,
+              frame_root_number(roots, "outer") == want,
+              [r["name"] for r in roots][:8])
+    check("an expression with spaces and operators",
+          last_json(out.get(21, "")).get("address") == hex(w), out.get(21))
+    check("$_pyheap_count of an unknown type: an error, no value",
+          "py-heap:" in out.get(22, "") and value(out.get(22, "")) is None,
+          out.get(22))
+    check("a bad expression: one py-heap error line",
+          out.get(23, "").startswith("py-heap: cannot evaluate"),
+          out.get(23))
+
+    libpython = "Traceback (most recent call first)" in out.get(24, "") or \
+        re.search(r"^#\d+ Frame 0x", out.get(24, ""), re.M)
+    if not libpython:
+        skip("Python names", "no libpython.py auto-loaded for %s"
+             % interp.exe)
+    else:
+        pybt = {}
+        for m in re.finditer(r"^#(\d+) Frame 0x[0-9a-f]+, for file .*, "
+                             r"line \d+, in (\w+) ", out.get(24, ""), re.M):
+            pybt.setdefault(m.group(2), int(m.group(1)))
+        check("frame roots carry py-bt-full's numbers",
+              pybt.get("inner") is not None and
+              frame_root_number(roots, "inner") == pybt["inner"] and
+              frame_root_number(roots, "outer") == pybt.get("outer"),
+              (pybt, [r["name"] for r in roots][:6]))
+        check("py-up, show NAME: the local first (it shadows a global)",
+              last_json(out.get(26, "")).get("address") ==
+              hex(t["shadowed_local"]), out.get(26))
+        check("show NAME: a module global",
+              last_json(out.get(27, "")).get("address") == hex(w),
+              out.get(27))
+        check("show NAME: a builtin",
+              last_json(out.get(28, "")).get("address") == hex(t["len"]),
+              out.get(28))
+        check('$_pyheap_size("NAME") = sys.getsizeof()',
+              number(out.get(29)) == t["inner_local_size"], out.get(29))
+        check('$_pyheap_refcnt("NAME") = sys.getrefcount() - 1',
+              number(out.get(30)) == t["inner_local_refcnt"], out.get(30))
+        refs = last_json(out.get(31, "")).get("referrers", [])
+        check("referrers NAME: the module's dict holds WIDGETS",
+              any(r.get("via") == "['WIDGETS']" for r in refs), refs[:3])
+        check("an unknown name: GDB's error, and why",
+              "No symbol \"no_such_name\"" in out.get(32, "") and
+              "Python name" in out.get(32, ""), out.get(32))
+
+    # -- without libpython.py: it is simply not used ------------------------
+    out, whole = gdb(interp, core, [
+        "py-heap show WIDGETS",
+        "py-heap show (PyObject *) %d --json" % w,
+        "py-heap roots --match frame --json --limit 0",
+        'p $_pyheap_count("__main__.Widget")',
+    ], libpython=False)
+    check("no libpython: a name is refused, with the hint",
+          "libpython.py" in out.get(0, "") and
+          out.get(0, "").startswith("py-heap: cannot evaluate"), out.get(0))
+    check("no libpython: expressions work",
+          last_json(out.get(1, "")).get("address") == hex(w), out.get(1))
+    roots2 = last_json(out.get(2, "")).get("roots", [])
+    check("no libpython: frame roots numbered the same",
+          frame_root_number(roots2, "inner") ==
+          frame_root_number(roots, "inner"), [r["name"] for r in roots2][:3])
+    check("no libpython: functions work",
+          number(out.get(3)) == t["widget_count"], out.get(3))
+
+    # -- GDB's consent to debuginfod binds py-heap --------------------------
+    # (an unreachable server: asked, it leaves "debuginfod: ..." in the note
+    # on missing debug information; the debug files are hidden)
+    if interp.root or interp.exe != os.path.realpath("/usr/bin/python3.11"):
+        skip("debuginfod", "tested with Debian's python3.11")
+    else:
+        empty = tempfile.mkdtemp(prefix="pyheap-gdb-")
+        try:
+            out, whole = gdb(interp, core, [
+                "py-heap info --json",
+                "set debuginfod enabled on",
+                "py-heap info --json",
+                "set debuginfod enabled off",
+                "set py-heap debuginfod on",
+                "py-heap info --json",
+                "show py-heap debuginfod",
+                "set py-heap debuginfod off",
+                "set debuginfod enabled on",
+                "py-heap info --json",
+            ], pre=["set debug-file-directory " + empty,
+                    "set debuginfod enabled off"],
+                env={"DEBUGINFOD_URLS": "http://127.0.0.1:%d" % free_port(),
+                     "PYHEAP_DEBUG_FILE_DIRECTORY": ""})
+
+            def asked(i):
+                notes = last_json(out.get(i, "")).get("notes", [])
+                return any("debuginfod:" in n["message"] for n in notes)
+            check("debuginfod enabled off: py-heap asks no server",
+                  "no debug information" in out.get(0, "") and not asked(0)
+                  and last_json(out.get(0, "")).get("notes"),
+                  out.get(0))
+            check("debuginfod enabled on: py-heap asks", asked(2),
+                  out.get(2))
+            check("set py-heap debuginfod on: asks, whatever GDB says",
+                  asked(5), out.get(5))
+            check("show py-heap debuginfod", "on" in out.get(6, ""),
+                  out.get(6))
+            check("set py-heap debuginfod off: asks no server, whatever "
+                  "GDB says", not asked(9) and
+                  "no debug information" in out.get(9, ""), out.get(9))
+        finally:
+            shutil.rmtree(empty, ignore_errors=True)
+
+    print("%d passed, %d failed" % (results["passed"], results["failed"]))
+    return 1 if results["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
