@@ -299,6 +299,16 @@ def _pyheap_eval_frame(frame):
             return int(v)
     except (ValueError, gdb.error):
         pass
+    try:
+        # Up to 3.10 a loop runs one frame, which its caller passed (as
+        # libpython.py finds it too): a PyFrameObject * named f.
+        v = frame.older().read_var("f")
+        if not v.is_optimized_out and int(v) and \
+                v.type.strip_typedefs().target().strip_typedefs().tag == \
+                "_frame":
+            return int(v)
+    except (AttributeError, ValueError, gdb.error):
+        pass
     return None
 
 

@@ -116,7 +116,8 @@ def frame_root_number(roots, func):
     """The #N of the frame roots of func() (one number, or None)."""
     nums = set()
     for r in roots:
-        m = re.search(r" frame (?:#(\d+) )?%s\(\) at " % func, r["name"])
+        m = re.search(r" frame (?:#(\d+) )?%s\(\) at " % re.escape(func),
+                      r["name"])
         if m:
             nums.add(int(m.group(1)) if m.group(1) else None)
     return nums.pop() if len(nums) == 1 else ("several", nums)
@@ -153,6 +154,11 @@ def main():
         return json.loads(r.stdout)
 
     w, il = t["widgets"], t["inner_local"]
+    # `(PyObject *) ADDR` where GDB knows the type (debug information)
+    r = subprocess.run(["gdb", "-batch", "-nx"] + interp.gdb_args() +
+                       ["-ex", "ptype PyObject", interp.exe],
+                       capture_output=True, text=True, timeout=120)
+    cast = "(PyObject *)" if "ob_refcnt" in r.stdout else "(unsigned long)"
 
     # -- settings, functions, history, expressions (libpython as GDB loads
     # it by itself: only Debian's python3.11 and python3.11d have one) ----
@@ -173,7 +179,7 @@ def main():
         "p $_pyheap_size(%d)" % w,
         "p $_pyheap_refcnt((void *) %d)" % w,               # 14
         "p $_pyheap_retained(%d)" % il,
-        "py-heap show (PyObject *) %d" % il,                # 16
+        "py-heap show %s %d" % (cast, il),                # 16
         "p/x (unsigned long) $",
         "p/x (unsigned long) $_",                           # 18
         "bt",
@@ -226,7 +232,7 @@ def main():
     check("$_pyheap_retained = retained's bytes",
           number(out.get(15)) == cli("retained", hex(il))["retained"]["bytes"],
           out.get(15))
-    check("show (PyObject *) ADDR: the rest of the line is the address",
+    check("show %s ADDR: the rest of the line is the address" % cast,
           hex(il) in out.get(16, "") and "dict" in out.get(16, ""),
           out.get(16))
     check("show records the object: $", number(out.get(17)) == il,
@@ -236,18 +242,27 @@ def main():
     roots = last_json(out.get(20, "")).get("roots", [])
     levels = eval_levels(out.get(19, ""))
     if not levels:
-        check("frame roots: no number where GDB reads no eval frame",
-              frame_root_number(roots, "inner") is None, roots[:3])
+        check("frame roots: no number where GDB has no debug information",
+              all(frame_root_number(roots, f) is None
+                  for f in ("inner", "outer", "<module>")), roots[:3])
     else:
-        check("frame roots: inner() is #%d, the newest eval loop's level"
-              % levels[0], frame_root_number(roots, "inner") == levels[0],
-              [r["name"] for r in roots][:6])
-        # up to 3.10 a Python call is a C call of the eval loop; from 3.11
-        # on the loop runs the callee itself
-        want = levels[1] if interp.version_info < (3, 11) else levels[0]
-        check("frame roots: outer() is #%d" % want,
-              frame_root_number(roots, "outer") == want,
-              [r["name"] for r in roots][:8])
+        # up to 3.10 each Python call is a C call of the eval loop; from
+        # 3.11 on the loop runs a callee itself, unless a C function (map)
+        # is between them
+        old = interp.version_info < (3, 11)
+        want = {"inner": levels[0], "outer": levels[1 if old else 0],
+                "<module>": levels[2 if old else 1]
+                if len(levels) > (2 if old else 1) else None}
+        # where the loop's frame is optimized out, 3.13+ keep no record of
+        # it GDB can read (3.11, 3.12: cframe): no number then, not a wrong
+        # one
+        optional = interp.version_info >= (3, 13)
+        for func, n in want.items():
+            got = frame_root_number(roots, func)
+            check("frame roots: %s() is #%s (bt)" % (func, n),
+                  got == n or (optional and got is None),
+                  [r["name"] for r in roots
+                   if " %s() " % func in r["name"]][:2])
     check("an expression with spaces and operators",
           last_json(out.get(21, "")).get("address") == hex(w), out.get(21))
     check("$_pyheap_count of an unknown type: an error, no value",
@@ -265,12 +280,13 @@ def main():
     else:
         pybt = {}
         for m in re.finditer(r"^#(\d+) Frame 0x[0-9a-f]+, for file .*, "
-                             r"line \d+, in (\w+) ", out.get(24, ""), re.M):
+                             r"line \d+, in (\S+) ", out.get(24, ""), re.M):
             pybt.setdefault(m.group(2), int(m.group(1)))
         check("frame roots carry py-bt-full's numbers",
               pybt.get("inner") is not None and
               frame_root_number(roots, "inner") == pybt["inner"] and
-              frame_root_number(roots, "outer") == pybt.get("outer"),
+              frame_root_number(roots, "outer") == pybt.get("outer") and
+              frame_root_number(roots, "<module>") == pybt.get("<module>"),
               (pybt, [r["name"] for r in roots][:6]))
         check("py-up, show NAME: the local first (it shadows a global)",
               last_json(out.get(26, "")).get("address") ==
@@ -295,7 +311,7 @@ def main():
     # -- without libpython.py: it is simply not used ------------------------
     out, whole = gdb(interp, core, [
         "py-heap show WIDGETS",
-        "py-heap show (PyObject *) %d --json" % w,
+        "py-heap show %s %d --json" % (cast, w),
         "py-heap roots --match frame --json --limit 0",
         'p $_pyheap_count("__main__.Widget")',
     ], libpython=False)
