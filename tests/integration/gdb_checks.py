@@ -62,9 +62,17 @@ def gdb(interp, core, commands, pre=(), env=None, libpython=True):
     args = ["gdb", "-batch", "-nx"]
     if not libpython:
         args += ["-iex", "set auto-load python-scripts off"]
+    if interp.root:
+        # the root's debug files (GDB does not look under its sysroot)
+        args += ["-iex", "set debug-file-directory %s/usr/lib/debug"
+                 % interp.root]
     for c in pre:
         args += ["-iex", c]
-    args += interp.gdb_args() + ["-ex", "source " + SCRIPT]
+    args += interp.gdb_args()
+    script = libpython and libpython_script(interp)
+    if script:
+        args += ["-ex", "source " + script]
+    args += ["-ex", "source " + SCRIPT]
     for i, c in enumerate(commands):
         args += ["-ex", "python gdb.write('@@%d@@\\n'); gdb.flush()" % i,
                  "-ex", c]
@@ -80,6 +88,20 @@ def gdb(interp, core, commands, pre=(), env=None, libpython=True):
         if parts[k] != "end":
             out[int(parts[k])] = parts[k + 1]
     return out, r.stdout
+
+
+def libpython_script(interp):
+    """CPython's GDB script for an interpreter GDB does not load it for by
+    itself (Debian's python3.11 and python3.11d it does): a pyenv build's
+    beside its executable, a root's python3.X-dbg's in the root."""
+    if interp.root:
+        p = os.path.join(interp.root, "usr/share/gdb/auto-load",
+                         interp.python.lstrip("/") + "-gdb.py")
+    else:
+        p = interp.exe + "-gdb.py"
+        if p.startswith("/usr/"):
+            return None
+    return p if os.path.exists(p) else None
 
 
 def last_json(text):
@@ -272,11 +294,12 @@ def main():
           out.get(23, "").startswith("py-heap: cannot evaluate"),
           out.get(23))
 
-    libpython = "Traceback (most recent call first)" in out.get(24, "") or \
-        re.search(r"^#\d+ Frame 0x", out.get(24, ""), re.M)
+    # (loaded, libpython.py may still read no frame: 3.14's optimized
+    # eval loop keeps none where GDB can see it)
+    libpython = re.search(r"^#\d+ Frame 0x", out.get(24, ""), re.M)
     if not libpython:
-        skip("Python names", "no libpython.py auto-loaded for %s"
-             % interp.exe)
+        skip("Python names", "no libpython.py for %s, or no debug "
+             "information for it" % interp.exe)
     else:
         pybt = {}
         for m in re.finditer(r"^#(\d+) Frame 0x[0-9a-f]+, for file .*, "
