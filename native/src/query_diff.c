@@ -421,8 +421,9 @@ static void container_path(const struct tree *t, uint32_t node,
 		cur = g->parent[cur];
 	}
 	if (cur != PH_NONE && (cur & PH_ROOT_BIT) &&
-	    (cur & ~PH_ROOT_BIT) < g->nroots) {
-		ph_buf_puts(out, g->roots[cur & ~PH_ROOT_BIT].name);
+	    (cur & ~PH_ROOT_BIT) < t->s->nroots) {
+		/* (the snapshot's copy: without a debugger's frame number) */
+		ph_buf_puts(out, t->s->roots[cur & ~PH_ROOT_BIT]);
 		if (n > 1)
 			ph_buf_putc(out, ' ');
 		for (size_t k = n; k-- > 1;)
