@@ -10,7 +10,9 @@
 # Then, with a CPython core loaded (gdb /usr/bin/python3.11 core.1234), or
 # a process GDB holds stopped:
 #     py-heap types [--limit N] [--sort count|size] [--json]
-#     py-heap path ADDR
+#     py-heap path ADDR            (ADDR: an expression, or a Python name)
+#     p $_pyheap_count("__main__.Session")
+#     set py-heap json on          (show py-heap: the settings)
 #     help py-heap
 # The commands, their help and their completion come from the library's
 # command table (`help --json`): a command the library gains appears here
@@ -806,7 +808,8 @@ def _pyheap_eval_address(expr):
                     "python3.X-dbg package's GDB script)")
         elif name:
             hint = "; nor a Python name in the selected Python frame"
-        raise _pyheap_err("cannot evaluate '%s': %s%s" % (expr, e, hint))
+        raise _pyheap_err("cannot evaluate '%s': %s%s"
+                          % (expr, str(e).rstrip("."), hint))
     return _pyheap_value_address(value)
 
 
@@ -921,6 +924,15 @@ def _pyheap_file_names(cur):
     return out
 
 
+_PYHEAP_ADDR_HELP = (
+    "ADDR is the object's address (id() in the process), any GDB "
+    "expression that evaluates to it, the rest of the line as for print "
+    "($rax, (PyObject *) 0x7f..., *op), or a Python name: with CPython's "
+    "libpython.py loaded (the python3.X-dbg package's GDB script), a name "
+    "is looked up in the Python frame selected (py-up, py-down) as "
+    "py-print does: its locals, its globals, then builtins.")
+
+
 def _pyheap_doc(c):
     """A command's GDB help: what `help py-heap CMD` prints."""
     import textwrap
@@ -946,9 +958,7 @@ def _pyheap_doc(c):
         lines += ["  %-20s %s" % ("", w) for w in wrapped[1:]]
     if c["operand"] == "ADDR":
         lines.append("")
-        lines += textwrap.wrap("ADDR is the object's address (id() in the "
-                               "process), or any GDB expression that "
-                               "evaluates to it ($rax, a variable).", 76)
+        lines += textwrap.wrap(_PYHEAP_ADDR_HELP, 76)
     return "\n".join(lines)
 
 
@@ -1052,8 +1062,21 @@ CPython 3.8 to 3.15 are supported.
 Subcommands:
 %s
 
-Every subcommand takes --json. ADDR may be any GDB expression.
-"set py-heap-json on" makes every subcommand print JSON.
+Every subcommand takes --json. ADDR may be any GDB expression, or a
+Python name in the selected Python frame (with libpython.py loaded).
+Frame roots carry GDB's frame numbers (as py-bt-full and py-up show them).
+`show` records the object in the value history ($, $N) and in $_.
+
+Settings (show py-heap lists them):
+  set py-heap json on|off           every subcommand prints JSON
+                                    (set py-heap-json: the same)
+  set py-heap limit N|unlimited|0   the --limit of a command given none
+  set py-heap debuginfod auto|on|off  ask DEBUGINFOD_URLS; auto: as GDB's
+                                    "debuginfod enabled" says
+Convenience functions (help function _pyheap_count):
+  $_pyheap_count("TYPE"), $_pyheap_refcnt(ADDR), $_pyheap_size(ADDR),
+  $_pyheap_retained(ADDR)
+
 The work is done by libpyheap %s (%s);
 set PYHEAP_LIB to choose another library.""" % ("\n".join(rows),
                                                table["version"],
