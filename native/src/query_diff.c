@@ -523,7 +523,8 @@ static struct ph_error *containers(struct ph_diff_result *r,
 		acc[*slot].count++;
 		acc[*slot].bytes += node_size(t, j);
 	}
-	qsort(acc, nacc, sizeof(*acc), by_row_count);
+	if (nacc) /* (nothing grew: acc is NULL, which qsort may not take) */
+		qsort(acc, nacc, sizeof(*acc), by_row_count);
 	size_t gcap = 0;
 	struct ph_buf tmp;
 	ph_buf_init(&tmp);
