@@ -153,11 +153,100 @@ def free_port():
     return port
 
 
+# What --san-lib runs in a Python that has the sanitizers preloaded: the
+# library opened through ctypes as gdb/py-heap.py opens it, with the frame
+# numbers GDB found, then roots, snapshot and diff.
+SAN_DRIVER = r"""
+import ctypes, json, sys
+lib = ctypes.CDLL(sys.argv[1])
+vp, cs = ctypes.c_void_p, ctypes.c_char_p
+for name, res, args in [
+        ("ph_options_create", vp, [ctypes.POINTER(vp)]),
+        ("ph_options_set_core", vp, [vp, cs]),
+        ("ph_options_set_no_debuginfod", None, [vp, ctypes.c_bool]),
+        ("ph_options_add_frame_number", vp, [vp, ctypes.c_uint64,
+                                             ctypes.c_uint]),
+        ("ph_options_destroy", None, [vp]),
+        ("ph_session_create", vp, [vp, ctypes.POINTER(vp)]),
+        ("ph_session_run", vp, [vp, ctypes.c_int, ctypes.POINTER(cs),
+                                ctypes.c_bool, ctypes.POINTER(vp)]),
+        ("ph_session_destroy", None, [vp]), ("ph_free", None, [vp]),
+        ("ph_error_destroy", None, [vp])]:
+    f = getattr(lib, name)
+    f.restype, f.argtypes = res, args
+o = vp()
+assert not lib.ph_options_create(ctypes.byref(o))
+assert not lib.ph_options_set_core(o, sys.argv[2].encode())
+lib.ph_options_set_no_debuginfod(o, True)
+for frame, number in json.loads(sys.argv[3]):
+    assert not lib.ph_options_add_frame_number(o, frame, number)
+s = vp()
+assert not lib.ph_session_create(o, ctypes.byref(s))
+lib.ph_options_destroy(o)
+answers = {}
+for argv in (["roots", "--match", "frame", "--limit", "0"],
+             ["snapshot", "--output", sys.argv[4]],
+             ["diff", sys.argv[4]]):
+    args = [a.encode() for a in argv]
+    c = (cs * (len(args) + 1))(*args, None)
+    out = vp()
+    err = lib.ph_session_run(s, len(args), c, True, ctypes.byref(out))
+    assert not err, argv
+    answers[argv[0]] = json.loads(ctypes.string_at(out.value).decode())
+    lib.ph_free(out.value)
+lib.ph_session_destroy(s)
+print(json.dumps(answers))
+"""
+
+
+def san_checks(interp, core, san_lib, preload):
+    """The frame numbers through the library built with ASan and UBSan."""
+    r = subprocess.run(
+        ["gdb", "-batch", "-nx"] + interp.gdb_args() +
+        ["-ex", "source " + SCRIPT, "-ex",
+         "python import json; print('FRAMES', "
+         "json.dumps(_pyheap_frame_numbers()))",
+         interp.exe, core], capture_output=True, text=True, timeout=300)
+    m = re.search(r"^FRAMES (.*)$", r.stdout, re.M)
+    frames = json.loads(m.group(1)) if m else []
+    check("san: GDB found frame numbers", frames, r.stdout[-500:])
+    work = tempfile.mkdtemp(prefix="pyheap-gdb-san-")
+    try:
+        env = dict(os.environ, LD_PRELOAD=preload,
+                   ASAN_OPTIONS="detect_leaks=0",
+                   UBSAN_OPTIONS="print_stacktrace=1")
+        r = subprocess.run(
+            ["/usr/bin/python3", "-c", SAN_DRIVER, san_lib, core,
+             json.dumps(frames), os.path.join(work, "s.snap")],
+            capture_output=True, text=True, timeout=300, env=env)
+        clean = r.returncode == 0 and "ERROR: AddressSanitizer" not in \
+            r.stderr and "runtime error:" not in r.stderr
+        check("san: roots, snapshot, diff with frame numbers: no report",
+              clean, r.stderr[-1500:])
+        if not clean:
+            return
+        a = json.loads(r.stdout)
+        names = [x["name"] for x in a["roots"]["roots"]]
+        check("san: frame roots numbered",
+              any(" frame #%d inner() " % n in x for x in names
+                  for _, n in frames), names[:3])
+        check("san: the diff against its own snapshot names no number",
+              "frame #" not in json.dumps(a["diff"]), a["diff"])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default=os.path.join(ROOT, "build/bin/py-heap"))
     ap.add_argument("--cores-dir", default=os.path.join(ROOT, "build/cores"))
     ap.add_argument("--python", default="/usr/bin/python3.11")
+    ap.add_argument("--san-lib", help="only check the library built with "
+                    "the sanitizers (a libpyheap.so) through ctypes, with "
+                    "the frame numbers GDB finds")
+    ap.add_argument("--preload", default="",
+                    help="with --san-lib: the sanitizers' runtimes "
+                    "(LD_PRELOAD)")
     a = ap.parse_args()
     if not shutil.which("gdb"):
         skip("gdb", "no gdb")
@@ -168,6 +257,10 @@ def main():
     core = interp.take_core("gdb_names.py", outdir)
     with open(os.path.join(outdir, "truth.txt")) as f:
         t = ast.literal_eval(f.read())
+    if a.san_lib:
+        san_checks(interp, core, a.san_lib, a.preload)
+        print("%d passed, %d failed" % (results["passed"], results["failed"]))
+        return 1 if results["failed"] else 0
 
     def cli(*args):
         r = subprocess.run([a.bin, "--core", core, "--json"] +
