@@ -33,6 +33,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 
 from interp import Interp
 
@@ -233,6 +234,46 @@ def san_checks(interp, core, san_lib, preload):
         check("san: the diff against its own snapshot names no number",
               "frame #" not in json.dumps(a["diff"]), a["diff"])
     finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def live_checks(interp):
+    work = tempfile.mkdtemp(prefix="pyheap-gdb-live-")
+    proc = subprocess.Popen(interp.command(
+        [os.path.join(ROOT, "fixtures", "gdb_names.py"), work]),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        ready = os.path.join(work, "ready")
+        for _ in range(600):
+            if os.path.exists(ready) or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        with open(os.path.join(work, "truth.txt")) as f:
+            t = ast.literal_eval(f.read())
+        r = subprocess.run(
+            ["gdb", "-batch", "-nx", "-p", str(proc.pid), "-ex",
+             "source " + SCRIPT, "-ex", "py-up",
+             "-ex", "py-heap show inner_local --json",
+             "-ex", "py-heap roots --match frame --json --limit 0",
+             "-ex", "py-bt-full"],
+            capture_output=True, text=True, timeout=300)
+        js = [json.loads(l) for l in r.stdout.splitlines()
+              if l.startswith("{")]
+        check("live: show NAME is the local the process measured",
+              js and js[0].get("address") == hex(t["inner_local"]) and
+              js[0].get("size") == t["inner_local_size"], r.stdout[-800:])
+        pybt = re.search(r"^#(\d+) Frame 0x[0-9a-f]+, .* in inner ",
+                         r.stdout, re.M)
+        roots = js[1]["roots"] if len(js) > 1 else []
+        check("live: frame roots carry py-bt-full's numbers",
+              pybt and frame_root_number(roots, "inner") ==
+              int(pybt.group(1)), r.stdout[-800:])
+        time.sleep(0.2)
+        check("live: the process runs on after GDB detached",
+              proc.poll() is None, proc.returncode)
+    finally:
+        proc.kill()
+        proc.wait()
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -442,6 +483,12 @@ def main():
           frame_root_number(roots, "inner"), [r["name"] for r in roots2][:3])
     check("no libpython: functions work",
           number(out.get(3)) == t["widget_count"], out.get(3))
+
+    # -- a live process GDB holds stopped: names and numbers the same ------
+    if interp.root or not libpython:
+        skip("live", "tested where libpython.py works outside a root")
+    else:
+        live_checks(interp)
 
     # -- GDB's consent to debuginfod binds py-heap --------------------------
     # (an unreachable server: asked, it leaves "debuginfod: ..." in the note
