@@ -284,34 +284,48 @@ def _pyheap_sysroot():
     return root
 
 
+def _pyheap_readable(v):
+    return v is not None and not v.is_optimized_out and int(v) != 0
+
+
+def _pyheap_frameobject(frame):
+    """A C frame's `f` when it is a PyFrameObject * (up to 3.10)."""
+    try:
+        v = frame.read_var("f")
+        t = v.type.strip_typedefs()
+        if t.code == gdb.TYPE_CODE_PTR and \
+                t.target().strip_typedefs().tag == "_frame" and \
+                _pyheap_readable(v):
+            return int(v)
+    except (ValueError, gdb.error):
+        pass
+    return None
+
+
 def _pyheap_eval_frame(frame):
     """The Python frame a C frame of the interpreter's eval loop runs (a
     _PyInterpreterFrame * on 3.11+, a PyFrameObject * before), or None
     where GDB cannot read it (no debug information, optimized out)."""
-    for name in ("frame", "f"):
-        try:
-            v = frame.read_var(name)
-        except (ValueError, gdb.error):
-            continue
-        if not v.is_optimized_out and int(v):
-            return int(v)
-    try:        # 3.11, 3.12: what the loop's cframe says runs
-        v = frame.read_var("cframe")["current_frame"]
-        if not v.is_optimized_out and int(v):
-            return int(v)
-    except (ValueError, gdb.error):
-        pass
     try:
-        # Up to 3.10 a loop runs one frame, which its caller passed (as
-        # libpython.py finds it too): a PyFrameObject * named f.
-        v = frame.older().read_var("f")
-        if not v.is_optimized_out and int(v) and \
-                v.type.strip_typedefs().target().strip_typedefs().tag == \
-                "_frame":
+        v = frame.read_var("frame")         # 3.11+
+    except (ValueError, gdb.error):
+        v = None
+    if v is not None:
+        if _pyheap_readable(v):
             return int(v)
-    except (AttributeError, ValueError, gdb.error):
-        pass
-    return None
+        try:    # 3.11, 3.12: what the loop's cframe says runs
+            v = frame.read_var("cframe")["current_frame"]
+            if _pyheap_readable(v):
+                return int(v)
+        except (ValueError, gdb.error):
+            pass
+        return None
+    # Up to 3.10 a loop runs one frame, f, which its caller passed too
+    # (where it is optimized out here: as libpython.py finds it).
+    addr = _pyheap_frameobject(frame)
+    if addr is None and frame.older() is not None:
+        addr = _pyheap_frameobject(frame.older())
+    return addr
 
 
 def _pyheap_frame_numbers(max_frames=10000):

@@ -250,9 +250,11 @@ def live_checks(interp):
             time.sleep(0.05)
         with open(os.path.join(work, "truth.txt")) as f:
             t = ast.literal_eval(f.read())
+        script = libpython_script(interp)
         r = subprocess.run(
-            ["gdb", "-batch", "-nx", "-p", str(proc.pid), "-ex",
-             "source " + SCRIPT, "-ex", "py-up",
+            ["gdb", "-batch", "-nx", "-p", str(proc.pid)] +
+            (["-ex", "source " + script] if script else []) +
+            ["-ex", "source " + SCRIPT, "-ex", "py-up",
              "-ex", "py-heap show inner_local --json",
              "-ex", "py-heap roots --match frame --json --limit 0",
              "-ex", "py-bt-full"],
