@@ -10,9 +10,11 @@ about itself (truth.txt) and against GDB's own `bt` and libpython.py's
     `set py-heap-json` is the same setting, `complete` knows them;
   * $_pyheap_count/refcnt/size/retained, `show` sets $ and $_;
   * `py-heap show (PyObject *) 0x...`: the rest of the line is the address;
-  * with libpython.py loaded (python3.11-dbg's GDB script, for Debian's
-    python3.11 and python3.11d): `py-up`, then Python names (a local that
-    shadows a global, a global, a builtin), in commands and functions;
+  * with libpython.py loaded (python3.11-dbg's GDB script, which GDB loads
+    for Debian's python3.11 and python3.11d; sourced for pyenv's builds and
+    the roots'), in the C frame that runs inner(): Python names (a local
+    that shadows a global, a global, a builtin), in commands and
+    functions; after `py-up`, a global's name;
   * without it (auto-load off): names are refused with a hint, the rest
     works, frame roots still carry GDB's frame numbers;
   * frame roots carry the level of the C frame that runs them (`bt`);
@@ -348,14 +350,18 @@ def main():
     ]
     names = [
         "py-bt-full",                                       # 24
-        "py-up",
+        # the C frame that runs inner() (py-up's first step differs
+        # between libpython.py's versions: 3.15's goes past it)
+        "frame function _PyEval_EvalFrameDefault",
         "py-heap show shadowed --json",                     # 26
         "py-heap show WIDGETS --json",
         "py-heap show len --json",                          # 28
         'p $_pyheap_size("inner_local")',
-        'p $_pyheap_refcnt("inner_local")',                 # 30
+        'p $_pyheap_refcnt("WIDGETS")',                     # 30
         "py-heap referrers WIDGETS --json",
         "py-heap show no_such_name",                        # 32
+        "py-up",
+        "py-heap show WIDGETS --json",                      # 34
     ]
     out, whole = gdb(interp, core, cmds + names)
     check("no Python traceback", "Traceback (most recent call last)"
@@ -459,13 +465,16 @@ def main():
         check('$_pyheap_size("NAME") = sys.getsizeof()',
               number(out.get(29)) == t["inner_local_size"], out.get(29))
         check('$_pyheap_refcnt("NAME") = sys.getrefcount() - 1',
-              number(out.get(30)) == t["inner_local_refcnt"], out.get(30))
+              number(out.get(30)) == t["widgets_refcnt"], out.get(30))
         refs = last_json(out.get(31, "")).get("referrers", [])
         check("referrers NAME: the module's dict holds WIDGETS",
               any(r.get("via") == "['WIDGETS']" for r in refs), refs[:3])
         check("an unknown name: GDB's error, and why",
               "No symbol \"no_such_name\"" in out.get(32, "") and
               "Python name" in out.get(32, ""), out.get(32))
+        check("py-up, then a global's name",
+              last_json(out.get(34, "")).get("address") == hex(w),
+              out.get(33, "")[-300:] + out.get(34, ""))
 
     # -- without libpython.py: it is simply not used ------------------------
     out, whole = gdb(interp, core, [
