@@ -175,6 +175,14 @@ $(SAN)/bin/py-heap: native/cli/main.c $(LIB_SRCS) $(HDRS) VERSION
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ native/cli/main.c $(LIB_SRCS) \
 		$(LDLIBS)
 
+# The library with the sanitizers, for gdb_checks.py --san-lib (ctypes, as
+# GDB loads it; GDB itself does not run under ASan).
+$(SAN)/lib/libpyheap.so: $(LIB_SRCS) $(HDRS) VERSION
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -shared -o $@ $(LIB_SRCS) $(LDLIBS)
+SAN_PRELOAD = $(shell $(CC) -print-file-name=libasan.so) \
+	$(shell $(CC) -print-file-name=libubsan.so)
+
 unit: $(BUILD)/tests/unit
 	$(BUILD)/tests/unit
 
@@ -186,7 +194,7 @@ unit-san: $(SAN)/tests/unit
 # image's pyenv builds of supported versions (scripts/interpreters.sh).
 PYTHONS = $(shell bash scripts/interpreters.sh)
 
-integration: all $(SAN)/bin/py-heap
+integration: all $(SAN)/bin/py-heap $(SAN)/lib/libpyheap.so
 	@bash scripts/interpreters.sh >/dev/null
 	@echo "interpreters: $(PYTHONS)"
 	set -e; for py in $(PYTHONS); do \
@@ -201,6 +209,8 @@ integration: all $(SAN)/bin/py-heap
 		$(PYTHON) tests/integration/readable_checks.py --bin $(BIN) \
 			--cores-dir $(BUILD)/cores --python $$py \
 			$$([ "$$py" = "$(PYTHON)" ] && echo --gdb); \
+		$(PYTHON) tests/integration/gdb_checks.py --bin $(BIN) \
+			--cores-dir $(BUILD)/cores --python $$py; \
 	done
 	$(PYTHON) tests/integration/debuginfo_checks.py --bin $(BIN) \
 		--cores-dir $(BUILD)/cores
@@ -225,6 +235,9 @@ integration: all $(SAN)/bin/py-heap
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) \
 		tests/integration/readable_checks.py --bin $(SAN)/bin/py-heap \
 		--cores-dir $(BUILD)/cores
+	$(PYTHON) tests/integration/gdb_checks.py --bin $(BIN) \
+		--cores-dir $(BUILD)/cores --san-lib $(SAN)/lib/libpyheap.so \
+		--preload "$(SAN_PRELOAD)"
 	$(PYTHON) tests/integration/damage_checks.py --bin $(SAN)/bin/py-heap \
 		--plain-bin $(BIN) --cores-dir $(BUILD)/cores \
 		--repro-dir $(BUILD)/damage-repro

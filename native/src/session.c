@@ -59,6 +59,8 @@ struct ph_options {
 	char **debug_dirs;
 	size_t ndebug_dirs, debug_dirs_cap;
 	bool no_debuginfod;
+	struct ph_frame_number *frame_numbers;
+	size_t nframe_numbers, frame_numbers_cap;
 };
 
 struct ph_error *ph_options_create(struct ph_options **ret)
@@ -77,6 +79,7 @@ void ph_options_destroy(struct ph_options *o)
 	for (size_t i = 0; i < o->ndebug_dirs; i++)
 		free(o->debug_dirs[i]);
 	free(o->debug_dirs);
+	free(o->frame_numbers);
 	free(o);
 }
 
@@ -154,6 +157,26 @@ static void take_target_notes(struct ph_session *s)
 static struct ph_error *session_create(const struct ph_options *o,
 				       struct ph_session **ret);
 
+/* (a debugger sees a few frames per thread: this bounds a careless caller) */
+#define MAX_FRAME_NUMBERS 100000
+
+struct ph_error *ph_options_add_frame_number(struct ph_options *o,
+					     uint64_t frame, unsigned number)
+{
+	if (o->nframe_numbers >= MAX_FRAME_NUMBERS)
+		return ph_error_create(PH_ERR_USAGE,
+				       "more than %d frame numbers",
+				       MAX_FRAME_NUMBERS);
+	struct ph_error *err =
+		ph_grow((void **)&o->frame_numbers, &o->frame_numbers_cap,
+			o->nframe_numbers + 1, sizeof(*o->frame_numbers));
+	if (err)
+		return err;
+	o->frame_numbers[o->nframe_numbers++] =
+		(struct ph_frame_number){.frame = frame, .number = number};
+	return NULL;
+}
+
 struct ph_error *ph_session_create(const struct ph_options *o,
 				   struct ph_session **ret)
 {
@@ -195,6 +218,15 @@ static struct ph_error *session_create(const struct ph_options *o,
 				err = ph_error_nomem();
 			else
 				t->ndebug_dirs++;
+		}
+	}
+	if (!err && o->nframe_numbers) {
+		size_t n = o->nframe_numbers * sizeof(*o->frame_numbers);
+		if (!(t->frame_numbers = malloc(n)))
+			err = ph_error_nomem();
+		else {
+			memcpy(t->frame_numbers, o->frame_numbers, n);
+			t->nframe_numbers = o->nframe_numbers;
 		}
 	}
 	if (!err) {
