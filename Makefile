@@ -44,7 +44,8 @@ CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=gnu11 $(WARN) $(CPPFLAGS) $(CFLAGS) -fPIC \
 	-fvisibility=hidden -Inative/include -Inative/src \
 	-DPH_VERSION='"$(VERSION)"'
-LDLIBS := -lelf -ldw -ldl -lm -lpthread
+# graphviz (libgvc, libcgraph) draws graph's and report's pictures
+LDLIBS := -lelf -ldw -ldl -lm -lpthread -lgvc -lcgraph
 
 LIB_SRCS := $(wildcard native/src/*.c)
 LIB_OBJS := $(patsubst native/src/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))

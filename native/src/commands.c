@@ -50,6 +50,8 @@ PH_RUN(refcheck);
 PH_RUN(info);
 PH_RUN(snapshot);
 PH_RUN(diff);
+PH_RUN(graph);
+PH_RUN(report);
 static PH_RUN(help);
 static PH_RUN(version);
 
@@ -213,6 +215,40 @@ static const struct ph_optdef snapshot_opts[] = {
 	 .kind = PH_OPT_STR,
 	 .metavar = "FILE",
 	 .help = "the file to write (FILE alone says the same)",
+	 .complete = PH_COMPLETE_FILE},
+	{0},
+};
+
+static const struct ph_optdef graph_opts[] = {
+	{.name = "--backrefs",
+	 .kind = PH_OPT_FLAG,
+	 .help = "who holds it, up to the roots (the default), with path's "
+		 "chain from its root whatever the depth"},
+	{.name = "--refs", .kind = PH_OPT_FLAG, .help = "what it holds"},
+	{.name = "--depth",
+	 .kind = PH_OPT_NUM,
+	 .metavar = "N",
+	 .help = "objects up to N references away (1 to 64)",
+	 .def = "4 with --backrefs, 2 with --refs"},
+	{.name = "--max-nodes",
+	 .kind = PH_OPT_NUM,
+	 .metavar = "N",
+	 .help = "at most N nodes (2 to 100000)",
+	 .def = "60"},
+	{.name = "--output",
+	 .kind = PH_OPT_STR,
+	 .metavar = "FILE",
+	 .help = "write the picture to FILE: SVG, PNG or DOT by its extension "
+		 "(.svg, .png, .dot or .gv); without it, DOT on stdout",
+	 .complete = PH_COMPLETE_FILE},
+	{0},
+};
+
+static const struct ph_optdef report_opts[] = {
+	{.name = "--output",
+	 .kind = PH_OPT_STR,
+	 .metavar = "FILE",
+	 .help = "the HTML file to write",
 	 .complete = PH_COMPLETE_FILE},
 	{0},
 };
@@ -497,6 +533,44 @@ const struct ph_cmddef ph_commands[] = {
 		.opts = diff_opts,
 		.flags = PH_CMD_SESSION_OPTIONAL,
 		.run = ph_run_diff,
+	},
+	{
+		.name = "graph",
+		.operand = "ADDR",
+		.operand_required = true,
+		.operand_complete = PH_COMPLETE_EXPR,
+		.summary = "a picture of the objects around one: who holds it, "
+			   "or what it holds",
+		.help = "The objects around ADDR as a graph, drawn by "
+			"graphviz: who holds it, up to the roots (--backrefs, "
+			"the default), or what it holds (--refs). Each node "
+			"is an object (its type, a short repr, its address, "
+			"size and retained size), a root (yellow) or a fold: "
+			"past 8 holders (or referents), the first 3 are drawn "
+			"and the rest counted by type (\"4,997 more "
+			"__main__.Session\"). Edges are strong references, "
+			"labelled as referents labels them; path's chain from "
+			"the root is blue, loops among the drawn objects are "
+			"red. SVG, PNG or DOT by the extension of --output "
+			"FILE; DOT on stdout without it.",
+		.opts = graph_opts,
+		.run = ph_run_graph,
+	},
+	{
+		.name = "report",
+		.summary = "one HTML page on the heap: types, leak suspects, "
+			   "cycles, refcounts, with pictures",
+		.help = "Writes one self-contained HTML page (--output "
+			"FILE.html; its CSS, pictures and script inline, "
+			"nothing loaded from the network): the process and "
+			"what py-heap could not read, totals and pymalloc's "
+			"use, the largest types by count, bytes and retained "
+			"bytes (tables sort when a heading is clicked), the "
+			"leak suspects with their paths and pictures, the "
+			"unreachable cycles with their loops drawn, and the "
+			"refcount audit's suspects.",
+		.opts = report_opts,
+		.run = ph_run_report,
 	},
 	{
 		.name = "help",
@@ -928,23 +1002,24 @@ void ph_help_text(const struct ph_cmddef *c, struct ph_buf *b)
 				       "gives it (0x7f... or decimal).\n");
 		return;
 	}
-	ph_buf_puts(b, "usage: py-heap --core CORE [--exe EXE] [--sysroot DIR] "
-		       "[--debug-dir DIR]\n"
-		       "               [--no-debuginfod] [--json] COMMAND "
-		       "[ARGS]\n"
-		       "       py-heap --pid PID [--no-stop] [--json] COMMAND "
-		       "[ARGS]\n"
-		       "       py-heap --core CORE|--pid PID [--json] --batch "
-		       "FILE\n"
-		       "       py-heap [--json] diff BEFORE AFTER (two snapshots "
-		       "or cores)\n"
-		       "       py-heap help [COMMAND]\n"
-		       "\n"
-		       "Inspect the Python heap of a CPython process from its "
-		       "core dump, or\n"
-		       "of a running process (stopped only while its memory is "
-		       "copied).\n"
-		       "\nOptions:\n");
+	ph_buf_puts(b,
+		    "usage: py-heap --core CORE [--exe EXE] [--sysroot DIR] "
+		    "[--debug-dir DIR]\n"
+		    "               [--no-debuginfod] [--json] COMMAND "
+		    "[ARGS]\n"
+		    "       py-heap --pid PID [--no-stop] [--json] COMMAND "
+		    "[ARGS]\n"
+		    "       py-heap --core CORE|--pid PID [--json] --batch "
+		    "FILE\n"
+		    "       py-heap [--json] diff BEFORE AFTER (two snapshots "
+		    "or cores)\n"
+		    "       py-heap help [COMMAND]\n"
+		    "\n"
+		    "Inspect the Python heap of a CPython process from its "
+		    "core dump, or\n"
+		    "of a running process (stopped only while its memory is "
+		    "copied).\n"
+		    "\nOptions:\n");
 	options_text(cli_opts, b);
 	ph_buf_puts(b, "\nCommands:\n");
 	for (size_t i = 0; i < ph_ncommands; i++) {
@@ -1031,7 +1106,8 @@ static void command_json(const struct ph_cmddef *c, struct ph_json *j)
 	ph_json_key(j, "operand_complete");
 	ph_json_str(j, complete_names[c->operand_complete]);
 	ph_json_key(j, "operands_max");
-	ph_json_u64(j, c->operand ? (c->operands_max ? c->operands_max : 1) : 0);
+	ph_json_u64(j,
+		    c->operand ? (c->operands_max ? c->operands_max : 1) : 0);
 	ph_json_key(j, "needs_process");
 	ph_json_bool(j, !(c->flags & PH_CMD_NO_SESSION));
 	ph_json_key(j, "summary");
