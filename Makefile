@@ -199,7 +199,11 @@ integration: all $(SAN)/bin/py-heap
 			--cores-dir $(BUILD)/cores --gdb --python $$py; \
 		$(PYTHON) tests/integration/diff_checks.py --bin $(BIN) \
 			--cores-dir $(BUILD)/cores --gdb --python $$py; \
+		$(PYTHON) tests/integration/pictures_checks.py --bin $(BIN) \
+			--cores-dir $(BUILD)/cores --python $$py; \
 	done
+	$(PYTHON) tests/integration/pictures_checks.py --bin $(BIN) \
+		--cores-dir $(BUILD)/cores --chromium --gdb
 	$(PYTHON) tests/integration/debuginfo_checks.py --bin $(BIN) \
 		--cores-dir $(BUILD)/cores
 	$(PYTHON) tests/integration/unsupported_checks.py --bin $(BIN) \

@@ -605,8 +605,9 @@ struct ph_subgraph_opts {
 };
 
 /* A fan-in (or fan-out) past PH_SUBGRAPH_FOLD objects draws the first
- * PH_SUBGRAPH_SHOWN of them and folds the rest, by type, into nodes that
- * count them ("4,997 more __main__.Session"). */
+ * PH_SUBGRAPH_SHOWN of each type (of the first PH_SUBGRAPH_FOLD types) and
+ * folds the rest, by type, into nodes that count them ("4,997 more
+ * __main__.Session"). */
 #define PH_SUBGRAPH_FOLD 8
 #define PH_SUBGRAPH_SHOWN 3
 #define PH_SUBGRAPH_FOLD_TYPES 4 /* folded types drawn; then "other types" */

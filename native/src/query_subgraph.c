@@ -160,7 +160,10 @@ static void expand(struct sg_build *b, size_t ni)
 			fresh++;
 	}
 	bool fold = fresh > PH_SUBGRAPH_FOLD;
-	size_t shown = 0;
+	/* folding: the first PH_SUBGRAPH_SHOWN of each type are drawn (of
+	 * the first PH_SUBGRAPH_FOLD types met) */
+	struct fold drawn[PH_SUBGRAPH_FOLD] = {{0}};
+	size_t ndrawn = 0;
 	struct fold folds[PH_SUBGRAPH_FOLD_TYPES + 1] = {{0}};
 	size_t nfolds = 0;
 	uint64_t cut = 0;
@@ -171,11 +174,19 @@ static void expand(struct sg_build *b, size_t ni)
 		mark_clear(b->mark, t);
 		if (ph_u64map_get(&b->node, (uint64_t)t + 1))
 			continue;
-		if ((!fold || shown < PH_SUBGRAPH_SHOWN) && budget_left(b)) {
+		size_t d = 0;
+		while (d < ndrawn && drawn[d].tidx != h->tidx[t])
+			d++;
+		if (fold && d == ndrawn && ndrawn < PH_SUBGRAPH_FOLD)
+			drawn[ndrawn++] = (struct fold){.tidx = h->tidx[t]};
+		if ((!fold ||
+		     (d < ndrawn && drawn[d].count < PH_SUBGRAPH_SHOWN)) &&
+		    budget_left(b)) {
 			size_t nj = node_object(b, t, depth + 1);
 			if (nj != PH_NO_NODE)
 				edge_between(b, ni, nj);
-			shown++;
+			if (fold)
+				drawn[d].count++;
 			continue;
 		}
 		/* folded: by type, the first few types, then the others */
@@ -295,6 +306,14 @@ static void add_roots(struct sg_build *b)
 				}
 			continue;
 		}
+		/* past the budget, only the root of path's chain */
+		bool chain_root = g->parent[g->roots[k].target] ==
+					  (PH_ROOT_BIT | (uint32_t)k) &&
+				  r->nodes[*ni].on_path;
+		if (!budget_left(b) && !chain_root) {
+			r->truncated = true;
+			continue;
+		}
 		drawn[*ni]++;
 		size_t nr = node_new(b, PH_SG_ROOT, PH_NONE, 0);
 		if (nr == PH_NO_NODE)
@@ -302,10 +321,7 @@ static void add_roots(struct sg_build *b)
 		r->nodes[nr].label = ph_strings_add(&r->str, g->roots[k].name,
 						    strlen(g->roots[k].name));
 		size_t e = edge_add(b, nr, *ni);
-		if (e != PH_NO_NODE &&
-		    g->parent[g->roots[k].target] ==
-			    (PH_ROOT_BIT | (uint32_t)k) &&
-		    r->nodes[*ni].on_path)
+		if (e != PH_NO_NODE && chain_root)
 			r->edges[e].on_path = r->nodes[nr].on_path = true;
 	}
 	free(drawn);

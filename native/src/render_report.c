@@ -80,6 +80,10 @@ static void td_addr(struct ph_buf *b, uint64_t addr)
  * URLs graphviz writes). */
 static void svg_inline(struct ph_buf *b, const struct ph_buf *svg)
 {
+	/* graphviz names its elements graph0, node1, ... in every picture:
+	 * made unique by where the picture starts in the page */
+	char id[40];
+	snprintf(id, sizeof(id), " id=\"p%zu-", b->len);
 	const char *start = memmem(svg->data, svg->len, "<svg", 4);
 	if (!start)
 		return;
@@ -98,6 +102,11 @@ static void svg_inline(struct ph_buf *b, const struct ph_buf *svg)
 		}
 		if (skip) {
 			p += skip;
+			continue;
+		}
+		if ((size_t)(end - p) >= 5 && !memcmp(p, " id=\"", 5)) {
+			ph_buf_puts(b, id);
+			p += 5;
 			continue;
 		}
 		ph_buf_putc(b, *p++);
