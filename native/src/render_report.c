@@ -610,9 +610,11 @@ struct ph_error *ph_run_report(struct ph_session *s, const struct ph_args *a,
 			      ph_fmt_count(ty->bytes, c2));
 		ph_buf_printf(&b,
 			      "; %zu leak suspect%s, %s unreachable "
-			      "cycles, %zu types with refcount excess.",
+			      "cycle%s, %zu type%s with refcount excess.",
 			      lk->nsuspects, lk->nsuspects == 1 ? "" : "s",
-			      ph_fmt_count(cy->total, c1), rc->excess_types);
+			      ph_fmt_count(cy->total, c1),
+			      cy->total == 1 ? "" : "s", rc->excess_types,
+			      rc->excess_types == 1 ? "" : "s");
 		ph_buf_puts(&b, " <a href=\"#process\">process</a> · "
 				"<a href=\"#totals\">totals</a> · "
 				"<a href=\"#types\">types</a> · "
@@ -653,11 +655,14 @@ struct ph_error *ph_run_report(struct ph_session *s, const struct ph_args *a,
 		char c1[32];
 		ph_buf_puts(out->buf, "report: wrote ");
 		ph_text_puts(out->buf, path);
-		ph_buf_printf(out->buf,
-			      " (%s bytes): %zu leak suspects, %zu unreachable "
-			      "cycles, %zu types with refcount excess\n",
-			      ph_fmt_count(b.len, c1), lk->nsuspects, cy->total,
-			      rc->excess_types);
+		ph_buf_printf(
+			out->buf,
+			" (%s bytes): %zu leak suspect%s, %zu unreachable "
+			"cycle%s, %zu type%s with refcount excess\n",
+			ph_fmt_count(b.len, c1), lk->nsuspects,
+			lk->nsuspects == 1 ? "" : "s", cy->total,
+			cy->total == 1 ? "" : "s", rc->excess_types,
+			rc->excess_types == 1 ? "" : "s");
 	}
 	ph_buf_free(&b);
 	ph_info_result_destroy(in);
