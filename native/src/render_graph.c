@@ -176,7 +176,15 @@ void ph_dot_subgraph(const struct ph_subgraph_result *r, const char *name,
 				    "fillcolor=white");
 			break;
 		case PH_SG_ROOT:
-			ph_buf_puts(&lab, ph_strings_get(&r->str, n->label));
+			/* a frame's root on two lines: what, then where */
+			const char *rn = ph_strings_get(&r->str, n->label);
+			const char *at = strstr(rn, " at ");
+			if (at && strlen(rn) > 40) {
+				ph_buf_putn(&lab, rn, (size_t)(at - rn));
+				ph_buf_puts(&lab, "\n");
+				ph_buf_puts(&lab, at + 1);
+			} else
+				ph_buf_puts(&lab, rn);
 			if (n->count)
 				ph_buf_printf(&lab, "\n(+%s more roots)",
 					      ph_fmt_count(n->count, c1));

@@ -215,7 +215,7 @@ static const char page_head[] =
 	".pic{overflow:auto;border:1px solid #eef0f3;border-radius:4px;"
 	"max-height:720px}.scroll{max-height:560px;overflow:auto;display:"
 	"inline-block;border:1px solid #eef0f3}.scroll th{position:sticky;"
-	"top:0}.pic svg{display:block;height:auto;max-width:none}\n"
+	"top:0}.pic svg{display:block;height:auto;max-width:100%}\n"
 	"</style>\n</head>\n<body>\n";
 
 /* Sorts a table.sort by the clicked column: numbers by data-v, largest
@@ -615,23 +615,24 @@ struct ph_error *ph_run_report(struct ph_session *s, const struct ph_args *a,
 			      ph_fmt_count(cy->total, c1),
 			      cy->total == 1 ? "" : "s", rc->excess_types,
 			      rc->excess_types == 1 ? "" : "s");
-		ph_buf_puts(&b, " <a href=\"#process\">process</a> · "
-				"<a href=\"#totals\">totals</a> · "
-				"<a href=\"#types\">types</a> · "
-				"<a href=\"#leaks\">leaks</a> · "
+		ph_buf_puts(&b, " <a href=\"#leaks\">leaks</a> · "
 				"<a href=\"#cycles\">cycles</a> · "
-				"<a href=\"#refcheck\">refcounts</a></p>\n");
+				"<a href=\"#refcheck\">refcounts</a> · "
+				"<a href=\"#types\">types</a> · "
+				"<a href=\"#totals\">totals</a> · "
+				"<a href=\"#process\">process</a></p>\n");
 		if (s->partial)
 			ph_buf_puts(&b, "<p class=\"warn\">The heap was read "
 					"in part: the answers below may be "
 					"incomplete (see What py-heap could "
 					"not read).</p>\n");
-		section_process(&b, s, in);
-		section_totals(&b, sm);
-		section_types(&b, ty);
+		/* what to act on first, then the numbers behind it */
 		section_leaks(&b, s, lk);
 		section_cycles(&b, cy);
 		section_refcheck(&b, rc);
+		section_types(&b, ty);
+		section_totals(&b, sm);
+		section_process(&b, s, in);
 		ph_buf_puts(&b, page_script);
 		ph_buf_puts(&b, "</body>\n</html>\n");
 		if (b.failed)
