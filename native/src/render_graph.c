@@ -3,6 +3,7 @@
  * draw it as SVG or PNG, in this process: no `dot` is run. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,15 +231,28 @@ static int gv_error(char *msg)
 	return 0;
 }
 
+/* One graphviz context for the process, made on first use and kept:
+ * graphviz 2.42's pango plugin keeps a font name across contexts, which a
+ * second context's layout reads after the first one freed it (ASan: a
+ * use-after-free in textspan_size). graphviz is not thread-safe: its
+ * calls are serialized. */
+static GVC_t *gv_context;
+static pthread_mutex_t gv_lock = PTHREAD_MUTEX_INITIALIZER;
+
 struct ph_error *ph_graphviz_render(const char *dot, const char *format,
 				    struct ph_buf *out)
 {
+	pthread_mutex_lock(&gv_lock);
 	gv_message[0] = '\0';
 	agseterrf(gv_error);
 	agseterr(AGERR);
-	GVC_t *gvc = gvContext();
-	if (!gvc)
+	if (!gv_context)
+		gv_context = gvContext();
+	GVC_t *gvc = gv_context;
+	if (!gvc) {
+		pthread_mutex_unlock(&gv_lock);
 		return ph_error_create(PH_ERR_OS, "graphviz: no context");
+	}
 	struct ph_error *err = NULL;
 	Agraph_t *g = agmemread(dot);
 	if (!g) {
@@ -268,7 +282,7 @@ struct ph_error *ph_graphviz_render(const char *dot, const char *format,
 	gvFreeLayout(gvc, g);
 	agclose(g);
 done:
-	gvFreeContext(gvc);
+	pthread_mutex_unlock(&gv_lock);
 	if (!err && out->failed)
 		err = ph_error_nomem();
 	return err;

@@ -63,7 +63,8 @@ def run(binary, core, *args, json_out=True, ok=True):
         [binary, "--core", core] + (["--json"] if json_out else []) + \
         INTERP.py_heap_args() + list(args)
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    if "ERROR: AddressSanitizer" in r.stderr or "runtime error:" in r.stderr:
+    if "ERROR: AddressSanitizer" in r.stderr or "runtime error:" in r.stderr \
+            or "ERROR: LeakSanitizer" in r.stderr:
         raise RuntimeError("sanitizer report: " + r.stderr[-2000:])
     if ok and r.returncode != 0:
         raise RuntimeError("%s: exit %d: %s" % (" ".join(args), r.returncode,
