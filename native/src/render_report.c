@@ -653,17 +653,17 @@ struct ph_error *ph_run_report(struct ph_session *s, const struct ph_args *a,
 		ph_json_key(j, "refcount_excess_types");
 		ph_json_u64(j, rc->excess_types);
 	} else if (!err) {
-		char c1[32];
+		char c1[32], c2[32];
 		ph_buf_puts(out->buf, "report: wrote ");
 		ph_text_puts(out->buf, path);
-		ph_buf_printf(
-			out->buf,
-			" (%s bytes): %zu leak suspect%s, %zu unreachable "
-			"cycle%s, %zu type%s with refcount excess\n",
-			ph_fmt_count(b.len, c1), lk->nsuspects,
-			lk->nsuspects == 1 ? "" : "s", cy->total,
-			cy->total == 1 ? "" : "s", rc->excess_types,
-			rc->excess_types == 1 ? "" : "s");
+		ph_buf_printf(out->buf,
+			      " (%s bytes): %zu leak suspect%s, %s unreachable "
+			      "cycle%s, %zu type%s with refcount excess\n",
+			      ph_fmt_count(b.len, c1), lk->nsuspects,
+			      lk->nsuspects == 1 ? "" : "s",
+			      ph_fmt_count(cy->total, c2),
+			      cy->total == 1 ? "" : "s", rc->excess_types,
+			      rc->excess_types == 1 ? "" : "s");
 	}
 	ph_buf_free(&b);
 	ph_info_result_destroy(in);
