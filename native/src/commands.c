@@ -546,8 +546,9 @@ const struct ph_cmddef ph_commands[] = {
 			"the default), or what it holds (--refs). Each node "
 			"is an object (its type, a short repr, its address, "
 			"size and retained size), a root (yellow) or a fold: "
-			"past 8 holders (or referents), the first 3 are drawn "
-			"and the rest counted by type (\"4,997 more "
+			"past 8 holders (or referents), the first 3 of each "
+			"type are drawn and the rest counted by type "
+			"(\"4,997 more "
 			"__main__.Session\"). Edges are strong references, "
 			"labelled as referents labels them; path's chain from "
 			"the root is blue, loops among the drawn objects are "
@@ -558,17 +559,17 @@ const struct ph_cmddef ph_commands[] = {
 	},
 	{
 		.name = "report",
-		.summary = "one HTML page on the heap: types, leak suspects, "
-			   "cycles, refcounts, with pictures",
+		.summary = "one HTML page on the heap: leak suspects, cycles, "
+			   "refcounts, types, with pictures",
 		.help = "Writes one self-contained HTML page (--output "
 			"FILE.html; its CSS, pictures and script inline, "
-			"nothing loaded from the network): the process and "
-			"what py-heap could not read, totals and pymalloc's "
-			"use, the largest types by count, bytes and retained "
-			"bytes (tables sort when a heading is clicked), the "
-			"leak suspects with their paths and pictures, the "
-			"unreachable cycles with their loops drawn, and the "
-			"refcount audit's suspects.",
+			"nothing loaded from the network): the leak suspects "
+			"with their paths and pictures, the unreachable "
+			"cycles with their loops drawn, the refcount audit's "
+			"suspects, the largest types by count, bytes and "
+			"retained bytes (tables sort when a heading is "
+			"clicked), totals and pymalloc's use, and the process "
+			"and what py-heap could not read.",
 		.opts = report_opts,
 		.run = ph_run_report,
 	},
