@@ -176,7 +176,7 @@ void ph_dot_subgraph(const struct ph_subgraph_result *r, const char *name,
 				    ", shape=note, style=\"dashed,filled\", "
 				    "fillcolor=white");
 			break;
-		case PH_SG_ROOT:
+		case PH_SG_ROOT: {
 			/* a frame's root on two lines: what, then where */
 			const char *rn = ph_strings_get(&r->str, n->label);
 			const char *at = strstr(rn, " at ");
@@ -194,6 +194,7 @@ void ph_dot_subgraph(const struct ph_subgraph_result *r, const char *name,
 			ph_buf_puts(out, ", shape=box, style=filled, "
 					 "fillcolor=\"#ffe8a3\"");
 			break;
+		}
 		}
 		ph_buf_puts(out, "];\n");
 	}
