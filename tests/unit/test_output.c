@@ -1,8 +1,7 @@
 /* CUnit tests of what commands are made of: the JSON writer (strict
  * UTF-8 whatever the input), text made safe for a terminal and for DOT
- * labels, the option
- * parser, and the graph's cycles (Tarjan, the collector's view, the
- * shortest loop) on graphs built here by hand. */
+ * labels, the option parser, and the graph's cycles (Tarjan, the
+ * collector's view, the shortest loop) on graphs built here by hand. */
 #define _GNU_SOURCE
 #include <CUnit/Basic.h>
 #include <stdlib.h>
