@@ -304,7 +304,8 @@ static struct ph_error *encode_sections(const struct ph_snap *s,
 					(uint8_t)(s->fp[i] >> 8),
 					(uint8_t)(s->fp[i] >> 16),
 					(uint8_t)(s->fp[i] >> 24)};
-			put_bytes(&fp->b, f, 4);
+			/* a format 1 file's fingerprints stay 16 bits */
+			put_bytes(&fp->b, f, s->fp_version <= 1 ? 2 : 4);
 			nfp++;
 		}
 		uint8_t g = ph_snap_gen(s, i) & 0xf;

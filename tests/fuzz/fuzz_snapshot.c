@@ -78,7 +78,7 @@ static struct ph_snap *halve(const struct ph_snap *s)
 	h->addr = malloc((h->n + 1) * 8);
 	h->type = malloc((h->n + 1) * 4);
 	h->size = malloc((h->n + 1) * 8);
-	h->fp = malloc((h->n + 1) * 2);
+	h->fp = malloc((h->n + 1) * sizeof(*h->fp));
 	h->gen = malloc(h->n + 1);
 	h->types = calloc(s->ntypes + 1, sizeof(*h->types));
 	if (!h->addr || !h->type || !h->size || !h->fp || !h->gen ||
