@@ -113,6 +113,15 @@ PH_EXPORT struct ph_error *ph_options_add_debug_dir(struct ph_options *options,
 /* Do not ask a debuginfod server even when DEBUGINFOD_URLS is set. */
 PH_EXPORT void ph_options_set_no_debuginfod(struct ph_options *options,
 					    bool no_debuginfod);
+/* A debugger's number for a Python frame (GDB's level of the C frame that
+ * runs it, as py-bt shows it): frame is the address of the frame the
+ * debugger found running there (a _PyInterpreterFrame on 3.11+, a
+ * PyFrameObject before), and the frames older than it, up to the next
+ * frame given, carry the same number. Frame roots then read
+ * "thread 1 frame #6 serve() at ...". May be given many times. */
+PH_EXPORT struct ph_error *
+ph_options_add_frame_number(struct ph_options *options, uint64_t frame,
+			    unsigned number);
 
 PH_EXPORT struct ph_error *ph_session_create(const struct ph_options *options,
 					     struct ph_session **ret);

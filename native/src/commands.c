@@ -50,6 +50,8 @@ PH_RUN(refcheck);
 PH_RUN(info);
 PH_RUN(snapshot);
 PH_RUN(diff);
+PH_RUN(graph);
+PH_RUN(report);
 static PH_RUN(help);
 static PH_RUN(version);
 
@@ -243,6 +245,40 @@ static const struct ph_optdef snapshot_opts[] = {
 	 .kind = PH_OPT_STR,
 	 .metavar = "FILE",
 	 .help = "the file to write (FILE alone says the same)",
+	 .complete = PH_COMPLETE_FILE},
+	{0},
+};
+
+static const struct ph_optdef graph_opts[] = {
+	{.name = "--backrefs",
+	 .kind = PH_OPT_FLAG,
+	 .help = "who holds it, up to the roots (the default), with path's "
+		 "chain from its root whatever the depth"},
+	{.name = "--refs", .kind = PH_OPT_FLAG, .help = "what it holds"},
+	{.name = "--depth",
+	 .kind = PH_OPT_NUM,
+	 .metavar = "N",
+	 .help = "objects up to N references away (1 to 64)",
+	 .def = "4 with --backrefs, 2 with --refs"},
+	{.name = "--max-nodes",
+	 .kind = PH_OPT_NUM,
+	 .metavar = "N",
+	 .help = "at most N nodes (2 to 100000)",
+	 .def = "60"},
+	{.name = "--output",
+	 .kind = PH_OPT_STR,
+	 .metavar = "FILE",
+	 .help = "write the picture to FILE: SVG, PNG or DOT by its extension "
+		 "(.svg, .png, .dot or .gv); without it, DOT on stdout",
+	 .complete = PH_COMPLETE_FILE},
+	{0},
+};
+
+static const struct ph_optdef report_opts[] = {
+	{.name = "--output",
+	 .kind = PH_OPT_STR,
+	 .metavar = "FILE",
+	 .help = "the HTML file to write",
 	 .complete = PH_COMPLETE_FILE},
 	{0},
 };
@@ -527,6 +563,45 @@ const struct ph_cmddef ph_commands[] = {
 		.opts = diff_opts,
 		.flags = PH_CMD_SESSION_OPTIONAL,
 		.run = ph_run_diff,
+	},
+	{
+		.name = "graph",
+		.operand = "ADDR",
+		.operand_required = true,
+		.operand_complete = PH_COMPLETE_EXPR,
+		.summary = "a picture of the objects around one: who holds it, "
+			   "or what it holds",
+		.help = "The objects around ADDR as a graph, drawn by "
+			"graphviz: who holds it, up to the roots (--backrefs, "
+			"the default), or what it holds (--refs). Each node "
+			"is an object (its type, a short repr, its address, "
+			"size and retained size), a root (yellow) or a fold: "
+			"past 8 holders (or referents), the first 3 of each "
+			"type are drawn and the rest counted by type "
+			"(\"4,997 more "
+			"__main__.Session\"). Edges are strong references, "
+			"labelled as referents labels them; path's chain from "
+			"the root is blue, loops among the drawn objects are "
+			"red. SVG, PNG or DOT by the extension of --output "
+			"FILE; DOT on stdout without it.",
+		.opts = graph_opts,
+		.run = ph_run_graph,
+	},
+	{
+		.name = "report",
+		.summary = "one HTML page on the heap: leak suspects, cycles, "
+			   "refcounts, types, with pictures",
+		.help = "Writes one self-contained HTML page (--output "
+			"FILE.html; its CSS, pictures and script inline, "
+			"nothing loaded from the network): the leak suspects "
+			"with their paths and pictures, the unreachable "
+			"cycles with their loops drawn, the refcount audit's "
+			"suspects, the largest types by count, bytes and "
+			"retained bytes (tables sort when a heading is "
+			"clicked), totals and pymalloc's use, and the process "
+			"and what py-heap could not read.",
+		.opts = report_opts,
+		.run = ph_run_report,
 	},
 	{
 		.name = "help",

@@ -621,4 +621,68 @@ struct ph_error *ph_query_diff(struct ph_session *s,
 			       struct ph_diff_result **ret);
 void ph_diff_result_destroy(struct ph_diff_result *r);
 
+/* ---- graph: the objects around one, for a picture (query_subgraph.c) ---- */
+struct ph_subgraph_opts {
+	const char *addr;
+	bool refs;	    /* what it holds; else who holds it (backrefs) */
+	uint64_t depth;	    /* steps out from the object, 1 to 64 */
+	uint64_t max_nodes; /* at most this many nodes, 2 to 100,000 */
+};
+
+/* A fan-in (or fan-out) past PH_SUBGRAPH_FOLD objects draws the first
+ * PH_SUBGRAPH_SHOWN of each type (of the first PH_SUBGRAPH_FOLD types) and
+ * folds the rest, by type, into nodes that count them ("4,997 more
+ * __main__.Session"). */
+#define PH_SUBGRAPH_FOLD 8
+#define PH_SUBGRAPH_SHOWN 3
+#define PH_SUBGRAPH_FOLD_TYPES 4 /* folded types drawn; then "other types" */
+#define PH_SUBGRAPH_ROOTS 2	 /* roots drawn above an object */
+
+enum ph_sg_kind {
+	PH_SG_OBJECT,
+	PH_SG_FOLD, /* objects not drawn, counted */
+	PH_SG_ROOT, /* a root: its name in label */
+};
+
+struct ph_sg_node {
+	enum ph_sg_kind kind;
+	struct ph_obj_ref obj; /* FOLD: type NULL when of several types */
+	uint64_t size;	       /* FOLD: their bytes */
+	uint64_t retained_objects, retained_bytes;
+	size_t label;	/* OBJECT: short repr; ROOT: its name; in str */
+	uint64_t count; /* FOLD: objects folded; ROOT: roots not drawn */
+	uint32_t depth; /* steps from the object asked about */
+	bool target;	/* the object asked about */
+	bool on_path;	/* on the shortest chain from a root (path's) */
+	bool in_cycle;	/* on a cycle among the drawn edges */
+	bool expanded;	/* its neighbours (backrefs: holders) are drawn */
+	uint64_t more;	/* neighbours neither drawn nor folded (cut) */
+};
+
+struct ph_sg_edge {
+	size_t src, dst; /* nodes: src holds dst */
+	size_t via;	 /* how (in str); "" from a fold or a root */
+	bool on_path, in_cycle;
+};
+
+struct ph_subgraph_result {
+	uint64_t addr;
+	bool refs;
+	uint64_t depth, max_nodes;
+	struct ph_sg_node *nodes; /* node 0: the object asked about */
+	size_t nnodes;
+	struct ph_sg_edge *edges;
+	size_t nedges;
+	bool reachable;
+	size_t path_root;  /* backrefs: the chain's root name, in str */
+	uint64_t path_cut; /* backrefs: steps of the chain not drawn */
+	bool truncated;	   /* max_nodes reached: not every neighbour drawn */
+	struct ph_strings str;
+};
+
+struct ph_error *ph_query_subgraph(struct ph_session *s,
+				   const struct ph_subgraph_opts *o,
+				   struct ph_subgraph_result **ret);
+void ph_subgraph_result_destroy(struct ph_subgraph_result *r);
+
 #endif /* PH_QUERY_H */

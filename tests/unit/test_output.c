@@ -1,7 +1,7 @@
 /* CUnit tests of what commands are made of: the JSON writer (strict
- * UTF-8 whatever the input), text made safe for a terminal, the option
- * parser, and the graph's cycles (Tarjan, the collector's view, the
- * shortest loop) on graphs built here by hand. */
+ * UTF-8 whatever the input), text made safe for a terminal and for DOT
+ * labels, the option parser, and the graph's cycles (Tarjan, the
+ * collector's view, the shortest loop) on graphs built here by hand. */
 #define _GNU_SOURCE
 #include <CUnit/Basic.h>
 #include <pthread.h>
@@ -466,6 +466,30 @@ static void test_gc_unreachable(void)
 	graph_free(&t);
 }
 
+static void test_dot_quote(void)
+{
+	struct ph_buf b;
+	char *out, c[32];
+	ph_buf_init(&b);
+	/* quotes and backslashes escaped, a line break as DOT's \n, control
+	 * characters as for a terminal */
+	ph_dot_quote(&b, "a \"q\" \\ b\nc\x1b", 100);
+	ph_buf_putc(&b, ' ');
+	/* cut by characters, never inside one: "\xc3\xa9" is one */
+	ph_dot_quote(&b, "caf\xc3\xa9s", 4);
+	ph_buf_putc(&b, ' ');
+	ph_dot_quote(&b, "abc", 3);
+	CU_ASSERT_PTR_NULL(ph_buf_finish(&b, &out));
+	CU_ASSERT_STRING_EQUAL(out, "\"a \\\"q\\\" \\\\ b\\nc\\\\x1b\" "
+				    "\"caf\xc3\xa9...\" \"abc\"");
+	free(out);
+	CU_ASSERT_STRING_EQUAL(ph_fmt_bytes(56, c), "56 B");
+	CU_ASSERT_STRING_EQUAL(ph_fmt_bytes(1023, c), "1023 B");
+	CU_ASSERT_STRING_EQUAL(ph_fmt_bytes(1536, c), "1.5 KiB");
+	CU_ASSERT_STRING_EQUAL(ph_fmt_bytes(3555553, c), "3.4 MiB");
+	CU_ASSERT_STRING_EQUAL(ph_fmt_bytes(UINT64_MAX, c), "16777216 TiB");
+}
+
 void ph_test_output_register(void)
 {
 	CU_pSuite s = CU_add_suite("output and commands", NULL, NULL);
@@ -477,6 +501,7 @@ void ph_test_output_register(void)
 		    test_progress);
 	CU_add_test(s, "type names: globs, modules, suggestions",
 		    test_type_names);
+	CU_add_test(s, "dot: labels quoted and cut", test_dot_quote);
 	CU_add_test(s, "args: the option parser and the table", test_args);
 	CU_add_test(s, "graph: components and loops", test_scc);
 	CU_add_test(s, "graph: a ring of a million", test_scc_deep);
