@@ -432,10 +432,11 @@ class _PyHeapProgress:
         if what is None:
             line = None
         elif total:
-            line = "py-heap: %s: %d%% (%.0f s)" % (
+            line = "py-heap progress: %s: %d%% (%.0f s)" % (
                 _pyheap_str(what), 100 * min(done, total) // total, seconds)
         else:
-            line = "py-heap: %s... (%.0f s)" % (_pyheap_str(what), seconds)
+            line = "py-heap progress: %s... (%.0f s)" % (
+                _pyheap_str(what), seconds)
         with self.lock:
             self.pending = (line, _pyheap_str(what) if what else None)
 

@@ -68,13 +68,14 @@ static void on_progress(void *arg, const char *what, uint64_t done,
 		return;
 	char line[160];
 	if (total)
-		snprintf(line, sizeof(line), "py-heap: %s: %d%% (%.0f s)", what,
+		snprintf(line, sizeof(line),
+			 "py-heap progress: %s: %d%% (%.0f s)", what,
 			 (int)(100.0 * (double)(done < total ? done : total) /
 			       (double)total),
 			 seconds);
 	else
-		snprintf(line, sizeof(line), "py-heap: %s... (%.0f s)", what,
-			 seconds);
+		snprintf(line, sizeof(line), "py-heap progress: %s... (%.0f s)",
+			 what, seconds);
 	if (tty) {
 		fprintf(stderr, "\r\033[K%s", line);
 		drawn = true;

@@ -147,10 +147,12 @@ struct ph_error *ph_run_list(struct ph_session *s, const struct ph_args *a,
 			ph_json_key(j, "repr");
 			ph_json_str(j,
 				    ph_strings_get(&r->str, r->rows[i].repr));
-			v.len = 0;
-			ph_query_readable(s, r->rows[i].addr, &ro, &v);
-			ph_json_key(j, "readable");
-			ph_json_strn(j, v.data ? v.data : "", v.len);
+			if (i < PH_ROW_VALUES) {
+				v.len = 0;
+				ph_query_readable(s, r->rows[i].addr, &ro, &v);
+				ph_json_key(j, "readable");
+				ph_json_strn(j, v.data ? v.data : "", v.len);
+			}
 			ph_json_object_end(j);
 		}
 		ph_json_array_end(j);
@@ -163,7 +165,12 @@ struct ph_error *ph_run_list(struct ph_session *s, const struct ph_args *a,
 				    (unsigned long long)r->rows[i].addr,
 				    ph_fmt_count(r->rows[i].size, c));
 			v.len = 0;
-			ph_query_readable(s, r->rows[i].addr, &ro, &v);
+			if (i < PH_ROW_VALUES)
+				ph_query_readable(s, r->rows[i].addr, &ro, &v);
+			else /* (the short form past those) */
+				ph_buf_puts(&v,
+					    ph_strings_get(&r->str,
+							   r->rows[i].repr));
 			ph_text_escape(b, v.data ? v.data : "", v.len);
 			ph_buf_putc(b, '\n');
 		}

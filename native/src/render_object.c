@@ -169,7 +169,8 @@ struct ph_error *ph_run_referents(struct ph_session *s, const struct ph_args *a,
 			ph_json_str(j, ph_strings_get(st, e->via));
 			ph_json_key(j, "strong");
 			ph_json_bool(j, e->strong);
-			json_readable(j, s, e->obj.addr, &ro, &v);
+			if (i < PH_ROW_VALUES)
+				json_readable(j, s, e->obj.addr, &ro, &v);
 			ph_json_object_end(j);
 		}
 		ph_json_array_end(j);
@@ -187,7 +188,9 @@ struct ph_error *ph_run_referents(struct ph_session *s, const struct ph_args *a,
 			ph_text_sep(b);
 			ph_text_cell(b, ph_strings_get(st, e->via), 24);
 			ph_text_sep(b);
-			ph_text_puts(b, readable(s, e->obj.addr, &ro, &v));
+			if (i < PH_ROW_VALUES)
+				ph_text_puts(b,
+					     readable(s, e->obj.addr, &ro, &v));
 			ph_buf_putc(b, '\n');
 		}
 		if (r->total > r->nrefs)
@@ -388,6 +391,13 @@ struct path_values {
 	struct ph_buf v;
 };
 
+/* A path's steps have values up to PH_ROW_VALUES: the first ones and
+ * the object's own. */
+static bool path_value_shown(const struct ph_path *p, size_t i)
+{
+	return i + 1 < PH_ROW_VALUES || i + 1 == p->n;
+}
+
 static void path_json(const struct ph_path_result *r, const struct ph_path *p,
 		      struct ph_json *j, struct path_values *pv)
 {
@@ -401,7 +411,8 @@ static void path_json(const struct ph_path_result *r, const struct ph_path *p,
 		json_obj_head(j, &st->obj);
 		ph_json_key(j, "via");
 		ph_json_str(j, ph_strings_get(&r->str, st->via));
-		json_readable(j, pv->s, st->obj.addr, &pv->ro, &pv->v);
+		if (path_value_shown(p, i))
+			json_readable(j, pv->s, st->obj.addr, &pv->ro, &pv->v);
 		ph_json_object_end(j);
 	}
 	ph_json_array_end(j);
@@ -424,7 +435,9 @@ static void path_text(const struct ph_path_result *r, const struct ph_path *p,
 		ph_text_row(b, " 0x%-16llx ", (unsigned long long)st->obj.addr);
 		ph_text_cell(b, st->obj.type, 24);
 		ph_text_sep(b);
-		ph_text_puts(b, readable(pv->s, st->obj.addr, &pv->ro, &pv->v));
+		if (path_value_shown(p, i))
+			ph_text_puts(b, readable(pv->s, st->obj.addr, &pv->ro,
+						 &pv->v));
 		ph_buf_putc(b, '\n');
 	}
 }

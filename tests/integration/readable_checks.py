@@ -253,13 +253,16 @@ def progress_checks(p):
     try:
         quiet = p.run("cycles", "--unreachable")
         loud = p.run("cycles", "--unreachable", env=now)
-        check("progress: on stderr", "py-heap: finding the objects" in
+        check("progress: on stderr", "py-heap progress: finding the objects" in
               loud.stderr, loud.stderr)
         check("progress: stdout as without it", loud.stdout == quiet.stdout
               and quiet.stderr == "", quiet.stderr)
+        check("progress: no line a note or an error could be taken for",
+              not [l for l in loud.stderr.splitlines()
+                   if l.startswith("py-heap: ")], loud.stderr)
         j = p.run("--json", "cycles", "--unreachable", env=now)
         json.loads(j.stdout)
-        check("progress: never in the JSON", "py-heap:" in j.stderr and
+        check("progress: never in the JSON", "py-heap progress:" in j.stderr and
               "finding" not in j.stdout, j.stderr)
         for args in (["--quiet", "cycles", "--unreachable"],
                      ["cycles", "--unreachable", "--quiet"]):
@@ -281,7 +284,7 @@ def progress_checks(p):
             data += chunk
         os.close(master)
         check("progress: redrawn on a terminal, and cleared",
-              data.startswith(b"\r\x1b[Kpy-heap: ") and
+              data.startswith(b"\r\x1b[Kpy-heap progress: ") and
               data.endswith(b"\r\x1b[K") and b"\n" not in data and
               r.stdout == quiet.stdout, data[:200])
     except Exception as e:
@@ -319,8 +322,8 @@ def gdb_checks(a, interp, core, t):
     except Exception:
         ok = False
     check("gdb: progress through GDB on stderr, JSON intact",
-          ok and "py-heap: finding the objects" in r.stderr and
-          "py-heap: finding" not in r.stdout, r.stderr[-300:])
+          ok and "py-heap progress: finding the objects" in r.stderr and
+          "py-heap progress" not in r.stdout, r.stderr[-300:])
     check("gdb: --plain", "COUNT\tBYTES\tTYPE" in r.stdout, r.stdout[-300:])
 
 
