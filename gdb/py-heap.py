@@ -174,6 +174,8 @@ class _PyHeapLib:
            ctypes.c_uint)
         fn("ph_session_create", vp, vp, ctypes.POINTER(vp))
         fn("ph_session_destroy", None, vp)
+        fn("ph_session_add_frame_number", vp, vp, ctypes.c_uint64,
+           ctypes.c_uint)
         fn("ph_session_notes", cs, vp)
         fn("ph_session_run", vp, vp, ctypes.c_int,
            ctypes.POINTER(cs), ctypes.c_bool, ctypes.POINTER(vp))
@@ -438,17 +440,32 @@ class _PyHeapSession:
                                                        _pyheap_bytes(d)))
             # GDB's consent to ask debuginfod servers binds py-heap too.
             lib.ph_options_set_no_debuginfod(opts, not debuginfod)
-            # Frame roots carry the numbers GDB (and py-bt) gives frames.
-            for frame, number in _pyheap_frame_numbers():
-                lib.check(lib.ph_options_add_frame_number(opts, frame,
-                                                          number))
             lib.check(lib.ph_session_create(opts, ctypes.byref(out)))
         finally:
             lib.ph_options_destroy(opts)
         self.handle = out.value
+        self.numbered = False
+
+    # Commands that name no root (they read no object graph): the frame
+    # numbers wait for the first command that does. (Walking the stacks
+    # makes GDB read the interpreter's debug information: seconds, once.)
+    NO_ROOTS = {"types", "list", "info", "summary", "help", "version"}
+
+    def number_frames(self, argv):
+        """Frame roots carry the numbers GDB (and py-bt) gives the C frames
+        that run them: given before the graph is built."""
+        if self.numbered or (argv[0] in self.NO_ROOTS and not (
+                argv[0] == "types" and any(a.startswith("--retained") or
+                                           a == "retained" for a in argv))):
+            return
+        self.numbered = True
+        for frame, number in _pyheap_frame_numbers():
+            self.lib.check(self.lib.ph_session_add_frame_number(
+                self.handle, frame, number))
 
     def run(self, argv, json):
         lib = self.lib
+        self.number_frames(argv)
         args = [_pyheap_bytes(a) for a in argv]
         c_argv = (ctypes.c_char_p * (len(args) + 1))(*args, None)
         out = ctypes.c_void_p()
