@@ -183,6 +183,12 @@ class _PyHeapLib:
            ctypes.c_uint, cs, ctypes.POINTER(vp))
         fn("ph_version", cs)
         fn("ph_interrupt", None)
+        # Progress of long work: the library calls back on the thread
+        # running the command (not GDB's); the line is kept here and
+        # written by GDB's thread, which waits for the command (run()).
+        self.progress = _PyHeapProgress()
+        fn("ph_set_progress", None, _PyHeapProgress.FN, vp)
+        self.ph_set_progress(self.progress.fn, None)
 
     def check(self, err):
         """Turns a struct ph_error * into gdb.GdbError (and frees it)."""
@@ -409,6 +415,65 @@ def _pyheap_python_name(name):
 # ---- The session cache ------------------------------------------------------
 
 
+class _PyHeapProgress:
+    """The last progress line of the command running (ph_set_progress),
+    for GDB's thread to write: on a terminal redrawn in place, else a line
+    when the stage changes. Never on stdout, never in the JSON."""
+
+    FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p,
+                          ctypes.c_uint64, ctypes.c_uint64, ctypes.c_double)
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.pending = None      # the line not written yet
+        self.drawn = False
+        self.last_what = None
+        self.fn = self.FN(self._report)   # (kept: ctypes must not free it)
+
+    def _report(self, arg, what, done, total, seconds):
+        if what is None:
+            line = None
+        elif total:
+            line = "py-heap: %s: %d%% (%.0f s)" % (
+                _pyheap_str(what), 100 * min(done, total) // total, seconds)
+        else:
+            line = "py-heap: %s... (%.0f s)" % (_pyheap_str(what), seconds)
+        with self.lock:
+            self.pending = (line, _pyheap_str(what) if what else None)
+
+    def flush(self):
+        """Writes the pending line through GDB (GDB's thread only)."""
+        with self.lock:
+            pending, self.pending = self.pending, None
+        if pending is None:
+            return
+        line, what = pending
+        try:
+            tty = os.isatty(2)
+        except Exception:
+            tty = False
+        if line is None:
+            if tty and self.drawn:
+                gdb.write("\r\033[K", gdb.STDERR)
+            self.drawn = False
+            self.last_what = None
+        elif tty:
+            gdb.write("\r\033[K" + line, gdb.STDERR)
+            self.drawn = True
+        elif what != self.last_what:
+            gdb.write(line + "\n", gdb.STDERR)
+        if line is not None:
+            self.last_what = what
+        gdb.flush(gdb.STDERR)
+
+    def done(self):
+        """The command is over: its line, if one was drawn, is cleared."""
+        self.flush()
+        if self.drawn:
+            self._report(None, None, 0, 0, 0.0)
+            self.flush()
+
+
 class _PyHeapSession:
     """One open ph_session and the notes already shown for it."""
 
@@ -484,9 +549,11 @@ class _PyHeapSession:
         while worker.is_alive():
             try:
                 worker.join(0.05)
+                lib.progress.flush()
             except KeyboardInterrupt:
                 lib.ph_interrupt()   # the command stops soon, cleanly
                 interrupted = True
+        lib.progress.done()
         try:
             lib.check(result.get("err"))
         finally:
@@ -978,6 +1045,9 @@ def _pyheap_doc(c):
                           if o["default"] else ""))
             for o in c["options"]]
     opts.append(("--json", "print JSON instead of text"))
+    opts.append(("--plain", "text for tools: numbers without separators, "
+                 "tabs between columns"))
+    opts.append(("--quiet", "no progress lines"))
     lines.append("")
     for name, text in opts:
         wrapped = textwrap.wrap(text, 54) or [""]
@@ -1056,7 +1126,8 @@ class _PyHeapSubcommand(gdb.Command):
                 return gdb.COMPLETE_EXPRESSION
             return []
         if cur.startswith("-"):
-            return matching(sorted(opts) + ["--json", "--help"])
+            return matching(sorted(opts) + ["--json", "--plain", "--quiet",
+                                            "--help"])
         kind = self.entry["operand_complete"]
         if kind == "type":
             return matching(_pyheap_type_names())

@@ -124,8 +124,11 @@ static void *edge_worker(void *arg)
 {
 	struct edge_ctx *c = arg;
 	struct ph_heap *h = c->g->h;
+	/* (the first part is the command's thread's: it counts) */
+	if (!c->lo)
+		ph_progress_stage("building the graph of references", c->hi);
 	for (size_t i = c->lo; i < c->hi && !c->err; i++) {
-		if (!(i & 0xffff) && ph_interrupted()) {
+		if (!(i & 0xffff) && (ph_progress_done(i), ph_interrupted())) {
 			c->err = ph_error_interrupted();
 			break;
 		}

@@ -138,6 +138,25 @@ void ph_options_set_no_debuginfod(struct ph_options *o, bool no_debuginfod)
 	o->no_debuginfod = no_debuginfod;
 }
 
+/* The target's notes (files it would not open, threads that did not stop)
+ * become the session's; a reading again repeats none. */
+static void take_target_notes(struct ph_session *s)
+{
+	const struct ph_target *t = s->target;
+	for (size_t i = 0; i < t->nnotes; i++) {
+		bool seen = false;
+		for (size_t k = 0; k < s->nnotes && !seen; k++)
+			seen = !strcmp(s->notes[k].message,
+				       t->notes[i].message);
+		if (!seen)
+			ph_session_note(s, t->notes[i].code, "%s",
+					t->notes[i].message);
+	}
+}
+
+static struct ph_error *session_create(const struct ph_options *o,
+				       struct ph_session **ret);
+
 /* (a debugger sees a few frames per thread: this bounds a careless caller) */
 #define MAX_FRAME_NUMBERS 100000
 
@@ -183,6 +202,17 @@ struct ph_error *ph_session_add_frame_number(struct ph_session *s,
 
 struct ph_error *ph_session_create(const struct ph_options *o,
 				   struct ph_session **ret)
+{
+	ph_progress_begin(false);
+	ph_progress_stage(o->pid ? "reading the process" : "opening the core",
+			  0);
+	struct ph_error *err = session_create(o, ret);
+	ph_progress_end();
+	return err;
+}
+
+static struct ph_error *session_create(const struct ph_options *o,
+				       struct ph_session **ret)
 {
 	if (!o->core == !o->pid)
 		return ph_error_create(PH_ERR_USAGE,
@@ -240,6 +270,7 @@ struct ph_error *ph_session_create(const struct ph_options *o,
 				"read process %d without stopping it: the "
 				"answer may be inconsistent",
 				o->pid);
+	take_target_notes(s);
 	*ret = s;
 	return NULL;
 }
@@ -260,6 +291,7 @@ struct ph_error *ph_session_create_from_target(struct ph_target *t,
 		ph_session_destroy(s);
 		return err;
 	}
+	take_target_notes(s);
 	*ret = s;
 	return NULL;
 }
@@ -354,6 +386,7 @@ struct ph_error *ph_session_heap(struct ph_session *s)
 {
 	if (s->heap)
 		return NULL;
+	ph_progress_stage("finding the objects", 0);
 	struct ph_error *err = ph_heap_create(s->rt, &s->heap);
 	if (err)
 		return err;
@@ -371,6 +404,7 @@ struct ph_error *ph_session_heap(struct ph_session *s)
 		if (!session_read_again(s))
 			break;
 		again++;
+		take_target_notes(s);
 		paused += s->target->pause_ms;
 		if ((err = ph_heap_create(s->rt, &s->heap)))
 			return err;
@@ -532,6 +566,7 @@ struct ph_error *ph_session_dominators(struct ph_session *s)
 	struct ph_error *err = ph_session_graph(s);
 	if (err || s->dom)
 		return err;
+	ph_progress_stage("building the dominator tree", 0);
 	return ph_graph_dominators(s->graph, &s->dom);
 }
 

@@ -110,10 +110,10 @@ static uint64_t mix_item(struct ph_heap *h, uint64_t hash, uint64_t item)
 	}
 }
 
-uint16_t ph_snap_fingerprint(struct ph_heap *h, uint64_t addr, uint32_t tidx)
+uint32_t ph_snap_fingerprint(struct ph_heap *h, uint64_t addr, uint32_t tidx)
 {
 	uint64_t hash = ph_hash64(fp_hash(h, addr, tidx, false));
-	return (uint16_t)(hash ^ hash >> 16 ^ hash >> 32 ^ hash >> 48);
+	return (uint32_t)(hash ^ hash >> 32);
 }
 
 static uint64_t fp_hash(struct ph_heap *h, uint64_t addr, uint32_t tidx,
