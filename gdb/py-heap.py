@@ -416,7 +416,7 @@ def _pyheap_python_name(name):
 
 
 class _PyHeapProgress:
-    """The last progress line of the command running (ph_set_progress),
+    """The progress lines of the command running (ph_set_progress),
     for GDB's thread to write: on a terminal redrawn in place, else a line
     when the stage changes. Never on stdout, never in the JSON."""
 
@@ -425,7 +425,9 @@ class _PyHeapProgress:
 
     def __init__(self):
         self.lock = threading.Lock()
-        self.pending = None      # the line not written yet
+        # the lines not written yet: one per stage (a stage that began and
+        # ended between two of GDB's looks is still written once)
+        self.pending = []
         self.drawn = False
         self.last_what = None
         self.fn = self.FN(self._report)   # (kept: ctypes must not free it)
@@ -438,20 +440,27 @@ class _PyHeapProgress:
                 _pyheap_str(what), 100 * min(done, total) // total, seconds)
         else:
             line = "py-heap: %s... (%.0f s)" % (_pyheap_str(what), seconds)
+        what = _pyheap_str(what) if what else None
         with self.lock:
-            self.pending = (line, _pyheap_str(what) if what else None)
+            if self.pending and self.pending[-1][1] == what:
+                self.pending[-1] = (line, what)
+            elif len(self.pending) < 64:
+                self.pending.append((line, what))
 
     def flush(self):
-        """Writes the pending line through GDB (GDB's thread only)."""
+        """Writes the pending lines through GDB (GDB's thread only)."""
         with self.lock:
-            pending, self.pending = self.pending, None
-        if pending is None:
-            return
-        line, what = pending
+            pending, self.pending = self.pending, []
         try:
             tty = os.isatty(2)
         except Exception:
             tty = False
+        if tty:     # redrawn in place: the last is enough
+            pending = pending[-1:]
+        for line, what in pending:
+            self.write(line, what, tty)
+
+    def write(self, line, what, tty):
         if line is None:
             if tty and self.drawn:
                 gdb.write("\r\033[K", gdb.STDERR)
