@@ -174,6 +174,8 @@ class _PyHeapLib:
            ctypes.c_uint)
         fn("ph_session_create", vp, vp, ctypes.POINTER(vp))
         fn("ph_session_destroy", None, vp)
+        fn("ph_session_add_frame_number", vp, vp, ctypes.c_uint64,
+           ctypes.c_uint)
         fn("ph_session_notes", cs, vp)
         fn("ph_session_run", vp, vp, ctypes.c_int,
            ctypes.POINTER(cs), ctypes.c_bool, ctypes.POINTER(vp))
@@ -414,7 +416,7 @@ def _pyheap_python_name(name):
 
 
 class _PyHeapProgress:
-    """The last progress line of the command running (ph_set_progress),
+    """The progress lines of the command running (ph_set_progress),
     for GDB's thread to write: on a terminal redrawn in place, else a line
     when the stage changes. Never on stdout, never in the JSON."""
 
@@ -423,7 +425,9 @@ class _PyHeapProgress:
 
     def __init__(self):
         self.lock = threading.Lock()
-        self.pending = None      # the line not written yet
+        # the lines not written yet: one per stage (a stage that began and
+        # ended between two of GDB's looks is still written once)
+        self.pending = []
         self.drawn = False
         self.last_what = None
         self.fn = self.FN(self._report)   # (kept: ctypes must not free it)
@@ -437,20 +441,27 @@ class _PyHeapProgress:
         else:
             line = "py-heap progress: %s... (%.0f s)" % (
                 _pyheap_str(what), seconds)
+        what = _pyheap_str(what) if what else None
         with self.lock:
-            self.pending = (line, _pyheap_str(what) if what else None)
+            if self.pending and self.pending[-1][1] == what:
+                self.pending[-1] = (line, what)
+            elif len(self.pending) < 64:
+                self.pending.append((line, what))
 
     def flush(self):
-        """Writes the pending line through GDB (GDB's thread only)."""
+        """Writes the pending lines through GDB (GDB's thread only)."""
         with self.lock:
-            pending, self.pending = self.pending, None
-        if pending is None:
-            return
-        line, what = pending
+            pending, self.pending = self.pending, []
         try:
             tty = os.isatty(2)
         except Exception:
             tty = False
+        if tty:     # redrawn in place: the last is enough
+            pending = pending[-1:]
+        for line, what in pending:
+            self.write(line, what, tty)
+
+    def write(self, line, what, tty):
         if line is None:
             if tty and self.drawn:
                 gdb.write("\r\033[K", gdb.STDERR)
@@ -504,17 +515,32 @@ class _PyHeapSession:
                                                        _pyheap_bytes(d)))
             # GDB's consent to ask debuginfod servers binds py-heap too.
             lib.ph_options_set_no_debuginfod(opts, not debuginfod)
-            # Frame roots carry the numbers GDB (and py-bt) gives frames.
-            for frame, number in _pyheap_frame_numbers():
-                lib.check(lib.ph_options_add_frame_number(opts, frame,
-                                                          number))
             lib.check(lib.ph_session_create(opts, ctypes.byref(out)))
         finally:
             lib.ph_options_destroy(opts)
         self.handle = out.value
+        self.numbered = False
+
+    # Commands that name no root (they read no object graph): the frame
+    # numbers wait for the first command that does. (Walking the stacks
+    # makes GDB read the interpreter's debug information: seconds, once.)
+    NO_ROOTS = {"types", "list", "info", "summary", "help", "version"}
+
+    def number_frames(self, argv):
+        """Frame roots carry the numbers GDB (and py-bt) gives the C frames
+        that run them: given before the graph is built."""
+        if self.numbered or (argv[0] in self.NO_ROOTS and not (
+                argv[0] == "types" and any(a.startswith("--retained") or
+                                           a == "retained" for a in argv))):
+            return
+        self.numbered = True
+        for frame, number in _pyheap_frame_numbers():
+            self.lib.check(self.lib.ph_session_add_frame_number(
+                self.handle, frame, number))
 
     def run(self, argv, json):
         lib = self.lib
+        self.number_frames(argv)
         args = [_pyheap_bytes(a) for a in argv]
         c_argv = (ctypes.c_char_p * (len(args) + 1))(*args, None)
         out = ctypes.c_void_p()

@@ -122,6 +122,12 @@ PH_EXPORT void ph_options_set_no_debuginfod(struct ph_options *options,
 PH_EXPORT struct ph_error *
 ph_options_add_frame_number(struct ph_options *options, uint64_t frame,
 			    unsigned number);
+/* The same, on an open session: the commands that build the object graph
+ * after it name frame roots with it (they are named once, when the graph
+ * is built; GDB gives them just before the first such command). */
+PH_EXPORT struct ph_error *
+ph_session_add_frame_number(struct ph_session *session, uint64_t frame,
+			    unsigned number);
 
 PH_EXPORT struct ph_error *ph_session_create(const struct ph_options *options,
 					     struct ph_session **ret);

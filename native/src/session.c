@@ -177,6 +177,29 @@ struct ph_error *ph_options_add_frame_number(struct ph_options *o,
 	return NULL;
 }
 
+static struct ph_error *target_add_frame_number(struct ph_target *t,
+						uint64_t frame, unsigned number)
+{
+	if (t->nframe_numbers >= MAX_FRAME_NUMBERS)
+		return ph_error_create(PH_ERR_USAGE,
+				       "more than %d frame numbers",
+				       MAX_FRAME_NUMBERS);
+	struct ph_error *err =
+		ph_grow((void **)&t->frame_numbers, &t->frame_numbers_cap,
+			t->nframe_numbers + 1, sizeof(*t->frame_numbers));
+	if (err)
+		return err;
+	t->frame_numbers[t->nframe_numbers++] =
+		(struct ph_frame_number){.frame = frame, .number = number};
+	return NULL;
+}
+
+struct ph_error *ph_session_add_frame_number(struct ph_session *s,
+					     uint64_t frame, unsigned number)
+{
+	return target_add_frame_number(s->target, frame, number);
+}
+
 struct ph_error *ph_session_create(const struct ph_options *o,
 				   struct ph_session **ret)
 {
@@ -220,15 +243,9 @@ static struct ph_error *session_create(const struct ph_options *o,
 				t->ndebug_dirs++;
 		}
 	}
-	if (!err && o->nframe_numbers) {
-		size_t n = o->nframe_numbers * sizeof(*o->frame_numbers);
-		if (!(t->frame_numbers = malloc(n)))
-			err = ph_error_nomem();
-		else {
-			memcpy(t->frame_numbers, o->frame_numbers, n);
-			t->nframe_numbers = o->nframe_numbers;
-		}
-	}
+	for (size_t i = 0; !err && i < o->nframe_numbers; i++)
+		err = target_add_frame_number(t, o->frame_numbers[i].frame,
+					      o->frame_numbers[i].number);
 	if (!err) {
 		t->no_debuginfod = o->no_debuginfod;
 		err = ph_runtime_create(t, &s->rt);

@@ -71,7 +71,7 @@ struct ph_target {
 		uint64_t frame;
 		unsigned number;
 	} * frame_numbers;
-	size_t nframe_numbers;
+	size_t nframe_numbers, frame_numbers_cap;
 	char *sysroot; /* where the core's files are (its debug files too) */
 	/* a truncated core: the size its headers need, what is missing */
 	uint64_t truncated_need, truncated_bytes;

@@ -173,6 +173,8 @@ for name, res, args in [
         ("ph_session_create", vp, [vp, ctypes.POINTER(vp)]),
         ("ph_session_run", vp, [vp, ctypes.c_int, ctypes.POINTER(cs),
                                 ctypes.c_bool, ctypes.POINTER(vp)]),
+        ("ph_session_add_frame_number", vp, [vp, ctypes.c_uint64,
+                                             ctypes.c_uint]),
         ("ph_session_destroy", None, [vp]), ("ph_free", None, [vp]),
         ("ph_error_destroy", None, [vp])]:
     f = getattr(lib, name)
@@ -181,11 +183,16 @@ o = vp()
 assert not lib.ph_options_create(ctypes.byref(o))
 assert not lib.ph_options_set_core(o, sys.argv[2].encode())
 lib.ph_options_set_no_debuginfod(o, True)
-for frame, number in json.loads(sys.argv[3]):
+frames = json.loads(sys.argv[3])
+# the first through the options, the others as GDB gives them: to the
+# session, before the first command that builds the graph
+for frame, number in frames[:1]:
     assert not lib.ph_options_add_frame_number(o, frame, number)
 s = vp()
 assert not lib.ph_session_create(o, ctypes.byref(s))
 lib.ph_options_destroy(o)
+for frame, number in frames[1:]:
+    assert not lib.ph_session_add_frame_number(s, frame, number)
 answers = {}
 for argv in (["roots", "--match", "frame", "--limit", "0"],
              ["snapshot", "--output", sys.argv[4]],
@@ -230,9 +237,9 @@ def san_checks(interp, core, san_lib, preload):
             return
         a = json.loads(r.stdout)
         names = [x["name"] for x in a["roots"]["roots"]]
-        check("san: frame roots numbered",
-              any(" frame #%d inner() " % n in x for x in names
-                  for _, n in frames), names[:3])
+        check("san: frame roots numbered (through the options and the "
+              "session)", all(any(" frame #%d " % n in x for x in names)
+                              for _, n in frames), names[:3])
         check("san: the diff against its own snapshot names no number",
               "frame #" not in json.dumps(a["diff"]), a["diff"])
     finally:
