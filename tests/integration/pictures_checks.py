@@ -74,6 +74,24 @@ def run(binary, core, *args, json_out=True, ok=True):
     return json.loads(r.stdout) if json_out else r.stdout
 
 
+def batch(binary, core, lines):
+    """The answers to lines, asked of one session (--batch -)."""
+    cmd = shlex.split(os.environ.get("PYHEAP_WRAPPER", "")) + \
+        [binary, "--core", core, "--json", "--batch", "-"] + \
+        INTERP.py_heap_args()
+    r = subprocess.run(cmd, input="\n".join(lines) + "\n",
+                       capture_output=True, text=True, timeout=600)
+    if "ERROR: AddressSanitizer" in r.stderr or "runtime error:" in r.stderr \
+            or "ERROR: LeakSanitizer" in r.stderr or r.returncode != 0:
+        raise RuntimeError("--batch: exit %d: %s" % (r.returncode,
+                                                     r.stderr[-2000:]))
+    out = [json.loads(x) for x in r.stdout.splitlines() if x.strip()]
+    if len(out) != len(lines):
+        raise RuntimeError("--batch: %d answers to %d lines" % (len(out),
+                                                                len(lines)))
+    return out
+
+
 # ---- DOT as graph writes it: one statement a line --------------------------
 
 DOT_STR = r'"((?:[^"\\]|\\.)*)"'
@@ -233,17 +251,20 @@ def graph_checks(binary, core, t, work):
         check("graph: its label: type, address, sys.getsizeof",
               lab.startswith("__main__.Target\n") and target in lab and
               "%d B" % t["target_size"] in lab, lab)
-        # every edge between objects is a reference py-heap reports
-        bad, refs = [], {}
+        # every edge between objects is a reference py-heap reports (the
+        # referents of every holder drawn, asked in one batch)
+        bad = []
+        holders = sorted({Dot.addr(src) for src, dst, _, _ in d.edges
+                          if src.startswith("o") and dst.startswith("o")})
+        refs = {int(r["address"], 16): {(int(x["address"], 16), x["via"])
+                                         for x in r["referents"]}
+                for r in batch(binary, core, ["referents 0x%x" % a
+                                              for a in holders])}
         for src, dst, via, _ in d.edges:
             a, b = Dot.addr(src), Dot.addr(dst)
             if a is None or b is None:
                 continue
-            if a not in refs:
-                r = run(binary, core, "referents", "0x%x" % a)
-                refs[a] = {(int(x["address"], 16), x["via"])
-                           for x in r["referents"]}
-            if (b, via) not in refs[a]:
+            if (b, via) not in refs.get(a, ()):
                 bad.append((src, dst, via))
         check("graph: every edge drawn is a referent py-heap reports "
               "(%d edges)" % len(d.edges), not bad and d.edges, bad[:5])
