@@ -113,6 +113,11 @@ PH_EXPORT struct ph_error *ph_options_add_debug_dir(struct ph_options *options,
 /* Do not ask a debuginfod server even when DEBUGINFOD_URLS is set. */
 PH_EXPORT void ph_options_set_no_debuginfod(struct ph_options *options,
 					    bool no_debuginfod);
+/* Neither read nor write the index cache of a core (on by default: the
+ * first run on a core keeps its object table in py-heap's cache
+ * directory, later runs on the same, unchanged core read it). */
+PH_EXPORT void ph_options_set_no_cache(struct ph_options *options,
+				       bool no_cache);
 
 PH_EXPORT struct ph_error *ph_session_create(const struct ph_options *options,
 					     struct ph_session **ret);

@@ -132,6 +132,11 @@ struct ph_heap {
 	struct ph_u64map scan_rejected; /* not types, as the pool scan found */
 	uint32_t gc_generations;	/* where the GC lists were found */
 	const char *arena_source;
+	char arena_source_copy[96]; /* arena_source, as an index cache read */
+	/* the index cache (heapcache.c): read from it, written, or ignored
+	 * (and why) */
+	bool cache_loaded, cache_written;
+	char cache_ignored[160];
 	/* pymalloc's debug hooks (PYTHONMALLOC=debug, the default of Py_DEBUG
 	 * builds) wrap every allocation: a block starts with its size and an
 	 * API id (block_head bytes), and ends with guard bytes (block_extra

@@ -100,6 +100,15 @@ void ph_run_parallel(void *(*fn)(void *), void *ctx, size_t size, size_t n,
 void *ph_big_alloc(size_t bytes);
 void ph_big_free(void *p, size_t bytes);
 
+/* py-heap's cache directory ($PYHEAP_CACHE_DIR, else
+ * $XDG_CACHE_HOME/py-heap, else ~/.cache/py-heap): the path of the file
+ * name in it (malloc'd; NULL if there is no such directory to name). */
+char *ph_cache_file(const char *name);
+/* Is the directory of path this user's, and writable by no one else? */
+bool ph_cache_dir_ok(const char *path);
+/* Makes the directories of path (0700), then ph_cache_dir_ok. */
+bool ph_cache_mkdir(const char *path);
+
 /* Grows *arr (of elem bytes each) so that it holds at least need elements. */
 struct ph_error *ph_grow(void **arr, size_t *cap, size_t need, size_t elem);
 

@@ -59,6 +59,7 @@ struct ph_options {
 	char **debug_dirs;
 	size_t ndebug_dirs, debug_dirs_cap;
 	bool no_debuginfod;
+	bool no_cache;
 };
 
 struct ph_error *ph_options_create(struct ph_options **ret)
@@ -135,6 +136,11 @@ void ph_options_set_no_debuginfod(struct ph_options *o, bool no_debuginfod)
 	o->no_debuginfod = no_debuginfod;
 }
 
+void ph_options_set_no_cache(struct ph_options *o, bool no_cache)
+{
+	o->no_cache = no_cache;
+}
+
 struct ph_error *ph_session_create(const struct ph_options *o,
 				   struct ph_session **ret)
 {
@@ -169,6 +175,7 @@ struct ph_error *ph_session_create(const struct ph_options *o,
 	}
 	if (!err) {
 		t->no_debuginfod = o->no_debuginfod;
+		t->no_cache = o->no_cache;
 		err = ph_runtime_create(t, &s->rt);
 		if (err && t->truncated_need)
 			err = ph_error_wrap(err,

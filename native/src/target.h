@@ -64,6 +64,7 @@ struct ph_target {
 	char **debug_dirs;
 	size_t ndebug_dirs;
 	bool no_debuginfod;
+	bool no_cache; /* no index cache (heapcache.c) */
 	char *sysroot; /* where the core's files are (its debug files too) */
 	/* a truncated core: the size its headers need, what is missing */
 	uint64_t truncated_need, truncated_bytes;
