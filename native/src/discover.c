@@ -437,7 +437,8 @@ struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 		*ret = h;
 		return NULL;
 	}
-	if (cache && h->n + h->ntypes + h->npools) {
+	bool stale = h->cache_stale;
+	if (cache && h->n + h->cap + h->ntypes + h->npools) {
 		/* partly filled from a file then refused: start again */
 		ph_heap_destroy(h);
 		if (!(h = heap_alloc(rt))) {
@@ -446,7 +447,7 @@ struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 		}
 	}
 	snprintf(h->cache_ignored, sizeof(h->cache_ignored), "%s", why);
-	if (getenv("PHX_DEBUG")) fprintf(stderr, "cache: %s\n", why);
+	h->cache_stale = stale;
 	if ((err = d->find_pages(h)))
 		goto fail;
 	ph_stage(d->find_pages_stage);

@@ -135,7 +135,7 @@ struct ph_heap {
 	char arena_source_copy[96]; /* arena_source, as an index cache read */
 	/* the index cache (heapcache.c): read from it, written, or ignored
 	 * (and why) */
-	bool cache_loaded, cache_written;
+	bool cache_loaded, cache_written, cache_stale;
 	char cache_ignored[160];
 	/* pymalloc's debug hooks (PYTHONMALLOC=debug, the default of Py_DEBUG
 	 * builds) wrap every allocation: a block starts with its size and an

@@ -156,9 +156,9 @@ char *ph_heapcache_path(const struct ph_runtime *rt)
 }
 
 /* The sections: where each is in h, and its size. */
-static void hc_sections(struct ph_heap *h, const struct hc_head *hd,
-			void **ptr, uint64_t *bytes, struct hc_pool *pools,
-			uint64_t *taddr, uint8_t *tflags)
+static void hc_sections(struct ph_heap *h, const struct hc_head *hd, void **ptr,
+			uint64_t *bytes, struct hc_pool *pools, uint64_t *taddr,
+			uint8_t *tflags)
 {
 	ptr[0] = taddr;
 	bytes[0] = hd->ntypes * 8;
@@ -256,8 +256,7 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 	uint8_t *tflags = NULL;
 	struct hc_pool *pools = NULL;
 	struct stat st;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
-	    st.st_uid != geteuid()) {
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
 		WHY("not a file of this user's");
 		goto out;
 	}
@@ -280,6 +279,7 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 	    hd.path_hash != key.path_hash ||
 	    hd.modules_hash != key.modules_hash) {
 		WHY("stale (the core or its files changed since)");
+		h->cache_stale = true;
 		goto out;
 	}
 	/* the counts, before anything is allocated by them */
@@ -290,8 +290,7 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 		WHY("damaged (its counts)");
 		goto out;
 	}
-	total += hd.ntypes * 9 + hd.npools * sizeof(struct hc_pool) +
-		 hd.n * 21;
+	total += hd.ntypes * 9 + hd.npools * sizeof(struct hc_pool) + hd.n * 21;
 	if ((uint64_t)st.st_size != total) {
 		WHY("damaged (%llu bytes, not %llu)",
 		    (unsigned long long)st.st_size, (unsigned long long)total);
@@ -352,8 +351,8 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 	const uint64_t psize = h->L->pool_size;
 	for (uint64_t i = hd.base; i < hd.base + hd.npool_objects; i++) {
 		uint64_t a = h->addr[i];
-		if (pi < h->npools && (a < h->pools[pi].addr ||
-				       a - h->pools[pi].addr >= psize)) {
+		if (pi < h->npools &&
+		    (a < h->pools[pi].addr || a - h->pools[pi].addr >= psize)) {
 			while (++pi < h->npools &&
 			       (a < h->pools[pi].addr ||
 				a - h->pools[pi].addr >= psize))
@@ -398,8 +397,7 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 	hd.arena_source[sizeof(hd.arena_source) - 1] = '\0';
 	memcpy(h->arena_source_copy, hd.arena_source,
 	       sizeof(h->arena_source_copy));
-	h->arena_source = h->arena_source_copy[0] ? h->arena_source_copy
-						  : NULL;
+	h->arena_source = h->arena_source_copy[0] ? h->arena_source_copy : NULL;
 	ok = true;
 out:
 	close(fd);
@@ -447,10 +445,9 @@ static void hc_prune(const char *path)
 			unlinkat(dirfd(d), old[HC_FILES].name, 0);
 			k = HC_FILES;
 		}
-		while (k > 0 &&
-		       (old[k - 1].t.tv_sec < st.st_mtim.tv_sec ||
-			(old[k - 1].t.tv_sec == st.st_mtim.tv_sec &&
-			 old[k - 1].t.tv_nsec < st.st_mtim.tv_nsec))) {
+		while (k > 0 && (old[k - 1].t.tv_sec < st.st_mtim.tv_sec ||
+				 (old[k - 1].t.tv_sec == st.st_mtim.tv_sec &&
+				  old[k - 1].t.tv_nsec < st.st_mtim.tv_nsec))) {
 			old[k] = old[k - 1];
 			k--;
 		}

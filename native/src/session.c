@@ -341,6 +341,15 @@ struct ph_error *ph_session_heap(struct ph_session *s)
 				s->target->pid, again, again > 1 ? "s" : "",
 				paused);
 	struct ph_heap *h = s->heap;
+	if (h->cache_ignored[0] && !h->cache_stale)
+		/* not the answer's: the heap was read again (a stale one
+		 * is what replacing a core leaves: rewritten, said by info) */
+		ph_session_note(s, PH_NOTE_INDEX_CACHE_IGNORED,
+				"index cache of %s ignored: %s; the heap was "
+				"read again%s",
+				s->target->core_path, h->cache_ignored,
+				h->cache_written ? " and the cache rewritten"
+						 : "");
 	char a[32], b[32], c[32], d[32];
 	struct ph_target *t = s->target;
 	if (t->truncated_need) {

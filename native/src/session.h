@@ -21,7 +21,8 @@
 	X(WILD_REFERENCES, "wild-references")                                  \
 	X(GC_LISTS_DAMAGED, "gc-lists-damaged")                                \
 	X(NO_DEBUG_INFO, "no-debug-info")                                      \
-	X(POOLS_INCONSISTENT, "pools-inconsistent")
+	X(POOLS_INCONSISTENT, "pools-inconsistent")                            \
+	X(INDEX_CACHE_IGNORED, "index-cache-ignored")
 
 enum ph_note_code {
 #define PH_NOTE_ENUM_(NAME, code) PH_NOTE_##NAME,
