@@ -198,6 +198,8 @@ integration: all $(SAN)/bin/py-heap
 			--cores-dir $(BUILD)/cores --gdb --python $$py; \
 		$(PYTHON) tests/integration/diff_checks.py --bin $(BIN) \
 			--cores-dir $(BUILD)/cores --gdb --python $$py; \
+		$(PYTHON) tests/integration/cache_checks.py --bin $(BIN) \
+			--cores-dir $(BUILD)/cores --python $$py; \
 	done
 	$(PYTHON) tests/integration/debuginfo_checks.py --bin $(BIN) \
 		--cores-dir $(BUILD)/cores
@@ -218,6 +220,8 @@ integration: all $(SAN)/bin/py-heap
 		tests/integration/retained_checks.py --bin $(SAN)/bin/py-heap \
 		--cores-dir $(BUILD)/cores --oracle heap_graph
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) tests/integration/diff_checks.py \
+		--bin $(SAN)/bin/py-heap --cores-dir $(BUILD)/cores
+	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) tests/integration/cache_checks.py \
 		--bin $(SAN)/bin/py-heap --cores-dir $(BUILD)/cores
 	$(PYTHON) tests/integration/damage_checks.py --bin $(SAN)/bin/py-heap \
 		--plain-bin $(BIN) --cores-dir $(BUILD)/cores \
