@@ -438,7 +438,7 @@ struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 		return NULL;
 	}
 	bool stale = h->cache_stale;
-	if (cache && h->n + h->cap + h->ntypes + h->npools) {
+	if (cache && (h->n + h->cap + h->ntypes + h->npools || h->table_map)) {
 		/* partly filled from a file then refused: start again */
 		ph_heap_destroy(h);
 		if (!(h = heap_alloc(rt))) {

@@ -97,6 +97,10 @@ struct ph_heap {
 	uint64_t *size;
 	uint8_t *flags;
 	size_t n, cap;
+	/* the four arrays above are in a mapped index cache file (heapcache.c),
+	 * not allocated */
+	void *table_map;
+	size_t table_map_len;
 	/* address -> object number: objects in pymalloc pools are numbered
 	 * first, by address, and found by their pool's bitmap; the others
 	 * (large, static) through a hash map */

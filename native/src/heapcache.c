@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,7 +35,7 @@
 #include "target.h"
 
 #define HC_MAGIC 0x31585048u /* "HPX1" */
-#define HC_FORMAT 1
+#define HC_FORMAT 2
 #define HC_FILES 8
 #define HC_NSTATS 15
 #define HC_NSEC 7
@@ -155,26 +156,21 @@ char *ph_heapcache_path(const struct ph_runtime *rt)
 	return path;
 }
 
-/* The sections: where each is in h, and its size. */
-static void hc_sections(struct ph_heap *h, const struct hc_head *hd, void **ptr,
-			uint64_t *bytes, struct hc_pool *pools, uint64_t *taddr,
-			uint8_t *tflags)
+/* The sections, in the file's order: each at a multiple of 8 bytes (the
+ * header's size is one), so that a reader may use them where they are. */
+static void hc_sizes(const struct hc_head *hd, uint64_t *bytes)
 {
-	ptr[0] = taddr;
-	bytes[0] = hd->ntypes * 8;
-	ptr[1] = tflags;
-	bytes[1] = hd->ntypes;
-	ptr[2] = pools;
-	bytes[2] = hd->npools * sizeof(struct hc_pool);
-	ptr[3] = h->addr;
-	bytes[3] = hd->n * 8;
-	ptr[4] = h->size;
-	bytes[4] = hd->n * 8;
-	ptr[5] = h->tidx;
-	bytes[5] = hd->n * 4;
-	ptr[6] = h->flags;
-	bytes[6] = hd->n;
+	bytes[0] = hd->ntypes * 8;			/* type addresses */
+	bytes[1] = hd->npools * sizeof(struct hc_pool); /* pools */
+	bytes[2] = hd->n * 8;				/* addr[] */
+	bytes[3] = hd->n * 8;				/* size[] */
+	bytes[4] = hd->n * 4;				/* tidx[] */
+	bytes[5] = hd->n;				/* flags[] */
+	bytes[6] = hd->ntypes;				/* type flags */
 }
+
+_Static_assert(sizeof(struct hc_head) % 8 == 0, "sections aligned");
+_Static_assert(sizeof(struct hc_pool) % 8 == 0, "sections aligned");
 
 static void hc_stats(struct ph_heap *h, uint64_t *s, bool load)
 {
@@ -252,17 +248,21 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 	if (fd < 0)
 		return false; /* none yet: no note */
 	bool ok = false;
-	uint64_t *taddr = NULL;
-	uint8_t *tflags = NULL;
-	struct hc_pool *pools = NULL;
+	const uint64_t *taddr;
+	const uint8_t *tflags;
+	const struct hc_pool *pools;
 	struct stat st;
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
 		WHY("not a file of this user's");
 		goto out;
 	}
+	if (read_all(fd, &hd, sizeof(hd), 0) && hd.magic == HC_MAGIC &&
+	    hd.format != HC_FORMAT) {
+		WHY("written by another py-heap (format %u)", hd.format);
+		goto out;
+	}
 	if (!read_all(fd, &hd, sizeof(hd), 0) || hd.magic != HC_MAGIC ||
-	    hd.format != HC_FORMAT || hd.head_size != sizeof(hd) ||
-	    hd.nsec != HC_NSEC ||
+	    hd.head_size != sizeof(hd) || hd.nsec != HC_NSEC ||
 	    hd.head_sum != hc_sum(&hd, offsetof(struct hc_head, head_sum))) {
 		WHY("damaged (its header)");
 		goto out;
@@ -291,31 +291,44 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 		goto out;
 	}
 	total += hd.ntypes * 9 + hd.npools * sizeof(struct hc_pool) + hd.n * 21;
+	total = (total + 7) & ~7ULL;
 	if ((uint64_t)st.st_size != total) {
 		WHY("damaged (%llu bytes, not %llu)",
 		    (unsigned long long)st.st_size, (unsigned long long)total);
 		goto out;
 	}
-	taddr = malloc(hd.ntypes * 8 + 1);
-	tflags = malloc(hd.ntypes + 1);
-	pools = ph_big_alloc(hd.npools * sizeof(*pools) + 1);
-	if (!taddr || !tflags || !pools || ph_objtable_reserve(h, hd.n)) {
-		WHY("out of memory");
+	/* The file mapped, private: its arrays become the table's, read
+	 * where they are (the page cache's pages, no copy; a write, which
+	 * nothing does, would copy the page). */
+	uint8_t *map = mmap(NULL, (size_t)total, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED) {
+		WHY("mmap: %s", strerror(errno));
 		goto out;
 	}
+	h->table_map = map;
+	h->table_map_len = (size_t)total;
 	void *ptr[HC_NSEC];
 	uint64_t bytes[HC_NSEC];
-	hc_sections(h, &hd, ptr, bytes, pools, taddr, tflags);
+	hc_sizes(&hd, bytes);
 	uint64_t off = sizeof(hd);
 	for (int i = 0; i < HC_NSEC; i++) {
+		ptr[i] = map + off;
 		if (bytes[i] != hd.sec_bytes[i] ||
-		    !read_all(fd, ptr[i], bytes[i], off) ||
 		    hc_sum(ptr[i], bytes[i]) != hd.sec_sum[i]) {
 			WHY("damaged (section %d)", i);
 			goto out;
 		}
 		off += bytes[i];
 	}
+	taddr = ptr[0];
+	pools = ptr[1];
+	tflags = ptr[6];
+	h->addr = ptr[2];
+	h->size = ptr[3];
+	h->tidx = ptr[4];
+	h->flags = ptr[5];
+	h->cap = (size_t)hd.n;
 	/* the types, from the core again, in the same order */
 	for (uint64_t i = 0; i < hd.ntypes; i++) {
 		if (ph_type_register(h, taddr[i]) != (int64_t)i) {
@@ -401,9 +414,6 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 	ok = true;
 out:
 	close(fd);
-	free(taddr);
-	free(tflags);
-	ph_big_free(pools, hd.npools * sizeof(*pools) + 1);
 	return ok;
 }
 
@@ -506,7 +516,14 @@ bool ph_heapcache_store(struct ph_heap *h, const char *path)
 	}
 	void *ptr[HC_NSEC];
 	uint64_t bytes[HC_NSEC];
-	hc_sections(h, &hd, ptr, bytes, pools, taddr, tflags);
+	hc_sizes(&hd, bytes);
+	ptr[0] = taddr;
+	ptr[1] = pools;
+	ptr[2] = h->addr;
+	ptr[3] = h->size;
+	ptr[4] = h->tidx;
+	ptr[5] = h->flags;
+	ptr[6] = tflags;
 	for (int i = 0; i < HC_NSEC; i++) {
 		hd.sec_bytes[i] = bytes[i];
 		hd.sec_sum[i] = hc_sum(ptr[i], bytes[i]);
@@ -519,6 +536,14 @@ bool ph_heapcache_store(struct ph_heap *h, const char *path)
 	ok = write_all(fd, &hd, sizeof(hd));
 	for (int i = 0; ok && i < HC_NSEC; i++)
 		ok = write_all(fd, ptr[i], bytes[i]);
+	static const uint8_t pad[8];
+	if (ok) /* the file a multiple of 8 bytes: it is mapped */
+		ok = write_all(
+			fd, pad,
+			(8 - (sizeof(hd) + bytes[0] + bytes[1] + bytes[2] +
+			      bytes[3] + bytes[4] + bytes[5] + bytes[6]) %
+				     8) %
+				8);
 	if (close(fd))
 		ok = false;
 	if (ok)

@@ -2,6 +2,7 @@
  * flags), found by address through the pools' bitmaps or a hash map. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "internal.h"
 #include "objtable.h"
@@ -69,8 +70,13 @@ static struct ph_error *obj_table_resize(struct ph_heap *h, size_t cap)
 	for (int k = 0; k < 4; k++) {
 		if (*arr[k])
 			memcpy(grown[k], *arr[k], keep * elem[k]);
-		ph_big_free(*arr[k], h->cap * elem[k]);
+		if (!h->table_map)
+			ph_big_free(*arr[k], h->cap * elem[k]);
 		*arr[k] = grown[k];
+	}
+	if (h->table_map) {
+		munmap(h->table_map, h->table_map_len);
+		h->table_map = NULL;
 	}
 	h->cap = cap;
 	return NULL;
@@ -163,10 +169,14 @@ void ph_objtable_freeze(struct ph_heap *h, uint32_t base)
 
 void ph_objtable_free(struct ph_heap *h)
 {
-	ph_big_free(h->addr, h->cap * sizeof(*h->addr));
-	ph_big_free(h->tidx, h->cap * sizeof(*h->tidx));
-	ph_big_free(h->size, h->cap * sizeof(*h->size));
-	ph_big_free(h->flags, h->cap * sizeof(*h->flags));
+	if (h->table_map) {
+		munmap(h->table_map, h->table_map_len);
+	} else {
+		ph_big_free(h->addr, h->cap * sizeof(*h->addr));
+		ph_big_free(h->tidx, h->cap * sizeof(*h->tidx));
+		ph_big_free(h->size, h->cap * sizeof(*h->size));
+		ph_big_free(h->flags, h->cap * sizeof(*h->flags));
+	}
 	free(h->pools);
 	ph_u64map_free(&h->big_index);
 	for (size_t i = 0; i < h->nregions; i++)
