@@ -113,14 +113,16 @@ static void *pools_worker(void *arg)
 static struct ph_error *pools_check(struct ph_heap *h,
 				    const struct pool_cand *cand, size_t n)
 {
-	enum { T = 2 };
+	/* in chunks, taken by the threads in turn: none waits for a thread
+	 * slowed by a busy processor (halves did: docs/performance.md) */
+	enum { T = 16 };
 	struct pools_ctx c[T];
 	for (int k = 0; k < T; k++)
 		c[k] = (struct pools_ctx){.h = h,
 					  .cand = cand,
 					  .lo = n * (size_t)k / T,
 					  .hi = n * (size_t)(k + 1) / T};
-	ph_run_parallel(pools_worker, c, sizeof(c[0]), T, n > 64);
+	ph_run_chunks(pools_worker, c, sizeof(c[0]), T, n > 64);
 	struct ph_error *err = NULL;
 	for (int k = 0; k < T; k++) {
 		if (!err)
@@ -491,7 +493,7 @@ static void *scan_worker(void *arg)
 
 static void scan_run(struct scan_ctx *c, size_t nc, bool threads)
 {
-	ph_run_parallel(scan_worker, c, sizeof(*c), nc, threads);
+	ph_run_chunks(scan_worker, c, sizeof(*c), nc, threads);
 }
 
 /*
@@ -567,8 +569,11 @@ static struct ph_error *scan_block_alone(struct ph_heap *h,
 
 static struct ph_error *scan_pools(struct ph_heap *h)
 {
-	enum { T = 2 };
-	struct scan_ctx c[T];
+	/* in chunks, as pools_check's */
+	enum { T = 16 };
+	struct scan_ctx *c = calloc(T, sizeof(*c));
+	if (!c)
+		return ph_error_nomem();
 	struct ph_error *err = NULL;
 	bool threads = h->npools > 16;
 	size_t start = h->n;
@@ -581,8 +586,10 @@ static struct ph_error *scan_pools(struct ph_heap *h)
 			c[k].cap += h->pools[i].nblocks;
 		start += c[k].cap;
 	}
-	if ((err = ph_objtable_reserve(h, start - h->n)))
+	if ((err = ph_objtable_reserve(h, start - h->n))) {
+		free(c);
 		return err;
+	}
 	for (int k = 0; k < T; k++) {
 		c[k].addr = h->addr + c[k].start;
 		c[k].tidx = h->tidx + c[k].start;
@@ -648,6 +655,7 @@ out:
 		if (c[k].err && c[k].err != err)
 			ph_error_destroy(c[k].err);
 	}
+	free(c);
 	return err;
 }
 

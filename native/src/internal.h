@@ -94,6 +94,12 @@ void ph_stage(const char *what);
  * done. The workers share the core's memory, which they only read. */
 void ph_run_parallel(void *(*fn)(void *), void *ctx, size_t size, size_t n,
 		     bool threads);
+/* Runs fn on each of the n contexts (size bytes each, from ctx), on as
+ * many threads as there are processors (at most 8; one if !threads), each
+ * taking the next context when done with one: a thread slowed down by
+ * another process on its processor takes fewer. */
+void ph_run_chunks(void *(*fn)(void *), void *ctx, size_t size, size_t n,
+		   bool threads);
 
 /* An array of bytes bytes for a large table (huge pages where the kernel
  * gives them), freed with ph_big_free and the same size. Not zeroed. */
