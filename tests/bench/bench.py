@@ -253,12 +253,18 @@ def parse_wall(s):
     return secs
 
 
+# ["--no-cache"] when py-heap has an index cache: every run goes without
+# it but the "cached" condition's
+NO_CACHE = []
+
+
 def py_heap(binary, core, args, timeout, out_path, json_out=True,
-            env_extra=None):
+            env_extra=None, cache=False):
     """Run py-heap [--json] ARGS; return timings, peak RSS, stages."""
     env = dict(os.environ, PYHEAP_TIMING="1", LC_ALL="C")
     env.update(env_extra or {})
     cmd = ([TIME, "-v", binary, "--core", core] +
+           ([] if cache else NO_CACHE) +
            (["--json"] if json_out else []) + args)
     with open(out_path, "wb") as out:
         t0 = time.perf_counter()
@@ -453,7 +459,6 @@ def conditions_run(args, size, meta, d):
     out_path = os.path.join(d, "out-cond.json")
     cache_dir = os.path.join(d, "index-cache")
     env_extra = {"XDG_CACHE_HOME": cache_dir}
-    no_cache = ["--no-cache"] if args.has_cache else []
     res = {"repeat": args.repeat, "conditions": {}}
     inproc = InProc(size)
     busy = None
@@ -468,8 +473,16 @@ def conditions_run(args, size, meta, d):
                 busy = Busy()
             if cond == "cached":
                 shutil.rmtree(cache_dir, ignore_errors=True)
-                py_heap(args.bin, core, ["types"], timeout, out_path,
-                        env_extra=env_extra)   # writes the cache
+                w = py_heap(args.bin, core, ["types"], timeout, out_path,
+                            env_extra=env_extra, cache=True)  # writes it
+                files = [os.path.join(cache_dir, "py-heap", f)
+                         for f in os.listdir(os.path.join(cache_dir,
+                                                          "py-heap"))
+                         if f.startswith("index-")]
+                res["cache_write"] = {
+                    "wall": w["wall"], "cpu": w["user"] + w["sys"],
+                    "stage": dict(w["stages"]).get("index cache written"),
+                    "bytes": os.path.getsize(files[0]) if files else None}
             runs = []
             for _ in range(args.repeat):
                 if cond == "cold":
@@ -477,11 +490,8 @@ def conditions_run(args, size, meta, d):
                 la = load()
                 share = cached_share(core)
                 ip = inproc.ask("typestats")
-                r = py_heap(args.bin, core,
-                            ["types"] + ([] if cond == "cached"
-                                         else no_cache),
-                            timeout, out_path,
-                            env_extra=env_extra if cond == "cached" else None)
+                r = py_heap(args.bin, core, ["types"], timeout, out_path,
+                            env_extra=env_extra, cache=cond == "cached")
                 runs.append({"wall": r["wall"], "cpu": r["user"] + r["sys"],
                              "major_faults": r["major_faults"],
                              "minor_faults": r["minor_faults"],
@@ -491,6 +501,22 @@ def conditions_run(args, size, meta, d):
                 busy.close()
                 busy = None
             res["conditions"][cond] = runs
+            if cond == "cached":
+                # other commands on the cached index (referrers builds
+                # the graph: only the objects are cached)
+                extra = {}
+                for name, cargs in (("summary", ["summary"]),
+                                    ("referrers", ["referrers",
+                                                   meta["inproc"][
+                                                       "target_address"]])):
+                    rs = [py_heap(args.bin, core, cargs, timeout, out_path,
+                                  env_extra=env_extra, cache=True)
+                          for _ in range(args.repeat)]
+                    extra[name] = {
+                        "wall": median([r["wall"] for r in rs]),
+                        "cpu": median([r["user"] + r["sys"] for r in rs]),
+                        "load": load()}
+                res["cached_extra"] = extra
             if "objects" not in res:
                 with open(out_path) as f:
                     res["objects"] = json.load(f).get("objects")
@@ -501,12 +527,12 @@ def conditions_run(args, size, meta, d):
         la = load()
         snap = os.path.join(d, "core.snap")
         ip_snap = inproc.ask("snapshot")
-        r_snap = py_heap(args.bin, core, ["snapshot", "--output", snap]
-                         + no_cache, timeout, out_path)
+        r_snap = py_heap(args.bin, core, ["snapshot", "--output", snap],
+                         timeout, out_path)
         inproc.ask("grow")
         ip_diff = inproc.ask("diff")
-        r_diff = py_heap(args.bin, meta["core2"], ["diff", snap] + no_cache,
-                         timeout, out_path)
+        r_diff = py_heap(args.bin, meta["core2"], ["diff", snap], timeout,
+                         out_path)
         res["snapshot"] = {"wall": r_snap["wall"], "inproc": ip_snap,
                            "load": la, "bytes": os.path.getsize(snap)}
         res["diff"] = {"wall": r_diff["wall"], "inproc": ip_diff,
@@ -548,6 +574,26 @@ def conditions_lines(c, objs):
             min(r["load"] for r in runs), max(r["load"] for r in runs),
             "/".join("%.0f%%" % (100 * r["core_cached"]) if
                      r["core_cached"] is not None else "-" for r in runs)))
+    cw, cx = c.get("cache_write"), c.get("cached_extra")
+    cr = c["conditions"].get("cached")
+    if cw and objs:
+        stage = median([dict(r["stages"]).get("index cache read")
+                        for r in cr or []])
+        L.append("")
+        L.append("- index cache: %s, %.1f bytes per object; writing it "
+                 "added %s s to the first run (its stage; that run "
+                 "%s s, user+sys %s s); reading it (its stage, median) "
+                 "%s s." % (fmt_bytes(cw["bytes"] or 0),
+                            (cw["bytes"] or 0) / objs, fmt_s(cw["stage"]),
+                            fmt_s(cw["wall"]), fmt_s(cw["cpu"]),
+                            fmt_s(stage)))
+    if cx:
+        ip = median([r["inproc"] for r in cr or []])
+        for name, v in cx.items():
+            L.append("- `%s` on the cached index: %s s (user+sys %s s), "
+                     "%s the in-process count; load %.1f." % (
+                         name, fmt_s(v["wall"]), fmt_s(v["cpu"]),
+                         fmt_ratio(ratio(v["wall"], ip)), v["load"]))
     sn, df = c.get("snapshot"), c.get("diff")
     if sn and objs:
         L.append("")
@@ -610,8 +656,8 @@ def bench_size(args, size):
                                        else "", " ".join(cargs)))
         out_path = os.path.join(d, "out-%s.%s" % (name, "json" if json_out
                                                   else "txt"))
-        r = median_run(args.bin, core, cargs + args.no_cache, timeout,
-                       out_path, args.repeat, json_out)
+        r = median_run(args.bin, core, cargs, timeout, out_path,
+                       args.repeat, json_out)
         r["result"] = summarize_result(name, out_path) if json_out else {}
         results[name] = r
         log("  %.2f s, %.0f MiB" % (r["wall"], r["rss_mib"]))
@@ -627,8 +673,8 @@ def bench_size(args, size):
         log("size %s: py-heap --core %s %s" % (
             fmt_n(size), os.path.basename(on), " ".join(cargs)))
         out_path = os.path.join(d, "out-%s.json" % name)
-        r = median_run(args.bin, on, cargs + args.no_cache, timeout, out_path,
-                       args.repeat, json_out)
+        r = median_run(args.bin, on, cargs, timeout, out_path, args.repeat,
+                       json_out)
         with open(out_path) as f:
             o = json.load(f)
         if name == "snapshot":
@@ -664,8 +710,8 @@ def session_run(binary, core, addr, d, timeout):
                 "leaks\nretained %s\n" % (addr, addr, addr, addr, addr))
     env = dict(os.environ, PYHEAP_TIMING="1")
     t0 = time.time()
-    r = subprocess.run([binary, "--core", core, "--batch", cmds] +
-                       session_run.no_cache,
+    r = subprocess.run([binary, "--core", core] + NO_CACHE +
+                       ["--batch", cmds],
                        capture_output=True, text=True, env=env,
                        timeout=timeout)
     wall = time.time() - t0
@@ -1036,8 +1082,7 @@ def main():
     helptext = subprocess.run([args.bin, "--help"], capture_output=True,
                               text=True).stdout
     args.has_cache = "--no-cache" in helptext
-    args.no_cache = ["--no-cache"] if args.has_cache else []
-    session_run.no_cache = args.no_cache
+    NO_CACHE[:] = ["--no-cache"] if args.has_cache else []
 
     json_path = os.path.join(args.work_dir, "bench-results.json")
     md_path = os.path.join(args.work_dir, "bench-results.md")
