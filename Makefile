@@ -3,7 +3,8 @@
 #                   the bash completion (and what make install copies)
 #   make demo       install what is missing, build, show py-heap on a demo core
 #   make check      install what is missing, build, run every test
-#   make bench      time py-heap against the in-process tools
+#   make bench      time py-heap against the in-process tools (2M and 10M
+#                   objects: warm, busy, cold, cached; every command)
 #   make install    install under PREFIX (default /usr/local); DESTDIR too
 #   make uninstall  remove what make install put there (same variables)
 #   make deb        the Debian packages, into build/deb (dpkg-buildpackage)
@@ -275,7 +276,7 @@ packaging: all deb
 
 bench: deps all
 	$(PYTHON) tests/bench/bench.py --bin $(BIN) --work-dir $(BUILD)/bench \
-		--sizes 1000000,2000000,3000000,10000000 --repeat 3 --callgrind
+		--sizes 2000000,10000000 --repeat 3 --callgrind
 
 # ---- installing -------------------------------------------------------------
 # Every file make install puts in place. The directories it had to create

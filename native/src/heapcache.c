@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "heapcache.h"
@@ -529,6 +530,19 @@ bool ph_heapcache_store(struct ph_heap *h, const char *path)
 		hd.sec_sum[i] = hc_sum(ptr[i], bytes[i]);
 	}
 	hd.head_sum = hc_sum(&hd, offsetof(struct hc_head, head_sum));
+	/* bounded: never more than a quarter of the disk's free space */
+	uint64_t total = sizeof(hd);
+	for (int i = 0; i < HC_NSEC; i++)
+		total += bytes[i];
+	struct statvfs vfs;
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	if (statvfs(dir, &vfs) ||
+	    total > (uint64_t)vfs.f_bavail * vfs.f_frsize / 4)
+		goto out;
 	/* a new file of ours (O_EXCL: never through a planted link), then
 	 * renamed over the name: a reader sees the old file or the new */
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
