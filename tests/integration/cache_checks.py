@@ -15,8 +15,9 @@ replaced), with XDG_CACHE_HOME in a directory of the test's own:
     the cache is not used, said in info ("stale"), rewritten;
   * damage: a flipped byte in its table, a flipped byte in its header, the
     file cut short, a file of zeros: ignored with a note
-    (index-cache-ignored), the answer the same, exit 0; a directory others
-    may write is not used;
+    (index-cache-ignored), the answer the same, exit 0; a planted link is
+    not read and not written through; a directory others may write is not
+    used;
   * bounds: runs on ten copies of the core leave at most 8 cache files.
 
     python3 tests/integration/cache_checks.py --bin build/bin/py-heap \\
@@ -226,6 +227,16 @@ def checks(core, xdg, truth, tmp):
         rc, inf, err = info(core)
         check("cache %s: then rewritten and read" % what,
               inf.get("index_cache") == "read", inf.get("index_cache"))
+    victim = os.path.join(tmp, "victim")
+    with open(victim, "w") as f:
+        f.write("secret")
+    os.unlink(cf)
+    os.symlink(victim, cf)
+    rc, inf, err = info(core)
+    check("a planted link: not read, replaced, never written through",
+          rc == 0 and inf.get("index_cache") == "written" and
+          open(victim).read() == "secret" and not os.path.islink(cf),
+          (inf.get("index_cache"), os.path.islink(cf)))
     os.chmod(os.path.dirname(cf), 0o777)
     rc, inf, err = info(core)
     check("a directory others may write: not used",
