@@ -88,6 +88,18 @@ static uint64_t hc_sum(const void *data, size_t n)
 	return r ^ (r >> 29);
 }
 
+struct hc_sum_job {
+	const void *data;
+	uint64_t bytes, sum;
+};
+
+static void *hc_sum_worker(void *arg)
+{
+	struct hc_sum_job *j = arg;
+	j->sum = hc_sum(j->data, j->bytes);
+	return NULL;
+}
+
 static uint64_t fnv_str(const char *s, uint64_t h)
 {
 	for (; s && *s; s++)
@@ -313,14 +325,22 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 	uint64_t bytes[HC_NSEC];
 	hc_sizes(&hd, bytes);
 	uint64_t off = sizeof(hd);
+	struct hc_sum_job job[HC_NSEC];
 	for (int i = 0; i < HC_NSEC; i++) {
 		ptr[i] = map + off;
+		job[i] = (struct hc_sum_job){ptr[i], bytes[i], 0};
+		off += bytes[i];
+	}
+	/* the sections' sums on every processor, largest first */
+	ph_run_chunks(hc_sum_worker, job + 2, sizeof(job[0]), 4, hd.n > 100000);
+	ph_run_chunks(hc_sum_worker, job, sizeof(job[0]), 2, false);
+	hc_sum_worker(job + 6);
+	for (int i = 0; i < HC_NSEC; i++) {
 		if (bytes[i] != hd.sec_bytes[i] ||
-		    hc_sum(ptr[i], bytes[i]) != hd.sec_sum[i]) {
+		    job[i].sum != hd.sec_sum[i]) {
 			WHY("damaged (section %d)", i);
 			goto out;
 		}
-		off += bytes[i];
 	}
 	taddr = ptr[0];
 	pools = ptr[1];
@@ -340,6 +360,11 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 	}
 	if (h->ntypes != hd.ntypes) {
 		WHY("its types differ from the core's");
+		goto out;
+	}
+	if (ph_grow((void **)&h->pools, &h->pools_cap, hd.npools,
+		    sizeof(*h->pools))) {
+		WHY("out of memory");
 		goto out;
 	}
 	for (uint64_t i = 0; i < hd.npools; i++) {
@@ -377,7 +402,8 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 			WHY("damaged (object %llu)", (unsigned long long)i);
 			goto out;
 		}
-		ph_objtable_mark(h, a);
+		uint64_t g = (a - h->pools[pi].addr) / 16;
+		h->pools[pi].obj_bits[g / 64] |= 1ULL << (g % 64);
 		prev = a;
 	}
 	h->n = (size_t)hd.n;
@@ -386,13 +412,18 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 		WHY("damaged (its pools)");
 		goto out;
 	}
+	uint32_t bad = 0;
+	for (uint64_t i = 0; i < hd.n; i++) /* (vectorised) */
+		bad |= h->tidx[i] >= hd.ntypes;
+	if (bad) {
+		WHY("damaged (a type number)");
+		goto out;
+	}
 	for (uint64_t i = 0; i < hd.n; i++) {
-		if (h->tidx[i] >= hd.ntypes) {
-			WHY("damaged (object %llu)", (unsigned long long)i);
-			goto out;
-		}
-		if (i >= hd.base && i < hd.base + hd.npool_objects)
-			continue;
+		if (i == hd.base)
+			i += hd.npool_objects; /* in the pools: done */
+		if (i >= hd.n)
+			break;
 		/* (one in a pool found after the scan: not in its bitmap) */
 		bool existed;
 		if (ph_objtable_known(h, h->addr[i]) ||

@@ -752,8 +752,8 @@ def callgrind(args, size):
     log("size %s: callgrind py-heap types" % fmt_n(size))
     t0 = time.monotonic()
     rc, _, err = run(["valgrind", "--tool=callgrind",
-                      "--callgrind-out-file=" + out, args.bin, "--core", core,
-                      "types"], timeout=args.callgrind_timeout,
+                      "--callgrind-out-file=" + out, args.bin, "--core", core]
+                     + NO_CACHE + ["types"], timeout=args.callgrind_timeout,
                      stdout=subprocess.DEVNULL)
     wall = time.monotonic() - t0
     if rc != 0:
