@@ -342,6 +342,12 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 			goto out;
 		}
 	}
+	for (; off < total; off++) { /* the padding: zeros */
+		if (map[off]) {
+			WHY("damaged (its end)");
+			goto out;
+		}
+	}
 	taddr = ptr[0];
 	pools = ptr[1];
 	tflags = ptr[6];

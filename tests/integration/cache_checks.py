@@ -210,7 +210,8 @@ def checks(core, xdg, truth, tmp):
     # damage
     size = os.path.getsize(cf)
     for what, damage in (
-            ("a byte of its table flipped", lambda: flip(cf, size - 7)),
+            ("a byte of its table flipped", lambda: flip(cf, size // 2)),
+            ("a byte of its end flipped", lambda: flip(cf, size - 3)),
             ("a byte of its header flipped", lambda: flip(cf, 40)),
             ("cut short", lambda: os.truncate(cf, size // 2)),
             ("zeros", lambda: open(cf, "wb").write(bytes(size)))):
