@@ -537,6 +537,20 @@ def conditions_run(args, size, meta, d):
                            "load": la, "bytes": os.path.getsize(snap)}
         res["diff"] = {"wall": r_diff["wall"], "inproc": ip_diff,
                        "load": load()}
+        # dominators against networkx's on the same heap's graph, built
+        # in-process (minutes and gigabytes past a few million objects)
+        if size <= args.networkx_max and subprocess.run(
+                [PYTHON, "-c", "import networkx"],
+                capture_output=True).returncode == 0:
+            log("size %s: dominators against networkx's in-process"
+                % fmt_n(size))
+            la = load()
+            ip_dom = inproc.ask("nx_dominators")
+            r_dom = py_heap(args.bin, core, ["dominators"], timeout,
+                            out_path)
+            res["dominators"] = {"wall": r_dom["wall"],
+                                 "cpu": r_dom["user"] + r_dom["sys"],
+                                 "inproc": ip_dom, "load": la}
     finally:
         if busy:
             busy.close()
@@ -603,6 +617,17 @@ def conditions_lines(c, objs):
                      fmt_s(sn["wall"]), sn["bytes"] / objs,
                      fmt_bytes(sn["bytes"]), fmt_s(sn["inproc"]),
                      fmt_ratio(ratio(sn["wall"], sn["inproc"])), sn["load"]))
+    dm = c.get("dominators")
+    if dm:
+        L.append("- `dominators` (a CLI run: heap, graph, tree): %s s "
+                 "(user+sys %s s) against %s s for networkx's "
+                 "immediate_dominators on the graph of the same heap "
+                 "built in-process (gc.get_referents from sys.modules and "
+                 "builtins, the graph's building included): %s; load "
+                 "%.1f." % (fmt_s(dm["wall"]), fmt_s(dm["cpu"]),
+                            fmt_s(dm["inproc"]),
+                            fmt_ratio(ratio(dm["wall"], dm["inproc"])),
+                            dm["load"]))
     if df:
         L.append("- `diff SNAPSHOT` on the grown core: %s s against %s s "
                  "for the in-process diff of two such snapshots (its second "
@@ -1063,6 +1088,9 @@ def main():
     ap.add_argument("--callgrind", action="store_true",
                     help="callgrind py-heap types on the smallest core")
     ap.add_argument("--callgrind-timeout", type=int, default=3600)
+    ap.add_argument("--networkx-max", type=int, default=2000000,
+                    help="compare dominators with networkx's up to this "
+                    "many objects (0: never)")
     ap.add_argument("--conditions-only", action="store_true",
                     help="only types (busy, cold, warm, cached), snapshot "
                     "and diff against the in-process tools")

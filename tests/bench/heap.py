@@ -37,7 +37,7 @@ writes OUTDIR/ready2 and waits for OUTDIR/core2-taken.
 
 heap.py N --serve builds the same heap and times the in-process tools when
 asked (typestats, a gc-based snapshot of ids and types, the growth, the
-diff of two such snapshots), one request a line on stdin: the bench runs
+diff of two such snapshots, networkx's dominators of the heap's graph), one request a line on stdin: the bench runs
 them between py-heap's runs, under the same load. Nothing but the
 standard library.
 """
@@ -240,6 +240,33 @@ def id_diff(old, new):
     return grew, freed
 
 
+def nx_dominators():
+    """The in-process equivalent of py-heap's dominator tree: the graph of
+    what is reachable from sys.modules and builtins (gc.get_referents),
+    built into a networkx DiGraph, and networkx.immediate_dominators from
+    a root above them. Returns the number of objects reached."""
+    import networkx as nx
+    roots = [sys.modules, vars(__builtins__) if hasattr(__builtins__,
+                                                        "__dict__")
+             else __builtins__]
+    g = nx.DiGraph()
+    stack = list(roots)
+    seen = set(map(id, roots))
+    for r in roots:
+        g.add_edge(0, id(r))
+    while stack:
+        o = stack.pop()
+        io = id(o)
+        for r in gc.get_referents(o):
+            ir = id(r)
+            g.add_edge(io, ir)
+            if ir not in seen:
+                seen.add(ir)
+                stack.append(r)
+    nx.immediate_dominators(g, 0)
+    return len(seen)
+
+
 def serve(n):
     """heap.py N --serve: the same heap, and the in-process tools timed on
     request (one word a line on stdin, the seconds on stdout), so that the
@@ -258,6 +285,8 @@ def serve(n):
             grow(n)
         elif what == "diff":
             id_diff(snap, id_types())
+        elif what == "nx_dominators":
+            nx_dominators()
         elif what == "quit":
             return
         else:
