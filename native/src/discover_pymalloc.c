@@ -2,7 +2,7 @@
  * discover_pymalloc.c - pymalloc, CPython's small-object allocator: its
  * pools (found by pymalloc's arena table, or by their headers), whether
  * its debug hooks wrap every block, and the objects in the pools'
- * allocated blocks, in address order, on two threads.
+ * allocated blocks, in address order, on every processor.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,8 +67,8 @@ static bool pool_header(struct ph_heap *h, const uint8_t *p, uint64_t addr,
  */
 /*
  * Where a pool may be: its address and, from the arena table, the index of
- * its arena (UINT32_MAX: any). Their headers are read on two threads: the
- * first touch of every pool's page is most of the cost.
+ * its arena (UINT32_MAX: any). Their headers are read on every processor,
+ * in chunks: the first touch of every pool's page is most of the cost.
  */
 struct pool_cand {
 	uint64_t addr;
@@ -261,7 +261,7 @@ static void detect_debug_hooks(struct ph_heap *h)
 /*
  * The pool scan: every allocated block whose first words make an object
  * (at the block's start, or after a GC head and a managed dict's words).
- * Two threads take half of the pools each and only read; what needs the
+ * The threads take chunks of the pools in turn and only read; what needs the
  * type table to grow (a class not seen yet, a type object) is left for
  * later: the new types are registered between two passes, and what is
  * still left is done alone, in order, so that objects are numbered by
