@@ -3,7 +3,8 @@
 #                   the bash completion (and what make install copies)
 #   make demo       install what is missing, build, show py-heap on a demo core
 #   make check      install what is missing, build, run every test
-#   make bench      time py-heap against the in-process tools
+#   make bench      time py-heap against the in-process tools (2M and 10M
+#                   objects: warm, busy, cold, cached; every command)
 #   make install    install under PREFIX (default /usr/local); DESTDIR too
 #   make uninstall  remove what make install put there (same variables)
 #   make deb        the Debian packages, into build/deb (dpkg-buildpackage)
@@ -212,6 +213,8 @@ integration: all $(SAN)/bin/py-heap $(SAN)/lib/libpyheap.so
 			$$([ "$$py" = "$(PYTHON)" ] && echo --gdb); \
 		$(PYTHON) tests/integration/gdb_checks.py --bin $(BIN) \
 			--cores-dir $(BUILD)/cores --python $$py; \
+		$(PYTHON) tests/integration/cache_checks.py --bin $(BIN) \
+			--cores-dir $(BUILD)/cores --python $$py; \
 		$(PYTHON) tests/integration/pictures_checks.py --bin $(BIN) \
 			--cores-dir $(BUILD)/cores --python $$py; \
 	done
@@ -246,6 +249,8 @@ integration: all $(SAN)/bin/py-heap $(SAN)/lib/libpyheap.so
 	$(PYTHON) tests/integration/gdb_checks.py --bin $(BIN) \
 		--cores-dir $(BUILD)/cores --san-lib $(SAN)/lib/libpyheap.so \
 		--preload "$(SAN_PRELOAD)"
+	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) tests/integration/cache_checks.py \
+		--bin $(SAN)/bin/py-heap --cores-dir $(BUILD)/cores
 	$(PYTHON) tests/integration/damage_checks.py --bin $(SAN)/bin/py-heap \
 		--plain-bin $(BIN) --cores-dir $(BUILD)/cores \
 		--repro-dir $(BUILD)/damage-repro
@@ -302,7 +307,7 @@ packaging: all deb
 
 bench: deps all
 	$(PYTHON) tests/bench/bench.py --bin $(BIN) --work-dir $(BUILD)/bench \
-		--sizes 1000000,2000000,3000000,10000000 --repeat 3 --callgrind
+		--sizes 2000000,10000000 --repeat 3 --callgrind
 
 # ---- installing -------------------------------------------------------------
 # Every file make install puts in place. The directories it had to create

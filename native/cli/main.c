@@ -272,6 +272,7 @@ int main(int argc, char **argv)
 	if (!err) {
 		ph_options_set_no_debuginfod(
 			o, ph_cli_flag(cli, "--no-debuginfod"));
+		ph_options_set_no_cache(o, ph_cli_flag(cli, "--no-cache"));
 		err = ph_session_create(o, &s);
 	}
 	if (err) {

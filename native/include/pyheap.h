@@ -128,6 +128,11 @@ ph_options_add_frame_number(struct ph_options *options, uint64_t frame,
 PH_EXPORT struct ph_error *
 ph_session_add_frame_number(struct ph_session *session, uint64_t frame,
 			    unsigned number);
+/* Neither read nor write the index cache of a core (on by default: the
+ * first run on a core keeps its object table in py-heap's cache
+ * directory, later runs on the same, unchanged core read it). */
+PH_EXPORT void ph_options_set_no_cache(struct ph_options *options,
+				       bool no_cache);
 
 PH_EXPORT struct ph_error *ph_session_create(const struct ph_options *options,
 					     struct ph_session **ret);

@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -270,6 +271,40 @@ void ph_stage(const char *what)
 			(double)(now.tv_sec - last.tv_sec) * 1e3 +
 				(double)(now.tv_nsec - last.tv_nsec) / 1e6);
 	last = now;
+}
+
+struct chunk_run {
+	void *(*fn)(void *);
+	char *ctx;
+	size_t size, n;
+	size_t next; /* the next chunk to take (atomic) */
+};
+
+static void *chunk_worker(void *arg)
+{
+	struct chunk_run *r = arg;
+	size_t k;
+	while ((k = __atomic_fetch_add(&r->next, 1, __ATOMIC_RELAXED)) < r->n)
+		r->fn(r->ctx + k * r->size);
+	return NULL;
+}
+
+void ph_run_chunks(void *(*fn)(void *), void *ctx, size_t size, size_t n,
+		   bool threads)
+{
+	enum { MAX = 8 };
+	pthread_t th[MAX];
+	size_t started = 0;
+	struct chunk_run r = {fn, ctx, size, n, 0};
+	long cpus = threads ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
+	for (long k = 1; k < cpus && k < MAX && (size_t)k < n; k++) {
+		if (pthread_create(&th[started], NULL, chunk_worker, &r))
+			break;
+		started++;
+	}
+	chunk_worker(&r);
+	for (size_t k = 0; k < started; k++)
+		pthread_join(th[k], NULL);
 }
 
 void ph_run_parallel(void *(*fn)(void *), void *ctx, size_t size, size_t n,

@@ -663,6 +663,11 @@ static const struct ph_optdef cli_opts[] = {
 	{.name = "--no-debuginfod",
 	 .kind = PH_OPT_FLAG,
 	 .help = "do not ask DEBUGINFOD_URLS for debug information"},
+	{.name = "--no-cache",
+	 .kind = PH_OPT_FLAG,
+	 .help = "neither read nor write the core's index cache (in "
+		 "~/.cache/py-heap: the first run on a core keeps its object "
+		 "table there, later runs on the unchanged core read it)"},
 	{.name = "--json",
 	 .kind = PH_OPT_FLAG,
 	 .help = "print JSON instead of text"},

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "discover.h"
+#include "heapcache.h"
 
 const struct ph_discovery ph_discovery_gil = {
 	.name = "pymalloc pools and GC lists",
@@ -401,12 +402,11 @@ static void add_roots(struct ph_heap *h)
 
 /* ---- the heap --------------------------------------------------------- */
 
-struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
+static struct ph_heap *heap_alloc(struct ph_runtime *rt)
 {
-	const struct ph_discovery *d = &ph_discovery_gil;
 	struct ph_heap *h = calloc(1, sizeof(*h));
 	if (!h)
-		return ph_error_nomem();
+		return NULL;
 	h->rt = rt;
 	h->mem = &rt->target->mem;
 	h->L = rt->layout;
@@ -415,9 +415,39 @@ struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 	ph_u64map_init(&h->rejected);
 	ph_u64map_init(&h->scan_rejected);
 	h->pool_shift = (uint32_t)__builtin_ctz(rt->layout->pool_size);
+	return h;
+}
+
+struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
+{
+	const struct ph_discovery *d = &ph_discovery_gil;
+	struct ph_heap *h = heap_alloc(rt);
+	if (!h)
+		return ph_error_nomem();
 	struct ph_error *err;
 
 	ph_stage(NULL);
+	/* A later run on the same core: the table the first one built. */
+	char *cache = ph_heapcache_path(rt);
+	char why[sizeof(h->cache_ignored)] = "";
+	if (cache && ph_heapcache_load(h, cache, why, sizeof(why))) {
+		free(cache);
+		h->cache_loaded = true;
+		ph_stage("index cache read");
+		*ret = h;
+		return NULL;
+	}
+	bool stale = h->cache_stale;
+	if (cache && (h->n + h->cap + h->ntypes + h->npools || h->table_map)) {
+		/* partly filled from a file then refused: start again */
+		ph_heap_destroy(h);
+		if (!(h = heap_alloc(rt))) {
+			free(cache);
+			return ph_error_nomem();
+		}
+	}
+	snprintf(h->cache_ignored, sizeof(h->cache_ignored), "%s", why);
+	h->cache_stale = stale;
 	if ((err = d->find_pages(h)))
 		goto fail;
 	ph_stage(d->find_pages_stage);
@@ -446,9 +476,15 @@ struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 	}
 
 	ph_heap_find_interned(h);
+	if (cache) {
+		h->cache_written = ph_heapcache_store(h, cache);
+		ph_stage("index cache written");
+	}
+	free(cache);
 	*ret = h;
 	return NULL;
 fail:
+	free(cache);
 	ph_heap_destroy(h);
 	return err;
 }

@@ -2,7 +2,7 @@
  * discover_pymalloc.c - pymalloc, CPython's small-object allocator: its
  * pools (found by pymalloc's arena table, or by their headers), whether
  * its debug hooks wrap every block, and the objects in the pools'
- * allocated blocks, in address order, on two threads.
+ * allocated blocks, in address order, on every processor.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,8 +67,8 @@ static bool pool_header(struct ph_heap *h, const uint8_t *p, uint64_t addr,
  */
 /*
  * Where a pool may be: its address and, from the arena table, the index of
- * its arena (UINT32_MAX: any). Their headers are read on two threads: the
- * first touch of every pool's page is most of the cost.
+ * its arena (UINT32_MAX: any). Their headers are read on every processor,
+ * in chunks: the first touch of every pool's page is most of the cost.
  */
 struct pool_cand {
 	uint64_t addr;
@@ -113,14 +113,16 @@ static void *pools_worker(void *arg)
 static struct ph_error *pools_check(struct ph_heap *h,
 				    const struct pool_cand *cand, size_t n)
 {
-	enum { T = 2 };
+	/* in chunks, taken by the threads in turn: none waits for a thread
+	 * slowed by a busy processor (halves did: docs/performance.md) */
+	enum { T = 16 };
 	struct pools_ctx c[T];
 	for (int k = 0; k < T; k++)
 		c[k] = (struct pools_ctx){.h = h,
 					  .cand = cand,
 					  .lo = n * (size_t)k / T,
 					  .hi = n * (size_t)(k + 1) / T};
-	ph_run_parallel(pools_worker, c, sizeof(c[0]), T, n > 64);
+	ph_run_chunks(pools_worker, c, sizeof(c[0]), T, n > 64);
 	struct ph_error *err = NULL;
 	for (int k = 0; k < T; k++) {
 		if (!err)
@@ -259,7 +261,7 @@ static void detect_debug_hooks(struct ph_heap *h)
 /*
  * The pool scan: every allocated block whose first words make an object
  * (at the block's start, or after a GC head and a managed dict's words).
- * Two threads take half of the pools each and only read; what needs the
+ * The threads take chunks of the pools in turn and only read; what needs the
  * type table to grow (a class not seen yet, a type object) is left for
  * later: the new types are registered between two passes, and what is
  * still left is done alone, in order, so that objects are numbered by
@@ -491,7 +493,7 @@ static void *scan_worker(void *arg)
 
 static void scan_run(struct scan_ctx *c, size_t nc, bool threads)
 {
-	ph_run_parallel(scan_worker, c, sizeof(*c), nc, threads);
+	ph_run_chunks(scan_worker, c, sizeof(*c), nc, threads);
 }
 
 /*
@@ -567,8 +569,11 @@ static struct ph_error *scan_block_alone(struct ph_heap *h,
 
 static struct ph_error *scan_pools(struct ph_heap *h)
 {
-	enum { T = 2 };
-	struct scan_ctx c[T];
+	/* in chunks, as pools_check's */
+	enum { T = 16 };
+	struct scan_ctx *c = calloc(T, sizeof(*c));
+	if (!c)
+		return ph_error_nomem();
 	struct ph_error *err = NULL;
 	bool threads = h->npools > 16;
 	size_t start = h->n;
@@ -581,8 +586,10 @@ static struct ph_error *scan_pools(struct ph_heap *h)
 			c[k].cap += h->pools[i].nblocks;
 		start += c[k].cap;
 	}
-	if ((err = ph_objtable_reserve(h, start - h->n)))
+	if ((err = ph_objtable_reserve(h, start - h->n))) {
+		free(c);
 		return err;
+	}
 	for (int k = 0; k < T; k++) {
 		c[k].addr = h->addr + c[k].start;
 		c[k].tidx = h->tidx + c[k].start;
@@ -648,6 +655,7 @@ out:
 		if (c[k].err && c[k].err != err)
 			ph_error_destroy(c[k].err);
 	}
+	free(c);
 	return err;
 }
 

@@ -97,6 +97,10 @@ struct ph_heap {
 	uint64_t *size;
 	uint8_t *flags;
 	size_t n, cap;
+	/* the four arrays above are in a mapped index cache file (heapcache.c),
+	 * not allocated */
+	void *table_map;
+	size_t table_map_len;
 	/* address -> object number: objects in pymalloc pools are numbered
 	 * first, by address, and found by their pool's bitmap; the others
 	 * (large, static) through a hash map */
@@ -132,6 +136,11 @@ struct ph_heap {
 	struct ph_u64map scan_rejected; /* not types, as the pool scan found */
 	uint32_t gc_generations;	/* where the GC lists were found */
 	const char *arena_source;
+	char arena_source_copy[96]; /* arena_source, as an index cache read */
+	/* the index cache (heapcache.c): read from it, written, or ignored
+	 * (and why) */
+	bool cache_loaded, cache_written, cache_stale;
+	char cache_ignored[160];
 	/* pymalloc's debug hooks (PYTHONMALLOC=debug, the default of Py_DEBUG
 	 * builds) wrap every allocation: a block starts with its size and an
 	 * API id (block_head bytes), and ends with guard bytes (block_extra

@@ -127,11 +127,26 @@ void ph_stage(const char *what);
  * done. The workers share the core's memory, which they only read. */
 void ph_run_parallel(void *(*fn)(void *), void *ctx, size_t size, size_t n,
 		     bool threads);
+/* Runs fn on each of the n contexts (size bytes each, from ctx), on as
+ * many threads as there are processors (at most 8; one if !threads), each
+ * taking the next context when done with one: a thread slowed down by
+ * another process on its processor takes fewer. */
+void ph_run_chunks(void *(*fn)(void *), void *ctx, size_t size, size_t n,
+		   bool threads);
 
 /* An array of bytes bytes for a large table (huge pages where the kernel
  * gives them), freed with ph_big_free and the same size. Not zeroed. */
 void *ph_big_alloc(size_t bytes);
 void ph_big_free(void *p, size_t bytes);
+
+/* py-heap's cache directory ($PYHEAP_CACHE_DIR, else
+ * $XDG_CACHE_HOME/py-heap, else ~/.cache/py-heap): the path of the file
+ * name in it (malloc'd; NULL if there is no such directory to name). */
+char *ph_cache_file(const char *name);
+/* Is the directory of path this user's, and writable by no one else? */
+bool ph_cache_dir_ok(const char *path);
+/* Makes the directories of path (0700), then ph_cache_dir_ok. */
+bool ph_cache_mkdir(const char *path);
 
 /* Grows *arr (of elem bytes each) so that it holds at least need elements. */
 struct ph_error *ph_grow(void **arr, size_t *cap, size_t need, size_t elem);

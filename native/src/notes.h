@@ -24,7 +24,8 @@
 	X(FILES_NOT_USED, "files-not-used") /* named, refused (not regular) */ \
 	X(THREADS_NOT_STOPPED, "threads-not-stopped")                          \
 	X(PAGES_COPIED_WHOLE, "pages-copied-whole") /* no pagemap */           \
-	X(MAPS_LINES_SKIPPED, "maps-lines-skipped")
+	X(MAPS_LINES_SKIPPED, "maps-lines-skipped")                            \
+	X(INDEX_CACHE_IGNORED, "index-cache-ignored")
 
 enum ph_note_code {
 #define PH_NOTE_ENUM_(NAME, code) PH_NOTE_##NAME,

@@ -2,7 +2,9 @@
  * flags), found by address through the pools' bitmaps or a hash map. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
+#include "internal.h"
 #include "objtable.h"
 
 uint32_t ph_heap_lookup(const struct ph_heap *h, uint64_t addr)
@@ -47,23 +49,35 @@ struct ph_error *ph_objtable_add_pool(struct ph_heap *h,
 	return err;
 }
 
-/* The object table's arrays, grown to cap entries. */
+/* The object table's arrays, grown to cap entries: in memory of their own
+ * (huge pages where the kernel gives them), as a page fault may cost 15 µs
+ * in a virtual machine (docs/performance.md). */
 static struct ph_error *obj_table_resize(struct ph_heap *h, size_t cap)
 {
-	uint64_t *a = realloc(h->addr, cap * sizeof(*a));
-	if (a)
-		h->addr = a;
-	uint32_t *ti = realloc(h->tidx, cap * sizeof(*ti));
-	if (ti)
-		h->tidx = ti;
-	uint8_t *f = realloc(h->flags, cap * sizeof(*f));
-	if (f)
-		h->flags = f;
-	uint64_t *sz = realloc(h->size, cap * sizeof(*sz));
-	if (sz)
-		h->size = sz;
-	if (!a || !ti || !f || !sz)
-		return ph_error_nomem();
+	void **arr[4] = {(void **)&h->addr, (void **)&h->tidx,
+			 (void **)&h->size, (void **)&h->flags};
+	const size_t elem[4] = {sizeof(*h->addr), sizeof(*h->tidx),
+				sizeof(*h->size), sizeof(*h->flags)};
+	void *grown[4] = {NULL, NULL, NULL, NULL};
+	for (int k = 0; k < 4; k++) {
+		if (!(grown[k] = ph_big_alloc(cap * elem[k]))) {
+			while (k-- > 0)
+				ph_big_free(grown[k], cap * elem[k]);
+			return ph_error_nomem();
+		}
+	}
+	size_t keep = h->n < cap ? h->n : cap;
+	for (int k = 0; k < 4; k++) {
+		if (*arr[k])
+			memcpy(grown[k], *arr[k], keep * elem[k]);
+		if (!h->table_map)
+			ph_big_free(*arr[k], h->cap * elem[k]);
+		*arr[k] = grown[k];
+	}
+	if (h->table_map) {
+		munmap(h->table_map, h->table_map_len);
+		h->table_map = NULL;
+	}
 	h->cap = cap;
 	return NULL;
 }
@@ -155,10 +169,14 @@ void ph_objtable_freeze(struct ph_heap *h, uint32_t base)
 
 void ph_objtable_free(struct ph_heap *h)
 {
-	free(h->addr);
-	free(h->tidx);
-	free(h->size);
-	free(h->flags);
+	if (h->table_map) {
+		munmap(h->table_map, h->table_map_len);
+	} else {
+		ph_big_free(h->addr, h->cap * sizeof(*h->addr));
+		ph_big_free(h->tidx, h->cap * sizeof(*h->tidx));
+		ph_big_free(h->size, h->cap * sizeof(*h->size));
+		ph_big_free(h->flags, h->cap * sizeof(*h->flags));
+	}
 	free(h->pools);
 	ph_u64map_free(&h->big_index);
 	for (size_t i = 0; i < h->nregions; i++)

@@ -137,6 +137,10 @@ struct ph_info_result {
 	uint64_t runtime_address;
 	const char *layout_source;
 	bool layout_cached;
+	/* the index cache: "read", "written", "ignored", "off" (none for
+	 * this target, or --no-cache) */
+	const char *index_cache;
+	const char *index_cache_ignored; /* why, or NULL */
 	size_t threads;
 	uint64_t objects, found_gc, found_ref, found_root, found_pool;
 	size_t types, pools;

@@ -51,8 +51,10 @@ static struct ph_error *open_with(struct ph_session *like, const char *core,
 		err = ph_options_set_sysroot(o, sysroot);
 	for (size_t i = 0; !err && t && i < t->ndebug_dirs; i++)
 		err = ph_options_add_debug_dir(o, t->debug_dirs[i]);
-	if (!err && t)
+	if (!err && t) {
 		ph_options_set_no_debuginfod(o, t->no_debuginfod);
+		ph_options_set_no_cache(o, t->no_cache);
+	}
 	if (!err)
 		err = ph_session_create(o, ret);
 	ph_options_destroy(o);

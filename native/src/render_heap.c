@@ -221,6 +221,12 @@ static void info_json(const struct ph_info_result *r, struct ph_json *j)
 	ph_json_str(j, r->layout_source);
 	ph_json_key(j, "layout_cached");
 	ph_json_bool(j, r->layout_cached);
+	ph_json_key(j, "index_cache");
+	ph_json_str(j, r->index_cache);
+	if (r->index_cache_ignored) {
+		ph_json_key(j, "index_cache_ignored");
+		ph_json_str(j, r->index_cache_ignored);
+	}
 	ph_json_key(j, "threads");
 	ph_json_u64(j, r->threads);
 	ph_json_key(j, "objects");
@@ -291,6 +297,11 @@ static void info_text(const struct ph_info_result *r, struct ph_buf *out)
 		      (unsigned long long)r->runtime_address);
 	ph_text_puts(out, r->runtime_in);
 	ph_buf_printf(out, "\nLayouts from:    %s\n", r->layout_source);
+	ph_buf_printf(out, "Index cache:     %s", r->index_cache);
+	if (r->index_cache_ignored)
+		ph_buf_printf(out, " (one there was ignored: %s)",
+			      r->index_cache_ignored);
+	ph_buf_puts(out, "\n");
 	ph_buf_puts(out, "Debug info:      ");
 	ph_text_puts(out, r->debug_file	    ? r->debug_file
 			  : r->debug_source ? "in the file"

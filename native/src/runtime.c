@@ -288,6 +288,44 @@ static bool cache_dir_ok(const char *path)
 	       st.st_uid == geteuid() && !(st.st_mode & 022);
 }
 
+bool ph_cache_dir_ok(const char *path)
+{
+	return cache_dir_ok(path);
+}
+
+/* The directories of path made, as mkdir -p would, private; is its own
+ * directory fit for a cache (cache_dir_ok)? */
+bool ph_cache_mkdir(const char *path)
+{
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", path);
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		mkdir(dir, 0700);
+		*p = '/';
+	}
+	return cache_dir_ok(path);
+}
+
+char *ph_cache_file(const char *name)
+{
+	const char *dir = getenv("PYHEAP_CACHE_DIR");
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	char *path = NULL;
+	int r;
+	if (dir && *dir)
+		r = asprintf(&path, "%s/%s", dir, name);
+	else if (xdg && *xdg)
+		r = asprintf(&path, "%s/py-heap/%s", xdg, name);
+	else if (home && *home)
+		r = asprintf(&path, "%s/.cache/py-heap/%s", home, name);
+	else
+		return NULL;
+	return r < 0 ? NULL : path;
+}
+
 static char *layout_cache_path(const struct ph_module *m,
 			       const struct ph_layout *L)
 {

@@ -61,6 +61,7 @@ struct ph_options {
 	bool no_debuginfod;
 	struct ph_frame_number *frame_numbers;
 	size_t nframe_numbers, frame_numbers_cap;
+	bool no_cache;
 };
 
 struct ph_error *ph_options_create(struct ph_options **ret)
@@ -200,6 +201,11 @@ struct ph_error *ph_session_add_frame_number(struct ph_session *s,
 	return target_add_frame_number(s->target, frame, number);
 }
 
+void ph_options_set_no_cache(struct ph_options *o, bool no_cache)
+{
+	o->no_cache = no_cache;
+}
+
 struct ph_error *ph_session_create(const struct ph_options *o,
 				   struct ph_session **ret)
 {
@@ -248,6 +254,7 @@ static struct ph_error *session_create(const struct ph_options *o,
 					      o->frame_numbers[i].number);
 	if (!err) {
 		t->no_debuginfod = o->no_debuginfod;
+		t->no_cache = o->no_cache;
 		err = ph_runtime_create(t, &s->rt);
 		if (err && t->truncated_need)
 			err = ph_error_wrap(err,
@@ -417,6 +424,15 @@ struct ph_error *ph_session_heap(struct ph_session *s)
 				s->target->pid, again, again > 1 ? "s" : "",
 				paused);
 	struct ph_heap *h = s->heap;
+	if (h->cache_ignored[0] && !h->cache_stale)
+		/* not the answer's: the heap was read again (a stale one
+		 * is what replacing a core leaves: rewritten, said by info) */
+		ph_session_note(s, PH_NOTE_INDEX_CACHE_IGNORED,
+				"index cache of %s ignored: %s; the heap was "
+				"read again%s",
+				s->target->core_path, h->cache_ignored,
+				h->cache_written ? " and the cache rewritten"
+						 : "");
 	char a[32], b[32], c[32], d[32];
 	struct ph_target *t = s->target;
 	if (t->truncated_need) {

@@ -72,6 +72,7 @@ struct ph_target {
 		unsigned number;
 	} * frame_numbers;
 	size_t nframe_numbers, frame_numbers_cap;
+	bool no_cache; /* no index cache (heapcache.c) */
 	char *sysroot; /* where the core's files are (its debug files too) */
 	/* a truncated core: the size its headers need, what is missing */
 	uint64_t truncated_need, truncated_bytes;

@@ -253,10 +253,18 @@ def parse_wall(s):
     return secs
 
 
-def py_heap(binary, core, args, timeout, out_path, json_out=True):
+# ["--no-cache"] when py-heap has an index cache: every run goes without
+# it but the "cached" condition's
+NO_CACHE = []
+
+
+def py_heap(binary, core, args, timeout, out_path, json_out=True,
+            env_extra=None, cache=False):
     """Run py-heap [--json] ARGS; return timings, peak RSS, stages."""
     env = dict(os.environ, PYHEAP_TIMING="1", LC_ALL="C")
+    env.update(env_extra or {})
     cmd = ([TIME, "-v", binary, "--core", core] +
+           ([] if cache else NO_CACHE) +
            (["--json"] if json_out else []) + args)
     with open(out_path, "wb") as out:
         t0 = time.perf_counter()
@@ -348,6 +356,287 @@ def median_run(binary, core, args, timeout, out_path, repeat, json_out):
     return best
 
 
+# ---- the conditions users meet: busy, cold, warm, cached ---------------------
+
+class InProc:
+    """heap.py N --serve: the same heap as the core's, in a process of its
+    own, which times the in-process tools when asked; asked between
+    py-heap's runs, so that both are measured under the same load."""
+
+    def __init__(self, size):
+        self.p = subprocess.Popen([PYTHON, HEAP_PY, str(size), "--serve"],
+                                  stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True,
+                                  start_new_session=True)
+        line = self.p.stdout.readline()
+        if line.strip() != "ready":
+            kill_group(self.p)
+            raise BenchError("heap.py --serve: %r" % line)
+
+    def ask(self, what):
+        self.p.stdin.write(what + "\n")
+        self.p.stdin.flush()
+        line = self.p.stdout.readline()
+        try:
+            return float(line)
+        except ValueError:
+            raise BenchError("heap.py --serve %s: %r" % (what, line))
+
+    def close(self):
+        try:
+            self.p.stdin.write("quit\n")
+            self.p.stdin.close()
+            self.p.wait(timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        kill_group(self.p)
+
+
+# The other process of "busy": a CPU- and memory-bound loop over 64 MiB
+# (a cache line further each step, as a program walking its data), bounded
+# by time, stopped by the bench.
+BUSY_LOOP = """
+import time
+b = bytearray(64 << 20)
+n = len(b)
+end = time.monotonic() + %d
+i = 0
+while time.monotonic() < end:
+    for _ in range(10000):
+        b[i] = (b[i] + 1) & 255
+        i = (i + 4160) %% n
+"""
+
+
+class Busy:
+    def __init__(self, seconds=1800):
+        self.p = subprocess.Popen([PYTHON, "-c", BUSY_LOOP % seconds],
+                                  start_new_session=True)
+        time.sleep(0.5)     # its 64 MiB touched: it runs
+
+    def close(self):
+        kill_group(self.p)
+
+
+def drop_cached(path):
+    """Drops the file's pages from the page cache (its clean pages: any user
+    may, no root needed, and nothing else is evicted)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd) if os.access(path, os.W_OK) else None
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def cached_share(path):
+    """The share of the file's pages in the page cache (fincore), or None."""
+    if not shutil.which("fincore"):
+        return None
+    r = subprocess.run(["fincore", "--bytes", "--noheadings", "--raw",
+                        "--output", "RES,SIZE", path],
+                       capture_output=True, text=True)
+    try:
+        res, size = (int(x) for x in r.stdout.split())
+        return res / size if size else None
+    except ValueError:
+        return None
+
+
+def load():
+    return os.getloadavg()[0]
+
+
+def conditions_run(args, size, meta, d):
+    """types (and snapshot and diff) against the in-process tools on the
+    same heap, interleaved, in turn: warm and quiet (the page cache holds
+    the core, nothing of ours runs beside), busy (warm, while BUSY_LOOP
+    keeps a core busy), cold (the core's pages dropped before each run),
+    and cached (the index cache written by a first run, where py-heap has
+    one). Every figure with the load average just before it."""
+    core = meta["core"]
+    timeout = max(600, size // 1000000 * 300)
+    out_path = os.path.join(d, "out-cond.json")
+    cache_dir = os.path.join(d, "index-cache")
+    env_extra = {"XDG_CACHE_HOME": cache_dir}
+    res = {"repeat": args.repeat, "conditions": {}}
+    inproc = InProc(size)
+    busy = None
+    try:
+        inproc.ask("typestats")         # its first run warms its caches
+        conds = ["warm", "busy", "cold"] + (["cached"] if args.has_cache
+                                            else [])
+        for cond in conds:
+            log("size %s: %s: types and the in-process count, in turn"
+                % (fmt_n(size), cond))
+            if cond == "busy":
+                busy = Busy()
+            if cond == "cached":
+                shutil.rmtree(cache_dir, ignore_errors=True)
+                w = py_heap(args.bin, core, ["types"], timeout, out_path,
+                            env_extra=env_extra, cache=True)  # writes it
+                files = [os.path.join(cache_dir, "py-heap", f)
+                         for f in os.listdir(os.path.join(cache_dir,
+                                                          "py-heap"))
+                         if f.startswith("index-")]
+                res["cache_write"] = {
+                    "wall": w["wall"], "cpu": w["user"] + w["sys"],
+                    "stage": dict(w["stages"]).get("index cache written"),
+                    "bytes": os.path.getsize(files[0]) if files else None}
+            runs = []
+            for _ in range(args.repeat):
+                if cond == "cold":
+                    drop_cached(core)
+                la = load()
+                share = cached_share(core)
+                ip = inproc.ask("typestats")
+                r = py_heap(args.bin, core, ["types"], timeout, out_path,
+                            env_extra=env_extra, cache=cond == "cached")
+                runs.append({"wall": r["wall"], "cpu": r["user"] + r["sys"],
+                             "major_faults": r["major_faults"],
+                             "minor_faults": r["minor_faults"],
+                             "stages": r["stages"], "inproc": ip,
+                             "load": la, "core_cached": share})
+            if busy:
+                busy.close()
+                busy = None
+            res["conditions"][cond] = runs
+            if cond == "cached":
+                # other commands on the cached index (referrers builds
+                # the graph: only the objects are cached)
+                extra = {}
+                for name, cargs in (("summary", ["summary"]),
+                                    ("referrers", ["referrers",
+                                                   meta["inproc"][
+                                                       "target_address"]])):
+                    rs = [py_heap(args.bin, core, cargs, timeout, out_path,
+                                  env_extra=env_extra, cache=True)
+                          for _ in range(args.repeat)]
+                    extra[name] = {
+                        "wall": median([r["wall"] for r in rs]),
+                        "cpu": median([r["user"] + r["sys"] for r in rs]),
+                        "load": load()}
+                res["cached_extra"] = extra
+            if "objects" not in res:
+                with open(out_path) as f:
+                    res["objects"] = json.load(f).get("objects")
+        # snapshot and diff against a gc-based in-process snapshot and
+        # diff (ids and types of gc.get_objects()), quiet and warm
+        log("size %s: snapshot and diff against the in-process ones"
+            % fmt_n(size))
+        la = load()
+        snap = os.path.join(d, "core.snap")
+        ip_snap = inproc.ask("snapshot")
+        r_snap = py_heap(args.bin, core, ["snapshot", "--output", snap],
+                         timeout, out_path)
+        inproc.ask("grow")
+        ip_diff = inproc.ask("diff")
+        r_diff = py_heap(args.bin, meta["core2"], ["diff", snap], timeout,
+                         out_path)
+        res["snapshot"] = {"wall": r_snap["wall"], "inproc": ip_snap,
+                           "load": la, "bytes": os.path.getsize(snap)}
+        res["diff"] = {"wall": r_diff["wall"], "inproc": ip_diff,
+                       "load": load()}
+        # dominators against networkx's on the same heap's graph, built
+        # in-process (minutes and gigabytes past a few million objects)
+        if size <= args.networkx_max and subprocess.run(
+                [PYTHON, "-c", "import networkx"],
+                capture_output=True).returncode == 0:
+            log("size %s: dominators against networkx's in-process"
+                % fmt_n(size))
+            la = load()
+            ip_dom = inproc.ask("nx_dominators")
+            r_dom = py_heap(args.bin, core, ["dominators"], timeout,
+                            out_path)
+            res["dominators"] = {"wall": r_dom["wall"],
+                                 "cpu": r_dom["user"] + r_dom["sys"],
+                                 "inproc": ip_dom, "load": la}
+    finally:
+        if busy:
+            busy.close()
+        inproc.close()
+    return res
+
+
+def median(xs):
+    xs = sorted(x for x in xs if x is not None)
+    return xs[len(xs) // 2] if xs else None
+
+
+def conditions_lines(c, objs):
+    """The conditions' table (markdown)."""
+    if not c:
+        return []
+    L = ["", "Conditions (`types` and the in-process count of the same heap "
+         "in another process, run in turn, %d times each; medians; the "
+         "load average of the last minute before each pair):" % c["repeat"],
+         "",
+         "| condition | py-heap `types` s | user+sys s | faults (minor) | "
+         "in-process s | ratio | load | core in page cache |",
+         "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for cond, runs in c["conditions"].items():
+        if not runs:
+            continue
+        w = median([r["wall"] for r in runs])
+        ip = median([r["inproc"] for r in runs])
+        ratios = [r["wall"] / r["inproc"] for r in runs if r["inproc"]]
+        L.append("| %s | %s | %s | %d | %s | %s (%s) | %.1f–%.1f | %s |" % (
+            cond, fmt_s(w), fmt_s(median([r["cpu"] for r in runs])),
+            median([r["minor_faults"] for r in runs]), fmt_s(ip),
+            fmt_ratio(median(ratios)),
+            "–".join(fmt_ratio(x) for x in (min(ratios), max(ratios))),
+            min(r["load"] for r in runs), max(r["load"] for r in runs),
+            "/".join("%.0f%%" % (100 * r["core_cached"]) if
+                     r["core_cached"] is not None else "-" for r in runs)))
+    cw, cx = c.get("cache_write"), c.get("cached_extra")
+    cr = c["conditions"].get("cached")
+    if cw and objs:
+        stage = median([dict(r["stages"]).get("index cache read")
+                        for r in cr or []])
+        L.append("")
+        L.append("- index cache: %s, %.1f bytes per object; writing it "
+                 "added %s s to the first run (its stage; that run "
+                 "%s s, user+sys %s s); reading it (its stage, median) "
+                 "%s s." % (fmt_bytes(cw["bytes"] or 0),
+                            (cw["bytes"] or 0) / objs, fmt_s(cw["stage"]),
+                            fmt_s(cw["wall"]), fmt_s(cw["cpu"]),
+                            fmt_s(stage)))
+    if cx:
+        ip = median([r["inproc"] for r in cr or []])
+        for name, v in cx.items():
+            L.append("- `%s` on the cached index: %s s (user+sys %s s), "
+                     "%s the in-process count; load %.1f." % (
+                         name, fmt_s(v["wall"]), fmt_s(v["cpu"]),
+                         fmt_ratio(ratio(v["wall"], ip)), v["load"]))
+    sn, df = c.get("snapshot"), c.get("diff")
+    if sn and objs:
+        L.append("")
+        L.append("- `snapshot`: %s s (%.1f bytes per object, %s) against "
+                 "%s s for a gc-based in-process snapshot (ids and type "
+                 "names of gc.get_objects()): %s; load %.1f." % (
+                     fmt_s(sn["wall"]), sn["bytes"] / objs,
+                     fmt_bytes(sn["bytes"]), fmt_s(sn["inproc"]),
+                     fmt_ratio(ratio(sn["wall"], sn["inproc"])), sn["load"]))
+    dm = c.get("dominators")
+    if dm:
+        L.append("- `dominators` (a CLI run: heap, graph, tree): %s s "
+                 "(user+sys %s s) against %s s for networkx's "
+                 "immediate_dominators on the graph of the same heap "
+                 "built in-process (gc.get_referents from sys.modules and "
+                 "builtins, the graph's building included): %s; load "
+                 "%.1f." % (fmt_s(dm["wall"]), fmt_s(dm["cpu"]),
+                            fmt_s(dm["inproc"]),
+                            fmt_ratio(ratio(dm["wall"], dm["inproc"])),
+                            dm["load"]))
+    if df:
+        L.append("- `diff SNAPSHOT` on the grown core: %s s against %s s "
+                 "for the in-process diff of two such snapshots (its second "
+                 "snapshot included): %s; load %.1f." % (
+                     fmt_s(df["wall"]), fmt_s(df["inproc"]),
+                     fmt_ratio(ratio(df["wall"], df["inproc"])), df["load"]))
+    return L
+
+
 # ---- the benchmark ----------------------------------------------------------
 
 def fmt_n(n):
@@ -364,6 +653,14 @@ def bench_size(args, size):
     core = meta["core"]
     inproc, igc = meta["inproc"], meta["inproc_gc"]
     addr = inproc["target_address"]
+    conds = conditions_run(args, size, meta, d)
+    if args.conditions_only:
+        return {"size": size, "core_bytes": meta["core_bytes"],
+                "grow": meta.get("grow"), "gcore_s": meta["gcore_s"],
+                "inproc": inproc, "inproc_gc": igc, "conditions": conds,
+                "py_heap": {}, "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+                "bin_mtime": os.stat(args.bin).st_mtime,
+                "repeat": args.repeat}
     # All with --json (to check the answers), but cycles also in text:
     # --json lists every cycle, text only the 20 largest.
     commands = [
@@ -384,8 +681,8 @@ def bench_size(args, size):
                                        else "", " ".join(cargs)))
         out_path = os.path.join(d, "out-%s.%s" % (name, "json" if json_out
                                                   else "txt"))
-        r = median_run(args.bin, core, cargs, timeout, out_path, args.repeat,
-                       json_out)
+        r = median_run(args.bin, core, cargs, timeout, out_path,
+                       args.repeat, json_out)
         r["result"] = summarize_result(name, out_path) if json_out else {}
         results[name] = r
         log("  %.2f s, %.0f MiB" % (r["wall"], r["rss_mib"]))
@@ -424,7 +721,7 @@ def bench_size(args, size):
     return {"size": size, "core_bytes": meta["core_bytes"],
             "grow": meta.get("grow"),
             "gcore_s": meta["gcore_s"], "inproc": inproc, "inproc_gc": igc,
-            "py_heap": results, "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "conditions": conds, "py_heap": results, "when": time.strftime("%Y-%m-%d %H:%M:%S"),
             "bin_mtime": os.stat(args.bin).st_mtime, "repeat": args.repeat}
 
 
@@ -438,7 +735,8 @@ def session_run(binary, core, addr, d, timeout):
                 "leaks\nretained %s\n" % (addr, addr, addr, addr, addr))
     env = dict(os.environ, PYHEAP_TIMING="1")
     t0 = time.time()
-    r = subprocess.run([binary, "--core", core, "--batch", cmds],
+    r = subprocess.run([binary, "--core", core] + NO_CACHE +
+                       ["--batch", cmds],
                        capture_output=True, text=True, env=env,
                        timeout=timeout)
     wall = time.time() - t0
@@ -479,8 +777,8 @@ def callgrind(args, size):
     log("size %s: callgrind py-heap types" % fmt_n(size))
     t0 = time.monotonic()
     rc, _, err = run(["valgrind", "--tool=callgrind",
-                      "--callgrind-out-file=" + out, args.bin, "--core", core,
-                      "types"], timeout=args.callgrind_timeout,
+                      "--callgrind-out-file=" + out, args.bin, "--core", core]
+                     + NO_CACHE + ["types"], timeout=args.callgrind_timeout,
                      stdout=subprocess.DEVNULL)
     wall = time.monotonic() - t0
     if rc != 0:
@@ -542,7 +840,9 @@ def table(res):
     """One size's results as markdown lines."""
     size = res["size"]
     ip, ig, ph = res["inproc"], res["inproc_gc"], res["py_heap"]
-    objs = ph["types"]["result"].get("objects")
+    conds = res.get("conditions") or {}
+    objs = (ph["types"]["result"].get("objects") if "types" in ph
+            else conds.get("objects"))
     rows = [
         ("types", "types", "typestats (objgraph)", ip["typestats_s"]),
         ("summary", "summary", "-", None),
@@ -559,6 +859,9 @@ def table(res):
     ]
     L = []
     L.append("### %s objects (heap.py %d)" % (fmt_n(size), size))
+    L += conditions_lines(conds, objs)
+    if not ph:
+        return L + [""]
     L.append("")
     L.append("| measurement | py-heap s | user+sys s | peak RSS MiB | "
              "RSS B/object | anon MiB | anon B/object | in-process | "
@@ -785,6 +1088,12 @@ def main():
     ap.add_argument("--callgrind", action="store_true",
                     help="callgrind py-heap types on the smallest core")
     ap.add_argument("--callgrind-timeout", type=int, default=3600)
+    ap.add_argument("--networkx-max", type=int, default=2000000,
+                    help="compare dominators with networkx's up to this "
+                    "many objects (0: never)")
+    ap.add_argument("--conditions-only", action="store_true",
+                    help="only types (busy, cold, warm, cached), snapshot "
+                    "and diff against the in-process tools")
     args = ap.parse_args()
     args.bin = os.path.abspath(args.bin)
     args.work_dir = os.path.abspath(args.work_dir)
@@ -797,6 +1106,11 @@ def main():
         sys.exit("bench: gcore (gdb) is needed")
     if not os.access(args.bin, os.X_OK):
         sys.exit("bench: no %s (make first)" % args.bin)
+    # with an index cache, every run but the "cached" ones goes without
+    helptext = subprocess.run([args.bin, "--help"], capture_output=True,
+                              text=True).stdout
+    args.has_cache = "--no-cache" in helptext
+    NO_CACHE[:] = ["--no-cache"] if args.has_cache else []
 
     json_path = os.path.join(args.work_dir, "bench-results.json")
     md_path = os.path.join(args.work_dir, "bench-results.md")

@@ -33,7 +33,12 @@ more, so what changes it comes last:
 written to OUTDIR/inproc-gc.json. Then the heap changes as a leaking
 service's would, for a second core (diff's benchmark): a twentieth of N more
 nodes in chunks of their own, and the first tenth of the chunks dropped; it
-writes OUTDIR/ready2 and waits for OUTDIR/core2-taken. Nothing but the
+writes OUTDIR/ready2 and waits for OUTDIR/core2-taken.
+
+heap.py N --serve builds the same heap and times the in-process tools when
+asked (typestats, a gc-based snapshot of ids and types, the growth, the
+diff of two such snapshots, networkx's dominators of the heap's graph), one request a line on stdin: the bench runs
+them between py-heap's runs, under the same load. Nothing but the
 standard library.
 """
 import gc
@@ -197,9 +202,105 @@ def closure_count(objs):
     return len(seen)
 
 
+def grow(n):
+    """The heap changes as a leaking service's would: n/20 more nodes in
+    chunks of their own, the first tenth of the chunks dropped."""
+    dropped = len(ROOTS) // 10
+    del ROOTS[:dropped]
+    nodes, k = [], 0
+    while k * 6 < n // 20:          # a node, its name, value, Point and
+        nd = Node()                 # the Point's two floats
+        nd.name = "grown-%d" % k
+        nd.value = k * 3 + 7000000
+        nd.pt = Point(k * 0.5 + 0.1, -k * 0.5 - 0.1)
+        nodes.append(nd)
+        if len(nodes) == CHUNK:
+            ROOTS.append(nodes)
+            nodes = []
+        k += 1
+    ROOTS.append(nodes)
+    return k, dropped
+
+
+def id_types():
+    """What a gc-based in-process snapshot keeps: every tracked object's
+    id and type name."""
+    return {id(o): qualname(o) for o in gc.get_objects()}
+
+
+def id_diff(old, new):
+    """New and freed objects by type between two id_types() maps."""
+    grew, freed = {}, {}
+    for i, t in new.items():
+        if old.get(i) != t:
+            grew[t] = grew.get(t, 0) + 1
+    for i, t in old.items():
+        if new.get(i) != t:
+            freed[t] = freed.get(t, 0) + 1
+    return grew, freed
+
+
+def nx_dominators():
+    """The in-process equivalent of py-heap's dominator tree: the graph of
+    what is reachable from sys.modules and builtins (gc.get_referents),
+    built into a networkx DiGraph, and networkx.immediate_dominators from
+    a root above them. Returns the number of objects reached."""
+    import networkx as nx
+    roots = [sys.modules, vars(__builtins__) if hasattr(__builtins__,
+                                                        "__dict__")
+             else __builtins__]
+    g = nx.DiGraph()
+    stack = list(roots)
+    seen = set(map(id, roots))
+    for r in roots:
+        g.add_edge(0, id(r))
+    while stack:
+        o = stack.pop()
+        io = id(o)
+        for r in gc.get_referents(o):
+            ir = id(r)
+            g.add_edge(io, ir)
+            if ir not in seen:
+                seen.add(ir)
+                stack.append(r)
+    nx.immediate_dominators(g, 0)
+    return len(seen)
+
+
+def serve(n):
+    """heap.py N --serve: the same heap, and the in-process tools timed on
+    request (one word a line on stdin, the seconds on stdout), so that the
+    bench can interleave them with py-heap's runs under the same load."""
+    build(n)
+    snap = None
+    print("ready", flush=True)
+    for line in sys.stdin:
+        what = line.strip()
+        t0 = time.perf_counter()
+        if what == "typestats":
+            typestats()
+        elif what == "snapshot":
+            snap = id_types()
+        elif what == "grow":
+            grow(n)
+        elif what == "diff":
+            id_diff(snap, id_types())
+        elif what == "nx_dominators":
+            nx_dominators()
+        elif what == "quit":
+            return
+        else:
+            print("error %s" % what, flush=True)
+            continue
+        print("%.9f" % (time.perf_counter() - t0), flush=True)
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[2] == "--serve":
+        serve(int(sys.argv[1]))
+        return
     if len(sys.argv) != 3:
-        sys.exit("usage: heap.py N OUTDIR")
+        sys.exit("usage: heap.py N OUTDIR | heap.py N --serve")
     n = int(sys.argv[1])
     out = sys.argv[2]
     parent = os.getppid()
@@ -263,22 +364,7 @@ def main():
     res["gc_collect_again_s"] = time.perf_counter() - t0
     write_json(os.path.join(out, "inproc-gc.json"), res)
 
-    # The second core: grown by n/20 nodes, a tenth of the chunks gone.
-    dropped = len(ROOTS) // 10
-    del ROOTS[:dropped]
-    nodes, k = [], 0
-    while k * 6 < n // 20:          # a node, its name, value, Point and
-        nd = Node()                 # the Point's two floats
-        nd.name = "grown-%d" % k
-        nd.value = k * 3 + 7000000
-        nd.pt = Point(k * 0.5 + 0.1, -k * 0.5 - 0.1)
-        nodes.append(nd)
-        if len(nodes) == CHUNK:
-            ROOTS.append(nodes)
-            nodes = []
-        k += 1
-    ROOTS.append(nodes)
-    nd = nodes = None
+    k, dropped = grow(n)
     write_json(os.path.join(out, "inproc-grow.json"),
                {"grown_nodes": k, "dropped_chunks": dropped})
     open(os.path.join(out, "ready2"), "w").close()

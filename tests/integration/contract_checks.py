@@ -444,7 +444,10 @@ def gdb_checks(binary, core):
 def cache_checks(binary, core):
     """The layout cache (docs/design.md): used when whole and private,
     never trusted otherwise, never written through a planted link."""
-    base = ["--core", core] + INTERP.py_heap_args() + ["--json", "info"]
+    # (--no-cache: the core's index cache, in the same directory, is
+    # cache_checks.py's)
+    base = ["--core", core] + INTERP.py_heap_args() + ["--no-cache",
+                                                        "--json", "info"]
     with tempfile.TemporaryDirectory() as d:
         os.chmod(d, 0o700)
         cdir = os.path.join(d, "c")

@@ -1,0 +1,612 @@
+/*
+ * heapcache.c - the index cache: the object table a first run on a core
+ * built (objects, types, pools, discovery's counts), kept in a file keyed
+ * by the core's identity, so that a later run on the same core reads it
+ * instead of scanning the heap again (as MAT keeps its index beside a heap
+ * dump).
+ *
+ * The file: a header (the key, the counts, a checksum of itself and of
+ * each section), then the sections as raw arrays, read straight into the
+ * table's own arrays (no decoding: opening the index of 10M objects costs
+ * what reading 210 MB from the page cache costs). Where it lives: beside
+ * the layout cache ($PYHEAP_CACHE_DIR, else $XDG_CACHE_HOME/py-heap, else
+ * ~/.cache/py-heap), in a directory of this user's that no one else may
+ * write, one file per core path, at most PH_HEAPCACHE_FILES files (the
+ * oldest go). Nothing in it is trusted: a file of another size, key,
+ * version or checksum, or whose objects do not lie in its pools in order,
+ * is ignored (and the heap scanned again); the types are registered again
+ * from the core, in the same order, or the file is ignored.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "heapcache.h"
+#include "internal.h"
+#include "objtable.h"
+#include <stddef.h>
+#include "target.h"
+
+#define HC_MAGIC 0x31585048u /* "HPX1" */
+#define HC_FORMAT 2
+#define HC_FILES 8
+#define HC_NSTATS 15
+#define HC_NSEC 7
+
+struct hc_pool {
+	uint64_t addr;
+	uint32_t block_size, nblocks;
+	uint64_t free_bits[16];
+};
+
+struct hc_head {
+	uint32_t magic, format, head_size, nsec;
+	char version[16];
+	/* the key: the core's identity and what read it */
+	uint64_t core_size, core_mtime_s, core_mtime_ns, core_ino, core_dev;
+	uint64_t path_hash, modules_hash, layout_hash;
+	/* the table */
+	uint64_t n, base, npool_objects, ntypes, npools;
+	uint64_t stats[HC_NSTATS];
+	uint64_t interned_dict;
+	uint32_t gc_generations, block_head, block_extra, pad;
+	char arena_source[96];
+	uint64_t sec_bytes[HC_NSEC];
+	uint64_t sec_sum[HC_NSEC];
+	uint64_t head_sum; /* of everything above */
+};
+
+/* A checksum that costs little beside the read: Fletcher's two sums over
+ * 64-bit words, in four lanes (the compiler vectorises it). It is there
+ * to find a damaged file (a flipped bit, a block of zeros, bytes moved),
+ * not an adversary: the directory is the user's own. */
+static uint64_t hc_sum(const void *data, size_t n)
+{
+	const uint8_t *p = data;
+	uint64_t a[4] = {1, 2, 3, 4}, b[4] = {0, 0, 0, 0}, w[4];
+	for (; n >= 32; n -= 32, p += 32) {
+		memcpy(w, p, 32);
+		for (int k = 0; k < 4; k++) {
+			a[k] += w[k];
+			b[k] += a[k];
+		}
+	}
+	uint64_t r = 0xcbf29ce484222325ULL;
+	for (int k = 0; k < 4; k++)
+		r = ((r ^ a[k]) * 0x100000001b3ULL ^ b[k]) *
+		    0x9e3779b97f4a7c15ULL;
+	for (; n; n--, p++)
+		r = (r ^ *p) * 0x100000001b3ULL;
+	return r ^ (r >> 29);
+}
+
+struct hc_sum_job {
+	const void *data;
+	uint64_t bytes, sum;
+};
+
+static void *hc_sum_worker(void *arg)
+{
+	struct hc_sum_job *j = arg;
+	j->sum = hc_sum(j->data, j->bytes);
+	return NULL;
+}
+
+static uint64_t fnv_str(const char *s, uint64_t h)
+{
+	for (; s && *s; s++)
+		h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;
+	return (h ^ 0xff) * 0x100000001b3ULL;
+}
+
+static uint64_t modules_hash(const struct ph_target *t)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (size_t i = 0; i < t->nmods; i++) {
+		const struct ph_module *m = &t->mods[i];
+		h = fnv_str(m->disk_path ? m->disk_path : m->path, h);
+		for (size_t k = 0; k < m->build_id_len; k++)
+			h = (h ^ m->build_id[k]) * 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static uint64_t layout_hash(const struct ph_layout *L)
+{
+	struct ph_layout c = *L;
+	c.source = NULL; /* pointers: this process's */
+	c.code_field_names = NULL;
+	return hc_sum(&c, sizeof(c));
+}
+
+/* The key of t's core, in hd; false if it has none (no core file). */
+static bool hc_key(const struct ph_runtime *rt, const char *path,
+		   struct hc_head *hd)
+{
+	const struct ph_target *t = rt->target;
+	struct stat st;
+	if (fstat(t->fd, &st) || !S_ISREG(st.st_mode))
+		return false;
+	memset(hd, 0, sizeof(*hd));
+	hd->magic = HC_MAGIC;
+	hd->format = HC_FORMAT;
+	hd->head_size = sizeof(*hd);
+	hd->nsec = HC_NSEC;
+	snprintf(hd->version, sizeof(hd->version), "%s", PH_VERSION);
+	hd->core_size = (uint64_t)st.st_size;
+	hd->core_mtime_s = (uint64_t)st.st_mtim.tv_sec;
+	hd->core_mtime_ns = (uint64_t)st.st_mtim.tv_nsec;
+	hd->core_ino = (uint64_t)st.st_ino;
+	hd->core_dev = (uint64_t)st.st_dev;
+	hd->path_hash = fnv_str(path, 0xcbf29ce484222325ULL);
+	hd->modules_hash = modules_hash(t);
+	hd->layout_hash = layout_hash(rt->layout);
+	return true;
+}
+
+char *ph_heapcache_path(const struct ph_runtime *rt)
+{
+	const struct ph_target *t = rt->target;
+	if (!t->core_path || t->pid || t->no_cache || t->map_borrowed ||
+	    t->fd < 0 || getenv("PYHEAP_NO_CACHE"))
+		return NULL;
+	char *real = realpath(t->core_path, NULL);
+	if (!real)
+		return NULL;
+	char name[64];
+	snprintf(name, sizeof(name), "index-%016llx",
+		 (unsigned long long)fnv_str(real, 0xcbf29ce484222325ULL));
+	char *path = ph_cache_file(name);
+	free(real);
+	return path;
+}
+
+/* The sections, in the file's order: each at a multiple of 8 bytes (the
+ * header's size is one), so that a reader may use them where they are. */
+static void hc_sizes(const struct hc_head *hd, uint64_t *bytes)
+{
+	bytes[0] = hd->ntypes * 8;			/* type addresses */
+	bytes[1] = hd->npools * sizeof(struct hc_pool); /* pools */
+	bytes[2] = hd->n * 8;				/* addr[] */
+	bytes[3] = hd->n * 8;				/* size[] */
+	bytes[4] = hd->n * 4;				/* tidx[] */
+	bytes[5] = hd->n;				/* flags[] */
+	bytes[6] = hd->ntypes;				/* type flags */
+}
+
+_Static_assert(sizeof(struct hc_head) % 8 == 0, "sections aligned");
+_Static_assert(sizeof(struct hc_pool) % 8 == 0, "sections aligned");
+
+static void hc_stats(struct ph_heap *h, uint64_t *s, bool load)
+{
+	uint64_t *f[HC_NSTATS] = {
+		&h->n_gc,
+		&h->n_ref,
+		&h->n_pool,
+		&h->n_root,
+		&h->n_rejected,
+		&h->pools_inconsistent,
+		&h->gc_list_damaged,
+		&h->refs_into_missing,
+		&h->gc_bad_objects,
+		&h->gc_zeroed_objects,
+		&h->gc_zeroed_links,
+		&h->gc_damaged_objects,
+		&h->refs_to_zeros,
+		&h->refs_to_damaged,
+		&h->refs_wild,
+	};
+	for (int i = 0; i < HC_NSTATS; i++) {
+		if (load)
+			*f[i] = s[i];
+		else
+			s[i] = *f[i];
+	}
+}
+
+static bool read_all(int fd, void *buf, uint64_t n, uint64_t off)
+{
+	uint8_t *p = buf;
+	while (n) {
+		ssize_t r = pread(fd, p, n > (1u << 30) ? (1u << 30) : n,
+				  (off_t)off);
+		if (r <= 0) {
+			if (r < 0 && errno == EINTR)
+				continue;
+			return false;
+		}
+		p += r;
+		n -= (uint64_t)r;
+		off += (uint64_t)r;
+	}
+	return true;
+}
+
+static bool write_all(int fd, const void *buf, uint64_t n)
+{
+	const uint8_t *p = buf;
+	while (n) {
+		ssize_t r = write(fd, p, n > (1u << 30) ? (1u << 30) : n);
+		if (r <= 0) {
+			if (r < 0 && errno == EINTR)
+				continue;
+			return false;
+		}
+		p += r;
+		n -= (uint64_t)r;
+	}
+	return true;
+}
+
+#define WHY(...) snprintf(why, why_size, __VA_ARGS__)
+
+bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
+		       size_t why_size)
+{
+	struct hc_head key, hd;
+	why[0] = '\0';
+	if (!hc_key(h->rt, path, &key))
+		return false;
+	if (!ph_cache_dir_ok(path))
+		return false;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return false; /* none yet: no note */
+	bool ok = false;
+	const uint64_t *taddr;
+	const uint8_t *tflags;
+	const struct hc_pool *pools;
+	struct stat st;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+		WHY("not a file of this user's");
+		goto out;
+	}
+	if (read_all(fd, &hd, sizeof(hd), 0) && hd.magic == HC_MAGIC &&
+	    hd.format != HC_FORMAT) {
+		WHY("written by another py-heap (format %u)", hd.format);
+		goto out;
+	}
+	if (!read_all(fd, &hd, sizeof(hd), 0) || hd.magic != HC_MAGIC ||
+	    hd.head_size != sizeof(hd) || hd.nsec != HC_NSEC ||
+	    hd.head_sum != hc_sum(&hd, offsetof(struct hc_head, head_sum))) {
+		WHY("damaged (its header)");
+		goto out;
+	}
+	if (memcmp(hd.version, key.version, sizeof(key.version)) ||
+	    hd.layout_hash != key.layout_hash) {
+		WHY("written by another py-heap");
+		goto out;
+	}
+	if (hd.core_size != key.core_size ||
+	    hd.core_mtime_s != key.core_mtime_s ||
+	    hd.core_mtime_ns != key.core_mtime_ns ||
+	    hd.core_ino != key.core_ino || hd.core_dev != key.core_dev ||
+	    hd.path_hash != key.path_hash ||
+	    hd.modules_hash != key.modules_hash) {
+		WHY("stale (the core or its files changed since)");
+		h->cache_stale = true;
+		goto out;
+	}
+	/* the counts, before anything is allocated by them */
+	uint64_t total = sizeof(hd);
+	if (hd.n >= UINT32_MAX / 2 || hd.ntypes >= (1u << 24) ||
+	    hd.npools >= (1ULL << 32) || hd.base > hd.n ||
+	    hd.npool_objects > hd.n - hd.base) {
+		WHY("damaged (its counts)");
+		goto out;
+	}
+	total += hd.ntypes * 9 + hd.npools * sizeof(struct hc_pool) + hd.n * 21;
+	total = (total + 7) & ~7ULL;
+	if ((uint64_t)st.st_size != total) {
+		WHY("damaged (%llu bytes, not %llu)",
+		    (unsigned long long)st.st_size, (unsigned long long)total);
+		goto out;
+	}
+	/* The file mapped, private: its arrays become the table's, read
+	 * where they are (the page cache's pages, no copy; a write, which
+	 * nothing does, would copy the page). */
+	uint8_t *map = mmap(NULL, (size_t)total, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED) {
+		WHY("mmap: %s", strerror(errno));
+		goto out;
+	}
+	h->table_map = map;
+	h->table_map_len = (size_t)total;
+	void *ptr[HC_NSEC];
+	uint64_t bytes[HC_NSEC];
+	hc_sizes(&hd, bytes);
+	uint64_t off = sizeof(hd);
+	struct hc_sum_job job[HC_NSEC];
+	for (int i = 0; i < HC_NSEC; i++) {
+		ptr[i] = map + off;
+		job[i] = (struct hc_sum_job){ptr[i], bytes[i], 0};
+		off += bytes[i];
+	}
+	/* the sections' sums on every processor, largest first */
+	ph_run_chunks(hc_sum_worker, job + 2, sizeof(job[0]), 4, hd.n > 100000);
+	ph_run_chunks(hc_sum_worker, job, sizeof(job[0]), 2, false);
+	hc_sum_worker(job + 6);
+	for (int i = 0; i < HC_NSEC; i++) {
+		if (bytes[i] != hd.sec_bytes[i] ||
+		    job[i].sum != hd.sec_sum[i]) {
+			WHY("damaged (section %d)", i);
+			goto out;
+		}
+	}
+	for (; off < total; off++) { /* the padding: zeros */
+		if (map[off]) {
+			WHY("damaged (its end)");
+			goto out;
+		}
+	}
+	taddr = ptr[0];
+	pools = ptr[1];
+	tflags = ptr[6];
+	h->addr = ptr[2];
+	h->size = ptr[3];
+	h->tidx = ptr[4];
+	h->flags = ptr[5];
+	h->cap = (size_t)hd.n;
+	/* the types, from the core again, in the same order */
+	for (uint64_t i = 0; i < hd.ntypes; i++) {
+		if (ph_type_register(h, taddr[i]) != (int64_t)i) {
+			WHY("its types differ from the core's");
+			goto out;
+		}
+		h->types[i].known_object = tflags[i] & 1;
+	}
+	if (h->ntypes != hd.ntypes) {
+		WHY("its types differ from the core's");
+		goto out;
+	}
+	if (ph_grow((void **)&h->pools, &h->pools_cap, hd.npools,
+		    sizeof(*h->pools))) {
+		WHY("out of memory");
+		goto out;
+	}
+	for (uint64_t i = 0; i < hd.npools; i++) {
+		struct ph_pool p = {.addr = pools[i].addr,
+				    .block_size = pools[i].block_size,
+				    .nblocks = pools[i].nblocks};
+		memcpy(p.free_bits, pools[i].free_bits, sizeof(p.free_bits));
+		if ((p.addr & (h->L->pool_size - 1)) || !p.block_size ||
+		    p.nblocks > h->L->pool_size / 16 ||
+		    ph_objtable_pool_at(h, p.addr)) {
+			WHY("damaged (pool %llu)", (unsigned long long)i);
+			goto out;
+		}
+		if (ph_objtable_add_pool(h, &p)) {
+			WHY("out of memory");
+			goto out;
+		}
+	}
+	/* The pools' objects: pool by pool in the pools' order, by address
+	 * in each, so that the bitmaps number them as the file does. */
+	size_t pi = 0;
+	uint64_t prev = 0;
+	const uint64_t psize = h->L->pool_size;
+	for (uint64_t i = hd.base; i < hd.base + hd.npool_objects; i++) {
+		uint64_t a = h->addr[i];
+		if (pi < h->npools &&
+		    (a < h->pools[pi].addr || a - h->pools[pi].addr >= psize)) {
+			while (++pi < h->npools &&
+			       (a < h->pools[pi].addr ||
+				a - h->pools[pi].addr >= psize))
+				;
+			prev = 0;
+		}
+		if (pi == h->npools || (a & 15) || a <= prev) {
+			WHY("damaged (object %llu)", (unsigned long long)i);
+			goto out;
+		}
+		uint64_t g = (a - h->pools[pi].addr) / 16;
+		h->pools[pi].obj_bits[g / 64] |= 1ULL << (g % 64);
+		prev = a;
+	}
+	h->n = (size_t)hd.n;
+	ph_objtable_freeze(h, (uint32_t)hd.base);
+	if (h->npool_objects != hd.npool_objects) {
+		WHY("damaged (its pools)");
+		goto out;
+	}
+	uint32_t bad = 0;
+	for (uint64_t i = 0; i < hd.n; i++) /* (vectorised) */
+		bad |= h->tidx[i] >= hd.ntypes;
+	if (bad) {
+		WHY("damaged (a type number)");
+		goto out;
+	}
+	for (uint64_t i = 0; i < hd.n; i++) {
+		if (i == hd.base)
+			i += hd.npool_objects; /* in the pools: done */
+		if (i >= hd.n)
+			break;
+		/* (one in a pool found after the scan: not in its bitmap) */
+		bool existed;
+		if (ph_objtable_known(h, h->addr[i]) ||
+		    ph_u64map_put(&h->big_index, h->addr[i], (uint32_t)i,
+				  &existed) ||
+		    existed) {
+			WHY("damaged (object %llu)", (unsigned long long)i);
+			goto out;
+		}
+	}
+	hc_stats(h, hd.stats, true);
+	h->interned_dict = hd.interned_dict;
+	h->gc_generations = hd.gc_generations;
+	h->block_head = hd.block_head;
+	h->block_extra = hd.block_extra;
+	hd.arena_source[sizeof(hd.arena_source) - 1] = '\0';
+	memcpy(h->arena_source_copy, hd.arena_source,
+	       sizeof(h->arena_source_copy));
+	h->arena_source = h->arena_source_copy[0] ? h->arena_source_copy : NULL;
+	ok = true;
+out:
+	close(fd);
+	return ok;
+}
+
+/* At most HC_FILES index files in the directory: the oldest go. */
+static void hc_prune(const char *path)
+{
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		return;
+	*slash = '\0';
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct {
+		char name[256];
+		struct timespec t;
+	} old[HC_FILES + 1];
+	size_t n = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		struct stat st;
+		if (strncmp(e->d_name, "index-", 6) ||
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		/* the HC_FILES + 1 newest, sorted newest first */
+		size_t k = n < HC_FILES + 1 ? n++ : HC_FILES + 1;
+		if (k == HC_FILES + 1) {
+			/* older than all kept: it goes now */
+			const struct timespec *l = &old[HC_FILES].t;
+			if (st.st_mtim.tv_sec < l->tv_sec ||
+			    (st.st_mtim.tv_sec == l->tv_sec &&
+			     st.st_mtim.tv_nsec <= l->tv_nsec)) {
+				unlinkat(dirfd(d), e->d_name, 0);
+				continue;
+			}
+			unlinkat(dirfd(d), old[HC_FILES].name, 0);
+			k = HC_FILES;
+		}
+		while (k > 0 && (old[k - 1].t.tv_sec < st.st_mtim.tv_sec ||
+				 (old[k - 1].t.tv_sec == st.st_mtim.tv_sec &&
+				  old[k - 1].t.tv_nsec < st.st_mtim.tv_nsec))) {
+			old[k] = old[k - 1];
+			k--;
+		}
+		snprintf(old[k].name, sizeof(old[k].name), "%s", e->d_name);
+		old[k].t = st.st_mtim;
+	}
+	if (n == HC_FILES + 1)
+		unlinkat(dirfd(d), old[HC_FILES].name, 0);
+	closedir(d);
+}
+
+bool ph_heapcache_store(struct ph_heap *h, const char *path)
+{
+	struct hc_head hd;
+	if (!hc_key(h->rt, path, &hd) || !ph_cache_mkdir(path))
+		return false;
+	hd.n = h->n;
+	hd.base = 0;
+	/* the pools' objects: numbered in one run, after those found before
+	 * the pool scan (ph_objtable_freeze's base) */
+	if (h->npools)
+		hd.base = h->pools[0].first;
+	hd.npool_objects = h->npool_objects;
+	hd.ntypes = h->ntypes;
+	hd.npools = h->npools;
+	hc_stats(h, hd.stats, false);
+	hd.interned_dict = h->interned_dict;
+	hd.gc_generations = h->gc_generations;
+	hd.block_head = h->block_head;
+	hd.block_extra = h->block_extra;
+	snprintf(hd.arena_source, sizeof(hd.arena_source), "%s",
+		 h->arena_source ? h->arena_source : "");
+	uint64_t *taddr = malloc(h->ntypes * 8 + 1);
+	uint8_t *tflags = malloc(h->ntypes + 1);
+	struct hc_pool *pools =
+		ph_big_alloc(h->npools * sizeof(struct hc_pool) + 1);
+	char *tmp = NULL;
+	int fd = -1;
+	bool ok = false;
+	if (!taddr || !tflags || !pools ||
+	    asprintf(&tmp, "%s.XXXXXX", path) < 0) {
+		tmp = NULL;
+		goto out;
+	}
+	for (size_t i = 0; i < h->ntypes; i++) {
+		taddr[i] = h->types[i].addr;
+		tflags[i] = h->types[i].known_object ? 1 : 0;
+	}
+	for (size_t i = 0; i < h->npools; i++) {
+		memset(&pools[i], 0, sizeof(pools[i]));
+		pools[i].addr = h->pools[i].addr;
+		pools[i].block_size = h->pools[i].block_size;
+		pools[i].nblocks = h->pools[i].nblocks;
+		memcpy(pools[i].free_bits, h->pools[i].free_bits,
+		       sizeof(pools[i].free_bits));
+	}
+	void *ptr[HC_NSEC];
+	uint64_t bytes[HC_NSEC];
+	hc_sizes(&hd, bytes);
+	ptr[0] = taddr;
+	ptr[1] = pools;
+	ptr[2] = h->addr;
+	ptr[3] = h->size;
+	ptr[4] = h->tidx;
+	ptr[5] = h->flags;
+	ptr[6] = tflags;
+	for (int i = 0; i < HC_NSEC; i++) {
+		hd.sec_bytes[i] = bytes[i];
+		hd.sec_sum[i] = hc_sum(ptr[i], bytes[i]);
+	}
+	hd.head_sum = hc_sum(&hd, offsetof(struct hc_head, head_sum));
+	/* bounded: never more than a quarter of the disk's free space */
+	uint64_t total = sizeof(hd);
+	for (int i = 0; i < HC_NSEC; i++)
+		total += bytes[i];
+	struct statvfs vfs;
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	if (statvfs(dir, &vfs) ||
+	    total > (uint64_t)vfs.f_bavail * vfs.f_frsize / 4)
+		goto out;
+	/* a new file of ours (O_EXCL: never through a planted link), then
+	 * renamed over the name: a reader sees the old file or the new */
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
+		goto out;
+	ok = write_all(fd, &hd, sizeof(hd));
+	for (int i = 0; ok && i < HC_NSEC; i++)
+		ok = write_all(fd, ptr[i], bytes[i]);
+	static const uint8_t pad[8];
+	if (ok) /* the file a multiple of 8 bytes: it is mapped */
+		ok = write_all(
+			fd, pad,
+			(8 - (sizeof(hd) + bytes[0] + bytes[1] + bytes[2] +
+			      bytes[3] + bytes[4] + bytes[5] + bytes[6]) %
+				     8) %
+				8);
+	if (close(fd))
+		ok = false;
+	if (ok)
+		ok = !rename(tmp, path);
+	if (!ok)
+		unlink(tmp);
+	else
+		hc_prune(path);
+out:
+	free(tmp);
+	free(taddr);
+	free(tflags);
+	ph_big_free(pools, h->npools * sizeof(struct hc_pool) + 1);
+	return ok;
+}

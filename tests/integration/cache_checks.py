@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+"""Tests of the index cache (issue 23).
+
+On a core of fixtures/heap_basic.py (copied, so that it may be touched and
+replaced), with XDG_CACHE_HOME in a directory of the test's own:
+
+  * reuse: the first run writes the cache (info: index_cache "written"),
+    the second reads it ("read", its stage instead of the pool scan's), and
+    answers the same as a run without it (types, summary, refcheck,
+    referrers, cycles), and as the process measured itself (every user
+    class's count, truth.json); the file is at most 24 bytes per object,
+    in a directory of mode 0700;
+  * --no-cache: neither read nor written (the file untouched), "off";
+  * staleness: the core touched, then replaced by a copy (a new inode):
+    the cache is not used, said in info ("stale"), rewritten;
+  * damage: a flipped byte in its table, a flipped byte in its header, the
+    file cut short, a file of zeros: ignored with a note
+    (index-cache-ignored), the answer the same, exit 0; a planted link is
+    not read and not written through; a directory others may write is not
+    used;
+  * bounds: runs on ten copies of the core leave at most 8 cache files.
+
+    python3 tests/integration/cache_checks.py --bin build/bin/py-heap \\
+        --cores-dir build/cores [--python PY]
+
+Prints PASS/FAIL lines and ends with "N passed, N failed".
+"""
+import argparse
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+
+from interp import Interp
+
+PYTHON = os.environ.get("PYHEAP_TEST_PYTHON", "/usr/bin/python3.11")
+CRASH_SIGNS = ("ERROR: AddressSanitizer", "runtime error:",
+               "ERROR: LeakSanitizer", "Segmentation fault", "==ERROR")
+results = {"passed": 0, "failed": 0}
+BIN = None
+INTERP = None
+ENV = None
+
+
+def check(name, ok, detail=""):
+    results["passed" if ok else "failed"] += 1
+    print(("PASS %s" % name) if ok else ("FAIL %s: %s" % (name, detail)))
+    sys.stdout.flush()
+
+
+def run(core, *args, cache=True, timing=False):
+    env = dict(ENV)
+    if timing:
+        env["PYHEAP_TIMING"] = "1"
+    cmd = ([BIN, "--core", core] + INTERP.py_heap_args() +
+           ([] if cache else ["--no-cache"]) + ["--json"] + list(args))
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                       timeout=300)
+    for sign in CRASH_SIGNS:
+        if sign in r.stderr:
+            raise RuntimeError("%s: %s" % (" ".join(cmd), r.stderr[-2000:]))
+    try:
+        out = json.loads(r.stdout) if r.stdout.strip() else None
+    except ValueError:
+        out = None
+    return r.returncode, out, r.stderr
+
+
+def info(core, cache=True):
+    rc, out, err = run(core, "info", cache=cache)
+    return rc, out or {}, err
+
+
+def answers(core, addr, cache=True):
+    """What the commands answer, without what says where it came from."""
+    got = {}
+    for args in (["types"], ["summary"], ["refcheck"], ["referrers", addr],
+                 ["cycles"]):
+        rc, out, err = run(core, *args, cache=cache)
+        if isinstance(out, dict):
+            out.pop("notes", None)
+        got[args[0]] = (rc, out)
+    return got
+
+
+def cache_files(xdg):
+    d = os.path.join(xdg, "py-heap")
+    if not os.path.isdir(d):
+        return []
+    return sorted(os.path.join(d, f) for f in os.listdir(d)
+                  if f.startswith("index-") and "." not in f)
+
+
+def flip(path, offset):
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        b = f.read(1)
+        f.seek(offset)
+        f.write(bytes([b[0] ^ 0x10]))
+
+
+def main():
+    global BIN, INTERP, ENV
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--cores-dir", required=True)
+    ap.add_argument("--python", default=PYTHON)
+    args = ap.parse_args()
+    BIN = os.path.abspath(args.bin)
+    INTERP = Interp(args.python)
+    outdir = os.path.join(os.path.abspath(args.cores_dir), INTERP.tag,
+                          "cache")
+    src = INTERP.take_core("heap_basic.py", outdir,
+                           need=("ready", "truth.json"))
+    with open(os.path.join(outdir, "truth.json")) as f:
+        truth = json.load(f)
+    print("cache_checks: %s (%s)" % (INTERP.spec, INTERP.version))
+    tmp = tempfile.mkdtemp(prefix="pyheap-cache-")
+    try:
+        xdg = os.path.join(tmp, "xdg")
+        ENV = dict(os.environ, XDG_CACHE_HOME=xdg, LC_ALL="C")
+        ENV.pop("PYHEAP_CACHE_DIR", None)
+        ENV.pop("PYHEAP_NO_CACHE", None)
+        core = os.path.join(tmp, "core")
+        shutil.copy(src, core)
+        checks(core, xdg, truth, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("%d passed, %d failed" % (results["passed"], results["failed"]))
+    return 1 if results["failed"] else 0
+
+
+def checks(core, xdg, truth, tmp):
+    # without the cache: the reference answers
+    rc, inf, err = info(core, cache=False)
+    check("--no-cache: info says off", rc == 0 and
+          inf.get("index_cache") == "off", inf.get("index_cache"))
+    check("--no-cache: no file written", not cache_files(xdg),
+          cache_files(xdg))
+    rc, t, err = run(core, "types", cache=False)
+    user = [n for n in truth["created"]]
+    some = next(n for n in user if truth["types"].get(n, {}).get("count"))
+    rc, lst, err = run(core, "list", some, "--limit", "1",
+                       cache=False)
+    objs = (lst or {}).get("objects") or []
+    addr = objs[0]["address"] if objs else "0x0"
+    ref = answers(core, addr, cache=False)
+
+    # reuse
+    rc, inf, err = info(core)
+    check("first run: the cache written", rc == 0 and
+          inf.get("index_cache") == "written", (inf.get("index_cache"), err))
+    files = cache_files(xdg)
+    check("first run: one cache file", len(files) == 1, files)
+    if not files:
+        return
+    cf = files[0]
+    mode = stat.S_IMODE(os.stat(os.path.dirname(cf)).st_mode)
+    check("the cache directory is private (0700)", mode == 0o700, oct(mode))
+    n = inf.get("objects") or 1
+    size = os.path.getsize(cf)
+    check("at most 24 bytes per object (%.1f)" % (size / n),
+          size <= 24 * n, "%d bytes, %d objects" % (size, n))
+    rc, inf2, err = info(core)
+    check("second run: the cache read", rc == 0 and
+          inf2.get("index_cache") == "read", (inf2.get("index_cache"), err))
+    rc, out, err = run(core, "types", timing=True)
+    check("second run: its stage instead of the scan",
+          "index cache read" in err and "pool blocks" not in err, err[-600:])
+    got = answers(core, addr)
+    for k in ref:
+        check("cached answers as uncached: %s" % k, got[k] == ref[k],
+              "differ")
+    counts = {r["type"]: r["count"] for r in (out or {}).get("types", [])}
+    bad = [(c, counts.get(c), truth["created"][c]) for c in user
+           if counts.get(c) != truth["types"].get(c, {}).get("count")]
+    check("cached types: every user class as the process counted",
+          not bad, bad[:5])
+
+    # --no-cache leaves it alone
+    before = os.stat(cf).st_mtime_ns
+    rc, inf, err = info(core, cache=False)
+    check("--no-cache: off, the file untouched",
+          inf.get("index_cache") == "off" and
+          os.stat(cf).st_mtime_ns == before, inf.get("index_cache"))
+
+    # staleness
+    os.utime(core, None)
+    rc, inf, err = info(core)
+    check("core touched: stale, rewritten", rc == 0 and
+          inf.get("index_cache") == "written" and
+          inf.get("index_cache_ignored", "").startswith("stale") and
+          not inf.get("notes"), (inf.get("index_cache"),
+                                 inf.get("index_cache_ignored"),
+                                 inf.get("notes")))
+    rc, inf, err = info(core)
+    check("core touched: then read", inf.get("index_cache") == "read",
+          inf.get("index_cache"))
+    shutil.copy(core, core + ".new")
+    os.rename(core + ".new", core)
+    rc, inf, err = info(core)
+    check("core replaced: stale, rewritten", rc == 0 and
+          inf.get("index_cache") == "written" and
+          inf.get("index_cache_ignored", "").startswith("stale"),
+          (inf.get("index_cache"), inf.get("index_cache_ignored")))
+
+    # damage
+    size = os.path.getsize(cf)
+    for what, damage in (
+            ("a byte of its table flipped", lambda: flip(cf, size // 2)),
+            ("a byte of its end flipped", lambda: flip(cf, size - 3)),
+            ("a byte of its header flipped", lambda: flip(cf, 40)),
+            ("cut short", lambda: os.truncate(cf, size // 2)),
+            ("zeros", lambda: open(cf, "wb").write(bytes(size)))):
+        info(core)          # a good file first
+        damage()
+        rc, out, err = run(core, "types")
+        notes = [x.get("code") for x in (out or {}).get("notes", [])]
+        if isinstance(out, dict):
+            out.pop("notes", None)
+        check("cache %s: ignored with a note, the same answer" % what,
+              rc == 0 and "index-cache-ignored" in notes and
+              "index cache" in err and out == ref["types"][1],
+              (rc, notes, err[-300:]))
+        rc, inf, err = info(core)
+        check("cache %s: then rewritten and read" % what,
+              inf.get("index_cache") == "read", inf.get("index_cache"))
+    victim = os.path.join(tmp, "victim")
+    with open(victim, "w") as f:
+        f.write("secret")
+    os.unlink(cf)
+    os.symlink(victim, cf)
+    rc, inf, err = info(core)
+    check("a planted link: not read, replaced, never written through",
+          rc == 0 and inf.get("index_cache") == "written" and
+          open(victim).read() == "secret" and not os.path.islink(cf),
+          (inf.get("index_cache"), os.path.islink(cf)))
+    os.chmod(os.path.dirname(cf), 0o777)
+    rc, inf, err = info(core)
+    check("a directory others may write: not used",
+          rc == 0 and inf.get("index_cache") == "off",
+          inf.get("index_cache"))
+    os.chmod(os.path.dirname(cf), 0o700)
+
+    # bounds
+    for i in range(10):
+        c = os.path.join(tmp, "core-%d" % i)
+        os.link(core, c)
+        info(c)
+    files = cache_files(xdg)
+    check("ten cores: at most 8 cache files (%d)" % len(files),
+          len(files) <= 8, files)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
