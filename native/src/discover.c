@@ -374,15 +374,15 @@ static void add_static_types(struct ph_heap *h)
 	}
 }
 
-static void add_roots(struct ph_heap *h)
+/* One interpreter's roots: its modules, sys and builtins, and each of its
+ * threads' frames (functions, globals and the value stack). */
+static void add_interp_roots(struct ph_heap *h, uint64_t interp)
 {
 	const struct ph_layout *L = h->L;
-	uint64_t interp = h->rt->main_interp, v;
+	uint64_t v;
 	add_root(h, ph_mem_u64(h->mem, interp + L->is_modules, &v) ? v : 0);
 	add_root(h, ph_mem_u64(h->mem, interp + L->is_sysdict, &v) ? v : 0);
 	add_root(h, ph_mem_u64(h->mem, interp + L->is_builtins, &v) ? v : 0);
-	add_root(h, h->rt->none_addr);
-	/* Each thread's frames: functions, globals and the value stack. */
 	uint64_t ts = 0;
 	ph_mem_u64(h->mem, interp + L->is_threads_head, &ts);
 	for (int nt = 0; ts && nt < 100000; nt++) {
@@ -397,6 +397,13 @@ static void add_roots(struct ph_heap *h)
 		if (!ph_mem_u64(h->mem, ts + L->ts_next, &ts))
 			ts = 0;
 	}
+}
+
+static void add_roots(struct ph_heap *h)
+{
+	for (size_t k = 0; k < h->rt->ninterps; k++)
+		add_interp_roots(h, h->rt->interps[k].addr);
+	add_root(h, h->rt->none_addr);
 }
 
 /* ---- the heap --------------------------------------------------------- */
