@@ -64,6 +64,20 @@ static const char *const sort_types[] = {"size", "count", "retained", NULL};
 
 static const struct ph_optdef no_opts[] = {{0}};
 
+/* Every interpreter by default; this one limits a command to one. */
+#define OPT_INTERP                                                             \
+	{                                                                      \
+		.name = "--interp", .kind = PH_OPT_NUM, .metavar = "ID",       \
+		.help = "only the objects of the interpreter with this id "    \
+			"(0: the main one; info lists them)",                  \
+		.def = "every interpreter",                                    \
+	}
+
+static const struct ph_optdef summary_opts[] = {
+	OPT_INTERP,
+	{0},
+};
+
 static const struct ph_optdef types_opts[] = {
 	OPT_LIMIT("show the first N types, and the rest in one line",
 		  "25 in text, all in JSON"),
@@ -79,6 +93,7 @@ static const struct ph_optdef types_opts[] = {
 	 .help = "also the bytes (and objects) that deleting every object of "
 		 "the type would free: what its objects retain, each counted "
 		 "once (builds the dominator tree)"},
+	OPT_INTERP,
 	{0},
 };
 
@@ -88,6 +103,7 @@ static const struct ph_optdef list_opts[] = {
 	 .kind = PH_OPT_NUM,
 	 .metavar = "B",
 	 .help = "only objects of at least B bytes"},
+	OPT_INTERP,
 	{0},
 };
 
@@ -127,6 +143,7 @@ static const struct ph_optdef roots_opts[] = {
 	 .metavar = "TEXT",
 	 .help = "only the roots whose name contains TEXT"},
 	OPT_LIMIT("at most N roots", "50 in text, all in JSON"),
+	OPT_INTERP,
 	{0},
 };
 
@@ -189,6 +206,7 @@ static const struct ph_optdef cycles_opts[] = {
 	 .help = "order by bytes or by number of objects",
 	 .def = "size",
 	 .choices = sort_size_count},
+	OPT_INTERP,
 	{0},
 };
 
@@ -205,6 +223,7 @@ static const struct ph_optdef refcheck_opts[] = {
 	 .help = "only objects of the type named T",
 	 .complete = PH_COMPLETE_TYPE},
 	OPT_LIMIT("at most N types in each list", "20 in text, all in JSON"),
+	OPT_INTERP,
 	{0},
 };
 
@@ -248,7 +267,7 @@ const struct ph_cmddef ph_commands[] = {
 		.help = "Objects and bytes, the ten largest types, how many "
 			"tracked objects each GC generation holds, pymalloc's "
 			"pools (used, free, fragmentation) and threads.",
-		.opts = no_opts,
+		.opts = summary_opts,
 		.run = ph_run_summary,
 	},
 	{
@@ -928,23 +947,24 @@ void ph_help_text(const struct ph_cmddef *c, struct ph_buf *b)
 				       "gives it (0x7f... or decimal).\n");
 		return;
 	}
-	ph_buf_puts(b, "usage: py-heap --core CORE [--exe EXE] [--sysroot DIR] "
-		       "[--debug-dir DIR]\n"
-		       "               [--no-debuginfod] [--json] COMMAND "
-		       "[ARGS]\n"
-		       "       py-heap --pid PID [--no-stop] [--json] COMMAND "
-		       "[ARGS]\n"
-		       "       py-heap --core CORE|--pid PID [--json] --batch "
-		       "FILE\n"
-		       "       py-heap [--json] diff BEFORE AFTER (two snapshots "
-		       "or cores)\n"
-		       "       py-heap help [COMMAND]\n"
-		       "\n"
-		       "Inspect the Python heap of a CPython process from its "
-		       "core dump, or\n"
-		       "of a running process (stopped only while its memory is "
-		       "copied).\n"
-		       "\nOptions:\n");
+	ph_buf_puts(b,
+		    "usage: py-heap --core CORE [--exe EXE] [--sysroot DIR] "
+		    "[--debug-dir DIR]\n"
+		    "               [--no-debuginfod] [--json] COMMAND "
+		    "[ARGS]\n"
+		    "       py-heap --pid PID [--no-stop] [--json] COMMAND "
+		    "[ARGS]\n"
+		    "       py-heap --core CORE|--pid PID [--json] --batch "
+		    "FILE\n"
+		    "       py-heap [--json] diff BEFORE AFTER (two snapshots "
+		    "or cores)\n"
+		    "       py-heap help [COMMAND]\n"
+		    "\n"
+		    "Inspect the Python heap of a CPython process from its "
+		    "core dump, or\n"
+		    "of a running process (stopped only while its memory is "
+		    "copied).\n"
+		    "\nOptions:\n");
 	options_text(cli_opts, b);
 	ph_buf_puts(b, "\nCommands:\n");
 	for (size_t i = 0; i < ph_ncommands; i++) {
@@ -1031,7 +1051,8 @@ static void command_json(const struct ph_cmddef *c, struct ph_json *j)
 	ph_json_key(j, "operand_complete");
 	ph_json_str(j, complete_names[c->operand_complete]);
 	ph_json_key(j, "operands_max");
-	ph_json_u64(j, c->operand ? (c->operands_max ? c->operands_max : 1) : 0);
+	ph_json_u64(j,
+		    c->operand ? (c->operands_max ? c->operands_max : 1) : 0);
 	ph_json_key(j, "needs_process");
 	ph_json_bool(j, !(c->flags & PH_CMD_NO_SESSION));
 	ph_json_key(j, "summary");
@@ -1269,6 +1290,35 @@ char *ph_error_json(const struct ph_error *err, struct ph_session *s,
 	return ret;
 }
 
+/* --interp ID: the interpreter the command is limited to, by its id. */
+static struct ph_error *select_interp(struct ph_session *s,
+				      const struct ph_args *a)
+{
+	if (!s)
+		return NULL;
+	s->only_interp = -1;
+	if (arg_index(a, "--interp") < 0 || !ph_args_flag(a, "--interp"))
+		return NULL;
+	uint64_t id = ph_args_num(a, "--interp", 0);
+	struct ph_buf b;
+	ph_buf_init(&b);
+	for (size_t k = 0; k < s->rt->ninterps; k++) {
+		if ((uint64_t)s->rt->interps[k].id == id) {
+			s->only_interp = (int)k;
+			ph_buf_free(&b);
+			return NULL;
+		}
+		ph_buf_printf(&b, "%s%lld", k ? ", " : "",
+			      (long long)s->rt->interps[k].id);
+	}
+	struct ph_error *err = ph_error_create(
+		PH_ERR_USAGE,
+		"%s: --interp %llu: no such interpreter (the process has %s)",
+		a->cmd->name, (unsigned long long)id, b.data ? b.data : "");
+	ph_buf_free(&b);
+	return err;
+}
+
 static const char *command_names(struct ph_buf *b)
 {
 	for (size_t i = 0; i < ph_ncommands; i++)
@@ -1346,8 +1396,11 @@ struct ph_error *ph_session_exec(struct ph_session *s, int argc,
 			ph_json_array_end(&out.j);
 		} else
 			ph_help_text(c, &buf);
-	} else
+	} else if (!(err = select_interp(s, &a))) {
 		err = c->run(s, &a, &out);
+		if (s)
+			s->only_interp = -1;
+	}
 	if (!err && ph_interrupted())
 		err = ph_error_interrupted();
 	__atomic_store_n(&ph_interrupt_flag, 0, __ATOMIC_RELAXED);

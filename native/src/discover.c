@@ -453,6 +453,10 @@ struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 	}
 
 	ph_heap_find_interned(h);
+	if ((err = ph_discover_interps(h)))
+		goto fail;
+	if (h->interp)
+		ph_stage("interpreters");
 	*ret = h;
 	return NULL;
 fail:
@@ -466,6 +470,7 @@ void ph_heap_destroy(struct ph_heap *h)
 		return;
 	ph_objtable_free(h);
 	ph_type_table_free(h);
+	free(h->interp);
 	ph_u64map_free(&h->rejected);
 	ph_u64map_free(&h->scan_rejected);
 	free(h);

@@ -97,6 +97,10 @@ struct ph_heap {
 	uint64_t *size;
 	uint8_t *flags;
 	size_t n, cap;
+	/* with more than one interpreter (rt->ninterps > 1): each object's,
+	 * an index into rt->interps, or PH_INTERP_SHARED (immortal, static);
+	 * NULL with one (ph_heap_interp) */
+	uint8_t *interp;
 	/* address -> object number: objects in pymalloc pools are numbered
 	 * first, by address, and found by their pool's bitmap; the others
 	 * (large, static) through a hash map */
@@ -147,6 +151,15 @@ void ph_heap_destroy(struct ph_heap *h);
 
 /* The number of the object at addr, or PH_NONE. */
 uint32_t ph_heap_lookup(const struct ph_heap *h, uint64_t addr);
+
+/* The interpreter object o belongs to: an index into h->rt->interps.
+ * Objects every interpreter shares (immortal, static) count as the main
+ * one's (0), which made most of them. */
+static inline unsigned ph_heap_interp(const struct ph_heap *h, uint32_t o)
+{
+	unsigned k = h->interp ? h->interp[o] : 0;
+	return k == PH_INTERP_SHARED ? 0 : k;
+}
 
 /* ---- types (kind_type.c) --------------------------------------------- */
 

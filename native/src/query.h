@@ -61,8 +61,19 @@ struct ph_type_row {
 	uint64_t retained_objects, retained_bytes;
 };
 
+/* One interpreter's share of a result: its id, objects and bytes. */
+struct ph_interp_row {
+	int64_t id;
+	uint64_t objects, bytes;
+	bool own_allocator; /* an isolated one, with its own obmalloc */
+	size_t threads;
+};
+
 struct ph_types_result {
 	const char *python;
+	/* every interpreter's (--interp: that one's), main first */
+	struct ph_interp_row *interps;
+	size_t ninterps;
 	bool retained; /* the retained columns are filled */
 	uint64_t objects, bytes;
 	struct ph_type_row *rows; /* every type with objects, in order */

@@ -82,6 +82,19 @@ static void types_json(const struct ph_types_result *r, struct ph_json *j)
 		ph_json_object_end(j);
 	}
 	ph_json_array_end(j);
+	ph_json_key(j, "interpreters");
+	ph_json_array_begin(j);
+	for (size_t i = 0; i < r->ninterps; i++) {
+		ph_json_object_begin(j);
+		ph_json_key(j, "id");
+		ph_json_i64(j, r->interps[i].id);
+		ph_json_key(j, "objects");
+		ph_json_u64(j, r->interps[i].objects);
+		ph_json_key(j, "bytes");
+		ph_json_u64(j, r->interps[i].bytes);
+		ph_json_object_end(j);
+	}
+	ph_json_array_end(j);
 }
 
 struct ph_error *ph_run_types(struct ph_session *s, const struct ph_args *a,
