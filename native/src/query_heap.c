@@ -265,7 +265,8 @@ struct ph_error *ph_query_list(struct ph_session *s,
 	uint32_t *objs = NULL;
 	size_t n = 0, cap = 0;
 	for (size_t i = 0; i < h->n; i++) {
-		if (!match[h->tidx[i]] || h->size[i] < o->min_size)
+		if (!match[h->tidx[i]] || h->size[i] < o->min_size ||
+		    !ph_session_keeps(s, (uint32_t)i))
 			continue;
 		if ((err = ph_grow((void **)&objs, &cap, n + 1,
 				   sizeof(*objs)))) {

@@ -369,7 +369,8 @@ struct ph_error *ph_query_roots(struct ph_session *s,
 	size_t cap = 0;
 	for (size_t i = 0; i < g->nroots && !err; i++) {
 		const struct ph_root *root = &g->roots[i];
-		if (o->match && !strstr(root->name, o->match))
+		if ((o->match && !strstr(root->name, o->match)) ||
+		    !ph_session_keeps(s, root->target))
 			continue;
 		if (r->total++, o->limit && r->nrows >= o->limit)
 			continue;

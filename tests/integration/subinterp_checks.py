@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""Every interpreter of a process: subinterpreters (3.12+), each checked
+against the truth it measured about itself.
+
+fixtures/heap_subinterp.py runs the same heap-building code in the main
+interpreter and in N isolated subinterpreters (2 and 10; with --threads,
+threads blocked in several interpreters at once); each one writes its own
+truth (truth.json for the main one, interp-K.json). For each core, one
+py-heap session (--batch) answers, and:
+
+  * no damage: `types` exits 0 with no note, the whole `info` says 0
+    implausible references;
+  * `types --json` lists every interpreter ("interpreters": the truth's
+    ids), and their objects and bytes sum to the totals;
+  * `types --interp K`: each user class of K (Item, Only<K>, Node, Marker)
+    exact in count and sys.getsizeof bytes;
+  * `list str --interp K` holds every "sub<K>-mk-" string (untracked, in
+    K's dict only), with its size;
+  * K's marker: `referrers` = K's gc.get_referrers(), `refcount` = its
+    sys.getrefcount() - 1 with no excess, `path` from a root named
+    "interp K: ...";
+  * `cycles --interp K` holds K's ring of Nodes and its two self-cycles;
+  * --threads: `roots --interp K` names the frames of parked_in_K (and of
+    waiting_in_K, for odd K).
+
+    python3 tests/integration/subinterp_checks.py --bin build/bin/py-heap \\
+        --cores-dir build/cores [--python PY]...
+
+Without --python: pyenv's 3.12.1 and 3.13.0, trixie's 3.13, sid's 3.14 and
+3.15 (those installed; the others are reported as SKIP).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from interp import Interp  # noqa: E402
+import graph_checks  # noqa: E402
+
+check = graph_checks.check
+ROOTS = "/var/cache/py-heap/roots"
+DEFAULT = [
+    "/root/.pyenv/versions/3.12.1/bin/python3.12",
+    "/root/.pyenv/versions/3.13.0/bin/python3.13",
+    ROOTS + "/trixie::/usr/bin/python3.13",
+    ROOTS + "/sid::/usr/bin/python3.14",
+    ROOTS + "/sid::/usr/bin/python3.15",
+]
+
+
+def batch(binary, it, core, commands, workdir):
+    path = os.path.join(workdir, "subinterp.batch")
+    with open(path, "w") as f:
+        f.write("\n".join(commands) + "\n")
+    r = subprocess.run([binary, "--core", core, "--json"] +
+                       it.py_heap_args() + ["--batch", path],
+                       capture_output=True, text=True, timeout=600,
+                       stdin=subprocess.DEVNULL)
+    if "AddressSanitizer" in r.stderr or r.returncode < 0:
+        raise RuntimeError("crash: rc %d %s" % (r.returncode, r.stderr[-2000:]))
+    dec, outs, rest = json.JSONDecoder(), [], r.stdout.strip()
+    while rest:
+        d, end = dec.raw_decode(rest)
+        outs.append(d)
+        rest = rest[end:].strip()
+    return outs, r
+
+
+def users(types):
+    return {k: (v["count"], v["bytes"]) for k, v in types.items()
+            if k.startswith("__main__.")}
+
+
+def check_core(binary, it, core, outdir, label):
+    truths = {}
+    main = json.load(open(os.path.join(outdir, "truth.json")))
+    for e in main["interpreters"]:
+        truths[e["id"]] = json.load(open(os.path.join(outdir, e["truth"])))
+    ids = sorted(truths)
+    cmds = ["types --limit 0", "info"]
+    for k in ids:
+        t = truths[k]
+        m = "0x%x" % t["marker"]["id"]
+        cmds += ["types --limit 0 --interp %d" % k,
+                 "list str --limit 0 --interp %d" % k,
+                 "referrers %s" % m, "refcount %s" % m, "path %s" % m,
+                 "cycles --limit 0 --interp %d" % k,
+                 "roots --limit 0 --interp %d" % k]
+    outs, r = batch(binary, it, core, cmds, outdir)
+    check("%s: one answer per command" % label, len(outs) == len(cmds),
+          "%d of %d; %s" % (len(outs), len(cmds), r.stderr[-300:]))
+    if len(outs) != len(cmds):
+        return
+    by = dict(zip(cmds, outs))
+    allt = by["types --limit 0"]
+    check("%s: no damage, no note" % label,
+          r.returncode == 0 and not allt.get("notes") and
+          not allt.get("partial"), "rc %d notes %r %s" % (
+              r.returncode, allt.get("notes"), r.stderr[-300:]))
+    info = by["info"]
+    dmg = info.get("damage", info)
+    bad = {k: v for k, v in dmg.items() if k.startswith("refs_to") and v} \
+        if isinstance(dmg, dict) else {}
+    check("%s: info: no implausible references" % label, not bad, bad)
+    rows = allt.get("interpreters", [])
+    check("%s: interpreters listed" % label,
+          [e["id"] for e in rows] == ids, (rows, ids))
+    check("%s: interpreters sum to the totals" % label,
+          sum(e["objects"] for e in rows) == allt["objects"] and
+          sum(e["bytes"] for e in rows) == allt["bytes"], rows)
+    for k in ids:
+        t = truths[k]
+        tk = by["types --limit 0 --interp %d" % k]
+        got = {e["type"]: (e["count"], e["bytes"]) for e in tk["types"]
+               if e["type"].startswith("__main__.")}
+        want = users(t["types"])
+        check("%s: interp %d: user classes exact" % (label, k), got == want,
+              {n: (got.get(n), w) for n, w in want.items()
+               if got.get(n) != w})
+        strs = {int(e["address"], 16): e["size"] for e in
+                by["list str --limit 0 --interp %d" % k]["objects"]}
+        mk = t["markers"]["sub%d-mk-" % k]
+        miss = [i for i, s in zip(mk["ids"], mk["sizes"])
+                if strs.get(i) != s]
+        check("%s: interp %d: its %d marker strings, sizes exact" % (
+            label, k, mk["count"]), not miss, "%d missing: %s" % (
+                len(miss), miss[:3]))
+        m = "0x%x" % t["marker"]["id"]
+        rf = by["referrers %s" % m]
+        got_r = sorted(int(e["address"], 16) for e in rf.get("referrers", []))
+        want_r = sorted(e["id"] for e in t["marker"]["referrers"])
+        check("%s: interp %d: marker's referrers" % (label, k),
+              got_r == want_r, (got_r, want_r))
+        rc = by["refcount %s" % m]
+        check("%s: interp %d: marker's refcount, no excess" % (label, k),
+              rc.get("refcount") == t["marker"]["refcount"] and
+              rc.get("excess") == 0, (rc.get("refcount"), rc.get("excess"),
+                                      t["marker"]["refcount"]))
+        p = by["path %s" % m]
+        check("%s: interp %d: path from its own root" % (label, k),
+              str(p.get("root", "")).startswith("interp %d: " % k), p.get("root"))
+        cy = by["cycles --limit 0 --interp %d" % k]
+        members = [set(int(a, 16) for a in c.get("members", []))
+                   for c in cy.get("cycles", [])]
+        ring = set(t["cycles"]["ring"])
+        check("%s: interp %d: its ring and self-cycles" % (label, k),
+              any(ring <= s for s in members) and
+              any(t["cycles"]["self_list"] in s for s in members) and
+              any(t["cycles"]["self_dict"] in s for s in members),
+              "%d cycles" % len(members))
+        if t.get("threads"):
+            names = " ".join(e.get("name", "")
+                             for e in by["roots --limit 0 --interp %d" % k]
+                             .get("roots", []))
+            want_f = [e["function"] for e in t["threads"]]
+            check("%s: interp %d: its threads' frames %s" % (label, k, want_f),
+                  all("frame %s()" % f in names for f in want_f), want_f)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--cores-dir", required=True)
+    ap.add_argument("--python", action="append")
+    a = ap.parse_args()
+    for spec in a.python or DEFAULT:
+        exe = spec.replace("::", "")
+        if not os.path.exists(exe):
+            print("SKIP %s: not installed" % spec)
+            continue
+        try:
+            it = Interp(spec)
+        except Exception as e:
+            check(spec, False, e)
+            continue
+        for args in (["2"], ["10"], ["2", "--threads"]):
+            outdir = os.path.join(a.cores_dir, "subinterp-%s-%s" % (
+                it.tag, "-".join(args)))
+            label = "%s %s" % (it.version, " ".join(args))
+            try:
+                core = it.take_core("heap_subinterp.py", outdir, *args,
+                                    need=("ready", "truth.json"))
+                check_core(a.bin, it, core, outdir, label)
+            except Exception as e:
+                check(label, False, e)
+    print("%d passed, %d failed" % (graph_checks.results["passed"],
+                                    graph_checks.results["failed"]))
+    return 1 if graph_checks.results["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
