@@ -203,6 +203,8 @@ integration: all $(SAN)/bin/py-heap
 		--cores-dir $(BUILD)/cores
 	$(PYTHON) tests/integration/unsupported_checks.py --bin $(BIN) \
 		--cores-dir $(BUILD)/cores
+	$(PYTHON) tests/integration/subinterp_checks.py --bin $(BIN) \
+		--cores-dir $(BUILD)/cores
 	$(PYTHON) tests/integration/contract_checks.py --bin $(BIN) \
 		--cores-dir $(BUILD)/cores
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) \

@@ -132,6 +132,10 @@ struct ph_info_result {
 	uint64_t gc_list_damaged, gc_zeroed_links, gc_bad_objects,
 		gc_zeroed_objects, gc_damaged_objects, refs_into_missing,
 		refs_to_zeros, refs_to_damaged, refs_wild, pools_inconsistent;
+	/* every interpreter, main first; and how many the list held that
+	 * were not read (past damage or PH_MAX_INTERPS) */
+	struct ph_interp_row *interps;
+	size_t ninterps, interps_unread;
 };
 
 struct ph_error *ph_query_info(struct ph_session *s,

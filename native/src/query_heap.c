@@ -334,6 +334,11 @@ struct ph_error *ph_query_info(struct ph_session *s,
 		return ph_error_nomem();
 	struct ph_target *t = s->target;
 	struct ph_heap *h = s->heap;
+	r->interps_unread = s->rt->interps_unread;
+	if ((err = interp_rows(s, &r->interps, &r->ninterps))) {
+		free(r);
+		return err;
+	}
 	const struct ph_module *exe =
 		t->exe_index >= 0 ? &t->mods[t->exe_index] : NULL;
 	if (exe)
@@ -379,6 +384,8 @@ struct ph_error *ph_query_info(struct ph_session *s,
 
 void ph_info_result_destroy(struct ph_info_result *r)
 {
+	if (r)
+		free(r->interps);
 	free(r);
 }
 
