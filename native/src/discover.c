@@ -471,6 +471,7 @@ void ph_heap_destroy(struct ph_heap *h)
 	ph_objtable_free(h);
 	ph_type_table_free(h);
 	free(h->interp);
+	free(h->interned_more);
 	ph_u64map_free(&h->rejected);
 	ph_u64map_free(&h->scan_rejected);
 	free(h);

@@ -120,6 +120,9 @@ struct ph_heap {
 	size_t nregions;
 	uint32_t pool_shift;	/* log2 of the pool size */
 	uint64_t interned_dict; /* 3.11: its references are not counted */
+	/* 3.13+: isolated subinterpreters' own interned dicts, likewise */
+	uint64_t *interned_more;
+	size_t ninterned_more;
 	/* statistics for `info` and notes */
 	uint64_t n_gc, n_ref, n_pool, n_root, n_rejected;
 	uint64_t pools_inconsistent, gc_list_damaged;
@@ -307,6 +310,18 @@ bool ph_heap_str(struct ph_heap *h, uint64_t addr, char *out, size_t max,
  * version but 3.12, where interned strings are immortal), found among the
  * objects: sets h->interned_dict. */
 void ph_heap_find_interned(struct ph_heap *h);
+
+/* Is the dict at addr an interpreter's interned-strings dict? */
+static inline bool ph_heap_is_interned_dict(const struct ph_heap *h,
+					    uint64_t addr)
+{
+	if (addr == h->interned_dict)
+		return true;
+	for (size_t i = 0; i < h->ninterned_more; i++)
+		if (addr == h->interned_more[i])
+			return true;
+	return false;
+}
 
 /* ---- reprs (kinds.c, kind_str.c) ------------------------------------- */
 

@@ -45,6 +45,7 @@
 	X(uint32_t, is_id, , "struct _is", "id", "interpreter_state.id", 56, "id", 8, 99) \
 	X(uint32_t, is_feature_flags, , "struct _is", "feature_flags", "", 0, "feature_flags", 12, 99) \
 	X(uint32_t, is_obmalloc, , "struct _is", "obmalloc", "", 0, "obmalloc", 12, 99) /* 3.12: embedded; 3.13+: a pointer */ \
+	X(uint32_t, is_interned, , "struct _is", "cached_objects.interned_strings", "", 0, "cached_objects.interned_strings", 13, 99) /* an isolated interpreter's own interned dict */ \
 	X(uint32_t, gc_generations, , "struct _gc_runtime_state", "generations", "", 0, "generations", 8, 99) \
 	X(uint32_t, gc_gen_stride, , "struct gc_generation", "", "", 0, "", 8, 99) \
 	X(uint32_t, gc_ngens, , "", "", "", 0, "", 8, 99) \

@@ -443,6 +443,7 @@ static const char *const ph_code_names_3_10[] = {
 	F(is_id, 7272) \
 	F(is_feature_flags, 8440) \
 	F(is_obmalloc, 10800) \
+	F(is_interned, 194328) \
 	F(sizeof_heaptype, 928) \
 	F(frame_data, 64) \
 	F(co_code_adaptive, 200) \
@@ -486,6 +487,7 @@ static const char *const ph_code_names_3_10[] = {
 	F(is_id, 7280) \
 	F(is_feature_flags, 8488) \
 	F(is_obmalloc, 10904) \
+	F(is_interned, 224624) \
 	F(gc_permanent, 96) \
 	F(gc_garbage, 200) \
 	F(sizeof_heaptype, 936) \
@@ -519,6 +521,7 @@ static const char *const ph_code_names_3_10[] = {
 	F(is_id, 7272) \
 	F(is_feature_flags, 8440) \
 	F(is_obmalloc, 10880) \
+	F(is_interned, 224896) \
 	F(gc_generations, 8) \
 	F(gc_permanent, 80) \
 	F(gc_garbage, 128) \

@@ -167,7 +167,7 @@ static void test_layout_fields_list(void)
 		}
 	}
 	CU_ASSERT_EQUAL(ndebug, 38);
-	CU_ASSERT_EQUAL(ncheck, 23);
+	CU_ASSERT_EQUAL(ncheck, 24);
 	/* the cache key's text: every field, once */
 	CU_ASSERT_PTR_NOT_NULL(
 		strstr(ph_layout_fields_text, "is_threads_head"));
