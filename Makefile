@@ -205,6 +205,9 @@ integration: all $(SAN)/bin/py-heap
 		--cores-dir $(BUILD)/cores
 	$(PYTHON) tests/integration/subinterp_checks.py --bin $(BIN) \
 		--cores-dir $(BUILD)/cores
+	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) \
+		tests/integration/subinterp_checks.py --bin $(SAN)/bin/py-heap \
+		--cores-dir $(BUILD)/cores --quick
 	$(PYTHON) tests/integration/contract_checks.py --bin $(BIN) \
 		--cores-dir $(BUILD)/cores
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) \
