@@ -141,7 +141,9 @@ static void reach_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 	    is_shared(c->h, o))
 		return;
 	c->h->interp[o] = c->k;
-	c->queue[c->tail++] = o; /* each object once: n slots suffice */
+	/* each object once: n slots suffice; leaves hold nothing to walk */
+	if (!c->h->types[c->h->tidx[o]].leaf)
+		c->queue[c->tail++] = o;
 }
 
 /* Step 3: what subinterpreter k's objects and frames reach. */
@@ -150,7 +152,7 @@ static void mark_reached(struct ph_heap *h, uint8_t k, uint32_t *queue)
 	const struct ph_layout *L = h->L;
 	struct reach_ctx c = {.h = h, .queue = queue, .k = k};
 	for (size_t o = 0; o < h->n; o++)
-		if (h->interp[o] == k)
+		if (h->interp[o] == k && !h->types[h->tidx[o]].leaf)
 			queue[c.tail++] = (uint32_t)o;
 	uint64_t ts = 0;
 	ph_mem_u64(h->mem, h->rt->interps[k].addr + L->is_threads_head, &ts);
