@@ -176,6 +176,10 @@ struct ph_show_result {
 	size_t nrefs;
 	size_t refs_total;			   /* all of them */
 	uint64_t retained_objects, retained_bytes; /* what it dominates */
+	/* its interpreter's id (one shared by all: the main one's, 0), and
+	 * how many the process has */
+	int64_t interp;
+	size_t ninterps;
 	struct ph_strings str;
 };
 

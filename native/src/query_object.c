@@ -109,6 +109,8 @@ struct ph_error *ph_query_show(struct ph_session *s,
 	r->refcount = ph_refcnt_decode(h->L, refcnt);
 	r->gc = gc_state(h, ob);
 	r->found_by = found_by(h->flags[ob]);
+	r->interp = s->rt->interps[ph_heap_interp(h, ob)].id;
+	r->ninterps = s->rt->ninterps;
 	r->reachable = g->parent[ob] != PH_NONE;
 	r->referrers = g->rev_off[ob + 1] - g->rev_off[ob];
 	if ((err = ph_session_dominators(s))) {

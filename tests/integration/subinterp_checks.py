@@ -18,7 +18,7 @@ py-heap session (--batch) answers, and:
     K's dict only), with its size;
   * K's marker: `referrers` = K's gc.get_referrers(), `refcount` = its
     sys.getrefcount() - 1 with no excess, `path` from a root named
-    "interp K: ...";
+    "interp K: ...", `show` naming K, tracked and reachable;
   * `cycles --interp K` holds K's ring of Nodes and its two self-cycles;
   * `refcheck --interp K` (a subinterpreter): no object with fewer
     references than found, and each "sub<K>-leak-" string (its refcount
@@ -95,6 +95,7 @@ def check_core(binary, it, core, outdir, label):
         cmds += ["types --limit 0 --interp %d" % k,
                  "list str --limit 0 --interp %d" % k,
                  "referrers %s" % m, "refcount %s" % m, "path %s" % m,
+                 "show %s --limit 1" % m,
                  "cycles --limit 0 --interp %d" % k,
                  "roots --limit 0 --interp %d" % k,
                  "refcheck --limit 0 --interp %d" % k]
@@ -151,6 +152,11 @@ def check_core(binary, it, core, outdir, label):
         p = by["path %s" % m]
         check("%s: interp %d: path from its own root" % (label, k),
               str(p.get("root", "")).startswith("interp %d: " % k), p.get("root"))
+        sh = by["show %s --limit 1" % m]
+        check("%s: interp %d: show: its interpreter, tracked, reachable" % (
+            label, k), sh.get("interpreter") == k and
+            sh.get("gc", "").startswith("tracked") and sh.get("reachable"),
+            (sh.get("interpreter"), sh.get("gc"), sh.get("reachable")))
         cy = by["cycles --limit 0 --interp %d" % k]
         members = [set(int(a, 16) for a in c.get("members", []))
                    for c in cy.get("cycles", [])]
