@@ -7,10 +7,12 @@
  * (static types, small ints, singletons, 3.12's interned strings) are
  * shared. So, in this order, each step for the objects the ones before it
  * left open:
- *   1. the GC lists: an interpreter's tracked objects are on its lists;
+ *   1. the GC lists: an interpreter's tracked objects are on its lists
+ *      (not in 3.8, whose one GC state is the runtime's);
  *   2. an isolated interpreter's arena table: the objects in its pools;
- *   3. what a subinterpreter's objects and frames reach (a breadth-first
- *      walk that enters no object already decided, and no immortal one);
+ *   3. what a subinterpreter's objects, modules, sys, builtins and frames
+ *      reach (a breadth-first walk that enters no object already decided,
+ *      and no immortal one);
  *   4. the rest: the main interpreter's, or shared when immortal or
  *      static (in a file's memory).
  */
@@ -154,6 +156,14 @@ static void mark_reached(struct ph_heap *h, uint8_t k, uint32_t *queue)
 	for (size_t o = 0; o < h->n; o++)
 		if (h->interp[o] == k && !h->types[h->tidx[o]].leaf)
 			queue[c.tail++] = (uint32_t)o;
+	/* its modules, sys and builtins (3.8: its only way in, its tracked
+	 * objects being on the runtime's one set of lists) */
+	const uint32_t roots[] = {L->is_modules, L->is_sysdict, L->is_builtins};
+	for (size_t i = 0; i < PH_ARRAY_SIZE(roots); i++) {
+		uint64_t v;
+		if (ph_mem_u64(h->mem, h->rt->interps[k].addr + roots[i], &v))
+			reach_cb(&c, v, PH_EDGE_FIELD, 0);
+	}
 	uint64_t ts = 0;
 	ph_mem_u64(h->mem, h->rt->interps[k].addr + L->is_threads_head, &ts);
 	for (int nt = 0; ts && nt < 100000; nt++) {
@@ -184,12 +194,14 @@ struct ph_error *ph_discover_interps(struct ph_heap *h)
 		return ph_error_nomem();
 	}
 	memset(h->interp, PH_INTERP_SHARED, h->n);
-	for (size_t k = 0; k < rt->ninterps; k++)
-		if (k == 0 ||
-		    rt->interps[k].gc_state != rt->interps[0].gc_state)
-			mark_gc_lists(h, rt->interps[k].gc_state, (uint8_t)k);
+	/* (3.8: one GC state for all, whose lists decide nothing) */
+	bool shared_gc = rt->interps[1].gc_state == rt->interps[0].gc_state;
+	for (size_t k = 0; !shared_gc && k < rt->ninterps; k++)
+		mark_gc_lists(h, rt->interps[k].gc_state, (uint8_t)k);
 	struct ph_error *err = mark_own_arenas(h);
-	for (size_t k = 1; !err && k < rt->ninterps; k++)
+	/* 3.8: what the main one reaches is its own first (legacy
+	 * subinterpreters share its extension modules' objects) */
+	for (size_t k = shared_gc ? 0 : 1; !err && k < rt->ninterps; k++)
 		mark_reached(h, (uint8_t)k, queue);
 	free(queue);
 	if (err)
