@@ -428,17 +428,30 @@ static struct ph_error *find_interpreters(struct ph_runtime *rt, uint64_t head)
 		if (!ph_mem_u64(mem, interp + L->is_next, &interp))
 			break;
 	}
+	if (!n) /* a misaligned head: read as before, and fail there */
+		list[n++] = head;
 	size_t kept = n < PH_ARRAY_SIZE(list) ? n : PH_ARRAY_SIZE(list);
 	uint64_t main_interp = 0;
 	if (L->rt_interpreters_main)
 		ph_mem_u64(mem, rt->runtime_addr + L->rt_interpreters_main,
 			   &main_interp);
-	/* The main one: interpreters.main if the list holds it, else (a
-	 * damaged word) the list's last, as before 3.12 it always is. */
+	/* The main one: interpreters.main if the list holds it; if not (a
+	 * damaged list), it alone when it reads as an interpreter (id 0),
+	 * else the list's last, as before 3.12 it always is. */
 	size_t mi = kept - 1;
+	bool on_list = false;
 	for (size_t i = 0; i < kept; i++)
-		if (list[i] == main_interp)
+		if (list[i] == main_interp) {
 			mi = i;
+			on_list = true;
+		}
+	uint64_t main_id = 1;
+	if (!on_list && main_interp && !(main_interp & 7) &&
+	    ph_mem_u64(mem, main_interp + L->is_id, &main_id) && !main_id) {
+		list[0] = main_interp;
+		kept = 1;
+		mi = 0;
+	}
 	rt->interps = calloc(kept, sizeof(*rt->interps));
 	if (!rt->interps)
 		return ph_error_nomem();
@@ -471,7 +484,8 @@ static struct ph_error *find_interpreters(struct ph_runtime *rt, uint64_t head)
 		bool dup = false;
 		for (size_t j = 0; j < rt->ninterps; j++)
 			dup |= rt->interps[j].id == it->id;
-		if (dup || (k > 0 && it->id <= 0)) /* damage: leave it out */
+		/* damage: leave it out (ids count up from 0, one by one) */
+		if (dup || (k > 0 && (it->id <= 0 || it->id >= (1LL << 32))))
 			continue;
 		rt->ninterps++;
 	}
