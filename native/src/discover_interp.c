@@ -149,7 +149,8 @@ static void reach_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 }
 
 /* Step 3: what subinterpreter k's objects and frames reach. */
-static void mark_reached(struct ph_heap *h, uint8_t k, uint32_t *queue)
+static struct ph_error *mark_reached(struct ph_heap *h, uint8_t k,
+				     uint32_t *queue)
 {
 	const struct ph_layout *L = h->L;
 	struct reach_ctx c = {.h = h, .queue = queue, .k = k};
@@ -177,9 +178,12 @@ static void mark_reached(struct ph_heap *h, uint8_t k, uint32_t *queue)
 			ts = 0;
 	}
 	for (size_t head = 0; head < c.tail; head++) {
+		if (!(head & 0xffff) && ph_interrupted())
+			return ph_error_interrupted();
 		uint32_t o = queue[head];
 		ph_heap_referents(h, h->addr[o], h->tidx[o], reach_cb, &c);
 	}
+	return NULL;
 }
 
 struct ph_error *ph_discover_interps(struct ph_heap *h)
@@ -202,7 +206,7 @@ struct ph_error *ph_discover_interps(struct ph_heap *h)
 	/* 3.8: what the main one reaches is its own first (legacy
 	 * subinterpreters share its extension modules' objects) */
 	for (size_t k = shared_gc ? 0 : 1; !err && k < rt->ninterps; k++)
-		mark_reached(h, (uint8_t)k, queue);
+		err = mark_reached(h, (uint8_t)k, queue);
 	free(queue);
 	if (err)
 		return err;
