@@ -177,6 +177,7 @@ static const struct ph_optdef dominators_opts[] = {
 		 "immediate dominator and retained size to FILE, one per line, "
 		 "to check them with another tool",
 	 .complete = PH_COMPLETE_FILE},
+	OPT_INTERP,
 	{0},
 };
 

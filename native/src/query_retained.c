@@ -232,13 +232,17 @@ static struct ph_error *dominators_list(struct ph_session *s,
 	struct ph_heap *h = s->heap;
 	struct topk t = {.k = o->limit};
 	struct ph_error *err = NULL;
-	if (o->type) {
-		uint8_t *match = types_named(h, "dominators", o->type, &err);
-		if (!match)
+	if (o->type || s->only_interp >= 0) {
+		/* (by object: a type's, or --interp's) */
+		uint8_t *match = NULL;
+		if (o->type &&
+		    !(match = types_named(h, "dominators", o->type, &err)))
 			return err;
 		for (uint32_t x = 0; x < d->n && !t.err; x++) {
 			uint32_t p = d->pos[x];
-			if (!match[h->tidx[x]] || d->bytes[p] < o->min_bytes)
+			if ((match && !match[h->tidx[x]]) ||
+			    !ph_session_keeps(s, x) ||
+			    d->bytes[p] < o->min_bytes)
 				continue;
 			r->matching++;
 			topk_add(&t,
