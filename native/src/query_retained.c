@@ -895,6 +895,8 @@ struct ph_error *ph_query_retained_by_type(struct ph_session *s,
 	for (uint32_t i = 0; i < d->n; i++) {
 		if (i == d->nreach) /* the unreachable objects' tree */
 			memset(reach, 0, (h->ntypes + 1) * sizeof(*reach));
+		if (!ph_session_keeps(s, order[i]))
+			continue; /* (--interp: its type may have no row) */
 		uint32_t row = row_of[h->tidx[order[i]]];
 		if (reach[row] > i)
 			continue;
