@@ -13,7 +13,8 @@ py-heap session (--batch) answers, and:
   * `types --json` lists every interpreter ("interpreters": the truth's
     ids), and their objects and bytes sum to the totals;
   * `types --interp K`: each user class of K (Item, Only<K>, Node, Marker)
-    exact in count and sys.getsizeof bytes;
+    exact in count and sys.getsizeof bytes; with --retained the same rows,
+    each retaining at least its own bytes;
   * `list str --interp K` holds every "sub<K>-mk-" string (untracked, in
     K's dict only), with its size;
   * K's marker: `referrers` = K's gc.get_referrers(), `refcount` = its
@@ -98,6 +99,7 @@ def check_core(binary, it, core, outdir, label):
         t = truths[k]
         m = "0x%x" % t["marker"]["id"]
         cmds += ["types --limit 0 --interp %d" % k,
+                 "types --retained --limit 0 --interp %d" % k,
                  "list str --limit 0 --interp %d" % k,
                  "referrers %s" % m, "refcount %s" % m, "path %s" % m,
                  "show %s --limit 1" % m,
@@ -135,6 +137,13 @@ def check_core(binary, it, core, outdir, label):
         check("%s: interp %d: user classes exact" % (label, k), got == want,
               {n: (got.get(n), w) for n, w in want.items()
                if got.get(n) != w})
+        tr = by["types --retained --limit 0 --interp %d" % k]["types"]
+        check("%s: interp %d: types --retained: the same rows, each "
+              "retaining at least its own bytes" % (label, k),
+              sorted((e["type"], e["count"], e["bytes"]) for e in tr) ==
+              sorted((e["type"], e["count"], e["bytes"]) for e in tk["types"])
+              and all(e["retained_bytes"] >= e["bytes"] for e in tr),
+              [e for e in tr if e["retained_bytes"] < e["bytes"]][:3])
         strs = {int(e["address"], 16): e["size"] for e in
                 by["list str --limit 0 --interp %d" % k]["objects"]}
         mk = t["markers"]["sub%d-mk-" % k]
