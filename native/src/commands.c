@@ -948,24 +948,23 @@ void ph_help_text(const struct ph_cmddef *c, struct ph_buf *b)
 				       "gives it (0x7f... or decimal).\n");
 		return;
 	}
-	ph_buf_puts(b,
-		    "usage: py-heap --core CORE [--exe EXE] [--sysroot DIR] "
-		    "[--debug-dir DIR]\n"
-		    "               [--no-debuginfod] [--json] COMMAND "
-		    "[ARGS]\n"
-		    "       py-heap --pid PID [--no-stop] [--json] COMMAND "
-		    "[ARGS]\n"
-		    "       py-heap --core CORE|--pid PID [--json] --batch "
-		    "FILE\n"
-		    "       py-heap [--json] diff BEFORE AFTER (two snapshots "
-		    "or cores)\n"
-		    "       py-heap help [COMMAND]\n"
-		    "\n"
-		    "Inspect the Python heap of a CPython process from its "
-		    "core dump, or\n"
-		    "of a running process (stopped only while its memory is "
-		    "copied).\n"
-		    "\nOptions:\n");
+	ph_buf_puts(b, "usage: py-heap --core CORE [--exe EXE] [--sysroot DIR] "
+		       "[--debug-dir DIR]\n"
+		       "               [--no-debuginfod] [--json] COMMAND "
+		       "[ARGS]\n"
+		       "       py-heap --pid PID [--no-stop] [--json] COMMAND "
+		       "[ARGS]\n"
+		       "       py-heap --core CORE|--pid PID [--json] --batch "
+		       "FILE\n"
+		       "       py-heap [--json] diff BEFORE AFTER (two snapshots "
+		       "or cores)\n"
+		       "       py-heap help [COMMAND]\n"
+		       "\n"
+		       "Inspect the Python heap of a CPython process from its "
+		       "core dump, or\n"
+		       "of a running process (stopped only while its memory is "
+		       "copied).\n"
+		       "\nOptions:\n");
 	options_text(cli_opts, b);
 	ph_buf_puts(b, "\nCommands:\n");
 	for (size_t i = 0; i < ph_ncommands; i++) {
@@ -1052,8 +1051,7 @@ static void command_json(const struct ph_cmddef *c, struct ph_json *j)
 	ph_json_key(j, "operand_complete");
 	ph_json_str(j, complete_names[c->operand_complete]);
 	ph_json_key(j, "operands_max");
-	ph_json_u64(j,
-		    c->operand ? (c->operands_max ? c->operands_max : 1) : 0);
+	ph_json_u64(j, c->operand ? (c->operands_max ? c->operands_max : 1) : 0);
 	ph_json_key(j, "needs_process");
 	ph_json_bool(j, !(c->flags & PH_CMD_NO_SESSION));
 	ph_json_key(j, "summary");

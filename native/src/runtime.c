@@ -414,7 +414,7 @@ static struct ph_error *find_interpreters(struct ph_runtime *rt, uint64_t head)
 {
 	struct ph_memory *mem = &rt->target->mem;
 	const struct ph_layout *L = rt->layout;
-	uint64_t list[PH_MAX_INTERPS + 1];
+	uint64_t list[PH_MAX_INTERPS];
 	size_t n = 0;
 	for (uint64_t interp = head; interp && n < 4096;) {
 		bool seen = false;
