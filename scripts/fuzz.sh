@@ -6,7 +6,9 @@
 # (the graph fixture's) and runs every command on it; fuzz_maps parses
 # /proc/PID/maps texts (seed: this shell's own); fuzz_snapshot mutates
 # snapshot files (seeds: the graph core's snapshot and a three-object one
-# made here) and diffs what it reads. Inputs that crashed
+# made here) and diffs what it reads; fuzz_layout gives the layout cache
+# (the DWARF check's outcome) files made up or patched, and reads the graph
+# core with every layout it accepts. Inputs that crashed
 # before (tests/fuzz/regressions/) are replayed first. A crash is saved in
 # BUILD/fuzz/crashes/: copy it to tests/fuzz/regressions/ once fixed.
 set -euo pipefail
@@ -16,7 +18,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 fz=$build/fuzz
 mkdir -p "$fz/corpus-core" "$fz/corpus-heap" "$fz/corpus-maps" \
-	"$fz/corpus-snapshot" "$fz/crashes"
+	"$fz/corpus-snapshot" "$fz/corpus-layout" "$fz/crashes"
 
 # The seed core: the graph fixture under Debian's python3.11.
 cores=$build/cores
@@ -36,6 +38,9 @@ export PYHEAP_FUZZ_CORE=$core
 head -c 65536 "$core" > "$fz/corpus-core/seed-head"
 [ -f "$fz/corpus-heap/seed-empty" ] || : > "$fz/corpus-heap/seed-empty"
 cat /proc/$$/maps > "$fz/corpus-maps/seed-self"
+# the layout cache: an empty file, and the cache py-heap writes, patched
+printf '' > "$fz/corpus-layout/seed-empty"
+printf '\001' > "$fz/corpus-layout/seed-patched"
 
 # Seeds for the snapshot reader: the graph core's snapshot, and a file of
 # three objects and their tree written here from the format's description
@@ -88,7 +93,8 @@ open(sys.argv[1], "wb").write(head + table + body)
 PY
 
 status=0
-for target in core heap maps snapshot; do
+targets=(core heap layout maps snapshot)
+for target in "${targets[@]}"; do
 	bin=$fz/fuzz_$target
 	regs=(tests/fuzz/regressions/$target-*)
 	if [ -e "${regs[0]}" ]; then
@@ -105,6 +111,7 @@ for target in core heap maps snapshot; do
 	[ $target = heap ] && extra=(-max_len=512 -len_control=0)
 	[ $target = maps ] && extra=(-max_len=16384)
 	[ $target = snapshot ] && extra=(-max_len=1048576)
+	[ $target = layout ] && extra=(-max_len=4096)
 	if ! "$bin" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=4096 \
 		-print_final_stats=1 -artifact_prefix="$fz/crashes/$target-" \
 		"${extra[@]}" "$fz/corpus-$target" >"$fz/fuzz-$target.log" 2>&1; then
@@ -115,7 +122,7 @@ for target in core heap maps snapshot; do
 	grep -E "stat::number_of_executed_units|Done [0-9]+ runs" "$fz/fuzz-$target.log" | tail -1 || true
 done
 if [ $status -eq 0 ]; then
-	echo "fuzz: 4 passed, 0 failed"
+	echo "fuzz: ${#targets[@]} passed, 0 failed"
 else
 	echo "fuzz: 0 passed, 1 failed"
 fi

@@ -1,6 +1,7 @@
 /* core.c - ELF core files: PT_LOAD segments, NT_FILE, the files on disk. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,12 +153,31 @@ static struct ph_error *map_fd(int fd, const char *path, int *ret_fd,
 	return NULL;
 }
 
+void ph_target_note(struct ph_target *t, enum ph_note_code code,
+		    const char *fmt, ...)
+{
+	va_list ap;
+	char *msg = NULL;
+	va_start(ap, fmt);
+	int r = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return;
+	if (ph_grow((void **)&t->notes, &t->notes_cap, t->nnotes + 1,
+		    sizeof(*t->notes))) {
+		free(msg);
+		return;
+	}
+	t->notes[t->nnotes++] = (struct ph_note){.code = code, .message = msg};
+}
+
 void ph_target_note_refused(struct ph_target *t, const char *path,
 			    const char *why)
 {
 	/* a crafted core may name a million: the first few, then a count */
 	if (t->files_refused++ < 3)
-		ph_buf_printf(&t->notes, "%s: not used: %s\n", path, why);
+		ph_target_note(t, PH_NOTE_FILES_NOT_USED, "%s: not used: %s",
+			       path, why);
 }
 
 static uint64_t path_hash(const char *s)
@@ -656,7 +676,6 @@ static struct ph_error *open_core(const char *core_path, const void *image,
 	t->fd = -1;
 	t->exe_index = -1;
 	ph_memory_init(&t->mem);
-	ph_buf_init(&t->notes);
 	t->core_path = strdup(core_path);
 	if (sysroot && *sysroot && !(t->sysroot = strdup(sysroot))) {
 		err = ph_error_nomem();
@@ -881,9 +900,12 @@ void ph_target_destroy(struct ph_target *t)
 	for (size_t i = 0; i < t->ndebug_dirs; i++)
 		free(t->debug_dirs[i]);
 	free(t->debug_dirs);
+	free(t->frame_numbers);
 	free(t->bufs);
 	ph_memory_free(&t->mem);
-	ph_buf_free(&t->notes);
+	for (size_t i = 0; i < t->nnotes; i++)
+		free(t->notes[i].message);
+	free(t->notes);
 	free(t->core_path);
 	free(t->sysroot);
 	free(t);

@@ -22,4 +22,15 @@ extern const char ph_layout_fields_text[];
 int ph_dwarf_check_layout(const struct ph_module *mod, struct ph_layout *L,
 			  int *ret_checked);
 
+/* A cached outcome of the DWARF check, as the cache file holds it (len
+ * bytes): true, with the layout in *ret_layout and the check's counts,
+ * only when everything about it holds (its magic, size and checksum, the
+ * counts, and differing from table only where the check could have
+ * corrected it). The pointers in *ret_layout are table's. runtime.c reads
+ * and writes the file; this decides whether it is trusted. */
+bool ph_layout_cache_decode(const void *data, size_t len,
+			    const struct ph_layout *table,
+			    struct ph_layout *ret_layout, int *ret_checked,
+			    int *ret_differ);
+
 #endif /* PH_LAYOUT_H */

@@ -1006,21 +1006,21 @@ static void note_threads(struct pause *p, bool ran)
 	for (size_t i = 0; i < p->nth; i++) {
 		const struct thread *th = &p->th[i];
 		if (th->how == T_SEIZED)
-			ph_buf_printf(&p->t->notes,
-				      "thread %d of process %d did "
-				      "not stop within %.0f ms (state %c): it "
-				      "could not run Python code before "
-				      "py-heap let it go\n",
-				      th->tid, p->pid, p->wait_ms, th->state);
+			ph_target_note(p->t, PH_NOTE_THREADS_NOT_STOPPED,
+				       "thread %d of process %d did "
+				       "not stop within %.0f ms (state %c): it "
+				       "could not run Python code before "
+				       "py-heap let it go",
+				       th->tid, p->pid, p->wait_ms, th->state);
 		else if (th->how == T_WATCHED && th->state == 'D')
-			ph_buf_printf(&p->t->notes,
-				      "thread %d of process %d was in "
-				      "an uninterruptible wait (a vfork "
-				      "parent, or I/O) and was not stopped; "
-				      "%s\n",
-				      th->tid, p->pid,
-				      ran ? "the process ran during the copy"
-					  : "it did not run during the copy");
+			ph_target_note(p->t, PH_NOTE_THREADS_NOT_STOPPED,
+				       "thread %d of process %d was in "
+				       "an uninterruptible wait (a vfork "
+				       "parent, or I/O) and was not stopped; "
+				       "%s",
+				       th->tid, p->pid,
+				       ran ? "the process ran during the copy"
+					   : "it did not run during the copy");
 	}
 }
 
@@ -1058,14 +1058,14 @@ static struct ph_error *pause_and_copy(struct pause *p)
 		if (!ran)
 			break;
 		if (attempt == 2) {
-			ph_buf_printf(&p->t->notes,
-				      "a thread of process %d that "
-				      "was not stopped (blocked in a system "
-				      "call an interrupt would have failed "
-				      "with EINTR, or not stopped in time) "
-				      "ran during each of three copies: the "
-				      "copy may be inconsistent\n",
-				      p->pid);
+			ph_target_note(p->t, PH_NOTE_THREADS_NOT_STOPPED,
+				       "a thread of process %d that "
+				       "was not stopped (blocked in a system "
+				       "call an interrupt would have failed "
+				       "with EINTR, or not stopped in time) "
+				       "ran during each of three copies: the "
+				       "copy may be inconsistent",
+				       p->pid);
 			break;
 		}
 		discard_copy(lv);
@@ -1576,7 +1576,6 @@ struct ph_error *ph_target_open_pid(int pid, unsigned flags,
 	t->pid = pid;
 	ph_memory_init(&t->mem);
 	t->mem.live = true;
-	ph_buf_init(&t->notes);
 	struct live lv = {
 		.t = t, .pid = pid, .mm_tid = mm_tid, .pagemap_fd = -1};
 	struct pause p = {.t = t, .pid = pid, .lv = &lv};
@@ -1603,10 +1602,10 @@ struct ph_error *ph_target_open_pid(int pid, unsigned flags,
 	if (lv.pagemap_fd < 0) {
 		/* no pagemap (a restricted kernel): as before, whole */
 		lv.whole = true;
-		ph_buf_printf(&t->notes,
-			      "%s: %s: mappings copied whole (pages "
-			      "process %d never touched are committed)\n",
-			      path, strerror(errno), pid);
+		ph_target_note(t, PH_NOTE_PAGES_COPIED_WHOLE,
+			       "%s: %s: mappings copied whole (pages "
+			       "process %d never touched are committed)",
+			       path, strerror(errno), pid);
 	}
 	/* PYHEAP_PAGEMAP_SCAN=0: as on kernels before 6.7 (for tests) */
 	const char *scan = getenv("PYHEAP_PAGEMAP_SCAN");
@@ -1624,10 +1623,10 @@ struct ph_error *ph_target_open_pid(int pid, unsigned flags,
 	if (err)
 		goto out;
 	if (lv.bad_lines)
-		ph_buf_printf(&t->notes,
-			      "/proc/%d/maps: %zu lines not "
-			      "understood, skipped\n",
-			      pid, lv.bad_lines);
+		ph_target_note(t, PH_NOTE_MAPS_LINES_SKIPPED,
+			       "/proc/%d/maps: %zu lines not "
+			       "understood, skipped",
+			       pid, lv.bad_lines);
 	/* Everything from here works on the copy; the process runs. */
 	char dir[64];
 	snprintf(dir, sizeof(dir), "/proc/%d/task", pid);
@@ -1644,8 +1643,9 @@ struct ph_error *ph_target_open_pid(int pid, unsigned flags,
 		goto out;
 	ph_stage("live: files");
 	if (t->files_refused > 3)
-		ph_buf_printf(&t->notes, "and %zu more files not used\n",
-			      t->files_refused - 3);
+		ph_target_note(t, PH_NOTE_FILES_NOT_USED,
+			       "and %zu more files not used",
+			       t->files_refused - 3);
 out:
 	live_free(&lv);
 	ph_u64map_free(&p.index);

@@ -307,6 +307,12 @@ static struct ph_error *make_rows(struct ph_diff_result *r,
 
 /* ---- objects, by address ------------------------------------------------- */
 
+/* A fingerprint as version 1 had it (16 bits), to compare with one. */
+static uint32_t fold(const struct ph_snap *s, size_t i)
+{
+	return s->fp_version == 1 ? s->fp[i] : ph_snap_fp_fold16(s->fp[i]);
+}
+
 /* Whether the object at one address in both is one object: the same type
  * object, the same contents where they never change, and no generation
  * younger than before (an object only ages; a dict, which CPython stops
@@ -319,7 +325,8 @@ static bool same_object(const struct ph_snap *b, size_t i,
 	if (tb->addr != ta->addr || strcmp(tb->name, ta->name))
 		return false;
 	if (fp_ok && (tb->flags & ta->flags & PH_SNAP_TYPE_FP) &&
-	    b->fp[i] != a->fp[j])
+	    (b->fp_version == a->fp_version ? b->fp[i] != a->fp[j]
+					    : fold(b, i) != fold(a, j)))
 		return false;
 	unsigned gb = ph_snap_gen(b, i), ga = ph_snap_gen(a, j);
 	if (tb->kind == PH_KIND_DICT || tb->kind == PH_KIND_ODICT || !gb ||
@@ -421,8 +428,9 @@ static void container_path(const struct tree *t, uint32_t node,
 		cur = g->parent[cur];
 	}
 	if (cur != PH_NONE && (cur & PH_ROOT_BIT) &&
-	    (cur & ~PH_ROOT_BIT) < g->nroots) {
-		ph_buf_puts(out, g->roots[cur & ~PH_ROOT_BIT].name);
+	    (cur & ~PH_ROOT_BIT) < t->s->nroots) {
+		/* (the snapshot's copy: without a debugger's frame number) */
+		ph_buf_puts(out, t->s->roots[cur & ~PH_ROOT_BIT]);
 		if (n > 1)
 			ph_buf_putc(out, ' ');
 		for (size_t k = n; k-- > 1;)
@@ -522,7 +530,8 @@ static struct ph_error *containers(struct ph_diff_result *r,
 		acc[*slot].count++;
 		acc[*slot].bytes += node_size(t, j);
 	}
-	qsort(acc, nacc, sizeof(*acc), by_row_count);
+	if (nacc) /* (nothing grew: acc is NULL, which qsort may not take) */
+		qsort(acc, nacc, sizeof(*acc), by_row_count);
 	size_t gcap = 0;
 	struct ph_buf tmp;
 	ph_buf_init(&tmp);
@@ -583,7 +592,7 @@ static struct ph_error *match(struct ph_diff_result *r, const struct side *sb,
 	uint8_t *isnew = calloc(t.nodes + 1, 1);
 	if (!isnew)
 		return ph_error_nomem();
-	bool fp_ok = b->fp_version == a->fp_version && a->fp_version;
+	bool fp_ok = a->fp_version && b->fp_version;
 	size_t i = 0, j = 0;
 	uint64_t ab = b->n ? ph_snap_addr(b, 0) : 0,
 		 aa = a->n ? ph_snap_addr(a, 0) : 0;
@@ -688,6 +697,7 @@ struct ph_error *ph_query_diff(struct ph_session *s,
 	if (o->interval > 0) {
 		if ((err = side_of_session(s, false, false, &sb)))
 			goto out;
+		ph_progress_stage("waiting to read the process again", 0);
 		if ((err = wait_until(s->opened_at + o->interval)))
 			goto out;
 		struct ph_target *t = s->target;

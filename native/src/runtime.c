@@ -321,31 +321,27 @@ static char *layout_cache_path(const struct ph_module *m,
  * the DWARF check said, by offsets within a struct (below 1 MiB). Anything
  * else and the check runs again.
  */
-static bool layout_cache_load(const char *path, struct ph_runtime *rt)
+bool ph_layout_cache_decode(const void *data, size_t len,
+			    const struct ph_layout *table,
+			    struct ph_layout *ret_layout, int *ret_checked,
+			    int *ret_differ)
 {
 	struct layout_cache_head hd;
 	struct ph_layout L;
-	if (!path || !cache_dir_ok(path))
+	if (len != sizeof(hd) + sizeof(L))
 		return false;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	struct stat st;
-	bool ok = !fstat(fd, &st) && S_ISREG(st.st_mode) &&
-		  st.st_uid == geteuid() &&
-		  st.st_size == (off_t)(sizeof(hd) + sizeof(L)) &&
-		  pread(fd, &hd, sizeof(hd), 0) == (ssize_t)sizeof(hd) &&
-		  pread(fd, &L, sizeof(L), sizeof(hd)) == (ssize_t)sizeof(L);
-	close(fd);
-	if (!ok || hd.magic != LAYOUT_CACHE_MAGIC || hd.size != sizeof(L) ||
+	memcpy(&hd, data, sizeof(hd));
+	memcpy(&L, (const uint8_t *)data + sizeof(hd), sizeof(L));
+	if (hd.magic != LAYOUT_CACHE_MAGIC || hd.size != sizeof(L) ||
 	    hd.sum != fnv(&L, sizeof(L), 0xcbf29ce484222325ULL) ||
 	    hd.checked < 0 || hd.differ < 0 || hd.differ > hd.checked)
 		return false;
 	/* the pointers are this process's, never the file's */
-	L.source = rt->layout_copy.source;
-	L.code_field_names = rt->layout_copy.code_field_names;
-	const uint32_t *a = (const uint32_t *)&rt->layout_copy;
-	const uint32_t *b = (const uint32_t *)&L;
+	L.source = table->source;
+	L.code_field_names = table->code_field_names;
+	uint32_t a[sizeof(L) / 4], b[sizeof(L) / 4];
+	memcpy(a, table, sizeof(L));
+	memcpy(b, &L, sizeof(L));
 	int words = 0;
 	for (size_t i = 0; i < sizeof(L) / 4; i++) {
 		if (a[i] == b[i])
@@ -353,9 +349,34 @@ static bool layout_cache_load(const char *path, struct ph_runtime *rt)
 		if (b[i] >= (1u << 20) || ++words > 2 * hd.differ)
 			return false;
 	}
+	*ret_layout = L;
+	*ret_checked = hd.checked;
+	*ret_differ = hd.differ;
+	return true;
+}
+
+static bool layout_cache_load(const char *path, struct ph_runtime *rt)
+{
+	uint8_t buf[sizeof(struct layout_cache_head) +
+		    sizeof(struct ph_layout)];
+	if (!path || !cache_dir_ok(path))
+		return false;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	struct stat st;
+	bool ok = !fstat(fd, &st) && S_ISREG(st.st_mode) &&
+		  st.st_uid == geteuid() && st.st_size == (off_t)sizeof(buf) &&
+		  pread(fd, buf, sizeof(buf), 0) == (ssize_t)sizeof(buf);
+	close(fd);
+	struct ph_layout L;
+	int checked, differ;
+	if (!ok || !ph_layout_cache_decode(buf, sizeof(buf), &rt->layout_copy,
+					   &L, &checked, &differ))
+		return false;
 	rt->layout_copy = L;
-	rt->dwarf_checked = hd.checked;
-	rt->dwarf_differ = hd.differ;
+	rt->dwarf_checked = checked;
+	rt->dwarf_differ = differ;
 	rt->layout_cached = true;
 	return true;
 }

@@ -5,36 +5,7 @@
 #define PH_SESSION_H
 
 #include "graph.h"
-
-/* The one list of notes: X(NAME, code). A note is a fact about the
- * process image that every answer on it should carry (JSON "notes"). */
-#define PH_NOTE_LIST(X)                                                        \
-	X(PAUSED, "paused")	      /* a live process was stopped */         \
-	X(NOT_STOPPED, "not-stopped") /* read while it ran */                  \
-	X(READ_AGAIN, "read-again")   /* caught mid-change, read again */      \
-	X(CORE_TRUNCATED, "core-truncated")                                    \
-	X(MEMORY_MISSING, "memory-missing") /* not saved, unreadable */        \
-	X(OBJECTS_ZEROED, "objects-zeroed")                                    \
-	X(GC_LISTS_ZEROED, "gc-lists-zeroed")                                  \
-	X(GC_BAD_HEADERS, "gc-bad-headers")                                    \
-	X(OBJECTS_DAMAGED, "objects-damaged")                                  \
-	X(WILD_REFERENCES, "wild-references")                                  \
-	X(GC_LISTS_DAMAGED, "gc-lists-damaged")                                \
-	X(NO_DEBUG_INFO, "no-debug-info")                                      \
-	X(POOLS_INCONSISTENT, "pools-inconsistent")
-
-enum ph_note_code {
-#define PH_NOTE_ENUM_(NAME, code) PH_NOTE_##NAME,
-	PH_NOTE_LIST(PH_NOTE_ENUM_)
-#undef PH_NOTE_ENUM_
-};
-
-const char *ph_note_code_name(enum ph_note_code code);
-
-struct ph_note {
-	enum ph_note_code code;
-	char *message; /* one line, without "py-heap: " */
-};
+#include "notes.h"
 
 struct ph_session {
 	struct ph_target *target;

@@ -300,9 +300,11 @@ static struct ph_error *encode_sections(const struct ph_snap *s,
 		put_varint(&sz->b, zigzag((int64_t)(ph_snap_size(s, i) -
 						    s->types[tx].usual)));
 		if (s->types[tx].flags & PH_SNAP_TYPE_FP) {
-			uint8_t f[2] = {(uint8_t)s->fp[i],
-					(uint8_t)(s->fp[i] >> 8)};
-			put_bytes(&fp->b, f, 2);
+			uint8_t f[4] = {(uint8_t)s->fp[i],
+					(uint8_t)(s->fp[i] >> 8),
+					(uint8_t)(s->fp[i] >> 16),
+					(uint8_t)(s->fp[i] >> 24)};
+			put_bytes(&fp->b, f, 4);
 			nfp++;
 		}
 		uint8_t g = ph_snap_gen(s, i) & 0xf;
@@ -809,10 +811,11 @@ static struct ph_error *decode(const uint8_t *data, size_t len,
 		return BAD("%s: truncated: %zu bytes, less than the header",
 			   name, len);
 	uint16_t major = rd16(data + 8), minor = rd16(data + 10);
-	if (major != PH_SNAP_MAJOR)
+	if (major < PH_SNAP_MAJOR_OLDEST || major > PH_SNAP_MAJOR)
 		return BAD("%s: a snapshot of format %u.%u; this py-heap reads "
-			   "format %d.x",
-			   name, major, minor, PH_SNAP_MAJOR);
+			   "formats %d.x to %d.x",
+			   name, major, minor, PH_SNAP_MAJOR_OLDEST,
+			   PH_SNAP_MAJOR);
 	if (rd32(data + 60) != ph_crc32c(0, data, 60))
 		return BAD("%s: damaged: the header's checksum does not match",
 			   name);
@@ -966,6 +969,15 @@ static struct ph_error *decode(const uint8_t *data, size_t len,
 	struct reader rs = {v[SEC_SIZE].p, v[SEC_SIZE].p + v[SEC_SIZE].len,
 			    false};
 	const uint8_t *fp = v[SEC_FP].p, *fp_end = fp + v[SEC_FP].len;
+	/* version 1's fingerprints are 16 bits, version 2's 32 (a file
+	 * without the tag has none to compare) */
+	ptrdiff_t fp_width = s->fp_version <= 1 ? 2 : 4;
+	if (s->fp_version > PH_SNAP_FP_VERSION) {
+		free(tcount);
+		return BAD("%s: fingerprints of version %u, which this py-heap "
+			   "does not know",
+			   name, s->fp_version);
+	}
 	if (v[SEC_GEN].len != (n + 1) / 2) {
 		free(tcount);
 		return BAD("%s: damaged: the GEN section is %zu bytes for %llu "
@@ -1003,12 +1015,12 @@ static struct ph_error *decode(const uint8_t *data, size_t len,
 			break;
 		}
 		if (s->types[tx].flags & PH_SNAP_TYPE_FP) {
-			if (fp_end - fp < 2) {
+			if (fp_end - fp < fp_width) {
 				what = "the FP section ends early";
 				break;
 			}
-			s->fp[i] = rd16(fp);
-			fp += 2;
+			s->fp[i] = fp_width == 2 ? rd16(fp) : rd32(fp);
+			fp += fp_width;
 		}
 		s->addr[i] = prev;
 		s->type[i] = (uint32_t)tx;

@@ -19,11 +19,14 @@
 #define PH_SNAP_MAGIC_LEN 8
 /* Format version: a reader refuses another major version; a newer minor
  * adds only what an older reader may skip. */
-#define PH_SNAP_MAJOR 1
+#define PH_SNAP_MAJOR 2
 #define PH_SNAP_MINOR 0
-/* The fingerprint function's version (ph_snap_fingerprint): fingerprints
- * of two versions are not compared. */
-#define PH_SNAP_FP_VERSION 1
+/* Format 1 (fingerprint version 1, 16 bits) is still read. */
+#define PH_SNAP_MAJOR_OLDEST 1
+/* The fingerprint function's version (ph_snap_fingerprint). Version 2 is
+ * 32 bits; version 1 was its 16-bit fold (ph_snap_fp_fold16), so the two
+ * are compared folded. */
+#define PH_SNAP_FP_VERSION 2
 
 /* Type flags */
 #define PH_SNAP_TYPE_FP 1   /* its objects carry a fingerprint */
@@ -76,7 +79,7 @@ struct ph_snap {
 	uint64_t *addr;
 	uint32_t *type; /* index into types */
 	uint64_t *size;
-	uint16_t *fp; /* 0 for types without PH_SNAP_TYPE_FP */
+	uint32_t *fp; /* 0 for types without PH_SNAP_TYPE_FP */
 	uint8_t *gen; /* 0: on no GC list; 1-3: generation 0-2; 4: permanent */
 	/* the shortest-path tree: PH_NONE (no root reaches it), PH_ROOT_BIT |
 	 * root, or the object it is reached from; NULL when not saved */
@@ -189,7 +192,13 @@ struct ph_error *ph_snap_create(struct ph_heap *h, struct ph_graph *g,
 /* A fingerprint of what an object holds, for the kinds whose contents
  * never change (str, bytes, int, float, tuple, frozenset, code, bound
  * methods): 0 for the others. kind_fp tells which kinds have one. */
-uint16_t ph_snap_fingerprint(struct ph_heap *h, uint64_t addr, uint32_t tidx);
+uint32_t ph_snap_fingerprint(struct ph_heap *h, uint64_t addr, uint32_t tidx);
+
+/* A version 2 fingerprint as version 1 had it. */
+static inline uint32_t ph_snap_fp_fold16(uint32_t fp)
+{
+	return (fp ^ fp >> 16) & 0xffff;
+}
 bool ph_snap_kind_fp(uint32_t kind);
 
 /* Objects with at least this many children in the shortest-path tree are

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "memory.h"
+#include "notes.h"
 
 /* An ELF file mapped in the process (the executable, a shared object). */
 struct ph_module {
@@ -49,9 +50,10 @@ struct ph_target {
 	size_t files_refused; /* files named but not opened (notes) */
 	size_t nthreads;
 	int exe_index; /* index in mods of the executable, -1 if unknown */
-	/* notes for the user, one per line, without "py-heap: " (as the
-	 * session's notes are) */
-	struct ph_buf notes;
+	/* notes for the user, as the session's are (without "py-heap: ");
+	 * the session created on the target gives them */
+	struct ph_note *notes;
+	size_t nnotes, notes_cap;
 	/* a live process: its pid, and the copies of its memory */
 	int pid;
 	struct {
@@ -64,6 +66,12 @@ struct ph_target {
 	char **debug_dirs;
 	size_t ndebug_dirs;
 	bool no_debuginfod;
+	/* a debugger's frame numbers (ph_options_add_frame_number) */
+	struct ph_frame_number {
+		uint64_t frame;
+		unsigned number;
+	} * frame_numbers;
+	size_t nframe_numbers;
 	char *sysroot; /* where the core's files are (its debug files too) */
 	/* a truncated core: the size its headers need, what is missing */
 	uint64_t truncated_need, truncated_bytes;
@@ -138,6 +146,10 @@ struct ph_mapping {
  * counted in *ret_bad. live.c. */
 struct ph_error *ph_maps_parse(char *text, size_t len, struct ph_mapping **ret,
 			       size_t *ret_n, size_t *ret_bad);
+
+/* A note for the session made on the target (message without newline). */
+void ph_target_note(struct ph_target *t, enum ph_note_code code,
+		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* A note that a file named was not used, and why (the first three). */
 void ph_target_note_refused(struct ph_target *t, const char *path,

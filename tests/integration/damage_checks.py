@@ -243,6 +243,16 @@ class Damager:
                 (sc["set"] + 32, q(2**50 - 1)),      # mask
                 (sc["frozenset"] + 40, q(sc["frozenset"]))]  # table: itself
 
+    def type_sizes(self):
+        """Crafted: a type object's tp_basicsize (offset 32) and
+        tp_itemsize (40) negative or huge (issue #24, item 11: a negative
+        tp_basicsize of object grew memory without bound)."""
+        t = self.t["type_objects"]
+        return [(t["object"] + 32, q(-8)),
+                (t["Victim"] + 32, q(2**62)),
+                (t["Slotted"] + 32, q(-2**63)),
+                (t["str"] + 40, q(-1))]
+
     def loops(self):
         t = self.t
         w = []
@@ -529,7 +539,8 @@ def plain_cases(s, core, truth):
                 ("mixed-6", 6, lambda d: d.mixed()),
                 ("mixed-7", 7, lambda d: d.mixed()),
                 ("loops", 8, lambda d: d.loops()),
-                ("sizes", 9, lambda d: d.sizes())]
+                ("sizes", 9, lambda d: d.sizes()),
+                ("type-sizes", 10, lambda d: d.type_sizes())]
     for name, seed, make in variants:
         writes = make(Damager(truth, seed))
         dst = os.path.join(s.work, name + ".core")

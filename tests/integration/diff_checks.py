@@ -36,6 +36,7 @@ import json
 import os
 import shlex
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -168,6 +169,82 @@ def check_objects(label, d, t1, t2):
     check("%s: reused addresses counted" % label,
           d["reused_addresses"] >= sum(t2["reused"].values()),
           d["reused_addresses"])
+
+
+def crc32c(data):
+    c = 0xffffffff
+    for x in data:
+        c ^= x
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82f63b78 if c & 1 else c >> 1
+    return c ^ 0xffffffff
+
+
+def varint(data, at):
+    n = shift = 0
+    while True:
+        b = data[at]
+        at += 1
+        n |= (b & 0x7f) << shift
+        shift += 7
+        if b < 0x80:
+            return n, at
+
+
+def put_varint(n):
+    out = b""
+    while n >= 0x80:
+        out += bytes([n & 0x7f | 0x80])
+        n >>= 7
+    return out + bytes([n])
+
+
+def as_format1(src, dst):
+    """Rewrite a snapshot as py-heap 0.2's format 1 wrote it: major 1,
+    fingerprint version 1, 16-bit fingerprints (the 32-bit ones folded),
+    from the format's description in docs/design.md."""
+    data = bytearray(open(src, "rb").read())
+    nsec, tab = struct.unpack_from("<IQ", data, 24)[0], \
+        struct.unpack_from("<Q", data, 32)[0]
+    secs = []
+    for k in range(nsec):
+        sid, flags, off, ln, count, _ = struct.unpack_from(
+            "<IIQQII", data, tab + 32 * k)
+        body = bytes(data[off:off + ln])
+        if sid == 1:                      # META: tag 14 becomes 1
+            out, at = b"", 0
+            while at < len(body):
+                tag, at = varint(body, at)
+                ln2, at = varint(body, at)
+                val = body[at:at + ln2]
+                at += ln2
+                if tag == 14:
+                    val = put_varint(1)
+                out += put_varint(tag) + put_varint(len(val)) + val
+            body = out
+        elif sid == 7:                    # FP: 4 bytes each -> 2
+            out = b""
+            for (fp,) in struct.iter_unpack("<I", body):
+                out += struct.pack("<H", (fp ^ fp >> 16) & 0xffff)
+            body = out
+        secs.append((sid, flags, count, body))
+    off = 64 + 32 * len(secs)
+    table, bodies = b"", b""
+    for sid, flags, count, body in secs:
+        pad = (-off) % 8
+        bodies += b"\0" * pad
+        off += pad
+        table += struct.pack("<IIQQII", sid, flags, off, len(body), count,
+                             crc32c(body))
+        bodies += body
+        off += len(body)
+    bodies += b"\0" * ((-off) % 8)
+    off += (-off) % 8
+    head = bytearray(data[:64])
+    struct.pack_into("<HHIQIIQ", head, 8, 1, 0, 64, off, len(secs), 0, 64)
+    struct.pack_into("<I", head, 40, crc32c(table))
+    struct.pack_into("<I", head, 60, crc32c(bytes(head[:60])))
+    open(dst, "wb").write(bytes(head) + table + bodies)
 
 
 def same_but_sources(a, b):
@@ -317,6 +394,13 @@ def main():
                   (x["container"]["path"] or "").endswith(" ...")
                   for x, y in zip(dd["grew_in"], d["grew_in"])),
               dd["grew_in"][:3])
+        s0 = os.path.join(out, "s1-format1.snap")
+        as_format1(s1, s0)
+        d0 = run(core_args(core2) + ["diff", s0])
+        check("a format 1 snapshot (16-bit fingerprints): read, and its "
+              "diff == the current format's", same_but_sources(d0, ds),
+              [(x, y) for x, y in zip(d0.get("types", []), ds["types"])
+               if x != y][:3])
         t = run(["diff", s1, s2], json_out=False)
         check("two snapshot files: text",
               "module __main__ ['CACHE'] (dict): +2,000 __main__.Session"

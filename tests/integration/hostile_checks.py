@@ -755,6 +755,18 @@ def crafted_core_checks(binary, interp, work):
         check("10. a FIFO, a device and a link named by a core: no wait",
               r.rc == 0 and not r.crashed, str(r))
         check("10. ... none of them opened", not opened[1], opened[1])
+        check("10. ... and the user is told which were not used, and why",
+              all("%s: not used: " % os.path.join(d, k) in r.err
+                  for k in nodes), r.err[-600:])
+        rj = Run(binary, ["--core", path] + args + ["--json", "types"],
+                 timeout=20)
+        try:
+            codes = [n["code"] for n in json.loads(rj.out)["notes"]]
+        except Exception as e:
+            codes = e
+        check("10. ... in JSON too: notes with code files-not-used",
+              isinstance(codes, list) and
+              codes.count("files-not-used") == len(nodes), codes)
         if not args:
             # the same under --sysroot: the interpreter copied in, the
             # nodes named as the core's process saw them

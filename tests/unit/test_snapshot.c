@@ -56,7 +56,7 @@ static struct ph_snap *make_snap(size_t n)
 	s->addr = calloc(n + 1, 8);
 	s->type = calloc(n + 1, 4);
 	s->size = calloc(n + 1, 8);
-	s->fp = calloc(n + 1, 2);
+	s->fp = calloc(n + 1, sizeof(*s->fp));
 	s->gen = calloc(n + 1, 1);
 	s->parent = calloc(n + 1, 4);
 	uint64_t a = 0x7f0000001010;
@@ -67,7 +67,7 @@ static struct ph_snap *make_snap(size_t n)
 		s->type[i] = t;
 		s->size[i] = usual[t] + (i % 7 == 0 ? 8 * (i % 13) : 0);
 		if (s->types[t].flags & PH_SNAP_TYPE_FP)
-			s->fp[i] = (uint16_t)(i * 2654435761u >> 7);
+			s->fp[i] = (uint32_t)(i * 2654435761u);
 		s->gen[i] = (uint8_t)(t == 0 ? 0 : i % 5);
 		s->types[t].count++;
 		s->types[t].bytes += s->size[i];
@@ -430,8 +430,15 @@ static void test_forged(void)
 	REFUSED(&f, "newer py-heap");
 	/* another major version */
 	forge_valid(&f, 2);
-	f.major = 2;
-	REFUSED(&f, "format 2.0");
+	f.major = 3;
+	REFUSED(&f, "format 3.0");
+	/* fingerprints of a version not known yet */
+	forge_valid(&f, 2);
+	put(f.sec[0], &f.len[0], 14);
+	put(f.sec[0], &f.len[0], 1);
+	put(f.sec[0], &f.len[0], 9);
+	f.count[0]++;
+	REFUSED(&f, "fingerprints of version 9");
 	/* two billion objects in two bytes: refused before any allocation */
 	forge_valid(&f, 0x7fffffffULL);
 	REFUSED(&f, "do not fit");
