@@ -213,7 +213,9 @@ static void interps_text(const struct ph_interp_row *rows, size_t n,
 {
 	char c1[32], c2[32];
 	ph_buf_printf(out, "Interpreters:    %zu%s\n", n,
-		      unread ? " (more in the list, not read: damaged)" : "");
+		      unread ? " (more in the list, not read: damaged, or past "
+			       "254)"
+			     : "");
 	for (size_t i = 0; n > 1 && i < n; i++)
 		ph_buf_printf(out,
 			      "  interp %-6lld %s objects, %s bytes, %zu "
