@@ -224,6 +224,11 @@ integration: all $(SAN)/bin/py-heap $(SAN)/lib/libpyheap.so
 		--cores-dir $(BUILD)/cores
 	$(PYTHON) tests/integration/unsupported_checks.py --bin $(BIN) \
 		--cores-dir $(BUILD)/cores
+	$(PYTHON) tests/integration/subinterp_checks.py --bin $(BIN) \
+		--cores-dir $(BUILD)/cores
+	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) \
+		tests/integration/subinterp_checks.py --bin $(SAN)/bin/py-heap \
+		--cores-dir $(BUILD)/cores --quick
 	$(PYTHON) tests/integration/contract_checks.py --bin $(BIN) \
 		--cores-dir $(BUILD)/cores
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) \

@@ -87,6 +87,20 @@ static const char *const sort_types[] = {"size", "count", "retained", NULL};
 
 static const struct ph_optdef no_opts[] = {{0}};
 
+/* Every interpreter by default; this one limits a command to one. */
+#define OPT_INTERP                                                             \
+	{                                                                      \
+		.name = "--interp", .kind = PH_OPT_NUM, .metavar = "ID",       \
+		.help = "only the objects of the interpreter with this id "    \
+			"(0: the main one; info lists them)",                  \
+		.def = "every interpreter",                                    \
+	}
+
+static const struct ph_optdef summary_opts[] = {
+	OPT_INTERP,
+	{0},
+};
+
 static const struct ph_optdef types_opts[] = {
 	OPT_LIMIT("show the first N types, and the rest in one line",
 		  "25 in text, all in JSON"),
@@ -107,6 +121,7 @@ static const struct ph_optdef types_opts[] = {
 	 .help = "also the bytes (and objects) that deleting every object of "
 		 "the type would free: what its objects retain, each counted "
 		 "once (builds the dominator tree)"},
+	OPT_INTERP,
 	{0},
 };
 
@@ -116,6 +131,7 @@ static const struct ph_optdef list_opts[] = {
 	 .kind = PH_OPT_NUM,
 	 .metavar = "B",
 	 .help = "only objects of at least B bytes"},
+	OPT_INTERP,
 	OPT_READABLE,
 	{0},
 };
@@ -159,6 +175,7 @@ static const struct ph_optdef roots_opts[] = {
 	 .metavar = "TEXT",
 	 .help = "only the roots whose name contains TEXT"},
 	OPT_LIMIT("at most N roots", "50 in text, all in JSON"),
+	OPT_INTERP,
 	{0},
 };
 
@@ -192,6 +209,7 @@ static const struct ph_optdef dominators_opts[] = {
 		 "immediate dominator and retained size to FILE, one per line, "
 		 "to check them with another tool",
 	 .complete = PH_COMPLETE_FILE},
+	OPT_INTERP,
 	{0},
 };
 
@@ -221,6 +239,7 @@ static const struct ph_optdef cycles_opts[] = {
 	 .help = "order by bytes or by number of objects",
 	 .def = "size",
 	 .choices = sort_size_count},
+	OPT_INTERP,
 	{0},
 };
 
@@ -237,6 +256,7 @@ static const struct ph_optdef refcheck_opts[] = {
 	 .help = "only objects of the type named T (with * ? [ a glob)",
 	 .complete = PH_COMPLETE_TYPE},
 	OPT_LIMIT("at most N types in each list", "20 in text, all in JSON"),
+	OPT_INTERP,
 	{0},
 };
 
@@ -314,7 +334,7 @@ const struct ph_cmddef ph_commands[] = {
 		.help = "Objects and bytes, the ten largest types, how many "
 			"tracked objects each GC generation holds, pymalloc's "
 			"pools (used, free, fragmentation) and threads.",
-		.opts = no_opts,
+		.opts = summary_opts,
 		.run = ph_run_summary,
 	},
 	{
@@ -1435,6 +1455,35 @@ char *ph_error_json(const struct ph_error *err, struct ph_session *s,
 	return ret;
 }
 
+/* --interp ID: the interpreter the command is limited to, by its id. */
+static struct ph_error *select_interp(struct ph_session *s,
+				      const struct ph_args *a)
+{
+	if (!s)
+		return NULL;
+	s->only_interp = -1;
+	if (arg_index(a, "--interp") < 0 || !ph_args_flag(a, "--interp"))
+		return NULL;
+	uint64_t id = ph_args_num(a, "--interp", 0);
+	struct ph_buf b;
+	ph_buf_init(&b);
+	for (size_t k = 0; k < s->rt->ninterps; k++) {
+		if ((uint64_t)s->rt->interps[k].id == id) {
+			s->only_interp = (int)k;
+			ph_buf_free(&b);
+			return NULL;
+		}
+		ph_buf_printf(&b, "%s%lld", k ? ", " : "",
+			      (long long)s->rt->interps[k].id);
+	}
+	struct ph_error *err = ph_error_create(
+		PH_ERR_USAGE,
+		"%s: --interp %llu: no such interpreter (the process has %s)",
+		a->cmd->name, (unsigned long long)id, b.data ? b.data : "");
+	ph_buf_free(&b);
+	return err;
+}
+
 static const char *command_names(struct ph_buf *b)
 {
 	for (size_t i = 0; i < ph_ncommands; i++)
@@ -1516,12 +1565,14 @@ struct ph_error *ph_session_exec(struct ph_session *s, int argc,
 			ph_json_array_end(&out.j);
 		} else
 			ph_help_text(c, &buf);
-	} else {
+	} else if (!(err = select_interp(s, &a))) {
 		ph_plain_set(a.plain && !json);
 		ph_progress_begin(a.quiet);
 		err = c->run(s, &a, &out);
 		ph_progress_end();
 		ph_plain_set(false);
+		if (s)
+			s->only_interp = -1;
 	}
 	if (!err && ph_interrupted())
 		err = ph_error_interrupted();

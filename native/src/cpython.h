@@ -69,6 +69,23 @@ enum ph_kind {
 };
 /* clang-format on */
 
+/* One interpreter of the process (rt->interps: the main one first, then
+ * the others in the order they were created). */
+struct ph_interp {
+	uint64_t addr;	   /* its PyInterpreterState */
+	int64_t id;	   /* interp.id: 0 for the main one */
+	uint64_t gc_state; /* its GC state (3.8: _PyRuntime's, shared) */
+	/* 3.12+: it has its own object allocator (an isolated one), whose
+	 * arena table tells its pools from the others' */
+	bool own_obmalloc;
+	uint64_t obmalloc; /* that allocator's state */
+};
+
+/* At most this many interpreters are read (an object's interpreter is a
+ * byte: 255 is "shared or unknown"). */
+#define PH_MAX_INTERPS 254
+#define PH_INTERP_SHARED 255
+
 struct ph_runtime {
 	struct ph_target *target;
 	const struct ph_layout *layout;
@@ -91,6 +108,10 @@ struct ph_runtime {
 	uint64_t none_addr;
 	uint64_t set_dummy; /* the key of a set's deleted entries */
 	uint64_t gc_state;  /* the GC state: in the interpreter or _PyRuntime */
+	/* every interpreter (interps[0] is main_interp), and how many the
+	 * list held past PH_MAX_INTERPS or past damage (not read) */
+	struct ph_interp *interps;
+	size_t ninterps, interps_unread;
 	/* every static type object found by symbol */
 	uint64_t *static_types;
 	size_t nstatic_types, static_types_cap;

@@ -375,15 +375,15 @@ static void add_static_types(struct ph_heap *h)
 	}
 }
 
-static void add_roots(struct ph_heap *h)
+/* One interpreter's roots: its modules, sys and builtins, and each of its
+ * threads' frames (functions, globals and the value stack). */
+static void add_interp_roots(struct ph_heap *h, uint64_t interp)
 {
 	const struct ph_layout *L = h->L;
-	uint64_t interp = h->rt->main_interp, v;
+	uint64_t v;
 	add_root(h, ph_mem_u64(h->mem, interp + L->is_modules, &v) ? v : 0);
 	add_root(h, ph_mem_u64(h->mem, interp + L->is_sysdict, &v) ? v : 0);
 	add_root(h, ph_mem_u64(h->mem, interp + L->is_builtins, &v) ? v : 0);
-	add_root(h, h->rt->none_addr);
-	/* Each thread's frames: functions, globals and the value stack. */
 	uint64_t ts = 0;
 	ph_mem_u64(h->mem, interp + L->is_threads_head, &ts);
 	for (int nt = 0; ts && nt < 100000; nt++) {
@@ -398,6 +398,13 @@ static void add_roots(struct ph_heap *h)
 		if (!ph_mem_u64(h->mem, ts + L->ts_next, &ts))
 			ts = 0;
 	}
+}
+
+static void add_roots(struct ph_heap *h)
+{
+	for (size_t k = 0; k < h->rt->ninterps; k++)
+		add_interp_roots(h, h->rt->interps[k].addr);
+	add_root(h, h->rt->none_addr);
 }
 
 /* ---- the heap --------------------------------------------------------- */
@@ -427,8 +434,10 @@ struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 	struct ph_error *err;
 
 	ph_stage(NULL);
-	/* A later run on the same core: the table the first one built. */
-	char *cache = ph_heapcache_path(rt);
+	/* A later run on the same core: the table the first one built (not
+	 * with subinterpreters: which interpreter holds each object is not
+	 * kept in it). */
+	char *cache = rt->ninterps > 1 ? NULL : ph_heapcache_path(rt);
 	char why[sizeof(h->cache_ignored)] = "";
 	if (cache && ph_heapcache_load(h, cache, why, sizeof(why))) {
 		free(cache);
@@ -476,6 +485,10 @@ struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 	}
 
 	ph_heap_find_interned(h);
+	if ((err = ph_discover_interps(h)))
+		goto fail;
+	if (h->interp)
+		ph_stage("interpreters");
 	if (cache) {
 		h->cache_written = ph_heapcache_store(h, cache);
 		ph_stage("index cache written");
@@ -495,6 +508,8 @@ void ph_heap_destroy(struct ph_heap *h)
 		return;
 	ph_objtable_free(h);
 	ph_type_table_free(h);
+	free(h->interp);
+	free(h->interned_more);
 	ph_u64map_free(&h->rejected);
 	ph_u64map_free(&h->scan_rejected);
 	free(h);

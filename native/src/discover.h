@@ -46,6 +46,10 @@ struct ph_error *ph_pymalloc_scan(struct ph_heap *h);
 /* The collector's generation lists (discover_gc.c). */
 struct ph_error *ph_gc_walk_lists(struct ph_heap *h);
 
+/* With more than one interpreter, each object's (h->interp), once every
+ * object is found (discover_interp.c). */
+struct ph_error *ph_discover_interps(struct ph_heap *h);
+
 /* ---- is there an object here? (discover.c) --------------------------- */
 
 /* A candidate whose "refcount" is the address of something mapped is a

@@ -351,11 +351,11 @@ static uint32_t gc_generations_offset(struct ph_heap *h, uint64_t gc)
 	return L->gc_generations;
 }
 
-struct ph_error *ph_gc_walk_lists(struct ph_heap *h)
+/* The GC lists of one GC state: its generations, then the permanent one. */
+static struct ph_error *walk_gc_state(struct ph_heap *h, uint64_t gc,
+				      uint64_t bound)
 {
 	const struct ph_layout *L = h->L;
-	uint64_t bound = writable_bytes(h) / 16 + 1;
-	uint64_t gc = h->rt->gc_state;
 	uint32_t gens = gc_generations_offset(h, gc);
 	for (uint32_t g = 0; g <= L->gc_ngens; g++) {
 		/* the generations, then the permanent generation (4) */
@@ -369,6 +369,21 @@ struct ph_error *ph_gc_walk_lists(struct ph_heap *h)
 			walk_gc_list_fast(h, head, bound, gen, &done);
 		if (!err && !done)
 			err = walk_gc_list(h, head, bound, gen);
+		if (err)
+			return err;
+	}
+	return NULL;
+}
+
+struct ph_error *ph_gc_walk_lists(struct ph_heap *h)
+{
+	uint64_t bound = writable_bytes(h) / 16 + 1;
+	/* Every interpreter's lists (3.8's one state is the runtime's). */
+	for (size_t k = 0; k < h->rt->ninterps; k++) {
+		uint64_t gc = h->rt->interps[k].gc_state;
+		if (k > 0 && gc == h->rt->interps[0].gc_state)
+			continue;
+		struct ph_error *err = walk_gc_state(h, gc, bound);
 		if (err)
 			return err;
 	}

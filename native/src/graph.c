@@ -237,10 +237,15 @@ static bool is_static_addr(struct ph_heap *h, uint64_t addr)
  * are counted there. */
 static bool is_scanned_addr(struct ph_heap *h, uint64_t addr)
 {
-	uint64_t interp = h->rt->main_interp;
-	return is_static_addr(h, addr) ||
-	       (h->L->sizeof_interp && addr >= interp &&
-		addr < interp + h->L->sizeof_interp);
+	if (is_static_addr(h, addr))
+		return true;
+	/* every interpreter's state (a subinterpreter's is allocated) */
+	for (size_t k = 0; h->L->sizeof_interp && k < h->rt->ninterps; k++) {
+		uint64_t interp = h->rt->interps[k].addr;
+		if (addr >= interp && addr < interp + h->L->sizeof_interp)
+			return true;
+	}
+	return false;
 }
 
 static struct ph_error *root_add(struct ph_graph *g, uint64_t addr, char *name)
@@ -263,6 +268,7 @@ static struct ph_error *root_add(struct ph_graph *g, uint64_t addr, char *name)
 struct module_ctx {
 	struct ph_graph *g;
 	struct ph_error *err;
+	const char *pre; /* "interp 1: ", or "" */
 };
 
 static void module_root_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
@@ -277,13 +283,13 @@ static void module_root_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 	/* The module's globals are what users name: "module m ['x']". */
 	uint64_t md_dict = 0;
 	ph_mem_u64(c->g->h->mem, target + c->g->h->L->module_dict, &md_dict);
-	if (asprintf(&s, "module %s", name) < 0)
+	if (asprintf(&s, "%smodule %s", c->pre, name) < 0)
 		s = NULL;
 	if (md_dict)
 		c->err = root_add(c->g, md_dict, s);
 	else
 		c->err = root_add(c->g, target, s);
-	if (c->err || asprintf(&s, "sys.modules['%s']", name) < 0)
+	if (c->err || asprintf(&s, "%ssys.modules['%s']", c->pre, name) < 0)
 		return;
 	c->err = root_add(c->g, target, s);
 }
@@ -359,16 +365,19 @@ static bool frame_ends_c_frame(struct ph_heap *h, uint64_t f)
 	return b[1] >= 3;
 }
 
-static struct ph_error *build_roots(struct ph_graph *g)
+/* One interpreter's roots; with more than one, each name starts with its
+ * interpreter ("interp 1: module __main__"), pre. */
+static struct ph_error *build_interp_roots(struct ph_graph *g, uint64_t interp,
+					   uint64_t gc_state, const char *pre)
 {
 	struct ph_heap *h = g->h;
 	const struct ph_layout *L = h->L;
 	struct ph_memory *mem = h->mem;
-	uint64_t interp = h->rt->main_interp, v = 0;
+	uint64_t v = 0;
 	struct ph_error *err;
 
 	/* Modules first: the names users think in. */
-	struct module_ctx mc = {.g = g};
+	struct module_ctx mc = {.g = g, .pre = pre};
 	uint64_t modules = 0;
 	ph_mem_u64(mem, interp + L->is_modules, &modules);
 	uint32_t mi = ph_graph_lookup(g, modules);
@@ -406,8 +415,8 @@ static struct ph_error *build_roots(struct ph_graph *g)
 			if (number >= 0)
 				snprintf(num, sizeof(num), "#%ld ", number);
 			snprintf(where, sizeof(where),
-				 "thread %zu frame %s%s() at %s:%d", k + 1, num,
-				 func, file, line);
+				 "%sthread %zu frame %s%s() at %s:%d", pre,
+				 k + 1, num, func, file, line);
 			struct frame_ctx fc = {.g = g, .where = where};
 			/* up to 3.10 the frame is an object the C stack holds
 			 * (a generator's: the generator) */
@@ -445,7 +454,10 @@ static struct ph_error *build_roots(struct ph_graph *g)
 							  : L->is_builtins;
 		if (!ph_mem_u64(mem, interp + off, &v))
 			continue;
-		if ((err = root_add(g, v, strdup(interp_roots[i].name))))
+		char *name;
+		if (asprintf(&name, "%s%s", pre, interp_roots[i].name) < 0)
+			name = NULL;
+		if ((err = root_add(g, v, name)))
 			return err;
 		/* A static interpreter's references are counted by the scan
 		 * of C data (build_c_holders). */
@@ -455,15 +467,42 @@ static struct ph_error *build_roots(struct ph_graph *g)
 			return err;
 	}
 	uint64_t garbage = 0;
-	ph_mem_u64(mem, h->rt->gc_state + L->gc_garbage, &garbage);
-	if (garbage && (err = root_add(g, garbage, strdup("gc.garbage"))))
+	if (gc_state)
+		ph_mem_u64(mem, gc_state + L->gc_garbage, &garbage);
+	char *gname;
+	if (asprintf(&gname, "%sgc.garbage", pre) < 0)
+		gname = NULL;
+	if (garbage && (err = root_add(g, garbage, gname)))
 		return err;
+	if (!garbage)
+		free(gname);
 	uint32_t gt = ph_graph_lookup(g, garbage);
 	/* (3.8 keeps the GC state in _PyRuntime: static, scanned) */
-	if (gt != PH_NONE &&
-	    !is_scanned_addr(h, h->rt->gc_state + L->gc_garbage) &&
+	if (gt != PH_NONE && !is_scanned_addr(h, gc_state + L->gc_garbage) &&
 	    (err = count_add(&g->extern_refs, gt)))
 		return err;
+	return NULL;
+}
+
+static struct ph_error *build_roots(struct ph_graph *g)
+{
+	struct ph_heap *h = g->h;
+	struct ph_error *err;
+	for (size_t k = 0; k < h->rt->ninterps; k++) {
+		const struct ph_interp *it = &h->rt->interps[k];
+		char pre[40] = "";
+		if (h->rt->ninterps > 1)
+			snprintf(pre, sizeof(pre),
+				 "interp %lld: ", (long long)it->id);
+		/* (3.8: one GC state, the runtime's: its garbage once) */
+		if ((err = build_interp_roots(
+			     g, it->addr,
+			     k && it->gc_state == h->rt->interps[0].gc_state
+				     ? 0
+				     : it->gc_state,
+			     pre)))
+			return err;
+	}
 	/* Static types live as long as the interpreter. */
 	for (size_t i = 0; i < h->rt->nstatic_types; i++) {
 		uint64_t t = h->rt->static_types[i];
@@ -503,14 +542,14 @@ static const char *base_name(const char *path)
  * Words inside static objects are their own fields, already edges; the
  * method cache's values are borrowed.
  */
-static struct ph_error *scan_holder(struct ph_graph *g, uint64_t start,
-				    uint64_t end, const struct extent *skip,
-				    size_t nskip, const char *what,
-				    uint64_t base)
+static struct ph_error *scan_holder_in(struct ph_graph *g, uint64_t start,
+				       uint64_t end, const struct extent *skip,
+				       size_t nskip, const char *what,
+				       uint64_t base, uint64_t interp)
 {
 	struct ph_heap *h = g->h;
 	const struct ph_layout *L = h->L;
-	uint64_t tc = h->rt->main_interp + L->is_type_cache;
+	uint64_t tc = interp + L->is_type_cache;
 	/* 3.8/3.9: a static array, known by its (local) symbol */
 	if (L->static_method_cache &&
 	    !ph_module_symbol(h->rt->pymod, "method_cache", &tc, NULL))
@@ -551,7 +590,7 @@ static struct ph_error *scan_holder(struct ph_graph *g, uint64_t start,
 				    L->type_cache_value)
 				continue;
 			bool skip_it = false;
-			uint64_t bs = h->rt->main_interp + L->is_builtin_states;
+			uint64_t bs = interp + L->is_builtin_states;
 			if (L->builtin_states_count && at >= bs &&
 			    at < bs + (uint64_t)L->builtin_states_count *
 						    L->builtin_state_size &&
@@ -560,8 +599,7 @@ static struct ph_error *scan_holder(struct ph_graph *g, uint64_t start,
 				continue;
 			for (size_t r = 0; r < PH_ARRAY_SIZE(L->interp_skip);
 			     r++) {
-				uint64_t s0 = h->rt->main_interp +
-					      L->interp_skip[r][0];
+				uint64_t s0 = interp + L->interp_skip[r][0];
 				if (L->interp_skip[r][1] && at >= s0 &&
 				    at < s0 + L->interp_skip[r][1])
 					skip_it = true;
@@ -588,6 +626,16 @@ static struct ph_error *scan_holder(struct ph_graph *g, uint64_t start,
 		a = stop;
 	}
 	return NULL;
+}
+
+/* The same, with the main interpreter's borrowed words skipped. */
+static struct ph_error *scan_holder(struct ph_graph *g, uint64_t start,
+				    uint64_t end, const struct extent *skip,
+				    size_t nskip, const char *what,
+				    uint64_t base)
+{
+	return scan_holder_in(g, start, end, skip, nskip, what, base,
+			      g->h->rt->main_interp);
 }
 
 /* The writable segments of the files mapped (their .data and .bss). */
@@ -739,30 +787,36 @@ static struct ph_error *build_c_holders(struct ph_graph *g)
 		if (err)
 			goto out;
 	}
-	/* Thread states allocated on the heap (the first is static). */
-	uint64_t ts = 0;
-	ph_mem_u64(h->mem, h->rt->main_interp + L->is_threads_head, &ts);
-	for (int n = 0; ts && n < 100000; n++) {
-		/* up to 3.10 its frame pointer is borrowed: the frame's
-		 * reference is the C stack's (build_roots) */
-		struct extent fr = {ts + L->ts_cframe, ts + L->ts_cframe + 8};
-		if (!is_static_addr(h, ts) &&
-		    (err = scan_holder(g, ts, ts + L->sizeof_tstate, &fr,
-				       L->frame_objects ? 1 : 0, "thread state",
-				       ts)))
+	/* Every interpreter's thread states allocated on the heap (the
+	 * main one's first is static), and the states of interpreters on
+	 * the heap: up to 3.10 the main one (its free lists and the method
+	 * cache's borrowed values left out: interp_skip), and 3.12+'s
+	 * subinterpreters (their sys.modules, codecs, static types' dicts). */
+	for (size_t k = 0; k < h->rt->ninterps; k++) {
+		uint64_t interp = h->rt->interps[k].addr, ts = 0;
+		ph_mem_u64(h->mem, interp + L->is_threads_head, &ts);
+		for (int n = 0; ts && n < 100000; n++) {
+			/* up to 3.10 its frame pointer is borrowed: the
+			 * frame's reference is the C stack's (build_roots) */
+			struct extent fr = {ts + L->ts_cframe,
+					    ts + L->ts_cframe + 8};
+			if (!is_static_addr(h, ts) &&
+			    (err = scan_holder_in(g, ts, ts + L->sizeof_tstate,
+						  &fr, L->frame_objects ? 1 : 0,
+						  "thread state", ts, interp)))
+				goto out;
+			if (!ph_mem_u64(h->mem, ts + L->ts_next, &ts))
+				break;
+		}
+		char what[48] = "interpreter";
+		if (k)
+			snprintf(what, sizeof(what), "interpreter %lld",
+				 (long long)h->rt->interps[k].id);
+		if (L->sizeof_interp && !is_static_addr(h, interp) &&
+		    (err = scan_holder_in(g, interp, interp + L->sizeof_interp,
+					  NULL, 0, what, interp, interp)))
 			goto out;
-		if (!ph_mem_u64(h->mem, ts + L->ts_next, &ts))
-			break;
 	}
-	/* Up to 3.10 the main interpreter's state is on the heap: its
-	 * references (sys.modules, the codec registry, 3.9+'s small ints)
-	 * are found there, less its free lists (interp_skip) and the
-	 * method cache's borrowed values. */
-	uint64_t interp = h->rt->main_interp;
-	if (L->sizeof_interp && !is_static_addr(h, interp) &&
-	    (err = scan_holder(g, interp, interp + L->sizeof_interp, NULL, 0,
-			       "interpreter", interp)))
-		goto out;
 	/* Extension modules' state (PEP 3121). */
 	for (size_t i = 0; i < h->n; i++) {
 		if (h->types[h->tidx[i]].kind != PH_KIND_MODULE)

@@ -101,6 +101,10 @@ struct ph_heap {
 	 * not allocated */
 	void *table_map;
 	size_t table_map_len;
+	/* with more than one interpreter (rt->ninterps > 1): each object's,
+	 * an index into rt->interps, or PH_INTERP_SHARED (immortal, static);
+	 * NULL with one (ph_heap_interp) */
+	uint8_t *interp;
 	/* address -> object number: objects in pymalloc pools are numbered
 	 * first, by address, and found by their pool's bitmap; the others
 	 * (large, static) through a hash map */
@@ -120,6 +124,9 @@ struct ph_heap {
 	size_t nregions;
 	uint32_t pool_shift;	/* log2 of the pool size */
 	uint64_t interned_dict; /* 3.11: its references are not counted */
+	/* 3.13+: isolated subinterpreters' own interned dicts, likewise */
+	uint64_t *interned_more;
+	size_t ninterned_more;
 	/* statistics for `info` and notes */
 	uint64_t n_gc, n_ref, n_pool, n_root, n_rejected;
 	uint64_t pools_inconsistent, gc_list_damaged;
@@ -156,6 +163,15 @@ void ph_heap_destroy(struct ph_heap *h);
 
 /* The number of the object at addr, or PH_NONE. */
 uint32_t ph_heap_lookup(const struct ph_heap *h, uint64_t addr);
+
+/* The interpreter object o belongs to: an index into h->rt->interps.
+ * Objects every interpreter shares (immortal, static) count as the main
+ * one's (0), which made most of them. */
+static inline unsigned ph_heap_interp(const struct ph_heap *h, uint32_t o)
+{
+	unsigned k = h->interp ? h->interp[o] : 0;
+	return k == PH_INTERP_SHARED ? 0 : k;
+}
 
 /* ---- types (kind_type.c) --------------------------------------------- */
 
@@ -303,6 +319,18 @@ bool ph_heap_str(struct ph_heap *h, uint64_t addr, char *out, size_t max,
  * version but 3.12, where interned strings are immortal), found among the
  * objects: sets h->interned_dict. */
 void ph_heap_find_interned(struct ph_heap *h);
+
+/* Is the dict at addr an interpreter's interned-strings dict? */
+static inline bool ph_heap_is_interned_dict(const struct ph_heap *h,
+					    uint64_t addr)
+{
+	if (addr == h->interned_dict)
+		return true;
+	for (size_t i = 0; i < h->ninterned_more; i++)
+		if (addr == h->interned_more[i])
+			return true;
+	return false;
+}
 
 /* ---- reprs (kinds.c, kind_str.c) ------------------------------------- */
 

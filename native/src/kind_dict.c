@@ -227,7 +227,7 @@ static void dict_referents(struct ph_heap *h, uint64_t addr,
 {
 	const struct ph_layout *L = h->L;
 	struct referent_ctx rc = {.fn = fn, .arg = arg};
-	if (addr == h->interned_dict && L->interned_uncounted) {
+	if (L->interned_uncounted && ph_heap_is_interned_dict(h, addr)) {
 		/* 3.11 does not count the interned dict's references in the
 		 * strings' refcounts: they keep nothing alive. */
 		ph_dict_foreach(h, addr, interned_ref_cb, &rc);
@@ -277,7 +277,7 @@ static void odict_referents(struct ph_heap *h, uint64_t addr,
 {
 	const struct ph_layout *L = h->L;
 	dict_referents(h, addr, t, ob_size, fn, arg);
-	if (addr == h->interned_dict && L->interned_uncounted)
+	if (L->interned_uncounted && ph_heap_is_interned_dict(h, addr))
 		return;
 	ph_ref_conservative(h, addr, L->sizeof_dict, t->base_basicsize, fn,
 			    arg);
@@ -320,6 +320,29 @@ static bool interned_check_cb(void *arg, uint64_t key, uint64_t value,
 	return ++c->seen >= 16;
 }
 
+/* 3.13+: each interpreter's interned dict is in its state (an isolated
+ * subinterpreter has its own; one that shares the main allocator, the
+ * main one's). Returns whether the main one's was found there. */
+static bool find_interned_per_interp(struct ph_heap *h)
+{
+	const struct ph_runtime *rt = h->rt;
+	if (!h->L->is_interned)
+		return false;
+	h->interned_more = calloc(rt->ninterps, sizeof(*h->interned_more));
+	for (size_t k = 0; h->interned_more && k < rt->ninterps; k++) {
+		uint64_t d = 0;
+		if (!ph_mem_u64(h->mem, rt->interps[k].addr + h->L->is_interned,
+				&d) ||
+		    !d || ph_heap_lookup(h, d) == PH_NONE)
+			continue;
+		if (k == 0)
+			h->interned_dict = d;
+		else if (d != h->interned_dict)
+			h->interned_more[h->ninterned_more++] = d;
+	}
+	return h->interned_dict != 0;
+}
+
 /* The interned-strings table (every version but 3.12, whose interned
  * strings are immortal) is a static dict whose every key is an interned
  * str that is its own value: by its symbol, else by that shape. */
@@ -328,6 +351,8 @@ void ph_heap_find_interned(struct ph_heap *h)
 	const struct ph_layout *L = h->L;
 	if (!L->interned_uncounted)
 		return; /* 3.12: interned strings are immortal, refs counted */
+	if (find_interned_per_interp(h))
+		return;
 	uint64_t sym, dict = 0;
 	if (ph_module_symbol(h->rt->pymod, "interned", &sym, NULL) &&
 	    ph_mem_u64(h->mem, sym, &dict) && dict &&

@@ -261,6 +261,18 @@ void ph_heap_iframe_referents(struct ph_heap *h, uint64_t f, ph_referent_fn fn,
 	uint64_t tagmask = L->stackrefs ? ~3ULL : ~0ULL; /* 3.14 stackrefs */
 	uint64_t func = rd64(h, f + L->if_func) & tagmask;
 	uint64_t code = rd64(h, f + L->if_code) & tagmask;
+	/* 3.12+: an entry frame on the C stack (owner 3: 3.12-3.13's
+	 * FRAME_OWNED_BY_CSTACK, 3.14's FRAME_OWNED_BY_INTERPRETER; 3.14's
+	 * CSTACK is 4) borrows the interpreter's trampoline code (3.13+:
+	 * None); its function and locals are never set (stale words of the
+	 * C stack) */
+	if (L->minor >= 12 && L->if_owner && L->if_owner != UINT32_MAX &&
+	    rd8(h, f + L->if_owner) >= 3) {
+		if (code)
+			fn(arg, code, PH_EDGE_BORROWED,
+			   (uint64_t)(uintptr_t) "f_code");
+		return;
+	}
 	if (func)
 		fn(arg, func, PH_EDGE_FIELD, (uint64_t)(uintptr_t) "f_func");
 	/* 3.11+: "Borrowed reference" (pycore_frame.h): the function holds

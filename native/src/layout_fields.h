@@ -40,6 +40,12 @@
 	X(uint32_t, is_modules, , "struct _is", "imports.modules", "interpreter_state.imports_modules", 88, "modules", 8, 99) \
 	X(uint32_t, is_sysdict, , "struct _is", "sysdict", "interpreter_state.sysdict", 96, "sysdict", 8, 99) \
 	X(uint32_t, is_builtins, , "struct _is", "builtins", "interpreter_state.builtins", 104, "builtins", 8, 99) \
+	/* every interpreter: the list's main one, each one's id, flags and allocator */ \
+	X(uint32_t, rt_interpreters_main, , "struct pyruntimestate", "interpreters.main", "", 0, "interpreters.main", 8, 99) \
+	X(uint32_t, is_id, , "struct _is", "id", "interpreter_state.id", 56, "id", 8, 99) \
+	X(uint32_t, is_feature_flags, , "struct _is", "feature_flags", "", 0, "feature_flags", 12, 99) \
+	X(uint32_t, is_obmalloc, , "struct _is", "obmalloc", "", 0, "obmalloc", 12, 99) /* 3.12: embedded; 3.13+: a pointer */ \
+	X(uint32_t, is_interned, , "struct _is", "cached_objects.interned_strings", "", 0, "cached_objects.interned_strings", 13, 99) /* an isolated interpreter's own interned dict */ \
 	X(uint32_t, gc_generations, , "struct _gc_runtime_state", "generations", "", 0, "generations", 8, 99) \
 	X(uint32_t, gc_gen_stride, , "struct gc_generation", "", "", 0, "", 8, 99) \
 	X(uint32_t, gc_ngens, , "", "", "", 0, "", 8, 99) \
@@ -228,7 +234,7 @@
 	/* generator states below it have a live frame (3.15+ count them up from 0, CLEARED 5); 0 means below 1 (up to 3.14: -3 to 0) */ \
 	X(int32_t, gen_state_done, , "", "", "", 0, "", 15, 99) \
 	/* the interpreter state's size, when it is on the heap (3.8-3.10) and scanned for the references it holds */ \
-	X(uint32_t, sizeof_interp, , "struct _is", "", "", 0, "", 8, 10)
+	X(uint32_t, sizeof_interp, , "struct _is", "", "", 0, "", 8, 99)
 /* clang-format on */
 
 #endif /* PH_LAYOUT_FIELDS_H */

@@ -40,6 +40,8 @@ static const char *const ph_code_names_3_10[] = {
 	F(is_modules, 56) \
 	F(is_sysdict, 72) \
 	F(is_builtins, 80) \
+	F(rt_interpreters_main, 40) \
+	F(is_id, 16) \
 	F(gc_generations, 24) \
 	F(gc_gen_stride, 24) \
 	F(gc_ngens, 3) \
@@ -204,6 +206,7 @@ static const char *const ph_code_names_3_10[] = {
 	F(is_modules, 856) \
 	F(is_sysdict, 872) \
 	F(is_builtins, 880) \
+	F(is_id, 24) \
 	F(sizeof_type, 408) \
 	F(ht_name, 840) \
 	F(ht_qualname, 856) \
@@ -266,6 +269,8 @@ static const char *const ph_code_names_3_10[] = {
 	F(is_modules, 888) \
 	F(is_sysdict, 904) \
 	F(is_builtins, 912) \
+	F(rt_interpreters_main, 48) \
+	F(is_id, 48) \
 	F(managed_presize, 16) \
 	F(sizeof_heaptype, 904) \
 	F(dk_log2_size, 8) \
@@ -354,7 +359,7 @@ static const char *const ph_code_names_3_10[] = {
 	F(gen_frame, 0) \
 	F(gen_exc_state, 0) \
 	F(code_field_names, NULL) \
-	F(sizeof_interp, 0)
+	F(sizeof_interp, 107752)
 
 /* 3.12: pyenv's 3.12.1 */
 #define PH_LAYOUT_3_12(F) PH_LAYOUT_3_11(F) \
@@ -364,6 +369,9 @@ static const char *const ph_code_names_3_10[] = {
 	F(is_modules, 944) \
 	F(is_sysdict, 352) \
 	F(is_builtins, 360) \
+	F(is_id, 8) \
+	F(is_feature_flags, 1712) \
+	F(is_obmalloc, 3960) \
 	F(sizeof_type, 416) \
 	F(sizeof_heaptype, 920) \
 	F(ht_name, 856) \
@@ -418,7 +426,8 @@ static const char *const ph_code_names_3_10[] = {
 	F(preheader_flags, PH_TPFLAGS_MANAGED_DICT | PH_TPFLAGS_MANAGED_WEAKREF) \
 	F(managed_layout, 312) \
 	F(immortal, true) \
-	F(interned_uncounted, false)
+	F(interned_uncounted, false) \
+	F(sizeof_interp, 383552)
 
 /* 3.13: pyenv's 3.13.0 */
 #define PH_LAYOUT_3_13(F) PH_LAYOUT_3_12(F) \
@@ -430,6 +439,11 @@ static const char *const ph_code_names_3_10[] = {
 	F(is_modules, 7656) \
 	F(is_sysdict, 7640) \
 	F(is_builtins, 7648) \
+	F(rt_interpreters_main, 640) \
+	F(is_id, 7272) \
+	F(is_feature_flags, 8440) \
+	F(is_obmalloc, 10800) \
+	F(is_interned, 194328) \
 	F(sizeof_heaptype, 928) \
 	F(frame_data, 64) \
 	F(co_code_adaptive, 200) \
@@ -457,7 +471,8 @@ static const char *const ph_code_names_3_10[] = {
 	F(builtin_state_weaklist, 40) \
 	F(managed_layout, 313) \
 	F(values_header, 8) \
-	F(interned_uncounted, true)
+	F(interned_uncounted, true) \
+	F(sizeof_interp, 194968)
 
 /* 3.14: Debian's 3.14.10 (python3.14-dbg) */
 #define PH_LAYOUT_3_14(F) PH_LAYOUT_3_13(F) \
@@ -468,6 +483,11 @@ static const char *const ph_code_names_3_10[] = {
 	F(is_modules, 7688) \
 	F(is_sysdict, 7672) \
 	F(is_builtins, 7680) \
+	F(rt_interpreters_main, 816) \
+	F(is_id, 7280) \
+	F(is_feature_flags, 8488) \
+	F(is_obmalloc, 10904) \
+	F(is_interned, 224624) \
 	F(gc_permanent, 96) \
 	F(gc_garbage, 200) \
 	F(sizeof_heaptype, 936) \
@@ -484,7 +504,8 @@ static const char *const ph_code_names_3_10[] = {
 	F(is_builtin_states, 180240) \
 	F(deepfrozen_refcnt, 0x00050000c0000000ULL) \
 	F(refcnt_split, true) \
-	F(stackrefs, true)
+	F(stackrefs, true) \
+	F(sizeof_interp, 225864)
 
 /* 3.15: Debian's 3.15.2 (python3.15-dbg) */
 #define PH_LAYOUT_3_15(F) PH_LAYOUT_3_14(F) \
@@ -496,6 +517,11 @@ static const char *const ph_code_names_3_10[] = {
 	F(is_modules, 7592) \
 	F(is_sysdict, 7576) \
 	F(is_builtins, 7584) \
+	F(rt_interpreters_main, 944) \
+	F(is_id, 7272) \
+	F(is_feature_flags, 8440) \
+	F(is_obmalloc, 10880) \
+	F(is_interned, 224896) \
 	F(gc_generations, 8) \
 	F(gc_permanent, 80) \
 	F(gc_garbage, 128) \
@@ -518,7 +544,8 @@ static const char *const ph_code_names_3_10[] = {
 	F(is_builtin_states, 180264) \
 	F(builtin_states_count, 203) \
 	F(module_state_size, 56) \
-	F(gen_state_done, 5)
+	F(gen_state_done, 5) \
+	F(sizeof_interp, 226240)
 
 /* clang-format on */
 

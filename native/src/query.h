@@ -86,8 +86,19 @@ struct ph_type_row {
 	uint64_t retained_objects, retained_bytes;
 };
 
+/* One interpreter's share of a result: its id, objects and bytes. */
+struct ph_interp_row {
+	int64_t id;
+	uint64_t objects, bytes;
+	bool own_allocator; /* an isolated one, with its own obmalloc */
+	size_t threads;
+};
+
 struct ph_types_result {
 	const char *python;
+	/* every interpreter's (--interp: that one's), main first */
+	struct ph_interp_row *interps;
+	size_t ninterps;
 	bool retained; /* the retained columns are filled */
 	uint64_t objects, bytes;
 	struct ph_type_row *rows; /* every type with objects, in order */
@@ -150,6 +161,10 @@ struct ph_info_result {
 	uint64_t gc_list_damaged, gc_zeroed_links, gc_bad_objects,
 		gc_zeroed_objects, gc_damaged_objects, refs_into_missing,
 		refs_to_zeros, refs_to_damaged, refs_wild, pools_inconsistent;
+	/* every interpreter, main first; and how many the list held that
+	 * were not read (past damage or PH_MAX_INTERPS) */
+	struct ph_interp_row *interps;
+	size_t ninterps, interps_unread;
 };
 
 struct ph_error *ph_query_info(struct ph_session *s,
@@ -190,6 +205,10 @@ struct ph_show_result {
 	size_t nrefs;
 	size_t refs_total;			   /* all of them */
 	uint64_t retained_objects, retained_bytes; /* what it dominates */
+	/* its interpreter's id (one shared by all: the main one's, 0), and
+	 * how many the process has */
+	int64_t interp;
+	size_t ninterps;
 	struct ph_strings str;
 };
 

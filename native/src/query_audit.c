@@ -194,6 +194,8 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 		cy[c].unreachable = true;
 	}
 	for (size_t i = 0; i < h->n; i++) {
+		if (!ph_session_keeps(s, (uint32_t)i))
+			continue; /* (--interp: a cycle is its objects') */
 		if ((h->flags[i] & PH_OBJ_GC_LIST) &&
 		    ((h->flags[i] >> 4) & 7) == PH_GEN_PERMANENT)
 			r->frozen_objects++;
@@ -217,7 +219,8 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 	}
 	size_t nsel = 0;
 	for (uint32_t c = 0; c < sc.ncomp; c++)
-		if ((!o->unreachable_only || cy[c].unreachable) &&
+		if (cy[c].objects &&
+		    (!o->unreachable_only || cy[c].unreachable) &&
 		    cy[c].bytes >= o->min_size)
 			cy[nsel++] = cy[c];
 	qsort(cy, nsel, sizeof(*cy),
@@ -230,12 +233,12 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 	}
 	/* Members grouped by component, in one pass (counting sort). */
 	for (size_t i = 0; i < h->n; i++)
-		if (sc.comp[i] != PH_NONE)
+		if (sc.comp[i] != PH_NONE && ph_session_keeps(s, (uint32_t)i))
 			comp_start[sc.comp[i] + 1]++;
 	for (uint32_t c = 0; c < sc.ncomp; c++)
 		comp_start[c + 1] += comp_start[c];
 	for (size_t i = 0; i < h->n; i++)
-		if (sc.comp[i] != PH_NONE)
+		if (sc.comp[i] != PH_NONE && ph_session_keeps(s, (uint32_t)i))
 			members[comp_start[sc.comp[i]]++] = (uint32_t)i;
 	for (uint32_t c = sc.ncomp; c > 0; c--)
 		comp_start[c] = comp_start[c - 1];
@@ -253,7 +256,7 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 		/* Everything gc.collect() would free, cycles or not. */
 		size_t n = 0;
 		for (size_t i = 0; i < h->n; i++)
-			n += dead[i];
+			n += dead[i] && ph_session_keeps(s, (uint32_t)i);
 		if (n > PH_UNREACHABLE_MAX)
 			n = PH_UNREACHABLE_MAX;
 		if (!(r->unreachable = malloc((n + 1) * sizeof(uint64_t)))) {
@@ -261,7 +264,7 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 			goto out;
 		}
 		for (size_t i = 0; i < h->n && r->nunreachable < n; i++)
-			if (dead[i])
+			if (dead[i] && ph_session_keeps(s, (uint32_t)i))
 				r->unreachable[r->nunreachable++] = h->addr[i];
 	}
 	/* gc.garbage: what earlier collections could not free. */
@@ -506,7 +509,8 @@ struct ph_error *ph_query_refcheck(struct ph_session *s,
 	    !(match = ph_types_matching(h, "refcheck --type", o->type, &err)))
 		goto out;
 	for (size_t i = 0; i < h->n; i++) {
-		if (match && !match[h->tidx[i]])
+		if ((match && !match[h->tidx[i]]) ||
+		    !ph_session_keeps(s, (uint32_t)i))
 			continue;
 		if (is_static(h, h->addr[i])) {
 			r->static_skipped++;

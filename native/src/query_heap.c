@@ -271,6 +271,41 @@ static int row_by_count(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+/* Each interpreter's objects and bytes (--interp: that one's only). */
+static struct ph_error *interp_rows(struct ph_session *s,
+				    struct ph_interp_row **ret, size_t *ret_n)
+{
+	const struct ph_runtime *rt = s->rt;
+	struct ph_heap *h = s->heap;
+	struct ph_interp_row *rows = calloc(rt->ninterps, sizeof(*rows));
+	if (!rows)
+		return ph_error_nomem();
+	for (size_t k = 0; k < rt->ninterps; k++) {
+		rows[k].id = rt->interps[k].id;
+		rows[k].own_allocator = rt->interps[k].own_obmalloc;
+		uint64_t ts = 0;
+		ph_mem_u64(h->mem, rt->interps[k].addr + h->L->is_threads_head,
+			   &ts);
+		for (; ts && rows[k].threads < 100000; rows[k].threads++)
+			if (!ph_mem_u64(h->mem, ts + h->L->ts_next, &ts))
+				ts = 0;
+	}
+	for (size_t i = 0; i < h->n; i++) {
+		unsigned k = ph_heap_interp(h, (uint32_t)i);
+		if (k < rt->ninterps) {
+			rows[k].objects++;
+			rows[k].bytes += h->size[i];
+		}
+	}
+	if (s->only_interp >= 0) {
+		rows[0] = rows[s->only_interp];
+		*ret_n = 1;
+	} else
+		*ret_n = rt->ninterps;
+	*ret = rows;
+	return NULL;
+}
+
 struct ph_error *ph_query_types(struct ph_session *s,
 				const struct ph_types_opts *o,
 				struct ph_types_result **ret)
@@ -288,12 +323,16 @@ struct ph_error *ph_query_types(struct ph_session *s,
 		goto fail;
 	}
 	r->python = s->rt->version;
+	if ((err = interp_rows(s, &r->interps, &r->ninterps)))
+		goto fail;
 	for (size_t i = 0; i < h->n; i++) {
+		if (!ph_session_keeps(s, (uint32_t)i))
+			continue;
 		count[h->tidx[i]]++;
 		bytes[h->tidx[i]] += h->size[i];
 		r->bytes += h->size[i];
+		r->objects++;
 	}
-	r->objects = h->n;
 	/* Types that share a name (a class defined twice) share a row, as
 	 * they would in objgraph's or the user's own count by name. */
 	struct ph_u64map by_name;
@@ -373,6 +412,7 @@ void ph_types_result_destroy(struct ph_types_result *r)
 	if (!r)
 		return;
 	free(r->rows);
+	free(r->interps);
 	free(r);
 }
 
@@ -410,7 +450,8 @@ struct ph_error *ph_query_list(struct ph_session *s,
 	uint32_t *objs = NULL;
 	size_t n = 0, cap = 0;
 	for (size_t i = 0; i < h->n; i++) {
-		if (!match[h->tidx[i]] || h->size[i] < o->min_size)
+		if (!match[h->tidx[i]] || h->size[i] < o->min_size ||
+		    !ph_session_keeps(s, (uint32_t)i))
 			continue;
 		if ((err = ph_grow((void **)&objs, &cap, n + 1,
 				   sizeof(*objs)))) {
@@ -478,6 +519,11 @@ struct ph_error *ph_query_info(struct ph_session *s,
 		return ph_error_nomem();
 	struct ph_target *t = s->target;
 	struct ph_heap *h = s->heap;
+	r->interps_unread = s->rt->interps_unread;
+	if ((err = interp_rows(s, &r->interps, &r->ninterps))) {
+		free(r);
+		return err;
+	}
 	const struct ph_module *exe =
 		t->exe_index >= 0 ? &t->mods[t->exe_index] : NULL;
 	if (exe)
@@ -528,6 +574,8 @@ struct ph_error *ph_query_info(struct ph_session *s,
 
 void ph_info_result_destroy(struct ph_info_result *r)
 {
+	if (r)
+		free(r->interps);
 	free(r);
 }
 
@@ -550,6 +598,8 @@ struct ph_error *ph_query_summary(struct ph_session *s,
 	r->python = s->rt->version;
 	r->threads = s->target->nthreads;
 	for (size_t i = 0; i < h->n; i++) {
+		if (!ph_session_keeps(s, (uint32_t)i))
+			continue;
 		unsigned gen = (h->flags[i] >> 4) & 7;
 		r->gens[gen < 5 ? gen : 0]++;
 	}

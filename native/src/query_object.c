@@ -116,6 +116,8 @@ struct ph_error *ph_query_show(struct ph_session *s,
 	r->refcount = ph_refcnt_decode(h->L, refcnt);
 	r->gc = gc_state(h, ob);
 	r->found_by = found_by(h->flags[ob]);
+	r->interp = s->rt->interps[ph_heap_interp(h, ob)].id;
+	r->ninterps = s->rt->ninterps;
 	r->reachable = g->parent[ob] != PH_NONE;
 	r->referrers = g->rev_off[ob + 1] - g->rev_off[ob];
 	if ((err = ph_session_dominators(s))) {
@@ -376,7 +378,8 @@ struct ph_error *ph_query_roots(struct ph_session *s,
 	size_t cap = 0;
 	for (size_t i = 0; i < g->nroots && !err; i++) {
 		const struct ph_root *root = &g->roots[i];
-		if (o->match && !strstr(root->name, o->match))
+		if ((o->match && !strstr(root->name, o->match)) ||
+		    !ph_session_keeps(s, root->target))
 			continue;
 		if (r->total++, o->limit && r->nrows >= o->limit)
 			continue;

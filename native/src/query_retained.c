@@ -215,13 +215,17 @@ static struct ph_error *dominators_list(struct ph_session *s,
 	struct ph_heap *h = s->heap;
 	struct topk t = {.k = o->limit};
 	struct ph_error *err = NULL;
-	if (o->type) {
-		uint8_t *match = types_named(h, "dominators", o->type, &err);
-		if (!match)
+	if (o->type || s->only_interp >= 0) {
+		/* (by object: a type's, or --interp's) */
+		uint8_t *match = NULL;
+		if (o->type &&
+		    !(match = types_named(h, "dominators", o->type, &err)))
 			return err;
 		for (uint32_t x = 0; x < d->n && !t.err; x++) {
 			uint32_t p = d->pos[x];
-			if (!match[h->tidx[x]] || d->bytes[p] < o->min_bytes)
+			if ((match && !match[h->tidx[x]]) ||
+			    !ph_session_keeps(s, x) ||
+			    d->bytes[p] < o->min_bytes)
 				continue;
 			r->matching++;
 			topk_add(&t,
@@ -874,6 +878,8 @@ struct ph_error *ph_query_retained_by_type(struct ph_session *s,
 	for (uint32_t i = 0; i < d->n; i++) {
 		if (i == d->nreach) /* the unreachable objects' tree */
 			memset(reach, 0, (h->ntypes + 1) * sizeof(*reach));
+		if (!ph_session_keeps(s, order[i]))
+			continue; /* (--interp: its type may have no row) */
 		uint32_t row = row_of[h->tidx[order[i]]];
 		if (reach[row] > i)
 			continue;

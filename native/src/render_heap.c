@@ -82,6 +82,19 @@ static void types_json(const struct ph_types_result *r, struct ph_json *j)
 		ph_json_object_end(j);
 	}
 	ph_json_array_end(j);
+	ph_json_key(j, "interpreters");
+	ph_json_array_begin(j);
+	for (size_t i = 0; i < r->ninterps; i++) {
+		ph_json_object_begin(j);
+		ph_json_key(j, "id");
+		ph_json_i64(j, r->interps[i].id);
+		ph_json_key(j, "objects");
+		ph_json_u64(j, r->interps[i].objects);
+		ph_json_key(j, "bytes");
+		ph_json_u64(j, r->interps[i].bytes);
+		ph_json_object_end(j);
+	}
+	ph_json_array_end(j);
 }
 
 struct ph_error *ph_run_types(struct ph_session *s, const struct ph_args *a,
@@ -201,6 +214,50 @@ static void json_str_or_null(struct ph_json *j, const char *s)
 		ph_json_null(j);
 }
 
+/* Each interpreter: its id, allocator, threads, objects and bytes. */
+static void interps_text(const struct ph_interp_row *rows, size_t n,
+			 size_t unread, struct ph_buf *out)
+{
+	char c1[32], c2[32];
+	ph_buf_printf(out, "Interpreters:    %zu%s\n", n,
+		      unread ? " (more in the list, not read: damaged, or past "
+			       "254)"
+			     : "");
+	for (size_t i = 0; n > 1 && i < n; i++)
+		ph_buf_printf(out,
+			      "  interp %-6lld %s objects, %s bytes, %zu "
+			      "thread states%s\n",
+			      (long long)rows[i].id,
+			      ph_fmt_count(rows[i].objects, c1),
+			      ph_fmt_count(rows[i].bytes, c2), rows[i].threads,
+			      rows[i].id == 0 ? " (main)"
+			      : rows[i].own_allocator
+				      ? " (own GIL and allocator)"
+				      : " (the main one's allocator)");
+}
+
+static void interps_json(const struct ph_interp_row *rows, size_t n,
+			 struct ph_json *j)
+{
+	ph_json_key(j, "interpreters");
+	ph_json_array_begin(j);
+	for (size_t i = 0; i < n; i++) {
+		ph_json_object_begin(j);
+		ph_json_key(j, "id");
+		ph_json_i64(j, rows[i].id);
+		ph_json_key(j, "objects");
+		ph_json_u64(j, rows[i].objects);
+		ph_json_key(j, "bytes");
+		ph_json_u64(j, rows[i].bytes);
+		ph_json_key(j, "threads");
+		ph_json_u64(j, rows[i].threads);
+		ph_json_key(j, "own_allocator");
+		ph_json_bool(j, rows[i].own_allocator);
+		ph_json_object_end(j);
+	}
+	ph_json_array_end(j);
+}
+
 static void info_json(const struct ph_info_result *r, struct ph_json *j)
 {
 	ph_json_key(j, "python");
@@ -282,6 +339,7 @@ static void info_json(const struct ph_info_result *r, struct ph_json *j)
 	ph_json_object_end(j);
 	ph_json_key(j, "version");
 	ph_json_str(j, r->version);
+	interps_json(r->interps, r->ninterps, j);
 }
 
 static void info_text(const struct ph_info_result *r, struct ph_buf *out)
@@ -312,6 +370,7 @@ static void info_text(const struct ph_info_result *r, struct ph_buf *out)
 		ph_buf_puts(out, ")");
 	}
 	ph_buf_printf(out, "\nThreads:         %zu\n", r->threads);
+	interps_text(r->interps, r->ninterps, r->interps_unread, out);
 	ph_buf_printf(
 		out,
 		"Objects:         %s (GC lists %s, references %s, roots "
@@ -403,9 +462,13 @@ struct ph_error *ph_run_summary(struct ph_session *s, const struct ph_args *a,
 		struct ph_buf *b = out->buf;
 		ph_buf_printf(b, "Python %s, %zu threads\n", r->python,
 			      r->threads);
-		ph_buf_printf(b, "%s objects, %s bytes (sys.getsizeof)\n\n",
+		ph_buf_printf(b, "%s objects, %s bytes (sys.getsizeof)\n",
 			      ph_fmt_count(r->types->objects, c1),
 			      ph_fmt_count(r->types->bytes, c2));
+		if (r->types->ninterps > 1)
+			interps_text(r->types->interps, r->types->ninterps, 0,
+				     b);
+		ph_buf_putc(b, '\n');
 		ph_buf_puts(b, "Largest types:\n");
 		types_text(r->types, b);
 		ph_buf_printf(

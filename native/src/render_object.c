@@ -92,6 +92,8 @@ struct ph_error *ph_run_show(struct ph_session *s, const struct ph_args *a,
 		ph_json_key(j, "bytes");
 		ph_json_u64(j, r->retained_bytes);
 		ph_json_object_end(j);
+		ph_json_key(j, "interpreter");
+		ph_json_i64(j, r->interp);
 	} else {
 		struct ph_buf *b = out->buf;
 		char sz[32];
@@ -111,6 +113,10 @@ struct ph_error *ph_run_show(struct ph_session *s, const struct ph_args *a,
 			      (long long)r->refcount);
 		ph_buf_printf(b, "  gc:         %s\n", r->gc);
 		ph_buf_printf(b, "  found by:   %s\n", r->found_by);
+		if (r->ninterps > 1)
+			ph_buf_printf(b, "  interpreter: %lld%s\n",
+				      (long long)r->interp,
+				      r->interp ? "" : " (the main one)");
 		ph_buf_printf(b, "  referrers:  %llu%s\n",
 			      (unsigned long long)r->referrers,
 			      r->reachable ? ""

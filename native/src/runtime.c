@@ -463,6 +463,97 @@ static void layout_cache_store(const char *path, const struct ph_runtime *rt)
 	free(tmp);
 }
 
+/*
+ * Every interpreter in _PyRuntime's list (newest first, the main one last;
+ * interpreters.main names it too): main first in rt->interps, then the
+ * others oldest first. The walk is bounded, an id seen twice or a loop
+ * ends it (the rest is counted as unread).
+ */
+static struct ph_error *find_interpreters(struct ph_runtime *rt, uint64_t head)
+{
+	struct ph_memory *mem = &rt->target->mem;
+	const struct ph_layout *L = rt->layout;
+	uint64_t list[PH_MAX_INTERPS];
+	size_t n = 0;
+	for (uint64_t interp = head; interp && n < 4096;) {
+		bool seen = false;
+		for (size_t i = 0; i < n && i < PH_ARRAY_SIZE(list); i++)
+			seen |= list[i] == interp;
+		if (seen || (interp & 7))
+			break;
+		if (n < PH_ARRAY_SIZE(list))
+			list[n] = interp;
+		n++;
+		if (!ph_mem_u64(mem, interp + L->is_next, &interp))
+			break;
+	}
+	if (!n) /* a misaligned head: read as before, and fail there */
+		list[n++] = head;
+	size_t kept = n < PH_ARRAY_SIZE(list) ? n : PH_ARRAY_SIZE(list);
+	uint64_t main_interp = 0;
+	if (L->rt_interpreters_main)
+		ph_mem_u64(mem, rt->runtime_addr + L->rt_interpreters_main,
+			   &main_interp);
+	/* The main one: interpreters.main if the list holds it; if not (a
+	 * damaged list), it alone when it reads as an interpreter (id 0),
+	 * else the list's last, as before 3.12 it always is. */
+	size_t mi = kept - 1;
+	bool on_list = false;
+	for (size_t i = 0; i < kept; i++)
+		if (list[i] == main_interp) {
+			mi = i;
+			on_list = true;
+		}
+	uint64_t main_id = 1;
+	if (!on_list && main_interp && !(main_interp & 7) &&
+	    ph_mem_u64(mem, main_interp + L->is_id, &main_id) && !main_id) {
+		list[0] = main_interp;
+		kept = 1;
+		mi = 0;
+	}
+	rt->interps = calloc(kept, sizeof(*rt->interps));
+	if (!rt->interps)
+		return ph_error_nomem();
+	uint64_t main_obm = 0;
+	for (size_t k = 0; k < kept; k++) {
+		/* main first, then oldest first (the list's end backwards) */
+		size_t i = k == 0 ? mi : kept - k - (kept - k <= mi);
+		uint64_t a = list[i];
+		struct ph_interp *it = &rt->interps[rt->ninterps];
+		it->addr = a;
+		it->id = -1;
+		ph_mem_u64(mem, a + L->is_id, (uint64_t *)&it->id);
+		it->gc_state =
+			L->rt_gc ? rt->runtime_addr + L->rt_gc : a + L->is_gc;
+		if (L->is_obmalloc) {
+			/* 3.12 embeds the state; 3.13+ point at it */
+			it->obmalloc = a + L->is_obmalloc;
+			if (L->minor >= 13 &&
+			    !ph_mem_u64(mem, a + L->is_obmalloc, &it->obmalloc))
+				it->obmalloc = 0;
+			uint32_t flags = 0;
+			ph_mem_u32(mem, a + L->is_feature_flags, &flags);
+			if (k == 0)
+				main_obm = it->obmalloc;
+			/* Py_RTFLAGS_USE_MAIN_OBMALLOC (1 << 5) unset */
+			it->own_obmalloc = k > 0 && !(flags & (1U << 5)) &&
+					   it->obmalloc &&
+					   it->obmalloc != main_obm;
+		}
+		bool dup = false;
+		for (size_t j = 0; j < rt->ninterps; j++)
+			dup |= rt->interps[j].id == it->id;
+		/* damage: leave it out (ids count up from 0, one by one) */
+		if (dup || (k > 0 && (it->id <= 0 || it->id >= (1LL << 32))))
+			continue;
+		rt->ninterps++;
+	}
+	rt->interps_unread = n - rt->ninterps;
+	rt->main_interp = rt->interps[0].addr;
+	rt->gc_state = rt->interps[0].gc_state;
+	return NULL;
+}
+
 struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 {
 	struct ph_runtime *rt = calloc(1, sizeof(*rt));
@@ -649,16 +740,8 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 				"already finalized)");
 		goto fail;
 	}
-	/* The main interpreter is the last in the list (newest first). */
-	uint64_t interp = head;
-	for (int i = 0; i < 4096; i++) {
-		uint64_t next;
-		if (!ph_mem_u64(mem, interp + L->is_next, &next) || !next)
-			break;
-		interp = next;
-	}
-	rt->main_interp = interp;
-	rt->gc_state = L->rt_gc ? addr + L->rt_gc : interp + L->is_gc;
+	if ((err = find_interpreters(rt, head)))
+		goto fail;
 
 	for (int k = 1; k < PH_KIND_COUNT; k++)
 		if (kind_symbols[k])
@@ -705,5 +788,6 @@ void ph_runtime_destroy(struct ph_runtime *rt)
 	if (!rt)
 		return;
 	free(rt->static_types);
+	free(rt->interps);
 	free(rt);
 }

@@ -227,6 +227,7 @@ static struct ph_error *session_create(const struct ph_options *o,
 	if (!s)
 		return ph_error_nomem();
 	ph_buf_init(&s->notes_text);
+	s->only_interp = -1;
 	s->opened_at = now_s();
 	struct ph_error *err;
 	if (o->core)
@@ -291,6 +292,7 @@ struct ph_error *ph_session_create_from_target(struct ph_target *t,
 		return ph_error_nomem();
 	}
 	ph_buf_init(&s->notes_text);
+	s->only_interp = -1;
 	s->target = t;
 	s->opened_at = now_s();
 	struct ph_error *err = ph_runtime_create(t, &s->rt);

@@ -18,7 +18,17 @@ struct ph_session {
 	struct ph_buf notes_text; /* "py-heap: message\n" each */
 	bool partial;		  /* damaged input: the answer is incomplete */
 	double opened_at; /* when (s since 1970): a live process's reading */
+	/* --interp ID: the command's objects are that interpreter's only
+	 * (an index into rt->interps); -1: every interpreter's */
+	int only_interp;
 };
+
+/* Does the command at hand cover object o (its --interp)? */
+static inline bool ph_session_keeps(const struct ph_session *s, uint32_t o)
+{
+	return s->only_interp < 0 ||
+	       ph_heap_interp(s->heap, o) == (unsigned)s->only_interp;
+}
 
 void ph_session_note(struct ph_session *s, enum ph_note_code code,
 		     const char *fmt, ...) PH_PRINTF(3, 4);

@@ -119,7 +119,7 @@ def types_checks(binary, core, truth, label):
     d = cli_json(binary, core, "types", "--limit", "0")
     # the fields of old, in their order, then every answer's own
     check("%s: JSON keys" % label,
-          list(d) == ["python", "objects", "bytes", "types", "partial",
+          list(d) == ["python", "objects", "bytes", "types", "interpreters", "partial",
                       "notes"], list(d))
     check("%s: python version" % label, d["python"] == truth["python"],
           "%r, truth %r" % (d["python"], truth["python"]))
