@@ -62,7 +62,7 @@ bool ph_discover_contents_ok(struct ph_heap *h, uint64_t addr,
 {
 	const struct ph_layout *L = h->L;
 	uint64_t word2 = 0;
-	ph_mem_u64(h->mem, addr + 16, &word2);
+	ph_mem_u64(h->mem, addr + L->ob_type + 8, &word2);
 	int64_t ob_size = (int64_t)word2;
 	if (!ph_obj_contents_ok(h, addr, t, ob_size))
 		return false;
@@ -103,7 +103,8 @@ bool ph_discover_validate_rest(struct ph_heap *h, uint64_t addr,
 {
 	if (!ph_discover_contents_ok(h, addr, t, block_pool))
 		return false;
-	if (ph_obj_is_gc(h, addr, t)) {
+	/* (free-threaded builds have no GC head: ob_gc_bits say) */
+	if (ph_obj_is_gc(h, addr, t) && !h->L->free_threaded) {
 		uint64_t next, prev;
 		if (!ph_mem_u64(h->mem, addr - 16, &next) ||
 		    !ph_mem_u64(h->mem, addr - 8, &prev))
@@ -122,10 +123,10 @@ bool ph_discover_validate(struct ph_heap *h, uint64_t addr, uint32_t *ret_tidx,
 	const struct ph_layout *L = h->L;
 	if (!addr || (addr & 7))
 		return false;
-	const uint64_t *hdr = ph_mem_ptr(h->mem, addr, 24);
-	if (!hdr || !ph_refcnt_ok(L, hdr[0], in_block))
+	const uint64_t *hdr = ph_mem_ptr(h->mem, addr, ph_hdr_size(L));
+	if (!hdr || !ph_refcnt_ok(L, hdr, in_block))
 		return false;
-	int64_t ti = ph_type_register(h, hdr[1]);
+	int64_t ti = ph_type_register(h, ph_hdr_type(L, hdr));
 	if (ti < 0)
 		return false;
 	struct ph_type *t = &h->types[ti];
@@ -143,7 +144,9 @@ bool ph_discover_validate(struct ph_heap *h, uint64_t addr, uint32_t *ret_tidx,
 static bool refcnt_at_is_pointer(struct ph_heap *h, uint64_t addr)
 {
 	uint64_t rc;
-	return ph_mem_u64(h->mem, addr, &rc) && ph_refcnt_is_pointer(h, rc);
+	/* (free-threaded: the first word is ob_tid, a thread's address) */
+	return !h->L->free_threaded && ph_mem_u64(h->mem, addr, &rc) &&
+	       ph_refcnt_is_pointer(h, rc);
 }
 
 /* A reference an object holds for certain (not a guess) leads to no valid
@@ -162,10 +165,13 @@ static void ref_rejected(struct ph_heap *h, uint64_t target)
 		ph_error_destroy(err);
 		return;
 	}
-	const uint64_t *hdr = ph_mem_ptr(h->mem, target & ~7ULL, 16);
-	if (hdr && !hdr[0] && !hdr[1])
+	const struct ph_layout *L = h->L;
+	const uint64_t *hdr =
+		ph_mem_ptr(h->mem, target & ~7ULL, ph_hdr_size(L));
+	if (hdr && !hdr[0] && !ph_hdr_type(L, hdr))
 		h->refs_to_zeros++;
-	else if (hdr && !(target & 7) && ph_type_register(h, hdr[1]) >= 0) {
+	else if (hdr && !(target & 7) &&
+		 ph_type_register(h, ph_hdr_type(L, hdr)) >= 0) {
 		h->refs_to_damaged++;
 	} else
 		h->refs_wild++;
@@ -403,7 +409,9 @@ static void add_roots(struct ph_heap *h)
 
 struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 {
-	const struct ph_discovery *d = &ph_discovery_gil;
+	const struct ph_discovery *d = rt->layout->free_threaded
+					       ? &ph_discovery_mimalloc
+					       : &ph_discovery_gil;
 	struct ph_heap *h = calloc(1, sizeof(*h));
 	if (!h)
 		return ph_error_nomem();

@@ -37,6 +37,11 @@ struct ph_discovery {
 /* GIL builds: pymalloc's pools, then the GC generation lists. */
 extern const struct ph_discovery ph_discovery_gil;
 
+/* Free-threaded builds (discover_mimalloc.c): the blocks of mimalloc's
+ * heaps, every thread state's and the segments of those that ended; the
+ * tracked objects by their ob_gc_bits. */
+extern const struct ph_discovery ph_discovery_mimalloc;
+
 /* pymalloc (discover_pymalloc.c): its pools, found by pymalloc's arena
  * table or by their headers, and whether its debug hooks wrap blocks;
  * then the objects in the pools' allocated blocks. */

@@ -681,7 +681,7 @@ static struct ph_error *build_c_holders(struct ph_graph *g)
 			uint64_t v, hdr[2];
 			if (!ph_mem_u64(h->mem, a, &v) || !v || (v & 7) ||
 			    !ph_mem_u64(h->mem, v, &hdr[0]) || hdr[0] ||
-			    !ph_mem_u64(h->mem, v + 8, &hdr[1]) ||
+			    !ph_mem_u64(h->mem, v + h->L->ob_type, &hdr[1]) ||
 			    (hdr[1] != lt && hdr[1] != dt))
 				continue;
 			if ((err = ph_grow((void **)&skip, &cap, nskip + 1,

@@ -9,9 +9,7 @@
 
 static int64_t refcnt_of(struct ph_heap *h, uint32_t o)
 {
-	uint64_t v = 0;
-	ph_mem_u64(h->mem, h->addr[o], &v);
-	return ph_refcnt_decode(h->L, v);
+	return ph_obj_refcnt(h, h->addr[o]);
 }
 
 /* ---- the collector's view: what gc.collect() would free --------------- */

@@ -8,9 +8,7 @@
 
 static int64_t refcnt_of(struct ph_heap *h, uint32_t o)
 {
-	uint64_t v = 0;
-	ph_mem_u64(h->mem, h->addr[o], &v);
-	return ph_refcnt_decode(h->L, v);
+	return ph_obj_refcnt(h, h->addr[o]);
 }
 
 static bool is_immortal(struct ph_heap *h, int64_t refcnt)
@@ -270,7 +268,7 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 	uint32_t gi = ph_graph_lookup(g, garbage);
 	size_t ng = gi == PH_NONE ? 0 : g->fwd_off[gi + 1] - g->fwd_off[gi];
 	r->gc_garbage_edges = ng;
-	ph_mem_u64(h->mem, garbage + 8, &list_type);
+	ph_mem_u64(h->mem, garbage + h->L->ob_type, &list_type);
 	if (!(r->gc_garbage = malloc((ng + 1) * sizeof(uint64_t)))) {
 		err = ph_error_nomem();
 		goto out;

@@ -102,11 +102,10 @@ struct ph_error *ph_query_show(struct ph_session *s,
 	struct ph_show_result *r = calloc(1, sizeof(*r));
 	if (!r)
 		return ph_error_nomem();
-	uint64_t addr = h->addr[ob], refcnt = 0;
-	ph_mem_u64(h->mem, addr, &refcnt);
+	uint64_t addr = h->addr[ob];
 	r->obj = obj_ref(h, ob);
 	r->size = h->size[ob];
-	r->refcount = ph_refcnt_decode(h->L, refcnt);
+	r->refcount = ph_obj_refcnt(h, addr);
 	r->gc = gc_state(h, ob);
 	r->found_by = found_by(h->flags[ob]);
 	r->reachable = g->parent[ob] != PH_NONE;
