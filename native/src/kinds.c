@@ -126,9 +126,10 @@ static void managed_dict_referents(struct ph_heap *h, uint64_t addr,
 		values = dv & 1 ? dv + 1 : 0;
 		dict = dv & 1 ? 0 : dv;
 	} else {
-		/* 3.13: the dict (or NULL) at word -3; the values
-		 * inline after the object, when still valid */
-		dict = rd64(h, addr - 24);
+		/* 3.13: the dict (or NULL) before the GC head (none in
+		 * free-threaded builds); the values inline after the
+		 * object, when still valid */
+		dict = rd64(h, addr - 8 - L->gc_head_size);
 		values = 0;
 		if ((t->flags & PH_TPFLAGS_INLINE_VALUES) &&
 		    rd8(h, addr + (uint64_t)t->basicsize + 3))

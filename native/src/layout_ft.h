@@ -123,6 +123,7 @@
 	F(frame_iframe, 40) \
 	F(frame_trace, 48) \
 	F(frame_data, 80) \
+	F(gen_code, 88) \
 	F(gen_name, 40) \
 	F(gen_qualname, 48) \
 	F(gen_iframe, 88) \
