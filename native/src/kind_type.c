@@ -46,9 +46,11 @@ static char *type_name(struct ph_heap *h, uint64_t taddr, uint64_t flags)
 			 (unsigned long long)taddr);
 	uint64_t m =
 		ph_dict_get_str(h, rd64(h, taddr + L->tp_dict), "__module__");
-	bool have_mod = m && rd64(h, m + 8) == h->rt->kind_types[PH_KIND_STR] &&
-			ph_heap_str(h, m, mod, sizeof(mod), NULL) &&
-			strcmp(mod, "builtins");
+	bool have_mod =
+		m &&
+		rd64(h, m + L->ob_type) == h->rt->kind_types[PH_KIND_STR] &&
+		ph_heap_str(h, m, mod, sizeof(mod), NULL) &&
+		strcmp(mod, "builtins");
 	if (have_mod) {
 		if (asprintf(&name, "%s.%s", mod, qual) < 0)
 			return NULL;
