@@ -64,6 +64,7 @@ bool ph_layout_debug_adjust(struct ph_layout *L)
 		L->interp_skip[0][0] += 80; /* the callable cache */
 		L->is_type_cache += 80;
 		L->is_builtin_states += 80;
+		L->ts_skip[0] += 2400; /* the thread state's free lists */
 		return true;
 	}
 	switch (L->minor) {

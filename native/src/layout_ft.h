@@ -28,6 +28,8 @@
 	F(interp_skip[0][1], 32) \
 	F(interp_skip[1][0], 0) \
 	F(interp_skip[1][1], 0) \
+	F(ts_skip[0], 14240) \
+	F(ts_skip[1], 3536) \
 	F(is_modules, 7664) \
 	F(is_sysdict, 7648) \
 	F(is_builtins, 7656) \
