@@ -183,6 +183,13 @@ static inline uint32_t ph_hdr_size(const struct ph_layout *L)
 	return L->ob_type + 16;
 }
 
+/* How much further than in a default build an object's fields are (16
+ * free-threaded): for offsets no table holds (collections.deque's). */
+static inline uint32_t ph_hdr_shift(const struct ph_layout *L)
+{
+	return L->ob_type - 8;
+}
+
 /* The header's type word (hdr: the object's first ph_hdr_size bytes). */
 static inline uint64_t ph_hdr_type(const struct ph_layout *L,
 				   const uint64_t *hdr)
