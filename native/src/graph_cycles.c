@@ -9,7 +9,8 @@
 
 static int64_t refcnt_of(struct ph_heap *h, uint32_t o)
 {
-	return ph_obj_refcnt(h, h->addr[o]);
+	return ph_obj_refcnt(h, h->addr[o]) -
+	       ph_obj_refcnt_unheld(h, h->addr[o]);
 }
 
 /* ---- the collector's view: what gc.collect() would free --------------- */

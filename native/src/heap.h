@@ -249,6 +249,18 @@ static inline int64_t ph_obj_refcnt(struct ph_heap *h, uint64_t addr)
 	return hdr ? ph_hdr_refcnt(h->L, hdr) : 0;
 }
 
+/* What of the refcount no reference holds: 3.13t's deferred reference
+ * counting (ob_gc_bits 64: functions, code, modules, heap types) adds one
+ * to ob_ref_local, which the collector takes off again. */
+static inline int64_t ph_obj_refcnt_unheld(struct ph_heap *h, uint64_t addr)
+{
+	const uint64_t *hdr = ph_mem_ptr(h->mem, addr, ph_hdr_size(h->L));
+	return hdr && (ph_hdr_gc_bits(h->L, hdr) & 64) &&
+			       (uint32_t)(hdr[1] >> 32) != UINT32_MAX
+		       ? 1
+		       : 0;
+}
+
 /* Is the object at addr, of type t, a static one (a type object of C)? */
 bool ph_obj_is_static(struct ph_heap *h, uint64_t addr,
 		      const struct ph_type *t);
