@@ -185,6 +185,8 @@ unit-san: $(SAN)/tests/unit
 # Every supported interpreter on this machine: Debian's python3.11, the
 # image's pyenv builds of supported versions (scripts/interpreters.sh).
 PYTHONS = $(shell bash scripts/interpreters.sh)
+# the free-threaded builds (3.13t, 3.13td; fixtures/provision.sh trixie-ft)
+FT_PYTHONS = $(shell PYHEAP_FT_ONLY=1 bash scripts/interpreters.sh)
 
 integration: all $(SAN)/bin/py-heap
 	@bash scripts/interpreters.sh >/dev/null
@@ -198,6 +200,13 @@ integration: all $(SAN)/bin/py-heap
 			--cores-dir $(BUILD)/cores --gdb --python $$py; \
 		$(PYTHON) tests/integration/diff_checks.py --bin $(BIN) \
 			--cores-dir $(BUILD)/cores --gdb --python $$py; \
+	done
+	@echo "free-threaded interpreters: $(FT_PYTHONS)"
+	set -e; for py in $(FT_PYTHONS); do \
+		$(PYTHON) tests/integration/run.py --bin $(BIN) \
+			--cores-dir $(BUILD)/cores --no-gdb --python $$py; \
+		$(PYTHON) tests/integration/graph_checks.py --bin $(BIN) \
+			--cores-dir $(BUILD)/cores --python $$py; \
 	done
 	$(PYTHON) tests/integration/debuginfo_checks.py --bin $(BIN) \
 		--cores-dir $(BUILD)/cores
