@@ -105,6 +105,7 @@ struct ph_info_result {
 	const char *version; /* py-heap's */
 	const char *python;
 	bool debug_build;
+	bool free_threaded; /* Py_GIL_DISABLED (3.13t) */
 	const char *allocator;
 	const char *executable;
 	char build_id[129];

@@ -303,7 +303,13 @@ struct ph_error *ph_query_info(struct ph_session *s,
 	r->version = ph_version();
 	r->python = s->rt->version;
 	r->debug_build = s->rt->debug_build;
-	r->allocator = h->block_head ? "pymalloc with debug hooks" : "pymalloc";
+	r->free_threaded = s->rt->layout->free_threaded;
+	if (r->free_threaded)
+		r->allocator = h->block_head ? "mimalloc with debug hooks"
+					     : "mimalloc";
+	else
+		r->allocator = h->block_head ? "pymalloc with debug hooks"
+					     : "pymalloc";
 	r->executable =
 		exe ? (exe->disk_path ? exe->disk_path : exe->path) : "";
 	r->runtime_in = pm->path;

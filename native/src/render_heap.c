@@ -256,13 +256,16 @@ static void info_json(const struct ph_info_result *r, struct ph_json *j)
 	ph_json_object_end(j);
 	ph_json_key(j, "version");
 	ph_json_str(j, r->version);
+	ph_json_key(j, "free_threaded");
+	ph_json_bool(j, r->free_threaded);
 }
 
 static void info_text(const struct ph_info_result *r, struct ph_buf *out)
 {
 	char c1[32], c2[32], c3[32], c4[32], c5[32];
-	ph_buf_printf(out, "Python:          %s (%s build)\n", r->python,
-		      r->debug_build ? "debug" : "release");
+	ph_buf_printf(out, "Python:          %s (%s build%s)\n", r->python,
+		      r->debug_build ? "debug" : "release",
+		      r->free_threaded ? ", free-threaded" : "");
 	ph_buf_puts(out, "Executable:      ");
 	ph_text_puts(out, r->executable);
 	ph_buf_printf(out, "\nBuild-id:        %s\n",

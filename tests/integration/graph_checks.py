@@ -37,6 +37,10 @@ def check(name, ok, detail=""):
         print("FAIL %s: %s" % (name, detail))
 
 
+def skip(name, why):
+    print("SKIP %s: %s" % (name, why))
+
+
 INTERP = None
 
 
