@@ -204,9 +204,11 @@ integration: all $(SAN)/bin/py-heap
 	@echo "free-threaded interpreters: $(FT_PYTHONS)"
 	set -e; for py in $(FT_PYTHONS); do \
 		$(PYTHON) tests/integration/run.py --bin $(BIN) \
-			--cores-dir $(BUILD)/cores --no-gdb --python $$py; \
-		$(PYTHON) tests/integration/graph_checks.py --bin $(BIN) \
 			--cores-dir $(BUILD)/cores --python $$py; \
+		$(PYTHON) tests/integration/graph_checks.py --bin $(BIN) \
+			--cores-dir $(BUILD)/cores --gdb --python $$py; \
+		$(PYTHON) tests/integration/retained_checks.py --bin $(BIN) \
+			--cores-dir $(BUILD)/cores --gdb --python $$py; \
 	done
 	$(PYTHON) tests/integration/debuginfo_checks.py --bin $(BIN) \
 		--cores-dir $(BUILD)/cores
