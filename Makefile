@@ -209,6 +209,8 @@ integration: all $(SAN)/bin/py-heap
 			--cores-dir $(BUILD)/cores --gdb --python $$py; \
 		$(PYTHON) tests/integration/retained_checks.py --bin $(BIN) \
 			--cores-dir $(BUILD)/cores --gdb --python $$py; \
+		$(PYTHON) tests/integration/ft_checks.py --bin $(BIN) \
+			--cores-dir $(BUILD)/cores --python $$py; \
 	done
 	$(PYTHON) tests/integration/debuginfo_checks.py --bin $(BIN) \
 		--cores-dir $(BUILD)/cores

@@ -68,6 +68,11 @@ bool ph_discover_contents_ok(struct ph_heap *h, uint64_t addr,
 		return false;
 	uint32_t presize = ph_obj_presize(h, addr, t);
 	uint64_t need = presize + ph_obj_inline_size(h, addr, t, ob_size);
+	/* Free-threaded: in a page, only an allocated block's object (a
+	 * freed one keeps its header through ob_type) */
+	if (h->mi_pages_sorted &&
+	    !ph_mimalloc_block_ok(h, addr - presize - h->block_head))
+		return false;
 	const struct ph_pool *pool = block_pool;
 	if (pool && presize != t->presize)
 		pool = NULL; /* not where the scan thought: checked below */
@@ -467,6 +472,7 @@ void ph_heap_destroy(struct ph_heap *h)
 		return;
 	ph_objtable_free(h);
 	ph_type_table_free(h);
+	ph_mimalloc_free(h);
 	ph_u64map_free(&h->rejected);
 	ph_u64map_free(&h->scan_rejected);
 	free(h);

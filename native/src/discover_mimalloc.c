@@ -187,6 +187,20 @@ static void page_objects(struct mi_walk *w, uint64_t page, unsigned tag,
 		h->pools_inconsistent++;
 	}
 	mark_delayed(w, heap, start, bs, cap);
+	/* kept, for the references found later */
+	if ((w->err = ph_grow((void **)&h->mi_pages, &h->mi_pages_cap,
+			      h->nmi_pages + 1, sizeof(*h->mi_pages))))
+		return;
+	struct ph_mi_page *mp = &h->mi_pages[h->nmi_pages];
+	if (!(mp->free_bits = malloc(words * sizeof(uint64_t)))) {
+		w->err = ph_error_nomem();
+		return;
+	}
+	memcpy(mp->free_bits, w->bits, words * sizeof(uint64_t));
+	mp->start = start;
+	mp->end = start + (uint64_t)cap * bs;
+	mp->bsize = bs;
+	h->nmi_pages++;
 	uint64_t at = M->block_head + (tag == 3 ? 16 : 0);
 	uint32_t want_presize = tag == 3 ? 16 : 0;
 	for (uint32_t i = 0; i < cap && !w->err; i++) {
@@ -262,6 +276,38 @@ static void segment_objects(struct mi_walk *w, uint64_t seg)
 	}
 }
 
+static int mi_page_cmp(const void *a, const void *b)
+{
+	const struct ph_mi_page *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+bool ph_mimalloc_block_ok(const struct ph_heap *h, uint64_t block)
+{
+	size_t lo = 0, hi = h->nmi_pages;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (h->mi_pages[mid].end <= block)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == h->nmi_pages || block < h->mi_pages[lo].start)
+		return true; /* in no page read */
+	const struct ph_mi_page *p = &h->mi_pages[lo];
+	uint64_t off = block - p->start, i = off / p->bsize;
+	return !(off % p->bsize) && !((p->free_bits[i / 64] >> (i % 64)) & 1);
+}
+
+void ph_mimalloc_free(struct ph_heap *h)
+{
+	for (size_t i = 0; i < h->nmi_pages; i++)
+		free(h->mi_pages[i].free_bits);
+	free(h->mi_pages);
+	h->mi_pages = NULL;
+	h->nmi_pages = 0;
+}
+
 static struct ph_error *mi_find(struct ph_heap *h)
 {
 	(void)h;
@@ -322,6 +368,10 @@ static struct ph_error *mi_scan(struct ph_heap *h)
 			interp = 0;
 	}
 	h->npools = 0;
+	if (h->nmi_pages)
+		qsort(h->mi_pages, h->nmi_pages, sizeof(*h->mi_pages),
+		      mi_page_cmp);
+	h->mi_pages_sorted = !w.err;
 	free(w.bits);
 	ph_u64map_free(&w.pages);
 	return w.err;

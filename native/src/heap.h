@@ -87,6 +87,14 @@ struct ph_pool_region {
 	uint32_t *slots; /* pool number + 1 per POOL_SIZE unit; 0: none */
 };
 
+/* A mimalloc page (free-threaded builds): its blocks, and which are free
+ * (on a free list), for "is there an allocated block at this address". */
+struct ph_mi_page {
+	uint64_t start, end; /* its blocks */
+	uint64_t bsize;
+	uint64_t *free_bits; /* by block number */
+};
+
 struct ph_heap {
 	struct ph_runtime *rt;
 	struct ph_memory *mem;
@@ -137,6 +145,10 @@ struct ph_heap {
 	 * API id (block_head bytes), and ends with guard bytes (block_extra
 	 * bytes in all); 0 and 0 without them */
 	uint32_t block_head, block_extra;
+	/* free-threaded: mimalloc's pages read, by address once sorted */
+	struct ph_mi_page *mi_pages;
+	size_t nmi_pages, mi_pages_cap;
+	bool mi_pages_sorted;
 };
 
 /* ---- the object table (objtable.c), filled by discovery (discover.c) */
