@@ -137,6 +137,10 @@ struct ph_summary_result {
 	size_t pools;
 	uint64_t pool_bytes, used_blocks, used_bytes, free_bytes;
 	double fragmentation_percent;
+	/* free-threaded builds: mimalloc's pages read, instead of pools */
+	bool free_threaded;
+	size_t mi_pages;
+	uint64_t mi_bytes, mi_used_blocks, mi_used_bytes;
 };
 
 struct ph_error *ph_query_summary(struct ph_session *s,

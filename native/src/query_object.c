@@ -86,6 +86,8 @@ static const char *gc_state(struct ph_heap *h, uint32_t o)
 	if (!(t->flags & PH_TPFLAGS_HAVE_GC))
 		return "not a GC object";
 	unsigned g = (h->flags[o] >> 4) & 7;
+	if (h->L->free_threaded && g == 1)
+		return "tracked"; /* (no generations) */
 	return g < 5 ? gens[g] : "?";
 }
 

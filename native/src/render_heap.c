@@ -370,6 +370,19 @@ struct ph_error *ph_run_summary(struct ph_session *s, const struct ph_args *a,
 		ph_json_key(j, "fragmentation_percent");
 		ph_json_fixed(j, r->fragmentation_percent, 1);
 		ph_json_object_end(j);
+		if (r->free_threaded) {
+			ph_json_key(j, "mimalloc");
+			ph_json_object_begin(j);
+			ph_json_key(j, "pages");
+			ph_json_u64(j, r->mi_pages);
+			ph_json_key(j, "page_bytes");
+			ph_json_u64(j, r->mi_bytes);
+			ph_json_key(j, "used_blocks");
+			ph_json_u64(j, r->mi_used_blocks);
+			ph_json_key(j, "used_bytes");
+			ph_json_u64(j, r->mi_used_bytes);
+			ph_json_object_end(j);
+		}
 	} else {
 		char c1[32], c2[32], c3[32], c4[32];
 		struct ph_buf *b = out->buf;
@@ -380,6 +393,22 @@ struct ph_error *ph_run_summary(struct ph_session *s, const struct ph_args *a,
 			      ph_fmt_count(r->types->bytes, c2));
 		ph_buf_puts(b, "Largest types:\n");
 		types_text(r->types, b);
+		if (r->free_threaded) {
+			/* one generation; mimalloc's blocks */
+			ph_buf_printf(b,
+				      "\nGC: %s tracked objects, permanent "
+				      "%s (free-threaded: no generations)\n",
+				      ph_fmt_count(r->gens[1], c1),
+				      ph_fmt_count(r->gens[4], c2));
+			ph_buf_printf(b,
+				      "mimalloc: %s pages read (%s bytes), %s "
+				      "blocks in use (%s bytes)\n",
+				      ph_fmt_count(r->mi_pages, c1),
+				      ph_fmt_count(r->mi_bytes, c2),
+				      ph_fmt_count(r->mi_used_blocks, c3),
+				      ph_fmt_count(r->mi_used_bytes, c4));
+			goto done;
+		}
 		ph_buf_printf(
 			b,
 			"\nGC: generation 0 %s, generation 1 %s, generation 2 "
@@ -398,6 +427,7 @@ struct ph_error *ph_run_summary(struct ph_session *s, const struct ph_args *a,
 			ph_fmt_count(r->used_bytes, c4),
 			r->fragmentation_percent);
 	}
+done:
 	ph_summary_result_destroy(r);
 	return NULL;
 }
