@@ -24,6 +24,7 @@
 	F(free_threaded, true) \
 	F(ob_type, 24) \
 	F(gc_head_size, 0) \
+	F(gc_generations, 20) \
 	F(interp_skip[0][0], 196160) \
 	F(interp_skip[0][1], 32) \
 	F(interp_skip[1][0], 0) \

@@ -106,6 +106,7 @@ struct ph_info_result {
 	const char *python;
 	bool debug_build;
 	bool free_threaded; /* Py_GIL_DISABLED (3.13t) */
+	size_t mi_pages;    /* its mimalloc pages read */
 	const char *allocator;
 	const char *executable;
 	char build_id[129];

@@ -304,6 +304,7 @@ struct ph_error *ph_query_info(struct ph_session *s,
 	r->python = s->rt->version;
 	r->debug_build = s->rt->debug_build;
 	r->free_threaded = s->rt->layout->free_threaded;
+	r->mi_pages = h->nmi_pages;
 	if (r->free_threaded)
 		r->allocator = h->block_head ? "mimalloc with debug hooks"
 					     : "mimalloc";

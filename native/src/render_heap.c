@@ -292,10 +292,18 @@ static void info_text(const struct ph_info_result *r, struct ph_buf *out)
 		ph_fmt_count(r->found_ref, c3), ph_fmt_count(r->found_root, c4),
 		ph_fmt_count(r->found_pool, c5));
 	ph_buf_printf(out, "Types:           %zu\n", r->types);
-	ph_buf_printf(out, "pymalloc pools:  %s (%s)%s\n",
-		      ph_fmt_count(r->pools, c1), r->pool_source,
-		      !strcmp(r->allocator, "pymalloc") ? ""
-							: ", debug hooks on");
+	if (r->free_threaded)
+		ph_buf_printf(out, "mimalloc pages:  %s (%s)%s\n",
+			      ph_fmt_count(r->mi_pages, c1), r->pool_source,
+			      !strcmp(r->allocator, "mimalloc")
+				      ? ""
+				      : ", debug hooks on");
+	else
+		ph_buf_printf(out, "pymalloc pools:  %s (%s)%s\n",
+			      ph_fmt_count(r->pools, c1), r->pool_source,
+			      !strcmp(r->allocator, "pymalloc")
+				      ? ""
+				      : ", debug hooks on");
 	ph_buf_printf(out, "Not saved:       %s bytes\n",
 		      ph_fmt_count(r->memory_not_saved, c1));
 	ph_buf_printf(out,
