@@ -469,6 +469,9 @@ struct ph_refcount_result {
 	int64_t found;
 	int64_t excess; /* refcount - found, saturated */
 	uint64_t from_objects, outside, conservative;
+	/* free-threaded 3.13: the deferred reference counting's one (no
+	 * reference holds it), counted in found */
+	uint64_t deferred;
 	struct ph_edge_row *refs; /* labelled, one per reference */
 	size_t nrefs;
 	size_t *roots; /* names, in str */

@@ -331,8 +331,8 @@ struct ph_error *ph_query_refcount(struct ph_session *s, const char *addr,
 	r->from_objects = g->rev_off[o + 1] - g->rev_off[o];
 	r->outside = count_get(&g->extern_refs, o);
 	r->conservative = count_get(&g->cons_in, o);
-	r->found = (int64_t)(r->from_objects + r->outside) +
-		   ph_obj_refcnt_unheld(h, h->addr[o]);
+	r->deferred = (uint64_t)ph_obj_refcnt_unheld(h, h->addr[o]);
+	r->found = (int64_t)(r->from_objects + r->outside + r->deferred);
 	if (__builtin_sub_overflow(r->refcount, r->found, &r->excess))
 		r->excess = r->refcount < 0 ? INT64_MIN : INT64_MAX;
 	r->is_static = is_static(h, h->addr[o]);
