@@ -124,13 +124,14 @@ static void mark_delayed(struct mi_walk *w, uint64_t heap, uint64_t start,
 	}
 }
 
-/* The objects in a page's allocated blocks. tag: the heap's (1-3). */
-static void page_objects(struct mi_walk *w, uint64_t page, unsigned tag,
-			 uint64_t heap)
+/* Reads a page once: its blocks, and which are free (its lists, and its
+ * heap's delayed ones), kept in h->mi_pages. tag: the heap's (1-3). */
+static void page_read(struct mi_walk *w, uint64_t page, unsigned tag,
+		      uint64_t heap)
 {
 	struct ph_heap *h = w->h;
 	const struct mi_layout *M = w->M;
-	bool seen, added;
+	bool seen;
 	if (w->err || !page || (page & 7) ||
 	    (w->err = ph_u64map_put(&w->pages, page, 1, &seen)) || seen)
 		return;
@@ -200,16 +201,29 @@ static void page_objects(struct mi_walk *w, uint64_t page, unsigned tag,
 	mp->start = start;
 	mp->end = start + (uint64_t)cap * bs;
 	mp->bsize = bs;
+	mp->tag = tag;
 	h->nmi_pages++;
+}
+
+/* The objects in a page's allocated blocks (once every page is read and
+ * the table has room for them all). */
+static void page_scan(struct mi_walk *w, const struct ph_mi_page *mp)
+{
+	struct ph_heap *h = w->h;
+	const struct mi_layout *M = w->M;
+	bool added;
+	unsigned tag = mp->tag;
+	uint64_t start = mp->start, bs = mp->bsize;
+	uint64_t cap = (mp->end - mp->start) / bs;
 	uint64_t at = M->block_head + (tag == 3 ? 16 : 0);
 	uint32_t want_presize = tag == 3 ? 16 : 0;
-	for (uint32_t i = 0; i < cap && !w->err; i++) {
-		if ((w->bits[i / 64] >> (i % 64)) & 1)
+	for (uint64_t i = 0; i < cap && !w->err; i++) {
+		if ((mp->free_bits[i / 64] >> (i % 64)) & 1)
 			continue;
-		uint64_t obj = start + (uint64_t)i * bs + at;
+		uint64_t obj = start + i * bs + at;
 		uint32_t tidx;
-		if (ph_objtable_known(h, obj) ||
-		    !ph_discover_validate(h, obj, &tidx, true))
+		/* (each block once: ph_objtable_add keeps the first) */
+		if (!ph_discover_validate(h, obj, &tidx, true))
 			continue;
 		const struct ph_type *t = &h->types[tidx];
 		if (ph_obj_presize(h, obj, t) != want_presize)
@@ -242,7 +256,7 @@ static void heap_objects(struct mi_walk *w, uint64_t heap, unsigned tag)
 		uint64_t page = 0;
 		ph_mem_u64(w->h->mem, heap + M->heap_pages + q * 24, &page);
 		for (unsigned n = 0; page && n < (1u << 20) && !w->err; n++) {
-			page_objects(w, page, tag, heap);
+			page_read(w, page, tag, heap);
 			if (!ph_mem_u64(w->h->mem, page + M->page_next, &page))
 				page = 0;
 		}
@@ -270,7 +284,7 @@ static void segment_objects(struct mi_walk *w, uint64_t seg)
 			/* is_committed:1 is_zero_init:1 use_qsbr:1 tag:4 */
 			unsigned tag = (bits >> 3) & 15;
 			if (tag >= 1 && tag <= 3)
-				page_objects(w, s, tag, 0);
+				page_read(w, s, tag, 0);
 		}
 		s += (uint64_t)count * M->slice_size;
 	}
@@ -371,6 +385,26 @@ static struct ph_error *mi_scan(struct ph_heap *h)
 	if (h->nmi_pages)
 		qsort(h->mi_pages, h->nmi_pages, sizeof(*h->mi_pages),
 		      mi_page_cmp);
+	/* room for every allocated block at once: the map is never grown
+	 * (and rehashed) while the pages are scanned, in address order */
+	uint64_t nused = 0;
+	for (size_t i = 0; i < h->nmi_pages; i++) {
+		const struct ph_mi_page *p = &h->mi_pages[i];
+		uint64_t nb = (p->end - p->start) / p->bsize;
+		nused += nb;
+		for (uint64_t k = 0; k < (nb + 63) / 64; k++)
+			nused -=
+				(uint64_t)__builtin_popcountll(p->free_bits[k]);
+	}
+	if (!w.err && nused < (1ULL << 31) &&
+	    !(w.err = ph_u64map_reserve(&h->big_index,
+					h->big_index.count + nused)))
+		w.err = ph_objtable_reserve(h, nused);
+	for (size_t i = 0; i < h->nmi_pages && !w.err; i++) {
+		if (!(i & 0xff) && ph_interrupted())
+			break;
+		page_scan(&w, &h->mi_pages[i]);
+	}
 	h->mi_pages_sorted = !w.err;
 	free(w.bits);
 	ph_u64map_free(&w.pages);

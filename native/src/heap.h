@@ -93,6 +93,7 @@ struct ph_mi_page {
 	uint64_t start, end; /* its blocks */
 	uint64_t bsize;
 	uint64_t *free_bits; /* by block number */
+	unsigned tag;	     /* its heap's: 1 objects, 2 GC, 3 pre-header */
 };
 
 struct ph_heap {
