@@ -202,21 +202,33 @@ static void page_read(struct mi_walk *w, uint64_t page, unsigned tag,
 	mp->end = start + (uint64_t)cap * bs;
 	mp->bsize = bs;
 	mp->tag = tag;
+	mp->obj_off = 0;
+	mp->obj_bits = NULL;
+	mp->rank = NULL;
+	mp->first = 0;
 	h->nmi_pages++;
 }
 
 /* The objects in a page's allocated blocks (once every page is read and
  * the table has room for them all). */
-static void page_scan(struct mi_walk *w, const struct ph_mi_page *mp)
+static void page_scan(struct mi_walk *w, struct ph_mi_page *mp)
 {
 	struct ph_heap *h = w->h;
 	const struct mi_layout *M = w->M;
-	bool added;
 	unsigned tag = mp->tag;
 	uint64_t start = mp->start, bs = mp->bsize;
 	uint64_t cap = (mp->end - mp->start) / bs;
 	uint64_t at = M->block_head + (tag == 3 ? 16 : 0);
 	uint32_t want_presize = tag == 3 ? 16 : 0;
+	size_t words = (size_t)(cap + 63) / 64;
+	mp->obj_off = at;
+	mp->first = (uint32_t)h->n;
+	mp->rank = calloc(words, sizeof(*mp->rank));
+	mp->obj_bits = calloc(words, sizeof(*mp->obj_bits));
+	if (!mp->rank || !mp->obj_bits) {
+		w->err = ph_error_nomem();
+		return;
+	}
 	for (uint64_t i = 0; i < cap && !w->err; i++) {
 		if ((mp->free_bits[i / 64] >> (i % 64)) & 1)
 			continue;
@@ -238,13 +250,16 @@ static void page_scan(struct mi_walk *w, const struct ph_mi_page *mp)
 				(uint8_t)((gcb & GC_FROZEN ? PH_GEN_PERMANENT
 							   : 1)
 					  << 4);
-		if ((w->err = ph_objtable_add(h, obj, tidx, flag, &added)))
+		if ((w->err = ph_objtable_add_mi(h, mp, i, obj, tidx, flag)))
 			return;
-		if (added) {
-			h->n_pool++;
-			if (flag & PH_OBJ_GC_LIST)
-				h->n_gc++;
-		}
+		h->n_pool++;
+		if (flag & PH_OBJ_GC_LIST)
+			h->n_gc++;
+	}
+	uint32_t r = 0;
+	for (size_t k = 0; k < words; k++) {
+		mp->rank[k] = r;
+		r += ph_popcount64(mp->obj_bits[k]);
 	}
 }
 
@@ -298,25 +313,20 @@ static int mi_page_cmp(const void *a, const void *b)
 
 bool ph_mimalloc_block_ok(const struct ph_heap *h, uint64_t block)
 {
-	size_t lo = 0, hi = h->nmi_pages;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (h->mi_pages[mid].end <= block)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == h->nmi_pages || block < h->mi_pages[lo].start)
+	const struct ph_mi_page *p = ph_objtable_mi_page(h, block);
+	if (!p)
 		return true; /* in no page read */
-	const struct ph_mi_page *p = &h->mi_pages[lo];
 	uint64_t off = block - p->start, i = off / p->bsize;
 	return !(off % p->bsize) && !((p->free_bits[i / 64] >> (i % 64)) & 1);
 }
 
 void ph_mimalloc_free(struct ph_heap *h)
 {
-	for (size_t i = 0; i < h->nmi_pages; i++)
+	for (size_t i = 0; i < h->nmi_pages; i++) {
 		free(h->mi_pages[i].free_bits);
+		free(h->mi_pages[i].obj_bits);
+		free(h->mi_pages[i].rank);
+	}
 	free(h->mi_pages);
 	h->mi_pages = NULL;
 	h->nmi_pages = 0;
@@ -385,8 +395,21 @@ static struct ph_error *mi_scan(struct ph_heap *h)
 	if (h->nmi_pages)
 		qsort(h->mi_pages, h->nmi_pages, sizeof(*h->mi_pages),
 		      mi_page_cmp);
-	/* room for every allocated block at once: the map is never grown
-	 * (and rehashed) while the pages are scanned, in address order */
+	/* pages that overlap the one before (damage): left out, so that
+	 * every block is one page's */
+	size_t kept = 0;
+	for (size_t i = 0; i < h->nmi_pages; i++) {
+		struct ph_mi_page *p = &h->mi_pages[i];
+		if (kept && p->start < h->mi_pages[kept - 1].end) {
+			free(p->free_bits);
+			h->pools_inconsistent++;
+			continue;
+		}
+		h->mi_pages[kept++] = *p;
+	}
+	h->nmi_pages = kept;
+	/* room for every allocated block at once; the pages' objects are
+	 * numbered in address order, found by their page's bitmap */
 	uint64_t nused = 0;
 	for (size_t i = 0; i < h->nmi_pages; i++) {
 		const struct ph_mi_page *p = &h->mi_pages[i];
@@ -396,16 +419,16 @@ static struct ph_error *mi_scan(struct ph_heap *h)
 			nused -=
 				(uint64_t)__builtin_popcountll(p->free_bits[k]);
 	}
-	if (!w.err && nused < (1ULL << 31) &&
-	    !(w.err = ph_u64map_reserve(&h->big_index,
-					h->big_index.count + nused)))
+	if (!w.err && nused < (1ULL << 31))
 		w.err = ph_objtable_reserve(h, nused);
+	h->mi_pages_sorted = !w.err;
 	for (size_t i = 0; i < h->nmi_pages && !w.err; i++) {
 		if (!(i & 0xff) && ph_interrupted())
 			break;
 		page_scan(&w, &h->mi_pages[i]);
 	}
-	h->mi_pages_sorted = !w.err;
+	if (w.err)
+		h->mi_pages_sorted = false;
 	free(w.bits);
 	ph_u64map_free(&w.pages);
 	return w.err;

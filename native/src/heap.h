@@ -94,6 +94,12 @@ struct ph_mi_page {
 	uint64_t bsize;
 	uint64_t *free_bits; /* by block number */
 	unsigned tag;	     /* its heap's: 1 objects, 2 GC, 3 pre-header */
+	/* the objects its scan found, numbered from first in block order:
+	 * one bit per block, the objects before each 64 blocks */
+	uint64_t obj_off; /* the object's offset in its block */
+	uint64_t *obj_bits;
+	uint32_t *rank;
+	uint32_t first;
 };
 
 struct ph_heap {
