@@ -109,7 +109,9 @@ struct ph_error *ph_query_show(struct ph_session *s,
 	r->size = h->size[ob];
 	r->refcount = ph_obj_refcnt(h, addr);
 	r->gc = gc_state(h, ob);
-	r->found_by = found_by(h->flags[ob]);
+	r->found_by = h->L->free_threaded && (h->flags[ob] & PH_OBJ_POOL_SCAN)
+			      ? "mimalloc heap scan"
+			      : found_by(h->flags[ob]);
 	r->reachable = g->parent[ob] != PH_NONE;
 	r->referrers = g->rev_off[ob + 1] - g->rev_off[ob];
 	if ((err = ph_session_dominators(s))) {
