@@ -195,6 +195,8 @@ unit-san: $(SAN)/tests/unit
 # Every supported interpreter on this machine: Debian's python3.11, the
 # image's pyenv builds of supported versions (scripts/interpreters.sh).
 PYTHONS = $(shell bash scripts/interpreters.sh)
+# the free-threaded builds (3.13t, 3.13td; fixtures/provision.sh trixie-ft)
+FT_PYTHONS = $(shell PYHEAP_FT_ONLY=1 bash scripts/interpreters.sh)
 
 integration: all $(SAN)/bin/py-heap $(SAN)/lib/libpyheap.so
 	@bash scripts/interpreters.sh >/dev/null
@@ -220,6 +222,20 @@ integration: all $(SAN)/bin/py-heap $(SAN)/lib/libpyheap.so
 	done
 	$(PYTHON) tests/integration/pictures_checks.py --bin $(BIN) \
 		--cores-dir $(BUILD)/cores --chromium --gdb
+	@echo "free-threaded interpreters: $(FT_PYTHONS)"
+	set -e; for py in $(FT_PYTHONS); do \
+		$(PYTHON) tests/integration/run.py --bin $(BIN) \
+			--cores-dir $(BUILD)/cores --python $$py; \
+		$(PYTHON) tests/integration/graph_checks.py --bin $(BIN) \
+			--cores-dir $(BUILD)/cores --gdb --python $$py; \
+		$(PYTHON) tests/integration/retained_checks.py --bin $(BIN) \
+			--cores-dir $(BUILD)/cores --gdb --python $$py; \
+		$(PYTHON) tests/integration/ft_checks.py --bin $(BIN) \
+			--cores-dir $(BUILD)/cores --python $$py; \
+		ASAN_OPTIONS=detect_leaks=1 $(PYTHON) \
+			tests/integration/ft_checks.py --bin $(SAN)/bin/py-heap \
+			--cores-dir $(BUILD)/cores --python $$py; \
+	done
 	$(PYTHON) tests/integration/debuginfo_checks.py --bin $(BIN) \
 		--cores-dir $(BUILD)/cores
 	$(PYTHON) tests/integration/unsupported_checks.py --bin $(BIN) \

@@ -35,12 +35,15 @@ for pair in bullseye:/usr/bin/python3.9 trixie:/usr/bin/python3.13 \
 	fi
 done
 # Free-threaded builds (--disable-gil), built from Debian's sources in the
-# roots by fixtures/provision.sh trixie-ft / sid-ft: only with PYHEAP_FT=1
-# for now (py-heap refuses free-threaded builds until issue 19 lands).
+# roots by fixtures/provision.sh trixie-ft / sid-ft: with PYHEAP_FT=1 as
+# well, with PYHEAP_FT_ONLY=1 alone (make check's free-threaded loop).
 # sid-ft's python3.14t and python3.15t need their Debian sources, which
 # the mirror may not serve: a source the mirror does not have is said, not
 # fatal; any other failure is (in CI, PYHEAP_REQUIRE_ROOTS=1).
-if [ "${PYHEAP_FT:-0}" = 1 ]; then
+if [ "${PYHEAP_FT_ONLY:-0}" = 1 ]; then
+	out=()
+fi
+if [ "${PYHEAP_FT:-0}" = 1 ] || [ "${PYHEAP_FT_ONLY:-0}" = 1 ]; then
 	for pair in trixie-ft:/opt/python3.13t/bin/python3.13t \
 		trixie-ft:/opt/python3.13td/bin/python3.13td \
 		sid-ft:/opt/python3.14t/bin/python3.14t \

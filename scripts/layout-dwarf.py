@@ -115,6 +115,7 @@ VERSIONS = [
          "nsize_classes": 32,
          "immortal": False, "interned_uncounted": True,
          "refcnt_split": False, "stackrefs": False,
+         "free_threaded": False,
      }),
     ("3.9", "pyenv's 3.9.18",
      lambda: PYENV + "/3.9.18/lib/libpython3.9.so.1.0", {

@@ -63,12 +63,17 @@ bool ph_discover_contents_ok(struct ph_heap *h, uint64_t addr,
 {
 	const struct ph_layout *L = h->L;
 	uint64_t word2 = 0;
-	ph_mem_u64(h->mem, addr + 16, &word2);
+	ph_mem_u64(h->mem, addr + L->ob_type + 8, &word2);
 	int64_t ob_size = (int64_t)word2;
 	if (!ph_obj_contents_ok(h, addr, t, ob_size))
 		return false;
 	uint32_t presize = ph_obj_presize(h, addr, t);
 	uint64_t need = presize + ph_obj_inline_size(h, addr, t, ob_size);
+	/* Free-threaded: in a page, only an allocated block's object (a
+	 * freed one keeps its header through ob_type) */
+	if (h->mi_pages_sorted &&
+	    !ph_mimalloc_block_ok(h, addr - presize - h->block_head))
+		return false;
 	const struct ph_pool *pool = block_pool;
 	if (pool && presize != t->presize)
 		pool = NULL; /* not where the scan thought: checked below */
@@ -104,7 +109,8 @@ bool ph_discover_validate_rest(struct ph_heap *h, uint64_t addr,
 {
 	if (!ph_discover_contents_ok(h, addr, t, block_pool))
 		return false;
-	if (ph_obj_is_gc(h, addr, t)) {
+	/* (free-threaded builds have no GC head: ob_gc_bits say) */
+	if (ph_obj_is_gc(h, addr, t) && !h->L->free_threaded) {
 		uint64_t next, prev;
 		if (!ph_mem_u64(h->mem, addr - 16, &next) ||
 		    !ph_mem_u64(h->mem, addr - 8, &prev))
@@ -123,10 +129,10 @@ bool ph_discover_validate(struct ph_heap *h, uint64_t addr, uint32_t *ret_tidx,
 	const struct ph_layout *L = h->L;
 	if (!addr || (addr & 7))
 		return false;
-	const uint64_t *hdr = ph_mem_ptr(h->mem, addr, 24);
-	if (!hdr || !ph_refcnt_ok(L, hdr[0], in_block))
+	const uint64_t *hdr = ph_mem_ptr(h->mem, addr, ph_hdr_size(L));
+	if (!hdr || !ph_refcnt_ok(L, hdr, in_block))
 		return false;
-	int64_t ti = ph_type_register(h, hdr[1]);
+	int64_t ti = ph_type_register(h, ph_hdr_type(L, hdr));
 	if (ti < 0)
 		return false;
 	struct ph_type *t = &h->types[ti];
@@ -144,7 +150,9 @@ bool ph_discover_validate(struct ph_heap *h, uint64_t addr, uint32_t *ret_tidx,
 static bool refcnt_at_is_pointer(struct ph_heap *h, uint64_t addr)
 {
 	uint64_t rc;
-	return ph_mem_u64(h->mem, addr, &rc) && ph_refcnt_is_pointer(h, rc);
+	/* (free-threaded: the first word is ob_tid, a thread's address) */
+	return !h->L->free_threaded && ph_mem_u64(h->mem, addr, &rc) &&
+	       ph_refcnt_is_pointer(h, rc);
 }
 
 /* A reference an object holds for certain (not a guess) leads to no valid
@@ -163,10 +171,13 @@ static void ref_rejected(struct ph_heap *h, uint64_t target)
 		ph_error_destroy(err);
 		return;
 	}
-	const uint64_t *hdr = ph_mem_ptr(h->mem, target & ~7ULL, 16);
-	if (hdr && !hdr[0] && !hdr[1])
+	const struct ph_layout *L = h->L;
+	const uint64_t *hdr =
+		ph_mem_ptr(h->mem, target & ~7ULL, ph_hdr_size(L));
+	if (hdr && !hdr[0] && !ph_hdr_type(L, hdr))
 		h->refs_to_zeros++;
-	else if (hdr && !(target & 7) && ph_type_register(h, hdr[1]) >= 0) {
+	else if (hdr && !(target & 7) &&
+		 ph_type_register(h, ph_hdr_type(L, hdr)) >= 0) {
 		h->refs_to_damaged++;
 	} else
 		h->refs_wild++;
@@ -427,7 +438,9 @@ static struct ph_heap *heap_alloc(struct ph_runtime *rt)
 
 struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 {
-	const struct ph_discovery *d = &ph_discovery_gil;
+	const struct ph_discovery *d = rt->layout->free_threaded
+					       ? &ph_discovery_mimalloc
+					       : &ph_discovery_gil;
 	struct ph_heap *h = heap_alloc(rt);
 	if (!h)
 		return ph_error_nomem();
@@ -435,9 +448,11 @@ struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 
 	ph_stage(NULL);
 	/* A later run on the same core: the table the first one built (not
-	 * with subinterpreters: which interpreter holds each object is not
-	 * kept in it). */
-	char *cache = rt->ninterps > 1 ? NULL : ph_heapcache_path(rt);
+	 * with subinterpreters, whose objects' interpreters it does not keep,
+	 * nor free-threaded builds, whose mimalloc pages it does not keep). */
+	char *cache = rt->ninterps > 1 || rt->layout->free_threaded
+			      ? NULL
+			      : ph_heapcache_path(rt);
 	char why[sizeof(h->cache_ignored)] = "";
 	if (cache && ph_heapcache_load(h, cache, why, sizeof(why))) {
 		free(cache);
@@ -510,6 +525,7 @@ void ph_heap_destroy(struct ph_heap *h)
 	ph_type_table_free(h);
 	free(h->interp);
 	free(h->interned_more);
+	ph_mimalloc_free(h);
 	ph_u64map_free(&h->rejected);
 	ph_u64map_free(&h->scan_rejected);
 	free(h);

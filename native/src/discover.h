@@ -37,6 +37,17 @@ struct ph_discovery {
 /* GIL builds: pymalloc's pools, then the GC generation lists. */
 extern const struct ph_discovery ph_discovery_gil;
 
+/* Free-threaded builds (discover_mimalloc.c): the blocks of mimalloc's
+ * heaps, every thread state's and the segments of those that ended; the
+ * tracked objects by their ob_gc_bits. */
+extern const struct ph_discovery ph_discovery_mimalloc;
+
+/* Free-threaded: is block (its start, before the debug hooks' words) an
+ * allocated block of a mimalloc page, or outside every page read? */
+bool ph_mimalloc_block_ok(const struct ph_heap *h, uint64_t block);
+/* Frees the pages' records. */
+void ph_mimalloc_free(struct ph_heap *h);
+
 /* pymalloc (discover_pymalloc.c): its pools, found by pymalloc's arena
  * table or by their headers, and whether its debug hooks wrap blocks;
  * then the objects in the pools' allocated blocks. */

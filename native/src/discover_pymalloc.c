@@ -342,7 +342,7 @@ static enum scan_result scan_block(struct ph_heap *h, struct type_cache *tc,
 			*ret_newtype = obj;
 			return SCAN_LATER;
 		}
-		if (!ph_refcnt_ok(h->L, hdr[0], true) ||
+		if (!ph_refcnt_ok(h->L, hdr, true) ||
 		    ph_refcnt_is_pointer(h, hdr[0]))
 			continue;
 		if (t->fixed_need) {

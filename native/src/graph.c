@@ -693,7 +693,8 @@ static struct ph_error *build_c_holders(struct ph_graph *g)
 					: (uint64_t)t->basicsize;
 		if (t->itemsize) {
 			int64_t n = 0;
-			ph_mem_u64(h->mem, h->addr[i] + 16, (uint64_t *)&n);
+			ph_mem_u64(h->mem, h->addr[i] + L->ob_type + 8,
+				   (uint64_t *)&n);
 			if (n > 0 && n < (1 << 24))
 				size += (uint64_t)n * (uint64_t)t->itemsize;
 		}
@@ -767,7 +768,7 @@ static struct ph_error *build_c_holders(struct ph_graph *g)
 			uint64_t v, hdr[2];
 			if (!ph_mem_u64(h->mem, a, &v) || !v || (v & 7) ||
 			    !ph_mem_u64(h->mem, v, &hdr[0]) || hdr[0] ||
-			    !ph_mem_u64(h->mem, v + 8, &hdr[1]) ||
+			    !ph_mem_u64(h->mem, v + h->L->ob_type, &hdr[1]) ||
 			    (hdr[1] != lt && hdr[1] != dt))
 				continue;
 			if ((err = ph_grow((void **)&skip, &cap, nskip + 1,
@@ -776,6 +777,20 @@ static struct ph_error *build_c_holders(struct ph_graph *g)
 			skip[nskip++] = (struct extent){a, a + 80 * 8};
 			a += 79 * 8;
 		}
+	}
+	/* Free-threaded: the free lists are each thread state's (the
+	 * first thread state is static) */
+	uint64_t fts = 0;
+	ph_mem_u64(h->mem, h->rt->main_interp + L->is_threads_head, &fts);
+	for (int n = 0; L->ts_skip[1] && fts && n < 100000; n++) {
+		if ((err = ph_grow((void **)&skip, &cap, nskip + 1,
+				   sizeof(*skip))))
+			goto out;
+		skip[nskip++] =
+			(struct extent){fts + L->ts_skip[0],
+					fts + L->ts_skip[0] + L->ts_skip[1]};
+		if (!ph_mem_u64(h->mem, fts + L->ts_next, &fts))
+			break;
 	}
 	if (nskip)
 		qsort(skip, nskip, sizeof(*skip), extent_cmp);

@@ -9,9 +9,8 @@
 
 static int64_t refcnt_of(struct ph_heap *h, uint32_t o)
 {
-	uint64_t v = 0;
-	ph_mem_u64(h->mem, h->addr[o], &v);
-	return ph_refcnt_decode(h->L, v);
+	return ph_obj_refcnt(h, h->addr[o]) -
+	       ph_obj_refcnt_unheld(h, h->addr[o]);
 }
 
 /* ---- the collector's view: what gc.collect() would free --------------- */
@@ -38,7 +37,10 @@ uint8_t *ph_graph_gc_unreachable(struct ph_graph *g, struct ph_error **ret_err)
 	int64_t *gc_refs = malloc((n + 1) * sizeof(*gc_refs));
 	uint8_t *dead = calloc(n + 1, 1);
 	uint32_t *stack = malloc((n + 1) * sizeof(*stack));
-	if (!gc_refs || !dead || !stack) {
+	uint8_t *untracked_now = calloc(n + 1, 1);
+#define COLLECTABLE(i) (collectable(h, i) && !untracked_now[i])
+	if (!gc_refs || !dead || !stack || !untracked_now) {
+		free(untracked_now);
 		free(gc_refs);
 		free(dead);
 		free(stack);
@@ -46,17 +48,42 @@ uint8_t *ph_graph_gc_unreachable(struct ph_graph *g, struct ph_error **ret_err)
 		return NULL;
 	}
 	for (size_t i = 0; i < n; i++)
-		gc_refs[i] = collectable(h, i) ? refcnt_of(h, (uint32_t)i) : 0;
+		gc_refs[i] = COLLECTABLE(i) ? refcnt_of(h, (uint32_t)i) : 0;
+	/* The free-threaded collector untracks, as it counts references,
+	 * every referenced tuple that holds nothing the collector may track
+	 * (_PyTuple_MaybeUntrack in update_refs): freed with the garbage,
+	 * but not counted as such. */
+	for (size_t i = 0; h->L->free_threaded && i < n; i++) {
+		if (!gc_refs[i] || h->types[h->tidx[i]].addr !=
+					   h->rt->kind_types[PH_KIND_TUPLE])
+			continue;
+		bool may_track = false;
+		for (uint64_t e = g->fwd_off[i];
+		     e < g->fwd_off[i + 1] && !may_track; e++) {
+			uint32_t v = g->fwd[e];
+			const struct ph_type *vt = &h->types[h->tidx[v]];
+			if (h->addr[v] == vt->addr && v != i)
+				continue; /* its type */
+			if (vt->addr == h->rt->kind_types[PH_KIND_TUPLE])
+				may_track = (h->flags[v] & PH_OBJ_GC_LIST) != 0;
+			else
+				may_track = ph_obj_is_gc(h, h->addr[v], vt);
+		}
+		if (!may_track) {
+			untracked_now[i] = 1;
+			gc_refs[i] = 0;
+		}
+	}
 	/* A refcount no process reaches (damage) is taken as held from
 	 * outside: the object stays alive, and no sum overflows. */
 	for (size_t i = 0; i < n; i++)
 		if (gc_refs[i] < 0 || gc_refs[i] > (1LL << 48))
 			gc_refs[i] = 1LL << 48;
 	for (size_t i = 0; i < n; i++) {
-		if (!collectable(h, i))
+		if (!COLLECTABLE(i))
 			continue;
 		for (uint64_t e = g->fwd_off[i]; e < g->fwd_off[i + 1]; e++)
-			if (collectable(h, g->fwd[e]))
+			if (COLLECTABLE(g->fwd[e]))
 				gc_refs[g->fwd[e]]--;
 	}
 	/* Edges the collector's traversal does not visit: a heap type's
@@ -64,7 +91,7 @@ uint8_t *ph_graph_gc_unreachable(struct ph_graph *g, struct ph_error **ret_err)
 	const struct ph_layout *L = h->L;
 	for (size_t i = 0; i < n; i++) {
 		const struct ph_type *t = &h->types[h->tidx[i]];
-		if (!collectable(h, i) || t->kind != PH_KIND_TYPE)
+		if (!COLLECTABLE(i) || t->kind != PH_KIND_TYPE)
 			continue;
 		uint64_t fl = 0, v = 0;
 		ph_mem_u64(h->mem, h->addr[i] + L->tp_flags, &fl);
@@ -75,12 +102,12 @@ uint8_t *ph_graph_gc_unreachable(struct ph_graph *g, struct ph_error **ret_err)
 			if (!ph_mem_u64(h->mem, h->addr[i] + offs[k], &v) || !v)
 				continue;
 			uint32_t to = ph_heap_lookup(h, v);
-			if (to != PH_NONE && collectable(h, to))
+			if (to != PH_NONE && COLLECTABLE(to))
 				gc_refs[to]++;
 		}
 	}
 	for (size_t i = 0; i < n; i++)
-		if (collectable(h, i) && gc_refs[i] <= 0)
+		if (COLLECTABLE(i) && gc_refs[i] <= 0)
 			dead[i] = 1;
 	/* What the objects referenced from outside reach is alive: their
 	 * edges are read in order, as one stream, and only what they rescue
@@ -90,7 +117,7 @@ uint8_t *ph_graph_gc_unreachable(struct ph_graph *g, struct ph_error **ret_err)
 	 * collector never looks at the permanent generation, and their
 	 * references count as held from outside. */
 	for (size_t i = 0; i < n; i++) {
-		if (!collectable(h, i) || gc_refs[i] <= 0)
+		if (!COLLECTABLE(i) || gc_refs[i] <= 0)
 			continue;
 		for (uint64_t e = g->fwd_off[i]; e < g->fwd_off[i + 1]; e++) {
 			uint32_t v = g->fwd[e];
@@ -112,6 +139,8 @@ uint8_t *ph_graph_gc_unreachable(struct ph_graph *g, struct ph_error **ret_err)
 			}
 		}
 	}
+#undef COLLECTABLE
+	free(untracked_now);
 	free(gc_refs);
 	free(stack);
 	return dead;

@@ -87,6 +87,21 @@ struct ph_pool_region {
 	uint32_t *slots; /* pool number + 1 per POOL_SIZE unit; 0: none */
 };
 
+/* A mimalloc page (free-threaded builds): its blocks, and which are free
+ * (on a free list), for "is there an allocated block at this address". */
+struct ph_mi_page {
+	uint64_t start, end; /* its blocks */
+	uint64_t bsize;
+	uint64_t *free_bits; /* by block number */
+	unsigned tag;	     /* its heap's: 1 objects, 2 GC, 3 pre-header */
+	/* the objects its scan found, numbered from first in block order:
+	 * one bit per block, the objects before each 64 blocks */
+	uint64_t obj_off; /* the object's offset in its block */
+	uint64_t *obj_bits;
+	uint32_t *rank;
+	uint32_t first;
+};
+
 struct ph_heap {
 	struct ph_runtime *rt;
 	struct ph_memory *mem;
@@ -153,6 +168,10 @@ struct ph_heap {
 	 * API id (block_head bytes), and ends with guard bytes (block_extra
 	 * bytes in all); 0 and 0 without them */
 	uint32_t block_head, block_extra;
+	/* free-threaded: mimalloc's pages read, by address once sorted */
+	struct ph_mi_page *mi_pages;
+	size_t nmi_pages, mi_pages_cap;
+	bool mi_pages_sorted;
 };
 
 /* ---- the object table (objtable.c), filled by discovery (discover.c) */
@@ -201,19 +220,89 @@ static inline int64_t ph_refcnt_decode(const struct ph_layout *L, uint64_t w)
 
 #define PH_MAX_REFCNT (1ULL << 40)
 
+/* The bytes of an object's header (through ob_size): 24, free-threaded
+ * 40. */
+static inline uint32_t ph_hdr_size(const struct ph_layout *L)
+{
+	return L->ob_type + 16;
+}
+
+/* How much further than in a default build an object's fields are (16
+ * free-threaded): for offsets no table holds (collections.deque's). */
+static inline uint32_t ph_hdr_shift(const struct ph_layout *L)
+{
+	return L->ob_type - 8;
+}
+
+/* The header's type word (hdr: the object's first ph_hdr_size bytes). */
+static inline uint64_t ph_hdr_type(const struct ph_layout *L,
+				   const uint64_t *hdr)
+{
+	return hdr[L->ob_type / 8];
+}
+
+/* The refcount as sys.getrefcount() computes it from a header. Free-
+ * threaded: ob_ref_local (the owning thread's, 32 bits at +12; all ones:
+ * immortal, then UINT32_MAX as 3.13's Py_REFCNT says) plus the other
+ * threads' ob_ref_shared (+16) shifted past its two flag bits. */
+static inline int64_t ph_hdr_refcnt(const struct ph_layout *L,
+				    const uint64_t *hdr)
+{
+	if (L->free_threaded) {
+		uint32_t local = (uint32_t)(hdr[1] >> 32);
+		if (local == UINT32_MAX)
+			return UINT32_MAX;
+		return (int64_t)local + ((int64_t)hdr[2] >> 2);
+	}
+	return ph_refcnt_decode(L, hdr[0]);
+}
+
+/* A free-threaded object's ob_gc_bits (1: tracked; 0 in other builds). */
+static inline uint8_t ph_hdr_gc_bits(const struct ph_layout *L,
+				     const uint64_t *hdr)
+{
+	return L->free_threaded ? (uint8_t)(hdr[1] >> 24) : 0;
+}
+
 /*
  * Is the header's first word w a plausible refcount? in_block: the word
  * starts an allocated pymalloc block (the pool scan), which holds anything:
  * there, a refcount past 32 bits is text or a pointer, not a count
  * (immortal ones are 0xffffffff or less).
  */
-static inline bool ph_refcnt_ok(const struct ph_layout *L, uint64_t w,
+static inline bool ph_refcnt_ok(const struct ph_layout *L, const uint64_t *hdr,
 				bool in_block)
 {
-	int64_t refcnt = ph_refcnt_decode(L, w);
+	int64_t refcnt = ph_hdr_refcnt(L, hdr);
 	if (refcnt <= 0 || (uint64_t)refcnt >= PH_MAX_REFCNT)
 		return false;
+	if (L->free_threaded) {
+		/* the other threads' part: a count, not a pointer or text */
+		int64_t shared = (int64_t)hdr[2] >> 2;
+		if (shared >= (int64_t)PH_MAX_REFCNT ||
+		    shared <= -(int64_t)PH_MAX_REFCNT)
+			return false;
+	}
 	return !in_block || (uint64_t)refcnt <= 0xffffffffULL;
+}
+
+/* The refcount of the object at addr (0 when unreadable). */
+static inline int64_t ph_obj_refcnt(struct ph_heap *h, uint64_t addr)
+{
+	const uint64_t *hdr = ph_mem_ptr(h->mem, addr, ph_hdr_size(h->L));
+	return hdr ? ph_hdr_refcnt(h->L, hdr) : 0;
+}
+
+/* What of the refcount no reference holds: 3.13t's deferred reference
+ * counting (ob_gc_bits 64: functions, code, modules, heap types) adds one
+ * to ob_ref_local, which the collector takes off again. */
+static inline int64_t ph_obj_refcnt_unheld(struct ph_heap *h, uint64_t addr)
+{
+	const uint64_t *hdr = ph_mem_ptr(h->mem, addr, ph_hdr_size(h->L));
+	return hdr && (ph_hdr_gc_bits(h->L, hdr) & 64) &&
+			       (uint32_t)(hdr[1] >> 32) != UINT32_MAX
+		       ? 1
+		       : 0;
 }
 
 /* Is the object at addr, of type t, a static one (a type object of C)? */

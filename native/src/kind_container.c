@@ -133,14 +133,14 @@ const struct ph_kind_ops ph_kind_set = {
 
 /* ---- collections.deque ------------------------------------------------ */
 
-/* deque_sizeof: the object and its blocks of 64 (528 bytes); leftindex at
- * +40. */
+/* deque_sizeof: the object and its blocks of 64 (528 bytes); leftblock at
+ * +24, leftindex at +40 (after the default build's header). */
 static uint64_t deque_size(struct ph_heap *h, uint64_t addr,
 			   const struct ph_type *t, int64_t ob_size)
 {
 	int64_t size = t->basicsize;
 	int64_t abs_size = abs40(ob_size);
-	int64_t left = rds64(h, addr + 40);
+	int64_t left = rds64(h, addr + 40 + ph_hdr_shift(h->L));
 	if (abs_size < (1LL << 31) && left >= 0 && left < 64)
 		size += 528 * ((left + abs_size + 63) / 64);
 	return (uint64_t)size;
@@ -151,8 +151,8 @@ static void deque_referents(struct ph_heap *h, uint64_t addr,
 			    const struct ph_type *t, int64_t ob_size,
 			    ph_referent_fn fn, void *arg)
 {
-	uint64_t block = rd64(h, addr + 24);
-	int64_t index = rds64(h, addr + 40);
+	uint64_t block = rd64(h, addr + 24 + ph_hdr_shift(h->L));
+	int64_t index = rds64(h, addr + 40 + ph_hdr_shift(h->L));
 	if (ob_size < 0 || ob_size > (1LL << 31) || index < 0 || index >= 64)
 		return;
 	for (int64_t i = 0; i < ob_size && block; i++) {

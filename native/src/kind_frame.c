@@ -13,13 +13,15 @@
 
 static bool is_code(struct ph_heap *h, uint64_t code)
 {
-	return code && rd64(h, code + 8) == h->rt->kind_types[PH_KIND_CODE];
+	return code &&
+	       rd64(h, code + h->L->ob_type) == h->rt->kind_types[PH_KIND_CODE];
 }
 
 /* The size of a tuple of names, 0 if it is none. */
 static int64_t tuple_len(struct ph_heap *h, uint64_t t)
 {
-	if (!t || rd64(h, t + 8) != h->rt->kind_types[PH_KIND_TUPLE])
+	if (!t ||
+	    rd64(h, t + h->L->ob_type) != h->rt->kind_types[PH_KIND_TUPLE])
 		return 0;
 	int64_t n = rds64(h, t + 16);
 	return n >= 0 && n < (1 << 20) ? n : 0;

@@ -229,7 +229,7 @@ int64_t ph_heap_long_digits(struct ph_heap *h, uint64_t addr, bool *negative)
 			*negative = (v & 3) == 2;
 		return (int64_t)(v >> 3);
 	}
-	ph_mem_u64(h->mem, addr + 16, &v);
+	ph_mem_u64(h->mem, addr + h->L->ob_type + 8, &v);
 	int64_t size = (int64_t)v;
 	if (negative)
 		*negative = size < 0;
@@ -344,7 +344,7 @@ const struct ph_kind_ops ph_kind_bool = {
 static void float_repr(struct ph_heap *h, uint64_t addr,
 		       const struct ph_type *t, struct ph_buf *out)
 {
-	uint64_t v = rd64(h, addr + 16);
+	uint64_t v = rd64(h, addr + h->L->float_value);
 	double d;
 	memcpy(&d, &v, 8);
 	char buf[64];
@@ -371,7 +371,7 @@ void ph_repr_items(struct ph_heap *h, uint64_t addr, const struct ph_type *t,
 		   struct ph_buf *out)
 {
 	ph_buf_printf(out, "<%s of %lld items>", ph_type_name(t),
-		      (long long)rd64(h, addr + 16));
+		      (long long)rd64(h, addr + h->L->ob_type + 8));
 }
 
 /* A size that is a size: not negative, not past 2^40 (tuple, bytes). */

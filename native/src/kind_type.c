@@ -46,9 +46,11 @@ static char *type_name(struct ph_heap *h, uint64_t taddr, uint64_t flags)
 			 (unsigned long long)taddr);
 	uint64_t m =
 		ph_dict_get_str(h, rd64(h, taddr + L->tp_dict), "__module__");
-	bool have_mod = m && rd64(h, m + 8) == h->rt->kind_types[PH_KIND_STR] &&
-			ph_heap_str(h, m, mod, sizeof(mod), NULL) &&
-			strcmp(mod, "builtins");
+	bool have_mod =
+		m &&
+		rd64(h, m + L->ob_type) == h->rt->kind_types[PH_KIND_STR] &&
+		ph_heap_str(h, m, mod, sizeof(mod), NULL) &&
+		strcmp(mod, "builtins");
 	if (have_mod) {
 		if (asprintf(&name, "%s.%s", mod, qual) < 0)
 			return NULL;
@@ -184,8 +186,8 @@ static int64_t type_register(struct ph_heap *h, uint64_t taddr, int depth)
 	}
 	if (!hdr)
 		return -1;
-	int64_t refcnt = ph_refcnt_decode(L, hdr[0]);
-	uint64_t meta = hdr[1];
+	int64_t refcnt = ph_hdr_refcnt(L, hdr);
+	uint64_t meta = ph_hdr_type(L, hdr);
 	if (refcnt <= 0 || (uint64_t)refcnt >= PH_MAX_REFCNT)
 		return -1;
 	if (meta != h->rt->kind_types[PH_KIND_TYPE]) {
@@ -307,14 +309,16 @@ int64_t ph_heap_type_of(struct ph_heap *h, uint64_t type_addr)
 bool ph_type_looks_like(struct ph_heap *h, uint64_t tp)
 {
 	const uint64_t *hdr = ph_mem_ptr(h->mem, tp, h->L->sizeof_type);
-	if (!hdr || !ph_refcnt_ok(h->L, hdr[0], false) || !hdr[1] ||
-	    (hdr[1] & 7))
+	if (!hdr || !ph_refcnt_ok(h->L, hdr, false))
+		return false;
+	uint64_t meta = ph_hdr_type(h->L, hdr);
+	if (!meta || (meta & 7))
 		return false;
 	/* its type: a metaclass (as ph_type_register requires) */
-	if (hdr[1] == h->rt->kind_types[PH_KIND_TYPE])
+	if (meta == h->rt->kind_types[PH_KIND_TYPE])
 		return true;
 	uint64_t flags;
-	return ph_mem_u64(h->mem, hdr[1] + h->L->tp_flags, &flags) &&
+	return ph_mem_u64(h->mem, meta + h->L->tp_flags, &flags) &&
 	       (flags & PH_TPFLAGS_TYPE_SUBCLASS);
 }
 

@@ -31,7 +31,7 @@ uint64_t ph_obj_sizeof(struct ph_heap *h, uint64_t addr,
 		       const struct ph_type *t)
 {
 	const struct ph_kind_ops *k = ph_kind_ops[t->kind];
-	int64_t ob_size = rds64(h, addr + 16);
+	int64_t ob_size = rds64(h, addr + h->L->ob_type + 8);
 	uint64_t size = k->size ? k->size(h, addr, t, ob_size)
 				: ph_size_generic(t, ob_size);
 	return size + ph_obj_presize(h, addr, t);
@@ -64,7 +64,7 @@ uint64_t ph_obj_inline_size(struct ph_heap *h, uint64_t addr,
 uint64_t ph_heap_inline_size(struct ph_heap *h, uint64_t addr, uint32_t tidx)
 {
 	return ph_obj_inline_size(h, addr, &h->types[tidx],
-				  rds64(h, addr + 16));
+				  rds64(h, addr + h->L->ob_type + 8));
 }
 
 bool ph_obj_contents_ok(struct ph_heap *h, uint64_t addr,
@@ -126,9 +126,10 @@ static void managed_dict_referents(struct ph_heap *h, uint64_t addr,
 		values = dv & 1 ? dv + 1 : 0;
 		dict = dv & 1 ? 0 : dv;
 	} else {
-		/* 3.13: the dict (or NULL) at word -3; the values
-		 * inline after the object, when still valid */
-		dict = rd64(h, addr - 24);
+		/* 3.13: the dict (or NULL) before the GC head (none in
+		 * free-threaded builds); the values inline after the
+		 * object, when still valid */
+		dict = rd64(h, addr - 8 - L->gc_head_size);
 		values = 0;
 		if ((t->flags & PH_TPFLAGS_INLINE_VALUES) &&
 		    rd8(h, addr + (uint64_t)t->basicsize + 3))
@@ -162,10 +163,10 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 	const struct ph_type tcopy = h->types[tidx];
 	const struct ph_type *t = &tcopy;
 	const struct ph_kind_ops *k = ph_kind_ops[t->kind];
-	int64_t ob_size = rds64(h, addr + 16);
+	int64_t ob_size = rds64(h, addr + L->ob_type + 8);
 	int64_t base_end = t->base_basicsize;
 
-	fn(arg, rd64(h, addr + 8), PH_EDGE_FIELD,
+	fn(arg, rd64(h, addr + L->ob_type), PH_EDGE_FIELD,
 	   (uint64_t)(uintptr_t)ph_class_field);
 	if (k->referents)
 		k->referents(h, addr, t, ob_size, fn, arg);

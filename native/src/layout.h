@@ -7,6 +7,8 @@
 
 /* The table of CPython major.minor (a release build), or NULL. */
 const struct ph_layout *ph_layout_for(unsigned major, unsigned minor);
+/* The same for a free-threaded build (layout_ft.h), or NULL. */
+const struct ph_layout *ph_layout_for_ft(unsigned major, unsigned minor);
 
 /* Turns a release table into its version's Py_DEBUG build's; false when
  * the debug build of that version is not known. */

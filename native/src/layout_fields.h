@@ -201,6 +201,11 @@
 	X(bool, refcnt_split, , "", "", "", 0, "", 8, 99) /* 3.14+: a 32-bit refcount, 16 bits of overflow, 16 of flags */ \
 	/* 3.14+: frames hold tagged _PyStackRef (bit 0: not counted; 3: a tagged int) and a stack pointer instead of a stack top index */ \
 	X(bool, stackrefs, , "", "", "", 0, "", 8, 99) \
+	/* free-threaded builds (Py_GIL_DISABLED): the header is ob_tid, ob_ref_local (+12), ob_ref_shared (+16), then ob_type; objects are mimalloc's blocks, with no GC head (layout_ft.h) */ \
+	X(bool, free_threaded, , "", "", "", 0, "", 8, 99) \
+	X(uint32_t, ob_type, , "PyObject", "ob_type", "pyobject.ob_type", 360, "", 8, 99) \
+	/* free-threaded only (since 99: no default build has it): each thread state's free lists (offset, size), whose slots past their count are stale */ \
+	X(uint32_t, ts_skip, [2], "", "", "", 0, "", 99, 99) \
 	/* ---- 3.8 to 3.10 ---- */ \
 	/* 3.8: the GC state is _PyRuntime's (at rt_gc), not the interpreter's */ \
 	X(uint32_t, rt_gc, , "struct pyruntimestate", "gc", "", 0, "gc", 8, 8) \

@@ -179,6 +179,8 @@ static const char *const ph_code_names_3_10[] = {
 	F(interned_uncounted, true) \
 	F(refcnt_split, false) \
 	F(stackrefs, false) \
+	F(free_threaded, false) \
+	F(ob_type, 8) \
 	F(rt_gc, 344) \
 	F(dk_size, 8) \
 	F(frame_objects, true) \

@@ -96,6 +96,24 @@ ph_mem_u32(struct ph_memory *m, uint64_t addr, uint32_t *ret)
 	return true;
 }
 
+static inline bool ph_mem_u16(struct ph_memory *m, uint64_t addr, uint16_t *ret)
+{
+	const uint16_t *p = ph_mem_ptr(m, addr, 2);
+	if (!p)
+		return false;
+	__builtin_memcpy(ret, p, 2);
+	return true;
+}
+
+static inline bool ph_mem_u8(struct ph_memory *m, uint64_t addr, uint8_t *ret)
+{
+	const uint8_t *p = ph_mem_ptr(m, addr, 1);
+	if (!p)
+		return false;
+	*ret = *p;
+	return true;
+}
+
 /* Reads a NUL-terminated string of at most max bytes into a new buffer. */
 struct ph_error *ph_mem_strdup(struct ph_memory *m, uint64_t addr, size_t max,
 			       char **ret);

@@ -104,9 +104,25 @@ static struct ph_error *obj_append(struct ph_heap *h, uint64_t addr,
 	return NULL;
 }
 
+struct ph_error *ph_objtable_add_mi(struct ph_heap *h, struct ph_mi_page *p,
+				    uint64_t i, uint64_t addr, uint32_t tidx,
+				    uint8_t flag)
+{
+	p->obj_bits[i / 64] |= 1ULL << (i % 64);
+	return obj_append(h, addr, tidx, flag);
+}
+
 struct ph_error *ph_objtable_add(struct ph_heap *h, uint64_t addr,
 				 uint32_t tidx, uint8_t flag, bool *ret_added)
 {
+	if (ret_added)
+		*ret_added = false;
+	if (h->mi_pages_sorted) {
+		/* one of a page's objects, numbered by its scan */
+		const struct ph_mi_page *mp = ph_objtable_mi_page(h, addr);
+		if (mp && ph_objtable_mi_block(mp, addr) >= 0)
+			return NULL;
+	}
 	struct ph_pool *p = (struct ph_pool *)ph_objtable_pool_at(h, addr);
 	if (ret_added)
 		*ret_added = false;

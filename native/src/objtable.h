@@ -34,10 +34,47 @@ static inline const struct ph_pool *ph_objtable_pool_at(const struct ph_heap *h,
 	return NULL;
 }
 
+/* Free-threaded: the mimalloc page whose blocks hold addr, or NULL
+ * (h->mi_pages sorted, by a binary search). */
+static inline const struct ph_mi_page *
+ph_objtable_mi_page(const struct ph_heap *h, uint64_t addr)
+{
+	size_t lo = 0, hi = h->nmi_pages;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (h->mi_pages[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == h->nmi_pages || addr < h->mi_pages[lo].start)
+		return NULL;
+	return &h->mi_pages[lo];
+}
+
+/* The block number of the page object at addr, or -1: not where the page
+ * holds one, or none found there. */
+static inline int64_t ph_objtable_mi_block(const struct ph_mi_page *p,
+					   uint64_t addr)
+{
+	if (!p->obj_bits || addr < p->start + p->obj_off)
+		return -1;
+	uint64_t off = addr - p->start - p->obj_off, i = off / p->bsize;
+	if (off % p->bsize || !((p->obj_bits[i / 64] >> (i % 64)) & 1))
+		return -1;
+	return (int64_t)i;
+}
+
 /* Is there an object at addr already? (during discovery) */
 static inline __attribute__((always_inline)) bool
 ph_objtable_known(const struct ph_heap *h, uint64_t addr)
 {
+	if (h->mi_pages_sorted) {
+		const struct ph_mi_page *mp = ph_objtable_mi_page(h, addr);
+		if (mp && ph_objtable_mi_block(mp, addr) >= 0)
+			return true;
+		return ph_u64map_get(&h->big_index, addr) != NULL;
+	}
 	const struct ph_pool *p = ph_objtable_pool_at(h, addr);
 	if (p) {
 		if (addr & 15)
@@ -56,6 +93,17 @@ ph_objtable_known(const struct ph_heap *h, uint64_t addr)
 static inline uint32_t ph_objtable_lookup(const struct ph_heap *h,
 					  uint64_t addr)
 {
+	if (h->mi_pages_sorted) {
+		const struct ph_mi_page *mp = ph_objtable_mi_page(h, addr);
+		int64_t i = mp ? ph_objtable_mi_block(mp, addr) : -1;
+		if (i >= 0) {
+			uint64_t w = (uint64_t)i / 64, bit = 1ULL << (i % 64);
+			return mp->first + mp->rank[w] +
+			       ph_popcount64(mp->obj_bits[w] & (bit - 1));
+		}
+		uint32_t *v = ph_u64map_get(&h->big_index, addr);
+		return v ? *v : PH_NONE;
+	}
 	const struct ph_pool *p = ph_objtable_pool_at(h, addr);
 	if (p) {
 		if (addr & 15)
@@ -86,6 +134,11 @@ static inline void ph_objtable_mark(const struct ph_heap *h, uint64_t obj)
  * none. */
 struct ph_error *ph_objtable_add(struct ph_heap *h, uint64_t addr,
 				 uint32_t tidx, uint8_t flag, bool *ret_added);
+/* Free-threaded: adds the object in block i of page p (its scan, in
+ * block order), numbered next. */
+struct ph_error *ph_objtable_add_mi(struct ph_heap *h, struct ph_mi_page *p,
+				    uint64_t i, uint64_t addr, uint32_t tidx,
+				    uint8_t flag);
 /* Room for n more objects in the table, allocated once. */
 struct ph_error *ph_objtable_reserve(struct ph_heap *h, size_t n);
 /* Adds a pool, found by addr from then on. */

@@ -141,6 +141,8 @@ struct ph_info_result {
 	const char *version; /* py-heap's */
 	const char *python;
 	bool debug_build;
+	bool free_threaded; /* Py_GIL_DISABLED (3.13t) */
+	size_t mi_pages;    /* its mimalloc pages read */
 	const char *allocator;
 	const char *executable;
 	char build_id[129];
@@ -180,6 +182,10 @@ struct ph_summary_result {
 	size_t pools;
 	uint64_t pool_bytes, used_blocks, used_bytes, free_bytes;
 	double fragmentation_percent;
+	/* free-threaded builds: mimalloc's pages read, instead of pools */
+	bool free_threaded;
+	size_t mi_pages;
+	uint64_t mi_bytes, mi_used_blocks, mi_used_bytes;
 };
 
 struct ph_error *ph_query_summary(struct ph_session *s,
@@ -511,6 +517,9 @@ struct ph_refcount_result {
 	int64_t found;
 	int64_t excess; /* refcount - found, saturated */
 	uint64_t from_objects, outside, conservative;
+	/* free-threaded 3.13: the deferred reference counting's one (no
+	 * reference holds it), counted in found */
+	uint64_t deferred;
 	struct ph_edge_row *refs; /* labelled, one per reference */
 	size_t nrefs;
 	size_t *roots; /* names, in str */

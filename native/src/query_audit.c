@@ -8,9 +8,7 @@
 
 static int64_t refcnt_of(struct ph_heap *h, uint32_t o)
 {
-	uint64_t v = 0;
-	ph_mem_u64(h->mem, h->addr[o], &v);
-	return ph_refcnt_decode(h->L, v);
+	return ph_obj_refcnt(h, h->addr[o]);
 }
 
 static bool is_immortal(struct ph_heap *h, int64_t refcnt)
@@ -273,7 +271,7 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 	uint32_t gi = ph_graph_lookup(g, garbage);
 	size_t ng = gi == PH_NONE ? 0 : g->fwd_off[gi + 1] - g->fwd_off[gi];
 	r->gc_garbage_edges = ng;
-	ph_mem_u64(h->mem, garbage + 8, &list_type);
+	ph_mem_u64(h->mem, garbage + h->L->ob_type, &list_type);
 	if (!(r->gc_garbage = malloc((ng + 1) * sizeof(uint64_t)))) {
 		err = ph_error_nomem();
 		goto out;
@@ -336,7 +334,8 @@ struct ph_error *ph_query_refcount(struct ph_session *s, const char *addr,
 	r->from_objects = g->rev_off[o + 1] - g->rev_off[o];
 	r->outside = count_get(&g->extern_refs, o);
 	r->conservative = count_get(&g->cons_in, o);
-	r->found = (int64_t)(r->from_objects + r->outside);
+	r->deferred = (uint64_t)ph_obj_refcnt_unheld(h, h->addr[o]);
+	r->found = (int64_t)(r->from_objects + r->outside + r->deferred);
 	if (__builtin_sub_overflow(r->refcount, r->found, &r->excess))
 		r->excess = r->refcount < 0 ? INT64_MIN : INT64_MAX;
 	r->is_static = is_static(h, h->addr[o]);
@@ -521,6 +520,7 @@ struct ph_error *ph_query_refcheck(struct ph_session *s,
 			r->immortal_skipped++;
 			continue;
 		}
+		rc -= ph_obj_refcnt_unheld(h, h->addr[i]);
 		/* (a refcount no process can reach is damage: never a sum) */
 		if (rc < 0 || rc > PH_REFCNT_PLAUSIBLE) {
 			r->implausible_skipped++;

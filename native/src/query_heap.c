@@ -534,7 +534,14 @@ struct ph_error *ph_query_info(struct ph_session *s,
 	r->version = ph_version();
 	r->python = s->rt->version;
 	r->debug_build = s->rt->debug_build;
-	r->allocator = h->block_head ? "pymalloc with debug hooks" : "pymalloc";
+	r->free_threaded = s->rt->layout->free_threaded;
+	r->mi_pages = h->nmi_pages;
+	if (r->free_threaded)
+		r->allocator = h->block_head ? "mimalloc with debug hooks"
+					     : "mimalloc";
+	else
+		r->allocator = h->block_head ? "pymalloc with debug hooks"
+					     : "pymalloc";
 	r->executable =
 		exe ? (exe->disk_path ? exe->disk_path : exe->path) : "";
 	r->runtime_in = pm->path;
@@ -618,6 +625,18 @@ struct ph_error *ph_query_summary(struct ph_session *s,
 			(total_blocks - (p->nblocks - nfree)) * p->block_size;
 	}
 	r->pools = h->npools;
+	r->free_threaded = h->L->free_threaded;
+	for (size_t i = 0; i < h->nmi_pages; i++) {
+		const struct ph_mi_page *p = &h->mi_pages[i];
+		uint64_t nb = (p->end - p->start) / p->bsize, nfree = 0;
+		for (uint64_t w = 0; w < (nb + 63) / 64; w++)
+			nfree +=
+				(uint64_t)__builtin_popcountll(p->free_bits[w]);
+		r->mi_bytes += p->end - p->start;
+		r->mi_used_blocks += nb - nfree;
+		r->mi_used_bytes += (nb - nfree) * p->bsize;
+	}
+	r->mi_pages = h->nmi_pages;
 	r->fragmentation_percent =
 		r->pool_bytes
 			? 100.0 * (double)r->free_bytes / (double)r->pool_bytes

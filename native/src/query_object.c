@@ -93,6 +93,8 @@ static const char *gc_state(struct ph_heap *h, uint32_t o)
 	if (!(t->flags & PH_TPFLAGS_HAVE_GC))
 		return "not a GC object";
 	unsigned g = (h->flags[o] >> 4) & 7;
+	if (h->L->free_threaded && g == 1)
+		return "tracked"; /* (no generations) */
 	return g < 5 ? gens[g] : "?";
 }
 
@@ -109,13 +111,14 @@ struct ph_error *ph_query_show(struct ph_session *s,
 	struct ph_show_result *r = calloc(1, sizeof(*r));
 	if (!r)
 		return ph_error_nomem();
-	uint64_t addr = h->addr[ob], refcnt = 0;
-	ph_mem_u64(h->mem, addr, &refcnt);
+	uint64_t addr = h->addr[ob];
 	r->obj = obj_ref(h, ob);
 	r->size = h->size[ob];
-	r->refcount = ph_refcnt_decode(h->L, refcnt);
+	r->refcount = ph_obj_refcnt(h, addr);
 	r->gc = gc_state(h, ob);
-	r->found_by = found_by(h->flags[ob]);
+	r->found_by = h->L->free_threaded && (h->flags[ob] & PH_OBJ_POOL_SCAN)
+			      ? "mimalloc heap scan"
+			      : found_by(h->flags[ob]);
 	r->interp = s->rt->interps[ph_heap_interp(h, ob)].id;
 	r->ninterps = s->rt->ninterps;
 	r->reachable = g->parent[ob] != PH_NONE;

@@ -266,7 +266,7 @@ static bool container(struct rd *r, uint64_t addr, uint32_t tidx)
 	const struct ph_layout *L = h->L;
 	const struct ph_type *t = &h->types[tidx];
 	struct ph_buf *out = r->out;
-	int64_t ob_size = rds64(h, addr + 16);
+	int64_t ob_size = rds64(h, addr + h->L->ob_type + 8);
 	switch (t->kind) {
 	case PH_KIND_LIST:
 		if (ob_size > rds64(h, addr + L->list_allocated))
@@ -332,7 +332,7 @@ static void value(struct rd *r, uint64_t addr)
 		return;
 	case PH_KIND_BYTES:
 		if (bytes_value(r, addr + h->L->bytes_data,
-				rds64(h, addr + 16)))
+				rds64(h, addr + h->L->ob_type + 8)))
 			return;
 		break;
 	case PH_KIND_BYTEARRAY: {
@@ -340,7 +340,7 @@ static void value(struct rd *r, uint64_t addr)
 		size_t mark = r->out->len;
 		ph_buf_puts(r->out, "bytearray(");
 		if (bytes_value(r, rd64(h, addr + h->L->bytearray_alloc + 16),
-				rds64(h, addr + 16))) {
+				rds64(h, addr + h->L->ob_type + 8))) {
 			ph_buf_putc(r->out, ')');
 			return;
 		}

@@ -222,6 +222,10 @@ static void refcount_json(const struct ph_refcount_result *r, struct ph_json *j)
 	for (size_t i = 0; i < r->nroots; i++)
 		ph_json_str(j, ph_strings_get(&r->str, r->roots[i]));
 	ph_json_array_end(j);
+	if (r->deferred) {
+		ph_json_key(j, "deferred");
+		ph_json_u64(j, r->deferred);
+	}
 }
 
 static void refcount_text(const struct ph_refcount_result *r, struct ph_buf *b)
@@ -239,9 +243,11 @@ static void refcount_text(const struct ph_refcount_result *r, struct ph_buf *b)
 		ph_buf_printf(b, "  refcount (ob_refcnt):  %lld\n", rc);
 	ph_buf_printf(b,
 		      "  references found:     %lld (%llu from objects, "
-		      "%llu from frames and the interpreter)\n",
+		      "%llu from frames and the interpreter%s)\n",
 		      found, (unsigned long long)r->from_objects,
-		      (unsigned long long)r->outside);
+		      (unsigned long long)r->outside,
+		      r->deferred ? ", 1 deferred: free-threaded, no reference"
+				  : "");
 	if (r->immortal)
 		ph_buf_puts(b, "  excess:               (immortal)\n");
 	else

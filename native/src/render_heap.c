@@ -340,13 +340,16 @@ static void info_json(const struct ph_info_result *r, struct ph_json *j)
 	ph_json_key(j, "version");
 	ph_json_str(j, r->version);
 	interps_json(r->interps, r->ninterps, j);
+	ph_json_key(j, "free_threaded");
+	ph_json_bool(j, r->free_threaded);
 }
 
 static void info_text(const struct ph_info_result *r, struct ph_buf *out)
 {
 	char c1[32], c2[32], c3[32], c4[32], c5[32];
-	ph_buf_printf(out, "Python:          %s (%s build)\n", r->python,
-		      r->debug_build ? "debug" : "release");
+	ph_buf_printf(out, "Python:          %s (%s build%s)\n", r->python,
+		      r->debug_build ? "debug" : "release",
+		      r->free_threaded ? ", free-threaded" : "");
 	ph_buf_puts(out, "Executable:      ");
 	ph_text_puts(out, r->executable);
 	ph_buf_printf(out, "\nBuild-id:        %s\n",
@@ -379,10 +382,18 @@ static void info_text(const struct ph_info_result *r, struct ph_buf *out)
 		ph_fmt_count(r->found_ref, c3), ph_fmt_count(r->found_root, c4),
 		ph_fmt_count(r->found_pool, c5));
 	ph_buf_printf(out, "Types:           %zu\n", r->types);
-	ph_buf_printf(out, "pymalloc pools:  %s (%s)%s\n",
-		      ph_fmt_count(r->pools, c1), r->pool_source,
-		      !strcmp(r->allocator, "pymalloc") ? ""
-							: ", debug hooks on");
+	if (r->free_threaded)
+		ph_buf_printf(out, "mimalloc pages:  %s (%s)%s\n",
+			      ph_fmt_count(r->mi_pages, c1), r->pool_source,
+			      !strcmp(r->allocator, "mimalloc")
+				      ? ""
+				      : ", debug hooks on");
+	else
+		ph_buf_printf(out, "pymalloc pools:  %s (%s)%s\n",
+			      ph_fmt_count(r->pools, c1), r->pool_source,
+			      !strcmp(r->allocator, "pymalloc")
+				      ? ""
+				      : ", debug hooks on");
 	ph_buf_printf(out, "Not saved:       %s bytes\n",
 		      ph_fmt_count(r->memory_not_saved, c1));
 	ph_buf_printf(out,
@@ -457,6 +468,19 @@ struct ph_error *ph_run_summary(struct ph_session *s, const struct ph_args *a,
 		ph_json_key(j, "fragmentation_percent");
 		ph_json_fixed(j, r->fragmentation_percent, 1);
 		ph_json_object_end(j);
+		if (r->free_threaded) {
+			ph_json_key(j, "mimalloc");
+			ph_json_object_begin(j);
+			ph_json_key(j, "pages");
+			ph_json_u64(j, r->mi_pages);
+			ph_json_key(j, "page_bytes");
+			ph_json_u64(j, r->mi_bytes);
+			ph_json_key(j, "used_blocks");
+			ph_json_u64(j, r->mi_used_blocks);
+			ph_json_key(j, "used_bytes");
+			ph_json_u64(j, r->mi_used_bytes);
+			ph_json_object_end(j);
+		}
 	} else {
 		char c1[32], c2[32], c3[32], c4[32];
 		struct ph_buf *b = out->buf;
@@ -471,6 +495,22 @@ struct ph_error *ph_run_summary(struct ph_session *s, const struct ph_args *a,
 		ph_buf_putc(b, '\n');
 		ph_buf_puts(b, "Largest types:\n");
 		types_text(r->types, b);
+		if (r->free_threaded) {
+			/* one generation; mimalloc's blocks */
+			ph_buf_printf(b,
+				      "\nGC: %s tracked objects, permanent "
+				      "%s (free-threaded: no generations)\n",
+				      ph_fmt_count(r->gens[1], c1),
+				      ph_fmt_count(r->gens[4], c2));
+			ph_buf_printf(b,
+				      "mimalloc: %s pages read (%s bytes), %s "
+				      "blocks in use (%s bytes)\n",
+				      ph_fmt_count(r->mi_pages, c1),
+				      ph_fmt_count(r->mi_bytes, c2),
+				      ph_fmt_count(r->mi_used_blocks, c3),
+				      ph_fmt_count(r->mi_used_bytes, c4));
+			goto done;
+		}
 		ph_buf_printf(
 			b,
 			"\nGC: generation 0 %s, generation 1 %s, generation 2 "
@@ -489,6 +529,7 @@ struct ph_error *ph_run_summary(struct ph_session *s, const struct ph_args *a,
 			ph_fmt_count(r->used_bytes, c4),
 			r->fragmentation_percent);
 	}
+done:
 	ph_summary_result_destroy(r);
 	return NULL;
 }

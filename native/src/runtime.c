@@ -76,12 +76,14 @@ static struct ph_error *apply_debug_offsets(struct ph_runtime *rt)
 				       "version wrong): a damaged core, or a "
 				       "build py-heap does not know",
 				       rt->version);
-	if (free_threaded)
-		return ph_error_create(
-			PH_ERR_UNSUPPORTED,
-			"Python %s is a free-threaded build: not "
-			"supported yet",
-			rt->version);
+	if ((free_threaded != 0) != rt->layout->free_threaded)
+		return ph_error_create(PH_ERR_CORRUPT,
+				       "_PyRuntime of Python %s says its build "
+				       "is %s, its symbols the other: a "
+				       "damaged core",
+				       rt->version,
+				       free_threaded ? "free-threaded"
+						     : "not free-threaded");
 	if (rt->layout->minor != 13) {
 		/* 3.14+ extend the struct: keep the tables, checked by the
 		 * cookie and version only. */
@@ -658,7 +660,24 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 	else
 		snprintf(rt->version, sizeof(rt->version), "%u.%u.%u", major,
 			 minor, micro);
-	rt->layout = ph_layout_for(major, minor);
+	/* A free-threaded build (3.13+) says so in its debug offsets; its
+	 * symbols too (the biased refcounts' queue). */
+	uint64_t ft_word = 0;
+	bool ft =
+		major == 3 && minor >= 13 &&
+		ph_module_symbol(rt->pymod, "_Py_brc_queue_object", &dbg, NULL);
+	if (major == 3 && minor >= 13 && ph_mem_u64(mem, addr + 16, &ft_word) &&
+	    ft_word == 1)
+		ft = true;
+	rt->layout = ft ? ph_layout_for_ft(major, minor)
+			: ph_layout_for(major, minor);
+	if (!rt->layout && ft) {
+		err = ph_error_create(PH_ERR_UNSUPPORTED,
+				      "Python %s is a free-threaded build: "
+				      "supported for 3.13 (3.13t) only",
+				      rt->version);
+		goto fail;
+	}
 	if (!rt->layout) {
 		err = ph_error_create(PH_ERR_UNSUPPORTED,
 				      "Python %s is not supported (supported: "

@@ -540,7 +540,17 @@ struct ph_error *ph_session_heap(struct ph_session *s)
 	bool mid_alloc =
 		t->pid && t->stopped && !h->gc_list_damaged &&
 		h->pools_inconsistent <= (t->nthreads ? t->nthreads : 1);
-	if (h->pools_inconsistent)
+	if (h->pools_inconsistent && h->L->free_threaded)
+		ph_session_note(s, PH_NOTE_POOLS_INCONSISTENT,
+				"%s mimalloc pages have a free list that "
+				"leaves the page or loops, or a header that "
+				"cannot be read: their blocks were each "
+				"checked as objects%s",
+				ph_fmt_count(h->pools_inconsistent, a),
+				mid_alloc ? " (the process was stopped in the "
+					    "middle of an allocation)"
+					  : "");
+	else if (h->pools_inconsistent)
 		ph_session_note(s, PH_NOTE_POOLS_INCONSISTENT,
 				"%s of %s pymalloc pools have a free "
 				"list that disagrees with their block count%s",

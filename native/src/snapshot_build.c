@@ -142,11 +142,13 @@ static uint64_t fp_hash(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 	}
 	case PH_KIND_BYTES:
 		hash = mix_bytes(h, hash, addr + L->bytes_data,
-				 rd64(h, addr + 16) & ((1ULL << 40) - 1));
+				 rd64(h, addr + L->ob_type + 8) &
+					 ((1ULL << 40) - 1));
 		break;
 	case PH_KIND_INT:
 	case PH_KIND_BOOL: {
-		uint64_t tag = rd64(h, addr + (L->long_tag ? L->long_tag : 16));
+		uint64_t tag = rd64(
+			h, addr + (L->long_tag ? L->long_tag : L->ob_type + 8));
 		int64_t nd = L->long_tag ? (int64_t)(tag >> 3) : (int64_t)tag;
 		if (nd < 0)
 			nd = -nd;
@@ -159,7 +161,7 @@ static uint64_t fp_hash(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 		hash = mix(hash, rd64(h, addr + L->float_value));
 		break;
 	case PH_KIND_TUPLE: {
-		int64_t size = (int64_t)rd64(h, addr + 16);
+		int64_t size = (int64_t)rd64(h, addr + L->ob_type + 8);
 		hash = mix(hash, (uint64_t)size);
 		for (int64_t i = 0; i < size && i < 4 && !inner; i++)
 			hash = mix_item(h, hash,

@@ -398,6 +398,10 @@ def main():
                 check("info: %s build" % truth["build"],
                       d.get("build") == truth["build"],
                       "py-heap says %r" % d.get("build"))
+                # free-threaded as the interpreter's sysconfig says
+                check("info: free_threaded %s" % INTERP.free_threaded,
+                      d.get("free_threaded") == INTERP.free_threaded,
+                      "py-heap says %r" % d.get("free_threaded"))
             except Exception as e:
                 check("info", False, e)
 

@@ -166,7 +166,7 @@ static void test_layout_fields_list(void)
 			CU_ASSERT(!strncmp(f->cstruct, "struct ", 7));
 		}
 	}
-	CU_ASSERT_EQUAL(ndebug, 38);
+	CU_ASSERT_EQUAL(ndebug, 39); /* with pyobject.ob_type */
 	CU_ASSERT_EQUAL(ncheck, 24);
 	/* the cache key's text: every field, once */
 	CU_ASSERT_PTR_NOT_NULL(
@@ -194,10 +194,40 @@ static void test_layout_debug(void)
 	CU_ASSERT_FALSE(ph_layout_debug_adjust(&L));
 }
 
+/* The free-threaded table (layout_ft.h): 3.13's, every object field 16
+ * bytes further (the header is 32 bytes), no GC head; its Py_DEBUG build's
+ * interpreter state 80 bytes longer before the type cache. */
+static void test_layout_ft(void)
+{
+	const struct ph_layout *G = ph_layout_for(3, 13);
+	const struct ph_layout *F = ph_layout_for_ft(3, 13);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(F);
+	CU_ASSERT_PTR_NULL(ph_layout_for_ft(3, 12));
+	CU_ASSERT_PTR_NULL(ph_layout_for_ft(3, 14));
+	CU_ASSERT_TRUE(F->free_threaded);
+	CU_ASSERT_FALSE(G->free_threaded);
+	CU_ASSERT_EQUAL(G->ob_type, 8);
+	CU_ASSERT_EQUAL(F->ob_type, 24);
+	CU_ASSERT_EQUAL(F->gc_head_size, 0);
+	CU_ASSERT_EQUAL(F->managed_presize, G->managed_presize);
+	CU_ASSERT_EQUAL(F->list_items, G->list_items + 16);
+	CU_ASSERT_EQUAL(F->dict_keys, G->dict_keys + 16);
+	CU_ASSERT_EQUAL(F->tp_flags, G->tp_flags + 16);
+	CU_ASSERT_EQUAL(F->gen_code, G->gen_code + 16);
+	CU_ASSERT_EQUAL(F->str_state, G->str_state + 16);
+	CU_ASSERT(F->ts_skip[1] > 0);
+	CU_ASSERT_EQUAL(G->ts_skip[1], 0);
+	struct ph_layout L = *F;
+	CU_ASSERT_TRUE(ph_layout_debug_adjust(&L));
+	CU_ASSERT_EQUAL(L.is_type_cache, F->is_type_cache + 80);
+	CU_ASSERT_EQUAL(L.ts_skip[0], F->ts_skip[0] + 2400);
+}
+
 void ph_test_add_layout(void)
 {
 	CU_pSuite s = CU_add_suite("layout tables", NULL, NULL);
 	CU_add_test(s, "layout: tables", test_layout_tables);
+	CU_add_test(s, "layout: free-threaded 3.13", test_layout_ft);
 	CU_add_test(s, "layout: every version sets what it needs",
 		    test_layout_fields_set);
 	CU_add_test(s, "layout: and nothing else", test_layout_fields_unset);
