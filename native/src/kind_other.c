@@ -13,8 +13,8 @@
 
 /* A C type may allocate less than its basicsize (datetime's objects
  * without tzinfo): only the header is certain. */
-static uint64_t object_inline_size(struct ph_heap *h, uint64_t addr,
-				   const struct ph_type *t, int64_t ob_size)
+uint64_t ph_inline_size_c(struct ph_heap *h, uint64_t addr,
+			  const struct ph_type *t, int64_t ob_size)
 {
 	if (!t->heap)
 		return 16;
@@ -22,14 +22,13 @@ static uint64_t object_inline_size(struct ph_heap *h, uint64_t addr,
 }
 
 const struct ph_kind_ops ph_kind_object = {
-	.inline_size = object_inline_size,
+	.inline_size = ph_inline_size_c,
 	.fixed_size = true,
 };
 
 /* A C type py-heap has no layout for: its whole body, guessed. */
-static void other_referents(struct ph_heap *h, uint64_t addr,
-			    const struct ph_type *t, int64_t ob_size,
-			    ph_referent_fn fn, void *arg)
+void ph_ref_c_unknown(struct ph_heap *h, uint64_t addr, const struct ph_type *t,
+		      int64_t ob_size, ph_referent_fn fn, void *arg)
 {
 	int64_t end = t->base_basicsize;
 	if (t->itemsize && ob_size > 0 && ob_size < (1 << 20) &&
@@ -39,8 +38,8 @@ static void other_referents(struct ph_heap *h, uint64_t addr,
 }
 
 const struct ph_kind_ops ph_kind_other = {
-	.inline_size = object_inline_size,
-	.referents = other_referents,
+	.inline_size = ph_inline_size_c,
+	.referents = ph_ref_c_unknown,
 	.own_c_tail = true,
 };
 

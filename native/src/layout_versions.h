@@ -195,7 +195,23 @@ static const char *const ph_code_names_3_10[] = {
 	F(code_field_names, ph_code_names_3_8) \
 	F(static_method_cache, true) \
 	F(static_free_lists, true) \
-	F(sizeof_interp, 2720)
+	F(sizeof_interp, 2720) \
+	F(buffered_buffer, 56) \
+	F(buffered_buffer_size, 120) \
+	F(bytesio_buf, 16) \
+	F(array_allocated, 32) \
+	F(array_descr, 40) \
+	F(arraydescr_itemsize, 4) \
+	F(struct_codes, 32) \
+	F(sizeof_formatcode, 32) \
+	F(product_pools, 16) \
+	F(combinations_r, 40) \
+	F(cwr_r, 40) \
+	F(permutations_pool, 16) \
+	F(permutations_r, 48) \
+	F(decimal_dec, 24) \
+	F(mpd_flags, 0) \
+	F(mpd_alloc, 32)
 
 /* 3.9: pyenv's 3.9.18 */
 #define PH_LAYOUT_3_9(F) PH_LAYOUT_3_8(F) \
@@ -354,7 +370,8 @@ static const char *const ph_code_names_3_10[] = {
 	F(gen_frame, 0) \
 	F(gen_exc_state, 0) \
 	F(code_field_names, NULL) \
-	F(sizeof_interp, 0)
+	F(sizeof_interp, 0) \
+	F(static_type_extra, 16)
 
 /* 3.12: pyenv's 3.12.1 */
 #define PH_LAYOUT_3_12(F) PH_LAYOUT_3_11(F) \
@@ -457,7 +474,8 @@ static const char *const ph_code_names_3_10[] = {
 	F(builtin_state_weaklist, 40) \
 	F(managed_layout, 313) \
 	F(values_header, 8) \
-	F(interned_uncounted, true)
+	F(interned_uncounted, true) \
+	F(static_type_extra, 0)
 
 /* 3.14: Debian's 3.14.10 (python3.14-dbg) */
 #define PH_LAYOUT_3_14(F) PH_LAYOUT_3_13(F) \
