@@ -69,7 +69,9 @@ struct ph_layout {
 	X(PERMUTATIONS, permutations, NULL) /* itertools.permutations */ \
 	X(DECIMAL, decimal, NULL) /* decimal.Decimal (_decimal's) */ \
 	X(NDARRAY, ndarray, NULL) /* numpy.ndarray */ \
-	X(NPSCALAR, npscalar, NULL) /* numpy's scalars (numpy.generic) */
+	X(NPSCALAR, npscalar, NULL) /* numpy's scalars (numpy.generic) */ \
+	X(LRU, lru, NULL) /* functools._lru_cache_wrapper */ \
+	X(LRU_ELEM, lru_elem, NULL) /* functools._lru_list_elem */
 
 enum ph_kind {
 #define PH_KIND_ENUM(kind, ops, symbol) PH_KIND_##kind,

@@ -2,7 +2,7 @@
  * kind_other.c - the remaining kinds: instances of object and of C types
  * py-heap has no layout for, functions, cells, bound methods, modules,
  * weak references, exceptions, properties, classmethod and staticmethod,
- * functools.partial.
+ * functools.partial and lru_cache.
  */
 #include <stdio.h>
 #include <string.h>
@@ -208,4 +208,49 @@ static void partial_referents(struct ph_heap *h, uint64_t addr,
 const struct ph_kind_ops ph_kind_partial = {
 	.referents = partial_referents,
 	.by_name = "functools.partial",
+};
+
+/* ---- functools.lru_cache ---------------------------------------------- */
+
+/* As lru_cache_tp_traverse visits them: the key and result of each link
+ * of its list (from the root, the wrapper's own head, round to it), then
+ * its fields. The links hold the references, but are no GC objects; the
+ * collector, gc.get_referrers() and py-heap name the wrapper. */
+static void lru_referents(struct ph_heap *h, uint64_t addr,
+			  const struct ph_type *t, int64_t ob_size,
+			  ph_referent_fn fn, void *arg)
+{
+	const struct ph_layout *L = h->L;
+	uint64_t link = rd64(h, addr + L->lru_elem_next);
+	/* (bounded: a damaged list need not come back to the root) */
+	for (int64_t n = 0; link && link != addr && n < (1 << 24); n++) {
+		ph_ref_field(h, link, L->lru_elem_key, "<lru key>", fn, arg);
+		ph_ref_field(h, link, L->lru_elem_result, "<lru result>", fn,
+			     arg);
+		link = rd64(h, link + L->lru_elem_next);
+	}
+	ph_ref_field(h, addr, L->lru_cache, "cache", fn, arg);
+	ph_ref_field(h, addr, L->lru_func, "__wrapped__", fn, arg);
+	ph_ref_field(h, addr, L->lru_kwd_mark, "kwd_mark", fn, arg);
+	ph_ref_field(h, addr, L->lru_elem_type, "lru_list_elem_type", fn, arg);
+	ph_ref_field(h, addr, L->lru_cache_info_type, "cache_info_type", fn,
+		     arg);
+	ph_ref_field(h, addr, L->lru_dict, "__dict__", fn, arg);
+}
+
+static bool lru_own_dict_at(struct ph_heap *h, int64_t off)
+{
+	return off == h->L->lru_dict;
+}
+
+const struct ph_kind_ops ph_kind_lru = {
+	.referents = lru_referents,
+	.own_dict_at = lru_own_dict_at,
+	.by_name = "functools._lru_cache_wrapper",
+};
+
+/* A link of an lru_cache's list: its key and result are the wrapper's
+ * (lru_referents); its links to others borrowed. */
+const struct ph_kind_ops ph_kind_lru_elem = {
+	.by_name = "functools._lru_list_elem",
 };

@@ -352,7 +352,12 @@ bool ph_type_size_exact(struct ph_heap *h, const struct ph_type *t)
 			strlen(want) + 1);
 		if (!nm || memcmp(nm, want, strlen(want) + 1))
 			return false; /* Python code, a Cython function... */
-		return kind_of_type(h, cls) == (int)t->kind;
+		int kc = kind_of_type(h, cls);
+		if (kc && kc == (int)t->kind)
+			return true;
+		/* a built-in type's, for a built-in kind (bool's is int's) */
+		return kc && cls == h->rt->kind_types[kc] &&
+		       h->rt->kind_types[t->kind];
 	}
 	return true;
 }

@@ -246,6 +246,16 @@
 	X(uint32_t, decimal_dec, , "PyDecObject", "dec", "", 0, "", 8, 99) /* its mpd_t */ \
 	X(uint32_t, mpd_flags, , "mpd_t", "flags", "", 0, "", 8, 99) \
 	X(uint32_t, mpd_alloc, , "mpd_t", "alloc", "", 0, "", 8, 99) \
+	/* functools' lru_cache: the wrapper's root link (an lru_list_elem at its start), the links' key and result, the wrapper's fields */ \
+	X(uint32_t, lru_elem_next, , "lru_list_elem", "next", "", 0, "", 8, 99) \
+	X(uint32_t, lru_elem_key, , "lru_list_elem", "key", "", 0, "", 8, 99) \
+	X(uint32_t, lru_elem_result, , "lru_list_elem", "result", "", 0, "", 8, 99) \
+	X(uint32_t, lru_cache, , "lru_cache_object", "cache", "", 0, "", 8, 99) \
+	X(uint32_t, lru_func, , "lru_cache_object", "func", "", 0, "", 8, 99) \
+	X(uint32_t, lru_kwd_mark, , "lru_cache_object", "kwd_mark", "", 0, "", 10, 99) \
+	X(uint32_t, lru_elem_type, , "lru_cache_object", "lru_list_elem_type", "", 0, "", 10, 99) \
+	X(uint32_t, lru_cache_info_type, , "lru_cache_object", "cache_info_type", "", 0, "", 8, 99) \
+	X(uint32_t, lru_dict, , "lru_cache_object", "dict", "", 0, "", 8, 99) \
 	/* 3.11/3.12: sys.getsizeof() of a static type adds its metatype's GC head, which it does not have (_PySys_GetSizeOf: _PyType_PreHeaderSize(Py_TYPE(o))) */ \
 	X(uint32_t, static_type_extra, , "", "", "", 0, "", 11, 12)
 /* clang-format on */

@@ -211,7 +211,14 @@ static const char *const ph_code_names_3_10[] = {
 	F(permutations_r, 48) \
 	F(decimal_dec, 24) \
 	F(mpd_flags, 0) \
-	F(mpd_alloc, 32)
+	F(mpd_alloc, 32) \
+	F(lru_elem_next, 24) \
+	F(lru_elem_key, 40) \
+	F(lru_elem_result, 48) \
+	F(lru_cache, 72) \
+	F(lru_func, 88) \
+	F(lru_cache_info_type, 112) \
+	F(lru_dict, 120)
 
 /* 3.9: pyenv's 3.9.18 */
 #define PH_LAYOUT_3_9(F) PH_LAYOUT_3_8(F) \
@@ -271,7 +278,11 @@ static const char *const ph_code_names_3_10[] = {
 	F(code_field_names, ph_code_names_3_10) \
 	F(static_method_cache, false) \
 	F(static_free_lists, false) \
-	F(sizeof_interp, 113528)
+	F(sizeof_interp, 113528) \
+	F(lru_kwd_mark, 112) \
+	F(lru_elem_type, 120) \
+	F(lru_cache_info_type, 128) \
+	F(lru_dict, 136)
 
 /* 3.11: Debian's 3.11.2 (python3.11-dbg) */
 #define PH_LAYOUT_3_11(F) PH_LAYOUT_3_10(F) \
