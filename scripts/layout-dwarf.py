@@ -82,6 +82,11 @@ VERSIONS = [
          "array_allocated": 32, "array_descr": 40, "arraydescr_itemsize": 4,
          "struct_codes": 32, "sizeof_formatcode": 32,
          "decimal_dec": 24, "mpd_flags": 0, "mpd_alloc": 32,
+         # _ctypes' StgDict, 3.8.18 to 3.12.1 (gone in 3.13)
+         "sizeof_stgdict": 192, "stgdict_length": 64,
+         "stgdict_elements": 72 + 16, "stgdict_format": 168,
+         "stgdict_ndim": 176, "stgdict_proto": 96,
+         "stgdict_fields": [128, 136, 144, 152],
          "managed_presize": 0,
          "str_wstr": "wstr", "str_wstr_length": "wstr_length",
          "long_digits": "ob_digit",
@@ -211,6 +216,10 @@ VERSIONS = [
      lambda: PYENV + "/3.13.0/lib/libpython3.13.so.1.0", {
          "minor": 13,
          "static_type_extra": None,
+         "sizeof_stgdict": None, "stgdict_length": None,
+         "stgdict_elements": None, "stgdict_format": None,
+         "stgdict_ndim": None, "stgdict_proto": None,
+         "stgdict_fields": None,
          "if_code": LIST, "if_prev_instr": LIST,
          "gen_code": "=(long)&((PyGenObject*)0)->gi_iframe + "
                      "(long)&((struct _PyInterpreterFrame*)0)->f_executable",

@@ -71,7 +71,8 @@ struct ph_layout {
 	X(NDARRAY, ndarray, NULL) /* numpy.ndarray */ \
 	X(NPSCALAR, npscalar, NULL) /* numpy's scalars (numpy.generic) */ \
 	X(LRU, lru, NULL) /* functools._lru_cache_wrapper */ \
-	X(LRU_ELEM, lru_elem, NULL) /* functools._lru_list_elem */
+	X(LRU_ELEM, lru_elem, NULL) /* functools._lru_list_elem */ \
+	X(STGDICT, stgdict, NULL) /* ctypes' StgDict (3.8-3.12), a dict */
 
 enum ph_kind {
 #define PH_KIND_ENUM(kind, ops, symbol) PH_KIND_##kind,

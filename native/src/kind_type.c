@@ -151,9 +151,13 @@ static bool name_is(struct ph_heap *h, uint64_t name, const char *want)
 static int kind_by_name(struct ph_heap *h, uint64_t taddr)
 {
 	uint64_t name = rd64(h, taddr + h->L->tp_name);
+	/* a name without a module (StgDict) may be a class's: only a
+	 * static type's counts */
+	bool heap = rd64(h, taddr + h->L->tp_flags) & PH_TPFLAGS_HEAPTYPE;
 	for (int k = 1; k < PH_KIND_COUNT; k++) {
 		const struct ph_kind_ops *ops = ph_kind_ops[k];
-		if (ops->by_name && name_is(h, name, ops->by_name))
+		if (ops->by_name && name_is(h, name, ops->by_name) &&
+		    (!heap || strchr(ops->by_name, '.')))
 			return k;
 		for (size_t i = 0; ops->by_names && ops->by_names[i]; i++)
 			if (name_is(h, name, ops->by_names[i]))
@@ -335,9 +339,10 @@ bool ph_type_size_exact(struct ph_heap *h, const struct ph_type *t)
 		/* (3.12+: a static built-in type's dict is the interpreter's,
 		 * not read here; those are all py-heap's kinds or object) */
 		uint64_t dict = cls ? rd64(h, cls + L->tp_dict) : 0;
-		if (!dict ||
-		    rd64(h, dict + 8) != h->rt->kind_types[PH_KIND_DICT])
-			continue;
+		int64_t dt = dict ? ph_heap_type_of(h, rd64(h, dict + 8)) : -1;
+		if (dt < 0 || (h->types[dt].kind != PH_KIND_DICT &&
+			       h->types[dt].kind != PH_KIND_STGDICT))
+			continue; /* (a ctypes class's dict is a StgDict) */
 		uint64_t fn = ph_dict_get_str(h, dict, "__sizeof__");
 		if (!fn)
 			continue;

@@ -256,6 +256,14 @@
 	X(uint32_t, lru_elem_type, , "lru_cache_object", "lru_list_elem_type", "", 0, "", 10, 99) \
 	X(uint32_t, lru_cache_info_type, , "lru_cache_object", "cache_info_type", "", 0, "", 8, 99) \
 	X(uint32_t, lru_dict, , "lru_cache_object", "dict", "", 0, "", 8, 99) \
+	/* ctypes' StgDict (3.8-3.12; a type's dict, a dict subclass): its size, the fields its __sizeof__ counts and those its traverse visits (_ctypes is a module of its own: layout-dwarf.py's numbers, read in each version's module) */ \
+	X(uint32_t, sizeof_stgdict, , "StgDictObject", "", "", 0, "", 8, 12) \
+	X(uint32_t, stgdict_length, , "StgDictObject", "length", "", 0, "", 8, 12) \
+	X(uint32_t, stgdict_elements, , "", "", "", 0, "", 8, 12) /* ffi_type_pointer.elements */ \
+	X(uint32_t, stgdict_format, , "StgDictObject", "format", "", 0, "", 8, 12) \
+	X(uint32_t, stgdict_ndim, , "StgDictObject", "ndim", "", 0, "", 8, 12) \
+	X(uint32_t, stgdict_proto, , "StgDictObject", "proto", "", 0, "", 8, 12) /* then argtypes, converters, restype, checker: */ \
+	X(uint32_t, stgdict_fields, [4], "StgDictObject", "argtypes converters restype checker", "", 0, "", 8, 12) \
 	/* 3.11/3.12: sys.getsizeof() of a static type adds its metatype's GC head, which it does not have (_PySys_GetSizeOf: _PyType_PreHeaderSize(Py_TYPE(o))) */ \
 	X(uint32_t, static_type_extra, , "", "", "", 0, "", 11, 12)
 /* clang-format on */

@@ -218,7 +218,17 @@ static const char *const ph_code_names_3_10[] = {
 	F(lru_cache, 72) \
 	F(lru_func, 88) \
 	F(lru_cache_info_type, 112) \
-	F(lru_dict, 120)
+	F(lru_dict, 120) \
+	F(sizeof_stgdict, 192) \
+	F(stgdict_length, 64) \
+	F(stgdict_elements, 88) \
+	F(stgdict_format, 168) \
+	F(stgdict_ndim, 176) \
+	F(stgdict_proto, 96) \
+	F(stgdict_fields[0], 128) \
+	F(stgdict_fields[1], 136) \
+	F(stgdict_fields[2], 144) \
+	F(stgdict_fields[3], 152)
 
 /* 3.9: pyenv's 3.9.18 */
 #define PH_LAYOUT_3_9(F) PH_LAYOUT_3_8(F) \
@@ -486,6 +496,16 @@ static const char *const ph_code_names_3_10[] = {
 	F(managed_layout, 313) \
 	F(values_header, 8) \
 	F(interned_uncounted, true) \
+	F(sizeof_stgdict, 0) \
+	F(stgdict_length, 0) \
+	F(stgdict_elements, 0) \
+	F(stgdict_format, 0) \
+	F(stgdict_ndim, 0) \
+	F(stgdict_proto, 0) \
+	F(stgdict_fields[0], 0) \
+	F(stgdict_fields[1], 0) \
+	F(stgdict_fields[2], 0) \
+	F(stgdict_fields[3], 0) \
 	F(static_type_extra, 0)
 
 /* 3.14: Debian's 3.14.10 (python3.14-dbg) */

@@ -4,7 +4,7 @@ objects (issue 16), against fixtures/heap_csizes.py's own measure:
 
   * each object of the types py-heap models (_io's buffered files and
     BytesIO, array.array, _struct.Struct, itertools' combinatorics,
-    decimal.Decimal, numpy's ndarray and scalars) has, in `list TYPE`,
+    decimal.Decimal, ctypes' StgDict, numpy's ndarray and scalars) has, in `list TYPE`,
     the size sys.getsizeof() gave it; other types (StringIO, re.Pattern,
     mmap, deque) too, or their type is marked "size_exact": false in
     `types` (a C __sizeof__ py-heap does not model, in some version);
@@ -35,6 +35,7 @@ MODELLED = {
     "_io.BytesIO", "array.array", "_struct.Struct", "itertools.product",
     "itertools.combinations", "itertools.combinations_with_replacement",
     "itertools.permutations", "decimal.Decimal", "numpy.ndarray",
+    "StgDict",
 }
 
 
