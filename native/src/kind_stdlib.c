@@ -114,11 +114,14 @@ static uint64_t struct_size(struct ph_heap *h, uint64_t addr,
 	return size;
 }
 
+/* (3.8 names it without its module) */
+static const char *const struct_names[] = {"_struct.Struct", "Struct", NULL};
+
 const struct ph_kind_ops ph_kind_struct = {
 	.size = struct_size,
 	.inline_size = ph_inline_size_c,
 	.referents = ph_ref_c_unknown,
-	.by_name = "_struct.Struct",
+	.by_names = struct_names,
 	.own_c_tail = true,
 };
 

@@ -160,7 +160,8 @@ static int kind_by_name(struct ph_heap *h, uint64_t taddr)
 		    (!heap || strchr(ops->by_name, '.')))
 			return k;
 		for (size_t i = 0; ops->by_names && ops->by_names[i]; i++)
-			if (name_is(h, name, ops->by_names[i]))
+			if (name_is(h, name, ops->by_names[i]) &&
+			    (!heap || strchr(ops->by_names[i], '.')))
 				return k;
 	}
 	return 0;

@@ -35,7 +35,7 @@ MODELLED = {
     "_io.BytesIO", "array.array", "_struct.Struct", "itertools.product",
     "itertools.combinations", "itertools.combinations_with_replacement",
     "itertools.permutations", "decimal.Decimal", "numpy.ndarray",
-    "StgDict",
+    "StgDict", "Struct",  # (3.8's name of _struct.Struct)
 }
 
 
