@@ -15,6 +15,9 @@
 #define NP_BASE 48
 #define NP_DESCR 56
 #define NP_FLAGS 64 /* int */
+/* then weakreflist (72), _buffer_info (80, no object) and, since numpy
+ * 1.22, mem_handler (88): the allocator's capsule, a reference */
+#define NP_MEM_HANDLER 88
 #define NP_OWNDATA 0x4
 #define NP_MAXDIMS 64
 /* PyArray_Descr: type_num (int) at 28 in both; 1.x: elsize (int) at 32
@@ -81,7 +84,7 @@ static uint64_t ndarray_size(struct ph_heap *h, uint64_t addr,
 	return size;
 }
 
-/* Its base and dtype, and the items of an array of objects that owns
+/* Its base, dtype and allocator, and the items of an array of objects that owns
  * its data (a view's are its base's): [i], in C order, whatever the
  * strides. */
 static void ndarray_referents(struct ph_heap *h, uint64_t addr,
@@ -90,6 +93,8 @@ static void ndarray_referents(struct ph_heap *h, uint64_t addr,
 {
 	ph_ref_field(h, addr, NP_BASE, "base", fn, arg);
 	ph_ref_field(h, addr, NP_DESCR, "dtype", fn, arg);
+	if (t->kind_basicsize >= NP_MEM_HANDLER + 8)
+		ph_ref_field(h, addr, NP_MEM_HANDLER, "mem_handler", fn, arg);
 	uint64_t descr = rd64(h, addr + NP_DESCR);
 	if (!(rd32(h, addr + NP_FLAGS) & NP_OWNDATA) || !descr ||
 	    (int32_t)rd32(h, descr + NP_TYPE_NUM) != NP_OBJECT)

@@ -215,7 +215,9 @@ const struct ph_kind_ops ph_kind_partial = {
 /* As lru_cache_tp_traverse visits them: the key and result of each link
  * of its list (from the root, the wrapper's own head, round to it), then
  * its fields. The links hold the references, but are no GC objects; the
- * collector, gc.get_referrers() and py-heap name the wrapper. */
+ * collector, gc.get_referrers() and py-heap name the wrapper. The links
+ * themselves: one reference each from the cache dict, one from the list
+ * (the wrapper's, which the collector does not see). */
 static void lru_referents(struct ph_heap *h, uint64_t addr,
 			  const struct ph_type *t, int64_t ob_size,
 			  ph_referent_fn fn, void *arg)
@@ -224,6 +226,9 @@ static void lru_referents(struct ph_heap *h, uint64_t addr,
 	uint64_t link = rd64(h, addr + L->lru_elem_next);
 	/* (bounded: a damaged list need not come back to the root) */
 	for (int64_t n = 0; link && link != addr && n < (1 << 24); n++) {
+		/* the list owns its links (lru_cache_clear_list) */
+		fn(arg, link, PH_EDGE_FIELD,
+		   (uint64_t)(uintptr_t) "<lru link>");
 		ph_ref_field(h, link, L->lru_elem_key, "<lru key>", fn, arg);
 		ph_ref_field(h, link, L->lru_elem_result, "<lru result>", fn,
 			     arg);
