@@ -211,7 +211,7 @@ def referrer_checks(label, truth, outs):
           not api_missing, "%d missing: %s" % (len(api_missing),
                                                some(api_missing)))
     check("%s: referrers: none but the process's (%d documented: code, "
-          "type names)" % (label, documented), not extra,
+          "type names, lru links)" % (label, documented), not extra,
           "%d extra: %s" % (len(extra), some(extra)))
     check("%s: referrers: no conservative guess" % label, not conservative,
           "%d: %s" % (len(conservative), some(conservative)))
