@@ -107,11 +107,18 @@ static void ndarray_referents(struct ph_heap *h, uint64_t addr,
 		strides[i] = rds64(h, s + 8 * (uint64_t)i);
 		at[i] = 0;
 	}
+	/* Data it owns is one allocation of its items, whatever their
+	 * order: all of it in the process's memory, or none is read (which
+	 * bounds the walk by the memory a core holds). */
 	int64_t n = dims_items(nd, dims);
 	uint64_t data = rd64(h, addr + NP_DATA);
+	if (n <= 0 || n > (1LL << 32) ||
+	    !ph_mem_ptr(h->mem, data, (size_t)n * 8))
+		return;
 	uint64_t p = data;
-	/* (bounded: at most 2^40 items, each a word read) */
 	for (int64_t i = 0; i < n; i++) {
+		if (p < data || p + 8 > data + (uint64_t)n * 8)
+			return; /* strides that leave the allocation */
 		uint64_t v = rd64(h, p);
 		if (v)
 			fn(arg, v, PH_EDGE_ITEM, (uint64_t)i);

@@ -224,8 +224,12 @@ static void lru_referents(struct ph_heap *h, uint64_t addr,
 {
 	const struct ph_layout *L = h->L;
 	uint64_t link = rd64(h, addr + L->lru_elem_next);
-	/* (bounded: a damaged list need not come back to the root) */
-	for (int64_t n = 0; link && link != addr && n < (1 << 24); n++) {
+	/* (bounded: a damaged list need not come back to the root; each
+	 * link is an entry of the cache dict) */
+	uint64_t cache = rd64(h, addr + L->lru_cache);
+	int64_t most = cache ? c40(rds64(h, cache + L->dict_used)) + 1 : 0;
+	for (int64_t n = 0; link && link != addr && n < most && n < (1 << 24);
+	     n++) {
 		/* the list owns its links (lru_cache_clear_list) */
 		fn(arg, link, PH_EDGE_FIELD,
 		   (uint64_t)(uintptr_t) "<lru link>");
