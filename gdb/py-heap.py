@@ -10,7 +10,9 @@
 # Then, with a CPython core loaded (gdb /usr/bin/python3.11 core.1234), or
 # a process GDB holds stopped:
 #     py-heap types [--limit N] [--sort count|size] [--json]
-#     py-heap path ADDR
+#     py-heap path ADDR            (ADDR: an expression, or a Python name)
+#     p $_pyheap_count("__main__.Session")
+#     set py-heap json on          (show py-heap: the settings)
 #     help py-heap
 # The commands, their help and their completion come from the library's
 # command table (`help --json`): a command the library gains appears here
@@ -167,6 +169,9 @@ class _PyHeapLib:
         fn("ph_options_set_exe", vp, vp, cs)
         fn("ph_options_set_sysroot", vp, vp, cs)
         fn("ph_options_add_debug_dir", vp, vp, cs)
+        fn("ph_options_set_no_debuginfod", None, vp, ctypes.c_bool)
+        fn("ph_options_add_frame_number", vp, vp, ctypes.c_uint64,
+           ctypes.c_uint)
         fn("ph_session_create", vp, vp, ctypes.POINTER(vp))
         fn("ph_session_destroy", None, vp)
         fn("ph_session_notes", cs, vp)
@@ -176,6 +181,12 @@ class _PyHeapLib:
            ctypes.c_uint, cs, ctypes.POINTER(vp))
         fn("ph_version", cs)
         fn("ph_interrupt", None)
+        # Progress of long work: the library calls back on the thread
+        # running the command (not GDB's); the line is kept here and
+        # written by GDB's thread, which waits for the command (run()).
+        self.progress = _PyHeapProgress()
+        fn("ph_set_progress", None, _PyHeapProgress.FN, vp)
+        self.ph_set_progress(self.progress.fn, None)
 
     def check(self, err):
         """Turns a struct ph_error * into gdb.GdbError (and frees it)."""
@@ -279,7 +290,186 @@ def _pyheap_sysroot():
     return root
 
 
+def _pyheap_readable(v):
+    return v is not None and not v.is_optimized_out and int(v) != 0
+
+
+def _pyheap_frameobject(frame):
+    """A C frame's `f` when it is a PyFrameObject * (up to 3.10)."""
+    try:
+        v = frame.read_var("f")
+        t = v.type.strip_typedefs()
+        if t.code == gdb.TYPE_CODE_PTR and \
+                t.target().strip_typedefs().tag == "_frame" and \
+                _pyheap_readable(v):
+            return int(v)
+    except (ValueError, gdb.error):
+        pass
+    return None
+
+
+def _pyheap_eval_frame(frame):
+    """The Python frame a C frame of the interpreter's eval loop runs (a
+    _PyInterpreterFrame * on 3.11+, a PyFrameObject * before), or None
+    where GDB cannot read it (no debug information, optimized out)."""
+    try:
+        v = frame.read_var("frame")         # 3.11+
+    except (ValueError, gdb.error):
+        v = None
+    if v is not None:
+        if _pyheap_readable(v):
+            return int(v)
+        try:    # 3.11, 3.12: what the loop's cframe says runs
+            v = frame.read_var("cframe")["current_frame"]
+            if _pyheap_readable(v):
+                return int(v)
+        except (ValueError, gdb.error):
+            pass
+        return None
+    # Up to 3.10 a loop runs one frame, f, which its caller passed too
+    # (where it is optimized out here: as libpython.py finds it).
+    addr = _pyheap_frameobject(frame)
+    if addr is None and frame.older() is not None:
+        addr = _pyheap_frameobject(frame.older())
+    return addr
+
+
+def _pyheap_frame_numbers(max_frames=10000):
+    """[(Python frame address, GDB frame level)] for each C frame of the
+    eval loop in every thread: the numbers py-bt and py-up show. Empty
+    without debug information. Leaves the selected thread and frame as
+    they were."""
+    out = []
+    try:
+        thread = gdb.selected_thread()
+        selected = gdb.selected_frame()
+    except gdb.error:
+        return out
+    if thread is None:
+        return out
+    try:
+        for th in gdb.selected_inferior().threads():
+            th.switch()
+            try:
+                f = gdb.newest_frame()
+            except gdb.error:
+                continue
+            level = 0
+            while f is not None and level < max_frames:
+                try:
+                    if f.name() == "_PyEval_EvalFrameDefault" and \
+                            f.type() == gdb.NORMAL_FRAME:
+                        addr = _pyheap_eval_frame(f)
+                        if addr:
+                            out.append((addr, level))
+                    f = f.older()
+                except gdb.error:
+                    break
+                level += 1
+    finally:
+        try:
+            thread.switch()
+            selected.select()
+        except gdb.error:
+            pass
+    return out
+
+
+def _pyheap_libpython():
+    """The namespace of CPython's libpython.py (Tools/gdb, which GDB
+    auto-loads with a -dbg package's python3.X-gdb.py) when it is loaded:
+    GDB runs every Python script in __main__."""
+    import sys
+    ns = getattr(sys.modules.get("__main__"), "__dict__", {})
+    frame = ns.get("Frame")
+    if frame is None or not hasattr(frame, "get_selected_python_frame"):
+        return None
+    return ns
+
+
+def _pyheap_python_name(name):
+    """The address of what a Python name refers to in the Python frame
+    selected (py-up, py-down, frame N), looked up as py-print does: its
+    locals, then its globals, then builtins. None when libpython.py is not
+    loaded, no Python frame is selected, or the name is not there."""
+    ns = _pyheap_libpython()
+    if ns is None:
+        return None
+    try:
+        frame = ns["Frame"].get_selected_python_frame()
+        if not frame:
+            return None
+        pyop = frame.get_pyop()
+        if not pyop or pyop.is_optimized_out():
+            return None
+        var, scope = pyop.get_var_by_name(name)
+        if var is None:
+            return None
+        return int(var.as_address())
+    except Exception:       # libpython's own trouble: not found then
+        return None
+
+
 # ---- The session cache ------------------------------------------------------
+
+
+class _PyHeapProgress:
+    """The last progress line of the command running (ph_set_progress),
+    for GDB's thread to write: on a terminal redrawn in place, else a line
+    when the stage changes. Never on stdout, never in the JSON."""
+
+    FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p,
+                          ctypes.c_uint64, ctypes.c_uint64, ctypes.c_double)
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.pending = None      # the line not written yet
+        self.drawn = False
+        self.last_what = None
+        self.fn = self.FN(self._report)   # (kept: ctypes must not free it)
+
+    def _report(self, arg, what, done, total, seconds):
+        if what is None:
+            line = None
+        elif total:
+            line = "py-heap: %s: %d%% (%.0f s)" % (
+                _pyheap_str(what), 100 * min(done, total) // total, seconds)
+        else:
+            line = "py-heap: %s... (%.0f s)" % (_pyheap_str(what), seconds)
+        with self.lock:
+            self.pending = (line, _pyheap_str(what) if what else None)
+
+    def flush(self):
+        """Writes the pending line through GDB (GDB's thread only)."""
+        with self.lock:
+            pending, self.pending = self.pending, None
+        if pending is None:
+            return
+        line, what = pending
+        try:
+            tty = os.isatty(2)
+        except Exception:
+            tty = False
+        if line is None:
+            if tty and self.drawn:
+                gdb.write("\r\033[K", gdb.STDERR)
+            self.drawn = False
+            self.last_what = None
+        elif tty:
+            gdb.write("\r\033[K" + line, gdb.STDERR)
+            self.drawn = True
+        elif what != self.last_what:
+            gdb.write(line + "\n", gdb.STDERR)
+        if line is not None:
+            self.last_what = what
+        gdb.flush(gdb.STDERR)
+
+    def done(self):
+        """The command is over: its line, if one was drawn, is cleared."""
+        self.flush()
+        if self.drawn:
+            self._report(None, None, 0, 0, 0.0)
+            self.flush()
 
 
 class _PyHeapSession:
@@ -288,7 +478,8 @@ class _PyHeapSession:
     # PH_SESSION_NO_STOP: GDB already holds the process stopped.
     NO_STOP = 1
 
-    def __init__(self, lib, key, core, exe, sysroot, pid=None):
+    def __init__(self, lib, key, core, exe, sysroot, pid=None,
+                 debuginfod=False):
         self.lib = lib
         self.key = key
         self.handle = None
@@ -310,6 +501,12 @@ class _PyHeapSession:
             for d in _pyheap_debug_dirs():
                 lib.check(lib.ph_options_add_debug_dir(opts,
                                                        _pyheap_bytes(d)))
+            # GDB's consent to ask debuginfod servers binds py-heap too.
+            lib.ph_options_set_no_debuginfod(opts, not debuginfod)
+            # Frame roots carry the numbers GDB (and py-bt) gives frames.
+            for frame, number in _pyheap_frame_numbers():
+                lib.check(lib.ph_options_add_frame_number(opts, frame,
+                                                          number))
             lib.check(lib.ph_session_create(opts, ctypes.byref(out)))
         finally:
             lib.ph_options_destroy(opts)
@@ -335,9 +532,11 @@ class _PyHeapSession:
         while worker.is_alive():
             try:
                 worker.join(0.05)
+                lib.progress.flush()
             except KeyboardInterrupt:
                 lib.ph_interrupt()   # the command stops soon, cleanly
                 interrupted = True
+        lib.progress.done()
         try:
             lib.check(result.get("err"))
         finally:
@@ -405,17 +604,19 @@ class _PyHeapState:
 
     def get(self):
         core = _pyheap_core_path()
+        debuginfod = _pyheap_debuginfod_allowed()
         if core is None:
             inf = gdb.selected_inferior()
             if inf.pid > 0 and inf.threads():
                 # A live process GDB has stopped: read it through /proc.
                 # The session is dropped when it runs again ("cont").
-                key = ("pid", inf.pid)
+                key = ("pid", inf.pid, debuginfod)
                 if self.session is not None and self.session.key == key:
                     return self.session
                 self.drop()
                 session = _PyHeapSession(_pyheap_get_lib(), key, None, None,
-                                         None, pid=inf.pid)
+                                         None, pid=inf.pid,
+                                         debuginfod=debuginfod)
                 session.write_notes()
                 self.session = session
                 return session
@@ -429,11 +630,12 @@ class _PyHeapState:
             ident = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
         except OSError:
             ident = None        # the library reports the error
-        key = (core, exe, sysroot, ident)
+        key = (core, exe, sysroot, ident, debuginfod)
         if self.session is not None and self.session.key == key:
             return self.session
         self.drop()
-        session = _PyHeapSession(_pyheap_get_lib(), key, core, exe, sysroot)
+        session = _PyHeapSession(_pyheap_get_lib(), key, core, exe, sysroot,
+                                 debuginfod=debuginfod)
         session.write_notes()
         self.session = session
         return session
@@ -448,26 +650,154 @@ _pyheap_state = _PyHeapState()
 # ---- Commands ---------------------------------------------------------------
 
 
-class PyHeapJsonParameter(gdb.Parameter):
+# ---- Settings: set py-heap ..., show py-heap ---------------------------------
+
+
+class _PyHeapSetPrefix(gdb.Command):
+    """Settings of the py-heap commands.
+
+Use "show py-heap" to see them all."""
+
+    def __init__(self):
+        super().__init__("set py-heap", gdb.COMMAND_DATA, gdb.COMPLETE_NONE,
+                         True)
+
+    def invoke(self, arg, from_tty):
+        gdb.execute("help set py-heap", from_tty)
+
+
+class _PyHeapShowPrefix(gdb.Command):
+    """Show the settings of the py-heap commands (all of them without a
+name)."""
+
+    def __init__(self):
+        super().__init__("show py-heap", gdb.COMMAND_DATA, gdb.COMPLETE_NONE,
+                         True)
+
+    def invoke(self, arg, from_tty):
+        if arg.strip():
+            raise _pyheap_err("no setting '%s' (show py-heap lists them)"
+                              % arg.strip())
+        for name in sorted(_pyheap_settings):
+            p = _pyheap_settings[name]
+            gdb.write("%s:  %s\n" % (name, p.get_show_string(p.show_value())))
+
+
+class _PyHeapParameter(gdb.Parameter):
+    """A py-heap setting."""
+
+    def show_value(self):
+        v = self.value
+        if isinstance(v, bool):
+            return "on" if v else "off"
+        if v is None or v == -1:
+            return "unlimited"
+        return str(v)
+
+    def get_set_string(self):
+        return ""
+
+
+class PyHeapJsonSetting(_PyHeapParameter):
     """Whether py-heap commands print JSON instead of text.
 
-    When on, every py-heap command prints JSON as if given --json."""
+When on, every py-heap command prints JSON as if given --json.
+"set py-heap-json" is the same setting."""
 
     set_doc = "Set whether py-heap commands print JSON."
     show_doc = "Show whether py-heap commands print JSON."
 
-    def __init__(self):
-        super().__init__("py-heap-json", gdb.COMMAND_DATA, gdb.PARAM_BOOLEAN)
+    def __init__(self, name):
+        super().__init__(name, gdb.COMMAND_DATA, gdb.PARAM_BOOLEAN)
         self.value = False
 
     def get_set_string(self):
+        # py-heap json and py-heap-json: one setting under two names
+        for p in _pyheap_json_params:
+            if p is not self:
+                p.value = self.value
         return ""
 
     def get_show_string(self, svalue):
         return "py-heap prints JSON: %s." % svalue
 
 
-_pyheap_json_param = PyHeapJsonParameter()
+class PyHeapLimitSetting(_PyHeapParameter):
+    """The --limit of py-heap commands that take one, when none is given.
+
+0 (the default): each command's own default (`help py-heap types`);
+N: at most N rows; unlimited: all of them (as --limit 0)."""
+
+    set_doc = "Set the --limit py-heap commands use when given none."
+    show_doc = "Show the --limit py-heap commands use when given none."
+
+    def __init__(self):
+        super().__init__("py-heap limit", gdb.COMMAND_DATA,
+                         gdb.PARAM_ZUINTEGER_UNLIMITED)
+        self.value = 0
+
+    def get_show_string(self, svalue):
+        if svalue == "0":
+            return "py-heap commands use their own --limit default."
+        return "py-heap commands use --limit %s when given none." % (
+            "0 (all)" if svalue == "unlimited" else svalue)
+
+
+class PyHeapDebuginfodSetting(_PyHeapParameter):
+    """Whether py-heap asks debuginfod servers (DEBUGINFOD_URLS) for the
+debug information of the interpreter, when it has none.
+
+auto (the default): as GDB's own "debuginfod enabled" says (on: yes;
+off or ask: no; py-heap does not ask the question itself);
+on: yes; off: no (as py-heap --no-debuginfod)."""
+
+    set_doc = "Set whether py-heap asks debuginfod servers."
+    show_doc = "Show whether py-heap asks debuginfod servers."
+
+    def __init__(self):
+        super().__init__("py-heap debuginfod", gdb.COMMAND_DATA,
+                         gdb.PARAM_ENUM, ["auto", "on", "off"])
+        self.value = "auto"
+
+    def get_show_string(self, svalue):
+        if svalue == "auto":
+            return ("py-heap asks debuginfod servers when GDB's "
+                    "\"debuginfod enabled\" is on (auto; it is %s)."
+                    % (_pyheap_gdb_debuginfod() or "not in this GDB"))
+        return "py-heap asks debuginfod servers: %s." % svalue
+
+
+def _pyheap_gdb_debuginfod():
+    """GDB's own `debuginfod enabled` (on, off, ask), or None in a GDB
+    built without debuginfod."""
+    try:
+        return str(gdb.parameter("debuginfod enabled"))
+    except RuntimeError:
+        return None
+
+
+def _pyheap_debuginfod_allowed():
+    v = _pyheap_settings["debuginfod"].value
+    if v == "auto":
+        return _pyheap_gdb_debuginfod() == "on"
+    return v == "on"
+
+
+_PyHeapSetPrefix()
+_PyHeapShowPrefix()
+_pyheap_json_params = [PyHeapJsonSetting("py-heap json"),
+                       PyHeapJsonSetting("py-heap-json")]   # the old name
+_pyheap_json_param = _pyheap_json_params[0]
+_pyheap_settings = {"json": _pyheap_json_param,
+                    "limit": PyHeapLimitSetting(),
+                    "debuginfod": PyHeapDebuginfodSetting()}
+
+
+def _pyheap_entry(name):
+    for c in _pyheap_table["commands"]:
+        if c["name"] == name:
+            return c
+    return None
 
 
 def _pyheap_run(subcommand, words):
@@ -477,8 +807,16 @@ def _pyheap_run(subcommand, words):
         if "--json" in words:
             json = True
             words = [w for w in words if w != "--json"]
-        if subcommand in _pyheap_no_process or "--help" in words or \
-                "-h" in words:
+        helping = "--help" in words or "-h" in words
+        # set py-heap limit: the --limit of a command given none
+        limit = _pyheap_settings["limit"].value
+        entry = _pyheap_entry(subcommand)
+        if limit and not helping and entry and \
+                any(o["name"] == "--limit" for o in entry["options"]) and \
+                not any(w == "--limit" or w.startswith("--limit=")
+                        for w in words):
+            words = words + ["--limit", "0" if limit == -1 else str(limit)]
+        if subcommand in _pyheap_no_process or helping:
             out = _pyheap_run_alone([subcommand] + words, json)
         else:
             out = _pyheap_state.get().run([subcommand] + words, json)
@@ -503,51 +841,131 @@ def _pyheap_run_alone(argv, json):
     return lib.take_string(out.value)
 
 
-def _pyheap_eval_address(w):
-    """A GDB expression ($rax, a variable, 0x7f...) as a plain number."""
+_PYHEAP_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A word of a command line as GDB would split it, quotes kept.
+_PYHEAP_TOKEN_RE = re.compile(
+    r"""(?:"(?:\\.|[^"\\])*"?|'(?:\\.|[^'\\])*'?|[^\s"']+)+""")
+_PYHEAP_MASK = 0xFFFFFFFFFFFFFFFF
+
+
+def _pyheap_value_address(value):
+    """The address a gdb.Value stands for: a pointer's or an integer's
+    value, a struct's address (*op), a string's Python name."""
+    t = value.type.strip_typedefs()
+    if t.code in (gdb.TYPE_CODE_STRUCT, gdb.TYPE_CODE_UNION):
+        value = value.address
+        if value is None:
+            raise _pyheap_err("the object is not in memory")
+    elif t.code == gdb.TYPE_CODE_ARRAY and \
+            t.target().strip_typedefs().code in (gdb.TYPE_CODE_INT,
+                                                 gdb.TYPE_CODE_CHAR) and \
+            t.target().sizeof == 1:
+        return _pyheap_eval_address(value.string())
+    return hex(int(value) & _PYHEAP_MASK)
+
+
+def _pyheap_eval_address(expr):
+    """An object's address as libpyheap takes it (a plain number) from a
+    number, a Python name (looked up as py-print does, with libpython.py
+    loaded) or any GDB expression ($rax, (PyObject *) 0x..., *op)."""
+    expr = expr.strip()
     try:
-        int(w, 0)
-        return w
+        int(expr, 0)
+        return expr
     except ValueError:
-        value = gdb.parse_and_eval(w)
-        return hex(int(value) & 0xFFFFFFFFFFFFFFFF)
+        pass
+    name = bool(_PYHEAP_NAME_RE.match(expr))
+    if name:
+        addr = _pyheap_python_name(expr)
+        if addr is not None:
+            return hex(addr & _PYHEAP_MASK)
+    try:
+        value = gdb.parse_and_eval(expr)
+    except gdb.error as e:
+        hint = ""
+        if name and _pyheap_libpython() is None:
+            hint = ("; Python names are looked up in the selected Python "
+                    "frame (py-up) once libpython.py is loaded (the "
+                    "python3.X-dbg package's GDB script)")
+        elif name:
+            hint = "; nor a Python name in the selected Python frame"
+        raise _pyheap_err("cannot evaluate '%s': %s%s"
+                          % (expr, str(e).rstrip("."), hint))
+    return _pyheap_value_address(value)
 
 
-def _pyheap_address_words(words, options_with_value, address_operand,
+def _pyheap_tokens(arg):
+    """The words of a command line with their quotes: an expression is
+    handed to GDB as it was typed."""
+    return _PYHEAP_TOKEN_RE.findall(arg)
+
+
+def _pyheap_unquote(token):
+    words = gdb.string_to_argv(token)
+    return words[0] if words else ""
+
+
+def _pyheap_address_words(tokens, options_with_value, address_operand,
                           address_options):
-    """Evaluates the address argument, and the values of the options that
-    take an address (--tree ADDR), as GDB expressions and hands libpyheap
-    plain numbers. An option's value GDB cannot evaluate goes as it is
-    (--tree root)."""
-    out, i = [], 0
-    while i < len(words):
-        w = words[i]
+    """Evaluates the address argument (the words that are not options,
+    as one expression: `show (PyObject *) 0x...` as `print` takes it),
+    and the values of the options that take an address (--tree ADDR), and
+    hands libpyheap plain numbers. An option's value GDB cannot evaluate
+    goes as it is (--tree root). Returns (words, the address or None)."""
+    out, operand, i = [], [], 0
+    while i < len(tokens):
+        raw = tokens[i]
+        w = _pyheap_unquote(raw)
         name = w.split("=", 1)[0]
-        if name in address_options:
+        is_option = raw.startswith("--") or raw == "-h"
+        if is_option and name in address_options:
             value = w[len(name) + 1:] if "=" in w else \
-                (words[i + 1] if i + 1 < len(words) else None)
+                (_pyheap_unquote(tokens[i + 1]) if i + 1 < len(tokens)
+                 else None)
             if value is not None:
                 try:
                     value = _pyheap_eval_address(value)
-                except gdb.error:
+                except gdb.GdbError:
                     pass
                 out.extend([name, value])
                 i += 1 if "=" in w else 2
                 continue
-        if w in options_with_value:
-            out.extend(words[i:i + 2])
+        if is_option and w in options_with_value:
+            out.append(w)
+            if i + 1 < len(tokens):
+                out.append(_pyheap_unquote(tokens[i + 1]))
             i += 2
             continue
-        if w.startswith("--") or not address_operand:
+        if is_option or not address_operand:
             out.append(w)
-            i += 1
-            continue
-        try:
-            out.append(_pyheap_eval_address(w))
-        except gdb.error as e:
-            raise _pyheap_err("cannot evaluate '%s': %s" % (w, e))
+        else:
+            operand.append(raw)
         i += 1
-    return out
+    address = None
+    if operand:
+        address = _pyheap_eval_address(" ".join(operand))
+        out.append(address)
+    return out, address
+
+
+def _pyheap_object_value(address):
+    """(PyObject *) address as a gdb.Value: a void * where GDB knows no
+    PyObject (no debug information)."""
+    v = gdb.Value(int(address, 0))
+    try:
+        t = gdb.lookup_type("PyObject").pointer()
+    except gdb.error:
+        t = gdb.lookup_type("void").pointer()
+    return v.cast(t)
+
+
+def _pyheap_record(address):
+    """What `show` looked at goes into GDB's value history ($, $N) and
+    $_, as `print` and `x` do."""
+    v = _pyheap_object_value(address)
+    if hasattr(gdb, "add_history"):         # GDB 12+
+        gdb.add_history(v)
+    gdb.set_convenience_variable("_", v)
 
 
 def _pyheap_type_names():
@@ -587,6 +1005,15 @@ def _pyheap_file_names(cur):
     return out
 
 
+_PYHEAP_ADDR_HELP = (
+    "ADDR is the object's address (id() in the process), any GDB "
+    "expression that evaluates to it, the rest of the line as for print "
+    "($rax, (PyObject *) 0x7f..., *op), or a Python name: with CPython's "
+    "libpython.py loaded (the python3.X-dbg package's GDB script), a name "
+    "is looked up in the Python frame selected (py-up, py-down) as "
+    "py-print does: its locals, its globals, then builtins.")
+
+
 def _pyheap_doc(c):
     """A command's GDB help: what `help py-heap CMD` prints."""
     import textwrap
@@ -601,6 +1028,9 @@ def _pyheap_doc(c):
                           if o["default"] else ""))
             for o in c["options"]]
     opts.append(("--json", "print JSON instead of text"))
+    opts.append(("--plain", "text for tools: numbers without separators, "
+                 "tabs between columns"))
+    opts.append(("--quiet", "no progress lines"))
     lines.append("")
     for name, text in opts:
         wrapped = textwrap.wrap(text, 54) or [""]
@@ -612,9 +1042,7 @@ def _pyheap_doc(c):
         lines += ["  %-20s %s" % ("", w) for w in wrapped[1:]]
     if c["operand"] == "ADDR":
         lines.append("")
-        lines += textwrap.wrap("ADDR is the object's address (id() in the "
-                               "process), or any GDB expression that "
-                               "evaluates to it ($rax, a variable).", 76)
+        lines += textwrap.wrap(_PYHEAP_ADDR_HELP, 76)
     return "\n".join(lines)
 
 
@@ -632,15 +1060,24 @@ class _PyHeapSubcommand(gdb.Command):
 
     def invoke(self, arg, from_tty):
         self.dont_repeat()
+        address = None
         try:
-            words = gdb.string_to_argv(arg)
+            if self.entry["operand"] == "ADDR" or self.addresses:
+                tokens = _pyheap_tokens(arg)
+                words = [_pyheap_unquote(t) for t in tokens]
+            else:
+                words = gdb.string_to_argv(arg)
         except Exception as e:
             raise _pyheap_err(str(e))
-        if self.entry["operand"] == "ADDR" or self.addresses:
-            words = _pyheap_address_words(
-                words, self.values, self.entry["operand"] == "ADDR",
+        helping = "--help" in words or "-h" in words
+        if not helping and (self.entry["operand"] == "ADDR" or
+                            self.addresses):
+            words, address = _pyheap_address_words(
+                tokens, self.values, self.entry["operand"] == "ADDR",
                 self.addresses)
         _pyheap_run(self.entry["name"], words)
+        if self.entry["name"] == "show" and address is not None:
+            _pyheap_record(address)
 
     def complete(self, text, word):
         try:
@@ -672,7 +1109,8 @@ class _PyHeapSubcommand(gdb.Command):
                 return gdb.COMPLETE_EXPRESSION
             return []
         if cur.startswith("-"):
-            return matching(sorted(opts) + ["--json", "--help"])
+            return matching(sorted(opts) + ["--json", "--plain", "--quiet",
+                                            "--help"])
         kind = self.entry["operand_complete"]
         if kind == "type":
             return matching(_pyheap_type_names())
@@ -709,8 +1147,21 @@ CPython 3.8 to 3.15 are supported.
 Subcommands:
 %s
 
-Every subcommand takes --json. ADDR may be any GDB expression.
-"set py-heap-json on" makes every subcommand print JSON.
+Every subcommand takes --json. ADDR may be any GDB expression, or a
+Python name in the selected Python frame (with libpython.py loaded).
+Frame roots carry GDB's frame numbers (as py-bt-full and py-up show them).
+`show` records the object in the value history ($, $N) and in $_.
+
+Settings (show py-heap lists them):
+  set py-heap json on|off           every subcommand prints JSON
+                                    (set py-heap-json: the same)
+  set py-heap limit N|unlimited|0   the --limit of a command given none
+  set py-heap debuginfod auto|on|off  ask DEBUGINFOD_URLS; auto: as GDB's
+                                    "debuginfod enabled" says
+Convenience functions (help function _pyheap_count):
+  $_pyheap_count("TYPE"), $_pyheap_refcnt(ADDR), $_pyheap_size(ADDR),
+  $_pyheap_retained(ADDR)
+
 The work is done by libpyheap %s (%s);
 set PYHEAP_LIB to choose another library.""" % ("\n".join(rows),
                                                table["version"],
@@ -749,6 +1200,101 @@ def _pyheap_define_commands():
         _pyheap_subcommand_class(entry)(entry)
 
 
+# ---- Convenience functions: p $_pyheap_count("__main__.Session") -----------
+
+
+def _pyheap_query(argv):
+    """A command's JSON answer, as a dict."""
+    import json
+    return json.loads(_pyheap_state.get().run(argv, True))
+
+
+def _pyheap_function_address(value):
+    """A convenience function's ADDR: a pointer, a number, a struct (*op)
+    or a string, taken as a Python name ("_SESSIONS")."""
+    return _pyheap_value_address(value)
+
+
+def _pyheap_function_type(value):
+    t = value.type.strip_typedefs()
+    if t.code in (gdb.TYPE_CODE_ARRAY, gdb.TYPE_CODE_PTR) and \
+            t.target().sizeof == 1:
+        return value.string()
+    raise _pyheap_err('give the type as a string: $_pyheap_count('
+                      '"__main__.Session")')
+
+
+class _PyHeapFunction(gdb.Function):
+    """A convenience function made from (name, doc, fn)."""
+
+    def __init__(self, name, fn):
+        self.fn = fn
+        super().__init__(name)
+
+    def invoke(self, *args):
+        if len(args) != 1:
+            raise _pyheap_err("$%s takes one argument" % self._name)
+        try:
+            return gdb.Value(self.fn(args[0]))
+        except (gdb.GdbError, KeyboardInterrupt):
+            raise
+        except Exception as e:        # never a Python traceback
+            raise _pyheap_err("$%s: %s: %s" % (self._name,
+                                                type(e).__name__, e))
+
+
+def _pyheap_count(value):
+    return int(_pyheap_query(["list", _pyheap_function_type(value),
+                              "--limit", "1"])["count"])
+
+
+def _pyheap_refcnt(value):
+    return int(_pyheap_query(["refcount",
+                              _pyheap_function_address(value)])["refcount"])
+
+
+def _pyheap_size(value):
+    return int(_pyheap_query(["show", _pyheap_function_address(value),
+                              "--limit", "1"])["size"])
+
+
+def _pyheap_retained(value):
+    return int(_pyheap_query(["retained", _pyheap_function_address(
+        value)])["retained"]["bytes"])
+
+
+_PYHEAP_FUNCTIONS = [
+    ("_pyheap_count", _pyheap_count, """How many objects of a type the heap holds.
+
+Usage: $_pyheap_count("TYPE"), TYPE as `py-heap types` names it
+("__main__.Session", "dict"); the count `py-heap list TYPE` gives."""),
+    ("_pyheap_refcnt", _pyheap_refcnt, """An object's reference count (ob_refcnt).
+
+Usage: $_pyheap_refcnt(ADDR). ADDR: a pointer or a number (id() in the
+process), or a string: a Python name looked up in the selected Python frame
+(libpython.py loaded): $_pyheap_refcnt("_SESSIONS")."""),
+    ("_pyheap_size", _pyheap_size, """An object's size, as sys.getsizeof() gives it.
+
+Usage: $_pyheap_size(ADDR). ADDR: a pointer or a number (id() in the
+process), or a string: a Python name looked up in the selected Python frame
+(libpython.py loaded): $_pyheap_size("_SESSIONS")."""),
+    ("_pyheap_retained", _pyheap_retained, """An object's retained size in bytes.
+
+What deleting the object would free: itself and everything only it keeps
+alive (py-heap retained ADDR). Usage: $_pyheap_retained(ADDR), ADDR as
+for $_pyheap_size."""),
+]
+
+
+def _pyheap_define_functions():
+    for name, fn, doc in _PYHEAP_FUNCTIONS:
+        cls = type("PyHeapFunction_%s" % name, (_PyHeapFunction,),
+                   {"__doc__": doc})
+        f = cls(name, fn)
+        f._name = name
+
+
 _pyheap_table = {"commands": []}
 _pyheap_no_process = set()
 _pyheap_define_commands()
+_pyheap_define_functions()

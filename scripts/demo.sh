@@ -2,9 +2,11 @@
 # demo.sh - what `make demo` runs (after installing packages and building):
 # start a small Python service with planted leaks, take its core with gcore,
 # and show py-heap finding the leaks, from the shell and in GDB: first what
-# holds the memory (leaks), then inside it, then the other two leaks.
+# holds the memory (leaks), then inside it, then the other two leaks; last,
+# a picture of who holds a Session (graph) and the HTML report of the heap.
 #
-# The core is kept in build/demo/core for you to explore afterwards.
+# The core is kept in build/demo/core for you to explore afterwards, the
+# report in build/demo/report.html.
 # Run from the top of the source tree. Exits non-zero if any step fails.
 set -euo pipefail
 
@@ -167,8 +169,22 @@ step "7. What grew? The same process after 2,000 more requests, against the firs
 grep -q -F "['_SESSIONS'] (dict): +2,000 __main__.Session" "$WORK/diff.out" ||
 	die "diff did not name _SESSIONS as where the Sessions went"
 
+# ---- 8. the pictures and the report ------------------------------------------------
+REPORT=$OUT/report.html
+step "8. The pictures: who holds that Session, and one page on the whole heap" \
+	"graph draws the objects around one with graphviz; report writes one HTML page" \
+	"(types, leak suspects, cycles, refcounts, with pictures) to open in a browser." \
+	"" \
+	"\$ $BIN --core $CORE graph $ADDR --output $OUT/session.svg" \
+	"\$ $BIN --core $CORE report --output $REPORT"
+"$BIN" --core "$CORE" graph "$ADDR" --output "$OUT/session.svg"
+"$BIN" --core "$CORE" report --output "$REPORT"
+grep -q "_SESSIONS" "$REPORT" || die "the report did not name _SESSIONS"
+echo
+echo "    The report is in $REPORT: open it in a browser (file://$(realpath "$REPORT"))."
+
 step "Done" \
-	"The core is kept in $CORE. Explore it further, for example:" \
+	"The core is kept in $CORE, the report in $REPORT. Explore further, for example:" \
 	"  $BIN --core $CORE refcount ADDR      (an address from refcheck)" \
 	"  $BIN --core $CORE dominators         (the objects that retain the most)" \
 	"  gdb $PYTHON $CORE   then   source gdb/py-heap.py   and   help py-heap" \

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pyheap.h"
 
@@ -43,6 +44,47 @@ static bool put_out(const char *s)
 	return true;
 }
 
+/* Progress of long work, on stderr (never stdout): on a terminal one line
+ * redrawn in place and cleared at the end; elsewhere a line when a stage
+ * starts to take long, and every 5 seconds. */
+static void on_progress(void *arg, const char *what, uint64_t done,
+			uint64_t total, double seconds)
+{
+	static int tty = -1;
+	static bool drawn;
+	static const char *last_what;
+	static double last_line;
+	(void)arg;
+	if (tty < 0)
+		tty = isatty(STDERR_FILENO);
+	if (!what) {
+		if (tty && drawn)
+			fputs("\r\033[K", stderr);
+		drawn = false;
+		last_what = NULL;
+		return;
+	}
+	if (!tty && what == last_what && seconds - last_line < 5)
+		return;
+	char line[160];
+	if (total)
+		snprintf(line, sizeof(line), "py-heap: %s: %d%% (%.0f s)", what,
+			 (int)(100.0 * (double)(done < total ? done : total) /
+			       (double)total),
+			 seconds);
+	else
+		snprintf(line, sizeof(line), "py-heap: %s... (%.0f s)", what,
+			 seconds);
+	if (tty) {
+		fprintf(stderr, "\r\033[K%s", line);
+		drawn = true;
+	} else
+		fprintf(stderr, "%s\n", line);
+	fflush(stderr);
+	last_what = what;
+	last_line = seconds;
+}
+
 /* Prints the session's notes that were not printed yet. */
 static void print_notes(struct ph_session *s, size_t *shown)
 {
@@ -57,11 +99,11 @@ static void print_notes(struct ph_session *s, size_t *shown)
 
 /* 0, or 2 on an error or a partial answer; -1 when stdout is gone. */
 static int run_one(struct ph_session *s, int argc, const char *const *argv,
-		   bool json, size_t *notes_shown)
+		   unsigned flags, size_t *notes_shown)
 {
 	char *out = NULL;
-	struct ph_error *err = ph_session_exec(
-		s, argc, argv, json ? PH_EXEC_JSON : 0, NULL, &out);
+	struct ph_error *err =
+		ph_session_exec(s, argc, argv, flags, NULL, &out);
 	print_notes(s, notes_shown);
 	int status = 0;
 	if (err) {
@@ -78,7 +120,7 @@ static int run_one(struct ph_session *s, int argc, const char *const *argv,
 
 /* One command per line, of any length; blank lines and # comments are
  * skipped (the library splits the line into words). */
-static int run_batch(struct ph_session *s, const char *path, bool json,
+static int run_batch(struct ph_session *s, const char *path, unsigned flags,
 		     size_t *notes_shown)
 {
 	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
@@ -96,8 +138,8 @@ static int run_batch(struct ph_session *s, const char *path, bool json,
 		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			line[--len] = '\0';
 		char *out = NULL;
-		struct ph_error *err = ph_session_exec_line(
-			s, line, json ? PH_EXEC_JSON : 0, &out);
+		struct ph_error *err =
+			ph_session_exec_line(s, line, flags, &out);
 		print_notes(s, notes_shown);
 		int r = 0;
 		if (err) {
@@ -137,7 +179,16 @@ int main(int argc, char **argv)
 	const char *sysroot = ph_cli_value(cli, "--sysroot", 0);
 	const char *batch = ph_cli_value(cli, "--batch", 0);
 	bool json = ph_cli_flag(cli, "--json");
+	unsigned flags = (json ? PH_EXEC_JSON : 0) |
+			 (ph_cli_flag(cli, "--plain") ? PH_EXEC_PLAIN : 0) |
+			 (ph_cli_flag(cli, "--quiet") ? PH_EXEC_QUIET : 0);
 	int cmd = ph_cli_command(cli);
+	/* --quiet before the command, or among its words */
+	bool quiet = ph_cli_flag(cli, "--quiet");
+	for (int i = cmd + 1; i < argc && strcmp(argv[i], "--"); i++)
+		quiet |= !strcmp(argv[i], "--quiet");
+	if (!quiet)
+		ph_set_progress(on_progress, NULL);
 	int status = 0;
 	size_t notes_shown = 0;
 	struct ph_session *s = NULL;
@@ -146,13 +197,13 @@ int main(int argc, char **argv)
 	if (ph_cli_flag(cli, "--help") || ph_cli_flag(cli, "--version")) {
 		const char *av[] = {
 			ph_cli_flag(cli, "--help") ? "help" : "version", NULL};
-		status = run_one(NULL, 1, av, json, &notes_shown);
+		status = run_one(NULL, 1, av, flags, &notes_shown);
 		goto out;
 	}
 	/* Commands that need no process: help, version, CMD --help. */
 	if (cmd < argc && !core && !pid && !batch) {
 		status = run_one(NULL, argc - cmd,
-				 (const char *const *)argv + cmd, json,
+				 (const char *const *)argv + cmd, flags,
 				 &notes_shown);
 		goto out;
 	}
@@ -240,10 +291,10 @@ int main(int argc, char **argv)
 	if (got_sigint)
 		goto out;
 	if (batch)
-		status = run_batch(s, batch, json, &notes_shown);
+		status = run_batch(s, batch, flags, &notes_shown);
 	else {
 		int r = run_one(s, argc - cmd, (const char *const *)argv + cmd,
-				json, &notes_shown);
+				flags, &notes_shown);
 		status = r < 0 ? 2 : r;
 	}
 out:

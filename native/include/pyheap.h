@@ -113,6 +113,15 @@ PH_EXPORT struct ph_error *ph_options_add_debug_dir(struct ph_options *options,
 /* Do not ask a debuginfod server even when DEBUGINFOD_URLS is set. */
 PH_EXPORT void ph_options_set_no_debuginfod(struct ph_options *options,
 					    bool no_debuginfod);
+/* A debugger's number for a Python frame (GDB's level of the C frame that
+ * runs it, as py-bt shows it): frame is the address of the frame the
+ * debugger found running there (a _PyInterpreterFrame on 3.11+, a
+ * PyFrameObject before), and the frames older than it, up to the next
+ * frame given, carry the same number. Frame roots then read
+ * "thread 1 frame #6 serve() at ...". May be given many times. */
+PH_EXPORT struct ph_error *
+ph_options_add_frame_number(struct ph_options *options, uint64_t frame,
+			    unsigned number);
 
 PH_EXPORT struct ph_error *ph_session_create(const struct ph_options *options,
 					     struct ph_session **ret);
@@ -172,6 +181,10 @@ PH_EXPORT struct ph_error *ph_session_run(struct ph_session *session, int argc,
 enum {
 	PH_EXEC_JSON = 1,  /* JSON instead of text (as --json) */
 	PH_EXEC_CHECK = 2, /* only check the command line: an error, or NULL */
+	/* text for tools (as --plain, or PYHEAP_PLAIN=1 in the environment):
+	 * numbers without separators, columns separated by one tab */
+	PH_EXEC_PLAIN = 4,
+	PH_EXEC_QUIET = 8, /* no progress (as --quiet): see ph_progress_fn */
 };
 
 /*
@@ -230,6 +243,21 @@ PH_EXPORT void ph_cli_destroy(struct ph_cli *cli);
  * SIGINT handler may call it.
  */
 PH_EXPORT void ph_interrupt(void);
+
+/*
+ * Progress of long work. Once a command (or ph_session_create) has run
+ * about a second, fn is called at most ten times a second, on the thread
+ * running it: what names the stage ("reading the heap", "building the
+ * graph", "finding cycles", ...), done of total how far it got (total 0:
+ * not counted), seconds the time since the command started. A last call
+ * with what NULL says the work is over (a line drawn may be cleared). The
+ * CLI writes a line on stderr; the GDB extension through GDB. Process-wide
+ * (as ph_interrupt); fn NULL: no progress. A command run with --quiet (or
+ * PH_EXEC_QUIET) reports none.
+ */
+typedef void (*ph_progress_fn)(void *arg, const char *what, uint64_t done,
+			       uint64_t total, double seconds);
+PH_EXPORT void ph_set_progress(ph_progress_fn fn, void *arg);
 
 /* The library's version string, e.g. "0.1.0". */
 PH_EXPORT const char *ph_version(void);

@@ -84,10 +84,26 @@ struct ph_error *ph_buf_finish(struct ph_buf *b, char **ret)
 	return NULL;
 }
 
+static _Thread_local bool plain_text;
+
+void ph_plain_set(bool plain)
+{
+	plain_text = plain;
+}
+
+bool ph_plain(void)
+{
+	return plain_text;
+}
+
 const char *ph_fmt_count(uint64_t n, char out[32])
 {
 	char tmp[32];
 	int len = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)n);
+	if (plain_text) {
+		memcpy(out, tmp, (size_t)len + 1);
+		return out;
+	}
 	int o = 0;
 	for (int i = 0; i < len; i++) {
 		if (i > 0 && (len - i) % 3 == 0)

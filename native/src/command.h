@@ -44,6 +44,8 @@ struct ph_args {
 	const char *operand;  /* ADDR, TYPE, ...; NULL when none was given */
 	const char *operand2; /* a second one (diff BEFORE AFTER), or NULL */
 	bool json;
+	bool plain; /* --plain anywhere: text for tools (ph_plain) */
+	bool quiet; /* --quiet anywhere: no progress */
 	struct {
 		bool set;
 		uint64_t num; /* a number's value; a repeatable's count */
@@ -57,6 +59,15 @@ uint64_t ph_args_num(const struct ph_args *a, const char *name, uint64_t def);
 const char *ph_args_str(const struct ph_args *a, const char *name,
 			const char *def);
 bool ph_args_flag(const struct ph_args *a, const char *name);
+/* The bytes of a value in a row of a table (list, referents, path);
+ * show's own value gets PH_VALUE_MAX. */
+#define PH_ROW_VALUE_MAX 200
+#define PH_VALUE_MAX 1024
+
+/* The bounds of the values a command writes (--items, --nesting,
+ * --str-len), and at most max_len bytes of each. */
+struct ph_readable_opts ph_args_readable(const struct ph_args *a,
+					 size_t max_len);
 
 /* Where a command writes its answer. In JSON, the writer is inside the
  * answer's object: a command writes its own fields, and "partial" and

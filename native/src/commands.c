@@ -50,6 +50,8 @@ PH_RUN(refcheck);
 PH_RUN(info);
 PH_RUN(snapshot);
 PH_RUN(diff);
+PH_RUN(graph);
+PH_RUN(report);
 static PH_RUN(help);
 static PH_RUN(version);
 
@@ -60,6 +62,27 @@ static const char *const sort_types[] = {"size", "count", "retained", NULL};
 	{                                                                      \
 		.name = "--limit", .kind = PH_OPT_NUM, .metavar = "N",         \
 		.help = what " (0: no limit)", .def = deftext,                 \
+	}
+
+/* How much of each value show, list, referents and path write. */
+#define OPT_READABLE                                                           \
+	{.name = "--items",                                                    \
+	 .kind = PH_OPT_NUM,                                                   \
+	 .metavar = "N",                                                       \
+	 .help = "values: at most N items of each container, attributes of "   \
+		 "each instance (0: no limit)",                                \
+	 .def = "10"},                                                         \
+		{.name = "--nesting",                                          \
+		 .kind = PH_OPT_NUM,                                           \
+		 .metavar = "N",                                               \
+		 .help = "values: containers and instances written out N "     \
+			 "levels deep, deeper ones in short (0: no limit)",    \
+		 .def = "3"},                                                  \
+	{                                                                      \
+		.name = "--str-len", .kind = PH_OPT_NUM, .metavar = "N",       \
+		.help = "values: at most N characters of a str, bytes of a "   \
+			"bytes (0: no limit)",                                 \
+		.def = "60",                                                   \
 	}
 
 static const struct ph_optdef no_opts[] = {{0}};
@@ -74,6 +97,11 @@ static const struct ph_optdef types_opts[] = {
 		 "their objects retain (--retained)",
 	 .def = "size; retained with --retained",
 	 .choices = sort_types},
+	{.name = "--module",
+	 .kind = PH_OPT_STR,
+	 .metavar = "GLOB",
+	 .help = "only the types of the modules GLOB matches (myapp.*; "
+		 "builtins: the types named without a module)"},
 	{.name = "--retained",
 	 .kind = PH_OPT_FLAG,
 	 .help = "also the bytes (and objects) that deleting every object of "
@@ -88,16 +116,19 @@ static const struct ph_optdef list_opts[] = {
 	 .kind = PH_OPT_NUM,
 	 .metavar = "B",
 	 .help = "only objects of at least B bytes"},
+	OPT_READABLE,
 	{0},
 };
 
 static const struct ph_optdef show_opts[] = {
 	OPT_LIMIT("at most N of what it holds", "20"),
+	OPT_READABLE,
 	{0},
 };
 
 static const struct ph_optdef referents_opts[] = {
 	OPT_LIMIT("at most N of what it holds", "1000 in text, all in JSON"),
+	OPT_READABLE,
 	{0},
 };
 
@@ -118,6 +149,7 @@ static const struct ph_optdef path_opts[] = {
 	 .metavar = "N",
 	 .help = "up to N distinct chains (through other referrers, nearest "
 		 "first)"},
+	OPT_READABLE,
 	{0},
 };
 
@@ -135,7 +167,7 @@ static const struct ph_optdef dominators_opts[] = {
 	{.name = "--type",
 	 .kind = PH_OPT_STR,
 	 .metavar = "T",
-	 .help = "only objects of the type named T",
+	 .help = "only objects of the type named T (with * ? [ a glob)",
 	 .complete = PH_COMPLETE_TYPE},
 	{.name = "--min-bytes",
 	 .kind = PH_OPT_NUM,
@@ -202,7 +234,7 @@ static const struct ph_optdef refcheck_opts[] = {
 	{.name = "--type",
 	 .kind = PH_OPT_STR,
 	 .metavar = "T",
-	 .help = "only objects of the type named T",
+	 .help = "only objects of the type named T (with * ? [ a glob)",
 	 .complete = PH_COMPLETE_TYPE},
 	OPT_LIMIT("at most N types in each list", "20 in text, all in JSON"),
 	{0},
@@ -213,6 +245,40 @@ static const struct ph_optdef snapshot_opts[] = {
 	 .kind = PH_OPT_STR,
 	 .metavar = "FILE",
 	 .help = "the file to write (FILE alone says the same)",
+	 .complete = PH_COMPLETE_FILE},
+	{0},
+};
+
+static const struct ph_optdef graph_opts[] = {
+	{.name = "--backrefs",
+	 .kind = PH_OPT_FLAG,
+	 .help = "who holds it, up to the roots (the default), with path's "
+		 "chain from its root whatever the depth"},
+	{.name = "--refs", .kind = PH_OPT_FLAG, .help = "what it holds"},
+	{.name = "--depth",
+	 .kind = PH_OPT_NUM,
+	 .metavar = "N",
+	 .help = "objects up to N references away (1 to 64)",
+	 .def = "4 with --backrefs, 2 with --refs"},
+	{.name = "--max-nodes",
+	 .kind = PH_OPT_NUM,
+	 .metavar = "N",
+	 .help = "at most N nodes (2 to 100000)",
+	 .def = "60"},
+	{.name = "--output",
+	 .kind = PH_OPT_STR,
+	 .metavar = "FILE",
+	 .help = "write the picture to FILE: SVG, PNG or DOT by its extension "
+		 "(.svg, .png, .dot or .gv); without it, DOT on stdout",
+	 .complete = PH_COMPLETE_FILE},
+	{0},
+};
+
+static const struct ph_optdef report_opts[] = {
+	{.name = "--output",
+	 .kind = PH_OPT_STR,
+	 .metavar = "FILE",
+	 .help = "the HTML file to write",
 	 .complete = PH_COMPLETE_FILE},
 	{0},
 };
@@ -269,8 +335,8 @@ const struct ph_cmddef ph_commands[] = {
 		.operand_complete = PH_COMPLETE_TYPE,
 		.summary = "the objects of one type: address, size, value",
 		.help = "The objects whose type is named TYPE (as `types` "
-			"prints it): address, sys.getsizeof() size and a short "
-			"value, largest first.",
+			"prints it; with * ? [ a glob: __main__.*): address, "
+			"sys.getsizeof() size and its value, largest first.",
 		.opts = list_opts,
 		.run = ph_run_list,
 	},
@@ -499,6 +565,45 @@ const struct ph_cmddef ph_commands[] = {
 		.run = ph_run_diff,
 	},
 	{
+		.name = "graph",
+		.operand = "ADDR",
+		.operand_required = true,
+		.operand_complete = PH_COMPLETE_EXPR,
+		.summary = "a picture of the objects around one: who holds it, "
+			   "or what it holds",
+		.help = "The objects around ADDR as a graph, drawn by "
+			"graphviz: who holds it, up to the roots (--backrefs, "
+			"the default), or what it holds (--refs). Each node "
+			"is an object (its type, a short repr, its address, "
+			"size and retained size), a root (yellow) or a fold: "
+			"past 8 holders (or referents), the first 3 of each "
+			"type are drawn and the rest counted by type "
+			"(\"4,997 more "
+			"__main__.Session\"). Edges are strong references, "
+			"labelled as referents labels them; path's chain from "
+			"the root is blue, loops among the drawn objects are "
+			"red. SVG, PNG or DOT by the extension of --output "
+			"FILE; DOT on stdout without it.",
+		.opts = graph_opts,
+		.run = ph_run_graph,
+	},
+	{
+		.name = "report",
+		.summary = "one HTML page on the heap: leak suspects, cycles, "
+			   "refcounts, types, with pictures",
+		.help = "Writes one self-contained HTML page (--output "
+			"FILE.html; its CSS, pictures and script inline, "
+			"nothing loaded from the network): the leak suspects "
+			"with their paths and pictures, the unreachable "
+			"cycles with their loops drawn, the refcount audit's "
+			"suspects, the largest types by count, bytes and "
+			"retained bytes (tables sort when a heading is "
+			"clicked), totals and pymalloc's use, and the process "
+			"and what py-heap could not read.",
+		.opts = report_opts,
+		.run = ph_run_report,
+	},
+	{
 		.name = "help",
 		.operand = "[COMMAND]",
 		.operand_complete = PH_COMPLETE_COMMAND,
@@ -561,6 +666,14 @@ static const struct ph_optdef cli_opts[] = {
 	{.name = "--json",
 	 .kind = PH_OPT_FLAG,
 	 .help = "print JSON instead of text"},
+	{.name = "--plain",
+	 .kind = PH_OPT_FLAG,
+	 .help = "text for tools: numbers without separators, the columns of "
+		 "tables separated by one tab (PYHEAP_PLAIN=1 says the same)"},
+	{.name = "--quiet",
+	 .kind = PH_OPT_FLAG,
+	 .help = "no progress lines on stderr (work longer than a second "
+		 "prints them)"},
 	{.name = "--batch",
 	 .kind = PH_OPT_STR,
 	 .metavar = "FILE",
@@ -675,6 +788,14 @@ static struct ph_error *parse(const struct ph_cmddef *cmd, int argc,
 			continue;
 		}
 		int k = opt_index(cmd, w, len);
+		if (k < 0 && !eq && !strcmp(w, "--plain")) {
+			ret->plain = true;
+			continue;
+		}
+		if (k < 0 && !eq && !strcmp(w, "--quiet")) {
+			ret->quiet = true;
+			continue;
+		}
 		if (k < 0)
 			return ph_error_create(PH_ERR_USAGE,
 					       "%s%sunknown option '%.*s' (%s "
@@ -771,6 +892,24 @@ bool ph_args_flag(const struct ph_args *a, const char *name)
 {
 	int k = arg_index(a, name);
 	return k >= 0 && a->v[k].set;
+}
+
+static unsigned arg_unsigned(const struct ph_args *a, const char *name,
+			     unsigned def)
+{
+	uint64_t v = ph_args_num(a, name, def);
+	return v > UINT32_MAX ? UINT32_MAX : (unsigned)v;
+}
+
+struct ph_readable_opts ph_args_readable(const struct ph_args *a,
+					 size_t max_len)
+{
+	return (struct ph_readable_opts){
+		.items = arg_unsigned(a, "--items", 10),
+		.depth = arg_unsigned(a, "--nesting", 3),
+		.str_len = arg_unsigned(a, "--str-len", 60),
+		.max_len = max_len,
+	};
 }
 
 /* ---- the CLI's own options ----------------------------------------------- */
@@ -922,29 +1061,35 @@ void ph_help_text(const struct ph_cmddef *c, struct ph_buf *b)
 			options_text(c->opts, b);
 		}
 		ph_buf_puts(b, "  --json              print JSON instead of "
-			       "text\n");
+			       "text\n"
+			       "  --plain             text for tools: numbers "
+			       "without separators, tabs\n"
+			       "                      between columns\n"
+			       "  --quiet             no progress lines on "
+			       "stderr\n");
 		if (c->operand && !strcmp(c->operand, "ADDR"))
 			ph_buf_puts(b, "\nADDR is an object's address, as id() "
 				       "gives it (0x7f... or decimal).\n");
 		return;
 	}
-	ph_buf_puts(b, "usage: py-heap --core CORE [--exe EXE] [--sysroot DIR] "
-		       "[--debug-dir DIR]\n"
-		       "               [--no-debuginfod] [--json] COMMAND "
-		       "[ARGS]\n"
-		       "       py-heap --pid PID [--no-stop] [--json] COMMAND "
-		       "[ARGS]\n"
-		       "       py-heap --core CORE|--pid PID [--json] --batch "
-		       "FILE\n"
-		       "       py-heap [--json] diff BEFORE AFTER (two snapshots "
-		       "or cores)\n"
-		       "       py-heap help [COMMAND]\n"
-		       "\n"
-		       "Inspect the Python heap of a CPython process from its "
-		       "core dump, or\n"
-		       "of a running process (stopped only while its memory is "
-		       "copied).\n"
-		       "\nOptions:\n");
+	ph_buf_puts(b,
+		    "usage: py-heap --core CORE [--exe EXE] [--sysroot DIR] "
+		    "[--debug-dir DIR]\n"
+		    "               [--no-debuginfod] [--json] COMMAND "
+		    "[ARGS]\n"
+		    "       py-heap --pid PID [--no-stop] [--json] COMMAND "
+		    "[ARGS]\n"
+		    "       py-heap --core CORE|--pid PID [--json] --batch "
+		    "FILE\n"
+		    "       py-heap [--json] diff BEFORE AFTER (two snapshots "
+		    "or cores)\n"
+		    "       py-heap help [COMMAND]\n"
+		    "\n"
+		    "Inspect the Python heap of a CPython process from its "
+		    "core dump, or\n"
+		    "of a running process (stopped only while its memory is "
+		    "copied).\n"
+		    "\nOptions:\n");
 	options_text(cli_opts, b);
 	ph_buf_puts(b, "\nCommands:\n");
 	for (size_t i = 0; i < ph_ncommands; i++) {
@@ -1031,7 +1176,8 @@ static void command_json(const struct ph_cmddef *c, struct ph_json *j)
 	ph_json_key(j, "operand_complete");
 	ph_json_str(j, complete_names[c->operand_complete]);
 	ph_json_key(j, "operands_max");
-	ph_json_u64(j, c->operand ? (c->operands_max ? c->operands_max : 1) : 0);
+	ph_json_u64(j,
+		    c->operand ? (c->operands_max ? c->operands_max : 1) : 0);
 	ph_json_key(j, "needs_process");
 	ph_json_bool(j, !(c->flags & PH_CMD_NO_SESSION));
 	ph_json_key(j, "summary");
@@ -1156,6 +1302,11 @@ static void man_page(struct ph_buf *b)
 		    ".TP\n\\fBPYHEAP_CACHE_DIR\\fR\n"
 		    "where the outcome of the layout check is cached "
 		    "(default ~/.cache/py\\-heap).\n"
+		    ".TP\n\\fBPYHEAP_PLAIN\\fR\n"
+		    "set and not 0: text for tools, as \\fB\\-\\-plain\\fR.\n"
+		    ".TP\n\\fBPYHEAP_PROGRESS_AFTER\\fR\n"
+		    "seconds of work before progress is shown on stderr "
+		    "(default 1).\n"
 		    ".TP\n\\fBPYHEAP_TIMING\\fR\n"
 		    "1: the time of each stage, on stderr.\n"
 		    ".SH SEE ALSO\n"
@@ -1259,6 +1410,16 @@ char *ph_error_json(const struct ph_error *err, struct ph_session *s,
 		ph_json_key(&j, "path");
 		ph_json_str(&j, ph_error_path(err));
 	}
+	if (err->suggestions) {
+		ph_json_key(&j, "suggestions");
+		ph_json_array_begin(&j);
+		const char *sg = err->suggestions;
+		for (size_t k = 0; k < err->nsuggestions; k++) {
+			ph_json_str(&j, sg);
+			sg += strlen(sg) + 1;
+		}
+		ph_json_array_end(&j);
+	}
 	ph_json_object_end(&j);
 	notes_json(s, false, &j);
 	ph_json_object_end(&j);
@@ -1305,6 +1466,10 @@ struct ph_error *ph_session_exec(struct ph_session *s, int argc,
 	} else if (!(err = ph_args_parse(c, argc, argv, &a, &help))) {
 		json |= a.json;
 		a.json = json;
+		const char *env = getenv("PYHEAP_PLAIN");
+		a.plain |= (flags & PH_EXEC_PLAIN) ||
+			   (env && *env && strcmp(env, "0"));
+		a.quiet |= (flags & PH_EXEC_QUIET) != 0;
 		if (flags & PH_EXEC_CHECK)
 			return NULL;
 		if (!s && !help &&
@@ -1346,8 +1511,13 @@ struct ph_error *ph_session_exec(struct ph_session *s, int argc,
 			ph_json_array_end(&out.j);
 		} else
 			ph_help_text(c, &buf);
-	} else
+	} else {
+		ph_plain_set(a.plain && !json);
+		ph_progress_begin(a.quiet);
 		err = c->run(s, &a, &out);
+		ph_progress_end();
+		ph_plain_set(false);
+	}
 	if (!err && ph_interrupted())
 		err = ph_error_interrupted();
 	__atomic_store_n(&ph_interrupt_flag, 0, __ATOMIC_RELAXED);

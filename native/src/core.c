@@ -900,6 +900,7 @@ void ph_target_destroy(struct ph_target *t)
 	for (size_t i = 0; i < t->ndebug_dirs; i++)
 		free(t->debug_dirs[i]);
 	free(t->debug_dirs);
+	free(t->frame_numbers);
 	free(t->bufs);
 	ph_memory_free(&t->mem);
 	for (size_t i = 0; i < t->nnotes; i++)

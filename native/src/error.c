@@ -139,6 +139,7 @@ void ph_error_destroy(struct ph_error *err)
 		return;
 	free(err->message);
 	free(err->path);
+	free(err->suggestions);
 	free(err);
 }
 

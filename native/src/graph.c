@@ -124,8 +124,11 @@ static void *edge_worker(void *arg)
 {
 	struct edge_ctx *c = arg;
 	struct ph_heap *h = c->g->h;
+	/* (the first part is the command's thread's: it counts) */
+	if (!c->lo)
+		ph_progress_stage("building the graph of references", c->hi);
 	for (size_t i = c->lo; i < c->hi && !c->err; i++) {
-		if (!(i & 0xffff) && ph_interrupted()) {
+		if (!(i & 0xffff) && (ph_progress_done(i), ph_interrupted())) {
 			c->err = ph_error_interrupted();
 			break;
 		}
@@ -328,6 +331,34 @@ static void frame_root_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 	c->err = root_add(c->g, target, s);
 }
 
+/* The debugger's number of frame f: its own when the debugger gave one,
+ * else, on 3.11+ (where a C frame of the interpreter runs several Python
+ * frames), that of the newer frames the same C frame runs. */
+static long frame_number(const struct ph_heap *h, uint64_t f, long newer)
+{
+	const struct ph_target *t = h->rt->target;
+	for (size_t i = 0; i < t->nframe_numbers; i++)
+		if (t->frame_numbers[i].frame == f)
+			return (long)t->frame_numbers[i].number;
+	return h->L->frame_objects ? -1 : newer;
+}
+
+/* Whether the frame older than f is run by another C frame: f is the
+ * first its C frame ran (3.11: is_entry, the byte before owner), or the
+ * shim that C frame pushed (3.12+: owner FRAME_OWNED_BY_CSTACK, 3; 3.14+:
+ * FRAME_OWNED_BY_INTERPRETER, 3, and CSTACK 4). */
+static bool frame_ends_c_frame(struct ph_heap *h, uint64_t f)
+{
+	const struct ph_layout *L = h->L;
+	const uint8_t *b;
+	if (L->frame_objects || L->if_owner < 1 || L->if_owner == UINT32_MAX ||
+	    !(b = ph_mem_ptr(h->mem, f + L->if_owner - 1, 2)))
+		return true;
+	if (h->rt->hexversion < 0x030C0000)
+		return b[0] != 0;
+	return b[1] >= 3;
+}
+
 static struct ph_error *build_roots(struct ph_graph *g)
 {
 	struct ph_heap *h = g->h;
@@ -358,6 +389,7 @@ static struct ph_error *build_roots(struct ph_graph *g)
 	for (size_t k = 0; k < nthreads; k++) {
 		uint64_t ts = threads[nthreads - 1 - k];
 		uint64_t f = ph_heap_thread_frame(h, ts);
+		long number = -1; /* the debugger's, of the frames so far */
 		for (int nf = 0; f && nf < 100000; nf++) {
 			char func[256], file[512], where[900];
 			int line = 0;
@@ -369,9 +401,13 @@ static struct ph_error *build_roots(struct ph_graph *g)
 				snprintf(file, sizeof(file), "?");
 				line = 0;
 			}
+			number = frame_number(h, f, number);
+			char num[24] = "";
+			if (number >= 0)
+				snprintf(num, sizeof(num), "#%ld ", number);
 			snprintf(where, sizeof(where),
-				 "thread %zu frame %s() at %s:%d", k + 1, func,
-				 file, line);
+				 "thread %zu frame %s%s() at %s:%d", k + 1, num,
+				 func, file, line);
 			struct frame_ctx fc = {.g = g, .where = where};
 			/* up to 3.10 the frame is an object the C stack holds
 			 * (a generator's: the generator) */
@@ -388,6 +424,8 @@ static struct ph_error *build_roots(struct ph_graph *g)
 			ph_heap_iframe_referents(h, f, frame_root_cb, &fc);
 			if (fc.err)
 				return fc.err;
+			if (number >= 0 && frame_ends_c_frame(h, f))
+				number = -1;
 			if (!ph_mem_u64(mem, f + L->if_previous, &f))
 				break;
 		}

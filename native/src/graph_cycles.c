@@ -137,8 +137,10 @@ struct ph_error *ph_graph_scc(struct ph_graph *g, struct ph_scc *res)
 	memset(index, 0xff, n * sizeof(*index));
 	uint32_t next = 0, ncomp = 0;
 	size_t sp = 0, cp = 0;
+	ph_progress_stage("finding cycles", n);
 	for (size_t root = 0; root < n; root++) {
-		if (!(root & 0xffff) && ph_interrupted())
+		if (!(root & 0xffff) &&
+		    (ph_progress_done(root), ph_interrupted()))
 			break;
 		if (index[root] != PH_NONE)
 			continue;

@@ -312,4 +312,13 @@ void ph_repr_object(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 void ph_repr_str(struct ph_heap *h, uint64_t addr, struct ph_buf *out,
 		 size_t max);
 
+/* An object as people read it (readable.c; struct ph_readable_opts:
+ * internal.h): containers with their items
+ * ([1, 'a'], {'k': (2,)}), instances with their attributes as libpython's
+ * py-print writes them (<Session(user_id=3, token='t') at remote 0x...>),
+ * bytes as literals, a container inside itself as [...], {...}, <...>;
+ * else as ph_repr_object. */
+void ph_repr_readable(struct ph_heap *h, uint64_t addr,
+		      const struct ph_readable_opts *o, struct ph_buf *out);
+
 #endif /* PH_HEAP_H */

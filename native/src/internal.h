@@ -19,6 +19,9 @@ struct ph_error {
 	char *message;
 	uint64_t address;
 	char *path;
+	/* names the user may have meant (NUL-separated), or NULL */
+	char *suggestions;
+	size_t nsuggestions;
 };
 
 struct ph_error *ph_error_create(enum ph_error_code code, const char *fmt, ...)
@@ -47,8 +50,22 @@ void ph_buf_putc(struct ph_buf *b, char c);
 void ph_buf_printf(struct ph_buf *b, const char *fmt, ...) PH_PRINTF(2, 3);
 /* Hands over the string (NUL-terminated) or an error if allocation failed. */
 struct ph_error *ph_buf_finish(struct ph_buf *b, char **ret);
-/* Formats n with thousands separators: 1,234,567. */
+/* Formats n with thousands separators: 1,234,567 (plain text: 1234567). */
 const char *ph_fmt_count(uint64_t n, char out[32]);
+/* Text for tools (--plain, PYHEAP_PLAIN=1) on this thread: numbers
+ * without separators, the columns of tables separated by one tab. Set
+ * while a command runs (ph_session_exec). */
+void ph_plain_set(bool plain);
+bool ph_plain(void);
+
+/* How much of an object ph_repr_readable writes (0: no bound of that
+ * kind; hard bounds remain). */
+struct ph_readable_opts {
+	unsigned items;	  /* items of each container, attributes */
+	unsigned depth;	  /* levels of containers written out */
+	unsigned str_len; /* characters of a str, bytes of a bytes */
+	size_t max_len;	  /* bytes written in all (0: 4096), then cut */
+};
 
 /* ---- hash map from 64-bit keys to 32-bit values (buf.c) ---- */
 struct ph_u64map {
@@ -76,10 +93,26 @@ static inline uint64_t ph_hash64(uint64_t x)
 	return x;
 }
 
-/* Set by ph_interrupt(); long loops poll it (ph_interrupted) and give up. */
+/* ---- progress (progress.c): see ph_set_progress ---- */
+/* A command starts (quiet: it reports nothing) and ends, on this thread;
+ * the end tells a function that was told of progress that it is over. */
+void ph_progress_begin(bool quiet);
+void ph_progress_end(void);
+/* A stage of the work starts: its name ("building the graph") and the
+ * units it counts to (0: not counted). */
+void ph_progress_stage(const char *what, uint64_t total);
+/* How far the stage got (of its total). */
+void ph_progress_done(uint64_t done);
+/* Reports, when the command has run a second and the last report is a
+ * tenth of a second old. Cheap otherwise: ph_interrupted() calls it. */
+void ph_progress_tick(void);
+
+/* Set by ph_interrupt(); long loops poll it (ph_interrupted) and give up.
+ * Polling it is also where they report their progress. */
 extern volatile int ph_interrupt_flag;
 static inline bool ph_interrupted(void)
 {
+	ph_progress_tick();
 	return __atomic_load_n(&ph_interrupt_flag, __ATOMIC_RELAXED) != 0;
 }
 struct ph_error *ph_error_interrupted(void);

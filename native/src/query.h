@@ -45,11 +45,36 @@ struct ph_edge_row {
 struct ph_error *ph_query_object(struct ph_session *s, const char *cmd,
 				 const char *addr_arg, uint32_t *ret);
 
+/* The object at addr as people read it (ph_repr_readable), appended to
+ * out: the renderers ask it of each object they write. Needs the heap
+ * (any query before it made it). */
+void ph_query_readable(struct ph_session *s, uint64_t addr,
+		       const struct ph_readable_opts *o, struct ph_buf *out);
+
+/* ---- type names ---- */
+/* Does a TYPE operand name this type: the name itself, or with * ? [ a
+ * glob (fnmatch) the name matches? */
+bool ph_type_name_matches(const char *pattern, const char *name);
+/* Is the type named name in a module glob matches (any dotted prefix of
+ * the name; "builtins" for a name without a dot)? */
+bool ph_type_module_matches(const char *glob, const char *name);
+/* The types (by number, 1 each) pattern names (ph_type_name_matches);
+ * NULL and *ret_err when none does (ph_type_not_found). */
+uint8_t *ph_types_matching(struct ph_heap *h, const char *cmd,
+			   const char *pattern, struct ph_error **ret_err);
+/* "CMD: no type named 'X' in the heap ...; did you mean A, B or C?": the
+ * nearest names the heap has (its own name without the module, the same
+ * in another case, a few letters off, containing it), also in the
+ * error's suggestions (the JSON error's "suggestions"). */
+struct ph_error *ph_type_not_found(struct ph_heap *h, const char *cmd,
+				   const char *asked);
+
 /* ---- types ---- */
 struct ph_types_opts {
-	uint64_t limit; /* rows kept whole; 0: all */
-	bool by_count;	/* else by bytes */
-	bool retained;	/* also what deleting each type's objects frees */
+	uint64_t limit;	    /* rows kept whole; 0: all */
+	const char *module; /* only the types of modules it matches, or NULL */
+	bool by_count;	    /* else by bytes */
+	bool retained;	    /* also what deleting each type's objects frees */
 	bool by_retained;
 };
 
@@ -599,5 +624,69 @@ struct ph_error *ph_query_diff(struct ph_session *s,
 			       const struct ph_diff_opts *o,
 			       struct ph_diff_result **ret);
 void ph_diff_result_destroy(struct ph_diff_result *r);
+
+/* ---- graph: the objects around one, for a picture (query_subgraph.c) ---- */
+struct ph_subgraph_opts {
+	const char *addr;
+	bool refs;	    /* what it holds; else who holds it (backrefs) */
+	uint64_t depth;	    /* steps out from the object, 1 to 64 */
+	uint64_t max_nodes; /* at most this many nodes, 2 to 100,000 */
+};
+
+/* A fan-in (or fan-out) past PH_SUBGRAPH_FOLD objects draws the first
+ * PH_SUBGRAPH_SHOWN of each type (of the first PH_SUBGRAPH_FOLD types) and
+ * folds the rest, by type, into nodes that count them ("4,997 more
+ * __main__.Session"). */
+#define PH_SUBGRAPH_FOLD 8
+#define PH_SUBGRAPH_SHOWN 3
+#define PH_SUBGRAPH_FOLD_TYPES 4 /* folded types drawn; then "other types" */
+#define PH_SUBGRAPH_ROOTS 2	 /* roots drawn above an object */
+
+enum ph_sg_kind {
+	PH_SG_OBJECT,
+	PH_SG_FOLD, /* objects not drawn, counted */
+	PH_SG_ROOT, /* a root: its name in label */
+};
+
+struct ph_sg_node {
+	enum ph_sg_kind kind;
+	struct ph_obj_ref obj; /* FOLD: type NULL when of several types */
+	uint64_t size;	       /* FOLD: their bytes */
+	uint64_t retained_objects, retained_bytes;
+	size_t label;	/* OBJECT: short repr; ROOT: its name; in str */
+	uint64_t count; /* FOLD: objects folded; ROOT: roots not drawn */
+	uint32_t depth; /* steps from the object asked about */
+	bool target;	/* the object asked about */
+	bool on_path;	/* on the shortest chain from a root (path's) */
+	bool in_cycle;	/* on a cycle among the drawn edges */
+	bool expanded;	/* its neighbours (backrefs: holders) are drawn */
+	uint64_t more;	/* neighbours neither drawn nor folded (cut) */
+};
+
+struct ph_sg_edge {
+	size_t src, dst; /* nodes: src holds dst */
+	size_t via;	 /* how (in str); "" from a fold or a root */
+	bool on_path, in_cycle;
+};
+
+struct ph_subgraph_result {
+	uint64_t addr;
+	bool refs;
+	uint64_t depth, max_nodes;
+	struct ph_sg_node *nodes; /* node 0: the object asked about */
+	size_t nnodes;
+	struct ph_sg_edge *edges;
+	size_t nedges;
+	bool reachable;
+	size_t path_root;  /* backrefs: the chain's root name, in str */
+	uint64_t path_cut; /* backrefs: steps of the chain not drawn */
+	bool truncated;	   /* max_nodes reached: not every neighbour drawn */
+	struct ph_strings str;
+};
+
+struct ph_error *ph_query_subgraph(struct ph_session *s,
+				   const struct ph_subgraph_opts *o,
+				   struct ph_subgraph_result **ret);
+void ph_subgraph_result_destroy(struct ph_subgraph_result *r);
 
 #endif /* PH_QUERY_H */

@@ -497,13 +497,16 @@ struct ph_error *ph_query_refcheck(struct ph_session *s,
 	struct type_acc *under = calloc(h->ntypes + 1, sizeof(*under));
 	struct sus *sus = NULL, *by_type = NULL;
 	size_t nsus = 0, sus_cap = 0, suspects_cap = 0, *start = NULL;
+	uint8_t *match = NULL; /* --type: the types it names (a glob too) */
 	if (!r || !over || !under) {
 		err = ph_error_nomem();
 		goto out;
 	}
+	if (o->type &&
+	    !(match = ph_types_matching(h, "refcheck --type", o->type, &err)))
+		goto out;
 	for (size_t i = 0; i < h->n; i++) {
-		const struct ph_type *t = &h->types[h->tidx[i]];
-		if (o->type && strcmp(tname(t), o->type))
+		if (match && !match[h->tidx[i]])
 			continue;
 		if (is_static(h, h->addr[i])) {
 			r->static_skipped++;
@@ -586,6 +589,7 @@ struct ph_error *ph_query_refcheck(struct ph_session *s,
 			   &r->deficit, &r->ndeficit, &r->deficit_types,
 			   &suspects_cap);
 out:
+	free(match);
 	free(over);
 	free(under);
 	free(sus);

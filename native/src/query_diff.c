@@ -428,8 +428,9 @@ static void container_path(const struct tree *t, uint32_t node,
 		cur = g->parent[cur];
 	}
 	if (cur != PH_NONE && (cur & PH_ROOT_BIT) &&
-	    (cur & ~PH_ROOT_BIT) < g->nroots) {
-		ph_buf_puts(out, g->roots[cur & ~PH_ROOT_BIT].name);
+	    (cur & ~PH_ROOT_BIT) < t->s->nroots) {
+		/* (the snapshot's copy: without a debugger's frame number) */
+		ph_buf_puts(out, t->s->roots[cur & ~PH_ROOT_BIT]);
 		if (n > 1)
 			ph_buf_putc(out, ' ');
 		for (size_t k = n; k-- > 1;)
@@ -529,7 +530,8 @@ static struct ph_error *containers(struct ph_diff_result *r,
 		acc[*slot].count++;
 		acc[*slot].bytes += node_size(t, j);
 	}
-	qsort(acc, nacc, sizeof(*acc), by_row_count);
+	if (nacc) /* (nothing grew: acc is NULL, which qsort may not take) */
+		qsort(acc, nacc, sizeof(*acc), by_row_count);
 	size_t gcap = 0;
 	struct ph_buf tmp;
 	ph_buf_init(&tmp);
@@ -695,6 +697,7 @@ struct ph_error *ph_query_diff(struct ph_session *s,
 	if (o->interval > 0) {
 		if ((err = side_of_session(s, false, false, &sb)))
 			goto out;
+		ph_progress_stage("waiting to read the process again", 0);
 		if ((err = wait_until(s->opened_at + o->interval)))
 			goto out;
 		struct ph_target *t = s->target;

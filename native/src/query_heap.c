@@ -2,6 +2,8 @@
  * summary; and what every query shares (strings, the object an address
  * names). */
 #define _GNU_SOURCE
+#include <ctype.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +54,191 @@ struct ph_error *ph_query_object(struct ph_session *s, const char *cmd,
 					  addr);
 	*ret = obj;
 	return NULL;
+}
+
+/* ---- type names ---------------------------------------------------------- */
+
+static bool is_glob(const char *s)
+{
+	return strpbrk(s, "*?[") != NULL;
+}
+
+bool ph_type_name_matches(const char *pattern, const char *name)
+{
+	return is_glob(pattern) ? !fnmatch(pattern, name, 0)
+				: !strcmp(pattern, name);
+}
+
+bool ph_type_module_matches(const char *glob, const char *name)
+{
+	if (!strchr(name, '.'))
+		return !fnmatch(glob, "builtins", 0);
+	char buf[512];
+	size_t len = strlen(name);
+	if (len >= sizeof(buf))
+		return false;
+	memcpy(buf, name, len + 1);
+	/* every dotted prefix: a class nested in a class is in the module of
+	 * its outer one (myapp.models.Outer.Inner: myapp.models) */
+	for (char *dot = strrchr(buf, '.'); dot; dot = strrchr(buf, '.')) {
+		*dot = '\0';
+		if (!fnmatch(glob, buf, 0))
+			return true;
+	}
+	return false;
+}
+
+/* The edit distance of a and b, a swap of two letters counting one
+ * (dcit: dict), whatever the case; each cut at 63 bytes, else 99. */
+static unsigned distance(const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b);
+	if (na > 63 || nb > 63)
+		return 99;
+	unsigned d[64][64];
+	for (size_t i = 0; i <= na; i++)
+		d[i][0] = (unsigned)i;
+	for (size_t j = 0; j <= nb; j++)
+		d[0][j] = (unsigned)j;
+	for (size_t i = 1; i <= na; i++)
+		for (size_t j = 1; j <= nb; j++) {
+			int ca = tolower((unsigned char)a[i - 1]);
+			int cb = tolower((unsigned char)b[j - 1]);
+			unsigned v = d[i - 1][j - 1] + (ca != cb);
+			if (d[i - 1][j] + 1 < v)
+				v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 &&
+			    ca == tolower((unsigned char)b[j - 2]) &&
+			    cb == tolower((unsigned char)a[i - 2]) &&
+			    d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	return d[na][nb];
+}
+
+static bool contains_nocase(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+	for (; *hay; hay++)
+		if (!strncasecmp(hay, needle, n))
+			return true;
+	return false;
+}
+
+/* How near a type name is to what was asked: 0 (its own name, without
+ * the module), 1 (that, in another case), 2 + an edit distance, 20 (the
+ * name contains it); 99: not near. */
+static unsigned nearness(const char *asked, const char *name)
+{
+	const char *dot = strrchr(name, '.'), *own = dot ? dot + 1 : name;
+	if (!strcmp(asked, own))
+		return 0;
+	if (!strcasecmp(asked, own) || !strcasecmp(asked, name))
+		return 1;
+	unsigned d = distance(asked, name), d2 = distance(asked, own);
+	if (d2 < d)
+		d = d2;
+	/* a letter off in a short name, more in a long one */
+	size_t len = strlen(asked);
+	unsigned most = len <= 4 ? 1 : len / 3 > 2 ? (unsigned)(len / 3) : 2;
+	if (d <= most)
+		return 2 + d;
+	if (strlen(asked) >= 3 && contains_nocase(name, asked))
+		return 20;
+	return 99;
+}
+
+#define PH_SUGGESTIONS 5
+
+/* Is name (of nearness sc) to come before other: nearer, else shorter
+ * (the builtin before a module's class of the same name), else first by
+ * its letters. */
+static bool nearer(unsigned sc, const char *name, unsigned other_sc,
+		   const char *other)
+{
+	if (sc != other_sc)
+		return sc < other_sc;
+	if (strlen(name) != strlen(other))
+		return strlen(name) < strlen(other);
+	return strcmp(name, other) < 0;
+}
+
+struct ph_error *ph_type_not_found(struct ph_heap *h, const char *cmd,
+				   const char *asked)
+{
+	const char *best[PH_SUGGESTIONS];
+	unsigned score[PH_SUGGESTIONS];
+	size_t n = 0;
+	for (size_t i = 0; i < h->ntypes && !is_glob(asked); i++) {
+		const char *name = h->types[i].name;
+		if (!name)
+			continue;
+		unsigned sc = nearness(asked, name);
+		if (sc == 99)
+			continue;
+		bool dup = false;
+		for (size_t k = 0; k < n; k++)
+			dup |= !strcmp(best[k], name);
+		if (dup || (n == PH_SUGGESTIONS &&
+			    !nearer(sc, name, score[n - 1], best[n - 1])))
+			continue;
+		size_t k = n < PH_SUGGESTIONS ? n++ : n - 1;
+		for (; k > 0 && nearer(sc, name, score[k - 1], best[k - 1]);
+		     k--) {
+			best[k] = best[k - 1];
+			score[k] = score[k - 1];
+		}
+		best[k] = name;
+		score[k] = sc;
+	}
+	struct ph_buf b;
+	ph_buf_init(&b);
+	for (size_t k = 0; k < n; k++)
+		ph_buf_printf(&b, "%s%s", k ? (k + 1 < n ? ", " : " or ") : "",
+			      best[k]);
+	struct ph_error *err = ph_error_create(
+		PH_ERR_NOT_FOUND,
+		"%s: no type %s '%s' in the heap (names as `types` prints "
+		"them)%s%s%s",
+		cmd, is_glob(asked) ? "matches" : "named", asked,
+		n ? "; did you mean " : "", n ? b.data : "", n ? "?" : "");
+	if (n && err != ph_error_nomem()) {
+		ph_buf_free(&b);
+		ph_buf_init(&b);
+		for (size_t k = 0; k < n; k++)
+			ph_buf_printf(&b, "%s%c", best[k], '\0');
+		if (!b.failed) {
+			err->suggestions = b.data; /* NUL-separated */
+			err->nsuggestions = n;
+			return err;
+		}
+	}
+	ph_buf_free(&b);
+	return err;
+}
+
+uint8_t *ph_types_matching(struct ph_heap *h, const char *cmd,
+			   const char *pattern, struct ph_error **ret_err)
+{
+	uint8_t *match = calloc(h->ntypes + 1, 1);
+	bool any = false;
+	if (!match) {
+		*ret_err = ph_error_nomem();
+		return NULL;
+	}
+	for (size_t i = 0; i < h->ntypes; i++)
+		if (h->types[i].name &&
+		    ph_type_name_matches(pattern, h->types[i].name))
+			match[i] = any = 1;
+	if (!any) {
+		free(match);
+		*ret_err = ph_type_not_found(h, cmd, pattern);
+		return NULL;
+	}
+	return match;
 }
 
 /* ---- types --------------------------------------------------------------- */
@@ -121,6 +308,15 @@ struct ph_error *ph_query_types(struct ph_session *s,
 		if (!count[i])
 			continue;
 		const char *name = tname(&h->types[i]);
+		if (o->module && !ph_type_module_matches(o->module, name)) {
+			/* (a row of its own past the others, for the
+			 * retained sizes: no other row's) */
+			r->objects -= count[i];
+			r->bytes -= bytes[i];
+			if (row_of)
+				row_of[i] = (uint32_t)h->ntypes;
+			continue;
+		}
 		bool inexact = !ph_type_size_exact(h, &h->types[i]);
 		uint64_t key = 1469598103934665603ULL;
 		for (const char *c = name; *c; c++)
@@ -215,20 +411,9 @@ struct ph_error *ph_query_list(struct ph_session *s,
 		return err;
 	struct ph_heap *h = s->heap;
 	/* Several type objects may share a name (classes redefined). */
-	uint8_t *match = calloc(h->ntypes + 1, 1);
+	uint8_t *match = ph_types_matching(h, "list", o->type, &err);
 	if (!match)
-		return ph_error_nomem();
-	bool any = false;
-	for (size_t i = 0; i < h->ntypes; i++)
-		if (h->types[i].name && !strcmp(h->types[i].name, o->type))
-			match[i] = any = 1;
-	if (!any) {
-		free(match);
-		return ph_error_create(PH_ERR_NOT_FOUND,
-				       "list: no type named '%s' in the heap "
-				       "(names as `types` prints them)",
-				       o->type);
-	}
+		return err;
 	uint32_t *objs = NULL;
 	size_t n = 0, cap = 0;
 	for (size_t i = 0; i < h->n; i++) {

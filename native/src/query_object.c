@@ -13,6 +13,13 @@ static struct ph_obj_ref obj_ref(struct ph_heap *h, uint32_t o)
 				   .type = tname(&h->types[h->tidx[o]])};
 }
 
+void ph_query_readable(struct ph_session *s, uint64_t addr,
+		       const struct ph_readable_opts *o, struct ph_buf *out)
+{
+	if (s->heap)
+		ph_repr_readable(s->heap, addr, o, out);
+}
+
 /* ---- show and referents -------------------------------------------------- */
 
 struct refs_ctx {

@@ -204,24 +204,7 @@ static void topk_add(struct topk *t, struct ranked v)
 static uint8_t *types_named(struct ph_heap *h, const char *cmd,
 			    const char *name, struct ph_error **ret_err)
 {
-	uint8_t *match = calloc(h->ntypes + 1, 1);
-	bool any = false;
-	if (!match) {
-		*ret_err = ph_error_nomem();
-		return NULL;
-	}
-	for (size_t i = 0; i < h->ntypes; i++)
-		if (h->types[i].name && !strcmp(h->types[i].name, name))
-			match[i] = any = 1;
-	if (!any) {
-		free(match);
-		*ret_err = ph_error_create(PH_ERR_NOT_FOUND,
-					   "%s: no type named '%s' in the heap "
-					   "(names as `types` prints them)",
-					   cmd, name);
-		return NULL;
-	}
-	return match;
+	return ph_types_matching(h, cmd, name, ret_err);
 }
 
 static struct ph_error *dominators_list(struct ph_session *s,

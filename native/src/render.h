@@ -48,7 +48,34 @@ size_t ph_utf8_decode(const unsigned char *s, size_t n, uint32_t *ret);
  * bidi controls and invalid UTF-8 as \x.. or \u.... */
 void ph_text_escape(struct ph_buf *b, const char *s, size_t n);
 void ph_text_puts(struct ph_buf *b, const char *s);
-/* s, escaped, then blanks up to width bytes (as printf's %-*s). */
+/* s, escaped, then blanks up to width bytes (as printf's %-*s); plain
+ * text (ph_plain): no blanks. */
 void ph_text_cell(struct ph_buf *b, const char *s, size_t width);
+/* Between two cells of a row: a blank, or in plain text a tab. */
+void ph_text_sep(struct ph_buf *b);
+/* (Part of) a table's row, as printf: in plain text its field widths are
+ * dropped and the blanks between fields become one tab (none at the
+ * start or the end of a line). */
+void ph_text_row(struct ph_buf *b, const char *fmt, ...) PH_PRINTF(2, 3);
+
+/* ---- pictures (render_graph.c) ------------------------------------------
+ * DOT written by py-heap, laid out and drawn by graphviz's libraries. */
+struct ph_subgraph_result;
+
+/* s, escaped for a terminal, cut to max characters ("..." after), as a
+ * DOT string literal, quotes included. */
+void ph_dot_quote(struct ph_buf *b, const char *s, size_t max);
+/* The subgraph as a DOT digraph named name. */
+void ph_dot_subgraph(const struct ph_subgraph_result *r, const char *name,
+		     struct ph_buf *out);
+/* dot (a NUL-ended DOT graph) laid out with dot and drawn in format
+ * ("svg", "png"), appended to out. */
+struct ph_error *ph_graphviz_render(const char *dot, const char *format,
+				    struct ph_buf *out);
+/* Writes n bytes of data to path (a new file); errors name cmd. */
+struct ph_error *ph_write_file(const char *cmd, const char *path,
+			       const char *data, size_t n);
+/* n bytes for a person: "56 B", "1.2 KiB", "3.4 MiB". */
+const char *ph_fmt_bytes(uint64_t n, char out[32]);
 
 #endif /* PH_RENDER_H */

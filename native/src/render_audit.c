@@ -258,10 +258,10 @@ static void refcount_text(const struct ph_refcount_result *r, struct ph_buf *b)
 			       "freely)\n");
 	ph_buf_puts(b, "  references:\n");
 	for (size_t i = 0; i < r->nrefs; i++) {
-		ph_buf_printf(b, "    0x%-16llx ",
-			      (unsigned long long)r->refs[i].obj.addr);
+		ph_text_row(b, "    0x%-16llx ",
+			    (unsigned long long)r->refs[i].obj.addr);
 		ph_text_cell(b, r->refs[i].obj.type, 28);
-		ph_buf_putc(b, ' ');
+		ph_text_sep(b);
 		ph_text_puts(b, ph_strings_get(&r->str, r->refs[i].via));
 		ph_buf_putc(b, '\n');
 	}
@@ -336,13 +336,13 @@ static void suspects_text(const struct ph_suspect_type *st, size_t n,
 {
 	char c[32];
 	for (size_t i = 0; i < n; i++) {
-		ph_buf_printf(b, "  %10s objects  %+10lld refs  ",
-			      ph_fmt_count(st[i].objects, c),
-			      (long long)st[i].total);
+		ph_text_row(b, "  %10s objects  %+10lld refs  ",
+			    ph_fmt_count(st[i].objects, c),
+			    (long long)st[i].total);
 		ph_text_cell(b, st[i].type, 30);
-		ph_buf_printf(b, " worst 0x%llx (%+lld)\n",
-			      (unsigned long long)st[i].worst.addr,
-			      (long long)st[i].worst.excess);
+		ph_text_row(b, " worst 0x%llx (%+lld)\n",
+			    (unsigned long long)st[i].worst.addr,
+			    (long long)st[i].worst.excess);
 	}
 	if (n < all)
 		ph_buf_printf(b, "  ... %zu more types\n", all - n);

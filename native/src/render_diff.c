@@ -249,9 +249,9 @@ static void diff_text(const struct ph_diff_result *r, size_t limit,
 		ph_text_puts(b, ph_strings_get(st, r->differ));
 		ph_buf_puts(b, ")\n");
 	}
-	ph_buf_printf(b, "\n%12s %10s %9s %14s %14s %12s  %s\n", "COUNT BEFORE",
-		      "AFTER", "CHANGE", "BYTES BEFORE", "AFTER", "CHANGE",
-		      "TYPE");
+	ph_text_row(b, "\n%12s %10s %9s %14s %14s %12s  %s\n", "COUNT BEFORE",
+		    "AFTER", "CHANGE", "BYTES BEFORE", "AFTER", "CHANGE",
+		    "TYPE");
 	size_t shown = limit && limit < r->nrows ? limit : r->nrows;
 	uint64_t rest[4] = {0, 0, 0, 0};
 	for (size_t i = 0; i < r->nrows; i++) {
@@ -261,20 +261,20 @@ static void diff_text(const struct ph_diff_result *r, size_t limit,
 			rest[2] += w->bytes_before, rest[3] += w->bytes_after;
 			continue;
 		}
-		ph_buf_printf(b, "%12s %10s %9s %14s %14s %12s  ",
-			      ph_fmt_count(w->count_before, c1),
-			      ph_fmt_count(w->count_after, c2),
-			      fmt_delta(w->count_after, w->count_before, d1),
-			      ph_fmt_count(w->bytes_before, c3),
-			      ph_fmt_count(w->bytes_after, c4),
-			      fmt_delta(w->bytes_after, w->bytes_before, d2));
+		ph_text_row(b, "%12s %10s %9s %14s %14s %12s  ",
+			    ph_fmt_count(w->count_before, c1),
+			    ph_fmt_count(w->count_after, c2),
+			    fmt_delta(w->count_after, w->count_before, d1),
+			    ph_fmt_count(w->bytes_before, c3),
+			    ph_fmt_count(w->bytes_after, c4),
+			    fmt_delta(w->bytes_after, w->bytes_before, d2));
 		ph_text_puts(b, ph_strings_get(st, w->name));
 		ph_buf_putc(b, '\n');
 	}
 	if (shown < r->nrows) {
 		char t[64];
 		snprintf(t, sizeof(t), "(%zu other types)", r->nrows - shown);
-		ph_buf_printf(
+		ph_text_row(
 			b, "%12s %10s %9s %14s %14s %12s  %s\n",
 			ph_fmt_count(rest[0], c1), ph_fmt_count(rest[1], c2),
 			fmt_delta(rest[1], rest[0], d1),
@@ -284,13 +284,13 @@ static void diff_text(const struct ph_diff_result *r, size_t limit,
 	char t[96];
 	snprintf(t, sizeof(t), "total (%zu types changed, %llu unchanged)",
 		 r->nrows, (unsigned long long)r->unchanged_types);
-	ph_buf_printf(b, "%12s %10s %9s %14s %14s %12s  %s\n",
-		      ph_fmt_count(r->before.objects, c1),
-		      ph_fmt_count(r->after.objects, c2),
-		      fmt_delta(r->after.objects, r->before.objects, d1),
-		      ph_fmt_count(r->before.bytes, c3),
-		      ph_fmt_count(r->after.bytes, c4),
-		      fmt_delta(r->after.bytes, r->before.bytes, d2), t);
+	ph_text_row(b, "%12s %10s %9s %14s %14s %12s  %s\n",
+		    ph_fmt_count(r->before.objects, c1),
+		    ph_fmt_count(r->after.objects, c2),
+		    fmt_delta(r->after.objects, r->before.objects, d1),
+		    ph_fmt_count(r->before.bytes, c3),
+		    ph_fmt_count(r->after.bytes, c4),
+		    fmt_delta(r->after.bytes, r->before.bytes, d2), t);
 	if (!r->same_process)
 		return;
 	if (!r->containers_known) {

@@ -15,24 +15,24 @@ static void retained_cell(const struct ph_types_result *r, uint64_t v,
 {
 	char c[32];
 	if (r->retained)
-		ph_buf_printf(out, " %15s", blank ? "" : ph_fmt_count(v, c));
+		ph_text_row(out, " %15s", blank ? "" : ph_fmt_count(v, c));
 }
 
 static void types_text(const struct ph_types_result *r, struct ph_buf *out)
 {
 	char c[32], b[32];
-	ph_buf_printf(out, "%12s %15s", "COUNT", "BYTES");
+	ph_text_row(out, "%12s %15s", "COUNT", "BYTES");
 	if (r->retained)
-		ph_buf_printf(out, " %15s", "RETAINED");
-	ph_buf_printf(out, "  %s\n", "TYPE");
+		ph_text_row(out, " %15s", "RETAINED");
+	ph_text_row(out, "  %s\n", "TYPE");
 	for (size_t i = 0; i < r->shown; i++) {
 		const struct ph_type_row *t = &r->rows[i];
 		char ib[40];
 		snprintf(ib, sizeof(ib), "%s%s", t->size_inexact ? "~" : "",
 			 ph_fmt_count(t->bytes, b));
-		ph_buf_printf(out, "%12s %15s", ph_fmt_count(t->count, c), ib);
+		ph_text_row(out, "%12s %15s", ph_fmt_count(t->count, c), ib);
 		retained_cell(r, t->retained_bytes, false, out);
-		ph_buf_puts(out, "  ");
+		ph_text_row(out, "  ");
 		ph_text_puts(out, t->name);
 		ph_buf_putc(out, '\n');
 	}
@@ -40,17 +40,17 @@ static void types_text(const struct ph_types_result *r, struct ph_buf *out)
 		char t[64];
 		snprintf(t, sizeof(t), "(%zu other types)",
 			 r->nrows - r->shown);
-		ph_buf_printf(out, "%12s %15s", ph_fmt_count(r->rest_count, c),
-			      ph_fmt_count(r->rest_bytes, b));
+		ph_text_row(out, "%12s %15s", ph_fmt_count(r->rest_count, c),
+			    ph_fmt_count(r->rest_bytes, b));
 		retained_cell(r, 0, true, out);
-		ph_buf_printf(out, "  %s\n", t);
+		ph_text_row(out, "  %s\n", t);
 	}
 	char tt[64];
 	snprintf(tt, sizeof(tt), "total (%zu types)", r->nrows);
-	ph_buf_printf(out, "%12s %15s", ph_fmt_count(r->objects, c),
-		      ph_fmt_count(r->bytes, b));
+	ph_text_row(out, "%12s %15s", ph_fmt_count(r->objects, c),
+		    ph_fmt_count(r->bytes, b));
 	retained_cell(r, 0, true, out);
-	ph_buf_printf(out, "  %s\n", tt);
+	ph_text_row(out, "  %s\n", tt);
 	if (r->inexact)
 		ph_buf_printf(out,
 			      "~: %zu type%s whose sys.getsizeof() runs Python "
@@ -105,6 +105,7 @@ struct ph_error *ph_run_types(struct ph_session *s, const struct ph_args *a,
 	struct ph_types_opts o = {
 		.limit = ph_args_num(a, "--limit", out->json ? 0 : 25),
 		.by_count = !strcmp(sort, "count"),
+		.module = ph_args_str(a, "--module", NULL),
 		.retained = retained,
 		.by_retained = !strcmp(sort, "retained"),
 	};
@@ -138,6 +139,9 @@ struct ph_error *ph_run_list(struct ph_session *s, const struct ph_args *a,
 	struct ph_error *err = ph_query_list(s, &o, &r);
 	if (err)
 		return err;
+	struct ph_readable_opts ro = ph_args_readable(a, PH_ROW_VALUE_MAX);
+	struct ph_buf v;
+	ph_buf_init(&v);
 	if (out->json) {
 		struct ph_json *j = &out->j;
 		ph_json_key(j, "type");
@@ -155,20 +159,24 @@ struct ph_error *ph_run_list(struct ph_session *s, const struct ph_args *a,
 			ph_json_key(j, "repr");
 			ph_json_str(j,
 				    ph_strings_get(&r->str, r->rows[i].repr));
+			v.len = 0;
+			ph_query_readable(s, r->rows[i].addr, &ro, &v);
+			ph_json_key(j, "readable");
+			ph_json_strn(j, v.data ? v.data : "", v.len);
 			ph_json_object_end(j);
 		}
 		ph_json_array_end(j);
 	} else {
 		char c[32];
 		struct ph_buf *b = out->buf;
-		ph_buf_printf(b, "%-18s %12s  %s\n", "ADDRESS", "SIZE",
-			      "VALUE");
+		ph_text_row(b, "%-18s %12s  %s\n", "ADDRESS", "SIZE", "VALUE");
 		for (size_t i = 0; i < r->shown; i++) {
-			ph_buf_printf(b, "0x%-16llx %12s  ",
-				      (unsigned long long)r->rows[i].addr,
-				      ph_fmt_count(r->rows[i].size, c));
-			ph_text_puts(b,
-				     ph_strings_get(&r->str, r->rows[i].repr));
+			ph_text_row(b, "0x%-16llx %12s  ",
+				    (unsigned long long)r->rows[i].addr,
+				    ph_fmt_count(r->rows[i].size, c));
+			v.len = 0;
+			ph_query_readable(s, r->rows[i].addr, &ro, &v);
+			ph_text_escape(b, v.data ? v.data : "", v.len);
 			ph_buf_putc(b, '\n');
 		}
 		ph_buf_printf(b, "%s objects of type ",
@@ -180,6 +188,11 @@ struct ph_error *ph_run_list(struct ph_session *s, const struct ph_args *a,
 		ph_buf_putc(b, '\n');
 	}
 	ph_list_result_destroy(r);
+	if (v.failed) {
+		ph_buf_free(&v);
+		return ph_error_nomem();
+	}
+	ph_buf_free(&v);
 	return NULL;
 }
 

@@ -15,6 +15,26 @@ static void json_obj_head(struct ph_json *j, const struct ph_obj_ref *o)
 	ph_json_str(j, o->type);
 }
 
+/* The object at addr as people read it, into v (emptied first). */
+static const char *readable(struct ph_session *s, uint64_t addr,
+			    const struct ph_readable_opts *ro, struct ph_buf *v)
+{
+	v->len = 0;
+	ph_query_readable(s, addr, ro, v);
+	ph_buf_putc(v, '\0'); /* (ph_buf keeps no NUL of its own) */
+	v->len--;
+	return v->data ? v->data : "";
+}
+
+static void json_readable(struct ph_json *j, struct ph_session *s,
+			  uint64_t addr, const struct ph_readable_opts *ro,
+			  struct ph_buf *v)
+{
+	readable(s, addr, ro, v);
+	ph_json_key(j, "readable");
+	ph_json_strn(j, v->data ? v->data : "", v->len);
+}
+
 /* ---- show ---------------------------------------------------------------- */
 
 struct ph_error *ph_run_show(struct ph_session *s, const struct ph_args *a,
@@ -27,6 +47,10 @@ struct ph_error *ph_run_show(struct ph_session *s, const struct ph_args *a,
 	if (err)
 		return err;
 	const struct ph_strings *st = &r->str;
+	struct ph_readable_opts ro = ph_args_readable(a, PH_VALUE_MAX);
+	struct ph_readable_opts rrow = ph_args_readable(a, PH_ROW_VALUE_MAX);
+	struct ph_buf v;
+	ph_buf_init(&v);
 	if (out->json) {
 		struct ph_json *j = &out->j;
 		json_obj_head(j, &r->obj);
@@ -44,6 +68,7 @@ struct ph_error *ph_run_show(struct ph_session *s, const struct ph_args *a,
 		ph_json_u64(j, r->referrers);
 		ph_json_key(j, "repr");
 		ph_json_str(j, ph_strings_get(st, r->repr));
+		json_readable(j, s, r->obj.addr, &ro, &v);
 		ph_json_key(j, "referents");
 		ph_json_array_begin(j);
 		for (size_t i = 0; i < r->nrefs; i++) {
@@ -54,6 +79,7 @@ struct ph_error *ph_run_show(struct ph_session *s, const struct ph_args *a,
 			ph_json_str(j, ph_strings_get(st, e->via));
 			ph_json_key(j, "repr");
 			ph_json_str(j, ph_strings_get(st, e->repr));
+			json_readable(j, s, e->obj.addr, &rrow, &v);
 			ph_json_object_end(j);
 		}
 		ph_json_array_end(j);
@@ -72,15 +98,15 @@ struct ph_error *ph_run_show(struct ph_session *s, const struct ph_args *a,
 		ph_buf_printf(b, "0x%llx  ", (unsigned long long)r->obj.addr);
 		ph_text_puts(b, r->obj.type);
 		ph_buf_puts(b, "\n  value:      ");
-		ph_text_puts(b, ph_strings_get(st, r->repr));
+		ph_text_puts(b, readable(s, r->obj.addr, &ro, &v));
 		ph_buf_printf(b, "\n  size:       %s bytes (sys.getsizeof)\n",
 			      ph_fmt_count(r->size, sz));
-		char ro[32];
+		char rob[32];
 		ph_buf_printf(b,
 			      "  retained:   %s bytes in %s objects (what "
 			      "deleting it would free)\n",
 			      ph_fmt_count(r->retained_bytes, sz),
-			      ph_fmt_count(r->retained_objects, ro));
+			      ph_fmt_count(r->retained_objects, rob));
 		ph_buf_printf(b, "  refcount:   %lld\n",
 			      (long long)r->refcount);
 		ph_buf_printf(b, "  gc:         %s\n", r->gc);
@@ -92,13 +118,13 @@ struct ph_error *ph_run_show(struct ph_session *s, const struct ph_args *a,
 		if (r->refs_total) {
 			ph_buf_puts(b, "  holds:\n");
 			for (size_t i = 0; i < r->nrefs; i++) {
-				ph_buf_puts(b, "    ");
+				ph_text_row(b, "    ");
 				ph_text_cell(b,
 					     ph_strings_get(st, r->refs[i].via),
 					     24);
-				ph_buf_putc(b, ' ');
-				ph_text_puts(
-					b, ph_strings_get(st, r->refs[i].repr));
+				ph_text_sep(b);
+				ph_text_puts(b, readable(s, r->refs[i].obj.addr,
+							 &rrow, &v));
 				ph_buf_putc(b, '\n');
 			}
 			if (r->refs_total > r->nrefs)
@@ -109,7 +135,9 @@ struct ph_error *ph_run_show(struct ph_session *s, const struct ph_args *a,
 		}
 	}
 	ph_show_result_destroy(r);
-	return NULL;
+	bool failed = v.failed;
+	ph_buf_free(&v);
+	return failed ? ph_error_nomem() : NULL;
 }
 
 /* ---- referents ----------------------------------------------------------- */
@@ -124,6 +152,9 @@ struct ph_error *ph_run_referents(struct ph_session *s, const struct ph_args *a,
 	if (err)
 		return err;
 	const struct ph_strings *st = &r->str;
+	struct ph_readable_opts ro = ph_args_readable(a, PH_ROW_VALUE_MAX);
+	struct ph_buf v;
+	ph_buf_init(&v);
 	if (out->json) {
 		struct ph_json *j = &out->j;
 		ph_json_key(j, "address");
@@ -138,6 +169,7 @@ struct ph_error *ph_run_referents(struct ph_session *s, const struct ph_args *a,
 			ph_json_str(j, ph_strings_get(st, e->via));
 			ph_json_key(j, "strong");
 			ph_json_bool(j, e->strong);
+			json_readable(j, s, e->obj.addr, &ro, &v);
 			ph_json_object_end(j);
 		}
 		ph_json_array_end(j);
@@ -145,14 +177,17 @@ struct ph_error *ph_run_referents(struct ph_session *s, const struct ph_args *a,
 		ph_json_u64(j, r->total);
 	} else {
 		struct ph_buf *b = out->buf;
-		ph_buf_printf(b, "%-18s %-28s %s\n", "ADDRESS", "TYPE", "VIA");
+		ph_text_row(b, "%-18s %-28s %-24s %s\n", "ADDRESS", "TYPE",
+			    "VIA", "VALUE");
 		for (size_t i = 0; i < r->nrefs; i++) {
 			const struct ph_edge_row *e = &r->refs[i];
-			ph_buf_printf(b, "0x%-16llx ",
-				      (unsigned long long)e->obj.addr);
+			ph_text_row(b, "0x%-16llx ",
+				    (unsigned long long)e->obj.addr);
 			ph_text_cell(b, e->obj.type, 28);
-			ph_buf_putc(b, ' ');
-			ph_text_puts(b, ph_strings_get(st, e->via));
+			ph_text_sep(b);
+			ph_text_cell(b, ph_strings_get(st, e->via), 24);
+			ph_text_sep(b);
+			ph_text_puts(b, readable(s, e->obj.addr, &ro, &v));
 			ph_buf_putc(b, '\n');
 		}
 		if (r->total > r->nrefs)
@@ -164,7 +199,9 @@ struct ph_error *ph_run_referents(struct ph_session *s, const struct ph_args *a,
 			ph_buf_printf(b, "%zu referents\n", r->nrefs);
 	}
 	ph_referents_result_destroy(r);
-	return NULL;
+	bool failed = v.failed;
+	ph_buf_free(&v);
+	return failed ? ph_error_nomem() : NULL;
 }
 
 /* ---- referrers ----------------------------------------------------------- */
@@ -322,12 +359,12 @@ struct ph_error *ph_run_roots(struct ph_session *s, const struct ph_args *a,
 	} else {
 		struct ph_buf *b = out->buf;
 		char c[32];
-		ph_buf_printf(b, "%-18s %-24s %s\n", "ADDRESS", "TYPE", "ROOT");
+		ph_text_row(b, "%-18s %-24s %s\n", "ADDRESS", "TYPE", "ROOT");
 		for (size_t i = 0; i < r->nrows; i++) {
-			ph_buf_printf(b, "0x%-16llx ",
-				      (unsigned long long)r->rows[i].obj.addr);
+			ph_text_row(b, "0x%-16llx ",
+				    (unsigned long long)r->rows[i].obj.addr);
 			ph_text_cell(b, r->rows[i].obj.type, 24);
-			ph_buf_putc(b, ' ');
+			ph_text_sep(b);
 			ph_text_puts(b,
 				     ph_strings_get(&r->str, r->rows[i].name));
 			ph_buf_putc(b, '\n');
@@ -344,8 +381,15 @@ struct ph_error *ph_run_roots(struct ph_session *s, const struct ph_args *a,
 
 /* ---- path ---------------------------------------------------------------- */
 
+/* what path_json and path_text write each step's value with */
+struct path_values {
+	struct ph_session *s;
+	struct ph_readable_opts ro;
+	struct ph_buf v;
+};
+
 static void path_json(const struct ph_path_result *r, const struct ph_path *p,
-		      struct ph_json *j)
+		      struct ph_json *j, struct path_values *pv)
 {
 	ph_json_key(j, "root");
 	ph_json_str(j, ph_strings_get(&r->str, p->root));
@@ -357,13 +401,14 @@ static void path_json(const struct ph_path_result *r, const struct ph_path *p,
 		json_obj_head(j, &st->obj);
 		ph_json_key(j, "via");
 		ph_json_str(j, ph_strings_get(&r->str, st->via));
+		json_readable(j, pv->s, st->obj.addr, &pv->ro, &pv->v);
 		ph_json_object_end(j);
 	}
 	ph_json_array_end(j);
 }
 
 static void path_text(const struct ph_path_result *r, const struct ph_path *p,
-		      struct ph_buf *b)
+		      struct ph_buf *b, struct path_values *pv)
 {
 	ph_text_puts(b, ph_strings_get(&r->str, p->root));
 	ph_buf_putc(b, ' ');
@@ -384,12 +429,13 @@ static void path_text(const struct ph_path_result *r, const struct ph_path *p,
 	ph_buf_putc(b, '\n');
 	for (size_t i = 0; i < p->n; i++) {
 		const struct ph_path_step *st = &r->steps[p->first + i];
-		ph_buf_puts(b, "  ");
+		ph_text_row(b, "  ");
 		ph_text_cell(b, i ? ph_strings_get(&r->str, st->via) : "(root)",
 			     26);
-		ph_buf_printf(b, " 0x%-16llx ",
-			      (unsigned long long)st->obj.addr);
-		ph_text_puts(b, st->obj.type);
+		ph_text_row(b, " 0x%-16llx ", (unsigned long long)st->obj.addr);
+		ph_text_cell(b, st->obj.type, 24);
+		ph_text_sep(b);
+		ph_text_puts(b, readable(pv->s, st->obj.addr, &pv->ro, &pv->v));
 		ph_buf_putc(b, '\n');
 	}
 }
@@ -402,6 +448,9 @@ struct ph_error *ph_run_path(struct ph_session *s, const struct ph_args *a,
 		ph_query_path(s, a->operand, ph_args_num(a, "--all", 0), &r);
 	if (err)
 		return err;
+	struct path_values pv = {.s = s,
+				 .ro = ph_args_readable(a, PH_ROW_VALUE_MAX)};
+	ph_buf_init(&pv.v);
 	if (out->json) {
 		struct ph_json *j = &out->j;
 		ph_json_key(j, "address");
@@ -416,13 +465,13 @@ struct ph_error *ph_run_path(struct ph_session *s, const struct ph_args *a,
 			ph_json_array_begin(j);
 			ph_json_array_end(j);
 		} else {
-			path_json(r, &r->paths[0], j);
+			path_json(r, &r->paths[0], j, &pv);
 			if (r->all) {
 				ph_json_key(j, "paths");
 				ph_json_array_begin(j);
 				for (size_t i = 0; i < r->npaths; i++) {
 					ph_json_object_begin(j);
-					path_json(r, &r->paths[i], j);
+					path_json(r, &r->paths[i], j, &pv);
 					ph_json_object_end(j);
 				}
 				ph_json_array_end(j);
@@ -435,15 +484,17 @@ struct ph_error *ph_run_path(struct ph_session *s, const struct ph_args *a,
 			      "py-heap cannot see (C code)\n",
 			      (unsigned long long)r->addr);
 	else {
-		path_text(r, &r->paths[0], out->buf);
+		path_text(r, &r->paths[0], out->buf, &pv);
 		if (r->all) {
 			ph_buf_putc(out->buf, '\n');
 			for (size_t i = 1; i < r->npaths; i++) {
-				path_text(r, &r->paths[i], out->buf);
+				path_text(r, &r->paths[i], out->buf, &pv);
 				ph_buf_putc(out->buf, '\n');
 			}
 		}
 	}
 	ph_path_result_destroy(r);
-	return NULL;
+	bool failed = pv.v.failed;
+	ph_buf_free(&pv.v);
+	return failed ? ph_error_nomem() : NULL;
 }

@@ -309,19 +309,19 @@ struct ph_error *ph_run_dominators(struct ph_session *s,
 		ph_json_array_end(j);
 	} else {
 		char c1[32], c2[32], c3[32];
-		ph_buf_printf(b, "%15s %7s %11s %12s  %-18s %-20s %s\n",
-			      "RETAINED", "SHARE", "OBJECTS", "SIZE", "ADDRESS",
-			      "TYPE", "PATH");
+		ph_text_row(b, "%15s %7s %11s %12s  %-18s %-20s %s\n",
+			    "RETAINED", "SHARE", "OBJECTS", "SIZE", "ADDRESS",
+			    "TYPE", "PATH");
 		for (size_t i = 0; i < r->nrows; i++) {
 			const struct ph_dom_row *row = &r->rows[i];
-			ph_buf_printf(b, "%15s %6.2f%% %11s %12s  0x%-16llx ",
-				      ph_fmt_count(row->bytes, c1),
-				      share(row->bytes, r->bytes),
-				      ph_fmt_count(row->objects, c2),
-				      ph_fmt_count(row->size, c3),
-				      (unsigned long long)row->obj.addr);
+			ph_text_row(b, "%15s %6.2f%% %11s %12s  0x%-16llx ",
+				    ph_fmt_count(row->bytes, c1),
+				    share(row->bytes, r->bytes),
+				    ph_fmt_count(row->objects, c2),
+				    ph_fmt_count(row->size, c3),
+				    (unsigned long long)row->obj.addr);
 			ph_text_cell(b, row->obj.type, 20);
-			ph_buf_putc(b, ' ');
+			ph_text_sep(b);
 			path_text(b, r->steps, &r->str, row);
 			ph_buf_putc(b, '\n');
 		}

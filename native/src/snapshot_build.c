@@ -655,6 +655,28 @@ out:
 	return err;
 }
 
+/* A root's name without the debugger's frame number ("thread 1 frame #6
+ * serve() ..." as "thread 1 frame serve() ..."): it changes from one stop
+ * to the next, and a snapshot is compared with others. */
+static char *root_name_copy(const char *name)
+{
+	const char *p = strstr(name, " frame #");
+	if (!p)
+		return strdup(name);
+	const char *q = p + 8;
+	while (*q >= '0' && *q <= '9')
+		q++;
+	if (q == p + 8 || *q != ' ')
+		return strdup(name);
+	size_t head = (size_t)(p - name) + 7; /* through " frame " */
+	char *c = malloc(strlen(name) + 1);
+	if (!c)
+		return NULL;
+	memcpy(c, name, head);
+	strcpy(c + head, q + 1);
+	return c;
+}
+
 /* The tree is the graph's; the roots' names are copied. */
 static struct ph_error *build_tree(struct ph_graph *g, struct ph_snap *s)
 {
@@ -663,8 +685,8 @@ static struct ph_error *build_tree(struct ph_graph *g, struct ph_snap *s)
 	if (!s->roots)
 		return ph_error_nomem();
 	for (size_t r = 0; r < g->nroots; r++) {
-		if (!(s->roots[r] = strdup(g->roots[r].name ? g->roots[r].name
-							    : "?")))
+		if (!(s->roots[r] = root_name_copy(
+			      g->roots[r].name ? g->roots[r].name : "?")))
 			return ph_error_nomem();
 		s->nroots = r + 1;
 	}

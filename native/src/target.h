@@ -66,6 +66,12 @@ struct ph_target {
 	char **debug_dirs;
 	size_t ndebug_dirs;
 	bool no_debuginfod;
+	/* a debugger's frame numbers (ph_options_add_frame_number) */
+	struct ph_frame_number {
+		uint64_t frame;
+		unsigned number;
+	} * frame_numbers;
+	size_t nframe_numbers;
 	char *sysroot; /* where the core's files are (its debug files too) */
 	/* a truncated core: the size its headers need, what is missing */
 	uint64_t truncated_need, truncated_bytes;

@@ -141,7 +141,8 @@ def completion_checks(label, script, binary, core, sysroot=None,
     bad = []
     for cmd in table["commands"]:
         opts = [o["name"] for o in cmd["options"]]
-        want = opts + [n for n in ("--json", "--help") if n not in opts]
+        want = opts + [n for n in ("--json", "--plain", "--quiet", "--help")
+                       if n not in opts]
         got = c([cmd["name"], "--"])
         if got != want:
             bad.append((cmd["name"], got, want))
@@ -163,7 +164,7 @@ def completion_checks(label, script, binary, core, sysroot=None,
                   if cmd["name"] == "types" for o in cmd["options"]
                   if o["name"] != "--limit"]
     check("%s: an option given is not offered again" % label,
-          got == types_opts + ["--json", "--help"], got)
+          got == types_opts + ["--json", "--plain", "--quiet", "--help"], got)
     got = c(["help", "ref"])
     check("%s: help COMMAND" % label,
           got == [n for n in names if n.startswith("ref")], got)

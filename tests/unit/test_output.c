@@ -1,9 +1,11 @@
 /* CUnit tests of what commands are made of: the JSON writer (strict
- * UTF-8 whatever the input), text made safe for a terminal, the option
- * parser, and the graph's cycles (Tarjan, the collector's view, the
- * shortest loop) on graphs built here by hand. */
+ * UTF-8 whatever the input), text made safe for a terminal and for DOT
+ * labels, the option parser, and the graph's cycles (Tarjan, the
+ * collector's view, the shortest loop) on graphs built here by hand. */
 #define _GNU_SOURCE
 #include <CUnit/Basic.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +13,7 @@
 #include "graph.h"
 #include "layout.h"
 #include "memory.h"
+#include "query.h"
 #include "unit.h"
 
 static char *json_of(const char *s, size_t n)
@@ -100,6 +103,164 @@ static void test_text_escape(void)
 	free(out);
 }
 
+static char *row_of(bool plain, const char *fmt, const char *a, const char *b)
+{
+	struct ph_buf buf;
+	char *out;
+	ph_buf_init(&buf);
+	ph_plain_set(plain);
+	ph_text_row(&buf, fmt, a, b);
+	ph_text_cell(&buf, "cell", 8);
+	ph_text_sep(&buf);
+	ph_text_row(&buf, "%6.2f%%\n", 12.5);
+	ph_plain_set(false);
+	CU_ASSERT_PTR_NULL(ph_buf_finish(&buf, &out));
+	return out;
+}
+
+static void test_text_plain(void)
+{
+	char c[32];
+	CU_ASSERT_STRING_EQUAL(ph_fmt_count(36728, c), "36,728");
+	ph_plain_set(true);
+	CU_ASSERT_STRING_EQUAL(ph_fmt_count(36728, c), "36728");
+	CU_ASSERT_STRING_EQUAL(ph_fmt_count(0, c), "0");
+	ph_plain_set(false);
+	char *out = row_of(false, "  %12s %-6s  ", "36,728", "ab");
+	CU_ASSERT_STRING_EQUAL(out,
+			       "        36,728 ab      cell      12.50%\n");
+	free(out);
+	/* plain: no widths, one tab between fields, none at the ends */
+	out = row_of(true, "  %12s %-6s  ", "36728", "a b");
+	CU_ASSERT_STRING_EQUAL(out, "36728\ta b\tcell\t12.50%\n");
+	free(out);
+	/* a long row is written whole */
+	char big[2000];
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	struct ph_buf b;
+	ph_buf_init(&b);
+	ph_plain_set(true);
+	ph_text_row(&b, "%s %s\n", big, "end");
+	ph_plain_set(false);
+	CU_ASSERT_PTR_NULL(ph_buf_finish(&b, &out));
+	CU_ASSERT_EQUAL(strlen(out), sizeof(big) - 1 + 5);
+	CU_ASSERT_STRING_EQUAL(out + sizeof(big) - 1, "\tend\n");
+	free(out);
+}
+
+struct progress_log {
+	int calls, ends;
+	char what[64];
+	uint64_t done, total;
+};
+
+static void progress_cb(void *arg, const char *what, uint64_t done,
+			uint64_t total, double seconds)
+{
+	struct progress_log *l = arg;
+	(void)seconds;
+	if (!what) {
+		l->ends++;
+		return;
+	}
+	l->calls++;
+	snprintf(l->what, sizeof(l->what), "%s", what);
+	l->done = done;
+	l->total = total;
+}
+
+static void *progress_worker(void *arg)
+{
+	(void)arg;
+	ph_progress_stage("a worker's", 0); /* not the command's thread */
+	ph_progress_tick();
+	return NULL;
+}
+
+static void test_progress(void)
+{
+	struct progress_log l = {0};
+	setenv("PYHEAP_PROGRESS_AFTER", "0", 1);
+	ph_set_progress(progress_cb, &l);
+	ph_progress_tick(); /* no command: nothing */
+	CU_ASSERT_EQUAL(l.calls, 0);
+	ph_progress_begin(false);
+	ph_progress_stage("stage one", 10);
+	CU_ASSERT_EQUAL(l.calls, 1);
+	CU_ASSERT_STRING_EQUAL(l.what, "stage one");
+	CU_ASSERT(l.done == 0 && l.total == 10);
+	ph_progress_done(5);
+	ph_progress_tick(); /* a tenth of a second has not passed */
+	CU_ASSERT_EQUAL(l.calls, 1);
+	pthread_t th;
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, progress_worker, NULL),
+			      0);
+	pthread_join(th, NULL);
+	CU_ASSERT_EQUAL(l.calls, 1);
+	/* work inside the command (diff opens a core) ends nothing */
+	ph_progress_begin(false);
+	ph_progress_end();
+	CU_ASSERT_EQUAL(l.ends, 0);
+	ph_progress_end();
+	CU_ASSERT_EQUAL(l.ends, 1);
+	/* quiet: nothing at all */
+	ph_progress_begin(true);
+	ph_progress_stage("quiet", 0);
+	ph_progress_end();
+	CU_ASSERT(l.calls == 1 && l.ends == 1);
+	ph_set_progress(NULL, NULL);
+	unsetenv("PYHEAP_PROGRESS_AFTER");
+}
+
+static void test_type_names(void)
+{
+	CU_ASSERT(ph_type_name_matches("dict", "dict"));
+	CU_ASSERT(!ph_type_name_matches("dict", "dict2"));
+	CU_ASSERT(ph_type_name_matches("__main__.*", "__main__.Session"));
+	CU_ASSERT(ph_type_name_matches("*.Sess?on", "app.Session"));
+	CU_ASSERT(!ph_type_name_matches("__main__.*", "dict"));
+	CU_ASSERT(ph_type_module_matches("builtins", "dict"));
+	CU_ASSERT(!ph_type_module_matches("builtins", "app.Session"));
+	CU_ASSERT(ph_type_module_matches("myapp.*", "myapp.models.User"));
+	CU_ASSERT(ph_type_module_matches("myapp.models",
+					 "myapp.models.Outer.Inner"));
+	CU_ASSERT(!ph_type_module_matches("myapp", "myapp2.User"));
+	CU_ASSERT(!ph_type_module_matches("myapp.models", "myapp.models"));
+
+	/* suggestions: the heap's names nearest to the one asked for */
+	struct ph_type types[] = {
+		{.name = "__main__.Session"},	     {.name = "dict"},
+		{.name = "collections.OrderedDict"}, {.name = "str"},
+		{.name = "__main__.Session"},	     {.name = NULL},
+	};
+	struct ph_heap h = {.types = types, .ntypes = PH_ARRAY_SIZE(types)};
+	struct ph_error *err = ph_type_not_found(&h, "list", "Session");
+	CU_ASSERT_EQUAL(ph_error_code(err), PH_ERR_NOT_FOUND);
+	CU_ASSERT_STRING_EQUAL(ph_error_message(err),
+			       "list: no type named 'Session' in the heap "
+			       "(names as `types` prints them); did you mean "
+			       "__main__.Session?");
+	CU_ASSERT_EQUAL(err->nsuggestions, 1);
+	ph_error_destroy(err);
+	err = ph_type_not_found(&h, "list", "OrderDict");
+	CU_ASSERT_STRING_EQUAL(err->suggestions, "collections.OrderedDict");
+	ph_error_destroy(err);
+	err = ph_type_not_found(&h, "list", "dcit");
+	CU_ASSERT_STRING_EQUAL(err->suggestions, "dict");
+	ph_error_destroy(err);
+	err = ph_type_not_found(&h, "list", "zzzzzzzz");
+	CU_ASSERT_PTR_NULL(err->suggestions);
+	CU_ASSERT_PTR_NULL(strstr(ph_error_message(err), "did you mean"));
+	ph_error_destroy(err);
+	/* a glob that matches nothing says so, and suggests nothing */
+	err = ph_type_not_found(&h, "list", "nope.*");
+	CU_ASSERT_STRING_EQUAL(ph_error_message(err),
+			       "list: no type matches 'nope.*' in the heap "
+			       "(names as `types` prints them)");
+	ph_error_destroy(err);
+}
+
 static struct ph_error *parse_line(const char *const *argv, int argc,
 				   struct ph_args *a, bool *help)
 {
@@ -117,6 +278,16 @@ static void test_args(void)
 	CU_ASSERT_STRING_EQUAL(ph_args_str(&a, "--sort", "size"), "count");
 	CU_ASSERT(a.json);
 	CU_ASSERT(!help);
+	CU_ASSERT(!a.plain && !a.quiet);
+	/* --plain and --quiet, as --json, anywhere */
+	const char *vp[] = {"list",    "--plain", "dict",
+			    "--quiet", "--items", "4"};
+	CU_ASSERT_PTR_NULL(parse_line(vp, 6, &a, &help));
+	CU_ASSERT(a.plain && a.quiet);
+	CU_ASSERT_STRING_EQUAL(a.operand, "dict");
+	struct ph_readable_opts ro = ph_args_readable(&a, 99);
+	CU_ASSERT(ro.items == 4 && ro.depth == 3 && ro.str_len == 60 &&
+		  ro.max_len == 99);
 	const char *v2[] = {"types", "--limit=1", "--limit", "2"};
 	err = parse_line(v2, 4, &a, &help);
 	CU_ASSERT_PTR_NOT_NULL(err);
@@ -295,12 +466,42 @@ static void test_gc_unreachable(void)
 	graph_free(&t);
 }
 
+static void test_dot_quote(void)
+{
+	struct ph_buf b;
+	char *out, c[32];
+	ph_buf_init(&b);
+	/* quotes and backslashes escaped, a line break as DOT's \n, control
+	 * characters as for a terminal */
+	ph_dot_quote(&b, "a \"q\" \\ b\nc\x1b", 100);
+	ph_buf_putc(&b, ' ');
+	/* cut by characters, never inside one: "\xc3\xa9" is one */
+	ph_dot_quote(&b, "caf\xc3\xa9s", 4);
+	ph_buf_putc(&b, ' ');
+	ph_dot_quote(&b, "abc", 3);
+	CU_ASSERT_PTR_NULL(ph_buf_finish(&b, &out));
+	CU_ASSERT_STRING_EQUAL(out, "\"a \\\"q\\\" \\\\ b\\nc\\\\x1b\" "
+				    "\"caf\xc3\xa9...\" \"abc\"");
+	free(out);
+	CU_ASSERT_STRING_EQUAL(ph_fmt_bytes(56, c), "56 B");
+	CU_ASSERT_STRING_EQUAL(ph_fmt_bytes(1023, c), "1023 B");
+	CU_ASSERT_STRING_EQUAL(ph_fmt_bytes(1536, c), "1.5 KiB");
+	CU_ASSERT_STRING_EQUAL(ph_fmt_bytes(3555553, c), "3.4 MiB");
+	CU_ASSERT_STRING_EQUAL(ph_fmt_bytes(UINT64_MAX, c), "16777216 TiB");
+}
+
 void ph_test_output_register(void)
 {
 	CU_pSuite s = CU_add_suite("output and commands", NULL, NULL);
 	CU_add_test(s, "json: strict UTF-8 strings", test_json_strings);
 	CU_add_test(s, "json: the writer", test_json_writer);
 	CU_add_test(s, "text: escapes for a terminal", test_text_escape);
+	CU_add_test(s, "text: plain, for tools", test_text_plain);
+	CU_add_test(s, "progress: when, on which thread, the end",
+		    test_progress);
+	CU_add_test(s, "type names: globs, modules, suggestions",
+		    test_type_names);
+	CU_add_test(s, "dot: labels quoted and cut", test_dot_quote);
 	CU_add_test(s, "args: the option parser and the table", test_args);
 	CU_add_test(s, "graph: components and loops", test_scc);
 	CU_add_test(s, "graph: a ring of a million", test_scc_deep);
