@@ -28,7 +28,9 @@ static void types_text(const struct ph_types_result *r, struct ph_buf *out)
 	for (size_t i = 0; i < r->shown; i++) {
 		const struct ph_type_row *t = &r->rows[i];
 		char ib[40];
-		snprintf(ib, sizeof(ib), "%s%s", t->size_inexact ? "~" : "",
+		/* (plain text keeps its numbers numbers: JSON says which) */
+		snprintf(ib, sizeof(ib), "%s%s",
+			 t->size_inexact && !ph_plain() ? "~" : "",
 			 ph_fmt_count(t->bytes, b));
 		ph_text_row(out, "%12s %15s", ph_fmt_count(t->count, c), ib);
 		retained_cell(r, t->retained_bytes, false, out);
@@ -53,10 +55,13 @@ static void types_text(const struct ph_types_result *r, struct ph_buf *out)
 	ph_text_row(out, "  %s\n", tt);
 	if (r->inexact)
 		ph_buf_printf(out,
-			      "~: %zu type%s whose sys.getsizeof() runs Python "
+			      "%s%zu type%s whose sys.getsizeof() runs Python "
 			      "code or a C __sizeof__ py-heap does not model: "
-			      "their objects' structs only\n",
-			      r->inexact, r->inexact == 1 ? "" : "s");
+			      "their objects' structs only%s\n",
+			      ph_plain() ? "" : "~: ", r->inexact,
+			      r->inexact == 1 ? "" : "s",
+			      ph_plain() ? " (\"size_exact\": false in JSON)"
+					 : "");
 	if (r->retained)
 		ph_buf_puts(out, "RETAINED: what deleting every object of the "
 				 "type would free (at least): what its objects "
