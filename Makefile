@@ -219,6 +219,8 @@ integration: all $(SAN)/bin/py-heap $(SAN)/lib/libpyheap.so
 			--cores-dir $(BUILD)/cores --python $$py; \
 		$(PYTHON) tests/integration/pictures_checks.py --bin $(BIN) \
 			--cores-dir $(BUILD)/cores --python $$py; \
+		$(PYTHON) tests/integration/csizes_checks.py --bin $(BIN) \
+			--cores-dir $(BUILD)/cores --python $$py; \
 	done
 	$(PYTHON) tests/integration/pictures_checks.py --bin $(BIN) \
 		--cores-dir $(BUILD)/cores --chromium --gdb

@@ -76,6 +76,17 @@ VERSIONS = [
          "is_threads_head": "tstate_head",
          "is_modules": "modules",
          "gc_ngens": 3,
+         # modules of their own in pyenv's builds (no DWARF in libpython):
+         # the same in each version's module, 3.8.18 to 3.13.0, and in
+         # Debian's 3.11, 3.14 and 3.15 (built in)
+         "array_allocated": 32, "array_descr": 40, "arraydescr_itemsize": 4,
+         "struct_codes": 32, "sizeof_formatcode": 32,
+         "decimal_dec": 24, "mpd_flags": 0, "mpd_alloc": 32,
+         # _ctypes' StgDict, 3.8.18 to 3.12.1 (gone in 3.13)
+         "sizeof_stgdict": 192, "stgdict_length": 64,
+         "stgdict_elements": 72 + 16, "stgdict_format": 168,
+         "stgdict_ndim": 176, "stgdict_proto": 96,
+         "stgdict_fields": [128, 136, 144, 152],
          "managed_presize": 0,
          "str_wstr": "wstr", "str_wstr_length": "wstr_length",
          "long_digits": "ob_digit",
@@ -147,6 +158,7 @@ VERSIONS = [
          "minor": 11,
          "is_threads_head": LIST,
          "managed_presize": 16,
+         "static_type_extra": "=sizeof(PyGC_Head)",
          "long_digits": "ob_digit",
          "code_fields": LIST + " _co_code",
          "code_qualname": LIST, "exc_fields": LIST,
@@ -204,6 +216,11 @@ VERSIONS = [
     ("3.13", "pyenv's 3.13.0",
      lambda: PYENV + "/3.13.0/lib/libpython3.13.so.1.0", {
          "minor": 13,
+         "static_type_extra": None,
+         "sizeof_stgdict": None, "stgdict_length": None,
+         "stgdict_elements": None, "stgdict_format": None,
+         "stgdict_ndim": None, "stgdict_proto": None,
+         "stgdict_fields": None,
          "if_code": LIST, "if_prev_instr": LIST,
          "gen_code": "=(long)&((PyGenObject*)0)->gi_iframe + "
                      "(long)&((struct _PyInterpreterFrame*)0)->f_executable",

@@ -59,7 +59,20 @@ struct ph_layout {
 	X(FRAME, frame, "PyFrame_Type") \
 	X(GEN, gen, "PyGen_Type") /* generators, coroutines, async generators */ \
 	X(DEQUE, deque, NULL) /* collections.deque, known by its name */ \
-	X(PARTIAL, partial, NULL) /* functools.partial, likewise */
+	X(PARTIAL, partial, NULL) /* functools.partial, likewise */ \
+	X(BUFFERED, buffered, NULL) /* _io.Buffered{Reader,Writer,Random}, likewise */ \
+	X(BYTESIO, bytesio, NULL) /* _io.BytesIO */ \
+	X(ARRAY, array, NULL) /* array.array */ \
+	X(STRUCT, struct, NULL) /* _struct.Struct */ \
+	X(PRODUCT, product, NULL) /* itertools.product */ \
+	X(COMBINATIONS, combinations, NULL) /* itertools.combinations, _with_replacement */ \
+	X(PERMUTATIONS, permutations, NULL) /* itertools.permutations */ \
+	X(DECIMAL, decimal, NULL) /* decimal.Decimal (_decimal's) */ \
+	X(NDARRAY, ndarray, NULL) /* numpy.ndarray */ \
+	X(NPSCALAR, npscalar, NULL) /* numpy's scalars (numpy.generic) */ \
+	X(LRU, lru, NULL) /* functools._lru_cache_wrapper */ \
+	X(LRU_ELEM, lru_elem, NULL) /* functools._lru_list_elem */ \
+	X(STGDICT, stgdict, NULL) /* ctypes' StgDict (3.8-3.12), a dict */
 
 enum ph_kind {
 #define PH_KIND_ENUM(kind, ops, symbol) PH_KIND_##kind,

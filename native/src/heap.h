@@ -44,6 +44,8 @@ struct ph_type {
 	uint32_t *c_offsets;
 	size_t nc_offsets;
 	int64_t weaklistoffset;
+	/* what its kind keeps of it (type_init): numpy scalars' item size */
+	uint32_t kind_data;
 	/* totals, filled by the types command (cmd_types) */
 	uint64_t count, bytes;
 };
@@ -202,6 +204,11 @@ int64_t ph_type_register(struct ph_heap *h, uint64_t taddr);
 void ph_type_table_free(struct ph_heap *h);
 /* The type number of a known type object, or -1. */
 int64_t ph_heap_type_of(struct ph_heap *h, uint64_t type_addr);
+/* Is sys.getsizeof() of t's objects what py-heap computes? No when the
+ * first __sizeof__ of its MRO is Python code, or a C function of a type
+ * py-heap has no size for (pandas' DataFrame, a Cython class's, ctypes'
+ * StgDict): their size is then their struct's (and items'). */
+bool ph_type_size_exact(struct ph_heap *h, const struct ph_type *t);
 /* Could tp be a type object, by its header alone (a count for a
  * refcount, a metaclass for a type)? Cheaper than ph_type_register. */
 bool ph_type_looks_like(struct ph_heap *h, uint64_t tp);

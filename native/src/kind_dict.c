@@ -301,6 +301,60 @@ const struct ph_kind_ops ph_kind_odict = {
 	.own_c_tail = true,
 };
 
+/* ---- ctypes' StgDict -------------------------------------------------- */
+
+/* PyCStgDict_sizeof (3.8-3.12): the dict's size, which counts the whole
+ * struct already, and the struct past the dict once more; its format
+ * string, its shape (ndim), and its ffi elements' array when it has one. */
+static uint64_t stgdict_size(struct ph_heap *h, uint64_t addr,
+			     const struct ph_type *t, int64_t ob_size)
+{
+	const struct ph_layout *L = h->L;
+	uint64_t size = dict_size(h, addr, t, ob_size);
+	if (!L->sizeof_stgdict)
+		return size;
+	size += L->sizeof_stgdict - L->sizeof_dict;
+	uint64_t format = rd64(h, addr + L->stgdict_format);
+	if (format) {
+		/* (a format is a short string: 4 KiB bounds it) */
+		uint64_t n = 0;
+		while (n < 4096 && ph_mem_ptr(h->mem, format + n, 1) &&
+		       rd8(h, format + n))
+			n++;
+		size += n + 1;
+	}
+	int64_t ndim = (int32_t)rd32(h, addr + L->stgdict_ndim);
+	if (ndim > 0 && ndim < 1024)
+		size += 8 * (uint64_t)ndim;
+	if (rd64(h, addr + L->stgdict_elements))
+		size += 8 *
+			(uint64_t)(c40(rds64(h, addr + L->stgdict_length)) + 1);
+	return size;
+}
+
+/* The dict's, and what PyCStgDict_traverse visits. */
+static void stgdict_referents(struct ph_heap *h, uint64_t addr,
+			      const struct ph_type *t, int64_t ob_size,
+			      ph_referent_fn fn, void *arg)
+{
+	static const char *const names[] = {"argtypes", "converters", "restype",
+					    "checker"};
+	const struct ph_layout *L = h->L;
+	dict_referents(h, addr, t, ob_size, fn, arg);
+	ph_ref_field(h, addr, L->stgdict_proto, "proto", fn, arg);
+	for (size_t i = 0; i < 4; i++)
+		ph_ref_field(h, addr, L->stgdict_fields[i], names[i], fn, arg);
+}
+
+const struct ph_kind_ops ph_kind_stgdict = {
+	.size = stgdict_size,
+	.contents_ok = dict_contents_ok,
+	.referents = stgdict_referents,
+	.repr = dict_repr,
+	.by_name = "StgDict",
+	.own_c_tail = true,
+};
+
 /* ---- the interned strings --------------------------------------------- */
 
 struct interned_check {

@@ -2,7 +2,7 @@
  * kind_other.c - the remaining kinds: instances of object and of C types
  * py-heap has no layout for, functions, cells, bound methods, modules,
  * weak references, exceptions, properties, classmethod and staticmethod,
- * functools.partial.
+ * functools.partial and lru_cache.
  */
 #include <stdio.h>
 #include <string.h>
@@ -13,8 +13,8 @@
 
 /* A C type may allocate less than its basicsize (datetime's objects
  * without tzinfo): only the header is certain. */
-static uint64_t object_inline_size(struct ph_heap *h, uint64_t addr,
-				   const struct ph_type *t, int64_t ob_size)
+uint64_t ph_inline_size_c(struct ph_heap *h, uint64_t addr,
+			  const struct ph_type *t, int64_t ob_size)
 {
 	if (!t->heap)
 		return 16;
@@ -22,14 +22,13 @@ static uint64_t object_inline_size(struct ph_heap *h, uint64_t addr,
 }
 
 const struct ph_kind_ops ph_kind_object = {
-	.inline_size = object_inline_size,
+	.inline_size = ph_inline_size_c,
 	.fixed_size = true,
 };
 
 /* A C type py-heap has no layout for: its whole body, guessed. */
-static void other_referents(struct ph_heap *h, uint64_t addr,
-			    const struct ph_type *t, int64_t ob_size,
-			    ph_referent_fn fn, void *arg)
+void ph_ref_c_unknown(struct ph_heap *h, uint64_t addr, const struct ph_type *t,
+		      int64_t ob_size, ph_referent_fn fn, void *arg)
 {
 	int64_t end = t->base_basicsize;
 	if (t->itemsize && ob_size > 0 && ob_size < (1 << 20) &&
@@ -39,8 +38,8 @@ static void other_referents(struct ph_heap *h, uint64_t addr,
 }
 
 const struct ph_kind_ops ph_kind_other = {
-	.inline_size = object_inline_size,
-	.referents = other_referents,
+	.inline_size = ph_inline_size_c,
+	.referents = ph_ref_c_unknown,
 	.own_c_tail = true,
 };
 
@@ -209,4 +208,58 @@ static void partial_referents(struct ph_heap *h, uint64_t addr,
 const struct ph_kind_ops ph_kind_partial = {
 	.referents = partial_referents,
 	.by_name = "functools.partial",
+};
+
+/* ---- functools.lru_cache ---------------------------------------------- */
+
+/* As lru_cache_tp_traverse visits them: the key and result of each link
+ * of its list (from the root, the wrapper's own head, round to it), then
+ * its fields. The links hold the references, but are no GC objects; the
+ * collector, gc.get_referrers() and py-heap name the wrapper. The links
+ * themselves: one reference each from the cache dict, one from the list
+ * (the wrapper's, which the collector does not see). */
+static void lru_referents(struct ph_heap *h, uint64_t addr,
+			  const struct ph_type *t, int64_t ob_size,
+			  ph_referent_fn fn, void *arg)
+{
+	const struct ph_layout *L = h->L;
+	uint64_t link = rd64(h, addr + L->lru_elem_next);
+	/* (bounded: a damaged list need not come back to the root; each
+	 * link is an entry of the cache dict) */
+	uint64_t cache = rd64(h, addr + L->lru_cache);
+	int64_t most = cache ? c40(rds64(h, cache + L->dict_used)) + 1 : 0;
+	for (int64_t n = 0; link && link != addr && n < most && n < (1 << 24);
+	     n++) {
+		/* the list owns its links (lru_cache_clear_list) */
+		fn(arg, link, PH_EDGE_FIELD,
+		   (uint64_t)(uintptr_t) "<lru link>");
+		ph_ref_field(h, link, L->lru_elem_key, "<lru key>", fn, arg);
+		ph_ref_field(h, link, L->lru_elem_result, "<lru result>", fn,
+			     arg);
+		link = rd64(h, link + L->lru_elem_next);
+	}
+	ph_ref_field(h, addr, L->lru_cache, "cache", fn, arg);
+	ph_ref_field(h, addr, L->lru_func, "__wrapped__", fn, arg);
+	ph_ref_field(h, addr, L->lru_kwd_mark, "kwd_mark", fn, arg);
+	ph_ref_field(h, addr, L->lru_elem_type, "lru_list_elem_type", fn, arg);
+	ph_ref_field(h, addr, L->lru_cache_info_type, "cache_info_type", fn,
+		     arg);
+	ph_ref_field(h, addr, L->lru_dict, "__dict__", fn, arg);
+}
+
+static bool lru_own_dict_at(struct ph_heap *h, int64_t off)
+{
+	return off == h->L->lru_dict;
+}
+
+const struct ph_kind_ops ph_kind_lru = {
+	.referents = lru_referents,
+	.own_dict_at = lru_own_dict_at,
+	.by_name = "functools._lru_cache_wrapper",
+};
+
+/* A link of an lru_cache's list: its key and result are the wrapper's
+ * (lru_referents); its links to others borrowed. */
+const struct ph_kind_ops ph_kind_lru_elem = {
+	.by_name = "functools._lru_list_elem",
 };

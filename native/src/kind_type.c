@@ -110,7 +110,7 @@ static void type_collect_slots(struct ph_heap *h, struct ph_type *t)
 static void type_collect_c_fields(struct ph_type *t)
 {
 	int64_t from = t->kind_basicsize ? t->kind_basicsize : 16;
-	if (t->kind == PH_KIND_OTHER)
+	if (t->kind == PH_KIND_OTHER || ph_kind_ops[t->kind]->by_name_base)
 		from = t->base_basicsize; /* scanned as the C base anyway */
 	/* (sizes read from a damaged type: no object header is shorter, no
 	 * C struct a type adds is a MiB) */
@@ -143,17 +143,28 @@ static bool type_is_leaf(const struct ph_type *t)
 /* The kind of a C type of the standard library known by its name (not
  * exported; static up to 3.11, made from a spec since: a class's tp_name
  * has no module, so it cannot pass for one), else 0. */
+static bool name_is(struct ph_heap *h, uint64_t name, const char *want)
+{
+	size_t len = strlen(want) + 1; /* the NUL too: all of it */
+	const char *nm = ph_mem_ptr(h->mem, name, len);
+	return nm && !memcmp(nm, want, len);
+}
+
 static int kind_by_name(struct ph_heap *h, uint64_t taddr)
 {
 	uint64_t name = rd64(h, taddr + h->L->tp_name);
+	/* a name without a module (StgDict) may be a class's: only a
+	 * static type's counts */
+	bool heap = rd64(h, taddr + h->L->tp_flags) & PH_TPFLAGS_HEAPTYPE;
 	for (int k = 1; k < PH_KIND_COUNT; k++) {
-		const char *want = ph_kind_ops[k]->by_name;
-		if (!want)
-			continue;
-		size_t len = strlen(want) + 1; /* the NUL too: all of it */
-		const char *nm = ph_mem_ptr(h->mem, name, len);
-		if (nm && !memcmp(nm, want, len))
+		const struct ph_kind_ops *ops = ph_kind_ops[k];
+		if (ops->by_name && name_is(h, name, ops->by_name) &&
+		    (!heap || strchr(ops->by_name, '.')))
 			return k;
+		for (size_t i = 0; ops->by_names && ops->by_names[i]; i++)
+			if (name_is(h, name, ops->by_names[i]) &&
+			    (!heap || strchr(ops->by_names[i], '.')))
+				return k;
 	}
 	return 0;
 }
@@ -236,7 +247,9 @@ static int64_t type_register(struct ph_heap *h, uint64_t taddr, int depth)
 		uint64_t fl = rd64(h, cur + L->tp_flags);
 		int nk = kind_by_name(h, cur);
 		if (nk) {
-			t.kind = static_seen ? PH_KIND_OTHER : nk;
+			t.kind = static_seen && !ph_kind_ops[nk]->by_name_base
+					 ? PH_KIND_OTHER
+					 : nk;
 			t.kind_basicsize = rds64(h, cur + L->tp_basicsize);
 			if (!static_seen)
 				t.base_basicsize = t.kind_basicsize;
@@ -271,6 +284,8 @@ static int64_t type_register(struct ph_heap *h, uint64_t taddr, int depth)
 	    !(t.flags & (PH_TPFLAGS_HAVE_GC | PH_TPFLAGS_INLINE_VALUES)) &&
 	    t.basicsize > 0 && t.basicsize < 4096)
 		t.fixed_need = t.presize + (uint32_t)t.basicsize;
+	if (ops->type_init)
+		ops->type_init(h, &t);
 	if (ph_grow((void **)&h->types, &h->types_cap, h->ntypes + 1,
 		    sizeof(*h->types)))
 		return -1;
@@ -298,6 +313,61 @@ void ph_type_table_free(struct ph_heap *h)
 	}
 	free(h->types);
 	ph_u64map_free(&h->type_index);
+}
+
+/* The kind whose own type (not a subtype) cls is, else 0. */
+static int kind_of_type(struct ph_heap *h, uint64_t cls)
+{
+	for (int k = 1; k < PH_KIND_COUNT; k++)
+		if (type_of_kind(h, cls, k))
+			return k;
+	for (size_t e = 0; e < h->rt->nextra; e++)
+		if (cls == h->rt->extra_types[e])
+			return h->rt->extra_kinds[e];
+	return kind_by_name(h, cls);
+}
+
+bool ph_type_size_exact(struct ph_heap *h, const struct ph_type *t)
+{
+	const struct ph_layout *L = h->L;
+	if (t->kind == PH_KIND_NPSCALAR && !t->kind_data)
+		return false; /* a flexible scalar (numpy.void) */
+	uint64_t mro = rd64(h, t->addr + L->tp_mro);
+	uint64_t tuple = h->rt->kind_types[PH_KIND_TUPLE];
+	if (!mro || rd64(h, mro + 8) != tuple)
+		return true; /* (not readied: no __sizeof__ was looked up) */
+	int64_t n = rds64(h, mro + 16);
+	for (int64_t i = 0; i < n && i < 256; i++) {
+		uint64_t cls = rd64(h, mro + 24 + 8 * (uint64_t)i);
+		/* (3.12+: a static built-in type's dict is the interpreter's,
+		 * not read here; those are all py-heap's kinds or object) */
+		uint64_t dict = cls ? rd64(h, cls + L->tp_dict) : 0;
+		int64_t dt = dict ? ph_heap_type_of(h, rd64(h, dict + 8)) : -1;
+		if (dt < 0 || (h->types[dt].kind != PH_KIND_DICT &&
+			       h->types[dt].kind != PH_KIND_STGDICT))
+			continue; /* (a ctypes class's dict is a StgDict) */
+		uint64_t fn = ph_dict_get_str(h, dict, "__sizeof__");
+		if (!fn)
+			continue;
+		if (cls == h->rt->kind_types[PH_KIND_OBJECT])
+			return true;
+		/* a C method (method_descriptor) of the type whose kind
+		 * sizes t (numpy.bytes_ is sized as bytes, but its
+		 * __sizeof__ is numpy.generic's) */
+		const char *want = "method_descriptor";
+		const char *nm = ph_mem_ptr(
+			h->mem, rd64(h, rd64(h, fn + 8) + L->tp_name),
+			strlen(want) + 1);
+		if (!nm || memcmp(nm, want, strlen(want) + 1))
+			return false; /* Python code, a Cython function... */
+		int kc = kind_of_type(h, cls);
+		if (kc && kc == (int)t->kind)
+			return true;
+		/* a built-in type's, for a built-in kind (bool's is int's) */
+		return kc && cls == h->rt->kind_types[kc] &&
+		       h->rt->kind_types[t->kind];
+	}
+	return true;
 }
 
 int64_t ph_heap_type_of(struct ph_heap *h, uint64_t type_addr)
@@ -336,7 +406,7 @@ static uint64_t type_size(struct ph_heap *h, uint64_t addr,
 {
 	const struct ph_layout *L = h->L;
 	if (type_is_static(h, addr))
-		return L->sizeof_type;
+		return L->sizeof_type + L->static_type_extra;
 	uint64_t size = L->sizeof_heaptype;
 	uint64_t ck = rd64(h, addr + L->ht_cached_keys);
 	if (ck)

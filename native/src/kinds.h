@@ -90,6 +90,14 @@ struct ph_kind_ops {
 	/* the tp_name of the kind's C type when it is known by name (a type
 	 * of the standard library that is not exported), else NULL */
 	const char *by_name;
+	/* more names of its C types (NULL-terminated), as by_name */
+	const char *const *by_names;
+	/* its C subtypes are of the kind too (their sizes follow from their
+	 * own type: numpy's scalars, found through numpy.generic) */
+	bool by_name_base;
+	/* what the kind keeps of each of its types, once (ph_type's
+	 * kind_data), when the type is registered; NULL: nothing */
+	void (*type_init)(struct ph_heap *h, struct ph_type *t);
 	/* its objects fill their allocation's size class exactly (no
 	 * items of their own beyond basicsize) */
 	bool fixed_size;
@@ -117,6 +125,14 @@ void ph_repr_items(struct ph_heap *h, uint64_t addr, const struct ph_type *t,
 		   struct ph_buf *out);
 bool ph_ob_size_ok(struct ph_heap *h, uint64_t addr, const struct ph_type *t,
 		   int64_t ob_size);
+
+/* A C type's objects without a layout of their own (kind_other.c): the
+ * header is all that is certain of its allocation; every word of its
+ * struct, and of its items when they are words, may be a reference. */
+uint64_t ph_inline_size_c(struct ph_heap *h, uint64_t addr,
+			  const struct ph_type *t, int64_t ob_size);
+void ph_ref_c_unknown(struct ph_heap *h, uint64_t addr, const struct ph_type *t,
+		      int64_t ob_size, ph_referent_fn fn, void *arg);
 
 /* The generic size: basicsize + itemsize x |ob_size|. */
 static inline uint64_t ph_size_generic(const struct ph_type *t, int64_t ob_size)

@@ -239,7 +239,44 @@
 	/* generator states below it have a live frame (3.15+ count them up from 0, CLEARED 5); 0 means below 1 (up to 3.14: -3 to 0) */ \
 	X(int32_t, gen_state_done, , "", "", "", 0, "", 15, 99) \
 	/* the interpreter state's size, when it is on the heap (3.8-3.10) and scanned for the references it holds */ \
-	X(uint32_t, sizeof_interp, , "struct _is", "", "", 0, "", 8, 99)
+	X(uint32_t, sizeof_interp, , "struct _is", "", "", 0, "", 8, 99) \
+	/* ---- C types of the standard library with their own __sizeof__ (kind_stdlib.c); array, _struct and _decimal are modules of their own in pyenv's builds (no DWARF in libpython): their offsets are layout-dwarf.py's numbers, read in each version's module ---- */ \
+	X(uint32_t, buffered_buffer, , "buffered", "buffer", "", 0, "", 8, 99) \
+	X(uint32_t, buffered_buffer_size, , "buffered", "buffer_size", "", 0, "", 8, 99) \
+	X(uint32_t, bytesio_buf, , "bytesio", "buf", "", 0, "", 8, 99) \
+	X(uint32_t, array_allocated, , "arrayobject", "allocated", "", 0, "", 8, 99) \
+	X(uint32_t, array_descr, , "arrayobject", "ob_descr", "", 0, "", 8, 99) \
+	X(uint32_t, arraydescr_itemsize, , "struct arraydescr", "itemsize", "", 0, "", 8, 99) \
+	X(uint32_t, struct_codes, , "PyStructObject", "s_codes", "", 0, "", 8, 99) \
+	X(uint32_t, sizeof_formatcode, , "formatcode", "", "", 0, "", 8, 99) /* its fmtdef first, NULL at the end */ \
+	X(uint32_t, product_pools, , "productobject", "pools", "", 0, "", 8, 99) \
+	X(uint32_t, combinations_r, , "combinationsobject", "r", "", 0, "", 8, 99) \
+	X(uint32_t, cwr_r, , "cwrobject", "r", "", 0, "", 8, 99) \
+	X(uint32_t, permutations_pool, , "permutationsobject", "pool", "", 0, "", 8, 99) \
+	X(uint32_t, permutations_r, , "permutationsobject", "r", "", 0, "", 8, 99) \
+	X(uint32_t, decimal_dec, , "PyDecObject", "dec", "", 0, "", 8, 99) /* its mpd_t */ \
+	X(uint32_t, mpd_flags, , "mpd_t", "flags", "", 0, "", 8, 99) \
+	X(uint32_t, mpd_alloc, , "mpd_t", "alloc", "", 0, "", 8, 99) \
+	/* functools' lru_cache: the wrapper's root link (an lru_list_elem at its start), the links' key and result, the wrapper's fields */ \
+	X(uint32_t, lru_elem_next, , "lru_list_elem", "next", "", 0, "", 8, 99) \
+	X(uint32_t, lru_elem_key, , "lru_list_elem", "key", "", 0, "", 8, 99) \
+	X(uint32_t, lru_elem_result, , "lru_list_elem", "result", "", 0, "", 8, 99) \
+	X(uint32_t, lru_cache, , "lru_cache_object", "cache", "", 0, "", 8, 99) \
+	X(uint32_t, lru_func, , "lru_cache_object", "func", "", 0, "", 8, 99) \
+	X(uint32_t, lru_kwd_mark, , "lru_cache_object", "kwd_mark", "", 0, "", 10, 99) \
+	X(uint32_t, lru_elem_type, , "lru_cache_object", "lru_list_elem_type", "", 0, "", 10, 99) \
+	X(uint32_t, lru_cache_info_type, , "lru_cache_object", "cache_info_type", "", 0, "", 8, 99) \
+	X(uint32_t, lru_dict, , "lru_cache_object", "dict", "", 0, "", 8, 99) \
+	/* ctypes' StgDict (3.8-3.12; a type's dict, a dict subclass): its size, the fields its __sizeof__ counts and those its traverse visits (_ctypes is a module of its own: layout-dwarf.py's numbers, read in each version's module) */ \
+	X(uint32_t, sizeof_stgdict, , "StgDictObject", "", "", 0, "", 8, 12) \
+	X(uint32_t, stgdict_length, , "StgDictObject", "length", "", 0, "", 8, 12) \
+	X(uint32_t, stgdict_elements, , "", "", "", 0, "", 8, 12) /* ffi_type_pointer.elements */ \
+	X(uint32_t, stgdict_format, , "StgDictObject", "format", "", 0, "", 8, 12) \
+	X(uint32_t, stgdict_ndim, , "StgDictObject", "ndim", "", 0, "", 8, 12) \
+	X(uint32_t, stgdict_proto, , "StgDictObject", "proto", "", 0, "", 8, 12) /* then argtypes, converters, restype, checker: */ \
+	X(uint32_t, stgdict_fields, [4], "StgDictObject", "argtypes converters restype checker", "", 0, "", 8, 12) \
+	/* 3.11/3.12: sys.getsizeof() of a static type adds its metatype's GC head, which it does not have (_PySys_GetSizeOf: _PyType_PreHeaderSize(Py_TYPE(o))) */ \
+	X(uint32_t, static_type_extra, , "", "", "", 0, "", 11, 12)
 /* clang-format on */
 
 #endif /* PH_LAYOUT_FIELDS_H */

@@ -199,7 +199,40 @@ static const char *const ph_code_names_3_10[] = {
 	F(code_field_names, ph_code_names_3_8) \
 	F(static_method_cache, true) \
 	F(static_free_lists, true) \
-	F(sizeof_interp, 2720)
+	F(sizeof_interp, 2720) \
+	F(buffered_buffer, 56) \
+	F(buffered_buffer_size, 120) \
+	F(bytesio_buf, 16) \
+	F(array_allocated, 32) \
+	F(array_descr, 40) \
+	F(arraydescr_itemsize, 4) \
+	F(struct_codes, 32) \
+	F(sizeof_formatcode, 32) \
+	F(product_pools, 16) \
+	F(combinations_r, 40) \
+	F(cwr_r, 40) \
+	F(permutations_pool, 16) \
+	F(permutations_r, 48) \
+	F(decimal_dec, 24) \
+	F(mpd_flags, 0) \
+	F(mpd_alloc, 32) \
+	F(lru_elem_next, 24) \
+	F(lru_elem_key, 40) \
+	F(lru_elem_result, 48) \
+	F(lru_cache, 72) \
+	F(lru_func, 88) \
+	F(lru_cache_info_type, 112) \
+	F(lru_dict, 120) \
+	F(sizeof_stgdict, 192) \
+	F(stgdict_length, 64) \
+	F(stgdict_elements, 88) \
+	F(stgdict_format, 168) \
+	F(stgdict_ndim, 176) \
+	F(stgdict_proto, 96) \
+	F(stgdict_fields[0], 128) \
+	F(stgdict_fields[1], 136) \
+	F(stgdict_fields[2], 144) \
+	F(stgdict_fields[3], 152)
 
 /* 3.9: pyenv's 3.9.18 */
 #define PH_LAYOUT_3_9(F) PH_LAYOUT_3_8(F) \
@@ -260,7 +293,11 @@ static const char *const ph_code_names_3_10[] = {
 	F(code_field_names, ph_code_names_3_10) \
 	F(static_method_cache, false) \
 	F(static_free_lists, false) \
-	F(sizeof_interp, 113528)
+	F(sizeof_interp, 113528) \
+	F(lru_kwd_mark, 112) \
+	F(lru_elem_type, 120) \
+	F(lru_cache_info_type, 128) \
+	F(lru_dict, 136)
 
 /* 3.11: Debian's 3.11.2 (python3.11-dbg) */
 #define PH_LAYOUT_3_11(F) PH_LAYOUT_3_10(F) \
@@ -361,7 +398,8 @@ static const char *const ph_code_names_3_10[] = {
 	F(gen_frame, 0) \
 	F(gen_exc_state, 0) \
 	F(code_field_names, NULL) \
-	F(sizeof_interp, 107752)
+	F(sizeof_interp, 107752) \
+	F(static_type_extra, 16)
 
 /* 3.12: pyenv's 3.12.1 */
 #define PH_LAYOUT_3_12(F) PH_LAYOUT_3_11(F) \
@@ -474,7 +512,18 @@ static const char *const ph_code_names_3_10[] = {
 	F(managed_layout, 313) \
 	F(values_header, 8) \
 	F(interned_uncounted, true) \
-	F(sizeof_interp, 194968)
+	F(sizeof_interp, 194968) \
+	F(sizeof_stgdict, 0) \
+	F(stgdict_length, 0) \
+	F(stgdict_elements, 0) \
+	F(stgdict_format, 0) \
+	F(stgdict_ndim, 0) \
+	F(stgdict_proto, 0) \
+	F(stgdict_fields[0], 0) \
+	F(stgdict_fields[1], 0) \
+	F(stgdict_fields[2], 0) \
+	F(stgdict_fields[3], 0) \
+	F(static_type_extra, 0)
 
 /* 3.14: Debian's 3.14.10 (python3.14-dbg) */
 #define PH_LAYOUT_3_14(F) PH_LAYOUT_3_13(F) \

@@ -81,6 +81,9 @@ struct ph_types_opts {
 struct ph_type_row {
 	const char *name;
 	uint64_t count, bytes;
+	/* sys.getsizeof() of some of its objects is not what py-heap can
+	 * compute (ph_type_size_exact): its bytes are their structs' */
+	bool size_inexact;
 	/* --retained: the union of the retained sets of the type's objects
 	 * (those no other object of the type dominates) */
 	uint64_t retained_objects, retained_bytes;
@@ -101,6 +104,7 @@ struct ph_types_result {
 	size_t ninterps;
 	bool retained; /* the retained columns are filled */
 	uint64_t objects, bytes;
+	size_t inexact;		  /* rows with size_inexact */
 	struct ph_type_row *rows; /* every type with objects, in order */
 	size_t nrows;
 	size_t shown;			 /* the first rows, as --limit keeps */

@@ -356,6 +356,7 @@ struct ph_error *ph_query_types(struct ph_session *s,
 				row_of[i] = (uint32_t)h->ntypes;
 			continue;
 		}
+		bool inexact = !ph_type_size_exact(h, &h->types[i]);
 		uint64_t key = 1469598103934665603ULL;
 		for (const char *c = name; *c; c++)
 			key = (key ^ (unsigned char)*c) * 1099511628211ULL;
@@ -364,6 +365,7 @@ struct ph_error *ph_query_types(struct ph_session *s,
 		if (row && !strcmp(r->rows[*row].name, name)) {
 			r->rows[*row].count += count[i];
 			r->rows[*row].bytes += bytes[i];
+			r->rows[*row].size_inexact |= inexact;
 			if (row_of)
 				row_of[i] = *row;
 			continue;
@@ -375,9 +377,14 @@ struct ph_error *ph_query_types(struct ph_session *s,
 		}
 		if (row_of)
 			row_of[i] = (uint32_t)r->nrows;
-		r->rows[r->nrows++] = (struct ph_type_row){
-			.name = name, .count = count[i], .bytes = bytes[i]};
+		r->rows[r->nrows++] =
+			(struct ph_type_row){.name = name,
+					     .count = count[i],
+					     .bytes = bytes[i],
+					     .size_inexact = inexact};
 	}
+	for (size_t i = 0; i < r->nrows; i++)
+		r->inexact += r->rows[i].size_inexact;
 	ph_u64map_free(&by_name);
 	if (row_of) {
 		if ((err = ph_query_retained_by_type(s, row_of, r->rows)))

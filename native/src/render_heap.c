@@ -27,8 +27,12 @@ static void types_text(const struct ph_types_result *r, struct ph_buf *out)
 	ph_text_row(out, "  %s\n", "TYPE");
 	for (size_t i = 0; i < r->shown; i++) {
 		const struct ph_type_row *t = &r->rows[i];
-		ph_text_row(out, "%12s %15s", ph_fmt_count(t->count, c),
-			    ph_fmt_count(t->bytes, b));
+		char ib[40];
+		/* (plain text keeps its numbers numbers: JSON says which) */
+		snprintf(ib, sizeof(ib), "%s%s",
+			 t->size_inexact && !ph_plain() ? "~" : "",
+			 ph_fmt_count(t->bytes, b));
+		ph_text_row(out, "%12s %15s", ph_fmt_count(t->count, c), ib);
 		retained_cell(r, t->retained_bytes, false, out);
 		ph_text_row(out, "  ");
 		ph_text_puts(out, t->name);
@@ -49,6 +53,15 @@ static void types_text(const struct ph_types_result *r, struct ph_buf *out)
 		    ph_fmt_count(r->bytes, b));
 	retained_cell(r, 0, true, out);
 	ph_text_row(out, "  %s\n", tt);
+	if (r->inexact)
+		ph_buf_printf(out,
+			      "%s%zu type%s whose sys.getsizeof() runs Python "
+			      "code or a C __sizeof__ py-heap does not model: "
+			      "their objects' structs only%s\n",
+			      ph_plain() ? "" : "~: ", r->inexact,
+			      r->inexact == 1 ? "" : "s",
+			      ph_plain() ? " (\"size_exact\": false in JSON)"
+					 : "");
 	if (r->retained)
 		ph_buf_puts(out, "RETAINED: what deleting every object of the "
 				 "type would free (at least): what its objects "
@@ -73,6 +86,10 @@ static void types_json(const struct ph_types_result *r, struct ph_json *j)
 		ph_json_u64(j, r->rows[i].count);
 		ph_json_key(j, "bytes");
 		ph_json_u64(j, r->rows[i].bytes);
+		if (r->rows[i].size_inexact) {
+			ph_json_key(j, "size_exact");
+			ph_json_bool(j, false);
+		}
 		if (r->retained) {
 			ph_json_key(j, "retained_objects");
 			ph_json_u64(j, r->rows[i].retained_objects);

@@ -429,9 +429,20 @@ static void path_text(const struct ph_path_result *r, const struct ph_path *p,
 {
 	ph_text_puts(b, ph_strings_get(&r->str, p->root));
 	ph_buf_putc(b, ' ');
-	for (size_t i = 1; i < p->n; i++)
-		ph_text_puts(
-			b, ph_strings_get(&r->str, r->steps[p->first + i].via));
+	bool spaced = false;
+	for (size_t i = 1; i < p->n; i++) {
+		const char *via =
+			ph_strings_get(&r->str, r->steps[p->first + i].via);
+		/* a word of a C object ("+0x48 (conservative)") is no part of
+		 * an expression: set apart from the steps around it */
+		bool apart = via[0] == '+';
+		if (apart && i > 1 && !spaced)
+			ph_buf_putc(b, ' ');
+		ph_text_puts(b, via);
+		spaced = apart && i + 1 < p->n;
+		if (spaced)
+			ph_buf_putc(b, ' ');
+	}
 	ph_buf_putc(b, '\n');
 	for (size_t i = 0; i < p->n; i++) {
 		const struct ph_path_step *st = &r->steps[p->first + i];

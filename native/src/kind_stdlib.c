@@ -1,0 +1,228 @@
+/*
+ * kind_stdlib.c - C types of the standard library whose __sizeof__ counts
+ * memory of their own beyond their struct: _io's buffered files and
+ * BytesIO, array.array, _struct.Struct, itertools' combinatorics and
+ * decimal.Decimal. Known by their names (kind_by_name); each size is
+ * their __sizeof__'s formula (the same 3.8 to 3.15), over the offsets of
+ * layout_fields.h. Their references are guessed, word by word, as for a
+ * C type py-heap has no layout for.
+ */
+#include "kinds.h"
+
+/* ---- _io.BufferedReader, BufferedWriter, BufferedRandom -------------- */
+
+/* buffered_sizeof (bufferedio.c): the struct and its buffer, once it has
+ * one. */
+static uint64_t buffered_size(struct ph_heap *h, uint64_t addr,
+			      const struct ph_type *t, int64_t ob_size)
+{
+	const struct ph_layout *L = h->L;
+	uint64_t size = (uint64_t)t->basicsize;
+	if (rd64(h, addr + L->buffered_buffer))
+		size += (uint64_t)c40(rds64(h, addr + L->buffered_buffer_size));
+	return size;
+}
+
+static const char *const buffered_names[] = {
+	"_io.BufferedReader",
+	"_io.BufferedWriter",
+	"_io.BufferedRandom",
+	NULL,
+};
+
+const struct ph_kind_ops ph_kind_buffered = {
+	.size = buffered_size,
+	.inline_size = ph_inline_size_c,
+	.referents = ph_ref_c_unknown,
+	.by_names = buffered_names,
+	.own_c_tail = true,
+};
+
+/* ---- _io.BytesIO -------------------------------------------------------- */
+
+/* _io_BytesIO___sizeof___impl (bytesio.c): the struct, and the bytes
+ * object of its buffer unless that is shared (SHARED_BUF: a reference
+ * besides its own, as after getvalue(), or the empty bytes). */
+static uint64_t bytesio_size(struct ph_heap *h, uint64_t addr,
+			     const struct ph_type *t, int64_t ob_size)
+{
+	const struct ph_layout *L = h->L;
+	uint64_t size = (uint64_t)t->basicsize;
+	uint64_t buf = rd64(h, addr + L->bytesio_buf);
+	uint64_t bytes_type = h->rt->kind_types[PH_KIND_BYTES];
+	if (!buf || rd64(h, buf + 8) != bytes_type ||
+	    ph_refcnt_decode(L, rd64(h, buf)) > 1)
+		return size;
+	/* bytes are not tracked: no pre-header */
+	return size + (uint64_t)c40(rds64(h, bytes_type + L->tp_basicsize)) +
+	       (uint64_t)c40(rds64(h, buf + 16));
+}
+
+const struct ph_kind_ops ph_kind_bytesio = {
+	.size = bytesio_size,
+	.inline_size = ph_inline_size_c,
+	.referents = ph_ref_c_unknown,
+	.by_name = "_io.BytesIO",
+	.own_c_tail = true,
+};
+
+/* ---- array.array -------------------------------------------------------- */
+
+/* array_array___sizeof___impl: the struct and the items allocated, of
+ * the item size of its type code. */
+static uint64_t array_size(struct ph_heap *h, uint64_t addr,
+			   const struct ph_type *t, int64_t ob_size)
+{
+	const struct ph_layout *L = h->L;
+	uint64_t size = (uint64_t)t->basicsize;
+	uint64_t descr = rd64(h, addr + L->array_descr);
+	if (!descr)
+		return size;
+	int64_t item = (int32_t)rd32(h, descr + L->arraydescr_itemsize);
+	if (item <= 0 || item > 16)
+		return size;
+	return size +
+	       (uint64_t)(c40(rds64(h, addr + L->array_allocated)) * item);
+}
+
+const struct ph_kind_ops ph_kind_array = {
+	.size = array_size,
+	.inline_size = ph_inline_size_c,
+	.referents = ph_ref_c_unknown,
+	.by_name = "array.array",
+	.own_c_tail = true,
+};
+
+/* ---- _struct.Struct ----------------------------------------------------- */
+
+/* s___sizeof___impl (_struct.c): the struct and its format codes, the
+ * one that ends them (fmtdef NULL) too. */
+static uint64_t struct_size(struct ph_heap *h, uint64_t addr,
+			    const struct ph_type *t, int64_t ob_size)
+{
+	const struct ph_layout *L = h->L;
+	uint64_t size = (uint64_t)t->basicsize;
+	uint64_t code = rd64(h, addr + L->struct_codes);
+	if (!code || !L->sizeof_formatcode)
+		return size;
+	/* (a format has fewer codes than characters: 2^20 is a bound) */
+	for (int64_t n = 0; n < (1 << 20); n++) {
+		size += L->sizeof_formatcode;
+		if (!rd64(h, code + (uint64_t)n * L->sizeof_formatcode))
+			break;
+	}
+	return size;
+}
+
+/* (3.8 names it without its module) */
+static const char *const struct_names[] = {"_struct.Struct", "Struct", NULL};
+
+const struct ph_kind_ops ph_kind_struct = {
+	.size = struct_size,
+	.inline_size = ph_inline_size_c,
+	.referents = ph_ref_c_unknown,
+	.by_names = struct_names,
+	.own_c_tail = true,
+};
+
+/* ---- itertools' combinatorics ------------------------------------------- */
+
+/* The items of the tuple at addr, 0 if it is not a tuple. */
+static int64_t tuple_len(struct ph_heap *h, uint64_t addr)
+{
+	if (!addr || rd64(h, addr + 8) != h->rt->kind_types[PH_KIND_TUPLE])
+		return 0;
+	return c40(rds64(h, addr + 16));
+}
+
+/* product_sizeof: an index per pool. */
+static uint64_t product_size(struct ph_heap *h, uint64_t addr,
+			     const struct ph_type *t, int64_t ob_size)
+{
+	return (uint64_t)(t->basicsize +
+			  8 * tuple_len(h,
+					rd64(h, addr + h->L->product_pools)));
+}
+
+const struct ph_kind_ops ph_kind_product = {
+	.size = product_size,
+	.inline_size = ph_inline_size_c,
+	.referents = ph_ref_c_unknown,
+	.by_name = "itertools.product",
+	.own_c_tail = true,
+};
+
+/* combinations_sizeof, cwr_sizeof: r indices (r at the same offset in
+ * both structs, checked in layout_fields.h). */
+static uint64_t combinations_size(struct ph_heap *h, uint64_t addr,
+				  const struct ph_type *t, int64_t ob_size)
+{
+	const struct ph_layout *L = h->L;
+	uint32_t off = L->combinations_r;
+	if (L->cwr_r != off) {
+		uint64_t name = rd64(h, t->addr + L->tp_name);
+		const char *nm = ph_mem_ptr(h->mem, name, 40);
+		if (nm && !memcmp(nm, "itertools.combinations_with_", 28))
+			off = L->cwr_r;
+	}
+	return (uint64_t)(t->basicsize + 8 * c40(rds64(h, addr + off)));
+}
+
+static const char *const combinations_names[] = {
+	"itertools.combinations",
+	"itertools.combinations_with_replacement",
+	NULL,
+};
+
+const struct ph_kind_ops ph_kind_combinations = {
+	.size = combinations_size,
+	.inline_size = ph_inline_size_c,
+	.referents = ph_ref_c_unknown,
+	.by_names = combinations_names,
+	.own_c_tail = true,
+};
+
+/* permutations_sizeof: an index per item of the pool, and r cycles. */
+static uint64_t permutations_size(struct ph_heap *h, uint64_t addr,
+				  const struct ph_type *t, int64_t ob_size)
+{
+	const struct ph_layout *L = h->L;
+	int64_t n = tuple_len(h, rd64(h, addr + L->permutations_pool));
+	int64_t r = c40(rds64(h, addr + L->permutations_r));
+	return (uint64_t)(t->basicsize + 8 * n + 8 * r);
+}
+
+const struct ph_kind_ops ph_kind_permutations = {
+	.size = permutations_size,
+	.inline_size = ph_inline_size_c,
+	.referents = ph_ref_c_unknown,
+	.by_name = "itertools.permutations",
+	.own_c_tail = true,
+};
+
+/* ---- decimal.Decimal ---------------------------------------------------- */
+
+/* libmpdec's MPD_STATIC_DATA | MPD_SHARED_DATA | MPD_CONST_DATA: data not
+ * allocated for the number (in its struct, or another's) */
+#define PH_MPD_DATAFLAGS 0xe0
+
+/* dec_sizeof (_decimal.c): the struct, and its coefficient's words when
+ * they were allocated for it (a number of more than 4 words, 38 digits). */
+static uint64_t decimal_size(struct ph_heap *h, uint64_t addr,
+			     const struct ph_type *t, int64_t ob_size)
+{
+	const struct ph_layout *L = h->L;
+	uint64_t dec = addr + L->decimal_dec;
+	uint64_t size = (uint64_t)t->basicsize;
+	if (!(rd8(h, dec + L->mpd_flags) & PH_MPD_DATAFLAGS))
+		size += 8 * (uint64_t)c40(rds64(h, dec + L->mpd_alloc));
+	return size;
+}
+
+const struct ph_kind_ops ph_kind_decimal = {
+	.size = decimal_size,
+	.inline_size = ph_inline_size_c,
+	.referents = ph_ref_c_unknown,
+	.by_name = "decimal.Decimal",
+	.own_c_tail = true,
+};
