@@ -562,9 +562,12 @@ def in_root_checks(root, debs, build):
     if root.overlay:
         # Everything written to the root since it was made: only this
         # test's /tmp, dpkg's own state and logs, and caches (ldconfig's,
-        # man-db's, the bytecode of GDB's own Python modules).
+        # man-db's, the bytecode of GDB's own Python modules, and the
+        # user's own py-heap cache: the index of the cores root read, a
+        # user's file as any tool's ~/.cache, not the package's).
         allowed = ("tmp/", "var/log/", "var/lib/dpkg/", "var/cache/man/",
-                   "var/cache/ldconfig/", "etc/ld.so.cache")
+                   "var/cache/ldconfig/", "etc/ld.so.cache",
+                   "root/.cache/py-heap/")
         extra = []
         for d, dirs, files in os.walk(root.upper):
             for n in files:
