@@ -12,7 +12,7 @@
 #include "session.h"
 
 /* How many times a live process caught changing its heap is read again. */
-#define PH_READ_AGAIN_MAX 10
+#define PH_READ_AGAIN_MAX 16
 
 static const char *const note_codes[] = {
 #define NOTE_NAME_(NAME, code) [PH_NOTE_##NAME] = code,
@@ -404,11 +404,13 @@ struct ph_error *ph_session_heap(struct ph_session *s)
 	/* A process that allocates all the time is caught in a collection or
 	 * an allocation about one time in four (Debian's 3.13): each reading
 	 * is a new chance, the process runs between them, a little longer
-	 * each time. Ten make a false report of damage about as likely as
-	 * one in ten million. */
+	 * each time. On a loaded machine the readings are not independent
+	 * (the process is slowed in the same long collection): ten were once
+	 * all caught, beside another make check; so sixteen, the waits
+	 * growing to 64 ms, 0.5 s in all at most. */
 	while (s->target->pid && s->target->stopped && heap_in_flux(s->heap) &&
 	       again < PH_READ_AGAIN_MAX && !ph_interrupted()) {
-		struct timespec ts = {0, (long)(again + 1) * 2000000L};
+		struct timespec ts = {0, (long)(again + 1) * 4000000L};
 		nanosleep(&ts, NULL);
 		if (!session_read_again(s))
 			break;
