@@ -80,7 +80,7 @@ SAN := $(BUILD)/san
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 
-.PHONY: all deps demo check check-ft unit unit-san integration bench fuzz fuzz-smoke \
+.PHONY: all deps demo check check-ft interps unit unit-san integration bench fuzz fuzz-smoke \
 	install uninstall deb packaging clean FORCE
 
 all: $(LIB) $(BIN) $(MAN) $(COMPLETION) $(INST_FILES)
@@ -198,10 +198,13 @@ PYTHONS = $(shell bash scripts/interpreters.sh)
 # the free-threaded builds (3.13t, 3.13td; fixtures/provision.sh trixie-ft)
 FT_PYTHONS = $(shell PYHEAP_FT_ONLY=1 bash scripts/interpreters.sh)
 
-integration: all $(SAN)/bin/py-heap $(SAN)/lib/libpyheap.so
+# Every suite on each interpreter: all of them (make interps
+# LOOP_PYTHONS="..." for some; make check-ft for the free-threaded ones).
+LOOP_PYTHONS = $(PYTHONS) $(FT_PYTHONS)
+interps: all $(SAN)/bin/py-heap $(SAN)/lib/libpyheap.so
 	@bash scripts/interpreters.sh >/dev/null
-	@echo "interpreters: $(PYTHONS)"
-	set -e; for py in $(PYTHONS); do \
+	@echo "interpreters: $(LOOP_PYTHONS)"
+	set -e; for py in $(LOOP_PYTHONS); do \
 		$(PYTHON) tests/integration/run.py --bin $(BIN) \
 			--cores-dir $(BUILD)/cores --python $$py; \
 		$(PYTHON) tests/integration/graph_checks.py --bin $(BIN) \
@@ -222,6 +225,15 @@ integration: all $(SAN)/bin/py-heap $(SAN)/lib/libpyheap.so
 		$(PYTHON) tests/integration/csizes_checks.py --bin $(BIN) \
 			--cores-dir $(BUILD)/cores --python $$py; \
 	done
+	set -e; for py in $(filter $(FT_PYTHONS),$(LOOP_PYTHONS)); do \
+		$(PYTHON) tests/integration/ft_checks.py --bin $(BIN) \
+			--cores-dir $(BUILD)/cores --python $$py; \
+		ASAN_OPTIONS=detect_leaks=1 $(PYTHON) \
+			tests/integration/ft_checks.py --bin $(SAN)/bin/py-heap \
+			--cores-dir $(BUILD)/cores --python $$py; \
+	done
+
+integration: interps
 	$(PYTHON) tests/integration/pictures_checks.py --bin $(BIN) \
 		--cores-dir $(BUILD)/cores --chromium --gdb
 	$(PYTHON) tests/integration/debuginfo_checks.py --bin $(BIN) \
@@ -382,18 +394,5 @@ clean:
 # The free-threaded builds (3.13t, 3.13td): out of make check until the
 # merge of the subinterpreter, C-size and free-threaded branches reads
 # them cleanly again (run.py on 3.13t: 2 wild references after the merge).
-check-ft: all $(SAN)/bin/py-heap
-	@echo "free-threaded interpreters: $(FT_PYTHONS)"
-	set -e; for py in $(FT_PYTHONS); do \
-		$(PYTHON) tests/integration/run.py --bin $(BIN) \
-			--cores-dir $(BUILD)/cores --python $$py; \
-		$(PYTHON) tests/integration/graph_checks.py --bin $(BIN) \
-			--cores-dir $(BUILD)/cores --gdb --python $$py; \
-		$(PYTHON) tests/integration/retained_checks.py --bin $(BIN) \
-			--cores-dir $(BUILD)/cores --gdb --python $$py; \
-		$(PYTHON) tests/integration/ft_checks.py --bin $(BIN) \
-			--cores-dir $(BUILD)/cores --python $$py; \
-		ASAN_OPTIONS=detect_leaks=1 $(PYTHON) \
-			tests/integration/ft_checks.py --bin $(SAN)/bin/py-heap \
-			--cores-dir $(BUILD)/cores --python $$py; \
-	done
+check-ft:
+	$(MAKE) --no-print-directory interps LOOP_PYTHONS="$(FT_PYTHONS)"

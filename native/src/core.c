@@ -157,18 +157,9 @@ void ph_target_note(struct ph_target *t, enum ph_note_code code,
 		    const char *fmt, ...)
 {
 	va_list ap;
-	char *msg = NULL;
 	va_start(ap, fmt);
-	int r = vasprintf(&msg, fmt, ap);
+	ph_notes_addv(&t->notes, &t->nnotes, &t->notes_cap, code, fmt, ap);
 	va_end(ap);
-	if (r < 0)
-		return;
-	if (ph_grow((void **)&t->notes, &t->notes_cap, t->nnotes + 1,
-		    sizeof(*t->notes))) {
-		free(msg);
-		return;
-	}
-	t->notes[t->nnotes++] = (struct ph_note){.code = code, .message = msg};
 }
 
 void ph_target_note_refused(struct ph_target *t, const char *path,

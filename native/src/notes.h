@@ -5,6 +5,9 @@
 #ifndef PH_NOTES_H
 #define PH_NOTES_H
 
+#include <stdarg.h>
+#include <stddef.h>
+
 /* The one list of notes: X(NAME, code). A note is a fact about the
  * process image that every answer on it should carry (JSON "notes"). */
 #define PH_NOTE_LIST(X)                                                        \
@@ -39,5 +42,11 @@ struct ph_note {
 	enum ph_note_code code;
 	char *message; /* one line, without "py-heap: " */
 };
+
+/* Adds a note to the array *notes (*n of them, room for *cap; grown with
+ * ph_grow, the message owned by the array). Returns the message, NULL
+ * when out of memory (the note is then lost, not the answer). */
+const char *ph_notes_addv(struct ph_note **notes, size_t *n, size_t *cap,
+			  enum ph_note_code code, const char *fmt, va_list ap);
 
 #endif /* PH_NOTES_H */

@@ -14,35 +14,16 @@
 /* How many times a live process caught changing its heap is read again. */
 #define PH_READ_AGAIN_MAX 16
 
-static const char *const note_codes[] = {
-#define NOTE_NAME_(NAME, code) [PH_NOTE_##NAME] = code,
-	PH_NOTE_LIST(NOTE_NAME_)
-#undef NOTE_NAME_
-};
-
-const char *ph_note_code_name(enum ph_note_code code)
-{
-	return (size_t)code < PH_ARRAY_SIZE(note_codes) ? note_codes[code]
-							: "note";
-}
-
 void ph_session_note(struct ph_session *s, enum ph_note_code code,
 		     const char *fmt, ...)
 {
 	va_list ap;
-	char *msg = NULL;
 	va_start(ap, fmt);
-	int r = vasprintf(&msg, fmt, ap);
+	const char *msg = ph_notes_addv(&s->notes, &s->nnotes, &s->notes_cap,
+					code, fmt, ap);
 	va_end(ap);
-	if (r < 0)
-		return;
-	ph_buf_printf(&s->notes_text, "py-heap: %s\n", msg);
-	if (ph_grow((void **)&s->notes, &s->notes_cap, s->nnotes + 1,
-		    sizeof(*s->notes))) {
-		free(msg);
-		return;
-	}
-	s->notes[s->nnotes++] = (struct ph_note){.code = code, .message = msg};
+	if (msg)
+		ph_buf_printf(&s->notes_text, "py-heap: %s\n", msg);
 }
 
 static double now_s(void)
@@ -161,38 +142,35 @@ static struct ph_error *session_create(const struct ph_options *o,
 /* (a debugger sees a few frames per thread: this bounds a careless caller) */
 #define MAX_FRAME_NUMBERS 100000
 
-struct ph_error *ph_options_add_frame_number(struct ph_options *o,
-					     uint64_t frame, unsigned number)
+/* Adds (frame, number) to the array *v (*n of them, room for *cap). */
+static struct ph_error *frame_numbers_add(struct ph_frame_number **v, size_t *n,
+					  size_t *cap, uint64_t frame,
+					  unsigned number)
 {
-	if (o->nframe_numbers >= MAX_FRAME_NUMBERS)
+	if (*n >= MAX_FRAME_NUMBERS)
 		return ph_error_create(PH_ERR_USAGE,
 				       "more than %d frame numbers",
 				       MAX_FRAME_NUMBERS);
-	struct ph_error *err =
-		ph_grow((void **)&o->frame_numbers, &o->frame_numbers_cap,
-			o->nframe_numbers + 1, sizeof(*o->frame_numbers));
+	struct ph_error *err = ph_grow((void **)v, cap, *n + 1, sizeof(**v));
 	if (err)
 		return err;
-	o->frame_numbers[o->nframe_numbers++] =
+	(*v)[(*n)++] =
 		(struct ph_frame_number){.frame = frame, .number = number};
 	return NULL;
+}
+
+struct ph_error *ph_options_add_frame_number(struct ph_options *o,
+					     uint64_t frame, unsigned number)
+{
+	return frame_numbers_add(&o->frame_numbers, &o->nframe_numbers,
+				 &o->frame_numbers_cap, frame, number);
 }
 
 static struct ph_error *target_add_frame_number(struct ph_target *t,
 						uint64_t frame, unsigned number)
 {
-	if (t->nframe_numbers >= MAX_FRAME_NUMBERS)
-		return ph_error_create(PH_ERR_USAGE,
-				       "more than %d frame numbers",
-				       MAX_FRAME_NUMBERS);
-	struct ph_error *err =
-		ph_grow((void **)&t->frame_numbers, &t->frame_numbers_cap,
-			t->nframe_numbers + 1, sizeof(*t->frame_numbers));
-	if (err)
-		return err;
-	t->frame_numbers[t->nframe_numbers++] =
-		(struct ph_frame_number){.frame = frame, .number = number};
-	return NULL;
+	return frame_numbers_add(&t->frame_numbers, &t->nframe_numbers,
+				 &t->frame_numbers_cap, frame, number);
 }
 
 struct ph_error *ph_session_add_frame_number(struct ph_session *s,

@@ -33,6 +33,7 @@ Prints PASS/FAIL lines and ends with "N passed, N failed".
 import argparse
 import calendar
 import json
+import math
 import os
 import shlex
 import signal
@@ -296,8 +297,15 @@ def main():
                   snap["file_bytes"], snap)
             # --interval: the first reading, then the growth, then the
             # second reading
+            # (long enough for the growth and its measure: about as long as
+            # what came before stop 1, a fraction of a second quiet, several
+            # seconds seen on a free-threaded build beside other tests)
+            with open(os.path.join(where, "truth1.json")) as f:
+                secs = json.load(f).get("seconds", 1)
+            wait = max(12 if INTERP.free_threaded else 3,
+                       min(30, math.ceil(3 * secs)))
             iv = subprocess.Popen([BIN, "--json", "--pid", str(pid), "diff",
-                                   "--interval", "3"],
+                                   "--interval", str(wait)],
                                   stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
             first = iv.stderr.readline()
@@ -452,7 +460,8 @@ def main():
             ts = calendar.timegm(time.strptime(after[:19],
                                                "%Y-%m-%dT%H:%M:%S")) + \
                 float("0." + after[20:23]) if after else 0
-            check("live: --interval: read again 3 s later, after the growth",
+            check("live: --interval: read again %d s later, after the "
+                  "growth" % wait,
                   ts > ready2 and di["after"]["paused_ms"] > 0,
                   "%s, ready2 at %s" % (after, ready2))
             check_user_types("live: --interval", di, t1, t2)
