@@ -233,6 +233,9 @@ integration: all $(SAN)/bin/py-heap $(SAN)/lib/libpyheap.so
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) \
 		tests/integration/subinterp_checks.py --bin $(SAN)/bin/py-heap \
 		--cores-dir $(BUILD)/cores --quick
+	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) \
+		tests/integration/debugoffsets_checks.py \
+		--bin $(SAN)/bin/py-heap --cores-dir $(BUILD)/cores
 	$(PYTHON) tests/integration/contract_checks.py --bin $(BIN) \
 		--cores-dir $(BUILD)/cores
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) \
@@ -396,4 +399,8 @@ check-ft: all $(SAN)/bin/py-heap
 		ASAN_OPTIONS=detect_leaks=1 $(PYTHON) \
 			tests/integration/ft_checks.py --bin $(SAN)/bin/py-heap \
 			--cores-dir $(BUILD)/cores --python $$py; \
+		ASAN_OPTIONS=detect_leaks=1 $(PYTHON) \
+			tests/integration/debugoffsets_checks.py \
+			--bin $(SAN)/bin/py-heap --cores-dir $(BUILD)/cores \
+			--python $$py; \
 	done
