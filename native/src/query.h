@@ -355,6 +355,8 @@ struct ph_dom_row {
 	uint64_t objects, bytes; /* retained: what it dominates, itself too */
 	bool reachable;		 /* a root reaches it: path is set */
 	struct ph_path path;	 /* in the result's steps and strings */
+	bool has_interp;	 /* more than one interpreter: its id */
+	int64_t interp;
 };
 
 struct ph_retained_result {
