@@ -23,7 +23,7 @@ static int64_t tuple_len(struct ph_heap *h, uint64_t t)
 	if (!t ||
 	    rd64(h, t + h->L->ob_type) != h->rt->kind_types[PH_KIND_TUPLE])
 		return 0;
-	int64_t n = rds64(h, t + 16);
+	int64_t n = rd_ob_size(h, t);
 	return n >= 0 && n < (1 << 20) ? n : 0;
 }
 
@@ -85,7 +85,7 @@ static int code_line(struct ph_heap *h, uint64_t code, int64_t unit)
 	const struct ph_layout *L = h->L;
 	int line = (int)rd32(h, code + L->code_firstlineno);
 	uint64_t table = rd64(h, code + L->co_linetable);
-	int64_t len = rds64(h, table + 16);
+	int64_t len = rd_ob_size(h, table);
 	if (len <= 0 || len > (1 << 24))
 		return line;
 	const uint8_t *p =
@@ -148,7 +148,7 @@ static int old_code_line(struct ph_heap *h, uint64_t code, int64_t addr)
 	const struct ph_layout *L = h->L;
 	int line = (int)rd32(h, code + L->code_firstlineno);
 	uint64_t table = rd64(h, code + L->co_linetable);
-	int64_t len = rds64(h, table + 16);
+	int64_t len = rd_ob_size(h, table);
 	if (addr < 0 || len <= 0 || len > (1 << 24))
 		return line;
 	const uint8_t *p =

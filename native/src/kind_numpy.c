@@ -25,15 +25,18 @@
  * 0x100) at 32 and elsize (npy_intp) at 40 */
 #define NP_TYPE_NUM 28
 #define NP_OBJECT 17
+/* Both are objects: their fields are 16 bytes further in free-threaded
+ * builds (numpy's cp3xt ABI). */
+#define NPO(h, off) (ph_hdr_shift((h)->L) + (off))
 
 /* A dtype's item size, -1 when it is not plausible. */
 static int64_t descr_elsize(struct ph_heap *h, uint64_t descr)
 {
 	int64_t size;
-	if (rd32(h, descr + 36))
-		size = (int32_t)rd32(h, descr + 32); /* numpy 1.x */
+	if (rd32(h, descr + NPO(h, 36)))
+		size = (int32_t)rd32(h, descr + NPO(h, 32)); /* numpy 1.x */
 	else
-		size = rds64(h, descr + 40); /* numpy 2.x */
+		size = rds64(h, descr + NPO(h, 40)); /* numpy 2.x */
 	return size < 0 || size > (1LL << 32) ? -1 : size;
 }
 
@@ -42,10 +45,10 @@ static int64_t descr_elsize(struct ph_heap *h, uint64_t descr)
 static bool array_dims(struct ph_heap *h, uint64_t addr, int64_t *nd,
 		       int64_t *dims)
 {
-	*nd = (int32_t)rd32(h, addr + NP_ND);
+	*nd = (int32_t)rd32(h, addr + NPO(h, NP_ND));
 	if (*nd < 0 || *nd > NP_MAXDIMS)
 		return false;
-	uint64_t d = rd64(h, addr + NP_DIMS);
+	uint64_t d = rd64(h, addr + NPO(h, NP_DIMS));
 	for (int64_t i = 0; i < *nd; i++) {
 		if (!ph_mem_u64(h->mem, d + 8 * (uint64_t)i,
 				(uint64_t *)&dims[i]) ||
@@ -76,8 +79,9 @@ static uint64_t ndarray_size(struct ph_heap *h, uint64_t addr,
 	if (!array_dims(h, addr, &nd, dims))
 		return (uint64_t)t->basicsize;
 	uint64_t size = (uint64_t)t->basicsize + 16 * (uint64_t)nd;
-	if (rd32(h, addr + NP_FLAGS) & NP_OWNDATA) {
-		int64_t item = descr_elsize(h, rd64(h, addr + NP_DESCR));
+	if (rd32(h, addr + NPO(h, NP_FLAGS)) & NP_OWNDATA) {
+		int64_t item =
+			descr_elsize(h, rd64(h, addr + NPO(h, NP_DESCR)));
 		if (item > 0)
 			size += (uint64_t)c40(item * dims_items(nd, dims));
 	}
@@ -91,18 +95,19 @@ static void ndarray_referents(struct ph_heap *h, uint64_t addr,
 			      const struct ph_type *t, int64_t ob_size,
 			      ph_referent_fn fn, void *arg)
 {
-	ph_ref_field(h, addr, NP_BASE, "base", fn, arg);
-	ph_ref_field(h, addr, NP_DESCR, "dtype", fn, arg);
-	if (t->kind_basicsize >= NP_MEM_HANDLER + 8)
-		ph_ref_field(h, addr, NP_MEM_HANDLER, "mem_handler", fn, arg);
-	uint64_t descr = rd64(h, addr + NP_DESCR);
-	if (!(rd32(h, addr + NP_FLAGS) & NP_OWNDATA) || !descr ||
-	    (int32_t)rd32(h, descr + NP_TYPE_NUM) != NP_OBJECT)
+	ph_ref_field(h, addr, NPO(h, NP_BASE), "base", fn, arg);
+	ph_ref_field(h, addr, NPO(h, NP_DESCR), "dtype", fn, arg);
+	if (t->kind_basicsize >= NPO(h, NP_MEM_HANDLER) + 8)
+		ph_ref_field(h, addr, NPO(h, NP_MEM_HANDLER), "mem_handler", fn,
+			     arg);
+	uint64_t descr = rd64(h, addr + NPO(h, NP_DESCR));
+	if (!(rd32(h, addr + NPO(h, NP_FLAGS)) & NP_OWNDATA) || !descr ||
+	    (int32_t)rd32(h, descr + NPO(h, NP_TYPE_NUM)) != NP_OBJECT)
 		return;
 	int64_t nd, dims[NP_MAXDIMS], strides[NP_MAXDIMS], at[NP_MAXDIMS];
 	if (!array_dims(h, addr, &nd, dims))
 		return;
-	uint64_t s = rd64(h, addr + NP_STRIDES);
+	uint64_t s = rd64(h, addr + NPO(h, NP_STRIDES));
 	for (int64_t i = 0; i < nd; i++) {
 		strides[i] = rds64(h, s + 8 * (uint64_t)i);
 		at[i] = 0;
@@ -111,7 +116,7 @@ static void ndarray_referents(struct ph_heap *h, uint64_t addr,
 	 * order: all of it in the process's memory, or none is read (which
 	 * bounds the walk by the memory a core holds). */
 	int64_t n = dims_items(nd, dims);
-	uint64_t data = rd64(h, addr + NP_DATA);
+	uint64_t data = rd64(h, addr + NPO(h, NP_DATA));
 	if (n <= 0 || n > (1LL << 32) ||
 	    !ph_mem_ptr(h->mem, data, (size_t)n * 8))
 		return;

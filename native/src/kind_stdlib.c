@@ -50,12 +50,12 @@ static uint64_t bytesio_size(struct ph_heap *h, uint64_t addr,
 	uint64_t size = (uint64_t)t->basicsize;
 	uint64_t buf = rd64(h, addr + L->bytesio_buf);
 	uint64_t bytes_type = h->rt->kind_types[PH_KIND_BYTES];
-	if (!buf || rd64(h, buf + 8) != bytes_type ||
-	    ph_refcnt_decode(L, rd64(h, buf)) > 1)
+	if (!buf || rd_ob_type(h, buf) != bytes_type ||
+	    ph_obj_refcnt(h, buf) > 1)
 		return size;
 	/* bytes are not tracked: no pre-header */
 	return size + (uint64_t)c40(rds64(h, bytes_type + L->tp_basicsize)) +
-	       (uint64_t)c40(rds64(h, buf + 16));
+	       (uint64_t)c40(rd_ob_size(h, buf));
 }
 
 const struct ph_kind_ops ph_kind_bytesio = {
@@ -130,9 +130,9 @@ const struct ph_kind_ops ph_kind_struct = {
 /* The items of the tuple at addr, 0 if it is not a tuple. */
 static int64_t tuple_len(struct ph_heap *h, uint64_t addr)
 {
-	if (!addr || rd64(h, addr + 8) != h->rt->kind_types[PH_KIND_TUPLE])
+	if (!addr || rd_ob_type(h, addr) != h->rt->kind_types[PH_KIND_TUPLE])
 		return 0;
-	return c40(rds64(h, addr + 16));
+	return c40(rd_ob_size(h, addr));
 }
 
 /* product_sizeof: an index per pool. */

@@ -334,15 +334,16 @@ bool ph_type_size_exact(struct ph_heap *h, const struct ph_type *t)
 		return false; /* a flexible scalar (numpy.void) */
 	uint64_t mro = rd64(h, t->addr + L->tp_mro);
 	uint64_t tuple = h->rt->kind_types[PH_KIND_TUPLE];
-	if (!mro || rd64(h, mro + 8) != tuple)
+	if (!mro || rd_ob_type(h, mro) != tuple)
 		return true; /* (not readied: no __sizeof__ was looked up) */
-	int64_t n = rds64(h, mro + 16);
+	int64_t n = rd_ob_size(h, mro);
 	for (int64_t i = 0; i < n && i < 256; i++) {
-		uint64_t cls = rd64(h, mro + 24 + 8 * (uint64_t)i);
+		uint64_t cls = rd64(h, mro + L->tuple_items + 8 * (uint64_t)i);
 		/* (3.12+: a static built-in type's dict is the interpreter's,
 		 * not read here; those are all py-heap's kinds or object) */
 		uint64_t dict = cls ? rd64(h, cls + L->tp_dict) : 0;
-		int64_t dt = dict ? ph_heap_type_of(h, rd64(h, dict + 8)) : -1;
+		int64_t dt =
+			dict ? ph_heap_type_of(h, rd_ob_type(h, dict)) : -1;
 		if (dt < 0 || (h->types[dt].kind != PH_KIND_DICT &&
 			       h->types[dt].kind != PH_KIND_STGDICT))
 			continue; /* (a ctypes class's dict is a StgDict) */
@@ -356,7 +357,7 @@ bool ph_type_size_exact(struct ph_heap *h, const struct ph_type *t)
 		 * __sizeof__ is numpy.generic's) */
 		const char *want = "method_descriptor";
 		const char *nm = ph_mem_ptr(
-			h->mem, rd64(h, rd64(h, fn + 8) + L->tp_name),
+			h->mem, rd64(h, rd_ob_type(h, fn) + L->tp_name),
 			strlen(want) + 1);
 		if (!nm || memcmp(nm, want, strlen(want) + 1))
 			return false; /* Python code, a Cython function... */

@@ -41,6 +41,18 @@ static inline uint8_t rd8(struct ph_heap *h, uint64_t addr)
 	return p ? *p : 0;
 }
 
+/* An object's type word and its ob_size (a PyVarObject's): after the
+ * header, which is 16 bytes longer in free-threaded builds. */
+static inline uint64_t rd_ob_type(struct ph_heap *h, uint64_t addr)
+{
+	return rd64(h, addr + h->L->ob_type);
+}
+
+static inline int64_t rd_ob_size(struct ph_heap *h, uint64_t addr)
+{
+	return rds64(h, addr + h->L->ob_type + 8);
+}
+
 /* A count read from a damaged heap stays a count: 0 to 2^40. Sizes are
  * computed from such counts, and must not overflow. */
 static inline int64_t c40(int64_t v)

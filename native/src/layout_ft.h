@@ -143,7 +143,29 @@
 	F(tp_subclasses, 376) \
 	F(tp_weaklistoffset, 224) \
 	F(is_builtin_states, 186056) \
-	F(long_tag, 32)
+	F(long_tag, 32) \
+	/* the standard library's C types (kind_stdlib.c): 3.13's + 16 */ \
+	F(buffered_buffer, 72) \
+	F(buffered_buffer_size, 136) \
+	F(bytesio_buf, 32) \
+	F(array_allocated, 48) \
+	F(array_descr, 56) \
+	F(struct_codes, 48) \
+	F(product_pools, 32) \
+	F(combinations_r, 56) \
+	F(cwr_r, 56) \
+	F(permutations_pool, 32) \
+	F(permutations_r, 64) \
+	F(decimal_dec, 40) \
+	F(lru_elem_next, 40) \
+	F(lru_elem_key, 56) \
+	F(lru_elem_result, 64) \
+	F(lru_cache, 88) \
+	F(lru_func, 104) \
+	F(lru_kwd_mark, 128) \
+	F(lru_elem_type, 136) \
+	F(lru_cache_info_type, 144) \
+	F(lru_dict, 152)
 /* clang-format on */
 
 #endif /* PH_LAYOUT_FT_H */

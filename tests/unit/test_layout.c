@@ -11,7 +11,7 @@
 
 /* What the field list says of each field. */
 static const struct field {
-	const char *name, *type, *cstruct, *dbg, *check;
+	const char *name, *type, *cstruct, *member, *dbg, *check;
 	size_t offset, size;
 	uint32_t dbg_off;
 	unsigned since, until;
@@ -21,6 +21,7 @@ static const struct field {
 	{#name,                                                                \
 	 #type,                                                                \
 	 cstruct,                                                              \
+	 member,                                                               \
 	 dbg,                                                                  \
 	 check,                                                                \
 	 offsetof(struct ph_layout, name),                                     \
@@ -223,11 +224,103 @@ static void test_layout_ft(void)
 	CU_ASSERT_EQUAL(L.ts_skip[0], F->ts_skip[0] + 2400);
 }
 
+/* Every offset into an object's struct is 16 bytes further in the
+ * free-threaded table than in 3.13's (0 where 3.13 has no such field);
+ * every other struct's are the same or set on purpose. A field of a struct
+ * in neither list fails: a new field is placed here on purpose (the fields
+ * of the standard library's C types were once left at 3.13's). */
+static void test_layout_ft_objects(void)
+{
+	static const char *const objects[] = {"PyObject",
+					      "PyASCIIObject",
+					      "PyCompactUnicodeObject",
+					      "PyUnicodeObject",
+					      "PyBaseExceptionObject",
+					      "PyByteArrayObject",
+					      "PyBytesObject",
+					      "PyCellObject",
+					      "PyCodeObject",
+					      "PyDecObject",
+					      "PyDictObject",
+					      "PyFloatObject",
+					      "PyFunctionObject",
+					      "PyGenObject",
+					      "PyListObject",
+					      "PyLongObject",
+					      "PyMethodObject",
+					      "PyModuleDef",
+					      "PyModuleObject",
+					      "PySetObject",
+					      "PyStructObject",
+					      "PyTupleObject",
+					      "PyWeakReference",
+					      "StgDictObject",
+					      "arrayobject",
+					      "buffered",
+					      "bytesio",
+					      "classmethod",
+					      "combinationsobject",
+					      "cwrobject",
+					      "lru_cache_object",
+					      "lru_list_elem",
+					      "permutationsobject",
+					      "productobject",
+					      "propertyobject",
+					      "struct _frame",
+					      "struct _heaptypeobject",
+					      "struct _typeobject"};
+	static const char *const others[] = {"",
+					     "PyGC_Head",
+					     "PyMemberDef",
+					     "_PyCFrame",
+					     "formatcode",
+					     "managed_static_type_state",
+					     "mpd_t",
+					     "struct _PyInterpreterFrame",
+					     "struct _dictkeysobject",
+					     "struct _dictvalues",
+					     "struct _gc_runtime_state",
+					     "struct _is",
+					     "struct _ts",
+					     "struct arraydescr",
+					     "struct gc_generation",
+					     "struct pyruntimestate",
+					     "struct type_cache_entry"};
+	const struct ph_layout *G = ph_layout_for(3, 13);
+	const struct ph_layout *F = ph_layout_for_ft(3, 13);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(F);
+	for (size_t i = 0; i < PH_ARRAY_SIZE(fields); i++) {
+		const struct field *f = &fields[i];
+		bool object = false, other = false;
+		for (size_t j = 0; j < PH_ARRAY_SIZE(objects); j++)
+			object |= !strcmp(f->cstruct, objects[j]);
+		for (size_t j = 0; j < PH_ARRAY_SIZE(others); j++)
+			other |= !strcmp(f->cstruct, others[j]);
+		if (!object && !other)
+			fprintf(stderr, "field %s: struct %s in neither list\n",
+				f->name, f->cstruct);
+		CU_ASSERT(object || other);
+		if (!object || strcmp(f->type, "uint32_t"))
+			continue;
+		for (size_t k = 0; k < f->size / 4; k++) {
+			uint32_t g, t;
+			memcpy(&g, (const char *)G + f->offset + 4 * k, 4);
+			memcpy(&t, (const char *)F + f->offset + 4 * k, 4);
+			if (g && t != g + 16)
+				fprintf(stderr, "field %s[%zu]: %u, 3.13 %u\n",
+					f->name, k, t, g);
+			CU_ASSERT(!g || t == g + 16);
+		}
+	}
+}
+
 void ph_test_add_layout(void)
 {
 	CU_pSuite s = CU_add_suite("layout tables", NULL, NULL);
 	CU_add_test(s, "layout: tables", test_layout_tables);
 	CU_add_test(s, "layout: free-threaded 3.13", test_layout_ft);
+	CU_add_test(s, "layout: free-threaded objects' fields",
+		    test_layout_ft_objects);
 	CU_add_test(s, "layout: every version sets what it needs",
 		    test_layout_fields_set);
 	CU_add_test(s, "layout: and nothing else", test_layout_fields_unset);
