@@ -320,6 +320,8 @@ packaging: all deb
 bench: deps all
 	$(PYTHON) tests/bench/bench.py --bin $(BIN) --work-dir $(BUILD)/bench \
 		--sizes 2000000,10000000 --repeat 3 --callgrind
+	$(PYTHON) tests/bench/bench_ft.py --bin $(BIN) --work-dir $(BUILD)/bench \
+		--size 3000000
 
 # ---- installing -------------------------------------------------------------
 # Every file make install puts in place. The directories it had to create
