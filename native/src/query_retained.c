@@ -775,7 +775,6 @@ struct ph_error *ph_query_leaks(struct ph_session *s,
 				q += d->count[q];
 			} else
 				q++;
-		free(order);
 	} else
 		for (uint32_t q = 0; q < d->n; q += d->count[q])
 			if (d->bytes[q] >= w.threshold)
@@ -793,13 +792,19 @@ struct ph_error *ph_query_leaks(struct ph_session *s,
 			accumulate(&w, from);
 		for (size_t i = from; i < upto && !w.err; i++) {
 			uint32_t a = w.sus[i].acc, nbig = 0;
+			/* (--interp: only that interpreter's children are
+			 * suspects of their own) */
 			for (uint32_t q = a + 1; q < a + d->count[a];
 			     q += d->count[q])
-				nbig += d->bytes[q] >= w.threshold;
+				nbig += d->bytes[q] >= w.threshold &&
+					(!order ||
+					 ph_session_keeps(s, order[q]));
 			if (nbig >= 2) {
 				for (uint32_t q = a + 1; q < a + d->count[a];
 				     q += d->count[q])
-					if (d->bytes[q] >= w.threshold)
+					if (d->bytes[q] >= w.threshold &&
+					    (!order ||
+					     ph_session_keeps(s, order[q])))
 						suspect_add(&w, q);
 				continue;
 			}
@@ -812,6 +817,7 @@ struct ph_error *ph_query_leaks(struct ph_session *s,
 		if (ph_interrupted() && !w.err)
 			w.err = ph_error_interrupted();
 	}
+	free(order);
 	err = w.err;
 	if (!err && ndone)
 		qsort_r(done, ndone, sizeof(*done), suspect_cmp, (void *)d);

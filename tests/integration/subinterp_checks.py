@@ -216,14 +216,20 @@ def check_core(binary, it, core, outdir, label):
         tk_all = by["types --limit 0 --interp %d" % k]
         lk = by["leaks --limit 0 --min-share 1 --interp %d" % k]
         sus = lk.get("suspects", [])
-        rows_k = sus + [x["accumulation"] for x in sus]
+        # (legacy interpreters share single-phase extension modules'
+        # dicts, so an object of one may be reached from another's root,
+        # and the way down from a suspect may cross into another's: their
+        # suspects are checked to be K's only)
+        legacy = "legacy" in t["api"]
+        rows_k = sus + ([] if legacy else [x["accumulation"] for x in sus])
         check("%s: interp %d: leaks: K's objects and bytes, %d suspects, "
-              "each K's, paths from K's roots" % (label, k, len(sus)),
+              "each K's%s" % (label, k, len(sus), "" if legacy else
+                              ", paths from K's roots"),
               lk.get("objects") == tk_all["objects"] and
               lk.get("bytes") == tk_all["bytes"] and sus and
               all(x.get("interp") == k for x in rows_k) and
-              all(own_root(x.get("root", ""), k) for x in rows_k
-                  if x.get("reachable")),
+              (legacy or all(own_root(x.get("root", ""), k) for x in rows_k
+                             if x.get("reachable"))),
               (lk.get("objects"), tk_all["objects"], lk.get("bytes"),
                tk_all["bytes"], [(x.get("interp"), x.get("root"))
                                  for x in rows_k][:4]))
