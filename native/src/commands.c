@@ -320,6 +320,7 @@ static const struct ph_optdef diff_opts[] = {
 	 .def = "3"},
 	OPT_LIMIT("show the N types that grew most, and the rest in one line",
 		  "25 in text, all in JSON"),
+	OPT_INTERP,
 	{0},
 };
 

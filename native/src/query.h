@@ -603,6 +603,8 @@ struct ph_diff_opts {
 	double interval;     /* > 0: the session's process read again, that
 				many seconds after it was first read */
 	uint64_t containers; /* named for each type that grew */
+	bool has_interp;     /* --interp ID: that interpreter's objects only */
+	int64_t interp;	     /* (both sides cores or processes) */
 };
 
 struct ph_diff_side {

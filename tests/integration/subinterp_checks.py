@@ -121,6 +121,7 @@ def check_core(binary, it, core, outdir, label):
                  "refcheck --limit 0 --interp %d" % k,
                  "leaks --limit 0 --min-share 1 --interp %d" % k,
                  "dominators --limit 20 --interp %d" % k,
+                 "diff %s --interp %d" % (core, k),
                  "report --interp %d --output %s" % (
                      k, os.path.join(workdir_of(outdir), "report-%d.html" % k))]
     outs, r = batch(binary, it, core, cmds, outdir)
@@ -233,6 +234,14 @@ def check_core(binary, it, core, outdir, label):
               (lk.get("objects"), tk_all["objects"], lk.get("bytes"),
                tk_all["bytes"], [(x.get("interp"), x.get("root"))
                                  for x in rows_k][:4]))
+        df = by["diff %s --interp %d" % (core, k)]
+        sides = [df.get("before", {}), df.get("after", {})]
+        check("%s: interp %d: diff with itself --interp K: K's objects and "
+              "bytes on both sides" % (label, k),
+              all(x.get("objects") == tk_all["objects"] and
+                  x.get("bytes") == tk_all["bytes"] for x in sides),
+              [(x.get("objects"), x.get("bytes")) for x in sides] +
+              [(tk_all["objects"], tk_all["bytes"])])
         dm = by["dominators --limit 20 --interp %d" % k].get("dominators", [])
         check("%s: interp %d: dominators: every row K's" % (label, k),
               dm and all(x.get("interp") == k for x in dm),
