@@ -230,7 +230,7 @@ integration: all $(SAN)/bin/py-heap $(SAN)/lib/libpyheap.so
 		--cores-dir $(BUILD)/cores
 	$(PYTHON) tests/integration/subinterp_checks.py --bin $(BIN) \
 		--cores-dir $(BUILD)/cores
-	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) \
+	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=$(LSAN_GRAPHVIZ) $(PYTHON) \
 		tests/integration/subinterp_checks.py --bin $(SAN)/bin/py-heap \
 		--cores-dir $(BUILD)/cores --quick
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) \
