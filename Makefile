@@ -231,6 +231,10 @@ interps: all $(SAN)/bin/py-heap $(SAN)/lib/libpyheap.so
 		ASAN_OPTIONS=detect_leaks=1 $(PYTHON) \
 			tests/integration/ft_checks.py --bin $(SAN)/bin/py-heap \
 			--cores-dir $(BUILD)/cores --python $$py; \
+		ASAN_OPTIONS=detect_leaks=1 $(PYTHON) \
+			tests/integration/debugoffsets_checks.py \
+			--bin $(SAN)/bin/py-heap --cores-dir $(BUILD)/cores \
+			--python $$py; \
 	done
 
 integration: interps
@@ -242,9 +246,12 @@ integration: interps
 		--cores-dir $(BUILD)/cores
 	$(PYTHON) tests/integration/subinterp_checks.py --bin $(BIN) \
 		--cores-dir $(BUILD)/cores
-	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) \
+	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=$(LSAN_GRAPHVIZ) $(PYTHON) \
 		tests/integration/subinterp_checks.py --bin $(SAN)/bin/py-heap \
 		--cores-dir $(BUILD)/cores --quick
+	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) \
+		tests/integration/debugoffsets_checks.py \
+		--bin $(SAN)/bin/py-heap --cores-dir $(BUILD)/cores
 	$(PYTHON) tests/integration/contract_checks.py --bin $(BIN) \
 		--cores-dir $(BUILD)/cores
 	ASAN_OPTIONS=detect_leaks=1 $(PYTHON) \
@@ -329,6 +336,8 @@ packaging: all deb
 bench: deps all
 	$(PYTHON) tests/bench/bench.py --bin $(BIN) --work-dir $(BUILD)/bench \
 		--sizes 2000000,10000000 --repeat 3 --callgrind
+	$(PYTHON) tests/bench/bench_ft.py --bin $(BIN) --work-dir $(BUILD)/bench \
+		--size 3000000
 
 # ---- installing -------------------------------------------------------------
 # Every file make install puts in place. The directories it had to create
@@ -391,8 +400,6 @@ deb:
 clean:
 	rm -rf $(BUILD)
 
-# The free-threaded builds (3.13t, 3.13td): out of make check until the
-# merge of the subinterpreter, C-size and free-threaded branches reads
-# them cleanly again (run.py on 3.13t: 2 wild references after the merge).
+# The free-threaded builds (3.13t, 3.13td) alone.
 check-ft:
 	$(MAKE) --no-print-directory interps LOOP_PYTHONS="$(FT_PYTHONS)"

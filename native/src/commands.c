@@ -218,8 +218,10 @@ static const struct ph_optdef leaks_opts[] = {
 	{.name = "--min-share",
 	 .kind = PH_OPT_STR,
 	 .metavar = "P",
-	 .help = "suspects retain at least P percent of the heap's bytes",
+	 .help = "suspects retain at least P percent of the heap's bytes "
+		 "(with --interp: of that interpreter's)",
 	 .def = "10"},
+	OPT_INTERP,
 	{0},
 };
 
@@ -300,6 +302,7 @@ static const struct ph_optdef report_opts[] = {
 	 .metavar = "FILE",
 	 .help = "the HTML file to write",
 	 .complete = PH_COMPLETE_FILE},
+	OPT_INTERP,
 	{0},
 };
 
@@ -317,6 +320,7 @@ static const struct ph_optdef diff_opts[] = {
 	 .def = "3"},
 	OPT_LIMIT("show the N types that grew most, and the rest in one line",
 		  "25 in text, all in JSON"),
+	OPT_INTERP,
 	{0},
 };
 

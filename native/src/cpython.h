@@ -104,6 +104,9 @@ struct ph_runtime {
 	const struct ph_layout *layout;
 	struct ph_layout layout_copy; /* the table, with _Py_DebugOffsets */
 	int debug_offsets_differ; /* fields where they and the table differ */
+	int debug_offsets_bad;	  /* out of their bounds: the table's used */
+	char debug_offsets_first_bad[128]; /* the first, said in a note */
+	char debug_offsets_source[160];
 	int dwarf_checked, dwarf_differ; /* fields checked against DWARF */
 	bool layout_cached; /* that check's outcome from the cache */
 	char layout_source[160];

@@ -28,7 +28,8 @@
 	X(THREADS_NOT_STOPPED, "threads-not-stopped")                          \
 	X(PAGES_COPIED_WHOLE, "pages-copied-whole") /* no pagemap */           \
 	X(MAPS_LINES_SKIPPED, "maps-lines-skipped")                            \
-	X(INDEX_CACHE_IGNORED, "index-cache-ignored")
+	X(INDEX_CACHE_IGNORED, "index-cache-ignored")                          \
+	X(DEBUG_OFFSETS_DAMAGED, "debug-offsets-damaged")
 
 enum ph_note_code {
 #define PH_NOTE_ENUM_(NAME, code) PH_NOTE_##NAME,

@@ -355,6 +355,8 @@ struct ph_dom_row {
 	uint64_t objects, bytes; /* retained: what it dominates, itself too */
 	bool reachable;		 /* a root reaches it: path is set */
 	struct ph_path path;	 /* in the result's steps and strings */
+	bool has_interp;	 /* more than one interpreter: its id */
+	int64_t interp;
 };
 
 struct ph_retained_result {
@@ -601,6 +603,8 @@ struct ph_diff_opts {
 	double interval;     /* > 0: the session's process read again, that
 				many seconds after it was first read */
 	uint64_t containers; /* named for each type that grew */
+	bool has_interp;     /* --interp ID: that interpreter's objects only */
+	int64_t interp;	     /* (both sides cores or processes) */
 };
 
 struct ph_diff_side {

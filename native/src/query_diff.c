@@ -88,13 +88,29 @@ static struct ph_error *open_like(struct ph_session *like, const char *core,
 /* The side made of a session's heap (and, for the after side, its
  * tree). */
 static struct ph_error *side_of_session(struct ph_session *ss, bool after,
-					bool names, struct side *sd)
+					bool names,
+					const struct ph_diff_opts *o,
+					struct side *sd)
 {
 	struct ph_error *err =
 		after ? ph_session_graph(ss) : ph_session_heap(ss);
 	if (err)
 		return err;
 	unsigned flags = after ? PH_SNAP_WITH_TREE : 0;
+	if (o && o->has_interp) {
+		/* --interp ID: by its id, in this reading's list */
+		size_t k = 0;
+		while (k < ss->rt->ninterps &&
+		       ss->rt->interps[k].id != o->interp)
+			k++;
+		if (k == ss->rt->ninterps)
+			return ph_error_create(PH_ERR_USAGE,
+					       "diff: --interp %lld: %s has no "
+					       "such interpreter",
+					       (long long)o->interp,
+					       after ? "AFTER" : "BEFORE");
+		flags |= PH_SNAP_INTERP(k);
+	}
 	if (names)
 		flags |= PH_SNAP_WITH_TREE | PH_SNAP_WITH_NAMES;
 	if ((err = ph_snap_create(ss->heap, after || names ? ss->graph : NULL,
@@ -127,6 +143,7 @@ static struct ph_error *side_of_session(struct ph_session *ss, bool after,
 /* The side a file gives: a snapshot, or a core opened like `like`. */
 static struct ph_error *side_of_file(struct ph_session *like, const char *what,
 				     const char *path, bool after,
+				     const struct ph_diff_opts *o,
 				     struct side *sd)
 {
 	enum ph_file_kind kind;
@@ -141,6 +158,13 @@ static struct ph_error *side_of_file(struct ph_session *like, const char *what,
 	if (!(sd->source = strdup(path)))
 		return ph_error_nomem();
 	if (kind == PH_FILE_SNAPSHOT) {
+		if (o && o->has_interp)
+			return ph_error_create_path(
+				PH_ERR_USAGE, path,
+				"diff: --interp: %s is a snapshot, which keeps "
+				"no interpreter of its objects: give cores or "
+				"a process",
+				what);
 		sd->kind = "snapshot";
 		return ph_snap_read(path, &sd->snap);
 	}
@@ -148,7 +172,7 @@ static struct ph_error *side_of_file(struct ph_session *like, const char *what,
 		return err;
 	char *given = sd->source;
 	sd->source = NULL;
-	err = side_of_session(sd->own, after, false, sd);
+	err = side_of_session(sd->own, after, false, o, sd);
 	free(sd->source);
 	sd->source = given;
 	return err;
@@ -697,7 +721,7 @@ struct ph_error *ph_query_diff(struct ph_session *s,
 		return ph_error_nomem();
 	str_add(r, ""); /* offset 0: "" */
 	if (o->interval > 0) {
-		if ((err = side_of_session(s, false, false, &sb)))
+		if ((err = side_of_session(s, false, false, o, &sb)))
 			goto out;
 		ph_progress_stage("waiting to read the process again", 0);
 		if ((err = wait_until(s->opened_at + o->interval)))
@@ -707,15 +731,16 @@ struct ph_error *ph_query_diff(struct ph_session *s,
 				     t->stopped ? 0 : PH_SESSION_NO_STOP,
 				     &sa.own)))
 			goto out;
-		if ((err = side_of_session(sa.own, true, false, &sa)))
+		if ((err = side_of_session(sa.own, true, false, o, &sa)))
 			goto out;
 	} else {
-		if ((err = side_of_file(s, "BEFORE", o->before, false, &sb)))
+		if ((err = side_of_file(s, "BEFORE", o->before, false, o, &sb)))
 			goto out;
 		if (o->after)
-			err = side_of_file(NULL, "AFTER", o->after, true, &sa);
+			err = side_of_file(NULL, "AFTER", o->after, true, o,
+					   &sa);
 		else
-			err = side_of_session(s, true, false, &sa);
+			err = side_of_session(s, true, false, o, &sa);
 		if (err)
 			goto out;
 	}
@@ -821,7 +846,7 @@ struct ph_error *ph_query_snapshot(struct ph_session *s, const char *path,
 				   struct ph_snapshot_result **ret)
 {
 	struct side sd = {0};
-	struct ph_error *err = side_of_session(s, true, true, &sd);
+	struct ph_error *err = side_of_session(s, true, true, NULL, &sd);
 	struct ph_snapshot_result *r = NULL;
 	size_t len = 0;
 	if (!err)

@@ -82,6 +82,11 @@ static struct ph_error *row_fill(struct ph_session *s, uint32_t obj,
 				   .objects = d->count[p],
 				   .bytes = d->bytes[p],
 				   .reachable = p < d->nreach};
+	if (s->rt->ninterps > 1) {
+		unsigned k = ph_heap_interp(h, obj);
+		row->has_interp = k < s->rt->ninterps;
+		row->interp = row->has_interp ? s->rt->interps[k].id : 0;
+	}
 	if (!with_path)
 		return NULL;
 	return ph_query_add_path(s->graph, obj, PH_ROW_PATH_MAX, str, steps,
@@ -741,17 +746,39 @@ struct ph_error *ph_query_leaks(struct ph_session *s,
 	r->objects = d->n;
 	r->bytes = d->total_bytes;
 	r->min_share = o->min_share;
+	/* --interp: a share of that interpreter's bytes, the suspects its
+	 * objects (the topmost of it in the tree) */
+	uint32_t *order = NULL;
+	if (s->only_interp >= 0) {
+		if (!(order = ph_domtree_order(d))) {
+			free(r);
+			return ph_error_nomem();
+		}
+		r->objects = r->bytes = 0;
+		for (uint32_t x = 0; x < d->n; x++)
+			if (ph_session_keeps(s, x))
+				r->objects++, r->bytes += s->heap->size[x];
+	}
 	/* (a share of 0 bytes is still one object's worth) */
-	double th = o->min_share / 100.0 * (double)d->total_bytes;
+	double th = o->min_share / 100.0 * (double)r->bytes;
 	r->threshold = th < 1 ? 1
 		       : th >= 0x1p64
 			       ? UINT64_MAX
 			       : (uint64_t)th + ((double)(uint64_t)th < th);
 	struct leak_walk w = {.d = d, .h = s->heap, .threshold = r->threshold};
 	/* the candidates: the tops of both trees that retain enough */
-	for (uint32_t q = 0; q < d->n; q += d->count[q])
-		if (d->bytes[q] >= w.threshold)
-			suspect_add(&w, q);
+	if (order) {
+		for (uint32_t q = 0; q < d->n;)
+			if (ph_session_keeps(s, order[q])) {
+				if (d->bytes[q] >= w.threshold)
+					suspect_add(&w, q);
+				q += d->count[q];
+			} else
+				q++;
+	} else
+		for (uint32_t q = 0; q < d->n; q += d->count[q])
+			if (d->bytes[q] >= w.threshold)
+				suspect_add(&w, q);
 	/* each goes down to its accumulation point; where that splits into
 	 * several children that each retain enough, those are suspects of
 	 * their own instead (disjoint, each at least the threshold) */
@@ -765,13 +792,19 @@ struct ph_error *ph_query_leaks(struct ph_session *s,
 			accumulate(&w, from);
 		for (size_t i = from; i < upto && !w.err; i++) {
 			uint32_t a = w.sus[i].acc, nbig = 0;
+			/* (--interp: only that interpreter's children are
+			 * suspects of their own) */
 			for (uint32_t q = a + 1; q < a + d->count[a];
 			     q += d->count[q])
-				nbig += d->bytes[q] >= w.threshold;
+				nbig += d->bytes[q] >= w.threshold &&
+					(!order ||
+					 ph_session_keeps(s, order[q]));
 			if (nbig >= 2) {
 				for (uint32_t q = a + 1; q < a + d->count[a];
 				     q += d->count[q])
-					if (d->bytes[q] >= w.threshold)
+					if (d->bytes[q] >= w.threshold &&
+					    (!order ||
+					     ph_session_keeps(s, order[q])))
 						suspect_add(&w, q);
 				continue;
 			}
@@ -784,6 +817,7 @@ struct ph_error *ph_query_leaks(struct ph_session *s,
 		if (ph_interrupted() && !w.err)
 			w.err = ph_error_interrupted();
 	}
+	free(order);
 	err = w.err;
 	if (!err && ndone)
 		qsort_r(done, ndone, sizeof(*done), suspect_cmp, (void *)d);

@@ -365,6 +365,8 @@ struct ph_error *ph_run_diff(struct ph_session *s, const struct ph_args *a,
 		.before = a->operand,
 		.after = a->operand2,
 		.containers = ph_args_num(a, "--containers", 3),
+		.has_interp = ph_args_flag(a, "--interp"),
+		.interp = (int64_t)ph_args_num(a, "--interp", 0),
 	};
 	struct ph_error *err =
 		parse_interval(ph_args_str(a, "--interval", NULL), &o.interval);

@@ -605,6 +605,10 @@ struct ph_error *ph_run_report(struct ph_session *s, const struct ph_args *a,
 		ph_buf_puts(&b, page_head);
 		ph_buf_puts(&b, "<h1>py-heap report</h1>\n<p class=\"sub\">");
 		html(&b, in->python);
+		if (s->only_interp >= 0) /* --interp */
+			ph_buf_printf(
+				&b, ", interpreter %lld only",
+				(long long)s->rt->interps[s->only_interp].id);
 		ph_buf_printf(&b, ": %s objects, %s bytes",
 			      ph_fmt_count(ty->objects, c1),
 			      ph_fmt_count(ty->bytes, c2));

@@ -85,6 +85,10 @@ static void row_json_head(struct ph_json *j, const struct ph_dom_row *row,
 	ph_json_fixed(j, share(row->bytes, heap_bytes), 2);
 	ph_json_key(j, "reachable");
 	ph_json_bool(j, row->reachable);
+	if (row->has_interp) {
+		ph_json_key(j, "interp");
+		ph_json_i64(j, row->interp);
+	}
 }
 
 /* ---- retained ------------------------------------------------------------ */

@@ -45,22 +45,146 @@ static bool is_libpython(const char *path)
 	return !strncmp(base, "libpython", 9);
 }
 
+/*
+ * 3.13's _Py_DebugOffsets: groups of uint64_t words, each a struct's size
+ * then offsets in it (Include/internal/pycore_runtime.h). A struct's size
+ * bounds its offsets; the sizes are bounded by what any 3.13 build has
+ * (measured: _PyRuntimeState 283,320-328,320 bytes, PyInterpreterState
+ * 194,968-215,616, PyThreadState 304, the objects 16-432), with room.
+ */
+static const struct debug_group {
+	uint16_t at, end; /* its size's entry; the next group's */
+	uint32_t max;	  /* the largest plausible size */
+} debug_groups13[] = {
+	{24, 48, 4u << 20},   /* runtime_state */
+	{48, 152, 4u << 20},  /* interpreter_state */
+	{152, 224, 64 << 10}, /* thread_state */
+	{224, 272, 4096},     /* interpreter_frame */
+	{272, 352, 4096},     /* code_object */
+	{352, 368, 4096},     /* pyobject */
+	{368, 400, 4096},     /* type_object */
+	{400, 424, 4096},     /* tuple_object */
+	{424, 448, 4096},     /* list_object */
+	{448, 472, 4096},     /* dict_object */
+	{472, 488, 4096},     /* float_object */
+	{488, 512, 4096},     /* long_object */
+	{512, 536, 4096},     /* bytes_object */
+	{536, 568, 4096},     /* unicode_object */
+	{568, 584, 4096},     /* gc */
+};
+#define PH_DEBUG_OFFSETS13_SIZE 584
+
+/* Entries that are sizes, not offsets: bounded by their group's size. */
+static bool debug_entry_is_size(uint32_t at)
+{
+	return at == 560; /* unicode_object.asciiobject_size */
+}
+
 /* By offset in _Py_DebugOffsets: applied in that order. */
+struct debug_offset {
+	uint32_t at;	  /* in _Py_DebugOffsets (3.13) */
+	size_t field;	  /* in struct ph_layout */
+	const char *name; /* its name there */
+	bool bad;
+};
+
 static int debug_offset_cmp(const void *a, const void *b)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	uint32_t x = ((const struct debug_offset *)a)->at,
+		 y = ((const struct debug_offset *)b)->at;
 	return x < y ? -1 : x > y;
+}
+
+static void debug_offset_bad(struct ph_runtime *rt, struct debug_offset *e,
+			     uint64_t v, const char *why, uint64_t bound,
+			     const char *other)
+{
+	if (e->bad)
+		return;
+	e->bad = true;
+	if (rt->debug_offsets_bad++)
+		return;
+	if (other)
+		snprintf(rt->debug_offsets_first_bad,
+			 sizeof(rt->debug_offsets_first_bad),
+			 "%s = %llu, %s %s", e->name, (unsigned long long)v,
+			 why, other);
+	else
+		snprintf(rt->debug_offsets_first_bad,
+			 sizeof(rt->debug_offsets_first_bad),
+			 "%s = %llu, %s %llu", e->name, (unsigned long long)v,
+			 why, (unsigned long long)bound);
+}
+
+/*
+ * Each entry of a 3.13 _Py_DebugOffsets checked before use: its group's
+ * size within that struct's bounds, an offset below that size (a size
+ * entry at most it), no two offsets of a struct the same. A bad one is
+ * marked; the table's value stays.
+ */
+static void check_debug_offsets13(struct ph_runtime *rt, const uint8_t *d,
+				  struct debug_offset *map, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct debug_group *g = NULL;
+		for (size_t k = 0; k < PH_ARRAY_SIZE(debug_groups13); k++)
+			if (map[i].at >= debug_groups13[k].at &&
+			    map[i].at < debug_groups13[k].end)
+				g = &debug_groups13[k];
+		uint64_t size, v;
+		memcpy(&v, d + map[i].at, 8);
+		if (!g) {
+			debug_offset_bad(rt, &map[i], v, "outside", 0,
+					 "any struct");
+			continue;
+		}
+		memcpy(&size, d + g->at, 8);
+		if (!size || size > g->max) {
+			debug_offset_bad(rt, &map[i], v,
+					 map[i].at == g->at
+						 ? "beyond the plausible"
+						 : "in a struct whose size is",
+					 map[i].at == g->at ? g->max : size,
+					 NULL);
+			continue;
+		}
+		if (map[i].at == g->at)
+			continue; /* the size itself, checked */
+		if (debug_entry_is_size(map[i].at) ? !v || v > size
+						   : v >= size) {
+			debug_offset_bad(rt, &map[i], v,
+					 "beyond its struct's size", size,
+					 NULL);
+			continue;
+		}
+		for (size_t k = 0; k < i; k++) {
+			uint64_t w;
+			memcpy(&w, d + map[k].at, 8);
+			if (map[k].at > g->at &&
+			    !debug_entry_is_size(map[k].at) &&
+			    !debug_entry_is_size(map[i].at) && w == v) {
+				debug_offset_bad(rt, &map[k], w, "the same as",
+						 0, map[i].name);
+				debug_offset_bad(rt, &map[i], v, "the same as",
+						 0, map[k].name);
+			}
+		}
+	}
 }
 
 /*
  * _Py_DebugOffsets (3.13+), at the start of _PyRuntime: the interpreter's
  * own account of its layout, for debuggers. After checking its cookie and
- * version, every offset it covers is taken from it.
+ * version, every offset it covers is taken from it, each checked against
+ * its bounds first: one out of them (a damaged core) leaves the table's
+ * value, and a note says so (CPython itself checks only the cookie and
+ * the version).
  */
 static struct ph_error *apply_debug_offsets(struct ph_runtime *rt)
 {
 	struct ph_memory *mem = &rt->target->mem;
-	const uint8_t *d = ph_mem_ptr(mem, rt->runtime_addr, 584);
+	const uint8_t *d =
+		ph_mem_ptr(mem, rt->runtime_addr, PH_DEBUG_OFFSETS13_SIZE);
 	if (!d)
 		return ph_error_create_at(
 			PH_ERR_NOT_SAVED, rt->runtime_addr,
@@ -97,37 +221,39 @@ static struct ph_error *apply_debug_offsets(struct ph_runtime *rt)
 		rt->layout_copy = *rt->layout;
 	struct ph_layout *L = &rt->layout_copy;
 	/* The fields layout_fields.h gives an entry, by their offset in
-	 * _Py_DebugOffsets (each a uint32_t). */
-	static const struct debug_offset {
-		uint32_t at;  /* in _Py_DebugOffsets (3.13) */
-		size_t field; /* in struct ph_layout */
-	} all[] = {
+	 * _Py_DebugOffsets (each a uint64_t). */
+	static const struct debug_offset all[] = {
 #define PH_DEBUG_OFFSET(type, name, dims, cstruct, member, dbg, dbg_off, ...)  \
-	{dbg_off, offsetof(struct ph_layout, name)},
+	{dbg_off, offsetof(struct ph_layout, name), dbg, false},
 		PH_LAYOUT_FIELDS(PH_DEBUG_OFFSET)
 #undef PH_DEBUG_OFFSET
 	};
 	struct debug_offset map[PH_ARRAY_SIZE(all)];
 	size_t n = 0;
 	for (size_t i = 0; i < PH_ARRAY_SIZE(all); i++)
-		if (all[i].at)
+		if (all[i].at && all[i].at + 8 <= PH_DEBUG_OFFSETS13_SIZE)
 			map[n++] = all[i];
 	qsort(map, n, sizeof(*map), debug_offset_cmp);
+	check_debug_offsets13(rt, d, map, n);
 	for (size_t i = 0; i < n; i++) {
 		uint64_t v;
 		memcpy(&v, d + map[i].at, 8);
-		if (v > UINT32_MAX)
-			return ph_error_create(
-				PH_ERR_CORRUPT,
-				"implausible debug offset %llu in "
-				"_PyRuntime",
-				(unsigned long long)v);
+		if (map[i].bad)
+			continue;
 		uint32_t *f = (uint32_t *)((char *)L + map[i].field);
 		if (*f != (uint32_t)v)
 			rt->debug_offsets_differ++;
 		*f = (uint32_t)v;
 	}
-	L->source = "debug offsets (_Py_DebugOffsets) and tables";
+	if (rt->debug_offsets_bad) {
+		snprintf(rt->debug_offsets_source,
+			 sizeof(rt->debug_offsets_source),
+			 "debug offsets (_Py_DebugOffsets; %d out of bounds, "
+			 "the tables' instead) and tables",
+			 rt->debug_offsets_bad);
+		L->source = rt->debug_offsets_source;
+	} else
+		L->source = "debug offsets (_Py_DebugOffsets) and tables";
 	rt->layout = L;
 	return NULL;
 }

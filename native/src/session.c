@@ -504,6 +504,17 @@ struct ph_error *ph_session_heap(struct ph_session *s)
 				ph_fmt_count(h->gc_list_damaged, a));
 		s->partial |= !moving;
 	}
+	if (s->rt->debug_offsets_bad) {
+		ph_session_note(s, PH_NOTE_DEBUG_OFFSETS_DAMAGED,
+				"%d of _PyRuntime's debug offsets "
+				"(_Py_DebugOffsets) are out of bounds or "
+				"overlap (%s): "
+				"py-heap's own layout of Python %s used for "
+				"them",
+				s->rt->debug_offsets_bad,
+				s->rt->debug_offsets_first_bad, s->rt->version);
+		s->partial = true;
+	}
 	const struct ph_module *pm = s->rt->pymod;
 	if (!pm->debug_elf && !pm->debug_source)
 		ph_session_note(

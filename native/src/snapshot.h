@@ -180,6 +180,9 @@ uint32_t ph_crc32c(uint32_t crc, const void *data, size_t n);
 /* Flags for ph_snap_create */
 #define PH_SNAP_WITH_TREE 1  /* the parent tree and roots (a graph) */
 #define PH_SNAP_WITH_NAMES 2 /* and the names of the tree's branches */
+/* only the objects of one interpreter (its index in rt->interps): diff
+ * --interp ID; never written to a file */
+#define PH_SNAP_INTERP(k) ((unsigned)((k) + 1) << 16)
 
 /* The objects of h in address order, fingerprinted (and, with
  * PH_SNAP_WITH_TREE, g's tree and roots; g must be complete). It reads h

@@ -716,6 +716,15 @@ struct ph_error *ph_snap_create(struct ph_heap *h, struct ph_graph *g,
 	}
 	if ((err = address_order(h, s->heap_index, &s->n)))
 		goto fail;
+	if (flags >> 16) {
+		/* PH_SNAP_INTERP: that interpreter's objects only */
+		unsigned k = (flags >> 16) - 1;
+		size_t m = 0;
+		for (size_t i = 0; i < s->n; i++)
+			if (ph_heap_interp(h, s->heap_index[i]) == k)
+				s->heap_index[m++] = s->heap_index[i];
+		s->n = m;
+	}
 	ph_stage("snapshot: address order");
 	if ((err = build_types(h, s, s->rank)))
 		goto fail;

@@ -64,6 +64,19 @@ def interpreters():
     return [s for s in out if re.search(r"python3\.(9|1[0-9])d?$", s)]
 
 
+def workdir_of(outdir):
+    return outdir
+
+
+def own_root(name, k):
+    """No other interpreter's root: not "interp J: ..." nor J's state's
+    C data ("C data: interpreter J+..."); the main one's state is in
+    libpython's data (C data: libpython...)."""
+    m = re.match(r"(?:interp |C data: interpreter )(\d+)[:+]", name)
+    return bool(name) and (not m or int(m.group(1)) == k) and \
+        (k == 0 or m is not None)
+
+
 def batch(binary, it, core, commands, workdir):
     path = os.path.join(workdir, "subinterp.batch")
     with open(path, "w") as f:
@@ -105,7 +118,12 @@ def check_core(binary, it, core, outdir, label):
                  "show %s --limit 1" % m,
                  "cycles --limit 0 --interp %d" % k,
                  "roots --limit 0 --interp %d" % k,
-                 "refcheck --limit 0 --interp %d" % k]
+                 "refcheck --limit 0 --interp %d" % k,
+                 "leaks --limit 0 --min-share 1 --interp %d" % k,
+                 "dominators --limit 20 --interp %d" % k,
+                 "diff %s --interp %d" % (core, k),
+                 "report --interp %d --output %s" % (
+                     k, os.path.join(workdir_of(outdir), "report-%d.html" % k))]
     outs, r = batch(binary, it, core, cmds, outdir)
     check("%s: one answer per command" % label, len(outs) == len(cmds),
           "%d of %d; %s" % (len(outs), len(cmds), r.stderr[-300:]))
@@ -194,6 +212,52 @@ def check_core(binary, it, core, outdir, label):
                   % (label, k, len(leak["ids"])),
                   rc.get("deficit_objects") == 0 and set(leak["ids"]) <= sus,
                   (rc.get("deficit_objects"), len(set(leak["ids"]) - sus)))
+        # leaks, dominators and report --interp K: K's objects only, a
+        # share of K's bytes, rows and paths naming K
+        tk_all = by["types --limit 0 --interp %d" % k]
+        lk = by["leaks --limit 0 --min-share 1 --interp %d" % k]
+        sus = lk.get("suspects", [])
+        # (legacy interpreters share single-phase extension modules'
+        # dicts, so an object of one may be reached from another's root,
+        # and the way down from a suspect may cross into another's: their
+        # suspects are checked to be K's only)
+        legacy = "legacy" in t["api"]
+        rows_k = sus + ([] if legacy else [x["accumulation"] for x in sus])
+        check("%s: interp %d: leaks: K's objects and bytes, %d suspects, "
+              "each K's%s" % (label, k, len(sus), "" if legacy else
+                              ", paths from K's roots"),
+              lk.get("objects") == tk_all["objects"] and
+              lk.get("bytes") == tk_all["bytes"] and sus and
+              all(x.get("interp") == k for x in rows_k) and
+              (legacy or all(own_root(x.get("root", ""), k) for x in rows_k
+                             if x.get("reachable"))),
+              (lk.get("objects"), tk_all["objects"], lk.get("bytes"),
+               tk_all["bytes"], [(x.get("interp"), x.get("root"))
+                                 for x in rows_k][:4]))
+        df = by["diff %s --interp %d" % (core, k)]
+        sides = [df.get("before", {}), df.get("after", {})]
+        check("%s: interp %d: diff with itself --interp K: K's objects and "
+              "bytes on both sides" % (label, k),
+              all(x.get("objects") == tk_all["objects"] and
+                  x.get("bytes") == tk_all["bytes"] for x in sides),
+              [(x.get("objects"), x.get("bytes")) for x in sides] +
+              [(tk_all["objects"], tk_all["bytes"])])
+        dm = by["dominators --limit 20 --interp %d" % k].get("dominators", [])
+        check("%s: interp %d: dominators: every row K's" % (label, k),
+              dm and all(x.get("interp") == k for x in dm),
+              [x.get("interp") for x in dm][:8])
+        rp = by["report --interp %d --output %s" % (
+            k, os.path.join(workdir_of(outdir), "report-%d.html" % k))]
+        html = ""
+        try:
+            with open(rp.get("output", "")) as f:
+                html = f.read()
+        except OSError:
+            pass
+        want_h = "interpreter %d only: %s objects" % (
+            k, "{:,}".format(tk_all["objects"]))
+        check("%s: interp %d: report: K's totals" % (label, k),
+              want_h in html, (rp, want_h))
         if t.get("threads"):
             names = " ".join(e.get("name", "")
                              for e in by["roots --limit 0 --interp %d" % k]
