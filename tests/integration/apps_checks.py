@@ -18,9 +18,10 @@ process measured about itself in forked copies (apptruth.py):
     except the documented differences (DOCUMENTED below); every object
     gc.get_referrers() returned is among them;
   * refcount of every sampled object equals its ob_refcnt;
-  * cycles --unreachable: unreachable_objects equals gc.collect()'s return
+  * cycles --unreachable: unreachable_objects equals what the collector
+    finds before finalizers, collect_returns gc.collect()'s return
     value (every generation, in a forked copy) and the "unreachable" set
-    equals gc.garbage under gc.DEBUG_SAVEALL;
+    less "finalizer_freed" equals gc.garbage under gc.DEBUG_SAVEALL;
   * refcheck: no deficit on these clean heaps.
 
 A fixture whose libraries the interpreter cannot import is SKIPped.
@@ -224,20 +225,32 @@ def referrer_checks(label, truth, outs):
 
 
 def cycle_checks(label, truth, collect, cyc):
+    """unreachable_objects is what the collector finds before finalizers
+    (the truth deduces it); collect_returns what gc.collect() returns once
+    generators' finalizers have freed what their frames held; the set less
+    finalizer_freed is gc.garbage under DEBUG_SAVEALL."""
     n = collect["collected"]
     garbage = {g[0] for g in collect["garbage"]}
     got = {int(a, 16) for a in cyc["unreachable"]}
+    freed = {int(a, 16) for a in cyc.get("finalizer_freed", [])}
     deduced = truth["deduced"]["count"]
-    check("%s: cycles --unreachable: unreachable_objects %d == gc.collect() "
-          "%d" % (label, cyc["unreachable_objects"], n),
-          cyc["unreachable_objects"] == n,
-          "before finalizers the collector finds %d; %d frozen" % (
-              deduced, collect["freeze_count"]))
-    check("%s: cycles --unreachable: the set == gc.garbage (DEBUG_SAVEALL)"
-          % label, got == garbage, "%d extra, %d missing" % (
-              len(got - garbage), len(garbage - got)))
-    return {"cycles count": int(cyc["unreachable_objects"] != n),
-            "cycles set": int(got != garbage)}
+    check("%s: cycles --unreachable: unreachable_objects %d == what the "
+          "collector finds before finalizers %d" % (
+              label, cyc["unreachable_objects"], deduced),
+          cyc["unreachable_objects"] == deduced,
+          "%d frozen" % collect["freeze_count"])
+    got_n = cyc.get("collect_returns", cyc["unreachable_objects"])
+    wcb = cyc.get("weakref_callbacks", 0)
+    ok = got_n <= n <= got_n + wcb
+    check("%s: cycles --unreachable: collect_returns %d == gc.collect() %d"
+          % (label, got_n, n), ok,
+          "freed by finalizers %d, weakref callbacks %d" % (
+              cyc.get("freed_by_finalizers", 0), wcb))
+    left = got - freed
+    check("%s: cycles --unreachable: the set less finalizer_freed == "
+          "gc.garbage (DEBUG_SAVEALL)" % label, left == garbage,
+          "%d extra, %d missing" % (len(left - garbage), len(garbage - left)))
+    return {"cycles count": int(not ok), "cycles set": int(left != garbage)}
 
 
 def refcheck_checks(label, rc):
