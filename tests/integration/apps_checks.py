@@ -27,7 +27,8 @@ process measured about itself in forked copies (apptruth.py):
 A fixture whose libraries the interpreter cannot import is SKIPped.
 
     python3 tests/integration/apps_checks.py --bin build/bin/py-heap \\
-        --cores-dir build/cores [--python PY] [--only NAME] [-v]
+        --cores-dir build/cores [--python PY] [--only NAME]
+        [--checks types,referrers,cycles,refcheck]
 
 Prints PASS/FAIL/SKIP lines and ends with "N passed, N failed".
 """
@@ -65,6 +66,10 @@ FIXTURES = [
 DOCUMENTED_TYPES = {"code"}
 DOCUMENTED_VIAS = {"__name__", "__qualname__", "__slots__", "<lru link>"}
 
+
+# --checks: types (counts, bytes), referrers (and refcounts), cycles,
+# refcheck
+CHECK_GROUPS = ("types", "referrers", "cycles", "refcheck")
 
 # C types of libraries whose tp_name has no module
 LIBRARY_NO_MODULE = {"StgDict"}
@@ -270,7 +275,13 @@ def main():
     ap.add_argument("--only", action="append",
                     help="run this fixture only (repeatable)")
     ap.add_argument("--summary", help="write the failure counts here (JSON)")
+    ap.add_argument("--checks", default=",".join(CHECK_GROUPS),
+                    help="the groups of checks to run, comma-separated "
+                    "(default: all of %s)" % ",".join(CHECK_GROUPS))
     a = ap.parse_args()
+    groups = set(a.checks.split(","))
+    if groups - set(CHECK_GROUPS):
+        ap.error("--checks: unknown %s" % ",".join(groups - set(CHECK_GROUPS)))
     interp = Interp(a.python)
     binary = os.path.abspath(a.bin)
     os.environ.setdefault("TAKE_CORE_TIMEOUT", "600")
@@ -309,10 +320,14 @@ def main():
             check("%s: py-heap" % label, False, e)
             continue
         fails = {}
-        fails.update(type_checks(label, truth, types))
-        fails.update(referrer_checks(label, truth, outs))
-        fails.update(cycle_checks(label, truth, collect, cyc))
-        fails.update(refcheck_checks(label, rc))
+        if "types" in groups:
+            fails.update(type_checks(label, truth, types))
+        if "referrers" in groups:
+            fails.update(referrer_checks(label, truth, outs))
+        if "cycles" in groups:
+            fails.update(cycle_checks(label, truth, collect, cyc))
+        if "refcheck" in groups:
+            fails.update(refcheck_checks(label, rc))
         summary[label] = fails
     if a.summary:
         with open(a.summary, "w") as f:
