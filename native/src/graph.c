@@ -298,7 +298,21 @@ struct frame_ctx {
 	struct ph_graph *g;
 	struct ph_error *err;
 	const char *where;
+	bool gen_owned; /* a running generator's frame: its edges count */
 };
+
+/* 3.11+: a running generator's or coroutine's frame
+ * (FRAME_OWNED_BY_GENERATOR, 1) lives inside the generator, whose edges
+ * count its references already (asyncio's running main() was counted
+ * twice: 5 refcheck deficits on the asyncio_service core). */
+static bool frame_gen_owned(struct ph_heap *h, uint64_t f)
+{
+	const struct ph_layout *L = h->L;
+	if (L->frame_objects || !L->if_owner || L->if_owner == UINT32_MAX)
+		return false;
+	const uint8_t *owner = ph_mem_ptr(h->mem, f + L->if_owner, 1);
+	return owner && *owner == 1;
+}
 
 static void frame_root_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 			  uint64_t data)
@@ -312,7 +326,7 @@ static void frame_root_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 	 * borrow their globals and builtins). */
 	uint32_t t = ph_graph_lookup(c->g, target);
 	/* (up to 3.10 the frame is an object: its edges count already) */
-	if (t != PH_NONE && !c->g->h->L->frame_objects &&
+	if (t != PH_NONE && !c->g->h->L->frame_objects && !c->gen_owned &&
 	    (kind == PH_EDGE_LOCAL || kind == PH_EDGE_STACK ||
 	     (kind == PH_EDGE_FIELD &&
 	      (!strcmp((const char *)(uintptr_t)data, "f_func") ||
@@ -417,7 +431,10 @@ static struct ph_error *build_interp_roots(struct ph_graph *g, uint64_t interp,
 			snprintf(where, sizeof(where),
 				 "%sthread %zu frame %s%s() at %s:%d", pre,
 				 k + 1, num, func, file, line);
-			struct frame_ctx fc = {.g = g, .where = where};
+			struct frame_ctx fc = {.g = g,
+					       .where = where,
+					       .gen_owned =
+						       frame_gen_owned(h, f)};
 			/* up to 3.10 the frame is an object the C stack holds
 			 * (a generator's: the generator) */
 			if (L->frame_objects) {

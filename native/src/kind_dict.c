@@ -332,7 +332,8 @@ static uint64_t stgdict_size(struct ph_heap *h, uint64_t addr,
 	return size;
 }
 
-/* The dict's, and what PyCStgDict_traverse visits. */
+/* The dict's, and the fields PyCStgDict_clear releases but proto, which
+ * its type reports (type_referents: CDataType_traverse visits it there). */
 static void stgdict_referents(struct ph_heap *h, uint64_t addr,
 			      const struct ph_type *t, int64_t ob_size,
 			      ph_referent_fn fn, void *arg)
@@ -341,7 +342,6 @@ static void stgdict_referents(struct ph_heap *h, uint64_t addr,
 					    "checker"};
 	const struct ph_layout *L = h->L;
 	dict_referents(h, addr, t, ob_size, fn, arg);
-	ph_ref_field(h, addr, L->stgdict_proto, "proto", fn, arg);
 	for (size_t i = 0; i < 4; i++)
 		ph_ref_field(h, addr, L->stgdict_fields[i], names[i], fn, arg);
 }

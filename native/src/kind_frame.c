@@ -456,7 +456,15 @@ static void gen_referents(struct ph_heap *h, uint64_t addr,
 			     fn, arg);
 		return;
 	}
-	if (L->stackrefs) {
+	int8_t state = (int8_t)rd8(h, addr + L->gen_state);
+	/* created, suspended or running */
+	bool live = state < (L->gen_state_done ? L->gen_state_done : 1);
+	/* 3.12+ has no gi_code: "gi_code" is the frame's f_code (f_executable),
+	 * one reference, which the live frame's referents report already
+	 * (counted twice: each suspended generator's code -1 in refcheck) */
+	if (live && L->gen_code == L->gen_iframe + L->if_code)
+		;
+	else if (L->stackrefs) {
 		uint64_t c = rd64(h, addr + L->gen_code) & ~3ULL;
 		if (c)
 			fn(arg, c, PH_EDGE_FIELD,
@@ -465,9 +473,7 @@ static void gen_referents(struct ph_heap *h, uint64_t addr,
 		ph_ref_field(h, addr, L->gen_code, "gi_code", fn, arg);
 	ph_ref_field(h, addr, L->gen_name, "__name__", fn, arg);
 	ph_ref_field(h, addr, L->gen_qualname, "__qualname__", fn, arg);
-	int8_t state = (int8_t)rd8(h, addr + L->gen_state);
-	/* created, suspended or running */
-	if (state < (L->gen_state_done ? L->gen_state_done : 1))
+	if (live)
 		ph_heap_iframe_referents(h, addr + L->gen_iframe, fn, arg);
 }
 

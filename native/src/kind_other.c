@@ -115,8 +115,16 @@ static void module_repr(struct ph_heap *h, uint64_t addr,
 	ph_buf_puts(out, ">");
 }
 
+/* A module's tp_dictoffset is md_dict's, which a subclass inherits
+ * (six's lazy modules: their dict was counted twice) */
+static bool module_own_dict_at(struct ph_heap *h, int64_t off)
+{
+	return off == h->L->module_dict;
+}
+
 const struct ph_kind_ops ph_kind_module = {
 	.referents = module_referents,
+	.own_dict_at = module_own_dict_at,
 	.repr = module_repr,
 	.fixed_size = true,
 	.own_c_tail = true,

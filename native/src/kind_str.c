@@ -389,8 +389,14 @@ const struct ph_kind_ops ph_kind_bytes = {
 static uint64_t bytearray_size(struct ph_heap *h, uint64_t addr,
 			       const struct ph_type *t, int64_t ob_size)
 {
-	return (uint64_t)(t->basicsize +
-			  c40(rds64(h, addr + h->L->bytearray_alloc)));
+	int64_t alloc = c40(rds64(h, addr + h->L->bytearray_alloc));
+	/* 3.15 keeps the bytes in a bytes object (ob_bytes_object) whose
+	 * header __sizeof__ counts too: its ob_sval offset and the NUL (33
+	 * on 64-bit), once anything was allocated (measured: 3 bytes 100,
+	 * 5,000 bytes 5,097, empty 64) */
+	if (h->L->minor >= 15 && alloc > 0)
+		alloc += 33;
+	return (uint64_t)(t->basicsize + alloc);
 }
 
 const struct ph_kind_ops ph_kind_bytearray = {

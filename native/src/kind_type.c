@@ -429,6 +429,14 @@ static void type_referents(struct ph_heap *h, uint64_t addr,
 {
 	const struct ph_layout *L = h->L;
 	ph_ref_field(h, addr, L->tp_dict, "__dict__", fn, arg);
+	/* 3.8-3.12: a ctypes type's dict is a StgDict, which owns proto (the
+	 * pointed-to or item type), but CDataType_traverse visits it from the
+	 * type: gc.get_referrers() names the type (dict_traverse does not) */
+	uint64_t d = rd64(h, addr + L->tp_dict);
+	int64_t dt =
+		d && L->stgdict_proto ? ph_heap_type_of(h, rd64(h, d + 8)) : -1;
+	if (dt >= 0 && h->types[dt].kind == PH_KIND_STGDICT)
+		ph_ref_field(h, d, L->stgdict_proto, "proto", fn, arg);
 	ph_ref_field(h, addr, L->tp_mro, "__mro__", fn, arg);
 	ph_ref_field(h, addr, L->tp_bases, "__bases__", fn, arg);
 	ph_ref_field(h, addr, L->tp_base, "__base__", fn, arg);

@@ -191,7 +191,12 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 	if (t->flags & L->preheader_flags & PH_TPFLAGS_MANAGED_DICT) {
 		managed_dict_referents(h, addr, t, fn, arg);
 	} else if (t->dictoffset > 0 && t->dictoffset < t->basicsize &&
-		   !(k->own_dict_at && k->own_dict_at(h, t->dictoffset))) {
+		   !(k->own_dict_at && k->own_dict_at(h, t->dictoffset)) &&
+		   /* a dict inside the kind's own struct (a module's, a
+		    * classmethod's, an exception's...) is the kind's to
+		    * report: a subclass inherits its tp_dictoffset (Django's
+		    * classonlymethod: its dict was counted twice) */
+		   !(k->referents && t->dictoffset < t->kind_basicsize)) {
 		ph_ref_field(h, addr, (uint32_t)t->dictoffset, "__dict__", fn,
 			     arg);
 	} else if (t->dictoffset < 0) {

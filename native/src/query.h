@@ -501,8 +501,20 @@ struct ph_cycles_result {
 	 * it frees, gc.collect()'s count leaves out) */
 	uint64_t unreachable_finalizers;
 	uint64_t frozen_objects; /* gc.freeze()'s: never collected */
-	uint64_t *unreachable;	 /* at most PH_UNREACHABLE_MAX */
+	/* What gc.collect() then does with them (gc_collect_main), assuming
+	 * finalizers do what CPython's own do (a generator's or coroutine's
+	 * close clears its frame; a __del__ neither resurrects nor drops a
+	 * reference) and weakref callbacks free nothing but themselves:
+	 * freed by refcount once the finalizers ran (not counted), kept by a
+	 * legacy tp_del (gc.garbage, counted), weakrefs outside the set whose
+	 * callbacks run (each one its callback frees adds 1 to the count).
+	 * collect_returns = unreachable - freed_by_finalizers. */
+	uint64_t freed_by_finalizers, legacy_finalizer_objects;
+	uint64_t weakref_callbacks, collect_returns;
+	uint64_t *unreachable; /* at most PH_UNREACHABLE_MAX */
 	size_t nunreachable;
+	uint64_t *finalizer_freed; /* of unreachable[]: freed by finalizers */
+	size_t nfinalizer_freed;
 	uint64_t *gc_garbage; /* what gc.garbage holds */
 	size_t ngc_garbage;
 	size_t gc_garbage_edges; /* gc.garbage's references, its type's too */

@@ -69,6 +69,11 @@ static int cycle_by_count(const void *a, const void *b)
  * tp_finalize (a Python __del__, an _io object's close, a generator's or
  * coroutine's close) that has something to do: a generator's only while
  * its frame is live (created or suspended). */
+static unsigned py_micro(const struct ph_heap *h)
+{
+	return (h->rt->hexversion >> 8) & 0xff;
+}
+
 static bool has_finalizer(struct ph_heap *h, uint32_t o)
 {
 	const struct ph_type *t = &h->types[h->tidx[o]];
@@ -93,10 +98,240 @@ static bool has_finalizer(struct ph_heap *h, uint32_t o)
 	int8_t st = (int8_t)*state;
 	/* 3.12 and 3.13 close a generator that never started without
 	 * clearing its frame (its arguments stay: the cycle is not broken);
-	 * FRAME_CREATED is -2 in 3.12, -3 in 3.13 */
-	if ((L->minor == 12 && st == -2) || (L->minor == 13 && st == -3))
+	 * FRAME_CREATED is -2 in 3.12, -3 in 3.13; gh-142766 fixed it in
+	 * 3.13.12 (merged 2025-12-17; 3.13.0 and 3.13.5 measured) */
+	if ((L->minor == 12 && st == -2) ||
+	    (L->minor == 13 && st == -3 && py_micro(h) < 12))
 		return false;
 	return st < (L->gen_state_done ? L->gen_state_done : 1);
+}
+
+/* ---- what gc.collect() does with the unreachable set ------------------- */
+
+/* The fate of an unreachable object in gc_collect_main (3.8-3.15). */
+enum collect_fate {
+	FATE_ALIVE,	/* not unreachable */
+	FATE_GARBAGE,	/* final_unreachable: freed (or gc.garbage) */
+	FATE_FINALIZED, /* freed by refcount once the finalizers ran */
+	FATE_LEGACY,	/* a tp_del or reached from one: gc.garbage */
+};
+
+/* What a generator's (coroutine's) finalizer drops of its frame. */
+enum close_mode {
+	CLOSE_NONE,  /* nothing to do (finished; or never started, 3.12-3.13) */
+	CLOSE_FRAME, /* the frame is cleared (its function and code too) */
+	CLOSE_LOCALS, /* its locals only (and f_locals): 3.13 and 3.14's fast
+			 path for a frame suspended at a plain yield outside
+			 any try block, before gh-142766 */
+};
+
+/* The mode of the generator u's close (gen_close, Objects/genobject.c). */
+static enum close_mode close_mode(struct ph_heap *h, uint32_t u)
+{
+	const struct ph_layout *L = h->L;
+	if (h->types[h->tidx[u]].kind != PH_KIND_GEN || !has_finalizer(h, u))
+		return CLOSE_NONE;
+	unsigned micro = py_micro(h);
+	if (!((L->minor == 13 && micro < 12) || (L->minor == 14 && micro < 3)))
+		return CLOSE_FRAME;
+	/* is_resume(frame->instr_ptr) with RESUME_OPARG_DEPTH1_MASK (4):
+	 * RESUME, RESUME_CHECK, INSTRUMENTED_RESUME (3.13: 149, 207, 236;
+	 * 3.14: 128, 196, 245) */
+	uint64_t ip = 0;
+	ph_mem_u64(h->mem, h->addr[u] + L->gen_iframe + L->if_prev_instr, &ip);
+	const uint8_t *c = ip ? ph_mem_ptr(h->mem, ip, 2) : NULL;
+	if (!c)
+		return CLOSE_FRAME;
+	bool resume = L->minor == 13
+			      ? c[0] == 149 || c[0] == 207 || c[0] == 236
+			      : c[0] == 128 || c[0] == 196 || c[0] == 245;
+	return resume && (c[1] & 4) ? CLOSE_LOCALS : CLOSE_FRAME;
+}
+
+struct frame_targets {
+	struct ph_graph *g;
+	bool locals_only;
+	uint32_t *v;
+	size_t n, cap;
+	struct ph_error *err;
+};
+
+static void frame_target_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
+			    uint64_t data)
+{
+	struct frame_targets *f = arg;
+	if (f->err || !ph_edge_is_strong(kind))
+		return;
+	if (f->locals_only && kind != PH_EDGE_LOCAL && kind != PH_EDGE_STACK &&
+	    !(kind == PH_EDGE_FIELD &&
+	      !strcmp((const char *)(uintptr_t)data, "f_locals")))
+		return;
+	uint32_t t = ph_graph_lookup(f->g, target);
+	if (t == PH_NONE)
+		return;
+	if ((f->err =
+		     ph_grow((void **)&f->v, &f->cap, f->n + 1, sizeof(*f->v))))
+		return;
+	f->v[f->n++] = t;
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The references of u that survive the collection's finalizers into
+ * out[]: all of them, but a generator's (coroutine's) whose close clears
+ * its frame loses the frame's (up to 3.10 the frame object, gi_frame). */
+static struct ph_error *kept_edges(struct ph_graph *g, uint32_t u,
+				   uint8_t closing, struct frame_targets *f,
+				   uint32_t **out, size_t *nout, size_t *cap)
+{
+	struct ph_heap *h = g->h;
+	const struct ph_layout *L = h->L;
+	struct ph_error *err;
+	uint64_t lo = g->fwd_off[u], hi = g->fwd_off[u + 1];
+	if ((err = ph_grow((void **)out, cap, hi - lo + 1, sizeof(**out))))
+		return err;
+	f->n = 0;
+	f->locals_only = closing == CLOSE_LOCALS;
+	if (closing != CLOSE_NONE) {
+		if (L->frame_objects) {
+			uint64_t fr = 0;
+			ph_mem_u64(h->mem, h->addr[u] + L->gen_frame, &fr);
+			frame_target_cb(f, fr, PH_EDGE_FIELD, 0);
+		} else
+			ph_heap_iframe_referents(h, h->addr[u] + L->gen_iframe,
+						 frame_target_cb, f);
+		if (f->err)
+			return f->err;
+		qsort(f->v, f->n, sizeof(*f->v), u32_cmp);
+	}
+	*nout = 0;
+	for (uint64_t e = lo; e < hi; e++) {
+		uint32_t v = g->fwd[e];
+		uint32_t *p =
+			f->n ? bsearch(&v, f->v, f->n, sizeof(*f->v), u32_cmp)
+			     : NULL;
+		if (p) { /* each frame reference drops one edge */
+			memmove(p, p + 1,
+				(size_t)(f->v + f->n - p - 1) * sizeof(*p));
+			f->n--;
+			continue;
+		}
+		(*out)[(*nout)++] = v;
+	}
+	return NULL;
+}
+
+/*
+ * The fate of each unreachable object, as gc_collect_main decides it
+ * (Modules/gcmodule.c 3.8-3.12, Python/gc.c 3.13+): objects with a legacy
+ * tp_del, and everything they reach, go to gc.garbage (counted);
+ * handle_weakrefs runs the callbacks of weakrefs outside the set; then
+ * finalize_garbage runs the finalizers: a generator's or coroutine's
+ * close clears its frame, which frees by refcount whatever no remaining
+ * cycle of the set holds (those leave the list and are not counted); the
+ * rest is final_unreachable, counted. Python code (a __del__, a finally
+ * block, a callback) is assumed to drop and resurrect nothing. Returns
+ * fate[] by object number; the counts into r.
+ */
+static struct ph_error *collect_fates(struct ph_graph *g, const uint8_t *dead,
+				      struct ph_cycles_result *r, uint8_t **ret)
+{
+	struct ph_heap *h = g->h;
+	const struct ph_layout *L = h->L;
+	size_t n = h->n;
+	struct ph_error *err = NULL;
+	uint8_t *fate = calloc(n + 1, 1);
+	uint8_t *closing = calloc(n + 1, 1);
+	uint32_t *indeg = calloc(n + 1, sizeof(*indeg));
+	uint32_t *stack = malloc((n + 1) * sizeof(*stack));
+	uint32_t *out = NULL;
+	size_t nout = 0, out_cap = 0, sp = 0;
+	struct frame_targets f = {.g = g};
+	if (!fate || !closing || !indeg || !stack) {
+		err = ph_error_nomem();
+		goto out;
+	}
+	/* legacy finalizers and what they reach (move_legacy_finalizers,
+	 * move_legacy_finalizer_reachable) */
+	for (size_t i = 0; i < n; i++) {
+		if (!dead[i])
+			continue;
+		fate[i] = FATE_GARBAGE;
+		uint64_t del = 0;
+		ph_mem_u64(h->mem, h->types[h->tidx[i]].addr + L->tp_del, &del);
+		if (del)
+			stack[sp++] = (uint32_t)i;
+	}
+	for (size_t k = 0; k < sp; k++)
+		fate[stack[k]] = FATE_LEGACY;
+	while (sp) {
+		uint32_t u = stack[--sp];
+		for (uint64_t e = g->fwd_off[u]; e < g->fwd_off[u + 1]; e++) {
+			uint32_t v = g->fwd[e];
+			if (fate[v] == FATE_GARBAGE) {
+				fate[v] = FATE_LEGACY;
+				stack[sp++] = v;
+			}
+		}
+	}
+	/* weakrefs outside the set, with a callback, to a member */
+	for (size_t i = 0; i < n; i++) {
+		const struct ph_type *t = &h->types[h->tidx[i]];
+		if (t->kind != PH_KIND_WEAKREF || dead[i])
+			continue;
+		uint64_t o = 0, cb = 0;
+		ph_mem_u64(h->mem, h->addr[i] + L->weakref_object, &o);
+		ph_mem_u64(h->mem, h->addr[i] + L->weakref_callback, &cb);
+		uint32_t oi = o ? ph_graph_lookup(g, o) : PH_NONE;
+		if (cb && oi != PH_NONE && fate[oi] == FATE_GARBAGE)
+			r->weakref_callbacks++;
+	}
+	/* finalizers: the references left once the generators are closed;
+	 * what no reference holds then is freed, and what it held in turn
+	 * (Kahn's peeling: what stays is in a cycle or held by one) */
+	for (size_t i = 0; i < n; i++)
+		closing[i] = fate[i] == FATE_GARBAGE
+				     ? (uint8_t)close_mode(h, (uint32_t)i)
+				     : CLOSE_NONE;
+	for (size_t i = 0; i < n; i++) {
+		if (fate[i] != FATE_GARBAGE)
+			continue;
+		if ((err = kept_edges(g, (uint32_t)i, closing[i], &f, &out,
+				      &nout, &out_cap)))
+			goto out;
+		for (size_t k = 0; k < nout; k++)
+			if (fate[out[k]] == FATE_GARBAGE)
+				indeg[out[k]]++;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (fate[i] == FATE_GARBAGE && !indeg[i])
+			stack[sp++] = (uint32_t)i;
+	while (sp) {
+		uint32_t u = stack[--sp];
+		fate[u] = FATE_FINALIZED;
+		if ((err = kept_edges(g, u, closing[u], &f, &out, &nout,
+				      &out_cap)))
+			goto out;
+		for (size_t k = 0; k < nout; k++)
+			if (fate[out[k]] == FATE_GARBAGE && !--indeg[out[k]])
+				stack[sp++] = out[k];
+	}
+out:
+	free(f.v);
+	free(out);
+	free(stack);
+	free(indeg);
+	free(closing);
+	if (err) {
+		free(fate);
+		return err;
+	}
+	*ret = fate;
+	return NULL;
 }
 
 struct cycles_build {
@@ -169,7 +404,7 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 	struct ph_graph *g = s->graph;
 	struct ph_heap *h = g->h;
 	struct ph_scc sc;
-	uint8_t *dead;
+	uint8_t *dead, *fate = NULL;
 	if ((err = ph_graph_cycles(g, &sc, &dead)))
 		return err;
 	struct ph_cycles_result *r = calloc(1, sizeof(*r));
@@ -186,6 +421,8 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 		goto out;
 	}
 	r->unreachable_only = o->unreachable_only;
+	if ((err = collect_fates(g, dead, r, &fate)))
+		goto out;
 	for (uint32_t c = 0; c < sc.ncomp; c++) {
 		cy[c].id = c;
 		cy[c].first = PH_NONE;
@@ -202,6 +439,8 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 			r->unreachable_bytes += h->size[i];
 			if (has_finalizer(h, (uint32_t)i))
 				r->unreachable_finalizers++;
+			r->freed_by_finalizers += fate[i] == FATE_FINALIZED;
+			r->legacy_finalizer_objects += fate[i] == FATE_LEGACY;
 		}
 		uint32_t c = sc.comp[i];
 		if (c == PH_NONE)
@@ -215,6 +454,7 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 		if (has_finalizer(h, (uint32_t)i))
 			cy[c].finalizers++;
 	}
+	r->collect_returns = r->unreachable_objects - r->freed_by_finalizers;
 	size_t nsel = 0;
 	for (uint32_t c = 0; c < sc.ncomp; c++)
 		if (cy[c].objects &&
@@ -264,6 +504,16 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 		for (size_t i = 0; i < h->n && r->nunreachable < n; i++)
 			if (dead[i] && ph_session_keeps(s, (uint32_t)i))
 				r->unreachable[r->nunreachable++] = h->addr[i];
+		if (!(r->finalizer_freed =
+			      malloc((n + 1) * sizeof(uint64_t)))) {
+			err = ph_error_nomem();
+			goto out;
+		}
+		for (size_t i = 0; i < h->n && r->nfinalizer_freed < n; i++)
+			if (fate[i] == FATE_FINALIZED &&
+			    ph_session_keeps(s, (uint32_t)i))
+				r->finalizer_freed[r->nfinalizer_freed++] =
+					h->addr[i];
 	}
 	/* gc.garbage: what earlier collections could not free. */
 	uint64_t garbage = 0, list_type = 0;
@@ -292,6 +542,7 @@ out:
 	free(cy);
 	free(sc.comp);
 	free(dead);
+	free(fate);
 	if (err) {
 		ph_cycles_result_destroy(r);
 		return err;
@@ -309,6 +560,7 @@ void ph_cycles_result_destroy(struct ph_cycles_result *r)
 	free(r->members);
 	free(r->loop);
 	free(r->unreachable);
+	free(r->finalizer_freed);
 	free(r->gc_garbage);
 	ph_strings_free(&r->str);
 	free(r);
@@ -499,6 +751,7 @@ struct ph_error *ph_query_refcheck(struct ph_session *s,
 	struct type_acc *under = calloc(h->ntypes + 1, sizeof(*under));
 	struct sus *sus = NULL, *by_type = NULL;
 	size_t nsus = 0, sus_cap = 0, suspects_cap = 0, *start = NULL;
+	uint64_t *instances = NULL; /* objects of each type */
 	uint8_t *match = NULL; /* --type: the types it names (a glob too) */
 	if (!r || !over || !under) {
 		err = ph_error_nomem();
@@ -507,6 +760,16 @@ struct ph_error *ph_query_refcheck(struct ph_session *s,
 	if (o->type &&
 	    !(match = ph_types_matching(h, "refcheck --type", o->type, &err)))
 		goto out;
+	/* The instances of a type that is not a heap type hold no reference
+	 * to it (PyObject_Init increfs heap types only), though their
+	 * ob_type is an edge: numpy's DType classes are such types, allocated
+	 * (2 deficits on the numpy_pandas core); static ones are skipped */
+	if (!(instances = calloc(h->ntypes + 1, sizeof(*instances)))) {
+		err = ph_error_nomem();
+		goto out;
+	}
+	for (size_t i = 0; i < h->n; i++)
+		instances[h->tidx[i]]++;
 	for (size_t i = 0; i < h->n; i++) {
 		if ((match && !match[h->tidx[i]]) ||
 		    !ph_session_keeps(s, (uint32_t)i))
@@ -528,6 +791,11 @@ struct ph_error *ph_query_refcheck(struct ph_session *s,
 		}
 		r->checked++;
 		uint64_t in = g->rev_off[i + 1] - g->rev_off[i];
+		int64_t ti = h->types[h->tidx[i]].kind == PH_KIND_TYPE
+				     ? ph_heap_type_of(h, h->addr[i])
+				     : -1;
+		if (ti >= 0 && !h->types[ti].heap && instances[ti] <= in)
+			in -= instances[ti];
 		int64_t found =
 			(int64_t)(in + count_get(&g->extern_refs, (uint32_t)i));
 		/* a deficit is only sure beyond the guessed references and
@@ -593,6 +861,7 @@ struct ph_error *ph_query_refcheck(struct ph_session *s,
 			   &r->deficit, &r->ndeficit, &r->deficit_types,
 			   &suspects_cap);
 out:
+	free(instances);
 	free(match);
 	free(over);
 	free(under);

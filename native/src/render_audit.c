@@ -74,11 +74,24 @@ static void cycles_json(const struct ph_cycles_result *r, struct ph_json *j)
 	ph_json_u64(j, r->unreachable_finalizers);
 	ph_json_key(j, "frozen_objects");
 	ph_json_u64(j, r->frozen_objects);
+	ph_json_key(j, "freed_by_finalizers");
+	ph_json_u64(j, r->freed_by_finalizers);
+	ph_json_key(j, "legacy_finalizer_objects");
+	ph_json_u64(j, r->legacy_finalizer_objects);
+	ph_json_key(j, "weakref_callbacks");
+	ph_json_u64(j, r->weakref_callbacks);
+	ph_json_key(j, "collect_returns");
+	ph_json_u64(j, r->collect_returns);
 	if (r->unreachable_only) {
 		ph_json_key(j, "unreachable");
 		ph_json_array_begin(j);
 		for (size_t i = 0; i < r->nunreachable; i++)
 			ph_json_addr(j, r->unreachable[i]);
+		ph_json_array_end(j);
+		ph_json_key(j, "finalizer_freed");
+		ph_json_array_begin(j);
+		for (size_t i = 0; i < r->nfinalizer_freed; i++)
+			ph_json_addr(j, r->finalizer_freed[i]);
 		ph_json_array_end(j);
 	}
 	ph_json_key(j, "gc_garbage");
@@ -104,6 +117,32 @@ static void cycles_text(const struct ph_cycles_result *r, struct ph_buf *b)
 			      "suspended generator's close): what those free "
 			      "when they run, gc.collect() does not count\n",
 			      ph_fmt_count(r->unreachable_finalizers, c1));
+	if (r->freed_by_finalizers)
+		ph_buf_printf(b,
+			      "%s objects are freed by refcount once the "
+			      "generators' finalizers have closed their frames "
+			      "(not counted by gc.collect(), not in "
+			      "gc.garbage)\n",
+			      ph_fmt_count(r->freed_by_finalizers, c1));
+	if (r->legacy_finalizer_objects)
+		ph_buf_printf(b,
+			      "%s objects are kept by legacy finalizers "
+			      "(tp_del): they go to gc.garbage\n",
+			      ph_fmt_count(r->legacy_finalizer_objects, c1));
+	if (r->weakref_callbacks)
+		ph_buf_printf(b,
+			      "%s weakrefs outside them have callbacks to "
+			      "run\n",
+			      ph_fmt_count(r->weakref_callbacks, c1));
+	if (r->freed_by_finalizers || r->legacy_finalizer_objects ||
+	    r->weakref_callbacks)
+		ph_buf_printf(b,
+			      "gc.collect() would return %s (if no __del__ or "
+			      "callback resurrects or frees anything%s)\n",
+			      ph_fmt_count(r->collect_returns, c1),
+			      r->weakref_callbacks
+				      ? "; each weakref a callback frees adds 1"
+				      : "");
 	if (r->frozen_objects)
 		ph_buf_printf(b,
 			      "%s objects are frozen (gc.freeze()): never "
