@@ -128,6 +128,7 @@ struct ph_heap {
 	struct ph_u64map big_index;
 	size_t npool_objects;
 	bool pools_frozen;	 /* pool objects numbered: ph_objtable_freeze */
+	bool pools_mapped;	 /* pools in the index cache's mapped file */
 	uint64_t last_type_addr; /* ph_type_register's one-entry cache */
 	uint32_t last_tidx;
 	/* types, by number */
