@@ -39,6 +39,10 @@ struct ph_graph {
 	/* referrers, roots and paths built too (not only fwd, fwd_off,
 	 * nedges and cons_in) */
 	bool complete;
+	/* fwd_off, fwd, rev_off, rev and parent in a mapped graph cache file
+	 * (graphcache.c), not allocated */
+	void *map;
+	size_t map_len;
 };
 
 /* The whole graph. */

@@ -165,6 +165,9 @@ struct ph_heap {
 	/* the index cache (heapcache.c): read from it, written, or ignored
 	 * (and why) */
 	bool cache_loaded, cache_written, cache_stale;
+	/* the index cache file's header sum (its key and table's), read or
+	 * written: what a cached graph belongs to (graphcache.c); 0: none */
+	uint64_t cache_sum;
 	char cache_ignored[160];
 	/* pymalloc's debug hooks (PYTHONMALLOC=debug, the default of Py_DEBUG
 	 * builds) wrap every allocation: a block starts with its size and an

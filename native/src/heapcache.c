@@ -42,7 +42,16 @@
 #define HC_NSEC 7
 
 /* The pools are kept as the table has them (struct ph_pool, numbered and
- * ranked: ph_objtable_freeze's work), and used where they are mapped. */
+ * ranked: ph_objtable_freeze's work), and used where they are mapped; but
+ * where a pool is smaller than 16 KiB (up to 3.9: 4 KiB), its bitmaps'
+ * words beyond the pool are left out, and the pools are put back together
+ * in memory (a 4 KiB pool in 88 bytes, not 312). A record: addr,
+ * block_size, nblocks, first, 0, free_bits, obj_bits, rank (words of each),
+ * padded to 8 bytes: with 16 words, a struct ph_pool. */
+static uint64_t hc_pool_rec(uint64_t words)
+{
+	return 24 + 16 * words + ((2 * words + 7) & ~7ULL);
+}
 _Static_assert(sizeof(struct ph_pool) == 312 &&
 		       offsetof(struct ph_pool, rank) == 280,
 	       "struct ph_pool changed: change HC_FORMAT");
@@ -57,7 +66,7 @@ struct hc_head {
 	uint64_t n, base, npool_objects, ntypes, npools;
 	uint64_t stats[HC_NSTATS];
 	uint64_t interned_dict;
-	uint32_t gc_generations, block_head, block_extra, pad;
+	uint32_t gc_generations, block_head, block_extra, pool_words;
 	char arena_source[96];
 	uint64_t sec_bytes[HC_NSEC];
 	uint64_t sec_sum[HC_NSEC];
@@ -216,13 +225,13 @@ char *ph_heapcache_path(const struct ph_runtime *rt)
  * header's size is one), so that a reader may use them where they are. */
 static void hc_sizes(const struct hc_head *hd, uint64_t *bytes)
 {
-	bytes[0] = hd->ntypes * 8;			/* type addresses */
-	bytes[1] = hd->npools * sizeof(struct ph_pool); /* pools */
-	bytes[2] = hd->n * 8;				/* addr[] */
-	bytes[3] = hd->n * 8;				/* size[] */
-	bytes[4] = hd->n * 4;				/* tidx[] */
-	bytes[5] = hd->n;				/* flags[] */
-	bytes[6] = hd->ntypes;				/* type flags */
+	bytes[0] = hd->ntypes * 8; /* type addresses */
+	bytes[1] = hd->npools * hc_pool_rec(hd->pool_words); /* pools */
+	bytes[2] = hd->n * 8;				     /* addr[] */
+	bytes[3] = hd->n * 8;				     /* size[] */
+	bytes[4] = hd->n * 4;				     /* tidx[] */
+	bytes[5] = hd->n;				     /* flags[] */
+	bytes[6] = hd->ntypes;				     /* type flags */
 }
 
 _Static_assert(sizeof(struct hc_head) % 8 == 0, "sections aligned");
@@ -346,7 +355,13 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 		WHY("damaged (its counts)");
 		goto out;
 	}
-	total += hd.ntypes * 9 + hd.npools * sizeof(struct ph_pool) + hd.n * 21;
+	const uint64_t psize = h->L->pool_size;
+	const unsigned words = (unsigned)(psize / 16 + 63) / 64;
+	if (hd.pool_words != words || words > 16) {
+		WHY("damaged (its pools' size)");
+		goto out;
+	}
+	total += hd.ntypes * 9 + hd.npools * hc_pool_rec(words) + hd.n * 21;
 	total = (total + 7) & ~7ULL;
 	if ((uint64_t)st.st_size != total) {
 		WHY("damaged (%llu bytes, not %llu)",
@@ -424,11 +439,32 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 	/* The pools, used where they are: each where a pool may be, once,
 	 * its objects' numbers (first, rank) those of its bitmap, in a run
 	 * from base, so that a lookup's number is one of the table's. */
-	h->pools = pools;
-	h->pools_mapped = true;
+	if (words == 16) {
+		h->pools = pools;
+		h->pools_mapped = true;
+	} else {
+		const uint8_t *rec = ptr[1];
+		const uint64_t rs = hc_pool_rec(words);
+		if (!(h->pools = calloc((size_t)hd.npools + 1,
+					sizeof(*h->pools)))) {
+			WHY("out of memory");
+			goto out;
+		}
+		for (uint64_t i = 0; i < hd.npools; i++, rec += rs) {
+			struct ph_pool *p = &h->pools[i];
+			memcpy(p, rec, 24);
+			memcpy(p->free_bits, rec + 24, 8 * words);
+			memcpy(p->obj_bits, rec + 24 + 8 * words, 8 * words);
+			memcpy(p->rank, rec + 24 + 16 * words, 2 * words);
+			/* beyond the pool: no objects, ranks as freeze's */
+			for (unsigned w = words; w < 16; w++)
+				p->rank[w] = p->rank[words - 1] +
+					     (uint16_t)ph_popcount64(
+						     p->obj_bits[words - 1]);
+		}
+		pools = h->pools;
+	}
 	h->pools_cap = h->npools = (size_t)hd.npools;
-	const uint64_t psize = h->L->pool_size;
-	const unsigned words = (unsigned)(psize / 16 + 63) / 64;
 	uint64_t next = hd.base;
 	for (uint64_t i = 0; i < hd.npools; i++) {
 		struct ph_pool *p = &pools[i];
@@ -474,6 +510,7 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 		}
 	}
 	hc_stats(h, hd.stats, true);
+	h->cache_sum = hd.head_sum;
 	h->interned_dict = hd.interned_dict;
 	h->gc_generations = hd.gc_generations;
 	h->block_head = hd.block_head;
@@ -488,8 +525,13 @@ out:
 	return ok;
 }
 
-/* At most HC_FILES index files in the directory: the oldest go. */
-static void hc_prune(const char *path)
+uint64_t ph_heapcache_sum(const void *data, size_t n)
+{
+	return hc_sum(data, n);
+}
+
+/* At most HC_FILES files named prefix* in the directory: the oldest go. */
+void ph_heapcache_prune(const char *path, const char *prefix)
 {
 	char dir[4096];
 	snprintf(dir, sizeof(dir), "%s", path);
@@ -508,7 +550,7 @@ static void hc_prune(const char *path)
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		struct stat st;
-		if (strncmp(e->d_name, "index-", 6) ||
+		if (strncmp(e->d_name, prefix, strlen(prefix)) ||
 		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
 		    !S_ISREG(st.st_mode))
 			continue;
@@ -563,8 +605,10 @@ bool ph_heapcache_store(struct ph_heap *h, const char *path)
 		 h->arena_source ? h->arena_source : "");
 	uint64_t *taddr = malloc(h->ntypes * 8 + 1);
 	uint8_t *tflags = malloc(h->ntypes + 1);
-	struct ph_pool *pools =
-		ph_big_alloc(h->npools * sizeof(struct ph_pool) + 1);
+	const unsigned words = (unsigned)(h->L->pool_size / 16 + 63) / 64;
+	const uint64_t rs = hc_pool_rec(words);
+	hd.pool_words = words;
+	uint8_t *pools = ph_big_alloc(h->npools * rs + 1);
 	char *tmp = NULL;
 	int fd = -1;
 	bool ok = false;
@@ -577,19 +621,18 @@ bool ph_heapcache_store(struct ph_heap *h, const char *path)
 		taddr[i] = h->types[i].addr;
 		tflags[i] = h->types[i].known_object ? 1 : 0;
 	}
-	for (size_t i = 0; i < h->npools; i++) {
+	for (size_t i = 0; words <= 16 && i < h->npools; i++) {
 		/* field by field: the padding zeros, as the file's sum sees it
 		 */
-		memset(&pools[i], 0, sizeof(pools[i]));
-		pools[i].addr = h->pools[i].addr;
-		pools[i].block_size = h->pools[i].block_size;
-		pools[i].nblocks = h->pools[i].nblocks;
-		pools[i].first = h->pools[i].first;
-		memcpy(pools[i].free_bits, h->pools[i].free_bits,
-		       sizeof(pools[i].free_bits));
-		memcpy(pools[i].obj_bits, h->pools[i].obj_bits,
-		       sizeof(pools[i].obj_bits));
-		memcpy(pools[i].rank, h->pools[i].rank, sizeof(pools[i].rank));
+		const struct ph_pool *p = &h->pools[i];
+		uint8_t *rec = pools + i * rs;
+		uint32_t head[4] = {p->block_size, p->nblocks, p->first, 0};
+		memset(rec, 0, rs);
+		memcpy(rec, &p->addr, 8);
+		memcpy(rec + 8, head, 16);
+		memcpy(rec + 24, p->free_bits, 8 * words);
+		memcpy(rec + 24 + 8 * words, p->obj_bits, 8 * words);
+		memcpy(rec + 24 + 16 * words, p->rank, 2 * words);
 	}
 	void *ptr[HC_NSEC];
 	uint64_t bytes[HC_NSEC];
@@ -640,12 +683,46 @@ bool ph_heapcache_store(struct ph_heap *h, const char *path)
 		ok = !rename(tmp, path);
 	if (!ok)
 		unlink(tmp);
-	else
-		hc_prune(path);
+	else {
+		h->cache_sum = hd.head_sum;
+		ph_heapcache_prune(path, "index-");
+	}
 out:
 	free(tmp);
 	free(taddr);
 	free(tflags);
-	ph_big_free(pools, h->npools * sizeof(struct ph_pool) + 1);
+	ph_big_free(pools, h->npools * rs + 1);
+	return ok;
+}
+
+bool ph_heapcache_write(const char *path, const void *const *parts,
+			const uint64_t *bytes, int nparts)
+{
+	uint64_t total = 0;
+	for (int i = 0; i < nparts; i++)
+		total += bytes[i];
+	struct statvfs vfs;
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	if (!ph_cache_mkdir(path) || statvfs(dir, &vfs) ||
+	    total > (uint64_t)vfs.f_bavail * vfs.f_frsize / 4)
+		return false;
+	char *tmp;
+	if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
+		return false;
+	int fd = mkostemp(tmp, O_CLOEXEC);
+	bool ok = fd >= 0;
+	for (int i = 0; ok && i < nparts; i++)
+		ok = write_all(fd, parts[i], bytes[i]);
+	if (fd >= 0 && close(fd))
+		ok = false;
+	if (ok)
+		ok = !rename(tmp, path);
+	if (!ok && fd >= 0)
+		unlink(tmp);
+	free(tmp);
 	return ok;
 }

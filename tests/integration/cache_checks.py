@@ -19,6 +19,13 @@ replaced), with XDG_CACHE_HOME in a directory of the test's own:
     not read and not written through; a directory others may write is not
     used;
   * bounds: runs on ten copies of the core leave at most 8 cache files.
+  * the graph's cache (graph-HASH beside it): the first graph command on
+    the cached index writes it, later ones read it instead of building the
+    graph (their stages), and answer as without the cache (referrers, path,
+    cycles --unreachable, dominators, refcheck); a flipped byte in its
+    edges or header, or the file cut short: built again, rewritten, the
+    same answer; the core touched (the index rewritten): the graph of the
+    old index is not read.
 
     python3 tests/integration/cache_checks.py --bin build/bin/py-heap \\
         --cores-dir build/cores [--python PY]
@@ -78,12 +85,32 @@ def answers(core, addr, cache=True):
     """What the commands answer, without what says where it came from."""
     got = {}
     for args in (["types"], ["summary"], ["refcheck"], ["referrers", addr],
-                 ["cycles"]):
+                 ["cycles"], ["path", addr], ["cycles", "--unreachable"],
+                 ["dominators"]):
         rc, out, err = run(core, *args, cache=cache)
         if isinstance(out, dict):
             out.pop("notes", None)
-        got[args[0]] = (rc, out)
+        got[" ".join(args[:1] + [a for a in args[1:] if a[0] == "-"])] = (
+            rc, out)
     return got
+
+
+def graph_files(xdg):
+    d = os.path.join(xdg, "py-heap")
+    if not os.path.isdir(d):
+        return []
+    return sorted(os.path.join(d, f) for f in os.listdir(d)
+                  if f.startswith("graph-") and "." not in f)
+
+
+def graph_stages(core, addr):
+    """referrers on the cache: (the same answer, the graph read from its
+    cache, built, written)"""
+    rc, out, err = run(core, "referrers", addr, timing=True)
+    if isinstance(out, dict):
+        out.pop("notes", None)
+    return (out, "graph cache read" in err, "graph: edges" in err,
+            "graph cache written" in err)
 
 
 def cache_files(xdg):
@@ -174,6 +201,31 @@ def checks(core, xdg, truth, tmp):
     for k in ref:
         check("cached answers as uncached: %s" % k, got[k] == ref[k],
               "differ")
+    # the graph: written by the first graph command on the cached index,
+    # then read by the others instead of built (their answers just above)
+    gfiles = graph_files(xdg)
+    check("graph cache: one file written", len(gfiles) == 1, gfiles)
+    out2, read, built, written = graph_stages(core, addr)
+    check("graph cache: read, the graph not built again",
+          read and not built and out2 == ref["referrers"][1],
+          (read, built))
+    if gfiles:
+        gf = gfiles[0]
+        gsize = os.path.getsize(gf)
+        for what, damage in (
+                ("a byte of its edges flipped",
+                 lambda: flip(gf, gsize // 2)),
+                ("a byte of its header flipped", lambda: flip(gf, 20)),
+                ("cut short", lambda: os.truncate(gf, gsize // 2))):
+            damage()
+            out2, read, built, written = graph_stages(core, addr)
+            check("graph cache %s: ignored, built again, rewritten, the "
+                  "same answer" % what,
+                  not read and built and written and
+                  out2 == ref["referrers"][1], (read, built, written))
+            out2, read, built, written = graph_stages(core, addr)
+            check("graph cache %s: then read" % what, read and not built,
+                  (read, built))
     counts = {r["type"]: r["count"] for r in (out or {}).get("types", [])}
     bad = [(c, counts.get(c), truth["created"][c]) for c in user
            if counts.get(c) != truth["types"].get(c, {}).get("count")]
@@ -199,6 +251,10 @@ def checks(core, xdg, truth, tmp):
     rc, inf, err = info(core)
     check("core touched: then read", inf.get("index_cache") == "read",
           inf.get("index_cache"))
+    out2, read, built, written = graph_stages(core, addr)
+    check("core touched: the graph of the old index not read, rewritten",
+          not read and built and written and out2 == ref["referrers"][1],
+          (read, built, written))
     shutil.copy(core, core + ".new")
     os.rename(core + ".new", core)
     rc, inf, err = info(core)
