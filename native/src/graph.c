@@ -952,10 +952,37 @@ static void graph_drop_rest(struct ph_graph *g)
 	g->complete = false;
 }
 
+struct ph_error *ph_graph_paths(struct ph_graph *g)
+{
+	if (g->complete || g->parent)
+		return NULL;
+	ph_stage(NULL);
+	struct ph_error *err = build_roots(g);
+	if (!err)
+		err = build_c_holders(g);
+	ph_stage("graph: roots");
+	if (!err)
+		err = build_paths(g);
+	ph_stage("graph: paths");
+	if (err)
+		graph_drop_rest(g);
+	return err;
+}
+
 struct ph_error *ph_graph_complete(struct ph_graph *g)
 {
 	if (g->complete)
 		return NULL;
+	if (g->parent) { /* ph_graph_paths' graph: its referrers */
+		ph_stage(NULL);
+		struct ph_error *err = build_rev(g);
+		ph_stage("graph: referrers");
+		if (err)
+			graph_drop_rest(g);
+		else
+			g->complete = true;
+		return err;
+	}
 	ph_stage(NULL);
 	struct ph_error *err = build_rev(g);
 	ph_stage("graph: referrers");

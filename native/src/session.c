@@ -602,6 +602,12 @@ struct ph_error *ph_session_graph(struct ph_session *s)
 	return err;
 }
 
+struct ph_error *ph_session_graph_paths(struct ph_session *s)
+{
+	struct ph_error *err = ph_session_graph_edges(s);
+	return err ? err : ph_graph_paths(s->graph);
+}
+
 struct ph_error *ph_session_dominators(struct ph_session *s)
 {
 	struct ph_error *err = ph_session_graph(s);
