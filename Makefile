@@ -4,7 +4,8 @@
 #   make demo       install what is missing, build, show py-heap on a demo core
 #   make check      install what is missing, build, run every test
 #   make bench      time py-heap against the in-process tools (2M and 10M
-#                   objects: warm, busy, cold, cached; every command)
+#                   objects: warm, busy, cold, cached; every command;
+#                   BENCH_SIZES=2000000 for one size)
 #   make install    install under PREFIX (default /usr/local); DESTDIR too
 #   make uninstall  remove what make install put there (same variables)
 #   make deb        the Debian packages, into build/deb (dpkg-buildpackage)
@@ -343,9 +344,10 @@ packaging: all deb
 	$(PYTHON) tests/package/package_checks.py --build $(BUILD) \
 		--python $(PYTHON)
 
+BENCH_SIZES ?= 2000000,10000000
 bench: deps all
 	$(PYTHON) tests/bench/bench.py --bin $(BIN) --work-dir $(BUILD)/bench \
-		--sizes 2000000,10000000 --repeat 3 --callgrind
+		--sizes $(BENCH_SIZES) --repeat 3 --callgrind
 	$(PYTHON) tests/bench/bench_ft.py --bin $(BIN) --work-dir $(BUILD)/bench \
 		--size 3000000
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "graph.h"
 
@@ -940,18 +941,26 @@ struct ph_error *ph_graph_create_edges(struct ph_heap *h, struct ph_graph **ret)
 	return NULL;
 }
 
+/* An array of g's, freed unless in its mapped cache file. */
+static void graph_free(struct ph_graph *g, void *p)
+{
+	if (!g->map || (char *)p < (char *)g->map ||
+	    (char *)p >= (char *)g->map + g->map_len)
+		free(p);
+}
+
 /* What ph_graph_complete adds, freed: the graph is its edges alone. */
 static void graph_drop_rest(struct ph_graph *g)
 {
-	free(g->rev_off);
-	free(g->rev);
+	graph_free(g, g->rev_off);
+	graph_free(g, g->rev);
 	g->rev_off = g->rev = NULL;
 	for (size_t i = 0; i < g->nroots; i++)
 		free(g->roots[i].name);
 	free(g->roots);
 	g->roots = NULL;
 	g->nroots = g->roots_cap = 0;
-	free(g->parent);
+	graph_free(g, g->parent);
 	g->parent = NULL;
 	ph_u64map_free(&g->extern_refs);
 	ph_u64map_init(&g->extern_refs);
@@ -960,10 +969,37 @@ static void graph_drop_rest(struct ph_graph *g)
 	g->complete = false;
 }
 
+struct ph_error *ph_graph_paths(struct ph_graph *g)
+{
+	if (g->complete || g->parent)
+		return NULL;
+	ph_stage(NULL);
+	struct ph_error *err = build_roots(g);
+	if (!err)
+		err = build_c_holders(g);
+	ph_stage("graph: roots");
+	if (!err)
+		err = build_paths(g);
+	ph_stage("graph: paths");
+	if (err)
+		graph_drop_rest(g);
+	return err;
+}
+
 struct ph_error *ph_graph_complete(struct ph_graph *g)
 {
 	if (g->complete)
 		return NULL;
+	if (g->parent) { /* ph_graph_paths' graph: its referrers */
+		ph_stage(NULL);
+		struct ph_error *err = build_rev(g);
+		ph_stage("graph: referrers");
+		if (err)
+			graph_drop_rest(g);
+		else
+			g->complete = true;
+		return err;
+	}
 	ph_stage(NULL);
 	struct ph_error *err = build_rev(g);
 	ph_stage("graph: referrers");
@@ -1001,8 +1037,10 @@ void ph_graph_destroy(struct ph_graph *g)
 	if (!g)
 		return;
 	graph_drop_rest(g);
-	free(g->fwd_off);
-	free(g->fwd);
+	graph_free(g, g->fwd_off);
+	graph_free(g, g->fwd);
+	if (g->map)
+		munmap(g->map, g->map_len);
 	ph_u64map_free(&g->extern_refs);
 	ph_u64map_free(&g->cons_in);
 	ph_u64map_free(&g->cdata_in);

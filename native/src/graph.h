@@ -39,6 +39,10 @@ struct ph_graph {
 	/* referrers, roots and paths built too (not only fwd, fwd_off,
 	 * nedges and cons_in) */
 	bool complete;
+	/* fwd_off, fwd, rev_off, rev and parent in a mapped graph cache file
+	 * (graphcache.c), not allocated */
+	void *map;
+	size_t map_len;
 };
 
 /* The whole graph. */
@@ -47,6 +51,10 @@ struct ph_error *ph_graph_create(struct ph_heap *h, struct ph_graph **ret);
 struct ph_error *ph_graph_create_edges(struct ph_heap *h,
 				       struct ph_graph **ret);
 struct ph_error *ph_graph_complete(struct ph_graph *g);
+/* What ph_graph_complete adds but the referrers (rev, rev_off stay NULL,
+ * complete false): roots and the paths' tree, for what needs no more
+ * (diff's containers); ph_graph_complete then adds the referrers. */
+struct ph_error *ph_graph_paths(struct ph_graph *g);
 void ph_graph_destroy(struct ph_graph *g);
 
 /* The object number at addr, or PH_NONE. */

@@ -128,6 +128,7 @@ struct ph_heap {
 	struct ph_u64map big_index;
 	size_t npool_objects;
 	bool pools_frozen;	 /* pool objects numbered: ph_objtable_freeze */
+	bool pools_mapped;	 /* pools in the index cache's mapped file */
 	uint64_t last_type_addr; /* ph_type_register's one-entry cache */
 	uint32_t last_tidx;
 	/* types, by number */
@@ -164,6 +165,9 @@ struct ph_heap {
 	/* the index cache (heapcache.c): read from it, written, or ignored
 	 * (and why) */
 	bool cache_loaded, cache_written, cache_stale;
+	/* the index cache file's header sum (its key and table's), read or
+	 * written: what a cached graph belongs to (graphcache.c); 0: none */
+	uint64_t cache_sum;
 	char cache_ignored[160];
 	/* pymalloc's debug hooks (PYTHONMALLOC=debug, the default of Py_DEBUG
 	 * builds) wrap every allocation: a block starts with its size and an

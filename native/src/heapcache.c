@@ -36,16 +36,25 @@
 #include "target.h"
 
 #define HC_MAGIC 0x31585048u /* "HPX1" */
-#define HC_FORMAT 2
+#define HC_FORMAT 3
 #define HC_FILES 8
 #define HC_NSTATS 15
 #define HC_NSEC 7
 
-struct hc_pool {
-	uint64_t addr;
-	uint32_t block_size, nblocks;
-	uint64_t free_bits[16];
-};
+/* The pools are kept as the table has them (struct ph_pool, numbered and
+ * ranked: ph_objtable_freeze's work), and used where they are mapped; but
+ * where a pool is smaller than 16 KiB (up to 3.9: 4 KiB), its bitmaps'
+ * words beyond the pool are left out, and the pools are put back together
+ * in memory (a 4 KiB pool in 88 bytes, not 312). A record: addr,
+ * block_size, nblocks, first, 0, free_bits, obj_bits, rank (words of each),
+ * padded to 8 bytes: with 16 words, a struct ph_pool. */
+static uint64_t hc_pool_rec(uint64_t words)
+{
+	return 24 + 16 * words + ((2 * words + 7) & ~7ULL);
+}
+_Static_assert(sizeof(struct ph_pool) == 312 &&
+		       offsetof(struct ph_pool, rank) == 280,
+	       "struct ph_pool changed: change HC_FORMAT");
 
 struct hc_head {
 	uint32_t magic, format, head_size, nsec;
@@ -57,7 +66,7 @@ struct hc_head {
 	uint64_t n, base, npool_objects, ntypes, npools;
 	uint64_t stats[HC_NSTATS];
 	uint64_t interned_dict;
-	uint32_t gc_generations, block_head, block_extra, pad;
+	uint32_t gc_generations, block_head, block_extra, pool_words;
 	char arena_source[96];
 	uint64_t sec_bytes[HC_NSEC];
 	uint64_t sec_sum[HC_NSEC];
@@ -65,24 +74,38 @@ struct hc_head {
 };
 
 /* A checksum that costs little beside the read: Fletcher's two sums over
- * 64-bit words, in four lanes (the compiler vectorises it). It is there
- * to find a damaged file (a flipped bit, a block of zeros, bytes moved),
- * not an adversary: the directory is the user's own. */
+ * 64-bit words, in eight lanes of SSE2 vectors (1.6 instructions a word;
+ * the plain loop of format 2 took 6, and was not vectorised at -O2). It is
+ * there to find a damaged file (a flipped bit, a block of zeros, bytes
+ * moved), not an adversary: the directory is the user's own. */
+typedef uint64_t hc_v2 __attribute__((vector_size(16)));
+
 static uint64_t hc_sum(const void *data, size_t n)
 {
 	const uint8_t *p = data;
-	uint64_t a[4] = {1, 2, 3, 4}, b[4] = {0, 0, 0, 0}, w[4];
-	for (; n >= 32; n -= 32, p += 32) {
-		memcpy(w, p, 32);
-		for (int k = 0; k < 4; k++) {
-			a[k] += w[k];
-			b[k] += a[k];
-		}
+	/* the lanes in registers: spelled out, as -O2 does not unroll */
+	hc_v2 a0 = {1, 2}, a1 = {3, 4}, a2 = {5, 6}, a3 = {7, 8};
+	hc_v2 b0 = {0, 0}, b1 = b0, b2 = b0, b3 = b0, w0, w1, w2, w3;
+	for (; n >= 64; n -= 64, p += 64) {
+		memcpy(&w0, p, 16);
+		memcpy(&w1, p + 16, 16);
+		memcpy(&w2, p + 32, 16);
+		memcpy(&w3, p + 48, 16);
+		a0 += w0;
+		a1 += w1;
+		a2 += w2;
+		a3 += w3;
+		b0 += a0;
+		b1 += a1;
+		b2 += a2;
+		b3 += a3;
 	}
+	hc_v2 a[4] = {a0, a1, a2, a3}, b[4] = {b0, b1, b2, b3};
 	uint64_t r = 0xcbf29ce484222325ULL;
 	for (int k = 0; k < 4; k++)
-		r = ((r ^ a[k]) * 0x100000001b3ULL ^ b[k]) *
-		    0x9e3779b97f4a7c15ULL;
+		for (int l = 0; l < 2; l++)
+			r = ((r ^ a[k][l]) * 0x100000001b3ULL ^ b[k][l]) *
+			    0x9e3779b97f4a7c15ULL;
 	for (; n; n--, p++)
 		r = (r ^ *p) * 0x100000001b3ULL;
 	return r ^ (r >> 29);
@@ -97,6 +120,35 @@ static void *hc_sum_worker(void *arg)
 {
 	struct hc_sum_job *j = arg;
 	j->sum = hc_sum(j->data, j->bytes);
+	return NULL;
+}
+
+/* The type numbers' section: its sum, and whether each is below ntypes
+ * (what makes them safe to index with), on the same processor. */
+struct hc_tidx_job {
+	struct hc_sum_job sum;
+	uint32_t ntypes;
+	bool bad;
+};
+
+static void *hc_tidx_worker(void *arg)
+{
+	struct hc_tidx_job *j = arg;
+	typedef uint32_t v4 __attribute__((vector_size(16)));
+	const uint8_t *t = j->sum.data;
+	size_t n = j->sum.bytes / 4, i = 0;
+	v4 bad = {0}, lim = {j->ntypes, j->ntypes, j->ntypes, j->ntypes}, w;
+	hc_sum_worker(&j->sum);
+	for (; i + 4 <= n; i += 4) {
+		memcpy(&w, t + i * 4, 16);
+		bad |= (v4)(w >= lim);
+	}
+	for (; i < n; i++) {
+		uint32_t x;
+		memcpy(&x, t + i * 4, 4);
+		bad[0] |= x >= j->ntypes;
+	}
+	j->bad = (bad[0] | bad[1] | bad[2] | bad[3]) != 0;
 	return NULL;
 }
 
@@ -173,17 +225,17 @@ char *ph_heapcache_path(const struct ph_runtime *rt)
  * header's size is one), so that a reader may use them where they are. */
 static void hc_sizes(const struct hc_head *hd, uint64_t *bytes)
 {
-	bytes[0] = hd->ntypes * 8;			/* type addresses */
-	bytes[1] = hd->npools * sizeof(struct hc_pool); /* pools */
-	bytes[2] = hd->n * 8;				/* addr[] */
-	bytes[3] = hd->n * 8;				/* size[] */
-	bytes[4] = hd->n * 4;				/* tidx[] */
-	bytes[5] = hd->n;				/* flags[] */
-	bytes[6] = hd->ntypes;				/* type flags */
+	bytes[0] = hd->ntypes * 8; /* type addresses */
+	bytes[1] = hd->npools * hc_pool_rec(hd->pool_words); /* pools */
+	bytes[2] = hd->n * 8;				     /* addr[] */
+	bytes[3] = hd->n * 8;				     /* size[] */
+	bytes[4] = hd->n * 4;				     /* tidx[] */
+	bytes[5] = hd->n;				     /* flags[] */
+	bytes[6] = hd->ntypes;				     /* type flags */
 }
 
 _Static_assert(sizeof(struct hc_head) % 8 == 0, "sections aligned");
-_Static_assert(sizeof(struct hc_pool) % 8 == 0, "sections aligned");
+_Static_assert(sizeof(struct ph_pool) % 8 == 0, "sections aligned");
 
 static void hc_stats(struct ph_heap *h, uint64_t *s, bool load)
 {
@@ -263,7 +315,7 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 	bool ok = false;
 	const uint64_t *taddr;
 	const uint8_t *tflags;
-	const struct hc_pool *pools;
+	struct ph_pool *pools;
 	struct stat st;
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
 		WHY("not a file of this user's");
@@ -303,7 +355,13 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 		WHY("damaged (its counts)");
 		goto out;
 	}
-	total += hd.ntypes * 9 + hd.npools * sizeof(struct hc_pool) + hd.n * 21;
+	const uint64_t psize = h->L->pool_size;
+	const unsigned words = (unsigned)(psize / 16 + 63) / 64;
+	if (hd.pool_words != words || words > 16) {
+		WHY("damaged (its pools' size)");
+		goto out;
+	}
+	total += hd.ntypes * 9 + hd.npools * hc_pool_rec(words) + hd.n * 21;
 	total = (total + 7) & ~7ULL;
 	if ((uint64_t)st.st_size != total) {
 		WHY("damaged (%llu bytes, not %llu)",
@@ -331,10 +389,16 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 		job[i] = (struct hc_sum_job){ptr[i], bytes[i], 0};
 		off += bytes[i];
 	}
-	/* the sections' sums on every processor, largest first */
-	ph_run_chunks(hc_sum_worker, job + 2, sizeof(job[0]), 4, hd.n > 100000);
+	/* The sections' sums on every processor, largest first: they find a
+	 * damaged file. What follows checks only what memory safety needs
+	 * (numbers used as indices), not what the sums vouch for. */
+	struct hc_tidx_job tj = {job[4], (uint32_t)hd.ntypes, false};
+	ph_run_chunks(hc_sum_worker, job + 2, sizeof(job[0]), 2, hd.n > 100000);
 	ph_run_chunks(hc_sum_worker, job, sizeof(job[0]), 2, false);
+	hc_tidx_worker(&tj);
+	hc_sum_worker(job + 5);
 	hc_sum_worker(job + 6);
+	job[4] = tj.sum;
 	for (int i = 0; i < HC_NSEC; i++) {
 		if (bytes[i] != hd.sec_bytes[i] ||
 		    job[i].sum != hd.sec_sum[i]) {
@@ -347,6 +411,10 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 			WHY("damaged (its end)");
 			goto out;
 		}
+	}
+	if (tj.bad) {
+		WHY("damaged (a type number)");
+		goto out;
 	}
 	taddr = ptr[0];
 	pools = ptr[1];
@@ -368,66 +436,67 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 		WHY("its types differ from the core's");
 		goto out;
 	}
-	if (ph_grow((void **)&h->pools, &h->pools_cap, hd.npools,
-		    sizeof(*h->pools))) {
-		WHY("out of memory");
-		goto out;
+	/* The pools, used where they are: each where a pool may be, once,
+	 * its objects' numbers (first, rank) those of its bitmap, in a run
+	 * from base, so that a lookup's number is one of the table's. */
+	if (words == 16) {
+		h->pools = pools;
+		h->pools_mapped = true;
+	} else {
+		const uint8_t *rec = ptr[1];
+		const uint64_t rs = hc_pool_rec(words);
+		if (!(h->pools = calloc((size_t)hd.npools + 1,
+					sizeof(*h->pools)))) {
+			WHY("out of memory");
+			goto out;
+		}
+		for (uint64_t i = 0; i < hd.npools; i++, rec += rs) {
+			struct ph_pool *p = &h->pools[i];
+			memcpy(p, rec, 24);
+			memcpy(p->free_bits, rec + 24, 8 * words);
+			memcpy(p->obj_bits, rec + 24 + 8 * words, 8 * words);
+			memcpy(p->rank, rec + 24 + 16 * words, 2 * words);
+			/* beyond the pool: no objects, ranks as freeze's */
+			for (unsigned w = words; w < 16; w++)
+				p->rank[w] = p->rank[words - 1] +
+					     (uint16_t)ph_popcount64(
+						     p->obj_bits[words - 1]);
+		}
+		pools = h->pools;
 	}
+	h->pools_cap = h->npools = (size_t)hd.npools;
+	uint64_t next = hd.base;
 	for (uint64_t i = 0; i < hd.npools; i++) {
-		struct ph_pool p = {.addr = pools[i].addr,
-				    .block_size = pools[i].block_size,
-				    .nblocks = pools[i].nblocks};
-		memcpy(p.free_bits, pools[i].free_bits, sizeof(p.free_bits));
-		if ((p.addr & (h->L->pool_size - 1)) || !p.block_size ||
-		    p.nblocks > h->L->pool_size / 16 ||
-		    ph_objtable_pool_at(h, p.addr)) {
+		struct ph_pool *p = &pools[i];
+		bool bad = (p->addr & (psize - 1)) || !p->addr ||
+			   !p->block_size || p->nblocks > psize / 16 ||
+			   p->first != next || words > 16 ||
+			   ph_objtable_pool_at(h, p->addr);
+		uint32_t r = 0;
+		for (unsigned w = 0; w < 16 && !bad; w++) {
+			bad = p->rank[w] != r || (w >= words && p->obj_bits[w]);
+			r += ph_popcount64(p->obj_bits[w]);
+		}
+		if (bad) {
 			WHY("damaged (pool %llu)", (unsigned long long)i);
 			goto out;
 		}
-		if (ph_objtable_add_pool(h, &p)) {
+		next += r;
+		if (ph_objtable_index_pool(h, p->addr, (uint32_t)i)) {
 			WHY("out of memory");
 			goto out;
 		}
 	}
-	/* The pools' objects: pool by pool in the pools' order, by address
-	 * in each, so that the bitmaps number them as the file does. */
-	size_t pi = 0;
-	uint64_t prev = 0;
-	const uint64_t psize = h->L->pool_size;
-	for (uint64_t i = hd.base; i < hd.base + hd.npool_objects; i++) {
-		uint64_t a = h->addr[i];
-		if (pi < h->npools &&
-		    (a < h->pools[pi].addr || a - h->pools[pi].addr >= psize)) {
-			while (++pi < h->npools &&
-			       (a < h->pools[pi].addr ||
-				a - h->pools[pi].addr >= psize))
-				;
-			prev = 0;
-		}
-		if (pi == h->npools || (a & 15) || a <= prev) {
-			WHY("damaged (object %llu)", (unsigned long long)i);
-			goto out;
-		}
-		uint64_t g = (a - h->pools[pi].addr) / 16;
-		h->pools[pi].obj_bits[g / 64] |= 1ULL << (g % 64);
-		prev = a;
-	}
-	h->n = (size_t)hd.n;
-	ph_objtable_freeze(h, (uint32_t)hd.base);
-	if (h->npool_objects != hd.npool_objects) {
+	if (next != hd.base + hd.npool_objects) {
 		WHY("damaged (its pools)");
 		goto out;
 	}
-	uint32_t bad = 0;
-	for (uint64_t i = 0; i < hd.n; i++) /* (vectorised) */
-		bad |= h->tidx[i] >= hd.ntypes;
-	if (bad) {
-		WHY("damaged (a type number)");
-		goto out;
-	}
+	h->n = (size_t)hd.n;
+	h->npool_objects = (size_t)hd.npool_objects;
+	h->pools_frozen = true;
 	for (uint64_t i = 0; i < hd.n; i++) {
 		if (i == hd.base)
-			i += hd.npool_objects; /* in the pools: done */
+			i += hd.npool_objects; /* in the pools: numbered */
 		if (i >= hd.n)
 			break;
 		/* (one in a pool found after the scan: not in its bitmap) */
@@ -441,6 +510,7 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 		}
 	}
 	hc_stats(h, hd.stats, true);
+	h->cache_sum = hd.head_sum;
 	h->interned_dict = hd.interned_dict;
 	h->gc_generations = hd.gc_generations;
 	h->block_head = hd.block_head;
@@ -455,8 +525,13 @@ out:
 	return ok;
 }
 
-/* At most HC_FILES index files in the directory: the oldest go. */
-static void hc_prune(const char *path)
+uint64_t ph_heapcache_sum(const void *data, size_t n)
+{
+	return hc_sum(data, n);
+}
+
+/* At most HC_FILES files named prefix* in the directory: the oldest go. */
+void ph_heapcache_prune(const char *path, const char *prefix)
 {
 	char dir[4096];
 	snprintf(dir, sizeof(dir), "%s", path);
@@ -475,7 +550,7 @@ static void hc_prune(const char *path)
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		struct stat st;
-		if (strncmp(e->d_name, "index-", 6) ||
+		if (strncmp(e->d_name, prefix, strlen(prefix)) ||
 		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
 		    !S_ISREG(st.st_mode))
 			continue;
@@ -530,8 +605,10 @@ bool ph_heapcache_store(struct ph_heap *h, const char *path)
 		 h->arena_source ? h->arena_source : "");
 	uint64_t *taddr = malloc(h->ntypes * 8 + 1);
 	uint8_t *tflags = malloc(h->ntypes + 1);
-	struct hc_pool *pools =
-		ph_big_alloc(h->npools * sizeof(struct hc_pool) + 1);
+	const unsigned words = (unsigned)(h->L->pool_size / 16 + 63) / 64;
+	const uint64_t rs = hc_pool_rec(words);
+	hd.pool_words = words;
+	uint8_t *pools = ph_big_alloc(h->npools * rs + 1);
 	char *tmp = NULL;
 	int fd = -1;
 	bool ok = false;
@@ -544,13 +621,18 @@ bool ph_heapcache_store(struct ph_heap *h, const char *path)
 		taddr[i] = h->types[i].addr;
 		tflags[i] = h->types[i].known_object ? 1 : 0;
 	}
-	for (size_t i = 0; i < h->npools; i++) {
-		memset(&pools[i], 0, sizeof(pools[i]));
-		pools[i].addr = h->pools[i].addr;
-		pools[i].block_size = h->pools[i].block_size;
-		pools[i].nblocks = h->pools[i].nblocks;
-		memcpy(pools[i].free_bits, h->pools[i].free_bits,
-		       sizeof(pools[i].free_bits));
+	for (size_t i = 0; words <= 16 && i < h->npools; i++) {
+		/* field by field: the padding zeros, as the file's sum sees it
+		 */
+		const struct ph_pool *p = &h->pools[i];
+		uint8_t *rec = pools + i * rs;
+		uint32_t head[4] = {p->block_size, p->nblocks, p->first, 0};
+		memset(rec, 0, rs);
+		memcpy(rec, &p->addr, 8);
+		memcpy(rec + 8, head, 16);
+		memcpy(rec + 24, p->free_bits, 8 * words);
+		memcpy(rec + 24 + 8 * words, p->obj_bits, 8 * words);
+		memcpy(rec + 24 + 16 * words, p->rank, 2 * words);
 	}
 	void *ptr[HC_NSEC];
 	uint64_t bytes[HC_NSEC];
@@ -601,12 +683,46 @@ bool ph_heapcache_store(struct ph_heap *h, const char *path)
 		ok = !rename(tmp, path);
 	if (!ok)
 		unlink(tmp);
-	else
-		hc_prune(path);
+	else {
+		h->cache_sum = hd.head_sum;
+		ph_heapcache_prune(path, "index-");
+	}
 out:
 	free(tmp);
 	free(taddr);
 	free(tflags);
-	ph_big_free(pools, h->npools * sizeof(struct hc_pool) + 1);
+	ph_big_free(pools, h->npools * rs + 1);
+	return ok;
+}
+
+bool ph_heapcache_write(const char *path, const void *const *parts,
+			const uint64_t *bytes, int nparts)
+{
+	uint64_t total = 0;
+	for (int i = 0; i < nparts; i++)
+		total += bytes[i];
+	struct statvfs vfs;
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	if (!ph_cache_mkdir(path) || statvfs(dir, &vfs) ||
+	    total > (uint64_t)vfs.f_bavail * vfs.f_frsize / 4)
+		return false;
+	char *tmp;
+	if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
+		return false;
+	int fd = mkostemp(tmp, O_CLOEXEC);
+	bool ok = fd >= 0;
+	for (int i = 0; ok && i < nparts; i++)
+		ok = write_all(fd, parts[i], bytes[i]);
+	if (fd >= 0 && close(fd))
+		ok = false;
+	if (ok)
+		ok = !rename(tmp, path);
+	if (!ok && fd >= 0)
+		unlink(tmp);
+	free(tmp);
 	return ok;
 }

@@ -12,8 +12,8 @@ uint32_t ph_heap_lookup(const struct ph_heap *h, uint64_t addr)
 	return ph_objtable_lookup(h, addr);
 }
 
-static struct ph_error *pool_index_add(struct ph_heap *h, uint64_t addr,
-				       uint32_t idx)
+struct ph_error *ph_objtable_index_pool(struct ph_heap *h, uint64_t addr,
+					uint32_t idx)
 {
 	uint64_t base = addr & ~((1ULL << 30) - 1);
 	size_t i;
@@ -37,13 +37,33 @@ static struct ph_error *pool_index_add(struct ph_heap *h, uint64_t addr,
 	return NULL;
 }
 
+/* Pools in a mapped index cache file (heapcache.c) copied into memory of
+ * their own, before the file goes or the array grows. */
+static struct ph_error *pools_own(struct ph_heap *h)
+{
+	if (!h->pools_mapped)
+		return NULL;
+	struct ph_pool *p = malloc(h->npools * sizeof(*p) + 1);
+	if (!p)
+		return ph_error_nomem();
+	memcpy(p, h->pools, h->npools * sizeof(*p));
+	h->pools = p;
+	h->pools_cap = h->npools;
+	h->pools_mapped = false;
+	return NULL;
+}
+
 struct ph_error *ph_objtable_add_pool(struct ph_heap *h,
 				      const struct ph_pool *pool)
 {
-	struct ph_error *err = ph_grow((void **)&h->pools, &h->pools_cap,
-				       h->npools + 1, sizeof(*h->pools));
+	struct ph_error *err = pools_own(h);
+	if (err)
+		return err;
+	err = ph_grow((void **)&h->pools, &h->pools_cap, h->npools + 1,
+		      sizeof(*h->pools));
 	if (!err)
-		err = pool_index_add(h, pool->addr, (uint32_t)h->npools);
+		err = ph_objtable_index_pool(h, pool->addr,
+					     (uint32_t)h->npools);
 	if (!err)
 		h->pools[h->npools++] = *pool;
 	return err;
@@ -59,6 +79,9 @@ static struct ph_error *obj_table_resize(struct ph_heap *h, size_t cap)
 	const size_t elem[4] = {sizeof(*h->addr), sizeof(*h->tidx),
 				sizeof(*h->size), sizeof(*h->flags)};
 	void *grown[4] = {NULL, NULL, NULL, NULL};
+	struct ph_error *err = pools_own(h);
+	if (err)
+		return err;
 	for (int k = 0; k < 4; k++) {
 		if (!(grown[k] = ph_big_alloc(cap * elem[k]))) {
 			while (k-- > 0)
@@ -193,7 +216,8 @@ void ph_objtable_free(struct ph_heap *h)
 		ph_big_free(h->size, h->cap * sizeof(*h->size));
 		ph_big_free(h->flags, h->cap * sizeof(*h->flags));
 	}
-	free(h->pools);
+	if (!h->pools_mapped)
+		free(h->pools);
 	ph_u64map_free(&h->big_index);
 	for (size_t i = 0; i < h->nregions; i++)
 		free(h->regions[i].slots);

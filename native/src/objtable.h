@@ -19,6 +19,10 @@ static inline uint32_t ph_popcount64(uint64_t x)
 	return (uint32_t)((x * 0x0101010101010101ULL) >> 56);
 }
 
+/* Pool number idx found by its address (ph_objtable_pool_at). */
+struct ph_error *ph_objtable_index_pool(struct ph_heap *h, uint64_t addr,
+					uint32_t idx);
+
 /* Which pool (if any) holds addr; NULL for memory no pool covers. */
 static inline const struct ph_pool *ph_objtable_pool_at(const struct ph_heap *h,
 							uint64_t addr)

@@ -93,7 +93,7 @@ static struct ph_error *side_of_session(struct ph_session *ss, bool after,
 					struct side *sd)
 {
 	struct ph_error *err =
-		after ? ph_session_graph(ss) : ph_session_heap(ss);
+		after ? ph_session_graph_paths(ss) : ph_session_heap(ss);
 	if (err)
 		return err;
 	unsigned flags = after ? PH_SNAP_WITH_TREE : 0;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "graphcache.h"
 #include "session.h"
 
 /* How many times a live process caught changing its heap is read again. */
@@ -575,9 +576,25 @@ struct ph_error *ph_session_graph(struct ph_session *s)
 	struct ph_error *err = ph_session_heap(s);
 	if (err)
 		return err;
-	if (s->graph)
-		return ph_graph_complete(s->graph);
-	return ph_graph_create(s->heap, &s->graph);
+	ph_stage(NULL);
+	if (!s->graph && ph_graphcache_load(s->heap, &s->graph)) {
+		ph_stage("graph cache read");
+		return NULL;
+	}
+	if (s->graph && s->graph->complete)
+		return NULL;
+	err = s->graph ? ph_graph_complete(s->graph)
+		       : ph_graph_create(s->heap, &s->graph);
+	/* a later run on this core maps it (graphcache.c) */
+	if (!err && ph_graphcache_store(s->graph))
+		ph_stage("graph cache written");
+	return err;
+}
+
+struct ph_error *ph_session_graph_paths(struct ph_session *s)
+{
+	struct ph_error *err = ph_session_graph_edges(s);
+	return err ? err : ph_graph_paths(s->graph);
 }
 
 struct ph_error *ph_session_dominators(struct ph_session *s)
@@ -594,5 +611,10 @@ struct ph_error *ph_session_graph_edges(struct ph_session *s)
 	struct ph_error *err = ph_session_heap(s);
 	if (err || s->graph)
 		return err;
+	ph_stage(NULL);
+	if (ph_graphcache_load(s->heap, &s->graph)) {
+		ph_stage("graph cache read");
+		return NULL;
+	}
 	return ph_graph_create_edges(s->heap, &s->graph);
 }

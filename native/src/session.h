@@ -43,6 +43,9 @@ struct ph_error *ph_session_heap(struct ph_session *s);
 struct ph_error *ph_session_graph(struct ph_session *s);
 /* At least the referents (cycles): the rest is built when asked for. */
 struct ph_error *ph_session_graph_edges(struct ph_session *s);
+/* At least the referents, roots and paths' tree (diff's containers): not
+ * the referrers, unless the graph's cache has them. */
+struct ph_error *ph_session_graph_paths(struct ph_session *s);
 /* The whole graph and its dominator tree, built once per session. */
 struct ph_error *ph_session_dominators(struct ph_session *s);
 

@@ -758,7 +758,8 @@ struct ph_error *ph_snap_create(struct ph_heap *h, struct ph_graph *g,
 	struct fp_work w[2] = {{h, s, 0, s->n / 2}, {h, s, s->n / 2, s->n}};
 	ph_run_parallel(fp_worker, w, sizeof(w[0]), 2, s->n > 100000);
 	ph_stage("snapshot: fingerprints");
-	if (flags & PH_SNAP_WITH_TREE && g && g->complete) {
+	if (flags & PH_SNAP_WITH_TREE && g &&
+	    g->parent) { /* (ph_graph_paths: enough) */
 		if ((err = build_tree(g, s)))
 			goto fail;
 		if (flags & PH_SNAP_WITH_NAMES) {

@@ -502,19 +502,37 @@ def conditions_run(args, size, meta, d):
                 busy = None
             res["conditions"][cond] = runs
             if cond == "cached":
-                # other commands on the cached index (referrers builds
-                # the graph: only the objects are cached)
+                # other commands on the cached index; the first graph
+                # command writes the graph's cache (graph-HASH), the
+                # others read it
+                addr = meta["inproc"]["target_address"]
+                w = py_heap(args.bin, core, ["referrers", addr], timeout,
+                            out_path, env_extra=env_extra, cache=True)
+                gfiles = [os.path.join(cache_dir, "py-heap", f)
+                          for f in os.listdir(os.path.join(cache_dir,
+                                                           "py-heap"))
+                          if f.startswith("graph-") and "." not in f]
+                res["graph_cache_write"] = {
+                    "wall": w["wall"], "cpu": w["user"] + w["sys"],
+                    "stage": dict(w["stages"]).get("graph cache written"),
+                    "bytes": os.path.getsize(gfiles[0]) if gfiles else None}
                 extra = {}
                 for name, cargs in (("summary", ["summary"]),
-                                    ("referrers", ["referrers",
-                                                   meta["inproc"][
-                                                       "target_address"]])):
+                                    ("referrers", ["referrers", addr]),
+                                    ("path", ["path", addr]),
+                                    ("cycles --unreachable",
+                                     ["cycles", "--unreachable"]),
+                                    ("refcheck", ["refcheck"]),
+                                    ("dominators", ["dominators"])):
                     rs = [py_heap(args.bin, core, cargs, timeout, out_path,
                                   env_extra=env_extra, cache=True)
                           for _ in range(args.repeat)]
                     extra[name] = {
                         "wall": median([r["wall"] for r in rs]),
                         "cpu": median([r["user"] + r["sys"] for r in rs]),
+                        "graph_read": median(
+                            [dict(r["stages"]).get("graph cache read")
+                             for r in rs]),
                         "load": load()}
                 res["cached_extra"] = extra
             if "objects" not in res:
@@ -601,12 +619,23 @@ def conditions_lines(c, objs):
                             (cw["bytes"] or 0) / objs, fmt_s(cw["stage"]),
                             fmt_s(cw["wall"]), fmt_s(cw["cpu"]),
                             fmt_s(stage)))
+    gw = c.get("graph_cache_write")
+    if gw and objs:
+        L.append("- graph cache: %s, %.1f bytes per object; written by the "
+                 "first graph command on the cached index (referrers: "
+                 "%s s, user+sys %s s; its stage %s s)." % (
+                     fmt_bytes(gw["bytes"] or 0), (gw["bytes"] or 0) / objs,
+                     fmt_s(gw["wall"]), fmt_s(gw["cpu"]),
+                     fmt_s(gw["stage"])))
     if cx:
         ip = median([r["inproc"] for r in cr or []])
         for name, v in cx.items():
-            L.append("- `%s` on the cached index: %s s (user+sys %s s), "
+            L.append("- `%s` on the cached index%s: %s s (user+sys %s s), "
                      "%s the in-process count; load %.1f." % (
-                         name, fmt_s(v["wall"]), fmt_s(v["cpu"]),
+                         name, (" and graph (its stage `graph cache read` "
+                                "%s s)" % fmt_s(v["graph_read"]))
+                         if v.get("graph_read") is not None else "",
+                         fmt_s(v["wall"]), fmt_s(v["cpu"]),
                          fmt_ratio(ratio(v["wall"], ip)), v["load"]))
     sn, df = c.get("snapshot"), c.get("diff")
     if sn and objs:
@@ -1123,6 +1152,7 @@ def main():
         except ValueError:
             pass
     status = 0
+    started = time.time()
     for size in sizes:
         try:
             res = bench_size(args, size)
@@ -1145,6 +1175,12 @@ def main():
             except BenchError as e:
                 log("callgrind: %s" % e)
                 status = 1
+    allres["last_run"] = {
+        "sizes": sizes, "seconds": time.time() - started,
+        "started": time.strftime("%Y-%m-%d %H:%M UTC",
+                                 time.gmtime(started))}
+    log("bench: %.0f s in all (%s)" % (allres["last_run"]["seconds"],
+                                       args.sizes))
     save(allres, json_path, md_path)
     log("results: %s, %s" % (md_path, json_path))
     return status
@@ -1161,6 +1197,12 @@ def save(allres, json_path, md_path):
         L += table(allres["sizes"][k])
     if allres.get("callgrind"):
         L += callgrind_lines(allres["callgrind"])
+    lr = allres.get("last_run")
+    if lr:
+        L += ["", "The last run (sizes %s) started at %s and took %.0f s "
+              "(%.1f min)." % (",".join(str(s) for s in lr["sizes"]),
+                               lr["started"], lr["seconds"],
+                               lr["seconds"] / 60)]
     with open(md_path, "w") as f:
         f.write("\n".join(L) + "\n")
 

@@ -19,6 +19,15 @@ replaced), with XDG_CACHE_HOME in a directory of the test's own:
     not read and not written through; a directory others may write is not
     used;
   * bounds: runs on ten copies of the core leave at most 8 cache files.
+  * the graph's cache (graph-HASH beside it): the first graph command on
+    the cached index writes it, later ones read it instead of building the
+    graph (their stages), and answer as without the cache (referrers, path,
+    cycles --unreachable, dominators, refcheck); a flipped byte in its
+    edges or header, the file cut short, an edge to an object past the
+    last or an offset going back with the sums made again (what memory
+    safety checks beyond the sums): built again, rewritten, the same
+    answer; the core touched (the index rewritten): the graph of the
+    old index is not read.
 
     python3 tests/integration/cache_checks.py --bin build/bin/py-heap \\
         --cores-dir build/cores [--python PY]
@@ -78,12 +87,80 @@ def answers(core, addr, cache=True):
     """What the commands answer, without what says where it came from."""
     got = {}
     for args in (["types"], ["summary"], ["refcheck"], ["referrers", addr],
-                 ["cycles"]):
+                 ["cycles"], ["path", addr], ["cycles", "--unreachable"],
+                 ["dominators"]):
         rc, out, err = run(core, *args, cache=cache)
         if isinstance(out, dict):
             out.pop("notes", None)
-        got[args[0]] = (rc, out)
+        got[" ".join(args[:1] + [a for a in args[1:] if a[0] == "-"])] = (
+            rc, out)
     return got
+
+
+def graph_files(xdg):
+    d = os.path.join(xdg, "py-heap")
+    if not os.path.isdir(d):
+        return []
+    return sorted(os.path.join(d, f) for f in os.listdir(d)
+                  if f.startswith("graph-") and "." not in f)
+
+
+M64 = (1 << 64) - 1
+
+
+def file_sum(data):
+    """heapcache.c's checksum (hc_sum): Fletcher's two sums over 64-bit
+    words in eight lanes, then the tail's bytes."""
+    import array
+    m = len(data) // 64
+    w = array.array("Q", data[:m * 64])
+    out = 0xcbf29ce484222325
+    for lane in range(8):
+        col = w[lane::8]
+        a = (lane + 1 + sum(col)) & M64
+        b = (m * (lane + 1) + sum((m - i) * x for i, x in enumerate(col))) \
+            & M64
+        out = ((((out ^ a) * 0x100000001b3) & M64 ^ b) *
+               0x9e3779b97f4a7c15) & M64
+    for byte in data[m * 64:]:
+        out = ((out ^ byte) * 0x100000001b3) & M64
+    return out ^ (out >> 29)
+
+
+def graph_plant(path, what):
+    """A number the sums vouch for but memory safety refuses: an edge to
+    an object past the last (what="edge") or an offset going back
+    (what="offset"), the section's and the header's sums made again."""
+    import struct
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    n, nedges = struct.unpack_from("<QQ", data, 24)
+    sec = list(struct.unpack_from("<10Q", data, 80))
+    off = [248]
+    for b in sec[:-1]:
+        off.append(off[-1] + (b + 7) // 8 * 8)
+    if what == "edge":
+        k = 1
+        struct.pack_into("<I", data, off[1] + 4 * (nedges // 2), n + 5)
+    else:
+        k = 0
+        struct.pack_into("<I", data, off[0] + 4 * (n // 2), 0)
+        struct.pack_into("<I", data, off[0] + 4 * (n // 2 + 1), 1)
+    struct.pack_into("<Q", data, 160 + 8 * k,
+                     file_sum(bytes(data[off[k]:off[k] + sec[k]])))
+    struct.pack_into("<Q", data, 240, file_sum(bytes(data[:240])))
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def graph_stages(core, addr):
+    """referrers on the cache: (the same answer, the graph read from its
+    cache, built, written)"""
+    rc, out, err = run(core, "referrers", addr, timing=True)
+    if isinstance(out, dict):
+        out.pop("notes", None)
+    return (out, "graph cache read" in err, "graph: edges" in err,
+            "graph cache written" in err)
 
 
 def cache_files(xdg):
@@ -184,6 +261,35 @@ def checks(core, xdg, truth, tmp):
     for k in ref:
         check("cached answers as uncached: %s" % k, got[k] == ref[k],
               "differ")
+    # the graph: written by the first graph command on the cached index,
+    # then read by the others instead of built (their answers just above)
+    gfiles = graph_files(xdg)
+    check("graph cache: one file written", len(gfiles) == 1, gfiles)
+    out2, read, built, written = graph_stages(core, addr)
+    check("graph cache: read, the graph not built again",
+          read and not built and out2 == ref["referrers"][1],
+          (read, built))
+    if gfiles:
+        gf = gfiles[0]
+        gsize = os.path.getsize(gf)
+        for what, damage in (
+                ("a byte of its edges flipped",
+                 lambda: flip(gf, gsize // 2)),
+                ("a byte of its header flipped", lambda: flip(gf, 20)),
+                ("cut short", lambda: os.truncate(gf, gsize // 2)),
+                ("an edge past the objects, its sums made again",
+                 lambda: graph_plant(gf, "edge")),
+                ("an offset going back, its sums made again",
+                 lambda: graph_plant(gf, "offset"))):
+            damage()
+            out2, read, built, written = graph_stages(core, addr)
+            check("graph cache %s: ignored, built again, rewritten, the "
+                  "same answer" % what,
+                  not read and built and written and
+                  out2 == ref["referrers"][1], (read, built, written))
+            out2, read, built, written = graph_stages(core, addr)
+            check("graph cache %s: then read" % what, read and not built,
+                  (read, built))
     counts = {r["type"]: r["count"] for r in (out or {}).get("types", [])}
     bad = [(c, counts.get(c), truth["created"][c]) for c in user
            if counts.get(c) != truth["types"].get(c, {}).get("count")]
@@ -209,6 +315,10 @@ def checks(core, xdg, truth, tmp):
     rc, inf, err = info(core)
     check("core touched: then read", inf.get("index_cache") == "read",
           inf.get("index_cache"))
+    out2, read, built, written = graph_stages(core, addr)
+    check("core touched: the graph of the old index not read, rewritten",
+          not read and built and written and out2 == ref["referrers"][1],
+          (read, built, written))
     shutil.copy(core, core + ".new")
     os.rename(core + ".new", core)
     rc, inf, err = info(core)

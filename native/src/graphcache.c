@@ -1,0 +1,368 @@
+/*
+ * graphcache.c - the graph's cache: the complete graph of references a run
+ * on a core built (referents and referrers, roots, the paths' tree, the
+ * maps of references from outside the heap), kept beside the index cache
+ * (heapcache.c) in a file of its own, graph-HASH, tied to the index file it
+ * numbers objects by (that file's header sum: its key and its table's
+ * sums). A later run on the same core maps it instead of building the
+ * graph again: referrers, path, cycles, refcheck and dominators start from
+ * it.
+ *
+ * Nothing in it is trusted: a file of another size, format, index or
+ * checksum is ignored (the graph is built again and the file rewritten);
+ * beyond the sums, every number used as an index is checked (object
+ * numbers below n, offsets ascending up to the edges' count, roots' names
+ * ended), so that a file the sums missed cannot make a read go astray.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "graph.h"
+#include "graphcache.h"
+#include "heapcache.h"
+#include "internal.h"
+
+#define GC_MAGIC 0x31475048u /* "HPG1" */
+#define GC_FORMAT 1
+#define GC_NSEC 10
+/* bounded: no graph file above this many bytes per object (the edges of
+ * the bench's heap take 30-40; a heap of far more references per object
+ * is built again each time instead) */
+#define GC_MAX_PER_OBJECT 64
+
+struct gc_head {
+	uint32_t magic, format, head_size, nsec;
+	uint64_t table_sum; /* the index cache file's header sum */
+	uint64_t n, nedges, nroots, names_bytes;
+	uint64_t nextern, ncons, ncdata;
+	uint64_t sec_bytes[GC_NSEC];
+	uint64_t sec_sum[GC_NSEC];
+	uint64_t head_sum; /* of everything above */
+};
+
+_Static_assert(sizeof(struct gc_head) % 8 == 0, "sections aligned");
+
+/* A map's entries, as pairs (key, value): read back by inserting them. */
+struct gc_pair {
+	uint64_t key, val;
+};
+
+static void gc_sizes(const struct gc_head *hd, uint64_t *bytes)
+{
+	bytes[0] = (hd->n + 1) * 4;			 /* fwd_off */
+	bytes[1] = hd->nedges * 4;			 /* fwd */
+	bytes[2] = (hd->n + 1) * 4;			 /* rev_off */
+	bytes[3] = hd->nedges * 4;			 /* rev */
+	bytes[4] = hd->n * 4;				 /* parent */
+	bytes[5] = hd->nroots * 4;			 /* roots' targets */
+	bytes[6] = hd->names_bytes;			 /* roots' names */
+	bytes[7] = hd->nextern * sizeof(struct gc_pair); /* extern_refs */
+	bytes[8] = hd->ncons * sizeof(struct gc_pair);	 /* cons_in */
+	bytes[9] = hd->ncdata * sizeof(struct gc_pair);	 /* cdata_in */
+}
+
+static uint64_t pad8(uint64_t x)
+{
+	return (x + 7) & ~7ULL;
+}
+
+static char *gc_path(const struct ph_heap *h)
+{
+	if (!h->cache_sum)
+		return NULL;
+	char *path = ph_heapcache_path(h->rt);
+	char *slash = path ? strrchr(path, '/') : NULL;
+	if (!slash || strncmp(slash + 1, "index-", 6)) {
+		free(path);
+		return NULL;
+	}
+	memcpy(slash + 1, "graph", 5);
+	return path;
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+struct gc_job {
+	const void *data;
+	uint64_t bytes, sum;
+	/* what the section's numbers are checked against */
+	enum { GC_NONE, GC_OFFSETS, GC_OBJECTS, GC_PARENTS } check;
+	uint64_t limit, nroots;
+	bool bad;
+};
+
+/* The checks in SSE2 lanes of four (as the sums: -O2 does not vectorise
+ * the plain loops, 3-4 instructions a number), the tail one by one. */
+typedef uint32_t gc_v4 __attribute__((vector_size(16)));
+
+static gc_v4 gc_load(const uint32_t *v)
+{
+	gc_v4 x;
+	memcpy(&x, v, 16);
+	return x;
+}
+
+static gc_v4 gc_splat(uint32_t x)
+{
+	return (gc_v4){x, x, x, x};
+}
+
+static void *gc_worker(void *arg)
+{
+	struct gc_job *j = arg;
+	const uint32_t *v = j->data;
+	size_t n = j->bytes / 4, i = 1;
+	uint32_t lim = (uint32_t)j->limit, bad = 0;
+	gc_v4 vb = gc_splat(0), vl = gc_splat(lim);
+	j->sum = ph_heapcache_sum(j->data, j->bytes);
+	switch (j->check) {
+	case GC_NONE:
+		break;
+	case GC_OFFSETS: /* ascending from 0 to limit (the edges) */
+		bad = !n || v[0] || v[n - 1] != lim;
+		for (; i + 4 <= n; i += 4)
+			vb |= (gc_v4)(gc_load(v + i) < gc_load(v + i - 1));
+		for (; i < n; i++)
+			bad |= v[i] < v[i - 1];
+		break;
+	case GC_OBJECTS:
+		for (i = 0; i + 4 <= n; i += 4)
+			vb |= (gc_v4)(gc_load(v + i) >= vl);
+		for (; i < n; i++)
+			bad |= v[i] >= lim;
+		break;
+	case GC_PARENTS: {
+		/* none, an object, or the root bit and a root's number */
+		gc_v4 none = gc_splat(PH_NONE), rb = gc_splat(PH_ROOT_BIT),
+		      nr = gc_splat((uint32_t)j->nroots);
+		for (i = 0; i + 4 <= n; i += 4) {
+			gc_v4 p = gc_load(v + i);
+			vb |= (gc_v4)(p != none) & (gc_v4)(p >= vl) &
+			      ((gc_v4)((p & rb) == 0) |
+			       (gc_v4)((p & ~rb) >= nr));
+		}
+		for (; i < n; i++) {
+			uint32_t p = v[i];
+			bad |= p != PH_NONE && p >= lim &&
+			       (!(p & PH_ROOT_BIT) ||
+				(p & ~PH_ROOT_BIT) >= j->nroots);
+		}
+		break;
+	}
+	}
+	j->bad = (bad | vb[0] | vb[1] | vb[2] | vb[3]) != 0;
+	return NULL;
+}
+
+static bool gc_map_load(struct ph_u64map *m, const struct gc_pair *p,
+			uint64_t count, uint64_t n)
+{
+	for (uint64_t i = 0; i < count; i++) {
+		bool existed;
+		if (!p[i].key || p[i].key > n || p[i].val > UINT32_MAX ||
+		    ph_u64map_put(m, p[i].key, (uint32_t)p[i].val, &existed) ||
+		    existed)
+			return false;
+	}
+	return true;
+}
+
+bool ph_graphcache_load(struct ph_heap *h, struct ph_graph **ret)
+{
+	char *path = gc_path(h);
+	if (!path)
+		return false;
+	bool ok = false;
+	struct ph_graph *g = NULL;
+	int fd = -1;
+	if (!ph_cache_dir_ok(path))
+		goto out;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct gc_head hd;
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) ||
+	    st.st_uid != geteuid() ||
+	    pread(fd, &hd, sizeof(hd), 0) != sizeof(hd))
+		goto out;
+	if (hd.magic != GC_MAGIC || hd.format != GC_FORMAT ||
+	    hd.head_size != sizeof(hd) || hd.nsec != GC_NSEC ||
+	    hd.head_sum !=
+		    ph_heapcache_sum(&hd, offsetof(struct gc_head, head_sum)) ||
+	    hd.table_sum != h->cache_sum || hd.n != h->n ||
+	    hd.nedges >= UINT32_MAX || hd.nroots >= (1u << 30) ||
+	    hd.names_bytes >= (1ULL << 40) || hd.nextern > hd.n ||
+	    hd.ncons > hd.n || hd.ncdata > hd.n)
+		goto out;
+	uint64_t bytes[GC_NSEC], total = sizeof(hd);
+	gc_sizes(&hd, bytes);
+	for (int i = 0; i < GC_NSEC; i++)
+		total += pad8(bytes[i]);
+	if ((uint64_t)st.st_size != total)
+		goto out;
+	if (!(g = calloc(1, sizeof(*g))))
+		goto out;
+	g->h = h;
+	ph_u64map_init(&g->extern_refs);
+	ph_u64map_init(&g->cons_in);
+	ph_u64map_init(&g->cdata_in);
+	uint8_t *map = mmap(NULL, (size_t)total, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED)
+		goto out;
+	g->map = map;
+	g->map_len = (size_t)total;
+	const void *ptr[GC_NSEC];
+	struct gc_job job[GC_NSEC];
+	uint64_t off = sizeof(hd);
+	for (int i = 0; i < GC_NSEC; i++) {
+		ptr[i] = map + off;
+		job[i] = (struct gc_job){.data = ptr[i], .bytes = bytes[i]};
+		off += pad8(bytes[i]);
+	}
+	job[0].check = job[2].check = GC_OFFSETS;
+	job[0].limit = job[2].limit = hd.nedges;
+	job[1].check = job[3].check = job[5].check = GC_OBJECTS;
+	job[1].limit = job[3].limit = job[5].limit = hd.n;
+	job[4].check = GC_PARENTS;
+	job[4].limit = hd.n;
+	job[4].nroots = hd.nroots;
+	/* the largest first, on every processor */
+	static const int order[GC_NSEC] = {1, 3, 0, 2, 4, 5, 6, 7, 8, 9};
+	struct gc_job sorted[GC_NSEC];
+	for (int i = 0; i < GC_NSEC; i++)
+		sorted[i] = job[order[i]];
+	ph_run_chunks(gc_worker, sorted, sizeof(sorted[0]), GC_NSEC,
+		      hd.n > 100000);
+	for (int i = 0; i < GC_NSEC; i++) {
+		const struct gc_job *j = &sorted[i];
+		if (j->bad || j->sum != hd.sec_sum[order[i]] ||
+		    bytes[order[i]] != hd.sec_bytes[order[i]])
+			goto out;
+	}
+	/* the roots: their names, each ended, one a root */
+	const uint32_t *rt = ptr[5];
+	const char *names = ptr[6], *end = names + hd.names_bytes;
+	if (hd.nroots && (!hd.names_bytes || end[-1]))
+		goto out;
+	if (hd.nroots &&
+	    !(g->roots = calloc((size_t)hd.nroots, sizeof(*g->roots))))
+		goto out;
+	g->roots_cap = (size_t)hd.nroots;
+	for (uint64_t i = 0; i < hd.nroots; i++) {
+		if (names >= end || !(g->roots[i].name = strdup(names)))
+			goto out;
+		g->roots[i].target = rt[i];
+		g->nroots++;
+		names += strlen(names) + 1;
+	}
+	if (names != end)
+		goto out;
+	if (!gc_map_load(&g->extern_refs, ptr[7], hd.nextern, hd.n) ||
+	    !gc_map_load(&g->cons_in, ptr[8], hd.ncons, hd.n) ||
+	    !gc_map_load(&g->cdata_in, ptr[9], hd.ncdata, hd.n))
+		goto out;
+	g->nedges = hd.nedges;
+	g->fwd_off = (uint32_t *)ptr[0];
+	g->fwd = (uint32_t *)ptr[1];
+	g->rev_off = (uint32_t *)ptr[2];
+	g->rev = (uint32_t *)ptr[3];
+	g->parent = (uint32_t *)ptr[4];
+	g->complete = true;
+	*ret = g;
+	ok = true;
+out:
+	if (!ok)
+		ph_graph_destroy(g);
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return ok;
+}
+
+/* ---- writing ----------------------------------------------------------- */
+
+static struct gc_pair *gc_pairs(const struct ph_u64map *m, uint64_t *ret)
+{
+	struct gc_pair *p = malloc(m->count * sizeof(*p) + 1);
+	uint64_t k = 0;
+	for (size_t i = 0; p && i < m->cap; i++)
+		if (m->keys[i] && k < m->count)
+			p[k++] = (struct gc_pair){m->keys[i], m->vals[i]};
+	*ret = k;
+	return p;
+}
+
+bool ph_graphcache_store(const struct ph_graph *g)
+{
+	const struct ph_heap *h = g->h;
+	if (!g->complete || g->map || h->n >= UINT32_MAX)
+		return false;
+	char *path = gc_path(h);
+	if (!path)
+		return false;
+	struct gc_head hd = {.magic = GC_MAGIC,
+			     .format = GC_FORMAT,
+			     .head_size = sizeof(hd),
+			     .nsec = GC_NSEC,
+			     .table_sum = h->cache_sum,
+			     .n = h->n,
+			     .nedges = g->nedges,
+			     .nroots = g->nroots};
+	struct ph_buf names;
+	ph_buf_init(&names);
+	uint32_t *rt = malloc(g->nroots * 4 + 1);
+	struct gc_pair *pe = gc_pairs(&g->extern_refs, &hd.nextern);
+	struct gc_pair *pc = gc_pairs(&g->cons_in, &hd.ncons);
+	struct gc_pair *pd = gc_pairs(&g->cdata_in, &hd.ncdata);
+	bool ok = false;
+	if (!rt || !pe || !pc || !pd)
+		goto out;
+	for (size_t i = 0; i < g->nroots; i++) {
+		rt[i] = g->roots[i].target;
+		ph_buf_puts(&names, g->roots[i].name ? g->roots[i].name : "");
+		ph_buf_putc(&names, '\0');
+	}
+	if (names.failed)
+		goto out;
+	hd.names_bytes = names.len;
+	uint64_t bytes[GC_NSEC];
+	gc_sizes(&hd, bytes);
+	const void *ptr[GC_NSEC] = {g->fwd_off, g->fwd, g->rev_off, g->rev,
+				    g->parent,	rt,	names.data, pe,
+				    pc,		pd};
+	static const uint8_t zeros[8];
+	const void *parts[1 + 2 * GC_NSEC];
+	uint64_t pbytes[1 + 2 * GC_NSEC], total = sizeof(hd);
+	int np = 1;
+	for (int i = 0; i < GC_NSEC; i++) {
+		hd.sec_bytes[i] = bytes[i];
+		hd.sec_sum[i] = ph_heapcache_sum(ptr[i], bytes[i]);
+		parts[np] = ptr[i];
+		pbytes[np++] = bytes[i];
+		parts[np] = zeros;
+		pbytes[np++] = pad8(bytes[i]) - bytes[i];
+		total += pad8(bytes[i]);
+	}
+	if (total > (uint64_t)GC_MAX_PER_OBJECT * (h->n + 1000))
+		goto out;
+	hd.head_sum = ph_heapcache_sum(&hd, offsetof(struct gc_head, head_sum));
+	parts[0] = &hd;
+	pbytes[0] = sizeof(hd);
+	ok = ph_heapcache_write(path, parts, pbytes, np);
+	if (ok)
+		ph_heapcache_prune(path, "graph-");
+out:
+	free(rt);
+	free(pe);
+	free(pc);
+	free(pd);
+	ph_buf_free(&names);
+	free(path);
+	return ok;
+}
