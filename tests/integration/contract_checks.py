@@ -243,6 +243,17 @@ def batch_checks(binary, core):
         check("batch: long lines are one line; an unclosed quote an error",
               len(objs) == 2 and objs[0]["error"]["code"] == "usage" and
               objs[1]["version"] and rc == 2, objs)
+        # more than 256 words (item 13: the tail was dropped silently):
+        # the 301st makes the line an error
+        many = "info" + " --quiet" * 299 + " bogus"
+        rc, out, err = run(binary, base + ["--json", "--batch", "-"],
+                           stdin=(many + "\nversion\n").encode())
+        objs = strict_json(out)
+        check("batch: a line of 301 words is read whole",
+              len(objs) == 2 and objs[0]["command"] == many and
+              objs[0].get("error", {}).get("code") == "usage" and
+              "bogus" in objs[0]["error"].get("message", "") and
+              objs[1]["version"], str(objs)[:300])
     except Exception as e:
         check("batch", False, e)
 
