@@ -9,7 +9,8 @@
 # made here) and diffs what it reads; fuzz_layout gives the layout cache
 # (the DWARF check's outcome) files made up or patched, and reads the graph
 # core with every layout it accepts. Inputs that crashed
-# before (tests/fuzz/regressions/) are replayed first. A crash is saved in
+# before (tests/fuzz/regressions/) are replayed first, with every command
+# (PYHEAP_FUZZ_ALL=1: fuzz_heap and fuzz_layout run one per input else). A crash is saved in
 # BUILD/fuzz/crashes/: copy it to tests/fuzz/regressions/ once fixed.
 set -euo pipefail
 build=${1:-build}
@@ -99,7 +100,7 @@ for target in "${targets[@]}"; do
 	regs=(tests/fuzz/regressions/$target-*)
 	if [ -e "${regs[0]}" ]; then
 		echo "fuzz.sh: replaying ${#regs[@]} regression inputs for fuzz_$target"
-		"$bin" -runs=1 "${regs[@]}" >"$fz/replay-$target.log" 2>&1 || {
+		PYHEAP_FUZZ_ALL=1 "$bin" -runs=1 "${regs[@]}" >"$fz/replay-$target.log" 2>&1 || {
 			echo "fuzz.sh: a regression input fails again:" >&2
 			tail -30 "$fz/replay-$target.log" >&2
 			status=1

@@ -157,6 +157,61 @@ def strings_checks(binary, core, t):
         check("strings: evil type", False, e)
 
 
+def names_checks(binary, core, t):
+    """Issue 24, item 12: hostile names (an attribute's, a module's, a
+    local's, a code file's) escaped in every text output, exact in JSON."""
+    base = ["--core", core] + INTERP.py_heap_args()
+    bad = t["bad"]
+    esc = bad.encode("unicode_escape").decode()  # as py-heap escapes
+    attr, mod, loc = hex(t["attr_value"]), hex(t["module_value"]), \
+        hex(t["local_value"])
+    # each command, the escaped names its text must show
+    cases = [
+        ("referents of the holder", ["referents", hex(t["holder_obj"])],
+         [".attr" + esc]),
+        ("show the holder", ["show", hex(t["holder_obj"])], ["attr" + esc]),
+        ("path to the attribute's list", ["path", attr], [".attr" + esc]),
+        ("path to the module's list", ["path", mod], ["module mod" + esc]),
+        ("path to the local's list", ["path", loc], ["file" + esc + ".py"]),
+        ("referrers of the local's list", ["referrers", loc],
+         ["file" + esc + ".py", "local 'loc" + esc]),
+        ("referrers of the module's list", ["referrers", mod], []),
+        ("retained by the holder", ["retained", hex(t["holder_obj"])], []),
+        ("types", ["types", "--limit", "0"], []),
+        ("summary", ["summary"], []),
+        ("leaks", ["leaks"], []),
+        ("cycles", ["cycles"], []),
+        ("dominators", ["dominators", "--limit", "100"], []),
+        ("refcheck", ["refcheck"], []),
+    ]
+    for what, args, want in cases:
+        name = "names: %s, escaped" % what
+        try:
+            rc, out, err = run(binary, base + args)
+            clean, found = no_raw_controls(out)
+            text = out.decode("utf-8", "replace")
+            missing = [w for w in want if w not in text]
+            check(name, rc == 0 and clean and not missing,
+                  found or missing or err)
+        except Exception as e:
+            check(name, False, e)
+    # JSON: the names as they are, in strict UTF-8
+    try:
+        rc, out, err = run(binary, base + ["--json", "referents",
+                                           hex(t["holder_obj"])])
+        vias = [r["via"] for r in strict_json(out)[0]["referents"]]
+        rc, out, err = run(binary, base + ["--json", "path", mod])
+        root = strict_json(out)[0]["root"]
+        rc, out, err = run(binary, base + ["--json", "referrers", loc])
+        roots = strict_json(out)[0]["roots"]
+        check("names: exact in JSON (attribute, module, local, file)",
+              ".attr" + bad in vias and root == "module mod" + bad and
+              any(("file%s.py" % bad) in r and ("local 'loc%s'" % bad) in r
+                  for r in roots), (vias, root, roots))
+    except Exception as e:
+        check("names: in JSON", False, e)
+
+
 def batch_checks(binary, core):
     base = ["--core", core] + INTERP.py_heap_args()
     lines = ["show 0x10", "types --limit 1", "list Nope", "info"]
@@ -188,6 +243,17 @@ def batch_checks(binary, core):
         check("batch: long lines are one line; an unclosed quote an error",
               len(objs) == 2 and objs[0]["error"]["code"] == "usage" and
               objs[1]["version"] and rc == 2, objs)
+        # more than 256 words (item 13: the tail was dropped silently):
+        # the 301st makes the line an error
+        many = "info" + " --quiet" * 299 + " bogus"
+        rc, out, err = run(binary, base + ["--json", "--batch", "-"],
+                           stdin=(many + "\nversion\n").encode())
+        objs = strict_json(out)
+        check("batch: a line of 301 words is read whole",
+              len(objs) == 2 and objs[0]["command"] == many and
+              objs[0].get("error", {}).get("code") == "usage" and
+              "bogus" in objs[0]["error"].get("message", "") and
+              objs[1]["version"], str(objs)[:300])
     except Exception as e:
         check("batch", False, e)
 
@@ -511,6 +577,7 @@ def main():
     with open(os.path.join(outdir, "truth.json")) as f:
         t = json.load(f)
     strings_checks(a.bin, core, t)
+    names_checks(a.bin, core, t)
     batch_checks(a.bin, core)
     error_json_checks(a.bin, core)
     partial_checks(a.bin, core)
