@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "answercache.h"
 #include "query.h"
 
 static int64_t refcnt_of(struct ph_heap *h, uint32_t o)
@@ -741,23 +742,158 @@ suspect_list(struct ph_heap *h, struct type_acc *acc, uint64_t limit, bool over,
 	return NULL;
 }
 
+/* What refcheck finds of each object, whatever its options: the objects
+ * it skips (static, immortal, implausible) and those with a difference,
+ * each with rc - found (an excess when at least --min-excess) and rc -
+ * exact (a deficit when below 0), in object order; the rest agree. Kept in
+ * the answers' cache (answercache.c) for the whole heap. */
+enum { RC_CHECKED, RC_STATIC, RC_IMMORTAL, RC_IMPLAUSIBLE };
+#define RC_FORMAT 1
+
+struct rc_facts {
+	size_t n;
+	uint32_t *obj;
+	uint8_t *kind;
+	int64_t *over, *under;
+	struct ph_answers cache; /* where they are mapped, if they are */
+};
+
+static void rc_facts_free(struct rc_facts *f)
+{
+	if (f->cache.map)
+		ph_answercache_release(&f->cache);
+	else {
+		free(f->obj);
+		free(f->kind);
+		free(f->over);
+		free(f->under);
+	}
+}
+
+static bool rc_facts_load(struct ph_heap *h, struct rc_facts *f)
+{
+	struct ph_answers *a = &f->cache;
+	if (!ph_answercache_load(h, "refcheck", RC_FORMAT, 4, a))
+		return false;
+	uint64_t m = a->val[0];
+	if (m > h->n || a->bytes[0] != m * 4 || a->bytes[1] != m ||
+	    a->bytes[2] != m * 8 || a->bytes[3] != m * 8 ||
+	    !ph_answercache_below(a->sec[0], m, (uint32_t)h->n,
+				  (uint32_t)h->n) ||
+	    !ph_answercache_ascending(a->sec[0], m)) {
+		ph_answercache_release(a);
+		return false;
+	}
+	f->n = m;
+	f->obj = a->sec[0];
+	f->kind = a->sec[1];
+	f->over = a->sec[2];
+	f->under = a->sec[3];
+	return true;
+}
+
+/* The facts of the objects want[] names (NULL: all of them). */
+static struct ph_error *
+rc_facts_compute(struct ph_graph *g, const uint8_t *want, struct rc_facts *f)
+{
+	struct ph_heap *h = g->h;
+	size_t cap = 0;
+	/* The instances of a type that is not a heap type hold no reference
+	 * to it (PyObject_Init increfs heap types only), though their
+	 * ob_type is an edge: numpy's DType classes are such types, allocated
+	 * (2 deficits on the numpy_pandas core); static ones are skipped */
+	uint64_t *instances = calloc(h->ntypes + 1, sizeof(*instances));
+	if (!instances)
+		return ph_error_nomem();
+	for (size_t i = 0; i < h->n; i++)
+		instances[h->tidx[i]]++;
+	struct ph_error *err = NULL;
+	for (size_t i = 0; i < h->n && !err; i++) {
+		if (want && !want[i])
+			continue;
+		uint8_t kind = RC_CHECKED;
+		int64_t over = 0, under = 0;
+		int64_t rc = refcnt_of(h, (uint32_t)i);
+		if (is_static(h, h->addr[i]))
+			kind = RC_STATIC;
+		else if (is_immortal(h, rc))
+			kind = RC_IMMORTAL;
+		else {
+			rc -= ph_obj_refcnt_unheld(h, h->addr[i]);
+			/* (a refcount no process can reach is damage: never
+			 * a sum) */
+			if (rc < 0 || rc > PH_REFCNT_PLAUSIBLE)
+				kind = RC_IMPLAUSIBLE;
+		}
+		if (kind == RC_CHECKED) {
+			uint64_t in = g->rev_off[i + 1] - g->rev_off[i];
+			int64_t ti = h->types[h->tidx[i]].kind == PH_KIND_TYPE
+					     ? ph_heap_type_of(h, h->addr[i])
+					     : -1;
+			if (ti >= 0 && !h->types[ti].heap &&
+			    instances[ti] <= in)
+				in -= instances[ti];
+			int64_t found =
+				(int64_t)(in + count_get(&g->extern_refs,
+							 (uint32_t)i));
+			/* a deficit is only sure beyond the guessed references
+			 * and the words of C data (borrowed ones look the
+			 * same) */
+			int64_t exact =
+				found -
+				(int64_t)count_get(&g->cons_in, (uint32_t)i) -
+				(int64_t)count_get(&g->cdata_in, (uint32_t)i);
+			over = rc - found;
+			under = rc - exact;
+			if (over < 1 && under >= 0)
+				continue;
+		}
+		size_t c = cap;
+		if ((err = ph_grow((void **)&f->obj, &c, f->n + 1, 4)) ||
+		    (c = cap,
+		     err = ph_grow((void **)&f->kind, &c, f->n + 1, 1)) ||
+		    (c = cap,
+		     err = ph_grow((void **)&f->over, &c, f->n + 1, 8)) ||
+		    (c = cap,
+		     err = ph_grow((void **)&f->under, &c, f->n + 1, 8)))
+			break;
+		cap = c;
+		f->obj[f->n] = (uint32_t)i;
+		f->kind[f->n] = kind;
+		f->over[f->n] = over;
+		f->under[f->n++] = under;
+	}
+	free(instances);
+	if (!err && !want) {
+		/* a later run on this core reads them */
+		const void *sec[4] = {f->obj, f->kind, f->over, f->under};
+		uint64_t bytes[4] = {f->n * 4, f->n, f->n * 8, f->n * 8};
+		uint64_t val[PH_ANSWER_VALS] = {f->n};
+		if (ph_answercache_store(h, "refcheck", RC_FORMAT, 4, sec,
+					 bytes, val))
+			ph_stage("refcheck cache written");
+	}
+	return err;
+}
+
 struct ph_error *ph_query_refcheck(struct ph_session *s,
 				   const struct ph_refcheck_opts *o,
 				   struct ph_refcheck_result **ret)
 {
-	struct ph_error *err = ph_session_graph(s);
+	/* the graph only to compute the facts: not when they are cached */
+	struct ph_error *err = ph_session_heap(s);
 	if (err)
 		return err;
 	uint64_t min_excess = o->min_excess ? o->min_excess : 1;
-	struct ph_graph *g = s->graph;
-	struct ph_heap *h = g->h;
+	struct ph_heap *h = s->heap;
 	struct ph_refcheck_result *r = calloc(1, sizeof(*r));
 	struct type_acc *over = calloc(h->ntypes + 1, sizeof(*over));
 	struct type_acc *under = calloc(h->ntypes + 1, sizeof(*under));
 	struct sus *sus = NULL, *by_type = NULL;
 	size_t nsus = 0, sus_cap = 0, suspects_cap = 0, *start = NULL;
-	uint64_t *instances = NULL; /* objects of each type */
 	uint8_t *match = NULL; /* --type: the types it names (a glob too) */
+	uint8_t *want = NULL;  /* the objects --type and --interp keep */
+	struct rc_facts f = {0};
 	if (!r || !over || !under) {
 		err = ph_error_nomem();
 		goto out;
@@ -765,58 +901,47 @@ struct ph_error *ph_query_refcheck(struct ph_session *s,
 	if (o->type &&
 	    !(match = ph_types_matching(h, "refcheck --type", o->type, &err)))
 		goto out;
-	/* The instances of a type that is not a heap type hold no reference
-	 * to it (PyObject_Init increfs heap types only), though their
-	 * ob_type is an edge: numpy's DType classes are such types, allocated
-	 * (2 deficits on the numpy_pandas core); static ones are skipped */
-	if (!(instances = calloc(h->ntypes + 1, sizeof(*instances)))) {
-		err = ph_error_nomem();
-		goto out;
+	uint64_t nwant = h->n;
+	if (match || s->only_interp >= 0) {
+		if (!(want = malloc(h->n + 1))) {
+			err = ph_error_nomem();
+			goto out;
+		}
+		nwant = 0;
+		for (size_t i = 0; i < h->n; i++)
+			nwant += want[i] = (!match || match[h->tidx[i]]) &&
+					   ph_session_keeps(s, (uint32_t)i);
 	}
-	for (size_t i = 0; i < h->n; i++)
-		instances[h->tidx[i]]++;
-	for (size_t i = 0; i < h->n; i++) {
-		if ((match && !match[h->tidx[i]]) ||
-		    !ph_session_keeps(s, (uint32_t)i))
+	/* every object's, from the answers' cache or for it; only those
+	 * wanted where there is no cache */
+	ph_stage(NULL);
+	if (rc_facts_load(h, &f))
+		ph_stage("refcheck cache read");
+	else if ((err = ph_session_graph(s)) ||
+		 (err = rc_facts_compute(s->graph, h->cache_sum ? NULL : want,
+					 &f)))
+		goto out;
+	r->checked = nwant;
+	for (size_t k = 0; k < f.n; k++) {
+		uint32_t i = f.obj[k];
+		if (want && !want[i])
 			continue;
-		if (is_static(h, h->addr[i])) {
-			r->static_skipped++;
+		if (f.kind[k] != RC_CHECKED) {
+			r->checked--;
+			r->static_skipped += f.kind[k] == RC_STATIC;
+			r->immortal_skipped += f.kind[k] == RC_IMMORTAL;
+			r->implausible_skipped += f.kind[k] == RC_IMPLAUSIBLE;
 			continue;
 		}
-		int64_t rc = refcnt_of(h, (uint32_t)i);
-		if (is_immortal(h, rc)) {
-			r->immortal_skipped++;
-			continue;
-		}
-		rc -= ph_obj_refcnt_unheld(h, h->addr[i]);
-		/* (a refcount no process can reach is damage: never a sum) */
-		if (rc < 0 || rc > PH_REFCNT_PLAUSIBLE) {
-			r->implausible_skipped++;
-			continue;
-		}
-		r->checked++;
-		uint64_t in = g->rev_off[i + 1] - g->rev_off[i];
-		int64_t ti = h->types[h->tidx[i]].kind == PH_KIND_TYPE
-				     ? ph_heap_type_of(h, h->addr[i])
-				     : -1;
-		if (ti >= 0 && !h->types[ti].heap && instances[ti] <= in)
-			in -= instances[ti];
-		int64_t found =
-			(int64_t)(in + count_get(&g->extern_refs, (uint32_t)i));
-		/* a deficit is only sure beyond the guessed references and
-		 * the words of C data (borrowed ones look the same) */
-		int64_t exact = found -
-				(int64_t)count_get(&g->cons_in, (uint32_t)i) -
-				(int64_t)count_get(&g->cdata_in, (uint32_t)i);
 		struct type_acc *st = NULL;
 		int64_t d = 0;
-		if (rc - found >= (int64_t)min_excess) {
+		if (f.over[k] >= (int64_t)min_excess) {
 			st = &over[h->tidx[i]];
-			d = rc - found;
+			d = f.over[k];
 			r->excess_objects++;
-		} else if (rc < exact) {
+		} else if (f.under[k] < 0) {
 			st = &under[h->tidx[i]];
-			d = rc - exact;
+			d = f.under[k];
 			r->deficit_objects++;
 		}
 		if (!st)
@@ -866,7 +991,8 @@ struct ph_error *ph_query_refcheck(struct ph_session *s,
 			   &r->deficit, &r->ndeficit, &r->deficit_types,
 			   &suspects_cap);
 out:
-	free(instances);
+	rc_facts_free(&f);
+	free(want);
 	free(match);
 	free(over);
 	free(under);
