@@ -394,6 +394,104 @@ static struct ph_error *cycle_add(struct cycles_build *b, struct ph_graph *g,
 	return NULL;
 }
 
+/* What cycles computes for the whole heap, whatever its options: the
+ * components (sc), the unreachable set (dead), each object's fate, with
+ * FATE_FIN where collecting a dead or cyclic object runs a finalizer, and
+ * the weakref callbacks. Kept in the answers' cache (answercache.c) as the
+ * objects on a cycle or unreachable, in object order: their component and
+ * fate. */
+#define FATE_FIN 4
+#define CY_FORMAT 1
+
+static bool cy_facts_load(struct ph_heap *h, struct ph_scc *sc, uint8_t **dead,
+			  uint8_t **fate, void **blk,
+			  struct ph_cycles_result *r)
+{
+	struct ph_answers a;
+	if (!ph_answercache_load(h, "cycles", CY_FORMAT, 3, &a))
+		return false;
+	uint64_t m = a.val[0], ncomp = a.val[1];
+	const uint32_t *obj = a.sec[0], *comp = a.sec[1];
+	const uint8_t *fb = a.sec[2];
+	bool ok =
+		m <= h->n && ncomp <= h->n && a.bytes[0] == m * 4 &&
+		a.bytes[1] == m * 4 && a.bytes[2] == m &&
+		ph_answercache_below(obj, m, (uint32_t)h->n, (uint32_t)h->n) &&
+		ph_answercache_ascending(obj, m) &&
+		ph_answercache_below(comp, m, (uint32_t)ncomp, PH_NONE);
+	/* the three arrays in one block of huge pages: page faults are most
+	 * of the cost of arrays written once (4 KiB pages: 60 ms at 2M) */
+	uint8_t *b = ok ? ph_big_alloc(6 * (h->n + 1)) : NULL;
+	if (!b) {
+		ph_answercache_release(&a);
+		return false;
+	}
+	*blk = b;
+	sc->comp = (uint32_t *)(void *)b;
+	*dead = b + 4 * (h->n + 1);
+	*fate = *dead + h->n + 1;
+	memset(sc->comp, 0xff, (h->n + 1) * sizeof(*sc->comp));
+	memset(*dead, 0, 2 * (h->n + 1));
+	for (uint64_t k = 0; k < m; k++) {
+		sc->comp[obj[k]] = comp[k];
+		(*fate)[obj[k]] = fb[k] & (FATE_FIN | 3);
+		(*dead)[obj[k]] = (fb[k] & 3) != FATE_ALIVE;
+	}
+	sc->ncomp = (uint32_t)ncomp;
+	r->weakref_callbacks = a.val[2];
+	ph_answercache_release(&a);
+	return true;
+}
+
+static struct ph_error *cy_facts_compute(struct ph_graph *g, struct ph_scc *sc,
+					 uint8_t **dead, uint8_t **fate,
+					 struct ph_cycles_result *r)
+{
+	struct ph_heap *h = g->h;
+	struct ph_error *err;
+	uint32_t *obj = NULL, *comp = NULL;
+	uint8_t *fb = NULL;
+	if ((err = ph_graph_cycles(g, sc, dead)))
+		return err;
+	if ((err = collect_fates(g, *dead, r, fate)))
+		return err;
+	uint64_t m = 0;
+	for (size_t i = 0; i < h->n; i++) {
+		if (!(*dead)[i] && sc->comp[i] == PH_NONE)
+			continue;
+		m++;
+		if (has_finalizer(h, (uint32_t)i))
+			(*fate)[i] |= FATE_FIN;
+	}
+	if (!h->cache_sum)
+		return NULL;
+	/* a later run on this core reads them */
+	obj = malloc(m * 4 + 1);
+	comp = malloc(m * 4 + 1);
+	fb = malloc(m + 1);
+	if (obj && comp && fb) {
+		uint64_t k = 0;
+		for (size_t i = 0; i < h->n; i++) {
+			if (!(*dead)[i] && sc->comp[i] == PH_NONE)
+				continue;
+			obj[k] = (uint32_t)i;
+			comp[k] = sc->comp[i];
+			fb[k++] = (*fate)[i];
+		}
+		const void *sec[3] = {obj, comp, fb};
+		uint64_t bytes[3] = {m * 4, m * 4, m};
+		uint64_t val[PH_ANSWER_VALS] = {m, sc->ncomp,
+						r->weakref_callbacks};
+		if (ph_answercache_store(h, "cycles", CY_FORMAT, 3, sec, bytes,
+					 val))
+			ph_stage("cycles cache written");
+	}
+	free(obj);
+	free(comp);
+	free(fb);
+	return NULL;
+}
+
 struct ph_error *ph_query_cycles(struct ph_session *s,
 				 const struct ph_cycles_opts *o,
 				 struct ph_cycles_result **ret)
@@ -404,26 +502,35 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 		return err;
 	struct ph_graph *g = s->graph;
 	struct ph_heap *h = g->h;
-	struct ph_scc sc;
-	uint8_t *dead, *fate = NULL;
-	if ((err = ph_graph_cycles(g, &sc, &dead)))
-		return err;
+	struct ph_scc sc = {0};
+	uint8_t *dead = NULL, *fate = NULL;
+	void *blk = NULL; /* sc.comp, dead and fate, when read */
 	struct ph_cycles_result *r = calloc(1, sizeof(*r));
+	if (!r)
+		return ph_error_nomem();
+	ph_stage(NULL);
+	if (cy_facts_load(h, &sc, &dead, &fate, &blk, r))
+		ph_stage("cycles cache read");
+	else if ((err = cy_facts_compute(g, &sc, &dead, &fate, r))) {
+		free(sc.comp);
+		free(dead);
+		free(fate);
+		ph_cycles_result_destroy(r);
+		return err;
+	}
 	struct cycle *cy = calloc(sc.ncomp + 1, sizeof(*cy));
-	uint32_t *members = malloc((h->n + 1) * sizeof(*members));
+	uint32_t *members = ph_big_alloc((h->n + 1) * sizeof(*members));
 	uint64_t *comp_start =
 		calloc((size_t)sc.ncomp + 2, sizeof(*comp_start));
 	uint32_t *loop = malloc(PH_CYCLE_LOOP_MAX * sizeof(*loop));
 	uint32_t *tcount = calloc(h->ntypes + 1, sizeof(*tcount));
 	struct ph_buf tmp;
 	ph_buf_init(&tmp);
-	if (!r || !cy || !members || !comp_start || !loop || !tcount) {
+	if (!cy || !members || !comp_start || !loop || !tcount) {
 		err = ph_error_nomem();
 		goto out;
 	}
 	r->unreachable_only = o->unreachable_only;
-	if ((err = collect_fates(g, dead, r, &fate)))
-		goto out;
 	for (uint32_t c = 0; c < sc.ncomp; c++) {
 		cy[c].id = c;
 		cy[c].first = PH_NONE;
@@ -438,10 +545,11 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 		if (dead[i]) {
 			r->unreachable_objects++;
 			r->unreachable_bytes += h->size[i];
-			if (has_finalizer(h, (uint32_t)i))
-				r->unreachable_finalizers++;
-			r->freed_by_finalizers += fate[i] == FATE_FINALIZED;
-			r->legacy_finalizer_objects += fate[i] == FATE_LEGACY;
+			r->unreachable_finalizers += (fate[i] & FATE_FIN) != 0;
+			r->freed_by_finalizers +=
+				(fate[i] & 3) == FATE_FINALIZED;
+			r->legacy_finalizer_objects +=
+				(fate[i] & 3) == FATE_LEGACY;
 		}
 		uint32_t c = sc.comp[i];
 		if (c == PH_NONE)
@@ -452,8 +560,7 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 			cy[c].first = (uint32_t)i;
 		if (!dead[i])
 			cy[c].unreachable = false;
-		if (has_finalizer(h, (uint32_t)i))
-			cy[c].finalizers++;
+		cy[c].finalizers += (fate[i] & FATE_FIN) != 0;
 	}
 	/* (free-threaded 3.13: gc.collect() counts what the finalizers free
 	 * too, and DEBUG_SAVEALL keeps it: measured on 3.13t) */
@@ -516,7 +623,7 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 			goto out;
 		}
 		for (size_t i = 0; i < h->n && r->nfinalizer_freed < n; i++)
-			if (fate[i] == FATE_FINALIZED &&
+			if ((fate[i] & 3) == FATE_FINALIZED &&
 			    ph_session_keeps(s, (uint32_t)i))
 				r->finalizer_freed[r->nfinalizer_freed++] =
 					h->addr[i];
@@ -542,13 +649,17 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 out:
 	ph_buf_free(&tmp);
 	free(comp_start);
-	free(members);
+	ph_big_free(members, (h->n + 1) * sizeof(*members));
 	free(loop);
 	free(tcount);
 	free(cy);
-	free(sc.comp);
-	free(dead);
-	free(fate);
+	if (blk)
+		ph_big_free(blk, 6 * (h->n + 1));
+	else {
+		free(sc.comp);
+		free(dead);
+		free(fate);
+	}
 	if (err) {
 		ph_cycles_result_destroy(r);
 		return err;
