@@ -404,8 +404,8 @@ static struct ph_error *cycle_add(struct cycles_build *b, struct ph_graph *g,
 #define CY_FORMAT 1
 
 static bool cy_facts_load(struct ph_heap *h, struct ph_scc *sc, uint8_t **dead,
-			  uint8_t **fate, void **blk,
-			  struct ph_cycles_result *r)
+			  uint8_t **fate, void **blk, uint32_t **marked,
+			  size_t *nmarked, struct ph_cycles_result *r)
 {
 	struct ph_answers a;
 	if (!ph_answercache_load(h, "cycles", CY_FORMAT, 3, &a))
@@ -422,10 +422,14 @@ static bool cy_facts_load(struct ph_heap *h, struct ph_scc *sc, uint8_t **dead,
 	/* the three arrays in one block of huge pages: page faults are most
 	 * of the cost of arrays written once (4 KiB pages: 60 ms at 2M) */
 	uint8_t *b = ok ? ph_big_alloc(6 * (h->n + 1)) : NULL;
-	if (!b) {
+	*marked = b ? malloc(m * 4 + 1) : NULL;
+	if (!*marked) {
+		ph_big_free(b, 6 * (h->n + 1));
 		ph_answercache_release(&a);
 		return false;
 	}
+	memcpy(*marked, obj, m * 4);
+	*nmarked = (size_t)m;
 	*blk = b;
 	sc->comp = (uint32_t *)(void *)b;
 	*dead = b + 4 * (h->n + 1);
@@ -445,6 +449,7 @@ static bool cy_facts_load(struct ph_heap *h, struct ph_scc *sc, uint8_t **dead,
 
 static struct ph_error *cy_facts_compute(struct ph_graph *g, struct ph_scc *sc,
 					 uint8_t **dead, uint8_t **fate,
+					 uint32_t **marked, size_t *nmarked,
 					 struct ph_cycles_result *r)
 {
 	struct ph_heap *h = g->h;
@@ -463,20 +468,21 @@ static struct ph_error *cy_facts_compute(struct ph_graph *g, struct ph_scc *sc,
 		if (has_finalizer(h, (uint32_t)i))
 			(*fate)[i] |= FATE_FIN;
 	}
-	if (!h->cache_sum)
-		return NULL;
+	if (!(obj = malloc(m * 4 + 1)))
+		return ph_error_nomem();
+	uint64_t k = 0;
+	for (size_t i = 0; i < h->n; i++)
+		if ((*dead)[i] || sc->comp[i] != PH_NONE)
+			obj[k++] = (uint32_t)i;
+	*marked = obj;
+	*nmarked = (size_t)m;
 	/* a later run on this core reads them */
-	obj = malloc(m * 4 + 1);
-	comp = malloc(m * 4 + 1);
-	fb = malloc(m + 1);
-	if (obj && comp && fb) {
-		uint64_t k = 0;
-		for (size_t i = 0; i < h->n; i++) {
-			if (!(*dead)[i] && sc->comp[i] == PH_NONE)
-				continue;
-			obj[k] = (uint32_t)i;
-			comp[k] = sc->comp[i];
-			fb[k++] = (*fate)[i];
+	comp = h->cache_sum ? malloc(m * 4 + 1) : NULL;
+	fb = comp ? malloc(m + 1) : NULL;
+	if (fb) {
+		for (k = 0; k < m; k++) {
+			comp[k] = sc->comp[obj[k]];
+			fb[k] = (*fate)[obj[k]];
 		}
 		const void *sec[3] = {obj, comp, fb};
 		uint64_t bytes[3] = {m * 4, m * 4, m};
@@ -486,7 +492,6 @@ static struct ph_error *cy_facts_compute(struct ph_graph *g, struct ph_scc *sc,
 					 val))
 			ph_stage("cycles cache written");
 	}
-	free(obj);
 	free(comp);
 	free(fb);
 	return NULL;
@@ -505,13 +510,18 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 	struct ph_scc sc = {0};
 	uint8_t *dead = NULL, *fate = NULL;
 	void *blk = NULL; /* sc.comp, dead and fate, when read */
+	/* the objects on a cycle or unreachable, in order: the loops below
+	 * need no others */
+	uint32_t *marked = NULL;
+	size_t nmarked = 0;
 	struct ph_cycles_result *r = calloc(1, sizeof(*r));
 	if (!r)
 		return ph_error_nomem();
 	ph_stage(NULL);
-	if (cy_facts_load(h, &sc, &dead, &fate, &blk, r))
+	if (cy_facts_load(h, &sc, &dead, &fate, &blk, &marked, &nmarked, r))
 		ph_stage("cycles cache read");
-	else if ((err = cy_facts_compute(g, &sc, &dead, &fate, r))) {
+	else if ((err = cy_facts_compute(g, &sc, &dead, &fate, &marked,
+					 &nmarked, r))) {
 		free(sc.comp);
 		free(dead);
 		free(fate);
@@ -519,7 +529,7 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 		return err;
 	}
 	struct cycle *cy = calloc(sc.ncomp + 1, sizeof(*cy));
-	uint32_t *members = ph_big_alloc((h->n + 1) * sizeof(*members));
+	uint32_t *members = malloc((nmarked + 1) * sizeof(*members));
 	uint64_t *comp_start =
 		calloc((size_t)sc.ncomp + 2, sizeof(*comp_start));
 	uint32_t *loop = malloc(PH_CYCLE_LOOP_MAX * sizeof(*loop));
@@ -536,12 +546,15 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 		cy[c].first = PH_NONE;
 		cy[c].unreachable = true;
 	}
-	for (size_t i = 0; i < h->n; i++) {
-		if (!ph_session_keeps(s, (uint32_t)i))
+	for (size_t i = 0; i < h->n; i++)
+		r->frozen_objects +=
+			(h->flags[i] & PH_OBJ_GC_LIST) &&
+			((h->flags[i] >> 4) & 7) == PH_GEN_PERMANENT &&
+			ph_session_keeps(s, (uint32_t)i);
+	for (size_t k = 0; k < nmarked; k++) {
+		uint32_t i = marked[k];
+		if (!ph_session_keeps(s, i))
 			continue; /* (--interp: a cycle is its objects') */
-		if ((h->flags[i] & PH_OBJ_GC_LIST) &&
-		    ((h->flags[i] >> 4) & 7) == PH_GEN_PERMANENT)
-			r->frozen_objects++;
 		if (dead[i]) {
 			r->unreachable_objects++;
 			r->unreachable_bytes += h->size[i];
@@ -557,7 +570,7 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 		cy[c].objects++;
 		cy[c].bytes += h->size[i];
 		if (cy[c].first == PH_NONE)
-			cy[c].first = (uint32_t)i;
+			cy[c].first = i;
 		if (!dead[i])
 			cy[c].unreachable = false;
 		cy[c].finalizers += (fate[i] & FATE_FIN) != 0;
@@ -583,14 +596,18 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 		goto out;
 	}
 	/* Members grouped by component, in one pass (counting sort). */
-	for (size_t i = 0; i < h->n; i++)
-		if (sc.comp[i] != PH_NONE && ph_session_keeps(s, (uint32_t)i))
+	for (size_t k = 0; k < nmarked; k++) {
+		uint32_t i = marked[k];
+		if (sc.comp[i] != PH_NONE && ph_session_keeps(s, i))
 			comp_start[sc.comp[i] + 1]++;
+	}
 	for (uint32_t c = 0; c < sc.ncomp; c++)
 		comp_start[c + 1] += comp_start[c];
-	for (size_t i = 0; i < h->n; i++)
-		if (sc.comp[i] != PH_NONE && ph_session_keeps(s, (uint32_t)i))
-			members[comp_start[sc.comp[i]]++] = (uint32_t)i;
+	for (size_t k = 0; k < nmarked; k++) {
+		uint32_t i = marked[k];
+		if (sc.comp[i] != PH_NONE && ph_session_keeps(s, i))
+			members[comp_start[sc.comp[i]]++] = i;
+	}
 	for (uint32_t c = sc.ncomp; c > 0; c--)
 		comp_start[c] = comp_start[c - 1];
 	comp_start[0] = 0;
@@ -606,27 +623,31 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 	if (o->unreachable_only) {
 		/* Everything gc.collect() would free, cycles or not. */
 		size_t n = 0;
-		for (size_t i = 0; i < h->n; i++)
-			n += dead[i] && ph_session_keeps(s, (uint32_t)i);
+		for (size_t k = 0; k < nmarked; k++)
+			n += dead[marked[k]] && ph_session_keeps(s, marked[k]);
 		if (n > PH_UNREACHABLE_MAX)
 			n = PH_UNREACHABLE_MAX;
 		if (!(r->unreachable = malloc((n + 1) * sizeof(uint64_t)))) {
 			err = ph_error_nomem();
 			goto out;
 		}
-		for (size_t i = 0; i < h->n && r->nunreachable < n; i++)
-			if (dead[i] && ph_session_keeps(s, (uint32_t)i))
-				r->unreachable[r->nunreachable++] = h->addr[i];
+		for (size_t k = 0; k < nmarked && r->nunreachable < n; k++)
+			if (dead[marked[k]] && ph_session_keeps(s, marked[k]))
+				r->unreachable[r->nunreachable++] =
+					h->addr[marked[k]];
 		if (!(r->finalizer_freed =
 			      malloc((n + 1) * sizeof(uint64_t)))) {
 			err = ph_error_nomem();
 			goto out;
 		}
-		for (size_t i = 0; i < h->n && r->nfinalizer_freed < n; i++)
+		for (size_t k = 0; k < nmarked && r->nfinalizer_freed < n;
+		     k++) {
+			uint32_t i = marked[k];
 			if ((fate[i] & 3) == FATE_FINALIZED &&
-			    ph_session_keeps(s, (uint32_t)i))
+			    ph_session_keeps(s, i))
 				r->finalizer_freed[r->nfinalizer_freed++] =
 					h->addr[i];
+		}
 	}
 	/* gc.garbage: what earlier collections could not free. */
 	uint64_t garbage = 0, list_type = 0;
@@ -649,7 +670,8 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 out:
 	ph_buf_free(&tmp);
 	free(comp_start);
-	ph_big_free(members, (h->n + 1) * sizeof(*members));
+	free(members);
+	free(marked);
 	free(loop);
 	free(tcount);
 	free(cy);
