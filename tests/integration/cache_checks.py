@@ -39,7 +39,8 @@ replaced), with XDG_CACHE_HOME in a directory of the test's own:
     in its body or header, cut short, zeros, or a number the sums vouch for
     but memory safety refuses (an object past the last, objects out of
     order, positions that are not a permutation): ignored, computed again,
-    rewritten, the same answer, then read.
+    rewritten, the same answer, then read; a file of another build of
+    py-heap (its build-id in the header) is not read.
 
     python3 tests/integration/cache_checks.py --bin build/bin/py-heap \\
         --cores-dir build/cores [--python PY]
@@ -181,7 +182,7 @@ ANSWERS = {
     "refcheck": (["refcheck"], "refcheck cache read"),
     "dom": (["dominators"], "dominators cache read"),
 }
-AC_HEAD = 216  # answercache.c's struct ac_head
+AC_HEAD = 224  # answercache.c's struct ac_head
 
 
 def answer_file(xdg, kind):
@@ -209,11 +210,14 @@ def answer_plant(path, kind):
     import struct
     with open(path, "rb") as f:
         data = bytearray(f.read())
-    n = struct.unpack_from("<Q", data, 40)[0]
-    m = struct.unpack_from("<Q", data, 48)[0]   # val[0]
-    size0 = struct.unpack_from("<Q", data, 112)[0]
+    n = struct.unpack_from("<Q", data, 48)[0]
+    m = struct.unpack_from("<Q", data, 56)[0]   # val[0]
+    size0 = struct.unpack_from("<Q", data, 120)[0]
     o = AC_HEAD
-    if kind == "cycles":
+    if kind == "build":     # another build's: its header's build-id
+        struct.pack_into("<Q", data, 40,
+                         struct.unpack_from("<Q", data, 40)[0] ^ 0x100)
+    elif kind == "cycles":
         struct.pack_into("<I", data, o + 4 * (m // 2), n + 5)
     elif kind == "refcheck":
         a, b = struct.unpack_from("<II", data, o)
@@ -221,8 +225,8 @@ def answer_plant(path, kind):
     else:
         struct.pack_into("<I", data, o + 4, struct.unpack_from(
             "<I", data, o)[0])
-    struct.pack_into("<Q", data, 160, file_sum(bytes(data[o:o + size0])))
-    struct.pack_into("<Q", data, 208, file_sum(bytes(data[:208])))
+    struct.pack_into("<Q", data, 168, file_sum(bytes(data[o:o + size0])))
+    struct.pack_into("<Q", data, 216, file_sum(bytes(data[:216])))
     with open(path, "wb") as f:
         f.write(data)
 
@@ -279,7 +283,9 @@ def answer_checks(core, xdg, addr, ref):
                 ("zeros",
                  lambda: open(af, "wb").write(bytes(os.path.getsize(af)))),
                 ("a bad number, its sums made again",
-                 lambda: answer_plant(af, kind))):
+                 lambda: answer_plant(af, kind)),
+                ("of another build, its sums made again",
+                 lambda: answer_plant(af, "build"))):
             damage()
             got, read, written = answer_stages(core, args, kind)
             check("answers' cache: %s %s: ignored, computed, rewritten, "
