@@ -403,9 +403,9 @@ static struct ph_error *cycle_add(struct cycles_build *b, struct ph_graph *g,
 #define FATE_FIN 4
 #define CY_FORMAT 1
 
-static bool cy_facts_load(struct ph_heap *h, struct ph_scc *sc, uint8_t **dead,
-			  uint8_t **fate, void **blk, uint32_t **marked,
-			  size_t *nmarked, struct ph_cycles_result *r)
+static bool cy_facts_load(struct ph_heap *h, struct ph_scc *sc, void **blk,
+			  uint32_t **marked, uint8_t **mfate, size_t *nmarked,
+			  struct ph_cycles_result *r)
 {
 	struct ph_answers a;
 	if (!ph_answercache_load(h, "cycles", CY_FORMAT, 3, &a))
@@ -419,28 +419,28 @@ static bool cy_facts_load(struct ph_heap *h, struct ph_scc *sc, uint8_t **dead,
 		ph_answercache_below(obj, m, (uint32_t)h->n, (uint32_t)h->n) &&
 		ph_answercache_ascending(obj, m) &&
 		ph_answercache_below(comp, m, (uint32_t)ncomp, PH_NONE);
-	/* the three arrays in one block of huge pages: page faults are most
-	 * of the cost of arrays written once (4 KiB pages: 60 ms at 2M) */
-	uint8_t *b = ok ? ph_big_alloc(6 * (h->n + 1)) : NULL;
-	*marked = b ? malloc(m * 4 + 1) : NULL;
-	if (!*marked) {
-		ph_big_free(b, 6 * (h->n + 1));
+	/* the components by object (what a cycle's loop is searched with)
+	 * in huge pages: page faults are most of the cost of an array
+	 * written once (4 KiB pages: 60 ms at 2M) */
+	uint32_t *c = ok ? ph_big_alloc(4 * (h->n + 1)) : NULL;
+	*marked = c ? malloc(m * 4 + 1) : NULL;
+	*mfate = *marked ? malloc(m + 1) : NULL;
+	if (!*mfate) {
+		ph_big_free(c, 4 * (h->n + 1));
+		free(*marked);
+		*marked = NULL;
 		ph_answercache_release(&a);
 		return false;
 	}
-	memcpy(*marked, obj, m * 4);
-	*nmarked = (size_t)m;
-	*blk = b;
-	sc->comp = (uint32_t *)(void *)b;
-	*dead = b + 4 * (h->n + 1);
-	*fate = *dead + h->n + 1;
+	*blk = c;
+	sc->comp = c;
 	memset(sc->comp, 0xff, (h->n + 1) * sizeof(*sc->comp));
-	memset(*dead, 0, 2 * (h->n + 1));
 	for (uint64_t k = 0; k < m; k++) {
 		sc->comp[obj[k]] = comp[k];
-		(*fate)[obj[k]] = fb[k] & (FATE_FIN | 3);
-		(*dead)[obj[k]] = (fb[k] & 3) != FATE_ALIVE;
+		(*mfate)[k] = fb[k] & (FATE_FIN | 3);
 	}
+	memcpy(*marked, obj, m * 4);
+	*nmarked = (size_t)m;
 	sc->ncomp = (uint32_t)ncomp;
 	r->weakref_callbacks = a.val[2];
 	ph_answercache_release(&a);
@@ -448,42 +448,45 @@ static bool cy_facts_load(struct ph_heap *h, struct ph_scc *sc, uint8_t **dead,
 }
 
 static struct ph_error *cy_facts_compute(struct ph_graph *g, struct ph_scc *sc,
-					 uint8_t **dead, uint8_t **fate,
-					 uint32_t **marked, size_t *nmarked,
+					 uint32_t **marked, uint8_t **mfate,
+					 size_t *nmarked,
 					 struct ph_cycles_result *r)
 {
 	struct ph_heap *h = g->h;
 	struct ph_error *err;
+	uint8_t *dead = NULL, *fate = NULL;
 	uint32_t *obj = NULL, *comp = NULL;
 	uint8_t *fb = NULL;
-	if ((err = ph_graph_cycles(g, sc, dead)))
+	if ((err = ph_graph_cycles(g, sc, &dead)))
 		return err;
-	if ((err = collect_fates(g, *dead, r, fate)))
-		return err;
+	if ((err = collect_fates(g, dead, r, &fate)))
+		goto out;
 	uint64_t m = 0;
 	for (size_t i = 0; i < h->n; i++) {
-		if (!(*dead)[i] && sc->comp[i] == PH_NONE)
+		if (!dead[i] && sc->comp[i] == PH_NONE)
 			continue;
 		m++;
 		if (has_finalizer(h, (uint32_t)i))
-			(*fate)[i] |= FATE_FIN;
+			fate[i] |= FATE_FIN;
 	}
-	if (!(obj = malloc(m * 4 + 1)))
-		return ph_error_nomem();
+	if (!(obj = malloc(m * 4 + 1)) || !(fb = malloc(m + 1))) {
+		free(obj);
+		err = ph_error_nomem();
+		goto out;
+	}
 	uint64_t k = 0;
 	for (size_t i = 0; i < h->n; i++)
-		if ((*dead)[i] || sc->comp[i] != PH_NONE)
-			obj[k++] = (uint32_t)i;
+		if (dead[i] || sc->comp[i] != PH_NONE) {
+			obj[k] = (uint32_t)i;
+			fb[k++] = fate[i];
+		}
 	*marked = obj;
+	*mfate = fb;
 	*nmarked = (size_t)m;
 	/* a later run on this core reads them */
-	comp = h->cache_sum ? malloc(m * 4 + 1) : NULL;
-	fb = comp ? malloc(m + 1) : NULL;
-	if (fb) {
-		for (k = 0; k < m; k++) {
+	if (h->cache_sum && (comp = malloc(m * 4 + 1))) {
+		for (k = 0; k < m; k++)
 			comp[k] = sc->comp[obj[k]];
-			fb[k] = (*fate)[obj[k]];
-		}
 		const void *sec[3] = {obj, comp, fb};
 		uint64_t bytes[3] = {m * 4, m * 4, m};
 		uint64_t val[PH_ANSWER_VALS] = {m, sc->ncomp,
@@ -491,10 +494,16 @@ static struct ph_error *cy_facts_compute(struct ph_graph *g, struct ph_scc *sc,
 		if (ph_answercache_store(h, "cycles", CY_FORMAT, 3, sec, bytes,
 					 val))
 			ph_stage("cycles cache written");
+		free(comp);
 	}
-	free(comp);
-	free(fb);
-	return NULL;
+out:
+	free(dead);
+	free(fate);
+	if (err) {
+		free(sc->comp);
+		sc->comp = NULL;
+	}
+	return err;
 }
 
 struct ph_error *ph_query_cycles(struct ph_session *s,
@@ -508,23 +517,20 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 	struct ph_graph *g = s->graph;
 	struct ph_heap *h = g->h;
 	struct ph_scc sc = {0};
-	uint8_t *dead = NULL, *fate = NULL;
-	void *blk = NULL; /* sc.comp, dead and fate, when read */
-	/* the objects on a cycle or unreachable, in order: the loops below
-	 * need no others */
+	void *blk = NULL; /* sc.comp, when read */
+	/* the objects on a cycle or unreachable, in order, and their fates
+	 * (with FATE_FIN): the loops below need no others */
 	uint32_t *marked = NULL;
+	uint8_t *mfate = NULL;
 	size_t nmarked = 0;
 	struct ph_cycles_result *r = calloc(1, sizeof(*r));
 	if (!r)
 		return ph_error_nomem();
 	ph_stage(NULL);
-	if (cy_facts_load(h, &sc, &dead, &fate, &blk, &marked, &nmarked, r))
+	if (cy_facts_load(h, &sc, &blk, &marked, &mfate, &nmarked, r))
 		ph_stage("cycles cache read");
-	else if ((err = cy_facts_compute(g, &sc, &dead, &fate, &marked,
-					 &nmarked, r))) {
-		free(sc.comp);
-		free(dead);
-		free(fate);
+	else if ((err = cy_facts_compute(g, &sc, &marked, &mfate, &nmarked,
+					 r))) {
 		ph_cycles_result_destroy(r);
 		return err;
 	}
@@ -553,16 +559,16 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 			ph_session_keeps(s, (uint32_t)i);
 	for (size_t k = 0; k < nmarked; k++) {
 		uint32_t i = marked[k];
+		uint8_t f = mfate[k];
+		bool dead = (f & 3) != FATE_ALIVE;
 		if (!ph_session_keeps(s, i))
 			continue; /* (--interp: a cycle is its objects') */
-		if (dead[i]) {
+		if (dead) {
 			r->unreachable_objects++;
 			r->unreachable_bytes += h->size[i];
-			r->unreachable_finalizers += (fate[i] & FATE_FIN) != 0;
-			r->freed_by_finalizers +=
-				(fate[i] & 3) == FATE_FINALIZED;
-			r->legacy_finalizer_objects +=
-				(fate[i] & 3) == FATE_LEGACY;
+			r->unreachable_finalizers += (f & FATE_FIN) != 0;
+			r->freed_by_finalizers += (f & 3) == FATE_FINALIZED;
+			r->legacy_finalizer_objects += (f & 3) == FATE_LEGACY;
 		}
 		uint32_t c = sc.comp[i];
 		if (c == PH_NONE)
@@ -571,9 +577,9 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 		cy[c].bytes += h->size[i];
 		if (cy[c].first == PH_NONE)
 			cy[c].first = i;
-		if (!dead[i])
+		if (!dead)
 			cy[c].unreachable = false;
-		cy[c].finalizers += (fate[i] & FATE_FIN) != 0;
+		cy[c].finalizers += (f & FATE_FIN) != 0;
 	}
 	/* (free-threaded 3.13: gc.collect() counts what the finalizers free
 	 * too, and DEBUG_SAVEALL keeps it: measured on 3.13t) */
@@ -624,7 +630,8 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 		/* Everything gc.collect() would free, cycles or not. */
 		size_t n = 0;
 		for (size_t k = 0; k < nmarked; k++)
-			n += dead[marked[k]] && ph_session_keeps(s, marked[k]);
+			n += (mfate[k] & 3) != FATE_ALIVE &&
+			     ph_session_keeps(s, marked[k]);
 		if (n > PH_UNREACHABLE_MAX)
 			n = PH_UNREACHABLE_MAX;
 		if (!(r->unreachable = malloc((n + 1) * sizeof(uint64_t)))) {
@@ -632,7 +639,8 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 			goto out;
 		}
 		for (size_t k = 0; k < nmarked && r->nunreachable < n; k++)
-			if (dead[marked[k]] && ph_session_keeps(s, marked[k]))
+			if ((mfate[k] & 3) != FATE_ALIVE &&
+			    ph_session_keeps(s, marked[k]))
 				r->unreachable[r->nunreachable++] =
 					h->addr[marked[k]];
 		if (!(r->finalizer_freed =
@@ -643,7 +651,7 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 		for (size_t k = 0; k < nmarked && r->nfinalizer_freed < n;
 		     k++) {
 			uint32_t i = marked[k];
-			if ((fate[i] & 3) == FATE_FINALIZED &&
+			if ((mfate[k] & 3) == FATE_FINALIZED &&
 			    ph_session_keeps(s, i))
 				r->finalizer_freed[r->nfinalizer_freed++] =
 					h->addr[i];
@@ -676,12 +684,10 @@ out:
 	free(tcount);
 	free(cy);
 	if (blk)
-		ph_big_free(blk, 6 * (h->n + 1));
-	else {
+		ph_big_free(blk, 4 * (h->n + 1));
+	else
 		free(sc.comp);
-		free(dead);
-		free(fate);
-	}
+	free(mfate);
 	if (err) {
 		ph_cycles_result_destroy(r);
 		return err;
