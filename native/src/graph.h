@@ -124,6 +124,10 @@ struct ph_domtree {
 	uint64_t total_bytes, reach_bytes;
 	uint32_t nodes;		      /* in the algorithm: non-leaves + 2 */
 	uint32_t unreachable_entries; /* objects the second root enters */
+	/* pos, count and bytes in a mapped answers' file (answercache.c),
+	 * not allocated */
+	void *map;
+	size_t map_len;
 };
 
 /* Lengauer-Tarjan on the strong references from the roots, iterative.

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "graph.h"
 
@@ -436,6 +437,11 @@ void ph_domtree_destroy(struct ph_domtree *d)
 {
 	if (!d)
 		return;
+	if (d->map) {
+		munmap(d->map, d->map_len);
+		free(d);
+		return;
+	}
 	ph_big_free(d->pos, WORDS(d->n + 1));
 	ph_big_free(d->count, WORDS(d->n + 1));
 	ph_big_free(d->bytes, 2 * WORDS(d->n + 1));

@@ -182,10 +182,23 @@ void ph_json_str(struct ph_json *j, const char *s)
 	ph_json_strn(j, s, s ? strlen(s) : 0);
 }
 
+/* Numbers written by hand, not printf: a cycles --json of 10M objects
+ * writes millions (printf took a third of its instructions). */
+static void put_u64(struct ph_buf *b, uint64_t v, unsigned base)
+{
+	char d[24];
+	int k = sizeof(d);
+	do {
+		d[--k] = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v);
+	ph_buf_putn(b, d + k, sizeof(d) - (size_t)k);
+}
+
 void ph_json_u64(struct ph_json *j, uint64_t v)
 {
 	sep(j);
-	ph_buf_printf(j->out, "%llu", (unsigned long long)v);
+	put_u64(j->out, v, 10);
 }
 
 void ph_json_i64(struct ph_json *j, int64_t v)
@@ -215,5 +228,7 @@ void ph_json_null(struct ph_json *j)
 void ph_json_addr(struct ph_json *j, uint64_t addr)
 {
 	sep(j);
-	ph_buf_printf(j->out, "\"0x%llx\"", (unsigned long long)addr);
+	ph_buf_puts(j->out, "\"0x");
+	put_u64(j->out, addr, 16);
+	ph_buf_putc(j->out, '"');
 }

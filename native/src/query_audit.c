@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "answercache.h"
 #include "query.h"
 
 static int64_t refcnt_of(struct ph_heap *h, uint32_t o)
@@ -393,6 +394,118 @@ static struct ph_error *cycle_add(struct cycles_build *b, struct ph_graph *g,
 	return NULL;
 }
 
+/* What cycles computes for the whole heap, whatever its options: the
+ * components (sc), the unreachable set (dead), each object's fate, with
+ * FATE_FIN where collecting a dead or cyclic object runs a finalizer, and
+ * the weakref callbacks. Kept in the answers' cache (answercache.c) as the
+ * objects on a cycle or unreachable, in object order: their component and
+ * fate. */
+#define FATE_FIN 4
+#define CY_FORMAT 1
+
+static bool cy_facts_load(struct ph_heap *h, struct ph_scc *sc, void **blk,
+			  uint32_t **marked, uint8_t **mfate, size_t *nmarked,
+			  struct ph_cycles_result *r)
+{
+	struct ph_answers a;
+	if (!ph_answercache_load(h, "cycles", CY_FORMAT, 3, &a))
+		return false;
+	uint64_t m = a.val[0], ncomp = a.val[1];
+	const uint32_t *obj = a.sec[0], *comp = a.sec[1];
+	const uint8_t *fb = a.sec[2];
+	bool ok =
+		m <= h->n && ncomp <= h->n && a.bytes[0] == m * 4 &&
+		a.bytes[1] == m * 4 && a.bytes[2] == m &&
+		ph_answercache_below(obj, m, (uint32_t)h->n, (uint32_t)h->n) &&
+		ph_answercache_ascending(obj, m) &&
+		ph_answercache_below(comp, m, (uint32_t)ncomp, PH_NONE);
+	/* the components by object (what a cycle's loop is searched with)
+	 * in huge pages: page faults are most of the cost of an array
+	 * written once (4 KiB pages: 60 ms at 2M) */
+	uint32_t *c = ok ? ph_big_alloc(4 * (h->n + 1)) : NULL;
+	*marked = c ? malloc(m * 4 + 1) : NULL;
+	*mfate = *marked ? malloc(m + 1) : NULL;
+	if (!*mfate) {
+		ph_big_free(c, 4 * (h->n + 1));
+		free(*marked);
+		*marked = NULL;
+		ph_answercache_release(&a);
+		return false;
+	}
+	*blk = c;
+	sc->comp = c;
+	memset(sc->comp, 0xff, (h->n + 1) * sizeof(*sc->comp));
+	for (uint64_t k = 0; k < m; k++) {
+		sc->comp[obj[k]] = comp[k];
+		(*mfate)[k] = fb[k] & (FATE_FIN | 3);
+	}
+	memcpy(*marked, obj, m * 4);
+	*nmarked = (size_t)m;
+	sc->ncomp = (uint32_t)ncomp;
+	r->weakref_callbacks = a.val[2];
+	ph_answercache_release(&a);
+	return true;
+}
+
+static struct ph_error *cy_facts_compute(struct ph_graph *g, struct ph_scc *sc,
+					 uint32_t **marked, uint8_t **mfate,
+					 size_t *nmarked,
+					 struct ph_cycles_result *r)
+{
+	struct ph_heap *h = g->h;
+	struct ph_error *err;
+	uint8_t *dead = NULL, *fate = NULL;
+	uint32_t *obj = NULL, *comp = NULL;
+	uint8_t *fb = NULL;
+	if ((err = ph_graph_cycles(g, sc, &dead)))
+		return err;
+	if ((err = collect_fates(g, dead, r, &fate)))
+		goto out;
+	uint64_t m = 0;
+	for (size_t i = 0; i < h->n; i++) {
+		if (!dead[i] && sc->comp[i] == PH_NONE)
+			continue;
+		m++;
+		if (has_finalizer(h, (uint32_t)i))
+			fate[i] |= FATE_FIN;
+	}
+	if (!(obj = malloc(m * 4 + 1)) || !(fb = malloc(m + 1))) {
+		free(obj);
+		err = ph_error_nomem();
+		goto out;
+	}
+	uint64_t k = 0;
+	for (size_t i = 0; i < h->n; i++)
+		if (dead[i] || sc->comp[i] != PH_NONE) {
+			obj[k] = (uint32_t)i;
+			fb[k++] = fate[i];
+		}
+	*marked = obj;
+	*mfate = fb;
+	*nmarked = (size_t)m;
+	/* a later run on this core reads them */
+	if (h->cache_sum && (comp = malloc(m * 4 + 1))) {
+		for (k = 0; k < m; k++)
+			comp[k] = sc->comp[obj[k]];
+		const void *sec[3] = {obj, comp, fb};
+		uint64_t bytes[3] = {m * 4, m * 4, m};
+		uint64_t val[PH_ANSWER_VALS] = {m, sc->ncomp,
+						r->weakref_callbacks};
+		if (ph_answercache_store(h, "cycles", CY_FORMAT, 3, sec, bytes,
+					 val))
+			ph_stage("cycles cache written");
+		free(comp);
+	}
+out:
+	free(dead);
+	free(fate);
+	if (err) {
+		free(sc->comp);
+		sc->comp = NULL;
+	}
+	return err;
+}
+
 struct ph_error *ph_query_cycles(struct ph_session *s,
 				 const struct ph_cycles_opts *o,
 				 struct ph_cycles_result **ret)
@@ -403,44 +516,59 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 		return err;
 	struct ph_graph *g = s->graph;
 	struct ph_heap *h = g->h;
-	struct ph_scc sc;
-	uint8_t *dead, *fate = NULL;
-	if ((err = ph_graph_cycles(g, &sc, &dead)))
-		return err;
+	struct ph_scc sc = {0};
+	void *blk = NULL; /* sc.comp, when read */
+	/* the objects on a cycle or unreachable, in order, and their fates
+	 * (with FATE_FIN): the loops below need no others */
+	uint32_t *marked = NULL;
+	uint8_t *mfate = NULL;
+	size_t nmarked = 0;
 	struct ph_cycles_result *r = calloc(1, sizeof(*r));
+	if (!r)
+		return ph_error_nomem();
+	ph_stage(NULL);
+	if (cy_facts_load(h, &sc, &blk, &marked, &mfate, &nmarked, r))
+		ph_stage("cycles cache read");
+	else if ((err = cy_facts_compute(g, &sc, &marked, &mfate, &nmarked,
+					 r))) {
+		ph_cycles_result_destroy(r);
+		return err;
+	}
 	struct cycle *cy = calloc(sc.ncomp + 1, sizeof(*cy));
-	uint32_t *members = malloc((h->n + 1) * sizeof(*members));
+	uint32_t *members = malloc((nmarked + 1) * sizeof(*members));
 	uint64_t *comp_start =
 		calloc((size_t)sc.ncomp + 2, sizeof(*comp_start));
 	uint32_t *loop = malloc(PH_CYCLE_LOOP_MAX * sizeof(*loop));
 	uint32_t *tcount = calloc(h->ntypes + 1, sizeof(*tcount));
 	struct ph_buf tmp;
 	ph_buf_init(&tmp);
-	if (!r || !cy || !members || !comp_start || !loop || !tcount) {
+	if (!cy || !members || !comp_start || !loop || !tcount) {
 		err = ph_error_nomem();
 		goto out;
 	}
 	r->unreachable_only = o->unreachable_only;
-	if ((err = collect_fates(g, dead, r, &fate)))
-		goto out;
 	for (uint32_t c = 0; c < sc.ncomp; c++) {
 		cy[c].id = c;
 		cy[c].first = PH_NONE;
 		cy[c].unreachable = true;
 	}
-	for (size_t i = 0; i < h->n; i++) {
-		if (!ph_session_keeps(s, (uint32_t)i))
+	for (size_t i = 0; i < h->n; i++)
+		r->frozen_objects +=
+			(h->flags[i] & PH_OBJ_GC_LIST) &&
+			((h->flags[i] >> 4) & 7) == PH_GEN_PERMANENT &&
+			ph_session_keeps(s, (uint32_t)i);
+	for (size_t k = 0; k < nmarked; k++) {
+		uint32_t i = marked[k];
+		uint8_t f = mfate[k];
+		bool dead = (f & 3) != FATE_ALIVE;
+		if (!ph_session_keeps(s, i))
 			continue; /* (--interp: a cycle is its objects') */
-		if ((h->flags[i] & PH_OBJ_GC_LIST) &&
-		    ((h->flags[i] >> 4) & 7) == PH_GEN_PERMANENT)
-			r->frozen_objects++;
-		if (dead[i]) {
+		if (dead) {
 			r->unreachable_objects++;
 			r->unreachable_bytes += h->size[i];
-			if (has_finalizer(h, (uint32_t)i))
-				r->unreachable_finalizers++;
-			r->freed_by_finalizers += fate[i] == FATE_FINALIZED;
-			r->legacy_finalizer_objects += fate[i] == FATE_LEGACY;
+			r->unreachable_finalizers += (f & FATE_FIN) != 0;
+			r->freed_by_finalizers += (f & 3) == FATE_FINALIZED;
+			r->legacy_finalizer_objects += (f & 3) == FATE_LEGACY;
 		}
 		uint32_t c = sc.comp[i];
 		if (c == PH_NONE)
@@ -448,11 +576,10 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 		cy[c].objects++;
 		cy[c].bytes += h->size[i];
 		if (cy[c].first == PH_NONE)
-			cy[c].first = (uint32_t)i;
-		if (!dead[i])
+			cy[c].first = i;
+		if (!dead)
 			cy[c].unreachable = false;
-		if (has_finalizer(h, (uint32_t)i))
-			cy[c].finalizers++;
+		cy[c].finalizers += (f & FATE_FIN) != 0;
 	}
 	/* (free-threaded 3.13: gc.collect() counts what the finalizers free
 	 * too, and DEBUG_SAVEALL keeps it: measured on 3.13t) */
@@ -475,14 +602,18 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 		goto out;
 	}
 	/* Members grouped by component, in one pass (counting sort). */
-	for (size_t i = 0; i < h->n; i++)
-		if (sc.comp[i] != PH_NONE && ph_session_keeps(s, (uint32_t)i))
+	for (size_t k = 0; k < nmarked; k++) {
+		uint32_t i = marked[k];
+		if (sc.comp[i] != PH_NONE && ph_session_keeps(s, i))
 			comp_start[sc.comp[i] + 1]++;
+	}
 	for (uint32_t c = 0; c < sc.ncomp; c++)
 		comp_start[c + 1] += comp_start[c];
-	for (size_t i = 0; i < h->n; i++)
-		if (sc.comp[i] != PH_NONE && ph_session_keeps(s, (uint32_t)i))
-			members[comp_start[sc.comp[i]]++] = (uint32_t)i;
+	for (size_t k = 0; k < nmarked; k++) {
+		uint32_t i = marked[k];
+		if (sc.comp[i] != PH_NONE && ph_session_keeps(s, i))
+			members[comp_start[sc.comp[i]]++] = i;
+	}
 	for (uint32_t c = sc.ncomp; c > 0; c--)
 		comp_start[c] = comp_start[c - 1];
 	comp_start[0] = 0;
@@ -498,27 +629,33 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 	if (o->unreachable_only) {
 		/* Everything gc.collect() would free, cycles or not. */
 		size_t n = 0;
-		for (size_t i = 0; i < h->n; i++)
-			n += dead[i] && ph_session_keeps(s, (uint32_t)i);
+		for (size_t k = 0; k < nmarked; k++)
+			n += (mfate[k] & 3) != FATE_ALIVE &&
+			     ph_session_keeps(s, marked[k]);
 		if (n > PH_UNREACHABLE_MAX)
 			n = PH_UNREACHABLE_MAX;
 		if (!(r->unreachable = malloc((n + 1) * sizeof(uint64_t)))) {
 			err = ph_error_nomem();
 			goto out;
 		}
-		for (size_t i = 0; i < h->n && r->nunreachable < n; i++)
-			if (dead[i] && ph_session_keeps(s, (uint32_t)i))
-				r->unreachable[r->nunreachable++] = h->addr[i];
+		for (size_t k = 0; k < nmarked && r->nunreachable < n; k++)
+			if ((mfate[k] & 3) != FATE_ALIVE &&
+			    ph_session_keeps(s, marked[k]))
+				r->unreachable[r->nunreachable++] =
+					h->addr[marked[k]];
 		if (!(r->finalizer_freed =
 			      malloc((n + 1) * sizeof(uint64_t)))) {
 			err = ph_error_nomem();
 			goto out;
 		}
-		for (size_t i = 0; i < h->n && r->nfinalizer_freed < n; i++)
-			if (fate[i] == FATE_FINALIZED &&
-			    ph_session_keeps(s, (uint32_t)i))
+		for (size_t k = 0; k < nmarked && r->nfinalizer_freed < n;
+		     k++) {
+			uint32_t i = marked[k];
+			if ((mfate[k] & 3) == FATE_FINALIZED &&
+			    ph_session_keeps(s, i))
 				r->finalizer_freed[r->nfinalizer_freed++] =
 					h->addr[i];
+		}
 	}
 	/* gc.garbage: what earlier collections could not free. */
 	uint64_t garbage = 0, list_type = 0;
@@ -542,12 +679,15 @@ out:
 	ph_buf_free(&tmp);
 	free(comp_start);
 	free(members);
+	free(marked);
 	free(loop);
 	free(tcount);
 	free(cy);
-	free(sc.comp);
-	free(dead);
-	free(fate);
+	if (blk)
+		ph_big_free(blk, 4 * (h->n + 1));
+	else
+		free(sc.comp);
+	free(mfate);
 	if (err) {
 		ph_cycles_result_destroy(r);
 		return err;
@@ -741,23 +881,158 @@ suspect_list(struct ph_heap *h, struct type_acc *acc, uint64_t limit, bool over,
 	return NULL;
 }
 
+/* What refcheck finds of each object, whatever its options: the objects
+ * it skips (static, immortal, implausible) and those with a difference,
+ * each with rc - found (an excess when at least --min-excess) and rc -
+ * exact (a deficit when below 0), in object order; the rest agree. Kept in
+ * the answers' cache (answercache.c) for the whole heap. */
+enum { RC_CHECKED, RC_STATIC, RC_IMMORTAL, RC_IMPLAUSIBLE };
+#define RC_FORMAT 1
+
+struct rc_facts {
+	size_t n;
+	uint32_t *obj;
+	uint8_t *kind;
+	int64_t *over, *under;
+	struct ph_answers cache; /* where they are mapped, if they are */
+};
+
+static void rc_facts_free(struct rc_facts *f)
+{
+	if (f->cache.map)
+		ph_answercache_release(&f->cache);
+	else {
+		free(f->obj);
+		free(f->kind);
+		free(f->over);
+		free(f->under);
+	}
+}
+
+static bool rc_facts_load(struct ph_heap *h, struct rc_facts *f)
+{
+	struct ph_answers *a = &f->cache;
+	if (!ph_answercache_load(h, "refcheck", RC_FORMAT, 4, a))
+		return false;
+	uint64_t m = a->val[0];
+	if (m > h->n || a->bytes[0] != m * 4 || a->bytes[1] != m ||
+	    a->bytes[2] != m * 8 || a->bytes[3] != m * 8 ||
+	    !ph_answercache_below(a->sec[0], m, (uint32_t)h->n,
+				  (uint32_t)h->n) ||
+	    !ph_answercache_ascending(a->sec[0], m)) {
+		ph_answercache_release(a);
+		return false;
+	}
+	f->n = m;
+	f->obj = a->sec[0];
+	f->kind = a->sec[1];
+	f->over = a->sec[2];
+	f->under = a->sec[3];
+	return true;
+}
+
+/* The facts of the objects want[] names (NULL: all of them). */
+static struct ph_error *
+rc_facts_compute(struct ph_graph *g, const uint8_t *want, struct rc_facts *f)
+{
+	struct ph_heap *h = g->h;
+	size_t cap = 0;
+	/* The instances of a type that is not a heap type hold no reference
+	 * to it (PyObject_Init increfs heap types only), though their
+	 * ob_type is an edge: numpy's DType classes are such types, allocated
+	 * (2 deficits on the numpy_pandas core); static ones are skipped */
+	uint64_t *instances = calloc(h->ntypes + 1, sizeof(*instances));
+	if (!instances)
+		return ph_error_nomem();
+	for (size_t i = 0; i < h->n; i++)
+		instances[h->tidx[i]]++;
+	struct ph_error *err = NULL;
+	for (size_t i = 0; i < h->n && !err; i++) {
+		if (want && !want[i])
+			continue;
+		uint8_t kind = RC_CHECKED;
+		int64_t over = 0, under = 0;
+		int64_t rc = refcnt_of(h, (uint32_t)i);
+		if (is_static(h, h->addr[i]))
+			kind = RC_STATIC;
+		else if (is_immortal(h, rc))
+			kind = RC_IMMORTAL;
+		else {
+			rc -= ph_obj_refcnt_unheld(h, h->addr[i]);
+			/* (a refcount no process can reach is damage: never
+			 * a sum) */
+			if (rc < 0 || rc > PH_REFCNT_PLAUSIBLE)
+				kind = RC_IMPLAUSIBLE;
+		}
+		if (kind == RC_CHECKED) {
+			uint64_t in = g->rev_off[i + 1] - g->rev_off[i];
+			int64_t ti = h->types[h->tidx[i]].kind == PH_KIND_TYPE
+					     ? ph_heap_type_of(h, h->addr[i])
+					     : -1;
+			if (ti >= 0 && !h->types[ti].heap &&
+			    instances[ti] <= in)
+				in -= instances[ti];
+			int64_t found =
+				(int64_t)(in + count_get(&g->extern_refs,
+							 (uint32_t)i));
+			/* a deficit is only sure beyond the guessed references
+			 * and the words of C data (borrowed ones look the
+			 * same) */
+			int64_t exact =
+				found -
+				(int64_t)count_get(&g->cons_in, (uint32_t)i) -
+				(int64_t)count_get(&g->cdata_in, (uint32_t)i);
+			over = rc - found;
+			under = rc - exact;
+			if (over < 1 && under >= 0)
+				continue;
+		}
+		size_t c = cap;
+		if ((err = ph_grow((void **)&f->obj, &c, f->n + 1, 4)) ||
+		    (c = cap,
+		     err = ph_grow((void **)&f->kind, &c, f->n + 1, 1)) ||
+		    (c = cap,
+		     err = ph_grow((void **)&f->over, &c, f->n + 1, 8)) ||
+		    (c = cap,
+		     err = ph_grow((void **)&f->under, &c, f->n + 1, 8)))
+			break;
+		cap = c;
+		f->obj[f->n] = (uint32_t)i;
+		f->kind[f->n] = kind;
+		f->over[f->n] = over;
+		f->under[f->n++] = under;
+	}
+	free(instances);
+	if (!err && !want) {
+		/* a later run on this core reads them */
+		const void *sec[4] = {f->obj, f->kind, f->over, f->under};
+		uint64_t bytes[4] = {f->n * 4, f->n, f->n * 8, f->n * 8};
+		uint64_t val[PH_ANSWER_VALS] = {f->n};
+		if (ph_answercache_store(h, "refcheck", RC_FORMAT, 4, sec,
+					 bytes, val))
+			ph_stage("refcheck cache written");
+	}
+	return err;
+}
+
 struct ph_error *ph_query_refcheck(struct ph_session *s,
 				   const struct ph_refcheck_opts *o,
 				   struct ph_refcheck_result **ret)
 {
-	struct ph_error *err = ph_session_graph(s);
+	/* the graph only to compute the facts: not when they are cached */
+	struct ph_error *err = ph_session_heap(s);
 	if (err)
 		return err;
 	uint64_t min_excess = o->min_excess ? o->min_excess : 1;
-	struct ph_graph *g = s->graph;
-	struct ph_heap *h = g->h;
+	struct ph_heap *h = s->heap;
 	struct ph_refcheck_result *r = calloc(1, sizeof(*r));
 	struct type_acc *over = calloc(h->ntypes + 1, sizeof(*over));
 	struct type_acc *under = calloc(h->ntypes + 1, sizeof(*under));
 	struct sus *sus = NULL, *by_type = NULL;
 	size_t nsus = 0, sus_cap = 0, suspects_cap = 0, *start = NULL;
-	uint64_t *instances = NULL; /* objects of each type */
 	uint8_t *match = NULL; /* --type: the types it names (a glob too) */
+	uint8_t *want = NULL;  /* the objects --type and --interp keep */
+	struct rc_facts f = {0};
 	if (!r || !over || !under) {
 		err = ph_error_nomem();
 		goto out;
@@ -765,58 +1040,47 @@ struct ph_error *ph_query_refcheck(struct ph_session *s,
 	if (o->type &&
 	    !(match = ph_types_matching(h, "refcheck --type", o->type, &err)))
 		goto out;
-	/* The instances of a type that is not a heap type hold no reference
-	 * to it (PyObject_Init increfs heap types only), though their
-	 * ob_type is an edge: numpy's DType classes are such types, allocated
-	 * (2 deficits on the numpy_pandas core); static ones are skipped */
-	if (!(instances = calloc(h->ntypes + 1, sizeof(*instances)))) {
-		err = ph_error_nomem();
-		goto out;
+	uint64_t nwant = h->n;
+	if (match || s->only_interp >= 0) {
+		if (!(want = malloc(h->n + 1))) {
+			err = ph_error_nomem();
+			goto out;
+		}
+		nwant = 0;
+		for (size_t i = 0; i < h->n; i++)
+			nwant += want[i] = (!match || match[h->tidx[i]]) &&
+					   ph_session_keeps(s, (uint32_t)i);
 	}
-	for (size_t i = 0; i < h->n; i++)
-		instances[h->tidx[i]]++;
-	for (size_t i = 0; i < h->n; i++) {
-		if ((match && !match[h->tidx[i]]) ||
-		    !ph_session_keeps(s, (uint32_t)i))
+	/* every object's, from the answers' cache or for it; only those
+	 * wanted where there is no cache */
+	ph_stage(NULL);
+	if (rc_facts_load(h, &f))
+		ph_stage("refcheck cache read");
+	else if ((err = ph_session_graph(s)) ||
+		 (err = rc_facts_compute(s->graph, h->cache_sum ? NULL : want,
+					 &f)))
+		goto out;
+	r->checked = nwant;
+	for (size_t k = 0; k < f.n; k++) {
+		uint32_t i = f.obj[k];
+		if (want && !want[i])
 			continue;
-		if (is_static(h, h->addr[i])) {
-			r->static_skipped++;
+		if (f.kind[k] != RC_CHECKED) {
+			r->checked--;
+			r->static_skipped += f.kind[k] == RC_STATIC;
+			r->immortal_skipped += f.kind[k] == RC_IMMORTAL;
+			r->implausible_skipped += f.kind[k] == RC_IMPLAUSIBLE;
 			continue;
 		}
-		int64_t rc = refcnt_of(h, (uint32_t)i);
-		if (is_immortal(h, rc)) {
-			r->immortal_skipped++;
-			continue;
-		}
-		rc -= ph_obj_refcnt_unheld(h, h->addr[i]);
-		/* (a refcount no process can reach is damage: never a sum) */
-		if (rc < 0 || rc > PH_REFCNT_PLAUSIBLE) {
-			r->implausible_skipped++;
-			continue;
-		}
-		r->checked++;
-		uint64_t in = g->rev_off[i + 1] - g->rev_off[i];
-		int64_t ti = h->types[h->tidx[i]].kind == PH_KIND_TYPE
-				     ? ph_heap_type_of(h, h->addr[i])
-				     : -1;
-		if (ti >= 0 && !h->types[ti].heap && instances[ti] <= in)
-			in -= instances[ti];
-		int64_t found =
-			(int64_t)(in + count_get(&g->extern_refs, (uint32_t)i));
-		/* a deficit is only sure beyond the guessed references and
-		 * the words of C data (borrowed ones look the same) */
-		int64_t exact = found -
-				(int64_t)count_get(&g->cons_in, (uint32_t)i) -
-				(int64_t)count_get(&g->cdata_in, (uint32_t)i);
 		struct type_acc *st = NULL;
 		int64_t d = 0;
-		if (rc - found >= (int64_t)min_excess) {
+		if (f.over[k] >= (int64_t)min_excess) {
 			st = &over[h->tidx[i]];
-			d = rc - found;
+			d = f.over[k];
 			r->excess_objects++;
-		} else if (rc < exact) {
+		} else if (f.under[k] < 0) {
 			st = &under[h->tidx[i]];
-			d = rc - exact;
+			d = f.under[k];
 			r->deficit_objects++;
 		}
 		if (!st)
@@ -866,7 +1130,8 @@ struct ph_error *ph_query_refcheck(struct ph_session *s,
 			   &r->deficit, &r->ndeficit, &r->deficit_types,
 			   &suspects_cap);
 out:
-	free(instances);
+	rc_facts_free(&f);
+	free(want);
 	free(match);
 	free(over);
 	free(under);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "answercache.h"
 #include "query.h"
 
 /* ---- shared -------------------------------------------------------------- */
@@ -272,6 +273,80 @@ static int row_by_count(const void *a, const void *b)
 }
 
 /* Each interpreter's objects and bytes (--interp: that one's only). */
+/* What types, summary and info count over every object: by type, by
+ * interpreter, by GC generation. One pass, kept in the answers' cache
+ * (answercache.c), so that a cached core's counts cost no pass at all. */
+#define CENSUS_FORMAT 1
+
+struct census {
+	uint64_t *count, *bytes;     /* by type */
+	uint64_t *iobjects, *ibytes; /* by interpreter */
+	uint64_t gens[5];
+	struct ph_answers cache; /* where they are mapped, if they are */
+};
+
+static void census_free(struct census *c)
+{
+	if (c->cache.map)
+		ph_answercache_release(&c->cache);
+	else {
+		free(c->count);
+		free(c->bytes);
+		free(c->iobjects);
+		free(c->ibytes);
+	}
+	memset(c, 0, sizeof(*c));
+}
+
+static struct ph_error *census_get(struct ph_session *s, struct census *c)
+{
+	struct ph_heap *h = s->heap;
+	size_t nt = h->ntypes, ni = s->rt->ninterps;
+	memset(c, 0, sizeof(*c));
+	struct ph_answers *a = &c->cache;
+	if (ph_answercache_load(h, "census", CENSUS_FORMAT, 4, a)) {
+		if (a->val[0] == nt && a->val[1] == ni &&
+		    a->bytes[0] == nt * 8 && a->bytes[1] == nt * 8 &&
+		    a->bytes[2] == ni * 8 && a->bytes[3] == ni * 8) {
+			c->count = a->sec[0];
+			c->bytes = a->sec[1];
+			c->iobjects = a->sec[2];
+			c->ibytes = a->sec[3];
+			memcpy(c->gens, a->val + 2, sizeof(c->gens));
+			return NULL;
+		}
+		ph_answercache_release(a);
+	}
+	c->count = calloc(nt + 1, 8);
+	c->bytes = calloc(nt + 1, 8);
+	c->iobjects = calloc(ni + 1, 8);
+	c->ibytes = calloc(ni + 1, 8);
+	if (!c->count || !c->bytes || !c->iobjects || !c->ibytes) {
+		census_free(c);
+		return ph_error_nomem();
+	}
+	for (size_t i = 0; i < h->n; i++) {
+		uint32_t t = h->tidx[i];
+		unsigned k = ph_heap_interp(h, (uint32_t)i);
+		unsigned gen = (h->flags[i] >> 4) & 7;
+		c->count[t]++;
+		c->bytes[t] += h->size[i];
+		if (k < ni) {
+			c->iobjects[k]++;
+			c->ibytes[k] += h->size[i];
+		}
+		c->gens[gen < 5 ? gen : 0]++;
+	}
+	const void *sec[4] = {c->count, c->bytes, c->iobjects, c->ibytes};
+	uint64_t bytes[4] = {nt * 8, nt * 8, ni * 8, ni * 8};
+	uint64_t val[PH_ANSWER_VALS] = {nt, ni};
+	memcpy(val + 2, c->gens, sizeof(c->gens));
+	if (h->cache_sum && ph_answercache_store(h, "census", CENSUS_FORMAT, 4,
+						 sec, bytes, val))
+		ph_stage("census cache written");
+	return NULL;
+}
+
 static struct ph_error *interp_rows(struct ph_session *s,
 				    struct ph_interp_row **ret, size_t *ret_n)
 {
@@ -290,13 +365,17 @@ static struct ph_error *interp_rows(struct ph_session *s,
 			if (!ph_mem_u64(h->mem, ts + h->L->ts_next, &ts))
 				ts = 0;
 	}
-	for (size_t i = 0; i < h->n; i++) {
-		unsigned k = ph_heap_interp(h, (uint32_t)i);
-		if (k < rt->ninterps) {
-			rows[k].objects++;
-			rows[k].bytes += h->size[i];
-		}
+	struct census c;
+	struct ph_error *err = census_get(s, &c);
+	if (err) {
+		free(rows);
+		return err;
 	}
+	for (size_t k = 0; k < rt->ninterps; k++) {
+		rows[k].objects = c.iobjects[k];
+		rows[k].bytes = c.ibytes[k];
+	}
+	census_free(&c);
 	if (s->only_interp >= 0) {
 		rows[0] = rows[s->only_interp];
 		*ret_n = 1;
@@ -325,7 +404,20 @@ struct ph_error *ph_query_types(struct ph_session *s,
 	r->python = s->rt->version;
 	if ((err = interp_rows(s, &r->interps, &r->ninterps)))
 		goto fail;
-	for (size_t i = 0; i < h->n; i++) {
+	struct census cs;
+	if (s->only_interp < 0 && !(err = census_get(s, &cs))) {
+		/* every object's: counted once, or read */
+		for (size_t t = 0; t < h->ntypes; t++) {
+			count[t] = cs.count[t];
+			bytes[t] = cs.bytes[t];
+			r->bytes += cs.bytes[t];
+		}
+		r->objects = h->n;
+		census_free(&cs);
+	}
+	if (err)
+		goto fail;
+	for (size_t i = 0; i < h->n && s->only_interp >= 0; i++) {
 		if (!ph_session_keeps(s, (uint32_t)i))
 			continue;
 		count[h->tidx[i]]++;
@@ -611,7 +703,16 @@ struct ph_error *ph_query_summary(struct ph_session *s,
 	struct ph_heap *h = s->heap;
 	r->python = s->rt->version;
 	r->threads = s->target->nthreads;
-	for (size_t i = 0; i < h->n; i++) {
+	struct census c;
+	if (s->only_interp < 0 && !(err = census_get(s, &c))) {
+		memcpy(r->gens, c.gens, sizeof(c.gens));
+		census_free(&c);
+	}
+	if (err) {
+		ph_summary_result_destroy(r);
+		return err;
+	}
+	for (size_t i = 0; i < h->n && s->only_interp >= 0; i++) {
 		if (!ph_session_keeps(s, (uint32_t)i))
 			continue;
 		unsigned gen = (h->flags[i] >> 4) & 7;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "answercache.h"
 #include "graphcache.h"
 #include "session.h"
 
@@ -602,8 +603,17 @@ struct ph_error *ph_session_dominators(struct ph_session *s)
 	struct ph_error *err = ph_session_graph(s);
 	if (err || s->dom)
 		return err;
+	ph_stage(NULL);
+	if (ph_answercache_domtree_load(s->heap, &s->dom)) {
+		ph_stage("dominators cache read");
+		return NULL;
+	}
 	ph_progress_stage("building the dominator tree", 0);
-	return ph_graph_dominators(s->graph, &s->dom);
+	err = ph_graph_dominators(s->graph, &s->dom);
+	/* a later run on this core maps it (answercache.c) */
+	if (!err && ph_answercache_domtree_store(s->heap, s->dom))
+		ph_stage("dominators cache written");
+	return err;
 }
 
 struct ph_error *ph_session_graph_edges(struct ph_session *s)

@@ -28,6 +28,19 @@ replaced), with XDG_CACHE_HOME in a directory of the test's own:
     safety checks beyond the sums): built again, rewritten, the same
     answer; the core touched (the index rewritten): the graph of the
     old index is not read.
+  * the answers' cache (ans-KIND-HASH beside them): the first cycles,
+    refcheck and dominators on the cached index write what they computed
+    (the components, the unreachable set and its fates; each object's
+    excess and deficit; the dominator tree and retained sizes), later runs
+    read it instead of computing (their stages) and answer as without any
+    cache, options applied after (cycles --unreachable, refcheck, refcheck
+    --type, dominators, dominators --type, leaks, retained); --no-cache
+    computes and leaves the files untouched; each file with a flipped byte
+    in its body or header, cut short, zeros, or a number the sums vouch for
+    but memory safety refuses (an object past the last, objects out of
+    order, positions that are not a permutation): ignored, computed again,
+    rewritten, the same answer, then read; a file of another build of
+    py-heap (its build-id in the header) is not read.
 
     python3 tests/integration/cache_checks.py --bin build/bin/py-heap \\
         --cores-dir build/cores [--python PY]
@@ -88,7 +101,7 @@ def answers(core, addr, cache=True):
     got = {}
     for args in (["types"], ["summary"], ["refcheck"], ["referrers", addr],
                  ["cycles"], ["path", addr], ["cycles", "--unreachable"],
-                 ["dominators"]):
+                 ["dominators"], ["leaks"]):
         rc, out, err = run(core, *args, cache=cache)
         if isinstance(out, dict):
             out.pop("notes", None)
@@ -161,6 +174,126 @@ def graph_stages(core, addr):
         out.pop("notes", None)
     return (out, "graph cache read" in err, "graph: edges" in err,
             "graph cache written" in err)
+
+
+ANSWERS = {
+    # the file's kind: (its command, the stage of its read)
+    "cycles": (["cycles", "--unreachable"], "cycles cache read"),
+    "refcheck": (["refcheck"], "refcheck cache read"),
+    "dom": (["dominators"], "dominators cache read"),
+}
+AC_HEAD = 224  # answercache.c's struct ac_head
+
+
+def answer_file(xdg, kind):
+    d = os.path.join(xdg, "py-heap")
+    fs = sorted(f for f in os.listdir(d)
+                if f.startswith("ans-%s-" % kind) and "." not in f) \
+        if os.path.isdir(d) else []
+    return os.path.join(d, fs[0]) if len(fs) == 1 else None
+
+
+def answer_stages(core, args, kind):
+    """args on the cache: (the answer, its cache read, written)"""
+    rc, out, err = run(core, *args, timing=True)
+    if isinstance(out, dict):
+        out.pop("notes", None)
+    return (rc, out), ANSWERS[kind][1] in err, \
+        ANSWERS[kind][1].replace("read", "written") in err
+
+
+def answer_plant(path, kind):
+    """A number the sums vouch for but memory safety refuses, the
+    section's and the header's sums made again: an object past the last
+    (cycles), two objects out of order (refcheck), a position twice
+    (dominators)."""
+    import struct
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    n = struct.unpack_from("<Q", data, 48)[0]
+    m = struct.unpack_from("<Q", data, 56)[0]   # val[0]
+    size0 = struct.unpack_from("<Q", data, 120)[0]
+    o = AC_HEAD
+    if kind == "build":     # another build's: its header's build-id
+        struct.pack_into("<Q", data, 40,
+                         struct.unpack_from("<Q", data, 40)[0] ^ 0x100)
+    elif kind == "cycles":
+        struct.pack_into("<I", data, o + 4 * (m // 2), n + 5)
+    elif kind == "refcheck":
+        a, b = struct.unpack_from("<II", data, o)
+        struct.pack_into("<II", data, o, b, a)
+    else:
+        struct.pack_into("<I", data, o + 4, struct.unpack_from(
+            "<I", data, o)[0])
+    struct.pack_into("<Q", data, 168, file_sum(bytes(data[o:o + size0])))
+    struct.pack_into("<Q", data, 216, file_sum(bytes(data[:216])))
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def answer_checks(core, xdg, addr, ref):
+    # the first of each wrote its file (answers() above): read now
+    for kind, (args, stage) in ANSWERS.items():
+        af = answer_file(xdg, kind)
+        check("answers' cache: %s written" % kind, af is not None, af)
+        got, read, written = answer_stages(core, args, kind)
+        check("answers' cache: %s read, as uncached" % " ".join(args),
+              read and not written and got == ref[" ".join(args)],
+              (read, written))
+    # options applied to what is read
+    types = [r["type"] for r in (ref["types"][1] or {}).get("types", [])]
+    some = types[len(types) // 2] if types else "dict"
+    for args, kind in ((["refcheck", "--type", some], "refcheck"),
+                       (["refcheck", "--min-excess", "2", "--limit", "1"],
+                        "refcheck"),
+                       (["cycles", "--unreachable", "--limit", "1",
+                         "--sort", "count"], "cycles"),
+                       (["cycles"], "cycles"),
+                       (["dominators", "--type", some, "--limit", "3"],
+                        "dom"),
+                       (["leaks"], "dom"),
+                       (["retained", addr], "dom")):
+        rc, want, err = run(core, *args, cache=False)
+        if isinstance(want, dict):
+            want.pop("notes", None)
+        got, read, written = answer_stages(core, args, kind)
+        check("answers' cache: %s read, as uncached" % " ".join(args),
+              read and got == (rc, want), (read, got[0], rc))
+    # --no-cache computes, and leaves the files alone
+    for kind, (args, stage) in ANSWERS.items():
+        af = answer_file(xdg, kind)
+        before = os.stat(af).st_mtime_ns if af else None
+        rc, out, err = run(core, *args, cache=False, timing=True)
+        check("answers' cache: --no-cache computes %s, the file untouched"
+              % kind, rc == 0 and stage not in err and af and
+              os.stat(af).st_mtime_ns == before, err[-300:])
+    # damage: never trusted
+    for kind, (args, stage) in ANSWERS.items():
+        af = answer_file(xdg, kind)
+        if not af:
+            continue
+        want = ref[" ".join(args)]
+        for what, damage in (
+                ("a byte of its body flipped",
+                 lambda: flip(af, AC_HEAD + (os.path.getsize(af) -
+                                             AC_HEAD) // 2)),
+                ("a byte of its header flipped", lambda: flip(af, 50)),
+                ("cut short",
+                 lambda: os.truncate(af, os.path.getsize(af) // 2)),
+                ("zeros",
+                 lambda: open(af, "wb").write(bytes(os.path.getsize(af)))),
+                ("a bad number, its sums made again",
+                 lambda: answer_plant(af, kind)),
+                ("of another build, its sums made again",
+                 lambda: answer_plant(af, "build"))):
+            damage()
+            got, read, written = answer_stages(core, args, kind)
+            check("answers' cache: %s %s: ignored, computed, rewritten, "
+                  "the same answer" % (kind, what),
+                  not read and written and got == want, (read, written))
+            got, read, written = answer_stages(core, args, kind)
+            check("answers' cache: %s %s: then read" % (kind, what),
+                  read and got == want, (read, written))
 
 
 def cache_files(xdg):
@@ -290,6 +423,7 @@ def checks(core, xdg, truth, tmp):
             out2, read, built, written = graph_stages(core, addr)
             check("graph cache %s: then read" % what, read and not built,
                   (read, built))
+    answer_checks(core, xdg, addr, ref)
     counts = {r["type"]: r["count"] for r in (out or {}).get("types", [])}
     bad = [(c, counts.get(c), truth["created"][c]) for c in user
            if counts.get(c) != truth["types"].get(c, {}).get("count")]

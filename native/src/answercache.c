@@ -1,0 +1,352 @@
+/*
+ * answercache.c - the answers' cache: what a run computed for a whole core
+ * beyond its graph (the cycles and the unreachable set with its fates,
+ * refcheck's excesses and deficits, the dominator tree and its retained
+ * sizes), kept as MAT keeps its dominator and retained-size indexes beside
+ * a dump: a file per answer and core, ans-KIND-HASH, beside the index and
+ * graph caches (heapcache.c, graphcache.c), tied like the graph's to the
+ * index file it numbers objects by (that file's header sum). A later run
+ * on the same core maps it instead of computing the answer again; the
+ * structures are kept, not the output, so that --limit, --type, --json
+ * and --interp still apply.
+ *
+ * Nothing in it is trusted: a file of another size, format, index or
+ * checksum is ignored (the answer computed again and the file rewritten);
+ * beyond the sums, the callers check every number they index with.
+ */
+#define _GNU_SOURCE
+#include <elf.h>
+#include <fcntl.h>
+#include <link.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "answercache.h"
+#include "heapcache.h"
+#include "internal.h"
+
+#define AC_MAGIC 0x31415048u /* "HPA1" */
+/* bounded: no answer's file above this many bytes per object (the
+ * dominator tree takes 16) */
+#define AC_MAX_PER_OBJECT 24
+
+struct ac_head {
+	uint32_t magic, format, head_size, nsec;
+	char kind[16];
+	uint64_t table_sum; /* the index cache file's header sum */
+	uint64_t build;	    /* the build-id of the code that computed it */
+	uint64_t n;
+	uint64_t val[PH_ANSWER_VALS];
+	uint64_t sec_bytes[PH_ANSWER_SECS];
+	uint64_t sec_sum[PH_ANSWER_SECS];
+	uint64_t head_sum; /* of everything above */
+};
+
+_Static_assert(sizeof(struct ac_head) % 8 == 0, "sections aligned");
+
+static uint64_t pad8(uint64_t x)
+{
+	return (x + 7) & ~7ULL;
+}
+
+/* The GNU build-id of the object this code is in (libpyheap, or a program
+ * built with its sources), hashed: an answer computed by another build
+ * (another refcheck, other cycles' fates) is not read, though the index
+ * and graph it stands on are the same. 0: none found, nothing cached. */
+struct ac_build {
+	uintptr_t self;
+	uint64_t hash;
+};
+
+static int ac_build_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct ac_build *b = arg;
+	bool mine = false;
+	for (int i = 0; i < info->dlpi_phnum && !mine; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		mine = ph->p_type == PT_LOAD && b->self >= lo &&
+		       b->self - lo < ph->p_memsz;
+	}
+	if (!mine)
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_NOTE)
+			continue;
+		const uint8_t *p = (const uint8_t *)(info->dlpi_addr +
+						     ph->p_vaddr),
+			      *end = p + ph->p_memsz;
+		while (p + sizeof(ElfW(Nhdr)) <= end) {
+			ElfW(Nhdr) nh;
+			memcpy(&nh, p, sizeof(nh));
+			const uint8_t *name = p + sizeof(nh);
+			const uint8_t *desc = name + ((nh.n_namesz + 3) & ~3u);
+			const uint8_t *next = desc + ((nh.n_descsz + 3) & ~3u);
+			if (next > end)
+				break;
+			if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
+			    !memcmp(name, "GNU", 4) && nh.n_descsz) {
+				uint64_t hv = 0xcbf29ce484222325ULL;
+				for (uint32_t k = 0; k < nh.n_descsz; k++)
+					hv = (hv ^ desc[k]) * 0x100000001b3ULL;
+				b->hash = hv | 1;
+				return 1;
+			}
+			p = next;
+		}
+	}
+	return 1;
+}
+
+static uint64_t ac_build_hash(void)
+{
+	static uint64_t hash = 2; /* not yet looked up */
+	if (hash == 2) {
+		struct ac_build b = {(uintptr_t)&ac_build_hash, 0};
+		dl_iterate_phdr(ac_build_cb, &b);
+		hash = b.hash;
+	}
+	return hash;
+}
+
+/* ans-KIND-HASH, HASH the index file's */
+static char *ac_path(const struct ph_heap *h, const char *kind)
+{
+	if (!h->cache_sum || strlen(kind) >= 16 || !ac_build_hash())
+		return NULL;
+	char *index = ph_heapcache_path(h->rt);
+	char *slash = index ? strrchr(index, '/') : NULL;
+	char *path = NULL;
+	if (slash && !strncmp(slash + 1, "index-", 6) &&
+	    asprintf(&path, "%.*s/ans-%s-%s", (int)(slash - index), index, kind,
+		     slash + 7) < 0)
+		path = NULL;
+	free(index);
+	return path;
+}
+
+struct ac_job {
+	const void *data;
+	uint64_t bytes, sum;
+};
+
+static void *ac_sum_worker(void *arg)
+{
+	struct ac_job *j = arg;
+	j->sum = ph_heapcache_sum(j->data, j->bytes);
+	return NULL;
+}
+
+bool ph_answercache_load(const struct ph_heap *h, const char *kind,
+			 unsigned format, int nsec, struct ph_answers *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	if (nsec < 0 || nsec > PH_ANSWER_SECS)
+		return false;
+	char *path = ac_path(h, kind);
+	if (!path)
+		return false;
+	bool ok = false;
+	int fd = -1;
+	uint8_t *map = MAP_FAILED;
+	uint64_t total = sizeof(struct ac_head);
+	if (!ph_cache_dir_ok(path))
+		goto out;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct ac_head hd;
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) ||
+	    st.st_uid != geteuid() ||
+	    pread(fd, &hd, sizeof(hd), 0) != sizeof(hd))
+		goto out;
+	if (hd.magic != AC_MAGIC || hd.format != format ||
+	    hd.head_size != sizeof(hd) || hd.nsec != (uint32_t)nsec ||
+	    hd.head_sum !=
+		    ph_heapcache_sum(&hd, offsetof(struct ac_head, head_sum)) ||
+	    strncmp(hd.kind, kind, sizeof(hd.kind)) ||
+	    hd.table_sum != h->cache_sum || hd.build != ac_build_hash() ||
+	    hd.n != h->n)
+		goto out;
+	for (int i = 0; i < nsec; i++) {
+		if (hd.sec_bytes[i] >
+		    (uint64_t)AC_MAX_PER_OBJECT * (h->n + 1000))
+			goto out;
+		total += pad8(hd.sec_bytes[i]);
+	}
+	if ((uint64_t)st.st_size != total)
+		goto out;
+	map = mmap(NULL, (size_t)total, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd,
+		   0);
+	if (map == MAP_FAILED)
+		goto out;
+	struct ac_job job[PH_ANSWER_SECS];
+	uint64_t off = sizeof(hd);
+	for (int i = 0; i < nsec; i++) {
+		job[i] = (struct ac_job){map + off, hd.sec_bytes[i], 0};
+		ret->sec[i] = map + off;
+		ret->bytes[i] = hd.sec_bytes[i];
+		off += pad8(hd.sec_bytes[i]);
+	}
+	ph_run_chunks(ac_sum_worker, job, sizeof(job[0]), (size_t)nsec,
+		      total > (8u << 20));
+	for (int i = 0; i < nsec; i++)
+		if (job[i].sum != hd.sec_sum[i])
+			goto out;
+	memcpy(ret->val, hd.val, sizeof(ret->val));
+	ret->map = map;
+	ret->map_len = (size_t)total;
+	ok = true;
+out:
+	if (!ok) {
+		if (map != MAP_FAILED)
+			munmap(map, (size_t)total);
+		memset(ret, 0, sizeof(*ret));
+	}
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return ok;
+}
+
+void ph_answercache_release(struct ph_answers *a)
+{
+	if (a->map)
+		munmap(a->map, a->map_len);
+	memset(a, 0, sizeof(*a));
+}
+
+bool ph_answercache_store(const struct ph_heap *h, const char *kind,
+			  unsigned format, int nsec, const void *const *sec,
+			  const uint64_t *bytes, const uint64_t *val)
+{
+	if (nsec < 0 || nsec > PH_ANSWER_SECS)
+		return false;
+	char *path = ac_path(h, kind);
+	if (!path)
+		return false;
+	struct ac_head hd = {.magic = AC_MAGIC,
+			     .format = format,
+			     .head_size = sizeof(hd),
+			     .nsec = (uint32_t)nsec,
+			     .table_sum = h->cache_sum,
+			     .build = ac_build_hash(),
+			     .n = h->n};
+	snprintf(hd.kind, sizeof(hd.kind), "%s", kind);
+	memcpy(hd.val, val, sizeof(hd.val));
+	static const uint8_t zeros[8];
+	const void *parts[1 + 2 * PH_ANSWER_SECS];
+	uint64_t pbytes[1 + 2 * PH_ANSWER_SECS], total = sizeof(hd);
+	int np = 1;
+	for (int i = 0; i < nsec; i++) {
+		hd.sec_bytes[i] = bytes[i];
+		hd.sec_sum[i] = ph_heapcache_sum(sec[i], bytes[i]);
+		parts[np] = sec[i];
+		pbytes[np++] = bytes[i];
+		parts[np] = zeros;
+		pbytes[np++] = pad8(bytes[i]) - bytes[i];
+		total += pad8(bytes[i]);
+	}
+	bool ok = false;
+	if (total <= (uint64_t)AC_MAX_PER_OBJECT * (h->n + 1000)) {
+		hd.head_sum = ph_heapcache_sum(
+			&hd, offsetof(struct ac_head, head_sum));
+		parts[0] = &hd;
+		pbytes[0] = sizeof(hd);
+		ok = ph_heapcache_write(path, parts, pbytes, np);
+	}
+	if (ok) {
+		char prefix[32];
+		snprintf(prefix, sizeof(prefix), "ans-%s-", kind);
+		ph_heapcache_prune(path, prefix);
+	}
+	free(path);
+	return ok;
+}
+
+bool ph_answercache_below(const uint32_t *v, size_t count, uint32_t lim,
+			  uint32_t except)
+{
+	uint32_t bad = 0;
+	for (size_t i = 0; i < count; i++)
+		bad |= v[i] >= lim && v[i] != except;
+	return !bad;
+}
+
+bool ph_answercache_ascending(const uint32_t *v, size_t count)
+{
+	uint32_t bad = 0;
+	for (size_t i = 1; i < count; i++)
+		bad |= v[i] <= v[i - 1];
+	return !bad;
+}
+
+/* ---- the dominator tree ------------------------------------------------ */
+
+#define DOM_FORMAT 1
+
+bool ph_answercache_domtree_load(const struct ph_heap *h,
+				 struct ph_domtree **ret)
+{
+	struct ph_answers a;
+	if (h->n >= (1U << 31) - 4 ||
+	    !ph_answercache_load(h, "dom", DOM_FORMAT, 3, &a))
+		return false;
+	uint32_t n = (uint32_t)h->n;
+	const uint32_t *pos = a.sec[0], *count = a.sec[1];
+	uint64_t nreach = a.val[0];
+	uint64_t *seen = NULL;
+	bool ok = a.bytes[0] == (uint64_t)n * 4 &&
+		  a.bytes[1] == (uint64_t)n * 4 &&
+		  a.bytes[2] == ((uint64_t)n + 1) * 8 && nreach <= n &&
+		  (seen = calloc(n / 64 + 1, 8));
+	/* the positions a permutation (the order, and every range, indexes
+	 * with them), every subtree within its tree */
+	for (uint32_t x = 0; ok && x < n; x++) {
+		uint32_t p = pos[x];
+		ok = p < n && !(seen[p / 64] >> (p % 64) & 1);
+		if (ok)
+			seen[p / 64] |= 1ULL << (p % 64);
+	}
+	for (uint32_t p = 0; ok && p < n; p++)
+		ok = count[p] >= 1 &&
+		     (uint64_t)p + count[p] <= (p < nreach ? nreach : n);
+	free(seen);
+	struct ph_domtree *d = ok ? calloc(1, sizeof(*d)) : NULL;
+	if (!d) {
+		ph_answercache_release(&a);
+		return false;
+	}
+	d->n = n;
+	d->nreach = (uint32_t)nreach;
+	d->pos = a.sec[0];
+	d->count = a.sec[1];
+	d->bytes = a.sec[2];
+	d->total_bytes = a.val[1];
+	d->reach_bytes = a.val[2];
+	d->nodes = (uint32_t)a.val[3];
+	d->unreachable_entries = (uint32_t)a.val[4];
+	d->map = a.map;
+	d->map_len = a.map_len;
+	*ret = d;
+	return true;
+}
+
+bool ph_answercache_domtree_store(const struct ph_heap *h,
+				  const struct ph_domtree *d)
+{
+	if (d->map || d->n != h->n)
+		return false;
+	const void *sec[3] = {d->pos, d->count, d->bytes};
+	uint64_t bytes[3] = {(uint64_t)d->n * 4, (uint64_t)d->n * 4,
+			     ((uint64_t)d->n + 1) * 8};
+	uint64_t val[PH_ANSWER_VALS] = {d->nreach, d->total_bytes,
+					d->reach_bytes, d->nodes,
+					d->unreachable_entries};
+	return ph_answercache_store(h, "dom", DOM_FORMAT, 3, sec, bytes, val);
+}

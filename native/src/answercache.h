@@ -1,0 +1,50 @@
+/* answercache.h - the answers' cache: what cycles, refcheck and the
+ * dominator tree computed for a whole core, kept beside its index and
+ * graph caches and read by later runs (answercache.c). */
+#ifndef PH_ANSWERCACHE_H
+#define PH_ANSWERCACHE_H
+
+#include "graph.h"
+
+#define PH_ANSWER_SECS 6
+#define PH_ANSWER_VALS 8
+
+/* One answer read back: its sections (arrays, each at a multiple of 8
+ * bytes, checked against their sums, not against their meaning: the
+ * caller checks every number it indexes with) and its numbers. */
+struct ph_answers {
+	void *sec[PH_ANSWER_SECS];
+	uint64_t bytes[PH_ANSWER_SECS];
+	uint64_t val[PH_ANSWER_VALS];
+	void *map;
+	size_t map_len;
+};
+
+/* The answer called kind (a short name: "cycles"), of format format, with
+ * nsec sections, for h: if h's table came from or went to the index cache
+ * and the answer's file is there, of that table, and intact; else false
+ * (the answer is to be computed). ph_answercache_release unmaps it. */
+bool ph_answercache_load(const struct ph_heap *h, const char *kind,
+			 unsigned format, int nsec, struct ph_answers *ret);
+void ph_answercache_release(struct ph_answers *a);
+/* Writes the answer (nsec sections and PH_ANSWER_VALS numbers) to its
+ * file, atomically, if h's table is in the index cache and the file stays
+ * within its bound. */
+bool ph_answercache_store(const struct ph_heap *h, const char *kind,
+			  unsigned format, int nsec, const void *const *sec,
+			  const uint64_t *bytes, const uint64_t *val);
+
+/* Checks for the callers: are the count numbers at v all below lim (or
+ * equal to except)? Do they ascend strictly? */
+bool ph_answercache_below(const uint32_t *v, size_t count, uint32_t lim,
+			  uint32_t except);
+bool ph_answercache_ascending(const uint32_t *v, size_t count);
+
+/* The dominator tree of h's graph, from its file, checked (positions a
+ * permutation, subtrees within the tree); or written there. */
+bool ph_answercache_domtree_load(const struct ph_heap *h,
+				 struct ph_domtree **ret);
+bool ph_answercache_domtree_store(const struct ph_heap *h,
+				  const struct ph_domtree *d);
+
+#endif /* PH_ANSWERCACHE_H */
