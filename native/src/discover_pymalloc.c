@@ -315,7 +315,7 @@ static inline uint32_t *type_lookup(struct ph_heap *h, struct type_cache *tc,
 static enum scan_result scan_block(struct ph_heap *h, struct type_cache *tc,
 				   const struct ph_pool *pool, uint64_t block,
 				   uint64_t *ret_obj, uint32_t *ret_tidx,
-				   uint64_t *ret_newtype)
+				   uint64_t *ret_size, uint64_t *ret_newtype)
 {
 	uint32_t block_size = pool->block_size;
 	for (size_t k = 0; k < PH_ARRAY_SIZE(scan_offsets); k++) {
@@ -352,7 +352,8 @@ static enum scan_result scan_block(struct ph_heap *h, struct type_cache *tc,
 			uint64_t need = t->fixed_need + h->block_extra;
 			if (((need + 15) & ~15ULL) != block_size)
 				continue;
-		} else if (!ph_discover_validate_rest(h, obj, t, true, pool))
+			*ret_size = t->fixed_need;
+		} else if (!ph_discover_block_object(h, obj, t, pool, ret_size))
 			continue;
 		*ret_obj = obj;
 		*ret_tidx = *tv;
@@ -382,13 +383,6 @@ struct scan_ctx {
 	struct type_cache tc;
 	struct ph_error *err;
 };
-
-static inline uint64_t scan_sizeof(struct ph_heap *h, uint64_t obj,
-				   uint32_t tidx)
-{
-	const struct ph_type *t = &h->types[tidx];
-	return t->fixed_need ? t->fixed_need : ph_obj_sizeof(h, obj, t);
-}
 
 /* One entry per allocated block at most: there is room. */
 static inline void scan_push(struct scan_ctx *c, uint64_t addr, uint32_t tidx,
@@ -420,7 +414,7 @@ static void *scan_worker(void *arg)
 	struct scan_ctx *c = arg;
 	struct ph_heap *h = c->h;
 	const struct ph_layout *L = h->L;
-	uint64_t obj, newtype;
+	uint64_t obj, newtype, size;
 	uint32_t tidx;
 	if (c->second) {
 		/* the blocks left, again; what is found or left stays in
@@ -436,12 +430,12 @@ static void *scan_worker(void *arg)
 				const struct ph_pool *p =
 					ph_objtable_pool_at(h, block);
 				switch (scan_block(h, &c->tc, p, block, &obj,
-						   &tidx, &newtype)) {
+						   &tidx, &size, &newtype)) {
 				case SCAN_FOUND:
 					ph_objtable_mark(h, obj);
 					a = obj;
 					t = tidx;
-					sz = scan_sizeof(h, obj, t);
+					sz = size;
 					break;
 				case SCAN_LATER: /* alone, in order */
 					c->nlater++;
@@ -470,13 +464,12 @@ static void *scan_worker(void *arg)
 					 (uint64_t)b * pool->block_size +
 					 h->block_head;
 			switch (scan_block(h, &c->tc, pool, block, &obj, &tidx,
-					   &newtype)) {
+					   &size, &newtype)) {
 			case SCAN_FOUND:
 				pool->obj_bits[(obj - pool->addr) / 16 / 64] |=
 					1ULL << ((obj - pool->addr) / 16 % 64);
-				/* its size now, while it is in the cache */
-				scan_push(c, obj, tidx,
-					  scan_sizeof(h, obj, tidx));
+				/* its size found with its checks */
+				scan_push(c, obj, tidx, size);
 				break;
 			case SCAN_LATER:
 				scan_push(c, block | 1, 0, 0);
@@ -546,10 +539,11 @@ static struct ph_error *scan_block_alone(struct ph_heap *h,
 {
 	const struct ph_pool *pool = ph_objtable_pool_at(h, block);
 	for (size_t tries = 0; tries <= PH_ARRAY_SIZE(scan_offsets); tries++) {
-		uint64_t obj, newtype = 0;
+		uint64_t obj, size, newtype = 0;
 		uint32_t tidx;
 		struct ph_error *err;
-		switch (scan_block(h, tc, pool, block, &obj, &tidx, &newtype)) {
+		switch (scan_block(h, tc, pool, block, &obj, &tidx, &size,
+				   &newtype)) {
 		case SCAN_NONE:
 			return NULL;
 		case SCAN_FOUND:
