@@ -132,9 +132,10 @@ bool ph_discover_validate_rest(struct ph_heap *h, uint64_t addr,
 
 bool ph_discover_block_object(struct ph_heap *h, uint64_t addr,
 			      const struct ph_type *t,
-			      const struct ph_pool *pool, uint64_t *ret_size)
+			      const struct ph_pool *pool, const uint8_t *pdata,
+			      uint64_t *ret_size)
 {
-	if (t->may_be_static || h->mi_pages_sorted) {
+	if (t->may_be_static || h->mi_pages_sorted || h->L->free_threaded) {
 		if (!ph_discover_validate_rest(h, addr, t, true, pool))
 			return false;
 		*ret_size = ph_obj_sizeof(h, addr, t);
@@ -151,8 +152,19 @@ bool ph_discover_block_object(struct ph_heap *h, uint64_t addr,
 	if (need > pool->block_size ||
 	    (t->fills_class && ((need + 15) & ~15ULL) != pool->block_size))
 		return false;
-	if (!gc_head_ok(h, addr, t->flags & PH_TPFLAGS_HAVE_GC, true))
-		return false;
+	if (t->flags & PH_TPFLAGS_HAVE_GC) {
+		/* the GC head, before addr in its block (presize >= 16) */
+		uint64_t next, prev;
+		if (pdata) {
+			memcpy(&next, pdata + (addr - 16 - pool->addr), 8);
+			memcpy(&prev, pdata + (addr - 8 - pool->addr), 8);
+		} else if (!ph_mem_u64(h->mem, addr - 16, &next) ||
+			   !ph_mem_u64(h->mem, addr - 8, &prev))
+			return false;
+		if ((next || (prev & ~3ULL)) &&
+		    !gc_links_plausible(h, next, prev))
+			return false;
+	}
 	*ret_size = size + t->presize;
 	return true;
 }

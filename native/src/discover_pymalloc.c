@@ -294,40 +294,53 @@ struct type_cache {
 	uint32_t tidx[256];
 };
 
+/* The type registered at tp, or NULL; then *ret_maybe: could tp be one
+ * not registered yet (type_maybe)? */
 static inline uint32_t *type_lookup(struct ph_heap *h, struct type_cache *tc,
-				    uint64_t tp)
+				    uint64_t tp, bool *ret_maybe)
 {
 	size_t slot = (size_t)((tp >> 4) ^ (tp >> 12)) & 255;
 	if (tp && tc->addr[slot] == tp)
 		return &tc->tidx[slot];
 	/* a block that holds no object: its second word is often a pointer
 	 * into a pool (list items), where no type ever is */
+	*ret_maybe = false;
 	if (!tp || (tp & 7) || ph_objtable_pool_at(h, tp))
 		return NULL;
 	uint32_t *v = ph_u64map_get(&h->type_index, tp);
 	if (v) {
 		tc->addr[slot] = tp;
 		tc->tidx[slot] = *v;
+	} else {
+		/* type_maybe's other checks */
+		*ret_maybe = !ph_u64map_get(&h->scan_rejected, tp) &&
+			     ph_type_looks_like(h, tp);
 	}
 	return v;
 }
 
-static enum scan_result scan_block(struct ph_heap *h, struct type_cache *tc,
-				   const struct ph_pool *pool, uint64_t block,
-				   uint64_t *ret_obj, uint32_t *ret_tidx,
-				   uint64_t *ret_size, uint64_t *ret_newtype)
+/* pdata: the pool's bytes (from pool->addr, pool_size of them), or NULL */
+static inline __attribute__((always_inline)) enum scan_result
+scan_block(struct ph_heap *h, struct type_cache *tc, const struct ph_pool *pool,
+	   const uint8_t *pdata, uint64_t block, uint64_t *ret_obj,
+	   uint32_t *ret_tidx, uint64_t *ret_size, uint64_t *ret_newtype)
 {
 	uint32_t block_size = pool->block_size;
 	for (size_t k = 0; k < PH_ARRAY_SIZE(scan_offsets); k++) {
 		uint64_t obj = block + scan_offsets[k];
 		if (scan_offsets[k] + 16 + h->block_extra > block_size)
 			break;
-		const uint64_t *hdr = ph_mem_ptr(h->mem, obj, 24);
-		if (!hdr)
+		const uint64_t *hdr;
+		bool in_pdata =
+			pdata && obj + 24 - pool->addr <= h->L->pool_size;
+		if (in_pdata)
+			hdr = (const uint64_t *)(pdata + (obj - pool->addr));
+		else if (!(hdr = ph_mem_ptr(h->mem, obj, 24)))
 			continue;
-		uint32_t *tv = type_lookup(h, tc, hdr[1]);
+		bool maybe;
+		uint32_t *tv = type_lookup(h, tc, hdr[1], &maybe);
 		if (!tv) {
-			if (!type_maybe(h, hdr[1]))
+			if (!maybe)
 				continue;
 			*ret_newtype = hdr[1];
 			return SCAN_LATER;
@@ -353,7 +366,9 @@ static enum scan_result scan_block(struct ph_heap *h, struct type_cache *tc,
 			if (((need + 15) & ~15ULL) != block_size)
 				continue;
 			*ret_size = t->fixed_need;
-		} else if (!ph_discover_block_object(h, obj, t, pool, ret_size))
+		} else if (!ph_discover_block_object(h, obj, t, pool,
+						     in_pdata ? pdata : NULL,
+						     ret_size))
 			continue;
 		*ret_obj = obj;
 		*ret_tidx = *tv;
@@ -377,6 +392,8 @@ struct scan_ctx {
 	uint64_t *size;
 	size_t n, cap;
 	size_t nlater; /* entries left to be done alone */
+	size_t *later; /* their places, the second pass's work */
+	size_t later_cap;
 	uint64_t *newtypes;
 	size_t nnew, newcap;
 	uint64_t seen[1024];
@@ -417,45 +434,40 @@ static void *scan_worker(void *arg)
 	uint64_t obj, newtype, size;
 	uint32_t tidx;
 	if (c->second) {
-		/* the blocks left, again; what is found or left stays in
-		 * place, in order, and the rest is dropped */
-		size_t w = 0;
-		c->nlater = 0;
-		for (size_t i = 0; i < c->n; i++) {
-			uint64_t a = c->addr[i];
-			uint32_t t = c->tidx[i];
-			uint64_t sz = c->size[i];
-			if (a & 1) {
-				uint64_t block = a & ~1ULL;
-				const struct ph_pool *p =
-					ph_objtable_pool_at(h, block);
-				switch (scan_block(h, &c->tc, p, block, &obj,
-						   &tidx, &size, &newtype)) {
-				case SCAN_FOUND:
-					ph_objtable_mark(h, obj);
-					a = obj;
-					t = tidx;
-					sz = size;
-					break;
-				case SCAN_LATER: /* alone, in order */
-					c->nlater++;
-					break;
-				case SCAN_NONE:
-					continue;
-				}
+		/* the blocks left, again, in their places: what is found
+		 * takes its entry, what is left stays, and the rest is
+		 * marked dropped (bits 0 and 1: blocks are 16-aligned) */
+		size_t m = 0;
+		for (size_t j = 0; j < c->nlater; j++) {
+			size_t i = c->later[j];
+			uint64_t block = c->addr[i] & ~1ULL;
+			const struct ph_pool *p = ph_objtable_pool_at(h, block);
+			switch (scan_block(h, &c->tc, p, NULL, block, &obj,
+					   &tidx, &size, &newtype)) {
+			case SCAN_FOUND:
+				ph_objtable_mark(h, obj);
+				c->addr[i] = obj;
+				c->tidx[i] = tidx;
+				c->size[i] = size;
+				break;
+			case SCAN_LATER: /* alone, in order */
+				c->later[m++] = i;
+				break;
+			case SCAN_NONE:
+				c->addr[i] = block | 3;
+				break;
 			}
-			c->addr[w] = a;
-			c->tidx[w] = t;
-			c->size[w] = sz;
-			w++;
 		}
-		c->n = w;
+		c->nlater = m;
 		return NULL;
 	}
 	for (size_t i = c->lo; i < c->hi && !c->err; i++) {
 		if (!(i & 1023) && ph_interrupted())
 			return NULL;
 		struct ph_pool *pool = &h->pools[i];
+		/* the whole pool is there: its header was read so */
+		const uint8_t *pdata =
+			ph_mem_ptr(h->mem, pool->addr, L->pool_size);
 		for (uint32_t b = 0; b < pool->nblocks && !c->err; b++) {
 			if ((pool->free_bits[b / 64] >> (b % 64)) & 1)
 				continue;
@@ -463,8 +475,8 @@ static void *scan_worker(void *arg)
 			uint64_t block = pool->addr + L->pool_overhead +
 					 (uint64_t)b * pool->block_size +
 					 h->block_head;
-			switch (scan_block(h, &c->tc, pool, block, &obj, &tidx,
-					   &size, &newtype)) {
+			switch (scan_block(h, &c->tc, pool, pdata, block, &obj,
+					   &tidx, &size, &newtype)) {
 			case SCAN_FOUND:
 				pool->obj_bits[(obj - pool->addr) / 16 / 64] |=
 					1ULL << ((obj - pool->addr) / 16 % 64);
@@ -472,9 +484,13 @@ static void *scan_worker(void *arg)
 				scan_push(c, obj, tidx, size);
 				break;
 			case SCAN_LATER:
+				if ((c->err = ph_grow(
+					     (void **)&c->later, &c->later_cap,
+					     c->nlater + 1, sizeof(*c->later))))
+					break;
+				c->later[c->nlater++] = c->n;
 				scan_push(c, block | 1, 0, 0);
 				scan_newtype(c, newtype);
-				c->nlater++;
 				break;
 			case SCAN_NONE:
 				break;
@@ -542,7 +558,7 @@ static struct ph_error *scan_block_alone(struct ph_heap *h,
 		uint64_t obj, size, newtype = 0;
 		uint32_t tidx;
 		struct ph_error *err;
-		switch (scan_block(h, tc, pool, block, &obj, &tidx, &size,
+		switch (scan_block(h, tc, pool, NULL, block, &obj, &tidx, &size,
 				   &newtype)) {
 		case SCAN_NONE:
 			return NULL;
@@ -632,20 +648,22 @@ static struct ph_error *scan_pools(struct ph_heap *h)
 				h->n += run;
 				h->n_pool += run;
 			}
-			if (j < c[k].n) {
+			if (j < c[k].n && (c[k].addr[j] & 3) != 3) {
 				/* read before anything is written over it */
-				uint64_t block = c[k].addr[j] & ~1ULL;
+				uint64_t block = c[k].addr[j] & ~3ULL;
 				if ((err = scan_block_alone(h, &c[k].tc,
 							    block)))
 					goto out;
-				j++;
 			}
+			if (j < c[k].n)
+				j++;
 			i = j;
 		}
 	}
 out:
 	for (int k = 0; k < T; k++) {
 		free(c[k].newtypes);
+		free(c[k].later);
 		if (c[k].err && c[k].err != err)
 			ph_error_destroy(c[k].err);
 	}

@@ -290,7 +290,13 @@ static struct ph_error *interp_rows(struct ph_session *s,
 			if (!ph_mem_u64(h->mem, ts + h->L->ts_next, &ts))
 				ts = 0;
 	}
-	for (size_t i = 0; i < h->n; i++) {
+	if (!h->interp && rt->ninterps) {
+		/* one interpreter: every object is its own (a plain sum) */
+		rows[0].objects = h->n;
+		for (size_t i = 0; i < h->n; i++)
+			rows[0].bytes += h->size[i];
+	}
+	for (size_t i = 0; h->interp && i < h->n; i++) {
 		unsigned k = ph_heap_interp(h, (uint32_t)i);
 		if (k < rt->ninterps) {
 			rows[k].objects++;
