@@ -175,7 +175,23 @@ static void managed_dict_referents(struct ph_heap *h, uint64_t addr,
 	if (values && kc.ok) {
 		const struct ph_keys_geom kg = kc.kg;
 		int64_t n = kg.nentries;
-		if (n > 0 && n < 4096) {
+		/* both arrays at once when they are there (most often) */
+		const uint8_t *vp =
+			n > 0 && n < 4096
+				? ph_mem_ptr(h->mem, values, (size_t)n * 8)
+				: NULL;
+		const uint8_t *ep = vp ? ph_mem_ptr(h->mem, kg.entries,
+						    (size_t)(n - 1) * kg.esize +
+							    kg.key_off + 8)
+				       : NULL;
+		for (int64_t i = 0; ep && i < n; i++) {
+			uint64_t v, k;
+			memcpy(&v, vp + i * 8, 8);
+			memcpy(&k, ep + (size_t)i * kg.esize + kg.key_off, 8);
+			if (v)
+				fn(arg, v, PH_EDGE_ATTR, k);
+		}
+		if (!ep && n > 0 && n < 4096) {
 			for (int64_t i = 0; i < n; i++) {
 				uint64_t v = rd64(h, values + (uint64_t)i * 8);
 				uint64_t k = rd64(
