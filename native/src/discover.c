@@ -133,7 +133,7 @@ bool ph_discover_validate_rest(struct ph_heap *h, uint64_t addr,
 bool ph_discover_block_object(struct ph_heap *h, uint64_t addr,
 			      const struct ph_type *t,
 			      const struct ph_pool *pool, const uint8_t *pdata,
-			      uint64_t *ret_size)
+			      int64_t ob_size, uint64_t *ret_size)
 {
 	if (t->may_be_static || h->mi_pages_sorted || h->L->free_threaded) {
 		if (!ph_discover_validate_rest(h, addr, t, true, pool))
@@ -143,10 +143,8 @@ bool ph_discover_block_object(struct ph_heap *h, uint64_t addr,
 	}
 	/* ph_discover_validate_rest's checks, the pre-header the type's
 	 * (not static) and the pool the block's, and the size with them */
-	uint64_t ob_size = 0, inline_size, size;
-	ph_mem_u64(h->mem, addr + h->L->ob_type + 8, &ob_size);
-	if (!ph_obj_scan_sizes(h, addr, t, (int64_t)ob_size, &inline_size,
-			       &size))
+	uint64_t inline_size, size;
+	if (!ph_obj_scan_sizes(h, addr, t, ob_size, &inline_size, &size))
 		return false;
 	uint64_t need = t->presize + inline_size + h->block_extra;
 	if (need > pool->block_size ||
@@ -161,7 +159,13 @@ bool ph_discover_block_object(struct ph_heap *h, uint64_t addr,
 		} else if (!ph_mem_u64(h->mem, addr - 16, &next) ||
 			   !ph_mem_u64(h->mem, addr - 8, &prev))
 			return false;
-		if ((next || (prev & ~3ULL)) &&
+		/* (the neighbours in this pool, which is all there, are most
+		 * often; gc_links_plausible otherwise) */
+		uint64_t n = next & ~3ULL, p = prev & ~3ULL;
+		uint64_t room = pdata ? h->L->pool_size - 16 : 0;
+		bool near = pdata && n && p && !(n & 7) && !(p & 7) &&
+			    n - pool->addr <= room && p - pool->addr <= room;
+		if (!near && (next || (prev & ~3ULL)) &&
 		    !gc_links_plausible(h, next, prev))
 			return false;
 	}

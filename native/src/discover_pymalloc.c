@@ -368,7 +368,7 @@ scan_block(struct ph_heap *h, struct type_cache *tc, const struct ph_pool *pool,
 			*ret_size = t->fixed_need;
 		} else if (!ph_discover_block_object(h, obj, t, pool,
 						     in_pdata ? pdata : NULL,
-						     ret_size))
+						     (int64_t)hdr[2], ret_size))
 			continue;
 		*ret_obj = obj;
 		*ret_tidx = *tv;

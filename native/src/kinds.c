@@ -83,6 +83,12 @@ bool ph_obj_scan_sizes(struct ph_heap *h, uint64_t addr,
 		return k->scan_sizes(h, addr, t, ob_size, ret_inline, ret_size);
 	if (k->contents_ok && !k->contents_ok(h, addr, t, ob_size))
 		return false;
+	if (!k->size && !k->inline_size &&
+	    !((t->flags & PH_TPFLAGS_INLINE_VALUES) && h->L->values_header)) {
+		/* both the struct and its items */
+		*ret_inline = *ret_size = ph_size_generic(t, ob_size);
+		return true;
+	}
 	if (k->inline_size)
 		*ret_inline = k->inline_size(h, addr, t, ob_size);
 	else
