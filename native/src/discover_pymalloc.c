@@ -79,40 +79,45 @@ struct pools_ctx {
 	struct ph_heap *h;
 	const struct pool_cand *cand;
 	size_t lo, hi;
-	struct ph_pool *pools;
-	size_t n, cap;
+	struct ph_pool *pools; /* candidate i's pool, if any, at pools[i] */
+	uint8_t *found;	       /* ... and found[i] set */
 	uint64_t inconsistent;
-	struct ph_error *err;
 };
 
 static void *pools_worker(void *arg)
 {
 	struct pools_ctx *c = arg;
 	struct ph_heap *h = c->h;
-	for (size_t i = c->lo; i < c->hi && !c->err; i++) {
+	for (size_t i = c->lo; i < c->hi; i++) {
 		uint64_t p = c->cand[i].addr;
 		const uint8_t *hdr = ph_mem_ptr(h->mem, p, h->L->pool_size);
-		struct ph_pool pool;
 		uint32_t arenaindex;
 		if (!hdr)
 			continue; /* not saved: counted as missing */
 		memcpy(&arenaindex, hdr + 32, 4);
-		if (!pool_header(h, hdr, p, &pool, &c->inconsistent) ||
+		if (!pool_header(h, hdr, p, &c->pools[i], &c->inconsistent) ||
 		    (c->cand[i].arena != UINT32_MAX &&
 		     arenaindex != c->cand[i].arena))
 			continue; /* empty (free) pool */
-		if ((c->err = ph_grow((void **)&c->pools, &c->cap, c->n + 1,
-				      sizeof(*c->pools))))
-			break;
-		c->pools[c->n++] = pool;
+		c->found[i] = 1;
 	}
 	return NULL;
 }
 
-/* The pools among the candidates, in their order. */
+/* The pools among the candidates, in their order. Each is read where it
+ * goes, in the table of pools grown once for every candidate, and the
+ * table closed up after (a copy per pool, and arrays grown by doubling,
+ * were a page fault per 13 pools: docs/performance.md). */
 static struct ph_error *pools_check(struct ph_heap *h,
 				    const struct pool_cand *cand, size_t n)
 {
+	struct ph_error *err = ph_objtable_reserve_pools(h, n);
+	uint8_t *found = calloc(n + 1, 1);
+	if (err || !found) {
+		free(found);
+		return err ? err : ph_error_nomem();
+	}
+	size_t base = h->npools;
 	/* in chunks, taken by the threads in turn: none waits for a thread
 	 * slowed by a busy processor (halves did: docs/performance.md) */
 	enum { T = 16 };
@@ -121,19 +126,22 @@ static struct ph_error *pools_check(struct ph_heap *h,
 		c[k] = (struct pools_ctx){.h = h,
 					  .cand = cand,
 					  .lo = n * (size_t)k / T,
-					  .hi = n * (size_t)(k + 1) / T};
+					  .hi = n * (size_t)(k + 1) / T,
+					  .pools = h->pools + base,
+					  .found = found};
 	ph_run_chunks(pools_worker, c, sizeof(c[0]), T, n > 64);
-	struct ph_error *err = NULL;
-	for (int k = 0; k < T; k++) {
-		if (!err)
-			err = c[k].err;
-		else
-			ph_error_destroy(c[k].err);
+	for (int k = 0; k < T; k++)
 		h->pools_inconsistent += c[k].inconsistent;
-		for (size_t i = 0; i < c[k].n && !err; i++)
-			err = ph_objtable_add_pool(h, &c[k].pools[i]);
-		free(c[k].pools);
+	for (size_t i = 0; i < n && !err; i++) {
+		if (!found[i])
+			continue;
+		if (base + i != h->npools)
+			h->pools[h->npools] = h->pools[base + i];
+		err = ph_objtable_index_pool(h, h->pools[h->npools].addr,
+					     (uint32_t)h->npools);
+		h->npools++;
 	}
+	free(found);
 	return err;
 }
 
