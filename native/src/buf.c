@@ -161,6 +161,24 @@ void *ph_big_alloc(size_t bytes)
 	return a;
 }
 
+struct ph_error *ph_big_grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return NULL;
+	size_t ncap = *cap ? *cap : 64;
+	while (ncap < need)
+		ncap *= 2;
+	void *p = ph_big_alloc(ncap * elem);
+	if (!p)
+		return ph_error_nomem();
+	if (*arr)
+		memcpy(p, *arr, *cap * elem);
+	ph_big_free(*arr, *cap * elem);
+	*arr = p;
+	*cap = ncap;
+	return NULL;
+}
+
 void ph_big_free(void *p, size_t bytes)
 {
 	if (!p)

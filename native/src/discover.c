@@ -103,14 +103,13 @@ bool ph_discover_contents_ok(struct ph_heap *h, uint64_t addr,
 	return true;
 }
 
-bool ph_discover_validate_rest(struct ph_heap *h, uint64_t addr,
-			       const struct ph_type *t, bool in_block,
-			       const struct ph_pool *block_pool)
+/* The GC head of an object with one (is_gc): untracked, or (in_block)
+ * plausibly linked. */
+static inline bool gc_head_ok(struct ph_heap *h, uint64_t addr, bool is_gc,
+			      bool in_block)
 {
-	if (!ph_discover_contents_ok(h, addr, t, block_pool))
-		return false;
 	/* (free-threaded builds have no GC head: ob_gc_bits say) */
-	if (ph_obj_is_gc(h, addr, t) && !h->L->free_threaded) {
+	if (is_gc && !h->L->free_threaded) {
 		uint64_t next, prev;
 		if (!ph_mem_u64(h->mem, addr - 16, &next) ||
 		    !ph_mem_u64(h->mem, addr - 8, &prev))
@@ -120,6 +119,57 @@ bool ph_discover_validate_rest(struct ph_heap *h, uint64_t addr,
 				return false;
 		}
 	}
+	return true;
+}
+
+bool ph_discover_validate_rest(struct ph_heap *h, uint64_t addr,
+			       const struct ph_type *t, bool in_block,
+			       const struct ph_pool *block_pool)
+{
+	return ph_discover_contents_ok(h, addr, t, block_pool) &&
+	       gc_head_ok(h, addr, ph_obj_is_gc(h, addr, t), in_block);
+}
+
+bool ph_discover_block_object(struct ph_heap *h, uint64_t addr,
+			      const struct ph_type *t,
+			      const struct ph_pool *pool, const uint8_t *pdata,
+			      int64_t ob_size, uint64_t *ret_size)
+{
+	if (t->may_be_static || h->mi_pages_sorted || h->L->free_threaded) {
+		if (!ph_discover_validate_rest(h, addr, t, true, pool))
+			return false;
+		*ret_size = ph_obj_sizeof(h, addr, t);
+		return true;
+	}
+	/* ph_discover_validate_rest's checks, the pre-header the type's
+	 * (not static) and the pool the block's, and the size with them */
+	uint64_t inline_size, size;
+	if (!ph_obj_scan_sizes(h, addr, t, ob_size, &inline_size, &size))
+		return false;
+	uint64_t need = t->presize + inline_size + h->block_extra;
+	if (need > pool->block_size ||
+	    (t->fills_class && ((need + 15) & ~15ULL) != pool->block_size))
+		return false;
+	if (t->flags & PH_TPFLAGS_HAVE_GC) {
+		/* the GC head, before addr in its block (presize >= 16) */
+		uint64_t next, prev;
+		if (pdata) {
+			memcpy(&next, pdata + (addr - 16 - pool->addr), 8);
+			memcpy(&prev, pdata + (addr - 8 - pool->addr), 8);
+		} else if (!ph_mem_u64(h->mem, addr - 16, &next) ||
+			   !ph_mem_u64(h->mem, addr - 8, &prev))
+			return false;
+		/* (the neighbours in this pool, which is all there, are most
+		 * often; gc_links_plausible otherwise) */
+		uint64_t n = next & ~3ULL, p = prev & ~3ULL;
+		uint64_t room = pdata ? h->L->pool_size - 16 : 0;
+		bool near = pdata && n && p && !(n & 7) && !(p & 7) &&
+			    n - pool->addr <= room && p - pool->addr <= room;
+		if (!near && (next || (prev & ~3ULL)) &&
+		    !gc_links_plausible(h, next, prev))
+			return false;
+	}
+	*ret_size = size + t->presize;
 	return true;
 }
 
@@ -253,6 +303,7 @@ struct closure_ctx {
 	uint64_t into_missing;
 	uint64_t seen[4096]; /* targets kept lately (None, a module...) */
 	uint64_t last_class; /* a type known to be in the table */
+	uint64_t cur_class;  /* the current object's type, when known */
 	struct ph_error *err;
 };
 
@@ -261,7 +312,8 @@ static void closure_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 {
 	struct closure_ctx *c = arg;
 	struct ph_heap *h = c->h;
-	if (!target || c->err)
+	/* its type, in the table: most objects' first reference */
+	if (target == c->cur_class || !target || c->err)
 		return;
 	if (kind == PH_EDGE_FIELD &&
 	    data == (uint64_t)(uintptr_t)ph_class_field) {
@@ -304,15 +356,17 @@ static void *closure_worker(void *arg)
 		if (!(i & 0xffff) && ph_interrupted())
 			return NULL;
 		uint32_t ti = h->tidx[i];
-		if (h->types[ti].leaf) {
+		const struct ph_type *t = &h->types[ti];
+		if (t->leaf) {
 			/* Its one reference is its type, whose address is
 			 * known: its memory need not be read. */
-			if (ti != last_leaf)
-				closure_cb(c, h->types[ti].addr, PH_EDGE_FIELD,
+			if (ti != last_leaf && !t->known_object)
+				closure_cb(c, t->addr, PH_EDGE_FIELD,
 					   (uint64_t)(uintptr_t)ph_class_field);
 			last_leaf = ti;
 			continue;
 		}
+		c->cur_class = t->known_object ? t->addr : 0;
 		ph_heap_referents(h, h->addr[i], ti, closure_cb, c);
 	}
 	return NULL;
@@ -325,6 +379,12 @@ static struct ph_error *closure_parallel(struct ph_heap *h)
 	struct closure_ctx *c = calloc(T, sizeof(*c));
 	if (!c)
 		return ph_error_nomem();
+	/* The types whose objects are found already: their objects'
+	 * references to them need no lookup (the threads only read this). */
+	for (size_t i = 0; i < h->ntypes; i++)
+		if (!h->types[i].known_object &&
+		    ph_objtable_known(h, h->types[i].addr))
+			h->types[i].known_object = true;
 	for (int k = 0; k < T; k++) {
 		c[k].h = h;
 		c[k].lo = n0 * (size_t)k / T;

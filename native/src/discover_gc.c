@@ -77,9 +77,9 @@ static void *gcw_worker(void *arg)
 		}
 		if (c->n == c->cap) {
 			struct ph_error *e =
-				ph_grow((void **)&c->nodes, &c->cap,
-					c->n < 65536 ? 65536 : c->n + 1,
-					sizeof(*c->nodes));
+				ph_big_grow((void **)&c->nodes, &c->cap,
+					    c->n < 65536 ? 65536 : c->n + 1,
+					    sizeof(*c->nodes));
 			if (e) {
 				ph_error_destroy(e);
 				c->anomaly = true;
@@ -245,8 +245,8 @@ static struct ph_error *walk_gc_list_fast(struct ph_heap *h, uint64_t head,
 		err = walk_gc_add(h, g + 16, hdr, flag, &added);
 	}
 out:
-	free(c[0].nodes);
-	free(c[1].nodes);
+	ph_big_free(c[0].nodes, c[0].cap * sizeof(*c[0].nodes));
+	ph_big_free(c[1].nodes, c[1].cap * sizeof(*c[1].nodes));
 	ph_u64map_free(&seen);
 	return err;
 }

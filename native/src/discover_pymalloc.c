@@ -79,40 +79,45 @@ struct pools_ctx {
 	struct ph_heap *h;
 	const struct pool_cand *cand;
 	size_t lo, hi;
-	struct ph_pool *pools;
-	size_t n, cap;
+	struct ph_pool *pools; /* candidate i's pool, if any, at pools[i] */
+	uint8_t *found;	       /* ... and found[i] set */
 	uint64_t inconsistent;
-	struct ph_error *err;
 };
 
 static void *pools_worker(void *arg)
 {
 	struct pools_ctx *c = arg;
 	struct ph_heap *h = c->h;
-	for (size_t i = c->lo; i < c->hi && !c->err; i++) {
+	for (size_t i = c->lo; i < c->hi; i++) {
 		uint64_t p = c->cand[i].addr;
 		const uint8_t *hdr = ph_mem_ptr(h->mem, p, h->L->pool_size);
-		struct ph_pool pool;
 		uint32_t arenaindex;
 		if (!hdr)
 			continue; /* not saved: counted as missing */
 		memcpy(&arenaindex, hdr + 32, 4);
-		if (!pool_header(h, hdr, p, &pool, &c->inconsistent) ||
+		if (!pool_header(h, hdr, p, &c->pools[i], &c->inconsistent) ||
 		    (c->cand[i].arena != UINT32_MAX &&
 		     arenaindex != c->cand[i].arena))
 			continue; /* empty (free) pool */
-		if ((c->err = ph_grow((void **)&c->pools, &c->cap, c->n + 1,
-				      sizeof(*c->pools))))
-			break;
-		c->pools[c->n++] = pool;
+		c->found[i] = 1;
 	}
 	return NULL;
 }
 
-/* The pools among the candidates, in their order. */
+/* The pools among the candidates, in their order. Each is read where it
+ * goes, in the table of pools grown once for every candidate, and the
+ * table closed up after (a copy per pool, and arrays grown by doubling,
+ * were a page fault per 13 pools: docs/performance.md). */
 static struct ph_error *pools_check(struct ph_heap *h,
 				    const struct pool_cand *cand, size_t n)
 {
+	struct ph_error *err = ph_objtable_reserve_pools(h, n);
+	uint8_t *found = calloc(n + 1, 1);
+	if (err || !found) {
+		free(found);
+		return err ? err : ph_error_nomem();
+	}
+	size_t base = h->npools;
 	/* in chunks, taken by the threads in turn: none waits for a thread
 	 * slowed by a busy processor (halves did: docs/performance.md) */
 	enum { T = 16 };
@@ -121,19 +126,22 @@ static struct ph_error *pools_check(struct ph_heap *h,
 		c[k] = (struct pools_ctx){.h = h,
 					  .cand = cand,
 					  .lo = n * (size_t)k / T,
-					  .hi = n * (size_t)(k + 1) / T};
+					  .hi = n * (size_t)(k + 1) / T,
+					  .pools = h->pools + base,
+					  .found = found};
 	ph_run_chunks(pools_worker, c, sizeof(c[0]), T, n > 64);
-	struct ph_error *err = NULL;
-	for (int k = 0; k < T; k++) {
-		if (!err)
-			err = c[k].err;
-		else
-			ph_error_destroy(c[k].err);
+	for (int k = 0; k < T; k++)
 		h->pools_inconsistent += c[k].inconsistent;
-		for (size_t i = 0; i < c[k].n && !err; i++)
-			err = ph_objtable_add_pool(h, &c[k].pools[i]);
-		free(c[k].pools);
+	for (size_t i = 0; i < n && !err; i++) {
+		if (!found[i])
+			continue;
+		if (base + i != h->npools)
+			h->pools[h->npools] = h->pools[base + i];
+		err = ph_objtable_index_pool(h, h->pools[h->npools].addr,
+					     (uint32_t)h->npools);
+		h->npools++;
 	}
+	free(found);
 	return err;
 }
 
@@ -294,40 +302,53 @@ struct type_cache {
 	uint32_t tidx[256];
 };
 
+/* The type registered at tp, or NULL; then *ret_maybe: could tp be one
+ * not registered yet (type_maybe)? */
 static inline uint32_t *type_lookup(struct ph_heap *h, struct type_cache *tc,
-				    uint64_t tp)
+				    uint64_t tp, bool *ret_maybe)
 {
 	size_t slot = (size_t)((tp >> 4) ^ (tp >> 12)) & 255;
 	if (tp && tc->addr[slot] == tp)
 		return &tc->tidx[slot];
 	/* a block that holds no object: its second word is often a pointer
 	 * into a pool (list items), where no type ever is */
+	*ret_maybe = false;
 	if (!tp || (tp & 7) || ph_objtable_pool_at(h, tp))
 		return NULL;
 	uint32_t *v = ph_u64map_get(&h->type_index, tp);
 	if (v) {
 		tc->addr[slot] = tp;
 		tc->tidx[slot] = *v;
+	} else {
+		/* type_maybe's other checks */
+		*ret_maybe = !ph_u64map_get(&h->scan_rejected, tp) &&
+			     ph_type_looks_like(h, tp);
 	}
 	return v;
 }
 
-static enum scan_result scan_block(struct ph_heap *h, struct type_cache *tc,
-				   const struct ph_pool *pool, uint64_t block,
-				   uint64_t *ret_obj, uint32_t *ret_tidx,
-				   uint64_t *ret_newtype)
+/* pdata: the pool's bytes (from pool->addr, pool_size of them), or NULL */
+static inline __attribute__((always_inline)) enum scan_result
+scan_block(struct ph_heap *h, struct type_cache *tc, const struct ph_pool *pool,
+	   const uint8_t *pdata, uint64_t block, uint64_t *ret_obj,
+	   uint32_t *ret_tidx, uint64_t *ret_size, uint64_t *ret_newtype)
 {
 	uint32_t block_size = pool->block_size;
 	for (size_t k = 0; k < PH_ARRAY_SIZE(scan_offsets); k++) {
 		uint64_t obj = block + scan_offsets[k];
 		if (scan_offsets[k] + 16 + h->block_extra > block_size)
 			break;
-		const uint64_t *hdr = ph_mem_ptr(h->mem, obj, 24);
-		if (!hdr)
+		const uint64_t *hdr;
+		bool in_pdata =
+			pdata && obj + 24 - pool->addr <= h->L->pool_size;
+		if (in_pdata)
+			hdr = (const uint64_t *)(pdata + (obj - pool->addr));
+		else if (!(hdr = ph_mem_ptr(h->mem, obj, 24)))
 			continue;
-		uint32_t *tv = type_lookup(h, tc, hdr[1]);
+		bool maybe;
+		uint32_t *tv = type_lookup(h, tc, hdr[1], &maybe);
 		if (!tv) {
-			if (!type_maybe(h, hdr[1]))
+			if (!maybe)
 				continue;
 			*ret_newtype = hdr[1];
 			return SCAN_LATER;
@@ -352,7 +373,10 @@ static enum scan_result scan_block(struct ph_heap *h, struct type_cache *tc,
 			uint64_t need = t->fixed_need + h->block_extra;
 			if (((need + 15) & ~15ULL) != block_size)
 				continue;
-		} else if (!ph_discover_validate_rest(h, obj, t, true, pool))
+			*ret_size = t->fixed_need;
+		} else if (!ph_discover_block_object(h, obj, t, pool,
+						     in_pdata ? pdata : NULL,
+						     (int64_t)hdr[2], ret_size))
 			continue;
 		*ret_obj = obj;
 		*ret_tidx = *tv;
@@ -376,19 +400,14 @@ struct scan_ctx {
 	uint64_t *size;
 	size_t n, cap;
 	size_t nlater; /* entries left to be done alone */
+	size_t *later; /* their places, the second pass's work */
+	size_t later_cap;
 	uint64_t *newtypes;
 	size_t nnew, newcap;
 	uint64_t seen[1024];
 	struct type_cache tc;
 	struct ph_error *err;
 };
-
-static inline uint64_t scan_sizeof(struct ph_heap *h, uint64_t obj,
-				   uint32_t tidx)
-{
-	const struct ph_type *t = &h->types[tidx];
-	return t->fixed_need ? t->fixed_need : ph_obj_sizeof(h, obj, t);
-}
 
 /* One entry per allocated block at most: there is room. */
 static inline void scan_push(struct scan_ctx *c, uint64_t addr, uint32_t tidx,
@@ -420,48 +439,43 @@ static void *scan_worker(void *arg)
 	struct scan_ctx *c = arg;
 	struct ph_heap *h = c->h;
 	const struct ph_layout *L = h->L;
-	uint64_t obj, newtype;
+	uint64_t obj, newtype, size;
 	uint32_t tidx;
 	if (c->second) {
-		/* the blocks left, again; what is found or left stays in
-		 * place, in order, and the rest is dropped */
-		size_t w = 0;
-		c->nlater = 0;
-		for (size_t i = 0; i < c->n; i++) {
-			uint64_t a = c->addr[i];
-			uint32_t t = c->tidx[i];
-			uint64_t sz = c->size[i];
-			if (a & 1) {
-				uint64_t block = a & ~1ULL;
-				const struct ph_pool *p =
-					ph_objtable_pool_at(h, block);
-				switch (scan_block(h, &c->tc, p, block, &obj,
-						   &tidx, &newtype)) {
-				case SCAN_FOUND:
-					ph_objtable_mark(h, obj);
-					a = obj;
-					t = tidx;
-					sz = scan_sizeof(h, obj, t);
-					break;
-				case SCAN_LATER: /* alone, in order */
-					c->nlater++;
-					break;
-				case SCAN_NONE:
-					continue;
-				}
+		/* the blocks left, again, in their places: what is found
+		 * takes its entry, what is left stays, and the rest is
+		 * marked dropped (bits 0 and 1: blocks are 16-aligned) */
+		size_t m = 0;
+		for (size_t j = 0; j < c->nlater; j++) {
+			size_t i = c->later[j];
+			uint64_t block = c->addr[i] & ~1ULL;
+			const struct ph_pool *p = ph_objtable_pool_at(h, block);
+			switch (scan_block(h, &c->tc, p, NULL, block, &obj,
+					   &tidx, &size, &newtype)) {
+			case SCAN_FOUND:
+				ph_objtable_mark(h, obj);
+				c->addr[i] = obj;
+				c->tidx[i] = tidx;
+				c->size[i] = size;
+				break;
+			case SCAN_LATER: /* alone, in order */
+				c->later[m++] = i;
+				break;
+			case SCAN_NONE:
+				c->addr[i] = block | 3;
+				break;
 			}
-			c->addr[w] = a;
-			c->tidx[w] = t;
-			c->size[w] = sz;
-			w++;
 		}
-		c->n = w;
+		c->nlater = m;
 		return NULL;
 	}
 	for (size_t i = c->lo; i < c->hi && !c->err; i++) {
 		if (!(i & 1023) && ph_interrupted())
 			return NULL;
 		struct ph_pool *pool = &h->pools[i];
+		/* the whole pool is there: its header was read so */
+		const uint8_t *pdata =
+			ph_mem_ptr(h->mem, pool->addr, L->pool_size);
 		for (uint32_t b = 0; b < pool->nblocks && !c->err; b++) {
 			if ((pool->free_bits[b / 64] >> (b % 64)) & 1)
 				continue;
@@ -469,19 +483,22 @@ static void *scan_worker(void *arg)
 			uint64_t block = pool->addr + L->pool_overhead +
 					 (uint64_t)b * pool->block_size +
 					 h->block_head;
-			switch (scan_block(h, &c->tc, pool, block, &obj, &tidx,
-					   &newtype)) {
+			switch (scan_block(h, &c->tc, pool, pdata, block, &obj,
+					   &tidx, &size, &newtype)) {
 			case SCAN_FOUND:
 				pool->obj_bits[(obj - pool->addr) / 16 / 64] |=
 					1ULL << ((obj - pool->addr) / 16 % 64);
-				/* its size now, while it is in the cache */
-				scan_push(c, obj, tidx,
-					  scan_sizeof(h, obj, tidx));
+				/* its size found with its checks */
+				scan_push(c, obj, tidx, size);
 				break;
 			case SCAN_LATER:
+				if ((c->err = ph_grow(
+					     (void **)&c->later, &c->later_cap,
+					     c->nlater + 1, sizeof(*c->later))))
+					break;
+				c->later[c->nlater++] = c->n;
 				scan_push(c, block | 1, 0, 0);
 				scan_newtype(c, newtype);
-				c->nlater++;
 				break;
 			case SCAN_NONE:
 				break;
@@ -546,10 +563,11 @@ static struct ph_error *scan_block_alone(struct ph_heap *h,
 {
 	const struct ph_pool *pool = ph_objtable_pool_at(h, block);
 	for (size_t tries = 0; tries <= PH_ARRAY_SIZE(scan_offsets); tries++) {
-		uint64_t obj, newtype = 0;
+		uint64_t obj, size, newtype = 0;
 		uint32_t tidx;
 		struct ph_error *err;
-		switch (scan_block(h, tc, pool, block, &obj, &tidx, &newtype)) {
+		switch (scan_block(h, tc, pool, NULL, block, &obj, &tidx, &size,
+				   &newtype)) {
 		case SCAN_NONE:
 			return NULL;
 		case SCAN_FOUND:
@@ -638,20 +656,22 @@ static struct ph_error *scan_pools(struct ph_heap *h)
 				h->n += run;
 				h->n_pool += run;
 			}
-			if (j < c[k].n) {
+			if (j < c[k].n && (c[k].addr[j] & 3) != 3) {
 				/* read before anything is written over it */
-				uint64_t block = c[k].addr[j] & ~1ULL;
+				uint64_t block = c[k].addr[j] & ~3ULL;
 				if ((err = scan_block_alone(h, &c[k].tc,
 							    block)))
 					goto out;
-				j++;
 			}
+			if (j < c[k].n)
+				j++;
 			i = j;
 		}
 	}
 out:
 	for (int k = 0; k < T; k++) {
 		free(c[k].newtypes);
+		free(c[k].later);
 		if (c[k].err && c[k].err != err)
 			ph_error_destroy(c[k].err);
 	}

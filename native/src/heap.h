@@ -351,6 +351,13 @@ uint64_t ph_obj_inline_size(struct ph_heap *h, uint64_t addr,
 bool ph_obj_contents_ok(struct ph_heap *h, uint64_t addr,
 			const struct ph_type *t, int64_t ob_size);
 
+/* For the pool scan, each object read once: ph_obj_contents_ok, then
+ * ph_obj_inline_size (*ret_inline) and sys.getsizeof() without the
+ * pre-header (*ret_size). */
+bool ph_obj_scan_sizes(struct ph_heap *h, uint64_t addr,
+		       const struct ph_type *t, int64_t ob_size,
+		       uint64_t *ret_inline, uint64_t *ret_size);
+
 /* The bytes an object occupies itself (its struct and inline items). */
 uint64_t ph_heap_inline_size(struct ph_heap *h, uint64_t addr, uint32_t tidx);
 

@@ -138,6 +138,10 @@ void ph_run_chunks(void *(*fn)(void *), void *ctx, size_t size, size_t n,
  * gives them), freed with ph_big_free and the same size. Not zeroed. */
 void *ph_big_alloc(size_t bytes);
 void ph_big_free(void *p, size_t bytes);
+/* ph_grow for an array in ph_big_alloc's memory (freed with ph_big_free
+ * and *cap elements): a list that grows to megabytes touches huge pages,
+ * not a page fault per 4 KiB (docs/performance.md). */
+struct ph_error *ph_big_grow(void **arr, size_t *cap, size_t need, size_t elem);
 
 /* py-heap's cache directory ($PYHEAP_CACHE_DIR, else
  * $XDG_CACHE_HOME/py-heap, else ~/.cache/py-heap): the path of the file

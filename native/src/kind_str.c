@@ -101,14 +101,12 @@ bool ph_heap_str(struct ph_heap *h, uint64_t addr, char *out, size_t max,
 
 /* sys.getsizeof(str): the header of its layout, its characters and NUL,
  * and the wstr (up to 3.11) and UTF-8 copies it holds. */
-static uint64_t str_size(struct ph_heap *h, uint64_t addr,
-			 const struct ph_type *t, int64_t ob_size)
+static uint64_t str_size_of(struct ph_heap *h, uint64_t addr,
+			    const struct ph_str_info *sip)
 {
 	const struct ph_layout *L = h->L;
-	struct ph_str_info si;
+	struct ph_str_info si = *sip;
 	int64_t size;
-	if (!ph_str_info(h, addr, &si))
-		return (uint64_t)t->basicsize;
 	uint32_t state = rd32(h, addr + L->str_state);
 	bool ready = (state >> 7) & 1;
 	if (si.compact && si.ascii)
@@ -140,6 +138,15 @@ static uint64_t str_size(struct ph_heap *h, uint64_t addr,
 	return (uint64_t)size;
 }
 
+static uint64_t str_size(struct ph_heap *h, uint64_t addr,
+			 const struct ph_type *t, int64_t ob_size)
+{
+	struct ph_str_info si;
+	if (!ph_str_info(h, addr, &si))
+		return (uint64_t)t->basicsize;
+	return str_size_of(h, addr, &si);
+}
+
 static uint64_t str_inline_size(struct ph_heap *h, uint64_t addr,
 				const struct ph_type *t, int64_t ob_size)
 {
@@ -160,6 +167,26 @@ static bool str_contents_ok(struct ph_heap *h, uint64_t addr,
 	if (!si.compact && si.data &&
 	    !ph_mem_ptr(h->mem, si.data, (si.length + 1) * si.kind))
 		return false;
+	return true;
+}
+
+/* The three above from one ph_str_info. */
+static bool str_scan_sizes(struct ph_heap *h, uint64_t addr,
+			   const struct ph_type *t, int64_t ob_size,
+			   uint64_t *ret_inline, uint64_t *ret_size)
+{
+	const struct ph_layout *L = h->L;
+	struct ph_str_info si;
+	if (!ph_str_info(h, addr, &si))
+		return false;
+	if (!si.compact && si.data &&
+	    !ph_mem_ptr(h->mem, si.data, (si.length + 1) * si.kind))
+		return false;
+	*ret_inline =
+		si.compact ? (si.ascii ? L->sizeof_ascii : L->sizeof_compact) +
+				     (si.length + 1) * si.kind
+			   : L->sizeof_unicode;
+	*ret_size = str_size_of(h, addr, &si);
 	return true;
 }
 
@@ -212,6 +239,7 @@ const struct ph_kind_ops ph_kind_str = {
 	.size = str_size,
 	.inline_size = str_inline_size,
 	.contents_ok = str_contents_ok,
+	.scan_sizes = str_scan_sizes,
 	.repr = str_repr,
 };
 
@@ -273,6 +301,33 @@ static bool int_contents_ok(struct ph_heap *h, uint64_t addr,
 	return true;
 }
 
+/* The three above from one reading of the digit count. */
+static bool int_scan_sizes(struct ph_heap *h, uint64_t addr,
+			   const struct ph_type *t, int64_t ob_size,
+			   uint64_t *ret_inline, uint64_t *ret_size)
+{
+	const struct ph_layout *L = h->L;
+	int64_t nd;
+	if (L->long_tag) {
+		uint64_t tag = 0;
+		ph_mem_u64(h->mem, addr + L->long_tag, &tag);
+		if ((tag & 3) == 3)
+			return false; /* no such sign */
+		nd = (int64_t)(tag >> 3);
+	} else {
+		/* ob_size is the word ph_heap_long_digits reads */
+		nd = ob_size < 0 ? (ob_size == INT64_MIN ? INT64_MAX : -ob_size)
+				 : ob_size;
+	}
+	if (nd > (1 << 24))
+		return false;
+	*ret_size = L->long_digits + 4 * (uint64_t)(nd ? nd : 1);
+	*ret_inline = t->heap ? (uint64_t)t->basicsize +
+					(uint64_t)nd * (uint64_t)t->itemsize
+			      : *ret_size;
+	return true;
+}
+
 static void int_repr(struct ph_heap *h, uint64_t addr, const struct ph_type *t,
 		     struct ph_buf *out)
 {
@@ -328,6 +383,7 @@ const struct ph_kind_ops ph_kind_int = {
 	.size = int_size,
 	.inline_size = int_inline_size,
 	.contents_ok = int_contents_ok,
+	.scan_sizes = int_scan_sizes,
 	.repr = int_repr,
 };
 
@@ -335,6 +391,7 @@ const struct ph_kind_ops ph_kind_bool = {
 	.size = int_size,
 	.inline_size = int_inline_size,
 	.contents_ok = int_contents_ok,
+	.scan_sizes = int_scan_sizes,
 	.repr = bool_repr,
 };
 

@@ -74,6 +74,35 @@ bool ph_obj_contents_ok(struct ph_heap *h, uint64_t addr,
 	return !k->contents_ok || k->contents_ok(h, addr, t, ob_size);
 }
 
+bool ph_obj_scan_sizes(struct ph_heap *h, uint64_t addr,
+		       const struct ph_type *t, int64_t ob_size,
+		       uint64_t *ret_inline, uint64_t *ret_size)
+{
+	const struct ph_kind_ops *k = ph_kind_ops[t->kind];
+	if (k->scan_sizes)
+		return k->scan_sizes(h, addr, t, ob_size, ret_inline, ret_size);
+	if (k->contents_ok && !k->contents_ok(h, addr, t, ob_size))
+		return false;
+	if (!k->size && !k->inline_size &&
+	    !((t->flags & PH_TPFLAGS_INLINE_VALUES) && h->L->values_header)) {
+		/* both the struct and its items */
+		*ret_inline = *ret_size = ph_size_generic(t, ob_size);
+		return true;
+	}
+	if (k->inline_size)
+		*ret_inline = k->inline_size(h, addr, t, ob_size);
+	else
+		*ret_inline = ph_inline_size_generic(h, addr, t, ob_size);
+	if (k->size)
+		*ret_size = k->size(h, addr, t, ob_size);
+	else if (!k->inline_size && !((t->flags & PH_TPFLAGS_INLINE_VALUES) &&
+				      h->L->values_header))
+		*ret_size = *ret_inline; /* both basicsize and items */
+	else
+		*ret_size = ph_size_generic(t, ob_size);
+	return true;
+}
+
 /* ---- references ------------------------------------------------------- */
 
 void ph_ref_items(struct ph_heap *h, uint64_t arr, int64_t n, ph_referent_fn fn,
@@ -136,11 +165,39 @@ static void managed_dict_referents(struct ph_heap *h, uint64_t addr,
 			values = addr + (uint64_t)t->basicsize +
 				 L->values_header;
 	}
-	struct ph_keys_geom kg;
-	if (values &&
-	    ph_keys_geom(h, rd64(h, t->addr + L->ht_cached_keys), &kg)) {
+	/* The instances of one class share its keys: their geometry is
+	 * read once per class and memory image, by each thread. */
+	static __thread struct {
+		uint64_t mem_id, type;
+		bool ok;
+		struct ph_keys_geom kg;
+	} kc __attribute__((tls_model("initial-exec")));
+	if (values && (kc.mem_id != h->mem->id || kc.type != t->addr)) {
+		kc.ok = ph_keys_geom(h, rd64(h, t->addr + L->ht_cached_keys),
+				     &kc.kg);
+		kc.mem_id = h->mem->id;
+		kc.type = t->addr;
+	}
+	if (values && kc.ok) {
+		const struct ph_keys_geom kg = kc.kg;
 		int64_t n = kg.nentries;
-		if (n > 0 && n < 4096) {
+		/* both arrays at once when they are there (most often) */
+		const uint8_t *vp =
+			n > 0 && n < 4096
+				? ph_mem_ptr(h->mem, values, (size_t)n * 8)
+				: NULL;
+		const uint8_t *ep = vp ? ph_mem_ptr(h->mem, kg.entries,
+						    (size_t)(n - 1) * kg.esize +
+							    kg.key_off + 8)
+				       : NULL;
+		for (int64_t i = 0; ep && i < n; i++) {
+			uint64_t v, k;
+			memcpy(&v, vp + i * 8, 8);
+			memcpy(&k, ep + (size_t)i * kg.esize + kg.key_off, 8);
+			if (v)
+				fn(arg, v, PH_EDGE_ATTR, k);
+		}
+		if (!ep && n > 0 && n < 4096) {
 			for (int64_t i = 0; i < n; i++) {
 				uint64_t v = rd64(h, values + (uint64_t)i * 8);
 				uint64_t k = rd64(

@@ -90,6 +90,11 @@ struct ph_kind_ops {
 	void (*referents)(struct ph_heap *h, uint64_t addr,
 			  const struct ph_type *t, int64_t ob_size,
 			  ph_referent_fn fn, void *arg);
+	/* contents_ok, inline_size and size at once, each read once (the
+	 * pool scan's); NULL: the three in turn */
+	bool (*scan_sizes)(struct ph_heap *h, uint64_t addr,
+			   const struct ph_type *t, int64_t ob_size,
+			   uint64_t *ret_inline, uint64_t *ret_size);
 	/* a short repr; NULL: <NAME object at 0x...> */
 	void (*repr)(struct ph_heap *h, uint64_t addr, const struct ph_type *t,
 		     struct ph_buf *out);

@@ -53,6 +53,20 @@ static struct ph_error *pools_own(struct ph_heap *h)
 	return NULL;
 }
 
+struct ph_error *ph_objtable_reserve_pools(struct ph_heap *h, size_t n)
+{
+	struct ph_error *err = pools_own(h);
+	if (err || h->npools + n <= h->pools_cap)
+		return err;
+	struct ph_pool *p =
+		realloc(h->pools, (h->npools + n) * sizeof(*h->pools));
+	if (!p)
+		return ph_error_nomem();
+	h->pools = p;
+	h->pools_cap = h->npools + n;
+	return NULL;
+}
+
 struct ph_error *ph_objtable_add_pool(struct ph_heap *h,
 				      const struct ph_pool *pool)
 {

@@ -145,6 +145,8 @@ struct ph_error *ph_objtable_add_mi(struct ph_heap *h, struct ph_mi_page *p,
 				    uint8_t flag);
 /* Room for n more objects in the table, allocated once. */
 struct ph_error *ph_objtable_reserve(struct ph_heap *h, size_t n);
+/* Room for n more pools, allocated once. */
+struct ph_error *ph_objtable_reserve_pools(struct ph_heap *h, size_t n);
 /* Adds a pool, found by addr from then on. */
 struct ph_error *ph_objtable_add_pool(struct ph_heap *h,
 				      const struct ph_pool *pool);
