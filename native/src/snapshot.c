@@ -1196,7 +1196,10 @@ void ph_snap_destroy(struct ph_snap *s)
 	free(s->addr);
 	free(s->type);
 	free(s->size);
-	free(s->fp);
+	if (s->heap) /* (ph_snap_create's: in memory of their own) */
+		ph_big_free(s->fp, s->fp_bytes);
+	else
+		free(s->fp);
 	free(s->gen);
 	free(s->parent);
 	for (size_t i = 0; i < s->ntypes; i++)
@@ -1209,7 +1212,10 @@ void ph_snap_destroy(struct ph_snap *s)
 		free(s->labels[i]);
 	free(s->named);
 	free(s->labels);
-	free(s->heap_index);
+	if (s->heap)
+		ph_big_free(s->heap_index, s->index_bytes);
+	else
+		free(s->heap_index);
 	free(s->rank);
 	free(s);
 }
