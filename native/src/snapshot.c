@@ -777,9 +777,11 @@ static struct ph_error *column_check(const char *name, const struct sec_view *v,
  * being walked. */
 static bool tree_has_loop(const uint32_t *parent, size_t n)
 {
-	uint8_t *state = calloc(n ? n : 1, 1); /* 1: on the chain, 2: done */
+	size_t bytes = n ? n : 1;
+	uint8_t *state = ph_big_alloc(bytes); /* 1: on the chain, 2: done */
 	if (!state)
 		return true;
+	memset(state, 0, bytes);
 	bool loop = false;
 	for (size_t i = 0; i < n && !loop; i++) {
 		uint32_t cur = (uint32_t)i;
@@ -796,7 +798,7 @@ static bool tree_has_loop(const uint32_t *parent, size_t n)
 			cur = parent[cur];
 		}
 	}
-	free(state);
+	ph_big_free(state, bytes);
 	return loop;
 }
 
@@ -953,11 +955,13 @@ static struct ph_error *decode(const uint8_t *data, size_t len,
 
 	s->n = n;
 	size_t na = n ? n : 1;
-	s->addr = malloc(na * sizeof(*s->addr));
-	s->type = malloc(na * sizeof(*s->type));
-	s->size = malloc(na * sizeof(*s->size));
-	s->fp = calloc(na, sizeof(*s->fp));
-	s->gen = malloc(na);
+	/* (in memory of their own, as a heap's snapshot's: snapshot.h) */
+	s->big_n = na;
+	s->addr = ph_big_alloc(na * sizeof(*s->addr));
+	s->type = ph_big_alloc(na * sizeof(*s->type));
+	s->size = ph_big_alloc(na * sizeof(*s->size));
+	s->fp = ph_big_alloc(na * sizeof(*s->fp));
+	s->gen = ph_big_alloc(na);
 	if (!s->addr || !s->type || !s->size || !s->fp || !s->gen)
 		return ph_error_nomem();
 	uint64_t *tcount = calloc(nt ? nt : 1, sizeof(*tcount));
@@ -1022,7 +1026,8 @@ static struct ph_error *decode(const uint8_t *data, size_t len,
 			}
 			s->fp[i] = fp_width == 2 ? rd16(fp) : rd32(fp);
 			fp += fp_width;
-		}
+		} else
+			s->fp[i] = 0;
 		s->addr[i] = prev;
 		s->type[i] = (uint32_t)tx;
 		s->size[i] = (uint64_t)sz;
@@ -1062,7 +1067,7 @@ static struct ph_error *decode(const uint8_t *data, size_t len,
 	if (r.bad || r.p != r.end)
 		return BAD("%s: damaged: the ROOTS section does not decode",
 			   name);
-	if (!(s->parent = malloc(na * sizeof(*s->parent))))
+	if (!(s->parent = ph_big_alloc(na * sizeof(*s->parent))))
 		return ph_error_nomem();
 	r = (struct reader){v[SEC_PARENT].p,
 			    v[SEC_PARENT].p + v[SEC_PARENT].len, false};
@@ -1193,15 +1198,24 @@ void ph_snap_destroy(struct ph_snap *s)
 	free(s->origin);
 	free(s->source);
 	free(s->exe);
-	free(s->addr);
-	free(s->type);
-	free(s->size);
-	if (s->heap) /* (ph_snap_create's: in memory of their own) */
-		ph_big_free(s->fp, s->fp_bytes);
-	else
-		free(s->fp);
-	free(s->gen);
-	free(s->parent);
+	if (s->big_n) { /* read from a file */
+		ph_big_free(s->addr, s->big_n * sizeof(*s->addr));
+		ph_big_free(s->type, s->big_n * sizeof(*s->type));
+		ph_big_free(s->size, s->big_n * sizeof(*s->size));
+		ph_big_free(s->fp, s->big_n * sizeof(*s->fp));
+		ph_big_free(s->gen, s->big_n);
+		ph_big_free(s->parent, s->big_n * sizeof(*s->parent));
+	} else {
+		free(s->addr);
+		free(s->type);
+		free(s->size);
+		if (s->heap) /* (ph_snap_create's: memory of their own) */
+			ph_big_free(s->fp, s->fp_bytes);
+		else
+			free(s->fp);
+		free(s->gen);
+		free(s->parent);
+	}
 	for (size_t i = 0; i < s->ntypes; i++)
 		free(s->types[i].name);
 	free(s->types);
