@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 
 #include "graph.h"
+#include "objtable.h"
 
 uint32_t ph_graph_lookup(const struct ph_graph *g, uint64_t addr)
 {
@@ -122,7 +123,8 @@ static void edge_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 	(void)data;
 	if (c->err || !ph_edge_is_strong(kind))
 		return;
-	uint32_t t = ph_graph_lookup(c->g, target);
+	/* (inline: once per reference of the heap) */
+	uint32_t t = ph_objtable_lookup(c->g->h, target);
 	if (t == PH_NONE)
 		return;
 	if (kind == PH_EDGE_CONSERVATIVE) {

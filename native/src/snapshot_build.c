@@ -13,6 +13,7 @@
 #include <sys/procfs.h>
 #include <unistd.h>
 
+#include "objtable.h"
 #include "snapshot.h"
 
 /* ---- fingerprints -------------------------------------------------------- */
@@ -93,7 +94,7 @@ static uint64_t fp_hash(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 static uint64_t mix_item(struct ph_heap *h, uint64_t hash, uint64_t item)
 {
 	hash = mix(hash, item);
-	uint32_t o = ph_heap_lookup(h, item);
+	uint32_t o = ph_objtable_lookup(h, item); /* (ph_heap_lookup, inline) */
 	if (o == PH_NONE)
 		return hash;
 	uint32_t t = h->tidx[o];
