@@ -818,22 +818,30 @@ def snapdiff_lines(allres):
         fmt_n(r["size"]) for r in rows), "",
         "Wall seconds of one CLI run (the median of the runs), --no-cache; "
         "the ratio is diff's over the two cold `types` (one on each core); "
-        "the issue's bound is 2x.", "",
+        "the issue's bound is 2x. CPU ratios: the same of user+sys "
+        "(diff CORE / diff SNAPSHOT), which a loaded machine moves less.",
+        "",
         "| size | objects | types core | types core2 | snapshot --output | "
-        "diff CORE | ratio | diff SNAPSHOT | ratio | load | step |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        "diff CORE | ratio | diff SNAPSHOT | ratio | CPU ratios | load | "
+        "step |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    cpu = lambda x: x["user"] + x["sys"]
     for r in rows:
         ph = r["py_heap"]
         t1, t2 = ph["types"]["wall"], ph["types2"]["wall"]
         objs = (ph["snapshot"].get("result") or {}).get("objects")
         loads = [x.get("load") for x in ph.values() if x.get("load")]
         ld = max(loads) if loads else None
-        L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |"
+        c12 = cpu(ph["types"]) + cpu(ph["types2"])
+        L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | "
+                 "%s | %s |"
                  % (fmt_n(r["size"]), fmtc(objs), fmt_s(t1), fmt_s(t2),
                     fmt_s(ph["snapshot"]["wall"]), fmt_s(ph["diff"]["wall"]),
                     fmt_ratio(ratio(ph["diff"]["wall"], t1 + t2)),
                     fmt_s(ph["diff_snap"]["wall"]),
                     fmt_ratio(ratio(ph["diff_snap"]["wall"], t1 + t2)),
+                    fmt_ratio(ratio(cpu(ph["diff"]), c12)),
+                    fmt_ratio(ratio(cpu(ph["diff_snap"]), c12)),
                     "-" if ld is None else "%.1f" % ld,
                     "%s, %s" % (r["step"], r.get("when", "?"))))
     L.append("")
