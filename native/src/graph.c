@@ -106,6 +106,8 @@ static struct ph_error *edges_grow(struct edge_ctx *c)
 {
 	size_t cap = c->cap ? 2 * c->cap : c->first_cap;
 	uint32_t *e = ph_big_alloc(cap * sizeof(*e));
+	if (!e && !c->cap) /* (the first guess refused: start small) */
+		e = ph_big_alloc((cap = 1024) * sizeof(*e));
 	if (!e)
 		return ph_error_nomem();
 	if (c->n)
