@@ -5,7 +5,8 @@
 #   make check      install what is missing, build, run every test
 #   make bench      time py-heap against the in-process tools (2M and 10M
 #                   objects: warm, busy, cold, cached; every command;
-#                   BENCH_SIZES=2000000 for one size)
+#                   BENCH_SIZES=2000000 for one size; snapshot and diff
+#                   also at BENCH_SNAPDIFF_SIZES, 1M and 3M)
 #   make install    install under PREFIX (default /usr/local); DESTDIR too
 #   make uninstall  remove what make install put there (same variables)
 #   make deb        the Debian packages, into build/deb (dpkg-buildpackage)
@@ -345,9 +346,12 @@ packaging: all deb
 		--python $(PYTHON)
 
 BENCH_SIZES ?= 2000000,10000000
+# snapshot and diff alone (two cores, types on each) at these too (#18)
+BENCH_SNAPDIFF_SIZES ?= 1000000,3000000
 bench: deps all
 	$(PYTHON) tests/bench/bench.py --bin $(BIN) --work-dir $(BUILD)/bench \
-		--sizes $(BENCH_SIZES) --repeat 3 --callgrind
+		--sizes $(BENCH_SIZES) --snapdiff-sizes $(BENCH_SNAPDIFF_SIZES) \
+		--repeat 3 --callgrind
 	$(PYTHON) tests/bench/bench_ft.py --bin $(BIN) --work-dir $(BUILD)/bench \
 		--size 3000000
 

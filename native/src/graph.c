@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 
 #include "graph.h"
+#include "objtable.h"
 
 uint32_t ph_graph_lookup(const struct ph_graph *g, uint64_t addr)
 {
@@ -93,11 +94,29 @@ struct edge_ctx {
 	struct ph_graph *g;
 	size_t lo, hi;
 	uint32_t *edges;
-	size_t n, cap;
+	size_t n, cap, first_cap;
 	uint32_t *cons; /* targets of conservative edges, counted later */
 	size_t ncons, cons_cap;
 	struct ph_error *err;
 };
+
+/* A thread's edges in memory of their own (huge pages: each fresh 4 KiB
+ * page of a growing array is a page fault), twice as large when full. */
+static struct ph_error *edges_grow(struct edge_ctx *c)
+{
+	size_t cap = c->cap ? 2 * c->cap : c->first_cap;
+	uint32_t *e = ph_big_alloc(cap * sizeof(*e));
+	if (!e && !c->cap) /* (the first guess refused: start small) */
+		e = ph_big_alloc((cap = 1024) * sizeof(*e));
+	if (!e)
+		return ph_error_nomem();
+	if (c->n)
+		memcpy(e, c->edges, c->n * sizeof(*e));
+	ph_big_free(c->edges, c->cap * sizeof(*e));
+	c->edges = e;
+	c->cap = cap;
+	return NULL;
+}
 
 static void edge_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 		    uint64_t data)
@@ -106,7 +125,8 @@ static void edge_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 	(void)data;
 	if (c->err || !ph_edge_is_strong(kind))
 		return;
-	uint32_t t = ph_graph_lookup(c->g, target);
+	/* (inline: once per reference of the heap) */
+	uint32_t t = ph_objtable_lookup(c->g->h, target);
 	if (t == PH_NONE)
 		return;
 	if (kind == PH_EDGE_CONSERVATIVE) {
@@ -115,8 +135,7 @@ static void edge_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 			return;
 		c->cons[c->ncons++] = t;
 	}
-	if (c->n == c->cap && (c->err = ph_grow((void **)&c->edges, &c->cap,
-						c->n + 1, sizeof(*c->edges))))
+	if (c->n == c->cap && (c->err = edges_grow(c)))
 		return;
 	c->edges[c->n++] = t;
 }
@@ -151,13 +170,19 @@ static struct ph_error *build_edges(struct ph_graph *g)
 	struct ph_error *err = NULL;
 	enum { T = 2 };
 	struct edge_ctx c[T];
-	g->fwd_off = calloc(h->n + 1, sizeof(*g->fwd_off));
+	/* (each object's count is written: only the first offset is not) */
+	g->fwd_off = ph_big_alloc((h->n + 1) * sizeof(*g->fwd_off));
 	if (!g->fwd_off)
 		return ph_error_nomem();
+	g->fwd_off[0] = 0;
+	/* room for three references an object (pages never touched cost
+	 * nothing): the first thread's for all, which it often holds */
 	for (int k = 0; k < T; k++)
-		c[k] = (struct edge_ctx){.g = g,
-					 .lo = h->n * (size_t)k / T,
-					 .hi = h->n * (size_t)(k + 1) / T};
+		c[k] = (struct edge_ctx){
+			.g = g,
+			.lo = h->n * (size_t)k / T,
+			.hi = h->n * (size_t)(k + 1) / T,
+			.first_cap = 1024 + 3 * (k ? h->n / T + 1 : h->n)};
 	ph_run_parallel(edge_worker, c, sizeof(*c), T, h->n > 100000);
 	for (int k = 0; k < T && !err; k++)
 		err = c[k].err;
@@ -165,17 +190,28 @@ static struct ph_error *build_edges(struct ph_graph *g)
 	for (int k = 0; k < T; k++)
 		total += c[k].n;
 	if (!err) {
-		/* Join: the first buffer grows to hold all, in object order. */
-		g->fwd = realloc(c[0].edges,
-				 (total ? total : 1) * sizeof(*g->fwd));
-		if (!g->fwd)
-			err = ph_error_nomem();
-		else {
+		/* Join: the first buffer holds all, in object order, when it
+		 * has room, else one made for all. */
+		if (c[0].cap >= total + 1) {
+			g->fwd = c[0].edges;
+			g->fwd_bytes = c[0].cap * sizeof(*g->fwd);
 			c[0].edges = NULL;
+			c[0].cap = 0;
+		} else {
+			g->fwd_bytes = (total + 1) * sizeof(*g->fwd);
+			g->fwd = ph_big_alloc(g->fwd_bytes);
+			if (!g->fwd)
+				err = ph_error_nomem();
+			else if (c[0].n)
+				memcpy(g->fwd, c[0].edges,
+				       c[0].n * sizeof(*g->fwd));
+		}
+		if (g->fwd) {
 			size_t at = c[0].n;
 			for (int k = 1; k < T; k++) {
-				memcpy(g->fwd + at, c[k].edges,
-				       c[k].n * sizeof(*g->fwd));
+				if (c[k].n)
+					memcpy(g->fwd + at, c[k].edges,
+					       c[k].n * sizeof(*g->fwd));
 				at += c[k].n;
 			}
 			g->nedges = total;
@@ -185,7 +221,7 @@ static struct ph_error *build_edges(struct ph_graph *g)
 		for (size_t i = 0; i < c[k].ncons && !err; i++)
 			err = count_add(&g->cons_in, c[k].cons[i]);
 	for (int k = 0; k < T; k++) {
-		free(c[k].edges);
+		ph_big_free(c[k].edges, c[k].cap * sizeof(*c[k].edges));
 		free(c[k].cons);
 	}
 	if (err)
@@ -880,39 +916,61 @@ out:
 
 /* ---- shortest paths ----------------------------------------------------- */
 
+/*
+ * Breadth first from the roots, in their order: an object's parent is the
+ * first object in the queue that refers to it. Memory bound on a large
+ * heap: whether an object was seen is a bitmap (10M objects: 1.25 MB,
+ * which stays in the cache where parent[] would not), and the edges of
+ * the objects a few places ahead in the queue are prefetched.
+ */
 static struct ph_error *build_paths(struct ph_graph *g)
 {
 	size_t n = g->h->n;
-	g->parent = malloc((n + 1) * sizeof(*g->parent));
-	uint32_t *queue = malloc((n + 1) * sizeof(*queue));
-	if (!g->parent || !queue) {
-		free(queue);
+	size_t qbytes = (n + 1) * sizeof(uint32_t);
+	g->parent = ph_big_alloc((n + 1) * sizeof(*g->parent));
+	uint32_t *queue = ph_big_alloc(qbytes);
+	uint64_t *seen = calloc(n / 64 + 1, sizeof(*seen));
+	if (!g->parent || !queue || !seen) {
+		ph_big_free(queue, qbytes);
+		free(seen);
 		return ph_error_nomem();
 	}
 	memset(g->parent, 0xff, n * sizeof(*g->parent));
 	size_t head = 0, tail = 0;
 	for (size_t r = 0; r < g->nroots; r++) {
 		uint32_t t = g->roots[r].target;
-		if (g->parent[t] != PH_NONE)
+		if (seen[t >> 6] >> (t & 63) & 1)
 			continue;
+		seen[t >> 6] |= 1ULL << (t & 63);
 		g->parent[t] = PH_ROOT_BIT | (uint32_t)r;
 		queue[tail++] = t;
 	}
+	const uint32_t *off = g->fwd_off, *fwd = g->fwd;
+	enum { AHEAD = 16 };
 	while (head < tail) {
 		if (!(head & 0xffff) && ph_interrupted()) {
-			free(queue);
+			ph_big_free(queue, qbytes);
+			free(seen);
 			return ph_error_interrupted();
 		}
+		/* (the queue ahead is what is known so far: it may grow) */
+		if (head + AHEAD < tail)
+			__builtin_prefetch(&off[queue[head + AHEAD]]);
+		if (head + AHEAD / 2 < tail)
+			__builtin_prefetch(&fwd[off[queue[head + AHEAD / 2]]]);
 		uint32_t u = queue[head++];
-		for (uint64_t e = g->fwd_off[u]; e < g->fwd_off[u + 1]; e++) {
-			uint32_t v = g->fwd[e];
-			if (g->parent[v] != PH_NONE)
+		for (uint32_t e = off[u], end = off[u + 1]; e < end; e++) {
+			uint32_t v = fwd[e];
+			uint64_t bit = 1ULL << (v & 63);
+			if (seen[v >> 6] & bit)
 				continue;
+			seen[v >> 6] |= bit;
 			g->parent[v] = u;
 			queue[tail++] = v;
 		}
 	}
-	free(queue);
+	ph_big_free(queue, qbytes);
+	free(seen);
 	return NULL;
 }
 
@@ -949,6 +1007,14 @@ static void graph_free(struct ph_graph *g, void *p)
 		free(p);
 }
 
+/* The same for an array of n + 1 words from ph_big_alloc. */
+static void graph_free_big(struct ph_graph *g, uint32_t *p)
+{
+	if (!g->map || (char *)p < (char *)g->map ||
+	    (char *)p >= (char *)g->map + g->map_len)
+		ph_big_free(p, (g->h->n + 1) * sizeof(*p));
+}
+
 /* What ph_graph_complete adds, freed: the graph is its edges alone. */
 static void graph_drop_rest(struct ph_graph *g)
 {
@@ -960,7 +1026,7 @@ static void graph_drop_rest(struct ph_graph *g)
 	free(g->roots);
 	g->roots = NULL;
 	g->nroots = g->roots_cap = 0;
-	graph_free(g, g->parent);
+	graph_free_big(g, g->parent);
 	g->parent = NULL;
 	ph_u64map_free(&g->extern_refs);
 	ph_u64map_init(&g->extern_refs);
@@ -1037,8 +1103,11 @@ void ph_graph_destroy(struct ph_graph *g)
 	if (!g)
 		return;
 	graph_drop_rest(g);
-	graph_free(g, g->fwd_off);
-	graph_free(g, g->fwd);
+	graph_free_big(g, g->fwd_off);
+	if (g->fwd_bytes)
+		ph_big_free(g->fwd, g->fwd_bytes);
+	else
+		graph_free(g, g->fwd);
 	if (g->map)
 		munmap(g->map, g->map_len);
 	ph_u64map_free(&g->extern_refs);

@@ -20,6 +20,7 @@ struct ph_graph {
 	 * need 64-bit ones (docs/performance.md) */
 	uint32_t *fwd_off; /* n + 1 offsets into fwd */
 	uint32_t *fwd;	   /* referents, by object number */
+	size_t fwd_bytes;  /* fwd's ph_big_alloc size; 0: malloc'ed or mapped */
 	uint32_t *rev_off;
 	uint32_t *rev; /* referrers */
 	struct ph_root *roots;

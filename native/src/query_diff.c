@@ -339,16 +339,72 @@ static uint32_t fold(const struct ph_snap *s, size_t i)
 	return s->fp_version == 1 ? s->fp[i] : ph_snap_fp_fold16(s->fp[i]);
 }
 
+/* twin[t]: the type of a with the address and name of b's type t, or
+ * NO_TWIN; TWINS when a has more than one (a file may: then the names are
+ * compared object by object). Made once: a strcmp per object was most of
+ * the match. */
+#define NO_TWIN UINT32_MAX
+#define TWINS (UINT32_MAX - 1)
+
+struct type_at {
+	uint64_t addr;
+	uint32_t idx;
+};
+
+static int by_type_addr(const void *x, const void *y)
+{
+	const struct type_at *a = x, *b = y;
+	if (a->addr != b->addr)
+		return a->addr < b->addr ? -1 : 1;
+	return (a->idx > b->idx) - (a->idx < b->idx);
+}
+
+static uint32_t *make_twins(const struct ph_snap *b, const struct ph_snap *a)
+{
+	uint32_t *twin = malloc((b->ntypes + 1) * sizeof(*twin));
+	struct type_at *at = malloc((a->ntypes + 1) * sizeof(*at));
+	if (!twin || !at) {
+		free(twin);
+		free(at);
+		return NULL;
+	}
+	for (size_t k = 0; k < a->ntypes; k++)
+		at[k] = (struct type_at){a->types[k].addr, (uint32_t)k};
+	qsort(at, a->ntypes, sizeof(*at), by_type_addr);
+	for (size_t t = 0; t < b->ntypes; t++) {
+		size_t lo = 0, hi = a->ntypes;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (at[mid].addr < b->types[t].addr)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		twin[t] = NO_TWIN;
+		for (; lo < a->ntypes && at[lo].addr == b->types[t].addr;
+		     lo++) {
+			if (strcmp(a->types[at[lo].idx].name, b->types[t].name))
+				continue;
+			twin[t] = twin[t] == NO_TWIN ? at[lo].idx : TWINS;
+		}
+	}
+	free(at);
+	return twin;
+}
+
 /* Whether the object at one address in both is one object: the same type
  * object, the same contents where they never change, and no generation
  * younger than before (an object only ages; a dict, which CPython stops
  * and starts tracking, is let be). */
 static bool same_object(const struct ph_snap *b, size_t i,
-			const struct ph_snap *a, size_t j, bool fp_ok)
+			const struct ph_snap *a, size_t j, bool fp_ok,
+			const uint32_t *twin)
 {
-	const struct ph_snap_type *tb = &b->types[ph_snap_type(b, i)],
-				  *ta = &a->types[ph_snap_type(a, j)];
-	if (tb->addr != ta->addr || strcmp(tb->name, ta->name))
+	uint32_t xb = ph_snap_type(b, i), xa = ph_snap_type(a, j);
+	const struct ph_snap_type *tb = &b->types[xb], *ta = &a->types[xa];
+	if (twin[xb] != TWINS
+		    ? twin[xb] != xa
+		    : tb->addr != ta->addr || strcmp(tb->name, ta->name))
 		return false;
 	if (fp_ok && (tb->flags & ta->flags & PH_SNAP_TYPE_FP) &&
 	    (b->fp_version == a->fp_version ? b->fp[i] != a->fp[j]
@@ -484,8 +540,8 @@ static struct ph_error *containers(struct ph_diff_result *r,
 {
 	const struct ph_snap *a = t->s;
 	size_t n = t->nodes;
-	uint32_t *cont = malloc((n + 1) * sizeof(*cont));
-	uint8_t *done = calloc(n + 1, 1);
+	uint32_t *cont = ph_big_alloc((n + 1) * sizeof(*cont));
+	uint8_t *done = ph_big_alloc(n + 1);
 	uint32_t *stack = NULL;
 	size_t scap = 0;
 	struct acc *acc = NULL;
@@ -497,6 +553,7 @@ static struct ph_error *containers(struct ph_diff_result *r,
 		err = ph_error_nomem();
 		goto out;
 	}
+	memset(done, 0, n + 1);
 	for (uint32_t j = 0; j < n && !err; j++) {
 		if (!isnew[j])
 			continue;
@@ -594,8 +651,8 @@ out:
 	ph_u64map_free(&where);
 	free(acc);
 	free(stack);
-	free(cont);
-	free(done);
+	ph_big_free(cont, (n + 1) * sizeof(*cont));
+	ph_big_free(done, n + 1);
 	return err;
 }
 
@@ -615,16 +672,24 @@ static struct ph_error *match(struct ph_diff_result *r, const struct side *sb,
 		t.nodes = a->n;
 	} else
 		t.nodes = t.heap ? a->heap->n : a->n;
-	uint8_t *isnew = calloc(t.nodes + 1, 1);
+	/* (a word per object written at random: huge pages, buf.c) */
+	uint8_t *isnew = ph_big_alloc(t.nodes + 1);
 	if (!isnew)
 		return ph_error_nomem();
+	memset(isnew, 0, t.nodes + 1);
 	bool fp_ok = a->fp_version && b->fp_version;
+	uint32_t *twin = make_twins(b, a);
+	if (!twin) {
+		ph_big_free(isnew, t.nodes + 1);
+		return ph_error_nomem();
+	}
 	size_t i = 0, j = 0;
 	uint64_t ab = b->n ? ph_snap_addr(b, 0) : 0,
 		 aa = a->n ? ph_snap_addr(a, 0) : 0;
 	while (i < b->n || j < a->n) {
 		if (!((i + j) & 0xfffff) && ph_interrupted()) {
-			free(isnew);
+			ph_big_free(isnew, t.nodes + 1);
+			free(twin);
 			return ph_error_interrupted();
 		}
 		bool old = i < b->n, now = j < a->n;
@@ -635,7 +700,7 @@ static struct ph_error *match(struct ph_diff_result *r, const struct side *sb,
 			isnew[node_of(&t, j)] = 1;
 			r->new_objects++;
 			r->rows[row_of[1][ph_snap_type(a, j)]].new_objects++;
-		} else if (same_object(b, i, a, j, fp_ok)) {
+		} else if (same_object(b, i, a, j, fp_ok, twin)) {
 			r->kept_objects++;
 		} else {
 			r->reused++;
@@ -653,6 +718,7 @@ static struct ph_error *match(struct ph_diff_result *r, const struct side *sb,
 		if (step_a && ++j < a->n)
 			aa = ph_snap_addr(a, j);
 	}
+	free(twin);
 	ph_stage("diff: match");
 	struct ph_error *err = NULL;
 	if (t.parent) {
@@ -660,7 +726,7 @@ static struct ph_error *match(struct ph_diff_result *r, const struct side *sb,
 		err = containers(r, &t, isnew, row_of[1], keep);
 		ph_stage("diff: containers");
 	}
-	free(isnew);
+	ph_big_free(isnew, t.nodes + 1);
 	return err;
 }
 

@@ -72,8 +72,13 @@ enum {
 static uint32_t crc_table[8][256];
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
+static bool crc_hw; /* the processor computes it (crc_sse42) */
+
 static void crc_init(void)
 {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+	crc_hw = __builtin_cpu_supports("sse4.2");
+#endif
 	for (uint32_t i = 0; i < 256; i++) {
 		uint32_t c = i;
 		for (int k = 0; k < 8; k++)
@@ -87,9 +92,37 @@ static void crc_init(void)
 				crc_table[0][crc_table[t - 1][i] & 0xff];
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* SSE 4.2's crc32 instruction computes this CRC (Castagnoli's, the same
+ * bits as the tables): 8 bytes a step, some 5 times as fast as the
+ * tables (an 83 MB snapshot of 10M objects is checked twice a diff). */
+__attribute__((target("sse4.2"))) static uint32_t
+crc_sse42(uint32_t crc, const uint8_t *p, size_t n)
+{
+	uint64_t c = ~crc;
+	while (n && ((uintptr_t)p & 7)) {
+		c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
+		n--;
+	}
+	for (; n >= 8; p += 8, n -= 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		c = __builtin_ia32_crc32di(c, w);
+	}
+	while (n--)
+		c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
+	return ~(uint32_t)c;
+}
+#define HAVE_CRC_SSE42 1
+#endif
+
 uint32_t ph_crc32c(uint32_t crc, const void *data, size_t n)
 {
 	pthread_once(&crc_once, crc_init);
+#ifdef HAVE_CRC_SSE42
+	if (crc_hw)
+		return crc_sse42(crc, data, n);
+#endif
 	const uint8_t *p = data;
 	crc = ~crc;
 	while (n && ((uintptr_t)p & 7)) {
@@ -132,11 +165,15 @@ static bool bytes_reserve(struct bytes *b, size_t extra)
 	size_t cap = b->cap ? b->cap : 4096;
 	while (cap - b->len < extra)
 		cap *= 2;
-	uint8_t *p = realloc(b->p, cap);
+	/* (a column of 10M objects: huge pages, as the snapshot's arrays) */
+	uint8_t *p = ph_big_alloc(cap);
 	if (!p) {
 		b->failed = true;
 		return false;
 	}
+	if (b->len)
+		memcpy(p, b->p, b->len);
+	ph_big_free(b->p, b->cap);
 	b->p = p;
 	b->cap = cap;
 	return true;
@@ -215,6 +252,105 @@ struct section {
 	struct bytes b;
 };
 
+/* What one thread encodes: the columns (sec: ADDR, TYPE, SIZE, GEN, FP
+ * in a row), or the tree (sec: PARENT). */
+struct enc_job {
+	const struct ph_snap *s;
+	struct section *sec;
+	bool tree;
+	struct ph_error *err;
+};
+
+static struct ph_error *encode_columns(const struct ph_snap *s,
+				       struct section *ad)
+{
+	struct section *ty = ad + 1, *sz = ad + 2, *ge = ad + 3, *fp = ad + 4;
+	uint64_t prev = 0;
+	uint32_t nfp = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		uint64_t a = ph_snap_addr(s, i);
+		uint32_t tx = ph_snap_type(s, i);
+		if ((a & 7) || (i && a <= prev) || tx >= s->ntypes)
+			return ph_error_create(
+				PH_ERR_CORRUPT,
+				"snapshot: object %zu at 0x%llx is not in "
+				"address order or not aligned",
+				i, (unsigned long long)a);
+		put_varint(&ad->b, (a - prev) >> 3);
+		prev = a;
+		put_varint(&ty->b, tx);
+		put_varint(&sz->b, zigzag((int64_t)(ph_snap_size(s, i) -
+						    s->types[tx].usual)));
+		if (s->types[tx].flags & PH_SNAP_TYPE_FP) {
+			uint8_t f[4] = {(uint8_t)s->fp[i],
+					(uint8_t)(s->fp[i] >> 8),
+					(uint8_t)(s->fp[i] >> 16),
+					(uint8_t)(s->fp[i] >> 24)};
+			/* a format 1 file's fingerprints stay 16 bits */
+			put_bytes(&fp->b, f, s->fp_version <= 1 ? 2 : 4);
+			nfp++;
+		}
+		uint8_t g = ph_snap_gen(s, i) & 0xf;
+		if (i & 1)
+			ge->b.p[ge->b.len - 1] |= (uint8_t)(g << 4);
+		else
+			put_bytes(&ge->b, &g, 1);
+	}
+	fp->count = nfp;
+	return NULL;
+}
+
+static struct ph_error *encode_tree(const struct ph_snap *s, struct section *pa)
+{
+	pa->id = SEC_PARENT;
+	pa->count = (uint32_t)s->n;
+	bytes_reserve(&pa->b, 3 * s->n + 16);
+	/* made from a heap: the graph's tree, in heap numbers */
+	uint32_t *inv = NULL;
+	const uint32_t *gp = NULL;
+	size_t hn = 0;
+	if (!s->parent) {
+		hn = s->heap->n;
+		gp = s->graph->parent;
+		if (!(inv = ph_big_alloc((hn + 1) * sizeof(*inv))))
+			return ph_error_nomem();
+		for (size_t i = 0; i < hn; i++)
+			inv[i] = PH_NONE;
+		for (size_t i = 0; i < s->n; i++)
+			inv[s->heap_index[i]] = (uint32_t)i;
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		uint32_t p;
+		if (s->parent)
+			p = s->parent[i];
+		else {
+			p = gp[s->heap_index[i]];
+			if (p != PH_NONE && !(p & PH_ROOT_BIT))
+				p = p < hn ? inv[p] : PH_NONE;
+			if (p == (uint32_t)i)
+				p = PH_NONE;
+		}
+		uint64_t v;
+		if (p == PH_NONE)
+			v = 0;
+		else if (p & PH_ROOT_BIT)
+			v = 2 * (uint64_t)(p & ~PH_ROOT_BIT) + 1;
+		else
+			v = 2 * zigzag((int64_t)p - (int64_t)i);
+		put_varint(&pa->b, v);
+	}
+	ph_big_free(inv, (hn + 1) * sizeof(*inv));
+	return NULL;
+}
+
+static void *encode_job(void *arg)
+{
+	struct enc_job *j = arg;
+	j->err = j->tree ? encode_tree(j->s, j->sec)
+			 : encode_columns(j->s, j->sec);
+	return NULL;
+}
+
 /* Encodes every section; *ret_n of them in sec[]. */
 static struct ph_error *encode_sections(const struct ph_snap *s,
 					struct section sec[SEC_COUNT_],
@@ -283,79 +419,23 @@ static struct ph_error *encode_sections(const struct ph_snap *s,
 	bytes_reserve(&ty->b, s->n + s->n / 8 + 16);
 	bytes_reserve(&sz->b, s->n + s->n / 2 + 16);
 	bytes_reserve(&ge->b, s->n / 2 + 16);
-	uint64_t prev = 0;
-	uint32_t nfp = 0;
-	for (size_t i = 0; i < s->n; i++) {
-		uint64_t a = ph_snap_addr(s, i);
-		uint32_t tx = ph_snap_type(s, i);
-		if ((a & 7) || (i && a <= prev) || tx >= s->ntypes)
-			return ph_error_create(
-				PH_ERR_CORRUPT,
-				"snapshot: object %zu at 0x%llx is not in "
-				"address order or not aligned",
-				i, (unsigned long long)a);
-		put_varint(&ad->b, (a - prev) >> 3);
-		prev = a;
-		put_varint(&ty->b, tx);
-		put_varint(&sz->b, zigzag((int64_t)(ph_snap_size(s, i) -
-						    s->types[tx].usual)));
-		if (s->types[tx].flags & PH_SNAP_TYPE_FP) {
-			uint8_t f[4] = {(uint8_t)s->fp[i],
-					(uint8_t)(s->fp[i] >> 8),
-					(uint8_t)(s->fp[i] >> 16),
-					(uint8_t)(s->fp[i] >> 24)};
-			/* a format 1 file's fingerprints stay 16 bits */
-			put_bytes(&fp->b, f, s->fp_version <= 1 ? 2 : 4);
-			nfp++;
-		}
-		uint8_t g = ph_snap_gen(s, i) & 0xf;
-		if (i & 1)
-			ge->b.p[ge->b.len - 1] |= (uint8_t)(g << 4);
-		else
-			put_bytes(&ge->b, &g, 1);
+	bytes_reserve(&fp->b, 4 * s->n + 16); /* (pages not written cost
+						 nothing) */
+	/* the columns on this thread, the tree on another */
+	struct enc_job job[2] = {{.s = s, .sec = ad},
+				 {.s = s, .sec = &sec[k], .tree = true}};
+	bool tree = ph_snap_has_tree(s);
+	ph_run_parallel(encode_job, job, sizeof(job[0]), tree ? 2 : 1,
+			tree && s->n > 100000);
+	if (job[0].err) {
+		ph_error_destroy(job[1].err);
+		return job[0].err;
 	}
-	fp->count = nfp;
+	if (job[1].err)
+		return job[1].err;
 
 	if (ph_snap_has_tree(s)) {
-		struct section *pa = &sec[k++];
-		pa->id = SEC_PARENT;
-		pa->count = (uint32_t)s->n;
-		bytes_reserve(&pa->b, 3 * s->n + 16);
-		/* made from a heap: the graph's tree, in heap numbers */
-		uint32_t *inv = NULL;
-		const uint32_t *gp = NULL;
-		size_t hn = 0;
-		if (!s->parent) {
-			hn = s->heap->n;
-			gp = s->graph->parent;
-			if (!(inv = malloc((hn + 1) * sizeof(*inv))))
-				return ph_error_nomem();
-			for (size_t i = 0; i < hn; i++)
-				inv[i] = PH_NONE;
-			for (size_t i = 0; i < s->n; i++)
-				inv[s->heap_index[i]] = (uint32_t)i;
-		}
-		for (size_t i = 0; i < s->n; i++) {
-			uint32_t p;
-			if (s->parent)
-				p = s->parent[i];
-			else {
-				p = gp[s->heap_index[i]];
-				if (p != PH_NONE && !(p & PH_ROOT_BIT))
-					p = p < hn ? inv[p] : PH_NONE;
-				if (p == (uint32_t)i)
-					p = PH_NONE;
-			}
-			uint64_t v;
-			if (p == PH_NONE)
-				v = 0;
-			else if (p & PH_ROOT_BIT)
-				v = 2 * (uint64_t)(p & ~PH_ROOT_BIT) + 1;
-			else
-				v = 2 * zigzag((int64_t)p - (int64_t)i);
-			put_varint(&pa->b, v);
-		}
-		free(inv);
+		k++; /* PARENT: encode_tree's */
 		struct section *ro = &sec[k++];
 		ro->id = SEC_ROOTS;
 		ro->count = (uint32_t)s->nroots;
@@ -380,7 +460,7 @@ static struct ph_error *encode_sections(const struct ph_snap *s,
 static void sections_free(struct section *sec, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		free(sec[i].b.p);
+		ph_big_free(sec[i].b.p, sec[i].b.cap);
 }
 
 static void le16(uint8_t *p, uint16_t v)
@@ -777,9 +857,11 @@ static struct ph_error *column_check(const char *name, const struct sec_view *v,
  * being walked. */
 static bool tree_has_loop(const uint32_t *parent, size_t n)
 {
-	uint8_t *state = calloc(n ? n : 1, 1); /* 1: on the chain, 2: done */
+	size_t bytes = n ? n : 1;
+	uint8_t *state = ph_big_alloc(bytes); /* 1: on the chain, 2: done */
 	if (!state)
 		return true;
+	memset(state, 0, bytes);
 	bool loop = false;
 	for (size_t i = 0; i < n && !loop; i++) {
 		uint32_t cur = (uint32_t)i;
@@ -796,7 +878,7 @@ static bool tree_has_loop(const uint32_t *parent, size_t n)
 			cur = parent[cur];
 		}
 	}
-	free(state);
+	ph_big_free(state, bytes);
 	return loop;
 }
 
@@ -953,11 +1035,13 @@ static struct ph_error *decode(const uint8_t *data, size_t len,
 
 	s->n = n;
 	size_t na = n ? n : 1;
-	s->addr = malloc(na * sizeof(*s->addr));
-	s->type = malloc(na * sizeof(*s->type));
-	s->size = malloc(na * sizeof(*s->size));
-	s->fp = calloc(na, sizeof(*s->fp));
-	s->gen = malloc(na);
+	/* (in memory of their own, as a heap's snapshot's: snapshot.h) */
+	s->big_n = na;
+	s->addr = ph_big_alloc(na * sizeof(*s->addr));
+	s->type = ph_big_alloc(na * sizeof(*s->type));
+	s->size = ph_big_alloc(na * sizeof(*s->size));
+	s->fp = ph_big_alloc(na * sizeof(*s->fp));
+	s->gen = ph_big_alloc(na);
 	if (!s->addr || !s->type || !s->size || !s->fp || !s->gen)
 		return ph_error_nomem();
 	uint64_t *tcount = calloc(nt ? nt : 1, sizeof(*tcount));
@@ -1022,7 +1106,8 @@ static struct ph_error *decode(const uint8_t *data, size_t len,
 			}
 			s->fp[i] = fp_width == 2 ? rd16(fp) : rd32(fp);
 			fp += fp_width;
-		}
+		} else
+			s->fp[i] = 0;
 		s->addr[i] = prev;
 		s->type[i] = (uint32_t)tx;
 		s->size[i] = (uint64_t)sz;
@@ -1062,7 +1147,7 @@ static struct ph_error *decode(const uint8_t *data, size_t len,
 	if (r.bad || r.p != r.end)
 		return BAD("%s: damaged: the ROOTS section does not decode",
 			   name);
-	if (!(s->parent = malloc(na * sizeof(*s->parent))))
+	if (!(s->parent = ph_big_alloc(na * sizeof(*s->parent))))
 		return ph_error_nomem();
 	r = (struct reader){v[SEC_PARENT].p,
 			    v[SEC_PARENT].p + v[SEC_PARENT].len, false};
@@ -1193,12 +1278,24 @@ void ph_snap_destroy(struct ph_snap *s)
 	free(s->origin);
 	free(s->source);
 	free(s->exe);
-	free(s->addr);
-	free(s->type);
-	free(s->size);
-	free(s->fp);
-	free(s->gen);
-	free(s->parent);
+	if (s->big_n) { /* read from a file */
+		ph_big_free(s->addr, s->big_n * sizeof(*s->addr));
+		ph_big_free(s->type, s->big_n * sizeof(*s->type));
+		ph_big_free(s->size, s->big_n * sizeof(*s->size));
+		ph_big_free(s->fp, s->big_n * sizeof(*s->fp));
+		ph_big_free(s->gen, s->big_n);
+		ph_big_free(s->parent, s->big_n * sizeof(*s->parent));
+	} else {
+		free(s->addr);
+		free(s->type);
+		free(s->size);
+		if (s->heap) /* (ph_snap_create's: memory of their own) */
+			ph_big_free(s->fp, s->fp_bytes);
+		else
+			free(s->fp);
+		free(s->gen);
+		free(s->parent);
+	}
 	for (size_t i = 0; i < s->ntypes; i++)
 		free(s->types[i].name);
 	free(s->types);
@@ -1209,7 +1306,10 @@ void ph_snap_destroy(struct ph_snap *s)
 		free(s->labels[i]);
 	free(s->named);
 	free(s->labels);
-	free(s->heap_index);
+	if (s->heap)
+		ph_big_free(s->heap_index, s->index_bytes);
+	else
+		free(s->heap_index);
 	free(s->rank);
 	free(s);
 }

@@ -13,6 +13,7 @@
 #include <sys/procfs.h>
 #include <unistd.h>
 
+#include "objtable.h"
 #include "snapshot.h"
 
 /* ---- fingerprints -------------------------------------------------------- */
@@ -93,7 +94,7 @@ static uint64_t fp_hash(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 static uint64_t mix_item(struct ph_heap *h, uint64_t hash, uint64_t item)
 {
 	hash = mix(hash, item);
-	uint32_t o = ph_heap_lookup(h, item);
+	uint32_t o = ph_objtable_lookup(h, item); /* (ph_heap_lookup, inline) */
 	if (o == PH_NONE)
 		return hash;
 	uint32_t t = h->tidx[o];
@@ -414,9 +415,11 @@ static void *fp_worker(void *arg)
 	struct ph_snap *s = w->s;
 	for (size_t i = w->from; i < w->to; i++) {
 		uint32_t hi = s->heap_index[i];
-		if (s->types[s->rank[h->tidx[hi]]].flags & PH_SNAP_TYPE_FP)
-			s->fp[i] = ph_snap_fingerprint(h, h->addr[hi],
-						       h->tidx[hi]);
+		s->fp[i] =
+			s->types[s->rank[h->tidx[hi]]].flags & PH_SNAP_TYPE_FP
+				? ph_snap_fingerprint(h, h->addr[hi],
+						      h->tidx[hi])
+				: 0;
 	}
 	return NULL;
 }
@@ -710,7 +713,8 @@ struct ph_error *ph_snap_create(struct ph_heap *h, struct ph_graph *g,
 	if ((err = identify(h, s)))
 		goto fail;
 	ph_stage("snapshot: identity");
-	if (!(s->heap_index = malloc((h->n + 1) * sizeof(*s->heap_index)))) {
+	s->index_bytes = (h->n + 1) * sizeof(*s->heap_index);
+	if (!(s->heap_index = ph_big_alloc(s->index_bytes))) {
 		err = ph_error_nomem();
 		goto fail;
 	}
@@ -730,7 +734,9 @@ struct ph_error *ph_snap_create(struct ph_heap *h, struct ph_graph *g,
 		goto fail;
 	uint64_t *vote = calloc(s->ntypes + 1, sizeof(*vote));
 	uint64_t *votes = calloc(s->ntypes + 1, sizeof(*votes));
-	s->fp = calloc(s->n + 1, sizeof(*s->fp));
+	/* (written for every object: those of no fingerprint get 0) */
+	s->fp_bytes = (s->n + 1) * sizeof(*s->fp);
+	s->fp = ph_big_alloc(s->fp_bytes);
 	if (!vote || !votes || !s->fp) {
 		free(vote);
 		free(votes);

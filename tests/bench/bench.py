@@ -741,6 +741,7 @@ def bench_size(args, size):
             r["result"]["grew_in"] = o.get("grew_in", [])[:3]
         else:
             r["result"] = summarize_result("types", out_path)
+        r["load"] = load()
         results[name] = r
         log("  %.2f s, %.0f MiB" % (r["wall"], r["rss_mib"]))
     results["session"] = session_run(args.bin, core, addr, d, timeout)
@@ -752,6 +753,99 @@ def bench_size(args, size):
             "gcore_s": meta["gcore_s"], "inproc": inproc, "inproc_gc": igc,
             "conditions": conds, "py_heap": results, "when": time.strftime("%Y-%m-%d %H:%M:%S"),
             "bin_mtime": os.stat(args.bin).st_mtime, "repeat": args.repeat}
+
+
+# ---- snapshot and diff alone, at more sizes ---------------------------------
+
+SNAPDIFF = (
+    # (name, which core, arguments): the ratio's baseline first
+    ("types", "core", ["types"]),
+    ("types2", "core2", ["types"]),
+    ("snapshot", "core", ["snapshot", "--output", "SNAP"]),
+    ("diff", "core2", ["diff", "CORE"]),
+    ("diff_snap", "core2", ["diff", "SNAP"]),
+)
+
+
+def snapdiff_size(args, size):
+    """The light step (--snapdiff-sizes): the two cores of one heap.py run,
+    types on each, snapshot --output, diff CORE and diff SNAPSHOT, each the
+    median of --repeat runs; nothing else is timed on these cores."""
+    d = os.path.join(args.work_dir, "size-%d" % size)
+    meta = make_core(size, d, args.force)
+    snap = os.path.join(d, "core.snap")
+    timeout = max(600, size // 1000000 * 300)
+    res = {"size": size, "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+           "load_before": load(), "repeat": args.repeat,
+           "grow": meta.get("grow"), "py_heap": {}}
+    for name, on, cargs in SNAPDIFF:
+        cargs = [{"SNAP": snap, "CORE": meta["core"]}.get(a, a)
+                 for a in cargs]
+        log("size %s: py-heap --core %s %s" % (
+            fmt_n(size), on, " ".join(cargs)))
+        out_path = os.path.join(d, "out-sd-%s.json" % name)
+        r = median_run(args.bin, meta[on], cargs, timeout, out_path,
+                       args.repeat, True)
+        with open(out_path) as f:
+            o = json.load(f)
+        r["result"] = {k: o.get(k) for k in (
+            "objects", "file_bytes", "new_objects", "freed_objects",
+            "kept_objects")}
+        r["load"] = load()
+        res["py_heap"][name] = r
+        log("  %.2f s, %.0f MiB" % (r["wall"], r["rss_mib"]))
+    return res
+
+
+def snapdiff_rows(allres):
+    """Each size's snapshot and diff: from the light step, or from a full
+    step's runs of the same commands (the same cores, the same flags)."""
+    rows = {}
+    for k, res in (allres.get("sizes") or {}).items():
+        ph = res.get("py_heap") or {}
+        if all(name in ph for name, _, _ in SNAPDIFF):
+            rows[int(k)] = dict(res, step="full")
+    for k, res in (allres.get("snapdiff") or {}).items():
+        rows[int(k)] = dict(res, step="snapdiff")
+    return [rows[k] for k in sorted(rows)]
+
+
+def snapdiff_lines(allres):
+    rows = snapdiff_rows(allres)
+    if not rows:
+        return []
+    L = ["", "### snapshot and diff at %s" % "/".join(
+        fmt_n(r["size"]) for r in rows), "",
+        "Wall seconds of one CLI run (the median of the runs), --no-cache; "
+        "the ratio is diff's over the two cold `types` (one on each core); "
+        "the issue's bound is 2x. CPU ratios: the same of user+sys "
+        "(diff CORE / diff SNAPSHOT), which a loaded machine moves less.",
+        "",
+        "| size | objects | types core | types core2 | snapshot --output | "
+        "diff CORE | ratio | diff SNAPSHOT | ratio | CPU ratios | load | "
+        "step |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    cpu = lambda x: x["user"] + x["sys"]
+    for r in rows:
+        ph = r["py_heap"]
+        t1, t2 = ph["types"]["wall"], ph["types2"]["wall"]
+        objs = (ph["snapshot"].get("result") or {}).get("objects")
+        loads = [x.get("load") for x in ph.values() if x.get("load")]
+        ld = max(loads) if loads else None
+        c12 = cpu(ph["types"]) + cpu(ph["types2"])
+        L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | "
+                 "%s | %s |"
+                 % (fmt_n(r["size"]), fmtc(objs), fmt_s(t1), fmt_s(t2),
+                    fmt_s(ph["snapshot"]["wall"]), fmt_s(ph["diff"]["wall"]),
+                    fmt_ratio(ratio(ph["diff"]["wall"], t1 + t2)),
+                    fmt_s(ph["diff_snap"]["wall"]),
+                    fmt_ratio(ratio(ph["diff_snap"]["wall"], t1 + t2)),
+                    fmt_ratio(ratio(cpu(ph["diff"]), c12)),
+                    fmt_ratio(ratio(cpu(ph["diff_snap"]), c12)),
+                    "-" if ld is None else "%.1f" % ld,
+                    "%s, %s" % (r["step"], r.get("when", "?"))))
+    L.append("")
+    return L
 
 
 def session_run(binary, core, addr, d, timeout):
@@ -1120,6 +1214,13 @@ def main():
     ap.add_argument("--networkx-max", type=int, default=2000000,
                     help="compare dominators with networkx's up to this "
                     "many objects (0: never)")
+    ap.add_argument("--snapdiff-sizes", default="",
+                    help="comma-separated object counts for the light "
+                    "step: only types on both cores, snapshot and diff "
+                    "(the issue's 1M/3M beside the full sizes' 10M)")
+    ap.add_argument("--snapdiff-only", action="store_true",
+                    help="only the light step (--snapdiff-sizes): no "
+                    "--sizes, no callgrind")
     ap.add_argument("--conditions-only", action="store_true",
                     help="only types (busy, cold, warm, cached), snapshot "
                     "and diff against the in-process tools")
@@ -1128,6 +1229,13 @@ def main():
     args.work_dir = os.path.abspath(args.work_dir)
     os.makedirs(args.work_dir, exist_ok=True)
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s]
+    sd_sizes = [int(s.replace("_", "")) for s in
+                args.snapdiff_sizes.split(",") if s]
+    if args.snapdiff_only:
+        if not sd_sizes:
+            sys.exit("bench: --snapdiff-only needs --snapdiff-sizes")
+        sizes = []
+        args.callgrind = False
     for tool in (PYTHON, TIME):
         if not os.access(tool, os.X_OK):
             sys.exit("bench: %s is needed" % tool)
@@ -1163,6 +1271,17 @@ def main():
         allres["sizes"][str(size)] = res
         print("\n".join(table(res)), flush=True)
         save(allres, json_path, md_path)
+    for size in sd_sizes:
+        try:
+            res = snapdiff_size(args, size)
+        except BenchError as e:
+            log("size %s (snapshot and diff): %s" % (fmt_n(size), e))
+            status = 1
+            continue
+        allres.setdefault("snapdiff", {})[str(size)] = res
+        save(allres, json_path, md_path)
+    if sd_sizes or sizes:
+        print("\n".join(snapdiff_lines(allres)), flush=True)
     if args.callgrind:
         if not shutil.which("valgrind"):
             log("valgrind is not installed: no --callgrind")
@@ -1176,11 +1295,12 @@ def main():
                 log("callgrind: %s" % e)
                 status = 1
     allres["last_run"] = {
-        "sizes": sizes, "seconds": time.time() - started,
+        "sizes": sizes + sd_sizes, "seconds": time.time() - started,
         "started": time.strftime("%Y-%m-%d %H:%M UTC",
                                  time.gmtime(started))}
-    log("bench: %.0f s in all (%s)" % (allres["last_run"]["seconds"],
-                                       args.sizes))
+    log("bench: %.0f s in all (%s)" % (
+        allres["last_run"]["seconds"],
+        ",".join(str(x) for x in sizes + sd_sizes)))
     save(allres, json_path, md_path)
     log("results: %s, %s" % (md_path, json_path))
     return status
@@ -1195,6 +1315,7 @@ def save(allres, json_path, md_path):
          "peak RSS (from /usr/bin/time -v) is its maximum resident set size.", ""]
     for k in sorted(allres["sizes"], key=int):
         L += table(allres["sizes"][k])
+    L += snapdiff_lines(allres)
     if allres.get("callgrind"):
         L += callgrind_lines(allres["callgrind"])
     lr = allres.get("last_run")
