@@ -756,7 +756,6 @@ struct ph_error *ph_query_refcheck(struct ph_session *s,
 	struct type_acc *under = calloc(h->ntypes + 1, sizeof(*under));
 	struct sus *sus = NULL, *by_type = NULL;
 	size_t nsus = 0, sus_cap = 0, suspects_cap = 0, *start = NULL;
-	uint64_t *instances = NULL; /* objects of each type */
 	uint8_t *match = NULL; /* --type: the types it names (a glob too) */
 	if (!r || !over || !under) {
 		err = ph_error_nomem();
@@ -765,16 +764,6 @@ struct ph_error *ph_query_refcheck(struct ph_session *s,
 	if (o->type &&
 	    !(match = ph_types_matching(h, "refcheck --type", o->type, &err)))
 		goto out;
-	/* The instances of a type that is not a heap type hold no reference
-	 * to it (PyObject_Init increfs heap types only), though their
-	 * ob_type is an edge: numpy's DType classes are such types, allocated
-	 * (2 deficits on the numpy_pandas core); static ones are skipped */
-	if (!(instances = calloc(h->ntypes + 1, sizeof(*instances)))) {
-		err = ph_error_nomem();
-		goto out;
-	}
-	for (size_t i = 0; i < h->n; i++)
-		instances[h->tidx[i]]++;
 	for (size_t i = 0; i < h->n; i++) {
 		if ((match && !match[h->tidx[i]]) ||
 		    !ph_session_keeps(s, (uint32_t)i))
@@ -795,12 +784,9 @@ struct ph_error *ph_query_refcheck(struct ph_session *s,
 			continue;
 		}
 		r->checked++;
+		/* (the instances of a type that is not a heap type hold no
+		 * reference to it: no edge, graph.c) */
 		uint64_t in = g->rev_off[i + 1] - g->rev_off[i];
-		int64_t ti = h->types[h->tidx[i]].kind == PH_KIND_TYPE
-				     ? ph_heap_type_of(h, h->addr[i])
-				     : -1;
-		if (ti >= 0 && !h->types[ti].heap && instances[ti] <= in)
-			in -= instances[ti];
 		int64_t found =
 			(int64_t)(in + count_get(&g->extern_refs, (uint32_t)i));
 		/* a deficit is only sure beyond the guessed references and
@@ -866,7 +852,6 @@ struct ph_error *ph_query_refcheck(struct ph_session *s,
 			   &r->deficit, &r->ndeficit, &r->deficit_types,
 			   &suspects_cap);
 out:
-	free(instances);
 	free(match);
 	free(over);
 	free(under);
