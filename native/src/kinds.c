@@ -104,9 +104,7 @@ void ph_ref_conservative(struct ph_heap *h, uint64_t addr, int64_t from,
 	for (int64_t i = 0; i < (to - from) / 8; i++) {
 		uint64_t v;
 		memcpy(&v, &p[i], 8);
-		/* (a word pointing back at the object is no reference: a
-		 * Cython function's m_self is itself, borrowed) */
-		if (v && !(v & 7) && v >= 4096 && v != addr)
+		if (v && !(v & 7) && v >= 4096)
 			fn(arg, v, PH_EDGE_CONSERVATIVE,
 			   (uint64_t)(from + i * 8));
 	}
@@ -185,7 +183,7 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 	/* What a class adds to its base: __slots__, a __dict__. */
 	for (size_t i = 0; i < t->nc_offsets; i++) {
 		uint64_t v = rd64(h, addr + t->c_offsets[i]);
-		if (v && !(v & 7) && v >= 4096 && v != addr)
+		if (v && !(v & 7) && v >= 4096)
 			fn(arg, v, PH_EDGE_CONSERVATIVE, t->c_offsets[i]);
 	}
 	for (size_t i = 0; i < t->nslots; i++) {
