@@ -857,8 +857,28 @@ static struct ph_error *build_c_holders(struct ph_graph *g)
 					  NULL, 0, what, interp, interp)))
 			goto out;
 	}
-	/* (extension modules' state, PEP 3121: their modules' references,
-	 * kind_other.c) */
+	/* Extension modules' state (PEP 3121). */
+	for (size_t i = 0; i < h->n; i++) {
+		if (h->types[h->tidx[i]].kind != PH_KIND_MODULE)
+			continue;
+		uint64_t st = 0, def = 0, size = 0;
+		ph_mem_u64(h->mem, h->addr[i] + L->module_state, &st);
+		if (L->module_state_size)
+			ph_mem_u64(h->mem, h->addr[i] + L->module_state_size,
+				   &size);
+		else {
+			ph_mem_u64(h->mem, h->addr[i] + L->module_def, &def);
+			if (st && def)
+				ph_mem_u64(h->mem, def + L->moddef_size, &size);
+		}
+		if (!st || !size || size > (1 << 20))
+			continue;
+		char what[64];
+		snprintf(what, sizeof(what), "module state 0x%llx",
+			 (unsigned long long)h->addr[i]);
+		if ((err = scan_holder(g, st, st + size, NULL, 0, what, st)))
+			goto out;
+	}
 out:
 	free(ranges);
 	free(skip);

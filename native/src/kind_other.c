@@ -119,21 +119,6 @@ static void module_referents(struct ph_heap *h, uint64_t addr,
 	ph_ref_field(h, addr, L->module_name, "__name__", fn, arg);
 	ph_ref_conservative(h, addr, L->module_name + 8, t->base_basicsize, fn,
 			    arg);
-	/* Its state (PEP 3121: md_state, m_size bytes it owns, which its
-	 * m_traverse visits): the words that point at objects, guessed, as
-	 * the module's references (gc.get_referrers() of a type a module's
-	 * state holds names the module: 3.12+'s _ctypes, _decimal, functools
-	 * keep their types there) */
-	uint64_t st = rd64(h, addr + L->module_state), size = 0;
-	if (L->module_state_size)
-		size = rd64(h, addr + L->module_state_size);
-	else if (st) {
-		uint64_t def = rd64(h, addr + L->module_def);
-		if (def)
-			size = rd64(h, def + L->moddef_size);
-	}
-	if (st && size && size <= (1 << 20))
-		ph_ref_conservative(h, st, 0, (int64_t)size, fn, arg);
 }
 
 static void module_repr(struct ph_heap *h, uint64_t addr,
