@@ -87,7 +87,8 @@ class CHeld:
     """What py-heap finds beyond what the process enumerates, held by C
     data only: objects no enumerated object refers to (every referrer
     py-heap finds is outside the enumeration too, or refers to it by a
-    documented reference the collector does not see). gc.get_referents()
+    documented reference the collector does not see, as a code object's
+    co_localsplusnames, which 3.11+ does not show). gc.get_referents()
     cannot reach them: a single-phase module's copy of its dict (m_copy:
     datetime's), C statics (datetime's epoch, decimal's context variable),
     numpy's casting tables (dicts in its DType classes' C slots)."""
@@ -137,7 +138,8 @@ def find_c_held(binary, interp, core, outdir, truth, types, outs):
         a = int(o["address"], 16)
         if a in cands and not o.get("truncated") and all(
                 int(x["address"], 16) not in known or
-                x["via"].lstrip(".") in DOCUMENTED_VIAS
+                x["via"].lstrip(".") in DOCUMENTED_VIAS or
+                x["type"] in DOCUMENTED_TYPES
                 for x in o["referrers"]):
             cheld.objects.add(a)
             cheld.by_type.setdefault(cands[a], []).append(a)
