@@ -226,10 +226,9 @@ interps: all $(SAN)/bin/py-heap $(SAN)/lib/libpyheap.so
 			--cores-dir $(BUILD)/cores --python $$py; \
 		$(PYTHON) tests/integration/csizes_checks.py --bin $(BIN) \
 			--cores-dir $(BUILD)/cores --python $$py; \
-		case "$$py" in *python3.10) ;; *) \
 		$(PYTHON) tests/integration/apps_checks.py --bin $(BIN) \
 			--cores-dir $(BUILD)/cores --python $$py \
-			--only stdlib_mix --checks $(APPS_FAST_CHECKS);; esac; \
+			--only stdlib_mix --checks $(APPS_FAST_CHECKS); \
 	done
 	set -e; for py in $(filter $(FT_PYTHONS),$(LOOP_PYTHONS)); do \
 		$(PYTHON) tests/integration/ft_checks.py --bin $(BIN) \
@@ -305,8 +304,6 @@ APPS_CHECKS ?= 0
 # Their fast part, on every interpreter: the standard library's fixture
 # (seconds), the groups of checks exact on all of them: what gc.collect()
 # does (finalizers, frozen objects, gc.garbage) and refcheck's deficits.
-# (3.10: the fixture's in-process measure crashes, pyenv's 3.10.13: left
-# out until that is understood.)
 APPS_FAST_CHECKS ?= cycles,refcheck
 
 # The integration tests' core runs again under valgrind's memcheck: no

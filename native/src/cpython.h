@@ -72,7 +72,14 @@ struct ph_layout {
 	X(NPSCALAR, npscalar, NULL) /* numpy's scalars (numpy.generic) */ \
 	X(LRU, lru, NULL) /* functools._lru_cache_wrapper */ \
 	X(LRU_ELEM, lru_elem, NULL) /* functools._lru_list_elem */ \
-	X(STGDICT, stgdict, NULL) /* ctypes' StgDict (3.8-3.12), a dict */
+	X(STGDICT, stgdict, NULL) /* ctypes' StgDict (3.8-3.12), a dict */ \
+	X(CONTEXTVAR, contextvar, NULL) /* _contextvars.ContextVar */ \
+	X(DECCONTEXT, deccontext, NULL) /* decimal.Context */ \
+	X(MEMORYVIEW, memoryview, NULL) /* memoryview */ \
+	X(MANAGEDBUFFER, managedbuffer, NULL) /* memoryview's managedbuffer */ \
+	X(TIMEZONE, timezone, NULL) /* datetime.timezone */ \
+	X(DATETIME, datetime, NULL) /* datetime.datetime, datetime.time */ \
+	X(MODULEDEF, moduledef, NULL) /* a module's PyModuleDef */
 
 enum ph_kind {
 #define PH_KIND_ENUM(kind, ops, symbol) PH_KIND_##kind,

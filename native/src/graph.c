@@ -97,6 +97,7 @@ struct edge_ctx {
 	size_t n, cap, first_cap;
 	uint32_t *cons; /* targets of conservative edges, counted later */
 	size_t ncons, cons_cap;
+	bool heap_type; /* the object's type is a heap type */
 	struct ph_error *err;
 };
 
@@ -122,8 +123,13 @@ static void edge_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 		    uint64_t data)
 {
 	struct edge_ctx *c = arg;
-	(void)data;
 	if (c->err || !ph_edge_is_strong(kind))
+		return;
+	/* Only a heap type's instances hold a reference to their type
+	 * (PyObject_Init, since 3.8): a static one's name it, no more
+	 * (gc.get_referrers() of builtin_method's type: none of its 4) */
+	if (kind == PH_EDGE_FIELD && !c->heap_type &&
+	    data == (uint64_t)(uintptr_t)ph_class_field)
 		return;
 	/* (inline: once per reference of the heap) */
 	uint32_t t = ph_objtable_lookup(c->g->h, target);
@@ -153,6 +159,7 @@ static void *edge_worker(void *arg)
 			break;
 		}
 		size_t before = c->n;
+		c->heap_type = h->types[h->tidx[i]].heap;
 		ph_heap_referents(h, h->addr[i], h->tidx[i], edge_cb, c);
 		c->g->fwd_off[i + 1] =
 			(uint32_t)(c->n - before); /* a count, for now */

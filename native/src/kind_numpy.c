@@ -210,3 +210,28 @@ const struct ph_kind_ops ph_kind_npscalar = {
 	.type_init = npscalar_type_init,
 	.own_c_tail = true,
 };
+
+/* ---- numpy's DType classes ---------------------------------------------- */
+
+/* PyArray_DTypeMeta, the same in numpy 1.x and 2.x: a heap type's struct,
+ * then singleton (a descriptor), type_num, scalar_type, flags, dt_slots
+ * and 3 reserved words (64 bytes). The class holds its singleton and its
+ * scalar type (dtypemeta_dealloc drops both; no traverse visits them);
+ * its slots are C data (their casting table, a dict, is held from
+ * there). False when t is not numpy._DTypeMeta. */
+bool ph_numpy_dtypemeta_referents(struct ph_heap *h, uint64_t addr,
+				  const struct ph_type *t, ph_referent_fn fn,
+				  void *arg)
+{
+	static const char name[] = "numpy._DTypeMeta";
+	if (t->base_basicsize - t->kind_basicsize != 64)
+		return false;
+	const char *nm = ph_mem_ptr(h->mem, rd64(h, t->addr + h->L->tp_name),
+				    sizeof(name));
+	if (!nm || memcmp(nm, name, sizeof(name)))
+		return false;
+	uint32_t off = (uint32_t)t->kind_basicsize;
+	ph_ref_field(h, addr, off, "singleton", fn, arg);
+	ph_ref_field(h, addr, off + 16, "type", fn, arg);
+	return true;
+}

@@ -34,7 +34,21 @@ void ph_ref_c_unknown(struct ph_heap *h, uint64_t addr, const struct ph_type *t,
 	if (t->itemsize && ob_size > 0 && ob_size < (1 << 20) &&
 	    t->itemsize % 8 == 0)
 		end += ob_size * t->itemsize;
-	ph_ref_conservative(h, addr, 16, end, fn, arg);
+	/* Its weakref list head is borrowed (an asyncio Task's gave a
+	 * conservative edge to its weak reference), its __dict__ at
+	 * tp_dictoffset a reference. */
+	int64_t from = 16;
+	int64_t wl = t->weaklistoffset, d = t->dictoffset;
+	for (int64_t off = 16; off + 8 <= end; off += 8) {
+		if (off != wl && off != d)
+			continue;
+		ph_ref_conservative(h, addr, from, off, fn, arg);
+		if (off == d)
+			ph_ref_field(h, addr, (uint32_t)off, "__dict__", fn,
+				     arg);
+		from = off + 8;
+	}
+	ph_ref_conservative(h, addr, from, end, fn, arg);
 }
 
 const struct ph_kind_ops ph_kind_other = {

@@ -226,3 +226,139 @@ const struct ph_kind_ops ph_kind_decimal = {
 	.by_name = "decimal.Decimal",
 	.own_c_tail = true,
 };
+
+/* ---- C types whose references py-heap reads at their fields ---------- */
+/* The offsets below are the same in 3.8 to 3.15 (DWARF of Debian's 3.11
+ * and 3.14, 3.15), ph_hdr_shift further in free-threaded builds. */
+#define STD_OFF(h, off) (ph_hdr_shift((h)->L) + (off))
+
+/* contextvar_traverse: its name and default. var_cached (not in
+ * free-threaded builds) is a borrowed cache of its value: no reference
+ * (it gave a conservative edge to decimal's current Context). */
+static void contextvar_referents(struct ph_heap *h, uint64_t addr,
+				 const struct ph_type *t, int64_t ob_size,
+				 ph_referent_fn fn, void *arg)
+{
+	ph_ref_field(h, addr, STD_OFF(h, 16), "name", fn, arg);
+	ph_ref_field(h, addr, STD_OFF(h, 24), "default", fn, arg);
+}
+
+const struct ph_kind_ops ph_kind_contextvar = {
+	.inline_size = ph_inline_size_c,
+	.referents = contextvar_referents,
+	.by_name = "_contextvars.ContextVar",
+	.own_c_tail = true,
+};
+
+/* decimal.Context (PyDecContextObject): an mpd_context_t (48 bytes, no
+ * pointer), then its traps and flags, the two SignalDicts it owns
+ * (context_dealloc drops them; a traverse visits them from 3.13 only). */
+static void deccontext_referents(struct ph_heap *h, uint64_t addr,
+				 const struct ph_type *t, int64_t ob_size,
+				 ph_referent_fn fn, void *arg)
+{
+	ph_ref_field(h, addr, STD_OFF(h, 64), "traps", fn, arg);
+	ph_ref_field(h, addr, STD_OFF(h, 72), "flags", fn, arg);
+}
+
+const struct ph_kind_ops ph_kind_deccontext = {
+	.inline_size = ph_inline_size_c,
+	.referents = deccontext_referents,
+	.by_name = "decimal.Context",
+	.own_c_tail = true,
+};
+
+/* memory_traverse: a memoryview holds its managed buffer; its view's obj
+ * is a copy of the buffer's, borrowed (it gave a conservative edge to a
+ * BytesIO's buffer). */
+static void memoryview_referents(struct ph_heap *h, uint64_t addr,
+				 const struct ph_type *t, int64_t ob_size,
+				 ph_referent_fn fn, void *arg)
+{
+	ph_ref_field(h, addr, STD_OFF(h, 24), "_mbuf", fn, arg);
+}
+
+const struct ph_kind_ops ph_kind_memoryview = {
+	.inline_size = ph_inline_size_c,
+	.referents = memoryview_referents,
+	.by_name = "memoryview",
+	.own_c_tail = true,
+};
+
+/* mbuf_traverse: a managed buffer holds its exporter (master.obj). */
+static void managedbuffer_referents(struct ph_heap *h, uint64_t addr,
+				    const struct ph_type *t, int64_t ob_size,
+				    ph_referent_fn fn, void *arg)
+{
+	ph_ref_field(h, addr, STD_OFF(h, 40), "obj", fn, arg);
+}
+
+const struct ph_kind_ops ph_kind_managedbuffer = {
+	.inline_size = ph_inline_size_c,
+	.referents = managedbuffer_referents,
+	.by_name = "managedbuffer",
+	.own_c_tail = true,
+};
+
+/* datetime.timezone (PyDateTime_TimeZone): its offset and name (no
+ * traverse: no GC type). */
+static void timezone_referents(struct ph_heap *h, uint64_t addr,
+			       const struct ph_type *t, int64_t ob_size,
+			       ph_referent_fn fn, void *arg)
+{
+	ph_ref_field(h, addr, STD_OFF(h, 16), "offset", fn, arg);
+	ph_ref_field(h, addr, STD_OFF(h, 24), "name", fn, arg);
+}
+
+const struct ph_kind_ops ph_kind_timezone = {
+	.inline_size = ph_inline_size_c,
+	.referents = timezone_referents,
+	.by_name = "datetime.timezone",
+	.own_c_tail = true,
+};
+
+/* datetime.datetime and datetime.time: a tzinfo after their data when
+ * hastzinfo (the byte after the hash) is set; without it the object is
+ * allocated shorter and has none. */
+static void datetime_referents(struct ph_heap *h, uint64_t addr,
+			       const struct ph_type *t, int64_t ob_size,
+			       ph_referent_fn fn, void *arg)
+{
+	if (!rd8(h, addr + STD_OFF(h, 24)))
+		return;
+	uint64_t name = rd64(h, t->addr + h->L->tp_name);
+	const char *nm = ph_mem_ptr(h->mem, name, 14);
+	bool time = nm && !memcmp(nm, "datetime.time", 14);
+	ph_ref_field(h, addr, STD_OFF(h, time ? 32 : 40), "tzinfo", fn, arg);
+}
+
+static const char *const datetime_names[] = {
+	"datetime.datetime",
+	"datetime.time",
+	NULL,
+};
+
+const struct ph_kind_ops ph_kind_datetime = {
+	.inline_size = ph_inline_size_c,
+	.referents = datetime_referents,
+	.by_names = datetime_names,
+	.own_c_tail = true,
+};
+
+/* A module definition (PyModuleDef, an object though mostly static): its
+ * m_base.m_copy, the copy of a single-phase module's dict that
+ * _PyImport_FixupExtensionObject keeps for reloading it, is its reference
+ * (the collector does not see it: no traverse). Its other words are C. */
+static void moduledef_referents(struct ph_heap *h, uint64_t addr,
+				const struct ph_type *t, int64_t ob_size,
+				ph_referent_fn fn, void *arg)
+{
+	ph_ref_field(h, addr, STD_OFF(h, 32), "m_copy", fn, arg);
+}
+
+const struct ph_kind_ops ph_kind_moduledef = {
+	.inline_size = ph_inline_size_c,
+	.referents = moduledef_referents,
+	.by_name = "moduledef",
+	.own_c_tail = true,
+};

@@ -406,8 +406,15 @@ static uint64_t type_size(struct ph_heap *h, uint64_t addr,
 			  const struct ph_type *t, int64_t ob_size)
 {
 	const struct ph_layout *L = h->L;
-	if (type_is_static(h, addr))
-		return L->sizeof_type + L->static_type_extra;
+	if (type_is_static(h, addr)) {
+		/* 3.13+: sys.getsizeof() adds its type's pre-header unless it
+		 * is type itself (a numpy DType class's, _DTypeMeta's GC head:
+		 * 16 bytes short on 3.14) */
+		uint64_t extra = L->static_type_extra;
+		if (!extra && t->addr != h->rt->kind_types[PH_KIND_TYPE])
+			extra = t->presize;
+		return L->sizeof_type + extra;
+	}
 	uint64_t size = L->sizeof_heaptype;
 	uint64_t ck = rd64(h, addr + L->ht_cached_keys);
 	if (ck)

@@ -229,7 +229,10 @@ void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 		k->referents(h, addr, t, ob_size, fn, arg);
 
 	/* A C type below a known kind: what it adds is unknown. */
-	if (!k->own_c_tail && t->kind_basicsize && base_end > t->kind_basicsize)
+	if (!k->own_c_tail && t->kind_basicsize &&
+	    base_end > t->kind_basicsize &&
+	    !(t->kind == PH_KIND_TYPE &&
+	      ph_numpy_dtypemeta_referents(h, addr, t, fn, arg)))
 		ph_ref_conservative(h, addr, t->kind_basicsize, base_end, fn,
 				    arg);
 	if (!t->heap)

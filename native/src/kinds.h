@@ -151,6 +151,12 @@ uint64_t ph_inline_size_c(struct ph_heap *h, uint64_t addr,
 void ph_ref_c_unknown(struct ph_heap *h, uint64_t addr, const struct ph_type *t,
 		      int64_t ob_size, ph_referent_fn fn, void *arg);
 
+/* A numpy DType class's references past its type struct (kind_numpy.c);
+ * false when t is not numpy._DTypeMeta. */
+bool ph_numpy_dtypemeta_referents(struct ph_heap *h, uint64_t addr,
+				  const struct ph_type *t, ph_referent_fn fn,
+				  void *arg);
+
 /* The generic size: basicsize + itemsize x |ob_size|. */
 static inline uint64_t ph_size_generic(const struct ph_type *t, int64_t ob_size)
 {

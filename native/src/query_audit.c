@@ -937,15 +937,6 @@ rc_facts_compute(struct ph_graph *g, const uint8_t *want, struct rc_facts *f)
 {
 	struct ph_heap *h = g->h;
 	size_t cap = 0;
-	/* The instances of a type that is not a heap type hold no reference
-	 * to it (PyObject_Init increfs heap types only), though their
-	 * ob_type is an edge: numpy's DType classes are such types, allocated
-	 * (2 deficits on the numpy_pandas core); static ones are skipped */
-	uint64_t *instances = calloc(h->ntypes + 1, sizeof(*instances));
-	if (!instances)
-		return ph_error_nomem();
-	for (size_t i = 0; i < h->n; i++)
-		instances[h->tidx[i]]++;
 	struct ph_error *err = NULL;
 	for (size_t i = 0; i < h->n && !err; i++) {
 		if (want && !want[i])
@@ -965,13 +956,9 @@ rc_facts_compute(struct ph_graph *g, const uint8_t *want, struct rc_facts *f)
 				kind = RC_IMPLAUSIBLE;
 		}
 		if (kind == RC_CHECKED) {
+			/* (the instances of a type that is not a heap type
+			 * hold no reference to it: no edge, graph.c) */
 			uint64_t in = g->rev_off[i + 1] - g->rev_off[i];
-			int64_t ti = h->types[h->tidx[i]].kind == PH_KIND_TYPE
-					     ? ph_heap_type_of(h, h->addr[i])
-					     : -1;
-			if (ti >= 0 && !h->types[ti].heap &&
-			    instances[ti] <= in)
-				in -= instances[ti];
 			int64_t found =
 				(int64_t)(in + count_get(&g->extern_refs,
 							 (uint32_t)i));
@@ -1002,7 +989,6 @@ rc_facts_compute(struct ph_graph *g, const uint8_t *want, struct rc_facts *f)
 		f->over[f->n] = over;
 		f->under[f->n++] = under;
 	}
-	free(instances);
 	if (!err && !want) {
 		/* a later run on this core reads them */
 		const void *sec[4] = {f->obj, f->kind, f->over, f->under};
