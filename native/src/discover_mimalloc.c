@@ -322,12 +322,14 @@ bool ph_mimalloc_block_ok(const struct ph_heap *h, uint64_t block)
 
 void ph_mimalloc_free(struct ph_heap *h)
 {
-	for (size_t i = 0; i < h->nmi_pages; i++) {
+	for (size_t i = 0; !h->mi_bits && i < h->nmi_pages; i++) {
 		free(h->mi_pages[i].free_bits);
 		free(h->mi_pages[i].obj_bits);
 		free(h->mi_pages[i].rank);
 	}
 	free(h->mi_pages);
+	free(h->mi_bits);
+	h->mi_bits = NULL;
 	h->mi_pages = NULL;
 	h->nmi_pages = 0;
 }

@@ -178,6 +178,9 @@ struct ph_heap {
 	struct ph_mi_page *mi_pages;
 	size_t nmi_pages, mi_pages_cap;
 	bool mi_pages_sorted;
+	/* the pages' bitmaps and ranks in one block, as an index cache read
+	 * them (heapcache.c); NULL: each page's its own */
+	uint64_t *mi_bits;
 };
 
 /* ---- the object table (objtable.c), filled by discovery (discover.c) */
