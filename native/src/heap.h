@@ -102,6 +102,10 @@ struct ph_mi_page {
 	uint64_t *obj_bits;
 	uint32_t *rank;
 	uint32_t first;
+	/* the interpreter (an index into rt->interps) whose thread state's
+	 * heap or abandoned pool it was found in; PH_INTERP_SHARED: unknown
+	 * (discovery's: not in the index cache, which keeps each object's) */
+	uint8_t interp;
 };
 
 struct ph_heap {

@@ -32,7 +32,9 @@ py-heap session (--batch) answers, and:
 
 Without --python: every 3.9+ interpreter scripts/interpreters.sh finds
 (here pyenv's 3.9.18 to 3.13.0, Debian's 3.11, bullseye's 3.9, trixie's
-3.13 and sid's 3.14 and 3.15, and the debug builds of 3.11 and 3.13-3.15);
+3.13 and sid's 3.14 and 3.15, and the debug builds of 3.11 and 3.13-3.15),
+the free-threaded ones too (3.13t, 3.13td: each interpreter's objects are
+those of its thread states' mimalloc heaps and of its abandoned pool);
 --quick: the first 3.12+ of them. Before 3.12 the subinterpreters are legacy
 ones (one allocator for all, no threads of their own): no --threads core,
 and a string whose only reference is a raised refcount cannot be told
@@ -60,8 +62,9 @@ def interpreters():
     legacy ones, with a GC state of their own)."""
     out = subprocess.run(["bash", os.path.join(HERE, "..", "..", "scripts",
                                                "interpreters.sh")],
-                         capture_output=True, text=True).stdout.split()
-    return [s for s in out if re.search(r"python3\.(9|1[0-9])d?$", s)]
+                         capture_output=True, text=True,
+                         env=dict(os.environ, PYHEAP_FT="1")).stdout.split()
+    return [s for s in out if re.search(r"python3\.(9|1[0-9])t?d?$", s)]
 
 
 def workdir_of(outdir):
