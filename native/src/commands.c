@@ -293,6 +293,7 @@ static const struct ph_optdef graph_opts[] = {
 	 .help = "write the picture to FILE: SVG, PNG or DOT by its extension "
 		 "(.svg, .png, .dot or .gv); without it, DOT on stdout",
 	 .complete = PH_COMPLETE_FILE},
+	OPT_INTERP,
 	{0},
 };
 

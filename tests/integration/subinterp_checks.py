@@ -19,7 +19,9 @@ py-heap session (--batch) answers, and:
     K's dict only), with its size;
   * K's marker: `referrers` = K's gc.get_referrers(), `refcount` = its
     sys.getrefcount() - 1 with no excess, `path` from a root named
-    "interp K: ...", `show` naming K, tracked and reachable;
+    "interp K: ...", `show` naming K, tracked and reachable; `graph
+    --interp K --depth 1` draws exactly those referrers, none of another
+    interpreter's (and `graph --interp 0` of it is refused);
   * `cycles --interp K` holds K's ring of Nodes and its two self-cycles;
   * `refcheck --interp K` (a subinterpreter): no object with fewer
     references than found, and each "sub<K>-leak-" string (its refcount
@@ -125,6 +127,7 @@ def check_core(binary, it, core, outdir, label):
                  "leaks --limit 0 --min-share 1 --interp %d" % k,
                  "dominators --limit 20 --interp %d" % k,
                  "diff %s --interp %d" % (core, k),
+                 "graph %s --interp %d --depth 1" % (m, k),
                  "report --interp %d --output %s" % (
                      k, os.path.join(workdir_of(outdir), "report-%d.html" % k))]
     outs, r = batch(binary, it, core, cmds, outdir)
@@ -245,6 +248,24 @@ def check_core(binary, it, core, outdir, label):
                   x.get("bytes") == tk_all["bytes"] for x in sides),
               [(x.get("objects"), x.get("bytes")) for x in sides] +
               [(tk_all["objects"], tk_all["bytes"])])
+        gr = by["graph %s --interp %d --depth 1" % (m, k)]
+        drawn = sorted(int(n["address"], 16) for n in gr.get("nodes", [])
+                       if n.get("kind") == "object" and n.get("depth") == 1)
+        want_r = sorted(e["id"] for e in t["marker"]["referrers"])
+        check("%s: interp %d: graph --interp K: the marker's holders as "
+              "K's gc.get_referrers(), none of another interpreter's" % (
+                  label, k), gr.get("interp") == k and drawn == want_r and
+              not any(n.get("other_interp") for n in gr.get("nodes", [])),
+              (gr.get("interp"), drawn, want_r))
+        if k:
+            r0 = subprocess.run([binary, "--core", core] + it.py_heap_args() +
+                                ["graph", m, "--interp", "0"],
+                                capture_output=True, text=True, timeout=300,
+                                stdin=subprocess.DEVNULL)
+            check("%s: interp %d: graph --interp 0 of K's marker: refused" % (
+                label, k), r0.returncode == 2 and
+                "is interpreter %d's" % k in r0.stderr,
+                (r0.returncode, r0.stderr[-200:]))
         dm = by["dominators --limit 20 --interp %d" % k].get("dominators", [])
         check("%s: interp %d: dominators: every row K's" % (label, k),
               dm and all(x.get("interp") == k for x in dm),
