@@ -268,6 +268,7 @@ static const struct ph_optdef snapshot_opts[] = {
 	 .metavar = "FILE",
 	 .help = "the file to write (FILE alone says the same)",
 	 .complete = PH_COMPLETE_FILE},
+	OPT_INTERP,
 	{0},
 };
 

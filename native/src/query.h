@@ -600,6 +600,7 @@ struct ph_snapshot_result {
 	size_t source, python; /* in str */
 	uint64_t objects, bytes, types, roots, named;
 	uint64_t file_bytes;
+	int64_t interp; /* --interp: the interpreter's id; else -1 */
 	struct ph_strings str;
 };
 

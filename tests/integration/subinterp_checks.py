@@ -22,6 +22,9 @@ py-heap session (--batch) answers, and:
     "interp K: ...", `show` naming K, tracked and reachable; `graph
     --interp K --depth 1` draws exactly those referrers, none of another
     interpreter's (and `graph --interp 0` of it is refused);
+  * `snapshot --interp K` saves K's objects and bytes (as `types --interp
+    K` counts them), and `diff` of it with `--interp K` against the core
+    has them on both sides; without `--interp K` it is refused;
   * `cycles --interp K` holds K's ring of Nodes and its two self-cycles;
   * `refcheck --interp K` (a subinterpreter): no object with fewer
     references than found, and each "sub<K>-leak-" string (its refcount
@@ -101,6 +104,10 @@ def batch(binary, it, core, commands, workdir):
     return outs, r
 
 
+def snap_of(outdir, k):
+    return os.path.join(workdir_of(outdir), "snap-%d.snap" % k)
+
+
 def users(types):
     return {k: (v["count"], v["bytes"]) for k, v in types.items()
             if k.startswith("__main__.")}
@@ -128,6 +135,8 @@ def check_core(binary, it, core, outdir, label):
                  "dominators --limit 20 --interp %d" % k,
                  "diff %s --interp %d" % (core, k),
                  "graph %s --interp %d --depth 1" % (m, k),
+                 "snapshot --interp %d --output %s" % (k, snap_of(outdir, k)),
+                 "diff %s --interp %d" % (snap_of(outdir, k), k),
                  "report --interp %d --output %s" % (
                      k, os.path.join(workdir_of(outdir), "report-%d.html" % k))]
     outs, r = batch(binary, it, core, cmds, outdir)
@@ -248,6 +257,29 @@ def check_core(binary, it, core, outdir, label):
                   x.get("bytes") == tk_all["bytes"] for x in sides),
               [(x.get("objects"), x.get("bytes")) for x in sides] +
               [(tk_all["objects"], tk_all["bytes"])])
+        sn = by["snapshot --interp %d --output %s" % (k, snap_of(outdir, k))]
+        df = by["diff %s --interp %d" % (snap_of(outdir, k), k)]
+        sides = [df.get("before", {}), df.get("after", {})]
+        check("%s: interp %d: snapshot --interp K: K's objects and bytes, "
+              "and diff --interp K of it against the core the same on both "
+              "sides" % (label, k),
+              sn.get("interp") == k and
+              sn.get("objects") == tk_all["objects"] and
+              sn.get("bytes") == tk_all["bytes"] and
+              all(x.get("objects") == tk_all["objects"] and
+                  x.get("bytes") == tk_all["bytes"] for x in sides),
+              (sn.get("interp"), sn.get("objects"), sn.get("bytes"),
+               [(x.get("objects"), x.get("bytes")) for x in sides],
+               tk_all["objects"], tk_all["bytes"]))
+        if k == 1:
+            r0 = subprocess.run([binary, "--core", core] + it.py_heap_args() +
+                                ["diff", snap_of(outdir, k)],
+                                capture_output=True, text=True, timeout=300,
+                                stdin=subprocess.DEVNULL)
+            check("%s: interp %d: diff of K's snapshot without --interp K: "
+                  "refused" % (label, k), r0.returncode == 2 and
+                  "give --interp %d" % k in r0.stderr,
+                  (r0.returncode, r0.stderr[-200:]))
         gr = by["graph %s --interp %d --depth 1" % (m, k)]
         drawn = sorted(int(n["address"], 16) for n in gr.get("nodes", [])
                        if n.get("kind") == "object" and n.get("depth") == 1)
