@@ -145,6 +145,7 @@ static const struct ph_optdef show_opts[] = {
 static const struct ph_optdef referents_opts[] = {
 	OPT_LIMIT("at most N of what it holds", "1000 in text, all in JSON"),
 	OPT_READABLE,
+	OPT_INTERP,
 	{0},
 };
 
@@ -156,6 +157,7 @@ static const struct ph_optdef referrers_opts[] = {
 	 .def = "1"},
 	OPT_LIMIT("at most N referrers of each object",
 		  "50 in text, all in JSON"),
+	OPT_INTERP,
 	{0},
 };
 

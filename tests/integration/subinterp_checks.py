@@ -22,6 +22,9 @@ py-heap session (--batch) answers, and:
     "interp K: ...", `show` naming K, tracked and reachable; `graph
     --interp K --depth 1` draws exactly those referrers, none of another
     interpreter's (and `graph --interp 0` of it is refused);
+  * `referrers --interp K` of K's marker is K's gc.get_referrers(), and
+    with another interpreter's id, nothing; `referents --interp K` of it
+    holds its class, with another's, nothing;
   * `snapshot --interp K` saves K's objects and bytes (as `types --interp
     K` counts them), and `diff` of it with `--interp K` against the core
     has them on both sides; without `--interp K` it is refused;
@@ -104,6 +107,11 @@ def batch(binary, it, core, commands, workdir):
     return outs, r
 
 
+def other(ids, k):
+    """Another interpreter than k."""
+    return ids[(ids.index(k) + 1) % len(ids)]
+
+
 def snap_of(outdir, k):
     return os.path.join(workdir_of(outdir), "snap-%d.snap" % k)
 
@@ -123,6 +131,11 @@ def check_core(binary, it, core, outdir, label):
     for k in ids:
         t = truths[k]
         m = "0x%x" % t["marker"]["id"]
+        j = other(ids, k)
+        cmds += ["referrers %s --interp %d" % (m, k),
+                 "referrers %s --interp %d" % (m, j),
+                 "referents %s" % m, "referents %s --interp %d" % (m, k),
+                 "referents %s --interp %d" % (m, j)]
         cmds += ["types --limit 0 --interp %d" % k,
                  "types --retained --limit 0 --interp %d" % k,
                  "list str --limit 0 --interp %d" % k,
@@ -191,6 +204,22 @@ def check_core(binary, it, core, outdir, label):
         want_r = sorted(e["id"] for e in t["marker"]["referrers"])
         check("%s: interp %d: marker's referrers" % (label, k),
               got_r == want_r, (got_r, want_r))
+        j = other(ids, k)
+        rk = sorted(int(e["address"], 16) for e in
+                    by["referrers %s --interp %d" % (m, k)].get(
+                        "referrers", []))
+        rj = by["referrers %s --interp %d" % (m, j)].get("referrers")
+        check("%s: interp %d: referrers --interp K of its marker: K's "
+              "gc.get_referrers(); --interp %d: none" % (label, k, j),
+              rk == want_r and rj == [], (rk, want_r, rj))
+        ra = by["referents %s" % m].get("referents", [])
+        rn = by["referents %s --interp %d" % (m, k)].get("referents", [])
+        rjn = by["referents %s --interp %d" % (m, j)].get("referents")
+        check("%s: interp %d: referents --interp K of its marker: of the "
+              "referents, K's (its class); --interp %d: none" % (
+                  label, k, j),
+              rn and all(x in ra for x in rn) and rjn == [],
+              (len(ra), len(rn), rjn))
         rc = by["refcount %s" % m]
         check("%s: interp %d: marker's refcount, no excess" % (label, k),
               rc.get("refcount") == t["marker"]["refcount"] and
