@@ -14,7 +14,7 @@ replaced), with XDG_CACHE_HOME in a directory of the test's own:
   * staleness: the core touched, then replaced by a copy (a new inode):
     the cache is not used, said in info ("stale"), rewritten;
   * damage: a flipped byte in its table, a flipped byte in its header, the
-    file cut short, a file of zeros: ignored with a note
+    file cut short, a file of zeros, a file of format 3: ignored with a note
     (index-cache-ignored), the answer the same, exit 0; a planted link is
     not read and not written through; a directory others may write is not
     used;
@@ -182,6 +182,13 @@ def cache_files(xdg):
                   if f.startswith("index-") and "." not in f)
 
 
+def set_format(path, fmt):
+    import struct
+    with open(path, "r+b") as f:
+        f.seek(4)
+        f.write(struct.pack("<I", fmt))
+
+
 def flip(path, offset):
     with open(path, "r+b") as f:
         f.seek(offset)
@@ -341,7 +348,9 @@ def checks(core, xdg, truth, tmp):
             ("a byte of its end flipped", lambda: flip(cf, size - 3)),
             ("a byte of its header flipped", lambda: flip(cf, 40)),
             ("cut short", lambda: os.truncate(cf, size // 2)),
-            ("zeros", lambda: open(cf, "wb").write(bytes(size)))):
+            ("zeros", lambda: open(cf, "wb").write(bytes(size))),
+            # (format 3 kept no free-threaded or subinterpreter tables)
+            ("of format 3", lambda: set_format(cf, 3))):
         info(core)          # a good file first
         damage()
         rc, out, err = run(core, "types")
