@@ -436,7 +436,8 @@ static bool hc_mi_load(struct ph_heap *h, const struct hc_head *hd,
 					 .first = m.first,
 					 .free_bits = fb + woff,
 					 .obj_bits = ob + woff,
-					 .rank = rk + woff};
+					 .rank = rk + woff,
+					 .interp = PH_INTERP_SHARED};
 		memcpy(p->free_bits, bits + 16 * woff, 8 * words);
 		memcpy(p->obj_bits, bits + 16 * woff + 8 * words, 8 * words);
 		uint32_t r = 0;
