@@ -240,6 +240,10 @@ interps: all $(SAN)/bin/py-heap $(SAN)/lib/libpyheap.so
 			tests/integration/debugoffsets_checks.py \
 			--bin $(SAN)/bin/py-heap --cores-dir $(BUILD)/cores \
 			--python $$py; \
+		ASAN_OPTIONS=detect_leaks=1 $(PYTHON) \
+			tests/integration/cache_checks.py \
+			--bin $(SAN)/bin/py-heap --cores-dir $(BUILD)/cores \
+			--python $$py; \
 	done
 
 integration: interps

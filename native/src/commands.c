@@ -145,6 +145,7 @@ static const struct ph_optdef show_opts[] = {
 static const struct ph_optdef referents_opts[] = {
 	OPT_LIMIT("at most N of what it holds", "1000 in text, all in JSON"),
 	OPT_READABLE,
+	OPT_INTERP,
 	{0},
 };
 
@@ -156,6 +157,7 @@ static const struct ph_optdef referrers_opts[] = {
 	 .def = "1"},
 	OPT_LIMIT("at most N referrers of each object",
 		  "50 in text, all in JSON"),
+	OPT_INTERP,
 	{0},
 };
 
@@ -268,6 +270,7 @@ static const struct ph_optdef snapshot_opts[] = {
 	 .metavar = "FILE",
 	 .help = "the file to write (FILE alone says the same)",
 	 .complete = PH_COMPLETE_FILE},
+	OPT_INTERP,
 	{0},
 };
 
@@ -293,6 +296,7 @@ static const struct ph_optdef graph_opts[] = {
 	 .help = "write the picture to FILE: SVG, PNG or DOT by its extension "
 		 "(.svg, .png, .dot or .gv); without it, DOT on stdout",
 	 .complete = PH_COMPLETE_FILE},
+	OPT_INTERP,
 	{0},
 };
 

@@ -507,12 +507,9 @@ struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 	struct ph_error *err;
 
 	ph_stage(NULL);
-	/* A later run on the same core: the table the first one built (not
-	 * with subinterpreters, whose objects' interpreters it does not keep,
-	 * nor free-threaded builds, whose mimalloc pages it does not keep). */
-	char *cache = rt->ninterps > 1 || rt->layout->free_threaded
-			      ? NULL
-			      : ph_heapcache_path(rt);
+	/* A later run on the same core: the table the first one built (with
+	 * each object's interpreter, and a free-threaded build's pages). */
+	char *cache = ph_heapcache_path(rt);
 	char why[sizeof(h->cache_ignored)] = "";
 	if (cache && ph_heapcache_load(h, cache, why, sizeof(why))) {
 		free(cache);

@@ -10,6 +10,9 @@
  *   1. the GC lists: an interpreter's tracked objects are on its lists
  *      (not in 3.8, whose one GC state is the runtime's);
  *   2. an isolated interpreter's arena table: the objects in its pools;
+ *      free-threaded, the mimalloc pages of its thread states' heaps and
+ *      of its abandoned pool (every interpreter's: mimalloc's heaps are
+ *      a thread state's);
  *   3. what a subinterpreter's objects, modules, sys, builtins and frames
  *      reach (a breadth-first walk that enters no object already decided,
  *      and no immortal one);
@@ -28,6 +31,11 @@ static bool is_shared(struct ph_heap *h, uint32_t o)
 	for (size_t i = 0; i < t->nmods; i++)
 		if (a >= t->mods[i].start && a < t->mods[i].end)
 			return true;
+	/* free-threaded: ob_ref_local all ones (its first word is ob_tid,
+	 * the owning thread's id, which says nothing of it) */
+	if (h->L->free_threaded)
+		return ph_mem_u64(h->mem, a + 8, &w) &&
+		       (uint32_t)(w >> 32) == UINT32_MAX;
 	/* 3.12+: a refcount whose low 32 bits are negative is immortal */
 	return h->L->immortal && ph_mem_u64(h->mem, a, &w) && (int32_t)w < 0;
 }
@@ -125,6 +133,25 @@ out:
 	return err;
 }
 
+/* Step 2, free-threaded: the objects of each page whose heap was an
+ * interpreter's (numbered from the page's first, in its bitmap). */
+static void mark_own_pages(struct ph_heap *h)
+{
+	for (size_t i = 0; i < h->nmi_pages; i++) {
+		const struct ph_mi_page *p = &h->mi_pages[i];
+		if (p->interp >= h->rt->ninterps || !p->obj_bits)
+			continue;
+		uint64_t words = ((p->end - p->start) / p->bsize + 63) / 64;
+		uint64_t count = 0;
+		for (uint64_t w = 0; w < words; w++)
+			count += ph_popcount64(p->obj_bits[w]);
+		for (uint64_t o = p->first; o < p->first + count && o < h->n;
+		     o++)
+			if (h->interp[o] == PH_INTERP_SHARED)
+				h->interp[o] = p->interp;
+	}
+}
+
 struct reach_ctx {
 	struct ph_heap *h;
 	uint32_t *queue;
@@ -203,6 +230,7 @@ struct ph_error *ph_discover_interps(struct ph_heap *h)
 	for (size_t k = 0; !shared_gc && k < rt->ninterps; k++)
 		mark_gc_lists(h, rt->interps[k].gc_state, (uint8_t)k);
 	struct ph_error *err = mark_own_arenas(h);
+	mark_own_pages(h);
 	/* 3.8: what the main one reaches is its own first (legacy
 	 * subinterpreters share its extension modules' objects) */
 	for (size_t k = shared_gc ? 0 : 1; !err && k < rt->ninterps; k++)

@@ -60,6 +60,7 @@ struct mi_walk {
 	size_t bits_cap;
 	struct ph_error *err;
 	uint64_t npages, nsegments;
+	uint8_t interp; /* whose heaps are walked (rt->interps' index) */
 };
 
 static uint64_t rotr64(uint64_t x, unsigned r)
@@ -206,6 +207,7 @@ static void page_read(struct mi_walk *w, uint64_t page, unsigned tag,
 	mp->obj_bits = NULL;
 	mp->rank = NULL;
 	mp->first = 0;
+	mp->interp = w->interp;
 	h->nmi_pages++;
 }
 
@@ -322,12 +324,14 @@ bool ph_mimalloc_block_ok(const struct ph_heap *h, uint64_t block)
 
 void ph_mimalloc_free(struct ph_heap *h)
 {
-	for (size_t i = 0; i < h->nmi_pages; i++) {
+	for (size_t i = 0; !h->mi_bits && i < h->nmi_pages; i++) {
 		free(h->mi_pages[i].free_bits);
 		free(h->mi_pages[i].obj_bits);
 		free(h->mi_pages[i].rank);
 	}
 	free(h->mi_pages);
+	free(h->mi_bits);
+	h->mi_bits = NULL;
 	h->mi_pages = NULL;
 	h->nmi_pages = 0;
 }
@@ -357,6 +361,10 @@ static struct ph_error *mi_scan(struct ph_heap *h)
 	ph_mem_u64(mem, h->rt->runtime_addr + L->rt_interpreters_head, &interp);
 	for (int ni = 0; interp && ni < 4096 && !w.err; ni++) {
 		uint64_t ts = 0;
+		w.interp = PH_INTERP_SHARED;
+		for (size_t k = 0; k < h->rt->ninterps; k++)
+			if (h->rt->interps[k].addr == interp)
+				w.interp = (uint8_t)k;
 		ph_mem_u64(mem, interp + L->is_threads_head, &ts);
 		for (int nt = 0; ts && nt < 100000 && !w.err; nt++) {
 			uint32_t init = 0;

@@ -102,6 +102,10 @@ struct ph_mi_page {
 	uint64_t *obj_bits;
 	uint32_t *rank;
 	uint32_t first;
+	/* the interpreter (an index into rt->interps) whose thread state's
+	 * heap or abandoned pool it was found in; PH_INTERP_SHARED: unknown
+	 * (discovery's: not in the index cache, which keeps each object's) */
+	uint8_t interp;
 };
 
 struct ph_heap {
@@ -178,6 +182,9 @@ struct ph_heap {
 	struct ph_mi_page *mi_pages;
 	size_t nmi_pages, mi_pages_cap;
 	bool mi_pages_sorted;
+	/* the pages' bitmaps and ranks in one block, as an index cache read
+	 * them (heapcache.c); NULL: each page's its own */
+	uint64_t *mi_bits;
 };
 
 /* ---- the object table (objtable.c), filled by discovery (discover.c) */

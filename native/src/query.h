@@ -600,6 +600,7 @@ struct ph_snapshot_result {
 	size_t source, python; /* in str */
 	uint64_t objects, bytes, types, roots, named;
 	uint64_t file_bytes;
+	int64_t interp; /* --interp: the interpreter's id; else -1 */
 	struct ph_strings str;
 };
 
@@ -709,6 +710,8 @@ struct ph_sg_node {
 	bool in_cycle;	/* on a cycle among the drawn edges */
 	bool expanded;	/* its neighbours (backrefs: holders) are drawn */
 	uint64_t more;	/* neighbours neither drawn nor folded (cut) */
+	/* --interp: neighbours of other interpreters, left out */
+	uint64_t other_interp;
 };
 
 struct ph_sg_edge {
@@ -729,6 +732,7 @@ struct ph_subgraph_result {
 	size_t path_root;  /* backrefs: the chain's root name, in str */
 	uint64_t path_cut; /* backrefs: steps of the chain not drawn */
 	bool truncated;	   /* max_nodes reached: not every neighbour drawn */
+	int64_t interp;	   /* --interp: the interpreter's id; else -1 */
 	struct ph_strings str;
 };
 

@@ -158,15 +158,29 @@ static struct ph_error *side_of_file(struct ph_session *like, const char *what,
 	if (!(sd->source = strdup(path)))
 		return ph_error_nomem();
 	if (kind == PH_FILE_SNAPSHOT) {
-		if (o && o->has_interp)
+		sd->kind = "snapshot";
+		if ((err = ph_snap_read(path, &sd->snap)))
+			return err;
+		/* one interpreter's objects against one interpreter's: the
+		 * same one, which snapshot --interp ID records */
+		const struct ph_snap *sn = sd->snap;
+		bool want = o && o->has_interp;
+		if (want && !sn->has_interp)
 			return ph_error_create_path(
 				PH_ERR_USAGE, path,
-				"diff: --interp: %s is a snapshot, which keeps "
-				"no interpreter of its objects: give cores or "
-				"a process",
+				"diff: --interp: %s is a snapshot of every "
+				"interpreter's objects: give cores, a process, "
+				"or a snapshot taken with --interp",
 				what);
-		sd->kind = "snapshot";
-		return ph_snap_read(path, &sd->snap);
+		if (sn->has_interp && (!want || o->interp != sn->interp))
+			return ph_error_create_path(
+				PH_ERR_USAGE, path,
+				"diff: %s holds interpreter %lld's objects "
+				"only "
+				"(snapshot --interp): give --interp %lld",
+				what, (long long)sn->interp,
+				(long long)sn->interp);
+		return NULL;
 	}
 	if ((err = open_like(like, path, 0, 0, &sd->own)))
 		return err;
@@ -912,7 +926,13 @@ struct ph_error *ph_query_snapshot(struct ph_session *s, const char *path,
 				   struct ph_snapshot_result **ret)
 {
 	struct side sd = {0};
-	struct ph_error *err = side_of_session(s, true, true, NULL, &sd);
+	/* --interp ID: that interpreter's objects, the file says which */
+	struct ph_diff_opts o = {
+		.has_interp = s->only_interp >= 0,
+		.interp = s->only_interp >= 0
+				  ? s->rt->interps[s->only_interp].id
+				  : 0};
+	struct ph_error *err = side_of_session(s, true, true, &o, &sd);
 	struct ph_snapshot_result *r = NULL;
 	size_t len = 0;
 	if (!err)
@@ -932,6 +952,7 @@ struct ph_error *ph_query_snapshot(struct ph_session *s, const char *path,
 		r->roots = sn->nroots;
 		r->named = sn->nnamed;
 		r->file_bytes = len;
+		r->interp = sn->has_interp ? sn->interp : -1;
 		if (r->str.buf.failed)
 			err = ph_error_nomem();
 	}

@@ -28,6 +28,8 @@ struct refs_ctx {
 	struct ph_edge_row *rows;
 	size_t n, cap, max, total;
 	bool show; /* show's view: no keys, no __class__, with reprs */
+	/* referents --interp: the session whose interpreter's objects only */
+	const struct ph_session *keep;
 	struct ph_buf tmp;
 	struct ph_error *err;
 };
@@ -44,7 +46,7 @@ static void refs_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 			 !strcmp((const char *)(uintptr_t)data, "__class__"))))
 		return;
 	uint32_t t = ph_heap_lookup(h, target);
-	if (t == PH_NONE)
+	if (t == PH_NONE || (c->keep && !ph_session_keeps(c->keep, t)))
 		return;
 	if (c->total++ >= c->max)
 		return;
@@ -173,8 +175,10 @@ struct ph_error *ph_query_referents(struct ph_session *s, const char *addr,
 	if (!r)
 		return ph_error_nomem();
 	r->addr = h->addr[ob];
-	struct refs_ctx c = {
-		.h = h, .str = &r->str, .max = limit ? limit : SIZE_MAX};
+	struct refs_ctx c = {.h = h,
+			     .str = &r->str,
+			     .max = limit ? limit : SIZE_MAX,
+			     .keep = s};
 	ph_buf_init(&c.tmp);
 	ph_heap_referents(h, h->addr[ob], h->tidx[ob], refs_cb, &c);
 	ph_buf_free(&c.tmp);
@@ -206,6 +210,7 @@ void ph_referents_result_destroy(struct ph_referents_result *r)
  * object reached by several ways, would make the tree exponential), and
  * the whole tree is capped at PH_REFERRERS_MAX entries. */
 struct referrers_walk {
+	const struct ph_session *s; /* --interp: its interpreter's only */
 	struct ph_graph *g;
 	struct ph_referrers_result *r;
 	uint64_t limit;
@@ -269,6 +274,8 @@ static void referrers_level(struct referrers_walk *w, size_t parent, uint32_t o,
 		if (src == prev)
 			continue; /* one line per referrer */
 		prev = src;
+		if (!ph_session_keeps(w->s, src))
+			continue; /* --interp: another interpreter's */
 		total++;
 		if ((w->limit && shown >= w->limit) || r->truncated)
 			continue;
@@ -324,6 +331,7 @@ struct ph_error *ph_query_referrers(struct ph_session *s,
 		return ph_error_nomem();
 	r->depth = o->depth;
 	struct referrers_walk w = {
+		.s = s,
 		.g = g,
 		.r = r,
 		.limit = o->limit,

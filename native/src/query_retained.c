@@ -667,7 +667,10 @@ static struct ph_error *leak_children(struct ph_session *s, const uint32_t *acc,
 		if ((err = children_of(d, acc[i], &c, &nc)))
 			break;
 		out[i].children_total = nc;
-		if (!(err = ph_grow((void **)&p, &cap, k + nc + 1, sizeof(*p))))
+		/* (no children: c may be NULL, which memcpy may not take) */
+		if (!(err = ph_grow((void **)&p, &cap, k + nc + 1,
+				    sizeof(*p))) &&
+		    nc)
 			memcpy(p + k, c, nc * sizeof(*p)), k += nc;
 		free(c);
 	}

@@ -4,7 +4,10 @@
  * PH_SUBGRAPH_FOLD objects is folded by type, and the whole is capped at
  * max_nodes, so that a picture stays readable at any heap size. Every edge
  * is a strong reference of the graph; edges among the drawn objects that
- * the walk did not take are added too, so that cycles show as cycles. */
+ * the walk did not take are added too, so that cycles show as cycles.
+ * With --interp, the walk enters that interpreter's objects only (path's
+ * chain and the roots above drawn objects are drawn as they are); the
+ * others are counted on the node they would hang from. */
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +156,11 @@ static void expand(struct sg_build *b, size_t ni)
 	for (size_t k = 0; k < nn && !b->err; k++) {
 		if (mark_set(b->mark, nb[k]))
 			continue;
+		if (!ph_session_keeps(b->s, nb[k])) {
+			/* --interp: another interpreter's, counted once */
+			r->nodes[ni].other_interp++;
+			continue;
+		}
 		uint32_t *have = ph_u64map_get(&b->node, (uint64_t)nb[k] + 1);
 		if (have)
 			edge_between(b, ni, *have);
@@ -172,7 +180,8 @@ static void expand(struct sg_build *b, size_t ni)
 		if (!((b->mark[t / 8] >> (t % 8)) & 1))
 			continue; /* met before in this loop */
 		mark_clear(b->mark, t);
-		if (ph_u64map_get(&b->node, (uint64_t)t + 1))
+		if (!ph_session_keeps(b->s, t) ||
+		    ph_u64map_get(&b->node, (uint64_t)t + 1))
 			continue;
 		size_t d = 0;
 		while (d < ndrawn && drawn[d].tidx != h->tidx[t])
@@ -459,6 +468,14 @@ struct ph_error *ph_query_subgraph(struct ph_session *s,
 	if (o->max_nodes < 2 || o->max_nodes > 100000)
 		return ph_error_create(PH_ERR_USAGE,
 				       "graph: --max-nodes is 2 to 100000");
+	if (!ph_session_keeps(s, ob))
+		return ph_error_create(
+			PH_ERR_USAGE,
+			"graph: --interp %lld: 0x%llx is interpreter %lld's",
+			(long long)s->rt->interps[s->only_interp].id,
+			(unsigned long long)s->heap->addr[ob],
+			(long long)s->rt->interps[ph_heap_interp(s->heap, ob)]
+				.id);
 	if ((err = ph_session_dominators(s)))
 		return err;
 	struct ph_graph *g = s->graph;
@@ -470,6 +487,8 @@ struct ph_error *ph_query_subgraph(struct ph_session *s,
 	r->depth = o->depth;
 	r->max_nodes = o->max_nodes;
 	r->reachable = g->parent[ob] != PH_NONE;
+	r->interp =
+		s->only_interp >= 0 ? s->rt->interps[s->only_interp].id : -1;
 	struct sg_build b = {.s = s, .g = g, .r = r};
 	ph_u64map_init(&b.node);
 	ph_u64map_init(&b.edge);

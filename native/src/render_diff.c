@@ -429,6 +429,10 @@ struct ph_error *ph_run_snapshot(struct ph_session *s, const struct ph_args *a,
 		ph_json_u64(j, r->named);
 		ph_json_key(j, "file_bytes");
 		ph_json_u64(j, r->file_bytes);
+		if (r->interp >= 0) {
+			ph_json_key(j, "interp");
+			ph_json_i64(j, r->interp);
+		}
 	} else {
 		char c1[32], c2[32], c3[32], c4[32];
 		struct ph_buf *b = out->buf;
@@ -437,6 +441,9 @@ struct ph_error *ph_run_snapshot(struct ph_session *s, const struct ph_args *a,
 			      ph_fmt_count(r->types, c2),
 			      ph_fmt_count(r->bytes, c3));
 		ph_text_puts(b, ph_strings_get(st, r->source));
+		if (r->interp >= 0)
+			ph_buf_printf(b, " (interpreter %lld only)",
+				      (long long)r->interp);
 		ph_buf_puts(b, " to ");
 		ph_text_puts(b, r->output);
 		ph_buf_printf(b, ": %s bytes, %.1f per object\n",

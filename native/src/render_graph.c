@@ -119,6 +119,9 @@ static void object_label(struct ph_buf *lab, const struct ph_subgraph_result *r,
 	if (n->more)
 		ph_buf_printf(lab, "\n+%s not drawn",
 			      ph_fmt_count(n->more, c1));
+	if (n->other_interp)
+		ph_buf_printf(lab, "\n+%s of other interpreters",
+			      ph_fmt_count(n->other_interp, c1));
 }
 
 void ph_dot_subgraph(const struct ph_subgraph_result *r, const char *name,
@@ -347,6 +350,10 @@ static void graph_json(struct ph_json *j, const struct ph_subgraph_result *r)
 	ph_json_u64(j, r->path_cut);
 	ph_json_key(j, "truncated");
 	ph_json_bool(j, r->truncated);
+	if (r->interp >= 0) {
+		ph_json_key(j, "interp");
+		ph_json_i64(j, r->interp);
+	}
 	ph_json_key(j, "nodes");
 	ph_json_array_begin(j);
 	for (size_t i = 0; i < r->nnodes; i++) {
@@ -382,6 +389,10 @@ static void graph_json(struct ph_json *j, const struct ph_subgraph_result *r)
 			ph_json_bool(j, n->expanded);
 			ph_json_key(j, "not_drawn");
 			ph_json_u64(j, n->more);
+			if (r->interp >= 0) {
+				ph_json_key(j, "other_interp");
+				ph_json_u64(j, n->other_interp);
+			}
 		} else if (n->kind == PH_SG_FOLD) {
 			ph_json_key(j, "count");
 			ph_json_u64(j, n->count);

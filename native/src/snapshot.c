@@ -62,6 +62,7 @@ enum {
 	META_OBJECTS = 16,
 	META_BYTES = 17,
 	META_NAMES_MIN = 18,
+	META_INTERP = 19, /* snapshot --interp: whose objects alone */
 };
 
 #define HEADER_SIZE 64
@@ -390,6 +391,10 @@ static struct ph_error *encode_sections(const struct ph_snap *s,
 	meta_num(b, META_BYTES, s->bytes);
 	meta_num(b, META_NAMES_MIN, s->names_min);
 	m->count = 18;
+	if (s->has_interp) {
+		meta_num(b, META_INTERP, (uint64_t)s->interp);
+		m->count++;
+	}
 
 	/* TYPES */
 	struct section *t = &sec[k++];
@@ -784,7 +789,7 @@ static struct ph_error *decode_meta(const char *name, const struct sec_view *v,
 			(*str)[n] = '\0';
 			continue;
 		}
-		if (tag < META_HEXVERSION || tag > META_NAMES_MIN)
+		if (tag < META_HEXVERSION || tag > META_INTERP)
 			continue; /* a newer minor version's: skipped */
 		num = get_varint(&val);
 		if (val.bad || val.p != val.end)
@@ -815,6 +820,13 @@ static struct ph_error *decode_meta(const char *name, const struct sec_view *v,
 			break;
 		case META_FP_VERSION:
 			s->fp_version = (uint32_t)(num > UINT32_MAX ? 0 : num);
+			break;
+		case META_INTERP:
+			if (num > INT32_MAX)
+				return BAD("%s: interpreter %llu", name,
+					   (unsigned long long)num);
+			s->has_interp = true;
+			s->interp = (int64_t)num;
 			break;
 		case META_PARTIAL:
 			s->partial = num != 0;

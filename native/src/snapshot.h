@@ -73,7 +73,11 @@ struct ph_snap {
 	uint32_t fp_version;
 	bool partial;	    /* the heap was damaged: objects may be missing */
 	uint32_t names_min; /* objects with this many children are named */
-	uint64_t bytes;	    /* all objects' sizes */
+	/* snapshot --interp ID: it holds the objects of the interpreter of
+	 * that id alone (META entry 19; an older reader skips it) */
+	bool has_interp;
+	int64_t interp;
+	uint64_t bytes; /* all objects' sizes */
 	/* objects, by address (strictly ascending) */
 	size_t n;
 	uint64_t *addr;
@@ -188,7 +192,7 @@ uint32_t ph_crc32c(uint32_t crc, const void *data, size_t n);
 #define PH_SNAP_WITH_TREE 1  /* the parent tree and roots (a graph) */
 #define PH_SNAP_WITH_NAMES 2 /* and the names of the tree's branches */
 /* only the objects of one interpreter (its index in rt->interps): diff
- * --interp ID; never written to a file */
+ * and snapshot --interp ID; a file says which (has_interp, interp) */
 #define PH_SNAP_INTERP(k) ((unsigned)((k) + 1) << 16)
 
 /* The objects of h in address order, fingerprinted (and, with

@@ -724,6 +724,8 @@ struct ph_error *ph_snap_create(struct ph_heap *h, struct ph_graph *g,
 		/* PH_SNAP_INTERP: that interpreter's objects only */
 		unsigned k = (flags >> 16) - 1;
 		size_t m = 0;
+		s->has_interp = true;
+		s->interp = h->rt->interps[k].id;
 		for (size_t i = 0; i < s->n; i++)
 			if (ph_heap_interp(h, s->heap_index[i]) == k)
 				s->heap_index[m++] = s->heap_index[i];

@@ -14,7 +14,7 @@ replaced), with XDG_CACHE_HOME in a directory of the test's own:
   * staleness: the core touched, then replaced by a copy (a new inode):
     the cache is not used, said in info ("stale"), rewritten;
   * damage: a flipped byte in its table, a flipped byte in its header, the
-    file cut short, a file of zeros: ignored with a note
+    file cut short, a file of zeros, a file of format 3: ignored with a note
     (index-cache-ignored), the answer the same, exit 0; a planted link is
     not read and not written through; a directory others may write is not
     used;
@@ -41,6 +41,17 @@ replaced), with XDG_CACHE_HOME in a directory of the test's own:
     order, positions that are not a permutation): ignored, computed again,
     rewritten, the same answer, then read; a file of another build of
     py-heap (its build-id in the header) is not read.
+  * free-threaded builds (3.13t, 3.13td): all of the above, their index
+    keeping mimalloc's pages (each one's blocks, free blocks and objects);
+  * subinterpreters (3.9+: fixtures/heap_subinterp.py's core of 2, the
+    one subinterp_checks.py takes): the index keeps each object's
+    interpreter; a batch of commands for each interpreter (types, list,
+    summary, refcheck, cycles, dominators, leaks --interp K; referrers,
+    show, path of K's marker) answers the same uncached, on the run that
+    writes the cache and on the one that reads it (both caches), and K's
+    user classes as K counted them; an interpreter number out of range
+    (the sums made again) or a flipped byte of that section: ignored with
+    a note, the same answer, rewritten.
 
     python3 tests/integration/cache_checks.py --bin build/bin/py-heap \\
         --cores-dir build/cores [--python PY]
@@ -304,6 +315,13 @@ def cache_files(xdg):
                   if f.startswith("index-") and "." not in f)
 
 
+def set_format(path, fmt):
+    import struct
+    with open(path, "r+b") as f:
+        f.seek(4)
+        f.write(struct.pack("<I", fmt))
+
+
 def flip(path, offset):
     with open(path, "r+b") as f:
         f.seek(offset)
@@ -336,17 +354,11 @@ def main():
         ENV.pop("PYHEAP_NO_CACHE", None)
         core = os.path.join(tmp, "core")
         shutil.copy(src, core)
-        if INTERP.free_threaded:
-            # no cache of a free-threaded build's index (its mimalloc
-            # pages are not kept): none written, none read
-            rc, inf, err = info(core)
-            check("free-threaded: info says off, no file written",
-                  rc == 0 and inf.get("index_cache") == "off" and
-                  not cache_files(xdg), (inf.get("index_cache"), err))
-            print("SKIP the cache's other checks: free-threaded builds "
-                  "keep none")
+        checks(core, xdg, truth, tmp)
+        if tuple(int(x) for x in INTERP.version.split(".")[:2]) >= (3, 9):
+            sub_checks(os.path.abspath(args.cores_dir), tmp)
         else:
-            checks(core, xdg, truth, tmp)
+            print("SKIP subinterpreters: 3.9+ (3.8's one GC state)")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("%d passed, %d failed" % (results["passed"], results["failed"]))
@@ -388,8 +400,10 @@ def checks(core, xdg, truth, tmp):
     check("second run: the cache read", rc == 0 and
           inf2.get("index_cache") == "read", (inf2.get("index_cache"), err))
     rc, out, err = run(core, "types", timing=True)
+    # (a free-threaded build's scan: of mimalloc's blocks)
     check("second run: its stage instead of the scan",
-          "index cache read" in err and "pool blocks" not in err, err[-600:])
+          "index cache read" in err and "pool blocks" not in err and
+          "mimalloc blocks" not in err, err[-600:])
     got = answers(core, addr)
     for k in ref:
         check("cached answers as uncached: %s" % k, got[k] == ref[k],
@@ -468,7 +482,9 @@ def checks(core, xdg, truth, tmp):
             ("a byte of its end flipped", lambda: flip(cf, size - 3)),
             ("a byte of its header flipped", lambda: flip(cf, 40)),
             ("cut short", lambda: os.truncate(cf, size // 2)),
-            ("zeros", lambda: open(cf, "wb").write(bytes(size)))):
+            ("zeros", lambda: open(cf, "wb").write(bytes(size))),
+            # (format 3 kept no free-threaded or subinterpreter tables)
+            ("of format 3", lambda: set_format(cf, 3))):
         info(core)          # a good file first
         damage()
         rc, out, err = run(core, "types")
@@ -507,6 +523,138 @@ def checks(core, xdg, truth, tmp):
     files = cache_files(xdg)
     check("ten cores: at most 8 cache files (%d)" % len(files),
           len(files) <= 8, files)
+
+
+HEAD = 608          # sizeof(struct hc_head), format 4
+SEC_BYTES, SEC_SUM, NSEC = 424, 512, 11
+
+
+def plant_interp(path, value):
+    """The last object's interpreter set to value (one the reader must
+    refuse), the section's and the header's sums made again."""
+    import struct
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    sec = list(struct.unpack_from("<%dQ" % NSEC, data, SEC_BYTES))
+    off = HEAD + sum(sec[:NSEC - 1])
+    data[off + sec[-1] - 1] = value
+    struct.pack_into("<Q", data, SEC_SUM + 8 * (NSEC - 1),
+                     file_sum(bytes(data[off:off + sec[-1]])))
+    struct.pack_into("<Q", data, HEAD - 8, file_sum(bytes(data[:HEAD - 8])))
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def sub_batch(core, cmds, cache=True, timing=False):
+    path = core + ".batch"
+    with open(path, "w") as f:
+        f.write("\n".join(cmds) + "\n")
+    env = dict(ENV)
+    if timing:
+        env["PYHEAP_TIMING"] = "1"
+    r = subprocess.run([BIN, "--core", core, "--json"] +
+                       INTERP.py_heap_args() +
+                       ([] if cache else ["--no-cache"]) +
+                       ["--batch", path], capture_output=True, text=True,
+                       env=env, timeout=600, stdin=subprocess.DEVNULL)
+    for sign in CRASH_SIGNS:
+        if sign in r.stderr:
+            raise RuntimeError("%s: %s" % (core, r.stderr[-2000:]))
+    dec, outs, rest = json.JSONDecoder(), [], r.stdout.strip()
+    while rest:
+        d, end = dec.raw_decode(rest)
+        outs.append(d)
+        rest = rest[end:].strip()
+    for o in outs:       # (what says where the answer came from)
+        for k in ("index_cache", "index_cache_ignored", "layout_cached"):
+            o.pop(k, None)
+    return r.returncode, outs, r.stderr
+
+
+def sub_checks(cores_dir, tmp):
+    outdir = os.path.join(cores_dir, "subinterp-%s-2" % INTERP.tag)
+    try:
+        src = INTERP.take_core("heap_subinterp.py", outdir, "2",
+                               need=("ready", "truth.json"))
+    except Exception as e:
+        check("subinterpreters: a core of heap_subinterp.py 2", False, e)
+        return
+    main = json.load(open(os.path.join(outdir, "truth.json")))
+    truths = {e["id"]: json.load(open(os.path.join(outdir, e["truth"])))
+              for e in main["interpreters"]}
+    core = os.path.join(tmp, "subcore")
+    shutil.copy(src, core)
+    cmds = ["types --limit 0"]
+    for k in sorted(truths):
+        m = "0x%x" % truths[k]["marker"]["id"]
+        cmds += ["types --limit 0 --interp %d" % k,
+                 "list str --limit 0 --interp %d" % k,
+                 "summary --interp %d" % k,
+                 "refcheck --limit 0 --interp %d" % k,
+                 "cycles --limit 0 --interp %d" % k,
+                 "dominators --limit 20 --interp %d" % k,
+                 "leaks --limit 0 --min-share 1 --interp %d" % k,
+                 "referrers %s" % m, "show %s --limit 1" % m,
+                 "path %s" % m]
+    label = "subinterpreters (%d)" % len(truths)
+    rc0, ref, err0 = sub_batch(core, cmds, cache=False)
+    check("%s: --no-cache: one answer a command" % label,
+          rc0 == 0 and len(ref) == len(cmds), (rc0, len(ref), err0[-300:]))
+    rc, inf, err = info(core)
+    check("%s: first run: the cache written" % label,
+          inf.get("index_cache") == "written", (inf.get("index_cache"), err))
+    files = [f for f in cache_files(xdg_of()) if os.path.getmtime(f) >=
+             os.path.getmtime(core)]
+    n = inf.get("objects") or 1
+    size = max([os.path.getsize(f) for f in files] or [0])
+    check("%s: at most 24 bytes per object (%.1f)" % (label, size / n),
+          0 < size <= 24 * n, "%d bytes, %d objects" % (size, n))
+    rc1, got1, err1 = sub_batch(core, cmds, timing=True)
+    rc2, got2, err2 = sub_batch(core, cmds, timing=True)
+    check("%s: read, not scanned; the graph's cache read" % label,
+          "index cache read" in err2 and "blocks" not in err2 and
+          "graph cache read" in err2, err2[-600:])
+    for i, c in enumerate(cmds):
+        a = ref[i] if i < len(ref) else None
+        check("%s: %s: cached as uncached" % (label, c),
+              got1[i:i + 1] == [a] and got2[i:i + 1] == [a], "differ")
+    by = dict(zip(cmds, got2))
+    for k in sorted(truths):
+        tk = by.get("types --limit 0 --interp %d" % k) or {}
+        got = {e["type"]: (e["count"], e["bytes"]) for e in tk.get("types", [])
+               if e["type"].startswith("__main__.")}
+        want = {t: (v["count"], v["bytes"])
+                for t, v in truths[k]["types"].items()
+                if t.startswith("__main__.")}
+        check("%s: cached: interp %d's user classes as it counted them" % (
+            label, k), got == want and want, (got, want))
+    cf = files[0] if files else None
+    if not cf:
+        return
+    size = os.path.getsize(cf)
+    for what, damage, why in (
+            ("an interpreter out of range, its sums made again",
+             lambda: plant_interp(cf, len(truths)), "an interpreter"),
+            ("a byte of its interpreters flipped",
+             lambda: flip(cf, size - 9), "section")):
+        info(core)
+        damage()
+        rc, out, err = run(core, "types", "--limit", "0", "--interp", "1")
+        notes = [x.get("code") for x in (out or {}).get("notes", [])]
+        if isinstance(out, dict):
+            out.pop("notes", None)
+        check("%s: cache %s: ignored with a note, the same answer" % (
+            label, what), rc == 0 and "index-cache-ignored" in notes and
+            why in err and out == {k: v for k, v in by[
+                "types --limit 0 --interp 1"].items()
+                if k not in ("command", "notes")}, (rc, notes, err[-300:]))
+        rc, inf, err = info(core)
+        check("%s: cache %s: then rewritten and read" % (label, what),
+              inf.get("index_cache") == "read", inf.get("index_cache"))
+
+
+def xdg_of():
+    return ENV["XDG_CACHE_HOME"]
 
 
 if __name__ == "__main__":

@@ -19,7 +19,15 @@ py-heap session (--batch) answers, and:
     K's dict only), with its size;
   * K's marker: `referrers` = K's gc.get_referrers(), `refcount` = its
     sys.getrefcount() - 1 with no excess, `path` from a root named
-    "interp K: ...", `show` naming K, tracked and reachable;
+    "interp K: ...", `show` naming K, tracked and reachable; `graph
+    --interp K --depth 1` draws exactly those referrers, none of another
+    interpreter's (and `graph --interp 0` of it is refused);
+  * `referrers --interp K` of K's marker is K's gc.get_referrers(), and
+    with another interpreter's id, nothing; `referents --interp K` of it
+    holds its class, with another's, nothing;
+  * `snapshot --interp K` saves K's objects and bytes (as `types --interp
+    K` counts them), and `diff` of it with `--interp K` against the core
+    has them on both sides; without `--interp K` it is refused;
   * `cycles --interp K` holds K's ring of Nodes and its two self-cycles;
   * `refcheck --interp K` (a subinterpreter): no object with fewer
     references than found, and each "sub<K>-leak-" string (its refcount
@@ -32,7 +40,9 @@ py-heap session (--batch) answers, and:
 
 Without --python: every 3.9+ interpreter scripts/interpreters.sh finds
 (here pyenv's 3.9.18 to 3.13.0, Debian's 3.11, bullseye's 3.9, trixie's
-3.13 and sid's 3.14 and 3.15, and the debug builds of 3.11 and 3.13-3.15);
+3.13 and sid's 3.14 and 3.15, and the debug builds of 3.11 and 3.13-3.15),
+the free-threaded ones too (3.13t, 3.13td: each interpreter's objects are
+those of its thread states' mimalloc heaps and of its abandoned pool);
 --quick: the first 3.12+ of them. Before 3.12 the subinterpreters are legacy
 ones (one allocator for all, no threads of their own): no --threads core,
 and a string whose only reference is a raised refcount cannot be told
@@ -60,8 +70,9 @@ def interpreters():
     legacy ones, with a GC state of their own)."""
     out = subprocess.run(["bash", os.path.join(HERE, "..", "..", "scripts",
                                                "interpreters.sh")],
-                         capture_output=True, text=True).stdout.split()
-    return [s for s in out if re.search(r"python3\.(9|1[0-9])d?$", s)]
+                         capture_output=True, text=True,
+                         env=dict(os.environ, PYHEAP_FT="1")).stdout.split()
+    return [s for s in out if re.search(r"python3\.(9|1[0-9])t?d?$", s)]
 
 
 def workdir_of(outdir):
@@ -96,6 +107,15 @@ def batch(binary, it, core, commands, workdir):
     return outs, r
 
 
+def other(ids, k):
+    """Another interpreter than k."""
+    return ids[(ids.index(k) + 1) % len(ids)]
+
+
+def snap_of(outdir, k):
+    return os.path.join(workdir_of(outdir), "snap-%d.snap" % k)
+
+
 def users(types):
     return {k: (v["count"], v["bytes"]) for k, v in types.items()
             if k.startswith("__main__.")}
@@ -111,6 +131,11 @@ def check_core(binary, it, core, outdir, label):
     for k in ids:
         t = truths[k]
         m = "0x%x" % t["marker"]["id"]
+        j = other(ids, k)
+        cmds += ["referrers %s --interp %d" % (m, k),
+                 "referrers %s --interp %d" % (m, j),
+                 "referents %s" % m, "referents %s --interp %d" % (m, k),
+                 "referents %s --interp %d" % (m, j)]
         cmds += ["types --limit 0 --interp %d" % k,
                  "types --retained --limit 0 --interp %d" % k,
                  "list str --limit 0 --interp %d" % k,
@@ -122,6 +147,9 @@ def check_core(binary, it, core, outdir, label):
                  "leaks --limit 0 --min-share 1 --interp %d" % k,
                  "dominators --limit 20 --interp %d" % k,
                  "diff %s --interp %d" % (core, k),
+                 "graph %s --interp %d --depth 1" % (m, k),
+                 "snapshot --interp %d --output %s" % (k, snap_of(outdir, k)),
+                 "diff %s --interp %d" % (snap_of(outdir, k), k),
                  "report --interp %d --output %s" % (
                      k, os.path.join(workdir_of(outdir), "report-%d.html" % k))]
     outs, r = batch(binary, it, core, cmds, outdir)
@@ -176,6 +204,22 @@ def check_core(binary, it, core, outdir, label):
         want_r = sorted(e["id"] for e in t["marker"]["referrers"])
         check("%s: interp %d: marker's referrers" % (label, k),
               got_r == want_r, (got_r, want_r))
+        j = other(ids, k)
+        rk = sorted(int(e["address"], 16) for e in
+                    by["referrers %s --interp %d" % (m, k)].get(
+                        "referrers", []))
+        rj = by["referrers %s --interp %d" % (m, j)].get("referrers")
+        check("%s: interp %d: referrers --interp K of its marker: K's "
+              "gc.get_referrers(); --interp %d: none" % (label, k, j),
+              rk == want_r and rj == [], (rk, want_r, rj))
+        ra = by["referents %s" % m].get("referents", [])
+        rn = by["referents %s --interp %d" % (m, k)].get("referents", [])
+        rjn = by["referents %s --interp %d" % (m, j)].get("referents")
+        check("%s: interp %d: referents --interp K of its marker: of the "
+              "referents, K's (its class); --interp %d: none" % (
+                  label, k, j),
+              rn and all(x in ra for x in rn) and rjn == [],
+              (len(ra), len(rn), rjn))
         rc = by["refcount %s" % m]
         check("%s: interp %d: marker's refcount, no excess" % (label, k),
               rc.get("refcount") == t["marker"]["refcount"] and
@@ -242,6 +286,47 @@ def check_core(binary, it, core, outdir, label):
                   x.get("bytes") == tk_all["bytes"] for x in sides),
               [(x.get("objects"), x.get("bytes")) for x in sides] +
               [(tk_all["objects"], tk_all["bytes"])])
+        sn = by["snapshot --interp %d --output %s" % (k, snap_of(outdir, k))]
+        df = by["diff %s --interp %d" % (snap_of(outdir, k), k)]
+        sides = [df.get("before", {}), df.get("after", {})]
+        check("%s: interp %d: snapshot --interp K: K's objects and bytes, "
+              "and diff --interp K of it against the core the same on both "
+              "sides" % (label, k),
+              sn.get("interp") == k and
+              sn.get("objects") == tk_all["objects"] and
+              sn.get("bytes") == tk_all["bytes"] and
+              all(x.get("objects") == tk_all["objects"] and
+                  x.get("bytes") == tk_all["bytes"] for x in sides),
+              (sn.get("interp"), sn.get("objects"), sn.get("bytes"),
+               [(x.get("objects"), x.get("bytes")) for x in sides],
+               tk_all["objects"], tk_all["bytes"]))
+        if k == 1:
+            r0 = subprocess.run([binary, "--core", core] + it.py_heap_args() +
+                                ["diff", snap_of(outdir, k)],
+                                capture_output=True, text=True, timeout=300,
+                                stdin=subprocess.DEVNULL)
+            check("%s: interp %d: diff of K's snapshot without --interp K: "
+                  "refused" % (label, k), r0.returncode == 2 and
+                  "give --interp %d" % k in r0.stderr,
+                  (r0.returncode, r0.stderr[-200:]))
+        gr = by["graph %s --interp %d --depth 1" % (m, k)]
+        drawn = sorted(int(n["address"], 16) for n in gr.get("nodes", [])
+                       if n.get("kind") == "object" and n.get("depth") == 1)
+        want_r = sorted(e["id"] for e in t["marker"]["referrers"])
+        check("%s: interp %d: graph --interp K: the marker's holders as "
+              "K's gc.get_referrers(), none of another interpreter's" % (
+                  label, k), gr.get("interp") == k and drawn == want_r and
+              not any(n.get("other_interp") for n in gr.get("nodes", [])),
+              (gr.get("interp"), drawn, want_r))
+        if k:
+            r0 = subprocess.run([binary, "--core", core] + it.py_heap_args() +
+                                ["graph", m, "--interp", "0"],
+                                capture_output=True, text=True, timeout=300,
+                                stdin=subprocess.DEVNULL)
+            check("%s: interp %d: graph --interp 0 of K's marker: refused" % (
+                label, k), r0.returncode == 2 and
+                "is interpreter %d's" % k in r0.stderr,
+                (r0.returncode, r0.stderr[-200:]))
         dm = by["dominators --limit 20 --interp %d" % k].get("dominators", [])
         check("%s: interp %d: dominators: every row K's" % (label, k),
               dm and all(x.get("interp") == k for x in dm),

@@ -178,6 +178,15 @@ static void test_round_trip(void)
 	CU_ASSERT_PTR_NULL_FATAL(ph_snap_encode(s, &data, &len));
 	CU_ASSERT_PTR_NULL(ph_snap_decode(data, len, "t", &d));
 	CU_ASSERT_PTR_NULL(d ? d->parent : NULL);
+	CU_ASSERT(d && !d->has_interp);
+	ph_snap_destroy(d);
+	free(data);
+	/* one interpreter's objects (snapshot --interp): said in META */
+	s->has_interp = true;
+	s->interp = 7;
+	CU_ASSERT_PTR_NULL_FATAL(ph_snap_encode(s, &data, &len));
+	CU_ASSERT_PTR_NULL(ph_snap_decode(data, len, "t", &d));
+	CU_ASSERT(d && d->has_interp && d->interp == 7);
 	ph_snap_destroy(d);
 	free(data);
 	/* an empty heap */
