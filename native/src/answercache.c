@@ -54,71 +54,10 @@ static uint64_t pad8(uint64_t x)
 	return (x + 7) & ~7ULL;
 }
 
-/* The GNU build-id of the object this code is in (libpyheap, or a program
- * built with its sources), hashed: an answer computed by another build
- * (another refcheck, other cycles' fates) is not read, though the index
- * and graph it stands on are the same. 0: none found, nothing cached. */
-struct ac_build {
-	uintptr_t self;
-	uint64_t hash;
-};
-
-static int ac_build_cb(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	struct ac_build *b = arg;
-	bool mine = false;
-	for (int i = 0; i < info->dlpi_phnum && !mine; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-		mine = ph->p_type == PT_LOAD && b->self >= lo &&
-		       b->self - lo < ph->p_memsz;
-	}
-	if (!mine)
-		return 0;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_NOTE)
-			continue;
-		const uint8_t *p = (const uint8_t *)(info->dlpi_addr +
-						     ph->p_vaddr),
-			      *end = p + ph->p_memsz;
-		while (p + sizeof(ElfW(Nhdr)) <= end) {
-			ElfW(Nhdr) nh;
-			memcpy(&nh, p, sizeof(nh));
-			const uint8_t *name = p + sizeof(nh);
-			const uint8_t *desc = name + ((nh.n_namesz + 3) & ~3u);
-			const uint8_t *next = desc + ((nh.n_descsz + 3) & ~3u);
-			if (next > end)
-				break;
-			if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
-			    !memcmp(name, "GNU", 4) && nh.n_descsz) {
-				uint64_t hv = 0xcbf29ce484222325ULL;
-				for (uint32_t k = 0; k < nh.n_descsz; k++)
-					hv = (hv ^ desc[k]) * 0x100000001b3ULL;
-				b->hash = hv | 1;
-				return 1;
-			}
-			p = next;
-		}
-	}
-	return 1;
-}
-
-static uint64_t ac_build_hash(void)
-{
-	static uint64_t hash = 2; /* not yet looked up */
-	if (hash == 2) {
-		struct ac_build b = {(uintptr_t)&ac_build_hash, 0};
-		dl_iterate_phdr(ac_build_cb, &b);
-		hash = b.hash;
-	}
-	return hash;
-}
-
 /* ans-KIND-HASH, HASH the index file's */
 static char *ac_path(const struct ph_heap *h, const char *kind)
 {
-	if (!h->cache_sum || strlen(kind) >= 16 || !ac_build_hash())
+	if (!h->cache_sum || strlen(kind) >= 16 || !ph_build_hash())
 		return NULL;
 	char *index = ph_heapcache_path(h->rt);
 	char *slash = index ? strrchr(index, '/') : NULL;
@@ -170,7 +109,7 @@ bool ph_answercache_load(const struct ph_heap *h, const char *kind,
 	    hd.head_sum !=
 		    ph_heapcache_sum(&hd, offsetof(struct ac_head, head_sum)) ||
 	    strncmp(hd.kind, kind, sizeof(hd.kind)) ||
-	    hd.table_sum != h->cache_sum || hd.build != ac_build_hash() ||
+	    hd.table_sum != h->cache_sum || hd.build != ph_build_hash() ||
 	    hd.n != h->n)
 		goto out;
 	for (int i = 0; i < nsec; i++) {
@@ -235,7 +174,7 @@ bool ph_answercache_store(const struct ph_heap *h, const char *kind,
 			     .head_size = sizeof(hd),
 			     .nsec = (uint32_t)nsec,
 			     .table_sum = h->cache_sum,
-			     .build = ac_build_hash(),
+			     .build = ph_build_hash(),
 			     .n = h->n};
 	snprintf(hd.kind, sizeof(hd.kind), "%s", kind);
 	memcpy(hd.val, val, sizeof(hd.val));

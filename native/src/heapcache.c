@@ -210,7 +210,8 @@ static bool hc_key(const struct ph_runtime *rt, const char *path,
 	hd->core_dev = (uint64_t)st.st_dev;
 	hd->path_hash = fnv_str(path, 0xcbf29ce484222325ULL);
 	hd->modules_hash = modules_hash(t);
-	hd->layout_hash = layout_hash(rt->layout);
+	/* (and the build that read it: another may find other objects) */
+	hd->layout_hash = layout_hash(rt->layout) ^ ph_build_hash();
 	hd->ninterps = (uint32_t)rt->ninterps;
 	return true;
 }

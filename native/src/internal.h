@@ -83,6 +83,10 @@ struct ph_error *ph_u64map_put(struct ph_u64map *m, uint64_t key, uint32_t val,
 			       bool *ret_existed);
 struct ph_error *ph_u64map_reserve(struct ph_u64map *m, size_t count);
 
+/* The hashed GNU build-id of the code running (buildid.c); 0 if it has
+ * none, and then nothing is cached that depends on it. */
+uint64_t ph_build_hash(void);
+
 static inline uint64_t ph_hash64(uint64_t x)
 {
 	x ^= x >> 33;
