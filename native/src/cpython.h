@@ -78,6 +78,7 @@ struct ph_layout {
 	X(MEMORYVIEW, memoryview, NULL) /* memoryview */ \
 	X(MANAGEDBUFFER, managedbuffer, NULL) /* memoryview's managedbuffer */ \
 	X(TIMEZONE, timezone, NULL) /* datetime.timezone */ \
+	X(NLDECODER, nldecoder, NULL) /* _io.IncrementalNewlineDecoder */ \
 	X(DATETIME, datetime, NULL) /* datetime.datetime, datetime.time */ \
 	X(MODULEDEF, moduledef, NULL) /* a module's PyModuleDef */
 

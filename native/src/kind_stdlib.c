@@ -317,6 +317,25 @@ const struct ph_kind_ops ph_kind_timezone = {
 	.own_c_tail = true,
 };
 
+/* _io.IncrementalNewlineDecoder (nldecoder_object, textio.c, 3.8 to
+ * 3.15): the decoder it wraps and its errors, then bit fields; its
+ * traverse visits neither (it is not a GC type before 3.12's heap types),
+ * yet both are owned. */
+static void nldecoder_referents(struct ph_heap *h, uint64_t addr,
+				const struct ph_type *t, int64_t ob_size,
+				ph_referent_fn fn, void *arg)
+{
+	ph_ref_field(h, addr, STD_OFF(h, 16), "decoder", fn, arg);
+	ph_ref_field(h, addr, STD_OFF(h, 24), "errors", fn, arg);
+}
+
+const struct ph_kind_ops ph_kind_nldecoder = {
+	.inline_size = ph_inline_size_c,
+	.referents = nldecoder_referents,
+	.by_name = "_io.IncrementalNewlineDecoder",
+	.own_c_tail = true,
+};
+
 /* datetime.datetime and datetime.time: a tzinfo after their data when
  * hastzinfo (the byte after the hash) is set; without it the object is
  * allocated shorter and has none. */
