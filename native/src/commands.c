@@ -693,9 +693,10 @@ static const struct ph_optdef cli_opts[] = {
 	 .help = "do not ask DEBUGINFOD_URLS for debug information"},
 	{.name = "--no-cache",
 	 .kind = PH_OPT_FLAG,
-	 .help = "neither read nor write the core's index cache (in "
+	 .help = "neither read nor write the core's caches (in "
 		 "~/.cache/py-heap: the first run on a core keeps its object "
-		 "table there, later runs on the unchanged core read it)"},
+		 "table, graph and computed answers there, later runs on the "
+		 "unchanged core read them)"},
 	{.name = "--json",
 	 .kind = PH_OPT_FLAG,
 	 .help = "print JSON instead of text"},
