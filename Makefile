@@ -47,8 +47,10 @@ CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=gnu11 $(WARN) $(CPPFLAGS) $(CFLAGS) -fPIC \
 	-fvisibility=hidden -Inative/include -Inative/src \
 	-DPH_VERSION='"$(VERSION)"'
-# graphviz (libgvc, libcgraph) draws graph's and report's pictures
-LDLIBS := -lelf -ldw -ldl -lm -lpthread -lgvc -lcgraph
+# graphviz (libgvc, libcgraph) draws graph's and report's pictures: opened
+# with dlopen by render_graph.c when one is drawn, not linked (its -dev
+# package's headers give the types)
+LDLIBS := -lelf -ldw -ldl -lm -lpthread
 
 LIB_SRCS := $(wildcard native/src/*.c)
 LIB_OBJS := $(patsubst native/src/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))

@@ -23,9 +23,10 @@ PACKAGES=(
 	# installed, a minute
 	python3-networkx python3-numpy python3-pandas python3-sympy
 	python3-django python3-flask python3-jinja2 python3-sqlalchemy
-	# graph's and report's pictures: graphviz's libraries (linked; their
-	# plugins draw SVG and PNG), and the browser that renders the report
-	# in tests/integration/pictures_checks.py (headless)
+	# graph's and report's pictures: graphviz's libraries (opened when a
+	# picture is drawn; the headers to build; their plugins draw SVG and
+	# PNG), and the browser that renders the report in
+	# tests/integration/pictures_checks.py (headless)
 	libgraphviz-dev chromium
 )
 

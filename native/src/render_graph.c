@@ -1,7 +1,11 @@
 /* render_graph.c - graph: the objects around one as a picture. py-heap
  * writes the DOT; graphviz's libraries (libgvc, libcgraph) lay it out and
- * draw it as SVG or PNG, in this process: no `dot` is run. */
+ * draw it as SVG or PNG, in this process: no `dot` is run. They are opened
+ * (dlopen) when the first picture is drawn, not linked: loading and
+ * relocating them and the five libraries they need cost every run of
+ * py-heap, most of which draw nothing. */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -235,6 +239,66 @@ static int gv_error(char *msg)
 	return 0;
 }
 
+/* graphviz's functions py-heap calls, found in its libraries (by their
+ * sonames: those of Debian's libgvc6 and libcgraph6) on first use; the
+ * headers give their types. The libraries stay loaded. */
+#define GV_FUNCS(X)                                                            \
+	X(cgraph, agseterrf)                                                   \
+	X(cgraph, agseterr)                                                    \
+	X(cgraph, agmemread)                                                   \
+	X(cgraph, agclose)                                                     \
+	X(gvc, gvContext)                                                      \
+	X(gvc, gvLayout)                                                       \
+	X(gvc, gvRenderData)                                                   \
+	X(gvc, gvFreeRenderData)                                               \
+	X(gvc, gvFreeLayout)
+
+static struct {
+#define GV_FIELD(lib, name) __typeof__(name) *name;
+	GV_FUNCS(GV_FIELD)
+#undef GV_FIELD
+} gv;
+
+static const char *const gv_lib_file[] = {"libgvc.so.6", "libcgraph.so.6"};
+
+/* Opens graphviz's libraries and finds its functions in them, once (under
+ * gv_lock); NULL, or why not. A failure is not remembered: the next picture
+ * tries again. */
+static struct ph_error *gv_load(void)
+{
+	static bool loaded;
+	if (loaded)
+		return NULL;
+	void *lib[2];
+	for (size_t i = 0; i < 2; i++) {
+		/* the soname: what Debian's libgvc6 and libcgraph6 install */
+		if (!(lib[i] = dlopen(gv_lib_file[i], RTLD_NOW | RTLD_LOCAL))) {
+			const char *why = dlerror();
+			return ph_error_create(
+				PH_ERR_OS,
+				"graphviz's %s could not be loaded: %s "
+				"(graph and report draw with it: Debian's "
+				"package libgvc6)",
+				i ? "libcgraph" : "libgvc",
+				why ? why : "dlopen failed");
+		}
+	}
+	enum { gvc, cgraph };
+#define GV_SYM(l, name)                                                        \
+	dlerror();                                                             \
+	*(void **)&gv.name = dlsym(lib[l], #name);                             \
+	if (!gv.name) {                                                        \
+		const char *why = dlerror();                                   \
+		return ph_error_create(PH_ERR_OS,                              \
+				       "graphviz's lib%s has no %s: %s", #l,   \
+				       #name, why ? why : "a NULL symbol");    \
+	}
+	GV_FUNCS(GV_SYM)
+#undef GV_SYM
+	loaded = true;
+	return NULL;
+}
+
 /* One graphviz context for the process, made on first use and kept:
  * graphviz 2.42's pango plugin keeps a font name across contexts, which a
  * second context's layout reads after the first one freed it (ASan: a
@@ -247,18 +311,22 @@ struct ph_error *ph_graphviz_render(const char *dot, const char *format,
 				    struct ph_buf *out)
 {
 	pthread_mutex_lock(&gv_lock);
+	struct ph_error *err = gv_load();
+	if (err) {
+		pthread_mutex_unlock(&gv_lock);
+		return err;
+	}
 	gv_message[0] = '\0';
-	agseterrf(gv_error);
-	agseterr(AGERR);
+	gv.agseterrf(gv_error);
+	gv.agseterr(AGERR);
 	if (!gv_context)
-		gv_context = gvContext();
+		gv_context = gv.gvContext();
 	GVC_t *gvc = gv_context;
 	if (!gvc) {
 		pthread_mutex_unlock(&gv_lock);
 		return ph_error_create(PH_ERR_OS, "graphviz: no context");
 	}
-	struct ph_error *err = NULL;
-	Agraph_t *g = agmemread(dot);
+	Agraph_t *g = gv.agmemread(dot);
 	if (!g) {
 		err = ph_error_create(PH_ERR_OS,
 				      "graphviz: the DOT was not "
@@ -266,15 +334,15 @@ struct ph_error *ph_graphviz_render(const char *dot, const char *format,
 				      gv_message);
 		goto done;
 	}
-	if (gvLayout(gvc, g, "dot")) {
+	if (gv.gvLayout(gvc, g, "dot")) {
 		err = ph_error_create(PH_ERR_OS, "graphviz: no layout: %s",
 				      gv_message);
-		agclose(g);
+		gv.agclose(g);
 		goto done;
 	}
 	char *data = NULL;
 	unsigned int len = 0;
-	if (gvRenderData(gvc, g, format, &data, &len) || !data || !len)
+	if (gv.gvRenderData(gvc, g, format, &data, &len) || !data || !len)
 		err = ph_error_create(PH_ERR_OS,
 				      "graphviz: could not draw %s (is its "
 				      "plugin installed? libgvc6): %s",
@@ -282,9 +350,9 @@ struct ph_error *ph_graphviz_render(const char *dot, const char *format,
 	else
 		ph_buf_putn(out, data, len);
 	if (data)
-		gvFreeRenderData(data);
-	gvFreeLayout(gvc, g);
-	agclose(g);
+		gv.gvFreeRenderData(data);
+	gv.gvFreeLayout(gvc, g);
+	gv.agclose(g);
 done:
 	pthread_mutex_unlock(&gv_lock);
 	if (!err && out->failed)

@@ -19,6 +19,10 @@ core of fixtures/heap_pictures.py:
     core too: headless Chromium renders it (its DOM names the planted
     leaks and their types, every SVG is there, a click sorts a table) and
     its screenshot is not blank;
+  * graphviz is not linked (ldd), and with its libgvc.so.6 covered by
+    /dev/null (a mount namespace of the check's own, when unshare can make
+    one): graph's DOT still comes, graph --output .svg and report's
+    pictures say "graphviz's libgvc could not be loaded";
   * with --gdb, report through GDB.
 
     python3 tests/integration/pictures_checks.py --bin build/bin/py-heap \\
@@ -394,6 +398,73 @@ def graph_checks(binary, core, t, work):
             check("graph error %s" % args, False, e)
 
 
+# ---- without graphviz ---------------------------------------------------------
+
+def soname_path(soname):
+    """Where the dynamic linker finds soname (ldconfig's cache), or None."""
+    r = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True)
+    for line in r.stdout.splitlines():
+        parts = line.split("=>")
+        if len(parts) == 2 and parts[0].split()[0] == soname:
+            return os.path.realpath(parts[1].strip())
+    return None
+
+
+def no_graphviz_checks(binary, core, t, work):
+    """graphviz is opened when a picture is drawn, not linked (issue 23):
+    no run that draws nothing loads it, and without it graph and report
+    say so."""
+    r = subprocess.run(["ldd", binary], capture_output=True, text=True)
+    linked = [x.split()[0] for x in r.stdout.splitlines()
+              if re.search(r"lib(gvc|cgraph)\.so", x)]
+    check("py-heap does not link graphviz (opened when a picture is drawn)",
+          r.returncode == 0 and not linked, linked or r.stderr[-300:])
+    # libgvc.so.6 covered by /dev/null, in a mount namespace of its own
+    lib = soname_path("libgvc.so.6")
+    ns = ["unshare", "-m", "--propagation", "private"] + \
+        ([] if os.geteuid() == 0 else ["-r"]) + \
+        ["sh", "-c", 'mount --bind /dev/null "$0" && exec "$@"', lib or "-"]
+    probe = subprocess.run(ns + ["true"], capture_output=True, text=True) \
+        if lib and shutil.which("unshare") else None
+    if not probe or probe.returncode != 0:
+        print("SKIP without libgvc: no mount namespace here (%s)"
+              % (probe.stderr.strip()[-200:] if probe else
+                 "no unshare or no libgvc.so.6"))
+        return
+    target = "0x%x" % t["target"]
+
+    def run_ns(*args):
+        cmd = ns + shlex.split(os.environ.get("PYHEAP_WRAPPER", "")) + \
+            [binary, "--core", core] + INTERP.py_heap_args() + list(args)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        if "ERROR: AddressSanitizer" in r.stderr or \
+                "runtime error:" in r.stderr or \
+                "ERROR: LeakSanitizer" in r.stderr:
+            raise RuntimeError("sanitizer report: " + r.stderr[-2000:])
+        return r
+    want = "graphviz's libgvc could not be loaded"
+    try:
+        r = run_ns("graph", target)
+        check("without libgvc: graph's DOT on stdout all the same",
+              r.returncode == 0 and r.stdout.startswith("digraph "),
+              (r.returncode, r.stderr[-300:]))
+        r = run_ns("graph", target, "--output", work + "/nogv.svg")
+        check("without libgvc: graph --output .svg: a clear error",
+              r.returncode not in (0, -11, -6) and want in r.stderr and
+              not os.path.exists(work + "/nogv.svg"),
+              (r.returncode, r.stderr[-300:]))
+        out = work + "/nogv.html"
+        r = run_ns("report", "--output", out)
+        page = open(out, encoding="utf-8").read() if r.returncode == 0 \
+            else ""
+        check("without libgvc: report writes its page, the reason in place "
+              "of its pictures", r.returncode == 0 and "<svg" not in page
+              and want.replace("'", "&#39;") in page,
+              (r.returncode, r.stderr[-300:]))
+    except Exception as e:
+        check("without libgvc", False, e)
+
+
 # ---- report -----------------------------------------------------------------
 
 def report_checks(binary, core, t, work):
@@ -562,6 +633,7 @@ def main():
         if core:
             graph_checks(binary, core, t, work)
             report_checks(binary, core, t, work)
+            no_graphviz_checks(binary, core, t, work)
             if a.gdb:
                 gdb_checks(core, work)
         if a.chromium:
