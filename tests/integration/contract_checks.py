@@ -347,8 +347,9 @@ def status_of(pid):
 
 
 def sigint_checks(binary, core):
-    # A core: a long --batch, interrupted.
-    base = ["--core", core] + INTERP.py_heap_args()
+    # A core: a long --batch, interrupted (--no-cache: with the answers'
+    # cache the whole batch can end before the signal comes)
+    base = ["--core", core, "--no-cache"] + INTERP.py_heap_args()
     try:
         p = subprocess.Popen(wrapper() + [binary] + base + ["--batch", "-"],
                              stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
