@@ -80,7 +80,8 @@ struct ph_layout {
 	X(TIMEZONE, timezone, NULL) /* datetime.timezone */ \
 	X(NLDECODER, nldecoder, NULL) /* _io.IncrementalNewlineDecoder */ \
 	X(DATETIME, datetime, NULL) /* datetime.datetime, datetime.time */ \
-	X(MODULEDEF, moduledef, NULL) /* a module's PyModuleDef */
+	X(MODULEDEF, moduledef, NULL) /* a module's PyModuleDef */ \
+	X(CYFUNCTION, cyfunction, NULL) /* Cython's functions */
 
 enum ph_kind {
 #define PH_KIND_ENUM(kind, ops, symbol) PH_KIND_##kind,
