@@ -336,6 +336,23 @@ const struct ph_kind_ops ph_kind_nldecoder = {
 	.own_c_tail = true,
 };
 
+/* _asyncio's _RunningLoopHolder (PyRunningLoopHolder, 3.8 to 3.11; a
+ * thread's running loop, kept in its thread state's dict): the loop, then
+ * the pid; no traverse, yet the loop is owned. */
+static void loopholder_referents(struct ph_heap *h, uint64_t addr,
+				 const struct ph_type *t, int64_t ob_size,
+				 ph_referent_fn fn, void *arg)
+{
+	ph_ref_field(h, addr, STD_OFF(h, 16), "rl_loop", fn, arg);
+}
+
+const struct ph_kind_ops ph_kind_loopholder = {
+	.inline_size = ph_inline_size_c,
+	.referents = loopholder_referents,
+	.by_name = "_RunningLoopHolder",
+	.own_c_tail = true,
+};
+
 /* datetime.datetime and datetime.time: a tzinfo after their data when
  * hastzinfo (the byte after the hash) is set; without it the object is
  * allocated shorter and has none. */
