@@ -79,8 +79,10 @@ struct ph_layout {
 	X(MANAGEDBUFFER, managedbuffer, NULL) /* memoryview's managedbuffer */ \
 	X(TIMEZONE, timezone, NULL) /* datetime.timezone */ \
 	X(NLDECODER, nldecoder, NULL) /* _io.IncrementalNewlineDecoder */ \
+	X(LOOPHOLDER, loopholder, NULL) /* asyncio's _RunningLoopHolder */ \
 	X(DATETIME, datetime, NULL) /* datetime.datetime, datetime.time */ \
-	X(MODULEDEF, moduledef, NULL) /* a module's PyModuleDef */
+	X(MODULEDEF, moduledef, NULL) /* a module's PyModuleDef */ \
+	X(CYFUNCTION, cyfunction, NULL) /* Cython's functions */
 
 enum ph_kind {
 #define PH_KIND_ENUM(kind, ops, symbol) PH_KIND_##kind,

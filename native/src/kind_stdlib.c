@@ -336,6 +336,23 @@ const struct ph_kind_ops ph_kind_nldecoder = {
 	.own_c_tail = true,
 };
 
+/* _asyncio's _RunningLoopHolder (PyRunningLoopHolder, 3.8 to 3.11; a
+ * thread's running loop, kept in its thread state's dict): the loop, then
+ * the pid; no traverse, yet the loop is owned. */
+static void loopholder_referents(struct ph_heap *h, uint64_t addr,
+				 const struct ph_type *t, int64_t ob_size,
+				 ph_referent_fn fn, void *arg)
+{
+	ph_ref_field(h, addr, STD_OFF(h, 16), "rl_loop", fn, arg);
+}
+
+const struct ph_kind_ops ph_kind_loopholder = {
+	.inline_size = ph_inline_size_c,
+	.referents = loopholder_referents,
+	.by_name = "_RunningLoopHolder",
+	.own_c_tail = true,
+};
+
 /* datetime.datetime and datetime.time: a tzinfo after their data when
  * hastzinfo (the byte after the hash) is set; without it the object is
  * allocated shorter and has none. */
@@ -379,5 +396,111 @@ const struct ph_kind_ops ph_kind_moduledef = {
 	.inline_size = ph_inline_size_c,
 	.referents = moduledef_referents,
 	.by_name = "moduledef",
+	.own_c_tail = true,
+};
+
+/* Cython's functions: cython_function_or_method (__pyx_CyFunctionObject)
+ * and its subtype fused_cython_function (__pyx_FusedFunctionObject), as
+ * Cython 0.29.16 to 0.29.37 lay them out (Cython/Utility/CythonFunction.c;
+ * Debian 12's numpy and pandas were built with 0.29.32; Cython 3 names
+ * its types "_cython_3_x_y.cython_function_or_method", not these). The
+ * struct starts with a PyCFunctionObject: m_ml is C, m_self is the
+ * function itself, borrowed (__Pyx_CyFunction_Init sets it so; neither
+ * traverse nor clear touches it), m_module a reference (the module's
+ * name), m_weakreflist the weakref list head, vectorcall C. After it,
+ * each a reference (__Pyx_CyFunction_clear drops them): func_dict,
+ * func_name, func_qualname, func_doc, func_globals, func_code,
+ * func_closure, func_classobj; then defaults (a PyObject_Malloc'd block
+ * whose first defaults_pyobjects words are references), the int
+ * defaults_pyobjects, defaults_size, flags; defaults_tuple and
+ * defaults_kwdict, references; defaults_getter, C; func_annotations, a
+ * reference (cleared, though traverse leaves it out). A fused function
+ * adds __signatures__, type and self, references. Checked on Debian's
+ * 3.11 with ctypes: basicsize 184 and 208, m_self == id(f), m_module,
+ * func_qualname, func_globals and func_code the function's attributes,
+ * gc.get_referents() of all 751 functions of numpy and pandas among these
+ * fields. Another size (another Cython, a free-threaded build) is scanned
+ * as a C type with no layout, less m_self. */
+enum { CYF_UNKNOWN, CYF_PLAIN, CYF_FUSED };
+#define CYF_AFTER_CFUNC 56 /* sizeof(PyCFunctionObject), 3.8+ */
+#define CYF_SIZE (CYF_AFTER_CFUNC + 128)
+#define CYF_FUSED_SIZE (CYF_SIZE + 24)
+
+static void cyfunction_type_init(struct ph_heap *h, struct ph_type *t)
+{
+	int64_t own = t->kind_basicsize - (int64_t)ph_hdr_shift(h->L);
+	if (ph_hdr_shift(h->L)) /* (0.29 has no free-threaded build) */
+		t->kind_data = CYF_UNKNOWN;
+	else if (own == CYF_SIZE)
+		t->kind_data = CYF_PLAIN;
+	else if (own == CYF_FUSED_SIZE)
+		t->kind_data = CYF_FUSED;
+}
+
+struct cyfunction_ctx {
+	ph_referent_fn fn;
+	void *arg;
+	uint64_t self;
+	uint64_t m_self;
+};
+
+static void cyfunction_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
+			  uint64_t data)
+{
+	struct cyfunction_ctx *c = arg;
+	if (kind == PH_EDGE_CONSERVATIVE && target == c->self &&
+	    data == c->m_self)
+		return;
+	c->fn(c->arg, target, kind, data);
+}
+
+static void cyfunction_referents(struct ph_heap *h, uint64_t addr,
+				 const struct ph_type *t, int64_t ob_size,
+				 ph_referent_fn fn, void *arg)
+{
+	if (t->kind_data == CYF_UNKNOWN) {
+		struct cyfunction_ctx c = {fn, arg, addr, STD_OFF(h, 24)};
+		ph_ref_c_unknown(h, addr, t, ob_size, cyfunction_cb, &c);
+		return;
+	}
+	static const char *const names[] = {
+		"__dict__",    "__name__", "__qualname__", "__doc__",
+		"__globals__", "__code__", "__closure__",  "func_classobj",
+	};
+	fn(arg, addr, PH_EDGE_BORROWED, (uint64_t)(uintptr_t) "m_self");
+	ph_ref_field(h, addr, 32, "__module__", fn, arg);
+	uint32_t p = CYF_AFTER_CFUNC;
+	for (uint32_t i = 0; i < 8; i++)
+		ph_ref_field(h, addr, p + 8 * i, names[i], fn, arg);
+	uint64_t defaults = rd64(h, addr + p + 64);
+	int32_t ndefaults = (int32_t)rd32(h, addr + p + 72);
+	if (defaults && ndefaults > 0 && ndefaults < 4096)
+		for (int32_t i = 0; i < ndefaults; i++) {
+			uint64_t v = rd64(h, defaults + 8 * (uint64_t)i);
+			if (v)
+				fn(arg, v, PH_EDGE_FIELD,
+				   (uint64_t)(uintptr_t) "dynamic_defaults");
+		}
+	ph_ref_field(h, addr, p + 96, "__defaults__", fn, arg);
+	ph_ref_field(h, addr, p + 104, "__kwdefaults__", fn, arg);
+	ph_ref_field(h, addr, p + 120, "__annotations__", fn, arg);
+	if (t->kind_data == CYF_FUSED) {
+		ph_ref_field(h, addr, CYF_SIZE, "__signatures__", fn, arg);
+		ph_ref_field(h, addr, CYF_SIZE + 8, "type", fn, arg);
+		ph_ref_field(h, addr, CYF_SIZE + 16, "__self__", fn, arg);
+	}
+}
+
+static const char *const cyfunction_names[] = {
+	"cython_function_or_method",
+	"fused_cython_function",
+	NULL,
+};
+
+const struct ph_kind_ops ph_kind_cyfunction = {
+	.inline_size = ph_inline_size_c,
+	.referents = cyfunction_referents,
+	.by_names = cyfunction_names,
+	.type_init = cyfunction_type_init,
 	.own_c_tail = true,
 };

@@ -26,7 +26,13 @@ process measured about itself in forked copies (apptruth.py):
     finds before finalizers, collect_returns gc.collect()'s return
     value (every generation, in a forked copy) and the "unreachable" set
     less "finalizer_freed" equals gc.garbage under gc.DEBUG_SAVEALL;
-  * refcheck: no deficit on these clean heaps.
+  * refcheck: no deficit on these clean heaps;
+  * Cython functions (numpy_pandas: cython.json, what each refers to by
+    gc.get_referents() in a forked copy): those of Cython 0.29, whose
+    layout py-heap reads, have exactly these referents (less their
+    __class__, and but their __annotations__, which their tp_traverse
+    leaves out), none guessed, and refcheck finds no deficit of their
+    types; other Cythons' (a module in the type's name) are noted.
 
 A fixture whose libraries the interpreter cannot import is SKIPped.
 
@@ -85,6 +91,13 @@ MODULE_STATE_ROOT = re.compile(r"(?:interp \d+: )?C data: module state "
 
 # C types of libraries whose tp_name has no module
 LIBRARY_NO_MODULE = {"StgDict"}
+
+# Cython 0.29's function types (kind_stdlib.c reads their fields), and the
+# fields of theirs that their tp_traverse does not visit; the extra files
+# of the fixtures that write them
+CYTHON_TYPES = ("cython_function_or_method", "fused_cython_function")
+CYTHON_UNTRAVERSED = {".__annotations__"}
+FIXTURE_FILES = {"numpy_pandas": ("cython.json",)}
 
 
 class CHeld:
@@ -368,6 +381,85 @@ def refcheck_checks(label, rc):
     return {"refcheck deficits": rc["deficit_objects"]}
 
 
+def cython_commands(outdir):
+    """The batch's commands for the Cython functions of cython.json, and
+    those functions (none when the fixture wrote no such file)."""
+    path = os.path.join(outdir, "cython.json")
+    if not os.path.exists(path):
+        return [], []
+    with open(path) as f:
+        funcs = json.load(f)
+    cmds = ["referents %#x --limit 0" % c["id"] for c in funcs]
+    for t in CYTHON_TYPES:
+        if any(c["type"] == t for c in funcs):
+            cmds.append("refcheck --type %s" % t)
+    return cmds, funcs
+
+
+def cython_checks(label, funcs, outs, groups):
+    """Each Cython function's referents against gc.get_referents(); no
+    deficit of the Cython types in refcheck."""
+    if not funcs:
+        return {}
+    got = {int(o["address"], 16): o for o in outs
+           if "referents" in o and "address" in o}
+    other = sorted({c["type"] for c in funcs if c["type"] not in CYTHON_TYPES})
+    if other:
+        print("NOTE %s: Cython functions of a layout py-heap does not read "
+              "(scanned as C data): %s" % (label, ", ".join(other)))
+    mine = [c for c in funcs if c["type"] in CYTHON_TYPES]
+    fails = {}
+    if "referrers" in groups and mine:
+        missing, extra, guessed, absent, untraversed = [], [], [], [], 0
+        for c in mine:
+            o = got.get(c["id"])
+            if o is None:
+                absent.append("%#x" % c["id"])
+                continue
+            want = {}
+            for a in c["referents"]:
+                want[a] = want.get(a, 0) + 1
+            for r in o["referents"]:
+                if "(conservative)" in r["via"]:
+                    guessed.append("%#x %s" % (c["id"], r["via"]))
+                if not r["strong"] or r["via"] == ".__class__":
+                    continue
+                a = int(r["address"], 16)
+                if want.get(a):
+                    want[a] -= 1
+                elif r["via"] in CYTHON_UNTRAVERSED:
+                    untraversed += 1
+                else:
+                    extra.append("%#x %s %s" % (c["id"], r["via"],
+                                                r["type"]))
+            missing += ["%#x <- %#x" % (a, c["id"]) for a, n in want.items()
+                        for _ in range(n)]
+        check("%s: %d Cython functions: referents equal gc.get_referents() "
+              "(%d untraversed __annotations__)" % (label, len(mine),
+                                                    untraversed),
+              not (missing or extra or absent),
+              "%d missing: %s; %d extra: %s; %d not found: %s" % (
+                  len(missing), some(missing), len(extra), some(extra),
+                  len(absent), some(absent)))
+        check("%s: Cython functions: no conservative guess" % label,
+              not guessed, "%d: %s" % (len(guessed), some(guessed)))
+        fails.update({"cython referents": len(missing) + len(extra) +
+                      len(absent), "cython conservative": len(guessed)})
+    if "refcheck" in groups:
+        rcs = [o for o in outs if "deficit_objects" in o][1:]
+        ntypes = len({c["type"] for c in mine})
+        bad = sum(o["deficit_objects"] for o in rcs)
+        check("%s: refcheck: no deficit of the Cython function types" % label,
+              len(rcs) == ntypes and not bad,
+              "%d of %d answers, %d objects: %s" % (
+                  len(rcs), ntypes, bad, some(
+                      "%s %d objects %+d" % (g["type"], g["objects"],
+                                             g["total"])
+                      for o in rcs for g in o["deficit"])))
+        fails["cython deficits"] = bad
+    return fails
+
+
 def main():
     global VERBOSE
     ap = argparse.ArgumentParser()
@@ -400,7 +492,8 @@ def main():
         try:
             core = interp.take_core(
                 "apps/%s.py" % name, outdir,
-                need=("ready", "truth.json", "collect.json"),
+                need=("ready", "truth.json", "collect.json") +
+                FIXTURE_FILES.get(name, ()),
                 helpers=("apptruth.py",))
             with open(os.path.join(outdir, "truth.json")) as f:
                 truth = json.load(f)
@@ -413,6 +506,8 @@ def main():
         for s in truth["samples"]:
             cmds.append("referrers %#x --limit 0" % s["id"])
             cmds.append("refcount %#x" % s["id"])
+        cy_cmds, cy_funcs = cython_commands(outdir)
+        cmds += cy_cmds
         try:
             outs, err = run_batch(binary, interp, core, cmds, outdir)
             types = next(o for o in outs if "types" in o and "objects" in o)
@@ -439,6 +534,7 @@ def main():
                                       interp.free_threaded))
         if "refcheck" in groups:
             fails.update(refcheck_checks(label, rc))
+        fails.update(cython_checks(label, cy_funcs, outs, groups))
         summary[label] = fails
     if a.summary:
         with open(a.summary, "w") as f:

@@ -777,6 +777,146 @@ static void test_object_table(void)
 	fake_free(&f);
 }
 
+/* ---- Cython's functions ---- */
+
+struct edges {
+	size_t n;
+	struct {
+		uint64_t target;
+		enum ph_edge_kind kind;
+		uint64_t data;
+	} e[64];
+};
+
+static void edge_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
+		    uint64_t data)
+{
+	struct edges *es = arg;
+	if (es->n < PH_ARRAY_SIZE(es->e)) {
+		es->e[es->n].target = target;
+		es->e[es->n].kind = kind;
+		es->e[es->n++].data = data;
+	}
+}
+
+/* How many edges of this kind to target (named name, when a field). */
+static int edges_to(const struct edges *es, uint64_t target,
+		    enum ph_edge_kind kind, const char *name)
+{
+	int n = 0;
+	for (size_t i = 0; i < es->n; i++)
+		n += es->e[i].target == target && es->e[i].kind == kind &&
+		     (!name ||
+		      !strcmp((const char *)(uintptr_t)es->e[i].data, name));
+	return n;
+}
+
+/* Cython 0.29's function laid out as __Pyx_CyFunction_Init leaves it
+ * (m_self itself, a stale vectorcall word), with a defaults block. */
+static uint64_t fake_cyfunction(struct fake *f, uint64_t type, int64_t size,
+				uint64_t *fields)
+{
+	uint64_t a = alloc(f, (size_t)size);
+	w64(f, a, 1);
+	w64(f, a + 8, type);
+	w64(f, a + 16, cstring(f, "PyMethodDef"));
+	w64(f, a + 24, a);
+	for (int i = 0; i < 12; i++)
+		fields[i] = fake_str(f, "field");
+	w64(f, a + 32, fields[0]);  /* m_module */
+	w64(f, a + 48, fields[1]);  /* vectorcall: stale, no reference */
+	w64(f, a + 56, fields[2]);  /* func_dict */
+	w64(f, a + 72, fields[3]);  /* func_qualname */
+	w64(f, a + 112, fields[4]); /* func_classobj */
+	uint64_t block = alloc(f, 24);
+	w64(f, block, fields[5]);
+	w64(f, block + 8, fields[6]);
+	w64(f, block + 16, fields[7]); /* past defaults_pyobjects */
+	w64(f, a + 120, block);
+	w32(f, a + 128, 2);
+	w64(f, a + 152, fields[8]);  /* defaults_tuple */
+	w64(f, a + 168, fields[9]);  /* defaults_getter: C */
+	w64(f, a + 176, fields[10]); /* func_annotations */
+	if (size == 208)
+		w64(f, a + 200, fields[11]); /* a fused function's self */
+	return a;
+}
+
+static void test_cyfunction(void)
+{
+	static const unsigned minors[] = {8, 11, 13};
+	for (size_t m = 0; m < PH_ARRAY_SIZE(minors); m++) {
+		struct fake f;
+		fake_init(&f, minors[m]);
+		struct ph_heap *h = &f.h;
+		uint64_t obj = fake_type(&f, "object", 0, 16, 0, 0);
+		f.rt.kind_types[PH_KIND_OBJECT] = obj;
+		uint64_t cy = fake_type(&f, "cython_function_or_method",
+					PH_TPFLAGS_HAVE_GC, 184, obj, 0);
+		uint64_t fused = fake_type(&f, "fused_cython_function",
+					   PH_TPFLAGS_HAVE_GC, 208, cy, 0);
+		/* Cython 3.0's size under 0.29's name: not read */
+		uint64_t other = fake_type(&f, "cython_function_or_method",
+					   PH_TPFLAGS_HAVE_GC, 192, obj, 0);
+		const uint64_t types[] = {cy, fused, other};
+		const int64_t sizes[] = {184, 208, 192};
+		for (int k = 0; k < 3; k++) {
+			int64_t ti = ph_type_register(h, types[k]);
+			CU_ASSERT_FATAL(ti >= 0);
+			CU_ASSERT_EQUAL(h->types[ti].kind, PH_KIND_CYFUNCTION);
+			uint64_t fl[12];
+			uint64_t a =
+				fake_cyfunction(&f, types[k], sizes[k], fl);
+			struct edges es = {0};
+			ph_heap_referents(h, a, (uint32_t)ti, edge_cb, &es);
+			/* never a reference to itself */
+			CU_ASSERT_EQUAL(edges_to(&es, a, PH_EDGE_FIELD, NULL),
+					0);
+			CU_ASSERT_EQUAL(
+				edges_to(&es, a, PH_EDGE_CONSERVATIVE, NULL),
+				0);
+			if (k == 2) {
+				/* scanned, less m_self */
+				CU_ASSERT_EQUAL(edges_to(&es, fl[0],
+							 PH_EDGE_CONSERVATIVE,
+							 NULL),
+						1);
+				continue;
+			}
+			CU_ASSERT_EQUAL(
+				edges_to(&es, a, PH_EDGE_BORROWED, "m_self"),
+				1);
+			static const char *const names[] = {
+				"__module__",	    NULL,
+				"__dict__",	    "__qualname__",
+				"func_classobj",    "dynamic_defaults",
+				"dynamic_defaults", NULL,
+				"__defaults__",	    NULL,
+				"__annotations__",
+			};
+			for (int i = 0; i < 11; i++) {
+				int want = names[i] != NULL;
+				CU_ASSERT_EQUAL(edges_to(&es, fl[i],
+							 PH_EDGE_FIELD,
+							 names[i]),
+						want);
+				if (!want)
+					CU_ASSERT_EQUAL(edges_to(&es, fl[i],
+								 PH_EDGE_FIELD,
+								 NULL),
+							0);
+			}
+			CU_ASSERT_EQUAL(edges_to(&es, fl[11], PH_EDGE_FIELD,
+						 "__self__"),
+					k == 1);
+			for (size_t i = 0; i < es.n; i++)
+				CU_ASSERT_NOT_EQUAL(es.e[i].kind,
+						    PH_EDGE_CONSERVATIVE);
+		}
+		fake_free(&f);
+	}
+}
+
 void ph_test_add_objects(void)
 {
 	CU_pSuite s = CU_add_suite("objects over synthetic memory", NULL, NULL);
@@ -790,4 +930,6 @@ void ph_test_add_objects(void)
 		    test_old_line_tables);
 	CU_add_test(s, "object table: pools, numbers, lookups",
 		    test_object_table);
+	CU_add_test(s, "Cython functions: fields, m_self borrowed",
+		    test_cyfunction);
 }
