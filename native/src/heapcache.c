@@ -499,6 +499,8 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 	if (memcmp(hd.version, key.version, sizeof(key.version)) ||
 	    hd.layout_hash != key.layout_hash || hd.ninterps != key.ninterps) {
 		WHY("written by another py-heap");
+		/* (as after an upgrade: rewritten with no note, as stale) */
+		h->cache_stale = true;
 		goto out;
 	}
 	if (hd.core_size != key.core_size ||
