@@ -234,7 +234,11 @@ const struct ph_kind_ops ph_kind_decimal = {
 
 /* contextvar_traverse: its name and default. var_cached (not in
  * free-threaded builds) is a borrowed cache of its value: no reference
- * (it gave a conservative edge to decimal's current Context). */
+ * (it gave a conservative edge to decimal's current Context). Its
+ * tp_name is "ContextVar" in 3.8 and 3.9 (same layout: Python/context.c
+ * and Include/internal/pycore_context.h of v3.8.18), "_contextvars.
+ * ContextVar" from 3.10. */
+static const char *const contextvar_names[] = {"ContextVar", NULL};
 static void contextvar_referents(struct ph_heap *h, uint64_t addr,
 				 const struct ph_type *t, int64_t ob_size,
 				 ph_referent_fn fn, void *arg)
@@ -247,6 +251,7 @@ const struct ph_kind_ops ph_kind_contextvar = {
 	.inline_size = ph_inline_size_c,
 	.referents = contextvar_referents,
 	.by_name = "_contextvars.ContextVar",
+	.by_names = contextvar_names,
 	.own_c_tail = true,
 };
 
