@@ -255,6 +255,37 @@ const struct ph_kind_ops ph_kind_contextvar = {
 	.own_c_tail = true,
 };
 
+/* descr_traverse (Objects/descrobject.c) visits d_type only; d_name and
+ * d_qualname (PyDescr_COMMON, the same from 3.8 to 3.15) are references
+ * too, known as __name__ and __qualname__; the rest (d_method, d_member,
+ * d_getset, d_base, d_wrapped, vectorcall) is C data. As an unknown C
+ * type its name gave a conservative edge (getset_descriptor +0x18 on
+ * 3.12.1, method_descriptor on 3.13.0, member_descriptor on 3.9.2). */
+static void descriptor_referents(struct ph_heap *h, uint64_t addr,
+				 const struct ph_type *t, int64_t ob_size,
+				 ph_referent_fn fn, void *arg)
+{
+	ph_ref_field(h, addr, STD_OFF(h, 16), "__objclass__", fn, arg);
+	ph_ref_field(h, addr, STD_OFF(h, 24), "__name__", fn, arg);
+	ph_ref_field(h, addr, STD_OFF(h, 32), "__qualname__", fn, arg);
+}
+
+static const char *const descriptor_names[] = {
+	"method_descriptor",
+	"classmethod_descriptor",
+	"member_descriptor",
+	"getset_descriptor",
+	"wrapper_descriptor",
+	NULL,
+};
+
+const struct ph_kind_ops ph_kind_descriptor = {
+	.inline_size = ph_inline_size_c,
+	.referents = descriptor_referents,
+	.by_names = descriptor_names,
+	.own_c_tail = true,
+};
+
 /* decimal.Context (PyDecContextObject): an mpd_context_t (48 bytes, no
  * pointer), then its traps and flags, the two SignalDicts it owns
  * (context_dealloc drops them; a traverse visits them from 3.13 only). */
