@@ -82,7 +82,8 @@ struct ph_layout {
 	X(LOOPHOLDER, loopholder, NULL) /* asyncio's _RunningLoopHolder */ \
 	X(DATETIME, datetime, NULL) /* datetime.datetime, datetime.time */ \
 	X(MODULEDEF, moduledef, NULL) /* a module's PyModuleDef */ \
-	X(CYFUNCTION, cyfunction, NULL) /* Cython's functions */
+	X(CYFUNCTION, cyfunction, NULL) /* Cython's functions */ \
+	X(DESCRIPTOR, descriptor, NULL) /* method, member, getset... descriptors */
 
 enum ph_kind {
 #define PH_KIND_ENUM(kind, ops, symbol) PH_KIND_##kind,

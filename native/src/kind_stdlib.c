@@ -234,7 +234,11 @@ const struct ph_kind_ops ph_kind_decimal = {
 
 /* contextvar_traverse: its name and default. var_cached (not in
  * free-threaded builds) is a borrowed cache of its value: no reference
- * (it gave a conservative edge to decimal's current Context). */
+ * (it gave a conservative edge to decimal's current Context). Its
+ * tp_name is "ContextVar" in 3.8 and 3.9 (same layout: Python/context.c
+ * and Include/internal/pycore_context.h of v3.8.18), "_contextvars.
+ * ContextVar" from 3.10. */
+static const char *const contextvar_names[] = {"ContextVar", NULL};
 static void contextvar_referents(struct ph_heap *h, uint64_t addr,
 				 const struct ph_type *t, int64_t ob_size,
 				 ph_referent_fn fn, void *arg)
@@ -247,6 +251,38 @@ const struct ph_kind_ops ph_kind_contextvar = {
 	.inline_size = ph_inline_size_c,
 	.referents = contextvar_referents,
 	.by_name = "_contextvars.ContextVar",
+	.by_names = contextvar_names,
+	.own_c_tail = true,
+};
+
+/* descr_traverse (Objects/descrobject.c) visits d_type only; d_name and
+ * d_qualname (PyDescr_COMMON, the same from 3.8 to 3.15) are references
+ * too, known as __name__ and __qualname__; the rest (d_method, d_member,
+ * d_getset, d_base, d_wrapped, vectorcall) is C data. As an unknown C
+ * type its name gave a conservative edge (getset_descriptor +0x18 on
+ * 3.12.1, method_descriptor on 3.13.0, member_descriptor on 3.9.2). */
+static void descriptor_referents(struct ph_heap *h, uint64_t addr,
+				 const struct ph_type *t, int64_t ob_size,
+				 ph_referent_fn fn, void *arg)
+{
+	ph_ref_field(h, addr, STD_OFF(h, 16), "__objclass__", fn, arg);
+	ph_ref_field(h, addr, STD_OFF(h, 24), "__name__", fn, arg);
+	ph_ref_field(h, addr, STD_OFF(h, 32), "__qualname__", fn, arg);
+}
+
+static const char *const descriptor_names[] = {
+	"method_descriptor",
+	"classmethod_descriptor",
+	"member_descriptor",
+	"getset_descriptor",
+	"wrapper_descriptor",
+	NULL,
+};
+
+const struct ph_kind_ops ph_kind_descriptor = {
+	.inline_size = ph_inline_size_c,
+	.referents = descriptor_referents,
+	.by_names = descriptor_names,
 	.own_c_tail = true,
 };
 

@@ -265,12 +265,20 @@ int64_t ph_heap_long_digits(struct ph_heap *h, uint64_t addr, bool *negative)
 	return size < 0 ? (size == INT64_MIN ? INT64_MAX : -size) : size;
 }
 
-/* Space for one digit is always allocated, even for 0. */
+/* The digits _PyLong_New allocates and int___sizeof__ counts: from 3.11
+ * space for one digit even for 0 (Py_MAX(size, 1)); up to 3.10 none for
+ * 0 (sys.getsizeof(0) is 24 on 3.8-3.10, 28 from 3.11; an int subclass's
+ * zero, signal.Handlers.SIG_DFL, is 4 bytes smaller than its 1). */
+static int64_t int_alloc_digits(const struct ph_layout *L, int64_t nd)
+{
+	return nd ? nd : (L->minor >= 11 ? 1 : 0);
+}
+
 static uint64_t int_size(struct ph_heap *h, uint64_t addr,
 			 const struct ph_type *t, int64_t ob_size)
 {
 	int64_t nd = ph_heap_long_digits(h, addr, NULL);
-	return (uint64_t)(h->L->long_digits + 4 * (nd ? nd : 1));
+	return (uint64_t)(h->L->long_digits + 4 * int_alloc_digits(h->L, nd));
 }
 
 static uint64_t int_inline_size(struct ph_heap *h, uint64_t addr,
@@ -282,7 +290,7 @@ static uint64_t int_inline_size(struct ph_heap *h, uint64_t addr,
 	if (t->heap) /* a subclass: its basicsize, digits as items */
 		return (uint64_t)t->basicsize +
 		       (uint64_t)nd * (uint64_t)t->itemsize;
-	return h->L->long_digits + 4 * (uint64_t)(nd ? nd : 1);
+	return h->L->long_digits + 4 * (uint64_t)int_alloc_digits(h->L, nd);
 }
 
 static bool int_contents_ok(struct ph_heap *h, uint64_t addr,
@@ -321,7 +329,7 @@ static bool int_scan_sizes(struct ph_heap *h, uint64_t addr,
 	}
 	if (nd > (1 << 24))
 		return false;
-	*ret_size = L->long_digits + 4 * (uint64_t)(nd ? nd : 1);
+	*ret_size = L->long_digits + 4 * (uint64_t)int_alloc_digits(L, nd);
 	*ret_inline = t->heap ? (uint64_t)t->basicsize +
 					(uint64_t)nd * (uint64_t)t->itemsize
 			      : *ret_size;

@@ -409,9 +409,13 @@ static uint64_t type_size(struct ph_heap *h, uint64_t addr,
 	if (type_is_static(h, addr)) {
 		/* 3.13+: sys.getsizeof() adds its type's pre-header unless it
 		 * is type itself (a numpy DType class's, _DTypeMeta's GC head:
-		 * 16 bytes short on 3.14) */
+		 * 16 bytes short on 3.14); up to 3.10 none: it adds a GC
+		 * head only if _PyObject_IS_GC(), and type_is_gc says a
+		 * static type has none (ctypes.Structure, of the GC metatype
+		 * PyCStructType: 416 on 3.8, py-heap said 432) */
 		uint64_t extra = L->static_type_extra;
-		if (!extra && t->addr != h->rt->kind_types[PH_KIND_TYPE])
+		if (!extra && L->minor >= 13 &&
+		    t->addr != h->rt->kind_types[PH_KIND_TYPE])
 			extra = t->presize;
 		return L->sizeof_type + extra;
 	}

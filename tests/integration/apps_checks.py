@@ -81,6 +81,14 @@ DOCUMENTED_TYPES = {"code"}
 DOCUMENTED_VIAS = {"__name__", "__qualname__", "__slots__", "<lru link>",
                    "__subclasses__", "m_copy"}
 
+# Referrers the process sees that py-heap does not list: 3.14+'s interned
+# strings dict (a tracked object; the truth writes its id as interned_dict).
+# py-heap reads its edges as weak: the dict holds mortal interned strings
+# borrowed (intern_common lowers their refcount by 2), immortal ones need
+# no reference; and a weak edge is no referrer. Seen on sid's 3.14d and
+# 3.15 (str 'keyrefs' <- the interned dict), on samples that vary by run.
+DOCUMENTED_MISSING_REFERRERS = ("interned_dict",)
+
 
 # --checks: types (counts, bytes), referrers (and refcounts), cycles,
 # refcheck
@@ -263,6 +271,7 @@ def referrer_checks(label, truth, outs, cheld):
     missing, extra, conservative, documented, api_missing, absent = \
         [], [], [], 0, [], []
     c_only = 0
+    interned_missing = 0
     rc_bad, truncated = [], []
     for s in truth["samples"]:
         i = s["id"]
@@ -289,6 +298,10 @@ def referrer_checks(label, truth, outs, cheld):
             truncated.append("%#x %s (%d referrers)" % (i, s["type"],
                                                         len(want)))
         for a in want:
+            if a not in got and any(a == truth.get(k) for k in
+                                    DOCUMENTED_MISSING_REFERRERS):
+                interned_missing += 1
+                continue
             if a not in got and not r.get("truncated"):
                 missing.append("%#x %s <- %#x %s" % (i, s["type"], a,
                                                      want[a][1]))
@@ -320,7 +333,8 @@ def referrer_checks(label, truth, outs, cheld):
     if truncated:
         print("NOTE %s: referrers cut at 10,000, compared only for what "
               "py-heap lists: %s" % (label, some(truncated)))
-    check("%s: referrers: every referrer the process sees" % label,
+    check("%s: referrers: every referrer the process sees (%d documented: "
+          "the interned dict's weak edges)" % (label, interned_missing),
           not missing, "%d missing: %s" % (len(missing), some(missing)))
     check("%s: referrers: every gc.get_referrers() object" % label,
           not api_missing, "%d missing: %s" % (len(api_missing),
