@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "objtable.h" /* ph_popcount64 */
 #include "query.h"
 
 static struct ph_obj_ref obj_ref(struct ph_heap *h, uint32_t o)
@@ -45,7 +46,8 @@ static uint32_t find_u32(const uint32_t *v, uint32_t n, uint32_t q)
 }
 
 /* The objects at positions p[0..k) (sorted, distinct): one pass over the
- * objects, a bit per position to skip the others. */
+ * objects, a bit per position to skip the others, its rank among the set
+ * bits its index in p. */
 static struct ph_error *objects_at(const struct ph_domtree *d,
 				   const uint32_t *p, size_t k, uint32_t *ret)
 {
@@ -58,26 +60,31 @@ static struct ph_error *objects_at(const struct ph_domtree *d,
 		ret[0] = find_u32(d->pos, d->n, p[0]);
 		return NULL;
 	}
-	uint8_t *bits = calloc(d->n / 8 + 1, 1);
-	if (!bits)
+	/* a bit per position, and per word of bits the number set before
+	 * it: an object's index in p is that rank (p sorted, distinct) */
+	size_t words = d->n / 64 + 1;
+	uint64_t *bits = calloc(words, sizeof(*bits));
+	uint32_t *rank = malloc(words * sizeof(*rank));
+	if (!bits || !rank) {
+		free(bits);
+		free(rank);
 		return ph_error_nomem();
+	}
 	for (size_t i = 0; i < k; i++)
-		bits[p[i] / 8] |= (uint8_t)(1u << (p[i] % 8));
+		bits[p[i] / 64] |= 1ULL << (p[i] % 64);
+	uint32_t r = 0;
+	for (size_t w = 0; w < words; w++) {
+		rank[w] = r;
+		r += ph_popcount64(bits[w]);
+	}
 	for (uint32_t x = 0; x < d->n; x++) {
 		uint32_t q = d->pos[x];
-		if (!((bits[q / 8] >> (q % 8)) & 1))
-			continue;
-		size_t lo = 0, hi = k;
-		while (lo < hi) {
-			size_t mid = (lo + hi) / 2;
-			if (p[mid] < q)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		ret[lo] = x;
+		uint64_t b = bits[q / 64], bit = 1ULL << (q % 64);
+		if (b & bit)
+			ret[rank[q / 64] + ph_popcount64(b & (bit - 1))] = x;
 	}
 	free(bits);
+	free(rank);
 	return NULL;
 }
 
