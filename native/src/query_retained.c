@@ -280,11 +280,15 @@ static struct ph_error *dominators_list(struct ph_session *s,
 		for (uint32_t p = 0; p < d->n && !t.err; p++) {
 			if (!(p & 0xffff) && ph_interrupted())
 				break;
-			if (d->bytes[p] < o->min_bytes)
+			uint64_t b = d->bytes[p];
+			if (b < o->min_bytes)
 				continue;
 			r->matching++;
-			topk_add(&t,
-				 (struct ranked){d->bytes[p], d->count[p], p});
+			/* (below the worst of a full top k: not in it, without
+			 * the call) */
+			if (t.k && t.n == t.k && b < t.a[0].bytes)
+				continue;
+			topk_add(&t, (struct ranked){b, d->count[p], p});
 		}
 	if (t.err || ph_interrupted()) {
 		free(t.a);
