@@ -70,20 +70,38 @@ static char *ac_path(const struct ph_heap *h, const char *kind)
 	return path;
 }
 
+/* A section's sum, or (check set) the caller's check of the sections */
 struct ac_job {
 	const void *data;
 	uint64_t bytes, sum;
+	bool (*check)(const struct ph_answers *a, void *ctx);
+	void *ctx;
+	const struct ph_answers *a;
+	bool ok;
 };
 
 static void *ac_sum_worker(void *arg)
 {
 	struct ac_job *j = arg;
-	j->sum = ph_heapcache_sum(j->data, j->bytes);
+	if (j->check)
+		j->ok = j->check(j->a, j->ctx);
+	else
+		j->sum = ph_heapcache_sum(j->data, j->bytes);
 	return NULL;
 }
 
 bool ph_answercache_load(const struct ph_heap *h, const char *kind,
 			 unsigned format, int nsec, struct ph_answers *ret)
+{
+	return ph_answercache_load_checked(h, kind, format, nsec, NULL, NULL,
+					   ret);
+}
+
+bool ph_answercache_load_checked(const struct ph_heap *h, const char *kind,
+				 unsigned format, int nsec,
+				 bool (*check)(const struct ph_answers *a,
+					       void *ctx),
+				 void *ctx, struct ph_answers *ret)
 {
 	memset(ret, 0, sizeof(*ret));
 	if (nsec < 0 || nsec > PH_ANSWER_SECS)
@@ -124,20 +142,28 @@ bool ph_answercache_load(const struct ph_heap *h, const char *kind,
 		   0);
 	if (map == MAP_FAILED)
 		goto out;
-	struct ac_job job[PH_ANSWER_SECS];
+	/* the check (first: the longest job) runs beside the sums, on bytes
+	 * not yet known intact: it must be safe on any bytes, and the answer
+	 * is taken only when the sums and it agree */
+	struct ac_job job[PH_ANSWER_SECS + 1];
+	struct ac_job *sums = job + 1;
 	uint64_t off = sizeof(hd);
+	job[0] = (struct ac_job){.check = check, .ctx = ctx, .a = ret};
 	for (int i = 0; i < nsec; i++) {
-		job[i] = (struct ac_job){map + off, hd.sec_bytes[i], 0};
+		sums[i] = (struct ac_job){.data = map + off,
+					  .bytes = hd.sec_bytes[i]};
 		ret->sec[i] = map + off;
 		ret->bytes[i] = hd.sec_bytes[i];
 		off += pad8(hd.sec_bytes[i]);
 	}
-	ph_run_chunks(ac_sum_worker, job, sizeof(job[0]), (size_t)nsec,
-		      total > (8u << 20));
-	for (int i = 0; i < nsec; i++)
-		if (job[i].sum != hd.sec_sum[i])
-			goto out;
 	memcpy(ret->val, hd.val, sizeof(ret->val));
+	ph_run_chunks(ac_sum_worker, check ? job : sums, sizeof(job[0]),
+		      (size_t)nsec + (check != NULL), total > (8u << 20));
+	for (int i = 0; i < nsec; i++)
+		if (sums[i].sum != hd.sec_sum[i])
+			goto out;
+	if (check && !job[0].ok)
+		goto out;
 	ret->map = map;
 	ret->map_len = (size_t)total;
 	ok = true;
@@ -229,23 +255,19 @@ bool ph_answercache_ascending(const uint32_t *v, size_t count)
 
 #define DOM_FORMAT 1
 
-bool ph_answercache_domtree_load(const struct ph_heap *h,
-				 struct ph_domtree **ret)
+/* The sections' sizes; the positions a permutation (the order, and every
+ * range, indexes with them), every subtree within its tree. Run beside
+ * the sums: safe on any bytes. */
+static bool domtree_check(const struct ph_answers *a, void *ctx)
 {
-	struct ph_answers a;
-	if (h->n >= (1U << 31) - 4 ||
-	    !ph_answercache_load(h, "dom", DOM_FORMAT, 3, &a))
-		return false;
-	uint32_t n = (uint32_t)h->n;
-	const uint32_t *pos = a.sec[0], *count = a.sec[1];
-	uint64_t nreach = a.val[0];
+	uint32_t n = *(const uint32_t *)ctx;
+	const uint32_t *pos = a->sec[0], *count = a->sec[1];
+	uint64_t nreach = a->val[0];
 	uint64_t *seen = NULL;
-	bool ok = a.bytes[0] == (uint64_t)n * 4 &&
-		  a.bytes[1] == (uint64_t)n * 4 &&
-		  a.bytes[2] == ((uint64_t)n + 1) * 8 && nreach <= n &&
+	bool ok = a->bytes[0] == (uint64_t)n * 4 &&
+		  a->bytes[1] == (uint64_t)n * 4 &&
+		  a->bytes[2] == ((uint64_t)n + 1) * 8 && nreach <= n &&
 		  (seen = calloc(n / 64 + 1, 8));
-	/* the positions a permutation (the order, and every range, indexes
-	 * with them), every subtree within its tree */
 	for (uint32_t x = 0; ok && x < n; x++) {
 		uint32_t p = pos[x];
 		ok = p < n && !(seen[p / 64] >> (p % 64) & 1);
@@ -256,7 +278,20 @@ bool ph_answercache_domtree_load(const struct ph_heap *h,
 		ok = count[p] >= 1 &&
 		     (uint64_t)p + count[p] <= (p < nreach ? nreach : n);
 	free(seen);
-	struct ph_domtree *d = ok ? calloc(1, sizeof(*d)) : NULL;
+	return ok;
+}
+
+bool ph_answercache_domtree_load(const struct ph_heap *h,
+				 struct ph_domtree **ret)
+{
+	struct ph_answers a;
+	uint32_t n = (uint32_t)h->n;
+	if (h->n >= (1U << 31) - 4 ||
+	    !ph_answercache_load_checked(h, "dom", DOM_FORMAT, 3,
+					 domtree_check, &n, &a))
+		return false;
+	uint64_t nreach = a.val[0];
+	struct ph_domtree *d = calloc(1, sizeof(*d));
 	if (!d) {
 		ph_answercache_release(&a);
 		return false;

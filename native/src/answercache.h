@@ -26,6 +26,14 @@ struct ph_answers {
  * (the answer is to be computed). ph_answercache_release unmaps it. */
 bool ph_answercache_load(const struct ph_heap *h, const char *kind,
 			 unsigned format, int nsec, struct ph_answers *ret);
+/* The same, with check(a, ctx) run on the sections beside their sums (on
+ * bytes not yet known intact: it must be safe on any): false from it, and
+ * the answer is not taken. */
+bool ph_answercache_load_checked(const struct ph_heap *h, const char *kind,
+				 unsigned format, int nsec,
+				 bool (*check)(const struct ph_answers *a,
+					       void *ctx),
+				 void *ctx, struct ph_answers *ret);
 void ph_answercache_release(struct ph_answers *a);
 /* Writes the answer (nsec sections and PH_ANSWER_VALS numbers) to its
  * file, atomically, if h's table is in the index cache and the file stays

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "objtable.h" /* ph_popcount64 */
 #include "query.h"
 
 static struct ph_obj_ref obj_ref(struct ph_heap *h, uint32_t o)
@@ -19,33 +20,71 @@ static struct ph_obj_ref obj_ref(struct ph_heap *h, uint32_t o)
 				   .type = tname(&h->types[h->tidx[o]])};
 }
 
+/* The first i with v[i] == q, or n: sixteen words at a time in SSE2
+ * vectors (a memory-bound pass; -O2 does not vectorise a loop that may
+ * end early). */
+typedef uint32_t v4u __attribute__((vector_size(16)));
+
+static uint32_t find_u32(const uint32_t *v, uint32_t n, uint32_t q)
+{
+	v4u qv = {q, q, q, q}, w0, w1, w2, w3;
+	uint32_t i = 0;
+	for (; n - i >= 16; i += 16) {
+		memcpy(&w0, v + i, 16);
+		memcpy(&w1, v + i + 4, 16);
+		memcpy(&w2, v + i + 8, 16);
+		memcpy(&w3, v + i + 12, 16);
+		v4u m = (v4u)((w0 == qv) | (w1 == qv) | (w2 == qv) |
+			      (w3 == qv));
+		if (m[0] | m[1] | m[2] | m[3])
+			break;
+	}
+	for (; i < n; i++)
+		if (v[i] == q)
+			return i;
+	return n;
+}
+
 /* The objects at positions p[0..k) (sorted, distinct): one pass over the
- * objects, a bit per position to skip the others. */
+ * objects, a bit per position to skip the others, its rank among the set
+ * bits its index in p. */
 static struct ph_error *objects_at(const struct ph_domtree *d,
 				   const uint32_t *p, size_t k, uint32_t *ret)
 {
 	if (!k)
 		return NULL;
-	uint8_t *bits = calloc(d->n / 8 + 1, 1);
-	if (!bits)
+	if (k == 1) {
+		/* one position (leaks asks twice): the first object there,
+		 * the only one in a permutation (the dominator tree's
+		 * positions are one, checked when read from the cache) */
+		ret[0] = find_u32(d->pos, d->n, p[0]);
+		return NULL;
+	}
+	/* a bit per position, and per word of bits the number set before
+	 * it: an object's index in p is that rank (p sorted, distinct) */
+	size_t words = d->n / 64 + 1;
+	uint64_t *bits = calloc(words, sizeof(*bits));
+	uint32_t *rank = malloc(words * sizeof(*rank));
+	if (!bits || !rank) {
+		free(bits);
+		free(rank);
 		return ph_error_nomem();
+	}
 	for (size_t i = 0; i < k; i++)
-		bits[p[i] / 8] |= (uint8_t)(1u << (p[i] % 8));
+		bits[p[i] / 64] |= 1ULL << (p[i] % 64);
+	uint32_t r = 0;
+	for (size_t w = 0; w < words; w++) {
+		rank[w] = r;
+		r += ph_popcount64(bits[w]);
+	}
 	for (uint32_t x = 0; x < d->n; x++) {
 		uint32_t q = d->pos[x];
-		if (!((bits[q / 8] >> (q % 8)) & 1))
-			continue;
-		size_t lo = 0, hi = k;
-		while (lo < hi) {
-			size_t mid = (lo + hi) / 2;
-			if (p[mid] < q)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		ret[lo] = x;
+		uint64_t b = bits[q / 64], bit = 1ULL << (q % 64);
+		if (b & bit)
+			ret[rank[q / 64] + ph_popcount64(b & (bit - 1))] = x;
 	}
 	free(bits);
+	free(rank);
 	return NULL;
 }
 
@@ -241,11 +280,15 @@ static struct ph_error *dominators_list(struct ph_session *s,
 		for (uint32_t p = 0; p < d->n && !t.err; p++) {
 			if (!(p & 0xffff) && ph_interrupted())
 				break;
-			if (d->bytes[p] < o->min_bytes)
+			uint64_t b = d->bytes[p];
+			if (b < o->min_bytes)
 				continue;
 			r->matching++;
-			topk_add(&t,
-				 (struct ranked){d->bytes[p], d->count[p], p});
+			/* (below the worst of a full top k: not in it, without
+			 * the call) */
+			if (t.k && t.n == t.k && b < t.a[0].bytes)
+				continue;
+			topk_add(&t, (struct ranked){b, d->count[p], p});
 		}
 	if (t.err || ph_interrupted()) {
 		free(t.a);
