@@ -806,14 +806,9 @@ bool ph_heapcache_store(struct ph_heap *h, const char *path)
 	const uint64_t rs = hc_pool_rec(words);
 	hd.pool_words = words;
 	uint8_t *pools = ph_big_alloc(h->npools * rs + 1);
-	char *tmp = NULL;
-	int fd = -1;
 	bool ok = false;
-	if (!taddr || !tflags || !pools ||
-	    asprintf(&tmp, "%s.XXXXXX", path) < 0) {
-		tmp = NULL;
+	if (!taddr || !tflags || !pools)
 		goto out;
-	}
 	for (size_t i = 0; i < h->ntypes; i++) {
 		taddr[i] = h->types[i].addr;
 		tflags[i] = h->types[i].known_object ? 1 : 0;
@@ -884,41 +879,25 @@ bool ph_heapcache_store(struct ph_heap *h, const char *path)
 		hd.sec_sum[i] = hc_sum(ptr[i], bytes[i]);
 	}
 	hd.head_sum = hc_sum(&hd, offsetof(struct hc_head, head_sum));
-	/* bounded: never more than a quarter of the disk's free space */
-	uint64_t total = sizeof(hd);
-	for (int i = 0; i < HC_NSEC; i++)
-		total += bytes[i];
-	struct statvfs vfs;
-	char dir[4096];
-	snprintf(dir, sizeof(dir), "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (slash)
-		*slash = '\0';
-	if (statvfs(dir, &vfs) ||
-	    total > (uint64_t)vfs.f_bavail * vfs.f_frsize / 4)
-		goto out;
-	/* a new file of ours (O_EXCL: never through a planted link), then
-	 * renamed over the name: a reader sees the old file or the new */
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
-		goto out;
-	ok = write_all(fd, &hd, sizeof(hd));
-	for (int i = 0; ok && i < HC_NSEC; i++)
-		ok = write_all(fd, ptr[i], bytes[i]);
+	/* the header, the sections, zeros to a multiple of 8 bytes (the file
+	 * is mapped) */
 	static const uint8_t pad[8];
-	if (ok) /* the file a multiple of 8 bytes: it is mapped */
-		ok = write_all(fd, pad, (8 - total % 8) % 8);
-	if (close(fd))
-		ok = false;
-	if (ok)
-		ok = !rename(tmp, path);
-	if (!ok)
-		unlink(tmp);
-	else {
+	const void *parts[HC_NSEC + 2] = {&hd};
+	uint64_t pbytes[HC_NSEC + 2] = {sizeof(hd)};
+	uint64_t total = sizeof(hd);
+	for (int i = 0; i < HC_NSEC; i++) {
+		parts[i + 1] = ptr[i];
+		pbytes[i + 1] = bytes[i];
+		total += bytes[i];
+	}
+	parts[HC_NSEC + 1] = pad;
+	pbytes[HC_NSEC + 1] = (8 - total % 8) % 8;
+	ok = ph_heapcache_write(path, parts, pbytes, HC_NSEC + 2);
+	if (ok) {
 		h->cache_sum = hd.head_sum;
 		ph_heapcache_prune(path, "index-");
 	}
 out:
-	free(tmp);
 	free(taddr);
 	free(tflags);
 	free(mi);
@@ -943,6 +922,8 @@ bool ph_heapcache_write(const char *path, const void *const *parts,
 	if (!ph_cache_mkdir(path) || statvfs(dir, &vfs) ||
 	    total > (uint64_t)vfs.f_bavail * vfs.f_frsize / 4)
 		return false;
+	/* a new file of ours (O_EXCL: never through a planted link), then
+	 * renamed over the name: a reader sees the old file or the new */
 	char *tmp;
 	if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
 		return false;

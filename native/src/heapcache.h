@@ -17,8 +17,8 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 /* Writes h, complete, to the cache file path (atomically). */
 bool ph_heapcache_store(struct ph_heap *h, const char *path);
 
-/* For the graph's cache (graphcache.c), beside the index's: the files'
- * checksum; at most 8 files named prefix* in path's directory (the oldest
+/* For the index's cache and those beside it (graphcache.c,
+ * answercache.c): the files' checksum; at most 8 files named prefix* in path's directory (the oldest
  * go); a new file's contents written to path atomically, unless more than
  * a quarter of the disk's free space. */
 uint64_t ph_heapcache_sum(const void *data, size_t n);
