@@ -1063,33 +1063,19 @@ struct ph_error *ph_graph_complete(struct ph_graph *g)
 {
 	if (g->complete)
 		return NULL;
-	if (g->parent) { /* ph_graph_paths' graph: its referrers */
-		ph_stage(NULL);
-		struct ph_error *err = build_rev(g);
-		ph_stage("graph: referrers");
-		if (err)
-			graph_drop_rest(g);
-		else
-			g->complete = true;
-		return err;
-	}
+	/* ph_graph_paths' graph lacks only its referrers */
+	bool have_paths = g->parent != NULL;
 	ph_stage(NULL);
 	struct ph_error *err = build_rev(g);
 	ph_stage("graph: referrers");
-	if (!err)
-		err = build_roots(g);
-	if (!err)
-		err = build_c_holders(g);
-	ph_stage("graph: roots");
-	if (!err)
-		err = build_paths(g);
-	ph_stage("graph: paths");
-	if (!err) {
-		g->complete = true;
-		return NULL;
+	if (err) {
+		graph_drop_rest(g); /* so that a second try starts clean */
+		return err;
 	}
-	graph_drop_rest(g); /* so that a second try starts clean */
-	return err;
+	if (!have_paths && (err = ph_graph_paths(g)))
+		return err; /* (dropped there, referrers too) */
+	g->complete = true;
+	return NULL;
 }
 
 struct ph_error *ph_graph_create(struct ph_heap *h, struct ph_graph **ret)
