@@ -158,16 +158,20 @@ static uint64_t str_inline_size(struct ph_heap *h, uint64_t addr,
 	       (si.length + 1) * si.kind;
 }
 
+/* The str's header read, and a legacy str's data there to be read. */
+static bool str_info_ok(struct ph_heap *h, uint64_t addr,
+			struct ph_str_info *si)
+{
+	return ph_str_info(h, addr, si) &&
+	       (si->compact || !si->data ||
+		ph_mem_ptr(h->mem, si->data, (si->length + 1) * si->kind));
+}
+
 static bool str_contents_ok(struct ph_heap *h, uint64_t addr,
 			    const struct ph_type *t, int64_t ob_size)
 {
 	struct ph_str_info si;
-	if (!ph_str_info(h, addr, &si))
-		return false;
-	if (!si.compact && si.data &&
-	    !ph_mem_ptr(h->mem, si.data, (si.length + 1) * si.kind))
-		return false;
-	return true;
+	return str_info_ok(h, addr, &si);
 }
 
 /* The three above from one ph_str_info. */
@@ -177,10 +181,7 @@ static bool str_scan_sizes(struct ph_heap *h, uint64_t addr,
 {
 	const struct ph_layout *L = h->L;
 	struct ph_str_info si;
-	if (!ph_str_info(h, addr, &si))
-		return false;
-	if (!si.compact && si.data &&
-	    !ph_mem_ptr(h->mem, si.data, (si.length + 1) * si.kind))
+	if (!str_info_ok(h, addr, &si))
 		return false;
 	*ret_inline =
 		si.compact ? (si.ascii ? L->sizeof_ascii : L->sizeof_compact) +
