@@ -1100,7 +1100,13 @@ static struct ph_error *decode(const uint8_t *data, size_t len,
 			what = "a type number past the types";
 			break;
 		}
-		int64_t sz = (int64_t)s->types[tx].usual + unzigzag(zs);
+		/* (usual is at most PH_SNAP_MAX_SIZE: a delta beyond it is out
+		 * of range, and the sum cannot overflow) */
+		int64_t dz = unzigzag(zs);
+		int64_t sz = dz < -(int64_t)PH_SNAP_MAX_SIZE ||
+					     dz > (int64_t)PH_SNAP_MAX_SIZE
+				     ? -1
+				     : (int64_t)s->types[tx].usual + dz;
 		if (sz < 0 || (uint64_t)sz > PH_SNAP_MAX_SIZE) {
 			what = "a size out of range";
 			break;
