@@ -205,6 +205,14 @@ FT_PYTHONS = $(shell PYHEAP_FT_ONLY=1 bash scripts/interpreters.sh)
 # Every suite on each interpreter: all of them (make interps
 # LOOP_PYTHONS="..." for some; make check-ft for the free-threaded ones).
 LOOP_PYTHONS = $(PYTHONS) $(FT_PYTHONS)
+# The tests' runs keep their caches (index, graph, answers, layouts) in the
+# build tree, not in the user's ~/.cache/py-heap: a run of the tests starts
+# from what its own build wrote, and leaves the user's cache alone
+# (cache_checks.py and contract_checks.py set directories of their own).
+TEST_CACHE = $(abspath $(BUILD))/test-cache
+interps integration packaging: export XDG_CACHE_HOME = $(TEST_CACHE)
+interps integration packaging: unexport PYHEAP_CACHE_DIR
+
 interps: all $(SAN)/bin/py-heap $(SAN)/lib/libpyheap.so
 	@bash scripts/interpreters.sh >/dev/null
 	@echo "interpreters: $(LOOP_PYTHONS)"

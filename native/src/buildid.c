@@ -45,10 +45,9 @@ static int ac_build_cb(struct dl_phdr_info *info, size_t size, void *arg)
 				break;
 			if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
 			    !memcmp(name, "GNU", 4) && nh.n_descsz) {
-				uint64_t hv = 0xcbf29ce484222325ULL;
-				for (uint32_t k = 0; k < nh.n_descsz; k++)
-					hv = (hv ^ desc[k]) * 0x100000001b3ULL;
-				b->hash = hv | 1;
+				b->hash = ph_fnv1a(desc, nh.n_descsz,
+						   PH_FNV_BASIS) |
+					  1;
 				return 1;
 			}
 			p = next;

@@ -173,10 +173,7 @@ void ph_target_note_refused(struct ph_target *t, const char *path,
 
 static uint64_t path_hash(const char *s)
 {
-	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;
-	return h;
+	return ph_fnv1a(s, strlen(s), PH_FNV_BASIS);
 }
 
 struct ph_error *ph_target_module(struct ph_target *t, const char *path,
@@ -1021,10 +1018,7 @@ static bool sym_entry_eq(const struct sym_entry *x, const char *name,
 
 static uint64_t sym_hash(const char *name, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (uint8_t)name[i]) * 0x100000001b3ULL;
-	return h;
+	return ph_fnv1a(name, len, PH_FNV_BASIS);
 }
 
 /*

@@ -111,7 +111,7 @@ static uint64_t hc_sum(const void *data, size_t n)
 		b3 += a3;
 	}
 	hc_v2 a[4] = {a0, a1, a2, a3}, b[4] = {b0, b1, b2, b3};
-	uint64_t r = 0xcbf29ce484222325ULL;
+	uint64_t r = PH_FNV_BASIS;
 	for (int k = 0; k < 4; k++)
 		for (int l = 0; l < 2; l++)
 			r = ((r ^ a[k][l]) * 0x100000001b3ULL ^ b[k][l]) *
@@ -162,21 +162,20 @@ static void *hc_tidx_worker(void *arg)
 	return NULL;
 }
 
+/* A string and its end (so "ab","c" and "a","bc" differ). */
 static uint64_t fnv_str(const char *s, uint64_t h)
 {
-	for (; s && *s; s++)
-		h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;
-	return (h ^ 0xff) * 0x100000001b3ULL;
+	h = ph_fnv1a(s, s ? strlen(s) : 0, h);
+	return ph_fnv1a("\xff", 1, h);
 }
 
 static uint64_t modules_hash(const struct ph_target *t)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = PH_FNV_BASIS;
 	for (size_t i = 0; i < t->nmods; i++) {
 		const struct ph_module *m = &t->mods[i];
 		h = fnv_str(m->disk_path ? m->disk_path : m->path, h);
-		for (size_t k = 0; k < m->build_id_len; k++)
-			h = (h ^ m->build_id[k]) * 0x100000001b3ULL;
+		h = ph_fnv1a(m->build_id, m->build_id_len, h);
 	}
 	return h;
 }
@@ -208,7 +207,7 @@ static bool hc_key(const struct ph_runtime *rt, const char *path,
 	hd->core_mtime_ns = (uint64_t)st.st_mtim.tv_nsec;
 	hd->core_ino = (uint64_t)st.st_ino;
 	hd->core_dev = (uint64_t)st.st_dev;
-	hd->path_hash = fnv_str(path, 0xcbf29ce484222325ULL);
+	hd->path_hash = fnv_str(path, PH_FNV_BASIS);
 	hd->modules_hash = modules_hash(t);
 	/* (and the build that read it: another may find other objects) */
 	hd->layout_hash = layout_hash(rt->layout) ^ ph_build_hash();
@@ -227,7 +226,7 @@ char *ph_heapcache_path(const struct ph_runtime *rt)
 		return NULL;
 	char name[64];
 	snprintf(name, sizeof(name), "index-%016llx",
-		 (unsigned long long)fnv_str(real, 0xcbf29ce484222325ULL));
+		 (unsigned long long)fnv_str(real, PH_FNV_BASIS));
 	char *path = ph_cache_file(name);
 	free(real);
 	return path;
@@ -779,7 +778,7 @@ void ph_heapcache_prune(const char *path, const char *prefix)
 bool ph_heapcache_store(struct ph_heap *h, const char *path)
 {
 	struct hc_head hd;
-	if (!hc_key(h->rt, path, &hd) || !ph_cache_mkdir(path))
+	if (!hc_key(h->rt, path, &hd)) /* ph_heapcache_write makes the dir */
 		return false;
 	hd.n = h->n;
 	hd.base = 0;

@@ -121,6 +121,18 @@ static inline bool ph_interrupted(void)
 }
 struct ph_error *ph_error_interrupted(void);
 
+/* FNV-1a of n bytes, continuing from h (PH_FNV_BASIS to start): the hash
+ * of names and build-ids in tables and cache keys, whose files keep the
+ * values it gives. */
+#define PH_FNV_BASIS 0xcbf29ce484222325ULL
+static inline uint64_t ph_fnv1a(const void *p, size_t n, uint64_t h)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return h;
+}
+
 /* PYHEAP_TIMING=1: prints the time since the last call, labelled what
  * (NULL only starts the clock), to stderr. */
 void ph_stage(const char *what);

@@ -382,22 +382,15 @@ struct layout_cache_head {
 	uint64_t sum; /* FNV-1a of the layout that follows */
 };
 
-static uint64_t fnv(const void *data, size_t n, uint64_t h)
-{
-	const uint8_t *p = data;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 0x100000001b3ULL;
-	return h;
-}
-
 static uint64_t layout_hash(const struct ph_layout *L)
 {
 	struct ph_layout c = *L;
 	/* pointers: not part of what was checked (and moved by ASLR) */
 	c.source = NULL;
 	c.code_field_names = NULL;
-	uint64_t h = fnv(&c, sizeof(c), 0xcbf29ce484222325ULL);
-	return fnv(ph_layout_fields_text, strlen(ph_layout_fields_text), h);
+	uint64_t h = ph_fnv1a(&c, sizeof(c), PH_FNV_BASIS);
+	return ph_fnv1a(ph_layout_fields_text, strlen(ph_layout_fields_text),
+			h);
 }
 
 /* The cache's directory, if it is one this user owns and no one else may
@@ -499,8 +492,8 @@ bool ph_layout_cache_decode(const void *data, size_t len,
 	memcpy(&hd, data, sizeof(hd));
 	memcpy(&L, (const uint8_t *)data + sizeof(hd), sizeof(L));
 	if (hd.magic != LAYOUT_CACHE_MAGIC || hd.size != sizeof(L) ||
-	    hd.sum != fnv(&L, sizeof(L), 0xcbf29ce484222325ULL) ||
-	    hd.checked < 0 || hd.differ < 0 || hd.differ > hd.checked)
+	    hd.sum != ph_fnv1a(&L, sizeof(L), PH_FNV_BASIS) || hd.checked < 0 ||
+	    hd.differ < 0 || hd.differ > hd.checked)
 		return false;
 	/* the pointers are this process's, never the file's */
 	L.source = table->source;
@@ -576,10 +569,10 @@ static void layout_cache_store(const char *path, const struct ph_runtime *rt)
 	struct ph_layout L = rt->layout_copy;
 	L.source = NULL;
 	L.code_field_names = NULL;
-	struct layout_cache_head hd = {
-		LAYOUT_CACHE_MAGIC, (uint32_t)sizeof(struct ph_layout),
-		rt->dwarf_checked, rt->dwarf_differ,
-		fnv(&L, sizeof(L), 0xcbf29ce484222325ULL)};
+	struct layout_cache_head hd = {LAYOUT_CACHE_MAGIC,
+				       (uint32_t)sizeof(struct ph_layout),
+				       rt->dwarf_checked, rt->dwarf_differ,
+				       ph_fnv1a(&L, sizeof(L), PH_FNV_BASIS)};
 	bool ok = write(fd, &hd, sizeof(hd)) == (ssize_t)sizeof(hd) &&
 		  write(fd, &L, sizeof(L)) == (ssize_t)sizeof(L);
 	if (close(fd))
