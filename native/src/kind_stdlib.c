@@ -372,6 +372,79 @@ const struct ph_kind_ops ph_kind_nldecoder = {
 	.own_c_tail = true,
 };
 
+/* _io.TextIOWrapper (textio, textio.c; the same offsets 3.8 to 3.15 in
+ * the DWARF of pyenv's 3.8.18 to 3.13.0 and Debian's 3.11, 3.14, 3.15):
+ * its references, errors and raw among them (textiowrapper_traverse
+ * leaves them out, textiowrapper_clear drops them). weakreflist is
+ * borrowed, writenl and encodefunc are C, and 3.12+'s state (+192) is a
+ * borrowed pointer into the _io module's state: as a conservative word
+ * it was taken for a reference on 3.13t (TextIOWrapper +0xd0). */
+static void textio_referents(struct ph_heap *h, uint64_t addr,
+			     const struct ph_type *t, int64_t ob_size,
+			     ph_referent_fn fn, void *arg)
+{
+	static const char *const names[] = {
+		"buffer", "encoding", "encoder", "decoder", "readnl", "errors",
+	};
+	for (uint32_t i = 0; i < 6; i++)
+		ph_ref_field(h, addr, STD_OFF(h, 32 + 8 * i), names[i], fn,
+			     arg);
+	ph_ref_field(h, addr, STD_OFF(h, 120), "decoded_chars", fn, arg);
+	ph_ref_field(h, addr, STD_OFF(h, 136), "pending_bytes", fn, arg);
+	ph_ref_field(h, addr, STD_OFF(h, 152), "snapshot", fn, arg);
+	ph_ref_field(h, addr, STD_OFF(h, 168), "raw", fn, arg);
+	ph_ref_field(h, addr, STD_OFF(h, 184), "__dict__", fn, arg);
+}
+
+const struct ph_kind_ops ph_kind_textio = {
+	.inline_size = ph_inline_size_c,
+	.referents = textio_referents,
+	.by_name = "_io.TextIOWrapper",
+	.own_c_tail = true,
+};
+
+/* _io.StringIO (stringio, stringio.c): decoder, readnl, writenl and its
+ * dict, which stringio_traverse visits, and the str it accumulates in
+ * (owned: the accumulator's or writer's dealloc drops it), at each
+ * version's offsets (layout_fields.h). 3.12+'s module_state, after its
+ * weakreflist, is a borrowed pointer into the _io module's state (a
+ * conservative referrer on 3.13t: StringIO +0xb0). */
+static void stringio_referents(struct ph_heap *h, uint64_t addr,
+			       const struct ph_type *t, int64_t ob_size,
+			       ph_referent_fn fn, void *arg)
+{
+	const struct ph_layout *L = h->L;
+	uint32_t d = L->stringio_decoder;
+	if (!d)
+		return;
+	ph_ref_field(h, addr, d, "decoder", fn, arg);
+	ph_ref_field(h, addr, d + 8, "readnl", fn, arg);
+	ph_ref_field(h, addr, d + 16, "writenl", fn, arg);
+	ph_ref_field(h, addr, d + 24, "__dict__", fn, arg);
+	if (L->stringio_accu) {
+		ph_ref_field(h, addr, L->stringio_accu, "accu.large", fn, arg);
+		ph_ref_field(h, addr, L->stringio_accu + 8, "accu.small", fn,
+			     arg);
+	}
+	ph_ref_field(h, addr, L->stringio_writer_buffer, "writer.buffer", fn,
+		     arg);
+	if (L->stringio_writer) {
+		/* a PyMem block: a _PyUnicodeWriter, its buffer first */
+		uint64_t w = rd64(h, addr + L->stringio_writer);
+		uint64_t v = w ? rd64(h, w) : 0;
+		if (v)
+			fn(arg, v, PH_EDGE_FIELD,
+			   (uint64_t)(uintptr_t) "writer.buffer");
+	}
+}
+
+const struct ph_kind_ops ph_kind_stringio = {
+	.inline_size = ph_inline_size_c,
+	.referents = stringio_referents,
+	.by_name = "_io.StringIO",
+	.own_c_tail = true,
+};
+
 /* _asyncio's _RunningLoopHolder (PyRunningLoopHolder, 3.8 to 3.11; a
  * thread's running loop, kept in its thread state's dict): the loop, then
  * the pid; no traverse, yet the loop is owned. */
