@@ -79,6 +79,8 @@ struct ph_layout {
 	X(MANAGEDBUFFER, managedbuffer, NULL) /* memoryview's managedbuffer */ \
 	X(TIMEZONE, timezone, NULL) /* datetime.timezone */ \
 	X(NLDECODER, nldecoder, NULL) /* _io.IncrementalNewlineDecoder */ \
+	X(TEXTIO, textio, NULL) /* _io.TextIOWrapper */ \
+	X(STRINGIO, stringio, NULL) /* _io.StringIO */ \
 	X(LOOPHOLDER, loopholder, NULL) /* asyncio's _RunningLoopHolder */ \
 	X(DATETIME, datetime, NULL) /* datetime.datetime, datetime.time */ \
 	X(MODULEDEF, moduledef, NULL) /* a module's PyModuleDef */ \

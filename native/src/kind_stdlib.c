@@ -372,6 +372,79 @@ const struct ph_kind_ops ph_kind_nldecoder = {
 	.own_c_tail = true,
 };
 
+/* _io.TextIOWrapper (textio, textio.c; the same offsets 3.8 to 3.15 in
+ * the DWARF of pyenv's 3.8.18 to 3.13.0 and Debian's 3.11, 3.14, 3.15):
+ * its references, errors and raw among them (textiowrapper_traverse
+ * leaves them out, textiowrapper_clear drops them). weakreflist is
+ * borrowed, writenl and encodefunc are C, and 3.12+'s state (+192) is a
+ * borrowed pointer into the _io module's state: as a conservative word
+ * it was taken for a reference on 3.13t (TextIOWrapper +0xd0). */
+static void textio_referents(struct ph_heap *h, uint64_t addr,
+			     const struct ph_type *t, int64_t ob_size,
+			     ph_referent_fn fn, void *arg)
+{
+	static const char *const names[] = {
+		"buffer", "encoding", "encoder", "decoder", "readnl", "errors",
+	};
+	for (uint32_t i = 0; i < 6; i++)
+		ph_ref_field(h, addr, STD_OFF(h, 32 + 8 * i), names[i], fn,
+			     arg);
+	ph_ref_field(h, addr, STD_OFF(h, 120), "decoded_chars", fn, arg);
+	ph_ref_field(h, addr, STD_OFF(h, 136), "pending_bytes", fn, arg);
+	ph_ref_field(h, addr, STD_OFF(h, 152), "snapshot", fn, arg);
+	ph_ref_field(h, addr, STD_OFF(h, 168), "raw", fn, arg);
+	ph_ref_field(h, addr, STD_OFF(h, 184), "__dict__", fn, arg);
+}
+
+const struct ph_kind_ops ph_kind_textio = {
+	.inline_size = ph_inline_size_c,
+	.referents = textio_referents,
+	.by_name = "_io.TextIOWrapper",
+	.own_c_tail = true,
+};
+
+/* _io.StringIO (stringio, stringio.c): decoder, readnl, writenl and its
+ * dict, which stringio_traverse visits, and the str it accumulates in
+ * (owned: the accumulator's or writer's dealloc drops it), at each
+ * version's offsets (layout_fields.h). 3.12+'s module_state, after its
+ * weakreflist, is a borrowed pointer into the _io module's state (a
+ * conservative referrer on 3.13t: StringIO +0xb0). */
+static void stringio_referents(struct ph_heap *h, uint64_t addr,
+			       const struct ph_type *t, int64_t ob_size,
+			       ph_referent_fn fn, void *arg)
+{
+	const struct ph_layout *L = h->L;
+	uint32_t d = L->stringio_decoder;
+	if (!d)
+		return;
+	ph_ref_field(h, addr, d, "decoder", fn, arg);
+	ph_ref_field(h, addr, d + 8, "readnl", fn, arg);
+	ph_ref_field(h, addr, d + 16, "writenl", fn, arg);
+	ph_ref_field(h, addr, d + 24, "__dict__", fn, arg);
+	if (L->stringio_accu) {
+		ph_ref_field(h, addr, L->stringio_accu, "accu.large", fn, arg);
+		ph_ref_field(h, addr, L->stringio_accu + 8, "accu.small", fn,
+			     arg);
+	}
+	ph_ref_field(h, addr, L->stringio_writer_buffer, "writer.buffer", fn,
+		     arg);
+	if (L->stringio_writer) {
+		/* a PyMem block: a _PyUnicodeWriter, its buffer first */
+		uint64_t w = rd64(h, addr + L->stringio_writer);
+		uint64_t v = w ? rd64(h, w) : 0;
+		if (v)
+			fn(arg, v, PH_EDGE_FIELD,
+			   (uint64_t)(uintptr_t) "writer.buffer");
+	}
+}
+
+const struct ph_kind_ops ph_kind_stringio = {
+	.inline_size = ph_inline_size_c,
+	.referents = stringio_referents,
+	.by_name = "_io.StringIO",
+	.own_c_tail = true,
+};
+
 /* _asyncio's _RunningLoopHolder (PyRunningLoopHolder, 3.8 to 3.11; a
  * thread's running loop, kept in its thread state's dict): the loop, then
  * the pid; no traverse, yet the loop is owned. */
@@ -457,15 +530,29 @@ const struct ph_kind_ops ph_kind_moduledef = {
  * gc.get_referents() of all 751 functions of numpy and pandas among these
  * fields. Another size (another Cython, a free-threaded build) is scanned
  * as a C type with no layout, less m_self. */
-enum { CYF_UNKNOWN, CYF_PLAIN, CYF_FUSED };
+enum { CYF_UNKNOWN, CYF_PLAIN, CYF_FUSED, CYF3_PLAIN, CYF3_FUSED };
 #define CYF_AFTER_CFUNC 56 /* sizeof(PyCFunctionObject), 3.8+ */
 #define CYF_SIZE (CYF_AFTER_CFUNC + 128)
 #define CYF_FUSED_SIZE (CYF_SIZE + 24)
+/* Cython 3.1's (its module "_cython_3_1_N"), on CPython 3.9+: a
+ * PyCMethodObject (its mm_class at 56) first */
+#define CYF3_PREFIX "_cython_3_1_"
+#define CYF3_SIZE 176
+#define CYF3_FUSED_SIZE (CYF3_SIZE + 16)
 
 static void cyfunction_type_init(struct ph_heap *h, struct ph_type *t)
 {
 	int64_t own = t->kind_basicsize - (int64_t)ph_hdr_shift(h->L);
-	if (ph_hdr_shift(h->L)) /* (0.29 has no free-threaded build) */
+	const char *nm = ph_mem_ptr(h->mem, rd64(h, t->addr + h->L->tp_name),
+				    sizeof(CYF3_PREFIX) - 1);
+	bool cy3 = nm && !memcmp(nm, CYF3_PREFIX, sizeof(CYF3_PREFIX) - 1);
+	if (ph_hdr_shift(h->L)) /* (no free-threaded build checked) */
+		t->kind_data = CYF_UNKNOWN;
+	else if (cy3 && h->L->minor >= 9 && own == CYF3_SIZE)
+		t->kind_data = CYF3_PLAIN;
+	else if (cy3 && h->L->minor >= 9 && own == CYF3_FUSED_SIZE)
+		t->kind_data = CYF3_FUSED;
+	else if (cy3)
 		t->kind_data = CYF_UNKNOWN;
 	else if (own == CYF_SIZE)
 		t->kind_data = CYF_PLAIN;
@@ -490,6 +577,41 @@ static void cyfunction_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 	c->fn(c->arg, target, kind, data);
 }
 
+/* Cython 3.1's __pyx_CyFunctionObject (CythonFunction.c of 3.1.0 to
+ * 3.1.8, the same struct), on 3.9+ and not the limited API: after the
+ * PyCFunctionObject, mm_class (the class cell of super(), owned); then
+ * func_dict to func_closure (owned); defaults (an object, owned); flags
+ * (C); defaults_tuple, defaults_kwdict (owned); defaults_getter (C);
+ * func_annotations and func_is_coroutine (owned). Its traverse visits
+ * func_name, func_qualname and func_code only when built with
+ * CYTHON_DEBUG_VISIT_CONST, func_annotations never; clear drops them
+ * all. A fused function adds __signatures__ and self. Checked with
+ * ctypes on sid's python3.14 (numpy 2.4.6, Cython 3.1.6): basicsize 176,
+ * __dictoffset__ 64, m_self == id(f), the attributes at their words. */
+static void cyfunction3_referents(struct ph_heap *h, uint64_t addr,
+				  const struct ph_type *t, ph_referent_fn fn,
+				  void *arg)
+{
+	static const char *const names[] = {
+		"__dict__",    "__name__", "__qualname__", "__doc__",
+		"__globals__", "__code__", "__closure__",
+	};
+	fn(arg, addr, PH_EDGE_BORROWED, (uint64_t)(uintptr_t) "m_self");
+	ph_ref_field(h, addr, 32, "__module__", fn, arg);
+	ph_ref_field(h, addr, 56, "mm_class", fn, arg);
+	for (uint32_t i = 0; i < 7; i++)
+		ph_ref_field(h, addr, 64 + 8 * i, names[i], fn, arg);
+	ph_ref_field(h, addr, 120, "defaults", fn, arg);
+	ph_ref_field(h, addr, 136, "__defaults__", fn, arg);
+	ph_ref_field(h, addr, 144, "__kwdefaults__", fn, arg);
+	ph_ref_field(h, addr, 160, "__annotations__", fn, arg);
+	ph_ref_field(h, addr, 168, "_is_coroutine", fn, arg);
+	if (t->kind_data == CYF3_FUSED) {
+		ph_ref_field(h, addr, CYF3_SIZE, "__signatures__", fn, arg);
+		ph_ref_field(h, addr, CYF3_SIZE + 8, "__self__", fn, arg);
+	}
+}
+
 static void cyfunction_referents(struct ph_heap *h, uint64_t addr,
 				 const struct ph_type *t, int64_t ob_size,
 				 ph_referent_fn fn, void *arg)
@@ -497,6 +619,10 @@ static void cyfunction_referents(struct ph_heap *h, uint64_t addr,
 	if (t->kind_data == CYF_UNKNOWN) {
 		struct cyfunction_ctx c = {fn, arg, addr, STD_OFF(h, 24)};
 		ph_ref_c_unknown(h, addr, t, ob_size, cyfunction_cb, &c);
+		return;
+	}
+	if (t->kind_data >= CYF3_PLAIN) {
+		cyfunction3_referents(h, addr, t, fn, arg);
 		return;
 	}
 	static const char *const names[] = {
@@ -537,6 +663,7 @@ const struct ph_kind_ops ph_kind_cyfunction = {
 	.inline_size = ph_inline_size_c,
 	.referents = cyfunction_referents,
 	.by_names = cyfunction_names,
+	.by_module_prefix = CYF3_PREFIX,
 	.type_init = cyfunction_type_init,
 	.own_c_tail = true,
 };

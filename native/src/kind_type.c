@@ -150,6 +150,29 @@ static bool name_is(struct ph_heap *h, uint64_t name, const char *want)
 	return nm && !memcmp(nm, want, len);
 }
 
+/* Is name PREFIX...MODULE.NAME, NAME one of names? */
+static bool name_in_module(struct ph_heap *h, uint64_t name,
+			   const char *prefix, const char *const *names)
+{
+	size_t plen = strlen(prefix);
+	const char *nm = ph_mem_ptr(h->mem, name, plen);
+	if (!nm || memcmp(nm, prefix, plen))
+		return false;
+	/* (a module name of a few more characters, then the dot) */
+	for (size_t i = plen; i < plen + 16; i++) {
+		const char *c = ph_mem_ptr(h->mem, name + i, 1);
+		if (!c || !*c)
+			return false;
+		if (*c != '.')
+			continue;
+		for (size_t j = 0; names && names[j]; j++)
+			if (name_is(h, name + i + 1, names[j]))
+				return true;
+		return false;
+	}
+	return false;
+}
+
 static int kind_by_name(struct ph_heap *h, uint64_t taddr)
 {
 	uint64_t name = rd64(h, taddr + h->L->tp_name);
@@ -165,6 +188,10 @@ static int kind_by_name(struct ph_heap *h, uint64_t taddr)
 			if (name_is(h, name, ops->by_names[i]) &&
 			    (!heap || strchr(ops->by_names[i], '.')))
 				return k;
+		if (heap && ops->by_module_prefix &&
+		    name_in_module(h, name, ops->by_module_prefix,
+				   ops->by_names))
+			return k;
 	}
 	return 0;
 }

@@ -109,6 +109,10 @@ struct ph_kind_ops {
 	const char *by_name;
 	/* more names of its C types (NULL-terminated), as by_name */
 	const char *const *by_names;
+	/* a heap type named MODULE.NAME, NAME one of by_names and MODULE
+	 * starting with this (a module named after a version: Cython 3.1's
+	 * _cython_3_1_6.cython_function_or_method), is of the kind too */
+	const char *by_module_prefix;
 	/* its C subtypes are of the kind too (their sizes follow from their
 	 * own type: numpy's scalars, found through numpy.generic) */
 	bool by_name_base;

@@ -257,6 +257,11 @@
 	X(uint32_t, decimal_dec, , "PyDecObject", "dec", "", 0, "", 8, 99) /* its mpd_t */ \
 	X(uint32_t, mpd_flags, , "mpd_t", "flags", "", 0, "", 8, 99) \
 	X(uint32_t, mpd_alloc, , "mpd_t", "alloc", "", 0, "", 8, 99) \
+	/* _io.StringIO: decoder, then readnl, writenl and dict; the str it accumulates in, which its traverse does not visit: in an _PyAccu (3.8-3.11: large, then small), a _PyUnicodeWriter's buffer (3.12, 3.13), or the first word of the PyUnicodeWriter it points to (3.14+) */ \
+	X(uint32_t, stringio_decoder, , "stringio", "decoder", "", 0, "", 8, 99) \
+	X(uint32_t, stringio_accu, , "stringio", "accu", "", 0, "", 8, 11) \
+	X(uint32_t, stringio_writer_buffer, , "stringio", "writer.buffer", "", 0, "", 12, 13) \
+	X(uint32_t, stringio_writer, , "stringio", "writer", "", 0, "", 14, 99) \
 	/* functools' lru_cache: the wrapper's root link (an lru_list_elem at its start), the links' key and result, the wrapper's fields */ \
 	X(uint32_t, lru_elem_next, , "lru_list_elem", "next", "", 0, "", 8, 99) \
 	X(uint32_t, lru_elem_key, , "lru_list_elem", "key", "", 0, "", 8, 99) \

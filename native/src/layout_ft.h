@@ -157,6 +157,8 @@
 	F(permutations_pool, 32) \
 	F(permutations_r, 64) \
 	F(decimal_dec, 40) \
+	F(stringio_decoder, 136) \
+	F(stringio_writer_buffer, 72) \
 	F(lru_elem_next, 40) \
 	F(lru_elem_key, 56) \
 	F(lru_elem_result, 64) \

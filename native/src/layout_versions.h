@@ -216,6 +216,8 @@ static const char *const ph_code_names_3_10[] = {
 	F(decimal_dec, 24) \
 	F(mpd_flags, 0) \
 	F(mpd_alloc, 32) \
+	F(stringio_decoder, 80) \
+	F(stringio_accu, 56) \
 	F(lru_elem_next, 24) \
 	F(lru_elem_key, 40) \
 	F(lru_elem_result, 48) \
@@ -467,7 +469,10 @@ static const char *const ph_code_names_3_10[] = {
 	F(managed_layout, 312) \
 	F(immortal, true) \
 	F(interned_uncounted, false) \
-	F(sizeof_interp, 383552)
+	F(sizeof_interp, 383552) \
+	F(stringio_decoder, 120) \
+	F(stringio_accu, 0) \
+	F(stringio_writer_buffer, 56)
 
 /* 3.13: pyenv's 3.13.0 */
 #define PH_LAYOUT_3_13(F) PH_LAYOUT_3_12(F) \
@@ -556,7 +561,10 @@ static const char *const ph_code_names_3_10[] = {
 	F(deepfrozen_refcnt, 0x00050000c0000000ULL) \
 	F(refcnt_split, true) \
 	F(stackrefs, true) \
-	F(sizeof_interp, 225864)
+	F(sizeof_interp, 225864) \
+	F(stringio_decoder, 72) \
+	F(stringio_writer_buffer, 0) \
+	F(stringio_writer, 56)
 
 /* 3.15: Debian's 3.15.2 (python3.15-dbg) */
 #define PH_LAYOUT_3_15(F) PH_LAYOUT_3_14(F) \

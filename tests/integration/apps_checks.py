@@ -28,11 +28,12 @@ process measured about itself in forked copies (apptruth.py):
     less "finalizer_freed" equals gc.garbage under gc.DEBUG_SAVEALL;
   * refcheck: no deficit on these clean heaps;
   * Cython functions (numpy_pandas: cython.json, what each refers to by
-    gc.get_referents() in a forked copy): those of Cython 0.29, whose
-    layout py-heap reads, have exactly these referents (less their
-    __class__, and but their __annotations__, which their tp_traverse
-    leaves out), none guessed, and refcheck finds no deficit of their
-    types; other Cythons' (a module in the type's name) are noted.
+    gc.get_referents() in a forked copy): those of Cython 0.29 and 3.1,
+    whose layouts py-heap reads, have exactly these referents (less their
+    __class__, and but their __annotations__, and 3.1's __name__,
+    __qualname__ and __code__, which their tp_traverse leaves out), none
+    guessed, and refcheck finds no deficit of their types; other
+    Cythons' are noted.
 
 A fixture whose libraries the interpreter cannot import is SKIPped.
 
@@ -106,6 +107,18 @@ LIBRARY_NO_MODULE = {"StgDict"}
 CYTHON_TYPES = ("cython_function_or_method", "fused_cython_function")
 CYTHON_UNTRAVERSED = {".__annotations__"}
 FIXTURE_FILES = {"numpy_pandas": ("cython.json",)}
+# Cython 3.1's (the same names, their module _cython_3_1_N), read at their
+# fields too; their traverse leaves out their names and code as well
+CYTHON3_MODULE = re.compile(r"_cython_3_1_\d+$")
+CYTHON3_UNTRAVERSED = CYTHON_UNTRAVERSED | {".__name__", ".__qualname__",
+                                           ".__code__"}
+
+
+def cython_read(c):
+    """Does py-heap read this function of cython.json at its fields?"""
+    m = c.get("module", "builtins")
+    return c["type"] in CYTHON_TYPES and (m == "builtins" or
+                                          bool(CYTHON3_MODULE.match(m)))
 
 
 class CHeld:
@@ -404,9 +417,8 @@ def cython_commands(outdir):
     with open(path) as f:
         funcs = json.load(f)
     cmds = ["referents %#x --limit 0" % c["id"] for c in funcs]
-    for t in CYTHON_TYPES:
-        if any(c["type"] == t for c in funcs):
-            cmds.append("refcheck --type %s" % t)
+    for t in sorted({c["type"] for c in funcs if cython_read(c)}):
+        cmds.append("refcheck --type %s" % t)
     return cmds, funcs
 
 
@@ -417,11 +429,12 @@ def cython_checks(label, funcs, outs, groups):
         return {}
     got = {int(o["address"], 16): o for o in outs
            if "referents" in o and "address" in o}
-    other = sorted({c["type"] for c in funcs if c["type"] not in CYTHON_TYPES})
+    other = sorted({"%s.%s" % (c.get("module"), c["type"]) for c in funcs
+                    if not cython_read(c)})
     if other:
         print("NOTE %s: Cython functions of a layout py-heap does not read "
               "(scanned as C data): %s" % (label, ", ".join(other)))
-    mine = [c for c in funcs if c["type"] in CYTHON_TYPES]
+    mine = [c for c in funcs if cython_read(c)]
     fails = {}
     if "referrers" in groups and mine:
         missing, extra, guessed, absent, untraversed = [], [], [], [], 0
@@ -441,7 +454,9 @@ def cython_checks(label, funcs, outs, groups):
                 a = int(r["address"], 16)
                 if want.get(a):
                     want[a] -= 1
-                elif r["via"] in CYTHON_UNTRAVERSED:
+                elif r["via"] in (CYTHON3_UNTRAVERSED if c.get("module",
+                                  "").startswith("_cython_3") else
+                                  CYTHON_UNTRAVERSED):
                     untraversed += 1
                 else:
                     extra.append("%#x %s %s" % (c["id"], r["via"],
@@ -449,7 +464,7 @@ def cython_checks(label, funcs, outs, groups):
             missing += ["%#x <- %#x" % (a, c["id"]) for a, n in want.items()
                         for _ in range(n)]
         check("%s: %d Cython functions: referents equal gc.get_referents() "
-              "(%d untraversed __annotations__)" % (label, len(mine),
+              "(%d untraversed: __annotations__, 3.1's names, code)" % (label, len(mine),
                                                     untraversed),
               not (missing or extra or absent),
               "%d missing: %s; %d extra: %s; %d not found: %s" % (

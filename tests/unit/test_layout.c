@@ -266,6 +266,7 @@ static void test_layout_ft_objects(void)
 					      "permutationsobject",
 					      "productobject",
 					      "propertyobject",
+					      "stringio",
 					      "struct _frame",
 					      "struct _heaptypeobject",
 					      "struct _typeobject"};
