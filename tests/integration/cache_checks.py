@@ -177,10 +177,13 @@ def graph_plant(path, what):
         f.write(data)
 
 
-def graph_stages(core, addr):
-    """referrers on the cache: (the same answer, the graph read from its
-    cache, built, written)"""
-    rc, out, err = run(core, "referrers", addr, timing=True)
+def graph_stages(core, addr, cmd="referrers"):
+    """referrers (or cycles) on the cache: (the same answer, the graph read
+    from its cache, built, written). A command sums and checks only the
+    sections it reads (graphcache.c): referrers the referrers' arrays,
+    cycles the referents'."""
+    args = [cmd, addr] if cmd == "referrers" else [cmd]
+    rc, out, err = run(core, *args, timing=True)
     if isinstance(out, dict):
         out.pop("notes", None)
     return (out, "graph cache read" in err, "graph: edges" in err,
@@ -419,22 +422,26 @@ def checks(core, xdg, truth, tmp):
     if gfiles:
         gf = gfiles[0]
         gsize = os.path.getsize(gf)
-        for what, damage in (
+        # the plants are in the referents' sections, which referrers
+        # does not read: cycles, which reads them, finds them
+        for what, damage, cmd in (
                 ("a byte of its edges flipped",
-                 lambda: flip(gf, gsize // 2)),
-                ("a byte of its header flipped", lambda: flip(gf, 20)),
-                ("cut short", lambda: os.truncate(gf, gsize // 2)),
+                 lambda: flip(gf, gsize // 2), "referrers"),
+                ("a byte of its header flipped", lambda: flip(gf, 20),
+                 "referrers"),
+                ("cut short", lambda: os.truncate(gf, gsize // 2),
+                 "referrers"),
                 ("an edge past the objects, its sums made again",
-                 lambda: graph_plant(gf, "edge")),
+                 lambda: graph_plant(gf, "edge"), "cycles"),
                 ("an offset going back, its sums made again",
-                 lambda: graph_plant(gf, "offset"))):
+                 lambda: graph_plant(gf, "offset"), "cycles")):
             damage()
-            out2, read, built, written = graph_stages(core, addr)
+            out2, read, built, written = graph_stages(core, addr, cmd)
             check("graph cache %s: ignored, built again, rewritten, the "
-                  "same answer" % what,
+                  "same answer (%s)" % (what, cmd),
                   not read and built and written and
-                  out2 == ref["referrers"][1], (read, built, written))
-            out2, read, built, written = graph_stages(core, addr)
+                  out2 == ref[cmd][1], (read, built, written))
+            out2, read, built, written = graph_stages(core, addr, cmd)
             check("graph cache %s: then read" % what, read and not built,
                   (read, built))
     answer_checks(core, xdg, addr, ref)
