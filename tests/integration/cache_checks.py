@@ -491,7 +491,10 @@ def checks(core, xdg, truth, tmp):
             ("cut short", lambda: os.truncate(cf, size // 2)),
             ("zeros", lambda: open(cf, "wb").write(bytes(size))),
             # (format 3 kept no free-threaded or subinterpreter tables)
-            ("of format 3", lambda: set_format(cf, 3))):
+            ("of format 3", lambda: set_format(cf, 3)),
+            # checked in the same pass as the section's sum
+            ("a type number out of range, its sums made again",
+             lambda: plant_tidx(cf))):
         info(core)          # a good file first
         damage()
         rc, out, err = run(core, "types")
@@ -547,6 +550,23 @@ def plant_interp(path, value):
     data[off + sec[-1] - 1] = value
     struct.pack_into("<Q", data, SEC_SUM + 8 * (NSEC - 1),
                      file_sum(bytes(data[off:off + sec[-1]])))
+    struct.pack_into("<Q", data, HEAD - 8, file_sum(bytes(data[:HEAD - 8])))
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def plant_tidx(path):
+    """The middle object's type number set past the types (what the
+    reader must refuse before indexing with it), the section's and the
+    header's sums made again."""
+    import struct
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    sec = list(struct.unpack_from("<%dQ" % NSEC, data, SEC_BYTES))
+    off = HEAD + sum(sec[:4])   # section 4: tidx[], 4 bytes an object
+    struct.pack_into("<I", data, off + 4 * (sec[4] // 8), 0xfffffff0)
+    struct.pack_into("<Q", data, SEC_SUM + 8 * 4,
+                     file_sum(bytes(data[off:off + sec[4]])))
     struct.pack_into("<Q", data, HEAD - 8, file_sum(bytes(data[:HEAD - 8])))
     with open(path, "wb") as f:
         f.write(data)
