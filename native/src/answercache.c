@@ -29,6 +29,7 @@
 #include "answercache.h"
 #include "heapcache.h"
 #include "internal.h"
+#include "objtable.h"
 
 #define AC_MAGIC 0x31415048u /* "HPA1" */
 /* bounded: no answer's file above this many bytes per object (the
@@ -268,17 +269,26 @@ static bool domtree_check(const struct ph_answers *a, void *ctx)
 		  a->bytes[1] == (uint64_t)n * 4 &&
 		  a->bytes[2] == ((uint64_t)n + 1) * 8 && nreach <= n &&
 		  (seen = calloc(n / 64 + 1, 8));
+	/* a permutation: every position below n, and n bits set. Without a
+	 * branch on each bit (an early exit waited for every load of its
+	 * word: 21% of a cached dominators at 10M) */
+	uint32_t bad = 0;
 	for (uint32_t x = 0; ok && x < n; x++) {
 		uint32_t p = pos[x];
-		ok = p < n && !(seen[p / 64] >> (p % 64) & 1);
-		if (ok)
-			seen[p / 64] |= 1ULL << (p % 64);
+		bad |= p >= n;
+		p = p < n ? p : 0;
+		seen[p / 64] |= 1ULL << (p % 64);
 	}
-	for (uint32_t p = 0; ok && p < n; p++)
-		ok = count[p] >= 1 &&
-		     (uint64_t)p + count[p] <= (p < nreach ? nreach : n);
+	uint64_t set = 0;
+	for (uint32_t w = 0; ok && w <= n / 64; w++)
+		set += ph_popcount64(seen[w]);
+	ok = ok && !bad && set == n;
+	for (uint32_t p = 0; ok && p < nreach; p++)
+		bad |= (count[p] < 1) | ((uint64_t)p + count[p] > nreach);
+	for (uint32_t p = (uint32_t)nreach; ok && p < n; p++)
+		bad |= (count[p] < 1) | ((uint64_t)p + count[p] > n);
 	free(seen);
-	return ok;
+	return ok && !bad;
 }
 
 bool ph_answercache_domtree_load(const struct ph_heap *h,

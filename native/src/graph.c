@@ -1103,6 +1103,7 @@ void ph_graph_destroy(struct ph_graph *g)
 		graph_free(g, g->fwd);
 	if (g->map)
 		munmap(g->map, g->map_len);
+	free(g->lazy);
 	ph_u64map_free(&g->extern_refs);
 	ph_u64map_free(&g->cons_in);
 	ph_u64map_free(&g->cdata_in);

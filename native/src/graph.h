@@ -44,7 +44,21 @@ struct ph_graph {
 	 * (graphcache.c), not allocated */
 	void *map;
 	size_t map_len;
+	/* the mapped sections not yet checked (PH_GRAPH_*): their pointers
+	 * stay NULL until ph_graphcache_check has summed and checked them;
+	 * lazy is graphcache.c's record of where they are */
+	unsigned pending;
+	void *lazy;
 };
+
+/* The arrays a reader of a graph uses (a mapped graph checks only those,
+ * graphcache.c); an array comes with its offsets. */
+#define PH_GRAPH_FWD_OFF 1u
+#define PH_GRAPH_REV_OFF 2u
+#define PH_GRAPH_PARENT 4u
+#define PH_GRAPH_FWD (8u | PH_GRAPH_FWD_OFF)
+#define PH_GRAPH_REV (16u | PH_GRAPH_REV_OFF)
+#define PH_GRAPH_ALL (PH_GRAPH_FWD | PH_GRAPH_REV | PH_GRAPH_PARENT)
 
 /* The whole graph. */
 struct ph_error *ph_graph_create(struct ph_heap *h, struct ph_graph **ret);

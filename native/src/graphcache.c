@@ -173,6 +173,71 @@ static bool gc_map_load(struct ph_u64map *m, const struct gc_pair *p,
 	return true;
 }
 
+/* A mapped graph's sections, and what their sums should be: each is
+ * summed and checked once, when first asked for. */
+struct gc_lazy {
+	struct gc_job job[GC_NSEC];
+	uint64_t want[GC_NSEC];
+	uint64_t n;
+	unsigned done; /* sections checked, by bit */
+};
+
+/* Sums and checks the sections of mask (by bit) not yet done, the largest
+ * first, on every processor; true if each is intact. */
+static bool gc_run(struct gc_lazy *lz, unsigned mask)
+{
+	static const int order[GC_NSEC] = {1, 3, 0, 2, 4, 5, 6, 7, 8, 9};
+	struct gc_job sorted[GC_NSEC];
+	int idx[GC_NSEC], k = 0;
+	uint64_t bytes = 0;
+	for (int i = 0; i < GC_NSEC; i++) {
+		int s = order[i];
+		if (!(mask & ~lz->done & (1u << s)))
+			continue;
+		idx[k] = s;
+		sorted[k++] = lz->job[s];
+		bytes += lz->job[s].bytes;
+	}
+	if (!k)
+		return true;
+	ph_run_chunks(gc_worker, sorted, sizeof(sorted[0]), (size_t)k,
+		      lz->n > 100000 && bytes > 400000);
+	for (int i = 0; i < k; i++)
+		if (sorted[i].bad || sorted[i].sum != lz->want[idx[i]])
+			return false;
+	for (int i = 0; i < k; i++)
+		lz->done |= 1u << idx[i];
+	return true;
+}
+
+bool ph_graphcache_check(struct ph_graph *g, unsigned need)
+{
+	unsigned todo = g->pending & need;
+	if (!todo)
+		return true;
+	struct gc_lazy *lz = g->lazy;
+	if (!lz)
+		return false;
+	/* PH_GRAPH_* by bit to the file's sections: fwd_off 0, fwd 1,
+	 * rev_off 2, rev 3, parent 4 */
+	static const unsigned bit[5] = {PH_GRAPH_FWD_OFF, 8u, PH_GRAPH_REV_OFF,
+					16u, PH_GRAPH_PARENT};
+	unsigned mask = 0;
+	for (int i = 0; i < 5; i++)
+		if (todo & bit[i])
+			mask |= 1u << i;
+	if (!gc_run(lz, mask))
+		return false;
+	uint32_t **dst[5] = {&g->fwd_off, &g->fwd, &g->rev_off, &g->rev,
+			     &g->parent};
+	for (int i = 0; i < 5; i++)
+		if (mask & (1u << i)) {
+			*dst[i] = (uint32_t *)lz->job[i].data;
+			g->pending &= ~bit[i];
+		}
+	return true;
+}
+
 bool ph_graphcache_load(struct ph_heap *h, struct ph_graph **ret)
 {
 	char *path = gc_path(h);
@@ -218,11 +283,18 @@ bool ph_graphcache_load(struct ph_heap *h, struct ph_graph **ret)
 	g->map = map;
 	g->map_len = (size_t)total;
 	const void *ptr[GC_NSEC];
-	struct gc_job job[GC_NSEC];
+	struct gc_lazy *lz = calloc(1, sizeof(*lz));
+	if (!lz)
+		goto out;
+	g->lazy = lz;
+	struct gc_job *job = lz->job;
 	uint64_t off = sizeof(hd);
 	for (int i = 0; i < GC_NSEC; i++) {
+		if (bytes[i] != hd.sec_bytes[i])
+			goto out;
 		ptr[i] = map + off;
 		job[i] = (struct gc_job){.data = ptr[i], .bytes = bytes[i]};
+		lz->want[i] = hd.sec_sum[i];
 		off += pad8(bytes[i]);
 	}
 	job[0].check = job[2].check = GC_OFFSETS;
@@ -232,19 +304,12 @@ bool ph_graphcache_load(struct ph_heap *h, struct ph_graph **ret)
 	job[4].check = GC_PARENTS;
 	job[4].limit = hd.n;
 	job[4].nroots = hd.nroots;
-	/* the largest first, on every processor */
-	static const int order[GC_NSEC] = {1, 3, 0, 2, 4, 5, 6, 7, 8, 9};
-	struct gc_job sorted[GC_NSEC];
-	for (int i = 0; i < GC_NSEC; i++)
-		sorted[i] = job[order[i]];
-	ph_run_chunks(gc_worker, sorted, sizeof(sorted[0]), GC_NSEC,
-		      hd.n > 100000);
-	for (int i = 0; i < GC_NSEC; i++) {
-		const struct gc_job *j = &sorted[i];
-		if (j->bad || j->sum != hd.sec_sum[order[i]] ||
-		    bytes[order[i]] != hd.sec_bytes[order[i]])
-			goto out;
-	}
+	lz->n = hd.n;
+	/* now the roots and the maps, which the graph is made of; the large
+	 * arrays when a reader asks for them (ph_graphcache_check) */
+	if (!gc_run(lz, (1u << 5) | (1u << 6) | (1u << 7) | (1u << 8) |
+				(1u << 9)))
+		goto out;
 	/* the roots: their names, each ended, one a root */
 	const uint32_t *rt = ptr[5];
 	const char *names = ptr[6], *end = names + hd.names_bytes;
@@ -268,11 +333,7 @@ bool ph_graphcache_load(struct ph_heap *h, struct ph_graph **ret)
 	    !gc_map_load(&g->cdata_in, ptr[9], hd.ncdata, hd.n))
 		goto out;
 	g->nedges = hd.nedges;
-	g->fwd_off = (uint32_t *)ptr[0];
-	g->fwd = (uint32_t *)ptr[1];
-	g->rev_off = (uint32_t *)ptr[2];
-	g->rev = (uint32_t *)ptr[3];
-	g->parent = (uint32_t *)ptr[4];
+	g->pending = PH_GRAPH_ALL;
 	g->complete = true;
 	*ret = g;
 	ok = true;

@@ -9,6 +9,11 @@
  * went to the index cache and the file is there, of that table, and
  * intact; else false (the graph is to be built). */
 bool ph_graphcache_load(struct ph_heap *h, struct ph_graph **ret);
+/* Sums and checks the sections of a mapped graph that need asks for
+ * (PH_GRAPH_*) and are not yet checked, and only then sets their pointers;
+ * false if one is damaged (the graph is then to be built again). Before
+ * it, a loaded graph's large arrays are NULL (g->pending). */
+bool ph_graphcache_check(struct ph_graph *g, unsigned need);
 /* Writes g, complete, to its cache file (atomically), if h's table is in
  * the index cache and the file stays within its bound. */
 bool ph_graphcache_store(const struct ph_graph *g);

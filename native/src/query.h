@@ -44,6 +44,11 @@ struct ph_edge_row {
  * (not an address, no object there). */
 struct ph_error *ph_query_object(struct ph_session *s, const char *cmd,
 				 const char *addr_arg, uint32_t *ret);
+/* The same, with only need's arrays of the graph (PH_GRAPH_*) when it is
+ * mapped from its cache: for a query that reads no others. */
+struct ph_error *ph_query_object_need(struct ph_session *s, const char *cmd,
+				      const char *addr_arg, unsigned need,
+				      uint32_t *ret);
 
 /* The object at addr as people read it (ph_repr_readable), appended to
  * out: the renderers ask it of each object they write. Needs the heap

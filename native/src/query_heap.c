@@ -34,6 +34,13 @@ void ph_strings_free(struct ph_strings *st)
 struct ph_error *ph_query_object(struct ph_session *s, const char *cmd,
 				 const char *v, uint32_t *ret)
 {
+	return ph_query_object_need(s, cmd, v, PH_GRAPH_ALL, ret);
+}
+
+struct ph_error *ph_query_object_need(struct ph_session *s, const char *cmd,
+				      const char *v, unsigned need,
+				      uint32_t *ret)
+{
 	char *end;
 	if (!v || !*v)
 		return ph_error_create(PH_ERR_USAGE,
@@ -45,7 +52,7 @@ struct ph_error *ph_query_object(struct ph_session *s, const char *cmd,
 	if (*end || *v == '-')
 		return ph_error_create(PH_ERR_USAGE,
 				       "%s: '%s' is not an address", cmd, v);
-	struct ph_error *err = ph_session_graph(s);
+	struct ph_error *err = ph_session_graph_need(s, need);
 	if (err)
 		return err;
 	uint32_t obj = ph_graph_lookup(s->graph, addr);

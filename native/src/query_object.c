@@ -105,7 +105,10 @@ struct ph_error *ph_query_show(struct ph_session *s,
 			       struct ph_show_result **ret)
 {
 	uint32_t ob;
-	struct ph_error *err = ph_query_object(s, "show", o->addr, &ob);
+	/* its path's first step and referrers' count only */
+	const unsigned need = PH_GRAPH_PARENT | PH_GRAPH_REV_OFF;
+	struct ph_error *err = ph_query_object_need(s, "show", o->addr, need,
+						    &ob);
 	if (err)
 		return err;
 	struct ph_heap *h = s->heap;
@@ -125,7 +128,7 @@ struct ph_error *ph_query_show(struct ph_session *s,
 	r->ninterps = s->rt->ninterps;
 	r->reachable = g->parent[ob] != PH_NONE;
 	r->referrers = g->rev_off[ob + 1] - g->rev_off[ob];
-	if ((err = ph_session_dominators(s))) {
+	if ((err = ph_session_dominators_need(s, need))) {
 		free(r);
 		return err;
 	}
@@ -319,7 +322,8 @@ struct ph_error *ph_query_referrers(struct ph_session *s,
 				    struct ph_referrers_result **ret)
 {
 	uint32_t ob;
-	struct ph_error *err = ph_query_object(s, "referrers", o->addr, &ob);
+	struct ph_error *err = ph_query_object_need(s, "referrers", o->addr,
+						    PH_GRAPH_REV, &ob);
 	if (err)
 		return err;
 	if (o->depth < 1 || o->depth > 16)
@@ -576,7 +580,8 @@ struct ph_error *ph_query_path(struct ph_session *s, const char *addr,
 			       uint64_t all, struct ph_path_result **ret)
 {
 	uint32_t ob;
-	struct ph_error *err = ph_query_object(s, "path", addr, &ob);
+	struct ph_error *err = ph_query_object_need(
+		s, "path", addr, PH_GRAPH_PARENT | PH_GRAPH_REV, &ob);
 	if (err)
 		return err;
 	struct ph_graph *g = s->graph;

@@ -138,8 +138,10 @@ struct ph_error *ph_query_retained(struct ph_session *s, const char *addr,
 				   struct ph_retained_result **ret)
 {
 	uint32_t ob;
-	struct ph_error *err = ph_query_object(s, "retained", addr, &ob);
-	if (err || (err = ph_session_dominators(s)))
+	/* the graph for the object's path only */
+	struct ph_error *err = ph_query_object_need(s, "retained", addr,
+						    PH_GRAPH_PARENT, &ob);
+	if (err || (err = ph_session_dominators_need(s, PH_GRAPH_PARENT)))
 		return err;
 	const struct ph_domtree *d = s->dom;
 	struct ph_retained_result *r = calloc(1, sizeof(*r));
@@ -385,7 +387,8 @@ static struct ph_error *dominators_tree(struct ph_session *s,
 		top = PH_DOM_UNREACHABLE;
 	else {
 		uint32_t ob;
-		if ((err = ph_query_object(s, "dominators --tree", o->tree,
+		if ((err = ph_query_object_need(s, "dominators --tree",
+						o->tree, PH_GRAPH_PARENT,
 					   &ob)))
 			return err;
 		top = d->pos[ob];
@@ -541,7 +544,9 @@ struct ph_error *ph_query_dominators(struct ph_session *s,
 	if (o->depth > 64)
 		return ph_error_create(PH_ERR_USAGE,
 				       "dominators: --depth is 0 to 64");
-	struct ph_error *err = ph_session_dominators(s);
+	/* the graph for the rows' paths, or all of it exported */
+	struct ph_error *err = ph_session_dominators_need(
+		s, o->export_path ? PH_GRAPH_ALL : PH_GRAPH_PARENT);
 	if (err)
 		return err;
 	const struct ph_domtree *d = s->dom;
@@ -782,7 +787,8 @@ struct ph_error *ph_query_leaks(struct ph_session *s,
 		return ph_error_create(PH_ERR_USAGE,
 				       "leaks: --min-share is a percentage, "
 				       "above 0 and at most 100");
-	struct ph_error *err = ph_session_dominators(s);
+	/* the graph for the rows' paths */
+	struct ph_error *err = ph_session_dominators_need(s, PH_GRAPH_PARENT);
 	if (err)
 		return err;
 	const struct ph_domtree *d = s->dom;

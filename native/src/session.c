@@ -572,18 +572,43 @@ const char *ph_session_notes(struct ph_session *s)
 
 /* ---- the graph ---------------------------------------------------------- */
 
-struct ph_error *ph_session_graph(struct ph_session *s)
+/* The arrays of a mapped graph that need asks for, checked
+ * (graphcache.c); if one is damaged none of it is used: the graph is built
+ * again in its place (the same struct, so that a reader's pointer to it
+ * stays good) and its file rewritten. */
+static struct ph_error *graph_check(struct ph_session *s, unsigned need)
+{
+	struct ph_graph *g = s->graph;
+	if (!g || !(g->pending & need))
+		return NULL;
+	ph_stage(NULL);
+	if (ph_graphcache_check(g, need)) {
+		ph_stage("graph cache read");
+		return NULL;
+	}
+	struct ph_graph *fresh;
+	struct ph_error *err = ph_graph_create(s->heap, &fresh);
+	if (err)
+		return err;
+	struct ph_graph old = *g;
+	*g = *fresh;
+	*fresh = old;
+	ph_graph_destroy(fresh);
+	if (ph_graphcache_store(g))
+		ph_stage("graph cache written");
+	return NULL;
+}
+
+struct ph_error *ph_session_graph_need(struct ph_session *s, unsigned need)
 {
 	struct ph_error *err = ph_session_heap(s);
 	if (err)
 		return err;
 	ph_stage(NULL);
-	if (!s->graph && ph_graphcache_load(s->heap, &s->graph)) {
-		ph_stage("graph cache read");
-		return NULL;
-	}
+	if (!s->graph && ph_graphcache_load(s->heap, &s->graph))
+		ph_stage("graph cache mapped");
 	if (s->graph && s->graph->complete)
-		return NULL;
+		return graph_check(s, need);
 	err = s->graph ? ph_graph_complete(s->graph)
 		       : ph_graph_create(s->heap, &s->graph);
 	/* a later run on this core maps it (graphcache.c) */
@@ -592,15 +617,23 @@ struct ph_error *ph_session_graph(struct ph_session *s)
 	return err;
 }
 
+struct ph_error *ph_session_graph(struct ph_session *s)
+{
+	return ph_session_graph_need(s, PH_GRAPH_ALL);
+}
+
 struct ph_error *ph_session_graph_paths(struct ph_session *s)
 {
 	struct ph_error *err = ph_session_graph_edges(s);
+	if (!err)
+		err = graph_check(s, PH_GRAPH_PARENT);
 	return err ? err : ph_graph_paths(s->graph);
 }
 
-struct ph_error *ph_session_dominators(struct ph_session *s)
+struct ph_error *ph_session_dominators_need(struct ph_session *s,
+					    unsigned need)
 {
-	struct ph_error *err = ph_session_graph(s);
+	struct ph_error *err = ph_session_graph_need(s, need);
 	if (err || s->dom)
 		return err;
 	ph_stage(NULL);
@@ -608,6 +641,9 @@ struct ph_error *ph_session_dominators(struct ph_session *s)
 		ph_stage("dominators cache read");
 		return NULL;
 	}
+	/* built from every array of the graph */
+	if ((err = ph_session_graph(s)))
+		return err;
 	ph_progress_stage("building the dominator tree", 0);
 	err = ph_graph_dominators(s->graph, &s->dom);
 	/* a later run on this core maps it (answercache.c) */
@@ -616,15 +652,21 @@ struct ph_error *ph_session_dominators(struct ph_session *s)
 	return err;
 }
 
+struct ph_error *ph_session_dominators(struct ph_session *s)
+{
+	return ph_session_dominators_need(s, PH_GRAPH_ALL);
+}
+
 struct ph_error *ph_session_graph_edges(struct ph_session *s)
 {
 	struct ph_error *err = ph_session_heap(s);
-	if (err || s->graph)
+	if (err)
 		return err;
-	ph_stage(NULL);
-	if (ph_graphcache_load(s->heap, &s->graph)) {
-		ph_stage("graph cache read");
-		return NULL;
+	if (!s->graph) {
+		ph_stage(NULL);
+		if (!ph_graphcache_load(s->heap, &s->graph))
+			return ph_graph_create_edges(s->heap, &s->graph);
+		ph_stage("graph cache mapped");
 	}
-	return ph_graph_create_edges(s->heap, &s->graph);
+	return graph_check(s, PH_GRAPH_FWD);
 }

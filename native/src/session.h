@@ -41,6 +41,9 @@ struct ph_error *ph_session_heap(struct ph_session *s);
 /* The whole graph, built once per session (completed if only its edges
  * were built). */
 struct ph_error *ph_session_graph(struct ph_session *s);
+/* The same, but of a mapped graph only the arrays need asks for
+ * (PH_GRAPH_*) are checked and set: a reader uses no other. */
+struct ph_error *ph_session_graph_need(struct ph_session *s, unsigned need);
 /* At least the referents (cycles): the rest is built when asked for. */
 struct ph_error *ph_session_graph_edges(struct ph_session *s);
 /* At least the referents, roots and paths' tree (diff's containers): not
@@ -48,5 +51,9 @@ struct ph_error *ph_session_graph_edges(struct ph_session *s);
 struct ph_error *ph_session_graph_paths(struct ph_session *s);
 /* The whole graph and its dominator tree, built once per session. */
 struct ph_error *ph_session_dominators(struct ph_session *s);
+/* The same with only need's arrays of a mapped graph, when the dominator
+ * tree is cached (built, it needs them all). */
+struct ph_error *ph_session_dominators_need(struct ph_session *s,
+					    unsigned need);
 
 #endif /* PH_SESSION_H */

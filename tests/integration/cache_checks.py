@@ -177,10 +177,13 @@ def graph_plant(path, what):
         f.write(data)
 
 
-def graph_stages(core, addr):
-    """referrers on the cache: (the same answer, the graph read from its
-    cache, built, written)"""
-    rc, out, err = run(core, "referrers", addr, timing=True)
+def graph_stages(core, addr, cmd="referrers"):
+    """referrers (or cycles) on the cache: (the same answer, the graph read
+    from its cache, built, written). A command sums and checks only the
+    sections it reads (graphcache.c): referrers the referrers' arrays,
+    cycles the referents'."""
+    args = [cmd, addr] if cmd == "referrers" else [cmd]
+    rc, out, err = run(core, *args, timing=True)
     if isinstance(out, dict):
         out.pop("notes", None)
     return (out, "graph cache read" in err, "graph: edges" in err,
@@ -419,22 +422,26 @@ def checks(core, xdg, truth, tmp):
     if gfiles:
         gf = gfiles[0]
         gsize = os.path.getsize(gf)
-        for what, damage in (
+        # the plants are in the referents' sections, which referrers
+        # does not read: cycles, which reads them, finds them
+        for what, damage, cmd in (
                 ("a byte of its edges flipped",
-                 lambda: flip(gf, gsize // 2)),
-                ("a byte of its header flipped", lambda: flip(gf, 20)),
-                ("cut short", lambda: os.truncate(gf, gsize // 2)),
+                 lambda: flip(gf, gsize // 2), "referrers"),
+                ("a byte of its header flipped", lambda: flip(gf, 20),
+                 "referrers"),
+                ("cut short", lambda: os.truncate(gf, gsize // 2),
+                 "referrers"),
                 ("an edge past the objects, its sums made again",
-                 lambda: graph_plant(gf, "edge")),
+                 lambda: graph_plant(gf, "edge"), "cycles"),
                 ("an offset going back, its sums made again",
-                 lambda: graph_plant(gf, "offset"))):
+                 lambda: graph_plant(gf, "offset"), "cycles")):
             damage()
-            out2, read, built, written = graph_stages(core, addr)
+            out2, read, built, written = graph_stages(core, addr, cmd)
             check("graph cache %s: ignored, built again, rewritten, the "
-                  "same answer" % what,
+                  "same answer (%s)" % (what, cmd),
                   not read and built and written and
-                  out2 == ref["referrers"][1], (read, built, written))
-            out2, read, built, written = graph_stages(core, addr)
+                  out2 == ref[cmd][1], (read, built, written))
+            out2, read, built, written = graph_stages(core, addr, cmd)
             check("graph cache %s: then read" % what, read and not built,
                   (read, built))
     answer_checks(core, xdg, addr, ref)
@@ -484,7 +491,10 @@ def checks(core, xdg, truth, tmp):
             ("cut short", lambda: os.truncate(cf, size // 2)),
             ("zeros", lambda: open(cf, "wb").write(bytes(size))),
             # (format 3 kept no free-threaded or subinterpreter tables)
-            ("of format 3", lambda: set_format(cf, 3))):
+            ("of format 3", lambda: set_format(cf, 3)),
+            # checked in the same pass as the section's sum
+            ("a type number out of range, its sums made again",
+             lambda: plant_tidx(cf))):
         info(core)          # a good file first
         damage()
         rc, out, err = run(core, "types")
@@ -540,6 +550,23 @@ def plant_interp(path, value):
     data[off + sec[-1] - 1] = value
     struct.pack_into("<Q", data, SEC_SUM + 8 * (NSEC - 1),
                      file_sum(bytes(data[off:off + sec[-1]])))
+    struct.pack_into("<Q", data, HEAD - 8, file_sum(bytes(data[:HEAD - 8])))
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def plant_tidx(path):
+    """The middle object's type number set past the types (what the
+    reader must refuse before indexing with it), the section's and the
+    header's sums made again."""
+    import struct
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    sec = list(struct.unpack_from("<%dQ" % NSEC, data, SEC_BYTES))
+    off = HEAD + sum(sec[:4])   # section 4: tidx[], 4 bytes an object
+    struct.pack_into("<I", data, off + 4 * (sec[4] // 8), 0xfffffff0)
+    struct.pack_into("<Q", data, SEC_SUM + 8 * 4,
+                     file_sum(bytes(data[off:off + sec[4]])))
     struct.pack_into("<Q", data, HEAD - 8, file_sum(bytes(data[:HEAD - 8])))
     with open(path, "wb") as f:
         f.write(data)
