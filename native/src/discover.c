@@ -367,7 +367,7 @@ static void *closure_worker(void *arg)
 			continue;
 		}
 		c->cur_class = t->known_object ? t->addr : 0;
-		ph_heap_referents(h, h->addr[i], ti, closure_cb, c);
+		ph_heap_referents_fixed(h, h->addr[i], ti, closure_cb, c);
 	}
 	return NULL;
 }

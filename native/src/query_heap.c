@@ -325,18 +325,38 @@ static struct ph_error *census_get(struct ph_session *s, struct census *c)
 		census_free(c);
 		return ph_error_nomem();
 	}
-	for (size_t i = 0; i < h->n; i++) {
-		uint32_t t = h->tidx[i];
-		unsigned k = ph_heap_interp(h, (uint32_t)i);
-		unsigned gen = (h->flags[i] >> 4) & 7;
-		c->count[t]++;
-		c->bytes[t] += h->size[i];
-		if (k < ni) {
-			c->iobjects[k]++;
-			c->ibytes[k] += h->size[i];
+	/* (gens[5..7] collect the generations past 4, counted as 0's) */
+	uint64_t gens[8] = {0};
+	if (!h->interp) {
+		/* one interpreter: its sums are the totals */
+		uint64_t all = 0;
+		for (size_t i = 0; i < h->n; i++) {
+			uint32_t t = h->tidx[i];
+			uint64_t size = h->size[i];
+			c->count[t]++;
+			c->bytes[t] += size;
+			all += size;
+			gens[(h->flags[i] >> 4) & 7]++;
 		}
-		c->gens[gen < 5 ? gen : 0]++;
+		if (ni) {
+			c->iobjects[0] = h->n;
+			c->ibytes[0] = all;
+		}
+	} else {
+		for (size_t i = 0; i < h->n; i++) {
+			uint32_t t = h->tidx[i];
+			unsigned k = ph_heap_interp(h, (uint32_t)i);
+			c->count[t]++;
+			c->bytes[t] += h->size[i];
+			if (k < ni) {
+				c->iobjects[k]++;
+				c->ibytes[k] += h->size[i];
+			}
+			gens[(h->flags[i] >> 4) & 7]++;
+		}
 	}
+	memcpy(c->gens, gens, sizeof(c->gens));
+	c->gens[0] += gens[5] + gens[6] + gens[7];
 	const void *sec[4] = {c->count, c->bytes, c->iobjects, c->ibytes};
 	uint64_t bytes[4] = {nt * 8, nt * 8, ni * 8, ni * 8};
 	uint64_t val[PH_ANSWER_VALS] = {nt, ni};
@@ -347,7 +367,10 @@ static struct ph_error *census_get(struct ph_session *s, struct census *c)
 	return NULL;
 }
 
+/* Each interpreter's row; from the census c when the caller has one
+ * (NULL: counted here). */
 static struct ph_error *interp_rows(struct ph_session *s,
+				    const struct census *have,
 				    struct ph_interp_row **ret, size_t *ret_n)
 {
 	const struct ph_runtime *rt = s->rt;
@@ -366,16 +389,18 @@ static struct ph_error *interp_rows(struct ph_session *s,
 				ts = 0;
 	}
 	struct census c;
-	struct ph_error *err = census_get(s, &c);
+	struct ph_error *err = have ? NULL : census_get(s, &c);
 	if (err) {
 		free(rows);
 		return err;
 	}
+	const struct census *cs = have ? have : &c;
 	for (size_t k = 0; k < rt->ninterps; k++) {
-		rows[k].objects = c.iobjects[k];
-		rows[k].bytes = c.ibytes[k];
+		rows[k].objects = cs->iobjects[k];
+		rows[k].bytes = cs->ibytes[k];
 	}
-	census_free(&c);
+	if (!have)
+		census_free(&c);
 	if (s->only_interp >= 0) {
 		rows[0] = rows[s->only_interp];
 		*ret_n = 1;
@@ -385,9 +410,12 @@ static struct ph_error *interp_rows(struct ph_session *s,
 	return NULL;
 }
 
-struct ph_error *ph_query_types(struct ph_session *s,
-				const struct ph_types_opts *o,
-				struct ph_types_result **ret)
+/* types, and the census's generations for summary (gens, if not NULL,
+ * with every interpreter's objects): one count of the objects for both. */
+static struct ph_error *query_types(struct ph_session *s,
+				    const struct ph_types_opts *o,
+				    struct ph_types_result **ret,
+				    uint64_t *gens)
 {
 	struct ph_error *err = ph_session_heap(s);
 	if (err)
@@ -402,17 +430,22 @@ struct ph_error *ph_query_types(struct ph_session *s,
 		goto fail;
 	}
 	r->python = s->rt->version;
-	if ((err = interp_rows(s, &r->interps, &r->ninterps)))
-		goto fail;
+	/* every object's: counted once (for the interpreters' rows too), or
+	 * read */
 	struct census cs;
-	if (s->only_interp < 0 && !(err = census_get(s, &cs))) {
-		/* every object's: counted once, or read */
+	bool have = s->only_interp < 0;
+	if (have && (err = census_get(s, &cs)))
+		goto fail;
+	err = interp_rows(s, have ? &cs : NULL, &r->interps, &r->ninterps);
+	if (have) {
 		for (size_t t = 0; t < h->ntypes; t++) {
 			count[t] = cs.count[t];
 			bytes[t] = cs.bytes[t];
 			r->bytes += cs.bytes[t];
 		}
 		r->objects = h->n;
+		if (gens)
+			memcpy(gens, cs.gens, sizeof(cs.gens));
 		census_free(&cs);
 	}
 	if (err)
@@ -504,6 +537,13 @@ fail:
 	free(bytes);
 	ph_types_result_destroy(r);
 	return err;
+}
+
+struct ph_error *ph_query_types(struct ph_session *s,
+				const struct ph_types_opts *o,
+				struct ph_types_result **ret)
+{
+	return query_types(s, o, ret, NULL);
 }
 
 void ph_types_result_destroy(struct ph_types_result *r)
@@ -619,7 +659,7 @@ struct ph_error *ph_query_info(struct ph_session *s,
 	struct ph_target *t = s->target;
 	struct ph_heap *h = s->heap;
 	r->interps_unread = s->rt->interps_unread;
-	if ((err = interp_rows(s, &r->interps, &r->ninterps))) {
+	if ((err = interp_rows(s, NULL, &r->interps, &r->ninterps))) {
 		free(r);
 		return err;
 	}
@@ -695,7 +735,7 @@ struct ph_error *ph_query_summary(struct ph_session *s,
 		return ph_error_nomem();
 	/* the top types, by bytes, as the types query counts them */
 	struct ph_types_opts to = {.limit = 10};
-	struct ph_error *err = ph_query_types(s, &to, &r->types);
+	struct ph_error *err = query_types(s, &to, &r->types, r->gens);
 	if (err) {
 		free(r);
 		return err;
@@ -703,15 +743,6 @@ struct ph_error *ph_query_summary(struct ph_session *s,
 	struct ph_heap *h = s->heap;
 	r->python = s->rt->version;
 	r->threads = s->target->nthreads;
-	struct census c;
-	if (s->only_interp < 0 && !(err = census_get(s, &c))) {
-		memcpy(r->gens, c.gens, sizeof(c.gens));
-		census_free(&c);
-	}
-	if (err) {
-		ph_summary_result_destroy(r);
-		return err;
-	}
 	for (size_t i = 0; i < h->n && s->only_interp >= 0; i++) {
 		if (!ph_session_keeps(s, (uint32_t)i))
 			continue;
