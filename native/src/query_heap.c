@@ -298,6 +298,73 @@ static void census_free(struct census *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* A part of one interpreter's census, counted by a thread into arrays of
+ * its own; the parts are summed after (the same sums in any order). */
+struct census_part {
+	const struct ph_heap *h;
+	size_t lo, hi;
+	uint64_t *count, *bytes; /* nt + 1 each */
+	uint64_t gens[8], all;
+};
+
+static void *census_worker(void *arg)
+{
+	struct census_part *p = arg;
+	const struct ph_heap *h = p->h;
+	const uint32_t *tidx = h->tidx;
+	const uint64_t *size = h->size;
+	const uint8_t *flags = h->flags;
+	uint64_t all = 0;
+	for (size_t i = p->lo; i < p->hi; i++) {
+		uint32_t t = tidx[i];
+		p->count[t]++;
+		p->bytes[t] += size[i];
+		all += size[i];
+		p->gens[(flags[i] >> 4) & 7]++;
+	}
+	p->all = all;
+	return NULL;
+}
+
+/* One interpreter's census (every object's), in chunks on the threads:
+ * the pass was the last serial one over all objects of a cold `types`. */
+static struct ph_error *census_one(const struct ph_heap *h, struct census *c,
+				   uint64_t gens[8], uint64_t *ret_all)
+{
+	enum { K = 8 };
+	size_t nt = h->ntypes;
+	size_t k = h->n > (1 << 16) ? K : 1;
+	struct census_part *p = calloc(k, sizeof(*p));
+	uint64_t *arrays = k > 1 ? calloc(k * 2 * (nt + 1), 8) : NULL;
+	if (!p || (k > 1 && !arrays)) {
+		free(p);
+		free(arrays);
+		return ph_error_nomem();
+	}
+	for (size_t j = 0; j < k; j++) {
+		p[j].h = h;
+		p[j].lo = h->n * j / k;
+		p[j].hi = h->n * (j + 1) / k;
+		p[j].count = k > 1 ? arrays + 2 * j * (nt + 1) : c->count;
+		p[j].bytes = k > 1 ? p[j].count + (nt + 1) : c->bytes;
+	}
+	ph_run_chunks(census_worker, p, sizeof(*p), k, k > 1);
+	*ret_all = 0;
+	for (size_t j = 0; j < k; j++) {
+		if (k > 1)
+			for (size_t t = 0; t <= nt; t++) {
+				c->count[t] += p[j].count[t];
+				c->bytes[t] += p[j].bytes[t];
+			}
+		for (int g = 0; g < 8; g++)
+			gens[g] += p[j].gens[g];
+		*ret_all += p[j].all;
+	}
+	free(arrays);
+	free(p);
+	return NULL;
+}
+
 static struct ph_error *census_get(struct ph_session *s, struct census *c)
 {
 	struct ph_heap *h = s->heap;
@@ -330,13 +397,10 @@ static struct ph_error *census_get(struct ph_session *s, struct census *c)
 	if (!h->interp) {
 		/* one interpreter: its sums are the totals */
 		uint64_t all = 0;
-		for (size_t i = 0; i < h->n; i++) {
-			uint32_t t = h->tidx[i];
-			uint64_t size = h->size[i];
-			c->count[t]++;
-			c->bytes[t] += size;
-			all += size;
-			gens[(h->flags[i] >> 4) & 7]++;
+		struct ph_error *err = census_one(h, c, gens, &all);
+		if (err) {
+			census_free(c);
+			return err;
 		}
 		if (ni) {
 			c->iobjects[0] = h->n;
