@@ -288,7 +288,11 @@ static void closure(struct ph_heap *h, size_t from)
  * object found so far, most of which lead to objects found already. The
  * threads only read, and keep the references to objects not found yet;
  * those are then looked at alone, in order, and the objects they find
- * looked through as before.
+ * looked through as before. The objects come in chunks, each thread
+ * taking the next when done, so that a thread slowed by another process
+ * on its processor does fewer (with halves the stage waited for it); the
+ * chunks' findings are looked at in the chunks' order, the objects' order,
+ * as the halves' were.
  */
 struct ref_cand {
 	uint64_t target, data;
@@ -301,7 +305,7 @@ struct closure_ctx {
 	struct ref_cand *cand;
 	size_t n, cap;
 	uint64_t into_missing;
-	uint64_t seen[4096]; /* targets kept lately (None, a module...) */
+	uint64_t seen[1024]; /* targets kept lately (None, a module...) */
 	uint64_t last_class; /* a type known to be in the table */
 	uint64_t cur_class;  /* the current object's type, when known */
 	struct ph_error *err;
@@ -367,14 +371,14 @@ static void *closure_worker(void *arg)
 			continue;
 		}
 		c->cur_class = t->known_object ? t->addr : 0;
-		ph_heap_referents(h, h->addr[i], ti, closure_cb, c);
+		ph_heap_referents_fixed(h, h->addr[i], ti, closure_cb, c);
 	}
 	return NULL;
 }
 
 static struct ph_error *closure_parallel(struct ph_heap *h)
 {
-	enum { T = 2 };
+	enum { T = 32 }; /* chunks */
 	size_t n0 = h->n;
 	struct closure_ctx *c = calloc(T, sizeof(*c));
 	if (!c)
@@ -390,7 +394,7 @@ static struct ph_error *closure_parallel(struct ph_heap *h)
 		c[k].lo = n0 * (size_t)k / T;
 		c[k].hi = n0 * (size_t)(k + 1) / T;
 	}
-	ph_run_parallel(closure_worker, c, sizeof(*c), T, n0 > 1000);
+	ph_run_chunks(closure_worker, c, sizeof(*c), T, n0 > 1000);
 	struct ph_error *err = NULL;
 	for (int k = 0; k < T; k++) {
 		if (!err && c[k].err) {

@@ -226,13 +226,22 @@ static struct ph_error *walk_gc_list_fast(struct ph_heap *h, uint64_t head,
 		gcw_undo(h, &c[1]);
 		goto out;
 	}
-	/* the backward thread's mark, gone */
-	for (size_t i = 0; i < bend; i++)
-		if (c[1].nodes[i] & 1) {
-			uint32_t k = ph_objtable_lookup(
-				h, (c[1].nodes[i] & ~1ULL) + 16);
-			h->flags[k] &= (uint8_t)~GCW_BACK;
+	/* the backward thread's mark, gone: no other object has it (every
+	 * walk clears it or is undone), so a pass over all the flags, 8 at a
+	 * time, instead of a lookup of each object it claimed (most of the
+	 * serial time of the stage) */
+	if (c[1].claimed) {
+		const uint64_t keep = 0x0101010101010101ULL * (uint8_t)~GCW_BACK;
+		size_t i = 0;
+		for (; i + 8 <= h->n; i += 8) {
+			uint64_t w;
+			memcpy(&w, h->flags + i, 8);
+			w &= keep;
+			memcpy(h->flags + i, &w, 8);
 		}
+		for (; i < h->n; i++)
+			h->flags[i] &= (uint8_t)~GCW_BACK;
+	}
 	h->n_gc += c[0].claimed + c[1].claimed;
 	*ret_done = true;
 	for (size_t j = 0; j < c[0].n + bend && !err; j++) {

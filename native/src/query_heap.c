@@ -305,6 +305,73 @@ static void census_free(struct census *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* A part of one interpreter's census, counted by a thread into arrays of
+ * its own; the parts are summed after (the same sums in any order). */
+struct census_part {
+	const struct ph_heap *h;
+	size_t lo, hi;
+	uint64_t *count, *bytes; /* nt + 1 each */
+	uint64_t gens[8], all;
+};
+
+static void *census_worker(void *arg)
+{
+	struct census_part *p = arg;
+	const struct ph_heap *h = p->h;
+	const uint32_t *tidx = h->tidx;
+	const uint64_t *size = h->size;
+	const uint8_t *flags = h->flags;
+	uint64_t all = 0;
+	for (size_t i = p->lo; i < p->hi; i++) {
+		uint32_t t = tidx[i];
+		p->count[t]++;
+		p->bytes[t] += size[i];
+		all += size[i];
+		p->gens[(flags[i] >> 4) & 7]++;
+	}
+	p->all = all;
+	return NULL;
+}
+
+/* One interpreter's census (every object's), in chunks on the threads:
+ * the pass was the last serial one over all objects of a cold `types`. */
+static struct ph_error *census_one(const struct ph_heap *h, struct census *c,
+				   uint64_t gens[8], uint64_t *ret_all)
+{
+	enum { K = 8 };
+	size_t nt = h->ntypes;
+	size_t k = h->n > (1 << 16) ? K : 1;
+	struct census_part *p = calloc(k, sizeof(*p));
+	uint64_t *arrays = k > 1 ? calloc(k * 2 * (nt + 1), 8) : NULL;
+	if (!p || (k > 1 && !arrays)) {
+		free(p);
+		free(arrays);
+		return ph_error_nomem();
+	}
+	for (size_t j = 0; j < k; j++) {
+		p[j].h = h;
+		p[j].lo = h->n * j / k;
+		p[j].hi = h->n * (j + 1) / k;
+		p[j].count = k > 1 ? arrays + 2 * j * (nt + 1) : c->count;
+		p[j].bytes = k > 1 ? p[j].count + (nt + 1) : c->bytes;
+	}
+	ph_run_chunks(census_worker, p, sizeof(*p), k, k > 1);
+	*ret_all = 0;
+	for (size_t j = 0; j < k; j++) {
+		if (k > 1)
+			for (size_t t = 0; t <= nt; t++) {
+				c->count[t] += p[j].count[t];
+				c->bytes[t] += p[j].bytes[t];
+			}
+		for (int g = 0; g < 8; g++)
+			gens[g] += p[j].gens[g];
+		*ret_all += p[j].all;
+	}
+	free(arrays);
+	free(p);
+	return NULL;
+}
+
 static struct ph_error *census_get(struct ph_session *s, struct census *c)
 {
 	struct ph_heap *h = s->heap;
@@ -332,18 +399,35 @@ static struct ph_error *census_get(struct ph_session *s, struct census *c)
 		census_free(c);
 		return ph_error_nomem();
 	}
-	for (size_t i = 0; i < h->n; i++) {
-		uint32_t t = h->tidx[i];
-		unsigned k = ph_heap_interp(h, (uint32_t)i);
-		unsigned gen = (h->flags[i] >> 4) & 7;
-		c->count[t]++;
-		c->bytes[t] += h->size[i];
-		if (k < ni) {
-			c->iobjects[k]++;
-			c->ibytes[k] += h->size[i];
+	/* (gens[5..7] collect the generations past 4, counted as 0's) */
+	uint64_t gens[8] = {0};
+	if (!h->interp) {
+		/* one interpreter: its sums are the totals */
+		uint64_t all = 0;
+		struct ph_error *err = census_one(h, c, gens, &all);
+		if (err) {
+			census_free(c);
+			return err;
 		}
-		c->gens[gen < 5 ? gen : 0]++;
+		if (ni) {
+			c->iobjects[0] = h->n;
+			c->ibytes[0] = all;
+		}
+	} else {
+		for (size_t i = 0; i < h->n; i++) {
+			uint32_t t = h->tidx[i];
+			unsigned k = ph_heap_interp(h, (uint32_t)i);
+			c->count[t]++;
+			c->bytes[t] += h->size[i];
+			if (k < ni) {
+				c->iobjects[k]++;
+				c->ibytes[k] += h->size[i];
+			}
+			gens[(h->flags[i] >> 4) & 7]++;
+		}
 	}
+	memcpy(c->gens, gens, sizeof(c->gens));
+	c->gens[0] += gens[5] + gens[6] + gens[7];
 	const void *sec[4] = {c->count, c->bytes, c->iobjects, c->ibytes};
 	uint64_t bytes[4] = {nt * 8, nt * 8, ni * 8, ni * 8};
 	uint64_t val[PH_ANSWER_VALS] = {nt, ni};
@@ -354,7 +438,10 @@ static struct ph_error *census_get(struct ph_session *s, struct census *c)
 	return NULL;
 }
 
+/* Each interpreter's row; from the census c when the caller has one
+ * (NULL: counted here). */
 static struct ph_error *interp_rows(struct ph_session *s,
+				    const struct census *have,
 				    struct ph_interp_row **ret, size_t *ret_n)
 {
 	const struct ph_runtime *rt = s->rt;
@@ -373,16 +460,18 @@ static struct ph_error *interp_rows(struct ph_session *s,
 				ts = 0;
 	}
 	struct census c;
-	struct ph_error *err = census_get(s, &c);
+	struct ph_error *err = have ? NULL : census_get(s, &c);
 	if (err) {
 		free(rows);
 		return err;
 	}
+	const struct census *cs = have ? have : &c;
 	for (size_t k = 0; k < rt->ninterps; k++) {
-		rows[k].objects = c.iobjects[k];
-		rows[k].bytes = c.ibytes[k];
+		rows[k].objects = cs->iobjects[k];
+		rows[k].bytes = cs->ibytes[k];
 	}
-	census_free(&c);
+	if (!have)
+		census_free(&c);
 	if (s->only_interp >= 0) {
 		rows[0] = rows[s->only_interp];
 		*ret_n = 1;
@@ -392,9 +481,12 @@ static struct ph_error *interp_rows(struct ph_session *s,
 	return NULL;
 }
 
-struct ph_error *ph_query_types(struct ph_session *s,
-				const struct ph_types_opts *o,
-				struct ph_types_result **ret)
+/* types, and the census's generations for summary (gens, if not NULL,
+ * with every interpreter's objects): one count of the objects for both. */
+static struct ph_error *query_types(struct ph_session *s,
+				    const struct ph_types_opts *o,
+				    struct ph_types_result **ret,
+				    uint64_t *gens)
 {
 	struct ph_error *err = ph_session_heap(s);
 	if (err)
@@ -409,17 +501,22 @@ struct ph_error *ph_query_types(struct ph_session *s,
 		goto fail;
 	}
 	r->python = s->rt->version;
-	if ((err = interp_rows(s, &r->interps, &r->ninterps)))
-		goto fail;
+	/* every object's: counted once (for the interpreters' rows too), or
+	 * read */
 	struct census cs;
-	if (s->only_interp < 0 && !(err = census_get(s, &cs))) {
-		/* every object's: counted once, or read */
+	bool have = s->only_interp < 0;
+	if (have && (err = census_get(s, &cs)))
+		goto fail;
+	err = interp_rows(s, have ? &cs : NULL, &r->interps, &r->ninterps);
+	if (have) {
 		for (size_t t = 0; t < h->ntypes; t++) {
 			count[t] = cs.count[t];
 			bytes[t] = cs.bytes[t];
 			r->bytes += cs.bytes[t];
 		}
 		r->objects = h->n;
+		if (gens)
+			memcpy(gens, cs.gens, sizeof(cs.gens));
 		census_free(&cs);
 	}
 	if (err)
@@ -511,6 +608,13 @@ fail:
 	free(bytes);
 	ph_types_result_destroy(r);
 	return err;
+}
+
+struct ph_error *ph_query_types(struct ph_session *s,
+				const struct ph_types_opts *o,
+				struct ph_types_result **ret)
+{
+	return query_types(s, o, ret, NULL);
 }
 
 void ph_types_result_destroy(struct ph_types_result *r)
@@ -626,7 +730,7 @@ struct ph_error *ph_query_info(struct ph_session *s,
 	struct ph_target *t = s->target;
 	struct ph_heap *h = s->heap;
 	r->interps_unread = s->rt->interps_unread;
-	if ((err = interp_rows(s, &r->interps, &r->ninterps))) {
+	if ((err = interp_rows(s, NULL, &r->interps, &r->ninterps))) {
 		free(r);
 		return err;
 	}
@@ -702,7 +806,7 @@ struct ph_error *ph_query_summary(struct ph_session *s,
 		return ph_error_nomem();
 	/* the top types, by bytes, as the types query counts them */
 	struct ph_types_opts to = {.limit = 10};
-	struct ph_error *err = ph_query_types(s, &to, &r->types);
+	struct ph_error *err = query_types(s, &to, &r->types, r->gens);
 	if (err) {
 		free(r);
 		return err;
@@ -710,15 +814,6 @@ struct ph_error *ph_query_summary(struct ph_session *s,
 	struct ph_heap *h = s->heap;
 	r->python = s->rt->version;
 	r->threads = s->target->nthreads;
-	struct census c;
-	if (s->only_interp < 0 && !(err = census_get(s, &c))) {
-		memcpy(r->gens, c.gens, sizeof(c.gens));
-		census_free(&c);
-	}
-	if (err) {
-		ph_summary_result_destroy(r);
-		return err;
-	}
 	for (size_t i = 0; i < h->n && s->only_interp >= 0; i++) {
 		if (!ph_session_keeps(s, (uint32_t)i))
 			continue;
