@@ -210,8 +210,7 @@ LOOP_PYTHONS = $(PYTHONS) $(FT_PYTHONS)
 # from what its own build wrote, and leaves the user's cache alone
 # (cache_checks.py and contract_checks.py set directories of their own).
 TEST_CACHE = $(abspath $(BUILD))/test-cache
-interps integration packaging: export XDG_CACHE_HOME = $(TEST_CACHE)
-interps integration packaging: unexport PYHEAP_CACHE_DIR
+interps integration packaging: export PYHEAP_CACHE_DIR = $(TEST_CACHE)
 
 interps: all $(SAN)/bin/py-heap $(SAN)/lib/libpyheap.so
 	@bash scripts/interpreters.sh >/dev/null
