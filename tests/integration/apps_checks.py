@@ -83,7 +83,9 @@ DOCUMENTED_VIAS = {"__name__", "__qualname__", "__slots__", "<lru link>",
                    "__subclasses__", "m_copy"}
 
 # Referrers the process sees that py-heap does not list: 3.14+'s interned
-# strings dict (a tracked object; the truth writes its id as interned_dict).
+# strings dict (a tracked object; the truth writes its id as interned_dict;
+# gc.get_referrers() lists it too unless gc.freeze() moved it to the
+# permanent generation: numpy_pandas on 3.14).
 # py-heap reads its edges as weak: the dict holds mortal interned strings
 # borrowed (intern_common lowers their refcount by 2), immortal ones need
 # no reference; and a weak edge is no referrer. Seen on sid's 3.14d and
@@ -333,6 +335,9 @@ def referrer_checks(label, truth, outs, cheld):
                 extra.append("%#x %s <- %s %s" % (i, s["type"], x["type"],
                                                   x["via"]))
         for a in s["gc_get_referrers"]:
+            if a not in got and any(a == truth.get(k) for k in
+                                    DOCUMENTED_MISSING_REFERRERS):
+                continue   # (counted above)
             if a not in got and not r.get("truncated"):
                 api_missing.append("%#x %s <- %#x" % (i, s["type"], a))
         c = counts.get(i)
