@@ -312,10 +312,7 @@ integration: interps
 		for py in $(APPS_NUMPY_PYTHONS); do \
 			$(PYTHON) tests/integration/apps_checks.py --bin $(BIN) \
 				--cores-dir $(BUILD)/cores --python $$py \
-				--only asyncio_service && \
-			$(PYTHON) tests/integration/apps_checks.py --bin $(BIN) \
-				--cores-dir $(BUILD)/cores --python $$py \
-				--only numpy_pandas --checks $(APPS_NUMPY_CHECKS) \
+				--only numpy_pandas --only asyncio_service \
 				|| exit 1; \
 		done; fi
 
@@ -329,12 +326,6 @@ LSAN_GRAPHVIZ := suppressions=$(CURDIR)/tests/integration/lsan-graphviz.supp:fas
 # APPS_CHECKS=0 leaves these out (the loop's stdlib_mix stays).
 APPS_CHECKS ?= 1
 APPS_NUMPY_PYTHONS = $(filter %/sid::/usr/bin/python3.14,$(PYTHONS))
-# numpy_pandas there without the referrers: numpy 2's
-# _ArrayFunctionDispatcher (numpy 1.25+, not on Debian's 3.11) is a C type
-# py-heap has no kind for yet: its words are scanned, and its
-# relevant_arg_func (+0x20) and default_impl (+0x28) are conservative
-# referrers of their functions.
-APPS_NUMPY_CHECKS ?= types,cycles,refcheck
 # On every interpreter of the loop, the standard library's fixture
 # (seconds) with every group of checks: types' counts and bytes, sampled
 # referrers and refcounts, what gc.collect() does (finalizers, frozen
