@@ -334,7 +334,7 @@ APPS_FAST_CHECKS ?= types,referrers,cycles,refcheck
 # ... but the referrers on these: the free-threaded 3.13t and 3.13td find
 # a conservative referrer, IncrementalNewlineDecoder, through words of a
 # TextIOWrapper (+0xd0) and a StringIO (+0xb0) that point into _io's module
-# state (being fixed on its own branch).
+# state, in the runs that sample those (being fixed on its own branch).
 APPS_NO_REFERRERS = $(filter %/python3.13t %/python3.13td,$(LOOP_PYTHONS))
 
 # The integration tests' core runs again under valgrind's memcheck: no
