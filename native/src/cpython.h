@@ -70,6 +70,7 @@ struct ph_layout {
 	X(DECIMAL, decimal, NULL) /* decimal.Decimal (_decimal's) */ \
 	X(NDARRAY, ndarray, NULL) /* numpy.ndarray */ \
 	X(NPSCALAR, npscalar, NULL) /* numpy's scalars (numpy.generic) */ \
+	X(NPDISPATCHER, npdispatcher, NULL) /* numpy._ArrayFunctionDispatcher */ \
 	X(LRU, lru, NULL) /* functools._lru_cache_wrapper */ \
 	X(LRU_ELEM, lru_elem, NULL) /* functools._lru_list_elem */ \
 	X(STGDICT, stgdict, NULL) /* ctypes' StgDict (3.8-3.12), a dict */ \

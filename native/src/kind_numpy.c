@@ -235,3 +235,49 @@ bool ph_numpy_dtypemeta_referents(struct ph_heap *h, uint64_t addr,
 	ph_ref_field(h, addr, off + 16, "type", fn, arg);
 	return true;
 }
+
+/* ---- numpy's functions ---------------------------------------------------- */
+
+/* numpy._ArrayFunctionDispatcher (numpy 1.25+: the type of numpy's public
+ * functions, PyArray_ArrayFunctionDispatcherObject in
+ * arrayfunction_override.c): after PyObject_HEAD, vectorcall (C), then
+ * references, which dispatcher_dealloc drops: dict (its tp_dictoffset),
+ * relevant_arg_func (NULL for a like= dispatcher), default_impl (its
+ * _implementation), dispatcher_name and public_name (the two functions'
+ * __qualname__). Basicsize 64; checked with ctypes on Debian's numpy 2.4.6
+ * (3.14) for the 216 dispatchers in numpy's namespace: the words at 24 and
+ * 40 are __dict__ and _implementation, the one at 32 a function whose
+ * __qualname__ is the word at 48, the word at 56 _implementation's
+ * __qualname__. No GC type: gc.get_referents() sees none of them. Another
+ * size (numpy's main branch adds reduction and reduction_kind) is scanned
+ * as a C type with no layout. */
+#define NPD_SIZE 64
+
+static void npdispatcher_type_init(struct ph_heap *h, struct ph_type *t)
+{
+	t->kind_data = t->kind_basicsize - (int64_t)ph_hdr_shift(h->L) ==
+		       NPD_SIZE;
+}
+
+static void npdispatcher_referents(struct ph_heap *h, uint64_t addr,
+				   const struct ph_type *t, int64_t ob_size,
+				   ph_referent_fn fn, void *arg)
+{
+	if (!t->kind_data) {
+		ph_ref_c_unknown(h, addr, t, ob_size, fn, arg);
+		return;
+	}
+	static const char *const names[] = {
+		"__dict__",	   "relevant_arg_func", "_implementation",
+		"dispatcher_name", "public_name",
+	};
+	for (uint32_t i = 0; i < 5; i++)
+		ph_ref_field(h, addr, NPO(h, 24 + 8 * i), names[i], fn, arg);
+}
+
+const struct ph_kind_ops ph_kind_npdispatcher = {
+	.inline_size = ph_inline_size_c,
+	.referents = npdispatcher_referents,
+	.by_name = "numpy._ArrayFunctionDispatcher",
+	.type_init = npdispatcher_type_init,
+};

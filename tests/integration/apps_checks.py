@@ -83,13 +83,26 @@ DOCUMENTED_VIAS = {"__name__", "__qualname__", "__slots__", "<lru link>",
                    "__subclasses__", "m_copy"}
 
 # Referrers the process sees that py-heap does not list: 3.14+'s interned
-# strings dict (a tracked object; the truth writes its id as interned_dict).
+# strings dict (a tracked object; the truth writes its id as interned_dict;
+# gc.get_referrers() lists it too unless gc.freeze() moved it to the
+# permanent generation: numpy_pandas on 3.14).
 # py-heap reads its edges as weak: the dict holds mortal interned strings
 # borrowed (intern_common lowers their refcount by 2), immortal ones need
 # no reference; and a weak edge is no referrer. Seen on sid's 3.14d and
 # 3.15 (str 'keyrefs' <- the interned dict), on samples that vary by run.
 DOCUMENTED_MISSING_REFERRERS = ("interned_dict",)
 
+
+# A sampled str whose refcount py-heap reads higher than the truth by the
+# words of the interpreter's own image that hold it: up to 3.11 the type
+# attribute cache (_PyType_Lookup) holds a reference to the name of each
+# entry, and the measuring child's own lookups replace entries, dropping
+# the names the process's entries held ('isenabled' on 3.11's stdlib_mix:
+# ob_refcnt 3 in the core, 2 in the child, the third reference a root
+# "C data: python3.11+0x6689a8", inside _PyRuntime's type_cache at 0xa66bb8
+# to 0xa7ebb8 by gdb; once in about ten runs, by which str is sampled).
+TYPE_CACHE_ROOT = re.compile(r"(?:interp \d+: )?C data: (?:lib)?python3\.\d+"
+                             r"[^+ ]*\+0x[0-9a-f]+$")
 
 # --checks: types (counts, bytes), referrers (and refcounts), cycles,
 # refcheck
@@ -286,6 +299,7 @@ def referrer_checks(label, truth, outs, cheld):
     c_only = 0
     interned_missing = 0
     rc_bad, truncated = [], []
+    type_cache = 0
     for s in truth["samples"]:
         i = s["id"]
         r = by_addr.get(i)
@@ -333,10 +347,19 @@ def referrer_checks(label, truth, outs, cheld):
                 extra.append("%#x %s <- %s %s" % (i, s["type"], x["type"],
                                                   x["via"]))
         for a in s["gc_get_referrers"]:
+            if a not in got and any(a == truth.get(k) for k in
+                                    DOCUMENTED_MISSING_REFERRERS):
+                continue   # (counted above)
             if a not in got and not r.get("truncated"):
                 api_missing.append("%#x %s <- %#x" % (i, s["type"], a))
         c = counts.get(i)
         if c is not None and not c.get("immortal") and \
+                c["refcount"] > s["refcount"] and s["type"] == "str" and \
+                c["refcount"] - s["refcount"] == sum(
+                    1 for x in c.get("roots", ())
+                    if TYPE_CACHE_ROOT.match(x)):
+            type_cache += 1
+        elif c is not None and not c.get("immortal") and \
                 c["refcount"] != s["refcount"]:
             rc_bad.append("%#x %s: ob_refcnt %d, py-heap %d" % (
                 i, s["type"], s["refcount"], c["refcount"]))
@@ -358,7 +381,8 @@ def referrer_checks(label, truth, outs, cheld):
           "%d extra: %s" % (len(extra), some(extra)))
     check("%s: referrers: no conservative guess" % label, not conservative,
           "%d: %s" % (len(conservative), some(conservative)))
-    check("%s: refcounts equal ob_refcnt" % label, not rc_bad,
+    check("%s: refcounts equal ob_refcnt (%d documented: names the type "
+          "cache held)" % (label, type_cache), not rc_bad,
           "%d differ: %s" % (len(rc_bad), some(rc_bad)))
     return {"referrers missing": len(missing), "referrers extra": len(extra),
             "conservative": len(conservative),
