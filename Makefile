@@ -237,10 +237,7 @@ interps: all $(SAN)/bin/py-heap $(SAN)/lib/libpyheap.so
 			--cores-dir $(BUILD)/cores --python $$py; \
 		$(PYTHON) tests/integration/apps_checks.py --bin $(BIN) \
 			--cores-dir $(BUILD)/cores --python $$py \
-			--only stdlib_mix --checks $$(case " $(APPS_NO_REFERRERS) " in \
-				*" $$py "*) echo ,$(APPS_FAST_CHECKS), | \
-					sed 's/,referrers,/,/; s/^,//; s/,$$//';; \
-				*) echo $(APPS_FAST_CHECKS);; esac); \
+			--only stdlib_mix --checks $(APPS_FAST_CHECKS); \
 	done
 	set -e; for py in $(filter $(FT_PYTHONS),$(LOOP_PYTHONS)); do \
 		$(PYTHON) tests/integration/ft_checks.py --bin $(BIN) \
@@ -330,11 +327,6 @@ APPS_NUMPY_PYTHONS = $(filter %/sid::/usr/bin/python3.14,$(PYTHONS))
 # referrers and refcounts, what gc.collect() does (finalizers, frozen
 # objects, gc.garbage), refcheck's deficits.
 APPS_FAST_CHECKS ?= types,referrers,cycles,refcheck
-# ... but the referrers on these: the free-threaded debug build 3.13td,
-# not run with them yet (its root was being remade; 3.13t's conservative
-# IncrementalNewlineDecoder referrer is gone since TextIOWrapper and
-# StringIO are read at python3.13t's DWARF offsets: 13/0 there).
-APPS_NO_REFERRERS = $(filter %/python3.13td,$(LOOP_PYTHONS))
 
 # The integration tests' core runs again under valgrind's memcheck: no
 # error, no definite leak (damage_checks.py runs the whole command set so).
