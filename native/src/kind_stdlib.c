@@ -219,10 +219,15 @@ static uint64_t decimal_size(struct ph_heap *h, uint64_t addr,
 	return size;
 }
 
+/* A leaf: PyDecObject (3.8-3.15) is a hash and an mpd_t whose coefficient
+ * words are digits, in its struct (4 words) or malloc'd, and holds no
+ * object. Scanned as words, the inline ones a short number leaves unused
+ * keep what the block held before (pymalloc's free-list link to the next
+ * free block: a Decimal at +0x60 seemed to refer to another, on 3.8's
+ * stdlib_mix). */
 const struct ph_kind_ops ph_kind_decimal = {
 	.size = decimal_size,
 	.inline_size = ph_inline_size_c,
-	.referents = ph_ref_c_unknown,
 	.by_name = "decimal.Decimal",
 	.own_c_tail = true,
 };
