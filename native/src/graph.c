@@ -158,9 +158,18 @@ static void *edge_worker(void *arg)
 			c->err = ph_error_interrupted();
 			break;
 		}
+		uint32_t ti = h->tidx[i];
+		const struct ph_type *t = &h->types[ti];
+		/* A leaf's one reference is its static type, which edge_cb
+		 * leaves out: its memory need not be read. */
+		if (t->leaf) {
+			c->g->fwd_off[i + 1] = 0;
+			continue;
+		}
 		size_t before = c->n;
-		c->heap_type = h->types[h->tidx[i]].heap;
-		ph_heap_referents(h, h->addr[i], h->tidx[i], edge_cb, c);
+		c->heap_type = t->heap;
+		/* (edge_cb registers no type: read in place, not copied) */
+		ph_heap_referents_fixed(h, h->addr[i], ti, edge_cb, c);
 		c->g->fwd_off[i + 1] =
 			(uint32_t)(c->n - before); /* a count, for now */
 	}

@@ -403,8 +403,8 @@ extern const char ph_class_field[];
 void ph_heap_referents(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 		       ph_referent_fn fn, void *arg);
 /* The same, for a callback that registers no type, so that h->types
- * stays where it is (the closure's threads, which only read): the type
- * is read in place, not copied. */
+ * stays where it is (the closure's and the graph's threads, which only
+ * read): the type is read in place, not copied. */
 void ph_heap_referents_fixed(struct ph_heap *h, uint64_t addr, uint32_t tidx,
 			     ph_referent_fn fn, void *arg);
 

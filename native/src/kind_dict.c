@@ -124,13 +124,15 @@ uint64_t ph_dict_keys_size(struct ph_heap *h, uint64_t keys)
 
 /* Is there a plausible keys table at keys: its sizes consistent with
  * each other, and all of it readable? */
-static bool dict_keys_ok(struct ph_heap *h, uint64_t keys)
+static bool dict_keys_ok_geom(struct ph_heap *h, uint64_t keys,
+			      struct ph_keys_geom *ret_kg)
 {
 	const struct ph_layout *L = h->L;
 	const uint8_t *k = ph_mem_ptr(h->mem, keys, L->sizeof_dictkeys);
 	struct ph_keys_geom kg;
 	if (!k || !ph_keys_geom(h, keys, &kg))
 		return false;
+	*ret_kg = kg;
 	int64_t usable;
 	memcpy(&usable, k + L->dk_usable, 8);
 	uint64_t size;
@@ -156,16 +158,23 @@ static bool dict_keys_ok(struct ph_heap *h, uint64_t keys)
 	return ph_mem_ptr(h->mem, keys, kg.bytes) != NULL;
 }
 
+static bool dict_keys_ok(struct ph_heap *h, uint64_t keys)
+{
+	struct ph_keys_geom kg;
+	return dict_keys_ok_geom(h, keys, &kg);
+}
+
 /* ---- dict ------------------------------------------------------------- */
 
 /* sys.getsizeof(dict): the struct, a split dict's values, and the keys
- * when the dict owns them (dk_refcnt 1). */
-static uint64_t dict_size(struct ph_heap *h, uint64_t addr,
-			  const struct ph_type *t, int64_t ob_size)
+ * when the dict owns them (dk_refcnt 1), whose size is keys_bytes when
+ * the caller worked it out (else -1). */
+static uint64_t dict_size_keys(struct ph_heap *h, uint64_t addr,
+			       const struct ph_type *t, uint64_t keys,
+			       int64_t keys_bytes)
 {
 	const struct ph_layout *L = h->L;
 	int64_t size = t->basicsize;
-	uint64_t keys = rd64(h, addr + L->dict_keys);
 	if (rd64(h, addr + L->dict_values) && L->dk_size)
 		/* 3.8-3.10: a value slot per usable entry */
 		size += 8 *
@@ -174,8 +183,16 @@ static uint64_t dict_size(struct ph_heap *h, uint64_t addr,
 		size += 8 * (c40(rds64(h, keys + L->dk_nentries)) +
 			     c40(rds64(h, keys + L->dk_usable)));
 	if (rds64(h, keys + L->dk_refcnt) == 1)
-		size += (int64_t)ph_dict_keys_size(h, keys);
+		size += keys_bytes >= 0 ? keys_bytes
+					: (int64_t)ph_dict_keys_size(h, keys);
 	return (uint64_t)size;
+}
+
+static uint64_t dict_size(struct ph_heap *h, uint64_t addr,
+			  const struct ph_type *t, int64_t ob_size)
+{
+	return dict_size_keys(h, addr, t, rd64(h, addr + h->L->dict_keys),
+			      -1);
 }
 
 static bool dict_contents_ok(struct ph_heap *h, uint64_t addr,
@@ -186,6 +203,24 @@ static bool dict_contents_ok(struct ph_heap *h, uint64_t addr,
 	int64_t used = rds64(h, addr + L->dict_used);
 	return dict_keys_ok(h, keys) && used >= 0 &&
 	       used <= rds64(h, keys + L->dk_nentries);
+}
+
+/* The two above with the keys' layout worked out once (twice was ~690
+ * instructions a dict): the same answers. */
+static bool dict_scan_sizes(struct ph_heap *h, uint64_t addr,
+			    const struct ph_type *t, int64_t ob_size,
+			    uint64_t *ret_inline, uint64_t *ret_size)
+{
+	const struct ph_layout *L = h->L;
+	uint64_t keys = rd64(h, addr + L->dict_keys);
+	int64_t used = rds64(h, addr + L->dict_used);
+	struct ph_keys_geom kg;
+	if (!dict_keys_ok_geom(h, keys, &kg) || used < 0 ||
+	    used > kg.nentries)
+		return false;
+	*ret_inline = ph_inline_size_generic(h, addr, t, ob_size);
+	*ret_size = dict_size_keys(h, addr, t, keys, (int64_t)kg.bytes);
+	return true;
 }
 
 struct referent_ctx {
@@ -250,6 +285,7 @@ static void dict_repr(struct ph_heap *h, uint64_t addr, const struct ph_type *t,
 const struct ph_kind_ops ph_kind_dict = {
 	.size = dict_size,
 	.contents_ok = dict_contents_ok,
+	.scan_sizes = dict_scan_sizes,
 	.referents = dict_referents,
 	.repr = dict_repr,
 	.fixed_size = true,

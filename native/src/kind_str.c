@@ -174,6 +174,77 @@ static bool str_contents_ok(struct ph_heap *h, uint64_t addr,
 	return str_info_ok(h, addr, &si);
 }
 
+/* A field of width w at off lies within the first n bytes. */
+static inline bool str_field_in(uint64_t off, uint64_t w, uint64_t n)
+{
+	return off + w <= n;
+}
+
+/* str_scan_sizes of a compact str from one read of its header (each
+ * field through ph_mem_ptr was ~250 instructions a str): false when
+ * the header is not there in one piece or the str is not compact, for
+ * the general path to decide, which gives the same answers. */
+static bool str_scan_sizes_compact(struct ph_heap *h, uint64_t addr,
+				   uint64_t *ret_inline, uint64_t *ret_size)
+{
+	const struct ph_layout *L = h->L;
+	uint64_t n = L->sizeof_ascii;
+	if (!str_field_in(L->str_length, 8, n) ||
+	    !str_field_in(L->str_state, 4, n) ||
+	    (L->str_wstr && !str_field_in(L->str_wstr, 8, n)))
+		return false;
+	const uint8_t *p = ph_mem_ptr(h->mem, addr, n);
+	if (!p)
+		return false;
+	int64_t length;
+	uint32_t state;
+	memcpy(&length, p + L->str_length, 8);
+	memcpy(&state, p + L->str_state, 4);
+	unsigned kind = (state >> 2) & 7;
+	bool compact = (state >> 5) & 1, ascii = (state >> 6) & 1;
+	bool ready = (state >> 7) & 1;
+	if (!compact || length < 0 || length > (1LL << 40) ||
+	    (kind != 1 && kind != 2 && kind != 4) || (ascii && kind != 1))
+		return false;
+	uint64_t len = (uint64_t)length;
+	uint64_t hdr = ascii ? L->sizeof_ascii : L->sizeof_compact;
+	uint64_t data = addr + hdr;
+	if (!ascii) {
+		/* its UTF-8 copy and wstr's length: in the compact header */
+		n = L->sizeof_compact;
+		if (!str_field_in(L->str_utf8, 8, n) ||
+		    !str_field_in(L->str_utf8_length, 8, n) ||
+		    (L->str_wstr && !str_field_in(L->str_wstr_length, 8, n)))
+			return false;
+		if (!(p = ph_mem_ptr(h->mem, addr, n)))
+			return false;
+	}
+	int64_t size = (int64_t)(hdr + (len + 1) * kind);
+	*ret_inline = (uint64_t)size;
+	if (L->str_wstr) {
+		uint64_t wstr;
+		memcpy(&wstr, p + L->str_wstr, 8);
+		if (wstr && (!ready || wstr != data)) {
+			int64_t wlen = (int64_t)len;
+			if (!ascii) {
+				memcpy(&wlen, p + L->str_wstr_length, 8);
+				wlen = c40(wlen);
+			}
+			size += (wlen + 1) * 4;
+		}
+	}
+	if (!ascii) {
+		uint64_t utf8;
+		int64_t ulen;
+		memcpy(&utf8, p + L->str_utf8, 8);
+		memcpy(&ulen, p + L->str_utf8_length, 8);
+		if (utf8 && utf8 != data)
+			size += c40(ulen) + 1;
+	}
+	*ret_size = (uint64_t)size;
+	return true;
+}
+
 /* The three above from one ph_str_info. */
 static bool str_scan_sizes(struct ph_heap *h, uint64_t addr,
 			   const struct ph_type *t, int64_t ob_size,
@@ -181,6 +252,8 @@ static bool str_scan_sizes(struct ph_heap *h, uint64_t addr,
 {
 	const struct ph_layout *L = h->L;
 	struct ph_str_info si;
+	if (str_scan_sizes_compact(h, addr, ret_inline, ret_size))
+		return true;
 	if (!str_info_ok(h, addr, &si))
 		return false;
 	*ret_inline =
