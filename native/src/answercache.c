@@ -29,6 +29,7 @@
 #include "answercache.h"
 #include "heapcache.h"
 #include "internal.h"
+#include "notes.h"
 #include "objtable.h"
 
 #define AC_MAGIC 0x31415048u /* "HPA1" */
@@ -364,7 +365,12 @@ struct out_ctx {
 	size_t key_len;
 };
 
-/* The key, whole; the notes' section a whole number of records. */
+#define OUT_NOTE_(NAME, code) +1
+static const uint32_t out_note_codes = 0 PH_NOTE_LIST(OUT_NOTE_);
+#undef OUT_NOTE_
+
+/* The key, whole; the notes' section a whole number of records, each of
+ * a known code. */
 static bool out_check(const struct ph_answers *a, void *ctx)
 {
 	const struct out_ctx *c = ctx;
@@ -377,7 +383,7 @@ static bool out_check(const struct ph_answers *a, void *ctx)
 		if (left < sizeof(rec))
 			return false;
 		memcpy(rec, p, sizeof(rec));
-		if (rec[1] > left - sizeof(rec) || rec[0] > 255)
+		if (rec[1] > left - sizeof(rec) || rec[0] >= out_note_codes)
 			return false;
 		p += sizeof(rec) + rec[1];
 		left -= sizeof(rec) + rec[1];

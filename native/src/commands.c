@@ -1630,6 +1630,8 @@ int ph_session_exec_cached(struct ph_session *s, int argc,
 	/* as ph_session_exec sets them */
 	const char *env = getenv("PYHEAP_PLAIN");
 	a.json |= (flags & PH_EXEC_JSON) != 0;
+	for (int i = 1; i < argc; i++)
+		a.json |= !strcmp(argv[i], "--json");
 	a.plain |= (flags & PH_EXEC_PLAIN) ||
 		   (env && *env && strcmp(env, "0"));
 	if ((err = select_interp(s, &a))) {

@@ -399,6 +399,17 @@ def output_checks(core, xdg):
                                                        "dom.txt")])
     check("outputs' cache: dominators --export: never cached",
           not read and not written, (read, written))
+    # a command that fails keeps nothing
+    rc, out, notes, read, written = run_raw(core, ["dominators", "--tree",
+                                                   "0x10"])
+    check("outputs' cache: a failed command (dominators --tree 0x10): "
+          "nothing kept", rc != 0 and not read and not written,
+          (rc, read, written))
+    rc, out, notes, read, written = run_raw(core, ["dominators", "--tree",
+                                                   "0x10"])
+    check("outputs' cache: a failed command: its error again, not read",
+          rc != 0 and not read and not written and "0x10" in notes,
+          (rc, read, written, notes[-200:]))
     # --no-cache: computed, the file untouched
     a = ["--json"] + base
     ref = want[tuple(a)]
