@@ -103,8 +103,20 @@ static int run_one(struct ph_session *s, int argc, const char *const *argv,
 		   unsigned flags, size_t *notes_shown)
 {
 	char *out = NULL;
-	struct ph_error *err =
-		ph_session_exec(s, argc, argv, flags, NULL, &out);
+	/* a report this core's cache kept: its bytes, nothing computed */
+	int kept = s ? ph_session_exec_cached(s, argc, argv, flags,
+					      STDOUT_FILENO)
+		     : 0;
+	if (kept) {
+		print_notes(s, notes_shown);
+		if (kept > 0)
+			return ph_session_partial(s) ? 2 : 0;
+		fprintf(stderr, "py-heap: cannot write the output: %s\n",
+			strerror(errno));
+		return -1;
+	}
+	struct ph_error *err = ph_session_exec(
+		s, argc, argv, flags | (s ? PH_EXEC_CACHE : 0), NULL, &out);
 	print_notes(s, notes_shown);
 	int status = 0;
 	if (err) {

@@ -196,6 +196,9 @@ enum {
 	 * numbers without separators, columns separated by one tab */
 	PH_EXEC_PLAIN = 4,
 	PH_EXEC_QUIET = 8, /* no progress (as --quiet): see ph_progress_fn */
+	/* the one command of a process (the CLI's): a whole-heap report's
+	 * output is kept in the core's cache for ph_session_exec_cached */
+	PH_EXEC_CACHE = 16,
 };
 
 /*
@@ -209,6 +212,20 @@ PH_EXPORT struct ph_error *ph_session_exec(struct ph_session *session, int argc,
 					   const char *const *argv,
 					   unsigned flags, const char *command,
 					   char **ret);
+
+/*
+ * The output a run with PH_EXEC_CACHE kept for this command line (the same
+ * command, options, flags, core and index cache, and this build), checked,
+ * written to fd in large writes, its notes added to the session as the run
+ * made them (and its partial state): 1. 0 when there is none (run it with
+ * ph_session_exec), -1 when fd could not be written (errno says why).
+ * Never for a live process, with --no-cache, or for a command that is not
+ * a whole-heap report (summary, types, dominators, leaks, cycles,
+ * refcheck).
+ */
+PH_EXPORT int ph_session_exec_cached(struct ph_session *session, int argc,
+				     const char *const *argv, unsigned flags,
+				     int fd);
 
 /*
  * Runs one line of text as a command, e.g. "path 0x7f3d... --all 3": the

@@ -29,6 +29,7 @@
 #include "answercache.h"
 #include "heapcache.h"
 #include "internal.h"
+#include "notes.h"
 #include "objtable.h"
 
 #define AC_MAGIC 0x31415048u /* "HPA1" */
@@ -56,11 +57,12 @@ static uint64_t pad8(uint64_t x)
 }
 
 /* ans-KIND-HASH, HASH the index file's */
-static char *ac_path(const struct ph_heap *h, const char *kind)
+static char *ac_path(const struct ph_runtime *rt, uint64_t table_sum,
+		     const char *kind)
 {
-	if (!h->cache_sum || strlen(kind) >= 16 || !ph_build_hash())
+	if (!table_sum || strlen(kind) >= 16 || !ph_build_hash())
 		return NULL;
-	char *index = ph_heapcache_path(h->rt);
+	char *index = ph_heapcache_path(rt);
 	char *slash = index ? strrchr(index, '/') : NULL;
 	char *path = NULL;
 	if (slash && !strncmp(slash + 1, "index-", 6) &&
@@ -98,16 +100,17 @@ bool ph_answercache_load(const struct ph_heap *h, const char *kind,
 					   ret);
 }
 
-bool ph_answercache_load_checked(const struct ph_heap *h, const char *kind,
-				 unsigned format, int nsec,
-				 bool (*check)(const struct ph_answers *a,
-					       void *ctx),
-				 void *ctx, struct ph_answers *ret)
+/* The answer kind of the index whose header sum is table_sum (of n
+ * objects): ph_answercache_load_checked's work. */
+static bool ac_load(const struct ph_runtime *rt, uint64_t table_sum,
+		    uint64_t n, const char *kind, unsigned format, int nsec,
+		    bool (*check)(const struct ph_answers *a, void *ctx),
+		    void *ctx, struct ph_answers *ret)
 {
 	memset(ret, 0, sizeof(*ret));
 	if (nsec < 0 || nsec > PH_ANSWER_SECS)
 		return false;
-	char *path = ac_path(h, kind);
+	char *path = ac_path(rt, table_sum, kind);
 	if (!path)
 		return false;
 	bool ok = false;
@@ -128,12 +131,11 @@ bool ph_answercache_load_checked(const struct ph_heap *h, const char *kind,
 	    hd.head_sum !=
 		    ph_heapcache_sum(&hd, offsetof(struct ac_head, head_sum)) ||
 	    strncmp(hd.kind, kind, sizeof(hd.kind)) ||
-	    hd.table_sum != h->cache_sum || hd.build != ph_build_hash() ||
-	    hd.n != h->n)
+	    hd.table_sum != table_sum || hd.build != ph_build_hash() ||
+	    hd.n != n)
 		goto out;
 	for (int i = 0; i < nsec; i++) {
-		if (hd.sec_bytes[i] >
-		    (uint64_t)AC_MAX_PER_OBJECT * (h->n + 1000))
+		if (hd.sec_bytes[i] > (uint64_t)AC_MAX_PER_OBJECT * (n + 1000))
 			goto out;
 		total += pad8(hd.sec_bytes[i]);
 	}
@@ -180,6 +182,16 @@ out:
 	return ok;
 }
 
+bool ph_answercache_load_checked(const struct ph_heap *h, const char *kind,
+				 unsigned format, int nsec,
+				 bool (*check)(const struct ph_answers *a,
+					       void *ctx),
+				 void *ctx, struct ph_answers *ret)
+{
+	return ac_load(h->rt, h->cache_sum, h->n, kind, format, nsec, check,
+		       ctx, ret);
+}
+
 void ph_answercache_release(struct ph_answers *a)
 {
 	if (a->map)
@@ -193,7 +205,7 @@ bool ph_answercache_store(const struct ph_heap *h, const char *kind,
 {
 	if (nsec < 0 || nsec > PH_ANSWER_SECS)
 		return false;
-	char *path = ac_path(h, kind);
+	char *path = ac_path(h->rt, h->cache_sum, kind);
 	if (!path)
 		return false;
 	struct ac_head hd = {.magic = AC_MAGIC,
@@ -333,4 +345,81 @@ bool ph_answercache_domtree_store(const struct ph_heap *h,
 					d->reach_bytes, d->nodes,
 					d->unreachable_entries};
 	return ph_answercache_store(h, "dom", DOM_FORMAT, 3, sec, bytes, val);
+}
+
+/* ---- a command's output ------------------------------------------------ */
+
+#define OUT_FORMAT 1
+
+/* ans-outHASH-INDEX: HASH twelve hex digits of the key's (the key itself
+ * is kept in the file and compared) */
+static void out_kind(const void *key, size_t key_len, char kind[16])
+{
+	snprintf(kind, 16, "out%012llx",
+		 (unsigned long long)(ph_fnv1a(key, key_len, PH_FNV_BASIS) &
+				      0xffffffffffffULL));
+}
+
+struct out_ctx {
+	const void *key;
+	size_t key_len;
+};
+
+#define OUT_NOTE_(NAME, code) +1
+static const uint32_t out_note_codes = 0 PH_NOTE_LIST(OUT_NOTE_);
+#undef OUT_NOTE_
+
+/* The key, whole; the notes' section a whole number of records, each of
+ * a known code. */
+static bool out_check(const struct ph_answers *a, void *ctx)
+{
+	const struct out_ctx *c = ctx;
+	if (a->bytes[2] != c->key_len || memcmp(a->sec[2], c->key, c->key_len))
+		return false;
+	const uint8_t *p = a->sec[1];
+	uint64_t left = a->bytes[1];
+	while (left) {
+		uint32_t rec[2];
+		if (left < sizeof(rec))
+			return false;
+		memcpy(rec, p, sizeof(rec));
+		if (rec[1] > left - sizeof(rec) || rec[0] >= out_note_codes)
+			return false;
+		p += sizeof(rec) + rec[1];
+		left -= sizeof(rec) + rec[1];
+	}
+	return a->val[0] <= 1 && a->val[1] == a->bytes[0];
+}
+
+bool ph_answercache_output_load(const struct ph_runtime *rt, const void *key,
+				size_t key_len, struct ph_answers *ret)
+{
+	uint64_t sum, n;
+	char kind[16];
+	memset(ret, 0, sizeof(*ret));
+	if (!ph_heapcache_identity(rt, &sum, &n))
+		return false;
+	out_kind(key, key_len, kind);
+	struct out_ctx c = {key, key_len};
+	return ac_load(rt, sum, n, kind, OUT_FORMAT, 3, out_check, &c, ret);
+}
+
+bool ph_answercache_output_store(const struct ph_heap *h, const void *key,
+				 size_t key_len, const void *out,
+				 size_t out_len, const void *notes,
+				 size_t notes_len, bool partial)
+{
+	char kind[16];
+	out_kind(key, key_len, kind);
+	const void *sec[3] = {out, notes, key};
+	uint64_t bytes[3] = {out_len, notes_len, key_len};
+	uint64_t val[PH_ANSWER_VALS] = {partial, out_len};
+	if (!ph_answercache_store(h, kind, OUT_FORMAT, 3, sec, bytes, val))
+		return false;
+	/* the outputs' bound: the 8 newest of all (each its own kind) */
+	char *path = ac_path(h->rt, h->cache_sum, kind);
+	if (path)
+		ph_heapcache_prune(path, "ans-out");
+	free(path);
+	return true;
 }

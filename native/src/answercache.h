@@ -55,4 +55,17 @@ bool ph_answercache_domtree_load(const struct ph_heap *h,
 bool ph_answercache_domtree_store(const struct ph_heap *h,
 				  const struct ph_domtree *d);
 
+/* A command's output, its final bytes (sec[0], val[1] bytes), the notes
+ * its run added (sec[1]: records of a 32-bit code, a 32-bit length and
+ * the message) and whether it was partial (val[0]), kept under key (the
+ * command, its options, what else the output depends on: the caller's)
+ * for the index cache rt's core has now: read without the index's
+ * sections, or written after a run that loaded that index. */
+bool ph_answercache_output_load(const struct ph_runtime *rt, const void *key,
+				size_t key_len, struct ph_answers *ret);
+bool ph_answercache_output_store(const struct ph_heap *h, const void *key,
+				 size_t key_len, const void *out,
+				 size_t out_len, const void *notes,
+				 size_t notes_len, bool partial);
+
 #endif /* PH_ANSWERCACHE_H */

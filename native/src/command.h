@@ -90,6 +90,9 @@ enum {
 	/* runs without a process too, when its operands name what it
 	 * needs (diff OLD.snap NEW.snap) */
 	PH_CMD_SESSION_OPTIONAL = 4,
+	/* a whole-heap report: its output kept in the answers' cache, read
+	 * back by a later run on the same core (ph_session_exec_cached) */
+	PH_CMD_OUTPUT_CACHED = 8,
 };
 
 struct ph_cmddef {

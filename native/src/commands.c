@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "answercache.h"
 #include "command.h"
 #include "session.h"
 
@@ -344,6 +346,7 @@ const struct ph_cmddef ph_commands[] = {
 			"pools (used, free, fragmentation) and threads.",
 		.opts = summary_opts,
 		.run = ph_run_summary,
+		.flags = PH_CMD_OUTPUT_CACHED,
 	},
 	{
 		.name = "types",
@@ -355,6 +358,7 @@ const struct ph_cmddef ph_commands[] = {
 			"class defined twice) share a row.",
 		.opts = types_opts,
 		.run = ph_run_types,
+		.flags = PH_CMD_OUTPUT_CACHED,
 	},
 	{
 		.name = "list",
@@ -482,6 +486,7 @@ const struct ph_cmddef ph_commands[] = {
 			"under a root of their own, 'unreachable'.",
 		.opts = dominators_opts,
 		.run = ph_run_dominators,
+		.flags = PH_CMD_OUTPUT_CACHED,
 	},
 	{
 		.name = "leaks",
@@ -502,6 +507,7 @@ const struct ph_cmddef ph_commands[] = {
 			"of its own. Largest first.",
 		.opts = leaks_opts,
 		.run = ph_run_leaks,
+		.flags = PH_CMD_OUTPUT_CACHED,
 	},
 	{
 		.name = "cycles",
@@ -517,6 +523,7 @@ const struct ph_cmddef ph_commands[] = {
 			"tracked objects).",
 		.opts = cycles_opts,
 		.run = ph_run_cycles,
+		.flags = PH_CMD_OUTPUT_CACHED,
 	},
 	{
 		.name = "refcount",
@@ -540,6 +547,7 @@ const struct ph_cmddef ph_commands[] = {
 			"(over-released, or corrupt).",
 		.opts = refcheck_opts,
 		.run = ph_run_refcheck,
+		.flags = PH_CMD_OUTPUT_CACHED,
 	},
 	{
 		.name = "info",
@@ -1336,6 +1344,10 @@ static void man_page(struct ph_buf *b)
 		    ".TP\n\\fBPYHEAP_CACHE_DIR\\fR\n"
 		    "where the outcome of the layout check is cached "
 		    "(default ~/.cache/py\\-heap).\n"
+		    ".TP\n\\fBPYHEAP_NO_OUTPUT_CACHE\\fR\n"
+		    "set and not 0: a whole-heap report is computed from the "
+		    "core's other caches, not read back as printed before "
+		    "(to time or test them).\n"
 		    ".TP\n\\fBPYHEAP_PLAIN\\fR\n"
 		    "set and not 0: text for tools, as \\fB\\-\\-plain\\fR.\n"
 		    ".TP\n\\fBPYHEAP_PROGRESS_AFTER\\fR\n"
@@ -1500,6 +1512,161 @@ static const char *command_names(struct ph_buf *b)
 	return b->data ? b->data : "";
 }
 
+/* ---- the outputs' cache ---------------------------------------------------
+ * A whole-heap report of a core (a command flagged PH_CMD_OUTPUT_CACHED,
+ * run by PH_EXEC_CACHE: the CLI's one command) is kept as the bytes it
+ * printed, in the answers' cache, under a key of everything those bytes
+ * depend on beyond the core's index (answercache.c keys by that index and
+ * this build): the command and its options as parsed (a number by its
+ * value), --json and --plain as they apply (PYHEAP_PLAIN included), the
+ * core's path as given (notes name it) and the notes the session had
+ * before the command (they are in the JSON). The renderers read nothing
+ * else: no terminal, locale or clock. An option naming a file (dominators
+ * --export writes one) is never cached. */
+
+static void key_str(struct ph_buf *b, const char *what, const char *v)
+{
+	ph_buf_printf(b, "%s %zu:", what, v ? strlen(v) : (size_t)0);
+	if (v)
+		ph_buf_puts(b, v);
+	ph_buf_putc(b, '\n');
+}
+
+/* The key of the command a on s, with the first notes_len bytes of the
+ * session's notes; false when it is not to be cached. */
+static bool output_key(const struct ph_session *s, const struct ph_args *a,
+		       size_t notes_len, struct ph_buf *b)
+{
+	const struct ph_cmddef *c = a->cmd;
+	const char *off = getenv("PYHEAP_NO_OUTPUT_CACHE");
+	if (!s || !(c->flags & PH_CMD_OUTPUT_CACHED) || !s->target->core_path ||
+	    s->target->pid || (off && *off && strcmp(off, "0")))
+		return false;
+	ph_buf_printf(b, "py-heap %s output\ncommand %s json %d plain %d\n",
+		      ph_version(), c->name, a->json, a->plain);
+	key_str(b, "operand", a->operand);
+	key_str(b, "operand2", a->operand2);
+	for (int i = 0; c->opts[i].name; i++) {
+		const struct ph_optdef *o = &c->opts[i];
+		if (!a->v[i].set)
+			continue;
+		if (o->complete == PH_COMPLETE_FILE || is_repeatable(o))
+			return false;
+		if (o->kind == PH_OPT_NUM)
+			ph_buf_printf(b, "%s %llu\n", o->name,
+				      (unsigned long long)a->v[i].num);
+		else if (o->kind == PH_OPT_FLAG)
+			ph_buf_printf(b, "%s\n", o->name);
+		else
+			key_str(b, o->name, a->v[i].str);
+	}
+	key_str(b, "core", s->target->core_path);
+	ph_buf_printf(b, "notes %zu:", notes_len);
+	ph_buf_putn(b, s->notes_text.data ? s->notes_text.data : "", notes_len);
+	return !b->failed;
+}
+
+/* Keeps the output just made (the notes from note0 on, partial). */
+static void output_store(struct ph_session *s, const struct ph_args *a,
+			 size_t notes_len, size_t note0, bool partial,
+			 const struct ph_buf *out)
+{
+	struct ph_buf key, notes;
+	const struct ph_heap *h = s->heap;
+	if (!h || !h->cache_sum || out->failed || !out->len)
+		return;
+	ph_buf_init(&key);
+	ph_buf_init(&notes);
+	bool ok = output_key(s, a, notes_len, &key);
+	for (size_t i = note0; ok && i < s->nnotes; i++) {
+		const struct ph_note *nt = &s->notes[i];
+		/* a note on the caches' state is not the core's */
+		ok = nt->code != PH_NOTE_INDEX_CACHE_IGNORED;
+		uint32_t rec[2] = {(uint32_t)nt->code,
+				   (uint32_t)strlen(nt->message)};
+		ph_buf_putn(&notes, (const char *)rec, sizeof(rec));
+		ph_buf_putn(&notes, nt->message, rec[1]);
+	}
+	if (ok && !notes.failed) {
+		ph_stage(NULL);
+		ph_answercache_output_store(h, key.data, key.len, out->data,
+					    out->len, notes.data, notes.len,
+					    partial);
+		ph_stage("output cache written");
+	}
+	ph_buf_free(&key);
+	ph_buf_free(&notes);
+}
+
+/* Writes n bytes to fd, in large writes; false (errno set) if it cannot. */
+static bool write_whole(int fd, const uint8_t *p, uint64_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n < (1u << 30) ? (size_t)n : 1u << 30);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		p += w;
+		n -= (uint64_t)w;
+	}
+	return true;
+}
+
+int ph_session_exec_cached(struct ph_session *s, int argc,
+			   const char *const *argv, unsigned flags, int fd)
+{
+	const struct ph_cmddef *c;
+	struct ph_args a;
+	bool help = false;
+	if (!s || argc < 1 || !argv[0] || !(c = ph_command_find(argv[0])) ||
+	    !(c->flags & PH_CMD_OUTPUT_CACHED))
+		return 0;
+	struct ph_error *err = ph_args_parse(c, argc, argv, &a, &help);
+	if (err || help) {
+		ph_error_destroy(err);
+		return 0;
+	}
+	/* as ph_session_exec sets them */
+	const char *env = getenv("PYHEAP_PLAIN");
+	a.json |= (flags & PH_EXEC_JSON) != 0;
+	for (int i = 1; i < argc; i++)
+		a.json |= !strcmp(argv[i], "--json");
+	a.plain |= (flags & PH_EXEC_PLAIN) ||
+		   (env && *env && strcmp(env, "0"));
+	if ((err = select_interp(s, &a))) {
+		ph_error_destroy(err);
+		return 0;
+	}
+	s->only_interp = -1;
+	struct ph_buf key;
+	struct ph_answers ans;
+	ph_buf_init(&key);
+	ph_stage(NULL);
+	bool hit = output_key(s, &a, s->notes_text.len, &key) &&
+		   ph_answercache_output_load(s->rt, key.data, key.len, &ans);
+	ph_buf_free(&key);
+	if (!hit)
+		return 0;
+	/* the notes the run made, as it made them (checked: whole
+	 * records) */
+	const uint8_t *p = ans.sec[1], *end = p + ans.bytes[1];
+	while (p < end) {
+		uint32_t rec[2];
+		memcpy(rec, p, sizeof(rec));
+		ph_session_note(s, (enum ph_note_code)rec[0], "%.*s",
+				(int)rec[1], (const char *)p + sizeof(rec));
+		p += sizeof(rec) + rec[1];
+	}
+	s->partial |= ans.val[0] != 0;
+	bool ok = write_whole(fd, ans.sec[0], ans.bytes[0]);
+	int saved = errno;
+	ph_answercache_release(&ans);
+	ph_stage("output cache read");
+	errno = saved;
+	return ok ? 1 : -1;
+}
+
 struct ph_error *ph_session_exec(struct ph_session *s, int argc,
 				 const char *const *argv, unsigned flags,
 				 const char *command, char **ret)
@@ -1549,6 +1716,7 @@ struct ph_error *ph_session_exec(struct ph_session *s, int argc,
 	}
 	struct ph_buf buf;
 	ph_buf_init(&buf);
+	size_t notes_len = 0, note0 = 0;
 	struct ph_out out = {.json = json, .buf = &buf};
 	ph_json_init(&out.j, &buf);
 	if (json) {
@@ -1577,6 +1745,8 @@ struct ph_error *ph_session_exec(struct ph_session *s, int argc,
 	} else if (!(err = select_interp(s, &a))) {
 		ph_plain_set(a.plain && !json);
 		ph_progress_begin(a.quiet);
+		notes_len = s ? s->notes_text.len : 0;
+		note0 = s ? s->nnotes : 0;
 		err = c->run(s, &a, &out);
 		ph_progress_end();
 		ph_plain_set(false);
@@ -1598,6 +1768,8 @@ struct ph_error *ph_session_exec(struct ph_session *s, int argc,
 		ph_json_object_end(&out.j);
 		ph_buf_putc(&buf, '\n');
 	}
+	if ((flags & PH_EXEC_CACHE) && !help && s && !command)
+		output_store(s, &a, notes_len, note0, s->partial, &buf);
 	return ph_buf_finish(&buf, ret);
 }
 

@@ -725,6 +725,44 @@ out:
 	return ok;
 }
 
+bool ph_heapcache_identity(const struct ph_runtime *rt, uint64_t *ret_sum,
+			   uint64_t *ret_n)
+{
+	struct hc_head key, hd;
+	char *path = ph_heapcache_path(rt);
+	bool ok = false;
+	int fd = -1;
+	struct stat st;
+	if (!path || !hc_key(rt, path, &key) || !ph_cache_dir_ok(path))
+		goto out;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	/* the same tests as ph_heapcache_load's of the header: of this
+	 * user's, intact, of this build, of the core as it is now */
+	ok = fd >= 0 && !fstat(fd, &st) && S_ISREG(st.st_mode) &&
+	     st.st_uid == geteuid() && read_all(fd, &hd, sizeof(hd), 0) &&
+	     hd.magic == HC_MAGIC && hd.format == HC_FORMAT &&
+	     hd.head_size == sizeof(hd) && hd.nsec == HC_NSEC &&
+	     hd.head_sum == hc_sum(&hd, offsetof(struct hc_head, head_sum)) &&
+	     !memcmp(hd.version, key.version, sizeof(key.version)) &&
+	     hd.layout_hash == key.layout_hash &&
+	     hd.ninterps == key.ninterps && hd.core_size == key.core_size &&
+	     hd.core_mtime_s == key.core_mtime_s &&
+	     hd.core_mtime_ns == key.core_mtime_ns &&
+	     hd.core_ino == key.core_ino && hd.core_dev == key.core_dev &&
+	     hd.path_hash == key.path_hash &&
+	     hd.modules_hash == key.modules_hash && hd.head_sum &&
+	     hd.n < UINT32_MAX / 2;
+	if (ok) {
+		*ret_sum = hd.head_sum;
+		*ret_n = hd.n;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return ok;
+}
+
 uint64_t ph_heapcache_sum(const void *data, size_t n)
 {
 	return hc_sum(data, n);

@@ -22,6 +22,12 @@ bool ph_heapcache_store(struct ph_heap *h, const char *path);
  * go); a new file's contents written to path atomically, unless more than
  * a quarter of the disk's free space. */
 uint64_t ph_heapcache_sum(const void *data, size_t n);
+/* The identity of rt's core's index file without reading its sections:
+ * its header's sum and object count, when the file is there, intact in
+ * its header and of the core as it is now (what h->cache_sum is once
+ * loaded); else false. */
+bool ph_heapcache_identity(const struct ph_runtime *rt, uint64_t *ret_sum,
+			   uint64_t *ret_n);
 void ph_heapcache_prune(const char *path, const char *prefix);
 bool ph_heapcache_write(const char *path, const void *const *parts,
 			const uint64_t *bytes, int nparts);

@@ -310,6 +310,176 @@ def answer_checks(core, xdg, addr, ref):
                   read and got == want, (read, written))
 
 
+def run_raw(core, args, cache=True, env=None):
+    """args on core: rc, stdout's bytes, stderr without the timing lines,
+    whether the output was read from / written to the outputs' cache"""
+    e = dict(ENV, PYHEAP_TIMING="1", **(env or {}))
+    cmd = ([BIN, "--core", core] + INTERP.py_heap_args() +
+           ([] if cache else ["--no-cache"]) + list(args))
+    r = subprocess.run(cmd, capture_output=True, env=e, timeout=300)
+    err = r.stderr.decode(errors="replace")
+    for sign in CRASH_SIGNS:
+        if sign in err:
+            raise RuntimeError("%s: %s" % (" ".join(cmd), err[-2000:]))
+    lines = err.splitlines(True)
+    # (progress lines come when the machine is slow: not the answer's)
+    notes = "".join(x for x in lines if not x.rstrip().endswith(" ms") and
+                    not x.startswith("py-heap progress:"))
+    return (r.returncode, r.stdout, notes,
+            "output cache read" in err, "output cache written" in err)
+
+
+def out_files(xdg):
+    d = os.path.join(xdg, "py-heap")
+    return sorted(os.path.join(d, f) for f in os.listdir(d)
+                  if f.startswith("ans-out") and "." not in f) \
+        if os.path.isdir(d) else []
+
+
+def out_plant_build(path):
+    """another build's file: its header's build-id changed, its header's
+    sum made again"""
+    import struct
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    struct.pack_into("<Q", data, 40,
+                     struct.unpack_from("<Q", data, 40)[0] ^ 0x100)
+    struct.pack_into("<Q", data, 216, file_sum(bytes(data[:216])))
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+OUTPUTS = (["cycles", "--unreachable"], ["cycles"], ["dominators"],
+           ["leaks"], ["summary"], ["types"], ["refcheck"],
+           ["types", "--retained", "--sort", "count"],
+           ["dominators", "--limit", "3", "--min-bytes", "100"],
+           ["cycles", "--unreachable", "--limit", "1", "--sort", "count"])
+
+
+def output_checks(core, xdg):
+    """Whole-heap reports kept as printed: read back byte for byte, with
+    the same notes and exit status, by the same command line only; never
+    trusted when damaged; not with --no-cache; not for a changed core."""
+    want = {}
+    for args in OUTPUTS:
+        for fmt in ([], ["--json"]):
+            a = fmt + args
+            want[tuple(a)] = ref = run_raw(core, a, cache=False)[:3]
+            rc, out, notes, read, written = run_raw(core, a)
+            check("outputs' cache: %s: computed, written, as uncached"
+                  % " ".join(a), (rc, out, notes) == ref and written and
+                  not read, (rc, read, written, len(out), len(ref[1])))
+            rc, out, notes, read, written = run_raw(core, a)
+            check("outputs' cache: %s: read, byte for byte as uncached"
+                  % " ".join(a), (rc, out, notes) == ref and read and
+                  not written, (rc, read, written, len(out), len(ref[1])))
+    files = out_files(xdg)
+    check("outputs' cache: at most 8 files (%d)" % len(files),
+          0 < len(files) <= 8, files)
+    # other options, flags or environment: not the same output
+    base = ["cycles", "--unreachable"]
+    run_raw(core, base)
+    for a, env in ((base + ["--limit", "2"], None),
+                   (base + ["--min-size", "1"], None),
+                   (base, {"PYHEAP_PLAIN": "1"}),
+                   (["dominators", "--export",
+                     os.path.join(os.path.dirname(core), "dom.txt")],
+                    None)):
+        ref = run_raw(core, a, cache=False, env=env)[:3]
+        rc, out, notes, read, written = run_raw(core, a, env=env)
+        check("outputs' cache: %s%s: not the output of %s" % (
+            " ".join(a), " with %s" % env if env else "", " ".join(base)),
+            not read and (rc, out, notes) == ref, (rc, read))
+    # --plain says what PYHEAP_PLAIN=1 says: the same output, read
+    ref = run_raw(core, ["--plain"] + base, cache=False)[:3]
+    rc, out, notes, read, written = run_raw(core, ["--plain"] + base)
+    check("outputs' cache: --plain: PYHEAP_PLAIN=1's output, read",
+          read and (rc, out, notes) == ref, (rc, read))
+    rc, out, notes, read, written = run_raw(core, ["dominators", "--export",
+                                                   os.path.join(
+                                                       os.path.dirname(core),
+                                                       "dom.txt")])
+    check("outputs' cache: dominators --export: never cached",
+          not read and not written, (read, written))
+    # a command that fails keeps nothing
+    rc, out, notes, read, written = run_raw(core, ["dominators", "--tree",
+                                                   "0x10"])
+    check("outputs' cache: a failed command (dominators --tree 0x10): "
+          "nothing kept", rc != 0 and not read and not written,
+          (rc, read, written))
+    rc, out, notes, read, written = run_raw(core, ["dominators", "--tree",
+                                                   "0x10"])
+    check("outputs' cache: a failed command: its error again, not read",
+          rc != 0 and not read and not written and "0x10" in notes,
+          (rc, read, written, notes[-200:]))
+    # --no-cache: computed, the file untouched
+    a = ["--json"] + base
+    ref = want[tuple(a)]
+    run_raw(core, a)
+    before = {f: os.stat(f).st_mtime_ns for f in out_files(xdg)}
+    rc, out, notes, read, written = run_raw(core, a, cache=False)
+    check("outputs' cache: --no-cache: computed, the files untouched",
+          not read and not written and (rc, out, notes) == ref and
+          before == {f: os.stat(f).st_mtime_ns for f in out_files(xdg)},
+          (read, written))
+    # damage: never trusted, rewritten (the file of a alone)
+    for f in out_files(xdg):
+        os.unlink(f)
+    run_raw(core, a)
+    files = out_files(xdg)
+    check("outputs' cache: one file for one output", len(files) == 1, files)
+    for what, damage in (
+            ("a byte of its output flipped",
+             lambda f: flip(f, AC_HEAD + 40)),
+            ("a byte of its end flipped",
+             lambda f: flip(f, os.path.getsize(f) - 9)),
+            ("a byte of its header flipped", lambda f: flip(f, 50)),
+            ("cut short", lambda f: os.truncate(f, os.path.getsize(f) // 2)),
+            ("zeros",
+             lambda f: open(f, "wb").write(bytes(os.path.getsize(f)))),
+            ("empty", lambda f: os.truncate(f, 0)),
+            ("of another build, its sum made again", out_plant_build)):
+        f = files[0]
+        damage(f)
+        rc, out, notes, read, written = run_raw(core, a)
+        check("outputs' cache: %s: ignored, computed, rewritten, the same "
+              "output" % what, not read and written and
+              (rc, out, notes) == ref, (rc, read, written))
+        rc, out, notes, read, written = run_raw(core, a)
+        check("outputs' cache: %s: then read" % what,
+              read and (rc, out, notes) == ref, (rc, read, written))
+    # the core changed: the index stale, the output not reused
+    os.utime(core, None)
+    rc, out, notes, read, written = run_raw(core, a)
+    check("outputs' cache: core touched: not read, computed, rewritten",
+          not read and written and (rc, out, notes) == ref,
+          (rc, read, written))
+    rc, out, notes, read, written = run_raw(core, a)
+    check("outputs' cache: core touched: then read",
+          read and (rc, out, notes) == ref, (rc, read, written))
+    # a damaged core: the notes and the exit status 2 kept with the bytes
+    import damage_checks
+    segs = [g for g in damage_checks.segments(core) if g[4] & 2]
+    bad = os.path.join(os.path.dirname(core), "core-zeroed")
+    damage_checks.zero_segments(core, bad, [max(segs, key=lambda g: g[1])])
+    for args in (["--json", "summary"], ["cycles"], ["--json", "leaks"]):
+        dref = run_raw(bad, args, cache=False)[:3]
+        first = run_raw(bad, args)
+        rc, out, notes, read, written = run_raw(bad, args)
+        check("outputs' cache: a damaged core: %s read, its notes and exit "
+              "status as uncached" % " ".join(args),
+              read and first[4] and first[:3] == dref and
+              (rc, out, notes) == dref and rc == 2 and "py-heap: " in notes,
+              (rc, read, first[3:], notes[-200:]))
+    # the index's file gone: nothing to key by, computed
+    for f in cache_files(xdg):
+        os.unlink(f)
+    rc, out, notes, read, written = run_raw(core, a)
+    check("outputs' cache: the index's file removed: not read, computed",
+          not read and (rc, out, notes) == ref,
+          (rc, read, written, notes[-300:], ref[2][-300:]))
+
+
 def cache_files(xdg):
     d = os.path.join(xdg, "py-heap")
     if not os.path.isdir(d):
@@ -352,12 +522,21 @@ def main():
     tmp = tempfile.mkdtemp(prefix="pyheap-cache-")
     try:
         xdg = os.path.join(tmp, "xdg")
-        ENV = dict(os.environ, XDG_CACHE_HOME=xdg, LC_ALL="C")
+        ENV = dict(os.environ, XDG_CACHE_HOME=xdg, LC_ALL="C",
+                   PYHEAP_NO_OUTPUT_CACHE="1")
         ENV.pop("PYHEAP_CACHE_DIR", None)
         ENV.pop("PYHEAP_NO_CACHE", None)
+        ENV.pop("PYHEAP_PLAIN", None)
         core = os.path.join(tmp, "core")
         shutil.copy(src, core)
         checks(core, xdg, truth, tmp)
+        # the outputs' cache, on a fresh directory and copy
+        xdg = os.path.join(tmp, "xdg-out")
+        ENV = dict(ENV, XDG_CACHE_HOME=xdg)
+        ENV.pop("PYHEAP_NO_OUTPUT_CACHE")
+        core = os.path.join(tmp, "core-out")
+        shutil.copy(src, core)
+        output_checks(core, xdg)
         if tuple(int(x) for x in INTERP.version.split(".")[:2]) >= (3, 9):
             sub_checks(os.path.abspath(args.cores_dir), tmp)
         else:
