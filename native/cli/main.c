@@ -104,9 +104,9 @@ static int run_one(struct ph_session *s, int argc, const char *const *argv,
 {
 	char *out = NULL;
 	/* a report this core's cache kept: its bytes, nothing computed */
-	int kept = s ? ph_session_exec_cached(s, argc, argv, flags,
-					      STDOUT_FILENO)
-		     : 0;
+	int kept =
+		s ? ph_session_exec_cached(s, argc, argv, flags, STDOUT_FILENO)
+		  : 0;
 	if (kept) {
 		print_notes(s, notes_shown);
 		if (kept > 0)

@@ -102,8 +102,8 @@ bool ph_answercache_load(const struct ph_heap *h, const char *kind,
 
 /* The answer kind of the index whose header sum is table_sum (of n
  * objects): ph_answercache_load_checked's work. */
-static bool ac_load(const struct ph_runtime *rt, uint64_t table_sum,
-		    uint64_t n, const char *kind, unsigned format, int nsec,
+static bool ac_load(const struct ph_runtime *rt, uint64_t table_sum, uint64_t n,
+		    const char *kind, unsigned format, int nsec,
 		    bool (*check)(const struct ph_answers *a, void *ctx),
 		    void *ctx, struct ph_answers *ret)
 {
@@ -309,8 +309,8 @@ bool ph_answercache_domtree_load(const struct ph_heap *h,
 	struct ph_answers a;
 	uint32_t n = (uint32_t)h->n;
 	if (h->n >= (1U << 31) - 4 ||
-	    !ph_answercache_load_checked(h, "dom", DOM_FORMAT, 3,
-					 domtree_check, &n, &a))
+	    !ph_answercache_load_checked(h, "dom", DOM_FORMAT, 3, domtree_check,
+					 &n, &a))
 		return false;
 	uint64_t nreach = a.val[0];
 	struct ph_domtree *d = calloc(1, sizeof(*d));

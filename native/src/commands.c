@@ -1632,8 +1632,7 @@ int ph_session_exec_cached(struct ph_session *s, int argc,
 	a.json |= (flags & PH_EXEC_JSON) != 0;
 	for (int i = 1; i < argc; i++)
 		a.json |= !strcmp(argv[i], "--json");
-	a.plain |= (flags & PH_EXEC_PLAIN) ||
-		   (env && *env && strcmp(env, "0"));
+	a.plain |= (flags & PH_EXEC_PLAIN) || (env && *env && strcmp(env, "0"));
 	if ((err = select_interp(s, &a))) {
 		ph_error_destroy(err);
 		return 0;

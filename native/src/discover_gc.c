@@ -231,7 +231,8 @@ static struct ph_error *walk_gc_list_fast(struct ph_heap *h, uint64_t head,
 	 * time, instead of a lookup of each object it claimed (most of the
 	 * serial time of the stage) */
 	if (c[1].claimed) {
-		const uint64_t keep = 0x0101010101010101ULL * (uint8_t)~GCW_BACK;
+		const uint64_t keep =
+			0x0101010101010101ULL * (uint8_t)~GCW_BACK;
 		size_t i = 0;
 		for (; i + 8 <= h->n; i += 8) {
 			uint64_t w;

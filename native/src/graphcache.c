@@ -307,8 +307,8 @@ bool ph_graphcache_load(struct ph_heap *h, struct ph_graph **ret)
 	lz->n = hd.n;
 	/* now the roots and the maps, which the graph is made of; the large
 	 * arrays when a reader asks for them (ph_graphcache_check) */
-	if (!gc_run(lz, (1u << 5) | (1u << 6) | (1u << 7) | (1u << 8) |
-				(1u << 9)))
+	if (!gc_run(lz,
+		    (1u << 5) | (1u << 6) | (1u << 7) | (1u << 8) | (1u << 9)))
 		goto out;
 	/* the roots: their names, each ended, one a root */
 	const uint32_t *rt = ptr[5];

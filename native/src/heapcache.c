@@ -156,9 +156,9 @@ struct hc_sum_job {
 static void *hc_sum_worker(void *arg)
 {
 	struct hc_sum_job *j = arg;
-	j->sum = j->check ? hc_sum_x(j->data, j->bytes, true, j->ntypes,
-				     &j->bad)
-			  : hc_sum(j->data, j->bytes);
+	j->sum = j->check
+			 ? hc_sum_x(j->data, j->bytes, true, j->ntypes, &j->bad)
+			 : hc_sum(j->data, j->bytes);
 	return NULL;
 }
 
@@ -463,6 +463,45 @@ static bool hc_mi_load(struct ph_heap *h, const struct hc_head *hd,
 	return true;
 }
 
+/* What the header of an index file says of it (fd, read from its start),
+ * against key, the header this run would write: ph_heapcache_load's first
+ * tests, which ph_heapcache_identity makes alone. */
+enum hc_head_verdict {
+	HC_HEAD_OK,
+	HC_HEAD_NOT_OURS, /* not a regular file of this user's */
+	HC_HEAD_FORMAT,	  /* another format of the file */
+	HC_HEAD_DAMAGED,  /* cut, or its header's sum wrong */
+	HC_HEAD_BUILD,	  /* another py-heap, layout or interpreters */
+	HC_HEAD_STALE,	  /* another core, or its files changed since */
+};
+
+static enum hc_head_verdict hc_head_check(int fd, const struct hc_head *key,
+					  struct hc_head *hd, struct stat *st)
+{
+	if (fstat(fd, st) || !S_ISREG(st->st_mode) || st->st_uid != geteuid())
+		return HC_HEAD_NOT_OURS;
+	if (!read_all(fd, hd, sizeof(*hd), 0))
+		return HC_HEAD_DAMAGED;
+	if (hd->magic == HC_MAGIC && hd->format != HC_FORMAT)
+		return HC_HEAD_FORMAT;
+	if (hd->magic != HC_MAGIC || hd->head_size != sizeof(*hd) ||
+	    hd->nsec != HC_NSEC ||
+	    hd->head_sum != hc_sum(hd, offsetof(struct hc_head, head_sum)))
+		return HC_HEAD_DAMAGED;
+	if (memcmp(hd->version, key->version, sizeof(key->version)) ||
+	    hd->layout_hash != key->layout_hash ||
+	    hd->ninterps != key->ninterps)
+		return HC_HEAD_BUILD;
+	if (hd->core_size != key->core_size ||
+	    hd->core_mtime_s != key->core_mtime_s ||
+	    hd->core_mtime_ns != key->core_mtime_ns ||
+	    hd->core_ino != key->core_ino || hd->core_dev != key->core_dev ||
+	    hd->path_hash != key->path_hash ||
+	    hd->modules_hash != key->modules_hash)
+		return HC_HEAD_STALE;
+	return HC_HEAD_OK;
+}
+
 bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 		       size_t why_size)
 {
@@ -480,34 +519,24 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 	const uint8_t *tflags;
 	struct ph_pool *pools;
 	struct stat st;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+	switch (hc_head_check(fd, &key, &hd, &st)) {
+	case HC_HEAD_OK:
+		break;
+	case HC_HEAD_NOT_OURS:
 		WHY("not a file of this user's");
 		goto out;
-	}
-	if (read_all(fd, &hd, sizeof(hd), 0) && hd.magic == HC_MAGIC &&
-	    hd.format != HC_FORMAT) {
+	case HC_HEAD_FORMAT:
 		WHY("written by another py-heap (format %u)", hd.format);
 		goto out;
-	}
-	if (!read_all(fd, &hd, sizeof(hd), 0) || hd.magic != HC_MAGIC ||
-	    hd.head_size != sizeof(hd) || hd.nsec != HC_NSEC ||
-	    hd.head_sum != hc_sum(&hd, offsetof(struct hc_head, head_sum))) {
+	case HC_HEAD_DAMAGED:
 		WHY("damaged (its header)");
 		goto out;
-	}
-	if (memcmp(hd.version, key.version, sizeof(key.version)) ||
-	    hd.layout_hash != key.layout_hash || hd.ninterps != key.ninterps) {
+	case HC_HEAD_BUILD:
 		WHY("written by another py-heap");
 		/* (as after an upgrade: rewritten with no note, as stale) */
 		h->cache_stale = true;
 		goto out;
-	}
-	if (hd.core_size != key.core_size ||
-	    hd.core_mtime_s != key.core_mtime_s ||
-	    hd.core_mtime_ns != key.core_mtime_ns ||
-	    hd.core_ino != key.core_ino || hd.core_dev != key.core_dev ||
-	    hd.path_hash != key.path_hash ||
-	    hd.modules_hash != key.modules_hash) {
+	case HC_HEAD_STALE:
 		WHY("stale (the core or its files changed since)");
 		h->cache_stale = true;
 		goto out;
@@ -559,8 +588,8 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 	struct hc_sum_job job[HC_NSEC];
 	for (int i = 0; i < HC_NSEC; i++) {
 		ptr[i] = map + off;
-		job[i] = (struct hc_sum_job){ptr[i], bytes[i], 0, false, false,
-					     0};
+		job[i] = (struct hc_sum_job){ptr[i], bytes[i], 0,
+					     false,  false,    0};
 		off += bytes[i];
 	}
 	/* The sections' sums on every processor, largest first: they find a
@@ -736,22 +765,9 @@ bool ph_heapcache_identity(const struct ph_runtime *rt, uint64_t *ret_sum,
 	if (!path || !hc_key(rt, path, &key) || !ph_cache_dir_ok(path))
 		goto out;
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	/* the same tests as ph_heapcache_load's of the header: of this
-	 * user's, intact, of this build, of the core as it is now */
-	ok = fd >= 0 && !fstat(fd, &st) && S_ISREG(st.st_mode) &&
-	     st.st_uid == geteuid() && read_all(fd, &hd, sizeof(hd), 0) &&
-	     hd.magic == HC_MAGIC && hd.format == HC_FORMAT &&
-	     hd.head_size == sizeof(hd) && hd.nsec == HC_NSEC &&
-	     hd.head_sum == hc_sum(&hd, offsetof(struct hc_head, head_sum)) &&
-	     !memcmp(hd.version, key.version, sizeof(key.version)) &&
-	     hd.layout_hash == key.layout_hash &&
-	     hd.ninterps == key.ninterps && hd.core_size == key.core_size &&
-	     hd.core_mtime_s == key.core_mtime_s &&
-	     hd.core_mtime_ns == key.core_mtime_ns &&
-	     hd.core_ino == key.core_ino && hd.core_dev == key.core_dev &&
-	     hd.path_hash == key.path_hash &&
-	     hd.modules_hash == key.modules_hash && hd.head_sum &&
-	     hd.n < UINT32_MAX / 2;
+	/* the header's tests, as ph_heapcache_load makes them first */
+	ok = fd >= 0 && hc_head_check(fd, &key, &hd, &st) == HC_HEAD_OK &&
+	     hd.head_sum && hd.n < UINT32_MAX / 2;
 	if (ok) {
 		*ret_sum = hd.head_sum;
 		*ret_n = hd.n;

@@ -18,9 +18,9 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 bool ph_heapcache_store(struct ph_heap *h, const char *path);
 
 /* For the index's cache and those beside it (graphcache.c,
- * answercache.c): the files' checksum; at most 8 files named prefix* in path's directory (the oldest
- * go); a new file's contents written to path atomically, unless more than
- * a quarter of the disk's free space. */
+ * answercache.c): the files' checksum; at most 8 files named prefix* in path's
+ * directory (the oldest go); a new file's contents written to path atomically,
+ * unless more than a quarter of the disk's free space. */
 uint64_t ph_heapcache_sum(const void *data, size_t n);
 /* The identity of rt's core's index file without reading its sections:
  * its header's sum and object count, when the file is there, intact in

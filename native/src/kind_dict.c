@@ -191,8 +191,7 @@ static uint64_t dict_size_keys(struct ph_heap *h, uint64_t addr,
 static uint64_t dict_size(struct ph_heap *h, uint64_t addr,
 			  const struct ph_type *t, int64_t ob_size)
 {
-	return dict_size_keys(h, addr, t, rd64(h, addr + h->L->dict_keys),
-			      -1);
+	return dict_size_keys(h, addr, t, rd64(h, addr + h->L->dict_keys), -1);
 }
 
 static bool dict_contents_ok(struct ph_heap *h, uint64_t addr,
@@ -215,8 +214,7 @@ static bool dict_scan_sizes(struct ph_heap *h, uint64_t addr,
 	uint64_t keys = rd64(h, addr + L->dict_keys);
 	int64_t used = rds64(h, addr + L->dict_used);
 	struct ph_keys_geom kg;
-	if (!dict_keys_ok_geom(h, keys, &kg) || used < 0 ||
-	    used > kg.nentries)
+	if (!dict_keys_ok_geom(h, keys, &kg) || used < 0 || used > kg.nentries)
 		return false;
 	*ret_inline = ph_inline_size_generic(h, addr, t, ob_size);
 	*ret_size = dict_size_keys(h, addr, t, keys, (int64_t)kg.bytes);

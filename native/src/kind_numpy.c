@@ -236,7 +236,8 @@ bool ph_numpy_dtypemeta_referents(struct ph_heap *h, uint64_t addr,
 	return true;
 }
 
-/* ---- numpy's functions ---------------------------------------------------- */
+/* ---- numpy's functions ----------------------------------------------------
+ */
 
 /* numpy._ArrayFunctionDispatcher (numpy 1.25+: the type of numpy's public
  * functions, PyArray_ArrayFunctionDispatcherObject in
@@ -255,8 +256,8 @@ bool ph_numpy_dtypemeta_referents(struct ph_heap *h, uint64_t addr,
 
 static void npdispatcher_type_init(struct ph_heap *h, struct ph_type *t)
 {
-	t->kind_data = t->kind_basicsize - (int64_t)ph_hdr_shift(h->L) ==
-		       NPD_SIZE;
+	t->kind_data =
+		t->kind_basicsize - (int64_t)ph_hdr_shift(h->L) == NPD_SIZE;
 }
 
 static void npdispatcher_referents(struct ph_heap *h, uint64_t addr,

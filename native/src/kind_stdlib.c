@@ -276,12 +276,8 @@ static void descriptor_referents(struct ph_heap *h, uint64_t addr,
 }
 
 static const char *const descriptor_names[] = {
-	"method_descriptor",
-	"classmethod_descriptor",
-	"member_descriptor",
-	"getset_descriptor",
-	"wrapper_descriptor",
-	NULL,
+	"method_descriptor", "classmethod_descriptor", "member_descriptor",
+	"getset_descriptor", "wrapper_descriptor",     NULL,
 };
 
 const struct ph_kind_ops ph_kind_descriptor = {

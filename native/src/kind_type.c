@@ -151,8 +151,8 @@ static bool name_is(struct ph_heap *h, uint64_t name, const char *want)
 }
 
 /* Is name PREFIX...MODULE.NAME, NAME one of names? */
-static bool name_in_module(struct ph_heap *h, uint64_t name,
-			   const char *prefix, const char *const *names)
+static bool name_in_module(struct ph_heap *h, uint64_t name, const char *prefix,
+			   const char *const *names)
 {
 	size_t plen = strlen(prefix);
 	const char *nm = ph_mem_ptr(h->mem, name, plen);

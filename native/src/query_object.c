@@ -107,8 +107,8 @@ struct ph_error *ph_query_show(struct ph_session *s,
 	uint32_t ob;
 	/* its path's first step and referrers' count only */
 	const unsigned need = PH_GRAPH_PARENT | PH_GRAPH_REV_OFF;
-	struct ph_error *err = ph_query_object_need(s, "show", o->addr, need,
-						    &ob);
+	struct ph_error *err =
+		ph_query_object_need(s, "show", o->addr, need, &ob);
 	if (err)
 		return err;
 	struct ph_heap *h = s->heap;

@@ -139,8 +139,8 @@ struct ph_error *ph_query_retained(struct ph_session *s, const char *addr,
 {
 	uint32_t ob;
 	/* the graph for the object's path only */
-	struct ph_error *err = ph_query_object_need(s, "retained", addr,
-						    PH_GRAPH_PARENT, &ob);
+	struct ph_error *err =
+		ph_query_object_need(s, "retained", addr, PH_GRAPH_PARENT, &ob);
 	if (err || (err = ph_session_dominators_need(s, PH_GRAPH_PARENT)))
 		return err;
 	const struct ph_domtree *d = s->dom;
@@ -387,9 +387,8 @@ static struct ph_error *dominators_tree(struct ph_session *s,
 		top = PH_DOM_UNREACHABLE;
 	else {
 		uint32_t ob;
-		if ((err = ph_query_object_need(s, "dominators --tree",
-						o->tree, PH_GRAPH_PARENT,
-					   &ob)))
+		if ((err = ph_query_object_need(s, "dominators --tree", o->tree,
+						PH_GRAPH_PARENT, &ob)))
 			return err;
 		top = d->pos[ob];
 	}

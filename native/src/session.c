@@ -630,8 +630,7 @@ struct ph_error *ph_session_graph_paths(struct ph_session *s)
 	return err ? err : ph_graph_paths(s->graph);
 }
 
-struct ph_error *ph_session_dominators_need(struct ph_session *s,
-					    unsigned need)
+struct ph_error *ph_session_dominators_need(struct ph_session *s, unsigned need)
 {
 	struct ph_error *err = ph_session_graph_need(s, need);
 	if (err || s->dom)

@@ -945,11 +945,13 @@ static void test_cyfunction3(void)
 {
 	static const unsigned minors[] = {8, 11, 13};
 	static const char *const names[] = {
-		"__module__",	  NULL,		    "mm_class",
-		"__dict__",	  "__name__",	    "__qualname__",
-		"__globals__",	  "__code__",	    "defaults",
-		"__defaults__",	  "__annotations__", "_is_coroutine",
-		"__signatures__", "__self__",
+		"__module__",	   NULL,
+		"mm_class",	   "__dict__",
+		"__name__",	   "__qualname__",
+		"__globals__",	   "__code__",
+		"defaults",	   "__defaults__",
+		"__annotations__", "_is_coroutine",
+		"__signatures__",  "__self__",
 	};
 	for (size_t m = 0; m < PH_ARRAY_SIZE(minors); m++) {
 		struct fake f;
@@ -959,20 +961,20 @@ static void test_cyfunction3(void)
 		uint64_t obj = fake_type(&f, "object", 0, 16, 0, 0);
 		f.rt.kind_types[PH_KIND_OBJECT] = obj;
 		const uint64_t fl = PH_TPFLAGS_HAVE_GC | PH_TPFLAGS_HEAPTYPE;
-		uint64_t cy = fake_type(
-			&f, "_cython_3_1_6.cython_function_or_method", fl,
-			176, obj, 0);
-		uint64_t fused = fake_type(
-			&f, "_cython_3_1_6.fused_cython_function", fl, 192,
-			cy, 0);
+		uint64_t cy =
+			fake_type(&f, "_cython_3_1_6.cython_function_or_method",
+				  fl, 176, obj, 0);
+		uint64_t fused =
+			fake_type(&f, "_cython_3_1_6.fused_cython_function", fl,
+				  192, cy, 0);
 		/* another size under 3.1's name: scanned, less m_self */
-		uint64_t odd = fake_type(
-			&f, "_cython_3_1_6.cython_function_or_method", fl,
-			184, obj, 0);
+		uint64_t odd =
+			fake_type(&f, "_cython_3_1_6.cython_function_or_method",
+				  fl, 184, obj, 0);
 		/* Cython 3.0's: no kind of py-heap's */
 		uint64_t cy30 = fake_type(
-			&f, "_cython_3_0_11.cython_function_or_method", fl,
-			192, obj, 0);
+			&f, "_cython_3_0_11.cython_function_or_method", fl, 192,
+			obj, 0);
 		const uint64_t types[] = {cy, fused, odd, cy30};
 		const int64_t sizes[] = {176, 192, 184, 192};
 		for (int k = 0; k < 4; k++) {
@@ -1012,8 +1014,8 @@ static void test_cyfunction3(void)
 				nfields += es.e[i].kind == PH_EDGE_FIELD;
 			CU_ASSERT_EQUAL(nfields, k == 1 ? 14 : 12);
 			for (int i = 0; i < 14; i++) {
-				int want = names[i] != NULL &&
-					   (i < 12 || k == 1);
+				int want =
+					names[i] != NULL && (i < 12 || k == 1);
 				CU_ASSERT_EQUAL(edges_to(&es, fls[i],
 							 PH_EDGE_FIELD,
 							 names[i]),
