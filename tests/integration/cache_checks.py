@@ -466,10 +466,16 @@ def output_checks(core, xdg):
         dref = run_raw(bad, args, cache=False)[:3]
         first = run_raw(bad, args)
         rc, out, notes, read, written = run_raw(bad, args)
+        # (on a free-threaded debug build the largest writable segment
+        # can be mimalloc's arena of zeros: nothing read there, no note)
+        hurt = dref[0] != 0
         check("outputs' cache: a damaged core: %s read, its notes and exit "
-              "status as uncached" % " ".join(args),
+              "status as uncached%s" % (" ".join(args), "" if hurt else
+                                        " (the zeroed segment unread)"),
               read and first[4] and first[:3] == dref and
-              (rc, out, notes) == dref and rc == 2 and "py-heap: " in notes,
+              (rc, out, notes) == dref and
+              (rc == 2 and "py-heap: " in notes if hurt else
+               rc == 0 and notes == ""),
               (rc, read, first[3:], notes[-200:]))
     # the index's file gone: nothing to key by, computed
     for f in cache_files(xdg):
