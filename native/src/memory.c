@@ -33,13 +33,25 @@ __thread unsigned ph_mem_victim __attribute__((tls_model("initial-exec")));
 const void *ph_mem_ptr_slow(struct ph_memory *m, uint64_t addr, size_t len)
 {
 	const struct ph_segment *s = ph_memory_find(m, addr);
-	if (!s || !s->data || addr + len > s->end || addr + len < addr)
+	if (!s || !s->data || addr + len < addr)
+		return NULL;
+	/* Segments that follow each other in memory and in data are one
+	 * piece: a live process's mapping is one copy, cut where the pages
+	 * it never touched begin (a list's spare capacity grown by mremap),
+	 * a core's segments one file. */
+	uint64_t end = s->end;
+	for (const struct ph_segment *n = s + 1;
+	     end < addr + len && n < m->segs + m->nsegs && n->start == end &&
+	     n->data && n->data == n[-1].data + (n[-1].end - n[-1].start);
+	     n++)
+		end = n->end;
+	if (addr + len > end)
 		return NULL;
 	/* the two entries are filled in turn */
 	ph_mem_cache[ph_mem_victim] =
 		(struct ph_mem_cache){.id = m->id,
 				      .start = s->start,
-				      .size = s->end - s->start,
+				      .size = end - s->start,
 				      .data = s->data};
 	ph_mem_victim ^= 1;
 	return s->data + (addr - s->start);

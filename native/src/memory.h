@@ -55,7 +55,8 @@ extern __thread struct ph_mem_cache ph_mem_cache[2]
  * less recently. */
 const void *ph_mem_ptr_slow(struct ph_memory *m, uint64_t addr, size_t len);
 
-/* A pointer to len bytes at addr if all are present in one segment. */
+/* A pointer to len bytes at addr if all are present in one segment, or in
+ * segments whose data follow each other. */
 static inline __attribute__((always_inline)) const void *
 ph_mem_ptr(struct ph_memory *m, uint64_t addr, size_t len)
 {

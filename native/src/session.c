@@ -384,10 +384,9 @@ struct ph_error *ph_session_heap(struct ph_session *s)
 	/* A process that allocates all the time is caught in a collection or
 	 * an allocation about one time in four (Debian's 3.13): each reading
 	 * is a new chance, the process runs between them, a little longer
-	 * each time. On a loaded machine the readings are not independent
-	 * (the process is slowed in the same long collection): ten were once
-	 * all caught, beside another make check; so sixteen, the waits
-	 * growing to 64 ms, 0.5 s in all at most. */
+	 * each time. Sixteen, the waits growing to 64 ms, 0.5 s in all at
+	 * most: the chance that all are caught is nil, so a damage that
+	 * lasts through them is not a change in flight. */
 	while (s->target->pid && s->target->stopped && heap_in_flux(s->heap) &&
 	       again < PH_READ_AGAIN_MAX && !ph_interrupted()) {
 		struct timespec ts = {0, (long)(again + 1) * 4000000L};

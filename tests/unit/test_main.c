@@ -143,6 +143,36 @@ static void test_memory_cache(void)
 	ph_memory_free(&m);
 }
 
+/* A live mapping is one buffer cut into segments where the pages the
+ * process never touched begin: a read across the cut is one piece (a
+ * list's items, partly spare capacity mremap grew). Segments whose data do
+ * not follow each other, or with a gap between them, stay apart. */
+static void test_memory_contiguous(void)
+{
+	static uint8_t buf[0x3000], other[0x1000];
+	struct ph_memory m;
+	ph_memory_init(&m);
+	CU_ASSERT_PTR_NULL(
+		ph_memory_add(&m, 0x10000, 0x11000, buf, true, false));
+	CU_ASSERT_PTR_NULL(ph_memory_add(&m, 0x11000, 0x12000, buf + 0x1000,
+					 true, false));
+	CU_ASSERT_PTR_NULL(ph_memory_add(&m, 0x12000, 0x13000, buf + 0x2000,
+					 true, false));
+	CU_ASSERT_PTR_NULL(
+		ph_memory_add(&m, 0x13000, 0x14000, other, true, false));
+	CU_ASSERT_PTR_NULL(ph_memory_add(&m, 0x15000, 0x16000, other + 0,
+					 true, false));
+	CU_ASSERT_PTR_NULL(ph_memory_finish(&m));
+	CU_ASSERT_EQUAL(ph_mem_ptr(&m, 0x10ff8, 0x2000), buf + 0xff8);
+	CU_ASSERT_EQUAL(ph_mem_ptr(&m, 0x10000, 0x3000), buf);
+	/* (now cached: a hit the same) */
+	CU_ASSERT_EQUAL(ph_mem_ptr(&m, 0x12ff8, 8), buf + 0x2ff8);
+	CU_ASSERT_PTR_NULL(ph_mem_ptr(&m, 0x12ff8, 16)); /* into other */
+	CU_ASSERT_PTR_NULL(ph_mem_ptr(&m, 0x13ff8, 16)); /* into the gap */
+	CU_ASSERT_PTR_NULL(ph_mem_ptr(&m, 0x10000, 0x3001));
+	ph_memory_free(&m);
+}
+
 static void test_memory_many_segments(void)
 {
 	static uint8_t page[4096];
@@ -448,6 +478,8 @@ int main(void)
 	CU_add_test(s, "memory: core over file over unsaved",
 		    test_memory_priority);
 	CU_add_test(s, "memory: many segments", test_memory_many_segments);
+	CU_add_test(s, "memory: segments that follow each other",
+		    test_memory_contiguous);
 	CU_add_test(s, "memory: the segment cache", test_memory_cache);
 	CU_add_test(s, "memory: overlaps resolved in linear time",
 		    test_memory_overlaps_linear);
