@@ -871,7 +871,7 @@ void ph_target_destroy(struct ph_target *t)
 		if (m->fd >= 0)
 			close(m->fd);
 		ph_module_close_debuginfo(m);
-		sym_table_free(m->syms);
+		ph_module_free_symbols(m);
 		free(m->path);
 		free(m->disk_path);
 	}
@@ -1102,6 +1102,13 @@ static const struct sym_entry *sym_table_find(const struct sym_table *t,
 		s = (s + 1) & t->mask;
 	}
 	return NULL;
+}
+
+void ph_module_free_symbols(struct ph_module *mod)
+{
+	sym_table_free(mod->syms);
+	mod->syms = NULL;
+	mod->nsyms = 0;
 }
 
 bool ph_module_symbol(const struct ph_module *cmod, const char *name,

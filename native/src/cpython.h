@@ -145,6 +145,12 @@ struct ph_runtime {
 	/* every static type object found by symbol */
 	uint64_t *static_types;
 	size_t nstatic_types, static_types_cap;
+	/* the lookups' records (symcache.c), one per module searched, while
+	 * the runtime is found; did they answer them all? */
+	struct ph_symcache *symcache[4];
+	const struct ph_module *symcache_mod[4];
+	size_t nsymcache;
+	bool symbols_cached;
 };
 
 struct ph_error *ph_runtime_create(struct ph_target *t,

@@ -159,6 +159,7 @@ struct ph_info_result {
 	uint64_t runtime_address;
 	const char *layout_source;
 	bool layout_cached;
+	bool symbols_cached; /* the runtime's symbols from their cache */
 	/* the index cache: "read", "written", "ignored", "off" (none for
 	 * this target, or --no-cache) */
 	const char *index_cache;

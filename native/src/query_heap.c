@@ -758,6 +758,7 @@ struct ph_error *ph_query_info(struct ph_session *s,
 	r->runtime_address = s->rt->runtime_addr;
 	r->layout_source = s->rt->layout->source;
 	r->layout_cached = s->rt->layout_cached;
+	r->symbols_cached = s->rt->symbols_cached;
 	r->index_cache = h->cache_loaded       ? "read"
 			 : h->cache_written    ? "written"
 			 : h->cache_ignored[0] ? "ignored"

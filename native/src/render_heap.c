@@ -295,6 +295,8 @@ static void info_json(const struct ph_info_result *r, struct ph_json *j)
 	ph_json_str(j, r->layout_source);
 	ph_json_key(j, "layout_cached");
 	ph_json_bool(j, r->layout_cached);
+	ph_json_key(j, "symbols_cached");
+	ph_json_bool(j, r->symbols_cached);
 	ph_json_key(j, "index_cache");
 	ph_json_str(j, r->index_cache);
 	if (r->index_cache_ignored) {

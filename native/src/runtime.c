@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "layout.h"
+#include "symcache.h"
 
 static const char *const kind_symbols[PH_KIND_COUNT] = {
 #define PH_KIND_SYMBOL(kind, ops, symbol) [PH_KIND_##kind] = symbol,
@@ -27,6 +28,43 @@ static const struct {
 	{"PyStaticMethod_Type", PH_KIND_CLASSMETHOD},
 	{"*PyExc_BaseException", PH_KIND_EXCEPTION},
 };
+
+/* A symbol of mod, through the module's record of lookups (symcache.c);
+ * without one (no memory), from the module. */
+static struct ph_symcache *rt_symcache(struct ph_runtime *rt,
+				       const struct ph_module *mod)
+{
+	for (size_t i = 0; i < rt->nsymcache; i++)
+		if (rt->symcache_mod[i] == mod)
+			return rt->symcache[i];
+	if (rt->nsymcache == PH_ARRAY_SIZE(rt->symcache))
+		return NULL;
+	struct ph_symcache *c = ph_symcache_open(mod);
+	if (c) {
+		rt->symcache_mod[rt->nsymcache] = mod;
+		rt->symcache[rt->nsymcache++] = c;
+	}
+	return c;
+}
+
+static bool rt_symbol(struct ph_runtime *rt, const struct ph_module *mod,
+		      const char *name, uint64_t *ret_addr)
+{
+	struct ph_symcache *c = rt_symcache(rt, mod);
+	return c ? ph_symcache_symbol(c, name, ret_addr, NULL)
+		 : ph_module_symbol(mod, name, ret_addr, NULL);
+}
+
+/* The records written where they lacked lookups made, and let go. */
+static void rt_symcache_close(struct ph_runtime *rt)
+{
+	rt->symbols_cached = rt->nsymcache > 0;
+	for (size_t i = 0; i < rt->nsymcache; i++) {
+		rt->symbols_cached &= ph_symcache_all_cached(rt->symcache[i]);
+		ph_symcache_close(rt->symcache[i]);
+	}
+	rt->nsymcache = 0;
+}
 
 static void add_static_type(void *arg, const char *name, uint64_t addr)
 {
@@ -268,9 +306,9 @@ static uint32_t old_hexversion(struct ph_runtime *rt)
 {
 	struct ph_memory *mem = &rt->target->mem;
 	uint64_t dict_type = 0, str_type = 0, long_type = 0;
-	if (!ph_module_symbol(rt->pymod, "PyDict_Type", &dict_type, NULL) ||
-	    !ph_module_symbol(rt->pymod, "PyUnicode_Type", &str_type, NULL) ||
-	    !ph_module_symbol(rt->pymod, "PyLong_Type", &long_type, NULL))
+	if (!rt_symbol(rt, rt->pymod, "PyDict_Type", &dict_type) ||
+	    !rt_symbol(rt, rt->pymod, "PyUnicode_Type", &str_type) ||
+	    !rt_symbol(rt, rt->pymod, "PyLong_Type", &long_type))
 		return 0;
 	/* 3.7 too, only to name it: its runtime and interpreter differ, its
 	 * dicts, strs and ints are 3.8's */
@@ -688,11 +726,11 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 	const struct ph_module *exe =
 		t->exe_index >= 0 ? &t->mods[t->exe_index] : NULL;
 	uint64_t addr = 0;
-	if (exe && ph_module_symbol(exe, "_PyRuntime", &addr, NULL))
+	if (exe && rt_symbol(rt, exe, "_PyRuntime", &addr))
 		rt->pymod = exe;
 	for (size_t i = 0; !rt->pymod && i < t->nmods; i++)
 		if (is_libpython(t->mods[i].path) &&
-		    ph_module_symbol(&t->mods[i], "_PyRuntime", &addr, NULL))
+		    rt_symbol(rt, &t->mods[i], "_PyRuntime", &addr))
 			rt->pymod = &t->mods[i];
 	if (!rt->pymod) {
 		const char *name =
@@ -726,11 +764,11 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 	/* Py_DEBUG builds define (and export) these; release builds not. */
 	uint64_t dbg;
 	rt->debug_build =
-		ph_module_symbol(rt->pymod, "_Py_RefTotal", &dbg, NULL) ||
-		ph_module_symbol(rt->pymod, "_Py_NegativeRefcount", &dbg, NULL);
+		rt_symbol(rt, rt->pymod, "_Py_RefTotal", &dbg) ||
+		rt_symbol(rt, rt->pymod, "_Py_NegativeRefcount", &dbg);
 	/* Py_TRACE_REFS (never in Debian's builds) puts two list pointers
 	 * before every object's refcount: other layouts altogether. */
-	if (ph_module_symbol(rt->pymod, "_Py_PrintReferences", &dbg, NULL)) {
+	if (rt_symbol(rt, rt->pymod, "_Py_PrintReferences", &dbg)) {
 		err = ph_error_create(PH_ERR_UNSUPPORTED,
 				      "%s is a build of CPython with "
 				      "Py_TRACE_REFS: not supported",
@@ -744,7 +782,7 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 	/* The version as the process itself states it. */
 	uint64_t vaddr;
 	uint32_t hexversion = 0;
-	if (ph_module_symbol(rt->pymod, "Py_Version", &vaddr, NULL)) {
+	if (rt_symbol(rt, rt->pymod, "Py_Version", &vaddr)) {
 		if (!ph_mem_u32(mem, vaddr, &hexversion)) {
 			err = ph_error_create_at(PH_ERR_NOT_SAVED, vaddr,
 						 "cannot read Py_Version at "
@@ -782,9 +820,8 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 	/* A free-threaded build (3.13+) says so in its debug offsets; its
 	 * symbols too (the biased refcounts' queue). */
 	uint64_t ft_word = 0;
-	bool ft =
-		major == 3 && minor >= 13 &&
-		ph_module_symbol(rt->pymod, "_Py_brc_queue_object", &dbg, NULL);
+	bool ft = major == 3 && minor >= 13 &&
+		  rt_symbol(rt, rt->pymod, "_Py_brc_queue_object", &dbg);
 	if (major == 3 && minor >= 13 && ph_mem_u64(mem, addr + 16, &ft_word) &&
 	    ft_word == 1)
 		ft = true;
@@ -883,13 +920,13 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 
 	for (int k = 1; k < PH_KIND_COUNT; k++)
 		if (kind_symbols[k])
-			ph_module_symbol(rt->pymod, kind_symbols[k],
-					 &rt->kind_types[k], NULL);
+			rt_symbol(rt, rt->pymod, kind_symbols[k],
+				  &rt->kind_types[k]);
 	for (size_t i = 0; i < PH_ARRAY_SIZE(extra_symbols); i++) {
 		const char *sym = extra_symbols[i].symbol;
 		bool deref = *sym == '*';
 		uint64_t a;
-		if (!ph_module_symbol(rt->pymod, sym + deref, &a, NULL))
+		if (!rt_symbol(rt, rt->pymod, sym + deref, &a))
 			continue;
 		if (deref && !ph_mem_u64(mem, a, &a))
 			continue;
@@ -900,12 +937,18 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 			rt->extra_kinds[rt->nextra++] = extra_symbols[i].kind;
 		}
 	}
-	ph_module_symbol(rt->pymod, "_Py_NoneStruct", &rt->none_addr, NULL);
+	rt_symbol(rt, rt->pymod, "_Py_NoneStruct", &rt->none_addr);
 	uint64_t dummy_ptr;
-	if (ph_module_symbol(rt->pymod, "_PySet_Dummy", &dummy_ptr, NULL))
+	if (rt_symbol(rt, rt->pymod, "_PySet_Dummy", &dummy_ptr))
 		ph_mem_u64(mem, dummy_ptr, &rt->set_dummy);
-	ph_module_objects_of_size(rt->pymod, L->sizeof_type, add_static_type,
-				  rt);
+	struct ph_symcache *sc = rt_symcache(rt, rt->pymod);
+	if (sc)
+		ph_symcache_objects_of_size(sc, L->sizeof_type, add_static_type,
+					    rt);
+	else
+		ph_module_objects_of_size(rt->pymod, L->sizeof_type,
+					  add_static_type, rt);
+	rt_symcache_close(rt);
 	if (!rt->kind_types[PH_KIND_TYPE] || !rt->kind_types[PH_KIND_OBJECT]) {
 		err = ph_error_create(PH_ERR_NO_PYTHON,
 				      "%s exports _PyRuntime but not "
@@ -917,6 +960,7 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 	*ret = rt;
 	return NULL;
 fail:
+	rt_symcache_close(rt);
 	ph_runtime_destroy(rt);
 	return err;
 }

@@ -165,6 +165,9 @@ void ph_module_close_debuginfo(struct ph_module *mod);
 bool ph_module_symbol(const struct ph_module *mod, const char *name,
 		      uint64_t *ret_addr, uint64_t *ret_size);
 
+/* Frees the table the lookups built (rebuilt on the next one). */
+void ph_module_free_symbols(struct ph_module *mod);
+
 /* Every symbol of that name (file statics may share one): up to max
  * addresses and sizes; returns how many. */
 size_t ph_module_symbols(const struct ph_module *mod, const char *name,

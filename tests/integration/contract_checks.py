@@ -509,8 +509,16 @@ def gdb_checks(binary, core):
 
 
 def cache_checks(binary, core):
-    """The layout cache (docs/design.md): used when whole and private,
-    never trusted otherwise, never written through a planted link."""
+    """The caches of what an interpreter's build gives (docs/design.md):
+    the DWARF check's outcome (layout-*) and the runtime's symbols
+    (syms-*). Each used when whole and private, never trusted otherwise,
+    never written through a planted link."""
+    for key, prefix, name in (("layout_cached", "layout-", "cache"),
+                              ("symbols_cached", "syms-", "symbols cache")):
+        one_cache_checks(binary, core, key, prefix, name)
+
+
+def one_cache_checks(binary, core, key, prefix, name):
     # (--no-cache: the core's index cache, in the same directory, is
     # cache_checks.py's)
     base = ["--core", core] + INTERP.py_heap_args() + ["--no-cache",
@@ -520,33 +528,55 @@ def cache_checks(binary, core):
         cdir = os.path.join(d, "c")
         env = dict(os.environ, PYHEAP_CACHE_DIR=cdir)
 
-        def cached():
-            r = subprocess.run(wrapper() + [binary] + base, env=env,
+        def run(extra_env=None):
+            r = subprocess.run(wrapper() + [binary] + base,
+                               env=dict(env, **(extra_env or {})),
                                capture_output=True, timeout=300)
-            return strict_json(r.stdout)[0]["layout_cached"] \
-                if r.returncode == 0 else "exit %d" % r.returncode
+            return strict_json(r.stdout)[0] if r.returncode == 0 \
+                else "exit %d" % r.returncode
+
+        def cached():
+            info = run()
+            return info[key] if isinstance(info, dict) else info
+
+        def mine():
+            return [f for f in os.listdir(cdir) if f.startswith(prefix)
+                    and "." not in f] if os.path.isdir(cdir) else []
+
+        def answer(info):   # (without what says where it came from)
+            if not isinstance(info, dict):
+                return info
+            info = dict(info)
+            for k in ("layout_cached", "symbols_cached"):
+                info.pop(k, None)
+            info["layout_source"] = info["layout_source"].replace(
+                " (the check's outcome cached)", "")
+            return info
         try:
             first, second = cached(), cached()
-            files = os.listdir(cdir) if os.path.isdir(cdir) else []
+            files = mine()
             if not files:
-                check("cache: (no DWARF check to cache here)", True)
+                check("%s: (nothing to cache here)" % name, True)
                 return
-            check("cache: written once, then used", first is False and
+            check("%s: written once, then used" % name, first is False and
                   second is True and len(files) == 1, (first, second))
+            check("%s: the answer as without it" % name,
+                  answer(run()) == answer(run({"PYHEAP_NO_CACHE": "1"})))
             path = os.path.join(cdir, files[0])
             with open(path, "r+b") as f:
                 f.seek(40)
                 b = f.read(1)
                 f.seek(40)
                 f.write(bytes([b[0] ^ 0xff]))
-            check("cache: a damaged file is not used (and is rewritten)",
+            check("%s: a damaged file is not used (and is rewritten)" % name,
                   cached() is False and cached() is True)
             with open(path, "r+b") as f:
                 f.truncate(100)
-            check("cache: a cut file is not used", cached() is False)
+            check("%s: a cut file is not used" % name, cached() is False)
             os.chmod(cdir, 0o777)
-            os.unlink(path)
-            check("cache: not in a directory others may write",
+            for f in os.listdir(cdir):
+                os.unlink(os.path.join(cdir, f))
+            check("%s: not in a directory others may write" % name,
                   cached() is False and not os.listdir(cdir))
             os.chmod(cdir, 0o700)
             victim = os.path.join(d, "victim")
@@ -554,11 +584,11 @@ def cache_checks(binary, core):
                 f.write("secret")
             os.symlink(victim, path)
             cached()
-            check("cache: a planted link is replaced, never written through",
-                  open(victim).read() == "secret" and
+            check("%s: a planted link is replaced, never written through"
+                  % name, open(victim).read() == "secret" and
                   not os.path.islink(path))
         except Exception as e:
-            check("cache", False, e)
+            check(name, False, e)
 
 
 def main():

@@ -154,14 +154,14 @@ static void test_memory_contiguous(void)
 	ph_memory_init(&m);
 	CU_ASSERT_PTR_NULL(
 		ph_memory_add(&m, 0x10000, 0x11000, buf, true, false));
-	CU_ASSERT_PTR_NULL(ph_memory_add(&m, 0x11000, 0x12000, buf + 0x1000,
-					 true, false));
-	CU_ASSERT_PTR_NULL(ph_memory_add(&m, 0x12000, 0x13000, buf + 0x2000,
-					 true, false));
+	CU_ASSERT_PTR_NULL(
+		ph_memory_add(&m, 0x11000, 0x12000, buf + 0x1000, true, false));
+	CU_ASSERT_PTR_NULL(
+		ph_memory_add(&m, 0x12000, 0x13000, buf + 0x2000, true, false));
 	CU_ASSERT_PTR_NULL(
 		ph_memory_add(&m, 0x13000, 0x14000, other, true, false));
-	CU_ASSERT_PTR_NULL(ph_memory_add(&m, 0x15000, 0x16000, other + 0,
-					 true, false));
+	CU_ASSERT_PTR_NULL(
+		ph_memory_add(&m, 0x15000, 0x16000, other + 0, true, false));
 	CU_ASSERT_PTR_NULL(ph_memory_finish(&m));
 	CU_ASSERT_EQUAL(ph_mem_ptr(&m, 0x10ff8, 0x2000), buf + 0xff8);
 	CU_ASSERT_EQUAL(ph_mem_ptr(&m, 0x10000, 0x3000), buf);
@@ -498,6 +498,7 @@ int main(void)
 	ph_test_output_register();
 	ph_test_dominators_register();
 	ph_test_snapshot_register();
+	ph_test_symcache_register();
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned failed = CU_get_number_of_failures();
