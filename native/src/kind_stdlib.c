@@ -234,7 +234,8 @@ const struct ph_kind_ops ph_kind_decimal = {
 
 /* ---- C types whose references py-heap reads at their fields ---------- */
 /* The offsets below are the same in 3.8 to 3.15 (DWARF of Debian's 3.11
- * and 3.14, 3.15), ph_hdr_shift further in free-threaded builds. */
+ * and 3.14, 3.15), ph_hdr_shift further in free-threaded builds (added
+ * to a fields table's by ph_heap_referents). */
 #define STD_OFF(h, off) (ph_hdr_shift((h)->L) + (off))
 
 /* contextvar_traverse: its name and default. var_cached (not in
@@ -244,17 +245,14 @@ const struct ph_kind_ops ph_kind_decimal = {
  * and Include/internal/pycore_context.h of v3.8.18), "_contextvars.
  * ContextVar" from 3.10. */
 static const char *const contextvar_names[] = {"ContextVar", NULL};
-static void contextvar_referents(struct ph_heap *h, uint64_t addr,
-				 const struct ph_type *t, int64_t ob_size,
-				 ph_referent_fn fn, void *arg)
-{
-	ph_ref_field(h, addr, STD_OFF(h, 16), "name", fn, arg);
-	ph_ref_field(h, addr, STD_OFF(h, 24), "default", fn, arg);
-}
+static const struct ph_field_ref contextvar_fields[] = {
+	{16, "name"},
+	{24, "default"},
+};
 
 const struct ph_kind_ops ph_kind_contextvar = {
 	.inline_size = ph_inline_size_c,
-	.referents = contextvar_referents,
+	PH_KIND_FIELDS(contextvar_fields),
 	.by_name = "_contextvars.ContextVar",
 	.by_names = contextvar_names,
 	.own_c_tail = true,
@@ -266,14 +264,11 @@ const struct ph_kind_ops ph_kind_contextvar = {
  * d_getset, d_base, d_wrapped, vectorcall) is C data. As an unknown C
  * type its name gave a conservative edge (getset_descriptor +0x18 on
  * 3.12.1, method_descriptor on 3.13.0, member_descriptor on 3.9.2). */
-static void descriptor_referents(struct ph_heap *h, uint64_t addr,
-				 const struct ph_type *t, int64_t ob_size,
-				 ph_referent_fn fn, void *arg)
-{
-	ph_ref_field(h, addr, STD_OFF(h, 16), "__objclass__", fn, arg);
-	ph_ref_field(h, addr, STD_OFF(h, 24), "__name__", fn, arg);
-	ph_ref_field(h, addr, STD_OFF(h, 32), "__qualname__", fn, arg);
-}
+static const struct ph_field_ref descriptor_fields[] = {
+	{16, "__objclass__"},
+	{24, "__name__"},
+	{32, "__qualname__"},
+};
 
 static const char *const descriptor_names[] = {
 	"method_descriptor", "classmethod_descriptor", "member_descriptor",
@@ -282,7 +277,7 @@ static const char *const descriptor_names[] = {
 
 const struct ph_kind_ops ph_kind_descriptor = {
 	.inline_size = ph_inline_size_c,
-	.referents = descriptor_referents,
+	PH_KIND_FIELDS(descriptor_fields),
 	.by_names = descriptor_names,
 	.own_c_tail = true,
 };
@@ -290,17 +285,14 @@ const struct ph_kind_ops ph_kind_descriptor = {
 /* decimal.Context (PyDecContextObject): an mpd_context_t (48 bytes, no
  * pointer), then its traps and flags, the two SignalDicts it owns
  * (context_dealloc drops them; a traverse visits them from 3.13 only). */
-static void deccontext_referents(struct ph_heap *h, uint64_t addr,
-				 const struct ph_type *t, int64_t ob_size,
-				 ph_referent_fn fn, void *arg)
-{
-	ph_ref_field(h, addr, STD_OFF(h, 64), "traps", fn, arg);
-	ph_ref_field(h, addr, STD_OFF(h, 72), "flags", fn, arg);
-}
+static const struct ph_field_ref deccontext_fields[] = {
+	{64, "traps"},
+	{72, "flags"},
+};
 
 const struct ph_kind_ops ph_kind_deccontext = {
 	.inline_size = ph_inline_size_c,
-	.referents = deccontext_referents,
+	PH_KIND_FIELDS(deccontext_fields),
 	.by_name = "decimal.Context",
 	.own_c_tail = true,
 };
@@ -308,48 +300,39 @@ const struct ph_kind_ops ph_kind_deccontext = {
 /* memory_traverse: a memoryview holds its managed buffer; its view's obj
  * is a copy of the buffer's, borrowed (it gave a conservative edge to a
  * BytesIO's buffer). */
-static void memoryview_referents(struct ph_heap *h, uint64_t addr,
-				 const struct ph_type *t, int64_t ob_size,
-				 ph_referent_fn fn, void *arg)
-{
-	ph_ref_field(h, addr, STD_OFF(h, 24), "_mbuf", fn, arg);
-}
+static const struct ph_field_ref memoryview_fields[] = {
+	{24, "_mbuf"},
+};
 
 const struct ph_kind_ops ph_kind_memoryview = {
 	.inline_size = ph_inline_size_c,
-	.referents = memoryview_referents,
+	PH_KIND_FIELDS(memoryview_fields),
 	.by_name = "memoryview",
 	.own_c_tail = true,
 };
 
 /* mbuf_traverse: a managed buffer holds its exporter (master.obj). */
-static void managedbuffer_referents(struct ph_heap *h, uint64_t addr,
-				    const struct ph_type *t, int64_t ob_size,
-				    ph_referent_fn fn, void *arg)
-{
-	ph_ref_field(h, addr, STD_OFF(h, 40), "obj", fn, arg);
-}
+static const struct ph_field_ref managedbuffer_fields[] = {
+	{40, "obj"},
+};
 
 const struct ph_kind_ops ph_kind_managedbuffer = {
 	.inline_size = ph_inline_size_c,
-	.referents = managedbuffer_referents,
+	PH_KIND_FIELDS(managedbuffer_fields),
 	.by_name = "managedbuffer",
 	.own_c_tail = true,
 };
 
 /* datetime.timezone (PyDateTime_TimeZone): its offset and name (no
  * traverse: no GC type). */
-static void timezone_referents(struct ph_heap *h, uint64_t addr,
-			       const struct ph_type *t, int64_t ob_size,
-			       ph_referent_fn fn, void *arg)
-{
-	ph_ref_field(h, addr, STD_OFF(h, 16), "offset", fn, arg);
-	ph_ref_field(h, addr, STD_OFF(h, 24), "name", fn, arg);
-}
+static const struct ph_field_ref timezone_fields[] = {
+	{16, "offset"},
+	{24, "name"},
+};
 
 const struct ph_kind_ops ph_kind_timezone = {
 	.inline_size = ph_inline_size_c,
-	.referents = timezone_referents,
+	PH_KIND_FIELDS(timezone_fields),
 	.by_name = "datetime.timezone",
 	.own_c_tail = true,
 };
@@ -358,17 +341,14 @@ const struct ph_kind_ops ph_kind_timezone = {
  * 3.15): the decoder it wraps and its errors, then bit fields; its
  * traverse visits neither (it is not a GC type before 3.12's heap types),
  * yet both are owned. */
-static void nldecoder_referents(struct ph_heap *h, uint64_t addr,
-				const struct ph_type *t, int64_t ob_size,
-				ph_referent_fn fn, void *arg)
-{
-	ph_ref_field(h, addr, STD_OFF(h, 16), "decoder", fn, arg);
-	ph_ref_field(h, addr, STD_OFF(h, 24), "errors", fn, arg);
-}
+static const struct ph_field_ref nldecoder_fields[] = {
+	{16, "decoder"},
+	{24, "errors"},
+};
 
 const struct ph_kind_ops ph_kind_nldecoder = {
 	.inline_size = ph_inline_size_c,
-	.referents = nldecoder_referents,
+	PH_KIND_FIELDS(nldecoder_fields),
 	.by_name = "_io.IncrementalNewlineDecoder",
 	.own_c_tail = true,
 };
@@ -380,26 +360,16 @@ const struct ph_kind_ops ph_kind_nldecoder = {
  * borrowed, writenl and encodefunc are C, and 3.12+'s state (+192) is a
  * borrowed pointer into the _io module's state: as a conservative word
  * it was taken for a reference on 3.13t (TextIOWrapper +0xd0). */
-static void textio_referents(struct ph_heap *h, uint64_t addr,
-			     const struct ph_type *t, int64_t ob_size,
-			     ph_referent_fn fn, void *arg)
-{
-	static const char *const names[] = {
-		"buffer", "encoding", "encoder", "decoder", "readnl", "errors",
-	};
-	for (uint32_t i = 0; i < 6; i++)
-		ph_ref_field(h, addr, STD_OFF(h, 32 + 8 * i), names[i], fn,
-			     arg);
-	ph_ref_field(h, addr, STD_OFF(h, 120), "decoded_chars", fn, arg);
-	ph_ref_field(h, addr, STD_OFF(h, 136), "pending_bytes", fn, arg);
-	ph_ref_field(h, addr, STD_OFF(h, 152), "snapshot", fn, arg);
-	ph_ref_field(h, addr, STD_OFF(h, 168), "raw", fn, arg);
-	ph_ref_field(h, addr, STD_OFF(h, 184), "__dict__", fn, arg);
-}
+static const struct ph_field_ref textio_fields[] = {
+	{32, "buffer"},		{40, "encoding"},	{48, "encoder"},
+	{56, "decoder"},	{64, "readnl"},		{72, "errors"},
+	{120, "decoded_chars"}, {136, "pending_bytes"}, {152, "snapshot"},
+	{168, "raw"},		{184, "__dict__"},
+};
 
 const struct ph_kind_ops ph_kind_textio = {
 	.inline_size = ph_inline_size_c,
-	.referents = textio_referents,
+	PH_KIND_FIELDS(textio_fields),
 	.by_name = "_io.TextIOWrapper",
 	.own_c_tail = true,
 };
@@ -449,16 +419,13 @@ const struct ph_kind_ops ph_kind_stringio = {
 /* _asyncio's _RunningLoopHolder (PyRunningLoopHolder, 3.8 to 3.11; a
  * thread's running loop, kept in its thread state's dict): the loop, then
  * the pid; no traverse, yet the loop is owned. */
-static void loopholder_referents(struct ph_heap *h, uint64_t addr,
-				 const struct ph_type *t, int64_t ob_size,
-				 ph_referent_fn fn, void *arg)
-{
-	ph_ref_field(h, addr, STD_OFF(h, 16), "rl_loop", fn, arg);
-}
+static const struct ph_field_ref loopholder_fields[] = {
+	{16, "rl_loop"},
+};
 
 const struct ph_kind_ops ph_kind_loopholder = {
 	.inline_size = ph_inline_size_c,
-	.referents = loopholder_referents,
+	PH_KIND_FIELDS(loopholder_fields),
 	.by_name = "_RunningLoopHolder",
 	.own_c_tail = true,
 };
@@ -495,16 +462,13 @@ const struct ph_kind_ops ph_kind_datetime = {
  * m_base.m_copy, the copy of a single-phase module's dict that
  * _PyImport_FixupExtensionObject keeps for reloading it, is its reference
  * (the collector does not see it: no traverse). Its other words are C. */
-static void moduledef_referents(struct ph_heap *h, uint64_t addr,
-				const struct ph_type *t, int64_t ob_size,
-				ph_referent_fn fn, void *arg)
-{
-	ph_ref_field(h, addr, STD_OFF(h, 32), "m_copy", fn, arg);
-}
+static const struct ph_field_ref moduledef_fields[] = {
+	{32, "m_copy"},
+};
 
 const struct ph_kind_ops ph_kind_moduledef = {
 	.inline_size = ph_inline_size_c,
-	.referents = moduledef_referents,
+	PH_KIND_FIELDS(moduledef_fields),
 	.by_name = "moduledef",
 	.own_c_tail = true,
 };

@@ -136,7 +136,8 @@ static void type_collect_c_fields(struct ph_type *t)
  * them: a kind with no references, from C, with nothing added below it) */
 static bool type_is_leaf(const struct ph_type *t)
 {
-	return !ph_kind_ops[t->kind]->referents && !t->heap &&
+	const struct ph_kind_ops *k = ph_kind_ops[t->kind];
+	return !k->referents && !k->nfields && !t->heap &&
 	       !(t->kind_basicsize && t->base_basicsize > t->kind_basicsize);
 }
 

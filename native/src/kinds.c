@@ -223,6 +223,9 @@ heap_referents(struct ph_heap *h, uint64_t addr, const struct ph_type *t,
 
 	fn(arg, rd64(h, addr + L->ob_type), PH_EDGE_FIELD,
 	   (uint64_t)(uintptr_t)ph_class_field);
+	for (uint32_t i = 0; i < k->nfields; i++)
+		ph_ref_field(h, addr, ph_hdr_shift(L) + k->fields[i].off,
+			     k->fields[i].name, fn, arg);
 	if (k->referents)
 		k->referents(h, addr, t, ob_size, fn, arg);
 
@@ -254,7 +257,8 @@ heap_referents(struct ph_heap *h, uint64_t addr, const struct ph_type *t,
 		    * classmethod's, an exception's...) is the kind's to
 		    * report: a subclass inherits its tp_dictoffset (Django's
 		    * classonlymethod: its dict was counted twice) */
-		   !(k->referents && t->dictoffset < t->kind_basicsize)) {
+		   !((k->referents || k->nfields) &&
+		     t->dictoffset < t->kind_basicsize)) {
 		ph_ref_field(h, addr, (uint32_t)t->dictoffset, "__dict__", fn,
 			     arg);
 	} else if (t->dictoffset < 0) {

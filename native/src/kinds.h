@@ -72,6 +72,13 @@ static inline int64_t abs40(int64_t v)
  * word at +16 (the item count of variable-size objects), read once by the
  * caller. A NULL operation means the generic one, given with it.
  */
+/* A reference a C type holds at a fixed offset past the object header
+ * (ph_hdr_shift further in free-threaded builds), and its label. */
+struct ph_field_ref {
+	uint32_t off;
+	const char *name;
+};
+
 struct ph_kind_ops {
 	/* sys.getsizeof() without the pre-header; NULL: basicsize +
 	 * itemsize x |ob_size| (ph_size_generic) */
@@ -90,6 +97,10 @@ struct ph_kind_ops {
 	void (*referents)(struct ph_heap *h, uint64_t addr,
 			  const struct ph_type *t, int64_t ob_size,
 			  ph_referent_fn fn, void *arg);
+	/* references at fixed offsets, reported before referents' (a
+	 * kind may have both, or either) */
+	const struct ph_field_ref *fields;
+	uint32_t nfields;
 	/* contents_ok, inline_size and size at once, each read once (the
 	 * pool scan's); NULL: the three in turn */
 	bool (*scan_sizes)(struct ph_heap *h, uint64_t addr,
@@ -130,6 +141,9 @@ struct ph_kind_ops {
 	 * themselves (else ph_heap_referents does, conservatively) */
 	bool own_c_tail;
 };
+
+/* A kind's fields, as a table for its ph_kind_ops. */
+#define PH_KIND_FIELDS(table) .fields = table, .nfields = PH_ARRAY_SIZE(table)
 
 /* Per kind, by enum ph_kind (kinds.c). */
 extern const struct ph_kind_ops *const ph_kind_ops[PH_KIND_COUNT];
