@@ -148,9 +148,12 @@ bool ph_symcache_decode(struct ph_symcache *c, const uint8_t *data, size_t len)
 		} else {
 			if (r.len > (len - off) / 8)
 				goto bad;
-			if (r.len && !(e->values = malloc((size_t)r.len * 8)))
-				goto bad;
-			memcpy(e->values, data + off, (size_t)r.len * 8);
+			if (r.len) {
+				if (!(e->values = malloc((size_t)r.len * 8)))
+					goto bad;
+				memcpy(e->values, data + off,
+				       (size_t)r.len * 8);
+			}
 			e->nvalues = r.len;
 			off += (size_t)r.len * 8;
 		}
@@ -243,8 +246,9 @@ static bool sc_encode(const struct ph_symcache *c, struct ph_buf *b)
 		} else {
 			r.len = e->nvalues;
 			ph_buf_putn(b, (const char *)&r, sizeof(r));
-			ph_buf_putn(b, (const char *)e->values,
-				    (size_t)e->nvalues * 8);
+			if (e->nvalues)
+				ph_buf_putn(b, (const char *)e->values,
+					    (size_t)e->nvalues * 8);
 		}
 	}
 	if (b->failed || b->len > SC_MAX_FILE)
