@@ -67,11 +67,6 @@ static inline int64_t abs40(int64_t v)
 
 /* ---- the operations of a kind ----------------------------------------- */
 
-/*
- * What py-heap knows of the objects of one kind. ob_size is the object's
- * word at +16 (the item count of variable-size objects), read once by the
- * caller. A NULL operation means the generic one, given with it.
- */
 /* A reference a C type holds at a fixed offset past the object header
  * (ph_hdr_shift further in free-threaded builds), and its label. */
 struct ph_field_ref {
@@ -79,6 +74,11 @@ struct ph_field_ref {
 	const char *name;
 };
 
+/*
+ * What py-heap knows of the objects of one kind. ob_size is the object's
+ * word at +16 (the item count of variable-size objects), read once by the
+ * caller. A NULL operation means the generic one, given with it.
+ */
 struct ph_kind_ops {
 	/* sys.getsizeof() without the pre-header; NULL: basicsize +
 	 * itemsize x |ob_size| (ph_size_generic) */

@@ -33,25 +33,13 @@ __thread unsigned ph_mem_victim __attribute__((tls_model("initial-exec")));
 const void *ph_mem_ptr_slow(struct ph_memory *m, uint64_t addr, size_t len)
 {
 	const struct ph_segment *s = ph_memory_find(m, addr);
-	if (!s || !s->data || addr + len < addr)
-		return NULL;
-	/* Segments that follow each other in memory and in data are one
-	 * piece: a live process's mapping is one copy, cut where the pages
-	 * it never touched begin (a list's spare capacity grown by mremap),
-	 * a core's segments one file. */
-	uint64_t end = s->end;
-	for (const struct ph_segment *n = s + 1;
-	     end < addr + len && n < m->segs + m->nsegs && n->start == end &&
-	     n->data && n->data == n[-1].data + (n[-1].end - n[-1].start);
-	     n++)
-		end = n->end;
-	if (addr + len > end)
+	if (!s || !s->data || addr + len < addr || addr + len > s->run_end)
 		return NULL;
 	/* the two entries are filled in turn */
 	ph_mem_cache[ph_mem_victim] =
 		(struct ph_mem_cache){.id = m->id,
 				      .start = s->start,
-				      .size = end - s->start,
+				      .size = s->run_end - s->start,
 				      .data = s->data};
 	ph_mem_victim ^= 1;
 	return s->data + (addr - s->start);
@@ -73,6 +61,7 @@ struct ph_error *ph_memory_add(struct ph_memory *m, uint64_t start,
 		.data = data,
 		.writable = writable,
 		.from_file = from_file,
+		.run_end = end,
 	};
 	m->id = memory_new_id();
 	return NULL;
@@ -172,6 +161,15 @@ struct ph_error *ph_memory_finish(struct ph_memory *m)
 			qsort(out, nout, sizeof(*out), seg_cmp);
 	}
 	free(idx);
+	/* Segments that follow each other in memory and in data are one
+	 * piece to ph_mem_ptr: worked out once, from the last. */
+	for (size_t i = nout; i-- > 0;) {
+		const struct ph_segment *n = i + 1 < nout ? &out[i + 1] : NULL;
+		out[i].run_end = out[i].end;
+		if (n && out[i].data && n->start == out[i].end &&
+		    n->data == out[i].data + (out[i].end - out[i].start))
+			out[i].run_end = n->run_end;
+	}
 	free(m->segs);
 	m->segs = out;
 	m->nsegs = nout;

@@ -14,6 +14,10 @@ struct ph_segment {
 	const uint8_t *data;
 	bool writable;
 	bool from_file; /* read-only data taken from the file on disk */
+	/* where the piece from here ends: the segments after this one that
+	 * follow it in memory and in data (a live mapping is one copy cut
+	 * where the untouched pages begin), by ph_memory_finish */
+	uint64_t run_end;
 };
 
 struct ph_memory {

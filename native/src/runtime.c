@@ -29,8 +29,8 @@ static const struct {
 	{"*PyExc_BaseException", PH_KIND_EXCEPTION},
 };
 
-/* A symbol of mod, through the module's record of lookups (symcache.c);
- * without one (no memory), from the module. */
+/* The record of lookups in mod (symcache.c), opened on its first; NULL
+ * without memory, or past four modules. */
 static struct ph_symcache *rt_symcache(struct ph_runtime *rt,
 				       const struct ph_module *mod)
 {
@@ -47,6 +47,7 @@ static struct ph_symcache *rt_symcache(struct ph_runtime *rt,
 	return c;
 }
 
+/* A symbol of mod, through its record; without one, from the module. */
 static bool rt_symbol(struct ph_runtime *rt, const struct ph_module *mod,
 		      const char *name, uint64_t *ret_addr)
 {

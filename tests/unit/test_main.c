@@ -149,27 +149,34 @@ static void test_memory_cache(void)
  * not follow each other, or with a gap between them, stay apart. */
 static void test_memory_contiguous(void)
 {
-	static uint8_t buf[0x3000], other[0x1000];
+	/* one buffer, so that where data follow or not is this test's doing
+	 * (two arrays may lie end to end) */
+	static uint8_t buf[0x6000];
 	struct ph_memory m;
 	ph_memory_init(&m);
+	/* added out of order: the pieces are found after the sort */
+	CU_ASSERT_PTR_NULL(
+		ph_memory_add(&m, 0x12000, 0x13000, buf + 0x2000, true, false));
 	CU_ASSERT_PTR_NULL(
 		ph_memory_add(&m, 0x10000, 0x11000, buf, true, false));
 	CU_ASSERT_PTR_NULL(
 		ph_memory_add(&m, 0x11000, 0x12000, buf + 0x1000, true, false));
+	/* next in memory, not in data */
 	CU_ASSERT_PTR_NULL(
-		ph_memory_add(&m, 0x12000, 0x13000, buf + 0x2000, true, false));
+		ph_memory_add(&m, 0x13000, 0x14000, buf + 0x4000, true, false));
+	/* next in data, not in memory */
 	CU_ASSERT_PTR_NULL(
-		ph_memory_add(&m, 0x13000, 0x14000, other, true, false));
-	CU_ASSERT_PTR_NULL(
-		ph_memory_add(&m, 0x15000, 0x16000, other + 0, true, false));
+		ph_memory_add(&m, 0x15000, 0x16000, buf + 0x5000, true, false));
 	CU_ASSERT_PTR_NULL(ph_memory_finish(&m));
 	CU_ASSERT_EQUAL(ph_mem_ptr(&m, 0x10ff8, 0x2000), buf + 0xff8);
 	CU_ASSERT_EQUAL(ph_mem_ptr(&m, 0x10000, 0x3000), buf);
 	/* (now cached: a hit the same) */
 	CU_ASSERT_EQUAL(ph_mem_ptr(&m, 0x12ff8, 8), buf + 0x2ff8);
-	CU_ASSERT_PTR_NULL(ph_mem_ptr(&m, 0x12ff8, 16)); /* into other */
+	CU_ASSERT_EQUAL(ph_mem_ptr(&m, 0x11800, 0x1800), buf + 0x1800);
+	CU_ASSERT_PTR_NULL(ph_mem_ptr(&m, 0x12ff8, 16)); /* into the other */
 	CU_ASSERT_PTR_NULL(ph_mem_ptr(&m, 0x13ff8, 16)); /* into the gap */
 	CU_ASSERT_PTR_NULL(ph_mem_ptr(&m, 0x10000, 0x3001));
+	CU_ASSERT_EQUAL(ph_mem_ptr(&m, 0x15000, 0x1000), buf + 0x5000);
 	ph_memory_free(&m);
 }
 
