@@ -255,6 +255,134 @@ def as_format1(src, dst):
     open(dst, "wb").write(bytes(head) + table + bodies)
 
 
+def read_snapshot(path):
+    """What diff matches objects by, from a current-format snapshot: per
+    object its address, type index, generation and fingerprint (None
+    where its type has none); the types' (name, address, kind, flags);
+    the GC model."""
+    data = open(path, "rb").read()
+    nsec, tab = struct.unpack_from("<I", data, 24)[0], \
+        struct.unpack_from("<Q", data, 32)[0]
+    sec = {}
+    for k in range(nsec):
+        sid, _, off, ln, count, _ = struct.unpack_from("<IIQQII", data,
+                                                       tab + 32 * k)
+        sec[sid] = (data[off:off + ln], count)
+    model, (body, _) = 0, sec[1]
+    at = 0
+    while at < len(body):
+        tag, at = varint(body, at)
+        ln, at = varint(body, at)
+        if tag == 13:
+            model = varint(body, at)[0]
+        at += ln
+    types, (body, count) = [], sec[2]
+    at = 0
+    for _ in range(count):
+        ln, at = varint(body, at)
+        name = body[at:at + ln].decode("utf-8", "replace")
+        at += ln
+        vals = []
+        for _ in range(4):
+            v, at = varint(body, at)
+            vals.append(v)
+        _, at = varint(body, at)
+        types.append((name, vals[0], vals[1], vals[2]))
+    objs, addr, at = [], 0, 0
+    body, n = sec[3]
+    for _ in range(n):
+        v, at = varint(body, at)
+        addr += v * 8
+        objs.append([addr])
+    body, at = sec[4][0], 0
+    for o in objs:
+        v, at = varint(body, at)
+        o.append(v)
+    body = sec[6][0]
+    for i, o in enumerate(objs):
+        o.append(body[i // 2] >> (4 * (i % 2)) & 15)
+    fps = iter(struct.iter_unpack("<I", sec[7][0]))
+    for o in objs:
+        o.append(next(fps)[0] if types[o[1]][3] & 1 else None)
+    return objs, types, model
+
+
+def fold16(fp):
+    return (fp ^ fp >> 16) & 0xffff
+
+
+def fp16_collisions(path_b, path_a):
+    """Per type name, how many objects at an address in both snapshots
+    that diff tells apart only by their 32-bit fingerprints: with format
+    1's 16-bit fold they are one object (an address reused by an object
+    of the same type whose fingerprint's fold is the same, 1 in 65,536)."""
+    ob, tb, model = read_snapshot(path_b)
+    oa, ta, _ = read_snapshot(path_a)
+    dict_kinds = {k for n, _, k, _ in tb + ta
+                  if n in ("dict", "collections.OrderedDict")}
+    after = {o[0]: o for o in oa}
+    out = {}
+    for addr, xb, gb, fb in ob:
+        o = after.get(addr)
+        if o is None or fb is None or o[3] is None:
+            continue
+        _, xa, ga, fa = o
+        (nb, ab, kb, _), (na, aa, _, _) = tb[xb], ta[xa]
+        if (nb, ab) != (na, aa) or fb == fa or fold16(fb) != fold16(fa):
+            continue
+        if kb in dict_kinds or not gb or not ga or gb > 3 or ga > 3:
+            same = True
+        elif model == 0:
+            same = ga >= gb
+        else:
+            same = not (ga == 1 and gb > 1)
+        if same:
+            out[nb] = out.get(nb, 0) + 1
+    return out
+
+
+def as_format1_expected(ds, coll):
+    """ds (a diff against a current-format snapshot) as format 1 counts
+    it, given fp16_collisions: each such pair kept, not new and freed.
+    What else a pair may move (new_unreachable, reused_addresses, how
+    much grew in each container) is left out of the comparison."""
+    k = sum(coll.values())
+    out = dict(ds)
+    for key, by in (("new_objects", -k), ("freed_objects", -k),
+                    ("kept_objects", k)):
+        out[key] = ds[key] + by
+    out.pop("reused_addresses", None)
+    rows = []
+    for r in ds["types"]:
+        r = dict(r)
+        if r["type"] in coll:
+            r["new"] -= coll[r["type"]]
+            r["freed"] -= coll[r["type"]]
+            r.pop("new_unreachable", None)
+        rows.append(r)
+    out["types"] = rows
+    out["grew_in"] = grown_where(ds)
+    return out
+
+
+def grown_where(d):
+    """The containers grown in, without how much: a pair kept holds its
+    referents, which are then not new in a container either."""
+    return [(g["type"], g["container"]) for g in d["grew_in"]]
+
+
+def as_format1_seen(d0, coll):
+    """d0 with what as_format1_expected leaves out taken out too."""
+    out = dict(d0)
+    out.pop("reused_addresses", None)
+    out["types"] = [dict(r) for r in d0["types"]]
+    for r in out["types"]:
+        if r["type"] in coll:
+            r.pop("new_unreachable", None)
+    out["grew_in"] = grown_where(d0)
+    return out
+
+
 def same_but_sources(a, b):
     a = {k: v for k, v in a.items() if k not in ("before", "after", "notes")}
     b = {k: v for k, v in b.items() if k not in ("before", "after", "notes")}
@@ -412,9 +540,17 @@ def main():
         s0 = os.path.join(out, "s1-format1.snap")
         as_format1(s1, s0)
         d0 = run(core_args(core2) + ["diff", s0])
+        coll = fp16_collisions(s1, s2)
+        if coll:
+            print("NOTE format 1: %s kept by 16-bit fingerprints, told "
+                  "apart by 32-bit ones" % coll)
+        exp = as_format1_expected(ds, coll) if coll else ds
+        seen = as_format1_seen(d0, coll) if coll else d0
         check("a format 1 snapshot (16-bit fingerprints): read, and its "
-              "diff == the current format's", same_but_sources(d0, ds),
-              [(x, y) for x, y in zip(d0.get("types", []), ds["types"])
+              "diff == the current format's (but where 16 bits cannot "
+              "tell a reused address's objects apart)",
+              same_but_sources(seen, exp),
+              [(x, y) for x, y in zip(seen.get("types", []), exp["types"])
                if x != y][:3])
         t = run(["diff", s1, s2], json_out=False)
         check("two snapshot files: text",
