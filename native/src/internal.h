@@ -167,6 +167,14 @@ char *ph_cache_file(const char *name);
 bool ph_cache_dir_ok(const char *path);
 /* Makes the directories of path (0700), then ph_cache_dir_ok. */
 bool ph_cache_mkdir(const char *path);
+/* A small cache file read whole: a regular file of this user's, not a
+ * link, in a directory as ph_cache_dir_ok wants, of 1 to max bytes;
+ * malloc'd, its length in *ret_len. NULL when there is none fit to read. */
+void *ph_cache_read(const char *path, size_t max, size_t *ret_len);
+/* len bytes written to a new file of ours beside path (the directories
+ * made as ph_cache_mkdir does), renamed over path: a reader sees the old
+ * file or the new one, whole. */
+bool ph_cache_write(const char *path, const void *data, size_t len);
 
 /* Grows *arr (of elem bytes each) so that it holds at least need elements. */
 struct ph_error *ph_grow(void **arr, size_t *cap, size_t need, size_t elem);

@@ -469,6 +469,47 @@ bool ph_cache_mkdir(const char *path)
 	return cache_dir_ok(path);
 }
 
+void *ph_cache_read(const char *path, size_t max, size_t *ret_len)
+{
+	if (!cache_dir_ok(path))
+		return NULL;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	struct stat st;
+	uint8_t *buf = NULL;
+	if (!fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+	    st.st_size > 0 && (uint64_t)st.st_size <= max &&
+	    (buf = malloc((size_t)st.st_size)) &&
+	    pread(fd, buf, (size_t)st.st_size, 0) != st.st_size) {
+		free(buf);
+		buf = NULL;
+	}
+	close(fd);
+	if (buf)
+		*ret_len = (size_t)st.st_size;
+	return buf;
+}
+
+bool ph_cache_write(const char *path, const void *data, size_t len)
+{
+	char *tmp = NULL;
+	if (!ph_cache_mkdir(path) || asprintf(&tmp, "%s.XXXXXX", path) < 0)
+		return false;
+	/* a new file of ours (O_EXCL: never through a planted link), then
+	 * renamed over the name */
+	int fd = mkostemp(tmp, O_CLOEXEC);
+	bool ok = fd >= 0 && write(fd, data, len) == (ssize_t)len;
+	if (fd >= 0 && close(fd))
+		ok = false;
+	if (ok)
+		ok = !rename(tmp, path);
+	if (!ok && fd >= 0)
+		unlink(tmp);
+	free(tmp);
+	return ok;
+}
+
 char *ph_cache_file(const char *name)
 {
 	const char *dir = getenv("PYHEAP_CACHE_DIR");
@@ -491,25 +532,12 @@ static char *layout_cache_path(const struct ph_module *m,
 {
 	if (!m->build_id_len || getenv("PYHEAP_NO_CACHE"))
 		return NULL;
-	const char *dir = getenv("PYHEAP_CACHE_DIR");
-	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-	char base[4096];
-	if (dir && *dir)
-		snprintf(base, sizeof(base), "%s", dir);
-	else if (xdg && *xdg)
-		snprintf(base, sizeof(base), "%s/py-heap", xdg);
-	else if (home && *home)
-		snprintf(base, sizeof(base), "%s/.cache/py-heap", home);
-	else
-		return NULL;
-	char bid[129];
+	char name[7 + 129 + 18] = "layout-";
 	for (size_t i = 0; i < m->build_id_len && i < 64; i++)
-		sprintf(bid + 2 * i, "%02x", m->build_id[i]);
-	char *path = NULL;
-	if (asprintf(&path, "%s/layout-%s-%016llx", base, bid,
-		     (unsigned long long)layout_hash(L)) < 0)
-		return NULL;
-	return path;
+		sprintf(name + 7 + 2 * i, "%02x", m->build_id[i]);
+	snprintf(name + strlen(name), sizeof(name) - strlen(name), "-%016llx",
+		 (unsigned long long)layout_hash(L));
+	return ph_cache_file(name);
 }
 
 /*
@@ -555,22 +583,18 @@ bool ph_layout_cache_decode(const void *data, size_t len,
 
 static bool layout_cache_load(const char *path, struct ph_runtime *rt)
 {
-	uint8_t buf[sizeof(struct layout_cache_head) +
-		    sizeof(struct ph_layout)];
-	if (!path || !cache_dir_ok(path))
-		return false;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	struct stat st;
-	bool ok = !fstat(fd, &st) && S_ISREG(st.st_mode) &&
-		  st.st_uid == geteuid() && st.st_size == (off_t)sizeof(buf) &&
-		  pread(fd, buf, sizeof(buf), 0) == (ssize_t)sizeof(buf);
-	close(fd);
+	size_t len;
+	uint8_t *buf = path ? ph_cache_read(path,
+					    sizeof(struct layout_cache_head) +
+						    sizeof(struct ph_layout),
+					    &len)
+			    : NULL;
 	struct ph_layout L;
 	int checked, differ;
-	if (!ok || !ph_layout_cache_decode(buf, sizeof(buf), &rt->layout_copy,
-					   &L, &checked, &differ))
+	bool ok = buf && ph_layout_cache_decode(buf, len, &rt->layout_copy, &L,
+						&checked, &differ);
+	free(buf);
+	if (!ok)
 		return false;
 	rt->layout_copy = L;
 	rt->dwarf_checked = checked;
@@ -583,28 +607,6 @@ static void layout_cache_store(const char *path, const struct ph_runtime *rt)
 {
 	if (!path || !rt->dwarf_checked)
 		return;
-	/* the directory, made as mkdir -p would, private */
-	char dir[4096];
-	snprintf(dir, sizeof(dir), "%s", path);
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		mkdir(dir, 0700);
-		*p = '/';
-	}
-	if (!cache_dir_ok(path))
-		return;
-	/* a new file of ours (O_EXCL: never through a planted link), then
-	 * renamed over the name */
-	char *tmp = NULL;
-	if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
-		return;
-	int fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		free(tmp);
-		return;
-	}
 	struct ph_layout L = rt->layout_copy;
 	L.source = NULL;
 	L.code_field_names = NULL;
@@ -612,15 +614,10 @@ static void layout_cache_store(const char *path, const struct ph_runtime *rt)
 				       (uint32_t)sizeof(struct ph_layout),
 				       rt->dwarf_checked, rt->dwarf_differ,
 				       ph_fnv1a(&L, sizeof(L), PH_FNV_BASIS)};
-	bool ok = write(fd, &hd, sizeof(hd)) == (ssize_t)sizeof(hd) &&
-		  write(fd, &L, sizeof(L)) == (ssize_t)sizeof(L);
-	if (close(fd))
-		ok = false;
-	if (ok)
-		ok = !rename(tmp, path);
-	if (!ok)
-		unlink(tmp);
-	free(tmp);
+	uint8_t buf[sizeof(hd) + sizeof(L)];
+	memcpy(buf, &hd, sizeof(hd));
+	memcpy(buf + sizeof(hd), &L, sizeof(L));
+	ph_cache_write(path, buf, sizeof(buf));
 }
 
 /*

@@ -10,12 +10,9 @@
  * another py-heap build is not used (and replaced); PYHEAP_NO_CACHE: none.
  */
 #define _GNU_SOURCE
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "symcache.h"
 
@@ -195,23 +192,12 @@ struct ph_symcache *ph_symcache_open(const struct ph_module *mod)
 	c->mod = mod;
 	c->off = !mod->elf;
 	char *path = c->off ? NULL : sc_path(mod);
-	if (!path || !ph_cache_dir_ok(path)) {
-		free(path);
-		return c;
-	}
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	free(path);
-	if (fd < 0)
-		return c;
-	struct stat st;
-	uint8_t *buf = NULL;
-	if (!fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
-	    st.st_size > 0 && st.st_size <= SC_MAX_FILE &&
-	    (buf = malloc((size_t)st.st_size)) &&
-	    pread(fd, buf, (size_t)st.st_size, 0) == st.st_size)
-		ph_symcache_decode(c, buf, (size_t)st.st_size);
+	size_t len;
+	uint8_t *buf = path ? ph_cache_read(path, SC_MAX_FILE, &len) : NULL;
+	if (buf)
+		ph_symcache_decode(c, buf, len);
 	free(buf);
-	close(fd);
+	free(path);
 	return c;
 }
 
@@ -262,22 +248,10 @@ static bool sc_encode(const struct ph_symcache *c, struct ph_buf *b)
 
 static void sc_store(const struct ph_symcache *c)
 {
-	char *path = sc_path(c->mod), *tmp = NULL;
+	char *path = sc_path(c->mod);
 	struct ph_buf b = {0};
-	int fd = -1;
-	if (!path || !ph_cache_mkdir(path) || !sc_encode(c, &b) ||
-	    asprintf(&tmp, "%s.XXXXXX", path) < 0)
-		goto out;
-	/* a new file of ours (never through a planted link), renamed over */
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
-		goto out;
-	bool ok = write(fd, b.data, b.len) == (ssize_t)b.len;
-	if (close(fd))
-		ok = false;
-	if (!ok || rename(tmp, path))
-		unlink(tmp);
-out:
-	free(tmp);
+	if (path && sc_encode(c, &b))
+		ph_cache_write(path, b.data, b.len);
 	free(path);
 	ph_buf_free(&b);
 }
