@@ -94,7 +94,7 @@ struct gc_job {
 	/* what the section's numbers are checked against */
 	enum { GC_NONE, GC_OFFSETS, GC_OBJECTS, GC_PARENTS } check;
 	uint64_t limit, nroots;
-	bool bad;
+	bool bad, sealed; /* sealed: checked, not summed */
 };
 
 /* The checks in SSE2 lanes of four (as the sums: -O2 does not vectorise
@@ -120,7 +120,8 @@ static void *gc_worker(void *arg)
 	size_t n = j->bytes / 4, i = 1;
 	uint32_t lim = (uint32_t)j->limit, bad = 0;
 	gc_v4 vb = gc_splat(0), vl = gc_splat(lim);
-	j->sum = ph_heapcache_sum(j->data, j->bytes);
+	if (!j->sealed)
+		j->sum = ph_heapcache_sum(j->data, j->bytes);
 	switch (j->check) {
 	case GC_NONE:
 		break;
@@ -180,6 +181,12 @@ struct gc_lazy {
 	uint64_t want[GC_NSEC];
 	uint64_t n;
 	unsigned done; /* sections checked, by bit */
+	unsigned
+		sealed; /* sections summed whole by a run (ph_heapcache_seal) */
+	/* the file, to seal what this run sums */
+	struct stat st;
+	uint64_t head_sum;
+	char path[4096];
 };
 
 /* Sums and checks the sections of mask (by bit) not yet done, the largest
@@ -190,23 +197,31 @@ static bool gc_run(struct gc_lazy *lz, unsigned mask)
 	struct gc_job sorted[GC_NSEC];
 	int idx[GC_NSEC], k = 0;
 	uint64_t bytes = 0;
+	unsigned summed = 0;
 	for (int i = 0; i < GC_NSEC; i++) {
 		int s = order[i];
 		if (!(mask & ~lz->done & (1u << s)))
 			continue;
 		idx[k] = s;
-		sorted[k++] = lz->job[s];
+		sorted[k] = lz->job[s];
+		sorted[k++].sealed = lz->sealed & (1u << s);
 		bytes += lz->job[s].bytes;
+		summed |= ~lz->sealed & (1u << s);
 	}
 	if (!k)
 		return true;
 	ph_run_chunks(gc_worker, sorted, sizeof(sorted[0]), (size_t)k,
 		      lz->n > 100000 && bytes > 400000);
 	for (int i = 0; i < k; i++)
-		if (sorted[i].bad || sorted[i].sum != lz->want[idx[i]])
+		if (sorted[i].bad ||
+		    (!sorted[i].sealed && sorted[i].sum != lz->want[idx[i]]))
 			return false;
 	for (int i = 0; i < k; i++)
 		lz->done |= 1u << idx[i];
+	if (summed && lz->path[0]) {
+		lz->sealed |= summed;
+		ph_heapcache_seal(lz->path, &lz->st, lz->head_sum, lz->sealed);
+	}
 	return true;
 }
 
@@ -305,6 +320,12 @@ bool ph_graphcache_load(struct ph_heap *h, struct ph_graph **ret)
 	job[4].limit = hd.n;
 	job[4].nroots = hd.nroots;
 	lz->n = hd.n;
+	lz->st = st;
+	lz->head_sum = hd.head_sum;
+	lz->sealed = ph_heapcache_sealed(path, &st, hd.head_sum) &
+		     ((1u << GC_NSEC) - 1);
+	if (strlen(path) < sizeof(lz->path))
+		strcpy(lz->path, path);
 	/* now the roots and the maps, which the graph is made of; the large
 	 * arrays when a reader asks for them (ph_graphcache_check) */
 	if (!gc_run(lz,

@@ -169,6 +169,8 @@ struct ph_heap {
 	/* the index cache (heapcache.c): read from it, written, or ignored
 	 * (and why) */
 	bool cache_loaded, cache_written, cache_stale;
+	/* the index cache read with a seal: its sums not read again */
+	bool cache_sealed;
 	/* the index cache file's header sum (its key and table's), read or
 	 * written: what a cached graph belongs to (graphcache.c); 0: none */
 	uint64_t cache_sum;

@@ -28,7 +28,19 @@ uint64_t ph_heapcache_sum(const void *data, size_t n);
  * loaded); else false. */
 bool ph_heapcache_identity(const struct ph_runtime *rt, uint64_t *ret_sum,
 			   uint64_t *ret_n);
+struct stat;
 void ph_heapcache_prune(const char *path, const char *prefix);
+/* Seals: the sections (by bit) of the cache file at path, as it is now
+ * (st, its header's head_sum), that an earlier run summed whole and found
+ * intact; 0 if none. Their sums need not be read again; what memory safety
+ * needs is checked all the same. */
+uint32_t ph_heapcache_sealed(const char *path, const struct stat *st,
+			     uint64_t head_sum);
+/* The sections of mask (those sealed before included) summed whole and
+ * intact: sealed, if the file at path is still st and its ctime is old
+ * enough that a later change must move it. */
+void ph_heapcache_seal(const char *path, const struct stat *st,
+		       uint64_t head_sum, uint32_t mask);
 bool ph_heapcache_write(const char *path, const void *const *parts,
 			const uint64_t *bytes, int nparts);
 

@@ -164,6 +164,9 @@ struct ph_info_result {
 	 * this target, or --no-cache) */
 	const char *index_cache;
 	const char *index_cache_ignored; /* why, or NULL */
+	/* read with a seal: checked whole by an earlier run, its sums not
+	 * read again */
+	bool index_cache_sealed;
 	size_t threads;
 	uint64_t objects, found_gc, found_ref, found_root, found_pool;
 	size_t types, pools;

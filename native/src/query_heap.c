@@ -764,6 +764,7 @@ struct ph_error *ph_query_info(struct ph_session *s,
 			 : h->cache_ignored[0] ? "ignored"
 					       : "off";
 	r->index_cache_ignored = h->cache_ignored[0] ? h->cache_ignored : NULL;
+	r->index_cache_sealed = h->cache_sealed;
 	r->threads = t->nthreads;
 	r->objects = h->n;
 	r->found_gc = h->n_gc;

@@ -299,6 +299,8 @@ static void info_json(const struct ph_info_result *r, struct ph_json *j)
 	ph_json_bool(j, r->symbols_cached);
 	ph_json_key(j, "index_cache");
 	ph_json_str(j, r->index_cache);
+	ph_json_key(j, "index_cache_sealed");
+	ph_json_bool(j, r->index_cache_sealed);
 	if (r->index_cache_ignored) {
 		ph_json_key(j, "index_cache_ignored");
 		ph_json_str(j, r->index_cache_ignored);
@@ -378,6 +380,8 @@ static void info_text(const struct ph_info_result *r, struct ph_buf *out)
 	ph_text_puts(out, r->runtime_in);
 	ph_buf_printf(out, "\nLayouts from:    %s\n", r->layout_source);
 	ph_buf_printf(out, "Index cache:     %s", r->index_cache);
+	if (r->index_cache_sealed)
+		ph_buf_puts(out, " (sealed: summed whole by an earlier run)");
 	if (r->index_cache_ignored)
 		ph_buf_printf(out, " (one there was ignored: %s)",
 			      r->index_cache_ignored);

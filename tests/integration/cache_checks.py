@@ -66,6 +66,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 
 from interp import Interp
 
@@ -509,6 +510,125 @@ def flip(path, offset):
         f.write(bytes([b[0] ^ 0x10]))
 
 
+def seal_mask(path):
+    """The sections (by bit) the seal of a cache file says were summed
+    whole (heapcache.c's struct hc_seal: 96 bytes, the mask at 8), or
+    None if there is none."""
+    import struct
+    sp = os.path.join(os.path.dirname(path), "sealed-" +
+                      os.path.basename(path))
+    try:
+        with open(sp, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    return struct.unpack_from("<I", data, 8)[0] if len(data) == 96 else -1
+
+
+def flip_keep_mtime(path, offset, bit=0x10):
+    """A bit flipped, the file's mtime put back (its ctime moves: only
+    the kernel sets it)."""
+    st = os.stat(path)
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        b = f.read(1)
+        f.seek(offset)
+        f.write(bytes([b[0] ^ bit]))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def graph_section(path, k):
+    """Where graph section k starts, and its length (graphcache.c)."""
+    import struct
+    with open(path, "rb") as f:
+        data = f.read(248)
+    sec = list(struct.unpack_from("<10Q", data, 80))
+    off = 248
+    for b in sec[:k]:
+        off += (b + 7) // 8 * 8
+    return off, sec[k]
+
+
+def seal_checks(core, xdg, addr, ref):
+    """A file 2 s old that a run summed whole is sealed: later runs check
+    what memory safety needs and not its sums. Any write moves its ctime,
+    and the file is summed again."""
+    for f in os.listdir(os.path.join(xdg, "py-heap")):
+        if f.startswith(("index-", "graph-", "sealed-")):
+            os.unlink(os.path.join(xdg, "py-heap", f))
+    info(core)                              # written
+    graph_stages(core, addr)                # the graph written
+    cf, gf = cache_files(xdg)[0], graph_files(xdg)[0]
+    rc, inf, err = info(core)
+    check("seal: a file younger than 2 s: summed, not sealed",
+          inf.get("index_cache") == "read" and
+          inf.get("index_cache_sealed") is False and
+          seal_mask(cf) is None, (inf.get("index_cache_sealed"),
+                                  seal_mask(cf)))
+    time.sleep(2.2)
+    rc, inf, err = info(core)
+    check("seal: 2 s old, summed whole and intact: sealed for later runs",
+          inf.get("index_cache") == "read" and
+          inf.get("index_cache_sealed") is False and
+          seal_mask(cf) == 0x7ff, (inf.get("index_cache_sealed"),
+                                   seal_mask(cf)))
+    out, read, built, written = graph_stages(core, addr)
+    m = seal_mask(gf)
+    check("seal: the graph's sections referrers summed (the referrers' "
+          "arrays, roots, maps), sealed; not the referents'",
+          read and not built and m is not None and m & 0x3ec == 0x3ec and
+          not m & 0x3, (read, built, m))
+    rc, inf, err = info(core)
+    check("seal: then read with the seal, its sums not read",
+          rc == 0 and inf.get("index_cache") == "read" and
+          inf.get("index_cache_sealed") is True, inf.get("index_cache_sealed"))
+    got = answers(core, addr)
+    bad = [k for k in ref if got[k] != ref[k]]
+    check("seal: answers read with seals as uncached", not bad, bad)
+    check("seal: every graph section once summed, sealed",
+          seal_mask(gf) == 0x3ff, seal_mask(gf))
+    # a write after the seal: summed again, the damage found
+    # (the low bit of a referrer's number: still an object's, which only
+    # the sums can tell)
+    off, ln = graph_section(gf, 3)
+    flip_keep_mtime(gf, off + (ln // 2 & ~3), 1)
+    out, read, built, written = graph_stages(core, addr)
+    check("seal: a bit of a sealed graph's referrers flipped, its mtime "
+          "put back: summed, ignored, built again, the same answer",
+          not read and built and written and out == ref["referrers"][1],
+          (read, built, written))
+    size = os.path.getsize(cf)
+    flip_keep_mtime(cf, size // 2)
+    rc, out, err = run(core, "types")
+    notes = [x.get("code") for x in (out or {}).get("notes", [])]
+    if isinstance(out, dict):
+        out.pop("notes", None)
+    check("seal: a byte of a sealed index flipped, its mtime put back: "
+          "summed, ignored with a note, the same answer",
+          rc == 0 and "index-cache-ignored" in notes and
+          out == ref["types"][1], (rc, notes, err[-300:]))
+    # a seal of another file, or damaged: not believed
+    sp = os.path.join(os.path.dirname(cf), "sealed-" + os.path.basename(cf))
+    with open(sp, "rb") as f:
+        old = f.read()
+    time.sleep(2.2)
+    rc, inf, err = info(core)               # the new file sealed
+    rc, inf, err = info(core)
+    ok = inf.get("index_cache_sealed") is True
+    with open(sp, "wb") as f:
+        f.write(old)
+    rc, inf, err = info(core)
+    check("seal: the seal of the file it replaced: not believed, summed",
+          ok and inf.get("index_cache") == "read" and
+          inf.get("index_cache_sealed") is False, (ok, inf))
+    rc, inf, err = info(core)               # sealed again
+    flip(sp, 40)
+    rc, inf, err = info(core)
+    check("seal: a seal with a byte flipped: not believed, summed",
+          inf.get("index_cache") == "read" and
+          inf.get("index_cache_sealed") is False, inf.get("index_cache_sealed"))
+
+
 def main():
     global BIN, INTERP, ENV
     ap = argparse.ArgumentParser()
@@ -630,6 +750,7 @@ def checks(core, xdg, truth, tmp):
             check("graph cache %s: then read" % what, read and not built,
                   (read, built))
     answer_checks(core, xdg, addr, ref)
+    seal_checks(core, xdg, addr, ref)
     counts = {r["type"]: r["count"] for r in (out or {}).get("types", [])}
     bad = [(c, counts.get(c), truth["created"][c]) for c in user
            if counts.get(c) != truth["types"].get(c, {}).get("count")]
