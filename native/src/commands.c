@@ -1613,6 +1613,20 @@ static bool write_whole(int fd, const uint8_t *p, uint64_t n)
 	return true;
 }
 
+/* --json (in flags, or anywhere in argv: an error's JSON wants it before
+ * the words are parsed) and --plain (in flags, or PYHEAP_PLAIN), as a
+ * run and a cached output both take them. */
+static void output_mode(struct ph_args *a, int argc, const char *const *argv,
+			unsigned flags)
+{
+	const char *env = getenv("PYHEAP_PLAIN");
+	a->json |= (flags & PH_EXEC_JSON) != 0;
+	for (int i = 1; i < argc; i++)
+		a->json |= !strcmp(argv[i], "--json");
+	a->plain |=
+		(flags & PH_EXEC_PLAIN) || (env && *env && strcmp(env, "0"));
+}
+
 int ph_session_exec_cached(struct ph_session *s, int argc,
 			   const char *const *argv, unsigned flags, int fd)
 {
@@ -1627,12 +1641,7 @@ int ph_session_exec_cached(struct ph_session *s, int argc,
 		ph_error_destroy(err);
 		return 0;
 	}
-	/* as ph_session_exec sets them */
-	const char *env = getenv("PYHEAP_PLAIN");
-	a.json |= (flags & PH_EXEC_JSON) != 0;
-	for (int i = 1; i < argc; i++)
-		a.json |= !strcmp(argv[i], "--json");
-	a.plain |= (flags & PH_EXEC_PLAIN) || (env && *env && strcmp(env, "0"));
+	output_mode(&a, argc, argv, flags);
 	if ((err = select_interp(s, &a))) {
 		ph_error_destroy(err);
 		return 0;
@@ -1693,11 +1702,8 @@ struct ph_error *ph_session_exec(struct ph_session *s, int argc,
 				      argv[0], command_names(&b));
 		ph_buf_free(&b);
 	} else if (!(err = ph_args_parse(c, argc, argv, &a, &help))) {
-		json |= a.json;
-		a.json = json;
-		const char *env = getenv("PYHEAP_PLAIN");
-		a.plain |= (flags & PH_EXEC_PLAIN) ||
-			   (env && *env && strcmp(env, "0"));
+		output_mode(&a, argc, argv, flags);
+		json = a.json;
 		a.quiet |= (flags & PH_EXEC_QUIET) != 0;
 		if (flags & PH_EXEC_CHECK)
 			return NULL;

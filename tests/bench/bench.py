@@ -8,8 +8,8 @@ For each size N (objects) in --sizes:
      gc.get_objects(), gc.get_referrers()), then writes DIR/ready;
   2. take its core with gcore, touch DIR/core-taken; heap.py then counts the
      objects it can reach from gc.get_objects() and times gc.collect();
-  3. run py-heap on the core, under /usr/bin/time -v (wall clock, peak RSS),
-     with PYHEAP_TIMING=1 (the stages of the object enumeration):
+  3. run py-heap on the core (wall clock; CPU, peak RSS and page faults
+     from wait4's rusage), with PYHEAP_TIMING=1 (the stages of the object enumeration):
        types, summary, referrers ADDR, path ADDR, cycles --unreachable,
        refcheck, dominators, leaks
   4. print one table per size, and write WORK/bench-results.md and
@@ -36,13 +36,13 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HEAP_PY = os.path.join(HERE, "heap.py")
 PYTHON = "/usr/bin/python3.11"
-TIME = "/usr/bin/time"
 MiB = 1024.0 * 1024.0
 
 
@@ -71,19 +71,20 @@ def kill_group(p):
 
 
 class RssSampler(threading.Thread):
-    """Peak RssAnon / RssFile of the child of pid (the program that
-    /usr/bin/time runs), sampled every few ms from /proc: /usr/bin/time
-    reports only the peak of both together, and py-heap maps the core, so
-    its RSS includes the core's pages it touched."""
+    """Peak RssAnon / RssFile of pid (or of its child: the program a
+    wrapper runs), sampled every few ms from /proc: rusage reports only the
+    peak of both together, and py-heap maps the core, so its RSS includes
+    the core's pages it touched."""
 
-    def __init__(self, pid):
+    def __init__(self, pid, direct=False):
         super().__init__(daemon=True)
         self.pid = pid
         self.stop = threading.Event()
         self.anon = self.file = 0
+        self.direct = direct
 
     def run(self):
-        child = None
+        child = self.pid if self.direct else None
         while not self.stop.wait(0.005):
             try:
                 if child is None:
@@ -233,24 +234,44 @@ def make_core(size, d, force):
     return meta
 
 
-# ---- py-heap under /usr/bin/time -------------------------------------------
+# ---- py-heap, timed --------------------------------------------------------
 
-TIME_RE = {
-    "wall": re.compile(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)"),
-    "rss_kb": re.compile(r"Maximum resident set size \(kbytes\): (\d+)"),
-    "user": re.compile(r"User time \(seconds\): (\S+)"),
-    "sys": re.compile(r"System time \(seconds\): (\S+)"),
-    "major_faults": re.compile(r"Major \(requiring I/O\) page faults: (\d+)"),
-    "minor_faults": re.compile(r"Minor \(reclaiming a frame\) page faults: (\d+)"),
-}
 STAGE_RE = re.compile(r"^py-heap: (.+?)\s+([0-9.]+) ms$")
 
 
-def parse_wall(s):
-    secs = 0.0
-    for part in s.split(":"):
-        secs = secs * 60 + float(part)
-    return secs
+def spawn_timed(cmd, timeout, env, out, err):
+    """cmd run directly (no /usr/bin/time: its own start took ~6 ms, 40% of
+    a cached run), stdout and stderr to files; (exit status, wall s,
+    rusage, the sampler's (anon, file) KiB). Killed on timeout."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, env=env, stdout=out, stderr=err,
+                         start_new_session=True)
+    sampler = RssSampler(p.pid, direct=True)
+    sampler.start()
+    timed_out = []
+
+    def kill():                         # (the main thread reaps it)
+        timed_out.append(True)
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    timer = threading.Timer(timeout, kill)
+    timer.start()
+    try:
+        _, status, ru = os.wait4(p.pid, 0)
+    except BaseException:
+        timer.cancel()
+        kill_group(p)
+        raise
+    timer.cancel()
+    wall = time.perf_counter() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    sampler.stop.set()
+    sampler.join()
+    if timed_out:
+        raise BenchError("timed out after %ds: %s" % (timeout, " ".join(cmd)))
+    return p.returncode, wall, ru, (sampler.anon, sampler.file)
 
 
 # ["--no-cache"] when py-heap has an index cache: every run goes without
@@ -263,27 +284,17 @@ def py_heap(binary, core, args, timeout, out_path, json_out=True,
     """Run py-heap [--json] ARGS; return timings, peak RSS, stages."""
     env = dict(os.environ, PYHEAP_TIMING="1", LC_ALL="C")
     env.update(env_extra or {})
-    cmd = ([TIME, "-v", binary, "--core", core] +
+    cmd = ([binary, "--core", core] +
            ([] if cache else NO_CACHE) +
            (["--json"] if json_out else []) + args)
-    with open(out_path, "wb") as out:
-        t0 = time.perf_counter()
-        rc, _, err = run(cmd, timeout, env=env, stdout=out, sampler=True)
-        wall = time.perf_counter() - t0
-    anon_kb, file_kb = run.sampled
-    err = err.decode(errors="replace")
-    r = {"args": args, "rc": rc}
-    for k, rx in TIME_RE.items():
-        m = rx.search(err)
-        if not m:
-            raise BenchError("no %r in /usr/bin/time's output for %s:\n%s"
-                             % (k, " ".join(args), err[-2000:]))
-        v = m.group(1)
-        r[k] = parse_wall(v) if k == "wall" else float(v)
-    # /usr/bin/time's wall clock has 10 ms steps: ours is finer (and
-    # includes the fork of /usr/bin/time, well under a millisecond).
-    r["time_wall"] = r["wall"]
-    r["wall"] = wall
+    with open(out_path, "wb") as out, tempfile.TemporaryFile() as ef:
+        rc, wall, ru, (anon_kb, file_kb) = spawn_timed(cmd, timeout, env,
+                                                       out, ef)
+        ef.seek(0)
+        err = ef.read().decode(errors="replace")
+    r = {"args": args, "rc": rc, "wall": wall, "user": ru.ru_utime,
+         "sys": ru.ru_stime, "rss_kb": ru.ru_maxrss,
+         "major_faults": ru.ru_majflt, "minor_faults": ru.ru_minflt}
     r["rss_mib"] = r.pop("rss_kb") / 1024.0
     r["anon_mib"] = anon_kb / 1024.0     # sampled: a lower bound
     r["file_mib"] = file_kb / 1024.0
@@ -1121,7 +1132,7 @@ def table(res):
     outs = ", ".join("%s %s" % (k, fmt_bytes(ph[k]["output_bytes"]))
                      for _, k, _, _ in rows if k in ph)
     L.append("- output sizes: " + outs + ".")
-    L.append("- peak RSS is /usr/bin/time's (anonymous memory plus the "
+    L.append("- peak RSS is the process's (rusage; anonymous memory plus the "
              "core's pages py-heap touched: the core is mapped); anon is "
              "the peak RssAnon sampled every 5 ms from /proc (a lower bound, "
              "py-heap's own data).")
@@ -1257,7 +1268,7 @@ def main():
             sys.exit("bench: --snapdiff-only needs --snapdiff-sizes")
         sizes = []
         args.callgrind = False
-    for tool in (PYTHON, TIME):
+    for tool in (PYTHON,):
         if not os.access(tool, os.X_OK):
             sys.exit("bench: %s is needed" % tool)
     if not shutil.which("gcore"):
@@ -1333,7 +1344,7 @@ def save(allres, json_path, md_path):
     os.replace(json_path + ".tmp", json_path)
     L = ["# py-heap benchmark", "",
          "py-heap seconds are the wall clock of one CLI run, "
-         "peak RSS (from /usr/bin/time -v) is its maximum resident set size.", ""]
+         "peak RSS (its rusage's ru_maxrss) is its maximum resident set size.", ""]
     for k in sorted(allres["sizes"], key=int):
         L += table(allres["sizes"][k])
     L += snapdiff_lines(allres)
