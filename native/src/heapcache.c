@@ -858,6 +858,14 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 		WHY("damaged (its pools)");
 		goto out;
 	}
+	/* the others' map at its size at once: no table grown and
+	 * rehashed four times over (2 ms of 8 at 2M objects) */
+	uint64_t others = hd.n - hd.npool_objects;
+	others = hd.mi_objects < others ? others - hd.mi_objects : 0;
+	if (ph_u64map_reserve(&h->big_index, (size_t)others)) {
+		WHY("out of memory");
+		goto out;
+	}
 	h->n = (size_t)hd.n;
 	h->npool_objects = (size_t)hd.npool_objects;
 	h->pools_frozen = true;
