@@ -623,6 +623,7 @@ static struct ph_error *find_exe_in_memory(struct ph_target *t,
 		t->mods[0].end = sg->end;
 		t->nmods = 1;
 		t->mods_cap = 1;
+		t->notes_lost = true;
 		return NULL;
 	}
 	return ph_error_create_path(PH_ERR_TRUNCATED, exe_path,

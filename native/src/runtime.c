@@ -741,6 +741,16 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 				"with --exe or --sysroot",
 				exe->disk_path ? exe->disk_path : exe->path,
 				exe->disk_path ? "" : "");
+		else if (t->notes_lost)
+			/* libpython's name and place were in the notes */
+			err = ph_error_create_path(
+				PH_ERR_TRUNCATED, name,
+				"its notes (the files the process mapped) are "
+				"in the part that is missing, and %s has no "
+				"_PyRuntime of its own: it is in a libpython "
+				"the process loaded, which only the notes "
+				"name; the heap cannot be read",
+				name);
 		else if (old_python(t, &name))
 			/* CPython before 3.7 had no _PyRuntime */
 			err = ph_error_create(

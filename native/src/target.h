@@ -76,6 +76,9 @@ struct ph_target {
 	char *sysroot; /* where the core's files are (its debug files too) */
 	/* a truncated core: the size its headers need, what is missing */
 	uint64_t truncated_need, truncated_bytes;
+	/* the notes (the files mapped) lost with the end of a truncated
+	 * core: the executable alone, found in memory by --exe */
+	bool notes_lost;
 	size_t truncated_segments;
 	bool stopped; /* it was stopped while copied */
 };
