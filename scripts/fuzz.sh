@@ -8,9 +8,11 @@
 # snapshot files (seeds: the graph core's snapshot and a three-object one
 # made here) and diffs what it reads; fuzz_layout gives the layout cache
 # (the DWARF check's outcome) files made up or patched, and reads the graph
-# core with every layout it accepts. Inputs that crashed
+# core with every layout it accepts; fuzz_symcache does the same with the
+# symbols' cache (syms-BUILDID) and every file it accepts. Inputs that crashed
 # before (tests/fuzz/regressions/) are replayed first, with every command
-# (PYHEAP_FUZZ_ALL=1: fuzz_heap and fuzz_layout run one per input else). A crash is saved in
+# (PYHEAP_FUZZ_ALL=1: fuzz_heap, fuzz_layout and fuzz_symcache run one per input
+# else). A crash is saved in
 # BUILD/fuzz/crashes/: copy it to tests/fuzz/regressions/ once fixed.
 set -euo pipefail
 build=${1:-build}
@@ -19,7 +21,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 fz=$build/fuzz
 mkdir -p "$fz/corpus-core" "$fz/corpus-heap" "$fz/corpus-maps" \
-	"$fz/corpus-snapshot" "$fz/corpus-layout" "$fz/crashes"
+	"$fz/corpus-snapshot" "$fz/corpus-layout" "$fz/corpus-symcache" \
+	"$fz/crashes"
 
 # The seed core: the graph fixture under Debian's python3.11.
 cores=$build/cores
@@ -42,6 +45,9 @@ cat /proc/$$/maps > "$fz/corpus-maps/seed-self"
 # the layout cache: an empty file, and the cache py-heap writes, patched
 printf '' > "$fz/corpus-layout/seed-empty"
 printf '\001' > "$fz/corpus-layout/seed-patched"
+# the symbols' cache: the same
+printf '' > "$fz/corpus-symcache/seed-empty"
+printf '\001' > "$fz/corpus-symcache/seed-patched"
 
 # Seeds for the snapshot reader: the graph core's snapshot, and a file of
 # three objects and their tree written here from the format's description
@@ -94,7 +100,7 @@ open(sys.argv[1], "wb").write(head + table + body)
 PY
 
 status=0
-targets=(core heap layout maps snapshot)
+targets=(core heap layout maps snapshot symcache)
 for target in "${targets[@]}"; do
 	bin=$fz/fuzz_$target
 	regs=(tests/fuzz/regressions/$target-*)
@@ -113,6 +119,7 @@ for target in "${targets[@]}"; do
 	[ $target = maps ] && extra=(-max_len=16384)
 	[ $target = snapshot ] && extra=(-max_len=1048576)
 	[ $target = layout ] && extra=(-max_len=4096)
+	[ $target = symcache ] && extra=(-max_len=4096 -len_control=0)
 	if ! "$bin" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=4096 \
 		-print_final_stats=1 -artifact_prefix="$fz/crashes/$target-" \
 		"${extra[@]}" "$fz/corpus-$target" >"$fz/fuzz-$target.log" 2>&1; then
