@@ -345,7 +345,7 @@ FUZZ_FLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
 FUZZERS := $(BUILD)/fuzz/fuzz_core $(BUILD)/fuzz/fuzz_heap $(BUILD)/fuzz/fuzz_layout \
 	$(BUILD)/fuzz/fuzz_maps $(BUILD)/fuzz/fuzz_snapshot $(BUILD)/fuzz/fuzz_symcache
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HDRS) VERSION
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_seed.h $(LIB_SRCS) $(HDRS) VERSION
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS) $(LDLIBS)
 

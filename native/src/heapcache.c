@@ -317,22 +317,6 @@ static bool read_all(int fd, void *buf, uint64_t n, uint64_t off)
 	return true;
 }
 
-static bool write_all(int fd, const void *buf, uint64_t n)
-{
-	const uint8_t *p = buf;
-	while (n) {
-		ssize_t r = write(fd, p, n > (1u << 30) ? (1u << 30) : n);
-		if (r <= 0) {
-			if (r < 0 && errno == EINTR)
-				continue;
-			return false;
-		}
-		p += r;
-		n -= (uint64_t)r;
-	}
-	return true;
-}
-
 #define WHY(...) snprintf(why, why_size, __VA_ARGS__)
 
 /* Each object's interpreter, as the file has them: a byte each, or runs
@@ -1149,21 +1133,5 @@ bool ph_heapcache_write(const char *path, const void *const *parts,
 	if (!ph_cache_mkdir(path) || statvfs(dir, &vfs) ||
 	    total > (uint64_t)vfs.f_bavail * vfs.f_frsize / 4)
 		return false;
-	/* a new file of ours (O_EXCL: never through a planted link), then
-	 * renamed over the name: a reader sees the old file or the new */
-	char *tmp;
-	if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
-		return false;
-	int fd = mkostemp(tmp, O_CLOEXEC);
-	bool ok = fd >= 0;
-	for (int i = 0; ok && i < nparts; i++)
-		ok = write_all(fd, parts[i], bytes[i]);
-	if (fd >= 0 && close(fd))
-		ok = false;
-	if (ok)
-		ok = !rename(tmp, path);
-	if (!ok && fd >= 0)
-		unlink(tmp);
-	free(tmp);
-	return ok;
+	return ph_cache_write_parts(path, parts, bytes, nparts);
 }

@@ -175,6 +175,9 @@ void *ph_cache_read(const char *path, size_t max, size_t *ret_len);
  * made as ph_cache_mkdir does), renamed over path: a reader sees the old
  * file or the new one, whole. */
 bool ph_cache_write(const char *path, const void *data, size_t len);
+/* The same, of nparts pieces written one after the other. */
+bool ph_cache_write_parts(const char *path, const void *const *parts,
+			  const uint64_t *bytes, int nparts);
 
 /* Grows *arr (of elem bytes each) so that it holds at least need elements. */
 struct ph_error *ph_grow(void **arr, size_t *cap, size_t need, size_t elem);

@@ -1,7 +1,8 @@
 /* runtime.c - finding _PyRuntime, the Python version and its layout. */
 #define _GNU_SOURCE
-#include <stdio.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -491,15 +492,34 @@ void *ph_cache_read(const char *path, size_t max, size_t *ret_len)
 	return buf;
 }
 
-bool ph_cache_write(const char *path, const void *data, size_t len)
+static bool write_whole(int fd, const void *buf, uint64_t n)
+{
+	const uint8_t *p = buf;
+	while (n) {
+		ssize_t r = write(fd, p, n > (1u << 30) ? (1u << 30) : n);
+		if (r <= 0) {
+			if (r < 0 && errno == EINTR)
+				continue;
+			return false;
+		}
+		p += r;
+		n -= (uint64_t)r;
+	}
+	return true;
+}
+
+bool ph_cache_write_parts(const char *path, const void *const *parts,
+			  const uint64_t *bytes, int nparts)
 {
 	char *tmp = NULL;
 	if (!ph_cache_mkdir(path) || asprintf(&tmp, "%s.XXXXXX", path) < 0)
 		return false;
 	/* a new file of ours (O_EXCL: never through a planted link), then
-	 * renamed over the name */
+	 * renamed over the name: a reader sees the old file or the new */
 	int fd = mkostemp(tmp, O_CLOEXEC);
-	bool ok = fd >= 0 && write(fd, data, len) == (ssize_t)len;
+	bool ok = fd >= 0;
+	for (int i = 0; ok && i < nparts; i++)
+		ok = write_whole(fd, parts[i], bytes[i]);
 	if (fd >= 0 && close(fd))
 		ok = false;
 	if (ok)
@@ -508,6 +528,12 @@ bool ph_cache_write(const char *path, const void *data, size_t len)
 		unlink(tmp);
 	free(tmp);
 	return ok;
+}
+
+bool ph_cache_write(const char *path, const void *data, size_t len)
+{
+	const uint64_t bytes = len;
+	return ph_cache_write_parts(path, &data, &bytes, 1);
 }
 
 char *ph_cache_file(const char *name)

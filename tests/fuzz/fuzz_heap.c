@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fuzz_seed.h"
 #include "query.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -37,25 +38,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	setenv("PYHEAP_DEBUG_FILE_DIRECTORY", "", 1);
 	setenv("DEBUGINFOD_URLS", "", 1);
-	const char *path = getenv("PYHEAP_FUZZ_CORE");
-	if (!path) {
-		fprintf(stderr, "fuzz_heap: set PYHEAP_FUZZ_CORE to a core\n");
-		exit(1);
-	}
-	int fd = open(path, O_RDONLY);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		perror(path);
-		exit(1);
-	}
-	seed_size = (size_t)st.st_size;
-	seed = malloc(seed_size);
+	seed = seed_core_load("fuzz_heap", &seed_size);
 	work = malloc(seed_size);
-	if (!seed || !work || read(fd, seed, seed_size) != (ssize_t)seed_size) {
-		perror(path);
+	if (!work) {
+		perror("fuzz_heap");
 		exit(1);
 	}
-	close(fd);
 	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)seed;
 	const Elf64_Phdr *ph = (const Elf64_Phdr *)(seed + eh->e_phoff);
 	all = getenv("PYHEAP_FUZZ_ALL") != NULL;
@@ -102,19 +90,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(work + at, data + i, len);
 		i += len;
 	}
-	struct ph_target *t = NULL;
-	struct ph_error *err = ph_target_open_core_image(
-		"fuzz", work, seed_size, NULL, NULL, &t);
-	if (err) {
-		ph_error_destroy(err);
+	struct ph_session *s = seed_session(work, seed_size);
+	if (!s)
 		return 0;
-	}
-	struct ph_session *s = NULL;
-	err = ph_session_create_from_target(t, &s);
-	if (err) {
-		ph_error_destroy(err);
-		return 0;
-	}
 	uint8_t pick = size ? data[size - 1] : 0;
 	unsigned group = pick % 8;
 	json_only = (pick >> 4) & 1;

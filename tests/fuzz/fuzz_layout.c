@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "layout.h"
+#include "fuzz_seed.h"
 #include "query.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -55,20 +56,7 @@ static uint64_t fnv(const uint8_t *p, size_t n)
 
 static struct ph_session *open_session(void)
 {
-	struct ph_target *t = NULL;
-	struct ph_error *err = ph_target_open_core_image(
-		"fuzz", core, core_size, NULL, NULL, &t);
-	if (err) {
-		ph_error_destroy(err);
-		return NULL;
-	}
-	struct ph_session *s = NULL;
-	err = ph_session_create_from_target(t, &s);
-	if (err) {
-		ph_error_destroy(err);
-		return NULL;
-	}
-	return s;
+	return seed_session(core, core_size);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -76,25 +64,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	setenv("DEBUGINFOD_URLS", "", 1);
-	const char *path = getenv("PYHEAP_FUZZ_CORE");
-	if (!path) {
-		fprintf(stderr,
-			"fuzz_layout: set PYHEAP_FUZZ_CORE to a core\n");
-		exit(1);
-	}
-	int fd = open(path, O_RDONLY);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		perror(path);
-		exit(1);
-	}
-	core_size = (size_t)st.st_size;
-	core = malloc(core_size);
-	if (!core || read(fd, core, core_size) != (ssize_t)core_size) {
-		perror(path);
-		exit(1);
-	}
-	close(fd);
+	core = seed_core_load("fuzz_layout", &core_size);
 	/* a private cache directory, filled once by a session of our own */
 	static char dir[] = "/tmp/pyheap-fuzz-layout-XXXXXX";
 	if (!mkdtemp(dir)) {
@@ -111,7 +81,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 				 e->d_name);
 	if (d)
 		closedir(d);
-	fd = cache_path[0] ? open(cache_path, O_RDONLY) : -1;
+	int fd = cache_path[0] ? open(cache_path, O_RDONLY) : -1;
 	ssize_t n = fd >= 0 ? read(fd, good, sizeof(good)) : -1;
 	if (fd >= 0)
 		close(fd);

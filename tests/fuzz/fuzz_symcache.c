@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fuzz_seed.h"
 #include "query.h"
 #include "symcache.h"
 
@@ -53,20 +54,7 @@ static uint64_t fnv(const uint8_t *p, size_t n)
 
 static struct ph_session *open_session(void)
 {
-	struct ph_target *t = NULL;
-	struct ph_error *err = ph_target_open_core_image(
-		"fuzz", core, core_size, NULL, NULL, &t);
-	if (err) {
-		ph_error_destroy(err);
-		return NULL;
-	}
-	struct ph_session *s = NULL;
-	err = ph_session_create_from_target(t, &s);
-	if (err) {
-		ph_error_destroy(err);
-		return NULL;
-	}
-	return s;
+	return seed_session(core, core_size);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -74,25 +62,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	setenv("DEBUGINFOD_URLS", "", 1);
-	const char *path = getenv("PYHEAP_FUZZ_CORE");
-	if (!path) {
-		fprintf(stderr,
-			"fuzz_symcache: set PYHEAP_FUZZ_CORE to a core\n");
-		exit(1);
-	}
-	int fd = open(path, O_RDONLY);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		perror(path);
-		exit(1);
-	}
-	core_size = (size_t)st.st_size;
-	core = malloc(core_size);
-	if (!core || read(fd, core, core_size) != (ssize_t)core_size) {
-		perror(path);
-		exit(1);
-	}
-	close(fd);
+	core = seed_core_load("fuzz_symcache", &core_size);
 	/* a private cache directory, filled once by a session of our own */
 	static char dir[] = "/tmp/pyheap-fuzz-symcache-XXXXXX";
 	if (!mkdtemp(dir)) {
@@ -113,7 +83,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	for (size_t i = 0; i < exe->build_id_len && i < 64; i++)
 		sprintf(name + 5 + 2 * i, "%02x", exe->build_id[i]);
 	snprintf(cache_path, sizeof(cache_path), "%s/%s", dir, name);
-	fd = open(cache_path, O_RDONLY);
+	struct stat st;
+	int fd = open(cache_path, O_RDONLY);
 	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size <= HEAD ||
 	    !(good = malloc((size_t)st.st_size)) ||
 	    read(fd, good, (size_t)st.st_size) != st.st_size) {
@@ -181,10 +152,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!s)
 		return 0;
 	static const char *const cmds[][3] = {
-		{"info"},
-		{"types"},
-		{"summary"},
-		{"cycles", "--unreachable"},
+		{"info"},     {"types"},
+		{"summary"},  {"cycles", "--unreachable"},
 		{"refcheck"},
 	};
 	int all = getenv("PYHEAP_FUZZ_ALL") != NULL;

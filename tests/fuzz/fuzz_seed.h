@@ -1,0 +1,62 @@
+/*
+ * fuzz_seed.h - what the fuzz targets that read a real heap share: the
+ * seed core (PYHEAP_FUZZ_CORE, read whole into memory once) and a session
+ * on an image of it. Included by one target each; static functions.
+ */
+#ifndef FUZZ_SEED_H
+#define FUZZ_SEED_H
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "query.h"
+
+/* PYHEAP_FUZZ_CORE's bytes (malloc'd; its size in *ret_size), or exit
+ * with a message naming who asked. */
+static uint8_t *seed_core_load(const char *who, size_t *ret_size)
+{
+	const char *path = getenv("PYHEAP_FUZZ_CORE");
+	if (!path) {
+		fprintf(stderr, "%s: set PYHEAP_FUZZ_CORE to a core\n", who);
+		exit(1);
+	}
+	int fd = open(path, O_RDONLY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		perror(path);
+		exit(1);
+	}
+	size_t n = (size_t)st.st_size;
+	uint8_t *core = malloc(n);
+	if (!core || read(fd, core, n) != (ssize_t)n) {
+		perror(path);
+		exit(1);
+	}
+	close(fd);
+	*ret_size = n;
+	return core;
+}
+
+/* A session on the image (NULL if py-heap refuses it). */
+static struct ph_session *seed_session(const uint8_t *image, size_t size)
+{
+	struct ph_target *t = NULL;
+	struct ph_error *err =
+		ph_target_open_core_image("fuzz", image, size, NULL, NULL, &t);
+	if (err) {
+		ph_error_destroy(err);
+		return NULL;
+	}
+	struct ph_session *s = NULL;
+	err = ph_session_create_from_target(t, &s);
+	if (err) {
+		ph_error_destroy(err);
+		return NULL;
+	}
+	return s;
+}
+
+#endif /* FUZZ_SEED_H */
