@@ -6,7 +6,9 @@ bench.py's) under a free-threaded CPython (3.13t, built in the trixie root
 by fixtures/provision.sh trixie-ft, run there under chroot), takes its core
 with gcore (sparse: mimalloc's arena is mostly holes), lets heap.py count
 in-process what gc.get_objects() returns, what it reaches through untracked
-objects, and what gc.collect() frees; then times, under /usr/bin/time -v:
+objects, and what gc.collect() frees; then times, run directly (wall clock
+around it, peak RSS from wait4's rusage: /usr/bin/time's own start added
+~6 ms to a run):
 
   types                 objects and bytes: against the in-process closure
                         (every object reachable from gc.get_objects())
@@ -33,6 +35,8 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -117,25 +121,40 @@ def take_core(it, n, workdir, force):
 
 
 def run(binary, it, core, args):
-    """py-heap ARGS --json under /usr/bin/time -v: (answer, seconds,
-    peak RSS in MB, stages)."""
-    argv = ["/usr/bin/time", "-v", binary, "--core", core, "--json",
-            "--no-cache"] + it.py_heap_args() + list(args)
-    t0 = time.time()
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=3600,
-                       env=dict(os.environ, PYHEAP_TIMING="1"),
-                       stdin=subprocess.DEVNULL)
-    took = time.time() - t0
-    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", r.stderr)
-    rss = int(m.group(1)) / 1024.0 if m else 0.0
-    stages = [l[len("py-heap: "):].strip() for l in r.stderr.splitlines()
+    """py-heap ARGS --json, run directly and reaped by wait4: (answer,
+    seconds, peak RSS in MB, stages, exit status)."""
+    argv = [binary, "--core", core, "--json", "--no-cache"] + \
+        it.py_heap_args() + list(args)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(argv, stdout=out, stderr=err,
+                             stdin=subprocess.DEVNULL,
+                             env=dict(os.environ, PYHEAP_TIMING="1"))
+        timer = threading.Timer(3600, p.kill)  # bounded, as every run
+        timer.start()
+        try:
+            _, status, ru = os.wait4(p.pid, 0)
+        except BaseException:
+            p.kill()
+            p.wait()
+            raise
+        finally:
+            timer.cancel()
+        took = time.perf_counter() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode("utf-8", "replace")
+        stderr = err.read().decode("utf-8", "replace")
+    rss = ru.ru_maxrss / 1024.0
+    stages = [l[len("py-heap: "):].strip() for l in stderr.splitlines()
               if re.match(r"py-heap: .* [0-9.]+ ms$", l)]
     try:
-        ans = json.loads(r.stdout.splitlines()[0])
+        ans = json.loads(stdout.splitlines()[0])
     except (ValueError, IndexError):
-        raise RuntimeError("%s: exit %d: %s" % (" ".join(args), r.returncode,
-                                                r.stderr[-600:]))
-    return ans, took, rss, stages, r.returncode
+        raise RuntimeError("%s: exit %d: %s" % (" ".join(args), p.returncode,
+                                                stderr[-600:]))
+    return ans, took, rss, stages, p.returncode
 
 
 def fmt(n):
