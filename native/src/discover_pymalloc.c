@@ -397,7 +397,7 @@ struct scan_ctx {
 	size_t start;  /* where its findings go in the table */
 	uint64_t *addr;
 	uint32_t *tidx;
-	uint64_t *size;
+	uint32_t *size;
 	size_t n, cap;
 	size_t nlater; /* entries left to be done alone */
 	size_t *later; /* their places, the second pass's work */
@@ -415,7 +415,7 @@ static inline void scan_push(struct scan_ctx *c, uint64_t addr, uint32_t tidx,
 {
 	c->addr[c->n] = addr;
 	c->tidx[c->n] = tidx;
-	c->size[c->n] = size;
+	c->size[c->n] = ph_size_entry(size);
 	c->n++;
 }
 
@@ -456,7 +456,7 @@ static void *scan_worker(void *arg)
 				ph_objtable_mark(h, obj);
 				c->addr[i] = obj;
 				c->tidx[i] = tidx;
-				c->size[i] = size;
+				c->size[i] = ph_size_entry(size);
 				break;
 			case SCAN_LATER: /* alone, in order */
 				c->later[m++] = i;

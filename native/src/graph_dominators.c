@@ -355,9 +355,9 @@ static struct ph_error *dom_lay_out(struct dom_build *b, struct ph_domtree *d)
 	uint64_t *by = ph_big_alloc(2 * WORDS(n + 1));
 	if (!by)
 		return ph_error_nomem();
-	const uint64_t *size = b->g->h->size;
+	const struct ph_heap *h = b->g->h;
 	for (uint32_t x = 0; x < n; x++)
-		by[d->pos[x]] = size[x];
+		by[d->pos[x]] = ph_heap_obj_size(h, x);
 	uint64_t sum = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t t = by[i];

@@ -115,7 +115,11 @@ struct ph_heap {
 	/* objects, by number */
 	uint64_t *addr;
 	uint32_t *tidx;
-	uint64_t *size;
+	/* sys.getsizeof(), 4 bytes (every page of this table is new memory,
+	 * whose first touch is a third of a cold run's CPU in a virtual
+	 * machine: docs/performance.md); PH_SIZE_BIG for 4 GiB - 1 or more,
+	 * which ph_heap_obj_size reads again: use it, never size[] itself */
+	uint32_t *size;
 	uint8_t *flags;
 	size_t n, cap;
 	/* the four arrays above are in a mapped index cache file (heapcache.c),
@@ -350,6 +354,21 @@ static inline bool ph_obj_is_gc(struct ph_heap *h, uint64_t addr,
 /* sys.getsizeof(): the object's own size and its pre-header. */
 uint64_t ph_obj_sizeof(struct ph_heap *h, uint64_t addr,
 		       const struct ph_type *t);
+
+#define PH_SIZE_BIG UINT32_MAX
+/* Object i's size when the table holds PH_SIZE_BIG: read again. */
+uint64_t ph_heap_big_size(const struct ph_heap *h, size_t i);
+/* Object i's sys.getsizeof(). */
+static inline uint64_t ph_heap_obj_size(const struct ph_heap *h, size_t i)
+{
+	uint32_t s = h->size[i];
+	return s != PH_SIZE_BIG ? s : ph_heap_big_size(h, i);
+}
+/* A size as the table keeps it. */
+static inline uint32_t ph_size_entry(uint64_t size)
+{
+	return size < PH_SIZE_BIG ? (uint32_t)size : PH_SIZE_BIG;
+}
 /* The bytes the object occupies itself (its struct and inline items);
  * ob_size is its word at +16. */
 uint64_t ph_obj_inline_size(struct ph_heap *h, uint64_t addr,

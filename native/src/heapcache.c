@@ -37,7 +37,7 @@
 #include "target.h"
 
 #define HC_MAGIC 0x31585048u /* "HPX1" */
-#define HC_FORMAT 4
+#define HC_FORMAT 5 /* 5: size[] of 4 bytes */
 #define HC_FILES 8
 #define HC_NSTATS 15
 #define HC_NSEC 11
@@ -234,14 +234,15 @@ char *ph_heapcache_path(const struct ph_runtime *rt)
 	return path;
 }
 
-/* The sections, in the file's order: each at a multiple of 8 bytes (the
- * header's size is one), so that a reader may use them where they are. */
+/* The sections, in the file's order: the arrays a reader uses where they
+ * are (addr, size, tidx) each at a multiple of its element's size (the
+ * header's size is a multiple of 8); the rest are copied out. */
 static void hc_sizes(const struct hc_head *hd, uint64_t *bytes)
 {
 	bytes[0] = hd->ntypes * 8; /* type addresses */
 	bytes[1] = hd->npools * hc_pool_rec(hd->pool_words); /* pools */
 	bytes[2] = hd->n * 8;				     /* addr[] */
-	bytes[3] = hd->n * 8;				     /* size[] */
+	bytes[3] = hd->n * 4;				     /* size[] */
 	bytes[4] = hd->n * 4;				     /* tidx[] */
 	bytes[5] = hd->n;				     /* flags[] */
 	bytes[6] = hd->ntypes;				     /* type flags */
@@ -679,11 +680,13 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 		WHY("damaged (its pools' size)");
 		goto out;
 	}
-	total += hd.ntypes * 9 + hd.npools * hc_pool_rec(words) + hd.n * 21 +
-		 hd.nmi_pages * HC_MI_REC + hd.mi_words * 16 +
-		 hd.ninterned_more * 8;
-	if (hd.ninterps > 1)
-		total += hd.interp_runs ? hd.interp_runs * 4ULL : hd.n;
+	{
+		/* the counts are bounded above: no sum overflows */
+		uint64_t sec[HC_NSEC];
+		hc_sizes(&hd, sec);
+		for (int i = 0; i < HC_NSEC; i++)
+			total += sec[i];
+	}
 	total = (total + 7) & ~7ULL;
 	if ((uint64_t)st.st_size != total) {
 		WHY("damaged (%llu bytes, not %llu)",

@@ -136,7 +136,7 @@ static struct ph_error *obj_append(struct ph_heap *h, uint64_t addr,
 	h->addr[h->n] = addr;
 	h->tidx[h->n] = tidx;
 	h->flags[h->n] = flag;
-	h->size[h->n] = ph_obj_sizeof(h, addr, &h->types[tidx]);
+	h->size[h->n] = ph_size_entry(ph_obj_sizeof(h, addr, &h->types[tidx]));
 	h->n++;
 	return NULL;
 }
@@ -190,6 +190,14 @@ struct ph_error *ph_objtable_add(struct ph_heap *h, uint64_t addr,
 	if (!e && ret_added)
 		*ret_added = true;
 	return e;
+}
+
+uint64_t ph_heap_big_size(const struct ph_heap *h, size_t i)
+{
+	/* As obj_append found it (only objects outside the pools are so
+	 * big): the size functions only read the target's memory. */
+	return ph_obj_sizeof((struct ph_heap *)h, h->addr[i],
+			     &h->types[h->tidx[i]]);
 }
 
 struct ph_error *ph_objtable_reserve(struct ph_heap *h, size_t n)

@@ -565,7 +565,7 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 			continue; /* (--interp: a cycle is its objects') */
 		if (dead) {
 			r->unreachable_objects++;
-			r->unreachable_bytes += h->size[i];
+			r->unreachable_bytes += ph_heap_obj_size(h, i);
 			r->unreachable_finalizers += (f & FATE_FIN) != 0;
 			r->freed_by_finalizers += (f & 3) == FATE_FINALIZED;
 			r->legacy_finalizer_objects += (f & 3) == FATE_LEGACY;
@@ -574,7 +574,7 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 		if (c == PH_NONE)
 			continue;
 		cy[c].objects++;
-		cy[c].bytes += h->size[i];
+		cy[c].bytes += ph_heap_obj_size(h, i);
 		if (cy[c].first == PH_NONE)
 			cy[c].first = i;
 		if (!dead)

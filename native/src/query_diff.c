@@ -493,7 +493,7 @@ static uint32_t node_type(const struct tree *t, uint32_t node)
 
 static uint64_t node_size(const struct tree *t, uint32_t node)
 {
-	return t->heap ? t->s->heap->size[node] : t->s->size[node];
+	return t->heap ? ph_heap_obj_size(t->s->heap, node) : t->s->size[node];
 }
 
 static uint64_t node_addr(const struct tree *t, uint32_t node)

@@ -319,14 +319,16 @@ static void *census_worker(void *arg)
 	struct census_part *p = arg;
 	const struct ph_heap *h = p->h;
 	const uint32_t *tidx = h->tidx;
-	const uint64_t *size = h->size;
+	const uint32_t *size = h->size;
 	const uint8_t *flags = h->flags;
 	uint64_t all = 0;
 	for (size_t i = p->lo; i < p->hi; i++) {
 		uint32_t t = tidx[i];
+		uint64_t sz = size[i] != PH_SIZE_BIG ? size[i]
+						      : ph_heap_big_size(h, i);
 		p->count[t]++;
-		p->bytes[t] += size[i];
-		all += size[i];
+		p->bytes[t] += sz;
+		all += sz;
 		p->gens[(flags[i] >> 4) & 7]++;
 	}
 	p->all = all;
@@ -418,10 +420,10 @@ static struct ph_error *census_get(struct ph_session *s, struct census *c)
 			uint32_t t = h->tidx[i];
 			unsigned k = ph_heap_interp(h, (uint32_t)i);
 			c->count[t]++;
-			c->bytes[t] += h->size[i];
+			c->bytes[t] += ph_heap_obj_size(h, i);
 			if (k < ni) {
 				c->iobjects[k]++;
-				c->ibytes[k] += h->size[i];
+				c->ibytes[k] += ph_heap_obj_size(h, i);
 			}
 			gens[(h->flags[i] >> 4) & 7]++;
 		}
@@ -525,8 +527,9 @@ static struct ph_error *query_types(struct ph_session *s,
 		if (!ph_session_keeps(s, (uint32_t)i))
 			continue;
 		count[h->tidx[i]]++;
-		bytes[h->tidx[i]] += h->size[i];
-		r->bytes += h->size[i];
+		uint64_t size = ph_heap_obj_size(h, i);
+		bytes[h->tidx[i]] += size;
+		r->bytes += size;
 		r->objects++;
 	}
 	/* Types that share a name (a class defined twice) share a row, as
@@ -629,7 +632,7 @@ void ph_types_result_destroy(struct ph_types_result *r)
 /* ---- list ---------------------------------------------------------------- */
 
 struct list_sort {
-	const uint64_t *size;
+	const struct ph_heap *h;
 	const uint64_t *addr;
 };
 
@@ -637,8 +640,9 @@ static int sort_objs(const void *a, const void *b, void *arg)
 {
 	const struct list_sort *ls = arg;
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	if (ls->size[x] != ls->size[y])
-		return ls->size[x] > ls->size[y] ? -1 : 1;
+	uint64_t sx = ph_heap_obj_size(ls->h, x), sy = ph_heap_obj_size(ls->h, y);
+	if (sx != sy)
+		return sx > sy ? -1 : 1;
 	return ls->addr[x] < ls->addr[y] ? -1 : ls->addr[x] > ls->addr[y];
 }
 
@@ -660,7 +664,7 @@ struct ph_error *ph_query_list(struct ph_session *s,
 	uint32_t *objs = NULL;
 	size_t n = 0, cap = 0;
 	for (size_t i = 0; i < h->n; i++) {
-		if (!match[h->tidx[i]] || h->size[i] < o->min_size ||
+		if (!match[h->tidx[i]] || ph_heap_obj_size(h, i) < o->min_size ||
 		    !ph_session_keeps(s, (uint32_t)i))
 			continue;
 		if ((err = ph_grow((void **)&objs, &cap, n + 1,
@@ -672,7 +676,7 @@ struct ph_error *ph_query_list(struct ph_session *s,
 		objs[n++] = (uint32_t)i;
 	}
 	free(match);
-	struct list_sort ls = {.size = h->size, .addr = h->addr};
+	struct list_sort ls = {.h = h, .addr = h->addr};
 	if (n)
 		qsort_r(objs, n, sizeof(*objs), sort_objs, &ls);
 	struct ph_list_result *r = calloc(1, sizeof(*r));
@@ -693,7 +697,7 @@ struct ph_error *ph_query_list(struct ph_session *s,
 		ph_repr_object(h, h->addr[ob], h->tidx[ob], &tmp);
 		r->rows[i] = (struct ph_list_row){
 			.addr = h->addr[ob],
-			.size = h->size[ob],
+			.size = ph_heap_obj_size(h, ob),
 			.repr = ph_strings_add(&r->str, tmp.data, tmp.len)};
 	}
 	bool failed = tmp.failed || r->str.buf.failed;

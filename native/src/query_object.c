@@ -118,7 +118,7 @@ struct ph_error *ph_query_show(struct ph_session *s,
 		return ph_error_nomem();
 	uint64_t addr = h->addr[ob];
 	r->obj = obj_ref(h, ob);
-	r->size = h->size[ob];
+	r->size = ph_heap_obj_size(h, ob);
 	r->refcount = ph_obj_refcnt(h, addr);
 	r->gc = gc_state(h, ob);
 	r->found_by = h->L->free_threaded && (h->flags[ob] & PH_OBJ_POOL_SCAN)
@@ -405,7 +405,7 @@ struct ph_error *ph_query_roots(struct ph_session *s,
 			.name = ph_strings_add(&r->str, root->name,
 					       strlen(root->name)),
 			.obj = obj_ref(g->h, root->target),
-			.size = g->h->size[root->target]};
+			.size = ph_heap_obj_size(g->h, root->target)};
 	}
 	if (!err && r->str.buf.failed)
 		err = ph_error_nomem();

@@ -117,7 +117,7 @@ static struct ph_error *row_fill(struct ph_session *s, uint32_t obj,
 	const struct ph_domtree *d = s->dom;
 	uint32_t p = d->pos[obj];
 	*row = (struct ph_dom_row){.obj = obj_ref(h, obj),
-				   .size = h->size[obj],
+				   .size = ph_heap_obj_size(h, obj),
 				   .objects = d->count[p],
 				   .bytes = d->bytes[p],
 				   .reachable = p < d->nreach};
@@ -510,7 +510,7 @@ static struct ph_error *dominators_export(struct ph_session *s,
 	for (uint32_t x = 0; x < d->n; x++) {
 		uint32_t p = d->pos[x];
 		fprintf(f, "o 0x%llx %llu ", (unsigned long long)h->addr[x],
-			(unsigned long long)h->size[x]);
+			(unsigned long long)ph_heap_obj_size(h, x));
 		if (idom[x] == PH_DOM_ROOT || idom[x] == PH_DOM_UNREACHABLE)
 			fputc(idom[x] == PH_DOM_ROOT ? 'R' : 'U', f);
 		else
@@ -808,7 +808,7 @@ struct ph_error *ph_query_leaks(struct ph_session *s,
 		r->objects = r->bytes = 0;
 		for (uint32_t x = 0; x < d->n; x++)
 			if (ph_session_keeps(s, x))
-				r->objects++, r->bytes += s->heap->size[x];
+				r->objects++, r->bytes += ph_heap_obj_size(s->heap, x);
 	}
 	/* (a share of 0 bytes is still one object's worth) */
 	double th = o->min_share / 100.0 * (double)r->bytes;

@@ -66,7 +66,7 @@ static size_t node_object(struct sg_build *b, uint32_t o, uint32_t depth)
 	struct ph_sg_node *n = &b->r->nodes[i];
 	n->obj = (struct ph_obj_ref){.addr = h->addr[o],
 				     .type = tname(&h->types[h->tidx[o]])};
-	n->size = h->size[o];
+	n->size = ph_heap_obj_size(h, o);
 	n->retained_objects = d->count[d->pos[o]];
 	n->retained_bytes = d->bytes[d->pos[o]];
 	b->tmp.len = 0;
@@ -213,7 +213,7 @@ static void expand(struct sg_build *b, size_t ni)
 								   : PH_NONE};
 		}
 		folds[f].count++;
-		folds[f].bytes += h->size[t];
+		folds[f].bytes += ph_heap_obj_size(h, t);
 	}
 	for (size_t f = 0; f < nfolds && !b->err; f++) {
 		if (!budget_left(b)) {

@@ -133,7 +133,7 @@ static inline uint64_t ph_snap_size(const struct ph_snap *s, size_t i)
 {
 	if (!s->heap)
 		return s->size[i];
-	uint64_t v = s->heap->size[s->heap_index[i]];
+	uint64_t v = ph_heap_obj_size(s->heap, s->heap_index[i]);
 	return v > PH_SNAP_MAX_SIZE ? PH_SNAP_MAX_SIZE : v;
 }
 

@@ -841,7 +841,7 @@ def checks(core, xdg, truth, tmp):
           len(files) <= 8, files)
 
 
-HEAD = 608          # sizeof(struct hc_head), format 4
+HEAD = 608          # sizeof(struct hc_head), format 5
 SEC_BYTES, SEC_SUM, NSEC = 424, 512, 11
 
 

@@ -774,6 +774,32 @@ static void test_object_table(void)
 	/* room for more, once */
 	CU_ASSERT_PTR_NULL(ph_objtable_reserve(h, 100000));
 	CU_ASSERT(h->cap >= 100006);
+
+	/* objects outside the pools, one of 4 GiB or more: the table keeps
+	 * 4 bytes of a size, and ph_heap_obj_size reads that one again */
+	uint64_t blob = fake_type(&f, "blob", 0, 32, obj, 0);
+	w64(&f, blob + L->tp_itemsize, 1);
+	int64_t bt = ph_type_register(h, blob);
+	CU_ASSERT_FATAL(bt > 0);
+	uint64_t big = alloc(&f, 32), small = alloc(&f, 32);
+	const uint64_t big_items = (5ULL << 30) + 3;
+	w64(&f, big, 1);
+	w64(&f, big + 8, blob);
+	w64(&f, big + 16, big_items);
+	w64(&f, small, 1);
+	w64(&f, small + 8, blob);
+	w64(&f, small + 16, 100);
+	CU_ASSERT_PTR_NULL(ph_objtable_add(h, big, (uint32_t)bt,
+					   PH_OBJ_REFERENCED, &added));
+	CU_ASSERT_PTR_NULL(ph_objtable_add(h, small, (uint32_t)bt,
+					   PH_OBJ_REFERENCED, &added));
+	uint32_t ib = ph_heap_lookup(h, big), is = ph_heap_lookup(h, small);
+	CU_ASSERT_EQUAL_FATAL(ib, 6);
+	CU_ASSERT_EQUAL_FATAL(is, 7);
+	CU_ASSERT_EQUAL(h->size[ib], PH_SIZE_BIG);
+	CU_ASSERT_EQUAL(ph_heap_obj_size(h, ib), 32 + big_items);
+	CU_ASSERT_EQUAL(h->size[is], 132);
+	CU_ASSERT_EQUAL(ph_heap_obj_size(h, is), 132);
 	fake_free(&f);
 }
 
