@@ -559,6 +559,31 @@ def conditions_run(args, size, meta, d):
                              for r in rs]),
                         "load": load()}
                 res["cached_extra"] = extra
+                # The same second look with nothing in the page cache:
+                # the core's pages and the cache files' dropped before
+                # each run, as a user meets them after the machine (or,
+                # on the machines of docs/performance.md, DAMON's
+                # reclaim after about a minute idle) took them
+                cold = {}
+                cdir = os.path.join(cache_dir, "py-heap")
+                for name, cargs in (("types", ["types"]),
+                                    ("referrers", ["referrers", addr]),
+                                    ("path", ["path", addr])):
+                    rs = []
+                    for _ in range(args.repeat):
+                        drop_cached(core)
+                        for f in os.listdir(cdir):
+                            drop_cached(os.path.join(cdir, f))
+                        rs.append(py_heap(args.bin, core, cargs, timeout,
+                                          out_path, env_extra=env_extra,
+                                          cache=True))
+                    cold[name] = {
+                        "wall": median([r["wall"] for r in rs]),
+                        "cpu": median([r["user"] + r["sys"] for r in rs]),
+                        "major_faults": median(
+                            [r["major_faults"] for r in rs]),
+                        "load": load()}
+                res["cached_cold"] = cold
             if "objects" not in res:
                 with open(out_path) as f:
                     res["objects"] = json.load(f).get("objects")
@@ -668,6 +693,18 @@ def conditions_lines(c, objs):
                                 "%s s)" % fmt_s(v["graph_read"]))
                          if v.get("graph_read") is not None else "",
                          fmt_s(v["wall"]), fmt_s(v["cpu"]),
+                         fmt_ratio(ratio(v["wall"], ip)), v["load"]))
+    cc = c.get("cached_cold")
+    if cc:
+        ip = median([r["inproc"] for r in cr or []])
+        for name, v in cc.items():
+            L.append("- `%s` on the cached index%s, the core and the cache "
+                     "files dropped from the page cache before each run: "
+                     "%s s (user+sys %s s, %d major faults), %s the "
+                     "in-process count; load %.1f." % (
+                         name, " and graph" if name != "types" else "",
+                         fmt_s(v["wall"]), fmt_s(v["cpu"]),
+                         v["major_faults"] or 0,
                          fmt_ratio(ratio(v["wall"], ip)), v["load"]))
     sn, df = c.get("snapshot"), c.get("diff")
     if sn and objs:
