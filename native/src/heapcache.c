@@ -37,7 +37,7 @@
 #include "target.h"
 
 #define HC_MAGIC 0x31585048u /* "HPX1" */
-#define HC_FORMAT 5 /* 5: size[] of 4 bytes */
+#define HC_FORMAT 5	     /* 5: size[] of 4 bytes */
 #define HC_FILES 8
 #define HC_NSTATS 15
 #define HC_NSEC 11

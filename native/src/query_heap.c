@@ -325,7 +325,7 @@ static void *census_worker(void *arg)
 	for (size_t i = p->lo; i < p->hi; i++) {
 		uint32_t t = tidx[i];
 		uint64_t sz = size[i] != PH_SIZE_BIG ? size[i]
-						      : ph_heap_big_size(h, i);
+						     : ph_heap_big_size(h, i);
 		p->count[t]++;
 		p->bytes[t] += sz;
 		all += sz;
@@ -640,7 +640,8 @@ static int sort_objs(const void *a, const void *b, void *arg)
 {
 	const struct list_sort *ls = arg;
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	uint64_t sx = ph_heap_obj_size(ls->h, x), sy = ph_heap_obj_size(ls->h, y);
+	uint64_t sx = ph_heap_obj_size(ls->h, x),
+		 sy = ph_heap_obj_size(ls->h, y);
 	if (sx != sy)
 		return sx > sy ? -1 : 1;
 	return ls->addr[x] < ls->addr[y] ? -1 : ls->addr[x] > ls->addr[y];
@@ -664,7 +665,8 @@ struct ph_error *ph_query_list(struct ph_session *s,
 	uint32_t *objs = NULL;
 	size_t n = 0, cap = 0;
 	for (size_t i = 0; i < h->n; i++) {
-		if (!match[h->tidx[i]] || ph_heap_obj_size(h, i) < o->min_size ||
+		if (!match[h->tidx[i]] ||
+		    ph_heap_obj_size(h, i) < o->min_size ||
 		    !ph_session_keeps(s, (uint32_t)i))
 			continue;
 		if ((err = ph_grow((void **)&objs, &cap, n + 1,

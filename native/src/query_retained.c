@@ -808,7 +808,8 @@ struct ph_error *ph_query_leaks(struct ph_session *s,
 		r->objects = r->bytes = 0;
 		for (uint32_t x = 0; x < d->n; x++)
 			if (ph_session_keeps(s, x))
-				r->objects++, r->bytes += ph_heap_obj_size(s->heap, x);
+				r->objects++, r->bytes +=
+					      ph_heap_obj_size(s->heap, x);
 	}
 	/* (a share of 0 bytes is still one object's worth) */
 	double th = o->min_share / 100.0 * (double)r->bytes;
