@@ -37,7 +37,8 @@
 #include "target.h"
 
 #define HC_MAGIC 0x31585048u /* "HPX1" */
-#define HC_FORMAT 5	     /* 5: size[] of 4 bytes */
+/* 5: size[] 4 bytes an object (format 4: 8) */
+#define HC_FORMAT 5
 #define HC_FILES 8
 #define HC_NSTATS 15
 #define HC_NSEC 11
