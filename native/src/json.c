@@ -13,40 +13,7 @@
 #include <string.h>
 
 #include "render.h"
-
-/* The length of the valid UTF-8 sequence at s (n bytes left) and its code
- * point; 0 when none starts there. Encoded surrogates are accepted here
- * (the caller escapes them); overlong forms and values above U+10FFFF are
- * not. */
-size_t ph_utf8_decode(const unsigned char *s, size_t n, uint32_t *ret)
-{
-	unsigned char c = s[0];
-	uint32_t cp, min;
-	size_t len;
-	if (c < 0x80) {
-		*ret = c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2, cp = c & 0x1f, min = 0x80;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3, cp = c & 0x0f, min = 0x800;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4, cp = c & 0x07, min = 0x10000;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff)
-		return 0;
-	*ret = cp;
-	return len;
-}
+#include "unicode.h"
 
 static void json_escape(struct ph_buf *b, uint32_t cp)
 {

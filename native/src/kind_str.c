@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "kinds.h"
+#include "unicode.h"
 
 /* ---- str -------------------------------------------------------------- */
 
@@ -264,6 +265,11 @@ static bool str_scan_sizes(struct ph_heap *h, uint64_t addr,
 	return true;
 }
 
+/* As CPython's repr() (unicode_repr): ' unless the str holds ' and no ",
+ * then "; \\, the quote, \t \n \r escaped; every other code point
+ * that is not printable for the interpreter that made it (its Unicode
+ * data: unicode.c) as \xNN, \uNNNN or \UNNNNNNNN. At most max code
+ * points, then "...". */
 void ph_repr_str(struct ph_heap *h, uint64_t addr, struct ph_buf *out,
 		 size_t max)
 {
@@ -276,28 +282,36 @@ void ph_repr_str(struct ph_heap *h, uint64_t addr, struct ph_buf *out,
 	}
 	bool has_sq = memchr(buf, '\'', len) && !memchr(buf, '"', len);
 	char q = has_sq ? '"' : '\'';
+	const unsigned minor = h->L->minor;
 	ph_buf_putc(out, q);
 	size_t chars = 0;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)buf[i];
-		if ((c & 0xc0) != 0x80)
-			chars++;
-		if (chars > max) {
+	for (size_t i = 0; i < len;) {
+		const unsigned char *p = (const unsigned char *)buf + i;
+		if (++chars > max) {
 			ph_buf_puts(out, "...");
 			break;
 		}
+		uint32_t c;
+		size_t n = ph_utf8_decode(p, len - i, &c);
+		if (!n) /* not from ph_heap_str: a byte as it is */
+			c = p[0], n = 1;
+		i += n;
 		if (c == '\\' || c == (unsigned char)q)
-			ph_buf_printf(out, "\\%c", c);
+			ph_buf_printf(out, "\\%c", (int)c);
 		else if (c == '\n')
 			ph_buf_puts(out, "\\n");
 		else if (c == '\t')
 			ph_buf_puts(out, "\\t");
 		else if (c == '\r')
 			ph_buf_puts(out, "\\r");
-		else if (c < 0x20 || c == 0x7f)
-			ph_buf_printf(out, "\\x%02x", c);
+		else if (ph_unicode_printable(minor, c))
+			ph_buf_putn(out, (const char *)p, n);
+		else if (c < 0x100)
+			ph_buf_printf(out, "\\x%02x", (unsigned)c);
+		else if (c < 0x10000)
+			ph_buf_printf(out, "\\u%04x", (unsigned)c);
 		else
-			ph_buf_putc(out, (char)c);
+			ph_buf_printf(out, "\\U%08x", (unsigned)c);
 	}
 	ph_buf_putc(out, q);
 	free(buf);

@@ -39,9 +39,6 @@ void ph_json_addr(struct ph_json *j, uint64_t addr);
  * included, in strict UTF-8: see json.c. */
 void ph_json_quote(struct ph_buf *b, const char *s, size_t n);
 
-/* The valid UTF-8 sequence at s: its length (0: none starts there) and
- * code point. Encoded surrogates count as valid here. */
-size_t ph_utf8_decode(const unsigned char *s, size_t n, uint32_t *ret);
 
 /* ---- text ---------------------------------------------------------------
  * Strings from the process, escaped for a terminal: control characters,

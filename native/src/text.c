@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "render.h"
+#include "unicode.h"
 
 static bool is_bidi(uint32_t cp)
 {

@@ -154,6 +154,35 @@ def readable_checks(p, t):
         check("bounds", False, e)
 
 
+def repr_checks(p, t, workdir):
+    """Every code point where printability changes for this interpreter's
+    repr() (its Unicode data), with the one before it: py-heap's str
+    repr against the process's own, in one --batch session."""
+    strs = t.get("edge_strs") or []
+    path = os.path.join(workdir, "repr-edges.batch")
+    with open(path, "w") as f:
+        for addr, _ in strs:
+            f.write("show %s --str-len 0\n" % hex(addr))
+    r = p.run("--json", "--batch", path)
+    dec, outs, rest = json.JSONDecoder(), [], r.stdout.strip()
+    try:
+        while rest:
+            d, end = dec.raw_decode(rest)
+            outs.append(d)
+            rest = rest[end:].strip()
+    except ValueError as e:
+        check("repr: the batch's answers", False, "%s: %s" % (e, r.stderr))
+        return
+    bad = [(want, o.get("readable")) for (_, want), o in zip(strs, outs)
+           if o.get("readable") != want]
+    check("repr: the %d strs of every code point where printability "
+          "changes (Unicode %s): as the process's repr()"
+          % (len(strs), t.get("unidata")),
+          len(outs) == len(strs) and len(strs) > 10 and not bad,
+          "%d answers, %d differ; first: %r" % (
+              len(outs), len(bad), bad[:1]))
+
+
 def plain_checks(p, t):
     try:
         j = p.json("types", "--limit", "0")
@@ -345,6 +374,7 @@ def main():
         t = ast.literal_eval(f.read())
     p = Runner(os.path.abspath(a.bin), core, interp)
     readable_checks(p, t)
+    repr_checks(p, t, outdir)
     plain_checks(p, t)
     type_name_checks(p, t)
     progress_checks(p)

@@ -14,6 +14,7 @@
 #include "layout.h"
 #include "memory.h"
 #include "query.h"
+#include "unicode.h"
 #include "unit.h"
 
 static char *json_of(const char *s, size_t n)
@@ -116,6 +117,34 @@ static char *row_of(bool plain, const char *fmt, const char *a, const char *b)
 	ph_plain_set(false);
 	CU_ASSERT_PTR_NULL(ph_buf_finish(&buf, &out));
 	return out;
+}
+
+/* What repr() escapes, by the interpreter's Unicode version. */
+static void test_unicode_printable(void)
+{
+	for (unsigned minor = 8; minor <= 16; minor++) {
+		CU_ASSERT_TRUE(ph_unicode_printable(minor, ' '));
+		CU_ASSERT_TRUE(ph_unicode_printable(minor, 0xe9));
+		CU_ASSERT_TRUE(ph_unicode_printable(minor, 0x4e16));
+		CU_ASSERT_TRUE(ph_unicode_printable(minor, 0x1f600));
+		CU_ASSERT_FALSE(ph_unicode_printable(minor, '\n'));
+		CU_ASSERT_FALSE(ph_unicode_printable(minor, 0x85));
+		CU_ASSERT_FALSE(ph_unicode_printable(minor, 0xa0));
+		CU_ASSERT_FALSE(ph_unicode_printable(minor, 0xad));
+		CU_ASSERT_FALSE(ph_unicode_printable(minor, 0x200b));
+		CU_ASSERT_FALSE(ph_unicode_printable(minor, 0x2028));
+		CU_ASSERT_FALSE(ph_unicode_printable(minor, 0xd800));
+		CU_ASSERT_FALSE(ph_unicode_printable(minor, 0xe000));
+		CU_ASSERT_FALSE(ph_unicode_printable(minor, 0x10ffff));
+		CU_ASSERT_FALSE(ph_unicode_printable(minor, 0xe0001));
+	}
+	/* U+1FAE8, assigned in Unicode 15.0 (CPython 3.12) */
+	CU_ASSERT_FALSE(ph_unicode_printable(11, 0x1fae8));
+	CU_ASSERT_TRUE(ph_unicode_printable(12, 0x1fae8));
+	CU_ASSERT_TRUE(ph_unicode_printable(99, 0x1fae8));
+	CU_ASSERT_STRING_EQUAL(ph_unicode_version(11), "14.0.0");
+	CU_ASSERT_STRING_EQUAL(ph_unicode_version(8), "12.1.0");
+	CU_ASSERT_PTR_NULL(ph_unicode_version(7));
 }
 
 static void test_text_plain(void)
@@ -497,6 +526,8 @@ void ph_test_output_register(void)
 	CU_add_test(s, "json: the writer", test_json_writer);
 	CU_add_test(s, "text: escapes for a terminal", test_text_escape);
 	CU_add_test(s, "text: plain, for tools", test_text_plain);
+	CU_add_test(s, "unicode: what repr() escapes, by version",
+		    test_unicode_printable);
 	CU_add_test(s, "progress: when, on which thread, the end",
 		    test_progress);
 	CU_add_test(s, "type names: globs, modules, suggestions",
