@@ -440,6 +440,19 @@ def drop_cached(path):
         os.close(fd)
 
 
+def warm_up(path):
+    """Reads the file whole, so that its pages are in the page cache: a
+    core idle about a minute may have left it (DAMON's pageout on the
+    machines of docs/performance.md), and a "warm" run would be a cold
+    one."""
+    with open(path, "rb") as f:
+        while f.readinto(WARM_BUF):
+            pass
+
+
+WARM_BUF = bytearray(1 << 22)
+
+
 def cached_share(path):
     """The share of the file's pages in the page cache (fincore), or None."""
     if not shutil.which("fincore"):
@@ -507,6 +520,8 @@ def conditions_run(args, size, meta, d):
             for _ in range(args.repeat):
                 if cond == "cold":
                     drop_cached(core)
+                elif cond in ("warm", "busy"):
+                    warm_up(core)
                 la = load()
                 share = cached_share(core)
                 ip = inproc.ask("typestats")
