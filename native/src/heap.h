@@ -116,9 +116,10 @@ struct ph_heap {
 	uint64_t *addr;
 	uint32_t *tidx;
 	/* sys.getsizeof(), 4 bytes (every page of this table is new memory,
-	 * whose first touch is a third of a cold run's CPU in a virtual
-	 * machine: docs/performance.md); PH_SIZE_BIG for 4 GiB - 1 or more,
-	 * which ph_heap_obj_size reads again: use it, never size[] itself */
+	 * whose first touch was up to a third of a cold run's CPU in a
+	 * virtual machine: docs/performance.md); PH_SIZE_BIG for 4 GiB - 1
+	 * or more, which ph_heap_obj_size reads again: use it, never size[]
+	 * itself */
 	uint32_t *size;
 	uint8_t *flags;
 	size_t n, cap;
