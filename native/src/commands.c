@@ -1598,21 +1598,6 @@ static void output_store(struct ph_session *s, const struct ph_args *a,
 	ph_buf_free(&notes);
 }
 
-/* Writes n bytes to fd, in large writes; false (errno set) if it cannot. */
-static bool write_whole(int fd, const uint8_t *p, uint64_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n < (1u << 30) ? (size_t)n : 1u << 30);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return false;
-		p += w;
-		n -= (uint64_t)w;
-	}
-	return true;
-}
-
 /* --json (in flags, or anywhere in argv: an error's JSON wants it before
  * the words are parsed) and --plain (in flags, or PYHEAP_PLAIN), as a
  * run and a cached output both take them. */
@@ -1667,7 +1652,7 @@ int ph_session_exec_cached(struct ph_session *s, int argc,
 		p += sizeof(rec) + rec[1];
 	}
 	s->partial |= ans.val[0] != 0;
-	bool ok = write_whole(fd, ans.sec[0], ans.bytes[0]);
+	bool ok = ph_write_all(fd, ans.sec[0], ans.bytes[0]);
 	int saved = errno;
 	ph_answercache_release(&ans);
 	ph_stage("output cache read");

@@ -301,24 +301,6 @@ static void hc_stats(struct ph_heap *h, uint64_t *s, bool load)
 	}
 }
 
-static bool read_all(int fd, void *buf, uint64_t n, uint64_t off)
-{
-	uint8_t *p = buf;
-	while (n) {
-		ssize_t r = pread(fd, p, n > (1u << 30) ? (1u << 30) : n,
-				  (off_t)off);
-		if (r <= 0) {
-			if (r < 0 && errno == EINTR)
-				continue;
-			return false;
-		}
-		p += r;
-		n -= (uint64_t)r;
-		off += (uint64_t)r;
-	}
-	return true;
-}
-
 #define WHY(...) snprintf(why, why_size, __VA_ARGS__)
 
 /* Each object's interpreter, as the file has them: a byte each, or runs
@@ -468,7 +450,7 @@ static enum hc_head_verdict hc_head_check(int fd, const struct hc_head *key,
 {
 	if (fstat(fd, st) || !S_ISREG(st->st_mode) || st->st_uid != geteuid())
 		return HC_HEAD_NOT_OURS;
-	if (!read_all(fd, hd, sizeof(*hd), 0))
+	if (!ph_pread_all(fd, hd, sizeof(*hd), 0))
 		return HC_HEAD_DAMAGED;
 	if (hd->magic == HC_MAGIC && hd->format != HC_FORMAT)
 		return HC_HEAD_FORMAT;

@@ -167,6 +167,11 @@ char *ph_cache_file(const char *name);
 bool ph_cache_dir_ok(const char *path);
 /* Makes the directories of path (0700), then ph_cache_dir_ok. */
 bool ph_cache_mkdir(const char *path);
+/* All n bytes written to fd, in writes of at most 1 GiB, again after
+ * EINTR; false (errno set) if it cannot. */
+bool ph_write_all(int fd, const void *buf, uint64_t n);
+/* All n bytes of fd read at off, likewise; false at an error or the end. */
+bool ph_pread_all(int fd, void *buf, uint64_t n, uint64_t off);
 /* A small cache file read whole: a regular file of this user's, not a
  * link, in a directory as ph_cache_dir_ok wants, of 1 to max bytes;
  * malloc'd, its length in *ret_len. NULL when there is none fit to read. */

@@ -482,7 +482,7 @@ void *ph_cache_read(const char *path, size_t max, size_t *ret_len)
 	if (!fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
 	    st.st_size > 0 && (uint64_t)st.st_size <= max &&
 	    (buf = malloc((size_t)st.st_size)) &&
-	    pread(fd, buf, (size_t)st.st_size, 0) != st.st_size) {
+	    !ph_pread_all(fd, buf, (uint64_t)st.st_size, 0)) {
 		free(buf);
 		buf = NULL;
 	}
@@ -492,18 +492,34 @@ void *ph_cache_read(const char *path, size_t max, size_t *ret_len)
 	return buf;
 }
 
-static bool write_whole(int fd, const void *buf, uint64_t n)
+bool ph_write_all(int fd, const void *buf, uint64_t n)
 {
 	const uint8_t *p = buf;
 	while (n) {
 		ssize_t r = write(fd, p, n > (1u << 30) ? (1u << 30) : n);
-		if (r <= 0) {
-			if (r < 0 && errno == EINTR)
-				continue;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
 			return false;
-		}
 		p += r;
 		n -= (uint64_t)r;
+	}
+	return true;
+}
+
+bool ph_pread_all(int fd, void *buf, uint64_t n, uint64_t off)
+{
+	uint8_t *p = buf;
+	while (n) {
+		ssize_t r = pread(fd, p, n > (1u << 30) ? (1u << 30) : n,
+				  (off_t)off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		p += r;
+		n -= (uint64_t)r;
+		off += (uint64_t)r;
 	}
 	return true;
 }
@@ -519,7 +535,7 @@ bool ph_cache_write_parts(const char *path, const void *const *parts,
 	int fd = mkostemp(tmp, O_CLOEXEC);
 	bool ok = fd >= 0;
 	for (int i = 0; ok && i < nparts; i++)
-		ok = write_whole(fd, parts[i], bytes[i]);
+		ok = ph_write_all(fd, parts[i], bytes[i]);
 	if (fd >= 0 && close(fd))
 		ok = false;
 	if (ok)
@@ -640,10 +656,9 @@ static void layout_cache_store(const char *path, const struct ph_runtime *rt)
 				       (uint32_t)sizeof(struct ph_layout),
 				       rt->dwarf_checked, rt->dwarf_differ,
 				       ph_fnv1a(&L, sizeof(L), PH_FNV_BASIS)};
-	uint8_t buf[sizeof(hd) + sizeof(L)];
-	memcpy(buf, &hd, sizeof(hd));
-	memcpy(buf + sizeof(hd), &L, sizeof(L));
-	ph_cache_write(path, buf, sizeof(buf));
+	const void *parts[2] = {&hd, &L};
+	const uint64_t bytes[2] = {sizeof(hd), sizeof(L)};
+	ph_cache_write_parts(path, parts, bytes, 2);
 }
 
 /*
