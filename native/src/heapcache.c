@@ -93,11 +93,13 @@ struct hc_head {
  * moved), not an adversary: the directory is the user's own. */
 typedef uint64_t hc_v2 __attribute__((vector_size(16)));
 
-/* The sum, and with lim (check) whether each 32-bit number is below lim,
- * in the same pass (the type numbers: what makes them safe to index with;
- * a second pass over their 40 MB at 10M was 3 ms on one processor). */
+/* The sum (with sum; 0 without), and with lim (check) whether each 32-bit
+ * number is below lim, in the same pass (the type numbers: what makes them
+ * safe to index with; a second pass over their 40 MB at 10M was 3 ms on
+ * one processor). A sealed file's type numbers: the check alone. */
 static inline __attribute__((always_inline)) uint64_t
-hc_sum_x(const void *data, size_t n, bool check, uint32_t lim, bool *ret_bad)
+hc_sum_x(const void *data, size_t n, bool sum, bool check, uint32_t lim,
+	 bool *ret_bad)
 {
 	typedef uint32_t v4 __attribute__((vector_size(16)));
 	const uint8_t *p = data;
@@ -113,6 +115,8 @@ hc_sum_x(const void *data, size_t n, bool check, uint32_t lim, bool *ret_bad)
 		if (check)
 			vb |= (v4)((v4)w0 >= vl) | (v4)((v4)w1 >= vl) |
 			      (v4)((v4)w2 >= vl) | (v4)((v4)w3 >= vl);
+		if (!sum)
+			continue;
 		a0 += w0;
 		a1 += w1;
 		a2 += w2;
@@ -131,6 +135,8 @@ hc_sum_x(const void *data, size_t n, bool check, uint32_t lim, bool *ret_bad)
 		}
 		*ret_bad = bad != 0;
 	}
+	if (!sum)
+		return 0;
 	hc_v2 a[4] = {a0, a1, a2, a3}, b[4] = {b0, b1, b2, b3};
 	uint64_t r = PH_FNV_BASIS;
 	for (int k = 0; k < 4; k++)
@@ -144,24 +150,29 @@ hc_sum_x(const void *data, size_t n, bool check, uint32_t lim, bool *ret_bad)
 
 static uint64_t hc_sum(const void *data, size_t n)
 {
-	return hc_sum_x(data, n, false, 0, NULL);
+	return hc_sum_x(data, n, true, false, 0, NULL);
 }
 
 /* A section's sum; the type numbers' (check) also whether each is below
- * ntypes. */
+ * ntypes, or (sealed) that alone. */
 struct hc_sum_job {
 	const void *data;
 	uint64_t bytes, sum;
 	bool check, bad;
 	uint32_t ntypes;
+	bool sealed;
 };
 
 static void *hc_sum_worker(void *arg)
 {
 	struct hc_sum_job *j = arg;
-	j->sum = j->check
-			 ? hc_sum_x(j->data, j->bytes, true, j->ntypes, &j->bad)
-			 : hc_sum(j->data, j->bytes);
+	if (j->sealed)
+		hc_sum_x(j->data, j->bytes, false, true, j->ntypes, &j->bad);
+	else if (j->check)
+		j->sum = hc_sum_x(j->data, j->bytes, true, true, j->ntypes,
+				  &j->bad);
+	else
+		j->sum = hc_sum(j->data, j->bytes);
 	return NULL;
 }
 
@@ -550,60 +561,19 @@ uint32_t ph_heapcache_sealed(const char *path, const struct stat *st,
 void ph_heapcache_seal(const char *path, const struct stat *st,
 		       uint64_t head_sum, uint32_t mask)
 {
+	/* the file as summed (what a seal records of it), still */
 	struct stat now_st;
 	struct timespec now;
+	struct hc_seal z = hc_seal_of(st, head_sum, mask), now_z;
 	if (lstat(path, &now_st) || clock_gettime(CLOCK_REALTIME, &now) ||
-	    now_st.st_dev != st->st_dev || now_st.st_ino != st->st_ino ||
-	    now_st.st_size != st->st_size ||
-	    now_st.st_mtim.tv_sec != st->st_mtim.tv_sec ||
-	    now_st.st_mtim.tv_nsec != st->st_mtim.tv_nsec ||
-	    now_st.st_ctim.tv_sec != st->st_ctim.tv_sec ||
-	    now_st.st_ctim.tv_nsec != st->st_ctim.tv_nsec ||
+	    (now_z = hc_seal_of(&now_st, head_sum, mask),
+	     memcmp(&now_z, &z, sizeof(z))) ||
 	    st->st_ctim.tv_sec > now.tv_sec - HC_SEAL_AGE_S)
 		return;
 	char *sp = hc_seal_path(path);
-	struct hc_seal z = hc_seal_of(st, head_sum, mask);
 	if (sp && ph_cache_write(sp, &z, sizeof(z)))
 		ph_heapcache_prune(sp, "sealed-");
 	free(sp);
-}
-
-/* Is every 32-bit number below lim? (The type numbers of a sealed file:
- * the check of hc_sum_x without its sum.) */
-static bool hc_all_below(const void *data, size_t n, uint32_t lim)
-{
-	typedef uint32_t v4 __attribute__((vector_size(16)));
-	const uint8_t *p = data;
-	v4 vl = {lim, lim, lim, lim}, vb = {0, 0, 0, 0}, w0, w1, w2, w3;
-	for (; n >= 64; n -= 64, p += 64) {
-		memcpy(&w0, p, 16);
-		memcpy(&w1, p + 16, 16);
-		memcpy(&w2, p + 32, 16);
-		memcpy(&w3, p + 48, 16);
-		vb |= (v4)(w0 >= vl) | (v4)(w1 >= vl) | (v4)(w2 >= vl) |
-		      (v4)(w3 >= vl);
-	}
-	uint32_t bad = vb[0] | vb[1] | vb[2] | vb[3];
-	for (size_t i = 0; i + 4 <= n; i += 4) {
-		uint32_t x;
-		memcpy(&x, p + i, 4);
-		bad |= x >= lim;
-	}
-	return !bad;
-}
-
-struct hc_below_job {
-	const void *data;
-	uint64_t bytes;
-	uint32_t lim;
-	bool bad;
-};
-
-static void *hc_below_worker(void *arg)
-{
-	struct hc_below_job *j = arg;
-	j->bad = !hc_all_below(j->data, (size_t)j->bytes, j->lim);
-	return NULL;
 }
 
 bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
@@ -694,8 +664,7 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 	struct hc_sum_job job[HC_NSEC];
 	for (int i = 0; i < HC_NSEC; i++) {
 		ptr[i] = map + off;
-		job[i] = (struct hc_sum_job){ptr[i], bytes[i], 0,
-					     false,  false,    0};
+		job[i] = (struct hc_sum_job){.data = ptr[i], .bytes = bytes[i]};
 		off += bytes[i];
 	}
 	/* The sections' sums on every processor, largest first: they find a
@@ -714,18 +683,20 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 	sealed = ph_heapcache_sealed(path, &st, hd.head_sum) == HC_ALL;
 	if (sealed) {
 		/* in pieces, on every processor (8 MB at 2M objects) */
-		struct hc_below_job below[16];
+		struct hc_sum_job below[16];
 		const uint64_t piece = (job[4].bytes / 16 + 63) & ~63ULL;
 		for (int i = 0; i < 16; i++) {
 			uint64_t at = piece * (uint64_t)i;
 			at = at < job[4].bytes ? at : job[4].bytes;
 			uint64_t left = job[4].bytes - at;
-			below[i] = (struct hc_below_job){
-				(const uint8_t *)job[4].data + at,
-				left < piece ? left : piece, job[4].ntypes,
-				false};
+			below[i] = (struct hc_sum_job){
+				.data = (const uint8_t *)job[4].data + at,
+				.bytes = left < piece ? left : piece,
+				.check = true,
+				.ntypes = job[4].ntypes,
+				.sealed = true};
 		}
-		ph_run_chunks(hc_below_worker, below, sizeof(below[0]), 16,
+		ph_run_chunks(hc_sum_worker, below, sizeof(below[0]), 16,
 			      hd.n > 100000);
 		for (int i = 0; i < 16; i++)
 			job[4].bad |= below[i].bad;

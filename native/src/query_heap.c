@@ -319,13 +319,11 @@ static void *census_worker(void *arg)
 	struct census_part *p = arg;
 	const struct ph_heap *h = p->h;
 	const uint32_t *tidx = h->tidx;
-	const uint32_t *size = h->size;
 	const uint8_t *flags = h->flags;
 	uint64_t all = 0;
 	for (size_t i = p->lo; i < p->hi; i++) {
 		uint32_t t = tidx[i];
-		uint64_t sz = size[i] != PH_SIZE_BIG ? size[i]
-						     : ph_heap_big_size(h, i);
+		uint64_t sz = ph_heap_obj_size(h, i);
 		p->count[t]++;
 		p->bytes[t] += sz;
 		all += sz;
