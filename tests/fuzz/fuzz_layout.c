@@ -46,19 +46,6 @@ static struct ph_layout table;
  * size and the check's counts, then an FNV-1a sum of the layout). */
 enum { HEAD = 24 };
 
-static uint64_t fnv(const uint8_t *p, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 0x100000001b3ULL;
-	return h;
-}
-
-static struct ph_session *open_session(void)
-{
-	return seed_session(core, core_size);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
@@ -67,12 +54,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	core = seed_core_load("fuzz_layout", &core_size);
 	/* a private cache directory, filled once by a session of our own */
 	static char dir[] = "/tmp/pyheap-fuzz-layout-XXXXXX";
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
-		exit(1);
-	}
-	setenv("PYHEAP_CACHE_DIR", dir, 1);
-	ph_session_destroy(open_session());
+	seed_cache_dir(dir, core, core_size);
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	while (d && (e = readdir(d)))
@@ -130,7 +112,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (checked < n)
 			memcpy(file + 8, &n, 4);
 		memcpy(file + 12, &n, 4);
-		uint64_t sum = fnv(file + HEAD, good_len - HEAD);
+		uint64_t sum =
+			ph_fnv1a(file + HEAD, good_len - HEAD, PH_FNV_BASIS);
 		memcpy(file + 16, &sum, 8);
 	}
 
@@ -155,13 +138,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 
 	/* accepted: the session reads the heap with it */
-	int fd = open(cache_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0 || write(fd, file, len) != (ssize_t)len) {
-		perror(cache_path);
-		exit(1);
-	}
-	close(fd);
-	struct ph_session *s = open_session();
+	seed_file_put(cache_path, file, len);
+	struct ph_session *s = seed_session(core, core_size);
 	if (!s)
 		return 0;
 	static const char *const cmds[][3] = {
@@ -172,14 +150,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 	int all = getenv("PYHEAP_FUZZ_ALL") != NULL;
 	unsigned pick = data[size - 1] % 5;
-	for (size_t c = 0; c < sizeof(cmds) / sizeof(cmds[0]); c++) {
-		if (!all && pick != c)
-			continue;
-		int argc = cmds[c][1] ? 2 : 1;
-		char *out = NULL;
-		ph_error_destroy(ph_session_run(s, argc, cmds[c], 1, &out));
-		ph_free(out);
-	}
+	seed_run(s, cmds, sizeof(cmds) / sizeof(cmds[0]), pick, all);
 	if (!all && pick != 4) {
 		ph_session_destroy(s);
 		return 0;

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "query.h"
 
 /* PYHEAP_FUZZ_CORE's bytes (malloc'd; its size in *ret_size), or exit
@@ -57,6 +58,46 @@ static struct ph_session *seed_session(const uint8_t *image, size_t size)
 		return NULL;
 	}
 	return s;
+}
+
+/* A private cache directory for the sessions (PYHEAP_CACHE_DIR), made
+ * from tmpl (mkdtemp's; it becomes the name), filled once by a session of
+ * our own on the image; exit if it cannot be made. */
+static inline void seed_cache_dir(char *tmpl, const uint8_t *image, size_t size)
+{
+	if (!mkdtemp(tmpl)) {
+		perror("mkdtemp");
+		exit(1);
+	}
+	setenv("PYHEAP_CACHE_DIR", tmpl, 1);
+	ph_session_destroy(seed_session(image, size));
+}
+
+/* The bytes put in the file at path (a cache file the next session
+ * reads), or exit. */
+static inline void seed_file_put(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || write(fd, data, len) != (ssize_t)len) {
+		perror(path);
+		exit(1);
+	}
+	close(fd);
+}
+
+/* Of cmds (n, each at most two words), the one pick names, or every one
+ * with all, run on s. */
+static inline void seed_run(struct ph_session *s, const char *const (*cmds)[3],
+			    size_t n, unsigned pick, bool all)
+{
+	for (size_t k = 0; k < n; k++) {
+		if (!all && pick != k)
+			continue;
+		int argc = cmds[k][1] ? 2 : 1;
+		char *out = NULL;
+		ph_error_destroy(ph_session_run(s, argc, cmds[k], 1, &out));
+		ph_free(out);
+	}
 }
 
 #endif /* FUZZ_SEED_H */

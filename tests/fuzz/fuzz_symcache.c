@@ -44,19 +44,6 @@ static const struct ph_module *exe;
 /* symcache.c's struct sc_head: 96 bytes, the FNV-1a sum of the body at 88 */
 enum { HEAD = 96, SUM_AT = 88 };
 
-static uint64_t fnv(const uint8_t *p, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 0x100000001b3ULL;
-	return h;
-}
-
-static struct ph_session *open_session(void)
-{
-	return seed_session(core, core_size);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
@@ -65,12 +52,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	core = seed_core_load("fuzz_symcache", &core_size);
 	/* a private cache directory, filled once by a session of our own */
 	static char dir[] = "/tmp/pyheap-fuzz-symcache-XXXXXX";
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
-		exit(1);
-	}
-	setenv("PYHEAP_CACHE_DIR", dir, 1);
-	ph_session_destroy(open_session());
+	seed_cache_dir(dir, core, core_size);
 	struct ph_error *err = ph_target_open_core_image(
 		"fuzz", core, core_size, NULL, NULL, &probe);
 	if (err || probe->exe_index < 0) {
@@ -127,7 +109,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				v = old + (uint64_t)(int64_t)(int16_t)v;
 			memcpy(at, &v, 8);
 		}
-		uint64_t sum = fnv(file + HEAD, good_len - HEAD);
+		uint64_t sum =
+			ph_fnv1a(file + HEAD, good_len - HEAD, PH_FNV_BASIS);
 		memcpy(file + SUM_AT, &sum, 8);
 	}
 
@@ -142,13 +125,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0; /* the session looks them up again, as without it */
 
 	/* accepted: the session reads the heap with its symbols */
-	int fd = open(cache_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0 || write(fd, file, len) != (ssize_t)len) {
-		perror(cache_path);
-		exit(1);
-	}
-	close(fd);
-	struct ph_session *s = open_session();
+	seed_file_put(cache_path, file, len);
+	struct ph_session *s = seed_session(core, core_size);
 	if (!s)
 		return 0;
 	static const char *const cmds[][3] = {
@@ -156,16 +134,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{"summary"},  {"cycles", "--unreachable"},
 		{"refcheck"},
 	};
-	int all = getenv("PYHEAP_FUZZ_ALL") != NULL;
-	unsigned pick = data[size - 1] % 5;
-	for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++) {
-		if (!all && pick != k)
-			continue;
-		int argc = cmds[k][1] ? 2 : 1;
-		char *out = NULL;
-		ph_error_destroy(ph_session_run(s, argc, cmds[k], 1, &out));
-		ph_free(out);
-	}
+	seed_run(s, cmds, sizeof(cmds) / sizeof(cmds[0]), data[size - 1] % 5,
+		 getenv("PYHEAP_FUZZ_ALL") != NULL);
 	ph_session_destroy(s);
 	return 0;
 }
