@@ -26,25 +26,37 @@ static uint64_t writable_bytes(struct ph_heap *h)
  * meet: the walk is a chain of cache misses, and two chains take half the
  * time. The threads only do what a healthy list needs: an object the pool
  * scan found gets the list's flag, claimed with a compare-and-swap so that
- * each object is taken by one thread, and the first object a thread finds
- * taken by the other is where they met; the backward thread checks that
- * each step agrees with the next link, so its path read backwards is the
- * path the forward walk would have taken. Objects not found yet are kept,
- * in list order, and added afterwards, alone. Anything else (damage, an
- * object on two lists) undoes the walk and the list is walked again the
- * careful way.
+ * each object is taken by one thread, and the first object the forward
+ * thread finds taken by the other is where they met, the last one the
+ * backward thread took; the backward thread checks that each step agrees
+ * with the next link, so its path read backwards is the path the forward
+ * walk would have taken. While walking, a thread's claims carry a
+ * generation of its own (GCW_FORWARD, GCW_BACKWARD), given the list's in
+ * one pass over the flags afterwards, or taken back in one if anything is
+ * wrong: so the objects claimed need not be kept, only those not found yet,
+ * in list order, added afterwards, alone. Anything else (damage, an object
+ * on two lists) undoes the walk and the list is walked again the careful
+ * way.
  */
-#define GCW_BACK 0x80 /* in flags, while walking: claimed going backwards */
+#define GCW_FORWARD 5 /* generations no list has (1-4) */
+#define GCW_BACKWARD 6
+
+struct gcw_node {
+	uint64_t g;    /* the node (the object is at g + 16) */
+	uint64_t step; /* its place in the thread's walk */
+};
 
 struct gcw_ctx {
 	struct ph_heap *h;
 	uint64_t head, bound;
-	uint8_t flag;
 	bool back;
-	/* every node visited, in walk order; bit 0 set if claimed */
-	uint64_t *nodes;
+	/* the nodes visited whose objects were not found yet, in walk order */
+	struct gcw_node *nodes;
 	size_t n, cap;
-	uint64_t meet; /* the node found taken by the other thread */
+	uint64_t steps;	     /* nodes visited */
+	uint64_t meet;	     /* forward: the node found taken by the other */
+	uint64_t last_claim; /* backward: its last claim, and its step */
+	uint64_t last_claim_step;
 	bool at_head, anomaly;
 	uint64_t claimed;
 };
@@ -53,20 +65,22 @@ static void *gcw_worker(void *arg)
 {
 	struct gcw_ctx *c = arg;
 	struct ph_heap *h = c->h;
-	uint8_t mine = c->flag | (c->back ? GCW_BACK : 0);
+	unsigned my_gen = c->back ? GCW_BACKWARD : GCW_FORWARD;
+	unsigned other_gen = c->back ? GCW_FORWARD : GCW_BACKWARD;
+	uint8_t mine = (uint8_t)(PH_OBJ_GC_LIST | my_gen << 4);
 	uint64_t prev = c->head, g;
 	if (!ph_mem_u64(h->mem, c->head + (c->back ? 8 : 0), &g)) {
 		c->anomaly = true;
 		return NULL;
 	}
 	g &= ~3ULL;
-	for (uint64_t steps = 0;; steps++) {
+	for (;; c->steps++) {
 		if (g == c->head) {
 			c->at_head = true;
 			break;
 		}
-		if (steps > c->bound || !g || (g & 7) ||
-		    (!(steps & 0xffff) && ph_interrupted())) {
+		if (c->steps > c->bound || !g || (g & 7) ||
+		    (!(c->steps & 0xffff) && ph_interrupted())) {
 			c->anomaly = true;
 			break;
 		}
@@ -75,20 +89,8 @@ static void *gcw_worker(void *arg)
 			c->anomaly = true;
 			break;
 		}
-		if (c->n == c->cap) {
-			struct ph_error *e =
-				ph_big_grow((void **)&c->nodes, &c->cap,
-					    c->n < 65536 ? 65536 : c->n + 1,
-					    sizeof(*c->nodes));
-			if (e) {
-				ph_error_destroy(e);
-				c->anomaly = true;
-				break;
-			}
-		}
 		uint64_t obj = g + 16;
 		uint32_t known = ph_objtable_lookup(h, obj);
-		bool claim = false;
 		if (known != PH_NONE) {
 			/* (its type is the one the pool scan read there) taken
 			 * only if on no list yet: the flags of an object on
@@ -101,32 +103,67 @@ static void *gcw_worker(void *arg)
 				       __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 				;
 			if (old & PH_OBJ_GC_LIST) {
-				bool other = c->back ? !(old & GCW_BACK)
-						     : (old & GCW_BACK);
-				if (other && (old & 0x70) == (c->flag & 0x70))
+				if (((old >> 4) & 7) == other_gen && !c->back)
 					c->meet = g;
-				else
+				else if (((old >> 4) & 7) != other_gen)
 					c->anomaly = true;
 				break;
 			}
-			claim = true;
 			c->claimed++;
+			c->last_claim = g;
+			c->last_claim_step = c->steps;
+		} else {
+			if (c->n == c->cap) {
+				struct ph_error *e =
+					ph_grow((void **)&c->nodes, &c->cap,
+						c->n + 1, sizeof(*c->nodes));
+				if (e) {
+					ph_error_destroy(e);
+					c->anomaly = true;
+					break;
+				}
+			}
+			c->nodes[c->n++] = (struct gcw_node){g, c->steps};
 		}
-		c->nodes[c->n++] = g | claim;
 		prev = g;
 		g = w[c->back ? 1 : 0] & ~3ULL;
 	}
 	return NULL;
 }
 
-/* The walk's claims undone: flags as they were before it. */
-static void gcw_undo(struct ph_heap *h, const struct gcw_ctx *c)
+/*
+ * The walk's claims, 8 flags at a time: given the list's generation (gen),
+ * or taken back (gen 0: as they were before the walk). A flag byte is the
+ * walk's when its generation is GCW_FORWARD (101) or GCW_BACKWARD (110):
+ * bit 6 and one of bits 5 and 4.
+ */
+static void gcw_settle(struct ph_heap *h, unsigned gen)
 {
-	for (size_t i = 0; i < c->n; i++) {
-		if (!(c->nodes[i] & 1))
+	_Static_assert(GCW_FORWARD == 5 && GCW_BACKWARD == 6 &&
+			       PH_OBJ_GC_LIST == 1,
+		       "gcw_settle's bit patterns");
+	const uint64_t ones = 0x0101010101010101ULL;
+	const uint64_t set =
+		gen ? ones * (uint8_t)(PH_OBJ_GC_LIST | gen << 4) : 0;
+	size_t i = 0;
+	for (; i + 8 <= h->n; i += 8) {
+		uint64_t w;
+		memcpy(&w, h->flags + i, 8);
+		uint64_t m = (w >> 2) & ((w >> 1) | w) & (ones << 4);
+		if (!m)
 			continue;
-		uint32_t k = ph_objtable_lookup(h, (c->nodes[i] & ~1ULL) + 16);
-		h->flags[k] &= (uint8_t) ~(c->flag | GCW_BACK);
+		uint64_t mask =
+			(m >> 4) * 0x71; /* its generation and list bit */
+		w = (w & ~mask) | (set & mask);
+		memcpy(h->flags + i, &w, 8);
+	}
+	for (; i < h->n; i++) {
+		unsigned fg = (h->flags[i] >> 4) & 7;
+		if ((h->flags[i] & PH_OBJ_GC_LIST) &&
+		    (fg == GCW_FORWARD || fg == GCW_BACKWARD))
+			h->flags[i] = (uint8_t)((h->flags[i] & ~0x71) |
+						(gen ? PH_OBJ_GC_LIST | gen << 4
+						     : 0));
 	}
 }
 
@@ -177,41 +214,32 @@ static struct ph_error *walk_gc_list_fast(struct ph_heap *h, uint64_t head,
 	ph_u64map_init(&seen);
 	*ret_done = false;
 	for (int k = 0; k < 2; k++)
-		c[k] = (struct gcw_ctx){.h = h,
-					.head = head,
-					.bound = bound,
-					.flag = flag,
-					.back = k == 1};
+		c[k] = (struct gcw_ctx){
+			.h = h, .head = head, .bound = bound, .back = k == 1};
 	ph_run_parallel(gcw_worker, c, sizeof(c[0]), 2, true);
 
 	/* The list in order: forward to where the threads met, then the
-	 * backward walk from there, read backwards. */
-	size_t bend = 0; /* the backward nodes used: [0, bend) */
+	 * backward walk up to there, read backwards. Where they met is the
+	 * backward thread's last claim: past it, it walked only nodes the
+	 * forward thread had passed, none of them claimed. */
+	uint64_t bend = 0; /* the backward walk's steps used: [0, bend) */
 	bool ok = !c[0].anomaly && (c[0].at_head || c[0].meet);
-	if (ok && c[0].meet) {
-		ok = false;
-		for (size_t i = c[1].n; i-- > 0;)
-			if ((c[1].nodes[i] & ~1ULL) == c[0].meet) {
-				bend = i + 1;
-				ok = true;
-				break;
-			}
-	}
-	/* the backward thread's claims past the meeting point: none, unless
-	 * something is wrong */
-	for (size_t i = bend; ok && i < c[1].n; i++)
-		if (c[1].nodes[i] & 1)
-			ok = false;
+	if (ok && c[0].meet)
+		ok = c[1].claimed && c[1].last_claim == c[0].meet;
+	if (ok && c[0].meet)
+		bend = c[1].last_claim_step + 1;
+	else if (ok)
+		ok = !c[1].claimed; /* forward went round: nothing to meet */
 	/* objects not found yet: each new, and once only */
+	size_t bn = 0; /* the backward thread's nodes used */
+	while (bn < c[1].n && c[1].nodes[bn].step < bend)
+		bn++;
 	for (int k = 0; k < 2 && ok; k++) {
-		size_t end = k ? bend : c[0].n;
+		size_t end = k ? bn : c[0].n;
 		for (size_t i = 0; i < end && ok; i++) {
-			uint64_t g = c[k].nodes[i];
-			if (g & 1)
-				continue;
+			uint64_t g = c[k].nodes[i].g;
 			bool existed;
-			if (ph_objtable_lookup(h, g + 16) != PH_NONE ||
-			    (ph_objtable_pool_at(h, g + 16) && (g & 15))) {
+			if (ph_objtable_pool_at(h, g + 16) && (g & 15)) {
 				ok = false;
 				break;
 			}
@@ -221,42 +249,26 @@ static struct ph_error *walk_gc_list_fast(struct ph_heap *h, uint64_t head,
 				ok = false;
 		}
 	}
+	bool claims = c[0].claimed + c[1].claimed > 0;
 	if (!ok) {
-		gcw_undo(h, &c[0]);
-		gcw_undo(h, &c[1]);
+		if (claims)
+			gcw_settle(h, 0);
 		goto out;
 	}
-	/* the backward thread's mark, gone: no other object has it (every
-	 * walk clears it or is undone), so a pass over all the flags, 8 at a
-	 * time, instead of a lookup of each object it claimed (most of the
-	 * serial time of the stage) */
-	if (c[1].claimed) {
-		const uint64_t keep =
-			0x0101010101010101ULL * (uint8_t)~GCW_BACK;
-		size_t i = 0;
-		for (; i + 8 <= h->n; i += 8) {
-			uint64_t w;
-			memcpy(&w, h->flags + i, 8);
-			w &= keep;
-			memcpy(h->flags + i, &w, 8);
-		}
-		for (; i < h->n; i++)
-			h->flags[i] &= (uint8_t)~GCW_BACK;
-	}
+	if (claims)
+		gcw_settle(h, gen);
 	h->n_gc += c[0].claimed + c[1].claimed;
 	*ret_done = true;
-	for (size_t j = 0; j < c[0].n + bend && !err; j++) {
-		uint64_t g = j < c[0].n ? c[0].nodes[j]
-					: c[1].nodes[bend - 1 - (j - c[0].n)];
-		if (g & 1)
-			continue;
+	for (size_t j = 0; j < c[0].n + bn && !err; j++) {
+		uint64_t g = j < c[0].n ? c[0].nodes[j].g
+					: c[1].nodes[bn - 1 - (j - c[0].n)].g;
 		bool added;
 		const uint64_t *hdr = ph_mem_ptr(h->mem, g + 16, 16);
 		err = walk_gc_add(h, g + 16, hdr, flag, &added);
 	}
 out:
-	ph_big_free(c[0].nodes, c[0].cap * sizeof(*c[0].nodes));
-	ph_big_free(c[1].nodes, c[1].cap * sizeof(*c[1].nodes));
+	free(c[0].nodes);
+	free(c[1].nodes);
 	ph_u64map_free(&seen);
 	return err;
 }
