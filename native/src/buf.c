@@ -132,19 +132,97 @@ struct ph_error *ph_grow(void **arr, size_t *cap, size_t need, size_t elem)
 
 /* Large arrays in memory of their own, which the kernel may back with huge
  * pages: an array touched once at random, a word per object, otherwise
- * spends more time in page faults and TLB misses than in its loops (the
- * dominator tree of a million objects: 0.115 s of CPU with 4 KiB pages,
- * 0.032 s with 2 MiB ones). Pages never touched cost nothing. */
+ * spends more time in page faults than in its loops where a fault is dear.
+ * Pages never touched cost nothing. */
 #define BIG_MIN (1UL << 20)
 #define HUGE_PAGE (2UL << 20)
+
+/*
+ * Huge pages or small ones: whichever a first touch costs less on this
+ * machine (docs/performance.md, "Huge pages or small ones"). Under PVM a
+ * small page's first touch costs 7-15 us (the host's shadow page tables),
+ * and huge pages save nearly all of it. Under KVM it costs 1-2 us, and a
+ * huge page costs 2-4 ms when the guest takes it from memory it handed back
+ * to the host (page_reporting): 5x the same memory in small pages, which
+ * the guest takes from its fragments first. So a few small pages are
+ * touched once and timed; PYHEAP_HUGE_PAGES=0 or 1 decides instead.
+ */
+#define PROBE_PAGES 16
+#define PROBE_DEAR_NS 5000 /* the cheapest touch, where huge pages win */
+
+static bool huge_pages;
+static uint64_t probe_ns;
+static pthread_once_t huge_once = PTHREAD_ONCE_INIT;
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static void huge_probe(void)
+{
+	const char *e = getenv("PYHEAP_HUGE_PAGES");
+	bool timing = getenv("PYHEAP_TIMING") != NULL;
+	if (e && (*e == '0' || *e == '1') && !e[1]) {
+		huge_pages = *e == '1';
+		if (timing)
+			fprintf(stderr,
+				"py-heap: pages: %s (PYHEAP_HUGE_PAGES=%s)\n",
+				huge_pages ? "huge" : "small", e);
+		return;
+	}
+	size_t len = PROBE_PAGES * 4096;
+	volatile uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		huge_pages = true;
+		return;
+	}
+#ifdef MADV_NOHUGEPAGE
+	madvise((void *)p, len, MADV_NOHUGEPAGE);
+#endif
+	probe_ns = UINT64_MAX;
+	for (size_t i = 0; i < PROBE_PAGES; i++) {
+		uint64_t t0 = now_ns();
+		p[i * 4096] = 1;
+		uint64_t t = now_ns() - t0;
+		if (t < probe_ns)
+			probe_ns = t;
+	}
+	munmap((void *)p, len);
+	huge_pages = probe_ns >= PROBE_DEAR_NS;
+	if (timing)
+		fprintf(stderr, "py-heap: pages: %s (a first touch: %.1f us)\n",
+			huge_pages ? "huge" : "small", (double)probe_ns / 1e3);
+}
+
+bool ph_big_huge(uint64_t *ret_probe_ns)
+{
+	pthread_once(&huge_once, huge_probe);
+	if (ret_probe_ns)
+		*ret_probe_ns = probe_ns;
+	return huge_pages;
+}
 
 void *ph_big_alloc(size_t bytes)
 {
 	if (bytes < BIG_MIN)
 		return malloc(bytes ? bytes : 1);
+	size_t len = (bytes + 4095) & ~(size_t)4095;
+	if (!ph_big_huge(NULL)) {
+		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return NULL;
+#ifdef MADV_NOHUGEPAGE
+		madvise(p, len, MADV_NOHUGEPAGE); /* THP "always" too */
+#endif
+		return p;
+	}
 	/* aligned on a huge page: map one more and cut the ends off (a
 	 * last part smaller than a huge page keeps small pages) */
-	size_t len = (bytes + 4095) & ~(size_t)4095;
 	uint8_t *p = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)

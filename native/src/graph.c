@@ -101,8 +101,8 @@ struct edge_ctx {
 	struct ph_error *err;
 };
 
-/* A thread's edges in memory of their own (huge pages: each fresh 4 KiB
- * page of a growing array is a page fault), twice as large when full. */
+/* A thread's edges in memory of their own (ph_big_alloc's: huge pages
+ * where a fresh 4 KiB page's fault is dear), twice as large when full. */
 static struct ph_error *edges_grow(struct edge_ctx *c)
 {
 	size_t cap = c->cap ? 2 * c->cap : c->first_cap;

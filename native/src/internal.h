@@ -150,13 +150,18 @@ void ph_run_parallel(void *(*fn)(void *), void *ctx, size_t size, size_t n,
 void ph_run_chunks(void *(*fn)(void *), void *ctx, size_t size, size_t n,
 		   bool threads);
 
-/* An array of bytes bytes for a large table (huge pages where the kernel
- * gives them), freed with ph_big_free and the same size. Not zeroed. */
+/* An array of bytes bytes for a large table (in huge pages where their
+ * first touch costs less than small ones', ph_big_huge), freed with
+ * ph_big_free and the same size. Not zeroed. */
 void *ph_big_alloc(size_t bytes);
+/* Does ph_big_alloc ask for huge pages? Decided once per process by timing
+ * the first touch of a few small pages (PYHEAP_HUGE_PAGES=0/1 decides
+ * instead); *ret_probe_ns, if asked: the cheapest of them, or 0. */
+bool ph_big_huge(uint64_t *ret_probe_ns);
 void ph_big_free(void *p, size_t bytes);
 /* ph_grow for an array in ph_big_alloc's memory (freed with ph_big_free
- * and *cap elements): a list that grows to megabytes touches huge pages,
- * not a page fault per 4 KiB (docs/performance.md). */
+ * and *cap elements): a list that grows to megabytes in ph_big_alloc's
+ * pages. */
 struct ph_error *ph_big_grow(void **arr, size_t *cap, size_t need, size_t elem);
 
 /* py-heap's cache directory ($PYHEAP_CACHE_DIR, else

@@ -84,8 +84,8 @@ struct ph_error *ph_objtable_add_pool(struct ph_heap *h,
 }
 
 /* The object table's arrays, grown to cap entries: in memory of their own
- * (huge pages where the kernel gives them), as a page fault may cost 15 µs
- * in a virtual machine (docs/performance.md). */
+ * (ph_big_alloc's: huge pages where a page fault may cost 15 µs, as in
+ * some virtual machines; docs/performance.md). */
 static struct ph_error *obj_table_resize(struct ph_heap *h, size_t cap)
 {
 	void **arr[4] = {(void **)&h->addr, (void **)&h->tidx,

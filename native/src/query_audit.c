@@ -420,8 +420,8 @@ static bool cy_facts_load(struct ph_heap *h, struct ph_scc *sc, void **blk,
 		ph_answercache_ascending(obj, m) &&
 		ph_answercache_below(comp, m, (uint32_t)ncomp, PH_NONE);
 	/* the components by object (what a cycle's loop is searched with)
-	 * in huge pages: page faults are most of the cost of an array
-	 * written once (4 KiB pages: 60 ms at 2M) */
+	 * in ph_big_alloc's pages: page faults are most of the cost of an
+	 * array written once (60 ms at 2M where they are dear) */
 	uint32_t *c = ok ? ph_big_alloc(4 * (h->n + 1)) : NULL;
 	*marked = c ? malloc(m * 4 + 1) : NULL;
 	*mfate = *marked ? malloc(m + 1) : NULL;

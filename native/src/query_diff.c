@@ -686,7 +686,7 @@ static struct ph_error *match(struct ph_diff_result *r, const struct side *sb,
 		t.nodes = a->n;
 	} else
 		t.nodes = t.heap ? a->heap->n : a->n;
-	/* (a word per object written at random: huge pages, buf.c) */
+	/* (a word per object written at random: ph_big_alloc's pages) */
 	uint8_t *isnew = ph_big_alloc(t.nodes + 1);
 	if (!isnew)
 		return ph_error_nomem();

@@ -166,7 +166,8 @@ static bool bytes_reserve(struct bytes *b, size_t extra)
 	size_t cap = b->cap ? b->cap : 4096;
 	while (cap - b->len < extra)
 		cap *= 2;
-	/* (a column of 10M objects: huge pages, as the snapshot's arrays) */
+	/* (a column of 10M objects: ph_big_alloc's, as the snapshot's
+	 * arrays) */
 	uint8_t *p = ph_big_alloc(cap);
 	if (!p) {
 		b->failed = true;

@@ -110,9 +110,8 @@ struct ph_snap {
 	struct ph_graph *graph;
 	uint32_t *heap_index;
 	uint32_t *rank;
-	/* heap_index and fp are ph_big_alloc's, of these sizes (huge pages:
-	 * a fresh 4 KiB page is a page fault, and a diff of 10M objects
-	 * writes 80 MB of each) */
+	/* heap_index and fp are ph_big_alloc's, of these sizes (a diff of
+	 * 10M objects writes 80 MB of each) */
 	size_t index_bytes, fp_bytes;
 	/* read from a file: its columns (and parent) are ph_big_alloc's of
 	 * big_n entries; 0: malloc'ed (or a heap's) */

@@ -29,6 +29,7 @@ exits 1 if any check failed.
 import argparse
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -69,9 +70,11 @@ def wrapper():
     return shlex.split(os.environ.get("PYHEAP_WRAPPER", ""))
 
 
-def cli(binary, args, timeout=300):
+def cli(binary, args, timeout=300, env=None, stdin=None):
     r = subprocess.run(wrapper() + [binary] + args, capture_output=True,
-                       text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+                       text=True, timeout=timeout, input=stdin,
+                       stdin=subprocess.DEVNULL if stdin is None else None,
+                       env=None if env is None else dict(os.environ, **env))
     for bad in CRASH_SIGNS:
         if bad in r.stderr:
             raise RuntimeError("sanitizer/crash: " + r.stderr[-3000:])
@@ -242,6 +245,31 @@ def marker_checks(binary, core, truth, label):
         bad = [o["repr"] for _, o in found
                if not o["repr"].startswith("'" + prefix)]
         check("%s: values" % name, not bad, bad[:5])
+
+
+def pages_checks(binary, core):
+    """The big tables in huge pages or small ones (PYHEAP_HUGE_PAGES, else
+    a first touch timed): the same answers; PYHEAP_TIMING says which."""
+    args = ["--core", core, "--no-cache", "--json"] + INTERP.py_heap_args()
+    outs = {}
+    for huge in ("0", "1", None):
+        env = {"PYHEAP_TIMING": "1"}
+        if huge is not None:
+            env["PYHEAP_HUGE_PAGES"] = huge
+        r = cli(binary, args + ["--batch", "-"], env=env,
+                stdin="summary\ncycles\ndominators --limit 5\n")
+        check("pages (PYHEAP_HUGE_PAGES=%s): exit 0" % huge,
+              r.returncode == 0, r.stderr[-2000:])
+        said = re.findall(r"^py-heap: pages: (huge|small) \((?:a first "
+                          r"touch: [0-9.]+ us|PYHEAP_HUGE_PAGES=[01])\)$",
+                          r.stderr, re.M)
+        want = {"0": ["small"], "1": ["huge"]}.get(huge)
+        check("pages (PYHEAP_HUGE_PAGES=%s): PYHEAP_TIMING says which, once"
+              % huge, len(said) == 1 and (want is None or said == want),
+              r.stderr[-2000:])
+        outs[huge] = r.stdout
+    check("pages: huge and small pages, the same answers",
+          outs["0"] == outs["1"] == outs[None] and outs["0"])
 
 
 def bad_input_checks(binary, basic):
@@ -425,6 +453,14 @@ def main():
                 text_checks(binary, core, truth, full[label])
             except Exception as e:
                 check("text output", False, e)
+
+    # ---- huge pages or small ones: the same answers ----------------------
+    for label, core, truth in fixtures:
+        if label == "basic":
+            try:
+                pages_checks(binary, core)
+            except Exception as e:
+                check("pages", False, e)
 
     # ---- objects nothing in the GC lists reaches ------------------------
     for label, core, truth in fixtures:
