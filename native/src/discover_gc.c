@@ -68,24 +68,27 @@ static void *gcw_worker(void *arg)
 	unsigned my_gen = c->back ? GCW_BACKWARD : GCW_FORWARD;
 	unsigned other_gen = c->back ? GCW_FORWARD : GCW_BACKWARD;
 	uint8_t mine = (uint8_t)(PH_OBJ_GC_LIST | my_gen << 4);
+	const int link = c->back ? 1 : 0;
 	uint64_t prev = c->head, g;
 	if (!ph_mem_u64(h->mem, c->head + (c->back ? 8 : 0), &g)) {
 		c->anomaly = true;
 		return NULL;
 	}
 	g &= ~3ULL;
-	for (;; c->steps++) {
+	/* in locals: the flags' stores (bytes) may alias anything in *c */
+	uint64_t steps = 0, claimed = 0, last_claim = 0, last_claim_step = 0;
+	for (;; steps++) {
 		if (g == c->head) {
 			c->at_head = true;
 			break;
 		}
-		if (c->steps > c->bound || !g || (g & 7) ||
-		    (!(c->steps & 0xffff) && ph_interrupted())) {
+		if (steps > c->bound || !g || (g & 7) ||
+		    (!(steps & 0xffff) && ph_interrupted())) {
 			c->anomaly = true;
 			break;
 		}
 		const uint64_t *w = ph_mem_ptr(h->mem, g, 32);
-		if (!w || (c->back && (w[0] & ~3ULL) != prev)) {
+		if (!w || (link && (w[0] & ~3ULL) != prev)) {
 			c->anomaly = true;
 			break;
 		}
@@ -103,15 +106,15 @@ static void *gcw_worker(void *arg)
 				       __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 				;
 			if (old & PH_OBJ_GC_LIST) {
-				if (((old >> 4) & 7) == other_gen && !c->back)
+				if (((old >> 4) & 7) == other_gen && !link)
 					c->meet = g;
 				else if (((old >> 4) & 7) != other_gen)
 					c->anomaly = true;
 				break;
 			}
-			c->claimed++;
-			c->last_claim = g;
-			c->last_claim_step = c->steps;
+			claimed++;
+			last_claim = g;
+			last_claim_step = steps;
 		} else {
 			if (c->n == c->cap) {
 				struct ph_error *e =
@@ -123,11 +126,15 @@ static void *gcw_worker(void *arg)
 					break;
 				}
 			}
-			c->nodes[c->n++] = (struct gcw_node){g, c->steps};
+			c->nodes[c->n++] = (struct gcw_node){g, steps};
 		}
 		prev = g;
-		g = w[c->back ? 1 : 0] & ~3ULL;
+		g = w[link] & ~3ULL;
 	}
+	c->steps = steps;
+	c->claimed = claimed;
+	c->last_claim = last_claim;
+	c->last_claim_step = last_claim_step;
 	return NULL;
 }
 
