@@ -381,21 +381,42 @@ static struct ph_error *address_order(struct ph_heap *h, uint32_t *order,
 		runs[kept++] = runs[r];
 	}
 	qsort(tail, nt, sizeof(*tail), by_addr);
-	size_t r = 0, a = kept ? runs[0].from : 0, b = 0, k = 0;
+	size_t b = 0, k = 0;
 	uint64_t last = 0;
-	while (r < kept || b < nt) {
-		uint32_t next;
-		if (b >= nt || (r < kept && h->addr[a] <= tail[b].addr)) {
-			next = (uint32_t)a++;
-			if (a == runs[r].to && ++r < kept)
-				a = runs[r].from;
-		} else
-			next = tail[b++].idx;
-		if (k && h->addr[next] == last)
+#define PUT(idx_, addr_)                                                       \
+	do {                                                                   \
+		if (!k || (addr_) != last)                                     \
+			order[k++] = (uint32_t)(idx_);                         \
+		last = (addr_);                                                \
+	} while (0)
+	for (size_t r = 0; r <= kept; r++) {
+		/* the rest below the run (all of it after the last run) */
+		uint64_t lo = r < kept ? h->addr[runs[r].from] : UINT64_MAX;
+		for (; b < nt && tail[b].addr < lo; b++)
+			PUT(tail[b].idx, tail[b].addr);
+		if (r == kept)
+			break;
+		size_t from = runs[r].from, to = runs[r].to;
+		if (b >= nt || tail[b].addr > h->addr[to - 1]) {
+			/* nothing of the rest within it: whole (ascending, so
+			 * only its first can repeat the last address) */
+			PUT(from, lo);
+			for (size_t a = from + 1; a < to; a++)
+				order[k++] = (uint32_t)a;
+			last = h->addr[to - 1];
 			continue;
-		last = h->addr[next];
-		order[k++] = next;
+		}
+		for (size_t a = from; a < to;) {
+			if (b >= nt || h->addr[a] <= tail[b].addr) {
+				PUT(a, h->addr[a]);
+				a++;
+			} else {
+				PUT(tail[b].idx, tail[b].addr);
+				b++;
+			}
+		}
 	}
+#undef PUT
 	free(tail);
 	free(runs);
 	*ret_n = k;
@@ -426,7 +447,8 @@ static void *fp_worker(void *arg)
 
 struct type_rank {
 	uint32_t tidx;
-	uint64_t count;
+	uint64_t count, bytes;
+	uint64_t vote, votes; /* the majority vote of its sizes */
 	const char *name;
 };
 
@@ -449,8 +471,23 @@ static struct ph_error *build_types(struct ph_heap *h, struct ph_snap *s,
 	for (size_t i = 0; i < nt; i++)
 		tr[i] = (struct type_rank){.tidx = (uint32_t)i,
 					   .name = tname(&h->types[i])};
-	for (size_t i = 0; i < s->n; i++)
-		tr[h->tidx[s->heap_index[i]]].count++;
+	/* counts, bytes and each type's usual size (the size most of its
+	 * objects have: a majority vote), in one pass by type number */
+	for (size_t i = 0; i < s->n; i++) {
+		uint32_t hi = s->heap_index[i];
+		struct type_rank *t = &tr[h->tidx[hi]];
+		uint64_t size = ph_heap_obj_size(h, hi);
+		if (size > PH_SNAP_MAX_SIZE)
+			size = PH_SNAP_MAX_SIZE;
+		t->count++;
+		t->bytes += size;
+		if (!t->votes)
+			t->vote = size, t->votes = 1;
+		else if (t->vote == size)
+			t->votes++;
+		else
+			t->votes--;
+	}
 	qsort(tr, nt, sizeof(*tr), by_count);
 	size_t used = 0;
 	while (used < nt && tr[used].count)
@@ -469,6 +506,9 @@ static struct ph_error *build_types(struct ph_heap *h, struct ph_snap *s,
 		st->flags = (ph_snap_kind_fp(t->kind) ? PH_SNAP_TYPE_FP : 0) |
 			    (t->heap ? PH_SNAP_TYPE_HEAP : 0);
 		st->count = tr[i].count;
+		st->bytes = tr[i].bytes;
+		st->usual = tr[i].vote;
+		s->bytes += tr[i].bytes;
 		s->ntypes = i + 1;
 		if (!(st->name = strdup(tr[i].name))) {
 			free(tr);
@@ -734,34 +774,13 @@ struct ph_error *ph_snap_create(struct ph_heap *h, struct ph_graph *g,
 	ph_stage("snapshot: address order");
 	if ((err = build_types(h, s, s->rank)))
 		goto fail;
-	uint64_t *vote = calloc(s->ntypes + 1, sizeof(*vote));
-	uint64_t *votes = calloc(s->ntypes + 1, sizeof(*votes));
 	/* (written for every object: those of no fingerprint get 0) */
 	s->fp_bytes = (s->n + 1) * sizeof(*s->fp);
 	s->fp = ph_big_alloc(s->fp_bytes);
-	if (!vote || !votes || !s->fp) {
-		free(vote);
-		free(votes);
+	if (!s->fp) {
 		err = ph_error_nomem();
 		goto fail;
 	}
-	for (size_t i = 0; i < s->n; i++) {
-		uint32_t t = ph_snap_type(s, i);
-		uint64_t size = ph_snap_size(s, i);
-		s->bytes += size;
-		s->types[t].bytes += size;
-		/* the size most of its objects have: a majority vote */
-		if (!votes[t])
-			vote[t] = size, votes[t] = 1;
-		else if (vote[t] == size)
-			votes[t]++;
-		else
-			votes[t]--;
-	}
-	for (size_t t = 0; t < s->ntypes; t++)
-		s->types[t].usual = vote[t];
-	free(vote);
-	free(votes);
 	ph_stage("snapshot: types");
 	struct fp_work w[2] = {{h, s, 0, s->n / 2}, {h, s, s->n / 2, s->n}};
 	ph_run_parallel(fp_worker, w, sizeof(w[0]), 2, s->n > 100000);
