@@ -670,6 +670,70 @@ out:
 	return err;
 }
 
+/* One half of the match: objects [i, iend) before and [j, jend) after,
+ * counted apart (rows by row number), the new ones marked in isnew. */
+struct match_part {
+	const struct ph_snap *b, *a;
+	const struct tree *t;
+	uint8_t *isnew;
+	const uint32_t *twin;
+	bool fp_ok;
+	const uint32_t *row_of[2];
+	size_t i, iend, j, jend;
+	uint64_t freed, added, kept, reused;
+	uint64_t *freed_rows, *new_rows;
+	bool interrupted;
+};
+
+static void *match_worker(void *arg)
+{
+	struct match_part *m = arg;
+	const struct ph_snap *b = m->b, *a = m->a;
+	size_t i = m->i, j = m->j;
+	uint64_t ab = i < m->iend ? ph_snap_addr(b, i) : 0,
+		 aa = j < m->jend ? ph_snap_addr(a, j) : 0;
+	uint64_t freed = 0, added = 0, kept = 0, reused = 0;
+	while (i < m->iend || j < m->jend) {
+		if (!((i + j) & 0xfffff) && ph_interrupted()) {
+			m->interrupted = true;
+			break;
+		}
+		bool old = i < m->iend, now = j < m->jend;
+		bool gone = false, fresh = false;
+		if (!now || (old && ab < aa))
+			gone = true;
+		else if (!old || aa < ab)
+			fresh = true;
+		else if (same_object(b, i, a, j, m->fp_ok, m->twin))
+			kept++;
+		else {
+			reused++;
+			gone = fresh = true;
+		}
+		if (gone) {
+			freed++;
+			m->freed_rows[m->row_of[0][ph_snap_type(b, i)]]++;
+		}
+		if (fresh) {
+			m->isnew[node_of(m->t, j)] = 1;
+			added++;
+			m->new_rows[m->row_of[1][ph_snap_type(a, j)]]++;
+		}
+		/* step past what was taken: the smaller address, or both */
+		bool step_b = old && (!now || ab <= aa);
+		bool step_a = now && (!old || aa <= ab);
+		if (step_b && ++i < m->iend)
+			ab = ph_snap_addr(b, i);
+		if (step_a && ++j < m->jend)
+			aa = ph_snap_addr(a, j);
+	}
+	m->freed = freed;
+	m->added = added;
+	m->kept = kept;
+	m->reused = reused;
+	return NULL;
+}
+
 /* Matches the objects of one process by address, then names the
  * containers. */
 static struct ph_error *match(struct ph_diff_result *r, const struct side *sb,
@@ -697,40 +761,72 @@ static struct ph_error *match(struct ph_diff_result *r, const struct side *sb,
 		ph_big_free(isnew, t.nodes + 1);
 		return ph_error_nomem();
 	}
-	size_t i = 0, j = 0;
-	uint64_t ab = b->n ? ph_snap_addr(b, 0) : 0,
-		 aa = a->n ? ph_snap_addr(a, 0) : 0;
-	while (i < b->n || j < a->n) {
-		if (!((i + j) & 0xfffff) && ph_interrupted()) {
-			ph_big_free(isnew, t.nodes + 1);
-			free(twin);
-			return ph_error_interrupted();
+	/* In two halves of the address space at once: an address is in
+	 * one half on both sides. */
+	size_t jm = a->n / 2, im = 0;
+	if (jm < a->n) {
+		uint64_t at = ph_snap_addr(a, jm);
+		size_t hi = b->n;
+		while (im < hi) {
+			size_t mid = im + (hi - im) / 2;
+			if (ph_snap_addr(b, mid) < at)
+				im = mid + 1;
+			else
+				hi = mid;
 		}
-		bool old = i < b->n, now = j < a->n;
-		if (!now || (old && ab < aa)) {
-			r->freed_objects++;
-			r->rows[row_of[0][ph_snap_type(b, i)]].freed_objects++;
-		} else if (!old || aa < ab) {
-			isnew[node_of(&t, j)] = 1;
-			r->new_objects++;
-			r->rows[row_of[1][ph_snap_type(a, j)]].new_objects++;
-		} else if (same_object(b, i, a, j, fp_ok, twin)) {
-			r->kept_objects++;
-		} else {
-			r->reused++;
-			r->freed_objects++;
-			r->rows[row_of[0][ph_snap_type(b, i)]].freed_objects++;
-			isnew[node_of(&t, j)] = 1;
-			r->new_objects++;
-			r->rows[row_of[1][ph_snap_type(a, j)]].new_objects++;
+	}
+	struct match_part part[2] = {{.b = b,
+				      .a = a,
+				      .t = &t,
+				      .isnew = isnew,
+				      .twin = twin,
+				      .fp_ok = fp_ok,
+				      .row_of = {row_of[0], row_of[1]},
+				      .i = 0,
+				      .iend = im,
+				      .j = 0,
+				      .jend = jm},
+				     {.b = b,
+				      .a = a,
+				      .t = &t,
+				      .isnew = isnew,
+				      .twin = twin,
+				      .fp_ok = fp_ok,
+				      .row_of = {row_of[0], row_of[1]},
+				      .i = im,
+				      .iend = b->n,
+				      .j = jm,
+				      .jend = a->n}};
+	for (int k = 0; k < 2; k++) {
+		part[k].freed_rows = calloc(r->nrows + 1, sizeof(uint64_t));
+		part[k].new_rows = calloc(r->nrows + 1, sizeof(uint64_t));
+	}
+	bool nomem = false;
+	for (int k = 0; k < 2; k++)
+		nomem |= !part[k].freed_rows || !part[k].new_rows;
+	if (!nomem)
+		ph_run_parallel(match_worker, part, sizeof(part[0]), 2,
+				a->n + b->n > 100000);
+	bool stopped = false;
+	for (int k = 0; k < 2 && !nomem; k++) {
+		r->freed_objects += part[k].freed;
+		r->new_objects += part[k].added;
+		r->kept_objects += part[k].kept;
+		r->reused += part[k].reused;
+		stopped |= part[k].interrupted;
+		for (size_t row = 0; row < r->nrows; row++) {
+			r->rows[row].freed_objects += part[k].freed_rows[row];
+			r->rows[row].new_objects += part[k].new_rows[row];
 		}
-		/* step past what was taken: the smaller address, or both */
-		bool step_b = old && (!now || ab <= aa);
-		bool step_a = now && (!old || aa <= ab);
-		if (step_b && ++i < b->n)
-			ab = ph_snap_addr(b, i);
-		if (step_a && ++j < a->n)
-			aa = ph_snap_addr(a, j);
+	}
+	for (int k = 0; k < 2; k++) {
+		free(part[k].freed_rows);
+		free(part[k].new_rows);
+	}
+	if (nomem || stopped) {
+		ph_big_free(isnew, t.nodes + 1);
+		free(twin);
+		return nomem ? ph_error_nomem() : ph_error_interrupted();
 	}
 	free(twin);
 	ph_stage("diff: match");
