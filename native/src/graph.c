@@ -751,17 +751,10 @@ static struct ph_error *build_c_holders(struct ph_graph *g)
 	/* Static objects: their own fields are edges already. */
 	struct extent *skip = NULL;
 	size_t nskip = 0, cap = 0;
-	/* (the pools' objects are in pymalloc's arenas: none is static) */
-	size_t pb = 0, pe = 0;
-	if (h->pools_frozen && h->npools) {
-		pb = h->pools[0].first;
-		pe = pb + h->npool_objects;
-		if (pe > h->n || pb > pe)
-			pb = pe = 0;
-	}
 	for (size_t i = 0; i < h->n; i++) {
-		if (i == pb && pe > pb) {
-			i = pe - 1;
+		if (ph_heap_in_pools(h, i)) {
+			/* (in pymalloc's arenas: none is static) */
+			i = h->pools[0].first + h->npool_objects - 1;
 			continue;
 		}
 		if (!is_static_addr(h, h->addr[i]))

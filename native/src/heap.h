@@ -357,6 +357,16 @@ uint64_t ph_obj_sizeof(struct ph_heap *h, uint64_t addr,
 		       const struct ph_type *t);
 
 #define PH_SIZE_BIG UINT32_MAX
+/* Is object i one of the pool scan's, numbered by its pool (so in one of
+ * pymalloc's arenas: allocated, never a static object of an image)? */
+static inline bool ph_heap_in_pools(const struct ph_heap *h, size_t i)
+{
+	if (!h->pools_frozen || !h->npools)
+		return false;
+	size_t base = h->pools[0].first;
+	return i >= base && i - base < h->npool_objects;
+}
+
 /* Object i's size when the table holds PH_SIZE_BIG: read again. */
 uint64_t ph_heap_big_size(const struct ph_heap *h, size_t i);
 /* Object i's sys.getsizeof(). */

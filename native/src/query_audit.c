@@ -938,13 +938,26 @@ rc_facts_compute(struct ph_graph *g, const uint8_t *want, struct rc_facts *f)
 	struct ph_heap *h = g->h;
 	size_t cap = 0;
 	struct ph_error *err = NULL;
+	/* the few objects the three counts' maps hold, marked: the others'
+	 * counts are 0 without a lookup each */
+	uint64_t *counted = calloc(h->n / 64 + 1, sizeof(*counted));
+	if (!counted)
+		return ph_error_nomem();
+	const struct ph_u64map *maps[3] = {&g->extern_refs, &g->cons_in,
+					   &g->cdata_in};
+	for (int k = 0; k < 3; k++)
+		for (size_t s = 0; s < maps[k]->cap; s++) {
+			uint64_t o = maps[k]->keys[s] - 1; /* (key: o + 1) */
+			if (maps[k]->keys[s] && o < h->n)
+				counted[o / 64] |= 1ULL << (o % 64);
+		}
 	for (size_t i = 0; i < h->n && !err; i++) {
 		if (want && !want[i])
 			continue;
 		uint8_t kind = RC_CHECKED;
 		int64_t over = 0, under = 0;
 		int64_t rc = refcnt_of(h, (uint32_t)i);
-		if (is_static(h, h->addr[i]))
+		if (!ph_heap_in_pools(h, i) && is_static(h, h->addr[i]))
 			kind = RC_STATIC;
 		else if (is_immortal(h, rc))
 			kind = RC_IMMORTAL;
@@ -959,16 +972,21 @@ rc_facts_compute(struct ph_graph *g, const uint8_t *want, struct rc_facts *f)
 			/* (the instances of a type that is not a heap type
 			 * hold no reference to it: no edge, graph.c) */
 			uint64_t in = g->rev_off[i + 1] - g->rev_off[i];
+			bool c = (counted[i / 64] >> (i % 64)) & 1;
 			int64_t found =
-				(int64_t)(in + count_get(&g->extern_refs,
-							 (uint32_t)i));
+				(int64_t)(in + (c ? count_get(&g->extern_refs,
+							      (uint32_t)i)
+						  : 0));
 			/* a deficit is only sure beyond the guessed references
 			 * and the words of C data (borrowed ones look the
 			 * same) */
 			int64_t exact =
-				found -
-				(int64_t)count_get(&g->cons_in, (uint32_t)i) -
-				(int64_t)count_get(&g->cdata_in, (uint32_t)i);
+				found - (c ? (int64_t)count_get(&g->cons_in,
+								(uint32_t)i) +
+							 (int64_t)count_get(
+								 &g->cdata_in,
+								 (uint32_t)i)
+					   : 0);
 			over = rc - found;
 			under = rc - exact;
 			if (over < 1 && under >= 0)
@@ -989,6 +1007,7 @@ rc_facts_compute(struct ph_graph *g, const uint8_t *want, struct rc_facts *f)
 		f->over[f->n] = over;
 		f->under[f->n++] = under;
 	}
+	free(counted);
 	if (!err && !want) {
 		/* a later run on this core reads them */
 		const void *sec[4] = {f->obj, f->kind, f->over, f->under};
