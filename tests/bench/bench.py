@@ -471,10 +471,14 @@ def load():
     return os.getloadavg()[0]
 
 
+PAUSE = 3.0
+
+
 def conditions_run(args, size, meta, d):
     """types (and snapshot and diff) against the in-process tools on the
     same heap, interleaved, in turn: warm and quiet (the page cache holds
-    the core, nothing of ours runs beside), busy (warm, while BUSY_LOOP
+    the core, nothing of ours runs beside; a run about a second after the
+    last), paused (warm, but PAUSE s after the last run), busy (warm, while BUSY_LOOP
     keeps a core busy), cold (the core's pages dropped before each run),
     and cached (the index cache written by a first run, where py-heap has
     one). Every figure with the load average just before it."""
@@ -488,8 +492,8 @@ def conditions_run(args, size, meta, d):
     busy = None
     try:
         inproc.ask("typestats")         # its first run warms its caches
-        conds = ["warm", "busy", "cold"] + (["cached"] if args.has_cache
-                                            else [])
+        conds = ["warm", "paused", "busy", "cold"] + (
+            ["cached"] if args.has_cache else [])
         for cond in conds:
             log("size %s: %s: types and the in-process count, in turn"
                 % (fmt_n(size), cond))
@@ -520,11 +524,16 @@ def conditions_run(args, size, meta, d):
             for _ in range(args.repeat):
                 if cond == "cold":
                     drop_cached(core)
-                elif cond in ("warm", "busy"):
+                elif cond in ("warm", "paused", "busy"):
                     warm_up(core)
                 la = load()
                 share = cached_share(core)
                 ip = inproc.ask("typestats")
+                if cond == "paused":
+                    # as a user's first look comes: the memory the last
+                    # run freed handed back to the host by now (the
+                    # guest's page_reporting, 2 s; docs/performance.md)
+                    time.sleep(PAUSE)
                 r = py_heap(args.bin, core, ["types"], timeout, out_path,
                             env_extra=env_extra, cache=cond == "cached")
                 runs.append({"wall": r["wall"], "cpu": r["user"] + r["sys"],
