@@ -163,39 +163,44 @@ static uint64_t now_ns(void)
 
 static void huge_probe(void)
 {
+	uint64_t start = now_ns();
 	const char *e = getenv("PYHEAP_HUGE_PAGES");
-	bool timing = getenv("PYHEAP_TIMING") != NULL;
+	char why[48];
+	size_t len = PROBE_PAGES * 4096;
+	volatile uint8_t *p = MAP_FAILED;
 	if (e && (*e == '0' || *e == '1') && !e[1]) {
 		huge_pages = *e == '1';
-		if (timing)
-			fprintf(stderr,
-				"py-heap: pages: %s (PYHEAP_HUGE_PAGES=%s)\n",
-				huge_pages ? "huge" : "small", e);
-		return;
-	}
-	size_t len = PROBE_PAGES * 4096;
-	volatile uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED) {
+		snprintf(why, sizeof(why), "PYHEAP_HUGE_PAGES");
+	} else if ((p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) ==
+		   MAP_FAILED) {
 		huge_pages = true;
-		return;
-	}
+		snprintf(why, sizeof(why), "not timed");
+	} else {
 #ifdef MADV_NOHUGEPAGE
-	madvise((void *)p, len, MADV_NOHUGEPAGE);
+		madvise((void *)p, len, MADV_NOHUGEPAGE);
 #endif
-	probe_ns = UINT64_MAX;
-	for (size_t i = 0; i < PROBE_PAGES; i++) {
-		uint64_t t0 = now_ns();
-		p[i * 4096] = 1;
-		uint64_t t = now_ns() - t0;
-		if (t < probe_ns)
-			probe_ns = t;
+		probe_ns = UINT64_MAX;
+		for (size_t i = 0; i < PROBE_PAGES; i++) {
+			uint64_t t0 = now_ns();
+			p[i * 4096] = 1;
+			uint64_t t = now_ns() - t0;
+			if (t < probe_ns)
+				probe_ns = t;
+		}
+		munmap((void *)p, len);
+		huge_pages = probe_ns >= PROBE_DEAR_NS;
+		snprintf(why, sizeof(why), "a first touch %.1f us",
+			 (double)probe_ns / 1e3);
 	}
-	munmap((void *)p, len);
-	huge_pages = probe_ns >= PROBE_DEAR_NS;
-	if (timing)
-		fprintf(stderr, "py-heap: pages: %s (a first touch: %.1f us)\n",
-			huge_pages ? "huge" : "small", (double)probe_ns / 1e3);
+	/* as a stage's line (ph_stage): the probe's own time */
+	if (getenv("PYHEAP_TIMING")) {
+		char name[80];
+		snprintf(name, sizeof(name), "pages: %s (%s)",
+			 huge_pages ? "huge" : "small", why);
+		fprintf(stderr, "py-heap: %-24s %10.3f ms\n", name,
+			(double)(now_ns() - start) / 1e6);
+	}
 }
 
 bool ph_big_huge(uint64_t *ret_probe_ns)
