@@ -324,6 +324,7 @@ bool ph_mimalloc_block_ok(const struct ph_heap *h, uint64_t block)
 
 void ph_mimalloc_free(struct ph_heap *h)
 {
+	ph_objtable_mi_unindex(h);
 	for (size_t i = 0; !h->mi_bits && i < h->nmi_pages; i++) {
 		free(h->mi_pages[i].free_bits);
 		free(h->mi_pages[i].obj_bits);
@@ -416,6 +417,7 @@ static struct ph_error *mi_scan(struct ph_heap *h)
 		h->mi_pages[kept++] = *p;
 	}
 	h->nmi_pages = kept;
+	ph_objtable_mi_index(h);
 	/* room for every allocated block at once; the pages' objects are
 	 * numbered in address order, found by their page's bitmap */
 	uint64_t nused = 0;

@@ -91,6 +91,17 @@ struct ph_pool_region {
 
 /* A mimalloc page (free-threaded builds): its blocks, and which are free
  * (on a free list), for "is there an allocated block at this address". */
+/* Pages by address: a radix table per 1 GiB region of address space, one
+ * slot per 64 KiB granule (mimalloc's slices: a page is whole slices, so
+ * a granule is one page's): its page's index + 1; 0: none; PH_MI_MANY:
+ * more than one (damage), searched. */
+#define PH_MI_GRANULE_SHIFT 16
+#define PH_MI_MANY UINT32_MAX
+struct ph_mi_region {
+	uint64_t base; /* 1 GiB aligned */
+	uint32_t *slots;
+};
+
 struct ph_mi_page {
 	uint64_t start, end; /* its blocks */
 	uint64_t bsize;
@@ -189,6 +200,10 @@ struct ph_heap {
 	struct ph_mi_page *mi_pages;
 	size_t nmi_pages, mi_pages_cap;
 	bool mi_pages_sorted;
+	/* the sorted pages found by address (ph_objtable_mi_page): per GiB
+	 * of address space, each 64 KiB granule's page; none: searched */
+	struct ph_mi_region *mi_regions;
+	size_t nmi_regions;
 	/* the pages' bitmaps and ranks in one block, as an index cache read
 	 * them (heapcache.c); NULL: each page's its own */
 	uint64_t *mi_bits;

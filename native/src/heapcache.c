@@ -441,6 +441,7 @@ static bool hc_mi_load(struct ph_heap *h, const struct hc_head *hd,
 	}
 	h->nmi_pages = h->mi_pages_cap = (size_t)hd->nmi_pages;
 	h->mi_pages_sorted = true;
+	ph_objtable_mi_index(h);
 	return true;
 }
 

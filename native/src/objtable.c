@@ -37,6 +37,69 @@ struct ph_error *ph_objtable_index_pool(struct ph_heap *h, uint64_t addr,
 	return NULL;
 }
 
+void ph_objtable_mi_unindex(struct ph_heap *h)
+{
+	for (size_t i = 0; i < h->nmi_regions; i++)
+		free(h->mi_regions[i].slots);
+	free(h->mi_regions);
+	h->mi_regions = NULL;
+	h->nmi_regions = 0;
+}
+
+/* (a heap over more GiB than this is searched: the table's lookup walks
+ * its regions, as ph_objtable_pool_at does) */
+#define MI_REGIONS_MAX 64
+
+void ph_objtable_mi_index(struct ph_heap *h)
+{
+	const size_t nslots = (1ULL << 30) >> PH_MI_GRANULE_SHIFT;
+	struct ph_mi_region *regs = NULL;
+	size_t nregs = 0;
+	ph_objtable_mi_unindex(h);
+	for (size_t i = 0; i < h->nmi_pages; i++) {
+		const struct ph_mi_page *p = &h->mi_pages[i];
+		if (p->end <= p->start)
+			continue;
+		for (uint64_t g = p->start >> PH_MI_GRANULE_SHIFT;
+		     g <= (p->end - 1) >> PH_MI_GRANULE_SHIFT; g++) {
+			uint64_t a = g << PH_MI_GRANULE_SHIFT;
+			uint64_t base = a & ~((1ULL << 30) - 1);
+			size_t r = nregs;
+			while (r > 0 && regs[r - 1].base != base)
+				r--;
+			if (!r) {
+				struct ph_mi_region *n =
+					nregs < MI_REGIONS_MAX
+						? realloc(regs,
+							  (nregs + 1) *
+								  sizeof(*regs))
+						: NULL;
+				if (n)
+					regs = n;
+				uint32_t *slots =
+					n ? calloc(nslots, sizeof(*slots))
+					  : NULL;
+				if (!slots)
+					goto none;
+				regs[nregs++] =
+					(struct ph_mi_region){base, slots};
+				r = nregs;
+			}
+			uint32_t *slot =
+				&regs[r - 1].slots[(a - base) >>
+						   PH_MI_GRANULE_SHIFT];
+			*slot = *slot ? PH_MI_MANY : (uint32_t)(i + 1);
+		}
+	}
+	h->mi_regions = regs;
+	h->nmi_regions = nregs;
+	return;
+none:
+	for (size_t r = 0; r < nregs; r++)
+		free(regs[r].slots);
+	free(regs);
+}
+
 /* Pools in a mapped index cache file (heapcache.c) copied into memory of
  * their own, before the file goes or the array grows. */
 static struct ph_error *pools_own(struct ph_heap *h)

@@ -39,10 +39,27 @@ static inline const struct ph_pool *ph_objtable_pool_at(const struct ph_heap *h,
 }
 
 /* Free-threaded: the mimalloc page whose blocks hold addr, or NULL
- * (h->mi_pages sorted, by a binary search). */
+ * (h->mi_pages sorted: by their granules' table, else a binary search). */
 static inline const struct ph_mi_page *
 ph_objtable_mi_page(const struct ph_heap *h, uint64_t addr)
 {
+	if (h->nmi_regions) {
+		uint64_t base = addr & ~((1ULL << 30) - 1);
+		size_t r = 0;
+		while (r < h->nmi_regions && h->mi_regions[r].base != base)
+			r++;
+		if (r == h->nmi_regions)
+			return NULL;
+		uint32_t v =
+			h->mi_regions[r]
+				.slots[(addr - base) >> PH_MI_GRANULE_SHIFT];
+		if (!v)
+			return NULL;
+		if (v != PH_MI_MANY) {
+			const struct ph_mi_page *p = &h->mi_pages[v - 1];
+			return addr >= p->start && addr < p->end ? p : NULL;
+		}
+	}
 	size_t lo = 0, hi = h->nmi_pages;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -55,6 +72,12 @@ ph_objtable_mi_page(const struct ph_heap *h, uint64_t addr)
 		return NULL;
 	return &h->mi_pages[lo];
 }
+
+/* The table of ph_objtable_mi_page made for h->mi_pages, sorted and not
+ * overlapping (or none, where they span too many GiB regions or memory is
+ * short: then searched); ph_objtable_mi_unindex frees it. */
+void ph_objtable_mi_index(struct ph_heap *h);
+void ph_objtable_mi_unindex(struct ph_heap *h);
 
 /* The block number of the page object at addr, or -1: not where the page
  * holds one, or none found there. */

@@ -1058,6 +1058,65 @@ static void test_cyfunction3(void)
 	}
 }
 
+/* Free-threaded pages found by their granules' table as by the binary
+ * search: pages of one and of several granules, one with the segment's
+ * header before its blocks, one in another GiB, two sharing a granule
+ * (damage: that granule searched), and addresses between them. */
+static void test_mi_page_index(void)
+{
+	const uint64_t g = 1ULL << PH_MI_GRANULE_SHIFT, base = 0x7f0000000000;
+	struct ph_mi_page pages[] = {
+		{.start = base + g + 0x100, .end = base + 2 * g},
+		{.start = base + 2 * g, .end = base + 10 * g},
+		{.start = base + 16 * g, .end = base + 16 * g + g / 2},
+		{.start = base + 16 * g + g / 2, .end = base + 17 * g},
+		{.start = base + (1ULL << 30) + 3 * g,
+		 .end = base + (1ULL << 30) + 4 * g},
+	};
+	struct ph_heap h;
+	memset(&h, 0, sizeof(h));
+	h.mi_pages = pages;
+	h.nmi_pages = PH_ARRAY_SIZE(pages);
+	ph_objtable_mi_index(&h);
+	CU_ASSERT_EQUAL(h.nmi_regions, 2);
+	uint64_t probes[] = {base,
+			     base + g,
+			     base + g + 0xff,
+			     base + g + 0x100,
+			     base + 2 * g - 1,
+			     base + 2 * g,
+			     base + 5 * g + 17,
+			     base + 10 * g - 1,
+			     base + 10 * g,
+			     base + 16 * g,
+			     base + 16 * g + g / 2 - 1,
+			     base + 16 * g + g / 2,
+			     base + 17 * g - 1,
+			     base + 17 * g,
+			     base + (1ULL << 30) + 3 * g - 1,
+			     base + (1ULL << 30) + 3 * g + 5,
+			     base + (1ULL << 30) + 4 * g,
+			     base + (2ULL << 30),
+			     0};
+	size_t n = h.nmi_regions;
+	for (size_t i = 0; i < PH_ARRAY_SIZE(probes); i++) {
+		const struct ph_mi_page *by_table =
+			ph_objtable_mi_page(&h, probes[i]);
+		h.nmi_regions = 0; /* the search alone */
+		const struct ph_mi_page *searched =
+			ph_objtable_mi_page(&h, probes[i]);
+		h.nmi_regions = n;
+		CU_ASSERT_EQUAL(by_table, searched);
+	}
+	CU_ASSERT_EQUAL(ph_objtable_mi_page(&h, base + 5 * g), &pages[1]);
+	CU_ASSERT_EQUAL(ph_objtable_mi_page(&h, base + 16 * g + 8), &pages[2]);
+	CU_ASSERT_EQUAL(ph_objtable_mi_page(&h, base + 16 * g + g / 2),
+			&pages[3]);
+	CU_ASSERT_PTR_NULL(ph_objtable_mi_page(&h, base + g + 0xff));
+	ph_objtable_mi_unindex(&h);
+	CU_ASSERT_EQUAL(h.nmi_regions, 0);
+}
+
 void ph_test_add_objects(void)
 {
 	CU_pSuite s = CU_add_suite("objects over synthetic memory", NULL, NULL);
@@ -1071,6 +1130,8 @@ void ph_test_add_objects(void)
 		    test_old_line_tables);
 	CU_add_test(s, "object table: pools, numbers, lookups",
 		    test_object_table);
+	CU_add_test(s, "free-threaded pages: by their granules, as searched",
+		    test_mi_page_index);
 	CU_add_test(s, "Cython functions: fields, m_self borrowed",
 		    test_cyfunction);
 	CU_add_test(s, "Cython 3.1 functions: by their module's name, fields",
