@@ -151,10 +151,9 @@ struct ph_error *ph_grow(void **arr, size_t *cap, size_t need, size_t elem)
 #define PROBE_DEAR_NS 5000 /* the cheapest touch, where huge pages win */
 
 static bool huge_pages;
-static uint64_t probe_ns;
 static pthread_once_t huge_once = PTHREAD_ONCE_INIT;
 
-static uint64_t now_ns(void)
+uint64_t ph_now_ns(void)
 {
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
@@ -163,7 +162,7 @@ static uint64_t now_ns(void)
 
 static void huge_probe(void)
 {
-	uint64_t start = now_ns();
+	uint64_t start = ph_now_ns();
 	const char *e = getenv("PYHEAP_HUGE_PAGES");
 	char why[48];
 	size_t len = PROBE_PAGES * 4096;
@@ -180,11 +179,11 @@ static void huge_probe(void)
 #ifdef MADV_NOHUGEPAGE
 		madvise((void *)p, len, MADV_NOHUGEPAGE);
 #endif
-		probe_ns = UINT64_MAX;
+		uint64_t probe_ns = UINT64_MAX;
 		for (size_t i = 0; i < PROBE_PAGES; i++) {
-			uint64_t t0 = now_ns();
+			uint64_t t0 = ph_now_ns();
 			p[i * 4096] = 1;
-			uint64_t t = now_ns() - t0;
+			uint64_t t = ph_now_ns() - t0;
 			if (t < probe_ns)
 				probe_ns = t;
 		}
@@ -199,15 +198,14 @@ static void huge_probe(void)
 		snprintf(name, sizeof(name), "pages: %s (%s)",
 			 huge_pages ? "huge" : "small", why);
 		fprintf(stderr, "py-heap: %-24s %10.3f ms\n", name,
-			(double)(now_ns() - start) / 1e6);
+			(double)(ph_now_ns() - start) / 1e6);
 	}
 }
 
-bool ph_big_huge(uint64_t *ret_probe_ns)
+/* Does ph_big_alloc ask for huge pages? Decided once per process. */
+static bool big_huge(void)
 {
 	pthread_once(&huge_once, huge_probe);
-	if (ret_probe_ns)
-		*ret_probe_ns = probe_ns;
 	return huge_pages;
 }
 
@@ -216,7 +214,7 @@ void *ph_big_alloc(size_t bytes)
 	if (bytes < BIG_MIN)
 		return malloc(bytes ? bytes : 1);
 	size_t len = (bytes + 4095) & ~(size_t)4095;
-	if (!ph_big_huge(NULL)) {
+	if (!big_huge()) {
 		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (p == MAP_FAILED)

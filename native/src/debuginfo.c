@@ -98,9 +98,7 @@ static void dfd_load(void)
 
 static double now_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)ph_now_ns() / 1e9;
 }
 
 /* Shows a long download on stderr, and gives up after the time limit. */

@@ -135,6 +135,8 @@ static inline uint64_t ph_fnv1a(const void *p, size_t n, uint64_t h)
 
 /* PYHEAP_TIMING=1: prints the time since the last call, labelled what
  * (NULL only starts the clock), to stderr. */
+/* The monotonic clock, in nanoseconds. */
+uint64_t ph_now_ns(void);
 void ph_stage(const char *what);
 
 /* Runs fn on each of the n contexts at ctx (size bytes apart): the first
@@ -151,13 +153,10 @@ void ph_run_chunks(void *(*fn)(void *), void *ctx, size_t size, size_t n,
 		   bool threads);
 
 /* An array of bytes bytes for a large table (in huge pages where their
- * first touch costs less than small ones', ph_big_huge), freed with
+ * first touch costs less than small ones', as timed once per process on a
+ * few small pages; PYHEAP_HUGE_PAGES=0/1 decides instead), freed with
  * ph_big_free and the same size. Not zeroed. */
 void *ph_big_alloc(size_t bytes);
-/* Does ph_big_alloc ask for huge pages? Decided once per process by timing
- * the first touch of a few small pages (PYHEAP_HUGE_PAGES=0/1 decides
- * instead); *ret_probe_ns, if asked: the cheapest of them, or 0. */
-bool ph_big_huge(uint64_t *ret_probe_ns);
 void ph_big_free(void *p, size_t bytes);
 /* ph_grow for an array in ph_big_alloc's memory (freed with ph_big_free
  * and *cap elements): a list that grows to megabytes in ph_big_alloc's

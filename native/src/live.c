@@ -374,9 +374,7 @@ struct pause {
 
 static double now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+	return (double)ph_now_ns() / 1e6;
 }
 
 static struct ph_error *ptrace_error(int pid, int e)
