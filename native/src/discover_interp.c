@@ -27,10 +27,8 @@
 static bool is_shared(struct ph_heap *h, uint32_t o)
 {
 	uint64_t a = h->addr[o], w;
-	const struct ph_target *t = h->rt->target;
-	for (size_t i = 0; !ph_heap_in_pools(h, o) && i < t->nmods; i++)
-		if (a >= t->mods[i].start && a < t->mods[i].end)
-			return true;
+	if (ph_heap_obj_in_image(h, o))
+		return true;
 	/* free-threaded: ob_ref_local all ones (its first word is ob_tid,
 	 * the owning thread's id, which says nothing of it) */
 	if (h->L->free_threaded)

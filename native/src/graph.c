@@ -276,21 +276,12 @@ static struct ph_error *build_rev(struct ph_graph *g)
 
 /* ---- roots ------------------------------------------------------------ */
 
-static bool is_static_addr(struct ph_heap *h, uint64_t addr)
-{
-	const struct ph_target *t = h->rt->target;
-	for (size_t i = 0; i < t->nmods; i++)
-		if (addr >= t->mods[i].start && addr < t->mods[i].end)
-			return true;
-	return false;
-}
-
 /* Is addr in memory build_c_holders scans: static data, or up to 3.10 the
  * main interpreter's state (allocated on the heap then)? Its references
  * are counted there. */
 static bool is_scanned_addr(struct ph_heap *h, uint64_t addr)
 {
-	if (is_static_addr(h, addr))
+	if (ph_heap_addr_in_image(h, addr))
 		return true;
 	/* every interpreter's state (a subinterpreter's is allocated) */
 	for (size_t k = 0; h->L->sizeof_interp && k < h->rt->ninterps; k++) {
@@ -679,7 +670,7 @@ static struct ph_error *scan_holder_in(struct ph_graph *g, uint64_t start,
 			uint32_t t = ph_graph_lookup(g, v);
 			if (t == PH_NONE || h->addr[t] != v)
 				continue;
-			if (is_static_addr(h, v))
+			if (ph_heap_addr_in_image(h, v))
 				continue;
 			struct ph_error *err = count_add(&g->extern_refs, t);
 			if (!err)
@@ -757,7 +748,7 @@ static struct ph_error *build_c_holders(struct ph_graph *g)
 			i = h->pools[0].first + h->npool_objects - 1;
 			continue;
 		}
-		if (!is_static_addr(h, h->addr[i]))
+		if (!ph_heap_addr_in_image(h, h->addr[i]))
 			continue;
 		if ((err = ph_grow((void **)&skip, &cap, nskip + 1,
 				   sizeof(*skip))))
@@ -890,7 +881,7 @@ static struct ph_error *build_c_holders(struct ph_graph *g)
 			 * frame's reference is the C stack's (build_roots) */
 			struct extent fr = {ts + L->ts_cframe,
 					    ts + L->ts_cframe + 8};
-			if (!is_static_addr(h, ts) &&
+			if (!ph_heap_addr_in_image(h, ts) &&
 			    (err = scan_holder_in(g, ts, ts + L->sizeof_tstate,
 						  &fr, L->frame_objects ? 1 : 0,
 						  "thread state", ts, interp)))
@@ -902,7 +893,7 @@ static struct ph_error *build_c_holders(struct ph_graph *g)
 		if (k)
 			snprintf(what, sizeof(what), "interpreter %lld",
 				 (long long)h->rt->interps[k].id);
-		if (L->sizeof_interp && !is_static_addr(h, interp) &&
+		if (L->sizeof_interp && !ph_heap_addr_in_image(h, interp) &&
 		    (err = scan_holder_in(g, interp, interp + L->sizeof_interp,
 					  NULL, 0, what, interp, interp)))
 			goto out;

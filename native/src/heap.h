@@ -382,6 +382,16 @@ static inline bool ph_heap_in_pools(const struct ph_heap *h, size_t i)
 	return i >= base && i - base < h->npool_objects;
 }
 
+/* Is addr in a loaded file's image (where static objects are: None, small
+ * ints, static types), not in memory allocated as the process ran? */
+bool ph_heap_addr_in_image(const struct ph_heap *h, uint64_t addr);
+
+/* Is object i a static one, in an image? (a pool's never is) */
+static inline bool ph_heap_obj_in_image(const struct ph_heap *h, size_t i)
+{
+	return !ph_heap_in_pools(h, i) && ph_heap_addr_in_image(h, h->addr[i]);
+}
+
 /* Object i's size when the table holds PH_SIZE_BIG: read again. */
 uint64_t ph_heap_big_size(const struct ph_heap *h, size_t i);
 /* Object i's sys.getsizeof(). */

@@ -12,6 +12,15 @@ uint32_t ph_heap_lookup(const struct ph_heap *h, uint64_t addr)
 	return ph_objtable_lookup(h, addr);
 }
 
+bool ph_heap_addr_in_image(const struct ph_heap *h, uint64_t addr)
+{
+	const struct ph_target *t = h->rt->target;
+	for (size_t i = 0; i < t->nmods; i++)
+		if (addr >= t->mods[i].start && addr < t->mods[i].end)
+			return true;
+	return false;
+}
+
 struct ph_error *ph_objtable_index_pool(struct ph_heap *h, uint64_t addr,
 					uint32_t idx)
 {

@@ -23,17 +23,6 @@ static uint32_t count_get(const struct ph_u64map *m, uint32_t o)
 	return v ? *v : 0;
 }
 
-/* Is the object part of an executable or library image (a static object,
- * not allocated: None, small ints, static types)? */
-static bool is_static(struct ph_heap *h, uint64_t addr)
-{
-	const struct ph_target *t = h->rt->target;
-	for (size_t i = 0; i < t->nmods; i++)
-		if (addr >= t->mods[i].start && addr < t->mods[i].end)
-			return true;
-	return false;
-}
-
 static struct ph_obj_ref obj_ref(struct ph_heap *h, uint32_t o)
 {
 	return (struct ph_obj_ref){.addr = h->addr[o],
@@ -735,7 +724,7 @@ struct ph_error *ph_query_refcount(struct ph_session *s, const char *addr,
 	r->found = (int64_t)(r->from_objects + r->outside + r->deferred);
 	if (__builtin_sub_overflow(r->refcount, r->found, &r->excess))
 		r->excess = r->refcount < 0 ? INT64_MIN : INT64_MAX;
-	r->is_static = is_static(h, h->addr[o]);
+	r->is_static = ph_heap_obj_in_image(h, o);
 	r->immortal = is_immortal(h, r->refcount);
 	struct ph_buf tmp;
 	ph_buf_init(&tmp);
@@ -957,7 +946,7 @@ rc_facts_compute(struct ph_graph *g, const uint8_t *want, struct rc_facts *f)
 		uint8_t kind = RC_CHECKED;
 		int64_t over = 0, under = 0;
 		int64_t rc = refcnt_of(h, (uint32_t)i);
-		if (!ph_heap_in_pools(h, i) && is_static(h, h->addr[i]))
+		if (ph_heap_obj_in_image(h, i))
 			kind = RC_STATIC;
 		else if (is_immortal(h, rc))
 			kind = RC_IMMORTAL;
