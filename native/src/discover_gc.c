@@ -53,7 +53,6 @@ struct gcw_ctx {
 	/* the nodes visited whose objects were not found yet, in walk order */
 	struct gcw_node *nodes;
 	size_t n, cap;
-	uint64_t steps;	     /* nodes visited */
 	uint64_t meet;	     /* forward: the node found taken by the other */
 	uint64_t last_claim; /* backward: its last claim, and its step */
 	uint64_t last_claim_step;
@@ -131,7 +130,6 @@ static void *gcw_worker(void *arg)
 		prev = g;
 		g = w[link] & ~3ULL;
 	}
-	c->steps = steps;
 	c->claimed = claimed;
 	c->last_claim = last_claim;
 	c->last_claim_step = last_claim_step;

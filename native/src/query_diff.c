@@ -763,40 +763,20 @@ static struct ph_error *match(struct ph_diff_result *r, const struct side *sb,
 	}
 	/* In two halves of the address space at once: an address is in
 	 * one half on both sides. */
-	size_t jm = a->n / 2, im = 0;
-	if (jm < a->n) {
-		uint64_t at = ph_snap_addr(a, jm);
-		size_t hi = b->n;
-		while (im < hi) {
-			size_t mid = im + (hi - im) / 2;
-			if (ph_snap_addr(b, mid) < at)
-				im = mid + 1;
-			else
-				hi = mid;
-		}
-	}
+	size_t jm = a->n / 2;
+	size_t im = jm < a->n ? ph_snap_lower_bound(b, ph_snap_addr(a, jm)) : 0;
 	struct match_part part[2] = {{.b = b,
 				      .a = a,
 				      .t = &t,
 				      .isnew = isnew,
 				      .twin = twin,
 				      .fp_ok = fp_ok,
-				      .row_of = {row_of[0], row_of[1]},
-				      .i = 0,
-				      .iend = im,
-				      .j = 0,
-				      .jend = jm},
-				     {.b = b,
-				      .a = a,
-				      .t = &t,
-				      .isnew = isnew,
-				      .twin = twin,
-				      .fp_ok = fp_ok,
-				      .row_of = {row_of[0], row_of[1]},
-				      .i = im,
-				      .iend = b->n,
-				      .j = jm,
-				      .jend = a->n}};
+				      .row_of = {row_of[0], row_of[1]}}};
+	part[1] = part[0];
+	part[0].iend = part[1].i = im;
+	part[1].iend = b->n;
+	part[0].jend = part[1].j = jm;
+	part[1].jend = a->n;
 	for (int k = 0; k < 2; k++) {
 		part[k].freed_rows = calloc(r->nrows + 1, sizeof(uint64_t));
 		part[k].new_rows = calloc(r->nrows + 1, sizeof(uint64_t));

@@ -123,6 +123,21 @@ static inline uint64_t ph_snap_addr(const struct ph_snap *s, size_t i)
 	return s->heap ? s->heap->addr[s->heap_index[i]] : s->addr[i];
 }
 
+/* The first of the objects (in address order) at addr or above; s->n if
+ * none is. */
+static inline size_t ph_snap_lower_bound(const struct ph_snap *s, uint64_t addr)
+{
+	size_t lo = 0, hi = s->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ph_snap_addr(s, mid) < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static inline uint32_t ph_snap_type(const struct ph_snap *s, size_t i)
 {
 	return s->heap ? s->rank[s->heap->tidx[s->heap_index[i]]] : s->type[i];

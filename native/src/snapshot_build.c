@@ -525,14 +525,7 @@ static struct ph_error *build_types(struct ph_heap *h, struct ph_snap *s,
  * order), or PH_NONE. */
 static uint32_t index_of(const struct ph_snap *s, uint64_t addr)
 {
-	size_t lo = 0, hi = s->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (ph_snap_addr(s, mid) < addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = ph_snap_lower_bound(s, addr);
 	return lo < s->n && ph_snap_addr(s, lo) == addr ? (uint32_t)lo
 							: PH_NONE;
 }
