@@ -83,25 +83,22 @@ struct ph_pool {
 	uint16_t rank[16];	/* objects in obj_bits words before each */
 };
 
-/* Pools by address: a radix table per 1 GiB region of address space. */
-struct ph_pool_region {
-	uint64_t base;	 /* 1 GiB aligned */
-	uint32_t *slots; /* pool number + 1 per POOL_SIZE unit; 0: none */
-};
-
-/* A mimalloc page (free-threaded builds): its blocks, and which are free
- * (on a free list), for "is there an allocated block at this address". */
-/* Pages by address: a radix table per 1 GiB region of address space, one
- * slot per 64 KiB granule (mimalloc's slices: a page is whole slices, so
- * a granule is one page's): its page's index + 1; 0: none; PH_MI_MANY:
- * more than one (damage), searched. */
-#define PH_MI_GRANULE_SHIFT 16
-#define PH_MI_MANY UINT32_MAX
-struct ph_mi_region {
+/* Address space as a radix table: per 1 GiB region, one 32-bit slot per
+ * unit of its table's size (ph_region_get, ph_region_slot). Pools by
+ * address: a pool's number + 1 per POOL_SIZE unit; 0: none. */
+struct ph_region {
 	uint64_t base; /* 1 GiB aligned */
 	uint32_t *slots;
 };
 
+/* Free-threaded pages by address: one slot per 64 KiB granule (mimalloc's
+ * slices: a page is whole slices, so a granule is one page's): its page's
+ * index + 1; 0: none; PH_MI_MANY: more than one (damage), searched. */
+#define PH_MI_GRANULE_SHIFT 16
+#define PH_MI_MANY UINT32_MAX
+
+/* A mimalloc page (free-threaded builds): its blocks, and which are free
+ * (on a free list), for "is there an allocated block at this address". */
 struct ph_mi_page {
 	uint64_t start, end; /* its blocks */
 	uint64_t bsize;
@@ -158,7 +155,7 @@ struct ph_heap {
 	/* pymalloc pools found */
 	struct ph_pool *pools;
 	size_t npools, pools_cap;
-	struct ph_pool_region *regions;
+	struct ph_region *regions;
 	size_t nregions;
 	uint32_t pool_shift;	/* log2 of the pool size */
 	uint64_t interned_dict; /* 3.11: its references are not counted */
@@ -202,7 +199,7 @@ struct ph_heap {
 	bool mi_pages_sorted;
 	/* the sorted pages found by address (ph_objtable_mi_page): per GiB
 	 * of address space, each 64 KiB granule's page; none: searched */
-	struct ph_mi_region *mi_regions;
+	struct ph_region *mi_regions;
 	size_t nmi_regions;
 	/* the pages' bitmaps and ranks in one block, as an index cache read
 	 * them (heapcache.c); NULL: each page's its own */

@@ -21,38 +21,51 @@ bool ph_heap_addr_in_image(const struct ph_heap *h, uint64_t addr)
 	return false;
 }
 
+uint32_t *ph_region_slot(struct ph_region **r, size_t *n, uint64_t addr,
+			 unsigned shift, size_t max)
+{
+	uint64_t base = addr & ~((1ULL << 30) - 1);
+	size_t i = 0;
+	while (i < *n && (*r)[i].base != base)
+		i++;
+	if (i == *n) {
+		struct ph_region *g =
+			*n < max ? realloc(*r, (*n + 1) * sizeof(*g)) : NULL;
+		if (!g)
+			return NULL;
+		*r = g;
+		g[i].base = base;
+		if (!(g[i].slots = calloc((1ULL << 30) >> shift,
+					  sizeof(*g[i].slots))))
+			return NULL;
+		(*n)++;
+	}
+	return &(*r)[i].slots[(addr - base) >> shift];
+}
+
+void ph_regions_free(struct ph_region **r, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++)
+		free((*r)[i].slots);
+	free(*r);
+	*r = NULL;
+	*n = 0;
+}
+
 struct ph_error *ph_objtable_index_pool(struct ph_heap *h, uint64_t addr,
 					uint32_t idx)
 {
-	uint64_t base = addr & ~((1ULL << 30) - 1);
-	size_t i;
-	for (i = 0; i < h->nregions; i++)
-		if (h->regions[i].base == base)
-			break;
-	if (i == h->nregions) {
-		struct ph_pool_region *r =
-			realloc(h->regions, (i + 1) * sizeof(*r));
-		if (!r)
-			return ph_error_nomem();
-		h->regions = r;
-		r[i].base = base;
-		r[i].slots = calloc((1ULL << 30) >> h->pool_shift,
-				    sizeof(*r[i].slots));
-		if (!r[i].slots)
-			return ph_error_nomem();
-		h->nregions++;
-	}
-	h->regions[i].slots[(addr - base) >> h->pool_shift] = idx + 1;
+	uint32_t *slot = ph_region_slot(&h->regions, &h->nregions, addr,
+					h->pool_shift, SIZE_MAX);
+	if (!slot)
+		return ph_error_nomem();
+	*slot = idx + 1;
 	return NULL;
 }
 
 void ph_objtable_mi_unindex(struct ph_heap *h)
 {
-	for (size_t i = 0; i < h->nmi_regions; i++)
-		free(h->mi_regions[i].slots);
-	free(h->mi_regions);
-	h->mi_regions = NULL;
-	h->nmi_regions = 0;
+	ph_regions_free(&h->mi_regions, &h->nmi_regions);
 }
 
 /* (a heap over more GiB than this is searched: the table's lookup walks
@@ -61,8 +74,7 @@ void ph_objtable_mi_unindex(struct ph_heap *h)
 
 void ph_objtable_mi_index(struct ph_heap *h)
 {
-	const size_t nslots = (1ULL << 30) >> PH_MI_GRANULE_SHIFT;
-	struct ph_mi_region *regs = NULL;
+	struct ph_region *regs = NULL;
 	size_t nregs = 0;
 	ph_objtable_mi_unindex(h);
 	for (size_t i = 0; i < h->nmi_pages; i++) {
@@ -71,42 +83,18 @@ void ph_objtable_mi_index(struct ph_heap *h)
 			continue;
 		for (uint64_t g = p->start >> PH_MI_GRANULE_SHIFT;
 		     g <= (p->end - 1) >> PH_MI_GRANULE_SHIFT; g++) {
-			uint64_t a = g << PH_MI_GRANULE_SHIFT;
-			uint64_t base = a & ~((1ULL << 30) - 1);
-			size_t r = nregs;
-			while (r > 0 && regs[r - 1].base != base)
-				r--;
-			if (!r) {
-				struct ph_mi_region *n =
-					nregs < MI_REGIONS_MAX
-						? realloc(regs,
-							  (nregs + 1) *
-								  sizeof(*regs))
-						: NULL;
-				if (n)
-					regs = n;
-				uint32_t *slots =
-					n ? calloc(nslots, sizeof(*slots))
-					  : NULL;
-				if (!slots)
-					goto none;
-				regs[nregs++] =
-					(struct ph_mi_region){base, slots};
-				r = nregs;
+			uint32_t *slot = ph_region_slot(
+				&regs, &nregs, g << PH_MI_GRANULE_SHIFT,
+				PH_MI_GRANULE_SHIFT, MI_REGIONS_MAX);
+			if (!slot) {
+				ph_regions_free(&regs, &nregs);
+				return;
 			}
-			uint32_t *slot =
-				&regs[r - 1].slots[(a - base) >>
-						   PH_MI_GRANULE_SHIFT];
 			*slot = *slot ? PH_MI_MANY : (uint32_t)(i + 1);
 		}
 	}
 	h->mi_regions = regs;
 	h->nmi_regions = nregs;
-	return;
-none:
-	for (size_t r = 0; r < nregs; r++)
-		free(regs[r].slots);
-	free(regs);
 }
 
 /* Pools in a mapped index cache file (heapcache.c) copied into memory of
@@ -313,7 +301,5 @@ void ph_objtable_free(struct ph_heap *h)
 	if (!h->pools_mapped)
 		free(h->pools);
 	ph_u64map_free(&h->big_index);
-	for (size_t i = 0; i < h->nregions; i++)
-		free(h->regions[i].slots);
-	free(h->regions);
+	ph_regions_free(&h->regions, &h->nregions);
 }

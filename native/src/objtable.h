@@ -23,19 +23,31 @@ static inline uint32_t ph_popcount64(uint64_t x)
 struct ph_error *ph_objtable_index_pool(struct ph_heap *h, uint64_t addr,
 					uint32_t idx);
 
+/* The slot of addr among n regions of slots for 2^shift bytes each, or 0
+ * where no region covers it. */
+static inline uint32_t ph_region_get(const struct ph_region *r, size_t n,
+				     uint64_t addr, unsigned shift)
+{
+	uint64_t base = addr & ~((1ULL << 30) - 1);
+	for (size_t i = 0; i < n; i++)
+		if (r[i].base == base)
+			return r[i].slots[(addr - base) >> shift];
+	return 0;
+}
+
+/* The slot of addr, its region added (its slots zero) if there was none;
+ * NULL when memory is short or that would make more than max regions. */
+uint32_t *ph_region_slot(struct ph_region **r, size_t *n, uint64_t addr,
+			 unsigned shift, size_t max);
+void ph_regions_free(struct ph_region **r, size_t *n);
+
 /* Which pool (if any) holds addr; NULL for memory no pool covers. */
 static inline const struct ph_pool *ph_objtable_pool_at(const struct ph_heap *h,
 							uint64_t addr)
 {
-	uint64_t base = addr & ~((1ULL << 30) - 1);
-	for (size_t i = 0; i < h->nregions; i++) {
-		if (h->regions[i].base != base)
-			continue;
-		uint32_t v =
-			h->regions[i].slots[(addr - base) >> h->pool_shift];
-		return v ? &h->pools[v - 1] : NULL;
-	}
-	return NULL;
+	uint32_t v =
+		ph_region_get(h->regions, h->nregions, addr, h->pool_shift);
+	return v ? &h->pools[v - 1] : NULL;
 }
 
 /* Free-threaded: the mimalloc page whose blocks hold addr, or NULL
@@ -44,15 +56,8 @@ static inline const struct ph_mi_page *
 ph_objtable_mi_page(const struct ph_heap *h, uint64_t addr)
 {
 	if (h->nmi_regions) {
-		uint64_t base = addr & ~((1ULL << 30) - 1);
-		size_t r = 0;
-		while (r < h->nmi_regions && h->mi_regions[r].base != base)
-			r++;
-		if (r == h->nmi_regions)
-			return NULL;
-		uint32_t v =
-			h->mi_regions[r]
-				.slots[(addr - base) >> PH_MI_GRANULE_SHIFT];
+		uint32_t v = ph_region_get(h->mi_regions, h->nmi_regions, addr,
+					   PH_MI_GRANULE_SHIFT);
 		if (!v)
 			return NULL;
 		if (v != PH_MI_MANY) {
