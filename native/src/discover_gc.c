@@ -150,25 +150,18 @@ static void gcw_settle(struct ph_heap *h, unsigned gen)
 	const uint64_t ones = 0x0101010101010101ULL;
 	const uint64_t set =
 		gen ? ones * (uint8_t)(PH_OBJ_GC_LIST | gen << 4) : 0;
-	size_t i = 0;
-	for (; i + 8 <= h->n; i += 8) {
-		uint64_t w;
-		memcpy(&w, h->flags + i, 8);
+	for (size_t i = 0; i < h->n; i += 8) {
+		/* (the last word's missing bytes zero: never the walk's) */
+		size_t len = h->n - i < 8 ? h->n - i : 8;
+		uint64_t w = 0;
+		memcpy(&w, h->flags + i, len);
 		uint64_t m = (w >> 2) & ((w >> 1) | w) & (ones << 4);
 		if (!m)
 			continue;
 		uint64_t mask =
 			(m >> 4) * 0x71; /* its generation and list bit */
 		w = (w & ~mask) | (set & mask);
-		memcpy(h->flags + i, &w, 8);
-	}
-	for (; i < h->n; i++) {
-		unsigned fg = (h->flags[i] >> 4) & 7;
-		if ((h->flags[i] & PH_OBJ_GC_LIST) &&
-		    (fg == GCW_FORWARD || fg == GCW_BACKWARD))
-			h->flags[i] = (uint8_t)((h->flags[i] & ~0x71) |
-						(gen ? PH_OBJ_GC_LIST | gen << 4
-						     : 0));
+		memcpy(h->flags + i, &w, len);
 	}
 }
 
