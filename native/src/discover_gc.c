@@ -371,11 +371,20 @@ static uint32_t gc_generations_offset(struct ph_heap *h, uint64_t gc)
 	return L->gc_generations;
 }
 
+/* PYHEAP_GC_WALK=careful: every list walked the careful way only, so that
+ * the tests can compare the two walks on damaged lists. */
+static bool gc_walk_careful(void)
+{
+	const char *e = getenv("PYHEAP_GC_WALK");
+	return e && !strcmp(e, "careful");
+}
+
 /* The GC lists of one GC state: its generations, then the permanent one. */
 static struct ph_error *walk_gc_state(struct ph_heap *h, uint64_t gc,
 				      uint64_t bound)
 {
 	const struct ph_layout *L = h->L;
+	bool careful = gc_walk_careful();
 	uint32_t gens = gc_generations_offset(h, gc);
 	for (uint32_t g = 0; g <= L->gc_ngens; g++) {
 		/* the generations, then the permanent generation (4) */
@@ -386,7 +395,8 @@ static struct ph_error *walk_gc_state(struct ph_heap *h, uint64_t gc,
 		unsigned gen = g < L->gc_ngens ? g + 1 : 4;
 		bool done = false;
 		struct ph_error *err =
-			walk_gc_list_fast(h, head, bound, gen, &done);
+			careful ? NULL
+				: walk_gc_list_fast(h, head, bound, gen, &done);
 		if (!err && !done)
 			err = walk_gc_list(h, head, bound, gen);
 		if (err)

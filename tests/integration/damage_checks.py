@@ -34,6 +34,11 @@ The damages:
                   cycles, refcount and refcheck, quickly and right
   mro             heap types whose tp_base and __mro__ point back at
                   themselves (or at each other)
+  gcwalk          one GC link (next or prev) of the long list zeroed,
+                  pointed further on, back, into another list or at an odd
+                  address: the fast walk of the lists (from both ends at
+                  once, undone when anything is wrong) must give the same
+                  output as the careful walk alone (PYHEAP_GC_WALK=careful)
 
 and a run of the whole command set under valgrind's memcheck on the
 undamaged core. A failing case's core is kept under --repro-dir with the
@@ -556,6 +561,70 @@ def plain_cases(s, core, truth):
             gdb_case(s, name, dst, truth["holder"])
 
 
+def gc_walk_cases(s, core, truth):
+    """One GC link damaged: the fast walk (both ends at once, its claims
+    taken back when anything is wrong) must end as the careful walk alone
+    does (PYHEAP_GC_WALK=careful), output for output. gc_objects is
+    gc.get_objects(): the lists in order, generation 0's first."""
+    g = truth["gc_objects"]
+    n = len(g)
+    # places in the long list (generation 2, the last), near its start,
+    # middle and end; a link's new value: zero, a node further on (a list
+    # that skips), one before (a loop), one of another list, an odd word
+    at = [g[n - n // 2], g[n - n // 5], g[n - 3], g[-1]]
+    cases = [("next-zero", at[1] - 16, 0),
+             ("next-skip", at[0] - 16, at[1] - 16),
+             ("next-loop", at[1] - 16, at[0] - 16),
+             ("next-other-list", at[0] - 16, g[3] - 16),
+             ("next-odd", at[2] - 16, 0x7ffe12345673),
+             ("next-last", at[3] - 16, at[1] - 16),
+             ("prev-zero", at[1] - 8, 0),
+             ("prev-wrong", at[0] - 8, at[1] - 16),
+             ("prev-other-list", at[2] - 8, g[5] - 16),
+             ("both", at[0] - 16, at[2] - 16)]
+    cmds = ["summary", "types --limit 0", "cycles --unreachable --limit 0",
+            "refcheck --limit 0"]
+    batch = os.path.join(s.work, "gc-walk.batch")
+    with open(batch, "w") as f:
+        f.write("\n".join(cmds) + "\n")
+    for name, addr, value in cases:
+        writes = [(addr, q(value))]
+        if name == "both":   # and the prev link after it, another way
+            writes.append((at[1] - 8, q(at[2] - 16)))
+        dst = os.path.join(s.work, "gc-" + name + ".core")
+        if not check("gc-walk %s: write made" % name,
+                     patch(core, dst, writes) == len(writes)):
+            continue
+        outs = []
+        for walk in ("fast", "careful"):
+            env = dict(s.env, PYHEAP_NO_CACHE="1")
+            if walk == "careful":
+                env["PYHEAP_GC_WALK"] = "careful"
+            r = Run([s.binary, "--core", dst, "--json", "--batch", batch],
+                    env=env)
+            outs.append(r)
+        fast, careful = outs
+        ok = check("gc-walk %s: both walks finish, clean, exit 0 or 2" % name,
+                   all(not r.timed_out and not r.sanitizer() and
+                       r.rc in (0, 2) for r in outs),
+                   [(r.rc, r.timed_out, r.sanitizer()[:2]) for r in outs])
+        ok &= check("gc-walk %s: the fast walk's output is the careful "
+                    "walk's" % name,
+                    fast.out == careful.out and fast.rc == careful.rc,
+                    "rc %s/%s; first difference: %r" % (
+                        fast.rc, careful.rc, next(
+                            ((a[:200], b[:200]) for a, b in zip(
+                                fast.out.splitlines() + [""],
+                                careful.out.splitlines() + [""])
+                             if a != b), None)))
+        ok &= check("gc-walk %s: the same notes" % name,
+                    fast.notes() == careful.notes(),
+                    (fast.notes()[:3], careful.notes()[:3]))
+        if not ok:
+            print("    kept: %s.cmd" % s.keep("gc-walk-" + name, dst, batch,
+                                              outs))
+
+
 def sysroot_case(s, core):
     """Untrusted file names: under --sysroot, a symbolic link in the root
     that points out of it (here at the very executable the core names) is
@@ -763,13 +832,13 @@ def main():
                     "Debian's /usr/bin/python3.11)")
     ap.add_argument("--no-valgrind", action="store_true")
     ap.add_argument("--only", help="run only these groups: plain,big,mro,"
-                    "valgrind")
+                    "gcwalk,valgrind")
     a = ap.parse_args()
     global PYTHON, INTERP
     if a.python:
         PYTHON = a.python
     INTERP = Interp(PYTHON)
-    groups = set((a.only or "plain,big,mro,valgrind").split(","))
+    groups = set((a.only or "plain,big,mro,gcwalk,valgrind").split(","))
     t0 = time.time()
     work = tempfile.mkdtemp(prefix="pyheap-damage-")
     s = Suite(os.path.abspath(a.bin), work, a.repro_dir)
@@ -778,18 +847,20 @@ def main():
         cores = {}
         for mode in ("plain", "big", "mro"):
             if mode not in groups and not (mode == "plain" and
-                                           "valgrind" in groups):
+                                           groups & {"valgrind", "gcwalk"}):
                 continue
             outdir = os.path.join(a.cores_dir, "heap_damage-%s-%s" %
                                   (mode, INTERP.tag))
             core = INTERP.take_core("heap_damage.py", outdir, mode)
             with open(os.path.join(outdir, "truth.txt")) as f:
                 cores[mode] = (core, ast.literal_eval(f.read()))
-        for name, fn in (("plain", plain_cases), ("big", big_cases),
-                         ("mro", mro_cases)):
+        for name, fn, mode in (("plain", plain_cases, "plain"),
+                               ("gcwalk", gc_walk_cases, "plain"),
+                               ("big", big_cases, "big"),
+                               ("mro", mro_cases, "mro")):
             if name in groups:
                 try:
-                    fn(s, *cores[name])
+                    fn(s, *cores[mode])
                 except Exception as e:
                     check("%s cases" % name, False, repr(e))
         if "valgrind" in groups and not a.no_valgrind:
