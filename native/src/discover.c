@@ -195,6 +195,36 @@ bool ph_discover_validate(struct ph_heap *h, uint64_t addr, uint32_t *ret_tidx,
 	return true;
 }
 
+struct ph_error *ph_newtypes_add(struct ph_newtypes *nt, uint64_t tp)
+{
+	/* the same few classes come again and again: a direct-mapped set of
+	 * those already listed keeps the list short (a duplicate that slips
+	 * through is harmless) */
+	size_t slot = (size_t)(ph_hash64(tp) % PH_ARRAY_SIZE(nt->seen));
+	if (!tp || nt->seen[slot] == tp)
+		return NULL;
+	nt->seen[slot] = tp;
+	struct ph_error *err =
+		ph_grow((void **)&nt->v, &nt->cap, nt->n + 1, sizeof(*nt->v));
+	if (!err)
+		nt->v[nt->n++] = tp;
+	return err;
+}
+
+struct ph_error *ph_newtypes_register(struct ph_heap *h,
+				      const struct ph_newtypes *nt)
+{
+	for (size_t i = 0; i < nt->n; i++) {
+		if (ph_type_register(h, nt->v[i]) >= 0)
+			continue;
+		struct ph_error *err =
+			ph_u64map_put(&h->scan_rejected, nt->v[i], 1, NULL);
+		if (err)
+			return err;
+	}
+	return NULL;
+}
+
 /* ---- references: the closure ------------------------------------------ */
 
 static bool refcnt_at_is_pointer(struct ph_heap *h, uint64_t addr)

@@ -99,6 +99,51 @@ bool ph_discover_block_object(struct ph_heap *h, uint64_t addr,
 			      const struct ph_pool *pool, const uint8_t *pdata,
 			      int64_t ob_size, uint64_t *ret_size);
 
+/*
+ * What the scans' threads share (the pool scan's, the mimalloc page scan's):
+ * they only read, so a class not registered yet is met, listed, and
+ * registered between their two passes.
+ */
+/* A thread's cache of type lookups: a few types fill most blocks. */
+struct ph_type_cache {
+	uint64_t addr[256];
+	uint32_t tidx[256];
+};
+
+static inline size_t ph_type_cache_slot(uint64_t tp)
+{
+	return (size_t)((tp >> 4) ^ (tp >> 12)) & 255;
+}
+
+/* The type registered at tp, through the cache; NULL when none is. */
+static inline const uint32_t *ph_type_cache_get(struct ph_heap *h,
+						struct ph_type_cache *tc,
+						uint64_t tp)
+{
+	size_t slot = ph_type_cache_slot(tp);
+	if (tp && tc->addr[slot] == tp)
+		return &tc->tidx[slot];
+	const uint32_t *v = ph_u64map_get(&h->type_index, tp);
+	if (v) {
+		tc->addr[slot] = tp;
+		tc->tidx[slot] = *v;
+	}
+	return v;
+}
+
+/* The classes a thread met that were not registered. */
+struct ph_newtypes {
+	uint64_t *v;
+	size_t n, cap;
+	uint64_t seen[1024];
+};
+
+struct ph_error *ph_newtypes_add(struct ph_newtypes *nt, uint64_t tp);
+
+/* Registers them, or remembers in h->scan_rejected that they are none. */
+struct ph_error *ph_newtypes_register(struct ph_heap *h,
+				      const struct ph_newtypes *nt);
+
 /* Is there a live object at addr? On success *ret_tidx is its type. */
 bool ph_discover_validate(struct ph_heap *h, uint64_t addr, uint32_t *ret_tidx,
 			  bool in_block);

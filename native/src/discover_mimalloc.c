@@ -211,58 +211,304 @@ static void page_read(struct mi_walk *w, uint64_t page, unsigned tag,
 	h->nmi_pages++;
 }
 
-/* The objects in a page's allocated blocks (once every page is read and
- * the table has room for them all). */
-static void page_scan(struct mi_walk *w, struct ph_mi_page *mp)
+/*
+ * The objects in the pages' allocated blocks, once every page is read and
+ * the table has room for them all. Chunks of pages are scanned by threads
+ * that only read, as the pool scan's (discover_pymalloc.c): each writes
+ * its findings into the table from where its blocks would start if every
+ * one were an object; a block whose object needs the type table to grow
+ * (a class not registered yet, a type object) is left in its place for
+ * later. The classes met are registered between two passes; what is
+ * still left is done alone when the chunks are joined in address order,
+ * so that objects are numbered as one pass in order would number them.
+ */
+enum mi_result { MI_NONE, MI_FOUND, MI_LATER };
+
+/* One block's object, by a thread: reads only. *ret_newtype: the type to
+ * register when the block is left for later because of it. */
+static enum mi_result mi_block(struct ph_heap *h, struct ph_type_cache *tc,
+			       uint64_t obj, uint32_t want_presize,
+			       uint32_t *ret_tidx, uint8_t *ret_flag,
+			       uint64_t *ret_newtype)
 {
-	struct ph_heap *h = w->h;
-	const struct mi_layout *M = w->M;
-	unsigned tag = mp->tag;
-	uint64_t start = mp->start, bs = mp->bsize;
-	uint64_t cap = (mp->end - mp->start) / bs;
-	uint64_t at = M->block_head + (tag == 3 ? 16 : 0);
-	uint32_t want_presize = tag == 3 ? 16 : 0;
-	size_t words = (size_t)(cap + 63) / 64;
-	mp->obj_off = at;
-	mp->first = (uint32_t)h->n;
-	mp->rank = calloc(words, sizeof(*mp->rank));
-	mp->obj_bits = calloc(words, sizeof(*mp->obj_bits));
-	if (!mp->rank || !mp->obj_bits) {
-		w->err = ph_error_nomem();
-		return;
+	const struct ph_layout *L = h->L;
+	const uint64_t *hdr = ph_mem_ptr(h->mem, obj, ph_hdr_size(L));
+	if (!hdr || !ph_refcnt_ok(L, hdr, true))
+		return MI_NONE;
+	uint64_t tp = ph_hdr_type(L, hdr);
+	const uint32_t *v = ph_type_cache_get(h, tc, tp);
+	if (!v) {
+		if (ph_u64map_get(&h->scan_rejected, tp))
+			return MI_NONE;
+		*ret_newtype = tp;
+		return MI_LATER;
 	}
-	for (uint64_t i = 0; i < cap && !w->err; i++) {
-		if ((mp->free_bits[i / 64] >> (i % 64)) & 1)
-			continue;
-		uint64_t obj = start + i * bs + at;
-		uint32_t tidx;
-		/* (each block once: ph_objtable_add keeps the first) */
-		if (!ph_discover_validate(h, obj, &tidx, true))
-			continue;
-		const struct ph_type *t = &h->types[tidx];
-		if (ph_obj_presize(h, obj, t) != want_presize)
-			continue;
-		const uint64_t *hdr = ph_mem_ptr(h->mem, obj, 16);
-		uint8_t gcb = hdr ? (uint8_t)(hdr[1] >> 24) : 0;
-		uint8_t flag = PH_OBJ_POOL_SCAN;
-		if ((t->flags & PH_TPFLAGS_HAVE_GC) && (gcb & GC_TRACKED) &&
-		    !(gcb & GC_UNREACHABLE))
-			/* one generation; gc.freeze()'s are permanent */
-			flag |= PH_OBJ_GC_LIST |
-				(uint8_t)((gcb & GC_FROZEN ? PH_GEN_PERMANENT
-							   : 1)
-					  << 4);
-		if ((w->err = ph_objtable_add_mi(h, mp, i, obj, tidx, flag)))
-			return;
-		h->n_pool++;
-		if (flag & PH_OBJ_GC_LIST)
-			h->n_gc++;
+	const struct ph_type *t = &h->types[*v];
+	if (ph_type_is_meta(t) && !ph_u64map_get(&h->type_index, obj)) {
+		if (ph_u64map_get(&h->scan_rejected, obj))
+			return MI_NONE;
+		*ret_newtype = obj;
+		return MI_LATER;
 	}
-	uint32_t r = 0;
-	for (size_t k = 0; k < words; k++) {
-		mp->rank[k] = r;
-		r += ph_popcount64(mp->obj_bits[k]);
+	if (!ph_discover_validate_rest(h, obj, t, true, NULL) ||
+	    ph_obj_presize(h, obj, t) != want_presize)
+		return MI_NONE;
+	uint8_t gcb = (uint8_t)(hdr[1] >> 24);
+	uint8_t flag = PH_OBJ_POOL_SCAN;
+	if ((t->flags & PH_TPFLAGS_HAVE_GC) && (gcb & GC_TRACKED) &&
+	    !(gcb & GC_UNREACHABLE))
+		/* one generation; gc.freeze()'s are permanent */
+		flag |= PH_OBJ_GC_LIST |
+			(uint8_t)((gcb & GC_FROZEN ? PH_GEN_PERMANENT : 1) << 4);
+	*ret_tidx = *v;
+	*ret_flag = flag;
+	return MI_FOUND;
+}
+
+/* The same, done alone: what it waits for is registered first. */
+static bool mi_block_alone(struct ph_heap *h, uint64_t obj,
+			   uint32_t want_presize, uint32_t *ret_tidx,
+			   uint8_t *ret_flag)
+{
+	uint32_t tidx;
+	if (!ph_discover_validate(h, obj, &tidx, true))
+		return false;
+	uint64_t newtype = 0;
+	struct ph_type_cache tc = {{0}, {0}};
+	return mi_block(h, &tc, obj, want_presize, ret_tidx, ret_flag,
+			&newtype) == MI_FOUND;
+}
+
+/* A thread's chunk of pages [lo, hi): its entries from start in the table,
+ * an object or a block left for later (its address | 1; | 3 once found to
+ * hold none). */
+struct mi_chunk {
+	struct ph_heap *h;
+	const struct mi_layout *M;
+	size_t lo, hi;
+	size_t start, n;
+	uint32_t *page_n; /* entries each page gave (by page number) */
+	bool second;	  /* the second pass: only the entries left */
+	size_t *later, nlater, later_cap;
+	struct ph_newtypes nt;
+	struct ph_type_cache tc;
+	struct ph_error *err;
+};
+
+static uint32_t mi_want_presize(const struct ph_mi_page *mp)
+{
+	return mp->tag == 3 ? 16 : 0;
+}
+
+static void mi_found(struct ph_heap *h, size_t at, uint64_t obj, uint32_t tidx,
+		     uint8_t flag)
+{
+	h->addr[at] = obj;
+	h->tidx[at] = tidx;
+	h->flags[at] = flag;
+	h->size[at] = ph_size_entry(ph_obj_sizeof(h, obj, &h->types[tidx]));
+}
+
+static void *mi_chunk_worker(void *arg)
+{
+	struct mi_chunk *c = arg;
+	struct ph_heap *h = c->h;
+	uint64_t newtype = 0;
+	uint32_t tidx;
+	uint8_t flag;
+	if (c->second) {
+		size_t m = 0;
+		for (size_t j = 0; j < c->nlater; j++) {
+			size_t at = c->later[j];
+			uint64_t obj = h->addr[at] & ~3ULL;
+			const struct ph_mi_page *mp = ph_objtable_mi_page(h, obj);
+			if (!mp) { /* (each is in its page) */
+				c->later[m++] = at;
+				continue;
+			}
+			switch (mi_block(h, &c->tc, obj, mi_want_presize(mp),
+					 &tidx, &flag, &newtype)) {
+			case MI_FOUND: {
+				uint64_t i = (obj - mp->start) / mp->bsize;
+				mp->obj_bits[i / 64] |= 1ULL << (i % 64);
+				mi_found(h, at, obj, tidx, flag);
+				break;
+			}
+			case MI_LATER:
+				c->later[m++] = at;
+				break;
+			case MI_NONE:
+				h->addr[at] = obj | 3;
+				break;
+			}
+		}
+		c->nlater = m;
+		return NULL;
 	}
+	for (size_t p = c->lo; p < c->hi && !c->err; p++) {
+		if (!(p & 0xff) && ph_interrupted())
+			return NULL;
+		struct ph_mi_page *mp = &h->mi_pages[p];
+		uint64_t start = mp->start, bs = mp->bsize;
+		uint64_t cap = (mp->end - mp->start) / bs;
+		uint32_t want = mi_want_presize(mp);
+		size_t words = (size_t)(cap + 63) / 64;
+		mp->obj_off = c->M->block_head + want;
+		mp->rank = calloc(words, sizeof(*mp->rank));
+		mp->obj_bits = calloc(words, sizeof(*mp->obj_bits));
+		if (!mp->rank || !mp->obj_bits) {
+			c->err = ph_error_nomem();
+			return NULL;
+		}
+		size_t before = c->n;
+		for (uint64_t i = 0; i < cap; i++) {
+			if ((mp->free_bits[i / 64] >> (i % 64)) & 1)
+				continue;
+			uint64_t obj = start + i * bs + mp->obj_off;
+			size_t at = c->start + c->n;
+			switch (mi_block(h, &c->tc, obj, want, &tidx, &flag,
+					 &newtype)) {
+			case MI_FOUND:
+				mp->obj_bits[i / 64] |= 1ULL << (i % 64);
+				mi_found(h, at, obj, tidx, flag);
+				c->n++;
+				break;
+			case MI_LATER:
+				if ((c->err = ph_grow((void **)&c->later,
+						      &c->later_cap,
+						      c->nlater + 1,
+						      sizeof(*c->later))))
+					return NULL;
+				c->later[c->nlater++] = at;
+				h->addr[at] = obj | 1;
+				c->n++;
+				if ((c->err = ph_newtypes_add(&c->nt, newtype)))
+					return NULL;
+				break;
+			case MI_NONE:
+				break;
+			}
+		}
+		c->page_n[p] = (uint32_t)(c->n - before);
+	}
+	return NULL;
+}
+
+/* The chunks joined in address order, in place (each entry gives one
+ * object at most, written at or below where it is read); the blocks left
+ * are done here, alone; each page's objects numbered. */
+static struct ph_error *mi_join(struct ph_heap *h, struct mi_chunk *c, int T)
+{
+	for (int k = 0; k < T; k++) {
+		size_t e = c[k].start;
+		for (size_t p = c[k].lo; p < c[k].hi; p++) {
+			struct ph_mi_page *mp = &h->mi_pages[p];
+			uint32_t want = mi_want_presize(mp);
+			mp->first = (uint32_t)h->n;
+			for (size_t end = e + c[k].page_n[p]; e < end; e++) {
+				uint64_t a = h->addr[e];
+				uint32_t tidx;
+				uint8_t flag;
+				if ((a & 3) == 3)
+					continue;
+				if (a & 1) {
+					a &= ~3ULL;
+					if (!mi_block_alone(h, a, want, &tidx,
+							    &flag))
+						continue;
+					uint64_t i = (a - mp->start) /
+						     mp->bsize;
+					mp->obj_bits[i / 64] |= 1ULL
+								<< (i % 64);
+					mi_found(h, h->n, a, tidx, flag);
+				} else if (e != h->n) {
+					h->addr[h->n] = a;
+					h->tidx[h->n] = h->tidx[e];
+					h->flags[h->n] = h->flags[e];
+					h->size[h->n] = h->size[e];
+				}
+				h->n_pool++;
+				if (h->flags[h->n] & PH_OBJ_GC_LIST)
+					h->n_gc++;
+				h->n++;
+			}
+			size_t words =
+				(size_t)((mp->end - mp->start) / mp->bsize +
+					 63) /
+				64;
+			uint32_t r = 0;
+			for (size_t w = 0; w < words; w++) {
+				mp->rank[w] = r;
+				r += ph_popcount64(mp->obj_bits[w]);
+			}
+		}
+	}
+	return NULL;
+}
+
+static struct ph_error *mi_scan_pages(struct ph_heap *h,
+				      const struct mi_layout *M,
+				      const uint32_t *nalloc, uint64_t nused)
+{
+	enum { T = 16 };
+	struct ph_error *err = NULL;
+	if (nused >= (1ULL << 31))
+		return ph_error_create(PH_ERR_UNSUPPORTED,
+				       "more than 2 billion objects");
+	struct mi_chunk *c = calloc(T, sizeof(*c));
+	uint32_t *page_n = calloc(h->nmi_pages + 1, sizeof(*page_n));
+	if (!c || !page_n) {
+		err = ph_error_nomem();
+		goto out;
+	}
+	if ((err = ph_objtable_reserve(h, nused)))
+		goto out;
+	/* chunks of about the same number of blocks */
+	size_t p = 0, start = h->n;
+	uint64_t done = 0;
+	for (int k = 0; k < T; k++) {
+		c[k] = (struct mi_chunk){
+			.h = h, .M = M, .lo = p, .start = start, .page_n = page_n};
+		uint64_t goal = nused * (uint64_t)(k + 1) / T;
+		while (p < h->nmi_pages && (done < goal || k == T - 1)) {
+			done += nalloc[p];
+			start += nalloc[p];
+			p++;
+		}
+		c[k].hi = p;
+	}
+	bool threads = h->nmi_pages > 16;
+	ph_run_chunks(mi_chunk_worker, c, sizeof(*c), T, threads);
+	if (ph_interrupted()) {
+		err = ph_error_interrupted();
+		goto out;
+	}
+	/* the classes the threads met, registered here, alone */
+	size_t nnew = 0;
+	for (int k = 0; k < T && !err; k++) {
+		if ((err = c[k].err))
+			break;
+		err = ph_newtypes_register(h, &c[k].nt);
+		nnew += c[k].nt.n;
+	}
+	if (!err && nnew) {
+		for (int k = 0; k < T; k++)
+			c[k].second = true;
+		ph_run_chunks(mi_chunk_worker, c, sizeof(*c), T, threads);
+	}
+	if (!err)
+		err = mi_join(h, c, T);
+out:
+	if (c)
+		for (int k = 0; k < T; k++) {
+			free(c[k].later);
+			free(c[k].nt.v);
+			if (c[k].err && c[k].err != err)
+				ph_error_destroy(c[k].err);
+		}
+	free(c);
+	free(page_n);
+	return err;
 }
 
 /* Every page of a heap: its 75 queues (the full one included). */
@@ -421,22 +667,21 @@ static struct ph_error *mi_scan(struct ph_heap *h)
 	/* room for every allocated block at once; the pages' objects are
 	 * numbered in address order, found by their page's bitmap */
 	uint64_t nused = 0;
-	for (size_t i = 0; i < h->nmi_pages; i++) {
+	uint32_t *nalloc = calloc(h->nmi_pages + 1, sizeof(*nalloc));
+	if (!nalloc && !w.err)
+		w.err = ph_error_nomem();
+	for (size_t i = 0; i < h->nmi_pages && !w.err; i++) {
 		const struct ph_mi_page *p = &h->mi_pages[i];
 		uint64_t nb = (p->end - p->start) / p->bsize;
-		nused += nb;
 		for (uint64_t k = 0; k < (nb + 63) / 64; k++)
-			nused -=
-				(uint64_t)__builtin_popcountll(p->free_bits[k]);
+			nb -= (uint64_t)__builtin_popcountll(p->free_bits[k]);
+		nalloc[i] = (uint32_t)nb;
+		nused += nb;
 	}
-	if (!w.err && nused < (1ULL << 31))
-		w.err = ph_objtable_reserve(h, nused);
 	h->mi_pages_sorted = !w.err;
-	for (size_t i = 0; i < h->nmi_pages && !w.err; i++) {
-		if (!(i & 0xff) && ph_interrupted())
-			break;
-		page_scan(&w, &h->mi_pages[i]);
-	}
+	if (!w.err)
+		w.err = mi_scan_pages(h, M, nalloc, nused);
+	free(nalloc);
 	if (w.err)
 		h->mi_pages_sorted = false;
 	free(w.bits);

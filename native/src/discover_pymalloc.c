@@ -294,20 +294,13 @@ static bool type_maybe(struct ph_heap *h, uint64_t tp)
 	return ph_type_looks_like(h, tp);
 }
 
-/* The scan of one block by a thread: reads only. *ret_newtype is a type
- * to register when the block is left for later because of it. */
-/* A thread's cache of type lookups: a few types fill most blocks. */
-struct type_cache {
-	uint64_t addr[256];
-	uint32_t tidx[256];
-};
-
 /* The type registered at tp, or NULL; then *ret_maybe: could tp be one
  * not registered yet (type_maybe)? */
-static inline uint32_t *type_lookup(struct ph_heap *h, struct type_cache *tc,
-				    uint64_t tp, bool *ret_maybe)
+static inline const uint32_t *type_lookup(struct ph_heap *h,
+					  struct ph_type_cache *tc, uint64_t tp,
+					  bool *ret_maybe)
 {
-	size_t slot = (size_t)((tp >> 4) ^ (tp >> 12)) & 255;
+	size_t slot = ph_type_cache_slot(tp);
 	if (tp && tc->addr[slot] == tp)
 		return &tc->tidx[slot];
 	/* a block that holds no object: its second word is often a pointer
@@ -315,21 +308,19 @@ static inline uint32_t *type_lookup(struct ph_heap *h, struct type_cache *tc,
 	*ret_maybe = false;
 	if (!tp || (tp & 7) || ph_objtable_pool_at(h, tp))
 		return NULL;
-	uint32_t *v = ph_u64map_get(&h->type_index, tp);
-	if (v) {
-		tc->addr[slot] = tp;
-		tc->tidx[slot] = *v;
-	} else {
+	const uint32_t *v = ph_type_cache_get(h, tc, tp);
+	if (!v)
 		/* type_maybe's other checks */
 		*ret_maybe = !ph_u64map_get(&h->scan_rejected, tp) &&
 			     ph_type_looks_like(h, tp);
-	}
 	return v;
 }
 
-/* pdata: the pool's bytes (from pool->addr, pool_size of them), or NULL */
+/* The scan of one block by a thread: reads only. *ret_newtype is a type
+ * to register when the block is left for later because of it. pdata: the
+ * pool's bytes (from pool->addr, pool_size of them), or NULL. */
 static inline __attribute__((always_inline)) enum scan_result
-scan_block(struct ph_heap *h, struct type_cache *tc, const struct ph_pool *pool,
+scan_block(struct ph_heap *h, struct ph_type_cache *tc, const struct ph_pool *pool,
 	   const uint8_t *pdata, uint64_t block, uint64_t *ret_obj,
 	   uint32_t *ret_tidx, uint64_t *ret_size, uint64_t *ret_newtype)
 {
@@ -346,7 +337,7 @@ scan_block(struct ph_heap *h, struct type_cache *tc, const struct ph_pool *pool,
 		else if (!(hdr = ph_mem_ptr(h->mem, obj, 24)))
 			continue;
 		bool maybe;
-		uint32_t *tv = type_lookup(h, tc, hdr[1], &maybe);
+		const uint32_t *tv = type_lookup(h, tc, hdr[1], &maybe);
 		if (!tv) {
 			if (!maybe)
 				continue;
@@ -402,10 +393,8 @@ struct scan_ctx {
 	size_t nlater; /* entries left to be done alone */
 	size_t *later; /* their places, the second pass's work */
 	size_t later_cap;
-	uint64_t *newtypes;
-	size_t nnew, newcap;
-	uint64_t seen[1024];
-	struct type_cache tc;
+	struct ph_newtypes nt;
+	struct ph_type_cache tc;
 	struct ph_error *err;
 };
 
@@ -417,21 +406,6 @@ static inline void scan_push(struct scan_ctx *c, uint64_t addr, uint32_t tidx,
 	c->tidx[c->n] = tidx;
 	c->size[c->n] = ph_size_entry(size);
 	c->n++;
-}
-
-static void scan_newtype(struct scan_ctx *c, uint64_t tp)
-{
-	/* the same few classes come again and again: a direct-mapped set of
-	 * those already listed keeps the list short (a duplicate that slips
-	 * through is harmless) */
-	size_t slot = (size_t)(ph_hash64(tp) % PH_ARRAY_SIZE(c->seen));
-	if (!tp || c->seen[slot] == tp)
-		return;
-	c->seen[slot] = tp;
-	if ((c->err = ph_grow((void **)&c->newtypes, &c->newcap, c->nnew + 1,
-			      sizeof(*c->newtypes))))
-		return;
-	c->newtypes[c->nnew++] = tp;
 }
 
 static void *scan_worker(void *arg)
@@ -498,7 +472,7 @@ static void *scan_worker(void *arg)
 					break;
 				c->later[c->nlater++] = c->n;
 				scan_push(c, block | 1, 0, 0);
-				scan_newtype(c, newtype);
+				c->err = ph_newtypes_add(&c->nt, newtype);
 				break;
 			case SCAN_NONE:
 				break;
@@ -559,7 +533,7 @@ static struct ph_error *scan_register(struct ph_heap *h, uint64_t tp)
  * registered (or rejected) first, a few times at most (one for each place
  * an object may start in it). */
 static struct ph_error *scan_block_alone(struct ph_heap *h,
-					 struct type_cache *tc, uint64_t block)
+					 struct ph_type_cache *tc, uint64_t block)
 {
 	const struct ph_pool *pool = ph_objtable_pool_at(h, block);
 	for (size_t tries = 0; tries <= PH_ARRAY_SIZE(scan_offsets); tries++) {
@@ -624,10 +598,9 @@ static struct ph_error *scan_pools(struct ph_heap *h)
 	for (int k = 0; k < T; k++) {
 		if ((err = c[k].err))
 			goto out;
-		for (size_t i = 0; i < c[k].nnew; i++)
-			if ((err = scan_register(h, c[k].newtypes[i])))
-				goto out;
-		nnew += c[k].nnew;
+		if ((err = ph_newtypes_register(h, &c[k].nt)))
+			goto out;
+		nnew += c[k].nt.n;
 	}
 	if (nnew) {
 		for (int k = 0; k < T; k++)
@@ -670,7 +643,7 @@ static struct ph_error *scan_pools(struct ph_heap *h)
 	}
 out:
 	for (int k = 0; k < T; k++) {
-		free(c[k].newtypes);
+		free(c[k].nt.v);
 		free(c[k].later);
 		if (c[k].err && c[k].err != err)
 			ph_error_destroy(c[k].err);
