@@ -881,7 +881,7 @@ void ph_target_destroy(struct ph_target *t)
 	if (t->elf)
 		elf_end(t->elf);
 	if (t->map && !t->map_borrowed)
-		munmap(t->map, t->size);
+		ph_unmap(t->map, t->size);
 	if (t->fd >= 0)
 		close(t->fd);
 	for (size_t i = 0; i < t->nbufs; i++)

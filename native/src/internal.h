@@ -158,6 +158,8 @@ void ph_run_chunks(void *(*fn)(void *), void *ctx, size_t size, size_t n,
  * ph_big_free and the same size. Not zeroed. */
 void *ph_big_alloc(size_t bytes);
 void ph_big_free(void *p, size_t bytes);
+/* munmap, a large mapping's pages dropped by two threads first. */
+void ph_unmap(void *p, size_t len);
 /* ph_grow for an array in ph_big_alloc's memory (freed with ph_big_free
  * and *cap elements): a list that grows to megabytes in ph_big_alloc's
  * pages. */
