@@ -282,7 +282,8 @@ void ph_unmap(void *p, size_t len)
 		size_t half = (len / 2) & ~(size_t)4095;
 		struct unmap_half u = {(char *)p + half, len - half};
 		pthread_t th;
-		bool started = !pthread_create(&th, NULL, unmap_half_worker, &u);
+		bool started =
+			!pthread_create(&th, NULL, unmap_half_worker, &u);
 		madvise(p, half, MADV_DONTNEED);
 		if (started)
 			pthread_join(th, NULL);

@@ -116,9 +116,8 @@ static inline size_t ph_type_cache_slot(uint64_t tp)
 }
 
 /* The type registered at tp, through the cache; NULL when none is. */
-static inline const uint32_t *ph_type_cache_get(struct ph_heap *h,
-						struct ph_type_cache *tc,
-						uint64_t tp)
+static inline const uint32_t *
+ph_type_cache_get(struct ph_heap *h, struct ph_type_cache *tc, uint64_t tp)
 {
 	size_t slot = ph_type_cache_slot(tp);
 	if (tp && tc->addr[slot] == tp)

@@ -259,7 +259,8 @@ static enum mi_result mi_block(struct ph_heap *h, struct ph_type_cache *tc,
 	    !(gcb & GC_UNREACHABLE))
 		/* one generation; gc.freeze()'s are permanent */
 		flag |= PH_OBJ_GC_LIST |
-			(uint8_t)((gcb & GC_FROZEN ? PH_GEN_PERMANENT : 1) << 4);
+			(uint8_t)((gcb & GC_FROZEN ? PH_GEN_PERMANENT : 1)
+				  << 4);
 	*ret_tidx = *v;
 	*ret_flag = flag;
 	return MI_FOUND;
@@ -321,7 +322,8 @@ static void *mi_chunk_worker(void *arg)
 		for (size_t j = 0; j < c->nlater; j++) {
 			size_t at = c->later[j];
 			uint64_t obj = h->addr[at] & ~3ULL;
-			const struct ph_mi_page *mp = ph_objtable_mi_page(h, obj);
+			const struct ph_mi_page *mp =
+				ph_objtable_mi_page(h, obj);
 			if (!mp) { /* (each is in its page) */
 				c->later[m++] = at;
 				continue;
@@ -374,10 +376,9 @@ static void *mi_chunk_worker(void *arg)
 				c->n++;
 				break;
 			case MI_LATER:
-				if ((c->err = ph_grow((void **)&c->later,
-						      &c->later_cap,
-						      c->nlater + 1,
-						      sizeof(*c->later))))
+				if ((c->err = ph_grow(
+					     (void **)&c->later, &c->later_cap,
+					     c->nlater + 1, sizeof(*c->later))))
 					return NULL;
 				c->later[c->nlater++] = at;
 				h->addr[at] = obj | 1;
@@ -416,8 +417,8 @@ static struct ph_error *mi_join(struct ph_heap *h, struct mi_chunk *c, int T)
 					if (!mi_block_alone(h, a, want, &tidx,
 							    &flag))
 						continue;
-					uint64_t i = (a - mp->start) /
-						     mp->bsize;
+					uint64_t i =
+						(a - mp->start) / mp->bsize;
 					mp->obj_bits[i / 64] |= 1ULL
 								<< (i % 64);
 					mi_found(h, h->n, a, tidx, flag);
@@ -467,8 +468,11 @@ static struct ph_error *mi_scan_pages(struct ph_heap *h,
 	size_t p = 0, start = h->n;
 	uint64_t done = 0;
 	for (int k = 0; k < T; k++) {
-		c[k] = (struct mi_chunk){
-			.h = h, .M = M, .lo = p, .start = start, .page_n = page_n};
+		c[k] = (struct mi_chunk){.h = h,
+					 .M = M,
+					 .lo = p,
+					 .start = start,
+					 .page_n = page_n};
 		uint64_t goal = nused * (uint64_t)(k + 1) / T;
 		while (p < h->nmi_pages && (done < goal || k == T - 1)) {
 			done += nalloc[p];

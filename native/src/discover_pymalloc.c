@@ -320,9 +320,10 @@ static inline const uint32_t *type_lookup(struct ph_heap *h,
  * to register when the block is left for later because of it. pdata: the
  * pool's bytes (from pool->addr, pool_size of them), or NULL. */
 static inline __attribute__((always_inline)) enum scan_result
-scan_block(struct ph_heap *h, struct ph_type_cache *tc, const struct ph_pool *pool,
-	   const uint8_t *pdata, uint64_t block, uint64_t *ret_obj,
-	   uint32_t *ret_tidx, uint64_t *ret_size, uint64_t *ret_newtype)
+scan_block(struct ph_heap *h, struct ph_type_cache *tc,
+	   const struct ph_pool *pool, const uint8_t *pdata, uint64_t block,
+	   uint64_t *ret_obj, uint32_t *ret_tidx, uint64_t *ret_size,
+	   uint64_t *ret_newtype)
 {
 	uint32_t block_size = pool->block_size;
 	for (size_t k = 0; k < PH_ARRAY_SIZE(scan_offsets); k++) {
@@ -532,8 +533,8 @@ static struct ph_error *scan_register(struct ph_heap *h, uint64_t tp)
 /* A block the threads left twice, done alone: what its scan waits for is
  * registered (or rejected) first, a few times at most (one for each place
  * an object may start in it). */
-static struct ph_error *scan_block_alone(struct ph_heap *h,
-					 struct ph_type_cache *tc, uint64_t block)
+static struct ph_error *
+scan_block_alone(struct ph_heap *h, struct ph_type_cache *tc, uint64_t block)
 {
 	const struct ph_pool *pool = ph_objtable_pool_at(h, block);
 	for (size_t tries = 0; tries <= PH_ARRAY_SIZE(scan_offsets); tries++) {
