@@ -211,18 +211,20 @@ struct ph_error *ph_newtypes_add(struct ph_newtypes *nt, uint64_t tp)
 	return err;
 }
 
+struct ph_error *ph_scan_register(struct ph_heap *h, uint64_t tp)
+{
+	if (ph_type_register(h, tp) >= 0)
+		return NULL;
+	return ph_u64map_put(&h->scan_rejected, tp, 1, NULL);
+}
+
 struct ph_error *ph_newtypes_register(struct ph_heap *h,
 				      const struct ph_newtypes *nt)
 {
-	for (size_t i = 0; i < nt->n; i++) {
-		if (ph_type_register(h, nt->v[i]) >= 0)
-			continue;
-		struct ph_error *err =
-			ph_u64map_put(&h->scan_rejected, nt->v[i], 1, NULL);
-		if (err)
-			return err;
-	}
-	return NULL;
+	struct ph_error *err = NULL;
+	for (size_t i = 0; i < nt->n && !err; i++)
+		err = ph_scan_register(h, nt->v[i]);
+	return err;
 }
 
 /* ---- references: the closure ------------------------------------------ */

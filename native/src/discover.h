@@ -139,7 +139,11 @@ struct ph_newtypes {
 
 struct ph_error *ph_newtypes_add(struct ph_newtypes *nt, uint64_t tp);
 
-/* Registers them, or remembers in h->scan_rejected that they are none. */
+/* Registers the type at tp, or remembers in h->scan_rejected that it is
+ * none. */
+struct ph_error *ph_scan_register(struct ph_heap *h, uint64_t tp);
+
+/* ph_scan_register for each. */
 struct ph_error *ph_newtypes_register(struct ph_heap *h,
 				      const struct ph_newtypes *nt);
 

@@ -522,14 +522,6 @@ static void scan_sample_types(struct ph_heap *h)
 	}
 }
 
-/* Registers a type the threads met, or remembers that it is none. */
-static struct ph_error *scan_register(struct ph_heap *h, uint64_t tp)
-{
-	if (ph_type_register(h, tp) >= 0)
-		return NULL;
-	return ph_u64map_put(&h->scan_rejected, tp, 1, NULL);
-}
-
 /* A block the threads left twice, done alone: what its scan waits for is
  * registered (or rejected) first, a few times at most (one for each place
  * an object may start in it). */
@@ -552,7 +544,7 @@ scan_block_alone(struct ph_heap *h, struct ph_type_cache *tc, uint64_t block)
 				h->n_pool++;
 			return err;
 		case SCAN_LATER:
-			if ((err = scan_register(h, newtype)))
+			if ((err = ph_scan_register(h, newtype)))
 				return err;
 			break;
 		}

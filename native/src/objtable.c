@@ -201,14 +201,6 @@ static struct ph_error *obj_append(struct ph_heap *h, uint64_t addr,
 	return NULL;
 }
 
-struct ph_error *ph_objtable_add_mi(struct ph_heap *h, struct ph_mi_page *p,
-				    uint64_t i, uint64_t addr, uint32_t tidx,
-				    uint8_t flag)
-{
-	p->obj_bits[i / 64] |= 1ULL << (i % 64);
-	return obj_append(h, addr, tidx, flag);
-}
-
 struct ph_error *ph_objtable_add(struct ph_heap *h, uint64_t addr,
 				 uint32_t tidx, uint8_t flag, bool *ret_added)
 {

@@ -166,11 +166,6 @@ static inline void ph_objtable_mark(const struct ph_heap *h, uint64_t obj)
  * none. */
 struct ph_error *ph_objtable_add(struct ph_heap *h, uint64_t addr,
 				 uint32_t tidx, uint8_t flag, bool *ret_added);
-/* Free-threaded: adds the object in block i of page p (its scan, in
- * block order), numbered next. */
-struct ph_error *ph_objtable_add_mi(struct ph_heap *h, struct ph_mi_page *p,
-				    uint64_t i, uint64_t addr, uint32_t tidx,
-				    uint8_t flag);
 /* Room for n more objects in the table, allocated once. */
 struct ph_error *ph_objtable_reserve(struct ph_heap *h, size_t n);
 /* Room for n more pools, allocated once. */
