@@ -389,17 +389,15 @@ struct ph_error *ph_u64map_put(struct ph_u64map *m, uint64_t key, uint32_t val,
 void ph_stage(const char *what)
 {
 	static int on = -1;
-	static struct timespec last;
-	struct timespec now;
+	static uint64_t last;
 	if (on < 0)
 		on = getenv("PYHEAP_TIMING") != NULL;
 	if (!on)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (what && last.tv_sec)
+	uint64_t now = ph_now_ns();
+	if (what && last)
 		fprintf(stderr, "py-heap: %-24s %10.3f ms\n", what,
-			(double)(now.tv_sec - last.tv_sec) * 1e3 +
-				(double)(now.tv_nsec - last.tv_nsec) / 1e6);
+			(double)(now - last) / 1e6);
 	last = now;
 }
 

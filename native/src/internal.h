@@ -133,10 +133,10 @@ static inline uint64_t ph_fnv1a(const void *p, size_t n, uint64_t h)
 	return h;
 }
 
-/* PYHEAP_TIMING=1: prints the time since the last call, labelled what
- * (NULL only starts the clock), to stderr. */
 /* The monotonic clock, in nanoseconds. */
 uint64_t ph_now_ns(void);
+/* PYHEAP_TIMING=1: prints the time since the last call, labelled what
+ * (NULL only starts the clock), to stderr. */
 void ph_stage(const char *what);
 
 /* Runs fn on each of the n contexts at ctx (size bytes apart): the first

@@ -4,7 +4,6 @@
  * long loops report through ph_interrupted(), which they poll already;
  * the stages name themselves (ph_progress_stage). */
 #include <stdlib.h>
-#include <time.h>
 
 #include "internal.h"
 
@@ -35,7 +34,7 @@ static void *progress_arg;
 static _Thread_local struct {
 	bool on, quiet, shown;
 	unsigned depth; /* begun inside a command (diff opens a core) */
-	struct timespec start;
+	uint64_t start; /* ph_now_ns */
 	double last;
 	const char *what;
 	uint64_t done, total;
@@ -47,12 +46,9 @@ void ph_set_progress(ph_progress_fn fn, void *arg)
 	progress_arg = arg;
 }
 
-static double seconds_since(const struct timespec *t)
+static double seconds_since(uint64_t t)
 {
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - t->tv_sec) +
-	       (double)(now.tv_nsec - t->tv_nsec) / 1e9;
+	return (double)(ph_now_ns() - t) / 1e9;
 }
 
 void ph_progress_begin(bool quiet)
@@ -65,7 +61,7 @@ void ph_progress_begin(bool quiet)
 	P.last = 0;
 	P.what = NULL;
 	P.done = P.total = 0;
-	clock_gettime(CLOCK_MONOTONIC, &P.start);
+	P.start = ph_now_ns();
 }
 
 void ph_progress_end(void)
@@ -73,7 +69,7 @@ void ph_progress_end(void)
 	if (!P.depth || --P.depth)
 		return;
 	if (P.shown && progress_fn)
-		progress_fn(progress_arg, NULL, 0, 0, seconds_since(&P.start));
+		progress_fn(progress_arg, NULL, 0, 0, seconds_since(P.start));
 	P.on = false;
 }
 
@@ -97,7 +93,7 @@ void ph_progress_tick(void)
 {
 	if (!P.on || P.quiet || !progress_fn)
 		return;
-	double t = seconds_since(&P.start);
+	double t = seconds_since(P.start);
 	if (t < progress_after() || (P.shown && t - P.last < PROGRESS_EVERY))
 		return;
 	P.last = t;
