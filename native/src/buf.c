@@ -135,7 +135,6 @@ struct ph_error *ph_grow(void **arr, size_t *cap, size_t need, size_t elem)
  * spends more time in page faults than in its loops where a fault is dear.
  * Pages never touched cost nothing. */
 #define BIG_MIN (1UL << 20)
-#define HUGE_PAGE (2UL << 20)
 
 /*
  * Huge pages or small ones: whichever a first touch costs less on this
@@ -202,8 +201,7 @@ static void huge_probe(void)
 	}
 }
 
-/* Does ph_big_alloc ask for huge pages? Decided once per process. */
-static bool big_huge(void)
+bool ph_huge_pages(void)
 {
 	pthread_once(&huge_once, huge_probe);
 	return huge_pages;
@@ -214,7 +212,7 @@ void *ph_big_alloc(size_t bytes)
 	if (bytes < BIG_MIN)
 		return malloc(bytes ? bytes : 1);
 	size_t len = (bytes + 4095) & ~(size_t)4095;
-	if (!big_huge()) {
+	if (!ph_huge_pages()) {
 		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (p == MAP_FAILED)
@@ -226,16 +224,16 @@ void *ph_big_alloc(size_t bytes)
 	}
 	/* aligned on a huge page: map one more and cut the ends off (a
 	 * last part smaller than a huge page keeps small pages) */
-	uint8_t *p = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE,
+	uint8_t *p = mmap(NULL, len + PH_HUGE_PAGE, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
-	uint8_t *a = (uint8_t *)(((uintptr_t)p + HUGE_PAGE - 1) &
-				 ~(uintptr_t)(HUGE_PAGE - 1));
+	uint8_t *a = (uint8_t *)(((uintptr_t)p + PH_HUGE_PAGE - 1) &
+				 ~(uintptr_t)(PH_HUGE_PAGE - 1));
 	if (a > p)
 		munmap(p, (size_t)(a - p));
-	if (a + len < p + len + HUGE_PAGE)
-		munmap(a + len, (size_t)(p + len + HUGE_PAGE - (a + len)));
+	if (a + len < p + len + PH_HUGE_PAGE)
+		munmap(a + len, (size_t)(p + len + PH_HUGE_PAGE - (a + len)));
 #ifdef MADV_HUGEPAGE
 	madvise(a, len, MADV_HUGEPAGE); /* a hint: no harm when refused */
 #endif

@@ -118,6 +118,36 @@ static struct ph_error *map_file(const char *path, int *ret_fd, void **ret_map,
 	return map_fd(fd, path, ret_fd, ret_map, ret_size);
 }
 
+/* A file's mapping at a 2 MiB boundary (as its page cache's large folios
+ * are): the kernel may then map a folio of 2 MiB with one entry
+ * (ph_memory_read_whole). MAP_FAILED as mmap. */
+static void *mmap_pmd_aligned(int fd, size_t len)
+{
+	const size_t pmd = PH_HUGE_PAGE;
+	const int prot = PROT_READ | PROT_WRITE;
+	if (len < pmd)
+		return mmap(NULL, len, prot, MAP_PRIVATE, fd, 0);
+	size_t span = len + pmd;
+	uint8_t *r = mmap(NULL, span, PROT_NONE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r == MAP_FAILED)
+		return mmap(NULL, len, prot, MAP_PRIVATE, fd, 0);
+	uint8_t *a =
+		(uint8_t *)(((uintptr_t)r + pmd - 1) & ~(uintptr_t)(pmd - 1));
+	void *m = mmap(a, len, prot, MAP_PRIVATE | MAP_FIXED, fd, 0);
+	if (m == MAP_FAILED) {
+		munmap(r, span);
+		return mmap(NULL, len, prot, MAP_PRIVATE, fd, 0);
+	}
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	uint8_t *end = a + ((len + pg - 1) & ~(pg - 1));
+	if (a > r)
+		munmap(r, (size_t)(a - r));
+	if (r + span > end)
+		munmap(end, (size_t)(r + span - end));
+	return m;
+}
+
 static struct ph_error *map_fd(int fd, const char *path, int *ret_fd,
 			       void **ret_map, size_t *ret_size)
 {
@@ -137,8 +167,7 @@ static struct ph_error *map_fd(int fd, const char *path, int *ret_fd,
 	if (st.st_size > 0) {
 		/* Private and writable so that libelf may never fault, but
 		 * nothing is written: no page is ever copied. */
-		map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE, fd, 0);
+		map = mmap_pmd_aligned(fd, (size_t)st.st_size);
 		if (map == MAP_FAILED) {
 			int e = errno;
 			close(fd);
@@ -678,8 +707,12 @@ static struct ph_error *open_core(const char *core_path, const void *image,
 		t->map = (void *)image; /* the caller's: not unmapped */
 		t->size = image_size;
 		t->map_borrowed = true;
-	} else if ((err = map_file(core_path, &t->fd, &t->map, &t->size)))
+	} else if ((err = map_file(core_path, &t->fd, &t->map, &t->size))) {
 		goto fail;
+	} else {
+		t->mem.file_map = t->map;
+		t->mem.file_map_len = t->size;
+	}
 	if (t->size < sizeof(Elf64_Ehdr) || memcmp(t->map, ELFMAG, SELFMAG)) {
 		err = ph_error_create_path(PH_ERR_NOT_CORE, core_path,
 					   "%s: not an ELF core file",

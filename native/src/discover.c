@@ -565,6 +565,7 @@ struct ph_error *ph_heap_create(struct ph_runtime *rt, struct ph_heap **ret)
 	}
 	snprintf(h->cache_ignored, sizeof(h->cache_ignored), "%s", why);
 	h->cache_stale = stale;
+	ph_memory_read_whole(h->mem);
 	if ((err = d->find_pages(h)))
 		goto fail;
 	ph_stage(d->find_pages_stage);

@@ -1001,6 +1001,9 @@ struct ph_error *ph_graph_create_edges(struct ph_heap *h, struct ph_graph **ret)
 	ph_u64map_init(&g->cons_in);
 	ph_u64map_init(&g->cdata_in);
 	ph_stage(NULL);
+	/* every object's references: the core read whole (again, after a
+	 * cached index) */
+	ph_memory_read_whole(h->mem);
 	struct ph_error *err = build_edges(g);
 	ph_stage("graph: edges");
 	if (err) {

@@ -157,6 +157,10 @@ void ph_run_chunks(void *(*fn)(void *), void *ctx, size_t size, size_t n,
  * few small pages; PYHEAP_HUGE_PAGES=0/1 decides instead), freed with
  * ph_big_free and the same size. Not zeroed. */
 void *ph_big_alloc(size_t bytes);
+#define PH_HUGE_PAGE ((size_t)2 << 20) /* x86-64's, as the kernel's THP */
+/* Are huge pages cheaper than small ones for new memory on this machine
+ * (a first touch timed once per process, or PYHEAP_HUGE_PAGES)? */
+bool ph_huge_pages(void);
 void ph_big_free(void *p, size_t bytes);
 /* munmap, a large mapping's pages dropped by two threads first. */
 void ph_unmap(void *p, size_t len);

@@ -1,6 +1,7 @@
 /* memory.c - the segment map behind every read of inferior memory. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "memory.h"
 
@@ -26,6 +27,30 @@ void ph_memory_free(struct ph_memory *m)
 	free(m->segs);
 	ph_memory_init(m);
 	m->live = live;
+}
+
+void ph_memory_read_whole(struct ph_memory *m)
+{
+	const char *e = getenv("PYHEAP_CORE_HUGE");
+	if (!m->file_map || m->read_whole)
+		return;
+	m->read_whole = true;
+	if (e && !strcmp(e, "0")) {
+		ph_stage("core pages: small (PYHEAP_CORE_HUGE)");
+		return;
+	}
+#ifdef MADV_HUGEPAGE
+	/* A private mapping of a file whose page cache holds 2 MiB folios is
+	 * mapped a folio an entry; small pages are mapped 16 an entry at
+	 * most, and under a hypervisor that shadows the guest's page tables
+	 * each costs microseconds (docs/performance.md). A page cache not
+	 * read through this mapping keeps its folios: then nothing changes. */
+	bool asked = !madvise(m->file_map, m->file_map_len, MADV_HUGEPAGE);
+	ph_stage(asked ? "core pages: huge asked"
+		       : "core pages: small (refused)");
+#else
+	ph_stage("core pages: small (refused)");
+#endif
 }
 
 __thread unsigned ph_mem_victim __attribute__((tls_model("initial-exec")));

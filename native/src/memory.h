@@ -27,6 +27,11 @@ struct ph_memory {
 	uint64_t id;		/* new whenever the segments change; never 0 */
 	bool live; /* a running process's copy: what is missing was not copied
 		    */
+	/* the mapped file the segments' data lie in (a core), for
+	 * ph_memory_read_whole; NULL for a live process's copy */
+	uint8_t *file_map;
+	size_t file_map_len;
+	bool read_whole; /* ph_memory_read_whole was called */
 };
 
 void ph_memory_init(struct ph_memory *m);
@@ -39,6 +44,16 @@ struct ph_error *ph_memory_add(struct ph_memory *m, uint64_t start,
 struct ph_error *ph_memory_finish(struct ph_memory *m);
 
 const struct ph_segment *ph_memory_find(struct ph_memory *m, uint64_t addr);
+
+/*
+ * Every page of the image is about to be read (a scan of the whole heap,
+ * not a cached index's few reads): the mapped file is asked for in huge
+ * pages, so that the kernel reads it ahead in 2 MiB folios and maps each
+ * with one entry where it can. A hint: nothing changes where it cannot
+ * (PYHEAP_CORE_HUGE=0 never asks). Once per map; the heap's scan and
+ * the graph's building (after a cached index) both call it.
+ */
+void ph_memory_read_whole(struct ph_memory *m);
 
 /*
  * The last two segments a thread read from, a cache for ph_mem_ptr (an

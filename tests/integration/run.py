@@ -272,6 +272,58 @@ def pages_checks(binary, core):
           outs["0"] == outs["1"] == outs[None] and outs["0"])
 
 
+def core_pages_checks(binary, core):
+    """The core's mapping asked for in huge pages before it is read whole
+    (the heap's scan; the graph's building, also after a cached index), its
+    page cache dropped first so that it is read through that mapping; or
+    not (PYHEAP_CORE_HUGE=0): the same answers; PYHEAP_TIMING says which,
+    once a run; a run from the index and graph caches reads the core
+    sparsely and does not ask."""
+    args = ["--core", core, "--json"] + INTERP.py_heap_args()
+    stage = re.compile(r"^py-heap: core pages: (huge asked|small "
+                       r"\((?:PYHEAP_CORE_HUGE|refused)\)) +[0-9.]+ ms$",
+                       re.M)
+    batch = "summary\ncycles\ndominators --limit 5\n"
+    outs = {}
+    cache = tempfile.mkdtemp(prefix="pyheap-pages-")
+    # (label, options, stdin, PYHEAP_CORE_HUGE, what PYHEAP_TIMING says)
+    runs = (("small", ["--no-cache"], batch, "0",
+             ["small (PYHEAP_CORE_HUGE)"]),
+            ("huge", ["--no-cache"], batch, None, ["huge asked"]),
+            ("index written", [], "types\n", None, ["huge asked"]),
+            ("graph after a cached index", [], batch, None, ["huge asked"]),
+            ("cached", [], batch, None, []))
+    try:
+        for label, opts, stdin, huge, want in runs:
+            env = {"PYHEAP_TIMING": "1", "PYHEAP_CACHE_DIR": cache}
+            if huge is not None:
+                env["PYHEAP_CORE_HUGE"] = huge
+            fd = os.open(core, os.O_RDONLY)
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+            r = cli(binary, args + opts + ["--batch", "-"], env=env,
+                    stdin=stdin)
+            check("core pages (%s): exit 0" % label, r.returncode == 0,
+                  r.stderr[-2000:])
+            said = stage.findall(r.stderr)
+            if want == ["huge asked"] and said == ["small (refused)"]:
+                print("NOTE core pages: madvise(MADV_HUGEPAGE) refused "
+                      "here")
+                want = said
+            check("core pages (%s): PYHEAP_TIMING says %s" % (label, want),
+                  said == want, r.stderr[-2000:])
+            if stdin == batch:
+                outs[label] = r.stdout
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    first = outs["small"]
+    check("core pages: huge asked or not, from the caches or not: the "
+          "same answers", first and all(o == first for o in outs.values()),
+          [k for k, o in outs.items() if o != first])
+
+
 def bad_input_checks(binary, basic):
     work = tempfile.mkdtemp(prefix="pyheap-bad-")
     try:
@@ -461,6 +513,10 @@ def main():
                 pages_checks(binary, core)
             except Exception as e:
                 check("pages", False, e)
+            try:
+                core_pages_checks(binary, core)
+            except Exception as e:
+                check("core pages", False, e)
 
     # ---- objects nothing in the GC lists reaches ------------------------
     for label, core, truth in fixtures:
