@@ -201,6 +201,29 @@ static void huge_probe(void)
 	}
 }
 
+void *ph_map_aligned(size_t len, int prot, int flags, int fd)
+{
+	/* a reservation one huge page longer, the mapping put in it at the
+	 * boundary, the reservation's ends cut off */
+	size_t span = len + PH_HUGE_PAGE;
+	uint8_t *r = mmap(NULL, span, PROT_NONE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r == MAP_FAILED)
+		return MAP_FAILED;
+	uint8_t *a = (uint8_t *)(((uintptr_t)r + PH_HUGE_PAGE - 1) &
+				 ~(uintptr_t)(PH_HUGE_PAGE - 1));
+	if (mmap(a, len, prot, flags | MAP_FIXED, fd, 0) == MAP_FAILED) {
+		munmap(r, span);
+		return MAP_FAILED;
+	}
+	uint8_t *end = a + ((len + 4095) & ~(size_t)4095);
+	if (a > r)
+		munmap(r, (size_t)(a - r));
+	if (end < r + span)
+		munmap(end, (size_t)(r + span - end));
+	return a;
+}
+
 bool ph_huge_pages(void)
 {
 	pthread_once(&huge_once, huge_probe);
@@ -222,18 +245,11 @@ void *ph_big_alloc(size_t bytes)
 #endif
 		return p;
 	}
-	/* aligned on a huge page: map one more and cut the ends off (a
-	 * last part smaller than a huge page keeps small pages) */
-	uint8_t *p = mmap(NULL, len + PH_HUGE_PAGE, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
+	/* (a last part smaller than a huge page keeps small pages) */
+	void *a = ph_map_aligned(len, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	if (a == MAP_FAILED)
 		return NULL;
-	uint8_t *a = (uint8_t *)(((uintptr_t)p + PH_HUGE_PAGE - 1) &
-				 ~(uintptr_t)(PH_HUGE_PAGE - 1));
-	if (a > p)
-		munmap(p, (size_t)(a - p));
-	if (a + len < p + len + PH_HUGE_PAGE)
-		munmap(a + len, (size_t)(p + len + PH_HUGE_PAGE - (a + len)));
 #ifdef MADV_HUGEPAGE
 	madvise(a, len, MADV_HUGEPAGE); /* a hint: no harm when refused */
 #endif

@@ -123,29 +123,11 @@ static struct ph_error *map_file(const char *path, int *ret_fd, void **ret_map,
  * (ph_memory_read_whole). MAP_FAILED as mmap. */
 static void *mmap_pmd_aligned(int fd, size_t len)
 {
-	const size_t pmd = PH_HUGE_PAGE;
 	const int prot = PROT_READ | PROT_WRITE;
-	if (len < pmd)
-		return mmap(NULL, len, prot, MAP_PRIVATE, fd, 0);
-	size_t span = len + pmd;
-	uint8_t *r = mmap(NULL, span, PROT_NONE,
-			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (r == MAP_FAILED)
-		return mmap(NULL, len, prot, MAP_PRIVATE, fd, 0);
-	uint8_t *a =
-		(uint8_t *)(((uintptr_t)r + pmd - 1) & ~(uintptr_t)(pmd - 1));
-	void *m = mmap(a, len, prot, MAP_PRIVATE | MAP_FIXED, fd, 0);
-	if (m == MAP_FAILED) {
-		munmap(r, span);
-		return mmap(NULL, len, prot, MAP_PRIVATE, fd, 0);
-	}
-	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-	uint8_t *end = a + ((len + pg - 1) & ~(pg - 1));
-	if (a > r)
-		munmap(r, (size_t)(a - r));
-	if (r + span > end)
-		munmap(end, (size_t)(r + span - end));
-	return m;
+	void *m = len < PH_HUGE_PAGE
+			  ? MAP_FAILED
+			  : ph_map_aligned(len, prot, MAP_PRIVATE, fd);
+	return m != MAP_FAILED ? m : mmap(NULL, len, prot, MAP_PRIVATE, fd, 0);
 }
 
 static struct ph_error *map_fd(int fd, const char *path, int *ret_fd,

@@ -161,6 +161,9 @@ void *ph_big_alloc(size_t bytes);
 /* Are huge pages cheaper than small ones for new memory on this machine
  * (a first touch timed once per process, or PYHEAP_HUGE_PAGES)? */
 bool ph_huge_pages(void);
+/* mmap(NULL, len, prot, flags, fd, 0) placed at a PH_HUGE_PAGE boundary;
+ * MAP_FAILED as mmap. Unmapped as any mapping of len bytes. */
+void *ph_map_aligned(size_t len, int prot, int flags, int fd);
 void ph_big_free(void *p, size_t bytes);
 /* munmap, a large mapping's pages dropped by two threads first. */
 void ph_unmap(void *p, size_t len);

@@ -31,10 +31,10 @@ void ph_memory_free(struct ph_memory *m)
 
 void ph_memory_read_whole(struct ph_memory *m)
 {
-	const char *e = getenv("PYHEAP_CORE_HUGE");
 	if (!m->file_map || m->read_whole)
 		return;
 	m->read_whole = true;
+	const char *e = getenv("PYHEAP_CORE_HUGE");
 	if (e && !strcmp(e, "0")) {
 		ph_stage("core pages: small (PYHEAP_CORE_HUGE)");
 		return;
