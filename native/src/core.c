@@ -895,8 +895,12 @@ void ph_target_destroy(struct ph_target *t)
 	free(t->mod_slots);
 	if (t->elf)
 		elf_end(t->elf);
-	if (t->map && !t->map_borrowed)
+	/* (a core read whole has its pages dropped on two threads; one a
+	 * cached run touched in a few places is merely unmapped) */
+	if (t->map && !t->map_borrowed && t->mem.read_whole)
 		ph_unmap(t->map, t->size);
+	else if (t->map && !t->map_borrowed)
+		munmap(t->map, t->size);
 	if (t->fd >= 0)
 		close(t->fd);
 	for (size_t i = 0; i < t->nbufs; i++)

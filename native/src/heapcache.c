@@ -14,8 +14,7 @@
  * write, one file per core path, at most PH_HEAPCACHE_FILES files (the
  * oldest go). Nothing in it is trusted: a file of another size, key,
  * version or checksum, or whose objects do not lie in its pools in order,
- * is ignored (and the heap scanned again); the types are registered again
- * from the core, in the same order, or the file is ignored.
+ * is ignored (and the heap scanned again).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -37,8 +36,9 @@
 #include "target.h"
 
 #define HC_MAGIC 0x31585048u /* "HPX1" */
-/* 5: size[] 4 bytes an object (format 4: 8) */
-#define HC_FORMAT 5
+/* 6: the types as records (format 5: their addresses, registered again
+ * from the core); 5: size[] 4 bytes an object (format 4: 8) */
+#define HC_FORMAT 6
 #define HC_FILES 8
 #define HC_NSTATS 15
 #define HC_NSEC 11
@@ -47,6 +47,8 @@
 #define HC_MI_REC 40
 /* no page of more blocks: a segment (32 MiB) of 8-byte blocks */
 #define HC_MI_MAX_BLOCKS (1u << 22)
+/* a type's record (struct hc_type) */
+#define HC_TYPE_REC 128
 
 /* The pools are kept as the table has them (struct ph_pool, numbered and
  * ranked: ph_objtable_freeze's work), and used where they are mapped; but
@@ -251,13 +253,15 @@ char *ph_heapcache_path(const struct ph_runtime *rt)
  * header's size is a multiple of 8); the rest are copied out. */
 static void hc_sizes(const struct hc_head *hd, uint64_t *bytes)
 {
-	bytes[0] = hd->ntypes * 8; /* type addresses */
+	bytes[0] = hd->ntypes * HC_TYPE_REC; /* types (struct hc_type) */
 	bytes[1] = hd->npools * hc_pool_rec(hd->pool_words); /* pools */
 	bytes[2] = hd->n * 8;				     /* addr[] */
 	bytes[3] = hd->n * 4;				     /* size[] */
 	bytes[4] = hd->n * 4;				     /* tidx[] */
 	bytes[5] = hd->n;				     /* flags[] */
-	bytes[6] = hd->ntypes;				     /* type flags */
+	/* the types' names, slots and C fields: as the header says (the
+	 * reader bounds it first) */
+	bytes[6] = hd->sec_bytes[6];
 	/* free-threaded: mimalloc's pages (struct hc_mi), then each page's
 	 * free-block and object bitmaps (a bit a block) */
 	bytes[7] = hd->nmi_pages * HC_MI_REC;
@@ -280,6 +284,228 @@ _Static_assert(sizeof(struct hc_mi) == HC_MI_REC, "mimalloc page record");
 static uint64_t hc_mi_words(const struct hc_mi *m)
 {
 	return ((m->end - m->start) / m->bsize + 63) / 64;
+}
+
+#define WHY(...) snprintf(why, why_size, __VA_ARGS__)
+
+/*
+ * A type as the file keeps it: struct ph_type's numbers, and where its
+ * name, slots and C fields are in section 6. Registering 392 types again
+ * from the core (their names, dicts, bases: pages of the core touched one
+ * by one) was 4 ms of a cached `referrers` at 2M objects on a machine
+ * where a first touch costs 10 us. Read back, a record is checked for
+ * what memory safety needs (a kind py-heap has, its arrays inside the
+ * section); the sums vouch for the rest, as for the table.
+ */
+struct hc_type {
+	uint64_t addr, flags;
+	int64_t basicsize, itemsize, dictoffset;
+	int64_t base_basicsize, kind_basicsize, weaklistoffset;
+	uint32_t kind, presize, fixed_need, kind_data;
+	uint32_t bits, name_len, nslots, nc_offsets;
+	uint64_t name_off, slot_off, slot_names_off, c_off;
+};
+_Static_assert(sizeof(struct hc_type) == HC_TYPE_REC, "type record");
+
+enum {
+	HC_T_HEAP = 1,
+	HC_T_KNOWN = 2,
+	HC_T_LEAF = 4,
+	HC_T_STATIC = 8,
+	HC_T_FILLS = 16,
+	HC_T_BITS = 31,
+};
+#define HC_NO_NAME UINT32_MAX
+#define HC_MAX_NAME (1u << 20)
+#define HC_MAX_SLOTS (1u << 22)
+
+static uint64_t hc_pad8(uint64_t n)
+{
+	return (n + 7) & ~7ULL;
+}
+
+/* Is [off, off + len) inside a section of size bytes? */
+static bool hc_within(uint64_t off, uint64_t len, uint64_t size)
+{
+	return off <= size && len <= size - off;
+}
+
+/* Does r hold what memory safety needs (a kind py-heap has, the sizes
+ * type_register accepts, its arrays inside section 6, of var bytes)? The
+ * writer asks too: it writes no file the reader would refuse. */
+static bool hc_type_ok(const struct hc_type *r, uint64_t var)
+{
+	bool named = r->name_len != HC_NO_NAME;
+	return r->addr && !(r->addr & 7) && r->kind < PH_KIND_COUNT &&
+	       r->basicsize >= 16 && r->basicsize <= (1 << 24) &&
+	       r->itemsize >= 0 && r->itemsize <= (1 << 16) &&
+	       r->presize <= 256 && !(r->bits & ~(uint32_t)HC_T_BITS) &&
+	       r->nslots <= HC_MAX_SLOTS && r->nc_offsets <= HC_MAX_SLOTS &&
+	       (!named || (r->name_len <= HC_MAX_NAME &&
+			   hc_within(r->name_off, r->name_len, var))) &&
+	       hc_within(r->slot_off, 4 * (uint64_t)r->nslots, var) &&
+	       hc_within(r->slot_names_off, 8 * (uint64_t)r->nslots, var) &&
+	       hc_within(r->c_off, 4 * (uint64_t)r->nc_offsets, var);
+}
+
+/* h's types: the records (*ret_rec, ntypes of them) and section 6
+ * (*ret_var, *ret_var_bytes), malloc'd; false when out of memory. */
+static bool hc_types_encode(const struct ph_heap *h, struct hc_type **ret_rec,
+			    uint8_t **ret_var, uint64_t *ret_var_bytes)
+{
+	uint64_t var = 0;
+	for (size_t i = 0; i < h->ntypes; i++) {
+		const struct ph_type *t = &h->types[i];
+		var += (t->name ? hc_pad8(strlen(t->name)) : 0) +
+		       hc_pad8(4 * (uint64_t)t->nslots) + 8 * t->nslots +
+		       hc_pad8(4 * (uint64_t)t->nc_offsets);
+	}
+	struct hc_type *rec = calloc(h->ntypes + 1, sizeof(*rec));
+	uint8_t *v = calloc(var + 1, 1);
+	if (!rec || !v) {
+		free(rec);
+		free(v);
+		return false;
+	}
+	uint64_t at = 0;
+	for (size_t i = 0; i < h->ntypes; i++) {
+		const struct ph_type *t = &h->types[i];
+		struct hc_type *r = &rec[i];
+		*r = (struct hc_type){
+			.addr = t->addr,
+			.flags = t->flags,
+			.basicsize = t->basicsize,
+			.itemsize = t->itemsize,
+			.dictoffset = t->dictoffset,
+			.base_basicsize = t->base_basicsize,
+			.kind_basicsize = t->kind_basicsize,
+			.weaklistoffset = t->weaklistoffset,
+			.kind = (uint32_t)t->kind,
+			.presize = t->presize,
+			.fixed_need = t->fixed_need,
+			.kind_data = t->kind_data,
+			.bits = (t->heap ? HC_T_HEAP : 0) |
+				(t->known_object ? HC_T_KNOWN : 0) |
+				(t->leaf ? HC_T_LEAF : 0) |
+				(t->may_be_static ? HC_T_STATIC : 0) |
+				(t->fills_class ? HC_T_FILLS : 0),
+			.name_len = HC_NO_NAME,
+			.nslots = (uint32_t)t->nslots,
+			.nc_offsets = (uint32_t)t->nc_offsets,
+		};
+		if (t->name) {
+			size_t len = strlen(t->name);
+			r->name_len = (uint32_t)len;
+			r->name_off = at;
+			memcpy(v + at, t->name, len);
+			at += hc_pad8(len);
+		}
+		r->slot_off = at;
+		if (t->nslots)
+			memcpy(v + at, t->slot_offsets, 4 * t->nslots);
+		at += hc_pad8(4 * (uint64_t)t->nslots);
+		r->slot_names_off = at;
+		if (t->nslots)
+			memcpy(v + at, t->slot_names, 8 * t->nslots);
+		at += 8 * t->nslots;
+		r->c_off = at;
+		if (t->nc_offsets)
+			memcpy(v + at, t->c_offsets, 4 * t->nc_offsets);
+		at += hc_pad8(4 * (uint64_t)t->nc_offsets);
+		if (t->name && strlen(t->name) > HC_MAX_NAME)
+			r->name_len = HC_MAX_NAME + 1; /* (refused below) */
+		if (!hc_type_ok(r, var)) {
+			free(rec);
+			free(v);
+			return false;
+		}
+	}
+	*ret_rec = rec;
+	*ret_var = v;
+	*ret_var_bytes = var;
+	return true;
+}
+
+/* A copy of len bytes at off of var (malloc'd; NULL when len is 0). */
+static bool hc_copy_out(void **dst, const uint8_t *var, uint64_t off,
+			uint64_t len)
+{
+	*dst = NULL;
+	if (!len)
+		return true;
+	if (!(*dst = malloc(len)))
+		return false;
+	memcpy(*dst, var + off, len);
+	return true;
+}
+
+/* The types from their records, in the file's order: each where
+ * ph_type_register would have put it. */
+static bool hc_types_load(struct ph_heap *h, const struct hc_head *hd,
+			  const uint8_t *recs, const uint8_t *var,
+			  uint64_t var_bytes, char *why, size_t why_size)
+{
+	struct ph_error *err =
+		ph_grow((void **)&h->types, &h->types_cap,
+			(size_t)hd->ntypes + 1, sizeof(*h->types));
+	if (!err)
+		err = ph_u64map_reserve(&h->type_index, (size_t)hd->ntypes);
+	if (err) {
+		ph_error_destroy(err);
+		WHY("out of memory");
+		return false;
+	}
+	for (uint64_t i = 0; i < hd->ntypes; i++) {
+		struct hc_type r;
+		memcpy(&r, recs + i * HC_TYPE_REC, sizeof(r));
+		bool named = r.name_len != HC_NO_NAME;
+		if (!hc_type_ok(&r, var_bytes)) {
+			WHY("damaged (type %llu)", (unsigned long long)i);
+			return false;
+		}
+		bool existed;
+		if (ph_u64map_put(&h->type_index, r.addr, (uint32_t)i,
+				  &existed) ||
+		    existed) {
+			WHY("damaged (type %llu)", (unsigned long long)i);
+			return false;
+		}
+		struct ph_type *t = &h->types[h->ntypes++];
+		*t = (struct ph_type){
+			.addr = r.addr,
+			.flags = r.flags,
+			.basicsize = r.basicsize,
+			.itemsize = r.itemsize,
+			.dictoffset = r.dictoffset,
+			.kind = (enum ph_kind)r.kind,
+			.base_basicsize = r.base_basicsize,
+			.kind_basicsize = r.kind_basicsize,
+			.presize = r.presize,
+			.heap = r.bits & HC_T_HEAP,
+			.known_object = r.bits & HC_T_KNOWN,
+			.leaf = r.bits & HC_T_LEAF,
+			.may_be_static = r.bits & HC_T_STATIC,
+			.fills_class = r.bits & HC_T_FILLS,
+			.fixed_need = r.fixed_need,
+			.nslots = r.nslots,
+			.nc_offsets = r.nc_offsets,
+			.weaklistoffset = r.weaklistoffset,
+			.kind_data = r.kind_data,
+		};
+		if ((named &&
+		     !(t->name = strndup((const char *)var + r.name_off,
+					 r.name_len))) ||
+		    !hc_copy_out((void **)&t->slot_offsets, var, r.slot_off,
+				 4 * (uint64_t)r.nslots) ||
+		    !hc_copy_out((void **)&t->slot_names, var, r.slot_names_off,
+				 8 * (uint64_t)r.nslots) ||
+		    !hc_copy_out((void **)&t->c_offsets, var, r.c_off,
+				 4 * (uint64_t)r.nc_offsets)) {
+			WHY("out of memory");
+			return false;
+		}
+	}
+	return true;
 }
 
 _Static_assert(sizeof(struct hc_head) % 8 == 0, "sections aligned");
@@ -311,8 +537,6 @@ static void hc_stats(struct ph_heap *h, uint64_t *s, bool load)
 			s[i] = *f[i];
 	}
 }
-
-#define WHY(...) snprintf(why, why_size, __VA_ARGS__)
 
 /* Each object's interpreter, as the file has them: a byte each, or runs
  * (objects are numbered by address, and an isolated interpreter's pools
@@ -590,8 +814,6 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 	if (fd < 0)
 		return false; /* none yet: no note */
 	bool ok = false, sealed = false;
-	const uint64_t *taddr;
-	const uint8_t *tflags;
 	struct ph_pool *pools;
 	struct stat st;
 	switch (hc_head_check(fd, &key, &hd, &st)) {
@@ -624,7 +846,8 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 	    hd.mi_words >= (1ULL << 32) || hd.mi_base > hd.n ||
 	    hd.mi_objects > hd.n - hd.mi_base ||
 	    (hd.nmi_pages && (hd.npools || !h->L->free_threaded)) ||
-	    hd.ninterned_more > hd.ninterps) {
+	    hd.ninterned_more > hd.ninterps ||
+	    hd.sec_bytes[6] >= (1ULL << 32) || (hd.sec_bytes[6] & 7)) {
 		WHY("damaged (its counts)");
 		goto out;
 	}
@@ -723,26 +946,14 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 		WHY("damaged (a type number)");
 		goto out;
 	}
-	taddr = ptr[0];
 	pools = ptr[1];
-	tflags = ptr[6];
 	h->addr = ptr[2];
 	h->size = ptr[3];
 	h->tidx = ptr[4];
 	h->flags = ptr[5];
 	h->cap = (size_t)hd.n;
-	/* the types, from the core again, in the same order */
-	for (uint64_t i = 0; i < hd.ntypes; i++) {
-		if (ph_type_register(h, taddr[i]) != (int64_t)i) {
-			WHY("its types differ from the core's");
-			goto out;
-		}
-		h->types[i].known_object = tflags[i] & 1;
-	}
-	if (h->ntypes != hd.ntypes) {
-		WHY("its types differ from the core's");
+	if (!hc_types_load(h, &hd, ptr[0], ptr[6], bytes[6], why, why_size))
 		goto out;
-	}
 	/* The pools, used where they are: each where a pool may be, once,
 	 * its objects' numbers (first, rank) those of its bitmap, in a run
 	 * from base, so that a lookup's number is one of the table's. */
@@ -966,8 +1177,9 @@ bool ph_heapcache_store(struct ph_heap *h, const char *path)
 	hd.block_extra = h->block_extra;
 	snprintf(hd.arena_source, sizeof(hd.arena_source), "%s",
 		 h->arena_source ? h->arena_source : "");
-	uint64_t *taddr = malloc(h->ntypes * 8 + 1);
-	uint8_t *tflags = malloc(h->ntypes + 1);
+	struct hc_type *trec = NULL;
+	uint8_t *tvar = NULL;
+	uint64_t tvar_bytes = 0;
 	struct hc_mi *mi = NULL;
 	uint32_t *runs = NULL;
 	uint64_t *mibits = NULL;
@@ -976,12 +1188,9 @@ bool ph_heapcache_store(struct ph_heap *h, const char *path)
 	hd.pool_words = words;
 	uint8_t *pools = ph_big_alloc(h->npools * rs + 1);
 	bool ok = false;
-	if (!taddr || !tflags || !pools)
+	if (!pools || !hc_types_encode(h, &trec, &tvar, &tvar_bytes))
 		goto out;
-	for (size_t i = 0; i < h->ntypes; i++) {
-		taddr[i] = h->types[i].addr;
-		tflags[i] = h->types[i].known_object ? 1 : 0;
-	}
+	hd.sec_bytes[6] = tvar_bytes; /* (hc_sizes reads it) */
 	/* free-threaded: the pages, their objects numbered in one run (else
 	 * no file: a table the reader would refuse) */
 	hd.nmi_pages = h->mi_pages_sorted ? h->nmi_pages : 0;
@@ -1032,13 +1241,13 @@ bool ph_heapcache_store(struct ph_heap *h, const char *path)
 	void *ptr[HC_NSEC];
 	uint64_t bytes[HC_NSEC];
 	hc_sizes(&hd, bytes);
-	ptr[0] = taddr;
+	ptr[0] = trec;
 	ptr[1] = pools;
 	ptr[2] = h->addr;
 	ptr[3] = h->size;
 	ptr[4] = h->tidx;
 	ptr[5] = h->flags;
-	ptr[6] = tflags;
+	ptr[6] = tvar;
 	ptr[7] = mi;
 	ptr[8] = mibits;
 	ptr[9] = h->interned_more;
@@ -1067,8 +1276,8 @@ bool ph_heapcache_store(struct ph_heap *h, const char *path)
 		ph_heapcache_prune(path, "index-");
 	}
 out:
-	free(taddr);
-	free(tflags);
+	free(trec);
+	free(tvar);
 	free(mi);
 	free(mibits);
 	free(runs);

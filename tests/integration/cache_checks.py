@@ -800,7 +800,12 @@ def checks(core, xdg, truth, tmp):
             ("of format 3", lambda: set_format(cf, 3)),
             # checked in the same pass as the section's sum
             ("a type number out of range, its sums made again",
-             lambda: plant_tidx(cf))):
+             lambda: plant_tidx(cf)),
+            # a type's record: checked on every read, sealed or not
+            ("a type's kind out of range, its sums made again",
+             lambda: plant_type(cf, 64, "<I", 0xffff)),
+            ("a type's name past its section, its sums made again",
+             lambda: plant_type(cf, 96, "<Q", 1 << 40))):
         info(core)          # a good file first
         damage()
         rc, out, err = run(core, "types")
@@ -841,7 +846,7 @@ def checks(core, xdg, truth, tmp):
           len(files) <= 8, files)
 
 
-HEAD = 608          # sizeof(struct hc_head), format 5
+HEAD = 608          # sizeof(struct hc_head), formats 5 and 6
 SEC_BYTES, SEC_SUM, NSEC = 424, 512, 11
 
 
@@ -873,6 +878,26 @@ def plant_tidx(path):
     struct.pack_into("<I", data, off + 4 * (sec[4] // 8), 0xfffffff0)
     struct.pack_into("<Q", data, SEC_SUM + 8 * 4,
                      file_sum(bytes(data[off:off + sec[4]])))
+    struct.pack_into("<Q", data, HEAD - 8, file_sum(bytes(data[:HEAD - 8])))
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+TYPE_REC = 128       # struct hc_type (format 6): kind at 64, name_off at 96
+
+
+def plant_type(path, field, fmt, value):
+    """The first type's record given value at field (what the reader must
+    refuse before using it), the section's and the header's sums made
+    again."""
+    import struct
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    sec = list(struct.unpack_from("<%dQ" % NSEC, data, SEC_BYTES))
+    off = HEAD                  # section 0: the types' records
+    struct.pack_into(fmt, data, off + field, value)
+    struct.pack_into("<Q", data, SEC_SUM,
+                     file_sum(bytes(data[off:off + sec[0]])))
     struct.pack_into("<Q", data, HEAD - 8, file_sum(bytes(data[:HEAD - 8])))
     with open(path, "wb") as f:
         f.write(data)
