@@ -16,6 +16,7 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,18 +73,11 @@ static uint64_t pad8(uint64_t x)
 	return (x + 7) & ~7ULL;
 }
 
+static char *gc_path_of(const struct ph_runtime *rt);
+
 static char *gc_path(const struct ph_heap *h)
 {
-	if (!h->cache_sum)
-		return NULL;
-	char *path = ph_heapcache_path(h->rt);
-	char *slash = path ? strrchr(path, '/') : NULL;
-	if (!slash || strncmp(slash + 1, "index-", 6)) {
-		free(path);
-		return NULL;
-	}
-	memcpy(slash + 1, "graph", 5);
-	return path;
+	return h->cache_sum ? gc_path_of(h->rt) : NULL;
 }
 
 /* ---- reading ----------------------------------------------------------- */
@@ -183,6 +177,7 @@ struct gc_lazy {
 	unsigned done; /* sections checked, by bit */
 	unsigned
 		sealed; /* sections summed whole by a run (ph_heapcache_seal) */
+	bool serial;	/* on the calling thread alone (a prefetch's) */
 	/* the file, to seal what this run sums */
 	struct stat st;
 	uint64_t head_sum;
@@ -211,7 +206,7 @@ static bool gc_run(struct gc_lazy *lz, unsigned mask)
 	if (!k)
 		return true;
 	ph_run_chunks(gc_worker, sorted, sizeof(sorted[0]), (size_t)k,
-		      lz->n > 100000 && bytes > 400000);
+		      !lz->serial && lz->n > 100000 && bytes > 400000);
 	for (int i = 0; i < k; i++)
 		if (sorted[i].bad ||
 		    (!sorted[i].sealed && sorted[i].sum != lz->want[idx[i]]))
@@ -225,47 +220,36 @@ static bool gc_run(struct gc_lazy *lz, unsigned mask)
 	return true;
 }
 
-bool ph_graphcache_check(struct ph_graph *g, unsigned need)
+/* A graph file mapped and its header checked, not yet tied to a table
+ * (the index's sum and objects' count are compared by gc_bind). */
+struct gc_file {
+	struct gc_head hd;
+	uint8_t *map;
+	size_t map_len;
+	struct gc_lazy *lz;
+	const void *ptr[GC_NSEC];
+};
+
+/* the small sections, which every reader uses: roots, names, the maps */
+#define GC_SMALL ((1u << 5) | (1u << 6) | (1u << 7) | (1u << 8) | (1u << 9))
+
+static void gc_file_free(struct gc_file *f)
 {
-	unsigned todo = g->pending & need;
-	if (!todo)
-		return true;
-	struct gc_lazy *lz = g->lazy;
-	if (!lz)
-		return false;
-	/* PH_GRAPH_* by bit to the file's sections: fwd_off 0, fwd 1,
-	 * rev_off 2, rev 3, parent 4 */
-	static const unsigned bit[5] = {PH_GRAPH_FWD_OFF, 8u, PH_GRAPH_REV_OFF,
-					16u, PH_GRAPH_PARENT};
-	unsigned mask = 0;
-	for (int i = 0; i < 5; i++)
-		if (todo & bit[i])
-			mask |= 1u << i;
-	if (!gc_run(lz, mask))
-		return false;
-	uint32_t **dst[5] = {&g->fwd_off, &g->fwd, &g->rev_off, &g->rev,
-			     &g->parent};
-	for (int i = 0; i < 5; i++)
-		if (mask & (1u << i)) {
-			*dst[i] = (uint32_t *)lz->job[i].data;
-			g->pending &= ~bit[i];
-		}
-	return true;
+	if (f->map)
+		munmap(f->map, f->map_len);
+	free(f->lz);
+	memset(f, 0, sizeof(*f));
 }
 
-bool ph_graphcache_load(struct ph_heap *h, struct ph_graph **ret)
+static bool gc_open(const char *path, struct gc_file *f)
 {
-	char *path = gc_path(h);
-	if (!path)
-		return false;
-	bool ok = false;
-	struct ph_graph *g = NULL;
-	int fd = -1;
+	memset(f, 0, sizeof(*f));
 	if (!ph_cache_dir_ok(path))
-		goto out;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		return false;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	struct gc_head hd;
 	struct stat st;
+	bool ok = false;
 	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) ||
 	    st.st_uid != geteuid() ||
 	    pread(fd, &hd, sizeof(hd), 0) != sizeof(hd))
@@ -274,41 +258,35 @@ bool ph_graphcache_load(struct ph_heap *h, struct ph_graph **ret)
 	    hd.head_size != sizeof(hd) || hd.nsec != GC_NSEC ||
 	    hd.head_sum !=
 		    ph_heapcache_sum(&hd, offsetof(struct gc_head, head_sum)) ||
-	    hd.table_sum != h->cache_sum || hd.n != h->n ||
-	    hd.nedges >= UINT32_MAX || hd.nroots >= (1u << 30) ||
-	    hd.names_bytes >= (1ULL << 40) || hd.nextern > hd.n ||
-	    hd.ncons > hd.n || hd.ncdata > hd.n)
+	    hd.n >= UINT32_MAX || hd.nedges >= UINT32_MAX ||
+	    hd.nroots >= (1u << 30) || hd.names_bytes >= (1ULL << 40) ||
+	    hd.nextern > hd.n || hd.ncons > hd.n || hd.ncdata > hd.n)
 		goto out;
 	uint64_t bytes[GC_NSEC], total = sizeof(hd);
 	gc_sizes(&hd, bytes);
-	for (int i = 0; i < GC_NSEC; i++)
+	for (int i = 0; i < GC_NSEC; i++) {
+		if (bytes[i] != hd.sec_bytes[i])
+			goto out;
 		total += pad8(bytes[i]);
+	}
 	if ((uint64_t)st.st_size != total)
 		goto out;
-	if (!(g = calloc(1, sizeof(*g))))
-		goto out;
-	g->h = h;
-	ph_u64map_init(&g->extern_refs);
-	ph_u64map_init(&g->cons_in);
-	ph_u64map_init(&g->cdata_in);
 	uint8_t *map = mmap(NULL, (size_t)total, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE, fd, 0);
 	if (map == MAP_FAILED)
 		goto out;
-	g->map = map;
-	g->map_len = (size_t)total;
-	const void *ptr[GC_NSEC];
+	f->hd = hd;
+	f->map = map;
+	f->map_len = (size_t)total;
 	struct gc_lazy *lz = calloc(1, sizeof(*lz));
 	if (!lz)
 		goto out;
-	g->lazy = lz;
+	f->lz = lz;
 	struct gc_job *job = lz->job;
 	uint64_t off = sizeof(hd);
 	for (int i = 0; i < GC_NSEC; i++) {
-		if (bytes[i] != hd.sec_bytes[i])
-			goto out;
-		ptr[i] = map + off;
-		job[i] = (struct gc_job){.data = ptr[i], .bytes = bytes[i]};
+		f->ptr[i] = map + off;
+		job[i] = (struct gc_job){.data = f->ptr[i], .bytes = bytes[i]};
 		lz->want[i] = hd.sec_sum[i];
 		off += pad8(bytes[i]);
 	}
@@ -326,21 +304,52 @@ bool ph_graphcache_load(struct ph_heap *h, struct ph_graph **ret)
 		     ((1u << GC_NSEC) - 1);
 	if (strlen(path) < sizeof(lz->path))
 		strcpy(lz->path, path);
+	ok = true;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (!ok)
+		gc_file_free(f);
+	return ok;
+}
+
+/* The graph of h from f (taken: unmapped and freed if not used), its
+ * small sections checked (small_ok: already, by a prefetch). */
+static bool gc_bind(struct ph_heap *h, struct gc_file *f, int small_ok,
+		    struct ph_graph **ret)
+{
+	const struct gc_head *hd = &f->hd;
+	struct ph_graph *g = NULL;
+	bool ok = false;
+	if (!h->cache_sum || hd->table_sum != h->cache_sum || hd->n != h->n)
+		goto out;
+	if (!(g = calloc(1, sizeof(*g))))
+		goto out;
+	g->h = h;
+	ph_u64map_init(&g->extern_refs);
+	ph_u64map_init(&g->cons_in);
+	ph_u64map_init(&g->cdata_in);
+	g->map = f->map;
+	g->map_len = f->map_len;
+	g->lazy = f->lz;
+	f->map = NULL;
+	f->lz = NULL;
 	/* now the roots and the maps, which the graph is made of; the large
 	 * arrays when a reader asks for them (ph_graphcache_check) */
-	if (!gc_run(lz,
-		    (1u << 5) | (1u << 6) | (1u << 7) | (1u << 8) | (1u << 9)))
+	if (small_ok < 0)
+		small_ok = gc_run(g->lazy, GC_SMALL);
+	if (!small_ok)
 		goto out;
 	/* the roots: their names, each ended, one a root */
-	const uint32_t *rt = ptr[5];
-	const char *names = ptr[6], *end = names + hd.names_bytes;
-	if (hd.nroots && (!hd.names_bytes || end[-1]))
+	const uint32_t *rt = f->ptr[5];
+	const char *names = f->ptr[6], *end = names + hd->names_bytes;
+	if (hd->nroots && (!hd->names_bytes || end[-1]))
 		goto out;
-	if (hd.nroots &&
-	    !(g->roots = calloc((size_t)hd.nroots, sizeof(*g->roots))))
+	if (hd->nroots &&
+	    !(g->roots = calloc((size_t)hd->nroots, sizeof(*g->roots))))
 		goto out;
-	g->roots_cap = (size_t)hd.nroots;
-	for (uint64_t i = 0; i < hd.nroots; i++) {
+	g->roots_cap = (size_t)hd->nroots;
+	for (uint64_t i = 0; i < hd->nroots; i++) {
 		if (names >= end || !(g->roots[i].name = strdup(names)))
 			goto out;
 		g->roots[i].target = rt[i];
@@ -349,11 +358,11 @@ bool ph_graphcache_load(struct ph_heap *h, struct ph_graph **ret)
 	}
 	if (names != end)
 		goto out;
-	if (!gc_map_load(&g->extern_refs, ptr[7], hd.nextern, hd.n) ||
-	    !gc_map_load(&g->cons_in, ptr[8], hd.ncons, hd.n) ||
-	    !gc_map_load(&g->cdata_in, ptr[9], hd.ncdata, hd.n))
+	if (!gc_map_load(&g->extern_refs, f->ptr[7], hd->nextern, hd->n) ||
+	    !gc_map_load(&g->cons_in, f->ptr[8], hd->ncons, hd->n) ||
+	    !gc_map_load(&g->cdata_in, f->ptr[9], hd->ncdata, hd->n))
 		goto out;
-	g->nedges = hd.nedges;
+	g->nedges = hd->nedges;
 	g->pending = PH_GRAPH_ALL;
 	g->complete = true;
 	*ret = g;
@@ -361,10 +370,135 @@ bool ph_graphcache_load(struct ph_heap *h, struct ph_graph **ret)
 out:
 	if (!ok)
 		ph_graph_destroy(g);
-	if (fd >= 0)
-		close(fd);
-	free(path);
+	gc_file_free(f);
 	return ok;
+}
+
+/* PH_GRAPH_* to the file's sections, by bit: fwd_off 0, fwd 1, rev_off 2,
+ * rev 3, parent 4 */
+static const unsigned gc_bit[5] = {PH_GRAPH_FWD_OFF, 8u, PH_GRAPH_REV_OFF, 16u,
+				   PH_GRAPH_PARENT};
+
+static unsigned gc_mask(unsigned need)
+{
+	unsigned mask = 0;
+	for (int i = 0; i < 5; i++)
+		if (need & gc_bit[i])
+			mask |= 1u << i;
+	return mask;
+}
+
+bool ph_graphcache_check(struct ph_graph *g, unsigned need)
+{
+	unsigned todo = g->pending & need;
+	if (!todo)
+		return true;
+	struct gc_lazy *lz = g->lazy;
+	if (!lz)
+		return false;
+	unsigned mask = gc_mask(todo);
+	if (!gc_run(lz, mask))
+		return false;
+	uint32_t **dst[5] = {&g->fwd_off, &g->fwd, &g->rev_off, &g->rev,
+			     &g->parent};
+	for (int i = 0; i < 5; i++)
+		if (mask & (1u << i)) {
+			*dst[i] = (uint32_t *)lz->job[i].data;
+			g->pending &= ~gc_bit[i];
+		}
+	return true;
+}
+
+/* graph-HASH beside index-HASH, the index cache's file of rt's core */
+static char *gc_path_of(const struct ph_runtime *rt)
+{
+	char *path = ph_heapcache_path(rt);
+	char *slash = path ? strrchr(path, '/') : NULL;
+	if (!slash || strncmp(slash + 1, "index-", 6)) {
+		free(path);
+		return NULL;
+	}
+	memcpy(slash + 1, "graph", 5);
+	return path;
+}
+
+struct ph_graph_prefetch {
+	struct gc_file f;
+	unsigned mask; /* the sections asked for, by bit */
+	bool small_ok;
+	pthread_t thread;
+};
+
+static void *gc_prefetch_worker(void *arg)
+{
+	struct ph_graph_prefetch *p = arg;
+	p->small_ok = gc_run(p->f.lz, GC_SMALL);
+	/* (a section found damaged stays to do: ph_graphcache_check finds
+	 * it again, and the graph is built) */
+	if (p->small_ok && p->mask)
+		gc_run(p->f.lz, p->mask);
+	return NULL;
+}
+
+struct ph_graph_prefetch *ph_graphcache_prefetch(const struct ph_runtime *rt,
+						 unsigned need)
+{
+	uint64_t sum, n;
+	if (!ph_heapcache_identity(rt, &sum, &n))
+		return NULL;
+	char *path = gc_path_of(rt);
+	struct ph_graph_prefetch *p = path ? calloc(1, sizeof(*p)) : NULL;
+	bool ok = p && gc_open(path, &p->f) && p->f.hd.table_sum == sum &&
+		  p->f.hd.n == n && n > 100000;
+	free(path);
+	if (ok) {
+		p->mask = gc_mask(need);
+		p->f.lz->serial =
+			true; /* one thread: the other reads the index */
+		ok = !pthread_create(&p->thread, NULL, gc_prefetch_worker, p);
+	}
+	if (!ok && p) {
+		gc_file_free(&p->f);
+		free(p);
+		p = NULL;
+	}
+	return p;
+}
+
+/* The prefetch's thread joined, its file taken (*f), whether its small
+ * sections were intact (-1: none). */
+static int gc_prefetch_take(struct ph_graph_prefetch *p, struct gc_file *f)
+{
+	if (!p)
+		return -1;
+	pthread_join(p->thread, NULL);
+	p->f.lz->serial = false;
+	*f = p->f;
+	int small_ok = p->small_ok;
+	free(p);
+	return small_ok;
+}
+
+void ph_graphcache_prefetch_drop(struct ph_graph_prefetch *p)
+{
+	struct gc_file f;
+	if (gc_prefetch_take(p, &f) >= 0)
+		gc_file_free(&f);
+}
+
+bool ph_graphcache_load(struct ph_heap *h, struct ph_graph_prefetch *p,
+			struct ph_graph **ret)
+{
+	struct gc_file f;
+	int small_ok = gc_prefetch_take(p, &f);
+	if (small_ok < 0) {
+		char *path = gc_path(h);
+		bool opened = path && gc_open(path, &f);
+		free(path);
+		if (!opened)
+			return false;
+	}
+	return gc_bind(h, &f, small_ok, ret);
 }
 
 /* ---- writing ----------------------------------------------------------- */

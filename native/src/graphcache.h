@@ -5,10 +5,21 @@
 
 #include "graph.h"
 
+/* Before the index is read (rt's core's index cache file, its header
+ * good for this core), the graph's cache file mapped, and its sections
+ * need asks for (PH_GRAPH_*) and the small ones checked on a thread of
+ * its own while the index is read; NULL if there is none, or for a small
+ * heap. Taken by ph_graphcache_load, or dropped. */
+struct ph_graph_prefetch;
+struct ph_graph_prefetch *ph_graphcache_prefetch(const struct ph_runtime *rt,
+						 unsigned need);
+void ph_graphcache_prefetch_drop(struct ph_graph_prefetch *p);
 /* The complete graph of h, from its cache file, if h's table came from or
  * went to the index cache and the file is there, of that table, and
- * intact; else false (the graph is to be built). */
-bool ph_graphcache_load(struct ph_heap *h, struct ph_graph **ret);
+ * intact; else false (the graph is to be built). p: a prefetch (taken,
+ * whatever the answer), or NULL. */
+bool ph_graphcache_load(struct ph_heap *h, struct ph_graph_prefetch *p,
+			struct ph_graph **ret);
 /* Sums and checks the sections of a mapped graph that need asks for
  * (PH_GRAPH_*) and are not yet checked, and only then sets their pointers;
  * false if one is damaged (the graph is then to be built again). Before

@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -813,7 +814,9 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return false; /* none yet: no note */
-	bool ok = false, sealed = false;
+	bool ok = false, sealed = false, tidx_started = false;
+	pthread_t tidx_thread;
+	struct hc_sum_job *tidx_job = NULL;
 	struct ph_pool *pools;
 	struct stat st;
 	switch (hc_head_check(fd, &key, &hd, &st)) {
@@ -906,24 +909,17 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 	/* sealed: the type numbers' check alone (its sum unused) */
 	sealed = ph_heapcache_sealed(path, &st, hd.head_sum) == HC_ALL;
 	if (sealed) {
-		/* in pieces, on every processor (8 MB at 2M objects) */
-		struct hc_sum_job below[16];
-		const uint64_t piece = (job[4].bytes / 16 + 63) & ~63ULL;
-		for (int i = 0; i < 16; i++) {
-			uint64_t at = piece * (uint64_t)i;
-			at = at < job[4].bytes ? at : job[4].bytes;
-			uint64_t left = job[4].bytes - at;
-			below[i] = (struct hc_sum_job){
-				.data = (const uint8_t *)job[4].data + at,
-				.bytes = left < piece ? left : piece,
-				.check = true,
-				.ntypes = job[4].ntypes,
-				.sealed = true};
-		}
-		ph_run_chunks(hc_sum_worker, below, sizeof(below[0]), 16,
-			      hd.n > 100000);
-		for (int i = 0; i < 16; i++)
-			job[4].bad |= below[i].bad;
+		/* The type numbers' check (8 MB at 2M objects) on a thread of
+		 * its own while this one reads the types, the pools and the
+		 * other objects, which use no type number; joined before the
+		 * table is used (on every path out). */
+		job[4].sealed = true;
+		tidx_job = &job[4];
+		if (hd.n > 100000 && !pthread_create(&tidx_thread, NULL,
+						     hc_sum_worker, tidx_job))
+			tidx_started = true;
+		else
+			hc_sum_worker(tidx_job);
 	} else
 		ph_run_chunks(hc_sum_worker, sorted, sizeof(sorted[0]), HC_NSEC,
 			      hd.n > 100000);
@@ -942,7 +938,7 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 			goto out;
 		}
 	}
-	if (job[4].bad) {
+	if (!sealed && job[4].bad) {
 		WHY("damaged (a type number)");
 		goto out;
 	}
@@ -1065,11 +1061,21 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 	memcpy(h->arena_source_copy, hd.arena_source,
 	       sizeof(h->arena_source_copy));
 	h->arena_source = h->arena_source_copy[0] ? h->arena_source_copy : NULL;
+	if (tidx_started) {
+		pthread_join(tidx_thread, NULL);
+		tidx_started = false;
+	}
+	if (tidx_job && tidx_job->bad) {
+		WHY("damaged (a type number)");
+		goto out;
+	}
 	h->cache_sealed = sealed;
 	if (!sealed)
 		ph_heapcache_seal(path, &st, hd.head_sum, HC_ALL);
 	ok = true;
 out:
+	if (tidx_started)
+		pthread_join(tidx_thread, NULL);
 	close(fd);
 	return ok;
 }

@@ -600,11 +600,20 @@ static struct ph_error *graph_check(struct ph_session *s, unsigned need)
 
 struct ph_error *ph_session_graph_need(struct ph_session *s, unsigned need)
 {
+	/* a first look at a cached core: the graph's file checked while the
+	 * index is read */
+	struct ph_graph_prefetch *pf =
+		!s->heap && !s->graph ? ph_graphcache_prefetch(s->rt, need)
+				      : NULL;
 	struct ph_error *err = ph_session_heap(s);
-	if (err)
-		return err;
+	if (err || s->graph) {
+		ph_graphcache_prefetch_drop(pf);
+		pf = NULL;
+		if (err)
+			return err;
+	}
 	ph_stage(NULL);
-	if (!s->graph && ph_graphcache_load(s->heap, &s->graph))
+	if (!s->graph && ph_graphcache_load(s->heap, pf, &s->graph))
 		ph_stage("graph cache mapped");
 	if (s->graph && s->graph->complete)
 		return graph_check(s, need);
@@ -662,7 +671,7 @@ struct ph_error *ph_session_graph_edges(struct ph_session *s)
 		return err;
 	if (!s->graph) {
 		ph_stage(NULL);
-		if (!ph_graphcache_load(s->heap, &s->graph))
+		if (!ph_graphcache_load(s->heap, NULL, &s->graph))
 			return ph_graph_create_edges(s->heap, &s->graph);
 		ph_stage("graph cache mapped");
 	}
