@@ -311,7 +311,7 @@ static void closure(struct ph_heap *h, size_t from)
 	for (size_t i = from; i < h->n; i++) {
 		if (!(i & 0xffff) && ph_interrupted())
 			return;
-		ph_heap_referents(h, h->addr[i], h->tidx[i], discover_cb, h);
+		ph_heap_referents(h, h->addr[i], ph_tidx(h, i), discover_cb, h);
 	}
 }
 
@@ -391,7 +391,7 @@ static void *closure_worker(void *arg)
 	for (size_t i = c->lo; i < c->hi && !c->err; i++) {
 		if (!(i & 0xffff) && ph_interrupted())
 			return NULL;
-		uint32_t ti = h->tidx[i];
+		uint32_t ti = ph_tidx(h, i);
 		const struct ph_type *t = &h->types[ti];
 		if (t->leaf) {
 			/* Its one reference is its type, whose address is

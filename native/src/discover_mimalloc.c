@@ -424,7 +424,7 @@ static struct ph_error *mi_join(struct ph_heap *h, struct mi_chunk *c, int T)
 					mi_found(h, h->n, a, tidx, flag);
 				} else if (e != h->n) {
 					h->addr[h->n] = a;
-					h->tidx[h->n] = h->tidx[e];
+					h->tidx[h->n] = ph_tidx(h, e);
 					h->flags[h->n] = h->flags[e];
 					h->size[h->n] = h->size[e];
 				}

@@ -32,7 +32,7 @@ void ph_edge_label_write(struct ph_heap *h, enum ph_edge_kind kind,
 		uint32_t *ti = tn_ == PH_NONE ? NULL : &tn_;
 		ph_buf_putc(out, '[');
 		if (ti)
-			ph_repr_object(h, data, h->tidx[*ti], out);
+			ph_repr_object(h, data, ph_tidx(h, *ti), out);
 		else
 			ph_buf_puts(out, "?");
 		ph_buf_putc(out, ']');
@@ -158,7 +158,7 @@ static void *edge_worker(void *arg)
 			c->err = ph_error_interrupted();
 			break;
 		}
-		uint32_t ti = h->tidx[i];
+		uint32_t ti = ph_tidx(h, i);
 		const struct ph_type *t = &h->types[ti];
 		/* A leaf's one reference is its static type, which edge_cb
 		 * leaves out: its memory need not be read. */
@@ -440,7 +440,8 @@ static struct ph_error *build_interp_roots(struct ph_graph *g, uint64_t interp,
 	ph_mem_u64(mem, interp + L->is_modules, &modules);
 	uint32_t mi = ph_graph_lookup(g, modules);
 	if (mi != PH_NONE)
-		ph_heap_referents(h, modules, h->tidx[mi], module_root_cb, &mc);
+		ph_heap_referents(h, modules, ph_tidx(h, mi), module_root_cb,
+				  &mc);
 	if (mc.err)
 		return mc.err;
 
@@ -753,7 +754,7 @@ static struct ph_error *build_c_holders(struct ph_graph *g)
 		if ((err = ph_grow((void **)&skip, &cap, nskip + 1,
 				   sizeof(*skip))))
 			goto out;
-		const struct ph_type *t = &h->types[h->tidx[i]];
+		const struct ph_type *t = &h->types[ph_tidx(h, i)];
 		uint64_t size = t->kind == PH_KIND_TYPE
 					? L->sizeof_type
 					: (uint64_t)t->basicsize;
@@ -900,7 +901,7 @@ static struct ph_error *build_c_holders(struct ph_graph *g)
 	}
 	/* Extension modules' state (PEP 3121). */
 	for (size_t i = 0; i < h->n; i++) {
-		if (h->types[h->tidx[i]].kind != PH_KIND_MODULE)
+		if (h->types[ph_tidx(h, i)].kind != PH_KIND_MODULE)
 			continue;
 		uint64_t st = 0, def = 0, size = 0;
 		ph_mem_u64(h->mem, h->addr[i] + L->module_state, &st);
@@ -1121,10 +1122,13 @@ void ph_graph_destroy(struct ph_graph *g)
 uint32_t ph_graph_depth(const struct ph_graph *g, uint32_t obj)
 {
 	uint32_t d = 0;
-	for (uint32_t cur = obj; !(g->parent[cur] & PH_ROOT_BIT); d++) {
-		if (g->parent[cur] == PH_NONE || d > g->h->n)
+	for (uint32_t cur = obj;; d++) {
+		uint32_t p = ph_graph_parent(g, cur);
+		if (p & PH_ROOT_BIT) /* (PH_NONE too) */
+			break;
+		if (d > g->h->n)
 			return UINT32_MAX;
-		cur = g->parent[cur];
+		cur = p;
 	}
 	return d;
 }
@@ -1163,7 +1167,7 @@ void ph_graph_label(struct ph_graph *g, uint32_t src, uint32_t dst,
 	struct ph_heap *h = g->h;
 	struct label_ctx c = {
 		.g = g, .dst = h->addr[dst], .kind = PH_EDGE_COUNT_};
-	ph_heap_referents(h, h->addr[src], h->tidx[src], label_cb, &c);
+	ph_heap_referents(h, h->addr[src], ph_tidx(h, src), label_cb, &c);
 	if (c.kind == PH_EDGE_COUNT_) {
 		ph_buf_puts(out, "?");
 		return;
@@ -1195,6 +1199,6 @@ size_t ph_graph_labels(struct ph_graph *g, uint32_t src, uint32_t dst,
 	struct ph_heap *h = g->h;
 	struct labels_ctx c = {
 		.h = h, .dst = h->addr[dst], .max = max, .out = out};
-	ph_heap_referents(h, h->addr[src], h->tidx[src], labels_cb, &c);
+	ph_heap_referents(h, h->addr[src], ph_tidx(h, src), labels_cb, &c);
 	return c.n;
 }

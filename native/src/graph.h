@@ -59,6 +59,51 @@ struct ph_graph {
 #define PH_GRAPH_FWD (8u | PH_GRAPH_FWD_OFF)
 #define PH_GRAPH_REV (16u | PH_GRAPH_REV_OFF)
 #define PH_GRAPH_ALL (PH_GRAPH_FWD | PH_GRAPH_REV | PH_GRAPH_PARENT)
+/* The referrers of a few objects (referrers): rev_off and rev set, but a
+ * mapped graph's sealed sections not read whole (22 MB at 2M objects):
+ * while PH_GRAPH_REV is pending, each row is checked as it is read, by
+ * ph_graph_rev_row and ph_graph_rev_at, and nothing else may read them. */
+#define PH_GRAPH_REV_ROWS 32u
+
+/* The paths' tree of a few objects (path): parent set, but a mapped
+ * graph's sealed section not read whole (8 MB at 2M objects): while
+ * PH_GRAPH_PARENT is pending, each step is checked as it is read, by
+ * ph_graph_parent, and nothing else may read it. */
+#define PH_GRAPH_PARENT_ROWS 64u
+
+/* o's parent in the paths' tree: PH_NONE, an object, or PH_ROOT_BIT and a
+ * root's number; PH_NONE where a tree not checked whole has none of these
+ * (PH_GRAPH_PARENT_ROWS). */
+static inline uint32_t ph_graph_parent(const struct ph_graph *g, uint32_t o)
+{
+	uint32_t p = g->parent[o];
+	if (!(g->pending & PH_GRAPH_PARENT) || p == PH_NONE)
+		return p;
+	if (p & PH_ROOT_BIT)
+		return (p & ~PH_ROOT_BIT) < g->nroots ? p : PH_NONE;
+	return p < g->h->n ? p : PH_NONE;
+}
+
+/* The edges into o: [*ret_lo, *ret_hi) of g->rev. A row of arrays not
+ * checked whole (PH_GRAPH_REV_ROWS) out of order or past the edges is
+ * damaged: none, and false. */
+static inline bool ph_graph_rev_row(const struct ph_graph *g, uint32_t o,
+				    uint64_t *ret_lo, uint64_t *ret_hi)
+{
+	uint64_t lo = g->rev_off[o], hi = g->rev_off[o + 1];
+	bool bad = (g->pending & PH_GRAPH_REV) && (lo > hi || hi > g->nedges);
+	*ret_lo = bad ? 0 : lo;
+	*ret_hi = bad ? 0 : hi;
+	return !bad;
+}
+
+/* The referrer at g->rev[e], e in a row ph_graph_rev_row gave; PH_NONE
+ * where an array not checked whole has a number past the objects. */
+static inline uint32_t ph_graph_rev_at(const struct ph_graph *g, uint64_t e)
+{
+	uint32_t v = g->rev[e];
+	return !(g->pending & PH_GRAPH_REV) || v < g->h->n ? v : PH_NONE;
+}
 
 /* The whole graph. */
 struct ph_error *ph_graph_create(struct ph_heap *h, struct ph_graph **ret);

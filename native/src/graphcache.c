@@ -12,7 +12,9 @@
  * checksum is ignored (the graph is built again and the file rewritten);
  * beyond the sums, every number used as an index is checked (object
  * numbers below n, offsets ascending up to the edges' count, roots' names
- * ended), so that a file the sums missed cannot make a read go astray.
+ * ended), so that a file the sums missed cannot make a read go astray:
+ * whole before a section is used, or row by row as referrers reads a
+ * sealed graph (PH_GRAPH_REV_ROWS).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -363,7 +365,7 @@ static bool gc_bind(struct ph_heap *h, struct gc_file *f, int small_ok,
 	    !gc_map_load(&g->cdata_in, f->ptr[9], hd->ncdata, hd->n))
 		goto out;
 	g->nedges = hd->nedges;
-	g->pending = PH_GRAPH_ALL;
+	g->pending = PH_GRAPH_ALL | PH_GRAPH_REV_ROWS | PH_GRAPH_PARENT_ROWS;
 	g->complete = true;
 	*ret = g;
 	ok = true;
@@ -396,16 +398,40 @@ bool ph_graphcache_check(struct ph_graph *g, unsigned need)
 	struct gc_lazy *lz = g->lazy;
 	if (!lz)
 		return false;
+	uint32_t **dst[5] = {&g->fwd_off, &g->fwd, &g->rev_off, &g->rev,
+			     &g->parent};
+	if (todo & PH_GRAPH_PARENT_ROWS) {
+		/* (as the rows of the referrers, below) */
+		if ((lz->sealed & 0x10) || !(g->pending & PH_GRAPH_PARENT)) {
+			g->parent = (uint32_t *)lz->job[4].data;
+			g->pending &= ~PH_GRAPH_PARENT_ROWS;
+			todo &= ~PH_GRAPH_PARENT_ROWS;
+		} else
+			todo |= PH_GRAPH_PARENT;
+	}
+	if (todo & PH_GRAPH_REV_ROWS) {
+		/* rows checked as read: only where a run summed both whole
+		 * (else their sums are read now, and the arrays checked) */
+		if ((lz->sealed & 0xc) == 0xc || !(g->pending & PH_GRAPH_REV)) {
+			g->rev_off = (uint32_t *)lz->job[2].data;
+			g->rev = (uint32_t *)lz->job[3].data;
+			g->pending &= ~PH_GRAPH_REV_ROWS;
+			todo &= ~PH_GRAPH_REV_ROWS;
+		} else
+			todo |= PH_GRAPH_REV & g->pending;
+	}
 	unsigned mask = gc_mask(todo);
 	if (!gc_run(lz, mask))
 		return false;
-	uint32_t **dst[5] = {&g->fwd_off, &g->fwd, &g->rev_off, &g->rev,
-			     &g->parent};
 	for (int i = 0; i < 5; i++)
 		if (mask & (1u << i)) {
 			*dst[i] = (uint32_t *)lz->job[i].data;
 			g->pending &= ~gc_bit[i];
 		}
+	if (!(g->pending & PH_GRAPH_REV))
+		g->pending &= ~PH_GRAPH_REV_ROWS;
+	if (!(g->pending & PH_GRAPH_PARENT))
+		g->pending &= ~PH_GRAPH_PARENT_ROWS;
 	return true;
 }
 

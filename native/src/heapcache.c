@@ -18,7 +18,6 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
-#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -719,9 +718,10 @@ static enum hc_head_verdict hc_head_check(int fd, const struct hc_head *key,
  * since is summed again (and a damaged one refused). A seal is written
  * only for a file whose ctime is 2 s older than the clock, so that a
  * change in the same tick of a coarse clock (or of a file system that
- * keeps seconds) cannot keep it. What memory safety needs (numbers used
- * as indices, the pools, the objects' order) is checked on every run,
- * sealed or not.
+ * keeps seconds) cannot keep it. What memory safety needs (the pools, the
+ * objects' order, numbers used as indices) holds on every run, sealed or
+ * not: checked here, or where the numbers are read (the type numbers,
+ * ph_tidx; a sealed graph's referrers' rows, ph_graph_rev_row).
  */
 #define HC_SEAL_MAGIC 0x4c414553u /* "SEAL" */
 #define HC_SEAL_AGE_S 2
@@ -814,9 +814,7 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return false; /* none yet: no note */
-	bool ok = false, sealed = false, tidx_started = false;
-	pthread_t tidx_thread;
-	struct hc_sum_job *tidx_job = NULL;
+	bool ok = false, sealed = false;
 	struct ph_pool *pools;
 	struct stat st;
 	switch (hc_head_check(fd, &key, &hd, &st)) {
@@ -850,7 +848,8 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 	    hd.mi_objects > hd.n - hd.mi_base ||
 	    (hd.nmi_pages && (hd.npools || !h->L->free_threaded)) ||
 	    hd.ninterned_more > hd.ninterps ||
-	    hd.sec_bytes[6] >= (1ULL << 32) || (hd.sec_bytes[6] & 7)) {
+	    hd.sec_bytes[6] >= (1ULL << 32) || (hd.sec_bytes[6] & 7) ||
+	    (hd.n && !hd.ntypes)) {
 		WHY("damaged (its counts)");
 		goto out;
 	}
@@ -908,19 +907,9 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 		sorted[i] = job[order[i]];
 	/* sealed: the type numbers' check alone (its sum unused) */
 	sealed = ph_heapcache_sealed(path, &st, hd.head_sum) == HC_ALL;
-	if (sealed) {
-		/* The type numbers' check (8 MB at 2M objects) on a thread of
-		 * its own while this one reads the types, the pools and the
-		 * other objects, which use no type number; joined before the
-		 * table is used (on every path out). */
-		job[4].sealed = true;
-		tidx_job = &job[4];
-		if (hd.n > 100000 && !pthread_create(&tidx_thread, NULL,
-						     hc_sum_worker, tidx_job))
-			tidx_started = true;
-		else
-			hc_sum_worker(tidx_job);
-	} else
+	/* sealed: no section read whole (the type numbers are kept below
+	 * the types' count where they are used: ph_tidx) */
+	if (!sealed)
 		ph_run_chunks(hc_sum_worker, sorted, sizeof(sorted[0]), HC_NSEC,
 			      hd.n > 100000);
 	for (int i = 0; i < HC_NSEC && !sealed; i++)
@@ -1061,21 +1050,11 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 	memcpy(h->arena_source_copy, hd.arena_source,
 	       sizeof(h->arena_source_copy));
 	h->arena_source = h->arena_source_copy[0] ? h->arena_source_copy : NULL;
-	if (tidx_started) {
-		pthread_join(tidx_thread, NULL);
-		tidx_started = false;
-	}
-	if (tidx_job && tidx_job->bad) {
-		WHY("damaged (a type number)");
-		goto out;
-	}
 	h->cache_sealed = sealed;
 	if (!sealed)
 		ph_heapcache_seal(path, &st, hd.head_sum, HC_ALL);
 	ok = true;
 out:
-	if (tidx_started)
-		pthread_join(tidx_thread, NULL);
 	close(fd);
 	return ok;
 }

@@ -26,7 +26,7 @@ static uint32_t count_get(const struct ph_u64map *m, uint32_t o)
 static struct ph_obj_ref obj_ref(struct ph_heap *h, uint32_t o)
 {
 	return (struct ph_obj_ref){.addr = h->addr[o],
-				   .type = tname(&h->types[h->tidx[o]])};
+				   .type = tname(&h->types[ph_tidx(h, o)])};
 }
 
 /* ---- cycles -------------------------------------------------------------- */
@@ -66,7 +66,7 @@ static unsigned py_micro(const struct ph_heap *h)
 
 static bool has_finalizer(struct ph_heap *h, uint32_t o)
 {
-	const struct ph_type *t = &h->types[h->tidx[o]];
+	const struct ph_type *t = &h->types[ph_tidx(h, o)];
 	const struct ph_layout *L = h->L;
 	uint64_t del = 0, fin = 0;
 	ph_mem_u64(h->mem, t->addr + L->tp_del, &del);
@@ -119,7 +119,7 @@ enum close_mode {
 static enum close_mode close_mode(struct ph_heap *h, uint32_t u)
 {
 	const struct ph_layout *L = h->L;
-	if (h->types[h->tidx[u]].kind != PH_KIND_GEN || !has_finalizer(h, u))
+	if (h->types[ph_tidx(h, u)].kind != PH_KIND_GEN || !has_finalizer(h, u))
 		return CLOSE_NONE;
 	unsigned micro = py_micro(h);
 	if (!((L->minor == 13 && micro < 12) || (L->minor == 14 && micro < 3)))
@@ -252,7 +252,8 @@ static struct ph_error *collect_fates(struct ph_graph *g, const uint8_t *dead,
 			continue;
 		fate[i] = FATE_GARBAGE;
 		uint64_t del = 0;
-		ph_mem_u64(h->mem, h->types[h->tidx[i]].addr + L->tp_del, &del);
+		ph_mem_u64(h->mem, h->types[ph_tidx(h, i)].addr + L->tp_del,
+			   &del);
 		if (del)
 			stack[sp++] = (uint32_t)i;
 	}
@@ -270,7 +271,7 @@ static struct ph_error *collect_fates(struct ph_graph *g, const uint8_t *dead,
 	}
 	/* weakrefs outside the set, with a callback, to a member */
 	for (size_t i = 0; i < n; i++) {
-		const struct ph_type *t = &h->types[h->tidx[i]];
+		const struct ph_type *t = &h->types[ph_tidx(h, i)];
 		if (t->kind != PH_KIND_WEAKREF || dead[i])
 			continue;
 		uint64_t o = 0, cb = 0;
@@ -345,10 +346,10 @@ static struct ph_error *cycle_add(struct cycles_build *b, struct ph_graph *g,
 				 .unreachable = c->unreachable,
 				 .finalizers = c->finalizers};
 	for (size_t i = 0; i < nm; i++)
-		tcount[h->tidx[cm[i]]]++;
+		tcount[ph_tidx(h, cm[i])]++;
 	out->types = r->ntypes_all;
 	for (size_t i = 0; i < nm; i++) {
-		uint32_t ti = h->tidx[cm[i]];
+		uint32_t ti = ph_tidx(h, cm[i]);
 		if (!tcount[ti])
 			continue;
 		if ((err = ph_grow((void **)&r->types, &b->types_cap,
@@ -1042,7 +1043,7 @@ struct ph_error *ph_query_refcheck(struct ph_session *s,
 		}
 		nwant = 0;
 		for (size_t i = 0; i < h->n; i++)
-			nwant += want[i] = (!match || match[h->tidx[i]]) &&
+			nwant += want[i] = (!match || match[ph_tidx(h, i)]) &&
 					   ph_session_keeps(s, (uint32_t)i);
 	}
 	/* every object's, from the answers' cache or for it; only those
@@ -1069,11 +1070,11 @@ struct ph_error *ph_query_refcheck(struct ph_session *s,
 		struct type_acc *st = NULL;
 		int64_t d = 0;
 		if (f.over[k] >= (int64_t)min_excess) {
-			st = &over[h->tidx[i]];
+			st = &over[ph_tidx(h, i)];
 			d = f.over[k];
 			r->excess_objects++;
 		} else if (f.under[k] < 0) {
-			st = &under[h->tidx[i]];
+			st = &under[ph_tidx(h, i)];
 			d = f.under[k];
 			r->deficit_objects++;
 		}
@@ -1107,11 +1108,11 @@ struct ph_error *ph_query_refcheck(struct ph_session *s,
 			goto out;
 		}
 		for (size_t k = 0; k < nsus; k++)
-			start[h->tidx[sus[k].obj] + 1]++;
+			start[ph_tidx(h, sus[k].obj) + 1]++;
 		for (size_t t = 0; t < h->ntypes; t++)
 			start[t + 1] += start[t];
 		for (size_t k = 0; k < nsus; k++)
-			by_type[start[h->tidx[sus[k].obj]]++] = sus[k];
+			by_type[start[ph_tidx(h, sus[k].obj)]++] = sus[k];
 		for (size_t t = h->ntypes; t > 0; t--)
 			start[t] = start[t - 1];
 		start[0] = 0;

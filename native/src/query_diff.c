@@ -488,7 +488,8 @@ static uint32_t node_of(const struct tree *t, size_t j)
 
 static uint32_t node_type(const struct tree *t, uint32_t node)
 {
-	return t->heap ? t->s->rank[t->s->heap->tidx[node]] : t->s->type[node];
+	return t->heap ? t->s->rank[ph_tidx(t->s->heap, node)]
+		       : t->s->type[node];
 }
 
 static uint64_t node_size(const struct tree *t, uint32_t node)

@@ -318,11 +318,10 @@ static void *census_worker(void *arg)
 {
 	struct census_part *p = arg;
 	const struct ph_heap *h = p->h;
-	const uint32_t *tidx = h->tidx;
 	const uint8_t *flags = h->flags;
 	uint64_t all = 0;
 	for (size_t i = p->lo; i < p->hi; i++) {
-		uint32_t t = tidx[i];
+		uint32_t t = ph_tidx(h, i);
 		uint64_t sz = ph_heap_obj_size(h, i);
 		p->count[t]++;
 		p->bytes[t] += sz;
@@ -415,7 +414,7 @@ static struct ph_error *census_get(struct ph_session *s, struct census *c)
 		}
 	} else {
 		for (size_t i = 0; i < h->n; i++) {
-			uint32_t t = h->tidx[i];
+			uint32_t t = ph_tidx(h, i);
 			unsigned k = ph_heap_interp(h, (uint32_t)i);
 			c->count[t]++;
 			c->bytes[t] += ph_heap_obj_size(h, i);
@@ -524,9 +523,9 @@ static struct ph_error *query_types(struct ph_session *s,
 	for (size_t i = 0; i < h->n && s->only_interp >= 0; i++) {
 		if (!ph_session_keeps(s, (uint32_t)i))
 			continue;
-		count[h->tidx[i]]++;
+		count[ph_tidx(h, i)]++;
 		uint64_t size = ph_heap_obj_size(h, i);
-		bytes[h->tidx[i]] += size;
+		bytes[ph_tidx(h, i)] += size;
 		r->bytes += size;
 		r->objects++;
 	}
@@ -663,7 +662,7 @@ struct ph_error *ph_query_list(struct ph_session *s,
 	uint32_t *objs = NULL;
 	size_t n = 0, cap = 0;
 	for (size_t i = 0; i < h->n; i++) {
-		if (!match[h->tidx[i]] ||
+		if (!match[ph_tidx(h, i)] ||
 		    ph_heap_obj_size(h, i) < o->min_size ||
 		    !ph_session_keeps(s, (uint32_t)i))
 			continue;
@@ -694,7 +693,7 @@ struct ph_error *ph_query_list(struct ph_session *s,
 	for (size_t i = 0; i < shown; i++) {
 		uint32_t ob = objs[i];
 		tmp.len = 0;
-		ph_repr_object(h, h->addr[ob], h->tidx[ob], &tmp);
+		ph_repr_object(h, h->addr[ob], ph_tidx(h, ob), &tmp);
 		r->rows[i] = (struct ph_list_row){
 			.addr = h->addr[ob],
 			.size = ph_heap_obj_size(h, ob),

@@ -10,7 +10,7 @@
 static struct ph_obj_ref obj_ref(struct ph_heap *h, uint32_t o)
 {
 	return (struct ph_obj_ref){.addr = h->addr[o],
-				   .type = tname(&h->types[h->tidx[o]])};
+				   .type = tname(&h->types[ph_tidx(h, o)])};
 }
 
 void ph_query_readable(struct ph_session *s, uint64_t addr,
@@ -66,7 +66,7 @@ static void refs_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 		.strong = ph_edge_is_strong(kind)};
 	if (c->show) {
 		c->tmp.len = 0;
-		ph_repr_object(h, target, h->tidx[t], &c->tmp);
+		ph_repr_object(h, target, ph_tidx(h, t), &c->tmp);
 		r->repr = ph_strings_add(c->str, c->tmp.data, c->tmp.len);
 	}
 }
@@ -91,7 +91,7 @@ static const char *gc_state(struct ph_heap *h, uint32_t o)
 		"tracked, generation 2",
 		"tracked, permanent generation",
 	};
-	const struct ph_type *t = &h->types[h->tidx[o]];
+	const struct ph_type *t = &h->types[ph_tidx(h, o)];
 	if (!(t->flags & PH_TPFLAGS_HAVE_GC))
 		return "not a GC object";
 	unsigned g = (h->flags[o] >> 4) & 7;
@@ -139,9 +139,9 @@ struct ph_error *ph_query_show(struct ph_session *s,
 			     .max = o->limit ? o->limit : SIZE_MAX,
 			     .show = true};
 	ph_buf_init(&c.tmp);
-	ph_repr_object(h, addr, h->tidx[ob], &c.tmp);
+	ph_repr_object(h, addr, ph_tidx(h, ob), &c.tmp);
 	r->repr = ph_strings_add(&r->str, c.tmp.data, c.tmp.len);
-	ph_heap_referents(h, addr, h->tidx[ob], refs_cb, &c);
+	ph_heap_referents(h, addr, ph_tidx(h, ob), refs_cb, &c);
 	ph_buf_free(&c.tmp);
 	r->refs = c.rows;
 	r->nrefs = c.n;
@@ -183,7 +183,7 @@ struct ph_error *ph_query_referents(struct ph_session *s, const char *addr,
 			     .max = limit ? limit : SIZE_MAX,
 			     .keep = s};
 	ph_buf_init(&c.tmp);
-	ph_heap_referents(h, h->addr[ob], h->tidx[ob], refs_cb, &c);
+	ph_heap_referents(h, h->addr[ob], ph_tidx(h, ob), refs_cb, &c);
 	ph_buf_free(&c.tmp);
 	r->refs = c.rows;
 	r->nrefs = c.n;
@@ -271,10 +271,11 @@ static void referrers_level(struct referrers_walk *w, size_t parent, uint32_t o,
 	struct ph_referrers_result *r = w->r;
 	size_t shown = 0, total = 0, last = PH_NO_NODE;
 	uint32_t prev = PH_NONE;
-	for (uint64_t e = g->rev_off[o]; e < g->rev_off[o + 1] && !w->err;
-	     e++) {
-		uint32_t src = g->rev[e];
-		if (src == prev)
+	uint64_t lo, hi;
+	ph_graph_rev_row(g, o, &lo, &hi);
+	for (uint64_t e = lo; e < hi && !w->err; e++) {
+		uint32_t src = ph_graph_rev_at(g, e);
+		if (src == prev || src == PH_NONE)
 			continue; /* one line per referrer */
 		prev = src;
 		if (!ph_session_keeps(w->s, src))
@@ -323,7 +324,7 @@ struct ph_error *ph_query_referrers(struct ph_session *s,
 {
 	uint32_t ob;
 	struct ph_error *err = ph_query_object_need(s, "referrers", o->addr,
-						    PH_GRAPH_REV, &ob);
+						    PH_GRAPH_REV_ROWS, &ob);
 	if (err)
 		return err;
 	if (o->depth < 1 || o->depth > 16)
@@ -354,7 +355,9 @@ struct ph_error *ph_query_referrers(struct ph_session *s,
 			referrers_level(&w, top, ob, o->depth);
 		}
 	}
-	r->no_referrers = g->rev_off[ob + 1] == g->rev_off[ob];
+	uint64_t lo, hi;
+	ph_graph_rev_row(g, ob, &lo, &hi);
+	r->no_referrers = lo == hi;
 	free(w.seen);
 	ph_buf_free(&w.tmp);
 	if (!w.err && r->str.buf.failed)
@@ -436,7 +439,7 @@ static size_t chain(struct ph_graph *g, uint32_t o, uint32_t *buf, size_t max,
 	uint32_t cur = o;
 	while (n < max && cur != PH_NONE && !(cur & PH_ROOT_BIT)) {
 		buf[n++] = cur;
-		cur = g->parent[cur];
+		cur = ph_graph_parent(g, cur);
 	}
 	*ret_root = cur != PH_NONE && (cur & PH_ROOT_BIT) ? cur & ~PH_ROOT_BIT
 							  : PH_NONE;
@@ -580,8 +583,12 @@ struct ph_error *ph_query_path(struct ph_session *s, const char *addr,
 			       uint64_t all, struct ph_path_result **ret)
 {
 	uint32_t ob;
+	/* the tree's steps from the object up, checked as read (the
+	 * referrers, and the tree whole, only for --all's other paths) */
 	struct ph_error *err = ph_query_object_need(
-		s, "path", addr, PH_GRAPH_PARENT | PH_GRAPH_REV, &ob);
+		s, "path", addr,
+		all > 1 ? PH_GRAPH_PARENT | PH_GRAPH_REV : PH_GRAPH_PARENT_ROWS,
+		&ob);
 	if (err)
 		return err;
 	struct ph_graph *g = s->graph;
@@ -590,7 +597,7 @@ struct ph_error *ph_query_path(struct ph_session *s, const char *addr,
 		return ph_error_nomem();
 	r->addr = g->h->addr[ob];
 	r->all = all > 1;
-	if (g->parent[ob] == PH_NONE) {
+	if (ph_graph_parent(g, ob) == PH_NONE) {
 		*ret = r;
 		return NULL;
 	}

@@ -17,7 +17,7 @@
 static struct ph_obj_ref obj_ref(struct ph_heap *h, uint32_t o)
 {
 	return (struct ph_obj_ref){.addr = h->addr[o],
-				   .type = tname(&h->types[h->tidx[o]])};
+				   .type = tname(&h->types[ph_tidx(h, o)])};
 }
 
 /* The first i with v[i] == q, or n: sixteen words at a time in SSE2
@@ -269,7 +269,7 @@ static struct ph_error *dominators_list(struct ph_session *s,
 			return err;
 		for (uint32_t x = 0; x < d->n && !t.err; x++) {
 			uint32_t p = d->pos[x];
-			if ((match && !match[h->tidx[x]]) ||
+			if ((match && !match[ph_tidx(h, x)]) ||
 			    !ph_session_keeps(s, x) ||
 			    d->bytes[p] < o->min_bytes)
 				continue;
@@ -669,7 +669,7 @@ static void accumulate(struct leak_walk *w, size_t from)
 		for (j = 0; j < su->npath; j++) {
 			uint32_t q = w->ways[su->path + j];
 			uint32_t *at = bsearch(&q, p, k, sizeof(*p), cmp_u32);
-			uint32_t t = w->h->tidx[objs[at - p]];
+			uint32_t t = ph_tidx(w->h, objs[at - p]);
 			size_t m = 0;
 			while (m < ntypes && seen_t[m] != t)
 				m++;
@@ -736,7 +736,7 @@ static struct ph_error *leak_children(struct ph_session *s, const uint32_t *acc,
 		     q += d->count[q]) {
 			uint32_t *at = bsearch(&q, p, k, sizeof(*p), cmp_u32);
 			uint32_t x = objs[at - p];
-			const char *name = tname(&h->types[h->tidx[x]]);
+			const char *name = tname(&h->types[ph_tidx(h, x)]);
 			size_t m = 0;
 			while (m < nt &&
 			       strcmp(tname(&h->types[ct[m].tidx]), name))
@@ -745,8 +745,8 @@ static struct ph_error *leak_children(struct ph_session *s, const uint32_t *acc,
 				if ((err = ph_grow((void **)&ct, &ct_cap,
 						   nt + 1, sizeof(*ct))))
 					break;
-				ct[nt++] =
-					(struct child_type){.tidx = h->tidx[x]};
+				ct[nt++] = (struct child_type){
+					.tidx = ph_tidx(h, x)};
 			}
 			ct[m].count++;
 			ct[m].bytes += d->bytes[q];
@@ -966,7 +966,7 @@ struct ph_error *ph_query_retained_by_type(struct ph_session *s,
 			memset(reach, 0, (h->ntypes + 1) * sizeof(*reach));
 		if (!ph_session_keeps(s, order[i]))
 			continue; /* (--interp: its type may have no row) */
-		uint32_t row = row_of[h->tidx[order[i]]];
+		uint32_t row = row_of[ph_tidx(h, order[i])];
 		if (reach[row] > i)
 			continue;
 		rows[row].retained_objects += d->count[i];

@@ -65,12 +65,12 @@ static size_t node_object(struct sg_build *b, uint32_t o, uint32_t depth)
 	struct ph_domtree *d = b->s->dom;
 	struct ph_sg_node *n = &b->r->nodes[i];
 	n->obj = (struct ph_obj_ref){.addr = h->addr[o],
-				     .type = tname(&h->types[h->tidx[o]])};
+				     .type = tname(&h->types[ph_tidx(h, o)])};
 	n->size = ph_heap_obj_size(h, o);
 	n->retained_objects = d->count[d->pos[o]];
 	n->retained_bytes = d->bytes[d->pos[o]];
 	b->tmp.len = 0;
-	ph_repr_object(h, h->addr[o], h->tidx[o], &b->tmp);
+	ph_repr_object(h, h->addr[o], ph_tidx(h, o), &b->tmp);
 	n->label = ph_strings_add(&b->r->str, b->tmp.data, b->tmp.len);
 	return i;
 }
@@ -184,10 +184,10 @@ static void expand(struct sg_build *b, size_t ni)
 		    ph_u64map_get(&b->node, (uint64_t)t + 1))
 			continue;
 		size_t d = 0;
-		while (d < ndrawn && drawn[d].tidx != h->tidx[t])
+		while (d < ndrawn && drawn[d].tidx != ph_tidx(h, t))
 			d++;
 		if (fold && d == ndrawn && ndrawn < PH_SUBGRAPH_FOLD)
-			drawn[ndrawn++] = (struct fold){.tidx = h->tidx[t]};
+			drawn[ndrawn++] = (struct fold){.tidx = ph_tidx(h, t)};
 		if ((!fold ||
 		     (d < ndrawn && drawn[d].count < PH_SUBGRAPH_SHOWN)) &&
 		    budget_left(b)) {
@@ -200,7 +200,7 @@ static void expand(struct sg_build *b, size_t ni)
 		}
 		/* folded: by type, the first few types, then the others */
 		size_t f = 0;
-		while (f < nfolds && folds[f].tidx != h->tidx[t] &&
+		while (f < nfolds && folds[f].tidx != ph_tidx(h, t) &&
 		       f < PH_SUBGRAPH_FOLD_TYPES)
 			f++;
 		if (f == nfolds) {
@@ -208,9 +208,10 @@ static void expand(struct sg_build *b, size_t ni)
 				cut++;
 				continue;
 			}
-			folds[nfolds++] = (struct fold){
-				.tidx = f < PH_SUBGRAPH_FOLD_TYPES ? h->tidx[t]
-								   : PH_NONE};
+			folds[nfolds++] =
+				(struct fold){.tidx = f < PH_SUBGRAPH_FOLD_TYPES
+							      ? ph_tidx(h, t)
+							      : PH_NONE};
 		}
 		folds[f].count++;
 		folds[f].bytes += ph_heap_obj_size(h, t);
@@ -509,7 +510,7 @@ struct ph_error *ph_query_subgraph(struct ph_session *s,
 			 * crowd out what the object holds: classes are
 			 * leaves of --refs, unless asked about */
 			if (o->refs && i &&
-			    (g->h->types[g->h->tidx[b.obj_of[i]]].flags &
+			    (g->h->types[ph_tidx(g->h, b.obj_of[i])].flags &
 			     PH_TPFLAGS_TYPE_SUBCLASS))
 				continue;
 			if (!budget_left(&b)) {

@@ -212,7 +212,8 @@ static void instance(struct rd *r, uint64_t addr, uint32_t tidx,
 	struct attrs a = {.r = r};
 	ph_heap_referents(h, addr, tidx, attr_cb, &a);
 	if (a.dict && ph_heap_lookup(h, a.dict) != PH_NONE &&
-	    h->types[h->tidx[ph_heap_lookup(h, a.dict)]].kind == PH_KIND_DICT) {
+	    h->types[ph_tidx(h, ph_heap_lookup(h, a.dict))].kind ==
+		    PH_KIND_DICT) {
 		struct entries e = {.r = r, .n = a.n, .attrs = true};
 		ph_dict_foreach(h, a.dict, entry_cb, &e);
 		a.n = e.n;
@@ -324,7 +325,7 @@ static void value(struct rd *r, uint64_t addr)
 			      (unsigned long long)addr);
 		return;
 	}
-	uint32_t tidx = h->tidx[ob];
+	uint32_t tidx = ph_tidx(h, ob);
 	const struct ph_type *t = &h->types[tidx];
 	switch (t->kind) {
 	case PH_KIND_STR:

@@ -666,12 +666,20 @@ struct ph_error *ph_session_dominators(struct ph_session *s)
 
 struct ph_error *ph_session_graph_edges(struct ph_session *s)
 {
+	struct ph_graph_prefetch *pf =
+		!s->heap && !s->graph
+			? ph_graphcache_prefetch(s->rt, PH_GRAPH_FWD)
+			: NULL;
 	struct ph_error *err = ph_session_heap(s);
-	if (err)
-		return err;
+	if (err || s->graph) {
+		ph_graphcache_prefetch_drop(pf);
+		pf = NULL;
+		if (err)
+			return err;
+	}
 	if (!s->graph) {
 		ph_stage(NULL);
-		if (!ph_graphcache_load(s->heap, NULL, &s->graph))
+		if (!ph_graphcache_load(s->heap, pf, &s->graph))
 			return ph_graph_create_edges(s->heap, &s->graph);
 		ph_stage("graph cache mapped");
 	}

@@ -140,7 +140,8 @@ static inline size_t ph_snap_lower_bound(const struct ph_snap *s, uint64_t addr)
 
 static inline uint32_t ph_snap_type(const struct ph_snap *s, size_t i)
 {
-	return s->heap ? s->rank[s->heap->tidx[s->heap_index[i]]] : s->type[i];
+	return s->heap ? s->rank[ph_tidx(s->heap, s->heap_index[i])]
+		       : s->type[i];
 }
 
 static inline uint64_t ph_snap_size(const struct ph_snap *s, size_t i)

@@ -97,7 +97,7 @@ static uint64_t mix_item(struct ph_heap *h, uint64_t hash, uint64_t item)
 	uint32_t o = ph_objtable_lookup(h, item); /* (ph_heap_lookup, inline) */
 	if (o == PH_NONE)
 		return hash;
-	uint32_t t = h->tidx[o];
+	uint32_t t = ph_tidx(h, o);
 	hash = mix(hash, h->types[t].addr);
 	switch (h->types[t].kind) {
 	case PH_KIND_STR:
@@ -436,11 +436,11 @@ static void *fp_worker(void *arg)
 	struct ph_snap *s = w->s;
 	for (size_t i = w->from; i < w->to; i++) {
 		uint32_t hi = s->heap_index[i];
-		s->fp[i] =
-			s->types[s->rank[h->tidx[hi]]].flags & PH_SNAP_TYPE_FP
-				? ph_snap_fingerprint(h, h->addr[hi],
-						      h->tidx[hi])
-				: 0;
+		s->fp[i] = s->types[s->rank[ph_tidx(h, hi)]].flags &
+					   PH_SNAP_TYPE_FP
+				   ? ph_snap_fingerprint(h, h->addr[hi],
+							 ph_tidx(h, hi))
+				   : 0;
 	}
 	return NULL;
 }
@@ -475,7 +475,7 @@ static struct ph_error *build_types(struct ph_heap *h, struct ph_snap *s,
 	 * objects have: a majority vote), in one pass by type number */
 	for (size_t i = 0; i < s->n; i++) {
 		uint32_t hi = s->heap_index[i];
-		struct type_rank *t = &tr[h->tidx[hi]];
+		struct type_rank *t = &tr[ph_tidx(h, hi)];
 		uint64_t size = ph_heap_obj_size(h, hi);
 		if (size > PH_SNAP_MAX_SIZE)
 			size = PH_SNAP_MAX_SIZE;
@@ -674,7 +674,7 @@ static struct ph_error *build_names(struct ph_heap *h, struct ph_graph *g,
 		if (hp >= n)
 			continue;
 		c.parent = hp;
-		ph_heap_referents(h, h->addr[hp], h->tidx[hp], name_cb, &c);
+		ph_heap_referents(h, h->addr[hp], ph_tidx(h, hp), name_cb, &c);
 	}
 	ph_buf_free(&c.tmp);
 	if (!err && c.nomem)
