@@ -383,6 +383,18 @@ def as_format1_seen(d0, coll):
     return out
 
 
+def grown_close(seen, exp, coll):
+    """grown_where's lists of a format 1 diff (seen) and of the current
+    format's as format 1 counts it (exp), where fp16_collisions found pairs
+    (coll): a pair kept is a container its new referents grew in (in the
+    current format, they grew in whatever holds the new object), so the
+    rows whose container is of a colliding type are left out, and as many
+    rows of exp, pushed past the list's end, may be missing from seen."""
+    s = [x for x in seen if (x[1] or {}).get("type") not in coll]
+    return (all(x in exp for x in s) and
+            len([x for x in exp if x not in s]) <= len(seen) - len(s))
+
+
 def same_but_sources(a, b):
     a = {k: v for k, v in a.items() if k not in ("before", "after", "notes")}
     b = {k: v for k, v in b.items() if k not in ("before", "after", "notes")}
@@ -546,10 +558,15 @@ def main():
                   "apart by 32-bit ones" % coll)
         exp = as_format1_expected(ds, coll) if coll else ds
         seen = as_format1_seen(d0, coll) if coll else d0
+        if coll:
+            same = (same_but_sources(dict(seen, grew_in=None),
+                                     dict(exp, grew_in=None)) and
+                    grown_close(seen["grew_in"], exp["grew_in"], coll))
+        else:
+            same = same_but_sources(seen, exp)
         check("a format 1 snapshot (16-bit fingerprints): read, and its "
               "diff == the current format's (but where 16 bits cannot "
-              "tell a reused address's objects apart)",
-              same_but_sources(seen, exp),
+              "tell a reused address's objects apart)", same,
               [(x, y) for x, y in zip(seen.get("types", []), exp["types"])
                if x != y][:3])
         t = run(["diff", s1, s2], json_out=False)
