@@ -897,10 +897,12 @@ void ph_target_destroy(struct ph_target *t)
 		elf_end(t->elf);
 	/* (a core read whole has its pages dropped on two threads; one a
 	 * cached run touched in a few places is merely unmapped) */
-	if (t->map && !t->map_borrowed && t->mem.read_whole)
-		ph_unmap(t->map, t->size);
-	else if (t->map && !t->map_borrowed)
-		munmap(t->map, t->size);
+	if (t->map && !t->map_borrowed) {
+		if (t->mem.read_whole)
+			ph_unmap(t->map, t->size);
+		else
+			munmap(t->map, t->size);
+	}
 	if (t->fd >= 0)
 		close(t->fd);
 	for (size_t i = 0; i < t->nbufs; i++)

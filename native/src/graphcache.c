@@ -13,8 +13,8 @@
  * beyond the sums, every number used as an index is checked (object
  * numbers below n, offsets ascending up to the edges' count, roots' names
  * ended), so that a file the sums missed cannot make a read go astray:
- * whole before a section is used, or row by row as referrers reads a
- * sealed graph (PH_GRAPH_REV_ROWS).
+ * whole before a section is used, or row by row as referrers and path
+ * read a sealed graph (PH_GRAPH_REV_ROWS, PH_GRAPH_PARENT_ROWS).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -390,6 +390,13 @@ static unsigned gc_mask(unsigned need)
 	return mask;
 }
 
+/* The arrays a few rows of which are read (PH_GRAPH_REV_ROWS,
+ * PH_GRAPH_PARENT_ROWS) and the array each is a part of. */
+static const struct {
+	unsigned rows, whole;
+} gc_rows[2] = {{PH_GRAPH_REV_ROWS, PH_GRAPH_REV},
+		{PH_GRAPH_PARENT_ROWS, PH_GRAPH_PARENT}};
+
 bool ph_graphcache_check(struct ph_graph *g, unsigned need)
 {
 	unsigned todo = g->pending & need;
@@ -400,25 +407,21 @@ bool ph_graphcache_check(struct ph_graph *g, unsigned need)
 		return false;
 	uint32_t **dst[5] = {&g->fwd_off, &g->fwd, &g->rev_off, &g->rev,
 			     &g->parent};
-	if (todo & PH_GRAPH_PARENT_ROWS) {
-		/* (as the rows of the referrers, below) */
-		if ((lz->sealed & 0x10) || !(g->pending & PH_GRAPH_PARENT)) {
-			g->parent = (uint32_t *)lz->job[4].data;
-			g->pending &= ~PH_GRAPH_PARENT_ROWS;
-			todo &= ~PH_GRAPH_PARENT_ROWS;
+	for (int k = 0; k < 2; k++) {
+		if (!(todo & gc_rows[k].rows))
+			continue;
+		/* rows checked as read: only where a run summed the sections
+		 * whole (else their sums are read now, and they are checked) */
+		unsigned secs = gc_mask(gc_rows[k].whole);
+		if ((lz->sealed & secs) == secs ||
+		    !(g->pending & gc_rows[k].whole)) {
+			for (int i = 0; i < 5; i++)
+				if (secs & (1u << i))
+					*dst[i] = (uint32_t *)lz->job[i].data;
+			g->pending &= ~gc_rows[k].rows;
+			todo &= ~gc_rows[k].rows;
 		} else
-			todo |= PH_GRAPH_PARENT;
-	}
-	if (todo & PH_GRAPH_REV_ROWS) {
-		/* rows checked as read: only where a run summed both whole
-		 * (else their sums are read now, and the arrays checked) */
-		if ((lz->sealed & 0xc) == 0xc || !(g->pending & PH_GRAPH_REV)) {
-			g->rev_off = (uint32_t *)lz->job[2].data;
-			g->rev = (uint32_t *)lz->job[3].data;
-			g->pending &= ~PH_GRAPH_REV_ROWS;
-			todo &= ~PH_GRAPH_REV_ROWS;
-		} else
-			todo |= PH_GRAPH_REV & g->pending;
+			todo |= gc_rows[k].whole & g->pending;
 	}
 	unsigned mask = gc_mask(todo);
 	if (!gc_run(lz, mask))
@@ -428,10 +431,9 @@ bool ph_graphcache_check(struct ph_graph *g, unsigned need)
 			*dst[i] = (uint32_t *)lz->job[i].data;
 			g->pending &= ~gc_bit[i];
 		}
-	if (!(g->pending & PH_GRAPH_REV))
-		g->pending &= ~PH_GRAPH_REV_ROWS;
-	if (!(g->pending & PH_GRAPH_PARENT))
-		g->pending &= ~PH_GRAPH_PARENT_ROWS;
+	for (int k = 0; k < 2; k++)
+		if (!(g->pending & gc_rows[k].whole))
+			g->pending &= ~gc_rows[k].rows;
 	return true;
 }
 
@@ -479,8 +481,8 @@ struct ph_graph_prefetch *ph_graphcache_prefetch(const struct ph_runtime *rt,
 	free(path);
 	if (ok) {
 		p->mask = gc_mask(need);
-		p->f.lz->serial =
-			true; /* one thread: the other reads the index */
+		/* one thread: the other reads the index */
+		p->f.lz->serial = true;
 		ok = !pthread_create(&p->thread, NULL, gc_prefetch_worker, p);
 	}
 	if (!ok && p) {

@@ -95,13 +95,11 @@ struct hc_head {
  * moved), not an adversary: the directory is the user's own. */
 typedef uint64_t hc_v2 __attribute__((vector_size(16)));
 
-/* The sum (with sum; 0 without), and with lim (check) whether each 32-bit
- * number is below lim, in the same pass (the type numbers: what makes them
- * safe to index with; a second pass over their 40 MB at 10M was 3 ms on
- * one processor). A sealed file's type numbers: the check alone. */
+/* The sum, and with lim (check) whether each 32-bit number is below lim,
+ * in the same pass (the type numbers of a file not sealed: a second pass
+ * over their 40 MB at 10M was 3 ms on one processor). */
 static inline __attribute__((always_inline)) uint64_t
-hc_sum_x(const void *data, size_t n, bool sum, bool check, uint32_t lim,
-	 bool *ret_bad)
+hc_sum_x(const void *data, size_t n, bool check, uint32_t lim, bool *ret_bad)
 {
 	typedef uint32_t v4 __attribute__((vector_size(16)));
 	const uint8_t *p = data;
@@ -117,8 +115,6 @@ hc_sum_x(const void *data, size_t n, bool sum, bool check, uint32_t lim,
 		if (check)
 			vb |= (v4)((v4)w0 >= vl) | (v4)((v4)w1 >= vl) |
 			      (v4)((v4)w2 >= vl) | (v4)((v4)w3 >= vl);
-		if (!sum)
-			continue;
 		a0 += w0;
 		a1 += w1;
 		a2 += w2;
@@ -137,8 +133,6 @@ hc_sum_x(const void *data, size_t n, bool sum, bool check, uint32_t lim,
 		}
 		*ret_bad = bad != 0;
 	}
-	if (!sum)
-		return 0;
 	hc_v2 a[4] = {a0, a1, a2, a3}, b[4] = {b0, b1, b2, b3};
 	uint64_t r = PH_FNV_BASIS;
 	for (int k = 0; k < 4; k++)
@@ -152,29 +146,24 @@ hc_sum_x(const void *data, size_t n, bool sum, bool check, uint32_t lim,
 
 static uint64_t hc_sum(const void *data, size_t n)
 {
-	return hc_sum_x(data, n, true, false, 0, NULL);
+	return hc_sum_x(data, n, false, 0, NULL);
 }
 
 /* A section's sum; the type numbers' (check) also whether each is below
- * ntypes, or (sealed) that alone. */
+ * ntypes. */
 struct hc_sum_job {
 	const void *data;
 	uint64_t bytes, sum;
 	bool check, bad;
 	uint32_t ntypes;
-	bool sealed;
 };
 
 static void *hc_sum_worker(void *arg)
 {
 	struct hc_sum_job *j = arg;
-	if (j->sealed)
-		hc_sum_x(j->data, j->bytes, false, true, j->ntypes, &j->bad);
-	else if (j->check)
-		j->sum = hc_sum_x(j->data, j->bytes, true, true, j->ntypes,
-				  &j->bad);
-	else
-		j->sum = hc_sum(j->data, j->bytes);
+	j->sum = j->check
+			 ? hc_sum_x(j->data, j->bytes, true, j->ntypes, &j->bad)
+			 : hc_sum(j->data, j->bytes);
 	return NULL;
 }
 
@@ -395,7 +384,9 @@ static bool hc_types_encode(const struct ph_heap *h, struct hc_type **ret_rec,
 		};
 		if (t->name) {
 			size_t len = strlen(t->name);
-			r->name_len = (uint32_t)len;
+			/* (a name too long: refused below) */
+			r->name_len = len > HC_MAX_NAME ? HC_MAX_NAME + 1
+							: (uint32_t)len;
 			r->name_off = at;
 			memcpy(v + at, t->name, len);
 			at += hc_pad8(len);
@@ -412,8 +403,6 @@ static bool hc_types_encode(const struct ph_heap *h, struct hc_type **ret_rec,
 		if (t->nc_offsets)
 			memcpy(v + at, t->c_offsets, 4 * t->nc_offsets);
 		at += hc_pad8(4 * (uint64_t)t->nc_offsets);
-		if (t->name && strlen(t->name) > HC_MAX_NAME)
-			r->name_len = HC_MAX_NAME + 1; /* (refused below) */
 		if (!hc_type_ok(r, var)) {
 			free(rec);
 			free(v);
@@ -905,7 +894,6 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 	struct hc_sum_job sorted[HC_NSEC];
 	for (int i = 0; i < HC_NSEC; i++)
 		sorted[i] = job[order[i]];
-	/* sealed: the type numbers' check alone (its sum unused) */
 	sealed = ph_heapcache_sealed(path, &st, hd.head_sum) == HC_ALL;
 	/* sealed: no section read whole (the type numbers are kept below
 	 * the types' count where they are used: ph_tidx) */

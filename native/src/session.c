@@ -598,10 +598,11 @@ static struct ph_error *graph_check(struct ph_session *s, unsigned need)
 	return NULL;
 }
 
-struct ph_error *ph_session_graph_need(struct ph_session *s, unsigned need)
+/* ph_session_heap; on a first look at a cached core, the graph's file
+ * checked for need meanwhile (*ret: for ph_graphcache_load, or NULL). */
+static struct ph_error *heap_and_prefetch(struct ph_session *s, unsigned need,
+					  struct ph_graph_prefetch **ret)
 {
-	/* a first look at a cached core: the graph's file checked while the
-	 * index is read */
 	struct ph_graph_prefetch *pf =
 		!s->heap && !s->graph ? ph_graphcache_prefetch(s->rt, need)
 				      : NULL;
@@ -609,9 +610,17 @@ struct ph_error *ph_session_graph_need(struct ph_session *s, unsigned need)
 	if (err || s->graph) {
 		ph_graphcache_prefetch_drop(pf);
 		pf = NULL;
-		if (err)
-			return err;
 	}
+	*ret = pf;
+	return err;
+}
+
+struct ph_error *ph_session_graph_need(struct ph_session *s, unsigned need)
+{
+	struct ph_graph_prefetch *pf;
+	struct ph_error *err = heap_and_prefetch(s, need, &pf);
+	if (err)
+		return err;
 	ph_stage(NULL);
 	if (!s->graph && ph_graphcache_load(s->heap, pf, &s->graph))
 		ph_stage("graph cache mapped");
@@ -666,17 +675,10 @@ struct ph_error *ph_session_dominators(struct ph_session *s)
 
 struct ph_error *ph_session_graph_edges(struct ph_session *s)
 {
-	struct ph_graph_prefetch *pf =
-		!s->heap && !s->graph
-			? ph_graphcache_prefetch(s->rt, PH_GRAPH_FWD)
-			: NULL;
-	struct ph_error *err = ph_session_heap(s);
-	if (err || s->graph) {
-		ph_graphcache_prefetch_drop(pf);
-		pf = NULL;
-		if (err)
-			return err;
-	}
+	struct ph_graph_prefetch *pf;
+	struct ph_error *err = heap_and_prefetch(s, PH_GRAPH_FWD, &pf);
+	if (err)
+		return err;
 	if (!s->graph) {
 		ph_stage(NULL);
 		if (!ph_graphcache_load(s->heap, pf, &s->graph))
