@@ -459,10 +459,28 @@ def output_checks(core, xdg):
     check("outputs' cache: core touched: then read",
           read and (rc, out, notes) == ref, (rc, read, written))
     # a damaged core: the notes and the exit status 2 kept with the bytes
+    # (the largest writable segment zeroed, unless that leaves no Python
+    # to find, as when it is the malloc heap holding 3.8-3.10's sys dict:
+    # which segment is largest moves with where the arenas were mapped)
     import damage_checks
-    segs = [g for g in damage_checks.segments(core) if g[4] & 2]
+    segs = sorted((g for g in damage_checks.segments(core) if g[4] & 2),
+                  key=lambda g: -g[1])
     bad = os.path.join(os.path.dirname(core), "core-zeroed")
-    damage_checks.zero_segments(core, bad, [max(segs, key=lambda g: g[1])])
+    for seg in segs[:4]:
+        damage_checks.zero_segments(core, bad, [seg])
+        drc, dout = run_raw(bad, ["summary"], cache=False)[:2]
+        if drc == 0 or dout:
+            break
+        # no answer at all: no index to key an output by, nothing kept
+        first = run_raw(bad, ["summary"])
+        again = run_raw(bad, ["summary"])
+        check("outputs' cache: a core with no Python found (a writable "
+              "segment zeroed): nothing kept, the same error again",
+              first[:3] == again[:3] == (drc, dout, first[2]) and
+              "py-heap: " in first[2] and
+              not any(first[3:] + again[3:]),
+              (hex(seg[0]), first[0], first[3:], again[3:],
+               first[2][-200:]))
     for args in (["--json", "summary"], ["cycles"], ["--json", "leaks"]):
         dref = run_raw(bad, args, cache=False)[:3]
         first = run_raw(bad, args)
