@@ -169,7 +169,7 @@ static void reach_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 		return;
 	c->h->interp[o] = c->k;
 	/* each object once: n slots suffice; leaves hold nothing to walk */
-	if (!c->h->types[ph_tidx(c->h, o)].leaf)
+	if (!ph_obj_type(c->h, o)->leaf)
 		c->queue[c->tail++] = o;
 }
 
@@ -180,7 +180,7 @@ static struct ph_error *mark_reached(struct ph_heap *h, uint8_t k,
 	const struct ph_layout *L = h->L;
 	struct reach_ctx c = {.h = h, .queue = queue, .k = k};
 	for (size_t o = 0; o < h->n; o++)
-		if (h->interp[o] == k && !h->types[ph_tidx(h, o)].leaf)
+		if (h->interp[o] == k && !ph_obj_type(h, o)->leaf)
 			queue[c.tail++] = (uint32_t)o;
 	/* its modules, sys and builtins (3.8: its only way in, its tracked
 	 * objects being on the runtime's one set of lists) */

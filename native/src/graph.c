@@ -754,7 +754,7 @@ static struct ph_error *build_c_holders(struct ph_graph *g)
 		if ((err = ph_grow((void **)&skip, &cap, nskip + 1,
 				   sizeof(*skip))))
 			goto out;
-		const struct ph_type *t = &h->types[ph_tidx(h, i)];
+		const struct ph_type *t = ph_obj_type(h, i);
 		uint64_t size = t->kind == PH_KIND_TYPE
 					? L->sizeof_type
 					: (uint64_t)t->basicsize;
@@ -901,7 +901,7 @@ static struct ph_error *build_c_holders(struct ph_graph *g)
 	}
 	/* Extension modules' state (PEP 3121). */
 	for (size_t i = 0; i < h->n; i++) {
-		if (h->types[ph_tidx(h, i)].kind != PH_KIND_MODULE)
+		if (ph_obj_type(h, i)->kind != PH_KIND_MODULE)
 			continue;
 		uint64_t st = 0, def = 0, size = 0;
 		ph_mem_u64(h->mem, h->addr[i] + L->module_state, &st);

@@ -54,14 +54,14 @@ uint8_t *ph_graph_gc_unreachable(struct ph_graph *g, struct ph_error **ret_err)
 	 * (_PyTuple_MaybeUntrack in update_refs): freed with the garbage,
 	 * but not counted as such. */
 	for (size_t i = 0; h->L->free_threaded && i < n; i++) {
-		if (!gc_refs[i] || h->types[ph_tidx(h, i)].addr !=
-					   h->rt->kind_types[PH_KIND_TUPLE])
+		if (!gc_refs[i] ||
+		    ph_obj_type(h, i)->addr != h->rt->kind_types[PH_KIND_TUPLE])
 			continue;
 		bool may_track = false;
 		for (uint64_t e = g->fwd_off[i];
 		     e < g->fwd_off[i + 1] && !may_track; e++) {
 			uint32_t v = g->fwd[e];
-			const struct ph_type *vt = &h->types[ph_tidx(h, v)];
+			const struct ph_type *vt = ph_obj_type(h, v);
 			if (h->addr[v] == vt->addr && v != i)
 				continue; /* its type */
 			if (vt->addr == h->rt->kind_types[PH_KIND_TUPLE])
@@ -90,7 +90,7 @@ uint8_t *ph_graph_gc_unreachable(struct ph_graph *g, struct ph_error **ret_err)
 	 * __slots__ and __subclasses__ (type_traverse skips them). */
 	const struct ph_layout *L = h->L;
 	for (size_t i = 0; i < n; i++) {
-		const struct ph_type *t = &h->types[ph_tidx(h, i)];
+		const struct ph_type *t = ph_obj_type(h, i);
 		if (!COLLECTABLE(i) || t->kind != PH_KIND_TYPE)
 			continue;
 		uint64_t fl = 0, v = 0;

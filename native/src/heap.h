@@ -216,6 +216,13 @@ static inline uint32_t ph_tidx(const struct ph_heap *h, size_t i)
 	return t < h->ntypes ? t : 0;
 }
 
+/* Object i's type (ph_tidx's). */
+static inline const struct ph_type *ph_obj_type(const struct ph_heap *h,
+						size_t i)
+{
+	return &h->types[ph_tidx(h, i)];
+}
+
 /* ---- the object table (objtable.c), filled by discovery (discover.c) */
 
 /* Finds every object of the process rt reads (discover.c). */

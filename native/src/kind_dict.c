@@ -449,7 +449,7 @@ void ph_heap_find_interned(struct ph_heap *h)
 		return;
 	}
 	for (size_t i = 0; i < h->n; i++) {
-		const struct ph_type *t = &h->types[ph_tidx(h, i)];
+		const struct ph_type *t = ph_obj_type(h, i);
 		if (t->kind != PH_KIND_DICT || t->heap ||
 		    (h->flags[i] & PH_OBJ_GC_LIST))
 			continue;

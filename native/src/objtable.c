@@ -249,7 +249,7 @@ uint64_t ph_heap_big_size(const struct ph_heap *h, size_t i)
 	/* As obj_append found it (only objects outside the pools are so
 	 * big): the size functions only read the target's memory. */
 	return ph_obj_sizeof((struct ph_heap *)h, h->addr[i],
-			     &h->types[ph_tidx(h, i)]);
+			     ph_obj_type(h, i));
 }
 
 struct ph_error *ph_objtable_reserve(struct ph_heap *h, size_t n)

@@ -26,7 +26,7 @@ static uint32_t count_get(const struct ph_u64map *m, uint32_t o)
 static struct ph_obj_ref obj_ref(struct ph_heap *h, uint32_t o)
 {
 	return (struct ph_obj_ref){.addr = h->addr[o],
-				   .type = tname(&h->types[ph_tidx(h, o)])};
+				   .type = tname(ph_obj_type(h, o))};
 }
 
 /* ---- cycles -------------------------------------------------------------- */
@@ -66,7 +66,7 @@ static unsigned py_micro(const struct ph_heap *h)
 
 static bool has_finalizer(struct ph_heap *h, uint32_t o)
 {
-	const struct ph_type *t = &h->types[ph_tidx(h, o)];
+	const struct ph_type *t = ph_obj_type(h, o);
 	const struct ph_layout *L = h->L;
 	uint64_t del = 0, fin = 0;
 	ph_mem_u64(h->mem, t->addr + L->tp_del, &del);
@@ -119,7 +119,7 @@ enum close_mode {
 static enum close_mode close_mode(struct ph_heap *h, uint32_t u)
 {
 	const struct ph_layout *L = h->L;
-	if (h->types[ph_tidx(h, u)].kind != PH_KIND_GEN || !has_finalizer(h, u))
+	if (ph_obj_type(h, u)->kind != PH_KIND_GEN || !has_finalizer(h, u))
 		return CLOSE_NONE;
 	unsigned micro = py_micro(h);
 	if (!((L->minor == 13 && micro < 12) || (L->minor == 14 && micro < 3)))
@@ -252,8 +252,7 @@ static struct ph_error *collect_fates(struct ph_graph *g, const uint8_t *dead,
 			continue;
 		fate[i] = FATE_GARBAGE;
 		uint64_t del = 0;
-		ph_mem_u64(h->mem, h->types[ph_tidx(h, i)].addr + L->tp_del,
-			   &del);
+		ph_mem_u64(h->mem, ph_obj_type(h, i)->addr + L->tp_del, &del);
 		if (del)
 			stack[sp++] = (uint32_t)i;
 	}
@@ -271,7 +270,7 @@ static struct ph_error *collect_fates(struct ph_graph *g, const uint8_t *dead,
 	}
 	/* weakrefs outside the set, with a callback, to a member */
 	for (size_t i = 0; i < n; i++) {
-		const struct ph_type *t = &h->types[ph_tidx(h, i)];
+		const struct ph_type *t = ph_obj_type(h, i);
 		if (t->kind != PH_KIND_WEAKREF || dead[i])
 			continue;
 		uint64_t o = 0, cb = 0;

@@ -10,7 +10,7 @@
 static struct ph_obj_ref obj_ref(struct ph_heap *h, uint32_t o)
 {
 	return (struct ph_obj_ref){.addr = h->addr[o],
-				   .type = tname(&h->types[ph_tidx(h, o)])};
+				   .type = tname(ph_obj_type(h, o))};
 }
 
 void ph_query_readable(struct ph_session *s, uint64_t addr,
@@ -91,7 +91,7 @@ static const char *gc_state(struct ph_heap *h, uint32_t o)
 		"tracked, generation 2",
 		"tracked, permanent generation",
 	};
-	const struct ph_type *t = &h->types[ph_tidx(h, o)];
+	const struct ph_type *t = ph_obj_type(h, o);
 	if (!(t->flags & PH_TPFLAGS_HAVE_GC))
 		return "not a GC object";
 	unsigned g = (h->flags[o] >> 4) & 7;

@@ -17,7 +17,7 @@
 static struct ph_obj_ref obj_ref(struct ph_heap *h, uint32_t o)
 {
 	return (struct ph_obj_ref){.addr = h->addr[o],
-				   .type = tname(&h->types[ph_tidx(h, o)])};
+				   .type = tname(ph_obj_type(h, o))};
 }
 
 /* The first i with v[i] == q, or n: sixteen words at a time in SSE2
@@ -736,7 +736,7 @@ static struct ph_error *leak_children(struct ph_session *s, const uint32_t *acc,
 		     q += d->count[q]) {
 			uint32_t *at = bsearch(&q, p, k, sizeof(*p), cmp_u32);
 			uint32_t x = objs[at - p];
-			const char *name = tname(&h->types[ph_tidx(h, x)]);
+			const char *name = tname(ph_obj_type(h, x));
 			size_t m = 0;
 			while (m < nt &&
 			       strcmp(tname(&h->types[ct[m].tidx]), name))

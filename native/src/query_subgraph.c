@@ -65,7 +65,7 @@ static size_t node_object(struct sg_build *b, uint32_t o, uint32_t depth)
 	struct ph_domtree *d = b->s->dom;
 	struct ph_sg_node *n = &b->r->nodes[i];
 	n->obj = (struct ph_obj_ref){.addr = h->addr[o],
-				     .type = tname(&h->types[ph_tidx(h, o)])};
+				     .type = tname(ph_obj_type(h, o))};
 	n->size = ph_heap_obj_size(h, o);
 	n->retained_objects = d->count[d->pos[o]];
 	n->retained_bytes = d->bytes[d->pos[o]];
@@ -510,7 +510,7 @@ struct ph_error *ph_query_subgraph(struct ph_session *s,
 			 * crowd out what the object holds: classes are
 			 * leaves of --refs, unless asked about */
 			if (o->refs && i &&
-			    (g->h->types[ph_tidx(g->h, b.obj_of[i])].flags &
+			    (ph_obj_type(g->h, b.obj_of[i])->flags &
 			     PH_TPFLAGS_TYPE_SUBCLASS))
 				continue;
 			if (!budget_left(&b)) {

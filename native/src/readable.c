@@ -212,8 +212,7 @@ static void instance(struct rd *r, uint64_t addr, uint32_t tidx,
 	struct attrs a = {.r = r};
 	ph_heap_referents(h, addr, tidx, attr_cb, &a);
 	if (a.dict && ph_heap_lookup(h, a.dict) != PH_NONE &&
-	    h->types[ph_tidx(h, ph_heap_lookup(h, a.dict))].kind ==
-		    PH_KIND_DICT) {
+	    ph_obj_type(h, ph_heap_lookup(h, a.dict))->kind == PH_KIND_DICT) {
 		struct entries e = {.r = r, .n = a.n, .attrs = true};
 		ph_dict_foreach(h, a.dict, entry_cb, &e);
 		a.n = e.n;
