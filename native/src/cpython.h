@@ -137,7 +137,13 @@ struct ph_runtime {
 	size_t nextra;
 	uint64_t none_addr;
 	uint64_t set_dummy; /* the key of a set's deleted entries */
-	uint64_t gc_state;  /* the GC state: in the interpreter or _PyRuntime */
+	/* symbols the layers above read (0: not there), looked up here
+	 * through the records below: on their own they would build the
+	 * module's whole symbol table on every run */
+	uint64_t arenas_sym, maxarenas_sym; /* 3.8-3.11: pymalloc's arenas */
+	uint64_t interned_sym;		    /* the interned dict's pointer */
+	uint64_t method_cache_sym;	    /* 3.8/3.9: the type cache */
+	uint64_t gc_state; /* the GC state: in the interpreter or _PyRuntime */
 	/* every interpreter (interps[0] is main_interp), and how many the
 	 * list held past PH_MAX_INTERPS or past damage (not read) */
 	struct ph_interp *interps;

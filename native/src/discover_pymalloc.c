@@ -153,14 +153,12 @@ static struct ph_error *pools_check(struct ph_heap *h,
 static bool find_pools_from_arenas(struct ph_heap *h, struct ph_error **ret_err)
 {
 	const struct ph_layout *L = h->L;
-	const struct ph_module *m = h->rt->pymod;
-	uint64_t arenas_sym, max_sym, arenas = 0;
+	uint64_t arenas = 0;
 	uint32_t maxarenas = 0;
 	*ret_err = NULL;
-	if (!ph_module_symbol(m, "arenas", &arenas_sym, NULL) ||
-	    !ph_module_symbol(m, "maxarenas", &max_sym, NULL) ||
-	    !ph_mem_u64(h->mem, arenas_sym, &arenas) ||
-	    !ph_mem_u32(h->mem, max_sym, &maxarenas) || !arenas ||
+	if (!h->rt->arenas_sym ||
+	    !ph_mem_u64(h->mem, h->rt->arenas_sym, &arenas) ||
+	    !ph_mem_u32(h->mem, h->rt->maxarenas_sym, &maxarenas) || !arenas ||
 	    maxarenas > (1U << 24))
 		return false;
 	const uint8_t *tab = ph_mem_ptr(h->mem, arenas, (size_t)maxarenas * 48);

@@ -611,11 +611,9 @@ static struct ph_error *scan_holder_in(struct ph_graph *g, uint64_t start,
 {
 	struct ph_heap *h = g->h;
 	const struct ph_layout *L = h->L;
-	uint64_t tc = interp + L->is_type_cache;
 	/* 3.8/3.9: a static array, known by its (local) symbol */
-	if (L->static_method_cache &&
-	    !ph_module_symbol(h->rt->pymod, "method_cache", &tc, NULL))
-		tc = 0;
+	uint64_t tc = L->static_method_cache ? h->rt->method_cache_sym
+					     : interp + L->is_type_cache;
 	uint64_t tc_end =
 		tc + (uint64_t)L->type_cache_entries * L->type_cache_entry_size;
 	size_t k = 0;

@@ -441,9 +441,9 @@ void ph_heap_find_interned(struct ph_heap *h)
 		return; /* 3.12: interned strings are immortal, refs counted */
 	if (find_interned_per_interp(h))
 		return;
-	uint64_t sym, dict = 0;
-	if (ph_module_symbol(h->rt->pymod, "interned", &sym, NULL) &&
-	    ph_mem_u64(h->mem, sym, &dict) && dict &&
+	uint64_t dict = 0;
+	if (h->rt->interned_sym &&
+	    ph_mem_u64(h->mem, h->rt->interned_sym, &dict) && dict &&
 	    ph_heap_lookup(h, dict) != PH_NONE) {
 		h->interned_dict = dict;
 		return;

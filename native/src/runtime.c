@@ -990,6 +990,15 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 	uint64_t dummy_ptr;
 	if (rt_symbol(rt, rt->pymod, "_PySet_Dummy", &dummy_ptr))
 		ph_mem_u64(mem, dummy_ptr, &rt->set_dummy);
+	if (!rt_symbol(rt, rt->pymod, "arenas", &rt->arenas_sym) ||
+	    !rt_symbol(rt, rt->pymod, "maxarenas", &rt->maxarenas_sym))
+		rt->arenas_sym = rt->maxarenas_sym = 0;
+	if (L->interned_uncounted &&
+	    !rt_symbol(rt, rt->pymod, "interned", &rt->interned_sym))
+		rt->interned_sym = 0;
+	if (L->static_method_cache &&
+	    !rt_symbol(rt, rt->pymod, "method_cache", &rt->method_cache_sym))
+		rt->method_cache_sym = 0;
 	struct ph_symcache *sc = rt_symcache(rt, rt->pymod);
 	if (sc)
 		ph_symcache_objects_of_size(sc, L->sizeof_type, add_static_type,
