@@ -105,7 +105,7 @@ bool ph_answercache_load(const struct ph_heap *h, const char *kind,
 static bool ac_load(const struct ph_runtime *rt, uint64_t table_sum, uint64_t n,
 		    const char *kind, unsigned format, int nsec,
 		    bool (*check)(const struct ph_answers *a, void *ctx),
-		    void *ctx, struct ph_answers *ret)
+		    void *ctx, bool rows, struct ph_answers *ret)
 {
 	memset(ret, 0, sizeof(*ret));
 	if (nsec < 0 || nsec > PH_ANSWER_SECS)
@@ -160,13 +160,26 @@ static bool ac_load(const struct ph_runtime *rt, uint64_t table_sum, uint64_t n,
 		off += pad8(hd.sec_bytes[i]);
 	}
 	memcpy(ret->val, hd.val, sizeof(ret->val));
-	ph_run_chunks(ac_sum_worker, check ? job : sums, sizeof(job[0]),
-		      (size_t)nsec + (check != NULL), total > (8u << 20));
-	for (int i = 0; i < nsec; i++)
-		if (sums[i].sum != hd.sec_sum[i])
-			goto out;
-	if (check && !job[0].ok)
+	/* sealed (summed whole and found intact by an earlier run, the file
+	 * unchanged since: heapcache.c): not summed again, and not checked
+	 * either for a caller that checks each number as it reads it */
+	uint32_t all = (1u << nsec) - 1;
+	bool sealed = nsec && (ph_heapcache_sealed(path, &st, hd.head_sum) &
+			       all) == all;
+	if (!sealed) {
+		ph_run_chunks(ac_sum_worker, check ? job : sums, sizeof(job[0]),
+			      (size_t)nsec + (check != NULL),
+			      total > (8u << 20));
+		for (int i = 0; i < nsec; i++)
+			if (sums[i].sum != hd.sec_sum[i])
+				goto out;
+	} else if (check && !rows)
+		ac_sum_worker(&job[0]);
+	if (check && (!sealed || !rows) && !job[0].ok)
 		goto out;
+	if (!sealed && nsec)
+		ph_heapcache_seal(path, &st, hd.head_sum, all);
+	ret->unchecked = sealed && rows && check;
 	ret->map = map;
 	ret->map_len = (size_t)total;
 	ok = true;
@@ -189,7 +202,7 @@ bool ph_answercache_load_checked(const struct ph_heap *h, const char *kind,
 				 void *ctx, struct ph_answers *ret)
 {
 	return ac_load(h->rt, h->cache_sum, h->n, kind, format, nsec, check,
-		       ctx, ret);
+		       ctx, false, ret);
 }
 
 void ph_answercache_release(struct ph_answers *a)
@@ -303,16 +316,23 @@ static bool domtree_check(const struct ph_answers *a, void *ctx)
 	return ok && !bad;
 }
 
-bool ph_answercache_domtree_load(const struct ph_heap *h,
+bool ph_answercache_domtree_load(const struct ph_heap *h, bool rows,
 				 struct ph_domtree **ret)
 {
 	struct ph_answers a;
 	uint32_t n = (uint32_t)h->n;
 	if (h->n >= (1U << 31) - 4 ||
-	    !ph_answercache_load_checked(h, "dom", DOM_FORMAT, 3, domtree_check,
-					 &n, &a))
+	    !ac_load(h->rt, h->cache_sum, h->n, "dom", DOM_FORMAT, 3,
+		     domtree_check, &n, rows, &a))
 		return false;
 	uint64_t nreach = a.val[0];
+	/* (what ph_domtree_pos's readers need of a tree not checked) */
+	if (a.unchecked &&
+	    (a.bytes[0] != (uint64_t)n * 4 || a.bytes[1] != (uint64_t)n * 4 ||
+	     a.bytes[2] != ((uint64_t)n + 1) * 8 || nreach > n)) {
+		ph_answercache_release(&a);
+		return false;
+	}
 	struct ph_domtree *d = calloc(1, sizeof(*d));
 	if (!d) {
 		ph_answercache_release(&a);
@@ -329,6 +349,7 @@ bool ph_answercache_domtree_load(const struct ph_heap *h,
 	d->unreachable_entries = (uint32_t)a.val[4];
 	d->map = a.map;
 	d->map_len = a.map_len;
+	d->unchecked = a.unchecked;
 	*ret = d;
 	return true;
 }
@@ -401,7 +422,8 @@ bool ph_answercache_output_load(const struct ph_runtime *rt, const void *key,
 		return false;
 	out_kind(key, key_len, kind);
 	struct out_ctx c = {key, key_len};
-	return ac_load(rt, sum, n, kind, OUT_FORMAT, 3, out_check, &c, ret);
+	return ac_load(rt, sum, n, kind, OUT_FORMAT, 3, out_check, &c, false,
+		       ret);
 }
 
 bool ph_answercache_output_store(const struct ph_heap *h, const void *key,

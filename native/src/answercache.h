@@ -18,6 +18,9 @@ struct ph_answers {
 	uint64_t val[PH_ANSWER_VALS];
 	void *map;
 	size_t map_len;
+	/* a sealed file's, its check not run (ac_load's rows): each number
+	 * read is to be checked as it is read */
+	bool unchecked;
 };
 
 /* The answer called kind (a short name: "cycles"), of format format, with
@@ -49,8 +52,10 @@ bool ph_answercache_below(const uint32_t *v, size_t count, uint32_t lim,
 bool ph_answercache_ascending(const uint32_t *v, size_t count);
 
 /* The dominator tree of h's graph, from its file, checked (positions a
- * permutation, subtrees within the tree); or written there. */
-bool ph_answercache_domtree_load(const struct ph_heap *h,
+ * permutation, subtrees within the tree); or written there. rows: the
+ * caller reads a few objects' entries through ph_domtree_pos, so a sealed
+ * file is not checked whole (d->unchecked). */
+bool ph_answercache_domtree_load(const struct ph_heap *h, bool rows,
 				 struct ph_domtree **ret);
 bool ph_answercache_domtree_store(const struct ph_heap *h,
 				  const struct ph_domtree *d);

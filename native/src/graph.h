@@ -188,7 +188,18 @@ struct ph_domtree {
 	 * not allocated */
 	void *map;
 	size_t map_len;
+	/* a sealed file's, not checked whole (ph_answercache_domtree_load's
+	 * rows): its positions read through ph_domtree_pos only */
+	bool unchecked;
 };
+
+/* obj's position: PH_NONE where a tree not checked whole has one past the
+ * objects. */
+static inline uint32_t ph_domtree_pos(const struct ph_domtree *d, uint32_t obj)
+{
+	uint32_t p = d->pos[obj];
+	return !d->unchecked || p < d->n ? p : PH_NONE;
+}
 
 /* Lengauer-Tarjan on the strong references from the roots, iterative.
  * Needs a complete graph (its roots and parent[]). */

@@ -471,7 +471,10 @@ uint32_t ph_domtree_parent_pos(const struct ph_domtree *d, uint32_t p)
 
 uint32_t ph_domtree_dominator(const struct ph_domtree *d, uint32_t obj)
 {
-	uint32_t pp = ph_domtree_parent_pos(d, d->pos[obj]);
+	uint32_t p = ph_domtree_pos(d, obj);
+	if (p == PH_NONE)
+		return PH_NONE;
+	uint32_t pp = ph_domtree_parent_pos(d, p);
 	if (pp == PH_DOM_ROOT || pp == PH_DOM_UNREACHABLE)
 		return pp;
 	for (uint32_t x = 0; x < d->n; x++)

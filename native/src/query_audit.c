@@ -707,7 +707,9 @@ struct ph_error *ph_query_refcount(struct ph_session *s, const char *addr,
 				   struct ph_refcount_result **ret)
 {
 	uint32_t o;
-	struct ph_error *err = ph_query_object(s, "refcount", addr, &o);
+	/* the object's referrers only: a sealed graph's row, checked */
+	struct ph_error *err = ph_query_object_need(s, "refcount", addr,
+						    PH_GRAPH_REV_ROWS, &o);
 	if (err)
 		return err;
 	struct ph_graph *g = s->graph;
@@ -715,9 +717,11 @@ struct ph_error *ph_query_refcount(struct ph_session *s, const char *addr,
 	struct ph_refcount_result *r = calloc(1, sizeof(*r));
 	if (!r)
 		return ph_error_nomem();
+	uint64_t lo, hi;
+	ph_graph_rev_row(g, o, &lo, &hi);
 	r->obj = obj_ref(h, o);
 	r->refcount = refcnt_of(h, o);
-	r->from_objects = g->rev_off[o + 1] - g->rev_off[o];
+	r->from_objects = hi - lo;
 	r->outside = count_get(&g->extern_refs, o);
 	r->conservative = count_get(&g->cons_in, o);
 	r->deferred = (uint64_t)ph_obj_refcnt_unheld(h, h->addr[o]);
@@ -732,12 +736,15 @@ struct ph_error *ph_query_refcount(struct ph_session *s, const char *addr,
 	/* Edges from one referrer are adjacent: label them all in one pass
 	 * over its referents (a list holding o a million times). */
 	size_t k = 0;
-	for (uint64_t e = g->rev_off[o];
-	     e < g->rev_off[o + 1] && k < max_refs;) {
-		uint32_t src = g->rev[e];
+	for (uint64_t e = lo; e < hi && k < max_refs;) {
+		uint32_t src = ph_graph_rev_at(g, e);
 		uint64_t run = 1;
-		while (e + run < g->rev_off[o + 1] && g->rev[e + run] == src)
+		while (e + run < hi && ph_graph_rev_at(g, e + run) == src)
 			run++;
+		if (src == PH_NONE) { /* past the objects: damage */
+			e += run;
+			continue;
+		}
 		tmp.len = 0;
 		size_t want = run < max_refs - k ? (size_t)run : max_refs - k;
 		size_t got = ph_graph_labels(g, src, o, want, &tmp);

@@ -105,8 +105,9 @@ struct ph_error *ph_query_show(struct ph_session *s,
 			       struct ph_show_result **ret)
 {
 	uint32_t ob;
-	/* its path's first step and referrers' count only */
-	const unsigned need = PH_GRAPH_PARENT | PH_GRAPH_REV_OFF;
+	/* its path's first step and referrers' count only: a sealed graph's
+	 * rows, checked */
+	const unsigned need = PH_GRAPH_PARENT_ROWS | PH_GRAPH_REV_ROWS;
 	struct ph_error *err =
 		ph_query_object_need(s, "show", o->addr, need, &ob);
 	if (err)
@@ -126,14 +127,17 @@ struct ph_error *ph_query_show(struct ph_session *s,
 			      : found_by(h->flags[ob]);
 	r->interp = s->rt->interps[ph_heap_interp(h, ob)].id;
 	r->ninterps = s->rt->ninterps;
-	r->reachable = g->parent[ob] != PH_NONE;
-	r->referrers = g->rev_off[ob + 1] - g->rev_off[ob];
-	if ((err = ph_session_dominators_need(s, need))) {
+	uint64_t lo, hi;
+	ph_graph_rev_row(g, ob, &lo, &hi);
+	r->reachable = ph_graph_parent(g, ob) != PH_NONE;
+	r->referrers = hi - lo;
+	if ((err = ph_session_dominators_rows(s, need))) {
 		free(r);
 		return err;
 	}
-	r->retained_objects = s->dom->count[s->dom->pos[ob]];
-	r->retained_bytes = s->dom->bytes[s->dom->pos[ob]];
+	uint32_t p = ph_domtree_pos(s->dom, ob);
+	r->retained_objects = p != PH_NONE ? s->dom->count[p] : 0;
+	r->retained_bytes = p != PH_NONE ? s->dom->bytes[p] : 0;
 	struct refs_ctx c = {.h = h,
 			     .str = &r->str,
 			     .max = o->limit ? o->limit : SIZE_MAX,

@@ -115,12 +115,13 @@ static struct ph_error *row_fill(struct ph_session *s, uint32_t obj,
 {
 	struct ph_heap *h = s->heap;
 	const struct ph_domtree *d = s->dom;
-	uint32_t p = d->pos[obj];
+	uint32_t p = ph_domtree_pos(d, obj);
+	bool ok = p != PH_NONE;
 	*row = (struct ph_dom_row){.obj = obj_ref(h, obj),
 				   .size = ph_heap_obj_size(h, obj),
-				   .objects = d->count[p],
-				   .bytes = d->bytes[p],
-				   .reachable = p < d->nreach};
+				   .objects = ok ? d->count[p] : 0,
+				   .bytes = ok ? d->bytes[p] : 0,
+				   .reachable = ok && p < d->nreach};
 	if (s->rt->ninterps > 1) {
 		unsigned k = ph_heap_interp(h, obj);
 		row->has_interp = k < s->rt->ninterps;
@@ -138,10 +139,11 @@ struct ph_error *ph_query_retained(struct ph_session *s, const char *addr,
 				   struct ph_retained_result **ret)
 {
 	uint32_t ob;
-	/* the graph for the object's path only */
-	struct ph_error *err =
-		ph_query_object_need(s, "retained", addr, PH_GRAPH_PARENT, &ob);
-	if (err || (err = ph_session_dominators_need(s, PH_GRAPH_PARENT)))
+	/* the graph for the object's path only: a sealed tree's steps,
+	 * checked as read */
+	struct ph_error *err = ph_query_object_need(s, "retained", addr,
+						    PH_GRAPH_PARENT_ROWS, &ob);
+	if (err || (err = ph_session_dominators_rows(s, PH_GRAPH_PARENT_ROWS)))
 		return err;
 	const struct ph_domtree *d = s->dom;
 	struct ph_retained_result *r = calloc(1, sizeof(*r));

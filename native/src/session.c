@@ -647,13 +647,21 @@ struct ph_error *ph_session_graph_paths(struct ph_session *s)
 	return err ? err : ph_graph_paths(s->graph);
 }
 
-struct ph_error *ph_session_dominators_need(struct ph_session *s, unsigned need)
+static struct ph_error *dominators(struct ph_session *s, unsigned need,
+				   bool rows)
 {
 	struct ph_error *err = ph_session_graph_need(s, need);
-	if (err || s->dom)
+	if (err)
 		return err;
+	if (s->dom && s->dom->unchecked && !rows) {
+		/* a few rows were read of it: now it is checked whole */
+		ph_domtree_destroy(s->dom);
+		s->dom = NULL;
+	}
+	if (s->dom)
+		return NULL;
 	ph_stage(NULL);
-	if (ph_answercache_domtree_load(s->heap, &s->dom)) {
+	if (ph_answercache_domtree_load(s->heap, rows, &s->dom)) {
 		ph_stage("dominators cache read");
 		return NULL;
 	}
@@ -666,6 +674,16 @@ struct ph_error *ph_session_dominators_need(struct ph_session *s, unsigned need)
 	if (!err && ph_answercache_domtree_store(s->heap, s->dom))
 		ph_stage("dominators cache written");
 	return err;
+}
+
+struct ph_error *ph_session_dominators_need(struct ph_session *s, unsigned need)
+{
+	return dominators(s, need, false);
+}
+
+struct ph_error *ph_session_dominators_rows(struct ph_session *s, unsigned need)
+{
+	return dominators(s, need, true);
 }
 
 struct ph_error *ph_session_dominators(struct ph_session *s)
