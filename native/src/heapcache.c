@@ -40,6 +40,11 @@
  * from the core); 5: size[] 4 bytes an object (format 4: 8) */
 #define HC_FORMAT 6
 #define HC_FILES 8
+/* seals (96 bytes each): a core's index, graph, four answers and eight
+ * outputs, for HC_FILES cores */
+#define HC_SEALS (16 * HC_FILES)
+
+static void prune(const char *path, const char *prefix, size_t keep);
 #define HC_NSTATS 15
 #define HC_NSEC 11
 #define HC_ALL ((1u << HC_NSEC) - 1) /* every section, by bit */
@@ -787,7 +792,7 @@ void ph_heapcache_seal(const char *path, const struct stat *st,
 		return;
 	char *sp = hc_seal_path(path);
 	if (sp && ph_cache_write(sp, &z, sizeof(z)))
-		ph_heapcache_prune(sp, "sealed-");
+		prune(sp, "sealed-", HC_SEALS);
 	free(sp);
 }
 
@@ -1077,8 +1082,8 @@ uint64_t ph_heapcache_sum(const void *data, size_t n)
 	return hc_sum(data, n);
 }
 
-/* At most HC_FILES files named prefix* in the directory: the oldest go. */
-void ph_heapcache_prune(const char *path, const char *prefix)
+/* At most keep files named prefix* in the directory: the oldest go. */
+static void prune(const char *path, const char *prefix, size_t keep)
 {
 	char dir[4096];
 	snprintf(dir, sizeof(dir), "%s", path);
@@ -1092,7 +1097,11 @@ void ph_heapcache_prune(const char *path, const char *prefix)
 	struct {
 		char name[256];
 		struct timespec t;
-	} old[HC_FILES + 1];
+	} *old = malloc((keep + 1) * sizeof(*old));
+	if (!old) {
+		closedir(d);
+		return;
+	}
 	size_t n = 0;
 	struct dirent *e;
 	while ((e = readdir(d))) {
@@ -1101,19 +1110,19 @@ void ph_heapcache_prune(const char *path, const char *prefix)
 		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
 		    !S_ISREG(st.st_mode))
 			continue;
-		/* the HC_FILES + 1 newest, sorted newest first */
-		size_t k = n < HC_FILES + 1 ? n++ : HC_FILES + 1;
-		if (k == HC_FILES + 1) {
+		/* the keep + 1 newest, sorted newest first */
+		size_t k = n < keep + 1 ? n++ : keep + 1;
+		if (k == keep + 1) {
 			/* older than all kept: it goes now */
-			const struct timespec *l = &old[HC_FILES].t;
+			const struct timespec *l = &old[keep].t;
 			if (st.st_mtim.tv_sec < l->tv_sec ||
 			    (st.st_mtim.tv_sec == l->tv_sec &&
 			     st.st_mtim.tv_nsec <= l->tv_nsec)) {
 				unlinkat(dirfd(d), e->d_name, 0);
 				continue;
 			}
-			unlinkat(dirfd(d), old[HC_FILES].name, 0);
-			k = HC_FILES;
+			unlinkat(dirfd(d), old[keep].name, 0);
+			k = keep;
 		}
 		while (k > 0 && (old[k - 1].t.tv_sec < st.st_mtim.tv_sec ||
 				 (old[k - 1].t.tv_sec == st.st_mtim.tv_sec &&
@@ -1124,9 +1133,15 @@ void ph_heapcache_prune(const char *path, const char *prefix)
 		snprintf(old[k].name, sizeof(old[k].name), "%s", e->d_name);
 		old[k].t = st.st_mtim;
 	}
-	if (n == HC_FILES + 1)
-		unlinkat(dirfd(d), old[HC_FILES].name, 0);
+	if (n == keep + 1)
+		unlinkat(dirfd(d), old[keep].name, 0);
+	free(old);
 	closedir(d);
+}
+
+void ph_heapcache_prune(const char *path, const char *prefix)
+{
+	prune(path, prefix, HC_FILES);
 }
 
 bool ph_heapcache_store(struct ph_heap *h, const char *path)

@@ -67,8 +67,9 @@ static size_t node_object(struct sg_build *b, uint32_t o, uint32_t depth)
 	n->obj = (struct ph_obj_ref){.addr = h->addr[o],
 				     .type = tname(ph_obj_type(h, o))};
 	n->size = ph_heap_obj_size(h, o);
-	n->retained_objects = d->count[d->pos[o]];
-	n->retained_bytes = d->bytes[d->pos[o]];
+	uint32_t p = ph_domtree_pos(d, o);
+	n->retained_objects = p != PH_NONE ? d->count[p] : 0;
+	n->retained_bytes = p != PH_NONE ? d->bytes[p] : 0;
 	b->tmp.len = 0;
 	ph_repr_object(h, h->addr[o], ph_tidx(h, o), &b->tmp);
 	n->label = ph_strings_add(&b->r->str, b->tmp.data, b->tmp.len);
@@ -477,7 +478,8 @@ struct ph_error *ph_query_subgraph(struct ph_session *s,
 			(unsigned long long)s->heap->addr[ob],
 			(long long)s->rt->interps[ph_heap_interp(s->heap, ob)]
 				.id);
-	if ((err = ph_session_dominators(s)))
+	/* the drawn objects' retained sizes only */
+	if ((err = ph_session_dominators_rows(s, PH_GRAPH_ALL)))
 		return err;
 	struct ph_graph *g = s->graph;
 	struct ph_subgraph_result *r = calloc(1, sizeof(*r));
