@@ -226,6 +226,18 @@ def marker_checks(binary, core, truth, label):
           and l["count"] == len(l["objects"]),
           "%r count %r, %d objects" % (list(l), l.get("count"),
                                        len(l.get("objects", []))))
+    # (--limit K keeps the first K without sorting every object: the same
+    # rows, in the same order, as the first K of the whole list)
+    keyed = [(-o["size"], int(o["address"], 16)) for o in l["objects"]]
+    for k in (1, 7, 100):
+        lk = cli_json(binary, core, "list", "str", "--limit", str(k))
+        check("%s: list str --limit %d: the whole list's first %d, its "
+              "count the whole's" % (label, k, k),
+              lk["objects"] == l["objects"][:k] and
+              lk["count"] == l["count"],
+              [(o["address"], o["size"]) for o in lk["objects"][:3]])
+    check("%s: list str: the largest first, then by address" % label,
+          keyed == sorted(keyed), keyed[:3])
     addr = {int(o["address"], 16): o for o in l["objects"]}
     for prefix, m in truth["markers"].items():
         name = "%s: markers %s" % (label, prefix)
