@@ -49,6 +49,9 @@ struct ph_error *ph_query_object(struct ph_session *s, const char *cmd,
 struct ph_error *ph_query_object_need(struct ph_session *s, const char *cmd,
 				      const char *addr_arg, unsigned need,
 				      uint32_t *ret);
+/* The same for a query that reads the heap only (no graph built or read) */
+struct ph_error *ph_query_heap_object(struct ph_session *s, const char *cmd,
+				      const char *addr_arg, uint32_t *ret);
 
 /* The object at addr as people read it (ph_repr_readable), appended to
  * out: the renderers ask it of each object they write. Needs the heap

@@ -37,9 +37,11 @@ struct ph_error *ph_query_object(struct ph_session *s, const char *cmd,
 	return ph_query_object_need(s, cmd, v, PH_GRAPH_ALL, ret);
 }
 
-struct ph_error *ph_query_object_need(struct ph_session *s, const char *cmd,
-				      const char *v, unsigned need,
-				      uint32_t *ret)
+/* The object at v (an address), the heap read, and the graph's arrays of
+ * need (graph set) */
+static struct ph_error *object_at(struct ph_session *s, const char *cmd,
+				  const char *v, bool graph, unsigned need,
+				  uint32_t *ret)
 {
 	char *end;
 	if (!v || !*v)
@@ -52,16 +54,30 @@ struct ph_error *ph_query_object_need(struct ph_session *s, const char *cmd,
 	if (*end || *v == '-')
 		return ph_error_create(PH_ERR_USAGE,
 				       "%s: '%s' is not an address", cmd, v);
-	struct ph_error *err = ph_session_graph_need(s, need);
+	struct ph_error *err =
+		graph ? ph_session_graph_need(s, need) : ph_session_heap(s);
 	if (err)
 		return err;
-	uint32_t obj = ph_graph_lookup(s->graph, addr);
+	uint32_t obj = ph_heap_lookup(s->heap, addr);
 	if (obj == PH_NONE)
 		return ph_error_create_at(PH_ERR_NOT_FOUND, addr,
 					  "%s: no Python object at 0x%llx", cmd,
 					  addr);
 	*ret = obj;
 	return NULL;
+}
+
+struct ph_error *ph_query_object_need(struct ph_session *s, const char *cmd,
+				      const char *v, unsigned need,
+				      uint32_t *ret)
+{
+	return object_at(s, cmd, v, true, need, ret);
+}
+
+struct ph_error *ph_query_heap_object(struct ph_session *s, const char *cmd,
+				      const char *v, uint32_t *ret)
+{
+	return object_at(s, cmd, v, false, 0, ret);
 }
 
 /* ---- type names ---------------------------------------------------------- */

@@ -174,7 +174,8 @@ struct ph_error *ph_query_referents(struct ph_session *s, const char *addr,
 				    struct ph_referents_result **ret)
 {
 	uint32_t ob;
-	struct ph_error *err = ph_query_object(s, "referents", addr, &ob);
+	/* what it holds, read from its memory: no graph */
+	struct ph_error *err = ph_query_heap_object(s, "referents", addr, &ob);
 	if (err)
 		return err;
 	struct ph_heap *h = s->heap;
@@ -390,7 +391,8 @@ struct ph_error *ph_query_roots(struct ph_session *s,
 				const struct ph_roots_opts *o,
 				struct ph_roots_result **ret)
 {
-	struct ph_error *err = ph_session_graph(s);
+	/* the roots only (a mapped graph's, with its small sections) */
+	struct ph_error *err = ph_session_graph_need(s, 0);
 	if (err)
 		return err;
 	struct ph_graph *g = s->graph;
