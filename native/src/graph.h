@@ -209,6 +209,8 @@ void ph_domtree_destroy(struct ph_domtree *d);
 
 /* The object at each position (malloc'ed; NULL when out of memory). */
 uint32_t *ph_domtree_order(const struct ph_domtree *d);
+/* Frees what ph_domtree_order gave (NULL: nothing). */
+void ph_domtree_order_free(const struct ph_domtree *d, uint32_t *order);
 /* The position of the node that dominates the one at p, or PH_DOM_ROOT /
  * PH_DOM_UNREACHABLE. A walk back over the positions. */
 uint32_t ph_domtree_parent_pos(const struct ph_domtree *d, uint32_t p);

@@ -452,12 +452,19 @@ void ph_domtree_destroy(struct ph_domtree *d)
 
 uint32_t *ph_domtree_order(const struct ph_domtree *d)
 {
-	uint32_t *order = malloc(((size_t)d->n + 1) * sizeof(*order));
+	/* (ph_big_alloc's pages: malloc's, 8 MB at 2M objects, were 2,000
+	 * first touches, most of a cached types --retained) */
+	uint32_t *order = ph_big_alloc(((size_t)d->n + 1) * sizeof(*order));
 	if (!order)
 		return NULL;
 	for (uint32_t x = 0; x < d->n; x++)
 		order[d->pos[x]] = x;
 	return order;
+}
+
+void ph_domtree_order_free(const struct ph_domtree *d, uint32_t *order)
+{
+	ph_big_free(order, ((size_t)d->n + 1) * sizeof(*order));
 }
 
 uint32_t ph_domtree_parent_pos(const struct ph_domtree *d, uint32_t p)
@@ -490,7 +497,7 @@ struct ph_error *ph_domtree_idoms(const struct ph_domtree *d, uint32_t **ret)
 	uint32_t *idom = malloc(((size_t)n + 1) * sizeof(*idom));
 	uint32_t *stack = malloc(((size_t)n + 1) * sizeof(*stack));
 	if (!order || !idom || !stack) {
-		free(order), free(idom), free(stack);
+		ph_domtree_order_free(d, order), free(idom), free(stack);
 		return ph_error_nomem();
 	}
 	/* in preorder, a node's dominator is the nearest open range */
@@ -505,7 +512,7 @@ struct ph_error *ph_domtree_idoms(const struct ph_domtree *d, uint32_t **ret)
 						 : PH_DOM_UNREACHABLE;
 		stack[sp++] = i;
 	}
-	free(order);
+	ph_domtree_order_free(d, order);
 	free(stack);
 	*ret = idom;
 	return NULL;

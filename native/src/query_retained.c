@@ -871,7 +871,7 @@ struct ph_error *ph_query_leaks(struct ph_session *s,
 		if (ph_interrupted() && !w.err)
 			w.err = ph_error_interrupted();
 	}
-	free(order);
+	ph_domtree_order_free(d, order);
 	err = w.err;
 	if (!err && ndone)
 		qsort_r(done, ndone, sizeof(*done), suspect_cmp, (void *)d);
@@ -959,7 +959,7 @@ struct ph_error *ph_query_retained_by_type(struct ph_session *s,
 	uint32_t *order = ph_domtree_order(d);
 	uint32_t *reach = calloc(h->ntypes + 1, sizeof(*reach));
 	if (!order || !reach) {
-		free(order);
+		ph_domtree_order_free(d, order);
 		free(reach);
 		return ph_error_nomem();
 	}
@@ -975,7 +975,7 @@ struct ph_error *ph_query_retained_by_type(struct ph_session *s,
 		rows[row].retained_bytes += d->bytes[i];
 		reach[row] = i + d->count[i];
 	}
-	free(order);
+	ph_domtree_order_free(d, order);
 	free(reach);
 	return NULL;
 }
