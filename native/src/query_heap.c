@@ -714,11 +714,8 @@ struct ph_error *ph_query_list(struct ph_session *s,
 			continue;
 		struct list_key key = {size, h->addr[i], (uint32_t)i};
 		n++;
-		if (o->limit && nkept == o->limit) {
-			list_keep(keys, &nkept, o->limit, key);
-			continue;
-		}
-		if ((err = ph_grow((void **)&keys, &cap, nkept + 1,
+		if ((!o->limit || nkept < o->limit) &&
+		    (err = ph_grow((void **)&keys, &cap, nkept + 1,
 				   sizeof(*keys)))) {
 			free(match);
 			free(keys);
