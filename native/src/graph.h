@@ -201,6 +201,18 @@ static inline uint32_t ph_domtree_pos(const struct ph_domtree *d, uint32_t obj)
 	return !d->unchecked || p < d->n ? p : PH_NONE;
 }
 
+/* What obj retains (itself included): its objects and bytes, none where
+ * ph_domtree_pos gives no position; returns that position. */
+static inline uint32_t ph_domtree_retained(const struct ph_domtree *d,
+					   uint32_t obj, uint64_t *ret_objects,
+					   uint64_t *ret_bytes)
+{
+	uint32_t p = ph_domtree_pos(d, obj);
+	*ret_objects = p != PH_NONE ? d->count[p] : 0;
+	*ret_bytes = p != PH_NONE ? d->bytes[p] : 0;
+	return p;
+}
+
 /* Lengauer-Tarjan on the strong references from the roots, iterative.
  * Needs a complete graph (its roots and parent[]). */
 struct ph_error *ph_graph_dominators(const struct ph_graph *g,

@@ -135,9 +135,8 @@ struct ph_error *ph_query_show(struct ph_session *s,
 		free(r);
 		return err;
 	}
-	uint32_t p = ph_domtree_pos(s->dom, ob);
-	r->retained_objects = p != PH_NONE ? s->dom->count[p] : 0;
-	r->retained_bytes = p != PH_NONE ? s->dom->bytes[p] : 0;
+	ph_domtree_retained(s->dom, ob, &r->retained_objects,
+			    &r->retained_bytes);
 	struct refs_ctx c = {.h = h,
 			     .str = &r->str,
 			     .max = o->limit ? o->limit : SIZE_MAX,

@@ -115,13 +115,10 @@ static struct ph_error *row_fill(struct ph_session *s, uint32_t obj,
 {
 	struct ph_heap *h = s->heap;
 	const struct ph_domtree *d = s->dom;
-	uint32_t p = ph_domtree_pos(d, obj);
-	bool ok = p != PH_NONE;
 	*row = (struct ph_dom_row){.obj = obj_ref(h, obj),
-				   .size = ph_heap_obj_size(h, obj),
-				   .objects = ok ? d->count[p] : 0,
-				   .bytes = ok ? d->bytes[p] : 0,
-				   .reachable = ok && p < d->nreach};
+				   .size = ph_heap_obj_size(h, obj)};
+	uint32_t p = ph_domtree_retained(d, obj, &row->objects, &row->bytes);
+	row->reachable = p != PH_NONE && p < d->nreach;
 	if (s->rt->ninterps > 1) {
 		unsigned k = ph_heap_interp(h, obj);
 		row->has_interp = k < s->rt->ninterps;

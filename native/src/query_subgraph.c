@@ -67,9 +67,7 @@ static size_t node_object(struct sg_build *b, uint32_t o, uint32_t depth)
 	n->obj = (struct ph_obj_ref){.addr = h->addr[o],
 				     .type = tname(ph_obj_type(h, o))};
 	n->size = ph_heap_obj_size(h, o);
-	uint32_t p = ph_domtree_pos(d, o);
-	n->retained_objects = p != PH_NONE ? d->count[p] : 0;
-	n->retained_bytes = p != PH_NONE ? d->bytes[p] : 0;
+	ph_domtree_retained(d, o, &n->retained_objects, &n->retained_bytes);
 	b->tmp.len = 0;
 	ph_repr_object(h, h->addr[o], ph_tidx(h, o), &b->tmp);
 	n->label = ph_strings_add(&b->r->str, b->tmp.data, b->tmp.len);
