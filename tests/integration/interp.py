@@ -13,6 +13,23 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def not_ready(proc, where):
+    """Why a fixture never wrote its ready file: its exit status (apptruth
+    exits 3 when a measuring child failed) or the time it was given, and
+    what a failed child wrote (the last lines of child-error.txt)."""
+    code = proc.poll()
+    why = ("exit %d" % code if code is not None and code >= 0 else
+           "killed by signal %d" % -code if code is not None else
+           "not ready after %s s" % os.environ.get("TAKE_CORE_TIMEOUT", 120))
+    try:
+        with open(os.path.join(where, "child-error.txt")) as f:
+            lines = f.read().strip().splitlines()
+        why += "; a measuring child failed: " + " | ".join(lines[-3:])
+    except OSError:
+        pass
+    return why
+
+
 class Interp:
     def __init__(self, spec):
         self.spec = spec
@@ -106,7 +123,8 @@ class Interp:
             deadline = time.time() + int(os.environ.get("TAKE_CORE_TIMEOUT", 120))
             while not os.path.exists(os.path.join(where, "ready")):
                 if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError("%s did not get ready" % fixture)
+                    raise RuntimeError("%s did not get ready: %s" % (
+                        fixture, not_ready(proc, where)))
                 time.sleep(0.05)
             subprocess.run(["gcore", "-o", core, str(proc.pid)], check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
