@@ -201,6 +201,19 @@ static inline uint32_t ph_domtree_pos(const struct ph_domtree *d, uint32_t obj)
 	return !d->unchecked || p < d->n ? p : PH_NONE;
 }
 
+/* Whether obj's row reads right in a tree not checked whole: a position
+ * among the objects, a subtree within its tree (always, when checked). */
+static inline bool ph_domtree_row_ok(const struct ph_domtree *d, uint32_t obj)
+{
+	uint32_t p = d->pos[obj];
+	if (!d->unchecked)
+		return true;
+	if (p >= d->n)
+		return false;
+	uint64_t end = p < d->nreach ? d->nreach : d->n;
+	return d->count[p] >= 1 && (uint64_t)p + d->count[p] <= end;
+}
+
 /* What obj retains (itself included): its objects and bytes, none where
  * ph_domtree_pos gives no position; returns that position. */
 static inline uint32_t ph_domtree_retained(const struct ph_domtree *d,

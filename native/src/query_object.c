@@ -131,7 +131,9 @@ struct ph_error *ph_query_show(struct ph_session *s,
 	ph_graph_rev_row(g, ob, &lo, &hi);
 	r->reachable = ph_graph_parent(g, ob) != PH_NONE;
 	r->referrers = hi - lo;
-	if ((err = ph_session_dominators_rows(s, need))) {
+	if ((err = ph_session_dominators_rows(s, need)) ||
+	    (!ph_domtree_row_ok(s->dom, ob) &&
+	     (err = ph_session_dominators_damaged(s, need)))) {
 		free(r);
 		return err;
 	}

@@ -45,9 +45,10 @@ static uint32_t find_u32(const uint32_t *v, uint32_t n, uint32_t q)
 	return n;
 }
 
-/* The objects at positions p[0..k) (sorted, distinct): one pass over the
- * objects, a bit per position to skip the others, its rank among the set
- * bits its index in p. */
+/* The objects at positions p[0..k) (sorted, distinct, below d->n): one
+ * pass over the objects, a bit per position to skip the others, its rank
+ * among the set bits its index in p. PH_NONE where no object has the
+ * position (only in a tree not checked whole: ph_domtree_row_ok). */
 static struct ph_error *objects_at(const struct ph_domtree *d,
 				   const uint32_t *p, size_t k, uint32_t *ret)
 {
@@ -58,8 +59,11 @@ static struct ph_error *objects_at(const struct ph_domtree *d,
 		 * the only one in a permutation (the dominator tree's
 		 * positions are one, checked when read from the cache) */
 		ret[0] = find_u32(d->pos, d->n, p[0]);
+		ret[0] = ret[0] < d->n ? ret[0] : PH_NONE;
 		return NULL;
 	}
+	for (size_t i = 0; i < k; i++)
+		ret[i] = PH_NONE;
 	/* a bit per position, and per word of bits the number set before
 	 * it: an object's index in p is that rank (p sorted, distinct) */
 	size_t words = d->n / 64 + 1;
@@ -79,6 +83,8 @@ static struct ph_error *objects_at(const struct ph_domtree *d,
 	}
 	for (uint32_t x = 0; x < d->n; x++) {
 		uint32_t q = d->pos[x];
+		if (q >= d->n) /* (unchecked: any word) */
+			continue;
 		uint64_t b = bits[q / 64], bit = 1ULL << (q % 64);
 		if (b & bit)
 			ret[rank[q / 64] + ph_popcount64(b & (bit - 1))] = x;
@@ -141,6 +147,9 @@ struct ph_error *ph_query_retained(struct ph_session *s, const char *addr,
 	struct ph_error *err = ph_query_object_need(s, "retained", addr,
 						    PH_GRAPH_PARENT_ROWS, &ob);
 	if (err || (err = ph_session_dominators_rows(s, PH_GRAPH_PARENT_ROWS)))
+		return err;
+	if (!ph_domtree_row_ok(s->dom, ob) &&
+	    (err = ph_session_dominators_damaged(s, PH_GRAPH_PARENT_ROWS)))
 		return err;
 	const struct ph_domtree *d = s->dom;
 	struct ph_retained_result *r = calloc(1, sizeof(*r));
@@ -252,9 +261,13 @@ static uint8_t *types_named(struct ph_heap *h, const char *cmd,
 	return ph_types_matching(h, cmd, name, ret_err);
 }
 
+/* The largest retainers. A tree not checked whole is read as rows: a
+ * position no object has, or a row of the list's that reads wrong, sets
+ * *ret_damaged and gives no rows. */
 static struct ph_error *dominators_list(struct ph_session *s,
 					const struct ph_dominators_opts *o,
-					struct ph_dominators_result *r)
+					struct ph_dominators_result *r,
+					bool *ret_damaged)
 {
 	const struct ph_domtree *d = s->dom;
 	struct ph_heap *h = s->heap;
@@ -267,10 +280,12 @@ static struct ph_error *dominators_list(struct ph_session *s,
 		    !(match = types_named(h, "dominators", o->type, &err)))
 			return err;
 		for (uint32_t x = 0; x < d->n && !t.err; x++) {
-			uint32_t p = d->pos[x];
 			if ((match && !match[ph_tidx(h, x)]) ||
-			    !ph_session_keeps(s, x) ||
-			    d->bytes[p] < o->min_bytes)
+			    !ph_session_keeps(s, x))
+				continue;
+			uint32_t p = ph_domtree_pos(d, x);
+			*ret_damaged |= p == PH_NONE;
+			if (p == PH_NONE || d->bytes[p] < o->min_bytes)
 				continue;
 			r->matching++;
 			topk_add(&t,
@@ -309,8 +324,11 @@ static struct ph_error *dominators_list(struct ph_session *s,
 	size_t k = sort_unique(p, t.n);
 	if ((err = objects_at(d, p, k, objs)))
 		goto out;
+	for (size_t i = 0; i < k; i++)
+		*ret_damaged |=
+			objs[i] == PH_NONE || !ph_domtree_row_ok(d, objs[i]);
 	size_t cap = 0;
-	for (size_t i = 0; i < t.n && !err; i++) {
+	for (size_t i = 0; i < t.n && !err && !*ret_damaged; i++) {
 		uint32_t *at = bsearch(&t.a[i].pos, p, k, sizeof(*p), cmp_u32);
 		err = row_fill(s, objs[at - p], true, &r->str, &r->steps,
 			       &r->nsteps, &cap, &r->rows[r->nrows++]);
@@ -542,14 +560,21 @@ struct ph_error *ph_query_dominators(struct ph_session *s,
 	if (o->depth > 64)
 		return ph_error_create(PH_ERR_USAGE,
 				       "dominators: --depth is 0 to 64");
-	/* the graph for the rows' paths, or all of it exported */
-	struct ph_error *err = ph_session_dominators_need(
-		s, o->export_path ? PH_GRAPH_ALL : PH_GRAPH_PARENT);
+	/* the graph for the rows' paths, or all of it exported; the list
+	 * reads a sealed tree as rows (the tree's positions, the graph's
+	 * steps) */
+	bool list = !o->export_path && !o->tree, damaged = false;
+	struct ph_error *err =
+		list ? ph_session_dominators_rows(s, PH_GRAPH_PARENT_ROWS)
+		     : ph_session_dominators_need(s, o->export_path
+							     ? PH_GRAPH_ALL
+							     : PH_GRAPH_PARENT);
+	struct ph_dominators_result *r = NULL;
+again:
 	if (err)
 		return err;
 	const struct ph_domtree *d = s->dom;
-	struct ph_dominators_result *r = calloc(1, sizeof(*r));
-	if (!r)
+	if (!(r = calloc(1, sizeof(*r))))
 		return ph_error_nomem();
 	r->objects = d->n;
 	r->bytes = d->total_bytes;
@@ -559,8 +584,13 @@ struct ph_error *ph_query_dominators(struct ph_session *s,
 		err = dominators_export(s, o->export_path, r);
 	else if (o->tree)
 		err = dominators_tree(s, o, r);
-	else
-		err = dominators_list(s, o, r);
+	else if (!(err = dominators_list(s, o, r, &damaged)) && damaged) {
+		/* (read again checked whole: no second time) */
+		ph_dominators_result_destroy(r);
+		damaged = false;
+		err = ph_session_dominators_damaged(s, PH_GRAPH_PARENT_ROWS);
+		goto again;
+	}
 	if (!err && r->str.buf.failed)
 		err = ph_error_nomem();
 	if (err) {

@@ -454,6 +454,28 @@ out:
 	free(cs), free(ci), free(on);
 }
 
+/* A sealed tree's rows were read for the drawn objects only: one that
+ * reads wrong has the tree read again checked whole (built again), and
+ * every node's retained sizes read again from it. */
+static struct ph_error *retained_mend(struct sg_build *b)
+{
+	struct ph_subgraph_result *r = b->r;
+	size_t i = 0;
+	while (i < r->nnodes && (b->obj_of[i] == PH_NONE ||
+				 ph_domtree_row_ok(b->s->dom, b->obj_of[i])))
+		i++;
+	if (i == r->nnodes)
+		return NULL;
+	struct ph_error *err =
+		ph_session_dominators_damaged(b->s, PH_GRAPH_ALL);
+	for (i = 0; !err && i < r->nnodes; i++)
+		if (b->obj_of[i] != PH_NONE)
+			ph_domtree_retained(b->s->dom, b->obj_of[i],
+					    &r->nodes[i].retained_objects,
+					    &r->nodes[i].retained_bytes);
+	return err;
+}
+
 struct ph_error *ph_query_subgraph(struct ph_session *s,
 				   const struct ph_subgraph_opts *o,
 				   struct ph_subgraph_result **ret)
@@ -526,6 +548,8 @@ struct ph_error *ph_query_subgraph(struct ph_session *s,
 		if (!b.err)
 			mark_cycles(&b);
 	}
+	if (!b.err)
+		b.err = retained_mend(&b);
 	if (!b.err && (r->str.buf.failed || b.tmp.failed))
 		b.err = ph_error_nomem();
 	free(b.mark);

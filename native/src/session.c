@@ -686,6 +686,14 @@ struct ph_error *ph_session_dominators_rows(struct ph_session *s, unsigned need)
 	return dominators(s, need, true);
 }
 
+struct ph_error *ph_session_dominators_damaged(struct ph_session *s,
+					       unsigned need)
+{
+	ph_stage(NULL);
+	ph_stage("dominators cache: a row damaged");
+	return dominators(s, need, false);
+}
+
 struct ph_error *ph_session_dominators(struct ph_session *s)
 {
 	return ph_session_dominators_need(s, PH_GRAPH_ALL);

@@ -55,10 +55,14 @@ struct ph_error *ph_session_dominators(struct ph_session *s);
  * tree is cached (built, it needs them all). */
 struct ph_error *ph_session_dominators_need(struct ph_session *s,
 					    unsigned need);
-/* The same for a reader of a few objects' positions, through
- * ph_domtree_pos and what it gives only: a sealed file is not checked
- * whole (a later ph_session_dominators_need checks it). */
+/* The same for a reader of rows, each checked as read (ph_domtree_row_ok,
+ * ph_domtree_pos): a sealed file is not checked whole (a later
+ * ph_session_dominators_need checks it). */
 struct ph_error *ph_session_dominators_rows(struct ph_session *s,
 					    unsigned need);
+/* A reader of those rows met one that reads wrong (ph_domtree_row_ok): the
+ * tree is read again checked whole, and built again when damaged. */
+struct ph_error *ph_session_dominators_damaged(struct ph_session *s,
+					       unsigned need);
 
 #endif /* PH_SESSION_H */
