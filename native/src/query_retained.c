@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "answercache.h"
 #include "objtable.h" /* ph_popcount64 */
 #include "query.h"
 
@@ -261,6 +262,126 @@ static uint8_t *types_named(struct ph_heap *h, const char *cmd,
 	return ph_types_matching(h, cmd, name, ret_err);
 }
 
+/* ---- the largest retainers' file ---------------------------------------- */
+
+/* "domtop": the first DOM_TOP positions of the tree in ranked_before's
+ * order and their objects (pairs), val[0] how many: a dominators' list
+ * without a filter is then read from it, not from a pass over every
+ * position and another over every object. */
+#define DOM_TOP 4096
+#define TOP_FORMAT 1
+
+enum top_use { TOP_USED, TOP_SHORT, TOP_NONE };
+
+/* dominators' list from that file: TOP_USED; TOP_SHORT when the file does
+ * not hold the whole answer (a --limit past it, or more positions of
+ * --min-bytes than it has); TOP_NONE without one, or with one whose rows
+ * the tree does not give in that order (then written again). */
+static enum top_use list_from_top(struct ph_session *s,
+				  const struct ph_dominators_opts *o,
+				  struct ph_dominators_result *r,
+				  struct ph_error **ret_err)
+{
+	const struct ph_domtree *d = s->dom;
+	struct ph_answers a;
+	ph_stage(NULL);
+	if (!ph_answercache_load(s->heap, "domtop", TOP_FORMAT, 1, &a))
+		return TOP_NONE;
+	const uint32_t *e = a.sec[0];
+	uint64_t ntop = a.val[0], want = o->limit, i;
+	enum top_use use = TOP_USED;
+	if (a.bytes[0] != ntop * 8 || ntop > d->n || ntop > DOM_TOP) {
+		use = TOP_NONE;
+		goto out;
+	}
+	/* the rows it gives, each checked against the tree: an object at
+	 * its position, in ranked order; up to --limit, or past it while
+	 * counting --min-bytes's positions */
+	struct ranked prev = {0};
+	for (i = 0; i < ntop; i++) {
+		uint32_t p = e[2 * i], x = e[2 * i + 1];
+		if (x >= d->n || ph_domtree_pos(d, x) != p ||
+		    !ph_domtree_row_ok(d, x)) {
+			use = TOP_NONE;
+			goto out;
+		}
+		struct ranked cur = {d->bytes[p], d->count[p], p};
+		if (i && !ranked_before(&prev, &cur)) {
+			use = TOP_NONE;
+			goto out;
+		}
+		prev = cur;
+		if (cur.bytes < o->min_bytes || (!o->min_bytes && i >= want))
+			break;
+	}
+	if (i == ntop && ntop < d->n && (o->min_bytes || want > ntop)) {
+		use = TOP_SHORT;
+		goto out;
+	}
+	r->matching = o->min_bytes ? i : d->n;
+	size_t shown = r->matching < want ? (size_t)r->matching : want;
+	if (!(r->rows = calloc(shown + 1, sizeof(*r->rows)))) {
+		*ret_err = ph_error_nomem();
+		goto out;
+	}
+	size_t cap = 0;
+	for (size_t k = 0; k < shown && !*ret_err; k++)
+		*ret_err = row_fill(s, e[2 * k + 1], true, &r->str, &r->steps,
+				    &r->nsteps, &cap, &r->rows[r->nrows++]);
+	ph_stage("dominators' largest read");
+out:
+	ph_answercache_release(&a);
+	return use;
+}
+
+/* Writes that file from the tree (a pass over every position, then the
+ * objects of the first DOM_TOP). */
+static struct ph_error *top_store(struct ph_session *s)
+{
+	const struct ph_domtree *d = s->dom;
+	struct topk t = {.k = DOM_TOP};
+	for (uint32_t p = 0; p < d->n && !t.err; p++) {
+		uint64_t b = d->bytes[p];
+		if (t.n == t.k && b < t.a[0].bytes)
+			continue;
+		topk_add(&t, (struct ranked){b, d->count[p], p});
+	}
+	if (t.err)
+		return t.err;
+	if (t.n)
+		qsort(t.a, t.n, sizeof(*t.a), ranked_cmp);
+	uint32_t *p = malloc((t.n + 1) * sizeof(*p));
+	uint32_t *objs = malloc((t.n + 1) * sizeof(*objs));
+	uint32_t *e = malloc((2 * t.n + 1) * sizeof(*e));
+	struct ph_error *err = NULL;
+	if (!p || !objs || !e)
+		err = ph_error_nomem();
+	for (size_t i = 0; !err && i < t.n; i++)
+		p[i] = t.a[i].pos;
+	size_t k = err ? 0 : sort_unique(p, t.n);
+	if (!err && !(err = objects_at(d, p, k, objs))) {
+		bool whole = true;
+		for (size_t i = 0; i < t.n; i++) {
+			uint32_t *at =
+				bsearch(&t.a[i].pos, p, k, sizeof(*p), cmp_u32);
+			e[2 * i] = t.a[i].pos;
+			e[2 * i + 1] = objs[at - p];
+			whole &= objs[at - p] != PH_NONE;
+		}
+		const void *sec[1] = {e};
+		uint64_t bytes[1] = {(uint64_t)t.n * 8};
+		uint64_t val[PH_ANSWER_VALS] = {t.n};
+		if (whole)
+			ph_answercache_store(s->heap, "domtop", TOP_FORMAT, 1,
+					     sec, bytes, val);
+	}
+	free(t.a);
+	free(p);
+	free(objs);
+	free(e);
+	return err;
+}
+
 /* The largest retainers. A tree not checked whole is read as rows: a
  * position no object has, or a row of the list's that reads wrong, sets
  * *ret_damaged and gives no rows. */
@@ -273,7 +394,17 @@ static struct ph_error *dominators_list(struct ph_session *s,
 	struct ph_heap *h = s->heap;
 	struct topk t = {.k = o->limit};
 	struct ph_error *err = NULL;
-	if (o->type || s->only_interp >= 0) {
+	bool unfiltered = !o->type && s->only_interp < 0;
+	if (unfiltered && o->limit) {
+		enum top_use use = list_from_top(s, o, r, &err);
+		if (use == TOP_USED || err)
+			return err;
+		/* (written where the index cache is: a later run reads it) */
+		if (use == TOP_NONE && s->heap->cache_sum &&
+		    (err = top_store(s)))
+			return err;
+	}
+	if (!unfiltered) {
 		/* (by object: a type's, or --interp's) */
 		uint8_t *match = NULL;
 		if (o->type &&

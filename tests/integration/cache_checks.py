@@ -746,6 +746,75 @@ def dom_rows_checks(core, xdg, addr):
             return
 
 
+def dom_top_checks(core, xdg):
+    """dominators' list without a filter is read from the largest
+    retainers' file (ans-domtop-*), each row it gives checked against the
+    tree: the same answer as uncached for limits and --min-bytes within it
+    and past it. A file whose rows the tree does not give (two swapped, an
+    object past the objects), its seal forged, is not used: the answer is
+    the same and the file written again."""
+    import struct
+    d = os.path.join(xdg, "py-heap")
+    cases = [(), ("--limit", "3"), ("--limit", "5000"),
+             ("--min-bytes", "100000"), ("--min-bytes", "1")]
+
+    def answer(*args, cache=True):
+        rc, out, err = run(core, "dominators", *args, cache=cache,
+                           timing=True)
+        if isinstance(out, dict):
+            out.pop("notes", None)
+        return (rc, out), err
+    want = {c: answer(*c, cache=False)[0] for c in cases}
+    for f in os.listdir(d):
+        if f.startswith("ans-domtop-"):
+            os.unlink(os.path.join(d, f))
+    answer()                                # written
+    tf = [os.path.join(d, f) for f in os.listdir(d)
+          if f.startswith("ans-domtop-")]
+    check("dom top: the largest retainers' file written by dominators",
+          len(tf) == 1, os.listdir(d))
+    if len(tf) != 1:
+        return
+    time.sleep(2.2)
+    for c in cases:
+        got, err = answer(*c)
+        check("dom top: dominators %s: the answer uncached" % " ".join(c),
+              got == want[c], err[-300:])
+    for c in cases[:2]:
+        got, err = answer(*c)
+        check("dom top: dominators %s: read from the file" % " ".join(c),
+              "dominators' largest read" in err, err[-300:])
+    check("dom top: its file sealed once summed whole",
+          seal_mask(tf[0]) is not None, seal_mask(tf[0]))
+    with open(tf[0], "rb") as f:
+        orig = f.read()
+    head = struct.unpack_from("<I", orig, 8)[0]
+    ntop = struct.unpack_from("<Q", orig, 56)[0]
+    for what in ("its first two rows swapped", "an object past the objects"):
+        if what.startswith("its first") and ntop < 2:
+            continue
+        data = bytearray(orig)
+        if what.startswith("its first"):
+            data[head:head + 16] = orig[head + 8:head + 16] + \
+                orig[head:head + 8]
+        else:
+            struct.pack_into("<I", data, head + 4, 0xfffffff0)
+        with open(tf[0], "r+b") as f:
+            f.write(data)
+        forge_seal(tf[0])
+        got, err = answer()
+        with open(tf[0], "rb") as f:
+            now = f.read()
+        check("dom top: %s (its seal forged): not used, the same answer, "
+              "the file written again" % what,
+              got == want[()] and now == orig and
+              "largest read" not in err, err[-300:])
+        got, err = answer()
+        check("dom top: then read from the file written again",
+              got == want[()] and "dominators' largest read" in err,
+              err[-300:])
+
+
 def seal_checks(core, xdg, addr, ref):
     """A file 2 s old that a run summed whole is sealed: later runs check
     what memory safety needs and not its sums. Any write moves its ctime,
@@ -950,6 +1019,7 @@ def checks(core, xdg, truth, tmp):
     seal_checks(core, xdg, addr, ref)
     rows_checks(core, xdg, addr, ref)
     dom_rows_checks(core, xdg, addr)
+    dom_top_checks(core, xdg)
     counts = {r["type"]: r["count"] for r in (out or {}).get("types", [])}
     bad = [(c, counts.get(c), truth["created"][c]) for c in user
            if counts.get(c) != truth["types"].get(c, {}).get("count")]
