@@ -1109,7 +1109,8 @@ struct ph_error *ph_query_retained_by_type(struct ph_session *s,
 					   const uint32_t *row_of,
 					   struct ph_type_row *rows)
 {
-	struct ph_error *err = ph_session_dominators(s);
+	/* the tree only: no array of a mapped graph (built, it needs all) */
+	struct ph_error *err = ph_session_dominators_need(s, 0);
 	if (err)
 		return err;
 	const struct ph_domtree *d = s->dom;
