@@ -262,6 +262,52 @@ static uint8_t *types_named(struct ph_heap *h, const char *cmd,
 	return ph_types_matching(h, cmd, name, ret_err);
 }
 
+/* Every position of at least min_bytes, the k largest kept in t (t->k 0:
+ * all); returns how many there are. Stops when interrupted. */
+static uint64_t largest(const struct ph_domtree *d, uint64_t min_bytes,
+			struct topk *t)
+{
+	uint64_t matching = 0;
+	for (uint32_t p = 0; p < d->n && !t->err; p++) {
+		if (!(p & 0xffff) && ph_interrupted())
+			break;
+		uint64_t b = d->bytes[p];
+		if (b < min_bytes)
+			continue;
+		matching++;
+		/* (below the worst of a full top k: not in it, without the
+		 * call) */
+		if (t->k && t->n == t->k && b < t->a[0].bytes)
+			continue;
+		topk_add(t, (struct ranked){b, d->count[p], p});
+	}
+	return matching;
+}
+
+/* The objects at a[0..n)'s positions, in that order, into ret (PH_NONE
+ * where no object has the position: objects_at). */
+static struct ph_error *ranked_objects(const struct ph_domtree *d,
+				       const struct ranked *a, size_t n,
+				       uint32_t *ret)
+{
+	uint32_t *p = malloc((n + 1) * sizeof(*p));
+	uint32_t *objs = malloc((n + 1) * sizeof(*objs));
+	struct ph_error *err = NULL;
+	if (!p || !objs)
+		err = ph_error_nomem();
+	for (size_t i = 0; !err && i < n; i++)
+		p[i] = a[i].pos;
+	size_t k = err ? 0 : sort_unique(p, n);
+	if (!err && !(err = objects_at(d, p, k, objs)))
+		for (size_t i = 0; i < n; i++)
+			ret[i] = objs[(uint32_t *)bsearch(&a[i].pos, p, k,
+							  sizeof(*p), cmp_u32) -
+				      p];
+	free(p);
+	free(objs);
+	return err;
+}
+
 /* ---- the largest retainers' file ---------------------------------------- */
 
 /* "domtop": the first DOM_TOP positions of the tree in ranked_before's
@@ -340,33 +386,24 @@ static struct ph_error *top_store(struct ph_session *s)
 {
 	const struct ph_domtree *d = s->dom;
 	struct topk t = {.k = DOM_TOP};
-	for (uint32_t p = 0; p < d->n && !t.err; p++) {
-		uint64_t b = d->bytes[p];
-		if (t.n == t.k && b < t.a[0].bytes)
-			continue;
-		topk_add(&t, (struct ranked){b, d->count[p], p});
+	largest(d, 0, &t);
+	if (t.err || ph_interrupted()) {
+		free(t.a);
+		return t.err ? t.err : ph_error_interrupted();
 	}
-	if (t.err)
-		return t.err;
 	if (t.n)
 		qsort(t.a, t.n, sizeof(*t.a), ranked_cmp);
-	uint32_t *p = malloc((t.n + 1) * sizeof(*p));
 	uint32_t *objs = malloc((t.n + 1) * sizeof(*objs));
 	uint32_t *e = malloc((2 * t.n + 1) * sizeof(*e));
 	struct ph_error *err = NULL;
-	if (!p || !objs || !e)
+	if (!objs || !e)
 		err = ph_error_nomem();
-	for (size_t i = 0; !err && i < t.n; i++)
-		p[i] = t.a[i].pos;
-	size_t k = err ? 0 : sort_unique(p, t.n);
-	if (!err && !(err = objects_at(d, p, k, objs))) {
+	if (!err && !(err = ranked_objects(d, t.a, t.n, objs))) {
 		bool whole = true;
 		for (size_t i = 0; i < t.n; i++) {
-			uint32_t *at =
-				bsearch(&t.a[i].pos, p, k, sizeof(*p), cmp_u32);
 			e[2 * i] = t.a[i].pos;
-			e[2 * i + 1] = objs[at - p];
-			whole &= objs[at - p] != PH_NONE;
+			e[2 * i + 1] = objs[i];
+			whole &= objs[i] != PH_NONE;
 		}
 		const void *sec[1] = {e};
 		uint64_t bytes[1] = {(uint64_t)t.n * 8};
@@ -376,7 +413,6 @@ static struct ph_error *top_store(struct ph_session *s)
 					     sec, bytes, val);
 	}
 	free(t.a);
-	free(p);
 	free(objs);
 	free(e);
 	return err;
@@ -424,49 +460,30 @@ static struct ph_error *dominators_list(struct ph_session *s,
 		}
 		free(match);
 	} else
-		for (uint32_t p = 0; p < d->n && !t.err; p++) {
-			if (!(p & 0xffff) && ph_interrupted())
-				break;
-			uint64_t b = d->bytes[p];
-			if (b < o->min_bytes)
-				continue;
-			r->matching++;
-			/* (below the worst of a full top k: not in it, without
-			 * the call) */
-			if (t.k && t.n == t.k && b < t.a[0].bytes)
-				continue;
-			topk_add(&t, (struct ranked){b, d->count[p], p});
-		}
+		r->matching = largest(d, o->min_bytes, &t);
 	if (t.err || ph_interrupted()) {
 		free(t.a);
 		return t.err ? t.err : ph_error_interrupted();
 	}
 	if (t.n)
 		qsort(t.a, t.n, sizeof(*t.a), ranked_cmp);
-	uint32_t *p = malloc((t.n + 1) * sizeof(*p));
 	uint32_t *objs = malloc((t.n + 1) * sizeof(*objs));
 	r->rows = calloc(t.n + 1, sizeof(*r->rows));
-	if (!p || !objs || !r->rows) {
+	if (!objs || !r->rows) {
 		err = ph_error_nomem();
 		goto out;
 	}
-	for (size_t i = 0; i < t.n; i++)
-		p[i] = t.a[i].pos;
-	size_t k = sort_unique(p, t.n);
-	if ((err = objects_at(d, p, k, objs)))
+	if ((err = ranked_objects(d, t.a, t.n, objs)))
 		goto out;
-	for (size_t i = 0; i < k; i++)
+	for (size_t i = 0; i < t.n; i++)
 		*ret_damaged |=
 			objs[i] == PH_NONE || !ph_domtree_row_ok(d, objs[i]);
 	size_t cap = 0;
-	for (size_t i = 0; i < t.n && !err && !*ret_damaged; i++) {
-		uint32_t *at = bsearch(&t.a[i].pos, p, k, sizeof(*p), cmp_u32);
-		err = row_fill(s, objs[at - p], true, &r->str, &r->steps,
-			       &r->nsteps, &cap, &r->rows[r->nrows++]);
-	}
+	for (size_t i = 0; i < t.n && !err && !*ret_damaged; i++)
+		err = row_fill(s, objs[i], true, &r->str, &r->steps, &r->nsteps,
+			       &cap, &r->rows[r->nrows++]);
 out:
 	free(t.a);
-	free(p);
 	free(objs);
 	return err;
 }
