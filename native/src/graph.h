@@ -160,10 +160,11 @@ uint8_t *ph_graph_gc_unreachable(struct ph_graph *g, struct ph_error **ret_err);
 struct ph_error *ph_graph_cycles(struct ph_graph *g, struct ph_scc *ret_scc,
 				 uint8_t **ret_dead);
 
-/* The shortest loop from first back to itself inside its component, at
- * most max objects written into loop; returns how many. */
-size_t ph_graph_scc_loop(struct ph_graph *g, const struct ph_scc *sc,
-			 uint32_t first, uint32_t *loop, size_t max);
+/* The shortest loop from first back to itself inside its component (the
+ * objects whose bit is set in in, a bit per object number), at most max
+ * objects written into loop; returns how many. */
+size_t ph_graph_scc_loop(struct ph_graph *g, const uint64_t *in, uint32_t first,
+			 uint32_t *loop, size_t max);
 
 /* ---- dominators (graph_dominators.c) ---- */
 

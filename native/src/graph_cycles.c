@@ -258,8 +258,8 @@ static bool prev_put(struct prev_map *p, uint32_t k, uint32_t v)
 	return !ph_u64map_put(&p->big, (uint64_t)k + 1, v, NULL);
 }
 
-size_t ph_graph_scc_loop(struct ph_graph *g, const struct ph_scc *sc,
-			 uint32_t first, uint32_t *loop, size_t max)
+size_t ph_graph_scc_loop(struct ph_graph *g, const uint64_t *in, uint32_t first,
+			 uint32_t *loop, size_t max)
 {
 	/* BFS over the component; prev[] kept in a hash map (components can
 	 * be large, but BFS touches only their members). */
@@ -268,7 +268,7 @@ size_t ph_graph_scc_loop(struct ph_graph *g, const struct ph_scc *sc,
 	ph_u64map_init(&prev.big);
 	uint32_t *queue = malloc(64 * sizeof(*queue));
 	size_t qcap = 64, head = 0, tail = 0;
-	uint32_t comp = sc->comp[first], end = PH_NONE;
+	uint32_t end = PH_NONE;
 	size_t n = 0;
 	if (!queue)
 		return 0;
@@ -277,7 +277,7 @@ size_t ph_graph_scc_loop(struct ph_graph *g, const struct ph_scc *sc,
 		uint32_t u = queue[head++];
 		for (uint64_t e = g->fwd_off[u]; e < g->fwd_off[u + 1]; e++) {
 			uint32_t v = g->fwd[e];
-			if (sc->comp[v] != comp)
+			if (!(in[v >> 6] >> (v & 63) & 1))
 				continue;
 			if (v == first) {
 				end = u;

@@ -329,11 +329,14 @@ struct cycles_build {
 	size_t types_cap, members_cap, loop_cap;
 };
 
-/* The kept cycle c, its members cm[0..nm), into the result. */
+/* The kept cycle c into the result: its first members cm[0..nm) (at
+ * most PH_CYCLE_MEMBERS_MAX), its types seen[0..nseen) in the order first
+ * met with their counts in tcount (set back to zero here). */
 static struct ph_error *cycle_add(struct cycles_build *b, struct ph_graph *g,
-				  const struct ph_scc *sc,
-				  const struct cycle *c, const uint32_t *cm,
-				  size_t nm, uint32_t *tcount, uint32_t *loop,
+				  const uint64_t *in, const struct cycle *c,
+				  const uint32_t *cm, size_t nm,
+				  const uint32_t *seen, size_t nseen,
+				  uint32_t *tcount, uint32_t *loop,
 				  struct ph_buf *tmp)
 {
 	struct ph_heap *h = g->h;
@@ -344,30 +347,25 @@ static struct ph_error *cycle_add(struct cycles_build *b, struct ph_graph *g,
 				 .bytes = c->bytes,
 				 .unreachable = c->unreachable,
 				 .finalizers = c->finalizers};
-	for (size_t i = 0; i < nm; i++)
-		tcount[ph_tidx(h, cm[i])]++;
+	if ((err = ph_grow((void **)&r->types, &b->types_cap,
+			   r->ntypes_all + nseen, sizeof(*r->types))))
+		return err;
 	out->types = r->ntypes_all;
-	for (size_t i = 0; i < nm; i++) {
-		uint32_t ti = ph_tidx(h, cm[i]);
-		if (!tcount[ti])
-			continue;
-		if ((err = ph_grow((void **)&r->types, &b->types_cap,
-				   r->ntypes_all + 1, sizeof(*r->types))))
-			return err;
+	out->ntypes = nseen;
+	for (size_t k = 0; k < nseen; k++) {
+		uint32_t ti = seen[k];
 		r->types[r->ntypes_all++] = (struct ph_cycle_type){
 			.name = tname(&h->types[ti]), .count = tcount[ti]};
 		tcount[ti] = 0;
-		out->ntypes++;
 	}
-	size_t keep = nm < PH_CYCLE_MEMBERS_MAX ? nm : PH_CYCLE_MEMBERS_MAX;
 	if ((err = ph_grow((void **)&r->members, &b->members_cap,
-			   r->nmembers_all + keep, sizeof(*r->members))))
+			   r->nmembers_all + nm, sizeof(*r->members))))
 		return err;
 	out->members = r->nmembers_all;
-	out->nmembers = keep;
-	for (size_t i = 0; i < keep; i++)
+	out->nmembers = nm;
+	for (size_t i = 0; i < nm; i++)
 		r->members[r->nmembers_all++] = h->addr[cm[i]];
-	size_t nl = ph_graph_scc_loop(g, sc, c->first, loop, PH_CYCLE_LOOP_MAX);
+	size_t nl = ph_graph_scc_loop(g, in, c->first, loop, PH_CYCLE_LOOP_MAX);
 	if ((err = ph_grow((void **)&r->loop, &b->loop_cap, r->nloop_all + nl,
 			   sizeof(*r->loop))))
 		return err;
@@ -383,115 +381,180 @@ static struct ph_error *cycle_add(struct cycles_build *b, struct ph_graph *g,
 	return NULL;
 }
 
-/* What cycles computes for the whole heap, whatever its options: the
- * components (sc), the unreachable set (dead), each object's fate, with
- * FATE_FIN where collecting a dead or cyclic object runs a finalizer, and
- * the weakref callbacks. Kept in the answers' cache (answercache.c) as the
- * objects on a cycle or unreachable, in object order: their component and
- * fate. */
+/* What cycles computes for the whole heap, whatever its options, kept in
+ * the answers' cache (answercache.c) so that a later run reads it: the
+ * objects on a cycle or unreachable in object order (marked) and their
+ * fates, with FATE_FIN where collecting one runs a finalizer; the
+ * components' members grouped (positions in marked, ascending within a
+ * component, start[c] the first of component c's); and each component's
+ * bytes, finalizers and whether all of it is unreachable, over every
+ * interpreter. A run without --interp takes no pass over every object nor
+ * every member. */
 #define FATE_FIN 4
-#define CY_FORMAT 1
+#define CY_FORMAT 2
 
-static bool cy_facts_load(struct ph_heap *h, struct ph_scc *sc, void **blk,
-			  uint32_t **marked, uint8_t **mfate, size_t *nmarked,
-			  struct ph_cycles_result *r)
+struct cy_comp {
+	uint64_t bytes;
+	uint32_t finalizers, unreachable;
+};
+
+struct cy_facts {
+	const uint32_t *marked;
+	const uint8_t *mfate;
+	size_t nmarked;
+	const uint32_t *members; /* positions in marked */
+	size_t nmembers;
+	const uint32_t *start; /* ncomp + 1 */
+	uint32_t ncomp;
+	const struct cy_comp *comp;
+	uint64_t frozen; /* every interpreter's */
+	uint64_t weakref_callbacks;
+	struct ph_answers a; /* when read */
+	bool read;
+	void *own[5]; /* when computed */
+};
+
+static void cy_facts_free(struct cy_facts *f)
 {
-	struct ph_answers a;
-	if (!ph_answercache_load(h, "cycles", CY_FORMAT, 3, &a))
+	if (f->read)
+		ph_answercache_release(&f->a);
+	for (int k = 0; k < 5; k++)
+		free(f->own[k]);
+}
+
+static uint64_t frozen_count(const struct ph_heap *h, int only_interp)
+{
+	uint64_t frozen = 0;
+	for (size_t i = 0; i < h->n; i++)
+		frozen += (h->flags[i] & PH_OBJ_GC_LIST) &&
+			  ((h->flags[i] >> 4) & 7) == PH_GEN_PERMANENT &&
+			  (only_interp < 0 ||
+			   ph_heap_interp(h, i) == (unsigned)only_interp);
+	return frozen;
+}
+
+static bool cy_facts_load(struct ph_heap *h, struct cy_facts *f)
+{
+	struct ph_answers *a = &f->a;
+	if (!ph_answercache_load(h, "cycles", CY_FORMAT, 5, a))
 		return false;
-	uint64_t m = a.val[0], ncomp = a.val[1];
-	const uint32_t *obj = a.sec[0], *comp = a.sec[1];
-	const uint8_t *fb = a.sec[2];
-	bool ok =
-		m <= h->n && ncomp <= h->n && a.bytes[0] == m * 4 &&
-		a.bytes[1] == m * 4 && a.bytes[2] == m &&
-		ph_answercache_below(obj, m, (uint32_t)h->n, (uint32_t)h->n) &&
-		ph_answercache_ascending(obj, m) &&
-		ph_answercache_below(comp, m, (uint32_t)ncomp, PH_NONE);
-	/* the components by object (what a cycle's loop is searched with)
-	 * in ph_big_alloc's pages: page faults are most of the cost of an
-	 * array written once (60 ms at 2M where they are dear) */
-	uint32_t *c = ok ? ph_big_alloc(4 * (h->n + 1)) : NULL;
-	*marked = c ? malloc(m * 4 + 1) : NULL;
-	*mfate = *marked ? malloc(m + 1) : NULL;
-	if (!*mfate) {
-		ph_big_free(c, 4 * (h->n + 1));
-		free(*marked);
-		*marked = NULL;
-		ph_answercache_release(&a);
+	uint64_t m = a->val[0], ncomp = a->val[1], mm = a->val[3];
+	const uint32_t *obj = a->sec[0], *mem = a->sec[2], *start = a->sec[3];
+	/* every number indexed with checked, not only summed: a sealed
+	 * file's sums are not read again */
+	bool ok = m <= h->n && ncomp <= mm && mm <= m && a->val[4] <= h->n &&
+		  a->bytes[0] == m * 4 && a->bytes[1] == m &&
+		  a->bytes[2] == mm * 4 && a->bytes[3] == (ncomp + 1) * 4 &&
+		  a->bytes[4] == ncomp * sizeof(struct cy_comp) &&
+		  ph_answercache_below(obj, m, (uint32_t)h->n, 0) &&
+		  ph_answercache_ascending(obj, m) &&
+		  ph_answercache_below(mem, mm, (uint32_t)m, 0) &&
+		  start[0] == 0 && start[ncomp] == mm;
+	for (uint64_t c = 0; ok && c < ncomp; c++)
+		ok = start[c] < start[c + 1];
+	if (!ok) {
+		ph_answercache_release(a);
 		return false;
 	}
-	*blk = c;
-	sc->comp = c;
-	memset(sc->comp, 0xff, (h->n + 1) * sizeof(*sc->comp));
-	for (uint64_t k = 0; k < m; k++) {
-		sc->comp[obj[k]] = comp[k];
-		(*mfate)[k] = fb[k] & (FATE_FIN | 3);
-	}
-	memcpy(*marked, obj, m * 4);
-	*nmarked = (size_t)m;
-	sc->ncomp = (uint32_t)ncomp;
-	r->weakref_callbacks = a.val[2];
-	ph_answercache_release(&a);
+	f->read = true;
+	f->marked = obj;
+	f->mfate = a->sec[1];
+	f->nmarked = (size_t)m;
+	f->members = mem;
+	f->nmembers = (size_t)mm;
+	f->start = start;
+	f->ncomp = (uint32_t)ncomp;
+	f->comp = a->sec[4];
+	f->weakref_callbacks = a->val[2];
+	f->frozen = a->val[4];
 	return true;
 }
 
-static struct ph_error *cy_facts_compute(struct ph_graph *g, struct ph_scc *sc,
-					 uint32_t **marked, uint8_t **mfate,
-					 size_t *nmarked,
-					 struct ph_cycles_result *r)
+static struct ph_error *cy_facts_compute(struct ph_graph *g, struct cy_facts *f)
 {
 	struct ph_heap *h = g->h;
 	struct ph_error *err;
+	struct ph_scc sc = {0};
+	struct ph_cycles_result fr = {0}; /* its weakref_callbacks */
 	uint8_t *dead = NULL, *fate = NULL;
-	uint32_t *obj = NULL, *comp = NULL;
-	uint8_t *fb = NULL;
-	if ((err = ph_graph_cycles(g, sc, &dead)))
+	if ((err = ph_graph_cycles(g, &sc, &dead)))
 		return err;
-	if ((err = collect_fates(g, dead, r, &fate)))
+	if ((err = collect_fates(g, dead, &fr, &fate)))
 		goto out;
-	uint64_t m = 0;
+	uint64_t m = 0, mm = 0;
 	for (size_t i = 0; i < h->n; i++) {
-		if (!dead[i] && sc->comp[i] == PH_NONE)
+		if (!dead[i] && sc.comp[i] == PH_NONE)
 			continue;
 		m++;
+		mm += sc.comp[i] != PH_NONE;
 		if (has_finalizer(h, (uint32_t)i))
 			fate[i] |= FATE_FIN;
 	}
-	if (!(obj = malloc(m * 4 + 1)) || !(fb = malloc(m + 1))) {
-		free(obj);
+	uint32_t *obj = f->own[0] = malloc(m * 4 + 1);
+	uint8_t *fb = f->own[1] = malloc(m + 1);
+	uint32_t *mem = f->own[2] = malloc(mm * 4 + 1);
+	uint32_t *start = f->own[3] = calloc((size_t)sc.ncomp + 2, 4);
+	struct cy_comp *comp = f->own[4] =
+		calloc((size_t)sc.ncomp + 1, sizeof(*comp));
+	if (!obj || !fb || !mem || !start || !comp) {
 		err = ph_error_nomem();
 		goto out;
 	}
 	uint64_t k = 0;
 	for (size_t i = 0; i < h->n; i++)
-		if (dead[i] || sc->comp[i] != PH_NONE) {
+		if (dead[i] || sc.comp[i] != PH_NONE) {
 			obj[k] = (uint32_t)i;
 			fb[k++] = fate[i];
 		}
-	*marked = obj;
-	*mfate = fb;
-	*nmarked = (size_t)m;
+	/* members grouped by component, in one pass (counting sort) */
+	for (uint32_t c = 0; c < sc.ncomp; c++)
+		comp[c].unreachable = 1;
+	for (k = 0; k < m; k++) {
+		uint32_t c = sc.comp[obj[k]];
+		if (c == PH_NONE)
+			continue;
+		start[c + 1]++;
+		comp[c].bytes += ph_heap_obj_size(h, obj[k]);
+		comp[c].finalizers += (fb[k] & FATE_FIN) != 0;
+		if ((fb[k] & 3) == FATE_ALIVE)
+			comp[c].unreachable = 0;
+	}
+	for (uint32_t c = 0; c < sc.ncomp; c++)
+		start[c + 1] += start[c];
+	for (k = 0; k < m; k++) {
+		uint32_t c = sc.comp[obj[k]];
+		if (c != PH_NONE)
+			mem[start[c]++] = (uint32_t)k;
+	}
+	for (uint32_t c = sc.ncomp; c > 0; c--)
+		start[c] = start[c - 1];
+	start[0] = 0;
+	f->marked = obj;
+	f->mfate = fb;
+	f->nmarked = (size_t)m;
+	f->members = mem;
+	f->nmembers = (size_t)mm;
+	f->start = start;
+	f->ncomp = sc.ncomp;
+	f->comp = comp;
+	f->weakref_callbacks = fr.weakref_callbacks;
+	f->frozen = frozen_count(h, -1);
 	/* a later run on this core reads them */
-	if (h->cache_sum && (comp = malloc(m * 4 + 1))) {
-		for (k = 0; k < m; k++)
-			comp[k] = sc->comp[obj[k]];
-		const void *sec[3] = {obj, comp, fb};
-		uint64_t bytes[3] = {m * 4, m * 4, m};
-		uint64_t val[PH_ANSWER_VALS] = {m, sc->ncomp,
-						r->weakref_callbacks};
-		if (ph_answercache_store(h, "cycles", CY_FORMAT, 3, sec, bytes,
+	if (h->cache_sum) {
+		const void *sec[5] = {obj, fb, mem, start, comp};
+		uint64_t bytes[5] = {m * 4, m, mm * 4,
+				     ((uint64_t)sc.ncomp + 1) * 4,
+				     sc.ncomp * sizeof(*comp)};
+		uint64_t val[PH_ANSWER_VALS] = {
+			m, sc.ncomp, f->weakref_callbacks, mm, f->frozen};
+		if (ph_answercache_store(h, "cycles", CY_FORMAT, 5, sec, bytes,
 					 val))
 			ph_stage("cycles cache written");
-		free(comp);
 	}
 out:
+	free(sc.comp);
 	free(dead);
 	free(fate);
-	if (err) {
-		free(sc->comp);
-		sc->comp = NULL;
-	}
 	return err;
 }
 
@@ -505,70 +568,76 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 		return err;
 	struct ph_graph *g = s->graph;
 	struct ph_heap *h = g->h;
-	struct ph_scc sc = {0};
-	void *blk = NULL; /* sc.comp, when read */
-	/* the objects on a cycle or unreachable, in order, and their fates
-	 * (with FATE_FIN): the loops below need no others */
-	uint32_t *marked = NULL;
-	uint8_t *mfate = NULL;
-	size_t nmarked = 0;
+	struct cy_facts f = {0};
 	struct ph_cycles_result *r = calloc(1, sizeof(*r));
 	if (!r)
 		return ph_error_nomem();
 	ph_stage(NULL);
-	if (cy_facts_load(h, &sc, &blk, &marked, &mfate, &nmarked, r))
+	if (cy_facts_load(h, &f))
 		ph_stage("cycles cache read");
-	else if ((err = cy_facts_compute(g, &sc, &marked, &mfate, &nmarked,
-					 r))) {
+	else if ((err = cy_facts_compute(g, &f))) {
+		cy_facts_free(&f);
 		ph_cycles_result_destroy(r);
 		return err;
 	}
-	struct cycle *cy = calloc(sc.ncomp + 1, sizeof(*cy));
-	uint32_t *members = malloc((nmarked + 1) * sizeof(*members));
-	uint64_t *comp_start =
-		calloc((size_t)sc.ncomp + 2, sizeof(*comp_start));
+	const uint32_t *marked = f.marked;
+	const uint8_t *mfate = f.mfate;
+	size_t nmarked = f.nmarked;
+	bool all = s->only_interp < 0;
+	struct cycle *cy = calloc((size_t)f.ncomp + 1, sizeof(*cy));
+	uint32_t *cm = malloc(PH_CYCLE_MEMBERS_MAX * sizeof(*cm));
+	uint32_t *seen = malloc((h->ntypes + 1) * sizeof(*seen));
+	uint64_t *in = calloc(h->n / 64 + 1, sizeof(*in));
 	uint32_t *loop = malloc(PH_CYCLE_LOOP_MAX * sizeof(*loop));
 	uint32_t *tcount = calloc(h->ntypes + 1, sizeof(*tcount));
 	struct ph_buf tmp;
 	ph_buf_init(&tmp);
-	if (!cy || !members || !comp_start || !loop || !tcount) {
+	if (!cy || !cm || !seen || !in || !loop || !tcount) {
 		err = ph_error_nomem();
 		goto out;
 	}
 	r->unreachable_only = o->unreachable_only;
-	for (uint32_t c = 0; c < sc.ncomp; c++) {
-		cy[c].id = c;
-		cy[c].first = PH_NONE;
-		cy[c].unreachable = true;
-	}
-	for (size_t i = 0; i < h->n; i++)
-		r->frozen_objects +=
-			(h->flags[i] & PH_OBJ_GC_LIST) &&
-			((h->flags[i] >> 4) & 7) == PH_GEN_PERMANENT &&
-			ph_session_keeps(s, (uint32_t)i);
+	r->weakref_callbacks = f.weakref_callbacks;
+	r->frozen_objects = all ? f.frozen : frozen_count(h, s->only_interp);
 	for (size_t k = 0; k < nmarked; k++) {
 		uint32_t i = marked[k];
-		uint8_t f = mfate[k];
-		bool dead = (f & 3) != FATE_ALIVE;
-		if (!ph_session_keeps(s, i))
-			continue; /* (--interp: a cycle is its objects') */
-		if (dead) {
-			r->unreachable_objects++;
-			r->unreachable_bytes += ph_heap_obj_size(h, i);
-			r->unreachable_finalizers += (f & FATE_FIN) != 0;
-			r->freed_by_finalizers += (f & 3) == FATE_FINALIZED;
-			r->legacy_finalizer_objects += (f & 3) == FATE_LEGACY;
-		}
-		uint32_t c = sc.comp[i];
-		if (c == PH_NONE)
+		uint8_t fa = mfate[k];
+		if ((fa & 3) == FATE_ALIVE || !ph_session_keeps(s, i))
 			continue;
-		cy[c].objects++;
-		cy[c].bytes += ph_heap_obj_size(h, i);
-		if (cy[c].first == PH_NONE)
-			cy[c].first = i;
-		if (!dead)
-			cy[c].unreachable = false;
-		cy[c].finalizers += (f & FATE_FIN) != 0;
+		r->unreachable_objects++;
+		r->unreachable_bytes += ph_heap_obj_size(h, i);
+		r->unreachable_finalizers += (fa & FATE_FIN) != 0;
+		r->freed_by_finalizers += (fa & 3) == FATE_FINALIZED;
+		r->legacy_finalizer_objects += (fa & 3) == FATE_LEGACY;
+	}
+	/* each component over the interpreter's objects (--interp: a cycle is
+	 * its objects'), or over all as kept */
+	for (uint32_t c = 0; c < f.ncomp; c++) {
+		struct cycle *y = &cy[c];
+		y->id = c;
+		y->first = PH_NONE;
+		if (all) {
+			y->objects = f.start[c + 1] - f.start[c];
+			y->bytes = f.comp[c].bytes;
+			y->first = marked[f.members[f.start[c]]];
+			y->unreachable = f.comp[c].unreachable;
+			y->finalizers = f.comp[c].finalizers;
+			continue;
+		}
+		y->unreachable = true;
+		for (uint32_t k = f.start[c]; k < f.start[c + 1]; k++) {
+			uint32_t i = marked[f.members[k]];
+			uint8_t fa = mfate[f.members[k]];
+			if (!ph_session_keeps(s, i))
+				continue;
+			y->objects++;
+			y->bytes += ph_heap_obj_size(h, i);
+			if (y->first == PH_NONE)
+				y->first = i;
+			if ((fa & 3) == FATE_ALIVE)
+				y->unreachable = false;
+			y->finalizers += (fa & FATE_FIN) != 0;
+		}
 	}
 	/* (free-threaded 3.13: gc.collect() counts what the finalizers free
 	 * too, and DEBUG_SAVEALL keeps it: measured on 3.13t) */
@@ -577,7 +646,7 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 			? r->unreachable_objects
 			: r->unreachable_objects - r->freed_by_finalizers;
 	size_t nsel = 0;
-	for (uint32_t c = 0; c < sc.ncomp; c++)
+	for (uint32_t c = 0; c < f.ncomp; c++)
 		if (cy[c].objects &&
 		    (!o->unreachable_only || cy[c].unreachable) &&
 		    cy[c].bytes >= o->min_size)
@@ -590,28 +659,29 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 		err = ph_error_nomem();
 		goto out;
 	}
-	/* Members grouped by component, in one pass (counting sort). */
-	for (size_t k = 0; k < nmarked; k++) {
-		uint32_t i = marked[k];
-		if (sc.comp[i] != PH_NONE && ph_session_keeps(s, i))
-			comp_start[sc.comp[i] + 1]++;
-	}
-	for (uint32_t c = 0; c < sc.ncomp; c++)
-		comp_start[c + 1] += comp_start[c];
-	for (size_t k = 0; k < nmarked; k++) {
-		uint32_t i = marked[k];
-		if (sc.comp[i] != PH_NONE && ph_session_keeps(s, i))
-			members[comp_start[sc.comp[i]]++] = i;
-	}
-	for (uint32_t c = sc.ncomp; c > 0; c--)
-		comp_start[c] = comp_start[c - 1];
-	comp_start[0] = 0;
 	struct cycles_build b = {.r = r};
 	for (size_t k = 0; k < shown && !err; k++) {
 		const struct cycle *c = &cy[k];
-		err = cycle_add(&b, g, &sc, c, members + comp_start[c->id],
-				comp_start[c->id + 1] - comp_start[c->id],
-				tcount, loop, &tmp);
+		const uint32_t *p = f.members + f.start[c->id],
+			       *e = f.members + f.start[c->id + 1];
+		/* the loop is searched among all of the component's objects,
+		 * its members and types are the interpreter's */
+		size_t nm = 0, nseen = 0;
+		for (const uint32_t *q = p; q < e; q++) {
+			uint32_t i = marked[*q];
+			in[i >> 6] |= 1ULL << (i & 63);
+			if (!ph_session_keeps(s, i))
+				continue;
+			uint32_t ti = ph_tidx(h, i);
+			if (!tcount[ti]++)
+				seen[nseen++] = ti;
+			if (nm < PH_CYCLE_MEMBERS_MAX)
+				cm[nm++] = i;
+		}
+		err = cycle_add(&b, g, in, c, cm, nm, seen, nseen, tcount, loop,
+				&tmp);
+		for (const uint32_t *q = p; q < e; q++)
+			in[marked[*q] >> 6] = 0;
 	}
 	if (err)
 		goto out;
@@ -666,17 +736,13 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 		err = ph_error_nomem();
 out:
 	ph_buf_free(&tmp);
-	free(comp_start);
-	free(members);
-	free(marked);
+	free(cm);
+	free(seen);
+	free(in);
 	free(loop);
 	free(tcount);
 	free(cy);
-	if (blk)
-		ph_big_free(blk, 4 * (h->n + 1));
-	else
-		free(sc.comp);
-	free(mfate);
+	cy_facts_free(&f);
 	if (err) {
 		ph_cycles_result_destroy(r);
 		return err;

@@ -220,27 +220,42 @@ def answer_stages(core, args, kind):
 def answer_plant(path, kind):
     """A number the sums vouch for but memory safety refuses, the
     section's and the header's sums made again: an object past the last
-    (cycles), two objects out of order (refcheck), a position twice
-    (dominators)."""
+    (cycles), a member past the objects or a component of none (cycles'
+    members, cycles' starts), two objects out of order (refcheck), a
+    position twice (dominators)."""
     import struct
     with open(path, "rb") as f:
         data = bytearray(f.read())
     n = struct.unpack_from("<Q", data, 48)[0]
     m = struct.unpack_from("<Q", data, 56)[0]   # val[0]
-    size0 = struct.unpack_from("<Q", data, 120)[0]
+    # section i at its offset: the header, then each padded to 8 bytes
+    size = [struct.unpack_from("<Q", data, 120 + 8 * i)[0]
+            for i in range(6)]
+    at = [AC_HEAD]
+    for i in range(5):
+        at.append(at[-1] + (size[i] + 7) // 8 * 8)
+    sec = 0
     o = AC_HEAD
     if kind == "build":     # another build's: its header's build-id
         struct.pack_into("<Q", data, 40,
                          struct.unpack_from("<Q", data, 40)[0] ^ 0x100)
     elif kind == "cycles":
         struct.pack_into("<I", data, o + 4 * (m // 2), n + 5)
+    elif kind == "cycles-members":   # a position in marked past its end
+        sec = 2
+        struct.pack_into("<I", data, at[2] + 4 * (size[2] // 8), m)
+    elif kind == "cycles-start":     # the second component made empty
+        sec = 3
+        struct.pack_into("<I", data, at[3] + 8,
+                         struct.unpack_from("<I", data, at[3] + 4)[0])
     elif kind == "refcheck":
         a, b = struct.unpack_from("<II", data, o)
         struct.pack_into("<II", data, o, b, a)
     else:
         struct.pack_into("<I", data, o + 4, struct.unpack_from(
             "<I", data, o)[0])
-    struct.pack_into("<Q", data, 168, file_sum(bytes(data[o:o + size0])))
+    struct.pack_into("<Q", data, 168 + 8 * sec,
+                     file_sum(bytes(data[at[sec]:at[sec] + size[sec]])))
     struct.pack_into("<Q", data, 216, file_sum(bytes(data[:216])))
     with open(path, "wb") as f:
         f.write(data)
@@ -300,7 +315,12 @@ def answer_checks(core, xdg, addr, ref):
                 ("a bad number, its sums made again",
                  lambda: answer_plant(af, kind)),
                 ("of another build, its sums made again",
-                 lambda: answer_plant(af, "build"))):
+                 lambda: answer_plant(af, "build"))) + ((
+                ("a member past its objects, its sums made again",
+                 lambda: answer_plant(af, "cycles-members")),
+                ("a component of no member, its sums made again",
+                 lambda: answer_plant(af, "cycles-start")))
+                if kind == "cycles" else ()):
             damage()
             got, read, written = answer_stages(core, args, kind)
             check("answers' cache: %s %s: ignored, computed, rewritten, "
