@@ -470,10 +470,12 @@ void ph_leaks_result_destroy(struct ph_leaks_result *r);
 
 /* types --retained: by row (rows as ph_query_types makes them, row_of[]
  * the row of each type number), the retained objects and bytes of the
- * objects no other object of the row dominates. */
+ * objects no other object of the row dominates. every_type: each type
+ * has its row (no --module), and the sums may be kept for a later run. */
 struct ph_error *ph_query_retained_by_type(struct ph_session *s,
 					   const uint32_t *row_of,
-					   struct ph_type_row *rows);
+					   struct ph_type_row *rows,
+					   bool every_type);
 
 /* ---- cycles ---- */
 struct ph_cycles_opts {

@@ -599,7 +599,8 @@ static struct ph_error *query_types(struct ph_session *s,
 		r->inexact += r->rows[i].size_inexact;
 	ph_u64map_free(&by_name);
 	if (row_of) {
-		if ((err = ph_query_retained_by_type(s, row_of, r->rows)))
+		if ((err = ph_query_retained_by_type(s, row_of, r->rows,
+						     !o->module)))
 			goto fail;
 		r->retained = true;
 	}

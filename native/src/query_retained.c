@@ -1122,21 +1122,58 @@ void ph_leaks_result_destroy(struct ph_leaks_result *r)
  * earlier object of the row has a range reaching past it: one pass, with
  * the farthest range end seen per row.
  */
+/* "typeret": types --retained's sums for every interpreter, by type
+ * number: the retained objects and bytes its objects add to their row's
+ * (rows made as ph_query_types makes them without --module, which a
+ * --module leaves the same for the rows it keeps). A later types
+ * --retained reads them: no dominator tree, no pass over every object. */
+#define TYPERET_FORMAT 1
+
+static bool typeret_load(const struct ph_heap *h, const uint32_t *row_of,
+			 struct ph_type_row *rows)
+{
+	struct ph_answers a;
+	if (!ph_answercache_load(h, "typeret", TYPERET_FORMAT, 1, &a))
+		return false;
+	const uint64_t *v = a.sec[0];
+	bool ok = a.val[0] == h->ntypes && a.bytes[0] == h->ntypes * 16;
+	for (size_t t = 0; ok && t < h->ntypes; t++) {
+		/* (a type of no object has no row) */
+		if (!v[2 * t] && !v[2 * t + 1])
+			continue;
+		rows[row_of[t]].retained_objects += v[2 * t];
+		rows[row_of[t]].retained_bytes += v[2 * t + 1];
+	}
+	ph_answercache_release(&a);
+	return ok;
+}
+
 struct ph_error *ph_query_retained_by_type(struct ph_session *s,
 					   const uint32_t *row_of,
-					   struct ph_type_row *rows)
+					   struct ph_type_row *rows,
+					   bool every_type)
 {
+	struct ph_heap *h = s->heap;
+	bool all = s->only_interp < 0;
+	if (all && h->cache_sum && typeret_load(h, row_of, rows)) {
+		ph_stage("types' retained read");
+		return NULL;
+	}
 	/* the tree only: no array of a mapped graph (built, it needs all) */
 	struct ph_error *err = ph_session_dominators_need(s, 0);
 	if (err)
 		return err;
 	const struct ph_domtree *d = s->dom;
-	struct ph_heap *h = s->heap;
 	uint32_t *order = ph_domtree_order(d);
 	uint32_t *reach = calloc(h->ntypes + 1, sizeof(*reach));
-	if (!order || !reach) {
+	/* by type number, what it adds to its row (stored when every type
+	 * has its own row: no --module, no --interp) */
+	bool store = all && every_type && h->cache_sum;
+	uint64_t *by_type = store ? calloc(2 * h->ntypes + 1, 8) : NULL;
+	if (!order || !reach || (store && !by_type)) {
 		ph_domtree_order_free(d, order);
 		free(reach);
+		free(by_type);
 		return ph_error_nomem();
 	}
 	for (uint32_t i = 0; i < d->n; i++) {
@@ -1144,14 +1181,27 @@ struct ph_error *ph_query_retained_by_type(struct ph_session *s,
 			memset(reach, 0, (h->ntypes + 1) * sizeof(*reach));
 		if (!ph_session_keeps(s, order[i]))
 			continue; /* (--interp: its type may have no row) */
-		uint32_t row = row_of[ph_tidx(h, order[i])];
+		uint32_t t = ph_tidx(h, order[i]), row = row_of[t];
 		if (reach[row] > i)
 			continue;
 		rows[row].retained_objects += d->count[i];
 		rows[row].retained_bytes += d->bytes[i];
 		reach[row] = i + d->count[i];
+		if (by_type) {
+			by_type[2 * t] += d->count[i];
+			by_type[2 * t + 1] += d->bytes[i];
+		}
 	}
 	ph_domtree_order_free(d, order);
 	free(reach);
+	if (by_type) {
+		const void *sec[1] = {by_type};
+		uint64_t bytes[1] = {h->ntypes * 16};
+		uint64_t val[PH_ANSWER_VALS] = {h->ntypes};
+		if (ph_answercache_store(h, "typeret", TYPERET_FORMAT, 1, sec,
+					 bytes, val))
+			ph_stage("types' retained written");
+		free(by_type);
+	}
 	return NULL;
 }

@@ -113,7 +113,7 @@ def answers(core, addr, cache=True):
     got = {}
     for args in (["types"], ["summary"], ["refcheck"], ["referrers", addr],
                  ["cycles"], ["path", addr], ["cycles", "--unreachable"],
-                 ["dominators"], ["leaks"]):
+                 ["dominators"], ["leaks"], ["types", "--retained"]):
         rc, out, err = run(core, *args, cache=cache)
         if isinstance(out, dict):
             out.pop("notes", None)
@@ -196,6 +196,7 @@ ANSWERS = {
     "cycles": (["cycles", "--unreachable"], "cycles cache read"),
     "refcheck": (["refcheck"], "refcheck cache read"),
     "dom": (["dominators"], "dominators cache read"),
+    "typeret": (["types", "--retained"], "types' retained read"),
 }
 AC_HEAD = 224  # answercache.c's struct ac_head
 
@@ -221,8 +222,8 @@ def answer_plant(path, kind):
     """A number the sums vouch for but memory safety refuses, the
     section's and the header's sums made again: an object past the last
     (cycles), a member past the objects or a component of none (cycles'
-    members, cycles' starts), two objects out of order (refcheck), a
-    position twice (dominators)."""
+    members, cycles' starts), another number of types (types' retained),
+    two objects out of order (refcheck), a position twice (dominators)."""
     import struct
     with open(path, "rb") as f:
         data = bytearray(f.read())
@@ -248,6 +249,8 @@ def answer_plant(path, kind):
         sec = 3
         struct.pack_into("<I", data, at[3] + 8,
                          struct.unpack_from("<I", data, at[3] + 4)[0])
+    elif kind == "typeret":          # of another number of types
+        struct.pack_into("<Q", data, 56, m + 1)
     elif kind == "refcheck":
         a, b = struct.unpack_from("<II", data, o)
         struct.pack_into("<II", data, o, b, a)
@@ -282,7 +285,11 @@ def answer_checks(core, xdg, addr, ref):
                        (["dominators", "--type", some, "--limit", "3"],
                         "dom"),
                        (["leaks"], "dom"),
-                       (["retained", addr], "dom")):
+                       (["retained", addr], "dom"),
+                       (["types", "--retained", "--module", "builtins"],
+                        "typeret"),
+                       (["types", "--retained", "--sort", "retained",
+                         "--limit", "3"], "typeret")):
         rc, want, err = run(core, *args, cache=False)
         if isinstance(want, dict):
             want.pop("notes", None)
