@@ -689,100 +689,6 @@ static void list_keep(struct list_key *heap, size_t *n, size_t k,
 	heap[i] = key;
 }
 
-/* "bytype": the objects grouped by type number, ascending within a type,
- * start[t] the first of type t's: a later list reads its types' objects
- * only, not every object's type. */
-#define BYTYPE_FORMAT 1
-
-static bool bytype_load(const struct ph_heap *h, struct ph_answers *a)
-{
-	if (!ph_answercache_load(h, "bytype", BYTYPE_FORMAT, 2, a))
-		return false;
-	const uint32_t *start = a->sec[1];
-	bool ok = a->bytes[0] == h->n * 4 &&
-		  a->bytes[1] == (h->ntypes + 1) * 4 && start[0] == 0 &&
-		  start[h->ntypes] == h->n;
-	for (size_t t = 0; ok && t < h->ntypes; t++)
-		ok = start[t] <= start[t + 1];
-	if (!ok)
-		ph_answercache_release(a);
-	return ok;
-}
-
-static void bytype_store(const struct ph_heap *h)
-{
-	uint32_t *start = calloc(h->ntypes + 2, sizeof(*start));
-	uint32_t *obj = start ? ph_big_alloc(h->n * 4 + 4) : NULL;
-	if (obj) {
-		for (size_t i = 0; i < h->n; i++)
-			start[ph_tidx(h, i) + 1]++;
-		for (size_t t = 0; t < h->ntypes; t++)
-			start[t + 1] += start[t];
-		for (size_t i = 0; i < h->n; i++)
-			obj[start[ph_tidx(h, i)]++] = (uint32_t)i;
-		for (size_t t = h->ntypes; t > 0; t--)
-			start[t] = start[t - 1];
-		start[0] = 0;
-		const void *sec[2] = {obj, start};
-		uint64_t bytes[2] = {h->n * 4, (h->ntypes + 1) * 4};
-		uint64_t val[PH_ANSWER_VALS] = {h->n, h->ntypes};
-		if (ph_answercache_store(h, "bytype", BYTYPE_FORMAT, 2, sec,
-					 bytes, val))
-			ph_stage("objects by type written");
-	}
-	ph_big_free(obj, h->n * 4 + 4);
-	free(start);
-}
-
-struct list_pass {
-	const struct ph_list_opts *o;
-	struct list_key *keys;
-	size_t n, nkept, cap;
-};
-
-static struct ph_error *list_take(struct ph_session *s, struct list_pass *l,
-				  uint32_t i)
-{
-	const struct ph_heap *h = s->heap;
-	uint64_t size = ph_heap_obj_size(h, i);
-	if (size < l->o->min_size || !ph_session_keeps(s, i))
-		return NULL;
-	struct list_key key = {size, h->addr[i], i};
-	struct ph_error *err;
-	l->n++;
-	if ((!l->o->limit || l->nkept < l->o->limit) &&
-	    (err = ph_grow((void **)&l->keys, &l->cap, l->nkept + 1,
-			   sizeof(*l->keys))))
-		return err;
-	if (l->o->limit)
-		list_keep(l->keys, &l->nkept, l->o->limit, key);
-	else
-		l->keys[l->nkept++] = key;
-	return NULL;
-}
-
-/* The objects of the matched types from the "bytype" file; false when it
- * lists an object of another type or none (then the pass is made) */
-static bool list_by_type(struct ph_session *s, const struct ph_answers *a,
-			 const uint8_t *match, struct list_pass *l,
-			 struct ph_error **ret_err)
-{
-	const struct ph_heap *h = s->heap;
-	const uint32_t *obj = a->sec[0], *start = a->sec[1];
-	for (size_t t = 0; t < h->ntypes; t++) {
-		if (!match[t])
-			continue;
-		for (uint32_t k = start[t]; k < start[t + 1]; k++) {
-			uint32_t i = obj[k];
-			if (i >= h->n || h->tidx[i] != t)
-				return false;
-			if ((*ret_err = list_take(s, l, i)))
-				return true;
-		}
-	}
-	return true;
-}
-
 struct ph_error *ph_query_list(struct ph_session *s,
 			       const struct ph_list_opts *o,
 			       struct ph_list_result **ret)
@@ -799,30 +705,28 @@ struct ph_error *ph_query_list(struct ph_session *s,
 	if (!match)
 		return err;
 	/* every match's key, or (--limit) the first that many */
-	struct list_pass l = {.o = o};
-	struct ph_answers a;
-	bool read = h->cache_sum && bytype_load(h, &a), done = false;
-	if (read) {
-		done = list_by_type(s, &a, match, &l, &err);
-		ph_answercache_release(&a);
-		if (done)
-			ph_stage("objects by type read");
+	struct list_key *keys = NULL;
+	size_t n = 0, nkept = 0, cap = 0;
+	for (size_t i = 0; i < h->n; i++) {
+		uint64_t size;
+		if (!match[ph_tidx(h, i)] ||
+		    (size = ph_heap_obj_size(h, i)) < o->min_size ||
+		    !ph_session_keeps(s, (uint32_t)i))
+			continue;
+		struct list_key key = {size, h->addr[i], (uint32_t)i};
+		n++;
+		if ((!o->limit || nkept < o->limit) &&
+		    (err = ph_grow((void **)&keys, &cap, nkept + 1,
+				   sizeof(*keys)))) {
+			free(match);
+			free(keys);
+			return err;
+		}
+		if (o->limit)
+			list_keep(keys, &nkept, o->limit, key);
 		else
-			l.n = l.nkept = 0;
+			keys[nkept++] = key;
 	}
-	for (size_t i = 0; !done && !err && i < h->n; i++)
-		if (match[ph_tidx(h, i)])
-			err = list_take(s, &l, (uint32_t)i);
-	if (err) {
-		free(match);
-		free(l.keys);
-		return err;
-	}
-	/* a later list reads its types' objects only */
-	if (!done && h->cache_sum)
-		bytype_store(h);
-	struct list_key *keys = l.keys;
-	size_t n = l.n, nkept = l.nkept;
 	free(match);
 	if (nkept)
 		qsort(keys, nkept, sizeof(*keys), list_cmp);

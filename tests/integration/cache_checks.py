@@ -113,13 +113,12 @@ def answers(core, addr, cache=True):
     got = {}
     for args in (["types"], ["summary"], ["refcheck"], ["referrers", addr],
                  ["cycles"], ["path", addr], ["cycles", "--unreachable"],
-                 ["dominators"], ["leaks"], ["types", "--retained"],
-                 ["list", "*", "--limit", "5"]):
+                 ["dominators"], ["leaks"], ["types", "--retained"]):
         rc, out, err = run(core, *args, cache=cache)
         if isinstance(out, dict):
             out.pop("notes", None)
-        got[" ".join(args[:1] + [a for a in args[1:] if a[0] == "-"]
-                     if args[0] != "list" else args)] = (rc, out)
+        got[" ".join(args[:1] + [a for a in args[1:] if a[0] == "-"])] = (
+            rc, out)
     return got
 
 
@@ -198,8 +197,6 @@ ANSWERS = {
     "refcheck": (["refcheck"], "refcheck cache read"),
     "dom": (["dominators"], "dominators cache read"),
     "typeret": (["types", "--retained"], "types' retained read"),
-    # (every type: a damaged range is met whichever it is)
-    "bytype": (["list", "*", "--limit", "5"], "objects by type read"),
 }
 AC_HEAD = 224  # answercache.c's struct ac_head
 
@@ -224,8 +221,8 @@ def answer_stages(core, args, kind):
 def answer_plant(path, kind):
     """A number the sums vouch for but memory safety refuses, the
     section's and the header's sums made again: an object past the last
-    (cycles, objects by type), a member past the objects or a component of
-    none (cycles' members, cycles' starts), another number of types (types' retained),
+    (cycles), a member past the objects or a component of none (cycles'
+    members, cycles' starts), another number of types (types' retained),
     two objects out of order (refcheck), a position twice (dominators)."""
     import struct
     with open(path, "rb") as f:
@@ -243,7 +240,7 @@ def answer_plant(path, kind):
     if kind == "build":     # another build's: its header's build-id
         struct.pack_into("<Q", data, 40,
                          struct.unpack_from("<Q", data, 40)[0] ^ 0x100)
-    elif kind in ("cycles", "bytype"):
+    elif kind == "cycles":
         struct.pack_into("<I", data, o + 4 * (m // 2), n + 5)
     elif kind == "cycles-members":   # a position in marked past its end
         sec = 2
@@ -292,10 +289,7 @@ def answer_checks(core, xdg, addr, ref):
                        (["types", "--retained", "--module", "builtins"],
                         "typeret"),
                        (["types", "--retained", "--sort", "retained",
-                         "--limit", "3"], "typeret"),
-                       (["list", some, "--limit", "3"], "bytype"),
-                       (["list", some, "--min-size", "100"], "bytype"),
-                       (["list", "*", "--limit", "0"], "bytype")):
+                         "--limit", "3"], "typeret")):
         rc, want, err = run(core, *args, cache=False)
         if isinstance(want, dict):
             want.pop("notes", None)
