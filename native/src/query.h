@@ -449,6 +449,7 @@ struct ph_leak_suspect {
 	uint32_t depth;		   /* steps from the suspect down to it */
 	uint64_t children_total;   /* objects it immediately dominates */
 	const char *children_type; /* of those, the type retaining most */
+	uint32_t children_tidx;	   /* its type number (PH_NONE: none) */
 	uint64_t children, children_bytes, children_objects;
 };
 

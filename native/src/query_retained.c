@@ -489,9 +489,12 @@ out:
 }
 
 /* The children of the node at position p (PH_DOM_ROOT, PH_DOM_UNREACHABLE:
- * those of a virtual root): their positions into *ret (malloc'ed). */
+ * those of a virtual root): their positions into *ret (malloc'ed). In a
+ * tree not checked whole (p's row checked), each child's row is checked as
+ * read: one out of its parent's range sets *damaged and ends the list. */
 static struct ph_error *children_of(const struct ph_domtree *d, uint32_t p,
-				    uint32_t **ret, size_t *ret_n)
+				    uint32_t **ret, size_t *ret_n,
+				    bool *damaged)
 {
 	uint32_t lo, hi;
 	if (p == PH_DOM_ROOT)
@@ -504,6 +507,11 @@ static struct ph_error *children_of(const struct ph_domtree *d, uint32_t p,
 	uint32_t *c = NULL;
 	struct ph_error *err = NULL;
 	for (uint32_t q = lo; q < hi && !err; q += d->count[q]) {
+		if (d->unchecked &&
+		    (d->count[q] < 1 || (uint64_t)q + d->count[q] > hi)) {
+			*damaged = true;
+			break;
+		}
 		if (!(err = ph_grow((void **)&c, &cap, n + 1, sizeof(*c))))
 			c[n++] = q;
 	}
@@ -539,9 +547,11 @@ static size_t tree_node(struct tree_build *b, uint32_t p)
 	return r->nnodes++;
 }
 
+/* (a tree not checked whole: *damaged where a row it reads is wrong) */
 static struct ph_error *dominators_tree(struct ph_session *s,
 					const struct ph_dominators_opts *o,
-					struct ph_dominators_result *r)
+					struct ph_dominators_result *r,
+					bool *damaged)
 {
 	const struct ph_domtree *d = s->dom;
 	uint32_t top;
@@ -553,8 +563,12 @@ static struct ph_error *dominators_tree(struct ph_session *s,
 	else {
 		uint32_t ob;
 		if ((err = ph_query_object_need(s, "dominators --tree", o->tree,
-						PH_GRAPH_PARENT, &ob)))
+						PH_GRAPH_PARENT_ROWS, &ob)))
 			return err;
+		if (!ph_domtree_row_ok(d, ob)) {
+			*damaged = true;
+			return NULL;
+		}
 		top = d->pos[ob];
 	}
 	r->tree = true;
@@ -562,13 +576,17 @@ static struct ph_error *dominators_tree(struct ph_session *s,
 	tree_node(&b, top);
 	/* level by level: nodes [lo, hi) are a level's */
 	for (size_t lo = 0, hi = r->nnodes, level = 0;
-	     lo < hi && level < o->depth && !b.err;
+	     lo < hi && level < o->depth && !b.err && !*damaged;
 	     level++, lo = hi, hi = r->nnodes) {
 		for (size_t i = lo; i < hi && !b.err; i++) {
-			uint32_t *c;
+			uint32_t *c = NULL;
 			size_t nc;
-			if ((b.err = children_of(d, b.npos[i], &c, &nc)))
+			if ((b.err = children_of(d, b.npos[i], &c, &nc,
+						 damaged)) ||
+			    *damaged) {
+				free(c);
 				break;
+			}
 			struct ranked *rk = malloc((nc + 1) * sizeof(*rk));
 			if (!rk) {
 				free(c);
@@ -601,6 +619,10 @@ static struct ph_error *dominators_tree(struct ph_session *s,
 	/* the objects at the nodes' positions, in one pass */
 	uint32_t *p = NULL, *objs = NULL;
 	size_t k = 0, cap = 0;
+	if (*damaged) {
+		free(b.npos);
+		return b.err;
+	}
 	if (!b.err) {
 		p = malloc((r->nnodes + 1) * sizeof(*p));
 		objs = malloc((r->nnodes + 1) * sizeof(*objs));
@@ -636,6 +658,10 @@ static struct ph_error *dominators_tree(struct ph_session *s,
 			continue;
 		}
 		uint32_t *at = bsearch(&q, p, k, sizeof(*p), cmp_u32);
+		if (objs[at - p] == PH_NONE) { /* (no object at q) */
+			*damaged = true;
+			break;
+		}
 		nd->has_path = i < with_path;
 		b.err = row_fill(s, objs[at - p], nd->has_path, &r->str,
 				 &r->steps, &r->nsteps, &cap, &nd->row);
@@ -709,14 +735,13 @@ struct ph_error *ph_query_dominators(struct ph_session *s,
 		return ph_error_create(PH_ERR_USAGE,
 				       "dominators: --depth is 0 to 64");
 	/* the graph for the rows' paths, or all of it exported; the list
-	 * reads a sealed tree as rows (the tree's positions, the graph's
-	 * steps) */
-	bool list = !o->export_path && !o->tree, damaged = false;
+	 * and the tree read a sealed tree as rows (the tree's positions, the
+	 * graph's steps) */
+	bool damaged = false;
 	struct ph_error *err =
-		list ? ph_session_dominators_rows(s, PH_GRAPH_PARENT_ROWS)
-		     : ph_session_dominators_need(s, o->export_path
-							     ? PH_GRAPH_ALL
-							     : PH_GRAPH_PARENT);
+		!o->export_path
+			? ph_session_dominators_rows(s, PH_GRAPH_PARENT_ROWS)
+			: ph_session_dominators_need(s, PH_GRAPH_ALL);
 	struct ph_dominators_result *r = NULL;
 again:
 	if (err)
@@ -730,9 +755,9 @@ again:
 	r->reach_bytes = d->reach_bytes;
 	if (o->export_path)
 		err = dominators_export(s, o->export_path, r);
-	else if (o->tree)
-		err = dominators_tree(s, o, r);
-	else if (!(err = dominators_list(s, o, r, &damaged)) && damaged) {
+	else if (!(err = o->tree ? dominators_tree(s, o, r, &damaged)
+				 : dominators_list(s, o, r, &damaged)) &&
+		 damaged) {
 		/* (read again checked whole: no second time) */
 		ph_dominators_result_destroy(r);
 		damaged = false;
@@ -888,7 +913,8 @@ static struct ph_error *leak_children(struct ph_session *s, const uint32_t *acc,
 	for (size_t i = 0; i < nacc && !err; i++) {
 		uint32_t *c;
 		size_t nc;
-		if ((err = children_of(d, acc[i], &c, &nc)))
+		bool damaged = false; /* (a tree checked whole) */
+		if ((err = children_of(d, acc[i], &c, &nc, &damaged)))
 			break;
 		out[i].children_total = nc;
 		/* (no children: c may be NULL, which memcpy may not take) */
@@ -933,6 +959,7 @@ static struct ph_error *leak_children(struct ph_session *s, const uint32_t *acc,
 		for (size_t m = 1; m < nt; m++)
 			if (ct[m].bytes > ct[best].bytes)
 				best = m;
+		out[i].children_tidx = nt ? ct[best].tidx : PH_NONE;
 		if (nt) {
 			out[i].children_type = tname(&h->types[ct[best].tidx]);
 			out[i].children = ct[best].count;
@@ -955,6 +982,148 @@ static int suspect_cmp(const void *a, const void *b, void *arg)
 	return ranked_cmp(&rx, &ry);
 }
 
+/* "leaks": every suspect of a leaks without --interp at one --min-share
+ * (val[0] its bits, val[1] how many), largest first: the suspect's object,
+ * its accumulation point's, the steps between, and what that point
+ * holds. A later leaks at that share reads them, and the tree only at
+ * their rows: no walk down the tree, no pass over every object. */
+#define LEAKS_FORMAT 1
+#define LEAKS_STORED_MAX 4096
+
+struct leak_rec {
+	uint32_t obj, acc, depth, ctype; /* ctype: PH_NONE for no children */
+	uint64_t ctotal, children, cbytes, cobjects;
+};
+
+static uint64_t share_bits(double share)
+{
+	uint64_t b;
+	memcpy(&b, &share, sizeof(b));
+	return b;
+}
+
+static uint64_t leaks_threshold(double share, uint64_t bytes)
+{
+	/* (a share of 0 bytes is still one object's worth) */
+	double th = share / 100.0 * (double)bytes;
+	return th < 1	      ? 1
+	       : th >= 0x1p64 ? UINT64_MAX
+			      : (uint64_t)th + ((double)(uint64_t)th < th);
+}
+
+/* The suspects from that file into r: false when there is none for this
+ * share, or when the tree does not give its rows in its order (then they
+ * are computed and the file written again). */
+static bool leaks_from_file(struct ph_session *s, const struct ph_leaks_opts *o,
+			    struct ph_leaks_result *r,
+			    struct ph_error **ret_err)
+{
+	struct ph_heap *h = s->heap;
+	struct ph_answers a;
+	if (!h->cache_sum ||
+	    !ph_answercache_load(h, "leaks", LEAKS_FORMAT, 1, &a))
+		return false;
+	const struct leak_rec *rec = a.sec[0];
+	uint64_t m = a.val[1];
+	bool ok = a.val[0] == share_bits(o->min_share) && m <= h->n &&
+		  a.bytes[0] == m * sizeof(*rec);
+	for (uint64_t i = 0; ok && i < m; i++)
+		ok = rec[i].obj < h->n && rec[i].acc < h->n &&
+		     (rec[i].ctype == PH_NONE || rec[i].ctype < h->ntypes);
+	/* the tree at their rows only, each checked as read */
+	struct ph_error *err =
+		ok ? ph_session_dominators_rows(s, PH_GRAPH_PARENT_ROWS) : NULL;
+	for (uint64_t i = 0; ok && !err && i < m; i++)
+		if (!ph_domtree_row_ok(s->dom, rec[i].obj) ||
+		    !ph_domtree_row_ok(s->dom, rec[i].acc))
+			err = ph_session_dominators_damaged(
+				s, PH_GRAPH_PARENT_ROWS);
+	const struct ph_domtree *d = s->dom;
+	uint64_t th = d ? leaks_threshold(o->min_share, d->total_bytes) : 0;
+	/* the file agrees with the tree: each retains enough, in order */
+	struct ranked last = {0};
+	for (uint64_t i = 0; ok && !err && i < m; i++) {
+		uint64_t objects, bytes;
+		uint32_t p =
+			ph_domtree_retained(d, rec[i].obj, &objects, &bytes);
+		struct ranked rk = {bytes, (uint32_t)objects, p};
+		ok = p != PH_NONE && rk.bytes >= th &&
+		     (!i || ranked_cmp(&last, &rk) < 0);
+		last = rk;
+	}
+	if (err || !ok) {
+		ph_answercache_release(&a);
+		*ret_err = err;
+		return err != NULL;
+	}
+	r->objects = d->n;
+	r->bytes = d->total_bytes;
+	r->threshold = th;
+	r->total = m;
+	size_t keep = o->limit && o->limit < m ? o->limit : m, cap = 0;
+	if (!(r->suspects = calloc(keep + 1, sizeof(*r->suspects))))
+		err = ph_error_nomem();
+	for (size_t i = 0; !err && i < keep; i++) {
+		struct ph_leak_suspect *su = &r->suspects[i];
+		su->depth = rec[i].depth;
+		su->children_total = rec[i].ctotal;
+		su->children_type = rec[i].ctype == PH_NONE
+					    ? NULL
+					    : tname(&h->types[rec[i].ctype]);
+		su->children = rec[i].children;
+		su->children_bytes = rec[i].cbytes;
+		su->children_objects = rec[i].cobjects;
+		if (!(err = row_fill(s, rec[i].obj, true, &r->str, &r->steps,
+				     &r->nsteps, &cap, &su->row)))
+			err = row_fill(s, rec[i].acc, true, &r->str, &r->steps,
+				       &r->nsteps, &cap, &su->acc);
+		r->nsuspects++;
+	}
+	ph_answercache_release(&a);
+	if (!err && r->str.buf.failed)
+		err = ph_error_nomem();
+	*ret_err = err;
+	if (!err)
+		ph_stage("leaks' suspects read");
+	return true;
+}
+
+/* The suspects (done[0..n), sorted) and what leak_children found of each
+ * into the "leaks" file; objs[] the objects at the sorted positions p[0..k) */
+static void leaks_store(struct ph_session *s, const struct ph_leaks_opts *o,
+			const struct suspect *done, size_t n, const uint32_t *p,
+			size_t k, const uint32_t *objs,
+			const struct ph_leak_suspect *su)
+{
+	struct ph_heap *h = s->heap;
+	struct leak_rec *rec = calloc(n + 1, sizeof(*rec));
+	if (!rec)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const uint32_t *a = bsearch(&done[i].pos, p, k, sizeof(*p),
+					    cmp_u32),
+			       *b = bsearch(&done[i].acc, p, k, sizeof(*p),
+					    cmp_u32);
+		rec[i] = (struct leak_rec){.obj = objs[a - p],
+					   .acc = objs[b - p],
+					   .depth = done[i].depth,
+					   .ctype = su[i].children_tidx,
+					   .ctotal = su[i].children_total,
+					   .children = su[i].children,
+					   .cbytes = su[i].children_bytes,
+					   .cobjects = su[i].children_objects};
+		if (rec[i].obj == PH_NONE || rec[i].acc == PH_NONE)
+			goto out; /* (a tree not checked whole: never here) */
+	}
+	const void *sec[1] = {rec};
+	uint64_t bytes[1] = {n * sizeof(*rec)};
+	uint64_t val[PH_ANSWER_VALS] = {share_bits(o->min_share), n};
+	if (ph_answercache_store(h, "leaks", LEAKS_FORMAT, 1, sec, bytes, val))
+		ph_stage("leaks' suspects written");
+out:
+	free(rec);
+}
+
 struct ph_error *ph_query_leaks(struct ph_session *s,
 				const struct ph_leaks_opts *o,
 				struct ph_leaks_result **ret)
@@ -963,17 +1132,29 @@ struct ph_error *ph_query_leaks(struct ph_session *s,
 		return ph_error_create(PH_ERR_USAGE,
 				       "leaks: --min-share is a percentage, "
 				       "above 0 and at most 100");
-	/* the graph for the rows' paths */
-	struct ph_error *err = ph_session_dominators_need(s, PH_GRAPH_PARENT);
+	struct ph_error *err = ph_session_heap(s);
 	if (err)
 		return err;
-	const struct ph_domtree *d = s->dom;
 	struct ph_leaks_result *r = calloc(1, sizeof(*r));
 	if (!r)
 		return ph_error_nomem();
+	r->min_share = o->min_share;
+	if (s->only_interp < 0 && leaks_from_file(s, o, r, &err)) {
+		if (err) {
+			ph_leaks_result_destroy(r);
+			return err;
+		}
+		*ret = r;
+		return NULL;
+	}
+	/* the graph for the rows' paths */
+	if ((err = ph_session_dominators_need(s, PH_GRAPH_PARENT))) {
+		free(r);
+		return err;
+	}
+	const struct ph_domtree *d = s->dom;
 	r->objects = d->n;
 	r->bytes = d->total_bytes;
-	r->min_share = o->min_share;
 	/* --interp: a share of that interpreter's bytes, the suspects its
 	 * objects (the topmost of it in the tree) */
 	uint32_t *order = NULL;
@@ -988,12 +1169,7 @@ struct ph_error *ph_query_leaks(struct ph_session *s,
 				r->objects++, r->bytes +=
 					      ph_heap_obj_size(s->heap, x);
 	}
-	/* (a share of 0 bytes is still one object's worth) */
-	double th = o->min_share / 100.0 * (double)r->bytes;
-	r->threshold = th < 1 ? 1
-		       : th >= 0x1p64
-			       ? UINT64_MAX
-			       : (uint64_t)th + ((double)(uint64_t)th < th);
+	r->threshold = leaks_threshold(o->min_share, r->bytes);
 	struct leak_walk w = {.d = d, .h = s->heap, .threshold = r->threshold};
 	/* the candidates: the tops of both trees that retain enough */
 	if (order) {
@@ -1052,17 +1228,22 @@ struct ph_error *ph_query_leaks(struct ph_session *s,
 		qsort_r(done, ndone, sizeof(*done), suspect_cmp, (void *)d);
 	r->total = ndone;
 	size_t keep = o->limit && o->limit < ndone ? o->limit : ndone;
+	/* every suspect's objects and children when they are to be kept for
+	 * a later run, the shown ones' otherwise */
+	bool store = s->only_interp < 0 && s->heap->cache_sum &&
+		     ndone <= LEAKS_STORED_MAX;
+	size_t nfill = store ? ndone : keep;
 	uint32_t *p = NULL, *objs = NULL, *acc = NULL;
 	size_t k = 0, cap = 0;
 	if (!err) {
-		r->suspects = calloc(keep + 1, sizeof(*r->suspects));
-		p = malloc((2 * keep + 1) * sizeof(*p));
-		objs = malloc((2 * keep + 1) * sizeof(*objs));
-		acc = malloc((keep + 1) * sizeof(*acc));
+		r->suspects = calloc(nfill + 1, sizeof(*r->suspects));
+		p = malloc((2 * nfill + 1) * sizeof(*p));
+		objs = malloc((2 * nfill + 1) * sizeof(*objs));
+		acc = malloc((nfill + 1) * sizeof(*acc));
 		if (!r->suspects || !p || !objs || !acc)
 			err = ph_error_nomem();
 	}
-	for (size_t i = 0; !err && i < keep; i++) {
+	for (size_t i = 0; !err && i < nfill; i++) {
 		p[k++] = done[i].pos;
 		p[k++] = done[i].acc;
 		acc[i] = done[i].acc;
@@ -1072,7 +1253,9 @@ struct ph_error *ph_query_leaks(struct ph_session *s,
 		err = objects_at(d, p, k, objs);
 	}
 	if (!err)
-		err = leak_children(s, acc, keep, r->suspects);
+		err = leak_children(s, acc, nfill, r->suspects);
+	if (!err && store)
+		leaks_store(s, o, done, ndone, p, k, objs, r->suspects);
 	for (size_t i = 0; !err && i < keep; i++) {
 		struct ph_leak_suspect *su = &r->suspects[i];
 		uint32_t *at = bsearch(&done[i].pos, p, k, sizeof(*p), cmp_u32);

@@ -197,6 +197,7 @@ ANSWERS = {
     "refcheck": (["refcheck"], "refcheck cache read"),
     "dom": (["dominators"], "dominators cache read"),
     "typeret": (["types", "--retained"], "types' retained read"),
+    "leaks": (["leaks"], "leaks' suspects read"),
 }
 AC_HEAD = 224  # answercache.c's struct ac_head
 
@@ -223,6 +224,7 @@ def answer_plant(path, kind):
     section's and the header's sums made again: an object past the last
     (cycles), a member past the objects or a component of none (cycles'
     members, cycles' starts), another number of types (types' retained),
+    a suspect past the objects (leaks),
     two objects out of order (refcheck), a position twice (dominators)."""
     import struct
     with open(path, "rb") as f:
@@ -249,6 +251,8 @@ def answer_plant(path, kind):
         sec = 3
         struct.pack_into("<I", data, at[3] + 8,
                          struct.unpack_from("<I", data, at[3] + 4)[0])
+    elif kind == "leaks":            # a suspect past the objects
+        struct.pack_into("<I", data, o, n + 5)
     elif kind == "typeret":          # of another number of types
         struct.pack_into("<Q", data, 56, m + 1)
     elif kind == "refcheck":
@@ -286,6 +290,8 @@ def answer_checks(core, xdg, addr, ref):
                         "dom"),
                        (["leaks"], "dom"),
                        (["retained", addr], "dom"),
+                       (["leaks", "--limit", "1"], "leaks"),
+                       (["leaks", "--limit", "0"], "leaks"),
                        (["types", "--retained", "--module", "builtins"],
                         "typeret"),
                        (["types", "--retained", "--sort", "retained",
@@ -322,12 +328,13 @@ def answer_checks(core, xdg, addr, ref):
                 ("a bad number, its sums made again",
                  lambda: answer_plant(af, kind)),
                 ("of another build, its sums made again",
-                 lambda: answer_plant(af, "build"))) + ((
-                ("a member past its objects, its sums made again",
-                 lambda: answer_plant(af, "cycles-members")),
-                ("a component of no member, its sums made again",
-                 lambda: answer_plant(af, "cycles-start")))
-                if kind == "cycles" else ()):
+                 lambda: answer_plant(af, "build"))) + {
+                "cycles": (
+                    ("a member past its objects, its sums made again",
+                     lambda: answer_plant(af, "cycles-members")),
+                    ("a component of no member, its sums made again",
+                     lambda: answer_plant(af, "cycles-start"))),
+                }.get(kind, ()):
             damage()
             got, read, written = answer_stages(core, args, kind)
             check("answers' cache: %s %s: ignored, computed, rewritten, "
@@ -746,9 +753,12 @@ def dom_rows_checks(core, xdg, addr):
               if f.startswith("ans-dom-")]
         if len(df) != 1:
             return
-    # retained, graph and dominators (its list) find it too
-    for c in ("retained", "graph", "dominators"):
-        a = () if c == "dominators" else (addr,)
+    # retained, graph, dominators (its list) and leaks (its suspects kept)
+    # find it too
+    for c in ("retained", "graph", "dominators", "leaks"):
+        a = () if c in ("dominators", "leaks") else (addr,)
+        if c == "leaks":
+            got(c)                          # its suspects written
         want_c = want[c] if c in want else run(core, c, *a,
                                               cache=False)[:2]
         if isinstance(want_c[1], dict):
