@@ -34,7 +34,7 @@
 
 #define AC_MAGIC 0x31415048u /* "HPA1" */
 /* bounded: no answer's file above this many bytes per object (the
- * dominator tree takes 16) */
+ * dominator tree takes 20) */
 #define AC_MAX_PER_OBJECT 24
 
 struct ac_head {
@@ -279,7 +279,7 @@ bool ph_answercache_ascending(const uint32_t *v, size_t count)
 
 /* ---- the dominator tree ------------------------------------------------ */
 
-#define DOM_FORMAT 1
+#define DOM_FORMAT 2
 
 /* A half of domtree_check */
 struct dt_half {
@@ -289,27 +289,21 @@ struct dt_half {
 	bool ok;
 };
 
-/* The positions a permutation: every one below n, and n bits set.
- * Without a branch on each bit (an early exit waited for every load of
- * its word: 21% of a cached dominators at 10M) */
-static void *dt_positions(void *arg)
+/* The order the positions' inverse: at each position an object below n
+ * whose position it is. That makes the order one-to-one, so a permutation,
+ * and the positions its inverse, a permutation too. */
+static void *dt_order(void *arg)
 {
 	struct dt_half *c = arg;
-	const uint32_t *pos = c->a->sec[0];
+	const uint32_t *pos = c->a->sec[0], *order = c->a->sec[3];
 	uint32_t n = c->n, bad = 0;
-	uint64_t *seen = calloc(n / 64 + 1, 8), set = 0;
-	if (!seen)
-		return NULL;
-	for (uint32_t x = 0; x < n; x++) {
-		uint32_t p = pos[x];
-		bad |= p >= n;
-		p = p < n ? p : 0;
-		seen[p / 64] |= 1ULL << (p % 64);
+	for (uint32_t p = 0; p < n; p++) {
+		uint32_t x = order[p];
+		bad |= x >= n;
+		x = x < n ? x : 0;
+		bad |= pos[x] != p;
 	}
-	for (uint32_t w = 0; w <= n / 64; w++)
-		set += ph_popcount64(seen[w]);
-	free(seen);
-	c->ok = !bad && set == n;
+	c->ok = !bad;
 	return NULL;
 }
 
@@ -334,16 +328,24 @@ static void *dt_half_worker(void *arg)
 	return c->fn(c);
 }
 
-/* The sections' sizes; the positions a permutation (the order, and every
- * range, indexes with them), every subtree within its tree: the two
- * halves on two processors. Run beside the sums: safe on any bytes. */
+/* The sections' sizes (dom_sizes); the positions and the order each
+ * other's inverse, permutations (every range indexes with them), every
+ * subtree within its tree: the two halves on two processors. Run beside
+ * the sums: safe on any bytes. */
+static bool dom_sizes(const struct ph_answers *a, uint32_t n)
+{
+	return a->bytes[0] == (uint64_t)n * 4 &&
+	       a->bytes[1] == (uint64_t)n * 4 &&
+	       a->bytes[2] == ((uint64_t)n + 1) * 8 &&
+	       a->bytes[3] == (uint64_t)n * 4 && a->val[0] <= n;
+}
+
 static bool domtree_check(const struct ph_answers *a, void *ctx)
 {
 	uint32_t n = *(const uint32_t *)ctx;
-	if (a->bytes[0] != (uint64_t)n * 4 || a->bytes[1] != (uint64_t)n * 4 ||
-	    a->bytes[2] != ((uint64_t)n + 1) * 8 || a->val[0] > n)
+	if (!dom_sizes(a, n))
 		return false;
-	struct dt_half h[2] = {{a, n, dt_positions, false},
+	struct dt_half h[2] = {{a, n, dt_order, false},
 			       {a, n, dt_subtrees, false}};
 	ph_run_parallel(dt_half_worker, h, sizeof(h[0]), 2, n > 100000);
 	return h[0].ok && h[1].ok;
@@ -355,14 +357,12 @@ bool ph_answercache_domtree_load(const struct ph_heap *h, bool rows,
 	struct ph_answers a;
 	uint32_t n = (uint32_t)h->n;
 	if (h->n >= (1U << 31) - 4 ||
-	    !ac_load(h->rt, h->cache_sum, h->n, "dom", DOM_FORMAT, 3,
+	    !ac_load(h->rt, h->cache_sum, h->n, "dom", DOM_FORMAT, 4,
 		     domtree_check, &n, rows, &a))
 		return false;
 	uint64_t nreach = a.val[0];
 	/* (what ph_domtree_pos's readers need of a tree not checked) */
-	if (a.unchecked &&
-	    (a.bytes[0] != (uint64_t)n * 4 || a.bytes[1] != (uint64_t)n * 4 ||
-	     a.bytes[2] != ((uint64_t)n + 1) * 8 || nreach > n)) {
+	if (a.unchecked && !dom_sizes(&a, n)) {
 		ph_answercache_release(&a);
 		return false;
 	}
@@ -376,6 +376,7 @@ bool ph_answercache_domtree_load(const struct ph_heap *h, bool rows,
 	d->pos = a.sec[0];
 	d->count = a.sec[1];
 	d->bytes = a.sec[2];
+	d->order = a.sec[3];
 	d->total_bytes = a.val[1];
 	d->reach_bytes = a.val[2];
 	d->nodes = (uint32_t)a.val[3];
@@ -392,13 +393,19 @@ bool ph_answercache_domtree_store(const struct ph_heap *h,
 {
 	if (d->map || d->n != h->n)
 		return false;
-	const void *sec[3] = {d->pos, d->count, d->bytes};
-	uint64_t bytes[3] = {(uint64_t)d->n * 4, (uint64_t)d->n * 4,
-			     ((uint64_t)d->n + 1) * 8};
+	uint32_t *order = ph_domtree_order(d);
+	if (!order)
+		return false;
+	const void *sec[4] = {d->pos, d->count, d->bytes, order};
+	uint64_t bytes[4] = {(uint64_t)d->n * 4, (uint64_t)d->n * 4,
+			     ((uint64_t)d->n + 1) * 8, (uint64_t)d->n * 4};
 	uint64_t val[PH_ANSWER_VALS] = {d->nreach, d->total_bytes,
 					d->reach_bytes, d->nodes,
 					d->unreachable_entries};
-	return ph_answercache_store(h, "dom", DOM_FORMAT, 3, sec, bytes, val);
+	bool ok =
+		ph_answercache_store(h, "dom", DOM_FORMAT, 4, sec, bytes, val);
+	ph_domtree_order_free(d, order);
+	return ok;
 }
 
 /* ---- a command's output ------------------------------------------------ */

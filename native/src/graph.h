@@ -182,11 +182,14 @@ struct ph_domtree {
 	uint32_t *pos;	 /* by object: its position */
 	uint32_t *count; /* by position: objects retained (itself included) */
 	uint64_t *bytes; /* by position: their sys.getsizeof sum */
+	/* by position: its object (pos's inverse), in a mapped file only:
+	 * NULL in a tree built (ph_domtree_order makes it) */
+	uint32_t *order;
 	uint64_t total_bytes, reach_bytes;
 	uint32_t nodes;		      /* in the algorithm: non-leaves + 2 */
 	uint32_t unreachable_entries; /* objects the second root enters */
-	/* pos, count and bytes in a mapped answers' file (answercache.c),
-	 * not allocated */
+	/* pos, count, bytes and order in a mapped answers' file
+	 * (answercache.c), not allocated */
 	void *map;
 	size_t map_len;
 	/* a sealed file's, not checked whole (ph_answercache_domtree_load's

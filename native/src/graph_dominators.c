@@ -452,6 +452,9 @@ void ph_domtree_destroy(struct ph_domtree *d)
 
 uint32_t *ph_domtree_order(const struct ph_domtree *d)
 {
+	/* (a file's, checked whole: the positions' inverse) */
+	if (d->order && !d->unchecked)
+		return d->order;
 	/* (ph_big_alloc's pages: malloc's, 8 MB at 2M objects, were 2,000
 	 * first touches, most of a cached types --retained) */
 	uint32_t *order = ph_big_alloc(((size_t)d->n + 1) * sizeof(*order));
@@ -464,6 +467,8 @@ uint32_t *ph_domtree_order(const struct ph_domtree *d)
 
 void ph_domtree_order_free(const struct ph_domtree *d, uint32_t *order)
 {
+	if (order == d->order)
+		return;
 	ph_big_free(order, ((size_t)d->n + 1) * sizeof(*order));
 }
 
@@ -484,6 +489,8 @@ uint32_t ph_domtree_dominator(const struct ph_domtree *d, uint32_t obj)
 	uint32_t pp = ph_domtree_parent_pos(d, p);
 	if (pp == PH_DOM_ROOT || pp == PH_DOM_UNREACHABLE)
 		return pp;
+	if (d->order && d->order[pp] < d->n && d->pos[d->order[pp]] == pp)
+		return d->order[pp];
 	for (uint32_t x = 0; x < d->n; x++)
 		if (d->pos[x] == pp)
 			return x;

@@ -55,6 +55,14 @@ static struct ph_error *objects_at(const struct ph_domtree *d,
 {
 	if (!k)
 		return NULL;
+	if (d->order) {
+		/* a file's: each read checked against the positions */
+		for (size_t i = 0; i < k; i++) {
+			uint32_t x = d->order[p[i]];
+			ret[i] = x < d->n && d->pos[x] == p[i] ? x : PH_NONE;
+		}
+		return NULL;
+	}
 	if (k == 1) {
 		/* one position (leaks asks twice): the first object there,
 		 * the only one in a permutation (the dominator tree's

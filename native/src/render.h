@@ -39,7 +39,6 @@ void ph_json_addr(struct ph_json *j, uint64_t addr);
  * included, in strict UTF-8: see json.c. */
 void ph_json_quote(struct ph_buf *b, const char *s, size_t n);
 
-
 /* ---- text ---------------------------------------------------------------
  * Strings from the process, escaped for a terminal: control characters,
  * bidi controls and invalid UTF-8 as \x.. or \u.... */

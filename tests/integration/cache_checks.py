@@ -224,7 +224,8 @@ def answer_plant(path, kind):
     section's and the header's sums made again: an object past the last
     (cycles), a member past the objects or a component of none (cycles'
     members, cycles' starts), another number of types (types' retained),
-    a suspect past the objects (leaks),
+    a suspect past the objects (leaks), an object at a position not its
+    own (the dominator tree's order),
     two objects out of order (refcheck), a position twice (dominators)."""
     import struct
     with open(path, "rb") as f:
@@ -247,6 +248,10 @@ def answer_plant(path, kind):
     elif kind == "cycles-members":   # a position in marked past its end
         sec = 2
         struct.pack_into("<I", data, at[2] + 4 * (size[2] // 8), m)
+    elif kind == "dom-order":        # an object at a position not its own
+        sec = 3
+        struct.pack_into("<I", data, at[3], struct.unpack_from(
+            "<I", data, at[3] + 4)[0])
     elif kind == "cycles-start":     # the second component made empty
         sec = 3
         struct.pack_into("<I", data, at[3] + 8,
@@ -334,6 +339,9 @@ def answer_checks(core, xdg, addr, ref):
                      lambda: answer_plant(af, "cycles-members")),
                     ("a component of no member, its sums made again",
                      lambda: answer_plant(af, "cycles-start"))),
+                "dom": (
+                    ("an object at a position not its own, its sums "
+                     "made again", lambda: answer_plant(af, "dom-order")),)
                 }.get(kind, ()):
             damage()
             got, read, written = answer_stages(core, args, kind)
@@ -709,7 +717,7 @@ def dom_rows_checks(core, xdg, addr):
     df = [os.path.join(d, f) for f in os.listdir(d)
           if f.startswith("ans-dom-")]
     check("dom rows: the dominator tree's file sealed once summed whole",
-          len(df) == 1 and seal_mask(df[0]) == 0x7,
+          len(df) == 1 and seal_mask(df[0]) == 0xf,   # its four sections
           [(f, seal_mask(f)) for f in df])
     if len(df) != 1:
         return
