@@ -418,14 +418,23 @@ static void test_scc(void)
 	CU_ASSERT_EQUAL(sc.comp[4], PH_NONE);
 	CU_ASSERT_EQUAL(sc.comp[5], sc.comp[6]);
 	CU_ASSERT_NOT_EQUAL(sc.comp[5], PH_NONE);
+	/* the loop through a component: its members' bits set */
 	uint32_t loop[8];
-	size_t nl = ph_graph_scc_loop(&t.g, &sc, 1, loop, 8);
+	uint64_t in = 0;
+	for (uint32_t v = 0; v < 7; v++)
+		in |= (uint64_t)(sc.comp[v] == sc.comp[1]) << v;
+	size_t nl = ph_graph_scc_loop(&t.g, &in, 1, loop, 8);
 	CU_ASSERT_EQUAL(nl, 3);
 	CU_ASSERT_EQUAL(loop[0], 1);
 	CU_ASSERT_EQUAL(loop[1], 2);
 	CU_ASSERT_EQUAL(loop[2], 0);
-	nl = ph_graph_scc_loop(&t.g, &sc, 3, loop, 8);
+	in = 1ULL << 3;
+	nl = ph_graph_scc_loop(&t.g, &in, 3, loop, 8);
 	CU_ASSERT_EQUAL(nl, 1);
+	/* not through 4, outside the component (2->4 leaves it) */
+	in = 1ULL << 5 | 1ULL << 6;
+	nl = ph_graph_scc_loop(&t.g, &in, 5, loop, 8);
+	CU_ASSERT_EQUAL(nl, 2);
 	free(sc.comp);
 	graph_free(&t);
 }
