@@ -365,7 +365,8 @@ static bool gc_bind(struct ph_heap *h, struct gc_file *f, int small_ok,
 	    !gc_map_load(&g->cdata_in, f->ptr[9], hd->ncdata, hd->n))
 		goto out;
 	g->nedges = hd->nedges;
-	g->pending = PH_GRAPH_ALL | PH_GRAPH_REV_ROWS | PH_GRAPH_PARENT_ROWS;
+	g->pending = PH_GRAPH_ALL | PH_GRAPH_REV_ROWS | PH_GRAPH_PARENT_ROWS |
+		     PH_GRAPH_FWD_ROWS;
 	g->complete = true;
 	*ret = g;
 	ok = true;
@@ -394,8 +395,9 @@ static unsigned gc_mask(unsigned need)
  * PH_GRAPH_PARENT_ROWS) and the array each is a part of. */
 static const struct {
 	unsigned rows, whole;
-} gc_rows[2] = {{PH_GRAPH_REV_ROWS, PH_GRAPH_REV},
-		{PH_GRAPH_PARENT_ROWS, PH_GRAPH_PARENT}};
+} gc_rows[3] = {{PH_GRAPH_REV_ROWS, PH_GRAPH_REV},
+		{PH_GRAPH_PARENT_ROWS, PH_GRAPH_PARENT},
+		{PH_GRAPH_FWD_ROWS, PH_GRAPH_FWD}};
 
 bool ph_graphcache_check(struct ph_graph *g, unsigned need)
 {
@@ -407,7 +409,7 @@ bool ph_graphcache_check(struct ph_graph *g, unsigned need)
 		return false;
 	uint32_t **dst[5] = {&g->fwd_off, &g->fwd, &g->rev_off, &g->rev,
 			     &g->parent};
-	for (int k = 0; k < 2; k++) {
+	for (int k = 0; k < 3; k++) {
 		if (!(todo & gc_rows[k].rows))
 			continue;
 		/* rows checked as read: only where a run summed the sections
@@ -431,7 +433,7 @@ bool ph_graphcache_check(struct ph_graph *g, unsigned need)
 			*dst[i] = (uint32_t *)lz->job[i].data;
 			g->pending &= ~gc_bit[i];
 		}
-	for (int k = 0; k < 2; k++)
+	for (int k = 0; k < 3; k++)
 		if (!(g->pending & gc_rows[k].whole))
 			g->pending &= ~gc_rows[k].rows;
 	return true;

@@ -41,11 +41,8 @@ struct ph_edge_row {
 };
 
 /* The address argument of a command: the object it names, or an error
- * (not an address, no object there). */
-struct ph_error *ph_query_object(struct ph_session *s, const char *cmd,
-				 const char *addr_arg, uint32_t *ret);
-/* The same, with only need's arrays of the graph (PH_GRAPH_*) when it is
- * mapped from its cache: for a query that reads no others. */
+ * (not an address, no object there), with need's arrays of the graph
+ * (PH_GRAPH_*; a graph mapped from its cache checks no others). */
 struct ph_error *ph_query_object_need(struct ph_session *s, const char *cmd,
 				      const char *addr_arg, unsigned need,
 				      uint32_t *ret);

@@ -31,12 +31,6 @@ void ph_strings_free(struct ph_strings *st)
 	ph_buf_free(&st->buf);
 }
 
-struct ph_error *ph_query_object(struct ph_session *s, const char *cmd,
-				 const char *v, uint32_t *ret)
-{
-	return ph_query_object_need(s, cmd, v, PH_GRAPH_ALL, ret);
-}
-
 /* The object at v (an address), the heap read, and the graph's arrays of
  * need (graph set) */
 static struct ph_error *object_at(struct ph_session *s, const char *cmd,

@@ -14,6 +14,10 @@
 
 #include "query.h"
 
+/* What graph reads of the graph: of a sealed graph the referents' and
+ * the referrers' rows and the paths' steps, each checked as read */
+#define SG_NEED (PH_GRAPH_FWD_ROWS | PH_GRAPH_REV_ROWS | PH_GRAPH_PARENT_ROWS)
+
 #define EXTRA_EDGES_PER_NODE 4 /* edges among drawn nodes, beyond the walk */
 
 struct sg_build {
@@ -103,13 +107,16 @@ static void neighbours(struct sg_build *b, uint32_t o, const uint32_t **ret,
 		       size_t *ret_n)
 {
 	struct ph_graph *g = b->g;
+	/* (a sealed graph's row, checked: its numbers by expand) */
+	uint64_t lo, hi;
 	if (b->r->refs) {
-		*ret = g->fwd + g->fwd_off[o];
-		*ret_n = g->fwd_off[o + 1] - g->fwd_off[o];
+		ph_graph_fwd_row(g, o, &lo, &hi);
+		*ret = g->fwd + lo;
 	} else {
-		*ret = g->rev + g->rev_off[o];
-		*ret_n = g->rev_off[o + 1] - g->rev_off[o];
+		ph_graph_rev_row(g, o, &lo, &hi);
+		*ret = g->rev + lo;
 	}
+	*ret_n = hi - lo;
 }
 
 static bool mark_set(uint8_t *m, uint32_t o)
@@ -153,6 +160,8 @@ static void expand(struct sg_build *b, size_t ni)
 	/* the distinct neighbours not drawn yet; the drawn ones get edges */
 	size_t fresh = 0;
 	for (size_t k = 0; k < nn && !b->err; k++) {
+		if (nb[k] >= h->n) /* (a sealed graph's row: not an object) */
+			continue;
 		if (mark_set(b->mark, nb[k]))
 			continue;
 		if (!ph_session_keeps(b->s, nb[k])) {
@@ -176,7 +185,7 @@ static void expand(struct sg_build *b, size_t ni)
 	uint64_t cut = 0;
 	for (size_t k = 0; k < nn && !b->err; k++) {
 		uint32_t t = nb[k];
-		if (!((b->mark[t / 8] >> (t % 8)) & 1))
+		if (t >= h->n || !((b->mark[t / 8] >> (t % 8)) & 1))
 			continue; /* met before in this loop */
 		mark_clear(b->mark, t);
 		if (!ph_session_keeps(b->s, t) ||
@@ -246,8 +255,12 @@ static void add_chain(struct sg_build *b, uint32_t ob)
 	uint32_t cur = ob, depth = 0;
 	uint64_t chain_max = r->max_nodes * 3 / 4;
 	r->nodes[0].on_path = true;
-	while (!b->err) {
-		uint32_t p = g->parent[cur];
+	/* (a sealed graph's steps, checked: one that is none, or a chain
+	 * longer than the objects, ends it) */
+	for (uint64_t steps = 0; !b->err && steps <= g->h->n; steps++) {
+		uint32_t p = ph_graph_parent(g, cur);
+		if (p == PH_NONE)
+			return;
 		if (p & PH_ROOT_BIT) {
 			const char *name = g->roots[p & ~PH_ROOT_BIT].name;
 			r->path_root =
@@ -258,10 +271,15 @@ static void add_chain(struct sg_build *b, uint32_t ob)
 			/* the rest of the chain: one node that counts it */
 			uint64_t left = ph_graph_depth(g, cur);
 			const char *name = "?";
-			uint32_t top = cur;
-			while (!(g->parent[top] & PH_ROOT_BIT))
-				top = g->parent[top];
-			name = g->roots[g->parent[top] & ~PH_ROOT_BIT].name;
+			uint32_t top = cur, tp;
+			for (uint64_t k = 0; k <= g->h->n; k++) {
+				tp = ph_graph_parent(g, top);
+				if (tp & PH_ROOT_BIT)
+					break;
+				top = tp;
+			}
+			if (tp != PH_NONE && (tp & PH_ROOT_BIT))
+				name = g->roots[tp & ~PH_ROOT_BIT].name;
 			r->path_root =
 				ph_strings_add(&r->str, name, strlen(name));
 			r->path_cut = left;
@@ -316,7 +334,7 @@ static void add_roots(struct sg_build *b)
 			continue;
 		}
 		/* past the budget, only the root of path's chain */
-		bool chain_root = g->parent[g->roots[k].target] ==
+		bool chain_root = ph_graph_parent(g, g->roots[k].target) ==
 					  (PH_ROOT_BIT | (uint32_t)k) &&
 				  r->nodes[*ni].on_path;
 		if (!budget_left(b) && !chain_root) {
@@ -348,12 +366,15 @@ static void add_cross_edges(struct sg_build *b)
 		if (o == PH_NONE)
 			continue;
 		size_t added = 0;
-		for (uint32_t e = g->fwd_off[o];
-		     e < g->fwd_off[o + 1] && added < EXTRA_EDGES_PER_NODE &&
-		     !b->err;
-		     e++) {
-			uint32_t *nj = ph_u64map_get(&b->node,
-						     (uint64_t)g->fwd[e] + 1);
+		uint64_t lo, hi;
+		ph_graph_fwd_row(g, o, &lo, &hi);
+		for (uint64_t e = lo;
+		     e < hi && added < EXTRA_EDGES_PER_NODE && !b->err; e++) {
+			uint32_t t = ph_graph_fwd_at(g, e);
+			uint32_t *nj = t == PH_NONE
+					       ? NULL
+					       : ph_u64map_get(&b->node,
+							       (uint64_t)t + 1);
 			if (!nj)
 				continue;
 			uint64_t key = ((uint64_t)i << 32 | *nj) + 1;
@@ -466,8 +487,7 @@ static struct ph_error *retained_mend(struct sg_build *b)
 		i++;
 	if (i == r->nnodes)
 		return NULL;
-	struct ph_error *err =
-		ph_session_dominators_damaged(b->s, PH_GRAPH_ALL);
+	struct ph_error *err = ph_session_dominators_damaged(b->s, SG_NEED);
 	for (i = 0; !err && i < r->nnodes; i++)
 		if (b->obj_of[i] != PH_NONE)
 			ph_domtree_retained(b->s->dom, b->obj_of[i],
@@ -481,7 +501,8 @@ struct ph_error *ph_query_subgraph(struct ph_session *s,
 				   struct ph_subgraph_result **ret)
 {
 	uint32_t ob;
-	struct ph_error *err = ph_query_object(s, "graph", o->addr, &ob);
+	struct ph_error *err =
+		ph_query_object_need(s, "graph", o->addr, SG_NEED, &ob);
 	if (err)
 		return err;
 	if (o->depth < 1 || o->depth > 64)
@@ -498,8 +519,9 @@ struct ph_error *ph_query_subgraph(struct ph_session *s,
 			(unsigned long long)s->heap->addr[ob],
 			(long long)s->rt->interps[ph_heap_interp(s->heap, ob)]
 				.id);
-	/* the drawn objects' retained sizes only */
-	if ((err = ph_session_dominators_rows(s, PH_GRAPH_ALL)))
+	/* the drawn objects' retained sizes only, and of a sealed graph its
+	 * referrers' rows and its paths' steps, each checked as read */
+	if ((err = ph_session_dominators_rows(s, SG_NEED)))
 		return err;
 	struct ph_graph *g = s->graph;
 	struct ph_subgraph_result *r = calloc(1, sizeof(*r));
@@ -509,7 +531,7 @@ struct ph_error *ph_query_subgraph(struct ph_session *s,
 	r->refs = o->refs;
 	r->depth = o->depth;
 	r->max_nodes = o->max_nodes;
-	r->reachable = g->parent[ob] != PH_NONE;
+	r->reachable = ph_graph_parent(g, ob) != PH_NONE;
 	r->interp =
 		s->only_interp >= 0 ? s->rt->interps[s->only_interp].id : -1;
 	struct sg_build b = {.s = s, .g = g, .r = r};

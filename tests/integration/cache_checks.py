@@ -686,6 +686,68 @@ def rows_checks(core, xdg, addr, ref):
               (read, built, written))
 
 
+def graph_rows_checks(core, xdg, addr):
+    """graph on a sealed graph reads the rows it draws and checks each
+    (PH_GRAPH_FWD_ROWS, PH_GRAPH_REV_ROWS, PH_GRAPH_PARENT_ROWS), not the
+    arrays whole: a sealed graph whose referents, referrers or tree are
+    damaged makes no read go astray, and the graph is not built; a command
+    that checks them whole (cycles the referents, path --all the rest)
+    finds it and builds it again, and graph then draws as before."""
+    import struct
+    dot = os.path.join(xdg, "g.dot")
+    rc, want, err = run(core, "graph", addr, "--output", dot, cache=False)
+    with open(dot) as f:
+        want_dot = f.read()
+    for what, k, finder in (
+            ("referents past the objects", 1, ["cycles"]),
+            ("referents' offsets going back", 0, ["cycles"]),
+            ("referrers past the objects", 3, ["path", addr, "--all", "3"]),
+            ("parents past the objects", 4, ["path", addr, "--all", "3"])):
+        for f in os.listdir(os.path.join(xdg, "py-heap")):
+            if f.startswith(("index-", "graph-", "sealed-")):
+                os.unlink(os.path.join(xdg, "py-heap", f))
+        info(core)
+        graph_stages(core, addr)            # the graph written
+        time.sleep(2.2)
+        info(core)                          # the index sealed
+        graph_stages(core, addr)            # the referrers' arrays sealed
+        run(core, "path", addr)             # the tree sealed
+        run(core, "cycles")                 # the referents' arrays sealed
+        gf = graph_files(xdg)[0]
+        m = seal_mask(gf)
+        with open(gf, "rb") as f:
+            data = bytearray(f.read())
+        n = struct.unpack_from("<Q", data, 24)[0]
+        off, ln = graph_section(gf, k)
+        if k not in (0, 2):
+            struct.pack_into("<%dI" % (ln // 4), data, off,
+                             *([n + 5] * (ln // 4)))
+        else:
+            vals = struct.unpack_from("<%dI" % (ln // 4), data, off)
+            top = max(vals)
+            struct.pack_into("<%dI" % (ln // 4), data, off,
+                             *[top - v for v in vals])
+        with open(gf, "wb") as f:
+            f.write(data)
+        forge_seal(gf)
+        rc, out, err = run(core, "graph", addr, "--output", dot, timing=True)
+        check("graph rows: a sealed graph's %s (its seal forged): graph "
+              "draws, read by rows, the graph not built" % what,
+              rc == 0 and isinstance(out, dict) and m is not None and
+              m & 0x1f == 0x1f and "graph cache read" in err and
+              "graph: edges" not in err, (rc, m, err[-300:]))
+        rc, out, err = run(core, *finder, timing=True)
+        check("graph rows: %s: %s, which checks them whole, finds it: "
+              "built again" % (what, finder[0]),
+              rc == 0 and "graph: edges" in err, (rc, err[-300:]))
+        rc, out, err = run(core, "graph", addr, "--output", dot)
+        with open(dot) as f:
+            got_dot = f.read()
+        check("graph rows: %s: then graph on the graph built again: the "
+              "same drawing" % what, rc == 0 and got_dot == want_dot,
+              (rc, err[-300:]))
+
+
 def dom_rows_checks(core, xdg, addr):
     """show, retained and refcount on a sealed cache read the few entries
     they need (the dominator tree's positions through ph_domtree_pos, the
@@ -1063,6 +1125,7 @@ def checks(core, xdg, truth, tmp):
     answer_checks(core, xdg, addr, ref)
     seal_checks(core, xdg, addr, ref)
     rows_checks(core, xdg, addr, ref)
+    graph_rows_checks(core, xdg, addr)
     dom_rows_checks(core, xdg, addr)
     dom_top_checks(core, xdg)
     counts = {r["type"]: r["count"] for r in (out or {}).get("types", [])}
