@@ -327,27 +327,21 @@ static struct ph_error *ranked_objects(const struct ph_domtree *d,
 
 enum top_use { TOP_USED, TOP_SHORT, TOP_NONE };
 
-/* dominators' list from that file: TOP_USED; TOP_SHORT when the file does
- * not hold the whole answer (a --limit past it, or more positions of
- * --min-bytes than it has); TOP_NONE without one, or with one whose rows
- * the tree does not give in that order (then written again). */
-static enum top_use list_from_top(struct ph_session *s,
-				  const struct ph_dominators_opts *o,
-				  struct ph_dominators_result *r,
-				  struct ph_error **ret_err)
+/* dominators' list from the pairs (position, object) e[0..ntop) of the
+ * tree's first positions in the list's order: TOP_USED; TOP_SHORT when
+ * they do not hold the whole answer (a --limit past them, or more
+ * positions of --min-bytes than they have); TOP_NONE when the tree does
+ * not give those rows in that order. */
+static enum top_use list_from_pairs(struct ph_session *s,
+				    const struct ph_dominators_opts *o,
+				    struct ph_dominators_result *r,
+				    const uint32_t *e, uint64_t ntop,
+				    struct ph_error **ret_err)
 {
 	const struct ph_domtree *d = s->dom;
-	struct ph_answers a;
-	ph_stage(NULL);
-	if (!ph_answercache_load(s->heap, "domtop", TOP_FORMAT, 1, &a))
+	uint64_t want = o->limit, i;
+	if (ntop > d->n || ntop > DOM_TOP)
 		return TOP_NONE;
-	const uint32_t *e = a.sec[0];
-	uint64_t ntop = a.val[0], want = o->limit, i;
-	enum top_use use = TOP_USED;
-	if (a.bytes[0] != ntop * 8 || ntop > d->n || ntop > DOM_TOP) {
-		use = TOP_NONE;
-		goto out;
-	}
 	/* the rows it gives, each checked against the tree: an object at
 	 * its position, in ranked order; up to --limit, or past it while
 	 * counting --min-bytes's positions */
@@ -355,45 +349,60 @@ static enum top_use list_from_top(struct ph_session *s,
 	for (i = 0; i < ntop; i++) {
 		uint32_t p = e[2 * i], x = e[2 * i + 1];
 		if (x >= d->n || ph_domtree_pos(d, x) != p ||
-		    !ph_domtree_row_ok(d, x)) {
-			use = TOP_NONE;
-			goto out;
-		}
+		    !ph_domtree_row_ok(d, x))
+			return TOP_NONE;
 		struct ranked cur = {d->bytes[p], d->count[p], p};
-		if (i && !ranked_before(&prev, &cur)) {
-			use = TOP_NONE;
-			goto out;
-		}
+		if (i && !ranked_before(&prev, &cur))
+			return TOP_NONE;
 		prev = cur;
 		if (cur.bytes < o->min_bytes || (!o->min_bytes && i >= want))
 			break;
 	}
-	if (i == ntop && ntop < d->n && (o->min_bytes || want > ntop)) {
-		use = TOP_SHORT;
-		goto out;
-	}
+	if (i == ntop && ntop < d->n && (o->min_bytes || want > ntop))
+		return TOP_SHORT;
 	r->matching = o->min_bytes ? i : d->n;
 	size_t shown = r->matching < want ? (size_t)r->matching : want;
 	if (!(r->rows = calloc(shown + 1, sizeof(*r->rows)))) {
 		*ret_err = ph_error_nomem();
-		goto out;
+		return TOP_USED;
 	}
 	size_t cap = 0;
 	for (size_t k = 0; k < shown && !*ret_err; k++)
 		*ret_err = row_fill(s, e[2 * k + 1], true, &r->str, &r->steps,
 				    &r->nsteps, &cap, &r->rows[r->nrows++]);
-	ph_stage("dominators' largest read");
-out:
+	return TOP_USED;
+}
+
+/* The same from that file (TOP_NONE without one, or with one the tree
+ * does not agree with: then written again). */
+static enum top_use list_from_top(struct ph_session *s,
+				  const struct ph_dominators_opts *o,
+				  struct ph_dominators_result *r,
+				  struct ph_error **ret_err)
+{
+	struct ph_answers a;
+	ph_stage(NULL);
+	if (!ph_answercache_load(s->heap, "domtop", TOP_FORMAT, 1, &a))
+		return TOP_NONE;
+	enum top_use use =
+		a.bytes[0] != a.val[0] * 8
+			? TOP_NONE
+			: list_from_pairs(s, o, r, a.sec[0], a.val[0], ret_err);
+	if (use == TOP_USED && !*ret_err)
+		ph_stage("dominators' largest read");
 	ph_answercache_release(&a);
 	return use;
 }
 
 /* Writes that file from the tree (a pass over every position, then the
- * objects of the first DOM_TOP). */
-static struct ph_error *top_store(struct ph_session *s)
+ * objects of the first DOM_TOP); its pairs into *ret (NULL: none whole),
+ * *ret_n of them, for the list that asked. */
+static struct ph_error *top_store(struct ph_session *s, uint32_t **ret,
+				  size_t *ret_n)
 {
 	const struct ph_domtree *d = s->dom;
 	struct topk t = {.k = DOM_TOP};
+	*ret = NULL;
 	largest(d, 0, &t);
 	if (t.err || ph_interrupted()) {
 		free(t.a);
@@ -416,9 +425,14 @@ static struct ph_error *top_store(struct ph_session *s)
 		const void *sec[1] = {e};
 		uint64_t bytes[1] = {(uint64_t)t.n * 8};
 		uint64_t val[PH_ANSWER_VALS] = {t.n};
-		if (whole)
-			ph_answercache_store(s->heap, "domtop", TOP_FORMAT, 1,
-					     sec, bytes, val);
+		if (whole) {
+			if (ph_answercache_store(s->heap, "domtop", TOP_FORMAT,
+						 1, sec, bytes, val))
+				ph_stage("dominators' largest written");
+			*ret = e;
+			*ret_n = t.n;
+			e = NULL;
+		}
 	}
 	free(t.a);
 	free(objs);
@@ -443,10 +457,19 @@ static struct ph_error *dominators_list(struct ph_session *s,
 		enum top_use use = list_from_top(s, o, r, &err);
 		if (use == TOP_USED || err)
 			return err;
-		/* (written where the index cache is: a later run reads it) */
-		if (use == TOP_NONE && s->heap->cache_sum &&
-		    (err = top_store(s)))
-			return err;
+		/* (written where the index cache is: a later run reads it;
+		 * this one takes its rows from what was written) */
+		uint32_t *e;
+		size_t ne;
+		if (use == TOP_NONE && s->heap->cache_sum) {
+			if ((err = top_store(s, &e, &ne)))
+				return err;
+			use = e ? list_from_pairs(s, o, r, e, ne, &err)
+				: TOP_NONE;
+			free(e);
+			if (use == TOP_USED || err)
+				return err;
+		}
 	}
 	if (!unfiltered) {
 		/* (by object: a type's, or --interp's) */
