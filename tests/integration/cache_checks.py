@@ -627,6 +627,43 @@ def forge_seal(path):
         f.write(body + struct.pack("<Q", file_sum(body)))
 
 
+def sealed_graph_damaged(core, xdg, addr, k, referents=False):
+    """A graph file written and sealed (the referrers' arrays and the
+    tree; with referents, theirs too), then its section k damaged under a
+    forged seal: every number past the objects, or (an offsets' section,
+    0 or 2) every row's offsets going back. Its seal mask before."""
+    import struct
+    for f in os.listdir(os.path.join(xdg, "py-heap")):
+        if f.startswith(("index-", "graph-", "sealed-")):
+            os.unlink(os.path.join(xdg, "py-heap", f))
+    info(core)
+    graph_stages(core, addr)            # the graph written
+    time.sleep(2.2)
+    info(core)                          # the index sealed
+    graph_stages(core, addr)            # the referrers' arrays sealed
+    run(core, "path", addr)             # the tree sealed
+    if referents:
+        run(core, "cycles")             # the referents' arrays sealed
+    gf = graph_files(xdg)[0]
+    m = seal_mask(gf)
+    with open(gf, "rb") as f:
+        data = bytearray(f.read())
+    n = struct.unpack_from("<Q", data, 24)[0]
+    off, ln = graph_section(gf, k)
+    if k not in (0, 2):
+        struct.pack_into("<%dI" % (ln // 4), data, off,
+                         *([n + 5] * (ln // 4)))
+    else:
+        vals = struct.unpack_from("<%dI" % (ln // 4), data, off)
+        top = max(vals)
+        struct.pack_into("<%dI" % (ln // 4), data, off,
+                         *[top - v for v in vals])
+    with open(gf, "wb") as f:
+        f.write(data)
+    forge_seal(gf)
+    return m
+
+
 def rows_checks(core, xdg, addr, ref):
     """referrers and path on a sealed graph read the rows they need and
     check each (PH_GRAPH_REV_ROWS, PH_GRAPH_PARENT_ROWS), not the arrays
@@ -634,39 +671,13 @@ def rows_checks(core, xdg, addr, ref):
     referrer or parent past the objects, every row's offsets going back)
     makes no read go astray; a command that checks them whole finds it
     and builds the graph again."""
-    import struct
     rc, want_all, err = run(core, "path", addr, "--all", "3", cache=False)
     if isinstance(want_all, dict):
         want_all.pop("notes", None)
     for what, k, cmd in (("referrers past the objects", 3, "referrers"),
                          ("rows' offsets going back", 2, "referrers"),
                          ("parents past the objects", 4, "path")):
-        for f in os.listdir(os.path.join(xdg, "py-heap")):
-            if f.startswith(("index-", "graph-", "sealed-")):
-                os.unlink(os.path.join(xdg, "py-heap", f))
-        info(core)
-        graph_stages(core, addr)            # the graph written
-        time.sleep(2.2)
-        info(core)                          # the index sealed
-        graph_stages(core, addr)            # the referrers' arrays sealed
-        run(core, "path", addr)             # the tree sealed
-        gf = graph_files(xdg)[0]
-        m = seal_mask(gf)
-        with open(gf, "rb") as f:
-            data = bytearray(f.read())
-        n = struct.unpack_from("<Q", data, 24)[0]
-        off, ln = graph_section(gf, k)
-        if k != 2:
-            struct.pack_into("<%dI" % (ln // 4), data, off,
-                             *([n + 5] * (ln // 4)))
-        else:
-            vals = struct.unpack_from("<%dI" % (ln // 4), data, off)
-            top = max(vals)
-            struct.pack_into("<%dI" % (ln // 4), data, off,
-                             *[top - v for v in vals])
-        with open(gf, "wb") as f:
-            f.write(data)
-        forge_seal(gf)
+        m = sealed_graph_damaged(core, xdg, addr, k)
         rc, out, err = run(core, cmd, addr, timing=True)
         check("rows: a sealed graph's %s (its seal forged): %s answers, "
               "read by rows, the graph not built" % (what, cmd),
@@ -693,7 +704,6 @@ def graph_rows_checks(core, xdg, addr):
     damaged makes no read go astray, and the graph is not built; a command
     that checks them whole (cycles the referents, path --all the rest)
     finds it and builds it again, and graph then draws as before."""
-    import struct
     dot = os.path.join(xdg, "g.dot")
     rc, want, err = run(core, "graph", addr, "--output", dot, cache=False)
     with open(dot) as f:
@@ -703,33 +713,7 @@ def graph_rows_checks(core, xdg, addr):
             ("referents' offsets going back", 0, ["cycles"]),
             ("referrers past the objects", 3, ["path", addr, "--all", "3"]),
             ("parents past the objects", 4, ["path", addr, "--all", "3"])):
-        for f in os.listdir(os.path.join(xdg, "py-heap")):
-            if f.startswith(("index-", "graph-", "sealed-")):
-                os.unlink(os.path.join(xdg, "py-heap", f))
-        info(core)
-        graph_stages(core, addr)            # the graph written
-        time.sleep(2.2)
-        info(core)                          # the index sealed
-        graph_stages(core, addr)            # the referrers' arrays sealed
-        run(core, "path", addr)             # the tree sealed
-        run(core, "cycles")                 # the referents' arrays sealed
-        gf = graph_files(xdg)[0]
-        m = seal_mask(gf)
-        with open(gf, "rb") as f:
-            data = bytearray(f.read())
-        n = struct.unpack_from("<Q", data, 24)[0]
-        off, ln = graph_section(gf, k)
-        if k not in (0, 2):
-            struct.pack_into("<%dI" % (ln // 4), data, off,
-                             *([n + 5] * (ln // 4)))
-        else:
-            vals = struct.unpack_from("<%dI" % (ln // 4), data, off)
-            top = max(vals)
-            struct.pack_into("<%dI" % (ln // 4), data, off,
-                             *[top - v for v in vals])
-        with open(gf, "wb") as f:
-            f.write(data)
-        forge_seal(gf)
+        m = sealed_graph_damaged(core, xdg, addr, k, referents=True)
         rc, out, err = run(core, "graph", addr, "--output", dot, timing=True)
         check("graph rows: a sealed graph's %s (its seal forged): graph "
               "draws, read by rows, the graph not built" % what,
