@@ -90,44 +90,54 @@ static inline uint32_t ph_graph_parent(const struct ph_graph *g, uint32_t o)
 	return p < g->h->n ? p : PH_NONE;
 }
 
-/* The edges into o: [*ret_lo, *ret_hi) of g->rev. A row of arrays not
- * checked whole (PH_GRAPH_REV_ROWS) out of order or past the edges is
- * damaged: none, and false. */
+/* A row of an edge array (off, the edges) whose check whole is pending
+ * while its bit whole is in g->pending: [*ret_lo, *ret_hi), or, out of
+ * order or past the edges, damaged: none, and false. */
+static inline bool ph_graph_row_(const struct ph_graph *g, const uint32_t *off,
+				 unsigned whole, uint32_t o, uint64_t *ret_lo,
+				 uint64_t *ret_hi)
+{
+	uint64_t lo = off[o], hi = off[o + 1];
+	bool bad = (g->pending & whole) && (lo > hi || hi > g->nedges);
+	*ret_lo = bad ? 0 : lo;
+	*ret_hi = bad ? 0 : hi;
+	return !bad;
+}
+
+/* The object at edge e of such an array: PH_NONE for one past the
+ * objects while its check is pending. */
+static inline uint32_t ph_graph_at_(const struct ph_graph *g,
+				    const uint32_t *edges, unsigned whole,
+				    uint64_t e)
+{
+	uint32_t v = edges[e];
+	return !(g->pending & whole) || v < g->h->n ? v : PH_NONE;
+}
+
+/* The edges into o: [*ret_lo, *ret_hi) of g->rev, a row of arrays not
+ * checked whole (PH_GRAPH_REV_ROWS) checked as read; and the referrer at
+ * g->rev[e], e in such a row. */
 static inline bool ph_graph_rev_row(const struct ph_graph *g, uint32_t o,
 				    uint64_t *ret_lo, uint64_t *ret_hi)
 {
-	uint64_t lo = g->rev_off[o], hi = g->rev_off[o + 1];
-	bool bad = (g->pending & PH_GRAPH_REV) && (lo > hi || hi > g->nedges);
-	*ret_lo = bad ? 0 : lo;
-	*ret_hi = bad ? 0 : hi;
-	return !bad;
+	return ph_graph_row_(g, g->rev_off, PH_GRAPH_REV, o, ret_lo, ret_hi);
 }
 
-/* The edges out of o: [*ret_lo, *ret_hi) of g->fwd, as ph_graph_rev_row's
- * (PH_GRAPH_FWD_ROWS). */
+static inline uint32_t ph_graph_rev_at(const struct ph_graph *g, uint64_t e)
+{
+	return ph_graph_at_(g, g->rev, PH_GRAPH_REV, e);
+}
+
+/* The same out of o, of g->fwd (PH_GRAPH_FWD_ROWS). */
 static inline bool ph_graph_fwd_row(const struct ph_graph *g, uint32_t o,
 				    uint64_t *ret_lo, uint64_t *ret_hi)
 {
-	uint64_t lo = g->fwd_off[o], hi = g->fwd_off[o + 1];
-	bool bad = (g->pending & PH_GRAPH_FWD) && (lo > hi || hi > g->nedges);
-	*ret_lo = bad ? 0 : lo;
-	*ret_hi = bad ? 0 : hi;
-	return !bad;
+	return ph_graph_row_(g, g->fwd_off, PH_GRAPH_FWD, o, ret_lo, ret_hi);
 }
 
-/* The referent at g->fwd[e], as ph_graph_rev_at's. */
 static inline uint32_t ph_graph_fwd_at(const struct ph_graph *g, uint64_t e)
 {
-	uint32_t v = g->fwd[e];
-	return !(g->pending & PH_GRAPH_FWD) || v < g->h->n ? v : PH_NONE;
-}
-
-/* The referrer at g->rev[e], e in a row ph_graph_rev_row gave; PH_NONE
- * where an array not checked whole has a number past the objects. */
-static inline uint32_t ph_graph_rev_at(const struct ph_graph *g, uint64_t e)
-{
-	uint32_t v = g->rev[e];
-	return !(g->pending & PH_GRAPH_REV) || v < g->h->n ? v : PH_NONE;
+	return ph_graph_at_(g, g->fwd, PH_GRAPH_FWD, e);
 }
 
 /* The whole graph. */
