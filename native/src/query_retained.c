@@ -1042,6 +1042,37 @@ static uint64_t leaks_threshold(double share, uint64_t bytes)
 			      : (uint64_t)th + ((double)(uint64_t)th < th);
 }
 
+/* r's first keep suspects (r->suspects allocated) from rec: what each
+ * holds, and the rows of its object and its accumulation point's. */
+static struct ph_error *leaks_fill(struct ph_session *s,
+				   struct ph_leaks_result *r,
+				   const struct leak_rec *rec, size_t keep)
+{
+	struct ph_heap *h = s->heap;
+	struct ph_error *err = NULL;
+	size_t cap = 0;
+	for (size_t i = 0; !err && i < keep; i++) {
+		struct ph_leak_suspect *su = &r->suspects[i];
+		su->depth = rec[i].depth;
+		su->children_total = rec[i].ctotal;
+		su->children_type = rec[i].ctype == PH_NONE
+					    ? NULL
+					    : tname(&h->types[rec[i].ctype]);
+		su->children_tidx = rec[i].ctype;
+		su->children = rec[i].children;
+		su->children_bytes = rec[i].cbytes;
+		su->children_objects = rec[i].cobjects;
+		if (!(err = row_fill(s, rec[i].obj, true, &r->str, &r->steps,
+				     &r->nsteps, &cap, &su->row)))
+			err = row_fill(s, rec[i].acc, true, &r->str, &r->steps,
+				       &r->nsteps, &cap, &su->acc);
+		r->nsuspects++;
+	}
+	if (!err && r->str.buf.failed)
+		err = ph_error_nomem();
+	return err;
+}
+
 /* The suspects from that file into r: false when there is none for this
  * share, or when the tree does not give its rows in its order (then they
  * are computed and the file written again). */
@@ -1091,68 +1122,31 @@ static bool leaks_from_file(struct ph_session *s, const struct ph_leaks_opts *o,
 	r->bytes = d->total_bytes;
 	r->threshold = th;
 	r->total = m;
-	size_t keep = o->limit && o->limit < m ? o->limit : m, cap = 0;
+	size_t keep = o->limit && o->limit < m ? o->limit : m;
 	if (!(r->suspects = calloc(keep + 1, sizeof(*r->suspects))))
 		err = ph_error_nomem();
-	for (size_t i = 0; !err && i < keep; i++) {
-		struct ph_leak_suspect *su = &r->suspects[i];
-		su->depth = rec[i].depth;
-		su->children_total = rec[i].ctotal;
-		su->children_type = rec[i].ctype == PH_NONE
-					    ? NULL
-					    : tname(&h->types[rec[i].ctype]);
-		su->children = rec[i].children;
-		su->children_bytes = rec[i].cbytes;
-		su->children_objects = rec[i].cobjects;
-		if (!(err = row_fill(s, rec[i].obj, true, &r->str, &r->steps,
-				     &r->nsteps, &cap, &su->row)))
-			err = row_fill(s, rec[i].acc, true, &r->str, &r->steps,
-				       &r->nsteps, &cap, &su->acc);
-		r->nsuspects++;
-	}
+	else
+		err = leaks_fill(s, r, rec, keep);
 	ph_answercache_release(&a);
-	if (!err && r->str.buf.failed)
-		err = ph_error_nomem();
 	*ret_err = err;
 	if (!err)
 		ph_stage("leaks' suspects read");
 	return true;
 }
 
-/* The suspects (done[0..n), sorted) and what leak_children found of each
- * into the "leaks" file; objs[] the objects at the sorted positions p[0..k) */
+/* The suspects, rec[0..n) in order, into the "leaks" file. */
 static void leaks_store(struct ph_session *s, const struct ph_leaks_opts *o,
-			const struct suspect *done, size_t n, const uint32_t *p,
-			size_t k, const uint32_t *objs,
-			const struct ph_leak_suspect *su)
+			const struct leak_rec *rec, size_t n)
 {
-	struct ph_heap *h = s->heap;
-	struct leak_rec *rec = calloc(n + 1, sizeof(*rec));
-	if (!rec)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		const uint32_t *a = bsearch(&done[i].pos, p, k, sizeof(*p),
-					    cmp_u32),
-			       *b = bsearch(&done[i].acc, p, k, sizeof(*p),
-					    cmp_u32);
-		rec[i] = (struct leak_rec){.obj = objs[a - p],
-					   .acc = objs[b - p],
-					   .depth = done[i].depth,
-					   .ctype = su[i].children_tidx,
-					   .ctotal = su[i].children_total,
-					   .children = su[i].children,
-					   .cbytes = su[i].children_bytes,
-					   .cobjects = su[i].children_objects};
+	for (size_t i = 0; i < n; i++)
 		if (rec[i].obj == PH_NONE || rec[i].acc == PH_NONE)
-			goto out; /* (a tree not checked whole: never here) */
-	}
+			return; /* (a tree not checked whole: never here) */
 	const void *sec[1] = {rec};
 	uint64_t bytes[1] = {n * sizeof(*rec)};
 	uint64_t val[PH_ANSWER_VALS] = {share_bits(o->min_share), n};
-	if (ph_answercache_store(h, "leaks", LEAKS_FORMAT, 1, sec, bytes, val))
+	if (ph_answercache_store(s->heap, "leaks", LEAKS_FORMAT, 1, sec, bytes,
+				 val))
 		ph_stage("leaks' suspects written");
-out:
-	free(rec);
 }
 
 struct ph_error *ph_query_leaks(struct ph_session *s,
@@ -1265,7 +1259,7 @@ struct ph_error *ph_query_leaks(struct ph_session *s,
 		     ndone <= LEAKS_STORED_MAX;
 	size_t nfill = store ? ndone : keep;
 	uint32_t *p = NULL, *objs = NULL, *acc = NULL;
-	size_t k = 0, cap = 0;
+	size_t k = 0;
 	if (!err) {
 		r->suspects = calloc(nfill + 1, sizeof(*r->suspects));
 		p = malloc((2 * nfill + 1) * sizeof(*p));
@@ -1285,20 +1279,30 @@ struct ph_error *ph_query_leaks(struct ph_session *s,
 	}
 	if (!err)
 		err = leak_children(s, acc, nfill, r->suspects);
-	if (!err && store)
-		leaks_store(s, o, done, ndone, p, k, objs, r->suspects);
-	for (size_t i = 0; !err && i < keep; i++) {
-		struct ph_leak_suspect *su = &r->suspects[i];
-		uint32_t *at = bsearch(&done[i].pos, p, k, sizeof(*p), cmp_u32);
-		uint32_t *at2 =
-			bsearch(&done[i].acc, p, k, sizeof(*p), cmp_u32);
-		su->depth = done[i].depth;
-		if (!(err = row_fill(s, objs[at - p], true, &r->str, &r->steps,
-				     &r->nsteps, &cap, &su->row)))
-			err = row_fill(s, objs[at2 - p], true, &r->str,
-				       &r->steps, &r->nsteps, &cap, &su->acc);
-		r->nsuspects++;
+	/* each suspect as the file keeps it, its objects found once */
+	struct leak_rec *rec = NULL;
+	if (!err && !(rec = calloc(nfill + 1, sizeof(*rec))))
+		err = ph_error_nomem();
+	for (size_t i = 0; !err && i < nfill; i++) {
+		const struct ph_leak_suspect *su = &r->suspects[i];
+		const uint32_t *a = bsearch(&done[i].pos, p, k, sizeof(*p),
+					    cmp_u32),
+			       *b = bsearch(&done[i].acc, p, k, sizeof(*p),
+					    cmp_u32);
+		rec[i] = (struct leak_rec){.obj = objs[a - p],
+					   .acc = objs[b - p],
+					   .depth = done[i].depth,
+					   .ctype = su->children_tidx,
+					   .ctotal = su->children_total,
+					   .children = su->children,
+					   .cbytes = su->children_bytes,
+					   .cobjects = su->children_objects};
 	}
+	if (!err && store)
+		leaks_store(s, o, rec, ndone);
+	if (!err)
+		err = leaks_fill(s, r, rec, keep);
+	free(rec);
 	free(p);
 	free(objs);
 	free(acc);
@@ -1351,10 +1355,8 @@ static bool typeret_load(const struct ph_heap *h, const uint32_t *row_of,
 		return false;
 	const uint64_t *v = a.sec[0];
 	bool ok = a.val[0] == h->ntypes && a.bytes[0] == h->ntypes * 16;
+	/* (a type of no object adds nothing: its row_of is no row's) */
 	for (size_t t = 0; ok && t < h->ntypes; t++) {
-		/* (a type of no object has no row) */
-		if (!v[2 * t] && !v[2 * t + 1])
-			continue;
 		rows[row_of[t]].retained_objects += v[2 * t];
 		rows[row_of[t]].retained_bytes += v[2 * t + 1];
 	}
