@@ -40,23 +40,13 @@ static bool buf_reserve(struct ph_buf *b, size_t extra)
 	return true;
 }
 
-void ph_buf_putn(struct ph_buf *b, const char *s, size_t n)
+void ph_buf_putn_grow(struct ph_buf *b, const char *s, size_t n)
 {
 	if (!buf_reserve(b, n))
 		return;
 	memcpy(b->data + b->len, s, n);
 	b->len += n;
 	b->data[b->len] = '\0';
-}
-
-void ph_buf_puts(struct ph_buf *b, const char *s)
-{
-	ph_buf_putn(b, s, strlen(s));
-}
-
-void ph_buf_putc(struct ph_buf *b, char c)
-{
-	ph_buf_putn(b, &c, 1);
 }
 
 void ph_buf_printf(struct ph_buf *b, const char *fmt, ...)
