@@ -205,6 +205,16 @@ bool ph_answercache_load_checked(const struct ph_heap *h, const char *kind,
 		       ctx, false, ret);
 }
 
+bool ph_answercache_load_rows(const struct ph_heap *h, const char *kind,
+			      unsigned format, int nsec,
+			      bool (*check)(const struct ph_answers *a,
+					    void *ctx),
+			      void *ctx, struct ph_answers *ret)
+{
+	return ac_load(h->rt, h->cache_sum, h->n, kind, format, nsec, check,
+		       ctx, true, ret);
+}
+
 void ph_answercache_release(struct ph_answers *a)
 {
 	if (a->map)
@@ -260,21 +270,54 @@ bool ph_answercache_store(const struct ph_heap *h, const char *kind,
 	return ok;
 }
 
+/* Four numbers at a time: -O2 leaves these loops scalar, and a cached
+ * cycles reads a million numbers each run (2 ms of its 20 at 2M objects).
+ * Compared signed, the top bit flipped: SSE2 compares only signed. */
+typedef int32_t v4i __attribute__((vector_size(16)));
+#define V4_FLIP ((int32_t)0x80000000u)
+
+static v4i v4_load(const uint32_t *v)
+{
+	v4i x;
+	memcpy(&x, v, sizeof(x));
+	return x ^ V4_FLIP;
+}
+
+static bool v4_none(v4i x)
+{
+	int32_t any = 0;
+	for (int k = 0; k < 4; k++)
+		any |= x[k];
+	return !any;
+}
+
 bool ph_answercache_below(const uint32_t *v, size_t count, uint32_t lim,
 			  uint32_t except)
 {
-	uint32_t bad = 0;
-	for (size_t i = 0; i < count; i++)
-		bad |= v[i] >= lim && v[i] != except;
-	return !bad;
+	v4i bad = {0};
+	int32_t l = (int32_t)(lim ^ 0x80000000u),
+		e = (int32_t)(except ^ 0x80000000u);
+	size_t i = 0;
+	for (; i + 4 <= count; i += 4) {
+		v4i x = v4_load(v + i);
+		bad |= (x >= l) & (x != e);
+	}
+	bool ok = v4_none(bad);
+	for (; i < count; i++)
+		ok &= v[i] < lim || v[i] == except;
+	return ok;
 }
 
 bool ph_answercache_ascending(const uint32_t *v, size_t count)
 {
-	uint32_t bad = 0;
-	for (size_t i = 1; i < count; i++)
-		bad |= v[i] <= v[i - 1];
-	return !bad;
+	v4i bad = {0};
+	size_t i = 1;
+	for (; i + 4 <= count; i += 4)
+		bad |= v4_load(v + i) <= v4_load(v + i - 1);
+	bool ok = v4_none(bad);
+	for (; i < count; i++)
+		ok &= v[i] > v[i - 1];
+	return ok;
 }
 
 /* ---- the dominator tree ------------------------------------------------ */

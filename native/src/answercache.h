@@ -6,8 +6,8 @@
 
 #include "graph.h"
 
-#define PH_ANSWER_SECS 6
-#define PH_ANSWER_VALS 8
+#define PH_ANSWER_SECS 12
+#define PH_ANSWER_VALS 16
 
 /* One answer read back: its sections (arrays, each at a multiple of 8
  * bytes, checked against their sums, not against their meaning: the
@@ -37,6 +37,13 @@ bool ph_answercache_load_checked(const struct ph_heap *h, const char *kind,
 				 bool (*check)(const struct ph_answers *a,
 					       void *ctx),
 				 void *ctx, struct ph_answers *ret);
+/* The same for a caller that checks each number it reads: a sealed file
+ * is taken without check (ret->unchecked), an other checked as above. */
+bool ph_answercache_load_rows(const struct ph_heap *h, const char *kind,
+			      unsigned format, int nsec,
+			      bool (*check)(const struct ph_answers *a,
+					    void *ctx),
+			      void *ctx, struct ph_answers *ret);
 void ph_answercache_release(struct ph_answers *a);
 /* Writes the answer (nsec sections and PH_ANSWER_VALS numbers) to its
  * file, atomically, if h's table is in the index cache and the file stays

@@ -332,21 +332,19 @@ struct cycles_build {
 /* The kept cycle c into the result: its first members cm[0..nm) (at
  * most PH_CYCLE_MEMBERS_MAX), its types seen[0..nseen) in the order first
  * met with their counts in tcount (set back to zero here). */
-static struct ph_error *cycle_add(struct cycles_build *b, struct ph_graph *g,
-				  const uint64_t *in, const struct cycle *c,
-				  const uint32_t *cm, size_t nm,
-				  const uint32_t *seen, size_t nseen,
-				  uint32_t *tcount, uint32_t *loop,
-				  struct ph_buf *tmp)
+static struct ph_error *cycle_add(struct cycles_build *b, struct ph_heap *h,
+				  const struct cycle *c, const uint32_t *cm,
+				  size_t nm, const uint32_t *seen, size_t nseen,
+				  uint32_t *tcount)
 {
-	struct ph_heap *h = g->h;
 	struct ph_cycles_result *r = b->r;
 	struct ph_error *err;
 	struct ph_cycle *out = &r->cycles[r->shown++];
 	*out = (struct ph_cycle){.objects = c->objects,
 				 .bytes = c->bytes,
 				 .unreachable = c->unreachable,
-				 .finalizers = c->finalizers};
+				 .finalizers = c->finalizers,
+				 .loop = r->nloop_all};
 	if ((err = ph_grow((void **)&r->types, &b->types_cap,
 			   r->ntypes_all + nseen, sizeof(*r->types))))
 		return err;
@@ -365,19 +363,21 @@ static struct ph_error *cycle_add(struct cycles_build *b, struct ph_graph *g,
 	out->nmembers = nm;
 	for (size_t i = 0; i < nm; i++)
 		r->members[r->nmembers_all++] = h->addr[cm[i]];
-	size_t nl = ph_graph_scc_loop(g, in, c->first, loop, PH_CYCLE_LOOP_MAX);
-	if ((err = ph_grow((void **)&r->loop, &b->loop_cap, r->nloop_all + nl,
-			   sizeof(*r->loop))))
+	return NULL;
+}
+
+/* A step of the last cycle added's loop: o, by the reference via */
+static struct ph_error *cycle_step(struct cycles_build *b, struct ph_heap *h,
+				   uint32_t o, const char *via, size_t len)
+{
+	struct ph_cycles_result *r = b->r;
+	struct ph_error *err = ph_grow((void **)&r->loop, &b->loop_cap,
+				       r->nloop_all + 1, sizeof(*r->loop));
+	if (err)
 		return err;
-	out->loop = r->nloop_all;
-	out->nloop = nl;
-	for (size_t i = 0; i < nl; i++) {
-		tmp->len = 0;
-		ph_graph_label(g, loop[i], loop[(i + 1) % nl], tmp);
-		r->loop[r->nloop_all++] = (struct ph_path_step){
-			.obj = obj_ref(h, loop[i]),
-			.via = ph_strings_add(&r->str, tmp->data, tmp->len)};
-	}
+	r->loop[r->nloop_all++] = (struct ph_path_step){
+		.obj = obj_ref(h, o), .via = ph_strings_add(&r->str, via, len)};
+	r->cycles[r->shown - 1].nloop++;
 	return NULL;
 }
 
@@ -391,11 +391,22 @@ static struct ph_error *cycle_add(struct cycles_build *b, struct ph_graph *g,
  * interpreter. A run without --interp takes no pass over every object nor
  * every member. */
 #define FATE_FIN 4
-#define CY_FORMAT 2
+#define CY_FORMAT 3
+#define CY_SECS 12
 
 struct cy_comp {
 	uint64_t bytes;
 	uint32_t finalizers, unreachable;
+};
+
+/* What gc.collect() would free, and how */
+struct cy_unreachable {
+	uint64_t objects, bytes, finalizers, by_finalizers, legacy;
+};
+
+/* A type of a component and how many of its objects are of it */
+struct cy_tally {
+	uint32_t type, count;
 };
 
 struct cy_facts {
@@ -409,16 +420,32 @@ struct cy_facts {
 	const struct cy_comp *comp;
 	uint64_t frozen; /* every interpreter's */
 	uint64_t weakref_callbacks;
+	struct cy_unreachable all; /* every interpreter's */
+	/* each component's loop from its first member (the loop a run
+	 * without --interp shows), steps loops[loop_start[c]..), the label of
+	 * step k labels[label_end[k - 1] .. label_end[k]); NULL: not kept (a
+	 * file past its bound without them) */
+	const uint32_t *loop_start; /* ncomp + 1 */
+	const uint32_t *loops;
+	const uint32_t *label_end;
+	const char *labels;
+	/* each component's types in the order first met with their counts,
+	 * tallies[tally_start[c]..) (kept with the loops) */
+	const uint32_t *tally_start;
+	const struct cy_tally *tallies;
+	/* gc.garbage's references, its type's too */
+	const uint32_t *garbage;
+	size_t ngarbage;
 	struct ph_answers a; /* when read */
 	bool read;
-	void *own[5]; /* when computed */
+	void *own[CY_SECS]; /* when computed */
 };
 
 static void cy_facts_free(struct cy_facts *f)
 {
 	if (f->read)
 		ph_answercache_release(&f->a);
-	for (int k = 0; k < 5; k++)
+	for (int k = 0; k < CY_SECS; k++)
 		free(f->own[k]);
 }
 
@@ -433,41 +460,207 @@ static uint64_t frozen_count(const struct ph_heap *h, int only_interp)
 	return frozen;
 }
 
-static bool cy_facts_load(struct ph_heap *h, struct cy_facts *f)
+/* Of the marked objects, s's (NULL: all) */
+static struct cy_unreachable
+unreachable_of(const struct ph_heap *h, struct ph_session *s,
+	       const uint32_t *marked, const uint8_t *mfate, size_t nmarked)
 {
-	struct ph_answers *a = &f->a;
-	if (!ph_answercache_load(h, "cycles", CY_FORMAT, 5, a))
-		return false;
+	struct cy_unreachable u = {0};
+	for (size_t k = 0; k < nmarked; k++) {
+		uint32_t i = marked[k];
+		uint8_t fa = mfate[k];
+		if ((fa & 3) == FATE_ALIVE || (s && !ph_session_keeps(s, i)))
+			continue;
+		u.objects++;
+		u.bytes += ph_heap_obj_size(h, i);
+		u.finalizers += (fa & FATE_FIN) != 0;
+		u.by_finalizers += (fa & 3) == FATE_FINALIZED;
+		u.legacy += (fa & 3) == FATE_LEGACY;
+	}
+	return u;
+}
+
+/* What a run reads of every cycles file: the sizes, the components'
+ * starts, the loops, labels, tallies and gc.garbage's references (each
+ * section's bytes checked before it is read: this runs on bytes not yet
+ * summed too) */
+static bool cy_sizes(const struct ph_answers *a, const struct ph_heap *h)
+{
 	uint64_t m = a->val[0], ncomp = a->val[1], mm = a->val[3];
-	const uint32_t *obj = a->sec[0], *mem = a->sec[2], *start = a->sec[3];
-	/* every number indexed with checked, not only summed: a sealed
-	 * file's sums are not read again */
+	uint64_t nloop = a->val[5], ng = a->val[6], nt = a->val[13];
+	const uint32_t *start = a->sec[3], *ls = a->sec[5], *le = a->sec[7],
+		       *ts = a->sec[10];
+	const struct cy_tally *tl = a->sec[11];
 	bool ok = m <= h->n && ncomp <= mm && mm <= m && a->val[4] <= h->n &&
 		  a->bytes[0] == m * 4 && a->bytes[1] == m &&
 		  a->bytes[2] == mm * 4 && a->bytes[3] == (ncomp + 1) * 4 &&
 		  a->bytes[4] == ncomp * sizeof(struct cy_comp) &&
-		  ph_answercache_below(obj, m, (uint32_t)h->n, 0) &&
-		  ph_answercache_ascending(obj, m) &&
-		  ph_answercache_below(mem, mm, (uint32_t)m, 0) &&
-		  start[0] == 0 && start[ncomp] == mm;
+		  start[0] == 0 && start[ncomp] == mm &&
+		  a->bytes[9] == ng * 4 &&
+		  ph_answercache_below(a->sec[9], ng, (uint32_t)h->n, 0);
 	for (uint64_t c = 0; ok && c < ncomp; c++)
 		ok = start[c] < start[c + 1];
-	if (!ok) {
+	if (!ok || !a->val[7]) {
+		for (int i = 5; ok && i < CY_SECS; i++)
+			ok = i == 9 || !a->bytes[i];
+		return ok;
+	}
+	ok = a->bytes[5] == (ncomp + 1) * 4 && a->bytes[6] == nloop * 4 &&
+	     a->bytes[7] == nloop * 4 && ls[0] == 0 && ls[ncomp] == nloop &&
+	     ph_answercache_below(a->sec[6], nloop, (uint32_t)h->n, 0) &&
+	     a->bytes[10] == (ncomp + 1) * 4 &&
+	     a->bytes[11] == nt * sizeof(*tl) && ts[0] == 0 &&
+	     ts[ncomp] == nt && h->ntypes;
+	for (uint64_t c = 0; ok && c < ncomp; c++)
+		ok = ls[c] <= ls[c + 1] &&
+		     ls[c + 1] - ls[c] <= PH_CYCLE_LOOP_MAX &&
+		     ts[c] < ts[c + 1];
+	for (uint64_t k = 0; ok && k < nloop; k++)
+		ok = (k ? le[k - 1] : 0) <= le[k] && le[k] <= a->bytes[8];
+	for (uint64_t k = 0; ok && k < nt; k++)
+		ok = tl[k].type < h->ntypes;
+	return ok;
+}
+
+/* The marked objects and the members, every one (after cy_sizes) */
+static bool cy_whole(const struct ph_answers *a, const struct ph_heap *h)
+{
+	uint64_t m = a->val[0], mm = a->val[3];
+	return ph_answercache_below(a->sec[0], m, (uint32_t)h->n, 0) &&
+	       ph_answercache_ascending(a->sec[0], m) &&
+	       ph_answercache_below(a->sec[2], mm, (uint32_t)m, 0);
+}
+
+static bool cy_check(const struct ph_answers *a, void *ctx)
+{
+	return cy_sizes(a, ctx) && cy_whole(a, ctx);
+}
+
+/* The cycles file: checked whole, or sealed and read by its rows
+ * (f->a.unchecked: the marked objects and members to be checked as they
+ * are read, or cy_whole before a pass over them) */
+static bool cy_facts_load(struct ph_heap *h, struct cy_facts *f)
+{
+	struct ph_answers *a = &f->a;
+	if (!ph_answercache_load_rows(h, "cycles", CY_FORMAT, CY_SECS, cy_check,
+				      h, a))
+		return false;
+	if (a->unchecked && !cy_sizes(a, h)) {
 		ph_answercache_release(a);
 		return false;
 	}
+	bool kept = a->val[7];
 	f->read = true;
-	f->marked = obj;
+	f->marked = a->sec[0];
 	f->mfate = a->sec[1];
-	f->nmarked = (size_t)m;
-	f->members = mem;
-	f->nmembers = (size_t)mm;
-	f->start = start;
-	f->ncomp = (uint32_t)ncomp;
+	f->nmarked = (size_t)a->val[0];
+	f->members = a->sec[2];
+	f->nmembers = (size_t)a->val[3];
+	f->start = a->sec[3];
+	f->ncomp = (uint32_t)a->val[1];
 	f->comp = a->sec[4];
 	f->weakref_callbacks = a->val[2];
 	f->frozen = a->val[4];
+	f->all = (struct cy_unreachable){a->val[8], a->val[9], a->val[10],
+					 a->val[11], a->val[12]};
+	if (kept) {
+		f->loop_start = a->sec[5];
+		f->loops = a->sec[6];
+		f->label_end = a->sec[7];
+		f->labels = a->sec[8];
+		f->tally_start = a->sec[10];
+		f->tallies = a->sec[11];
+	}
+	f->garbage = a->sec[9];
+	f->ngarbage = (size_t)a->val[6];
 	return true;
+}
+
+/* The referents of gc.garbage, the list (none: it is not in the heap) */
+static size_t garbage_row(struct ph_graph *g, const uint32_t **ret)
+{
+	struct ph_heap *h = g->h;
+	uint64_t garbage = 0;
+	ph_mem_u64(h->mem, h->rt->gc_state + h->L->gc_garbage, &garbage);
+	uint32_t gi = ph_graph_lookup(g, garbage);
+	*ret = gi == PH_NONE ? NULL : g->fwd + g->fwd_off[gi];
+	return gi == PH_NONE ? 0 : g->fwd_off[gi + 1] - g->fwd_off[gi];
+}
+
+/* Each component's loop from its first member, the labels of its steps,
+ * and its types in the order first met with their counts (f's kept
+ * sections, in f->own[5..8] and [10..11]) */
+static struct ph_error *cy_kept_compute(struct ph_graph *g, struct cy_facts *f)
+{
+	struct ph_heap *h = g->h;
+	uint32_t *ls = f->own[5] = calloc((size_t)f->ncomp + 1, 4);
+	uint32_t *ts = f->own[10] = calloc((size_t)f->ncomp + 1, 4);
+	uint64_t *in = calloc(h->n / 64 + 1, sizeof(*in));
+	uint32_t *loop = malloc(PH_CYCLE_LOOP_MAX * sizeof(*loop));
+	uint32_t *tcount = calloc(h->ntypes + 1, sizeof(*tcount));
+	uint32_t *seen = malloc((h->ntypes + 1) * sizeof(*seen));
+	size_t cap = 0, cap_end = 0, cap_t = 0, nloop = 0, nt = 0;
+	struct ph_buf labels;
+	ph_buf_init(&labels);
+	struct ph_error *err = NULL;
+	if (!ls || !ts || !in || !loop || !tcount || !seen) {
+		err = ph_error_nomem();
+		goto out;
+	}
+	for (uint32_t c = 0; c < f->ncomp && !err; c++) {
+		const uint32_t *p = f->members + f->start[c],
+			       *e = f->members + f->start[c + 1];
+		size_t nseen = 0;
+		for (const uint32_t *q = p; q < e; q++) {
+			uint32_t i = f->marked[*q], ti = ph_tidx(h, i);
+			in[i >> 6] |= 1ULL << (i & 63);
+			if (!tcount[ti]++)
+				seen[nseen++] = ti;
+		}
+		size_t nl = ph_graph_scc_loop(g, in, f->marked[*p], loop,
+					      PH_CYCLE_LOOP_MAX);
+		if (!(err = ph_grow(&f->own[6], &cap, nloop + nl, 4)) &&
+		    !(err = ph_grow(&f->own[7], &cap_end, nloop + nl, 4)))
+			err = ph_grow(&f->own[11], &cap_t, nt + nseen,
+				      sizeof(struct cy_tally));
+		for (size_t i = 0; i < nl && !err; i++) {
+			ph_graph_label(g, loop[i], loop[(i + 1) % nl], &labels);
+			((uint32_t *)f->own[6])[nloop] = loop[i];
+			((uint32_t *)f->own[7])[nloop++] = (uint32_t)labels.len;
+		}
+		for (size_t k = 0; k < nseen; k++) {
+			if (!err)
+				((struct cy_tally *)f->own[11])[nt++] =
+					(struct cy_tally){seen[k],
+							  tcount[seen[k]]};
+			tcount[seen[k]] = 0;
+		}
+		ls[c + 1] = (uint32_t)nloop;
+		ts[c + 1] = (uint32_t)nt;
+		for (const uint32_t *q = p; q < e; q++)
+			in[f->marked[*q] >> 6] = 0;
+		if (labels.len > UINT32_MAX)
+			break; /* past any file's bound: not kept */
+	}
+	if (!err && labels.failed)
+		err = ph_error_nomem();
+	if (!err && labels.len <= UINT32_MAX) {
+		f->loop_start = ls;
+		f->loops = f->own[6];
+		f->label_end = f->own[7];
+		f->own[8] = labels.data;
+		f->labels = labels.data ? labels.data : "";
+		ph_buf_init(&labels); /* f's now */
+		f->tally_start = ts;
+		f->tallies = f->own[11];
+	}
+out:
+	ph_buf_free(&labels);
+	free(in);
+	free(loop);
+	free(tcount);
+	free(seen);
+	return err;
 }
 
 static struct ph_error *cy_facts_compute(struct ph_graph *g, struct cy_facts *f)
@@ -539,16 +732,72 @@ static struct ph_error *cy_facts_compute(struct ph_graph *g, struct cy_facts *f)
 	f->comp = comp;
 	f->weakref_callbacks = fr.weakref_callbacks;
 	f->frozen = frozen_count(h, -1);
-	/* a later run on this core reads them */
-	if (h->cache_sum) {
-		const void *sec[5] = {obj, fb, mem, start, comp};
-		uint64_t bytes[5] = {m * 4, m, mm * 4,
-				     ((uint64_t)sc.ncomp + 1) * 4,
-				     sc.ncomp * sizeof(*comp)};
-		uint64_t val[PH_ANSWER_VALS] = {
-			m, sc.ncomp, f->weakref_callbacks, mm, f->frozen};
-		if (ph_answercache_store(h, "cycles", CY_FORMAT, 5, sec, bytes,
-					 val))
+	f->all = unreachable_of(h, NULL, obj, fb, m);
+	const uint32_t *row;
+	f->ngarbage = garbage_row(g, &row);
+	uint32_t *garbage = f->own[9] = malloc(f->ngarbage * 4 + 1);
+	if (!garbage) {
+		err = ph_error_nomem();
+		goto out;
+	}
+	if (f->ngarbage)
+		memcpy(garbage, row, f->ngarbage * 4);
+	f->garbage = garbage;
+	/* a later run on this core reads them, and the loops if they have
+	 * room in the file's bound */
+	if (h->cache_sum && !(err = cy_kept_compute(g, f))) {
+		uint64_t nloop = f->loop_start ? f->loop_start[sc.ncomp] : 0;
+		uint64_t nt = f->loop_start ? f->tally_start[sc.ncomp] : 0;
+		const void *sec[CY_SECS] = {obj,
+					    fb,
+					    mem,
+					    start,
+					    comp,
+					    f->loop_start,
+					    f->loops,
+					    f->label_end,
+					    f->labels,
+					    garbage,
+					    f->tally_start,
+					    f->tallies};
+		uint64_t bytes[CY_SECS] = {
+			m * 4,
+			m,
+			mm * 4,
+			((uint64_t)sc.ncomp + 1) * 4,
+			sc.ncomp * sizeof(*comp),
+			((uint64_t)sc.ncomp + 1) * 4,
+			nloop * 4,
+			nloop * 4,
+			nloop ? f->label_end[nloop - 1] : 0,
+			f->ngarbage * 4,
+			f->loop_start ? ((uint64_t)sc.ncomp + 1) * 4 : 0,
+			nt * sizeof(struct cy_tally)};
+		uint64_t val[PH_ANSWER_VALS] = {m,
+						sc.ncomp,
+						f->weakref_callbacks,
+						mm,
+						f->frozen,
+						nloop,
+						f->ngarbage,
+						f->loop_start != NULL,
+						f->all.objects,
+						f->all.bytes,
+						f->all.finalizers,
+						f->all.by_finalizers,
+						f->all.legacy,
+						nt};
+		bool kept = f->loop_start &&
+			    ph_answercache_store(h, "cycles", CY_FORMAT,
+						 CY_SECS, sec, bytes, val);
+		if (!kept) {
+			/* past its bound with them: kept without */
+			for (int i = 5; i < CY_SECS; i++)
+				bytes[i] = i == 9 ? bytes[i] : 0;
+			val[5] = val[7] = val[13] = 0;
+		}
+		if (kept || ph_answercache_store(h, "cycles", CY_FORMAT,
+						 CY_SECS, sec, bytes, val))
 			ph_stage("cycles cache written");
 	}
 out:
@@ -558,24 +807,47 @@ out:
 	return err;
 }
 
-struct ph_error *ph_query_cycles(struct ph_session *s,
-				 const struct ph_cycles_opts *o,
-				 struct ph_cycles_result **ret)
+/* ph_query_cycles; computed, not read, with force; *damaged (and no
+ * result) when a sealed file's member read is found damaged */
+static struct ph_error *cycles_query(struct ph_session *s,
+				     const struct ph_cycles_opts *o, bool force,
+				     bool *damaged,
+				     struct ph_cycles_result **ret)
 {
-	/* referents are all cycles need: no referrers, roots or paths */
-	struct ph_error *err = ph_session_graph_edges(s);
+	*damaged = false;
+	struct ph_error *err = ph_session_heap(s);
 	if (err)
 		return err;
-	struct ph_graph *g = s->graph;
-	struct ph_heap *h = g->h;
+	struct ph_heap *h = s->heap;
+	struct ph_graph *g = NULL;
 	struct cy_facts f = {0};
 	struct ph_cycles_result *r = calloc(1, sizeof(*r));
 	if (!r)
 		return ph_error_nomem();
+	bool all = s->only_interp < 0;
 	ph_stage(NULL);
-	if (cy_facts_load(h, &f))
+	bool read = !force && cy_facts_load(h, &f);
+	/* what the run reads: the kept loops and types, and the shown
+	 * cycles' members, each checked as read; or a pass over every marked
+	 * object or member, all of them checked first */
+	bool kept = read && all && f.loop_start;
+	if (read && f.a.unchecked && (!kept || o->unreachable_only) &&
+	    !cy_whole(&f.a, h)) {
+		cy_facts_free(&f);
+		f = (struct cy_facts){0};
+		read = kept = false;
+		ph_stage("cycles cache: damaged");
+	}
+	if (read)
 		ph_stage("cycles cache read");
-	else if ((err = cy_facts_compute(g, &f))) {
+	/* the referents are all cycles needs, and then only to find what
+	 * its file did not keep: another interpreter's loops */
+	if (!kept && !(err = ph_session_graph_edges(s))) {
+		g = s->graph;
+		if (!read)
+			err = cy_facts_compute(g, &f);
+	}
+	if (err) {
 		cy_facts_free(&f);
 		ph_cycles_result_destroy(r);
 		return err;
@@ -583,7 +855,6 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 	const uint32_t *marked = f.marked;
 	const uint8_t *mfate = f.mfate;
 	size_t nmarked = f.nmarked;
-	bool all = s->only_interp < 0;
 	struct cycle *cy = calloc((size_t)f.ncomp + 1, sizeof(*cy));
 	uint32_t *cm = malloc(PH_CYCLE_MEMBERS_MAX * sizeof(*cm));
 	uint32_t *seen = malloc((h->ntypes + 1) * sizeof(*seen));
@@ -599,17 +870,13 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 	r->unreachable_only = o->unreachable_only;
 	r->weakref_callbacks = f.weakref_callbacks;
 	r->frozen_objects = all ? f.frozen : frozen_count(h, s->only_interp);
-	for (size_t k = 0; k < nmarked; k++) {
-		uint32_t i = marked[k];
-		uint8_t fa = mfate[k];
-		if ((fa & 3) == FATE_ALIVE || !ph_session_keeps(s, i))
-			continue;
-		r->unreachable_objects++;
-		r->unreachable_bytes += ph_heap_obj_size(h, i);
-		r->unreachable_finalizers += (fa & FATE_FIN) != 0;
-		r->freed_by_finalizers += (fa & 3) == FATE_FINALIZED;
-		r->legacy_finalizer_objects += (fa & 3) == FATE_LEGACY;
-	}
+	struct cy_unreachable u =
+		all ? f.all : unreachable_of(h, s, marked, mfate, nmarked);
+	r->unreachable_objects = u.objects;
+	r->unreachable_bytes = u.bytes;
+	r->unreachable_finalizers = u.finalizers;
+	r->freed_by_finalizers = u.by_finalizers;
+	r->legacy_finalizer_objects = u.legacy;
 	/* each component over the interpreter's objects (--interp: a cycle is
 	 * its objects'), or over all as kept */
 	for (uint32_t c = 0; c < f.ncomp; c++) {
@@ -619,7 +886,8 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 		if (all) {
 			y->objects = f.start[c + 1] - f.start[c];
 			y->bytes = f.comp[c].bytes;
-			y->first = marked[f.members[f.start[c]]];
+			if (!kept) /* (its loop is searched from it) */
+				y->first = marked[f.members[f.start[c]]];
 			y->unreachable = f.comp[c].unreachable;
 			y->finalizers = f.comp[c].finalizers;
 			continue;
@@ -667,7 +935,23 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 		/* the loop is searched among all of the component's objects,
 		 * its members and types are the interpreter's */
 		size_t nm = 0, nseen = 0;
-		for (const uint32_t *q = p; q < e; q++) {
+		if (kept) {
+			/* the kept types, and the first members */
+			for (uint32_t t = f.tally_start[c->id];
+			     t < f.tally_start[c->id + 1]; t++) {
+				seen[nseen++] = f.tallies[t].type;
+				tcount[f.tallies[t].type] = f.tallies[t].count;
+			}
+			for (const uint32_t *q = p;
+			     q < e && nm < PH_CYCLE_MEMBERS_MAX; q++) {
+				if (*q >= nmarked || marked[*q] >= h->n) {
+					*damaged = true;
+					goto out;
+				}
+				cm[nm++] = marked[*q];
+			}
+		}
+		for (const uint32_t *q = p; q < e && !kept; q++) {
 			uint32_t i = marked[*q];
 			in[i >> 6] |= 1ULL << (i & 63);
 			if (!ph_session_keeps(s, i))
@@ -678,10 +962,29 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 			if (nm < PH_CYCLE_MEMBERS_MAX)
 				cm[nm++] = i;
 		}
-		err = cycle_add(&b, g, in, c, cm, nm, seen, nseen, tcount, loop,
-				&tmp);
-		for (const uint32_t *q = p; q < e; q++)
-			in[marked[*q] >> 6] = 0;
+		err = cycle_add(&b, h, c, cm, nm, seen, nseen, tcount);
+		if (kept) {
+			/* the loop kept: from the component's first member */
+			for (uint32_t st = f.loop_start[c->id];
+			     st < f.loop_start[c->id + 1] && !err; st++) {
+				uint32_t from = st ? f.label_end[st - 1] : 0;
+				err = cycle_step(&b, h, f.loops[st],
+						 f.labels + from,
+						 f.label_end[st] - from);
+			}
+		} else {
+			size_t nl = ph_graph_scc_loop(g, in, c->first, loop,
+						      PH_CYCLE_LOOP_MAX);
+			for (size_t i = 0; i < nl && !err; i++) {
+				tmp.len = 0;
+				ph_graph_label(g, loop[i], loop[(i + 1) % nl],
+					       &tmp);
+				err = cycle_step(&b, h, loop[i], tmp.data,
+						 tmp.len);
+			}
+			for (const uint32_t *q = p; q < e; q++)
+				in[marked[*q] >> 6] = 0;
+		}
 	}
 	if (err)
 		goto out;
@@ -719,8 +1022,7 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 	/* gc.garbage: what earlier collections could not free. */
 	uint64_t garbage = 0, list_type = 0;
 	ph_mem_u64(h->mem, h->rt->gc_state + h->L->gc_garbage, &garbage);
-	uint32_t gi = ph_graph_lookup(g, garbage);
-	size_t ng = gi == PH_NONE ? 0 : g->fwd_off[gi + 1] - g->fwd_off[gi];
+	size_t ng = f.ngarbage;
 	r->gc_garbage_edges = ng;
 	ph_mem_u64(h->mem, garbage + h->L->ob_type, &list_type);
 	if (!(r->gc_garbage = malloc((ng + 1) * sizeof(uint64_t)))) {
@@ -728,7 +1030,7 @@ struct ph_error *ph_query_cycles(struct ph_session *s,
 		goto out;
 	}
 	for (size_t e = 0; e < ng; e++) {
-		uint32_t t = g->fwd[g->fwd_off[gi] + e];
+		uint32_t t = f.garbage[e];
 		if (h->addr[t] != list_type) /* the list's own type */
 			r->gc_garbage[r->ngc_garbage++] = h->addr[t];
 	}
@@ -743,12 +1045,27 @@ out:
 	free(tcount);
 	free(cy);
 	cy_facts_free(&f);
-	if (err) {
+	if (err || *damaged) {
 		ph_cycles_result_destroy(r);
 		return err;
 	}
 	*ret = r;
 	return NULL;
+}
+
+struct ph_error *ph_query_cycles(struct ph_session *s,
+				 const struct ph_cycles_opts *o,
+				 struct ph_cycles_result **ret)
+{
+	bool damaged = false;
+	struct ph_error *err = cycles_query(s, o, false, &damaged, ret);
+	if (!err && damaged) {
+		/* computed again, and its file written again */
+		ph_stage(NULL);
+		ph_stage("cycles cache: a member damaged");
+		err = cycles_query(s, o, true, &damaged, ret);
+	}
+	return err;
 }
 
 void ph_cycles_result_destroy(struct ph_cycles_result *r)

@@ -178,12 +178,23 @@ def graph_plant(path, what):
         f.write(data)
 
 
+def drop_answer(kind):
+    """The answers' file of kind gone, and its seal"""
+    d = os.path.join(ENV["XDG_CACHE_HOME"], "py-heap")
+    for f in os.listdir(d) if os.path.isdir(d) else []:
+        if f.startswith(("ans-%s-" % kind, "sealed-ans-%s-" % kind)):
+            os.unlink(os.path.join(d, f))
+
+
 def graph_stages(core, addr, cmd="referrers"):
     """referrers (or cycles) on the cache: (the same answer, the graph read
     from its cache, built, written). A command sums and checks only the
     sections it reads (graphcache.c): referrers the referrers' arrays,
-    cycles the referents'."""
+    cycles the referents' when it computes (its answers' file dropped
+    first: with it, cycles reads no graph)."""
     args = [cmd, addr] if cmd == "referrers" else [cmd]
+    if cmd == "cycles":
+        drop_answer("cycles")
     rc, out, err = run(core, *args, timing=True)
     if isinstance(out, dict):
         out.pop("notes", None)
@@ -199,7 +210,13 @@ ANSWERS = {
     "typeret": (["types", "--retained"], "types' retained read"),
     "leaks": (["leaks"], "leaks' suspects read"),
 }
-AC_HEAD = 224  # answercache.c's struct ac_head
+# answercache.c's struct ac_head: PH_ANSWER_VALS numbers, then each of
+# PH_ANSWER_SECS sections' size and sum, then the header's sum
+AC_VALS, AC_SECS = 16, 12
+AC_SIZES = 56 + 8 * AC_VALS
+AC_SUMS = AC_SIZES + 8 * AC_SECS
+AC_HEAD_SUM = AC_SUMS + 8 * AC_SECS
+AC_HEAD = AC_HEAD_SUM + 8
 
 
 def answer_file(xdg, kind):
@@ -233,10 +250,10 @@ def answer_plant(path, kind):
     n = struct.unpack_from("<Q", data, 48)[0]
     m = struct.unpack_from("<Q", data, 56)[0]   # val[0]
     # section i at its offset: the header, then each padded to 8 bytes
-    size = [struct.unpack_from("<Q", data, 120 + 8 * i)[0]
-            for i in range(6)]
+    size = [struct.unpack_from("<Q", data, AC_SIZES + 8 * i)[0]
+            for i in range(AC_SECS)]
     at = [AC_HEAD]
-    for i in range(5):
+    for i in range(AC_SECS - 1):
         at.append(at[-1] + (size[i] + 7) // 8 * 8)
     sec = 0
     o = AC_HEAD
@@ -252,6 +269,12 @@ def answer_plant(path, kind):
         sec = 3
         struct.pack_into("<I", data, at[3], struct.unpack_from(
             "<I", data, at[3] + 4)[0])
+    elif kind == "cycles-loop":      # a loop's step past the objects
+        sec = 6
+        struct.pack_into("<I", data, at[6], n + 5)
+    elif kind == "cycles-tally":     # a type of a component past the types
+        sec = 11
+        struct.pack_into("<I", data, at[11], 1 << 30)
     elif kind == "cycles-start":     # the second component made empty
         sec = 3
         struct.pack_into("<I", data, at[3] + 8,
@@ -266,11 +289,105 @@ def answer_plant(path, kind):
     else:
         struct.pack_into("<I", data, o + 4, struct.unpack_from(
             "<I", data, o)[0])
-    struct.pack_into("<Q", data, 168 + 8 * sec,
+    struct.pack_into("<Q", data, AC_SUMS + 8 * sec,
                      file_sum(bytes(data[at[sec]:at[sec] + size[sec]])))
-    struct.pack_into("<Q", data, 216, file_sum(bytes(data[:216])))
+    struct.pack_into("<Q", data, AC_HEAD_SUM,
+                     file_sum(bytes(data[:AC_HEAD_SUM])))
     with open(path, "wb") as f:
         f.write(data)
+
+
+def cycles_kept_checks(core, xdg):
+    """cycles reads no graph once its file is written: the components'
+    loops, their labels and types are kept beside the members (the loops
+    another interpreter's run shows are searched in the graph). A sealed
+    file is read by the rows a run needs, each member checked as read: a
+    damaged one under a forged seal is found, the answer computed again
+    and the file rewritten."""
+    import struct
+    d = os.path.join(xdg, "py-heap")
+    runs = (["cycles"], ["cycles", "--unreachable"],
+            ["cycles", "--sort", "count", "--limit", "3"],
+            ["cycles", "--min-size", "1000"])
+    want = {}
+    for args in runs:
+        rc, out, err = run(core, *args, cache=False)
+        if isinstance(out, dict):
+            out.pop("notes", None)
+        want[" ".join(args)] = (rc, out)
+
+    def got(*args):
+        rc, out, err = run(core, *args, timing=True)
+        if isinstance(out, dict):
+            out.pop("notes", None)
+        return (rc, out), err
+
+    for f in os.listdir(d):
+        if f.startswith(("graph-", "ans-cycles-", "sealed-ans-cycles-")):
+            os.unlink(os.path.join(d, f))
+    ans, err = got("cycles")
+    check("cycles kept: the first run computes, writes its file and no "
+          "graph's", ans == want["cycles"] and
+          "cycles cache written" in err and not graph_files(xdg),
+          (ans[0], err[-300:]))
+    for args in runs:
+        ans, err = got(*args)
+        check("cycles kept: %s reads its file, no graph mapped or built, "
+              "as uncached" % " ".join(args),
+              ans == want[" ".join(args)] and "cycles cache read" in err and
+              "graph" not in err, (ans[0], err[-300:]))
+    rc, out, err = run(core, "info")
+    interp = ((out or {}).get("interpreters") or [{}])[0].get("id", 0)
+    args = ["cycles", "--interp", str(interp)]
+    rc, out, err = run(core, *args, cache=False)
+    if isinstance(out, dict):
+        out.pop("notes", None)
+    ans, err = got(*args)
+    check("cycles kept: --interp reads its file and the referents (its "
+          "loops searched), as uncached", rc == 0 and ans == (rc, out) and
+          "cycles cache read" in err and "graph: edges" in err,
+          (rc, ans[0], err[-300:]))
+    # sealed, then read by its rows
+    time.sleep(2.2)
+    got("cycles")
+    af = answer_file(xdg, "cycles")
+    check("cycles kept: its file sealed once summed whole",
+          af and seal_mask(af) == 0xfff, af and seal_mask(af))
+    if not af:
+        return
+    for what, sec, stage, args in (
+            ("every member past the marked objects", 2,
+             "cycles cache: a member damaged", ["cycles"]),
+            ("every marked object past the objects", 0,
+             "cycles cache: damaged", ["cycles", "--unreachable"])):
+        with open(af, "rb") as f:
+            data = bytearray(f.read())
+        n = struct.unpack_from("<Q", data, 48)[0]
+        m = struct.unpack_from("<Q", data, 56)[0]
+        size = [struct.unpack_from("<Q", data, AC_SIZES + 8 * i)[0]
+                for i in range(AC_SECS)]
+        at = AC_HEAD + sum((b + 7) // 8 * 8 for b in size[:sec])
+        data[at:at + size[sec]] = struct.pack(
+            "<I", (m if sec == 2 else n) + 5) * (size[sec] // 4)
+        with open(af, "r+b") as f:
+            f.write(data)
+        forge_seal(af)
+        ans, err = got(*args)
+        check("cycles kept: %s (its seal forged): %s finds it, computes, "
+              "the same answer, the file rewritten" % (what, args[-1]),
+              ans == want[" ".join(args)] and stage in err and
+              "cycles cache written" in err, (ans[0], err[-300:]))
+        for a in runs:
+            ans, err = got(*a)
+            check("cycles kept: %s: then %s reads the file rewritten" %
+                  (what, " ".join(a)), ans == want[" ".join(a)] and
+                  "cycles cache read" in err and "damaged" not in err,
+                  (ans[0], err[-300:]))
+        time.sleep(2.2)
+        got("cycles")                   # sealed again
+        af = answer_file(xdg, "cycles")
+        if not af:
+            return
 
 
 def answer_checks(core, xdg, addr, ref):
@@ -338,7 +455,11 @@ def answer_checks(core, xdg, addr, ref):
                     ("a member past its objects, its sums made again",
                      lambda: answer_plant(af, "cycles-members")),
                     ("a component of no member, its sums made again",
-                     lambda: answer_plant(af, "cycles-start"))),
+                     lambda: answer_plant(af, "cycles-start")),
+                    ("a loop's step past the objects, its sums made again",
+                     lambda: answer_plant(af, "cycles-loop")),
+                    ("a type past the types, its sums made again",
+                     lambda: answer_plant(af, "cycles-tally"))),
                 "dom": (
                     ("an object at a position not its own, its sums "
                      "made again", lambda: answer_plant(af, "dom-order")),)
@@ -387,7 +508,8 @@ def out_plant_build(path):
         data = bytearray(f.read())
     struct.pack_into("<Q", data, 40,
                      struct.unpack_from("<Q", data, 40)[0] ^ 0x100)
-    struct.pack_into("<Q", data, 216, file_sum(bytes(data[:216])))
+    struct.pack_into("<Q", data, AC_HEAD_SUM,
+                     file_sum(bytes(data[:AC_HEAD_SUM])))
     with open(path, "wb") as f:
         f.write(data)
 
@@ -643,6 +765,7 @@ def sealed_graph_damaged(core, xdg, addr, k, referents=False):
     graph_stages(core, addr)            # the referrers' arrays sealed
     run(core, "path", addr)             # the tree sealed
     if referents:
+        drop_answer("cycles")           # so that cycles reads the graph
         run(core, "cycles")             # the referents' arrays sealed
     gf = graph_files(xdg)[0]
     m = seal_mask(gf)
@@ -702,7 +825,8 @@ def graph_rows_checks(core, xdg, addr):
     (PH_GRAPH_FWD_ROWS, PH_GRAPH_REV_ROWS, PH_GRAPH_PARENT_ROWS), not the
     arrays whole: a sealed graph whose referents, referrers or tree are
     damaged makes no read go astray, and the graph is not built; a command
-    that checks them whole (cycles the referents, path --all the rest)
+    that checks them whole (cycles computing the referents, path --all the
+    rest)
     finds it and builds it again, and graph then draws as before."""
     dot = os.path.join(xdg, "g.dot")
     rc, want, err = run(core, "graph", addr, "--output", dot, cache=False)
@@ -720,6 +844,8 @@ def graph_rows_checks(core, xdg, addr):
               rc == 0 and isinstance(out, dict) and m is not None and
               m & 0x1f == 0x1f and "graph cache read" in err and
               "graph: edges" not in err, (rc, m, err[-300:]))
+        if finder[0] == "cycles":
+            drop_answer("cycles")       # so that cycles reads the graph
         rc, out, err = run(core, *finder, timing=True)
         check("graph rows: %s: %s, which checks them whole, finds it: "
               "built again" % (what, finder[0]),
@@ -942,6 +1068,7 @@ def seal_checks(core, xdg, addr, ref):
     got = answers(core, addr)
     bad = [k for k in ref if got[k] != ref[k]]
     check("seal: answers read with seals as uncached", not bad, bad)
+    graph_stages(core, addr, "cycles")      # computed: the referents read
     check("seal: every graph section once summed, sealed",
           seal_mask(gf) == 0x3ff, seal_mask(gf))
     # a write after the seal: summed again, the damage found
@@ -1107,6 +1234,7 @@ def checks(core, xdg, truth, tmp):
             check("graph cache %s: then read" % what, read and not built,
                   (read, built))
     answer_checks(core, xdg, addr, ref)
+    cycles_kept_checks(core, xdg)
     seal_checks(core, xdg, addr, ref)
     rows_checks(core, xdg, addr, ref)
     graph_rows_checks(core, xdg, addr)
