@@ -683,6 +683,133 @@ static void list_keep(struct list_key *heap, size_t *n, size_t k,
 	heap[i] = key;
 }
 
+/* "listtop": list's first LT_KEEP objects of every type in list's order,
+ * and every type's count, over every interpreter, kept in the answers'
+ * cache: list TYPE --limit K (K up to LT_KEEP, no --min-size or --interp)
+ * reads its type's rows instead of passing over every object's type. */
+#define LT_FORMAT 1
+#define LT_KEEP 64
+
+static uint32_t lt_rows_of(uint32_t count)
+{
+	return count < LT_KEEP ? count : LT_KEEP;
+}
+
+/* Beside the sums (on bytes not yet known intact): the sizes, every
+ * type's rows within the objects and as many as its count gives, the
+ * objects below the object count */
+static bool lt_check(const struct ph_answers *a, void *ctx)
+{
+	const struct ph_heap *h = ctx;
+	uint64_t nt = a->val[0], ne = a->val[1], total = 0;
+	const uint32_t *start = a->sec[0], *cnt = a->sec[2];
+	bool ok = nt == h->ntypes && a->bytes[0] == (nt + 1) * 4 &&
+		  a->bytes[1] == ne * 4 && a->bytes[2] == nt * 4 &&
+		  start[0] == 0 && start[nt] == ne;
+	for (uint64_t t = 0; ok && t < nt; t++) {
+		ok = start[t] <= start[t + 1] &&
+		     start[t + 1] - start[t] == lt_rows_of(cnt[t]);
+		total += cnt[t];
+	}
+	return ok && total <= h->n &&
+	       ph_answercache_below(a->sec[1], ne, (uint32_t)h->n, 0);
+}
+
+/* The rows of the types match names, merged in list's order and cut to
+ * limit (*ret, *ret_n), and their count: false if there is no file, or a
+ * row read is damaged (a sealed file's rows are checked as read: an
+ * object of its type, in list's order, as many as its count gives). */
+static bool lt_read(struct ph_heap *h, const uint8_t *match, size_t limit,
+		    struct list_key **ret, size_t *ret_n, size_t *ret_count)
+{
+	struct ph_answers a;
+	if (!ph_answercache_load_rows(h, "listtop", LT_FORMAT, 3, lt_check, h,
+				      &a))
+		return false;
+	uint64_t nt = a.val[0], ne = a.val[1];
+	const uint32_t *start = a.sec[0], *obj = a.sec[1], *cnt = a.sec[2];
+	bool ok = nt == h->ntypes && a.bytes[0] == (nt + 1) * 4 &&
+		  a.bytes[1] == ne * 4 && a.bytes[2] == nt * 4;
+	size_t nk = 0, count = 0, cap = 0;
+	struct list_key *keys = NULL;
+	for (uint64_t t = 0; ok && t < nt; t++) {
+		if (!match[t])
+			continue;
+		uint32_t lo = start[t], hi = start[t + 1];
+		ok = lo <= hi && hi <= ne && hi - lo == lt_rows_of(cnt[t]) &&
+		     !ph_grow((void **)&keys, &cap, nk + (hi - lo) + 1,
+			      sizeof(*keys));
+		count += ok ? cnt[t] : 0;
+		for (uint32_t k = lo; ok && k < hi; k++) {
+			uint32_t i = obj[k];
+			ok = i < h->n && ph_tidx(h, i) == t;
+			if (!ok)
+				break;
+			keys[nk] = (struct list_key){ph_heap_obj_size(h, i),
+						     h->addr[i], i};
+			ok = k == lo || list_cmp(&keys[nk - 1], &keys[nk]) < 0;
+			nk++;
+		}
+	}
+	ph_answercache_release(&a);
+	if (!ok || count > h->n) {
+		free(keys);
+		return false;
+	}
+	if (nk)
+		qsort(keys, nk, sizeof(*keys), list_cmp);
+	*ret = keys;
+	*ret_n = nk < limit ? nk : limit;
+	*ret_count = count;
+	return true;
+}
+
+/* Every type's first LT_KEEP in list's order and its count, in a pass
+ * over every object, written to the file */
+static bool lt_write(struct ph_heap *h)
+{
+	size_t nt = h->ntypes;
+	uint32_t *cnt = calloc(nt + 1, 4), *start = calloc(nt + 2, 4);
+	size_t *kept = calloc(nt + 1, sizeof(*kept));
+	struct list_key *keys = NULL;
+	uint32_t *obj = NULL;
+	bool ok = false;
+	if (!cnt || !start || !kept)
+		goto out;
+	for (size_t i = 0; i < h->n; i++)
+		cnt[ph_tidx(h, i)]++;
+	for (size_t t = 0; t < nt; t++)
+		start[t + 1] = start[t] + lt_rows_of(cnt[t]);
+	if (!(keys = malloc((start[nt] + 1) * sizeof(*keys))) ||
+	    !(obj = malloc((start[nt] + 1) * 4)))
+		goto out;
+	for (size_t i = 0; i < h->n; i++) {
+		uint32_t t = ph_tidx(h, i);
+		if (t >= nt)
+			continue; /* (no type: none of list's) */
+		list_keep(keys + start[t], &kept[t], LT_KEEP,
+			  (struct list_key){ph_heap_obj_size(h, i), h->addr[i],
+					    (uint32_t)i});
+	}
+	for (size_t t = 0; t < nt; t++) {
+		qsort(keys + start[t], kept[t], sizeof(*keys), list_cmp);
+		for (size_t k = 0; k < kept[t]; k++)
+			obj[start[t] + k] = keys[start[t] + k].ob;
+	}
+	const void *sec[3] = {start, obj, cnt};
+	uint64_t bytes[3] = {((uint64_t)nt + 1) * 4, (uint64_t)start[nt] * 4,
+			     (uint64_t)nt * 4};
+	uint64_t val[PH_ANSWER_VALS] = {nt, start[nt]};
+	ok = ph_answercache_store(h, "listtop", LT_FORMAT, 3, sec, bytes, val);
+out:
+	free(cnt);
+	free(start);
+	free(kept);
+	free(keys);
+	free(obj);
+	return ok;
+}
+
 struct ph_error *ph_query_list(struct ph_session *s,
 			       const struct ph_list_opts *o,
 			       struct ph_list_result **ret)
@@ -701,7 +828,19 @@ struct ph_error *ph_query_list(struct ph_session *s,
 	/* every match's key, or (--limit) the first that many */
 	struct list_key *keys = NULL;
 	size_t n = 0, nkept = 0, cap = 0;
-	for (size_t i = 0; i < h->n; i++) {
+	bool rows = o->limit && o->limit <= LT_KEEP && !o->min_size &&
+		    s->only_interp < 0 && h->cache_sum;
+	if (rows) {
+		ph_stage(NULL);
+		if (lt_read(h, match, o->limit, &keys, &nkept, &n))
+			ph_stage("list's largest read");
+		else if (lt_write(h) &&
+			 lt_read(h, match, o->limit, &keys, &nkept, &n))
+			ph_stage("list's largest written");
+		else
+			rows = false;
+	}
+	for (size_t i = 0; i < h->n && !rows; i++) {
 		uint64_t size;
 		if (!match[ph_tidx(h, i)] ||
 		    (size = ph_heap_obj_size(h, i)) < o->min_size ||
@@ -722,7 +861,7 @@ struct ph_error *ph_query_list(struct ph_session *s,
 			keys[nkept++] = key;
 	}
 	free(match);
-	if (nkept)
+	if (nkept && !rows)
 		qsort(keys, nkept, sizeof(*keys), list_cmp);
 	struct ph_list_result *r = calloc(1, sizeof(*r));
 	size_t shown = nkept;

@@ -113,11 +113,13 @@ def answers(core, addr, cache=True):
     got = {}
     for args in (["types"], ["summary"], ["refcheck"], ["referrers", addr],
                  ["cycles"], ["path", addr], ["cycles", "--unreachable"],
-                 ["dominators"], ["leaks"], ["types", "--retained"]):
+                 ["dominators"], ["leaks"], ["types", "--retained"],
+                 LIST):
         rc, out, err = run(core, *args, cache=cache)
         if isinstance(out, dict):
             out.pop("notes", None)
-        got[" ".join(args[:1] + [a for a in args[1:] if a[0] == "-"])] = (
+        got[" ".join(args) if args is LIST else
+            " ".join(args[:1] + [a for a in args[1:] if a[0] == "-"])] = (
             rc, out)
     return got
 
@@ -202,6 +204,9 @@ def graph_stages(core, addr, cmd="referrers"):
             "graph cache written" in err)
 
 
+# list's rows of a type every heap has many of
+LIST = ["list", "dict", "--limit", "20"]
+
 ANSWERS = {
     # the file's kind: (its command, the stage of its read)
     "cycles": (["cycles", "--unreachable"], "cycles cache read"),
@@ -209,6 +214,7 @@ ANSWERS = {
     "dom": (["dominators"], "dominators cache read"),
     "typeret": (["types", "--retained"], "types' retained read"),
     "leaks": (["leaks"], "leaks' suspects read"),
+    "listtop": (LIST, "list's largest read"),
 }
 # answercache.c's struct ac_head: PH_ANSWER_VALS numbers, then each of
 # PH_ANSWER_SECS sections' size and sum, then the header's sum
@@ -279,6 +285,9 @@ def answer_plant(path, kind):
         sec = 3
         struct.pack_into("<I", data, at[3] + 8,
                          struct.unpack_from("<I", data, at[3] + 4)[0])
+    elif kind == "listtop":          # a row past the objects
+        sec = 1
+        struct.pack_into("<I", data, at[1], n + 5)
     elif kind == "leaks":            # a suspect past the objects
         struct.pack_into("<I", data, o, n + 5)
     elif kind == "typeret":          # of another number of types
@@ -387,6 +396,90 @@ def cycles_kept_checks(core, xdg):
         got("cycles")                   # sealed again
         af = answer_file(xdg, "cycles")
         if not af:
+            return
+
+
+def list_rows_checks(core, xdg):
+    """list TYPE --limit K (K up to 64, no --min-size or --interp) reads
+    its type's rows from the listtop file, written by the first such run
+    (--json lists every object unless --limit says otherwise);
+    a sealed file's rows are checked as read (an object of the type, in
+    list's order): damaged under a forged seal, the file is written again
+    and the answer is the same. Other options pass over every object."""
+    import struct
+    d = os.path.join(xdg, "py-heap")
+    runs = (LIST, ["list", "dict", "--limit", "64"],
+            ["list", "type", "--limit", "50"],
+            ["list", "dict", "--limit", "65"],
+            ["list", "dict", "--limit", "5", "--min-size", "200"],
+            ["list", "dict"], ["list", "*", "--limit", "3"])
+    want = {}
+    for args in runs:
+        rc, out, err = run(core, *args, cache=False)
+        if isinstance(out, dict):
+            out.pop("notes", None)
+        want[" ".join(args)] = (rc, out)
+
+    def got(*args):
+        rc, out, err = run(core, *args, timing=True)
+        if isinstance(out, dict):
+            out.pop("notes", None)
+        return (rc, out), err
+
+    drop_answer("listtop")
+    ans, err = got(*LIST)
+    check("list rows: the first run writes the file, as uncached",
+          ans == want[" ".join(LIST)] and "list's largest written" in err,
+          (ans[0], err[-300:]))
+    for args in runs:
+        ans, err = got(*args)
+        rows = args[-1] in ("20", "64", "50", "3")
+        check("list rows: %s %s, as uncached" % (
+            " ".join(args), "reads its rows" if rows else "passes over "
+            "every object"), ans == want[" ".join(args)] and
+            ("list's largest read" in err) == rows and
+            "list's largest written" not in err, (ans[0], err[-300:]))
+    time.sleep(2.2)
+    got(*LIST)
+    af = answer_file(xdg, "listtop")
+    check("list rows: the file sealed once summed whole",
+          af and seal_mask(af) == 0x7, af and seal_mask(af))
+    if not af:
+        return
+    for what in ("every type's first two rows swapped",
+                 "every row object 0"):
+        with open(af, "rb") as f:
+            data = bytearray(f.read())
+        size = [struct.unpack_from("<Q", data, AC_SIZES + 8 * i)[0]
+                for i in range(3)]
+        at = AC_HEAD + (size[0] + 7) // 8 * 8
+        start = struct.unpack_from("<%dI" % (size[0] // 4), data, AC_HEAD)
+        if what.startswith("every type"):
+            for t in range(len(start) - 1):
+                if start[t + 1] - start[t] >= 2:
+                    a = at + 4 * start[t]
+                    data[a:a + 8] = data[a + 4:a + 8] + data[a:a + 4]
+        else:
+            data[at:at + size[1]] = bytes(size[1])
+        with open(af, "r+b") as f:
+            f.write(data)
+        forge_seal(af)
+        ans, err = got(*LIST)
+        check("list rows: %s (its seal forged): list finds it, the file "
+              "written again, the same answer" % what,
+              ans == want[" ".join(LIST)] and
+              "list's largest written" in err, (ans[0], err[-300:]))
+        for args in runs[:3]:
+            ans, err = got(*args)
+            check("list rows: %s: then %s reads the file written again, "
+                  "as uncached" % (what, " ".join(args)),
+                  ans == want[" ".join(args)] and
+                  "list's largest read" in err, (ans[0], err[-300:]))
+        time.sleep(2.2)
+        got(*LIST)                      # sealed again
+        af = answer_file(xdg, "listtop")
+        if not af or seal_mask(af) != 0x7:
+            check("list rows: sealed again", False, af and seal_mask(af))
             return
 
 
@@ -1235,6 +1328,7 @@ def checks(core, xdg, truth, tmp):
                   (read, built))
     answer_checks(core, xdg, addr, ref)
     cycles_kept_checks(core, xdg)
+    list_rows_checks(core, xdg)
     seal_checks(core, xdg, addr, ref)
     rows_checks(core, xdg, addr, ref)
     graph_rows_checks(core, xdg, addr)
