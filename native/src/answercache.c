@@ -245,9 +245,11 @@ bool ph_answercache_store(const struct ph_heap *h, const char *kind,
 	uint64_t pbytes[1 + 2 * PH_ANSWER_SECS], total = sizeof(hd);
 	int np = 1;
 	for (int i = 0; i < nsec; i++) {
+		/* (an empty section may have no array) */
+		const void *data = bytes[i] ? sec[i] : zeros;
 		hd.sec_bytes[i] = bytes[i];
-		hd.sec_sum[i] = ph_heapcache_sum(sec[i], bytes[i]);
-		parts[np] = sec[i];
+		hd.sec_sum[i] = ph_heapcache_sum(data, bytes[i]);
+		parts[np] = data;
 		pbytes[np++] = bytes[i];
 		parts[np] = zeros;
 		pbytes[np++] = pad8(bytes[i]) - bytes[i];

@@ -306,6 +306,25 @@ def answer_plant(path, kind):
         f.write(data)
 
 
+def uncached(core, runs):
+    """Each of runs' answer with --no-cache: (rc, out) by its words"""
+    want = {}
+    for args in runs:
+        rc, out, err = run(core, *args, cache=False)
+        if isinstance(out, dict):
+            out.pop("notes", None)
+        want[" ".join(args)] = (rc, out)
+    return want
+
+
+def timed(core, *args):
+    """args on the cache: ((rc, out), its stages)"""
+    rc, out, err = run(core, *args, timing=True)
+    if isinstance(out, dict):
+        out.pop("notes", None)
+    return (rc, out), err
+
+
 def cycles_kept_checks(core, xdg):
     """cycles reads no graph once its file is written: the components'
     loops, their labels and types are kept beside the members (the loops
@@ -318,29 +337,18 @@ def cycles_kept_checks(core, xdg):
     runs = (["cycles"], ["cycles", "--unreachable"],
             ["cycles", "--sort", "count", "--limit", "3"],
             ["cycles", "--min-size", "1000"])
-    want = {}
-    for args in runs:
-        rc, out, err = run(core, *args, cache=False)
-        if isinstance(out, dict):
-            out.pop("notes", None)
-        want[" ".join(args)] = (rc, out)
-
-    def got(*args):
-        rc, out, err = run(core, *args, timing=True)
-        if isinstance(out, dict):
-            out.pop("notes", None)
-        return (rc, out), err
+    want = uncached(core, runs)
 
     for f in os.listdir(d):
         if f.startswith(("graph-", "ans-cycles-", "sealed-ans-cycles-")):
             os.unlink(os.path.join(d, f))
-    ans, err = got("cycles")
+    ans, err = timed(core, "cycles")
     check("cycles kept: the first run computes, writes its file and no "
           "graph's", ans == want["cycles"] and
           "cycles cache written" in err and not graph_files(xdg),
           (ans[0], err[-300:]))
     for args in runs:
-        ans, err = got(*args)
+        ans, err = timed(core, *args)
         check("cycles kept: %s reads its file, no graph mapped or built, "
               "as uncached" % " ".join(args),
               ans == want[" ".join(args)] and "cycles cache read" in err and
@@ -351,14 +359,14 @@ def cycles_kept_checks(core, xdg):
     rc, out, err = run(core, *args, cache=False)
     if isinstance(out, dict):
         out.pop("notes", None)
-    ans, err = got(*args)
+    ans, err = timed(core, *args)
     check("cycles kept: --interp reads its file and the referents (its "
           "loops searched), as uncached", rc == 0 and ans == (rc, out) and
           "cycles cache read" in err and "graph: edges" in err,
           (rc, ans[0], err[-300:]))
     # sealed, then read by its rows
     time.sleep(2.2)
-    got("cycles")
+    timed(core, "cycles")
     af = answer_file(xdg, "cycles")
     check("cycles kept: its file sealed once summed whole",
           af and seal_mask(af) == 0xfff, af and seal_mask(af))
@@ -381,19 +389,19 @@ def cycles_kept_checks(core, xdg):
         with open(af, "r+b") as f:
             f.write(data)
         forge_seal(af)
-        ans, err = got(*args)
+        ans, err = timed(core, *args)
         check("cycles kept: %s (its seal forged): %s finds it, computes, "
               "the same answer, the file rewritten" % (what, args[-1]),
               ans == want[" ".join(args)] and stage in err and
               "cycles cache written" in err, (ans[0], err[-300:]))
         for a in runs:
-            ans, err = got(*a)
+            ans, err = timed(core, *a)
             check("cycles kept: %s: then %s reads the file rewritten" %
                   (what, " ".join(a)), ans == want[" ".join(a)] and
                   "cycles cache read" in err and "damaged" not in err,
                   (ans[0], err[-300:]))
         time.sleep(2.2)
-        got("cycles")                   # sealed again
+        timed(core, "cycles")                   # sealed again
         af = answer_file(xdg, "cycles")
         if not af:
             return
@@ -413,26 +421,15 @@ def list_rows_checks(core, xdg):
             ["list", "dict", "--limit", "65"],
             ["list", "dict", "--limit", "5", "--min-size", "200"],
             ["list", "dict"], ["list", "*", "--limit", "3"])
-    want = {}
-    for args in runs:
-        rc, out, err = run(core, *args, cache=False)
-        if isinstance(out, dict):
-            out.pop("notes", None)
-        want[" ".join(args)] = (rc, out)
-
-    def got(*args):
-        rc, out, err = run(core, *args, timing=True)
-        if isinstance(out, dict):
-            out.pop("notes", None)
-        return (rc, out), err
+    want = uncached(core, runs)
 
     drop_answer("listtop")
-    ans, err = got(*LIST)
+    ans, err = timed(core, *LIST)
     check("list rows: the first run writes the file, as uncached",
           ans == want[" ".join(LIST)] and "list's largest written" in err,
           (ans[0], err[-300:]))
     for args in runs:
-        ans, err = got(*args)
+        ans, err = timed(core, *args)
         rows = args[-1] in ("20", "64", "50", "3")
         check("list rows: %s %s, as uncached" % (
             " ".join(args), "reads its rows" if rows else "passes over "
@@ -440,7 +437,7 @@ def list_rows_checks(core, xdg):
             ("list's largest read" in err) == rows and
             "list's largest written" not in err, (ans[0], err[-300:]))
     time.sleep(2.2)
-    got(*LIST)
+    timed(core, *LIST)
     af = answer_file(xdg, "listtop")
     check("list rows: the file sealed once summed whole",
           af and seal_mask(af) == 0x7, af and seal_mask(af))
@@ -464,19 +461,19 @@ def list_rows_checks(core, xdg):
         with open(af, "r+b") as f:
             f.write(data)
         forge_seal(af)
-        ans, err = got(*LIST)
+        ans, err = timed(core, *LIST)
         check("list rows: %s (its seal forged): list finds it, the file "
               "written again, the same answer" % what,
               ans == want[" ".join(LIST)] and
               "list's largest written" in err, (ans[0], err[-300:]))
         for args in runs[:3]:
-            ans, err = got(*args)
+            ans, err = timed(core, *args)
             check("list rows: %s: then %s reads the file written again, "
                   "as uncached" % (what, " ".join(args)),
                   ans == want[" ".join(args)] and
                   "list's largest read" in err, (ans[0], err[-300:]))
         time.sleep(2.2)
-        got(*LIST)                      # sealed again
+        timed(core, *LIST)                      # sealed again
         af = answer_file(xdg, "listtop")
         if not af or seal_mask(af) != 0x7:
             check("list rows: sealed again", False, af and seal_mask(af))
