@@ -40,6 +40,11 @@ static bool buf_reserve(struct ph_buf *b, size_t extra)
 	return true;
 }
 
+void ph_buf_reserve(struct ph_buf *b, size_t extra)
+{
+	buf_reserve(b, extra);
+}
+
 void ph_buf_putn_grow(struct ph_buf *b, const char *s, size_t n)
 {
 	if (!buf_reserve(b, n))

@@ -47,6 +47,9 @@ void ph_buf_init(struct ph_buf *b);
 void ph_buf_free(struct ph_buf *b);
 /* ph_buf_putn where b must grow first */
 void ph_buf_putn_grow(struct ph_buf *b, const char *s, size_t n);
+/* Room for extra more bytes at once: a large output grown in one step,
+ * not copied as it doubles */
+void ph_buf_reserve(struct ph_buf *b, size_t extra);
 
 /* Inline where there is room: JSON of millions of values is written a
  * few bytes at a time (a call and a strlen each took a fifth of it) */

@@ -928,6 +928,25 @@ static struct ph_error *cycles_query(struct ph_session *s,
 		goto out;
 	}
 	struct cycles_build b = {.r = r};
+	if (kept) {
+		/* every shown cycle's members, types and steps at once */
+		size_t nm = 0, nt = 0, nl = 0;
+		for (size_t k = 0; k < shown; k++) {
+			uint32_t c = cy[k].id;
+			uint32_t m = f.start[c + 1] - f.start[c];
+			nm += m < PH_CYCLE_MEMBERS_MAX ? m
+						       : PH_CYCLE_MEMBERS_MAX;
+			nt += f.tally_start[c + 1] - f.tally_start[c];
+			nl += f.loop_start[c + 1] - f.loop_start[c];
+		}
+		if ((err = ph_grow((void **)&r->members, &b.members_cap, nm,
+				   sizeof(*r->members))) ||
+		    (err = ph_grow((void **)&r->types, &b.types_cap, nt,
+				   sizeof(*r->types))) ||
+		    (err = ph_grow((void **)&r->loop, &b.loop_cap, nl,
+				   sizeof(*r->loop))))
+			goto out;
+	}
 	for (size_t k = 0; k < shown && !err; k++) {
 		const struct cycle *c = &cy[k];
 		const uint32_t *p = f.members + f.start[c->id],

@@ -207,9 +207,16 @@ struct ph_error *ph_run_cycles(struct ph_session *s, const struct ph_args *a,
 	struct ph_error *err = ph_query_cycles(s, &o, &r);
 	if (err)
 		return err;
-	if (out->json)
+	if (out->json) {
+		/* about what each member, step, type and address takes */
+		ph_buf_reserve(out->buf,
+			       r->shown * 160 + r->nloop_all * 90 +
+				       r->ntypes_all * 30 +
+				       (r->nmembers_all + r->nunreachable +
+					r->nfinalizer_freed + r->ngc_garbage) *
+					       18);
 		cycles_json(r, &out->j);
-	else
+	} else
 		cycles_text(r, out->buf);
 	ph_cycles_result_destroy(r);
 	return NULL;
