@@ -511,10 +511,12 @@ static bool cy_sizes(const struct ph_answers *a, const struct ph_heap *h)
 	     a->bytes[10] == (ncomp + 1) * 4 &&
 	     a->bytes[11] == nt * sizeof(*tl) && ts[0] == 0 &&
 	     ts[ncomp] == nt && h->ntypes;
+	/* (a component's types: at most every type once, as a run keeps
+	 * them in an array of one entry a type) */
 	for (uint64_t c = 0; ok && c < ncomp; c++)
 		ok = ls[c] <= ls[c + 1] &&
 		     ls[c + 1] - ls[c] <= PH_CYCLE_LOOP_MAX &&
-		     ts[c] < ts[c + 1];
+		     ts[c] < ts[c + 1] && ts[c + 1] - ts[c] <= h->ntypes;
 	for (uint64_t k = 0; ok && k < nloop; k++)
 		ok = (k ? le[k - 1] : 0) <= le[k] && le[k] <= a->bytes[8];
 	for (uint64_t k = 0; ok && k < nt; k++)
