@@ -736,9 +736,15 @@ static bool lt_read(struct ph_heap *h, const uint8_t *match, size_t limit,
 		if (!match[t])
 			continue;
 		uint32_t lo = start[t], hi = start[t + 1];
-		ok = lo <= hi && hi <= ne && hi - lo == lt_rows_of(cnt[t]) &&
-		     !ph_grow((void **)&keys, &cap, nk + (hi - lo) + 1,
-			      sizeof(*keys));
+		ok = lo <= hi && hi <= ne && hi - lo == lt_rows_of(cnt[t]);
+		struct ph_error *err =
+			ok ? ph_grow((void **)&keys, &cap, nk + (hi - lo) + 1,
+				     sizeof(*keys))
+			   : NULL;
+		if (err) {
+			ph_error_destroy(err); /* (the pass, then) */
+			ok = false;
+		}
 		count += ok ? cnt[t] : 0;
 		for (uint32_t k = lo; ok && k < hi; k++) {
 			uint32_t i = obj[k];
