@@ -93,15 +93,8 @@ static void *ac_sum_worker(void *arg)
 	return NULL;
 }
 
-bool ph_answercache_load(const struct ph_heap *h, const char *kind,
-			 unsigned format, int nsec, struct ph_answers *ret)
-{
-	return ph_answercache_load_checked(h, kind, format, nsec, NULL, NULL,
-					   ret);
-}
-
 /* The answer kind of the index whose header sum is table_sum (of n
- * objects): ph_answercache_load_checked's work. */
+ * objects): ph_answercache_load's and _load_rows' work. */
 static bool ac_load(const struct ph_runtime *rt, uint64_t table_sum, uint64_t n,
 		    const char *kind, unsigned format, int nsec,
 		    bool (*check)(const struct ph_answers *a, void *ctx),
@@ -195,14 +188,11 @@ out:
 	return ok;
 }
 
-bool ph_answercache_load_checked(const struct ph_heap *h, const char *kind,
-				 unsigned format, int nsec,
-				 bool (*check)(const struct ph_answers *a,
-					       void *ctx),
-				 void *ctx, struct ph_answers *ret)
+bool ph_answercache_load(const struct ph_heap *h, const char *kind,
+			 unsigned format, int nsec, struct ph_answers *ret)
 {
-	return ac_load(h->rt, h->cache_sum, h->n, kind, format, nsec, check,
-		       ctx, false, ret);
+	return ac_load(h->rt, h->cache_sum, h->n, kind, format, nsec, NULL,
+		       NULL, false, ret);
 }
 
 bool ph_answercache_load_rows(const struct ph_heap *h, const char *kind,

@@ -29,16 +29,11 @@ struct ph_answers {
  * (the answer is to be computed). ph_answercache_release unmaps it. */
 bool ph_answercache_load(const struct ph_heap *h, const char *kind,
 			 unsigned format, int nsec, struct ph_answers *ret);
-/* The same, with check(a, ctx) run on the sections beside their sums (on
- * bytes not yet known intact: it must be safe on any): false from it, and
- * the answer is not taken. */
-bool ph_answercache_load_checked(const struct ph_heap *h, const char *kind,
-				 unsigned format, int nsec,
-				 bool (*check)(const struct ph_answers *a,
-					       void *ctx),
-				 void *ctx, struct ph_answers *ret);
-/* The same for a caller that checks each number it reads: a sealed file
- * is taken without check (ret->unchecked), an other checked as above. */
+/* The same for a caller that checks each number it reads: check(a, ctx)
+ * run on the sections beside their sums (on bytes not yet known intact:
+ * it must be safe on any), false from it and the answer is not taken; a
+ * sealed file, its sums not read again, is taken without it
+ * (ret->unchecked). */
 bool ph_answercache_load_rows(const struct ph_heap *h, const char *kind,
 			      unsigned format, int nsec,
 			      bool (*check)(const struct ph_answers *a,
