@@ -34,7 +34,6 @@ static struct ph_obj_ref obj_ref(struct ph_heap *h, uint32_t o)
 struct cycle {
 	uint32_t id;
 	uint64_t objects, bytes;
-	uint32_t first; /* a member */
 	bool unreachable;
 	uint32_t finalizers;
 };
@@ -589,6 +588,42 @@ static size_t garbage_row(struct ph_graph *g, const uint32_t **ret)
 	return gi == PH_NONE ? 0 : g->fwd_off[gi + 1] - g->fwd_off[gi];
 }
 
+/* Component c's pass over its members: each one's bit set in in (its
+ * loop is searched among all of them), the types of those s keeps (NULL:
+ * all) tallied in the order first met (seen[0..*nseen), their counts in
+ * tcount), their first PH_CYCLE_MEMBERS_MAX in cm (if cm); then its loop
+ * from the first of them kept, into loop (its length returned), and the
+ * bits cleared. */
+static size_t cy_component(struct ph_graph *g, const struct cy_facts *f,
+			   uint32_t c, struct ph_session *s, uint64_t *in,
+			   uint32_t *seen, size_t *nseen, uint32_t *tcount,
+			   uint32_t *cm, size_t *nm, uint32_t *loop)
+{
+	struct ph_heap *h = g->h;
+	const uint32_t *p = f->members + f->start[c],
+		       *e = f->members + f->start[c + 1];
+	uint32_t first = PH_NONE;
+	for (const uint32_t *q = p; q < e; q++) {
+		uint32_t i = f->marked[*q];
+		in[i >> 6] |= 1ULL << (i & 63);
+		if (s && !ph_session_keeps(s, i))
+			continue;
+		if (first == PH_NONE)
+			first = i;
+		uint32_t ti = ph_tidx(h, i);
+		if (!tcount[ti]++)
+			seen[(*nseen)++] = ti;
+		if (cm && *nm < PH_CYCLE_MEMBERS_MAX)
+			cm[(*nm)++] = i;
+	}
+	size_t nl = first == PH_NONE ? 0
+				     : ph_graph_scc_loop(g, in, first, loop,
+							 PH_CYCLE_LOOP_MAX);
+	for (const uint32_t *q = p; q < e; q++)
+		in[f->marked[*q] >> 6] = 0;
+	return nl;
+}
+
 /* Each component's loop from its first member, the labels of its steps,
  * and its types in the order first met with their counts (f's kept
  * sections, in f->own[5..8] and [10..11]) */
@@ -610,17 +645,9 @@ static struct ph_error *cy_kept_compute(struct ph_graph *g, struct cy_facts *f)
 		goto out;
 	}
 	for (uint32_t c = 0; c < f->ncomp && !err; c++) {
-		const uint32_t *p = f->members + f->start[c],
-			       *e = f->members + f->start[c + 1];
 		size_t nseen = 0;
-		for (const uint32_t *q = p; q < e; q++) {
-			uint32_t i = f->marked[*q], ti = ph_tidx(h, i);
-			in[i >> 6] |= 1ULL << (i & 63);
-			if (!tcount[ti]++)
-				seen[nseen++] = ti;
-		}
-		size_t nl = ph_graph_scc_loop(g, in, f->marked[*p], loop,
-					      PH_CYCLE_LOOP_MAX);
+		size_t nl = cy_component(g, f, c, NULL, in, seen, &nseen,
+					 tcount, NULL, NULL, loop);
 		if (!(err = ph_grow(&f->own[6], &cap, nloop + nl, 4)) &&
 		    !(err = ph_grow(&f->own[7], &cap_end, nloop + nl, 4)))
 			err = ph_grow(&f->own[11], &cap_t, nt + nseen,
@@ -639,8 +666,6 @@ static struct ph_error *cy_kept_compute(struct ph_graph *g, struct cy_facts *f)
 		}
 		ls[c + 1] = (uint32_t)nloop;
 		ts[c + 1] = (uint32_t)nt;
-		for (const uint32_t *q = p; q < e; q++)
-			in[f->marked[*q] >> 6] = 0;
 		if (labels.len > UINT32_MAX)
 			break; /* past any file's bound: not kept */
 	}
@@ -884,12 +909,9 @@ static struct ph_error *cycles_query(struct ph_session *s,
 	for (uint32_t c = 0; c < f.ncomp; c++) {
 		struct cycle *y = &cy[c];
 		y->id = c;
-		y->first = PH_NONE;
 		if (all) {
 			y->objects = f.start[c + 1] - f.start[c];
 			y->bytes = f.comp[c].bytes;
-			if (!kept) /* (its loop is searched from it) */
-				y->first = marked[f.members[f.start[c]]];
 			y->unreachable = f.comp[c].unreachable;
 			y->finalizers = f.comp[c].finalizers;
 			continue;
@@ -902,8 +924,6 @@ static struct ph_error *cycles_query(struct ph_session *s,
 				continue;
 			y->objects++;
 			y->bytes += ph_heap_obj_size(h, i);
-			if (y->first == PH_NONE)
-				y->first = i;
 			if ((fa & 3) == FATE_ALIVE)
 				y->unreachable = false;
 			y->finalizers += (fa & FATE_FIN) != 0;
@@ -972,17 +992,9 @@ static struct ph_error *cycles_query(struct ph_session *s,
 				cm[nm++] = marked[*q];
 			}
 		}
-		for (const uint32_t *q = p; q < e && !kept; q++) {
-			uint32_t i = marked[*q];
-			in[i >> 6] |= 1ULL << (i & 63);
-			if (!ph_session_keeps(s, i))
-				continue;
-			uint32_t ti = ph_tidx(h, i);
-			if (!tcount[ti]++)
-				seen[nseen++] = ti;
-			if (nm < PH_CYCLE_MEMBERS_MAX)
-				cm[nm++] = i;
-		}
+		size_t nl = kept ? 0
+				 : cy_component(g, &f, c->id, s, in, seen,
+						&nseen, tcount, cm, &nm, loop);
 		err = cycle_add(&b, h, c, cm, nm, seen, nseen, tcount);
 		if (kept) {
 			/* the loop kept: from the component's first member */
@@ -994,8 +1006,6 @@ static struct ph_error *cycles_query(struct ph_session *s,
 						 f.label_end[st] - from);
 			}
 		} else {
-			size_t nl = ph_graph_scc_loop(g, in, c->first, loop,
-						      PH_CYCLE_LOOP_MAX);
 			for (size_t i = 0; i < nl && !err; i++) {
 				tmp.len = 0;
 				ph_graph_label(g, loop[i], loop[(i + 1) % nl],
@@ -1003,8 +1013,6 @@ static struct ph_error *cycles_query(struct ph_session *s,
 				err = cycle_step(&b, h, loop[i], tmp.data,
 						 tmp.len);
 			}
-			for (const uint32_t *q = p; q < e; q++)
-				in[marked[*q] >> 6] = 0;
 		}
 	}
 	if (err)

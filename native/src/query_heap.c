@@ -695,6 +695,14 @@ static uint32_t lt_rows_of(uint32_t count)
 	return count < LT_KEEP ? count : LT_KEEP;
 }
 
+/* The sections' sizes, what any read of the file checks first */
+static bool lt_sizes(const struct ph_answers *a, const struct ph_heap *h)
+{
+	uint64_t nt = a->val[0], ne = a->val[1];
+	return nt == h->ntypes && a->bytes[0] == (nt + 1) * 4 &&
+	       a->bytes[1] == ne * 4 && a->bytes[2] == nt * 4;
+}
+
 /* Beside the sums (on bytes not yet known intact): the sizes, every
  * type's rows within the objects and as many as its count gives, the
  * objects below the object count */
@@ -703,9 +711,7 @@ static bool lt_check(const struct ph_answers *a, void *ctx)
 	const struct ph_heap *h = ctx;
 	uint64_t nt = a->val[0], ne = a->val[1], total = 0;
 	const uint32_t *start = a->sec[0], *cnt = a->sec[2];
-	bool ok = nt == h->ntypes && a->bytes[0] == (nt + 1) * 4 &&
-		  a->bytes[1] == ne * 4 && a->bytes[2] == nt * 4 &&
-		  start[0] == 0 && start[nt] == ne;
+	bool ok = lt_sizes(a, h) && start[0] == 0 && start[nt] == ne;
 	for (uint64_t t = 0; ok && t < nt; t++) {
 		ok = start[t] <= start[t + 1] &&
 		     start[t + 1] - start[t] == lt_rows_of(cnt[t]);
@@ -728,8 +734,7 @@ static bool lt_read(struct ph_heap *h, const uint8_t *match, size_t limit,
 		return false;
 	uint64_t nt = a.val[0], ne = a.val[1];
 	const uint32_t *start = a.sec[0], *obj = a.sec[1], *cnt = a.sec[2];
-	bool ok = nt == h->ntypes && a.bytes[0] == (nt + 1) * 4 &&
-		  a.bytes[1] == ne * 4 && a.bytes[2] == nt * 4;
+	bool ok = lt_sizes(&a, h);
 	size_t nk = 0, count = 0, cap = 0;
 	struct list_key *keys = NULL;
 	for (uint64_t t = 0; ok && t < nt; t++) {
