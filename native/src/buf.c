@@ -225,11 +225,114 @@ bool ph_huge_pages(void)
 	return huge_pages;
 }
 
+/*
+ * Tables freed while a command runs are kept for its next ones
+ * (ph_big_hold): a page taken again costs no fault, where a fresh one costs
+ * the kernel's zeroing and, under a host that takes freed guest memory
+ * back (page_reporting), the host's fault too, a third of a diff's CPU at
+ * 10M objects (docs/performance.md, "Tables used twice"). A block is split
+ * to fit, neighbours are joined again; all of it is unmapped when the last
+ * hold ends.
+ */
+enum { BIG_KEEP = 64 };
+struct big_block {
+	uint8_t *p;
+	size_t len;
+};
+static struct big_block big_kept[BIG_KEEP];
+static size_t big_nkept, big_kept_bytes;
+static unsigned big_holds;
+static pthread_mutex_t big_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A kept block of len bytes (the smallest that holds it), or NULL. */
+static void *big_reuse(size_t len)
+{
+	pthread_mutex_lock(&big_lock);
+	size_t best = big_nkept;
+	for (size_t i = 0; i < big_nkept; i++)
+		if (big_kept[i].len >= len &&
+		    (best == big_nkept || big_kept[i].len < big_kept[best].len))
+			best = i;
+	uint8_t *p = NULL;
+	if (best < big_nkept) {
+		p = big_kept[best].p;
+		if (big_kept[best].len > len)
+			big_kept[best] = (struct big_block){
+				p + len, big_kept[best].len - len};
+		else
+			big_kept[best] = big_kept[--big_nkept];
+		big_kept_bytes -= len;
+	}
+	pthread_mutex_unlock(&big_lock);
+#ifdef __SANITIZE_ADDRESS__
+	/* (tests: a caller that counts on fresh zeroes fails) */
+	if (p)
+		memset(p, 0xa5, len);
+#endif
+	return p;
+}
+
+/* Keeps the block if a hold is on and there is room; false if not. */
+static bool big_keep(uint8_t *p, size_t len)
+{
+	static size_t limit;
+	if (!limit) {
+		long pages = sysconf(_SC_PHYS_PAGES);
+		limit = pages > 0 ? (size_t)pages * 4096 / 4 : (1UL << 30);
+	}
+	pthread_mutex_lock(&big_lock);
+	bool kept = big_holds && big_kept_bytes + len <= limit;
+	for (size_t i = 0; kept && i < big_nkept; i++) {
+		/* a neighbour: one block again (a split one freed) */
+		struct big_block *b = &big_kept[i];
+		if (b->p + b->len == p || p + len == b->p) {
+			if (p < b->p)
+				b->p = p;
+			b->len += len;
+			big_kept_bytes += len;
+			pthread_mutex_unlock(&big_lock);
+			return true;
+		}
+	}
+	if (kept && big_nkept < BIG_KEEP) {
+		big_kept[big_nkept++] = (struct big_block){p, len};
+		big_kept_bytes += len;
+	} else
+		kept = false;
+	pthread_mutex_unlock(&big_lock);
+	return kept;
+}
+
+void ph_big_hold(void)
+{
+	pthread_mutex_lock(&big_lock);
+	big_holds++;
+	pthread_mutex_unlock(&big_lock);
+}
+
+void ph_big_release(void)
+{
+	struct big_block drop[BIG_KEEP];
+	size_t n = 0;
+	pthread_mutex_lock(&big_lock);
+	if (big_holds && !--big_holds) {
+		n = big_nkept;
+		memcpy(drop, big_kept, n * sizeof(*drop));
+		big_nkept = big_kept_bytes = 0;
+	}
+	pthread_mutex_unlock(&big_lock);
+	for (size_t i = 0; i < n; i++)
+		ph_unmap(drop[i].p, drop[i].len);
+}
+
 void *ph_big_alloc(size_t bytes)
 {
 	if (bytes < BIG_MIN)
 		return malloc(bytes ? bytes : 1);
 	size_t len = (bytes + 4095) & ~(size_t)4095;
+	void *kept = big_reuse(len);
+	if (kept)
+		return kept;
 	if (!ph_huge_pages()) {
 		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -308,7 +411,9 @@ void ph_big_free(void *p, size_t bytes)
 		free(p);
 		return;
 	}
-	ph_unmap(p, (bytes + 4095) & ~(size_t)4095);
+	size_t len = (bytes + 4095) & ~(size_t)4095;
+	if (!big_keep((uint8_t *)p, len))
+		ph_unmap(p, len);
 }
 
 /* Open addressing with linear probing; the table is kept at most half full. */

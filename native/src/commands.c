@@ -1737,7 +1737,9 @@ struct ph_error *ph_session_exec(struct ph_session *s, int argc,
 		ph_progress_begin(a.quiet);
 		notes_len = s ? s->notes_text.len : 0;
 		note0 = s ? s->nnotes : 0;
+		ph_big_hold();
 		err = c->run(s, &a, &out);
+		ph_big_release();
 		ph_progress_end();
 		ph_plain_set(false);
 		if (s)

@@ -192,6 +192,11 @@ bool ph_huge_pages(void);
  * MAP_FAILED as mmap. Unmapped as any mapping of len bytes. */
 void *ph_map_aligned(size_t len, int prot, int flags, int fd);
 void ph_big_free(void *p, size_t bytes);
+/* While a hold is on, ph_big_free keeps what it is given for the next
+ * ph_big_alloc (a command's tables used again); the last release unmaps
+ * it all. Holds nest. */
+void ph_big_hold(void);
+void ph_big_release(void);
 /* munmap, a large mapping's pages dropped by two threads first. */
 void ph_unmap(void *p, size_t len);
 /* ph_grow for an array in ph_big_alloc's memory (freed with ph_big_free

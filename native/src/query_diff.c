@@ -85,15 +85,16 @@ static struct ph_error *open_like(struct ph_session *like, const char *core,
 	return err;
 }
 
-/* The side made of a session's heap (and, for the after side, its
- * tree). */
+/* The side made of a session's heap (and, for a snapshot file, its
+ * tree and names: a diff's after side has its tree added once the objects
+ * are matched, in grew_in). */
 static struct ph_error *side_of_session(struct ph_session *ss, bool after,
 					bool names,
 					const struct ph_diff_opts *o,
 					struct side *sd)
 {
 	struct ph_error *err =
-		after ? ph_session_graph_paths(ss) : ph_session_heap(ss);
+		names ? ph_session_graph_paths(ss) : ph_session_heap(ss);
 	if (err)
 		return err;
 	unsigned flags = after ? PH_SNAP_WITH_TREE : 0;
@@ -113,8 +114,8 @@ static struct ph_error *side_of_session(struct ph_session *ss, bool after,
 	}
 	if (names)
 		flags |= PH_SNAP_WITH_TREE | PH_SNAP_WITH_NAMES;
-	if ((err = ph_snap_create(ss->heap, after || names ? ss->graph : NULL,
-				  flags, &sd->snap)))
+	if ((err = ph_snap_create(ss->heap, names ? ss->graph : NULL, flags,
+				  &sd->snap)))
 		return err;
 	struct ph_snap *sn = sd->snap;
 	struct ph_target *t = ss->target;
@@ -735,22 +736,15 @@ static void *match_worker(void *arg)
 	return NULL;
 }
 
-/* Matches the objects of one process by address, then names the
- * containers. */
+/* Matches the objects of one process by address: the new ones are
+ * marked in *ret_isnew (by the after side's tree's node, t->nodes + 1
+ * bytes, ph_big_alloc's). */
 static struct ph_error *match(struct ph_diff_result *r, const struct side *sb,
 			      const struct side *sa, uint32_t *row_of[2],
-			      uint64_t keep)
+			      const struct tree *tp, uint8_t **ret_isnew)
 {
 	const struct ph_snap *b = sb->snap, *a = sa->snap;
-	struct tree t = {.s = a, .heap = a->heap != NULL};
-	if (t.heap && a->graph) {
-		t.parent = a->graph->parent;
-		t.nodes = a->heap->n;
-	} else if (!t.heap && a->parent) {
-		t.parent = a->parent;
-		t.nodes = a->n;
-	} else
-		t.nodes = t.heap ? a->heap->n : a->n;
+	struct tree t = *tp;
 	/* (a word per object written at random: ph_big_alloc's pages) */
 	uint8_t *isnew = ph_big_alloc(t.nodes + 1);
 	if (!isnew)
@@ -811,8 +805,35 @@ static struct ph_error *match(struct ph_diff_result *r, const struct side *sb,
 	}
 	free(twin);
 	ph_stage("diff: match");
-	struct ph_error *err = NULL;
-	if (t.parent) {
+	*ret_isnew = isnew;
+	return NULL;
+}
+
+/* The containers the new objects went into, by the after side's tree:
+ * its file's, or its heap's graph, made now. The before side is done
+ * with: its tables, freed first, are the graph's (ph_big_hold), so that
+ * the graph's pages are not new ones. */
+static struct ph_error *grew_in(struct ph_diff_result *r, struct side *sb,
+				struct side *sa, uint32_t *row_of[2],
+				uint64_t keep)
+{
+	struct ph_snap *a = sa->snap;
+	struct tree t = {.s = a,
+			 .heap = a->heap != NULL,
+			 .nodes = a->heap ? a->heap->n : a->n};
+	uint8_t *isnew = NULL;
+	struct ph_error *err = match(r, sb, sa, row_of, &t, &isnew);
+	if (err)
+		return err;
+	side_free(sb);
+	if (t.heap && sa->from) {
+		if (!(err = ph_session_graph_paths(sa->from)))
+			err = ph_snap_add_tree(a, sa->from->graph);
+		if (!err)
+			t.parent = a->graph ? a->graph->parent : NULL;
+	} else if (!t.heap)
+		t.parent = a->parent;
+	if (!err && t.parent) {
 		r->containers_known = true;
 		err = containers(r, &t, isnew, row_of[1], keep);
 		ph_stage("diff: containers");
@@ -924,7 +945,7 @@ struct ph_error *ph_query_diff(struct ph_session *s,
 	r->same_process = !differ;
 	r->differ = differ ? str_add(r, differ) : 0;
 	if (r->same_process &&
-	    (err = match(r, &sb, &sa, row_of, o->containers)))
+	    (err = grew_in(r, &sb, &sa, row_of, o->containers)))
 		goto out;
 	/* only the types that changed, largest growth in bytes first; the
 	 * containers follow their rows */

@@ -217,6 +217,10 @@ uint32_t ph_crc32c(uint32_t crc, const void *data, size_t n);
  * was read (origin, source, time_us, paused_ms) from the caller. */
 struct ph_error *ph_snap_create(struct ph_heap *h, struct ph_graph *g,
 				unsigned flags, struct ph_snap **ret);
+/* g's tree and roots added to a snapshot made of g's heap without them
+ * (a diff builds its after side's graph once the objects are matched);
+ * nothing if g has no tree or s has one. g must outlive s. */
+struct ph_error *ph_snap_add_tree(struct ph_snap *s, struct ph_graph *g);
 
 /* A fingerprint of what an object holds, for the kinds whose contents
  * never change (str, bytes, int, float, tuple, frozenset, code, bound

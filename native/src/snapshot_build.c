@@ -731,6 +731,13 @@ static struct ph_error *build_tree(struct ph_graph *g, struct ph_snap *s)
 	return NULL;
 }
 
+struct ph_error *ph_snap_add_tree(struct ph_snap *s, struct ph_graph *g)
+{
+	if (!g || !g->parent || s->graph)
+		return NULL;
+	return build_tree(g, s);
+}
+
 struct ph_error *ph_snap_create(struct ph_heap *h, struct ph_graph *g,
 				unsigned flags, struct ph_snap **ret)
 {

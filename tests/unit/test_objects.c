@@ -7,12 +7,14 @@
  * dk_size keys, 3.11+'s general and str-keyed keys, split dicts and 3.13's
  * values with a header), types (registered, named, their kind, slots and
  * leaf), line tables (3.11+'s location table, 3.10's co_linetable, 3.8's
- * co_lnotab), and the object table (pools' bitmaps and ranks, the hash map
- * of the others).
+ * co_lnotab), the object table (pools' bitmaps and ranks, the hash map
+ * of the others), and the big tables' memory kept within a command.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "kinds.h"
 #include "layout.h"
@@ -1117,6 +1119,59 @@ static void test_mi_page_index(void)
 	CU_ASSERT_EQUAL(h.nmi_regions, 0);
 }
 
+/* Is the page at p mapped? (msync: ENOMEM when it is not) */
+static bool mapped(const void *p)
+{
+	return !msync((void *)((uintptr_t)p & ~(uintptr_t)4095), 4096,
+		      MS_ASYNC) ||
+	       errno != ENOMEM;
+}
+
+static void test_big_hold(void)
+{
+	const size_t M = 1 << 20;
+	/* no hold: freed is unmapped */
+	uint8_t *a = ph_big_alloc(8 * M);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	a[0] = 1;
+	ph_big_free(a, 8 * M);
+	CU_ASSERT_FALSE(mapped(a));
+	/* a hold: freed is kept, split to fit, the parts joined again when
+	 * both are freed */
+	ph_big_hold();
+	a = ph_big_alloc(8 * M);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	memset(a, 7, 8 * M);
+	ph_big_free(a, 8 * M);
+	CU_ASSERT_TRUE(mapped(a));
+	uint8_t *b = ph_big_alloc(3 * M), *c = ph_big_alloc(5 * M);
+	CU_ASSERT_PTR_EQUAL(b, a);
+	CU_ASSERT_PTR_EQUAL(c, a + 3 * M);
+	uint8_t *d = ph_big_alloc(2 * M); /* none kept: a new one */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	CU_ASSERT_TRUE(d + 2 * M <= a || d >= a + 8 * M);
+	ph_big_free(c, 5 * M);
+	ph_big_free(b, 3 * M);
+	uint8_t *e = ph_big_alloc(8 * M);
+	CU_ASSERT_PTR_EQUAL(e, a);
+	/* nested: kept until the last release, then unmapped */
+	ph_big_hold();
+	ph_big_free(e, 8 * M);
+	ph_big_free(d, 2 * M);
+	ph_big_release();
+	CU_ASSERT_TRUE(mapped(a));
+	ph_big_release();
+	CU_ASSERT_FALSE(mapped(a));
+	CU_ASSERT_FALSE(mapped(a + 7 * M));
+	CU_ASSERT_FALSE(mapped(d));
+	/* a release with no hold changes nothing */
+	ph_big_release();
+	a = ph_big_alloc(4 * M);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	ph_big_free(a, 4 * M);
+	CU_ASSERT_FALSE(mapped(a));
+}
+
 void ph_test_add_objects(void)
 {
 	CU_pSuite s = CU_add_suite("objects over synthetic memory", NULL, NULL);
@@ -1136,4 +1191,5 @@ void ph_test_add_objects(void)
 		    test_cyfunction);
 	CU_add_test(s, "Cython 3.1 functions: by their module's name, fields",
 		    test_cyfunction3);
+	CU_add_test(s, "big tables: kept while a command runs", test_big_hold);
 }
