@@ -97,7 +97,8 @@ static struct ph_error *side_of_session(struct ph_session *ss, bool after,
 		names ? ph_session_graph_paths(ss) : ph_session_heap(ss);
 	if (err)
 		return err;
-	unsigned flags = after ? PH_SNAP_WITH_TREE : 0;
+	/* (a diff's: the fingerprints it compares, made as it does) */
+	unsigned flags = names ? PH_SNAP_WITH_TREE : PH_SNAP_LAZY_FP;
 	if (o && o->has_interp) {
 		/* --interp ID: by its id, in this reading's list */
 		size_t k = 0;
@@ -349,9 +350,9 @@ static struct ph_error *make_rows(struct ph_diff_result *r,
 /* ---- objects, by address ------------------------------------------------- */
 
 /* A fingerprint as version 1 had it (16 bits), to compare with one. */
-static uint32_t fold(const struct ph_snap *s, size_t i)
+static uint32_t fold(const struct ph_snap *s, uint32_t fp)
 {
-	return s->fp_version == 1 ? s->fp[i] : ph_snap_fp_fold16(s->fp[i]);
+	return s->fp_version == 1 ? fp : ph_snap_fp_fold16(fp);
 }
 
 /* twin[t]: the type of a with the address and name of b's type t, or
@@ -421,10 +422,12 @@ static bool same_object(const struct ph_snap *b, size_t i,
 		    ? twin[xb] != xa
 		    : tb->addr != ta->addr || strcmp(tb->name, ta->name))
 		return false;
-	if (fp_ok && (tb->flags & ta->flags & PH_SNAP_TYPE_FP) &&
-	    (b->fp_version == a->fp_version ? b->fp[i] != a->fp[j]
-					    : fold(b, i) != fold(a, j)))
-		return false;
+	if (fp_ok && (tb->flags & ta->flags & PH_SNAP_TYPE_FP)) {
+		uint32_t fb = ph_snap_fp(b, i), fa = ph_snap_fp(a, j);
+		if (b->fp_version == a->fp_version ? fb != fa
+						   : fold(b, fb) != fold(a, fa))
+			return false;
+	}
 	unsigned gb = ph_snap_gen(b, i), ga = ph_snap_gen(a, j);
 	if (tb->kind == PH_KIND_DICT || tb->kind == PH_KIND_ODICT || !gb ||
 	    !ga || gb > 3 || ga > 3)
@@ -756,34 +759,38 @@ static struct ph_error *match(struct ph_diff_result *r, const struct side *sb,
 		ph_big_free(isnew, t.nodes + 1);
 		return ph_error_nomem();
 	}
-	/* In two halves of the address space at once: an address is in
-	 * one half on both sides. */
-	size_t jm = a->n / 2;
-	size_t im = jm < a->n ? ph_snap_lower_bound(b, ph_snap_addr(a, jm)) : 0;
-	struct match_part part[2] = {{.b = b,
-				      .a = a,
-				      .t = &t,
-				      .isnew = isnew,
-				      .twin = twin,
-				      .fp_ok = fp_ok,
-				      .row_of = {row_of[0], row_of[1]}}};
-	part[1] = part[0];
-	part[0].iend = part[1].i = im;
-	part[1].iend = b->n;
-	part[0].jend = part[1].j = jm;
-	part[1].jend = a->n;
-	for (int k = 0; k < 2; k++) {
-		part[k].freed_rows = calloc(r->nrows + 1, sizeof(uint64_t));
-		part[k].new_rows = calloc(r->nrows + 1, sizeof(uint64_t));
-	}
+	/* In parts of the address space, each thread taking the next part
+	 * when done with one (a fingerprint costs some objects more than
+	 * others, and a busy processor slows its thread): an address is in
+	 * one part on both sides. */
+	enum { P = 16 };
+	struct match_part part[P];
 	bool nomem = false;
-	for (int k = 0; k < 2; k++)
+	for (size_t k = 0; k < P; k++) {
+		size_t j0 = a->n * k / P, j1 = a->n * (k + 1) / P;
+		part[k] = (struct match_part){
+			.b = b,
+			.a = a,
+			.t = &t,
+			.isnew = isnew,
+			.twin = twin,
+			.fp_ok = fp_ok,
+			.row_of = {row_of[0], row_of[1]},
+			.i = k ? part[k - 1].iend : 0,
+			.iend = j1 < a->n ? ph_snap_lower_bound(
+						    b, ph_snap_addr(a, j1))
+					  : b->n,
+			.j = j0,
+			.jend = j1,
+			.freed_rows = calloc(r->nrows + 1, sizeof(uint64_t)),
+			.new_rows = calloc(r->nrows + 1, sizeof(uint64_t))};
 		nomem |= !part[k].freed_rows || !part[k].new_rows;
+	}
 	if (!nomem)
-		ph_run_parallel(match_worker, part, sizeof(part[0]), 2,
-				a->n + b->n > 100000);
+		ph_run_chunks(match_worker, part, sizeof(part[0]), P,
+			      a->n + b->n > 100000);
 	bool stopped = false;
-	for (int k = 0; k < 2 && !nomem; k++) {
+	for (size_t k = 0; k < P && !nomem; k++) {
 		r->freed_objects += part[k].freed;
 		r->new_objects += part[k].added;
 		r->kept_objects += part[k].kept;
@@ -794,7 +801,7 @@ static struct ph_error *match(struct ph_diff_result *r, const struct side *sb,
 			r->rows[row].new_objects += part[k].new_rows[row];
 		}
 	}
-	for (int k = 0; k < 2; k++) {
+	for (size_t k = 0; k < P; k++) {
 		free(part[k].freed_rows);
 		free(part[k].new_rows);
 	}

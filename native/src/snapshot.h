@@ -206,6 +206,9 @@ uint32_t ph_crc32c(uint32_t crc, const void *data, size_t n);
 /* Flags for ph_snap_create */
 #define PH_SNAP_WITH_TREE 1  /* the parent tree and roots (a graph) */
 #define PH_SNAP_WITH_NAMES 2 /* and the names of the tree's branches */
+/* no fingerprints made: ph_snap_fp computes one when asked (a diff's
+ * sides, which compare those of the objects at one address on both) */
+#define PH_SNAP_LAZY_FP 4
 /* only the objects of one interpreter (its index in rt->interps): diff
  * and snapshot --interp ID; a file says which (has_interp, interp) */
 #define PH_SNAP_INTERP(k) ((unsigned)((k) + 1) << 16)
@@ -226,6 +229,17 @@ struct ph_error *ph_snap_add_tree(struct ph_snap *s, struct ph_graph *g);
  * never change (str, bytes, int, float, tuple, frozenset, code, bound
  * methods): 0 for the others. kind_fp tells which kinds have one. */
 uint32_t ph_snap_fingerprint(struct ph_heap *h, uint64_t addr, uint32_t tidx);
+
+/* The fingerprint of object i, of a type with PH_SNAP_TYPE_FP (version
+ * s->fp_version): the one made or read, or computed now. */
+static inline uint32_t ph_snap_fp(const struct ph_snap *s, size_t i)
+{
+	if (s->fp)
+		return s->fp[i];
+	uint32_t hi = s->heap_index[i];
+	return ph_snap_fingerprint(s->heap, s->heap->addr[hi],
+				   ph_tidx(s->heap, hi));
+}
 
 /* A version 2 fingerprint as version 1 had it. */
 static inline uint32_t ph_snap_fp_fold16(uint32_t fp)

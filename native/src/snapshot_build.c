@@ -774,17 +774,20 @@ struct ph_error *ph_snap_create(struct ph_heap *h, struct ph_graph *g,
 	ph_stage("snapshot: address order");
 	if ((err = build_types(h, s, s->rank)))
 		goto fail;
-	/* (written for every object: those of no fingerprint get 0) */
-	s->fp_bytes = (s->n + 1) * sizeof(*s->fp);
-	s->fp = ph_big_alloc(s->fp_bytes);
-	if (!s->fp) {
-		err = ph_error_nomem();
-		goto fail;
-	}
 	ph_stage("snapshot: types");
-	struct fp_work w[2] = {{h, s, 0, s->n / 2}, {h, s, s->n / 2, s->n}};
-	ph_run_parallel(fp_worker, w, sizeof(w[0]), 2, s->n > 100000);
-	ph_stage("snapshot: fingerprints");
+	if (!(flags & PH_SNAP_LAZY_FP)) {
+		/* (written for every object: those of no fingerprint get 0) */
+		s->fp_bytes = (s->n + 1) * sizeof(*s->fp);
+		s->fp = ph_big_alloc(s->fp_bytes);
+		if (!s->fp) {
+			err = ph_error_nomem();
+			goto fail;
+		}
+		struct fp_work w[2] = {{h, s, 0, s->n / 2},
+				       {h, s, s->n / 2, s->n}};
+		ph_run_parallel(fp_worker, w, sizeof(w[0]), 2, s->n > 100000);
+		ph_stage("snapshot: fingerprints");
+	}
 	if (flags & PH_SNAP_WITH_TREE && g &&
 	    g->parent) { /* (ph_graph_paths: enough) */
 		if ((err = build_tree(g, s)))
