@@ -416,6 +416,17 @@ void ph_big_free(void *p, size_t bytes)
 		ph_unmap(p, len);
 }
 
+size_t ph_big_shrink(void *p, size_t bytes, size_t keep)
+{
+	size_t from = (keep + 4095) & ~(size_t)4095,
+	       to = (bytes + 4095) & ~(size_t)4095;
+	if (!p || bytes < BIG_MIN || keep < BIG_MIN || from >= to)
+		return bytes;
+	if (!big_keep((uint8_t *)p + from, to - from))
+		ph_unmap((uint8_t *)p + from, to - from);
+	return from;
+}
+
 /* Open addressing with linear probing; the table is kept at most half full. */
 void ph_u64map_init(struct ph_u64map *m)
 {

@@ -213,6 +213,10 @@ static struct ph_error *build_edges(struct ph_graph *g)
 			g->fwd_bytes = c[0].cap * sizeof(*g->fwd);
 			c[0].edges = NULL;
 			c[0].cap = 0;
+			/* (its room past the edges: the next tables') */
+			g->fwd_bytes =
+				ph_big_shrink(g->fwd, g->fwd_bytes,
+					      (total + 1) * sizeof(*g->fwd));
 		} else {
 			g->fwd_bytes = (total + 1) * sizeof(*g->fwd);
 			g->fwd = ph_big_alloc(g->fwd_bytes);

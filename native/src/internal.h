@@ -192,6 +192,10 @@ bool ph_huge_pages(void);
  * MAP_FAILED as mmap. Unmapped as any mapping of len bytes. */
 void *ph_map_aligned(size_t len, int prot, int flags, int fd);
 void ph_big_free(void *p, size_t bytes);
+/* The end of a ph_big_alloc array of bytes bytes past keep given back
+ * (kept, under a hold, as ph_big_free's); the array's size from now on,
+ * for ph_big_free: keep rounded up, or bytes where nothing is given. */
+size_t ph_big_shrink(void *p, size_t bytes, size_t keep);
 /* While a hold is on, ph_big_free keeps what it is given for the next
  * ph_big_alloc (a command's tables used again); the last release unmaps
  * it all. Holds nest. */

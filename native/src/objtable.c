@@ -143,38 +143,44 @@ struct ph_error *ph_objtable_add_pool(struct ph_heap *h,
 	return err;
 }
 
-/* The object table's arrays, grown to cap entries: in memory of their own
- * (ph_big_alloc's: huge pages where a page fault may cost 15 µs, as in
- * some virtual machines; docs/performance.md). */
+/* The object table's arrays, grown to cap entries: in one block of memory
+ * of its own (ph_big_alloc's: huge pages where a page fault may cost 15 µs,
+ * as in some virtual machines; docs/performance.md), one after the other,
+ * so that a heap freed while a command runs gives its next tables one
+ * block (ph_big_hold: a diff's graph takes the before side's). */
+static size_t table_bytes(const struct ph_heap *h, size_t cap)
+{
+	return cap * (sizeof(*h->addr) + sizeof(*h->tidx) + sizeof(*h->size) +
+		      sizeof(*h->flags));
+}
+
 static struct ph_error *obj_table_resize(struct ph_heap *h, size_t cap)
 {
+	struct ph_error *err = pools_own(h);
+	if (err)
+		return err;
+	uint8_t *block = ph_big_alloc(table_bytes(h, cap));
+	if (!block)
+		return ph_error_nomem();
+	void *grown[4] = {block, block + cap * sizeof(*h->addr),
+			  block + cap * (sizeof(*h->addr) + sizeof(*h->tidx)),
+			  block + cap * (sizeof(*h->addr) + sizeof(*h->tidx) +
+					 sizeof(*h->size))};
 	void **arr[4] = {(void **)&h->addr, (void **)&h->tidx,
 			 (void **)&h->size, (void **)&h->flags};
 	const size_t elem[4] = {sizeof(*h->addr), sizeof(*h->tidx),
 				sizeof(*h->size), sizeof(*h->flags)};
-	void *grown[4] = {NULL, NULL, NULL, NULL};
-	struct ph_error *err = pools_own(h);
-	if (err)
-		return err;
-	for (int k = 0; k < 4; k++) {
-		if (!(grown[k] = ph_big_alloc(cap * elem[k]))) {
-			while (k-- > 0)
-				ph_big_free(grown[k], cap * elem[k]);
-			return ph_error_nomem();
-		}
-	}
 	size_t keep = h->n < cap ? h->n : cap;
-	for (int k = 0; k < 4; k++) {
+	for (int k = 0; k < 4; k++)
 		if (*arr[k])
 			memcpy(grown[k], *arr[k], keep * elem[k]);
-		if (!h->table_map)
-			ph_big_free(*arr[k], h->cap * elem[k]);
-		*arr[k] = grown[k];
-	}
 	if (h->table_map) {
 		munmap(h->table_map, h->table_map_len);
 		h->table_map = NULL;
-	}
+	} else
+		ph_big_free(h->addr, table_bytes(h, h->cap));
+	for (int k = 0; k < 4; k++)
+		*arr[k] = grown[k];
 	h->cap = cap;
 	return NULL;
 }
@@ -285,10 +291,7 @@ void ph_objtable_free(struct ph_heap *h)
 	if (h->table_map) {
 		munmap(h->table_map, h->table_map_len);
 	} else {
-		ph_big_free(h->addr, h->cap * sizeof(*h->addr));
-		ph_big_free(h->tidx, h->cap * sizeof(*h->tidx));
-		ph_big_free(h->size, h->cap * sizeof(*h->size));
-		ph_big_free(h->flags, h->cap * sizeof(*h->flags));
+		ph_big_free(h->addr, table_bytes(h, h->cap)); /* (all four) */
 	}
 	if (!h->pools_mapped)
 		free(h->pools);

@@ -1164,6 +1164,27 @@ static void test_big_hold(void)
 	CU_ASSERT_FALSE(mapped(a));
 	CU_ASSERT_FALSE(mapped(a + 7 * M));
 	CU_ASSERT_FALSE(mapped(d));
+	/* shrunk: the end given back, kept under a hold, else unmapped */
+	ph_big_hold();
+	a = ph_big_alloc(8 * M);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	size_t n = ph_big_shrink(a, 8 * M, 3 * M + 5);
+	CU_ASSERT_EQUAL(n, 3 * M + 4096);
+	CU_ASSERT_EQUAL(ph_big_shrink(a, n, M / 2), n); /* (to malloc's) */
+	uint8_t *tail = ph_big_alloc(4 * M);
+	CU_ASSERT_PTR_EQUAL(tail, a + n);
+	ph_big_free(tail, 4 * M);
+	ph_big_free(a, n);
+	ph_big_release();
+	a = ph_big_alloc(8 * M);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	a[0] = a[8 * M - 1] = 1;
+	n = ph_big_shrink(a, 8 * M, 2 * M);
+	CU_ASSERT_EQUAL(n, 2 * M);
+	CU_ASSERT_TRUE(mapped(a));
+	CU_ASSERT_FALSE(mapped(a + 7 * M));
+	ph_big_free(a, n);
+	CU_ASSERT_FALSE(mapped(a));
 	/* a release with no hold changes nothing */
 	ph_big_release();
 	a = ph_big_alloc(4 * M);
