@@ -627,12 +627,25 @@ struct ph_error *ph_snap_write(const struct ph_snap *s, const char *path,
 	}
 	if (align8(off) > off)
 		iov[niov++] = (struct iovec){(void *)zeros, align8(off) - off};
+	/* A file through a temporary one, renamed over it: an interrupted
+	 * write leaves no half file. Anything else that is there (/dev/null,
+	 * a pipe, /dev/stdout) is written to as it is: a rename would put a
+	 * file in its place, which root may do to /dev/null. */
+	struct stat st;
+	bool in_place = !stat(path, &st) && !S_ISREG(st.st_mode);
+	if (in_place && S_ISDIR(st.st_mode)) {
+		sections_free(sec, n);
+		return ph_error_create_path(PH_ERR_OS, path,
+					    "%s: is a directory", path);
+	}
 	char *tmp = NULL;
-	if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0) {
+	if (!in_place && asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0) {
 		sections_free(sec, n);
 		return ph_error_nomem();
 	}
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fd = in_place ? open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
+			  : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+				 0644);
 	if (fd < 0) {
 		err = ph_error_create_path(PH_ERR_OS, path, "%s: %s", path,
 					   strerror(errno));
@@ -643,13 +656,14 @@ struct ph_error *ph_snap_write(const struct ph_snap *s, const char *path,
 			ok = false;
 			e = errno;
 		}
-		if (!ok || rename(tmp, path) < 0) {
+		if (!ok || (tmp && rename(tmp, path) < 0)) {
 			if (ok)
 				e = errno;
 			err = ph_error_create_path(PH_ERR_OS, path,
 						   "%s: cannot write: %s", path,
 						   strerror(e));
-			unlink(tmp);
+			if (tmp)
+				unlink(tmp);
 		}
 	}
 	free(tmp);

@@ -181,8 +181,9 @@ struct ph_error *ph_file_kind(const char *path, enum ph_file_kind *ret);
 struct ph_error *ph_snap_encode(const struct ph_snap *s, uint8_t **ret,
 				size_t *ret_len);
 /* Writes the file at path (through a temporary file in its directory,
- * renamed: an interrupted write leaves no half file); its size in
- * *ret_len. */
+ * renamed: an interrupted write leaves no half file; what is there and is
+ * not a file, such as /dev/null or a pipe, is written to in place); its
+ * size in *ret_len. */
 struct ph_error *ph_snap_write(const struct ph_snap *s, const char *path,
 			       size_t *ret_len);
 
