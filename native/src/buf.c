@@ -254,6 +254,8 @@ static void *big_reuse(size_t len)
 		    (best == big_nkept || big_kept[i].len < big_kept[best].len))
 			best = i;
 	uint8_t *p = NULL;
+	struct big_block drop[BIG_KEEP];
+	size_t ndrop = 0;
 	if (best < big_nkept) {
 		p = big_kept[best].p;
 		if (big_kept[best].len > len)
@@ -262,8 +264,17 @@ static void *big_reuse(size_t len)
 		else
 			big_kept[best] = big_kept[--big_nkept];
 		big_kept_bytes -= len;
+	} else {
+		/* None holds it: all are unmapped, for the kernel to give
+		 * their pages to the new mapping (pages just freed, which the
+		 * host still backs), rather than pages it has to fault in. */
+		ndrop = big_nkept;
+		memcpy(drop, big_kept, ndrop * sizeof(*drop));
+		big_nkept = big_kept_bytes = 0;
 	}
 	pthread_mutex_unlock(&big_lock);
+	for (size_t i = 0; i < ndrop; i++)
+		ph_unmap(drop[i].p, drop[i].len);
 #ifdef __SANITIZE_ADDRESS__
 	/* (tests: a caller that counts on fresh zeroes fails) */
 	if (p)
@@ -325,14 +336,9 @@ void ph_big_release(void)
 		ph_unmap(drop[i].p, drop[i].len);
 }
 
-void *ph_big_alloc(size_t bytes)
+/* A new mapping of len bytes (zeroes). */
+static void *big_map(size_t len)
 {
-	if (bytes < BIG_MIN)
-		return malloc(bytes ? bytes : 1);
-	size_t len = (bytes + 4095) & ~(size_t)4095;
-	void *kept = big_reuse(len);
-	if (kept)
-		return kept;
 	if (!ph_huge_pages()) {
 		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -352,6 +358,26 @@ void *ph_big_alloc(size_t bytes)
 	madvise(a, len, MADV_HUGEPAGE); /* a hint: no harm when refused */
 #endif
 	return a;
+}
+
+void *ph_big_alloc(size_t bytes)
+{
+	if (bytes < BIG_MIN)
+		return malloc(bytes ? bytes : 1);
+	size_t len = (bytes + 4095) & ~(size_t)4095;
+	void *kept = big_reuse(len);
+	return kept ? kept : big_map(len);
+}
+
+void *ph_big_zalloc(size_t bytes)
+{
+	if (bytes < BIG_MIN)
+		return calloc(1, bytes ? bytes : 1);
+	size_t len = (bytes + 4095) & ~(size_t)4095;
+	void *kept = big_reuse(len);
+	if (kept)
+		memset(kept, 0, bytes); /* (a new mapping is zeroes) */
+	return kept ? kept : big_map(len);
 }
 
 struct ph_error *ph_big_grow(void **arr, size_t *cap, size_t need, size_t elem)
