@@ -260,8 +260,10 @@ static struct ph_error *build_edges(struct ph_graph *g)
 static struct ph_error *build_rev(struct ph_graph *g)
 {
 	struct ph_heap *h = g->h;
-	g->rev_off = calloc(h->n + 1, sizeof(*g->rev_off));
-	g->rev = malloc((g->nedges ? g->nedges : 1) * sizeof(*g->rev));
+	g->rev_off_bytes = (h->n + 1) * sizeof(*g->rev_off);
+	g->rev_bytes = (g->nedges ? g->nedges : 1) * sizeof(*g->rev);
+	g->rev_off = ph_big_zalloc(g->rev_off_bytes);
+	g->rev = ph_big_alloc(g->rev_bytes);
 	if (!g->rev_off || !g->rev)
 		return ph_error_nomem();
 	for (uint64_t e = 0; e < g->nedges; e++)
@@ -1036,9 +1038,16 @@ static void graph_free_big(struct ph_graph *g, uint32_t *p)
 /* What ph_graph_complete adds, freed: the graph is its edges alone. */
 static void graph_drop_rest(struct ph_graph *g)
 {
-	graph_free(g, g->rev_off);
-	graph_free(g, g->rev);
+	if (g->rev_off_bytes)
+		ph_big_free(g->rev_off, g->rev_off_bytes);
+	else
+		graph_free(g, g->rev_off);
+	if (g->rev_bytes)
+		ph_big_free(g->rev, g->rev_bytes);
+	else
+		graph_free(g, g->rev);
 	g->rev_off = g->rev = NULL;
+	g->rev_off_bytes = g->rev_bytes = 0;
 	for (size_t i = 0; i < g->nroots; i++)
 		free(g->roots[i].name);
 	free(g->roots);

@@ -23,6 +23,8 @@ struct ph_graph {
 	size_t fwd_bytes;  /* fwd's ph_big_alloc size; 0: malloc'ed or mapped */
 	uint32_t *rev_off;
 	uint32_t *rev; /* referrers */
+	/* their ph_big_alloc sizes; 0: malloc'ed or mapped */
+	size_t rev_off_bytes, rev_bytes;
 	struct ph_root *roots;
 	size_t nroots, roots_cap;
 	/* shortest-path tree: parent object, or PH_ROOT_BIT | root number,

@@ -34,16 +34,19 @@ uint8_t *ph_graph_gc_unreachable(struct ph_graph *g, struct ph_error **ret_err)
 {
 	struct ph_heap *h = g->h;
 	size_t n = h->n;
-	int64_t *gc_refs = malloc((n + 1) * sizeof(*gc_refs));
+	/* (a word per object: ph_big_alloc's pages, not malloc's) */
+	const size_t refs_bytes = (n + 1) * sizeof(int64_t),
+		     stack_bytes = (n + 1) * sizeof(uint32_t);
+	int64_t *gc_refs = ph_big_alloc(refs_bytes);
 	uint8_t *dead = calloc(n + 1, 1);
-	uint32_t *stack = malloc((n + 1) * sizeof(*stack));
-	uint8_t *untracked_now = calloc(n + 1, 1);
+	uint32_t *stack = ph_big_alloc(stack_bytes);
+	uint8_t *untracked_now = ph_big_zalloc(n + 1);
 #define COLLECTABLE(i) (collectable(h, i) && !untracked_now[i])
 	if (!gc_refs || !dead || !stack || !untracked_now) {
-		free(untracked_now);
-		free(gc_refs);
+		ph_big_free(untracked_now, n + 1);
+		ph_big_free(gc_refs, refs_bytes);
 		free(dead);
-		free(stack);
+		ph_big_free(stack, stack_bytes);
 		*ret_err = ph_error_nomem();
 		return NULL;
 	}
@@ -140,9 +143,9 @@ uint8_t *ph_graph_gc_unreachable(struct ph_graph *g, struct ph_error **ret_err)
 		}
 	}
 #undef COLLECTABLE
-	free(untracked_now);
-	free(gc_refs);
-	free(stack);
+	ph_big_free(untracked_now, n + 1);
+	ph_big_free(gc_refs, refs_bytes);
+	ph_big_free(stack, stack_bytes);
 	return dead;
 }
 
@@ -151,16 +154,23 @@ uint8_t *ph_graph_gc_unreachable(struct ph_graph *g, struct ph_error **ret_err)
 struct ph_error *ph_graph_scc(struct ph_graph *g, struct ph_scc *res)
 {
 	size_t n = g->h->n;
-	uint32_t *index = malloc((n + 1) * sizeof(*index));
-	uint32_t *low = malloc((n + 1) * sizeof(*low));
-	uint32_t *stack = malloc((n + 1) * sizeof(*stack));
-	uint32_t *call = malloc((n + 1) * sizeof(*call));
-	uint64_t *edge = malloc((n + 1) * sizeof(*edge));
-	uint32_t *comp = malloc((n + 1) * sizeof(*comp));
-	uint8_t *on = calloc(n + 1, 1);
+	/* (the search's arrays, a word per object: ph_big_alloc's pages,
+	 * not malloc's; comp is the result's) */
+	const size_t w4 = (n + 1) * sizeof(uint32_t),
+		     w8 = (n + 1) * sizeof(uint64_t);
+	uint32_t *index = ph_big_alloc(w4);
+	uint32_t *low = ph_big_alloc(w4);
+	uint32_t *stack = ph_big_alloc(w4);
+	uint32_t *call = ph_big_alloc(w4);
+	uint64_t *edge = ph_big_alloc(w8);
+	uint32_t *comp = malloc(w4);
+	uint8_t *on = ph_big_zalloc(n + 1);
+#define SCC_FREE()                                                             \
+	(ph_big_free(index, w4), ph_big_free(low, w4), ph_big_free(stack, w4), \
+	 ph_big_free(call, w4), ph_big_free(edge, w8), ph_big_free(on, n + 1))
 	if (!index || !low || !stack || !call || !edge || !comp || !on) {
-		free(index), free(low), free(stack), free(call), free(edge);
-		free(comp), free(on);
+		SCC_FREE();
+		free(comp);
 		return ph_error_nomem();
 	}
 	memset(index, 0xff, n * sizeof(*index));
@@ -217,7 +227,8 @@ struct ph_error *ph_graph_scc(struct ph_graph *g, struct ph_scc *res)
 			sp = start;
 		}
 	}
-	free(index), free(low), free(stack), free(call), free(edge), free(on);
+	SCC_FREE();
+#undef SCC_FREE
 	if (ph_interrupted()) {
 		free(comp);
 		return ph_error_interrupted();

@@ -184,6 +184,11 @@ void ph_run_chunks(void *(*fn)(void *), void *ctx, size_t size, size_t n,
  * few small pages; PYHEAP_HUGE_PAGES=0/1 decides instead), freed with
  * ph_big_free and the same size. Not zeroed. */
 void *ph_big_alloc(size_t bytes);
+/* The same, zeroed: calloc for a table a word per object, whose pages
+ * malloc would map small (a first touch each, dear under PVM: the
+ * referrers of 10M objects took 0.36 s in malloc's pages, 0.06 s in
+ * these). */
+void *ph_big_zalloc(size_t bytes);
 #define PH_HUGE_PAGE ((size_t)2 << 20) /* x86-64's, as the kernel's THP */
 /* Are huge pages cheaper than small ones for new memory on this machine
  * (a first touch timed once per process, or PYHEAP_HUGE_PAGES)? */

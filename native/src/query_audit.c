@@ -234,9 +234,11 @@ static struct ph_error *collect_fates(struct ph_graph *g, const uint8_t *dead,
 	size_t n = h->n;
 	struct ph_error *err = NULL;
 	uint8_t *fate = calloc(n + 1, 1);
-	uint8_t *closing = calloc(n + 1, 1);
-	uint32_t *indeg = calloc(n + 1, sizeof(*indeg));
-	uint32_t *stack = malloc((n + 1) * sizeof(*stack));
+	/* (a word per object: ph_big_alloc's pages, not malloc's) */
+	const size_t w4 = (n + 1) * sizeof(uint32_t);
+	uint8_t *closing = ph_big_zalloc(n + 1);
+	uint32_t *indeg = ph_big_zalloc(w4);
+	uint32_t *stack = ph_big_alloc(w4);
 	uint32_t *out = NULL;
 	size_t nout = 0, out_cap = 0, sp = 0;
 	struct frame_targets f = {.g = g};
@@ -312,9 +314,9 @@ static struct ph_error *collect_fates(struct ph_graph *g, const uint8_t *dead,
 out:
 	free(f.v);
 	free(out);
-	free(stack);
-	free(indeg);
-	free(closing);
+	ph_big_free(stack, w4);
+	ph_big_free(indeg, w4);
+	ph_big_free(closing, n + 1);
 	if (err) {
 		free(fate);
 		return err;
