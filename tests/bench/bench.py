@@ -358,13 +358,29 @@ def summarize_result(name, path):
     return s
 
 
-def median_run(binary, core, args, timeout, out_path, repeat, json_out):
-    runs = [py_heap(binary, core, args, timeout, out_path, json_out)
-            for _ in range(repeat)]
-    runs.sort(key=lambda r: r["wall"])
+def median_of(runs):
+    runs = sorted(runs, key=lambda r: r["wall"])
     best = dict(runs[len(runs) // 2])
     best["walls"] = [r["wall"] for r in runs]
     return best
+
+
+def median_run(binary, core, args, timeout, out_path, repeat, json_out):
+    return median_of([py_heap(binary, core, args, timeout, out_path,
+                              json_out) for _ in range(repeat)])
+
+
+def turns(binary, items, timeout, repeat):
+    """items: (name, core, args, out_path), run in turn, repeat rounds:
+    a ratio of two of them (diff over the two cold types) is then of runs
+    the machine's state moved alike, as the conditions' pairs are. Each
+    name's median run."""
+    runs = {}
+    for _ in range(repeat):
+        for name, core, cargs, out_path in items:
+            runs.setdefault(name, []).append(
+                py_heap(binary, core, cargs, timeout, out_path, True))
+    return {name: median_of(r) for name, r in runs.items()}
 
 
 # ---- the conditions users meet: busy, cold, warm, cached ---------------------
@@ -860,16 +876,25 @@ def bench_size(args, size):
     # types is the other half of diff's baseline
     core2 = meta["core2"]
     snap = os.path.join(d, "core.snap")
-    for name, on, cargs, json_out in (
-            ("types2", core2, ["types"], True),
-            ("snapshot", core, ["snapshot", "--output", snap], True),
-            ("diff", core2, ["diff", core], True),
-            ("diff_snap", core2, ["diff", snap], True)):
-        log("size %s: py-heap --core %s %s" % (
-            fmt_n(size), os.path.basename(on), " ".join(cargs)))
+    log("size %s: py-heap snapshot --output" % fmt_n(size))
+    results["snapshot"] = median_run(
+        args.bin, core, ["snapshot", "--output", snap], timeout,
+        os.path.join(d, "out-snapshot.json"), args.repeat, True)
+    # diff and its baseline (types on each core) in turn; types' row above
+    # becomes these runs' median
+    log("size %s: types on each core, diff CORE, diff SNAPSHOT, in turn" %
+        fmt_n(size))
+    inturn = turns(args.bin, [
+        ("types", core, ["types"], os.path.join(d, "out-types.json")),
+        ("types2", core2, ["types"], os.path.join(d, "out-types2.json")),
+        ("diff", core2, ["diff", core], os.path.join(d, "out-diff.json")),
+        ("diff_snap", core2, ["diff", snap],
+         os.path.join(d, "out-diff_snap.json"))], timeout, args.repeat)
+    results["types"] = dict(inturn.pop("types"),
+                            result=results["types"].get("result"))
+    for name in ("types2", "snapshot", "diff", "diff_snap"):
+        r = results[name] if name == "snapshot" else inturn[name]
         out_path = os.path.join(d, "out-%s.json" % name)
-        r = median_run(args.bin, on, cargs, timeout, out_path, args.repeat,
-                       json_out)
         with open(out_path) as f:
             o = json.load(f)
         if name == "snapshot":
@@ -910,8 +935,9 @@ SNAPDIFF = (
 
 def snapdiff_size(args, size):
     """The light step (--snapdiff-sizes): the two cores of one heap.py run,
-    types on each, snapshot --output, diff CORE and diff SNAPSHOT, each the
-    median of --repeat runs; nothing else is timed on these cores."""
+    snapshot --output, then types on each, diff CORE and diff SNAPSHOT in
+    turn, each the median of --repeat runs; nothing else is timed on these
+    cores."""
     d = os.path.join(args.work_dir, "size-%d" % size)
     meta = make_core(size, d, args.force)
     snap = os.path.join(d, "core.snap")
@@ -919,14 +945,23 @@ def snapdiff_size(args, size):
     res = {"size": size, "when": time.strftime("%Y-%m-%d %H:%M:%S"),
            "load_before": load(), "repeat": args.repeat,
            "grow": meta.get("grow"), "py_heap": {}}
+    items = []
     for name, on, cargs in SNAPDIFF:
         cargs = [{"SNAP": snap, "CORE": meta["core"]}.get(a, a)
                  for a in cargs]
-        log("size %s: py-heap --core %s %s" % (
-            fmt_n(size), on, " ".join(cargs)))
-        out_path = os.path.join(d, "out-sd-%s.json" % name)
-        r = median_run(args.bin, meta[on], cargs, timeout, out_path,
-                       args.repeat, True)
+        items.append((name, meta[on], cargs,
+                      os.path.join(d, "out-sd-%s.json" % name)))
+    # the snapshot first (diff SNAPSHOT reads it), then the rest in turn
+    log("size %s: py-heap snapshot --output" % fmt_n(size))
+    _, on, cargs, out_path = [x for x in items if x[0] == "snapshot"][0]
+    done = {"snapshot": median_run(args.bin, on, cargs, timeout, out_path,
+                                   args.repeat, True)}
+    log("size %s: types on each core, diff CORE, diff SNAPSHOT, in turn" %
+        fmt_n(size))
+    done.update(turns(args.bin, [x for x in items if x[0] != "snapshot"],
+                      timeout, args.repeat))
+    for name, _, _, out_path in items:
+        r = done[name]
         with open(out_path) as f:
             o = json.load(f)
         r["result"] = {k: o.get(k) for k in (
@@ -958,6 +993,8 @@ def snapdiff_lines(allres):
     L = ["", "### snapshot and diff at %s" % "/".join(
         fmt_n(r["size"]) for r in rows), "",
         "Wall seconds of one CLI run (the median of the runs), --no-cache; "
+        "`types` on each core and the two diffs run in turn, round after "
+        "round; "
         "the ratio is diff's over the two cold `types` (one on each core); "
         "the issue's bound is 2x. CPU ratios: the same of user+sys "
         "(diff CORE / diff SNAPSHOT), which a loaded machine moves less.",
