@@ -244,6 +244,22 @@ static size_t big_nkept, big_kept_bytes;
 static unsigned big_holds;
 static pthread_mutex_t big_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Empties the kept list into drop (big_lock held): how many; then
+ * big_unmap, the lock let go. */
+static size_t big_take_all(struct big_block *drop)
+{
+	size_t n = big_nkept;
+	memcpy(drop, big_kept, n * sizeof(*drop));
+	big_nkept = big_kept_bytes = 0;
+	return n;
+}
+
+static void big_unmap(const struct big_block *drop, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		ph_unmap(drop[i].p, drop[i].len);
+}
+
 /* A kept block of len bytes (the smallest that holds it), or NULL. */
 static void *big_reuse(size_t len)
 {
@@ -268,13 +284,10 @@ static void *big_reuse(size_t len)
 		/* None holds it: all are unmapped, for the kernel to give
 		 * their pages to the new mapping (pages just freed, which the
 		 * host still backs), rather than pages it has to fault in. */
-		ndrop = big_nkept;
-		memcpy(drop, big_kept, ndrop * sizeof(*drop));
-		big_nkept = big_kept_bytes = 0;
+		ndrop = big_take_all(drop);
 	}
 	pthread_mutex_unlock(&big_lock);
-	for (size_t i = 0; i < ndrop; i++)
-		ph_unmap(drop[i].p, drop[i].len);
+	big_unmap(drop, ndrop);
 #ifdef __SANITIZE_ADDRESS__
 	/* (tests: a caller that counts on fresh zeroes fails) */
 	if (p)
@@ -326,14 +339,10 @@ void ph_big_release(void)
 	struct big_block drop[BIG_KEEP];
 	size_t n = 0;
 	pthread_mutex_lock(&big_lock);
-	if (big_holds && !--big_holds) {
-		n = big_nkept;
-		memcpy(drop, big_kept, n * sizeof(*drop));
-		big_nkept = big_kept_bytes = 0;
-	}
+	if (big_holds && !--big_holds)
+		n = big_take_all(drop);
 	pthread_mutex_unlock(&big_lock);
-	for (size_t i = 0; i < n; i++)
-		ph_unmap(drop[i].p, drop[i].len);
+	big_unmap(drop, n);
 }
 
 /* A new mapping of len bytes (zeroes). */

@@ -1035,17 +1035,21 @@ static void graph_free_big(struct ph_graph *g, uint32_t *p)
 		ph_big_free(p, (g->h->n + 1) * sizeof(*p));
 }
 
+/* An array of g's of that ph_big_alloc size; 0: malloc'ed, or in its
+ * mapped cache file (graph_free). */
+static void graph_free_sized(struct ph_graph *g, void *p, size_t bytes)
+{
+	if (bytes)
+		ph_big_free(p, bytes);
+	else
+		graph_free(g, p);
+}
+
 /* What ph_graph_complete adds, freed: the graph is its edges alone. */
 static void graph_drop_rest(struct ph_graph *g)
 {
-	if (g->rev_off_bytes)
-		ph_big_free(g->rev_off, g->rev_off_bytes);
-	else
-		graph_free(g, g->rev_off);
-	if (g->rev_bytes)
-		ph_big_free(g->rev, g->rev_bytes);
-	else
-		graph_free(g, g->rev);
+	graph_free_sized(g, g->rev_off, g->rev_off_bytes);
+	graph_free_sized(g, g->rev, g->rev_bytes);
 	g->rev_off = g->rev = NULL;
 	g->rev_off_bytes = g->rev_bytes = 0;
 	for (size_t i = 0; i < g->nroots; i++)
@@ -1117,10 +1121,7 @@ void ph_graph_destroy(struct ph_graph *g)
 		return;
 	graph_drop_rest(g);
 	graph_free_big(g, g->fwd_off);
-	if (g->fwd_bytes)
-		ph_big_free(g->fwd, g->fwd_bytes);
-	else
-		graph_free(g, g->fwd);
+	graph_free_sized(g, g->fwd, g->fwd_bytes);
 	if (g->map)
 		munmap(g->map, g->map_len);
 	free(g->lazy);
