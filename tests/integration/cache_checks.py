@@ -135,9 +135,19 @@ def graph_files(xdg):
 M64 = (1 << 64) - 1
 
 
+def fmix64(x):
+    """heapcache.c's hc_mix (murmur3's fmix64)."""
+    x ^= x >> 33
+    x = (x * 0xff51afd7ed558ccd) & M64
+    x ^= x >> 33
+    x = (x * 0xc4ceb9fe1a85ec53) & M64
+    return x ^ (x >> 33)
+
+
 def file_sum(data):
-    """heapcache.c's checksum (hc_sum): Fletcher's two sums over 64-bit
-    words in eight lanes, then the tail's bytes."""
+    """heapcache.c's checksum (hc_sum, format 7): Fletcher's two sums over
+    64-bit words in eight lanes, each folded in through fmix64, then the
+    tail's bytes."""
     import array
     m = len(data) // 64
     w = array.array("Q", data[:m * 64])
@@ -147,11 +157,10 @@ def file_sum(data):
         a = (lane + 1 + sum(col)) & M64
         b = (m * (lane + 1) + sum((m - i) * x for i, x in enumerate(col))) \
             & M64
-        out = ((((out ^ a) * 0x100000001b3) & M64 ^ b) *
-               0x9e3779b97f4a7c15) & M64
+        out = fmix64(fmix64(out ^ a) ^ b)
     for byte in data[m * 64:]:
         out = ((out ^ byte) * 0x100000001b3) & M64
-    return out ^ (out >> 29)
+    return fmix64(out)
 
 
 def graph_plant(path, what):
