@@ -131,6 +131,11 @@ struct ph_error *ph_grow(void **arr, size_t *cap, size_t need, size_t elem)
  * Pages never touched cost nothing. */
 #define BIG_MIN (1UL << 20)
 
+static size_t page_up(size_t n)
+{
+	return (n + 4095) & ~(size_t)4095;
+}
+
 /*
  * Huge pages or small ones: whichever a first touch costs less on this
  * machine (docs/performance.md, "Huge pages or small ones"). Under PVM a
@@ -211,7 +216,7 @@ void *ph_map_aligned(size_t len, int prot, int flags, int fd)
 		munmap(r, span);
 		return MAP_FAILED;
 	}
-	uint8_t *end = a + ((len + 4095) & ~(size_t)4095);
+	uint8_t *end = a + page_up(len);
 	if (a > r)
 		munmap(r, (size_t)(a - r));
 	if (end < r + span)
@@ -369,24 +374,28 @@ static void *big_map(size_t len)
 	return a;
 }
 
+/* A kept block (zeroed if asked), else a new mapping (zeroes). */
+static void *big_get(size_t bytes, bool zero)
+{
+	size_t len = page_up(bytes);
+	void *kept = big_reuse(len);
+	if (!kept)
+		return big_map(len);
+	if (zero)
+		memset(kept, 0, bytes);
+	return kept;
+}
+
 void *ph_big_alloc(size_t bytes)
 {
-	if (bytes < BIG_MIN)
-		return malloc(bytes ? bytes : 1);
-	size_t len = (bytes + 4095) & ~(size_t)4095;
-	void *kept = big_reuse(len);
-	return kept ? kept : big_map(len);
+	return bytes < BIG_MIN ? malloc(bytes ? bytes : 1)
+			       : big_get(bytes, false);
 }
 
 void *ph_big_zalloc(size_t bytes)
 {
-	if (bytes < BIG_MIN)
-		return calloc(1, bytes ? bytes : 1);
-	size_t len = (bytes + 4095) & ~(size_t)4095;
-	void *kept = big_reuse(len);
-	if (kept)
-		memset(kept, 0, bytes); /* (a new mapping is zeroes) */
-	return kept ? kept : big_map(len);
+	return bytes < BIG_MIN ? calloc(1, bytes ? bytes : 1)
+			       : big_get(bytes, true);
 }
 
 struct ph_error *ph_big_grow(void **arr, size_t *cap, size_t need, size_t elem)
@@ -446,15 +455,14 @@ void ph_big_free(void *p, size_t bytes)
 		free(p);
 		return;
 	}
-	size_t len = (bytes + 4095) & ~(size_t)4095;
+	size_t len = page_up(bytes);
 	if (!big_keep((uint8_t *)p, len))
 		ph_unmap(p, len);
 }
 
 size_t ph_big_shrink(void *p, size_t bytes, size_t keep)
 {
-	size_t from = (keep + 4095) & ~(size_t)4095,
-	       to = (bytes + 4095) & ~(size_t)4095;
+	size_t from = page_up(keep), to = page_up(bytes);
 	if (!p || bytes < BIG_MIN || keep < BIG_MIN || from >= to)
 		return bytes;
 	if (!big_keep((uint8_t *)p + from, to - from))
