@@ -204,6 +204,9 @@ FT_PYTHONS = $(shell PYHEAP_FT_ONLY=1 bash scripts/interpreters.sh)
 
 # Every suite on each interpreter: all of them (make interps
 # LOOP_PYTHONS="..." for some; make check-ft for the free-threaded ones).
+# Each interpreter's cores but $(PYTHON)'s, which the steps after the loop
+# read, are removed after its suites where less than PYHEAP_KEEP_FREE_GB
+# (8) is free (drop_cores.py).
 LOOP_PYTHONS = $(PYTHONS) $(FT_PYTHONS)
 # The tests' runs keep their caches (index, graph, answers, layouts) in the
 # build tree, not in the user's ~/.cache/py-heap: a run of the tests starts
@@ -241,6 +244,9 @@ interps: all $(SAN)/bin/py-heap $(SAN)/lib/libpyheap.so
 		$(PYTHON) tests/integration/apps_checks.py --bin $(BIN) \
 			--cores-dir $(BUILD)/cores --python $$py \
 			--only stdlib_mix --checks $(APPS_FAST_CHECKS); \
+		case " $(PYTHON) $(FT_PYTHONS) " in *" $$py "*) ;; *) \
+			$(PYTHON) tests/integration/drop_cores.py \
+				--cores-dir $(BUILD)/cores --python $$py ;; esac; \
 	done
 	set -e; for py in $(filter $(FT_PYTHONS),$(LOOP_PYTHONS)); do \
 		$(PYTHON) tests/integration/ft_checks.py --bin $(BIN) \
@@ -256,6 +262,8 @@ interps: all $(SAN)/bin/py-heap $(SAN)/lib/libpyheap.so
 			tests/integration/cache_checks.py \
 			--bin $(SAN)/bin/py-heap --cores-dir $(BUILD)/cores \
 			--python $$py; \
+		$(PYTHON) tests/integration/drop_cores.py \
+			--cores-dir $(BUILD)/cores --python $$py; \
 	done
 
 integration: interps

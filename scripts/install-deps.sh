@@ -59,4 +59,8 @@ fi
 echo "install-deps.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
-apt-get install -y --no-install-recommends "${missing[@]}"
+# The downloaded packages are removed once installed (1.5 GB on a fresh
+# machine, which the tests' cores and roots need more); the archive's
+# packages that were there before are left alone.
+apt-get install -y --no-install-recommends \
+	-o APT::Keep-Downloaded-Packages=false "${missing[@]}"

@@ -68,7 +68,7 @@ import sys
 import tempfile
 import time
 
-from interp import Interp
+from interp import Interp, copy_core
 
 PYTHON = os.environ.get("PYHEAP_TEST_PYTHON", "/usr/bin/python3.11")
 CRASH_SIGNS = ("ERROR: AddressSanitizer", "runtime error:",
@@ -1271,14 +1271,14 @@ def main():
         ENV.pop("PYHEAP_NO_CACHE", None)
         ENV.pop("PYHEAP_PLAIN", None)
         core = os.path.join(tmp, "core")
-        shutil.copy(src, core)
+        copy_core(src, core)
         checks(core, xdg, truth, tmp)
         # the outputs' cache, on a fresh directory and copy
         xdg = os.path.join(tmp, "xdg-out")
         ENV = dict(ENV, XDG_CACHE_HOME=xdg)
         ENV.pop("PYHEAP_NO_OUTPUT_CACHE")
         core = os.path.join(tmp, "core-out")
-        shutil.copy(src, core)
+        copy_core(src, core)
         output_checks(core, xdg)
         if tuple(int(x) for x in INTERP.version.split(".")[:2]) >= (3, 9):
             sub_checks(os.path.abspath(args.cores_dir), tmp)
@@ -1403,7 +1403,7 @@ def checks(core, xdg, truth, tmp):
     check("core touched: the graph of the old index not read, rewritten",
           not read and built and written and out2 == ref["referrers"][1],
           (read, built, written))
-    shutil.copy(core, core + ".new")
+    copy_core(core, core + ".new")
     os.rename(core + ".new", core)
     rc, inf, err = info(core)
     check("core replaced: stale, rewritten", rc == 0 and
@@ -1564,7 +1564,7 @@ def sub_checks(cores_dir, tmp):
     truths = {e["id"]: json.load(open(os.path.join(outdir, e["truth"])))
               for e in main["interpreters"]}
     core = os.path.join(tmp, "subcore")
-    shutil.copy(src, core)
+    copy_core(src, core)
     cmds = ["types --limit 0"]
     for k in sorted(truths):
         m = "0x%x" % truths[k]["marker"]["id"]

@@ -98,6 +98,7 @@ def gcore(pid, core):
     if r.returncode or not os.path.exists("%s.%d" % (core, pid)):
         raise RuntimeError("gcore %d: %s" % (pid, (r.stdout + r.stderr)[-3000:]))
     os.replace("%s.%d" % (core, pid), core)
+    INTERP.made_core(core)
 
 
 def truth(where, k):

@@ -38,7 +38,7 @@ import subprocess
 import sys
 import time
 
-from interp import Interp
+from interp import Interp, copy_core
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 results = {"passed": 0, "failed": 0}
@@ -246,7 +246,7 @@ def object_damage(a, interp, core, copy, segs):
 
 def run_damage(a, interp, core, copy, segs, name, noted, edits, cmd=("info",)):
     try:
-        subprocess.run(["cp", "--sparse=always", core, copy], check=True)
+        copy_core(core, copy)
         for addr, data in edits:
             patch(copy, segs, addr, data)
         t0 = time.time()

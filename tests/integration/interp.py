@@ -30,6 +30,13 @@ def not_ready(proc, where):
     return why
 
 
+def copy_core(src, dst):
+    """Copies a core, its runs of zeros left holes: a free-threaded build's
+    core is mostly holes (Interp.made_core), which a plain copy would write
+    out whole (1.1 GB a copy)."""
+    subprocess.run(["cp", "--sparse=always", src, dst], check=True)
+
+
 class Interp:
     def __init__(self, spec):
         self.spec = spec
@@ -61,6 +68,15 @@ class Interp:
         if self.root:
             return os.path.join(self.root, self.python.lstrip("/"))
         return os.path.realpath(self.python)
+
+    def made_core(self, core):
+        """After gcore: a free-threaded build's core is 1 GiB, mimalloc's
+        arena committed at start, mostly zeros, which take no disk once
+        made holes (util-linux; 1.1 GB -> 9 MB for heap_ft's core)."""
+        if self.free_threaded:
+            subprocess.run(["fallocate", "--dig-holes", core],
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
 
     def py_heap_args(self):
         return ["--sysroot", self.root] if self.root else []
@@ -130,13 +146,7 @@ class Interp:
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                            timeout=300)
             os.rename("%s.%d" % (core, proc.pid), core)
-            if self.free_threaded:
-                # mimalloc commits a 1 GiB arena at start: the core is 1 GiB
-                # of mostly zeros, which take no disk once made holes
-                # (util-linux; 1.1 GB -> 9 MB for heap_ft's core)
-                subprocess.run(["fallocate", "--dig-holes", core],
-                               stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+            self.made_core(core)
             if where != outdir:
                 for f in os.listdir(where):
                     shutil.copy(os.path.join(where, f), outdir)
