@@ -63,7 +63,7 @@ import tempfile
 import threading
 import time
 
-from interp import Interp
+from interp import Interp, copy_core
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PYTHON = os.environ.get("PYHEAP_TEST_PYTHON", "/usr/bin/python3.11")
@@ -123,11 +123,6 @@ def segment_of(segs, addr):
 
 
 # ---- damaging a copy ------------------------------------------------------------
-def copy_core(core, dst):
-    shutil.copyfile(core, dst)
-    return dst
-
-
 def cut(core, dst, percent):
     size = os.path.getsize(core)
     with open(core, "rb") as f, open(dst, "wb") as g:

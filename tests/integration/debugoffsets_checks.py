@@ -46,7 +46,7 @@ import tempfile
 import shutil
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interp import Interp, copy_core  # noqa: E402
+from interp import Interp  # noqa: E402
 from damage_checks import file_offset, patch, q, segments  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -148,14 +148,7 @@ def one(binary, spec, cores_dir, work):
                 "refcheck --limit 3\ninfo\n")
     for name, writes in variants(rt, words):
         dst = os.path.join(work, "%s-%s.core" % (label, name))
-        if interp.free_threaded:
-            copy_core(core, dst)
-            with open(dst, "r+b") as f:
-                for addr, data in writes:
-                    f.seek(file_offset(segs, addr, len(data)))
-                    f.write(data)
-        else:
-            patch(core, dst, writes)
+        patch(core, dst, writes)
         case = "%s %s" % (label, name)
         for mode in ("text", "json"):
             try:
