@@ -15,6 +15,11 @@
  * ended), so that a file the sums missed cannot make a read go astray:
  * whole before a section is used, or row by row as referrers and path
  * read a sealed graph (PH_GRAPH_REV_ROWS, PH_GRAPH_PARENT_ROWS).
+ *
+ * A diff's graph has no referrers (ph_graph_paths: what its containers
+ * need): it is kept so (GC_NO_REV, the referrers' sections empty), mapped
+ * as a graph not complete, and completed by the first command that needs
+ * the referrers, which then writes the whole graph in its place.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -32,7 +37,8 @@
 #include "internal.h"
 
 #define GC_MAGIC 0x31475048u /* "HPG1" */
-#define GC_FORMAT 1
+#define GC_FORMAT 2
+#define GC_NO_REV 1u /* flags: rev_off and rev empty, not made */
 #define GC_NSEC 10
 /* bounded: no graph file above this many bytes per object (the edges of
  * the bench's heap take 30-40; a heap of far more references per object
@@ -44,6 +50,7 @@ struct gc_head {
 	uint64_t table_sum; /* the index cache file's header sum */
 	uint64_t n, nedges, nroots, names_bytes;
 	uint64_t nextern, ncons, ncdata;
+	uint64_t flags;
 	uint64_t sec_bytes[GC_NSEC];
 	uint64_t sec_sum[GC_NSEC];
 	uint64_t head_sum; /* of everything above */
@@ -58,10 +65,12 @@ struct gc_pair {
 
 static void gc_sizes(const struct gc_head *hd, uint64_t *bytes)
 {
+	/* (GC_NO_REV: rev_off and rev empty) */
+	uint64_t rev = hd->flags & GC_NO_REV ? 0 : 1;
 	bytes[0] = (hd->n + 1) * 4;			 /* fwd_off */
 	bytes[1] = hd->nedges * 4;			 /* fwd */
-	bytes[2] = (hd->n + 1) * 4;			 /* rev_off */
-	bytes[3] = hd->nedges * 4;			 /* rev */
+	bytes[2] = rev * (hd->n + 1) * 4;		 /* rev_off */
+	bytes[3] = rev * hd->nedges * 4;		 /* rev */
 	bytes[4] = hd->n * 4;				 /* parent */
 	bytes[5] = hd->nroots * 4;			 /* roots' targets */
 	bytes[6] = hd->names_bytes;			 /* roots' names */
@@ -180,6 +189,7 @@ struct gc_lazy {
 	unsigned
 		sealed; /* sections summed whole by a run (ph_heapcache_seal) */
 	bool serial;	/* on the calling thread alone (a prefetch's) */
+	bool no_rev;	/* the file's graph has no referrers (GC_NO_REV) */
 	/* the file, to seal what this run sums */
 	struct stat st;
 	uint64_t head_sum;
@@ -262,7 +272,8 @@ static bool gc_open(const char *path, struct gc_file *f)
 		    ph_heapcache_sum(&hd, offsetof(struct gc_head, head_sum)) ||
 	    hd.n >= UINT32_MAX || hd.nedges >= UINT32_MAX ||
 	    hd.nroots >= (1u << 30) || hd.names_bytes >= (1ULL << 40) ||
-	    hd.nextern > hd.n || hd.ncons > hd.n || hd.ncdata > hd.n)
+	    hd.nextern > hd.n || hd.ncons > hd.n || hd.ncdata > hd.n ||
+	    (hd.flags & ~(uint64_t)GC_NO_REV))
 		goto out;
 	uint64_t bytes[GC_NSEC], total = sizeof(hd);
 	gc_sizes(&hd, bytes);
@@ -284,6 +295,7 @@ static bool gc_open(const char *path, struct gc_file *f)
 	if (!lz)
 		goto out;
 	f->lz = lz;
+	lz->no_rev = (hd.flags & GC_NO_REV) != 0;
 	struct gc_job *job = lz->job;
 	uint64_t off = sizeof(hd);
 	for (int i = 0; i < GC_NSEC; i++) {
@@ -367,7 +379,11 @@ static bool gc_bind(struct ph_heap *h, struct gc_file *f, int small_ok,
 	g->nedges = hd->nedges;
 	g->pending = PH_GRAPH_ALL | PH_GRAPH_REV_ROWS | PH_GRAPH_PARENT_ROWS |
 		     PH_GRAPH_FWD_ROWS;
-	g->complete = true;
+	/* without referrers: the edges, roots and paths' tree of a diff's
+	 * graph (ph_graph_paths), completed by whoever needs the rest */
+	if (hd->flags & GC_NO_REV)
+		g->pending &= ~(PH_GRAPH_REV | PH_GRAPH_REV_ROWS);
+	g->complete = !(hd->flags & GC_NO_REV);
 	*ret = g;
 	ok = true;
 out:
@@ -401,10 +417,12 @@ static const struct {
 
 bool ph_graphcache_check(struct ph_graph *g, unsigned need)
 {
+	struct gc_lazy *lz = g->lazy;
+	if ((need & PH_GRAPH_REV) && lz && lz->no_rev && !g->rev)
+		return false; /* not in the file */
 	unsigned todo = g->pending & need;
 	if (!todo)
 		return true;
-	struct gc_lazy *lz = g->lazy;
 	if (!lz)
 		return false;
 	uint32_t **dst[5] = {&g->fwd_off, &g->fwd, &g->rev_off, &g->rev,
@@ -483,6 +501,8 @@ struct ph_graph_prefetch *ph_graphcache_prefetch(const struct ph_runtime *rt,
 	free(path);
 	if (ok) {
 		p->mask = gc_mask(need);
+		if (p->f.lz->no_rev)
+			p->mask &= ~gc_mask(PH_GRAPH_REV);
 		/* one thread: the other reads the index */
 		p->f.lz->serial = true;
 		ok = !pthread_create(&p->thread, NULL, gc_prefetch_worker, p);
@@ -547,7 +567,13 @@ static struct gc_pair *gc_pairs(const struct ph_u64map *m, uint64_t *ret)
 bool ph_graphcache_store(const struct ph_graph *g)
 {
 	const struct ph_heap *h = g->h;
-	if (!g->complete || g->map || h->n >= UINT32_MAX)
+	const struct gc_lazy *lz = g->lazy;
+	/* a graph with its paths' tree (a diff's: no referrers) or whole;
+	 * a mapped one only when its file had no referrers and it has them
+	 * now, its mapped arrays checked (their sums are written again) */
+	if (!g->parent || h->n >= UINT32_MAX ||
+	    (g->map && (!lz || !lz->no_rev || !g->complete ||
+			(g->pending & PH_GRAPH_ALL))))
 		return false;
 	char *path = gc_path(h);
 	if (!path)
@@ -559,7 +585,8 @@ bool ph_graphcache_store(const struct ph_graph *g)
 			     .table_sum = h->cache_sum,
 			     .n = h->n,
 			     .nedges = g->nedges,
-			     .nroots = g->nroots};
+			     .nroots = g->nroots,
+			     .flags = g->complete ? 0 : GC_NO_REV};
 	struct ph_buf names;
 	ph_buf_init(&names);
 	uint32_t *rt = malloc(g->nroots * 4 + 1);
@@ -579,14 +606,16 @@ bool ph_graphcache_store(const struct ph_graph *g)
 	hd.names_bytes = names.len;
 	uint64_t bytes[GC_NSEC];
 	gc_sizes(&hd, bytes);
+	static const uint8_t zeros[8];
 	const void *ptr[GC_NSEC] = {g->fwd_off, g->fwd, g->rev_off, g->rev,
 				    g->parent,	rt,	names.data, pe,
 				    pc,		pd};
-	static const uint8_t zeros[8];
 	const void *parts[1 + 2 * GC_NSEC];
 	uint64_t pbytes[1 + 2 * GC_NSEC], total = sizeof(hd);
 	int np = 1;
 	for (int i = 0; i < GC_NSEC; i++) {
+		if (!bytes[i])
+			ptr[i] = zeros; /* (the referrers of GC_NO_REV) */
 		hd.sec_bytes[i] = bytes[i];
 		hd.sec_sum[i] = ph_heapcache_sum(ptr[i], bytes[i]);
 		parts[np] = ptr[i];

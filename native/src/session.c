@@ -624,6 +624,11 @@ struct ph_error *ph_session_graph_need(struct ph_session *s, unsigned need)
 	ph_stage(NULL);
 	if (!s->graph && ph_graphcache_load(s->heap, pf, &s->graph))
 		ph_stage("graph cache mapped");
+	/* a diff's graph, mapped without its referrers: the rest is built on
+	 * its edges and paths, checked first (if damaged, built whole) */
+	if (s->graph && !s->graph->complete && s->graph->map &&
+	    (err = graph_check(s, PH_GRAPH_FWD | PH_GRAPH_PARENT)))
+		return err;
 	if (s->graph && s->graph->complete)
 		return graph_check(s, need);
 	err = s->graph ? ph_graph_complete(s->graph)
@@ -644,7 +649,14 @@ struct ph_error *ph_session_graph_paths(struct ph_session *s)
 	struct ph_error *err = ph_session_graph_edges(s);
 	if (!err)
 		err = graph_check(s, PH_GRAPH_PARENT);
-	return err ? err : ph_graph_paths(s->graph);
+	if (err || s->graph->parent)
+		return err;
+	if ((err = ph_graph_paths(s->graph)))
+		return err;
+	/* a later diff of this core maps it (graphcache.c) */
+	if (ph_graphcache_store(s->graph))
+		ph_stage("graph cache written");
+	return NULL;
 }
 
 static struct ph_error *dominators(struct ph_session *s, unsigned need,

@@ -284,10 +284,9 @@ static struct ph_error *encode_columns(const struct ph_snap *s,
 		put_varint(&sz->b, zigzag((int64_t)(ph_snap_size(s, i) -
 						    s->types[tx].usual)));
 		if (s->types[tx].flags & PH_SNAP_TYPE_FP) {
-			uint8_t f[4] = {(uint8_t)s->fp[i],
-					(uint8_t)(s->fp[i] >> 8),
-					(uint8_t)(s->fp[i] >> 16),
-					(uint8_t)(s->fp[i] >> 24)};
+			uint32_t v = ph_snap_fp(s, i);
+			uint8_t f[4] = {(uint8_t)v, (uint8_t)(v >> 8),
+					(uint8_t)(v >> 16), (uint8_t)(v >> 24)};
 			/* a format 1 file's fingerprints stay 16 bits */
 			put_bytes(&fp->b, f, s->fp_version <= 1 ? 2 : 4);
 			nfp++;
@@ -1329,6 +1328,9 @@ void ph_snap_destroy(struct ph_snap *s)
 		free(s->gen);
 		free(s->parent);
 	}
+	if (s->heap_fp_bytes)
+		ph_big_free((void *)s->heap_fp, s->heap_fp_bytes);
+	ph_answercache_release(&s->fp_ans);
 	for (size_t i = 0; i < s->ntypes; i++)
 		free(s->types[i].name);
 	free(s->types);

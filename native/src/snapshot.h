@@ -12,6 +12,7 @@
 #ifndef PH_SNAPSHOT_H
 #define PH_SNAPSHOT_H
 
+#include "answercache.h"
 #include "graph.h"
 
 /* The first 8 bytes of every snapshot file (a core starts "\x7fELF"). */
@@ -113,6 +114,12 @@ struct ph_snap {
 	/* heap_index and fp are ph_big_alloc's, of these sizes (a diff of
 	 * 10M objects writes 80 MB of each) */
 	size_t index_bytes, fp_bytes;
+	/* every heap object's fingerprint, by its number in the heap (0 for
+	 * types without one), when h's index is cached: the answers' cache's
+	 * (fp_ans, mapped), or made here (ph_big_alloc's, heap_fp_bytes) */
+	const uint32_t *heap_fp;
+	size_t heap_fp_bytes;
+	struct ph_answers fp_ans;
 	/* read from a file: its columns (and parent) are ph_big_alloc's of
 	 * big_n entries; 0: malloc'ed (or a heap's) */
 	size_t big_n;
@@ -238,6 +245,8 @@ static inline uint32_t ph_snap_fp(const struct ph_snap *s, size_t i)
 	if (s->fp)
 		return s->fp[i];
 	uint32_t hi = s->heap_index[i];
+	if (s->heap_fp)
+		return s->heap_fp[hi];
 	return ph_snap_fingerprint(s->heap, s->heap->addr[hi],
 				   ph_tidx(s->heap, hi));
 }

@@ -13,6 +13,7 @@
 #include <sys/procfs.h>
 #include <unistd.h>
 
+#include "answercache.h"
 #include "objtable.h"
 #include "snapshot.h"
 
@@ -445,6 +446,70 @@ static void *fp_worker(void *arg)
 	return NULL;
 }
 
+/* ---- every object's fingerprint, by its number in the heap: kept in
+ * the answers' cache of a core whose index is cached, so that a later
+ * diff or snapshot of it reads them instead of every object's contents */
+
+#define FP_FORMAT 1
+
+struct fp_heap_work {
+	struct ph_heap *h;
+	uint32_t *fp;
+	size_t from, to;
+};
+
+static void *fp_heap_worker(void *arg)
+{
+	struct fp_heap_work *w = arg;
+	struct ph_heap *h = w->h;
+	for (size_t i = w->from; i < w->to; i++) {
+		uint32_t ti = ph_tidx(h, i);
+		w->fp[i] = ph_snap_kind_fp(h->types[ti].kind)
+				   ? ph_snap_fingerprint(h, h->addr[i], ti)
+				   : 0;
+	}
+	return NULL;
+}
+
+/* s->heap_fp from h's answers, or made for every object and kept there;
+ * false (none) where h's table is not in the index cache */
+static bool heap_fps(struct ph_heap *h, struct ph_snap *s)
+{
+	if (!h->cache_sum)
+		return false;
+	struct ph_answers a;
+	ph_stage(NULL);
+	if (ph_answercache_load(h, "fp", FP_FORMAT, 1, &a)) {
+		if (a.bytes[0] == h->n * sizeof(uint32_t) && a.val[0] == h->n &&
+		    a.val[1] == PH_SNAP_FP_VERSION) {
+			s->heap_fp = a.sec[0];
+			s->fp_ans = a;
+			ph_stage("fingerprints cache read");
+			return true;
+		}
+		ph_answercache_release(&a);
+	}
+	size_t bytes = (h->n + 1) * sizeof(uint32_t);
+	uint32_t *fp = ph_big_alloc(bytes);
+	if (!fp)
+		return false;
+	enum { T = 16 }; /* chunks, each thread taking the next */
+	struct fp_heap_work w[T];
+	for (size_t k = 0; k < T; k++)
+		w[k] = (struct fp_heap_work){h, fp, h->n * k / T,
+					     h->n * (k + 1) / T};
+	ph_run_chunks(fp_heap_worker, w, sizeof(w[0]), T, h->n > 100000);
+	ph_stage("fingerprints");
+	const void *sec[1] = {fp};
+	uint64_t secb[1] = {h->n * sizeof(uint32_t)};
+	uint64_t val[PH_ANSWER_VALS] = {h->n, PH_SNAP_FP_VERSION};
+	if (ph_answercache_store(h, "fp", FP_FORMAT, 1, sec, secb, val))
+		ph_stage("fingerprints cache written");
+	s->heap_fp = fp;
+	s->heap_fp_bytes = bytes;
+	return true;
+}
+
 struct type_rank {
 	uint32_t tidx;
 	uint64_t count, bytes;
@@ -775,7 +840,8 @@ struct ph_error *ph_snap_create(struct ph_heap *h, struct ph_graph *g,
 	if ((err = build_types(h, s, s->rank)))
 		goto fail;
 	ph_stage("snapshot: types");
-	if (!(flags & PH_SNAP_LAZY_FP)) {
+	/* (with every heap object's, ph_snap_fp reads them by heap number) */
+	if (!heap_fps(h, s) && !(flags & PH_SNAP_LAZY_FP)) {
 		/* (written for every object: those of no fingerprint get 0) */
 		s->fp_bytes = (s->n + 1) * sizeof(*s->fp);
 		s->fp = ph_big_alloc(s->fp_bytes);

@@ -41,6 +41,14 @@ replaced), with XDG_CACHE_HOME in a directory of the test's own:
     order, positions that are not a permutation): ignored, computed again,
     rewritten, the same answer, then read; a file of another build of
     py-heap (its build-id in the header) is not read.
+  * a diff's caches (on the cores diff_checks.py took of
+    fixtures/heap_growth.py): the first diff on the cached cores keeps
+    every object's fingerprint of both (ans-fp-HASH) and the after side's
+    graph without its referrers; the next reads them instead of the cores'
+    objects and the edges, and answers as --no-cache, which writes none;
+    a flipped byte in either: made again, the same answer; referrers on
+    such a graph builds only the referrers and writes the whole graph;
+    a snapshot on kept fingerprints is the same file as without them.
   * free-threaded builds (3.13t, 3.13td): all of the above, their index
     keeping mimalloc's pages (each one's blocks, free blocks and objects);
   * subinterpreters (3.9+: fixtures/heap_subinterp.py's core of 2, the
@@ -163,6 +171,11 @@ def file_sum(data):
     return fmix64(out)
 
 
+# graphcache.c's struct gc_head (format 2): its sections' sizes, then their
+# sums, then the header's own sum; the sections follow it
+GC_SIZES, GC_SUMS, GC_HEAD_SUM, GC_HEAD = 88, 168, 248, 256
+
+
 def graph_plant(path, what):
     """A number the sums vouch for but memory safety refuses: an edge to
     an object past the last (what="edge") or an offset going back
@@ -171,8 +184,8 @@ def graph_plant(path, what):
     with open(path, "rb") as f:
         data = bytearray(f.read())
     n, nedges = struct.unpack_from("<QQ", data, 24)
-    sec = list(struct.unpack_from("<10Q", data, 80))
-    off = [248]
+    sec = list(struct.unpack_from("<10Q", data, GC_SIZES))
+    off = [GC_HEAD]
     for b in sec[:-1]:
         off.append(off[-1] + (b + 7) // 8 * 8)
     if what == "edge":
@@ -182,9 +195,10 @@ def graph_plant(path, what):
         k = 0
         struct.pack_into("<I", data, off[0] + 4 * (n // 2), 0)
         struct.pack_into("<I", data, off[0] + 4 * (n // 2 + 1), 1)
-    struct.pack_into("<Q", data, 160 + 8 * k,
+    struct.pack_into("<Q", data, GC_SUMS + 8 * k,
                      file_sum(bytes(data[off[k]:off[k] + sec[k]])))
-    struct.pack_into("<Q", data, 240, file_sum(bytes(data[:240])))
+    struct.pack_into("<Q", data, GC_HEAD_SUM,
+                     file_sum(bytes(data[:GC_HEAD_SUM])))
     with open(path, "wb") as f:
         f.write(data)
 
@@ -856,9 +870,9 @@ def graph_section(path, k):
     """Where graph section k starts, and its length (graphcache.c)."""
     import struct
     with open(path, "rb") as f:
-        data = f.read(248)
-    sec = list(struct.unpack_from("<10Q", data, 80))
-    off = 248
+        data = f.read(GC_HEAD)
+    sec = list(struct.unpack_from("<10Q", data, GC_SIZES))
+    off = GC_HEAD
     for b in sec[:k]:
         off += (b + 7) // 8 * 8
     return off, sec[k]
@@ -1280,6 +1294,7 @@ def main():
         core = os.path.join(tmp, "core-out")
         copy_core(src, core)
         output_checks(core, xdg)
+        diff_cache_checks(os.path.abspath(args.cores_dir), tmp)
         if tuple(int(x) for x in INTERP.version.split(".")[:2]) >= (3, 9):
             sub_checks(os.path.abspath(args.cores_dir), tmp)
         else:
@@ -1632,6 +1647,138 @@ def sub_checks(cores_dir, tmp):
         rc, inf, err = info(core)
         check("%s: cache %s: then rewritten and read" % (label, what),
               inf.get("index_cache") == "read", inf.get("index_cache"))
+
+
+def stage_count(err, name):
+    """How many times PYHEAP_TIMING printed the stage name"""
+    return sum(1 for line in err.splitlines()
+               if line.startswith("py-heap: ") and
+               line[9:].rsplit(None, 2)[0] == name)
+
+
+def diff_cache_checks(cores_dir, tmp):
+    """A diff's caches: every object's fingerprint (ans-fp-HASH, both
+    sides) and the after side's graph without its referrers, which a later
+    diff reads instead of every object's contents and the edges, and a
+    later referrers completes."""
+    src = os.path.join(cores_dir, "heap_growth-" + INTERP.tag)
+    if not all(os.path.exists(os.path.join(src, c))
+               for c in ("core1", "core2")):
+        print("SKIP diff's caches: no cores of diff_checks.py in " + src)
+        return
+    d = os.path.join(tmp, "diff")
+    os.makedirs(d)
+    core1, core2 = os.path.join(d, "core1"), os.path.join(d, "core2")
+    copy_core(os.path.join(src, "core1"), core1)
+    copy_core(os.path.join(src, "core2"), core2)
+    global ENV
+    saved = ENV
+    xdg = os.path.join(tmp, "xdg-diff")
+    ENV = dict(ENV, XDG_CACHE_HOME=xdg)
+    try:
+        diff_cache_runs(core1, core2, xdg)
+    finally:
+        ENV = saved
+
+
+def diff_cache_runs(core1, core2, xdg):
+    def diff(cache=True):
+        rc, out, err = run(core2, "diff", core1, cache=cache, timing=True)
+        if isinstance(out, dict):
+            out.pop("notes", None)
+        return rc, out, err
+
+    def files(prefix):
+        dd = os.path.join(xdg, "py-heap")
+        return sorted(os.path.join(dd, f) for f in os.listdir(dd)
+                      if f.startswith(prefix) and "." not in f) \
+            if os.path.isdir(dd) else []
+
+    rc, ref, err = diff(cache=False)
+    core_files = files("index-") + files("graph-") + files("ans-")
+    check("diff --no-cache: an answer, no file of the cores written",
+          rc == 0 and ref and not core_files, (rc, core_files, err[-300:]))
+    run(core1, "info")
+    run(core2, "info")             # both indexes cached, as a second look
+    rc, out, err = diff()
+    check("diff, the first on cached cores: every object's fingerprint "
+          "made and kept, for both", rc == 0 and out == ref and
+          stage_count(err, "fingerprints") == 2 and
+          stage_count(err, "fingerprints cache written") == 2 and
+          len(files("ans-fp-")) == 2, (rc, out == ref, err[-600:]))
+    check("diff, the first: the after side's graph built, kept without "
+          "its referrers", "graph: edges" in err and
+          "graph: referrers" not in err and
+          stage_count(err, "graph cache written") == 1 and
+          len(files("graph-")) == 1, err[-600:])
+    rc, out, err = diff()
+    check("diff, the second: the fingerprints read, not made; the graph "
+          "mapped, not built; the same answer", rc == 0 and out == ref and
+          stage_count(err, "fingerprints cache read") == 2 and
+          stage_count(err, "fingerprints") == 0 and
+          "graph cache mapped" in err and "graph: edges" not in err and
+          "graph cache written" not in err, (rc, out == ref, err[-600:]))
+    # damage: a byte of one fingerprint file's numbers, then of the
+    # graph's edges: found by their sums, made again, the same answer
+    fp = files("ans-fp-")[0]
+    flip(fp, AC_HEAD + 8 * 1000)
+    rc, out, err = diff()
+    check("diff, a fingerprints' file with a byte flipped: that side's "
+          "made again and rewritten, the same answer", rc == 0 and
+          out == ref and stage_count(err, "fingerprints") == 1 and
+          stage_count(err, "fingerprints cache read") == 1 and
+          stage_count(err, "fingerprints cache written") == 1,
+          (rc, out == ref, err[-600:]))
+    g = files("graph-")[0]
+    off, length = graph_section(g, 1)
+    flip(g, off + length // 2)
+    rc, out, err = diff()
+    check("diff, its graph's edges with a byte flipped: built again "
+          "(whole), rewritten, the same answer", rc == 0 and out == ref and
+          "graph: edges" in err and "graph cache written" in err,
+          (rc, out == ref, err[-600:]))
+    rc, out, err = diff()
+    check("diff, then: both read", rc == 0 and out == ref and
+          stage_count(err, "fingerprints cache read") == 2 and
+          "graph: edges" not in err, (rc, out == ref, err[-600:]))
+    # a graph kept without referrers, completed by referrers
+    for f in files("graph-"):
+        os.unlink(f)
+    diff()
+    size0 = os.path.getsize(files("graph-")[0])
+    rc, lst, err = run(core2, "list", "list", "--limit", "1", cache=False)
+    objs = (lst or {}).get("objects") or []
+    addr = objs[0]["address"] if objs else "0x0"
+    rc0, want, err = run(core2, "referrers", addr, cache=False)
+    rc, got, err = run(core2, "referrers", addr, timing=True)
+    for o in (want, got):
+        if isinstance(o, dict):
+            o.pop("notes", None)
+    check("referrers on a diff's graph: its edges and paths read, the "
+          "referrers built on them, the whole graph written, the same "
+          "answer", rc == rc0 == 0 and got == want and
+          "graph cache mapped" in err and "graph: edges" not in err and
+          "graph: paths" not in err and "graph: referrers" in err and
+          "graph cache written" in err and
+          os.path.getsize(files("graph-")[0]) > size0,
+          (rc, got == want, err[-600:]))
+    rc, got, err = run(core2, "referrers", addr, timing=True)
+    if isinstance(got, dict):
+        got.pop("notes", None)
+    check("referrers, then: the whole graph read", rc == 0 and got == want
+          and "graph cache read" in err and "graph:" not in err,
+          (rc, err[-600:]))
+    rc, out, err = diff()
+    check("diff on the whole graph: read, the same answer", rc == 0 and
+          out == ref and "graph: edges" not in err and
+          "graph cache written" not in err, (rc, out == ref, err[-600:]))
+    # a snapshot reads the kept fingerprints: the file as without them
+    s0, s1 = os.path.join(xdg, "s0.snap"), os.path.join(xdg, "s1.snap")
+    run(core1, "snapshot", "--output", s0, cache=False)
+    rc, out, err = run(core1, "snapshot", "--output", s1, timing=True)
+    check("snapshot on kept fingerprints: read, the same file",
+          rc == 0 and "fingerprints cache read" in err and
+          open(s0, "rb").read() == open(s1, "rb").read(), err[-600:])
 
 
 def xdg_of():
