@@ -659,6 +659,30 @@ def conditions_run(args, size, meta, d):
                         "cpu": median([r["user"] + r["sys"] for r in rs]),
                         "load": load()}
                 res["cached_every"] = every
+                # diff of the two cores on their cached indexes: the first
+                # keeps every object's fingerprint (both cores) and the
+                # after core's graph without referrers, the later read them
+                core2 = meta["core2"]
+                py_heap(args.bin, core2, ["types"], timeout, out_path,
+                        env_extra=env_extra, cache=True)  # its index
+                dout = os.path.join(d, "out-cached-diff.json")
+                first = py_heap(args.bin, core2, ["diff", core], timeout,
+                                dout, env_extra=env_extra, cache=True)
+                time.sleep(2.2)
+                py_heap(args.bin, core2, ["diff", core], timeout, dout,
+                        env_extra=env_extra, cache=True)  # seals
+                rs = sorted((py_heap(args.bin, core2, ["diff", core],
+                                     timeout, dout, env_extra=env_extra,
+                                     cache=True)
+                             for _ in range(args.repeat)),
+                            key=lambda r: r["wall"])
+                mid = rs[len(rs) // 2]
+                res["cached_diff"] = {
+                    "first": {"wall": first["wall"],
+                              "cpu": first["user"] + first["sys"],
+                              "stages": first["stages"]},
+                    "wall": mid["wall"], "cpu": mid["user"] + mid["sys"],
+                    "stages": mid["stages"], "load": load()}
             if "objects" not in res:
                 with open(out_path) as f:
                     res["objects"] = json.load(f).get("objects")
@@ -794,6 +818,24 @@ def conditions_lines(c, objs):
                          fmt_s(v["wall"]), fmt_s(v["cpu"]),
                          v["major_faults"] or 0,
                          fmt_ratio(ratio(v["wall"], ip)), v["load"]))
+    cd = c.get("cached_diff")
+    if cd:
+        ip = median([r["inproc"] for r in cr or []])
+
+        def stages(st):
+            return ", ".join("%s %s s" % (n, fmt_s(v)) for n, v in st
+                             if not n.startswith(("core pages", "pages:",
+                                                  "snapshot: identity")))
+        L.append("- `diff CORE` of the two cores on their cached indexes: "
+                 "the first %s s (user+sys %s s; it keeps every object's "
+                 "fingerprint and the after core's graph without "
+                 "referrers: %s); the later %s s (user+sys %s s), %s the "
+                 "in-process count; load %.1f; stages of the median run: "
+                 "%s." % (fmt_s(cd["first"]["wall"]),
+                          fmt_s(cd["first"]["cpu"]),
+                          stages(cd["first"]["stages"]), fmt_s(cd["wall"]),
+                          fmt_s(cd["cpu"]), fmt_ratio(ratio(cd["wall"], ip)),
+                          cd["load"], stages(cd["stages"])))
     sn, df = c.get("snapshot"), c.get("diff")
     if sn and objs:
         L.append("")
