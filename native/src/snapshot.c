@@ -1321,10 +1321,7 @@ void ph_snap_destroy(struct ph_snap *s)
 		free(s->addr);
 		free(s->type);
 		free(s->size);
-		if (s->heap) /* (ph_snap_create's: memory of their own) */
-			ph_big_free(s->fp, s->fp_bytes);
-		else
-			free(s->fp);
+		free(s->fp);
 		free(s->gen);
 		free(s->parent);
 	}

@@ -111,12 +111,13 @@ struct ph_snap {
 	struct ph_graph *graph;
 	uint32_t *heap_index;
 	uint32_t *rank;
-	/* heap_index and fp are ph_big_alloc's, of these sizes (a diff of
-	 * 10M objects writes 80 MB of each) */
-	size_t index_bytes, fp_bytes;
+	/* heap_index is ph_big_alloc's, of this size (a diff of 10M objects
+	 * writes 80 MB of it) */
+	size_t index_bytes;
 	/* every heap object's fingerprint, by its number in the heap (0 for
-	 * types without one), when h's index is cached: the answers' cache's
-	 * (fp_ans, mapped), or made here (ph_big_alloc's, heap_fp_bytes) */
+	 * types without one), unless a diff's, not cached, computes them as
+	 * it asks (PH_SNAP_LAZY_FP): the answers' cache's (fp_ans, mapped),
+	 * or made here (ph_big_alloc's, heap_fp_bytes); fp stays NULL */
 	const uint32_t *heap_fp;
 	size_t heap_fp_bytes;
 	struct ph_answers fp_ans;
@@ -214,8 +215,9 @@ uint32_t ph_crc32c(uint32_t crc, const void *data, size_t n);
 /* Flags for ph_snap_create */
 #define PH_SNAP_WITH_TREE 1  /* the parent tree and roots (a graph) */
 #define PH_SNAP_WITH_NAMES 2 /* and the names of the tree's branches */
-/* no fingerprints made: ph_snap_fp computes one when asked (a diff's
- * sides, which compare those of the objects at one address on both) */
+/* no fingerprints made unless the heap's index is cached (then read or
+ * made and kept): ph_snap_fp computes one when asked (a diff's sides,
+ * which compare those of the objects at one address on both) */
 #define PH_SNAP_LAZY_FP 4
 /* only the objects of one interpreter (its index in rt->interps): diff
  * and snapshot --interp ID; a file says which (has_interp, interp) */

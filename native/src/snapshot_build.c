@@ -424,30 +424,9 @@ static struct ph_error *address_order(struct ph_heap *h, uint32_t *order,
 	return NULL;
 }
 
-struct fp_work {
-	struct ph_heap *h;
-	struct ph_snap *s;
-	size_t from, to;
-};
-
-static void *fp_worker(void *arg)
-{
-	struct fp_work *w = arg;
-	struct ph_heap *h = w->h;
-	struct ph_snap *s = w->s;
-	for (size_t i = w->from; i < w->to; i++) {
-		uint32_t hi = s->heap_index[i];
-		s->fp[i] = s->types[s->rank[ph_tidx(h, hi)]].flags &
-					   PH_SNAP_TYPE_FP
-				   ? ph_snap_fingerprint(h, h->addr[hi],
-							 ph_tidx(h, hi))
-				   : 0;
-	}
-	return NULL;
-}
-
-/* ---- every object's fingerprint, by its number in the heap: kept in
- * the answers' cache of a core whose index is cached, so that a later
+/* ---- every object's fingerprint, by its number in the heap (0 for the
+ * kinds without one: a snapshot type is one heap type, of its kind), kept
+ * in the answers' cache of a core whose index is cached, so that a later
  * diff or snapshot of it reads them instead of every object's contents */
 
 #define FP_FORMAT 1
@@ -471,28 +450,30 @@ static void *fp_heap_worker(void *arg)
 	return NULL;
 }
 
-/* s->heap_fp from h's answers, or made for every object and kept there;
- * false (none) where h's table is not in the index cache */
-static bool heap_fps(struct ph_heap *h, struct ph_snap *s)
+/* s->heap_fp: from h's answers where its table is in the index cache,
+ * else made for every object (and kept there where it is); nothing, and
+ * ph_snap_fp computes each one asked for, when lazy and not cached */
+static struct ph_error *heap_fps(struct ph_heap *h, struct ph_snap *s,
+				 bool lazy)
 {
-	if (!h->cache_sum)
-		return false;
+	if (!h->cache_sum && lazy)
+		return NULL;
 	struct ph_answers a;
 	ph_stage(NULL);
-	if (ph_answercache_load(h, "fp", FP_FORMAT, 1, &a)) {
+	if (h->cache_sum && ph_answercache_load(h, "fp", FP_FORMAT, 1, &a)) {
 		if (a.bytes[0] == h->n * sizeof(uint32_t) && a.val[0] == h->n &&
 		    a.val[1] == PH_SNAP_FP_VERSION) {
 			s->heap_fp = a.sec[0];
 			s->fp_ans = a;
 			ph_stage("fingerprints cache read");
-			return true;
+			return NULL;
 		}
 		ph_answercache_release(&a);
 	}
 	size_t bytes = (h->n + 1) * sizeof(uint32_t);
 	uint32_t *fp = ph_big_alloc(bytes);
 	if (!fp)
-		return false;
+		return lazy ? NULL : ph_error_nomem();
 	enum { T = 16 }; /* chunks, each thread taking the next */
 	struct fp_heap_work w[T];
 	for (size_t k = 0; k < T; k++)
@@ -503,11 +484,12 @@ static bool heap_fps(struct ph_heap *h, struct ph_snap *s)
 	const void *sec[1] = {fp};
 	uint64_t secb[1] = {h->n * sizeof(uint32_t)};
 	uint64_t val[PH_ANSWER_VALS] = {h->n, PH_SNAP_FP_VERSION};
-	if (ph_answercache_store(h, "fp", FP_FORMAT, 1, sec, secb, val))
+	if (h->cache_sum &&
+	    ph_answercache_store(h, "fp", FP_FORMAT, 1, sec, secb, val))
 		ph_stage("fingerprints cache written");
 	s->heap_fp = fp;
 	s->heap_fp_bytes = bytes;
-	return true;
+	return NULL;
 }
 
 struct type_rank {
@@ -840,20 +822,9 @@ struct ph_error *ph_snap_create(struct ph_heap *h, struct ph_graph *g,
 	if ((err = build_types(h, s, s->rank)))
 		goto fail;
 	ph_stage("snapshot: types");
-	/* (with every heap object's, ph_snap_fp reads them by heap number) */
-	if (!heap_fps(h, s) && !(flags & PH_SNAP_LAZY_FP)) {
-		/* (written for every object: those of no fingerprint get 0) */
-		s->fp_bytes = (s->n + 1) * sizeof(*s->fp);
-		s->fp = ph_big_alloc(s->fp_bytes);
-		if (!s->fp) {
-			err = ph_error_nomem();
-			goto fail;
-		}
-		struct fp_work w[2] = {{h, s, 0, s->n / 2},
-				       {h, s, s->n / 2, s->n}};
-		ph_run_parallel(fp_worker, w, sizeof(w[0]), 2, s->n > 100000);
-		ph_stage("snapshot: fingerprints");
-	}
+	/* (ph_snap_fp reads them by heap number) */
+	if ((err = heap_fps(h, s, flags & PH_SNAP_LAZY_FP)))
+		goto fail;
 	if (flags & PH_SNAP_WITH_TREE && g &&
 	    g->parent) { /* (ph_graph_paths: enough) */
 		if ((err = build_tree(g, s)))

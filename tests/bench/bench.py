@@ -1344,7 +1344,7 @@ def diff_lines(res, objs):
     n = sn["result"]["objects"]
     n2 = t2["result"].get("objects")
     snap_stages = sum(s for name, s in sn["stages"]
-                      if name.startswith("snapshot:"))
+                      if name.startswith(("snapshot:", "fingerprints")))
     graph = sum(s for name, s in sn["stages"] if name.startswith("graph:"))
     L = ["", "snapshot and diff (the second core: the heap grown by %s "
          "nodes and %s chunks of 1,000 dropped; %s objects):" % (
