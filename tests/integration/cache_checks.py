@@ -132,12 +132,17 @@ def answers(core, addr, cache=True):
     return got
 
 
-def graph_files(xdg):
+def files_of(xdg, prefix):
+    """The cache files named prefix* (not a seal's, not a temporary)"""
     d = os.path.join(xdg, "py-heap")
     if not os.path.isdir(d):
         return []
     return sorted(os.path.join(d, f) for f in os.listdir(d)
-                  if f.startswith("graph-") and "." not in f)
+                  if f.startswith(prefix) and "." not in f)
+
+
+def graph_files(xdg):
+    return files_of(xdg, "graph-")
 
 
 M64 = (1 << 64) - 1
@@ -249,11 +254,8 @@ AC_HEAD = AC_HEAD_SUM + 8
 
 
 def answer_file(xdg, kind):
-    d = os.path.join(xdg, "py-heap")
-    fs = sorted(f for f in os.listdir(d)
-                if f.startswith("ans-%s-" % kind) and "." not in f) \
-        if os.path.isdir(d) else []
-    return os.path.join(d, fs[0]) if len(fs) == 1 else None
+    fs = files_of(xdg, "ans-%s-" % kind)
+    return fs[0] if len(fs) == 1 else None
 
 
 def answer_stages(core, args, kind):
@@ -641,10 +643,7 @@ def run_raw(core, args, cache=True, env=None):
 
 
 def out_files(xdg):
-    d = os.path.join(xdg, "py-heap")
-    return sorted(os.path.join(d, f) for f in os.listdir(d)
-                  if f.startswith("ans-out") and "." not in f) \
-        if os.path.isdir(d) else []
+    return files_of(xdg, "ans-out")
 
 
 def out_plant_build(path):
@@ -817,11 +816,7 @@ def output_checks(core, xdg):
 
 
 def cache_files(xdg):
-    d = os.path.join(xdg, "py-heap")
-    if not os.path.isdir(d):
-        return []
-    return sorted(os.path.join(d, f) for f in os.listdir(d)
-                  if f.startswith("index-") and "." not in f)
+    return files_of(xdg, "index-")
 
 
 def set_format(path, fmt):
@@ -1688,14 +1683,8 @@ def diff_cache_runs(core1, core2, xdg):
             out.pop("notes", None)
         return rc, out, err
 
-    def files(prefix):
-        dd = os.path.join(xdg, "py-heap")
-        return sorted(os.path.join(dd, f) for f in os.listdir(dd)
-                      if f.startswith(prefix) and "." not in f) \
-            if os.path.isdir(dd) else []
-
     rc, ref, err = diff(cache=False)
-    core_files = files("index-") + files("graph-") + files("ans-")
+    core_files = files_of(xdg, "index-") + files_of(xdg, "graph-") + files_of(xdg, "ans-")
     check("diff --no-cache: an answer, no file of the cores written",
           rc == 0 and ref and not core_files, (rc, core_files, err[-300:]))
     run(core1, "info")
@@ -1705,12 +1694,12 @@ def diff_cache_runs(core1, core2, xdg):
           "made and kept, for both", rc == 0 and out == ref and
           stage_count(err, "fingerprints") == 2 and
           stage_count(err, "fingerprints cache written") == 2 and
-          len(files("ans-fp-")) == 2, (rc, out == ref, err[-600:]))
+          len(files_of(xdg, "ans-fp-")) == 2, (rc, out == ref, err[-600:]))
     check("diff, the first: the after side's graph built, kept without "
           "its referrers", "graph: edges" in err and
           "graph: referrers" not in err and
           stage_count(err, "graph cache written") == 1 and
-          len(files("graph-")) == 1, err[-600:])
+          len(files_of(xdg, "graph-")) == 1, err[-600:])
     rc, out, err = diff()
     check("diff, the second: the fingerprints read, not made; the graph "
           "mapped, not built; the same answer", rc == 0 and out == ref and
@@ -1720,7 +1709,7 @@ def diff_cache_runs(core1, core2, xdg):
           "graph cache written" not in err, (rc, out == ref, err[-600:]))
     # damage: a byte of one fingerprint file's numbers, then of the
     # graph's edges: found by their sums, made again, the same answer
-    fp = files("ans-fp-")[0]
+    fp = files_of(xdg, "ans-fp-")[0]
     flip(fp, AC_HEAD + 8 * 1000)
     rc, out, err = diff()
     check("diff, a fingerprints' file with a byte flipped: that side's "
@@ -1729,7 +1718,7 @@ def diff_cache_runs(core1, core2, xdg):
           stage_count(err, "fingerprints cache read") == 1 and
           stage_count(err, "fingerprints cache written") == 1,
           (rc, out == ref, err[-600:]))
-    g = files("graph-")[0]
+    g = files_of(xdg, "graph-")[0]
     off, length = graph_section(g, 1)
     flip(g, off + length // 2)
     rc, out, err = diff()
@@ -1742,10 +1731,10 @@ def diff_cache_runs(core1, core2, xdg):
           stage_count(err, "fingerprints cache read") == 2 and
           "graph: edges" not in err, (rc, out == ref, err[-600:]))
     # a graph kept without referrers, completed by referrers
-    for f in files("graph-"):
+    for f in files_of(xdg, "graph-"):
         os.unlink(f)
     diff()
-    size0 = os.path.getsize(files("graph-")[0])
+    size0 = os.path.getsize(files_of(xdg, "graph-")[0])
     rc, lst, err = run(core2, "list", "list", "--limit", "1", cache=False)
     objs = (lst or {}).get("objects") or []
     addr = objs[0]["address"] if objs else "0x0"
@@ -1760,7 +1749,7 @@ def diff_cache_runs(core1, core2, xdg):
           "graph cache mapped" in err and "graph: edges" not in err and
           "graph: paths" not in err and "graph: referrers" in err and
           "graph cache written" in err and
-          os.path.getsize(files("graph-")[0]) > size0,
+          os.path.getsize(files_of(xdg, "graph-")[0]) > size0,
           (rc, got == want, err[-600:]))
     rc, got, err = run(core2, "referrers", addr, timing=True)
     if isinstance(got, dict):
