@@ -107,6 +107,12 @@ struct ph_cmddef {
 	unsigned flags;
 	struct ph_error *(*run)(struct ph_session *s, const struct ph_args *a,
 				struct ph_out *out);
+	/* PH_CMD_OUTPUT_CACHED with a file operand: what the output takes
+	 * from the files its operands name, appended to the outputs' cache's
+	 * key (their identity); false: not to be cached now. Without it such
+	 * a command is not cached. */
+	bool (*output_key)(struct ph_session *s, const struct ph_args *a,
+			   struct ph_buf *b);
 };
 
 /* The table (commands.c). */

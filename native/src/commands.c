@@ -56,6 +56,8 @@ PH_RUN(graph);
 PH_RUN(report);
 static PH_RUN(help);
 static PH_RUN(version);
+bool ph_run_diff_key(struct ph_session *s, const struct ph_args *a,
+		     struct ph_buf *b);
 
 static const char *const sort_size_count[] = {"size", "count", NULL};
 static const char *const sort_types[] = {"size", "count", "retained", NULL};
@@ -597,8 +599,9 @@ const struct ph_cmddef ph_commands[] = {
 			"files; with --pid and --interval SECONDS, the process "
 			"is read twice, running in between.",
 		.opts = diff_opts,
-		.flags = PH_CMD_SESSION_OPTIONAL,
+		.flags = PH_CMD_SESSION_OPTIONAL | PH_CMD_OUTPUT_CACHED,
 		.run = ph_run_diff,
+		.output_key = ph_run_diff_key,
 	},
 	{
 		.name = "graph",
@@ -1522,7 +1525,9 @@ static const char *command_names(struct ph_buf *b)
  * core's path as given (notes name it) and the notes the session had
  * before the command (they are in the JSON). The renderers read nothing
  * else: no terminal, locale or clock. An option naming a file (dominators
- * --export writes one) is never cached. */
+ * --export writes one) is never cached; an operand naming one is read,
+ * and its identity is in the key (diff's BEFORE: its own core's index, or
+ * a snapshot file's header and sections' sums). */
 
 static void key_str(struct ph_buf *b, const char *what, const char *v)
 {
@@ -1534,7 +1539,7 @@ static void key_str(struct ph_buf *b, const char *what, const char *v)
 
 /* The key of the command a on s, with the first notes_len bytes of the
  * session's notes; false when it is not to be cached. */
-static bool output_key(const struct ph_session *s, const struct ph_args *a,
+static bool output_key(struct ph_session *s, const struct ph_args *a,
 		       size_t notes_len, struct ph_buf *b)
 {
 	const struct ph_cmddef *c = a->cmd;
@@ -1561,6 +1566,10 @@ static bool output_key(const struct ph_session *s, const struct ph_args *a,
 			key_str(b, o->name, a->v[i].str);
 	}
 	key_str(b, "core", s->target->core_path);
+	/* a file an operand names: by what it is now, else not cached */
+	if (a->operand && c->operand_complete == PH_COMPLETE_FILE &&
+	    !(c->output_key && c->output_key(s, a, b)))
+		return false;
 	ph_buf_printf(b, "notes %zu:", notes_len);
 	ph_buf_putn(b, s->notes_text.data ? s->notes_text.data : "", notes_len);
 	return !b->failed;

@@ -685,6 +685,12 @@ struct ph_error *ph_query_diff(struct ph_session *s,
 			       const struct ph_diff_opts *o,
 			       struct ph_diff_result **ret);
 void ph_diff_result_destroy(struct ph_diff_result *r);
+/* What a diff on s with BEFORE before answers from beyond s's core, for the
+ * outputs' cache's key (appended to b): a core's index identity (opened
+ * as the diff opens it; its index cached and intact) or a snapshot
+ * file's (ph_snap_identity). False when it has none now: not cached. */
+bool ph_query_diff_key(struct ph_session *s, const char *before,
+		       struct ph_buf *b);
 
 /* ---- graph: the objects around one, for a picture (query_subgraph.c) ---- */
 struct ph_subgraph_opts {

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "heapcache.h"
 #include "query.h"
 #include "snapshot.h"
 
@@ -192,6 +193,31 @@ static struct ph_error *side_of_file(struct ph_session *like, const char *what,
 	free(sd->source);
 	sd->source = given;
 	return err;
+}
+
+bool ph_query_diff_key(struct ph_session *s, const char *before,
+		       struct ph_buf *b)
+{
+	enum ph_file_kind kind;
+	struct ph_error *err = NULL;
+	if (!s || !before || (err = ph_file_kind(before, &kind))) {
+		ph_error_destroy(err);
+		return false;
+	}
+	if (kind == PH_FILE_SNAPSHOT)
+		return ph_snap_identity(before, b);
+	struct ph_session *own = NULL;
+	if (kind != PH_FILE_CORE || (err = open_like(s, before, 0, 0, &own))) {
+		ph_error_destroy(err);
+		return false;
+	}
+	uint64_t sum, n;
+	bool ok = ph_heapcache_identity(own->rt, &sum, &n);
+	if (ok)
+		ph_buf_printf(b, "before core index %016llx %llu\n",
+			      (unsigned long long)sum, (unsigned long long)n);
+	ph_session_destroy(own);
+	return ok && !b->failed;
 }
 
 /* ---- the result's strings and sides -------------------------------------- */

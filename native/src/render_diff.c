@@ -386,6 +386,14 @@ struct ph_error *ph_run_diff(struct ph_session *s, const struct ph_args *a,
 	return NULL;
 }
 
+/* diff's output takes BEFORE's heap too (with AFTER, a second file, there
+ * is no session: nothing is cached) */
+bool ph_run_diff_key(struct ph_session *s, const struct ph_args *a,
+		     struct ph_buf *b)
+{
+	return !a->operand2 && ph_query_diff_key(s, a->operand, b);
+}
+
 /* ---- snapshot ------------------------------------------------------------ */
 
 struct ph_error *ph_run_snapshot(struct ph_session *s, const struct ph_args *a,

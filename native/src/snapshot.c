@@ -1278,6 +1278,41 @@ struct ph_error *ph_snap_read(const char *path, struct ph_snap **ret)
 	return err;
 }
 
+bool ph_snap_identity(const char *path, struct ph_buf *b)
+{
+	uint8_t head[HEADER_SIZE + PH_SNAP_MAX_SECTIONS * ENTRY_SIZE];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	struct stat st;
+	bool ok = !fstat(fd, &st) && S_ISREG(st.st_mode) &&
+		  ph_pread_all(fd, head, HEADER_SIZE, 0) &&
+		  !memcmp(head, PH_SNAP_MAGIC, PH_SNAP_MAGIC_LEN) &&
+		  rd32(head + 60) == ph_crc32c(0, head, 60) &&
+		  rd64(head + 16) == (uint64_t)st.st_size &&
+		  rd64(head + 32) == HEADER_SIZE &&
+		  rd32(head + 24) <= PH_SNAP_MAX_SECTIONS;
+	size_t len = ok ? HEADER_SIZE + rd32(head + 24) * ENTRY_SIZE : 0;
+	ok = ok &&
+	     ph_pread_all(fd, head + HEADER_SIZE, len - HEADER_SIZE,
+			  HEADER_SIZE) &&
+	     rd32(head + 40) ==
+		     ph_crc32c(0, head + HEADER_SIZE, len - HEADER_SIZE);
+	close(fd);
+	if (!ok)
+		return false;
+	ph_buf_printf(b,
+		      "snapshot dev %llu ino %llu size %lld mtime %lld.%09ld "
+		      "ctime %lld.%09ld head %zu:",
+		      (unsigned long long)st.st_dev,
+		      (unsigned long long)st.st_ino, (long long)st.st_size,
+		      (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+		      (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec, len);
+	ph_buf_putn(b, (const char *)head, len);
+	ph_buf_putc(b, '\n');
+	return !b->failed;
+}
+
 struct ph_error *ph_file_kind(const char *path, enum ph_file_kind *ret)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);

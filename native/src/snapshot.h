@@ -201,6 +201,13 @@ struct ph_error *ph_snap_decode(const uint8_t *data, size_t len,
 				const char *name, struct ph_snap **ret);
 struct ph_error *ph_snap_read(const char *path, struct ph_snap **ret);
 
+/* What tells this file's contents from any other's without reading them
+ * all, appended to b (a cache's key): its device, inode, size, mtime and
+ * ctime, its header and its section table (every section's checksum).
+ * False when it is not a snapshot file whose header and table are
+ * intact. */
+bool ph_snap_identity(const char *path, struct ph_buf *b);
+
 /* The name of the object at index i of a snapshot read from a file, as a
  * path from its root ("module __main__ ['CACHE']"), into out: exact when it
  * is named; else its nearest named ancestor's followed by " ...". False

@@ -660,29 +660,66 @@ def conditions_run(args, size, meta, d):
                         "load": load()}
                 res["cached_every"] = every
                 # diff of the two cores on their cached indexes: the first
-                # keeps every object's fingerprint (both cores) and the
-                # after core's graph without referrers, the later read them
+                # keeps every object's fingerprint (both cores), the after
+                # core's graph without referrers and its output; the later
+                # read the output (the same diff again), or, the outputs'
+                # cache off (a diff with other options), the rest
                 core2 = meta["core2"]
                 py_heap(args.bin, core2, ["types"], timeout, out_path,
                         env_extra=env_extra, cache=True)  # its index
                 dout = os.path.join(d, "out-cached-diff.json")
+                env_no_out = dict(env_extra, PYHEAP_NO_OUTPUT_CACHE="1")
                 first = py_heap(args.bin, core2, ["diff", core], timeout,
                                 dout, env_extra=env_extra, cache=True)
                 time.sleep(2.2)
-                py_heap(args.bin, core2, ["diff", core], timeout, dout,
-                        env_extra=env_extra, cache=True)  # seals
-                rs = sorted((py_heap(args.bin, core2, ["diff", core],
-                                     timeout, dout, env_extra=env_extra,
-                                     cache=True)
-                             for _ in range(args.repeat)),
-                            key=lambda r: r["wall"])
-                mid = rs[len(rs) // 2]
-                res["cached_diff"] = {
-                    "first": {"wall": first["wall"],
-                              "cpu": first["user"] + first["sys"],
-                              "stages": first["stages"]},
-                    "wall": mid["wall"], "cpu": mid["user"] + mid["sys"],
-                    "stages": mid["stages"], "load": load()}
+                for env in (env_no_out, env_extra):  # seal
+                    py_heap(args.bin, core2, ["diff", core], timeout, dout,
+                            env_extra=env, cache=True)
+
+                def cached_diff(env):
+                    rs = sorted((py_heap(args.bin, core2, ["diff", core],
+                                         timeout, dout, env_extra=env,
+                                         cache=True)
+                                 for _ in range(args.repeat)),
+                                key=lambda r: r["wall"])
+                    mid = rs[len(rs) // 2]
+                    return {"wall": mid["wall"],
+                            "cpu": mid["user"] + mid["sys"],
+                            "stages": mid["stages"], "load": load()}
+                res["cached_diff"] = dict(
+                    cached_diff(env_extra),
+                    first={"wall": first["wall"],
+                           "cpu": first["user"] + first["sys"],
+                           "stages": first["stages"]},
+                    no_output=cached_diff(env_no_out))
+                # the same second looks while BUSY_LOOP keeps a core busy,
+                # each beside the in-process count, in turn
+                busy = Busy()
+                looks = (("types", ["types"], env_extra),
+                         ("types, outputs' cache off", ["types"],
+                          env_no_out),
+                         ("diff CORE", ["diff", core], env_extra),
+                         ("diff CORE, outputs' cache off", ["diff", core],
+                          env_no_out))
+                runs = {name: [] for name, _, _ in looks}
+                ips, las = [], []
+                for _ in range(args.repeat):
+                    las.append(load())
+                    ips.append(inproc.ask("typestats"))
+                    for name, cargs, env in looks:
+                        c = core2 if cargs[0] == "diff" else core
+                        r = py_heap(args.bin, c, cargs, timeout,
+                                    dout if c == core2 else out_path,
+                                    env_extra=env, cache=True)
+                        runs[name].append(r)
+                busy.close()
+                busy = None
+                res["cached_busy"] = {
+                    "inproc": median(ips), "load": median(las),
+                    "looks": {name: {
+                        "wall": median([r["wall"] for r in rs]),
+                        "cpu": median([r["user"] + r["sys"] for r in rs])}
+                        for name, rs in runs.items()}}
             if "objects" not in res:
                 with open(out_path) as f:
                     res["objects"] = json.load(f).get("objects")
@@ -826,16 +863,37 @@ def conditions_lines(c, objs):
             return ", ".join("%s %s s" % (n, fmt_s(v)) for n, v in st
                              if not n.startswith(("core pages", "pages:",
                                                   "snapshot: identity")))
+        no = cd.get("no_output")
         L.append("- `diff CORE` of the two cores on their cached indexes: "
                  "the first %s s (user+sys %s s; it keeps every object's "
-                 "fingerprint and the after core's graph without "
-                 "referrers: %s); the later %s s (user+sys %s s), %s the "
-                 "in-process count; load %.1f; stages of the median run: "
-                 "%s." % (fmt_s(cd["first"]["wall"]),
-                          fmt_s(cd["first"]["cpu"]),
-                          stages(cd["first"]["stages"]), fmt_s(cd["wall"]),
-                          fmt_s(cd["cpu"]), fmt_ratio(ratio(cd["wall"], ip)),
-                          cd["load"], stages(cd["stages"])))
+                 "fingerprint, the after core's graph without referrers"
+                 "%s: %s); the same diff again%s %s s (user+sys %s s), %s "
+                 "the in-process count; load %.1f; stages of the median "
+                 "run: %s." % (
+                     fmt_s(cd["first"]["wall"]), fmt_s(cd["first"]["cpu"]),
+                     " and its output" if no else "",
+                     stages(cd["first"]["stages"]),
+                     " (its output read)" if no else "", fmt_s(cd["wall"]),
+                     fmt_s(cd["cpu"]), fmt_ratio(ratio(cd["wall"], ip)),
+                     cd["load"], stages(cd["stages"])))
+        if no:
+            L.append("- `diff CORE` on the cached indexes, the outputs' "
+                     "cache off (a diff with other options): %s s "
+                     "(user+sys %s s), %s the in-process count; load %.1f; "
+                     "stages of the median run: %s." % (
+                         fmt_s(no["wall"]), fmt_s(no["cpu"]),
+                         fmt_ratio(ratio(no["wall"], ip)), no["load"],
+                         stages(no["stages"])))
+    cb = c.get("cached_busy")
+    if cb:
+        L.append("- the cached second looks with the other core busy "
+                 "(BUSY_LOOP), each beside the in-process count (%s s, "
+                 "median, as busy), in turn, load %.1f: %s." % (
+                     fmt_s(cb["inproc"]), cb["load"], "; ".join(
+                         "%s %s s (user+sys %s s), %s" % (
+                             n, fmt_s(v["wall"]), fmt_s(v["cpu"]),
+                             fmt_ratio(ratio(v["wall"], cb["inproc"])))
+                         for n, v in cb["looks"].items())))
     sn, df = c.get("snapshot"), c.get("diff")
     if sn and objs:
         L.append("")

@@ -1669,11 +1669,83 @@ def diff_cache_checks(cores_dir, tmp):
     global ENV
     saved = ENV
     xdg = os.path.join(tmp, "xdg-diff")
-    ENV = dict(ENV, XDG_CACHE_HOME=xdg)
+    # (its answer read whole from the outputs' cache would read nothing
+    # else: diff_output_runs, below)
+    ENV = dict(ENV, XDG_CACHE_HOME=xdg, PYHEAP_NO_OUTPUT_CACHE="1")
     try:
         diff_cache_runs(core1, core2, xdg)
+        ENV = dict(saved, XDG_CACHE_HOME=os.path.join(tmp, "xdg-diff-out"))
+        diff_output_runs(core1, core2, d)
     finally:
         ENV = saved
+
+
+def diff_output_runs(core1, core2, d):
+    """A diff's output kept as printed, under BEFORE's identity too (its
+    core's index, or a snapshot file's header and sums): read back byte for
+    byte by the same diff; never for a BEFORE changed since, or another."""
+    def same(a, what, before):
+        ref = run_raw(core2, a, cache=False)[:3]
+        rc, out, notes, read, written = run_raw(core2, a)
+        check("diff's output, %s: %s: computed, written, as uncached"
+              % (what, " ".join(a[:-1] + ["BEFORE"])),
+              rc == 0 and (rc, out, notes) == ref and written and
+              not read, (rc, read, written, notes[-300:]))
+        rc, out, notes, read, written = run_raw(core2, a)
+        check("diff's output, %s: %s: read, byte for byte" % (
+            what, " ".join(a[:-1] + ["BEFORE"])),
+            (rc, out, notes) == ref and read and not written,
+            (rc, read, written))
+        return ref
+
+    for fmt in ([], ["--json"]):
+        same(fmt + ["diff", core1], "a core", core1)
+    a = ["--json", "diff", core1]
+    # other options: another output
+    ref = run_raw(core2, a[:-1] + ["--limit", "1", core1], cache=False)[:3]
+    got = run_raw(core2, a[:-1] + ["--limit", "1", core1])
+    check("diff's output: --limit 1: not the output of diff BEFORE",
+          not got[3] and got[:3] == ref, got[3:])
+    # BEFORE changed since (its mtime: its index made again), then
+    # another core at its path: computed again, not read
+    os.utime(core1, ns=(time.time_ns(), time.time_ns()))
+    ref = run_raw(core2, a, cache=False)[:3]
+    rc, out, notes, read, written = run_raw(core2, a)
+    check("diff's output: BEFORE touched: computed again, not read, as "
+          "uncached", not read and written and (rc, out, notes) == ref,
+          (rc, read, written))
+    other = os.path.join(d, "other")
+    copy_core(core2, other)
+    os.rename(other, core1)
+    ref = run_raw(core2, a, cache=False)[:3]
+    rc, out, notes, read, written = run_raw(core2, a)
+    check("diff's output: another core at BEFORE's path: computed, not "
+          "read, as uncached", rc == 0 and not read and
+          (rc, out, notes) == ref, (rc, read, written))
+    rc, out, notes, read, written = run_raw(core2, a, cache=False)
+    check("diff's output: --no-cache: neither read nor written",
+          not read and not written, (read, written))
+    # a snapshot file as BEFORE
+    snap = os.path.join(d, "before.snap")
+    run(core2, "snapshot", "--output", snap, cache=False)
+    a = ["--json", "diff", snap]
+    same(a, "a snapshot", snap)
+    flip_keep_mtime(snap, os.path.getsize(snap) - 8)
+    rc, out, notes, read, written = run_raw(core2, a)
+    check("diff's output: a byte of the snapshot's last section flipped, "
+          "its mtime put back: not read, the file refused",
+          rc != 0 and not read and not written and "damaged" in notes,
+          (rc, read, written, notes[-300:]))
+    run(core1, "snapshot", "--output", snap, cache=False)
+    ref = run_raw(core2, a, cache=False)[:3]
+    rc, out, notes, read, written = run_raw(core2, a)
+    check("diff's output: another snapshot at its path: computed, not "
+          "read, as uncached", rc == 0 and not read and written and
+          (rc, out, notes) == ref, (rc, read, written))
+    os.unlink(snap)
+    rc, out, notes, read, written = run_raw(core2, a)
+    check("diff's output: BEFORE gone: its error, nothing read",
+          rc != 0 and not read and not written, (rc, read, written))
 
 
 def diff_cache_runs(core1, core2, xdg):
