@@ -624,8 +624,16 @@ struct ph_error *ph_session_graph_need(struct ph_session *s, unsigned need)
 	ph_stage(NULL);
 	if (!s->graph && ph_graphcache_load(s->heap, pf, &s->graph))
 		ph_stage("graph cache mapped");
-	/* a diff's graph, mapped without its referrers: the rest is built on
-	 * its edges and paths, checked first (if damaged, built whole) */
+	/* a diff's graph, without its referrers (mapped: a file has the
+	 * paths' tree and the roots; or built with them): as it is for a
+	 * command that reads no referrer (roots, path), every reader of them
+	 * asking for PH_GRAPH_REV or PH_GRAPH_REV_ROWS */
+	struct ph_graph *g = s->graph;
+	if (g && !g->complete && (g->map || g->parent) &&
+	    !(need & (PH_GRAPH_REV | PH_GRAPH_REV_ROWS)))
+		return graph_check(s, need);
+	/* else the rest is built on its edges and paths, checked first (if
+	 * damaged, built whole) */
 	if (s->graph && !s->graph->complete && s->graph->map &&
 	    (err = graph_check(s, PH_GRAPH_FWD | PH_GRAPH_PARENT)))
 		return err;

@@ -440,7 +440,6 @@ def list_rows_checks(core, xdg):
     list's order): damaged under a forged seal, the file is written again
     and the answer is the same. Other options pass over every object."""
     import struct
-    d = os.path.join(xdg, "py-heap")
     runs = (LIST, ["list", "dict", "--limit", "64"],
             ["list", "type", "--limit", "50"],
             ["list", "dict", "--limit", "65"],
@@ -1810,6 +1809,20 @@ def diff_cache_runs(core1, core2, xdg):
     rc, lst, err = run(core2, "list", "list", "--limit", "1", cache=False)
     objs = (lst or {}).get("objects") or []
     addr = objs[0]["address"] if objs else "0x0"
+    # roots and path read no referrers: the graph as it is, unchanged
+    for args in (["path", addr], ["roots", "--limit", "5"]):
+        rc0, want, err = run(core2, *args, cache=False)
+        rc, got, err = run(core2, *args, timing=True)
+        for o in (want, got):
+            if isinstance(o, dict):
+                o.pop("notes", None)
+        check("%s on a diff's graph: mapped as it is, no referrers built, "
+              "nothing written, the same answer" % args[0],
+              rc == rc0 == 0 and got == want and
+              "graph cache mapped" in err and "graph:" not in err and
+              "graph cache written" not in err and
+              os.path.getsize(files_of(xdg, "graph-")[0]) == size0,
+              (rc, got == want, err[-600:]))
     rc0, want, err = run(core2, "referrers", addr, cache=False)
     rc, got, err = run(core2, "referrers", addr, timing=True)
     for o in (want, got):
