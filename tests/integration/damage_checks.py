@@ -63,7 +63,7 @@ import tempfile
 import threading
 import time
 
-from interp import Interp, copy_core
+from interp import Interp, copy_core, file_offset, segments
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PYTHON = os.environ.get("PYHEAP_TEST_PYTHON", "/usr/bin/python3.11")
@@ -85,34 +85,7 @@ def check(name, ok, detail=""):
 
 
 # ---- the core's program headers ----------------------------------------------
-PT_LOAD, PF_W = 1, 2
-
-
-def segments(path):
-    """The PT_LOAD headers of an ELF64 core: (vaddr, filesz, memsz, offset,
-    flags)."""
-    with open(path, "rb") as f:
-        eh = f.read(64)
-        assert eh[:4] == b"\x7fELF" and eh[4] == 2, "not an ELF64 file"
-        phoff, = struct.unpack_from("<Q", eh, 32)
-        phentsize, phnum = struct.unpack_from("<HH", eh, 54)
-        f.seek(phoff)
-        ph = f.read(phentsize * phnum)
-    out = []
-    for i in range(phnum):
-        (p_type, p_flags, p_offset, p_vaddr, _paddr, p_filesz, p_memsz,
-         _align) = struct.unpack_from("<IIQQQQQQ", ph, i * phentsize)
-        if p_type == PT_LOAD:
-            out.append((p_vaddr, p_filesz, p_memsz, p_offset, p_flags))
-    return out
-
-
-def file_offset(segs, addr, length=1):
-    """The file offset of [addr, addr+length) in the core, or None."""
-    for vaddr, filesz, _memsz, offset, _flags in segs:
-        if vaddr <= addr and addr + length <= vaddr + filesz:
-            return offset + addr - vaddr
-    return None
+PF_W = 2
 
 
 def segment_of(segs, addr):

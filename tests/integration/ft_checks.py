@@ -32,13 +32,12 @@ Prints PASS/FAIL lines and ends with "N passed, N failed".
 import argparse
 import json
 import os
-import shutil
 import struct
 import subprocess
 import sys
 import time
 
-from interp import Interp, copy_core
+from interp import Interp, copy_core, file_offset, segments
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 results = {"passed": 0, "failed": 0}
@@ -141,31 +140,13 @@ end
 """
 
 
-def load_segments(path):
-    """(vaddr, filesz, offset) of the core's PT_LOAD segments."""
-    with open(path, "rb") as f:
-        eh = f.read(64)
-        phoff, = struct.unpack_from("<Q", eh, 32)
-        phentsize, phnum = struct.unpack_from("<HH", eh, 54)
-        f.seek(phoff)
-        ph = f.read(phentsize * phnum)
-    out = []
-    for i in range(phnum):
-        p_type, _, p_offset, p_vaddr, _, p_filesz = struct.unpack_from(
-            "<IIQQQQ", ph, i * phentsize)
-        if p_type == 1:
-            out.append((p_vaddr, p_filesz, p_offset))
-    return out
-
-
 def patch(path, segs, addr, data):
-    for v, n, off in segs:
-        if v <= addr and addr + len(data) <= v + n:
-            with open(path, "r+b") as f:
-                f.seek(off + addr - v)
-                f.write(data)
-            return
-    raise ValueError("0x%x not in the core" % addr)
+    off = file_offset(segs, addr, len(data))
+    if off is None:
+        raise ValueError("0x%x not in the core" % addr)
+    with open(path, "r+b") as f:
+        f.seek(off)
+        f.write(data)
 
 
 def damage_checks(a, interp, core, outdir):
@@ -187,7 +168,7 @@ def damage_checks(a, interp, core, outdir):
         check("damage: the pages to damage, by gdb", False, e)
         return
     copy = os.path.join(outdir, "damaged.core")
-    segs = load_segments(core)
+    segs = segments(core)
     _, page0, free0, _ = pages[0]
     _, page1, free1, _ = pages[1]
     _, _, _, queue2 = pages[-1]

@@ -19,7 +19,6 @@ import os
 import shlex
 import subprocess
 import sys
-import time
 
 from interp import Interp
 

@@ -7,6 +7,7 @@ taken from outside with gcore, and py-heap reads them with --sysroot ROOT.
 """
 import os
 import shutil
+import struct
 import subprocess
 import time
 
@@ -28,6 +29,36 @@ def not_ready(proc, where):
     except OSError:
         pass
     return why
+
+
+PT_LOAD = 1
+
+
+def segments(path):
+    """The PT_LOAD headers of an ELF64 core: (vaddr, filesz, memsz, offset,
+    flags)."""
+    with open(path, "rb") as f:
+        eh = f.read(64)
+        assert eh[:4] == b"\x7fELF" and eh[4] == 2, "not an ELF64 file"
+        phoff, = struct.unpack_from("<Q", eh, 32)
+        phentsize, phnum = struct.unpack_from("<HH", eh, 54)
+        f.seek(phoff)
+        ph = f.read(phentsize * phnum)
+    out = []
+    for i in range(phnum):
+        (p_type, p_flags, p_offset, p_vaddr, _paddr, p_filesz, p_memsz,
+         _align) = struct.unpack_from("<IIQQQQQQ", ph, i * phentsize)
+        if p_type == PT_LOAD:
+            out.append((p_vaddr, p_filesz, p_memsz, p_offset, p_flags))
+    return out
+
+
+def file_offset(segs, addr, length=1):
+    """The file offset of [addr, addr+length) in the core, or None."""
+    for vaddr, filesz, _memsz, offset, _flags in segs:
+        if vaddr <= addr and addr + length <= vaddr + filesz:
+            return offset + addr - vaddr
+    return None
 
 
 def copy_core(src, dst):
@@ -69,7 +100,8 @@ class Interp:
             return os.path.join(self.root, self.python.lstrip("/"))
         return os.path.realpath(self.python)
 
-    def made_core(self, core):
+    @staticmethod
+    def made_core(core):
         """After gcore: its runs of zeros made holes, which take no disk
         (util-linux). A free-threaded build's core is 1 GiB, mimalloc's
         arena committed at start (1.1 GB -> 9 MB for heap_ft's core); the
