@@ -9,7 +9,9 @@
 # made here) and diffs what it reads; fuzz_layout gives the layout cache
 # (the DWARF check's outcome) files made up or patched, and reads the graph
 # core with every layout it accepts; fuzz_symcache does the same with the
-# symbols' cache (syms-BUILDID) and every file it accepts. Inputs that crashed
+# symbols' cache (syms-BUILDID) and every file it accepts; fuzz_diffresult
+# reads a diff's result as the outputs' cache keeps it (seed: one written
+# here), and packs again what it accepts. Inputs that crashed
 # before (tests/fuzz/regressions/) are replayed first, with every command
 # (PYHEAP_FUZZ_ALL=1: fuzz_heap, fuzz_layout and fuzz_symcache run one per input
 # else). A crash is saved in
@@ -22,7 +24,7 @@ cd "$root"
 fz=$build/fuzz
 mkdir -p "$fz/corpus-core" "$fz/corpus-heap" "$fz/corpus-maps" \
 	"$fz/corpus-snapshot" "$fz/corpus-layout" "$fz/corpus-symcache" \
-	"$fz/crashes"
+	"$fz/corpus-diffresult" "$fz/crashes"
 
 # The seed core: the graph fixture under Debian's python3.11.
 cores=$build/cores
@@ -99,8 +101,29 @@ head += struct.pack("<I", crc32c(head))
 open(sys.argv[1], "wb").write(head + table + body)
 PY
 
+# A diff's result as the outputs' cache keeps it: one of two types that
+# grew, a container, a note (query_diff.c's ph_diff_result_pack)
+python3 - "$fz/corpus-diffresult/seed-result" <<'PY'
+import struct, sys
+strs = b"\0".join(
+    [b"", b"core", b"/tmp/c1", b"/tmp/c2", b"3.11.2", b"dict", b"list",
+     b"module __main__", b"a note", b""])
+def at(t):
+    return strs.index(t.encode() + b"\0")
+q = lambda *v: struct.pack("<%dQ" % len(v), *v)
+head = q(2, 1, 1, len(strs), 1, 1, 0, 5, 10, 3, 100, 2)
+side = lambda src: q(0, at(src), 0, at("3.11.2"), 42, 1700000000000000,
+                     0, 1000, 50000, 0, 0, 0)
+rows = q(at("dict"), 10, 15, 640, 960, 6, 1, 0) + \
+    q(at("list"), 5, 6, 280, 336, 1, 0, 1)
+grew = q(0, 5, 320, 0, 0x7f0000001000, at("dict"), at("module __main__"))
+notes = q(at("a note"))
+open(sys.argv[1], "wb").write(head + side("/tmp/c1") + side("/tmp/c2") +
+                              rows + grew + notes + strs)
+PY
+
 status=0
-targets=(core heap layout maps snapshot symcache)
+targets=(core heap layout maps snapshot symcache diffresult)
 for target in "${targets[@]}"; do
 	bin=$fz/fuzz_$target
 	regs=(tests/fuzz/regressions/$target-*)
@@ -120,6 +143,7 @@ for target in "${targets[@]}"; do
 	[ $target = snapshot ] && extra=(-max_len=1048576)
 	[ $target = layout ] && extra=(-max_len=4096)
 	[ $target = symcache ] && extra=(-max_len=4096 -len_control=0)
+	[ $target = diffresult ] && extra=(-max_len=4096)
 	if ! "$bin" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=4096 \
 		-print_final_stats=1 -artifact_prefix="$fz/crashes/$target-" \
 		"${extra[@]}" "$fz/corpus-$target" >"$fz/fuzz-$target.log" 2>&1; then

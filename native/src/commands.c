@@ -1586,17 +1586,8 @@ static void output_store(struct ph_session *s, const struct ph_args *a,
 		return;
 	ph_buf_init(&key);
 	ph_buf_init(&notes);
-	bool ok = output_key(s, a, notes_len, &key);
-	for (size_t i = note0; ok && i < s->nnotes; i++) {
-		const struct ph_note *nt = &s->notes[i];
-		/* a note on the caches' state is not the core's */
-		ok = nt->code != PH_NOTE_INDEX_CACHE_IGNORED;
-		uint32_t rec[2] = {(uint32_t)nt->code,
-				   (uint32_t)strlen(nt->message)};
-		ph_buf_putn(&notes, (const char *)rec, sizeof(rec));
-		ph_buf_putn(&notes, nt->message, rec[1]);
-	}
-	if (ok && !notes.failed) {
+	if (output_key(s, a, notes_len, &key) &&
+	    ph_session_notes_pack(s, note0, &notes)) {
 		ph_stage(NULL);
 		ph_answercache_output_store(h, key.data, key.len, out->data,
 					    out->len, notes.data, notes.len,
@@ -1650,16 +1641,8 @@ int ph_session_exec_cached(struct ph_session *s, int argc,
 	ph_buf_free(&key);
 	if (!hit)
 		return 0;
-	/* the notes the run made, as it made them (checked: whole
-	 * records) */
-	const uint8_t *p = ans.sec[1], *end = p + ans.bytes[1];
-	while (p < end) {
-		uint32_t rec[2];
-		memcpy(rec, p, sizeof(rec));
-		ph_session_note(s, (enum ph_note_code)rec[0], "%.*s",
-				(int)rec[1], (const char *)p + sizeof(rec));
-		p += sizeof(rec) + rec[1];
-	}
+	/* the notes the run made, as it made them */
+	ph_session_notes_unpack(s, ans.sec[1], ans.bytes[1]);
 	s->partial |= ans.val[0] != 0;
 	bool ok = ph_write_all(fd, ans.sec[0], ans.bytes[0]);
 	int saved = errno;

@@ -691,6 +691,12 @@ void ph_diff_result_destroy(struct ph_diff_result *r);
  * file's (ph_snap_identity). False when it has none now: not cached. */
 bool ph_query_diff_key(struct ph_session *s, const char *before,
 		       struct ph_buf *b);
+/* A result as the outputs' cache keeps it (appended to b), and read back
+ * from len bytes that nothing vouches for: NULL unless every count fits
+ * the bytes, every string offset the strings (NUL-ended), every
+ * container's row the rows, every flag is 0 or 1 (fuzz_diffresult). */
+void ph_diff_result_pack(const struct ph_diff_result *r, struct ph_buf *b);
+struct ph_diff_result *ph_diff_result_unpack(const uint8_t *p, size_t len);
 
 /* ---- graph: the objects around one, for a picture (query_subgraph.c) ---- */
 struct ph_subgraph_opts {

@@ -896,9 +896,9 @@ static struct ph_error *wait_until(double until)
 	}
 }
 
-struct ph_error *ph_query_diff(struct ph_session *s,
-			       const struct ph_diff_opts *o,
-			       struct ph_diff_result **ret)
+static struct ph_error *diff_compute(struct ph_session *s,
+				     const struct ph_diff_opts *o,
+				     struct ph_diff_result **ret)
 {
 	if (o->interval > 0 && (o->before || o->after))
 		return ph_error_create(PH_ERR_USAGE,
@@ -1038,6 +1038,286 @@ out:
 	}
 	*ret = r;
 	return NULL;
+}
+
+/* ---- a diff's answer kept ------------------------------------------------
+ * The result of a diff of a core with BEFORE, kept in the outputs' cache of
+ * the core (answercache.c: by its index and this build) under a key of
+ * what it depends on beyond them: BEFORE's identity (ph_query_diff_key),
+ * the paths as given (the result names them) and --containers and
+ * --interp. A later diff of the same two with other options of the output
+ * (--limit, --json, --plain) renders it and reads no heap. Only a session
+ * that has read no heap yet (the CLI's) asks or keeps it, so that the notes
+ * kept are those a run on it would make. PYHEAP_NO_OUTPUT_CACHE=1: not. */
+
+#define RESULT_FORMAT 1
+enum { RESULT_HEAD = 12, RESULT_SIDE = 12, RESULT_ROW = 8, RESULT_GREW = 7 };
+
+static bool result_wanted(const struct ph_session *s,
+			  const struct ph_diff_opts *o)
+{
+	const char *off = getenv("PYHEAP_NO_OUTPUT_CACHE");
+	return s && !s->heap && s->target->core_path && !s->target->pid &&
+	       !s->target->no_cache && o->before && !o->after &&
+	       o->interval <= 0 && !(off && *off && strcmp(off, "0"));
+}
+
+static bool result_key(struct ph_session *s, const struct ph_diff_opts *o,
+		       struct ph_buf *b)
+{
+	ph_buf_printf(b,
+		      "py-heap diff result %d\ncontainers %llu interp %d "
+		      "%lld\nbefore %zu:%s\ncore %zu:%s\n",
+		      RESULT_FORMAT, (unsigned long long)o->containers,
+		      o->has_interp, (long long)o->interp, strlen(o->before),
+		      o->before, strlen(s->target->core_path),
+		      s->target->core_path);
+	return ph_query_diff_key(s, o->before, b);
+}
+
+static const char *const side_kinds[] = {"core", "snapshot", "process"};
+
+static void put64(struct ph_buf *b, uint64_t v)
+{
+	ph_buf_putn(b, (const char *)&v, sizeof(v));
+}
+
+static void side_pack(struct ph_buf *b, const struct ph_diff_side *d)
+{
+	uint64_t kind = 0, paused;
+	while (kind < 3 && (!d->kind || strcmp(d->kind, side_kinds[kind])))
+		kind++;
+	memcpy(&paused, &d->paused_ms, sizeof(paused));
+	const uint64_t v[RESULT_SIDE] = {
+		kind,	    d->source,	      d->of,
+		d->python,  (uint64_t)d->pid, (uint64_t)d->time_us,
+		paused,	    d->objects,	      d->bytes,
+		d->partial, d->notes,	      d->nnotes};
+	for (int i = 0; i < RESULT_SIDE; i++)
+		put64(b, v[i]);
+}
+
+void ph_diff_result_pack(const struct ph_diff_result *r, struct ph_buf *b)
+{
+	const uint64_t head[RESULT_HEAD] = {
+		r->nrows,	  r->ngrew,	      r->nnotes,
+		r->str.buf.len,	  r->same_process,    r->containers_known,
+		r->differ,	  r->unchanged_types, r->new_objects,
+		r->freed_objects, r->kept_objects,    r->reused};
+	for (int i = 0; i < RESULT_HEAD; i++)
+		put64(b, head[i]);
+	side_pack(b, &r->before);
+	side_pack(b, &r->after);
+	for (size_t i = 0; i < r->nrows; i++) {
+		const struct ph_diff_row *w = &r->rows[i];
+		const uint64_t v[RESULT_ROW] = {
+			w->name,	  w->count_before,   w->count_after,
+			w->bytes_before,  w->bytes_after,    w->new_objects,
+			w->freed_objects, w->new_unreachable};
+		for (int k = 0; k < RESULT_ROW; k++)
+			put64(b, v[k]);
+	}
+	for (size_t i = 0; i < r->ngrew; i++) {
+		const struct ph_diff_container *c = &r->grew[i];
+		const uint64_t v[RESULT_GREW] = {c->row,     c->count, c->bytes,
+						 c->is_root, c->addr,  c->type,
+						 c->path};
+		for (int k = 0; k < RESULT_GREW; k++)
+			put64(b, v[k]);
+	}
+	for (size_t i = 0; i < r->nnotes; i++)
+		put64(b, r->notes[i]);
+	ph_buf_putn(b, r->str.buf.data ? r->str.buf.data : "", r->str.buf.len);
+}
+
+/* A reader of a kept result: every number read in bounds, every string an
+ * offset in its strings, which end with a NUL, every flag 0 or 1 (what is
+ * read packs again to the same bytes). */
+struct rd {
+	const uint8_t *p, *end;
+	uint64_t nstr;
+	bool bad;
+};
+
+static uint64_t get64(struct rd *d)
+{
+	uint64_t v = 0;
+	if ((size_t)(d->end - d->p) < sizeof(v))
+		d->bad = true;
+	else {
+		memcpy(&v, d->p, sizeof(v));
+		d->p += sizeof(v);
+	}
+	return v;
+}
+
+static bool get_bool(struct rd *d)
+{
+	uint64_t v = get64(d);
+	d->bad |= v > 1;
+	return v != 0;
+}
+
+static size_t get_str(struct rd *d)
+{
+	uint64_t v = get64(d);
+	d->bad |= v >= d->nstr;
+	return (size_t)v;
+}
+
+static void side_unpack(struct rd *d, struct ph_diff_side *s, uint64_t nnotes)
+{
+	uint64_t kind = get64(d);
+	d->bad |= kind >= 3;
+	s->kind = side_kinds[kind < 3 ? kind : 0];
+	s->source = get_str(d);
+	s->of = get_str(d);
+	s->python = get_str(d);
+	s->pid = (int64_t)get64(d);
+	s->time_us = (int64_t)get64(d);
+	uint64_t paused = get64(d);
+	memcpy(&s->paused_ms, &paused, sizeof(paused));
+	s->objects = get64(d);
+	s->bytes = get64(d);
+	s->partial = get_bool(d);
+	s->notes = (size_t)get64(d);
+	s->nnotes = (size_t)get64(d);
+	d->bad |= s->notes > nnotes || s->nnotes > nnotes - s->notes;
+}
+
+struct ph_diff_result *ph_diff_result_unpack(const uint8_t *p, size_t len)
+{
+	struct rd d = {p, p + len, 0, false};
+	uint64_t head[RESULT_HEAD];
+	for (int i = 0; i < RESULT_HEAD; i++)
+		head[i] = get64(&d);
+	uint64_t nrows = head[0], ngrew = head[1], nnotes = head[2],
+		 nstr = head[3];
+	/* the counts by what they take of the bytes there are */
+	uint64_t left = (uint64_t)(d.end - d.p);
+	if (d.bad || nrows > left / (8 * RESULT_ROW) ||
+	    ngrew > left / (8 * RESULT_GREW) || nnotes > left / 8 ||
+	    nstr > left || !nstr || p[len - 1])
+		return NULL;
+	struct ph_diff_result *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	d.nstr = nstr;
+	r->rows = calloc(nrows + 1, sizeof(*r->rows));
+	r->grew = calloc(ngrew + 1, sizeof(*r->grew));
+	r->notes = calloc(nnotes + 1, sizeof(*r->notes));
+	d.bad |= !r->rows || !r->grew || !r->notes;
+	r->nrows = nrows;
+	r->ngrew = ngrew;
+	r->nnotes = nnotes;
+	r->same_process = head[4] != 0;
+	r->containers_known = head[5] != 0;
+	d.bad |= head[4] > 1 || head[5] > 1;
+	r->differ = (size_t)head[6];
+	d.bad |= head[6] >= nstr;
+	r->unchanged_types = head[7];
+	r->new_objects = head[8];
+	r->freed_objects = head[9];
+	r->kept_objects = head[10];
+	r->reused = head[11];
+	side_unpack(&d, &r->before, nnotes);
+	side_unpack(&d, &r->after, nnotes);
+	for (size_t i = 0; i < nrows && !d.bad; i++) {
+		struct ph_diff_row *w = &r->rows[i];
+		w->name = get_str(&d);
+		w->count_before = get64(&d);
+		w->count_after = get64(&d);
+		w->bytes_before = get64(&d);
+		w->bytes_after = get64(&d);
+		w->new_objects = get64(&d);
+		w->freed_objects = get64(&d);
+		w->new_unreachable = get64(&d);
+	}
+	for (size_t i = 0; i < ngrew && !d.bad; i++) {
+		struct ph_diff_container *c = &r->grew[i];
+		c->row = (size_t)get64(&d);
+		d.bad |= c->row >= nrows;
+		c->count = get64(&d);
+		c->bytes = get64(&d);
+		c->is_root = get_bool(&d);
+		c->addr = get64(&d);
+		c->type = get_str(&d);
+		c->path = get_str(&d);
+	}
+	for (size_t i = 0; i < nnotes && !d.bad; i++)
+		r->notes[i] = get_str(&d);
+	/* the strings, to the end */
+	d.bad |= (uint64_t)(d.end - d.p) != nstr;
+	if (!d.bad)
+		ph_buf_putn(&r->str.buf, (const char *)d.p, (size_t)nstr);
+	if (d.bad || r->str.buf.failed) {
+		ph_diff_result_destroy(r);
+		return NULL;
+	}
+	return r;
+}
+
+static bool result_load(struct ph_session *s, const struct ph_diff_opts *o,
+			struct ph_diff_result **ret)
+{
+	struct ph_buf key;
+	struct ph_answers a;
+	ph_buf_init(&key);
+	ph_stage(NULL);
+	bool hit = result_key(s, o, &key) && !key.failed &&
+		   ph_answercache_output_load(s->rt, key.data, key.len, &a);
+	ph_buf_free(&key);
+	if (!hit)
+		return false;
+	struct ph_diff_result *r = ph_diff_result_unpack(a.sec[0], a.bytes[0]);
+	if (r) {
+		ph_session_notes_unpack(s, a.sec[1], a.bytes[1]);
+		s->partial |= a.val[0] != 0;
+		*ret = r;
+		ph_stage("diff result cache read");
+	}
+	ph_answercache_release(&a);
+	return r != NULL;
+}
+
+/* After a run that read s's heap from or into the index cache: its notes
+ * from note0 on kept with it. */
+static void result_store(struct ph_session *s, const struct ph_diff_opts *o,
+			 const struct ph_diff_result *r, size_t note0)
+{
+	if (!s->heap || !s->heap->cache_sum)
+		return;
+	struct ph_buf key, out, notes;
+	ph_buf_init(&key);
+	ph_buf_init(&out);
+	ph_buf_init(&notes);
+	ph_stage(NULL);
+	if (result_key(s, o, &key) && !key.failed &&
+	    ph_session_notes_pack(s, note0, &notes)) {
+		ph_diff_result_pack(r, &out);
+		if (!out.failed &&
+		    ph_answercache_output_store(s->heap, key.data, key.len,
+						out.data, out.len, notes.data,
+						notes.len, s->partial))
+			ph_stage("diff result cache written");
+	}
+	ph_buf_free(&key);
+	ph_buf_free(&out);
+	ph_buf_free(&notes);
+}
+
+struct ph_error *ph_query_diff(struct ph_session *s,
+			       const struct ph_diff_opts *o,
+			       struct ph_diff_result **ret)
+{
+	bool kept = result_wanted(s, o);
+	if (kept && result_load(s, o, ret))
+		return NULL;
+	size_t note0 = s ? s->nnotes : 0;
+	struct ph_error *err = diff_compute(s, o, ret);
+	if (!err && kept && !ph_interrupted())
+		result_store(s, o, *ret, note0);
+	return err;
 }
 
 void ph_diff_result_destroy(struct ph_diff_result *r)

@@ -28,6 +28,35 @@ void ph_session_note(struct ph_session *s, enum ph_note_code code,
 		ph_buf_printf(&s->notes_text, "py-heap: %s\n", msg);
 }
 
+bool ph_session_notes_pack(const struct ph_session *s, size_t note0,
+			   struct ph_buf *b)
+{
+	for (size_t i = note0; i < s->nnotes; i++) {
+		const struct ph_note *nt = &s->notes[i];
+		if (nt->code == PH_NOTE_INDEX_CACHE_IGNORED)
+			return false;
+		uint32_t rec[2] = {(uint32_t)nt->code,
+				   (uint32_t)strlen(nt->message)};
+		ph_buf_putn(b, (const char *)rec, sizeof(rec));
+		ph_buf_putn(b, nt->message, rec[1]);
+	}
+	return !b->failed;
+}
+
+void ph_session_notes_unpack(struct ph_session *s, const void *p, size_t len)
+{
+	const uint8_t *at = p, *end = at + len;
+	while ((size_t)(end - at) >= 8) {
+		uint32_t rec[2];
+		memcpy(rec, at, sizeof(rec));
+		if (rec[1] > (size_t)(end - at) - sizeof(rec))
+			break;
+		ph_session_note(s, (enum ph_note_code)rec[0], "%.*s",
+				(int)rec[1], (const char *)at + sizeof(rec));
+		at += sizeof(rec) + rec[1];
+	}
+}
+
 static double now_s(void)
 {
 	struct timespec ts;

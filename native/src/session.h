@@ -32,6 +32,15 @@ static inline bool ph_session_keeps(const struct ph_session *s, uint32_t o)
 
 void ph_session_note(struct ph_session *s, enum ph_note_code code,
 		     const char *fmt, ...) PH_PRINTF(3, 4);
+/* The notes s was given from note0 on, as an answer keeps them (each a
+ * 32-bit code, a 32-bit length and the message), appended to b; false
+ * when one is on the caches' own state (index-cache-ignored: a later run
+ * would not say it), and the answer is not to be kept. */
+bool ph_session_notes_pack(const struct ph_session *s, size_t note0,
+			   struct ph_buf *b);
+/* Notes packed so (len bytes at p, whole records: the answers' cache
+ * checked them) given to s again. */
+void ph_session_notes_unpack(struct ph_session *s, const void *p, size_t len);
 
 /* A session on a target opened by other means (fuzzing); takes it. */
 struct ph_error *ph_session_create_from_target(struct ph_target *t,

@@ -661,9 +661,10 @@ def conditions_run(args, size, meta, d):
                 res["cached_every"] = every
                 # diff of the two cores on their cached indexes: the first
                 # keeps every object's fingerprint (both cores), the after
-                # core's graph without referrers and its output; the later
-                # read the output (the same diff again), or, the outputs'
-                # cache off (a diff with other options), the rest
+                # core's graph without referrers, its result and its
+                # output; the later read the output (the same diff again),
+                # the result (another --limit), or, the outputs' cache off,
+                # the rest
                 core2 = meta["core2"]
                 py_heap(args.bin, core2, ["types"], timeout, out_path,
                         env_extra=env_extra, cache=True)  # its index
@@ -676,8 +677,9 @@ def conditions_run(args, size, meta, d):
                     py_heap(args.bin, core2, ["diff", core], timeout, dout,
                             env_extra=env, cache=True)
 
-                def cached_diff(env):
-                    rs = sorted((py_heap(args.bin, core2, ["diff", core],
+                def cached_diff(env, extra=()):
+                    rs = sorted((py_heap(args.bin, core2,
+                                         ["diff"] + list(extra) + [core],
                                          timeout, dout, env_extra=env,
                                          cache=True)
                                  for _ in range(args.repeat)),
@@ -691,7 +693,9 @@ def conditions_run(args, size, meta, d):
                     first={"wall": first["wall"],
                            "cpu": first["user"] + first["sys"],
                            "stages": first["stages"]},
-                    no_output=cached_diff(env_no_out))
+                    no_output=cached_diff(env_no_out),
+                    # another option of the output: the result kept
+                    other=cached_diff(env_extra, ["--limit", "10"]))
                 # the same second looks while BUSY_LOOP keeps a core busy,
                 # each beside the in-process count, in turn
                 busy = Busy()
@@ -699,6 +703,8 @@ def conditions_run(args, size, meta, d):
                          ("types, outputs' cache off", ["types"],
                           env_no_out),
                          ("diff CORE", ["diff", core], env_extra),
+                         ("diff --limit 10 CORE",
+                          ["diff", "--limit", "10", core], env_extra),
                          ("diff CORE, outputs' cache off", ["diff", core],
                           env_no_out))
                 runs = {name: [] for name, _, _ in looks}
@@ -876,14 +882,19 @@ def conditions_lines(c, objs):
                      " (its output read)" if no else "", fmt_s(cd["wall"]),
                      fmt_s(cd["cpu"]), fmt_ratio(ratio(cd["wall"], ip)),
                      cd["load"], stages(cd["stages"])))
-        if no:
-            L.append("- `diff CORE` on the cached indexes, the outputs' "
-                     "cache off (a diff with other options): %s s "
-                     "(user+sys %s s), %s the in-process count; load %.1f; "
-                     "stages of the median run: %s." % (
-                         fmt_s(no["wall"]), fmt_s(no["cpu"]),
-                         fmt_ratio(ratio(no["wall"], ip)), no["load"],
-                         stages(no["stages"])))
+        for key, what in (
+                ("other", "`diff --limit 10 CORE` after it (another option "
+                 "of the output: the diff's result read, rendered again)"),
+                ("no_output", "`diff CORE` on the cached indexes, the "
+                 "outputs' cache off (the diff computed from the "
+                 "indexes)")):
+            v = cd.get(key)
+            if v:
+                L.append("- %s: %s s (user+sys %s s), %s the in-process "
+                         "count; load %.1f; stages of the median run: %s."
+                         % (what, fmt_s(v["wall"]), fmt_s(v["cpu"]),
+                            fmt_ratio(ratio(v["wall"], ip)), v["load"],
+                            stages(v["stages"])))
     cb = c.get("cached_busy")
     if cb:
         L.append("- the cached second looks with the other core busy "

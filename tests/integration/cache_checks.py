@@ -320,6 +320,10 @@ def answer_plant(path, kind):
     elif kind == "refcheck":
         a, b = struct.unpack_from("<II", data, o)
         struct.pack_into("<II", data, o, b, a)
+    elif kind == "diff-rows":        # a diff's result: more rows than bytes
+        struct.pack_into("<Q", data, o, 1 << 40)
+    elif kind == "diff-strings":     # its strings not ended by a NUL
+        data[o + size[0] - 1] = 0x41
     else:
         struct.pack_into("<I", data, o + 4, struct.unpack_from(
             "<I", data, o)[0])
@@ -1682,8 +1686,16 @@ def diff_cache_checks(cores_dir, tmp):
 def diff_output_runs(core1, core2, d):
     """A diff's output kept as printed, under BEFORE's identity too (its
     core's index, or a snapshot file's header and sums): read back byte for
-    byte by the same diff; never for a BEFORE changed since, or another."""
-    def same(a, what, before):
+    byte by the same diff; never for a BEFORE changed since, or another.
+    Its result kept likewise, rendered again for other options of the
+    output (--limit, --json, --plain)."""
+    def got_stages(b):
+        e = dict(ENV, PYHEAP_TIMING="1")
+        r = subprocess.run([BIN, "--core", core2] + INTERP.py_heap_args() +
+                           list(b), capture_output=True, env=e, timeout=300)
+        return r.stderr.decode(errors="replace")
+
+    def same(a, what):
         ref = run_raw(core2, a, cache=False)[:3]
         rc, out, notes, read, written = run_raw(core2, a)
         check("diff's output, %s: %s: computed, written, as uncached"
@@ -1697,14 +1709,45 @@ def diff_output_runs(core1, core2, d):
             (rc, read, written))
         return ref
 
-    for fmt in ([], ["--json"]):
-        same(fmt + ["diff", core1], "a core", core1)
+    same(["diff", core1], "a core")
     a = ["--json", "diff", core1]
-    # other options: another output
-    ref = run_raw(core2, a[:-1] + ["--limit", "1", core1], cache=False)[:3]
-    got = run_raw(core2, a[:-1] + ["--limit", "1", core1])
-    check("diff's output: --limit 1: not the output of diff BEFORE",
-          not got[3] and got[:3] == ref, got[3:])
+    # other options of the output: the result kept, rendered again
+    for b in (a, a[:-1] + ["--limit", "1", core1],
+              ["diff", "--limit", "2", core1], ["--plain", "diff", core1]):
+        ref = run_raw(core2, b, cache=False)[:3]
+        got = run_raw(core2, b)
+        check("diff's output: %s: not the output of diff BEFORE; its "
+              "result read, as uncached" % " ".join(b[:-1] + ["BEFORE"]),
+              not got[3] and "diff result cache read" in got_stages(b) and
+              got[:3] == ref, (got[3:], got[2][-300:]))
+    # options of the result: another result
+    b = a[:-1] + ["--containers", "1", core1]
+    ref = run_raw(core2, b, cache=False)[:3]
+    st = got_stages(b)
+    check("diff's output: --containers 1: not the result of diff BEFORE, "
+          "computed", "diff result cache read" not in st and
+          "diff result cache written" in st and
+          run_raw(core2, b)[:3] == ref, st[-300:])
+    # a damaged result: never trusted, computed and kept again (each run
+    # with a --limit of its own: no output of it kept)
+    limit = iter(range(3, 100))
+    for what, kind in (("more rows than its bytes hold", "diff-rows"),
+                       ("its strings not ended", "diff-strings")):
+        for f in out_files(xdg_of()):
+            with open(f, "rb") as fh:
+                if b"py-heap diff result" in fh.read():
+                    answer_plant(f, kind)
+        b = ["diff", "--limit", str(next(limit)), core1]
+        st = got_stages(b)
+        check("diff's result, %s, its sums made again: refused, computed, "
+              "kept again" % what, "diff result cache read" not in st and
+              "diff result cache written" in st, st[-300:])
+        b = ["diff", "--limit", str(next(limit)), core1]
+        ref = run_raw(core2, b, cache=False)[:3]
+        st = got_stages(b)
+        check("diff's result, %s: then read, as uncached" % what,
+              "diff result cache read" in st and
+              run_raw(core2, b)[:3] == ref, st[-300:])
     # BEFORE changed since (its mtime: its index made again), then
     # another core at its path: computed again, not read
     os.utime(core1, ns=(time.time_ns(), time.time_ns()))
@@ -1728,7 +1771,7 @@ def diff_output_runs(core1, core2, d):
     snap = os.path.join(d, "before.snap")
     run(core2, "snapshot", "--output", snap, cache=False)
     a = ["--json", "diff", snap]
-    same(a, "a snapshot", snap)
+    same(a, "a snapshot")
     flip_keep_mtime(snap, os.path.getsize(snap) - 8)
     rc, out, notes, read, written = run_raw(core2, a)
     check("diff's output: a byte of the snapshot's last section flipped, "
