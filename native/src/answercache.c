@@ -212,22 +212,24 @@ void ph_answercache_release(struct ph_answers *a)
 	memset(a, 0, sizeof(*a));
 }
 
-bool ph_answercache_store(const struct ph_heap *h, const char *kind,
-			  unsigned format, int nsec, const void *const *sec,
-			  const uint64_t *bytes, const uint64_t *val)
+/* The answer's file of the index rt's core has (table_sum, n objects). */
+static bool ac_store(const struct ph_runtime *rt, uint64_t table_sum,
+		     uint64_t n, const char *kind, unsigned format, int nsec,
+		     const void *const *sec, const uint64_t *bytes,
+		     const uint64_t *val)
 {
 	if (nsec < 0 || nsec > PH_ANSWER_SECS)
 		return false;
-	char *path = ac_path(h->rt, h->cache_sum, kind);
+	char *path = ac_path(rt, table_sum, kind);
 	if (!path)
 		return false;
 	struct ac_head hd = {.magic = AC_MAGIC,
 			     .format = format,
 			     .head_size = sizeof(hd),
 			     .nsec = (uint32_t)nsec,
-			     .table_sum = h->cache_sum,
+			     .table_sum = table_sum,
 			     .build = ph_build_hash(),
-			     .n = h->n};
+			     .n = n};
 	snprintf(hd.kind, sizeof(hd.kind), "%s", kind);
 	memcpy(hd.val, val, sizeof(hd.val));
 	static const uint8_t zeros[8];
@@ -246,7 +248,7 @@ bool ph_answercache_store(const struct ph_heap *h, const char *kind,
 		total += pad8(bytes[i]);
 	}
 	bool ok = false;
-	if (total <= (uint64_t)AC_MAX_PER_OBJECT * (h->n + 1000)) {
+	if (total <= (uint64_t)AC_MAX_PER_OBJECT * (n + 1000)) {
 		hd.head_sum = ph_heapcache_sum(
 			&hd, offsetof(struct ac_head, head_sum));
 		parts[0] = &hd;
@@ -260,6 +262,14 @@ bool ph_answercache_store(const struct ph_heap *h, const char *kind,
 	}
 	free(path);
 	return ok;
+}
+
+bool ph_answercache_store(const struct ph_heap *h, const char *kind,
+			  unsigned format, int nsec, const void *const *sec,
+			  const uint64_t *bytes, const uint64_t *val)
+{
+	return ac_store(h->rt, h->cache_sum, h->n, kind, format, nsec, sec,
+			bytes, val);
 }
 
 /* Four numbers at a time: -O2 leaves these loops scalar, and a cached
@@ -501,7 +511,8 @@ bool ph_answercache_output_load(const struct ph_runtime *rt, const void *key,
 		       ret);
 }
 
-bool ph_answercache_output_store(const struct ph_heap *h, const void *key,
+bool ph_answercache_output_store(const struct ph_runtime *rt,
+				 const struct ph_heap *h, const void *key,
 				 size_t key_len, const void *out,
 				 size_t out_len, const void *notes,
 				 size_t notes_len, bool partial)
@@ -511,10 +522,12 @@ bool ph_answercache_output_store(const struct ph_heap *h, const void *key,
 	const void *sec[3] = {out, notes, key};
 	uint64_t bytes[3] = {out_len, notes_len, key_len};
 	uint64_t val[PH_ANSWER_VALS] = {partial, out_len};
-	if (!ph_answercache_store(h, kind, OUT_FORMAT, 3, sec, bytes, val))
+	uint64_t sum = h ? h->cache_sum : 0, n = h ? h->n : 0;
+	if ((!h && !ph_heapcache_identity(rt, &sum, &n)) ||
+	    !ac_store(rt, sum, n, kind, OUT_FORMAT, 3, sec, bytes, val))
 		return false;
 	/* the outputs' bound: the 8 newest of all (each its own kind) */
-	char *path = ac_path(h->rt, h->cache_sum, kind);
+	char *path = ac_path(rt, sum, kind);
 	if (path)
 		ph_heapcache_prune(path, "ans-out");
 	free(path);

@@ -67,10 +67,12 @@ bool ph_answercache_domtree_store(const struct ph_heap *h,
  * the message) and whether it was partial (val[0]), kept under key (the
  * command, its options, what else the output depends on: the caller's)
  * for the index cache rt's core has now: read without the index's
- * sections, or written after a run that loaded that index. */
+ * sections, or written after a run that loaded that index (h) or read
+ * what such a run kept (h NULL: the index's identity as the read's). */
 bool ph_answercache_output_load(const struct ph_runtime *rt, const void *key,
 				size_t key_len, struct ph_answers *ret);
-bool ph_answercache_output_store(const struct ph_heap *h, const void *key,
+bool ph_answercache_output_store(const struct ph_runtime *rt,
+				 const struct ph_heap *h, const void *key,
 				 size_t key_len, const void *out,
 				 size_t out_len, const void *notes,
 				 size_t notes_len, bool partial);

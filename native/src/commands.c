@@ -1575,24 +1575,26 @@ static bool output_key(struct ph_session *s, const struct ph_args *a,
 	return !b->failed;
 }
 
-/* Keeps the output just made (the notes from note0 on, partial). */
+/* Keeps the output just made (the notes from note0 on, partial): of a
+ * heap in the index cache, or of what was kept of one (no heap read: a
+ * diff's result). */
 static void output_store(struct ph_session *s, const struct ph_args *a,
 			 size_t notes_len, size_t note0, bool partial,
 			 const struct ph_buf *out)
 {
 	struct ph_buf key, notes;
 	const struct ph_heap *h = s->heap;
-	if (!h || !h->cache_sum || out->failed || !out->len)
+	if ((h && !h->cache_sum) || out->failed || !out->len)
 		return;
 	ph_buf_init(&key);
 	ph_buf_init(&notes);
 	if (output_key(s, a, notes_len, &key) &&
 	    ph_session_notes_pack(s, note0, &notes)) {
 		ph_stage(NULL);
-		ph_answercache_output_store(h, key.data, key.len, out->data,
-					    out->len, notes.data, notes.len,
-					    partial);
-		ph_stage("output cache written");
+		if (ph_answercache_output_store(s->rt, h, key.data, key.len,
+						out->data, out->len, notes.data,
+						notes.len, partial))
+			ph_stage("output cache written");
 	}
 	ph_buf_free(&key);
 	ph_buf_free(&notes);

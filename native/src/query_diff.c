@@ -1296,9 +1296,9 @@ static void result_store(struct ph_session *s, const struct ph_diff_opts *o,
 	    ph_session_notes_pack(s, note0, &notes)) {
 		ph_diff_result_pack(r, &out);
 		if (!out.failed &&
-		    ph_answercache_output_store(s->heap, key.data, key.len,
-						out.data, out.len, notes.data,
-						notes.len, s->partial))
+		    ph_answercache_output_store(
+			    s->rt, s->heap, key.data, key.len, out.data,
+			    out.len, notes.data, notes.len, s->partial))
 			ph_stage("diff result cache written");
 	}
 	ph_buf_free(&key);

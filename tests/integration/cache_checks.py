@@ -1689,11 +1689,15 @@ def diff_output_runs(core1, core2, d):
     byte by the same diff; never for a BEFORE changed since, or another.
     Its result kept likewise, rendered again for other options of the
     output (--limit, --json, --plain)."""
-    def got_stages(b):
+    def staged(b):
+        """b's stdout, and its stderr with PYHEAP_TIMING's stages"""
         e = dict(ENV, PYHEAP_TIMING="1")
         r = subprocess.run([BIN, "--core", core2] + INTERP.py_heap_args() +
                            list(b), capture_output=True, env=e, timeout=300)
-        return r.stderr.decode(errors="replace")
+        return r.stdout, r.stderr.decode(errors="replace")
+
+    def got_stages(b):
+        return staged(b)[1]
 
     def same(a, what):
         ref = run_raw(core2, a, cache=False)[:3]
@@ -1714,12 +1718,17 @@ def diff_output_runs(core1, core2, d):
     # other options of the output: the result kept, rendered again
     for b in (a, a[:-1] + ["--limit", "1", core1],
               ["diff", "--limit", "2", core1], ["--plain", "diff", core1]):
-        ref = run_raw(core2, b, cache=False)[:3]
-        got = run_raw(core2, b)
+        what = " ".join(b[:-1] + ["BEFORE"])
+        ref = run_raw(core2, b, cache=False)[1]
+        out, st = staged(b)
         check("diff's output: %s: not the output of diff BEFORE; its "
-              "result read, as uncached" % " ".join(b[:-1] + ["BEFORE"]),
-              not got[3] and "diff result cache read" in got_stages(b) and
-              got[:3] == ref, (got[3:], got[2][-300:]))
+              "result read, its output kept, as uncached" % what,
+              "output cache read" not in st and
+              "diff result cache read" in st and
+              "output cache written" in st and out == ref, st[-300:])
+        out, st = staged(b)
+        check("diff's output: %s: then its output read" % what,
+              "output cache read" in st and out == ref, st[-300:])
     # options of the result: another result
     b = a[:-1] + ["--containers", "1", core1]
     ref = run_raw(core2, b, cache=False)[:3]
@@ -1729,7 +1738,7 @@ def diff_output_runs(core1, core2, d):
           "diff result cache written" in st and
           run_raw(core2, b)[:3] == ref, st[-300:])
     # a damaged result: never trusted, computed and kept again (each run
-    # with a --limit of its own: no output of it kept)
+    # with a --limit of its own: no output of it kept before)
     limit = iter(range(3, 100))
     for what, kind in (("more rows than its bytes hold", "diff-rows"),
                        ("its strings not ended", "diff-strings")):
