@@ -677,12 +677,15 @@ def conditions_run(args, size, meta, d):
                     py_heap(args.bin, core2, ["diff", core], timeout, dout,
                             env_extra=env, cache=True)
 
-                def cached_diff(env, extra=()):
+                def cached_diff(env, limits=False):
+                    # (limits: each run a --limit of its own, of no output
+                    # kept yet)
                     rs = sorted((py_heap(args.bin, core2,
-                                         ["diff"] + list(extra) + [core],
-                                         timeout, dout, env_extra=env,
-                                         cache=True)
-                                 for _ in range(args.repeat)),
+                                         ["diff"] + (["--limit", str(10 + i)]
+                                                     if limits else []) +
+                                         [core], timeout, dout,
+                                         env_extra=env, cache=True)
+                                 for i in range(args.repeat)),
                                 key=lambda r: r["wall"])
                     mid = rs[len(rs) // 2]
                     return {"wall": mid["wall"],
@@ -695,7 +698,7 @@ def conditions_run(args, size, meta, d):
                            "stages": first["stages"]},
                     no_output=cached_diff(env_no_out),
                     # another option of the output: the result kept
-                    other=cached_diff(env_extra, ["--limit", "10"]))
+                    other=cached_diff(env_extra, limits=True))
                 # the same second looks while BUSY_LOOP keeps a core busy,
                 # each beside the in-process count, in turn
                 busy = Busy()
@@ -703,16 +706,19 @@ def conditions_run(args, size, meta, d):
                          ("types, outputs' cache off", ["types"],
                           env_no_out),
                          ("diff CORE", ["diff", core], env_extra),
-                         ("diff --limit 10 CORE",
-                          ["diff", "--limit", "10", core], env_extra),
+                         ("diff --limit N CORE (its result read)",
+                          ["diff", "--limit", "N", core], env_extra),
                          ("diff CORE, outputs' cache off", ["diff", core],
                           env_no_out))
                 runs = {name: [] for name, _, _ in looks}
                 ips, las = [], []
-                for _ in range(args.repeat):
+                for i in range(args.repeat):
                     las.append(load())
                     ips.append(inproc.ask("typestats"))
                     for name, cargs, env in looks:
+                        # (N: one of no output kept yet)
+                        cargs = [str(30 + i) if x == "N" else x
+                                 for x in cargs]
                         c = core2 if cargs[0] == "diff" else core
                         r = py_heap(args.bin, c, cargs, timeout,
                                     dout if c == core2 else out_path,
@@ -883,8 +889,9 @@ def conditions_lines(c, objs):
                      fmt_s(cd["cpu"]), fmt_ratio(ratio(cd["wall"], ip)),
                      cd["load"], stages(cd["stages"])))
         for key, what in (
-                ("other", "`diff --limit 10 CORE` after it (another option "
-                 "of the output: the diff's result read, rendered again)"),
+                ("other", "`diff --limit N CORE` after it (another option "
+                 "of the output, N from 10: the diff's result read, "
+                 "rendered again, that output kept)"),
                 ("no_output", "`diff CORE` on the cached indexes, the "
                  "outputs' cache off (the diff computed from the "
                  "indexes)")):
