@@ -435,6 +435,7 @@ struct fp_heap_work {
 	struct ph_heap *h;
 	uint32_t *fp;
 	size_t from, to;
+	int only; /* an interpreter's objects alone (0 the others'); -1 all */
 };
 
 static void *fp_heap_worker(void *arg)
@@ -443,7 +444,10 @@ static void *fp_heap_worker(void *arg)
 	struct ph_heap *h = w->h;
 	for (size_t i = w->from; i < w->to; i++) {
 		uint32_t ti = ph_tidx(h, i);
-		w->fp[i] = ph_snap_kind_fp(h->types[ti].kind)
+		w->fp[i] = ph_snap_kind_fp(h->types[ti].kind) &&
+					   (w->only < 0 ||
+					    ph_heap_interp(h, i) ==
+						    (unsigned)w->only)
 				   ? ph_snap_fingerprint(h, h->addr[i], ti)
 				   : 0;
 	}
@@ -451,10 +455,11 @@ static void *fp_heap_worker(void *arg)
 }
 
 /* s->heap_fp: from h's answers where its table is in the index cache,
- * else made for every object (and kept there where it is); nothing, and
+ * else made for every object (and kept there where it is; where it is
+ * not, for interpreter only's alone when only >= 0); nothing, and
  * ph_snap_fp computes each one asked for, when lazy and not cached */
 static struct ph_error *heap_fps(struct ph_heap *h, struct ph_snap *s,
-				 bool lazy)
+				 bool lazy, int only)
 {
 	if (!h->cache_sum && lazy)
 		return NULL;
@@ -478,7 +483,8 @@ static struct ph_error *heap_fps(struct ph_heap *h, struct ph_snap *s,
 	struct fp_heap_work w[T];
 	for (size_t k = 0; k < T; k++)
 		w[k] = (struct fp_heap_work){h, fp, h->n * k / T,
-					     h->n * (k + 1) / T};
+					     h->n * (k + 1) / T,
+					     h->cache_sum ? -1 : only};
 	ph_run_chunks(fp_heap_worker, w, sizeof(w[0]), T, h->n > 100000);
 	ph_stage("fingerprints");
 	const void *sec[1] = {fp};
@@ -823,7 +829,8 @@ struct ph_error *ph_snap_create(struct ph_heap *h, struct ph_graph *g,
 		goto fail;
 	ph_stage("snapshot: types");
 	/* (ph_snap_fp reads them by heap number) */
-	if ((err = heap_fps(h, s, flags & PH_SNAP_LAZY_FP)))
+	if ((err = heap_fps(h, s, flags & PH_SNAP_LAZY_FP,
+			    (int)(flags >> 16) - 1)))
 		goto fail;
 	if (flags & PH_SNAP_WITH_TREE && g &&
 	    g->parent) { /* (ph_graph_paths: enough) */
