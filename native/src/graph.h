@@ -278,7 +278,8 @@ uint32_t *ph_domtree_order(const struct ph_domtree *d);
 /* Frees what ph_domtree_order gave (NULL: nothing). */
 void ph_domtree_order_free(const struct ph_domtree *d, uint32_t *order);
 /* The position of the node that dominates the one at p, or PH_DOM_ROOT /
- * PH_DOM_UNREACHABLE. A walk back over the positions. */
+ * PH_DOM_UNREACHABLE. A walk down the subtrees that hold p, over the
+ * siblings before each. */
 uint32_t ph_domtree_parent_pos(const struct ph_domtree *d, uint32_t p);
 /* The immediate dominator of obj: an object, PH_DOM_ROOT or
  * PH_DOM_UNREACHABLE. Up to two passes over the objects. */
