@@ -1248,7 +1248,7 @@ struct ph_error *ph_snap_decode(const uint8_t *data, size_t len,
 
 struct ph_error *ph_snap_read(const char *path, struct ph_snap **ret)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return ph_error_create_path(
 			errno == ENOENT ? PH_ERR_NOT_FOUND : PH_ERR_OS, path,
@@ -1315,11 +1315,18 @@ bool ph_snap_identity(const char *path, struct ph_buf *b)
 
 struct ph_error *ph_file_kind(const char *path, enum ph_file_kind *ret)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* (a FIFO's open would wait for a writer) */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return ph_error_create_path(
 			errno == ENOENT ? PH_ERR_NOT_FOUND : PH_ERR_OS, path,
 			"%s: %s", path, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return ph_error_create_path(PH_ERR_BAD_SNAPSHOT, path,
+					    "%s: not a regular file", path);
+	}
 	uint8_t head[PH_SNAP_MAGIC_LEN] = {0};
 	ssize_t n = read(fd, head, sizeof(head));
 	close(fd);

@@ -673,6 +673,19 @@ def main():
         r = run(["diff", os.path.join(out, "s1.snap")], expect=2)
         check("diff with one file and no process: a usage error",
               r["error"]["code"] == "usage", r)
+        # a FIFO, a directory: refused at once (an open of a FIFO would
+        # wait for a writer), the outputs' cache asked first
+        fifo = os.path.join(out, "fifo")
+        if not os.path.exists(fifo):
+            os.mkfifo(fifo)
+        for what, path in (("a FIFO", fifo), ("a directory", out)):
+            for args in (core_args(core2) + ["diff", path],
+                         ["diff", path, os.path.join(out, "s1.snap")]):
+                r = run(args, expect=2, timeout=30)
+                check("diff of %s%s: refused at once, not a regular file"
+                      % (what, "" if args[0] == "diff" else " (a core)"),
+                      r["error"]["code"] == "bad-snapshot" and
+                      "not a regular file" in r["error"]["message"], r)
     except Exception as e:
         check("bad files", False, e)
 
