@@ -497,6 +497,12 @@ static bool out_check(const struct ph_answers *a, void *ctx)
 	return a->val[0] <= 1 && a->val[1] == a->bytes[0];
 }
 
+bool ph_answercache_outputs_on(const struct ph_runtime *rt)
+{
+	const char *off = getenv("PYHEAP_NO_OUTPUT_CACHE");
+	return ph_heapcache_wanted(rt) && !(off && *off && strcmp(off, "0"));
+}
+
 bool ph_answercache_output_load(const struct ph_runtime *rt, const void *key,
 				size_t key_len, struct ph_answers *ret)
 {

@@ -69,6 +69,10 @@ bool ph_answercache_domtree_store(const struct ph_heap *h,
  * for the index cache rt's core has now: read without the index's
  * sections, or written after a run that loaded that index (h) or read
  * what such a run kept (h NULL: the index's identity as the read's). */
+/* Whether outputs are kept at all for rt's core: its index cache
+ * (ph_heapcache_wanted), and PYHEAP_NO_OUTPUT_CACHE unset or 0. Asked
+ * before a key is made (a diff's opens its BEFORE). */
+bool ph_answercache_outputs_on(const struct ph_runtime *rt);
 bool ph_answercache_output_load(const struct ph_runtime *rt, const void *key,
 				size_t key_len, struct ph_answers *ret);
 bool ph_answercache_output_store(const struct ph_runtime *rt,

@@ -1543,9 +1543,8 @@ static bool output_key(struct ph_session *s, const struct ph_args *a,
 		       size_t notes_len, struct ph_buf *b)
 {
 	const struct ph_cmddef *c = a->cmd;
-	const char *off = getenv("PYHEAP_NO_OUTPUT_CACHE");
-	if (!s || !(c->flags & PH_CMD_OUTPUT_CACHED) || !s->target->core_path ||
-	    s->target->pid || (off && *off && strcmp(off, "0")))
+	if (!s || !(c->flags & PH_CMD_OUTPUT_CACHED) ||
+	    !ph_answercache_outputs_on(s->rt))
 		return false;
 	ph_buf_printf(b, "py-heap %s output\ncommand %s json %d plain %d\n",
 		      ph_version(), c->name, a->json, a->plain);

@@ -243,13 +243,18 @@ static bool hc_key(const struct ph_runtime *rt, const char *path,
 	return true;
 }
 
-char *ph_heapcache_path(const struct ph_runtime *rt)
+bool ph_heapcache_wanted(const struct ph_runtime *rt)
 {
 	const struct ph_target *t = rt->target;
-	if (!t->core_path || t->pid || t->no_cache || t->map_borrowed ||
-	    t->fd < 0 || getenv("PYHEAP_NO_CACHE"))
+	return t->core_path && !t->pid && !t->no_cache && !t->map_borrowed &&
+	       t->fd >= 0 && !getenv("PYHEAP_NO_CACHE");
+}
+
+char *ph_heapcache_path(const struct ph_runtime *rt)
+{
+	if (!ph_heapcache_wanted(rt))
 		return NULL;
-	char *real = realpath(t->core_path, NULL);
+	char *real = realpath(rt->target->core_path, NULL);
 	if (!real)
 		return NULL;
 	char name[64];

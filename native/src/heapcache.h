@@ -9,6 +9,10 @@
  * a core file, with --no-cache or PYHEAP_NO_CACHE, or without a cache
  * directory. malloc'd. */
 char *ph_heapcache_path(const struct ph_runtime *rt);
+/* Whether rt's core has an index cache at all (a core, not a process;
+ * not --no-cache, PYHEAP_NO_CACHE or a borrowed image): where not, no
+ * cache file beside it is read or written. */
+bool ph_heapcache_wanted(const struct ph_runtime *rt);
 /* Fills the empty heap h from the cache file path, if it is there, of
  * this core, and intact; else false, and why (empty when there was no
  * file): h must then be thrown away. */

@@ -1056,10 +1056,8 @@ enum { RESULT_HEAD = 12, RESULT_SIDE = 12, RESULT_ROW = 8, RESULT_GREW = 7 };
 static bool result_wanted(const struct ph_session *s,
 			  const struct ph_diff_opts *o)
 {
-	const char *off = getenv("PYHEAP_NO_OUTPUT_CACHE");
-	return s && !s->heap && s->target->core_path && !s->target->pid &&
-	       !s->target->no_cache && o->before && !o->after &&
-	       o->interval <= 0 && !(off && *off && strcmp(off, "0"));
+	return s && !s->heap && ph_answercache_outputs_on(s->rt) && o->before &&
+	       !o->after && o->interval <= 0;
 }
 
 static bool result_key(struct ph_session *s, const struct ph_diff_opts *o,
