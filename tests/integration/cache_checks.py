@@ -626,9 +626,9 @@ def answer_checks(core, xdg, addr, ref):
                   read and got == want, (read, written))
 
 
-def run_raw(core, args, cache=True, env=None):
-    """args on core: rc, stdout's bytes, stderr without the timing lines,
-    whether the output was read from / written to the outputs' cache"""
+def run_timed(core, args, cache=True, env=None):
+    """args on core with PYHEAP_TIMING: rc, stdout's bytes, stderr (its
+    stages among it)"""
     e = dict(ENV, PYHEAP_TIMING="1", **(env or {}))
     cmd = ([BIN, "--core", core] + INTERP.py_heap_args() +
            ([] if cache else ["--no-cache"]) + list(args))
@@ -637,11 +637,18 @@ def run_raw(core, args, cache=True, env=None):
     for sign in CRASH_SIGNS:
         if sign in err:
             raise RuntimeError("%s: %s" % (" ".join(cmd), err[-2000:]))
+    return r.returncode, r.stdout, err
+
+
+def run_raw(core, args, cache=True, env=None):
+    """args on core: rc, stdout's bytes, stderr without the timing lines,
+    whether the output was read from / written to the outputs' cache"""
+    rc, out, err = run_timed(core, args, cache, env)
     lines = err.splitlines(True)
     # (progress lines come when the machine is slow: not the answer's)
     notes = "".join(x for x in lines if not x.rstrip().endswith(" ms") and
                     not x.startswith("py-heap progress:"))
-    return (r.returncode, r.stdout, notes,
+    return (rc, out, notes,
             "output cache read" in err, "output cache written" in err)
 
 
@@ -1691,10 +1698,7 @@ def diff_output_runs(core1, core2, d):
     output (--limit, --json, --plain)."""
     def staged(b):
         """b's stdout, and its stderr with PYHEAP_TIMING's stages"""
-        e = dict(ENV, PYHEAP_TIMING="1")
-        r = subprocess.run([BIN, "--core", core2] + INTERP.py_heap_args() +
-                           list(b), capture_output=True, env=e, timeout=300)
-        return r.stdout, r.stderr.decode(errors="replace")
+        return run_timed(core2, b)[1:]
 
     def got_stages(b):
         return staged(b)[1]
