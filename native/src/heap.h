@@ -143,6 +143,13 @@ struct ph_heap {
 	 * first, by address, and found by their pool's bitmap; the others
 	 * (large, static) through a hash map */
 	struct ph_u64map big_index;
+	/* an index cache's others (heapcache.c), found before big_index: slot
+	 * k (of other_cap, a power of two) holds 1 + the number of an object,
+	 * found by its address's hash and compared through addr[] (0: an empty
+	 * slot); in the mapped file, or owned (copied out) */
+	uint32_t *other_slots;
+	size_t other_cap;
+	bool other_slots_owned;
 	size_t npool_objects;
 	bool pools_frozen;	 /* pool objects numbered: ph_objtable_freeze */
 	bool pools_mapped;	 /* pools in the index cache's mapped file */

@@ -36,11 +36,13 @@
 #include "target.h"
 
 #define HC_MAGIC 0x31585048u /* "HPX1" */
-/* 7: the sums' lanes folded in through hc_mix (format 6's fold let a
- * flip in a word's top bits go unseen); 6: the types as records (format
+/* 8: the pools' addresses and the others' hash map kept (sections 11,
+ * 12), each section at a multiple of 8 bytes; 7: the sums' lanes folded
+ * in through hc_mix (format 6's fold let a flip in a word's top bits go
+ * unseen); 6: the types as records (format
  * 5: their addresses, registered again from the core); 5: size[] 4 bytes
  * an object (format 4: 8) */
-#define HC_FORMAT 7
+#define HC_FORMAT 8
 #define HC_FILES 8
 /* seals (96 bytes each): a core's index, graph, four answers and eight
  * outputs, for HC_FILES cores */
@@ -48,7 +50,7 @@
 
 static void prune(const char *path, const char *prefix, size_t keep);
 #define HC_NSTATS 15
-#define HC_NSEC 11
+#define HC_NSEC 13
 #define HC_ALL ((1u << HC_NSEC) - 1) /* every section, by bit */
 /* a free-threaded build's mimalloc page record (struct hc_mi) */
 #define HC_MI_REC 40
@@ -90,6 +92,8 @@ struct hc_head {
 	uint64_t mi_base, mi_objects, nmi_pages, mi_words, ninterned_more;
 	/* the interpreters' section: n bytes, or (when fewer bytes) runs */
 	uint32_t ninterps, interp_runs;
+	/* the slots of the others' map (section 12): hc_others_cap's */
+	uint64_t others_cap;
 	uint64_t sec_bytes[HC_NSEC];
 	uint64_t sec_sum[HC_NSEC];
 	uint64_t head_sum; /* of everything above */
@@ -268,6 +272,11 @@ char *ph_heapcache_path(const struct ph_runtime *rt)
 /* The sections, in the file's order: the arrays a reader uses where they
  * are (addr, size, tidx) each at a multiple of its element's size (the
  * header's size is a multiple of 8); the rest are copied out. */
+static uint64_t hc_pad8(uint64_t n)
+{
+	return (n + 7) & ~7ULL;
+}
+
 static void hc_sizes(const struct hc_head *hd, uint64_t *bytes)
 {
 	bytes[0] = hd->ntypes * HC_TYPE_REC; /* types (struct hc_type) */
@@ -288,6 +297,52 @@ static void hc_sizes(const struct hc_head *hd, uint64_t *bytes)
 	bytes[10] = hd->ninterps < 2  ? 0
 		    : hd->interp_runs ? hd->interp_runs * 4ULL
 				      : hd->n;
+	/* the pools' addresses (a load indexes the pools by these alone:
+	 * 8 bytes a pool, where the records are 312), and the objects in
+	 * neither pools nor pages by their addresses' hash (h->other_slots:
+	 * 1 + an object's number, or 0) */
+	bytes[11] = hd->npools * 8;
+	bytes[12] = hd->others_cap * 4;
+}
+
+/* Where each section starts (after the header, each at a multiple of 8
+ * bytes), and the file's size. */
+static uint64_t hc_offsets(const uint64_t *bytes, uint64_t *ret_off)
+{
+	uint64_t off = sizeof(struct hc_head);
+	for (int i = 0; i < HC_NSEC; i++) {
+		ret_off[i] = off;
+		off += hc_pad8(bytes[i]);
+	}
+	return off;
+}
+
+/* The objects in neither pools nor mimalloc's pages: numbered around those
+ * two runs, found through the others' map. */
+static uint64_t hc_others(const struct hc_head *hd)
+{
+	uint64_t o = hd->n - hd->npool_objects;
+	return hd->mi_objects < o ? o - hd->mi_objects : 0;
+}
+
+/* Their slots: a power of two, at least half of them empty (so that a
+ * search for an address no object has ends soon). */
+static uint64_t hc_others_cap(const struct hc_head *hd)
+{
+	uint64_t o = hc_others(hd), cap = 16;
+	while (cap < 2 * o)
+		cap *= 2;
+	return o ? cap : 0;
+}
+
+/* The next of those from i on (i itself if it is one). */
+static uint64_t hc_next_other(const struct hc_head *hd, uint64_t i)
+{
+	if (i == hd->base)
+		i += hd->npool_objects;
+	if (i == hd->mi_base && hd->mi_objects)
+		i += hd->mi_objects;
+	return i;
 }
 
 /* A mimalloc page as the file keeps it (the rest of struct ph_mi_page
@@ -335,11 +390,6 @@ enum {
 #define HC_NO_NAME UINT32_MAX
 #define HC_MAX_NAME (1u << 20)
 #define HC_MAX_SLOTS (1u << 22)
-
-static uint64_t hc_pad8(uint64_t n)
-{
-	return (n + 7) & ~7ULL;
-}
 
 /* Is [off, off + len) inside a section of size bytes? */
 static bool hc_within(uint64_t off, uint64_t len, uint64_t size)
@@ -866,7 +916,7 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 	    (hd.nmi_pages && (hd.npools || !h->L->free_threaded)) ||
 	    hd.ninterned_more > hd.ninterps ||
 	    hd.sec_bytes[6] >= (1ULL << 32) || (hd.sec_bytes[6] & 7) ||
-	    (hd.n && !hd.ntypes)) {
+	    (hd.n && !hd.ntypes) || hd.others_cap != hc_others_cap(&hd)) {
 		WHY("damaged (its counts)");
 		goto out;
 	}
@@ -876,14 +926,11 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 		WHY("damaged (its pools' size)");
 		goto out;
 	}
-	{
-		/* the counts are bounded above: no sum overflows */
-		uint64_t sec[HC_NSEC];
-		hc_sizes(&hd, sec);
-		for (int i = 0; i < HC_NSEC; i++)
-			total += sec[i];
-	}
-	total = (total + 7) & ~7ULL;
+	/* the counts are bounded above: no sum overflows */
+	void *ptr[HC_NSEC];
+	uint64_t bytes[HC_NSEC], at[HC_NSEC];
+	hc_sizes(&hd, bytes);
+	total = hc_offsets(bytes, at);
 	if ((uint64_t)st.st_size != total) {
 		WHY("damaged (%llu bytes, not %llu)",
 		    (unsigned long long)st.st_size, (unsigned long long)total);
@@ -900,15 +947,10 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 	}
 	h->table_map = map;
 	h->table_map_len = (size_t)total;
-	void *ptr[HC_NSEC];
-	uint64_t bytes[HC_NSEC];
-	hc_sizes(&hd, bytes);
-	uint64_t off = sizeof(hd);
 	struct hc_sum_job job[HC_NSEC];
 	for (int i = 0; i < HC_NSEC; i++) {
-		ptr[i] = map + off;
+		ptr[i] = map + at[i];
 		job[i] = (struct hc_sum_job){.data = ptr[i], .bytes = bytes[i]};
-		off += bytes[i];
 	}
 	/* The sections' sums on every processor, largest first: they find a
 	 * damaged file. What follows checks only what memory safety needs
@@ -918,7 +960,8 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 	/* one queue, the largest first (addr, size, tidx, flags, pools):
 	 * a processor takes the next when done (was: the two largest in
 	 * parallel, then the rest, tidx's check too, on one) */
-	static const int order[HC_NSEC] = {2, 3, 4, 1, 5, 0, 6, 7, 8, 9, 10};
+	static const int order[HC_NSEC] = {2,  3, 4, 1, 5, 12, 0,
+					   11, 6, 7, 8, 9, 10};
 	struct hc_sum_job sorted[HC_NSEC];
 	for (int i = 0; i < HC_NSEC; i++)
 		sorted[i] = job[order[i]];
@@ -937,12 +980,13 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 			goto out;
 		}
 	}
-	for (; off < total; off++) { /* the padding: zeros */
-		if (map[off]) {
-			WHY("damaged (its end)");
-			goto out;
-		}
-	}
+	for (int i = 0; i < HC_NSEC; i++) /* the padding: zeros */
+		for (uint64_t k = at[i] + bytes[i];
+		     k < at[i] + hc_pad8(bytes[i]); k++)
+			if (map[k]) {
+				WHY("damaged (its padding)");
+				goto out;
+			}
 	if (!sealed && job[4].bad) {
 		WHY("damaged (a type number)");
 		goto out;
@@ -986,12 +1030,24 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 	h->pools_cap = h->npools = (size_t)hd.npools;
 	if (hd.nmi_pages && !hc_mi_load(h, &hd, ptr[7], ptr[8], why, why_size))
 		goto out;
+	/* Sealed, the pools (their records mapped where they are) are indexed
+	 * by their addresses alone: their records, checked when the file was
+	 * sealed, are read only where a lookup lands (2.4 MB of records at
+	 * 2M objects: their pages' first touch was most of a load), and what a
+	 * lookup makes of them is kept below the table's size. */
+	const uint64_t *paddr = ptr[11];
+	for (uint64_t i = 0; sealed && words == 16 && i < hd.npools; i++)
+		if (ph_objtable_index_pool(h, paddr[i], (uint32_t)i)) {
+			WHY("out of memory");
+			goto out;
+		}
 	uint64_t next = hd.base;
-	for (uint64_t i = 0; i < hd.npools; i++) {
+	for (uint64_t i = 0; !(sealed && words == 16) && i < hd.npools; i++) {
 		struct ph_pool *p = &pools[i];
 		bool bad = (p->addr & (psize - 1)) || !p->addr ||
 			   !p->block_size || p->nblocks > psize / 16 ||
 			   p->first != next || words > 16 ||
+			   paddr[i] != p->addr ||
 			   ph_objtable_pool_at(h, p->addr);
 		uint32_t r = 0;
 		for (unsigned w = 0; w < 16 && !bad; w++) {
@@ -1008,38 +1064,42 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 			goto out;
 		}
 	}
-	if (next != hd.base + hd.npool_objects) {
+	if (!(sealed && words == 16) && next != hd.base + hd.npool_objects) {
 		WHY("damaged (its pools)");
-		goto out;
-	}
-	/* the others' map at its size at once: no table grown and
-	 * rehashed four times over (2 ms of 8 at 2M objects) */
-	uint64_t others = hd.n - hd.npool_objects;
-	others = hd.mi_objects < others ? others - hd.mi_objects : 0;
-	if (ph_u64map_reserve(&h->big_index, (size_t)others)) {
-		WHY("out of memory");
 		goto out;
 	}
 	h->n = (size_t)hd.n;
 	h->npool_objects = (size_t)hd.npool_objects;
 	h->pools_frozen = true;
-	for (uint64_t i = 0; i < hd.n; i++) {
-		if (i == hd.base)
-			i += hd.npool_objects; /* in the pools: numbered */
-		if (i == hd.mi_base && hd.mi_objects)
-			i += hd.mi_objects; /* in mimalloc's pages, likewise */
-		if (i >= hd.n)
-			break;
-		/* (one in a pool found after the scan: not in its bitmap) */
-		bool existed;
-		if (ph_objtable_known(h, h->addr[i]) ||
-		    ph_u64map_put(&h->big_index, h->addr[i], (uint32_t)i,
-				  &existed) ||
-		    existed) {
+	/* The others' slots, used where they are mapped (their pages are the
+	 * page cache's: the hash map built anew took 48 new pages at 2M
+	 * objects, 12 µs each in some virtual machines). As many used as
+	 * others (half of them empty: every search ends); not sealed, each
+	 * other found there under its own number, and in no pool's bitmap
+	 * (one in a pool found after the scan: not in its bitmap). */
+	const uint64_t others = hc_others(&hd), cap = hd.others_cap;
+	uint32_t *slots = ptr[12];
+	uint64_t used = 0;
+	for (uint64_t k = 0; k < cap; k++)
+		used += slots[k] != 0;
+	if (used != others) {
+		WHY("damaged (its others' slots)");
+		goto out;
+	}
+	for (uint64_t i = hc_next_other(&hd, 0); !sealed && i < hd.n;
+	     i = hc_next_other(&hd, i + 1))
+		if (ph_objtable_known(h, h->addr[i])) {
 			WHY("damaged (object %llu)", (unsigned long long)i);
 			goto out;
 		}
-	}
+	h->other_slots = cap ? slots : NULL;
+	h->other_cap = (size_t)cap;
+	for (uint64_t i = hc_next_other(&hd, 0); !sealed && i < hd.n;
+	     i = hc_next_other(&hd, i + 1))
+		if (ph_objtable_other(h, h->addr[i]) != i) {
+			WHY("damaged (object %llu)", (unsigned long long)i);
+			goto out;
+		}
 	/* each object's interpreter: one of them, or shared */
 	if (hd.ninterps > 1) {
 		if (!(h->interp = malloc(hd.n + 1)) ||
@@ -1193,7 +1253,8 @@ bool ph_heapcache_store(struct ph_heap *h, const char *path)
 	uint64_t tvar_bytes = 0;
 	struct hc_mi *mi = NULL;
 	uint32_t *runs = NULL;
-	uint64_t *mibits = NULL;
+	uint64_t *mibits = NULL, *paddr = NULL;
+	uint32_t *slots = NULL;
 	const unsigned words = (unsigned)(h->L->pool_size / 16 + 63) / 64;
 	const uint64_t rs = hc_pool_rec(words);
 	hd.pool_words = words;
@@ -1236,6 +1297,21 @@ bool ph_heapcache_store(struct ph_heap *h, const char *path)
 	hd.ninterned_more = hd.ninterps > 1 ? h->ninterned_more : 0;
 	if (hd.ninterps > 1 && h->interp)
 		hd.interp_runs = hc_interp_runs(h, &runs);
+	/* the others' slots as a load will use them (ph_objtable_other) */
+	hd.others_cap = hc_others_cap(&hd);
+	if (!(paddr = malloc(h->npools * 8 + 1)) ||
+	    !(slots = calloc(hd.others_cap + 1, sizeof(*slots))))
+		goto out;
+	for (uint64_t i = hc_next_other(&hd, 0), mask = hd.others_cap - 1;
+	     i < hd.n; i = hc_next_other(&hd, i + 1)) {
+		uint64_t k = ph_hash64(h->addr[i]) & mask;
+		for (; slots[k]; k = (k + 1) & mask)
+			if (h->addr[slots[k] - 1] == h->addr[i])
+				goto out; /* (twice: a table a load refuses) */
+		slots[k] = (uint32_t)i + 1;
+	}
+	for (size_t i = 0; i < h->npools; i++)
+		paddr[i] = h->pools[i].addr;
 	for (size_t i = 0; words <= 16 && i < h->npools; i++) {
 		/* field by field: the padding zeros, as the file's sum sees it
 		 */
@@ -1263,25 +1339,25 @@ bool ph_heapcache_store(struct ph_heap *h, const char *path)
 	ptr[8] = mibits;
 	ptr[9] = h->interned_more;
 	ptr[10] = runs ? (void *)runs : (void *)h->interp;
+	ptr[11] = paddr;
+	ptr[12] = slots;
 	for (int i = 0; i < HC_NSEC; i++) {
 		hd.sec_bytes[i] = bytes[i];
 		hd.sec_sum[i] = hc_sum(ptr[i], bytes[i]);
 	}
 	hd.head_sum = hc_sum(&hd, offsetof(struct hc_head, head_sum));
-	/* the header, the sections, zeros to a multiple of 8 bytes (the file
-	 * is mapped) */
+	/* the header, each section and zeros to a multiple of 8 bytes (the
+	 * file is mapped, its arrays used where they are) */
 	static const uint8_t pad[8];
-	const void *parts[HC_NSEC + 2] = {&hd};
-	uint64_t pbytes[HC_NSEC + 2] = {sizeof(hd)};
-	uint64_t total = sizeof(hd);
+	const void *parts[2 * HC_NSEC + 1] = {&hd};
+	uint64_t pbytes[2 * HC_NSEC + 1] = {sizeof(hd)};
 	for (int i = 0; i < HC_NSEC; i++) {
-		parts[i + 1] = ptr[i];
-		pbytes[i + 1] = bytes[i];
-		total += bytes[i];
+		parts[2 * i + 1] = ptr[i];
+		pbytes[2 * i + 1] = bytes[i];
+		parts[2 * i + 2] = pad;
+		pbytes[2 * i + 2] = hc_pad8(bytes[i]) - bytes[i];
 	}
-	parts[HC_NSEC + 1] = pad;
-	pbytes[HC_NSEC + 1] = (8 - total % 8) % 8;
-	ok = ph_heapcache_write(path, parts, pbytes, HC_NSEC + 2);
+	ok = ph_heapcache_write(path, parts, pbytes, 2 * HC_NSEC + 1);
 	if (ok) {
 		h->cache_sum = hd.head_sum;
 		ph_heapcache_prune(path, "index-");
@@ -1292,6 +1368,8 @@ out:
 	free(mi);
 	free(mibits);
 	free(runs);
+	free(paddr);
+	free(slots);
 	ph_big_free(pools, h->npools * rs + 1);
 	return ok;
 }

@@ -113,6 +113,20 @@ static struct ph_error *pools_own(struct ph_heap *h)
 	return NULL;
 }
 
+/* An index cache's others' slots, likewise. */
+static struct ph_error *others_own(struct ph_heap *h)
+{
+	if (!h->other_slots || h->other_slots_owned)
+		return NULL;
+	uint32_t *s = malloc(h->other_cap * sizeof(*s));
+	if (!s)
+		return ph_error_nomem();
+	memcpy(s, h->other_slots, h->other_cap * sizeof(*s));
+	h->other_slots = s;
+	h->other_slots_owned = true;
+	return NULL;
+}
+
 struct ph_error *ph_objtable_reserve_pools(struct ph_heap *h, size_t n)
 {
 	struct ph_error *err = pools_own(h);
@@ -157,6 +171,8 @@ static size_t table_bytes(const struct ph_heap *h, size_t cap)
 static struct ph_error *obj_table_resize(struct ph_heap *h, size_t cap)
 {
 	struct ph_error *err = pools_own(h);
+	if (!err)
+		err = others_own(h);
 	if (err)
 		return err;
 	uint8_t *block = ph_big_alloc(table_bytes(h, cap));
@@ -296,5 +312,9 @@ void ph_objtable_free(struct ph_heap *h)
 	if (!h->pools_mapped)
 		free(h->pools);
 	ph_u64map_free(&h->big_index);
+	if (h->other_slots_owned)
+		free(h->other_slots);
+	h->other_slots = NULL;
+	h->other_slots_owned = false;
 	ph_regions_free(&h->regions, &h->nregions);
 }

@@ -97,6 +97,25 @@ static inline int64_t ph_objtable_mi_block(const struct ph_mi_page *p,
 	return (int64_t)i;
 }
 
+/* The number of the object at addr among those outside pools and pages,
+ * or PH_NONE; never past the table (an index cache's slots are used
+ * unchecked when it is sealed: heapcache.c). */
+static inline uint32_t ph_objtable_other(const struct ph_heap *h, uint64_t addr)
+{
+	if (h->other_slots && addr) {
+		size_t mask = h->other_cap - 1;
+		for (size_t i = ph_hash64(addr) & mask;; i = (i + 1) & mask) {
+			uint32_t v = h->other_slots[i];
+			if (!v)
+				break;
+			if (v - 1 < h->n && h->addr[v - 1] == addr)
+				return v - 1;
+		}
+	}
+	uint32_t *v = ph_u64map_get(&h->big_index, addr);
+	return v && *v < h->n ? *v : PH_NONE;
+}
+
 /* Is there an object at addr already? (during discovery) */
 static inline __attribute__((always_inline)) bool
 ph_objtable_known(const struct ph_heap *h, uint64_t addr)
@@ -105,7 +124,7 @@ ph_objtable_known(const struct ph_heap *h, uint64_t addr)
 		const struct ph_mi_page *mp = ph_objtable_mi_page(h, addr);
 		if (mp && ph_objtable_mi_block(mp, addr) >= 0)
 			return true;
-		return ph_u64map_get(&h->big_index, addr) != NULL;
+		return ph_objtable_other(h, addr) != PH_NONE;
 	}
 	const struct ph_pool *p = ph_objtable_pool_at(h, addr);
 	if (p) {
@@ -117,11 +136,13 @@ ph_objtable_known(const struct ph_heap *h, uint64_t addr)
 		if (!h->pools_frozen)
 			return false;
 	}
-	return ph_u64map_get(&h->big_index, addr) != NULL;
+	return ph_objtable_other(h, addr) != PH_NONE;
 }
 
 /* The number of the object at addr, or PH_NONE (once the pools are
- * frozen; before, of the objects outside pools only). */
+ * frozen; before, of the objects outside pools only). Never past the
+ * table: a sealed index cache's pools and map are used unchecked
+ * (heapcache.c). */
 static inline uint32_t ph_objtable_lookup(const struct ph_heap *h,
 					  uint64_t addr)
 {
@@ -130,11 +151,11 @@ static inline uint32_t ph_objtable_lookup(const struct ph_heap *h,
 		int64_t i = mp ? ph_objtable_mi_block(mp, addr) : -1;
 		if (i >= 0) {
 			uint64_t w = (uint64_t)i / 64, bit = 1ULL << (i % 64);
-			return mp->first + mp->rank[w] +
-			       ph_popcount64(mp->obj_bits[w] & (bit - 1));
+			uint64_t o = mp->first + mp->rank[w] +
+				     ph_popcount64(mp->obj_bits[w] & (bit - 1));
+			return o < h->n ? (uint32_t)o : PH_NONE;
 		}
-		uint32_t *v = ph_u64map_get(&h->big_index, addr);
-		return v ? *v : PH_NONE;
+		return ph_objtable_other(h, addr);
 	}
 	const struct ph_pool *p = ph_objtable_pool_at(h, addr);
 	if (p) {
@@ -142,13 +163,14 @@ static inline uint32_t ph_objtable_lookup(const struct ph_heap *h,
 			return PH_NONE;
 		uint64_t g = (addr - p->addr) / 16;
 		uint64_t w = g / 64, bit = 1ULL << (g % 64);
-		if (p->obj_bits[w] & bit)
-			return p->first + p->rank[w] +
-			       ph_popcount64(p->obj_bits[w] & (bit - 1));
+		if (p->obj_bits[w] & bit) {
+			uint64_t o = p->first + p->rank[w] +
+				     ph_popcount64(p->obj_bits[w] & (bit - 1));
+			return o < h->n ? (uint32_t)o : PH_NONE;
+		}
 		/* not found by the pool scan: maybe found later */
 	}
-	uint32_t *v = ph_u64map_get(&h->big_index, addr);
-	return v ? *v : PH_NONE;
+	return ph_objtable_other(h, addr);
 }
 
 /* Marks the object at obj, in a pool, found: a page scan's find, whose

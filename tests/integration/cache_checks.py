@@ -1205,7 +1205,7 @@ def seal_checks(core, xdg, addr, ref):
     check("seal: 2 s old, summed whole and intact: sealed for later runs",
           inf.get("index_cache") == "read" and
           inf.get("index_cache_sealed") is False and
-          seal_mask(cf) == 0x7ff, (inf.get("index_cache_sealed"),
+          seal_mask(cf) == 0x1fff, (inf.get("index_cache_sealed"),
                                    seal_mask(cf)))
     out, read, built, written = graph_stages(core, addr)
     m = seal_mask(gf)
@@ -1263,6 +1263,87 @@ def seal_checks(core, xdg, addr, ref):
     check("seal: a seal with a byte flipped: not believed, summed",
           inf.get("index_cache") == "read" and
           inf.get("index_cache_sealed") is False, inf.get("index_cache_sealed"))
+    sealed_index_damaged(core, xdg, addr, ref)
+
+
+def sealed_index_damaged(core, xdg, addr, ref):
+    """A sealed index's pools are indexed by their addresses alone and its
+    others' map used as it is (heapcache.c): damage only bit rot makes (a
+    forged seal) neither crashes nor hangs a run. Others' slots with no
+    empty one are refused (a search would not end); pools' records past
+    the table give lookups of no object (the graph built from them: fewer
+    edges)."""
+    import struct
+    cf = cache_files(xdg)[0]
+
+    def sealed_again():
+        time.sleep(2.2)
+        info(core)
+        rc, inf, err = info(core)
+        return inf.get("index_cache_sealed") is True
+
+    def damage(k, fn):
+        with open(cf, "rb") as f:
+            data = bytearray(f.read())
+        off, ln = index_section(data, k)
+        fn(data, off, ln)
+        with open(cf, "r+b") as f:
+            f.write(data)
+        forge_seal(cf)
+
+    def fill_slots(data, off, ln):
+        for i in range(ln // 4):
+            if not struct.unpack_from("<I", data, off + 4 * i)[0]:
+                struct.pack_into("<I", data, off + 4 * i, 1 + i)
+
+    ok = sealed_again()
+    with open(cf, "rb") as f:
+        has_map = index_section(f.read(), OTHERS_SEC)[1] > 0
+    if has_map:
+        damage(OTHERS_SEC, fill_slots)
+        try:
+            rc, out, err = run(core, "types", timing=True)
+        except subprocess.TimeoutExpired:
+            rc, out, err = None, None, "timed out"
+        notes = [x.get("code") for x in (out or {}).get("notes", [])]
+        if isinstance(out, dict):
+            out.pop("notes", None)
+        check("sealed index: its others' slots all used, the seal forged: "
+              "refused with a note, the same answer",
+              ok and rc == 0 and "index-cache-ignored" in notes and
+              "others' slots" in err and out == ref["types"][1],
+              (ok, rc, notes, err[-300:]))
+
+    def pools_past(data, off, ln):
+        rs = ln // struct.unpack_from("<Q", data, 128)[0]   # npools
+        for at in range(off, off + ln, rs):     # each record's first
+            struct.pack_into("<I", data, at + 16, 0xfffffff0)
+
+    ok = sealed_again()
+    with open(cf, "rb") as f:
+        npools = index_section(f.read(), POOLS_SEC)[1]
+    if npools:
+        damage(POOLS_SEC, pools_past)
+        for f in os.listdir(os.path.join(xdg, "py-heap")):
+            if f.startswith(("graph-", "sealed-graph-")):   # built again
+                os.unlink(os.path.join(xdg, "py-heap", f))
+        got, crashed = {}, None
+        for args in (["show", addr], ["referrers", addr], ["types"],
+                     ["path", addr], ["cycles"]):
+            try:
+                got[args[0]] = run(core, *args)[0]
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                crashed = str(e)[-600:]
+        check("sealed index: every pool's first object past the table, the "
+              "seal forged: lookups find no object there, no crash (%s)"
+              % got, ok and crashed is None and
+              got.get("types") == 0 and got.get("cycles") == 0, crashed)
+        for f in os.listdir(os.path.join(xdg, "py-heap")):
+            if f.startswith(("index-", "graph-", "sealed-")):
+                os.unlink(os.path.join(xdg, "py-heap", f))
+        rc, inf, err = info(core)
+        check("sealed index: then written again",
+              inf.get("index_cache") == "written", inf.get("index_cache"))
 
 
 def main():
@@ -1448,7 +1529,15 @@ def checks(core, xdg, truth, tmp):
             ("a type's kind out of range, its sums made again",
              lambda: plant_type(cf, 64, "<I", 0xffff)),
             ("a type's name past its section, its sums made again",
-             lambda: plant_type(cf, 96, "<Q", 1 << 40))):
+             lambda: plant_type(cf, 96, "<Q", 1 << 40)),
+            # format 8's sections: each checked against the table when
+            # not sealed
+            ("a pool's address moved in the pools' addresses, its sums "
+             "made again", lambda: plant_index(cf, PADDR_SEC, 0, 1 << 14)),
+            ("an object's number moved in the others' slots, its sums made "
+             "again", lambda: plant_other(cf, 1)),
+            ("an object added to the others' slots, its sums made again",
+             lambda: plant_other(cf, 0))):
         info(core)          # a good file first
         damage()
         rc, out, err = run(core, "types")
@@ -1489,22 +1578,36 @@ def checks(core, xdg, truth, tmp):
           len(files) <= 8, files)
 
 
-HEAD = 608          # sizeof(struct hc_head), formats 5 and 6
-SEC_BYTES, SEC_SUM, NSEC = 424, 512, 11
+HEAD = 648          # sizeof(struct hc_head), format 8
+SEC_BYTES, SEC_SUM, NSEC = 432, 536, 13
+INTERP_SEC, POOLS_SEC, PADDR_SEC, OTHERS_SEC = 10, 1, 11, 12
+
+
+def index_section(data, k):
+    """Where index section k starts (each at a multiple of 8 bytes after
+    the header, format 8), and its length."""
+    import struct
+    sec = list(struct.unpack_from("<%dQ" % NSEC, data, SEC_BYTES))
+    return HEAD + sum((b + 7) // 8 * 8 for b in sec[:k]), sec[k]
+
+
+def resum_index(data, k):
+    """Index section k's sum and the header's made again."""
+    import struct
+    off, ln = index_section(data, k)
+    struct.pack_into("<Q", data, SEC_SUM + 8 * k,
+                     file_sum(bytes(data[off:off + ln])))
+    struct.pack_into("<Q", data, HEAD - 8, file_sum(bytes(data[:HEAD - 8])))
 
 
 def plant_interp(path, value):
     """The last object's interpreter set to value (one the reader must
     refuse), the section's and the header's sums made again."""
-    import struct
     with open(path, "rb") as f:
         data = bytearray(f.read())
-    sec = list(struct.unpack_from("<%dQ" % NSEC, data, SEC_BYTES))
-    off = HEAD + sum(sec[:NSEC - 1])
-    data[off + sec[-1] - 1] = value
-    struct.pack_into("<Q", data, SEC_SUM + 8 * (NSEC - 1),
-                     file_sum(bytes(data[off:off + sec[-1]])))
-    struct.pack_into("<Q", data, HEAD - 8, file_sum(bytes(data[:HEAD - 8])))
+    off, ln = index_section(data, INTERP_SEC)
+    data[off + ln - 1] = value
+    resum_index(data, INTERP_SEC)
     with open(path, "wb") as f:
         f.write(data)
 
@@ -1516,12 +1619,43 @@ def plant_tidx(path):
     import struct
     with open(path, "rb") as f:
         data = bytearray(f.read())
-    sec = list(struct.unpack_from("<%dQ" % NSEC, data, SEC_BYTES))
-    off = HEAD + sum(sec[:4])   # section 4: tidx[], 4 bytes an object
-    struct.pack_into("<I", data, off + 4 * (sec[4] // 8), 0xfffffff0)
-    struct.pack_into("<Q", data, SEC_SUM + 8 * 4,
-                     file_sum(bytes(data[off:off + sec[4]])))
-    struct.pack_into("<Q", data, HEAD - 8, file_sum(bytes(data[:HEAD - 8])))
+    off, ln = index_section(data, 4)    # tidx[], 4 bytes an object
+    struct.pack_into("<I", data, off + 4 * (ln // 8), 0xfffffff0)
+    resum_index(data, 4)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def plant_index(path, k, at, add):
+    """The 8-byte word at byte at of index section k given add, the sums
+    made again."""
+    import struct
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    off, ln = index_section(data, k)
+    if ln >= at + 8:
+        v = struct.unpack_from("<Q", data, off + at)[0]
+        struct.pack_into("<Q", data, off + at, (v + add) % (1 << 64))
+        resum_index(data, k)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def plant_other(path, which):
+    """The others' slots (index section 12: 1 + an object's number, or 0)
+    damaged, the sums made again: which 1, the first used slot's number
+    one more; 0, an empty slot given the first object's (an object that is
+    no other, or there twice)."""
+    import struct
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    off, ln = index_section(data, OTHERS_SEC)
+    slots = struct.unpack_from("<%dI" % (ln // 4), data, off)
+    for i, v in enumerate(slots):
+        if (v != 0) == bool(which):
+            struct.pack_into("<I", data, off + 4 * i, v + 1 if v else 1)
+            break
+    resum_index(data, OTHERS_SEC)
     with open(path, "wb") as f:
         f.write(data)
 
@@ -1536,12 +1670,9 @@ def plant_type(path, field, fmt, value):
     import struct
     with open(path, "rb") as f:
         data = bytearray(f.read())
-    sec = list(struct.unpack_from("<%dQ" % NSEC, data, SEC_BYTES))
-    off = HEAD                  # section 0: the types' records
+    off, ln = index_section(data, 0)    # the types' records
     struct.pack_into(fmt, data, off + field, value)
-    struct.pack_into("<Q", data, SEC_SUM,
-                     file_sum(bytes(data[off:off + sec[0]])))
-    struct.pack_into("<Q", data, HEAD - 8, file_sum(bytes(data[:HEAD - 8])))
+    resum_index(data, 0)
     with open(path, "wb") as f:
         f.write(data)
 
