@@ -1539,7 +1539,8 @@ def checks(core, xdg, truth, tmp):
             ("an object added to the others' slots, its sums made again",
              lambda: plant_other(cf, 0))):
         info(core)          # a good file first
-        damage()
+        if damage() is False:
+            continue        # (no such section: no pools, no others)
         rc, out, err = run(core, "types")
         notes = [x.get("code") for x in (out or {}).get("notes", [])]
         if isinstance(out, dict):
@@ -1628,15 +1629,16 @@ def plant_tidx(path):
 
 def plant_index(path, k, at, add):
     """The 8-byte word at byte at of index section k given add, the sums
-    made again."""
+    made again; False when the section is shorter."""
     import struct
     with open(path, "rb") as f:
         data = bytearray(f.read())
     off, ln = index_section(data, k)
-    if ln >= at + 8:
-        v = struct.unpack_from("<Q", data, off + at)[0]
-        struct.pack_into("<Q", data, off + at, (v + add) % (1 << 64))
-        resum_index(data, k)
+    if ln < at + 8:
+        return False
+    v = struct.unpack_from("<Q", data, off + at)[0]
+    struct.pack_into("<Q", data, off + at, (v + add) % (1 << 64))
+    resum_index(data, k)
     with open(path, "wb") as f:
         f.write(data)
 
@@ -1650,6 +1652,8 @@ def plant_other(path, which):
     with open(path, "rb") as f:
         data = bytearray(f.read())
     off, ln = index_section(data, OTHERS_SEC)
+    if not ln:
+        return False
     slots = struct.unpack_from("<%dI" % (ln // 4), data, off)
     for i, v in enumerate(slots):
         if (v != 0) == bool(which):
