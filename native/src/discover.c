@@ -81,7 +81,8 @@ bool ph_discover_contents_ok(struct ph_heap *h, uint64_t addr,
 		/* the block, before the debug hooks' header if any */
 		uint64_t block0 = pool->addr + L->pool_overhead;
 		uint64_t start = addr - presize - h->block_head;
-		if (start < block0 || (start - block0) % pool->block_size)
+		if (!pool->block_size || start < block0 ||
+		    (start - block0) % pool->block_size)
 			return false;
 		uint64_t b = (start - block0) / pool->block_size;
 		if (b >= pool->nblocks ||

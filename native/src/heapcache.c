@@ -269,14 +269,15 @@ char *ph_heapcache_path(const struct ph_runtime *rt)
 	return path;
 }
 
-/* The sections, in the file's order: the arrays a reader uses where they
- * are (addr, size, tidx) each at a multiple of its element's size (the
- * header's size is a multiple of 8); the rest are copied out. */
 static uint64_t hc_pad8(uint64_t n)
 {
 	return (n + 7) & ~7ULL;
 }
 
+/* The sections, in the file's order, each at a multiple of 8 bytes
+ * (hc_offsets): the arrays a reader uses where they are (the types'
+ * records, the 16 KiB pools, addr, size, tidx, flags, the pools'
+ * addresses, the others' slots); the rest are copied out. */
 static void hc_sizes(const struct hc_head *hd, uint64_t *bytes)
 {
 	bytes[0] = hd->ntypes * HC_TYPE_REC; /* types (struct hc_type) */

@@ -1023,6 +1023,8 @@ struct ph_error *ph_query_summary(struct ph_session *s,
 	}
 	for (size_t i = 0; i < h->npools; i++) {
 		const struct ph_pool *p = &h->pools[i];
+		if (!p->block_size)
+			continue; /* (a sealed index's records: not checked) */
 		uint32_t nfree = 0;
 		for (int w = 0; w < 16; w++)
 			nfree +=

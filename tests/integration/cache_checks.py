@@ -1316,8 +1316,9 @@ def sealed_index_damaged(core, xdg, addr, ref):
 
     def pools_past(data, off, ln):
         rs = ln // struct.unpack_from("<Q", data, 128)[0]   # npools
-        for at in range(off, off + ln, rs):     # each record's first
+        for at in range(off, off + ln, rs):     # each record's first,
             struct.pack_into("<I", data, at + 16, 0xfffffff0)
+            struct.pack_into("<I", data, at + 8, 0)     # block size
 
     ok = sealed_again()
     with open(cf, "rb") as f:
@@ -1329,15 +1330,16 @@ def sealed_index_damaged(core, xdg, addr, ref):
                 os.unlink(os.path.join(xdg, "py-heap", f))
         got, crashed = {}, None
         for args in (["show", addr], ["referrers", addr], ["types"],
-                     ["path", addr], ["cycles"]):
+                     ["path", addr], ["cycles"], ["summary"]):
             try:
                 got[args[0]] = run(core, *args)[0]
             except (RuntimeError, subprocess.TimeoutExpired) as e:
                 crashed = str(e)[-600:]
-        check("sealed index: every pool's first object past the table, the "
-              "seal forged: lookups find no object there, no crash (%s)"
-              % got, ok and crashed is None and
-              got.get("types") == 0 and got.get("cycles") == 0, crashed)
+        check("sealed index: every pool's first object past the table and "
+              "its block size 0, the seal forged: lookups find no object "
+              "there, summary counts no pool, no crash (%s)"
+              % got, ok and crashed is None and got.get("types") == 0 and
+              got.get("cycles") == 0 and got.get("summary") == 0, crashed)
         for f in os.listdir(os.path.join(xdg, "py-heap")):
             if f.startswith(("index-", "graph-", "sealed-")):
                 os.unlink(os.path.join(xdg, "py-heap", f))
