@@ -36,7 +36,7 @@
 #include "target.h"
 
 #define HC_MAGIC 0x31585048u /* "HPX1" */
-/* 8: the pools' addresses and the others' hash map kept (sections 11,
+/* 8: the pools' addresses and the others' slots kept (sections 11,
  * 12), each section at a multiple of 8 bytes; 7: the sums' lanes folded
  * in through hc_mix (format 6's fold let a flip in a word's top bits go
  * unseen); 6: the types as records (format
@@ -1037,13 +1037,14 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 	 * 2M objects: their pages' first touch was most of a load), and what a
 	 * lookup makes of them is kept below the table's size. */
 	const uint64_t *paddr = ptr[11];
-	for (uint64_t i = 0; sealed && words == 16 && i < hd.npools; i++)
+	const bool by_address = sealed && words == 16; /* (else copied) */
+	for (uint64_t i = 0; by_address && i < hd.npools; i++)
 		if (ph_objtable_index_pool(h, paddr[i], (uint32_t)i)) {
 			WHY("out of memory");
 			goto out;
 		}
 	uint64_t next = hd.base;
-	for (uint64_t i = 0; !(sealed && words == 16) && i < hd.npools; i++) {
+	for (uint64_t i = 0; !by_address && i < hd.npools; i++) {
 		struct ph_pool *p = &pools[i];
 		bool bad = (p->addr & (psize - 1)) || !p->addr ||
 			   !p->block_size || p->nblocks > psize / 16 ||
@@ -1065,7 +1066,7 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 			goto out;
 		}
 	}
-	if (!(sealed && words == 16) && next != hd.base + hd.npool_objects) {
+	if (!by_address && next != hd.base + hd.npool_objects) {
 		WHY("damaged (its pools)");
 		goto out;
 	}
