@@ -1304,12 +1304,12 @@ bool ph_heapcache_store(struct ph_heap *h, const char *path)
 	if (!(paddr = malloc(h->npools * 8 + 1)) ||
 	    !(slots = calloc(hd.others_cap + 1, sizeof(*slots))))
 		goto out;
-	for (uint64_t i = hc_next_other(&hd, 0), mask = hd.others_cap - 1;
-	     i < hd.n; i = hc_next_other(&hd, i + 1)) {
-		uint64_t k = ph_hash64(h->addr[i]) & mask;
-		for (; slots[k]; k = (k + 1) & mask)
-			if (h->addr[slots[k] - 1] == h->addr[i])
-				goto out; /* (twice: a table a load refuses) */
+	for (uint64_t i = hc_next_other(&hd, 0); i < hd.n;
+	     i = hc_next_other(&hd, i + 1)) {
+		size_t k = ph_objtable_other_slot(slots, hd.others_cap, h->addr,
+						  h->n, h->addr[i]);
+		if (slots[k])
+			goto out; /* (twice: a table a load refuses) */
 		slots[k] = (uint32_t)i + 1;
 	}
 	for (size_t i = 0; i < h->npools; i++)

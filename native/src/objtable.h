@@ -97,20 +97,32 @@ static inline int64_t ph_objtable_mi_block(const struct ph_mi_page *p,
 	return (int64_t)i;
 }
 
+/* Where addr is in an index cache's others' slots (cap of them, a power
+ * of two, one at least empty; each 0 or 1 + an object's number below n):
+ * the slot holding its number, else the empty one it would take. Linear
+ * probing from ph_hash64: the file's writer and its readers share it. */
+static inline size_t ph_objtable_other_slot(const uint32_t *slots, size_t cap,
+					    const uint64_t *addrs, size_t n,
+					    uint64_t addr)
+{
+	size_t mask = cap - 1, i = ph_hash64(addr) & mask;
+	for (;; i = (i + 1) & mask) {
+		uint32_t v = slots[i];
+		if (!v || (v - 1 < n && addrs[v - 1] == addr))
+			return i;
+	}
+}
+
 /* The number of the object at addr among those outside pools and pages,
  * or PH_NONE; never past the table (an index cache's slots are used
  * unchecked when it is sealed: heapcache.c). */
 static inline uint32_t ph_objtable_other(const struct ph_heap *h, uint64_t addr)
 {
 	if (h->other_slots && addr) {
-		size_t mask = h->other_cap - 1;
-		for (size_t i = ph_hash64(addr) & mask;; i = (i + 1) & mask) {
-			uint32_t v = h->other_slots[i];
-			if (!v)
-				break;
-			if (v - 1 < h->n && h->addr[v - 1] == addr)
-				return v - 1;
-		}
+		uint32_t v = h->other_slots[ph_objtable_other_slot(
+			h->other_slots, h->other_cap, h->addr, h->n, addr)];
+		if (v)
+			return v - 1;
 	}
 	uint32_t *v = ph_u64map_get(&h->big_index, addr);
 	return v && *v < h->n ? *v : PH_NONE;
