@@ -349,10 +349,10 @@ FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 600
 FUZZ_FLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all -Inative/include -Inative/src \
-	-DPH_VERSION='"$(VERSION)"'
+	-DPH_VERSION='"$(VERSION)"' -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
 FUZZERS := $(BUILD)/fuzz/fuzz_core $(BUILD)/fuzz/fuzz_heap $(BUILD)/fuzz/fuzz_layout \
 	$(BUILD)/fuzz/fuzz_maps $(BUILD)/fuzz/fuzz_snapshot $(BUILD)/fuzz/fuzz_symcache \
-	$(BUILD)/fuzz/fuzz_diffresult
+	$(BUILD)/fuzz/fuzz_diffresult $(BUILD)/fuzz/fuzz_index
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_seed.h $(LIB_SRCS) $(HDRS) VERSION
 	@mkdir -p $(dir $@)

@@ -11,7 +11,10 @@
 # core with every layout it accepts; fuzz_symcache does the same with the
 # symbols' cache (syms-BUILDID) and every file it accepts; fuzz_diffresult
 # reads a diff's result as the outputs' cache keeps it (seed: one written
-# here), and packs again what it accepts. Inputs that crashed
+# here), and packs again what it accepts; fuzz_index patches the index
+# cache py-heap wrote for the seed core, sums it again, seals it or not
+# (seeds: one of each mode made here), and runs commands on the core with
+# it. Inputs that crashed
 # before (tests/fuzz/regressions/) are replayed first, with every command
 # (PYHEAP_FUZZ_ALL=1: fuzz_heap, fuzz_layout and fuzz_symcache run one per input
 # else). A crash is saved in
@@ -24,7 +27,7 @@ cd "$root"
 fz=$build/fuzz
 mkdir -p "$fz/corpus-core" "$fz/corpus-heap" "$fz/corpus-maps" \
 	"$fz/corpus-snapshot" "$fz/corpus-layout" "$fz/corpus-symcache" \
-	"$fz/corpus-diffresult" "$fz/crashes"
+	"$fz/corpus-diffresult" "$fz/corpus-index" "$fz/crashes"
 
 # The seed core: the graph fixture under Debian's python3.11.
 cores=$build/cores
@@ -122,8 +125,16 @@ open(sys.argv[1], "wb").write(head + side("/tmp/c1") + side("/tmp/c2") +
                               rows + grew + notes + strs)
 PY
 
+# the index cache (fuzz_index.c's input): a mode byte (sealed, header
+# only, sums left), patches (offset; a byte added to a word, or bytes
+# written), the byte that picks the commands
+for mode in 0 1 2 3 4 5; do
+	printf "\\00$mode\\001\\002\\000\\000\\200\\001\\00$mode" \
+		> "$fz/corpus-index/seed-mode$mode"
+done
+
 status=0
-targets=(core heap layout maps snapshot symcache diffresult)
+targets=(core heap layout maps snapshot symcache diffresult index)
 for target in "${targets[@]}"; do
 	bin=$fz/fuzz_$target
 	regs=(tests/fuzz/regressions/$target-*)
@@ -144,6 +155,7 @@ for target in "${targets[@]}"; do
 	[ $target = layout ] && extra=(-max_len=4096)
 	[ $target = symcache ] && extra=(-max_len=4096 -len_control=0)
 	[ $target = diffresult ] && extra=(-max_len=4096)
+	[ $target = index ] && extra=(-max_len=256)
 	if ! "$bin" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=4096 \
 		-print_final_stats=1 -artifact_prefix="$fz/crashes/$target-" \
 		"${extra[@]}" "$fz/corpus-$target" >"$fz/fuzz-$target.log" 2>&1; then

@@ -33,4 +33,10 @@ bool ph_graphcache_check(struct ph_graph *g, unsigned need);
  * had no referrers and g has them now. */
 bool ph_graphcache_store(const struct ph_graph *g);
 
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+/* For the cache files' fuzzer only: as ph_heapcache_fuzz_resum, of a
+ * graph file. */
+uint64_t ph_graphcache_fuzz_resum(uint8_t *file, size_t len, bool sums);
+#endif
+
 #endif /* PH_GRAPHCACHE_H */

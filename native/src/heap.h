@@ -347,10 +347,18 @@ static inline bool ph_refcnt_ok(const struct ph_layout *L, const uint64_t *hdr,
 	return !in_block || (uint64_t)refcnt <= 0xffffffffULL;
 }
 
+/* The header of the object at addr, or NULL: unreadable, or not at a
+ * multiple of 8, where no object is (but a sealed index's rot may say
+ * one is: its addresses are checked only when it is summed). */
+static inline const uint64_t *ph_obj_hdr(struct ph_heap *h, uint64_t addr)
+{
+	return addr & 7 ? NULL : ph_mem_ptr(h->mem, addr, ph_hdr_size(h->L));
+}
+
 /* The refcount of the object at addr (0 when unreadable). */
 static inline int64_t ph_obj_refcnt(struct ph_heap *h, uint64_t addr)
 {
-	const uint64_t *hdr = ph_mem_ptr(h->mem, addr, ph_hdr_size(h->L));
+	const uint64_t *hdr = ph_obj_hdr(h, addr);
 	return hdr ? ph_hdr_refcnt(h->L, hdr) : 0;
 }
 
@@ -359,7 +367,7 @@ static inline int64_t ph_obj_refcnt(struct ph_heap *h, uint64_t addr)
  * to ob_ref_local, which the collector takes off again. */
 static inline int64_t ph_obj_refcnt_unheld(struct ph_heap *h, uint64_t addr)
 {
-	const uint64_t *hdr = ph_mem_ptr(h->mem, addr, ph_hdr_size(h->L));
+	const uint64_t *hdr = ph_obj_hdr(h, addr);
 	return hdr && (ph_hdr_gc_bits(h->L, hdr) & 64) &&
 			       (uint32_t)(hdr[1] >> 32) != UINT32_MAX
 		       ? 1

@@ -48,4 +48,16 @@ void ph_heapcache_seal(const char *path, const struct stat *st,
 bool ph_heapcache_write(const char *path, const void *const *parts,
 			const uint64_t *bytes, int nparts);
 
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+/* For the cache files' fuzzer (tests/fuzz/fuzz_index.c) only. An index
+ * file's bytes (len of them): with sums, its sums made right for its
+ * header as it is (each section's where the sizes it gives fit len, then
+ * the header's); its header's sum. */
+uint64_t ph_heapcache_fuzz_resum(uint8_t *file, size_t len, bool sums);
+/* The cache file at path (its header's sum head_sum) sealed as it is now,
+ * the sections of mask summed whole, whatever it holds: what bit rot
+ * under a seal leaves (no write through the file system can). */
+bool ph_heapcache_fuzz_seal(const char *path, uint64_t head_sum, uint32_t mask);
+#endif
+
 #endif /* PH_HEAPCACHE_H */

@@ -31,6 +31,8 @@ void ph_ref_c_unknown(struct ph_heap *h, uint64_t addr, const struct ph_type *t,
 		      int64_t ob_size, ph_referent_fn fn, void *arg)
 {
 	int64_t end = t->base_basicsize;
+	if (end < 16 || end > (1 << 24))
+		return; /* (a damaged type's: nothing of it is known) */
 	if (t->itemsize && ob_size > 0 && ob_size < (1 << 20) &&
 	    t->itemsize % 8 == 0)
 		end += ob_size * t->itemsize;
@@ -39,8 +41,12 @@ void ph_ref_c_unknown(struct ph_heap *h, uint64_t addr, const struct ph_type *t,
 	 * tp_dictoffset a reference. */
 	int64_t from = 16;
 	int64_t wl = t->weaklistoffset, d = t->dictoffset;
-	for (int64_t off = 16; off + 8 <= end; off += 8) {
-		if (off != wl && off != d)
+	/* the two in order, each once, where a word of the body is (not a
+	 * walk to end: a damaged type's size may be anything) */
+	int64_t at[2] = {wl < d ? wl : d, wl < d ? d : wl};
+	for (int i = 0; i < 2; i++) {
+		int64_t off = at[i];
+		if (off < from || off % 8 || off + 8 > end)
 			continue;
 		ph_ref_conservative(h, addr, from, off, fn, arg);
 		if (off == d)

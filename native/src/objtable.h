@@ -50,6 +50,15 @@ static inline const struct ph_pool *ph_objtable_pool_at(const struct ph_heap *h,
 	return v ? &h->pools[v - 1] : NULL;
 }
 
+/* The 16-byte granule of its pool that addr is in: from addr alone, as
+ * pools are aligned (a sealed index's pool records are not read whole, so
+ * that one whose address rot moved cannot put it past the bitmaps). */
+static inline uint64_t ph_objtable_pool_granule(const struct ph_heap *h,
+						uint64_t addr)
+{
+	return (addr & ((1ULL << h->pool_shift) - 1)) / 16;
+}
+
 /* Free-threaded: the mimalloc page whose blocks hold addr, or NULL
  * (h->mi_pages sorted: by their granules' table, else a binary search). */
 static inline const struct ph_mi_page *
@@ -142,7 +151,7 @@ ph_objtable_known(const struct ph_heap *h, uint64_t addr)
 	if (p) {
 		if (addr & 15)
 			return false;
-		uint64_t g = (addr - p->addr) / 16;
+		uint64_t g = ph_objtable_pool_granule(h, addr);
 		if ((p->obj_bits[g / 64] >> (g % 64)) & 1)
 			return true;
 		if (!h->pools_frozen)
@@ -173,7 +182,7 @@ static inline uint32_t ph_objtable_lookup(const struct ph_heap *h,
 	if (p) {
 		if (addr & 15)
 			return PH_NONE;
-		uint64_t g = (addr - p->addr) / 16;
+		uint64_t g = ph_objtable_pool_granule(h, addr);
 		uint64_t w = g / 64, bit = 1ULL << (g % 64);
 		if (p->obj_bits[w] & bit) {
 			uint64_t o = p->first + p->rank[w] +

@@ -114,14 +114,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * or, one group at a time, 3 of them from where the byte says. */
 	if (!all && group >= 5)
 		ph_error_destroy(ph_session_heap(s));
-	struct ph_heap *h = s->heap;
-	size_t first = all ? 0 : (size_t)(pick >> 3) * 7, step = all ? 97 : 31;
-	size_t stop = all ? 2000 : first + 3 * step;
-	for (size_t k = first; (all || group >= 5) && h && k < h->n && k < stop;
-	     k += step) {
-		char addr[32];
-		snprintf(addr, sizeof(addr), "0x%llx",
-			 (unsigned long long)h->addr[k]);
+	char addrs[SEED_OBJECTS][32];
+	size_t na = all || group >= 5
+			    ? seed_objects(s->heap, all,
+					   (size_t)(pick >> 3) * 7, 31, addrs)
+			    : 0;
+	for (size_t k = 0; k < na; k++) {
+		const char *addr = addrs[k];
 		if (all || group == 5) {
 			run(s, "show", addr, NULL);
 			run(s, "refcount", addr, NULL);

@@ -17,7 +17,7 @@
 
 /* PYHEAP_FUZZ_CORE's bytes (malloc'd; its size in *ret_size), or exit
  * with a message naming who asked. */
-static uint8_t *seed_core_load(const char *who, size_t *ret_size)
+static inline uint8_t *seed_core_load(const char *who, size_t *ret_size)
 {
 	const char *path = getenv("PYHEAP_FUZZ_CORE");
 	if (!path) {
@@ -42,7 +42,7 @@ static uint8_t *seed_core_load(const char *who, size_t *ret_size)
 }
 
 /* A session on the image (NULL if py-heap refuses it). */
-static struct ph_session *seed_session(const uint8_t *image, size_t size)
+static inline struct ph_session *seed_session(const uint8_t *image, size_t size)
 {
 	struct ph_target *t = NULL;
 	struct ph_error *err =
@@ -98,6 +98,25 @@ static inline void seed_run(struct ph_session *s, const char *const (*cmds)[3],
 		ph_error_destroy(ph_session_run(s, argc, cmds[k], 1, &out));
 		ph_free(out);
 	}
+}
+
+/* The objects a target runs its commands for one object on, as "0x..."
+ * in ret (at most SEED_OBJECTS): with all, every 97th of the table's
+ * first 2000; else 3 of them, step apart, from first. How many. */
+enum { SEED_OBJECTS = 21 };
+static inline size_t seed_objects(const struct ph_heap *h, bool all,
+				  size_t first, size_t step, char (*ret)[32])
+{
+	if (all) {
+		first = 0;
+		step = 97;
+	}
+	size_t stop = all ? 2000 : first + 3 * step, n = 0;
+	for (size_t k = first; h && k < h->n && k < stop && n < SEED_OBJECTS;
+	     k += step)
+		snprintf(ret[n++], 32, "0x%llx",
+			 (unsigned long long)h->addr[k]);
+	return n;
 }
 
 #endif /* FUZZ_SEED_H */

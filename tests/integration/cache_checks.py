@@ -919,6 +919,8 @@ def sealed_graph_damaged(core, xdg, addr, k, referents=False):
     if referents:
         drop_answer("cycles")           # so that cycles reads the graph
         run(core, "cycles")             # the referents' arrays sealed
+        # what graph needs beside the graph (the dominator tree) kept
+        run(core, "graph", addr, "--output", os.path.join(xdg, "g.dot"))
     gf = graph_files(xdg)[0]
     m = seal_mask(gf)
     with open(gf, "rb") as f:
@@ -1318,7 +1320,9 @@ def sealed_index_damaged(core, xdg, addr, ref):
         rs = ln // struct.unpack_from("<Q", data, 128)[0]   # npools
         for at in range(off, off + ln, rs):     # each record's first,
             struct.pack_into("<I", data, at + 16, 0xfffffff0)
-            struct.pack_into("<I", data, at + 8, 0)     # block size
+            struct.pack_into("<I", data, at + 8, 0)     # block size,
+            a = struct.unpack_from("<Q", data, at)[0]   # and address
+            struct.pack_into("<Q", data, at, a + (1 << 40))
 
     ok = sealed_again()
     with open(cf, "rb") as f:
@@ -1326,7 +1330,10 @@ def sealed_index_damaged(core, xdg, addr, ref):
     if npools:
         damage(POOLS_SEC, pools_past)
         for f in os.listdir(os.path.join(xdg, "py-heap")):
-            if f.startswith(("graph-", "sealed-graph-")):   # built again
+            # the graph and the answers (whose key, the index's header,
+            # rot does not change) built again from the pools
+            if f.startswith(("graph-", "sealed-graph-", "ans-",
+                             "sealed-ans-")):
                 os.unlink(os.path.join(xdg, "py-heap", f))
         got, crashed = {}, None
         for args in (["show", addr], ["referrers", addr], ["types"],
@@ -1335,13 +1342,18 @@ def sealed_index_damaged(core, xdg, addr, ref):
                 got[args[0]] = run(core, *args)[0]
             except (RuntimeError, subprocess.TimeoutExpired) as e:
                 crashed = str(e)[-600:]
-        check("sealed index: every pool's first object past the table and "
-              "its block size 0, the seal forged: lookups find no object "
+        check("sealed index: every pool's first object past the table, "
+              "its block size 0 and its record's address moved, the seal "
+              "forged: lookups find no object "
               "there, summary counts no pool, no crash (%s)"
-              % got, ok and crashed is None and got.get("types") == 0 and
+              % got, ok and crashed is None and
+              all(v is not None and v >= 0 for v in got.values()) and
+              got.get("types") == 0 and
               got.get("cycles") == 0 and got.get("summary") == 0, crashed)
+        # (and the answers made from them: the index written again has
+        # the same header)
         for f in os.listdir(os.path.join(xdg, "py-heap")):
-            if f.startswith(("index-", "graph-", "sealed-")):
+            if f.startswith(("index-", "graph-", "sealed-", "ans-")):
                 os.unlink(os.path.join(xdg, "py-heap", f))
         rc, inf, err = info(core)
         check("sealed index: then written again",
@@ -1539,7 +1551,11 @@ def checks(core, xdg, truth, tmp):
             ("an object's number moved in the others' slots, its sums made "
              "again", lambda: plant_other(cf, 1)),
             ("an object added to the others' slots, its sums made again",
-             lambda: plant_other(cf, 0))):
+             lambda: plant_other(cf, 0)),
+            # checked in the same pass as the section's sum (every reader
+            # of a header takes an object's address to be one)
+            ("an object's address not a multiple of 8, its sums made again",
+             lambda: plant_index(cf, ADDR_SEC, 8 * 100, 4))):
         info(core)          # a good file first
         if damage() is False:
             continue        # (no such section: no pools, no others)
@@ -1584,6 +1600,7 @@ def checks(core, xdg, truth, tmp):
 HEAD = 648          # sizeof(struct hc_head), format 8
 SEC_BYTES, SEC_SUM, NSEC = 432, 536, 13
 INTERP_SEC, POOLS_SEC, PADDR_SEC, OTHERS_SEC = 10, 1, 11, 12
+ADDR_SEC = 2
 
 
 def index_section(data, k):
