@@ -125,12 +125,17 @@ open(sys.argv[1], "wb").write(head + side("/tmp/c1") + side("/tmp/c2") +
                               rows + grew + notes + strs)
 PY
 
-# the index cache (fuzz_index.c's input): a mode byte (sealed, header
-# only, sums left), patches (offset; a byte added to a word, or bytes
+# the caches (fuzz_index.c's input): a mode byte (sealed, header only,
+# sums left; which file: the index, the graph's, an answer's, then the
+# byte that picks it), patches (offset; a byte added to a word, or bytes
 # written), the byte that picks the commands
-for mode in 0 1 2 3 4 5; do
-	printf "\\00$mode\\001\\002\\000\\000\\200\\001\\00$mode" \
-		> "$fz/corpus-index/seed-mode$mode"
+for mode in 0 1 2 3 4 5 8 9 10 11 16 17 18 19; do
+	for pick in 0 3 6; do
+		o=$(printf '%03o' "$mode")
+		p=$(printf '%03o' "$pick")
+		printf "\\$o\\$p\\001\\002\\000\\000\\200\\001\\$p" \
+			> "$fz/corpus-index/seed-mode$mode-$pick"
+	done
 done
 
 status=0

@@ -539,3 +539,16 @@ bool ph_answercache_output_store(const struct ph_runtime *rt,
 	free(path);
 	return true;
 }
+
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+uint64_t ph_answercache_fuzz_resum(uint8_t *file, size_t len, bool sums)
+{
+	struct ac_head hd;
+	if (len < sizeof(hd))
+		return 0;
+	memcpy(&hd, file, sizeof(hd));
+	return PH_CACHE_FUZZ_RESUM(struct ac_head, file, len, sums,
+				   hd.nsec < PH_ANSWER_SECS ? hd.nsec
+							    : PH_ANSWER_SECS);
+}
+#endif

@@ -81,4 +81,10 @@ bool ph_answercache_output_store(const struct ph_runtime *rt,
 				 size_t out_len, const void *notes,
 				 size_t notes_len, bool partial);
 
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+/* For the cache files' fuzzer only: as ph_heapcache_fuzz_resum, of an
+ * answer's file. */
+uint64_t ph_answercache_fuzz_resum(uint8_t *file, size_t len, bool sums);
+#endif
+
 #endif /* PH_ANSWERCACHE_H */

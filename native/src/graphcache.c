@@ -645,21 +645,6 @@ out:
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
 uint64_t ph_graphcache_fuzz_resum(uint8_t *file, size_t len, bool sums)
 {
-	struct gc_head hd;
-	if (len < sizeof(hd))
-		return 0;
-	memcpy(&hd, file, sizeof(hd));
-	uint64_t bytes[GC_NSEC], off = sizeof(hd);
-	gc_sizes(&hd, bytes);
-	for (int i = 0; sums && i < GC_NSEC; i++) {
-		if (off <= len && bytes[i] <= len - off)
-			hd.sec_sum[i] = ph_heapcache_sum(file + off, bytes[i]);
-		off += pad8(bytes[i]);
-	}
-	if (sums)
-		hd.head_sum = ph_heapcache_sum(
-			&hd, offsetof(struct gc_head, head_sum));
-	memcpy(file, &hd, sizeof(hd));
-	return hd.head_sum;
+	return PH_CACHE_FUZZ_RESUM(struct gc_head, file, len, sums, GC_NSEC);
 }
 #endif

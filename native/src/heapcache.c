@@ -1424,22 +1424,32 @@ bool ph_heapcache_write(const char *path, const void *const *parts,
 }
 
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+uint64_t ph_cache_fuzz_resum(uint8_t *file, size_t len, bool sums, size_t head,
+			     size_t sizes_at, size_t sums_at, unsigned nsec)
+{
+	uint64_t off = head, hs = 0;
+	if (len < head)
+		return 0;
+	for (unsigned i = 0; sums && i < nsec; i++) {
+		uint64_t bytes, sum;
+		memcpy(&bytes, file + sizes_at + 8 * i, 8);
+		if (off <= len && bytes <= len - off) {
+			sum = hc_sum(file + off, bytes);
+			memcpy(file + sums_at + 8 * i, &sum, 8);
+		}
+		off += hc_pad8(bytes); /* (wraps past len: summed no more) */
+	}
+	if (sums) {
+		hs = hc_sum(file, head - 8);
+		memcpy(file + head - 8, &hs, 8);
+	}
+	memcpy(&hs, file + head - 8, 8);
+	return hs;
+}
+
 uint64_t ph_heapcache_fuzz_resum(uint8_t *file, size_t len, bool sums)
 {
-	struct hc_head hd;
-	if (len < sizeof(hd))
-		return 0;
-	memcpy(&hd, file, sizeof(hd));
-	uint64_t bytes[HC_NSEC], at[HC_NSEC];
-	hc_sizes(&hd, bytes);
-	if (sums && hc_offsets(bytes, at) == len)
-		for (int i = 0; i < HC_NSEC; i++)
-			if (hc_within(at[i], bytes[i], len))
-				hd.sec_sum[i] = hc_sum(file + at[i], bytes[i]);
-	if (sums)
-		hd.head_sum = hc_sum(&hd, offsetof(struct hc_head, head_sum));
-	memcpy(file, &hd, sizeof(hd));
-	return hd.head_sum;
+	return PH_CACHE_FUZZ_RESUM(struct hc_head, file, len, sums, HC_NSEC);
 }
 
 bool ph_heapcache_fuzz_seal(const char *path, uint64_t head_sum, uint32_t mask)

@@ -49,10 +49,24 @@ bool ph_heapcache_write(const char *path, const void *const *parts,
 			const uint64_t *bytes, int nparts);
 
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-/* For the cache files' fuzzer (tests/fuzz/fuzz_index.c) only. An index
- * file's bytes (len of them): with sums, its sums made right for its
- * header as it is (each section's where the sizes it gives fit len, then
- * the header's); its header's sum. */
+/* For the cache files' fuzzer (tests/fuzz/fuzz_index.c) only. A cache
+ * file's bytes (len of them), its header head bytes whose last 8 are its
+ * sum, giving nsec sections' sizes at sizes_at and their sums at sums_at
+ * (each section after the header at a multiple of 8): with sums, the
+ * sections' sums that fit len made right, then the header's; its
+ * header's sum. Index files: ph_heapcache_fuzz_resum. */
+uint64_t ph_cache_fuzz_resum(uint8_t *file, size_t len, bool sums, size_t head,
+			     size_t sizes_at, size_t sums_at, unsigned nsec);
+/* The same, of a file whose header is a struct type (sec_bytes, sec_sum,
+ * and head_sum last) */
+#define PH_CACHE_FUZZ_RESUM(type, file, len, sums, nsec)                       \
+	({                                                                     \
+		_Static_assert(offsetof(type, head_sum) == sizeof(type) - 8,   \
+			       "the header's sum last");                       \
+		ph_cache_fuzz_resum(file, len, sums, sizeof(type),             \
+				    offsetof(type, sec_bytes),                 \
+				    offsetof(type, sec_sum), nsec);            \
+	})
 uint64_t ph_heapcache_fuzz_resum(uint8_t *file, size_t len, bool sums);
 /* The cache file at path (its header's sum head_sum) sealed as it is now,
  * the sections of mask summed whole, whatever it holds: what bit rot
