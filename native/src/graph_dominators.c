@@ -158,7 +158,10 @@ static struct ph_error *dom_enter_unreachable(struct dom_build *b)
 	uint32_t k = b->uroot;
 	for (int pass = 1; pass <= 2; pass++)
 		for (uint32_t x = 0; x < b->n; x++) {
-			if (b->pre[x] != NIL)
+			/* (a root target no root names, in a damaged graph
+			 * file whose parents and roots disagree: as if no
+			 * root reached it) */
+			if (b->pre[x] != NIL && b->pre[x] != MARK_ROOT)
 				continue;
 			if (pass == 1 && has_referrer(g, x))
 				continue;
