@@ -241,13 +241,13 @@ struct ph_error *ph_objtable_add(struct ph_heap *h, uint64_t addr,
 		return NULL; /* not where pymalloc puts objects */
 	if (p && h->pools_frozen) {
 		/* Numbered already: one the pool scan missed is kept aside. */
-		uint64_t g = (addr - p->addr) / 16;
+		uint64_t g = ph_objtable_pool_granule(h, addr);
 		if ((p->obj_bits[g / 64] >> (g % 64)) & 1)
 			return NULL;
 		p = NULL;
 	}
 	if (p) {
-		uint64_t g = (addr - p->addr) / 16;
+		uint64_t g = ph_objtable_pool_granule(h, addr);
 		if ((p->obj_bits[g / 64] >> (g % 64)) & 1)
 			return NULL;
 		p->obj_bits[g / 64] |= 1ULL << (g % 64);

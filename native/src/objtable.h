@@ -199,7 +199,7 @@ static inline uint32_t ph_objtable_lookup(const struct ph_heap *h,
 static inline void ph_objtable_mark(const struct ph_heap *h, uint64_t obj)
 {
 	struct ph_pool *p = (struct ph_pool *)ph_objtable_pool_at(h, obj);
-	uint64_t g = (obj - p->addr) / 16;
+	uint64_t g = ph_objtable_pool_granule(h, obj);
 	p->obj_bits[g / 64] |= 1ULL << (g % 64);
 }
 
