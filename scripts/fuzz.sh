@@ -11,13 +11,13 @@
 # core with every layout it accepts; fuzz_symcache does the same with the
 # symbols' cache (syms-BUILDID) and every file it accepts; fuzz_diffresult
 # reads a diff's result as the outputs' cache keeps it (seed: one written
-# here), and packs again what it accepts; fuzz_index patches the index
-# cache py-heap wrote for the seed core, sums it again, seals it or not
-# (seeds: one of each mode made here), and runs commands on the core with
-# it. Inputs that crashed
+# here), and packs again what it accepts; fuzz_index patches one of the
+# caches py-heap wrote for the seed core (the index, the graph's, an
+# answer's), sums it again, seals it or not (seeds: each mode and file,
+# made here), and runs commands on the core with it. Inputs that crashed
 # before (tests/fuzz/regressions/) are replayed first, with every command
-# (PYHEAP_FUZZ_ALL=1: fuzz_heap, fuzz_layout and fuzz_symcache run one per input
-# else). A crash is saved in
+# (PYHEAP_FUZZ_ALL=1: fuzz_heap, fuzz_layout, fuzz_symcache and fuzz_index
+# run one group per input else). A crash is saved in
 # BUILD/fuzz/crashes/: copy it to tests/fuzz/regressions/ once fixed.
 set -euo pipefail
 build=${1:-build}

@@ -61,15 +61,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static void run(struct ph_session *s, const char *a0, const char *a1,
 		const char *a2)
 {
-	const char *argv[] = {a0, a1, a2};
-	int argc = a2 ? 3 : a1 ? 2 : 1;
-	for (int json = all ? 0 : json_only; json < 2; json += 2 - all) {
-		char *out = NULL;
-		struct ph_error *err =
-			ph_session_run(s, argc, argv, json, &out);
-		ph_error_destroy(err);
-		ph_free(out);
-	}
+	seed_run_words(s, a0, a1, a2, all, json_only);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

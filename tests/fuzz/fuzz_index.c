@@ -275,13 +275,7 @@ static void put(struct kept *k, const uint8_t *data, size_t size, bool header,
 static void run(struct ph_session *s, const char *a0, const char *a1,
 		const char *a2, bool json)
 {
-	const char *argv[] = {a0, a1, a2};
-	int argc = a2 ? 3 : a1 ? 2 : 1;
-	for (int j = all ? 0 : json; j < 2; j += 2 - all) {
-		char *out = NULL;
-		ph_error_destroy(ph_session_run(s, argc, argv, j, &out));
-		ph_free(out);
-	}
+	seed_run_words(s, a0, a1, a2, all, json);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

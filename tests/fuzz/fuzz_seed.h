@@ -100,6 +100,21 @@ static inline void seed_run(struct ph_session *s, const char *const (*cmds)[3],
 	}
 }
 
+/* One command of at most three words (a1, a2 may be NULL) run on s, its
+ * output dropped: in JSON if json, else as text; both with all. */
+static inline void seed_run_words(struct ph_session *s, const char *a0,
+				  const char *a1, const char *a2, bool all,
+				  bool json)
+{
+	const char *argv[] = {a0, a1, a2};
+	int argc = a2 ? 3 : a1 ? 2 : 1;
+	for (int j = all ? 0 : json; j < 2; j += 2 - all) {
+		char *out = NULL;
+		ph_error_destroy(ph_session_run(s, argc, argv, j, &out));
+		ph_free(out);
+	}
+}
+
 /* The objects a target runs its commands for one object on, as "0x..."
  * in ret (at most SEED_OBJECTS): with all, every 97th of the table's
  * first 2000; else 3 of them, step apart, from first. How many. */
