@@ -14,7 +14,8 @@
 # here), and packs again what it accepts; fuzz_index patches one of the
 # caches py-heap wrote for the seed core (the index, the graph's, an
 # answer's), sums it again, seals it or not (seeds: each mode and file,
-# made here), and runs commands on the core with it. Inputs that crashed
+# made here), and runs commands on the core with it; then again on the
+# free-threaded build's core of that fixture. Inputs that crashed
 # before (tests/fuzz/regressions/) are replayed first, with every command
 # (PYHEAP_FUZZ_ALL=1: fuzz_heap, fuzz_layout, fuzz_symcache and fuzz_index
 # run one group per input else). A crash is saved in
@@ -41,6 +42,25 @@ print(graph_checks.take_core('heap_graph.py', '$cores/heap_graph-3.11'))
 fi
 core=$cores/heap_graph-3.11/core
 export PYHEAP_FUZZ_CORE=$core
+
+# fuzz_index's second seed: the same fixture under the first free-threaded
+# build (3.13t, in its root), whose caches hold mimalloc's pages where the
+# 3.11 seed's hold pools (a graph file's root no root named was found only
+# there). None where no free-threaded build is made.
+ft=$(PYHEAP_FT_ONLY=1 bash scripts/interpreters.sh 2>/dev/null | awk '{print $1}')
+ft_core= ft_root=
+if [ -n "$ft" ]; then
+	ft_core=$(python3 -c "
+import os, sys; sys.path.insert(0, 'tests/integration')
+from interp import Interp
+i = Interp(sys.argv[1])
+d = os.path.join(sys.argv[2], 'heap_graph-' + i.tag)
+i.take_core('heap_graph.py', d)
+print(os.path.join(d, 'core'))
+" "$ft" "$cores") || ft_core=
+	ft_root=${ft%%::*}
+	[ "$ft_root" = "$ft" ] && ft_root=
+fi
 
 # Seeds for the core reader: the core's first 64 KiB (headers, notes' start)
 # and its notes alone.
@@ -169,6 +189,28 @@ for target in "${targets[@]}"; do
 		status=1
 	fi
 	grep -E "stat::number_of_executed_units|Done [0-9]+ runs" "$fz/fuzz-$target.log" | tail -1 || true
+	if [ $target = index ] && [ -n "$ft_core" ]; then
+		echo "fuzz.sh: fuzz_index on the free-threaded seed for ${seconds}s"
+		mkdir -p "$fz/corpus-index-ft"
+		if [ -e "${regs[0]}" ] && ! PYHEAP_FUZZ_CORE=$ft_core \
+			PYHEAP_FUZZ_SYSROOT=$ft_root PYHEAP_FUZZ_ALL=1 "$bin" \
+			-runs=1 "${regs[@]}" >"$fz/replay-index-ft.log" 2>&1; then
+			echo "fuzz.sh: a regression input fails again (free-threaded seed):" >&2
+			tail -30 "$fz/replay-index-ft.log" >&2
+			status=1
+		fi
+		cp -n "$fz"/corpus-index/seed-* "$fz/corpus-index-ft/"
+		if ! PYHEAP_FUZZ_CORE=$ft_core PYHEAP_FUZZ_SYSROOT=$ft_root \
+			"$bin" -max_total_time="$seconds" -timeout=30 \
+			-rss_limit_mb=4096 -print_final_stats=1 \
+			-artifact_prefix="$fz/crashes/index-ft-" "${extra[@]}" \
+			"$fz/corpus-index-ft" >"$fz/fuzz-index-ft.log" 2>&1; then
+			echo "fuzz.sh: fuzz_index (free-threaded seed) found a problem:" >&2
+			tail -40 "$fz/fuzz-index-ft.log" >&2
+			status=1
+		fi
+		grep -E "stat::number_of_executed_units|Done [0-9]+ runs" "$fz/fuzz-index-ft.log" | tail -1 || true
+	fi
 done
 if [ $status -eq 0 ]; then
 	echo "fuzz: ${#targets[@]} passed, 0 failed"

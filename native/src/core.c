@@ -257,26 +257,80 @@ static bool read_build_id_notes(const uint8_t *p, size_t len, uint8_t *out,
 	return false;
 }
 
-/* Build-id of an ELF file on disk, from its PT_NOTE segments. */
-static void file_build_id(struct ph_module *mod)
+/* A module file's ELF header and program headers. */
+struct elf_heads {
+	Elf64_Ehdr eh;
+	Elf64_Phdr *ph; /* malloc'd: nph of them, NULL when unreadable */
+	size_t nph;
+};
+
+/*
+ * Reads them with pread: no page of the file's mapping is touched for them
+ * (under a hypervisor that shadows the guest's page tables a first touch
+ * costs more than the read, and a run on a cached index needs nothing else
+ * of most files: docs/performance.md). NULL, or why the file cannot be a
+ * module of a core py-heap reads (then nothing is allocated).
+ */
+static const char *elf_heads_read(int fd, struct elf_heads *ret)
 {
-	size_t n;
-	if (elf_getphdrnum(mod->elf, &n))
-		return;
-	for (size_t i = 0; i < n; i++) {
-		GElf_Phdr ph;
-		if (!gelf_getphdr(mod->elf, (int)i, &ph) ||
-		    ph.p_type != PT_NOTE)
-			continue;
+	memset(ret, 0, sizeof(*ret));
+	Elf64_Ehdr *eh = &ret->eh;
+	ssize_t got = pread(fd, eh, sizeof(*eh), 0);
+	if (got < SELFMAG || memcmp(eh->e_ident, ELFMAG, SELFMAG))
+		return "not an ELF file";
+	if (got != (ssize_t)sizeof(*eh) ||
+	    eh->e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh->e_ident[EI_DATA] != ELFDATA2LSB)
+		return "not a 64-bit little-endian ELF file";
+	uint64_t n = eh->e_phnum;
+	if (n == PN_XNUM) {
+		/* the count in the first section header's sh_info */
+		Elf64_Shdr sh0;
+		if (eh->e_shoff > INT64_MAX ||
+		    pread(fd, &sh0, sizeof(sh0), (off_t)eh->e_shoff) !=
+			    (ssize_t)sizeof(sh0))
+			return NULL;
+		n = sh0.sh_info;
+	}
+	/* bounded (a crafted header names 4G of them); past the file's end
+	 * the read comes up short */
+	if (!n || n > 65536 || eh->e_phentsize != sizeof(Elf64_Phdr) ||
+	    eh->e_phoff > INT64_MAX / 2)
+		return NULL;
+	Elf64_Phdr *ph = malloc(n * sizeof(*ph));
+	if (ph && pread(fd, ph, n * sizeof(*ph), (off_t)eh->e_phoff) ==
+			  (ssize_t)(n * sizeof(*ph))) {
+		ret->ph = ph;
+		ret->nph = n;
+	} else
+		free(ph);
+	return NULL;
+}
+
+/* Build-id of an ELF file on disk, from its PT_NOTE segments (pread). */
+static void file_build_id(struct ph_module *mod, int fd,
+			  const struct elf_heads *e)
+{
+	for (size_t i = 0; i < e->nph; i++) {
+		const Elf64_Phdr *ph = &e->ph[i];
 		/* bounded by the file's size and the note's, and to what a
 		 * build-id note needs: it comes first (a crafted 16 GB note of
 		 * zeros was walked whole) */
-		if (ph.p_offset > mod->size ||
-		    ph.p_filesz > mod->size - ph.p_offset)
+		if (ph->p_type != PT_NOTE || ph->p_offset > mod->size ||
+		    ph->p_filesz > mod->size - ph->p_offset)
 			continue;
-		size_t len = ph.p_filesz < 65536 ? (size_t)ph.p_filesz : 65536;
-		if (read_build_id_notes((const uint8_t *)mod->map + ph.p_offset,
-					len, mod->build_id, &mod->build_id_len))
+		size_t len =
+			ph->p_filesz < 65536 ? (size_t)ph->p_filesz : 65536;
+		uint8_t small[1024];
+		uint8_t *p = len <= sizeof(small) ? small : malloc(len);
+		bool found = p &&
+			     pread(fd, p, len, (off_t)ph->p_offset) ==
+				     (ssize_t)len &&
+			     read_build_id_notes(p, len, mod->build_id,
+						 &mod->build_id_len);
+		if (p != small)
+			free(p);
+		if (found)
 			return;
 	}
 }
@@ -322,7 +376,8 @@ bool ph_image_build_id(bool (*read)(void *ctx, uint64_t addr, void *buf,
 
 static bool mem_read_cb(void *ctx, uint64_t addr, void *buf, size_t len)
 {
-	struct ph_error *err = ph_mem_read(ctx, addr, buf, len);
+	/* (read once: the core's file with pread, its mapping untouched) */
+	struct ph_error *err = ph_mem_read_once(ctx, addr, buf, len);
 	ph_error_destroy(err);
 	return !err;
 }
@@ -392,40 +447,31 @@ static struct ph_error *module_load(struct ph_target *t, struct ph_module *mod,
 				    bool check_memory, const uint8_t *want_id,
 				    size_t want_len)
 {
-	/* The magic by pread first: a file that is not ELF is never mapped
+	/* The headers by pread first: a file that is not ELF is never mapped
 	 * (a page of a shared-memory file would be made by reading it). */
-	unsigned char magic[SELFMAG];
-	if (pread(fd, magic, SELFMAG, 0) != SELFMAG ||
-	    memcmp(magic, ELFMAG, SELFMAG)) {
+	struct elf_heads e;
+	const char *why = elf_heads_read(fd, &e);
+	if (why) {
 		close(fd);
-		return strict ? ph_error_create_path(PH_ERR_ELF, disk,
-						     "%s: not an ELF file",
-						     disk)
+		return strict ? ph_error_create_path(PH_ERR_ELF, disk, "%s: %s",
+						     disk, why)
 			      : NULL;
 	}
 	struct ph_error *err =
 		map_fd(fd, disk, &mod->fd, &mod->map, &mod->size);
 	if (err) {
+		free(e.ph);
 		if (strict)
 			return err;
 		ph_error_destroy(err);
 		return NULL;
 	}
-	if (mod->size < SELFMAG || memcmp(mod->map, ELFMAG, SELFMAG))
-		return strict ? ph_error_create_path(PH_ERR_ELF, disk,
-						     "%s: not an ELF file",
-						     disk)
-			      : NULL;
-	mod->elf = elf_memory(mod->map, mod->size);
-	if (!mod->elf)
-		return strict ? ph_error_create_path(PH_ERR_ELF, disk, "%s: %s",
-						     disk, elf_errmsg(-1))
-			      : NULL;
-	file_build_id(mod);
+	mod->opened = true;
+	file_build_id(mod, mod->fd, &e);
 	if (want_len && (want_len != mod->build_id_len ||
 			 memcmp(want_id, mod->build_id, want_len))) {
-		elf_end(mod->elf);
-		mod->elf = NULL;
+		free(e.ph);
+		mod->opened = false;
 		munmap(mod->map, mod->size);
 		mod->map = NULL;
 		mod->size = 0;
@@ -439,27 +485,21 @@ static struct ph_error *module_load(struct ph_target *t, struct ph_module *mod,
 	}
 
 	/* The bias: where the PT_LOAD with offset 0 went. */
-	size_t n;
-	if (elf_getphdrnum(mod->elf, &n))
-		return NULL;
 	uint64_t first_vaddr = UINT64_MAX;
-	for (size_t i = 0; i < n; i++) {
-		GElf_Phdr ph;
-		if (gelf_getphdr(mod->elf, (int)i, &ph) &&
-		    ph.p_type == PT_LOAD && ph.p_vaddr < first_vaddr)
-			first_vaddr = ph.p_vaddr & ~(uint64_t)0xfff;
-	}
-	if (first_vaddr == UINT64_MAX || mod->start == UINT64_MAX)
+	for (size_t i = 0; i < e.nph; i++)
+		if (e.ph[i].p_type == PT_LOAD && e.ph[i].p_vaddr < first_vaddr)
+			first_vaddr = e.ph[i].p_vaddr & ~(uint64_t)0xfff;
+	if (first_vaddr == UINT64_MAX || mod->start == UINT64_MAX) {
+		free(e.ph);
 		return NULL;
+	}
 	mod->bias = mod->start - first_vaddr;
 	/* The image reaches past its file mappings: .bss is anonymous. */
-	for (size_t i = 0; i < n; i++) {
-		GElf_Phdr ph;
-		if (gelf_getphdr(mod->elf, (int)i, &ph) &&
-		    ph.p_type == PT_LOAD &&
-		    mod->bias + ph.p_vaddr + ph.p_memsz > mod->end)
-			mod->end = mod->bias + ph.p_vaddr + ph.p_memsz;
-	}
+	for (size_t i = 0; i < e.nph; i++)
+		if (e.ph[i].p_type == PT_LOAD &&
+		    mod->bias + e.ph[i].p_vaddr + e.ph[i].p_memsz > mod->end)
+			mod->end =
+				mod->bias + e.ph[i].p_vaddr + e.ph[i].p_memsz;
 
 	if (check_memory && mod->build_id_len) {
 		uint8_t mem_id[64];
@@ -472,6 +512,7 @@ static struct ph_error *module_load(struct ph_target *t, struct ph_module *mod,
 				sprintf(a + 2 * i, "%02x", mem_id[i]);
 			for (size_t i = 0; i < mod->build_id_len; i++)
 				sprintf(b + 2 * i, "%02x", mod->build_id[i]);
+			free(e.ph);
 			return ph_error_create_path(
 				PH_ERR_BUILD_ID_MISMATCH, disk,
 				"%s does not match the core: build-id %s, the "
@@ -482,21 +523,49 @@ static struct ph_error *module_load(struct ph_target *t, struct ph_module *mod,
 
 	/* Read-only segments of the file stand in for pages the core left
 	 * out; writable ones would be stale, so they are not used. */
-	for (size_t i = 0; i < n; i++) {
-		GElf_Phdr ph;
-		if (!gelf_getphdr(mod->elf, (int)i, &ph) ||
-		    ph.p_type != PT_LOAD || (ph.p_flags & PF_W) ||
-		    ph.p_offset > mod->size ||
-		    ph.p_filesz > mod->size - ph.p_offset)
+	for (size_t i = 0; i < e.nph && !err; i++) {
+		const Elf64_Phdr *ph = &e.ph[i];
+		if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W) ||
+		    ph->p_offset > mod->size ||
+		    ph->p_filesz > mod->size - ph->p_offset)
 			continue;
-		err = ph_memory_add(&t->mem, mod->bias + ph.p_vaddr,
-				    mod->bias + ph.p_vaddr + ph.p_filesz,
-				    (const uint8_t *)mod->map + ph.p_offset,
+		err = ph_memory_add(&t->mem, mod->bias + ph->p_vaddr,
+				    mod->bias + ph->p_vaddr + ph->p_filesz,
+				    (const uint8_t *)mod->map + ph->p_offset,
 				    false, true);
-		if (err)
-			return err;
 	}
-	return NULL;
+	free(e.ph);
+	return err;
+}
+
+/* libelf's view of the file mapped at map, in *slot: made by the first
+ * caller, another thread's kept when it came first. */
+static Elf *elf_once(Elf **slot, bool have, void *map, size_t size)
+{
+	Elf *elf = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+	if (elf || !have || !map)
+		return elf;
+	if (!(elf = elf_memory(map, size)))
+		return NULL;
+	Elf *none = NULL;
+	if (__atomic_compare_exchange_n(slot, &none, elf, false,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return elf;
+	elf_end(elf);
+	return none;
+}
+
+/* (the module's two views are a cache: made through a const module) */
+Elf *ph_module_elf(const struct ph_module *mod)
+{
+	struct ph_module *m = (struct ph_module *)mod;
+	return elf_once(&m->elf, m->opened, m->map, m->size);
+}
+
+Elf *ph_module_debug_elf(const struct ph_module *mod)
+{
+	struct ph_module *m = (struct ph_module *)mod;
+	return elf_once(&m->debug_elf, true, m->debug_map, m->debug_size);
 }
 
 struct ph_error *ph_module_open_fd(struct ph_target *t, struct ph_module *mod,
@@ -604,15 +673,16 @@ static struct ph_error *find_exe_in_memory(struct ph_target *t,
 		map_file(exe_path, &probe.fd, &probe.map, &probe.size);
 	if (err)
 		return err;
-	if (probe.size < SELFMAG || memcmp(probe.map, ELFMAG, SELFMAG) ||
-	    !(probe.elf = elf_memory(probe.map, probe.size))) {
+	struct elf_heads e;
+	const char *why = elf_heads_read(probe.fd, &e);
+	if (why) {
 		munmap(probe.map, probe.size);
 		close(probe.fd);
-		return ph_error_create_path(PH_ERR_ELF, exe_path,
-					    "%s: not an ELF file", exe_path);
+		return ph_error_create_path(PH_ERR_ELF, exe_path, "%s: %s",
+					    exe_path, why);
 	}
-	file_build_id(&probe);
-	elf_end(probe.elf);
+	file_build_id(&probe, probe.fd, &e);
+	free(e.ph);
 	munmap(probe.map, probe.size);
 	close(probe.fd);
 	for (size_t i = 0; i < t->mem.nsegs; i++) {
@@ -694,6 +764,7 @@ static struct ph_error *open_core(const char *core_path, const void *image,
 	} else {
 		t->mem.file_map = t->map;
 		t->mem.file_map_len = t->size;
+		t->mem.file_fd = t->fd;
 	}
 	if (t->size < sizeof(Elf64_Ehdr) || memcmp(t->map, ELFMAG, SELFMAG)) {
 		err = ph_error_create_path(PH_ERR_NOT_CORE, core_path,
@@ -929,9 +1000,10 @@ static bool sym_iter(const struct ph_module *mod,
 		     bool (*fn)(void *arg, const char *name, GElf_Sym *sym),
 		     void *arg)
 {
-	if (mod->elf && sym_iter_elf(mod->elf, fn, arg))
+	Elf *elf = ph_module_elf(mod), *debug = ph_module_debug_elf(mod);
+	if (elf && sym_iter_elf(elf, fn, arg))
 		return true;
-	return mod->debug_elf && sym_iter_elf(mod->debug_elf, fn, arg);
+	return debug && sym_iter_elf(debug, fn, arg);
 }
 
 static bool sym_iter_elf(Elf *elf,
@@ -1138,7 +1210,7 @@ bool ph_module_symbol(const struct ph_module *cmod, const char *name,
 {
 	struct ph_module *mod = (struct ph_module *)cmod;
 	/* Rebuilt when debug information arrives after the first lookup. */
-	if (!mod->syms || mod->syms_with_debug != (mod->debug_elf != NULL)) {
+	if (!mod->syms || mod->syms_with_debug != (mod->debug_map != NULL)) {
 		struct sym_collect c = {0};
 		sym_iter(mod, sym_collect_cb, &c);
 		if (c.failed) {
@@ -1157,7 +1229,7 @@ bool ph_module_symbol(const struct ph_module *cmod, const char *name,
 		sym_table_free(mod->syms);
 		mod->syms = t;
 		mod->nsyms = t->n;
-		mod->syms_with_debug = mod->debug_elf != NULL;
+		mod->syms_with_debug = mod->debug_map != NULL;
 	}
 	const struct sym_entry *e = sym_table_find(mod->syms, name);
 	if (!e)

@@ -33,27 +33,61 @@ static bool open_debug_file(struct ph_module *mod, const char *path,
 		close(fd);
 		return false;
 	}
+	/* its magic by pread: libelf's view is made when first asked for
+	 * (ph_module_debug_elf), and a run on a cached index asks none */
+	unsigned char ident[EI_NIDENT];
+	if (pread(fd, ident, sizeof(ident), 0) != (ssize_t)sizeof(ident) ||
+	    memcmp(ident, ELFMAG, SELFMAG) || ident[EI_CLASS] != ELFCLASS64) {
+		close(fd);
+		return false;
+	}
 	void *map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE, fd, 0);
 	if (map == MAP_FAILED) {
 		close(fd);
 		return false;
 	}
-	Elf *elf = memcmp(map, ELFMAG, SELFMAG)
-			   ? NULL
-			   : elf_memory(map, (size_t)st.st_size);
-	if (!elf) {
-		munmap(map, (size_t)st.st_size);
-		close(fd);
-		return false;
-	}
 	mod->debug_fd = fd;
 	mod->debug_map = map;
 	mod->debug_size = (size_t)st.st_size;
-	mod->debug_elf = elf;
 	mod->debug_path = strdup(path);
 	mod->debug_source = source;
 	return true;
+}
+
+/* Whether the module's file has a symbol table: its section headers read
+ * with pread (libelf's view of the file would touch their pages). */
+static bool file_has_symtab(const struct ph_module *mod)
+{
+	Elf64_Ehdr eh;
+	if (!mod->opened || mod->fd < 0 ||
+	    pread(mod->fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
+	    eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shoff > mod->size)
+		return false;
+	size_t n = eh.e_shnum;
+	if (!n && eh.e_shoff) {
+		/* SHN_XINDEX's way: the count in the first's sh_size */
+		Elf64_Shdr sh0;
+		if (pread(mod->fd, &sh0, sizeof(sh0), (off_t)eh.e_shoff) !=
+		    (ssize_t)sizeof(sh0))
+			return false;
+		n = sh0.sh_size;
+	}
+	if (!n || n > (mod->size - eh.e_shoff) / sizeof(Elf64_Shdr))
+		return false;
+	bool found = false;
+	Elf64_Shdr buf[64];
+	for (size_t i = 0; i < n && !found; i += PH_ARRAY_SIZE(buf)) {
+		size_t k =
+			n - i < PH_ARRAY_SIZE(buf) ? n - i : PH_ARRAY_SIZE(buf);
+		off_t at = (off_t)(eh.e_shoff + i * sizeof(Elf64_Shdr));
+		if (pread(mod->fd, buf, k * sizeof(*buf), at) !=
+		    (ssize_t)(k * sizeof(*buf)))
+			break;
+		for (size_t j = 0; j < k; j++)
+			found |= buf[j].sh_type == SHT_SYMTAB;
+	}
+	return found;
 }
 
 struct progress {
@@ -124,21 +158,13 @@ static int progress_fn(debuginfod_client *c, long done, long total)
 
 void ph_module_find_debuginfo(struct ph_target *t, struct ph_module *mod)
 {
-	if (mod->debug_elf || mod->debug_tried || !mod->build_id_len)
+	if (mod->debug_map || mod->debug_tried || !mod->build_id_len)
 		return;
 	mod->debug_tried = true;
 	/* The file itself may have its symbol table. */
-	if (mod->elf) {
-		Elf_Scn *scn = NULL;
-		while ((scn = elf_nextscn(mod->elf, scn))) {
-			GElf_Shdr sh;
-			if (gelf_getshdr(scn, &sh) &&
-			    sh.sh_type == SHT_SYMTAB) {
-				mod->debug_source =
-					"the file's own symbol table";
-				return;
-			}
-		}
+	if (file_has_symtab(mod)) {
+		mod->debug_source = "the file's own symbol table";
+		return;
 	}
 	char hex[129];
 	for (size_t i = 0; i < mod->build_id_len; i++)

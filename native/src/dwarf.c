@@ -160,7 +160,9 @@ static int first_path_offset(Dwarf_Die *st, const char *paths, Dwarf_Word *ret)
 int ph_dwarf_check_layout(const struct ph_module *mod, struct ph_layout *L,
 			  int *ret_checked)
 {
-	Elf *elf = mod->debug_elf ? mod->debug_elf : mod->elf;
+	Elf *elf = ph_module_debug_elf(mod);
+	if (!elf)
+		elf = ph_module_elf(mod);
 	*ret_checked = 0;
 	if (!elf || pthread_once(&dw_once, dw_load) || !dwl.ok)
 		return 0;

@@ -716,12 +716,13 @@ static size_t writable_data(const struct ph_target *tg, struct data_range **ret)
 	struct data_range *out = NULL;
 	for (size_t m = 0; m < tg->nmods; m++) {
 		const struct ph_module *mod = &tg->mods[m];
+		Elf *elf = ph_module_elf(mod);
 		size_t nph;
-		if (!mod->elf || elf_getphdrnum(mod->elf, &nph))
+		if (!elf || elf_getphdrnum(elf, &nph))
 			continue;
 		for (size_t i = 0; i < nph; i++) {
 			GElf_Phdr ph;
-			if (!gelf_getphdr(mod->elf, (int)i, &ph) ||
+			if (!gelf_getphdr(elf, (int)i, &ph) ||
 			    ph.p_type != PT_LOAD || !(ph.p_flags & PF_W))
 				continue;
 			if (ph_grow((void **)&out, &cap, n + 1, sizeof(*out)))

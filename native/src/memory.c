@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "memory.h"
 
@@ -255,6 +256,23 @@ struct ph_error *ph_mem_read(struct ph_memory *m, uint64_t addr, void *buf,
 		len -= n;
 	}
 	return NULL;
+}
+
+struct ph_error *ph_mem_read_once(struct ph_memory *m, uint64_t addr, void *buf,
+				  size_t len)
+{
+	const struct ph_segment *s = ph_memory_find(m, addr);
+	uintptr_t map = (uintptr_t)m->file_map;
+	if (map && s && s->data && addr + len >= addr && addr + len <= s->end &&
+	    (uintptr_t)s->data >= map &&
+	    (uintptr_t)s->data - map <= m->file_map_len) {
+		size_t at = (size_t)((uintptr_t)s->data - map) +
+			    (size_t)(addr - s->start);
+		if (at <= m->file_map_len && len <= m->file_map_len - at &&
+		    pread(m->file_fd, buf, len, (off_t)at) == (ssize_t)len)
+			return NULL;
+	}
+	return ph_mem_read(m, addr, buf, len);
 }
 
 struct ph_error *ph_mem_strdup(struct ph_memory *m, uint64_t addr, size_t max,

@@ -31,6 +31,7 @@ struct ph_memory {
 	 * ph_memory_read_whole; NULL for a live process's copy */
 	uint8_t *file_map;
 	size_t file_map_len;
+	int file_fd;	 /* the file mapped there, for ph_mem_read_once */
 	bool read_whole; /* ph_memory_read_whole was called */
 };
 
@@ -133,6 +134,12 @@ static inline bool ph_mem_u8(struct ph_memory *m, uint64_t addr, uint8_t *ret)
 	*ret = *p;
 	return true;
 }
+
+/* ph_mem_read of bytes read once (a module's build-id): those in the
+ * mapped file are read from it with pread, its pages not touched (a first
+ * touch costs more than the read where page tables are shadowed). */
+struct ph_error *ph_mem_read_once(struct ph_memory *m, uint64_t addr, void *buf,
+				  size_t len);
 
 /* Reads a NUL-terminated string of at most max bytes into a new buffer. */
 struct ph_error *ph_mem_strdup(struct ph_memory *m, uint64_t addr, size_t max,

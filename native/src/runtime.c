@@ -775,7 +775,7 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 		const char *name =
 			exe ? (exe->disk_path ? exe->disk_path : exe->path)
 			    : t->core_path;
-		if (exe && !exe->elf)
+		if (exe && !exe->opened)
 			err = ph_error_create_path(
 				PH_ERR_NO_PYTHON, exe->path,
 				"cannot open the executable %s%s; give it "
@@ -907,7 +907,7 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 	if (major == 3 && minor >= 13 && (err = apply_debug_offsets(rt)))
 		goto fail;
 	/* With DWARF at hand, the tables are checked against it. */
-	if (rt->pymod->debug_elf || rt->pymod->debug_source) {
+	if (rt->pymod->debug_map || rt->pymod->debug_source) {
 		if (rt->layout != &rt->layout_copy) {
 			rt->layout_copy = *rt->layout;
 			rt->layout = &rt->layout_copy;

@@ -546,7 +546,7 @@ struct ph_error *ph_session_heap(struct ph_session *s)
 		s->partial = true;
 	}
 	const struct ph_module *pm = s->rt->pymod;
-	if (!pm->debug_elf && !pm->debug_source)
+	if (!pm->debug_map && !pm->debug_source)
 		ph_session_note(
 			s, PH_NOTE_NO_DEBUG_INFO,
 			"no debug information for %s%s%s: "

@@ -60,7 +60,7 @@ struct sc_rec {
 
 static bool with_debug(const struct ph_symcache *c)
 {
-	return c->mod->debug_elf != NULL;
+	return c->mod->debug_map != NULL;
 }
 
 static struct sc_entry *sc_add(struct ph_symcache *c)
@@ -190,7 +190,7 @@ struct ph_symcache *ph_symcache_open(const struct ph_module *mod)
 	if (!c)
 		return NULL;
 	c->mod = mod;
-	c->off = !mod->elf;
+	c->off = !mod->opened;
 	char *path = c->off ? NULL : sc_path(mod);
 	size_t len;
 	uint8_t *buf = path ? ph_cache_read(path, SC_MAX_FILE, &len) : NULL;

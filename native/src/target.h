@@ -18,12 +18,18 @@ struct ph_module {
 	int fd;
 	void *map;
 	size_t size;
-	Elf *elf; /* NULL when the file could not be opened */
+	/* its ELF headers were read (with pread) and it is mapped: what a
+	 * module without a file lacks */
+	bool opened;
+	/* libelf's view of map, made when first asked for (ph_module_elf):
+	 * most runs on a cached index need none, and making it touches
+	 * pages (a first touch costs more than a read) */
+	Elf *elf;
 	uint8_t build_id[64];
 	size_t build_id_len;
 	/* separate debug information (debuginfo.c), found by build-id */
 	bool debug_tried;
-	Elf *debug_elf;
+	Elf *debug_elf; /* of debug_map, made when first asked for */
 	int debug_fd;
 	void *debug_map;
 	size_t debug_size;
@@ -113,6 +119,12 @@ struct ph_error *ph_module_open(struct ph_target *t, struct ph_module *mod,
 struct ph_error *ph_module_open_fd(struct ph_target *t, struct ph_module *mod,
 				   int fd, const char *disk_path,
 				   const uint8_t *want_id, size_t want_len);
+
+/* libelf's view of the module's file, or of its separate debug file: made
+ * on the first call (any thread), kept until the target is destroyed;
+ * NULL without such a file, or when libelf refuses it. */
+Elf *ph_module_elf(const struct ph_module *mod);
+Elf *ph_module_debug_elf(const struct ph_module *mod);
 
 /* The module of that path, added (without a file) when new: one hash
  * lookup, however many files a core names. */

@@ -6,6 +6,8 @@
 #define _GNU_SOURCE
 #include <CUnit/Basic.h>
 #include <elf.h>
+#include <fcntl.h>
+#include <gelf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -340,23 +342,31 @@ static void test_errors(void)
 
 /* ---- ELF cores built here ---- */
 
+/* An x86-64 ELF header of class cls and type, phnum program headers at
+ * phoff. */
+static void fill_ehdr(Elf64_Ehdr *eh, uint8_t cls, uint16_t type,
+		      uint16_t phnum, uint64_t phoff)
+{
+	memcpy(eh->e_ident, ELFMAG, SELFMAG);
+	eh->e_ident[EI_CLASS] = cls;
+	eh->e_ident[EI_DATA] = ELFDATA2LSB;
+	eh->e_ident[EI_VERSION] = EV_CURRENT;
+	eh->e_type = type;
+	eh->e_machine = EM_X86_64;
+	eh->e_version = EV_CURRENT;
+	eh->e_phoff = phoff;
+	eh->e_ehsize = sizeof(*eh);
+	eh->e_phentsize = sizeof(Elf64_Phdr);
+	eh->e_phnum = phnum;
+}
+
 /* Writes a core with one PT_LOAD of 4 KiB at 0x10000 and an NT_FILE note
  * naming /nonexistent/prog there; returns its size. */
 static size_t write_core(const char *path, size_t cut, uint16_t type)
 {
 	uint8_t img[8192] = {0};
 	Elf64_Ehdr *eh = (Elf64_Ehdr *)img;
-	memcpy(eh->e_ident, ELFMAG, SELFMAG);
-	eh->e_ident[EI_CLASS] = ELFCLASS64;
-	eh->e_ident[EI_DATA] = ELFDATA2LSB;
-	eh->e_ident[EI_VERSION] = EV_CURRENT;
-	eh->e_type = type;
-	eh->e_machine = EM_X86_64;
-	eh->e_version = EV_CURRENT;
-	eh->e_phoff = sizeof(*eh);
-	eh->e_ehsize = sizeof(*eh);
-	eh->e_phentsize = sizeof(Elf64_Phdr);
-	eh->e_phnum = 2;
+	fill_ehdr(eh, ELFCLASS64, type, 2, sizeof(*eh));
 	Elf64_Phdr *ph = (Elf64_Phdr *)(img + sizeof(*eh));
 	/* the note */
 	uint8_t *note = img + 512;
@@ -396,6 +406,15 @@ static void test_core_valid(void)
 	uint64_t v;
 	CU_ASSERT_TRUE(ph_mem_u64(&t->mem, 0x10008, &v));
 	CU_ASSERT_EQUAL(v, 0x5a5a5a5a5a5a5a5aULL);
+	/* read once: from the file with pread, the same bytes and faults */
+	v = 0;
+	CU_ASSERT_PTR_NULL(ph_mem_read_once(&t->mem, 0x10ff8, &v, 8));
+	CU_ASSERT_EQUAL(v, 0x5a5a5a5a5a5a5a5aULL);
+	uint8_t two[16];
+	struct ph_error *past = ph_mem_read_once(&t->mem, 0x10ff8, two, 16);
+	CU_ASSERT_PTR_NOT_NULL(past);
+	CU_ASSERT_EQUAL(ph_error_code(past), PH_ERR_FAULT);
+	ph_error_destroy(past);
 	CU_ASSERT_EQUAL(t->nmods, 1);
 	CU_ASSERT_STRING_EQUAL(t->mods[0].path, "/nonexistent/prog");
 	CU_ASSERT_EQUAL(t->mods[0].start, 0x10000);
@@ -467,8 +486,129 @@ static void test_core_sysroot_escape(void)
 	/* Under a sysroot, files are looked for inside it only. */
 	struct ph_error *err = ph_target_open_core(path, NULL, tmpdir, &t);
 	CU_ASSERT_PTR_NULL_FATAL(err);
-	CU_ASSERT_PTR_NULL(t->mods[0].elf); /* not in tmpdir */
+	CU_ASSERT_FALSE(t->mods[0].opened); /* not in tmpdir */
 	ph_target_destroy(t);
+}
+
+/* The build-id of an ELF file as libelf reads it (its notes, walked). */
+static size_t libelf_build_id(const char *path, uint8_t *out)
+{
+	int fd = open(path, O_RDONLY);
+	Elf *elf = fd < 0 ? NULL : elf_begin(fd, ELF_C_READ, NULL);
+	size_t len = 0, n = 0;
+	if (elf && !elf_getphdrnum(elf, &n))
+		for (size_t i = 0; i < n && !len; i++) {
+			GElf_Phdr ph;
+			if (!gelf_getphdr(elf, (int)i, &ph) ||
+			    ph.p_type != PT_NOTE)
+				continue;
+			Elf_Data *d =
+				elf_getdata_rawchunk(elf, (int64_t)ph.p_offset,
+						     ph.p_filesz, ELF_T_NHDR);
+			GElf_Nhdr nh;
+			size_t off = 0, no, doff;
+			while (d && !len &&
+			       (off = gelf_getnote(d, off, &nh, &no, &doff))) {
+				if (nh.n_type == NT_GNU_BUILD_ID &&
+				    nh.n_descsz <= 64) {
+					memcpy(out, (uint8_t *)d->d_buf + doff,
+					       nh.n_descsz);
+					len = nh.n_descsz;
+				}
+			}
+		}
+	if (elf)
+		elf_end(elf);
+	if (fd >= 0)
+		close(fd);
+	return len;
+}
+
+/* An ELF file of the test's own header, class and program headers. */
+static void write_elf(const char *path, uint8_t cls, uint16_t phnum,
+		      uint64_t phoff, uint32_t xnum)
+{
+	uint8_t img[4096] = {0};
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)img;
+	fill_ehdr(eh, cls, ET_DYN, phnum, phoff);
+	Elf64_Phdr *ph = (Elf64_Phdr *)(img + 256);
+	ph[0] = (Elf64_Phdr){.p_type = PT_LOAD,
+			     .p_vaddr = 0x3000,
+			     .p_filesz = 4096,
+			     .p_memsz = 8192,
+			     .p_flags = PF_R};
+	if (xnum) { /* the count in section header 0's sh_info */
+		eh->e_shoff = 1024;
+		eh->e_shentsize = sizeof(Elf64_Shdr);
+		((Elf64_Shdr *)(img + 1024))->sh_info = xnum;
+	}
+	FILE *f = fopen(path, "wb");
+	fwrite(img, 1, sizeof(img), f);
+	fclose(f);
+}
+
+/* --exe's file: read by pread (headers, build-id), libelf only when asked;
+ * what cannot be a module of a 64-bit core refused with why. */
+static void test_core_exe_headers(void)
+{
+	char core[128], exe[128];
+	snprintf(core, sizeof(core), "%s/exe.core", tmpdir);
+	snprintf(exe, sizeof(exe), "%s/exe.elf", tmpdir);
+	write_core(core, 0, ET_CORE);
+	struct ph_target *t = NULL;
+	struct ph_error *err =
+		ph_target_open_core(core, "/proc/self/exe", NULL, &t);
+	CU_ASSERT_PTR_NULL_FATAL(err);
+	const struct ph_module *m = &t->mods[0];
+	uint8_t id[64];
+	size_t len = libelf_build_id("/proc/self/exe", id);
+	CU_ASSERT_TRUE(m->opened);
+	CU_ASSERT_EQUAL(m->build_id_len, len);
+	CU_ASSERT_TRUE(len && !memcmp(m->build_id, id, len));
+	CU_ASSERT_PTR_NULL(m->elf); /* not made until asked */
+	Elf *elf = ph_module_elf(m);
+	CU_ASSERT_PTR_NOT_NULL(elf);
+	CU_ASSERT_PTR_EQUAL(ph_module_elf(m), elf);
+	ph_target_destroy(t);
+
+	/* PN_XNUM: the program headers' count in section 0 */
+	write_elf(exe, ELFCLASS64, PN_XNUM, 256, 1);
+	err = ph_target_open_core(core, exe, NULL, &t);
+	CU_ASSERT_PTR_NULL_FATAL(err);
+	CU_ASSERT_EQUAL(t->mods[0].bias, 0x10000 - 0x3000);
+	CU_ASSERT_EQUAL(t->mods[0].end, 0x10000 + 8192);
+	ph_target_destroy(t);
+	/* program headers past the file's end: opened, no bias */
+	write_elf(exe, ELFCLASS64, 3, 1ULL << 40, 0);
+	err = ph_target_open_core(core, exe, NULL, &t);
+	CU_ASSERT_PTR_NULL_FATAL(err);
+	CU_ASSERT_TRUE(t->mods[0].opened);
+	CU_ASSERT_EQUAL(t->mods[0].bias, 0);
+	ph_target_destroy(t);
+
+	static const struct {
+		uint8_t cls;
+		const char *why;
+	} bad[] = {{ELFCLASS32, "not a 64-bit little-endian ELF file"},
+		   {0, "not an ELF file"}};
+	for (size_t i = 0; i < PH_ARRAY_SIZE(bad); i++) {
+		if (bad[i].cls)
+			write_elf(exe, bad[i].cls, 1, 256, 0);
+		else {
+			FILE *f = fopen(exe, "wb");
+			fputs("#!/bin/sh\n", f);
+			fclose(f);
+		}
+		t = NULL;
+		err = ph_target_open_core(core, exe, NULL, &t);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+		CU_ASSERT_EQUAL(ph_error_code(err), PH_ERR_ELF);
+		CU_ASSERT_PTR_NOT_NULL(
+			strstr(ph_error_message(err), bad[i].why));
+		ph_error_destroy(err);
+	}
+	unlink(exe);
+	unlink(core);
 }
 
 int main(void)
@@ -500,6 +640,8 @@ int main(void)
 	CU_add_test(c, "core: not a core", test_core_not_core);
 	CU_add_test(c, "core: sysroot confines paths",
 		    test_core_sysroot_escape);
+	CU_add_test(c, "core: a file's headers read, libelf when asked",
+		    test_core_exe_headers);
 	ph_test_add_layout();
 	ph_test_add_objects();
 	ph_test_output_register();

@@ -39,6 +39,7 @@ static bool fixture_open(struct fixture *f)
 	f->mod.map = mmap(NULL, f->mod.size, PROT_READ, MAP_PRIVATE, fd, 0);
 	elf_version(EV_CURRENT);
 	f->mod.elf = elf_memory(f->mod.map, f->mod.size);
+	f->mod.opened = true;
 	f->mod.bias = 0x1000; /* as if loaded elsewhere */
 	f->mod.build_id_len = 20;
 	memset(f->mod.build_id, 0xab, 20);
@@ -225,11 +226,13 @@ static void test_symcache_damaged(void)
 	unlink(f.file);
 	Elf *elf = f.mod.elf;
 	f.mod.elf = NULL;
+	f.mod.opened = false;
 	ph_module_free_symbols(&f.mod);
 	struct answers closed = lookups(&f.mod);
 	CU_ASSERT_FALSE(closed.main_found);
 	CU_ASSERT_NOT_EQUAL(access(f.file, F_OK), 0);
 	f.mod.elf = elf;
+	f.mod.opened = true;
 	free(bad);
 	free(good);
 	fixture_close(&f);
