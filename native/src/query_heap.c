@@ -293,12 +293,21 @@ static int row_by_count(const void *a, const void *b)
 /* What types, summary and info count over every object: by type, by
  * interpreter, by GC generation. One pass, kept in the answers' cache
  * (answercache.c), so that a cached core's counts cost no pass at all. */
-#define CENSUS_FORMAT 1
+#define CENSUS_FORMAT 2
 
 struct census {
 	uint64_t *count, *bytes;     /* by type */
 	uint64_t *iobjects, *ibytes; /* by interpreter */
+	/* by type, of those with objects: 1 when their bytes are what
+	 * __sizeof__ says (ph_type_size_exact, which reads the type's MRO
+	 * and dicts in the core: a thousand reads a run otherwise) */
+	uint8_t *exact;
 	uint64_t gens[5];
+	/* summary's: pymalloc's pools (their bytes, the blocks used, their
+	 * bytes, the bytes free) and mimalloc's pages (their bytes, the
+	 * blocks used, their bytes), which the index's records give only
+	 * read whole (ph_objtable_index_pool, a record a pool) */
+	uint64_t pools[7];
 	struct ph_answers cache; /* where they are mapped, if they are */
 };
 
@@ -311,6 +320,7 @@ static void census_free(struct census *c)
 		free(c->bytes);
 		free(c->iobjects);
 		free(c->ibytes);
+		free(c->exact);
 	}
 	memset(c, 0, sizeof(*c));
 }
@@ -381,21 +391,54 @@ static struct ph_error *census_one(const struct ph_heap *h, struct census *c,
 	return NULL;
 }
 
+static void pool_stats(struct ph_heap *h, uint64_t ret[7])
+{
+	memset(ret, 0, 7 * sizeof(*ret));
+	for (size_t i = 0; i < h->npools; i++) {
+		const struct ph_pool *p = &h->pools[i];
+		if (!p->block_size)
+			continue; /* (a sealed index's records: not checked) */
+		uint32_t nfree = 0;
+		for (int w = 0; w < 16; w++)
+			nfree +=
+				(uint32_t)__builtin_popcountll(p->free_bits[w]);
+		uint64_t total_blocks =
+			(h->L->pool_size - h->L->pool_overhead) / p->block_size;
+		ret[0] += h->L->pool_size;
+		ret[1] += p->nblocks - nfree;
+		ret[2] += (uint64_t)(p->nblocks - nfree) * p->block_size;
+		ret[3] += (total_blocks - (p->nblocks - nfree)) * p->block_size;
+	}
+	for (size_t i = 0; i < h->nmi_pages; i++) {
+		const struct ph_mi_page *p = &h->mi_pages[i];
+		uint64_t nb = (p->end - p->start) / p->bsize, nfree = 0;
+		for (uint64_t w = 0; w < (nb + 63) / 64; w++)
+			nfree +=
+				(uint64_t)__builtin_popcountll(p->free_bits[w]);
+		ret[4] += p->end - p->start;
+		ret[5] += nb - nfree;
+		ret[6] += (nb - nfree) * p->bsize;
+	}
+}
+
 static struct ph_error *census_get(struct ph_session *s, struct census *c)
 {
 	struct ph_heap *h = s->heap;
 	size_t nt = h->ntypes, ni = s->rt->ninterps;
 	memset(c, 0, sizeof(*c));
 	struct ph_answers *a = &c->cache;
-	if (ph_answercache_load(h, "census", CENSUS_FORMAT, 4, a)) {
+	if (ph_answercache_load(h, "census", CENSUS_FORMAT, 5, a)) {
 		if (a->val[0] == nt && a->val[1] == ni &&
 		    a->bytes[0] == nt * 8 && a->bytes[1] == nt * 8 &&
-		    a->bytes[2] == ni * 8 && a->bytes[3] == ni * 8) {
+		    a->bytes[2] == ni * 8 && a->bytes[3] == ni * 8 &&
+		    a->bytes[4] == nt) {
 			c->count = a->sec[0];
 			c->bytes = a->sec[1];
 			c->iobjects = a->sec[2];
 			c->ibytes = a->sec[3];
+			c->exact = a->sec[4];
 			memcpy(c->gens, a->val + 2, sizeof(c->gens));
+			memcpy(c->pools, a->val + 7, sizeof(c->pools));
 			return NULL;
 		}
 		ph_answercache_release(a);
@@ -404,7 +447,8 @@ static struct ph_error *census_get(struct ph_session *s, struct census *c)
 	c->bytes = calloc(nt + 1, 8);
 	c->iobjects = calloc(ni + 1, 8);
 	c->ibytes = calloc(ni + 1, 8);
-	if (!c->count || !c->bytes || !c->iobjects || !c->ibytes) {
+	c->exact = calloc(nt + 1, 1);
+	if (!c->count || !c->bytes || !c->iobjects || !c->ibytes || !c->exact) {
 		census_free(c);
 		return ph_error_nomem();
 	}
@@ -437,11 +481,17 @@ static struct ph_error *census_get(struct ph_session *s, struct census *c)
 	}
 	memcpy(c->gens, gens, sizeof(c->gens));
 	c->gens[0] += gens[5] + gens[6] + gens[7];
-	const void *sec[4] = {c->count, c->bytes, c->iobjects, c->ibytes};
-	uint64_t bytes[4] = {nt * 8, nt * 8, ni * 8, ni * 8};
+	for (size_t t = 0; t < nt; t++)
+		c->exact[t] =
+			c->count[t] && ph_type_size_exact(h, &h->types[t]);
+	pool_stats(h, c->pools);
+	const void *sec[5] = {c->count, c->bytes, c->iobjects, c->ibytes,
+			      c->exact};
+	uint64_t bytes[5] = {nt * 8, nt * 8, ni * 8, ni * 8, nt};
 	uint64_t val[PH_ANSWER_VALS] = {nt, ni};
 	memcpy(val + 2, c->gens, sizeof(c->gens));
-	if (h->cache_sum && ph_answercache_store(h, "census", CENSUS_FORMAT, 4,
+	memcpy(val + 7, c->pools, sizeof(c->pools));
+	if (h->cache_sum && ph_answercache_store(h, "census", CENSUS_FORMAT, 5,
 						 sec, bytes, val))
 		ph_stage("census cache written");
 	return NULL;
@@ -495,7 +545,7 @@ static struct ph_error *interp_rows(struct ph_session *s,
 static struct ph_error *query_types(struct ph_session *s,
 				    const struct ph_types_opts *o,
 				    struct ph_types_result **ret,
-				    uint64_t *gens)
+				    uint64_t *gens, uint64_t *pools)
 {
 	struct ph_error *err = ph_session_heap(s);
 	if (err)
@@ -505,19 +555,20 @@ static struct ph_error *query_types(struct ph_session *s,
 	uint32_t *row_of = NULL;
 	uint64_t *count = calloc(h->ntypes + 1, sizeof(*count));
 	uint64_t *bytes = calloc(h->ntypes + 1, sizeof(*bytes));
-	if (!r || !count || !bytes) {
+	uint8_t *exact = malloc(h->ntypes + 1);
+	if (!r || !count || !bytes || !exact) {
 		err = ph_error_nomem();
 		goto fail;
 	}
 	r->python = s->rt->version;
 	/* every object's: counted once (for the interpreters' rows too), or
-	 * read */
+	 * read; with --interp, that interpreter's counted below */
 	struct census cs;
-	bool have = s->only_interp < 0;
-	if (have && (err = census_get(s, &cs)))
+	if ((err = census_get(s, &cs)))
 		goto fail;
-	err = interp_rows(s, have ? &cs : NULL, &r->interps, &r->ninterps);
-	if (have) {
+	err = interp_rows(s, &cs, &r->interps, &r->ninterps);
+	memcpy(exact, cs.exact, h->ntypes);
+	if (s->only_interp < 0) {
 		for (size_t t = 0; t < h->ntypes; t++) {
 			count[t] = cs.count[t];
 			bytes[t] = cs.bytes[t];
@@ -526,8 +577,10 @@ static struct ph_error *query_types(struct ph_session *s,
 		r->objects = h->n;
 		if (gens)
 			memcpy(gens, cs.gens, sizeof(cs.gens));
-		census_free(&cs);
 	}
+	if (pools)
+		memcpy(pools, cs.pools, sizeof(cs.pools));
+	census_free(&cs);
 	if (err)
 		goto fail;
 	for (size_t i = 0; i < h->n && s->only_interp >= 0; i++) {
@@ -562,7 +615,7 @@ static struct ph_error *query_types(struct ph_session *s,
 				row_of[i] = (uint32_t)h->ntypes;
 			continue;
 		}
-		bool inexact = !ph_type_size_exact(h, &h->types[i]);
+		bool inexact = !exact[i];
 		uint64_t key = 1469598103934665603ULL;
 		for (const char *c = name; *c; c++)
 			key = (key ^ (unsigned char)*c) * 1099511628211ULL;
@@ -611,12 +664,14 @@ static struct ph_error *query_types(struct ph_session *s,
 	}
 	free(count);
 	free(bytes);
+	free(exact);
 	*ret = r;
 	return NULL;
 fail:
 	free(row_of);
 	free(count);
 	free(bytes);
+	free(exact);
 	ph_types_result_destroy(r);
 	return err;
 }
@@ -625,7 +680,7 @@ struct ph_error *ph_query_types(struct ph_session *s,
 				const struct ph_types_opts *o,
 				struct ph_types_result **ret)
 {
-	return query_types(s, o, ret, NULL);
+	return query_types(s, o, ret, NULL, NULL);
 }
 
 void ph_types_result_destroy(struct ph_types_result *r)
@@ -1007,7 +1062,8 @@ struct ph_error *ph_query_summary(struct ph_session *s,
 		return ph_error_nomem();
 	/* the top types, by bytes, as the types query counts them */
 	struct ph_types_opts to = {.limit = 10};
-	struct ph_error *err = query_types(s, &to, &r->types, r->gens);
+	uint64_t pools[7];
+	struct ph_error *err = query_types(s, &to, &r->types, r->gens, pools);
 	if (err) {
 		free(r);
 		return err;
@@ -1021,34 +1077,15 @@ struct ph_error *ph_query_summary(struct ph_session *s,
 		unsigned gen = (h->flags[i] >> 4) & 7;
 		r->gens[gen < 5 ? gen : 0]++;
 	}
-	for (size_t i = 0; i < h->npools; i++) {
-		const struct ph_pool *p = &h->pools[i];
-		if (!p->block_size)
-			continue; /* (a sealed index's records: not checked) */
-		uint32_t nfree = 0;
-		for (int w = 0; w < 16; w++)
-			nfree +=
-				(uint32_t)__builtin_popcountll(p->free_bits[w]);
-		uint64_t total_blocks =
-			(h->L->pool_size - h->L->pool_overhead) / p->block_size;
-		r->pool_bytes += h->L->pool_size;
-		r->used_blocks += p->nblocks - nfree;
-		r->used_bytes += (uint64_t)(p->nblocks - nfree) * p->block_size;
-		r->free_bytes +=
-			(total_blocks - (p->nblocks - nfree)) * p->block_size;
-	}
+	r->pool_bytes = pools[0];
+	r->used_blocks = pools[1];
+	r->used_bytes = pools[2];
+	r->free_bytes = pools[3];
 	r->pools = h->npools;
 	r->free_threaded = h->L->free_threaded;
-	for (size_t i = 0; i < h->nmi_pages; i++) {
-		const struct ph_mi_page *p = &h->mi_pages[i];
-		uint64_t nb = (p->end - p->start) / p->bsize, nfree = 0;
-		for (uint64_t w = 0; w < (nb + 63) / 64; w++)
-			nfree +=
-				(uint64_t)__builtin_popcountll(p->free_bits[w]);
-		r->mi_bytes += p->end - p->start;
-		r->mi_used_blocks += nb - nfree;
-		r->mi_used_bytes += (nb - nfree) * p->bsize;
-	}
+	r->mi_bytes = pools[4];
+	r->mi_used_blocks = pools[5];
+	r->mi_used_bytes = pools[6];
 	r->mi_pages = h->nmi_pages;
 	r->fragmentation_percent =
 		r->pool_bytes
