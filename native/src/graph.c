@@ -1054,7 +1054,7 @@ static void graph_drop_rest(struct ph_graph *g)
 	g->rev_off = g->rev = NULL;
 	g->rev_off_bytes = g->rev_bytes = 0;
 	for (size_t i = 0; i < g->nroots; i++)
-		free(g->roots[i].name);
+		graph_free(g, g->roots[i].name);
 	free(g->roots);
 	g->roots = NULL;
 	g->nroots = g->roots_cap = 0;

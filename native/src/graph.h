@@ -10,7 +10,7 @@
 struct ph_root {
 	uint32_t target; /* object number */
 	char *name; /* "module __main__", "thread 1 frame f() at x.py:3 local
-		       'a'" */
+		       'a'"; malloc'ed, or in the graph's mapped cache file */
 };
 
 struct ph_graph {

@@ -364,8 +364,11 @@ static bool gc_bind(struct ph_heap *h, struct gc_file *f, int small_ok,
 		goto out;
 	g->roots_cap = (size_t)hd->nroots;
 	for (uint64_t i = 0; i < hd->nroots; i++) {
-		if (names >= end || !(g->roots[i].name = strdup(names)))
+		/* (where they are in the map, as the arrays are: a copy each
+		 * was a thousand allocations a run, and their pages' faults) */
+		if (names >= end)
 			goto out;
+		g->roots[i].name = (char *)names;
 		g->roots[i].target = rt[i];
 		g->nroots++;
 		names += strlen(names) + 1;
