@@ -33,11 +33,18 @@ static bool open_debug_file(struct ph_module *mod, const char *path,
 		close(fd);
 		return false;
 	}
-	/* its magic by pread: libelf's view is made when first asked for
+	/* its header by pread, checked as libelf would (its section headers
+	 * inside the file): libelf's view is made when first asked for
 	 * (ph_module_debug_elf), and a run on a cached index asks none */
-	unsigned char ident[EI_NIDENT];
-	if (pread(fd, ident, sizeof(ident), 0) != (ssize_t)sizeof(ident) ||
-	    memcmp(ident, ELFMAG, SELFMAG) || ident[EI_CLASS] != ELFCLASS64) {
+	Elf64_Ehdr eh;
+	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_ident[EI_DATA] != ELFDATA2LSB ||
+	    (eh.e_shnum && (eh.e_shentsize != sizeof(Elf64_Shdr) ||
+			    eh.e_shoff > (uint64_t)st.st_size ||
+			    (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr) >
+				    (uint64_t)st.st_size - eh.e_shoff))) {
 		close(fd);
 		return false;
 	}

@@ -189,6 +189,27 @@ def main():
               "%s %.1fs" % (r.stderr, took))
         check("missing build-id: note", "no debug information" in r.stderr,
               r.stderr)
+
+        # A debug file cut short (a copy or a download that stopped): its
+        # section headers past its end, it is not used, and the run says so.
+        cut_dir = os.path.join(work, "cut", ".build-id", bid[:2])
+        os.makedirs(cut_dir)
+        with open(dbg, "rb") as f, \
+                open(os.path.join(cut_dir, bid[2:] + ".debug"), "wb") as g:
+            g.write(f.read(1 << 20))
+        env4 = {"DEBUGINFOD_URLS": "",
+                "PYHEAP_DEBUG_FILE_DIRECTORY": os.path.join(work, "cut")}
+        r, _ = run(a.bin, core, env4, "types")
+        check("debug file cut short: exit 0, answer right",
+              r.returncode == 0 and
+              same_but_static_types(json.loads(r.stdout), ref_types),
+              r.stderr)
+        check("debug file cut short: not used, a note says so",
+              "no debug information" in r.stderr, r.stderr)
+        i, _ = run(a.bin, core, env4, "info")
+        check("debug file cut short: info names none",
+              i.returncode == 0 and not json.loads(i.stdout).get("debug_file"),
+              i.stdout[-500:])
     finally:
         for p in procs:
             if p.poll() is None:
