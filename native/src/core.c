@@ -271,17 +271,41 @@ struct elf_heads {
  * of most files: docs/performance.md). NULL, or why the file cannot be a
  * module of a core py-heap reads (then nothing is allocated).
  */
+const char *ph_elf_header_read(int fd, Elf64_Ehdr *ret)
+{
+	ssize_t got = pread(fd, ret, sizeof(*ret), 0);
+	if (got < SELFMAG || memcmp(ret->e_ident, ELFMAG, SELFMAG))
+		return "not an ELF file";
+	if (got != (ssize_t)sizeof(*ret) ||
+	    ret->e_ident[EI_CLASS] != ELFCLASS64 ||
+	    ret->e_ident[EI_DATA] != ELFDATA2LSB)
+		return "not a 64-bit little-endian ELF file";
+	return NULL;
+}
+
+size_t ph_elf_section_count(int fd, const Elf64_Ehdr *eh, uint64_t size)
+{
+	uint64_t n = eh->e_shnum;
+	if (eh->e_shentsize != sizeof(Elf64_Shdr) || eh->e_shoff > size)
+		return 0;
+	if (!n && eh->e_shoff) {
+		/* SHN_XINDEX's way: the count in the first's sh_size */
+		Elf64_Shdr sh0;
+		if (pread(fd, &sh0, sizeof(sh0), (off_t)eh->e_shoff) !=
+		    (ssize_t)sizeof(sh0))
+			return 0;
+		n = sh0.sh_size;
+	}
+	return n <= (size - eh->e_shoff) / sizeof(Elf64_Shdr) ? (size_t)n : 0;
+}
+
 static const char *elf_heads_read(int fd, struct elf_heads *ret)
 {
 	memset(ret, 0, sizeof(*ret));
 	Elf64_Ehdr *eh = &ret->eh;
-	ssize_t got = pread(fd, eh, sizeof(*eh), 0);
-	if (got < SELFMAG || memcmp(eh->e_ident, ELFMAG, SELFMAG))
-		return "not an ELF file";
-	if (got != (ssize_t)sizeof(*eh) ||
-	    eh->e_ident[EI_CLASS] != ELFCLASS64 ||
-	    eh->e_ident[EI_DATA] != ELFDATA2LSB)
-		return "not a 64-bit little-endian ELF file";
+	const char *why = ph_elf_header_read(fd, eh);
+	if (why)
+		return why;
 	uint64_t n = eh->e_phnum;
 	if (n == PN_XNUM) {
 		/* the count in the first section header's sh_info */

@@ -37,14 +37,9 @@ static bool open_debug_file(struct ph_module *mod, const char *path,
 	 * inside the file): libelf's view is made when first asked for
 	 * (ph_module_debug_elf), and a run on a cached index asks none */
 	Elf64_Ehdr eh;
-	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
-	    memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
-	    eh.e_ident[EI_CLASS] != ELFCLASS64 ||
-	    eh.e_ident[EI_DATA] != ELFDATA2LSB ||
-	    (eh.e_shnum && (eh.e_shentsize != sizeof(Elf64_Shdr) ||
-			    eh.e_shoff > (uint64_t)st.st_size ||
-			    (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr) >
-				    (uint64_t)st.st_size - eh.e_shoff))) {
+	if (ph_elf_header_read(fd, &eh) ||
+	    (eh.e_shnum &&
+	     !ph_elf_section_count(fd, &eh, (uint64_t)st.st_size))) {
 		close(fd);
 		return false;
 	}
@@ -67,21 +62,9 @@ static bool open_debug_file(struct ph_module *mod, const char *path,
 static bool file_has_symtab(const struct ph_module *mod)
 {
 	Elf64_Ehdr eh;
-	if (!mod->opened || mod->fd < 0 ||
-	    pread(mod->fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
-	    eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shoff > mod->size)
+	if (!mod->opened || mod->fd < 0 || ph_elf_header_read(mod->fd, &eh))
 		return false;
-	size_t n = eh.e_shnum;
-	if (!n && eh.e_shoff) {
-		/* SHN_XINDEX's way: the count in the first's sh_size */
-		Elf64_Shdr sh0;
-		if (pread(mod->fd, &sh0, sizeof(sh0), (off_t)eh.e_shoff) !=
-		    (ssize_t)sizeof(sh0))
-			return false;
-		n = sh0.sh_size;
-	}
-	if (!n || n > (mod->size - eh.e_shoff) / sizeof(Elf64_Shdr))
-		return false;
+	size_t n = ph_elf_section_count(mod->fd, &eh, mod->size);
 	bool found = false;
 	Elf64_Shdr buf[64];
 	for (size_t i = 0; i < n && !found; i += PH_ARRAY_SIZE(buf)) {

@@ -142,6 +142,14 @@ struct ph_error *ph_target_module(struct ph_target *t, const char *path,
 int ph_file_open(int root_fd, const char *path, bool follow, uint64_t max_size,
 		 struct stat *ret_st, const char **ret_why);
 
+/* The ELF header of the file open on fd, read with pread (core.c): NULL,
+ * or why the file cannot be one a 64-bit little-endian process maps. */
+const char *ph_elf_header_read(int fd, Elf64_Ehdr *ret);
+/* How many section headers the file of eh (size bytes, open on fd) has,
+ * counted as libelf counts them: 0 when none, or when they are not all
+ * inside the file. */
+size_t ph_elf_section_count(int fd, const Elf64_Ehdr *eh, uint64_t size);
+
 /* The build-id of the ELF image at base, read through read() (from its
  * headers and PT_NOTE); false when they cannot be read or hold none. */
 bool ph_image_build_id(bool (*read)(void *ctx, uint64_t addr, void *buf,
