@@ -159,19 +159,33 @@ for mode in 0 1 2 3 4 5 8 9 10 11 16 17 18 19; do
 done
 
 status=0
+# fuzz_$target's regression inputs replayed, then a run of $seconds on
+# $fz/corpus-$1 (its logs and crashes named $1; $2 says which seed), with
+# the environment the caller gives
+fuzz_one() {
+	local name=$1 seed=${2:+ ($2)}
+	if [ -e "${regs[0]}" ]; then
+		echo "fuzz.sh: replaying ${#regs[@]} regression inputs for fuzz_$target$seed"
+		PYHEAP_FUZZ_ALL=1 "$bin" -runs=1 "${regs[@]}" >"$fz/replay-$name.log" 2>&1 || {
+			echo "fuzz.sh: a regression input fails again$seed:" >&2
+			tail -30 "$fz/replay-$name.log" >&2
+			status=1
+		}
+	fi
+	echo "fuzz.sh: fuzz_$target$seed for ${seconds}s"
+	if ! "$bin" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=4096 \
+		-print_final_stats=1 -artifact_prefix="$fz/crashes/$name-" \
+		"${extra[@]}" "$fz/corpus-$name" >"$fz/fuzz-$name.log" 2>&1; then
+		echo "fuzz.sh: fuzz_$target$seed found a problem:" >&2
+		tail -40 "$fz/fuzz-$name.log" >&2
+		status=1
+	fi
+	grep -E "stat::number_of_executed_units|Done [0-9]+ runs" "$fz/fuzz-$name.log" | tail -1 || true
+}
 targets=(core heap layout maps snapshot symcache diffresult index)
 for target in "${targets[@]}"; do
 	bin=$fz/fuzz_$target
 	regs=(tests/fuzz/regressions/$target-*)
-	if [ -e "${regs[0]}" ]; then
-		echo "fuzz.sh: replaying ${#regs[@]} regression inputs for fuzz_$target"
-		PYHEAP_FUZZ_ALL=1 "$bin" -runs=1 "${regs[@]}" >"$fz/replay-$target.log" 2>&1 || {
-			echo "fuzz.sh: a regression input fails again:" >&2
-			tail -30 "$fz/replay-$target.log" >&2
-			status=1
-		}
-	fi
-	echo "fuzz.sh: fuzz_$target for ${seconds}s"
 	extra=()
 	[ $target = core ] && extra=(-max_len=65536)
 	[ $target = heap ] && extra=(-max_len=512 -len_control=0)
@@ -181,35 +195,12 @@ for target in "${targets[@]}"; do
 	[ $target = symcache ] && extra=(-max_len=4096 -len_control=0)
 	[ $target = diffresult ] && extra=(-max_len=4096)
 	[ $target = index ] && extra=(-max_len=256)
-	if ! "$bin" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=4096 \
-		-print_final_stats=1 -artifact_prefix="$fz/crashes/$target-" \
-		"${extra[@]}" "$fz/corpus-$target" >"$fz/fuzz-$target.log" 2>&1; then
-		echo "fuzz.sh: fuzz_$target found a problem:" >&2
-		tail -40 "$fz/fuzz-$target.log" >&2
-		status=1
-	fi
-	grep -E "stat::number_of_executed_units|Done [0-9]+ runs" "$fz/fuzz-$target.log" | tail -1 || true
+	fuzz_one $target
 	if [ $target = index ] && [ -n "$ft_core" ]; then
-		echo "fuzz.sh: fuzz_index on the free-threaded seed for ${seconds}s"
 		mkdir -p "$fz/corpus-index-ft"
-		if [ -e "${regs[0]}" ] && ! PYHEAP_FUZZ_CORE=$ft_core \
-			PYHEAP_FUZZ_SYSROOT=$ft_root PYHEAP_FUZZ_ALL=1 "$bin" \
-			-runs=1 "${regs[@]}" >"$fz/replay-index-ft.log" 2>&1; then
-			echo "fuzz.sh: a regression input fails again (free-threaded seed):" >&2
-			tail -30 "$fz/replay-index-ft.log" >&2
-			status=1
-		fi
 		cp -n "$fz"/corpus-index/seed-* "$fz/corpus-index-ft/"
-		if ! PYHEAP_FUZZ_CORE=$ft_core PYHEAP_FUZZ_SYSROOT=$ft_root \
-			"$bin" -max_total_time="$seconds" -timeout=30 \
-			-rss_limit_mb=4096 -print_final_stats=1 \
-			-artifact_prefix="$fz/crashes/index-ft-" "${extra[@]}" \
-			"$fz/corpus-index-ft" >"$fz/fuzz-index-ft.log" 2>&1; then
-			echo "fuzz.sh: fuzz_index (free-threaded seed) found a problem:" >&2
-			tail -40 "$fz/fuzz-index-ft.log" >&2
-			status=1
-		fi
-		grep -E "stat::number_of_executed_units|Done [0-9]+ runs" "$fz/fuzz-index-ft.log" | tail -1 || true
+		PYHEAP_FUZZ_CORE=$ft_core PYHEAP_FUZZ_SYSROOT=$ft_root \
+			fuzz_one index-ft "the free-threaded seed"
 	fi
 done
 if [ $status -eq 0 ]; then

@@ -85,21 +85,6 @@ static inline void seed_file_put(const char *path, const void *data, size_t len)
 	close(fd);
 }
 
-/* Of cmds (n, each at most two words), the one pick names, or every one
- * with all, run on s. */
-static inline void seed_run(struct ph_session *s, const char *const (*cmds)[3],
-			    size_t n, unsigned pick, bool all)
-{
-	for (size_t k = 0; k < n; k++) {
-		if (!all && pick != k)
-			continue;
-		int argc = cmds[k][1] ? 2 : 1;
-		char *out = NULL;
-		ph_error_destroy(ph_session_run(s, argc, cmds[k], 1, &out));
-		ph_free(out);
-	}
-}
-
 /* One command of at most three words (a1, a2 may be NULL) run on s, its
  * output dropped: in JSON if json, else as text; both with all. */
 static inline void seed_run_words(struct ph_session *s, const char *a0,
@@ -113,6 +98,17 @@ static inline void seed_run_words(struct ph_session *s, const char *a0,
 		ph_error_destroy(ph_session_run(s, argc, argv, j, &out));
 		ph_free(out);
 	}
+}
+
+/* Of cmds (n, each at most two words), the one pick names, or every one
+ * with all, run on s in JSON. */
+static inline void seed_run(struct ph_session *s, const char *const (*cmds)[3],
+			    size_t n, unsigned pick, bool all)
+{
+	for (size_t k = 0; k < n; k++)
+		if (all || pick == k)
+			seed_run_words(s, cmds[k][0], cmds[k][1], NULL, false,
+				       true);
 }
 
 /* The objects a target runs its commands for one object on, as "0x..."
