@@ -66,6 +66,10 @@ struct wanted {
 	bool found;
 };
 
+/* The offset of member in struct st and, when ret_type is not NULL, the
+ * struct or union it is (or points to: a path goes on through pointers'
+ * targets only where the checks name one). -1: no such member; -2: its
+ * location or a type did not read. */
 static int member_offset(Dwarf_Die *st, const char *member, Dwarf_Word *ret,
 			 Dwarf_Die *ret_type)
 {
@@ -82,12 +86,12 @@ static int member_offset(Dwarf_Die *st, const char *member, Dwarf_Word *ret,
 		if (!dwl.dwarf_attr_integrate(&child,
 					      DW_AT_data_member_location, &a) ||
 		    dwl.dwarf_formudata(&a, ret) != 0)
-			return -1;
+			return -2;
 		if (ret_type) {
 			Dwarf_Attribute t;
 			if (!dwl.dwarf_attr_integrate(&child, DW_AT_type, &t) ||
 			    !dwl.dwarf_formref_die(&t, ret_type))
-				return -1;
+				return -2;
 			/* through typedefs and qualifiers to the struct */
 			for (int i = 0; i < 8; i++) {
 				int tag = dwl.dwarf_tag(ret_type);
@@ -97,7 +101,7 @@ static int member_offset(Dwarf_Die *st, const char *member, Dwarf_Word *ret,
 				if (!dwl.dwarf_attr_integrate(ret_type,
 							      DW_AT_type, &t) ||
 				    !dwl.dwarf_formref_die(&t, ret_type))
-					return -1;
+					return -2;
 			}
 		}
 		return 0;
@@ -105,7 +109,9 @@ static int member_offset(Dwarf_Die *st, const char *member, Dwarf_Word *ret,
 	return -1;
 }
 
-/* "a.b.c" inside struct st: the sum of the nested members' offsets. */
+/* "a.b.c" inside struct st: the sum of the nested members' offsets. The
+ * last member's type is not looked at: a field may be of any type (the
+ * check once went through it, and every integer field went unchecked). */
 static int path_offset(Dwarf_Die *st, const char *path, Dwarf_Word *ret)
 {
 	Dwarf_Die cur = *st, next;
@@ -113,13 +119,16 @@ static int path_offset(Dwarf_Die *st, const char *path, Dwarf_Word *ret)
 	char buf[128];
 	snprintf(buf, sizeof(buf), "%s", path);
 	char *save = NULL;
-	for (char *p = strtok_r(buf, ".", &save); p;
-	     p = strtok_r(NULL, ".", &save)) {
+	char *p = strtok_r(buf, ".", &save);
+	while (p) {
+		char *rest = strtok_r(NULL, ".", &save);
 		Dwarf_Word off;
-		if (member_offset(&cur, p, &off, &next) != 0)
-			return -1;
+		int r = member_offset(&cur, p, &off, rest ? &next : NULL);
+		if (r)
+			return r;
 		total += off;
 		cur = next;
+		p = rest;
 	}
 	*ret = total;
 	return 0;
@@ -130,10 +139,11 @@ static int path_offset(Dwarf_Die *st, const char *path, Dwarf_Word *ret)
 static const struct check {
 	const char *cstruct, *paths;
 	size_t field;
+	unsigned since, until; /* the minor versions that need it */
 } checks[] = {
 #define PH_DWARF_CHECK(type, name, dims, cstruct, member, dbg, dbg_off, check, \
-		       ...)                                                    \
-	{cstruct, check, offsetof(struct ph_layout, name)},
+		       since, until)                                           \
+	{cstruct, check, offsetof(struct ph_layout, name), since, until},
 	PH_LAYOUT_FIELDS(PH_DWARF_CHECK)
 #undef PH_DWARF_CHECK
 };
@@ -213,7 +223,11 @@ int ph_dwarf_check_layout(const struct ph_module *mod, struct ph_layout *L,
 	int differ = 0;
 	for (size_t i = 0; i < PH_ARRAY_SIZE(checks); i++) {
 		Dwarf_Word v;
+		/* a field the version does not use is left alone: its
+		 * table has none, and another member of that name would set
+		 * it */
 		if (!*checks[i].paths || !w[wi[i]].found ||
+		    L->minor < checks[i].since || L->minor > checks[i].until ||
 		    first_path_offset(&w[wi[i]].die, checks[i].paths, &v) !=
 			    0 ||
 		    v > UINT32_MAX)

@@ -37,7 +37,7 @@
 	X(uint32_t, is_next, , "struct _is", "next", "interpreter_state.next", 64, "next", 8, 99) \
 	X(uint32_t, is_threads_head, , "struct _is", "threads.head", "interpreter_state.threads_head", 72, "threads.head|tstate_head", 8, 99) \
 	X(uint32_t, is_gc, , "struct _is", "gc", "interpreter_state.gc", 80, "gc", 9, 99) \
-	X(uint32_t, is_modules, , "struct _is", "imports.modules", "interpreter_state.imports_modules", 88, "modules", 8, 99) \
+	X(uint32_t, is_modules, , "struct _is", "imports.modules", "interpreter_state.imports_modules", 88, "imports.modules|modules", 8, 99) \
 	X(uint32_t, is_sysdict, , "struct _is", "sysdict", "interpreter_state.sysdict", 96, "sysdict", 8, 99) \
 	X(uint32_t, is_builtins, , "struct _is", "builtins", "interpreter_state.builtins", 104, "builtins", 8, 99) \
 	/* every interpreter: the list's main one, each one's id, flags and allocator */ \
