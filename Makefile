@@ -50,7 +50,7 @@ ALL_CFLAGS := -std=gnu11 $(WARN) $(CPPFLAGS) $(CFLAGS) -fPIC \
 # graphviz (libgvc, libcgraph) draws graph's and report's pictures: opened
 # with dlopen by render_graph.c when one is drawn, not linked (its -dev
 # package's headers give the types)
-LDLIBS := -lelf -ldl -lm -lpthread
+LDLIBS := -lelf -lz -ldl -lm -lpthread
 
 LIB_SRCS := $(wildcard native/src/*.c)
 LIB_OBJS := $(patsubst native/src/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))

@@ -9,6 +9,7 @@ set -euo pipefail
 PACKAGES=(
 	build-essential gcc make pkg-config	# the build
 	libelf-dev libdw-dev libdebuginfod-dev	# elfutils' libraries
+	zlib1g-dev				# compressed DWARF, inflated
 	libcunit1-dev				# unit tests
 	gdb python3.11 python3			# the GDB extension, test drivers
 	clang libclang-rt-14-dev		# -fsanitize, libFuzzer (its runtime)

@@ -1422,24 +1422,49 @@ def dwarf_checks_for(minor):
 
 
 def dwarf_checks(core, tmp):
-    """The DWARF check on a machine that has not cached its outcome: every
-    field the tables check in this version is checked (the check once went
-    through each field's type, and left the integers out)."""
-    xdg = os.path.join(tmp, "xdg-dwarf")
-    env = dict(ENV, XDG_CACHE_HOME=xdg)
-    r = subprocess.run([BIN, "--core", core] + INTERP.py_heap_args() +
-                       ["--no-cache", "--json", "info"],
-                       capture_output=True, text=True, env=env, timeout=300)
-    for sign in CRASH_SIGNS:
-        if sign in r.stderr:
-            raise RuntimeError(r.stderr[-2000:])
-    src = json.loads(r.stdout).get("layout_source") \
-        if r.returncode == 0 else None
-    check("DWARF: exit 0", r.returncode == 0, r.stderr[-500:])
+    """The DWARF check on a machine that has not cached its outcome: the
+    sections it reads inflated into an image of their own (Debian's -dbg
+    files compress them) give the layout libdw gives on the whole file
+    (PYHEAP_DWARF_IMAGE=0), byte for byte in the layout's cache file; and
+    every field the tables check in this version is checked (the check
+    once went through each field's type, and left the integers out)."""
+    got = {}
+    for mode in ("1", "0"):
+        xdg = os.path.join(tmp, "xdg-dwarf-" + mode)
+        env = dict(ENV, XDG_CACHE_HOME=xdg, PYHEAP_DWARF_IMAGE=mode,
+                   PYHEAP_TIMING="1")
+        r = subprocess.run([BIN, "--core", core] + INTERP.py_heap_args() +
+                           ["--no-cache", "--json", "info"],
+                           capture_output=True, text=True, env=env,
+                           timeout=300)
+        for sign in CRASH_SIGNS:
+            if sign in r.stderr:
+                raise RuntimeError(r.stderr[-2000:])
+        out = json.loads(r.stdout) if r.returncode == 0 else {}
+        layout = [f for f in files_of(xdg, "layout-")]
+        data = open(layout[0], "rb").read() if len(layout) == 1 else None
+        got[mode] = (r.returncode, out.get("layout_source"), data,
+                     "DWARF check (sections inflated)" in r.stderr)
+    (rc1, src1, data1, inflated), (rc0, src0, data0, _) = got["1"], got["0"]
+    checked = bool(src0) and "checked against DWARF" in src0
+    check("DWARF image: exit 0 both ways", rc1 == 0 and rc0 == 0,
+          (rc1, rc0))
+    check("DWARF image: the same layout source (%s)" % src0, src1 == src0,
+          (src1, src0))
+    check("DWARF image: the same outcome cached, byte for byte",
+          data1 == data0 and (data0 is not None or not checked),
+          (data1 is None, data0 is None))
     want = dwarf_checks_for(INTERP.version_info[1])
-    if src and "checked against DWARF" in src:
+    if checked:
         check("DWARF: every field the tables check is checked (%d)" % want,
-              ("%d fields checked" % want) in src, src)
+              ("%d fields checked" % want) in src0, src0)
+    # Debian's interpreters have their DWARF compressed in -dbg files
+    # (debhelper); builds of ours and pyenv's keep it uncompressed, read
+    # in place.
+    debian = INTERP.python.startswith("/usr/bin/")
+    check("DWARF image: %s" % ("compressed sections inflated" if debian
+                               else "read in place"),
+          inflated == (debian and checked), (inflated, debian, checked))
 
 
 def checks(core, xdg, truth, tmp):
