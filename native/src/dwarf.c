@@ -304,8 +304,9 @@ static bool dwarf_image_view(struct dwarf_image *im)
  * right: then the file is read as it is. */
 static bool dwarf_image_grow(struct dwarf_image *im, bool all)
 {
-	size_t step = im->info_size / 8 > ((size_t)1 << 20) ? im->info_size / 8
-							    : (size_t)1 << 20;
+	size_t step = im->info_size / 16 > ((size_t)1 << 20)
+			      ? im->info_size / 16
+			      : (size_t)1 << 20;
 	while (im->info_done < im->info_size) {
 		size_t want = all || im->info_size - im->info_done < step
 				      ? im->info_size

@@ -508,6 +508,8 @@ def conditions_run(args, size, meta, d):
     the core, nothing of ours runs beside; a run about a second after the
     last), paused (warm, but PAUSE s after the last run), busy (warm, while BUSY_LOOP
     keeps a core busy), cold (the core's pages dropped before each run),
+    first (warm, but no cache of any kind: a first look on a machine that
+    never saw this Python build, which checks its layouts against DWARF),
     and cached (the index cache written by a first run, where py-heap has
     one). Every figure with the load average just before it."""
     core = meta["core"]
@@ -521,7 +523,7 @@ def conditions_run(args, size, meta, d):
     try:
         inproc.ask("typestats")         # its first run warms its caches
         conds = ["warm", "paused", "busy", "cold"] + (
-            ["cached"] if args.has_cache else [])
+            ["first", "cached"] if args.has_cache else [])
         for cond in conds:
             log("size %s: %s: types and the in-process count, in turn"
                 % (fmt_n(size), cond))
@@ -552,7 +554,7 @@ def conditions_run(args, size, meta, d):
             for _ in range(args.repeat):
                 if cond == "cold":
                     drop_cached(core)
-                elif cond in ("warm", "paused", "busy"):
+                elif cond in ("warm", "paused", "busy", "first"):
                     warm_up(core)
                 la = load()
                 share = cached_share(core)
@@ -562,8 +564,17 @@ def conditions_run(args, size, meta, d):
                     # run freed handed back to the host by now (the
                     # guest's page_reporting, 2 s; docs/performance.md)
                     time.sleep(PAUSE)
+                run_env, cache = env_extra, cond == "cached"
+                if cond == "first":
+                    # a user's first look on a machine that has seen
+                    # neither this core nor this Python build: no cache of
+                    # any kind (the DWARF check's outcome, the symbols, the
+                    # index), each written as a plain run writes them
+                    first_dir = os.path.join(d, "first-cache")
+                    shutil.rmtree(first_dir, ignore_errors=True)
+                    run_env, cache = {"XDG_CACHE_HOME": first_dir}, True
                 r = py_heap(args.bin, core, ["types"], timeout, out_path,
-                            env_extra=env_extra, cache=cond == "cached")
+                            env_extra=run_env, cache=cache)
                 runs.append({"wall": r["wall"], "cpu": r["user"] + r["sys"],
                              "major_faults": r["major_faults"],
                              "minor_faults": r["minor_faults"],
