@@ -72,6 +72,7 @@ import os
 import re
 import shutil
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -1421,6 +1422,24 @@ def dwarf_checks_for(minor):
     return n
 
 
+def debug_info_compressed(path):
+    """Is the 64-bit ELF file's .debug_info compressed (SHF_COMPRESSED)?"""
+    with open(path, "rb") as f:
+        data = f.read()
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3a)
+
+    def shdr(i):
+        return struct.unpack_from("<IIQQQQ", data, shoff + i * shentsize)
+    strtab = shdr(shstrndx)[4]
+    for i in range(shnum):
+        name, _, flags = shdr(i)[:3]
+        end = data.index(b"\0", strtab + name)
+        if data[strtab + name:end] == b".debug_info":
+            return bool(flags & 0x800)
+    return False
+
+
 def dwarf_checks(core, tmp):
     """The DWARF check on a machine that has not cached its outcome: the
     sections it reads inflated into an image of their own (Debian's -dbg
@@ -1458,13 +1477,14 @@ def dwarf_checks(core, tmp):
     if checked:
         check("DWARF: every field the tables check is checked (%d)" % want,
               ("%d fields checked" % want) in src0, src0)
-    # Debian's interpreters have their DWARF compressed in -dbg files
-    # (debhelper); builds of ours and pyenv's keep it uncompressed, read
-    # in place.
-    debian = INTERP.python.startswith("/usr/bin/")
-    check("DWARF image: %s" % ("compressed sections inflated" if debian
+    # Debian's -dbg files compress their DWARF (debhelper); a debug build's
+    # own, builds of ours and pyenv's keep it uncompressed, read in place
+    where = out.get("debug_file") or out.get("runtime_in")
+    compressed = bool(where) and debug_info_compressed(where)
+    check("DWARF image: %s" % ("compressed sections inflated" if compressed
                                else "read in place"),
-          inflated == (debian and checked), (inflated, debian, checked))
+          inflated == (compressed and checked),
+          (inflated, where, compressed, checked))
 
 
 def checks(core, xdg, truth, tmp):
