@@ -1,4 +1,5 @@
 /* memory.c - the segment map behind every read of inferior memory. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -52,6 +53,63 @@ void ph_memory_read_whole(struct ph_memory *m)
 #else
 	ph_stage("core pages: small (refused)");
 #endif
+}
+
+struct ph_prefault {
+	pthread_t th;
+	const struct ph_memory *m;
+	bool stop; /* atomic */
+};
+
+static void *prefault_worker(void *arg)
+{
+	struct ph_prefault *p = arg;
+	const struct ph_memory *m = p->m;
+	long page = sysconf(_SC_PAGESIZE);
+	uint64_t sum = 0;
+	for (size_t i = 0; i < m->nsegs; i++) {
+		const struct ph_segment *s = &m->segs[i];
+		if (!s->data || !s->writable || s->from_file)
+			continue;
+		/* a load a page: the fault maps its neighbours too, and the
+		 * loads after it are cheap */
+		for (uint64_t off = 0; off < s->end - s->start;
+		     off += (uint64_t)page) {
+			if (!(off & ((1 << 20) - 1)) &&
+			    (__atomic_load_n(&p->stop, __ATOMIC_RELAXED) ||
+			     ph_interrupted()))
+				return (void *)(uintptr_t)sum;
+			sum += *(const volatile uint8_t *)(s->data + off);
+		}
+	}
+	return (void *)(uintptr_t)sum;
+}
+
+struct ph_prefault *ph_memory_prefault_start(struct ph_memory *m)
+{
+	const char *e = getenv("PYHEAP_PREFAULT");
+	if (!m->file_map || (e && !strcmp(e, "0")) ||
+	    sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return NULL;
+	ph_memory_read_whole(m);
+	struct ph_prefault *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->m = m;
+	if (pthread_create(&p->th, NULL, prefault_worker, p)) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void ph_prefault_stop(struct ph_prefault *p)
+{
+	if (!p)
+		return;
+	__atomic_store_n(&p->stop, true, __ATOMIC_RELAXED);
+	pthread_join(p->th, NULL);
+	free(p);
 }
 
 __thread unsigned ph_mem_victim __attribute__((tls_model("initial-exec")));

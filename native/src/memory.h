@@ -57,6 +57,21 @@ const struct ph_segment *ph_memory_find(struct ph_memory *m, uint64_t addr);
 void ph_memory_read_whole(struct ph_memory *m);
 
 /*
+ * The heap's pages (the writable segments the core saved) brought into
+ * the mapping by a thread of its own while the caller does something
+ * else that needs no heap (the DWARF check of a first run): a first
+ * touch of a mapped page costs microseconds under a hypervisor that
+ * shadows the guest's page tables (PVM), one page after another, and the
+ * scan after it finds them mapped. Only for a core that will be read
+ * whole (it calls ph_memory_read_whole first); NULL where there is
+ * nothing to do or no thread. ph_prefault_stop stops it where it is and
+ * waits for it.
+ */
+struct ph_prefault;
+struct ph_prefault *ph_memory_prefault_start(struct ph_memory *m);
+void ph_prefault_stop(struct ph_prefault *p);
+
+/*
  * The last two segments a thread read from, a cache for ph_mem_ptr (an
  * object and what it points to are often in two): per thread so that
  * several threads may read one memory map, and keyed by the map's id so

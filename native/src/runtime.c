@@ -914,9 +914,13 @@ struct ph_error *ph_runtime_create(struct ph_target *t, struct ph_runtime **ret)
 		}
 		char *cache = layout_cache_path(rt->pymod, &rt->layout_copy);
 		if (!layout_cache_load(cache, rt)) {
+			/* A build seen for the first time: a core of it has
+			 * no index yet, and its heap will be read whole. */
+			struct ph_prefault *pf = ph_memory_prefault_start(mem);
 			rt->dwarf_differ = ph_dwarf_check_layout(
 				rt->pymod, &rt->layout_copy,
 				&rt->dwarf_checked);
+			ph_prefault_stop(pf);
 			layout_cache_store(cache, rt);
 		}
 		free(cache);
