@@ -314,23 +314,42 @@ static inline const uint32_t *type_lookup(struct ph_heap *h,
 	return v;
 }
 
+/* What the scan of a pool's blocks works out once for them all. */
+struct scan_pool {
+	const struct ph_pool *pool;
+	const uint8_t *pdata; /* the pool's bytes (pool_size), or NULL */
+	uint64_t pdata_last;  /* the last object whose header is in them */
+	size_t noffsets;      /* the scan_offsets a block has room for */
+};
+
+static inline void scan_pool_init(const struct ph_heap *h,
+				  const struct ph_pool *pool,
+				  const uint8_t *pdata, struct scan_pool *ret)
+{
+	ret->pool = pool;
+	ret->pdata = pdata;
+	ret->pdata_last = pdata ? pool->addr + h->L->pool_size - 24 : 0;
+	ret->noffsets = 0;
+	while (ret->noffsets < PH_ARRAY_SIZE(scan_offsets) &&
+	       scan_offsets[ret->noffsets] + 16 + h->block_extra <=
+		       pool->block_size)
+		ret->noffsets++;
+}
+
 /* The scan of one block by a thread: reads only. *ret_newtype is a type
- * to register when the block is left for later because of it. pdata: the
- * pool's bytes (from pool->addr, pool_size of them), or NULL. */
+ * to register when the block is left for later because of it. */
 static inline __attribute__((always_inline)) enum scan_result
 scan_block(struct ph_heap *h, struct ph_type_cache *tc,
-	   const struct ph_pool *pool, const uint8_t *pdata, uint64_t block,
-	   uint64_t *ret_obj, uint32_t *ret_tidx, uint64_t *ret_size,
-	   uint64_t *ret_newtype)
+	   const struct scan_pool *sp, uint64_t block, uint64_t *ret_obj,
+	   uint32_t *ret_tidx, uint64_t *ret_size, uint64_t *ret_newtype)
 {
+	const struct ph_pool *pool = sp->pool;
+	const uint8_t *pdata = sp->pdata;
 	uint32_t block_size = pool->block_size;
-	for (size_t k = 0; k < PH_ARRAY_SIZE(scan_offsets); k++) {
+	for (size_t k = 0; k < sp->noffsets; k++) {
 		uint64_t obj = block + scan_offsets[k];
-		if (scan_offsets[k] + 16 + h->block_extra > block_size)
-			break;
 		const uint64_t *hdr;
-		bool in_pdata =
-			pdata && obj + 24 - pool->addr <= h->L->pool_size;
+		bool in_pdata = obj <= sp->pdata_last;
 		if (in_pdata)
 			hdr = (const uint64_t *)(pdata + (obj - pool->addr));
 		else if (!(hdr = ph_mem_ptr(h->mem, obj, 24)))
@@ -422,9 +441,11 @@ static void *scan_worker(void *arg)
 		for (size_t j = 0; j < c->nlater; j++) {
 			size_t i = c->later[j];
 			uint64_t block = c->addr[i] & ~1ULL;
-			const struct ph_pool *p = ph_objtable_pool_at(h, block);
-			switch (scan_block(h, &c->tc, p, NULL, block, &obj,
-					   &tidx, &size, &newtype)) {
+			struct scan_pool sp;
+			scan_pool_init(h, ph_objtable_pool_at(h, block), NULL,
+				       &sp);
+			switch (scan_block(h, &c->tc, &sp, block, &obj, &tidx,
+					   &size, &newtype)) {
 			case SCAN_FOUND:
 				ph_objtable_mark(h, obj);
 				c->addr[i] = obj;
@@ -447,17 +468,18 @@ static void *scan_worker(void *arg)
 			return NULL;
 		struct ph_pool *pool = &h->pools[i];
 		/* the whole pool is there: its header was read so */
-		const uint8_t *pdata =
-			ph_mem_ptr(h->mem, pool->addr, L->pool_size);
-		for (uint32_t b = 0; b < pool->nblocks && !c->err; b++) {
+		struct scan_pool sp;
+		scan_pool_init(h, pool,
+			       ph_mem_ptr(h->mem, pool->addr, L->pool_size),
+			       &sp);
+		/* the data: past the debug hooks' header, if any */
+		uint64_t block = pool->addr + L->pool_overhead + h->block_head;
+		for (uint32_t b = 0; b < pool->nblocks && !c->err;
+		     b++, block += pool->block_size) {
 			if ((pool->free_bits[b / 64] >> (b % 64)) & 1)
 				continue;
-			/* the data: past the debug hooks' header, if any */
-			uint64_t block = pool->addr + L->pool_overhead +
-					 (uint64_t)b * pool->block_size +
-					 h->block_head;
-			switch (scan_block(h, &c->tc, pool, pdata, block, &obj,
-					   &tidx, &size, &newtype)) {
+			switch (scan_block(h, &c->tc, &sp, block, &obj, &tidx,
+					   &size, &newtype)) {
 			case SCAN_FOUND:
 				pool->obj_bits[(obj - pool->addr) / 16 / 64] |=
 					1ULL << ((obj - pool->addr) / 16 % 64);
@@ -526,12 +548,13 @@ static void scan_sample_types(struct ph_heap *h)
 static struct ph_error *
 scan_block_alone(struct ph_heap *h, struct ph_type_cache *tc, uint64_t block)
 {
-	const struct ph_pool *pool = ph_objtable_pool_at(h, block);
+	struct scan_pool sp;
+	scan_pool_init(h, ph_objtable_pool_at(h, block), NULL, &sp);
 	for (size_t tries = 0; tries <= PH_ARRAY_SIZE(scan_offsets); tries++) {
 		uint64_t obj, size, newtype = 0;
 		uint32_t tidx;
 		struct ph_error *err;
-		switch (scan_block(h, tc, pool, NULL, block, &obj, &tidx, &size,
+		switch (scan_block(h, tc, &sp, block, &obj, &tidx, &size,
 				   &newtype)) {
 		case SCAN_NONE:
 			return NULL;
