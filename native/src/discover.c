@@ -344,13 +344,36 @@ struct closure_ctx {
 	struct ph_error *err;
 };
 
+static void closure_more(struct closure_ctx *c, uint64_t target,
+			 enum ph_edge_kind kind, uint64_t data);
+
+/* A reference the closure looks at: most are to objects the pool scan
+ * found, settled here by their pool's bitmap; the rest (a class, an object
+ * outside the pools, one not found yet) in closure_more, whose registers
+ * this one need not save. */
 static void closure_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 		       uint64_t data)
 {
 	struct closure_ctx *c = arg;
-	struct ph_heap *h = c->h;
 	/* its type, in the table: most objects' first reference */
-	if (target == c->cur_class || !target || c->err)
+	if (target == c->cur_class || !target)
+		return;
+	if (!(target & 15)) {
+		const struct ph_pool *p = ph_objtable_pool_at(c->h, target);
+		uint64_t g = p ? ph_objtable_pool_granule(c->h, target) : 0;
+		if (p && ((p->obj_bits[g / 64] >> (g % 64)) & 1))
+			return;
+	}
+	closure_more(c, target, kind, data);
+}
+
+static __attribute__((noinline)) void closure_more(struct closure_ctx *c,
+						   uint64_t target,
+						   enum ph_edge_kind kind,
+						   uint64_t data)
+{
+	struct ph_heap *h = c->h;
+	if (c->err)
 		return;
 	if (kind == PH_EDGE_FIELD &&
 	    data == (uint64_t)(uintptr_t)ph_class_field) {
