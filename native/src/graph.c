@@ -119,10 +119,47 @@ static struct ph_error *edges_grow(struct edge_ctx *c)
 	return NULL;
 }
 
+static void edge_more(struct edge_ctx *c, uint64_t target,
+		      enum ph_edge_kind kind, uint64_t data);
+
+/* A reference of the graph to an object the pool scan found (most of
+ * them), but a conservative one or one to a class, is numbered by its
+ * pool's bitmap and taken here; the rest in edge_more, not inlined, whose
+ * registers this one need not save. */
 static void edge_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 		    uint64_t data)
 {
+	_Static_assert(PH_EDGE_ITEM == 0 && PH_EDGE_KEY == 1 &&
+			       PH_EDGE_VALUE == 2 && PH_EDGE_ATTR == 3 &&
+			       PH_EDGE_SLOT == 4 && PH_EDGE_FIELD == 5,
+		       "the first six kinds: strong, not conservative");
 	struct edge_ctx *c = arg;
+	/* (a type is never in a pool: its instances' class field goes on) */
+	if ((kind <= PH_EDGE_SLOT ||
+	     (kind == PH_EDGE_FIELD &&
+	      data != (uint64_t)(uintptr_t)ph_class_field)) &&
+	    !(target & 15) && c->n < c->cap) {
+		const struct ph_heap *h = c->g->h;
+		const struct ph_pool *p = ph_objtable_pool_at(h, target);
+		uint64_t g = p ? ph_objtable_pool_granule(h, target) : 0;
+		uint64_t w = g / 64, bit = 1ULL << (g % 64);
+		if (p && (p->obj_bits[w] & bit)) {
+			uint64_t o = p->first + p->rank[w] +
+				     ph_popcount64(p->obj_bits[w] & (bit - 1));
+			if (o < h->n) {
+				c->edges[c->n++] = (uint32_t)o;
+				return;
+			}
+		}
+	}
+	edge_more(c, target, kind, data);
+}
+
+static __attribute__((noinline)) void edge_more(struct edge_ctx *c,
+						uint64_t target,
+						enum ph_edge_kind kind,
+						uint64_t data)
+{
 	if (c->err || !ph_edge_is_strong(kind))
 		return;
 	/* Only a heap type's instances hold a reference to their type
