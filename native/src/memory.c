@@ -91,6 +91,7 @@ struct ph_prefault *ph_memory_prefault_start(struct ph_memory *m)
 	if (!m->file_map || (e && !strcmp(e, "0")) ||
 	    sysconf(_SC_NPROCESSORS_ONLN) < 2)
 		return NULL;
+	ph_stage(NULL); /* (the first stage of the run: timed from here) */
 	ph_memory_read_whole(m);
 	struct ph_prefault *p = calloc(1, sizeof(*p));
 	if (!p)
