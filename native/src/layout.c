@@ -60,7 +60,12 @@ bool ph_layout_debug_adjust(struct ph_layout *L)
 	if (L->free_threaded) {
 		if (L->minor != 13)
 			return false;
-		/* python3.13td: what follows PyConfig moves by 80 bytes */
+		/* python3.13td: PyConfig grows by 8 bytes, what follows it by
+		 * 56 more before the allocator's state and 16 after it: 80
+		 * from the interned strings on (its DWARF) */
+		L->is_feature_flags += 8;
+		L->is_obmalloc += 64;
+		L->is_interned += 80;
 		L->interp_skip[0][0] += 80; /* the callable cache */
 		L->is_type_cache += 80;
 		L->is_builtin_states += 80;
@@ -76,6 +81,9 @@ bool ph_layout_debug_adjust(struct ph_layout *L)
 		/* PyConfig grows by 8 bytes (its Py_DEBUG-only option), the
 		 * object state by 8 (reftotal, after the free lists): what
 		 * follows moves by 8, then 16 */
+		L->is_feature_flags += 8;
+		L->is_obmalloc += 8;
+		L->is_interned += 16;
 		L->interp_skip[0][0] += 8;  /* the free lists */
 		L->interp_skip[1][0] += 16; /* the callable cache */
 		L->is_type_cache += 16;

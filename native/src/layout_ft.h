@@ -34,6 +34,9 @@
 	F(is_modules, 7664) \
 	F(is_sysdict, 7648) \
 	F(is_builtins, 7656) \
+	F(is_feature_flags, 8456) \
+	F(is_obmalloc, 17432) \
+	F(is_interned, 197416) \
 	F(tp_del, 392) \
 	F(tp_finalize, 408) \
 	F(sizeof_type, 432) \
