@@ -358,13 +358,10 @@ static void closure_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 	/* its type, in the table: most objects' first reference */
 	if (target == c->cur_class || !target)
 		return;
-	if (!(target & 15)) {
-		const struct ph_pool *p = ph_objtable_pool_at(c->h, target);
-		uint64_t g = p ? ph_objtable_pool_granule(c->h, target) : 0;
-		if (p && ((p->obj_bits[g / 64] >> (g % 64)) & 1))
-			return;
-	}
-	closure_more(c, target, kind, data);
+	const struct ph_pool *p;
+	uint64_t g;
+	if (!ph_objtable_pool_found(c->h, target, &p, &g))
+		closure_more(c, target, kind, data);
 }
 
 static __attribute__((noinline)) void closure_more(struct closure_ctx *c,

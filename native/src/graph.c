@@ -138,18 +138,14 @@ static void edge_cb(void *arg, uint64_t target, enum ph_edge_kind kind,
 	if ((kind <= PH_EDGE_SLOT ||
 	     (kind == PH_EDGE_FIELD &&
 	      data != (uint64_t)(uintptr_t)ph_class_field)) &&
-	    !(target & 15) && c->n < c->cap) {
+	    c->n < c->cap) {
 		const struct ph_heap *h = c->g->h;
-		const struct ph_pool *p = ph_objtable_pool_at(h, target);
-		uint64_t g = p ? ph_objtable_pool_granule(h, target) : 0;
-		uint64_t w = g / 64, bit = 1ULL << (g % 64);
-		if (p && (p->obj_bits[w] & bit)) {
-			uint64_t o = p->first + p->rank[w] +
-				     ph_popcount64(p->obj_bits[w] & (bit - 1));
-			if (o < h->n) {
-				c->edges[c->n++] = (uint32_t)o;
-				return;
-			}
+		const struct ph_pool *p;
+		uint64_t g, o;
+		if (ph_objtable_pool_found(h, target, &p, &g) &&
+		    (o = ph_objtable_pool_number(p, g)) < h->n) {
+			c->edges[c->n++] = (uint32_t)o;
+			return;
 		}
 	}
 	edge_more(c, target, kind, data);

@@ -59,6 +59,37 @@ static inline uint64_t ph_objtable_pool_granule(const struct ph_heap *h,
 	return (addr & ((1ULL << h->pool_shift) - 1)) / 16;
 }
 
+/* The object the pool scan found at addr: true, with its pool and its
+ * granule in the pool; false where no pool holds addr, addr is not a
+ * granule's start, or the scan found no object there. */
+static inline __attribute__((always_inline)) bool
+ph_objtable_pool_found(const struct ph_heap *h, uint64_t addr,
+		       const struct ph_pool **ret_pool, uint64_t *ret_granule)
+{
+	if (addr & 15)
+		return false;
+	const struct ph_pool *p = ph_objtable_pool_at(h, addr);
+	if (!p)
+		return false;
+	uint64_t g = ph_objtable_pool_granule(h, addr);
+	if (!((p->obj_bits[g / 64] >> (g % 64)) & 1))
+		return false;
+	*ret_pool = p;
+	*ret_granule = g;
+	return true;
+}
+
+/* The number of a pool's object at granule g (set in its bitmap): the
+ * pool's first, and its objects before it. Not checked against the
+ * table's size (a sealed index's pools are used unchecked). */
+static inline uint64_t ph_objtable_pool_number(const struct ph_pool *p,
+					       uint64_t g)
+{
+	uint64_t w = g / 64, bit = 1ULL << (g % 64);
+	return p->first + p->rank[w] +
+	       ph_popcount64(p->obj_bits[w] & (bit - 1));
+}
+
 /* Free-threaded: the mimalloc page whose blocks hold addr, or NULL
  * (h->mi_pages sorted: by their granules' table, else a binary search). */
 static inline const struct ph_mi_page *
@@ -183,10 +214,8 @@ static inline uint32_t ph_objtable_lookup(const struct ph_heap *h,
 		if (addr & 15)
 			return PH_NONE;
 		uint64_t g = ph_objtable_pool_granule(h, addr);
-		uint64_t w = g / 64, bit = 1ULL << (g % 64);
-		if (p->obj_bits[w] & bit) {
-			uint64_t o = p->first + p->rank[w] +
-				     ph_popcount64(p->obj_bits[w] & (bit - 1));
+		if ((p->obj_bits[g / 64] >> (g % 64)) & 1) {
+			uint64_t o = ph_objtable_pool_number(p, g);
 			return o < h->n ? (uint32_t)o : PH_NONE;
 		}
 		/* not found by the pool scan: maybe found later */
