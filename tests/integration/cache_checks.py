@@ -72,13 +72,12 @@ import os
 import re
 import shutil
 import stat
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 
-from interp import Interp, copy_core
+from interp import Interp, copy_core, sections
 
 PYTHON = os.environ.get("PYHEAP_TEST_PYTHON", "/usr/bin/python3.11")
 CRASH_SIGNS = ("ERROR: AddressSanitizer", "runtime error:",
@@ -1423,21 +1422,8 @@ def dwarf_checks_for(minor):
 
 
 def debug_info_compressed(path):
-    """Is the 64-bit ELF file's .debug_info compressed (SHF_COMPRESSED)?"""
-    with open(path, "rb") as f:
-        data = f.read()
-    shoff, = struct.unpack_from("<Q", data, 0x28)
-    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3a)
-
-    def shdr(i):
-        return struct.unpack_from("<IIQQQQ", data, shoff + i * shentsize)
-    strtab = shdr(shstrndx)[4]
-    for i in range(shnum):
-        name, _, flags = shdr(i)[:3]
-        end = data.index(b"\0", strtab + name)
-        if data[strtab + name:end] == b".debug_info":
-            return bool(flags & 0x800)
-    return False
+    """Is the ELF64 file's .debug_info compressed (SHF_COMPRESSED)?"""
+    return bool(sections(path).get(".debug_info", (0, 0, 0))[2] & 0x800)
 
 
 def dwarf_checks(core, tmp):

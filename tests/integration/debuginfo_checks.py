@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import graph_checks  # noqa: E402  (take_core, check, the counters)
+from interp import sections  # noqa: E402
 
 check = graph_checks.check
 PY = "/usr/bin/python3.11"
@@ -85,24 +85,6 @@ def same_but_static_types(without, ref):
         elif a.get(k) != b.get(k):
             return False
     return True
-
-
-def section_range(path, name):
-    """(offset, size) in the file of the 64-bit ELF section name."""
-    with open(path, "rb") as f:
-        data = f.read()
-    shoff, = struct.unpack_from("<Q", data, 0x28)
-    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3a)
-
-    def shdr(i):
-        return struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize)
-    strtab = shdr(shstrndx)[4]
-    for i in range(shnum):
-        h = shdr(i)
-        end = data.index(b"\0", strtab + h[0])
-        if data[strtab + h[0]:end].decode() == name:
-            return h[4], h[5]
-    return None
 
 
 def run(binary, core, env, *args):
@@ -238,7 +220,7 @@ def main():
         os.makedirs(bad_dir)
         bad = os.path.join(bad_dir, bid[2:] + ".debug")
         shutil.copy(dbg, bad)
-        at, size = section_range(bad, ".debug_info")
+        at, size, _ = sections(bad)[".debug_info"]
         with open(bad, "r+b") as f:
             f.seek(at + size // 10)
             b = f.read(64)

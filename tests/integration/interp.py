@@ -53,6 +53,26 @@ def segments(path):
     return out
 
 
+def sections(path):
+    """The section headers of an ELF64 file by name: (offset, size,
+    flags)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    assert data[:4] == b"\x7fELF" and data[4] == 2, "not an ELF64 file"
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3a)
+
+    def shdr(i):
+        return struct.unpack_from("<IIQQQQ", data, shoff + i * shentsize)
+    strtab = shdr(shstrndx)[4]
+    out = {}
+    for i in range(shnum):
+        name, _type, flags, _addr, offset, size = shdr(i)
+        end = data.index(b"\0", strtab + name)
+        out[data[strtab + name:end].decode()] = (offset, size, flags)
+    return out
+
+
 def file_offset(segs, addr, length=1):
     """The file offset of [addr, addr+length) in the core, or None."""
     for vaddr, filesz, _memsz, offset, _flags in segs:
