@@ -218,20 +218,26 @@ static bool section_wanted(const char *name)
 	return false;
 }
 
-/* More of a zlib stream into out, as far as *done reaches want (or the
- * stream's end, which must be size). zlib counts in uInt: the input is
- * given 1 GiB at a time. */
+/* The next 1 GiB at most of the input, where zlib has taken all it was
+ * given (it counts in uInt). */
+static void inflate_feed(z_stream *z, size_t *in_left)
+{
+	if (!z->avail_in && *in_left) {
+		size_t k = *in_left < ((size_t)1 << 30) ? *in_left
+							: (size_t)1 << 30;
+		z->avail_in = (uInt)k;
+		*in_left -= k;
+	}
+}
+
+/* More of a zlib stream into out, as far as *done reaches want; at size,
+ * the whole, its end, where zlib checks the stream's sum (the last bytes
+ * out come before it). */
 static bool inflate_more(z_stream *z, size_t *in_left, uint8_t *out,
 			 size_t *done, size_t want, size_t size)
 {
 	while (*done < want) {
-		if (!z->avail_in && *in_left) {
-			size_t k = *in_left < ((size_t)1 << 30)
-					   ? *in_left
-					   : (size_t)1 << 30;
-			z->avail_in = (uInt)k;
-			*in_left -= k;
-		}
+		inflate_feed(z, in_left);
 		size_t room = want - *done;
 		z->next_out = out + *done;
 		z->avail_out =
@@ -243,6 +249,18 @@ static bool inflate_more(z_stream *z, size_t *in_left, uint8_t *out,
 		if (r == Z_STREAM_END)
 			return *done == size && !z->avail_in && !*in_left;
 		if (r != Z_OK || (ao == z->avail_out && ai == z->avail_in))
+			return false;
+	}
+	while (*done == size) {
+		/* every byte out: the stream's end and its sum still to come */
+		inflate_feed(z, in_left);
+		z->next_out = out + *done;
+		z->avail_out = 0;
+		uInt ai = z->avail_in;
+		int r = inflate(z, Z_NO_FLUSH);
+		if (r == Z_STREAM_END)
+			return !z->avail_in && !*in_left;
+		if ((r != Z_OK && r != Z_BUF_ERROR) || ai == z->avail_in)
 			return false;
 	}
 	return true;
