@@ -87,6 +87,22 @@ def same_but_static_types(without, ref):
     return True
 
 
+def damaged_copy(work, name, dbg, bid, section, where, n, mask):
+    """A copy of the debug file dbg in work/name's build-id tree, n bytes
+    of its section (as the file holds it) xor-ed with mask from
+    where(the section's size) on."""
+    d = os.path.join(work, name, ".build-id", bid[:2])
+    os.makedirs(d)
+    path = os.path.join(d, bid[2:] + ".debug")
+    shutil.copy(dbg, path)
+    at, size, _ = sections(path)[section]
+    with open(path, "r+b") as f:
+        f.seek(at + where(size))
+        b = f.read(n)
+        f.seek(at + where(size))
+        f.write(bytes(x ^ mask for x in b))
+
+
 def run(binary, core, env, *args):
     # Each run does the work: the outputs' cache would answer a command
     # with what the reference run printed, found with the debug file, and
@@ -216,16 +232,8 @@ def main():
         # tenth into .debug_info), seen for the first time (no cached
         # outcome): the run goes on with its tables, corrects nothing
         # from it, and gives the same answer.
-        bad_dir = os.path.join(work, "bad", ".build-id", bid[:2])
-        os.makedirs(bad_dir)
-        bad = os.path.join(bad_dir, bid[2:] + ".debug")
-        shutil.copy(dbg, bad)
-        at, size, _ = sections(bad)[".debug_info"]
-        with open(bad, "r+b") as f:
-            f.seek(at + size // 10)
-            b = f.read(64)
-            f.seek(at + size // 10)
-            f.write(bytes(x ^ 0x5a for x in b))
+        damaged_copy(work, "bad", dbg, bid, ".debug_info",
+                     lambda size: size // 10, 64, 0x5a)
         for image in ("1", "0"):
             env5 = {"DEBUGINFOD_URLS": "", "PYHEAP_DWARF_IMAGE": image,
                     "PYHEAP_CACHE_DIR": os.path.join(work, "c5-" + image),
@@ -247,16 +255,8 @@ def main():
         # which the check inflates whole): zlib's check of it fails, the
         # image is not used, and libdw, given the file, decides as it does
         # without the image (it drops that section: few names resolve).
-        sum_dir = os.path.join(work, "sum", ".build-id", bid[:2])
-        os.makedirs(sum_dir)
-        bad = os.path.join(sum_dir, bid[2:] + ".debug")
-        shutil.copy(dbg, bad)
-        at, size, _ = sections(bad)[".debug_str"]
-        with open(bad, "r+b") as f:
-            f.seek(at + size - 2)
-            b = f.read(2)
-            f.seek(at + size - 2)
-            f.write(bytes(x ^ 0xff for x in b))
+        damaged_copy(work, "sum", dbg, bid, ".debug_str",
+                     lambda size: size - 2, 2, 0xff)
         got = {}
         for image in ("1", "0"):
             env6 = {"DEBUGINFOD_URLS": "", "PYHEAP_DWARF_IMAGE": image,
