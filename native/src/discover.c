@@ -31,9 +31,8 @@ const struct ph_discovery ph_discovery_gil = {
 
 /* ---- validation ------------------------------------------------------- */
 
-/* GC links of a tracked object: its neighbours' heads, 8-aligned and
- * readable (the list walk checks them fully). */
-static bool gc_links_plausible(struct ph_heap *h, uint64_t next, uint64_t prev)
+bool ph_discover_gc_links_plausible(struct ph_heap *h, uint64_t next,
+				    uint64_t prev)
 {
 	next &= ~3ULL;
 	prev &= ~3ULL;
@@ -116,7 +115,8 @@ static inline bool gc_head_ok(struct ph_heap *h, uint64_t addr, bool is_gc,
 		    !ph_mem_u64(h->mem, addr - 8, &prev))
 			return false;
 		if (next || (prev & ~3ULL)) {
-			if (!in_block || !gc_links_plausible(h, next, prev))
+			if (!in_block ||
+			    !ph_discover_gc_links_plausible(h, next, prev))
 				return false;
 		}
 	}
@@ -129,49 +129,6 @@ bool ph_discover_validate_rest(struct ph_heap *h, uint64_t addr,
 {
 	return ph_discover_contents_ok(h, addr, t, block_pool) &&
 	       gc_head_ok(h, addr, ph_obj_is_gc(h, addr, t), in_block);
-}
-
-bool ph_discover_block_object(struct ph_heap *h, uint64_t addr,
-			      const struct ph_type *t,
-			      const struct ph_pool *pool, const uint8_t *pdata,
-			      int64_t ob_size, uint64_t *ret_size)
-{
-	if (t->may_be_static || h->mi_pages_sorted || h->L->free_threaded) {
-		if (!ph_discover_validate_rest(h, addr, t, true, pool))
-			return false;
-		*ret_size = ph_obj_sizeof(h, addr, t);
-		return true;
-	}
-	/* ph_discover_validate_rest's checks, the pre-header the type's
-	 * (not static) and the pool the block's, and the size with them */
-	uint64_t inline_size, size;
-	if (!ph_obj_scan_sizes(h, addr, t, ob_size, &inline_size, &size))
-		return false;
-	uint64_t need = t->presize + inline_size + h->block_extra;
-	if (need > pool->block_size ||
-	    (t->fills_class && ((need + 15) & ~15ULL) != pool->block_size))
-		return false;
-	if (t->flags & PH_TPFLAGS_HAVE_GC) {
-		/* the GC head, before addr in its block (presize >= 16) */
-		uint64_t next, prev;
-		if (pdata) {
-			memcpy(&next, pdata + (addr - 16 - pool->addr), 8);
-			memcpy(&prev, pdata + (addr - 8 - pool->addr), 8);
-		} else if (!ph_mem_u64(h->mem, addr - 16, &next) ||
-			   !ph_mem_u64(h->mem, addr - 8, &prev))
-			return false;
-		/* (the neighbours in this pool, which is all there, are most
-		 * often; gc_links_plausible otherwise) */
-		uint64_t n = next & ~3ULL, p = prev & ~3ULL;
-		uint64_t room = pdata ? h->L->pool_size - 16 : 0;
-		bool near = pdata && n && p && !(n & 7) && !(p & 7) &&
-			    n - pool->addr <= room && p - pool->addr <= room;
-		if (!near && (next || (prev & ~3ULL)) &&
-		    !gc_links_plausible(h, next, prev))
-			return false;
-	}
-	*ret_size = size + t->presize;
-	return true;
 }
 
 bool ph_discover_validate(struct ph_heap *h, uint64_t addr, uint32_t *ret_tidx,

@@ -90,14 +90,10 @@ bool ph_discover_validate_rest(struct ph_heap *h, uint64_t addr,
 			       const struct ph_type *t, bool in_block,
 			       const struct ph_pool *block_pool);
 
-/* The pool scan's: ph_discover_validate_rest in a block of pool, where
- * the scan found addr at t's pre-header size (pdata: the pool's bytes,
- * or NULL; ob_size: its word after the type); on success *ret_size is
- * its sys.getsizeof(). Reads only. */
-bool ph_discover_block_object(struct ph_heap *h, uint64_t addr,
-			      const struct ph_type *t,
-			      const struct ph_pool *pool, const uint8_t *pdata,
-			      int64_t ob_size, uint64_t *ret_size);
+/* GC links of a tracked object: its neighbours' heads, 8-aligned and
+ * readable (the list walk checks them fully). */
+bool ph_discover_gc_links_plausible(struct ph_heap *h, uint64_t next,
+				    uint64_t prev);
 
 /*
  * What the scans' threads share (the pool scan's, the mimalloc page scan's):

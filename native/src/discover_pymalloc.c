@@ -320,6 +320,7 @@ struct scan_pool {
 	const uint8_t *pdata; /* the pool's bytes (pool_size), or NULL */
 	uint64_t pdata_last;  /* the last object whose header is in them */
 	size_t noffsets;      /* the scan_offsets a block has room for */
+	bool plain;	      /* no mimalloc pages, not free-threaded */
 };
 
 static inline void scan_pool_init(const struct ph_heap *h,
@@ -329,11 +330,70 @@ static inline void scan_pool_init(const struct ph_heap *h,
 	ret->pool = pool;
 	ret->pdata = pdata;
 	ret->pdata_last = pdata ? pool->addr + h->L->pool_size - 24 : 0;
+	ret->plain = !h->mi_pages_sorted && !h->L->free_threaded;
 	ret->noffsets = 0;
 	while (ret->noffsets < PH_ARRAY_SIZE(scan_offsets) &&
 	       scan_offsets[ret->noffsets] + 16 + h->block_extra <=
 		       pool->block_size)
 		ret->noffsets++;
+}
+
+/* A GC link into a pool, with room for a GC head before the pool's end:
+ * readable, as every pool found is present whole. */
+static inline bool link_in_pool(const struct ph_heap *h, uint64_t link)
+{
+	return link && !(link & 7) &&
+	       (link & ((1ULL << h->pool_shift) - 1)) <= h->L->pool_size - 16 &&
+	       ph_objtable_pool_at(h, link);
+}
+
+/*
+ * ph_discover_validate_rest in a block of sp's pool, where the scan found
+ * addr at t's pre-header size (ob_size: its word after the type); on
+ * success *ret_size is its sys.getsizeof(). Inlined here, the scan's
+ * commonest path (a type not static, the pool's bytes at hand); reads
+ * only.
+ */
+static inline __attribute__((always_inline)) bool
+block_object(struct ph_heap *h, const struct scan_pool *sp, uint64_t addr,
+	     const struct ph_type *t, bool in_pdata, int64_t ob_size,
+	     uint64_t *ret_size)
+{
+	const struct ph_pool *pool = sp->pool;
+	if (t->may_be_static || !sp->plain) {
+		if (!ph_discover_validate_rest(h, addr, t, true, pool))
+			return false;
+		*ret_size = ph_obj_sizeof(h, addr, t);
+		return true;
+	}
+	/* ph_discover_validate_rest's checks, the pre-header the type's
+	 * (not static) and the pool the block's, and the size with them */
+	uint64_t inline_size, size;
+	if (!ph_obj_scan_sizes(h, addr, t, ob_size, &inline_size, &size))
+		return false;
+	uint64_t need = t->presize + inline_size + h->block_extra;
+	if (need > pool->block_size ||
+	    (t->fills_class && ((need + 15) & ~15ULL) != pool->block_size))
+		return false;
+	if (t->flags & PH_TPFLAGS_HAVE_GC) {
+		/* the GC head, before addr in its block (presize >= 16) */
+		uint64_t next, prev;
+		if (in_pdata) {
+			memcpy(&next, sp->pdata + (addr - 16 - pool->addr), 8);
+			memcpy(&prev, sp->pdata + (addr - 8 - pool->addr), 8);
+		} else if (!ph_mem_u64(h->mem, addr - 16, &next) ||
+			   !ph_mem_u64(h->mem, addr - 8, &prev))
+			return false;
+		/* (links into pools, which are all there, are most often;
+		 * ph_discover_gc_links_plausible otherwise) */
+		if (!(link_in_pool(h, next & ~3ULL) &&
+		      link_in_pool(h, prev & ~3ULL)) &&
+		    (next || (prev & ~3ULL)) &&
+		    !ph_discover_gc_links_plausible(h, next, prev))
+			return false;
+	}
+	*ret_size = size + t->presize;
+	return true;
 }
 
 /* The scan of one block by a thread: reads only. *ret_newtype is a type
@@ -383,9 +443,8 @@ scan_block(struct ph_heap *h, struct ph_type_cache *tc,
 			if (((need + 15) & ~15ULL) != block_size)
 				continue;
 			*ret_size = t->fixed_need;
-		} else if (!ph_discover_block_object(h, obj, t, pool,
-						     in_pdata ? pdata : NULL,
-						     (int64_t)hdr[2], ret_size))
+		} else if (!block_object(h, sp, obj, t, in_pdata,
+					 (int64_t)hdr[2], ret_size))
 			continue;
 		*ret_obj = obj;
 		*ret_tidx = *tv;
