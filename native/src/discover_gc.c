@@ -58,6 +58,7 @@ struct gcw_ctx {
 	uint64_t last_claim_step;
 	bool at_head, anomaly;
 	uint64_t claimed;
+	size_t claim_lo, claim_hi; /* the objects claimed: in [lo, hi) */
 };
 
 static void *gcw_worker(void *arg)
@@ -76,6 +77,7 @@ static void *gcw_worker(void *arg)
 	g &= ~3ULL;
 	/* in locals: the flags' stores (bytes) may alias anything in *c */
 	uint64_t steps = 0, claimed = 0, last_claim = 0, last_claim_step = 0;
+	size_t claim_lo = SIZE_MAX, claim_hi = 0;
 	for (;; steps++) {
 		if (g == c->head) {
 			c->at_head = true;
@@ -112,6 +114,10 @@ static void *gcw_worker(void *arg)
 				break;
 			}
 			claimed++;
+			if (known < claim_lo)
+				claim_lo = known;
+			if (known >= claim_hi)
+				claim_hi = (size_t)known + 1;
 			last_claim = g;
 			last_claim_step = steps;
 		} else {
@@ -131,6 +137,8 @@ static void *gcw_worker(void *arg)
 		g = w[link] & ~3ULL;
 	}
 	c->claimed = claimed;
+	c->claim_lo = claim_lo;
+	c->claim_hi = claim_hi;
 	c->last_claim = last_claim;
 	c->last_claim_step = last_claim_step;
 	return NULL;
@@ -138,11 +146,12 @@ static void *gcw_worker(void *arg)
 
 /*
  * The walk's claims, 8 flags at a time: given the list's generation (gen),
- * or taken back (gen 0: as they were before the walk). A flag byte is the
- * walk's when its generation is GCW_FORWARD (101) or GCW_BACKWARD (110):
+ * or taken back (gen 0: as they were before the walk). Only the objects
+ * [lo, hi) are looked at: the walk claimed none outside them. A flag byte is
+ * the walk's when its generation is GCW_FORWARD (101) or GCW_BACKWARD (110):
  * bit 6 and one of bits 5 and 4.
  */
-static void gcw_settle(struct ph_heap *h, unsigned gen)
+static void gcw_settle(struct ph_heap *h, unsigned gen, size_t lo, size_t hi)
 {
 	_Static_assert(GCW_FORWARD == 5 && GCW_BACKWARD == 6 &&
 			       PH_OBJ_GC_LIST == 1,
@@ -150,18 +159,25 @@ static void gcw_settle(struct ph_heap *h, unsigned gen)
 	const uint64_t ones = 0x0101010101010101ULL;
 	const uint64_t set =
 		gen ? ones * (uint8_t)(PH_OBJ_GC_LIST | gen << 4) : 0;
-	for (size_t i = 0; i < h->n; i += 8) {
-		/* (the last word's missing bytes zero: never the walk's) */
-		size_t len = h->n - i < 8 ? h->n - i : 8;
+	/* whole words, then the last (its missing bytes zero: never the
+	 * walk's) */
+	for (size_t i = lo & ~(size_t)7; i < hi; i += 8) {
+		size_t len = h->n - i >= 8 ? 8 : h->n - i;
 		uint64_t w = 0;
-		memcpy(&w, h->flags + i, len);
+		if (len == 8)
+			memcpy(&w, h->flags + i, 8);
+		else
+			memcpy(&w, h->flags + i, len);
 		uint64_t m = (w >> 2) & ((w >> 1) | w) & (ones << 4);
 		if (!m)
 			continue;
 		uint64_t mask =
 			(m >> 4) * 0x71; /* its generation and list bit */
 		w = (w & ~mask) | (set & mask);
-		memcpy(h->flags + i, &w, len);
+		if (len == 8)
+			memcpy(h->flags + i, &w, 8);
+		else
+			memcpy(h->flags + i, &w, len);
 	}
 }
 
@@ -248,13 +264,17 @@ static struct ph_error *walk_gc_list_fast(struct ph_heap *h, uint64_t head,
 		}
 	}
 	bool claims = c[0].claimed + c[1].claimed > 0;
+	size_t lo =
+		c[0].claim_lo < c[1].claim_lo ? c[0].claim_lo : c[1].claim_lo;
+	size_t hi =
+		c[0].claim_hi > c[1].claim_hi ? c[0].claim_hi : c[1].claim_hi;
 	if (!ok) {
 		if (claims)
-			gcw_settle(h, 0);
+			gcw_settle(h, 0, lo, hi);
 		goto out;
 	}
 	if (claims)
-		gcw_settle(h, gen);
+		gcw_settle(h, gen, lo, hi);
 	h->n_gc += c[0].claimed + c[1].claimed;
 	*ret_done = true;
 	for (size_t j = 0; j < c[0].n + bn && !err; j++) {
