@@ -632,6 +632,38 @@ scan_block_alone(struct ph_heap *h, struct ph_type_cache *tc, uint64_t block)
 	return NULL;
 }
 
+/* The join when no block was left for later: every chunk's entries are
+ * objects found, one run each, moved down in chunk order, one array (or
+ * two and the flags) on each thread. */
+struct join_ctx {
+	struct ph_heap *h;
+	const struct scan_ctx *c;
+	size_t nc;
+	bool types; /* the types, sizes and flags; else the addresses */
+};
+
+static void *join_worker(void *arg)
+{
+	const struct join_ctx *j = arg;
+	struct ph_heap *h = j->h;
+	size_t dst = h->n;
+	for (size_t k = 0; k < j->nc; k++) {
+		size_t n = j->c[k].n;
+		if (!j->types) {
+			memmove(h->addr + dst, j->c[k].addr,
+				n * sizeof(*h->addr));
+		} else {
+			memmove(h->tidx + dst, j->c[k].tidx,
+				n * sizeof(*h->tidx));
+			memmove(h->size + dst, j->c[k].size,
+				n * sizeof(*h->size));
+			memset(h->flags + dst, PH_OBJ_POOL_SCAN, n);
+		}
+		dst += n;
+	}
+	return NULL;
+}
+
 static struct ph_error *scan_pools(struct ph_heap *h)
 {
 	/* in chunks, as pools_check's */
@@ -667,6 +699,9 @@ static struct ph_error *scan_pools(struct ph_heap *h)
 		goto out;
 	}
 	/* The classes the threads met: registered here, alone. */
+	bool left = false;
+	for (int k = 0; k < T; k++)
+		left = left || c[k].nlater;
 	size_t nnew = 0;
 	for (int k = 0; k < T; k++) {
 		if ((err = c[k].err))
@@ -684,7 +719,15 @@ static struct ph_error *scan_pools(struct ph_heap *h)
 	/* Joined in address order; what is left is done here. The table is
 	 * written below where it is read (each entry gives one object at
 	 * most), so it is done in place. */
-	for (int k = 0; k < T; k++) {
+	if (!left) {
+		struct join_ctx j[2] = {{h, c, T, false}, {h, c, T, true}};
+		ph_run_parallel(join_worker, j, sizeof(j[0]), 2, threads);
+		for (int k = 0; k < T; k++) {
+			h->n += c[k].n;
+			h->n_pool += c[k].n;
+		}
+	}
+	for (int k = 0; k < T && left; k++) {
 		for (size_t i = 0; i < c[k].n;) {
 			/* a run of objects the thread found (pool bits set) */
 			size_t j = i;
