@@ -473,6 +473,11 @@ struct scan_ctx {
 	struct ph_newtypes nt;
 	struct ph_type_cache tc;
 	struct ph_error *err;
+	/* the join's: the runs of objects found among the entries */
+	struct scan_run {
+		size_t i, n;
+	} * runs;
+	size_t nruns, runs_cap;
 };
 
 /* One entry per allocated block at most: there is room. */
@@ -601,28 +606,32 @@ static void scan_sample_types(struct ph_heap *h)
 	}
 }
 
-/* A block the threads left twice, done alone: what its scan waits for is
- * registered (or rejected) first, a few times at most (one for each place
- * an object may start in it). */
-static struct ph_error *
-scan_block_alone(struct ph_heap *h, struct ph_type_cache *tc, uint64_t block)
+/* A block the threads left twice (entry i of c), done alone: what its
+ * scan waits for is registered (or rejected) first, a few times at most
+ * (one for each place an object may start in it); the entry then holds
+ * the object found, or the block dropped. */
+static struct ph_error *scan_entry_alone(struct ph_heap *h, struct scan_ctx *c,
+					 size_t i)
 {
+	uint64_t block = c->addr[i] & ~3ULL;
 	struct scan_pool sp;
 	scan_pool_init(h, ph_objtable_pool_at(h, block), NULL, &sp);
+	c->addr[i] = block | 3;
 	for (size_t tries = 0; tries <= PH_ARRAY_SIZE(scan_offsets); tries++) {
 		uint64_t obj, size, newtype = 0;
 		uint32_t tidx;
 		struct ph_error *err;
-		switch (scan_block(h, tc, &sp, block, &obj, &tidx, &size,
+		switch (scan_block(h, &c->tc, &sp, block, &obj, &tidx, &size,
 				   &newtype)) {
 		case SCAN_NONE:
 			return NULL;
 		case SCAN_FOUND:
-			err = ph_objtable_add(h, obj, tidx, PH_OBJ_POOL_SCAN,
-					      NULL);
-			if (!err)
-				h->n_pool++;
-			return err;
+			ph_objtable_mark(h, obj);
+			c->addr[i] = obj;
+			c->tidx[i] = tidx;
+			c->size[i] = ph_size_entry(
+				ph_obj_sizeof(h, obj, &h->types[tidx]));
+			return NULL;
 		case SCAN_LATER:
 			if ((err = ph_scan_register(h, newtype)))
 				return err;
@@ -632,9 +641,28 @@ scan_block_alone(struct ph_heap *h, struct ph_type_cache *tc, uint64_t block)
 	return NULL;
 }
 
-/* The join when no block was left for later: every chunk's entries are
- * objects found, one run each, moved down in chunk order, one array (or
- * two and the flags) on each thread. */
+/*
+ * The join: the runs of objects found among each chunk's entries, worked
+ * out by the chunks before anything moves, then moved down in chunk order
+ * (the table is written below where it is read), the addresses on one
+ * thread and the types, sizes and flags on the other.
+ */
+static void *runs_worker(void *arg)
+{
+	struct scan_ctx *c = arg;
+	for (size_t i = 0; i < c->n && !c->err;) {
+		size_t j = i;
+		while (j < c->n && !(c->addr[j] & 1))
+			j++;
+		if (j > i &&
+		    !(c->err = ph_grow((void **)&c->runs, &c->runs_cap,
+				       c->nruns + 1, sizeof(*c->runs))))
+			c->runs[c->nruns++] = (struct scan_run){i, j - i};
+		i = j + 1; /* past a block dropped */
+	}
+	return NULL;
+}
+
 struct join_ctx {
 	struct ph_heap *h;
 	const struct scan_ctx *c;
@@ -648,19 +676,49 @@ static void *join_worker(void *arg)
 	struct ph_heap *h = j->h;
 	size_t dst = h->n;
 	for (size_t k = 0; k < j->nc; k++) {
-		size_t n = j->c[k].n;
-		if (!j->types) {
-			memmove(h->addr + dst, j->c[k].addr,
-				n * sizeof(*h->addr));
-		} else {
-			memmove(h->tidx + dst, j->c[k].tidx,
-				n * sizeof(*h->tidx));
-			memmove(h->size + dst, j->c[k].size,
-				n * sizeof(*h->size));
-			memset(h->flags + dst, PH_OBJ_POOL_SCAN, n);
+		const struct scan_ctx *c = &j->c[k];
+		for (size_t r = 0; r < c->nruns; r++) {
+			size_t i = c->runs[r].i, n = c->runs[r].n;
+			if (!j->types) {
+				memmove(h->addr + dst, c->addr + i,
+					n * sizeof(*h->addr));
+			} else {
+				memmove(h->tidx + dst, c->tidx + i,
+					n * sizeof(*h->tidx));
+				memmove(h->size + dst, c->size + i,
+					n * sizeof(*h->size));
+				memset(h->flags + dst, PH_OBJ_POOL_SCAN, n);
+			}
+			dst += n;
 		}
-		dst += n;
 	}
+	return NULL;
+}
+
+/* The chunks' findings joined into the table, in address order. */
+static struct ph_error *scan_join(struct ph_heap *h, struct scan_ctx *c,
+				  size_t nc, bool threads)
+{
+	struct ph_error *err;
+	/* what is left, alone and in order, as a single pass would */
+	for (size_t k = 0; k < nc; k++)
+		for (size_t j = 0; j < c[k].nlater; j++)
+			if ((err = scan_entry_alone(h, &c[k], c[k].later[j])))
+				return err;
+	ph_run_chunks(runs_worker, c, sizeof(*c), nc, threads);
+	for (size_t k = 0; k < nc; k++)
+		if (c[k].err) {
+			err = c[k].err;
+			c[k].err = NULL;
+			return err;
+		}
+	struct join_ctx j[2] = {{h, c, nc, false}, {h, c, nc, true}};
+	ph_run_parallel(join_worker, j, sizeof(j[0]), 2, threads);
+	for (size_t k = 0; k < nc; k++)
+		for (size_t r = 0; r < c[k].nruns; r++) {
+			h->n += c[k].runs[r].n;
+			h->n_pool += c[k].runs[r].n;
+		}
 	return NULL;
 }
 
@@ -699,9 +757,6 @@ static struct ph_error *scan_pools(struct ph_heap *h)
 		goto out;
 	}
 	/* The classes the threads met: registered here, alone. */
-	bool left = false;
-	for (int k = 0; k < T; k++)
-		left = left || c[k].nlater;
 	size_t nnew = 0;
 	for (int k = 0; k < T; k++) {
 		if ((err = c[k].err))
@@ -716,51 +771,12 @@ static struct ph_error *scan_pools(struct ph_heap *h)
 		scan_run(c, T, threads);
 	}
 
-	/* Joined in address order; what is left is done here. The table is
-	 * written below where it is read (each entry gives one object at
-	 * most), so it is done in place. */
-	if (!left) {
-		struct join_ctx j[2] = {{h, c, T, false}, {h, c, T, true}};
-		ph_run_parallel(join_worker, j, sizeof(j[0]), 2, threads);
-		for (int k = 0; k < T; k++) {
-			h->n += c[k].n;
-			h->n_pool += c[k].n;
-		}
-	}
-	for (int k = 0; k < T && left; k++) {
-		for (size_t i = 0; i < c[k].n;) {
-			/* a run of objects the thread found (pool bits set) */
-			size_t j = i;
-			while (j < c[k].n && !(c[k].addr[j] & 1))
-				j++;
-			if (j > i) {
-				size_t run = j - i;
-				memmove(h->addr + h->n, c[k].addr + i,
-					run * sizeof(*h->addr));
-				memmove(h->tidx + h->n, c[k].tidx + i,
-					run * sizeof(*h->tidx));
-				memmove(h->size + h->n, c[k].size + i,
-					run * sizeof(*h->size));
-				memset(h->flags + h->n, PH_OBJ_POOL_SCAN, run);
-				h->n += run;
-				h->n_pool += run;
-			}
-			if (j < c[k].n && (c[k].addr[j] & 3) != 3) {
-				/* read before anything is written over it */
-				uint64_t block = c[k].addr[j] & ~3ULL;
-				if ((err = scan_block_alone(h, &c[k].tc,
-							    block)))
-					goto out;
-			}
-			if (j < c[k].n)
-				j++;
-			i = j;
-		}
-	}
+	err = scan_join(h, c, T, threads);
 out:
 	for (int k = 0; k < T; k++) {
 		free(c[k].nt.v);
 		free(c[k].later);
+		free(c[k].runs);
 		if (c[k].err && c[k].err != err)
 			ph_error_destroy(c[k].err);
 	}
