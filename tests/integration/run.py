@@ -298,14 +298,10 @@ def core_pages_checks(binary, core):
     batch = "summary\ncycles\ndominators --limit 5\n"
     outs = {}
     cache = tempfile.mkdtemp(prefix="pyheap-pages-")
-    # (label, options, stdin, PYHEAP_CORE_HUGE, what PYHEAP_TIMING says);
-    # the heap is paged in while the runtime is found (a run that will
-    # read it whole), or not (PYHEAP_PREFAULT=0): the same answers
+    # (label, options, stdin, PYHEAP_CORE_HUGE, what PYHEAP_TIMING says)
     runs = (("small", ["--no-cache"], batch, "0",
              ["small (PYHEAP_CORE_HUGE)"]),
             ("huge", ["--no-cache"], batch, None, ["huge asked"]),
-            ("huge, not paged in first", ["--no-cache"], batch, None,
-             ["huge asked"]),
             ("index written", [], "types\n", None, ["huge asked"]),
             ("graph after a cached index", [], batch, None, ["huge asked"]),
             ("cached", [], batch, None, []))
@@ -314,8 +310,6 @@ def core_pages_checks(binary, core):
             env = {"PYHEAP_TIMING": "1", "PYHEAP_CACHE_DIR": cache}
             if huge is not None:
                 env["PYHEAP_CORE_HUGE"] = huge
-            if "not paged in" in label:
-                env["PYHEAP_PREFAULT"] = "0"
             fd = os.open(core, os.O_RDONLY)
             try:
                 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
