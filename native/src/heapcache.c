@@ -271,22 +271,18 @@ static bool hc_key(const struct ph_runtime *rt, const char *path,
 	return true;
 }
 
-static bool target_wanted(const struct ph_target *t)
+bool ph_heapcache_wanted(const struct ph_runtime *rt)
 {
+	const struct ph_target *t = rt->target;
 	return t->core_path && !t->pid && !t->no_cache && !t->map_borrowed &&
 	       t->fd >= 0 && !getenv("PYHEAP_NO_CACHE");
 }
 
-bool ph_heapcache_wanted(const struct ph_runtime *rt)
+char *ph_heapcache_path(const struct ph_runtime *rt)
 {
-	return target_wanted(rt->target);
-}
-
-static char *target_path(const struct ph_target *t)
-{
-	if (!target_wanted(t))
+	if (!ph_heapcache_wanted(rt))
 		return NULL;
-	char *real = realpath(t->core_path, NULL);
+	char *real = realpath(rt->target->core_path, NULL);
 	if (!real)
 		return NULL;
 	char name[64];
@@ -295,21 +291,6 @@ static char *target_path(const struct ph_target *t)
 	char *path = ph_cache_file(name);
 	free(real);
 	return path;
-}
-
-char *ph_heapcache_path(const struct ph_runtime *rt)
-{
-	return target_path(rt->target);
-}
-
-bool ph_heapcache_absent(const struct ph_target *t)
-{
-	if (!t->core_path || t->pid)
-		return false;
-	char *path = target_path(t);
-	bool absent = !path || access(path, F_OK);
-	free(path);
-	return absent;
 }
 
 static uint64_t hc_pad8(uint64_t n)

@@ -13,10 +13,6 @@ char *ph_heapcache_path(const struct ph_runtime *rt);
  * not --no-cache, PYHEAP_NO_CACHE or a borrowed image): where not, no
  * cache file beside it is read or written. */
 bool ph_heapcache_wanted(const struct ph_runtime *rt);
-/* Before its runtime is known: is t a core whose heap a first command
- * will read whole, with no index file to read instead (none kept, or none
- * there yet)? A guess that a stale file makes wrong. */
-bool ph_heapcache_absent(const struct ph_target *t);
 /* Fills the empty heap h from the cache file path, if it is there, of
  * this core, and intact; else false, and why (empty when there was no
  * file): h must then be thrown away. */

@@ -55,36 +55,31 @@ void ph_memory_read_whole(struct ph_memory *m)
 #endif
 }
 
-struct prefault_range {
-	const uint8_t *data;
-	uint64_t len;
-};
-
 struct ph_prefault {
 	pthread_t th;
-	struct ph_memory *m;
-	/* the segments' data, copied: the map may grow while it runs (the
-	 * runtime adds a module's segments) */
-	struct prefault_range *r;
-	size_t n;
+	const struct ph_memory *m;
 	bool stop; /* atomic */
 };
 
 static void *prefault_worker(void *arg)
 {
 	struct ph_prefault *p = arg;
+	const struct ph_memory *m = p->m;
 	long page = sysconf(_SC_PAGESIZE);
 	uint64_t sum = 0;
-	for (size_t i = 0; i < p->n; i++) {
+	for (size_t i = 0; i < m->nsegs; i++) {
+		const struct ph_segment *s = &m->segs[i];
+		if (!s->data || !s->writable || s->from_file)
+			continue;
 		/* a load a page: the fault maps its neighbours too, and the
 		 * loads after it are cheap */
-		for (uint64_t off = 0; off < p->r[i].len;
+		for (uint64_t off = 0; off < s->end - s->start;
 		     off += (uint64_t)page) {
 			if (!(off & ((1 << 20) - 1)) &&
 			    (__atomic_load_n(&p->stop, __ATOMIC_RELAXED) ||
 			     ph_interrupted()))
 				return (void *)(uintptr_t)sum;
-			sum += *(const volatile uint8_t *)(p->r[i].data + off);
+			sum += *(const volatile uint8_t *)(s->data + off);
 		}
 	}
 	return (void *)(uintptr_t)sum;
@@ -93,29 +88,19 @@ static void *prefault_worker(void *arg)
 struct ph_prefault *ph_memory_prefault_start(struct ph_memory *m)
 {
 	const char *e = getenv("PYHEAP_PREFAULT");
-	if (!m->file_map || m->prefaulting || (e && !strcmp(e, "0")) ||
+	if (!m->file_map || (e && !strcmp(e, "0")) ||
 	    sysconf(_SC_NPROCESSORS_ONLN) < 2)
 		return NULL;
 	ph_stage(NULL); /* (the first stage of the run: timed from here) */
 	ph_memory_read_whole(m);
 	struct ph_prefault *p = calloc(1, sizeof(*p));
-	if (!p || !(p->r = calloc(m->nsegs + 1, sizeof(*p->r)))) {
-		free(p);
+	if (!p)
 		return NULL;
-	}
-	for (size_t i = 0; i < m->nsegs; i++) {
-		const struct ph_segment *s = &m->segs[i];
-		if (s->data && s->writable && !s->from_file)
-			p->r[p->n++] = (struct prefault_range){
-				s->data, s->end - s->start};
-	}
 	p->m = m;
-	if (!p->n || pthread_create(&p->th, NULL, prefault_worker, p)) {
-		free(p->r);
+	if (pthread_create(&p->th, NULL, prefault_worker, p)) {
 		free(p);
 		return NULL;
 	}
-	m->prefaulting = true;
 	return p;
 }
 
@@ -125,8 +110,6 @@ void ph_prefault_stop(struct ph_prefault *p)
 		return;
 	__atomic_store_n(&p->stop, true, __ATOMIC_RELAXED);
 	pthread_join(p->th, NULL);
-	p->m->prefaulting = false;
-	free(p->r);
 	free(p);
 }
 

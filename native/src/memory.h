@@ -31,9 +31,8 @@ struct ph_memory {
 	 * ph_memory_read_whole; NULL for a live process's copy */
 	uint8_t *file_map;
 	size_t file_map_len;
-	int file_fd;	  /* the file mapped there, for ph_mem_read_once */
-	bool read_whole;  /* ph_memory_read_whole was called */
-	bool prefaulting; /* a ph_prefault runs on it */
+	int file_fd;	 /* the file mapped there, for ph_mem_read_once */
+	bool read_whole; /* ph_memory_read_whole was called */
 };
 
 void ph_memory_init(struct ph_memory *m);
@@ -60,14 +59,13 @@ void ph_memory_read_whole(struct ph_memory *m);
 /*
  * The heap's pages (the writable segments the core saved) brought into
  * the mapping by a thread of its own while the caller does something
- * else that needs no heap (the runtime's discovery, the DWARF check of a
- * first run): a first touch of a mapped page costs microseconds under a
- * hypervisor that shadows the guest's page tables (PVM), one page after
- * another, and the scan after it finds them mapped. Only for a core that
- * will be read whole (it calls ph_memory_read_whole first); NULL where
- * there is nothing to do, no thread, or one runs on m already.
- * ph_prefault_stop stops it where it is and waits for it; before m is
- * freed.
+ * else that needs no heap (the DWARF check of a first run): a first
+ * touch of a mapped page costs microseconds under a hypervisor that
+ * shadows the guest's page tables (PVM), one page after another, and the
+ * scan after it finds them mapped. Only for a core that will be read
+ * whole (it calls ph_memory_read_whole first); NULL where there is
+ * nothing to do or no thread. ph_prefault_stop stops it where it is and
+ * waits for it.
  */
 struct ph_prefault;
 struct ph_prefault *ph_memory_prefault_start(struct ph_memory *m);

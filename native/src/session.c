@@ -11,7 +11,6 @@
 
 #include "answercache.h"
 #include "graphcache.h"
-#include "heapcache.h"
 #include "session.h"
 
 /* How many times a live process caught changing its heap is read again. */
@@ -216,14 +215,6 @@ void ph_options_set_no_cache(struct ph_options *o, bool no_cache)
 	o->no_cache = no_cache;
 }
 
-/* A core whose heap the first command will read whole (no index to read
- * instead): its pages are brought in while the runtime is found. */
-static void session_prefault(struct ph_session *s)
-{
-	if (ph_heapcache_absent(s->target))
-		s->prefault = ph_memory_prefault_start(&s->target->mem);
-}
-
 struct ph_error *ph_session_create(const struct ph_options *o,
 				   struct ph_session **ret)
 {
@@ -274,7 +265,6 @@ static struct ph_error *session_create(const struct ph_options *o,
 	if (!err) {
 		t->no_debuginfod = o->no_debuginfod;
 		t->no_cache = o->no_cache;
-		session_prefault(s);
 		err = ph_runtime_create(t, &s->rt);
 		if (err && t->truncated_need)
 			err = ph_error_wrap(err,
@@ -314,7 +304,6 @@ struct ph_error *ph_session_create_from_target(struct ph_target *t,
 	s->only_interp = -1;
 	s->target = t;
 	s->opened_at = now_s();
-	session_prefault(s);
 	struct ph_error *err = ph_runtime_create(t, &s->rt);
 	if (err) {
 		ph_session_destroy(s);
@@ -352,7 +341,6 @@ void ph_session_destroy(struct ph_session *s)
 {
 	if (!s)
 		return;
-	ph_prefault_stop(s->prefault);
 	ph_domtree_destroy(s->dom);
 	ph_graph_destroy(s->graph);
 	ph_heap_destroy(s->heap);
@@ -417,9 +405,6 @@ struct ph_error *ph_session_heap(struct ph_session *s)
 	if (s->heap)
 		return NULL;
 	ph_progress_stage("finding the objects", 0);
-	/* (the heap's reading pages in the rest itself, on every processor) */
-	ph_prefault_stop(s->prefault);
-	s->prefault = NULL;
 	struct ph_error *err = ph_heap_create(s->rt, &s->heap);
 	if (err)
 		return err;

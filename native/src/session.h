@@ -13,8 +13,6 @@ struct ph_session {
 	struct ph_heap *heap;	/* built on first use, kept */
 	struct ph_graph *graph; /* likewise */
 	struct ph_domtree *dom; /* likewise: the dominator tree */
-	/* the core's heap paged in meanwhile, until the heap is read */
-	struct ph_prefault *prefault;
 	struct ph_note *notes;
 	size_t nnotes, notes_cap;
 	struct ph_buf notes_text; /* "py-heap: message\n" each */
