@@ -453,6 +453,11 @@ scan_block(struct ph_heap *h, struct ph_type_cache *tc,
 	return SCAN_NONE;
 }
 
+/* A run of n entries from i, all objects found (scan_join's). */
+struct scan_run {
+	size_t i, n;
+};
+
 /* A thread's findings, in address order: an object, its type and size, or
  * a block left for later (its address | 1). They are written straight into
  * the object table, each thread from where its pools' blocks would start if
@@ -473,10 +478,7 @@ struct scan_ctx {
 	struct ph_newtypes nt;
 	struct ph_type_cache tc;
 	struct ph_error *err;
-	/* the join's: the runs of objects found among the entries */
-	struct scan_run {
-		size_t i, n;
-	} * runs;
+	struct scan_run *runs; /* the join's: runs of objects found */
 	size_t nruns, runs_cap;
 };
 
