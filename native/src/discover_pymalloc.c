@@ -492,6 +492,18 @@ static inline void scan_push(struct scan_ctx *c, uint64_t addr, uint32_t tidx,
 	c->n++;
 }
 
+/* A block left for later found to hold obj: it takes the block's entry
+ * i, in its place. */
+static inline void scan_found_at(struct ph_heap *h, struct scan_ctx *c,
+				 size_t i, uint64_t obj, uint32_t tidx,
+				 uint64_t size)
+{
+	ph_objtable_mark(h, obj);
+	c->addr[i] = obj;
+	c->tidx[i] = tidx;
+	c->size[i] = ph_size_entry(size);
+}
+
 static void *scan_worker(void *arg)
 {
 	struct scan_ctx *c = arg;
@@ -513,10 +525,7 @@ static void *scan_worker(void *arg)
 			switch (scan_block(h, &c->tc, &sp, block, &obj, &tidx,
 					   &size, &newtype)) {
 			case SCAN_FOUND:
-				ph_objtable_mark(h, obj);
-				c->addr[i] = obj;
-				c->tidx[i] = tidx;
-				c->size[i] = ph_size_entry(size);
+				scan_found_at(h, c, i, obj, tidx, size);
 				break;
 			case SCAN_LATER: /* alone, in order */
 				c->later[m++] = i;
@@ -628,11 +637,9 @@ static struct ph_error *scan_entry_alone(struct ph_heap *h, struct scan_ctx *c,
 		case SCAN_NONE:
 			return NULL;
 		case SCAN_FOUND:
-			ph_objtable_mark(h, obj);
-			c->addr[i] = obj;
-			c->tidx[i] = tidx;
-			c->size[i] = ph_size_entry(
-				ph_obj_sizeof(h, obj, &h->types[tidx]));
+			/* (its size as ph_objtable_add gave it) */
+			scan_found_at(h, c, i, obj, tidx,
+				      ph_obj_sizeof(h, obj, &h->types[tidx]));
 			return NULL;
 		case SCAN_LATER:
 			if ((err = ph_scan_register(h, newtype)))
