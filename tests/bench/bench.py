@@ -1289,6 +1289,9 @@ def table(res):
     ]
     L = []
     L.append("### %s objects (heap.py %d)" % (fmt_n(size), size))
+    ml = machine_line(res.get("machine"))
+    if ml:
+        L += ["", "%s Measured at %s, the machine's time." % (ml, res.get("when", "-"))]
     L += conditions_lines(conds, objs)
     if not ph:
         return L + [""]
@@ -1568,6 +1571,7 @@ def main():
             pass
     status = 0
     started = time.time()
+    machine = machine_info()
     for size in sizes:
         try:
             res = bench_size(args, size)
@@ -1575,6 +1579,7 @@ def main():
             log("size %s: %s" % (fmt_n(size), e))
             status = 1
             continue
+        res["machine"] = machine
         allres["sizes"][str(size)] = res
         print("\n".join(table(res)), flush=True)
         save(allres, json_path, md_path)
@@ -1585,6 +1590,7 @@ def main():
             log("size %s (snapshot and diff): %s" % (fmt_n(size), e))
             status = 1
             continue
+        res["machine"] = machine
         allres.setdefault("snapdiff", {})[str(size)] = res
         save(allres, json_path, md_path)
     if sd_sizes or sizes:
@@ -1602,6 +1608,7 @@ def main():
                 log("callgrind: %s" % e)
                 status = 1
     allres["last_run"] = {
+        "machine": machine,
         "sizes": sizes + sd_sizes, "seconds": time.time() - started,
         "started": time.strftime("%Y-%m-%d %H:%M UTC",
                                  time.gmtime(started))}
@@ -1611,6 +1618,53 @@ def main():
     save(allres, json_path, md_path)
     log("results: %s, %s" % (md_path, json_path))
     return status
+
+
+def machine_info():
+    """What the figures depend on most besides py-heap (docs/performance.md,
+    "Why the same work costs more on one machine than another"): the
+    hypervisor, the processor, the kernel, transparent huge pages."""
+    m = {"kernel": os.uname().release, "cpus": os.cpu_count(),
+         "model": None, "virtual": None, "hypervisor": None, "thp": None}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name") and not m["model"]:
+                    m["model"] = line.split(":", 1)[1].strip()
+                elif line.startswith("flags") and m["virtual"] is None:
+                    m["virtual"] = "hypervisor" in line.split()
+    except OSError:
+        pass
+    # (the kernel's log says which; a user may not read it, and a long
+    # uptime may have rotated the line out: then unknown)
+    try:
+        out = subprocess.run(["dmesg"], capture_output=True, text=True,
+                             timeout=10).stdout
+        for line in out.splitlines():
+            if "Hypervisor detected:" in line:
+                m["hypervisor"] = line.split("Hypervisor detected:",
+                                             1)[1].strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+            t = f.read()
+        m["thp"] = t[t.index("[") + 1:t.index("]")]
+    except (OSError, ValueError):
+        pass
+    return m
+
+
+def machine_line(m):
+    """The machine of a run, in one line."""
+    if not m:
+        return None
+    hv = m.get("hypervisor") or (
+        "a virtual machine" if m.get("virtual") else
+        "no hypervisor" if m.get("virtual") is False else "hypervisor unknown")
+    return "Machine: %s, %s, %s CPUs, kernel %s, transparent huge pages %s." % (
+        hv, m.get("model") or "processor unknown", m.get("cpus") or "?",
+        m.get("kernel") or "?", m.get("thp") or "unknown")
 
 
 def save(allres, json_path, md_path):
@@ -1631,6 +1685,9 @@ def save(allres, json_path, md_path):
               "(%.1f min)." % (",".join(str(s) for s in lr["sizes"]),
                                lr["started"], lr["seconds"],
                                lr["seconds"] / 60)]
+        ml = machine_line(lr.get("machine"))
+        if ml:
+            L += ["", ml]
     with open(md_path, "w") as f:
         f.write("\n".join(L) + "\n")
 
