@@ -1291,7 +1291,8 @@ def table(res):
     L.append("### %s objects (heap.py %d)" % (fmt_n(size), size))
     ml = machine_line(res.get("machine"))
     if ml:
-        L += ["", "%s Measured at %s, the machine's time." % (ml, res.get("when", "-"))]
+        L += ["", "%s Measured at %s, the machine's time."
+              % (ml, res.get("when", "-"))]
     L += conditions_lines(conds, objs)
     if not ph:
         return L + [""]
@@ -1659,12 +1660,14 @@ def machine_line(m):
     """The machine of a run, in one line."""
     if not m:
         return None
+    virtual = m.get("virtual")
     hv = m.get("hypervisor") or (
-        "a virtual machine" if m.get("virtual") else
-        "no hypervisor" if m.get("virtual") is False else "hypervisor unknown")
-    return "Machine: %s, %s, %s CPUs, kernel %s, transparent huge pages %s." % (
-        hv, m.get("model") or "processor unknown", m.get("cpus") or "?",
-        m.get("kernel") or "?", m.get("thp") or "unknown")
+        "a virtual machine" if virtual else
+        "no hypervisor" if virtual is False else "hypervisor unknown")
+    return ("Machine: %s, %s, %s CPUs, kernel %s, transparent huge pages %s."
+            % (hv, m.get("model") or "processor unknown",
+               m.get("cpus") or "?", m.get("kernel") or "?",
+               m.get("thp") or "unknown"))
 
 
 def save(allres, json_path, md_path):
