@@ -285,6 +285,8 @@ int main(int argc, char **argv)
 		ph_options_set_no_debuginfod(
 			o, ph_cli_flag(cli, "--no-debuginfod"));
 		ph_options_set_no_cache(o, ph_cli_flag(cli, "--no-cache"));
+		/* the answer need not wait for the index's file */
+		ph_options_set_detached_writes(o, true);
 		err = ph_session_create(o, &s);
 	}
 	if (err) {

@@ -133,6 +133,16 @@ ph_session_add_frame_number(struct ph_session *session, uint64_t frame,
  * directory, later runs on the same, unchanged core read it). */
 PH_EXPORT void ph_options_set_no_cache(struct ph_options *options,
 				       bool no_cache);
+/* Write the large cache files (a core's index, its graph) from a child
+ * process forked at that point, which goes on after the caller returns
+ * and exits: the answer does not wait for the disk, and a later look at
+ * the same core waits for the writer (up to 30 s) instead of building
+ * the index again. Off by default. For a short-lived program that may
+ * fork (the py-heap command turns it on); never in a debugger's process.
+ * The child leaves the caller's session, process group and files (its
+ * standard streams are /dev/null), and is not waited for. */
+PH_EXPORT void ph_options_set_detached_writes(struct ph_options *options,
+					      bool detach);
 
 PH_EXPORT struct ph_error *ph_session_create(const struct ph_options *options,
 					     struct ph_session **ret);

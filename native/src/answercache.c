@@ -112,6 +112,7 @@ static bool ac_load(const struct ph_runtime *rt, uint64_t table_sum, uint64_t n,
 	uint64_t total = sizeof(struct ac_head);
 	if (!ph_cache_dir_ok(path))
 		goto out;
+	ph_heapcache_wait(path);
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	struct ac_head hd;
 	struct stat st;
@@ -212,11 +213,12 @@ void ph_answercache_release(struct ph_answers *a)
 	memset(a, 0, sizeof(*a));
 }
 
-/* The answer's file of the index rt's core has (table_sum, n objects). */
+/* The answer's file of the index rt's core has (table_sum, n objects),
+ * then the files named prune* but the 8 newest gone (NULL: ans-KIND-*). */
 static bool ac_store(const struct ph_runtime *rt, uint64_t table_sum,
 		     uint64_t n, const char *kind, unsigned format, int nsec,
 		     const void *const *sec, const uint64_t *bytes,
-		     const uint64_t *val)
+		     const uint64_t *val, const char *prune)
 {
 	if (nsec < 0 || nsec > PH_ANSWER_SECS)
 		return false;
@@ -253,12 +255,10 @@ static bool ac_store(const struct ph_runtime *rt, uint64_t table_sum,
 			&hd, offsetof(struct ac_head, head_sum));
 		parts[0] = &hd;
 		pbytes[0] = sizeof(hd);
-		ok = ph_heapcache_write(path, parts, pbytes, np);
-	}
-	if (ok) {
 		char prefix[32];
 		snprintf(prefix, sizeof(prefix), "ans-%s-", kind);
-		ph_heapcache_prune(path, prefix);
+		ok = ph_heapcache_write(rt->target, path, parts, pbytes, np,
+					prune ? prune : prefix);
 	}
 	free(path);
 	return ok;
@@ -269,7 +269,7 @@ bool ph_answercache_store(const struct ph_heap *h, const char *kind,
 			  const uint64_t *bytes, const uint64_t *val)
 {
 	return ac_store(h->rt, h->cache_sum, h->n, kind, format, nsec, sec,
-			bytes, val);
+			bytes, val, NULL);
 }
 
 /* Four numbers at a time: -O2 leaves these loops scalar, and a cached
@@ -529,15 +529,10 @@ bool ph_answercache_output_store(const struct ph_runtime *rt,
 	uint64_t bytes[3] = {out_len, notes_len, key_len};
 	uint64_t val[PH_ANSWER_VALS] = {partial, out_len};
 	uint64_t sum = h ? h->cache_sum : 0, n = h ? h->n : 0;
-	if ((!h && !ph_heapcache_identity(rt, &sum, &n)) ||
-	    !ac_store(rt, sum, n, kind, OUT_FORMAT, 3, sec, bytes, val))
-		return false;
 	/* the outputs' bound: the 8 newest of all (each its own kind) */
-	char *path = ac_path(rt, sum, kind);
-	if (path)
-		ph_heapcache_prune(path, "ans-out");
-	free(path);
-	return true;
+	return (h || ph_heapcache_identity(rt, &sum, &n)) &&
+	       ac_store(rt, sum, n, kind, OUT_FORMAT, 3, sec, bytes, val,
+			"ans-out");
 }
 
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION

@@ -258,6 +258,7 @@ static bool gc_open(const char *path, struct gc_file *f)
 	memset(f, 0, sizeof(*f));
 	if (!ph_cache_dir_ok(path))
 		return false;
+	ph_heapcache_wait(path);
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	struct gc_head hd;
 	struct stat st;
@@ -632,9 +633,8 @@ bool ph_graphcache_store(const struct ph_graph *g)
 	hd.head_sum = ph_heapcache_sum(&hd, offsetof(struct gc_head, head_sum));
 	parts[0] = &hd;
 	pbytes[0] = sizeof(hd);
-	ok = ph_heapcache_write(path, parts, pbytes, np);
-	if (ok)
-		ph_heapcache_prune(path, "graph-");
+	ok = ph_heapcache_write(h->rt->target, path, parts, pbytes, np,
+				"graph-");
 out:
 	free(rt);
 	free(pe);

@@ -20,12 +20,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +37,11 @@
 #include "objtable.h"
 #include <stddef.h>
 #include "target.h"
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#else
+#define RUNNING_ON_VALGRIND 0
+#endif
 
 #define HC_MAGIC 0x31585048u /* "HPX1" */
 /* 8: the pools' addresses and the others' slots kept (sections 11,
@@ -44,6 +52,10 @@
  * an object (format 4: 8) */
 #define HC_FORMAT 8
 #define HC_FILES 8
+/* a file of fewer bytes is written by the run itself, never detached */
+#define HC_DETACH_MIN (4u << 20)
+/* how long a later look waits for a detached writer */
+#define HC_WAIT_NS (30L * 1000000000L)
 /* seals (96 bytes each): a core's index, graph, four answers and eight
  * outputs, for HC_FILES cores */
 #define HC_SEALS (16 * HC_FILES)
@@ -903,6 +915,7 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 		return false;
 	if (!ph_cache_dir_ok(path))
 		return false;
+	ph_heapcache_wait(path);
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return false; /* none yet: no note */
@@ -1176,6 +1189,7 @@ bool ph_heapcache_identity(const struct ph_runtime *rt, uint64_t *ret_sum,
 	struct stat st;
 	if (!path || !hc_key(rt, path, &key) || !ph_cache_dir_ok(path))
 		goto out;
+	ph_heapcache_wait(path);
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	/* the header's tests, as ph_heapcache_load makes them first */
 	ok = fd >= 0 && hc_head_check(fd, &key, &hd, &st) == HC_HEAD_OK &&
@@ -1388,11 +1402,10 @@ bool ph_heapcache_store(struct ph_heap *h, const char *path)
 		parts[2 * i + 2] = pad;
 		pbytes[2 * i + 2] = hc_pad8(bytes[i]) - bytes[i];
 	}
-	ok = ph_heapcache_write(path, parts, pbytes, 2 * HC_NSEC + 1);
-	if (ok) {
+	ok = ph_heapcache_write(h->rt->target, path, parts, pbytes,
+				2 * HC_NSEC + 1, "index-");
+	if (ok)
 		h->cache_sum = hd.head_sum;
-		ph_heapcache_prune(path, "index-");
-	}
 out:
 	free(trec);
 	free(tvar);
@@ -1405,8 +1418,93 @@ out:
 	return ok;
 }
 
-bool ph_heapcache_write(const char *path, const void *const *parts,
-			const uint64_t *bytes, int nparts)
+/* A writer's lock beside path: lock-NAME, held (flock) by the process
+ * that writes NAME for as long as it writes. Not named NAME*: prune would
+ * count it among the files it keeps. */
+static char *hc_lock_path(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *lock = NULL;
+	if (!slash || asprintf(&lock, "%.*s/lock-%s", (int)(slash - path), path,
+			       slash + 1) < 0)
+		return NULL;
+	return lock;
+}
+
+/* Children that wrote a file and have not been waited for: reaped at the
+ * next detached write (the py-heap command exits first: init reaps). */
+static pid_t hc_writers[16];
+
+static void hc_reap(void)
+{
+	for (size_t i = 0; i < sizeof(hc_writers) / sizeof(*hc_writers); i++)
+		if (hc_writers[i] > 0 &&
+		    waitpid(hc_writers[i], NULL, WNOHANG) != 0)
+			hc_writers[i] = 0;
+}
+
+static bool hc_write_now(const char *path, const void *const *parts,
+			 const uint64_t *bytes, int nparts, const char *prune)
+{
+	bool ok = ph_cache_write_parts(path, parts, bytes, nparts);
+	if (ok && prune)
+		ph_heapcache_prune(path, prune);
+	return ok;
+}
+
+/* The file written by a child forked now, which holds path's lock until
+ * the file is in place (a later look waits for it: ph_heapcache_wait)
+ * and then exits; the caller goes on at once. The child sees this
+ * process's memory as it is at the fork, so parts need not outlive the
+ * call. False when no child could write it (the caller writes it). */
+static bool hc_write_detached(const char *path, const void *const *parts,
+			      const uint64_t *bytes, int nparts,
+			      const char *prune)
+{
+	char *lock = hc_lock_path(path);
+	int fd = lock ? open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+			     0600)
+		      : -1;
+	/* (held: another run writes this file now; ours goes in plainly) */
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB)) {
+		if (fd >= 0)
+			close(fd);
+		free(lock);
+		return false;
+	}
+	hc_reap();
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* out of the caller's session (a terminal's ^C, a kill of its
+		 * process group) and off its streams (a pipe's reader waits
+		 * for no one but the caller) */
+		setsid();
+		signal(SIGINT, SIG_DFL);
+		int null = open("/dev/null", O_RDWR);
+		for (int k = 0; null >= 0 && k < 3; k++)
+			dup2(null, k);
+		bool ok = hc_write_now(path, parts, bytes, nparts, prune);
+		/* gone before the lock is let go: a waiter then finds the
+		 * file in place */
+		unlink(lock);
+		_exit(ok ? 0 : 1);
+	}
+	if (pid < 0)
+		flock(fd, LOCK_UN);
+	for (size_t i = 0;
+	     pid > 0 && i < sizeof(hc_writers) / sizeof(*hc_writers); i++)
+		if (!hc_writers[i]) {
+			hc_writers[i] = pid;
+			break;
+		}
+	close(fd); /* the lock stays the child's */
+	free(lock);
+	return pid > 0;
+}
+
+bool ph_heapcache_write(const struct ph_target *t, const char *path,
+			const void *const *parts, const uint64_t *bytes,
+			int nparts, const char *prune)
 {
 	uint64_t total = 0;
 	for (int i = 0; i < nparts; i++)
@@ -1420,7 +1518,40 @@ bool ph_heapcache_write(const char *path, const void *const *parts,
 	if (!ph_cache_mkdir(path) || statvfs(dir, &vfs) ||
 	    total > (uint64_t)vfs.f_bavail * vfs.f_frsize / 4)
 		return false;
-	return ph_cache_write_parts(path, parts, bytes, nparts);
+	/* below a few MiB the write costs less than the fork
+	 * (PYHEAP_DETACH_WRITES: 0 never, all at any size) */
+	const char *env = getenv("PYHEAP_DETACH_WRITES");
+	bool all = env && !strcmp(env, "all");
+	/* (never under valgrind: a child's report at its exit would go to
+	 * the caller's stream) */
+	if (t && t->detach_writes && (total >= HC_DETACH_MIN || all) &&
+	    !(env && !strcmp(env, "0")) && !RUNNING_ON_VALGRIND &&
+	    hc_write_detached(path, parts, bytes, nparts, prune))
+		return true;
+	return hc_write_now(path, parts, bytes, nparts, prune);
+}
+
+void ph_heapcache_wait(const char *path)
+{
+	char *lock = hc_lock_path(path);
+	int fd = lock ? open(lock,
+			     O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+		      : -1;
+	free(lock);
+	if (fd < 0)
+		return; /* no writer */
+	/* bounded: a writer stopped or stuck is not waited for (the heap
+	 * is read again, and the file written by this run) */
+	struct timespec step = {0, 250000};
+	for (long waited = 0; waited < HC_WAIT_NS && !ph_interrupted() &&
+			      flock(fd, LOCK_SH | LOCK_NB) &&
+			      (errno == EWOULDBLOCK || errno == EINTR);) {
+		nanosleep(&step, NULL);
+		waited += step.tv_nsec;
+		if (step.tv_nsec < 8000000)
+			step.tv_nsec *= 2;
+	}
+	close(fd);
 }
 
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION

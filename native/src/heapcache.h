@@ -45,8 +45,16 @@ uint32_t ph_heapcache_sealed(const char *path, const struct stat *st,
  * enough that a later change must move it. */
 void ph_heapcache_seal(const char *path, const struct stat *st,
 		       uint64_t head_sum, uint32_t mask);
-bool ph_heapcache_write(const char *path, const void *const *parts,
-			const uint64_t *bytes, int nparts);
+struct ph_target;
+/* ... written: by a child of this process when t asks for it
+ * (ph_options_set_detached_writes) and the file is large, then prune
+ * (when not NULL) as ph_heapcache_prune. */
+bool ph_heapcache_write(const struct ph_target *t, const char *path,
+			const void *const *parts, const uint64_t *bytes,
+			int nparts, const char *prune);
+/* Before path is opened: a detached writer of it waited for, while it
+ * writes (at most 30 s). */
+void ph_heapcache_wait(const char *path);
 
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
 /* For the cache files' fuzzer (tests/fuzz/fuzz_index.c) only. A cache

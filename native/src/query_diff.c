@@ -55,6 +55,7 @@ static struct ph_error *open_with(struct ph_session *like, const char *core,
 	if (!err && t) {
 		ph_options_set_no_debuginfod(o, t->no_debuginfod);
 		ph_options_set_no_cache(o, t->no_cache);
+		ph_options_set_detached_writes(o, t->detach_writes);
 	}
 	if (!err)
 		err = ph_session_create(o, ret);

@@ -73,7 +73,7 @@ struct ph_options {
 	bool no_debuginfod;
 	struct ph_frame_number *frame_numbers;
 	size_t nframe_numbers, frame_numbers_cap;
-	bool no_cache;
+	bool no_cache, detach_writes;
 };
 
 struct ph_error *ph_options_create(struct ph_options **ret)
@@ -215,6 +215,11 @@ void ph_options_set_no_cache(struct ph_options *o, bool no_cache)
 	o->no_cache = no_cache;
 }
 
+void ph_options_set_detached_writes(struct ph_options *o, bool detach)
+{
+	o->detach_writes = detach;
+}
+
 struct ph_error *ph_session_create(const struct ph_options *o,
 				   struct ph_session **ret)
 {
@@ -265,6 +270,7 @@ static struct ph_error *session_create(const struct ph_options *o,
 	if (!err) {
 		t->no_debuginfod = o->no_debuginfod;
 		t->no_cache = o->no_cache;
+		t->detach_writes = o->detach_writes;
 		err = ph_runtime_create(t, &s->rt);
 		if (err && t->truncated_need)
 			err = ph_error_wrap(err,

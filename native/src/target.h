@@ -79,6 +79,9 @@ struct ph_target {
 	} * frame_numbers;
 	size_t nframe_numbers, frame_numbers_cap;
 	bool no_cache; /* no index cache (heapcache.c) */
+	/* the index's and the graph's files written by a child of ours
+	 * (ph_options_set_detached_writes) */
+	bool detach_writes;
 	char *sysroot; /* where the core's files are (its debug files too) */
 	/* a truncated core: the size its headers need, what is missing */
 	uint64_t truncated_need, truncated_bytes;

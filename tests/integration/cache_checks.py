@@ -67,6 +67,7 @@ replaced), with XDG_CACHE_HOME in a directory of the test's own:
 Prints PASS/FAIL lines and ends with "N passed, N failed".
 """
 import argparse
+import fcntl
 import json
 import os
 import re
@@ -77,7 +78,7 @@ import sys
 import tempfile
 import time
 
-from interp import Interp, copy_core, sections
+from interp import Interp, cache_writers_wait, copy_core, sections
 
 PYTHON = os.environ.get("PYHEAP_TEST_PYTHON", "/usr/bin/python3.11")
 CRASH_SIGNS = ("ERROR: AddressSanitizer", "runtime error:",
@@ -94,6 +95,14 @@ def check(name, ok, detail=""):
     sys.stdout.flush()
 
 
+def settle(env):
+    """The files a run's detached writers write, in place (the checks
+    read and change them as soon as the run is done)."""
+    ok = cache_writers_wait(os.path.join(env["XDG_CACHE_HOME"], "py-heap"))
+    if not ok:
+        raise RuntimeError("a detached writer still writes after 60 s")
+
+
 def run(core, *args, cache=True, timing=False):
     env = dict(ENV)
     if timing:
@@ -102,6 +111,7 @@ def run(core, *args, cache=True, timing=False):
            ([] if cache else ["--no-cache"]) + ["--json"] + list(args))
     r = subprocess.run(cmd, capture_output=True, text=True, env=env,
                        timeout=300)
+    settle(env)
     for sign in CRASH_SIGNS:
         if sign in r.stderr:
             raise RuntimeError("%s: %s" % (" ".join(cmd), r.stderr[-2000:]))
@@ -634,6 +644,7 @@ def run_timed(core, args, cache=True, env=None):
     cmd = ([BIN, "--core", core] + INTERP.py_heap_args() +
            ([] if cache else ["--no-cache"]) + list(args))
     r = subprocess.run(cmd, capture_output=True, env=e, timeout=300)
+    settle(e)
     err = r.stderr.decode(errors="replace")
     for sign in CRASH_SIGNS:
         if sign in err:
@@ -1380,14 +1391,17 @@ def main():
     tmp = tempfile.mkdtemp(prefix="pyheap-cache-")
     try:
         xdg = os.path.join(tmp, "xdg")
+        # every file written by a child, whatever its size, as the index
+        # and graph of a large heap are (settle() waits for it)
         ENV = dict(os.environ, XDG_CACHE_HOME=xdg, LC_ALL="C",
-                   PYHEAP_NO_OUTPUT_CACHE="1")
+                   PYHEAP_NO_OUTPUT_CACHE="1", PYHEAP_DETACH_WRITES="all")
         ENV.pop("PYHEAP_CACHE_DIR", None)
         ENV.pop("PYHEAP_NO_CACHE", None)
         ENV.pop("PYHEAP_PLAIN", None)
         core = os.path.join(tmp, "core")
         copy_core(src, core)
         checks(core, xdg, truth, tmp)
+        detach_checks(src, tmp)
         # the outputs' cache, on a fresh directory and copy
         xdg = os.path.join(tmp, "xdg-out")
         ENV = dict(ENV, XDG_CACHE_HOME=xdg)
@@ -1405,6 +1419,64 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
     print("%d passed, %d failed" % (results["passed"], results["failed"]))
     return 1 if results["failed"] else 0
+
+
+def detach_checks(src, tmp):
+    """The index written by a child of the run (PYHEAP_DETACH_WRITES=all:
+    at any size; the py-heap command does so for files of 4 MiB and
+    more): the same bytes as a run writes itself, its lock gone once it
+    is in place, and a later look that finds a writer at work waits for
+    it, then reads its file."""
+    global ENV
+    saved = ENV
+    core = os.path.join(tmp, "core-detach")
+    copy_core(src, core)
+    try:
+        got = {}
+        # (one directory: the file's key names where it is)
+        xdg = os.path.join(tmp, "xdg-detach")
+        for mode in ("0", "all"):
+            shutil.rmtree(xdg, ignore_errors=True)
+            ENV = dict(saved, XDG_CACHE_HOME=xdg, PYHEAP_DETACH_WRITES=mode)
+            rc, out, err = run(core, "types")       # (settle()d)
+            got[mode] = [(os.path.basename(f), open(f, "rb").read())
+                         for f in files_of(xdg, "index-")]
+            d = os.path.join(xdg, "py-heap")
+            locks = [f for f in os.listdir(d) if f.startswith("lock-")]
+            check("detached writes (%s): no lock left once written" % mode,
+                  rc == 0 and not locks, (rc, locks))
+        check("detached writes: the index file the same, byte for byte, "
+              "as one the run writes itself",
+              len(got["0"]) == 1 and got["0"] == got["all"],
+              [(n, len(b)) for n, b in got["0"] + got["all"]])
+        if not got["all"]:
+            return
+        # a writer at work: its lock held (here, by this test) while a
+        # later look starts
+        lock = os.path.join(xdg, "py-heap", "lock-" + got["all"][0][0])
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            p = subprocess.Popen(
+                [BIN, "--core", core] + INTERP.py_heap_args() +
+                ["--json", "info"], stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True, env=ENV)
+            time.sleep(1.0)
+            waited = p.poll() is None
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+        out, err = p.communicate(timeout=300)
+        try:
+            inf = json.loads(out)
+        except ValueError:
+            inf = {}
+        check("detached writes: a later look waits for the writer, then "
+              "reads its file", waited and p.returncode == 0 and
+              inf.get("index_cache") == "read",
+              (waited, p.returncode, inf.get("index_cache"), err[-300:]))
+    finally:
+        ENV = saved
 
 
 def dwarf_checks_for(minor):
@@ -1789,6 +1861,7 @@ def sub_batch(core, cmds, cache=True, timing=False):
                        ([] if cache else ["--no-cache"]) +
                        ["--batch", path], capture_output=True, text=True,
                        env=env, timeout=600, stdin=subprocess.DEVNULL)
+    settle(env)
     for sign in CRASH_SIGNS:
         if sign in r.stderr:
             raise RuntimeError("%s: %s" % (core, r.stderr[-2000:]))

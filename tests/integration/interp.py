@@ -5,6 +5,7 @@ ROOT::PYTHON for an interpreter inside a Debian root made by
 fixtures/provision.sh: fixtures then run there under chroot, their cores are
 taken from outside with gcore, and py-heap reads them with --sysroot ROOT.
 """
+import fcntl
 import os
 import shutil
 import struct
@@ -86,6 +87,34 @@ def copy_core(src, dst):
     core is mostly holes (Interp.made_core), which a plain copy would write
     out whole (1.1 GB a copy)."""
     subprocess.run(["cp", "--sparse=always", src, dst], check=True)
+
+
+def cache_writers_wait(cache_dir, timeout=60.0):
+    """Waits (at most timeout s) for py-heap's detached writers of the
+    cache files in cache_dir: each holds lock-NAME (flock) while it writes
+    NAME, after the run that forked it has exited. True when none is left."""
+    if not os.path.isdir(cache_dir):
+        return True
+    end = time.monotonic() + timeout
+    for f in os.listdir(cache_dir):
+        if not f.startswith("lock-"):
+            continue
+        try:
+            fd = os.open(os.path.join(cache_dir, f), os.O_RDONLY)
+        except OSError:
+            continue            # (its writer done, the lock gone)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > end:
+                        return False
+                    time.sleep(0.002)
+        finally:
+            os.close(fd)
+    return True
 
 
 class Interp:
