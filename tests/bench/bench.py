@@ -618,6 +618,7 @@ def conditions_run(args, size, meta, d):
                 res["graph_cache_write"] = {
                     "wall": w["wall"], "cpu": w["user"] + w["sys"],
                     "stage": dict(w["stages"]).get("graph cache written"),
+                    "writer_after": w["writer_after"],
                     "bytes": os.path.getsize(gfiles[0]) if gfiles else None}
                 # (each command's first run below sums the graph's
                 # sections it reads and seals them; the median of three
@@ -853,11 +854,11 @@ def conditions_lines(c, objs):
         after = [x for x in after if x is not None]
         if after and max(after) > 0.001:
             L.append("- a first run's files of 4 MiB and more (the index) "
-                     "are written by a child it forks, after it has "
-                     "answered: that child was done %s s (median; %s–%s) "
-                     "after the run's exit, which the wall times above do "
-                     "not count, nor its CPU the user+sys (the bench waits "
-                     "for it before the next run)." % (
+                     "are written by a child it forks, which its answer "
+                     "does not wait for: that child was done %s s (median; "
+                     "%s–%s) after the run's exit, which the wall times "
+                     "above do not count, nor its CPU the user+sys (the "
+                     "bench waits for it before the next run)." % (
                          fmt_s(median(after)), fmt_s(min(after)),
                          fmt_s(max(after))))
         fr = c.get("cache_first_read")
@@ -872,10 +873,13 @@ def conditions_lines(c, objs):
     if gw and objs:
         L.append("- graph cache: %s, %.1f bytes per object; written by the "
                  "first graph command on the cached index (referrers: "
-                 "%s s, user+sys %s s; its stage %s s)." % (
+                 "%s s, user+sys %s s; its stage %s s%s)." % (
                      fmt_bytes(gw["bytes"] or 0), (gw["bytes"] or 0) / objs,
                      fmt_s(gw["wall"]), fmt_s(gw["cpu"]),
-                     fmt_s(gw["stage"])))
+                     fmt_s(gw["stage"]),
+                     "; the file written by a child it forked, done %s s "
+                     "after the run's exit" % fmt_s(gw["writer_after"])
+                     if gw.get("writer_after", 0) > 0.001 else ""))
     if cx:
         ip = median([r["inproc"] for r in cr or []])
         for name, v in cx.items():
