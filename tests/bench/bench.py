@@ -540,6 +540,11 @@ def conditions_run(args, size, meta, d):
     busy = None
     try:
         inproc.ask("typestats")         # its first run warms its caches
+        # and py-heap's: the DWARF check's outcome and the symbols, kept
+        # in the cache directory as a user's second run finds them (else
+        # the first warm run is a first look, DWARF check and all)
+        py_heap(args.bin, core, ["info"], timeout, out_path,
+                env_extra=env_extra)
         conds = ["warm", "paused", "busy", "cold"] + (
             ["first", "cached"] if args.has_cache else [])
         for cond in conds:
