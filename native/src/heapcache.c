@@ -1543,13 +1543,26 @@ void ph_heapcache_wait(const char *path)
 	/* bounded: a writer stopped or stuck is not waited for (the heap
 	 * is read again, and the file written by this run) */
 	struct timespec step = {0, 250000};
+	const char *was = NULL;
+	bool waiting = false;
 	for (long waited = 0; waited < HC_WAIT_NS && !ph_interrupted() &&
 			      flock(fd, LOCK_SH | LOCK_NB) &&
 			      (errno == EWOULDBLOCK || errno == EINTR);) {
+		if (!waiting) {
+			/* (what progress says, a second on) */
+			was = ph_progress_rename(
+				"waiting for another py-heap to write the "
+				"core's cache file");
+			waiting = true;
+		}
 		nanosleep(&step, NULL);
 		waited += step.tv_nsec;
 		if (step.tv_nsec < 8000000)
 			step.tv_nsec *= 2;
+	}
+	if (waiting) {
+		ph_progress_rename(was);
+		ph_stage("waited for another py-heap's write");
 	}
 	close(fd);
 }

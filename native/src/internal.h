@@ -134,6 +134,9 @@ void ph_progress_end(void);
 void ph_progress_stage(const char *what, uint64_t total);
 /* How far the stage got (of its total). */
 void ph_progress_done(uint64_t done);
+/* The stage's name changed, its count kept; the name it had (to put back:
+ * a wait inside a stage). */
+const char *ph_progress_rename(const char *what);
 /* Reports, when the command has run a second and the last report is a
  * tenth of a second old. Cheap otherwise: ph_interrupted() calls it. */
 void ph_progress_tick(void);

@@ -89,6 +89,14 @@ void ph_progress_done(uint64_t done)
 		P.done = done;
 }
 
+const char *ph_progress_rename(const char *what)
+{
+	const char *was = P.what;
+	if (P.on)
+		P.what = what;
+	return was;
+}
+
 void ph_progress_tick(void)
 {
 	if (!P.on || P.quiet || !progress_fn)

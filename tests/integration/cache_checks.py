@@ -1460,7 +1460,9 @@ def detach_checks(src, tmp):
             p = subprocess.Popen(
                 [BIN, "--core", core] + INTERP.py_heap_args() +
                 ["--json", "info"], stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, text=True, env=ENV)
+                stderr=subprocess.PIPE, text=True,
+                env=dict(ENV, PYHEAP_TIMING="1",
+                         PYHEAP_PROGRESS_AFTER="0.2"))
             time.sleep(1.0)
             waited = p.poll() is None
         finally:
@@ -1475,6 +1477,9 @@ def detach_checks(src, tmp):
               "reads its file", waited and p.returncode == 0 and
               inf.get("index_cache") == "read",
               (waited, p.returncode, inf.get("index_cache"), err[-300:]))
+        check("detached writes: the wait said (progress, its stage)",
+              "progress: waiting for another py-heap to write" in err and
+              "waited for another py-heap's write" in err, err[-600:])
     finally:
         ENV = saved
 
