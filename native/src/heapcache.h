@@ -46,9 +46,12 @@ uint32_t ph_heapcache_sealed(const char *path, const struct stat *st,
 void ph_heapcache_seal(const char *path, const struct stat *st,
 		       uint64_t head_sum, uint32_t mask);
 struct ph_target;
-/* ... written: by a child of this process when t asks for it
- * (ph_options_set_detached_writes) and the file is large, then prune
- * (when not NULL) as ph_heapcache_prune. */
+/* The nparts parts written to path as one new file (atomically; not when
+ * more than a quarter of the disk's free space), then the files named
+ * prune* in its directory but the newest pruned (when prune is not NULL).
+ * By a child of this process, which the caller does not wait for, when t
+ * asks for it (ph_options_set_detached_writes) and the file is of 4 MiB
+ * or more. */
 bool ph_heapcache_write(const struct ph_target *t, const char *path,
 			const void *const *parts, const uint64_t *bytes,
 			int nparts, const char *prune);
