@@ -139,8 +139,8 @@ PH_EXPORT void ph_options_set_no_cache(struct ph_options *options,
  * the same core waits for the writer (up to 30 s) instead of building
  * the index again. Off by default. For a short-lived program that may
  * fork (the py-heap command turns it on); never in a debugger's process.
- * The child leaves the caller's session, process group and files (its
- * standard streams are /dev/null), and is not waited for. */
+ * The child leaves the caller's session and process group, its standard
+ * streams are /dev/null (not the caller's), and it is not waited for. */
 PH_EXPORT void ph_options_set_detached_writes(struct ph_options *options,
 					      bool detach);
 

@@ -56,6 +56,9 @@
 #define HC_DETACH_MIN (4u << 20)
 /* how long a later look waits for a detached writer */
 #define HC_WAIT_NS (30L * 1000000000L)
+/* lock-NAME: held (flock) by the process that writes NAME, as long as it
+ * writes. Not NAME*: prune would count it among the files it keeps. */
+#define HC_LOCK "lock-"
 /* seals (96 bytes each): a core's index, graph, four answers and eight
  * outputs, for HC_FILES cores */
 #define HC_SEALS (16 * HC_FILES)
@@ -839,12 +842,14 @@ struct hc_seal {
 };
 
 /* sealed-NAME, beside NAME */
-static char *hc_seal_path(const char *path)
+/* The file prefixNAME beside path's NAME (malloc'd): its seal
+ * (sealed-NAME), its writer's lock (lock-NAME). */
+static char *hc_beside(const char *path, const char *prefix)
 {
 	const char *slash = strrchr(path, '/');
 	char *out = NULL;
-	if (!slash || asprintf(&out, "%.*s/sealed-%s", (int)(slash - path),
-			       path, slash + 1) < 0)
+	if (!slash || asprintf(&out, "%.*s/%s%s", (int)(slash - path), path,
+			       prefix, slash + 1) < 0)
 		return NULL;
 	return out;
 }
@@ -873,7 +878,7 @@ static struct hc_seal hc_seal_of(const struct stat *st, uint64_t head_sum,
 uint32_t ph_heapcache_sealed(const char *path, const struct stat *st,
 			     uint64_t head_sum)
 {
-	char *sp = hc_seal_path(path);
+	char *sp = hc_beside(path, "sealed-");
 	size_t len = 0;
 	struct hc_seal *z =
 		sp ? ph_cache_read(sp, sizeof(struct hc_seal), &len) : NULL;
@@ -900,7 +905,7 @@ void ph_heapcache_seal(const char *path, const struct stat *st,
 	     memcmp(&now_z, &z, sizeof(z))) ||
 	    st->st_ctim.tv_sec > now.tv_sec - HC_SEAL_AGE_S)
 		return;
-	char *sp = hc_seal_path(path);
+	char *sp = hc_beside(path, "sealed-");
 	if (sp && ph_cache_write(sp, &z, sizeof(z)))
 		prune(sp, "sealed-", HC_SEALS);
 	free(sp);
@@ -1418,19 +1423,6 @@ out:
 	return ok;
 }
 
-/* A writer's lock beside path: lock-NAME, held (flock) by the process
- * that writes NAME for as long as it writes. Not named NAME*: prune would
- * count it among the files it keeps. */
-static char *hc_lock_path(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *lock = NULL;
-	if (!slash || asprintf(&lock, "%.*s/lock-%s", (int)(slash - path), path,
-			       slash + 1) < 0)
-		return NULL;
-	return lock;
-}
-
 /* Children that wrote a file and have not been waited for: reaped at the
  * next detached write (the py-heap command exits first: init reaps). */
 static pid_t hc_writers[16];
@@ -1461,7 +1453,7 @@ static bool hc_write_detached(const char *path, const void *const *parts,
 			      const uint64_t *bytes, int nparts,
 			      const char *prune)
 {
-	char *lock = hc_lock_path(path);
+	char *lock = hc_beside(path, HC_LOCK);
 	int fd = lock ? open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
 			     0600)
 		      : -1;
@@ -1533,7 +1525,7 @@ bool ph_heapcache_write(const struct ph_target *t, const char *path,
 
 void ph_heapcache_wait(const char *path)
 {
-	char *lock = hc_lock_path(path);
+	char *lock = hc_beside(path, HC_LOCK);
 	int fd = lock ? open(lock,
 			     O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
 		      : -1;
@@ -1599,7 +1591,7 @@ uint64_t ph_heapcache_fuzz_resum(uint8_t *file, size_t len, bool sums)
 bool ph_heapcache_fuzz_seal(const char *path, uint64_t head_sum, uint32_t mask)
 {
 	struct stat st;
-	char *sp = hc_seal_path(path);
+	char *sp = hc_beside(path, "sealed-");
 	bool ok = false;
 	if (sp && !lstat(path, &st)) {
 		struct hc_seal z = hc_seal_of(&st, head_sum, mask);
