@@ -1,5 +1,7 @@
-/* buf.c - growable strings, hash map, array growth. */
+/* buf.c - growable strings, hash map, array growth, helper threads. */
+#define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -437,12 +439,10 @@ void ph_unmap(void *p, size_t len)
 	if (len >= (16u << 20)) {
 		size_t half = (len / 2) & ~(size_t)4095;
 		struct unmap_half u = {(char *)p + half, len - half};
-		pthread_t th;
-		bool started =
-			!pthread_create(&th, NULL, unmap_half_worker, &u);
+		struct ph_thread th;
+		ph_thread_start(&th, unmap_half_worker, &u, 1);
 		madvise(p, half, MADV_DONTNEED);
-		if (started)
-			pthread_join(th, NULL);
+		ph_thread_join(&th);
 	}
 	munmap(p, len);
 }
@@ -569,6 +569,100 @@ void ph_stage(const char *what)
 	last = now;
 }
 
+/* The processors the process may use (its mask as the first helper is
+ * started, by the main thread), and whether helpers are placed. */
+static struct {
+	pthread_once_t once;
+	cpu_set_t allowed;
+	uint64_t mask[CPU_SETSIZE / 64]; /* the same, for ph_cpu_pick */
+	long n;
+	bool place;
+} cpus = {PTHREAD_ONCE_INIT};
+
+static void cpus_init(void)
+{
+	const char *e = getenv("PYHEAP_SPREAD");
+	cpus.place = !(e && !strcmp(e, "0"));
+	if (!sched_getaffinity(0, sizeof(cpus.allowed), &cpus.allowed))
+		cpus.n = CPU_COUNT(&cpus.allowed);
+	if (cpus.n < 1) {
+		cpus.n = sysconf(_SC_NPROCESSORS_ONLN);
+		cpus.place = false;
+	}
+	if (cpus.n < 1)
+		cpus.n = 1;
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &cpus.allowed))
+			cpus.mask[c / 64] |= 1ULL << (c % 64);
+}
+
+long ph_ncpus(void)
+{
+	pthread_once(&cpus.once, cpus_init);
+	return cpus.n;
+}
+
+int ph_cpu_pick(const uint64_t *mask, size_t nwords, int cur, unsigned k)
+{
+	size_t others = 0, bits = nwords * 64;
+	for (size_t c = 0; c < bits; c++)
+		others += (mask[c / 64] >> (c % 64) & 1) && (int)c != cur;
+	if (!others)
+		return -1;
+	size_t steps = 1 + (k ? k - 1 : 0) % others;
+	size_t c = cur >= 0 && (size_t)cur < bits ? (size_t)cur : bits - 1;
+	while (steps) {
+		c = (c + 1) % bits;
+		if ((mask[c / 64] >> (c % 64) & 1) && (int)c != cur)
+			steps--;
+	}
+	return (int)c;
+}
+
+static void *thread_main(void *arg)
+{
+	struct ph_thread *t = arg;
+	/* placed: now free to go where the scheduler sends it (kept on one
+	 * processor, it would wait there while another is idle, on a machine
+	 * with more of them than this one's two) */
+	if (cpus.place)
+		sched_setaffinity(0, sizeof(cpus.allowed), &cpus.allowed);
+	return t->fn(t->arg);
+}
+
+bool ph_thread_start(struct ph_thread *t, void *(*fn)(void *), void *arg,
+		     unsigned k)
+{
+	*t = (struct ph_thread){.fn = fn, .arg = arg};
+	ph_ncpus();
+	pthread_attr_t attr, *a = NULL;
+	int c = cpus.place && cpus.n > 1
+			? ph_cpu_pick(cpus.mask, PH_ARRAY_SIZE(cpus.mask),
+				      sched_getcpu(), k)
+			: -1;
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	if (c >= 0 && !pthread_attr_init(&attr)) {
+		a = &attr;
+		CPU_SET(c, &one);
+		if (pthread_attr_setaffinity_np(&attr, sizeof(one), &one)) {
+			pthread_attr_destroy(&attr);
+			a = NULL;
+		}
+	}
+	t->started = !pthread_create(&t->th, a, thread_main, t);
+	if (a)
+		pthread_attr_destroy(a);
+	return t->started;
+}
+
+void ph_thread_join(struct ph_thread *t)
+{
+	if (t->started)
+		pthread_join(t->th, NULL);
+	t->started = false;
+}
+
 struct chunk_run {
 	void *(*fn)(void *);
 	char *ctx;
@@ -589,33 +683,35 @@ void ph_run_chunks(void *(*fn)(void *), void *ctx, size_t size, size_t n,
 		   bool threads)
 {
 	enum { MAX = 8 };
-	pthread_t th[MAX];
+	struct ph_thread th[MAX];
 	size_t started = 0;
 	struct chunk_run r = {fn, ctx, size, n, 0};
-	long cpus = threads ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
-	for (long k = 1; k < cpus && k < MAX && (size_t)k < n; k++) {
-		if (pthread_create(&th[started], NULL, chunk_worker, &r))
+	long ncpu = threads ? ph_ncpus() : 1;
+	for (long k = 1; k < ncpu && k < MAX && (size_t)k < n; k++) {
+		if (!ph_thread_start(&th[started], chunk_worker, &r,
+				     (unsigned)k))
 			break;
 		started++;
 	}
 	chunk_worker(&r);
 	for (size_t k = 0; k < started; k++)
-		pthread_join(th[k], NULL);
+		ph_thread_join(&th[k]);
 }
 
 void ph_run_parallel(void *(*fn)(void *), void *ctx, size_t size, size_t n,
 		     bool threads)
 {
 	enum { MAX = 8 };
-	pthread_t th[MAX];
-	bool started[MAX] = {false};
+	struct ph_thread th[MAX];
 	char *c = ctx;
-	for (size_t k = 1; k < n && k < MAX && threads; k++)
-		started[k] = !pthread_create(&th[k], NULL, fn, c + k * size);
+	for (size_t k = 1; k < n && k < MAX; k++)
+		th[k].started =
+			threads &&
+			ph_thread_start(&th[k], fn, c + k * size, (unsigned)k);
 	fn(c);
 	for (size_t k = 1; k < n; k++) {
-		if (k < MAX && started[k])
-			pthread_join(th[k], NULL);
+		if (k < MAX && th[k].started)
+			ph_thread_join(&th[k]);
 		else
 			fn(c + k * size);
 	}

@@ -478,7 +478,7 @@ struct ph_graph_prefetch {
 	struct gc_file f;
 	unsigned mask; /* the sections asked for, by bit */
 	bool small_ok;
-	pthread_t thread;
+	struct ph_thread thread;
 };
 
 static void *gc_prefetch_worker(void *arg)
@@ -509,7 +509,7 @@ struct ph_graph_prefetch *ph_graphcache_prefetch(const struct ph_runtime *rt,
 			p->mask &= ~gc_mask(PH_GRAPH_REV);
 		/* one thread: the other reads the index */
 		p->f.lz->serial = true;
-		ok = !pthread_create(&p->thread, NULL, gc_prefetch_worker, p);
+		ok = ph_thread_start(&p->thread, gc_prefetch_worker, p, 1);
 	}
 	if (!ok && p) {
 		gc_file_free(&p->f);
@@ -525,7 +525,7 @@ static int gc_prefetch_take(struct ph_graph_prefetch *p, struct gc_file *f)
 {
 	if (!p)
 		return -1;
-	pthread_join(p->thread, NULL);
+	ph_thread_join(&p->thread);
 	p->f.lz->serial = false;
 	*f = p->f;
 	int small_ok = p->small_ok;

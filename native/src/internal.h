@@ -2,6 +2,7 @@
 #ifndef PH_INTERNAL_H
 #define PH_INTERNAL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -168,6 +169,29 @@ uint64_t ph_now_ns(void);
 /* PYHEAP_TIMING=1: prints the time since the last call, labelled what
  * (NULL only starts the clock), to stderr. */
 void ph_stage(const char *what);
+
+/* A helper thread, started on another processor than its creator's (the
+ * k-th one allowed after it, k from 1), then free to go anywhere allowed:
+ * a new thread the kernel puts beside its creator shares that processor for
+ * milliseconds while the other idles (docs/performance.md).
+ * PYHEAP_SPREAD=0: where the kernel puts it. */
+struct ph_thread {
+	pthread_t th;
+	void *(*fn)(void *);
+	void *arg;
+	bool started;
+};
+/* false: no thread (t->started false; the caller does its work). */
+bool ph_thread_start(struct ph_thread *t, void *(*fn)(void *), void *arg,
+		     unsigned k);
+/* Waits for a thread ph_thread_start started (nothing if none). */
+void ph_thread_join(struct ph_thread *t);
+/* The processors this process may use, counted once. */
+long ph_ncpus(void);
+/* Of the processors set in mask (nwords words, processor c at bit c % 64 of
+ * word c / 64), the k-th after cur (k from 1), going round, cur not
+ * counted; -1 when there is none but cur. */
+int ph_cpu_pick(const uint64_t *mask, size_t nwords, int cur, unsigned k);
 
 /* Runs fn on each of the n contexts at ctx (size bytes apart): the first
  * on this thread, the others on threads of their own when threads is true

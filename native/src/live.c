@@ -711,11 +711,11 @@ static bool read_parallel(struct live *lv, size_t *ret_bytes)
 	struct read_part a = {lv->mm_tid, lv->liov, lv->riov, k, acc, -1};
 	struct read_part b = {lv->mm_tid,   lv->liov + k, lv->riov + k,
 			      lv->niov - k, total - acc,  -1};
-	pthread_t th;
-	if (pthread_create(&th, NULL, read_part_worker, &b))
+	struct ph_thread th;
+	if (!ph_thread_start(&th, read_part_worker, &b, 1))
 		return false;
 	read_part_worker(&a);
-	pthread_join(th, NULL);
+	ph_thread_join(&th);
 	return a.got == (ssize_t)a.want && b.got == (ssize_t)b.want;
 }
 

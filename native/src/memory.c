@@ -56,7 +56,7 @@ void ph_memory_read_whole(struct ph_memory *m)
 }
 
 struct ph_prefault {
-	pthread_t th;
+	struct ph_thread th;
 	const struct ph_memory *m;
 	bool stop; /* atomic */
 };
@@ -88,8 +88,7 @@ static void *prefault_worker(void *arg)
 struct ph_prefault *ph_memory_prefault_start(struct ph_memory *m)
 {
 	const char *e = getenv("PYHEAP_PREFAULT");
-	if (!m->file_map || (e && !strcmp(e, "0")) ||
-	    sysconf(_SC_NPROCESSORS_ONLN) < 2)
+	if (!m->file_map || (e && !strcmp(e, "0")) || ph_ncpus() < 2)
 		return NULL;
 	ph_stage(NULL); /* (the first stage of the run: timed from here) */
 	ph_memory_read_whole(m);
@@ -97,7 +96,7 @@ struct ph_prefault *ph_memory_prefault_start(struct ph_memory *m)
 	if (!p)
 		return NULL;
 	p->m = m;
-	if (pthread_create(&p->th, NULL, prefault_worker, p)) {
+	if (!ph_thread_start(&p->th, prefault_worker, p, 1)) {
 		free(p);
 		return NULL;
 	}
@@ -109,7 +108,7 @@ void ph_prefault_stop(struct ph_prefault *p)
 	if (!p)
 		return;
 	__atomic_store_n(&p->stop, true, __ATOMIC_RELAXED);
-	pthread_join(p->th, NULL);
+	ph_thread_join(&p->th);
 	free(p);
 }
 

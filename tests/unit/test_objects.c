@@ -8,9 +8,12 @@
  * values with a header), types (registered, named, their kind, slots and
  * leaf), line tables (3.11+'s location table, 3.10's co_linetable, 3.8's
  * co_lnotab), the object table (pools' bitmaps and ranks, the hash map
- * of the others), and the big tables' memory kept within a command.
+ * of the others), the big tables' memory kept within a command, and the
+ * helper threads' processors.
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1193,6 +1196,56 @@ static void test_big_hold(void)
 	CU_ASSERT_FALSE(mapped(a));
 }
 
+/* A helper thread's processor: the k-th allowed after its creator's. */
+static void test_cpu_pick(void)
+{
+	uint64_t m[2] = {0, 0};
+	CU_ASSERT_EQUAL(ph_cpu_pick(m, 2, 0, 1), -1); /* none */
+	m[0] = 1;
+	CU_ASSERT_EQUAL(ph_cpu_pick(m, 2, 0, 1), -1); /* only cur */
+	CU_ASSERT_EQUAL(ph_cpu_pick(m, 2, 3, 1), 0);  /* cur not in it */
+	m[0] = 1 | 1 << 2 | 1 << 5;		      /* {0, 2, 5, 70} */
+	m[1] = 1 << 6;
+	CU_ASSERT_EQUAL(ph_cpu_pick(m, 2, 2, 1), 5);
+	CU_ASSERT_EQUAL(ph_cpu_pick(m, 2, 2, 2), 70);
+	CU_ASSERT_EQUAL(ph_cpu_pick(m, 2, 2, 3), 0);
+	CU_ASSERT_EQUAL(ph_cpu_pick(m, 2, 2, 4), 5); /* round again */
+	CU_ASSERT_EQUAL(ph_cpu_pick(m, 2, 70, 1), 0);
+	CU_ASSERT_EQUAL(ph_cpu_pick(m, 2, 0, 1), 2);
+	CU_ASSERT_EQUAL(ph_cpu_pick(m, 2, 1, 1), 2); /* from one not set */
+	CU_ASSERT_EQUAL(ph_cpu_pick(m, 2, 1, 0), 2); /* k 0 as 1 */
+}
+
+struct helper_seen {
+	int ncpus; /* the processors it may use, once running */
+	bool ran;
+};
+
+static void *helper_fn(void *arg)
+{
+	struct helper_seen *s = arg;
+	cpu_set_t set;
+	if (!sched_getaffinity(0, sizeof(set), &set))
+		s->ncpus = CPU_COUNT(&set);
+	s->ran = true;
+	return NULL;
+}
+
+/* A helper runs, free to use every processor the process may (placed on
+ * one only to start), and is joined; with none started, join does
+ * nothing. */
+static void test_helper_thread(void)
+{
+	struct helper_seen seen = {0, false};
+	struct ph_thread t;
+	CU_ASSERT_TRUE_FATAL(ph_thread_start(&t, helper_fn, &seen, 1));
+	ph_thread_join(&t);
+	CU_ASSERT_TRUE(seen.ran);
+	CU_ASSERT_EQUAL(seen.ncpus, ph_ncpus());
+	CU_ASSERT_FALSE(t.started);
+	ph_thread_join(&t);
+}
+
 void ph_test_add_objects(void)
 {
 	CU_pSuite s = CU_add_suite("objects over synthetic memory", NULL, NULL);
@@ -1213,4 +1266,7 @@ void ph_test_add_objects(void)
 	CU_add_test(s, "Cython 3.1 functions: by their module's name, fields",
 		    test_cyfunction3);
 	CU_add_test(s, "big tables: kept while a command runs", test_big_hold);
+	CU_add_test(s, "helper threads: which processor", test_cpu_pick);
+	CU_add_test(s, "helper threads: placed, then free, joined",
+		    test_helper_thread);
 }
