@@ -13,7 +13,7 @@ PACKAGES=(
 	libcunit1-dev				# unit tests
 	gdb python3.11 python3			# the GDB extension, test drivers
 	clang libclang-rt-14-dev		# -fsanitize, libFuzzer (its runtime)
-	valgrind elfutils debootstrap file	# test tools
+	valgrind elfutils debootstrap file strace	# test tools
 	python3.11-dbg debuginfod		# debug info, and a server for its tests
 	# the Debian packages (make deb: dpkg-buildpackage, dh, lintian) and
 	# what the packaging tests use (man, bash-completion's loader)

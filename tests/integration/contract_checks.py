@@ -12,6 +12,10 @@ output" and "Exit status"):
     errors as {"error": {"code", "message"}};
   * exit status: a failed write to stdout is an error; a closed pipe is
     quiet; SIGINT ends py-heap by SIGINT, a live target resumed first;
+  * the memory freed after the exit (a child sharing it, started at the
+    end of a core's command, dies with it): the same output and status as
+    a command that tears down first, the end of its output seen by a pipe,
+    no process left;
   * GNU options (--opt=VALUE, --, repeats refused), help, CMD --help,
     version, the manual page; GDB: the commands and their completion come
     from the command table.
@@ -23,6 +27,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -343,6 +348,74 @@ def write_checks(binary, core):
         check("write", False, e)
 
 
+def procs_with(mark):
+    """The processes whose environment holds mark."""
+    found = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/environ" % d, "rb") as f:
+                    if mark in f.read():
+                        found.append(int(d))
+            except OSError:
+                pass
+    return found
+
+
+def exit_checks(binary, core):
+    """The child that frees a core's command's memory after its exit
+    (native/cli/main.c: reaper_start)."""
+    base = ["--core", core, "--no-cache"] + INTERP.py_heap_args()
+    try:
+        for args in (["types"], ["referrers", "0x10"],
+                     ["--json", "summary"]):
+            value = "%d-%f" % (os.getpid(), time.time())
+            mark = "PYHEAP_TEST_EXIT=" + value
+            env = dict(os.environ, PYHEAP_TEST_EXIT=value)
+            p = subprocess.Popen(wrapper() + [binary] + base + args,
+                                 stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, env=env)
+            out, err = p.communicate(timeout=300)
+            plain = subprocess.run(
+                wrapper() + [binary] + base + args, capture_output=True,
+                timeout=300, env=dict(os.environ, PYHEAP_DETACH_EXIT="0"))
+            check("exit: %s: output, errors and status as a command that "
+                  "tears down first" % " ".join(args),
+                  (out, err, p.returncode) ==
+                  (plain.stdout, plain.stderr, plain.returncode),
+                  (p.returncode, plain.returncode, err[-200:]))
+            left = procs_with(mark.encode())
+            deadline = time.time() + 10
+            while left and time.time() < deadline:
+                time.sleep(0.05)
+                left = procs_with(mark.encode())
+            check("exit: %s: no process left" % " ".join(args), not left,
+                  left)
+        if wrapper() or not shutil.which("strace"):
+            return
+        # the child is started, and only when asked for
+        for env_value, want in ((None, True), ("0", False)):
+            trace = tempfile.mktemp(prefix="pyheap-exit-")
+            env = dict(os.environ)
+            if env_value is not None:
+                env["PYHEAP_DETACH_EXIT"] = env_value
+            r = subprocess.run(["strace", "-f", "-qq", "-e", "trace=clone",
+                                "-o", trace, binary] + base + ["types"],
+                               capture_output=True, timeout=300, env=env)
+            with open(trace) as f:
+                text = f.read()
+            os.unlink(trace)
+            shared = [l for l in text.splitlines()
+                      if "flags=CLONE_VM" in l and "CLONE_THREAD" not in l]
+            check("exit: a child sharing the memory %s (PYHEAP_DETACH_EXIT"
+                  "=%s)" % ("started" if want else "not started",
+                            env_value or "unset"),
+                  r.returncode == 0 and bool(shared) == want,
+                  (r.returncode, shared))
+    except Exception as e:
+        check("exit", False, e)
+
+
 BUSY = '''
 import os, sys, time
 class Item:
@@ -649,6 +722,7 @@ def main():
     cache_checks(a.bin, core)
     if not a.quick:
         write_checks(a.bin, core)
+        exit_checks(a.bin, core)
         sigint_checks(a.bin, core)
         man_checks(a.bin)
     if not a.no_gdb:
