@@ -465,13 +465,22 @@ class Busy:
 
 def drop_cached(path):
     """Drops the file's pages from the page cache (its clean pages: any user
-    may, no root needed, and nothing else is evicted)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd) if os.access(path, os.W_OK) else None
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
+    may, no root needed, and nothing else is evicted). A page still mapped
+    stays: the last py-heap's memory (its mapping of the core) is freed by
+    a child after its exit (PYHEAP_DETACH_EXIT), milliseconds later, so the
+    drop is asked again until the file is out (at most 5 s)."""
+    deadline = time.monotonic() + 5
+    while True:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd) if os.access(path, os.W_OK) else None
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+        share = cached_share(path)
+        if share is None or share < 0.01 or time.monotonic() > deadline:
+            return
+        time.sleep(0.01)
 
 
 def warm_up(path):
