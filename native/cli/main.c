@@ -194,13 +194,17 @@ static int run_batch(struct ph_session *s, const char *path, unsigned flags,
  * exit, then is killed (PR_SET_PDEATHSIG), and the memory goes with the
  * child's exit, the last user of it. The command's own exit only drops its
  * hold: its caller has the answer and the exit status at once, not after
- * the core's mapping and the tables are torn down (5 ms at 2M objects, 12-18
- * ms at 10M: docs/performance.md). A core's session only (a live process
- * is let go by the session's end itself); never under valgrind (which
- * cannot run such a child) nor a sanitizer (whose leak check runs at a
- * normal exit). PYHEAP_DETACH_EXIT=0: the command tears down, then exits.
+ * the core's mapping and the tables are torn down (5-7 ms at 2M objects,
+ * 12-44 ms at 10M: docs/performance.md). A core's session only (a live
+ * process is let go by the session's end itself); never under valgrind
+ * (which cannot run such a child) nor a sanitizer (whose leak check runs
+ * at a normal exit). PYHEAP_DETACH_EXIT=0: the command tears down, then
+ * exits.
  * The child runs on the command's memory: raw system calls only.
  */
+#ifndef SYS_close_range
+#define SYS_close_range 436 /* Linux 5.9, older headers */
+#endif
 static pid_t reaper_parent;
 static uint32_t reaper_ready; /* set by the child, then woken */
 
@@ -385,7 +389,9 @@ out:
 	if (s && core && !got_sigint) {
 		if (fflush(stdout) != 0)
 			status = 2;
-		if (fflush(stderr) == 0 && reaper_start())
+		/* (a ^C meanwhile: the way out below, which the child does
+		 * not outlive) */
+		if (fflush(stderr) == 0 && reaper_start() && !got_sigint)
 			_exit(status);
 	}
 	ph_session_destroy(s);
