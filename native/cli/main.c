@@ -18,6 +18,18 @@
 
 #include "pyheap.h"
 
+/* gcc's and clang's ways of saying a sanitizer is on */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define CLI_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define CLI_SANITIZED 1
+#endif
+#endif
+#ifndef CLI_SANITIZED
+#define CLI_SANITIZED 0
+#endif
+
 #if __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>
 #else
@@ -202,6 +214,7 @@ static int run_batch(struct ph_session *s, const char *path, unsigned flags,
  * exits.
  * The child runs on the command's memory: raw system calls only.
  */
+#if !CLI_SANITIZED
 #ifndef SYS_close_range
 #define SYS_close_range 436 /* Linux 5.9, older headers */
 #endif
@@ -226,10 +239,11 @@ static int reaper_main(void *arg)
 		syscall(SYS_pause);
 	return 0;
 }
+#endif
 
 static bool reaper_start(void)
 {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if CLI_SANITIZED
 	return false;
 #else
 	const char *e = getenv("PYHEAP_DETACH_EXIT");
