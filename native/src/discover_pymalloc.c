@@ -584,20 +584,34 @@ static void scan_run(struct scan_ctx *c, size_t nc, bool threads)
 }
 
 /*
- * Before the threads: the types of the first blocks of every pool,
+ * Before the scan: the types of the first blocks of every pool,
  * registered. Classes' instances are spread over many pools, so this finds
- * nearly every class the threads would otherwise leave for a second pass.
+ * nearly every class the scan's threads would otherwise leave for a second
+ * pass. The words are read on every processor, in chunks of pools (a
+ * cache miss per pool, prefetched ahead); what may be a type not
+ * registered yet (type_maybe: the memory only, nothing registration
+ * changes) is kept, in pool order, each run of one word once; then those
+ * are registered alone, chunk after chunk: the types and their order those
+ * of one pass over the pools.
  */
-static void scan_sample_types(struct ph_heap *h)
+struct sample_ctx {
+	struct ph_heap *h;
+	size_t lo, hi; /* pools */
+	uint64_t *tp;  /* what may be types, in pool order */
+	size_t n, cap;
+	struct ph_error *err;
+};
+
+static void *sample_worker(void *arg)
 {
+	struct sample_ctx *c = arg;
+	struct ph_heap *h = c->h;
 	const struct ph_layout *L = h->L;
-	/* A pool's first blocks are a cache miss each (the pool headers'
-	 * pass was long ago): asked for AHEAD pools ahead, so that the misses
-	 * overlap instead of following each other. */
 	enum { AHEAD = 16 };
-	for (size_t i = 0; i < h->npools; i++) {
+	uint64_t last = 0;
+	for (size_t i = c->lo; i < c->hi && !c->err; i++) {
 		const struct ph_pool *pool = &h->pools[i];
-		if (i + AHEAD < h->npools) {
+		if (i + AHEAD < c->hi) {
 			const struct ph_pool *q = &h->pools[i + AHEAD];
 			const char *p =
 				ph_mem_ptr(h->mem, q->addr, L->pool_size);
@@ -623,12 +637,43 @@ static void scan_sample_types(struct ph_heap *h)
 				if (scan_offsets[k] + 16 + h->block_extra >
 				    pool->block_size)
 					break;
-				if (!ph_u64map_get(&h->type_index, tp) &&
-				    type_maybe(h, tp))
-					ph_type_register(h, tp);
+				if (tp == last ||
+				    ph_u64map_get(&h->type_index, tp) ||
+				    !type_maybe(h, tp))
+					continue;
+				if ((c->err =
+					     ph_grow((void **)&c->tp, &c->cap,
+						     c->n + 1, sizeof(*c->tp))))
+					break;
+				c->tp[c->n++] = last = tp;
 			}
 		}
 	}
+	return NULL;
+}
+
+static struct ph_error *scan_sample_types(struct ph_heap *h)
+{
+	enum { T = 16 };
+	struct sample_ctx c[T];
+	for (int k = 0; k < T; k++)
+		c[k] = (struct sample_ctx){.h = h,
+					   .lo = h->npools * (size_t)k / T,
+					   .hi = h->npools * (size_t)(k + 1) /
+						 T};
+	ph_run_chunks(sample_worker, c, sizeof(c[0]), T, h->npools > 64);
+	struct ph_error *err = NULL;
+	for (int k = 0; k < T; k++) {
+		if (!err)
+			err = c[k].err;
+		else
+			ph_error_destroy(c[k].err);
+		for (size_t j = 0; j < c[k].n && !err; j++)
+			if (!ph_u64map_get(&h->type_index, c[k].tp[j]))
+				ph_type_register(h, c[k].tp[j]);
+		free(c[k].tp);
+	}
+	return err;
 }
 
 /* A block the threads left twice (entry i of c), done alone: what its
@@ -773,7 +818,8 @@ static struct ph_error *scan_pools(struct ph_heap *h)
 		c[k].tidx = h->tidx + c[k].start;
 		c[k].size = h->size + c[k].start;
 	}
-	scan_sample_types(h);
+	if ((err = scan_sample_types(h)))
+		goto out;
 	scan_run(c, T, threads);
 	if (ph_interrupted()) {
 		err = ph_error_interrupted();
