@@ -395,7 +395,8 @@ def exit_checks(binary, core):
             return
         # the child is started, and only when asked for
         for env_value, want in ((None, True), ("0", False)):
-            trace = tempfile.mktemp(prefix="pyheap-exit-")
+            fd, trace = tempfile.mkstemp(prefix="pyheap-exit-")
+            os.close(fd)
             env = dict(os.environ)
             if env_value is not None:
                 env["PYHEAP_DETACH_EXIT"] = env_value
