@@ -10,6 +10,7 @@ PACKAGES=(
 	build-essential gcc make pkg-config	# the build
 	libelf-dev libdw-dev libdebuginfod-dev	# elfutils' libraries
 	zlib1g-dev				# compressed DWARF, inflated
+	libdeflate-dev				# the same, faster (opened if there)
 	libcunit1-dev				# unit tests
 	gdb python3.11 python3			# the GDB extension, test drivers
 	clang libclang-rt-14-dev		# -fsanitize, libFuzzer (its runtime)

@@ -12,7 +12,8 @@
  * The check runs once per interpreter build and cache directory. Where
  * the DWARF is compressed (Debian's -dbg files), libdw would inflate all
  * of it; the sections the structs need are inflated here instead, into
- * an image of their own, .debug_info only as far as the structs are
+ * an image of their own: by libdeflate where it is there (opened as libdw
+ * is), else by zlib, .debug_info only as far as the structs are
  * (docs/performance.md, "The first look on a new machine").
  */
 #define _GNU_SOURCE
@@ -20,6 +21,7 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <gelf.h>
+#include <libdeflate.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +69,64 @@ static void dw_load(void)
 	DW_FUNCS(DW_SYM)
 #undef DW_SYM
 	/* kept open: a layout may be checked again in this process */
+}
+
+/*
+ * libdeflate.so.0 (Debian's libdeflate0, which the package recommends):
+ * it inflates a whole section in half zlib's time (.debug_info of Debian's
+ * 3.11, 11.3 MB: 20 ms against 40 here), less than zlib takes for the part
+ * of it the check needs (7.3 MB, 34 ms). It inflates whole buffers only;
+ * where it is missing, or a section does not inflate right, zlib does as
+ * before (a part at a time), so that the outcome is zlib's. Opened with
+ * libdw, once; PYHEAP_LIBDEFLATE=0 leaves it.
+ */
+#define DFL_FUNCS(X)                                                           \
+	X(libdeflate_alloc_decompressor)                                       \
+	X(libdeflate_zlib_decompress_ex)                                       \
+	X(libdeflate_free_decompressor)
+
+static struct {
+#define DFL_FIELD(name) __typeof__(name) *name;
+	DFL_FUNCS(DFL_FIELD)
+#undef DFL_FIELD
+	bool ok;
+} dfl;
+
+static void dfl_load(void)
+{
+	const char *e = getenv("PYHEAP_LIBDEFLATE");
+	if (e && !strcmp(e, "0"))
+		return;
+	void *lib = dlopen("libdeflate.so.0", RTLD_NOW | RTLD_LOCAL);
+	if (!lib)
+		return;
+	dfl.ok = true;
+#define DFL_SYM(name)                                                          \
+	*(void **)&dfl.name = dlsym(lib, #name);                               \
+	dfl.ok &= dfl.name != NULL;
+	DFL_FUNCS(DFL_SYM)
+#undef DFL_SYM
+}
+
+static void libs_load(void)
+{
+	dw_load();
+	if (dwl.ok)
+		dfl_load();
+}
+
+/* A whole zlib stream of len bytes inflated by libdeflate into out, size
+ * bytes: false if it is not there, or the stream is not exactly that (its
+ * sum checked, nothing after it). */
+static bool dfl_inflate(struct libdeflate_decompressor *d, const uint8_t *in,
+			size_t len, uint8_t *out, size_t size)
+{
+	size_t in_used, out_made;
+	return d &&
+	       dfl.libdeflate_zlib_decompress_ex(d, in, len, out, size,
+						 &in_used, &out_made) ==
+		       LIBDEFLATE_SUCCESS &&
+	       in_used == len && out_made == size;
 }
 
 /* The offset of member in struct st and, when ret_type is not NULL, the
@@ -426,6 +486,8 @@ static bool dwarf_image_make(Elf *elf, struct dwarf_image *ret)
 	uint8_t *img = ph_big_alloc(size);
 	if (!img)
 		return false;
+	struct libdeflate_decompressor *dd =
+		dfl.ok ? dfl.libdeflate_alloc_decompressor() : NULL;
 	struct dwarf_image *im = ret;
 	im->image = img;
 	im->size = size;
@@ -464,7 +526,11 @@ static bool dwarf_image_make(Elf *elf, struct dwarf_image *ret)
 			im->info_data = at;
 			im->info_size = s[i].size;
 		}
-		if (info && s[i].zlib) {
+		if (s[i].zlib &&
+		    dfl_inflate(dd, s[i].data, s[i].len, at, s[i].size)) {
+			if (info)
+				im->info_done = im->info_units = s[i].size;
+		} else if (info && s[i].zlib) {
 			im->z.next_in = (Bytef *)(uintptr_t)s[i].data;
 			im->in_left = s[i].len;
 			ok = im->z_open = inflateInit(&im->z) == Z_OK;
@@ -480,6 +546,8 @@ static bool dwarf_image_make(Elf *elf, struct dwarf_image *ret)
 		name_at += l;
 		off += (s[i].size + 7) & ~(size_t)7;
 	}
+	if (dd)
+		dfl.libdeflate_free_decompressor(dd);
 	memcpy(strtab + name_at, ".shstrtab", sizeof(".shstrtab"));
 	sh[n + 1] = (Elf64_Shdr){
 		.sh_name = (Elf64_Word)name_at,
@@ -632,7 +700,7 @@ int ph_dwarf_check_layout(const struct ph_module *mod, struct ph_layout *L,
 	if (!elf)
 		elf = ph_module_elf(mod);
 	*ret_checked = 0;
-	if (!elf || pthread_once(&dw_once, dw_load) || !dwl.ok)
+	if (!elf || pthread_once(&dw_once, libs_load) || !dwl.ok)
 		return 0;
 	/* the structs the checks name, each once */
 	struct wanted w[PH_ARRAY_SIZE(checks)];

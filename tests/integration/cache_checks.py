@@ -1507,13 +1507,17 @@ def dwarf_checks(core, tmp):
     """The DWARF check on a machine that has not cached its outcome: the
     sections it reads inflated into an image of their own (Debian's -dbg
     files compress them) give the layout libdw gives on the whole file
-    (PYHEAP_DWARF_IMAGE=0), byte for byte in the layout's cache file; and
-    every field the tables check in this version is checked (the check
-    once went through each field's type, and left the integers out)."""
+    (PYHEAP_DWARF_IMAGE=0), byte for byte in the layout's cache file,
+    whether libdeflate inflates them whole or zlib a part at a time
+    (PYHEAP_LIBDEFLATE=0); and every field the tables check in this
+    version is checked (the check once went through each field's type, and
+    left the integers out)."""
     got = {}
-    for mode in ("1", "0"):
+    for mode in ("1", "0", "zlib"):
         xdg = os.path.join(tmp, "xdg-dwarf-" + mode)
-        env = dict(ENV, XDG_CACHE_HOME=xdg, PYHEAP_DWARF_IMAGE=mode,
+        env = dict(ENV, XDG_CACHE_HOME=xdg,
+                   PYHEAP_DWARF_IMAGE="0" if mode == "0" else "1",
+                   PYHEAP_LIBDEFLATE="0" if mode == "zlib" else "1",
                    PYHEAP_TIMING="1")
         r = subprocess.run([BIN, "--core", core] + INTERP.py_heap_args() +
                            ["--no-cache", "--json", "info"],
@@ -1528,14 +1532,16 @@ def dwarf_checks(core, tmp):
         got[mode] = (r.returncode, out.get("layout_source"), data,
                      "DWARF check (sections inflated)" in r.stderr)
     (rc1, src1, data1, inflated), (rc0, src0, data0, _) = got["1"], got["0"]
+    rcz, srcz, dataz, inflated_z = got["zlib"]
     checked = bool(src0) and "checked against DWARF" in src0
-    check("DWARF image: exit 0 both ways", rc1 == 0 and rc0 == 0,
-          (rc1, rc0))
-    check("DWARF image: the same layout source (%s)" % src0, src1 == src0,
-          (src1, src0))
-    check("DWARF image: the same outcome cached, byte for byte",
-          data1 == data0 and (data0 is not None or not checked),
-          (data1 is None, data0 is None))
+    check("DWARF image: exit 0 every way", rc1 == 0 and rc0 == 0 and
+          rcz == 0, (rc1, rc0, rcz))
+    check("DWARF image: the same layout source (%s)" % src0,
+          src1 == src0 and srcz == src0, (src1, srcz, src0))
+    check("DWARF image: the same outcome cached, byte for byte (libdeflate,"
+          " zlib, libdw)", data1 == data0 and dataz == data0 and
+          (data0 is not None or not checked),
+          (data1 is None, dataz is None, data0 is None))
     want = dwarf_checks_for(INTERP.version_info[1])
     if checked:
         check("DWARF: every field the tables check is checked (%d)" % want,
@@ -1555,8 +1561,9 @@ def dwarf_checks(core, tmp):
     compressed = bool(where) and debug_info_compressed(where)
     check("DWARF image: %s" % ("compressed sections inflated" if compressed
                                else "read in place"),
-          inflated == (compressed and checked),
-          (inflated, where, compressed, checked))
+          inflated == (compressed and checked) and
+          inflated_z == inflated,
+          (inflated, inflated_z, where, compressed, checked))
 
 
 def checks(core, xdg, truth, tmp):

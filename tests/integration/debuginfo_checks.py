@@ -234,8 +234,10 @@ def main():
         # from it, and gives the same answer.
         damaged_copy(work, "bad", dbg, bid, ".debug_info",
                      lambda size: size // 10, 64, 0x5a)
-        for image in ("1", "0"):
-            env5 = {"DEBUGINFOD_URLS": "", "PYHEAP_DWARF_IMAGE": image,
+        for image in ("1", "0", "zlib"):
+            env5 = {"DEBUGINFOD_URLS": "",
+                    "PYHEAP_DWARF_IMAGE": "0" if image == "0" else "1",
+                    "PYHEAP_LIBDEFLATE": "0" if image == "zlib" else "1",
                     "PYHEAP_CACHE_DIR": os.path.join(work, "c5-" + image),
                     "PYHEAP_DEBUG_FILE_DIRECTORY": os.path.join(work, "bad")}
             r, _ = run(a.bin, core, env5, "types")
@@ -243,13 +245,37 @@ def main():
             src = json.loads(i.stdout).get("layout_source", "") \
                 if i.returncode == 0 else i.stderr
             check("DWARF damaged (%s): exit 0, answer right, nothing "
-                  "corrected (%s)" % ("its sections inflated by py-heap"
-                                      if image == "1" else "read by libdw",
-                                      src),
+                  "corrected (%s)" % ({"1": "its sections inflated by "
+                                       "py-heap", "zlib": "its sections "
+                                       "inflated by py-heap with zlib",
+                                       "0": "read by libdw"}[image], src),
                   r.returncode == 0 and
                   same_but_static_types(json.loads(r.stdout), ref_types) and
                   i.returncode == 0 and "corrected" not in src,
                   r.stderr[-500:] + i.stderr[-500:])
+
+        # Damaged near its end (nine tenths in), past the units the check
+        # needs: libdeflate, which inflates the section whole, refuses it,
+        # and zlib's part at a time decides as it did without libdeflate.
+        damaged_copy(work, "late", dbg, bid, ".debug_info",
+                     lambda size: size * 9 // 10, 64, 0x5a)
+        late = {}
+        for image in ("1", "zlib"):
+            env7 = {"DEBUGINFOD_URLS": "", "PYHEAP_DWARF_IMAGE": "1",
+                    "PYHEAP_LIBDEFLATE": "0" if image == "zlib" else "1",
+                    "PYHEAP_CACHE_DIR": os.path.join(work, "c7-" + image),
+                    "PYHEAP_DEBUG_FILE_DIRECTORY": os.path.join(work,
+                                                                "late")}
+            r, _ = run(a.bin, core, env7, "types")
+            i, _ = run(a.bin, core, env7, "info")
+            late[image] = (r.returncode, i.returncode,
+                           json.loads(i.stdout).get("layout_source")
+                           if i.returncode == 0 else i.stderr,
+                           r.returncode == 0 and same_but_static_types(
+                               json.loads(r.stdout), ref_types))
+        check("DWARF damaged late: libdeflate refused, zlib's outcome (%s)"
+              % late["zlib"][2], late["1"] == late["zlib"] and
+              late["1"][:2] == (0, 0) and late["1"][3], late)
 
         # The sum at the end of a compressed section damaged (.debug_str,
         # which the check inflates whole): zlib's check of it fails, the
@@ -258,8 +284,10 @@ def main():
         damaged_copy(work, "sum", dbg, bid, ".debug_str",
                      lambda size: size - 2, 2, 0xff)
         got = {}
-        for image in ("1", "0"):
-            env6 = {"DEBUGINFOD_URLS": "", "PYHEAP_DWARF_IMAGE": image,
+        for image in ("1", "0", "zlib"):
+            env6 = {"DEBUGINFOD_URLS": "",
+                    "PYHEAP_DWARF_IMAGE": "0" if image == "0" else "1",
+                    "PYHEAP_LIBDEFLATE": "0" if image == "zlib" else "1",
                     "PYHEAP_TIMING": "1",
                     "PYHEAP_CACHE_DIR": os.path.join(work, "c6-" + image),
                     "PYHEAP_DEBUG_FILE_DIRECTORY": os.path.join(work, "sum")}
@@ -270,7 +298,7 @@ def main():
         check("DWARF's sum damaged: exit 0, the image not used, libdw's "
               "outcome (%s), nothing corrected" % got["0"][1],
               got["1"][0] == 0 and not got["1"][2] and
-              got["1"][:2] == got["0"][:2] and
+              got["1"][:2] == got["0"][:2] and got["zlib"] == got["1"] and
               "corrected" not in str(got["1"][1]), got)
     finally:
         for p in procs:
