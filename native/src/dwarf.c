@@ -54,31 +54,13 @@ static struct {
 } dwl;
 static pthread_once_t dw_once = PTHREAD_ONCE_INIT;
 
-/* libdw.so.1 (Debian's libdw1, which the package depends on) and its
- * functions, once; dw.ok if every one was found (else no DWARF is read:
- * the layout tables stand unchecked, as with no debug information). */
-static void dw_load(void)
-{
-	void *lib = dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL);
-	if (!lib)
-		return;
-	dwl.ok = true;
-#define DW_SYM(name)                                                           \
-	*(void **)&dwl.name = dlsym(lib, #name);                               \
-	dwl.ok &= dwl.name != NULL;
-	DW_FUNCS(DW_SYM)
-#undef DW_SYM
-	/* kept open: a layout may be checked again in this process */
-}
-
 /*
  * libdeflate.so.0 (Debian's libdeflate0, which the package recommends):
  * it inflates a whole section in half zlib's time (.debug_info of Debian's
  * 3.11, 11.3 MB: 20 ms against 40 here), less than zlib takes for the part
  * of it the check needs (7.3 MB, 34 ms). It inflates whole buffers only;
  * where it is missing, or a section does not inflate right, zlib does as
- * before (a part at a time), so that the outcome is zlib's. Opened with
- * libdw, once; PYHEAP_LIBDEFLATE=0 leaves it.
+ * before (a part at a time), so that the outcome is zlib's.
  */
 #define DFL_FUNCS(X)                                                           \
 	X(libdeflate_alloc_decompressor)                                       \
@@ -92,27 +74,31 @@ static struct {
 	bool ok;
 } dfl;
 
-static void dfl_load(void)
-{
-	const char *e = getenv("PYHEAP_LIBDEFLATE");
-	if (e && !strcmp(e, "0"))
-		return;
-	void *lib = dlopen("libdeflate.so.0", RTLD_NOW | RTLD_LOCAL);
-	if (!lib)
-		return;
-	dfl.ok = true;
-#define DFL_SYM(name)                                                          \
-	*(void **)&dfl.name = dlsym(lib, #name);                               \
-	dfl.ok &= dfl.name != NULL;
-	DFL_FUNCS(DFL_SYM)
-#undef DFL_SYM
-}
+/* st.name from lib, by its name; st.ok cleared where one is missing */
+#define LIB_SYM(st, name)                                                      \
+	*(void **)&st.name = dlsym(lib, #name);                                \
+	st.ok &= st.name != NULL;
+#define DW_SYM(name) LIB_SYM(dwl, name)
+#define DFL_SYM(name) LIB_SYM(dfl, name)
 
+/* Once: libdw.so.1 (Debian's libdw1, which the package depends on) and
+ * its functions, dwl.ok if every one was found (else no DWARF is read: the
+ * layout tables stand unchecked, as with no debug information); then
+ * libdeflate's, dfl.ok (PYHEAP_LIBDEFLATE=0: not opened). Both kept open:
+ * a layout may be checked again in this process. */
 static void libs_load(void)
 {
-	dw_load();
-	if (dwl.ok)
-		dfl_load();
+	void *lib = dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL);
+	if (!lib)
+		return;
+	dwl.ok = true;
+	DW_FUNCS(DW_SYM)
+	const char *e = getenv("PYHEAP_LIBDEFLATE");
+	if (!dwl.ok || (e && !strcmp(e, "0")) ||
+	    !(lib = dlopen("libdeflate.so.0", RTLD_NOW | RTLD_LOCAL)))
+		return;
+	dfl.ok = true;
+	DFL_FUNCS(DFL_SYM)
 }
 
 /* A whole zlib stream of len bytes inflated by libdeflate into out, size
