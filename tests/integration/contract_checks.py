@@ -18,7 +18,9 @@ output" and "Exit status"):
     no process left;
   * GNU options (--opt=VALUE, --, repeats refused), help, CMD --help,
     version, the manual page; GDB: the commands and their completion come
-    from the command table.
+    from the command table;
+  * every environment variable py-heap reads is in the manual's table of
+    them, and nothing else is.
 
     python3 tests/integration/contract_checks.py --bin build/bin/py-heap \\
         --cores-dir build/cores [--python PY] [--no-gdb]
@@ -579,6 +581,29 @@ def man_checks(binary):
         check("man", False, e)
 
 
+def env_doc_checks():
+    """Every environment variable py-heap reads (a "PYHEAP_..." string in
+    native/ or gdb/) has its row in docs/manual.md's table of them, and
+    every row there names one it reads: a knob a user cannot find, or a
+    row for one gone, is a contract broken."""
+    import re
+    read = set()
+    for top in ("native", "gdb"):
+        for d, _, files in os.walk(os.path.join(ROOT, top)):
+            for f in files:
+                if f.endswith((".c", ".h", ".py")):
+                    with open(os.path.join(d, f), errors="replace") as fh:
+                        read |= set(re.findall(r'"(PYHEAP_[A-Z0-9_]+)"',
+                                               fh.read()))
+    with open(os.path.join(ROOT, "docs", "manual.md")) as fh:
+        rows = set(re.findall(r"^\| `(PYHEAP_[A-Z0-9_]+)` \|", fh.read(),
+                              re.M))
+    check("environment: every variable read is in the manual's table (%d)"
+          % len(read), read and not read - rows, sorted(read - rows))
+    check("environment: every variable in the manual's table is read",
+          rows and not rows - read, sorted(rows - read))
+
+
 def gdb_checks(binary, core):
     env = dict(os.environ, DEBUGINFOD_URLS="", PYHEAP_LIB=os.path.join(
         os.path.dirname(os.path.dirname(binary)), "lib", "libpyheap.so"))
@@ -721,6 +746,7 @@ def main():
     partial_checks(a.bin, core)
     options_checks(a.bin, core)
     cache_checks(a.bin, core)
+    env_doc_checks()
     if not a.quick:
         write_checks(a.bin, core)
         exit_checks(a.bin, core)
