@@ -12,9 +12,9 @@
  * The check runs once per interpreter build and cache directory. Where
  * the DWARF is compressed (Debian's -dbg files), libdw would inflate all
  * of it; the sections the structs need are inflated here instead, into
- * an image of their own: by libdeflate where it is there (opened as libdw
- * is), else by zlib, .debug_info only as far as the structs are
- * (docs/performance.md, "The first look on a new machine").
+ * an image of their own: whole by libdeflate where it is installed
+ * (opened as libdw is), else by zlib, .debug_info only as far as the
+ * structs are (docs/performance.md, "The first look on a new machine").
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
