@@ -218,12 +218,6 @@ struct hc_sum_job {
 	uint32_t ntypes;
 };
 
-/* The sections summed in one queue, the largest first (addr, size, tidx,
- * flags, pools): a processor takes the next when done (was: the two
- * largest in parallel, then the rest, tidx's check too, on one). */
-static const int hc_sum_order[HC_NSEC] = {2,  3, 4, 1, 5, 12, 0,
-					  11, 6, 7, 8, 9, 10};
-
 static void *hc_sum_worker(void *arg)
 {
 	struct hc_sum_job *j = arg;
@@ -237,6 +231,23 @@ static void *hc_sum_worker(void *arg)
 	else
 		j->sum = hc_sum(j->data, j->bytes);
 	return NULL;
+}
+
+/* The sections' jobs (in section order) summed on every processor, in
+ * one queue, the largest first (addr, size, tidx, flags, pools): a
+ * processor takes the next when done (was: the two largest in parallel,
+ * then the rest, tidx's check too, on one). A load and a store alike. */
+static void hc_sum_sections(struct hc_sum_job *job, bool threads)
+{
+	static const int order[HC_NSEC] = {2,  3, 4, 1, 5, 12, 0,
+					   11, 6, 7, 8, 9, 10};
+	struct hc_sum_job sorted[HC_NSEC];
+	for (int i = 0; i < HC_NSEC; i++)
+		sorted[i] = job[order[i]];
+	ph_run_chunks(hc_sum_worker, sorted, sizeof(sorted[0]), HC_NSEC,
+		      threads);
+	for (int i = 0; i < HC_NSEC; i++)
+		job[order[i]] = sorted[i];
 }
 
 /* A string and its end (so "ab","c" and "a","bc" differ). */
@@ -1007,17 +1018,11 @@ bool ph_heapcache_load(struct ph_heap *h, const char *path, char *why,
 	job[4].check = HC_CHECK_BELOW;
 	job[4].ntypes = (uint32_t)hd.ntypes;
 	job[2].check = HC_CHECK_ALIGNED;
-	struct hc_sum_job sorted[HC_NSEC];
-	for (int i = 0; i < HC_NSEC; i++)
-		sorted[i] = job[hc_sum_order[i]];
 	sealed = ph_heapcache_sealed(path, &st, hd.head_sum) == HC_ALL;
 	/* sealed: no section read whole (the type numbers are kept below
 	 * the types' count where they are used: ph_tidx) */
 	if (!sealed)
-		ph_run_chunks(hc_sum_worker, sorted, sizeof(sorted[0]), HC_NSEC,
-			      hd.n > 100000);
-	for (int i = 0; i < HC_NSEC && !sealed; i++)
-		job[hc_sum_order[i]] = sorted[i];
+		hc_sum_sections(job, hd.n > 100000);
 	for (int i = 0; i < HC_NSEC; i++) {
 		if (bytes[i] != hd.sec_bytes[i] ||
 		    (!sealed && job[i].sum != hd.sec_sum[i])) {
@@ -1396,14 +1401,12 @@ bool ph_heapcache_store(struct ph_heap *h, const char *path)
 	 * header's sum keys this run's answers, so they are the caller's to
 	 * make (180 MB at 10M objects: about 8 ms on one thread) */
 	struct hc_sum_job job[HC_NSEC];
-	for (int k = 0; k < HC_NSEC; k++)
-		job[k] = (struct hc_sum_job){.data = ptr[hc_sum_order[k]],
-					     .bytes = bytes[hc_sum_order[k]]};
-	ph_run_chunks(hc_sum_worker, job, sizeof(job[0]), HC_NSEC,
-		      hd.n > 100000);
-	for (int k = 0; k < HC_NSEC; k++) {
-		hd.sec_bytes[hc_sum_order[k]] = bytes[hc_sum_order[k]];
-		hd.sec_sum[hc_sum_order[k]] = job[k].sum;
+	for (int i = 0; i < HC_NSEC; i++)
+		job[i] = (struct hc_sum_job){.data = ptr[i], .bytes = bytes[i]};
+	hc_sum_sections(job, hd.n > 100000);
+	for (int i = 0; i < HC_NSEC; i++) {
+		hd.sec_bytes[i] = bytes[i];
+		hd.sec_sum[i] = job[i].sum;
 	}
 	hd.head_sum = hc_sum(&hd, offsetof(struct hc_head, head_sum));
 	/* the header, each section and zeros to a multiple of 8 bytes (the
