@@ -47,6 +47,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from interp import Interp  # noqa: E402
+from bench import warm_up  # noqa: E402
 
 HEAP_PY = os.path.join(HERE, "heap.py")
 
@@ -122,16 +123,6 @@ def take_core(it, n, workdir, force):
     with open(os.path.join(d, "inproc-gc.json")) as f:
         ig = json.load(f)
     return core, ip, ig
-
-
-WARM_BUF = bytearray(1 << 22)
-
-
-def warm_up(path):
-    """Reads the file whole: its pages in the page cache (bench.py's)."""
-    with open(path, "rb") as f:
-        while f.readinto(WARM_BUF):
-            pass
 
 
 def run(binary, it, core, args):

@@ -103,6 +103,13 @@ def damaged_copy(work, name, dbg, bid, section, where, n, mask):
         f.write(bytes(x ^ mask for x in b))
 
 
+def dwarf_env(image):
+    """How the DWARF is read: "1" inflated by py-heap (libdeflate where it
+    is installed), "zlib" the same with zlib only, "0" by libdw whole."""
+    return {"PYHEAP_DWARF_IMAGE": "0" if image == "0" else "1",
+            "PYHEAP_LIBDEFLATE": "0" if image == "zlib" else "1"}
+
+
 def run(binary, core, env, *args):
     # Each run does the work: the outputs' cache would answer a command
     # with what the reference run printed, found with the debug file, and
@@ -235,11 +242,9 @@ def main():
         damaged_copy(work, "bad", dbg, bid, ".debug_info",
                      lambda size: size // 10, 64, 0x5a)
         for image in ("1", "0", "zlib"):
-            env5 = {"DEBUGINFOD_URLS": "",
-                    "PYHEAP_DWARF_IMAGE": "0" if image == "0" else "1",
-                    "PYHEAP_LIBDEFLATE": "0" if image == "zlib" else "1",
-                    "PYHEAP_CACHE_DIR": os.path.join(work, "c5-" + image),
-                    "PYHEAP_DEBUG_FILE_DIRECTORY": os.path.join(work, "bad")}
+            env5 = dict(dwarf_env(image), DEBUGINFOD_URLS="",
+                        PYHEAP_CACHE_DIR=os.path.join(work, "c5-" + image),
+                        PYHEAP_DEBUG_FILE_DIRECTORY=os.path.join(work, "bad"))
             r, _ = run(a.bin, core, env5, "types")
             i, _ = run(a.bin, core, env5, "info")
             src = json.loads(i.stdout).get("layout_source", "") \
@@ -261,11 +266,10 @@ def main():
                      lambda size: size * 9 // 10, 64, 0x5a)
         late = {}
         for image in ("1", "zlib"):
-            env7 = {"DEBUGINFOD_URLS": "", "PYHEAP_DWARF_IMAGE": "1",
-                    "PYHEAP_LIBDEFLATE": "0" if image == "zlib" else "1",
-                    "PYHEAP_CACHE_DIR": os.path.join(work, "c7-" + image),
-                    "PYHEAP_DEBUG_FILE_DIRECTORY": os.path.join(work,
-                                                                "late")}
+            env7 = dict(dwarf_env(image), DEBUGINFOD_URLS="",
+                        PYHEAP_CACHE_DIR=os.path.join(work, "c7-" + image),
+                        PYHEAP_DEBUG_FILE_DIRECTORY=os.path.join(work,
+                                                                 "late"))
             r, _ = run(a.bin, core, env7, "types")
             i, _ = run(a.bin, core, env7, "info")
             late[image] = (r.returncode, i.returncode,
@@ -285,12 +289,10 @@ def main():
                      lambda size: size - 2, 2, 0xff)
         got = {}
         for image in ("1", "0", "zlib"):
-            env6 = {"DEBUGINFOD_URLS": "",
-                    "PYHEAP_DWARF_IMAGE": "0" if image == "0" else "1",
-                    "PYHEAP_LIBDEFLATE": "0" if image == "zlib" else "1",
-                    "PYHEAP_TIMING": "1",
-                    "PYHEAP_CACHE_DIR": os.path.join(work, "c6-" + image),
-                    "PYHEAP_DEBUG_FILE_DIRECTORY": os.path.join(work, "sum")}
+            env6 = dict(dwarf_env(image), DEBUGINFOD_URLS="",
+                        PYHEAP_TIMING="1",
+                        PYHEAP_CACHE_DIR=os.path.join(work, "c6-" + image),
+                        PYHEAP_DEBUG_FILE_DIRECTORY=os.path.join(work, "sum"))
             i, _ = run(a.bin, core, env6, "info")
             got[image] = (i.returncode, json.loads(i.stdout).get(
                 "layout_source") if i.returncode == 0 else i.stderr,
