@@ -504,11 +504,76 @@ static inline void scan_found_at(struct ph_heap *h, struct scan_ctx *c,
 	c->size[i] = ph_size_entry(size);
 }
 
+/*
+ * The first pass over one pool's allocated blocks, taken from its free
+ * list's bitmap a word at a time. The table's arrays, its count and the
+ * pool's bitmap are kept in locals: a store into the table may alias
+ * anything, so the compiler would read fields again after each.
+ */
+static void scan_pool_blocks(struct scan_ctx *c, struct ph_pool *pool)
+{
+	struct ph_heap *h = c->h;
+	const struct ph_layout *L = h->L;
+	uint64_t *out_addr = c->addr;
+	uint32_t *out_tidx = c->tidx, *out_size = c->size;
+	size_t n = c->n;
+	/* the whole pool is there: its header was read so */
+	struct scan_pool sp;
+	scan_pool_init(h, pool, ph_mem_ptr(h->mem, pool->addr, L->pool_size),
+		       &sp);
+	const uint64_t pool_addr = pool->addr, bsize = pool->block_size;
+	/* the data: past the debug hooks' header, if any */
+	const uint64_t base = pool_addr + L->pool_overhead + h->block_head;
+	const uint32_t nblocks = pool->nblocks;
+	uint64_t found[PH_ARRAY_SIZE(pool->obj_bits)] = {0};
+	for (uint32_t w = 0; w * 64 < nblocks && !c->err; w++) {
+		uint64_t live = ~pool->free_bits[w];
+		if (nblocks - w * 64 < 64)
+			live &= (1ULL << (nblocks - w * 64)) - 1;
+		for (; live && !c->err; live &= live - 1) {
+			uint64_t block =
+				base +
+				(w * 64 + (uint64_t)__builtin_ctzll(live)) *
+					bsize;
+			uint64_t obj, newtype, size;
+			uint32_t tidx;
+			switch (scan_block(h, &c->tc, &sp, block, &obj, &tidx,
+					   &size, &newtype)) {
+			case SCAN_FOUND: {
+				uint64_t g = (obj - pool_addr) / 16;
+				found[g / 64] |= 1ULL << (g % 64);
+				/* its size found with its checks */
+				out_addr[n] = obj;
+				out_tidx[n] = tidx;
+				out_size[n] = ph_size_entry(size);
+				n++;
+				break;
+			}
+			case SCAN_LATER:
+				c->n = n;
+				if ((c->err = ph_grow(
+					     (void **)&c->later, &c->later_cap,
+					     c->nlater + 1, sizeof(*c->later))))
+					break;
+				c->later[c->nlater++] = c->n;
+				scan_push(c, block | 1, 0, 0);
+				n = c->n;
+				c->err = ph_newtypes_add(&c->nt, newtype);
+				break;
+			case SCAN_NONE:
+				break;
+			}
+		}
+	}
+	for (size_t w = 0; w < PH_ARRAY_SIZE(found); w++)
+		pool->obj_bits[w] |= found[w];
+	c->n = n;
+}
+
 static void *scan_worker(void *arg)
 {
 	struct scan_ctx *c = arg;
 	struct ph_heap *h = c->h;
-	const struct ph_layout *L = h->L;
 	uint64_t obj, newtype, size;
 	uint32_t tidx;
 	if (c->second) {
@@ -541,39 +606,7 @@ static void *scan_worker(void *arg)
 	for (size_t i = c->lo; i < c->hi && !c->err; i++) {
 		if (!(i & 1023) && ph_interrupted())
 			return NULL;
-		struct ph_pool *pool = &h->pools[i];
-		/* the whole pool is there: its header was read so */
-		struct scan_pool sp;
-		scan_pool_init(h, pool,
-			       ph_mem_ptr(h->mem, pool->addr, L->pool_size),
-			       &sp);
-		/* the data: past the debug hooks' header, if any */
-		uint64_t block = pool->addr + L->pool_overhead + h->block_head;
-		for (uint32_t b = 0; b < pool->nblocks && !c->err;
-		     b++, block += pool->block_size) {
-			if ((pool->free_bits[b / 64] >> (b % 64)) & 1)
-				continue;
-			switch (scan_block(h, &c->tc, &sp, block, &obj, &tidx,
-					   &size, &newtype)) {
-			case SCAN_FOUND:
-				pool->obj_bits[(obj - pool->addr) / 16 / 64] |=
-					1ULL << ((obj - pool->addr) / 16 % 64);
-				/* its size found with its checks */
-				scan_push(c, obj, tidx, size);
-				break;
-			case SCAN_LATER:
-				if ((c->err = ph_grow(
-					     (void **)&c->later, &c->later_cap,
-					     c->nlater + 1, sizeof(*c->later))))
-					break;
-				c->later[c->nlater++] = c->n;
-				scan_push(c, block | 1, 0, 0);
-				c->err = ph_newtypes_add(&c->nt, newtype);
-				break;
-			case SCAN_NONE:
-				break;
-			}
-		}
+		scan_pool_blocks(c, &h->pools[i]);
 	}
 	return NULL;
 }
