@@ -9,16 +9,47 @@
 
 #include "kinds.h"
 
-bool ph_keys_geom(struct ph_heap *h, uint64_t keys, struct ph_keys_geom *g)
+/*
+ * A keys table's header: its bytes when they are there in one piece (the
+ * pool scan's case: one lookup instead of one a field), else read field
+ * by field as before. Either way a field reads the same.
+ */
+struct keys_hdr {
+	struct ph_heap *h;
+	uint64_t keys;
+	const uint8_t *k; /* L->sizeof_dictkeys bytes at keys, or NULL */
+};
+
+static inline struct keys_hdr keys_hdr(struct ph_heap *h, uint64_t keys)
 {
-	const struct ph_layout *L = h->L;
+	return (struct keys_hdr){
+		h, keys, ph_mem_ptr(h->mem, keys, h->L->sizeof_dictkeys)};
+}
+
+static inline int64_t kh64(const struct keys_hdr *r, uint32_t off)
+{
+	uint64_t v;
+	if (!r->k)
+		return rds64(r->h, r->keys + off);
+	memcpy(&v, r->k + off, 8);
+	return (int64_t)v;
+}
+
+static inline uint8_t kh8(const struct keys_hdr *r, uint32_t off)
+{
+	return r->k ? r->k[off] : rd8(r->h, r->keys + off);
+}
+
+static bool keys_geom(const struct keys_hdr *r, struct ph_keys_geom *g)
+{
+	const struct ph_layout *L = r->h->L;
 	uint64_t size, index_bytes;
 	uint8_t kind = 0;
-	if (!keys)
+	if (!r->keys)
 		return false;
 	if (L->dk_size) {
 		/* 3.8-3.10: dk_size slots, indices as wide as it needs */
-		size = rd64(h, keys + L->dk_size);
+		size = (uint64_t)kh64(r, L->dk_size);
 		if (!size || size > (1ULL << 40) || (size & (size - 1)))
 			return false;
 		index_bytes = size * (size <= 0xff	      ? 1
@@ -26,26 +57,32 @@ bool ph_keys_geom(struct ph_heap *h, uint64_t keys, struct ph_keys_geom *g)
 				      : size <= 0xffffffffULL ? 4
 							      : 8);
 	} else {
-		uint8_t log2_size = rd8(h, keys + L->dk_log2_size);
-		uint8_t log2_index = rd8(h, keys + L->dk_log2_index_bytes);
-		kind = rd8(h, keys + L->dk_kind);
+		uint8_t log2_size = kh8(r, L->dk_log2_size);
+		uint8_t log2_index = kh8(r, L->dk_log2_index_bytes);
+		kind = kh8(r, L->dk_kind);
 		if (log2_size > 40 || log2_index > 43 || kind > 2)
 			return false;
 		size = 1ULL << log2_size;
 		index_bytes = 1ULL << log2_index;
 	}
 	uint64_t usable = (size << 1) / 3;
-	int64_t nentries = rds64(h, keys + L->dk_nentries);
+	int64_t nentries = kh64(r, L->dk_nentries);
 	if (nentries < 0 || (uint64_t)nentries > usable + 1)
 		return false;
 	/* 3.11+ str-keyed tables keep {key, value} only */
 	g->esize = kind == 0 ? 24 : 16;
 	g->key_off = kind == 0 ? 8 : 0;
 	g->value_off = g->key_off + 8;
-	g->entries = keys + L->dk_indices + index_bytes;
+	g->entries = r->keys + L->dk_indices + index_bytes;
 	g->nentries = nentries;
 	g->bytes = L->sizeof_dictkeys + index_bytes + usable * g->esize;
 	return true;
+}
+
+bool ph_keys_geom(struct ph_heap *h, uint64_t keys, struct ph_keys_geom *g)
+{
+	struct keys_hdr r = keys_hdr(h, keys);
+	return keys_geom(&r, g);
 }
 
 void ph_dict_foreach(struct ph_heap *h, uint64_t dict, ph_dict_entry_fn fn,
@@ -122,15 +159,15 @@ uint64_t ph_dict_keys_size(struct ph_heap *h, uint64_t keys)
 	return ph_keys_geom(h, keys, &kg) ? kg.bytes : 0;
 }
 
-/* Is there a plausible keys table at keys: its sizes consistent with
- * each other, and all of it readable? */
-static bool dict_keys_ok_geom(struct ph_heap *h, uint64_t keys,
+/* Is there a plausible keys table at keys (its header r): its sizes
+ * consistent with each other, and all of it readable? */
+static bool dict_keys_ok_geom(const struct keys_hdr *r,
 			      struct ph_keys_geom *ret_kg)
 {
-	const struct ph_layout *L = h->L;
-	const uint8_t *k = ph_mem_ptr(h->mem, keys, L->sizeof_dictkeys);
+	const struct ph_layout *L = r->h->L;
+	const uint8_t *k = r->k;
 	struct ph_keys_geom kg;
-	if (!k || !ph_keys_geom(h, keys, &kg))
+	if (!k || !keys_geom(r, &kg))
 		return false;
 	*ret_kg = kg;
 	int64_t usable;
@@ -155,43 +192,47 @@ static bool dict_keys_ok_geom(struct ph_heap *h, uint64_t keys,
 	}
 	if (usable < 0 || usable + kg.nentries > (int64_t)((size << 1) / 3) + 1)
 		return false;
-	return ph_mem_ptr(h->mem, keys, kg.bytes) != NULL;
+	return ph_mem_ptr(r->h->mem, r->keys, kg.bytes) != NULL;
 }
 
 static bool dict_keys_ok(struct ph_heap *h, uint64_t keys)
 {
+	struct keys_hdr r = keys_hdr(h, keys);
 	struct ph_keys_geom kg;
-	return dict_keys_ok_geom(h, keys, &kg);
+	return dict_keys_ok_geom(&r, &kg);
 }
 
 /* ---- dict ------------------------------------------------------------- */
 
 /* sys.getsizeof(dict): the struct, a split dict's values, and the keys
- * when the dict owns them (dk_refcnt 1), whose size is keys_bytes when
- * the caller worked it out (else -1). */
+ * (their header r) when the dict owns them (dk_refcnt 1), whose size is
+ * keys_bytes when the caller worked it out (else -1). */
 static uint64_t dict_size_keys(struct ph_heap *h, uint64_t addr,
-			       const struct ph_type *t, uint64_t keys,
-			       int64_t keys_bytes)
+			       const struct ph_type *t,
+			       const struct keys_hdr *r, int64_t keys_bytes)
 {
 	const struct ph_layout *L = h->L;
 	int64_t size = t->basicsize;
 	if (rd64(h, addr + L->dict_values) && L->dk_size)
 		/* 3.8-3.10: a value slot per usable entry */
-		size += 8 *
-			(int64_t)((c40(rds64(h, keys + L->dk_size)) << 1) / 3);
+		size += 8 * (int64_t)((c40(kh64(r, L->dk_size)) << 1) / 3);
 	else if (rd64(h, addr + L->dict_values))
-		size += 8 * (c40(rds64(h, keys + L->dk_nentries)) +
-			     c40(rds64(h, keys + L->dk_usable)));
-	if (rds64(h, keys + L->dk_refcnt) == 1)
-		size += keys_bytes >= 0 ? keys_bytes
-					: (int64_t)ph_dict_keys_size(h, keys);
+		size += 8 * (c40(kh64(r, L->dk_nentries)) +
+			     c40(kh64(r, L->dk_usable)));
+	if (kh64(r, L->dk_refcnt) == 1) {
+		struct ph_keys_geom kg;
+		size += keys_bytes >= 0	    ? keys_bytes
+			: keys_geom(r, &kg) ? (int64_t)kg.bytes
+					    : 0;
+	}
 	return (uint64_t)size;
 }
 
 static uint64_t dict_size(struct ph_heap *h, uint64_t addr,
 			  const struct ph_type *t, int64_t ob_size)
 {
-	return dict_size_keys(h, addr, t, rd64(h, addr + h->L->dict_keys), -1);
+	struct keys_hdr r = keys_hdr(h, rd64(h, addr + h->L->dict_keys));
+	return dict_size_keys(h, addr, t, &r, -1);
 }
 
 static bool dict_contents_ok(struct ph_heap *h, uint64_t addr,
@@ -211,13 +252,13 @@ static bool dict_scan_sizes(struct ph_heap *h, uint64_t addr,
 			    uint64_t *ret_inline, uint64_t *ret_size)
 {
 	const struct ph_layout *L = h->L;
-	uint64_t keys = rd64(h, addr + L->dict_keys);
+	struct keys_hdr r = keys_hdr(h, rd64(h, addr + L->dict_keys));
 	int64_t used = rds64(h, addr + L->dict_used);
 	struct ph_keys_geom kg;
-	if (!dict_keys_ok_geom(h, keys, &kg) || used < 0 || used > kg.nentries)
+	if (!dict_keys_ok_geom(&r, &kg) || used < 0 || used > kg.nentries)
 		return false;
 	*ret_inline = ph_inline_size_generic(h, addr, t, ob_size);
-	*ret_size = dict_size_keys(h, addr, t, keys, (int64_t)kg.bytes);
+	*ret_size = dict_size_keys(h, addr, t, &r, (int64_t)kg.bytes);
 	return true;
 }
 

@@ -74,13 +74,14 @@ bool ph_obj_contents_ok(struct ph_heap *h, uint64_t addr,
 	return !k->contents_ok || k->contents_ok(h, addr, t, ob_size);
 }
 
-bool ph_obj_scan_sizes(struct ph_heap *h, uint64_t addr,
-		       const struct ph_type *t, int64_t ob_size,
-		       uint64_t *ret_inline, uint64_t *ret_size)
+/* ph_obj_scan_sizes of a kind without its own scan_sizes: apart, so that
+ * the commonest call (a kind's own, from the pool scan) is a jump, with no
+ * registers saved for the paths here. */
+static __attribute__((noinline)) bool
+scan_sizes_ops(struct ph_heap *h, uint64_t addr, const struct ph_type *t,
+	       int64_t ob_size, uint64_t *ret_inline, uint64_t *ret_size,
+	       const struct ph_kind_ops *k)
 {
-	const struct ph_kind_ops *k = ph_kind_ops[t->kind];
-	if (k->scan_sizes)
-		return k->scan_sizes(h, addr, t, ob_size, ret_inline, ret_size);
 	if (k->contents_ok && !k->contents_ok(h, addr, t, ob_size))
 		return false;
 	if (!k->size && !k->inline_size &&
@@ -101,6 +102,16 @@ bool ph_obj_scan_sizes(struct ph_heap *h, uint64_t addr,
 	else
 		*ret_size = ph_size_generic(t, ob_size);
 	return true;
+}
+
+bool ph_obj_scan_sizes(struct ph_heap *h, uint64_t addr,
+		       const struct ph_type *t, int64_t ob_size,
+		       uint64_t *ret_inline, uint64_t *ret_size)
+{
+	const struct ph_kind_ops *k = ph_kind_ops[t->kind];
+	if (k->scan_sizes)
+		return k->scan_sizes(h, addr, t, ob_size, ret_inline, ret_size);
+	return scan_sizes_ops(h, addr, t, ob_size, ret_inline, ret_size, k);
 }
 
 /* ---- references ------------------------------------------------------- */
