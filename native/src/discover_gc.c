@@ -61,6 +61,20 @@ struct gcw_ctx {
 	size_t claim_lo, claim_hi; /* the objects claimed: in [lo, hi) */
 };
 
+/* Claims the object whose flags are at f for a walk (mine: its list bit
+ * and generation), unless it is on a list already or another walk's:
+ * the flags as they were before. */
+static inline uint8_t gcw_claim(uint8_t *f, uint8_t mine)
+{
+	uint8_t old = __atomic_load_n(f, __ATOMIC_RELAXED);
+	while (!(old & PH_OBJ_GC_LIST) &&
+	       !__atomic_compare_exchange_n(f, &old, (uint8_t)(old | mine),
+					    true, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED))
+		;
+	return old;
+}
+
 static void *gcw_worker(void *arg)
 {
 	struct gcw_ctx *c = arg;
@@ -99,13 +113,7 @@ static void *gcw_worker(void *arg)
 			/* (its type is the one the pool scan read there) taken
 			 * only if on no list yet: the flags of an object on
 			 * another list (damage) stay as they were */
-			uint8_t *f = &h->flags[known];
-			uint8_t old = __atomic_load_n(f, __ATOMIC_RELAXED);
-			while (!(old & PH_OBJ_GC_LIST) &&
-			       !__atomic_compare_exchange_n(
-				       f, &old, (uint8_t)(old | mine), true,
-				       __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-				;
+			uint8_t old = gcw_claim(&h->flags[known], mine);
 			if (old & PH_OBJ_GC_LIST) {
 				if (((old >> 4) & 7) == other_gen && !link)
 					c->meet = g;
@@ -212,6 +220,28 @@ static struct ph_error *walk_gc_add(struct ph_heap *h, uint64_t obj,
 	return NULL;
 }
 
+/* A walk's n nodes of objects not found yet: *ok stays true if each is
+ * where a pool holds no object (a pool's objects start at its granules)
+ * and on no walk before (seen, which takes them). */
+static struct ph_error *gcw_nodes_new(struct ph_heap *h, struct ph_u64map *seen,
+				      const struct gcw_node *nodes, size_t n,
+				      bool *ok)
+{
+	for (size_t i = 0; i < n && *ok; i++) {
+		uint64_t g = nodes[i].g;
+		bool existed;
+		if (ph_objtable_pool_at(h, g + 16) && (g & 15)) {
+			*ok = false;
+			break;
+		}
+		struct ph_error *err = ph_u64map_put(seen, g, 1, &existed);
+		if (err)
+			return err;
+		*ok = !existed;
+	}
+	return NULL;
+}
+
 /*
  * Walks the list at head from both ends (above). Returns with *ret_done
  * false when it could not, having changed nothing: the careful walk
@@ -248,21 +278,10 @@ static struct ph_error *walk_gc_list_fast(struct ph_heap *h, uint64_t head,
 	size_t bn = 0; /* the backward thread's nodes used */
 	while (bn < c[1].n && c[1].nodes[bn].step < bend)
 		bn++;
-	for (int k = 0; k < 2 && ok; k++) {
-		size_t end = k ? bn : c[0].n;
-		for (size_t i = 0; i < end && ok; i++) {
-			uint64_t g = c[k].nodes[i].g;
-			bool existed;
-			if (ph_objtable_pool_at(h, g + 16) && (g & 15)) {
-				ok = false;
-				break;
-			}
-			if ((err = ph_u64map_put(&seen, g, 1, &existed)))
-				goto out;
-			if (existed)
-				ok = false;
-		}
-	}
+	for (int k = 0; k < 2 && ok; k++)
+		if ((err = gcw_nodes_new(h, &seen, c[k].nodes, k ? bn : c[0].n,
+					 &ok)))
+			goto out;
 	bool claims = c[0].claimed + c[1].claimed > 0;
 	size_t lo =
 		c[0].claim_lo < c[1].claim_lo ? c[0].claim_lo : c[1].claim_lo;
@@ -391,12 +410,342 @@ static uint32_t gc_generations_offset(struct ph_heap *h, uint64_t gc)
 	return L->gc_generations;
 }
 
-/* PYHEAP_GC_WALK=careful: every list walked the careful way only, so that
- * the tests can compare the two walks on damaged lists. */
-static bool gc_walk_careful(void)
+/* PYHEAP_GC_WALK=careful: every list walked the careful way only; =ends:
+ * from both ends, never from splitters (walk_gc_lists_split); =split:
+ * from a splitter every 64 objects (up to GCS_MAX_SPLIT), however few;
+ * so that the tests can compare the walks on damaged lists. */
+static const char *gc_walk_env(void)
 {
 	const char *e = getenv("PYHEAP_GC_WALK");
-	return e && !strcmp(e, "careful");
+	return e ? e : "";
+}
+
+/*
+ * All the lists of one GC state walked at once from many places: from
+ * each head, and from splitters, tracked objects the pool scan found,
+ * spread over the table. Walking a list is a chain of cache misses, one
+ * link after the other; a thread that keeps GCS_LANES walks going, a step
+ * of each in turn, has that many misses under way at once. Each walk
+ * follows the next links from where it starts to the next splitter or a
+ * head, claiming the objects it passes (GCS_CLAIM; the splitters are
+ * marked GCS_SPLIT before), so that every object is one walk's; then each
+ * list is its head's walk, followed by the walks of the splitters each
+ * one ended at, up to the head again: the careful walk's path, in its
+ * order. Anything else (damage: a walk that meets another's object or
+ * does not end at its own list's head, a splitter no list leads to, an
+ * object not found before on two walks) takes the claims back, and the
+ * lists are walked one by one as before. The longest list's claims are
+ * given its generation by one pass over the flags; the other lists' (few
+ * objects, in a process that has run a while) are walked again.
+ */
+#define GCS_CLAIM GCW_FORWARD /* generations no list has, as gcw_settle's */
+#define GCS_SPLIT GCW_BACKWARD
+#define GCS_LANES 8
+#define GCS_MAX_SPLIT 64
+/* the pool scan's objects a splitter, at least (the tests: fewer) */
+#define GCS_PER_SPLIT 8192
+
+struct gcs_walk {
+	uint64_t start; /* its head, or its splitter's node */
+	uint64_t g, steps;
+	const uint64_t *p; /* g's node in memory (once a step is made) */
+	uint64_t end;	   /* the head or the splitter's node it stopped at */
+	bool anomaly;
+	uint64_t claimed;
+	size_t claim_lo, claim_hi;
+	struct gcw_node *nodes; /* not found yet, in walk order */
+	size_t n, cap;
+	uint64_t first; /* the first node it walked */
+	int list;	/* the list it is found on, or -1 */
+};
+
+struct gcs_ctx {
+	struct ph_heap *h;
+	const uint64_t *heads;
+	size_t nheads;
+	uint64_t bound;
+	struct gcs_walk *w;
+	size_t nw;
+	size_t next; /* the next walk to start (atomic) */
+};
+
+/* One step of walk w: false once it has stopped. */
+static inline bool gcs_step(const struct gcs_ctx *c, struct gcs_walk *w)
+{
+	struct ph_heap *h = c->h;
+	uint64_t g = w->g;
+	for (size_t k = 0; k < c->nheads; k++)
+		if (g == c->heads[k]) {
+			w->end = g;
+			return false;
+		}
+	const uint64_t *p = w->steps ? w->p : ph_mem_ptr(h->mem, g, 32);
+	if (w->steps > c->bound || !g || (g & 7) ||
+	    (!(w->steps & 0xffff) && w->steps && ph_interrupted()) || !p) {
+		w->anomaly = true;
+		return false;
+	}
+	/* (the pool's bitmap inline: most objects are there) */
+	const struct ph_pool *pool;
+	uint64_t gr, o;
+	uint32_t known =
+		ph_objtable_pool_found(h, g + 16, &pool, &gr)
+			? ((o = ph_objtable_pool_number(pool, gr)) < h->n
+				   ? (uint32_t)o
+				   : PH_NONE)
+			: ph_objtable_lookup(h, g + 16);
+	if (known != PH_NONE) {
+		uint8_t old =
+			gcw_claim(&h->flags[known],
+				  (uint8_t)(PH_OBJ_GC_LIST | GCS_CLAIM << 4));
+		if (old & PH_OBJ_GC_LIST) {
+			bool split = ((old >> 4) & 7) == GCS_SPLIT;
+			if (split && g != w->start) {
+				w->end = g; /* the next splitter's walk's */
+				return false;
+			}
+			if (!split || w->steps) {
+				/* another walk's object, or its own again */
+				w->anomaly = true;
+				return false;
+			}
+			/* its own splitter: its first object */
+		}
+		w->claimed++;
+		if (known < w->claim_lo)
+			w->claim_lo = known;
+		if (known >= w->claim_hi)
+			w->claim_hi = (size_t)known + 1;
+	} else {
+		if (w->n == w->cap) {
+			struct ph_error *e =
+				ph_grow((void **)&w->nodes, &w->cap, w->n + 1,
+					sizeof(*w->nodes));
+			if (e) {
+				ph_error_destroy(e);
+				w->anomaly = true;
+				return false;
+			}
+		}
+		w->nodes[w->n++] = (struct gcw_node){g, w->steps};
+	}
+	w->g = p[0] & ~3ULL;
+	/* the next node asked for now, read once the other lanes have had
+	 * their step */
+	w->p = w->g && !(w->g & 7) ? ph_mem_ptr(h->mem, w->g, 32) : NULL;
+	if (w->p)
+		__builtin_prefetch(w->p);
+	w->steps++;
+	return true;
+}
+
+static void *gcs_worker(void *arg)
+{
+	struct gcs_ctx *c = *(struct gcs_ctx **)arg;
+	struct gcs_walk *lane[GCS_LANES];
+	size_t nl = 0;
+	for (;;) {
+		size_t i;
+		while (nl < GCS_LANES &&
+		       (i = __atomic_fetch_add(&c->next, 1, __ATOMIC_RELAXED)) <
+			       c->nw)
+			lane[nl++] = &c->w[i];
+		if (!nl)
+			return NULL;
+		/* a step of each in turn: their misses overlap */
+		for (size_t j = 0; j < nl;)
+			if (gcs_step(c, lane[j]))
+				j++;
+			else
+				lane[j] = lane[--nl];
+	}
+}
+
+/* Up to GCS_MAX_SPLIT tracked objects the pool scan found, one for each
+ * per of them, spread over the table, marked GCS_SPLIT: their nodes in
+ * *ret (address order). */
+static size_t gcs_splitters(struct ph_heap *h, size_t per, uint64_t *ret)
+{
+	/* (the pools' objects: numbered one after the other from the first
+	 * pool's first) */
+	size_t npool = h->npool_objects, want = npool / per, n = 0;
+	size_t base = h->npools ? h->pools[0].first : 0, end = base + npool;
+	if (want > GCS_MAX_SPLIT)
+		want = GCS_MAX_SPLIT;
+	for (size_t s = 0; s < want; s++) {
+		size_t from = base + npool * (2 * s + 1) / (2 * want);
+		for (size_t i = from; i < end && i < from + 1024; i++) {
+			const struct ph_type *t = &h->types[ph_tidx(h, i)];
+			uint64_t next;
+			if (!(t->flags & PH_TPFLAGS_HAVE_GC) ||
+			    t->presize < 16 || (h->flags[i] & PH_OBJ_GC_LIST) ||
+			    !ph_mem_u64(h->mem, h->addr[i] - 16, &next) ||
+			    !(next & ~3ULL))
+				continue; /* not tracked */
+			h->flags[i] |=
+				(uint8_t)(PH_OBJ_GC_LIST | GCS_SPLIT << 4);
+			ret[n++] = h->addr[i] - 16;
+			break;
+		}
+	}
+	return n;
+}
+
+/* The splitters' walk that starts at node g, or NULL. */
+static struct gcs_walk *gcs_walk_at(struct gcs_ctx *c, uint64_t g)
+{
+	for (size_t i = c->nheads; i < c->nw; i++)
+		if (c->w[i].start == g)
+			return &c->w[i];
+	return NULL;
+}
+
+/* The claims of walk w given flag (its list's generation), walked again:
+ * the path is the one it took. */
+static void gcs_settle_walk(struct ph_heap *h, const struct gcs_walk *w,
+			    uint8_t flag)
+{
+	uint64_t g = w->first;
+	for (uint64_t i = 0; i < w->steps; i++) {
+		const uint64_t *p = ph_mem_ptr(h->mem, g, 32);
+		uint32_t known = ph_objtable_lookup(h, g + 16);
+		if (known != PH_NONE) {
+			uint8_t *f = &h->flags[known];
+			*f = (uint8_t)((*f & ~0x71) | flag);
+		}
+		g = p[0] & ~3ULL;
+	}
+}
+
+/*
+ * Walks the nheads lists at heads (of generations gens[]) from splitters
+ * (above). Returns with *ret_done false when it could not, having changed
+ * nothing: the lists are then walked one by one.
+ */
+static struct ph_error *walk_gc_lists_split(struct ph_heap *h,
+					    const uint64_t *heads,
+					    const unsigned *gens, size_t nheads,
+					    uint64_t bound, size_t per,
+					    bool *ret_done)
+{
+	*ret_done = false;
+	uint64_t split[GCS_MAX_SPLIT];
+	size_t nsplit = gcs_splitters(h, per, split);
+	if (!nsplit)
+		return NULL;
+	struct gcs_walk w[8 + GCS_MAX_SPLIT];
+	struct gcs_ctx c = {.h = h,
+			    .heads = heads,
+			    .nheads = nheads,
+			    .bound = bound,
+			    .w = w,
+			    .nw = nheads + nsplit};
+	struct ph_error *err = NULL;
+	struct ph_u64map seen;
+	ph_u64map_init(&seen);
+	bool ok = true;
+	for (size_t i = 0; i < c.nw; i++) {
+		w[i] = (struct gcs_walk){.list = -1, .claim_lo = SIZE_MAX};
+		w[i].start = i < nheads ? heads[i] : split[i - nheads];
+		w[i].g = w[i].start;
+		if (i < nheads) {
+			/* a head's walk starts at its first node */
+			ok &= ph_mem_u64(h->mem, heads[i], &w[i].g);
+			w[i].g &= ~3ULL;
+		}
+		w[i].first = w[i].g;
+	}
+	if (ok) {
+		/* a thread a processor, taking walks as they end */
+		struct gcs_ctx *cp[8];
+		long nt = ph_ncpus();
+		nt = nt < 1 ? 1 : nt > 8 ? 8 : nt;
+		for (long k = 0; k < nt; k++)
+			cp[k] = &c;
+		ph_run_parallel(gcs_worker, cp, sizeof(cp[0]), (size_t)nt,
+				true);
+	}
+
+	/* Each list: its head's walk, then the splitters' it leads to. */
+	uint64_t on_list[8] = {0};
+	size_t used = 0;
+	for (size_t i = 0; i < c.nw && ok; i++)
+		ok = !w[i].anomaly;
+	for (size_t k = 0; k < nheads && ok; k++) {
+		struct gcs_walk *cur = &w[k];
+		cur->list = (int)k;
+		on_list[k] += cur->claimed;
+		while (ok && cur->end != heads[k]) {
+			cur = gcs_walk_at(&c, cur->end);
+			ok = cur && cur->list < 0;
+			if (ok) {
+				cur->list = (int)k;
+				on_list[k] += cur->claimed;
+				used++;
+			}
+		}
+	}
+	ok = ok && used == nsplit;
+	for (size_t i = 0; i < c.nw && ok; i++)
+		if ((err = gcw_nodes_new(h, &seen, w[i].nodes, w[i].n, &ok)))
+			goto out;
+	size_t lo = SIZE_MAX, hi = 0;
+	for (size_t i = 0; i < c.nw; i++) {
+		if (w[i].claim_lo < lo)
+			lo = w[i].claim_lo;
+		if (w[i].claim_hi > hi)
+			hi = w[i].claim_hi;
+	}
+	for (size_t i = 0; i < nsplit; i++) {
+		/* (the splitters, marked, claimed or not) */
+		uint32_t k = ph_objtable_lookup(h, split[i] + 16);
+		if (k < lo)
+			lo = k;
+		if ((size_t)k >= hi)
+			hi = (size_t)k + 1;
+	}
+	if (!ok) {
+		gcw_settle(h, 0, lo, hi);
+		goto out;
+	}
+	/* The longest list's claims by a pass over the flags; the others'
+	 * (short, in a process that has run a while) walked again. */
+	size_t most = 0;
+	for (size_t k = 1; k < nheads; k++)
+		if (on_list[k] > on_list[most])
+			most = k;
+	for (size_t i = 0; i < c.nw; i++)
+		if (w[i].list != (int)most && w[i].claimed)
+			gcs_settle_walk(h, &w[i],
+					(uint8_t)(PH_OBJ_GC_LIST |
+						  gens[w[i].list] << 4));
+	gcw_settle(h, gens[most], lo, hi);
+	for (size_t k = 0; k < nheads; k++)
+		h->n_gc += on_list[k];
+	*ret_done = true;
+	/* the objects not found before, list after list, in list order */
+	for (size_t k = 0; k < nheads && !err; k++) {
+		uint8_t flag = (uint8_t)(PH_OBJ_GC_LIST | gens[k] << 4);
+		const struct gcs_walk *cur = &w[k];
+		for (;;) {
+			for (size_t j = 0; j < cur->n && !err; j++) {
+				uint64_t g = cur->nodes[j].g;
+				bool added;
+				err = walk_gc_add(
+					h, g + 16,
+					ph_mem_ptr(h->mem, g + 16, 16), flag,
+					&added);
+			}
+			if (err || cur->end == heads[k])
+				break;
+			cur = gcs_walk_at(&c, cur->end);
+		}
+	}
+out:
+	for (size_t i = 0; i < c.nw; i++)
+		free(w[i].nodes);
+	ph_u64map_free(&seen);
+	return err;
 }
 
 /* The GC lists of one GC state: its generations, then the permanent one. */
@@ -404,21 +753,37 @@ static struct ph_error *walk_gc_state(struct ph_heap *h, uint64_t gc,
 				      uint64_t bound)
 {
 	const struct ph_layout *L = h->L;
-	bool careful = gc_walk_careful();
+	const char *walk = gc_walk_env();
+	bool careful = !strcmp(walk, "careful");
 	uint32_t gens = gc_generations_offset(h, gc);
-	for (uint32_t g = 0; g <= L->gc_ngens; g++) {
-		/* the generations, then the permanent generation (4) */
-		uint64_t head =
+	/* the generations, then the permanent generation (4) */
+	uint64_t heads[8];
+	unsigned gen[8];
+	size_t nheads = 0;
+	for (uint32_t g = 0; g <= L->gc_ngens && nheads < 8; g++) {
+		heads[nheads] =
 			g < L->gc_ngens
 				? gc + gens + (uint64_t)g * L->gc_gen_stride
 				: gc + L->gc_permanent;
-		unsigned gen = g < L->gc_ngens ? g + 1 : 4;
-		bool done = false;
+		gen[nheads++] = g < L->gc_ngens ? g + 1 : 4;
+	}
+	/* (one interpreter: a splitter is on one of these lists) */
+	bool done = false;
+	if (!careful && strcmp(walk, "ends") && h->rt->ninterps == 1 &&
+	    h->pools_frozen && !h->mi_pages_sorted) {
+		struct ph_error *err = walk_gc_lists_split(
+			h, heads, gen, nheads, bound,
+			strcmp(walk, "split") ? GCS_PER_SPLIT : 64, &done);
+		if (err || done)
+			return err;
+	}
+	for (size_t k = 0; k < nheads; k++) {
 		struct ph_error *err =
 			careful ? NULL
-				: walk_gc_list_fast(h, head, bound, gen, &done);
+				: walk_gc_list_fast(h, heads[k], bound, gen[k],
+						    &done);
 		if (!err && !done)
-			err = walk_gc_list(h, head, bound, gen);
+			err = walk_gc_list(h, heads[k], bound, gen[k]);
 		if (err)
 			return err;
 	}

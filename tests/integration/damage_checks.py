@@ -36,9 +36,10 @@ The damages:
                   themselves (or at each other)
   gcwalk          one GC link (next or prev) of the long list zeroed,
                   pointed further on, back, into another list or at an odd
-                  address: the fast walk of the lists (from both ends at
-                  once, undone when anything is wrong) must give the same
-                  output as the careful walk alone (PYHEAP_GC_WALK=careful)
+                  address: each fast walk of the lists (py-heap's
+                  choice, from many splitters, from both ends at once;
+                  undone when anything is wrong) must give the same output
+                  as the careful walk alone (PYHEAP_GC_WALK=careful)
 
 and a run of the whole command set under valgrind's memcheck on the
 undamaged core. A failing case's core is kept under --repro-dir with the
@@ -529,11 +530,18 @@ def plain_cases(s, core, truth):
             gdb_case(s, name, dst, truth["holder"])
 
 
+# The GC walks that must end as the careful one does: py-heap's own choice,
+# from splitters (one every 64 objects, so that a small heap has many) and
+# from both ends of each list
+GC_WALKS = {"fast": None, "split": "split", "ends": "ends"}
+
+
 def gc_walk_cases(s, core, truth):
-    """One GC link damaged: the fast walk (both ends at once, its claims
-    taken back when anything is wrong) must end as the careful walk alone
-    does (PYHEAP_GC_WALK=careful), output for output. gc_objects is
-    gc.get_objects(): the lists in order, generation 0's first."""
+    """One GC link damaged: each fast walk (from splitters, from both ends
+    at once; their claims taken back when anything is wrong) must end as
+    the careful walk alone does (PYHEAP_GC_WALK=careful), output for
+    output. gc_objects is gc.get_objects(): the lists in order, generation
+    0's first."""
     g = truth["gc_objects"]
     n = len(g)
     # places in the long list (generation 2, the last), near its start,
@@ -564,30 +572,33 @@ def gc_walk_cases(s, core, truth):
                      patch(core, dst, writes) == len(writes)):
             continue
         outs = []
-        for walk in ("fast", "careful"):
+        for walk in list(GC_WALKS.values()) + ["careful"]:
             env = dict(s.env, PYHEAP_NO_CACHE="1")
-            if walk == "careful":
-                env["PYHEAP_GC_WALK"] = "careful"
+            if walk:
+                env["PYHEAP_GC_WALK"] = walk
             r = Run([s.binary, "--core", dst, "--json", "--batch", batch],
                     env=env)
             outs.append(r)
-        fast, careful = outs
-        ok = check("gc-walk %s: both walks finish, clean, exit 0 or 2" % name,
+        careful = outs[-1]
+        ok = check("gc-walk %s: every walk finishes, clean, exit 0 or 2"
+                   % name,
                    all(not r.timed_out and not r.sanitizer() and
                        r.rc in (0, 2) for r in outs),
                    [(r.rc, r.timed_out, r.sanitizer()[:2]) for r in outs])
-        ok &= check("gc-walk %s: the fast walk's output is the careful "
-                    "walk's" % name,
-                    fast.out == careful.out and fast.rc == careful.rc,
-                    "rc %s/%s; first difference: %r" % (
-                        fast.rc, careful.rc, next(
-                            ((a[:200], b[:200]) for a, b in zip(
-                                fast.out.splitlines() + [""],
-                                careful.out.splitlines() + [""])
-                             if a != b), None)))
-        ok &= check("gc-walk %s: the same notes" % name,
-                    fast.notes() == careful.notes(),
-                    (fast.notes()[:3], careful.notes()[:3]))
+        for walk, fast in zip(GC_WALKS, outs):
+            ok &= check("gc-walk %s: the %s walk's output is the careful "
+                        "walk's" % (name, walk),
+                        fast.out == careful.out and fast.rc == careful.rc,
+                        "rc %s/%s; first difference: %r" % (
+                            fast.rc, careful.rc, next(
+                                ((a[:200], b[:200]) for a, b in zip(
+                                    fast.out.splitlines() + [""],
+                                    careful.out.splitlines() + [""])
+                                 if a != b), None)))
+            ok &= check("gc-walk %s: the %s walk's notes the careful "
+                        "walk's" % (name, walk),
+                        fast.notes() == careful.notes(),
+                        (fast.notes()[:3], careful.notes()[:3]))
         if not ok:
             print("    kept: %s.cmd" % s.keep("gc-walk-" + name, dst, batch,
                                               outs))
