@@ -220,9 +220,9 @@ static struct ph_error *walk_gc_add(struct ph_heap *h, uint64_t obj,
 	return NULL;
 }
 
-/* A walk's n nodes of objects not found yet: *ok stays true if each is
- * where a pool holds no object (a pool's objects start at its granules)
- * and on no walk before (seen, which takes them). */
+/* A walk's n nodes of objects not found yet: *ok stays true while each
+ * lies where an object may (in a pool, only at a granule's start) and was
+ * on no walk before (seen, which takes them). */
 static struct ph_error *gcw_nodes_new(struct ph_heap *h, struct ph_u64map *seen,
 				      const struct gcw_node *nodes, size_t n,
 				      bool *ok)
@@ -425,7 +425,8 @@ static const char *gc_walk_env(void)
  * each head, and from splitters, tracked objects the pool scan found,
  * spread over the table. Walking a list is a chain of cache misses, one
  * link after the other; a thread that keeps GCS_LANES walks going, a step
- * of each in turn, has that many misses under way at once. Each walk
+ * of each in turn, can have that many under way at once (in practice a
+ * step's lookup and claim are most of its time: performance.md). Each walk
  * follows the next links from where it starts to the next splitter or a
  * head, claiming the objects it passes (GCS_CLAIM; the splitters are
  * marked GCS_SPLIT before), so that every object is one walk's; then each
