@@ -443,6 +443,7 @@ static const char *gc_walk_env(void)
 #define GCS_SPLIT GCW_BACKWARD
 #define GCS_LANES 8
 #define GCS_MAX_SPLIT 64
+#define GCS_MAX_HEADS 8 /* lists of a GC state: generations, permanent */
 /* the pool scan's objects a splitter, at least (the tests: fewer) */
 #define GCS_PER_SPLIT 8192
 
@@ -486,15 +487,7 @@ static inline bool gcs_step(const struct gcs_ctx *c, struct gcs_walk *w)
 		w->anomaly = true;
 		return false;
 	}
-	/* (the pool's bitmap inline: most objects are there) */
-	const struct ph_pool *pool;
-	uint64_t gr, o;
-	uint32_t known =
-		ph_objtable_pool_found(h, g + 16, &pool, &gr)
-			? ((o = ph_objtable_pool_number(pool, gr)) < h->n
-				   ? (uint32_t)o
-				   : PH_NONE)
-			: ph_objtable_lookup(h, g + 16);
+	uint32_t known = ph_objtable_lookup(h, g + 16);
 	if (known != PH_NONE) {
 		uint8_t old =
 			gcw_claim(&h->flags[known],
@@ -634,7 +627,7 @@ static struct ph_error *walk_gc_lists_split(struct ph_heap *h,
 	size_t nsplit = gcs_splitters(h, per, split);
 	if (!nsplit)
 		return NULL;
-	struct gcs_walk w[8 + GCS_MAX_SPLIT];
+	struct gcs_walk w[GCS_MAX_HEADS + GCS_MAX_SPLIT];
 	struct gcs_ctx c = {.h = h,
 			    .heads = heads,
 			    .nheads = nheads,
@@ -657,18 +650,14 @@ static struct ph_error *walk_gc_lists_split(struct ph_heap *h,
 		w[i].first = w[i].g;
 	}
 	if (ok) {
-		/* a thread a processor, taking walks as they end */
-		struct gcs_ctx *cp[8];
-		long nt = ph_ncpus();
-		nt = nt < 1 ? 1 : nt > 8 ? 8 : nt;
-		for (long k = 0; k < nt; k++)
-			cp[k] = &c;
-		ph_run_parallel(gcs_worker, cp, sizeof(cp[0]), (size_t)nt,
-				true);
+		/* a thread a processor (8 at most), each taking walks as they
+		 * end: the first to run drains the queue, the rest return */
+		struct gcs_ctx *cp[8] = {&c, &c, &c, &c, &c, &c, &c, &c};
+		ph_run_chunks(gcs_worker, cp, sizeof(cp[0]), 8, true);
 	}
 
 	/* Each list: its head's walk, then the splitters' it leads to. */
-	uint64_t on_list[8] = {0};
+	uint64_t on_list[GCS_MAX_HEADS] = {0};
 	size_t used = 0;
 	for (size_t i = 0; i < c.nw && ok; i++)
 		ok = !w[i].anomaly;
@@ -758,10 +747,10 @@ static struct ph_error *walk_gc_state(struct ph_heap *h, uint64_t gc,
 	bool careful = !strcmp(walk, "careful");
 	uint32_t gens = gc_generations_offset(h, gc);
 	/* the generations, then the permanent generation (4) */
-	uint64_t heads[8];
-	unsigned gen[8];
+	uint64_t heads[GCS_MAX_HEADS];
+	unsigned gen[GCS_MAX_HEADS];
 	size_t nheads = 0;
-	for (uint32_t g = 0; g <= L->gc_ngens && nheads < 8; g++) {
+	for (uint32_t g = 0; g <= L->gc_ngens && nheads < GCS_MAX_HEADS; g++) {
 		heads[nheads] =
 			g < L->gc_ngens
 				? gc + gens + (uint64_t)g * L->gc_gen_stride

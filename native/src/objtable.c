@@ -7,6 +7,26 @@
 #include "internal.h"
 #include "objtable.h"
 
+uint32_t ph_objtable_lookup_slow(const struct ph_heap *h, uint64_t addr)
+{
+	if (h->mi_pages_sorted) {
+		const struct ph_mi_page *mp = ph_objtable_mi_page(h, addr);
+		int64_t i = mp ? ph_objtable_mi_block(mp, addr) : -1;
+		if (i >= 0) {
+			uint64_t w = (uint64_t)i / 64, bit = 1ULL << (i % 64);
+			uint64_t o = mp->first + mp->rank[w] +
+				     ph_popcount64(mp->obj_bits[w] & (bit - 1));
+			return o < h->n ? (uint32_t)o : PH_NONE;
+		}
+		return ph_objtable_other(h, addr);
+	}
+	/* (an object the pool scan found is ph_objtable_lookup's own) */
+	if ((addr & 15) && ph_objtable_pool_at(h, addr))
+		return PH_NONE; /* not where pymalloc puts objects */
+	/* not found by the pool scan: maybe found later */
+	return ph_objtable_other(h, addr);
+}
+
 uint32_t ph_heap_lookup(const struct ph_heap *h, uint64_t addr)
 {
 	return ph_objtable_lookup(h, addr);

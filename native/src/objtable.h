@@ -191,36 +191,24 @@ ph_objtable_known(const struct ph_heap *h, uint64_t addr)
 	return ph_objtable_other(h, addr) != PH_NONE;
 }
 
+/* What ph_objtable_lookup does not settle inline: objects in mimalloc's
+ * pages, and those outside pools. */
+uint32_t ph_objtable_lookup_slow(const struct ph_heap *h, uint64_t addr);
+
 /* The number of the object at addr, or PH_NONE (once the pools are
  * frozen; before, of the objects outside pools only). Never past the
  * table: a sealed index cache's pools and map are used unchecked
- * (heapcache.c). */
-static inline uint32_t ph_objtable_lookup(const struct ph_heap *h,
-					  uint64_t addr)
+ * (heapcache.c). An object the pool scan found, most often, inline; the
+ * rest in a call (the GC walks' steps: 10.5 -> 9.7 ms at 2M). */
+static inline __attribute__((always_inline)) uint32_t
+ph_objtable_lookup(const struct ph_heap *h, uint64_t addr)
 {
-	if (h->mi_pages_sorted) {
-		const struct ph_mi_page *mp = ph_objtable_mi_page(h, addr);
-		int64_t i = mp ? ph_objtable_mi_block(mp, addr) : -1;
-		if (i >= 0) {
-			uint64_t w = (uint64_t)i / 64, bit = 1ULL << (i % 64);
-			uint64_t o = mp->first + mp->rank[w] +
-				     ph_popcount64(mp->obj_bits[w] & (bit - 1));
-			return o < h->n ? (uint32_t)o : PH_NONE;
-		}
-		return ph_objtable_other(h, addr);
-	}
-	const struct ph_pool *p = ph_objtable_pool_at(h, addr);
-	if (p) {
-		if (addr & 15)
-			return PH_NONE;
-		uint64_t g = ph_objtable_pool_granule(h, addr);
-		if ((p->obj_bits[g / 64] >> (g % 64)) & 1) {
-			uint64_t o = ph_objtable_pool_number(p, g);
-			return o < h->n ? (uint32_t)o : PH_NONE;
-		}
-		/* not found by the pool scan: maybe found later */
-	}
-	return ph_objtable_other(h, addr);
+	const struct ph_pool *p;
+	uint64_t g, o;
+	if (!h->mi_pages_sorted && ph_objtable_pool_found(h, addr, &p, &g))
+		return (o = ph_objtable_pool_number(p, g)) < h->n ? (uint32_t)o
+								  : PH_NONE;
+	return ph_objtable_lookup_slow(h, addr);
 }
 
 /* Marks the object at obj, in a pool, found: a page scan's find, whose
