@@ -219,12 +219,10 @@ static uint64_t dict_size_keys(struct ph_heap *h, uint64_t addr,
 	else if (rd64(h, addr + L->dict_values))
 		size += 8 * (c40(kh64(r, L->dk_nentries)) +
 			     c40(kh64(r, L->dk_usable)));
-	if (kh64(r, L->dk_refcnt) == 1) {
-		struct ph_keys_geom kg;
-		size += keys_bytes >= 0	    ? keys_bytes
-			: keys_geom(r, &kg) ? (int64_t)kg.bytes
-					    : 0;
-	}
+	if (kh64(r, L->dk_refcnt) == 1)
+		size += keys_bytes >= 0
+				? keys_bytes
+				: (int64_t)ph_dict_keys_size(h, r->keys);
 	return (uint64_t)size;
 }
 
